@@ -1,0 +1,46 @@
+# Thin wrapper over CMake. The build is CMakeLists.txt; this file only names
+# the steps a new user runs. See README "Quick start".
+BUILD     ?= build
+ASANBUILD ?= build-asan
+SHARED    ?= $(abspath ../shared)
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+.PHONY: all deps build demo test test-fast asan install clean bench
+
+all: build
+
+deps:
+	@bash scripts/setup-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOCQ_SHARED_DIR=$(SHARED) $(CMAKE_ARGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Index samples/ into a throwaway index and ask one question.
+demo: build
+	@rm -rf $(BUILD)/demo-index
+	$(BUILD)/docq --db $(BUILD)/demo-index index samples/corpus
+	$(BUILD)/docq --db $(BUILD)/demo-index ask "What does the pipeline do after a crash?"
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The whole suite, then once more under AddressSanitizer + UBSan.
+test: test-fast asan
+
+asan: deps
+	cmake -S . -B $(ASANBUILD) -DCMAKE_BUILD_TYPE=Debug -DDOCQ_SANITIZE=ON -DDOCQ_SHARED_DIR=$(SHARED) $(CMAKE_ARGS)
+	cmake --build $(ASANBUILD) -j $(JOBS)
+	cd $(ASANBUILD) && DOCQ_TEST_LEVEL=asan ctest --output-on-failure -j $(JOBS) -LE slow
+
+bench: build
+	$(BUILD)/bench_index $(SHARED)/data/corpora
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASANBUILD)

@@ -1,0 +1,58 @@
+/* The docq command: shared helpers and one entry point per command. Every
+ * command file includes only <docq.h> and this header. */
+#ifndef DOCQ_CLI_H
+#define DOCQ_CLI_H
+
+#include <stdio.h>
+#include "docq.h"
+
+/* Exit codes (documented in `docq --help` and the README). */
+enum {
+  EXIT_OK_ = 0,        /* success */
+  EXIT_FAIL = 1,       /* the operation failed (see the message) */
+  EXIT_USAGE = 2,      /* bad command line */
+  EXIT_NOINDEX = 3,    /* no index found / cannot open it */
+  EXIT_BUSY = 4,       /* another indexer holds the index */
+  EXIT_INTERRUPTED = 130 /* Ctrl-C */
+};
+
+/* Global options parsed before the command. */
+typedef struct cli_global {
+  const char *db;      /* --db DIR */
+  int json;            /* --json */
+  int verbose;         /* --verbose */
+  int quiet;           /* --quiet */
+} cli_global;
+
+extern cli_global g_cli;
+
+/* Print "docq: <what>: <last error message>" to stderr and return the exit
+ * code for `rc`. */
+int cli_fail(int rc, const char *what);
+/* Find the index folder: --db, $DOCQ_DB, a .docq/ in cwd or parents; with
+ * create, ./.docq. Returns a malloc'd path or NULL. */
+char *cli_find_db(int create);
+/* Open the index (create when `create`), printing a helpful error. */
+int cli_open_db(docq_db **db, int create, int readonly);
+/* Write s as a JSON string literal (with quotes) to f. */
+void cli_json_str(FILE *f, const char *s);
+/* 1 when stderr is a terminal and not --quiet/--json (progress bars). */
+int cli_tty(void);
+/* Install a SIGINT handler that calls docq_interrupt(db) (first Ctrl-C) and
+ * exits (second). */
+void cli_on_sigint(docq_db *db);
+
+/* Commands: argv[0] is the command name. Return an exit code. */
+int cmd_index(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * docq.h -- the public API of libdocq: local document question answering.
+ *
+ * This one header is the whole contract: anything not declared here is not API.
+ *
+ * Conventions (as SQLite and libgit2 do it):
+ *   - Opaque handles: docq_db (an index), docq_model (a loaded GGUF model),
+ *     docq_ctx (one conversation with a model: owns its KV cache),
+ *     docq_results (search hits), docq_answer (an answer with citations).
+ *   - Functions that can fail return int: DOCQ_OK (0) or a negative DOCQ_E*
+ *     code. Output parameters come first; *out is set to NULL on failure.
+ *     The message of the last failure on this thread: docq_error_last().
+ *   - Objects returned through **out belong to the caller and are released
+ *     with their docq_*_free function; freeing NULL is a no-op. Strings the
+ *     library allocates for the caller are released with docq_free().
+ *     Pointers returned by getters are borrowed: valid until the parent object
+ *     is freed or changed. Inputs are copied unless documented otherwise.
+ *   - Options structs start with `version`; initialise them with
+ *     docq_*_options_init(&o, DOCQ_*_OPTIONS_VERSION) or the *_INIT macro.
+ *     Passing NULL means defaults. Fields are only ever appended.
+ *   - Callbacks return 0 to continue and non-zero to stop, which makes the
+ *     running call return DOCQ_ECANCELED. Pointers passed into a callback are
+ *     valid only during that callback. Callbacks run on the caller's thread.
+ *
+ * Thread-safety: distinct handles may be used on different threads at the same
+ * time. One handle must not be used by two threads at once, except for
+ * docq_interrupt(), which may be called from any thread. A loaded docq_model is
+ * immutable and may be shared by many threads, each with its own docq_ctx.
+ * The error state is thread-local.
+ */
+#ifndef DOCQ_H
+#define DOCQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- export macros and versions ---------------------------------------- */
+
+#if defined(_WIN32) && defined(DOCQ_BUILDING)
+#define DOCQ_API __declspec(dllexport)
+#elif defined(__GNUC__) && defined(DOCQ_BUILDING)
+#define DOCQ_API __attribute__((visibility("default")))
+#else
+#define DOCQ_API
+#endif
+
+#define DOCQ_VERSION_MAJOR 0
+#define DOCQ_VERSION_MINOR 1
+#define DOCQ_VERSION_PATCH 0
+#define DOCQ_VERSION_STRING "0.1.0"
+/* M*1000000 + m*1000 + p */
+#define DOCQ_VERSION_NUMBER (DOCQ_VERSION_MAJOR * 1000000 + DOCQ_VERSION_MINOR * 1000 + DOCQ_VERSION_PATCH)
+/* True when the header is at least version M.m.p. */
+#define DOCQ_VERSION_CHECK(M, m, p) (DOCQ_VERSION_NUMBER >= ((M) * 1000000 + (m) * 1000 + (p)))
+
+/* The library's version number (compare with DOCQ_VERSION_NUMBER to check
+ * that header and library match) and version string. Thread-safe. */
+DOCQ_API int docq_version_number(void);
+DOCQ_API const char *docq_version(void);
+
+/* ---- status codes and errors ---------------------------------------------
+ * Append-only: numbers are never reused. Treat unknown negatives as DOCQ_ERROR. */
+
+enum {
+  DOCQ_OK = 0,
+  DOCQ_ERROR = -1,        /* generic failure */
+  DOCQ_ENOMEM = -2,       /* out of memory */
+  DOCQ_EINVAL = -3,       /* invalid argument */
+  DOCQ_EIO = -4,          /* file system error (read, write, full disk) */
+  DOCQ_ECORRUPT = -5,     /* malformed file or index */
+  DOCQ_EUNSUPPORTED = -6, /* format, architecture or type not supported */
+  DOCQ_ENOTFOUND = -7,    /* no such document, index or file */
+  DOCQ_ECANCELED = -8,    /* stopped by a callback or docq_interrupt() */
+  DOCQ_EBUSY = -9,        /* another process holds the index for writing */
+  DOCQ_EVERSION = -10,    /* unknown options version or index format */
+  DOCQ_EMISMATCH = -11    /* index built with other settings (embedder, chunker) */
+};
+
+typedef struct docq_error {
+  int code;            /* the DOCQ_E* code of the last failure */
+  const char *message; /* what went wrong, naming the file and the problem */
+} docq_error;
+
+/* The last error of the calling thread. Never NULL; valid until the next docq
+ * call on this thread. Check the return code first, then read the message. */
+DOCQ_API const docq_error *docq_error_last(void);
+
+/* A static, human-readable name for a status code. */
+DOCQ_API const char *docq_strerror(int code);
+
+/* Release memory the library allocated for the caller (strings). NULL is a no-op. */
+DOCQ_API void docq_free(void *p);
+
+/* ---- logging ----------------------------------------------------------------- */
+
+enum { DOCQ_LOG_ERROR = 0, DOCQ_LOG_WARN = 1, DOCQ_LOG_INFO = 2, DOCQ_LOG_DEBUG = 3 };
+
+/* Receives diagnostics (skipped files, repaired UTF-8, warnings). */
+typedef void (*docq_log_cb)(int level, const char *message, void *payload);
+
+/* Install a process-wide log callback (NULL: silent, the default). Messages
+ * above max_level are not delivered. Not thread-safe against itself: call it
+ * once at start-up. The callback may be called from any thread that uses docq. */
+DOCQ_API void docq_set_log(docq_log_cb cb, int max_level, void *payload);
+
+/* ---- opening an index ------------------------------------------------------ */
+
+typedef struct docq_db docq_db;
+
+enum {
+  DOCQ_OPEN_READONLY = 0x1, /* never write; fails with DOCQ_ENOTFOUND if absent */
+  DOCQ_OPEN_CREATE = 0x2    /* create the index folder if it does not exist */
+};
+
+/* Open (or with DOCQ_OPEN_CREATE create) the index stored in folder `path`
+ * (an SQLite database and a FAISS file, see docs/design.md). Repairs a FAISS
+ * file left behind by a crash. Several readers and one writer may have the
+ * same index open from different processes.
+ * Errors: DOCQ_ENOTFOUND, DOCQ_ECORRUPT, DOCQ_EVERSION (made by a newer docq),
+ * DOCQ_EIO. */
+DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags);
+
+/* Close the index and free the handle. NULL is a no-op. */
+DOCQ_API void docq_db_free(docq_db *db);
+
+/* Ask a running call on `db` (index, search, ask) to stop as soon as it can;
+ * it then returns DOCQ_ECANCELED. Safe from any thread and from a signal
+ * handler. The request is cleared when the next call on `db` starts. */
+DOCQ_API void docq_interrupt(docq_db *db);
+
+/* ---- indexing ------------------------------------------------------------------ */
+
+typedef enum docq_stage {
+  DOCQ_STAGE_SCAN = 0,   /* walking folders; files_total still growing */
+  DOCQ_STAGE_LOAD = 1,   /* reading, normalizing and chunking files */
+  DOCQ_STAGE_EMBED = 2,  /* computing vectors */
+  DOCQ_STAGE_STORE = 3,  /* writing SQLite and FAISS */
+  DOCQ_STAGE_DONE = 4
+} docq_stage;
+
+/* Progress of a running index call. Totals may be 0 while unknown. */
+typedef struct docq_progress {
+  docq_stage stage;
+  uint64_t files_done, files_total;
+  uint64_t bytes_done, bytes_total;
+  uint64_t chunks_done;
+  const char *current_path; /* may be NULL */
+} docq_progress;
+
+/* Called at most about every 100 ms and once at the end of each stage.
+ * Return non-zero to cancel (the call then returns DOCQ_ECANCELED; what was
+ * committed stays committed). */
+typedef int (*docq_progress_cb)(const docq_progress *p, void *payload);
+
+/* What happened to one file; delivered through docq_index_options.on_file. */
+typedef enum docq_file_status {
+  DOCQ_FILE_ADDED = 0,
+  DOCQ_FILE_UPDATED = 1,
+  DOCQ_FILE_UNCHANGED = 2,
+  DOCQ_FILE_REMOVED = 3,
+  DOCQ_FILE_RENAMED = 4, /* same content found under a new path: not re-embedded */
+  DOCQ_FILE_SKIPPED = 5, /* see reason */
+  DOCQ_FILE_REPAIRED = 6 /* indexed, but invalid UTF-8 was replaced with U+FFFD */
+} docq_file_status;
+
+typedef void (*docq_file_cb)(const char *path, docq_file_status status, const char *reason, void *payload);
+
+#define DOCQ_INDEX_OPTIONS_VERSION 1
+typedef struct docq_index_options {
+  unsigned int version;
+  uint64_t max_file_bytes;   /* larger files are skipped; default 64 MiB */
+  unsigned chunk_tokens;     /* target chunk size in tokens; 0 = default */
+  unsigned chunk_overlap;    /* overlap in tokens; (unsigned)-1 = default */
+  int remove_missing;        /* 1 (default): files under the given folders that no longer exist are removed */
+  docq_progress_cb progress; /* may be NULL */
+  docq_file_cb on_file;      /* may be NULL */
+  void *payload;             /* passed to both callbacks */
+} docq_index_options;
+
+#define DOCQ_INDEX_OPTIONS_INIT { DOCQ_INDEX_OPTIONS_VERSION, 64u << 20, 0, (unsigned)-1, 1, NULL, NULL, NULL }
+
+/* Fill `opts` with defaults. Returns DOCQ_EVERSION for an unknown version. */
+DOCQ_API int docq_index_options_init(docq_index_options *opts, unsigned int version);
+
+/* Counts of one index run. */
+typedef struct docq_index_stats {
+  uint64_t added, updated, unchanged, removed, renamed, skipped, repaired;
+  uint64_t chunks_added, chunks_removed;
+  uint64_t bytes_read;
+  double seconds;
+} docq_index_stats;
+
+/* Index files and folders. Folders are walked recursively, skipping .git,
+ * hidden folders, node_modules and .docqignore patterns. Only what changed is
+ * redone (content hash per file; mtime/size as a fast path); each file is
+ * committed on its own, so an interruption or crash loses nothing committed.
+ * `stats` may be NULL. Errors: DOCQ_EBUSY (another indexer holds the index),
+ * DOCQ_ECANCELED, DOCQ_EIO, DOCQ_ENOTFOUND (a path does not exist).
+ * Per-file problems are not errors: they are reported through on_file. */
+DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_paths,
+                              const docq_index_options *opts, docq_index_stats *stats);
+
+/* Add or replace a document held in memory, for apps without files.
+ * `id` names it (shown where a path would be, e.g. "note:42"); `title` may be
+ * NULL; `format` is "text", "markdown" or "html" (NULL: "text");
+ * `metadata_json` is a JSON object stored with it (may be NULL). */
+DOCQ_API int docq_add_document(docq_db *db, const char *id, const char *title,
+                               const char *text, size_t text_len, const char *format,
+                               const char *metadata_json);
+
+/* Remove a document (by its path or id) or, when `path` is a folder, every
+ * document under it, with all its chunks and vectors. *n_removed (may be NULL)
+ * gets the count. DOCQ_ENOTFOUND when nothing matched. */
+DOCQ_API int docq_remove(docq_db *db, const char *path, uint64_t *n_removed);
+
+/* ---- documents and statistics --------------------------------------------------- */
+
+typedef struct docq_doc_info {
+  int64_t id;
+  const char *path;   /* path or in-memory id */
+  const char *title;
+  const char *format; /* "text", "markdown", "html" */
+  uint64_t bytes;
+  uint64_t chunks;
+  int64_t mtime;      /* seconds since the epoch; 0 for in-memory documents */
+  const char *tags;   /* comma-separated front-matter tags, "" if none */
+} docq_doc_info;
+
+/* Called once per document; return non-zero to stop listing. */
+typedef int (*docq_doc_cb)(const docq_doc_info *info, void *payload);
+
+/* List documents whose path starts with `prefix` (NULL: all), in path order. */
+DOCQ_API int docq_list_documents(docq_db *db, const char *prefix, docq_doc_cb cb, void *payload);
+
+typedef struct docq_stats {
+  uint64_t documents, chunks, vectors;
+  uint64_t text_bytes;     /* bytes of source text indexed */
+  uint64_t index_bytes;    /* size of the index folder on disk */
+  unsigned dim;            /* embedding dimension */
+  const char *embedder;    /* embedder identity, e.g. "docq-hash-v1/256" */
+  const char *vector_index;/* FAISS index kind, e.g. "IDMap2,Flat" */
+  int64_t last_run;        /* seconds since the epoch of the last index run; 0 = never */
+  unsigned format_version; /* docq index format */
+  unsigned chunk_tokens, chunk_overlap;
+} docq_stats;
+
+/* Index statistics. Strings in *out are borrowed from `db`, valid until the
+ * next call on `db`. */
+DOCQ_API int docq_stat(docq_db *db, docq_stats *out);
+
+/* ---- search ------------------------------------------------------------------------- */
+
+typedef enum docq_mode { DOCQ_MODE_HYBRID = 0, DOCQ_MODE_BM25 = 1, DOCQ_MODE_VECTOR = 2 } docq_mode;
+typedef enum docq_fusion { DOCQ_FUSION_DEFAULT = 0, DOCQ_FUSION_RRF = 1, DOCQ_FUSION_CONVEX = 2 } docq_fusion;
+typedef enum docq_order { DOCQ_ORDER_EDGES = 0, DOCQ_ORDER_RELEVANCE = 1, DOCQ_ORDER_DOCUMENT = 2 } docq_order;
+
+#define DOCQ_SEARCH_OPTIONS_VERSION 1
+typedef struct docq_search_options {
+  unsigned int version;
+  unsigned k;              /* passages wanted; default 10 */
+  docq_mode mode;
+  docq_fusion fusion;
+  double bm25_weight;      /* weight of the lexical ranking in fusion; <0 = default */
+  const char *path_prefix; /* only documents under this path (NULL: all) */
+  const char *path_glob;   /* only paths matching this glob (NULL: all) */
+  const char *tag;         /* only documents with this front-matter tag */
+  int64_t after, before;   /* only documents with date/mtime in [after, before); 0 = open */
+  int merge_neighbors;     /* 1 (default): adjacent chunks of a document become one span */
+} docq_search_options;
+
+#define DOCQ_SEARCH_OPTIONS_INIT { DOCQ_SEARCH_OPTIONS_VERSION, 10, DOCQ_MODE_HYBRID, DOCQ_FUSION_DEFAULT, -1.0, NULL, NULL, NULL, 0, 0, 1 }
+DOCQ_API int docq_search_options_init(docq_search_options *opts, unsigned int version);
+
+typedef struct docq_results docq_results;
+
+/* One retrieved passage (a chunk, or a span of merged neighbouring chunks). */
+typedef struct docq_hit {
+  int64_t doc_id;
+  int64_t chunk_first, chunk_last; /* chunk ids covered (equal unless merged) */
+  const char *path;
+  const char *title;
+  const char *section;   /* heading path, "A > B"; "" if none */
+  const char *text;      /* the passage as written in the source */
+  uint32_t line_first, line_last;
+  double score;          /* fused score (higher is better) */
+  double bm25_score, vector_score;
+  int bm25_rank, vector_rank; /* 1-based; 0 = not in that list */
+  const char *also_in;   /* near-duplicates collapsed into this hit: paths, '\n'-separated; "" if none */
+} docq_hit;
+
+/* Search the index. The query is plain text: FTS5 operators, quotes and
+ * punctuation in it are treated as words, never as syntax. */
+DOCQ_API int docq_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts);
+DOCQ_API size_t docq_results_count(const docq_results *r);
+/* Borrowed; valid until docq_results_free. NULL when i is out of range. */
+DOCQ_API const docq_hit *docq_results_get(const docq_results *r, size_t i);
+DOCQ_API void docq_results_free(docq_results *r);
+
+/* ---- models (GGUF) ---------------------------------------------------------------------- */
+
+typedef struct docq_model docq_model;
+typedef struct docq_ctx docq_ctx;
+
+/* Load a GGUF model (llama, qwen2 architectures; or a tokenizer-only file for
+ * tokenizing). Weights are memory-mapped, not copied. The result is immutable
+ * and may be shared between threads. Errors: DOCQ_ENOTFOUND, DOCQ_ECORRUPT
+ * (truncated or malformed file, named in the message), DOCQ_EUNSUPPORTED. */
+DOCQ_API int docq_model_load(docq_model **out, const char *path);
+DOCQ_API void docq_model_free(docq_model *m);
+
+/* A human-readable description (architecture, sizes, context, RoPE, tokenizer,
+ * template). Free with docq_free. */
+DOCQ_API char *docq_model_describe(const docq_model *m);
+
+/* Tokenize UTF-8 text. With add_special, BOS (and EOS where the file says so)
+ * are added and special-token text is parsed. Writes up to `cap` ids to
+ * `ids` and returns the number of tokens the text has (which may exceed cap:
+ * call again with a larger buffer), or a negative code. */
+DOCQ_API long docq_tokenize(const docq_model *m, const char *text, size_t len, int add_special,
+                            int32_t *ids, size_t cap);
+
+/* The text of tokens `ids` concatenated, as UTF-8. Free with docq_free. */
+DOCQ_API char *docq_detokenize(const docq_model *m, const int32_t *ids, size_t n);
+
+#define DOCQ_GEN_OPTIONS_VERSION 1
+typedef struct docq_gen_options {
+  unsigned int version;
+  int n_predict;         /* max new tokens; default 256 */
+  float temperature;     /* 0 = greedy; default 0.7 */
+  int top_k;             /* 0 = off; default 40 */
+  float top_p;           /* 1 = off; default 0.95 */
+  float min_p;           /* 0 = off; default 0.05 */
+  float repeat_penalty;  /* 1 = off; default 1.1 */
+  int repeat_last_n;     /* default 64 */
+  uint64_t seed;         /* default 0 = fixed seed 42 */
+  const char *const *stop; /* NULL-terminated list of stop strings, may be NULL */
+  int n_threads;         /* 0 = all cores */
+  /* Called with whole UTF-8 characters as they are generated; non-zero stops. */
+  int (*on_token)(const char *utf8, size_t len, void *payload);
+  void *payload;
+} docq_gen_options;
+
+#define DOCQ_GEN_OPTIONS_INIT { DOCQ_GEN_OPTIONS_VERSION, 256, 0.7f, 40, 0.95f, 0.05f, 1.1f, 64, 0, NULL, 0, NULL, NULL }
+DOCQ_API int docq_gen_options_init(docq_gen_options *opts, unsigned int version);
+
+/* A context (KV cache) for one conversation with `m`, able to hold n_ctx
+ * tokens (0: the model's trained length). `m` must outlive it. */
+DOCQ_API int docq_ctx_new(docq_ctx **out, const docq_model *m, unsigned n_ctx);
+DOCQ_API void docq_ctx_free(docq_ctx *c);
+
+/* Plain completion of `prompt` (BOS added as the file says). The generated
+ * text is streamed to opts->on_token and also returned in *out_text (may be
+ * NULL; free with docq_free). */
+DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_options *opts, char **out_text);
+
+/* ---- asking ----------------------------------------------------------------------------- */
+
+#define DOCQ_ASK_OPTIONS_VERSION 1
+typedef struct docq_ask_options {
+  unsigned int version;
+  docq_search_options search; /* retrieval settings (k defaults to 20 for ask) */
+  docq_order order;           /* passage order in the prompt; default edges-first */
+  unsigned budget_tokens;     /* context budget; 0 = from the model, else 2048 */
+  const docq_model *model;    /* NULL: extractive answer */
+  docq_gen_options gen;       /* generation settings when a model is given */
+} docq_ask_options;
+
+DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version);
+
+typedef struct docq_answer docq_answer;
+
+/* A passage placed in the prompt. */
+typedef struct docq_passage {
+  int label;               /* the citation number [n] */
+  int rank;                /* 1-based retrieval rank */
+  int position;            /* 0-based position in the prompt */
+  unsigned tokens;
+  const docq_hit *hit;
+} docq_passage;
+
+/* Answer `question` from the index: retrieve, order, pack under the budget,
+ * then generate with the model or, without one, extract the best sentences
+ * with citations. Nothing is dropped silently: see docq_answer_left_out. */
+DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, const docq_ask_options *opts);
+
+/* The answer text (with [n] citations), borrowed. "" when nothing relevant was found. */
+DOCQ_API const char *docq_answer_text(const docq_answer *a);
+/* 1 when the index had nothing relevant to the question. */
+DOCQ_API int docq_answer_found(const docq_answer *a);
+DOCQ_API size_t docq_answer_passages(const docq_answer *a);
+DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i);
+/* Passages retrieved but left out for lack of budget: count and best rank (0 if none). */
+DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *best_rank);
+/* The whole prompt as packed (question, labelled passages, question again). */
+DOCQ_API const char *docq_answer_prompt(const docq_answer *a);
+DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a);
+DOCQ_API void docq_answer_free(docq_answer *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DOCQ_H */

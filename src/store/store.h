@@ -1,0 +1,156 @@
+/* The store: one index folder holding an SQLite database (WAL) and a FAISS
+ * vector file. SQLite is the source of truth (documents, chunks, FTS5,
+ * vectors as f16 blobs, manifest); the FAISS file is a derived, rebuildable
+ * cache tied to SQLite by a version number. See docs/design.md "Store".
+ *
+ * Files in the folder:
+ *   docq.sqlite            database (WAL mode: docq.sqlite-wal, -shm)
+ *   vectors-<V>.faiss      FAISS index holding every vector with seq <= V
+ *   write.lock             flock()ed by the one writer
+ *
+ * Only store/vec.c includes FAISS headers; only store/*.c include sqlite3.h.
+ * Thread-safety: a dq_store is used by one thread at a time. */
+#ifndef DQ_STORE_STORE_H
+#define DQ_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "indexer/chunk.h"
+
+#define DQ_STORE_FORMAT_VERSION 1
+
+typedef struct dq_store dq_store;
+
+enum { DQ_STORE_READONLY = 0x1, DQ_STORE_CREATE = 0x2 };
+
+/* Settings fixed when the index is created. Vectors of different embedders
+ * are never mixed: opening with other settings is DOCQ_EMISMATCH. */
+typedef struct dq_manifest {
+  unsigned format_version;
+  char embedder[128];     /* embedder identity, e.g. "docq-hash-v1" */
+  unsigned dim;           /* vector dimension */
+  char vec_kind[64];      /* FAISS factory string in use, e.g. "IDMap2,Flat" */
+  unsigned chunk_tokens, chunk_overlap;
+} dq_manifest;
+
+/* Open or create the index in folder `dir`. Creates the schema, registers
+ * the "docq" FTS5 tokenizer on the connection, loads the FAISS file and
+ * brings it up to date with SQLite (vectors committed after the file was
+ * written are added from SQLite; a missing or corrupt file is rebuilt).
+ * DOCQ_ENOTFOUND when absent and not CREATE; DOCQ_EVERSION for a newer format. */
+int dq_store_open(dq_store **out, const char *dir, unsigned flags);
+void dq_store_close(dq_store *s);
+
+/* The manifest; a fresh index has format_version set and embedder[0] == 0. */
+int dq_store_manifest(dq_store *s, dq_manifest *out);
+/* Set the manifest of an index that has no vectors yet (DOCQ_EMISMATCH otherwise
+ * if embedder/dim differ). */
+int dq_store_set_manifest(dq_store *s, const dq_manifest *m);
+
+/* Become the one writer: flock(write.lock). Non-blocking: DOCQ_EBUSY with a
+ * message naming the folder when another process holds it. Released by close. */
+int dq_store_lock_writer(dq_store *s);
+
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). Everything about one
+ * document is written in one transaction. */
+int dq_store_begin(dq_store *s);
+int dq_store_commit(dq_store *s);
+int dq_store_rollback(dq_store *s);
+
+typedef struct dq_doc_row {
+  int64_t id;
+  char *path;        /* file path (absolute) or in-memory id */
+  char *title;
+  int format;        /* dq_format */
+  char hash[65];     /* hex SHA-256 of the file bytes */
+  int64_t mtime;     /* seconds; 0 for in-memory documents */
+  uint64_t size;     /* bytes */
+  char *tags;        /* comma-separated, "" if none */
+  int64_t date;      /* front-matter date (epoch seconds) or mtime; 0 unknown */
+  char *meta_json;   /* NULL or a JSON object */
+  uint64_t n_chunks;
+} dq_doc_row;
+
+void dq_doc_row_clear(dq_doc_row *r); /* frees strings, zeroes */
+
+int dq_store_doc_by_path(dq_store *s, const char *path, dq_doc_row *out); /* DOCQ_ENOTFOUND */
+/* Any document with this content hash (for rename detection). */
+int dq_store_doc_by_hash(dq_store *s, const char *hash, dq_doc_row *out);
+int dq_store_doc_by_id(dq_store *s, int64_t id, dq_doc_row *out);
+
+/* Insert a document with its chunks and vectors (n_chunks * dim floats,
+ * L2-normalized), replacing any document with the same path. Must run inside
+ * a transaction. Sets row->id. FTS5 rows and vector rows are written in the
+ * same transaction; the in-memory FAISS index is updated on commit. */
+int dq_store_put_doc(dq_store *s, dq_doc_row *row, const dq_chunk *chunks, size_t n_chunks,
+                     const float *vecs);
+
+/* Move a document to a new path (rename detected by hash): no re-embedding. */
+int dq_store_rename_doc(dq_store *s, int64_t id, const char *new_path, int64_t mtime);
+/* Update mtime only (content unchanged, touched file). */
+int dq_store_touch_doc(dq_store *s, int64_t id, int64_t mtime, uint64_t size);
+/* Remove a document, its chunks, FTS rows and vectors. Inside a transaction. */
+int dq_store_remove_doc(dq_store *s, int64_t id);
+
+/* Iterate documents whose path starts with prefix (NULL: all), in path order.
+ * The row is valid during the callback only; return non-zero to stop. */
+typedef int (*dq_doc_iter_cb)(void *ctx, const dq_doc_row *row);
+int dq_store_docs(dq_store *s, const char *prefix, dq_doc_iter_cb cb, void *ctx);
+
+typedef struct dq_store_stats {
+  uint64_t documents, chunks, vectors, text_bytes, disk_bytes;
+  int64_t last_run;
+} dq_store_stats;
+int dq_store_stats_get(dq_store *s, dq_store_stats *out);
+int dq_store_set_last_run(dq_store *s, int64_t when);
+
+/* Write the FAISS file if it is behind SQLite: to a temporary name, fsync,
+ * rename to vectors-<V>.faiss, record V in SQLite, unlink the old file.
+ * Rebuilds from SQLite when removals made the in-memory index stale, and
+ * switches Flat -> HNSW above DQ_STORE_HNSW_THRESHOLD vectors (recorded in
+ * the manifest's vec_kind). Called at the end of an index run. */
+int dq_store_sync_vectors(dq_store *s);
+#define DQ_STORE_HNSW_THRESHOLD 200000
+
+/* ---- reading ---- */
+
+typedef struct dq_scored { int64_t chunk_id; double score; } dq_scored;
+
+/* BM25 over FTS5: `query` is plain user text. It is tokenized with the docq
+ * tokenizer and each term is quoted, OR-ed together: FTS5 syntax in it never
+ * errors or changes meaning. Results best first, score = -bm25 (higher is
+ * better). *n_out <= k. */
+int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
+
+/* k nearest chunks by inner product to the L2-normalized vector q (dim floats),
+ * best first. Chunks deleted since the FAISS file was written are filtered. */
+int dq_store_knn(dq_store *s, const float *q, size_t k, dq_scored *out, size_t *n_out);
+
+typedef struct dq_chunk_row {
+  int64_t id, doc_id;
+  uint32_t ordinal;
+  uint32_t line_first, line_last;
+  size_t src_start, src_end;
+  size_t overlap_len;
+  uint32_t n_tokens;
+  char *text;     /* as written */
+  char *section;
+} dq_chunk_row;
+void dq_chunk_row_clear(dq_chunk_row *r);
+int dq_store_chunk(dq_store *s, int64_t chunk_id, dq_chunk_row *out);     /* DOCQ_ENOTFOUND */
+/* The chunk with ordinal `ordinal` of document doc_id (for span merging). */
+int dq_store_chunk_at(dq_store *s, int64_t doc_id, uint32_t ordinal, dq_chunk_row *out);
+/* The stored vector of a chunk (dim floats). */
+int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, float *out);
+
+/* Check the invariants (used by tests and `docq status --check`): every chunk
+ * has one FTS row and one vector; no FTS row or vector without a chunk; FAISS
+ * (after catch-up) holds exactly the chunk ids. DOCQ_ECORRUPT with a message
+ * describing the first violation. */
+int dq_store_check(dq_store *s);
+
+/* Cancellation flag checked between batches of long operations (may be NULL). */
+void dq_store_set_interrupt(dq_store *s, volatile int *flag);
+
+#endif

@@ -1,0 +1,2 @@
+/* keeps docq_testsupport non-empty */
+int docq_testsupport_empty_unit;
