@@ -1,0 +1,58 @@
+/* Compute kernels for the engine: dequantization, dot products and
+ * matrix-vector / matrix-matrix products over ggml block formats.
+ *
+ * Weights are row-major as in GGUF: a 2-D tensor with ne[0] = n_in (row
+ * length) and ne[1] = n_out rows; each row is dq_type_row_bytes(type, n_in)
+ * bytes of blocks. Activations are f32.
+ *
+ * Every type has a plain scalar reference (dq_dequant_row_ref, *_ref) and a
+ * fast path (AVX2/FMA where available); tests check fast against reference.
+ * Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K (Q8_K is used
+ * internally for activation quantization if a kernel needs it).
+ * All functions are thread-safe (pure); threading is done by dq_matmul via a
+ * dq_pool given by the caller. */
+#ifndef DQ_ENGINE_KERNELS_H
+#define DQ_ENGINE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when `type` is supported by these kernels. */
+int dq_kernels_supports(int type);
+
+/* Dequantize one row of n elements (n multiple of the block size). */
+void dq_dequant_row_ref(int type, const void *row, float *out, int64_t n);
+void dq_dequant_row(int type, const void *row, float *out, int64_t n);
+
+/* Dot product of one weight row (n elements of `type`) with f32 x[n]. */
+float dq_dot_row_ref(int type, const void *row, const float *x, int64_t n);
+
+/* Quantize f32 -> type (reference quantizers, used by the test GGUF writer
+ * and KV caches). n multiple of the block size. Supported: F32, F16, BF16,
+ * Q8_0, Q4_0, Q4_K, Q5_K, Q6_K. */
+void dq_quantize_row_ref(int type, const float *x, void *out, int64_t n);
+
+/* A fixed set of worker threads. dq_pool_run calls fn(ctx, ith, nth) on every
+ * thread (including the caller as ith 0) and returns when all are done. No
+ * allocation per call. */
+typedef struct dq_pool dq_pool;
+int dq_pool_new(dq_pool **out, int n_threads); /* n_threads <= 0: all cores */
+int dq_pool_size(const dq_pool *p);
+void dq_pool_run(dq_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx);
+void dq_pool_free(dq_pool *p);
+
+/* out[n_tok][n_out] = x[n_tok][n_in] @ W^T, W of `type` with n_out rows of n_in.
+ * n_tok == 1 is decode (quantized mat-vec); n_tok > 1 is prefill (whichever of
+ * direct quantized kernels or dequantize + OpenBLAS sgemm measures faster).
+ * `scratch` is caller-provided memory of dq_matmul_scratch_size(...) bytes so
+ * the token loop never allocates. pool may be NULL (single thread). */
+size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_tok, int n_threads);
+void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_out,
+               const float *x, int64_t n_tok, float *out, void *scratch);
+
+/* f16 <-> f32 conversions. */
+float dq_f16_to_f32(uint16_t h);
+uint16_t dq_f32_to_f16(float f);
+float dq_bf16_to_f32(uint16_t h);
+
+#endif
