@@ -30,7 +30,7 @@ int dq_err_wrap(const char *fmt, ...)
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, tl_msg, sizeof old);
-  snprintf(tl_msg, sizeof tl_msg, "%s: %s", prefix, old);
+  snprintf(tl_msg, sizeof tl_msg, "%.500s: %.500s", prefix, old);
   return tl_code;
 }
 
