@@ -1,0 +1,230 @@
+/* Public API: versions, opening an index, documents and statistics.
+ * (Indexing is in index.c, search in search.c, answers in ask.c, models in
+ * model.c.) */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <limits.h>
+
+#include "api/db_internal.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+DOCQ_API int docq_version_number(void) { return DOCQ_VERSION_NUMBER; }
+DOCQ_API const char *docq_version(void) { return DOCQ_VERSION_STRING; }
+DOCQ_API void docq_free(void *p) { dq_free(p); }
+
+DOCQ_API int docq_index_options_init(docq_index_options *opts, unsigned int version)
+{
+  DQ_ASSERT_ARG(opts);
+  if (version != DOCQ_INDEX_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_index_options version %u is not supported (this library: %d)",
+                      version, DOCQ_INDEX_OPTIONS_VERSION);
+  docq_index_options d = DOCQ_INDEX_OPTIONS_INIT;
+  *opts = d;
+  return 0;
+}
+
+/* Create the embedder named by the manifest (or the default for a new index). */
+static int make_embedder(docq_db *db)
+{
+  dq_manifest m;
+  int rc = dq_store_manifest(db->store, &m);
+  if (rc) return rc;
+  dq_embedder *e = NULL;
+  rc = dq_embedder_builtin(&e);
+  if (rc) return rc;
+  if (m.embedder[0] && (strcmp(m.embedder, e->id) != 0 || m.dim != e->dim)) {
+    rc = dq_err_set(DOCQ_EMISMATCH,
+                    "index %s was built with embedder '%s' (dim %u), but this docq provides '%s' (dim %u): "
+                    "re-create the index (delete the folder and run docq index again)",
+                    db->path, m.embedder, m.dim, e->id, e->dim);
+    dq_embedder_free(e);
+    return rc;
+  }
+  db->embedder = e;
+  return 0;
+}
+
+DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags)
+{
+  DQ_ASSERT_ARG(out);
+  *out = NULL;
+  DQ_ASSERT_ARG(path && *path);
+  dq_err_clear();
+  docq_db *db = dq_calloc(1, sizeof *db);
+  if (!db) return DOCQ_ENOMEM;
+  db->flags = flags;
+  db->path = dq_strdup(path);
+  if (!db->path) { dq_free(db); return DOCQ_ENOMEM; }
+  unsigned sflags = 0;
+  if (flags & DOCQ_OPEN_READONLY) sflags |= DQ_STORE_READONLY;
+  if (flags & DOCQ_OPEN_CREATE) sflags |= DQ_STORE_CREATE;
+  int rc = dq_store_open(&db->store, path, sflags);
+  if (!rc) rc = make_embedder(db);
+  if (!rc) dq_store_set_interrupt(db->store, &db->interrupted);
+  if (rc) { docq_db_free(db); return rc; }
+  *out = db;
+  return 0;
+}
+
+DOCQ_API void docq_db_free(docq_db *db)
+{
+  if (!db) return;
+  dq_store_close(db->store);
+  dq_embedder_free(db->embedder);
+  dq_free(db->path);
+  dq_free(db);
+}
+
+DOCQ_API void docq_interrupt(docq_db *db)
+{
+  if (db) db->interrupted = 1;
+}
+
+/* Bytes used by the files of the index folder. */
+static uint64_t folder_bytes(const char *dir)
+{
+  uint64_t total = 0;
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  char p[PATH_MAX];
+  struct stat st;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) total += (uint64_t)st.st_size;
+  }
+  closedir(d);
+  return total;
+}
+
+DOCQ_API int docq_stat(docq_db *db, docq_stats *out)
+{
+  DQ_ASSERT_ARG(db && out);
+  dq_db_enter(db);
+  dq_store_stats s;
+  dq_manifest m;
+  int rc = dq_store_stats_get(db->store, &s);
+  if (!rc) rc = dq_store_manifest(db->store, &m);
+  if (rc) return rc;
+  memset(out, 0, sizeof *out);
+  out->documents = s.documents;
+  out->chunks = s.chunks;
+  out->vectors = s.vectors;
+  out->text_bytes = s.text_bytes;
+  out->index_bytes = folder_bytes(db->path);
+  out->last_run = s.last_run;
+  snprintf(db->embedder_id, sizeof db->embedder_id, "%s", m.embedder[0] ? m.embedder : db->embedder->id);
+  snprintf(db->vec_kind, sizeof db->vec_kind, "%s", m.vec_kind);
+  out->dim = m.dim ? m.dim : db->embedder->dim;
+  out->embedder = db->embedder_id;
+  out->vector_index = db->vec_kind;
+  out->format_version = m.format_version;
+  out->chunk_tokens = m.chunk_tokens;
+  out->chunk_overlap = m.chunk_overlap;
+  return 0;
+}
+
+static const char *format_name(int f)
+{
+  switch (f) {
+  case DQ_FMT_MARKDOWN: return "markdown";
+  case DQ_FMT_HTML: return "html";
+  default: return "text";
+  }
+}
+
+typedef struct list_ctx { docq_doc_cb cb; void *payload; int stopped; } list_ctx;
+
+static int list_one(void *vctx, const dq_doc_row *r)
+{
+  list_ctx *c = vctx;
+  docq_doc_info info = {
+    .id = r->id, .path = r->path, .title = r->title ? r->title : "", .format = format_name(r->format),
+    .bytes = r->size, .chunks = r->n_chunks, .mtime = r->mtime, .tags = r->tags ? r->tags : "",
+  };
+  if (c->cb(&info, c->payload)) { c->stopped = 1; return 1; }
+  return 0;
+}
+
+DOCQ_API int docq_list_documents(docq_db *db, const char *prefix, docq_doc_cb cb, void *payload)
+{
+  DQ_ASSERT_ARG(db && cb);
+  dq_db_enter(db);
+  list_ctx c = {cb, payload, 0};
+  int rc = dq_store_docs(db->store, prefix, list_one, &c);
+  if (c.stopped) return dq_err_set(DOCQ_ECANCELED, "listing stopped by the callback");
+  return rc;
+}
+
+typedef struct ids_ctx { int64_t *ids; size_t n, cap; } ids_ctx;
+
+static int collect_id(void *vctx, const dq_doc_row *r)
+{
+  ids_ctx *c = vctx;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    int64_t *p = dq_realloc(c->ids, cap * sizeof *p);
+    if (!p) return DOCQ_ENOMEM;
+    c->ids = p;
+    c->cap = cap;
+  }
+  c->ids[c->n++] = r->id;
+  return 0;
+}
+
+/* Documents are stored under absolute paths; accept what the user typed. */
+static char *canonical_path(const char *path)
+{
+  char buf[PATH_MAX];
+  if (realpath(path, buf)) return dq_strdup(buf);
+  return dq_strdup(path);
+}
+
+DOCQ_API int docq_remove(docq_db *db, const char *path, uint64_t *n_removed)
+{
+  DQ_ASSERT_ARG(db && path);
+  dq_db_enter(db);
+  if (n_removed) *n_removed = 0;
+  if (db->flags & DOCQ_OPEN_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s is open read-only", db->path);
+  int rc = dq_store_lock_writer(db->store);
+  if (rc) return rc;
+  char *p = canonical_path(path);
+  if (!p) return DOCQ_ENOMEM;
+  ids_ctx c = {0};
+  dq_doc_row row = {0};
+  if (dq_store_doc_by_path(db->store, p, &row) == 0) {
+    rc = collect_id(&c, &row);
+    dq_doc_row_clear(&row);
+  } else if (dq_store_doc_by_path(db->store, path, &row) == 0) { /* in-memory id */
+    rc = collect_id(&c, &row);
+    dq_doc_row_clear(&row);
+  } else {
+    /* a folder: everything under "<p>/" */
+    size_t n = strlen(p);
+    char *prefix = dq_malloc(n + 2);
+    if (!prefix) { dq_free(p); return DOCQ_ENOMEM; }
+    memcpy(prefix, p, n);
+    prefix[n] = '/';
+    prefix[n + 1] = 0;
+    if (n && p[n - 1] == '/') prefix[n] = 0;
+    rc = dq_store_docs(db->store, prefix, collect_id, &c);
+    dq_free(prefix);
+  }
+  if (!rc && c.n == 0) rc = dq_err_set(DOCQ_ENOTFOUND, "%s: no such document in the index", path);
+  for (size_t i = 0; !rc && i < c.n; i++) {
+    rc = dq_store_begin(db->store);
+    if (!rc) rc = dq_store_remove_doc(db->store, c.ids[i]);
+    if (!rc) rc = dq_store_commit(db->store);
+    else dq_store_rollback(db->store);
+    if (!rc && n_removed) (*n_removed)++;
+  }
+  if (!rc) rc = dq_store_sync_vectors(db->store);
+  dq_free(c.ids);
+  dq_free(p);
+  return rc;
+}
