@@ -26,6 +26,10 @@ typedef struct cli_global {
 
 extern cli_global g_cli;
 
+/* Handle a global option (--db DIR, --json, --verbose, --quiet) given after
+ * the command: returns 1 and advances *i past it when argv[*i] is one,
+ * -1 on a missing argument, 0 otherwise. */
+int cli_common_opt(int argc, char **argv, int *i);
 /* Print "docq: <what>: <last error message>" to stderr and return the exit
  * code for `rc`. */
 int cli_fail(int rc, const char *what);
@@ -53,6 +57,5 @@ int cmd_generate(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
-int cmd_embed(int argc, char **argv);
 
 #endif

@@ -1,0 +1,145 @@
+/* Helpers shared by the commands: finding and opening the index, errors,
+ * JSON strings, terminal detection, Ctrl-C. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_common_opt(int argc, char **argv, int *i)
+{
+  const char *a = argv[*i];
+  if (!strcmp(a, "--json")) { g_cli.json = 1; return 1; }
+  if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) { g_cli.verbose = 1; return 1; }
+  if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { g_cli.quiet = 1; return 1; }
+  if (!strncmp(a, "--db=", 5)) { g_cli.db = a + 5; return 1; }
+  if (!strcmp(a, "--db")) {
+    if (*i + 1 >= argc) { fprintf(stderr, "docq: --db needs a folder\n"); return -1; }
+    g_cli.db = argv[++*i];
+    return 1;
+  }
+  return 0;
+}
+
+int cli_fail(int rc, const char *what)
+{
+  const docq_error *e = docq_error_last();
+  const char *msg = e->message && *e->message ? e->message : docq_strerror(rc);
+  if (g_cli.json) {
+    printf("{\"error\":");
+    cli_json_str(stdout, msg);
+    printf(",\"code\":%d}\n", rc);
+  }
+  fprintf(stderr, "docq: %s: %s\n", what, msg);
+  switch (rc) {
+  case DOCQ_ECANCELED: return EXIT_INTERRUPTED;
+  case DOCQ_EBUSY: return EXIT_BUSY;
+  default: return EXIT_FAIL;
+  }
+}
+
+static int is_dir(const char *p)
+{
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *cli_find_db(int create)
+{
+  if (g_cli.db) return strdup(g_cli.db);
+  const char *env = getenv("DOCQ_DB");
+  if (env && *env) return strdup(env);
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) return NULL;
+  char probe[PATH_MAX + 8];
+  for (;;) {
+    snprintf(probe, sizeof probe, "%s/.docq", cwd);
+    if (is_dir(probe)) return strdup(probe);
+    char *slash = strrchr(cwd, '/');
+    if (!slash) break;
+    if (slash == cwd) {
+      if (!cwd[1]) break;
+      cwd[1] = 0;
+    } else {
+      *slash = 0;
+    }
+  }
+  if (create) return strdup(".docq");
+  return NULL;
+}
+
+int cli_open_db(docq_db **db, int create, int readonly)
+{
+  char *path = cli_find_db(create);
+  if (!path) {
+    fprintf(stderr, "docq: no index found: run `docq index FOLDER` first, or give --db DIR (or set DOCQ_DB)\n");
+    if (g_cli.json) printf("{\"error\":\"no index found\",\"code\":%d}\n", DOCQ_ENOTFOUND);
+    return EXIT_NOINDEX;
+  }
+  unsigned flags = create ? DOCQ_OPEN_CREATE : 0;
+  if (readonly) flags |= DOCQ_OPEN_READONLY;
+  int rc = docq_db_open(db, path, flags);
+  if (rc) {
+    char what[PATH_MAX + 32];
+    snprintf(what, sizeof what, "cannot open index %s", path);
+    free(path);
+    int code = cli_fail(rc, what);
+    return rc == DOCQ_EBUSY ? code : EXIT_NOINDEX;
+  }
+  free(path);
+  return 0;
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+  fputc('"', f);
+  for (; s && *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    switch (c) {
+    case '"': fputs("\\\"", f); break;
+    case '\\': fputs("\\\\", f); break;
+    case '\n': fputs("\\n", f); break;
+    case '\r': fputs("\\r", f); break;
+    case '\t': fputs("\\t", f); break;
+    default:
+      if (c < 0x20) fprintf(f, "\\u%04x", c);
+      else fputc(c, f);
+    }
+  }
+  fputc('"', f);
+}
+
+int cli_tty(void)
+{
+  return !g_cli.quiet && !g_cli.json && isatty(STDERR_FILENO);
+}
+
+static docq_db *volatile g_sig_db;
+static volatile sig_atomic_t g_sig_count;
+
+static void on_sigint(int sig)
+{
+  (void)sig;
+  if (++g_sig_count > 1) {
+    static const char msg[] = "\ndocq: interrupted again, exiting now\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(EXIT_INTERRUPTED);
+  }
+  if (g_sig_db) docq_interrupt(g_sig_db);
+}
+
+void cli_on_sigint(docq_db *db)
+{
+  g_sig_db = db;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}

@@ -1,0 +1,283 @@
+/* docq index, docq status, docq rm. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+/* ---- docq index ------------------------------------------------------------ */
+
+typedef struct index_ui {
+  int tty;
+  double t0;
+  int bar_shown;
+  FILE *skips;      /* where one-line skip reasons go (stderr) */
+  unsigned long n_skip_lines;
+  /* JSON: collected skip reasons */
+  char **skipped; char **reasons; size_t n_skipped, cap_skipped;
+} index_ui;
+
+static double mono(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void clear_bar(index_ui *ui)
+{
+  if (ui->bar_shown) { fputs("\r\033[K", stderr); ui->bar_shown = 0; }
+}
+
+static int on_progress(const docq_progress *p, void *payload)
+{
+  index_ui *ui = payload;
+  if (!ui->tty) return 0;
+  double dt = mono() - ui->t0;
+  if (p->stage == DOCQ_STAGE_SCAN) {
+    fprintf(stderr, "\r\033[Kscanning... %llu files", (unsigned long long)p->files_total);
+  } else if (p->stage == DOCQ_STAGE_DONE) {
+    clear_bar(ui);
+    return 0;
+  } else {
+    double frac = p->bytes_total ? (double)p->bytes_done / p->bytes_total : 0;
+    int w = 24, fill = (int)(frac * w);
+    char bar[32];
+    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+    bar[w] = 0;
+    double mbs = dt > 0 ? p->bytes_done / 1048576.0 / dt : 0;
+    double cps = dt > 0 ? p->chunks_done / dt : 0;
+    double eta = frac > 0.01 ? dt * (1 - frac) / frac : 0;
+    fprintf(stderr, "\r\033[K[%s] %llu/%llu files  %.1f/%.1f MB  %.1f MB/s  %.0f chunks/s  ETA %.0fs", bar,
+            (unsigned long long)p->files_done, (unsigned long long)p->files_total, p->bytes_done / 1048576.0,
+            p->bytes_total / 1048576.0, mbs, cps, eta);
+  }
+  ui->bar_shown = 1;
+  return 0;
+}
+
+static void on_file(const char *path, docq_file_status s, const char *reason, void *payload)
+{
+  index_ui *ui = payload;
+  if (s != DOCQ_FILE_SKIPPED && s != DOCQ_FILE_REPAIRED) {
+    if (g_cli.verbose && !g_cli.json) {
+      static const char *names[] = {"added", "updated", "unchanged", "removed", "renamed", "skipped", "repaired"};
+      clear_bar(ui);
+      fprintf(stderr, "%-9s %s\n", names[s], path);
+    }
+    return;
+  }
+  if (g_cli.json) {
+    if (ui->n_skipped == ui->cap_skipped) {
+      size_t cap = ui->cap_skipped ? ui->cap_skipped * 2 : 16;
+      char **a = realloc(ui->skipped, cap * sizeof *a), **b = NULL;
+      if (a) ui->skipped = a;
+      if (a) b = realloc(ui->reasons, cap * sizeof *b);
+      if (!a || !b) return;
+      ui->reasons = b;
+      ui->cap_skipped = cap;
+    }
+    ui->skipped[ui->n_skipped] = strdup(path);
+    ui->reasons[ui->n_skipped] = strdup(reason ? reason : "");
+    ui->n_skipped++;
+    return;
+  }
+  clear_bar(ui);
+  /* Loader messages already name the file ("path: reason"); avoid saying it twice. */
+  if (reason && !strncmp(reason, path, strlen(path)))
+    fprintf(stderr, "%s %s\n", s == DOCQ_FILE_SKIPPED ? "skipped:" : "repaired:", reason);
+  else
+    fprintf(stderr, "%s %s: %s\n", s == DOCQ_FILE_SKIPPED ? "skipped:" : "repaired:", path, reason ? reason : "");
+  ui->n_skip_lines++;
+}
+
+static void index_help(void)
+{
+  printf("usage: docq index [options] PATH...\n"
+         "\n"
+         "Index files and folders (recursively). Re-running only redoes what changed:\n"
+         "unchanged files are not read, renamed files are not re-embedded, deleted files\n"
+         "are removed. Skips .git, hidden folders, node_modules and .docqignore patterns.\n"
+         "Binary, unreadable and too-large files are skipped with a reason.\n"
+         "\n"
+         "Options:\n"
+         "  --db DIR            index folder (default: ./.docq, created if needed)\n"
+         "  --max-size MB       skip files larger than this (default 64)\n"
+         "  --chunk-tokens N    target chunk size in tokens (new index only)\n"
+         "  --chunk-overlap N   overlap between chunks in tokens (new index only)\n"
+         "  --keep-missing      do not remove documents whose files are gone\n"
+         "  --json              print a JSON summary\n"
+         "  --verbose           list every file with what happened to it\n"
+         "  --quiet             no progress bar\n"
+         "\n"
+         "Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot open index, 4 index busy, 130 interrupted.\n");
+}
+
+int cmd_index(int argc, char **argv)
+{
+  docq_index_options o;
+  docq_index_options_init(&o, DOCQ_INDEX_OPTIONS_VERSION);
+  const char **paths = calloc((size_t)argc, sizeof *paths);
+  size_t n_paths = 0;
+  if (!paths) return EXIT_FAIL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int c = cli_common_opt(argc, argv, &i);
+    if (c < 0) { free(paths); return EXIT_USAGE; }
+    if (c) continue;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { index_help(); free(paths); return 0; }
+    if (!strcmp(a, "--keep-missing")) { o.remove_missing = 0; continue; }
+    if (!strcmp(a, "--max-size") || !strcmp(a, "--chunk-tokens") || !strcmp(a, "--chunk-overlap")) {
+      if (i + 1 >= argc) { fprintf(stderr, "docq index: %s needs a number\n", a); free(paths); return EXIT_USAGE; }
+      char *end;
+      double v = strtod(argv[++i], &end);
+      if (*end || v < 0) { fprintf(stderr, "docq index: %s: not a number: %s\n", a, argv[i]); free(paths); return EXIT_USAGE; }
+      if (!strcmp(a, "--max-size")) o.max_file_bytes = (uint64_t)(v * 1048576.0);
+      else if (!strcmp(a, "--chunk-tokens")) o.chunk_tokens = (unsigned)v;
+      else o.chunk_overlap = (unsigned)v;
+      continue;
+    }
+    if (a[0] == '-' && a[1]) { fprintf(stderr, "docq index: unknown option '%s' (see docq index --help)\n", a); free(paths); return EXIT_USAGE; }
+    paths[n_paths++] = a;
+  }
+  if (!n_paths) { fprintf(stderr, "docq index: give at least one file or folder (see docq index --help)\n"); free(paths); return EXIT_USAGE; }
+
+  docq_db *db = NULL;
+  int ec = cli_open_db(&db, 1, 0);
+  if (ec) { free(paths); return ec; }
+  cli_on_sigint(db);
+  index_ui ui = {0};
+  ui.tty = cli_tty();
+  ui.t0 = mono();
+  o.progress = on_progress;
+  o.on_file = on_file;
+  o.payload = &ui;
+  docq_index_stats st;
+  int rc = docq_index_paths(db, paths, n_paths, &o, &st);
+  clear_bar(&ui);
+  if (g_cli.json) {
+    printf("{\"ok\":%s,\"added\":%llu,\"updated\":%llu,\"unchanged\":%llu,\"removed\":%llu,\"renamed\":%llu,"
+           "\"skipped\":%llu,\"repaired\":%llu,\"chunks_added\":%llu,\"bytes_read\":%llu,\"seconds\":%.3f,\"skips\":[",
+           rc ? "false" : "true", (unsigned long long)st.added, (unsigned long long)st.updated,
+           (unsigned long long)st.unchanged, (unsigned long long)st.removed, (unsigned long long)st.renamed,
+           (unsigned long long)st.skipped, (unsigned long long)st.repaired, (unsigned long long)st.chunks_added,
+           (unsigned long long)st.bytes_read, st.seconds);
+    for (size_t i = 0; i < ui.n_skipped; i++) {
+      printf("%s{\"path\":", i ? "," : "");
+      cli_json_str(stdout, ui.skipped[i]);
+      printf(",\"reason\":");
+      cli_json_str(stdout, ui.reasons[i]);
+      printf("}");
+    }
+    printf("]");
+    if (rc) { printf(",\"error\":"); cli_json_str(stdout, docq_error_last()->message); }
+    printf("}\n");
+  } else if (!g_cli.quiet || rc == 0) {
+    fprintf(rc ? stderr : stdout,
+            "%llu added, %llu updated, %llu unchanged, %llu removed, %llu renamed, %llu skipped"
+            "%s in %.2fs (%llu chunks)\n",
+            (unsigned long long)st.added, (unsigned long long)st.updated, (unsigned long long)st.unchanged,
+            (unsigned long long)st.removed, (unsigned long long)st.renamed, (unsigned long long)st.skipped,
+            st.repaired ? " (some with repaired UTF-8)" : "", st.seconds, (unsigned long long)st.chunks_added);
+  }
+  for (size_t i = 0; i < ui.n_skipped; i++) { free(ui.skipped[i]); free(ui.reasons[i]); }
+  free(ui.skipped);
+  free(ui.reasons);
+  int ret = 0;
+  if (rc) {
+    const char *m = docq_error_last()->message;
+    if (!g_cli.json) fprintf(stderr, "docq index: %s\n", m && *m ? m : docq_strerror(rc));
+    ret = rc == DOCQ_ECANCELED ? EXIT_INTERRUPTED : rc == DOCQ_EBUSY ? EXIT_BUSY : EXIT_FAIL;
+    if (rc == DOCQ_ECANCELED && !g_cli.json)
+      fprintf(stderr, "docq index: interrupted; everything committed so far is kept, run it again to finish\n");
+  }
+  docq_db_free(db);
+  free(paths);
+  return ret;
+}
+
+/* ---- docq status ------------------------------------------------------------- */
+
+int cmd_status(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++) {
+    int c = cli_common_opt(argc, argv, &i);
+    if (c < 0) return EXIT_USAGE;
+    if (c) continue;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: docq status [--db DIR] [--json]\n\n"
+             "Show the index: documents, chunks, vectors, sizes, embedder, chunking, last run.\n"
+             "Exit codes: 0 ok, 1 failed, 3 no index.\n");
+      return 0;
+    }
+    fprintf(stderr, "docq status: unknown argument '%s'\n", argv[i]);
+    return EXIT_USAGE;
+  }
+  docq_db *db = NULL;
+  int ec = cli_open_db(&db, 0, 1);
+  if (ec) return ec;
+  docq_stats s;
+  int rc = docq_stat(db, &s);
+  if (rc) { ec = cli_fail(rc, "status"); docq_db_free(db); return ec; }
+  char when[64] = "never";
+  if (s.last_run) {
+    time_t t = (time_t)s.last_run;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+  }
+  if (g_cli.json) {
+    printf("{\"documents\":%llu,\"chunks\":%llu,\"vectors\":%llu,\"text_bytes\":%llu,\"index_bytes\":%llu,"
+           "\"dim\":%u,\"embedder\":",
+           (unsigned long long)s.documents, (unsigned long long)s.chunks, (unsigned long long)s.vectors,
+           (unsigned long long)s.text_bytes, (unsigned long long)s.index_bytes, s.dim);
+    cli_json_str(stdout, s.embedder);
+    printf(",\"vector_index\":");
+    cli_json_str(stdout, s.vector_index);
+    printf(",\"chunk_tokens\":%u,\"chunk_overlap\":%u,\"format_version\":%u,\"last_run\":%lld}\n", s.chunk_tokens,
+           s.chunk_overlap, s.format_version, (long long)s.last_run);
+  } else {
+    printf("documents    %llu\n", (unsigned long long)s.documents);
+    printf("chunks       %llu (%u tokens target, %u overlap)\n", (unsigned long long)s.chunks, s.chunk_tokens, s.chunk_overlap);
+    printf("vectors      %llu (dim %u, %s)\n", (unsigned long long)s.vectors, s.dim, s.vector_index);
+    printf("embedder     %s\n", s.embedder);
+    printf("text         %.1f MB\n", s.text_bytes / 1048576.0);
+    printf("index size   %.1f MB (%.2fx the text)\n", s.index_bytes / 1048576.0,
+           s.text_bytes ? (double)s.index_bytes / s.text_bytes : 0.0);
+    printf("last run     %s\n", when);
+  }
+  docq_db_free(db);
+  return 0;
+}
+
+/* ---- docq rm ----------------------------------------------------------------------- */
+
+int cmd_rm(int argc, char **argv)
+{
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    int c = cli_common_opt(argc, argv, &i);
+    if (c < 0) return EXIT_USAGE;
+    if (c) continue;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: docq rm [--db DIR] [--json] PATH\n\n"
+             "Remove a document (by path or in-memory id) or every document under a folder,\n"
+             "with its chunks and vectors. The files themselves are not touched.\n"
+             "Exit codes: 0 ok, 1 failed (e.g. not in the index), 3 no index, 4 busy.\n");
+      return 0;
+    }
+    if (path) { fprintf(stderr, "docq rm: one path at a time\n"); return EXIT_USAGE; }
+    path = argv[i];
+  }
+  if (!path) { fprintf(stderr, "docq rm: which path? (see docq rm --help)\n"); return EXIT_USAGE; }
+  docq_db *db = NULL;
+  int ec = cli_open_db(&db, 0, 0);
+  if (ec) return ec;
+  uint64_t n = 0;
+  int rc = docq_remove(db, path, &n);
+  if (rc) { ec = cli_fail(rc, "rm"); docq_db_free(db); return ec; }
+  if (g_cli.json) printf("{\"removed\":%llu}\n", (unsigned long long)n);
+  else printf("removed %llu document%s\n", (unsigned long long)n, n == 1 ? "" : "s");
+  docq_db_free(db);
+  return 0;
+}

@@ -1,0 +1,23 @@
+/* The docq_db handle behind the public API (shared by src/api/*.c). */
+#ifndef DQ_API_DB_INTERNAL_H
+#define DQ_API_DB_INTERNAL_H
+
+#include "docq.h"
+#include "store/store.h"
+#include "embed/embed.h"
+
+struct docq_db {
+  char *path;                 /* index folder */
+  dq_store *store;
+  dq_embedder *embedder;      /* matches the manifest (created on open) */
+  unsigned flags;             /* DOCQ_OPEN_* */
+  volatile int interrupted;   /* set by docq_interrupt(), cleared at the start of each call */
+  docq_stats stats_cache;     /* strings of docq_stat() point into the fields below */
+  char embedder_id[128];
+  char vec_kind[64];
+};
+
+/* Start of every public call on db: clears the interrupt flag and the error. */
+static inline void dq_db_enter(docq_db *db) { db->interrupted = 0; }
+
+#endif

@@ -1,0 +1,693 @@
+/* Public API: indexing (docq_index_paths, docq_add_document).
+ *
+ * The pipeline, per run:
+ *   1. walk the roots into a sorted file list (skips reported);
+ *   2. classify each file against the store: (mtime, size) unchanged -> done
+ *      without reading; documents under a root whose file is gone are
+ *      "vanished" (candidates for rename, else removed at the end);
+ *   3. a worker thread prepares the changed files in order: read, SHA-256,
+ *      and -- unless the hash shows a touch or a rename -- load, chunk and
+ *      embed; the calling thread commits each prepared file in its own SQL
+ *      transaction (the store is single-threaded), so two cores overlap the
+ *      CPU work with the writes;
+ *   4. vanished documents nobody claimed are removed; the FAISS file is
+ *      synced once at the end (the store catches up after a crash).
+ * Every committed file is durable on its own: an interruption, Ctrl-C or
+ * kill -9 loses at most the file in flight, and the next run finishes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/db_internal.h"
+#include "indexer/chunk.h"
+#include "indexer/loader.h"
+#include "indexer/normalize.h"
+#include "indexer/walk.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/sha256.h"
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void json_escape(dq_buf *b, const char *s)
+{
+  dq_buf_putc(b, '"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') { dq_buf_putc(b, '\\'); dq_buf_putc(b, (char)c); }
+    else if (c < 0x20) dq_buf_printf(b, "\\u%04x", c);
+    else dq_buf_putc(b, (char)c);
+  }
+  dq_buf_putc(b, '"');
+}
+
+/* "YYYY-MM-DD..." -> epoch seconds (UTC midnight); 0 when not a date. */
+static int64_t parse_date(const char *s)
+{
+  int y, m, d;
+  if (!s || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31) return 0;
+  struct tm tm = {0};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = m - 1;
+  tm.tm_mday = d;
+  return (int64_t)timegm(&tm);
+}
+
+/* Read a whole file with a size limit. Messages name the file. */
+static int read_file(const char *path, uint64_t max_bytes, char **out, size_t *n_out)
+{
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return dq_err_set(DOCQ_ENOTFOUND, "%s: file disappeared while indexing", path);
+    return dq_err_set(DOCQ_EIO, "%s: cannot open: %s", path, strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: not a regular file", path);
+  }
+  if ((uint64_t)st.st_size > max_bytes) {
+    close(fd);
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: too large (%.1f MiB > %.1f MiB limit)", path,
+                      st.st_size / 1048576.0, max_bytes / 1048576.0);
+  }
+  size_t cap = (size_t)st.st_size, n = 0;
+  char *buf = dq_malloc(cap + 1);
+  if (!buf) { close(fd); return DOCQ_ENOMEM; }
+  for (;;) {
+    if (n == cap) { /* the file grew while we read it: read what the limit allows */
+      if (cap >= max_bytes) break;
+      size_t ncap = cap * 2 + 4096;
+      if (ncap > max_bytes) ncap = (size_t)max_bytes;
+      char *p = dq_realloc(buf, ncap + 1);
+      if (!p) { dq_free(buf); close(fd); return DOCQ_ENOMEM; }
+      buf = p;
+      cap = ncap;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      dq_free(buf);
+      close(fd);
+      return dq_err_set(DOCQ_EIO, "%s: read error: %s", path, strerror(e));
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = 0;
+  *out = buf;
+  *n_out = n;
+  return 0;
+}
+
+/* ---- prepared documents ----------------------------------------------------- */
+
+typedef enum { PREP_NEW = 0, PREP_TOUCH, PREP_RENAME, PREP_SKIP } prep_kind;
+
+typedef struct file_item {
+  char *path;
+  uint64_t size;
+  int64_t mtime;
+  int64_t old_id;        /* existing document at this path, or 0 */
+  char old_hash[65];
+  /* filled by the worker */
+  prep_kind kind;
+  char hash[65];
+  int64_t rename_from;   /* vanished document with the same hash */
+  dq_doc *doc;
+  dq_chunk *chunks; size_t n_chunks;
+  float *vecs;
+  int err;               /* a skip: code and message */
+  char *errmsg;
+  int ready;
+} file_item;
+
+typedef struct vanished { int64_t id; char hash[65]; char *path; int claimed; } vanished;
+
+typedef struct run {
+  docq_db *db;
+  const docq_index_options *o;
+  dq_chunk_opts copts;
+  uint64_t max_bytes;
+  file_item *items; size_t n_items, cap_items;
+  vanished *gone; size_t n_gone, cap_gone;
+  /* worker hand-off */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t next_prepare;   /* worker's next item */
+  size_t next_commit;    /* main's next item */
+  int stop;
+  docq_index_stats st;
+  docq_progress prog;
+  double last_progress;
+} run;
+
+static void item_clear_work(file_item *it)
+{
+  dq_doc_free(it->doc);
+  it->doc = NULL;
+  dq_chunks_free(it->chunks, it->n_chunks);
+  it->chunks = NULL;
+  it->n_chunks = 0;
+  dq_free(it->vecs);
+  it->vecs = NULL;
+}
+
+static void item_free(file_item *it)
+{
+  item_clear_work(it);
+  dq_free(it->path);
+  dq_free(it->errmsg);
+}
+
+static vanished *find_gone_by_hash(run *r, const char *hash)
+{
+  for (size_t i = 0; i < r->n_gone; i++)
+    if (!r->gone[i].claimed && strcmp(r->gone[i].hash, hash) == 0) return &r->gone[i];
+  return NULL;
+}
+
+/* Load, chunk and embed bytes into `it`. Thread-safe (no store access). */
+static int prepare_text(run *r, file_item *it, const char *name, const char *data, size_t n, dq_format fmt)
+{
+  int rc = dq_load_buffer(name, data, n, fmt, &it->doc);
+  if (!rc) rc = dq_chunk_doc(it->doc, &r->copts, &it->chunks, &it->n_chunks);
+  if (rc || it->n_chunks == 0) return rc;
+  dq_embedder *e = r->db->embedder;
+  size_t bytes;
+  if (dq_mul_ovf(it->n_chunks, (size_t)e->dim * sizeof(float), &bytes)) return dq_err_set(DOCQ_ENOMEM, "too many chunks");
+  it->vecs = dq_malloc(bytes);
+  const char **texts = dq_malloc(it->n_chunks * sizeof *texts);
+  size_t *lens = dq_malloc(it->n_chunks * sizeof *lens);
+  if (!it->vecs || !texts || !lens) { dq_free(texts); dq_free(lens); return DOCQ_ENOMEM; }
+  for (size_t i = 0; i < it->n_chunks; i++) { texts[i] = it->chunks[i].clean; lens[i] = it->chunks[i].clean_len; }
+  rc = dq_embed(e, texts, lens, it->n_chunks, 0, it->vecs);
+  dq_free(texts);
+  dq_free(lens);
+  return rc;
+}
+
+/* The worker's job for one file. Errors become skips with a reason. */
+static void prepare_file(run *r, file_item *it)
+{
+  char *data = NULL;
+  size_t n = 0;
+  int rc = read_file(it->path, r->max_bytes, &data, &n);
+  if (!rc) {
+    dq_sha256_hex(data, n, it->hash);
+    if (it->old_id && strcmp(it->hash, it->old_hash) == 0) {
+      it->kind = PREP_TOUCH;
+    } else {
+      pthread_mutex_lock(&r->mu);
+      vanished *g = it->old_id ? NULL : find_gone_by_hash(r, it->hash);
+      if (g) { g->claimed = 1; it->rename_from = g->id; it->kind = PREP_RENAME; }
+      pthread_mutex_unlock(&r->mu);
+      if (!g) {
+        if (dq_looks_binary(data, n))
+          rc = dq_err_set(DOCQ_EUNSUPPORTED, "%s: binary file", it->path);
+        else
+          rc = prepare_text(r, it, it->path, data, n, dq_format_from_path(it->path));
+      }
+    }
+  }
+  dq_free(data);
+  if (rc) {
+    item_clear_work(it);
+    it->kind = PREP_SKIP;
+    it->err = rc;
+    it->errmsg = dq_strdup(dq_err_msg());
+  }
+}
+
+static void *worker_main(void *arg)
+{
+  run *r = arg;
+  for (;;) {
+    pthread_mutex_lock(&r->mu);
+    /* stay at most 4 files ahead of the committer, to bound memory */
+    while (!r->stop && r->next_prepare < r->n_items && r->next_prepare >= r->next_commit + 4)
+      pthread_cond_wait(&r->cv, &r->mu);
+    if (r->stop || r->next_prepare >= r->n_items) { pthread_mutex_unlock(&r->mu); break; }
+    file_item *it = &r->items[r->next_prepare++];
+    pthread_mutex_unlock(&r->mu);
+    if (it->kind != PREP_SKIP) prepare_file(r, it);
+    pthread_mutex_lock(&r->mu);
+    it->ready = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+  }
+  return NULL;
+}
+
+/* ---- committing -------------------------------------------------------------- */
+
+static void report(run *r, const char *path, docq_file_status s, const char *reason)
+{
+  if (r->o->on_file) r->o->on_file(path, s, reason, r->o->payload);
+}
+
+static int progress(run *r, int force)
+{
+  if (r->db->interrupted) return dq_err_set(DOCQ_ECANCELED, "indexing interrupted");
+  if (!r->o->progress) return 0;
+  double t = now_s();
+  if (!force && t - r->last_progress < 0.1) return 0;
+  r->last_progress = t;
+  if (r->o->progress(&r->prog, r->o->payload))
+    return dq_err_set(DOCQ_ECANCELED, "indexing canceled by the progress callback");
+  return 0;
+}
+
+static int join_tags(const dq_doc *d, char **out)
+{
+  dq_buf b = {0};
+  for (size_t i = 0; i < d->n_tags; i++) {
+    if (i) dq_buf_putc(&b, ',');
+    dq_buf_puts(&b, d->tags[i]);
+  }
+  if (b.oom) { dq_buf_free(&b); return DOCQ_ENOMEM; }
+  *out = dq_buf_detach(&b);
+  return *out ? 0 : DOCQ_ENOMEM;
+}
+
+static int aliases_json(const dq_doc *d, const char *extra_json, char **out)
+{
+  *out = NULL;
+  if (!d->n_aliases && !extra_json) return 0;
+  if (!d->n_aliases) { *out = dq_strdup(extra_json); return *out ? 0 : DOCQ_ENOMEM; }
+  dq_buf b = {0};
+  dq_buf_puts(&b, "{\"aliases\":[");
+  for (size_t i = 0; i < d->n_aliases; i++) {
+    if (i) dq_buf_putc(&b, ',');
+    json_escape(&b, d->aliases[i]);
+  }
+  dq_buf_puts(&b, "]");
+  if (extra_json) { dq_buf_puts(&b, ",\"metadata\":"); dq_buf_puts(&b, extra_json); }
+  dq_buf_puts(&b, "}");
+  if (b.oom) { dq_buf_free(&b); return DOCQ_ENOMEM; }
+  *out = dq_buf_detach(&b);
+  return 0;
+}
+
+/* Write one loaded document (replacing any at the same path) in one transaction. */
+static int store_doc(docq_db *db, const char *path, const char *hash, int64_t mtime, uint64_t size,
+                     const dq_doc *doc, const dq_chunk *chunks, size_t n_chunks, const float *vecs,
+                     const char *meta_json)
+{
+  dq_doc_row row = {0};
+  row.path = (char *)path;
+  row.title = doc->title;
+  row.format = doc->format;
+  snprintf(row.hash, sizeof row.hash, "%s", hash);
+  row.mtime = mtime;
+  row.size = size;
+  row.date = parse_date(doc->date);
+  if (!row.date) row.date = mtime;
+  int rc = join_tags(doc, &row.tags);
+  if (!rc) rc = aliases_json(doc, meta_json, &row.meta_json);
+  if (!rc) rc = dq_store_begin(db->store);
+  if (!rc) {
+    rc = dq_store_put_doc(db->store, &row, chunks, n_chunks, vecs);
+    if (!rc) rc = dq_store_commit(db->store);
+    else dq_store_rollback(db->store);
+  }
+  dq_free(row.tags);
+  dq_free(row.meta_json);
+  return rc;
+}
+
+static int in_txn(docq_db *db, int rc)
+{
+  if (!rc) return dq_store_commit(db->store);
+  dq_store_rollback(db->store);
+  return rc;
+}
+
+static int commit_item(run *r, file_item *it)
+{
+  docq_db *db = r->db;
+  int rc = 0;
+  switch (it->kind) {
+  case PREP_SKIP:
+    r->st.skipped++;
+    report(r, it->path, DOCQ_FILE_SKIPPED, it->errmsg ? it->errmsg : "skipped");
+    dq_log(DOCQ_LOG_WARN, "%s", it->errmsg ? it->errmsg : it->path);
+    return 0;
+  case PREP_TOUCH:
+    rc = dq_store_begin(db->store);
+    if (!rc) rc = in_txn(db, dq_store_touch_doc(db->store, it->old_id, it->mtime, it->size));
+    if (!rc) { r->st.unchanged++; report(r, it->path, DOCQ_FILE_UNCHANGED, NULL); }
+    return rc;
+  case PREP_RENAME:
+    rc = dq_store_begin(db->store);
+    if (!rc) rc = in_txn(db, dq_store_rename_doc(db->store, it->rename_from, it->path, it->mtime));
+    if (!rc) { r->st.renamed++; report(r, it->path, DOCQ_FILE_RENAMED, NULL); }
+    return rc;
+  case PREP_NEW:
+    break;
+  }
+  rc = store_doc(db, it->path, it->hash, it->mtime, it->size, it->doc, it->chunks, it->n_chunks, it->vecs, NULL);
+  if (rc) return rc;
+  r->st.chunks_added += it->n_chunks;
+  r->prog.chunks_done += it->n_chunks;
+  if (it->old_id) { r->st.updated++; report(r, it->path, DOCQ_FILE_UPDATED, NULL); }
+  else { r->st.added++; report(r, it->path, DOCQ_FILE_ADDED, NULL); }
+  if (it->doc->n_repaired) {
+    char why[128];
+    snprintf(why, sizeof why, "invalid UTF-8 replaced with U+FFFD (%zu sequences)", it->doc->n_repaired);
+    r->st.repaired++;
+    report(r, it->path, DOCQ_FILE_REPAIRED, why);
+    dq_log(DOCQ_LOG_WARN, "%s: %s", it->path, why);
+  }
+  return 0;
+}
+
+/* ---- walking and classifying ------------------------------------------------------ */
+
+static int on_walk_file(void *ctx, const dq_walk_file *f)
+{
+  run *r = ctx;
+  if (r->n_items == r->cap_items) {
+    size_t cap = r->cap_items ? r->cap_items * 2 : 256;
+    file_item *p = dq_realloc(r->items, cap * sizeof *p);
+    if (!p) return DOCQ_ENOMEM;
+    r->items = p;
+    r->cap_items = cap;
+  }
+  file_item *it = &r->items[r->n_items];
+  memset(it, 0, sizeof *it);
+  it->path = dq_strdup(f->path);
+  if (!it->path) return DOCQ_ENOMEM;
+  it->size = f->size;
+  it->mtime = f->mtime;
+  r->n_items++;
+  r->prog.files_total = r->n_items;
+  r->prog.bytes_total += f->size;
+  return progress(r, 0);
+}
+
+static void on_walk_skip(void *ctx, const char *path, const char *reason)
+{
+  run *r = ctx;
+  r->st.skipped++;
+  report(r, path, DOCQ_FILE_SKIPPED, reason);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+  return strcmp(((const file_item *)a)->path, ((const file_item *)b)->path);
+}
+
+static int find_item(const run *r, const char *path)
+{
+  size_t lo = 0, hi = r->n_items;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(r->items[mid].path, path);
+    if (!c) return 1;
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  return 0;
+}
+
+static int collect_gone(void *ctx, const dq_doc_row *row)
+{
+  run *r = ctx;
+  if (row->mtime == 0 && row->path[0] != '/') return 0; /* in-memory document */
+  if (find_item(r, row->path)) return 0;
+  struct stat st;
+  if (stat(row->path, &st) == 0) return 0; /* exists but excluded (e.g. ignored now)? keep it */
+  if (r->n_gone == r->cap_gone) {
+    size_t cap = r->cap_gone ? r->cap_gone * 2 : 64;
+    vanished *p = dq_realloc(r->gone, cap * sizeof *p);
+    if (!p) return DOCQ_ENOMEM;
+    r->gone = p;
+    r->cap_gone = cap;
+  }
+  vanished *g = &r->gone[r->n_gone];
+  memset(g, 0, sizeof *g);
+  g->id = row->id;
+  snprintf(g->hash, sizeof g->hash, "%s", row->hash);
+  g->path = dq_strdup(row->path);
+  if (!g->path) return DOCQ_ENOMEM;
+  r->n_gone++;
+  return 0;
+}
+
+/* Which stored documents are unchanged, which need work. */
+static int classify(run *r)
+{
+  for (size_t i = 0; i < r->n_items; i++) {
+    file_item *it = &r->items[i];
+    dq_doc_row row = {0};
+    int rc = dq_store_doc_by_path(r->db->store, it->path, &row);
+    if (rc == DOCQ_ENOTFOUND) { dq_err_clear(); continue; }
+    if (rc) return rc;
+    it->old_id = row.id;
+    snprintf(it->old_hash, sizeof it->old_hash, "%s", row.hash);
+    if (row.mtime == it->mtime && row.size == it->size) {
+      it->kind = PREP_SKIP; /* reuse SKIP to mean "no work"; errmsg NULL marks unchanged */
+      it->ready = 1;
+    }
+    dq_doc_row_clear(&row);
+  }
+  return 0;
+}
+
+static int check_manifest(run *r)
+{
+  docq_db *db = r->db;
+  dq_manifest m;
+  int rc = dq_store_manifest(db->store, &m);
+  if (rc) return rc;
+  unsigned want_tokens = r->o->chunk_tokens ? r->o->chunk_tokens : 0;
+  unsigned want_overlap = r->o->chunk_overlap != (unsigned)-1 ? r->o->chunk_overlap : (unsigned)-1;
+  if (!m.embedder[0]) {
+    snprintf(m.embedder, sizeof m.embedder, "%s", db->embedder->id);
+    m.dim = db->embedder->dim;
+    m.chunk_tokens = want_tokens ? want_tokens : DQ_CHUNK_DEFAULT_TOKENS;
+    m.chunk_overlap = want_overlap != (unsigned)-1 ? want_overlap : DQ_CHUNK_DEFAULT_OVERLAP;
+    rc = dq_store_set_manifest(db->store, &m);
+    if (rc) return rc;
+  } else if ((want_tokens && want_tokens != m.chunk_tokens) ||
+             (want_overlap != (unsigned)-1 && want_overlap != m.chunk_overlap)) {
+    return dq_err_set(DOCQ_EMISMATCH,
+                      "index %s was built with chunks of %u tokens (overlap %u); to change the chunking, "
+                      "delete the index folder and index again",
+                      db->path, m.chunk_tokens, m.chunk_overlap);
+  }
+  r->copts.target_tokens = m.chunk_tokens;
+  r->copts.overlap_tokens = m.chunk_overlap;
+  return 0;
+}
+
+/* Canonical absolute path of a root; DOCQ_ENOTFOUND names it. */
+static int canonical_root(const char *p, char **out)
+{
+  char buf[PATH_MAX];
+  if (!realpath(p, buf)) return dq_err_set(DOCQ_ENOTFOUND, "%s: %s", p, strerror(errno));
+  *out = dq_strdup(buf);
+  return *out ? 0 : DOCQ_ENOMEM;
+}
+
+DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_paths,
+                              const docq_index_options *opts, docq_index_stats *stats)
+{
+  DQ_ASSERT_ARG(db);
+  DQ_ASSERT_ARG(paths || n_paths == 0);
+  dq_db_enter(db);
+  docq_index_options defaults = DOCQ_INDEX_OPTIONS_INIT;
+  if (!opts) opts = &defaults;
+  if (opts->version != DOCQ_INDEX_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_index_options version %u is not supported", opts->version);
+  if (db->flags & DOCQ_OPEN_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s is open read-only", db->path);
+  if (stats) memset(stats, 0, sizeof *stats);
+
+  run r;
+  memset(&r, 0, sizeof r);
+  r.db = db;
+  r.o = opts;
+  r.max_bytes = opts->max_file_bytes ? opts->max_file_bytes : (64u << 20);
+  pthread_mutex_init(&r.mu, NULL);
+  pthread_cond_init(&r.cv, NULL);
+  double t0 = now_s();
+  char **roots = NULL;
+  pthread_t worker;
+  int worker_started = 0;
+
+  int rc = dq_store_lock_writer(db->store);
+  if (!rc) rc = check_manifest(&r);
+  if (!rc) {
+    roots = dq_calloc(n_paths ? n_paths : 1, sizeof *roots);
+    if (!roots) rc = DOCQ_ENOMEM;
+  }
+  for (size_t i = 0; !rc && i < n_paths; i++) rc = canonical_root(paths[i], &roots[i]);
+
+  /* 1. walk */
+  r.prog.stage = DOCQ_STAGE_SCAN;
+  dq_walk_cbs cbs = {on_walk_file, on_walk_skip, &r};
+  for (size_t i = 0; !rc && i < n_paths; i++) rc = dq_walk(roots[i], &cbs);
+  if (!rc && r.n_items > 1) qsort(r.items, r.n_items, sizeof *r.items, cmp_item);
+  /* drop duplicates (overlapping roots) */
+  if (!rc && r.n_items > 1) {
+    size_t w = 1;
+    for (size_t i = 1; i < r.n_items; i++) {
+      if (strcmp(r.items[i].path, r.items[w - 1].path) == 0) { item_free(&r.items[i]); continue; }
+      r.items[w++] = r.items[i];
+    }
+    r.n_items = w;
+    r.prog.files_total = w;
+  }
+
+  /* 2. classify; vanished documents under folder roots */
+  if (!rc) rc = classify(&r);
+  for (size_t i = 0; !rc && i < n_paths; i++) {
+    struct stat st;
+    if (!opts->remove_missing || stat(roots[i], &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    size_t n = strlen(roots[i]);
+    char *prefix = dq_malloc(n + 2);
+    if (!prefix) { rc = DOCQ_ENOMEM; break; }
+    memcpy(prefix, roots[i], n);
+    if (n == 1) prefix[1] = 0; else { prefix[n] = '/'; prefix[n + 1] = 0; }
+    rc = dq_store_docs(db->store, prefix, collect_gone, &r);
+    dq_free(prefix);
+  }
+
+  /* 3. prepare (worker) and commit (here), in order */
+  r.prog.stage = DOCQ_STAGE_LOAD;
+  if (!rc && r.n_items) {
+    if (pthread_create(&worker, NULL, worker_main, &r) != 0)
+      rc = dq_err_set(DOCQ_ERROR, "cannot start the indexing thread");
+    else
+      worker_started = 1;
+  }
+  while (!rc && r.next_commit < r.n_items) {
+    file_item *it = &r.items[r.next_commit];
+    pthread_mutex_lock(&r.mu);
+    while (!it->ready) pthread_cond_wait(&r.cv, &r.mu);
+    pthread_mutex_unlock(&r.mu);
+    r.prog.current_path = it->path;
+    if (it->kind == PREP_SKIP && !it->errmsg) {
+      r.st.unchanged++;
+      report(&r, it->path, DOCQ_FILE_UNCHANGED, NULL);
+    } else {
+      rc = commit_item(&r, it);
+      r.st.bytes_read += it->size;
+    }
+    item_clear_work(it);
+    r.prog.files_done++;
+    r.prog.bytes_done += it->size;
+    pthread_mutex_lock(&r.mu);
+    r.next_commit++;
+    pthread_cond_broadcast(&r.cv);
+    pthread_mutex_unlock(&r.mu);
+    if (!rc) rc = progress(&r, 0);
+  }
+  if (worker_started) {
+    pthread_mutex_lock(&r.mu);
+    r.stop = 1;
+    pthread_cond_broadcast(&r.cv);
+    pthread_mutex_unlock(&r.mu);
+    pthread_join(worker, NULL);
+  }
+
+  /* 4. remove what vanished and was not renamed; sync FAISS */
+  r.prog.stage = DOCQ_STAGE_STORE;
+  r.prog.current_path = NULL;
+  for (size_t i = 0; !rc && i < r.n_gone; i++) {
+    if (r.gone[i].claimed) continue;
+    rc = dq_store_begin(db->store);
+    if (!rc) rc = in_txn(db, dq_store_remove_doc(db->store, r.gone[i].id));
+    if (!rc) { r.st.removed++; report(&r, r.gone[i].path, DOCQ_FILE_REMOVED, NULL); }
+  }
+  {
+    /* Sync even after a failure or cancel: what was committed stays, and
+     * the FAISS file should not lag further than it must. Keep the first error. */
+    int saved = rc;
+    char msg[1024];
+    if (saved) snprintf(msg, sizeof msg, "%s", dq_err_msg());
+    int rc2 = dq_store_sync_vectors(db->store);
+    if (!rc2) rc2 = dq_store_set_last_run(db->store, (int64_t)time(NULL));
+    if (saved) dq_err_set(saved, "%s", msg);
+    else rc = rc2;
+  }
+  r.prog.stage = DOCQ_STAGE_DONE;
+  if (!rc) { int prc = progress(&r, 1); (void)prc; }
+
+  r.st.seconds = now_s() - t0;
+  if (stats) *stats = r.st;
+  for (size_t i = 0; i < r.n_items; i++) item_free(&r.items[i]);
+  dq_free(r.items);
+  for (size_t i = 0; i < r.n_gone; i++) dq_free(r.gone[i].path);
+  dq_free(r.gone);
+  for (size_t i = 0; roots && i < n_paths; i++) dq_free(roots[i]);
+  dq_free(roots);
+  pthread_mutex_destroy(&r.mu);
+  pthread_cond_destroy(&r.cv);
+  return rc;
+}
+
+static dq_format format_from_name(const char *f)
+{
+  if (!f || !strcmp(f, "text") || !strcmp(f, "txt")) return DQ_FMT_TEXT;
+  if (!strcmp(f, "markdown") || !strcmp(f, "md")) return DQ_FMT_MARKDOWN;
+  if (!strcmp(f, "html")) return DQ_FMT_HTML;
+  return (dq_format)-1;
+}
+
+DOCQ_API int docq_add_document(docq_db *db, const char *id, const char *title, const char *text,
+                               size_t text_len, const char *format, const char *metadata_json)
+{
+  DQ_ASSERT_ARG(db && id && *id && (text || text_len == 0));
+  dq_db_enter(db);
+  if (db->flags & DOCQ_OPEN_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s is open read-only", db->path);
+  dq_format fmt = format_from_name(format);
+  if ((int)fmt < 0) return dq_err_set(DOCQ_EINVAL, "unknown document format '%s' (text, markdown or html)", format);
+  docq_index_options o = DOCQ_INDEX_OPTIONS_INIT;
+  run r;
+  memset(&r, 0, sizeof r);
+  r.db = db;
+  r.o = &o;
+  int rc = dq_store_lock_writer(db->store);
+  if (!rc) rc = check_manifest(&r);
+  if (rc) return rc;
+
+  char *fixed = NULL;
+  size_t n_fixed = 0, n_bad = 0;
+  rc = dq_utf8_repair(text ? text : "", text_len, &fixed, &n_fixed, &n_bad);
+  if (rc) return rc;
+  file_item it;
+  memset(&it, 0, sizeof it);
+  dq_sha256_hex(fixed, n_fixed, it.hash);
+  rc = prepare_text(&r, &it, id, fixed, n_fixed, fmt);
+  if (!rc && title && *title) {
+    dq_free(it.doc->title);
+    it.doc->title = dq_strdup(title);
+    if (!it.doc->title) rc = DOCQ_ENOMEM;
+  }
+  /* No FAISS sync per document (apps add many): the in-memory index is
+   * current, and docq_db_free / the next open bring the file up to date. */
+  if (!rc)
+    rc = store_doc(db, id, it.hash, 0, text_len, it.doc, it.chunks, it.n_chunks, it.vecs, metadata_json);
+  item_clear_work(&it);
+  dq_free(fixed);
+  return rc;
+}
