@@ -1,0 +1,204 @@
+/* Sampling (see sample.h). Invariant: after each stage, s->cand[0..n) holds
+ * the surviving candidates; from top-k on they are sorted by logit,
+ * descending (ties by id), so top-p and min-p are prefix cuts. */
+#include "engine/sample.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "docq.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+/* ---- PRNG: splitmix64 for seeding, xoshiro256** for draws ---------------- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void dq_rng_seed(dq_rng *r, uint64_t seed)
+{
+  uint64_t x = seed;
+  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t dq_rng_next(dq_rng *r)
+{
+  uint64_t *s = r->s;
+  const uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+float dq_rng_float(dq_rng *r) { return (float)(dq_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
+
+/* ---- sampler ------------------------------------------------------------- */
+
+int dq_sampler_new(dq_sampler **out, int n_vocab, const dq_sampler_params *p)
+{
+  *out = NULL;
+  if (n_vocab <= 0) return dq_err_set(DOCQ_EINVAL, "sampler: vocabulary size %d", n_vocab);
+  dq_sampler *s = dq_calloc(1, sizeof *s);
+  if (!s) return DOCQ_ENOMEM;
+  s->p = *p;
+  if (s->p.repeat_last_n < 0) s->p.repeat_last_n = 0;
+  s->n_vocab = n_vocab;
+  s->cand = dq_malloc((size_t)n_vocab * sizeof *s->cand);
+  s->recent = dq_malloc((size_t)(s->p.repeat_last_n ? s->p.repeat_last_n : 1) * sizeof *s->recent);
+  if (!s->cand || !s->recent) {
+    dq_sampler_free(s);
+    return DOCQ_ENOMEM;
+  }
+  dq_rng_seed(&s->rng, p->seed ? p->seed : 42);
+  *out = s;
+  return 0;
+}
+
+void dq_sampler_free(dq_sampler *s)
+{
+  if (!s) return;
+  dq_free(s->cand);
+  dq_free(s->recent);
+  dq_free(s);
+}
+
+void dq_sampler_accept(dq_sampler *s, int32_t tok)
+{
+  if (!s->p.repeat_last_n) return;
+  s->recent[s->head] = tok;
+  s->head = (s->head + 1) % s->p.repeat_last_n;
+  if (s->n_recent < s->p.repeat_last_n) s->n_recent++;
+}
+
+/* Descending by logit, then ascending id: a total order, so results do not
+ * depend on the sort algorithm. */
+static int cand_cmp(const void *a, const void *b)
+{
+  const dq_cand *x = a, *y = b;
+  if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+static inline int cand_before(const dq_cand *x, const dq_cand *y)
+{
+  return x->logit > y->logit || (x->logit == y->logit && x->id < y->id);
+}
+
+/* Move the k best of c[0..n) to the front (unordered) by quickselect. */
+static void select_top(dq_cand *c, int n, int k)
+{
+  int lo = 0, hi = n - 1;
+  while (lo < hi) {
+    dq_cand piv = c[lo + (hi - lo) / 2];
+    int i = lo, j = hi;
+    while (i <= j) {
+      while (cand_before(&c[i], &piv)) i++;
+      while (cand_before(&piv, &c[j])) j--;
+      if (i <= j) {
+        dq_cand t = c[i];
+        c[i] = c[j];
+        c[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k - 1 <= j) hi = j;
+    else if (k - 1 >= i) lo = i;
+    else break;
+  }
+}
+
+/* Softmax of c[0..n).logit / temp into .p (c sorted: c[0] is the max). */
+static void softmax(dq_cand *c, int n, float temp)
+{
+  double sum = 0;
+  float mx = c[0].logit;
+  for (int i = 0; i < n; i++) {
+    c[i].p = expf((c[i].logit - mx) / temp);
+    sum += c[i].p;
+  }
+  for (int i = 0; i < n; i++) c[i].p = (float)(c[i].p / sum);
+}
+
+int32_t dq_sampler_sample(dq_sampler *s, const float *logits)
+{
+  const dq_sampler_params *p = &s->p;
+  dq_cand *c = s->cand;
+  int n = s->n_vocab;
+  for (int i = 0; i < n; i++) {
+    c[i].id = i;
+    c[i].logit = logits[i];
+  }
+  /* Repetition penalty: once per distinct token of the window (a token seen
+   * twice is not penalized twice), as llama.cpp does. */
+  if (p->repeat_penalty != 1.0f && p->repeat_penalty > 0.0f) {
+    for (int r = 0; r < s->n_recent; r++) {
+      int32_t t = s->recent[r];
+      if (t < 0 || t >= n) continue;
+      int dup = 0;
+      for (int q = 0; q < r; q++) dup |= s->recent[q] == t;
+      if (dup) continue;
+      c[t].logit = c[t].logit > 0 ? c[t].logit / p->repeat_penalty : c[t].logit * p->repeat_penalty;
+    }
+  }
+  if (p->temperature <= 0.0f) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+      if (c[i].logit > c[best].logit) best = i;
+    return c[best].id;
+  }
+  if (p->top_k > 0 && p->top_k < n) {
+    select_top(c, n, p->top_k);
+    n = p->top_k;
+  } else if (p->min_p > 0.0f && p->min_p <= 1.0f) {
+    /* min-p cut before sorting the whole vocabulary: p_i >= min_p * p_max
+     * exactly when logit_i >= max + ln(min_p). */
+    float mx = c[0].logit;
+    for (int i = 1; i < n; i++) mx = fmaxf(mx, c[i].logit);
+    float cut = mx + logf(p->min_p);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+      if (c[i].logit >= cut) c[m++] = c[i];
+    n = m;
+  }
+  qsort(c, (size_t)n, sizeof *c, cand_cmp);
+  if (p->top_p < 1.0f) {
+    softmax(c, n, 1.0f);
+    double cum = 0;
+    int keep = n;
+    for (int i = 0; i < n; i++) {
+      cum += c[i].p;
+      if (cum >= p->top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+    n = keep;
+  }
+  if (p->min_p > 0.0f) {
+    softmax(c, n, 1.0f);
+    float cut = p->min_p * c[0].p;
+    int keep = 1;
+    while (keep < n && c[keep].p >= cut) keep++;
+    n = keep;
+  }
+  softmax(c, n, p->temperature);
+  float u = dq_rng_float(&s->rng), cum = 0;
+  for (int i = 0; i < n; i++) {
+    cum += c[i].p;
+    if (u < cum) return c[i].id;
+  }
+  return c[n - 1].id;
+}

@@ -1,0 +1,193 @@
+/* Tests for engine/sample.c: the PRNG against the published reference
+ * outputs of splitmix64 and xoshiro256**, greedy selection and ties, each
+ * truncation stage, the temperature law (p^(1/T)) and draw frequencies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "docq.h"
+#include "engine/sample.h"
+
+static dq_sampler_params defaults(void)
+{
+  dq_sampler_params p = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
+                         .repeat_penalty = 1.0f, .repeat_last_n = 64, .seed = 1};
+  return p;
+}
+
+static void test_engine_sample__rng_reference_vectors(void **state)
+{
+  (void)state;
+  /* xoshiro256** with state {1,2,3,4}: outputs of the reference implementation. */
+  dq_rng r = {{1, 2, 3, 4}};
+  assert_true(dq_rng_next(&r) == 11520u);
+  assert_true(dq_rng_next(&r) == 0u);
+  assert_true(dq_rng_next(&r) == 1509978240u);
+  assert_true(dq_rng_next(&r) == 1215971899390074240ull);
+  /* seeding: splitmix64 from 0 yields 0xe220a8397b1dcdaf first */
+  dq_rng_seed(&r, 0);
+  assert_true(r.s[0] == 0xe220a8397b1dcdafull);
+  for (int i = 0; i < 1000; i++) {
+    float f = dq_rng_float(&r);
+    assert_true(f >= 0.0f && f < 1.0f);
+  }
+}
+
+static void test_engine_sample__greedy_and_ties(void **state)
+{
+  (void)state;
+  dq_sampler_params p = defaults();
+  p.temperature = 0.0f;
+  dq_sampler *s;
+  assert_int_equal(dq_sampler_new(&s, 5, &p), 0);
+  float l[5] = {1.0f, 3.0f, -2.0f, 3.0f, 0.5f};
+  assert_int_equal(dq_sampler_sample(s, l), 1); /* tie 1/3 -> lowest id */
+  assert_float_equal(l[1], 3.0f, 0.0f);          /* logits not modified */
+  dq_sampler_free(s);
+}
+
+static void test_engine_sample__repeat_penalty(void **state)
+{
+  (void)state;
+  dq_sampler_params p = defaults();
+  p.temperature = 0.0f;
+  p.repeat_penalty = 2.0f;
+  p.repeat_last_n = 2;
+  dq_sampler *s;
+  assert_int_equal(dq_sampler_new(&s, 4, &p), 0);
+  float l[4] = {3.0f, 2.0f, -1.0f, 1.9f};
+  assert_int_equal(dq_sampler_sample(s, l), 0);
+  dq_sampler_accept(s, 0);
+  dq_sampler_accept(s, 0); /* twice: penalized once (3 -> 1.5) */
+  assert_int_equal(dq_sampler_sample(s, l), 1);
+  dq_sampler_accept(s, 1);  /* window 2: now {0, 1} -> 1.5, 1.0; 3 wins with 1.9 */
+  assert_int_equal(dq_sampler_sample(s, l), 3);
+  dq_sampler_accept(s, 3);
+  dq_sampler_accept(s, 2);  /* window {3, 2}: 0 is free again */
+  assert_int_equal(dq_sampler_sample(s, l), 0);
+  dq_sampler_free(s);
+}
+
+/* Draw many times; fill freq[n]. */
+static void draw(dq_sampler *s, const float *l, int n, int times, double *freq)
+{
+  memset(freq, 0, sizeof(double) * n);
+  for (int i = 0; i < times; i++) {
+    int t = dq_sampler_sample(s, l);
+    assert_true(t >= 0 && t < n);
+    freq[t] += 1.0 / times;
+  }
+}
+
+static void test_engine_sample__frequencies_and_temperature(void **state)
+{
+  (void)state;
+  float l[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
+  double f[3];
+  dq_sampler_params p = defaults();
+  dq_sampler *s;
+  assert_int_equal(dq_sampler_new(&s, 3, &p), 0);
+  draw(s, l, 3, 200000, f);
+  assert_true(fabs(f[0] - 0.5) < 0.01 && fabs(f[1] - 0.3) < 0.01 && fabs(f[2] - 0.2) < 0.01);
+  dq_sampler_free(s);
+  /* T = 0.5: p ~ p^2 -> 25/38, 9/38, 4/38 */
+  p.temperature = 0.5f;
+  assert_int_equal(dq_sampler_new(&s, 3, &p), 0);
+  draw(s, l, 3, 200000, f);
+  assert_true(fabs(f[0] - 25.0 / 38) < 0.01 && fabs(f[1] - 9.0 / 38) < 0.01 && fabs(f[2] - 4.0 / 38) < 0.01);
+  dq_sampler_free(s);
+}
+
+static void test_engine_sample__truncations(void **state)
+{
+  (void)state;
+  float l[4] = {logf(0.4f), logf(0.3f), logf(0.2f), logf(0.1f)};
+  double f[4];
+  dq_sampler *s;
+  dq_sampler_params p = defaults();
+  p.top_k = 2; /* renormalized 4/7, 3/7 */
+  assert_int_equal(dq_sampler_new(&s, 4, &p), 0);
+  draw(s, l, 4, 100000, f);
+  assert_true(f[2] == 0 && f[3] == 0 && fabs(f[0] - 4.0 / 7) < 0.01);
+  dq_sampler_free(s);
+  p = defaults();
+  p.top_p = 0.75f; /* 0.4 + 0.3 = 0.7 < 0.75 -> keep three */
+  assert_int_equal(dq_sampler_new(&s, 4, &p), 0);
+  draw(s, l, 4, 100000, f);
+  assert_true(f[3] == 0 && f[2] > 0.2 && fabs(f[0] - 4.0 / 9) < 0.01);
+  dq_sampler_free(s);
+  p = defaults();
+  p.min_p = 0.6f; /* keep p >= 0.24: ids 0, 1 */
+  assert_int_equal(dq_sampler_new(&s, 4, &p), 0);
+  draw(s, l, 4, 100000, f);
+  assert_true(f[2] == 0 && f[3] == 0 && f[1] > 0.3);
+  dq_sampler_free(s);
+}
+
+/* top-k on a large vocabulary keeps exactly the k best (quickselect vs sort). */
+static void test_engine_sample__top_k_large_vocab(void **state)
+{
+  (void)state;
+  enum { N = 50000, K = 40 };
+  float *l = malloc(N * sizeof *l);
+  dq_rng r;
+  dq_rng_seed(&r, 7);
+  for (int i = 0; i < N; i++) l[i] = (float)(dq_rng_next(&r) % 1000) / 100.0f; /* many ties */
+  float *sorted = malloc(N * sizeof *sorted);
+  memcpy(sorted, l, N * sizeof *l);
+  for (int i = 0; i < K + 1; i++) /* partial selection sort: K-th largest */
+    for (int j = i + 1; j < N; j++)
+      if (sorted[j] > sorted[i]) { float t = sorted[i]; sorted[i] = sorted[j]; sorted[j] = t; }
+  float kth = sorted[K - 1];
+  dq_sampler_params p = defaults();
+  p.top_k = K;
+  p.temperature = 5.0f; /* flat: every kept candidate is drawn */
+  dq_sampler *s;
+  assert_int_equal(dq_sampler_new(&s, N, &p), 0);
+  for (int i = 0; i < 3000; i++) assert_true(l[dq_sampler_sample(s, l)] >= kth);
+  dq_sampler_free(s);
+  free(sorted);
+  free(l);
+}
+
+static void test_engine_sample__seed_reproducible(void **state)
+{
+  (void)state;
+  float l[16];
+  for (int i = 0; i < 16; i++) l[i] = (float)i * 0.1f;
+  dq_sampler_params p = defaults();
+  dq_sampler *a, *b, *c;
+  assert_int_equal(dq_sampler_new(&a, 16, &p), 0);
+  assert_int_equal(dq_sampler_new(&b, 16, &p), 0);
+  p.seed = 2;
+  assert_int_equal(dq_sampler_new(&c, 16, &p), 0);
+  int same = 1, differ = 0;
+  for (int i = 0; i < 64; i++) {
+    int x = dq_sampler_sample(a, l), y = dq_sampler_sample(b, l), z = dq_sampler_sample(c, l);
+    same &= x == y;
+    differ |= x != z;
+  }
+  assert_true(same && differ);
+  dq_sampler_free(a);
+  dq_sampler_free(b);
+  dq_sampler_free(c);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_engine_sample__rng_reference_vectors),
+    cmocka_unit_test(test_engine_sample__greedy_and_ties),
+    cmocka_unit_test(test_engine_sample__repeat_penalty),
+    cmocka_unit_test(test_engine_sample__frequencies_and_temperature),
+    cmocka_unit_test(test_engine_sample__truncations),
+    cmocka_unit_test(test_engine_sample__top_k_large_vocab),
+    cmocka_unit_test(test_engine_sample__seed_reproducible),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
