@@ -202,13 +202,16 @@ int cmd_index(int argc, char **argv)
 
 int cmd_status(int argc, char **argv)
 {
+  int check = 0;
   for (int i = 1; i < argc; i++) {
     int c = cli_common_opt(argc, argv, &i);
     if (c < 0) return EXIT_USAGE;
     if (c) continue;
+    if (!strcmp(argv[i], "--check")) { check = 1; continue; }
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: docq status [--db DIR] [--json]\n\n"
+      printf("usage: docq status [--db DIR] [--json] [--check]\n\n"
              "Show the index: documents, chunks, vectors, sizes, embedder, chunking, last run.\n"
+             "--check also verifies that full text, vectors and chunks agree (exit 1 if not).\n"
              "Exit codes: 0 ok, 1 failed, 3 no index.\n");
       return 0;
     }
@@ -221,6 +224,11 @@ int cmd_status(int argc, char **argv)
   docq_stats s;
   int rc = docq_stat(db, &s);
   if (rc) { ec = cli_fail(rc, "status"); docq_db_free(db); return ec; }
+  if (check) {
+    rc = docq_check(db);
+    if (rc) { ec = cli_fail(rc, "check failed"); docq_db_free(db); return ec; }
+    if (!g_cli.json) printf("check        ok: chunks, full text and vectors agree\n");
+  }
   char when[64] = "never";
   if (s.last_run) {
     time_t t = (time_t)s.last_run;

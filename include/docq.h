@@ -252,6 +252,12 @@ typedef struct docq_stats {
  * next call on `db`. */
 DOCQ_API int docq_stat(docq_db *db, docq_stats *out);
 
+/* Verify the index's invariants: every chunk has its full-text row and one
+ * vector, no row or vector without a chunk, and the FAISS index (after
+ * catching up with SQLite) holds exactly the chunks. DOCQ_ECORRUPT with a
+ * message describing the first violation. Used by tests and `docq status --check`. */
+DOCQ_API int docq_check(docq_db *db);
+
 /* ---- search ------------------------------------------------------------------------- */
 
 typedef enum docq_mode { DOCQ_MODE_HYBRID = 0, DOCQ_MODE_BM25 = 1, DOCQ_MODE_VECTOR = 2 } docq_mode;

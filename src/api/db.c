@@ -136,6 +136,13 @@ DOCQ_API int docq_stat(docq_db *db, docq_stats *out)
   return 0;
 }
 
+DOCQ_API int docq_check(docq_db *db)
+{
+  DQ_ASSERT_ARG(db);
+  dq_db_enter(db);
+  return dq_store_check(db->store);
+}
+
 static const char *format_name(int f)
 {
   switch (f) {
