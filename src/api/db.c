@@ -2,6 +2,7 @@
  * (Indexing is in index.c, search in search.c, answers in ask.c, models in
  * model.c.) */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

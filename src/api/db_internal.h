@@ -1,4 +1,4 @@
-/* The docq_db handle behind the public API (shared by src/api/*.c). */
+/* The docq_db handle behind the public API (shared by the src/api files). */
 #ifndef DQ_API_DB_INTERNAL_H
 #define DQ_API_DB_INTERNAL_H
 

@@ -8,7 +8,7 @@
  *   vectors-<V>.faiss      FAISS index holding every vector with seq <= V
  *   write.lock             flock()ed by the one writer
  *
- * Only store/vec.c includes FAISS headers; only store/*.c include sqlite3.h.
+ * Only store/vec.c includes FAISS headers; only the store/ sources include sqlite3.h.
  * Thread-safety: a dq_store is used by one thread at a time. */
 #ifndef DQ_STORE_STORE_H
 #define DQ_STORE_STORE_H
