@@ -1,0 +1,139 @@
+/* dq_matmul: out[n_tok][n_out] = x[n_tok][n_in] @ W^T over any supported
+ * weight type, threaded over output rows with a dq_pool.
+ *
+ * Three paths, chosen by shape (constants below, from bench/bench_kernels.c):
+ *  - decode and small batches (n_tok < DQ_BLAS_MIN_TOK): the activations are
+ *    quantized once (quant_internal.h) and every weight row is dotted with
+ *    all n_tok activations while it is in L1, so W is streamed from memory
+ *    once per call. Rows are handed out in chunks through an atomic counter,
+ *    which keeps both cores busy even when one is slowed by another process.
+ *  - prefill (n_tok >= DQ_BLAS_MIN_TOK): each thread dequantizes a tile of
+ *    DQ_TILE_ROWS weight rows to f32 in its own part of the scratch and calls
+ *    single-threaded OpenBLAS sgemm for that tile against all tokens. OpenBLAS
+ *    is pinned to one thread (openblas_set_num_threads(1), once) so its own
+ *    threads never compete with the pool's. F32 weights skip the dequant.
+ * Scratch: the caller sizes it with dq_matmul_scratch_size() for the pool it
+ * will pass (n_threads = dq_pool_size(pool)), so the token loop never
+ * allocates. The scratch need not be aligned. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "engine/kernels.h"
+#include "engine/quant_internal.h"
+
+#define DQ_BLAS_MIN_TOK 8   /* below this, quantized kernels over W once beat dequant + sgemm */
+#define DQ_TILE_ROWS 128    /* rows of W per sgemm call */
+#define DQ_ALIGN 64
+
+void openblas_set_num_threads(int num_threads); /* OpenBLAS extension; declared here to not depend on its cblas.h */
+
+static size_t align_up(size_t v) { return (v + DQ_ALIGN - 1) & ~(size_t)(DQ_ALIGN - 1); }
+
+static int use_blas(int64_t n_tok) { return n_tok >= DQ_BLAS_MIN_TOK; }
+
+static int resolve_threads(int n_threads)
+{
+  if (n_threads > 0) return n_threads;
+  long nc = sysconf(_SC_NPROCESSORS_ONLN);
+  return nc > 0 ? (int)nc : 1;
+}
+
+size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_tok, int n_threads)
+{
+  (void)n_out;
+  if (!dq_kernels_supports(type) || n_in <= 0 || n_tok <= 0) return 0;
+  size_t sz = DQ_ALIGN; /* room to align the caller's pointer */
+  if (!use_blas(n_tok)) return sz + align_up(dq_kq_act_bytes(type, n_in)) * (size_t)n_tok;
+  if (type == DQ_T_F32) return sz;
+  return sz + align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) * (size_t)resolve_threads(n_threads);
+}
+
+typedef struct {
+  int type;
+  const uint8_t *W;
+  size_t row_bytes;
+  int64_t n_in, n_out, n_tok;
+  const float *x;
+  float *out;
+  uint8_t *act;      /* n_tok quantized activations, act_stride apart */
+  size_t act_stride;
+  float *tiles;      /* prefill: per-thread dequant tiles */
+  size_t tile_stride; /* floats */
+  int64_t chunk;     /* rows (or tiles) per claim */
+  atomic_llong next; /* next unclaimed row / tile */
+} mm_ctx;
+
+static void mm_rows(void *arg, int ith, int nth)
+{
+  mm_ctx *c = arg;
+  (void)ith; (void)nth;
+  for (;;) {
+    int64_t r0 = atomic_fetch_add_explicit(&c->next, c->chunk, memory_order_relaxed);
+    if (r0 >= c->n_out) break;
+    int64_t r1 = r0 + c->chunk < c->n_out ? r0 + c->chunk : c->n_out;
+    for (int64_t r = r0; r < r1; r++) {
+      const uint8_t *row = c->W + (size_t)r * c->row_bytes;
+      for (int64_t t = 0; t < c->n_tok; t++)
+        c->out[t * c->n_out + r] = dq_kq_dot(c->type, row, c->x + t * c->n_in, c->act + (size_t)t * c->act_stride, c->n_in);
+    }
+  }
+}
+
+static void mm_tiles(void *arg, int ith, int nth)
+{
+  mm_ctx *c = arg;
+  (void)nth;
+  float *buf = c->tiles + (size_t)ith * c->tile_stride;
+  int64_t n_tiles = (c->n_out + DQ_TILE_ROWS - 1) / DQ_TILE_ROWS;
+  for (;;) {
+    int64_t t = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (t >= n_tiles) break;
+    int64_t r0 = t * DQ_TILE_ROWS, nr = c->n_out - r0 < DQ_TILE_ROWS ? c->n_out - r0 : DQ_TILE_ROWS;
+    const float *wt;
+    if (c->type == DQ_T_F32) {
+      wt = (const float *)(const void *)(c->W + (size_t)r0 * c->row_bytes);
+    } else {
+      for (int64_t r = 0; r < nr; r++)
+        dq_kq_dequant_fast(c->type, c->W + (size_t)(r0 + r) * c->row_bytes, buf + r * c->n_in, c->n_in);
+      wt = buf;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->n_tok, (int)nr, (int)c->n_in, 1.0f,
+                c->x, (int)c->n_in, wt, (int)c->n_in, 0.0f, c->out + r0, (int)c->n_out);
+  }
+}
+
+static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_out,
+               const float *x, int64_t n_tok, float *out, void *scratch)
+{
+  if (n_out <= 0 || n_tok <= 0) return;
+  int nth = dq_pool_size(pool);
+  uint8_t *s = (uint8_t *)align_up((uintptr_t)scratch);
+  mm_ctx c = {
+    .type = type, .W = W, .row_bytes = dq_kq_row_bytes(type, n_in),
+    .n_in = n_in, .n_out = n_out, .n_tok = n_tok, .x = x, .out = out,
+  };
+  atomic_init(&c.next, 0);
+  if (!use_blas(n_tok)) {
+    c.act = s;
+    c.act_stride = align_up(dq_kq_act_bytes(type, n_in));
+    for (int64_t t = 0; t < n_tok; t++) dq_kq_quantize_act(type, x + t * n_in, c.act + (size_t)t * c.act_stride, n_in);
+    /* ~8 claims per thread: small enough to rebalance, big enough that the
+     * counter is not contended and each thread streams contiguous rows */
+    int64_t chunk = n_out / ((int64_t)nth * 8);
+    c.chunk = chunk < 16 ? 16 : chunk;
+    dq_pool_run(pool, mm_rows, &c);
+    return;
+  }
+  pthread_once(&g_blas_once, blas_single_thread);
+  c.tiles = (float *)(void *)s;
+  c.tile_stride = align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) / sizeof(float);
+  dq_pool_run(pool, mm_tiles, &c);
+}

@@ -1,0 +1,380 @@
+/* Fast paths: AVX2/FMA dot products of weight rows with a quantized
+ * activation, and AVX2 row dequantization (used by prefill before sgemm).
+ *
+ * Decode is memory-bound, so the dot products are built to read each weight
+ * byte once and keep up with DRAM: the activation is quantized once per
+ * mat-vec to 8-bit blocks (dq_q8a for Q8_0/Q4_0, dq_q8k for the K-quants), and
+ * each weight block is multiplied in integers (maddubs: unsigned x signed
+ * bytes -> int16 pairs; or VNNI dpbusd where the CPU has AVX512-VNNI/VL),
+ * scaled once per block. Integer sums never overflow for valid blocks (bounds
+ * noted at each kernel). Without AVX2 every entry point falls back to the
+ * scalar reference of quant_ref.c, so results are the same up to float
+ * summation order. */
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define DQ_HAVE_AVX2 1
+#include <immintrin.h>
+#endif
+
+#include "engine/kernels.h"
+#include "engine/quant_internal.h"
+
+#if DQ_HAVE_AVX2
+
+static inline float hsum_ps(__m256 v)
+{
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+static inline int hsum_epi32(__m256i v)
+{
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* Sum of u8 x s8 products in groups of four -> 8 x int32. VNNI does it in one
+ * instruction without int16 saturation; maddubs+madd is the AVX2 form (the
+ * callers keep |u*s| pairs below 32767). */
+static inline __m256i dot_u8s8(__m256i u, __m256i s)
+{
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+/* ---- Q8_0 x q8a: |w| <= 128, |x| <= 127 -> pair sums <= 32512 */
+static float dot_q8_0(const dq_blk_q8_0 *w, const dq_q8a *a, int64_t nb)
+{
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t ib = 0;
+  for (; ib + 1 < nb; ib += 2) {
+    __m256i w0 = _mm256_loadu_si256((const __m256i *)w[ib].qs), x0 = _mm256_loadu_si256((const __m256i *)a[ib].qs);
+    __m256i w1 = _mm256_loadu_si256((const __m256i *)w[ib + 1].qs), x1 = _mm256_loadu_si256((const __m256i *)a[ib + 1].qs);
+    __m256i p0 = dot_u8s8(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));
+    __m256i p1 = dot_u8s8(_mm256_sign_epi8(w1, w1), _mm256_sign_epi8(x1, w1));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib].d) * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib + 1].d) * a[ib + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+  }
+  for (; ib < nb; ib++) {
+    __m256i w0 = _mm256_loadu_si256((const __m256i *)w[ib].qs), x0 = _mm256_loadu_si256((const __m256i *)a[ib].qs);
+    __m256i p0 = dot_u8s8(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib].d) * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
+  }
+  return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+/* 16 bytes of nibbles -> 32 bytes: low nibbles are elements 0..15, high 16..31. */
+static inline __m256i q4_0_unpack(const uint8_t *qs)
+{
+  __m128i t = _mm_loadu_si128((const __m128i *)qs);
+  __m256i q = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+  return _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
+}
+
+/* ---- Q4_0 x q8a: sum((q-8)*x) = sum(q*x) - 8*sum(x); q in 0..15 unsigned. */
+static float dot_q4_0(const dq_blk_q4_0 *w, const dq_q8a *a, int64_t nb)
+{
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float corr = 0;
+  int64_t ib = 0;
+  for (; ib + 1 < nb; ib += 2) {
+    float d0 = h2f(w[ib].d), d1 = h2f(w[ib + 1].d);
+    __m256i p0 = dot_u8s8(q4_0_unpack(w[ib].qs), _mm256_loadu_si256((const __m256i *)a[ib].qs));
+    __m256i p1 = dot_u8s8(q4_0_unpack(w[ib + 1].qs), _mm256_loadu_si256((const __m256i *)a[ib + 1].qs));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1 * a[ib + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+    corr += d0 * a[ib].s + d1 * a[ib + 1].s;
+  }
+  for (; ib < nb; ib++) {
+    float d0 = h2f(w[ib].d);
+    __m256i p0 = dot_u8s8(q4_0_unpack(w[ib].qs), _mm256_loadu_si256((const __m256i *)a[ib].qs));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
+    corr += d0 * a[ib].s;
+  }
+  return hsum_ps(_mm256_add_ps(acc0, acc1)) - 8 * corr;
+}
+
+/* Sum over the 8 sub-blocks of m[j] * (sum of the activation's 32 quants). */
+static inline int kq_mins_dot(const uint8_t m[8], const int16_t bsums[16])
+{
+  __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+  __m128i m8 = _mm_loadl_epi64((const __m128i *)m);
+  /* [m0,m0,m1,m1,...] as int16 so madd pairs each m with its two bsums */
+  __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+  return hsum_epi32(_mm256_madd_epi16(b, m16));
+}
+
+/* ---- Q4_K / Q5_K x q8k. q <= 31, |x| <= 127: pair sums <= 7874; scaled by
+ * sc <= 63 and summed over 256 elements the int32 total stays < 2^28. */
+static float dot_q45_k(int type, const void *row, const dq_q8k *a, int64_t nb)
+{
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  float accm = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    const uint8_t *scales, *qs, *qh = NULL;
+    uint16_t hd, hdmin;
+    if (type == DQ_T_Q4_K) {
+      const dq_blk_q4_k *b = (const dq_blk_q4_k *)row + ib;
+      scales = b->scales; qs = b->qs; hd = b->d; hdmin = b->dmin;
+    } else {
+      const dq_blk_q5_k *b = (const dq_blk_q5_k *)row + ib;
+      scales = b->scales; qs = b->qs; qh = b->qh; hd = b->d; hdmin = b->dmin;
+    }
+    uint8_t sc[8], m[8];
+    dq_kq_scale_min(scales, sc, m);
+    const int8_t *x = a[ib].qs;
+    __m256i sumi = _mm256_setzero_si256();
+    __m256i hv = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+      __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      if (qh) {
+        __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * j))), b1 = _mm256_set1_epi8((char)(2 << (2 * j)));
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hv, b0), b0), _mm256_set1_epi8(16)));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hv, b1), b1), _mm256_set1_epi8(16)));
+      }
+      __m256i p0 = dot_u8s8(lo, _mm256_loadu_si256((const __m256i *)(x + 64 * j)));
+      __m256i p1 = dot_u8s8(hi, _mm256_loadu_si256((const __m256i *)(x + 64 * j + 32)));
+      p0 = _mm256_mullo_epi32(p0, _mm256_set1_epi32(sc[2 * j]));
+      p1 = _mm256_mullo_epi32(p1, _mm256_set1_epi32(sc[2 * j + 1]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(hd) * a[ib].d), _mm256_cvtepi32_ps(sumi), acc);
+    accm += h2f(hdmin) * a[ib].d * (float)kq_mins_dot(m, a[ib].bsums);
+  }
+  return hsum_ps(acc) - accm;
+}
+
+/* ---- Q6_K x q8k: q in 0..63 unsigned (the -32 is applied through bsums),
+ * pair sums <= 16002; scaled by |sc| <= 128 the block total stays < 2^29. */
+static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
+{
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ib++) {
+    const dq_blk_q6_k *b = w + ib;
+    const int8_t *x = a[ib].qs;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+      __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+      __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+      __m256i hv = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 4), m3));
+      q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 2), m3));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hv, m3));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hv, 2), m3));
+      for (int k = 0; k < 4; k++) {
+        const int8_t *sc = b->scales + 8 * h + 2 * k; /* elements 0..15 and 16..31 of this group */
+        __m256i p = dot_u8s8(q[k], _mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k)));
+        __m256i s = _mm256_set_m128i(_mm_set1_epi32(sc[1]), _mm_set1_epi32(sc[0]));
+        sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, s));
+      }
+    }
+    /* subtract 32 * sum_j sc[j] * bsum[j] */
+    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+    int off = 32 * hsum_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[ib].bsums)));
+    __m256i tot = _mm256_sub_epi32(sumi, _mm256_setr_epi32(off, 0, 0, 0, 0, 0, 0, 0));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b->d) * a[ib].d), _mm256_cvtepi32_ps(tot), acc);
+  }
+  return hsum_ps(acc);
+}
+
+static float dot_f32(const float *w, const float *x, int64_t n)
+{
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+  float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < n; i++) s += w[i] * x[i];
+  return s;
+}
+
+static inline __m256 load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline __m256 load8_bf16(const uint16_t *p)
+{
+  __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+static float dot_f16(const uint16_t *w, const float *x, int64_t n, int bf16)
+{
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 w0 = bf16 ? load8_bf16(w + i) : load8_f16(w + i);
+    __m256 w1 = bf16 ? load8_bf16(w + i + 8) : load8_f16(w + i + 8);
+    a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
+  }
+  float s = hsum_ps(_mm256_add_ps(a0, a1));
+  for (; i < n; i++) s += (bf16 ? dq_bf16_to_f32(w[i]) : h2f(w[i])) * x[i];
+  return s;
+}
+
+/* ---- dequantization --------------------------------------------------- */
+
+/* y[0..8) = d * q + off for 8 bytes in the low half of b (unsigned or signed). */
+static inline void st8_u8(float *y, __m128i b, __m256 d, __m256 off)
+{
+  _mm256_storeu_ps(y, _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)), off));
+}
+static inline void st8_s8(float *y, __m128i b, __m256 d)
+{
+  _mm256_storeu_ps(y, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b))));
+}
+/* 32 unsigned bytes -> y[0..32) = d * q + off */
+static inline void st32_u8(float *y, __m256i q, __m256 d, __m256 off)
+{
+  __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+  st8_u8(y, lo, d, off);
+  st8_u8(y + 8, _mm_srli_si128(lo, 8), d, off);
+  st8_u8(y + 16, hi, d, off);
+  st8_u8(y + 24, _mm_srli_si128(hi, 8), d, off);
+}
+
+static void deq_q8_0(const dq_blk_q8_0 *b, float *y, int64_t nb)
+{
+  for (int64_t ib = 0; ib < nb; ib++, y += DQ_QK) {
+    __m256 d = _mm256_set1_ps(h2f(b[ib].d));
+    __m256i q = _mm256_loadu_si256((const __m256i *)b[ib].qs);
+    __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    st8_s8(y, lo, d);
+    st8_s8(y + 8, _mm_srli_si128(lo, 8), d);
+    st8_s8(y + 16, hi, d);
+    st8_s8(y + 24, _mm_srli_si128(hi, 8), d);
+  }
+}
+
+static void deq_q4_0(const dq_blk_q4_0 *b, float *y, int64_t nb)
+{
+  for (int64_t ib = 0; ib < nb; ib++, y += DQ_QK) {
+    float d = h2f(b[ib].d);
+    st32_u8(y, q4_0_unpack(b[ib].qs), _mm256_set1_ps(d), _mm256_set1_ps(-8 * d));
+  }
+}
+
+static void deq_q45_k(int type, const void *row, float *y, int64_t nb)
+{
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int64_t ib = 0; ib < nb; ib++, y += DQ_QKK) {
+    const uint8_t *scales, *qs, *qh = NULL;
+    uint16_t hd, hdmin;
+    if (type == DQ_T_Q4_K) {
+      const dq_blk_q4_k *b = (const dq_blk_q4_k *)row + ib;
+      scales = b->scales; qs = b->qs; hd = b->d; hdmin = b->dmin;
+    } else {
+      const dq_blk_q5_k *b = (const dq_blk_q5_k *)row + ib;
+      scales = b->scales; qs = b->qs; qh = b->qh; hd = b->d; hdmin = b->dmin;
+    }
+    uint8_t sc[8], m[8];
+    dq_kq_scale_min(scales, sc, m);
+    float d = h2f(hd), dmin = h2f(hdmin);
+    __m256i hv = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+      __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      if (qh) {
+        __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * j))), b1 = _mm256_set1_epi8((char)(2 << (2 * j)));
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hv, b0), b0), _mm256_set1_epi8(16)));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hv, b1), b1), _mm256_set1_epi8(16)));
+      }
+      st32_u8(y + 64 * j, lo, _mm256_set1_ps(d * sc[2 * j]), _mm256_set1_ps(-dmin * m[2 * j]));
+      st32_u8(y + 64 * j + 32, hi, _mm256_set1_ps(d * sc[2 * j + 1]), _mm256_set1_ps(-dmin * m[2 * j + 1]));
+    }
+  }
+}
+
+static void deq_q6_k(const dq_blk_q6_k *w, float *y, int64_t nb)
+{
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30), k32 = _mm256_set1_epi8(32);
+  for (int64_t ib = 0; ib < nb; ib++, y += DQ_QKK) {
+    const dq_blk_q6_k *b = w + ib;
+    float d = h2f(b->d);
+    for (int h = 0; h < 2; h++) {
+      __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+      __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+      __m256i hv = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 4), m3));
+      q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 2), m3));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hv, m3));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hv, 2), m3));
+      for (int k = 0; k < 4; k++) {
+        __m256i s = _mm256_sub_epi8(q[k], k32); /* -32..31 */
+        const int8_t *sc = b->scales + 8 * h + 2 * k;
+        __m256 d0 = _mm256_set1_ps(d * sc[0]), d1 = _mm256_set1_ps(d * sc[1]);
+        __m128i lo = _mm256_castsi256_si128(s), hi = _mm256_extracti128_si256(s, 1);
+        float *o = y + 128 * h + 32 * k;
+        st8_s8(o, lo, d0);
+        st8_s8(o + 8, _mm_srli_si128(lo, 8), d0);
+        st8_s8(o + 16, hi, d1);
+        st8_s8(o + 24, _mm_srli_si128(hi, 8), d1);
+      }
+    }
+  }
+}
+
+static void deq_f16(const uint16_t *w, float *y, int64_t n, int bf16)
+{
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, bf16 ? load8_bf16(w + i) : load8_f16(w + i));
+  for (; i < n; i++) y[i] = bf16 ? dq_bf16_to_f32(w[i]) : h2f(w[i]);
+}
+
+#endif /* DQ_HAVE_AVX2 */
+
+float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int64_t n)
+{
+#if DQ_HAVE_AVX2
+  switch (type) {
+  case DQ_T_F32: return dot_f32(row, xf, n);
+  case DQ_T_F16: return dot_f16(row, xf, n, 0);
+  case DQ_T_BF16: return dot_f16(row, xf, n, 1);
+  case DQ_T_Q8_0: return dot_q8_0(row, act, n / DQ_QK);
+  case DQ_T_Q4_0: return dot_q4_0(row, act, n / DQ_QK);
+  case DQ_T_Q4_K: case DQ_T_Q5_K: return dot_q45_k(type, row, act, n / DQ_QKK);
+  case DQ_T_Q6_K: return dot_q6_k(row, act, n / DQ_QKK);
+  default: return 0;
+  }
+#else
+  return dq_kq_act_kind(type) ? dq_kq_dot_act_ref(type, row, act, n) : dq_dot_row_ref(type, row, xf, n);
+#endif
+}
+
+void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n)
+{
+#if DQ_HAVE_AVX2
+  switch (type) {
+  case DQ_T_F32: memcpy(out, row, (size_t)n * sizeof(float)); return;
+  case DQ_T_F16: deq_f16(row, out, n, 0); return;
+  case DQ_T_BF16: deq_f16(row, out, n, 1); return;
+  case DQ_T_Q8_0: deq_q8_0(row, out, n / DQ_QK); return;
+  case DQ_T_Q4_0: deq_q4_0(row, out, n / DQ_QK); return;
+  case DQ_T_Q4_K: case DQ_T_Q5_K: deq_q45_k(type, row, out, n / DQ_QKK); return;
+  case DQ_T_Q6_K: deq_q6_k(row, out, n / DQ_QKK); return;
+  default: return;
+  }
+#else
+  dq_dequant_row_ref(type, row, out, n);
+#endif
+}
+
+void dq_dequant_row(int type, const void *row, float *out, int64_t n) { dq_kq_dequant_fast(type, row, out, n); }

@@ -1,0 +1,80 @@
+/* Private to the kernel files (quant_ref.c, quant_avx2.c, matmul.c): ggml's
+ * block layouts, the 8-bit activation blocks used by the quantized dot
+ * products, and the per-type fast-path entry points.
+ *
+ * Layouts are byte-exact copies of ggml's (checked by static asserts and by
+ * the tests against real GGUF files): every block starts with the fields
+ * listed, no padding, little-endian f16 scales. Weight rows inside a GGUF
+ * tensor are only 2-byte aligned in general (34- and 18-byte blocks), which
+ * is all these structs need. */
+#ifndef DQ_ENGINE_QUANT_INTERNAL_H
+#define DQ_ENGINE_QUANT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/gguf.h" /* enum dq_ggml_type */
+
+#define DQ_QK 32   /* elements per Q8_0 / Q4_0 block */
+#define DQ_QKK 256 /* elements per K-quant super-block */
+
+typedef struct { uint16_t d; int8_t qs[DQ_QK]; } dq_blk_q8_0;             /* 34 bytes */
+typedef struct { uint16_t d; uint8_t qs[DQ_QK / 2]; } dq_blk_q4_0;        /* 18 bytes */
+typedef struct {
+  uint16_t d, dmin;        /* super-block scale for scales / for mins */
+  uint8_t scales[12];      /* 8 x (6-bit scale, 6-bit min), packed */
+  uint8_t qs[DQ_QKK / 2];  /* 4-bit quants: per 64 elements, 32 bytes (lo nibble: first 32, hi: next 32) */
+} dq_blk_q4_k;             /* 144 bytes */
+typedef struct {
+  uint16_t d, dmin;
+  uint8_t scales[12];
+  uint8_t qh[DQ_QKK / 8];  /* 5th bit: element l of sub-block j is bit j of qh[l] */
+  uint8_t qs[DQ_QKK / 2];
+} dq_blk_q5_k;             /* 176 bytes */
+typedef struct {
+  uint8_t ql[DQ_QKK / 2];  /* low 4 bits */
+  uint8_t qh[DQ_QKK / 4];  /* high 2 bits */
+  int8_t scales[DQ_QKK / 16];
+  uint16_t d;
+} dq_blk_q6_k;             /* 210 bytes */
+
+/* Activation blocks (never stored in files). q8a pairs with Q8_0 / Q4_0
+ * weights: s = d * sum(qs) lets Q4_0's "-8" offset be applied once per block.
+ * q8k pairs with the K-quants (same idea as ggml's Q8_K): bsums are the sums
+ * of each 16 quants so the K-quant mins / Q6_K's "-32" need no per-element work. */
+typedef struct { float d; float s; int8_t qs[DQ_QK]; } dq_q8a;            /* 40 bytes */
+typedef struct { float d; int8_t qs[DQ_QKK]; int16_t bsums[DQ_QKK / 16]; } dq_q8k; /* 292 bytes */
+
+/* Elements per block and bytes per block for the supported types (0 when
+ * unsupported). Independent of gguf.c's table so the kernels stand alone. */
+int dq_kq_block_elems(int type);
+size_t dq_kq_block_bytes(int type);
+/* Bytes of a row of n elements, 0 when unsupported or n not a block multiple. */
+size_t dq_kq_row_bytes(int type, int64_t n);
+
+/* Unpack Q4_K / Q5_K 6-bit scales and mins for the 8 sub-blocks. */
+void dq_kq_scale_min(const uint8_t q[12], uint8_t sc[8], uint8_t m[8]);
+
+/* Activation quantization (n multiple of 32 / 256). */
+void dq_quantize_q8a(const float *x, dq_q8a *y, int64_t n);
+void dq_quantize_q8k(const float *x, dq_q8k *y, int64_t n);
+
+/* Which activation format a type's dot product wants: 0 = f32 (F32/F16/BF16),
+ * 1 = q8a, 2 = q8k. */
+int dq_kq_act_kind(int type);
+/* Bytes of the quantized activation for n elements of a type (0 for f32). */
+size_t dq_kq_act_bytes(int type, int64_t n);
+/* Quantize x for `type` into act (dq_kq_act_bytes bytes); no-op for f32 kinds. */
+void dq_kq_quantize_act(int type, const float *x, void *act, int64_t n);
+
+/* Fast dot product of one weight row with a prepared activation: xf is the
+ * f32 vector (used by F32/F16/BF16), act the quantized one (others). */
+float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int64_t n);
+/* Reference versions of the quantized-activation dot products: exact integer
+ * arithmetic per block, so the fast paths must match them to float rounding. */
+float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n);
+
+/* Fast dequantization of one row (falls back to the reference without AVX2). */
+void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
+
+#endif

@@ -1,0 +1,530 @@
+/* Reference (plain scalar) side of the kernels: f16/bf16 conversion, the type
+ * table, dequantization and dot products that define what every fast path
+ * must compute, the reference quantizers, and activation quantization.
+ *
+ * Invariants: block layouts are exactly ggml's (quant_internal.h); n is a
+ * multiple of the type's block size (callers check with dq_kq_row_bytes);
+ * nothing here allocates or keeps state, so everything is thread-safe.
+ * The quantizers are deliberately simple (per-sub-block min/max scales, no
+ * error-minimising search like ggml's make_qkx2_quants): they produce valid
+ * blocks for test models and KV caches, not the best possible files. */
+#include <math.h>
+#include <string.h>
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#include "engine/kernels.h"
+#include "engine/quant_internal.h"
+
+_Static_assert(sizeof(dq_blk_q8_0) == 34, "Q8_0 block");
+_Static_assert(sizeof(dq_blk_q4_0) == 18, "Q4_0 block");
+_Static_assert(sizeof(dq_blk_q4_k) == 144, "Q4_K block");
+_Static_assert(sizeof(dq_blk_q5_k) == 176, "Q5_K block");
+_Static_assert(sizeof(dq_blk_q6_k) == 210, "Q6_K block");
+_Static_assert(sizeof(dq_q8a) == 40, "q8a block");
+_Static_assert(sizeof(dq_q8k) == 292, "q8k block");
+
+/* ===== f16 / bf16 ======================================================== */
+
+static inline uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/* Software IEEE half -> single; exact for every input. */
+static float f16_to_f32_sw(uint16_t h)
+{
+  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  if (exp == 0) { /* zero or subnormal: mant * 2^-24, exact in f32 */
+    float v = (float)mant * (1.0f / 16777216.0f);
+    return sign ? -v : v;
+  }
+  if (exp == 31) return u2f(sign | 0x7f800000u | mant << 13);
+  return u2f(sign | (exp + 112) << 23 | mant << 13);
+}
+
+/* Software single -> half, round to nearest even, overflow to inf, NaN kept quiet. */
+static uint16_t f32_to_f16_sw(float f)
+{
+  uint32_t u = f2u(f), abs = u & 0x7fffffffu;
+  uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+  if (abs >= 0x7f800000u) return sign | (abs > 0x7f800000u ? 0x7e00 : 0x7c00);
+  if (abs >= 0x47800000u) return sign | 0x7c00; /* >= 65536: inf */
+  if (abs < 0x38800000u) { /* below 2^-14: f16 subnormal; scaling by 2^24 is exact */
+    float v = rintf(u2f(abs) * 16777216.0f); /* 1024 lands on the smallest normal */
+    return sign | (uint16_t)v;
+  }
+  uint32_t e = (abs >> 23) - 112, mant = abs & 0x7fffff;
+  uint32_t h = e << 10 | mant >> 13, rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++; /* carry may reach inf: correct */
+  return sign | (uint16_t)h;
+}
+
+float dq_f16_to_f32(uint16_t h)
+{
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  return f16_to_f32_sw(h);
+#endif
+}
+
+uint16_t dq_f32_to_f16(float f)
+{
+#if defined(__F16C__)
+  return _cvtss_sh(f, 0); /* 0 = round to nearest even */
+#else
+  return f32_to_f16_sw(f);
+#endif
+}
+
+float dq_bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
+
+static uint16_t f32_to_bf16(float f)
+{
+  uint32_t u = f2u(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(u >> 16 | 0x40); /* quiet NaN */
+  return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+/* The reference path always uses the software conversion so that it is an
+ * independent check of the F16C one. */
+#define F16(h) f16_to_f32_sw(h)
+
+/* ===== type table ======================================================== */
+
+static const struct { int type; int elems; size_t bytes; } k_types[] = {
+  { DQ_T_F32, 1, 4 }, { DQ_T_F16, 1, 2 }, { DQ_T_BF16, 1, 2 },
+  { DQ_T_Q8_0, DQ_QK, sizeof(dq_blk_q8_0) }, { DQ_T_Q4_0, DQ_QK, sizeof(dq_blk_q4_0) },
+  { DQ_T_Q4_K, DQ_QKK, sizeof(dq_blk_q4_k) }, { DQ_T_Q5_K, DQ_QKK, sizeof(dq_blk_q5_k) },
+  { DQ_T_Q6_K, DQ_QKK, sizeof(dq_blk_q6_k) },
+};
+
+static int type_index(int type)
+{
+  for (size_t i = 0; i < sizeof k_types / sizeof k_types[0]; i++)
+    if (k_types[i].type == type) return (int)i;
+  return -1;
+}
+
+int dq_kernels_supports(int type) { return type_index(type) >= 0; }
+int dq_kq_block_elems(int type) { int i = type_index(type); return i < 0 ? 0 : k_types[i].elems; }
+size_t dq_kq_block_bytes(int type) { int i = type_index(type); return i < 0 ? 0 : k_types[i].bytes; }
+
+size_t dq_kq_row_bytes(int type, int64_t n)
+{
+  int i = type_index(type);
+  if (i < 0 || n < 0 || n % k_types[i].elems) return 0;
+  return (size_t)(n / k_types[i].elems) * k_types[i].bytes;
+}
+
+int dq_kq_act_kind(int type)
+{
+  switch (type) {
+  case DQ_T_Q8_0: case DQ_T_Q4_0: return 1;
+  case DQ_T_Q4_K: case DQ_T_Q5_K: case DQ_T_Q6_K: return 2;
+  default: return 0;
+  }
+}
+
+size_t dq_kq_act_bytes(int type, int64_t n)
+{
+  switch (dq_kq_act_kind(type)) {
+  case 1: return (size_t)(n / DQ_QK) * sizeof(dq_q8a);
+  case 2: return (size_t)(n / DQ_QKK) * sizeof(dq_q8k);
+  default: return 0;
+  }
+}
+
+void dq_kq_quantize_act(int type, const float *x, void *act, int64_t n)
+{
+  switch (dq_kq_act_kind(type)) {
+  case 1: dq_quantize_q8a(x, act, n); break;
+  case 2: dq_quantize_q8k(x, act, n); break;
+  default: break;
+  }
+}
+
+/* ===== dequantization ==================================================== */
+
+void dq_kq_scale_min(const uint8_t q[12], uint8_t sc[8], uint8_t m[8])
+{
+  for (int j = 0; j < 4; j++) {
+    sc[j] = q[j] & 63;
+    m[j] = q[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; j++) {
+    sc[j] = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    m[j] = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+static void deq_q8_0(const dq_blk_q8_0 *b, float *y)
+{
+  float d = F16(b->d);
+  for (int i = 0; i < DQ_QK; i++) y[i] = d * b->qs[i];
+}
+
+static void deq_q4_0(const dq_blk_q4_0 *b, float *y)
+{
+  float d = F16(b->d);
+  for (int i = 0; i < DQ_QK / 2; i++) {
+    y[i] = d * ((b->qs[i] & 0xF) - 8);
+    y[i + DQ_QK / 2] = d * ((b->qs[i] >> 4) - 8);
+  }
+}
+
+static void deq_q4_k(const dq_blk_q4_k *b, float *y)
+{
+  float d = F16(b->d), dmin = F16(b->dmin);
+  uint8_t sc[8], m[8];
+  dq_kq_scale_min(b->scales, sc, m);
+  for (int j = 0; j < 4; j++) { /* 64 elements: sub-blocks 2j (lo nibbles) and 2j+1 (hi) */
+    const uint8_t *q = b->qs + 32 * j;
+    float d1 = d * sc[2 * j], m1 = dmin * m[2 * j], d2 = d * sc[2 * j + 1], m2 = dmin * m[2 * j + 1];
+    for (int l = 0; l < 32; l++) y[64 * j + l] = d1 * (q[l] & 0xF) - m1;
+    for (int l = 0; l < 32; l++) y[64 * j + 32 + l] = d2 * (q[l] >> 4) - m2;
+  }
+}
+
+static void deq_q5_k(const dq_blk_q5_k *b, float *y)
+{
+  float d = F16(b->d), dmin = F16(b->dmin);
+  uint8_t sc[8], m[8];
+  dq_kq_scale_min(b->scales, sc, m);
+  for (int j = 0; j < 4; j++) {
+    const uint8_t *q = b->qs + 32 * j;
+    float d1 = d * sc[2 * j], m1 = dmin * m[2 * j], d2 = d * sc[2 * j + 1], m2 = dmin * m[2 * j + 1];
+    for (int l = 0; l < 32; l++) {
+      int hi1 = (b->qh[l] >> (2 * j)) & 1, hi2 = (b->qh[l] >> (2 * j + 1)) & 1;
+      y[64 * j + l] = d1 * ((q[l] & 0xF) + 16 * hi1) - m1;
+      y[64 * j + 32 + l] = d2 * ((q[l] >> 4) + 16 * hi2) - m2;
+    }
+  }
+}
+
+static void deq_q6_k(const dq_blk_q6_k *b, float *y)
+{
+  float d = F16(b->d);
+  for (int h = 0; h < 2; h++) { /* two halves of 128 elements */
+    const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
+    const int8_t *sc = b->scales + 8 * h;
+    float *o = y + 128 * h;
+    for (int l = 0; l < 32; l++) {
+      int is = l / 16;
+      int q1 = ((ql[l] & 0xF) | ((qh[l] >> 0) & 3) << 4) - 32;
+      int q2 = ((ql[l + 32] & 0xF) | ((qh[l] >> 2) & 3) << 4) - 32;
+      int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+      int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+      o[l] = d * sc[is] * q1;
+      o[l + 32] = d * sc[is + 2] * q2;
+      o[l + 64] = d * sc[is + 4] * q3;
+      o[l + 96] = d * sc[is + 6] * q4;
+    }
+  }
+}
+
+/* Dequantize one block (blk_elems values) starting at block index `ib`. */
+static void deq_block(int type, const void *row, int64_t ib, float *y)
+{
+  const uint8_t *p = row;
+  switch (type) {
+  case DQ_T_F32: memcpy(y, p + 4 * ib, 4); break;
+  case DQ_T_F16: { uint16_t h; memcpy(&h, p + 2 * ib, 2); y[0] = F16(h); break; }
+  case DQ_T_BF16: { uint16_t h; memcpy(&h, p + 2 * ib, 2); y[0] = dq_bf16_to_f32(h); break; }
+  case DQ_T_Q8_0: deq_q8_0((const dq_blk_q8_0 *)row + ib, y); break;
+  case DQ_T_Q4_0: deq_q4_0((const dq_blk_q4_0 *)row + ib, y); break;
+  case DQ_T_Q4_K: deq_q4_k((const dq_blk_q4_k *)row + ib, y); break;
+  case DQ_T_Q5_K: deq_q5_k((const dq_blk_q5_k *)row + ib, y); break;
+  case DQ_T_Q6_K: deq_q6_k((const dq_blk_q6_k *)row + ib, y); break;
+  default: break;
+  }
+}
+
+void dq_dequant_row_ref(int type, const void *row, float *out, int64_t n)
+{
+  int be = dq_kq_block_elems(type);
+  if (be <= 0) return;
+  for (int64_t ib = 0; ib < n / be; ib++) deq_block(type, row, ib, out + ib * be);
+}
+
+float dq_dot_row_ref(int type, const void *row, const float *x, int64_t n)
+{
+  int be = dq_kq_block_elems(type);
+  float tmp[DQ_QKK];
+  double acc = 0; /* double: the reference should not carry f32 summation error */
+  if (be <= 0) return 0;
+  for (int64_t ib = 0; ib < n / be; ib++) {
+    deq_block(type, row, ib, tmp);
+    for (int i = 0; i < be; i++) acc += (double)tmp[i] * x[ib * be + i];
+  }
+  return (float)acc;
+}
+
+/* ===== activation quantization ========================================== */
+
+void dq_quantize_q8a(const float *x, dq_q8a *y, int64_t n)
+{
+  for (int64_t ib = 0; ib < n / DQ_QK; ib++, x += DQ_QK) {
+    float amax = 0;
+    for (int i = 0; i < DQ_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+    float d = amax / 127, id = d > 0 ? 1 / d : 0;
+    int sum = 0;
+    for (int i = 0; i < DQ_QK; i++) {
+      int q = (int)lrintf(x[i] * id);
+      y[ib].qs[i] = (int8_t)q;
+      sum += q;
+    }
+    y[ib].d = d;
+    y[ib].s = d * (float)sum;
+  }
+}
+
+void dq_quantize_q8k(const float *x, dq_q8k *y, int64_t n)
+{
+  for (int64_t ib = 0; ib < n / DQ_QKK; ib++, x += DQ_QKK) {
+    float amax = 0;
+    for (int i = 0; i < DQ_QKK; i++) amax = fmaxf(amax, fabsf(x[i]));
+    float d = amax / 127, id = d > 0 ? 1 / d : 0;
+    for (int i = 0; i < DQ_QKK; i++) y[ib].qs[i] = (int8_t)lrintf(x[i] * id);
+    for (int j = 0; j < DQ_QKK / 16; j++) {
+      int s = 0;
+      for (int i = 0; i < 16; i++) s += y[ib].qs[16 * j + i];
+      y[ib].bsums[j] = (int16_t)s;
+    }
+    y[ib].d = d;
+  }
+}
+
+/* ===== quantized-activation reference dots ============================== */
+
+static float dot_q8_0_ref(const dq_blk_q8_0 *w, const dq_q8a *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    int s = 0;
+    for (int i = 0; i < DQ_QK; i++) s += w[ib].qs[i] * a[ib].qs[i];
+    acc += F16(w[ib].d) * a[ib].d * (float)s;
+  }
+  return acc;
+}
+
+static float dot_q4_0_ref(const dq_blk_q4_0 *w, const dq_q8a *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    int s = 0;
+    for (int i = 0; i < DQ_QK / 2; i++)
+      s += ((w[ib].qs[i] & 0xF) - 8) * a[ib].qs[i] + ((w[ib].qs[i] >> 4) - 8) * a[ib].qs[i + 16];
+    acc += F16(w[ib].d) * a[ib].d * (float)s;
+  }
+  return acc;
+}
+
+/* Q4_K / Q5_K: sum_j d*sc_j*<q_j, a_j> - dmin*m_j*sum(a_j), per 32-element sub-block j. */
+static float dot_q45_k_ref(int type, const void *row, const dq_q8k *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    const uint8_t *scales, *qs, *qh = NULL;
+    uint16_t hd, hdmin;
+    if (type == DQ_T_Q4_K) {
+      const dq_blk_q4_k *b = (const dq_blk_q4_k *)row + ib;
+      scales = b->scales; qs = b->qs; hd = b->d; hdmin = b->dmin;
+    } else {
+      const dq_blk_q5_k *b = (const dq_blk_q5_k *)row + ib;
+      scales = b->scales; qs = b->qs; qh = b->qh; hd = b->d; hdmin = b->dmin;
+    }
+    uint8_t sc[8], m[8];
+    dq_kq_scale_min(scales, sc, m);
+    int sumq = 0, summ = 0;
+    for (int j = 0; j < 8; j++) {
+      int s = 0, shift = (j & 1) * 4;
+      for (int l = 0; l < 32; l++) {
+        int q = (qs[32 * (j / 2) + l] >> shift) & 0xF;
+        if (qh) q += 16 * ((qh[l] >> j) & 1);
+        s += q * a[ib].qs[32 * j + l];
+      }
+      sumq += sc[j] * s;
+      summ += m[j] * (a[ib].bsums[2 * j] + a[ib].bsums[2 * j + 1]);
+    }
+    acc += a[ib].d * (F16(hd) * (float)sumq - F16(hdmin) * (float)summ);
+  }
+  return acc;
+}
+
+static float dot_q6_k_ref(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    int q[DQ_QKK];
+    for (int h = 0; h < 2; h++) {
+      const uint8_t *ql = w[ib].ql + 64 * h, *qh = w[ib].qh + 32 * h;
+      for (int l = 0; l < 32; l++) {
+        q[128 * h + l] = (ql[l] & 0xF) | ((qh[l] >> 0) & 3) << 4;
+        q[128 * h + l + 32] = (ql[l + 32] & 0xF) | ((qh[l] >> 2) & 3) << 4;
+        q[128 * h + l + 64] = (ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4;
+        q[128 * h + l + 96] = (ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4;
+      }
+    }
+    int s = 0;
+    for (int j = 0; j < 16; j++) {
+      int sj = 0;
+      for (int i = 0; i < 16; i++) sj += (q[16 * j + i] - 32) * a[ib].qs[16 * j + i];
+      s += w[ib].scales[j] * sj;
+    }
+    acc += F16(w[ib].d) * a[ib].d * (float)s;
+  }
+  return acc;
+}
+
+float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n)
+{
+  switch (type) {
+  case DQ_T_Q8_0: return dot_q8_0_ref(row, act, n / DQ_QK);
+  case DQ_T_Q4_0: return dot_q4_0_ref(row, act, n / DQ_QK);
+  case DQ_T_Q4_K: case DQ_T_Q5_K: return dot_q45_k_ref(type, row, act, n / DQ_QKK);
+  case DQ_T_Q6_K: return dot_q6_k_ref(row, act, n / DQ_QKK);
+  default: return 0;
+  }
+}
+
+/* ===== reference quantizers ============================================= */
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void quant_q8_0(const float *x, dq_blk_q8_0 *b)
+{
+  float amax = 0;
+  for (int i = 0; i < DQ_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+  b->d = f32_to_f16_sw(amax / 127);
+  float d = F16(b->d), id = d > 0 ? 1 / d : 0; /* quantize against the stored (rounded) scale */
+  for (int i = 0; i < DQ_QK; i++) b->qs[i] = (int8_t)clampi((int)lrintf(x[i] * id), -127, 127);
+}
+
+/* As ggml: the value of largest magnitude maps to -8 exactly, so its sign
+ * decides which end of [-8, 7] is used at full resolution. */
+static void quant_q4_0(const float *x, dq_blk_q4_0 *b)
+{
+  float amax = 0, max = 0;
+  for (int i = 0; i < DQ_QK; i++)
+    if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+  b->d = f32_to_f16_sw(max / -8);
+  float d = F16(b->d), id = d != 0 ? 1 / d : 0;
+  for (int i = 0; i < DQ_QK / 2; i++) {
+    int q0 = clampi((int)lrintf(x[i] * id) + 8, 0, 15);
+    int q1 = clampi((int)lrintf(x[i + 16] * id) + 8, 0, 15);
+    b->qs[i] = (uint8_t)(q0 | q1 << 4);
+  }
+}
+
+/* Shared by Q4_K (nmax 15) and Q5_K (nmax 31): per 32-element sub-block an
+ * affine map x ~ d*sc*q - dmin*m with q in [0, nmax]; sc and m are 6-bit. The
+ * scale is rounded up so that the sub-block's range always fits. */
+static void quant_k_affine(const float *x, int nmax, uint16_t *hd, uint16_t *hdmin,
+                           uint8_t scales[12], uint8_t *q /* 256 */)
+{
+  float scale[8], mn[8], max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; j++) {
+    float lo = 0, hi = 0;
+    for (int l = 0; l < 32; l++) { lo = fminf(lo, x[32 * j + l]); hi = fmaxf(hi, x[32 * j + l]); }
+    scale[j] = (hi - lo) / nmax;
+    mn[j] = -lo;
+    max_scale = fmaxf(max_scale, scale[j]);
+    max_min = fmaxf(max_min, mn[j]);
+  }
+  *hd = f32_to_f16_sw(max_scale / 63);
+  *hdmin = f32_to_f16_sw(max_min / 63);
+  float d = F16(*hd), dmin = F16(*hdmin);
+  uint8_t sc[8], m[8];
+  for (int j = 0; j < 8; j++) {
+    sc[j] = (uint8_t)(d > 0 ? clampi((int)ceilf(scale[j] / d), 0, 63) : 0);
+    m[j] = (uint8_t)(dmin > 0 ? clampi((int)lrintf(mn[j] / dmin), 0, 63) : 0);
+  }
+  memset(scales, 0, 12);
+  for (int j = 0; j < 4; j++) {
+    scales[j] = sc[j];
+    scales[j + 4] = m[j];
+  }
+  for (int j = 4; j < 8; j++) {
+    scales[j + 4] = (uint8_t)((sc[j] & 0xF) | (m[j] & 0xF) << 4);
+    scales[j - 4] |= (uint8_t)((sc[j] >> 4) << 6);
+    scales[j] |= (uint8_t)((m[j] >> 4) << 6);
+  }
+  for (int j = 0; j < 8; j++) {
+    float ds = d * sc[j], dm = dmin * m[j], ids = ds > 0 ? 1 / ds : 0;
+    for (int l = 0; l < 32; l++) q[32 * j + l] = (uint8_t)clampi((int)lrintf((x[32 * j + l] + dm) * ids), 0, nmax);
+  }
+}
+
+static void quant_q4_k(const float *x, dq_blk_q4_k *b)
+{
+  uint8_t q[DQ_QKK];
+  quant_k_affine(x, 15, &b->d, &b->dmin, b->scales, q);
+  for (int j = 0; j < 4; j++)
+    for (int l = 0; l < 32; l++) b->qs[32 * j + l] = (uint8_t)(q[64 * j + l] | q[64 * j + 32 + l] << 4);
+}
+
+static void quant_q5_k(const float *x, dq_blk_q5_k *b)
+{
+  uint8_t q[DQ_QKK];
+  quant_k_affine(x, 31, &b->d, &b->dmin, b->scales, q);
+  memset(b->qh, 0, sizeof b->qh);
+  for (int j = 0; j < 4; j++)
+    for (int l = 0; l < 32; l++) {
+      uint8_t a = q[64 * j + l], c = q[64 * j + 32 + l];
+      b->qs[32 * j + l] = (uint8_t)((a & 0xF) | (c & 0xF) << 4);
+      b->qh[l] |= (uint8_t)((a >> 4) << (2 * j) | (c >> 4) << (2 * j + 1));
+    }
+}
+
+/* Q6_K: symmetric per 16 elements, q in [-31, 31] (stored +32), 8-bit scales. */
+static void quant_q6_k(const float *x, dq_blk_q6_k *b)
+{
+  float s[16], max_s = 0;
+  for (int j = 0; j < 16; j++) {
+    float amax = 0;
+    for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(x[16 * j + i]));
+    s[j] = amax / 31;
+    max_s = fmaxf(max_s, s[j]);
+  }
+  b->d = f32_to_f16_sw(max_s / 127);
+  float d = F16(b->d);
+  uint8_t q[DQ_QKK];
+  for (int j = 0; j < 16; j++) {
+    int sc = d > 0 ? clampi((int)ceilf(s[j] / d), 0, 127) : 0;
+    b->scales[j] = (int8_t)sc;
+    float ds = d * sc, ids = ds > 0 ? 1 / ds : 0;
+    for (int i = 0; i < 16; i++) q[16 * j + i] = (uint8_t)(clampi((int)lrintf(x[16 * j + i] * ids), -32, 31) + 32);
+  }
+  for (int h = 0; h < 2; h++) {
+    uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
+    const uint8_t *qq = q + 128 * h;
+    for (int l = 0; l < 32; l++) {
+      uint8_t q1 = qq[l], q2 = qq[l + 32], q3 = qq[l + 64], q4 = qq[l + 96];
+      ql[l] = (uint8_t)((q1 & 0xF) | (q3 & 0xF) << 4);
+      ql[l + 32] = (uint8_t)((q2 & 0xF) | (q4 & 0xF) << 4);
+      qh[l] = (uint8_t)((q1 >> 4) | (q2 >> 4) << 2 | (q3 >> 4) << 4 | (q4 >> 4) << 6);
+    }
+  }
+}
+
+void dq_quantize_row_ref(int type, const float *x, void *out, int64_t n)
+{
+  uint8_t *o = out;
+  switch (type) {
+  case DQ_T_F32: memcpy(out, x, (size_t)n * 4); break;
+  case DQ_T_F16:
+    for (int64_t i = 0; i < n; i++) { uint16_t h = f32_to_f16_sw(x[i]); memcpy(o + 2 * i, &h, 2); }
+    break;
+  case DQ_T_BF16:
+    for (int64_t i = 0; i < n; i++) { uint16_t h = f32_to_bf16(x[i]); memcpy(o + 2 * i, &h, 2); }
+    break;
+  case DQ_T_Q8_0: for (int64_t i = 0; i < n / DQ_QK; i++) quant_q8_0(x + DQ_QK * i, (dq_blk_q8_0 *)out + i); break;
+  case DQ_T_Q4_0: for (int64_t i = 0; i < n / DQ_QK; i++) quant_q4_0(x + DQ_QK * i, (dq_blk_q4_0 *)out + i); break;
+  case DQ_T_Q4_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q4_k(x + DQ_QKK * i, (dq_blk_q4_k *)out + i); break;
+  case DQ_T_Q5_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q5_k(x + DQ_QKK * i, (dq_blk_q5_k *)out + i); break;
+  case DQ_T_Q6_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q6_k(x + DQ_QKK * i, (dq_blk_q6_k *)out + i); break;
+  default: break;
+  }
+}
