@@ -1,0 +1,115 @@
+/* Public API: docq_search and the docq_results it returns, on top of
+ * dq_retrieve (src/retrieve). The results own the hit records; the docq_hit
+ * array handed out borrows their strings, so getters stay valid until
+ * docq_results_free. */
+#include <string.h>
+
+#include "api/db_internal.h"
+#include "retrieve/retrieve.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+struct docq_results {
+  dq_hit_rec *recs;
+  docq_hit *hits;
+  size_t n;
+};
+
+DOCQ_API int docq_search_options_init(docq_search_options *opts, unsigned int version)
+{
+  DQ_ASSERT_ARG(opts);
+  if (version != DOCQ_SEARCH_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_search_options version %u is not supported (this library: %d)",
+                      version, DOCQ_SEARCH_OPTIONS_VERSION);
+  docq_search_options d = DOCQ_SEARCH_OPTIONS_INIT;
+  *opts = d;
+  return 0;
+}
+
+/* Check the options and translate them for dq_retrieve. */
+static int query_opts(const docq_search_options *so, dq_query_opts *q, volatile int *intr)
+{
+  docq_search_options d = DOCQ_SEARCH_OPTIONS_INIT;
+  if (!so) so = &d;
+  if (so->version != DOCQ_SEARCH_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_search_options version %u is not supported (this library: %d)",
+                      so->version, DOCQ_SEARCH_OPTIONS_VERSION);
+  if ((int)so->mode < DOCQ_MODE_HYBRID || (int)so->mode > DOCQ_MODE_VECTOR)
+    return dq_err_set(DOCQ_EINVAL, "search: unknown mode %d", (int)so->mode);
+  if ((int)so->fusion < DOCQ_FUSION_DEFAULT || (int)so->fusion > DOCQ_FUSION_CONVEX)
+    return dq_err_set(DOCQ_EINVAL, "search: unknown fusion %d", (int)so->fusion);
+  if (so->bm25_weight > 1.0)
+    return dq_err_set(DOCQ_EINVAL, "search: bm25_weight %g is above 1 (use 0..1, or < 0 for the default)", so->bm25_weight);
+  if (so->k > 10000)
+    return dq_err_set(DOCQ_EINVAL, "search: k = %u is too large (at most 10000)", so->k);
+  memset(q, 0, sizeof *q);
+  q->k = so->k ? so->k : 10;
+  q->mode = so->mode == DOCQ_MODE_BM25 ? DQ_MODE_BM25 : so->mode == DOCQ_MODE_VECTOR ? DQ_MODE_VECTOR : DQ_MODE_HYBRID;
+  q->fusion = so->fusion == DOCQ_FUSION_RRF ? DQ_FUSE_RRF : so->fusion == DOCQ_FUSION_CONVEX ? DQ_FUSE_CONVEX : 0;
+  q->w_bm25 = so->bm25_weight;
+  q->merge = so->merge_neighbors != 0;
+  q->dedupe = 0.9;
+  q->filter.prefix = so->path_prefix;
+  q->filter.glob = so->path_glob;
+  q->filter.tag = so->tag;
+  q->filter.after = so->after;
+  q->filter.before = so->before;
+  q->interrupt = intr;
+  return 0;
+}
+
+DOCQ_API int docq_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts)
+{
+  DQ_ASSERT_ARG(out);
+  *out = NULL;
+  DQ_ASSERT_ARG(db && db->store && db->embedder);
+  DQ_ASSERT_ARG(query);
+  dq_db_enter(db);
+  dq_err_clear();
+  dq_query_opts q;
+  int rc = query_opts(opts, &q, &db->interrupted);
+  if (rc < 0) return rc;
+  docq_results *r = dq_calloc(1, sizeof *r);
+  if (!r) return DOCQ_ENOMEM;
+  if ((rc = dq_retrieve(db->store, db->embedder, query, &q, &r->recs, &r->n)) < 0) goto done;
+  if (!(r->hits = dq_calloc(r->n ? r->n : 1, sizeof *r->hits))) { rc = DOCQ_ENOMEM; goto done; }
+  for (size_t i = 0; i < r->n; i++) {
+    const dq_hit_rec *h = &r->recs[i];
+    docq_hit *o = &r->hits[i];
+    o->doc_id = h->doc_id;
+    o->chunk_first = h->chunk_first;
+    o->chunk_last = h->chunk_last;
+    o->path = h->path;
+    o->title = h->title;
+    o->section = h->section;
+    o->text = h->text;
+    o->line_first = h->line_first;
+    o->line_last = h->line_last;
+    o->score = h->score;
+    o->bm25_score = h->bm25;
+    o->vector_score = h->vec;
+    o->bm25_rank = h->bm25_rank;
+    o->vector_rank = h->vec_rank;
+    o->also_in = h->also_in;
+  }
+  *out = r;
+  r = NULL;
+done:
+  docq_results_free(r);
+  return rc;
+}
+
+DOCQ_API size_t docq_results_count(const docq_results *r) { return r ? r->n : 0; }
+
+DOCQ_API const docq_hit *docq_results_get(const docq_results *r, size_t i)
+{
+  return r && i < r->n ? &r->hits[i] : NULL;
+}
+
+DOCQ_API void docq_results_free(docq_results *r)
+{
+  if (!r) return;
+  dq_hits_free(r->recs, r->n);
+  dq_free(r->hits);
+  dq_free(r);
+}
