@@ -1,0 +1,221 @@
+/* docq search: ranked passages for a query (hybrid BM25 + vectors by default).
+ * Human output: rank, score, title, path:lines, section, a snippet, and the
+ * paths of collapsed duplicates; --json: one object with every hit field. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+  fputs("usage: docq search QUERY [options]\n"
+        "  -k N                 passages to show (default 10)\n"
+        "  --mode M             hybrid (default), bm25 or vector\n"
+        "  --fusion F           rrf or convex (hybrid mode; default: docq's measured choice)\n"
+        "  --weight W           weight of BM25 in the fusion, 0..1\n"
+        "  --path PREFIX        only documents whose path starts with PREFIX\n"
+        "  --glob PATTERN       only documents whose path matches PATTERN (fnmatch)\n"
+        "  --tag TAG            only documents with this front-matter tag\n"
+        "  --after DATE         only documents dated on/after DATE (YYYY-MM-DD)\n"
+        "  --before DATE        only documents dated before DATE (YYYY-MM-DD)\n"
+        "  --no-merge           do not merge neighbouring chunks into one passage\n"
+        "  --json               machine-readable output\n"
+        "  --db DIR             the index folder\n", f);
+}
+
+/* YYYY-MM-DD[Thh:mm[:ss]] (UTC) -> epoch seconds; -1 when malformed. */
+static long long parse_date(const char *s)
+{
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  int n = sscanf(s, "%d-%d-%d%*[T ]%d:%d:%d", &y, &mo, &d, &h, &mi, &sec);
+  if (n < 3 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+    return -1;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return (long long)timegm(&tm);
+}
+
+/* Print text with whitespace runs collapsed, at most max bytes, never cutting
+ * a UTF-8 sequence; "..." when cut. */
+static void print_snippet(FILE *f, const char *t, size_t max)
+{
+  size_t out = 0;
+  int space = 0;
+  while (*t == ' ' || *t == '\n' || *t == '\t' || *t == '\r') t++;
+  for (const char *p = t; *p; ) {
+    if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') { space = 1; p++; continue; }
+    size_t k = 1;
+    unsigned char c = (unsigned char)*p;
+    if (c >= 0xF0) k = 4; else if (c >= 0xE0) k = 3; else if (c >= 0xC0) k = 2;
+    if (out + k + space > max) { fputs(" ...", f); return; }
+    if (space) { fputc(' ', f); out++; space = 0; }
+    for (size_t i = 0; i < k && p[i]; i++) fputc(p[i], f);
+    out += k;
+    p += k;
+  }
+}
+
+static void print_json_paths(FILE *f, const char *list)
+{
+  fputc('[', f);
+  int first = 1;
+  for (const char *p = list; p && *p; ) {
+    const char *e = strchr(p, '\n');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    char *one = strndup(p, n);
+    if (!first) fputc(',', f);
+    cli_json_str(f, one ? one : "");
+    free(one);
+    first = 0;
+    p += n;
+    if (*p == '\n') p++;
+  }
+  fputc(']', f);
+}
+
+static void print_hit_json(FILE *f, const docq_hit *h, size_t rank)
+{
+  fprintf(f, "{\"rank\":%zu,\"score\":%.6g,\"bm25_score\":%.6g,\"vector_score\":%.6g,\"bm25_rank\":%d,"
+             "\"vector_rank\":%d,\"doc_id\":%lld,\"chunk_first\":%lld,\"chunk_last\":%lld,\"path\":",
+          rank, h->score, h->bm25_score, h->vector_score, h->bm25_rank, h->vector_rank, (long long)h->doc_id,
+          (long long)h->chunk_first, (long long)h->chunk_last);
+  cli_json_str(f, h->path);
+  fputs(",\"title\":", f);
+  cli_json_str(f, h->title);
+  fputs(",\"section\":", f);
+  cli_json_str(f, h->section);
+  fprintf(f, ",\"line_first\":%u,\"line_last\":%u,\"text\":", h->line_first, h->line_last);
+  cli_json_str(f, h->text);
+  fputs(",\"also_in\":", f);
+  print_json_paths(f, h->also_in);
+  fputc('}', f);
+}
+
+static int need_arg(int argc, char **argv, int i)
+{
+  if (i + 1 >= argc) { fprintf(stderr, "docq search: %s needs a value\n", argv[i]); return 0; }
+  return 1;
+}
+
+int cmd_search(int argc, char **argv)
+{
+  docq_search_options so;
+  docq_search_options_init(&so, DOCQ_SEARCH_OPTIONS_VERSION);
+  char query[8192];
+  size_t qlen = 0;
+  query[0] = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int c = cli_common_opt(argc, argv, &i);
+    if (c < 0) return EXIT_USAGE;
+    if (c > 0) continue;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+    if (!strcmp(a, "-k") || !strcmp(a, "--k")) {
+      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      char *end;
+      long k = strtol(argv[++i], &end, 10);
+      if (*end || k < 1 || k > 10000) { fprintf(stderr, "docq search: -k wants 1..10000\n"); return EXIT_USAGE; }
+      so.k = (unsigned)k;
+    } else if (!strcmp(a, "--mode")) {
+      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      const char *m = argv[++i];
+      if (!strcmp(m, "hybrid")) so.mode = DOCQ_MODE_HYBRID;
+      else if (!strcmp(m, "bm25")) so.mode = DOCQ_MODE_BM25;
+      else if (!strcmp(m, "vector")) so.mode = DOCQ_MODE_VECTOR;
+      else { fprintf(stderr, "docq search: --mode is hybrid, bm25 or vector\n"); return EXIT_USAGE; }
+    } else if (!strcmp(a, "--fusion")) {
+      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      const char *m = argv[++i];
+      if (!strcmp(m, "rrf")) so.fusion = DOCQ_FUSION_RRF;
+      else if (!strcmp(m, "convex")) so.fusion = DOCQ_FUSION_CONVEX;
+      else { fprintf(stderr, "docq search: --fusion is rrf or convex\n"); return EXIT_USAGE; }
+    } else if (!strcmp(a, "--weight")) {
+      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      char *end;
+      double w = strtod(argv[++i], &end);
+      if (*end || w < 0 || w > 1) { fprintf(stderr, "docq search: --weight wants 0..1\n"); return EXIT_USAGE; }
+      so.bm25_weight = w;
+    } else if (!strcmp(a, "--path")) {
+      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      so.path_prefix = argv[++i];
+    } else if (!strcmp(a, "--glob")) {
+      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      so.path_glob = argv[++i];
+    } else if (!strcmp(a, "--tag")) {
+      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      so.tag = argv[++i];
+    } else if (!strcmp(a, "--after") || !strcmp(a, "--before")) {
+      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      long long t = parse_date(argv[++i]);
+      if (t < 0) { fprintf(stderr, "docq search: %s wants a date YYYY-MM-DD\n", a); return EXIT_USAGE; }
+      if (a[2] == 'a') so.after = t; else so.before = t;
+    } else if (!strcmp(a, "--no-merge")) {
+      so.merge_neighbors = 0;
+    } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
+      fprintf(stderr, "docq search: unknown option %s (see docq search --help)\n", a);
+      return EXIT_USAGE;
+    } else {
+      if (!strcmp(a, "--") && i + 1 < argc) a = argv[++i];
+      size_t n = strlen(a);
+      if (qlen + n + 2 > sizeof query) { fprintf(stderr, "docq search: query too long\n"); return EXIT_USAGE; }
+      if (qlen) query[qlen++] = ' ';
+      memcpy(query + qlen, a, n + 1);
+      qlen += n;
+    }
+  }
+  if (!qlen) { usage(stderr); return EXIT_USAGE; }
+
+  docq_db *db = NULL;
+  int code = cli_open_db(&db, 0, 1);
+  if (code) return code;
+  cli_on_sigint(db);
+  docq_results *r = NULL;
+  int rc = docq_search(&r, db, query, &so);
+  if (rc < 0) { code = cli_fail(rc, "search failed"); docq_db_free(db); return code; }
+  size_t n = docq_results_count(r);
+  if (g_cli.json) {
+    static const char *modes[] = {"hybrid", "bm25", "vector"};
+    printf("{\"query\":");
+    cli_json_str(stdout, query);
+    printf(",\"mode\":\"%s\",\"count\":%zu,\"hits\":[", modes[so.mode], n);
+    for (size_t i = 0; i < n; i++) {
+      if (i) putchar(',');
+      print_hit_json(stdout, docq_results_get(r, i), i + 1);
+    }
+    printf("]}\n");
+  } else if (!n) {
+    printf("No passage matches \"%s\".\n", query);
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      const docq_hit *h = docq_results_get(r, i);
+      printf("%2zu. %.4f  %s — %s:%u-%u", i + 1, h->score, h->title && *h->title ? h->title : "(untitled)", h->path,
+             h->line_first, h->line_last);
+      if (h->section && *h->section) printf("  § %s", h->section);
+      printf("\n    ");
+      print_snippet(stdout, h->text, 240);
+      putchar('\n');
+      if (h->also_in && *h->also_in) {
+        printf("    also in:");
+        for (const char *p = h->also_in; *p; ) {
+          const char *e = strchr(p, '\n');
+          size_t len = e ? (size_t)(e - p) : strlen(p);
+          printf(" %.*s", (int)len, p);
+          p += len;
+          if (*p) p++;
+        }
+        putchar('\n');
+      }
+    }
+  }
+  docq_results_free(r);
+  docq_db_free(db);
+  return 0;
+}
