@@ -1,0 +1,1060 @@
+/* The SQLite side of the store: schema, manifest, writer lock, transactions,
+ * documents, chunks, BM25 search and the invariant check.
+ *
+ * Schema (format DQ_STORE_FORMAT_VERSION):
+ *   meta(key, value)       manifest and bookkeeping (format_version, embedder,
+ *                          dim, vec_kind, chunk_tokens, chunk_overlap,
+ *                          vec_version, faiss_version, faiss_file, last_run)
+ *   docs                   one row per document, path UNIQUE
+ *   chunks                 text as written + source offsets; AUTOINCREMENT so
+ *                          a chunk id is never reused (FAISS may still hold
+ *                          the vector of a deleted id)
+ *   chunks_fts             FTS5, external content = chunks.text, tokenizer docq
+ *   vecs(chunk_id, seq, v) f16 vectors; seq = vec_version of the transaction
+ *                          that wrote them (catch-up key for FAISS)
+ *
+ * Invariants: every chunk has its FTS row and (when dim > 0) one vector; FTS
+ * rows are deleted with the 'delete' command and the old text before the
+ * chunk row goes; vec_version grows by one per document change, inside the
+ * same transaction. Durability: WAL + synchronous=NORMAL, so a committed
+ * transaction survives a killed process (not a power cut). */
+#include "store/store_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "util/mem.h"
+
+#define DQ_BM25_MAX_TERMS 64
+
+static const char *const SCHEMA =
+  "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+  "CREATE TABLE docs(id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE, title TEXT,"
+  " format INTEGER NOT NULL DEFAULT 0, hash TEXT NOT NULL DEFAULT '', mtime INTEGER NOT NULL DEFAULT 0,"
+  " size INTEGER NOT NULL DEFAULT 0, tags TEXT NOT NULL DEFAULT '', date INTEGER NOT NULL DEFAULT 0,"
+  " meta_json TEXT, n_chunks INTEGER NOT NULL DEFAULT 0);"
+  "CREATE INDEX docs_hash ON docs(hash);"
+  "CREATE TABLE chunks(id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id INTEGER NOT NULL, ordinal INTEGER NOT NULL,"
+  " line_first INTEGER, line_last INTEGER, src_start INTEGER, src_end INTEGER, overlap_len INTEGER,"
+  " n_tokens INTEGER, section TEXT, text TEXT NOT NULL);"
+  "CREATE UNIQUE INDEX chunks_doc ON chunks(doc_id, ordinal);"
+  "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', tokenize='docq');"
+  "CREATE TABLE vecs(chunk_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, v BLOB NOT NULL);"
+  "CREATE INDEX vecs_seq ON vecs(seq);";
+
+#define DOC_COLS "id, path, title, format, hash, mtime, size, tags, date, meta_json, n_chunks"
+#define CHUNK_COLS "id, doc_id, ordinal, line_first, line_last, src_start, src_end, overlap_len, n_tokens, text, section"
+
+static const char *const SQL[ST_COUNT] = {
+  [ST_BEGIN] = "BEGIN IMMEDIATE",
+  [ST_COMMIT] = "COMMIT",
+  [ST_ROLLBACK] = "ROLLBACK",
+  [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+  [ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+  [ST_VERSION_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'vec_version' RETURNING value",
+  [ST_DOC_BY_PATH] = "SELECT " DOC_COLS " FROM docs WHERE path = ?1",
+  [ST_DOC_BY_HASH] = "SELECT " DOC_COLS " FROM docs WHERE hash = ?1 ORDER BY id LIMIT 1",
+  [ST_DOC_BY_ID] = "SELECT " DOC_COLS " FROM docs WHERE id = ?1",
+  [ST_DOC_ID_BY_PATH] = "SELECT id FROM docs WHERE path = ?1",
+  [ST_DOC_INSERT] = "INSERT INTO docs(path, title, format, hash, mtime, size, tags, date, meta_json, n_chunks)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+  [ST_CHUNK_INSERT] = "INSERT INTO chunks(doc_id, ordinal, line_first, line_last, src_start, src_end, overlap_len,"
+                      " n_tokens, section, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+  [ST_FTS_INSERT] = "INSERT INTO chunks_fts(rowid, text) VALUES(?1, ?2)",
+  [ST_VEC_INSERT] = "INSERT INTO vecs(chunk_id, seq, v) VALUES(?1, ?2, ?3)",
+  [ST_DOC_CHUNKS] = "SELECT c.id, c.text, v.seq FROM chunks c LEFT JOIN vecs v ON v.chunk_id = c.id WHERE c.doc_id = ?1",
+  [ST_FTS_DELETE] = "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?1, ?2)",
+  [ST_VEC_DELETE_DOC] = "DELETE FROM vecs WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
+  [ST_CHUNK_DELETE_DOC] = "DELETE FROM chunks WHERE doc_id = ?1",
+  [ST_DOC_DELETE] = "DELETE FROM docs WHERE id = ?1",
+  [ST_DOC_RENAME] = "UPDATE docs SET path = ?2, mtime = ?3 WHERE id = ?1",
+  [ST_DOC_TOUCH] = "UPDATE docs SET mtime = ?2, size = ?3 WHERE id = ?1",
+  [ST_BM25] = "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+  [ST_VEC_EXISTS] = "SELECT 1 FROM vecs WHERE chunk_id = ?1",
+  [ST_CHUNK_GET] = "SELECT " CHUNK_COLS " FROM chunks WHERE id = ?1",
+  [ST_CHUNK_AT] = "SELECT " CHUNK_COLS " FROM chunks WHERE doc_id = ?1 AND ordinal = ?2",
+  [ST_CHUNK_VEC] = "SELECT v FROM vecs WHERE chunk_id = ?1",
+  [ST_VEC_SINCE] = "SELECT chunk_id, seq, v FROM vecs WHERE seq > ?1 ORDER BY seq",
+  [ST_VEC_COUNT] = "SELECT count(*) FROM vecs",
+  [ST_VEC_IDS] = "SELECT chunk_id FROM vecs ORDER BY chunk_id",
+};
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static int map_sqlite(int rc)
+{
+  switch (rc & 0xff) {
+  case SQLITE_NOMEM: return DOCQ_ENOMEM;
+  case SQLITE_BUSY: case SQLITE_LOCKED: return DOCQ_EBUSY;
+  case SQLITE_CORRUPT: case SQLITE_NOTADB: return DOCQ_ECORRUPT;
+  case SQLITE_IOERR: case SQLITE_FULL: case SQLITE_CANTOPEN: case SQLITE_READONLY: return DOCQ_EIO;
+  case SQLITE_INTERRUPT: return DOCQ_ECANCELED;
+  default: return DOCQ_ERROR;
+  }
+}
+
+/* Copy SQLite's message now: the next call on the connection replaces it. */
+int dq_sql_fail(dq_store *s, int src, const char *what)
+{
+  return dq_err_set(map_sqlite(src), "sqlite: %s: %s (%s)", what, sqlite3_errmsg(s->db), s->db_path);
+}
+
+sqlite3_stmt *dq_stmt(dq_store *s, int which)
+{
+  if (!s->st[which] && sqlite3_prepare_v3(s->db, SQL[which], -1, SQLITE_PREPARE_PERSISTENT, &s->st[which], NULL) != SQLITE_OK) {
+    dq_sql_fail(s, sqlite3_errcode(s->db), SQL[which]);
+    s->st[which] = NULL;
+  }
+  return s->st[which];
+}
+
+void dq_stmt_done(sqlite3_stmt *st)
+{
+  if (!st) return;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+/* Run a statement that returns no rows (or whose rows are ignored). */
+static int run(dq_store *s, sqlite3_stmt *st, const char *what)
+{
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+  int out = rc == SQLITE_DONE ? 0 : dq_sql_fail(s, rc, what);
+  dq_stmt_done(st);
+  return out;
+}
+
+int dq_exec(dq_store *s, const char *sql)
+{
+  char *msg = NULL;
+  int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+  int out = 0;
+  if (rc != SQLITE_OK) out = dq_err_set(map_sqlite(rc), "sqlite: %s: %s (%s)", sql, msg ? msg : sqlite3_errstr(rc), s->db_path);
+  sqlite3_free(msg);
+  return out;
+}
+
+int dq_interrupted(const dq_store *s) { return s->interrupt && *s->interrupt; }
+
+static int in_txn(const dq_store *s) { return !sqlite3_get_autocommit(s->db); }
+
+static char *path_join(const char *dir, const char *name)
+{
+  dq_buf b = { 0 };
+  dq_buf_printf(&b, "%s/%s", dir, name);
+  return b.oom ? (dq_buf_free(&b), NULL) : dq_buf_detach(&b);
+}
+
+/* ---- meta ------------------------------------------------------------------------ */
+
+/* 1 found, 0 absent, < 0 error. The statement is left on the row for the caller. */
+static int meta_find(dq_store *s, const char *key, sqlite3_stmt **out)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_META_GET);
+  *out = st;
+  if (!st) return dq_err_code();
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) return 1;
+  int out_rc = rc == SQLITE_DONE ? 0 : dq_sql_fail(s, rc, "read meta");
+  dq_stmt_done(st);
+  return out_rc;
+}
+
+int dq_meta_get_i64(dq_store *s, const char *key, int64_t *out)
+{
+  sqlite3_stmt *st;
+  *out = 0;
+  int rc = meta_find(s, key, &st);
+  if (rc <= 0) return rc;
+  *out = sqlite3_column_int64(st, 0);
+  dq_stmt_done(st);
+  return 0;
+}
+
+int dq_meta_get_text(dq_store *s, const char *key, char *out, size_t cap)
+{
+  sqlite3_stmt *st;
+  out[0] = 0;
+  int rc = meta_find(s, key, &st);
+  if (rc <= 0) return rc;
+  const char *t = (const char *)sqlite3_column_text(st, 0);
+  snprintf(out, cap, "%s", t ? t : "");
+  dq_stmt_done(st);
+  return 0;
+}
+
+int dq_meta_set_i64(dq_store *s, const char *key, int64_t v)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_META_SET);
+  if (!st) return dq_err_code();
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, v);
+  return run(s, st, "write meta");
+}
+
+int dq_meta_set_text(dq_store *s, const char *key, const char *v)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_META_SET);
+  if (!st) return dq_err_code();
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
+  return run(s, st, "write meta");
+}
+
+static int load_manifest(dq_store *s)
+{
+  int64_t v = 0;
+  int rc;
+  dq_manifest *m = &s->man;
+  memset(m, 0, sizeof *m);
+  m->format_version = DQ_STORE_FORMAT_VERSION;
+  if ((rc = dq_meta_get_text(s, "embedder", m->embedder, sizeof m->embedder)) < 0) return rc;
+  if ((rc = dq_meta_get_text(s, "vec_kind", m->vec_kind, sizeof m->vec_kind)) < 0) return rc;
+  if ((rc = dq_meta_get_i64(s, "dim", &v)) < 0) return rc;
+  if (v < 0 || v > 65536) return dq_err_set(DOCQ_ECORRUPT, "index %s: vector dimension %lld out of range", s->dir, (long long)v);
+  m->dim = (unsigned)v;
+  if ((rc = dq_meta_get_i64(s, "chunk_tokens", &v)) < 0) return rc;
+  m->chunk_tokens = (unsigned)v;
+  if ((rc = dq_meta_get_i64(s, "chunk_overlap", &v)) < 0) return rc;
+  m->chunk_overlap = (unsigned)v;
+  if (!m->vec_kind[0]) snprintf(m->vec_kind, sizeof m->vec_kind, "IDMap2,Flat");
+  return 0;
+}
+
+/* ---- open / close --------------------------------------------------------------- */
+
+/* Create the schema unless another process did it first. */
+static int ensure_schema(dq_store *s)
+{
+  int rc = 0;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'meta'), (SELECT count(*) FROM sqlite_master)", -1, &st, NULL) != SQLITE_OK)
+    return dq_sql_fail(s, sqlite3_errcode(s->db), "read schema");
+  int step = sqlite3_step(st);
+  int has_meta = step == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  int n_objects = step == SQLITE_ROW ? sqlite3_column_int(st, 1) : 0;
+  if (step != SQLITE_ROW) rc = dq_sql_fail(s, step, "read schema");
+  sqlite3_finalize(st);
+  if (rc || has_meta) return rc;
+  if (n_objects > 0) return dq_err_set(DOCQ_ECORRUPT, "%s is an SQLite database but not a docq index", s->db_path);
+  if (s->flags & DQ_STORE_READONLY) return dq_err_set(DOCQ_ENOTFOUND, "no docq index in %s (run `docq index` first)", s->dir);
+  if ((rc = dq_exec(s, "BEGIN IMMEDIATE")) < 0) return rc;
+  /* Re-check under the write lock: a concurrent opener may have won. */
+  if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master WHERE name = 'meta'", -1, &st, NULL) != SQLITE_OK) {
+    rc = dq_sql_fail(s, sqlite3_errcode(s->db), "read schema");
+    goto done;
+  }
+  has_meta = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  sqlite3_finalize(st);
+  if (!has_meta) {
+    if ((rc = dq_exec(s, SCHEMA)) < 0) goto done;
+    if ((rc = dq_meta_set_i64(s, "format_version", DQ_STORE_FORMAT_VERSION)) < 0) goto done;
+    if ((rc = dq_meta_set_i64(s, "vec_version", 0)) < 0) goto done;
+    if ((rc = dq_meta_set_i64(s, "faiss_version", 0)) < 0) goto done;
+    if ((rc = dq_meta_set_text(s, "faiss_file", "")) < 0) goto done;
+    if ((rc = dq_meta_set_i64(s, "last_run", 0)) < 0) goto done;
+  }
+  rc = dq_exec(s, "COMMIT");
+done:
+  if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+static int check_format(dq_store *s)
+{
+  int64_t v = 0;
+  int rc = dq_meta_get_i64(s, "format_version", &v);
+  if (rc < 0) return rc;
+  if (v == DQ_STORE_FORMAT_VERSION) return 0;
+  if (v > DQ_STORE_FORMAT_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "index %s has format %lld, made by a newer docq (this one reads format %d): "
+                      "upgrade docq, or delete the folder and run `docq index` again", s->dir, (long long)v, DQ_STORE_FORMAT_VERSION);
+  return dq_err_set(DOCQ_EVERSION, "index %s has old format %lld (this docq reads format %d): "
+                    "delete the folder and run `docq index` again to re-create it", s->dir, (long long)v, DQ_STORE_FORMAT_VERSION);
+}
+
+static int open_dir(const char *dir, unsigned flags)
+{
+  struct stat st;
+  if (stat(dir, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return dq_err_set(DOCQ_EINVAL, "index %s is not a folder", dir);
+    return 0;
+  }
+  if (errno != ENOENT) return dq_err_set(DOCQ_EIO, "cannot access index %s: %s", dir, strerror(errno));
+  if (!(flags & DQ_STORE_CREATE) || (flags & DQ_STORE_READONLY))
+    return dq_err_set(DOCQ_ENOTFOUND, "no docq index at %s (folder does not exist)", dir);
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) return dq_err_set(DOCQ_EIO, "cannot create index folder %s: %s", dir, strerror(errno));
+  return 0;
+}
+
+int dq_store_open(dq_store **out, const char *dir, unsigned flags)
+{
+  DQ_ASSERT_ARG(out && dir && *dir);
+  *out = NULL;
+  int rc = open_dir(dir, flags);
+  if (rc) return rc;
+  dq_store *s = dq_calloc(1, sizeof *s);
+  if (!s) return DOCQ_ENOMEM;
+  s->lock_fd = -1;
+  s->flags = flags;
+  s->dir = dq_strdup(dir);
+  s->db_path = path_join(dir, "docq.sqlite");
+  if (!s->dir || !s->db_path) { rc = DOCQ_ENOMEM; goto done; }
+
+  struct stat sb;
+  if (stat(s->db_path, &sb) != 0 && !(flags & DQ_STORE_CREATE)) {
+    rc = dq_err_set(DOCQ_ENOTFOUND, "no docq index in %s (run `docq index` first)", dir);
+    goto done;
+  }
+  int oflags = SQLITE_OPEN_NOMUTEX | ((flags & DQ_STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int src = sqlite3_open_v2(s->db_path, &s->db, oflags, NULL);
+  if (src != SQLITE_OK) {
+    rc = s->db ? dq_sql_fail(s, src, "open") : dq_err_set(DOCQ_ENOMEM, "sqlite: cannot open %s", s->db_path);
+    goto done;
+  }
+  sqlite3_extended_result_codes(s->db, 1);
+  sqlite3_busy_timeout(s->db, 10000);
+  if ((rc = dq_fts_register(s->db)) < 0) goto done;
+  if (!(flags & DQ_STORE_READONLY) && (rc = dq_exec(s, "PRAGMA journal_mode=WAL")) < 0) goto done;
+  /* WAL + NORMAL: a commit is in the WAL (OS page cache) before COMMIT
+   * returns, so killing the process never loses it; only power loss can. */
+  if ((rc = dq_exec(s, "PRAGMA synchronous=NORMAL")) < 0) goto done;
+  if ((rc = ensure_schema(s)) < 0) goto done;
+  if ((rc = check_format(s)) < 0) goto done;
+  if ((rc = load_manifest(s)) < 0) goto done;
+  rc = dq_vsync_open(s);
+done:
+  if (rc) dq_store_close(s);
+  else *out = s;
+  return rc;
+}
+
+void dq_store_close(dq_store *s)
+{
+  if (!s) return;
+  for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+  if (s->db) {
+    if (in_txn(s)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close_v2(s->db);
+  }
+  if (s->lock_fd >= 0) {
+    /* Clear the pid first so a stale file never names a live process. */
+    if (ftruncate(s->lock_fd, 0) != 0) {}
+    close(s->lock_fd);
+  }
+  dq_vec_free(s->vec);
+  dq_free(s->rm_txn);
+  dq_free(s->rm_done);
+  dq_free(s->dir);
+  dq_free(s->db_path);
+  dq_free(s);
+}
+
+void dq_store_set_interrupt(dq_store *s, volatile int *flag)
+{
+  if (s) s->interrupt = flag;
+}
+
+/* ---- writer lock / transactions ----------------------------------------------------- */
+
+int dq_store_lock_writer(dq_store *s)
+{
+  DQ_ASSERT_ARG(s);
+  if (s->flags & DQ_STORE_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s was opened read-only", s->dir);
+  if (s->lock_fd >= 0) return 0;
+  char *path = path_join(s->dir, "write.lock");
+  if (!path) return DOCQ_ENOMEM;
+  int rc = 0;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    rc = dq_err_set(DOCQ_EIO, "cannot open %s: %s", path, strerror(errno));
+    goto done;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      char buf[32] = { 0 };
+      ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+      long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+      if (pid > 0) rc = dq_err_set(DOCQ_EBUSY, "index %s is being written by another docq process (pid %ld)", s->dir, pid);
+      else rc = dq_err_set(DOCQ_EBUSY, "index %s is being written by another docq process", s->dir);
+    } else {
+      rc = dq_err_set(DOCQ_EIO, "cannot lock %s: %s", path, strerror(errno));
+    }
+    close(fd);
+    goto done;
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {} /* the pid is a courtesy */
+  s->lock_fd = fd;
+  /* Another writer may have changed the index since we opened it. */
+  if ((rc = dq_vsync_refresh(s)) < 0) goto done;
+  rc = dq_vsync_reconcile(s);
+done:
+  dq_free(path);
+  return rc;
+}
+
+/* Every write needs the writer lock: the FAISS file must have one owner. */
+int dq_store_writable(dq_store *s)
+{
+  if (s->flags & DQ_STORE_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s was opened read-only", s->dir);
+  return s->lock_fd >= 0 ? 0 : dq_store_lock_writer(s);
+}
+
+int dq_store_begin(dq_store *s)
+{
+  DQ_ASSERT_ARG(s);
+  int rc = dq_store_writable(s);
+  if (rc) return rc;
+  if (in_txn(s)) return dq_err_set(DOCQ_EINVAL, "index %s: a transaction is already open", s->dir);
+  sqlite3_stmt *st = dq_stmt(s, ST_BEGIN);
+  if (!st) return dq_err_code();
+  s->n_rm_txn = 0;
+  return run(s, st, "begin");
+}
+
+static int rm_append(dq_removed **a, size_t *n, size_t *cap, const dq_removed *src, size_t k)
+{
+  if (*n + k > *cap) {
+    size_t nc = *cap ? *cap : 64;
+    while (nc < *n + k) nc *= 2;
+    dq_removed *p = dq_realloc(*a, nc * sizeof *p);
+    if (!p) return DOCQ_ENOMEM;
+    *a = p;
+    *cap = nc;
+  }
+  memcpy(*a + *n, src, k * sizeof *src);
+  *n += k;
+  return 0;
+}
+
+int dq_store_commit(dq_store *s)
+{
+  DQ_ASSERT_ARG(s);
+  if (!in_txn(s)) return dq_err_set(DOCQ_EINVAL, "index %s: commit without a transaction", s->dir);
+  sqlite3_stmt *st = dq_stmt(s, ST_COMMIT);
+  if (!st) return dq_err_code();
+  int rc = run(s, st, "commit");
+  if (rc) {
+    if (in_txn(s)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->n_rm_txn = 0;
+    return rc;
+  }
+  /* The FAISS index learns about removals lazily (dq_vsync_refresh). */
+  rc = rm_append(&s->rm_done, &s->n_rm_done, &s->cap_rm_done, s->rm_txn, s->n_rm_txn);
+  if (rc) s->vec_broken = 1; /* cannot track them: rebuild on next use */
+  s->n_rm_txn = 0;
+  return 0;
+}
+
+int dq_store_rollback(dq_store *s)
+{
+  DQ_ASSERT_ARG(s);
+  s->n_rm_txn = 0;
+  if (!in_txn(s)) return 0;
+  sqlite3_stmt *st = dq_stmt(s, ST_ROLLBACK);
+  if (!st) return dq_err_code();
+  return run(s, st, "rollback");
+}
+
+/* ---- manifest ---------------------------------------------------------------------------- */
+
+int dq_store_manifest(dq_store *s, dq_manifest *out)
+{
+  DQ_ASSERT_ARG(s && out);
+  *out = s->man;
+  return 0;
+}
+
+static int write_manifest(dq_store *s, const dq_manifest *m)
+{
+  int rc;
+  if ((rc = dq_meta_set_text(s, "embedder", m->embedder)) < 0) return rc;
+  if ((rc = dq_meta_set_i64(s, "dim", m->dim)) < 0) return rc;
+  if ((rc = dq_meta_set_text(s, "vec_kind", m->vec_kind)) < 0) return rc;
+  if ((rc = dq_meta_set_i64(s, "chunk_tokens", m->chunk_tokens)) < 0) return rc;
+  return dq_meta_set_i64(s, "chunk_overlap", m->chunk_overlap);
+}
+
+static int count_vecs(dq_store *s, int64_t *n)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_VEC_COUNT);
+  if (!st) return dq_err_code();
+  int rc = sqlite3_step(st);
+  *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  int out = rc == SQLITE_ROW ? 0 : dq_sql_fail(s, rc, "count vectors");
+  dq_stmt_done(st);
+  return out;
+}
+
+int dq_store_set_manifest(dq_store *s, const dq_manifest *m)
+{
+  DQ_ASSERT_ARG(s && m);
+  DQ_ASSERT_ARG(memchr(m->embedder, 0, sizeof m->embedder) && memchr(m->vec_kind, 0, sizeof m->vec_kind));
+  DQ_ASSERT_ARG(m->dim <= 65536);
+  int rc = dq_store_writable(s);
+  if (rc) return rc;
+  dq_manifest nm = *m;
+  nm.format_version = DQ_STORE_FORMAT_VERSION;
+  if (!nm.vec_kind[0]) snprintf(nm.vec_kind, sizeof nm.vec_kind, "IDMap2,Flat");
+  int same_vectors = nm.dim == s->man.dim && strcmp(nm.embedder, s->man.embedder) == 0;
+  int own_txn = !in_txn(s);
+  if (own_txn && (rc = dq_store_begin(s)) < 0) return rc;
+  if (!same_vectors) {
+    int64_t n = 0;
+    if ((rc = count_vecs(s, &n)) < 0) goto done;
+    if (n > 0) {
+      rc = dq_err_set(DOCQ_EMISMATCH, "index %s was built with embedder '%s' (dimension %u), not '%s' (dimension %u): "
+                      "use the same embedder, or delete the folder and index again", s->dir, s->man.embedder,
+                      s->man.dim, nm.embedder, nm.dim);
+      goto done;
+    }
+  } else {
+    /* The vector index kind is the store's business once vectors exist. */
+    snprintf(nm.vec_kind, sizeof nm.vec_kind, "%s", s->man.vec_kind);
+  }
+  if ((rc = write_manifest(s, &nm)) < 0) goto done;
+  if (own_txn && (rc = dq_store_commit(s)) < 0) goto done;
+  own_txn = 0;
+  if (!same_vectors || strcmp(nm.vec_kind, s->man.vec_kind) != 0) {
+    s->man = nm;
+    rc = dq_vsync_reset(s);
+  } else {
+    s->man = nm;
+  }
+done:
+  if (rc && own_txn) dq_store_rollback(s);
+  if (rc && !own_txn && !in_txn(s)) load_manifest(s);
+  return rc;
+}
+
+/* ---- documents ------------------------------------------------------------------------------ */
+
+void dq_doc_row_clear(dq_doc_row *r)
+{
+  if (!r) return;
+  dq_free(r->path);
+  dq_free(r->title);
+  dq_free(r->tags);
+  dq_free(r->meta_json);
+  memset(r, 0, sizeof *r);
+}
+
+/* Fill r from a DOC_COLS row; `copy` duplicates strings, else they are borrowed. */
+static int doc_from_row(sqlite3_stmt *st, dq_doc_row *r, int copy)
+{
+  memset(r, 0, sizeof *r);
+  r->id = sqlite3_column_int64(st, 0);
+  const char *path = (const char *)sqlite3_column_text(st, 1);
+  const char *title = (const char *)sqlite3_column_text(st, 2);
+  r->format = sqlite3_column_int(st, 3);
+  const char *hash = (const char *)sqlite3_column_text(st, 4);
+  snprintf(r->hash, sizeof r->hash, "%s", hash ? hash : "");
+  r->mtime = sqlite3_column_int64(st, 5);
+  r->size = (uint64_t)sqlite3_column_int64(st, 6);
+  const char *tags = (const char *)sqlite3_column_text(st, 7);
+  r->date = sqlite3_column_int64(st, 8);
+  const char *meta = (const char *)sqlite3_column_text(st, 9);
+  r->n_chunks = (uint64_t)sqlite3_column_int64(st, 10);
+  if (!copy) {
+    r->path = (char *)(path ? path : "");
+    r->title = (char *)title;
+    r->tags = (char *)(tags ? tags : "");
+    r->meta_json = (char *)meta;
+    return 0;
+  }
+  r->path = dq_strdup(path ? path : "");
+  r->title = title ? dq_strdup(title) : NULL;
+  r->tags = dq_strdup(tags ? tags : "");
+  r->meta_json = meta ? dq_strdup(meta) : NULL;
+  if (!r->path || !r->tags || (title && !r->title) || (meta && !r->meta_json)) {
+    dq_doc_row_clear(r);
+    return DOCQ_ENOMEM;
+  }
+  return 0;
+}
+
+static int doc_get(dq_store *s, int which, const char *text, int64_t id, dq_doc_row *out, const char *what)
+{
+  DQ_ASSERT_ARG(s && out);
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = dq_stmt(s, which);
+  if (!st) return dq_err_code();
+  if (text) sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+  else sqlite3_bind_int64(st, 1, id);
+  int rc = sqlite3_step(st), out_rc;
+  if (rc == SQLITE_ROW) out_rc = doc_from_row(st, out, 1);
+  else if (rc == SQLITE_DONE && text) out_rc = dq_err_set(DOCQ_ENOTFOUND, "no document with %s %s in %s", what, text, s->dir);
+  else if (rc == SQLITE_DONE) out_rc = dq_err_set(DOCQ_ENOTFOUND, "no document with id %lld in %s", (long long)id, s->dir);
+  else out_rc = dq_sql_fail(s, rc, "read document");
+  dq_stmt_done(st);
+  return out_rc;
+}
+
+int dq_store_doc_by_path(dq_store *s, const char *path, dq_doc_row *out)
+{
+  DQ_ASSERT_ARG(path);
+  return doc_get(s, ST_DOC_BY_PATH, path, 0, out, "path");
+}
+
+int dq_store_doc_by_hash(dq_store *s, const char *hash, dq_doc_row *out)
+{
+  DQ_ASSERT_ARG(hash);
+  return doc_get(s, ST_DOC_BY_HASH, hash, 0, out, "hash");
+}
+
+int dq_store_doc_by_id(dq_store *s, int64_t id, dq_doc_row *out) { return doc_get(s, ST_DOC_BY_ID, NULL, id, out, "id"); }
+
+/* Bump vec_version inside the open transaction; *seq gets the new value. */
+static int bump_version(dq_store *s, int64_t *seq)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_VERSION_BUMP);
+  if (!st) return dq_err_code();
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *seq = sqlite3_column_int64(st, 0);
+    rc = sqlite3_step(st);
+  } else if (rc == SQLITE_DONE) {
+    dq_stmt_done(st);
+    return dq_err_set(DOCQ_ECORRUPT, "index %s: meta has no vec_version", s->dir);
+  }
+  int out = rc == SQLITE_DONE ? 0 : dq_sql_fail(s, rc, "bump vec_version");
+  dq_stmt_done(st);
+  return out;
+}
+
+static int need_txn(dq_store *s, const char *what)
+{
+  if (!in_txn(s)) return dq_err_set(DOCQ_EINVAL, "%s: no transaction is open on %s", what, s->dir);
+  return 0;
+}
+
+/* Delete a document's FTS rows (with the old text, as external content
+ * requires), vectors, chunks and row. Records removed vector ids for FAISS. */
+static int remove_doc(dq_store *s, int64_t id)
+{
+  sqlite3_stmt *it = dq_stmt(s, ST_DOC_CHUNKS), *del = dq_stmt(s, ST_FTS_DELETE), *st;
+  if (!it || !del) return dq_err_code();
+  int rc = 0, src;
+  size_t n_chunks = 0;
+  sqlite3_bind_int64(it, 1, id);
+  while ((src = sqlite3_step(it)) == SQLITE_ROW) {
+    dq_removed r = { sqlite3_column_int64(it, 0), sqlite3_column_type(it, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(it, 2) };
+    sqlite3_bind_int64(del, 1, r.id);
+    sqlite3_bind_value(del, 2, sqlite3_column_value(it, 1));
+    if ((rc = run(s, del, "delete FTS row")) < 0) break;
+    if (r.seq >= 0 && (rc = rm_append(&s->rm_txn, &s->n_rm_txn, &s->cap_rm_txn, &r, 1)) < 0) break;
+    n_chunks++;
+  }
+  if (!rc && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "read chunks");
+  dq_stmt_done(it);
+  if (rc) return rc;
+  int which[] = { ST_VEC_DELETE_DOC, ST_CHUNK_DELETE_DOC, ST_DOC_DELETE };
+  for (int i = 0; i < 3; i++) {
+    if (!(st = dq_stmt(s, which[i]))) return dq_err_code();
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = run(s, st, "delete document")) < 0) return rc;
+  }
+  if (sqlite3_changes(s->db) == 0) return dq_err_set(DOCQ_ENOTFOUND, "no document with id %lld in %s", (long long)id, s->dir);
+  int64_t seq;
+  return n_chunks ? bump_version(s, &seq) : 0;
+}
+
+int dq_store_remove_doc(dq_store *s, int64_t id)
+{
+  DQ_ASSERT_ARG(s);
+  int rc = need_txn(s, "remove document");
+  return rc ? rc : remove_doc(s, id);
+}
+
+static int find_doc_id(dq_store *s, const char *path, int64_t *id)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_DOC_ID_BY_PATH);
+  if (!st) return dq_err_code();
+  sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st), out = 0;
+  *id = 0;
+  if (rc == SQLITE_ROW) { *id = sqlite3_column_int64(st, 0); out = 1; }
+  else if (rc != SQLITE_DONE) out = dq_sql_fail(s, rc, "find document");
+  dq_stmt_done(st);
+  return out;
+}
+
+static int insert_chunk(dq_store *s, int64_t doc_id, const dq_chunk *c, int64_t *cid)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_CHUNK_INSERT), *fts = dq_stmt(s, ST_FTS_INSERT);
+  if (!st || !fts) return dq_err_code();
+  if (c->text_len > INT32_MAX) return dq_err_set(DOCQ_EINVAL, "chunk of %zu bytes is too large", c->text_len);
+  const char *text = c->text ? c->text : "";
+  int tn = c->text ? (int)c->text_len : 0;
+  sqlite3_bind_int64(st, 1, doc_id);
+  sqlite3_bind_int64(st, 2, c->ordinal);
+  sqlite3_bind_int64(st, 3, c->line_first);
+  sqlite3_bind_int64(st, 4, c->line_last);
+  sqlite3_bind_int64(st, 5, (int64_t)c->src_start);
+  sqlite3_bind_int64(st, 6, (int64_t)c->src_end);
+  sqlite3_bind_int64(st, 7, (int64_t)c->overlap_len);
+  sqlite3_bind_int64(st, 8, c->n_tokens);
+  sqlite3_bind_text(st, 9, c->section ? c->section : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 10, text, tn, SQLITE_STATIC);
+  int rc = run(s, st, "insert chunk");
+  if (rc) return rc;
+  *cid = sqlite3_last_insert_rowid(s->db);
+  sqlite3_bind_int64(fts, 1, *cid);
+  sqlite3_bind_text(fts, 2, text, tn, SQLITE_STATIC);
+  return run(s, fts, "index chunk text");
+}
+
+static int insert_vec(dq_store *s, int64_t cid, int64_t seq, const float *v, uint16_t *h)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_VEC_INSERT);
+  if (!st) return dq_err_code();
+  for (unsigned j = 0; j < s->man.dim; j++) {
+    if (!isfinite(v[j])) return dq_err_set(DOCQ_EINVAL, "vector of chunk %lld has a NaN or infinite value", (long long)cid);
+    h[j] = dq_f32_to_f16(v[j]);
+  }
+  sqlite3_bind_int64(st, 1, cid);
+  sqlite3_bind_int64(st, 2, seq);
+  sqlite3_bind_blob(st, 3, h, (int)(s->man.dim * sizeof *h), SQLITE_STATIC);
+  return run(s, st, "insert vector");
+}
+
+int dq_store_put_doc(dq_store *s, dq_doc_row *row, const dq_chunk *chunks, size_t n_chunks, const float *vecs)
+{
+  DQ_ASSERT_ARG(s && row && row->path && (chunks || n_chunks == 0));
+  int rc = need_txn(s, "put document");
+  if (rc) return rc;
+  unsigned dim = s->man.dim;
+  if (n_chunks && dim && !vecs) return dq_err_set(DOCQ_EINVAL, "put document %s: vectors missing (dimension %u)", row->path, dim);
+  if (n_chunks && !dim && vecs) return dq_err_set(DOCQ_EINVAL, "put document %s: vectors given but the index has no manifest", row->path);
+  uint16_t *h = NULL;
+  int64_t old_id = 0, seq = 0;
+  if ((rc = find_doc_id(s, row->path, &old_id)) < 0) goto done;
+  if (rc == 1 && (rc = remove_doc(s, old_id)) < 0) goto done;
+  if ((rc = bump_version(s, &seq)) < 0) goto done;
+  sqlite3_stmt *st = dq_stmt(s, ST_DOC_INSERT);
+  if (!st) { rc = dq_err_code(); goto done; }
+  sqlite3_bind_text(st, 1, row->path, -1, SQLITE_STATIC);
+  if (row->title) sqlite3_bind_text(st, 2, row->title, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, row->format);
+  sqlite3_bind_text(st, 4, row->hash, (int)strnlen(row->hash, sizeof row->hash), SQLITE_STATIC);
+  sqlite3_bind_int64(st, 5, row->mtime);
+  sqlite3_bind_int64(st, 6, (int64_t)row->size);
+  sqlite3_bind_text(st, 7, row->tags ? row->tags : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 8, row->date);
+  if (row->meta_json) sqlite3_bind_text(st, 9, row->meta_json, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 10, (int64_t)n_chunks);
+  if ((rc = run(s, st, "insert document")) < 0) goto done;
+  int64_t doc_id = sqlite3_last_insert_rowid(s->db);
+  if (dim && !(h = dq_malloc(dim * sizeof *h))) { rc = DOCQ_ENOMEM; goto done; }
+  for (size_t i = 0; i < n_chunks; i++) {
+    int64_t cid = 0;
+    if ((i & 255) == 255 && dq_interrupted(s)) { rc = dq_err_set(DOCQ_ECANCELED, "interrupted"); goto done; }
+    if ((rc = insert_chunk(s, doc_id, &chunks[i], &cid)) < 0) goto done;
+    if (dim && (rc = insert_vec(s, cid, seq, vecs + i * dim, h)) < 0) goto done;
+  }
+  row->id = doc_id;
+  row->n_chunks = n_chunks;
+done:
+  dq_free(h);
+  return rc < 0 ? rc : 0;
+}
+
+int dq_store_rename_doc(dq_store *s, int64_t id, const char *new_path, int64_t mtime)
+{
+  DQ_ASSERT_ARG(s && new_path);
+  int rc = dq_store_writable(s);
+  if (rc) return rc;
+  int64_t other = 0;
+  if ((rc = find_doc_id(s, new_path, &other)) < 0) return rc;
+  if (rc == 1 && other != id) return dq_err_set(DOCQ_EINVAL, "cannot rename document %lld to %s: that path is already indexed", (long long)id, new_path);
+  sqlite3_stmt *st = dq_stmt(s, ST_DOC_RENAME);
+  if (!st) return dq_err_code();
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_text(st, 2, new_path, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, mtime);
+  if ((rc = run(s, st, "rename document")) < 0) return rc;
+  if (sqlite3_changes(s->db) == 0) return dq_err_set(DOCQ_ENOTFOUND, "no document with id %lld in %s", (long long)id, s->dir);
+  return 0;
+}
+
+int dq_store_touch_doc(dq_store *s, int64_t id, int64_t mtime, uint64_t size)
+{
+  DQ_ASSERT_ARG(s);
+  int rc = dq_store_writable(s);
+  if (rc) return rc;
+  sqlite3_stmt *st = dq_stmt(s, ST_DOC_TOUCH);
+  if (!st) return dq_err_code();
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, mtime);
+  sqlite3_bind_int64(st, 3, (int64_t)size);
+  if ((rc = run(s, st, "touch document")) < 0) return rc;
+  if (sqlite3_changes(s->db) == 0) return dq_err_set(DOCQ_ENOTFOUND, "no document with id %lld in %s", (long long)id, s->dir);
+  return 0;
+}
+
+int dq_store_docs(dq_store *s, const char *prefix, dq_doc_iter_cb cb, void *ctx)
+{
+  DQ_ASSERT_ARG(s && cb);
+  /* Prepared per call (not cached) so a callback may itself list documents. */
+  sqlite3_stmt *st = NULL;
+  const char *sql = prefix && *prefix ? "SELECT " DOC_COLS " FROM docs WHERE path >= ?1 AND path < ?2 ORDER BY path"
+                                      : "SELECT " DOC_COLS " FROM docs ORDER BY path";
+  char *upper = NULL;
+  int rc = 0, src;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dq_sql_fail(s, sqlite3_errcode(s->db), "list documents");
+  if (prefix && *prefix) {
+    /* Every path starting with prefix sorts below prefix + 0xFF: no UTF-8
+     * byte is 0xFF, and SQLite compares text with memcmp. */
+    size_t n = strlen(prefix);
+    if (!(upper = dq_malloc(n + 2))) { rc = DOCQ_ENOMEM; goto done; }
+    memcpy(upper, prefix, n);
+    upper[n] = (char)0xFF;
+    upper[n + 1] = 0;
+    sqlite3_bind_text(st, 1, prefix, (int)n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, upper, (int)n + 1, SQLITE_STATIC);
+  }
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    dq_doc_row r;
+    doc_from_row(st, &r, 0);
+    if (cb(ctx, &r)) break;
+  }
+  if (src != SQLITE_ROW && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "list documents");
+done:
+  sqlite3_finalize(st);
+  dq_free(upper);
+  return rc;
+}
+
+/* ---- statistics ------------------------------------------------------------------------------ */
+
+static int64_t disk_usage(const char *dir)
+{
+  int64_t total = 0;
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    struct stat st;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) total += st.st_size;
+  }
+  closedir(d);
+  return total;
+}
+
+int dq_store_stats_get(dq_store *s, dq_store_stats *out)
+{
+  DQ_ASSERT_ARG(s && out);
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = NULL;
+  int rc = 0;
+  if (sqlite3_prepare_v2(s->db, "SELECT (SELECT count(*) FROM docs), (SELECT count(*) FROM chunks), (SELECT count(*) FROM vecs),"
+                         " (SELECT coalesce(sum(size), 0) FROM docs)", -1, &st, NULL) != SQLITE_OK)
+    return dq_sql_fail(s, sqlite3_errcode(s->db), "statistics");
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) {
+    out->documents = (uint64_t)sqlite3_column_int64(st, 0);
+    out->chunks = (uint64_t)sqlite3_column_int64(st, 1);
+    out->vectors = (uint64_t)sqlite3_column_int64(st, 2);
+    out->text_bytes = (uint64_t)sqlite3_column_int64(st, 3);
+  } else {
+    rc = dq_sql_fail(s, src, "statistics");
+  }
+  sqlite3_finalize(st);
+  if (rc) return rc;
+  out->disk_bytes = (uint64_t)disk_usage(s->dir);
+  return dq_meta_get_i64(s, "last_run", &out->last_run);
+}
+
+int dq_store_set_last_run(dq_store *s, int64_t when)
+{
+  DQ_ASSERT_ARG(s);
+  int rc = dq_store_writable(s);
+  return rc ? rc : dq_meta_set_i64(s, "last_run", when);
+}
+
+/* ---- reading chunks ------------------------------------------------------------------------------ */
+
+void dq_chunk_row_clear(dq_chunk_row *r)
+{
+  if (!r) return;
+  dq_free(r->text);
+  dq_free(r->section);
+  memset(r, 0, sizeof *r);
+}
+
+static int chunk_get(dq_store *s, sqlite3_stmt *st, dq_chunk_row *out, const char *what)
+{
+  int rc = sqlite3_step(st), out_rc = 0;
+  if (rc == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(st, 0);
+    out->doc_id = sqlite3_column_int64(st, 1);
+    out->ordinal = (uint32_t)sqlite3_column_int64(st, 2);
+    out->line_first = (uint32_t)sqlite3_column_int64(st, 3);
+    out->line_last = (uint32_t)sqlite3_column_int64(st, 4);
+    out->src_start = (size_t)sqlite3_column_int64(st, 5);
+    out->src_end = (size_t)sqlite3_column_int64(st, 6);
+    out->overlap_len = (size_t)sqlite3_column_int64(st, 7);
+    out->n_tokens = (uint32_t)sqlite3_column_int64(st, 8);
+    const char *t = (const char *)sqlite3_column_text(st, 9);
+    out->text = dq_strndup(t ? t : "", t ? (size_t)sqlite3_column_bytes(st, 9) : 0);
+    const char *sec = (const char *)sqlite3_column_text(st, 10);
+    out->section = dq_strdup(sec ? sec : "");
+    if (!out->text || !out->section) {
+      dq_chunk_row_clear(out);
+      out_rc = DOCQ_ENOMEM;
+    }
+  } else if (rc == SQLITE_DONE) {
+    out_rc = dq_err_set(DOCQ_ENOTFOUND, "no chunk %s in %s", what, s->dir);
+  } else {
+    out_rc = dq_sql_fail(s, rc, "read chunk");
+  }
+  dq_stmt_done(st);
+  return out_rc;
+}
+
+int dq_store_chunk(dq_store *s, int64_t chunk_id, dq_chunk_row *out)
+{
+  DQ_ASSERT_ARG(s && out);
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = dq_stmt(s, ST_CHUNK_GET);
+  if (!st) return dq_err_code();
+  sqlite3_bind_int64(st, 1, chunk_id);
+  char what[32];
+  snprintf(what, sizeof what, "%lld", (long long)chunk_id);
+  return chunk_get(s, st, out, what);
+}
+
+int dq_store_chunk_at(dq_store *s, int64_t doc_id, uint32_t ordinal, dq_chunk_row *out)
+{
+  DQ_ASSERT_ARG(s && out);
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = dq_stmt(s, ST_CHUNK_AT);
+  if (!st) return dq_err_code();
+  sqlite3_bind_int64(st, 1, doc_id);
+  sqlite3_bind_int64(st, 2, ordinal);
+  char what[64];
+  snprintf(what, sizeof what, "%u of document %lld", ordinal, (long long)doc_id);
+  return chunk_get(s, st, out, what);
+}
+
+int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, float *out)
+{
+  DQ_ASSERT_ARG(s && out);
+  if (!s->man.dim) return dq_err_set(DOCQ_ENOTFOUND, "index %s has no vectors", s->dir);
+  sqlite3_stmt *st = dq_stmt(s, ST_CHUNK_VEC);
+  if (!st) return dq_err_code();
+  sqlite3_bind_int64(st, 1, chunk_id);
+  int rc = sqlite3_step(st), out_rc = 0;
+  if (rc == SQLITE_ROW) {
+    const uint8_t *b = sqlite3_column_blob(st, 0);
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    if (n != (size_t)s->man.dim * 2 || !b) {
+      out_rc = dq_err_set(DOCQ_ECORRUPT, "index %s: vector of chunk %lld has %zu bytes, expected %u", s->dir, (long long)chunk_id, n, s->man.dim * 2);
+    } else {
+      for (unsigned j = 0; j < s->man.dim; j++) out[j] = dq_f16_to_f32((uint16_t)(b[2 * j] | b[2 * j + 1] << 8));
+    }
+  } else if (rc == SQLITE_DONE) {
+    out_rc = dq_err_set(DOCQ_ENOTFOUND, "no vector for chunk %lld in %s", (long long)chunk_id, s->dir);
+  } else {
+    out_rc = dq_sql_fail(s, rc, "read vector");
+  }
+  dq_stmt_done(st);
+  return out_rc;
+}
+
+/* ---- BM25 ---------------------------------------------------------------------------------------- */
+
+int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out)
+{
+  DQ_ASSERT_ARG(s && query && n_out && (out || k == 0));
+  *n_out = 0;
+  if (k == 0) return 0;
+  char *expr = NULL;
+  int rc = dq_fts_build_query(query, strlen(query), DQ_BM25_MAX_TERMS, &expr);
+  if (rc < 0 || !expr) return rc < 0 ? rc : 0; /* no terms: no results */
+  sqlite3_stmt *st = dq_stmt(s, ST_BM25);
+  if (!st) { rc = dq_err_code(); goto done; }
+  sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, k > INT64_MAX ? INT64_MAX : (int64_t)k);
+  int src;
+  size_t n = 0;
+  while (n < k && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    out[n].chunk_id = sqlite3_column_int64(st, 0);
+    out[n].score = -sqlite3_column_double(st, 1); /* FTS5's bm25 is lower-is-better */
+    n++;
+  }
+  if (n < k && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "full-text search");
+  else *n_out = n;
+  dq_stmt_done(st);
+done:
+  dq_free(expr);
+  return rc;
+}
+
+/* ---- invariant check ---------------------------------------------------------------------------------- */
+
+/* Run a query returning one integer; a row with a non-zero first value is
+ * reported as `violation` (the value is passed to the format). */
+static int check_zero(dq_store *s, const char *sql, const char *violation)
+{
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dq_sql_fail(s, sqlite3_errcode(s->db), sql);
+  sqlite3_bind_int64(st, 1, (int64_t)s->man.dim * 2);
+  int rc = sqlite3_step(st), out = 0;
+  if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) != 0)
+    out = dq_err_set(DOCQ_ECORRUPT, "index %s: %s (%lld)", s->dir, violation, (long long)sqlite3_column_int64(st, 0));
+  else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    out = dq_sql_fail(s, rc, "check");
+  sqlite3_finalize(st);
+  return out;
+}
+
+int dq_store_check(dq_store *s)
+{
+  DQ_ASSERT_ARG(s);
+  int rc;
+  static const struct { const char *sql, *what; } checks[] = {
+    { "SELECT coalesce((SELECT c.id FROM chunks c LEFT JOIN docs d ON d.id = c.doc_id WHERE d.id IS NULL LIMIT 1), 0)",
+      "a chunk belongs to no document; chunk id" },
+    { "SELECT coalesce((SELECT d.id FROM docs d WHERE d.n_chunks != (SELECT count(*) FROM chunks c WHERE c.doc_id = d.id) LIMIT 1), 0)",
+      "a document's chunk count is wrong; document id" },
+    { "SELECT coalesce((SELECT v.chunk_id FROM vecs v LEFT JOIN chunks c ON c.id = v.chunk_id WHERE c.id IS NULL LIMIT 1), 0)",
+      "a vector has no chunk; chunk id" },
+    { "SELECT coalesce((SELECT chunk_id FROM vecs WHERE length(v) != ?1 LIMIT 1), 0)",
+      "a vector has the wrong size; chunk id" },
+    { "SELECT count(*) FROM vecs WHERE seq > (SELECT value FROM meta WHERE key = 'vec_version')",
+      "vectors are newer than vec_version; count" },
+  };
+  for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+    if ((rc = check_zero(s, checks[i].sql, checks[i].what)) < 0) return rc;
+  if (s->man.dim > 0) {
+    rc = check_zero(s, "SELECT coalesce((SELECT c.id FROM chunks c LEFT JOIN vecs v ON v.chunk_id = c.id WHERE v.chunk_id IS NULL LIMIT 1), 0)",
+                    "a chunk has no vector; chunk id");
+  } else {
+    rc = check_zero(s, "SELECT count(*) FROM vecs", "vectors stored but the manifest has no dimension; count");
+  }
+  if (rc < 0) return rc;
+  /* FTS5 compares its index with what tokenizing chunks.text gives: a
+   * missing, extra or stale FTS row fails here. */
+  char *msg = NULL;
+  int src = sqlite3_exec(s->db, "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)", NULL, NULL, &msg);
+  if (src != SQLITE_OK) {
+    rc = dq_err_set(DOCQ_ECORRUPT, "index %s: full-text index does not match the chunks: %s", s->dir, msg ? msg : sqlite3_errstr(src));
+    sqlite3_free(msg);
+    return rc;
+  }
+  return dq_vsync_check(s);
+}
