@@ -29,7 +29,8 @@ typedef struct dq_block {
   size_t src_start, src_end;    /* byte range in the original file */
   uint32_t line_first, line_last; /* 1-based lines in the original file */
   char *text;  size_t text_len;   /* as written (repaired UTF-8); for HTML the extracted text */
-  char *clean; size_t clean_len;  /* what the index sees before normalization */
+  char *clean; size_t clean_len;  /* what the index sees before normalization (may be the
+                                   * same pointer as `text`; both freed by dq_doc_free) */
   char *section;                  /* heading path of the block, "H1 > H2", "" at top */
 } dq_block;
 
@@ -42,7 +43,18 @@ typedef struct dq_doc {
   dq_block *blocks; size_t n_blocks;
   size_t n_repaired;   /* invalid UTF-8 sequences replaced with U+FFFD */
   size_t src_len;      /* bytes of the original */
+  /* The whole file after UTF-8 repair, NUL-terminated (for HTML the repaired
+   * markup). Chunks of text and Markdown documents are slices of it. Block
+   * and chunk offsets are in original-file bytes; when repairs changed
+   * lengths, dq_doc_body_off()/dq_doc_src_off() convert. */
+  char *body; size_t body_len;
+  struct dq_fix *fix; size_t n_fix; /* repair sites, sorted (empty when nothing was repaired) */
+  struct dq_arena *arena;           /* owns every string of the blocks */
 } dq_doc;
+
+/* After each repair site: the offset just past the U+FFFD in `body` and the
+ * offset just past the invalid bytes it replaced in the original file. */
+typedef struct dq_fix { size_t body, src; } dq_fix;
 
 typedef struct dq_load_opts {
   uint64_t max_bytes;  /* larger files -> DOCQ_EUNSUPPORTED "too large"; 0 = 64 MiB */
@@ -64,5 +76,33 @@ int dq_load_file(const char *path, const dq_load_opts *o, dq_doc **out);
 int dq_load_buffer(const char *name, const char *data, size_t n, dq_format fmt, dq_doc **out);
 
 void dq_doc_free(dq_doc *d);
+
+/* Offset conversions between the repaired body and the original file. Both
+ * are monotonic; offsets on character boundaries map exactly both ways. */
+size_t dq_doc_src_off(const dq_doc *d, size_t body_off);
+size_t dq_doc_body_off(const dq_doc *d, size_t src_off);
+
+/* ---- for the format loaders and the chunker only (indexer/) --------------- */
+
+/* Copy s[0..n) into the document's arena, NUL-terminated; NULL on ENOMEM. */
+char *dq_doc_strndup(dq_doc *d, const char *s, size_t n);
+/* Append a block. Offsets are BODY offsets here (dq_load_buffer converts them
+ * to source offsets at the end); strings are copied; clean == text (same
+ * pointer and length) stores one copy. */
+int dq_doc_add_block(dq_doc *d, dq_block_kind kind, int level, size_t bstart, size_t bend,
+                     uint32_t line_first, uint32_t line_last, const char *text, size_t text_len,
+                     const char *clean, size_t clean_len, const char *section);
+/* Parse d->body into blocks (the format loaders). */
+int dq_load_txt(dq_doc *d);
+int dq_load_md(dq_doc *d);
+int dq_load_html(dq_doc *d);
+/* Markdown source fragment -> the text the index sees: line markers
+ * (#, >, list bullets, [!callout], :::) dropped, [[target|alias]] -> alias,
+ * [text](url) -> text, emphasis/code marks and HTML tags removed. *out is
+ * NUL-terminated, freed with dq_free. Used for blocks and for the pieces the
+ * chunker cuts from a long block. */
+int dq_md_clean(const char *s, size_t n, char **out, size_t *out_n);
+/* 1 for ASCII whitespace and U+3000/U+00A0 at s (sets *k to its byte length). */
+int dq_is_space_at(const char *s, size_t n, size_t *k);
 
 #endif
