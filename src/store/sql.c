@@ -427,6 +427,7 @@ int dq_store_begin(dq_store *s)
 
 static int rm_append(dq_removed **a, size_t *n, size_t *cap, const dq_removed *src, size_t k)
 {
+  if (k == 0) return 0;
   if (*n + k > *cap) {
     size_t nc = *cap ? *cap : 64;
     while (nc < *n + k) nc *= 2;
@@ -1022,6 +1023,34 @@ static int check_zero(dq_store *s, const char *sql, const char *violation)
   return out;
 }
 
+/* Every chunk has exactly one FTS row holding its tokens. A writable
+ * connection runs FTS5's integrity-check, which re-tokenizes chunks.text and
+ * compares with the index; a read-only one (integrity-check is an INSERT)
+ * compares row ids and the total token count instead. */
+static int check_fts(dq_store *s)
+{
+  int rc;
+  if ((rc = check_zero(s, "SELECT coalesce((SELECT c.id FROM chunks c LEFT JOIN chunks_fts_docsize d ON d.id = c.id WHERE d.id IS NULL LIMIT 1), 0)",
+                       "a chunk has no full-text row; chunk id")) < 0)
+    return rc;
+  if ((rc = check_zero(s, "SELECT coalesce((SELECT d.id FROM chunks_fts_docsize d LEFT JOIN chunks c ON c.id = d.id WHERE c.id IS NULL LIMIT 1), 0)",
+                       "a full-text row has no chunk; row id")) < 0)
+    return rc;
+  if (s->flags & DQ_STORE_READONLY) {
+    if ((rc = dq_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.docq_vocab USING fts5vocab(main, chunks_fts, row)")) < 0) return rc;
+    return check_zero(s, "SELECT (SELECT coalesce(sum(cnt), 0) FROM temp.docq_vocab) - (SELECT coalesce(sum(docq_nterms(text)), 0) FROM chunks)",
+                      "full-text index does not match the chunks: token count differs by");
+  }
+  char *msg = NULL;
+  int src = sqlite3_exec(s->db, "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)", NULL, NULL, &msg);
+  if (src != SQLITE_OK) {
+    rc = dq_err_set(DOCQ_ECORRUPT, "index %s: full-text index does not match the chunks: %s", s->dir, msg ? msg : sqlite3_errstr(src));
+    sqlite3_free(msg);
+    return rc;
+  }
+  return 0;
+}
+
 int dq_store_check(dq_store *s)
 {
   DQ_ASSERT_ARG(s);
@@ -1047,14 +1076,6 @@ int dq_store_check(dq_store *s)
     rc = check_zero(s, "SELECT count(*) FROM vecs", "vectors stored but the manifest has no dimension; count");
   }
   if (rc < 0) return rc;
-  /* FTS5 compares its index with what tokenizing chunks.text gives: a
-   * missing, extra or stale FTS row fails here. */
-  char *msg = NULL;
-  int src = sqlite3_exec(s->db, "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)", NULL, NULL, &msg);
-  if (src != SQLITE_OK) {
-    rc = dq_err_set(DOCQ_ECORRUPT, "index %s: full-text index does not match the chunks: %s", s->dir, msg ? msg : sqlite3_errstr(src));
-    sqlite3_free(msg);
-    return rc;
-  }
+  if ((rc = check_fts(s)) < 0) return rc;
   return dq_vsync_check(s);
 }

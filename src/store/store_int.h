@@ -73,7 +73,8 @@ int dq_vsync_check(dq_store *s);          /* FAISS ids == chunk ids (+ stale) */
 
 /* ---- fts_tok.c ---- */
 
-/* Register the "docq" FTS5 tokenizer (dq_terms) on connection db. */
+/* Register the "docq" FTS5 tokenizer (dq_terms) and the SQL function
+ * docq_nterms(text) (number of dq_terms terms) on connection db. */
 int dq_fts_register(sqlite3 *db);
 
 /* Build the MATCH expression for plain user text: every dq_terms term of
@@ -85,9 +86,10 @@ int dq_fts_build_query(const char *query, size_t n, size_t max_terms, char **out
 
 /* A new empty index from a factory string ("IDMap2,Flat", "IDMap2,HNSW32"). */
 int dq_vec_new(dq_vec **out, const char *kind, unsigned dim);
-/* Load a FAISS file; DOCQ_ECORRUPT when it is unreadable, not an IDMap2
- * index, not inner product or of another dimension. */
-int dq_vec_load(dq_vec **out, const char *path, unsigned dim);
+/* Load a FAISS file written by dq_vec_save with this size and checksum;
+ * DOCQ_ECORRUPT when it does not match them, is not an IDMap2 index, not
+ * inner product or of another dimension; DOCQ_ENOTFOUND when absent. */
+int dq_vec_load(dq_vec **out, const char *path, unsigned dim, uint64_t size, uint64_t sum);
 void dq_vec_free(dq_vec *v);
 
 size_t dq_vec_count(const dq_vec *v);
@@ -100,8 +102,9 @@ int dq_vec_remove(dq_vec *v, const int64_t *ids, size_t n, size_t *n_removed);
 int dq_vec_search(dq_vec *v, const float *q, size_t k, int64_t *ids, float *scores, size_t *n_out);
 /* The ids held, borrowed (valid until the next change). */
 int dq_vec_ids(dq_vec *v, const int64_t **ids, size_t *n);
-/* Write to tmp_path, fsync, rename to path, fsync the folder `dir`. */
-int dq_vec_save(dq_vec *v, const char *tmp_path, const char *path, const char *dir);
+/* Write to tmp_path, fsync, rename to path, fsync the folder `dir`.
+ * *size and *sum get the file's size and checksum (for dq_vec_load). */
+int dq_vec_save(dq_vec *v, const char *tmp_path, const char *path, const char *dir, uint64_t *size, uint64_t *sum);
 
 /* ---- f16 (sql.c) ---- */
 

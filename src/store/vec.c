@@ -5,13 +5,21 @@
  * dq_err_set() right after the failing call (faiss_get_last_error() is
  * overwritten by the next FAISS call). A saved file is only ever visible under
  * its final name once complete and fsynced (write temp, fsync, rename, fsync
- * folder), so a crash leaves either the old or the new file. */
+ * folder), so a crash leaves either the old or the new file.
+ *
+ * FAISS's reader trusts its input: on a damaged file it throws (printing to
+ * stderr from the C API and leaking the half-built index). So FAISS never
+ * parses a file we did not verify: its size and a 64-bit checksum are
+ * recorded in SQLite when it is written, and checked on the mapped bytes
+ * before they are handed to faiss_read_index. */
 #include "store/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <faiss/c_api/AutoTune_c.h>
@@ -90,20 +98,82 @@ done:
   return rc;
 }
 
-int dq_vec_load(dq_vec **out, const char *path, unsigned dim)
+/* A fast 64-bit checksum (multiply-rotate over 8-byte words): it detects
+ * truncation, torn writes and garbage, not deliberate tampering. */
+static uint64_t checksum(const uint8_t *p, size_t n)
+{
+  const uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
+  uint64_t h = k2 ^ (uint64_t)n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    w *= k1;
+    w = w << 31 | w >> 33;
+    h = (h ^ w) * k2;
+    h = h << 27 | h >> 37;
+  }
+  uint64_t t = 0;
+  for (size_t j = 0; i + j < n; j++) t |= (uint64_t)p[i + j] << (8 * j);
+  h = (h ^ t * k1) * k2;
+  h ^= h >> 29;
+  return h;
+}
+
+/* Map a whole file read-only. */
+static int map_file(const char *path, const uint8_t **p, size_t *n)
+{
+  *p = NULL;
+  *n = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return dq_err_set(errno == ENOENT ? DOCQ_ENOTFOUND : DOCQ_EIO, "cannot open %s: %s", path, strerror(errno));
+  struct stat st;
+  int rc = 0;
+  if (fstat(fd, &st) != 0) {
+    rc = dq_err_set(DOCQ_EIO, "cannot stat %s: %s", path, strerror(errno));
+  } else if (st.st_size <= 0) {
+    rc = dq_err_set(DOCQ_ECORRUPT, "%s is empty", path);
+  } else {
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) rc = dq_err_set(DOCQ_EIO, "cannot map %s: %s", path, strerror(errno));
+    else { *p = m; *n = (size_t)st.st_size; }
+  }
+  close(fd);
+  return rc;
+}
+
+int dq_vec_load(dq_vec **out, const char *path, unsigned dim, uint64_t size, uint64_t sum)
 {
   *out = NULL;
-  dq_vec *v = dq_calloc(1, sizeof *v);
-  if (!v) return DOCQ_ENOMEM;
+  const uint8_t *p = NULL;
+  size_t n = 0;
+  FILE *f = NULL;
+  dq_vec *v = NULL;
+  int rc = map_file(path, &p, &n);
+  if (rc) return rc;
+  if (n != size) {
+    rc = dq_err_set(DOCQ_ECORRUPT, "%s has %zu bytes, %llu were written", path, n, (unsigned long long)size);
+    goto done;
+  }
+  if (checksum(p, n) != sum) {
+    rc = dq_err_set(DOCQ_ECORRUPT, "%s is damaged (checksum mismatch)", path);
+    goto done;
+  }
+  if (!(v = dq_calloc(1, sizeof *v))) { rc = DOCQ_ENOMEM; goto done; }
   v->dim = dim;
-  int rc = 0;
-  if (faiss_read_index_fname(path, 0, &v->index)) {
+  if (!(f = fmemopen((void *)p, n, "rb"))) {
+    rc = dq_err_set(DOCQ_ENOMEM, "cannot read %s: %s", path, strerror(errno));
+    goto done;
+  }
+  if (faiss_read_index(f, 0, &v->index)) {
     v->index = NULL;
     rc = faiss_fail(DOCQ_ECORRUPT, path);
     goto done;
   }
   rc = vec_setup(v, path);
 done:
+  if (f) fclose(f);
+  if (p) munmap((void *)p, n);
   if (rc) dq_vec_free(v);
   else *out = v;
   return rc;
@@ -171,9 +241,11 @@ int dq_vec_ids(dq_vec *v, const int64_t **ids, size_t *n)
   return 0;
 }
 
-int dq_vec_save(dq_vec *v, const char *tmp_path, const char *path, const char *dir)
+int dq_vec_save(dq_vec *v, const char *tmp_path, const char *path, const char *dir, uint64_t *size, uint64_t *sum)
 {
   int rc = 0;
+  const uint8_t *p = NULL;
+  size_t n = 0;
   FILE *f = fopen(tmp_path, "wb");
   if (!f) return dq_err_set(DOCQ_EIO, "cannot create %s: %s", tmp_path, strerror(errno));
   if (faiss_write_index(v->index, f)) {
@@ -190,6 +262,11 @@ int dq_vec_save(dq_vec *v, const char *tmp_path, const char *path, const char *d
     rc = dq_err_set(DOCQ_EIO, "cannot write %s: %s", tmp_path, strerror(errno));
     goto fail;
   }
+  /* Checksum what is on disk (still in the page cache), not what we meant to write. */
+  if ((rc = map_file(tmp_path, &p, &n)) < 0) goto fail;
+  *size = n;
+  *sum = checksum(p, n);
+  munmap((void *)p, n);
   if (rename(tmp_path, path) != 0) {
     rc = dq_err_set(DOCQ_EIO, "cannot rename %s to %s: %s", tmp_path, path, strerror(errno));
     goto fail;

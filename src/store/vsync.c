@@ -280,14 +280,16 @@ int dq_vsync_open(dq_store *s)
   int rc = 0;
   char name[256];
   for (int attempt = 0; attempt < 2; attempt++) {
-    int64_t fv = 0;
+    int64_t fv = 0, size = 0, sum = 0;
     if ((rc = dq_meta_get_text(s, "faiss_file", name, sizeof name)) < 0) return rc;
     if ((rc = dq_meta_get_i64(s, "faiss_version", &fv)) < 0) return rc;
+    if ((rc = dq_meta_get_i64(s, "faiss_size", &size)) < 0) return rc;
+    if ((rc = dq_meta_get_i64(s, "faiss_sum", &sum)) < 0) return rc;
     if (!name[0] || strchr(name, '/')) break;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", s->dir, name);
     dq_vec *v = NULL;
-    if (access(path, R_OK) == 0 && dq_vec_load(&v, path, s->man.dim) == 0) {
+    if (dq_vec_load(&v, path, s->man.dim, (uint64_t)size, (uint64_t)sum) == 0) {
       s->vec = v;
       s->mem_seq = s->file_seq = fv;
       s->vec_broken = 0;
@@ -404,10 +406,12 @@ int dq_store_sync_vectors(dq_store *s)
   dq_buf_printf(&b, "%s/%s.tmp-%ld", s->dir, name, (long)getpid());
   tmp = dq_buf_detach(&b);
   if (!path || !tmp) { rc = DOCQ_ENOMEM; goto done; }
-  if ((rc = dq_vec_save(s->vec, tmp, path, s->dir)) < 0) goto done;
+  uint64_t size = 0, sum = 0;
+  if ((rc = dq_vec_save(s->vec, tmp, path, s->dir, &size, &sum)) < 0) goto done;
   /* The file is durable under its final name; now point SQLite at it. */
   if ((rc = dq_exec(s, "BEGIN IMMEDIATE")) < 0) goto done;
-  if ((rc = dq_meta_set_i64(s, "faiss_version", s->mem_seq)) < 0 || (rc = dq_meta_set_text(s, "faiss_file", name)) < 0) {
+  if ((rc = dq_meta_set_i64(s, "faiss_version", s->mem_seq)) < 0 || (rc = dq_meta_set_text(s, "faiss_file", name)) < 0 ||
+      (rc = dq_meta_set_i64(s, "faiss_size", (int64_t)size)) < 0 || (rc = dq_meta_set_i64(s, "faiss_sum", (int64_t)sum)) < 0) {
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     goto done;
   }

@@ -1,0 +1,916 @@
+/* Tests for the store (src/store/): schema and manifest, documents and
+ * chunks with the invariant check, FTS5 with hostile queries and CJK,
+ * kNN against brute force, crash recovery of the FAISS file (catch-up,
+ * missing, corrupt, killed writer), the writer lock and a reader running
+ * beside a writer. Each test works in its own temporary folder. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#define DIM 16
+
+typedef struct fixture {
+  char dir[256];
+} fixture;
+
+static void rm_rf(const char *dir)
+{
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char p[512];
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    unlink(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+static int setup(void **state)
+{
+  fixture *f = calloc(1, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/docq-store-XXXXXX");
+  if (!mkdtemp(f->dir)) return -1;
+  /* the store creates the folder itself: start from a missing one */
+  rmdir(f->dir);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fixture *f = *state;
+  rm_rf(f->dir);
+  free(f);
+  return 0;
+}
+
+#define OK(expr) do { int rc_ = (expr); if (rc_ != 0) fail_msg("%s -> %d: %s", #expr, rc_, dq_err_msg()); } while (0)
+
+/* Deterministic pseudo-random unit vectors (xorshift). */
+static uint64_t rng = 88172645463325252ull;
+static double rnd(void)
+{
+  rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+  return (double)(rng >> 11) / 9007199254740992.0;
+}
+static void unit_vec(float *v, unsigned dim)
+{
+  double n = 0;
+  for (unsigned i = 0; i < dim; i++) { v[i] = (float)(rnd() * 2 - 1); n += v[i] * v[i]; }
+  for (unsigned i = 0; i < dim; i++) v[i] = (float)(v[i] / sqrt(n));
+}
+
+static dq_store *open_new(fixture *f)
+{
+  dq_store *s = NULL;
+  OK(dq_store_open(&s, f->dir, DQ_STORE_CREATE));
+  dq_manifest m = { 0 };
+  snprintf(m.embedder, sizeof m.embedder, "test-emb");
+  m.dim = DIM;
+  m.chunk_tokens = 256;
+  OK(dq_store_set_manifest(s, &m));
+  return s;
+}
+
+/* Put a document whose chunks are the given texts; vectors random unless vecs. */
+static int64_t put(dq_store *s, const char *path, const char *const *texts, size_t n, float *vecs_out)
+{
+  dq_chunk *c = calloc(n ? n : 1, sizeof *c);
+  float *v = calloc((n ? n : 1) * DIM, sizeof *v);
+  for (size_t i = 0; i < n; i++) {
+    c[i].ordinal = (uint32_t)i;
+    c[i].text = (char *)texts[i];
+    c[i].text_len = strlen(texts[i]);
+    c[i].section = "";
+    c[i].line_first = c[i].line_last = (uint32_t)i + 1;
+    unit_vec(v + i * DIM, DIM);
+  }
+  if (vecs_out) memcpy(vecs_out, v, n * DIM * sizeof *v);
+  dq_doc_row row = { 0 };
+  row.path = (char *)path;
+  row.title = "title";
+  snprintf(row.hash, sizeof row.hash, "%064x", (unsigned)strlen(path));
+  row.size = 100;
+  OK(dq_store_begin(s));
+  OK(dq_store_put_doc(s, &row, c, n, v));
+  OK(dq_store_commit(s));
+  free(c);
+  free(v);
+  return row.id;
+}
+
+static void remove_path(dq_store *s, const char *path)
+{
+  dq_doc_row r;
+  OK(dq_store_doc_by_path(s, path, &r));
+  OK(dq_store_begin(s));
+  OK(dq_store_remove_doc(s, r.id));
+  OK(dq_store_commit(s));
+  dq_doc_row_clear(&r);
+}
+
+static size_t bm25(dq_store *s, const char *q, dq_scored *out, size_t k)
+{
+  size_t n = 99;
+  int rc = dq_store_bm25(s, q, k, out, &n);
+  if (rc) fail_msg("bm25 '%s' -> %d: %s", q, rc, dq_err_msg());
+  return n;
+}
+
+/* The document id of chunk `cid`. */
+static int64_t doc_of(dq_store *s, int64_t cid)
+{
+  dq_chunk_row r;
+  OK(dq_store_chunk(s, cid, &r));
+  int64_t d = r.doc_id;
+  dq_chunk_row_clear(&r);
+  return d;
+}
+
+static int exec_sql(const char *dir, const char *sql)
+{
+  char p[512];
+  snprintf(p, sizeof p, "%s/docq.sqlite", dir);
+  sqlite3 *db;
+  if (sqlite3_open(p, &db) != SQLITE_OK) return -1;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+  sqlite3_close(db);
+  return rc;
+}
+
+/* The current FAISS file name from meta, "" if none. */
+static void faiss_file(const char *dir, char *out, size_t cap)
+{
+  char p[512];
+  snprintf(p, sizeof p, "%s/docq.sqlite", dir);
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  out[0] = 0;
+  assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='faiss_file'", -1, &st, NULL), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, cap, "%s/%s", dir, (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+/* ---- schema, manifest ------------------------------------------------------------ */
+
+static void test_store_sql__create_open_reopen(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = NULL;
+  assert_int_equal(dq_store_open(&s, f->dir, 0), DOCQ_ENOTFOUND);
+  assert_null(s);
+  assert_int_equal(dq_store_open(&s, f->dir, DQ_STORE_READONLY), DOCQ_ENOTFOUND);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_CREATE));
+  dq_manifest m;
+  OK(dq_store_manifest(s, &m));
+  assert_int_equal(m.format_version, DQ_STORE_FORMAT_VERSION);
+  assert_int_equal(m.embedder[0], 0);
+  assert_int_equal(m.dim, 0);
+  /* chunks without vectors are fine before a manifest */
+  dq_chunk c = { .text = "plain words", .text_len = 11, .section = "" };
+  dq_doc_row row = { .path = "/a.txt" };
+  OK(dq_store_begin(s));
+  OK(dq_store_put_doc(s, &row, &c, 1, NULL));
+  OK(dq_store_commit(s));
+  OK(dq_store_check(s));
+  dq_store_close(s);
+
+  char p[512];
+  struct stat st;
+  snprintf(p, sizeof p, "%s/docq.sqlite", f->dir);
+  assert_int_equal(stat(p, &st), 0);
+  OK(dq_store_open(&s, f->dir, 0));
+  dq_scored hits[4];
+  assert_int_equal(bm25(s, "WORDS", hits, 4), 1);
+  dq_manifest m2 = { 0 };
+  snprintf(m2.embedder, sizeof m2.embedder, "e1");
+  m2.dim = 8;
+  OK(dq_store_set_manifest(s, &m2));
+  dq_store_close(s);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY));
+  OK(dq_store_manifest(s, &m));
+  assert_string_equal(m.embedder, "e1");
+  assert_int_equal(m.dim, 8);
+  assert_string_equal(m.vec_kind, "IDMap2,Flat");
+  /* a read-only store refuses writes */
+  assert_int_equal(dq_store_begin(s), DOCQ_EINVAL);
+  assert_int_equal(dq_store_lock_writer(s), DOCQ_EINVAL);
+  dq_store_close(s);
+}
+
+static void test_store_sql__format_version_mismatch(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  dq_store_close(s);
+  assert_int_equal(exec_sql(f->dir, "UPDATE meta SET value = 2 WHERE key = 'format_version'"), SQLITE_OK);
+  assert_int_equal(dq_store_open(&s, f->dir, 0), DOCQ_EVERSION);
+  assert_null(s);
+  assert_non_null(strstr(dq_err_msg(), "newer docq"));
+  assert_non_null(strstr(dq_err_msg(), f->dir));
+  assert_int_equal(exec_sql(f->dir, "UPDATE meta SET value = 0 WHERE key = 'format_version'"), SQLITE_OK);
+  assert_int_equal(dq_store_open(&s, f->dir, DQ_STORE_READONLY), DOCQ_EVERSION);
+  assert_non_null(strstr(dq_err_msg(), "docq index"));
+}
+
+static void test_store_sql__not_a_docq_index(void **state)
+{
+  fixture *f = *state;
+  mkdir(f->dir, 0777);
+  assert_int_equal(exec_sql(f->dir, "CREATE TABLE foo(x)"), SQLITE_OK);
+  dq_store *s = NULL;
+  assert_int_equal(dq_store_open(&s, f->dir, DQ_STORE_CREATE), DOCQ_ECORRUPT);
+}
+
+static void test_store_sql__manifest_mismatch(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  dq_manifest m;
+  OK(dq_store_manifest(s, &m));
+  /* no vectors yet: the embedder may still change */
+  dq_manifest other = m;
+  snprintf(other.embedder, sizeof other.embedder, "other");
+  OK(dq_store_set_manifest(s, &other));
+  OK(dq_store_set_manifest(s, &m));
+  const char *t[] = { "one chunk" };
+  put(s, "/doc", t, 1, NULL);
+  assert_int_equal(dq_store_set_manifest(s, &other), DOCQ_EMISMATCH);
+  assert_non_null(strstr(dq_err_msg(), "test-emb"));
+  other = m;
+  other.dim = DIM * 2;
+  assert_int_equal(dq_store_set_manifest(s, &other), DOCQ_EMISMATCH);
+  /* same embedder, other chunker settings: recorded */
+  other = m;
+  other.chunk_tokens = 128;
+  OK(dq_store_set_manifest(s, &other));
+  dq_store_close(s);
+  OK(dq_store_open(&s, f->dir, 0));
+  OK(dq_store_manifest(s, &m));
+  assert_int_equal(m.chunk_tokens, 128);
+  assert_string_equal(m.embedder, "test-emb");
+  OK(dq_store_check(s));
+  dq_store_close(s);
+}
+
+/* ---- documents ---------------------------------------------------------------------- */
+
+static int count_docs(void *ctx, const dq_doc_row *r)
+{
+  int *n = ctx;
+  assert_non_null(r->path);
+  (*n)++;
+  return 0;
+}
+
+static void test_store_sql__put_replace_remove_rename(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *a[] = { "The quick brown fox", "jumps over the lazy dog", "and runs away" };
+  float va[3 * DIM];
+  int64_t id = put(s, "/notes/a.md", a, 3, va);
+  const char *b[] = { "Another document about cats" };
+  put(s, "/notes/b.md", b, 1, NULL);
+  put(s, "/other/c.md", b, 1, NULL);
+  OK(dq_store_check(s));
+
+  dq_doc_row r;
+  OK(dq_store_doc_by_path(s, "/notes/a.md", &r));
+  assert_int_equal(r.id, id);
+  assert_int_equal(r.n_chunks, 3);
+  assert_string_equal(r.title, "title");
+  dq_doc_row_clear(&r);
+  assert_int_equal(dq_store_doc_by_path(s, "/nope", &r), DOCQ_ENOTFOUND);
+
+  dq_chunk_row c;
+  OK(dq_store_chunk_at(s, id, 1, &c));
+  assert_string_equal(c.text, "jumps over the lazy dog");
+  assert_int_equal(c.line_first, 2);
+  float v[DIM];
+  OK(dq_store_chunk_vector(s, c.id, v));
+  for (int i = 0; i < DIM; i++) assert_true(fabsf(v[i] - va[DIM + i]) < 1e-3f); /* f16 precision */
+  dq_chunk_row_clear(&c);
+
+  int n = 0;
+  OK(dq_store_docs(s, "/notes/", count_docs, &n));
+  assert_int_equal(n, 2);
+  n = 0;
+  OK(dq_store_docs(s, NULL, count_docs, &n));
+  assert_int_equal(n, 3);
+
+  /* replace: the old text disappears from FTS, the new one is found */
+  dq_scored h[8];
+  assert_int_equal(bm25(s, "lazy", h, 8), 1);
+  const char *a2[] = { "A completely new text about zebras" };
+  int64_t id2 = put(s, "/notes/a.md", a2, 1, NULL);
+  assert_true(id2 != id);
+  assert_int_equal(bm25(s, "lazy", h, 8), 0);
+  assert_int_equal(bm25(s, "zebras", h, 8), 1);
+  assert_int_equal(doc_of(s, h[0].chunk_id), id2);
+  OK(dq_store_check(s));
+
+  /* rename and touch keep chunks and vectors */
+  OK(dq_store_rename_doc(s, id2, "/moved/a.md", 42));
+  assert_int_equal(dq_store_rename_doc(s, id2, "/notes/b.md", 42), DOCQ_EINVAL);
+  OK(dq_store_touch_doc(s, id2, 77, 1234));
+  OK(dq_store_doc_by_path(s, "/moved/a.md", &r));
+  assert_int_equal(r.id, id2);
+  assert_int_equal(r.mtime, 77);
+  assert_int_equal(r.size, 1234);
+  dq_doc_row_clear(&r);
+  assert_int_equal(bm25(s, "zebras", h, 8), 1);
+
+  /* remove */
+  remove_path(s, "/moved/a.md");
+  assert_int_equal(bm25(s, "zebras", h, 8), 0);
+  assert_int_equal(dq_store_doc_by_id(s, id2, &r), DOCQ_ENOTFOUND);
+  OK(dq_store_begin(s));
+  assert_int_equal(dq_store_remove_doc(s, id2), DOCQ_ENOTFOUND);
+  OK(dq_store_rollback(s));
+  /* a rolled-back put leaves nothing */
+  OK(dq_store_begin(s));
+  dq_chunk ch = { .text = "rolled back words", .text_len = 17, .section = "" };
+  dq_doc_row row = { .path = "/rb" };
+  float rv[DIM];
+  unit_vec(rv, DIM);
+  OK(dq_store_put_doc(s, &row, &ch, 1, rv));
+  OK(dq_store_rollback(s));
+  assert_int_equal(bm25(s, "rolled", h, 8), 0);
+  /* put outside a transaction is refused */
+  assert_int_equal(dq_store_put_doc(s, &row, &ch, 1, rv), DOCQ_EINVAL);
+  OK(dq_store_check(s));
+
+  dq_store_stats st;
+  OK(dq_store_stats_get(s, &st));
+  assert_int_equal(st.documents, 2);
+  assert_int_equal(st.chunks, 2);
+  assert_int_equal(st.vectors, 2);
+  assert_true(st.disk_bytes > 0);
+  OK(dq_store_set_last_run(s, 1700000000));
+  OK(dq_store_stats_get(s, &st));
+  assert_int_equal(st.last_run, 1700000000);
+  dq_store_close(s);
+}
+
+static void test_store_sql__check_detects_violations(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *t[] = { "alpha beta", "gamma delta" };
+  put(s, "/x", t, 2, NULL);
+  OK(dq_store_check(s));
+  dq_store_close(s);
+
+  /* a vector row gone */
+  assert_int_equal(exec_sql(f->dir, "DELETE FROM vecs WHERE chunk_id = (SELECT min(chunk_id) FROM vecs)"), SQLITE_OK);
+  OK(dq_store_open(&s, f->dir, 0));
+  assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
+  assert_non_null(strstr(dq_err_msg(), "no vector"));
+  dq_store_close(s);
+
+  /* chunk text changed behind FTS's back: the integrity check sees it */
+  rm_rf(f->dir);
+  s = open_new(f);
+  put(s, "/x", t, 2, NULL);
+  dq_store_close(s);
+  assert_int_equal(exec_sql(f->dir, "UPDATE chunks SET text = 'something else' WHERE ordinal = 0"), SQLITE_OK);
+  OK(dq_store_open(&s, f->dir, 0));
+  assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
+  assert_non_null(strstr(dq_err_msg(), "full-text"));
+  dq_store_close(s);
+
+  /* wrong chunk count on a document */
+  rm_rf(f->dir);
+  s = open_new(f);
+  put(s, "/x", t, 2, NULL);
+  dq_store_close(s);
+  assert_int_equal(exec_sql(f->dir, "UPDATE docs SET n_chunks = 5"), SQLITE_OK);
+  OK(dq_store_open(&s, f->dir, 0));
+  assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
+  dq_store_close(s);
+}
+
+/* ---- full-text search ----------------------------------------------------------------- */
+
+static void test_store_sql__fts_hostile_queries(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *d1[] = { "unbalanced quotes and operators: AND OR NOT near the column" };
+  const char *d2[] = { "term col x a b c plain" };
+  const char *d3[] = { "nothing matches here except zzz" };
+  int64_t id1 = put(s, "/1", d1, 1, NULL);
+  int64_t id2 = put(s, "/2", d2, 1, NULL);
+  put(s, "/3", d3, 1, NULL);
+  static const char *hostile[] = {
+    "\"unbalanced", "AND OR NOT", "NEAR(a b)", "NEAR(a b, 2)", "col:term", "a* -b ^c", "(x", "x)", "\"\"", "\"",
+    "''", "*", "-", "^", ":", "(", ")", "+", "{col}: x", "text:zzz", "chunks_fts:zzz", "rank:1", "AND", "OR", "NOT",
+    "\"a\" AND \"b\"", "a OR", "OR a", "NOT x", "x NOT", "a AND (b OR", "\\", "%", "_", ";DROP TABLE chunks;--",
+    "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80 zzz", "中文", "\xff\xfe invalid", "\xC0\xAF", "",
+    "   ", "a\"b\"c", "near/3", "NEAR", "x NEAR y", "x + y", "x^y", "\"x\" \"y\"", "col : x", "zzz*",
+  };
+  dq_scored h[8];
+  for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) bm25(s, hostile[i], h, 8);
+
+  /* meaning: operators are plain words, OR-ed */
+  assert_int_equal(bm25(s, "\"unbalanced", h, 8), 1);
+  assert_int_equal(h[0].chunk_id, id1);
+  assert_int_equal(bm25(s, "AND OR NOT", h, 8), 1); /* the words themselves (case folded) */
+  assert_int_equal(bm25(s, "NEAR(a b)", h, 8), 2);   /* near | a | b */
+  assert_int_equal(bm25(s, "col:term", h, 8), 1);    /* col | term ("column" is no match) */
+  assert_int_equal(h[0].chunk_id, id2);
+  assert_int_equal(bm25(s, "a* -b ^c", h, 8), 1);    /* a | b | c, no prefix, no negation */
+  assert_int_equal(h[0].chunk_id, id2);
+  assert_int_equal(bm25(s, "zzz NOT zzz", h, 8), 2);  /* "not" is a word; NOT does not exclude */
+  assert_int_equal(bm25(s, "zzz*", h, 8), 1);
+  assert_int_equal(bm25(s, "zz*", h, 8), 0);          /* no prefix queries */
+  assert_int_equal(bm25(s, "text:zzz", h, 8), 1);     /* no column filter */
+  /* no terms: no results, no error */
+  assert_int_equal(bm25(s, "\"\"", h, 8), 0);
+  assert_int_equal(bm25(s, "", h, 8), 0);
+  assert_int_equal(bm25(s, "(", h, 8), 0);
+  assert_int_equal(bm25(s, "\xF0\x9F\x98\x80", h, 8), 0);
+  /* best first, k respected */
+  assert_int_equal(bm25(s, "x zzz plain", h, 1), 1);
+  size_t n = bm25(s, "plain col x zzz", h, 8);
+  assert_int_equal(n, 2);
+  assert_int_equal(h[0].chunk_id, id2);
+  assert_true(h[0].score >= h[1].score);
+  dq_store_close(s);
+}
+
+static void test_store_sql__fts_cjk_bigrams(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *zh[] = { "滚滚长江东逝水，浪花淘尽英雄。是非成败转头空，青山依旧在，几度夕阳红。" };
+  const char *zh2[] = { "话说天下大势，分久必合，合久必分。" };
+  const char *en[] = { "Vue components are reusable instances" };
+  int64_t d1 = put(s, "/zh1", zh, 1, NULL);
+  int64_t d2 = put(s, "/zh2", zh2, 1, NULL);
+  put(s, "/en", en, 1, NULL);
+  dq_scored h[8];
+  assert_int_equal(bm25(s, "长江", h, 8), 1);
+  assert_int_equal(doc_of(s, h[0].chunk_id), d1);
+  assert_int_equal(bm25(s, "夕阳红", h, 8), 1);
+  assert_int_equal(doc_of(s, h[0].chunk_id), d1);
+  assert_int_equal(bm25(s, "天下大势", h, 8), 1);
+  assert_int_equal(doc_of(s, h[0].chunk_id), d2);
+  assert_int_equal(bm25(s, "英雄是谁", h, 8), 1); /* one matching bigram among three */
+  assert_int_equal(bm25(s, "北京", h, 8), 0);
+  /* full-width Latin is NFKC-folded: "ＶＵＥ" finds "Vue" */
+  assert_int_equal(bm25(s, "\xEF\xBC\xB6\xEF\xBC\xB5\xEF\xBC\xA5", h, 8), 1);
+  dq_store_close(s);
+}
+
+/* ---- vectors -------------------------------------------------------------------------------- */
+
+/* Round through f16 as the store does, for the brute-force reference. */
+static float f16_round(float x)
+{
+  _Float16 h = (_Float16)x;
+  return (float)h;
+}
+
+static void test_store_sql__knn_matches_brute_force(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  enum { NDOC = 40, PER = 25, N = NDOC * PER };
+  float *all = malloc(N * DIM * sizeof *all);
+  int64_t *cid = malloc(N * sizeof *cid);
+  const char *texts[PER];
+  for (int i = 0; i < PER; i++) texts[i] = "filler text";
+  for (int d = 0; d < NDOC; d++) {
+    char path[32];
+    snprintf(path, sizeof path, "/doc%d", d);
+    int64_t id = put(s, path, texts, PER, all + (size_t)d * PER * DIM);
+    for (int i = 0; i < PER; i++) {
+      dq_chunk_row c;
+      OK(dq_store_chunk_at(s, id, (uint32_t)i, &c));
+      cid[d * PER + i] = c.id;
+      dq_chunk_row_clear(&c);
+    }
+  }
+  for (int q = 0; q < 20; q++) {
+    float qv[DIM];
+    unit_vec(qv, DIM);
+    dq_scored h[10];
+    size_t n;
+    OK(dq_store_knn(s, qv, 10, h, &n));
+    assert_int_equal(n, 10);
+    /* brute force over the f16-rounded vectors */
+    double best[10];
+    int64_t bid[10];
+    for (int j = 0; j < 10; j++) { best[j] = -1e9; bid[j] = -1; }
+    for (int i = 0; i < N; i++) {
+      double dot = 0;
+      for (int j = 0; j < DIM; j++) dot += (double)f16_round(all[i * DIM + j]) * qv[j];
+      int p = 10;
+      while (p > 0 && dot > best[p - 1]) p--;
+      if (p == 10) continue;
+      memmove(best + p + 1, best + p, (size_t)(9 - p) * sizeof *best);
+      memmove(bid + p + 1, bid + p, (size_t)(9 - p) * sizeof *bid);
+      best[p] = dot;
+      bid[p] = cid[i];
+    }
+    for (int j = 0; j < 10; j++) {
+      assert_true(fabs(h[j].score - best[j]) < 1e-4);
+      if (j == 0 || fabs(best[j] - best[j - 1]) > 1e-5) assert_int_equal(h[j].chunk_id, bid[j]);
+    }
+  }
+  /* k larger than the index */
+  float qv[DIM];
+  unit_vec(qv, DIM);
+  dq_scored *big = malloc((N + 10) * sizeof *big);
+  size_t n;
+  OK(dq_store_knn(s, qv, N + 10, big, &n));
+  assert_int_equal(n, N);
+  free(big);
+  free(all);
+  free(cid);
+  dq_store_close(s);
+}
+
+static void test_store_sql__f16_matches_hardware(void **state)
+{
+  (void)state;
+  /* The compiler's _Float16 (IEEE binary16, round to nearest even) is the
+   * reference. Every half value round-trips; floats round like the compiler. */
+  extern uint16_t dq_f32_to_f16(float f);
+  extern float dq_f16_to_f32(uint16_t h);
+  for (uint32_t h = 0; h < 65536; h++) {
+    _Float16 ref;
+    uint16_t hh = (uint16_t)h;
+    memcpy(&ref, &hh, 2);
+    float want = (float)ref, got = dq_f16_to_f32(hh);
+    if (isnan(want)) { assert_true(isnan(got)); continue; }
+    assert_memory_equal(&want, &got, 4);
+    assert_int_equal(dq_f32_to_f16(want), hh);
+  }
+  for (int i = 0; i < 200000; i++) {
+    uint32_t bits = (uint32_t)(rnd() * 4294967295.0);
+    float x;
+    memcpy(&x, &bits, 4);
+    if (isnan(x)) continue;
+    _Float16 ref = (_Float16)x;
+    uint16_t want;
+    memcpy(&want, &ref, 2);
+    assert_int_equal(dq_f32_to_f16(x), want);
+  }
+}
+
+/* ---- crash safety ------------------------------------------------------------------------------- */
+
+/* The invariants hold (FAISS ids == chunk ids after catch-up included). */
+static void assert_all_findable(dq_store *s)
+{
+  OK(dq_store_check(s));
+}
+
+/* 1 when kNN with a chunk's own vector returns that chunk first. */
+static size_t knn_self(dq_store *s, int64_t cid)
+{
+  float v[DIM];
+  OK(dq_store_chunk_vector(s, cid, v));
+  dq_scored h[1];
+  size_t n;
+  OK(dq_store_knn(s, v, 1, h, &n));
+  return n == 1 && h[0].chunk_id == cid;
+}
+
+static int64_t first_chunk(dq_store *s, const char *path)
+{
+  dq_doc_row r;
+  OK(dq_store_doc_by_path(s, path, &r));
+  dq_chunk_row c;
+  OK(dq_store_chunk_at(s, r.id, 0, &c));
+  int64_t id = c.id;
+  dq_chunk_row_clear(&c);
+  dq_doc_row_clear(&r);
+  return id;
+}
+
+static void test_store_sql__catch_up_after_unsynced_writes(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *t[] = { "first", "second" };
+  put(s, "/a", t, 2, NULL);
+  OK(dq_store_sync_vectors(s));
+  char file1[512];
+  faiss_file(f->dir, file1, sizeof file1);
+  assert_int_equal(access(file1, R_OK), 0);
+  /* committed after the file was written, never synced */
+  put(s, "/b", t, 2, NULL);
+  put(s, "/c", t, 2, NULL);
+  remove_path(s, "/a");
+  dq_store_close(s);
+
+  OK(dq_store_open(&s, f->dir, 0));
+  assert_all_findable(s);
+  assert_true(knn_self(s, first_chunk(s, "/b")));
+  assert_true(knn_self(s, first_chunk(s, "/c")));
+  OK(dq_store_sync_vectors(s));
+  char file2[512];
+  faiss_file(f->dir, file2, sizeof file2);
+  assert_string_not_equal(file1, file2);
+  assert_int_not_equal(access(file1, F_OK), 0); /* old file unlinked */
+  assert_int_equal(access(file2, R_OK), 0);
+  dq_store_close(s);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY));
+  assert_all_findable(s);
+  dq_store_close(s);
+}
+
+static void test_store_sql__killed_writer_loses_nothing_committed(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *t[] = { "before the crash" };
+  put(s, "/a", t, 1, NULL);
+  OK(dq_store_sync_vectors(s));
+  dq_store_close(s);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dq_store *w = NULL;
+    if (dq_store_open(&w, f->dir, 0)) _exit(1);
+    const char *u[] = { "committed then killed" };
+    put(w, "/b", u, 1, NULL);
+    remove_path(w, "/a");
+    /* an open transaction at the moment of the kill must vanish */
+    dq_store_begin(w);
+    dq_chunk c = { .text = "uncommitted words", .text_len = 17, .section = "" };
+    dq_doc_row row = { .path = "/c" };
+    float v[DIM];
+    unit_vec(v, DIM);
+    dq_store_put_doc(w, &row, &c, 1, v);
+    raise(SIGKILL);
+    _exit(2);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  OK(dq_store_open(&s, f->dir, 0));
+  OK(dq_store_lock_writer(s)); /* the dead writer's lock is gone */
+  dq_scored h[4];
+  assert_int_equal(bm25(s, "killed", h, 4), 1);
+  assert_int_equal(bm25(s, "uncommitted", h, 4), 0);
+  assert_int_equal(bm25(s, "before", h, 4), 0);
+  assert_true(knn_self(s, first_chunk(s, "/b")));
+  OK(dq_store_check(s));
+  dq_store_close(s);
+}
+
+static void test_store_sql__missing_faiss_file_rebuilt(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *t[] = { "one", "two", "three" };
+  put(s, "/a", t, 3, NULL);
+  put(s, "/b", t, 3, NULL);
+  OK(dq_store_sync_vectors(s));
+  dq_store_close(s);
+  char file[512];
+  faiss_file(f->dir, file, sizeof file);
+  assert_int_equal(unlink(file), 0);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY)); /* a reader rebuilds in memory only */
+  assert_all_findable(s);
+  assert_true(knn_self(s, first_chunk(s, "/b")));
+  dq_store_close(s);
+  assert_int_not_equal(access(file, F_OK), 0);
+  OK(dq_store_open(&s, f->dir, 0));
+  OK(dq_store_sync_vectors(s)); /* the writer writes it again */
+  dq_store_close(s);
+  assert_int_equal(access(file, R_OK), 0);
+}
+
+static void test_store_sql__corrupt_faiss_file_rebuilt(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *t[] = { "one", "two", "three" };
+  put(s, "/a", t, 3, NULL);
+  OK(dq_store_sync_vectors(s));
+  dq_store_close(s);
+  char file[512];
+  faiss_file(f->dir, file, sizeof file);
+  struct stat st;
+  assert_int_equal(stat(file, &st), 0);
+  /* truncated at several offsets, then garbage */
+  off_t cuts[] = { 0, 4, 20, st.st_size / 2, st.st_size - 1 };
+  for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+    assert_int_equal(truncate(file, cuts[i]), 0);
+    OK(dq_store_open(&s, f->dir, 0));
+    assert_all_findable(s);
+    assert_true(knn_self(s, first_chunk(s, "/a")));
+    OK(dq_store_sync_vectors(s));
+    dq_store_close(s);
+    assert_int_equal(stat(file, &st), 0);
+  }
+  FILE *fp = fopen(file, "r+b");
+  assert_non_null(fp);
+  fseek(fp, 8, SEEK_SET);
+  for (int i = 0; i < 64; i++) fputc(0xA5, fp);
+  fclose(fp);
+  OK(dq_store_open(&s, f->dir, 0));
+  assert_all_findable(s);
+  dq_store_close(s);
+}
+
+static void test_store_sql__interrupt_stops_catch_up(void **state)
+{
+  fixture *f = *state;
+  dq_store *w = open_new(f), *r = NULL;
+  const char *t[] = { "x" };
+  put(w, "/first", t, 1, NULL);
+  OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
+  volatile int flag = 1;
+  dq_store_set_interrupt(r, &flag);
+  OK(dq_store_begin(w));
+  for (int i = 0; i < 2100; i++) { /* more than one catch-up batch */
+    char p[32];
+    snprintf(p, sizeof p, "/d%d", i);
+    dq_chunk c = { .text = "x", .text_len = 1, .section = "" };
+    dq_doc_row row = { .path = p };
+    float v[DIM];
+    unit_vec(v, DIM);
+    OK(dq_store_put_doc(w, &row, &c, 1, v));
+  }
+  OK(dq_store_commit(w));
+  float q[DIM];
+  unit_vec(q, DIM);
+  dq_scored h[3];
+  size_t n;
+  assert_int_equal(dq_store_knn(r, q, 3, h, &n), DOCQ_ECANCELED);
+  flag = 0;
+  OK(dq_store_knn(r, q, 3, h, &n)); /* rebuilt from SQLite */
+  assert_int_equal(n, 3);
+  OK(dq_store_check(r));
+  assert_true(knn_self(r, first_chunk(r, "/d2050")));
+  dq_store_close(r);
+  dq_store_close(w);
+}
+
+/* ---- concurrency ----------------------------------------------------------------------------------- */
+
+static void test_store_sql__second_writer_busy(void **state)
+{
+  fixture *f = *state;
+  dq_store *a = open_new(f), *b = NULL;
+  OK(dq_store_open(&b, f->dir, 0));
+  /* open_new took the lock (set_manifest writes); flock is per open file
+   * description, so a second open in this process conflicts like a process would */
+  assert_int_equal(dq_store_lock_writer(b), DOCQ_EBUSY);
+  char want[64];
+  snprintf(want, sizeof want, "(pid %ld)", (long)getpid());
+  assert_non_null(strstr(dq_err_msg(), want));
+  assert_non_null(strstr(dq_err_msg(), f->dir));
+  assert_int_equal(dq_store_begin(b), DOCQ_EBUSY);
+  assert_int_equal(dq_store_sync_vectors(b), DOCQ_EBUSY);
+  /* reading still works */
+  dq_scored h[2];
+  assert_int_equal(bm25(b, "anything", h, 2), 0);
+  dq_store_close(a);
+  OK(dq_store_lock_writer(b));
+  dq_store_close(b);
+
+  /* another process */
+  OK(dq_store_open(&a, f->dir, 0));
+  OK(dq_store_lock_writer(a));
+  pid_t pid = fork();
+  if (pid == 0) {
+    dq_store *c = NULL;
+    if (dq_store_open(&c, f->dir, 0)) _exit(3);
+    int rc = dq_store_lock_writer(c);
+    dq_store_close(c);
+    _exit(rc == DOCQ_EBUSY ? 0 : 4);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  dq_store_close(a);
+}
+
+static void test_store_sql__reader_beside_writer(void **state)
+{
+  fixture *f = *state;
+  dq_store *w = open_new(f), *r = NULL;
+  const char *t1[] = { "apples and pears" };
+  put(w, "/1", t1, 1, NULL);
+  OK(dq_store_sync_vectors(w));
+  const char *t2[] = { "bananas unsynced" };
+  put(w, "/2", t2, 1, NULL);
+  OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
+  dq_scored h[4];
+  assert_int_equal(bm25(r, "bananas", h, 4), 1);
+  assert_true(knn_self(r, first_chunk(r, "/2")));
+  /* the writer goes on; the reader sees the new commits */
+  const char *t3[] = { "cherries later" };
+  put(w, "/3", t3, 1, NULL);
+  assert_int_equal(bm25(r, "cherries", h, 4), 1);
+  assert_true(knn_self(r, first_chunk(r, "/3")));
+  /* a removal by the writer: the reader's kNN filters the dead chunk */
+  int64_t gone = first_chunk(r, "/1");
+  float v[DIM];
+  OK(dq_store_chunk_vector(r, gone, v));
+  remove_path(w, "/1");
+  size_t n;
+  OK(dq_store_knn(r, v, 3, h, &n));
+  assert_int_equal(n, 2);
+  for (size_t i = 0; i < n; i++) assert_int_not_equal(h[i].chunk_id, gone);
+  OK(dq_store_sync_vectors(w));
+  OK(dq_store_check(w));
+  dq_store_close(w);
+  OK(dq_store_knn(r, v, 3, h, &n));
+  assert_int_equal(n, 2);
+  dq_store_close(r);
+}
+
+static void test_store_sql__hnsw_kind(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = NULL;
+  OK(dq_store_open(&s, f->dir, DQ_STORE_CREATE));
+  dq_manifest m = { 0 };
+  snprintf(m.embedder, sizeof m.embedder, "e");
+  snprintf(m.vec_kind, sizeof m.vec_kind, "IDMap2,HNSW32");
+  m.dim = DIM;
+  OK(dq_store_set_manifest(s, &m));
+  const char *t[] = { "a", "b", "c", "d" };
+  for (int i = 0; i < 50; i++) {
+    char p[16];
+    snprintf(p, sizeof p, "/h%d", i);
+    put(s, p, t, 4, NULL);
+  }
+  OK(dq_store_sync_vectors(s));
+  int64_t gone = first_chunk(s, "/h7");
+  float v[DIM];
+  OK(dq_store_chunk_vector(s, gone, v));
+  remove_path(s, "/h7");
+  dq_scored h[5];
+  size_t n;
+  OK(dq_store_knn(s, v, 5, h, &n)); /* HNSW cannot remove: filtered */
+  assert_int_equal(n, 5);
+  for (size_t i = 0; i < n; i++) assert_int_not_equal(h[i].chunk_id, gone);
+  OK(dq_store_check(s));
+  assert_true(knn_self(s, first_chunk(s, "/h8")));
+  dq_store_close(s);
+  OK(dq_store_open(&s, f->dir, 0));
+  OK(dq_store_manifest(s, &m));
+  assert_string_equal(m.vec_kind, "IDMap2,HNSW32");
+  OK(dq_store_check(s));
+  OK(dq_store_knn(s, v, 5, h, &n));
+  for (size_t i = 0; i < n; i++) assert_int_not_equal(h[i].chunk_id, gone);
+  dq_store_close(s);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_store_sql__create_open_reopen, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__format_version_mismatch, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__not_a_docq_index, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__manifest_mismatch, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__put_replace_remove_rename, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__check_detects_violations, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__fts_cjk_bigrams, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__knn_matches_brute_force, setup, teardown),
+    cmocka_unit_test(test_store_sql__f16_matches_hardware),
+    cmocka_unit_test_setup_teardown(test_store_sql__catch_up_after_unsynced_writes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__killed_writer_loses_nothing_committed, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__missing_faiss_file_rebuilt, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__corrupt_faiss_file_rebuilt, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__interrupt_stops_catch_up, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__second_writer_busy, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__reader_beside_writer, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__hnsw_kind, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
