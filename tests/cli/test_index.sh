@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# CLI integration test of docq index / status / rm on samples/ and edge cases:
+# unchanged re-run, edit, rename, delete, skipped files with reasons,
+# .docqignore, the writer lock, --json, --help, exit codes.
+set -u
+BIN=${DOCQ_BIN:?DOCQ_BIN not set}
+SRC=${DOCQ_SOURCE_DIR:?DOCQ_SOURCE_DIR not set}
+T=$(mktemp -d /tmp/docq-cli-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails+1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+jnum() { # jnum KEY JSON -> number value of "KEY":N
+  printf '%s' "$2" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
+
+cp -r "$SRC/samples/corpus" "$T/corpus"
+DB="$T/idx"
+
+# --help and --version
+for c in "" index status rm search ask; do
+  "$BIN" $c --help >/dev/null 2>&1; check "--help ${c:-docq} exits 0" '[ $? -eq 0 ]'
+done
+"$BIN" --version | grep -q '^docq ' ; check "--version" '[ $? -eq 0 ]'
+"$BIN" frobnicate >/dev/null 2>&1; check "unknown command exits 2" '[ $? -eq 2 ]'
+(cd "$T" && DOCQ_DB= "$BIN" status >/dev/null 2>&1); check "status without index exits 3" '[ $? -eq 3 ]'
+
+# first run
+out=$("$BIN" --db "$DB" index --json "$T/corpus"); rc=$?
+check "first index exits 0" '[ $rc -eq 0 ]'
+check "first index adds 12 documents" '[ "$(jnum added "$out")" = 12 ]'
+st=$("$BIN" --db "$DB" status --json)
+check "status reports 12 documents" '[ "$(jnum documents "$st")" = 12 ]'
+check "chunks == vectors" '[ "$(jnum chunks "$st")" = "$(jnum vectors "$st")" ]'
+"$BIN" --db "$DB" status --check >/dev/null; check "status --check passes" '[ $? -eq 0 ]'
+
+# unchanged re-run
+out=$("$BIN" --db "$DB" index --json "$T/corpus")
+check "re-run: 12 unchanged" '[ "$(jnum unchanged "$out")" = 12 ]'
+check "re-run: 0 added" '[ "$(jnum added "$out")" = 0 ]'
+
+# edit, rename, delete
+echo "An added paragraph about lighthouses." >> "$T/corpus/notes/bread.md"
+mv "$T/corpus/notes/garden.md" "$T/corpus/notes/garden-renamed.md"
+rm "$T/corpus/web/changelog.htm"
+out=$("$BIN" --db "$DB" index --json "$T/corpus")
+check "edit -> 1 updated" '[ "$(jnum updated "$out")" = 1 ]'
+check "rename -> 1 renamed" '[ "$(jnum renamed "$out")" = 1 ]'
+check "delete -> 1 removed" '[ "$(jnum removed "$out")" = 1 ]'
+check "rename not re-embedded (0 added)" '[ "$(jnum added "$out")" = 0 ]'
+"$BIN" --db "$DB" status --check >/dev/null; check "invariants after changes" '[ $? -eq 0 ]'
+
+# skipped files with reasons, the run goes on
+head -c 4096 /dev/urandom > "$T/corpus/blob.bin"
+printf 'caf\xe9 au lait, invalid \xff\xfe bytes\n' > "$T/corpus/latin1.txt"
+ln -s "$T/nowhere" "$T/corpus/broken-link.md"
+mkdir -p "$T/corpus/.hidden" "$T/corpus/node_modules" "$T/corpus/drafts"
+echo "hidden text" > "$T/corpus/.hidden/a.md"
+echo "module text" > "$T/corpus/node_modules/b.md"
+echo "draft text" > "$T/corpus/drafts/c.md"
+echo "drafts/" > "$T/corpus/.docqignore"
+out=$("$BIN" --db "$DB" index --json "$T/corpus" 2>"$T/err"); rc=$?
+check "run with bad files exits 0" '[ $rc -eq 0 ]'
+check "binary skipped with reason" 'printf "%s" "$out" | grep -q "blob.bin.*binary"'
+check "broken link skipped" 'printf "%s" "$out" | grep -q "broken-link.md"'
+check "invalid UTF-8 repaired and indexed" '[ "$(jnum repaired "$out")" = 1 ]'
+check "hidden, node_modules, .docqignore not indexed" '! "$BIN" --db "$DB" status --json >/dev/null || [ "$(jnum added "$out")" = 1 ]'
+out=$("$BIN" --db "$DB" index "$T/corpus" 2>&1 >/dev/null)
+check "human output names the skipped binary" 'printf "%s" "$out" | grep -q "skipped:.*blob.bin"'
+
+# size limit
+out=$("$BIN" --db "$DB" index --json --max-size 0.0001 "$T/corpus/manual/retrieval.md")
+check "too large skipped" 'printf "%s" "$out" | grep -q "too large"'
+
+# rm
+"$BIN" --db "$DB" rm "$T/corpus/notes/bread.md" >/dev/null; check "rm a document" '[ $? -eq 0 ]'
+"$BIN" --db "$DB" rm "$T/corpus/notes/bread.md" >/dev/null 2>&1; check "rm again fails with 1" '[ $? -eq 1 ]'
+"$BIN" --db "$DB" rm "$T/corpus/zh" >/dev/null; check "rm a folder" '[ $? -eq 0 ]'
+"$BIN" --db "$DB" status --check >/dev/null; check "invariants after rm" '[ $? -eq 0 ]'
+
+# a second writer is refused with exit 4 and a clear message
+if command -v flock >/dev/null; then
+  flock "$DB/write.lock" sleep 3 &
+  sleep 0.5
+  "$BIN" --db "$DB" index "$T/corpus" >/dev/null 2>"$T/busy"; rc=$?
+  check "second indexer exits 4" '[ $rc -eq 4 ]'
+  check "busy message names the index" 'grep -q "idx" "$T/busy"'
+  wait
+fi
+
+# .docq discovery from a subfolder
+mkdir -p "$T/proj/sub"
+cp "$T/corpus/manual/glossary.md" "$T/proj/"
+(cd "$T/proj" && DOCQ_DB= "$BIN" index --quiet . >/dev/null); check "index creates ./.docq" '[ -d "$T/proj/.docq" ]'
+(cd "$T/proj/sub" && DOCQ_DB= "$BIN" status --json | grep -q '"documents":1'); check "status finds .docq in a parent" '[ $? -eq 0 ]'
+
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
