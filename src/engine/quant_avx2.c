@@ -104,6 +104,66 @@ static float dot_q4_0(const dq_blk_q4_0 *w, const dq_q8a *a, int64_t nb)
   return hsum_ps(_mm256_add_ps(acc0, acc1)) - 8 * corr;
 }
 
+/* Bit i of the little-endian u32 at qh -> byte i = 16 (or 0): Q5's fifth bits. */
+static inline __m256i q5_hbits(const uint8_t *qh)
+{
+  uint32_t h;
+  memcpy(&h, qh, 4);
+  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+  __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h), shuf); /* byte i = byte i/8 of h */
+  v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+  return _mm256_and_si256(v, _mm256_set1_epi8(16));
+}
+
+/* One Q4_1 / Q5_0 / Q5_1 block as unsigned quants q, scale d, and the
+ * affine term: value = d * q + off (off = m, or -16 d for Q5_0). */
+static inline __m256i q45_block(int type, const void *row, int64_t ib, float *d, float *m, int *qoff)
+{
+  if (type == DQ_T_Q4_1) {
+    const dq_blk_q4_1 *b = (const dq_blk_q4_1 *)row + ib;
+    *d = h2f(b->d); *m = h2f(b->m); *qoff = 0;
+    return q4_0_unpack(b->qs);
+  }
+  if (type == DQ_T_Q5_0) {
+    const dq_blk_q5_0 *b = (const dq_blk_q5_0 *)row + ib;
+    *d = h2f(b->d); *m = 0; *qoff = 16;
+    return _mm256_or_si256(q4_0_unpack(b->qs), q5_hbits(b->qh));
+  }
+  const dq_blk_q5_1 *b = (const dq_blk_q5_1 *)row + ib;
+  *d = h2f(b->d); *m = h2f(b->m); *qoff = 0;
+  return _mm256_or_si256(q4_0_unpack(b->qs), q5_hbits(b->qh));
+}
+
+/* ---- Q4_1 / Q5_0 / Q5_1 x q8a: sum(d(q-o)x + m x) = d*dx*sum(q qx) + (m - o d) s;
+ * q <= 31 so pair sums <= 7874. Inlined per type so the branches fold. */
+static inline __attribute__((always_inline)) float dot_q45(int type, const void *row, const dq_q8a *a, int64_t nb)
+{
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float corr = 0;
+  int64_t ib = 0;
+  for (; ib + 1 < nb; ib += 2) {
+    float d0, m0, d1, m1;
+    int o0, o1;
+    __m256i q0 = q45_block(type, row, ib, &d0, &m0, &o0), q1 = q45_block(type, row, ib + 1, &d1, &m1, &o1);
+    __m256i p0 = dot_u8s8(q0, _mm256_loadu_si256((const __m256i *)a[ib].qs));
+    __m256i p1 = dot_u8s8(q1, _mm256_loadu_si256((const __m256i *)a[ib + 1].qs));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1 * a[ib + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+    corr += (m0 - o0 * d0) * a[ib].s + (m1 - o1 * d1) * a[ib + 1].s;
+  }
+  for (; ib < nb; ib++) {
+    float d0, m0;
+    int o0;
+    __m256i q0 = q45_block(type, row, ib, &d0, &m0, &o0);
+    __m256i p0 = dot_u8s8(q0, _mm256_loadu_si256((const __m256i *)a[ib].qs));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
+    corr += (m0 - o0 * d0) * a[ib].s;
+  }
+  return hsum_ps(_mm256_add_ps(acc0, acc1)) + corr;
+}
+
 /* Sum over the 8 sub-blocks of m[j] * (sum of the activation's 32 quants). */
 static inline int kq_mins_dot(const uint8_t m[8], const int16_t bsums[16])
 {
@@ -271,6 +331,16 @@ static void deq_q4_0(const dq_blk_q4_0 *b, float *y, int64_t nb)
   }
 }
 
+static void deq_q45(int type, const void *row, float *y, int64_t nb)
+{
+  for (int64_t ib = 0; ib < nb; ib++, y += DQ_QK) {
+    float d, m;
+    int o;
+    __m256i q = q45_block(type, row, ib, &d, &m, &o);
+    st32_u8(y, q, _mm256_set1_ps(d), _mm256_set1_ps(m - o * d));
+  }
+}
+
 static void deq_q45_k(int type, const void *row, float *y, int64_t nb)
 {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -350,6 +420,9 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
   case DQ_T_BF16: return dot_f16(row, xf, n, 1);
   case DQ_T_Q8_0: return dot_q8_0(row, act, n / DQ_QK);
   case DQ_T_Q4_0: return dot_q4_0(row, act, n / DQ_QK);
+  case DQ_T_Q4_1: return dot_q45(DQ_T_Q4_1, row, act, n / DQ_QK);
+  case DQ_T_Q5_0: return dot_q45(DQ_T_Q5_0, row, act, n / DQ_QK);
+  case DQ_T_Q5_1: return dot_q45(DQ_T_Q5_1, row, act, n / DQ_QK);
   case DQ_T_Q4_K: case DQ_T_Q5_K: return dot_q45_k(type, row, act, n / DQ_QKK);
   case DQ_T_Q6_K: return dot_q6_k(row, act, n / DQ_QKK);
   default: return 0;
@@ -368,6 +441,7 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n)
   case DQ_T_BF16: deq_f16(row, out, n, 1); return;
   case DQ_T_Q8_0: deq_q8_0(row, out, n / DQ_QK); return;
   case DQ_T_Q4_0: deq_q4_0(row, out, n / DQ_QK); return;
+  case DQ_T_Q4_1: case DQ_T_Q5_0: case DQ_T_Q5_1: deq_q45(type, row, out, n / DQ_QK); return;
   case DQ_T_Q4_K: case DQ_T_Q5_K: deq_q45_k(type, row, out, n / DQ_QKK); return;
   case DQ_T_Q6_K: deq_q6_k(row, out, n / DQ_QKK); return;
   default: return;

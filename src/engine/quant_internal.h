@@ -20,6 +20,12 @@
 
 typedef struct { uint16_t d; int8_t qs[DQ_QK]; } dq_blk_q8_0;             /* 34 bytes */
 typedef struct { uint16_t d; uint8_t qs[DQ_QK / 2]; } dq_blk_q4_0;        /* 18 bytes */
+/* Q4_1 / Q5_0 / Q5_1 are not K-quants but appear in K-quant files: llama.cpp
+ * falls back to them for tensors whose rows are not a multiple of 256
+ * (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), e.g. most of Qwen2.5-0.5B (896). */
+typedef struct { uint16_t d, m; uint8_t qs[DQ_QK / 2]; } dq_blk_q4_1;     /* 20 bytes: d*q + m */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[DQ_QK / 2]; } dq_blk_q5_0; /* 22: d*(q-16); bit j of qh (LE u32) is bit 4 of element j */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[DQ_QK / 2]; } dq_blk_q5_1; /* 24: d*q + m */
 typedef struct {
   uint16_t d, dmin;        /* super-block scale for scales / for mins */
   uint8_t scales[12];      /* 8 x (6-bit scale, 6-bit min), packed */
@@ -60,7 +66,7 @@ void dq_quantize_q8a(const float *x, dq_q8a *y, int64_t n);
 void dq_quantize_q8k(const float *x, dq_q8k *y, int64_t n);
 
 /* Which activation format a type's dot product wants: 0 = f32 (F32/F16/BF16),
- * 1 = q8a, 2 = q8k. */
+ * 1 = q8a (32-element types), 2 = q8k (K-quants). */
 int dq_kq_act_kind(int type);
 /* Bytes of the quantized activation for n elements of a type (0 for f32). */
 size_t dq_kq_act_bytes(int type, int64_t n);

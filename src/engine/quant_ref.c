@@ -20,6 +20,9 @@
 
 _Static_assert(sizeof(dq_blk_q8_0) == 34, "Q8_0 block");
 _Static_assert(sizeof(dq_blk_q4_0) == 18, "Q4_0 block");
+_Static_assert(sizeof(dq_blk_q4_1) == 20, "Q4_1 block");
+_Static_assert(sizeof(dq_blk_q5_0) == 22, "Q5_0 block");
+_Static_assert(sizeof(dq_blk_q5_1) == 24, "Q5_1 block");
 _Static_assert(sizeof(dq_blk_q4_k) == 144, "Q4_K block");
 _Static_assert(sizeof(dq_blk_q5_k) == 176, "Q5_K block");
 _Static_assert(sizeof(dq_blk_q6_k) == 210, "Q6_K block");
@@ -96,6 +99,8 @@ static uint16_t f32_to_bf16(float f)
 static const struct { int type; int elems; size_t bytes; } k_types[] = {
   { DQ_T_F32, 1, 4 }, { DQ_T_F16, 1, 2 }, { DQ_T_BF16, 1, 2 },
   { DQ_T_Q8_0, DQ_QK, sizeof(dq_blk_q8_0) }, { DQ_T_Q4_0, DQ_QK, sizeof(dq_blk_q4_0) },
+  { DQ_T_Q4_1, DQ_QK, sizeof(dq_blk_q4_1) }, { DQ_T_Q5_0, DQ_QK, sizeof(dq_blk_q5_0) },
+  { DQ_T_Q5_1, DQ_QK, sizeof(dq_blk_q5_1) },
   { DQ_T_Q4_K, DQ_QKK, sizeof(dq_blk_q4_k) }, { DQ_T_Q5_K, DQ_QKK, sizeof(dq_blk_q5_k) },
   { DQ_T_Q6_K, DQ_QKK, sizeof(dq_blk_q6_k) },
 };
@@ -121,7 +126,7 @@ size_t dq_kq_row_bytes(int type, int64_t n)
 int dq_kq_act_kind(int type)
 {
   switch (type) {
-  case DQ_T_Q8_0: case DQ_T_Q4_0: return 1;
+  case DQ_T_Q8_0: case DQ_T_Q4_0: case DQ_T_Q4_1: case DQ_T_Q5_0: case DQ_T_Q5_1: return 1;
   case DQ_T_Q4_K: case DQ_T_Q5_K: case DQ_T_Q6_K: return 2;
   default: return 0;
   }
@@ -171,6 +176,29 @@ static void deq_q4_0(const dq_blk_q4_0 *b, float *y)
   for (int i = 0; i < DQ_QK / 2; i++) {
     y[i] = d * ((b->qs[i] & 0xF) - 8);
     y[i + DQ_QK / 2] = d * ((b->qs[i] >> 4) - 8);
+  }
+}
+
+static uint32_t rd_u32le(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* Q4_1 / Q5_0 / Q5_1: element j (< 16) is the low nibble of qs[j], element
+ * j + 16 the high nibble; for Q5 bit j of qh is element j's fifth bit. */
+static void deq_q4_1(const dq_blk_q4_1 *b, float *y)
+{
+  float d = F16(b->d), m = F16(b->m);
+  for (int i = 0; i < DQ_QK / 2; i++) {
+    y[i] = d * (b->qs[i] & 0xF) + m;
+    y[i + DQ_QK / 2] = d * (b->qs[i] >> 4) + m;
+  }
+}
+
+static void deq_q5(const uint8_t *qs, uint32_t qh, float d, float m, int off, float *y)
+{
+  for (int i = 0; i < DQ_QK / 2; i++) {
+    int q0 = (qs[i] & 0xF) | (int)((qh >> i) & 1) << 4;
+    int q1 = (qs[i] >> 4) | (int)((qh >> (i + 16)) & 1) << 4;
+    y[i] = d * (q0 - off) + m;
+    y[i + DQ_QK / 2] = d * (q1 - off) + m;
   }
 }
 
@@ -234,6 +262,17 @@ static void deq_block(int type, const void *row, int64_t ib, float *y)
   case DQ_T_BF16: { uint16_t h; memcpy(&h, p + 2 * ib, 2); y[0] = dq_bf16_to_f32(h); break; }
   case DQ_T_Q8_0: deq_q8_0((const dq_blk_q8_0 *)row + ib, y); break;
   case DQ_T_Q4_0: deq_q4_0((const dq_blk_q4_0 *)row + ib, y); break;
+  case DQ_T_Q4_1: deq_q4_1((const dq_blk_q4_1 *)row + ib, y); break;
+  case DQ_T_Q5_0: {
+    const dq_blk_q5_0 *b = (const dq_blk_q5_0 *)row + ib;
+    deq_q5(b->qs, rd_u32le(b->qh), F16(b->d), 0, 16, y);
+    break;
+  }
+  case DQ_T_Q5_1: {
+    const dq_blk_q5_1 *b = (const dq_blk_q5_1 *)row + ib;
+    deq_q5(b->qs, rd_u32le(b->qh), F16(b->d), F16(b->m), 0, y);
+    break;
+  }
   case DQ_T_Q4_K: deq_q4_k((const dq_blk_q4_k *)row + ib, y); break;
   case DQ_T_Q5_K: deq_q5_k((const dq_blk_q5_k *)row + ib, y); break;
   case DQ_T_Q6_K: deq_q6_k((const dq_blk_q6_k *)row + ib, y); break;
@@ -321,6 +360,36 @@ static float dot_q4_0_ref(const dq_blk_q4_0 *w, const dq_q8a *a, int64_t nb)
   return acc;
 }
 
+/* Q4_1 / Q5_0 / Q5_1: d*dx*sum(q'*qx) + m*s, q' = q - offset. */
+static float dot_q4_5_ref(int type, const void *row, const dq_q8a *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    float d, m = 0;
+    int off = 0;
+    const uint8_t *qs;
+    uint32_t qh = 0;
+    if (type == DQ_T_Q4_1) {
+      const dq_blk_q4_1 *b = (const dq_blk_q4_1 *)row + ib;
+      d = F16(b->d); m = F16(b->m); qs = b->qs;
+    } else if (type == DQ_T_Q5_0) {
+      const dq_blk_q5_0 *b = (const dq_blk_q5_0 *)row + ib;
+      d = F16(b->d); qs = b->qs; qh = rd_u32le(b->qh); off = 16;
+    } else {
+      const dq_blk_q5_1 *b = (const dq_blk_q5_1 *)row + ib;
+      d = F16(b->d); m = F16(b->m); qs = b->qs; qh = rd_u32le(b->qh);
+    }
+    int s = 0;
+    for (int i = 0; i < DQ_QK / 2; i++) {
+      int q0 = (qs[i] & 0xF) | (int)((qh >> i) & 1) << 4;
+      int q1 = (qs[i] >> 4) | (int)((qh >> (i + 16)) & 1) << 4;
+      s += (q0 - off) * a[ib].qs[i] + (q1 - off) * a[ib].qs[i + 16];
+    }
+    acc += d * a[ib].d * (float)s + m * a[ib].s;
+  }
+  return acc;
+}
+
 /* Q4_K / Q5_K: sum_j d*sc_j*<q_j, a_j> - dmin*m_j*sum(a_j), per 32-element sub-block j. */
 static float dot_q45_k_ref(int type, const void *row, const dq_q8k *a, int64_t nb)
 {
@@ -383,6 +452,7 @@ float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n)
   switch (type) {
   case DQ_T_Q8_0: return dot_q8_0_ref(row, act, n / DQ_QK);
   case DQ_T_Q4_0: return dot_q4_0_ref(row, act, n / DQ_QK);
+  case DQ_T_Q4_1: case DQ_T_Q5_0: case DQ_T_Q5_1: return dot_q4_5_ref(type, row, act, n / DQ_QK);
   case DQ_T_Q4_K: case DQ_T_Q5_K: return dot_q45_k_ref(type, row, act, n / DQ_QKK);
   case DQ_T_Q6_K: return dot_q6_k_ref(row, act, n / DQ_QKK);
   default: return 0;
@@ -416,6 +486,54 @@ static void quant_q4_0(const float *x, dq_blk_q4_0 *b)
     int q1 = clampi((int)lrintf(x[i + 16] * id) + 8, 0, 15);
     b->qs[i] = (uint8_t)(q0 | q1 << 4);
   }
+}
+
+/* Q4_1 / Q5_1: affine over the block's [min, max], q in [0, nmax]. */
+static void quant_affine32(const float *x, int nmax, uint16_t *hd, uint16_t *hm, uint8_t *q)
+{
+  float lo = x[0], hi = x[0];
+  for (int i = 1; i < DQ_QK; i++) { lo = fminf(lo, x[i]); hi = fmaxf(hi, x[i]); }
+  *hd = f32_to_f16_sw((hi - lo) / nmax);
+  *hm = f32_to_f16_sw(lo);
+  float d = F16(*hd), m = F16(*hm), id = d > 0 ? 1 / d : 0;
+  for (int i = 0; i < DQ_QK; i++) q[i] = (uint8_t)clampi((int)lrintf((x[i] - m) * id), 0, nmax);
+}
+
+static void pack_q5(const uint8_t *q, uint8_t qs[16], uint8_t qh[4])
+{
+  uint32_t h = 0;
+  for (int i = 0; i < DQ_QK / 2; i++) {
+    qs[i] = (uint8_t)((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
+    h |= (uint32_t)(q[i] >> 4) << i | (uint32_t)(q[i + 16] >> 4) << (i + 16);
+  }
+  for (int k = 0; k < 4; k++) qh[k] = (uint8_t)(h >> (8 * k));
+}
+
+static void quant_q4_1(const float *x, dq_blk_q4_1 *b)
+{
+  uint8_t q[DQ_QK];
+  quant_affine32(x, 15, &b->d, &b->m, q);
+  for (int i = 0; i < DQ_QK / 2; i++) b->qs[i] = (uint8_t)(q[i] | q[i + 16] << 4);
+}
+
+static void quant_q5_1(const float *x, dq_blk_q5_1 *b)
+{
+  uint8_t q[DQ_QK];
+  quant_affine32(x, 31, &b->d, &b->m, q);
+  pack_q5(q, b->qs, b->qh);
+}
+
+/* Q5_0: like Q4_0, the largest-magnitude value maps to -16 exactly. */
+static void quant_q5_0(const float *x, dq_blk_q5_0 *b)
+{
+  float amax = 0, max = 0;
+  for (int i = 0; i < DQ_QK; i++)
+    if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+  b->d = f32_to_f16_sw(max / -16);
+  float d = F16(b->d), id = d != 0 ? 1 / d : 0;
+  uint8_t q[DQ_QK];
+  for (int i = 0; i < DQ_QK; i++) q[i] = (uint8_t)clampi((int)lrintf(x[i] * id) + 16, 0, 31);
+  pack_q5(q, b->qs, b->qh);
 }
 
 /* Shared by Q4_K (nmax 15) and Q5_K (nmax 31): per 32-element sub-block an
@@ -522,6 +640,9 @@ void dq_quantize_row_ref(int type, const float *x, void *out, int64_t n)
     break;
   case DQ_T_Q8_0: for (int64_t i = 0; i < n / DQ_QK; i++) quant_q8_0(x + DQ_QK * i, (dq_blk_q8_0 *)out + i); break;
   case DQ_T_Q4_0: for (int64_t i = 0; i < n / DQ_QK; i++) quant_q4_0(x + DQ_QK * i, (dq_blk_q4_0 *)out + i); break;
+  case DQ_T_Q4_1: for (int64_t i = 0; i < n / DQ_QK; i++) quant_q4_1(x + DQ_QK * i, (dq_blk_q4_1 *)out + i); break;
+  case DQ_T_Q5_0: for (int64_t i = 0; i < n / DQ_QK; i++) quant_q5_0(x + DQ_QK * i, (dq_blk_q5_0 *)out + i); break;
+  case DQ_T_Q5_1: for (int64_t i = 0; i < n / DQ_QK; i++) quant_q5_1(x + DQ_QK * i, (dq_blk_q5_1 *)out + i); break;
   case DQ_T_Q4_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q4_k(x + DQ_QKK * i, (dq_blk_q4_k *)out + i); break;
   case DQ_T_Q5_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q5_k(x + DQ_QKK * i, (dq_blk_q5_k *)out + i); break;
   case DQ_T_Q6_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q6_k(x + DQ_QKK * i, (dq_blk_q6_k *)out + i); break;

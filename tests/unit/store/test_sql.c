@@ -401,6 +401,23 @@ static void test_store_sql__check_detects_violations(void **state)
   assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
   assert_non_null(strstr(dq_err_msg(), "full-text"));
   dq_store_close(s);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY)); /* the read-only check sees it too */
+  assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
+  assert_non_null(strstr(dq_err_msg(), "full-text"));
+  dq_store_close(s);
+
+  /* a chunk without its FTS row */
+  rm_rf(f->dir);
+  s = open_new(f);
+  put(s, "/x", t, 2, NULL);
+  dq_store_close(s);
+  assert_int_equal(exec_sql(f->dir, "INSERT INTO chunks(doc_id, ordinal, text) VALUES(1, 2, 'sneaked in');"
+                                    "UPDATE docs SET n_chunks = 3;"
+                                    "INSERT INTO vecs SELECT max(id), 1, (SELECT v FROM vecs LIMIT 1) FROM chunks"), SQLITE_OK);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY));
+  assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
+  assert_non_null(strstr(dq_err_msg(), "no full-text row"));
+  dq_store_close(s);
 
   /* wrong chunk count on a document */
   rm_rf(f->dir);
@@ -620,16 +637,39 @@ static void test_store_sql__catch_up_after_unsynced_writes(void **state)
   dq_store *s = open_new(f);
   const char *t[] = { "first", "second" };
   put(s, "/a", t, 2, NULL);
+  const char *keep[] = { "kept" };
+  put(s, "/keep", keep, 1, NULL);
   OK(dq_store_sync_vectors(s));
   char file1[512];
   faiss_file(f->dir, file1, sizeof file1);
   assert_int_equal(access(file1, R_OK), 0);
+  /* Proof that open loads the file instead of rebuilding: change the stored
+   * vector of /keep behind the store's back; the file still has the old one. */
+  int64_t kid = first_chunk(s, "/keep");
+  float kv[DIM];
+  OK(dq_store_chunk_vector(s, kid, kv));
   /* committed after the file was written, never synced */
   put(s, "/b", t, 2, NULL);
   put(s, "/c", t, 2, NULL);
   remove_path(s, "/a");
   dq_store_close(s);
+  char sql[128];
+  snprintf(sql, sizeof sql, "UPDATE vecs SET v = (SELECT v FROM vecs WHERE chunk_id != %lld LIMIT 1) WHERE chunk_id = %lld",
+           (long long)kid, (long long)kid);
+  assert_int_equal(exec_sql(f->dir, sql), SQLITE_OK);
 
+  OK(dq_store_open(&s, f->dir, 0));
+  dq_scored kh[1];
+  size_t kn;
+  OK(dq_store_knn(s, kv, 1, kh, &kn));
+  assert_int_equal(kn, 1);
+  assert_int_equal(kh[0].chunk_id, kid);
+  assert_true(kh[0].score > 0.999);
+  /* forget the file: the rebuild from SQLite makes both agree again */
+  dq_store_close(s);
+  assert_int_equal(exec_sql(f->dir, "DELETE FROM meta WHERE key = 'faiss_file'"), SQLITE_OK);
+  OK(dq_store_open(&s, f->dir, 0));
+  dq_store_close(s);
   OK(dq_store_open(&s, f->dir, 0));
   assert_all_findable(s);
   assert_true(knn_self(s, first_chunk(s, "/b")));
