@@ -1,0 +1,201 @@
+/* docq ask: answer a question from the index with citations. Prints the
+ * answer paragraph ([n] citations), then "Sources:" with label, title and
+ * path:first-last of each cited passage; --verbose adds every packed passage
+ * and what was left out for lack of budget; --json prints the whole record
+ * (answer, found, citations, packed passages with scores, ranks and prompt
+ * positions, left_out, prompt_tokens). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+  fputs("usage: docq ask \"QUESTION\" [options]\n"
+        "  --order O        passage order in the prompt: edges (default: best first and last,\n"
+        "                   weakest in the middle), relevance, document\n"
+        "  --budget N       context budget in tokens (default 2048)\n"
+        "  -k N             passages retrieved before packing (default 20)\n"
+        "  --mode M         retrieval: hybrid (default), bm25, vector\n"
+        "  --path PREFIX    only documents under PREFIX\n"
+        "  --tag TAG        only documents with this front-matter tag\n"
+        "  --show-prompt    print the packed prompt\n"
+        "  --verbose        also list every packed passage and what was left out\n"
+        "  --json           machine-readable output\n"
+        "  --db DIR         the index folder\n", f);
+}
+
+/* Labels cited as [n] in the answer text, in order of first appearance. */
+static size_t citations(const char *t, int *out, size_t cap)
+{
+  size_t n = 0;
+  for (const char *p = t; (p = strchr(p, '[')) != NULL; p++) {
+    char *end;
+    long v = strtol(p + 1, &end, 10);
+    if (end == p + 1 || *end != ']' || v <= 0 || v > 100000) continue;
+    size_t j = 0;
+    while (j < n && out[j] != (int)v) j++;
+    if (j == n && n < cap) out[n++] = (int)v;
+  }
+  return n;
+}
+
+static void print_source(const docq_passage *p)
+{
+  const docq_hit *h = p->hit;
+  printf("  [%d] ", p->label);
+  if (h->title && *h->title) printf("%s — ", h->title);
+  printf("%s:%u-%u\n", h->path, h->line_first, h->line_last);
+}
+
+static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget)
+{
+  static int cited[1024];
+  size_t nc = citations(docq_answer_text(a), cited, 1024);
+  size_t lo = 0;
+  int best = 0;
+  docq_answer_left_out(a, &lo, &best);
+  printf("{\"question\":");
+  cli_json_str(stdout, question);
+  printf(",\"answer\":");
+  cli_json_str(stdout, docq_answer_text(a));
+  printf(",\"found\":%s,\"order\":\"%s\",\"budget\":%u,\"prompt_tokens\":%u,\"citations\":[",
+         docq_answer_found(a) ? "true" : "false", order, budget, docq_answer_prompt_tokens(a));
+  for (size_t i = 0; i < nc; i++) printf("%s%d", i ? "," : "", cited[i]);
+  printf("],\"passages\":[");
+  for (size_t i = 0; i < docq_answer_passages(a); i++) {
+    const docq_passage *p = docq_answer_passage(a, i);
+    const docq_hit *h = p->hit;
+    printf("%s{\"label\":%d,\"rank\":%d,\"position\":%d,\"tokens\":%u,\"score\":%.6g,\"bm25_rank\":%d,"
+           "\"vector_rank\":%d,\"path\":", i ? "," : "", p->label, p->rank, p->position, p->tokens, h->score,
+           h->bm25_rank, h->vector_rank);
+    cli_json_str(stdout, h->path);
+    printf(",\"title\":");
+    cli_json_str(stdout, h->title);
+    printf(",\"section\":");
+    cli_json_str(stdout, h->section);
+    printf(",\"line_first\":%u,\"line_last\":%u,\"text\":", h->line_first, h->line_last);
+    cli_json_str(stdout, h->text);
+    printf("}");
+  }
+  printf("],\"left_out\":{\"count\":%zu,\"best_rank\":%d}}\n", lo, best);
+}
+
+int cmd_ask(int argc, char **argv)
+{
+  docq_ask_options ao;
+  docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION);
+  const char *order_name = "edges";
+  int show_prompt = 0;
+  char q[8192];
+  size_t ql = 0;
+  q[0] = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int c = cli_common_opt(argc, argv, &i);
+    if (c < 0) return EXIT_USAGE;
+    if (c > 0) continue;
+    int has = i + 1 < argc;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+    if (!strcmp(a, "--order")) {
+      if (!has) goto missing;
+      order_name = argv[++i];
+      if (!strcmp(order_name, "edges")) ao.order = DOCQ_ORDER_EDGES;
+      else if (!strcmp(order_name, "relevance")) ao.order = DOCQ_ORDER_RELEVANCE;
+      else if (!strcmp(order_name, "document")) ao.order = DOCQ_ORDER_DOCUMENT;
+      else { fprintf(stderr, "docq ask: --order is edges, relevance or document\n"); return EXIT_USAGE; }
+    } else if (!strcmp(a, "--budget")) {
+      if (!has) goto missing;
+      char *end;
+      long b = strtol(argv[++i], &end, 10);
+      if (*end || b < 64 || b > 10000000) { fprintf(stderr, "docq ask: --budget wants 64..10000000 tokens\n"); return EXIT_USAGE; }
+      ao.budget_tokens = (unsigned)b;
+    } else if (!strcmp(a, "-k")) {
+      if (!has) goto missing;
+      char *end;
+      long k = strtol(argv[++i], &end, 10);
+      if (*end || k < 1 || k > 1000) { fprintf(stderr, "docq ask: -k wants 1..1000\n"); return EXIT_USAGE; }
+      ao.search.k = (unsigned)k;
+    } else if (!strcmp(a, "--mode")) {
+      if (!has) goto missing;
+      const char *m = argv[++i];
+      if (!strcmp(m, "hybrid")) ao.search.mode = DOCQ_MODE_HYBRID;
+      else if (!strcmp(m, "bm25")) ao.search.mode = DOCQ_MODE_BM25;
+      else if (!strcmp(m, "vector")) ao.search.mode = DOCQ_MODE_VECTOR;
+      else { fprintf(stderr, "docq ask: --mode is hybrid, bm25 or vector\n"); return EXIT_USAGE; }
+    } else if (!strcmp(a, "--path")) {
+      if (!has) goto missing;
+      ao.search.path_prefix = argv[++i];
+    } else if (!strcmp(a, "--tag")) {
+      if (!has) goto missing;
+      ao.search.tag = argv[++i];
+    } else if (!strcmp(a, "--show-prompt")) {
+      show_prompt = 1;
+    } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
+      fprintf(stderr, "docq ask: unknown option %s (see docq ask --help)\n", a);
+      return EXIT_USAGE;
+    } else {
+      if (!strcmp(a, "--") && i + 1 < argc) a = argv[++i];
+      size_t n = strlen(a);
+      if (ql + n + 2 > sizeof q) { fprintf(stderr, "docq ask: question too long\n"); return EXIT_USAGE; }
+      if (ql) q[ql++] = ' ';
+      memcpy(q + ql, a, n + 1);
+      ql += n;
+    }
+    continue;
+  missing:
+    fprintf(stderr, "docq ask: %s needs a value\n", a);
+    return EXIT_USAGE;
+  }
+  if (!ql) { usage(stderr); return EXIT_USAGE; }
+
+  docq_db *db = NULL;
+  int code = cli_open_db(&db, 0, 1);
+  if (code) return code;
+  cli_on_sigint(db);
+  docq_answer *ans = NULL;
+  int rc = docq_ask(&ans, db, q, &ao);
+  if (rc < 0) { code = cli_fail(rc, "ask failed"); docq_db_free(db); return code; }
+  unsigned budget = ao.budget_tokens ? ao.budget_tokens : 2048;
+  size_t lo = 0;
+  int best = 0;
+  docq_answer_left_out(ans, &lo, &best);
+  if (g_cli.json) {
+    print_json(q, ans, order_name, budget);
+  } else {
+    if (docq_answer_found(ans)) {
+      printf("%s\n", docq_answer_text(ans));
+      int cited[256];
+      size_t nc = citations(docq_answer_text(ans), cited, 256);
+      printf("\nSources:\n");
+      for (size_t i = 0; i < nc; i++) {
+        const docq_passage *p = docq_answer_passage(ans, (size_t)cited[i] - 1);
+        if (p) print_source(p);
+      }
+    } else {
+      printf("No passage in the index answers this question.\n");
+      if (docq_answer_passages(ans)) {
+        printf("\nClosest passages:\n");
+        for (size_t i = 0; i < docq_answer_passages(ans) && i < 3; i++) print_source(docq_answer_passage(ans, i));
+      }
+    }
+    if (g_cli.verbose) {
+      printf("\nPacked %zu passages, %u of %u tokens (order: %s):\n", docq_answer_passages(ans),
+             docq_answer_prompt_tokens(ans), budget, order_name);
+      for (size_t i = 0; i < docq_answer_passages(ans); i++) {
+        const docq_passage *p = docq_answer_passage(ans, i);
+        printf("  [%d] rank %d, position %d, %u tokens, score %.4f  %s:%u-%u\n", p->label, p->rank, p->position,
+               p->tokens, p->hit->score, p->hit->path, p->hit->line_first, p->hit->line_last);
+      }
+      if (lo) printf("Left out for lack of budget: %zu passages (best rank %d); raise --budget to include them.\n", lo, best);
+      else printf("Nothing was left out.\n");
+    } else if (lo && !g_cli.quiet) {
+      fprintf(stderr, "(%zu retrieved passages did not fit the %u-token budget; best left out: rank %d)\n", lo, budget, best);
+    }
+    if (show_prompt) printf("\n--- prompt ---\n%s\n", docq_answer_prompt(ans));
+  }
+  docq_answer_free(ans);
+  docq_db_free(db);
+  return 0;
+}

@@ -1,0 +1,149 @@
+/* Public API: docq_ask. Retrieve (docq_search), pack the passages under the
+ * token budget in the requested order (src/assemble/pack.c), then answer:
+ * extractively without a model (src/assemble/extract.c).
+ *
+ * The answer owns the search results; passages point at their hits. Nothing
+ * retrieved is dropped silently: what did not fit is counted in left_out
+ * with the best rank among it. */
+#include <string.h>
+
+#include "api/db_internal.h"
+#include "assemble/assemble.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+struct docq_answer {
+  docq_results *res;
+  docq_passage *pass;  /* by label: pass[j].label == j + 1 */
+  size_t n_pass;
+  char *text;
+  char *prompt;
+  unsigned prompt_tokens;
+  int found;
+  size_t left_out;
+  int best_left_rank;
+};
+
+DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
+{
+  DQ_ASSERT_ARG(opts);
+  if (version != DOCQ_ASK_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: %d)", version,
+                      DOCQ_ASK_OPTIONS_VERSION);
+  memset(opts, 0, sizeof *opts);
+  opts->version = DOCQ_ASK_OPTIONS_VERSION;
+  docq_search_options so = DOCQ_SEARCH_OPTIONS_INIT;
+  so.k = 20;
+  opts->search = so;
+  opts->order = DOCQ_ORDER_EDGES;
+  opts->budget_tokens = 0;
+  opts->model = NULL;
+  docq_gen_options g = DOCQ_GEN_OPTIONS_INIT;
+  opts->gen = g;
+  return 0;
+}
+
+DOCQ_API void docq_answer_free(docq_answer *a)
+{
+  if (!a) return;
+  docq_results_free(a->res);
+  dq_free(a->pass);
+  dq_free(a->text);
+  dq_free(a->prompt);
+  dq_free(a);
+}
+
+DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, const docq_ask_options *opts)
+{
+  DQ_ASSERT_ARG(out);
+  *out = NULL;
+  DQ_ASSERT_ARG(db && db->store && db->embedder);
+  DQ_ASSERT_ARG(question);
+  docq_ask_options d;
+  if (!opts) {
+    docq_ask_options_init(&d, DOCQ_ASK_OPTIONS_VERSION);
+    opts = &d;
+  }
+  if (opts->version != DOCQ_ASK_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: %d)",
+                      opts->version, DOCQ_ASK_OPTIONS_VERSION);
+  if ((int)opts->order < DOCQ_ORDER_EDGES || (int)opts->order > DOCQ_ORDER_DOCUMENT)
+    return dq_err_set(DOCQ_EINVAL, "ask: unknown passage order %d", (int)opts->order);
+  if (opts->model)
+    return dq_err_set(DOCQ_EUNSUPPORTED, "ask: answering with a model is not available in this build yet");
+
+  int rc = 0;
+  dq_pack_item *items = NULL;
+  int *cited = NULL;
+  dq_packed pk = {0};
+  docq_answer *a = dq_calloc(1, sizeof *a);
+  if (!a) return DOCQ_ENOMEM;
+  docq_search_options so = opts->search;
+  if (!so.k) so.k = 20;
+  if ((rc = docq_search(&a->res, db, question, &so)) < 0) goto done; /* also clears the interrupt flag */
+
+  size_t n = docq_results_count(a->res);
+  if (!(items = dq_calloc(n ? n : 1, sizeof *items))) { rc = DOCQ_ENOMEM; goto done; }
+  for (size_t i = 0; i < n; i++) {
+    const docq_hit *h = docq_results_get(a->res, i);
+    items[i].title = h->title;
+    items[i].path = h->path;
+    items[i].text = h->text;
+    items[i].text_len = strlen(h->text);
+    items[i].line_first = h->line_first;
+    items[i].line_last = h->line_last;
+  }
+  dq_pack_opts po = { opts->budget_tokens ? opts->budget_tokens : 2048,
+                      opts->order == DOCQ_ORDER_RELEVANCE ? DQ_ORDER_RELEVANCE
+                      : opts->order == DOCQ_ORDER_DOCUMENT ? DQ_ORDER_DOCUMENT : DQ_ORDER_EDGES,
+                      NULL, NULL };
+  if ((rc = dq_pack(question, items, n, &po, &pk)) < 0) goto done;
+  if (db->interrupted) { rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted"); goto done; }
+
+  a->n_pass = pk.n;
+  if (!(a->pass = dq_calloc(pk.n ? pk.n : 1, sizeof *a->pass))) { rc = DOCQ_ENOMEM; goto done; }
+  dq_pack_item *packed = items; /* reuse: packed passages in label order */
+  for (size_t j = 0; j < pk.n; j++) {
+    a->pass[j].label = (int)j + 1;
+    a->pass[j].rank = (int)pk.item[j] + 1;
+    a->pass[j].position = (int)pk.pos[j];
+    a->pass[j].tokens = pk.tokens[j];
+    a->pass[j].hit = docq_results_get(a->res, pk.item[j]);
+    packed[j] = items[pk.item[j]]; /* item[] is increasing, so j <= item[j]: safe in place */
+  }
+  a->left_out = pk.left_out;
+  a->best_left_rank = pk.best_left_rank;
+  a->prompt_tokens = pk.prompt_tokens;
+  a->prompt = pk.prompt;
+  pk.prompt = NULL;
+
+  if (!(cited = dq_calloc(pk.n ? pk.n : 1, sizeof *cited))) { rc = DOCQ_ENOMEM; goto done; }
+  dq_extract_opts eo = { db->embedder, 3, -1.0 };
+  if ((rc = dq_extract(question, packed, pk.n, &eo, &a->text, &a->found, cited)) < 0) goto done;
+  *out = a;
+  a = NULL;
+done:
+  docq_answer_free(a);
+  dq_packed_free(&pk);
+  dq_free(items);
+  dq_free(cited);
+  return rc;
+}
+
+DOCQ_API const char *docq_answer_text(const docq_answer *a) { return a && a->text ? a->text : ""; }
+DOCQ_API int docq_answer_found(const docq_answer *a) { return a ? a->found : 0; }
+DOCQ_API size_t docq_answer_passages(const docq_answer *a) { return a ? a->n_pass : 0; }
+
+DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i)
+{
+  return a && i < a->n_pass ? &a->pass[i] : NULL;
+}
+
+DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *best_rank)
+{
+  if (count) *count = a ? a->left_out : 0;
+  if (best_rank) *best_rank = a ? a->best_left_rank : 0;
+}
+
+DOCQ_API const char *docq_answer_prompt(const docq_answer *a) { return a && a->prompt ? a->prompt : ""; }
+DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a) { return a ? a->prompt_tokens : 0; }

@@ -1,0 +1,101 @@
+/* Assembling the context for an answer: which retrieved passages go into the
+ * prompt (packing under a token budget), in what order (edges-first by
+ * default), how they are labelled for citation, and, without a model, the
+ * extractive answer built from their best sentences.
+ *
+ * Invariants: a passage is packed whole or not at all (never cut); every
+ * passage left out is counted (dq_packed.left_out, best_left_rank), none is
+ * dropped silently; the prompt never exceeds the budget by the counter in
+ * use (dq_token_estimate, or the model tokenizer through dq_count_fn) unless
+ * the question alone does, in which case no passage is packed. */
+#ifndef DQ_ASSEMBLE_ASSEMBLE_H
+#define DQ_ASSEMBLE_ASSEMBLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "embed/embed.h"
+
+enum { DQ_ORDER_EDGES = 0, DQ_ORDER_RELEVANCE = 1, DQ_ORDER_DOCUMENT = 2 };
+
+/* A retrieved passage offered for packing; items are given best first. */
+typedef struct dq_pack_item {
+  const char *title, *path, *text;
+  size_t text_len;
+  uint32_t line_first, line_last;
+} dq_pack_item;
+
+/* ---- ordering ------------------------------------------------------------------ */
+
+/* Edges-first (Liu et al. 2023, "Lost in the Middle", arXiv:2307.03172: models
+ * use the start and the end of the context best): perm[pos] = 0-based rank of
+ * the passage placed at prompt position pos. Best at the start, 2nd best at
+ * the end, 3rd second, 4th second to last, ...; the weakest in the middle.
+ * n = 5 -> ranks 1,3,5,4,2. */
+void dq_order_edges(size_t n, size_t *perm);
+/* Best first: perm[pos] = pos. */
+void dq_order_relevance(size_t n, size_t *perm);
+/* By path, then first line (reading order); ties by rank (ranks[i] of
+ * items[i]). perm[pos] = index into items. */
+int dq_order_document(const dq_pack_item *items, const size_t *ranks, size_t n, size_t *perm);
+
+/* ---- packing ----------------------------------------------------------------------- */
+
+/* Token counter hook: a model tokenizer; NULL = dq_token_estimate. */
+typedef size_t (*dq_count_fn)(void *ctx, const char *s, size_t n);
+
+typedef struct dq_pack_opts {
+  unsigned budget;     /* tokens for the whole prompt; 0 = 2048 */
+  int order;           /* DQ_ORDER_* */
+  dq_count_fn count;
+  void *count_ctx;
+} dq_pack_opts;
+
+typedef struct dq_packed {
+  size_t n;            /* passages packed */
+  size_t *item;        /* item[j]: index (rank - 1) of the passage labelled [j+1] (labels follow rank) */
+  size_t *pos;         /* pos[j]: 0-based position in the prompt of the passage labelled [j+1] */
+  unsigned *tokens;    /* tokens[j]: what passage [j+1] (header included) costs */
+  size_t left_out;     /* passages offered but not packed */
+  int best_left_rank;  /* 1-based rank of the best one left out; 0 if none */
+  char *prompt;
+  unsigned prompt_tokens;
+} dq_packed;
+
+/* Pack items (best first) for `question`: take passages in rank order while
+ * they fit (a passage that does not fit is skipped and smaller later ones are
+ * tried), label them [1..n] in rank order, place them in the prompt in the
+ * requested order, each headed by "[n] title — path:first-last". The prompt
+ * states the question before the passages and repeats it after them. */
+int dq_pack(const char *question, const dq_pack_item *items, size_t n_items, const dq_pack_opts *o,
+            dq_packed *out);
+void dq_packed_free(dq_packed *p);
+
+/* ---- extractive answers --------------------------------------------------------------- */
+
+typedef struct dq_extract_opts {
+  dq_embedder *embedder;   /* for the embedding signal; NULL = lexical only */
+  size_t max_sentences;    /* 0 = 3 */
+  double threshold;        /* minimum best score; < 0 = default (DQ_EXTRACT_THRESHOLD) */
+} dq_extract_opts;
+
+#define DQ_EXTRACT_THRESHOLD 0.22
+
+/* Build an answer from the sentences of passages[0..n) (passage j carries
+ * citation label j+1) that best answer `question`: score = 0.65 * lexical
+ * (IDF-weighted share of the question's content terms the sentence has;
+ * IDF over the sentences given) + 0.35 * cosine of embeddings + a small bonus
+ * for better-ranked passages. Up to max_sentences, best first, each followed
+ * by " [n]". *found = 0 and *answer = "" when the best score is below the
+ * threshold. *cited (may be NULL) gets n flags: 1 for each passage cited. */
+int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
+               char **answer, int *found, int *cited);
+
+/* Split text into sentences: calls cb with byte ranges [start, end) of each
+ * (whitespace trimmed). Ends: . ! ? followed by space or end (not after a
+ * single letter or a digit-dot-digit), 。！？ and ！？ fullwidth, blank
+ * lines, and list/heading lines. */
+typedef int (*dq_sentence_cb)(void *ctx, size_t start, size_t end);
+int dq_sentences(const char *text, size_t n, dq_sentence_cb cb, void *ctx);
+
+#endif

@@ -1,0 +1,347 @@
+/* Extractive answers: without a model, the answer is the few sentences of the
+ * packed passages that best answer the question, each with its citation.
+ *
+ * Two signals, because each misses what the other sees:
+ *   - lexical: the IDF-weighted share of the question's content terms a
+ *     sentence contains (terms from dq_terms, function words ignored; IDF over
+ *     the candidate sentences, so a term every sentence has counts little;
+ *     a shared 5-byte prefix of two long words earns half credit, standing in
+ *     for stemming: "compressible" ~ "compression");
+ *   - embedding: cosine between the sentence's and the question's vectors
+ *     (catches paraphrase and CJK sub-word overlap).
+ * score = 0.65 lexical + 0.35 max(0, cosine) + 0.03 / label (earlier, better-
+ * ranked passages win ties). Below DQ_EXTRACT_THRESHOLD, or with no content
+ * term in common, nothing is claimed: found = 0. */
+#include "assemble/assemble.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "indexer/normalize.h"
+#include "retrieve/stopwords.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#define W_LEX 0.65
+#define W_EMB 0.35
+#define W_RANK 0.03
+#define MAX_SENT_BYTES 400
+#define LONG_SENTENCE 800
+
+/* ---- sentences -------------------------------------------------------------------- */
+
+static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* '.' at i ends an abbreviation: a single letter ("J. Smith", "U.S.") or a
+ * common short form. */
+static int abbrev_before(const char *t, size_t start, size_t i)
+{
+  static const char *const k[] = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "fig", "no", "jr", "sr", "prof"};
+  size_t b = i;
+  while (b > start && !is_space((unsigned char)t[b - 1]) && t[b - 1] != '(') b--;
+  size_t len = i - b;
+  if (len == 1 && ((t[b] >= 'A' && t[b] <= 'Z') || (t[b] >= 'a' && t[b] <= 'z'))) return 1;
+  for (size_t j = 0; j < sizeof k / sizeof k[0]; j++) {
+    size_t kl = strlen(k[j]);
+    if (kl != len) continue;
+    size_t m = 0;
+    while (m < kl && (t[b + m] | 0x20) == k[j][m]) m++;
+    if (m == kl) return 1;
+  }
+  return 0;
+}
+
+/* Length of a CJK sentence end at t+i (。！？ or fullwidth ！？), plus closing quotes; 0 if none. */
+static size_t cjk_end(const unsigned char *t, size_t i, size_t n)
+{
+  size_t k = 0;
+  if (i + 2 < n + 0 && i + 3 <= n) {
+    if (t[i] == 0xE3 && t[i + 1] == 0x80 && t[i + 2] == 0x82) k = 3;                       /* 。 */
+    else if (t[i] == 0xEF && t[i + 1] == 0xBC && (t[i + 2] == 0x81 || t[i + 2] == 0x9F)) k = 3; /* ！ ？ */
+  }
+  if (!k) return 0;
+  /* closing ” 」 』 */
+  while (i + k + 3 <= n && ((t[i + k] == 0xE2 && t[i + k + 1] == 0x80 && t[i + k + 2] == 0x9D) ||
+                            (t[i + k] == 0xE3 && t[i + k + 1] == 0x80 && (t[i + k + 2] == 0x8D || t[i + k + 2] == 0x8F))))
+    k += 3;
+  return k;
+}
+
+/* A line starting at t+i that begins a new unit: heading, list item, table row, quote. */
+static int block_line(const char *t, size_t i, size_t n)
+{
+  while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
+  if (i >= n) return 0;
+  char c = t[i];
+  if (c == '#' || c == '|' || c == '>' || c == '\n') return 1;
+  if ((c == '-' || c == '*' || c == '+') && i + 1 < n && t[i + 1] == ' ') return 1;
+  size_t d = i;
+  while (d < n && t[d] >= '0' && t[d] <= '9') d++;
+  return d > i && d + 1 < n && (t[d] == '.' || t[d] == ')') && t[d + 1] == ' ';
+}
+
+static int emit(const char *t, size_t s, size_t e, dq_sentence_cb cb, void *ctx)
+{
+  while (s < e && is_space((unsigned char)t[s])) s++;
+  while (e > s && is_space((unsigned char)t[e - 1])) e--;
+  return e > s ? cb(ctx, s, e) : 0;
+}
+
+int dq_sentences(const char *text, size_t n, dq_sentence_cb cb, void *ctx)
+{
+  const unsigned char *t = (const unsigned char *)text;
+  size_t start = 0, i = 0;
+  int rc = 0;
+  while (i < n && !rc) {
+    unsigned char c = t[i];
+    size_t end = 0;
+    if (c == '.' || c == '!' || c == '?') {
+      size_t j = i + 1;
+      while (j < n && (t[j] == '"' || t[j] == '\'' || t[j] == ')' || t[j] == ']')) j++;
+      if ((j >= n || is_space(t[j])) && !(c == '.' && abbrev_before(text, start, i))) end = j;
+    } else if (c >= 0xE3) {
+      size_t k = cjk_end(t, i, n);
+      if (k) end = i + k;
+    } else if (c == '\n' && block_line(text, i + 1, n)) {
+      end = i + 1;
+    } else if (is_space(c) && i - start > LONG_SENTENCE) {
+      end = i; /* run-on text (tables, lists without punctuation): cut at a space */
+    }
+    if (end) {
+      rc = emit(text, start, end, cb, ctx);
+      start = i = end;
+      continue;
+    }
+    i++;
+  }
+  if (!rc) rc = emit(text, start, n, cb, ctx);
+  return rc;
+}
+
+/* ---- terms --------------------------------------------------------------------------- */
+
+typedef struct term { uint64_t h, pre; } term;
+typedef struct terms { term *t; size_t n, cap; int content_only; int oom; } terms;
+
+static uint64_t fnv(const char *s, size_t n)
+{
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 0x100000001B3ull; }
+  return h | 1;
+}
+
+static int on_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
+{
+  (void)a; (void)b;
+  terms *ts = ctx;
+  if (ts->content_only && dq_stopword(s, n)) return 0;
+  uint64_t h = fnv(s, n);
+  for (size_t i = 0; i < ts->n; i++) if (ts->t[i].h == h) return 0;
+  if (ts->n == ts->cap) {
+    size_t nc = ts->cap ? ts->cap * 2 : 16;
+    term *nt = dq_realloc(ts->t, nc * sizeof *nt);
+    if (!nt) { ts->oom = 1; return 1; }
+    ts->t = nt; ts->cap = nc;
+  }
+  /* prefix key only for long Latin words (CJK terms are bigrams already) */
+  ts->t[ts->n].h = h;
+  ts->t[ts->n].pre = (n >= 6 && (unsigned char)s[0] < 0x80) ? fnv(s, 5) : 0;
+  ts->n++;
+  return 0;
+}
+
+/* ---- extraction ------------------------------------------------------------------------ */
+
+typedef struct sent {
+  size_t passage, start, end;
+  terms tm;
+  double lex, emb, score;
+} sent;
+
+typedef struct sent_list { sent *s; size_t n, cap; size_t passage; int oom; } sent_list;
+
+static int on_sentence(void *ctx, size_t start, size_t end)
+{
+  sent_list *l = ctx;
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 64;
+    sent *ns = dq_realloc(l->s, nc * sizeof *ns);
+    if (!ns) { l->oom = 1; return 1; }
+    l->s = ns; l->cap = nc;
+  }
+  memset(&l->s[l->n], 0, sizeof l->s[l->n]);
+  l->s[l->n].passage = l->passage;
+  l->s[l->n].start = start;
+  l->s[l->n].end = end;
+  l->n++;
+  return 0;
+}
+
+static int cmp_score(const void *a, const void *b)
+{
+  const sent *x = *(const sent *const *)a, *y = *(const sent *const *)b;
+  if (x->score != y->score) return x->score > y->score ? -1 : 1;
+  if (x->passage != y->passage) return x->passage < y->passage ? -1 : 1;
+  return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Append the sentence with white space collapsed, cut at MAX_SENT_BYTES on a
+ * code point boundary. */
+static void put_sentence(dq_buf *b, const char *s, size_t n)
+{
+  size_t out = 0;
+  int space = 0;
+  for (size_t i = 0; i < n; ) {
+    unsigned char c = (unsigned char)s[i];
+    if (is_space(c)) { space = 1; i++; continue; }
+    size_t k = dq_utf8_len(c);
+    if (k > n - i) k = n - i;
+    if (out + k > MAX_SENT_BYTES) { dq_buf_puts(b, " \xE2\x80\xA6"); return; }
+    if (space && out) { dq_buf_putc(b, ' '); out++; }
+    space = 0;
+    dq_buf_put(b, s + i, k);
+    out += k;
+    i += k;
+  }
+}
+
+/* Lexical and embedding scores of every sentence. */
+static int score_sentences(const char *question, const dq_pack_item *passages, sent_list *l, const terms *q,
+                           const dq_extract_opts *o)
+{
+  int rc = 0;
+  /* df of each question term over the sentences */
+  size_t *df = dq_calloc(q->n ? q->n : 1, sizeof *df);
+  double *idf = dq_calloc(q->n ? q->n : 1, sizeof *idf);
+  float *vec = NULL;
+  const char **texts = NULL;
+  size_t *lens = NULL;
+  if (!df || !idf) { rc = DOCQ_ENOMEM; goto done; }
+  for (size_t i = 0; i < l->n; i++) {
+    sent *s = &l->s[i];
+    const char *t = passages[s->passage].text + s->start;
+    if ((rc = dq_terms(t, s->end - s->start, on_term, &s->tm)) != 0 || s->tm.oom) { rc = DOCQ_ENOMEM; goto done; }
+    for (size_t a = 0; a < q->n; a++)
+      for (size_t b = 0; b < s->tm.n; b++) if (s->tm.t[b].h == q->t[a].h) { df[a]++; break; }
+  }
+  double total = 0;
+  for (size_t a = 0; a < q->n; a++) {
+    idf[a] = log(1.0 + ((double)l->n + 1.0) / ((double)df[a] + 0.5));
+    total += idf[a];
+  }
+  for (size_t i = 0; i < l->n; i++) {
+    sent *s = &l->s[i];
+    double got = 0;
+    for (size_t a = 0; a < q->n; a++) {
+      double credit = 0;
+      for (size_t b = 0; b < s->tm.n && credit < 1; b++) {
+        if (s->tm.t[b].h == q->t[a].h) credit = 1;
+        else if (q->t[a].pre && s->tm.t[b].pre == q->t[a].pre) credit = 0.5;
+      }
+      got += credit * idf[a];
+    }
+    s->lex = total > 0 ? got / total : 0;
+  }
+  if (o->embedder && l->n) {
+    unsigned dim = o->embedder->dim;
+    size_t rows = l->n + 1;
+    if (!(vec = dq_calloc(rows * dim, sizeof *vec)) || !(texts = dq_calloc(rows, sizeof *texts)) ||
+        !(lens = dq_calloc(rows, sizeof *lens))) { rc = DOCQ_ENOMEM; goto done; }
+    texts[0] = question;
+    lens[0] = strlen(question);
+    for (size_t i = 0; i < l->n; i++) {
+      texts[i + 1] = passages[l->s[i].passage].text + l->s[i].start;
+      lens[i + 1] = l->s[i].end - l->s[i].start;
+    }
+    if ((rc = dq_embed(o->embedder, texts, lens, 1, 1, vec)) < 0) goto done;
+    if ((rc = dq_embed(o->embedder, texts + 1, lens + 1, l->n, 0, vec + dim)) < 0) goto done;
+    for (size_t i = 0; i < l->n; i++) {
+      double d = 0;
+      for (unsigned j = 0; j < dim; j++) d += (double)vec[j] * vec[(i + 1) * dim + j];
+      l->s[i].emb = d;
+    }
+  }
+  for (size_t i = 0; i < l->n; i++) {
+    sent *s = &l->s[i];
+    s->score = W_LEX * s->lex + W_EMB * (s->emb > 0 ? s->emb : 0) + W_RANK / (double)(s->passage + 1);
+  }
+done:
+  dq_free(df);
+  dq_free(idf);
+  dq_free(vec);
+  dq_free(texts);
+  dq_free(lens);
+  return rc;
+}
+
+int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
+               char **answer, int *found, int *cited)
+{
+  *answer = NULL;
+  *found = 0;
+  if (cited) memset(cited, 0, n * sizeof *cited);
+  size_t max_s = o && o->max_sentences ? o->max_sentences : 3;
+  double thr = o && o->threshold >= 0 ? o->threshold : DQ_EXTRACT_THRESHOLD;
+  dq_extract_opts dflt = {0};
+  if (!o) o = &dflt;
+  sent_list l = {0};
+  terms q = { .content_only = 1 };
+  sent **order = NULL;
+  dq_buf b = {0};
+  int rc = 0;
+
+  if ((rc = dq_terms(question, strlen(question), on_term, &q)) != 0 || q.oom) { rc = DOCQ_ENOMEM; goto done; }
+  if (q.n == 0) { /* only function words: use them rather than nothing */
+    q.content_only = 0;
+    if ((rc = dq_terms(question, strlen(question), on_term, &q)) != 0 || q.oom) { rc = DOCQ_ENOMEM; goto done; }
+  }
+  for (size_t j = 0; j < n; j++) {
+    l.passage = j;
+    if (passages[j].text && (rc = dq_sentences(passages[j].text, passages[j].text_len, on_sentence, &l)) != 0) {
+      rc = DOCQ_ENOMEM;
+      goto done;
+    }
+    if (l.oom) { rc = DOCQ_ENOMEM; goto done; }
+  }
+  if (q.n && l.n) {
+    if ((rc = score_sentences(question, passages, &l, &q, o)) < 0) goto done;
+    if (!(order = dq_malloc(l.n * sizeof *order))) { rc = DOCQ_ENOMEM; goto done; }
+    for (size_t i = 0; i < l.n; i++) order[i] = &l.s[i];
+    qsort(order, l.n, sizeof *order, cmp_score);
+    const sent *best = order[0];
+    if (best->lex > 0 && best->score >= thr) {
+      *found = 1;
+      size_t taken = 0;
+      for (size_t i = 0; i < l.n && taken < max_s; i++) {
+        const sent *s = order[i];
+        if (s->lex <= 0 || s->score < 0.6 * best->score) break;
+        /* skip a sentence repeated verbatim (overlapping or duplicated passages) */
+        const char *st = passages[s->passage].text + s->start;
+        size_t sl = s->end - s->start;
+        int dup = 0;
+        for (size_t k = 0; k < i && !dup; k++) {
+          const sent *u = order[k];
+          dup = u->end - u->start == sl && !memcmp(passages[u->passage].text + u->start, st, sl);
+        }
+        if (dup) continue;
+        if (taken) dq_buf_putc(&b, ' ');
+        put_sentence(&b, st, sl);
+        dq_buf_printf(&b, " [%zu]", s->passage + 1);
+        if (cited) cited[s->passage] = 1;
+        taken++;
+      }
+    }
+  }
+  if (b.oom) { rc = DOCQ_ENOMEM; goto done; }
+  *answer = b.len ? dq_buf_detach(&b) : dq_strdup("");
+  if (!*answer) rc = DOCQ_ENOMEM;
+done:
+  if (rc < 0) *found = 0;
+  dq_buf_free(&b);
+  for (size_t i = 0; i < l.n; i++) dq_free(l.s[i].tm.t);
+  dq_free(l.s);
+  dq_free(q.t);
+  dq_free(order);
+  return rc;
+}
