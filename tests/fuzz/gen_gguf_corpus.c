@@ -4,7 +4,7 @@
  * reader checks. Every file is < 64 KiB. Deterministic: rerunning rewrites
  * identical bytes. Not part of the build; regenerate with:
  *
- *   gcc -std=c11 -D_GNU_SOURCE -I. -Isrc -Iinclude -Itests/support \
+ *   gcc -std=c11 -D_GNU_SOURCE -I. -Isrc -Iinclude -Itests \
  *     tests/fuzz/gen_gguf_corpus.c tests/support/gguf_writer.c \
  *     build/libdocq.a -lsqlite3 -lutf8proc -lfaiss_c -lfaiss -lopenblas -lgomp -lstdc++ -lm \
  *     -o /tmp/gen_gguf_corpus && /tmp/gen_gguf_corpus tests/fuzz/corpus/gguf
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf_writer.h"
+#include "support/gguf_writer.h"
 #include "util/err.h"
 
 static const char *outdir;

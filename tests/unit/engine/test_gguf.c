@@ -19,7 +19,7 @@
 #include "docq.h"
 #include "engine/gguf.h"
 #include "engine/kernels.h"
-#include "gguf_writer.h"
+#include "support/gguf_writer.h"
 #include "util/err.h"
 #include "util/mem.h"
 
