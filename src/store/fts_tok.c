@@ -60,31 +60,6 @@ static int tok_tokenize(Fts5Tokenizer *t, void *fts_ctx, int flags, const char *
   return rc;
 }
 
-static int count_term(void *ctx, const char *term, size_t tn, size_t start, size_t end)
-{
-  (void)term;
-  (void)tn;
-  (void)start;
-  (void)end;
-  (*(int64_t *)ctx)++;
-  return 0;
-}
-
-/* docq_nterms(text): how many tokens the docq tokenizer makes of text; the
- * invariant check compares its sum over chunks with FTS5's own count. */
-static void fn_nterms(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-  (void)argc;
-  const char *t = (const char *)sqlite3_value_text(argv[0]);
-  int n = sqlite3_value_bytes(argv[0]);
-  int64_t count = 0;
-  if (t && n > 0 && dq_terms(t, (size_t)n, count_term, &count) < 0) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_int64(ctx, count);
-}
-
 int dq_fts_register(sqlite3 *db)
 {
   fts5_api *api = NULL;
@@ -103,8 +78,6 @@ int dq_fts_register(sqlite3 *db)
   static fts5_tokenizer tok = { tok_create, tok_delete, tok_tokenize };
   if (api->xCreateTokenizer(api, "docq", NULL, &tok, NULL) != SQLITE_OK)
     rc = dq_err_set(DOCQ_ERROR, "sqlite: cannot register the docq tokenizer: %s", sqlite3_errmsg(db));
-  else if (sqlite3_create_function(db, "docq_nterms", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, fn_nterms, NULL, NULL) != SQLITE_OK)
-    rc = dq_err_set(DOCQ_ERROR, "sqlite: cannot register docq_nterms: %s", sqlite3_errmsg(db));
 done:
   sqlite3_finalize(st);
   return rc;

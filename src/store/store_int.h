@@ -73,8 +73,7 @@ int dq_vsync_check(dq_store *s);          /* FAISS ids == chunk ids (+ stale) */
 
 /* ---- fts_tok.c ---- */
 
-/* Register the "docq" FTS5 tokenizer (dq_terms) and the SQL function
- * docq_nterms(text) (number of dq_terms terms) on connection db. */
+/* Register the "docq" FTS5 tokenizer (dq_terms) on connection db. */
 int dq_fts_register(sqlite3 *db);
 
 /* Build the MATCH expression for plain user text: every dq_terms term of
