@@ -1,0 +1,212 @@
+/* Tests for src/retrieve/span.c and stopwords.c: neighbouring chunks merged
+ * into one span (overlap not repeated, line ranges united, best member's
+ * rank and scores), near-duplicate passages of other files collapsed with
+ * their paths kept, document filters, and the stopword table's order. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "retrieve/retrieve.h"
+#include "retrieve/stopwords.h"
+#include "util/mem.h"
+
+static dq_picked mk(int64_t id, int64_t doc, uint32_t ord, const char *text, size_t overlap, uint32_t l0, uint32_t l1,
+                    int rank, const dq_cand *c)
+{
+  dq_picked p;
+  memset(&p, 0, sizeof p);
+  p.row.id = id;
+  p.row.doc_id = doc;
+  p.row.ordinal = ord;
+  p.row.text = dq_strdup(text);
+  p.row.section = dq_strdup(ord == 5 ? "Later" : "Intro");
+  p.row.overlap_len = overlap;
+  p.row.line_first = l0;
+  p.row.line_last = l1;
+  p.rank = rank;
+  p.cand = c;
+  return p;
+}
+
+static void row_free(dq_picked *p)
+{
+  dq_free(p->row.text);
+  dq_free(p->row.section);
+}
+
+static void test_retrieve_span__merge_neighbours(void **state)
+{
+  (void)state;
+  dq_cand c[5] = {
+    { .chunk_id = 101, .score = 0.9, .bm25_rank = 3, .vec_rank = 0 },
+    { .chunk_id = 102, .score = 0.8, .bm25_rank = 0, .vec_rank = 1 },
+    { .chunk_id = 200, .score = 0.7, .bm25_rank = 1 },
+    { .chunk_id = 100, .score = 0.5, .bm25_rank = 7, .vec_rank = 4 },
+    { .chunk_id = 105, .score = 0.4, .bm25_rank = 9 },
+  };
+  /* document 1: chunks 0,1,2 adjacent (picked out of order), chunk 5 apart; document 2: one chunk.
+   * Chunk 1 repeats "Gamma delta. " (13 bytes) of chunk 0; chunk 2 repeats "Zeta. " (6 bytes). */
+  dq_picked p[5] = {
+    mk(101, 1, 1, "Gamma delta. Epsilon. Zeta. ", 13, 3, 5, 1, &c[0]),
+    mk(102, 1, 2, "Zeta. Eta theta.", 6, 5, 7, 2, &c[1]),
+    mk(200, 2, 0, "Other document.", 0, 1, 1, 3, &c[2]),
+    mk(100, 1, 0, "Alpha beta. Gamma delta. ", 0, 1, 3, 4, &c[3]),
+    mk(105, 1, 5, "Far away.", 0, 20, 22, 5, &c[4]),
+  };
+  dq_hit_rec *h = NULL;
+  size_t n = 0;
+  assert_int_equal(dq_spans_merge(p, 5, &h, &n), 0);
+  assert_int_equal(n, 3);
+  /* ordered by best member rank: span (rank 1), doc 2 (rank 3), chunk 5 (rank 5) */
+  assert_int_equal(h[0].doc_id, 1);
+  assert_string_equal(h[0].text, "Alpha beta. Gamma delta. Epsilon. Zeta. Eta theta.");
+  assert_int_equal(h[0].text_len, strlen(h[0].text));
+  assert_int_equal(h[0].chunk_first, 100);
+  assert_int_equal(h[0].chunk_last, 102);
+  assert_int_equal(h[0].ord_first, 0);
+  assert_int_equal(h[0].ord_last, 2);
+  assert_int_equal(h[0].line_first, 1);
+  assert_int_equal(h[0].line_last, 7);
+  assert_int_equal(h[0].rank, 1);
+  assert_true(h[0].score == 0.9);
+  assert_int_equal(h[0].bm25_rank, 3); /* best over members: 3 (101), 7 (100) */
+  assert_int_equal(h[0].vec_rank, 1);  /* 102 */
+  assert_string_equal(h[0].section, "Intro");
+  assert_string_equal(h[0].also_in, "");
+  assert_int_equal(h[1].doc_id, 2);
+  assert_string_equal(h[1].text, "Other document.");
+  assert_int_equal(h[2].chunk_first, 105);
+  assert_int_equal(h[2].line_first, 20);
+  assert_int_equal(h[2].line_last, 22);
+  assert_string_equal(h[2].section, "Later");
+  dq_hits_free(h, n);
+  for (int i = 0; i < 5; i++) row_free(&p[i]);
+}
+
+static void test_retrieve_span__overlap_never_splits_utf8(void **state)
+{
+  (void)state;
+  /* a (corrupt) overlap ending inside "é" must not leave half a character */
+  dq_picked p[2] = {
+    mk(1, 1, 0, "caf\xC3\xA9 ", 0, 1, 1, 1, NULL),
+    mk(2, 1, 1, "\xC3\xA9 au lait", 1, 1, 2, 2, NULL),
+  };
+  dq_hit_rec *h = NULL;
+  size_t n = 0;
+  assert_int_equal(dq_spans_merge(p, 2, &h, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(h[0].text, "caf\xC3\xA9  au lait");
+  dq_hits_free(h, n);
+  for (int i = 0; i < 2; i++) row_free(&p[i]);
+}
+
+static dq_hit_rec hit(int64_t doc, const char *path, const char *text)
+{
+  dq_hit_rec h;
+  memset(&h, 0, sizeof h);
+  h.doc_id = doc;
+  h.path = dq_strdup(path);
+  h.text = dq_strdup(text);
+  h.text_len = strlen(text);
+  h.also_in = dq_strdup("");
+  return h;
+}
+
+static void test_retrieve_span__collapse_near_duplicates(void **state)
+{
+  (void)state;
+  const char *base = "The Vue router maps each URL path to a component and renders it inside the router view, "
+                     "keeping navigation state in the history of the browser so back and forward buttons work.";
+  char near[512];
+  snprintf(near, sizeof near, "%s", base);
+  /* change one word near the end: >90% of 3-term shingles shared */
+  char *w = strstr(near, "forward");
+  memcpy(w, "FORWARD", 7);
+  dq_hit_rec h[5] = {
+    hit(1, "docs/en/router.md", base),
+    hit(2, "docs/other.md", "Something else entirely about reactive state and computed properties in components."),
+    hit(3, "mirror/en/router.md", base),   /* identical: collapsed into 1 */
+    hit(4, "copy/router.md", near),        /* near-identical: collapsed into 1 */
+    hit(1, "docs/en/router.md", base),     /* same document again: not a cross-file duplicate */
+  };
+  assert_true(dq_shingle_jaccard(base, strlen(base), near, strlen(near)) > 0.9);
+  assert_true(dq_shingle_jaccard(base, strlen(base), h[1].text, h[1].text_len) < 0.1);
+  size_t n = 5;
+  assert_int_equal(dq_hits_dedupe(h, &n, 0.9), 0);
+  assert_int_equal(n, 3);
+  assert_string_equal(h[0].path, "docs/en/router.md");
+  assert_string_equal(h[0].also_in, "mirror/en/router.md\ncopy/router.md");
+  assert_string_equal(h[1].path, "docs/other.md");
+  assert_string_equal(h[1].also_in, "");
+  assert_int_equal(h[2].doc_id, 1);
+  for (size_t i = 0; i < n; i++) dq_hit_rec_clear(&h[i]);
+}
+
+static void test_retrieve_span__filters(void **state)
+{
+  (void)state;
+  dq_doc_row d;
+  memset(&d, 0, sizeof d);
+  d.path = "/notes/vue/guide/intro.md";
+  d.tags = "vue, Guide,beginner";
+  d.date = 1700000000; /* 2023-11-14 */
+  dq_filter f;
+  memset(&f, 0, sizeof f);
+  assert_false(dq_filter_active(&f));
+  assert_true(dq_filter_match(&f, &d));
+  f.prefix = "/notes/vue/";
+  assert_true(dq_filter_active(&f));
+  assert_true(dq_filter_match(&f, &d));
+  f.prefix = "/notes/react/";
+  assert_false(dq_filter_match(&f, &d));
+  f.prefix = NULL;
+  f.glob = "*/guide/*.md";
+  assert_true(dq_filter_match(&f, &d));
+  f.glob = "*.html";
+  assert_false(dq_filter_match(&f, &d));
+  f.glob = NULL;
+  f.tag = "guide"; /* case-insensitive, spaces around commas ignored */
+  assert_true(dq_filter_match(&f, &d));
+  f.tag = "#beginner";
+  assert_true(dq_filter_match(&f, &d));
+  f.tag = "gui";
+  assert_false(dq_filter_match(&f, &d));
+  f.tag = NULL;
+  f.after = 1690000000;
+  f.before = 1700000001;
+  assert_true(dq_filter_match(&f, &d));
+  f.before = 1700000000; /* [after, before): the end is excluded */
+  assert_false(dq_filter_match(&f, &d));
+  f.before = 0;
+  d.date = 0; /* undated documents never satisfy a date range */
+  assert_false(dq_filter_match(&f, &d));
+}
+
+static void test_retrieve_span__stopwords(void **state)
+{
+  (void)state;
+  assert_true(dq_stopword("the", 3));
+  assert_true(dq_stopword("what", 4));
+  assert_true(dq_stopword("\xE4\xBB\x80\xE4\xB9\x88", 6)); /* 什么 */
+  assert_true(dq_stopword("\xE7\x9A\x84", 3));             /* 的 */
+  assert_false(dq_stopword("theory", 6));
+  assert_false(dq_stopword("th", 2));
+  assert_false(dq_stopword("", 0));
+  assert_false(dq_stopword("\xE8\xB4\xBE\xE5\xAE\x9D", 6)); /* 贾宝 */
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_retrieve_span__merge_neighbours),
+    cmocka_unit_test(test_retrieve_span__overlap_never_splits_utf8),
+    cmocka_unit_test(test_retrieve_span__collapse_near_duplicates),
+    cmocka_unit_test(test_retrieve_span__filters),
+    cmocka_unit_test(test_retrieve_span__stopwords),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
