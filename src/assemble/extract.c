@@ -5,8 +5,8 @@
  *   - lexical: the IDF-weighted share of the question's content terms a
  *     sentence contains (terms from dq_terms, function words ignored; IDF over
  *     the candidate sentences, so a term every sentence has counts little;
- *     a shared 5-byte prefix of two long words earns half credit, standing in
- *     for stemming: "compressible" ~ "compression");
+ *     a shared light stem (stem_key) earns half credit, standing in for
+ *     stemming: "boils" ~ "boiling", "compressible" ~ "compression");
  *   - embedding: cosine between the sentence's and the question's vectors
  *     (catches paraphrase and CJK sub-word overlap).
  * score = 0.65 lexical + 0.35 max(0, cosine) + 0.03 / label (earlier, better-
@@ -131,6 +131,23 @@ static uint64_t fnv(const char *s, size_t n)
   return h | 1;
 }
 
+/* A key shared by inflections of an English word, for half credit: strip one
+ * common suffix (-s -es -ed -ing -ly), then keep at most 5 bytes, so "boils"
+ * ~ "boiling" ~ "boil" and "compressible" ~ "compression". 0 for non-ASCII
+ * terms (CJK terms are bigrams already) and stems under 3 bytes. */
+static uint64_t stem_key(const char *s, size_t n)
+{
+  static const char *const suf[] = {"ing", "ed", "es", "ly", "s"};
+  if (!n || (unsigned char)s[0] >= 0x80) return 0;
+  size_t m = n;
+  for (size_t i = 0; i < sizeof suf / sizeof suf[0]; i++) {
+    size_t k = strlen(suf[i]);
+    if (n >= k + 3 && !memcmp(s + n - k, suf[i], k)) { m = n - k; break; }
+  }
+  if (m < 3) return 0;
+  return fnv(s, m < 5 ? m : 5) ^ 0x5bd1e995ull;
+}
+
 static int on_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
 {
   (void)a; (void)b;
@@ -144,9 +161,8 @@ static int on_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
     if (!nt) { ts->oom = 1; return 1; }
     ts->t = nt; ts->cap = nc;
   }
-  /* prefix key only for long Latin words (CJK terms are bigrams already) */
   ts->t[ts->n].h = h;
-  ts->t[ts->n].pre = (n >= 6 && (unsigned char)s[0] < 0x80) ? fnv(s, 5) : 0;
+  ts->t[ts->n].pre = stem_key(s, n);
   ts->n++;
   return 0;
 }

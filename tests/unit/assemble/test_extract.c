@@ -1,0 +1,142 @@
+/* Tests for src/assemble/extract.c: sentence splitting (English
+ * abbreviations, decimals, Chinese 。！？, list lines), and the extractive
+ * answerer: it picks the sentence that answers from hand-made passages, cites
+ * the right passage, works for Chinese, and says nothing was found for an
+ * unrelated question. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assemble/assemble.h"
+#include "embed/embed.h"
+#include "util/mem.h"
+
+static dq_embedder *g_e;
+static int setup(void **state) { (void)state; return dq_embedder_builtin(&g_e); }
+static int teardown(void **state) { (void)state; dq_embedder_free(g_e); return 0; }
+
+typedef struct sents { char s[16][160]; int n; const char *t; } sents;
+
+static int collect(void *ctx, size_t a, size_t b)
+{
+  sents *s = ctx;
+  if (s->n < 16 && b - a < 160) { memcpy(s->s[s->n], s->t + a, b - a); s->s[s->n][b - a] = 0; }
+  s->n++;
+  return 0;
+}
+
+static void test_assemble_extract__sentences(void **state)
+{
+  (void)state;
+  sents s = { .t = "Dr. Smith paid 3.50 dollars. J. R. R. Tolkien wrote it!  Did he?\n\nNew paragraph\n- item one\n- item two" };
+  assert_int_equal(dq_sentences(s.t, strlen(s.t), collect, &s), 0);
+  assert_int_equal(s.n, 6);
+  assert_string_equal(s.s[0], "Dr. Smith paid 3.50 dollars.");
+  assert_string_equal(s.s[1], "J. R. R. Tolkien wrote it!");
+  assert_string_equal(s.s[2], "Did he?");
+  assert_string_equal(s.s[3], "New paragraph");
+  assert_string_equal(s.s[4], "- item one");
+  assert_string_equal(s.s[5], "- item two");
+  sents z = { .t = "\xE8\xB4\xBE\xE5\xAE\x9D\xE7\x8E\x89\xE6\x9D\xA5\xE4\xBA\x86\xE3\x80\x82" /* 贾宝玉来了。 */
+                   "\xE4\xBB\x96\xE8\xAF\xB4\xEF\xBC\x9A\xE2\x80\x9C\xE5\xA5\xBD\xEF\xBC\x81\xE2\x80\x9D" /* 他说：“好！” */
+                   "\xE8\xB0\x81\xEF\xBC\x9F" /* 谁？ */ };
+  assert_int_equal(dq_sentences(z.t, strlen(z.t), collect, &z), 0);
+  assert_int_equal(z.n, 3);
+  assert_string_equal(z.s[0], "\xE8\xB4\xBE\xE5\xAE\x9D\xE7\x8E\x89\xE6\x9D\xA5\xE4\xBA\x86\xE3\x80\x82");
+  assert_string_equal(z.s[1], "\xE4\xBB\x96\xE8\xAF\xB4\xEF\xBC\x9A\xE2\x80\x9C\xE5\xA5\xBD\xEF\xBC\x81\xE2\x80\x9D");
+}
+
+static dq_pack_item P(const char *t) { return (dq_pack_item){ "t", "p.md", t, strlen(t), 1, 1 }; }
+
+static void test_assemble_extract__picks_answering_sentence(void **state)
+{
+  (void)state;
+  dq_pack_item p[3] = {
+    P("Paris is the capital of France. It is known for the Eiffel Tower. Many tourists visit every year."),
+    P("The boiling point of water at sea level is 100 degrees Celsius. At altitude water boils at a lower "
+      "temperature because the air pressure is lower. Ice melts at zero degrees."),
+    P("Mount Everest is the highest mountain on Earth. Climbers need oxygen above eight thousand metres."),
+  };
+  char *ans = NULL;
+  int found = 0, cited[3];
+  dq_extract_opts o = { g_e, 3, -1 };
+  assert_int_equal(dq_extract("What is the boiling point of water?", p, 3, &o, &ans, &found, cited), 0);
+  assert_int_equal(found, 1);
+  /* the first sentence of the answer is the one that answers, cited [2] */
+  const char *want = "The boiling point of water at sea level is 100 degrees Celsius. [2]";
+  assert_memory_equal(ans, want, strlen(want));
+  assert_null(strstr(ans, "Eiffel"));
+  assert_int_equal(cited[0], 0);
+  assert_int_equal(cited[1], 1);
+  dq_free(ans);
+  /* morphology: "compressible" finds "compression" */
+  dq_pack_item q[2] = {
+    P("Bread dough rises when yeast ferments sugar."),
+    P("The compression of air in a nozzle raises its density and temperature."),
+  };
+  assert_int_equal(dq_extract("compressible air density", q, 2, &o, &ans, &found, cited), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "compression of air"));
+  assert_non_null(strstr(ans, "[2]"));
+  dq_free(ans);
+}
+
+static void test_assemble_extract__nothing_found(void **state)
+{
+  (void)state;
+  dq_pack_item p[2] = {
+    P("Paris is the capital of France. It is known for the Eiffel Tower."),
+    P("Mount Everest is the highest mountain on Earth."),
+  };
+  char *ans = NULL;
+  int found = 1;
+  dq_extract_opts o = { g_e, 3, -1 };
+  assert_int_equal(dq_extract("How do I configure the webpack dev server proxy?", p, 2, &o, &ans, &found, NULL), 0);
+  assert_int_equal(found, 0);
+  assert_string_equal(ans, "");
+  dq_free(ans);
+  /* no passages at all */
+  assert_int_equal(dq_extract("anything?", NULL, 0, &o, &ans, &found, NULL), 0);
+  assert_int_equal(found, 0);
+  assert_string_equal(ans, "");
+  dq_free(ans);
+}
+
+static void test_assemble_extract__chinese(void **state)
+{
+  (void)state;
+  dq_pack_item p[2] = {
+    P("\xE8\xAF\xB8\xE8\x91\x9B\xE4\xBA\xAE\xE6\x98\xAF\xE8\x9C\x80\xE6\xB1\x89\xE7\x9A\x84\xE4\xB8\x9E\xE7\x9B\xB8\xE3\x80\x82"
+      /* 诸葛亮是蜀汉的丞相。 */
+      "\xE4\xBB\x96\xE5\x9C\xA8\xE8\xB5\xA4\xE5\xA3\x81\xE4\xB9\x8B\xE6\x88\x98\xE4\xB8\xAD\xE5\x80\x9F\xE4\xBA\x86\xE4\xB8\x9C\xE9\xA3\x8E\xE3\x80\x82"
+      /* 他在赤壁之战中借了东风。 */),
+    P("\xE8\xB4\xBE\xE5\xAE\x9D\xE7\x8E\x89\xE4\xBD\x8F\xE5\x9C\xA8\xE6\x80\xA1\xE7\xBA\xA2\xE9\x99\xA2\xE3\x80\x82"
+      /* 贾宝玉住在怡红院。 */
+      "\xE6\x9E\x97\xE9\xBB\x9B\xE7\x8E\x89\xE4\xBD\x8F\xE5\x9C\xA8\xE6\xBD\x87\xE6\xB9\x98\xE9\xA6\x86\xE3\x80\x82"
+      /* 林黛玉住在潇湘馆。 */),
+  };
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 1, -1 };
+  /* 林黛玉住在哪里？ */
+  assert_int_equal(dq_extract("\xE6\x9E\x97\xE9\xBB\x9B\xE7\x8E\x89\xE4\xBD\x8F\xE5\x9C\xA8\xE5\x93\xAA\xE9\x87\x8C\xEF\xBC\x9F",
+                              p, 2, &o, &ans, &found, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_string_equal(ans, "\xE6\x9E\x97\xE9\xBB\x9B\xE7\x8E\x89\xE4\xBD\x8F\xE5\x9C\xA8\xE6\xBD\x87\xE6\xB9\x98\xE9\xA6\x86\xE3\x80\x82 [2]");
+  dq_free(ans);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_assemble_extract__sentences),
+    cmocka_unit_test(test_assemble_extract__picks_answering_sentence),
+    cmocka_unit_test(test_assemble_extract__nothing_found),
+    cmocka_unit_test(test_assemble_extract__chinese),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
