@@ -11,6 +11,7 @@
 #ifndef DQ_INDEXER_WALK_H
 #define DQ_INDEXER_WALK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct dq_walk_file {
