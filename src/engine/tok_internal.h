@@ -44,6 +44,7 @@ struct dq_tok {
   dq_strmap vocab;
   dq_tok_special sp;
   int add_bos, add_eos, add_space_prefix;
+  int spm_word_split;   /* SPM may merge word by word (see tok_spm.c) */
   int32_t byte_tok[256];  /* SPM byte fallback token of each byte (-1: none) */
   int32_t *special;    /* ids matched by text when partitioning (CONTROL, UNKNOWN, USER_DEFINED), longest first */
   size_t n_special;

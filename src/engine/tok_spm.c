@@ -72,15 +72,14 @@ static int try_pair(const dq_tok *t, const char *s, const sym *sy, int32_t l, in
   return heap_push(h, (bigram){t->score[id], l, r, size});
 }
 
-int dq_spm_encode(const dq_tok *t, const char *s, size_t n, dq_i32vec *out)
+static int is_space_mark(const char *s) { return memcmp(s, "\xe2\x96\x81", 3) == 0; }
+
+/* Merge one segment s[0..n) using the caller's scratch; append its tokens. */
+static int spm_segment(const dq_tok *t, const char *s, size_t n, sym *sy, heap *h, dq_i32vec *out)
 {
-  if (n == 0) return 0;
-  if (n > UINT32_MAX / 2) return dq_err_set(DOCQ_EINVAL, "tokenizer: text of %zu bytes too long", n);
   int rc = 0;
-  heap h = {0};
-  sym *sy = dq_malloc(n * sizeof(sym));
-  if (!sy) return DOCQ_ENOMEM;
   int32_t ns = 0;
+  h->n = 0;
   for (size_t o = 0; o < n; ns++) {
     size_t k = dq_utf8_len_lead((unsigned char)s[o]);
     if (k > n - o) k = n - o;
@@ -89,29 +88,52 @@ int dq_spm_encode(const dq_tok *t, const char *s, size_t n, dq_i32vec *out)
     o += k;
   }
   for (int32_t i = 1; i < ns; i++)
-    if ((rc = try_pair(t, s, sy, i - 1, i, &h)) < 0) goto done;
-  while (h.n) {
-    bigram b = heap_pop(&h);
+    if ((rc = try_pair(t, s, sy, i - 1, i, h)) < 0) return rc;
+  while (h->n) {
+    bigram b = heap_pop(h);
     sym *l = &sy[b.left], *r = &sy[b.right];
     if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue; /* stale */
     l->n += r->n;
     r->n = 0;
     l->next = r->next;
     if (r->next >= 0) sy[r->next].prev = b.left;
-    if ((rc = try_pair(t, s, sy, l->prev, b.left, &h)) < 0 || (rc = try_pair(t, s, sy, b.left, l->next, &h)) < 0) goto done;
+    if ((rc = try_pair(t, s, sy, l->prev, b.left, h)) < 0 || (rc = try_pair(t, s, sy, b.left, l->next, h)) < 0) return rc;
   }
   for (int32_t i = 0; i >= 0 && i < ns; i = sy[i].next) {
     int32_t id = dq_tok_lookup(t, s + sy[i].off, sy[i].n);
     if (id >= 0) {
-      if ((rc = dq_i32_push(out, id)) < 0) goto done;
+      if ((rc = dq_i32_push(out, id)) < 0) return rc;
       continue;
     }
     for (uint32_t j = 0; j < sy[i].n; j++) {
       int32_t bt = t->byte_tok[(unsigned char)s[sy[i].off + j]];
-      if (bt >= 0 && (rc = dq_i32_push(out, bt)) < 0) goto done;
+      if (bt >= 0 && (rc = dq_i32_push(out, bt)) < 0) return rc;
     }
   }
-done:
+  return 0;
+}
+
+/* When no token has a U+2581 preceded by something other than U+2581
+ * (t->spm_word_split, checked at load), no candidate pair can ever span the
+ * start of a word ("▁" after a non-"▁"), so the words are merged one at a
+ * time with small heaps: same result as one pass over the whole text, but
+ * cache-friendly (1 MB: ~0.1 s instead of ~1 s). */
+int dq_spm_encode(const dq_tok *t, const char *s, size_t n, dq_i32vec *out)
+{
+  if (n == 0) return 0;
+  if (n > UINT32_MAX / 2) return dq_err_set(DOCQ_EINVAL, "tokenizer: text of %zu bytes too long", n);
+  int rc = 0;
+  heap h = {0};
+  sym *sy = dq_malloc(n * sizeof(sym));
+  if (!sy) return DOCQ_ENOMEM;
+  size_t a = 0;
+  for (size_t p = 1; p <= n && rc == 0; p++) {
+    int cut = p == n;
+    if (!cut && t->spm_word_split && n - p >= 3 && is_space_mark(s + p) && !(p >= 3 && is_space_mark(s + p - 3))) cut = 1;
+    if (!cut) continue;
+    rc = spm_segment(t, s + a, p - a, sy, &h, out);
+    a = p;
+  }
   dq_free(sy);
   dq_free(h.p);
   return rc;

@@ -403,6 +403,17 @@ static int build_tables(dq_tok *t)
       t->eog[t->n_eog++] = id;
   }
 
+  /* Word-by-word SPM is exact only if no token has "▁" after a non-"▁". */
+  t->spm_word_split = 1;
+  for (int32_t i = 0; i < t->n_vocab && t->spm_word_split; i++) {
+    const char *s = t->text + t->off[i];
+    for (uint32_t k = 1; k + 3 <= t->len[i]; k++)
+      if (memcmp(s + k, "\xe2\x96\x81", 3) == 0 && (k < 3 || memcmp(s + k - 3, "\xe2\x96\x81", 3) != 0)) {
+        t->spm_word_split = 0;
+        break;
+      }
+  }
+
   static const char hex[] = "0123456789ABCDEF";
   for (int b = 0; b < 256; b++) {
     char s[7] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>', 0};
