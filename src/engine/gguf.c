@@ -189,10 +189,10 @@ static int read_array(parser *ps, dq_gguf_kv *kv)
   }
   size_t esz = vtype_size(kv->arr_type);
   if (esz == 0)
-    return dq_err_set(DOCQ_ECORRUPT, "%s: key '%s' is an array of unknown type %d", ps->path, kv->key, kv->arr_type);
-  if (kv->n > remain / esz)
-    return dq_err_set(DOCQ_ECORRUPT, "%s: key '%s': array of %" PRIu64 " %s needs %s bytes but only %zu remain: the file is truncated",
-                      ps->path, kv->key, kv->n, vtype_name(kv->arr_type), kv->n > SIZE_MAX / esz ? "more than SIZE_MAX" : "more", remain);
+    return dq_err_set(DOCQ_ECORRUPT, "%s: key '%s' is an array of unknown type %u", ps->path, kv->key, (unsigned)kv->arr_type);
+  if (kv->n > remain / esz) /* also keeps n * esz from overflowing */
+    return dq_err_set(DOCQ_ECORRUPT, "%s: key '%s': array of %" PRIu64 " %s values needs more than the %zu bytes left: the file is truncated",
+                      ps->path, kv->key, kv->n, vtype_name(kv->arr_type), remain);
   kv->data = dq_rd_take(&ps->r, (size_t)kv->n * esz);
   return 0;
 }
