@@ -152,9 +152,13 @@ static int md_clean(const char *s, size_t n, int prefixes, char **out, size_t *o
       if (b + 1 < n && s[b + 1] == '^') { i = j + 1; continue; } /* footnote reference */
       size_t k = j + 1;
       if (k < n && (s[k] == '(' || s[k] == '[')) {
-        char want = s[k] == '(' ? ')' : ']';
+        char open = s[k], want = open == '(' ? ')' : ']';
         size_t m = k + 1;
-        while (m < n && s[m] != want && s[m] != '\n') m++;
+        int depth = 0; /* URLs may hold balanced parentheses: /wiki/A_(b) */
+        for (; m < n && s[m] != '\n'; m++) {
+          if (s[m] == open) depth++;
+          else if (s[m] == want && depth-- == 0) break;
+        }
         if (m < n && s[m] == want && n_ends < 8) {
           ends[n_ends].at = j;
           ends[n_ends].skip_to = m + 1;
@@ -202,12 +206,13 @@ static int md_clean(const char *s, size_t n, int prefixes, char **out, size_t *o
   size_t w = 0;
   for (size_t r = 0; r < o.len;) {
     char *nl = memchr(o.p + r, '\n', o.len - r);
-    size_t e = nl ? (size_t)(nl - o.p) : o.len, k = r;
+    size_t e = nl ? (size_t)(nl - o.p) : o.len, k = r, le = e;
     while (k < e && (o.p[k] == ' ' || o.p[k] == '\t' || o.p[k] == '\r')) k++;
-    if (k < e) {
+    while (le > k && (o.p[le - 1] == ' ' || o.p[le - 1] == '\t' || o.p[le - 1] == '\r')) le--;
+    if (k < le) {
       if (w) o.p[w++] = '\n';
-      memmove(o.p + w, o.p + r, e - r);
-      w += e - r;
+      memmove(o.p + w, o.p + k, le - k);
+      w += le - k;
     }
     r = e + 1;
   }
@@ -525,7 +530,10 @@ static int push_value(dq_doc *d, char ***arr, size_t *n, const char *a, const ch
   if (a < b && *a == '[' && b[-1] == ']') { a++; b--; }
   else if (!is_tag) return push_item(d, arr, n, a, b, 0);
   const char *p = a;
+  char quote = 0;
   for (const char *q = a; q <= b && rc == 0; q++) {
+    if (q < b && quote) { if (*q == quote) quote = 0; continue; }
+    if (q < b && (*q == '"' || *q == '\'') && (q == p || q[-1] == ' ')) { quote = *q; continue; }
     if (q == b || *q == ',' || (is_tag && (*q == ' ' || *q == '\t'))) {
       rc = push_item(d, arr, n, p, q, is_tag);
       p = q + 1;
