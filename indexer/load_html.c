@@ -226,6 +226,8 @@ static size_t tag_end(const char *s, size_t n, size_t i)
 static size_t tag_name(const char *s, size_t n, size_t i, char *name, size_t cap)
 {
   size_t k = 0;
+  name[0] = 0;
+  if (i >= n || !((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z')) return 0; /* "<4" or "< " is text */
   while (i + k < n && (((s[i + k] | 32) >= 'a' && (s[i + k] | 32) <= 'z') || (s[i + k] >= '0' && s[i + k] <= '9') ||
                        s[i + k] == '-' || s[i + k] == ':')) {
     if (k + 1 < cap) name[k] = (char)(s[i + k] >= 'A' && s[i + k] <= 'Z' ? s[i + k] + 32 : s[i + k]);
