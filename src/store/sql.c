@@ -331,6 +331,9 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
   /* WAL + NORMAL: a commit is in the WAL (OS page cache) before COMMIT
    * returns, so killing the process never loses it; only power loss can. */
   if ((rc = dq_exec(s, "PRAGMA synchronous=NORMAL")) < 0) goto done;
+  /* FTS5 merges segments on every commit (one per document): a page cache
+   * larger than the default 2 MiB keeps them in memory. */
+  if ((rc = dq_exec(s, "PRAGMA cache_size=-65536")) < 0) goto done;
   if ((rc = ensure_schema(s)) < 0) goto done;
   if ((rc = check_format(s)) < 0) goto done;
   if ((rc = load_manifest(s)) < 0) goto done;
