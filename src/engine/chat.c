@@ -1,0 +1,188 @@
+/* Chat templates: recognition by substring and hand-written formatters (see
+ * chat.h for the formats). The expected strings in tests come from the
+ * models' official templates (Meta Llama 2/3, Mistral v0.2, Qwen ChatML,
+ * TinyLlama/Zephyr) rendered on a fixed conversation, the same check
+ * llama.cpp's test-chat-template does. */
+#include "engine/chat.h"
+
+#include <string.h>
+
+#include "util/err.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+static int has(const char *s, size_t n, const char *needle)
+{
+  return memmem(s, n, needle, strlen(needle)) != NULL;
+}
+
+dq_chat dq_chat_detect(const char *tmpl, size_t len)
+{
+  dq_chat c = {DQ_CHAT_NONE, 0};
+  if (!tmpl) return c;
+  if (has(tmpl, len, "<|im_start|>")) c.kind = DQ_CHAT_CHATML;
+  else if (has(tmpl, len, "<|start_header_id|>")) c.kind = DQ_CHAT_LLAMA3;
+  else if (has(tmpl, len, "[INST]")) {
+    /* The variants, told apart as llama.cpp does. */
+    if (has(tmpl, len, "<<SYS>>")) c.flags |= DQ_CHAT_F_SYS;
+    if (has(tmpl, len, "' ' + eos_token")) c.flags |= DQ_CHAT_F_SPACE;
+    if (has(tmpl, len, "bos_token + '[INST]")) c.flags |= DQ_CHAT_F_BOS_HIST;
+    if (has(tmpl, len, "content.strip()")) c.flags |= DQ_CHAT_F_STRIP;
+    c.kind = c.flags & DQ_CHAT_F_SYS ? DQ_CHAT_LLAMA2 : DQ_CHAT_MISTRAL;
+  } else if (has(tmpl, len, "<|user|>")) {
+    c.kind = DQ_CHAT_ZEPHYR;
+    if (has(tmpl, len, "<|end|>")) c.flags |= DQ_CHAT_F_END; /* Phi-3 ends turns with <|end|> */
+  }
+  return c;
+}
+
+static const struct { const char *name; dq_chat c; } k_names[] = {
+  {"chatml", {DQ_CHAT_CHATML, 0}},
+  {"llama3", {DQ_CHAT_LLAMA3, 0}},
+  {"llama2", {DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP}},
+  {"mistral", {DQ_CHAT_MISTRAL, 0}},
+  {"zephyr", {DQ_CHAT_ZEPHYR, 0}},
+  {"phi3", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END}},
+  {"plain", {DQ_CHAT_PLAIN, 0}},
+};
+
+int dq_chat_by_name(dq_chat *out, const char *name)
+{
+  DQ_ASSERT_ARG(out && name);
+  for (size_t i = 0; i < sizeof k_names / sizeof k_names[0]; i++)
+    if (strcmp(k_names[i].name, name) == 0) { *out = k_names[i].c; return 0; }
+  return dq_err_set(DOCQ_ENOTFOUND, "chat template '%s' unknown (chatml, llama3, llama2, mistral, zephyr, phi3, plain)", name);
+}
+
+const char *dq_chat_name(dq_chat_kind kind)
+{
+  static const char *names[] = {"none", "chatml", "llama3", "llama2", "mistral", "zephyr", "plain"};
+  return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "none";
+}
+
+int dq_chat_select(dq_chat *out, const dq_gguf *g, const dq_tok *tok, const char *override_name)
+{
+  DQ_ASSERT_ARG(out);
+  if (override_name && *override_name) return dq_chat_by_name(out, override_name);
+  *out = (dq_chat){DQ_CHAT_NONE, 0};
+  if (g && dq_gguf_find(g, "tokenizer.chat_template") >= 0) {
+    const char *s;
+    size_t n;
+    if (dq_gguf_get_str(g, "tokenizer.chat_template", &s, &n) == 0) *out = dq_chat_detect(s, n);
+    if (out->kind == DQ_CHAT_NONE) dq_log(DOCQ_LOG_INFO, "%s: chat template not recognized: using a fallback", g->path);
+  }
+  if (out->kind == DQ_CHAT_NONE)
+    out->kind = tok && dq_tok_find(tok, "<|im_start|>", 12) >= 0 ? DQ_CHAT_CHATML : DQ_CHAT_PLAIN;
+  dq_err_clear();
+  return 0;
+}
+
+/* ---- formatting ------------------------------------------------------------------ */
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* Append s, trimmed of surrounding whitespace when trim is set. */
+static void put_text(dq_buf *b, const char *s, int trim)
+{
+  size_t n = strlen(s);
+  if (trim) {
+    while (n && is_ws(*s)) { s++; n--; }
+    while (n && is_ws(s[n - 1])) n--;
+  }
+  dq_buf_put(b, s, n);
+}
+
+static void fmt_inst(dq_buf *b, unsigned f, const dq_chat_msg *m, size_t n, const char *bos, const char *eos)
+{
+  int strip = (f & DQ_CHAT_F_STRIP) != 0, space = (f & DQ_CHAT_F_SPACE) != 0;
+  int inside = 1; /* the first [INST] follows the BOS the tokenizer adds */
+  dq_buf_puts(b, "[INST] ");
+  for (size_t i = 0; i < n; i++) {
+    if (!inside) {
+      inside = 1;
+      if (f & DQ_CHAT_F_BOS_HIST) dq_buf_puts(b, bos);
+      dq_buf_puts(b, "[INST] ");
+    }
+    if (strcmp(m[i].role, "system") == 0) {
+      if (f & DQ_CHAT_F_SYS) { dq_buf_puts(b, "<<SYS>>\n"); put_text(b, m[i].content, strip); dq_buf_puts(b, "\n<</SYS>>\n\n"); }
+      else { put_text(b, m[i].content, strip); dq_buf_puts(b, "\n"); }
+    } else if (strcmp(m[i].role, "assistant") == 0) {
+      if (space) dq_buf_puts(b, " ");
+      put_text(b, m[i].content, strip);
+      if (space) dq_buf_puts(b, " ");
+      dq_buf_puts(b, eos);
+      inside = 0;
+    } else {
+      put_text(b, m[i].content, strip);
+      dq_buf_puts(b, " [/INST]");
+    }
+  }
+}
+
+int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_generation_prompt,
+                   const char *bos, const char *eos, char **out, size_t *len)
+{
+  DQ_ASSERT_ARG(c && (msgs || n == 0) && out);
+  *out = NULL;
+  if (len) *len = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!msgs[i].role || !msgs[i].content) return dq_err_set(DOCQ_EINVAL, "chat: message %zu has no role or content", i);
+  if (!bos) bos = "<s>";
+  if (!eos) eos = "</s>";
+  dq_buf b = {0};
+  int gen = add_generation_prompt != 0;
+  switch (c->kind) {
+  case DQ_CHAT_CHATML:
+    for (size_t i = 0; i < n; i++) dq_buf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n", msgs[i].role, msgs[i].content);
+    if (gen) dq_buf_puts(&b, "<|im_start|>assistant\n");
+    break;
+  case DQ_CHAT_LLAMA3:
+    for (size_t i = 0; i < n; i++) {
+      dq_buf_printf(&b, "<|start_header_id|>%s<|end_header_id|>\n\n", msgs[i].role);
+      put_text(&b, msgs[i].content, 1);
+      dq_buf_puts(&b, "<|eot_id|>");
+    }
+    if (gen) dq_buf_puts(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    break;
+  case DQ_CHAT_LLAMA2:
+  case DQ_CHAT_MISTRAL:
+    fmt_inst(&b, c->flags, msgs, n, bos, eos); /* ends in [/INST]: no separate generation prompt */
+    break;
+  case DQ_CHAT_ZEPHYR: {
+    const char *end = c->flags & DQ_CHAT_F_END ? "<|end|>" : eos;
+    for (size_t i = 0; i < n; i++) dq_buf_printf(&b, "<|%s|>\n%s%s\n", msgs[i].role, msgs[i].content, end);
+    if (gen) dq_buf_puts(&b, "<|assistant|>\n");
+    break;
+  }
+  case DQ_CHAT_PLAIN:
+    for (size_t i = 0; i < n; i++) {
+      if (strcmp(msgs[i].role, "system") == 0) dq_buf_printf(&b, "%s\n\n", msgs[i].content);
+      else if (strcmp(msgs[i].role, "assistant") == 0) dq_buf_printf(&b, "Answer: %s\n\n", msgs[i].content);
+      else dq_buf_printf(&b, "Question: %s\n", msgs[i].content);
+    }
+    if (gen) dq_buf_puts(&b, "Answer:");
+    break;
+  default:
+    return dq_err_set(DOCQ_EINVAL, "chat: no template chosen");
+  }
+  if (b.oom) {
+    dq_buf_free(&b);
+    return dq_err_set(DOCQ_ENOMEM, "chat: out of memory formatting %zu messages", n);
+  }
+  if (len) *len = b.len;
+  *out = dq_buf_detach(&b);
+  if (!*out) return DOCQ_ENOMEM;
+  return 0;
+}
+
+int dq_chat_format_tok(const dq_chat *c, const dq_tok *tok, const dq_chat_msg *msgs, size_t n,
+                       int add_generation_prompt, char **out, size_t *len)
+{
+  DQ_ASSERT_ARG(tok);
+  char bos[64] = "", eos[64] = "";
+  size_t l;
+  const char *s;
+  if ((s = dq_tok_text(tok, dq_tok_specials(tok)->bos, &l)) && l < sizeof bos) memcpy(bos, s, l), bos[l] = 0;
+  if ((s = dq_tok_text(tok, dq_tok_specials(tok)->eos, &l)) && l < sizeof eos) memcpy(eos, s, l), eos[l] = 0;
+  return dq_chat_format(c, msgs, n, add_generation_prompt, bos, eos, out, len);
+}

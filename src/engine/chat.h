@@ -1,0 +1,89 @@
+/* Chat templates without a Jinja engine: the common formats are recognized
+ * from distinctive substrings of the model's tokenizer.chat_template and
+ * written by hand.
+ *
+ *   template     recognized by                   turn format (BOS not included)
+ *   chatml       "<|im_start|>" (Qwen, Hermes)    <|im_start|>ROLE\nTEXT<|im_end|>\n
+ *   llama3       "<|start_header_id|>"            <|start_header_id|>ROLE<|end_header_id|>\n\nTRIM(TEXT)<|eot_id|>
+ *   llama2       "[INST]" and "<<SYS>>"           [INST] <<SYS>>\nSYS\n<</SYS>>\n\nUSER [/INST] ANSWER </s><s>[INST] ...
+ *   mistral      "[INST]" without "<<SYS>>"       [INST] SYS\nUSER [/INST]ANSWER</s>[INST] ...
+ *   zephyr       "<|user|>" (TinyLlama, Zephyr)   <|ROLE|>\nTEXT</s>\n
+ *   phi3         "<|user|>" and "<|end|>"         <|ROLE|>\nTEXT<|end|>\n
+ *   plain        (fallback)                       SYS\n\nQuestion: USER\nAnswer: ANSWER\n\n
+ *
+ * The [INST] family has variants that llama.cpp also tells apart by
+ * substrings of the template (see dq_chat_flags). The output starts after
+ * BOS: tokenize it with add_special = 1 (adds BOS) and parse_special = 1 (so
+ * "<|im_start|>" etc. become their tokens). EOS/BOS text inside the prompt
+ * ("</s>", "<s>") comes from the vocabulary. Templates that insert a default
+ * system message when none is given (Qwen2's "You are a helpful
+ * assistant.") do not get it here: callers pass their own system message.
+ *
+ * Selection (dq_chat_select): a name given by the user wins; else the
+ * template text; else ChatML when the vocabulary has an <|im_start|> token;
+ * else plain. Nothing here keeps state: thread-safe. */
+#ifndef DQ_ENGINE_CHAT_H
+#define DQ_ENGINE_CHAT_H
+
+#include <stddef.h>
+
+#include "engine/gguf.h"
+#include "engine/tokenizer.h"
+
+typedef enum dq_chat_kind {
+  DQ_CHAT_NONE = 0, /* not recognized */
+  DQ_CHAT_CHATML = 1,
+  DQ_CHAT_LLAMA3 = 2,
+  DQ_CHAT_LLAMA2 = 3,
+  DQ_CHAT_MISTRAL = 4,
+  DQ_CHAT_ZEPHYR = 5,
+  DQ_CHAT_PLAIN = 6
+} dq_chat_kind;
+
+/* Variants of the [INST] family (as in llama.cpp's llama2 handling). */
+enum {
+  DQ_CHAT_F_SYS = 1,      /* system message in <<SYS>> ... <</SYS>> (else "SYS\n" before the first user text) */
+  DQ_CHAT_F_SPACE = 2,    /* " ANSWER " around an assistant turn */
+  DQ_CHAT_F_BOS_HIST = 4, /* "<s>" before each later [INST] */
+  DQ_CHAT_F_STRIP = 8,    /* trim whitespace around message texts */
+  DQ_CHAT_F_END = 16      /* zephyr shape ending turns with <|end|> (Phi-3) instead of EOS */
+};
+
+typedef struct dq_chat {
+  dq_chat_kind kind;
+  unsigned flags; /* DQ_CHAT_F_* for llama2 / mistral */
+} dq_chat;
+
+typedef struct dq_chat_msg {
+  const char *role;    /* "system", "user", "assistant" (others: as written where the format has roles) */
+  const char *content; /* UTF-8, NUL-terminated */
+} dq_chat_msg;
+
+/* Recognize a template text (len bytes, need not be NUL-terminated). kind is
+ * DQ_CHAT_NONE when no known format matches. */
+dq_chat dq_chat_detect(const char *tmpl, size_t len);
+
+/* A template by name: chatml, llama3, llama2 (Meta's official format: all
+ * flags), mistral (no flags), zephyr, plain. DOCQ_ENOTFOUND for others. */
+int dq_chat_by_name(dq_chat *out, const char *name);
+const char *dq_chat_name(dq_chat_kind kind); /* "none" for unknown */
+
+/* Choose the template for a model: override name (may be NULL), else
+ * tokenizer.chat_template of `g` (may be NULL), else the fallback described
+ * above (`tok` may be NULL: plain). DOCQ_ENOTFOUND for an unknown name. */
+int dq_chat_select(dq_chat *out, const dq_gguf *g, const dq_tok *tok, const char *override_name);
+
+/* Write the conversation msgs[0..n) in format `c`, then (when
+ * add_generation_prompt is set and the format has one) the opening of the
+ * assistant's turn. bos/eos: the vocabulary's BOS/EOS text (NULL: "<s>",
+ * "</s>"). *out is dq_malloc'd and NUL-terminated; *len (may be NULL) gets
+ * its length. Errors: DOCQ_EINVAL (NULL role/content, kind NONE),
+ * DOCQ_ENOMEM. */
+int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_generation_prompt,
+                   const char *bos, const char *eos, char **out, size_t *len);
+
+/* dq_chat_format with BOS/EOS text taken from the tokenizer. */
+int dq_chat_format_tok(const dq_chat *c, const dq_tok *tok, const dq_chat_msg *msgs, size_t n,
+                       int add_generation_prompt, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,283 @@
+/* Tests for engine/chat.c: template recognition and exact output strings.
+ *
+ * The conversation and most expected strings are those of llama.cpp's
+ * tests/test-chat-template.cpp, which renders each model's official Jinja
+ * template on that conversation (BOS left out, as the tokenizer adds it).
+ * Llama 2's expected string is Meta's official template rendered by hand
+ * (bos_token + '[INST] ' + content.strip() + ' [/INST]', ' ' + answer.strip()
+ * + ' ' + eos_token), TinyLlama's the Zephyr template rendered with HF's
+ * trim_blocks. Also checks that "<|im_start|>" in a formatted prompt becomes
+ * one token only when special tokens are parsed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "docq.h"
+#include "engine/chat.h"
+#include "engine/gguf.h"
+#include "engine/tokenizer.h"
+#include "support/gguf_writer.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+static const dq_chat_msg conv[] = {
+  {"system", "You are a helpful assistant"},
+  {"user", "Hello"},
+  {"assistant", "Hi there"},
+  {"user", "Who are you"},
+  {"assistant", "   I am an assistant   "},
+  {"user", "Another question"},
+};
+#define NCONV (sizeof conv / sizeof conv[0])
+
+/* Official templates (tokenizer_config.json chat_template of each model). */
+static const char *tmpl_chatml =
+  "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+static const char *tmpl_mistral =
+  "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+  "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+  "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}"
+  "{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
+static const char *tmpl_llama2 =
+  "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
+  "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
+  "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+  "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+  "{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}"
+  "{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}"
+  "{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+/* bofenghuang/vigogne-2-70b-chat: <<SYS>>, strip, spaces, no BOS inside the history. */
+static const char *tmpl_vigogne =
+  "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
+  "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
+  "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+  "{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + content.strip() + ' [/INST]' }}"
+  "{% elif message['role'] == 'system' %}{{ '<<SYS>>\\n' + content.strip() + '\\n<</SYS>>\\n\\n' }}{% elif message['role'] == 'assistant' %}"
+  "{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+static const char *tmpl_llama3 =
+  "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + "
+  "'<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}"
+  "{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+static const char *tmpl_zephyr =
+  "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\\n' + message['content'] + eos_token }}\n"
+  "{% elif message['role'] == 'system' %}\n{{ '<|system|>\\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n"
+  "{{ '<|assistant|>\\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n"
+  "{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}";
+
+static const char *want_chatml =
+  "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n"
+  "<|im_start|>user\nWho are you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   <|im_end|>\n<|im_start|>user\nAnother question<|im_end|>\n"
+  "<|im_start|>assistant\n";
+static const char *want_mistral =
+  "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you [/INST]   I am an assistant   </s>[INST] Another question [/INST]";
+static const char *want_llama2 =
+  "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST] Hi there </s><s>[INST] Who are you [/INST] I am an assistant </s>"
+  "<s>[INST] Another question [/INST]";
+static const char *want_vigogne =
+  "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST] Hi there </s>[INST] Who are you [/INST] I am an assistant </s>"
+  "[INST] Another question [/INST]";
+static const char *want_llama3 =
+  "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>"
+  "<|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWho are you<|eot_id|>"
+  "<|start_header_id|>assistant<|end_header_id|>\n\nI am an assistant<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_id|>"
+  "<|start_header_id|>assistant<|end_header_id|>\n\n";
+static const char *want_zephyr =
+  "<|system|>\nYou are a helpful assistant</s>\n<|user|>\nHello</s>\n<|assistant|>\nHi there</s>\n<|user|>\nWho are you</s>\n"
+  "<|assistant|>\n   I am an assistant   </s>\n<|user|>\nAnother question</s>\n<|assistant|>\n";
+static const char *want_plain =
+  "You are a helpful assistant\n\nQuestion: Hello\nAnswer: Hi there\n\nQuestion: Who are you\nAnswer:    I am an assistant   \n\n"
+  "Question: Another question\nAnswer:";
+
+static void check(const char *tmpl, dq_chat_kind kind, const char *want)
+{
+  dq_chat c = dq_chat_detect(tmpl, strlen(tmpl));
+  assert_int_equal(c.kind, kind);
+  char *out = NULL;
+  size_t len = 0;
+  assert_int_equal(dq_chat_format(&c, conv, NCONV, 1, "<s>", "</s>", &out, &len), 0);
+  if (strcmp(out, want) != 0) {
+    fprintf(stderr, "  %s:\n  want: %s\n  got:  %s\n", dq_chat_name(kind), want, out);
+    fail();
+  }
+  assert_int_equal(len, strlen(want));
+  dq_free(out);
+}
+
+static void test_engine_chat__official_formats(void **state)
+{
+  (void)state;
+  check(tmpl_chatml, DQ_CHAT_CHATML, want_chatml);
+  check(tmpl_mistral, DQ_CHAT_MISTRAL, want_mistral);
+  check(tmpl_llama2, DQ_CHAT_LLAMA2, want_llama2);
+  check(tmpl_vigogne, DQ_CHAT_LLAMA2, want_vigogne);
+  check(tmpl_llama3, DQ_CHAT_LLAMA3, want_llama3);
+  check(tmpl_zephyr, DQ_CHAT_ZEPHYR, want_zephyr);
+  assert_int_equal(dq_chat_detect("{{ messages }}", 14).kind, DQ_CHAT_NONE);
+  assert_int_equal(dq_chat_detect(NULL, 0).kind, DQ_CHAT_NONE);
+}
+
+static void test_engine_chat__by_name(void **state)
+{
+  (void)state;
+  const char *names[] = {"chatml", "llama3", "llama2", "mistral", "zephyr", "plain"};
+  const char *wants[] = {want_chatml, want_llama3, want_llama2, want_mistral, want_zephyr, want_plain};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    dq_chat c;
+    assert_int_equal(dq_chat_by_name(&c, names[i]), 0);
+    assert_string_equal(dq_chat_name(c.kind), names[i]);
+    char *out;
+    assert_int_equal(dq_chat_format(&c, conv, NCONV, 1, NULL, NULL, &out, NULL), 0);
+    assert_string_equal(out, wants[i]);
+    dq_free(out);
+  }
+  dq_chat c;
+  assert_int_equal(dq_chat_by_name(&c, "jinja"), DOCQ_ENOTFOUND);
+  /* Phi-3: the zephyr shape with <|end|>. */
+  const char *phi3 = "{{'<|user|>' + '\\n' + message['content'] + '<|end|>' + '\\n'}}";
+  c = dq_chat_detect(phi3, strlen(phi3));
+  assert_int_equal(c.kind, DQ_CHAT_ZEPHYR);
+  dq_chat_msg m[2] = {{"user", "Hi"}, {"assistant", "Yo"}};
+  char *out;
+  assert_int_equal(dq_chat_format(&c, m, 2, 1, NULL, "<|endoftext|>", &out, NULL), 0);
+  assert_string_equal(out, "<|user|>\nHi<|end|>\n<|assistant|>\nYo<|end|>\n<|assistant|>\n");
+  dq_free(out);
+}
+
+static void test_engine_chat__generation_prompt_and_errors(void **state)
+{
+  (void)state;
+  dq_chat c = {DQ_CHAT_CHATML, 0};
+  dq_chat_msg m[1] = {{"user", "Hi"}};
+  char *out;
+  assert_int_equal(dq_chat_format(&c, m, 1, 0, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, "<|im_start|>user\nHi<|im_end|>\n");
+  dq_free(out);
+  c.kind = DQ_CHAT_LLAMA3;
+  assert_int_equal(dq_chat_format(&c, m, 1, 0, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
+  dq_free(out);
+  assert_int_equal(dq_chat_format(&c, NULL, 0, 1, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  dq_free(out);
+  dq_chat_msg bad[1] = {{"user", NULL}};
+  out = (char *)1;
+  assert_int_equal(dq_chat_format(&c, bad, 1, 1, NULL, NULL, &out, NULL), DOCQ_EINVAL);
+  assert_null(out);
+  c.kind = DQ_CHAT_NONE;
+  assert_int_equal(dq_chat_format(&c, m, 1, 1, NULL, NULL, &out, NULL), DOCQ_EINVAL);
+}
+
+/* A small BPE vocabulary with ChatML control tokens, built in memory:
+ * bytes as tokens, no merges except "h i". */
+static dq_tok *chatml_vocab(dq_gguf **gout, uint8_t **buf, const char *tmpl)
+{
+  dq_gw *w = dq_gw_new();
+  const char *toks[260];
+  char bytes[256][3];
+  int n = 0;
+  for (int b = 0x21; b <= 0x7E; b++) { bytes[n][0] = (char)b; bytes[n][1] = 0; toks[n] = bytes[n]; n++; }
+  toks[n++] = "\xc4\x8a"; /* "Ċ" = byte 0x0A */
+  toks[n++] = "\xc4\xa0"; /* "Ġ" = space */
+  toks[n++] = "hi";
+  int im_start = n, im_end = n + 1;
+  toks[n++] = "<|im_start|>";
+  toks[n++] = "<|im_end|>";
+  int32_t types[260];
+  for (int i = 0; i < n; i++) types[i] = i >= im_start ? 3 : 1;
+  const char *merges[1] = {"h i"};
+  assert_int_equal(dq_gw_add_str(w, "tokenizer.ggml.model", "gpt2"), 0);
+  assert_int_equal(dq_gw_add_str(w, "tokenizer.ggml.pre", "qwen2"), 0);
+  assert_int_equal(dq_gw_add_arr_str(w, "tokenizer.ggml.tokens", toks, (size_t)n), 0);
+  assert_int_equal(dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_I32, types, (size_t)n), 0);
+  assert_int_equal(dq_gw_add_arr_str(w, "tokenizer.ggml.merges", merges, 1), 0);
+  assert_int_equal(dq_gw_add_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)im_end), 0);
+  assert_int_equal(dq_gw_add_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)im_start), 0);
+  assert_int_equal(dq_gw_add_bool(w, "tokenizer.ggml.add_bos_token", 0), 0);
+  if (tmpl) assert_int_equal(dq_gw_add_str(w, "tokenizer.chat_template", tmpl), 0);
+  size_t len;
+  assert_int_equal(dq_gw_write_mem(w, buf, &len), 0);
+  dq_gw_free(w);
+  assert_int_equal(dq_gguf_from_buffer(gout, *buf, len), 0);
+  dq_tok *t = NULL;
+  assert_int_equal(dq_tok_load(&t, *gout), 0);
+  assert_int_equal(dq_tok_find(t, "<|im_start|>", 12), im_start);
+  return t;
+}
+
+static void test_engine_chat__select_and_tokenize(void **state)
+{
+  (void)state;
+  dq_gguf *g;
+  uint8_t *buf;
+  /* No template in the file: the vocabulary has <|im_start|> -> ChatML. */
+  dq_tok *t = chatml_vocab(&g, &buf, NULL);
+  dq_chat c;
+  assert_int_equal(dq_chat_select(&c, g, t, NULL), 0);
+  assert_int_equal(c.kind, DQ_CHAT_CHATML);
+  assert_int_equal(dq_chat_select(&c, g, t, "llama3"), 0);
+  assert_int_equal(c.kind, DQ_CHAT_LLAMA3);
+  assert_int_equal(dq_chat_select(&c, g, t, "nope"), DOCQ_ENOTFOUND);
+  assert_int_equal(dq_chat_select(&c, NULL, NULL, NULL), 0);
+  assert_int_equal(c.kind, DQ_CHAT_PLAIN);
+
+  c = (dq_chat){DQ_CHAT_CHATML, 0};
+  dq_chat_msg m[2] = {{"system", "be brief"}, {"user", "hi"}};
+  char *prompt;
+  size_t plen;
+  assert_int_equal(dq_chat_format_tok(&c, t, m, 2, 1, &prompt, &plen), 0);
+  int32_t ids[256];
+  size_t n;
+  int32_t st = dq_tok_find(t, "<|im_start|>", 12), en = dq_tok_find(t, "<|im_end|>", 10);
+  assert_int_equal(dq_tok_encode(t, prompt, plen, 1, 1, ids, 256, &n), 0);
+  size_t n_st = 0, n_en = 0;
+  for (size_t i = 0; i < n; i++) { n_st += ids[i] == st; n_en += ids[i] == en; }
+  assert_int_equal(n_st, 3); /* system, user, generation prompt */
+  assert_int_equal(n_en, 2);
+  assert_int_equal(ids[0], st);
+  assert_int_equal(ids[n - 1], dq_tok_find(t, "\xc4\x8a", 2)); /* ends with "\n" */
+  /* "hi" merged by the one merge rule. */
+  int32_t hi = dq_tok_find(t, "hi", 2);
+  int found = 0;
+  for (size_t i = 0; i < n; i++) found |= ids[i] == hi;
+  assert_true(found);
+  assert_true(dq_tok_is_eog(t, en));
+  /* Without parse_special the markers are plain text. */
+  assert_int_equal(dq_tok_encode(t, prompt, plen, 1, 0, ids, 256, &n), 0);
+  for (size_t i = 0; i < n; i++) { assert_int_not_equal(ids[i], st); assert_int_not_equal(ids[i], en); }
+  /* Round trip with special text kept. */
+  char *back;
+  size_t blen;
+  assert_int_equal(dq_tok_encode(t, prompt, plen, 0, 1, ids, 256, &n), 0);
+  assert_int_equal(dq_tok_decode(t, ids, n, 1, &back, &blen), 0);
+  assert_string_equal(back, prompt);
+  dq_free(back);
+  dq_free(prompt);
+  dq_tok_free(t);
+  dq_gguf_close(g);
+  dq_free(buf);
+
+  /* A Llama 3 template in the file wins over the vocabulary fallback. */
+  t = chatml_vocab(&g, &buf, tmpl_llama3);
+  assert_int_equal(dq_chat_select(&c, g, t, NULL), 0);
+  assert_int_equal(c.kind, DQ_CHAT_LLAMA3);
+  dq_tok_free(t);
+  dq_gguf_close(g);
+  dq_free(buf);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_engine_chat__official_formats),
+    cmocka_unit_test(test_engine_chat__by_name),
+    cmocka_unit_test(test_engine_chat__generation_prompt_and_errors),
+    cmocka_unit_test(test_engine_chat__select_and_tokenize),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
