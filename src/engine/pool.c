@@ -98,7 +98,7 @@ static void *worker_main(void *arg)
 {
   struct worker *w = arg;
   struct dq_pool *p = w->pool;
-  unsigned seen = atomic_load(&p->gen);
+  unsigned seen = 0; /* gen's initial value: a run may already be published before this thread starts */
   for (;;) {
     seen = wait_change(&p->gen, seen, &p->gen_sleepers);
     if (p->stop) break;
