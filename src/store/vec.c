@@ -24,6 +24,7 @@
 
 #include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/IndexFlat_c.h>
+#include <faiss/c_api/IndexScalarQuantizer_c.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/MetaIndexes_c.h>
 #include <faiss/c_api/error_c.h>
@@ -66,8 +67,9 @@ static int vec_setup(dq_vec *v, const char *what)
   faiss_IndexIDMap2_id_map(m, &map, &n_map);
   if (!sub || faiss_Index_ntotal(sub) != faiss_Index_ntotal(v->index) || (idx_t)n_map != faiss_Index_ntotal(v->index))
     return dq_err_set(DOCQ_ECORRUPT, "faiss: %s: id map does not match the vectors", what);
-  /* Only a flat storage supports remove_ids; HNSW throws. */
-  v->can_remove = faiss_IndexFlat_cast(sub) != NULL;
+  /* Flat storages (IndexFlat, IndexScalarQuantizer) support remove_ids;
+   * HNSW throws. */
+  v->can_remove = faiss_IndexFlat_cast(sub) != NULL || faiss_IndexScalarQuantizer_cast(sub) != NULL;
   if (!v->can_remove) {
     FaissParameterSpace *ps = NULL;
     if (faiss_ParameterSpace_new(&ps)) return faiss_fail(DOCQ_ERROR, "parameter space");

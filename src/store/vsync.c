@@ -386,7 +386,8 @@ int dq_store_sync_vectors(dq_store *s)
   if (!s->man.dim) return 0;
   if ((rc = dq_vsync_refresh(s)) < 0) return rc;
   size_t n = dq_vec_count(s->vec) - s->n_stale;
-  int to_hnsw = n > DQ_STORE_HNSW_THRESHOLD && strcmp(s->man.vec_kind, HNSW_KIND) != 0 && strstr(s->man.vec_kind, "Flat");
+  /* Exhaustive kinds (Flat, SQfp16) switch to HNSW once they grow large. */
+  int to_hnsw = n > DQ_STORE_HNSW_THRESHOLD && !strstr(s->man.vec_kind, "HNSW");
   if (to_hnsw) {
     if ((rc = rebuild(s, HNSW_KIND)) < 0) return rc;
     if ((rc = dq_meta_set_text(s, "vec_kind", HNSW_KIND)) < 0) return rc;

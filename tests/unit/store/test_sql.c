@@ -213,7 +213,7 @@ static void test_store_sql__create_open_reopen(void **state)
   OK(dq_store_manifest(s, &m));
   assert_string_equal(m.embedder, "e1");
   assert_int_equal(m.dim, 8);
-  assert_string_equal(m.vec_kind, "IDMap2,Flat");
+  assert_string_equal(m.vec_kind, "IDMap2,SQfp16"); /* exact over f16, like the stored vectors */
   /* a read-only store refuses writes */
   assert_int_equal(dq_store_begin(s), DOCQ_EINVAL);
   assert_int_equal(dq_store_lock_writer(s), DOCQ_EINVAL);
@@ -512,10 +512,18 @@ static float f16_round(float x)
   return (float)h;
 }
 
-static void test_store_sql__knn_matches_brute_force(void **state)
+static void knn_vs_brute_force(fixture *f, const char *kind)
 {
-  fixture *f = *state;
   dq_store *s = open_new(f);
+  if (kind) {
+    dq_manifest m;
+    OK(dq_store_manifest(s, &m));
+    snprintf(m.vec_kind, sizeof m.vec_kind, "%s", kind);
+    snprintf(m.embedder, sizeof m.embedder, "other"); /* a new embedder resets the kind */
+    OK(dq_store_set_manifest(s, &m));
+    OK(dq_store_manifest(s, &m));
+    assert_string_equal(m.vec_kind, kind);
+  }
   enum { NDOC = 40, PER = 25, N = NDOC * PER };
   float *all = malloc(N * DIM * sizeof *all);
   int64_t *cid = malloc(N * sizeof *cid);
@@ -569,7 +577,18 @@ static void test_store_sql__knn_matches_brute_force(void **state)
   free(big);
   free(all);
   free(cid);
+  OK(dq_store_check(s));
   dq_store_close(s);
+}
+
+static void test_store_sql__knn_matches_brute_force(void **state)
+{
+  knn_vs_brute_force(*state, NULL);
+}
+
+static void test_store_sql__knn_flat_matches_brute_force(void **state)
+{
+  knn_vs_brute_force(*state, "IDMap2,Flat");
 }
 
 static void test_store_sql__f16_matches_hardware(void **state)
@@ -942,6 +961,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_cjk_bigrams, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__knn_matches_brute_force, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__knn_flat_matches_brute_force, setup, teardown),
     cmocka_unit_test(test_store_sql__f16_matches_hardware),
     cmocka_unit_test_setup_teardown(test_store_sql__catch_up_after_unsynced_writes, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__killed_writer_loses_nothing_committed, setup, teardown),
