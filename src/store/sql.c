@@ -733,7 +733,7 @@ static int insert_vec(dq_store *s, int64_t cid, int64_t seq, const float *v, uin
   if (!st) return dq_err_code();
   for (unsigned j = 0; j < s->man.dim; j++) {
     if (!isfinite(v[j])) return dq_err_set(DOCQ_EINVAL, "vector of chunk %lld has a NaN or infinite value", (long long)cid);
-    h[j] = dq_f32_to_f16(v[j]);
+    h[j] = dq_store_f32_to_f16(v[j]);
   }
   sqlite3_bind_int64(st, 1, cid);
   sqlite3_bind_int64(st, 2, seq);
@@ -974,7 +974,7 @@ int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, float *out)
     if (n != (size_t)s->man.dim * 2 || !b) {
       out_rc = dq_err_set(DOCQ_ECORRUPT, "index %s: vector of chunk %lld has %zu bytes, expected %u", s->dir, (long long)chunk_id, n, s->man.dim * 2);
     } else {
-      for (unsigned j = 0; j < s->man.dim; j++) out[j] = dq_f16_to_f32((uint16_t)(b[2 * j] | b[2 * j + 1] << 8));
+      for (unsigned j = 0; j < s->man.dim; j++) out[j] = dq_store_f16_to_f32((uint16_t)(b[2 * j] | b[2 * j + 1] << 8));
     }
   } else if (rc == SQLITE_DONE) {
     out_rc = dq_err_set(DOCQ_ENOTFOUND, "no vector for chunk %lld in %s", (long long)chunk_id, s->dir);

@@ -107,7 +107,7 @@ int dq_vec_save(dq_vec *v, const char *tmp_path, const char *path, const char *d
 
 /* ---- f16 (sql.c) ---- */
 
-uint16_t dq_f32_to_f16(float f);
-float dq_f16_to_f32(uint16_t h);
+uint16_t dq_store_f32_to_f16(float f);
+float dq_store_f16_to_f32(uint16_t h);
 
 #endif

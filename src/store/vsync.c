@@ -29,7 +29,7 @@
 /* ---- f16 ------------------------------------------------------------------- */
 
 /* IEEE 754 binary16, round to nearest even, overflow to infinity. */
-uint16_t dq_f32_to_f16(float f)
+uint16_t dq_store_f32_to_f16(float f)
 {
   uint32_t x;
   memcpy(&x, &f, 4);
@@ -50,7 +50,7 @@ uint16_t dq_f32_to_f16(float f)
   return (uint16_t)h;
 }
 
-float dq_f16_to_f32(uint16_t h)
+float dq_store_f16_to_f32(uint16_t h)
 {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
   if (e == 0) {
@@ -110,7 +110,7 @@ static int catch_up(dq_store *s)
       goto done;
     }
     float *row = x + n * dim;
-    for (unsigned j = 0; j < dim; j++) row[j] = dq_f16_to_f32((uint16_t)(b[2 * j] | b[2 * j + 1] << 8));
+    for (unsigned j = 0; j < dim; j++) row[j] = dq_store_f16_to_f32((uint16_t)(b[2 * j] | b[2 * j + 1] << 8));
     if (++n == CATCHUP_BATCH) {
       if ((rc = dq_vec_add(s->vec, n, x, ids)) < 0) goto done;
       n = 0;

@@ -596,16 +596,16 @@ static void test_store_sql__f16_matches_hardware(void **state)
   (void)state;
   /* The compiler's _Float16 (IEEE binary16, round to nearest even) is the
    * reference. Every half value round-trips; floats round like the compiler. */
-  extern uint16_t dq_f32_to_f16(float f);
-  extern float dq_f16_to_f32(uint16_t h);
+  extern uint16_t dq_store_f32_to_f16(float f);
+  extern float dq_store_f16_to_f32(uint16_t h);
   for (uint32_t h = 0; h < 65536; h++) {
     _Float16 ref;
     uint16_t hh = (uint16_t)h;
     memcpy(&ref, &hh, 2);
-    float want = (float)ref, got = dq_f16_to_f32(hh);
+    float want = (float)ref, got = dq_store_f16_to_f32(hh);
     if (isnan(want)) { assert_true(isnan(got)); continue; }
     assert_memory_equal(&want, &got, 4);
-    assert_int_equal(dq_f32_to_f16(want), hh);
+    assert_int_equal(dq_store_f32_to_f16(want), hh);
   }
   for (int i = 0; i < 200000; i++) {
     uint32_t bits = (uint32_t)(rnd() * 4294967295.0);
@@ -615,7 +615,7 @@ static void test_store_sql__f16_matches_hardware(void **state)
     _Float16 ref = (_Float16)x;
     uint16_t want;
     memcpy(&want, &ref, 2);
-    assert_int_equal(dq_f32_to_f16(x), want);
+    assert_int_equal(dq_store_f32_to_f16(x), want);
   }
 }
 
