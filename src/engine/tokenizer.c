@@ -610,7 +610,7 @@ int dq_tok_encode(const dq_tok *t, const char *text, size_t len, int add_special
     if (rc < 0) goto done;
   }
   if (want_last && (rc = dq_i32_push(&out, last)) < 0) goto done;
-  if (ids) memcpy(ids, out.p, (out.n < cap ? out.n : cap) * sizeof(int32_t));
+  if (ids && out.n && cap) memcpy(ids, out.p, (out.n < cap ? out.n : cap) * sizeof(int32_t));
   *n_out = out.n;
 done:
   dq_free(fv.p);

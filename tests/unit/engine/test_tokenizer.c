@@ -400,6 +400,171 @@ static void test_engine_tokenizer__speed_1mb(void **state)
   free(text);
 }
 
+/* ---- hostile and small vocabularies (no shared data needed) ------------------------ */
+
+/* What to break in a small vocabulary. */
+enum { OK_VOCAB = 0, BAD_MODEL, BAD_TYPE, BAD_BOS, NO_MERGES, BAD_SCORES_LEN, BAD_MERGE, BAD_FLAG, BAD_TYPES_KIND,
+       NO_TOKENS, BOS_NONE, UNKNOWN_PRE };
+
+/* A tokenizer-only GGUF: <unk> <s> </s>, then SPM byte tokens or printable
+ * ASCII, then a few words; "gpt2" gets merges. */
+static uint8_t *small_vocab(const char *model, int bad, size_t *n)
+{
+  static char bytes[256][8];
+  const char *toks[400];
+  float scores[400];
+  int32_t types[400];
+  int nt = 0, spm = strcmp(model, "llama") == 0, bpe = strcmp(model, "gpt2") == 0;
+  toks[nt] = "<unk>"; types[nt++] = 2;
+  toks[nt] = "<s>"; types[nt++] = 3;
+  toks[nt] = "</s>"; types[nt++] = 3;
+  if (spm)
+    for (int b = 0; b < 256; b++) { snprintf(bytes[b], 8, "<0x%02X>", b); toks[nt] = bytes[b]; types[nt++] = 6; }
+  else
+    for (int b = 0x21; b < 0x7F; b++) { bytes[b][0] = (char)b; bytes[b][1] = 0; toks[nt] = bytes[b]; types[nt++] = 1; }
+  static const char *words[] = {"\xe2\x96\x81", "\xe2\x96\x81h", "\xe2\x96\x81hi", "\xc4\xa0", "\xc4\xa0h", "\xc4\xa0hi", "<tool>"};
+  for (size_t i = 0; i < 7; i++) { toks[nt] = words[i]; types[nt++] = i == 6 ? 4 : 1; }
+  for (int i = 0; i < nt; i++) scores[i] = -(float)i;
+  const char *merges[3] = {"\xc4\xa0 h", "\xc4\xa0h i", bad == BAD_MERGE ? "nospace" : "h i"};
+  dq_gw *w = dq_gw_new();
+  assert_non_null(w);
+  if (bad == BAD_TYPE) types[5] = 7;
+  int rc = dq_gw_add_str(w, "tokenizer.ggml.model", bad == BAD_MODEL ? "rwkv" : model);
+  if (bad == UNKNOWN_PRE) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "no-such-pre");
+  if (bad != NO_TOKENS) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.tokens", toks, (size_t)nt);
+  rc |= dq_gw_add_arr(w, "tokenizer.ggml.scores", DQ_GGUF_F32, scores, (size_t)(bad == BAD_SCORES_LEN ? nt - 1 : nt));
+  if (bad == BAD_TYPES_KIND) rc |= dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_F32, scores, (size_t)nt);
+  else rc |= dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_I32, types, (size_t)nt);
+  rc |= dq_gw_add_u32(w, "tokenizer.ggml.bos_token_id", bad == BAD_BOS ? (uint32_t)nt : bad == BOS_NONE ? 0xFFFFFFFFu : 1u);
+  rc |= dq_gw_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
+  if (bpe && bad != NO_MERGES) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.merges", merges, 3);
+  if (bad == BAD_FLAG) rc |= dq_gw_add_str(w, "tokenizer.ggml.add_bos_token", "yes");
+  assert_int_equal(rc, 0);
+  uint8_t *buf;
+  assert_int_equal(dq_gw_write_mem(w, &buf, n), 0);
+  dq_gw_free(w);
+  return buf;
+}
+
+static int load_small(const char *model, int bad, dq_tok **out)
+{
+  size_t n;
+  uint8_t *buf = small_vocab(model, bad, &n);
+  dq_gguf *g;
+  assert_int_equal(dq_gguf_from_buffer(&g, buf, n), 0);
+  *out = (dq_tok *)1;
+  int rc = dq_tok_load(out, g);
+  if (rc < 0) assert_null(*out);
+  dq_gguf_close(g); /* the tokenizer copied what it needs */
+  dq_free(buf);
+  return rc;
+}
+
+static void test_engine_tokenizer__hostile_vocabs(void **state)
+{
+  (void)state;
+  static const struct { const char *model; int bad, code; const char *msg; } c[] = {
+    {"llama", BAD_MODEL, DOCQ_EUNSUPPORTED, "rwkv"},
+    {"llama", BAD_TYPE, DOCQ_ECORRUPT, "type 7"},
+    {"gpt2", BAD_BOS, DOCQ_ECORRUPT, "bos_token_id"},
+    {"gpt2", NO_MERGES, DOCQ_ECORRUPT, "merges"},
+    {"llama", BAD_SCORES_LEN, DOCQ_ECORRUPT, "scores"},
+    {"gpt2", BAD_MERGE, DOCQ_ECORRUPT, "nospace"},
+    {"bert", BAD_FLAG, DOCQ_ECORRUPT, "add_bos_token"},
+    {"llama", BAD_TYPES_KIND, DOCQ_ECORRUPT, "token_type"},
+    {"llama", NO_TOKENS, DOCQ_ENOTFOUND, "tokens"},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    dq_tok *t;
+    int rc = load_small(c[i].model, c[i].bad, &t);
+    if (rc != c[i].code || !strstr(dq_err_msg(), c[i].msg))
+      fail_msg("case %zu: rc %d (want %d), message '%s' (want '%s')", i, rc, c[i].code, dq_err_msg(), c[i].msg);
+  }
+  /* 0xFFFFFFFF means "no BOS"; an unknown pre-tokenizer is a warning. */
+  dq_tok *t;
+  assert_int_equal(load_small("llama", BOS_NONE, &t), 0);
+  assert_int_equal(dq_tok_specials(t)->bos, -1);
+  int32_t ids[16];
+  size_t n;
+  assert_int_equal(dq_tok_encode(t, "hi", 2, 1, 0, ids, 16, &n), 0);
+  assert_int_equal(n, 1); /* no BOS to add: "▁hi" */
+  assert_int_equal(ids[0], dq_tok_find(t, "\xe2\x96\x81hi", 5));
+  dq_tok_free(t);
+  assert_int_equal(load_small("gpt2", UNKNOWN_PRE, &t), 0);
+  assert_non_null(dq_tok_warning(t));
+  assert_non_null(strstr(dq_tok_warning(t), "no-such-pre"));
+  assert_int_equal(dq_tok_pre(t), DQ_PRE_GPT2);
+  assert_string_equal(dq_tok_pre_name(t), "no-such-pre");
+  /* " hi" -> "Ġhi" through two merges; user-defined "<tool>" matches even without parse_special. */
+  assert_int_equal(dq_tok_encode(t, " hi<tool>", 9, 0, 0, ids, 16, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(ids[0], dq_tok_find(t, "\xc4\xa0hi", 4));
+  assert_int_equal(ids[1], dq_tok_find(t, "<tool>", 6));
+  dq_tok_free(t);
+}
+
+/* Every prefix of a valid vocabulary file fails cleanly or loads. */
+static void test_engine_tokenizer__truncated_everywhere(void **state)
+{
+  (void)state;
+  const char *models[] = {"llama", "gpt2", "bert"};
+  for (size_t m = 0; m < 3; m++) {
+    size_t n;
+    uint8_t *buf = small_vocab(models[m], OK_VOCAB, &n);
+    int loaded = 0;
+    for (size_t k = 0; k <= n; k++) {
+      uint8_t *cut = malloc(k ? k : 1);
+      memcpy(cut, buf, k);
+      dq_gguf *g = NULL;
+      if (dq_gguf_from_buffer(&g, cut, k) == 0) {
+        dq_tok *t = NULL;
+        int rc = dq_tok_load(&t, g);
+        if (rc == 0) { loaded++; dq_tok_free(t); }
+        else assert_true(dq_err_msg()[0] != 0);
+        dq_gguf_close(g);
+      }
+      free(cut);
+    }
+    assert_true(loaded >= 1); /* at least the whole file */
+    dq_free(buf);
+  }
+}
+
+/* Allocation failures anywhere in load / encode / decode give DOCQ_ENOMEM
+ * and leak nothing (the sanitizer build checks the leaks). */
+static void test_engine_tokenizer__allocation_failures(void **state)
+{
+  (void)state;
+  const char *models[] = {"llama", "gpt2", "bert"};
+  for (size_t m = 0; m < 3; m++) {
+    size_t n;
+    uint8_t *buf = small_vocab(models[m], OK_VOCAB, &n);
+    dq_gguf *g;
+    assert_int_equal(dq_gguf_from_buffer(&g, buf, n), 0);
+    int ok = 0;
+    for (long k = 0; k < 200 && !ok; k++) {
+      dq_tok *t = NULL;
+      dq_mem_fail_after(k);
+      int rc = dq_tok_load(&t, g);
+      if (rc == 0) {
+        int32_t ids[64];
+        size_t cnt;
+        rc = dq_tok_encode(t, " hi there <s> hi", 16, 1, 1, ids, 64, &cnt);
+        char *d = NULL;
+        if (rc == 0) rc = dq_tok_decode(t, ids, cnt < 64 ? cnt : 64, 0, &d, NULL);
+        dq_free(d);
+        ok = rc == 0;
+      }
+      dq_mem_fail_after(-1);
+      if (rc < 0) assert_int_equal(rc, DOCQ_ENOMEM);
+      dq_tok_free(t);
+    }
+    assert_true(ok);
+    dq_gguf_close(g);
+    dq_free(buf);
+  }
+}
+
 int main(void)
 {
   g_shared = getenv("DOCQ_SHARED_DIR");
@@ -422,6 +587,14 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__special_parsing),
     cmocka_unit_test(test_engine_tokenizer__capacity_and_bos),
     cmocka_unit_test(test_engine_tokenizer__speed_1mb),
+    cmocka_unit_test(test_engine_tokenizer__hostile_vocabs),
+    cmocka_unit_test(test_engine_tokenizer__truncated_everywhere),
+    cmocka_unit_test(test_engine_tokenizer__allocation_failures),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  if (rc == 0 && !g_shared) {
+    fprintf(stderr, "the llama.cpp vectors were not checked (no DOCQ_SHARED_DIR): reporting SKIPPED\n");
+    return 77;
+  }
+  return rc;
 }
