@@ -26,8 +26,12 @@
 #include "engine/kernels.h"
 #include "engine/quant_internal.h"
 
+#ifndef DQ_BLAS_MIN_TOK
 #define DQ_BLAS_MIN_TOK 8   /* below this, quantized kernels over W once beat dequant + sgemm */
-#define DQ_TILE_ROWS 128    /* rows of W per sgemm call */
+#endif
+#ifndef DQ_TILE_ROWS
+#define DQ_TILE_ROWS 256    /* max rows of W per sgemm call (128..1024 measured within ~10%) */
+#endif
 #define DQ_ALIGN 64
 
 void openblas_set_num_threads(int num_threads); /* OpenBLAS extension; declared here to not depend on its cblas.h */
@@ -63,6 +67,7 @@ typedef struct {
   uint8_t *act;      /* n_tok quantized activations, act_stride apart */
   size_t act_stride;
   float *tiles;      /* prefill: per-thread dequant tiles */
+  int64_t tile_rows; /* <= DQ_TILE_ROWS */
   size_t tile_stride; /* floats */
   int64_t chunk;     /* rows (or tiles) per claim */
   atomic_llong next; /* next unclaimed row / tile */
@@ -89,11 +94,11 @@ static void mm_tiles(void *arg, int ith, int nth)
   mm_ctx *c = arg;
   (void)nth;
   float *buf = c->tiles + (size_t)ith * c->tile_stride;
-  int64_t n_tiles = (c->n_out + DQ_TILE_ROWS - 1) / DQ_TILE_ROWS;
+  int64_t tr = c->tile_rows, n_tiles = (c->n_out + tr - 1) / tr;
   for (;;) {
     int64_t t = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
     if (t >= n_tiles) break;
-    int64_t r0 = t * DQ_TILE_ROWS, nr = c->n_out - r0 < DQ_TILE_ROWS ? c->n_out - r0 : DQ_TILE_ROWS;
+    int64_t r0 = t * tr, nr = c->n_out - r0 < tr ? c->n_out - r0 : tr;
     const float *wt;
     if (c->type == DQ_T_F32) {
       wt = (const float *)(const void *)(c->W + (size_t)r0 * c->row_bytes);
@@ -135,5 +140,11 @@ void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_o
   pthread_once(&g_blas_once, blas_single_thread);
   c.tiles = (float *)(void *)s;
   c.tile_stride = align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) / sizeof(float);
+  /* small matrices (attention K/V: 128 rows) are cut in up to 8 tiles so every
+   * thread gets work; the split depends on n_out only, never on the thread
+   * count, so results are identical for any pool size */
+  int64_t per = (n_out + 7) / 8;
+  per = (per + 15) / 16 * 16;
+  c.tile_rows = per < DQ_TILE_ROWS ? per : DQ_TILE_ROWS;
   dq_pool_run(pool, mm_tiles, &c);
 }

@@ -164,23 +164,36 @@ static inline __attribute__((always_inline)) float dot_q45(int type, const void 
   return hsum_ps(_mm256_add_ps(acc0, acc1)) + corr;
 }
 
-/* Sum over the 8 sub-blocks of m[j] * (sum of the activation's 32 quants). */
-static inline int kq_mins_dot(const uint8_t m[8], const int16_t bsums[16])
+/* Q4_K/Q5_K 6-bit scales and mins as 8 bytes each, computed in registers
+ * (a byte-wise unpack through memory costs a store-forwarding stall per
+ * block). Same mapping as dq_kq_scale_min: bytes 0-3 low scales, 4-7 low
+ * mins, 8-11 the low nibbles of the upper four, whose top 2 bits sit in bits
+ * 6-7 of bytes 0-3 (scales) and 4-7 (mins). */
+static inline void kq_scales_u64(const uint8_t *q, uint64_t *sc, uint64_t *m)
 {
-  __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
-  __m128i m8 = _mm_loadl_epi64((const __m128i *)m);
-  /* [m0,m0,m1,m1,...] as int16 so madd pairs each m with its two bsums */
-  __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-  return hsum_epi32(_mm256_madd_epi16(b, m16));
+  uint32_t a, b, c;
+  memcpy(&a, q, 4); memcpy(&b, q + 4, 4); memcpy(&c, q + 8, 4);
+  uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4;
+  uint32_t m_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4;
+  *sc = (uint64_t)(a & 0x3f3f3f3fu) | (uint64_t)sc_hi << 32;
+  *m = (uint64_t)(b & 0x3f3f3f3fu) | (uint64_t)m_hi << 32;
 }
 
-/* ---- Q4_K / Q5_K x q8k. q <= 31, |x| <= 127: pair sums <= 7874; scaled by
- * sc <= 63 and summed over 256 elements the int32 total stays < 2^28. */
-static float dot_q45_k(int type, const void *row, const dq_q8k *a, int64_t nb)
+/* ---- Q4_K / Q5_K x q8k. q <= 31, |x| <= 127: maddubs pair sums <= 7874
+ * (no int16 saturation); madd with the 6-bit scale gives int32 sums far below
+ * 2^31. The mins term is dmin * sum_j m_j * (bsum_2j + bsum_2j+1), kept in a
+ * second vector accumulator so no block needs a horizontal sum. */
+static inline __attribute__((always_inline)) float dot_q45_k(int type, const void *row, const dq_q8k *a, int64_t nb)
 {
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  __m256 acc = _mm256_setzero_ps();
-  float accm = 0;
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones1 = _mm256_set1_epi8(1);
+  /* byte shuffles broadcasting int16 scale k to all 16 lanes */
+  static const uint8_t bcast[8][32] __attribute__((aligned(32))) = {
+#define B(k) { 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, \
+               2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1 }
+    B(0), B(1), B(2), B(3), B(4), B(5), B(6), B(7)
+#undef B
+  };
+  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < nb; ib++) {
     const uint8_t *scales, *qs, *qh = NULL;
     uint16_t hd, hdmin;
@@ -191,29 +204,33 @@ static float dot_q45_k(int type, const void *row, const dq_q8k *a, int64_t nb)
       const dq_blk_q5_k *b = (const dq_blk_q5_k *)row + ib;
       scales = b->scales; qs = b->qs; qh = b->qh; hd = b->d; hdmin = b->dmin;
     }
-    uint8_t sc[8], m[8];
-    dq_kq_scale_min(scales, sc, m);
+    uint64_t sc8, m8;
+    kq_scales_u64(scales, &sc8, &m8);
     const int8_t *x = a[ib].qs;
+    __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
+    __m128i mv = _mm_cvtsi64_si128((long long)m8);
+    __m256i mins = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv)),
+                                     _mm256_loadu_si256((const __m256i *)a[ib].bsums));
     __m256i sumi = _mm256_setzero_si256();
-    __m256i hv = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    __m256i hv = type == DQ_T_Q5_K ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     for (int j = 0; j < 4; j++) {
       __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
       __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-      if (qh) {
-        __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * j))), b1 = _mm256_set1_epi8((char)(2 << (2 * j)));
-        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hv, b0), b0), _mm256_set1_epi8(16)));
-        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hv, b1), b1), _mm256_set1_epi8(16)));
+      if (type == DQ_T_Q5_K) { /* bit 2j of qh -> bit 4 of lo, bit 2j+1 -> bit 4 of hi; then shift qh down */
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hv, ones1), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), ones1), 4));
+        hv = _mm256_srli_epi16(hv, 2);
       }
-      __m256i p0 = dot_u8s8(lo, _mm256_loadu_si256((const __m256i *)(x + 64 * j)));
-      __m256i p1 = dot_u8s8(hi, _mm256_loadu_si256((const __m256i *)(x + 64 * j + 32)));
-      p0 = _mm256_mullo_epi32(p0, _mm256_set1_epi32(sc[2 * j]));
-      p1 = _mm256_mullo_epi32(p1, _mm256_set1_epi32(sc[2 * j + 1]));
+      __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x + 64 * j)));
+      __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x + 64 * j + 32)));
+      p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)bcast[2 * j])));
+      p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)bcast[2 * j + 1])));
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(hd) * a[ib].d), _mm256_cvtepi32_ps(sumi), acc);
-    accm += h2f(hdmin) * a[ib].d * (float)kq_mins_dot(m, a[ib].bsums);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(hdmin) * a[ib].d), _mm256_cvtepi32_ps(mins), accm);
   }
-  return hsum_ps(acc) - accm;
+  return hsum_ps(acc) - hsum_ps(accm);
 }
 
 /* ---- Q6_K x q8k: q in 0..63 unsigned (the -32 is applied through bsums),
@@ -423,7 +440,8 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
   case DQ_T_Q4_1: return dot_q45(DQ_T_Q4_1, row, act, n / DQ_QK);
   case DQ_T_Q5_0: return dot_q45(DQ_T_Q5_0, row, act, n / DQ_QK);
   case DQ_T_Q5_1: return dot_q45(DQ_T_Q5_1, row, act, n / DQ_QK);
-  case DQ_T_Q4_K: case DQ_T_Q5_K: return dot_q45_k(type, row, act, n / DQ_QKK);
+  case DQ_T_Q4_K: return dot_q45_k(DQ_T_Q4_K, row, act, n / DQ_QKK);
+  case DQ_T_Q5_K: return dot_q45_k(DQ_T_Q5_K, row, act, n / DQ_QKK);
   case DQ_T_Q6_K: return dot_q6_k(row, act, n / DQ_QKK);
   default: return 0;
   }
