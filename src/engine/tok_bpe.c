@@ -8,6 +8,8 @@
  *      (ties to the leftmost), ranks found in a hash table built at load;
  *   4. each final symbol is its token, or else the tokens of its single bytes
  *      (those that exist).
+ * With the Llama 3 pre-tokenizer a word that is itself a token is emitted
+ * whole, without merging (HF's ignore_merges, as llama.cpp does too).
  * Scratch buffers grow to the longest word and are reused, so the cost is
  * O(total length * log(word length)). */
 #include <string.h>
@@ -172,6 +174,11 @@ static int on_word(size_t a, size_t b, void *ctx)
       memcpy(c->w + n, c->map[by], c->maplen[by]);
       n += c->maplen[by];
     }
+  }
+  /* Llama 3 (HF "ignore_merges"): a word that is a token is taken whole. */
+  if (c->t->pre == DQ_PRE_LLAMA3) {
+    int32_t id = dq_tok_lookup(c->t, c->w, n);
+    if (id >= 0) return dq_i32_push(c->out, id);
   }
   return bpe_word(c, n);
 }

@@ -18,6 +18,9 @@
  *     tests/fuzz/fuzz_vocab.c tests/support/gguf_writer.c src/engine/tok*.c src/engine/gguf.c \
  *     src/engine/quant_ref.c src/util/err.c src/util/mem.c src/util/log.c -lutf8proc -lm \
  *     -o /tmp/gen_vocab && /tmp/gen_vocab tests/fuzz/corpus/vocab */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -404,7 +404,7 @@ static void test_engine_tokenizer__speed_1mb(void **state)
 
 /* What to break in a small vocabulary. */
 enum { OK_VOCAB = 0, BAD_MODEL, BAD_TYPE, BAD_BOS, NO_MERGES, BAD_SCORES_LEN, BAD_MERGE, BAD_FLAG, BAD_TYPES_KIND,
-       NO_TOKENS, BOS_NONE, UNKNOWN_PRE };
+       NO_TOKENS, BOS_NONE, UNKNOWN_PRE, FEW_MERGES_LLAMA3, FEW_MERGES_GPT2 };
 
 /* A tokenizer-only GGUF: <unk> <s> </s>, then SPM byte tokens or printable
  * ASCII, then a few words; "gpt2" gets merges. */
@@ -422,8 +422,8 @@ static uint8_t *small_vocab(const char *model, int bad, size_t *n)
     for (int b = 0; b < 256; b++) { snprintf(bytes[b], 8, "<0x%02X>", b); toks[nt] = bytes[b]; types[nt++] = 6; }
   else
     for (int b = 0x21; b < 0x7F; b++) { bytes[b][0] = (char)b; bytes[b][1] = 0; toks[nt] = bytes[b]; types[nt++] = 1; }
-  static const char *words[] = {"\xe2\x96\x81", "\xe2\x96\x81h", "\xe2\x96\x81hi", "\xc4\xa0", "\xc4\xa0h", "\xc4\xa0hi", "<tool>"};
-  for (size_t i = 0; i < 7; i++) { toks[nt] = words[i]; types[nt++] = i == 6 ? 4 : 1; }
+  static const char *words[] = {"\xe2\x96\x81", "\xe2\x96\x81h", "\xe2\x96\x81hi", "\xc4\xa0", "\xc4\xa0h", "\xc4\xa0hi", "hi", "<tool>"};
+  for (size_t i = 0; i < 8; i++) { toks[nt] = words[i]; types[nt++] = i == 7 ? 4 : 1; }
   for (int i = 0; i < nt; i++) scores[i] = -(float)i;
   const char *merges[3] = {"\xc4\xa0 h", "\xc4\xa0h i", bad == BAD_MERGE ? "nospace" : "h i"};
   dq_gw *w = dq_gw_new();
@@ -431,13 +431,16 @@ static uint8_t *small_vocab(const char *model, int bad, size_t *n)
   if (bad == BAD_TYPE) types[5] = 7;
   int rc = dq_gw_add_str(w, "tokenizer.ggml.model", bad == BAD_MODEL ? "rwkv" : model);
   if (bad == UNKNOWN_PRE) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "no-such-pre");
+  if (bad == FEW_MERGES_LLAMA3) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "llama-bpe");
+  if (bad == FEW_MERGES_GPT2) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "gpt-2");
   if (bad != NO_TOKENS) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.tokens", toks, (size_t)nt);
   rc |= dq_gw_add_arr(w, "tokenizer.ggml.scores", DQ_GGUF_F32, scores, (size_t)(bad == BAD_SCORES_LEN ? nt - 1 : nt));
   if (bad == BAD_TYPES_KIND) rc |= dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_F32, scores, (size_t)nt);
   else rc |= dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_I32, types, (size_t)nt);
   rc |= dq_gw_add_u32(w, "tokenizer.ggml.bos_token_id", bad == BAD_BOS ? (uint32_t)nt : bad == BOS_NONE ? 0xFFFFFFFFu : 1u);
   rc |= dq_gw_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
-  if (bpe && bad != NO_MERGES) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.merges", merges, 3);
+  if (bad == FEW_MERGES_LLAMA3 || bad == FEW_MERGES_GPT2) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.merges", merges + 2, 1);
+  else if (bpe && bad != NO_MERGES) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.merges", merges, 3);
   if (bad == BAD_FLAG) rc |= dq_gw_add_str(w, "tokenizer.ggml.add_bos_token", "yes");
   assert_int_equal(rc, 0);
   uint8_t *buf;
@@ -500,6 +503,18 @@ static void test_engine_tokenizer__hostile_vocabs(void **state)
   assert_int_equal(n, 2);
   assert_int_equal(ids[0], dq_tok_find(t, "\xc4\xa0hi", 4));
   assert_int_equal(ids[1], dq_tok_find(t, "<tool>", 6));
+  dq_tok_free(t);
+  /* Only the merge "h i": GPT-2 gives "Ġ" "hi"; Llama 3 takes the word "Ġhi" whole (ignore_merges). */
+  assert_int_equal(load_small("gpt2", FEW_MERGES_GPT2, &t), 0);
+  assert_int_equal(dq_tok_encode(t, " hi", 3, 0, 0, ids, 16, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(ids[0], dq_tok_find(t, "\xc4\xa0", 2));
+  assert_int_equal(ids[1], dq_tok_find(t, "hi", 2));
+  dq_tok_free(t);
+  assert_int_equal(load_small("gpt2", FEW_MERGES_LLAMA3, &t), 0);
+  assert_int_equal(dq_tok_encode(t, " hi", 3, 0, 0, ids, 16, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(ids[0], dq_tok_find(t, "\xc4\xa0hi", 4));
   dq_tok_free(t);
 }
 
