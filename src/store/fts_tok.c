@@ -90,7 +90,8 @@ typedef struct qb {
   size_t n_terms, max_terms;
   /* Terms already written, as offsets into out (each "..." spans [a, b)). */
   size_t starts[256], ends[256];
-  int second; /* second pass: a term of a term */
+  dq_fts_keep_fn keep;
+  void *keep_ctx;
 } qb;
 
 /* 1 when the quoted form of term is already in the expression. */
@@ -112,7 +113,12 @@ static int qb_add_quoted(qb *q, const char *term, size_t tn)
   }
   dq_buf_putc(&t, '"');
   if (t.oom) { dq_buf_free(&t); return DOCQ_ENOMEM; }
-  if (!qb_has(q, t.p, t.len)) {
+  int keep = 1;
+  if (!qb_has(q, t.p, t.len) && q->keep && (keep = q->keep(q->keep_ctx, term, tn)) < 0) {
+    dq_buf_free(&t);
+    return keep;
+  }
+  if (keep && !qb_has(q, t.p, t.len)) {
     if (q->n_terms) dq_buf_puts(&q->out, " OR ");
     size_t a = q->out.len;
     dq_buf_put(&q->out, t.p, t.len);
@@ -143,11 +149,13 @@ static int qb_term(void *ctx, const char *term, size_t tn, size_t start, size_t 
   return dq_terms(term, tn, qb_sub, q);
 }
 
-int dq_fts_build_query(const char *query, size_t n, size_t max_terms, char **out)
+int dq_fts_build_query(const char *query, size_t n, size_t max_terms, dq_fts_keep_fn keep, void *keep_ctx, char **out)
 {
   *out = NULL;
   qb q;
   memset(&q, 0, sizeof q);
+  q.keep = keep;
+  q.keep_ctx = keep_ctx;
   q.max_terms = max_terms < 256 ? max_terms : 256;
   char *clean = NULL;
   size_t cn = 0;

@@ -23,7 +23,7 @@ enum {
   ST_CHUNK_INSERT, ST_FTS_INSERT, ST_VEC_INSERT, ST_DOC_CHUNKS, ST_FTS_DELETE,
   ST_VEC_DELETE_DOC, ST_CHUNK_DELETE_DOC, ST_DOC_DELETE, ST_DOC_RENAME, ST_DOC_TOUCH,
   ST_BM25, ST_VEC_EXISTS, ST_CHUNK_GET, ST_CHUNK_AT, ST_CHUNK_VEC, ST_VEC_SINCE,
-  ST_VEC_COUNT, ST_VEC_IDS,
+  ST_VEC_COUNT, ST_VEC_IDS, ST_TERM_DF, ST_CHUNK_COUNT,
   ST_COUNT
 };
 
@@ -76,10 +76,14 @@ int dq_vsync_check(dq_store *s);          /* FAISS ids == chunk ids (+ stale) */
 /* Register the "docq" FTS5 tokenizer (dq_terms) on connection db. */
 int dq_fts_register(sqlite3 *db);
 
+/* Decides whether a query term is used: 1 keep, 0 drop, < 0 error. */
+typedef int (*dq_fts_keep_fn)(void *ctx, const char *term, size_t n);
+
 /* Build the MATCH expression for plain user text: every dq_terms term of
  * `query` quoted ("..." with " doubled) and OR-ed; at most `max_terms`
- * distinct terms. *out is NULL when the text has no terms. Free with dq_free. */
-int dq_fts_build_query(const char *query, size_t n, size_t max_terms, char **out);
+ * distinct terms; `keep` (may be NULL) filters terms. *out is NULL when no
+ * term is left. Free with dq_free. */
+int dq_fts_build_query(const char *query, size_t n, size_t max_terms, dq_fts_keep_fn keep, void *keep_ctx, char **out);
 
 /* ---- vec.c ---- */
 

@@ -106,7 +106,7 @@ static void query(const char *q)
     dq_chunk_row_clear(&c);
   }
   char *expr = NULL;
-  if (dq_fts_build_query(q, strlen(q), 64, &expr)) die("build query");
+  if (dq_fts_build_query(q, strlen(q), 64, NULL, NULL, &expr)) die("build query");
   if (expr) check_expr(expr);
   else if (n) die("hits without terms");
   dq_free(expr);
