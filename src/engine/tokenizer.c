@@ -59,6 +59,21 @@ size_t dq_utf8_encode(uint32_t cp, char *out)
   return 4;
 }
 
+size_t dq_tok_utf8_complete(const char *s, size_t n)
+{
+  /* Look back at most 3 bytes for a lead byte whose sequence runs past n. */
+  for (size_t back = 1; back <= 3 && back <= n; back++) {
+    unsigned char c = (unsigned char)s[n - back];
+    if ((c & 0xC0) == 0x80) continue; /* continuation: keep looking */
+    size_t need = 1;
+    if (c >= 0xC2 && c <= 0xDF) need = 2;
+    else if (c >= 0xE0 && c <= 0xEF) need = 3;
+    else if (c >= 0xF0 && c <= 0xF4) need = 4;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
 /* ---- small containers ----------------------------------------------------- */
 
 int dq_i32_push(dq_i32vec *v, int32_t x)

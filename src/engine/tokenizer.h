@@ -94,10 +94,18 @@ int dq_tok_encode(const dq_tok *t, const char *text, size_t len, int add_special
 long dq_tok_piece(const dq_tok *t, int32_t id, int special, char *buf, size_t cap);
 
 /* Concatenate the pieces of ids[0..n) into a dq_malloc'd NUL-terminated
- * string (*len bytes, may be NULL). A leading BOS is skipped, and the space
- * SPM/WordPiece put before the first word is removed, so decode(encode(s))
- * gives s back for SPM and byte-level BPE. Errors: DOCQ_EINVAL (an id out of
+ * string (*len bytes, may be NULL). Without `special`, a leading BOS is
+ * skipped (when the vocabulary adds one) and control tokens give nothing.
+ * The space SPM and WordPiece put before the first word is removed, so
+ * decode(encode(s)) gives s back for SPM (unless s holds U+2581, read as a
+ * space) and byte-level BPE (valid UTF-8). Errors: DOCQ_EINVAL (an id out of
  * range), DOCQ_ENOMEM. */
 int dq_tok_decode(const dq_tok *t, const int32_t *ids, size_t n, int special, char **out, size_t *len);
+
+/* Length of the longest prefix of s[0..n) that does not end inside a UTF-8
+ * sequence: stream the first that many bytes of decoded pieces and keep the
+ * rest for the next token, so a callback always gets whole code points.
+ * Bytes that can never complete a sequence (invalid UTF-8) count as whole. */
+size_t dq_tok_utf8_complete(const char *s, size_t n);
 
 #endif

@@ -351,6 +351,51 @@ static void test_engine_tokenizer__capacity_and_bos(void **state)
   dq_tok_free(t);
 }
 
+/* Streaming pieces through dq_tok_utf8_complete gives whole code points only
+ * and the same text. Byte-fallback tokens split emoji into single bytes. */
+static void test_engine_tokenizer__stream_whole_code_points(void **state)
+{
+  (void)state;
+  NEED_SHARED();
+  dq_tok *t = load_tok("vocab/ggml-vocab-llama-spm.gguf", NULL);
+  const char *s = "\xf0\x9f\x9a\x80 (normal) \xf0\x9f\x98\xb6\xe2\x80\x8d\xf0\x9f\x8c\xab\xef\xb8\x8f caf\xc3\xa9 \xe1\x9e\x80\xe1\x9e\xb6";
+  size_t n;
+  int32_t *ids = encode(t, s, strlen(s), 0, 0, &n);
+  char pend[64], out[256];
+  size_t np = 0, no = 0, bytes_tokens = 0;
+  for (size_t i = 0; i < n; i++) {
+    bytes_tokens += dq_tok_type(t, ids[i]) == DQ_TT_BYTE;
+    long k = dq_tok_piece(t, ids[i], 0, pend + np, sizeof pend - np);
+    assert_true(k >= 0 && (size_t)k <= sizeof pend - np);
+    np += (size_t)k;
+    size_t ready = dq_tok_utf8_complete(pend, np);
+    /* what is emitted never ends inside a sequence */
+    if (ready) {
+      uint32_t cp;
+      for (size_t j = 0; j < ready;) {
+        size_t step = dq_utf8_decode((const unsigned char *)pend + j, ready - j, &cp);
+        assert_int_not_equal(cp, 0xFFFD);
+        j += step;
+      }
+    }
+    memcpy(out + no, pend, ready);
+    no += ready;
+    memmove(pend, pend + ready, np - ready);
+    np -= ready;
+  }
+  assert_int_equal(np, 0);
+  assert_true(bytes_tokens >= 4);
+  assert_int_equal(no, strlen(s) + 1); /* the prefix space */
+  assert_memory_equal(out + 1, s, strlen(s));
+  assert_int_equal(dq_tok_utf8_complete("a\xe4\xb8", 3), 1);
+  assert_int_equal(dq_tok_utf8_complete("a\xe4\xb8\xad", 4), 4);
+  assert_int_equal(dq_tok_utf8_complete("\xf0\x9f\x9a", 3), 0);
+  assert_int_equal(dq_tok_utf8_complete("\xff", 1), 1);
+  assert_int_equal(dq_tok_utf8_complete("", 0), 0);
+  free(ids);
+  dq_tok_free(t);
+}
+
 /* ---- speed ------------------------------------------------------------------------ */
 
 static double now(void)
@@ -601,6 +646,7 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__reference_tiny_qwen2),
     cmocka_unit_test(test_engine_tokenizer__special_parsing),
     cmocka_unit_test(test_engine_tokenizer__capacity_and_bos),
+    cmocka_unit_test(test_engine_tokenizer__stream_whole_code_points),
     cmocka_unit_test(test_engine_tokenizer__speed_1mb),
     cmocka_unit_test(test_engine_tokenizer__hostile_vocabs),
     cmocka_unit_test(test_engine_tokenizer__truncated_everywhere),
