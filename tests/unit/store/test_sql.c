@@ -479,6 +479,29 @@ static void test_store_sql__fts_hostile_queries(void **state)
   dq_store_close(s);
 }
 
+static void test_store_sql__fts_common_terms(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *common[] = { "the common word" };
+  const char *rare[] = { "the common word and a rare one" };
+  for (int i = 0; i < 8; i++) {
+    char p[16];
+    snprintf(p, sizeof p, "/c%d", i);
+    put(s, p, common, 1, NULL);
+  }
+  int64_t r = put(s, "/rare", rare, 1, NULL);
+  dq_scored h[8];
+  /* "the" is in every chunk: skipped while "rare" finds k hits ... */
+  assert_int_equal(bm25(s, "the rare", h, 1), 1);
+  assert_int_equal(doc_of(s, h[0].chunk_id), r);
+  /* ... but used when it does not, so the answer is the full query's */
+  assert_int_equal(bm25(s, "the rare", h, 5), 5);
+  assert_int_equal(doc_of(s, h[0].chunk_id), r);
+  assert_int_equal(bm25(s, "the", h, 8), 8);
+  dq_store_close(s);
+}
+
 static void test_store_sql__fts_cjk_bigrams(void **state)
 {
   fixture *f = *state;
@@ -959,6 +982,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__put_replace_remove_rename, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__check_detects_violations, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__fts_common_terms, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_cjk_bigrams, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__knn_matches_brute_force, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__knn_flat_matches_brute_force, setup, teardown),
