@@ -10,7 +10,7 @@
  * own threads. Every figure is the median of repeated runs.
  *
  * usage: bench_kernels [--reps N] [--types q8_0,q4_0,...] [--threads 1,2]
- *                      [--no-vocab] [--no-prefill] [--no-decode] [--cpu] */
+ *                      [--no-vocab] [--no-prefill] [--no-decode] [--cpu] [--ntok N] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -194,6 +194,7 @@ static void bench_sgemm(int blas_threads, int64_t n_in, int64_t n_out, int64_t n
 int main(int argc, char **argv)
 {
   int reps = 7, do_vocab = 1, do_prefill = 1, do_decode = 1;
+  int64_t n_tok = 512;
   const char *types = "q8_0,q4_0,q5_0,q4_k,q5_k,q6_k,f16", *threads = "1,2";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
@@ -203,7 +204,8 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "--no-prefill")) do_prefill = 0;
     else if (!strcmp(argv[i], "--no-decode")) do_decode = 0;
     else if (!strcmp(argv[i], "--cpu")) g_cpu_clock = 1;
-    else { fprintf(stderr, "usage: %s [--reps N] [--types a,b] [--threads 1,2] [--no-vocab] [--no-prefill] [--no-decode] [--cpu]\n", argv[0]); return 2; }
+    else if (!strcmp(argv[i], "--ntok") && i + 1 < argc) n_tok = atoi(argv[++i]);
+    else { fprintf(stderr, "usage: %s [--reps N] [--types a,b] [--threads 1,2] [--no-vocab] [--no-prefill] [--no-decode] [--cpu] [--ntok N]\n", argv[0]); return 2; }
   }
   if (reps < 1) reps = 1;
   const int64_t shapes[3][2] = { { 896, 4864 }, { 4864, 896 }, { 896, 151936 } }; /* n_in, n_out */
@@ -223,11 +225,11 @@ int main(int argc, char **argv)
         if (!dq_kq_row_bytes(k_types[k].type, n_in)) continue; /* K-quants need n_in % 256 == 0 */
         if (s == 2 && !do_vocab) continue;
         if (do_decode) bench_decode(pool, k_types[k].type, k_types[k].name, n_in, n_out, reps);
-        if (do_prefill && s < 2) bench_prefill(pool, k_types[k].type, k_types[k].name, n_in, n_out, 512, reps);
+        if (do_prefill && s < 2) bench_prefill(pool, k_types[k].type, k_types[k].name, n_in, n_out, n_tok, reps);
       }
     }
     if (do_prefill)
-      for (int s = 0; s < 2; s++) bench_sgemm(nt, shapes[s][0], shapes[s][1], 512, reps);
+      for (int s = 0; s < 2; s++) bench_sgemm(nt, shapes[s][0], shapes[s][1], n_tok, reps);
     dq_pool_free(pool);
     tp = strchr(tp, ',');
     if (!tp) break;

@@ -1,20 +1,21 @@
 /* dq_matmul: out[n_tok][n_out] = x[n_tok][n_in] @ W^T over any supported
  * weight type, threaded over output rows with a dq_pool.
  *
- * Three paths, chosen by shape (constants below, from bench/bench_kernels.c):
- *  - decode and small batches (n_tok < DQ_BLAS_MIN_TOK): the activations are
+ * Two paths, chosen by batch size (use_blas(), from bench/bench_kernels.c):
+ *  - decode and small batches: the activations are
  *    quantized once (quant_internal.h) and every weight row is dotted with
  *    all n_tok activations while it is in L1, so W is streamed from memory
  *    once per call. Rows are handed out in chunks through an atomic counter,
  *    which keeps both cores busy even when one is slowed by another process.
- *  - prefill (n_tok >= DQ_BLAS_MIN_TOK): each thread dequantizes a tile of
+ *  - prefill (larger batches): each thread dequantizes a tile of
  *    DQ_TILE_ROWS weight rows to f32 in its own part of the scratch and calls
  *    single-threaded OpenBLAS sgemm for that tile against all tokens. OpenBLAS
  *    is pinned to one thread (openblas_set_num_threads(1), once) so its own
  *    threads never compete with the pool's. F32 weights skip the dequant.
  * Scratch: the caller sizes it with dq_matmul_scratch_size() for the pool it
- * will pass (n_threads = dq_pool_size(pool)), so the token loop never
- * allocates. The scratch need not be aligned. */
+ * will pass (n_threads = dq_pool_size(pool)) and its largest batch (the size
+ * covers every smaller n_tok too), so the token loop never allocates. The
+ * scratch need not be aligned. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -26,9 +27,6 @@
 #include "engine/kernels.h"
 #include "engine/quant_internal.h"
 
-#ifndef DQ_BLAS_MIN_TOK
-#define DQ_BLAS_MIN_TOK 8   /* below this, quantized kernels over W once beat dequant + sgemm */
-#endif
 #ifndef DQ_TILE_ROWS
 #define DQ_TILE_ROWS 256    /* max rows of W per sgemm call (128..1024 measured within ~10%) */
 #endif
@@ -38,7 +36,22 @@ void openblas_set_num_threads(int num_threads); /* OpenBLAS extension; declared 
 
 static size_t align_up(size_t v) { return (v + DQ_ALIGN - 1) & ~(size_t)(DQ_ALIGN - 1); }
 
-static int use_blas(int64_t n_tok) { return n_tok >= DQ_BLAS_MIN_TOK; }
+/* Batch size from which dequant + sgemm beats the quantized kernels, measured
+ * with bench_kernels --ntok on this 2-core Zen 4 (1 thread, CPU time): Q8_0
+ * 896x4864: 56 vs 13 GFLOP/s at 2 tokens, 50 vs 56 at 16, 53 vs 70 at 32;
+ * Q4_K keeps up with sgemm longer (its integer kernel does 65 GFLOP/s). */
+static int use_blas(int type, int64_t n_tok)
+{
+#ifdef DQ_BLAS_MIN_TOK
+  return n_tok >= DQ_BLAS_MIN_TOK; /* benchmarking override */
+#else
+  switch (dq_kq_act_kind(type)) {
+  case 0: return n_tok >= 4;  /* f32 activations: plain FMA per token gains nothing from batching */
+  case 1: return n_tok >= 16;
+  default: return n_tok >= 32;
+  }
+#endif
+}
 
 static int resolve_threads(int n_threads)
 {
@@ -47,14 +60,27 @@ static int resolve_threads(int n_threads)
   return nc > 0 ? (int)nc : 1;
 }
 
+/* The threshold of use_blas() for a type: smallest n_tok that takes sgemm. */
+static int64_t blas_min_tok(int type)
+{
+  int64_t n = 1;
+  while (!use_blas(type, n)) n++;
+  return n;
+}
+
+/* Enough for every batch size up to n_tok, so a caller may size the scratch
+ * once for its largest batch: the direct path needs n_tok quantized
+ * activations (used only below the BLAS threshold), the BLAS path one f32
+ * tile per thread. */
 size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_tok, int n_threads)
 {
   (void)n_out;
-  if (!dq_kernels_supports(type) || n_in <= 0 || n_tok <= 0) return 0;
-  size_t sz = DQ_ALIGN; /* room to align the caller's pointer */
-  if (!use_blas(n_tok)) return sz + align_up(dq_kq_act_bytes(type, n_in)) * (size_t)n_tok;
-  if (type == DQ_T_F32) return sz;
-  return sz + align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) * (size_t)resolve_threads(n_threads);
+  if (!dq_kq_row_bytes(type, n_in) || n_tok <= 0) return 0; /* unsupported type or n_in not a block multiple */
+  int64_t thr = blas_min_tok(type), direct_tok = n_tok < thr ? n_tok : thr - 1;
+  size_t direct = align_up(dq_kq_act_bytes(type, n_in)) * (size_t)direct_tok, tiles = 0;
+  if (n_tok >= thr && type != DQ_T_F32)
+    tiles = align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) * (size_t)resolve_threads(n_threads);
+  return DQ_ALIGN /* room to align the caller's pointer */ + (direct > tiles ? direct : tiles);
 }
 
 typedef struct {
@@ -126,7 +152,7 @@ void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_o
     .n_in = n_in, .n_out = n_out, .n_tok = n_tok, .x = x, .out = out,
   };
   atomic_init(&c.next, 0);
-  if (!use_blas(n_tok)) {
+  if (!use_blas(type, n_tok)) {
     c.act = s;
     c.act_stride = align_up(dq_kq_act_bytes(type, n_in));
     for (int64_t t = 0; t < n_tok; t++) dq_kq_quantize_act(type, x + t * n_in, c.act + (size_t)t * c.act_stride, n_in);

@@ -308,15 +308,15 @@ static void test_engine_kernels__matmul_threads_equal(void **state)
   for (int i = 0; i < 3; i++) assert_int_equal(dq_pool_new(&pools[i], i + 1), 0);
   assert_int_equal(dq_pool_size(pools[2]), 3);
   assert_int_equal(dq_pool_size(NULL), 1);
-  const int64_t n_in = 512, outs[] = { 1, 37, 301, 1029 }, toks[] = { 1, 3, 17 };
-  float *x = malloc(sizeof(float) * n_in * 17);
-  fill(x, n_in * 17, 1.0f);
+  const int64_t n_in = 512, outs[] = { 1, 37, 301, 1029 }, toks[] = { 1, 3, 17, 40 };
+  float *x = malloc(sizeof(float) * n_in * 40);
+  fill(x, n_in * 40, 1.0f);
   for (int k = 0; k < N_ALL; k++) {
     int t = k_all[k];
     for (size_t oi = 0; oi < 4; oi++) {
       int64_t n_out = outs[oi];
       void *w = make_weights(t, n_in, n_out, 0.05f);
-      for (size_t ti = 0; ti < 3; ti++) {
+      for (size_t ti = 0; ti < 4; ti++) {
         int64_t n_tok = toks[ti];
         float *base = run_matmul(NULL, t, w, n_in, n_out, x, n_tok);
         for (int64_t i = 0; i < n_out * n_tok; i++) assert_false(isnan(base[i]));
@@ -340,6 +340,40 @@ static void test_engine_kernels__matmul_threads_equal(void **state)
   for (int i = 0; i < 3; i++) dq_pool_free(pools[i]);
   dq_pool_free(NULL);
   free(x);
+}
+
+/* A scratch sized for a batch covers every smaller batch (callers size once
+ * for n_batch), across the switch between the quantized and sgemm paths. */
+static void test_engine_kernels__scratch_monotonic(void **state)
+{
+  (void)state;
+  for (int k = 0; k < N_ALL; k++)
+    for (int nth = 1; nth <= 3; nth++) {
+      size_t prev = 0;
+      for (int64_t n_tok = 1; n_tok <= 80; n_tok++) {
+        size_t s = dq_matmul_scratch_size(k_all[k], 768, 100, n_tok, nth);
+        assert_true(s >= prev);
+        prev = s;
+      }
+    }
+  assert_int_equal(dq_matmul_scratch_size(DQ_T_Q4_K, 100, 10, 1, 1), 0); /* not a block multiple */
+  assert_int_equal(dq_matmul_scratch_size(DQ_T_Q2_K, 256, 10, 1, 1), 0); /* unsupported type */
+  /* one scratch sized for 64 tokens serves every batch size (ASan checks the bounds) */
+  float *x = malloc(sizeof(float) * 256 * 64), *out = malloc(sizeof(float) * 64 * 50);
+  fill(x, 256 * 64, 1.0f);
+  for (int k = 0; k < N_ALL; k++) {
+    void *w = make_weights(k_all[k], 256, 50, 0.1f);
+    size_t ss = dq_matmul_scratch_size(k_all[k], 256, 50, 64, 2);
+    void *scratch = malloc(ss);
+    dq_pool *pool;
+    assert_int_equal(dq_pool_new(&pool, 2), 0);
+    for (int64_t n_tok = 1; n_tok <= 64; n_tok++) dq_matmul(pool, k_all[k], w, 256, 50, x, n_tok, out, (char *)scratch + 1);
+    dq_pool_free(pool);
+    free(scratch);
+    free(w);
+  }
+  free(x);
+  free(out);
 }
 
 /* Prefill (dequant + sgemm) and per-token decode compute the same product:
@@ -540,6 +574,7 @@ int main(void)
     cmocka_unit_test(test_engine_kernels__dequant_fast_matches_ref),
     cmocka_unit_test(test_engine_kernels__dot_fast_matches_ref),
     cmocka_unit_test(test_engine_kernels__matmul_threads_equal),
+    cmocka_unit_test(test_engine_kernels__scratch_monotonic),
     cmocka_unit_test(test_engine_kernels__prefill_equals_decode),
     cmocka_unit_test(test_engine_kernels__real_files_agree),
   };
