@@ -7,8 +7,10 @@
  *
  * Every type has a plain scalar reference (dq_dequant_row_ref, *_ref) and a
  * fast path (AVX2/FMA where available); tests check fast against reference.
- * Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K (Q8_K is used
- * internally for activation quantization if a kernel needs it).
+ * Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, and Q4_1,
+ * Q5_0, Q5_1: llama.cpp writes those into K-quant files for tensors whose rows
+ * are not a multiple of 256 (Q4_K_M of Qwen2.5-0.5B is mostly Q5_0 + Q8_0).
+ * Activations are quantized internally to 8-bit blocks for the mat-vec.
  * All functions are thread-safe (pure); threading is done by dq_matmul via a
  * dq_pool given by the caller. */
 #ifndef DQ_ENGINE_KERNELS_H
@@ -29,7 +31,7 @@ float dq_dot_row_ref(int type, const void *row, const float *x, int64_t n);
 
 /* Quantize f32 -> type (reference quantizers, used by the test GGUF writer
  * and KV caches). n multiple of the block size. Supported: F32, F16, BF16,
- * Q8_0, Q4_0, Q4_K, Q5_K, Q6_K. */
+ * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. */
 void dq_quantize_row_ref(int type, const float *x, void *out, int64_t n);
 
 /* A fixed set of worker threads. dq_pool_run calls fn(ctx, ith, nth) on every
@@ -45,7 +47,12 @@ void dq_pool_free(dq_pool *p);
  * n_tok == 1 is decode (quantized mat-vec); n_tok > 1 is prefill (whichever of
  * direct quantized kernels or dequantize + OpenBLAS sgemm measures faster).
  * `scratch` is caller-provided memory of dq_matmul_scratch_size(...) bytes so
- * the token loop never allocates. pool may be NULL (single thread). */
+ * the token loop never allocates. pool may be NULL (single thread).
+ * dq_matmul_scratch_size: n_threads must be dq_pool_size(pool) (<= 0: the
+ * number of CPUs); the size also covers every smaller n_tok, so size once for
+ * the largest batch. 0 when the type is unsupported or n_in is not a multiple
+ * of its block size. Results do not depend on the pool size. The prefill path
+ * sets OpenBLAS to one thread (openblas_set_num_threads(1)) on first use. */
 size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_tok, int n_threads);
 void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_out,
                const float *x, int64_t n_tok, float *out, void *scratch);
