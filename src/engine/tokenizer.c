@@ -528,7 +528,7 @@ typedef struct frag { size_t off, len; int32_t id; } frag; /* id -1: raw text */
 
 typedef struct fragvec { frag *p; size_t n, cap; } fragvec;
 
-static int frag_insert(fragvec *v, size_t at, frag f)
+static int frag_push(fragvec *v, frag f)
 {
   if (v->n == v->cap) {
     size_t nc = v->cap ? v->cap * 2 : 8, bytes;
@@ -538,41 +538,45 @@ static int frag_insert(fragvec *v, size_t at, frag f)
     v->p = p;
     v->cap = nc;
   }
-  memmove(v->p + at + 1, v->p + at, (v->n - at) * sizeof(frag));
-  v->p[at] = f;
-  v->n++;
+  v->p[v->n++] = f;
   return 0;
 }
 
 /* Cut every occurrence of each special token out of the raw fragments,
- * longest token first (llama.cpp's tokenizer_st_partition). */
+ * longest token first (llama.cpp's tokenizer_st_partition). Each token
+ * rebuilds the fragment list once, so many occurrences cost linear time. */
 static int partition(const dq_tok *t, const char *text, size_t len, int parse_special, fragvec *v)
 {
-  int rc;
-  if (len && (rc = frag_insert(v, 0, (frag){0, len, -1})) < 0) return rc;
-  for (size_t k = 0; k < t->n_special; k++) {
+  int rc = 0;
+  fragvec nv = {0};
+  if (len && (rc = frag_push(v, (frag){0, len, -1})) < 0) return rc;
+  for (size_t k = 0; k < t->n_special && v->n; k++) {
     int32_t id = t->special[k];
     if (!parse_special && t->type[id] != DQ_TT_USER_DEFINED) continue;
     const char *tt = t->text + t->off[id];
     size_t tl = t->len[id];
-    for (size_t i = 0; i < v->n; i++) {
+    nv.n = 0;
+    int changed = 0;
+    for (size_t i = 0; i < v->n && rc == 0; i++) {
       frag f = v->p[i];
-      if (f.id >= 0 || f.len < tl) continue;
-      const char *hit = memmem(text + f.off, f.len, tt, tl);
-      if (!hit) continue;
-      size_t at = (size_t)(hit - text);
-      /* [before][token][after]: the after part is examined next iteration. */
-      size_t end = f.off + f.len;
-      if (at > f.off) {
-        v->p[i].len = at - f.off;
-        if ((rc = frag_insert(v, ++i, (frag){at, tl, id})) < 0) return rc;
-      } else {
-        v->p[i] = (frag){at, tl, id};
+      const char *hit = f.id < 0 && f.len >= tl ? memmem(text + f.off, f.len, tt, tl) : NULL;
+      if (!hit) { rc = frag_push(&nv, f); continue; }
+      changed = 1;
+      size_t pos = f.off, end = f.off + f.len;
+      while (hit && rc == 0) {
+        size_t at = (size_t)(hit - text);
+        if (at > pos) rc = frag_push(&nv, (frag){pos, at - pos, -1});
+        if (rc == 0) rc = frag_push(&nv, (frag){at, tl, id});
+        pos = at + tl;
+        hit = end - pos >= tl ? memmem(text + pos, end - pos, tt, tl) : NULL;
       }
-      if (at + tl < end && (rc = frag_insert(v, i + 1, (frag){at + tl, end - at - tl, -1})) < 0) return rc;
+      if (rc == 0 && pos < end) rc = frag_push(&nv, (frag){pos, end - pos, -1});
     }
+    if (rc < 0) break;
+    if (changed) { fragvec tmp = *v; *v = nv; nv = tmp; }
   }
-  return 0;
+  dq_free(nv.p);
+  return rc;
 }
 
 /* SPM: escape spaces as U+2581, with the prefix space when asked. */

@@ -101,8 +101,9 @@ static void check(const char *tmpl, dq_chat_kind kind, const char *want)
   char *out = NULL;
   size_t len = 0;
   assert_int_equal(dq_chat_format(&c, conv, NCONV, 1, "<s>", "</s>", &out, &len), 0);
+  assert_non_null(out);
   if (strcmp(out, want) != 0) {
-    fprintf(stderr, "  %s:\n  want: %s\n  got:  %s\n", dq_chat_name(kind), want, out);
+    fprintf(stderr, "  %s:\n  want: %s\n  got:  %s\n", dq_chat_name(kind), want, out ? out : "(null)");
     fail();
   }
   assert_int_equal(len, strlen(want));

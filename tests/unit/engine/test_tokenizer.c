@@ -283,6 +283,20 @@ static void test_engine_tokenizer__special_parsing(void **state)
   assert_false(dq_tok_is_eog(t, 64));
   assert_int_equal(dq_tok_pre(t), DQ_PRE_GPT2);
   assert_null(dq_tok_warning(t));
+  /* Many occurrences, back to back and between words. */
+  char big[20000];
+  size_t bl = 0;
+  for (int i = 0; i < 1000; i++) {
+    const char *piece = i % 3 ? "<|endoftext|>" : " x<|endoftext|>";
+    memcpy(big + bl, piece, strlen(piece));
+    bl += strlen(piece);
+  }
+  ids = encode(t, big, bl, 0, 1, &n);
+  size_t n_eot = 0;
+  for (size_t i = 0; i < n; i++) n_eot += ids[i] == 50256;
+  assert_int_equal(n_eot, 1000);
+  assert_int_equal(n, 1000 + 334); /* " x" is one token before every third */
+  free(ids);
   dq_tok_free(t);
 
   t = load_tok("vocab/ggml-vocab-llama-spm.gguf", NULL);
