@@ -155,7 +155,7 @@ void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_o
   if (!use_blas(type, n_tok)) {
     c.act = s;
     c.act_stride = align_up(dq_kq_act_bytes(type, n_in));
-    for (int64_t t = 0; t < n_tok; t++) dq_kq_quantize_act(type, x + t * n_in, c.act + (size_t)t * c.act_stride, n_in);
+    for (int64_t t = 0; t < n_tok; t++) dq_kq_quantize_act_fast(type, x + t * n_in, c.act + (size_t)t * c.act_stride, n_in);
     /* ~8 claims per thread: small enough to rebalance, big enough that the
      * counter is not contended and each thread streams contiguous rows */
     int64_t chunk = n_out / ((int64_t)nth * 8);

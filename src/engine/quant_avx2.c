@@ -426,7 +426,82 @@ static void deq_f16(const uint16_t *w, float *y, int64_t n, int bf16)
   for (; i < n; i++) y[i] = bf16 ? dq_bf16_to_f32(w[i]) : h2f(w[i]);
 }
 
+/* ---- activation quantization (bit-identical to the reference: same
+ * d = amax/127, id = 1/d, and cvtps rounds to nearest even like lrintf) --- */
+
+static inline float hmax_ps(__m256 v)
+{
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+/* 32 floats -> 32 int8 (x * id rounded) stored at q; returns their sum. */
+static inline int quant32(const float *x, __m256 id, int8_t *q)
+{
+  __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), id));
+  __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id));
+  __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), id));
+  __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), id));
+  int sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
+  /* packs interleave 128-bit lanes; the permute restores element order */
+  __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+  p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256((__m256i *)q, p);
+  return sum;
+}
+
+static inline float amax_n(const float *x, int n)
+{
+  const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 m = _mm256_setzero_ps();
+  for (int i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), abs));
+  return hmax_ps(m);
+}
+
+static void quant_q8a_fast(const float *x, dq_q8a *y, int64_t n)
+{
+  for (int64_t ib = 0; ib < n / DQ_QK; ib++, x += DQ_QK) {
+    float d = amax_n(x, DQ_QK) / 127, id = d > 0 ? 1 / d : 0;
+    int sum = quant32(x, _mm256_set1_ps(id), y[ib].qs);
+    y[ib].d = d;
+    y[ib].s = d * (float)sum;
+  }
+}
+
+static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
+{
+  for (int64_t ib = 0; ib < n / DQ_QKK; ib++, x += DQ_QKK) {
+    float d = amax_n(x, DQ_QKK) / 127, id = d > 0 ? 1 / d : 0;
+    __m256 vid = _mm256_set1_ps(id);
+    for (int j = 0; j < DQ_QKK / 32; j++) quant32(x + 32 * j, vid, y[ib].qs + 32 * j);
+    /* bsums: sums of 16 int8 */
+    for (int j = 0; j < DQ_QKK / 32; j++) {
+      __m256i q16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(y[ib].qs + 32 * j)));
+      __m256i r16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(y[ib].qs + 32 * j + 16)));
+      __m256i a = _mm256_madd_epi16(q16, _mm256_set1_epi16(1)), b = _mm256_madd_epi16(r16, _mm256_set1_epi16(1));
+      y[ib].bsums[2 * j] = (int16_t)hsum_epi32(a);
+      y[ib].bsums[2 * j + 1] = (int16_t)hsum_epi32(b);
+    }
+    y[ib].d = d;
+  }
+}
+
 #endif /* DQ_HAVE_AVX2 */
+
+void dq_kq_quantize_act_fast(int type, const float *x, void *act, int64_t n)
+{
+#if DQ_HAVE_AVX2
+  switch (dq_kq_act_kind(type)) {
+  case 1: quant_q8a_fast(x, act, n); break;
+  case 2: quant_q8k_fast(x, act, n); break;
+  default: break;
+  }
+#else
+  dq_kq_quantize_act(type, x, act, n);
+#endif
+}
 
 float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int64_t n)
 {

@@ -70,8 +70,10 @@ void dq_quantize_q8k(const float *x, dq_q8k *y, int64_t n);
 int dq_kq_act_kind(int type);
 /* Bytes of the quantized activation for n elements of a type (0 for f32). */
 size_t dq_kq_act_bytes(int type, int64_t n);
-/* Quantize x for `type` into act (dq_kq_act_bytes bytes); no-op for f32 kinds. */
+/* Quantize x for `type` into act (dq_kq_act_bytes bytes); no-op for f32 kinds.
+ * The fast version gives bit-identical blocks. */
 void dq_kq_quantize_act(int type, const float *x, void *act, int64_t n);
+void dq_kq_quantize_act_fast(int type, const float *x, void *act, int64_t n);
 
 /* Fast dot product of one weight row with a prepared activation: xf is the
  * f32 vector (used by F32/F16/BF16), act the quantized one (others). */

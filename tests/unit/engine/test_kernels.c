@@ -288,6 +288,32 @@ static void test_engine_kernels__dot_fast_matches_ref(void **state)
   }
 }
 
+/* The SIMD activation quantizer must produce the reference blocks bit for bit
+ * (same scale, same round-to-nearest-even), including ties and zeros. */
+static void test_engine_kernels__act_quant_fast_is_exact(void **state)
+{
+  (void)state;
+  const int64_t n = 2048;
+  float *x = malloc(n * 4);
+  size_t nb = dq_kq_act_bytes(DQ_T_Q4_K, n) + dq_kq_act_bytes(DQ_T_Q8_0, n);
+  void *a = malloc(nb), *b = malloc(nb);
+  for (int rep = 0; rep < 4; rep++) {
+    fill(x, n, rep == 3 ? 1e-30f : 2.0f);
+    if (rep == 1) for (int64_t i = 0; i < n; i++) x[i] = (float)((int)(x[i] * 4)) * 0.5f; /* many exact .5 ties */
+    if (rep == 2) memset(x, 0, 256 * 4);                                                  /* an all-zero block */
+    int types[] = { DQ_T_Q8_0, DQ_T_Q4_K };
+    for (int k = 0; k < 2; k++) {
+      size_t sz = dq_kq_act_bytes(types[k], n);
+      memset(a, 0x5a, sz);
+      memset(b, 0xa5, sz);
+      dq_kq_quantize_act(types[k], x, a, n);
+      dq_kq_quantize_act_fast(types[k], x, b, n);
+      assert_memory_equal(a, b, sz);
+    }
+  }
+  free(x); free(a); free(b);
+}
+
 /* ===== dq_matmul ======================================================== */
 
 static float *run_matmul(dq_pool *pool, int t, const void *w, int64_t n_in, int64_t n_out, const float *x, int64_t n_tok)
@@ -573,6 +599,7 @@ int main(void)
     cmocka_unit_test(test_engine_kernels__layout_by_hand),
     cmocka_unit_test(test_engine_kernels__dequant_fast_matches_ref),
     cmocka_unit_test(test_engine_kernels__dot_fast_matches_ref),
+    cmocka_unit_test(test_engine_kernels__act_quant_fast_is_exact),
     cmocka_unit_test(test_engine_kernels__matmul_threads_equal),
     cmocka_unit_test(test_engine_kernels__scratch_monotonic),
     cmocka_unit_test(test_engine_kernels__prefill_equals_decode),
