@@ -116,27 +116,26 @@ static void check_index(const char *db_path)
   docq_db_free(db);
 }
 
-/* Edit, delete or rename a file between runs (same edits on both sides later). */
+/* Change the corpus between runs so every run has real work to be killed
+ * in: rewrite about a fifth of the files, and delete, rename and add one. */
 static void mutate_corpus(int round)
 {
   char a[512], b[512];
   char *buf = malloc(64 * 1024);
-  switch (round % 3) {
-  case 0:
-    snprintf(a, sizeof a, "%s/doc%03d.md", g_corpus, 10 + round);
-    make_text(buf, 64 * 1024, 1000u + (unsigned)round, 8);
+  for (unsigned i = (unsigned)round % 5; i < 300; i += 5) {
+    snprintf(a, sizeof a, "%s/doc%03u.md", g_corpus, i);
+    if (access(a, F_OK) != 0) continue;
+    make_text(buf, 64 * 1024, 7919u * (unsigned)round + i, 6 + (int)(i % 20));
     write_file(a, buf);
-    break;
-  case 1:
-    snprintf(a, sizeof a, "%s/doc%03d.md", g_corpus, 100 + round);
-    unlink(a);
-    break;
-  case 2:
-    snprintf(a, sizeof a, "%s/doc%03d.md", g_corpus, 200 + round);
-    snprintf(b, sizeof b, "%s/renamed%03d.md", g_corpus, round);
-    rename(a, b);
-    break;
   }
+  snprintf(a, sizeof a, "%s/doc%03d.md", g_corpus, (round * 37) % 300);
+  unlink(a);
+  snprintf(a, sizeof a, "%s/doc%03d.md", g_corpus, (round * 53 + 11) % 300);
+  snprintf(b, sizeof b, "%s/renamed%03d.md", g_corpus, round);
+  rename(a, b);
+  snprintf(a, sizeof a, "%s/new%03d.md", g_corpus, round);
+  make_text(buf, 64 * 1024, 100000u + (unsigned)round, 10);
+  write_file(a, buf);
   free(buf);
 }
 
@@ -151,29 +150,38 @@ static void test_api_crash__kill_at_random_points(void **state)
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_crash);
   assert_int_equal(system(cmd), 0);
 
-  srand((unsigned)time(NULL) ^ (unsigned)getpid());
-  const int rounds = 24;
-  int killed = 0;
-  for (int round = 0; round < rounds; round++) {
-    if (round % 4 == 3) mutate_corpus(round);
+  unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+  srand(seed);
+  int killed_mid_run = 0, round = 0;
+  /* Until 20 children died of SIGKILL mid-run (a child that finished first
+   * does not count). Every 6th round starts from an empty index. */
+  for (; killed_mid_run < 20 && round < 80; round++) {
+    double span = full * 0.35;
+    if (round % 6 == 0) {
+      snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_crash);
+      assert_int_equal(system(cmd), 0);
+      span = full * 1.1;
+    } else {
+      mutate_corpus(round);
+    }
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
       int rc = index_once(g_crash, NULL);
       _exit(rc ? 1 : 0);
     }
-    /* kill somewhere in [0, 1.1 x the full run]: early kills hit creation,
-     * late ones the FAISS sync or a finished run */
-    double at = full * 1.1 * (rand() / (double)RAND_MAX);
+    double at = span * (rand() / (double)RAND_MAX);
     struct timespec ts = {(time_t)at, (long)((at - (time_t)at) * 1e9)};
     nanosleep(&ts, NULL);
-    if (kill(pid, SIGKILL) == 0) killed++;
+    kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
-    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) fail_msg("round %d: indexer failed on its own", round);
+    if (WIFSIGNALED(status)) killed_mid_run++;
+    else if (WEXITSTATUS(status) != 0) fail_msg("round %d: indexer failed on its own (seed %u)", round, seed);
     check_index(g_crash);
   }
-  assert_true(killed >= 20);
+  printf("# %d children killed mid-run in %d rounds (seed %u)\n", killed_mid_run, round, seed);
+  assert_true(killed_mid_run >= 20);
 
   /* finish, then compare with a clean index of the final corpus */
   docq_stats after;
