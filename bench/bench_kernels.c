@@ -117,6 +117,22 @@ static double mem_bandwidth(dq_pool *pool, int reps)
   return gbs;
 }
 
+/* Cost of one dq_pool_run with an empty task: the fixed overhead each of the
+ * ~170 matmuls of a decode step pays. */
+static void empty_fn(void *ctx, int ith, int nth) { (void)ctx; (void)ith; (void)nth; }
+static void bench_pool(dq_pool *pool, int reps)
+{
+  double *t = malloc(sizeof(double) * (size_t)reps);
+  for (int r = 0; r < reps; r++) {
+    double t0 = now_s();
+    for (int i = 0; i < 10000; i++) dq_pool_run(pool, empty_fn, NULL);
+    t[r] = (now_s() - t0) / 10000;
+  }
+  double med = median(t, reps);
+  printf("pool    empty run, %d threads: %.2f us (best %.2f)\n", dq_pool_size(pool), med * 1e6, g_best * 1e6);
+  free(t);
+}
+
 static void bench_decode(dq_pool *pool, int type, const char *tn, int64_t n_in, int64_t n_out, int reps)
 {
   size_t bytes = dq_kq_row_bytes(type, n_in) * (size_t)n_out;
@@ -216,6 +232,7 @@ int main(int argc, char **argv)
     if (nt < 1 || dq_pool_new(&pool, nt)) return 1;
     g_nthreads = nt;
     printf("== %d thread(s): memory read bandwidth %.2f GB/s\n", nt, mem_bandwidth(pool, reps));
+    bench_pool(pool, reps);
     for (int k = 0; k < N_TYPES; k++) {
       const char *hit = strstr(types, k_types[k].name);
       size_t ln = strlen(k_types[k].name);
