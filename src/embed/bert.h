@@ -105,6 +105,11 @@ const char *dq_embedder_gguf_prefix(const dq_embedder *e, int is_query);
 enum { DQ_BERT_LONG_WINDOWS = 0, DQ_BERT_LONG_TRUNCATE = 1 };
 int dq_embedder_gguf_set_long_mode(dq_embedder *e, int mode);
 
+/* The token ids the embedder feeds the model for one text: [CLS] prefix
+ * text [SEP] of the first window (for checking tokenization and debugging).
+ * *ids is dq_malloc'd (free with dq_free); a text without tokens gives n = 0. */
+int dq_embedder_gguf_tokens(dq_embedder *e, const char *text, size_t len, int is_query, int32_t **ids, size_t *n);
+
 /* The model family's default prefixes detected from a model name (general.name
  * or file name): e5 "query: "/"passage: ", bge-*-en and mxbai/arctic-embed the
  * retrieval instruction for queries, bge-*-zh its Chinese instruction, nomic

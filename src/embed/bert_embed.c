@@ -340,6 +340,31 @@ done:
   return rc;
 }
 
+int dq_embedder_gguf_tokens(dq_embedder *base, const char *text, size_t len, int is_query, int32_t **ids, size_t *n)
+{
+  DQ_ASSERT_ARG(ids && n);
+  *ids = NULL;
+  *n = 0;
+  DQ_ASSERT_ARG(dq_embedder_is_gguf(base) && (text || !len));
+  gguf_emb *e = (gguf_emb *)base;
+  size_t cap = 0, nt = 0;
+  int32_t *tk = NULL;
+  plan p = { 0 };
+  pthread_mutex_lock(&e->mu);
+  int rc = len ? tokenize(e, text, len, &tk, &cap, &nt) : 0;
+  if (rc == 0 && nt) rc = plan_text(e, &p, 0, tk, nt, is_query);
+  pthread_mutex_unlock(&e->mu);
+  dq_free(tk);
+  if (rc == 0 && p.n_w) {
+    *ids = p.ids;
+    *n = (size_t)p.w[0].len;
+    p.ids = NULL;
+  }
+  dq_free(p.ids);
+  dq_free(p.w);
+  return rc;
+}
+
 static void gguf_free(dq_embedder *base)
 {
   gguf_emb *e = (gguf_emb *)base;
