@@ -21,9 +21,9 @@
 
 /* Measured (nDCG@10, docq eval, 256-token chunks):
  *   filled in by the tuning run; see the report in the commit message. */
-const int dq_default_fusion = DQ_FUSE_RRF;
+const int dq_default_fusion = DQ_FUSE_CONVEX;
 const double dq_default_w_rrf = 0.5;
-const double dq_default_w_convex = 0.5;
+const double dq_default_w_convex = 0.75;
 
 typedef struct doc_cache {
   int64_t id;
