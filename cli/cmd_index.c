@@ -108,6 +108,11 @@ static void index_help(void)
          "  --chunk-tokens N    target chunk size in tokens (new index only)\n"
          "  --chunk-overlap N   overlap between chunks in tokens (new index only)\n"
          "  --keep-missing      do not remove documents whose files are gone\n"
+         "  --embed-model FILE  embed with a GGUF encoder (all-MiniLM, bge, e5, gte, nomic);\n"
+         "                      recorded in the index, used by search and ask automatically\n"
+         "  --builtin-embedder  switch back to the built-in embedder\n"
+         "  --reembed           allowed to switch an index that has vectors: re-encodes the\n"
+         "                      stored chunks (documents are not reloaded), swaps atomically\n"
          "  --json              print a JSON summary\n"
          "  --verbose           list every file with what happened to it\n"
          "  --quiet             no progress bar\n"
@@ -121,6 +126,8 @@ int cmd_index(int argc, char **argv)
   docq_index_options_init(&o, DOCQ_INDEX_OPTIONS_VERSION);
   const char **paths = calloc((size_t)argc, sizeof *paths);
   size_t n_paths = 0;
+  const char *embed_model = NULL;
+  int reembed = 0, builtin = 0;
   if (!paths) return EXIT_FAIL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -129,6 +136,13 @@ int cmd_index(int argc, char **argv)
     if (c) continue;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { index_help(); free(paths); return 0; }
     if (!strcmp(a, "--keep-missing")) { o.remove_missing = 0; continue; }
+    if (!strcmp(a, "--reembed")) { reembed = 1; continue; }
+    if (!strcmp(a, "--builtin-embedder")) { builtin = 1; continue; }
+    if (!strcmp(a, "--embed-model")) {
+      if (i + 1 >= argc) { fprintf(stderr, "docq index: --embed-model needs a GGUF file\n"); free(paths); return EXIT_USAGE; }
+      embed_model = argv[++i];
+      continue;
+    }
     if (!strcmp(a, "--max-size") || !strcmp(a, "--chunk-tokens") || !strcmp(a, "--chunk-overlap")) {
       if (i + 1 >= argc) { fprintf(stderr, "docq index: %s needs a number\n", a); free(paths); return EXIT_USAGE; }
       char *end;
@@ -142,12 +156,21 @@ int cmd_index(int argc, char **argv)
     if (a[0] == '-' && a[1]) { fprintf(stderr, "docq index: unknown option '%s' (see docq index --help)\n", a); free(paths); return EXIT_USAGE; }
     paths[n_paths++] = a;
   }
-  if (!n_paths) { fprintf(stderr, "docq index: give at least one file or folder (see docq index --help)\n"); free(paths); return EXIT_USAGE; }
+  if (!n_paths && !embed_model && !builtin) { fprintf(stderr, "docq index: give at least one file or folder (see docq index --help)\n"); free(paths); return EXIT_USAGE; }
 
   docq_db *db = NULL;
   int ec = cli_open_db(&db, 1, 0);
   if (ec) { free(paths); return ec; }
   cli_on_sigint(db);
+  if (embed_model || builtin) {
+    if (reembed && !g_cli.quiet && !g_cli.json) fprintf(stderr, "re-encoding the stored chunks...\n");
+    int erc = docq_db_set_embedder(db, embed_model, reembed ? DOCQ_REEMBED : 0);
+    if (erc) { int ec2 = cli_fail(erc, "embedder"); docq_db_free(db); free(paths); return ec2; }
+    if (!n_paths) { docq_db_free(db); free(paths); return 0; }
+  } else if (reembed) {
+    fprintf(stderr, "docq index: --reembed goes with --embed-model FILE or --builtin-embedder\n");
+    docq_db_free(db); free(paths); return EXIT_USAGE;
+  }
   index_ui ui = {0};
   ui.tty = cli_tty();
   ui.t0 = mono();

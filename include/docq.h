@@ -132,6 +132,18 @@ DOCQ_API void docq_db_free(docq_db *db);
  * handler. The request is cleared when the next call on `db` starts. */
 DOCQ_API void docq_interrupt(docq_db *db);
 
+/* Choose the embedder of an index: `model_path` is a GGUF embedding model
+ * (bert or nomic-bert architecture: all-MiniLM, bge, e5, gte, nomic-embed),
+ * or NULL for the built-in embedder. The index records the model (identity,
+ * file hash, dimension) and later opens load it automatically, so search and
+ * ask use the same embedder. Vectors of different embedders are never mixed:
+ * if the index already holds vectors of another embedder this fails with
+ * DOCQ_EMISMATCH, unless `flags` has DOCQ_REEMBED, which re-encodes the stored
+ * chunk text (documents are not reloaded) and swaps the vector index
+ * atomically. Takes the writer lock (DOCQ_EBUSY). */
+#define DOCQ_REEMBED 0x1u
+DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned flags);
+
 /* ---- indexing ------------------------------------------------------------------ */
 
 typedef enum docq_stage {

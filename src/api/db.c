@@ -10,6 +10,7 @@
 #include <limits.h>
 
 #include "api/db_internal.h"
+#include "embed/bert.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -28,23 +29,83 @@ DOCQ_API int docq_index_options_init(docq_index_options *opts, unsigned int vers
   return 0;
 }
 
-/* Create the embedder named by the manifest (or the default for a new index). */
+/* The embedder the manifest names: a GGUF model recorded under "embed_model"
+ * when the id says "gguf:", else the built-in one (also for a new index). */
 static int make_embedder(docq_db *db)
 {
   dq_manifest m;
   int rc = dq_store_manifest(db->store, &m);
   if (rc) return rc;
   dq_embedder *e = NULL;
-  rc = dq_embedder_builtin(&e);
-  if (rc) return rc;
+  if (!strncmp(m.embedder, "gguf:", 5)) {
+    char model[PATH_MAX];
+    if ((rc = dq_store_meta_get(db->store, "embed_model", model, sizeof model))) return rc;
+    rc = dq_embedder_gguf(&e, model, 0);
+    if (rc) return dq_err_wrap("index %s uses the embedding model %s, which cannot be loaded", db->path, model);
+  } else {
+    rc = dq_embedder_builtin(&e);
+    if (rc) return rc;
+  }
   if (m.embedder[0] && (strcmp(m.embedder, e->id) != 0 || m.dim != e->dim)) {
     rc = dq_err_set(DOCQ_EMISMATCH,
-                    "index %s was built with embedder '%s' (dim %u), but this docq provides '%s' (dim %u): "
-                    "re-create the index (delete the folder and run docq index again)",
+                    "index %s was built with embedder '%s' (dim %u), but the embedder at hand is '%s' (dim %u): "
+                    "the model file changed or docq's built-in embedder did; run `docq index --reembed` "
+                    "(with --embed-model FILE for a model) to re-encode the stored chunks",
                     db->path, m.embedder, m.dim, e->id, e->dim);
     dq_embedder_free(e);
     return rc;
   }
+  db->embedder = e;
+  return 0;
+}
+
+static int reembed_cb(void *ctx, const char *const *texts, const size_t *lens, size_t n, float *out)
+{
+  return dq_embed(ctx, texts, lens, n, 0, out);
+}
+
+DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned flags)
+{
+  DQ_ASSERT_ARG(db);
+  dq_db_enter(db);
+  if (db->flags & DOCQ_OPEN_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s is open read-only", db->path);
+  int rc = dq_store_lock_writer(db->store);
+  if (rc) return rc;
+  dq_embedder *e = NULL;
+  char abs[PATH_MAX] = "";
+  if (model_path) {
+    if (!realpath(model_path, abs)) return dq_err_set(DOCQ_ENOTFOUND, "%s: %s", model_path, strerror(errno));
+    rc = dq_embedder_gguf(&e, abs, 0);
+  } else {
+    rc = dq_embedder_builtin(&e);
+  }
+  if (rc) return rc;
+  if (!strcmp(e->id, db->embedder->id) && e->dim == db->embedder->dim) { /* nothing changes */
+    dq_embedder_free(e);
+    return 0;
+  }
+  dq_manifest m;
+  dq_store_stats st;
+  if ((rc = dq_store_manifest(db->store, &m)) || (rc = dq_store_stats_get(db->store, &st))) goto done;
+  snprintf(m.embedder, sizeof m.embedder, "%s", e->id);
+  m.dim = e->dim;
+  /* The model path first: it is only read when the manifest names a gguf
+   * embedder, so a crash between the two steps leaves a usable index. */
+  if ((rc = dq_store_meta_set(db->store, "embed_model", model_path ? abs : ""))) goto done;
+  if (st.vectors == 0 || st.chunks == 0) {
+    rc = dq_store_set_manifest(db->store, &m);
+  } else if (!(flags & DOCQ_REEMBED)) {
+    rc = dq_err_set(DOCQ_EMISMATCH,
+                    "index %s holds %llu vectors from embedder '%s'; refusing to mix them with '%s'. "
+                    "Re-run with --reembed to re-encode the stored chunks with the new embedder "
+                    "(documents are not reloaded), or use another index folder",
+                    db->path, (unsigned long long)st.vectors, db->embedder->id, e->id);
+  } else {
+    rc = dq_store_reembed(db->store, &m, reembed_cb, e);
+  }
+done:
+  if (rc) { dq_embedder_free(e); return rc; }
+  dq_embedder_free(db->embedder);
   db->embedder = e;
   return 0;
 }

@@ -745,6 +745,92 @@ static int insert_vec(dq_store *s, int64_t cid, int64_t seq, const float *v, uin
   return run(s, st, "insert vector");
 }
 
+int dq_store_meta_get(dq_store *s, const char *key, char *out, size_t cap)
+{
+  DQ_ASSERT_ARG(s && key && out && cap);
+  out[0] = 0;
+  return dq_meta_get_text(s, key, out, cap) < 0 ? dq_err_code() : 0;
+}
+
+int dq_store_meta_set(dq_store *s, const char *key, const char *value)
+{
+  DQ_ASSERT_ARG(s && key && value);
+  int rc = dq_store_writable(s);
+  return rc ? rc : dq_meta_set_text(s, key, value) < 0 ? dq_err_code() : 0;
+}
+
+/* Re-encode one batch of chunk texts and insert their vectors. */
+static int reembed_batch(dq_store *s, int64_t seq, const int64_t *ids, char **texts, size_t *lens, size_t n,
+                         dq_store_embed_fn embed, void *ctx, float *vecs, uint16_t *h)
+{
+  int rc = embed(ctx, (const char *const *)texts, lens, n, vecs);
+  for (size_t i = 0; !rc && i < n; i++) rc = insert_vec(s, ids[i], seq, vecs + i * s->man.dim, h);
+  return rc < 0 ? rc : 0;
+}
+
+int dq_store_reembed(dq_store *s, const dq_manifest *m, dq_store_embed_fn embed, void *ctx)
+{
+  DQ_ASSERT_ARG(s && m && embed && m->dim > 0 && m->dim <= 65536);
+  enum { BATCH = 64 };
+  int rc = dq_store_writable(s);
+  if (rc) return rc;
+  if (in_txn(s)) return dq_err_set(DOCQ_EINVAL, "index %s: reembed inside a transaction", s->dir);
+  dq_manifest old = s->man, nm = *m;
+  nm.format_version = DQ_STORE_FORMAT_VERSION;
+  snprintf(nm.vec_kind, sizeof nm.vec_kind, "%s", old.vec_kind[0] ? old.vec_kind : DQ_DEFAULT_VEC_KIND);
+  int64_t ids[BATCH], seq = 0;
+  char *texts[BATCH] = {0};
+  size_t lens[BATCH], n = 0;
+  float *vecs = dq_malloc((size_t)BATCH * nm.dim * sizeof *vecs);
+  uint16_t *h = dq_malloc(nm.dim * sizeof *h);
+  sqlite3_stmt *st = NULL;
+  if (!vecs || !h) { rc = DOCQ_ENOMEM; goto done; }
+  if ((rc = dq_store_begin(s)) < 0) goto done;
+  if ((rc = dq_exec(s, "DELETE FROM vecs")) < 0) goto fail;
+  if ((rc = write_manifest(s, &nm)) < 0) goto fail;
+  s->man = nm;
+  if ((rc = bump_version(s, &seq)) < 0) goto fail;
+  if (sqlite3_prepare_v2(s->db, "SELECT id, text FROM chunks ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
+    rc = dq_sql_fail(s, sqlite3_errcode(s->db), "read chunks");
+    goto fail;
+  }
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    if (dq_interrupted(s)) { rc = dq_err_set(DOCQ_ECANCELED, "re-embedding interrupted: the index keeps its old vectors"); goto fail; }
+    ids[n] = sqlite3_column_int64(st, 0);
+    const char *t = (const char *)sqlite3_column_text(st, 1);
+    lens[n] = (size_t)sqlite3_column_bytes(st, 1);
+    texts[n] = dq_strndup(t ? t : "", t ? lens[n] : 0);
+    if (!texts[n]) { rc = DOCQ_ENOMEM; goto fail; }
+    if (++n == BATCH) {
+      rc = reembed_batch(s, seq, ids, texts, lens, n, embed, ctx, vecs, h);
+      for (size_t i = 0; i < n; i++) { dq_free(texts[i]); texts[i] = NULL; }
+      n = 0;
+      if (rc) goto fail;
+    }
+  }
+  if (src != SQLITE_DONE) { rc = dq_sql_fail(s, src, "read chunks"); goto fail; }
+  if (n && (rc = reembed_batch(s, seq, ids, texts, lens, n, embed, ctx, vecs, h)) < 0) goto fail;
+  sqlite3_finalize(st);
+  st = NULL;
+  if ((rc = dq_store_commit(s)) < 0) goto fail;
+  /* New vectors are committed: rebuild FAISS from them and write the file. */
+  if ((rc = dq_vsync_reset(s)) < 0) goto done;
+  rc = dq_store_sync_vectors(s);
+  goto done;
+fail:
+  sqlite3_finalize(st);
+  st = NULL;
+  if (in_txn(s)) dq_store_rollback(s);
+  s->man = old;
+done:
+  for (size_t i = 0; i < n; i++) dq_free(texts[i]);
+  sqlite3_finalize(st);
+  dq_free(vecs);
+  dq_free(h);
+  return rc < 0 ? rc : 0;
+}
+
 int dq_store_put_doc(dq_store *s, dq_doc_row *row, const dq_chunk *chunks, size_t n_chunks, const float *vecs)
 {
   DQ_ASSERT_ARG(s && row && row->path && (chunks || n_chunks == 0));

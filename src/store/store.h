@@ -48,6 +48,19 @@ int dq_store_manifest(dq_store *s, dq_manifest *out);
  * if embedder/dim differ). */
 int dq_store_set_manifest(dq_store *s, const dq_manifest *m);
 
+/* Free-form settings kept in the manifest table (e.g. "embed_model", the
+ * path of a GGUF embedding model). get: DOCQ_OK with "" when absent. */
+int dq_store_meta_get(dq_store *s, const char *key, char *out, size_t cap);
+int dq_store_meta_set(dq_store *s, const char *key, const char *value);
+
+/* Switch the index to another embedder: in one transaction, every stored
+ * vector is replaced by embed()ding the stored chunk text (documents are not
+ * reloaded) and the manifest gets m's embedder and dimension; then the FAISS
+ * index is rebuilt and written (temp file + rename), so readers see the old
+ * or the new vectors, never a mix. embed() fills out[n * m->dim]. */
+typedef int (*dq_store_embed_fn)(void *ctx, const char *const *texts, const size_t *lens, size_t n, float *out);
+int dq_store_reembed(dq_store *s, const dq_manifest *m, dq_store_embed_fn embed, void *ctx);
+
 /* Become the one writer: flock(write.lock). Non-blocking: DOCQ_EBUSY with a
  * message naming the folder when another process holds it. Released by close. */
 int dq_store_lock_writer(dq_store *s);

@@ -94,5 +94,20 @@ cp "$T/corpus/manual/glossary.md" "$T/proj/"
 (cd "$T/proj" && DOCQ_DB= "$BIN" index --quiet . >/dev/null); check "index creates ./.docq" '[ -d "$T/proj/.docq" ]'
 (cd "$T/proj/sub" && DOCQ_DB= "$BIN" status --json | grep -q '"documents":1'); check "status finds .docq in a parent" '[ $? -eq 0 ]'
 
+# a GGUF embedding model: recorded, refused over other vectors, --reembed switches
+BERT="${DOCQ_SHARED_DIR:-}/models/tiny-bert-f32.gguf"
+if [ -f "$BERT" ]; then
+  E="$T/emb"
+  "$BIN" --db "$E" index --quiet "$T/corpus/manual" >/dev/null
+  "$BIN" --db "$E" index --embed-model "$BERT" "$T/corpus/manual" >/dev/null 2>"$T/mix"; rc=$?
+  check "other embedder over existing vectors refused (exit 1)" '[ $rc -eq 1 ] && grep -q -- "--reembed" "$T/mix"'
+  "$BIN" --db "$E" index --reembed --embed-model "$BERT" "$T/corpus/manual" >/dev/null 2>&1; rc=$?
+  check "--reembed switches the embedder" '[ $rc -eq 0 ] && "$BIN" --db "$E" status --json | grep -q "\"embedder\":\"gguf:"'
+  "$BIN" --db "$E" status --check >/dev/null; check "invariants after reembed" '[ $? -eq 0 ]'
+  "$BIN" --db "$E" search "crash" -k 1 >/dev/null; check "search uses the recorded model" '[ $? -eq 0 ]'
+else
+  echo "skip embed-model checks: $BERT not found"
+fi
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]
