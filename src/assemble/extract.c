@@ -144,6 +144,7 @@ static uint64_t stem_key(const char *s, size_t n)
     size_t k = strlen(suf[i]);
     if (n >= k + 3 && !memcmp(s + n - k, suf[i], k)) { m = n - k; break; }
   }
+  if (m > 3 && s[m - 1] == 'e') m--; /* bake ~ baked ~ baking */
   if (m < 3) return 0;
   return fnv(s, m < 5 ? m : 5) ^ 0x5bd1e995ull;
 }
@@ -175,11 +176,12 @@ typedef struct sent {
   double lex, emb, score;
 } sent;
 
-typedef struct sent_list { sent *s; size_t n, cap; size_t passage; int oom; } sent_list;
+typedef struct sent_list { sent *s; size_t n, cap; size_t passage; const char *text; int oom; } sent_list;
 
 static int on_sentence(void *ctx, size_t start, size_t end)
 {
   sent_list *l = ctx;
+  if (l->text[start] == '#') return 0; /* a Markdown heading names a topic, it answers nothing */
   if (l->n == l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 64;
     sent *ns = dq_realloc(l->s, nc * sizeof *ns);
@@ -314,6 +316,7 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
   }
   for (size_t j = 0; j < n; j++) {
     l.passage = j;
+    l.text = passages[j].text;
     if (passages[j].text && (rc = dq_sentences(passages[j].text, passages[j].text_len, on_sentence, &l)) != 0) {
       rc = DOCQ_ENOMEM;
       goto done;
