@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# CLI integration test of docq search / ask / eval on samples/corpus:
+# hits and their fields, modes and filters, --json shapes, extractive answers
+# with citations and sources (English and Chinese), "nothing found", budget
+# and left-out reporting, eval on a tiny labelled set, usage errors.
+set -u
+BIN=${DOCQ_BIN:-}
+SRC=${DOCQ_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then echo "skip: DOCQ_BIN not set or not executable"; exit 77; fi
+if [ ! -d "$SRC/samples/corpus" ]; then echo "skip: samples/corpus absent"; exit 77; fi
+T=$(mktemp -d /tmp/docq-sa-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails+1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+cp -r "$SRC/samples/corpus" "$T/corpus"
+DB="$T/idx"
+"$BIN" --db "$DB" index "$T/corpus" >/dev/null 2>&1
+check "index the samples" '[ $? -eq 0 ]'
+
+for c in search ask eval; do "$BIN" $c --help >/dev/null 2>&1; check "$c --help exits 0" '[ $? -eq 0 ]'; done
+"$BIN" --db "$DB" search >/dev/null 2>&1; check "search without a query exits 2" '[ $? -eq 2 ]'
+"$BIN" --db "$DB" search x --mode nope >/dev/null 2>&1; check "bad --mode exits 2" '[ $? -eq 2 ]'
+"$BIN" --db "$DB" ask >/dev/null 2>&1; check "ask without a question exits 2" '[ $? -eq 2 ]'
+
+# search: the bread note comes first, with path:lines and a snippet
+out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 3)
+check "search exits 0" '[ $? -eq 0 ]'
+check "search ranks bread.md first" 'printf "%s\n" "$out" | head -1 | grep -q "bread.md:[0-9]*-[0-9]*"'
+for m in bm25 vector hybrid; do
+  out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 1 --mode $m)
+  check "search --mode $m finds bread.md" 'printf "%s" "$out" | grep -q "bread.md"'
+done
+out=$("$BIN" --db "$DB" search "sourdough starter flour" --fusion rrf -k 1)
+check "search --fusion rrf" 'printf "%s" "$out" | grep -q "bread.md"'
+# --json after the command, with hit fields
+out=$("$BIN" search "sourdough starter flour" -k 2 --json --db "$DB")
+check "search --json is an object with hits" 'printf "%s" "$out" | grep -q "^{\"query\":\"sourdough starter flour\",\"mode\":\"hybrid\""'
+check "search --json hit fields" 'printf "%s" "$out" | grep -q "\"path\":\"[^\"]*bread.md\"" && printf "%s" "$out" | grep -q "\"line_first\":[0-9]" && printf "%s" "$out" | grep -q "\"also_in\":\["'
+# FTS5 syntax in the query is just words
+"$BIN" --db "$DB" search '"unbalanced AND (NEAR* ^col:x' >/dev/null 2>&1
+check "hostile query exits 0" '[ $? -eq 0 ]'
+# filters
+out=$("$BIN" --db "$DB" search "docq" --path "$T/corpus/zh" --json)
+check "--path keeps only that folder" '! printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | grep -qv "/zh/"'
+out=$("$BIN" --db "$DB" search "bread garden docq" --glob "*.html" --json)
+check "--glob keeps only matching paths" '! printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | grep -qv "\.html\""'
+out=$("$BIN" --db "$DB" search "bread garden docq" --tag cooking --json)
+check "--tag cooking keeps the bread note" 'printf "%s" "$out" | grep -q "bread.md" && ! printf "%s" "$out" | grep -q "garden.md"'
+
+# ask: answer with a citation and the sources list
+out=$("$BIN" --db "$DB" ask "At what temperature should the bread be baked?" 2>/dev/null)
+check "ask answers from the bread note" 'printf "%s" "$out" | grep -q "250 °C.*\[[0-9]*\]"'
+check "ask lists sources" 'printf "%s" "$out" | grep -q "^Sources:" && printf "%s" "$out" | grep -q "bread.md:[0-9]*-[0-9]*"'
+out=$("$BIN" --db "$DB" ask "绿茶用多少度的水冲泡？" 2>/dev/null)
+check "ask in Chinese" 'printf "%s" "$out" | grep -q "八十度.*\[[0-9]*\]"'
+out=$("$BIN" --db "$DB" ask "how do I repair a motorcycle carburetor" 2>/dev/null)
+check "ask says when nothing answers" 'printf "%s" "$out" | grep -q "^No passage in the index answers this question."'
+out=$("$BIN" --db "$DB" ask "At what temperature should the bread be baked?" --json)
+check "ask --json fields" 'printf "%s" "$out" | grep -q "\"found\":true" && printf "%s" "$out" | grep -q "\"citations\":\[[0-9]" && printf "%s" "$out" | grep -q "\"left_out\":{\"count\":[0-9]*,\"best_rank\":[0-9]*}" && printf "%s" "$out" | grep -q "\"prompt_tokens\":[0-9]"'
+# a small budget leaves passages out and says so
+out=$("$BIN" --db "$DB" ask "bread" --budget 200 --json)
+tok=$(printf "%s" "$out" | grep -o '"prompt_tokens":[0-9]*' | cut -d: -f2)
+lo=$(printf "%s" "$out" | grep -o '"left_out":{"count":[0-9]*' | grep -o '[0-9]*$')
+check "budget respected ($tok <= 200)" '[ "$tok" -le 200 ]'
+check "left-out passages counted ($lo)" '[ "$lo" -gt 0 ]'
+out=$("$BIN" --db "$DB" ask "bread" --budget 200 --verbose 2>/dev/null)
+check "--verbose reports what was left out" 'printf "%s" "$out" | grep -q "Left out for lack of budget"'
+for o in edges relevance document; do
+  "$BIN" --db "$DB" ask "bread" --order $o >/dev/null 2>&1; check "--order $o" '[ $? -eq 0 ]'
+done
+
+# eval on a tiny labelled set built here
+E="$T/set"; mkdir -p "$E"
+cat > "$E/corpus.jsonl" <<'J'
+{"_id": "d1", "title": "Bread", "text": "Sourdough bread is baked at 250 degrees in a covered pot."}
+{"_id": "d2", "title": "Tea", "text": "Green tea is brewed with water at eighty degrees, not boiling."}
+{"_id": "d3", "title": "Garden", "text": "Tomatoes need sun and water every morning in the summer.\u00a0Caf\u00e9 \ud83d\ude00"}
+J
+cat > "$E/queries.jsonl" <<'J'
+{"_id": "q1", "text": "how hot to bake sourdough bread", "answers": ["250 degrees"]}
+{"_id": "q2", "text": "green tea water temperature", "answers": ["eighty degrees"]}
+J
+printf 'query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n' > "$E/qrels.tsv"
+out=$("$BIN" eval retrieval "$E" --json 2>/dev/null)
+check "eval retrieval on a tiny set: nDCG@10 = 1" 'printf "%s" "$out" | grep -q "\"ndcg@10\":1.0000"'
+out=$("$BIN" eval answers "$E" --budget 512 --json 2>/dev/null)
+check "eval answers: answers in context" 'printf "%s" "$out" | grep -q "\"answer_in_context\":1.0000"'
+
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
