@@ -1,0 +1,137 @@
+/* bench_search: search and ask latency on a large index.
+ *
+ * Builds (or reuses) an index of N documents (default 100000; each a short
+ * passage, so one chunk each) in DIR by cycling through the corpus.jsonl
+ * files of the shared retrieval sets; every copy gets a distinct marker word
+ * and its sentences rotated, so no two documents are identical and the
+ * vocabulary grows like a real collection. Then runs the queries of the sets
+ * (warm: one pass first) and prints p50/p95 of docq_search (k = 10) and
+ * p50 of docq_ask without a model.
+ *
+ * usage: bench_search [N] [DIR]   (DOCQ_SHARED_DIR locates ../shared) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "docq.h"
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The value of "key": "..." in a JSON line (no escapes decoded: enough for a benchmark). */
+static char *field(const char *line, const char *key)
+{
+  char pat[32];
+  snprintf(pat, sizeof pat, "\"%s\": \"", key);
+  const char *p = strstr(line, pat);
+  if (!p) return NULL;
+  p += strlen(pat);
+  const char *e = p;
+  while (*e && !(*e == '"' && e[-1] != '\\')) e++;
+  return strndup(p, (size_t)(e - p));
+}
+
+static const char *k_sets[] = { "cranfield", "medline", "cacm", "scifact", "nq", "squad" };
+
+int main(int argc, char **argv)
+{
+  long n_docs = argc > 1 ? atol(argv[1]) : 100000;
+  const char *dir = argc > 2 ? argv[2] : "/tmp/docq-bench-search";
+  const char *shared = getenv("DOCQ_SHARED_DIR") ? getenv("DOCQ_SHARED_DIR") : "../shared";
+  docq_db *db = NULL;
+  if (docq_db_open(&db, dir, DOCQ_OPEN_CREATE)) { fprintf(stderr, "open %s: %s\n", dir, docq_error_last()->message); return 1; }
+  docq_stats st;
+  docq_stat(db, &st);
+  if ((long)st.documents < n_docs) {
+    double t0 = now();
+    long made = (long)st.documents;
+    char path[1024], id[64];
+    for (int round = 0; made < n_docs; round++) {
+      for (size_t s = 0; s < sizeof k_sets / sizeof *k_sets && made < n_docs; s++) {
+        snprintf(path, sizeof path, "%s/data/retrieval/%s/corpus.jsonl", shared, k_sets[s]);
+        FILE *f = fopen(path, "r");
+        if (!f) { fprintf(stderr, "missing %s\n", path); return 77; }
+        char *line = NULL; size_t cap = 0;
+        while (getline(&line, &cap, f) > 0 && made < n_docs) {
+          char *text = field(line, "text");
+          if (!text || !*text) { free(text); continue; }
+          /* rotate at the first sentence end after a round-dependent offset, add a marker */
+          size_t len = strlen(text), cut = len ? (size_t)(round * 37) % len : 0;
+          const char *dot = strstr(text + cut, ". ");
+          cut = dot ? (size_t)(dot - text) + 2 : 0;
+          size_t bl = len + 64;
+          char *body = malloc(bl);
+          int k = snprintf(body, bl, "zq%dx%ld ", round, made % 997);
+          memcpy(body + k, text + cut, len - cut);
+          memcpy(body + k + (len - cut), text, cut);
+          body[k + len] = 0;
+          snprintf(id, sizeof id, "%s:%d:%ld", k_sets[s], round, made);
+          if (docq_add_document(db, id, NULL, body, (size_t)k + len, "text", NULL)) {
+            fprintf(stderr, "add: %s\n", docq_error_last()->message);
+            return 1;
+          }
+          made++;
+          free(body);
+          free(text);
+          if (made % 10000 == 0) fprintf(stderr, "\r%ld documents, %.0f/s", made, (made - (long)st.documents) / (now() - t0));
+        }
+        free(line);
+        fclose(f);
+      }
+    }
+    fprintf(stderr, "\nindexed in %.1f s\n", now() - t0);
+    docq_db_free(db);
+    if (docq_db_open(&db, dir, 0)) return 1;
+  }
+  docq_stat(db, &st);
+  printf("index: %llu documents, %llu chunks, %.1f MB text, %.1f MB on disk, %s\n", (unsigned long long)st.documents,
+         (unsigned long long)st.chunks, st.text_bytes / 1e6, st.index_bytes / 1e6, st.vector_index ? st.vector_index : "");
+  /* queries */
+  char *qs[2000]; size_t nq = 0;
+  for (size_t s = 0; s < sizeof k_sets / sizeof *k_sets; s++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/retrieval/%s/queries.jsonl", shared, k_sets[s]);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    char *line = NULL; size_t cap = 0; int taken = 0;
+    while (getline(&line, &cap, f) > 0 && taken < 50 && nq < 2000) { char *t = field(line, "text"); if (t) { qs[nq++] = t; taken++; } }
+    free(line);
+    fclose(f);
+  }
+  double *lat = calloc(nq, sizeof *lat);
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < nq; i++) {
+      docq_results *r = NULL;
+      double t = now();
+      if (docq_search(&r, db, qs[i], NULL)) { fprintf(stderr, "search: %s\n", docq_error_last()->message); return 1; }
+      lat[i] = (now() - t) * 1000;
+      docq_results_free(r);
+    }
+  }
+  qsort(lat, nq, sizeof *lat, cmpd);
+  printf("search (k=10, hybrid, warm): %zu queries, p50 %.2f ms, p95 %.2f ms\n", nq, lat[nq / 2], lat[(size_t)(nq * 0.95)]);
+  for (size_t i = 0; i < nq; i++) {
+    docq_answer *a = NULL;
+    double t = now();
+    if (docq_ask(&a, db, qs[i], NULL)) { fprintf(stderr, "ask: %s\n", docq_error_last()->message); return 1; }
+    lat[i] = (now() - t) * 1000;
+    docq_answer_free(a);
+  }
+  qsort(lat, nq, sizeof *lat, cmpd);
+  printf("ask (extractive, k=20, budget 2048): p50 %.2f ms, p95 %.2f ms\n", lat[nq / 2], lat[(size_t)(nq * 0.95)]);
+  for (size_t i = 0; i < nq; i++) free(qs[i]);
+  free(lat);
+  docq_db_free(db);
+  return 0;
+}
