@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install as a user would (cmake --install into a temporary prefix), then
+# build samples/embed_minimal.c against it twice: with pkg-config (shared
+# library) and with find_package(docq) (static library), and run both.
+set -u
+BUILD=${DOCQ_BUILD_DIR:?}
+SRC=${DOCQ_SOURCE_DIR:?}
+T=$(mktemp -d /tmp/docq-install-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails+1)); fi; }
+
+cmake --install "$BUILD" --prefix "$T/prefix" >/dev/null; check "cmake --install" '[ $? -eq 0 ]'
+P="$T/prefix"
+LIB=$(ls -d "$P"/lib* | head -1)
+check "binary installed" '[ -x "$P/bin/docq" ]'
+check "header installed" '[ -f "$P/include/docq.h" ]'
+check "shared and static library" 'ls "$LIB"/libdocq.so.* >/dev/null && [ -f "$LIB/libdocq.a" ]'
+check "pkg-config file" '[ -f "$LIB/pkgconfig/docq.pc" ]'
+check "CMake package" '[ -f "$LIB/cmake/docq/docqConfig.cmake" ]'
+check "only docq_ symbols exported" '! nm -D --defined-only "$LIB/libdocq.so" | awk "\$2==\"T\"{print \$3}" | grep -v "^docq_" | grep -q .'
+
+# pkg-config, shared
+PKG_CONFIG_PATH="$LIB/pkgconfig" cc -Wall -Wextra -o "$T/embed_pc" "$SRC/samples/embed_minimal.c" \
+  $(PKG_CONFIG_PATH="$LIB/pkgconfig" pkg-config --cflags --libs docq) -Wl,-rpath,"$LIB"
+check "embed_minimal builds with pkg-config" '[ -x "$T/embed_pc" ]'
+out=$("$T/embed_pc" "$T/idx1" "$SRC/samples/corpus" "What happens after a crash?")
+check "embed_minimal (shared) answers with a citation" 'printf "%s" "$out" | grep -q "crash-safety.md"'
+
+# find_package, static
+mkdir -p "$T/cm"
+cat > "$T/cm/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.18)
+project(embed C CXX)
+find_package(docq REQUIRED)
+add_executable(embed_cm "$SRC/samples/embed_minimal.c")
+target_link_libraries(embed_cm PRIVATE docq::docq_static)
+CM
+cmake -S "$T/cm" -B "$T/cm/build" -DCMAKE_PREFIX_PATH="$P" >/dev/null 2>"$T/cm.err" && cmake --build "$T/cm/build" >/dev/null 2>>"$T/cm.err"
+check "embed_minimal builds with find_package(docq) (static)" '[ -x "$T/cm/build/embed_cm" ] || { cat "$T/cm.err"; false; }'
+out=$("$T/cm/build/embed_cm" "$T/idx2" "$SRC/samples/corpus" "What happens after a crash?")
+check "embed_minimal (static) answers with a citation" 'printf "%s" "$out" | grep -q "crash-safety.md"'
+
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
