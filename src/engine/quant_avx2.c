@@ -10,6 +10,7 @@
  * noted at each kernel). Without AVX2 every entry point falls back to the
  * scalar reference of quant_ref.c, so results are the same up to float
  * summation order. */
+#include <math.h>
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -460,31 +461,38 @@ static inline float amax_n(const float *x, int n)
   return hmax_ps(m);
 }
 
-static void quant_q8a_fast(const float *x, dq_q8a *y, int64_t n)
+static void quant_q8a_fast(const float *x, dq_q8a *y, int64_t n, int s_f16)
 {
   for (int64_t ib = 0; ib < n / DQ_QK; ib++, x += DQ_QK) {
-    float d = amax_n(x, DQ_QK) / 127, id = d > 0 ? 1 / d : 0;
+    float amax = amax_n(x, DQ_QK), d = amax / 127, id = amax > 0 ? 127 / amax : 0;
     int sum = quant32(x, _mm256_set1_ps(id), y[ib].qs);
-    y[ib].d = d;
-    y[ib].s = d * (float)sum;
+    y[ib].d = _cvtsh_ss(_cvtss_sh(d, 0));
+    y[ib].s = s_f16 ? _cvtsh_ss(_cvtss_sh(d * (float)sum, 0)) : y[ib].d * (float)sum;
   }
 }
 
 static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
 {
   for (int64_t ib = 0; ib < n / DQ_QKK; ib++, x += DQ_QKK) {
-    float d = amax_n(x, DQ_QKK) / 127, id = d > 0 ? 1 / d : 0;
-    __m256 vid = _mm256_set1_ps(id);
-    for (int j = 0; j < DQ_QKK / 32; j++) quant32(x + 32 * j, vid, y[ib].qs + 32 * j);
-    /* bsums: sums of 16 int8 */
-    for (int j = 0; j < DQ_QKK / 32; j++) {
+    float amax = amax_n(x, DQ_QKK), max = 0;
+    if (!(amax > 0)) {
+      memset(&y[ib], 0, sizeof y[ib]);
+      continue;
+    }
+    for (int i = 0; i < DQ_QKK; i++) /* the first element of largest magnitude, as the reference */
+      if (fabsf(x[i]) == amax) { max = x[i]; break; }
+    float iscale = -127 / max;
+    __m256 vis = _mm256_set1_ps(iscale);
+    /* |iscale * x| <= 127 (+ rounding), so the int8 saturation of quant32 is the min(127, .) */
+    for (int j = 0; j < DQ_QKK / 32; j++) quant32(x + 32 * j, vis, y[ib].qs + 32 * j);
+    for (int j = 0; j < DQ_QKK / 32; j++) { /* bsums: sums of 16 int8 */
       __m256i q16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(y[ib].qs + 32 * j)));
       __m256i r16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(y[ib].qs + 32 * j + 16)));
       __m256i a = _mm256_madd_epi16(q16, _mm256_set1_epi16(1)), b = _mm256_madd_epi16(r16, _mm256_set1_epi16(1));
       y[ib].bsums[2 * j] = (int16_t)hsum_epi32(a);
       y[ib].bsums[2 * j + 1] = (int16_t)hsum_epi32(b);
     }
-    y[ib].d = d;
+    y[ib].d = 1 / iscale;
   }
 }
 
@@ -494,7 +502,7 @@ void dq_kq_quantize_act_fast(int type, const float *x, void *act, int64_t n)
 {
 #if DQ_HAVE_AVX2
   switch (dq_kq_act_kind(type)) {
-  case 1: quant_q8a_fast(x, act, n); break;
+  case 1: quant_q8a_fast(x, act, n, type == DQ_T_Q4_1 || type == DQ_T_Q5_1); break;
   case 2: quant_q8k_fast(x, act, n); break;
   default: break;
   }

@@ -61,8 +61,9 @@ size_t dq_kq_row_bytes(int type, int64_t n);
 /* Unpack Q4_K / Q5_K 6-bit scales and mins for the 8 sub-blocks. */
 void dq_kq_scale_min(const uint8_t q[12], uint8_t sc[8], uint8_t m[8]);
 
-/* Activation quantization (n multiple of 32 / 256). */
-void dq_quantize_q8a(const float *x, dq_q8a *y, int64_t n);
+/* Activation quantization (n multiple of 32 / 256), as llama.cpp's CPU
+ * backend does it (see quant_ref.c); s_f16: round s to f16 (its Q8_1). */
+void dq_quantize_q8a(const float *x, dq_q8a *y, int64_t n, int s_f16);
 void dq_quantize_q8k(const float *x, dq_q8k *y, int64_t n);
 
 /* Which activation format a type's dot product wants: 0 = f32 (F32/F16/BF16),

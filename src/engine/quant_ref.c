@@ -144,7 +144,7 @@ size_t dq_kq_act_bytes(int type, int64_t n)
 void dq_kq_quantize_act(int type, const float *x, void *act, int64_t n)
 {
   switch (dq_kq_act_kind(type)) {
-  case 1: dq_quantize_q8a(x, act, n); break;
+  case 1: dq_quantize_q8a(x, act, n, type == DQ_T_Q4_1 || type == DQ_T_Q5_1); break;
   case 2: dq_quantize_q8k(x, act, n); break;
   default: break;
   }
@@ -302,36 +302,51 @@ float dq_dot_row_ref(int type, const void *row, const float *x, int64_t n)
 
 /* ===== activation quantization ========================================== */
 
-void dq_quantize_q8a(const float *x, dq_q8a *y, int64_t n)
+/* Activations are quantized exactly as llama.cpp's CPU backend does (its
+ * Q8_0 / Q8_1 / Q8_K), so an engine on these kernels reproduces llama.cpp's
+ * logits for quantized models far more closely than f32 activations would:
+ * q8a: d = amax/127 rounded to f16, q = rne(x * 127/amax); s = d * sum(q)
+ *      (for Q4_1/Q5_1, s_f16: s = f16(d_f32 * sum), as Q8_1 stores it).
+ * q8k: the element of largest magnitude maps to -127 exactly:
+ *      iscale = -127/max, q = min(127, rne(iscale * x)), d = 1/iscale (f32). */
+void dq_quantize_q8a(const float *x, dq_q8a *y, int64_t n, int s_f16)
 {
   for (int64_t ib = 0; ib < n / DQ_QK; ib++, x += DQ_QK) {
     float amax = 0;
     for (int i = 0; i < DQ_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
-    float d = amax / 127, id = d > 0 ? 1 / d : 0;
+    float d = amax / 127, id = amax > 0 ? 127 / amax : 0;
     int sum = 0;
     for (int i = 0; i < DQ_QK; i++) {
       int q = (int)lrintf(x[i] * id);
       y[ib].qs[i] = (int8_t)q;
       sum += q;
     }
-    y[ib].d = d;
-    y[ib].s = d * (float)sum;
+    y[ib].d = F16(f32_to_f16_sw(d));
+    y[ib].s = s_f16 ? F16(f32_to_f16_sw(d * (float)sum)) : y[ib].d * (float)sum;
   }
 }
 
 void dq_quantize_q8k(const float *x, dq_q8k *y, int64_t n)
 {
   for (int64_t ib = 0; ib < n / DQ_QKK; ib++, x += DQ_QKK) {
-    float amax = 0;
-    for (int i = 0; i < DQ_QKK; i++) amax = fmaxf(amax, fabsf(x[i]));
-    float d = amax / 127, id = d > 0 ? 1 / d : 0;
-    for (int i = 0; i < DQ_QKK; i++) y[ib].qs[i] = (int8_t)lrintf(x[i] * id);
-    for (int j = 0; j < DQ_QKK / 16; j++) {
-      int s = 0;
-      for (int i = 0; i < 16; i++) s += y[ib].qs[16 * j + i];
-      y[ib].bsums[j] = (int16_t)s;
+    float amax = 0, max = 0;
+    for (int i = 0; i < DQ_QKK; i++)
+      if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+    if (!(amax > 0)) {
+      memset(&y[ib], 0, sizeof y[ib]);
+      continue;
     }
-    y[ib].d = d;
+    float iscale = -127 / max;
+    for (int i = 0; i < DQ_QKK; i++) {
+      int q = (int)lrintf(iscale * x[i]);
+      y[ib].qs[i] = (int8_t)(q < 127 ? q : 127);
+    }
+    for (int j = 0; j < DQ_QKK / 16; j++) {
+      int sum = 0;
+      for (int i = 0; i < 16; i++) sum += y[ib].qs[16 * j + i];
+      y[ib].bsums[j] = (int16_t)sum;
+    }
+    y[ib].d = 1 / iscale;
   }
 }
 
