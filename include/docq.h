@@ -418,6 +418,37 @@ DOCQ_API const char *docq_answer_prompt(const docq_answer *a);
 DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a);
 DOCQ_API void docq_answer_free(docq_answer *a);
 
+/* ---- embeddings ------------------------------------------------------------------------- */
+
+typedef struct docq_embedder docq_embedder;
+
+/* Load a text embedder: `path` names a GGUF sentence-embedding model of the
+ * BERT family (architectures bert and nomic-bert: all-MiniLM, bge, e5, gte,
+ * nomic-embed-text...; F32, F16, Q8_0, Q4_0 and K-quant weights), or NULL for
+ * docq's built-in embedder (no model file). The model family's query and
+ * passage prefixes (e5, bge, nomic) are applied automatically. Texts longer
+ * than the model's window are split into windows whose vectors are averaged,
+ * with a warning through the log callback. Uses all cores.
+ * Errors: DOCQ_ENOTFOUND, DOCQ_ECORRUPT (malformed file, named in the
+ * message), DOCQ_EUNSUPPORTED (another architecture or tokenizer), DOCQ_ENOMEM. */
+DOCQ_API int docq_embedder_load(docq_embedder **out, const char *path);
+/* NULL is a no-op. */
+DOCQ_API void docq_embedder_free(docq_embedder *e);
+/* Length of each vector. */
+DOCQ_API unsigned docq_embedder_dim(const docq_embedder *e);
+/* Identity recorded by indexes, e.g. "gguf:bge-small-en-v1.5:<sha256>";
+ * borrowed, valid until the embedder is freed or its prefixes change. */
+DOCQ_API const char *docq_embedder_id(const docq_embedder *e);
+/* Embed n NUL-terminated UTF-8 texts into out[n * dim]: each row
+ * L2-normalized; a text without tokens (empty, blank) gives a zero row.
+ * is_query: 1 for search queries, 0 for passages (selects the prefix).
+ * Calls on one handle are serialized internally. Errors: DOCQ_EINVAL, DOCQ_ENOMEM. */
+DOCQ_API int docq_embed(docq_embedder *e, const char *const *texts, size_t n, int is_query, float *out);
+/* Replace the query and passage prefixes (NULL or "" for none); the id then
+ * changes so indexes never mix vectors made with other prefixes.
+ * DOCQ_EUNSUPPORTED for the built-in embedder. */
+DOCQ_API int docq_embedder_set_prefixes(docq_embedder *e, const char *query, const char *passage);
+
 #ifdef __cplusplus
 }
 #endif
