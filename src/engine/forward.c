@@ -1,0 +1,413 @@
+/* The transformer forward pass (llama2.c style: one linear function per
+ * step, every buffer preallocated in dq_fwd_new).
+ *
+ * Per layer, for a batch of T tokens at positions n_past..n_past+T-1:
+ *   xb = rmsnorm(x) * attn_norm
+ *   q, k, v = xb Wq (+bq), xb Wk (+bk), xb Wv (+bv)      (T-row matmuls)
+ *   rope(q), rope(k); k, v -> cache[pos]
+ *   att = softmax(q k^T / sqrt(hd), causal) v            (GQA: head h reads kv head h / (n_head/n_head_kv))
+ *   x += att Wo
+ *   xb = rmsnorm(x) * ffn_norm
+ *   x += (silu(xb Wgate) * (xb Wup)) Wdown
+ * then logits = rmsnorm(x) * output_norm Wout for the rows asked for.
+ *
+ * Numerics follow ggml where it matters for parity: RMS and softmax sums in
+ * double, SiLU as x / (1 + e^-x), RoPE angles in ggml's float order. */
+#include "engine/forward.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define DQ_FWD_AVX2 1
+#endif
+
+#include "docq.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+/* ---- small vector helpers ------------------------------------------------- */
+
+static float dot_f32(const float *a, const float *b, int n)
+{
+  int i = 0;
+  float s = 0.0f;
+#ifdef DQ_FWD_AVX2
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  acc0 = _mm256_add_ps(acc0, acc1);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  s = _mm_cvtss_f32(h);
+#endif
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/* y += a * x */
+static void axpy_f32(float *y, float a, const float *x, int n)
+{
+  int i = 0;
+#ifdef DQ_FWD_AVX2
+  __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+  double ss = 0.0;
+  for (int i = 0; i < n; i++) ss += (double)(x[i] * x[i]); /* float product, double sum: as ggml */
+  const float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+  for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* ---- setup ----------------------------------------------------------------- */
+
+static size_t mm_scratch(const dq_weight *w, int n_tok, int nt)
+{
+  return dq_matmul_scratch_size(w->type, w->n_in, w->n_out, n_tok, nt);
+}
+
+int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_threads, int kv_type)
+{
+  *out = NULL;
+  if (!m->has_weights)
+    return dq_err_set(DOCQ_EINVAL, "%s: no weights (a tokenizer-only file cannot generate)", m->gguf->path);
+  const dq_hparams *hp = &m->hp;
+  if (n_ctx <= 0) n_ctx = hp->n_ctx_train;
+  if (n_ctx <= 0 || n_ctx > (1 << 22)) return dq_err_set(DOCQ_EINVAL, "context size %d out of range", n_ctx);
+  if (n_batch <= 0) n_batch = 512;
+  if (n_batch > n_ctx) n_batch = n_ctx;
+  int rc;
+  dq_fwd *f = dq_calloc(1, sizeof *f);
+  if (!f) return DOCQ_ENOMEM;
+  f->m = m;
+  f->n_ctx = n_ctx;
+  f->n_batch = n_batch;
+  f->kv_type = kv_type == DQ_KV_F32 ? DQ_KV_F32 : DQ_KV_F16;
+  if ((rc = dq_rope_init(&f->rope, &hp->rope)) < 0) goto fail;
+  if (n_threads != 1) {
+    if ((rc = dq_pool_new(&f->pool, n_threads)) < 0) goto fail;
+  }
+  f->n_threads = dq_pool_size(f->pool);
+
+  const size_t d = (size_t)hp->n_embd, nq = (size_t)hp->n_head * hp->head_dim,
+               nkv = (size_t)hp->n_head_kv * hp->head_dim, B = (size_t)n_batch;
+  size_t kv_elems, kv_bytes;
+  if (dq_mul_ovf((size_t)hp->n_layer * (size_t)n_ctx, nkv, &kv_elems) ||
+      dq_mul_ovf(kv_elems, f->kv_type == DQ_KV_F32 ? 4 : 2, &kv_bytes)) {
+    rc = dq_err_set(DOCQ_ENOMEM, "KV cache for %d tokens is too large", n_ctx);
+    goto fail;
+  }
+  f->kc = dq_malloc(kv_bytes);
+  f->vc = dq_malloc(kv_bytes);
+  f->x = dq_malloc(B * d * sizeof(float));
+  f->xb = dq_malloc(B * d * sizeof(float));
+  f->xo = dq_malloc(B * d * sizeof(float));
+  f->q = dq_malloc(B * nq * sizeof(float));
+  f->att = dq_malloc(B * nq * sizeof(float));
+  f->k = dq_malloc(B * nkv * sizeof(float));
+  f->v = dq_malloc(B * nkv * sizeof(float));
+  f->hg = dq_malloc(B * (size_t)hp->n_ff * sizeof(float));
+  f->hu = dq_malloc(B * (size_t)hp->n_ff * sizeof(float));
+  f->cs = dq_malloc(B * (size_t)hp->n_rot * sizeof(float));
+  f->logits = dq_malloc((size_t)hp->n_vocab * sizeof(float));
+  if (!f->kc || !f->vc || !f->x || !f->xb || !f->xo || !f->q || !f->att || !f->k || !f->v || !f->hg || !f->hu ||
+      !f->cs || !f->logits) {
+    rc = DOCQ_ENOMEM;
+    goto fail;
+  }
+  size_t need = mm_scratch(&m->output, n_batch, f->n_threads);
+  for (int l = 0; l < hp->n_layer; l++) {
+    const dq_layer *L = &m->layers[l];
+    const dq_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+      size_t s = mm_scratch(ws[i], n_batch, f->n_threads);
+      if (s > need) need = s;
+    }
+  }
+  f->mm_scratch = dq_malloc(need ? need : 1);
+  if (!f->mm_scratch) {
+    rc = DOCQ_ENOMEM;
+    goto fail;
+  }
+  *out = f;
+  return 0;
+fail:
+  dq_fwd_free(f);
+  return rc;
+}
+
+void dq_fwd_free(dq_fwd *f)
+{
+  if (!f) return;
+  dq_pool_free(f->pool);
+  void *bufs[] = {f->kc, f->vc, f->x, f->xb, f->xo, f->q, f->att, f->k, f->v, f->hg, f->hu, f->cs,
+                  f->logits, f->mm_scratch};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dq_free(bufs[i]);
+  dq_free(f);
+}
+
+void dq_fwd_reset(dq_fwd *f) { f->n_past = 0; }
+
+/* ---- attention -------------------------------------------------------------- */
+
+/* Attention follows llama.cpp's CPU flash-attention kernel (one query at a
+ * time, online softmax over the cache in position order), because parity
+ * with its logits depends on where rounding happens: with an f16 cache the
+ * query is rounded to f16 and the weighted sum of V is accumulated in f16,
+ * exactly as that kernel does; with an f32 cache everything stays f32. No
+ * score buffer is needed, so the cost per token is O(n_past) with O(head_dim)
+ * state. */
+typedef struct att_job {
+  dq_fwd *f;
+  int layer, n_tok, pos0;
+} att_job;
+
+#ifdef DQ_FWD_AVX2
+static inline __m256 ld_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline void st_f16(uint16_t *p, __m256 v)
+{
+  _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+#endif
+
+/* q (already f16-rounded, as f32) . k (f16): ggml's order: a 32-wide body in
+ * four accumulators, the tail summed in double. */
+static float dot_att_f16(const float *q, const uint16_t *k, int n)
+{
+  int i = 0;
+  double sum = 0.0;
+#ifdef DQ_FWD_AVX2
+  const int np = n & ~31;
+  if (np) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (; i < np; i += 32) {
+      a0 = _mm256_fmadd_ps(ld_f16(k + i), _mm256_loadu_ps(q + i), a0);
+      a1 = _mm256_fmadd_ps(ld_f16(k + i + 8), _mm256_loadu_ps(q + i + 8), a1);
+      a2 = _mm256_fmadd_ps(ld_f16(k + i + 16), _mm256_loadu_ps(q + i + 16), a2);
+      a3 = _mm256_fmadd_ps(ld_f16(k + i + 24), _mm256_loadu_ps(q + i + 24), a3);
+    }
+    a0 = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    h = _mm_hadd_ps(h, h);
+    h = _mm_hadd_ps(h, h);
+    sum = _mm_cvtss_f32(h);
+  }
+#endif
+  for (; i < n; i++) sum += (double)(dq_f16_to_f32(k[i]) * q[i]);
+  return (float)sum;
+}
+
+/* acc (f16) = acc * s */
+static void scale_f16(uint16_t *acc, float s, int n)
+{
+  int i = 0;
+#ifdef DQ_FWD_AVX2
+  __m256 vs = _mm256_set1_ps(s);
+  for (const int np = n & ~31; i < np; i += 8) st_f16(acc + i, _mm256_mul_ps(ld_f16(acc + i), vs));
+#endif
+  for (; i < n; i++) acc[i] = dq_f32_to_f16(dq_f16_to_f32(acc[i]) * s);
+}
+
+/* acc (f16) += v (f16) * s */
+static void mad_f16(uint16_t *acc, const uint16_t *v, float s, int n)
+{
+  int i = 0;
+#ifdef DQ_FWD_AVX2
+  __m256 vs = _mm256_set1_ps(s);
+  for (const int np = n & ~31; i < np; i += 8) st_f16(acc + i, _mm256_fmadd_ps(ld_f16(v + i), vs, ld_f16(acc + i)));
+#endif
+  for (; i < n; i++) {
+    volatile float prod = dq_f16_to_f32(v[i]) * s; /* unfused, as ggml's scalar tail */
+    acc[i] = dq_f32_to_f16(dq_f16_to_f32(acc[i]) + prod);
+  }
+}
+
+static void scale_f32(float *y, float s, int n)
+{
+  for (int i = 0; i < n; i++) y[i] *= s;
+}
+
+static void attend_f16(const float *q, const uint16_t *K, const uint16_t *V, size_t stride, int n_pos, int hd,
+                       float scale, float *out)
+{
+  float qh[DQ_ROPE_MAX_DIMS];
+  uint16_t acc[DQ_ROPE_MAX_DIMS];
+  for (int i = 0; i < hd; i++) {
+    qh[i] = dq_f16_to_f32(dq_f32_to_f16(q[i]));
+    acc[i] = 0;
+  }
+  float M = -INFINITY, S = 0.0f;
+  for (int p = 0; p < n_pos; p++) {
+    const float s = dot_att_f16(qh, K + (size_t)p * stride, hd) * scale;
+    float ms = 1.0f, vs = 1.0f;
+    if (s > M) {
+      const float Mold = M;
+      M = s;
+      ms = expf(Mold - M);
+      scale_f16(acc, ms, hd);
+    } else {
+      vs = expf(s - M);
+    }
+    mad_f16(acc, V + (size_t)p * stride, vs, hd);
+    S = S * ms + vs;
+  }
+  const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+  for (int i = 0; i < hd; i++) out[i] = dq_f16_to_f32(acc[i]) * inv;
+}
+
+static void attend_f32(const float *q, const float *K, const float *V, size_t stride, int n_pos, int hd, float scale,
+                       float *out)
+{
+  float M = -INFINITY, S = 0.0f;
+  memset(out, 0, (size_t)hd * sizeof *out);
+  for (int p = 0; p < n_pos; p++) {
+    const float s = dot_f32(q, K + (size_t)p * stride, hd) * scale;
+    float ms = 1.0f, vs = 1.0f;
+    if (s > M) {
+      const float Mold = M;
+      M = s;
+      ms = expf(Mold - M);
+      scale_f32(out, ms, hd);
+    } else {
+      vs = expf(s - M);
+    }
+    axpy_f32(out, vs, V + (size_t)p * stride, hd);
+    S = S * ms + vs;
+  }
+  scale_f32(out, S == 0.0f ? 0.0f : 1.0f / S, hd);
+}
+
+/* Work items (token t, head h) are dealt round-robin so threads get a mix of
+ * short and long causal spans. */
+static void attention_worker(void *ctx, int ith, int nth)
+{
+  const att_job *j = ctx;
+  dq_fwd *f = j->f;
+  const dq_hparams *hp = &f->m->hp;
+  const int hd = hp->head_dim, nh = hp->n_head, gqa = hp->n_head / hp->n_head_kv;
+  const size_t nq = (size_t)nh * hd, nkv = (size_t)hp->n_head_kv * hd;
+  const size_t layer_off = (size_t)j->layer * (size_t)f->n_ctx * nkv;
+  const float scale = 1.0f / sqrtf((float)hd);
+  const int items = j->n_tok * nh;
+  for (int it = ith; it < items; it += nth) {
+    const int t = it / nh, h = it % nh, n_pos = j->pos0 + t + 1;
+    const size_t off = layer_off + (size_t)(h / gqa) * hd;
+    const float *qv = f->q + (size_t)t * nq + (size_t)h * hd;
+    float *o = f->att + (size_t)t * nq + (size_t)h * hd;
+    if (f->kv_type == DQ_KV_F32)
+      attend_f32(qv, (const float *)f->kc + off, (const float *)f->vc + off, nkv, n_pos, hd, scale, o);
+    else
+      attend_f16(qv, (const uint16_t *)f->kc + off, (const uint16_t *)f->vc + off, nkv, n_pos, hd, scale, o);
+  }
+}
+
+static void store_kv(dq_fwd *f, int layer, int pos, const float *k, const float *v)
+{
+  const dq_hparams *hp = &f->m->hp;
+  const size_t nkv = (size_t)hp->n_head_kv * hp->head_dim;
+  const size_t off = ((size_t)layer * (size_t)f->n_ctx + (size_t)pos) * nkv;
+  if (f->kv_type == DQ_KV_F32) {
+    memcpy((float *)f->kc + off, k, nkv * sizeof(float));
+    memcpy((float *)f->vc + off, v, nkv * sizeof(float));
+  } else {
+    uint16_t *kd = (uint16_t *)f->kc + off, *vd = (uint16_t *)f->vc + off;
+    for (size_t i = 0; i < nkv; i++) {
+      kd[i] = dq_f32_to_f16(k[i]);
+      vd[i] = dq_f32_to_f16(v[i]);
+    }
+  }
+}
+
+/* ---- the pass ----------------------------------------------------------------- */
+
+static void matmul(dq_fwd *f, const dq_weight *w, const float *x, int n_tok, float *out)
+{
+  dq_matmul(f->pool, w->type, w->data, w->n_in, w->n_out, x, n_tok, out, f->mm_scratch);
+}
+
+static void add_bias(float *y, const float *b, int n_tok, int n)
+{
+  if (!b) return;
+  for (int t = 0; t < n_tok; t++)
+    for (int i = 0; i < n; i++) y[(size_t)t * n + i] += b[i];
+}
+
+/* One batch of T <= n_batch tokens (already validated). */
+static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
+{
+  const dq_model *m = f->m;
+  const dq_hparams *hp = &m->hp;
+  const int d = hp->n_embd, hd = hp->head_dim, nq = hp->n_head * hd, nkv = hp->n_head_kv * hd, nff = hp->n_ff;
+  const int pos0 = f->n_past;
+  const size_t emb_row = dq_type_row_bytes(m->tok_embd.type, d);
+
+  for (int t = 0; t < T; t++) {
+    dq_dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)toks[t] * emb_row,
+                   f->x + (size_t)t * d, d);
+    dq_rope_cache(&f->rope, pos0 + t, f->cs + (size_t)t * hp->n_rot);
+  }
+  for (int l = 0; l < hp->n_layer; l++) {
+    const dq_layer *L = &m->layers[l];
+    for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->attn_norm, d, hp->rms_eps);
+    matmul(f, &L->wq, f->xb, T, f->q);
+    matmul(f, &L->wk, f->xb, T, f->k);
+    matmul(f, &L->wv, f->xb, T, f->v);
+    add_bias(f->q, L->bq, T, nq);
+    add_bias(f->k, L->bk, T, nkv);
+    add_bias(f->v, L->bv, T, nkv);
+    for (int t = 0; t < T; t++) {
+      const float *cs = f->cs + (size_t)t * hp->n_rot;
+      dq_rope_apply(&f->rope, f->q + (size_t)t * nq, hp->n_head, hd, cs);
+      dq_rope_apply(&f->rope, f->k + (size_t)t * nkv, hp->n_head_kv, hd, cs);
+      store_kv(f, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
+    }
+    att_job job = {f, l, T, pos0};
+    dq_pool_run(f->pool, attention_worker, &job);
+    matmul(f, &L->wo, f->att, T, f->xo);
+    for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
+
+    for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
+    matmul(f, &L->w_gate, f->xb, T, f->hg);
+    matmul(f, &L->w_up, f->xb, T, f->hu);
+    for (size_t i = 0; i < (size_t)T * nff; i++) {
+      float g = f->hg[i];
+      f->hg[i] = g / (1.0f + expf(-g)) * f->hu[i];
+    }
+    matmul(f, &L->w_down, f->hg, T, f->xo);
+    for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
+  }
+  if (all_logits) {
+    for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, m->output_norm, d, hp->rms_eps);
+    matmul(f, &m->output, f->xb, T, all_logits);
+    memcpy(f->logits, all_logits + (size_t)(T - 1) * hp->n_vocab, (size_t)hp->n_vocab * sizeof(float));
+  } else {
+    rmsnorm(f->xb, f->x + (size_t)(T - 1) * d, m->output_norm, d, hp->rms_eps);
+    matmul(f, &m->output, f->xb, 1, f->logits);
+  }
+  f->n_past += T;
+}
+
+int dq_fwd_eval(dq_fwd *f, const int32_t *toks, int n, float *all_logits)
+{
+  const int nv = f->m->hp.n_vocab;
+  if (n <= 0) return dq_err_set(DOCQ_EINVAL, "no tokens to evaluate");
+  if (n > f->n_ctx - f->n_past)
+    return dq_err_set(DOCQ_EINVAL, "context full: %d tokens in cache, %d more do not fit in %d", f->n_past, n,
+                      f->n_ctx);
+  for (int i = 0; i < n; i++)
+    if (toks[i] < 0 || toks[i] >= nv) return dq_err_set(DOCQ_EINVAL, "token id %d out of range (vocabulary %d)", toks[i], nv);
+  for (int i = 0; i < n; i += f->n_batch) {
+    int T = n - i < f->n_batch ? n - i : f->n_batch;
+    eval_batch(f, toks + i, T, all_logits ? all_logits + (size_t)i * nv : NULL);
+  }
+  return 0;
+}

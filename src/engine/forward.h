@@ -1,0 +1,58 @@
+/* The forward pass of a llama / qwen2 decoder over a KV cache.
+ *
+ * A dq_fwd is one sequence's state: its KV cache, its position and all
+ * scratch memory, sized once in dq_fwd_new so that evaluating tokens never
+ * allocates. The model it runs is shared and read-only. Prompts are
+ * evaluated in batches of up to n_batch tokens (weights streamed once per
+ * batch: matrix-matrix products), generation one token at a time.
+ * Not thread-safe: one thread at a time per dq_fwd (it uses its own pool). */
+#ifndef DQ_ENGINE_FORWARD_H
+#define DQ_ENGINE_FORWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/kernels.h"
+#include "engine/model.h"
+#include "engine/rope.h"
+
+enum dq_kv_type { DQ_KV_F16 = 0, DQ_KV_F32 = 1 };
+
+typedef struct dq_fwd {
+  const dq_model *m;
+  int n_ctx;            /* KV cache capacity in tokens */
+  int n_batch;          /* max tokens per internal step */
+  int kv_type;          /* dq_kv_type */
+  int n_past;           /* tokens in the cache */
+  dq_rope rope;
+  dq_pool *pool;        /* owned; NULL = single thread */
+  int n_threads;
+  void *kc, *vc;        /* (n_layer, n_ctx, n_head_kv*head_dim) rotated keys / values */
+  float *x;             /* (n_batch, n_embd) residual stream */
+  float *xb;            /* (n_batch, n_embd) normalized input of a block */
+  float *q;             /* (n_batch, n_head*head_dim) */
+  float *k, *v;         /* (n_batch, n_head_kv*head_dim) */
+  float *att;           /* (n_batch, n_head*head_dim) attention output */
+  float *xo;            /* (n_batch, n_embd) block output */
+  float *hg, *hu;       /* (n_batch, n_ff) gate and up projections */
+  float *cs;            /* (n_batch, n_rot) cos/sin tables */
+  float *logits;        /* (n_vocab) of the last evaluated token */
+  void *mm_scratch;     /* dq_matmul scratch, the max over all weights */
+} dq_fwd;
+
+/* A state for n_ctx tokens (0: the model's training context). n_batch <= 0:
+ * 512. n_threads <= 0: all cores. Errors: DOCQ_EINVAL (a tokenizer-only
+ * model: "no weights"), DOCQ_ENOMEM. */
+int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_threads, int kv_type);
+void dq_fwd_free(dq_fwd *f);
+
+/* Forget the cache (a new sequence). */
+void dq_fwd_reset(dq_fwd *f);
+
+/* Evaluate n tokens at positions n_past..n_past+n-1 and append them to the
+ * cache. f->logits then holds the last token's logits; when all_logits is not
+ * NULL it receives (n, n_vocab) logits of every token. Errors: DOCQ_EINVAL
+ * (context full, token id out of range; nothing is appended then). */
+int dq_fwd_eval(dq_fwd *f, const int32_t *toks, int n, float *all_logits);
+
+#endif

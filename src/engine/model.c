@@ -1,0 +1,367 @@
+/* Loading a llama / qwen2 model from GGUF: hyperparameters from the metadata,
+ * RoPE settings as the file declares them, and weight pointers into the map,
+ * each checked for presence, shape and type before anything runs.
+ *
+ * Every message names the file and the tensor or key at fault, because a
+ * user with a broken download needs to know which part is broken. */
+#include "engine/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "docq.h"
+#include "engine/kernels.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+const char *dq_arch_name(int arch)
+{
+  switch (arch) {
+  case DQ_ARCH_LLAMA: return "llama";
+  case DQ_ARCH_QWEN2: return "qwen2";
+  default: return "none";
+  }
+}
+
+/* ---- metadata ------------------------------------------------------------- */
+
+/* "{arch}.{suffix}" into buf. */
+static const char *akey(char *buf, size_t n, const dq_hparams *hp, const char *suffix)
+{
+  snprintf(buf, n, "%s.%s", hp->arch_name, suffix);
+  return buf;
+}
+
+/* Optional u32: absent -> def; wrong type -> error (the getter set it). */
+static int opt_u32(const dq_gguf *g, const char *key, uint32_t def, uint32_t *out)
+{
+  int rc = dq_gguf_get_u32(g, key, out);
+  if (rc == DOCQ_ENOTFOUND) {
+    *out = def;
+    return 0;
+  }
+  return rc;
+}
+
+static int opt_f32(const dq_gguf *g, const char *key, float def, float *out)
+{
+  int rc = dq_gguf_get_f32(g, key, out);
+  if (rc == DOCQ_ENOTFOUND) {
+    *out = def;
+    return 0;
+  }
+  return rc;
+}
+
+static int req_u32(const dq_gguf *g, const char *key, uint32_t *out)
+{
+  int rc = dq_gguf_get_u32(g, key, out);
+  if (rc == DOCQ_ENOTFOUND) return dq_err_set(DOCQ_ECORRUPT, "%s: missing key '%s'", g->path, key);
+  return rc;
+}
+
+/* Read the hyperparameters. With weights = 0 (tokenizer-only files) missing
+ * sizes are tolerated: the result is only used for describing the file. */
+static int load_hparams(dq_model *m, int weights)
+{
+  const dq_gguf *g = m->gguf;
+  dq_hparams *hp = &m->hp;
+  char k[128];
+  const char *s;
+  size_t n;
+  int rc;
+  uint32_t u;
+
+  if ((rc = dq_gguf_get_str(g, "general.architecture", &s, &n)) < 0) {
+    if (rc == DOCQ_ENOTFOUND && !weights) return 0;
+    if (rc == DOCQ_ENOTFOUND) return dq_err_set(DOCQ_ECORRUPT, "%s: missing key 'general.architecture'", g->path);
+    return rc;
+  }
+  if (n >= sizeof hp->arch_name) n = sizeof hp->arch_name - 1;
+  memcpy(hp->arch_name, s, n);
+  hp->arch_name[n] = 0;
+  if (!strcmp(hp->arch_name, "llama")) hp->arch = DQ_ARCH_LLAMA;
+  else if (!strcmp(hp->arch_name, "qwen2")) hp->arch = DQ_ARCH_QWEN2;
+  else if (weights)
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2)", g->path,
+                      hp->arch_name);
+
+  if (!weights) {
+    /* Best effort for `model info` on a tokenizer file. */
+    if (!opt_u32(g, akey(k, sizeof k, hp, "context_length"), 0, &u)) hp->n_ctx_train = (int)u;
+    return 0;
+  }
+  struct { const char *suffix; int *dst; } req[] = {
+    {"context_length", &hp->n_ctx_train}, {"embedding_length", &hp->n_embd}, {"block_count", &hp->n_layer},
+    {"feed_forward_length", &hp->n_ff}, {"attention.head_count", &hp->n_head},
+  };
+  for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
+    if ((rc = req_u32(g, akey(k, sizeof k, hp, req[i].suffix), &u)) < 0) return rc;
+    if (u == 0 || u > (1u << 24))
+      return dq_err_set(DOCQ_ECORRUPT, "%s: '%s' = %u is out of range", g->path, k, u);
+    *req[i].dst = (int)u;
+  }
+  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.head_count_kv"), (uint32_t)hp->n_head, &u)) < 0) return rc;
+  if (u == 0 || hp->n_head % (int)u)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: head_count_kv %u does not divide head_count %d", g->path, u, hp->n_head);
+  hp->n_head_kv = (int)u;
+  if (hp->n_embd % hp->n_head)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: embedding_length %d is not a multiple of head_count %d", g->path,
+                      hp->n_embd, hp->n_head);
+  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.key_length"), (uint32_t)(hp->n_embd / hp->n_head), &u)) < 0)
+    return rc;
+  hp->head_dim = (int)u;
+  uint32_t vl;
+  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.value_length"), u, &vl)) < 0) return rc;
+  if (vl != u || u == 0 || u > DQ_ROPE_MAX_DIMS)
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: head sizes key %u / value %u are not supported", g->path, u, vl);
+  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "rope.dimension_count"), u, &u)) < 0) return rc;
+  if (u == 0 || u % 2 || (int)u > hp->head_dim)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: rope.dimension_count %u does not fit head size %d", g->path, u,
+                      hp->head_dim);
+  hp->n_rot = (int)u;
+  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "attention.layer_norm_rms_epsilon"), 1e-5f, &hp->rms_eps)) < 0)
+    return rc;
+  if (!(hp->rms_eps > 0.0f) || !(hp->rms_eps < 1.0f))
+    return dq_err_set(DOCQ_ECORRUPT, "%s: layer_norm_rms_epsilon %g is out of range", g->path, (double)hp->rms_eps);
+  return 0;
+}
+
+/* RoPE as declared: rope.md §3.1/§3.2 defaults (base 10000, type "linear"
+ * when absent with factor 1, original context = context_length). The YaRN
+ * beta/ext keys are honoured when present (llama.cpp ignores them for llama
+ * and qwen2; files written by its converter do not carry them). */
+static int load_rope(dq_model *m)
+{
+  const dq_gguf *g = m->gguf;
+  dq_hparams *hp = &m->hp;
+  dq_rope_params *rp = &hp->rope;
+  char k[128];
+  const char *s;
+  size_t n;
+  int rc;
+  uint32_t u;
+  float f;
+
+  dq_rope_params_default(rp, hp->n_rot, hp->arch == DQ_ARCH_QWEN2 ? DQ_ROPE_NEOX : DQ_ROPE_NORM);
+  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.freq_base"), 10000.0f, &rp->freq_base)) < 0) return rc;
+  rp->scaling = DQ_ROPE_SCALING_LINEAR;
+  rc = dq_gguf_get_str(g, akey(k, sizeof k, hp, "rope.scaling.type"), &s, &n);
+  if (rc == 0) {
+    if (n == 4 && !memcmp(s, "none", 4)) rp->scaling = DQ_ROPE_SCALING_NONE;
+    else if (n == 6 && !memcmp(s, "linear", 6)) rp->scaling = DQ_ROPE_SCALING_LINEAR;
+    else if (n == 4 && !memcmp(s, "yarn", 4)) rp->scaling = DQ_ROPE_SCALING_YARN;
+    else if (n == 8 && !memcmp(s, "longrope", 8)) rp->scaling = DQ_ROPE_SCALING_LONGROPE;
+    else
+      return dq_err_set(DOCQ_EUNSUPPORTED, "%s: rope.scaling.type '%.*s' is not supported (none, linear, yarn, longrope)",
+                        g->path, (int)(n > 32 ? 32 : n), s);
+  } else if (rc != DOCQ_ENOTFOUND) {
+    return rc;
+  }
+  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.factor"), 0.0f, &f)) < 0) return rc;
+  if (f == 0.0f && (rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scale_linear"), 0.0f, &f)) < 0) return rc;
+  if (f < 0.0f || !isfinite(f)) return dq_err_set(DOCQ_ECORRUPT, "%s: rope scaling factor %g", g->path, (double)f);
+  hp->rope_factor = f > 0.0f ? f : 1.0f;
+  rp->freq_scale = 1.0f / hp->rope_factor;
+  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "rope.scaling.original_context_length"), (uint32_t)hp->n_ctx_train, &u)) < 0)
+    return rc;
+  rp->n_ctx_orig = (int)u;
+  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.attn_factor"), 1.0f, &rp->attn_factor)) < 0) return rc;
+  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_ext_factor"), -1.0f, &rp->ext_factor)) < 0) return rc;
+  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_fast"), 32.0f, &rp->beta_fast)) < 0) return rc;
+  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_slow"), 1.0f, &rp->beta_slow)) < 0) return rc;
+
+  /* Llama 3.1 style per-pair factors (one shared tensor). */
+  const dq_gguf_tensor *t = dq_gguf_tensor_find(g, "rope_freqs.weight");
+  if (t) {
+    if (t->type != DQ_T_F32 || t->ne[0] != hp->n_rot / 2 || t->ne[1] != 1)
+      return dq_err_set(DOCQ_ECORRUPT, "%s: tensor 'rope_freqs.weight' must be F32 of %d values", g->path,
+                        hp->n_rot / 2);
+    rp->freq_factors = t->data;
+  }
+  dq_rope test;
+  if ((rc = dq_rope_init(&test, rp)) < 0) return dq_err_wrap("%s", g->path);
+  return 0;
+}
+
+/* ---- tensors -------------------------------------------------------------- */
+
+static const dq_gguf_tensor *find_t(const dq_model *m, char *name, size_t cap, int layer, const char *what)
+{
+  if (layer >= 0) snprintf(name, cap, "blk.%d.%s", layer, what);
+  else snprintf(name, cap, "%s", what);
+  return dq_gguf_tensor_find(m->gguf, name);
+}
+
+static int get_weight(dq_model *m, dq_weight *w, int layer, const char *what, int64_t n_in, int64_t n_out,
+                      int optional)
+{
+  char name[96];
+  const dq_gguf_tensor *t = find_t(m, name, sizeof name, layer, what);
+  memset(w, 0, sizeof *w);
+  if (!t) {
+    if (optional) return 0;
+    return dq_err_set(DOCQ_ECORRUPT, "%s: missing tensor '%s'", m->gguf->path, name);
+  }
+  if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, %lld]",
+                      m->gguf->path, t->name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                      (long long)n_in, (long long)n_out);
+  if (!dq_kernels_supports(t->type))
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: tensor '%s' has type %s, which docq does not support", m->gguf->path,
+                      t->name, dq_type_info_get(t->type)->name);
+  if (dq_type_row_bytes(t->type, n_in) == 0)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' rows of %lld are not whole %s blocks", m->gguf->path, t->name,
+                      (long long)n_in, dq_type_info_get(t->type)->name);
+  w->data = t->data;
+  w->type = t->type;
+  w->n_in = n_in;
+  w->n_out = n_out;
+  w->name = t->name;
+  m->n_params += (uint64_t)n_in * (uint64_t)n_out;
+  return 0;
+}
+
+/* A 1-D f32 vector of n values; other float types are converted once. */
+static int get_vec(dq_model *m, const float **out, int layer, const char *what, int64_t n, int optional)
+{
+  char name[96];
+  const dq_gguf_tensor *t = find_t(m, name, sizeof name, layer, what);
+  *out = NULL;
+  if (!t) {
+    if (optional) return 0;
+    return dq_err_set(DOCQ_ECORRUPT, "%s: missing tensor '%s'", m->gguf->path, name);
+  }
+  if (t->ne[0] != n || t->ne[1] != 1 || t->ne[2] != 1 || t->ne[3] != 1)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld]", m->gguf->path,
+                      t->name, (long long)t->ne[0], (long long)t->ne[1], (long long)n);
+  m->n_params += (uint64_t)n;
+  if (t->type == DQ_T_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+    *out = t->data;
+    return 0;
+  }
+  if (!dq_kernels_supports(t->type) || dq_type_row_bytes(t->type, n) == 0)
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: tensor '%s' has type %s, which docq does not support here",
+                      m->gguf->path, t->name, dq_type_info_get(t->type)->name);
+  float **grown = dq_realloc(m->owned, (m->n_owned + 1) * sizeof *m->owned);
+  if (!grown) return DOCQ_ENOMEM;
+  m->owned = grown;
+  float *v = dq_malloc((size_t)n * sizeof *v);
+  if (!v) return DOCQ_ENOMEM;
+  m->owned[m->n_owned++] = v;
+  dq_dequant_row_ref(t->type, t->data, v, n);
+  *out = v;
+  return 0;
+}
+
+static int load_weights(dq_model *m)
+{
+  const dq_hparams *hp = &m->hp;
+  const int64_t d = hp->n_embd, hd = hp->head_dim, nq = (int64_t)hp->n_head * hd, nkv = (int64_t)hp->n_head_kv * hd;
+  const int bias = hp->arch == DQ_ARCH_QWEN2;
+  int rc;
+  const dq_gguf_tensor *te = dq_gguf_tensor_find(m->gguf, "token_embd.weight");
+  if (!te) return dq_err_set(DOCQ_ECORRUPT, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
+  if (te->ne[1] <= 0 || te->ne[1] > (1 << 24))
+    return dq_err_set(DOCQ_ECORRUPT, "%s: tensor 'token_embd.weight' has %lld rows", m->gguf->path,
+                      (long long)te->ne[1]);
+  m->hp.n_vocab = (int)te->ne[1];
+  if ((rc = get_weight(m, &m->tok_embd, -1, "token_embd.weight", d, hp->n_vocab, 0)) < 0) return rc;
+  if ((rc = get_vec(m, &m->output_norm, -1, "output_norm.weight", d, 0)) < 0) return rc;
+  if ((rc = get_weight(m, &m->output, -1, "output.weight", d, hp->n_vocab, 1)) < 0) return rc;
+  if (!m->output.data) {
+    m->output = m->tok_embd;
+    m->tied_output = 1;
+  }
+  m->layers = dq_calloc((size_t)hp->n_layer, sizeof *m->layers);
+  if (!m->layers) return DOCQ_ENOMEM;
+  for (int i = 0; i < hp->n_layer; i++) {
+    dq_layer *L = &m->layers[i];
+    if ((rc = get_vec(m, &L->attn_norm, i, "attn_norm.weight", d, 0)) < 0 ||
+        (rc = get_weight(m, &L->wq, i, "attn_q.weight", d, nq, 0)) < 0 ||
+        (rc = get_weight(m, &L->wk, i, "attn_k.weight", d, nkv, 0)) < 0 ||
+        (rc = get_weight(m, &L->wv, i, "attn_v.weight", d, nkv, 0)) < 0 ||
+        (rc = get_weight(m, &L->wo, i, "attn_output.weight", nq, d, 0)) < 0 ||
+        (rc = get_vec(m, &L->bq, i, "attn_q.bias", nq, !bias)) < 0 ||
+        (rc = get_vec(m, &L->bk, i, "attn_k.bias", nkv, !bias)) < 0 ||
+        (rc = get_vec(m, &L->bv, i, "attn_v.bias", nkv, !bias)) < 0 ||
+        (rc = get_vec(m, &L->ffn_norm, i, "ffn_norm.weight", d, 0)) < 0 ||
+        (rc = get_weight(m, &L->w_gate, i, "ffn_gate.weight", d, hp->n_ff, 0)) < 0 ||
+        (rc = get_weight(m, &L->w_up, i, "ffn_up.weight", d, hp->n_ff, 0)) < 0 ||
+        (rc = get_weight(m, &L->w_down, i, "ffn_down.weight", hp->n_ff, d, 0)) < 0)
+      return rc;
+  }
+  for (size_t i = 0; i < m->gguf->n_tensors; i++) m->weight_bytes += m->gguf->tensors[i].nbytes;
+  return 0;
+}
+
+/* ---- load / free ---------------------------------------------------------- */
+
+static int finish_load(dq_model *m)
+{
+  int rc;
+  const dq_gguf *g = m->gguf;
+  m->has_weights = dq_gguf_tensor_find(g, "token_embd.weight") != NULL;
+  const char *s;
+  size_t n;
+  if (dq_gguf_get_str(g, "general.name", &s, &n) == 0) m->name = dq_strndup(s, n);
+  else {
+    const char *base = strrchr(g->path, '/');
+    m->name = dq_strdup(base ? base + 1 : g->path);
+  }
+  if (!m->name) return DOCQ_ENOMEM;
+  if ((rc = load_hparams(m, m->has_weights)) < 0) return rc;
+  if (m->has_weights) {
+    if ((rc = load_rope(m)) < 0) return rc;
+    if ((rc = load_weights(m)) < 0) return rc;
+  } else {
+    for (size_t i = 0; i < g->n_tensors; i++)
+      if (!strncmp(g->tensors[i].name, "blk.", 4))
+        return dq_err_set(DOCQ_ECORRUPT, "%s: has layer tensors but no 'token_embd.weight'", g->path);
+  }
+  if (!m->has_weights && dq_gguf_find(g, "tokenizer.ggml.tokens") < 0)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: neither weights nor a tokenizer", g->path);
+  return 0;
+}
+
+int dq_model_load(dq_model **out, const char *path)
+{
+  *out = NULL;
+  dq_model *m = dq_calloc(1, sizeof *m);
+  if (!m) return DOCQ_ENOMEM;
+  int rc = dq_gguf_open(&m->gguf, path);
+  if (rc == 0) rc = finish_load(m);
+  if (rc < 0) {
+    dq_model_free(m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+int dq_model_from_buffer(dq_model **out, const void *p, size_t n)
+{
+  *out = NULL;
+  dq_model *m = dq_calloc(1, sizeof *m);
+  if (!m) return DOCQ_ENOMEM;
+  int rc = dq_gguf_from_buffer(&m->gguf, p, n);
+  if (rc == 0) rc = finish_load(m);
+  if (rc < 0) {
+    dq_model_free(m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+void dq_model_free(dq_model *m)
+{
+  if (!m) return;
+  for (size_t i = 0; i < m->n_owned; i++) dq_free(m->owned[i]);
+  dq_free(m->owned);
+  dq_free(m->layers);
+  dq_free(m->name);
+  dq_gguf_close(m->gguf);
+  dq_free(m);
+}
