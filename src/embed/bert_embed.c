@@ -189,6 +189,7 @@ typedef struct plan {
 static int plan_push_ids(plan *p, const int32_t *ids, size_t n)
 {
   size_t need;
+  if (n == 0) return 0; /* ids may be NULL (no prefix) */
   if (dq_add_ovf(p->n_ids, n, &need)) return dq_err_set(DOCQ_ENOMEM, "embed: too many tokens");
   if (need > p->cap_ids) {
     size_t cap = p->cap_ids ? p->cap_ids : 1024, bytes;
