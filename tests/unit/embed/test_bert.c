@@ -607,6 +607,28 @@ static void test_embed_bert__errors(void **state)
   assert_int_equal(dq_embedder_gguf_set_prefixes(NULL, "", ""), DOCQ_EINVAL);
 }
 
+/* Every allocation of load and embed failing in turn: DOCQ_ENOMEM (or
+ * success once the failure point is past the end), never a crash or a leak
+ * (the sanitizer build checks the latter). */
+static void test_embed_bert__allocation_failures(void **state)
+{
+  (void)state;
+  const char *texts[] = { "the cat sat on the mat", "hello world", "" };
+  float out[3 * 64];
+  int ok = 0;
+  for (long k = 0; k < 400 && !ok; k++) {
+    dq_embedder *e = NULL;
+    dq_mem_fail_after(k);
+    int rc = dq_embedder_gguf(&e, g_path, 2);
+    if (rc == 0) rc = dq_embed(e, texts, NULL, 3, 1, out);
+    dq_mem_fail_after(-1);
+    if (rc != 0) assert_int_equal(rc, DOCQ_ENOMEM);
+    else ok = 1;
+    dq_embedder_free(e);
+  }
+  assert_true(ok);
+}
+
 /* ===== parity with llama.cpp (shared files) ===== */
 
 static void parity(const char *file)
@@ -737,6 +759,7 @@ int main(void)
     cmocka_unit_test(test_embed_bert__prefix_detection),
     cmocka_unit_test(test_embed_bert__prefixes_and_id),
     cmocka_unit_test(test_embed_bert__errors),
+    cmocka_unit_test(test_embed_bert__allocation_failures),
     cmocka_unit_test(test_embed_bert__parity_f32),
     cmocka_unit_test(test_embed_bert__parity_f16),
     cmocka_unit_test(test_embed_bert__token_ids_match_llama_cpp),
