@@ -1,0 +1,363 @@
+/* The model part of docq.h: loading, describing, tokenizing, contexts and
+ * plain-completion generation with streaming.
+ *
+ * A docq_model is an engine model (weights, hparams) plus its tokenizer and
+ * chat template; immutable after load, so threads may share it. A docq_ctx
+ * owns a forward state (KV cache, scratch, thread pool) for one conversation.
+ *
+ * Streaming invariant (docq_generate): on_token only ever receives bytes that
+ * are (a) whole UTF-8 characters and (b) not part of a possible stop string:
+ * the generated text is kept in one buffer, `emitted` marks what the caller
+ * has seen, and the tail that could still become a stop string or complete a
+ * multi-byte character is held back until it is decided. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "docq.h"
+#include "engine/chat.h"
+#include "engine/forward.h"
+#include "engine/model.h"
+#include "engine/sample.h"
+#include "engine/tokenizer.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+struct docq_model {
+  dq_model *m;
+  dq_tok *tok;      /* NULL when the file has no tokenizer */
+  dq_chat chat;
+};
+
+struct docq_ctx {
+  const docq_model *model;
+  dq_fwd *fwd;
+  unsigned n_ctx;
+  int n_threads;    /* as requested when fwd was built (0 = all cores) */
+};
+
+/* ---- model -------------------------------------------------------------------- */
+
+DOCQ_API int docq_model_load(docq_model **out, const char *path)
+{
+  DQ_ASSERT_ARG(out);
+  *out = NULL;
+  DQ_ASSERT_ARG(path);
+  int rc;
+  docq_model *dm = dq_calloc(1, sizeof *dm);
+  if (!dm) return DOCQ_ENOMEM;
+  if ((rc = dq_model_load(&dm->m, path)) < 0) goto fail;
+  const dq_gguf *g = dm->m->gguf;
+  if (dq_gguf_find(g, "tokenizer.ggml.model") >= 0) {
+    if ((rc = dq_tok_load(&dm->tok, g)) < 0) goto fail;
+    if (dm->m->has_weights && dq_tok_n_vocab(dm->tok) > dm->m->hp.n_vocab) {
+      rc = dq_err_set(DOCQ_ECORRUPT, "%s: the tokenizer has %d tokens but token_embd.weight only %d rows", path,
+                      (int)dq_tok_n_vocab(dm->tok), dm->m->hp.n_vocab);
+      goto fail;
+    }
+    if (!dm->m->has_weights) dm->m->hp.n_vocab = dq_tok_n_vocab(dm->tok);
+  } else if (!dm->m->has_weights) {
+    rc = dq_err_set(DOCQ_ECORRUPT, "%s: neither weights nor a tokenizer", path);
+    goto fail;
+  }
+  if (dq_chat_select(&dm->chat, g, dm->tok, NULL) < 0) dm->chat.kind = DQ_CHAT_PLAIN;
+  *out = dm;
+  return 0;
+fail:
+  docq_model_free(dm);
+  return rc;
+}
+
+DOCQ_API void docq_model_free(docq_model *dm)
+{
+  if (!dm) return;
+  dq_tok_free(dm->tok);
+  dq_model_free(dm->m);
+  dq_free(dm);
+}
+
+static void human_bytes(char *buf, size_t n, uint64_t b)
+{
+  if (b >= (1ull << 30)) snprintf(buf, n, "%.2f GiB", b / 1073741824.0);
+  else if (b >= (1ull << 20)) snprintf(buf, n, "%.2f MiB", b / 1048576.0);
+  else snprintf(buf, n, "%.1f KiB", b / 1024.0);
+}
+
+/* The type most weight bytes are stored in, e.g. "Q4_K" (a mix shows as "mixed: Q4_K, Q6_K"). */
+static void weight_types(const dq_model *m, dq_buf *b)
+{
+  uint64_t bytes[DQ_T_COUNT] = {0};
+  const dq_gguf *g = m->gguf;
+  for (size_t i = 0; i < g->n_tensors; i++)
+    if (g->tensors[i].n_dims >= 2 && g->tensors[i].type >= 0 && g->tensors[i].type < DQ_T_COUNT)
+      bytes[g->tensors[i].type] += g->tensors[i].nbytes;
+  int first = 1;
+  for (int pass = 0; pass < DQ_T_COUNT; pass++) {
+    int best = -1;
+    for (int t = 0; t < DQ_T_COUNT; t++)
+      if (bytes[t] && (best < 0 || bytes[t] > bytes[best])) best = t;
+    if (best < 0) break;
+    dq_buf_printf(b, "%s%s (%.0f%%)", first ? "" : ", ", dq_type_info_get(best)->name,
+                  100.0 * (double)bytes[best] / (double)(m->weight_bytes ? m->weight_bytes : 1));
+    bytes[best] = 0;
+    first = 0;
+  }
+}
+
+DOCQ_API char *docq_model_describe(const docq_model *dm)
+{
+  if (!dm) return NULL;
+  const dq_model *m = dm->m;
+  const dq_hparams *hp = &m->hp;
+  dq_buf b = {0};
+  char sz[32];
+  dq_buf_printf(&b, "file:          %s\n", m->gguf->path);
+  dq_buf_printf(&b, "name:          %s\n", m->name);
+  dq_buf_printf(&b, "architecture:  %s\n", hp->arch_name[0] ? hp->arch_name : "(none)");
+  if (m->has_weights) {
+    human_bytes(sz, sizeof sz, m->weight_bytes);
+    dq_buf_printf(&b, "parameters:    %.2fM (%s)\n", m->n_params / 1e6, sz);
+    dq_buf_puts(&b, "weight types:  ");
+    weight_types(m, &b);
+    dq_buf_puts(&b, "\n");
+    dq_buf_printf(&b, "layers:        %d\n", hp->n_layer);
+    dq_buf_printf(&b, "embedding:     %d (feed-forward %d)\n", hp->n_embd, hp->n_ff);
+    dq_buf_printf(&b, "heads:         %d query, %d key/value (head size %d)\n", hp->n_head, hp->n_head_kv,
+                  hp->head_dim);
+    dq_buf_printf(&b, "vocabulary:    %d\n", hp->n_vocab);
+    dq_buf_printf(&b, "output:        %s\n", m->tied_output ? "tied to token_embd" : "output.weight");
+    dq_buf_printf(&b, "rms epsilon:   %g\n", (double)hp->rms_eps);
+    dq_buf_printf(&b, "context:       %d (trained)\n", hp->n_ctx_train);
+    const dq_rope_params *rp = &hp->rope;
+    dq_rope r;
+    dq_buf_printf(&b, "rope:          %s, %d dims, base %g, scaling %s", rp->mode == DQ_ROPE_NEOX ? "neox" : "norm",
+                  rp->n_dims, (double)rp->freq_base, dq_rope_scaling_name(rp->scaling));
+    if (rp->scaling != DQ_ROPE_SCALING_NONE && hp->rope_factor != 1.0f)
+      dq_buf_printf(&b, " x%g (original context %d)", (double)hp->rope_factor, rp->n_ctx_orig);
+    if (dq_rope_init(&r, rp) == 0 && r.p.ext_factor != 0.0f)
+      dq_buf_printf(&b, ", yarn ramp pairs %g..%g, attention factor %.4f", (double)r.corr_low, (double)r.corr_high,
+                    (double)r.mscale);
+    if (rp->freq_factors) dq_buf_puts(&b, ", rope_freqs tensor");
+    dq_buf_puts(&b, "\n");
+  } else {
+    dq_buf_puts(&b, "weights:       no weights (tokenizer only)\n");
+    if (hp->n_ctx_train) dq_buf_printf(&b, "context:       %d (trained)\n", hp->n_ctx_train);
+  }
+  if (dm->tok) {
+    static const char *kinds[] = {"?", "SentencePiece BPE (llama)", "byte-level BPE (gpt2)", "WordPiece (bert)"};
+    int k = dq_tok_kind(dm->tok);
+    const dq_tok_special *sp = dq_tok_specials(dm->tok);
+    dq_buf_printf(&b, "tokenizer:     %s, %d tokens", kinds[k >= 1 && k <= 3 ? k : 0], (int)dq_tok_n_vocab(dm->tok));
+    if (dq_tok_pre_name(dm->tok)[0]) dq_buf_printf(&b, ", pre-tokenizer %s", dq_tok_pre_name(dm->tok));
+    dq_buf_printf(&b, ", bos %d%s, eos %d\n", (int)sp->bos, dq_tok_add_bos(dm->tok) ? " (added)" : "", (int)sp->eos);
+  } else {
+    dq_buf_puts(&b, "tokenizer:     none\n");
+  }
+  dq_buf_printf(&b, "chat template: %s%s\n", dq_chat_name(dm->chat.kind),
+                dq_gguf_find(m->gguf, "tokenizer.chat_template") >= 0 ? "" : " (the file has no template)");
+  if (b.oom) {
+    dq_buf_free(&b);
+    return NULL;
+  }
+  return dq_buf_detach(&b);
+}
+
+/* ---- tokens --------------------------------------------------------------------- */
+
+static int need_tok(const docq_model *dm)
+{
+  if (!dm->tok) return dq_err_set(DOCQ_EUNSUPPORTED, "%s: the file has no tokenizer", dm->m->gguf->path);
+  return 0;
+}
+
+DOCQ_API long docq_tokenize(const docq_model *dm, const char *text, size_t len, int add_special, int32_t *ids,
+                            size_t cap)
+{
+  DQ_ASSERT_ARG(dm);
+  DQ_ASSERT_ARG(text || !len);
+  DQ_ASSERT_ARG(ids || !cap);
+  int rc;
+  if ((rc = need_tok(dm)) < 0) return rc;
+  size_t n = 0;
+  if ((rc = dq_tok_encode(dm->tok, text ? text : "", len, add_special, add_special, ids, cap, &n)) < 0) return rc;
+  return (long)n;
+}
+
+DOCQ_API char *docq_detokenize(const docq_model *dm, const int32_t *ids, size_t n)
+{
+  if (!dm || (!ids && n) || need_tok(dm) < 0) return NULL;
+  char *s = NULL;
+  if (dq_tok_decode(dm->tok, ids, n, 0, &s, NULL) < 0) return NULL;
+  return s;
+}
+
+/* ---- contexts ------------------------------------------------------------------------ */
+
+DOCQ_API int docq_ctx_new(docq_ctx **out, const docq_model *dm, unsigned n_ctx)
+{
+  DQ_ASSERT_ARG(out);
+  *out = NULL;
+  DQ_ASSERT_ARG(dm);
+  if (!dm->m->has_weights)
+    return dq_err_set(DOCQ_EINVAL, "%s: no weights (a tokenizer-only file cannot generate)", dm->m->gguf->path);
+  docq_ctx *c = dq_calloc(1, sizeof *c);
+  if (!c) return DOCQ_ENOMEM;
+  c->model = dm;
+  c->n_ctx = n_ctx ? n_ctx : (unsigned)dm->m->hp.n_ctx_train;
+  int rc = dq_fwd_new(&c->fwd, dm->m, (int)c->n_ctx, 512, 0, DQ_KV_F16);
+  if (rc < 0) {
+    dq_free(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+DOCQ_API void docq_ctx_free(docq_ctx *c)
+{
+  if (!c) return;
+  dq_fwd_free(c->fwd);
+  dq_free(c);
+}
+
+/* ---- generation ------------------------------------------------------------------------- */
+
+DOCQ_API int docq_gen_options_init(docq_gen_options *opts, unsigned int version)
+{
+  DQ_ASSERT_ARG(opts);
+  if (version != DOCQ_GEN_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_gen_options version %u is not supported (expected %u)", version,
+                      DOCQ_GEN_OPTIONS_VERSION);
+  docq_gen_options d = DOCQ_GEN_OPTIONS_INIT;
+  *opts = d;
+  return 0;
+}
+
+typedef struct gen_stream {
+  dq_buf text;        /* everything generated */
+  size_t emitted;     /* bytes already given to on_token */
+  size_t max_stop;    /* longest stop string */
+  const char *const *stop;
+  const docq_gen_options *o;
+} gen_stream;
+
+/* Give the caller what is decided. final: no more text will come, so the
+ * held-back tail is flushed. Returns 1 when a stop string ended the text,
+ * DOCQ_ECANCELED when the callback asked to stop, else 0. */
+static int stream_emit(gen_stream *s, int final)
+{
+  size_t len = s->text.len, safe = len;
+  int stopped = 0;
+  for (const char *const *st = s->stop; st && *st; st++) {
+    size_t sl = strlen(*st);
+    if (!sl) continue;
+    /* a stop string can only start at or after `emitted` (partial matches were held back) */
+    const char *hit = memmem(s->text.p + s->emitted, len - s->emitted, *st, sl);
+    if (hit) {
+      size_t at = (size_t)(hit - s->text.p);
+      if (at < safe) safe = at;
+      stopped = 1;
+      continue;
+    }
+    if (final) continue;
+    for (size_t k = sl - 1 < len - s->emitted ? sl - 1 : len - s->emitted; k > 0; k--)
+      if (!memcmp(s->text.p + len - k, *st, k)) {
+        if (len - k < safe) safe = len - k;
+        break;
+      }
+  }
+  if (stopped) {
+    s->text.len = safe; /* the stop string and anything after it are not part of the answer */
+    s->text.p[safe] = 0;
+  } else if (!final) {
+    safe = s->emitted + dq_tok_utf8_complete(s->text.p + s->emitted, safe - s->emitted);
+  }
+  if (safe > s->emitted && s->o->on_token) {
+    if (s->o->on_token(s->text.p + s->emitted, safe - s->emitted, s->o->payload))
+      return dq_err_set(DOCQ_ECANCELED, "generation stopped by the on_token callback");
+  }
+  if (safe > s->emitted) s->emitted = safe;
+  return stopped;
+}
+
+DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_options *opts, char **out_text)
+{
+  if (out_text) *out_text = NULL;
+  DQ_ASSERT_ARG(c);
+  DQ_ASSERT_ARG(prompt);
+  docq_gen_options defaults = DOCQ_GEN_OPTIONS_INIT;
+  const docq_gen_options *o = opts ? opts : &defaults;
+  if (o->version != DOCQ_GEN_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_gen_options version %u is not supported", o->version);
+  const docq_model *dm = c->model;
+  int rc;
+  if ((rc = need_tok(dm)) < 0) return rc;
+  const int nv = dm->m->hp.n_vocab;
+  int32_t *ids = NULL;
+  dq_sampler *smp = NULL;
+  gen_stream s = {.stop = o->stop, .o = o};
+
+  /* a different thread count needs a new pool: rebuild the state (the cache
+   * is reset for every completion anyway) */
+  if (o->n_threads > 0 && o->n_threads != c->n_threads) {
+    dq_fwd *f;
+    if ((rc = dq_fwd_new(&f, dm->m, (int)c->n_ctx, 512, o->n_threads, DQ_KV_F16)) < 0) return rc;
+    dq_fwd_free(c->fwd);
+    c->fwd = f;
+    c->n_threads = o->n_threads;
+  }
+  dq_fwd *f = c->fwd;
+  dq_fwd_reset(f);
+
+  size_t n_prompt = 0, len = strlen(prompt);
+  if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, 0, NULL, 0, &n_prompt)) < 0) goto done;
+  if (n_prompt == 0) {
+    rc = dq_err_set(DOCQ_EINVAL, "empty prompt (and the vocabulary adds no BOS)");
+    goto done;
+  }
+  if (n_prompt >= c->n_ctx) {
+    rc = dq_err_set(DOCQ_EINVAL, "prompt of %zu tokens does not fit in the context of %u", n_prompt, c->n_ctx);
+    goto done;
+  }
+  if (!(ids = dq_malloc(n_prompt * sizeof *ids))) {
+    rc = DOCQ_ENOMEM;
+    goto done;
+  }
+  if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, 0, ids, n_prompt, &n_prompt)) < 0) goto done;
+
+  dq_sampler_params sp = {o->temperature, o->top_k, o->top_p, o->min_p, o->repeat_penalty, o->repeat_last_n, o->seed};
+  if ((rc = dq_sampler_new(&smp, nv, &sp)) < 0) goto done;
+  for (size_t i = 0; i < n_prompt; i++) dq_sampler_accept(smp, ids[i]);
+  for (const char *const *st = o->stop; st && *st; st++)
+    if (strlen(*st) > s.max_stop) s.max_stop = strlen(*st);
+  /* sized once so the token loop does not allocate in practice */
+  if ((rc = dq_buf_reserve(&s.text, (size_t)(o->n_predict > 0 ? o->n_predict : 1) * 8 + 256)) < 0) goto done;
+
+  if ((rc = dq_fwd_eval(f, ids, (int)n_prompt, NULL)) < 0) goto done;
+  int stopped = 0;
+  for (int i = 0; i < o->n_predict && !stopped; i++) {
+    int32_t t = dq_sampler_sample(smp, f->logits);
+    if (dq_tok_is_eog(dm->tok, t)) break;
+    dq_sampler_accept(smp, t);
+    char piece[256];
+    long pl = dq_tok_piece(dm->tok, t, 0, piece, sizeof piece);
+    if (pl > (long)sizeof piece) pl = (long)sizeof piece;
+    if (pl > 0 && (rc = dq_buf_put(&s.text, piece, (size_t)pl)) < 0) goto done;
+    if ((rc = stream_emit(&s, 0)) < 0) goto done;
+    stopped = rc;
+    if (stopped || i + 1 == o->n_predict) break;
+    if (f->n_past >= f->n_ctx) break; /* context full: the completion ends here */
+    if ((rc = dq_fwd_eval(f, &t, 1, NULL)) < 0) goto done;
+  }
+  if ((rc = stream_emit(&s, 1)) < 0) goto done;
+  rc = 0;
+  if (out_text) {
+    *out_text = s.text.len ? dq_buf_detach(&s.text) : dq_strdup("");
+    if (!*out_text) rc = DOCQ_ENOMEM;
+  }
+done:
+  dq_buf_free(&s.text);
+  dq_sampler_free(smp);
+  dq_free(ids);
+  return rc;
+}
