@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# CLI tests for docq generate / model info / tokenize / bench against the
+# shared fixtures (llama.cpp reference outputs in $DOCQ_SHARED_DIR/models).
+set -u
+BIN=${DOCQ_BIN:-docq}
+S=${DOCQ_SHARED_DIR:-}
+if [ -z "$S" ] || [ ! -f "$S/models/stories260K.gguf" ]; then
+  echo "DOCQ_SHARED_DIR not set or without models/: skipping" >&2
+  exit 77
+fi
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "FAIL - $1: expected [$3] got [$2]"; fail=1; fi; }
+contains() { case "$2" in *"$3"*) echo "ok - $1";; *) echo "FAIL - $1: [$3] not in output"; fail=1;; esac; }
+
+# tokenize: ids exact (reference), BOS only with --special
+ids=$("$BIN" tokenize --model "$S/models/stories260K.gguf" "Once upon a time, there was a little girl named Lily.")
+check "tokenize without special" "$ids" "403 407 261 378 432 383 286 261 376 298 315 421 395 317 426"
+ids=$("$BIN" tokenize --model "$S/models/stories260K.gguf" --special "Once upon a time, there was a little girl named Lily.")
+check "tokenize --special adds BOS" "$ids" "1 403 407 261 378 432 383 286 261 376 298 315 421 395 317 426"
+# tokenizer-only file (the .inp/.out vectors of the vocab set)
+ids=$("$BIN" tokenize --model "$S/vocab/ggml-vocab-llama-spm.gguf" "Hello world")
+check "tokenize on a tokenizer-only file" "$ids" "15043 3186"
+
+# generate: greedy continuation = the reference's 48 greedy ids, decoded
+want_ids="338 401 396 267 337 410 408 419 292 411 322 265 282 295 433 426 385 328 432 358 394 261 370 432 352 266 268 388 426 338 391 266 267 337 335 312 432 398 312 286 267 414 270 333 415 426 13 438"
+prompt="Once upon a time, there was a little girl named Lily."
+out=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 -t 1)
+gen=${out#"$prompt"}
+# re-tokenize prompt+generated and compare the tail with the reference ids
+all=$("$BIN" tokenize --model "$S/models/stories260K.gguf" "$out")
+pids="403 407 261 378 432 383 286 261 376 298 315 421 395 317 426"
+check "generate --temp 0 reproduces llama.cpp's greedy tokens" "$all" "$pids $want_ids"
+[ -n "$gen" ] || { echo "FAIL - generate printed nothing"; fail=1; }
+out2=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 -t 2)
+check "threads do not change greedy output" "$out2" "$out"
+a=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 24 --temp 0.9 --seed 7)
+b=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 24 --temp 0.9 --seed 7)
+check "same seed, same sample" "$a" "$b"
+st=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 --stop "ball")
+check "stop string ends the text before it" "$st" "$prompt She loved to play outside in the park. One day, she saw a big, red "
+
+# errors
+"$BIN" generate --model "$S/vocab/ggml-vocab-llama-spm.gguf" "hi" >/dev/null 2>/tmp/docq_model_err.$$
+rc=$?
+check "generate on a tokenizer-only file fails" "$rc" "1"
+contains "its message says no weights" "$(cat /tmp/docq_model_err.$$)" "no weights"
+rm -f /tmp/docq_model_err.$$
+"$BIN" generate "x" >/dev/null 2>&1
+check "generate without --model is a usage error" "$?" "2"
+
+# model info
+info=$("$BIN" model info "$S/models/tiny-qwen2-q4_k_m.gguf")
+contains "info: architecture" "$info" "architecture:  qwen2"
+contains "info: yarn" "$info" "scaling yarn x4 (original context 1024)"
+contains "info: mix" "$info" "q4_K"
+info=$("$BIN" model info "$S/vocab/ggml-vocab-gpt2-pre-qwen2.gguf")
+contains "info on a tokenizer-only file" "$info" "no weights"
+
+# help
+for c in generate tokenize bench; do
+  "$BIN" $c --help | grep -q "usage: docq $c" && echo "ok - $c --help" || { echo "FAIL - $c --help"; fail=1; }
+done
+"$BIN" model --help | grep -q "usage: docq model info" && echo "ok - model --help" || { echo "FAIL - model --help"; fail=1; }
+
+# bench: a llama-bench table with pp and tg rows
+tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 16 -t 1 -r 2)
+contains "bench pp row" "$tab" "pp64"
+contains "bench tg row" "$tab" "tg16"
+exit $fail
