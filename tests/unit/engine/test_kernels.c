@@ -415,6 +415,39 @@ static void test_engine_kernels__scratch_monotonic(void **state)
   free(out);
 }
 
+/* dq_matmul(NULL, ...) is reentrant: the embedder runs one single-threaded
+ * product per attention head inside pool workers, so sgemm (and the quantized
+ * path) must give the serial results when called from several threads. */
+typedef struct { const float *w, *x; float *out[4]; void *scr[4]; } conc_ctx;
+static void conc_fn(void *arg, int ith, int nth)
+{
+  conc_ctx *c = arg;
+  (void)nth;
+  for (int rep = 0; rep < 20; rep++) dq_matmul(NULL, DQ_T_F32, c->w, 64, 48, c->x, 24, c->out[ith], c->scr[ith]);
+}
+
+static void test_engine_kernels__reentrant_from_workers(void **state)
+{
+  (void)state;
+  conc_ctx c;
+  float *w = malloc(sizeof(float) * 64 * 48), *x = malloc(sizeof(float) * 64 * 24), *ref;
+  fill(w, 64 * 48, 1.0f);
+  fill(x, 64 * 24, 1.0f);
+  c.w = w; c.x = x;
+  ref = run_matmul(NULL, DQ_T_F32, w, 64, 48, x, 24);
+  size_t ss = dq_matmul_scratch_size(DQ_T_F32, 64, 48, 24, 1);
+  for (int i = 0; i < 4; i++) { c.out[i] = malloc(sizeof(float) * 48 * 24); c.scr[i] = malloc(ss); }
+  dq_pool *pool;
+  assert_int_equal(dq_pool_new(&pool, 4), 0);
+  dq_pool_run(pool, conc_fn, &c);
+  for (int i = 0; i < 4; i++) {
+    assert_memory_equal(c.out[i], ref, sizeof(float) * 48 * 24);
+    free(c.out[i]); free(c.scr[i]);
+  }
+  dq_pool_free(pool);
+  free(w); free(x); free(ref);
+}
+
 /* Prefill (dequant + sgemm) and per-token decode compute the same product:
  * both are compared with the f32 reference dot, the decode one within the
  * activation-quantization bound. */
@@ -615,6 +648,7 @@ int main(void)
     cmocka_unit_test(test_engine_kernels__act_quant_fast_is_exact),
     cmocka_unit_test(test_engine_kernels__matmul_threads_equal),
     cmocka_unit_test(test_engine_kernels__scratch_monotonic),
+    cmocka_unit_test(test_engine_kernels__reentrant_from_workers),
     cmocka_unit_test(test_engine_kernels__prefill_equals_decode),
     cmocka_unit_test(test_engine_kernels__real_files_agree),
   };
