@@ -57,5 +57,6 @@ int cmd_generate(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 
 #endif

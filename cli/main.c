@@ -25,6 +25,7 @@ static const command commands[] = {
   {"model", cmd_model, "model info FILE: architecture, sizes, RoPE, tokenizer"},
   {"tokenize", cmd_tokenize, "token ids of a text with a GGUF tokenizer"},
   {"bench", cmd_bench, "prefill / decode speed of a GGUF model"},
+  {"embed", cmd_embed, "embedding vectors of texts with a GGUF encoder"},
 };
 
 static void usage(FILE *f)
