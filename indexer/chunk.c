@@ -510,7 +510,7 @@ static int add_block(ck *c, const dq_block *blk)
   if (blk->clean_len == 0 || (c->d->format == DQ_FMT_MARKDOWN && !has_visible(blk->clean, blk->clean_len))) return 0;
   size_t t = count(c, sp + a, b - a);
   cursor cur = {a, blk->line_first};
-  if (t <= c->target || blk->kind == DQ_BLK_HEADING) {
+  if (t <= c->target) { /* (a heading larger than the target is cut like a paragraph) */
     unit u;
     memset(&u, 0, sizeof u);
     u.blk = blk; u.sp = sp; u.a = a; u.b = b; u.tokens = t; u.whole = 1;

@@ -186,9 +186,11 @@ int dq_looks_binary(const char *data, size_t n)
 
 /* ---- repair with an offset map ----------------------------------------------- */
 
+/* NUL bytes are replaced too: every string the loaders make must also work
+ * as a C string (SQLite binds, logs), and a NUL in a text file is damage. */
 static int repair(dq_doc *d, char *data, size_t n, int owned)
 {
-  if (dq_utf8_valid(data, n)) {
+  if (!memchr(data, 0, n) && dq_utf8_valid(data, n)) {
     if (owned) { d->body = data; d->body_len = n; d->body[n] = 0; return 0; }
     d->body = dq_strndup(data, n);
     d->body_len = n;
@@ -199,7 +201,7 @@ static int repair(dq_doc *d, char *data, size_t n, int owned)
   size_t i = 0, run = 0, cap = 0;
   if (dq_buf_reserve(&b, n + n / 8 + 16)) goto oom;
   while (i < n) {
-    size_t k = p[i] < 0x80 ? 1 : good_seq(p + i, n - i);
+    size_t k = p[i] < 0x80 ? p[i] != 0 : good_seq(p + i, n - i);
     if (k) { i += k; run += k; continue; }
     dq_buf_put(&b, p + i - run, run);
     dq_buf_put(&b, "\xEF\xBF\xBD", 3);

@@ -41,7 +41,7 @@ typedef struct dq_doc {
   char **aliases; size_t n_aliases;
   char *date;          /* front-matter date as written (YYYY-MM-DD...), or NULL */
   dq_block *blocks; size_t n_blocks;
-  size_t n_repaired;   /* invalid UTF-8 sequences replaced with U+FFFD */
+  size_t n_repaired;   /* invalid UTF-8 sequences (and NUL bytes) replaced with U+FFFD */
   size_t src_len;      /* bytes of the original */
   /* The whole file after UTF-8 repair, NUL-terminated (for HTML the repaired
    * markup). Chunks of text and Markdown documents are slices of it. Block

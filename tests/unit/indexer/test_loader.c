@@ -224,6 +224,22 @@ static void test_indexer_loader__repair_matches_normalize(void **state)
   }
 }
 
+/* A NUL byte would cut every C-string use of the text: it is repaired like bad UTF-8. */
+static void test_indexer_loader__nul_bytes_repaired(void **state)
+{
+  (void)state;
+  const char src[] = "a\0b\n\nc";
+  dq_doc *d;
+  assert_int_equal(dq_load_buffer(NULL, src, sizeof src - 1, DQ_FMT_MARKDOWN, &d), 0);
+  assert_int_equal(d->n_repaired, 1);
+  assert_int_equal(d->n_blocks, 2);
+  assert_string_equal(d->blocks[0].text, "a\xEF\xBF\xBD" "b");
+  assert_int_equal(strlen(d->blocks[0].clean), d->blocks[0].clean_len);
+  assert_int_equal(d->blocks[0].src_end, 3);
+  assert_int_equal(d->blocks[1].src_start, 5);
+  dq_doc_free(d);
+}
+
 static void test_indexer_loader__txt_paragraphs_and_lines(void **state)
 {
   (void)state;
@@ -283,6 +299,7 @@ int main(void)
     cmocka_unit_test(test_indexer_loader__unknown_extension_needs_utf8),
     cmocka_unit_test(test_indexer_loader__repair_keeps_original_offsets),
     cmocka_unit_test(test_indexer_loader__repair_matches_normalize),
+    cmocka_unit_test(test_indexer_loader__nul_bytes_repaired),
     cmocka_unit_test(test_indexer_loader__txt_paragraphs_and_lines),
     cmocka_unit_test(test_indexer_loader__allocation_failures),
   };
