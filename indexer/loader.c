@@ -343,6 +343,24 @@ static int open_error(const char *path, int err)
   return dq_err_set(DOCQ_EIO, "%s: skipped: cannot open (%s)", path, strerror(err));
 }
 
+/* The checks on a file's bytes: binary, or not UTF-8 under an unknown extension. */
+static int content_check(const char *path, const char *data, size_t n)
+{
+  if (dq_looks_binary(data, n)) return dq_err_set(DOCQ_EUNSUPPORTED, "%s: skipped: binary file", path);
+  if (!known_text_ext(path, dq_format_from_path(path)) && !dq_utf8_valid(data, n))
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: skipped: not UTF-8 text", path);
+  return 0;
+}
+
+int dq_load_file_bytes(const char *path, const char *data, size_t n, dq_doc **out)
+{
+  DQ_ASSERT_ARG(path && out && (data || !n));
+  int rc;
+  *out = NULL;
+  if ((rc = content_check(path, data, n)) < 0) return rc;
+  return load_bytes(path, (char *)(data ? data : ""), n, 0, dq_format_from_path(path), out);
+}
+
 int dq_load_file(const char *path, const dq_load_opts *o, dq_doc **out)
 {
   DQ_ASSERT_ARG(path && out);
@@ -375,17 +393,11 @@ int dq_load_file(const char *path, const dq_load_opts *o, dq_doc **out)
     if (r == 0) break;
     got += (size_t)r;
   }
-  if (dq_looks_binary(data, got)) { rc = dq_err_set(DOCQ_EUNSUPPORTED, "%s: skipped: binary file", path); goto done; }
-  dq_format fmt = dq_format_from_path(path);
-  if (!known_text_ext(path, fmt) && !dq_utf8_valid(data, got)) {
-    rc = dq_err_set(DOCQ_EUNSUPPORTED, "%s: skipped: not UTF-8 text", path);
-    goto done;
-  }
+  if ((rc = content_check(path, data, got)) < 0) goto done;
   close(fd);
   fd = -1;
-  rc = load_bytes(path, data, got, 1, fmt, out);
+  rc = load_bytes(path, data, got, 1, dq_format_from_path(path), out);
   data = NULL;
-  if (rc < 0 && dq_err_code() == rc) dq_err_wrap("%s", path);
 done:
   if (fd >= 0) close(fd);
   dq_free(data);

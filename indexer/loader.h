@@ -72,6 +72,12 @@ int dq_looks_binary(const char *data, size_t n);
  * DOCQ_EUNSUPPORTED (binary, too large, not a regular file). */
 int dq_load_file(const char *path, const dq_load_opts *o, dq_doc **out);
 
+/* Bytes already read from `path` (the indexer reads once to hash them): the
+ * same checks and parsing as dq_load_file after its read (binary -> skipped,
+ * unknown extension and not UTF-8 -> skipped, format from the extension).
+ * The size limit is the caller's. `data` is not kept. */
+int dq_load_file_bytes(const char *path, const char *data, size_t n, dq_doc **out);
+
 /* Parse bytes in memory. `name` (may be NULL) is used for the default title. */
 int dq_load_buffer(const char *name, const char *data, size_t n, dq_format fmt, dq_doc **out);
 

@@ -158,6 +158,15 @@ static void test_indexer_loader__unknown_extension_needs_utf8(void **state)
   const char *latin1 = "caf\xE9 au lait\n";
   assert_int_equal(dq_load_file(write_file("notes.dat", latin1, strlen(latin1)), NULL, &d), DOCQ_EUNSUPPORTED);
   assert_non_null(strstr(dq_err_msg(), "notes.dat: skipped: not UTF-8 text"));
+  /* the same rules for bytes the caller read itself */
+  assert_int_equal(dq_load_file_bytes("x/notes.dat", latin1, strlen(latin1), &d), DOCQ_EUNSUPPORTED);
+  assert_non_null(strstr(dq_err_msg(), "x/notes.dat: skipped: not UTF-8 text"));
+  assert_int_equal(dq_load_file_bytes("x/bin.md", "a\0b", 3, &d), DOCQ_EUNSUPPORTED);
+  assert_non_null(strstr(dq_err_msg(), "x/bin.md: skipped: binary file"));
+  assert_int_equal(dq_load_file_bytes("x/notes.md", "# T\n", 4, &d), 0);
+  assert_int_equal(d->format, DQ_FMT_MARKDOWN);
+  assert_string_equal(d->title, "T");
+  dq_doc_free(d);
   /* a .txt file is text by its name: repaired instead */
   assert_int_equal(dq_load_file(write_file("notes.txt", latin1, strlen(latin1)), NULL, &d), 0);
   assert_int_equal(d->n_repaired, 1);
