@@ -152,6 +152,10 @@ void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_o
     .n_in = n_in, .n_out = n_out, .n_tok = n_tok, .x = x, .out = out,
   };
   atomic_init(&c.next, 0);
+  if (!c.row_bytes) { /* unsupported type or bad n_in: callers check dq_kernels_supports at load; never leave garbage */
+    memset(out, 0, sizeof(float) * (size_t)n_out * (size_t)n_tok);
+    return;
+  }
   if (!use_blas(type, n_tok)) {
     c.act = s;
     c.act_stride = align_up(dq_kq_act_bytes(type, n_in));
