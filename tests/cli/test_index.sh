@@ -69,7 +69,8 @@ out=$("$BIN" --db "$DB" index "$T/corpus" 2>&1 >/dev/null)
 check "human output names the skipped binary" 'printf "%s" "$out" | grep -q "skipped:.*blob.bin"'
 
 # size limit
-out=$("$BIN" --db "$DB" index --json --max-size 0.0001 "$T/corpus/manual/retrieval.md")
+head -c 3000 /dev/zero | tr '\0' 'x' > "$T/corpus/big.txt"
+out=$("$BIN" --db "$DB" index --json --max-size 0.001 "$T/corpus/big.txt")
 check "too large skipped" 'printf "%s" "$out" | grep -q "too large"'
 
 # rm
