@@ -382,8 +382,9 @@ struct dq_bert_ws {
   float *tmp;    /* (max_tokens, d) */
   float *ff;     /* (max_tokens, ff) */
   float *gate;   /* (max_tokens, ff) nomic only */
-  void *mm;      /* dq_matmul scratch for weight products */
+  void *mm;      /* dq_matmul scratch for weight products: one pooled call, or nth token-split calls */
   size_t mm_size;
+  size_t mm_thread; /* bytes of one thread's part in the token-split mode */
   float *heads;  /* per thread: Qh, Kh, Oh (max_seq, dh), Vt (dh, max_seq), S (max_seq, max_seq), scratch */
   size_t head_stride; /* floats per thread */
   size_t head_mm_off; /* floats into a thread's block where its matmul scratch starts */
@@ -418,10 +419,18 @@ int dq_bert_ws_new(dq_bert_ws **out, const dq_bert *m, int max_tokens, int max_s
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
       size_t s = mm_need(ws[i], (int64_t)T, w->nth);
       if (s > w->mm_size) w->mm_size = s;
+      for (int64_t nt = 1; nt <= 16; nt++) {
+        s = mm_need(ws[i], nt, 1);
+        if (s > w->mm_thread) w->mm_thread = s;
+      }
+      s = mm_need(ws[i], (int64_t)T, 1);
+      if (s > w->mm_thread) w->mm_thread = s;
     }
   }
   /* attention products are single-threaded F32 dq_matmul calls of up to L tokens;
    * their scratch size depends on the path (below / above the BLAS threshold) */
+  w->mm_thread = (w->mm_thread + 63) & ~(size_t)63;
+  if (w->mm_thread * (size_t)w->nth > w->mm_size) w->mm_size = w->mm_thread * (size_t)w->nth;
   size_t hs = 0;
   for (int64_t nt = 1; nt <= 8; nt++) {
     size_t a = dq_matmul_scratch_size(DQ_T_F32, (int64_t)dh, (int64_t)L, nt, 1);
@@ -628,8 +637,33 @@ static void job_ffn_act(void *arg, int ith, int nth)
   }
 }
 
+typedef struct { dq_bert_ws *w; const wmat *W; const float *x; int T; float *out; } mm_arg;
+
+static void job_mm_split(void *arg, int ith, int nth)
+{
+  mm_arg *a = arg;
+  const wmat *W = a->W;
+  int t0, t1;
+  split(a->T, ith, nth, &t0, &t1);
+  if (t1 > t0)
+    dq_matmul(NULL, W->type, W->data, W->n_in, W->n_out, a->x + (size_t)t0 * W->n_in, t1 - t0,
+              a->out + (size_t)t0 * W->n_out, (uint8_t *)a->w->mm + (size_t)ith * a->w->mm_thread);
+}
+
+/* out (T, n_out) = x (T, n_in) W^T. With many tokens per thread, each thread
+ * multiplies its own slice of tokens by all of W (single-threaded dq_matmul):
+ * the threads finish together whatever n_out is, where splitting W's rows
+ * into fixed tiles leaves one thread idle for part of a 384-row product.
+ * With few tokens, dq_matmul splits W's rows so W is read once. */
+#define SPLIT_MIN_TOKENS 64 /* tokens per thread from which the token split is used */
 static void matmul(dq_pool *pool, dq_bert_ws *w, const wmat *W, const float *x, int T, float *out)
 {
+  int nth = dq_pool_size(pool);
+  if (nth > 1 && T >= SPLIT_MIN_TOKENS * nth) {
+    mm_arg a = { w, W, x, T, out };
+    dq_pool_run(pool, job_mm_split, &a);
+    return;
+  }
   dq_matmul(pool, W->type, W->data, W->n_in, W->n_out, x, T, out, w->mm);
 }
 
