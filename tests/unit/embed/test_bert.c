@@ -399,9 +399,19 @@ static int teardown(void **state)
 static void test_embed_bert__batch_equals_single(void **state)
 {
   (void)state;
-  const char *texts[] = { "hello", "the cat sat on the mat.", "", "a dog!", "quick brown fox jumps over the lazy dog",
-                          "docq", "search the document, then the passage" };
-  size_t n = sizeof texts / sizeof texts[0];
+  static const char *const base[] = { "hello", "the cat sat on the mat.", "", "a dog!",
+                                      "quick brown fox jumps over the lazy dog", "docq",
+                                      "search the document, then the passage" };
+  /* 5 rounds of 7: over 128 tokens in one call, so the batch takes the
+   * token-split products while each single text takes the row-split ones */
+  const char *texts[35];
+  char buf[35][96];
+  size_t n = 35;
+  for (size_t i = 0; i < n; i++) {
+    const char *b = base[i % 7];
+    snprintf(buf[i], sizeof buf[i], "%s%s%s", b, *b && i >= 7 ? " " : "", *b ? (const char *[]){ "", "cat", "the dog", "long text", "over" }[i / 7] : "");
+    texts[i] = buf[i];
+  }
   unsigned d = g_e->dim;
   float *all = malloc(n * d * sizeof *all), *one = malloc(d * sizeof *one);
   assert_int_equal(dq_embed(g_e, texts, NULL, n, 0, all), 0);
