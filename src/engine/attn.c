@@ -1,0 +1,511 @@
+/* Tiled online-softmax attention over a dq_kv cache (see attn.h).
+ *
+ * Per item (block of bq query tokens x one kv head = R rows of query vectors)
+ * and per key tile of DQ_ATTN_TILE positions:
+ *   1. dequantize the K rows into `rowbuf` and transpose them to kt[d][TILE]
+ *      (so the scores of one query against the whole tile are TILE/8 vector
+ *      accumulators and no horizontal sums), dequantize V rows into vt;
+ *   2. for each row: s = scale * q . k (masked outside the row's visible
+ *      intervals), m' = max(m, max s), acc = acc * e^(m - m') + sum p_j v_j
+ *      with p_j = e^(s_j - m'), l = l * e^(m - m') + sum p_j.
+ * Tiles no row of the item can see are skipped without being read (causal:
+ * half of the square; windows: all but the sinks and the recent band).
+ * Invariants: scratch sizes depend only on (head_dim, rows per item,
+ * threads); columns of a partial tile beyond the visible range are masked
+ * (their p is exactly 0) and the PV loop stops at the last visible column, so
+ * stale scratch never reaches a result. */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define DQ_ATTN_AVX2 1
+#endif
+
+#include "engine/attn.h"
+#include "engine/rope.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#define TILE DQ_ATTN_TILE
+#define ROWS_TARGET 32 /* query rows (tokens x heads of a group) sharing one dequantized tile */
+
+typedef struct scratch {
+  float *rowbuf; /* (TILE, hd) dequantized K rows before the transpose */
+  float *kt;     /* (hd, TILE) transposed K tile */
+  float *vt;     /* (TILE, hd) V tile */
+  float *acc;    /* (rmax, hd) running numerators */
+  float *m, *l;  /* (rmax) running max and denominator */
+  float *s;      /* (TILE) scores of one row */
+  float *qc;     /* (rmax, hd) LAMBDA: queries rotated to the capped distance */
+  float *cs;     /* (n_rot) LAMBDA: cos/sin of one query's rotation */
+} scratch;
+
+struct dq_attn {
+  dq_attn_params p;
+  float theta[DQ_ROPE_MAX_DIMS / 2];
+  float *unrot;  /* (n_sinks, n_rot) LAMBDA: cos/sin of -j*theta, turning global key j back to position 0 */
+  int gqa;       /* query heads per kv head */
+  int bq;        /* query tokens per item */
+  int rmax;      /* bq * gqa */
+  int nth;       /* scratch sets */
+  float scale;
+  scratch *ts;   /* (nth) */
+  float *part;   /* (DQ_ATTN_MAX_SPLIT, n_kv_head, rmax, hd + 2) split-KV partials: acc, m, l */
+  size_t bytes;
+  /* the current run (set by dq_attn_run, read by the workers) */
+  const dq_kv *kv;
+  int layer, n_q, pos0, n_blocks, n_split, n_items;
+  const float *q;
+  float *out;
+  atomic_int next;
+};
+
+/* ---- small kernels ----------------------------------------------------------- */
+
+#ifdef DQ_ATTN_AVX2
+/* e^x for x in float range: 2^n * P(r), x = n ln2 + r, |r| <= ln2/2, with the
+ * Cephes minimax coefficients for expf (relative error ~2e-7); x <= -87.3
+ * gives ~1e-38 (callers zero masked lanes explicitly). */
+static inline __m256 exp256(__m256 x)
+{
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+#endif
+
+/* s[0..TILE) = scale * q . kt[:, j] */
+static void tile_scores(const float *q, const float *kt, int hd, float scale, float *s)
+{
+#ifdef DQ_ATTN_AVX2
+  __m256 c[TILE / 8];
+  for (int i = 0; i < TILE / 8; i++) c[i] = _mm256_setzero_ps();
+  for (int d = 0; d < hd; d++) {
+    const __m256 qd = _mm256_set1_ps(q[d]);
+    const float *kr = kt + (size_t)d * TILE;
+    for (int i = 0; i < TILE / 8; i++) c[i] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(kr + 8 * i), c[i]);
+  }
+  const __m256 vs = _mm256_set1_ps(scale);
+  for (int i = 0; i < TILE / 8; i++) _mm256_storeu_ps(s + 8 * i, _mm256_mul_ps(c[i], vs));
+#else
+  for (int j = 0; j < TILE; j++) s[j] = 0.0f;
+  for (int d = 0; d < hd; d++) {
+    const float qd = q[d], *kr = kt + (size_t)d * TILE;
+    for (int j = 0; j < TILE; j++) s[j] += qd * kr[j];
+  }
+  for (int j = 0; j < TILE; j++) s[j] *= scale;
+#endif
+}
+
+/* s[j] = exp(s[j] - mx) for j in [lo, hi) with masked (-inf) entries -> 0;
+ * returns their sum. Entries outside [lo, hi) are not used afterwards. */
+static float tile_exp(float *s, int lo, int hi, float mx)
+{
+  float sum = 0.0f;
+  int j = lo;
+#ifdef DQ_ATTN_AVX2
+  const __m256 vm = _mm256_set1_ps(mx), ninf = _mm256_set1_ps(-INFINITY);
+  __m256 vsum = _mm256_setzero_ps();
+  for (; j + 8 <= hi; j += 8) {
+    const __m256 x = _mm256_loadu_ps(s + j);
+    const __m256 keep = _mm256_cmp_ps(x, ninf, _CMP_NEQ_OQ);
+    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(x, vm)), keep);
+    _mm256_storeu_ps(s + j, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  float t[8];
+  _mm256_storeu_ps(t, vsum);
+  for (int i = 0; i < 8; i++) sum += t[i];
+#endif
+  for (; j < hi; j++) {
+    s[j] = s[j] == -INFINITY ? 0.0f : expf(s[j] - mx);
+    sum += s[j];
+  }
+  return sum;
+}
+
+/* acc[hd] = acc * corr + sum_{j in [lo, hi)} p[j] * vt[j] */
+static void tile_pv(float *acc, float corr, const float *p, const float *vt, int lo, int hi, int hd)
+{
+  int d0 = 0;
+#ifdef DQ_ATTN_AVX2
+  const __m256 vc = _mm256_set1_ps(corr);
+  for (; d0 + 64 <= hd; d0 += 64) {
+    __m256 a[8];
+    for (int i = 0; i < 8; i++) a[i] = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 8 * i), vc);
+    for (int j = lo; j < hi; j++) {
+      const __m256 pj = _mm256_set1_ps(p[j]);
+      const float *vr = vt + (size_t)j * hd + d0;
+      for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * i), a[i]);
+    }
+    for (int i = 0; i < 8; i++) _mm256_storeu_ps(acc + d0 + 8 * i, a[i]);
+  }
+  for (; d0 + 8 <= hd; d0 += 8) {
+    __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc + d0), vc);
+    for (int j = lo; j < hi; j++)
+      a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vt + (size_t)j * hd + d0), a);
+    _mm256_storeu_ps(acc + d0, a);
+  }
+#endif
+  if (d0 == hd) return;
+  for (int d = d0; d < hd; d++) acc[d] *= corr;
+  for (int j = lo; j < hi; j++) {
+    const float pj = p[j], *vr = vt + (size_t)j * hd;
+    for (int d = d0; d < hd; d++) acc[d] += pj * vr[d];
+  }
+}
+
+/* Rotate x by a cos/sin table (cs[2j], cs[2j+1] for pair j) in layout `mode`. */
+static void rotate_cs(float *x, const float *cs, int n_rot, int mode)
+{
+  const int half = n_rot / 2;
+  for (int j = 0; j < half; j++) {
+    const int ia = mode == DQ_ROPE_NEOX ? j : 2 * j, ib = mode == DQ_ROPE_NEOX ? j + half : 2 * j + 1;
+    const float c = cs[2 * j], s = cs[2 * j + 1], x0 = x[ia], x1 = x[ib];
+    x[ia] = x0 * c - x1 * s;
+    x[ib] = x0 * s + x1 * c;
+  }
+}
+
+static void cs_for_delta(float *cs, const float *theta, int n_rot, double delta)
+{
+  for (int j = 0; j < n_rot / 2; j++) {
+    const double a = delta * (double)theta[j];
+    cs[2 * j] = (float)cos(a);
+    cs[2 * j + 1] = (float)sin(a);
+  }
+}
+
+/* ---- visibility ---------------------------------------------------------------- */
+
+static inline int imax(int a, int b) { return a > b ? a : b; }
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* The keys a query at slot qs sees with its plain score: [a0, a1) and [b0, b1)
+ * (disjoint, possibly empty), and for LAMBDA the capped global keys [c0, c1). */
+typedef struct vis { int a0, a1, b0, b1, c1; } vis;
+
+static vis visible(const dq_attn_params *p, int qs)
+{
+  vis v = {0, 0, 0, qs + 1, 0};
+  if (p->mask == DQ_ATTN_CAUSAL) return v;
+  const int w0 = imax(0, qs - p->window + 1);
+  v.b0 = w0;
+  if (p->mask == DQ_ATTN_SINKS)
+    v.a1 = imin(p->n_sinks, w0);
+  else
+    v.c1 = imin(p->n_sinks, w0);
+  return v;
+}
+
+/* ---- one item -------------------------------------------------------------- */
+
+/* Load tile [k0, k0+nk) of kv head kvh; `unrot` (LAMBDA) turns key j back to
+ * position 0 with the precomputed table. */
+static void load_tile(const dq_attn *a, scratch *w, int kvh, int k0, int nk, int unrot)
+{
+  const int hd = a->p.head_dim;
+  dq_kv_read_k(a->kv, a->layer, kvh, k0, nk, w->rowbuf);
+  dq_kv_read_v(a->kv, a->layer, kvh, k0, nk, w->vt);
+  if (unrot)
+    for (int j = 0; j < nk; j++)
+      rotate_cs(w->rowbuf + (size_t)j * hd, a->unrot + (size_t)(k0 + j) * a->p.n_rot, a->p.n_rot, a->p.rope_mode);
+  for (int j = 0; j < nk; j++)
+    for (int d = 0; d < hd; d++) w->kt[(size_t)d * TILE + j] = w->rowbuf[(size_t)j * hd + d];
+}
+
+/* Fold tile columns [x0,x1) u [y0,y1) (tile-relative, x1 <= y0 or empty) of
+ * one query row into its running state. */
+static void row_update(const dq_attn *a, scratch *w, int r, const float *q, int x0, int x1, int y0, int y1)
+{
+  const int hd = a->p.head_dim;
+  const int lo = x0 < x1 ? x0 : y0, hi = y0 < y1 ? y1 : x1;
+  float *s = w->s;
+  tile_scores(q, w->kt, hd, a->scale, s);
+  float mx = -INFINITY;
+  for (int j = lo; j < hi; j++) {
+    if ((j >= x1 || j < x0) && (j >= y1 || j < y0)) s[j] = -INFINITY;
+    else if (s[j] > mx) mx = s[j];
+  }
+  const float m_old = w->m[r], m_new = mx > m_old ? mx : m_old;
+  const float corr = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+  const float sum = tile_exp(s, lo, hi, m_new);
+  w->l[r] = w->l[r] * corr + sum;
+  w->m[r] = m_new;
+  tile_pv(w->acc + (size_t)r * hd, corr, s, w->vt, lo, hi, hd);
+}
+
+static void run_item(dq_attn *a, scratch *w, int blk, int kvh, int sp)
+{
+  const dq_attn_params *p = &a->p;
+  const int hd = p->head_dim, gqa = a->gqa;
+  const int t0 = blk * a->bq, nt = imin(a->bq, a->n_q - t0), R = nt * gqa;
+  const int kend = a->pos0 + t0 + nt; /* one past the last visible slot of the block */
+  const int ntiles = (kend + TILE - 1) / TILE;
+  const int ta = (int)((int64_t)sp * ntiles / a->n_split), tb = (int)((int64_t)(sp + 1) * ntiles / a->n_split);
+
+  for (int r = 0; r < R; r++) {
+    w->m[r] = -INFINITY;
+    w->l[r] = 0.0f;
+  }
+  memset(w->acc, 0, (size_t)R * hd * sizeof(float));
+
+#define QROW(t, g) (a->q + ((size_t)(t0 + (t)) * p->n_head + (size_t)kvh * gqa + (g)) * hd)
+
+  /* LAMBDA: far global keys, scored with the query turned to distance max_dist. */
+  if (p->mask == DQ_ATTN_LAMBDA && sp == 0) {
+    int cmax = 0;
+    for (int t = 0; t < nt; t++) cmax = imax(cmax, visible(p, a->pos0 + t0 + t).c1);
+    if (cmax > 0) {
+      for (int t = 0; t < nt; t++) {
+        const int qs = a->pos0 + t0 + t;
+        if (visible(p, qs).c1 == 0) continue;
+        cs_for_delta(w->cs, a->theta, p->n_rot, (double)p->max_dist - qs);
+        for (int g = 0; g < gqa; g++) {
+          float *qc = w->qc + ((size_t)t * gqa + g) * hd;
+          memcpy(qc, QROW(t, g), (size_t)hd * sizeof(float));
+          rotate_cs(qc, w->cs, p->n_rot, p->rope_mode);
+        }
+      }
+      for (int k0 = 0; k0 < cmax; k0 += TILE) {
+        const int nk = imin(TILE, cmax - k0);
+        load_tile(a, w, kvh, k0, nk, 1);
+        for (int t = 0; t < nt; t++) {
+          const int c1 = imin(visible(p, a->pos0 + t0 + t).c1 - k0, nk);
+          if (c1 <= 0) continue;
+          for (int g = 0; g < gqa; g++)
+            row_update(a, w, t * gqa + g, w->qc + ((size_t)t * gqa + g) * hd, 0, c1, c1, c1);
+        }
+      }
+    }
+  }
+
+  for (int ti = ta; ti < tb; ti++) {
+    const int k0 = ti * TILE, nk = imin(TILE, kend - k0);
+    int loaded = 0;
+    for (int t = 0; t < nt; t++) {
+      const vis v = visible(p, a->pos0 + t0 + t);
+      const int x0 = imax(v.a0 - k0, 0), x1 = imin(v.a1 - k0, nk);
+      const int y0 = imax(v.b0 - k0, 0), y1 = imin(v.b1 - k0, nk);
+      if (x0 >= x1 && y0 >= y1) continue;
+      if (!loaded) {
+        load_tile(a, w, kvh, k0, nk, 0);
+        loaded = 1;
+      }
+      for (int g = 0; g < gqa; g++)
+        row_update(a, w, t * gqa + g, QROW(t, g), x0 < x1 ? x0 : 0, x0 < x1 ? x1 : 0, y0 < y1 ? y0 : nk,
+                   y0 < y1 ? y1 : nk);
+    }
+  }
+#undef QROW
+
+  for (int r = 0; r < R; r++) {
+    const int t = r / gqa, g = r % gqa;
+    const float *acc = w->acc + (size_t)r * hd;
+    if (a->n_split == 1) {
+      float *o = a->out + ((size_t)(t0 + t) * p->n_head + (size_t)kvh * gqa + g) * hd;
+      const float inv = w->l[r] > 0.0f ? 1.0f / w->l[r] : 0.0f;
+      for (int d = 0; d < hd; d++) o[d] = acc[d] * inv;
+    } else {
+      float *pp = a->part + (((size_t)sp * p->n_kv_head + kvh) * a->rmax + r) * (size_t)(hd + 2);
+      memcpy(pp, acc, (size_t)hd * sizeof(float));
+      pp[hd] = w->m[r];
+      pp[hd + 1] = w->l[r];
+    }
+  }
+}
+
+static void worker(void *ctx, int ith, int nth)
+{
+  dq_attn *a = ctx;
+  scratch *w = &a->ts[ith];
+  (void)nth;
+  const int per_block = a->p.n_kv_head * a->n_split;
+  for (;;) {
+    const int it = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed);
+    if (it >= a->n_items) break;
+    const int rem = it % per_block;
+    run_item(a, w, a->n_blocks - 1 - it / per_block, rem / a->n_split, rem % a->n_split);
+  }
+}
+
+/* Merge split-KV partials (one block: t0 = 0) into out. */
+static void merge_splits(dq_attn *a)
+{
+  const int hd = a->p.head_dim, gqa = a->gqa, R = a->n_q * gqa;
+  for (int kvh = 0; kvh < a->p.n_kv_head; kvh++)
+    for (int r = 0; r < R; r++) {
+      float M = -INFINITY, L = 0.0f;
+      for (int sp = 0; sp < a->n_split; sp++) {
+        const float m = a->part[(((size_t)sp * a->p.n_kv_head + kvh) * a->rmax + r) * (size_t)(hd + 2) + hd];
+        if (m > M) M = m;
+      }
+      float *o = a->out + ((size_t)(r / gqa) * a->p.n_head + (size_t)kvh * gqa + r % gqa) * hd;
+      memset(o, 0, (size_t)hd * sizeof(float));
+      for (int sp = 0; sp < a->n_split; sp++) {
+        const float *pp = a->part + (((size_t)sp * a->p.n_kv_head + kvh) * a->rmax + r) * (size_t)(hd + 2);
+        if (pp[hd] == -INFINITY) continue; /* this split saw none of the row's keys */
+        const float f = expf(pp[hd] - M);
+        L += pp[hd + 1] * f;
+        for (int d = 0; d < hd; d++) o[d] += pp[d] * f;
+      }
+      const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+      for (int d = 0; d < hd; d++) o[d] *= inv;
+    }
+}
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+void dq_attn_params_default(dq_attn_params *p, int n_head, int n_kv_head, int head_dim)
+{
+  memset(p, 0, sizeof *p);
+  p->n_head = n_head;
+  p->n_kv_head = n_kv_head;
+  p->head_dim = head_dim;
+  p->n_threads = 1;
+  p->mask = DQ_ATTN_CAUSAL;
+  p->rope_mode = DQ_ROPE_NORM;
+}
+
+static int check_params(const dq_attn_params *p)
+{
+  if (p->n_head <= 0 || p->n_kv_head <= 0 || p->n_head % p->n_kv_head)
+    return dq_err_set(DOCQ_EINVAL, "attention: %d query heads are not a multiple of %d kv heads", p->n_head,
+                      p->n_kv_head);
+  if (p->head_dim <= 0 || p->head_dim > DQ_ROPE_MAX_DIMS)
+    return dq_err_set(DOCQ_EINVAL, "attention: head_dim %d outside 1..%d", p->head_dim, DQ_ROPE_MAX_DIMS);
+  if (p->mask < DQ_ATTN_CAUSAL || p->mask > DQ_ATTN_LAMBDA)
+    return dq_err_set(DOCQ_EINVAL, "attention: unknown mask %d", p->mask);
+  if (p->scale < 0.0f || !isfinite(p->scale)) return dq_err_set(DOCQ_EINVAL, "attention: bad scale");
+  if (p->mask == DQ_ATTN_CAUSAL) return 0;
+  if (p->window < 1 || p->n_sinks < 0)
+    return dq_err_set(DOCQ_EINVAL, "attention: window %d must be >= 1 and sinks %d >= 0", p->window, p->n_sinks);
+  if (p->mask == DQ_ATTN_LAMBDA) {
+    if (p->max_dist < 0) return dq_err_set(DOCQ_EINVAL, "attention: max_dist %d < 0", p->max_dist);
+    if (!p->theta || p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > p->head_dim)
+      return dq_err_set(DOCQ_EINVAL, "attention: Lambda mask needs theta and an even n_rot <= head_dim (got %d)",
+                        p->n_rot);
+    if (p->rope_mode != DQ_ROPE_NORM && p->rope_mode != DQ_ROPE_NEOX)
+      return dq_err_set(DOCQ_EINVAL, "attention: unknown rope mode %d", p->rope_mode);
+  }
+  return 0;
+}
+
+int dq_attn_new(dq_attn **out, const dq_attn_params *p)
+{
+  int rc;
+  dq_attn *a = NULL;
+  DQ_ASSERT_ARG(out && p);
+  *out = NULL;
+  if ((rc = check_params(p)) < 0) return rc;
+  if (!(a = dq_calloc(1, sizeof *a))) return DOCQ_ENOMEM;
+  a->p = *p;
+  a->p.theta = NULL;
+  if (a->p.mask == DQ_ATTN_LAMBDA) {
+    memcpy(a->theta, p->theta, (size_t)(p->n_rot / 2) * sizeof(float));
+    if (a->p.max_dist == 0) a->p.max_dist = p->window;
+  }
+  a->nth = p->n_threads > 0 ? p->n_threads : 1;
+  a->gqa = p->n_head / p->n_kv_head;
+  a->bq = imax(1, ROWS_TARGET / a->gqa);
+  a->rmax = a->bq * a->gqa;
+  a->scale = p->scale > 0.0f ? p->scale : 1.0f / sqrtf((float)p->head_dim);
+  const size_t hd = (size_t)p->head_dim, R = (size_t)a->rmax;
+  const size_t per_thread = 3 * TILE * hd + 2 * R * hd + 2 * R + TILE + hd;
+  const size_t n_part = (size_t)DQ_ATTN_MAX_SPLIT * p->n_kv_head * R * (hd + 2);
+  const size_t n_unrot = a->p.mask == DQ_ATTN_LAMBDA ? (size_t)p->n_sinks * (size_t)p->n_rot : 0;
+  if (!(a->ts = dq_calloc((size_t)a->nth, sizeof *a->ts)) || !(a->part = dq_calloc(n_part, sizeof(float))) ||
+      (n_unrot && !(a->unrot = dq_malloc(n_unrot * sizeof(float))))) {
+    rc = DOCQ_ENOMEM;
+    goto done;
+  }
+  for (int i = 0; i < a->nth; i++) {
+    float *b = dq_calloc(per_thread, sizeof(float));
+    if (!b) {
+      rc = DOCQ_ENOMEM;
+      goto done;
+    }
+    scratch *w = &a->ts[i];
+    w->rowbuf = b;
+    w->kt = w->rowbuf + TILE * hd;
+    w->vt = w->kt + TILE * hd;
+    w->acc = w->vt + TILE * hd;
+    w->qc = w->acc + R * hd;
+    w->m = w->qc + R * hd;
+    w->l = w->m + R;
+    w->s = w->l + R;
+    w->cs = w->s + TILE;
+  }
+  for (int j = 0; j < (int)(n_unrot ? p->n_sinks : 0); j++)
+    cs_for_delta(a->unrot + (size_t)j * p->n_rot, a->theta, p->n_rot, -(double)j);
+  a->bytes = sizeof *a + (size_t)a->nth * (sizeof(scratch) + per_thread * sizeof(float)) +
+             (n_part + n_unrot) * sizeof(float);
+  *out = a;
+  a = NULL;
+done:
+  dq_attn_free(a);
+  return rc;
+}
+
+void dq_attn_free(dq_attn *a)
+{
+  if (!a) return;
+  if (a->ts)
+    for (int i = 0; i < a->nth; i++) dq_free(a->ts[i].rowbuf);
+  dq_free(a->ts);
+  dq_free(a->part);
+  dq_free(a->unrot);
+  dq_free(a);
+}
+
+size_t dq_attn_scratch_bytes(const dq_attn *a) { return a ? a->bytes : 0; }
+
+int dq_attn_run(dq_attn *a, dq_pool *pool, const dq_kv *kv, int layer, const float *q, int n_q, int pos0,
+                float *out)
+{
+  DQ_ASSERT_ARG(a && kv && q && out);
+  const int nth = pool ? dq_pool_size(pool) : 1;
+  if (kv->n_kv_head != a->p.n_kv_head || kv->head_dim != a->p.head_dim)
+    return dq_err_set(DOCQ_EINVAL, "attention: cache has %d kv heads of %d, expected %d of %d", kv->n_kv_head,
+                      kv->head_dim, a->p.n_kv_head, a->p.head_dim);
+  if (layer < 0 || layer >= kv->n_layer || n_q <= 0 || pos0 < 0 || n_q > kv->n_ctx - pos0)
+    return dq_err_set(DOCQ_EINVAL, "attention: layer %d, queries [%d, %d) outside the cache (%d layers, %d slots)",
+                      layer, pos0, pos0 + n_q, kv->n_layer, kv->n_ctx);
+  if (nth > a->nth)
+    return dq_err_set(DOCQ_EINVAL, "attention: pool of %d threads, scratch for %d", nth, a->nth);
+  a->kv = kv;
+  a->layer = layer;
+  a->q = q;
+  a->n_q = n_q;
+  a->pos0 = pos0;
+  a->out = out;
+  a->n_blocks = (n_q + a->bq - 1) / a->bq;
+  a->n_split = 1;
+  const int ntiles = (pos0 + n_q + TILE - 1) / TILE;
+  const int items = a->n_blocks * a->p.n_kv_head;
+  /* The split depends on the length only, never on the pool size, so results
+   * are bit-identical for every thread count. 4+ tiles per split keep the
+   * merge cost negligible. */
+  if (a->n_blocks == 1) a->n_split = imax(1, imin(DQ_ATTN_MAX_SPLIT, ntiles / 4));
+  a->n_items = items * a->n_split;
+  atomic_store(&a->next, 0);
+  if (pool)
+    dq_pool_run(pool, worker, a);
+  else
+    worker(a, 0, 1);
+  if (a->n_split > 1) merge_splits(a);
+  return 0;
+}
