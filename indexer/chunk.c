@@ -295,7 +295,7 @@ static int make_overlap(ck *c, unit *ov)
     /* Only the tail can be repeated: a token covers at most a few bytes of
      * text, so scanning a window (snapped to a character) finds the same
      * cuts as scanning the whole chunk, at a fraction of the cost. */
-    size_t from = lo, window = 24 * c->overlap + 256;
+    size_t from = lo, window = (c->o->count_tokens ? 24 : 8) * c->overlap + 64; /* estimator: <= 4 bytes a token + spaces */
     if (l->b - lo > window) {
       from = l->b - window;
       while (from < l->b && ((unsigned char)l->sp[from] & 0xC0) == 0x80) from++;

@@ -98,6 +98,12 @@ static void put_wikilink(dq_buf *o, const char *s, size_t n)
 
 typedef struct { size_t at, skip_to; } link_end;
 
+/* Bytes md_clean looks at; everything else is copied as is. */
+static const unsigned char md_special[256] = {
+  ['\n'] = 1, ['\\'] = 1, ['`'] = 1, ['|'] = 1, ['!'] = 1, ['['] = 1, [']'] = 1,
+  ['<'] = 1, ['*'] = 1, ['_'] = 1, ['~'] = 1, ['='] = 1,
+};
+
 /* `prefixes`: strip line-start markup (not for heading text, where "1. Intro" is the title). */
 static int md_clean(const char *s, size_t n, int prefixes, char **out, size_t *out_n)
 {
@@ -195,8 +201,13 @@ static int md_clean(const char *s, size_t n, int prefixes, char **out, size_t *o
       i = j;
       continue;
     }
-    default:
-      break;
+    default: { /* a run of plain bytes in one copy: this loop sees every byte indexed */
+      size_t j = i + 1;
+      while (j < n && !md_special[(unsigned char)s[j]] && !(n_ends && j == ends[n_ends - 1].at)) j++;
+      dq_buf_put(&o, s + i, j - i);
+      i = j;
+      continue;
+    }
     }
     dq_buf_putc(&o, (char)c);
     i++;
