@@ -15,6 +15,14 @@
  * double, SiLU as x / (1 + e^-x), RoPE angles in ggml's float order. */
 #include "engine/forward.h"
 
+/* Parity with llama.cpp depends on rounding: no implicit a*b+c fusion here
+ * (the build's gnu11 mode would otherwise contract to FMA). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#elif defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #include <math.h>
 #include <string.h>
 
@@ -371,7 +379,10 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
       store_kv(f, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
     }
     att_job job = {f, l, T, pos0};
-    dq_pool_run(f->pool, attention_worker, &job);
+    /* a decode step over a short cache is a few microseconds of work: waking
+     * the pool for it costs more than it saves */
+    if ((int64_t)T * hp->n_head * (pos0 + T) * hd < (1 << 18)) attention_worker(&job, 0, 1);
+    else dq_pool_run(f->pool, attention_worker, &job);
     matmul(f, &L->wo, f->att, T, f->xo);
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
 

@@ -8,6 +8,14 @@
  * cancellation), which gives the same net factor. */
 #include "engine/rope.h"
 
+/* Parity with llama.cpp depends on rounding: no implicit a*b+c fusion here
+ * (the build's gnu11 mode would otherwise contract to FMA). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#elif defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #include <math.h>
 #include <string.h>
 

@@ -1,0 +1,201 @@
+/* bench_engine: prefill and decode speed of the built-in engine on a
+ * Qwen2.5-0.5B-shaped random model (n_embd 896, 24 layers, 14 heads, 2 KV
+ * heads, n_ff 4864, vocab 151936, tied embeddings), written once to /tmp with
+ * the test GGUF writer in two mixes:
+ *   Q8_0   : every matrix Q8_0 (as llama.cpp's Q8_0 file)
+ *   Q4_K_M : llama.cpp's Q4_K_M rules for this shape: rows of 896 are not
+ *            whole 256-blocks, so Q4_K falls back to Q5_0 and Q6_K to Q8_0;
+ *            ffn_down (rows of 4864) is Q6_K on the "more bits" layers, else
+ *            Q4_K; attn_v gets the more-bits type on those layers.
+ * Measures pp (one prompt of -p tokens, batched) and tg (-n tokens one at a
+ * time after one token), mean +- sd over repetitions, plus peak resident
+ * memory. Weights are memory-mapped, so resident memory counts the pages
+ * touched plus the KV cache and scratch.
+ *
+ * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "engine/forward.h"
+#include "engine/kernels.h"
+#include "engine/model.h"
+#include "gguf_writer.h"
+#include "util/err.h"
+
+enum { E = 896, L = 24, H = 14, HKV = 2, F = 4864, V = 151936, CTX = 32768 };
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static int add(dq_gw *w, uint64_t *rng, const char *name, int type, int64_t ne0, int64_t ne1, float center, float scale)
+{
+  int64_t ne[2] = {ne0, ne1};
+  size_t n = (size_t)(ne0 * ne1);
+  float *x = malloc(n * sizeof *x);
+  if (!x) return DOCQ_ENOMEM;
+  for (size_t i = 0; i < n; i++) x[i] = center + scale * ((float)(rng_next(rng) >> 40) / 8388608.0f - 1.0f);
+  int rc = dq_gw_add_tensor_f32(w, name, type, ne1 > 1 ? 2 : 1, ne, x);
+  free(x);
+  return rc;
+}
+
+static int more_bits(int i) { return i < L / 8 || i >= 7 * L / 8 || (i - L / 8) % 3 == 2; }
+
+static int write_model(const char *path, int q4km)
+{
+  dq_gw *w = dq_gw_new();
+  uint64_t rng = 1234;
+  int rc = 0;
+  char nm[64];
+  if (!w) return DOCQ_ENOMEM;
+  if ((rc = dq_gw_add_str(w, "general.architecture", "qwen2")) < 0 ||
+      (rc = dq_gw_add_str(w, "general.name", q4km ? "qwen2.5-0.5b-shape Q4_K_M" : "qwen2.5-0.5b-shape Q8_0")) < 0 ||
+      (rc = dq_gw_add_u32(w, "qwen2.context_length", CTX)) < 0 || (rc = dq_gw_add_u32(w, "qwen2.embedding_length", E)) < 0 ||
+      (rc = dq_gw_add_u32(w, "qwen2.block_count", L)) < 0 || (rc = dq_gw_add_u32(w, "qwen2.feed_forward_length", F)) < 0 ||
+      (rc = dq_gw_add_u32(w, "qwen2.attention.head_count", H)) < 0 ||
+      (rc = dq_gw_add_u32(w, "qwen2.attention.head_count_kv", HKV)) < 0 ||
+      (rc = dq_gw_add_f32(w, "qwen2.attention.layer_norm_rms_epsilon", 1e-6f)) < 0 ||
+      (rc = dq_gw_add_f32(w, "qwen2.rope.freq_base", 1e6f)) < 0)
+    goto done;
+  const int hd = E / H;
+  if ((rc = add(w, &rng, "token_embd.weight", DQ_T_Q8_0, E, V, 0, 1.0f)) < 0) goto done;
+  for (int i = 0; i < L && rc == 0; i++) {
+    int t_small = q4km ? DQ_T_Q5_0 : DQ_T_Q8_0; /* rows of 896 */
+    int t_v = q4km ? (more_bits(i) ? DQ_T_Q8_0 : DQ_T_Q5_0) : DQ_T_Q8_0;
+    int t_down = q4km ? (more_bits(i) ? DQ_T_Q6_K : DQ_T_Q4_K) : DQ_T_Q8_0;
+#define N(x) (snprintf(nm, sizeof nm, "blk.%d." x, i), nm)
+    if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
+        (rc = add(w, &rng, N("attn_q.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
+        (rc = add(w, &rng, N("attn_q.bias"), DQ_T_F32, E, 1, 0, 0.1f)) < 0 ||
+        (rc = add(w, &rng, N("attn_k.weight"), t_small, E, HKV * hd, 0, 0.05f)) < 0 ||
+        (rc = add(w, &rng, N("attn_k.bias"), DQ_T_F32, HKV * hd, 1, 0, 0.1f)) < 0 ||
+        (rc = add(w, &rng, N("attn_v.weight"), t_v, E, HKV * hd, 0, 0.05f)) < 0 ||
+        (rc = add(w, &rng, N("attn_v.bias"), DQ_T_F32, HKV * hd, 1, 0, 0.1f)) < 0 ||
+        (rc = add(w, &rng, N("attn_output.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
+        (rc = add(w, &rng, N("ffn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
+        (rc = add(w, &rng, N("ffn_gate.weight"), t_small, E, F, 0, 0.05f)) < 0 ||
+        (rc = add(w, &rng, N("ffn_up.weight"), t_small, E, F, 0, 0.05f)) < 0 ||
+        (rc = add(w, &rng, N("ffn_down.weight"), t_down, F, E, 0, 0.02f)) < 0)
+      goto done;
+#undef N
+  }
+  if ((rc = add(w, &rng, "output_norm.weight", DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
+  rc = dq_gw_write_file(w, path);
+done:
+  dq_gw_free(w);
+  return rc;
+}
+
+static long rss_kib(const char *field)
+{
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, field, strlen(field))) v = atol(line + strlen(field));
+  fclose(f);
+  return v;
+}
+
+static void stats(const double *x, int n, double *mu, double *sd)
+{
+  double s = 0, q = 0;
+  for (int i = 0; i < n; i++) s += x[i];
+  *mu = s / n;
+  for (int i = 0; i < n; i++) q += (x[i] - *mu) * (x[i] - *mu);
+  *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
+}
+
+static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
+{
+  char path[512];
+  snprintf(path, sizeof path, "%s/docq-bench-qwen2.5-0.5b-%s.gguf", dir, q4km ? "q4_k_m" : "q8_0");
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    fprintf(stderr, "writing %s ...\n", path);
+    double t0 = now_s();
+    if (write_model(path, q4km) < 0) {
+      fprintf(stderr, "write: %s\n", dq_err_msg());
+      return 1;
+    }
+    fprintf(stderr, "  %.1f s\n", now_s() - t0);
+    stat(path, &st);
+  }
+  dq_model *m;
+  if (dq_model_load(&m, path) < 0) {
+    fprintf(stderr, "load: %s\n", dq_err_msg());
+    return 1;
+  }
+  dq_fwd *f;
+  if (dq_fwd_new(&f, m, pp + tg + 8, 512, threads, DQ_KV_F16) < 0) {
+    fprintf(stderr, "fwd: %s\n", dq_err_msg());
+    return 1;
+  }
+  int32_t *toks = malloc(sizeof *toks * (size_t)(pp + tg + 8));
+  uint64_t r = 5;
+  for (int i = 0; i < pp + tg + 8; i++) toks[i] = (int32_t)(rng_next(&r) % V);
+  double pps[64], tgs[64], mu, sd;
+  /* warm-up: touches every weight page once */
+  dq_fwd_eval(f, toks, pp > 0 ? (pp < 64 ? pp : 64) : 1, NULL);
+  for (int k = 0; k < reps; k++) {
+    dq_fwd_reset(f);
+    double t0 = now_s();
+    if (pp > 0) dq_fwd_eval(f, toks, pp, NULL);
+    pps[k] = pp / (now_s() - t0);
+    dq_fwd_reset(f);
+    dq_fwd_eval(f, toks, 1, NULL);
+    t0 = now_s();
+    for (int i = 0; i < tg; i++) dq_fwd_eval(f, toks + 1 + i, 1, NULL);
+    tgs[k] = tg / (now_s() - t0);
+  }
+  const char *name = q4km ? "qwen2 0.5B-shape Q4_K_M" : "qwen2 0.5B-shape Q8_0";
+  stats(pps, reps, &mu, &sd);
+  printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f |\n", name, st.st_size / 1048576.0,
+         m->n_params / 1e6, threads, "pp", pp, mu, sd);
+  stats(tgs, reps, &mu, &sd);
+  printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f |\n", name, st.st_size / 1048576.0,
+         m->n_params / 1e6, threads, "tg", tg, mu, sd);
+  printf("peak resident memory: %.1f MiB (file %.1f MiB, mapped)\n", rss_kib("VmHWM:") / 1024.0, st.st_size / 1048576.0);
+  free(toks);
+  dq_fwd_free(f);
+  dq_model_free(m);
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  int pp = 512, tg = 64, threads = 2, reps = 3;
+  const char *mix = "both", *dir = "/tmp";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "-p")) pp = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "-n")) tg = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "-t")) threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "-r")) reps = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--mix")) mix = argv[i + 1];
+    else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
+  }
+  if (reps < 1 || reps > 64) reps = 3;
+  int rc = 0;
+  printf("| %-24s | %13s | %9s | %7s | %8s | %18s |\n", "model", "size", "params", "threads", "test", "t/s");
+  printf("| %-24s | %13s | %9s | %7s | %8s | %18s |\n", "---", "---:", "---:", "---:", "---:", "---:");
+  if (strcmp(mix, "q4_k_m")) rc |= run(dir, 0, pp, tg, threads, reps);
+  if (strcmp(mix, "q8_0")) rc |= run(dir, 1, pp, tg, threads, reps);
+  return rc;
+}
