@@ -286,7 +286,7 @@ static int walk_dir(walker *w, int depth)
     if (!(names[n] = dq_strdup(nm))) { rc = DOCQ_ENOMEM; goto done; }
     n++;
   }
-  qsort(names, n, sizeof *names, cmp_name);
+  if (n > 1) qsort(names, n, sizeof *names, cmp_name);
   if (has_ignore) {
     if ((rc = push_ignore(w)) < 0) goto done;
     pushed = rc == 1;

@@ -101,7 +101,7 @@ int dq_spans_merge(dq_picked *p, size_t n, dq_hit_rec **out, size_t *n_out)
   int rc = 0;
   dq_hit_rec *h = dq_calloc(n ? n : 1, sizeof *h);
   if (!h) return DOCQ_ENOMEM;
-  qsort(p, n, sizeof *p, cmp_doc_ord);
+  if (n > 1) qsort(p, n, sizeof *p, cmp_doc_ord);
   size_t nh = 0;
   for (size_t i = 0; i < n; ) {
     size_t j = i + 1;
