@@ -131,7 +131,8 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
     const dq_rope_params *rp = &hp->rope;
     dq_rope r;
     dq_buf_printf(&b, "rope:          %s, %d dims, base %g, scaling %s", rp->mode == DQ_ROPE_NEOX ? "neox" : "norm",
-                  rp->n_dims, (double)rp->freq_base, dq_rope_scaling_name(rp->scaling));
+                  rp->n_dims, (double)rp->freq_base,
+                  rp->scaling == DQ_ROPE_SCALING_LINEAR && hp->rope_factor == 1.0f ? "none" : dq_rope_scaling_name(rp->scaling));
     if (rp->scaling != DQ_ROPE_SCALING_NONE && hp->rope_factor != 1.0f)
       dq_buf_printf(&b, " x%g (original context %d)", (double)hp->rope_factor, rp->n_ctx_orig);
     if (dq_rope_init(&r, rp) == 0 && r.p.ext_factor != 0.0f)
