@@ -198,8 +198,10 @@ static int diff_ids(dq_store *s, size_t *n_extra, size_t *n_missing, int64_t **e
   int64_t *ex = extra ? dq_malloc((n_mem ? n_mem : 1) * sizeof *ex) : NULL;
   sqlite3_stmt *st = dq_stmt(s, ST_VEC_IDS);
   if (!sorted || (extra && !ex) || !st) { rc = st ? DOCQ_ENOMEM : dq_err_code(); goto done; }
-  memcpy(sorted, mem, n_mem * sizeof *sorted);
-  qsort(sorted, n_mem, sizeof *sorted, cmp_i64);
+  if (n_mem) {
+    memcpy(sorted, mem, n_mem * sizeof *sorted);
+    qsort(sorted, n_mem, sizeof *sorted, cmp_i64);
+  }
   size_t i = 0;
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
