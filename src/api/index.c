@@ -185,11 +185,10 @@ static vanished *find_gone_by_hash(run *r, const char *hash)
   return NULL;
 }
 
-/* Load, chunk and embed bytes into `it`. Thread-safe (no store access). */
-static int prepare_text(run *r, file_item *it, const char *name, const char *data, size_t n, dq_format fmt)
+/* Chunk and embed a loaded document into `it`. Thread-safe (no store access). */
+static int chunk_and_embed(run *r, file_item *it)
 {
-  int rc = dq_load_buffer(name, data, n, fmt, &it->doc);
-  if (!rc) rc = dq_chunk_doc(it->doc, &r->copts, &it->chunks, &it->n_chunks);
+  int rc = dq_chunk_doc(it->doc, &r->copts, &it->chunks, &it->n_chunks);
   if (rc || it->n_chunks == 0) return rc;
   dq_embedder *e = r->db->embedder;
   size_t bytes;
@@ -203,6 +202,13 @@ static int prepare_text(run *r, file_item *it, const char *name, const char *dat
   dq_free(texts);
   dq_free(lens);
   return rc;
+}
+
+/* Load (from memory, format given), chunk and embed. */
+static int prepare_text(run *r, file_item *it, const char *name, const char *data, size_t n, dq_format fmt)
+{
+  int rc = dq_load_buffer(name, data, n, fmt, &it->doc);
+  return rc ? rc : chunk_and_embed(r, it);
 }
 
 /* The worker's job for one file. Errors become skips with a reason. */
@@ -221,10 +227,9 @@ static void prepare_file(run *r, file_item *it)
       if (g) { g->claimed = 1; it->rename_from = g->id; it->kind = PREP_RENAME; }
       pthread_mutex_unlock(&r->mu);
       if (!g) {
-        if (dq_looks_binary(data, n))
-          rc = dq_err_set(DOCQ_EUNSUPPORTED, "%s: binary file", it->path);
-        else
-          rc = prepare_text(r, it, it->path, data, n, dq_format_from_path(it->path));
+        /* the loader's file rules: binary and non-UTF-8 unknown files are skipped */
+        rc = dq_load_file_bytes(it->path, data, n, &it->doc);
+        if (!rc) rc = chunk_and_embed(r, it);
       }
     }
   }
