@@ -23,18 +23,8 @@
 #include "util/err.h"
 #include "util/mem.h"
 
-struct docq_model {
-  dq_model *m;
-  dq_tok *tok;      /* NULL when the file has no tokenizer */
-  dq_chat chat;
-};
-
-struct docq_ctx {
-  const docq_model *model;
-  dq_fwd *fwd;
-  unsigned n_ctx;
-  int n_threads;    /* as requested when fwd was built (0 = all cores) */
-};
+/* struct docq_model and struct docq_ctx are in api/model_internal.h (ask.c uses them too). */
+#include "api/model_internal.h"
 
 /* ---- model -------------------------------------------------------------------- */
 

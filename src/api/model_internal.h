@@ -1,0 +1,26 @@
+/* The docq_model / docq_ctx handles behind the public API, shared by
+ * src/api/model.c (loading, generation) and src/api/ask.c (answers with a
+ * model: the chat template and exact token counts). */
+#ifndef DQ_API_MODEL_INTERNAL_H
+#define DQ_API_MODEL_INTERNAL_H
+
+#include "docq.h"
+#include "engine/chat.h"
+#include "engine/forward.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+
+struct docq_model {
+  dq_model *m;
+  dq_tok *tok;      /* NULL when the file has no tokenizer */
+  dq_chat chat;
+};
+
+struct docq_ctx {
+  const docq_model *model;
+  dq_fwd *fwd;
+  unsigned n_ctx;
+  int n_threads;    /* as requested when fwd was built (0 = all cores) */
+};
+
+#endif
