@@ -360,6 +360,8 @@ typedef struct docq_gen_options {
   /* Called with whole UTF-8 characters as they are generated; non-zero stops. */
   int (*on_token)(const char *utf8, size_t len, void *payload);
   void *payload;
+  int parse_special;     /* 1: special-token text in the prompt (e.g. <|im_start|>) becomes
+                            those tokens, as chat templates need; default 0 (plain text) */
 } docq_gen_options;
 
 #define DOCQ_GEN_OPTIONS_INIT { DOCQ_GEN_OPTIONS_VERSION, 256, 0.7f, 40, 0.95f, 0.05f, 1.1f, 64, 0, NULL, 0, NULL, NULL }

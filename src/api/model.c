@@ -301,7 +301,7 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   dq_fwd_reset(f);
 
   size_t n_prompt = 0, len = strlen(prompt);
-  if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, 0, NULL, 0, &n_prompt)) < 0) goto done;
+  if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, o->parse_special != 0, NULL, 0, &n_prompt)) < 0) goto done;
   if (n_prompt == 0) {
     rc = dq_err_set(DOCQ_EINVAL, "empty prompt (and the vocabulary adds no BOS)");
     goto done;
@@ -314,7 +314,7 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     rc = DOCQ_ENOMEM;
     goto done;
   }
-  if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, 0, ids, n_prompt, &n_prompt)) < 0) goto done;
+  if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, o->parse_special != 0, ids, n_prompt, &n_prompt)) < 0) goto done;
 
   dq_sampler_params sp = {o->temperature, o->top_k, o->top_p, o->min_p, o->repeat_penalty, o->repeat_last_n, o->seed};
   if ((rc = dq_sampler_new(&smp, nv, &sp)) < 0) goto done;
