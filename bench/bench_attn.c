@@ -1,0 +1,229 @@
+/* bench_attn: cost of one attention layer for long contexts, Qwen2.5-0.5B
+ * shape (14 query heads, 2 KV heads, head_dim 64), tiled online-softmax
+ * attention (engine/attn.c) against a straightforward implementation.
+ *
+ *   prefill: the whole context evaluated in ubatches of 512 tokens (as an
+ *            engine does), i.e. sum over ubatches of causal attention of 512
+ *            queries against all earlier keys; time grows ~n^2.
+ *   decode:  one query token against n cached keys (median of many).
+ *   memory:  KV cache bytes of the layer (linear in n), attention scratch
+ *            (constant), and for comparison the score memory of the
+ *            straightforward way (n floats per thread) and of a batched
+ *            non-fused attention (the n_kv x n_ubatch x n_head f32 KQ matrix
+ *            llama.cpp materializes without flash attention).
+ * The straightforward baseline: per (query token, head) compute every score
+ * into a buffer, softmax, weighted sum of V, f16 cache, F16C conversions,
+ * AVX2 dot products, same pool; it is what llama2.c-style engines do.
+ * Every time is the median of --reps runs (default 3; 1 above 8k tokens).
+ *
+ * usage: bench_attn [--threads N] [--lens 4096,8192,16384,32768] [--reps N]
+ *                   [--types f16,q8_0,q4_0] [--baseline-max N] [--cpu] */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <immintrin.h>
+
+#include "engine/attn.h"
+#include "engine/kernels.h"
+#include "engine/kvcache.h"
+
+#define NH 14
+#define NKV 2
+#define HD 64
+#define UBATCH 512
+
+/* --cpu: process CPU time divided by the thread count (a shared machine's
+ * estimate of the time with the cores to itself; spinning counts). */
+static int g_cpu_clock, g_nthreads = 1;
+static double now_s(void)
+{
+  struct timespec ts;
+  if (g_cpu_clock) {
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (ts.tv_sec + ts.tv_nsec * 1e-9) / g_nthreads;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+static double median(double *v, int n)
+{
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static uint64_t g_rng = 88172645463325252ull;
+static float rnd(void)
+{
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return (float)((int32_t)(g_rng >> 32)) * (1.0f / 2147483648.0f);
+}
+
+/* ---- the straightforward baseline -------------------------------------------- */
+
+typedef struct base_job {
+  const dq_kv *kv;
+  const float *q;
+  float *out;
+  int n_q, pos0;
+  float *scores; /* (threads, n_ctx) */
+  atomic_int next;
+} base_job;
+
+static float dot_f16(const float *q, const uint16_t *k)
+{
+  __m256 acc = _mm256_setzero_ps();
+  for (int d = 0; d < HD; d += 8)
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d))), acc);
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  s = _mm_hadd_ps(s, s);
+  s = _mm_hadd_ps(s, s);
+  return _mm_cvtss_f32(s);
+}
+
+static void base_worker(void *ctx, int ith, int nth)
+{
+  base_job *j = ctx;
+  (void)nth;
+  float *sc = j->scores + (size_t)ith * j->kv->n_ctx;
+  const float scale = 1.0f / sqrtf((float)HD);
+  for (;;) {
+    const int it = atomic_fetch_add(&j->next, 1);
+    if (it >= j->n_q * NH) break;
+    const int t = it / NH, h = it % NH, kvh = h / (NH / NKV), n = j->pos0 + t + 1;
+    const float *q = j->q + ((size_t)t * NH + h) * HD;
+    float mx = -INFINITY, sum = 0;
+    for (int p = 0; p < n; p++) {
+      sc[p] = dot_f16(q, (const uint16_t *)dq_kv_krow(j->kv, 0, p, kvh)) * scale;
+      if (sc[p] > mx) mx = sc[p];
+    }
+    for (int p = 0; p < n; p++) sum += sc[p] = expf(sc[p] - mx);
+    __m256 acc[HD / 8];
+    for (int d = 0; d < HD / 8; d++) acc[d] = _mm256_setzero_ps();
+    for (int p = 0; p < n; p++) {
+      const __m256 w = _mm256_set1_ps(sc[p] / sum);
+      const uint16_t *v = (const uint16_t *)dq_kv_vrow(j->kv, 0, p, kvh);
+      for (int d = 0; d < HD / 8; d++)
+        acc[d] = _mm256_fmadd_ps(w, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8 * d))), acc[d]);
+    }
+    float *o = j->out + ((size_t)t * NH + h) * HD;
+    for (int d = 0; d < HD / 8; d++) _mm256_storeu_ps(o + 8 * d, acc[d]);
+  }
+}
+
+static void base_run(dq_pool *pool, const dq_kv *kv, const float *q, int n_q, int pos0, float *out, float *scores)
+{
+  base_job j = {kv, q, out, n_q, pos0, scores, 0};
+  dq_pool_run(pool, base_worker, &j);
+}
+
+/* ---- driver ---------------------------------------------------------------- */
+
+static dq_kv *make_cache(int n, int type)
+{
+  dq_kv *kv = NULL;
+  if (dq_kv_new(&kv, 1, n, NKV, HD, type, type) < 0) return NULL;
+  float k[NKV * HD], v[NKV * HD];
+  for (int p = 0; p < n; p++) {
+    for (int i = 0; i < NKV * HD; i++) k[i] = rnd(), v[i] = rnd();
+    dq_kv_write(kv, 0, p, k, v);
+  }
+  return kv;
+}
+
+static const char *type_name(int t) { return t == DQ_T_F16 ? "f16" : t == DQ_T_Q8_0 ? "q8_0" : t == DQ_T_Q4_0 ? "q4_0" : "f32"; }
+
+int main(int argc, char **argv)
+{
+  int nth = 2, reps = 3, baseline_max = 8192, n_lens = 0, n_types = 0;
+  int lens[16], types[4];
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--threads") && i + 1 < argc) nth = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--cpu")) g_cpu_clock = 1;
+    else if (!strcmp(argv[i], "--baseline-max") && i + 1 < argc) baseline_max = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--lens") && i + 1 < argc)
+      for (char *s = strtok(argv[++i], ","); s && n_lens < 16; s = strtok(NULL, ",")) lens[n_lens++] = atoi(s);
+    else if (!strcmp(argv[i], "--types") && i + 1 < argc)
+      for (char *s = strtok(argv[++i], ","); s && n_types < 4; s = strtok(NULL, ",")) {
+        const int t = dq_kv_type_from_name(s);
+        if (t >= 0) types[n_types++] = t;
+      }
+    else {
+      fprintf(stderr, "usage: %s [--threads N] [--lens a,b] [--reps N] [--types f16,q8_0,q4_0] [--baseline-max N]\n",
+              argv[0]);
+      return 2;
+    }
+  }
+  if (!n_lens) lens[0] = 4096, lens[1] = 8192, lens[2] = 16384, lens[3] = 32768, n_lens = 4;
+  if (!n_types) types[0] = DQ_T_F16, n_types = 1;
+  g_nthreads = nth;
+  dq_pool *pool = NULL;
+  if (dq_pool_new(&pool, nth) < 0) return 1;
+  dq_attn_params ap;
+  dq_attn_params_default(&ap, NH, NKV, HD);
+  ap.n_threads = nth;
+  dq_attn *a = NULL;
+  if (dq_attn_new(&a, &ap) < 0) return 1;
+  float *q = malloc(sizeof(float) * UBATCH * NH * HD), *out = malloc(sizeof(float) * UBATCH * NH * HD);
+  for (int i = 0; i < UBATCH * NH * HD; i++) q[i] = 2.0f * rnd();
+  printf("attention layer %dx%d heads, head_dim %d, ubatch %d, %d threads; attn scratch %.1f KiB (any length)\n", NH,
+         NKV, HD, UBATCH, nth, dq_attn_scratch_bytes(a) / 1024.0);
+  printf("%-6s %6s | %10s %10s %7s | %10s %10s | %9s %11s %11s\n", "cache", "n", "tiled s", "simple s", "ratio",
+         "dec tiled", "dec simple", "KV MiB", "simple KiB", "KQ(nonFA)");
+  for (int li = 0; li < n_lens; li++)
+    for (int ti = 0; ti < n_types; ti++) {
+      const int n = lens[li], type = types[ti];
+      dq_kv *kv = make_cache(n, type);
+      if (!kv) return 1;
+      const int r = n > 8192 ? 1 : reps, base = type == DQ_T_F16 && n <= baseline_max;
+      double tt[16], tb[16], dt[64], db[64];
+      float *scores = malloc(sizeof(float) * (size_t)nth * n);
+      for (int k = 0; k < r; k++) {
+        double t0 = now_s();
+        for (int p0 = 0; p0 < n; p0 += UBATCH) dq_attn_run(a, pool, kv, 0, q, UBATCH < n - p0 ? UBATCH : n - p0, p0, out);
+        tt[k] = now_s() - t0;
+        if (base) {
+          t0 = now_s();
+          for (int p0 = 0; p0 < n; p0 += UBATCH) base_run(pool, kv, q, UBATCH < n - p0 ? UBATCH : n - p0, p0, out, scores);
+          tb[k] = now_s() - t0;
+        }
+      }
+      const int nd = 21;
+      for (int k = 0; k < nd; k++) {
+        double t0 = now_s();
+        dq_attn_run(a, pool, kv, 0, q, 1, n - 1, out);
+        dt[k] = now_s() - t0;
+        if (type == DQ_T_F16) {
+          t0 = now_s();
+          base_run(pool, kv, q, 1, n - 1, out, scores);
+          db[k] = now_s() - t0;
+        }
+      }
+      const double mt = median(tt, r), md = median(dt, nd);
+      const double mb = base ? median(tb, r) : NAN, mdb = type == DQ_T_F16 ? median(db, nd) : NAN;
+      printf("%-6s %6d | %10.3f %10.3f %7.2f | %8.3fms %8.3fms | %9.2f %11.1f %9.0fMiB\n", type_name(type), n, mt, mb,
+             mb / mt, md * 1e3, mdb * 1e3, dq_kv_bytes(kv) / 1048576.0, (double)nth * n * 4 / 1024.0,
+             (double)n * UBATCH * NH * 4 / 1048576.0);
+      fflush(stdout);
+      free(scores);
+      dq_kv_free(kv);
+    }
+  free(q);
+  free(out);
+  dq_attn_free(a);
+  dq_pool_free(pool);
+  return 0;
+}
