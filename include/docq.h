@@ -364,7 +364,7 @@ typedef struct docq_gen_options {
                             those tokens, as chat templates need; default 0 (plain text) */
 } docq_gen_options;
 
-#define DOCQ_GEN_OPTIONS_INIT { DOCQ_GEN_OPTIONS_VERSION, 256, 0.7f, 40, 0.95f, 0.05f, 1.1f, 64, 0, NULL, 0, NULL, NULL }
+#define DOCQ_GEN_OPTIONS_INIT { DOCQ_GEN_OPTIONS_VERSION, 256, 0.7f, 40, 0.95f, 0.05f, 1.1f, 64, 0, NULL, 0, NULL, NULL, 0 }
 DOCQ_API int docq_gen_options_init(docq_gen_options *opts, unsigned int version);
 
 /* A context (KV cache) for one conversation with `m`, able to hold n_ctx
