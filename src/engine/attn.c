@@ -37,7 +37,7 @@ typedef struct scratch {
   float *vt;     /* (TILE, hd) V tile */
   float *acc;    /* (rmax, hd) running numerators */
   float *m, *l;  /* (rmax) running max and denominator */
-  float *s;      /* (TILE) scores of one row */
+  float *s;      /* (2, TILE) scores of one or two rows */
   float *qc;     /* (rmax, hd) LAMBDA: queries rotated to the capped distance */
   float *cs;     /* (n_rot) LAMBDA: cos/sin of one query's rotation */
 } scratch;
@@ -308,12 +308,11 @@ static void load_tile(const dq_attn *a, scratch *w, int kvh, int k0, int nk, int
 
 /* Fold tile columns [x0,x1) u [y0,y1) (tile-relative, x1 <= y0 or empty) of
  * one query row into its running state. */
-static void row_update(const dq_attn *a, scratch *w, int r, const float *q, int x0, int x1, int y0, int y1)
+/* Mask a row's scores outside its visible columns, fold the tile's maximum
+ * into the row's running max, turn s into p = e^(s - m) and update the
+ * denominator; returns the factor e^(m_old - m_new) the accumulator needs. */
+static float row_softmax(scratch *w, int r, float *s, int x0, int x1, int y0, int y1, int lo, int hi)
 {
-  const int hd = a->p.head_dim;
-  const int lo = x0 < x1 ? x0 : y0, hi = y0 < y1 ? y1 : x1;
-  float *s = w->s;
-  tile_scores(q, w->kt, hd, a->scale, s);
   float mx = -INFINITY;
   if (x0 >= x1 && y0 == 0 && y1 == TILE) { /* whole tile visible: the common case */
 #ifdef DQ_ATTN_AVX2
@@ -337,7 +336,86 @@ static void row_update(const dq_attn *a, scratch *w, int r, const float *q, int 
   const float sum = tile_exp(s, lo, hi, m_new);
   w->l[r] = w->l[r] * corr + sum;
   w->m[r] = m_new;
-  tile_pv(w->acc + (size_t)r * hd, corr, s, w->vt, lo, hi, hd);
+  return corr;
+}
+
+/* Fold tile columns [x0,x1) u [y0,y1) (tile-relative, x1 <= y0 or empty) of
+ * one query row into its running state. */
+static void row_update(const dq_attn *a, scratch *w, int r, const float *q, int x0, int x1, int y0, int y1)
+{
+  const int hd = a->p.head_dim;
+  const int lo = x0 < x1 ? x0 : y0, hi = y0 < y1 ? y1 : x1;
+  tile_scores(q, w->kt, hd, a->scale, w->s);
+  const float corr = row_softmax(w, r, w->s, x0, x1, y0, y1, lo, hi);
+  tile_pv(w->acc + (size_t)r * hd, corr, w->s, w->vt, lo, hi, hd);
+}
+
+/* Two rows with the same visible columns (two heads of one token): every K
+ * and V load feeds two FMAs, which is what bounds the single-row kernels. */
+static void row_update2(const dq_attn *a, scratch *w, int r, const float *qa, const float *qb, int x0, int x1,
+                        int y0, int y1)
+{
+  const int hd = a->p.head_dim;
+#ifdef DQ_ATTN_AVX2
+  if (hd % 32 == 0) {
+    const int lo = x0 < x1 ? x0 : y0, hi = y0 < y1 ? y1 : x1;
+    float *sa = w->s, *sb = w->s + TILE;
+    const __m256 vs = _mm256_set1_ps(a->scale);
+    for (int c = 0; c < TILE; c += 32) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+      for (int d = 0; d < hd; d++) {
+        const float *kr = w->kt + (size_t)d * TILE + c;
+        const __m256 k0 = _mm256_loadu_ps(kr), k1 = _mm256_loadu_ps(kr + 8), k2 = _mm256_loadu_ps(kr + 16),
+                     k3 = _mm256_loadu_ps(kr + 24);
+        const __m256 qda = _mm256_broadcast_ss(qa + d), qdb = _mm256_broadcast_ss(qb + d);
+        a0 = _mm256_fmadd_ps(qda, k0, a0), a1 = _mm256_fmadd_ps(qda, k1, a1);
+        a2 = _mm256_fmadd_ps(qda, k2, a2), a3 = _mm256_fmadd_ps(qda, k3, a3);
+        b0 = _mm256_fmadd_ps(qdb, k0, b0), b1 = _mm256_fmadd_ps(qdb, k1, b1);
+        b2 = _mm256_fmadd_ps(qdb, k2, b2), b3 = _mm256_fmadd_ps(qdb, k3, b3);
+      }
+      _mm256_storeu_ps(sa + c, _mm256_mul_ps(a0, vs)), _mm256_storeu_ps(sa + c + 8, _mm256_mul_ps(a1, vs));
+      _mm256_storeu_ps(sa + c + 16, _mm256_mul_ps(a2, vs)), _mm256_storeu_ps(sa + c + 24, _mm256_mul_ps(a3, vs));
+      _mm256_storeu_ps(sb + c, _mm256_mul_ps(b0, vs)), _mm256_storeu_ps(sb + c + 8, _mm256_mul_ps(b1, vs));
+      _mm256_storeu_ps(sb + c + 16, _mm256_mul_ps(b2, vs)), _mm256_storeu_ps(sb + c + 24, _mm256_mul_ps(b3, vs));
+    }
+    const __m256 ca = _mm256_set1_ps(row_softmax(w, r, sa, x0, x1, y0, y1, lo, hi));
+    const __m256 cb = _mm256_set1_ps(row_softmax(w, r + 1, sb, x0, x1, y0, y1, lo, hi));
+    float *acca = w->acc + (size_t)r * hd, *accb = acca + hd;
+    for (int d0 = 0; d0 < hd; d0 += 32) {
+      __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acca + d0), ca), a1 = _mm256_mul_ps(_mm256_loadu_ps(acca + d0 + 8), ca);
+      __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acca + d0 + 16), ca), a3 = _mm256_mul_ps(_mm256_loadu_ps(acca + d0 + 24), ca);
+      __m256 b0 = _mm256_mul_ps(_mm256_loadu_ps(accb + d0), cb), b1 = _mm256_mul_ps(_mm256_loadu_ps(accb + d0 + 8), cb);
+      __m256 b2 = _mm256_mul_ps(_mm256_loadu_ps(accb + d0 + 16), cb), b3 = _mm256_mul_ps(_mm256_loadu_ps(accb + d0 + 24), cb);
+      for (int j = lo; j < hi; j++) {
+        const float *vr = w->vt + (size_t)j * hd + d0;
+        const __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8), v2 = _mm256_loadu_ps(vr + 16),
+                     v3 = _mm256_loadu_ps(vr + 24);
+        const __m256 pa = _mm256_broadcast_ss(sa + j), pb = _mm256_broadcast_ss(sb + j);
+        a0 = _mm256_fmadd_ps(pa, v0, a0), a1 = _mm256_fmadd_ps(pa, v1, a1);
+        a2 = _mm256_fmadd_ps(pa, v2, a2), a3 = _mm256_fmadd_ps(pa, v3, a3);
+        b0 = _mm256_fmadd_ps(pb, v0, b0), b1 = _mm256_fmadd_ps(pb, v1, b1);
+        b2 = _mm256_fmadd_ps(pb, v2, b2), b3 = _mm256_fmadd_ps(pb, v3, b3);
+      }
+      _mm256_storeu_ps(acca + d0, a0), _mm256_storeu_ps(acca + d0 + 8, a1);
+      _mm256_storeu_ps(acca + d0 + 16, a2), _mm256_storeu_ps(acca + d0 + 24, a3);
+      _mm256_storeu_ps(accb + d0, b0), _mm256_storeu_ps(accb + d0 + 8, b1);
+      _mm256_storeu_ps(accb + d0 + 16, b2), _mm256_storeu_ps(accb + d0 + 24, b3);
+    }
+    return;
+  }
+#endif
+  row_update(a, w, r, qa, x0, x1, y0, y1);
+  row_update(a, w, r + 1, qb, x0, x1, y0, y1);
+}
+
+/* All gqa heads of token t (rows t*gqa ..), queries at q (head stride hd). */
+static void token_update(const dq_attn *a, scratch *w, int t, const float *q, int x0, int x1, int y0, int y1)
+{
+  const int gqa = a->gqa, hd = a->p.head_dim;
+  int g = 0;
+  for (; g + 2 <= gqa; g += 2)
+    row_update2(a, w, t * gqa + g, q + (size_t)g * hd, q + (size_t)(g + 1) * hd, x0, x1, y0, y1);
+  if (g < gqa) row_update(a, w, t * gqa + g, q + (size_t)g * hd, x0, x1, y0, y1);
 }
 
 static void run_item(dq_attn *a, scratch *w, int blk, int kvh, int sp)
@@ -378,8 +456,7 @@ static void run_item(dq_attn *a, scratch *w, int blk, int kvh, int sp)
         for (int t = 0; t < nt; t++) {
           const int c1 = imin(visible(p, a->pos0 + t0 + t).c1 - k0, nk);
           if (c1 <= 0) continue;
-          for (int g = 0; g < gqa; g++)
-            row_update(a, w, t * gqa + g, w->qc + ((size_t)t * gqa + g) * hd, 0, c1, c1, c1);
+          token_update(a, w, t, w->qc + (size_t)t * gqa * hd, 0, c1, c1, c1);
         }
       }
     }
@@ -397,9 +474,7 @@ static void run_item(dq_attn *a, scratch *w, int blk, int kvh, int sp)
         load_tile(a, w, kvh, k0, nk, 0);
         loaded = 1;
       }
-      for (int g = 0; g < gqa; g++)
-        row_update(a, w, t * gqa + g, QROW(t, g), x0 < x1 ? x0 : 0, x0 < x1 ? x1 : 0, y0 < y1 ? y0 : nk,
-                   y0 < y1 ? y1 : nk);
+      token_update(a, w, t, QROW(t, 0), x0 < x1 ? x0 : 0, x0 < x1 ? x1 : 0, y0 < y1 ? y0 : nk, y0 < y1 ? y1 : nk);
     }
   }
 #undef QROW
@@ -516,7 +591,7 @@ int dq_attn_new(dq_attn **out, const dq_attn_params *p)
   a->rmax = a->bq * a->gqa;
   a->scale = p->scale > 0.0f ? p->scale : 1.0f / sqrtf((float)p->head_dim);
   const size_t hd = (size_t)p->head_dim, R = (size_t)a->rmax;
-  const size_t per_thread = 3 * TILE * hd + 2 * R * hd + 2 * R + TILE + hd;
+  const size_t per_thread = 3 * TILE * hd + 2 * R * hd + 2 * R + 2 * TILE + hd;
   const size_t n_part = (size_t)DQ_ATTN_MAX_SPLIT * p->n_kv_head * R * (hd + 2);
   const size_t n_unrot = a->p.mask == DQ_ATTN_LAMBDA ? (size_t)p->n_sinks * (size_t)p->n_rot : 0;
   if (!(a->ts = dq_calloc((size_t)a->nth, sizeof *a->ts)) || !(a->part = dq_calloc(n_part, sizeof(float))) ||
@@ -539,7 +614,7 @@ int dq_attn_new(dq_attn **out, const dq_attn_params *p)
     w->m = w->qc + R * hd;
     w->l = w->m + R;
     w->s = w->l + R;
-    w->cs = w->s + TILE;
+    w->cs = w->s + 2 * TILE;
   }
   for (int j = 0; j < (int)(n_unrot ? p->n_sinks : 0); j++)
     cs_for_delta(a->unrot + (size_t)j * p->n_rot, a->theta, p->n_rot, -(double)j);
