@@ -21,9 +21,24 @@ static void usage(FILE *f)
         "  --path PREFIX    only documents under PREFIX\n"
         "  --tag TAG        only documents with this front-matter tag\n"
         "  --show-prompt    print the packed prompt\n"
+        "  --model FILE     answer with a GGUF model (Qwen2.5, Llama 3.x, SmolLM2, TinyLlama,\n"
+        "                   Mistral...; also $DOCQ_MODEL); the answer is streamed, then the\n"
+        "                   sources. Without a model: the best sentences, with citations\n"
+        "  -n N             answer length in tokens with a model (default 256)\n"
+        "  --temp T         sampling temperature (default 0.7; 0 = greedy)\n"
+        "  --seed S         sampling seed\n"
+        "  -t N             threads (default: all cores)\n"
         "  --verbose        also list every packed passage and what was left out\n"
         "  --json           machine-readable output\n"
         "  --db DIR         the index folder\n", f);
+}
+
+static int stream_token(const char *utf8, size_t len, void *payload)
+{
+  (void)payload;
+  fwrite(utf8, 1, len, stdout);
+  fflush(stdout);
+  return 0;
 }
 
 /* Labels cited as [n] in the answer text, in order of first appearance. */
@@ -87,6 +102,8 @@ int cmd_ask(int argc, char **argv)
   docq_ask_options ao;
   docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION);
   const char *order_name = "edges";
+  const char *model_path = getenv("DOCQ_MODEL");
+  if (model_path && !*model_path) model_path = NULL;
   int show_prompt = 0;
   char q[8192];
   size_t ql = 0;
@@ -132,6 +149,18 @@ int cmd_ask(int argc, char **argv)
       ao.search.tag = argv[++i];
     } else if (!strcmp(a, "--show-prompt")) {
       show_prompt = 1;
+    } else if (!strcmp(a, "--model") || !strcmp(a, "-m")) {
+      if (!has) goto missing;
+      model_path = argv[++i];
+    } else if (!strcmp(a, "-n") || !strcmp(a, "--temp") || !strcmp(a, "--seed") || !strcmp(a, "-t")) {
+      if (!has) goto missing;
+      char *end;
+      double v = strtod(argv[++i], &end);
+      if (*end || v < 0) { fprintf(stderr, "docq ask: %s: not a number: %s\n", a, argv[i]); return EXIT_USAGE; }
+      if (!strcmp(a, "-n")) ao.gen.n_predict = (int)v;
+      else if (!strcmp(a, "--temp")) ao.gen.temperature = (float)v;
+      else if (!strcmp(a, "--seed")) ao.gen.seed = (uint64_t)v;
+      else ao.gen.n_threads = (int)v;
     } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
       fprintf(stderr, "docq ask: unknown option %s (see docq ask --help)\n", a);
       return EXIT_USAGE;
@@ -154,10 +183,17 @@ int cmd_ask(int argc, char **argv)
   int code = cli_open_db(&db, 0, 1);
   if (code) return code;
   cli_on_sigint(db);
+  docq_model *model = NULL;
+  if (model_path) {
+    int mrc = docq_model_load(&model, model_path);
+    if (mrc) { code = cli_fail(mrc, "cannot load the model"); docq_db_free(db); return code; }
+    ao.model = model;
+    if (!g_cli.json) ao.gen.on_token = stream_token; /* the answer appears as it is generated */
+  }
   docq_answer *ans = NULL;
   int rc = docq_ask(&ans, db, q, &ao);
-  if (rc < 0) { code = cli_fail(rc, "ask failed"); docq_db_free(db); return code; }
-  unsigned budget = ao.budget_tokens ? ao.budget_tokens : 2048;
+  if (rc < 0) { code = cli_fail(rc, "ask failed"); docq_db_free(db); docq_model_free(model); return code; }
+  unsigned budget = docq_answer_budget(ans);
   size_t lo = 0;
   int best = 0;
   docq_answer_left_out(ans, &lo, &best);
@@ -165,14 +201,17 @@ int cmd_ask(int argc, char **argv)
     print_json(q, ans, order_name, budget);
   } else {
     if (docq_answer_found(ans)) {
-      printf("%s\n", docq_answer_text(ans));
+      if (model) printf("\n"); /* the text was streamed */
+      else printf("%s\n", docq_answer_text(ans));
       int cited[256];
-      size_t nc = citations(docq_answer_text(ans), cited, 256);
+      size_t nc = citations(docq_answer_text(ans), cited, 256), shown = 0;
       printf("\nSources:\n");
       for (size_t i = 0; i < nc; i++) {
         const docq_passage *p = docq_answer_passage(ans, (size_t)cited[i] - 1);
-        if (p) print_source(p);
+        if (p) { print_source(p); shown++; }
       }
+      /* a model that cited nothing: list what it was given */
+      for (size_t i = 0; !shown && i < docq_answer_passages(ans); i++) print_source(docq_answer_passage(ans, i));
     } else {
       printf("No passage in the index answers this question.\n");
       if (docq_answer_passages(ans)) {
@@ -197,5 +236,6 @@ int cmd_ask(int argc, char **argv)
   }
   docq_answer_free(ans);
   docq_db_free(db);
+  docq_model_free(model);
   return 0;
 }

@@ -418,6 +418,9 @@ DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *bes
 /* The whole prompt as packed (question, labelled passages, question again). */
 DOCQ_API const char *docq_answer_prompt(const docq_answer *a);
 DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a);
+/* The token budget the passages were packed under (from the model's context, or
+ * the option, or 2048 without a model). */
+DOCQ_API unsigned docq_answer_budget(const docq_answer *a);
 DOCQ_API void docq_answer_free(docq_answer *a);
 
 /* ---- embeddings ------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
  * with the best rank among it. */
 #include <string.h>
 
+#include "api/ask_model.h"
 #include "api/db_internal.h"
 #include "assemble/assemble.h"
 #include "util/err.h"
@@ -19,6 +20,7 @@ struct docq_answer {
   char *text;
   char *prompt;
   unsigned prompt_tokens;
+  unsigned budget;
   int found;
   size_t left_out;
   int best_left_rank;
@@ -69,8 +71,11 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
                       opts->version, DOCQ_ASK_OPTIONS_VERSION);
   if ((int)opts->order < DOCQ_ORDER_EDGES || (int)opts->order > DOCQ_ORDER_DOCUMENT)
     return dq_err_set(DOCQ_EINVAL, "ask: unknown passage order %d", (int)opts->order);
-  if (opts->model)
-    return dq_err_set(DOCQ_EUNSUPPORTED, "ask: answering with a model is not available in this build yet");
+  unsigned budget = opts->budget_tokens ? opts->budget_tokens : 2048, n_ctx = 0;
+  if (opts->model) {
+    int brc = dq_ask_model_budget(opts->model, opts->budget_tokens, opts->gen.n_predict, &budget, &n_ctx);
+    if (brc) return brc;
+  }
 
   int rc = 0;
   dq_pack_item *items = NULL;
@@ -93,10 +98,11 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     items[i].line_first = h->line_first;
     items[i].line_last = h->line_last;
   }
-  dq_pack_opts po = { opts->budget_tokens ? opts->budget_tokens : 2048,
+  /* With a model, token counts are exact (its tokenizer); else estimated. */
+  dq_pack_opts po = { budget,
                       opts->order == DOCQ_ORDER_RELEVANCE ? DQ_ORDER_RELEVANCE
                       : opts->order == DOCQ_ORDER_DOCUMENT ? DQ_ORDER_DOCUMENT : DQ_ORDER_EDGES,
-                      NULL, NULL };
+                      opts->model ? dq_ask_count_tokens : NULL, (void *)opts->model };
   if ((rc = dq_pack(question, items, n, &po, &pk)) < 0) goto done;
   if (db->interrupted) { rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted"); goto done; }
 
@@ -114,9 +120,22 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   a->left_out = pk.left_out;
   a->best_left_rank = pk.best_left_rank;
   a->prompt_tokens = pk.prompt_tokens;
+  a->budget = budget;
   a->prompt = pk.prompt;
   pk.prompt = NULL;
 
+  if (opts->model) {
+    a->found = pk.n > 0;
+    if (!pk.n) {
+      a->text = dq_strdup("No passage in the index answers this question.");
+      if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
+    } else if ((rc = dq_ask_model_answer(opts->model, a->prompt, n_ctx, &opts->gen, &a->text)) < 0) {
+      goto done;
+    }
+    *out = a;
+    a = NULL;
+    goto done;
+  }
   if (!(cited = dq_calloc(pk.n ? pk.n : 1, sizeof *cited))) { rc = DOCQ_ENOMEM; goto done; }
   dq_extract_opts eo = { db->embedder, 3, -1.0 };
   if ((rc = dq_extract(question, packed, pk.n, &eo, &a->text, &a->found, cited)) < 0) goto done;
@@ -147,3 +166,4 @@ DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *bes
 
 DOCQ_API const char *docq_answer_prompt(const docq_answer *a) { return a && a->prompt ? a->prompt : ""; }
 DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a) { return a ? a->prompt_tokens : 0; }
+DOCQ_API unsigned docq_answer_budget(const docq_answer *a) { return a ? a->budget : 0; }

@@ -1,0 +1,70 @@
+/* docq_ask with a model: exact token counts for packing, the token budget,
+ * and the answer generated with the model's chat template.
+ *
+ * The packed prompt (question, labelled passages, question again; see
+ * assemble/pack.c) becomes the user turn after a short system instruction.
+ * The budget leaves room for the instruction, the template's tokens and the
+ * answer, so the prompt always fits the context: the packer, not the
+ * engine, decides what is left out (and reports it). */
+#include <string.h>
+
+#include "api/ask_model.h"
+#include "api/model_internal.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+/* Tokens reserved for the system instruction and the chat template's markup
+ * around the two turns (measured: ChatML ~40, Llama 3 ~45, plus margin). */
+#define DQ_ASK_TEMPLATE_TOKENS 96
+
+static const char k_system[] =
+  "You answer questions using only the numbered passages given with the question. "
+  "Cite the passages you use as [n]. If the passages do not contain the answer, say that "
+  "they do not, instead of guessing. Answer in the language of the question.";
+
+size_t dq_ask_count_tokens(void *ctx, const char *s, size_t n)
+{
+  const docq_model *m = ctx;
+  long k = docq_tokenize(m, s, n, 0, NULL, 0);
+  return k < 0 ? n : (size_t)k; /* on error: bytes, a safe over-estimate */
+}
+
+int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict, unsigned *budget, unsigned *n_ctx)
+{
+  DQ_ASSERT_ARG(m && budget && n_ctx);
+  if (!m->tok || !m->m || !m->m->has_weights)
+    return dq_err_set(DOCQ_EUNSUPPORTED, "ask: the model file has no weights or no tokenizer: it cannot answer");
+  unsigned train = m->m->hp.n_ctx_train > 0 ? (unsigned)m->m->hp.n_ctx_train : 2048;
+  unsigned answer = n_predict > 0 ? (unsigned)n_predict : 256;
+  unsigned overhead = DQ_ASK_TEMPLATE_TOKENS + (unsigned)dq_ask_count_tokens((void *)m, k_system, sizeof k_system - 1);
+  if (budget_opt) {
+    *budget = budget_opt;
+  } else {
+    if (train < answer + overhead + 128)
+      return dq_err_set(DOCQ_EINVAL, "ask: the model's context (%u tokens) is too small for an answer of %u tokens "
+                        "with passages; lower -n or give --budget", train, answer);
+    *budget = train - answer - overhead;
+  }
+  *n_ctx = *budget + answer + overhead;
+  return 0;
+}
+
+int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned n_ctx, const docq_gen_options *gen,
+                        char **out_text)
+{
+  DQ_ASSERT_ARG(m && prompt && gen && out_text);
+  *out_text = NULL;
+  dq_chat_msg msgs[2] = {{"system", k_system}, {"user", prompt}};
+  char *formatted = NULL;
+  docq_ctx *c = NULL;
+  int rc = dq_chat_format_tok(&m->chat, m->tok, msgs, 2, 1, &formatted, NULL);
+  if (rc) return rc;
+  if ((rc = docq_ctx_new(&c, m, n_ctx)) == 0) {
+    docq_gen_options g = *gen;
+    g.parse_special = 1; /* the template's markers are special tokens */
+    rc = docq_generate(c, formatted, &g, out_text);
+  }
+  docq_ctx_free(c);
+  dq_free(formatted);
+  return rc;
+}

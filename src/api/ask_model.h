@@ -1,0 +1,20 @@
+/* docq_ask's model path (src/api/ask_model.c), used by src/api/ask.c. */
+#ifndef DQ_API_ASK_MODEL_H
+#define DQ_API_ASK_MODEL_H
+
+#include <stddef.h>
+#include "docq.h"
+
+/* Token counter for the packer: the model's exact count (ctx = docq_model*). */
+size_t dq_ask_count_tokens(void *ctx, const char *s, size_t n);
+
+/* The passage budget (budget_opt, or what the model's trained context leaves
+ * after the answer and the template) and the context size to allocate. */
+int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict, unsigned *budget, unsigned *n_ctx);
+
+/* Generate the answer to the packed prompt with the model's chat template,
+ * streaming through gen->on_token. *out_text: dq_free. */
+int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned n_ctx, const docq_gen_options *gen,
+                        char **out_text);
+
+#endif
