@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# docq ask --model: the packed, edges-first prompt counted with the model's
+# tokenizer, under a budget from its context; the answer streamed; sources.
+set -u
+BIN=${DOCQ_BIN:?}; SRC=${DOCQ_SOURCE_DIR:?}; SH=${DOCQ_SHARED_DIR:-}
+M="$SH/models/stories260K.gguf"
+[ -f "$M" ] || { echo "skip: $M not found (set DOCQ_SHARED_DIR)"; exit 77; }
+T=$(mktemp -d /tmp/docq-askm-XXXXXX); trap 'rm -rf "$T"' EXIT
+fails=0
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails+1)); fi; }
+"$BIN" --db "$T/idx" index --quiet "$SRC/samples/corpus" >/dev/null
+out=$("$BIN" --db "$T/idx" ask --model "$M" -n 12 --temp 0 "What happens after a crash?"); rc=$?
+check "ask --model exits 0" '[ $rc -eq 0 ]'
+check "sources listed after the answer" 'printf "%s" "$out" | grep -q "^Sources:"'
+j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 --budget 300 "What happens after a crash?")
+pt=$(printf '%s' "$j" | grep -o '"prompt_tokens":[0-9]*' | cut -d: -f2)
+check "prompt within the 300-token budget ($pt)" '[ -n "$pt" ] && [ "$pt" -le 300 ] && [ "$pt" -gt 0 ]'
+check "left-out passages reported" 'printf "%s" "$j" | grep -q "\"left_out\":{\"count\":[1-9]"'
+# the same answer twice at temperature 0 (deterministic)
+a1=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the glossary?" | grep -o '"answer":"[^"]*"')
+a2=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the glossary?" | grep -o '"answer":"[^"]*"')
+check "greedy answers are reproducible" '[ -n "$a1" ] && [ "$a1" = "$a2" ]'
+DOCQ_MODEL=/nonexistent.gguf "$BIN" --db "$T/idx" ask "x" >/dev/null 2>"$T/err"; rc=$?
+check "a missing model file is a clear error (exit 1)" '[ $rc -eq 1 ] && grep -q "nonexistent.gguf" "$T/err"'
+echo "$fails failure(s)"; [ $fails -eq 0 ]
