@@ -615,25 +615,53 @@ static void job_resid_norm(void *arg, int ith, int nth)
   }
 }
 
+/* u = GELU(u + b) over n values (b may be NULL). */
+static void gelu_row(float *u, const float *b, int n)
+{
+  int i = 0;
+#if defined(DQ_BERT_AVX2) && defined(__F16C__)
+  const __m256 lo = _mm256_set1_ps(-10.0f), hi = _mm256_set1_ps(10.0f);
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(u + i);
+    if (b) x = _mm256_add_ps(x, _mm256_loadu_ps(b + i));
+    __m256i idx = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    __m256 g = _mm256_i32gather_ps(g_gelu_tab, idx, 4);
+    g = _mm256_blendv_ps(g, x, _mm256_cmp_ps(x, hi, _CMP_GE_OQ));
+    g = _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), g);
+    _mm256_storeu_ps(u + i, g);
+  }
+#endif
+  for (; i < n; i++) u[i] = gelu(b ? u[i] + b[i] : u[i]);
+}
+
+/* u = (u + b) * SiLU(g) over n values (b may be NULL). */
+static void swiglu_row(float *u, const float *b, const float *g, int n)
+{
+  int i = 0;
+#ifdef DQ_BERT_AVX2
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(u + i), gv = _mm256_loadu_ps(g + i);
+    if (b) x = _mm256_add_ps(x, _mm256_loadu_ps(b + i));
+    __m256 e = v_exp(_mm256_sub_ps(_mm256_setzero_ps(), gv));
+    _mm256_storeu_ps(u + i, _mm256_div_ps(_mm256_mul_ps(x, gv), _mm256_add_ps(one, e)));
+  }
+#endif
+  for (; i < n; i++) {
+    float ui = b ? u[i] + b[i] : u[i];
+    u[i] = ui * g[i] / (1.0f + expf(-g[i]));
+  }
+}
+
 static void job_ffn_act(void *arg, int ith, int nth)
 {
   fwd *f = arg;
   int n = f->m->hp.n_ff, t0, t1;
   split(f->T, ith, nth, &t0, &t1);
-  const float *b = f->ly->bup;
   for (int t = t0; t < t1; t++) {
     float *u = f->w->ff + (size_t)t * n;
-    if (f->m->hp.arch == DQ_BERT_ARCH_NOMIC) { /* SwiGLU: silu(gate) * up */
-      const float *g = f->w->gate + (size_t)t * n;
-      for (int i = 0; i < n; i++) {
-        float ui = b ? u[i] + b[i] : u[i];
-        u[i] = ui * g[i] / (1.0f + expf(-g[i]));
-      }
-    } else if (b) {
-      for (int i = 0; i < n; i++) u[i] = gelu(u[i] + b[i]);
-    } else {
-      for (int i = 0; i < n; i++) u[i] = gelu(u[i]);
-    }
+    if (f->m->hp.arch == DQ_BERT_ARCH_NOMIC) swiglu_row(u, f->ly->bup, f->w->gate + (size_t)t * n, n);
+    else gelu_row(u, f->ly->bup, n);
   }
 }
 
