@@ -27,7 +27,19 @@
  * holds (positions are cache slots, as in StreamingLLM).
  *
  * Thread-safety: a dq_attn is used by one caller at a time (its scratch);
- * the cache is only read. */
+ * the cache is only read.
+ *
+ * Use from the forward pass (engine/forward.c), per sequence:
+ *   dq_kv_new(&kv, n_layer, n_ctx, n_head_kv, head_dim, type_k, type_v);
+ *   dq_attn_params_default(&ap, n_head, n_head_kv, head_dim);
+ *   ap.n_threads = dq_pool_size(pool);  dq_attn_new(&attn, &ap);
+ * per layer of a batch of T tokens at positions pos0..pos0+T-1, after RoPE:
+ *   for t: dq_kv_write(kv, layer, pos0 + t, k + t*nkv, v + t*nkv);
+ *   dq_attn_run(attn, pool, kv, layer, q, T, pos0, att);   (replaces attention_worker)
+ * StreamingLLM generation past n_ctx: when the cache is full,
+ *   n_past = dq_kv_evict(kv, n_past, n_keep, n_discard, n_rot, mode, theta)
+ * with theta[j] = dq_rope_theta(&rope, j), and continue at position n_past
+ * (RoPE of new tokens at their slot). */
 #ifndef DQ_ENGINE_ATTN_H
 #define DQ_ENGINE_ATTN_H
 
