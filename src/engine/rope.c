@@ -54,7 +54,19 @@ void dq_rope_corr_dims(int n_dims, int n_ctx_orig, float freq_base, float beta_f
   *high = hi < (float)(n_dims - 1) ? hi : (float)(n_dims - 1);
 }
 
-int dq_rope_init(dq_rope *r, const dq_rope_params *p)
+double dq_rope_dynamic_base(double base, double alpha, int64_t n_len, int n_ctx_orig, int n_dims)
+{
+  if (n_ctx_orig <= 0 || n_len <= n_ctx_orig || n_dims <= 2) return base;
+  double s = alpha * (double)n_len / n_ctx_orig - (alpha - 1.0);
+  if (!(s > 1.0)) return base;
+  return base * pow(s, (double)n_dims / (n_dims - 2));
+}
+
+int dq_rope_is_dynamic(const dq_rope_params *p) { return p->scaling == DQ_ROPE_SCALING_DYNAMIC_NTK; }
+
+int dq_rope_init(dq_rope *r, const dq_rope_params *p) { return dq_rope_init_len(r, p, 0); }
+
+int dq_rope_init_len(dq_rope *r, const dq_rope_params *p, int64_t n_len)
 {
   memset(r, 0, sizeof *r);
   if (p->n_dims <= 0 || p->n_dims % 2 || p->n_dims > DQ_ROPE_MAX_DIMS)
@@ -66,7 +78,7 @@ int dq_rope_init(dq_rope *r, const dq_rope_params *p)
     return dq_err_set(DOCQ_EINVAL, "rope: freq_scale %g must be positive", (double)p->freq_scale);
   if (p->mode != DQ_ROPE_NORM && p->mode != DQ_ROPE_NEOX)
     return dq_err_set(DOCQ_EINVAL, "rope: unknown mode %d", p->mode);
-  if (p->scaling < DQ_ROPE_SCALING_NONE || p->scaling > DQ_ROPE_SCALING_LONGROPE)
+  if (p->scaling < DQ_ROPE_SCALING_NONE || p->scaling > DQ_ROPE_SCALING_DYNAMIC_NTK)
     return dq_err_set(DOCQ_EINVAL, "rope: unknown scaling type %d", p->scaling);
   r->p = *p;
   if (p->scaling == DQ_ROPE_SCALING_NONE) r->p.freq_scale = 1.0f; /* as llama.cpp: type none ignores a factor */
@@ -76,6 +88,20 @@ int dq_rope_init(dq_rope *r, const dq_rope_params *p)
   if (!(r->p.beta_fast > 0.0f)) r->p.beta_fast = 32.0f;
   if (!(r->p.beta_slow > 0.0f)) r->p.beta_slow = 1.0f;
   if (!(r->p.attn_factor > 0.0f)) r->p.attn_factor = 1.0f;
+  r->base = p->freq_base;
+  /* The NTK variants fold the factor into the base and then rotate with
+   * scale 1; the base is rounded to float as a --rope-freq-base would be. */
+  if (p->scaling == DQ_ROPE_SCALING_NTK) {
+    r->base = (float)dq_rope_ntk_base(p->freq_base, 1.0 / p->freq_scale, p->n_dims);
+    r->p.freq_scale = 1.0f;
+  } else if (p->scaling == DQ_ROPE_SCALING_DYNAMIC_NTK) {
+    r->n_len = n_len;
+    r->dyn_alpha = 1.0f / p->freq_scale;
+    r->base = (float)dq_rope_dynamic_base(p->freq_base, r->dyn_alpha, n_len, r->p.n_ctx_orig, p->n_dims);
+    r->p.freq_scale = 1.0f;
+  }
+  if (!(r->base > 0.0f) || !isfinite(r->base))
+    return dq_err_set(DOCQ_EINVAL, "rope: effective base %g is out of range", (double)r->base);
   int half = p->n_dims / 2;
   for (int j = 0; j < half; j++) {
     float f = p->freq_factors ? p->freq_factors[j] : 1.0f;
@@ -87,8 +113,19 @@ int dq_rope_init(dq_rope *r, const dq_rope_params *p)
                     &r->corr_high);
   r->mscale = r->p.attn_factor;
   if (r->p.ext_factor != 0.0f && r->p.freq_scale < 1.0f) r->mscale *= 1.0f + 0.1f * logf(1.0f / r->p.freq_scale);
-  r->theta_scale = powf(p->freq_base, -2.0f / (float)p->n_dims);
+  r->theta_scale = powf(r->base, -2.0f / (float)p->n_dims);
   return 0;
+}
+
+int dq_rope_set_len(dq_rope *r, int64_t n_len)
+{
+  if (r->p.scaling != DQ_ROPE_SCALING_DYNAMIC_NTK) return 0;
+  float b = (float)dq_rope_dynamic_base(r->p.freq_base, r->dyn_alpha, n_len, r->p.n_ctx_orig, r->p.n_dims);
+  r->n_len = n_len;
+  if (b == r->base) return 0;
+  r->base = b;
+  r->theta_scale = powf(b, -2.0f / (float)r->p.n_dims);
+  return 1;
 }
 
 /* Weight of the original (extrapolated) frequency of pair j, before ext_factor. */
@@ -101,7 +138,7 @@ static float yarn_ramp(float low, float high, int j)
 double dq_rope_theta(const dq_rope *r, int j)
 {
   const dq_rope_params *p = &r->p;
-  double t = pow((double)p->freq_base, -2.0 * j / p->n_dims) / r->ff[j];
+  double t = pow((double)r->base, -2.0 * j / p->n_dims) / r->ff[j];
   double ti = t * p->freq_scale;
   if (p->ext_factor == 0.0f) return ti;
   double w = (double)yarn_ramp(r->corr_low, r->corr_high, j) * p->ext_factor;
@@ -176,6 +213,56 @@ const char *dq_rope_scaling_name(int scaling)
   case DQ_ROPE_SCALING_LINEAR: return "linear";
   case DQ_ROPE_SCALING_YARN: return "yarn";
   case DQ_ROPE_SCALING_LONGROPE: return "longrope";
+  case DQ_ROPE_SCALING_NTK: return "ntk";
+  case DQ_ROPE_SCALING_DYNAMIC_NTK: return "dynamic-ntk";
   default: return "unknown";
   }
+}
+
+int dq_rope_scaling_from_name(const char *name)
+{
+  for (int t = DQ_ROPE_SCALING_NONE; t <= DQ_ROPE_SCALING_DYNAMIC_NTK; t++)
+    if (!strcmp(name, dq_rope_scaling_name(t))) return t;
+  if (!strcmp(name, "dynamic") || !strcmp(name, "dynamic_ntk")) return DQ_ROPE_SCALING_DYNAMIC_NTK;
+  if (!strcmp(name, "su")) return DQ_ROPE_SCALING_LONGROPE;
+  return -1;
+}
+
+/* The file's range is what it was made for: its trained context when it
+ * declares an extension (factor > 1, per-pair factors), else the original
+ * context (which an override may lower, e.g. stories260K: 2048 -> 512). */
+int dq_rope_plan_for(dq_rope_plan *out, const dq_rope_params *file, float file_factor, int n_ctx_train,
+                     int has_freq_factors, int n_ctx_orig_override, int64_t n_need)
+{
+  memset(out, 0, sizeof *out);
+  if (n_need <= 0 || n_need > (1 << 22)) return dq_err_set(DOCQ_EINVAL, "rope plan: %lld tokens", (long long)n_need);
+  int L = n_ctx_orig_override > 0 ? n_ctx_orig_override : file->n_ctx_orig > 0 ? file->n_ctx_orig : n_ctx_train;
+  if (L <= 0) L = 2048;
+  const int declared = has_freq_factors || file->scaling == DQ_ROPE_SCALING_LONGROPE ||
+                       ((file->scaling == DQ_ROPE_SCALING_LINEAR || file->scaling == DQ_ROPE_SCALING_YARN) &&
+                        file_factor > 1.0f);
+  int range = declared && n_ctx_train > 0 ? n_ctx_train : L;
+  if (n_ctx_orig_override > 0 && !declared) range = n_ctx_orig_override;
+  out->n_ctx_orig = L;
+  out->n_ctx = (int)n_need;
+  if (n_need <= range) {
+    out->scaling = file->scaling;
+    out->factor = declared ? file_factor : 1.0f;
+    if (!declared) out->scaling = DQ_ROPE_SCALING_NONE;
+    return 0;
+  }
+  if (has_freq_factors || file->scaling == DQ_ROPE_SCALING_LONGROPE)
+    return dq_err_set(DOCQ_EINVAL,
+                      "%lld tokens do not fit the model's %d: its extension is fixed by per-pair factors "
+                      "(rope_freqs / LongRoPE) and cannot be stretched further",
+                      (long long)n_need, range);
+  out->scaling = file->scaling == DQ_ROPE_SCALING_LINEAR && file_factor > 1.0f ? DQ_ROPE_SCALING_LINEAR
+                                                                                : DQ_ROPE_SCALING_YARN;
+  /* the smallest factor that covers n_need; nudged up if float rounding
+   * leaves s*L a hair short */
+  float s = (float)((double)n_need / L);
+  while ((double)s * L < (double)n_need) s = nextafterf(s, INFINITY);
+  out->factor = s;
+  out->extended = 1;
+  return 0;
 }

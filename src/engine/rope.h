@@ -11,6 +11,15 @@
  * with freq_scale 1 and a changed base (dq_rope_ntk_base); Llama-3.1 scaling and
  * LongRoPE are per-pair freq factors (dq_rope_llama3_factors or a GGUF tensor).
  *
+ * Two types are resolved to those at init:
+ *   NTK         : static NTK-aware, base b' = b * s^(D/(D-2)), then freq_scale 1.
+ *   DYNAMIC_NTK : the base follows the sequence length l (HF "dynamic", rope.md
+ *                 §2.3): b(l) = b * (a*l/L - (a-1))^(D/(D-2)) for l > L, else b,
+ *                 with a = 1/freq_scale. dq_rope_init_len takes l. A dq_rope is
+ *                 then valid for one length only: whoever caches rotated keys
+ *                 must re-rotate them when the base changes (forward.c keeps
+ *                 the un-rotated keys for that, so the cache stays consistent).
+ *
  * Angles follow ggml's float32 order (theta = p, then *= base^(-2/D) per pair)
  * so an engine using this matches llama.cpp at long positions.
  *
@@ -28,7 +37,9 @@ enum dq_rope_scaling {
   DQ_ROPE_SCALING_NONE = 0,
   DQ_ROPE_SCALING_LINEAR = 1,
   DQ_ROPE_SCALING_YARN = 2,
-  DQ_ROPE_SCALING_LONGROPE = 3 /* per-pair factors (freq_factors) + attn_factor; no ramp */
+  DQ_ROPE_SCALING_LONGROPE = 3, /* per-pair factors (freq_factors) + attn_factor; no ramp */
+  DQ_ROPE_SCALING_NTK = 4,      /* static NTK-aware base change (not a GGUF type) */
+  DQ_ROPE_SCALING_DYNAMIC_NTK = 5 /* length-dependent NTK base (not a GGUF type) */
 };
 
 #define DQ_ROPE_MAX_DIMS 512
@@ -52,6 +63,9 @@ typedef struct dq_rope {
   float corr_low;      /* YaRN correction dims (pair units), floor/ceil and clamped as ggml does */
   float corr_high;
   float mscale;        /* multiplier applied to cos and sin */
+  float base;          /* effective base (NTK / dynamic NTK change it) */
+  int64_t n_len;       /* DYNAMIC_NTK: the length this base is for (0 otherwise) */
+  float dyn_alpha;     /* DYNAMIC_NTK: a = 1/freq_scale as requested */
   float theta_scale;   /* base^(-2/D) in float32 */
   float ff[DQ_ROPE_MAX_DIMS / 2];
 } dq_rope;
@@ -62,6 +76,22 @@ void dq_rope_params_default(dq_rope_params *p, int n_dims, int mode);
 /* Resolve params (auto ext_factor, corr dims, mscale). DOCQ_EINVAL with a
  * message for bad values (odd/too many dims, base <= 0, scale <= 0). */
 int dq_rope_init(dq_rope *r, const dq_rope_params *p);
+
+/* Same, for a sequence of n_len tokens: only DYNAMIC_NTK depends on it (the
+ * others ignore n_len). dq_rope_init is dq_rope_init_len(r, p, 0). */
+int dq_rope_init_len(dq_rope *r, const dq_rope_params *p, int64_t n_len);
+
+/* Dynamic NTK base for length n_len (HF "dynamic"): b when n_len <= L, else
+ * b * (alpha*n_len/L - (alpha-1))^(D/(D-2)). */
+double dq_rope_dynamic_base(double base, double alpha, int64_t n_len, int n_ctx_orig, int n_dims);
+
+/* DYNAMIC_NTK: move r to length n_len in place (base, theta_scale). Returns
+ * 1 when the base changed (rotated keys cached under the old base are now
+ * stale), else 0; always 0 for the static types. */
+int dq_rope_set_len(dq_rope *r, int64_t n_len);
+
+/* 1 when the scaling type makes the frequencies depend on the sequence length. */
+int dq_rope_is_dynamic(const dq_rope_params *p);
 
 /* YaRN correction dims for the given parameters, as ggml computes them:
  * low = max(0, floor(d(beta_fast))), high = min(D-1, ceil(d(beta_slow))),
@@ -89,7 +119,31 @@ double dq_rope_ntk_base(double base, double s, int n_dims);
 void dq_rope_llama3_factors(float *ff, int n_dims, double base, double factor, double low_freq_factor,
                             double high_freq_factor, int n_ctx_orig);
 
-/* Name of a scaling type ("none", "linear", "yarn", "longrope"). */
+/* Name of a scaling type ("none", "linear", "yarn", "longrope", "ntk",
+ * "dynamic-ntk"), and the reverse (-1 when unknown). */
 const char *dq_rope_scaling_name(int scaling);
+int dq_rope_scaling_from_name(const char *name);
+
+/* Per-request context extension (the ask path): n_need tokens (prompt +
+ * answer) for a model trained on n_ctx_orig tokens whose file declares
+ * `file` (scaling type, freq_scale, n_ctx_orig as in dq_hparams.rope) and a
+ * trained context n_ctx_train.
+ *   - fits the file's own range (n_ctx_train, or n_ctx_orig for files without
+ *     scaling) -> keep the file's settings, no extension;
+ *   - else YaRN (or the file's own LINEAR / YARN type) with the smallest
+ *     factor that covers n_need: s = n_need / L (L = the original context).
+ *   - files whose extension is baked into per-pair factors (rope_freqs,
+ *     LongRoPE) cannot be stretched further: DOCQ_EINVAL with a message.
+ * n_ctx_orig_override > 0 replaces the file's L (e.g. a file whose
+ * context_length is wrong). Fills *scaling, *factor (1 = none), *n_ctx. */
+typedef struct dq_rope_plan {
+  int scaling;         /* dq_rope_scaling to use */
+  float factor;        /* s (1: no extension) */
+  int n_ctx_orig;      /* L used */
+  int n_ctx;           /* context to allocate (>= n_need) */
+  int extended;        /* 1 when the plan stretches the context beyond the file's range */
+} dq_rope_plan;
+int dq_rope_plan_for(dq_rope_plan *out, const dq_rope_params *file, float file_factor, int n_ctx_train,
+                     int has_freq_factors, int n_ctx_orig_override, int64_t n_need);
 
 #endif

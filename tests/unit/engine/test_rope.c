@@ -223,6 +223,175 @@ static void test_engine_rope__rejects_bad_params(void **state)
   assert_int_equal(dq_rope_init(&r, &p), DOCQ_EINVAL);
 }
 
+/* Static NTK-aware (rope.md §2.2): b' = b*s^(D/(D-2)); the lowest frequency is
+ * interpolated by exactly s, the highest untouched; m = 1. */
+static void test_engine_rope__ntk_static(void **state)
+{
+  (void)state;
+  dq_rope_params p;
+  dq_rope_params_default(&p, 64, DQ_ROPE_NORM);
+  p.scaling = DQ_ROPE_SCALING_NTK;
+  p.freq_scale = 0.25f;
+  dq_rope r;
+  assert_int_equal(dq_rope_init(&r, &p), 0);
+  assert_true(fabs(r.base - 41829.3659) < 0.01); /* rope.md Appendix A */
+  assert_float_equal(r.mscale, 1.0f, 0.0f);
+  assert_true(fabs(dq_rope_theta(&r, 0) - 1.0) < 1e-12);
+  double plain31 = pow(10000.0, -62.0 / 64);
+  assert_true(fabs(dq_rope_theta(&r, 31) - plain31 / 4) < 1e-6 * plain31 / 4);
+  /* the table follows the float base (the value a --rope-freq-base would carry) */
+  float cs[64];
+  dq_rope_cache(&r, 3000, cs);
+  for (int j = 0; j < 32; j += 7) {
+    double ang = 3000.0 * pow((double)r.base, -2.0 * j / 64);
+    assert_true(fabs(cs[2 * j] - cos(ang)) < 2e-3 && fabs(cs[2 * j + 1] - sin(ang)) < 2e-3);
+  }
+  /* same as LINEAR with scale 1 and the base given directly */
+  dq_rope_params q;
+  dq_rope_params_default(&q, 64, DQ_ROPE_NORM);
+  q.scaling = DQ_ROPE_SCALING_LINEAR;
+  q.freq_base = r.base;
+  dq_rope r2;
+  assert_int_equal(dq_rope_init(&r2, &q), 0);
+  float cs2[64];
+  dq_rope_cache(&r2, 3000, cs2);
+  assert_memory_equal(cs, cs2, sizeof cs);
+}
+
+/* Dynamic NTK (HF "dynamic", rope.md §2.3 and Appendix A's numbers). */
+static void test_engine_rope__dynamic_ntk(void **state)
+{
+  (void)state;
+  assert_true(fabs(dq_rope_dynamic_base(1e4, 4.0, 1024, 512, 64) - 52664.43) < 0.01);
+  assert_true(fabs(dq_rope_dynamic_base(1e4, 4.0, 2048, 512, 64) - 141213.76) < 0.01);
+  assert_true(fabs(dq_rope_dynamic_base(1e4, 4.0, 4096, 512, 64) - 323275.00) < 0.01);
+  assert_true(fabs(dq_rope_dynamic_base(1e4, 1.0, 2048, 512, 64) - 41829.37) < 0.01);
+  assert_true(dq_rope_dynamic_base(1e4, 4.0, 512, 512, 64) == 1e4);
+  dq_rope_params p;
+  dq_rope_params_default(&p, 64, DQ_ROPE_NEOX);
+  p.scaling = DQ_ROPE_SCALING_DYNAMIC_NTK;
+  p.freq_scale = 1.0f; /* alpha 1: scale = l/L */
+  p.n_ctx_orig = 512;
+  assert_true(dq_rope_is_dynamic(&p));
+  dq_rope r;
+  assert_int_equal(dq_rope_init_len(&r, &p, 300), 0);
+  assert_float_equal(r.base, 10000.0f, 0.0f);     /* inside L: plain */
+  assert_int_equal(dq_rope_set_len(&r, 512), 0);  /* still inside: no change */
+  assert_int_equal(dq_rope_set_len(&r, 2048), 1); /* grew: base changed */
+  assert_true(fabs(r.base - 41829.37) < 0.01);
+  /* at l = s*L the base equals the static NTK base for s */
+  dq_rope_params q = p;
+  q.scaling = DQ_ROPE_SCALING_NTK;
+  q.freq_scale = 0.25f;
+  dq_rope rs;
+  assert_int_equal(dq_rope_init(&rs, &q), 0);
+  assert_float_equal(r.base, rs.base, 0.0f);
+  float a[64], b[64];
+  dq_rope_cache(&r, 1500, a);
+  dq_rope_cache(&rs, 1500, b);
+  assert_memory_equal(a, b, sizeof a);
+  assert_int_equal(dq_rope_set_len(&r, 2048), 0);
+  assert_int_equal(dq_rope_set_len(&r, 100), 1); /* a short sequence gets the original base back */
+  assert_float_equal(r.base, 10000.0f, 0.0f);
+  /* static types never move */
+  assert_int_equal(dq_rope_set_len(&rs, 100000), 0);
+}
+
+/* rope.md §5.6: with s = 1 every method is plain RoPE (bit for bit except
+ * YaRN's ramp blend, which rounds as ggml's does); YaRN keeps
+ * pairs j <= low and is pure PI for j >= high. */
+static void test_engine_rope__invariants(void **state)
+{
+  (void)state;
+  dq_rope_params p;
+  dq_rope_params_default(&p, 64, DQ_ROPE_NORM);
+  dq_rope plain;
+  assert_int_equal(dq_rope_init(&plain, &p), 0);
+  float ref[64], cs[64];
+  dq_rope_cache(&plain, 777, ref);
+  const int types[] = {DQ_ROPE_SCALING_LINEAR, DQ_ROPE_SCALING_YARN, DQ_ROPE_SCALING_NTK, DQ_ROPE_SCALING_DYNAMIC_NTK};
+  for (size_t i = 0; i < 4; i++) {
+    dq_rope_params q = p;
+    q.scaling = types[i];
+    q.n_ctx_orig = 512;
+    dq_rope r;
+    assert_int_equal(dq_rope_init_len(&r, &q, 400), 0);
+    dq_rope_cache(&r, 777, cs);
+    if (types[i] != DQ_ROPE_SCALING_YARN) {
+      assert_memory_equal(cs, ref, sizeof cs);
+    } else {
+      /* ggml's blend t*(1-w) + t*w is not exactly t in float: within rounding */
+      for (int j = 0; j < 64; j++) assert_true(fabsf(cs[j] - ref[j]) < 1e-6f * 777);
+    }
+  }
+  dq_rope y;
+  yarn_example(&y, DQ_ROPE_NORM);
+  for (int j = 0; j < 32; j++) {
+    double t = pow(10000.0, -2.0 * j / 64);
+    if (j <= 3) assert_true(fabs(dq_rope_theta(&y, j) - t) < 1e-9 * t);
+    if (j >= 16) assert_true(fabs(dq_rope_theta(&y, j) - t / 4) < 1e-9 * t);
+  }
+  /* ||rotated pair|| = m */
+  dq_rope_cache(&y, 1234, cs);
+  for (int j = 0; j < 32; j++) assert_true(fabs(hypot(cs[2 * j], cs[2 * j + 1]) - 1.138629436) < 1e-5);
+}
+
+static void test_engine_rope__scaling_names(void **state)
+{
+  (void)state;
+  for (int t = DQ_ROPE_SCALING_NONE; t <= DQ_ROPE_SCALING_DYNAMIC_NTK; t++)
+    assert_int_equal(dq_rope_scaling_from_name(dq_rope_scaling_name(t)), t);
+  assert_int_equal(dq_rope_scaling_from_name("dynamic"), DQ_ROPE_SCALING_DYNAMIC_NTK);
+  assert_int_equal(dq_rope_scaling_from_name("su"), DQ_ROPE_SCALING_LONGROPE);
+  assert_int_equal(dq_rope_scaling_from_name("bogus"), -1);
+}
+
+/* Per-request choice: no scaling when the request fits, else the smallest
+ * factor that covers it. */
+static void test_engine_rope__plan(void **state)
+{
+  (void)state;
+  dq_rope_params f;
+  dq_rope_plan pl;
+  /* stories260K: file says linear/factor 1, context 2048; trained with 512 */
+  dq_rope_params_default(&f, 8, DQ_ROPE_NORM);
+  f.scaling = DQ_ROPE_SCALING_LINEAR;
+  f.n_ctx_orig = 2048;
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 1.0f, 2048, 0, 0, 1500), 0);
+  assert_int_equal(pl.scaling, DQ_ROPE_SCALING_NONE);
+  assert_int_equal(pl.extended, 0);
+  assert_float_equal(pl.factor, 1.0f, 0.0f);
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 1.0f, 2048, 0, 512, 512), 0); /* exactly L fits */
+  assert_int_equal(pl.extended, 0);
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 1.0f, 2048, 0, 512, 1500), 0);
+  assert_int_equal(pl.scaling, DQ_ROPE_SCALING_YARN);
+  assert_int_equal(pl.extended, 1);
+  assert_int_equal(pl.n_ctx_orig, 512);
+  assert_true(pl.factor * 512.0 >= 1500.0 && pl.factor * 512.0 < 1500.01);
+  assert_true(pl.n_ctx >= 1500);
+  /* a YaRN file (tiny-qwen2: x4 from 1024, trained 4096) keeps its own settings inside 4096 ... */
+  f.scaling = DQ_ROPE_SCALING_YARN;
+  f.n_ctx_orig = 1024;
+  f.freq_scale = 0.25f;
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 4.0f, 4096, 0, 0, 4000), 0);
+  assert_int_equal(pl.scaling, DQ_ROPE_SCALING_YARN);
+  assert_float_equal(pl.factor, 4.0f, 0.0f);
+  assert_int_equal(pl.extended, 0);
+  /* ... and stretches its own method beyond */
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 4.0f, 4096, 0, 0, 8192), 0);
+  assert_int_equal(pl.scaling, DQ_ROPE_SCALING_YARN);
+  assert_float_equal(pl.factor, 8.0f, 0.0f);
+  /* a linear file is stretched linearly */
+  f.scaling = DQ_ROPE_SCALING_LINEAR;
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 4.0f, 4096, 0, 0, 6144), 0);
+  assert_int_equal(pl.scaling, DQ_ROPE_SCALING_LINEAR);
+  assert_float_equal(pl.factor, 6.0f, 0.0f);
+  /* per-pair factors (Llama 3.1 rope_freqs) cannot be stretched */
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 1.0f, 4096, 1, 0, 5000), DOCQ_EINVAL);
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 1.0f, 4096, 1, 0, 4096), 0);
+  assert_int_equal(dq_rope_plan_for(&pl, &f, 1.0f, 4096, 0, 0, 0), DOCQ_EINVAL);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -234,6 +403,11 @@ int main(void)
     cmocka_unit_test(test_engine_rope__relative_positions),
     cmocka_unit_test(test_engine_rope__ntk_and_llama3),
     cmocka_unit_test(test_engine_rope__rejects_bad_params),
+    cmocka_unit_test(test_engine_rope__ntk_static),
+    cmocka_unit_test(test_engine_rope__dynamic_ntk),
+    cmocka_unit_test(test_engine_rope__invariants),
+    cmocka_unit_test(test_engine_rope__scaling_names),
+    cmocka_unit_test(test_engine_rope__plan),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
