@@ -98,7 +98,8 @@ int dq_embedder_gguf_set_prefixes(dq_embedder *e, const char *query, const char 
 /* The prefixes in use (never NULL). */
 const char *dq_embedder_gguf_prefix(const dq_embedder *e, int is_query);
 
-/* Inputs longer than the model's window: DQ_BERT_LONG_WINDOWS (default)
+/* Inputs longer than the model's window (its context_length, at most 2048
+ * tokens including [CLS], the prefix and [SEP]): DQ_BERT_LONG_WINDOWS (default)
  * embeds consecutive windows and averages them (token-weighted for mean
  * pooling); DQ_BERT_LONG_TRUNCATE keeps the first window. Either way a
  * warning goes through dq_log. */

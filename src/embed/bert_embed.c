@@ -34,6 +34,15 @@
 #include "util/sha256.h"
 
 #define BATCH_TOKENS 2048   /* tokens per forward batch (at least one full window) */
+#define MAX_WINDOW 2048     /* longest window even when the model allows more: attention
+                             * scratch grows with its square (nomic-embed: 8192 -> 256 MiB/thread) */
+
+/* Tokens per window: the model's context, capped at MAX_WINDOW. */
+static int window_of(const dq_bert *m)
+{
+  int n = dq_bert_hparams_of(m)->n_ctx;
+  return n < MAX_WINDOW ? n : MAX_WINDOW;
+}
 #define ID_HASH_BYTES (1u << 20)
 
 typedef struct gguf_emb {
@@ -235,7 +244,7 @@ static int plan_text(gguf_emb *e, plan *p, size_t ti, const int32_t *t, size_t n
 {
   const int32_t *pre = e->pids[is_query ? 1 : 0];
   size_t npre = e->npids[is_query ? 1 : 0];
-  size_t n_ctx = (size_t)dq_bert_hparams_of(e->m)->n_ctx;
+  size_t n_ctx = (size_t)window_of(e->m);
   if (npre + 3 > n_ctx)
     return dq_err_set(DOCQ_EINVAL, "embed: the %s prefix (%zu tokens) leaves no room in the %zu-token window",
                       is_query ? "query" : "passage", npre, n_ctx);
@@ -267,7 +276,7 @@ static int plan_text(gguf_emb *e, plan *p, size_t ti, const int32_t *t, size_t n
 static int ensure_ws(gguf_emb *e)
 {
   if (e->ws) return 0;
-  int n_ctx = dq_bert_hparams_of(e->m)->n_ctx;
+  int n_ctx = window_of(e->m);
   return dq_bert_ws_new(&e->ws, e->m, n_ctx > BATCH_TOKENS ? n_ctx : BATCH_TOKENS, n_ctx, dq_pool_size(e->pool));
 }
 
@@ -279,7 +288,7 @@ static int run_plan(gguf_emb *e, const plan *p, float *out)
   int rc = 0;
   int *lens = NULL;
   float *pooled = NULL;
-  int max_tok = BATCH_TOKENS > hp->n_ctx ? BATCH_TOKENS : hp->n_ctx;
+  int max_tok = BATCH_TOKENS > window_of(e->m) ? BATCH_TOKENS : window_of(e->m);
   if (!(lens = dq_malloc((size_t)max_tok * sizeof *lens)) || !(pooled = dq_malloc((size_t)max_tok * d * sizeof *pooled))) {
     rc = DOCQ_ENOMEM;
     goto done;
