@@ -158,12 +158,34 @@ void dq_fwd_free(dq_fwd *f)
   if (!f) return;
   dq_pool_free(f->pool);
   void *bufs[] = {f->kc, f->vc, f->x, f->xb, f->xo, f->q, f->att, f->k, f->v, f->hg, f->hu, f->cs,
-                  f->logits, f->mm_scratch};
+                  f->logits, f->mm_scratch, f->k_raw};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dq_free(bufs[i]);
   dq_free(f);
 }
 
 void dq_fwd_reset(dq_fwd *f) { f->n_past = 0; }
+
+int dq_fwd_set_rope(dq_fwd *f, const dq_rope_params *p)
+{
+  dq_rope r;
+  int rc;
+  if ((rc = dq_rope_init_len(&r, p, 0)) < 0) return rc;
+  if (p->n_dims != f->m->hp.n_rot)
+    return dq_err_set(DOCQ_EINVAL, "rope: %d rotated dims, the model has %d", p->n_dims, f->m->hp.n_rot);
+  dq_free(f->k_raw);
+  f->k_raw = NULL;
+  if (dq_rope_is_dynamic(p)) {
+    const dq_hparams *hp = &f->m->hp;
+    size_t n;
+    if (dq_mul_ovf((size_t)hp->n_layer * (size_t)f->n_ctx, (size_t)hp->n_head_kv * hp->head_dim * sizeof(float), &n))
+      return dq_err_set(DOCQ_ENOMEM, "un-rotated key cache for %d tokens is too large", f->n_ctx);
+    if (!(f->k_raw = dq_malloc(n))) return DOCQ_ENOMEM;
+  }
+  /* in place, so the resolved params' freq_factors point at this copy's ff */
+  if ((rc = dq_rope_init_len(&f->rope, p, 0)) < 0) return rc;
+  f->n_past = 0;
+  return 0;
+}
 
 /* ---- attention -------------------------------------------------------------- */
 
@@ -372,6 +394,8 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
     add_bias(f->q, L->bq, T, nq);
     add_bias(f->k, L->bk, T, nkv);
     add_bias(f->v, L->bv, T, nkv);
+    if (f->k_raw) /* dynamic NTK: keep the keys before RoPE for later re-rotation */
+      memcpy(f->k_raw + ((size_t)l * f->n_ctx + (size_t)pos0) * nkv, f->k, (size_t)T * nkv * sizeof(float));
     for (int t = 0; t < T; t++) {
       const float *cs = f->cs + (size_t)t * hp->n_rot;
       dq_rope_apply(&f->rope, f->q + (size_t)t * nq, hp->n_head, hd, cs);
@@ -407,6 +431,30 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
   f->n_past += T;
 }
 
+/* Dynamic NTK: the base for the length after this call (HF computes it per
+ * forward call from the last position + 1); when it changed, every cached key
+ * is rotated afresh from its un-rotated copy, so old keys and new queries use
+ * the same base. Exact (no drift): each rotation starts from the raw key. */
+static void rerotate_cache(dq_fwd *f)
+{
+  const dq_hparams *hp = &f->m->hp;
+  const size_t nkv = (size_t)hp->n_head_kv * hp->head_dim;
+  for (int p = 0; p < f->n_past; p++) {
+    dq_rope_cache(&f->rope, p, f->cs);
+    for (int l = 0; l < hp->n_layer; l++) {
+      const size_t off = ((size_t)l * (size_t)f->n_ctx + (size_t)p) * nkv;
+      memcpy(f->k, f->k_raw + off, nkv * sizeof(float));
+      dq_rope_apply(&f->rope, f->k, hp->n_head_kv, hp->head_dim, f->cs);
+      if (f->kv_type == DQ_KV_F32) {
+        memcpy((float *)f->kc + off, f->k, nkv * sizeof(float));
+      } else {
+        uint16_t *kd = (uint16_t *)f->kc + off;
+        for (size_t i = 0; i < nkv; i++) kd[i] = dq_f32_to_f16(f->k[i]);
+      }
+    }
+  }
+}
+
 int dq_fwd_eval(dq_fwd *f, const int32_t *toks, int n, float *all_logits)
 {
   const int nv = f->m->hp.n_vocab;
@@ -416,6 +464,7 @@ int dq_fwd_eval(dq_fwd *f, const int32_t *toks, int n, float *all_logits)
                       f->n_ctx);
   for (int i = 0; i < n; i++)
     if (toks[i] < 0 || toks[i] >= nv) return dq_err_set(DOCQ_EINVAL, "token id %d out of range (vocabulary %d)", toks[i], nv);
+  if (f->k_raw && dq_rope_set_len(&f->rope, (int64_t)f->n_past + n) && f->n_past > 0) rerotate_cache(f);
   for (int i = 0; i < n; i += f->n_batch) {
     int T = n - i < f->n_batch ? n - i : f->n_batch;
     eval_batch(f, toks + i, T, all_logits ? all_logits + (size_t)i * nv : NULL);

@@ -38,6 +38,8 @@ typedef struct dq_fwd {
   float *cs;            /* (n_batch, n_rot) cos/sin tables */
   float *logits;        /* (n_vocab) of the last evaluated token */
   void *mm_scratch;     /* dq_matmul scratch, the max over all weights */
+  float *k_raw;         /* (n_layer, n_ctx, n_head_kv*head_dim) keys before RoPE; only for a
+                           length-dependent RoPE (dynamic NTK), else NULL */
 } dq_fwd;
 
 /* A state for n_ctx tokens (0: the model's training context). n_batch <= 0:
@@ -45,6 +47,14 @@ typedef struct dq_fwd {
  * model: "no weights"), DOCQ_ENOMEM. */
 int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_threads, int kv_type);
 void dq_fwd_free(dq_fwd *f);
+
+/* Replace the RoPE settings (the model's by default) before evaluating
+ * anything: p as for dq_rope_init (e.g. from dq_model_rope_params). A
+ * length-dependent type (dynamic NTK) also keeps the un-rotated keys so the
+ * cache is re-rotated whenever the base changes: keys and queries then always
+ * share one base, the one for the current length (rope.md §2.3). Resets the
+ * cache. Errors: DOCQ_EINVAL (parameters; message), DOCQ_ENOMEM. */
+int dq_fwd_set_rope(dq_fwd *f, const dq_rope_params *p);
 
 /* Forget the cache (a new sequence). */
 void dq_fwd_reset(dq_fwd *f);

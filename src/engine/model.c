@@ -180,8 +180,53 @@ static int load_rope(dq_model *m)
                         hp->n_rot / 2);
     rp->freq_factors = t->data;
   }
+  /* LongRoPE (Phi-3 "su"): two factor sets, chosen per context (dq_model_rope_params) */
+  const char *lr[2] = {"rope_factors_long.weight", "rope_factors_short.weight"};
+  const float **dst[2] = {&hp->rope_long, &hp->rope_short};
+  for (int i = 0; i < 2; i++) {
+    const dq_gguf_tensor *tl = dq_gguf_tensor_find(g, lr[i]);
+    if (!tl) continue;
+    if (tl->type != DQ_T_F32 || tl->ne[0] != hp->n_rot / 2 || tl->ne[1] != 1 || ((uintptr_t)tl->data % 4))
+      return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' must be F32 of %d values", g->path, lr[i], hp->n_rot / 2);
+    *dst[i] = tl->data;
+  }
+  if ((hp->rope_long != NULL) != (hp->rope_short != NULL))
+    return dq_err_set(DOCQ_ECORRUPT, "%s: LongRoPE needs both rope_factors_long and rope_factors_short", g->path);
   dq_rope test;
   if ((rc = dq_rope_init(&test, rp)) < 0) return dq_err_wrap("%s", g->path);
+  return 0;
+}
+
+void dq_rope_overrides_default(dq_rope_overrides *o)
+{
+  memset(o, 0, sizeof *o);
+  o->scaling = -1;
+  o->ext_factor = -1.0f;
+}
+
+int dq_model_rope_params(const dq_model *m, const dq_rope_overrides *o, int n_ctx, dq_rope_params *out)
+{
+  const dq_hparams *hp = &m->hp;
+  *out = hp->rope;
+  if (o) {
+    if (o->scaling >= 0) out->scaling = o->scaling;
+    if (o->freq_scale > 0.0f) out->freq_scale = o->freq_scale;
+    else if (o->scale > 0.0f) out->freq_scale = 1.0f / o->scale;
+    if (o->freq_base > 0.0f) out->freq_base = o->freq_base;
+    if (o->n_ctx_orig > 0) out->n_ctx_orig = o->n_ctx_orig;
+    if (o->ext_factor >= 0.0f) out->ext_factor = o->ext_factor;
+    /* llama.cpp drops a CLI attn factor when YaRN's ramp is on; docq always
+     * applies it, as a multiplier on top of the file's and YaRN's own */
+    if (o->attn_factor > 0.0f) out->attn_factor *= o->attn_factor;
+    if (o->beta_fast > 0.0f) out->beta_fast = o->beta_fast;
+    if (o->beta_slow > 0.0f) out->beta_slow = o->beta_slow;
+  }
+  if (!out->freq_factors && hp->rope_long) {
+    if (n_ctx <= 0) n_ctx = hp->n_ctx_train;
+    out->freq_factors = n_ctx > out->n_ctx_orig ? hp->rope_long : hp->rope_short;
+  }
+  dq_rope r;
+  if (dq_rope_init(&r, out) < 0) return dq_err_wrap("%s", m->gguf->path);
   return 0;
 }
 

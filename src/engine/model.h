@@ -59,7 +59,11 @@ typedef struct dq_hparams {
   float rms_eps;
   dq_rope_params rope;    /* as the file declares it (freq_factors -> rope_freqs tensor if any) */
   float rope_factor;      /* declared scaling factor s (1 when none) */
+  const float *rope_long;  /* LongRoPE / Phi-3 rope_factors_long.weight (n_rot/2) or NULL */
+  const float *rope_short; /* rope_factors_short.weight or NULL */
 } dq_hparams;
+
+
 
 typedef struct dq_model {
   dq_gguf *gguf;          /* owns the map */
@@ -86,5 +90,30 @@ void dq_model_free(dq_model *m);
 
 /* "llama", "qwen2" */
 const char *dq_arch_name(int arch);
+
+/* User overrides of the file's RoPE settings, with llama.cpp's CLI meaning
+ * (rope.md §3.2). A field left at its "unset" value keeps the file's. */
+typedef struct dq_rope_overrides {
+  int scaling;          /* dq_rope_scaling; -1: the file's */
+  float scale;          /* s (--rope-scale): freq_scale = 1/s; 0: unset */
+  float freq_scale;     /* --rope-freq-scale; wins over scale; 0: unset */
+  float freq_base;      /* --rope-freq-base; 0: unset */
+  int n_ctx_orig;       /* --yarn-orig-ctx; 0: unset */
+  float ext_factor;     /* --yarn-ext-factor; < 0: unset (auto) */
+  float attn_factor;    /* --yarn-attn-factor: multiplies the file's attn_factor; <= 0: unset */
+  float beta_fast;      /* --yarn-beta-fast; <= 0: unset */
+  float beta_slow;      /* --yarn-beta-slow; <= 0: unset */
+} dq_rope_overrides;
+
+/* All fields unset. */
+void dq_rope_overrides_default(dq_rope_overrides *o);
+
+/* The effective RoPE parameters for a context of n_ctx tokens: the file's,
+ * then the overrides (o may be NULL). LongRoPE factor tensors are picked as
+ * llama.cpp does, once per context: long when n_ctx > the original context,
+ * else short (a rope_freqs tensor wins over both). freq_factors in *out
+ * points into the model's map. Validated with dq_rope_init: DOCQ_EINVAL with
+ * a message for impossible values. */
+int dq_model_rope_params(const dq_model *m, const dq_rope_overrides *o, int n_ctx, dq_rope_params *out);
 
 #endif

@@ -80,6 +80,7 @@ int dq_rope_init_len(dq_rope *r, const dq_rope_params *p, int64_t n_len)
     return dq_err_set(DOCQ_EINVAL, "rope: unknown mode %d", p->mode);
   if (p->scaling < DQ_ROPE_SCALING_NONE || p->scaling > DQ_ROPE_SCALING_DYNAMIC_NTK)
     return dq_err_set(DOCQ_EINVAL, "rope: unknown scaling type %d", p->scaling);
+  r->req = *p;
   r->p = *p;
   if (p->scaling == DQ_ROPE_SCALING_NONE) r->p.freq_scale = 1.0f; /* as llama.cpp: type none ignores a factor */
   if (r->p.ext_factor < 0.0f) r->p.ext_factor = p->scaling == DQ_ROPE_SCALING_YARN ? 1.0f : 0.0f;

@@ -59,6 +59,7 @@ typedef struct dq_rope_params {
 } dq_rope_params;
 
 typedef struct dq_rope {
+  dq_rope_params req;  /* as given to init (to rebuild an equal dq_rope elsewhere) */
   dq_rope_params p;    /* resolved: ext_factor >= 0, freq_factors points to ff below or NULL */
   float corr_low;      /* YaRN correction dims (pair units), floor/ceil and clamped as ggml does */
   float corr_high;
