@@ -377,6 +377,88 @@ DOCQ_API void docq_ctx_free(docq_ctx *c);
  * NULL; free with docq_free). */
 DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_options *opts, char **out_text);
 
+/* ---- long context: RoPE scaling, per-context options, logits --------------------------- */
+
+/* RoPE context-extension methods (see docs: rope.md). FILE keeps what the
+ * model file declares (GGUF rope.scaling.*, rope_freqs / LongRoPE tensors). */
+typedef enum docq_rope_scaling {
+  DOCQ_ROPE_SCALING_FILE = -1,
+  DOCQ_ROPE_SCALING_NONE = 0,       /* plain RoPE; a factor is ignored */
+  DOCQ_ROPE_SCALING_LINEAR = 1,     /* position interpolation: theta/s */
+  DOCQ_ROPE_SCALING_YARN = 2,       /* NTK-by-parts ramp + attention temperature 0.1 ln s + 1 */
+  DOCQ_ROPE_SCALING_LONGROPE = 3,   /* per-pair factors from the file (Phi-3 "su") */
+  DOCQ_ROPE_SCALING_NTK = 4,        /* NTK-aware: base * s^(D/(D-2)) */
+  DOCQ_ROPE_SCALING_DYNAMIC_NTK = 5 /* NTK base following the current length (a = rope_scale, default 1) */
+} docq_rope_scaling;
+
+#define DOCQ_CTX_OPTIONS_VERSION 1
+/* Options of a context; every field has an "unset" value that keeps the
+ * model file's setting, with llama.cpp's command-line meaning otherwise. */
+typedef struct docq_ctx_options {
+  unsigned int version;
+  unsigned n_ctx;          /* tokens the context holds; 0: the model's trained length */
+  int n_threads;           /* 0: all cores */
+  unsigned n_batch;        /* tokens per internal step; 0: 512 */
+  int rope_scaling;        /* docq_rope_scaling; default DOCQ_ROPE_SCALING_FILE */
+  float rope_scale;        /* s, the extension factor (--rope-scale); 0: the file's */
+  float rope_freq_base;    /* --rope-freq-base; 0: the file's */
+  float rope_freq_scale;   /* 1/s (--rope-freq-scale), wins over rope_scale; 0: unset */
+  unsigned yarn_orig_ctx;  /* original (training) context L; 0: the file's */
+  float yarn_ext_factor;   /* YaRN ramp mix; < 0: auto (1 for YaRN) */
+  float yarn_attn_factor;  /* extra factor on RoPE's cos/sin; <= 0: unset (1) */
+  float yarn_beta_fast;    /* <= 0: 32 */
+  float yarn_beta_slow;    /* <= 0: 1 */
+  const char *cache_type_k; /* KV cache types: "f16" (default, NULL), "f32" */
+  const char *cache_type_v;
+  unsigned attn_window;    /* 0: full causal attention */
+  unsigned attn_sinks;     /* with attn_window: first tokens always attended */
+} docq_ctx_options;
+
+#define DOCQ_CTX_OPTIONS_INIT { DOCQ_CTX_OPTIONS_VERSION, 0, 0, 0, DOCQ_ROPE_SCALING_FILE, 0, 0, 0, 0, -1.0f, 0, 0, 0, NULL, NULL, 0, 0 }
+DOCQ_API int docq_ctx_options_init(docq_ctx_options *opts, unsigned int version);
+
+/* A context with options (NULL: defaults, same as docq_ctx_new(m, 0)).
+ * Errors: DOCQ_EINVAL (a value out of range, named in the message),
+ * DOCQ_EUNSUPPORTED (an option this build cannot honour), DOCQ_ENOMEM. */
+DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *m, const docq_ctx_options *opts);
+
+/* The effective RoPE settings for `opts` (NULL: the file's) as one line, e.g.
+ * "yarn x4 (original context 512), base 10000, ramp pairs 3..16, attention
+ * factor 1.1386". Free with docq_free. NULL on a bad option (see docq_error_last). */
+DOCQ_API char *docq_model_rope_describe(const docq_model *m, const docq_ctx_options *opts);
+/* The settings of a context: RoPE (as above), cache types, attention. Free with docq_free. */
+DOCQ_API char *docq_ctx_describe(const docq_ctx *c);
+
+/* Per-request context extension: set opts->n_ctx, rope_scaling and
+ * rope_scale so that n_tokens (prompt + answer) fit. No scaling when they fit
+ * the original context (opts->yarn_orig_ctx if set, else the file's); else the
+ * file's own method stretched, or YaRN, with the smallest factor that covers
+ * n_tokens. `desc` (may be NULL) receives the choice as text, e.g.
+ * "yarn x2.93 (1500 tokens > original 512)". Other fields are left alone.
+ * Errors: DOCQ_EINVAL (the model's extension is fixed by per-pair factors and
+ * n_tokens exceed it). */
+DOCQ_API int docq_ctx_options_fit(const docq_model *m, size_t n_tokens, docq_ctx_options *opts, char *desc,
+                                  size_t desc_cap);
+
+/* Sizes and special tokens a caller needs to drive a context directly. */
+typedef struct docq_model_meta {
+  int n_vocab;
+  int n_ctx_train;      /* the file's context_length */
+  int n_ctx_orig;       /* the file's original context (rope.scaling.original_context_length) */
+  int32_t bos, eos;     /* -1 when absent */
+  int add_bos;          /* 1 when the vocabulary adds BOS to every text */
+} docq_model_meta;
+DOCQ_API int docq_model_get_meta(const docq_model *m, docq_model_meta *out);
+
+/* Evaluate n tokens after what the context holds (reset != 0: start a new
+ * sequence first). logits (may be NULL) receives n * n_vocab floats: row i
+ * holds the scores for the token after ids[i]. Errors: DOCQ_EINVAL (context
+ * full, token id out of range). */
+DOCQ_API int docq_ctx_eval(docq_ctx *c, const int32_t *ids, size_t n, int reset, float *logits);
+/* Logits after the last evaluated token (n_vocab floats), borrowed until the
+ * next call on c. */
+DOCQ_API const float *docq_ctx_logits(const docq_ctx *c);
+
 /* ---- asking ----------------------------------------------------------------------------- */
 
 #define DOCQ_ASK_OPTIONS_VERSION 1

@@ -186,23 +186,219 @@ DOCQ_API char *docq_detokenize(const docq_model *dm, const int32_t *ids, size_t 
 
 DOCQ_API int docq_ctx_new(docq_ctx **out, const docq_model *dm, unsigned n_ctx)
 {
+  docq_ctx_options o = DOCQ_CTX_OPTIONS_INIT;
+  o.n_ctx = n_ctx;
+  return docq_ctx_new_ext(out, dm, &o);
+}
+
+DOCQ_API int docq_ctx_options_init(docq_ctx_options *opts, unsigned int version)
+{
+  DQ_ASSERT_ARG(opts);
+  if (version != DOCQ_CTX_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_ctx_options version %u is not supported (expected %u)", version,
+                      DOCQ_CTX_OPTIONS_VERSION);
+  docq_ctx_options d = DOCQ_CTX_OPTIONS_INIT;
+  *opts = d;
+  return 0;
+}
+
+/* The public options as engine overrides (same "unset" conventions). */
+static int to_overrides(const docq_ctx_options *o, dq_rope_overrides *ov)
+{
+  dq_rope_overrides_default(ov);
+  if (!o) return 0;
+  if (o->rope_scaling < DOCQ_ROPE_SCALING_FILE || o->rope_scaling > DOCQ_ROPE_SCALING_DYNAMIC_NTK)
+    return dq_err_set(DOCQ_EINVAL, "unknown RoPE scaling type %d", o->rope_scaling);
+  if (o->rope_scale < 0 || o->rope_freq_base < 0 || o->rope_freq_scale < 0 || !isfinite(o->rope_scale) ||
+      !isfinite(o->rope_freq_base) || !isfinite(o->rope_freq_scale) || !isfinite(o->yarn_ext_factor) ||
+      !isfinite(o->yarn_attn_factor) || !isfinite(o->yarn_beta_fast) || !isfinite(o->yarn_beta_slow))
+    return dq_err_set(DOCQ_EINVAL, "RoPE options must be finite and not negative (rope_scale %g, freq_base %g, "
+                                   "freq_scale %g)", (double)o->rope_scale, (double)o->rope_freq_base,
+                      (double)o->rope_freq_scale);
+  /* the engine enum mirrors the public one */
+  ov->scaling = o->rope_scaling;
+  ov->scale = o->rope_scale;
+  ov->freq_scale = o->rope_freq_scale;
+  ov->freq_base = o->rope_freq_base;
+  ov->n_ctx_orig = (int)(o->yarn_orig_ctx > (1u << 22) ? (1u << 22) : o->yarn_orig_ctx);
+  ov->ext_factor = o->yarn_ext_factor;
+  ov->attn_factor = o->yarn_attn_factor;
+  ov->beta_fast = o->yarn_beta_fast;
+  ov->beta_slow = o->yarn_beta_slow;
+  return 0;
+}
+
+/* "f16" / NULL -> F16, "f32" -> F32; the quantized types need the tiled
+ * attention path, which this forward pass does not use yet. */
+static int kv_type_of(const char *name, const char *which, int *out)
+{
+  if (!name || !strcmp(name, "f16")) *out = DQ_KV_F16;
+  else if (!strcmp(name, "f32")) *out = DQ_KV_F32;
+  else if (!strcmp(name, "q8_0") || !strcmp(name, "q4_0"))
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s cache type %s is not supported by this build (f16, f32)", which, name);
+  else return dq_err_set(DOCQ_EINVAL, "unknown %s cache type '%s' (f16, f32)", which, name);
+  return 0;
+}
+
+DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *dm, const docq_ctx_options *opts)
+{
   DQ_ASSERT_ARG(out);
   *out = NULL;
   DQ_ASSERT_ARG(dm);
+  docq_ctx_options defaults = DOCQ_CTX_OPTIONS_INIT;
+  const docq_ctx_options *o = opts ? opts : &defaults;
+  if (o->version != DOCQ_CTX_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_ctx_options version %u is not supported", o->version);
   if (!dm->m->has_weights)
     return dq_err_set(DOCQ_EINVAL, "%s: no weights (a tokenizer-only file cannot generate)", dm->m->gguf->path);
+  int rc, kt, vt;
+  dq_rope_overrides ov;
+  dq_rope_params rp;
+  if ((rc = to_overrides(o, &ov)) < 0) return rc;
+  if ((rc = kv_type_of(o->cache_type_k, "K", &kt)) < 0 || (rc = kv_type_of(o->cache_type_v, "V", &vt)) < 0) return rc;
+  if (kt != vt)
+    return dq_err_set(DOCQ_EUNSUPPORTED, "K and V cache types must be equal in this build (%s, %s)",
+                      o->cache_type_k ? o->cache_type_k : "f16", o->cache_type_v ? o->cache_type_v : "f16");
+  if (o->attn_window || o->attn_sinks)
+    return dq_err_set(DOCQ_EUNSUPPORTED, "attention windows (window %u, sinks %u) are not supported by this build",
+                      o->attn_window, o->attn_sinks);
+  if (o->n_ctx > (1u << 22) || o->n_batch > (1u << 22))
+    return dq_err_set(DOCQ_EINVAL, "context size %u / batch %u out of range", o->n_ctx, o->n_batch);
+  unsigned n_ctx = o->n_ctx ? o->n_ctx : (unsigned)dm->m->hp.n_ctx_train;
+  if ((rc = dq_model_rope_params(dm->m, &ov, (int)n_ctx, &rp)) < 0) return rc;
   docq_ctx *c = dq_calloc(1, sizeof *c);
   if (!c) return DOCQ_ENOMEM;
   c->model = dm;
-  c->n_ctx = n_ctx ? n_ctx : (unsigned)dm->m->hp.n_ctx_train;
-  int rc = dq_fwd_new(&c->fwd, dm->m, (int)c->n_ctx, 512, 0, DQ_KV_F16);
-  if (rc < 0) {
-    dq_free(c);
+  c->n_ctx = n_ctx;
+  c->n_threads = o->n_threads > 0 ? o->n_threads : 0;
+  if ((rc = dq_fwd_new(&c->fwd, dm->m, (int)c->n_ctx, (int)o->n_batch, c->n_threads, kt)) < 0 ||
+      (rc = dq_fwd_set_rope(c->fwd, &rp)) < 0) {
+    docq_ctx_free(c);
     return rc;
   }
   *out = c;
   return 0;
 }
+
+/* One line for a resolved RoPE (what the forward pass will use); s = the
+ * factor as requested (a resolved NTK type folds it into the base). */
+static void rope_line(dq_buf *b, const dq_rope *r, float s)
+{
+  const dq_rope_params *p = &r->p;
+  const int plain = p->scaling == DQ_ROPE_SCALING_NONE || (p->scaling == DQ_ROPE_SCALING_LINEAR && s == 1.0f);
+  dq_buf_puts(b, plain ? "none" : dq_rope_scaling_name(p->scaling));
+  if (p->scaling == DQ_ROPE_SCALING_DYNAMIC_NTK) dq_buf_printf(b, " (alpha %g)", (double)r->dyn_alpha);
+  else if (!plain) dq_buf_printf(b, " x%g", (double)s);
+  dq_buf_printf(b, " (original context %d), base %g", p->n_ctx_orig, (double)p->freq_base);
+  if (p->scaling == DQ_ROPE_SCALING_NTK) dq_buf_printf(b, " -> %.1f", (double)r->base);
+  if (p->scaling == DQ_ROPE_SCALING_DYNAMIC_NTK) dq_buf_printf(b, " (grows past %d tokens)", p->n_ctx_orig);
+  if (p->ext_factor != 0.0f)
+    dq_buf_printf(b, ", ramp pairs %g..%g (beta %g/%g, ext %g)", (double)r->corr_low, (double)r->corr_high,
+                  (double)p->beta_fast, (double)p->beta_slow, (double)p->ext_factor);
+  if (r->mscale != 1.0f) dq_buf_printf(b, ", attention factor %.4f", (double)r->mscale);
+  if (p->freq_factors) dq_buf_puts(b, ", per-pair frequency factors");
+}
+
+DOCQ_API char *docq_model_rope_describe(const docq_model *dm, const docq_ctx_options *opts)
+{
+  if (!dm || !dm->m->has_weights) return NULL;
+  dq_rope_overrides ov;
+  dq_rope_params rp;
+  dq_rope r;
+  if (to_overrides(opts, &ov) < 0) return NULL;
+  unsigned n_ctx = opts && opts->n_ctx ? opts->n_ctx : (unsigned)dm->m->hp.n_ctx_train;
+  if (dq_model_rope_params(dm->m, &ov, (int)n_ctx, &rp) < 0 || dq_rope_init(&r, &rp) < 0) return NULL;
+  dq_buf b = {0};
+  rope_line(&b, &r, 1.0f / rp.freq_scale);
+  if (b.oom) {
+    dq_buf_free(&b);
+    return NULL;
+  }
+  return dq_buf_detach(&b);
+}
+
+DOCQ_API char *docq_ctx_describe(const docq_ctx *c)
+{
+  if (!c) return NULL;
+  const dq_fwd *f = c->fwd;
+  dq_buf b = {0};
+  dq_buf_printf(&b, "context %d tokens, rope ", f->n_ctx);
+  rope_line(&b, &f->rope, 1.0f / f->rope.req.freq_scale);
+  const char *kt = f->kv_type == DQ_KV_F32 ? "f32" : "f16";
+  dq_buf_printf(&b, ", cache %s/%s, attention full causal", kt, kt);
+  if (b.oom) {
+    dq_buf_free(&b);
+    return NULL;
+  }
+  return dq_buf_detach(&b);
+}
+
+DOCQ_API int docq_ctx_options_fit(const docq_model *dm, size_t n_tokens, docq_ctx_options *o, char *desc,
+                                  size_t desc_cap)
+{
+  DQ_ASSERT_ARG(dm && o);
+  if (desc && desc_cap) desc[0] = 0;
+  if (!dm->m->has_weights)
+    return dq_err_set(DOCQ_EINVAL, "%s: no weights (a tokenizer-only file cannot generate)", dm->m->gguf->path);
+  const dq_hparams *hp = &dm->m->hp;
+  dq_rope_plan pl;
+  int rc = dq_rope_plan_for(&pl, &hp->rope, hp->rope_factor, hp->n_ctx_train,
+                            hp->rope.freq_factors != NULL || hp->rope_long != NULL,
+                            (int)(o->yarn_orig_ctx > (1u << 22) ? 0 : o->yarn_orig_ctx),
+                            (int64_t)(n_tokens > (1u << 23) ? (1u << 23) : n_tokens));
+  if (rc < 0) return rc;
+  o->n_ctx = (unsigned)pl.n_ctx;
+  if (pl.extended) {
+    o->rope_scaling = pl.scaling; /* the engine enum mirrors the public one */
+    o->rope_scale = pl.factor;
+    o->rope_freq_scale = 0.0f;
+    o->yarn_orig_ctx = (unsigned)pl.n_ctx_orig;
+  } else {
+    o->rope_scaling = pl.scaling == DQ_ROPE_SCALING_NONE ? DOCQ_ROPE_SCALING_NONE : DOCQ_ROPE_SCALING_FILE;
+    o->rope_scale = 0.0f;
+    o->rope_freq_scale = 0.0f;
+  }
+  if (desc && desc_cap) {
+    if (pl.extended)
+      snprintf(desc, desc_cap, "%s x%.3g (%zu tokens > original %d)", dq_rope_scaling_name(pl.scaling),
+               (double)pl.factor, n_tokens, pl.n_ctx_orig);
+    else if (pl.scaling == DQ_ROPE_SCALING_NONE)
+      snprintf(desc, desc_cap, "none (%zu tokens fit the original %d)", n_tokens, pl.n_ctx_orig);
+    else
+      snprintf(desc, desc_cap, "file's %s x%g (%zu tokens fit the trained %d)", dq_rope_scaling_name(pl.scaling),
+               (double)pl.factor, n_tokens, hp->n_ctx_train);
+  }
+  return 0;
+}
+
+DOCQ_API int docq_model_get_meta(const docq_model *dm, docq_model_meta *out)
+{
+  DQ_ASSERT_ARG(dm && out);
+  memset(out, 0, sizeof *out);
+  out->n_vocab = dm->m->hp.n_vocab;
+  out->n_ctx_train = dm->m->hp.n_ctx_train;
+  out->n_ctx_orig = dm->m->has_weights ? dm->m->hp.rope.n_ctx_orig : dm->m->hp.n_ctx_train;
+  out->bos = out->eos = -1;
+  if (dm->tok) {
+    const dq_tok_special *sp = dq_tok_specials(dm->tok);
+    out->bos = sp->bos;
+    out->eos = sp->eos;
+    out->add_bos = dq_tok_add_bos(dm->tok) != 0;
+  }
+  return 0;
+}
+
+DOCQ_API int docq_ctx_eval(docq_ctx *c, const int32_t *ids, size_t n, int reset, float *logits)
+{
+  DQ_ASSERT_ARG(c && (ids || !n));
+  if (reset) dq_fwd_reset(c->fwd);
+  if (!n) return 0;
+  if (n > (size_t)c->fwd->n_ctx)
+    return dq_err_set(DOCQ_EINVAL, "%zu tokens do not fit in the context of %d", n, c->fwd->n_ctx);
+  return dq_fwd_eval(c->fwd, ids, (int)n, logits);
+}
+
+DOCQ_API const float *docq_ctx_logits(const docq_ctx *c) { return c ? c->fwd->logits : NULL; }
 
 DOCQ_API void docq_ctx_free(docq_ctx *c)
 {
@@ -292,7 +488,11 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
    * is reset for every completion anyway) */
   if (o->n_threads > 0 && o->n_threads != c->n_threads) {
     dq_fwd *f;
-    if ((rc = dq_fwd_new(&f, dm->m, (int)c->n_ctx, 512, o->n_threads, DQ_KV_F16)) < 0) return rc;
+    if ((rc = dq_fwd_new(&f, dm->m, (int)c->n_ctx, c->fwd->n_batch, o->n_threads, c->fwd->kv_type)) < 0) return rc;
+    if ((rc = dq_fwd_set_rope(f, &c->fwd->rope.req)) < 0) {
+      dq_fwd_free(f);
+      return rc;
+    }
     dq_fwd_free(c->fwd);
     c->fwd = f;
     c->n_threads = o->n_threads;
