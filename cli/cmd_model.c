@@ -43,6 +43,98 @@ static int bad_usage(const char *cmd, const char *msg, const char *arg)
   return EXIT_USAGE;
 }
 
+/* ---- context options (shared with cmd_eval_lm.c) ------------------------------- */
+
+#define CTX_OPTIONS_HELP \
+  "  -c, --ctx-size N        context size in tokens\n" \
+  "      --rope-scaling T    none|linear|yarn|longrope|ntk|dynamic-ntk (default: as the file says)\n" \
+  "      --rope-scale S      context extension factor s (freq_scale = 1/s)\n" \
+  "      --rope-freq-base B  RoPE base (manual NTK / Code Llama style)\n" \
+  "      --rope-freq-scale F RoPE frequency scale (1/s; wins over --rope-scale)\n" \
+  "      --yarn-orig-ctx N   original (training) context length L\n" \
+  "      --yarn-ext-factor F YaRN ramp mix (default auto: 1 for yarn; 0 = pure interpolation)\n" \
+  "      --yarn-attn-factor F extra factor on RoPE's cos/sin (default 1)\n" \
+  "      --yarn-beta-fast F  YaRN correction beta fast (default 32)\n" \
+  "      --yarn-beta-slow F  YaRN correction beta slow (default 1)\n" \
+  "  -ctk, --cache-type-k T  K cache type: f16 (default), f32\n" \
+  "  -ctv, --cache-type-v T  V cache type: f16 (default), f32\n" \
+  "      --attn-window N     attend only to the N most recent tokens (0: all)\n" \
+  "      --attn-sinks N      with --attn-window: the first N tokens stay visible\n" \
+  "  -b, --batch-size N      tokens per evaluation step (default 512)\n"
+
+/* Parse one number (the whole string), or fail. */
+static int num(const char *v, double lo, double hi, double *out)
+{
+  char *end;
+  if (!v || !*v) return -1;
+  double d = strtod(v, &end);
+  if (*end || !(d >= lo && d <= hi)) return -1;
+  *out = d;
+  return 0;
+}
+
+int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *cmd);
+
+/* Context options with llama.cpp's names. Returns 1 when argv[*i] was one
+ * (advancing past its value), 0 when it is not, -1 after printing a usage
+ * error. */
+int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *cmd)
+{
+  static const struct { const char *s, *l; int kind; } opts[] = {
+    {"-c", "--ctx-size", 0}, {NULL, "--ctx", 0}, {NULL, "--rope-scaling", 1}, {NULL, "--rope-scale", 2},
+    {NULL, "--rope-freq-base", 3}, {NULL, "--rope-freq-scale", 4}, {NULL, "--yarn-orig-ctx", 5},
+    {NULL, "--yarn-ext-factor", 6}, {NULL, "--yarn-attn-factor", 7}, {NULL, "--yarn-beta-fast", 8},
+    {NULL, "--yarn-beta-slow", 9}, {"-ctk", "--cache-type-k", 10}, {"-ctv", "--cache-type-v", 11},
+    {NULL, "--attn-window", 12}, {NULL, "--attn-sinks", 13}, {"-b", "--batch-size", 14},
+  };
+  const char *a = argv[*i];
+  for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+    if (!is_opt(a, opts[k].s, opts[k].l)) continue;
+    const char *v = optval(argc, argv, i, opts[k].s, opts[k].l);
+    double d = 0;
+    if (!v) {
+      bad_usage(cmd, "missing value", a);
+      return -1;
+    }
+    int bad = 0;
+    switch (opts[k].kind) {
+    case 0: bad = num(v, 0, 1 << 22, &d); o->n_ctx = (unsigned)d; break;
+    case 1: {
+      static const char *names[] = {"none", "linear", "yarn", "longrope", "ntk", "dynamic-ntk"};
+      int t = -1;
+      for (int n = 0; n < 6; n++)
+        if (!strcmp(v, names[n])) t = n;
+      if (!strcmp(v, "dynamic")) t = DOCQ_ROPE_SCALING_DYNAMIC_NTK;
+      if (t < 0) {
+        bad_usage(cmd, "--rope-scaling must be none, linear, yarn, longrope, ntk or dynamic-ntk", v);
+        return -1;
+      }
+      o->rope_scaling = t;
+      break;
+    }
+    case 2: bad = num(v, 1e-6, 1e6, &d); o->rope_scale = (float)d; break;
+    case 3: bad = num(v, 1e-6, 1e12, &d); o->rope_freq_base = (float)d; break;
+    case 4: bad = num(v, 1e-6, 1e6, &d); o->rope_freq_scale = (float)d; break;
+    case 5: bad = num(v, 0, 1 << 22, &d); o->yarn_orig_ctx = (unsigned)d; break;
+    case 6: bad = num(v, -1, 1e3, &d); o->yarn_ext_factor = (float)d; break;
+    case 7: bad = num(v, -1, 1e3, &d); o->yarn_attn_factor = (float)d; break;
+    case 8: bad = num(v, -1, 1e6, &d); o->yarn_beta_fast = (float)d; break;
+    case 9: bad = num(v, -1, 1e6, &d); o->yarn_beta_slow = (float)d; break;
+    case 10: o->cache_type_k = v; break;
+    case 11: o->cache_type_v = v; break;
+    case 12: bad = num(v, 0, 1 << 22, &d); o->attn_window = (unsigned)d; break;
+    case 13: bad = num(v, 0, 1 << 22, &d); o->attn_sinks = (unsigned)d; break;
+    case 14: bad = num(v, 1, 1 << 22, &d); o->n_batch = (unsigned)d; break;
+    }
+    if (bad) {
+      bad_usage(cmd, "bad number", v);
+      return -1;
+    }
+    return 1;
+  }
+  return 0;
+}
+
 /* ---- generate ------------------------------------------------------------------ */
 
 static void generate_usage(FILE *f)
@@ -58,10 +150,12 @@ static void generate_usage(FILE *f)
         "      --repeat-penalty R  1 = off (default 1.0)\n"
         "      --repeat-last-n N   tokens the penalty looks back over (default 64)\n"
         "  -s, --seed S            sampling seed (default 0 = fixed seed 42)\n"
-        "  -c, --ctx N             context size in tokens (default: the model's trained length, at most 4096)\n"
         "      --stop STR          stop before STR (repeatable, up to 16)\n"
         "  -t, --threads N         threads (default: all cores)\n"
-        "  -h, --help              this help\n",
+        "  -v, --verbose           print the effective context settings to stderr\n"
+        "  -h, --help              this help\n"
+        "Context (default: the model's trained length, at most 4096; RoPE as the file says):\n"
+        CTX_OPTIONS_HELP,
         f);
 }
 
@@ -77,8 +171,9 @@ int cmd_generate(int argc, char **argv)
 {
   const char *model = NULL, *prompt = NULL, *v;
   const char *stops[MAX_STOP + 1] = {0};
-  int n_stop = 0;
-  unsigned n_ctx = 0;
+  int n_stop = 0, verbose = 0, r;
+  docq_ctx_options co;
+  docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
   docq_gen_options o;
   docq_gen_options_init(&o, DOCQ_GEN_OPTIONS_VERSION);
   o.n_predict = 128;
@@ -114,9 +209,10 @@ int cmd_generate(int argc, char **argv)
     } else if (is_opt(a, "-s", "--seed")) {
       if (!(v = optval(argc, argv, &i, "-s", "--seed"))) return bad_usage("generate", "missing value", a);
       o.seed = strtoull(v, NULL, 10);
-    } else if (is_opt(a, "-c", "--ctx")) {
-      if (!(v = optval(argc, argv, &i, "-c", "--ctx"))) return bad_usage("generate", "missing value", a);
-      n_ctx = (unsigned)strtoul(v, NULL, 10);
+    } else if ((r = cli_ctx_opt(argc, argv, &i, &co, "generate")) != 0) {
+      if (r < 0) return EXIT_USAGE;
+    } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+      verbose = 1;
     } else if (is_opt(a, NULL, "--stop")) {
       if (!(v = optval(argc, argv, &i, NULL, "--stop"))) return bad_usage("generate", "missing value", a);
       if (n_stop == MAX_STOP) return bad_usage("generate", "too many --stop strings", NULL);
@@ -142,17 +238,21 @@ int cmd_generate(int argc, char **argv)
   docq_ctx *c = NULL;
   int rc = docq_model_load(&m, model);
   if (rc < 0) return cli_fail(rc, "load");
-  if (!n_ctx) {
+  if (!co.n_ctx) {
     /* the trained length can be huge (32k+); a completion rarely needs it */
-    char *d = docq_model_describe(m);
-    const char *p = d ? strstr(d, "context:") : NULL;
-    n_ctx = p ? (unsigned)strtoul(p + 8, NULL, 10) : 0;
-    if (!n_ctx || n_ctx > 4096) n_ctx = 4096;
-    docq_free(d);
+    docq_model_meta meta;
+    docq_model_get_meta(m, &meta);
+    co.n_ctx = meta.n_ctx_train > 0 && meta.n_ctx_train < 4096 ? (unsigned)meta.n_ctx_train : 4096;
   }
-  if ((rc = docq_ctx_new(&c, m, n_ctx)) < 0) {
+  co.n_threads = o.n_threads;
+  if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) {
     docq_model_free(m);
     return cli_fail(rc, "generate");
+  }
+  if (verbose) {
+    char *d = docq_ctx_describe(c);
+    if (d) fprintf(stderr, "docq generate: %s\n", d);
+    docq_free(d);
   }
   fputs(prompt, stdout);
   rc = docq_generate(c, prompt, &o, NULL);
@@ -167,20 +267,40 @@ int cmd_generate(int argc, char **argv)
 int cmd_model(int argc, char **argv)
 {
   if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-    puts("usage: docq model info FILE\n"
-         "Describe a GGUF model: architecture, sizes, context length, RoPE settings,\n"
-         "tokenizer and chat template. Tokenizer-only files are accepted.");
+    fputs("usage: docq model info FILE [context options]\n"
+          "Describe a GGUF model: architecture, sizes, context length, RoPE settings,\n"
+          "tokenizer and chat template. Tokenizer-only files are accepted. With context\n"
+          "options, also the effective RoPE settings they give (overrides applied).\n" CTX_OPTIONS_HELP,
+          stdout);
     return 0;
   }
-  if (argc != 3 || strcmp(argv[1], "info")) return bad_usage("model", "expected: docq model info FILE", NULL);
+  if (argc < 3 || strcmp(argv[1], "info")) return bad_usage("model", "expected: docq model info FILE", NULL);
+  docq_ctx_options co;
+  docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
+  for (int i = 3; i < argc; i++) {
+    int r = cli_ctx_opt(argc, argv, &i, &co, "model");
+    if (r < 0) return EXIT_USAGE;
+    if (r == 0) return bad_usage("model", "unknown argument", argv[i]);
+  }
   docq_model *m = NULL;
   int rc = docq_model_load(&m, argv[2]);
   if (rc < 0) return cli_fail(rc, "load");
   char *d = docq_model_describe(m);
   if (d) fputs(d, stdout);
+  int ok = d != NULL;
   docq_free(d);
+  docq_model_meta meta;
+  docq_model_get_meta(m, &meta);
+  if (ok && meta.has_weights) {
+    /* tokenizer-only files have no RoPE */
+    char *e = docq_model_rope_describe(m, &co);
+    if (e) printf("effective:     context %u, rope %s\n", co.n_ctx ? co.n_ctx : (unsigned)meta.n_ctx_train, e);
+    else ok = -1;
+    docq_free(e);
+  }
   docq_model_free(m);
-  return d ? 0 : cli_fail(DOCQ_ENOMEM, "describe");
+  if (ok < 0) return cli_fail(DOCQ_EINVAL, "model info");
+  return ok ? 0 : cli_fail(DOCQ_ENOMEM, "describe");
 }
 
 /* ---- tokenize ------------------------------------------------------------------------- */
@@ -274,15 +394,21 @@ static char *prompt_of(const docq_model *m, int n)
 int cmd_bench(int argc, char **argv)
 {
   const char *model = NULL, *v;
-  int pp = 512, tg = 64, threads = 0, reps = 3;
+  int pp = 512, tg = 64, threads = 0, reps = 3, r_;
+  docq_ctx_options co;
+  docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      puts("usage: docq bench --model FILE [-p 512] [-n 64] [-t THREADS] [-r 3]\n"
-           "Prompt processing (pp: one prompt of -p tokens) and text generation (tg: -n tokens\n"
-           "one at a time after BOS, greedy) speed in tokens/s, mean +- standard deviation over\n"
-           "-r repetitions, printed as llama-bench does. -p 0 or -n 0 skips that test.");
+      fputs("usage: docq bench --model FILE [-p 512] [-n 64] [-t THREADS] [-r 3] [context options]\n"
+            "Prompt processing (pp: one prompt of -p tokens) and text generation (tg: -n tokens\n"
+            "one at a time after BOS, greedy) speed in tokens/s, mean +- standard deviation over\n"
+            "-r repetitions, printed as llama-bench does. -p 0 or -n 0 skips that test.\n"
+            "Context (default: -p + -n + 16 tokens):\n" CTX_OPTIONS_HELP,
+            stdout);
       return 0;
+    } else if ((r_ = cli_ctx_opt(argc, argv, &i, &co, "bench")) != 0) {
+      if (r_ < 0) return EXIT_USAGE;
     } else if (is_opt(a, "-m", "--model")) {
       if (!(model = optval(argc, argv, &i, "-m", "--model"))) return bad_usage("bench", "missing value", a);
     } else if (is_opt(a, "-p", "--n-prompt")) {
@@ -307,7 +433,8 @@ int cmd_bench(int argc, char **argv)
   docq_ctx *c = NULL;
   int rc = docq_model_load(&m, model);
   if (rc < 0) return cli_fail(rc, "load");
-  if ((rc = docq_ctx_new(&c, m, (unsigned)(pp + tg + 16))) < 0) {
+  if (!co.n_ctx) co.n_ctx = (unsigned)(pp + tg + 16);
+  if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) {
     docq_model_free(m);
     return cli_fail(rc, "bench");
   }

@@ -447,6 +447,7 @@ typedef struct docq_model_meta {
   int n_ctx_orig;       /* the file's original context (rope.scaling.original_context_length) */
   int32_t bos, eos;     /* -1 when absent */
   int add_bos;          /* 1 when the vocabulary adds BOS to every text */
+  int has_weights;      /* 0 for a tokenizer-only file */
 } docq_model_meta;
 DOCQ_API int docq_model_get_meta(const docq_model *m, docq_model_meta *out);
 

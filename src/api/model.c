@@ -376,6 +376,7 @@ DOCQ_API int docq_model_get_meta(const docq_model *dm, docq_model_meta *out)
   DQ_ASSERT_ARG(dm && out);
   memset(out, 0, sizeof *out);
   out->n_vocab = dm->m->hp.n_vocab;
+  out->has_weights = dm->m->has_weights;
   out->n_ctx_train = dm->m->hp.n_ctx_train;
   out->n_ctx_orig = dm->m->has_weights ? dm->m->hp.rope.n_ctx_orig : dm->m->hp.n_ctx_train;
   out->bos = out->eos = -1;
