@@ -1,13 +1,29 @@
 /* dq_pool: a fixed set of worker threads for the kernels.
  *
- * A run publishes (fn, ctx), bumps the generation counter `gen` and calls
- * fn(ctx, 0, n) on the caller thread; workers see the new generation, run
- * fn(ctx, ith, n) and count `pending` down; the caller returns when it is 0.
- * Waiting spins briefly (a decode step issues hundreds of runs a few
- * microseconds apart, and a futex round trip costs more than that) and then
- * sleeps on a futex, so an idle pool burns no CPU. Nothing is allocated per
- * run. One run at a time: dq_pool_run must not be called concurrently on the
- * same pool, nor from inside fn.
+ * A run publishes (fn, ctx), resets the claim counter `next` to 1 and bumps
+ * the generation `gen` to wake the workers; the caller runs fn(ctx, 0, n)
+ * itself. The indices 1..n-1 are not bound to threads: whoever is running
+ * claims the next one (`next`), so when the machine is oversubscribed and a
+ * worker is not scheduled, the caller runs that worker's share itself instead
+ * of waiting for it to be woken. The caller returns when all n indices are
+ * done (`done` == n); it never waits for a thread that claimed nothing.
+ * Callers that split work by ith still see every ith exactly once, never two
+ * at once on one thread, so per-ith scratch stays private. An fn must not
+ * wait for another ith (no barriers inside a run): one thread may run
+ * several indices one after the other.
+ *
+ * Waiting spins briefly (a decode step issues about a hundred runs tens of
+ * microseconds apart, and a futex round trip costs more than that), yields
+ * the core while spinning so a descheduled partner can run, and then sleeps
+ * on a futex, so an idle pool burns no CPU. Nothing is allocated per run.
+ * One run at a time: dq_pool_run must not be called concurrently on the same
+ * pool, nor from inside fn.
+ *
+ * Late workers: a worker may wake after the run it was woken for has ended.
+ * Its claim then fails (next >= n), or succeeds on the following run, whose
+ * fn/ctx it reads only after the claim: the caller writes fn/ctx before
+ * releasing `next`, and does not return from a run (and so cannot overwrite
+ * them) before every claimed index has counted itself done.
  *
  * Sleep/wake protocol (no lost wake-ups): a waiter increments its `*_sleepers`
  * counter and then futex-waits on the word only if it still has the value it
@@ -18,6 +34,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -35,23 +52,24 @@
 #include "util/mem.h"
 
 #define POOL_MAX_THREADS 256
-#define POOL_SPIN_NS 200000 /* 0.2 ms of spinning before sleeping */
+#define POOL_PAUSE_SPINS 256   /* pause-only polls before yielding (~2-5 us) */
+#define POOL_SPIN_NS 300000    /* 0.3 ms of spinning/yielding before sleeping */
 
 struct worker {
   struct dq_pool *pool;
-  int ith;
   pthread_t tid;
 };
 
 struct dq_pool {
   int n;                          /* threads including the caller */
   struct worker *w;               /* n - 1 workers (index 0 unused) */
-  void (*fn)(void *ctx, int ith, int nth);
+  void (*fn)(void *ctx, int ith, int nth); /* read only after a successful claim */
   void *ctx;
-  int stop;                       /* read by workers after a generation change */
-  _Alignas(64) atomic_uint gen;   /* futex word: run generation */
+  atomic_int stop;                /* read by workers after a generation change */
+  _Alignas(64) atomic_uint gen;   /* futex word: run generation (wake-up signal only) */
   atomic_int gen_sleepers;
-  _Alignas(64) atomic_uint pending; /* futex word: workers still running */
+  _Alignas(64) atomic_int next;   /* next unclaimed ith */
+  _Alignas(64) atomic_uint done;  /* futex word: indices finished in this run */
   atomic_int done_sleepers;
 };
 
@@ -72,25 +90,39 @@ static uint64_t now_ns(void)
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Wait until *word != val (spin, then sleep). Returns the new value. */
+/* Wait until *word != val: pause-spin, then spin with sched_yield (when the
+ * other thread we wait for shares our core with a third process, yielding is
+ * what lets it run), then sleep. Returns the new value. */
 static unsigned wait_change(atomic_uint *word, unsigned val, atomic_int *sleepers)
 {
   unsigned v;
-  uint64_t t0 = 0;
-  for (unsigned i = 0;; i++) {
+  for (int i = 0; i < POOL_PAUSE_SPINS; i++) {
     if ((v = atomic_load_explicit(word, memory_order_acquire)) != val) return v;
     cpu_relax();
-    if ((i & 63) == 63) {
-      uint64_t t = now_ns();
-      if (!t0) t0 = t;
-      else if (t - t0 > POOL_SPIN_NS) break;
-    }
+  }
+  const uint64_t t0 = now_ns();
+  for (unsigned i = 0;; i++) {
+    if ((v = atomic_load_explicit(word, memory_order_acquire)) != val) return v;
+    sched_yield();
+    if ((i & 7) == 7 && now_ns() - t0 > POOL_SPIN_NS) break;
   }
   for (;;) {
     atomic_fetch_add(sleepers, 1);
     futex_wait(word, val);
     atomic_fetch_sub(sleepers, 1);
     if ((v = atomic_load_explicit(word, memory_order_acquire)) != val) return v;
+  }
+}
+
+/* Claim and run indices of the current run until none is left. */
+static void run_claims(struct dq_pool *p)
+{
+  for (;;) {
+    int i = atomic_fetch_add(&p->next, 1); /* seq_cst: acquires fn/ctx published with `next` */
+    if (i >= p->n) return;
+    p->fn(p->ctx, i, p->n);
+    if (atomic_fetch_add(&p->done, 1) + 1 == (unsigned)p->n && atomic_load(&p->done_sleepers) > 0)
+      futex_wake(&p->done); /* seq_cst: see protocol */
   }
 }
 
@@ -101,10 +133,8 @@ static void *worker_main(void *arg)
   unsigned seen = 0; /* gen's initial value: a run may already be published before this thread starts */
   for (;;) {
     seen = wait_change(&p->gen, seen, &p->gen_sleepers);
-    if (p->stop) break;
-    p->fn(p->ctx, w->ith, p->n);
-    if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->done_sleepers) > 0) /* seq_cst: see protocol */
-      futex_wake(&p->pending);
+    if (atomic_load(&p->stop)) break;
+    run_claims(p);
   }
   return NULL;
 }
@@ -121,14 +151,15 @@ int dq_pool_new(dq_pool **out, int n_threads)
   if (n_threads > POOL_MAX_THREADS) n_threads = POOL_MAX_THREADS;
   if (!(p = dq_calloc(1, sizeof *p))) return DOCQ_ENOMEM;
   p->n = n_threads;
+  atomic_init(&p->stop, 0);
   atomic_init(&p->gen, 0);
-  atomic_init(&p->pending, 0);
   atomic_init(&p->gen_sleepers, 0);
+  atomic_init(&p->next, n_threads); /* nothing to claim before the first run */
+  atomic_init(&p->done, 0);
   atomic_init(&p->done_sleepers, 0);
   if (!(p->w = dq_calloc((size_t)n_threads, sizeof *p->w))) { rc = DOCQ_ENOMEM; goto done; }
   for (int i = 1; i < n_threads; i++, started++) {
     p->w[i].pool = p;
-    p->w[i].ith = i;
     int e = pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]);
     if (e) { rc = dq_err_set(DOCQ_ERROR, "thread pool: pthread_create failed (errno %d)", e); goto done; }
   }
@@ -152,19 +183,21 @@ void dq_pool_run(dq_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx)
   }
   p->fn = fn;
   p->ctx = ctx;
-  atomic_store_explicit(&p->pending, (unsigned)(p->n - 1), memory_order_relaxed);
-  atomic_fetch_add(&p->gen, 1); /* seq_cst: publishes fn/ctx/pending */
+  atomic_store(&p->done, 1);   /* ith 0 is the caller's and counts as done once fn returns below */
+  atomic_store(&p->next, 1);   /* seq_cst: publishes fn/ctx/done to whoever claims */
+  atomic_fetch_add(&p->gen, 1);
   if (atomic_load(&p->gen_sleepers) > 0) futex_wake(&p->gen);
   fn(ctx, 0, p->n);
-  unsigned v = atomic_load_explicit(&p->pending, memory_order_acquire);
-  while (v != 0) v = wait_change(&p->pending, v, &p->done_sleepers);
+  run_claims(p);               /* indices no worker has picked up yet */
+  unsigned v = atomic_load_explicit(&p->done, memory_order_acquire);
+  while (v != (unsigned)p->n) v = wait_change(&p->done, v, &p->done_sleepers);
 }
 
 void dq_pool_free(dq_pool *p)
 {
   if (!p) return;
   if (p->w) {
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     atomic_fetch_add(&p->gen, 1);
     futex_wake(&p->gen);
     for (int i = 1; i < p->n; i++) pthread_join(p->w[i].tid, NULL);
