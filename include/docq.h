@@ -460,6 +460,24 @@ DOCQ_API int docq_ctx_eval(docq_ctx *c, const int32_t *ids, size_t n, int reset,
  * next call on c. */
 DOCQ_API const float *docq_ctx_logits(const docq_ctx *c);
 
+/* Perplexity with llama.cpp's llama-perplexity protocol: `ids` is the whole
+ * text tokenized once (BOS first when the vocabulary adds it), cut into
+ * floor(n / N) chunks of N = the context's size (at most max_chunks when > 0;
+ * n >= 2N is required). Each chunk is evaluated from position 0 in a fresh
+ * cache with its first token replaced by BOS (when the vocabulary adds BOS);
+ * the logits at positions N/2 .. N-2 score the next token. PPL = exp(mean
+ * NLL) over all scored tokens; err = PPL * sqrt((mean(nll^2) - mean(nll)^2) /
+ * (count - 1)). on_chunk (may be NULL) gets the running PPL after each chunk;
+ * non-zero stops with DOCQ_ECANCELED. Errors: DOCQ_EINVAL (too few tokens). */
+typedef struct docq_ppl {
+  double ppl, err, mean_nll;
+  long scored;           /* tokens scored */
+  int chunks;
+} docq_ppl;
+DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_chunks,
+                             int (*on_chunk)(int chunk, double running_ppl, void *payload), void *payload,
+                             docq_ppl *out);
+
 /* ---- asking ----------------------------------------------------------------------------- */
 
 #define DOCQ_ASK_OPTIONS_VERSION 1

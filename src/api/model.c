@@ -401,6 +401,88 @@ DOCQ_API int docq_ctx_eval(docq_ctx *c, const int32_t *ids, size_t n, int reset,
 
 DOCQ_API const float *docq_ctx_logits(const docq_ctx *c) { return c ? c->fwd->logits : NULL; }
 
+/* -log softmax(logits)[tok] as llama-perplexity computes it: max in float,
+ * sum of expf terms in double. */
+static double nll_of(const float *logits, int n_vocab, int32_t tok)
+{
+  float mx = logits[0];
+  for (int i = 1; i < n_vocab; i++)
+    if (logits[i] > mx) mx = logits[i];
+  double sum = 0.0;
+  for (int i = 0; i < n_vocab; i++) sum += expf(logits[i] - mx);
+  return -((double)(logits[tok] - mx) - log(sum));
+}
+
+DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_chunks,
+                             int (*on_chunk)(int chunk, double running_ppl, void *payload), void *payload,
+                             docq_ppl *out)
+{
+  DQ_ASSERT_ARG(c && out && (ids || !n));
+  memset(out, 0, sizeof *out);
+  dq_fwd *f = c->fwd;
+  const int N = f->n_ctx, nv = f->m->hp.n_vocab, first = N / 2;
+  if (N < 4 || n < 2 * (size_t)N)
+    return dq_err_set(DOCQ_EINVAL, "%zu tokens; at least 2*%d are needed for a context of %d", n, N, N);
+  const dq_tok *tok = c->model->tok;
+  const int32_t bos = tok && dq_tok_add_bos(tok) ? dq_tok_specials(tok)->bos : -1;
+  int n_chunk = (int)(n / (size_t)N), rc = 0;
+  if (max_chunks > 0 && max_chunks < n_chunk) n_chunk = max_chunks;
+  /* One call per chunk: a length-dependent RoPE (dynamic NTK) then uses the
+   * base of the whole chunk, as one HF forward call does. When a chunk's
+   * logits would be too big, the unscored first half goes first, alone. */
+  const int split = (double)N * nv * sizeof(float) > (double)(1u << 30);
+  int32_t *chunk = dq_malloc((size_t)N * sizeof *chunk);
+  float *logits = dq_malloc((size_t)(split ? N - first : N) * (size_t)nv * sizeof *logits);
+  double nll = 0.0, nll2 = 0.0;
+  long count = 0;
+  if (!chunk || !logits) {
+    rc = DOCQ_ENOMEM;
+    goto done;
+  }
+  for (int ci = 0; ci < n_chunk; ci++) {
+    const int32_t *src = ids + (size_t)ci * N;
+    memcpy(chunk, src, (size_t)N * sizeof *chunk);
+    if (bos >= 0) chunk[0] = bos; /* position 0 is never scored */
+    dq_fwd_reset(f);
+    const float *rows;
+    if (!split) {
+      if ((rc = dq_fwd_eval(f, chunk, N, logits)) < 0) goto done;
+      rows = logits + (size_t)first * nv;
+    } else {
+      if ((rc = dq_fwd_eval(f, chunk, first, NULL)) < 0 || (rc = dq_fwd_eval(f, chunk + first, N - first, logits)) < 0)
+        goto done;
+      rows = logits;
+    }
+    for (int k = first; k < N - 1; k++) {
+      int32_t t = src[k + 1];
+      if (t < 0 || t >= nv) {
+        rc = dq_err_set(DOCQ_EINVAL, "token id %d out of range (vocabulary %d)", t, nv);
+        goto done;
+      }
+      double x = nll_of(rows + (size_t)(k - first) * nv, nv, t);
+      nll += x;
+      nll2 += x * x;
+      count++;
+    }
+    out->chunks = ci + 1;
+    if (on_chunk && on_chunk(ci, exp(nll / count), payload)) {
+      rc = dq_err_set(DOCQ_ECANCELED, "perplexity stopped by the callback");
+      goto done;
+    }
+  }
+done:
+  if (count > 0) {
+    double mean = nll / count, var = nll2 / count - mean * mean;
+    out->mean_nll = mean;
+    out->ppl = exp(mean);
+    out->err = var > 0 && count > 1 ? sqrt(var / (count - 1)) * out->ppl : 0.0;
+    out->scored = count;
+  }
+  dq_free(logits);
+  dq_free(chunk);
+  return rc;
+}
+
 DOCQ_API void docq_ctx_free(docq_ctx *c)
 {
   if (!c) return;
