@@ -665,6 +665,9 @@ static void job_ffn_act(void *arg, int ith, int nth)
   }
 }
 
+#ifndef MM_SLICE
+#define MM_SLICE 256 /* measured on the MiniLM shape: 128-512 are close, unsliced 5-20% slower */
+#endif
 typedef struct { dq_bert_ws *w; const wmat *W; const float *x; int T; float *out; } mm_arg;
 
 static void job_mm_split(void *arg, int ith, int nth)
@@ -673,9 +676,13 @@ static void job_mm_split(void *arg, int ith, int nth)
   const wmat *W = a->W;
   int t0, t1;
   split(a->T, ith, nth, &t0, &t1);
-  if (t1 > t0)
-    dq_matmul(NULL, W->type, W->data, W->n_in, W->n_out, a->x + (size_t)t0 * W->n_in, t1 - t0,
-              a->out + (size_t)t0 * W->n_out, (uint8_t *)a->w->mm + (size_t)ith * a->w->mm_thread);
+  /* in slices of MM_SLICE tokens: a slice's activations stay in L2 while
+   * every tile of W is multiplied with them */
+  for (int s = t0; s < t1; s += MM_SLICE) {
+    int n = t1 - s < MM_SLICE ? t1 - s : MM_SLICE;
+    dq_matmul(NULL, W->type, W->data, W->n_in, W->n_out, a->x + (size_t)s * W->n_in, n,
+              a->out + (size_t)s * W->n_out, (uint8_t *)a->w->mm + (size_t)ith * a->w->mm_thread);
+  }
 }
 
 /* out (T, n_out) = x (T, n_in) W^T. With many tokens per thread, each thread
@@ -687,7 +694,7 @@ static void job_mm_split(void *arg, int ith, int nth)
 static void matmul(dq_pool *pool, dq_bert_ws *w, const wmat *W, const float *x, int T, float *out)
 {
   int nth = dq_pool_size(pool);
-  if (nth > 1 && T >= SPLIT_MIN_TOKENS * nth) {
+  if (T >= SPLIT_MIN_TOKENS * nth) {
     mm_arg a = { w, W, x, T, out };
     dq_pool_run(pool, job_mm_split, &a);
     return;
