@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "docq.h"
 #include "engine/forward.h"
@@ -46,10 +47,14 @@ typedef struct ref_block {
   int32_t greedy[64];
 } ref_block;
 
+/* The shared folder when it exists (a user's clone may not have it: skip). */
 static const char *shared_dir(void)
 {
   const char *d = getenv("DOCQ_SHARED_DIR");
-  return d && *d ? d : NULL;
+  char probe[1024];
+  if (!d || !*d) return NULL;
+  snprintf(probe, sizeof probe, "%s/models", d);
+  return access(probe, R_OK) == 0 ? d : NULL;
 }
 
 static char *slurp(const char *path)
