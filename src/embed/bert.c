@@ -13,10 +13,11 @@
  *     f = GELU(x Wup + bup) Wdown + bdown   (nomic: (SiLU(x Wgate) * x Wup) Wdown)
  *     x = LN_2(f + x)
  *   pooled = mean / first / last row of x over each sequence.
- * Every matrix product over weights runs once for all T tokens (dq_matmul:
- * OpenBLAS sgemm tiles for prefill-sized inputs, threaded by the pool); the
- * attention of each (sequence, head) pair is one work item; row-wise steps
- * (bias, residual, LayerNorm, activation) are split over tokens.
+ * Every matrix product over weights covers all T tokens of the batch
+ * (dq_matmul, which uses OpenBLAS sgemm for prefill-sized inputs; the tokens
+ * are split between the pool's threads, see matmul()); the attention of each
+ * (sequence, head) pair is one work item; row-wise steps (bias, residual,
+ * LayerNorm, activation) are split over tokens.
  *
  * GELU is the tanh approximation evaluated as ggml does it on CPU: a table
  * indexed by the f16-rounded input (exact x above 10, 0 below -10). The
@@ -686,10 +687,11 @@ static void job_mm_split(void *arg, int ith, int nth)
 }
 
 /* out (T, n_out) = x (T, n_in) W^T. With many tokens per thread, each thread
- * multiplies its own slice of tokens by all of W (single-threaded dq_matmul):
- * the threads finish together whatever n_out is, where splitting W's rows
- * into fixed tiles leaves one thread idle for part of a 384-row product.
- * With few tokens, dq_matmul splits W's rows so W is read once. */
+ * multiplies its own tokens by all of W (single-threaded dq_matmul, in
+ * MM_SLICE-token slices): the threads finish together whatever n_out is,
+ * where splitting W's rows into fixed tiles leaves one thread idle for part
+ * of a 384-row product. With few tokens, dq_matmul splits W's rows so W is
+ * read (and dequantized) once. */
 #define SPLIT_MIN_TOKENS 64 /* tokens per thread from which the token split is used */
 static void matmul(dq_pool *pool, dq_bert_ws *w, const wmat *W, const float *x, int T, float *out)
 {
