@@ -35,6 +35,12 @@
 #include "util/err.h"
 #include "util/mem.h"
 
+/* Fused products over matrices sharing one input (matmul.c). TODO: move
+ * these two declarations into engine/kernels.h (owned elsewhere). */
+size_t dq_matmul_multi_scratch_size(int n_mat, const int *types, int64_t n_in, int64_t n_tok, int n_threads);
+void dq_matmul_multi(dq_pool *pool, int n_mat, const int *types, const void *const *Ws, const int64_t *n_outs,
+                     float *const *outs, int64_t n_in, const float *x, int64_t n_tok, void *scratch);
+
 /* ---- small vector helpers ------------------------------------------------- */
 
 static float dot_f32(const float *a, const float *b, int n)
@@ -140,6 +146,12 @@ int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_th
       size_t s = mm_scratch(ws[i], n_batch, f->n_threads);
       if (s > need) need = s;
     }
+    /* the fused Q/K/V and gate/up products of eval_batch */
+    const int qkv[] = {L->wq.type, L->wk.type, L->wv.type}, gu[] = {L->w_gate.type, L->w_up.type};
+    size_t s3 = dq_matmul_multi_scratch_size(3, qkv, hp->n_embd, n_batch, f->n_threads),
+           s2 = dq_matmul_multi_scratch_size(2, gu, hp->n_embd, n_batch, f->n_threads);
+    if (s3 > need) need = s3;
+    if (s2 > need) need = s2;
   }
   f->mm_scratch = dq_malloc(need ? need : 1);
   if (!f->mm_scratch) {
@@ -364,6 +376,18 @@ static void matmul(dq_fwd *f, const dq_weight *w, const float *x, int n_tok, flo
   dq_matmul(f->pool, w->type, w->data, w->n_in, w->n_out, x, n_tok, out, f->mm_scratch);
 }
 
+/* Products sharing one input in one parallel region: a decode step is ~100
+ * short pool runs, and each costs a wake-up (more on a loaded machine). */
+static void matmul3(dq_fwd *f, const dq_weight *a, const dq_weight *b, const dq_weight *c, const float *x, int n_tok,
+                    float *oa, float *ob, float *oc)
+{
+  const int types[] = {a->type, b->type, c ? c->type : 0};
+  const void *ws[] = {a->data, b->data, c ? c->data : NULL};
+  const int64_t n_outs[] = {a->n_out, b->n_out, c ? c->n_out : 0};
+  float *outs[] = {oa, ob, oc};
+  dq_matmul_multi(f->pool, c ? 3 : 2, types, ws, n_outs, outs, a->n_in, x, n_tok, f->mm_scratch);
+}
+
 static void add_bias(float *y, const float *b, int n_tok, int n)
 {
   if (!b) return;
@@ -388,9 +412,7 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
   for (int l = 0; l < hp->n_layer; l++) {
     const dq_layer *L = &m->layers[l];
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->attn_norm, d, hp->rms_eps);
-    matmul(f, &L->wq, f->xb, T, f->q);
-    matmul(f, &L->wk, f->xb, T, f->k);
-    matmul(f, &L->wv, f->xb, T, f->v);
+    matmul3(f, &L->wq, &L->wk, &L->wv, f->xb, T, f->q, f->k, f->v);
     add_bias(f->q, L->bq, T, nq);
     add_bias(f->k, L->bk, T, nkv);
     add_bias(f->v, L->bv, T, nkv);
@@ -411,8 +433,7 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
 
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
-    matmul(f, &L->w_gate, f->xb, T, f->hg);
-    matmul(f, &L->w_up, f->xb, T, f->hu);
+    matmul3(f, &L->w_gate, &L->w_up, NULL, f->xb, T, f->hg, f->hu, NULL);
     for (size_t i = 0; i < (size_t)T * nff; i++) {
       float g = f->hg[i];
       f->hg[i] = g / (1.0f + expf(-g)) * f->hu[i];

@@ -95,25 +95,59 @@ typedef struct {
   float *tiles;      /* prefill: per-thread dequant tiles */
   int64_t tile_rows; /* <= DQ_TILE_ROWS */
   size_t tile_stride; /* floats */
-  int64_t chunk;     /* rows (or tiles) per claim */
-  atomic_llong next; /* next unclaimed row / tile */
+  atomic_llong next; /* next unclaimed tile */
 } mm_ctx;
 
+/* Decode: up to DQ_MM_MAX matrices sharing one input are one parallel region
+ * (Q/K/V, gate/up), so a token costs ~4 pool runs per layer instead of 7. */
+#define DQ_MM_MAX 4
+typedef struct {
+  int n_mat;
+  struct {
+    int type;
+    const uint8_t *W;
+    size_t row_bytes;
+    int64_t n_out, chunk, first; /* rows per claim; index of its first chunk */
+    float *out;
+    const uint8_t *act;
+  } m[DQ_MM_MAX];
+  int64_t n_in, n_tok, n_chunks;
+  const float *x;
+  size_t act_stride;
+  atomic_llong next; /* next unclaimed chunk over all matrices */
+} mmv_ctx;
+
+/* Chunks are claimed through one atomic counter, so whichever thread is
+ * running takes the next one: on a loaded machine a descheduled thread
+ * leaves at most one chunk for the other to wait for. ~32 KiB of weights
+ * per chunk keeps that wait short (a few microseconds) while the counter is
+ * touched rarely enough to not matter; rows stay contiguous per chunk so the
+ * hardware prefetcher streams them. */
 static void mm_rows(void *arg, int ith, int nth)
 {
-  mm_ctx *c = arg;
+  mmv_ctx *c = arg;
   (void)ith; (void)nth;
   for (;;) {
-    int64_t r0 = atomic_fetch_add_explicit(&c->next, c->chunk, memory_order_relaxed);
-    if (r0 >= c->n_out) break;
-    int64_t r1 = r0 + c->chunk < c->n_out ? r0 + c->chunk : c->n_out;
+    int64_t k = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (k >= c->n_chunks) break;
+    int i = 0;
+    while (i + 1 < c->n_mat && k >= c->m[i + 1].first) i++;
+    const int type = c->m[i].type;
+    const int64_t n_out = c->m[i].n_out, r0 = (k - c->m[i].first) * c->m[i].chunk;
+    const int64_t r1 = r0 + c->m[i].chunk < n_out ? r0 + c->m[i].chunk : n_out;
+    const size_t rb = c->m[i].row_bytes;
+    float *out = c->m[i].out;
     for (int64_t r = r0; r < r1; r++) {
-      const uint8_t *row = c->W + (size_t)r * c->row_bytes;
+      const uint8_t *row = c->m[i].W + (size_t)r * rb;
       for (int64_t t = 0; t < c->n_tok; t++)
-        c->out[t * c->n_out + r] = dq_kq_dot(c->type, row, c->x + t * c->n_in, c->act + (size_t)t * c->act_stride, c->n_in);
+        out[t * n_out + r] = dq_kq_dot(type, row, c->x + t * c->n_in, c->m[i].act + (size_t)t * c->act_stride, c->n_in);
     }
   }
 }
+
+/* Activation variant of a type: act kind plus Q8_1-style f16 sums (Q4_1,
+ * Q5_1). Matrices with the same variant share one quantized activation. */
+static int act_variant(int type) { return dq_kq_act_kind(type) * 2 + (type == DQ_T_Q4_1 || type == DQ_T_Q5_1); }
 
 static void mm_tiles(void *arg, int ith, int nth)
 {
@@ -141,32 +175,15 @@ static void mm_tiles(void *arg, int ith, int nth)
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
-void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_out,
-               const float *x, int64_t n_tok, float *out, void *scratch)
+/* Prefill path for one matrix: per-thread dequantized tiles and sgemm. */
+static void matmul_blas(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_out, const float *x,
+                        int64_t n_tok, float *out, uint8_t *s)
 {
-  if (n_out <= 0 || n_tok <= 0) return;
-  int nth = dq_pool_size(pool);
-  uint8_t *s = (uint8_t *)align_up((uintptr_t)scratch);
   mm_ctx c = {
     .type = type, .W = W, .row_bytes = dq_kq_row_bytes(type, n_in),
     .n_in = n_in, .n_out = n_out, .n_tok = n_tok, .x = x, .out = out,
   };
   atomic_init(&c.next, 0);
-  if (!c.row_bytes) { /* unsupported type or bad n_in: callers check dq_kernels_supports at load; never leave garbage */
-    memset(out, 0, sizeof(float) * (size_t)n_out * (size_t)n_tok);
-    return;
-  }
-  if (!use_blas(type, n_tok)) {
-    c.act = s;
-    c.act_stride = align_up(dq_kq_act_bytes(type, n_in));
-    for (int64_t t = 0; t < n_tok; t++) dq_kq_quantize_act_fast(type, x + t * n_in, c.act + (size_t)t * c.act_stride, n_in);
-    /* ~8 claims per thread: small enough to rebalance, big enough that the
-     * counter is not contended and each thread streams contiguous rows */
-    int64_t chunk = n_out / ((int64_t)nth * 8);
-    c.chunk = chunk < 16 ? 16 : chunk;
-    dq_pool_run(pool, mm_rows, &c);
-    return;
-  }
   pthread_once(&g_blas_once, blas_single_thread);
   c.tiles = (float *)(void *)s;
   c.tile_stride = align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) / sizeof(float);
@@ -177,4 +194,87 @@ void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_o
   per = (per + 15) / 16 * 16;
   c.tile_rows = per < DQ_TILE_ROWS ? per : DQ_TILE_ROWS;
   dq_pool_run(pool, mm_tiles, &c);
+}
+
+size_t dq_matmul_multi_scratch_size(int n_mat, const int *types, int64_t n_in, int64_t n_tok, int n_threads)
+{
+  size_t need = 0, stride = 0;
+  int64_t dt = n_tok, n_var = 0;
+  if (n_mat <= 0 || n_mat > DQ_MM_MAX || n_tok <= 0) return 0;
+  for (int i = 0; i < n_mat; i++) {
+    size_t s = dq_matmul_scratch_size(types[i], n_in, 1, n_tok, n_threads);
+    if (!s) return 0;
+    if (s > need) need = s;
+    size_t ab = align_up(dq_kq_act_bytes(types[i], n_in));
+    if (ab > stride) stride = ab;
+    int64_t thr = blas_min_tok(types[i]);
+    if (thr - 1 < dt) dt = thr - 1;
+    int shared = 0;
+    for (int j = 0; j < i; j++) shared |= act_variant(types[j]) == act_variant(types[i]);
+    n_var += !shared;
+  }
+  /* the fused path (taken only below every type's sgemm threshold) keeps one
+   * activation per distinct variant, all at the largest stride */
+  size_t direct = DQ_ALIGN + stride * (size_t)n_var * (size_t)dt;
+  return need > direct ? need : direct;
+}
+
+void dq_matmul_multi(dq_pool *pool, int n_mat, const int *types, const void *const *Ws, const int64_t *n_outs,
+                     float *const *outs, int64_t n_in, const float *x, int64_t n_tok, void *scratch)
+{
+  if (n_tok <= 0 || n_mat <= 0) return;
+  uint8_t *s = (uint8_t *)align_up((uintptr_t)scratch);
+  int direct = n_mat <= DQ_MM_MAX;
+  for (int i = 0; i < n_mat; i++) {
+    if (!dq_kq_row_bytes(types[i], n_in)) { /* unsupported type or bad n_in: callers check at load; never leave garbage */
+      if (n_outs[i] > 0) memset(outs[i], 0, sizeof(float) * (size_t)n_outs[i] * (size_t)n_tok);
+      direct = 0;
+    }
+    if (use_blas(types[i], n_tok)) direct = 0;
+  }
+  if (!direct) { /* prefill: big products gain nothing from sharing a run */
+    for (int i = 0; i < n_mat; i++)
+      if (n_outs[i] > 0 && dq_kq_row_bytes(types[i], n_in)) {
+        if (use_blas(types[i], n_tok)) matmul_blas(pool, types[i], Ws[i], n_in, n_outs[i], x, n_tok, outs[i], s);
+        else dq_matmul_multi(pool, 1, types + i, Ws + i, n_outs + i, outs + i, n_in, x, n_tok, scratch);
+      }
+    return;
+  }
+  mmv_ctx c = { .n_mat = n_mat, .n_in = n_in, .n_tok = n_tok, .x = x };
+  atomic_init(&c.next, 0);
+  size_t act_off = 0;
+  c.act_stride = 0;
+  for (int i = 0; i < n_mat; i++) {
+    size_t ab = align_up(dq_kq_act_bytes(types[i], n_in));
+    if (ab > c.act_stride) c.act_stride = ab;
+  }
+  for (int i = 0; i < n_mat; i++) {
+    const size_t rb = dq_kq_row_bytes(types[i], n_in);
+    int64_t chunk = (int64_t)((32u << 10) / rb);
+    c.m[i].type = types[i];
+    c.m[i].W = Ws[i];
+    c.m[i].row_bytes = rb;
+    c.m[i].n_out = n_outs[i] > 0 ? n_outs[i] : 0;
+    c.m[i].out = outs[i];
+    c.m[i].chunk = chunk < 8 ? 8 : chunk;
+    c.m[i].first = c.n_chunks;
+    c.n_chunks += (c.m[i].n_out + c.m[i].chunk - 1) / c.m[i].chunk;
+    c.m[i].act = NULL;
+    for (int j = 0; j < i; j++)
+      if (act_variant(types[j]) == act_variant(types[i])) c.m[i].act = c.m[j].act;
+    if (!c.m[i].act) {
+      uint8_t *a = s + act_off;
+      for (int64_t t = 0; t < n_tok; t++) dq_kq_quantize_act_fast(types[i], x + t * n_in, a + (size_t)t * c.act_stride, n_in);
+      c.m[i].act = a;
+      act_off += c.act_stride * (size_t)n_tok;
+    }
+  }
+  if (c.n_chunks) dq_pool_run(pool, mm_rows, &c);
+}
+
+void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_out,
+               const float *x, int64_t n_tok, float *out, void *scratch)
+{
+  if (n_out <= 0 || n_tok <= 0) return;
+  dq_matmul_multi(pool, 1, &type, &W, &n_out, &out, n_in, x, n_tok, scratch);
 }
