@@ -56,10 +56,12 @@ static int bad_usage(const char *cmd, const char *msg, const char *arg)
   "      --yarn-attn-factor F extra factor on RoPE's cos/sin (default 1)\n" \
   "      --yarn-beta-fast F  YaRN correction beta fast (default 32)\n" \
   "      --yarn-beta-slow F  YaRN correction beta slow (default 1)\n" \
-  "  -ctk, --cache-type-k T  K cache type: f16 (default), f32\n" \
-  "  -ctv, --cache-type-v T  V cache type: f16 (default), f32\n" \
+  "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0\n" \
+  "  -ctv, --cache-type-v T  V cache type: f16 (default), f32, q8_0, q4_0\n" \
   "      --attn-window N     attend only to the N most recent tokens (0: all)\n" \
   "      --attn-sinks N      with --attn-window: the first N tokens stay visible\n" \
+  "      --attn-mode M       with --attn-window: streaming (sinks at true distance, default)\n" \
+  "                          or lambda (LM-Infinite: sinks seen at distance N)\n" \
   "  -b, --batch-size N      tokens per evaluation step (default 512)\n"
 
 /* Parse one number (the whole string), or fail. */
@@ -86,6 +88,7 @@ int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *
     {NULL, "--yarn-ext-factor", 6}, {NULL, "--yarn-attn-factor", 7}, {NULL, "--yarn-beta-fast", 8},
     {NULL, "--yarn-beta-slow", 9}, {"-ctk", "--cache-type-k", 10}, {"-ctv", "--cache-type-v", 11},
     {NULL, "--attn-window", 12}, {NULL, "--attn-sinks", 13}, {"-b", "--batch-size", 14},
+    {NULL, "--attn-mode", 15},
   };
   const char *a = argv[*i];
   for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
@@ -125,6 +128,14 @@ int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *
     case 12: bad = num(v, 0, 1 << 22, &d); o->attn_window = (unsigned)d; break;
     case 13: bad = num(v, 0, 1 << 22, &d); o->attn_sinks = (unsigned)d; break;
     case 14: bad = num(v, 1, 1 << 22, &d); o->n_batch = (unsigned)d; break;
+    case 15:
+      if (!strcmp(v, "streaming") || !strcmp(v, "sinks")) o->attn_lambda = 0;
+      else if (!strcmp(v, "lambda")) o->attn_lambda = 1;
+      else {
+        bad_usage(cmd, "--attn-mode must be streaming or lambda", v);
+        return -1;
+      }
+      break;
     }
     if (bad) {
       bad_usage(cmd, "bad number", v);

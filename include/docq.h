@@ -408,13 +408,15 @@ typedef struct docq_ctx_options {
   float yarn_attn_factor;  /* extra factor on RoPE's cos/sin; <= 0: unset (1) */
   float yarn_beta_fast;    /* <= 0: 32 */
   float yarn_beta_slow;    /* <= 0: 1 */
-  const char *cache_type_k; /* KV cache types: "f16" (default, NULL), "f32" */
+  const char *cache_type_k; /* KV cache types: "f16" (default, NULL), "f32", "q8_0", "q4_0" */
   const char *cache_type_v;
-  unsigned attn_window;    /* 0: full causal attention */
+  unsigned attn_window;    /* 0: full causal attention; else the recent tokens each token sees */
   unsigned attn_sinks;     /* with attn_window: first tokens always attended */
+  int attn_lambda;         /* with attn_window: 0 = StreamingLLM-style sinks at their true distance,
+                              1 = LM-Infinite Lambda mask (sinks seen at distance attn_window) */
 } docq_ctx_options;
 
-#define DOCQ_CTX_OPTIONS_INIT { DOCQ_CTX_OPTIONS_VERSION, 0, 0, 0, DOCQ_ROPE_SCALING_FILE, 0, 0, 0, 0, -1.0f, 0, 0, 0, NULL, NULL, 0, 0 }
+#define DOCQ_CTX_OPTIONS_INIT { DOCQ_CTX_OPTIONS_VERSION, 0, 0, 0, DOCQ_ROPE_SCALING_FILE, 0, 0, 0, 0, -1.0f, 0, 0, 0, NULL, NULL, 0, 0, 0 }
 DOCQ_API int docq_ctx_options_init(docq_ctx_options *opts, unsigned int version);
 
 /* A context with options (NULL: defaults, same as docq_ctx_new(m, 0)).

@@ -228,15 +228,12 @@ static int to_overrides(const docq_ctx_options *o, dq_rope_overrides *ov)
   return 0;
 }
 
-/* "f16" / NULL -> F16, "f32" -> F32; the quantized types need the tiled
- * attention path, which this forward pass does not use yet. */
+/* A cache type name (NULL: f16) as a dq_ggml_type. */
 static int kv_type_of(const char *name, const char *which, int *out)
 {
-  if (!name || !strcmp(name, "f16")) *out = DQ_KV_F16;
-  else if (!strcmp(name, "f32")) *out = DQ_KV_F32;
-  else if (!strcmp(name, "q8_0") || !strcmp(name, "q4_0"))
-    return dq_err_set(DOCQ_EUNSUPPORTED, "%s cache type %s is not supported by this build (f16, f32)", which, name);
-  else return dq_err_set(DOCQ_EINVAL, "unknown %s cache type '%s' (f16, f32)", which, name);
+  int t = name ? dq_kv_type_from_name(name) : DQ_T_F16;
+  if (t < 0) return dq_err_set(DOCQ_EINVAL, "unknown %s cache type '%s' (f16, f32, q8_0, q4_0)", which, name);
+  *out = t;
   return 0;
 }
 
@@ -251,17 +248,16 @@ DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *dm, const docq_c
     return dq_err_set(DOCQ_EVERSION, "docq_ctx_options version %u is not supported", o->version);
   if (!dm->m->has_weights)
     return dq_err_set(DOCQ_EINVAL, "%s: no weights (a tokenizer-only file cannot generate)", dm->m->gguf->path);
-  int rc, kt, vt;
+  int rc, kt = DQ_T_F16, vt = DQ_T_F16;
   dq_rope_overrides ov;
   dq_rope_params rp;
   if ((rc = to_overrides(o, &ov)) < 0) return rc;
   if ((rc = kv_type_of(o->cache_type_k, "K", &kt)) < 0 || (rc = kv_type_of(o->cache_type_v, "V", &vt)) < 0) return rc;
-  if (kt != vt)
-    return dq_err_set(DOCQ_EUNSUPPORTED, "K and V cache types must be equal in this build (%s, %s)",
-                      o->cache_type_k ? o->cache_type_k : "f16", o->cache_type_v ? o->cache_type_v : "f16");
-  if (o->attn_window || o->attn_sinks)
-    return dq_err_set(DOCQ_EUNSUPPORTED, "attention windows (window %u, sinks %u) are not supported by this build",
-                      o->attn_window, o->attn_sinks);
+  if (o->attn_sinks && !o->attn_window)
+    return dq_err_set(DOCQ_EINVAL, "attention sinks (%u) need an attention window", o->attn_sinks);
+  /* f16/f32 with full attention: the default path (llama.cpp's rounding
+   * order); anything else: the typed cache and the tiled attention */
+  const int typed = kt != vt || (kt != DQ_T_F16 && kt != DQ_T_F32) || o->attn_window;
   if (o->n_ctx > (1u << 22) || o->n_batch > (1u << 22))
     return dq_err_set(DOCQ_EINVAL, "context size %u / batch %u out of range", o->n_ctx, o->n_batch);
   unsigned n_ctx = o->n_ctx ? o->n_ctx : (unsigned)dm->m->hp.n_ctx_train;
@@ -271,8 +267,13 @@ DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *dm, const docq_c
   c->model = dm;
   c->n_ctx = n_ctx;
   c->n_threads = o->n_threads > 0 ? o->n_threads : 0;
-  if ((rc = dq_fwd_new(&c->fwd, dm->m, (int)c->n_ctx, (int)o->n_batch, c->n_threads, kt)) < 0 ||
-      (rc = dq_fwd_set_rope(c->fwd, &rp)) < 0) {
+  if ((rc = dq_fwd_new(&c->fwd, dm->m, (int)c->n_ctx, (int)o->n_batch, c->n_threads,
+                       kt == DQ_T_F32 && !typed ? DQ_KV_F32 : DQ_KV_F16)) < 0 ||
+      (rc = dq_fwd_set_rope(c->fwd, &rp)) < 0 ||
+      (typed && (rc = dq_fwd_set_attention(c->fwd, kt, vt,
+                                           !o->attn_window ? DQ_ATTN_CAUSAL
+                                           : o->attn_lambda ? DQ_ATTN_LAMBDA : DQ_ATTN_SINKS,
+                                           (int)(o->attn_window ? o->attn_window : 1), (int)o->attn_sinks)) < 0)) {
     docq_ctx_free(c);
     return rc;
   }
@@ -324,8 +325,17 @@ DOCQ_API char *docq_ctx_describe(const docq_ctx *c)
   dq_buf b = {0};
   dq_buf_printf(&b, "context %d tokens, rope ", f->n_ctx);
   rope_line(&b, &f->rope, 1.0f / f->rope.req.freq_scale);
-  const char *kt = f->kv_type == DQ_KV_F32 ? "f32" : "f16";
-  dq_buf_printf(&b, ", cache %s/%s, attention full causal", kt, kt);
+  if (f->kv) {
+    dq_buf_printf(&b, ", cache %s/%s", dq_type_info_get(f->kv->type_k)->name, dq_type_info_get(f->kv->type_v)->name);
+    if (f->attn_mask == DQ_ATTN_CAUSAL) dq_buf_puts(&b, ", attention full causal (tiled)");
+    else
+      dq_buf_printf(&b, ", attention %s window %d + %d sinks", f->attn_mask == DQ_ATTN_LAMBDA ? "Lambda (LM-Infinite)"
+                                                                                             : "StreamingLLM",
+                    f->attn_window, f->attn_sinks);
+  } else {
+    const char *kt = f->kv_type == DQ_KV_F32 ? "f32" : "f16";
+    dq_buf_printf(&b, ", cache %s/%s, attention full causal", kt, kt);
+  }
   if (b.oom) {
     dq_buf_free(&b);
     return NULL;
@@ -571,8 +581,11 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
    * is reset for every completion anyway) */
   if (o->n_threads > 0 && o->n_threads != c->n_threads) {
     dq_fwd *f;
-    if ((rc = dq_fwd_new(&f, dm->m, (int)c->n_ctx, c->fwd->n_batch, o->n_threads, c->fwd->kv_type)) < 0) return rc;
-    if ((rc = dq_fwd_set_rope(f, &c->fwd->rope.req)) < 0) {
+    const dq_fwd *g = c->fwd;
+    if ((rc = dq_fwd_new(&f, dm->m, (int)c->n_ctx, g->n_batch, o->n_threads, g->kv_type)) < 0) return rc;
+    if ((rc = dq_fwd_set_rope(f, &g->rope.req)) < 0 ||
+        (g->kv && (rc = dq_fwd_set_attention(f, g->kv->type_k, g->kv->type_v, g->attn_mask, g->attn_window,
+                                              g->attn_sinks)) < 0)) {
       dq_fwd_free(f);
       return rc;
     }

@@ -171,11 +171,52 @@ void dq_fwd_free(dq_fwd *f)
   dq_pool_free(f->pool);
   void *bufs[] = {f->kc, f->vc, f->x, f->xb, f->xo, f->q, f->att, f->k, f->v, f->hg, f->hu, f->cs,
                   f->logits, f->mm_scratch, f->k_raw};
+  dq_kv_free(f->kv);
+  dq_attn_free(f->attn);
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dq_free(bufs[i]);
   dq_free(f);
 }
 
 void dq_fwd_reset(dq_fwd *f) { f->n_past = 0; }
+
+int dq_fwd_set_attention(dq_fwd *f, int type_k, int type_v, int mask, int window, int n_sinks)
+{
+  const dq_hparams *hp = &f->m->hp;
+  int rc;
+  if (f->k_raw)
+    return dq_err_set(DOCQ_EUNSUPPORTED, "dynamic NTK needs the default f16/f32 cache and full attention");
+  dq_attn_params ap;
+  dq_attn_params_default(&ap, hp->n_head, hp->n_head_kv, hp->head_dim);
+  float theta[DQ_ROPE_MAX_DIMS / 2];
+  for (int j = 0; j < hp->n_rot / 2; j++) theta[j] = (float)dq_rope_theta(&f->rope, j);
+  ap.n_threads = f->n_threads;
+  ap.mask = mask;
+  ap.window = window;
+  ap.n_sinks = n_sinks;
+  ap.n_rot = hp->n_rot;
+  ap.rope_mode = f->rope.p.mode;
+  ap.theta = theta;
+  dq_kv *kv = NULL;
+  dq_attn *at = NULL;
+  if ((rc = dq_kv_new(&kv, hp->n_layer, f->n_ctx, hp->n_head_kv, hp->head_dim, type_k, type_v)) < 0) return rc;
+  if ((rc = dq_attn_new(&at, &ap)) < 0) {
+    dq_kv_free(kv);
+    return rc;
+  }
+  dq_kv_free(f->kv);
+  dq_attn_free(f->attn);
+  f->kv = kv;
+  f->attn = at;
+  f->attn_mask = mask;
+  f->attn_window = window;
+  f->attn_sinks = n_sinks;
+  /* the default cache is not used any more */
+  dq_free(f->kc);
+  dq_free(f->vc);
+  f->kc = f->vc = NULL;
+  f->n_past = 0;
+  return 0;
+}
 
 int dq_fwd_set_rope(dq_fwd *f, const dq_rope_params *p)
 {
@@ -193,6 +234,8 @@ int dq_fwd_set_rope(dq_fwd *f, const dq_rope_params *p)
       return dq_err_set(DOCQ_ENOMEM, "un-rotated key cache for %d tokens is too large", f->n_ctx);
     if (!(f->k_raw = dq_malloc(n))) return DOCQ_ENOMEM;
   }
+  if (f->kv && dq_rope_is_dynamic(p))
+    return dq_err_set(DOCQ_EUNSUPPORTED, "dynamic NTK needs the default f16/f32 cache and full attention");
   /* in place, so the resolved params' freq_factors point at this copy's ff */
   if ((rc = dq_rope_init_len(&f->rope, p, 0)) < 0) return rc;
   f->n_past = 0;
@@ -422,12 +465,14 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
       const float *cs = f->cs + (size_t)t * hp->n_rot;
       dq_rope_apply(&f->rope, f->q + (size_t)t * nq, hp->n_head, hd, cs);
       dq_rope_apply(&f->rope, f->k + (size_t)t * nkv, hp->n_head_kv, hd, cs);
-      store_kv(f, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
+      if (f->kv) dq_kv_write(f->kv, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
+      else store_kv(f, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
     }
     att_job job = {f, l, T, pos0};
     /* a decode step over a short cache is a few microseconds of work: waking
      * the pool for it costs more than it saves */
-    if ((int64_t)T * hp->n_head * (pos0 + T) * hd < (1 << 18)) attention_worker(&job, 0, 1);
+    if (f->attn) dq_attn_run(f->attn, f->pool, f->kv, l, f->q, T, pos0, f->att); /* shapes checked at setup */
+    else if ((int64_t)T * hp->n_head * (pos0 + T) * hd < (1 << 18)) attention_worker(&job, 0, 1);
     else dq_pool_run(f->pool, attention_worker, &job);
     matmul(f, &L->wo, f->att, T, f->xo);
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];

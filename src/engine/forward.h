@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/attn.h"
 #include "engine/kernels.h"
+#include "engine/kvcache.h"
 #include "engine/model.h"
 #include "engine/rope.h"
 
@@ -40,6 +42,9 @@ typedef struct dq_fwd {
   void *mm_scratch;     /* dq_matmul scratch, the max over all weights */
   float *k_raw;         /* (n_layer, n_ctx, n_head_kv*head_dim) keys before RoPE; only for a
                            length-dependent RoPE (dynamic NTK), else NULL */
+  dq_kv *kv;            /* with dq_fwd_set_attention: typed cache (replaces kc/vc), else NULL */
+  dq_attn *attn;        /* with dq_fwd_set_attention: tiled attention (masks), else NULL */
+  int attn_mask, attn_window, attn_sinks; /* as given to dq_fwd_set_attention */
 } dq_fwd;
 
 /* A state for n_ctx tokens (0: the model's training context). n_batch <= 0:
@@ -55,6 +60,16 @@ void dq_fwd_free(dq_fwd *f);
  * share one base, the one for the current length (rope.md §2.3). Resets the
  * cache. Errors: DOCQ_EINVAL (parameters; message), DOCQ_ENOMEM. */
 int dq_fwd_set_rope(dq_fwd *f, const dq_rope_params *p);
+
+/* Use the typed KV cache (engine/kvcache.h: DQ_T_F16, DQ_T_F32, DQ_T_Q8_0,
+ * DQ_T_Q4_0 for K and V independently) and the tiled attention
+ * (engine/attn.h) with `mask` (DQ_ATTN_CAUSAL / SINKS / LAMBDA), `window`
+ * recent tokens and `n_sinks` first tokens, instead of the default f16/f32
+ * cache and llama.cpp-order attention. Call after dq_fwd_set_rope (the
+ * Lambda mask needs the RoPE frequencies); resets the cache. A
+ * length-dependent RoPE (dynamic NTK) is not supported here (DOCQ_EUNSUPPORTED).
+ * Errors: DOCQ_EINVAL (types, shapes; message), DOCQ_ENOMEM. */
+int dq_fwd_set_attention(dq_fwd *f, int type_k, int type_v, int mask, int window, int n_sinks);
 
 /* Forget the cache (a new sequence). */
 void dq_fwd_reset(dq_fwd *f);
