@@ -20,6 +20,7 @@ const char *dq_arch_name(int arch)
   switch (arch) {
   case DQ_ARCH_LLAMA: return "llama";
   case DQ_ARCH_QWEN2: return "qwen2";
+  case DQ_ARCH_PHI3: return "phi3";
   default: return "none";
   }
 }
@@ -83,8 +84,9 @@ static int load_hparams(dq_model *m, int weights)
   hp->arch_name[n] = 0;
   if (!strcmp(hp->arch_name, "llama")) hp->arch = DQ_ARCH_LLAMA;
   else if (!strcmp(hp->arch_name, "qwen2")) hp->arch = DQ_ARCH_QWEN2;
+  else if (!strcmp(hp->arch_name, "phi3")) hp->arch = DQ_ARCH_PHI3;
   else if (weights)
-    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2)", g->path,
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2, phi3)", g->path,
                       hp->arch_name);
 
   if (!weights) {
@@ -125,6 +127,8 @@ static int load_hparams(dq_model *m, int weights)
     return rc;
   if (!(hp->rms_eps > 0.0f) || !(hp->rms_eps < 1.0f))
     return dq_err_set(DOCQ_ECORRUPT, "%s: layer_norm_rms_epsilon %g is out of range", g->path, (double)hp->rms_eps);
+  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.sliding_window"), 0, &u)) < 0) return rc;
+  hp->n_swa = u > (1u << 30) ? 0 : (int)u;
   return 0;
 }
 
@@ -144,7 +148,7 @@ static int load_rope(dq_model *m)
   uint32_t u;
   float f;
 
-  dq_rope_params_default(rp, hp->n_rot, hp->arch == DQ_ARCH_QWEN2 ? DQ_ROPE_NEOX : DQ_ROPE_NORM);
+  dq_rope_params_default(rp, hp->n_rot, hp->arch == DQ_ARCH_LLAMA ? DQ_ROPE_NORM : DQ_ROPE_NEOX);
   if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.freq_base"), 10000.0f, &rp->freq_base)) < 0) return rc;
   rp->scaling = DQ_ROPE_SCALING_LINEAR;
   rc = dq_gguf_get_str(g, akey(k, sizeof k, hp, "rope.scaling.type"), &s, &n);
@@ -268,6 +272,29 @@ static int get_weight(dq_model *m, dq_weight *w, int layer, const char *what, in
   return 0;
 }
 
+/* A fused matrix (phi3: attn_qkv = q, k, v rows; ffn_up = gate, up rows)
+ * as views: each part is a run of whole rows, so it is a plain dq_weight
+ * whose data starts at its first row. c may be NULL (two parts). */
+static int get_fused(dq_model *m, int layer, const char *what, int64_t n_in, int64_t na, int64_t nb, int64_t nc,
+                     dq_weight *a, dq_weight *b, dq_weight *c)
+{
+  dq_weight all;
+  int rc;
+  if ((rc = get_weight(m, &all, layer, what, n_in, na + nb + nc, 0)) < 0) return rc;
+  const size_t row = dq_type_row_bytes(all.type, n_in);
+  *a = all;
+  a->n_out = na;
+  *b = all;
+  b->data = (const uint8_t *)all.data + (size_t)na * row;
+  b->n_out = nb;
+  if (c) {
+    *c = all;
+    c->data = (const uint8_t *)all.data + (size_t)(na + nb) * row;
+    c->n_out = nc;
+  }
+  return 0;
+}
+
 /* A 1-D f32 vector of n values; other float types are converted once. */
 static int get_vec(dq_model *m, const float **out, int layer, const char *what, int64_t n, int optional)
 {
@@ -323,6 +350,17 @@ static int load_weights(dq_model *m)
   if (!m->layers) return DOCQ_ENOMEM;
   for (int i = 0; i < hp->n_layer; i++) {
     dq_layer *L = &m->layers[i];
+    char name[96];
+    if (hp->arch == DQ_ARCH_PHI3 && find_t(m, name, sizeof name, i, "attn_qkv.weight")) {
+      if ((rc = get_vec(m, &L->attn_norm, i, "attn_norm.weight", d, 0)) < 0 ||
+          (rc = get_fused(m, i, "attn_qkv.weight", d, nq, nkv, nkv, &L->wq, &L->wk, &L->wv)) < 0 ||
+          (rc = get_weight(m, &L->wo, i, "attn_output.weight", nq, d, 0)) < 0 ||
+          (rc = get_vec(m, &L->ffn_norm, i, "ffn_norm.weight", d, 0)) < 0 ||
+          (rc = get_fused(m, i, "ffn_up.weight", d, hp->n_ff, hp->n_ff, 0, &L->w_gate, &L->w_up, NULL)) < 0 ||
+          (rc = get_weight(m, &L->w_down, i, "ffn_down.weight", hp->n_ff, d, 0)) < 0)
+        return rc;
+      continue;
+    }
     if ((rc = get_vec(m, &L->attn_norm, i, "attn_norm.weight", d, 0)) < 0 ||
         (rc = get_weight(m, &L->wq, i, "attn_q.weight", d, nq, 0)) < 0 ||
         (rc = get_weight(m, &L->wk, i, "attn_k.weight", d, nkv, 0)) < 0 ||

@@ -1,4 +1,4 @@
-/* A decoder-only transformer loaded from GGUF (architectures llama and qwen2):
+/* A decoder-only transformer loaded from GGUF (architectures llama, qwen2, phi3):
  * hyperparameters, RoPE settings and weight pointers into the memory map.
  *
  * Invariants after dq_model_load succeeds:
@@ -20,7 +20,10 @@
 #include "engine/gguf.h"
 #include "engine/rope.h"
 
-enum dq_arch { DQ_ARCH_NONE = 0, DQ_ARCH_LLAMA = 1, DQ_ARCH_QWEN2 = 2 };
+/* phi3: NEOX RoPE, no biases, fused attn_qkv and ffn_up (gate rows then up
+ * rows) tensors, which load as views (wq/wk/wv, w_gate/w_up point into them),
+ * LongRoPE factor tensors, optional sliding-window attention (n_swa). */
+enum dq_arch { DQ_ARCH_NONE = 0, DQ_ARCH_LLAMA = 1, DQ_ARCH_QWEN2 = 2, DQ_ARCH_PHI3 = 3 };
 
 /* A 2-D weight matrix: n_out rows of n_in elements of `type` (ggml ne0 = n_in). */
 typedef struct dq_weight {
@@ -57,6 +60,7 @@ typedef struct dq_hparams {
   int n_ctx_train;        /* {arch}.context_length */
   int n_rot;              /* rotated dims per head */
   float rms_eps;
+  int n_swa;              /* sliding-window attention: keys at distance < n_swa are seen (0: none) */
   dq_rope_params rope;    /* as the file declares it (freq_factors -> rope_freqs tensor if any) */
   float rope_factor;      /* declared scaling factor s (1 when none) */
   const float *rope_long;  /* LongRoPE / Phi-3 rope_factors_long.weight (n_rot/2) or NULL */
@@ -88,7 +92,7 @@ int dq_model_load(dq_model **out, const char *path);
 int dq_model_from_buffer(dq_model **out, const void *p, size_t n);
 void dq_model_free(dq_model *m);
 
-/* "llama", "qwen2" */
+/* "llama", "qwen2", "phi3" */
 const char *dq_arch_name(int arch);
 
 /* User overrides of the file's RoPE settings, with llama.cpp's CLI meaning

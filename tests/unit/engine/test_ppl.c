@@ -22,6 +22,7 @@
 #include "engine/forward.h"
 #include "engine/model.h"
 #include "engine/rope.h"
+#include "gguf_writer.h"
 
 static char g_model[1024];
 
@@ -241,6 +242,138 @@ static void test_engine_ppl__dynamic_ntk_cache_consistent(void **state)
   dq_model_free(m);
 }
 
+/* phi3 = qwen2 without biases, with fused attn_qkv (q, k, v rows) and ffn_up
+ * (gate rows, then up rows, as ggml_swiglu splits it) tensors, and LongRoPE
+ * factor tensors chosen per context. A phi3 file is written from the
+ * weights of a random qwen2 model; with the qwen2 biases dropped both must
+ * give identical logits. */
+static void test_engine_ppl__phi3_fused_tensors_and_longrope(void **state)
+{
+  (void)state;
+  dq_gw_model_params mp;
+  dq_gw_model_params_default(&mp);
+  mp.arch = "qwen2";
+  mp.n_embd = 64;
+  mp.n_head = 4;
+  mp.n_head_kv = 2;
+  mp.n_ff = 96;
+  mp.n_vocab = 320;
+  mp.n_ctx = 256;
+  mp.weight_type = DQ_T_F32;
+  mp.seed = 7;
+  uint8_t *qbuf = NULL, *pbuf = NULL;
+  size_t qn = 0, pn = 0;
+  dq_gw *w = NULL;
+  assert_int_equal(dq_gw_model(&w, &mp), 0);
+  assert_int_equal(dq_gw_write_mem(w, &qbuf, &qn), 0);
+  dq_gw_free(w);
+  dq_model *q = NULL, *ph = NULL;
+  assert_int_equal(dq_model_from_buffer(&q, qbuf, qn), 0);
+  const dq_hparams *hp = &q->hp;
+  const int64_t d = hp->n_embd, hd = hp->head_dim, nq = hp->n_head * hd, nkv = hp->n_head_kv * hd, ff = hp->n_ff;
+
+  assert_non_null(w = dq_gw_new());
+  assert_int_equal(dq_gw_add_str(w, "general.architecture", "phi3"), 0);
+  assert_int_equal(dq_gw_add_u32(w, "phi3.context_length", 256), 0);
+  assert_int_equal(dq_gw_add_u32(w, "phi3.embedding_length", (uint32_t)d), 0);
+  assert_int_equal(dq_gw_add_u32(w, "phi3.block_count", (uint32_t)hp->n_layer), 0);
+  assert_int_equal(dq_gw_add_u32(w, "phi3.feed_forward_length", (uint32_t)ff), 0);
+  assert_int_equal(dq_gw_add_u32(w, "phi3.attention.head_count", (uint32_t)hp->n_head), 0);
+  assert_int_equal(dq_gw_add_u32(w, "phi3.attention.head_count_kv", (uint32_t)hp->n_head_kv), 0);
+  assert_int_equal(dq_gw_add_f32(w, "phi3.attention.layer_norm_rms_epsilon", hp->rms_eps), 0);
+  assert_int_equal(dq_gw_add_f32(w, "phi3.rope.freq_base", hp->rope.freq_base), 0);
+  assert_int_equal(dq_gw_add_u32(w, "phi3.rope.scaling.original_context_length", 64), 0);
+  int64_t ne[2] = {d, hp->n_vocab};
+  assert_int_equal(dq_gw_add_tensor(w, "token_embd.weight", DQ_T_F32, 2, ne, q->tok_embd.data), 0);
+  ne[1] = 1;
+  assert_int_equal(dq_gw_add_tensor(w, "output_norm.weight", DQ_T_F32, 1, ne, q->output_norm), 0);
+  ne[1] = hp->n_vocab;
+  assert_int_equal(dq_gw_add_tensor(w, "output.weight", DQ_T_F32, 2, ne, q->output.data), 0);
+  float *buf = malloc((size_t)(nq + 2 * nkv + 2 * ff) * (size_t)(d > ff ? d : ff) * sizeof(float));
+  assert_non_null(buf);
+  char nm[96];
+  for (int l = 0; l < hp->n_layer; l++) {
+    const dq_layer *L = &q->layers[l];
+    ne[0] = d;
+    ne[1] = 1;
+    snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
+    assert_int_equal(dq_gw_add_tensor(w, nm, DQ_T_F32, 1, ne, L->attn_norm), 0);
+    snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
+    assert_int_equal(dq_gw_add_tensor(w, nm, DQ_T_F32, 1, ne, L->ffn_norm), 0);
+    memcpy(buf, L->wq.data, (size_t)(nq * d) * sizeof(float));
+    memcpy(buf + nq * d, L->wk.data, (size_t)(nkv * d) * sizeof(float));
+    memcpy(buf + (nq + nkv) * d, L->wv.data, (size_t)(nkv * d) * sizeof(float));
+    ne[1] = nq + 2 * nkv;
+    snprintf(nm, sizeof nm, "blk.%d.attn_qkv.weight", l);
+    assert_int_equal(dq_gw_add_tensor(w, nm, DQ_T_F32, 2, ne, buf), 0);
+    ne[0] = nq;
+    ne[1] = d;
+    snprintf(nm, sizeof nm, "blk.%d.attn_output.weight", l);
+    assert_int_equal(dq_gw_add_tensor(w, nm, DQ_T_F32, 2, ne, L->wo.data), 0);
+    memcpy(buf, L->w_gate.data, (size_t)(ff * d) * sizeof(float));
+    memcpy(buf + ff * d, L->w_up.data, (size_t)(ff * d) * sizeof(float));
+    ne[0] = d;
+    ne[1] = 2 * ff;
+    snprintf(nm, sizeof nm, "blk.%d.ffn_up.weight", l);
+    assert_int_equal(dq_gw_add_tensor(w, nm, DQ_T_F32, 2, ne, buf), 0);
+    ne[0] = ff;
+    ne[1] = d;
+    snprintf(nm, sizeof nm, "blk.%d.ffn_down.weight", l);
+    assert_int_equal(dq_gw_add_tensor(w, nm, DQ_T_F32, 2, ne, L->w_down.data), 0);
+  }
+  /* LongRoPE factors: short = 1 (plain), long = 2 on every pair (= PI x2) */
+  float fs[64], fl[64];
+  for (int j = 0; j < hp->n_rot / 2; j++) {
+    fs[j] = 1.0f;
+    fl[j] = 2.0f;
+  }
+  ne[0] = hp->n_rot / 2;
+  ne[1] = 1;
+  assert_int_equal(dq_gw_add_tensor(w, "rope_factors_short.weight", DQ_T_F32, 1, ne, fs), 0);
+  assert_int_equal(dq_gw_add_tensor(w, "rope_factors_long.weight", DQ_T_F32, 1, ne, fl), 0);
+  assert_int_equal(dq_gw_write_mem(w, &pbuf, &pn), 0);
+  dq_gw_free(w);
+  free(buf);
+  assert_int_equal(dq_model_from_buffer(&ph, pbuf, pn), 0);
+  assert_int_equal(ph->hp.arch, DQ_ARCH_PHI3);
+  assert_int_equal(ph->hp.rope.mode, DQ_ROPE_NEOX);
+  assert_non_null(ph->hp.rope_long);
+
+  /* qwen2 with its biases dropped is the phi3 computation */
+  for (int l = 0; l < hp->n_layer; l++) q->layers[l].bq = q->layers[l].bk = q->layers[l].bv = NULL;
+  int32_t toks[40];
+  for (int i = 0; i < 40; i++) toks[i] = (i * 53 + 11) % hp->n_vocab;
+  dq_fwd *a = NULL, *b = NULL;
+  assert_int_equal(dq_fwd_new(&a, q, 64, 16, 1, DQ_KV_F32), 0);
+  assert_int_equal(dq_fwd_new(&b, ph, 64, 16, 1, DQ_KV_F32), 0);
+  dq_rope_params rp;
+  assert_int_equal(dq_model_rope_params(ph, NULL, 64, &rp), 0);
+  assert_ptr_equal(rp.freq_factors, ph->hp.rope_short); /* n_ctx <= original: short */
+  assert_int_equal(dq_fwd_set_rope(b, &rp), 0);
+  assert_int_equal(dq_fwd_eval(a, toks, 40, NULL), 0);
+  assert_int_equal(dq_fwd_eval(b, toks, 40, NULL), 0);
+  assert_memory_equal(a->logits, b->logits, (size_t)hp->n_vocab * sizeof(float));
+
+  /* a context beyond the original 64 takes the long factors: here they
+   * halve every frequency, i.e. linear x2 on the qwen2 twin */
+  assert_int_equal(dq_model_rope_params(ph, NULL, 128, &rp), 0);
+  assert_ptr_equal(rp.freq_factors, ph->hp.rope_long);
+  assert_int_equal(dq_fwd_set_rope(b, &rp), 0);
+  dq_rope_params lin = q->hp.rope;
+  lin.scaling = DQ_ROPE_SCALING_LINEAR;
+  lin.freq_scale = 0.5f;
+  assert_int_equal(dq_fwd_set_rope(a, &lin), 0);
+  assert_int_equal(dq_fwd_eval(a, toks, 40, NULL), 0);
+  assert_int_equal(dq_fwd_eval(b, toks, 40, NULL), 0);
+  for (int i = 0; i < hp->n_vocab; i++) assert_true(fabsf(a->logits[i] - b->logits[i]) < 1e-4f);
+  dq_fwd_free(a);
+  dq_fwd_free(b);
+  dq_model_free(ph);
+  dq_model_free(q);
+  dq_free(pbuf);
+  dq_free(qbuf);
+}
+
 int main(void)
 {
   const char *d = getenv("DOCQ_SHARED_DIR");
@@ -257,6 +390,7 @@ int main(void)
     cmocka_unit_test(test_engine_ppl__matches_hand_computation),
     cmocka_unit_test(test_engine_ppl__ctx_options),
     cmocka_unit_test(test_engine_ppl__dynamic_ntk_cache_consistent),
+    cmocka_unit_test(test_engine_ppl__phi3_fused_tensors_and_longrope),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
