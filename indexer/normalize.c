@@ -12,6 +12,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "indexer/stem.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -175,6 +176,8 @@ static int emit_word(const char *s, size_t start, size_t end, int ascii, dq_term
       char c = s[start + i];
       w[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
     }
+    /* English words meet on their stems (letters only; see stem.c) */
+    n = dq_porter_stem(w, n);
     return cb(ctx, w, n, start, end);
   }
   char *norm = NULL;

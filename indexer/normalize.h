@@ -39,7 +39,7 @@ typedef int (*dq_term_cb)(void *ctx, const char *term, size_t tn, size_t start, 
  *  - words: maximal runs of letters (L*), marks (M*) and digits (N*), plus
  *    '_' and inner apostrophes/periods between alphanumerics are NOT kept:
  *    punctuation and symbols separate words; words longer than 64 bytes are
- *    cut;
+ *    cut; ASCII words made of letters only are Porter-stemmed (stem.h);
  *  - CJK runs: every overlapping bigram of adjacent CJK characters, and the
  *    single character when the run is one character long.
  * Used by the FTS5 tokenizer (documents and queries), the embedder and the

@@ -1,0 +1,208 @@
+/* The Porter stemming algorithm for English (M.F. Porter, "An algorithm for
+ * suffix stripping", Program 14(3), 1980), written from the paper's rules.
+ *
+ * Why: plain BM25 over unstemmed words misses "compression" for a question
+ * about "compressed"; the usual FTS5 baseline (porter unicode61) stems, and
+ * docq must beat it. The stemmer runs inside dq_terms, so documents, queries,
+ * the embedder and the answer extractor all see the same stems.
+ *
+ * Operates in place on lower-case ASCII letters; words of 1-2 letters and
+ * anything else are left alone by the caller. */
+#include "indexer/stem.h"
+
+#include <string.h>
+
+typedef struct word { char *b; int k; int j; } word; /* b[0..k] is the word; j marks the stem end */
+
+/* 1 when b[i] is a consonant (y counts as a consonant at the start or after a vowel). */
+static int cons(const word *w, int i)
+{
+  switch (w->b[i]) {
+  case 'a': case 'e': case 'i': case 'o': case 'u': return 0;
+  case 'y': return i == 0 ? 1 : !cons(w, i - 1);
+  default: return 1;
+  }
+}
+
+/* m: the number of VC sequences in b[0..j]. */
+static int measure(const word *w)
+{
+  int n = 0, i = 0, j = w->j;
+  for (;;) {
+    if (i > j) return n;
+    if (!cons(w, i)) break;
+    i++;
+  }
+  i++;
+  for (;;) {
+    for (;;) {
+      if (i > j) return n;
+      if (cons(w, i)) break;
+      i++;
+    }
+    i++;
+    n++;
+    for (;;) {
+      if (i > j) return n;
+      if (!cons(w, i)) break;
+      i++;
+    }
+    i++;
+  }
+}
+
+/* *v*: b[0..j] contains a vowel. */
+static int vowel_in_stem(const word *w)
+{
+  for (int i = 0; i <= w->j; i++)
+    if (!cons(w, i)) return 1;
+  return 0;
+}
+
+/* *d: b[j-1..j] is a double consonant. */
+static int double_cons(const word *w, int j)
+{
+  return j >= 1 && w->b[j] == w->b[j - 1] && cons(w, j);
+}
+
+/* *o: b[i-2..i] is consonant-vowel-consonant and b[i] is not w, x or y. */
+static int cvc(const word *w, int i)
+{
+  if (i < 2 || !cons(w, i) || cons(w, i - 1) || !cons(w, i - 2)) return 0;
+  char c = w->b[i];
+  return c != 'w' && c != 'x' && c != 'y';
+}
+
+/* Does b[0..k] end with s? Sets j to the end of the stem before it. */
+static int ends(word *w, const char *s)
+{
+  int n = (int)strlen(s);
+  if (n > w->k + 1) return 0;
+  if (memcmp(w->b + w->k - n + 1, s, (size_t)n) != 0) return 0;
+  w->j = w->k - n;
+  return 1;
+}
+
+/* Replace b[j+1..k] with s. */
+static void set_to(word *w, const char *s)
+{
+  int n = (int)strlen(s);
+  memcpy(w->b + w->j + 1, s, (size_t)n);
+  w->k = w->j + n;
+}
+
+static void replace_if_m(word *w, const char *s)
+{
+  if (measure(w) > 0) set_to(w, s);
+}
+
+/* Step 1ab: plurals and -ed / -ing. */
+static void step1ab(word *w)
+{
+  if (w->b[w->k] == 's') {
+    if (ends(w, "sses")) w->k -= 2;
+    else if (ends(w, "ies")) set_to(w, "i");
+    else if (w->k >= 1 && w->b[w->k - 1] != 's') w->k--;
+  }
+  if (ends(w, "eed")) {
+    if (measure(w) > 0) w->k--;
+  } else if ((ends(w, "ed") || ends(w, "ing")) && vowel_in_stem(w)) {
+    w->k = w->j;
+    if (ends(w, "at")) set_to(w, "ate");
+    else if (ends(w, "bl")) set_to(w, "ble");
+    else if (ends(w, "iz")) set_to(w, "ize");
+    else if (double_cons(w, w->k)) {
+      char c = w->b[w->k];
+      if (c != 'l' && c != 's' && c != 'z') w->k--;
+    } else {
+      w->j = w->k;
+      if (measure(w) == 1 && cvc(w, w->k)) set_to(w, "e");
+    }
+  }
+}
+
+/* Step 1c: y -> i when the stem has a vowel. */
+static void step1c(word *w)
+{
+  if (ends(w, "y") && vowel_in_stem(w)) w->b[w->k] = 'i';
+}
+
+typedef struct rule { const char *from, *to; } rule;
+
+/* Apply the first rule whose suffix matches (lists are ordered so the longest
+ * suffix of each ending comes first), when m > 0 for the stem. */
+static void apply_rules(word *w, const rule *r, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (ends(w, r[i].from)) { replace_if_m(w, r[i].to); return; }
+}
+
+static void step2(word *w)
+{
+  static const rule r[] = {
+    {"ational", "ate"}, {"tional", "tion"}, {"enci", "ence"}, {"anci", "ance"}, {"izer", "ize"},
+    {"abli", "able"}, {"alli", "al"}, {"entli", "ent"}, {"eli", "e"}, {"ousli", "ous"},
+    {"ization", "ize"}, {"ation", "ate"}, {"ator", "ate"}, {"alism", "al"}, {"iveness", "ive"},
+    {"fulness", "ful"}, {"ousness", "ous"}, {"aliti", "al"}, {"iviti", "ive"}, {"biliti", "ble"},
+  };
+  if (w->k < 1) return;
+  apply_rules(w, r, sizeof r / sizeof r[0]);
+}
+
+static void step3(word *w)
+{
+  static const rule r[] = {
+    {"icate", "ic"}, {"ative", ""}, {"alize", "al"}, {"iciti", "ic"}, {"ical", "ic"}, {"ful", ""}, {"ness", ""},
+  };
+  apply_rules(w, r, sizeof r / sizeof r[0]);
+}
+
+/* Step 4: drop a suffix when m > 1 (-ion only after s or t). The longest
+ * matching suffix decides; if its condition fails nothing is removed. */
+static void step4(word *w)
+{
+  static const char *const suf[] = {
+    "ement", "ance", "ence", "able", "ible", "ment", "ant", "ent", "ism", "ate", "iti", "ous",
+    "ive", "ize", "ion", "al", "er", "ic", "ou",
+  };
+  const char *best = NULL;
+  int best_n = 0;
+  for (size_t i = 0; i < sizeof suf / sizeof suf[0]; i++) {
+    int n = (int)strlen(suf[i]);
+    if (n > best_n && ends(w, suf[i])) { best = suf[i]; best_n = n; }
+  }
+  if (!best) return;
+  ends(w, best);
+  if (!strcmp(best, "ion") && !(w->j >= 0 && (w->b[w->j] == 's' || w->b[w->j] == 't'))) return;
+  if (measure(w) > 1) w->k = w->j;
+}
+
+/* Step 5: a final -e, and -ll -> -l, when m > 1. */
+static void step5(word *w)
+{
+  w->j = w->k;
+  if (w->b[w->k] == 'e') {
+    w->j = w->k - 1;
+    int m = measure(w);
+    if (m > 1 || (m == 1 && !cvc(w, w->k - 1))) w->k--;
+  }
+  w->j = w->k;
+  if (w->b[w->k] == 'l' && double_cons(w, w->k) && measure(w) > 1) w->k--;
+}
+
+size_t dq_porter_stem(char *s, size_t n)
+{
+  if (n <= 2) return n;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < 'a' || s[i] > 'z') return n;
+  word w = {s, (int)n - 1, 0};
+  step1ab(&w);
+  if (w.k > 0) {
+    step1c(&w);
+    step2(&w);
+    step3(&w);
+    step4(&w);
+    step5(&w);
+  }
+  return (size_t)w.k + 1;
+}
