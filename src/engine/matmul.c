@@ -5,8 +5,11 @@
  *  - decode and small batches: the activations are
  *    quantized once (quant_internal.h) and every weight row is dotted with
  *    all n_tok activations while it is in L1, so W is streamed from memory
- *    once per call. Rows are handed out in chunks through an atomic counter,
- *    which keeps both cores busy even when one is slowed by another process.
+ *    once per call. Rows are handed out in ~32 KiB chunks through an atomic
+ *    counter, which keeps both cores busy even when one is slowed by another
+ *    process. dq_matmul_multi does several matrices that share the input
+ *    (Q/K/V, gate/up) in one pool run with one quantized activation per
+ *    activation format: fewer runs per token, each a wake-up and a wait.
  *  - prefill (larger batches): each thread dequantizes a tile of
  *    DQ_TILE_ROWS weight rows to f32 in its own part of the scratch and calls
  *    single-threaded OpenBLAS sgemm for that tile against all tokens. OpenBLAS
