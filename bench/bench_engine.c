@@ -9,7 +9,11 @@
  *            Q4_K; attn_v gets the more-bits type on those layers.
  * Measures pp (one prompt of -p tokens, batched) and tg (-n tokens one at a
  * time after one token), mean +- sd over repetitions, plus peak resident
- * memory. Weights are memory-mapped, so resident memory counts the pages
+ * memory. "t/s (cpu)" divides by process CPU time / threads instead of wall
+ * time: what the run would do with the cores to itself (spin-waits count,
+ * preemption by other processes does not), for a machine shared with builds.
+ * The files carry a Qwen2-sized byte-level BPE vocabulary so llama.cpp's
+ * llama-bench loads the very same files for side-by-side numbers. Weights are memory-mapped, so resident memory counts the pages
  * touched plus the KV cache and scratch.
  *
  * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] */
@@ -35,6 +39,13 @@ static double now_s(void)
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static double cpu_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -55,6 +66,78 @@ static int add(dq_gw *w, uint64_t *rng, const char *name, int type, int64_t ne0,
   return rc;
 }
 
+/* GPT-2's byte -> code point map (printable bytes stand for themselves,
+ * the rest are moved to 256+), UTF-8 encoded into o; returns the length. */
+static int byte_char(int b, char *o)
+{
+  int cp = b, n = 0;
+  if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))) {
+    for (int c = 0; c < b; c++) n += !((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255));
+    cp = 256 + n;
+  }
+  if (cp < 0x80) { o[0] = (char)cp; return 1; }
+  o[0] = (char)(0xC0 | cp >> 6);
+  o[1] = (char)(0x80 | (cp & 0x3F));
+  return 2;
+}
+
+/* A byte-level BPE vocabulary of Qwen2's size and layout, so llama.cpp loads
+ * the same file (it needs the 256 byte tokens, merges and the "qwen2"
+ * pre-tokenizer): the byte tokens, then byte pairs / triples (each pair also
+ * a merge), then <|endoftext|> and the other specials at 151643. The tokens'
+ * text does not matter to the benchmark, only that it is valid. */
+enum { N_SPECIAL = 22, FIRST_SPECIAL = V - N_SPECIAL - 271 /* 151643 */ };
+static int add_tokenizer(dq_gw *w)
+{
+  char **tok = calloc(V, sizeof *tok), **merges = calloc(V, sizeof *merges);
+  int32_t *type = malloc(V * sizeof *type);
+  size_t n_merges = 0;
+  int rc = DOCQ_ENOMEM;
+  if (!tok || !merges || !type) goto done;
+  for (int i = 0; i < V; i++) {
+    char buf[64];
+    int n = 0;
+    type[i] = 1; /* NORMAL */
+    if (i < 256) {
+      n = byte_char(i, buf);
+    } else if (i >= FIRST_SPECIAL) {
+      n = i == FIRST_SPECIAL ? snprintf(buf, sizeof buf, "<|endoftext|>") : snprintf(buf, sizeof buf, "<|extra_%d|>", i);
+      type[i] = 3; /* CONTROL */
+    } else {
+      int k = i - 256, a = k % 256, b = (k / 256) % 256, c = k / 65536; /* pairs first, then triples */
+      char ma[4], mb[4];
+      int la = byte_char(a, ma), lb = byte_char(b, mb);
+      if (c == 0) {
+        char mg[16];
+        snprintf(mg, sizeof mg, "%.*s %.*s", la, ma, lb, mb);
+        if (!(merges[n_merges++] = strdup(mg))) goto done;
+      }
+      memcpy(buf + n, ma, (size_t)la); n += la;
+      memcpy(buf + n, mb, (size_t)lb); n += lb;
+      if (c) n += byte_char(c, buf + n);
+    }
+    buf[n] = 0;
+    if (!(tok[i] = strdup(buf))) goto done;
+  }
+  if ((rc = dq_gw_add_str(w, "tokenizer.ggml.model", "gpt2")) < 0 || (rc = dq_gw_add_str(w, "tokenizer.ggml.pre", "qwen2")) < 0 ||
+      (rc = dq_gw_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok, V)) < 0 ||
+      (rc = dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_I32, type, V)) < 0 ||
+      (rc = dq_gw_add_arr_str(w, "tokenizer.ggml.merges", (const char *const *)merges, n_merges)) < 0 ||
+      (rc = dq_gw_add_u32(w, "tokenizer.ggml.eos_token_id", FIRST_SPECIAL)) < 0 ||
+      (rc = dq_gw_add_u32(w, "tokenizer.ggml.padding_token_id", FIRST_SPECIAL)) < 0 ||
+      (rc = dq_gw_add_u32(w, "tokenizer.ggml.bos_token_id", FIRST_SPECIAL)) < 0 ||
+      (rc = dq_gw_add_bool(w, "tokenizer.ggml.add_bos_token", 0)) < 0)
+    goto done;
+  rc = 0;
+done:
+  for (int i = 0; tok && i < V; i++) free(tok[i]);
+  for (size_t i = 0; i < n_merges; i++) free(merges[i]);
+  free(tok);
+  free(merges);
+  free(type);
+  return rc;
+}
+
 static int more_bits(int i) { return i < L / 8 || i >= 7 * L / 8 || (i - L / 8) % 3 == 2; }
 
 static int write_model(const char *path, int q4km)
@@ -71,7 +154,7 @@ static int write_model(const char *path, int q4km)
       (rc = dq_gw_add_u32(w, "qwen2.attention.head_count", H)) < 0 ||
       (rc = dq_gw_add_u32(w, "qwen2.attention.head_count_kv", HKV)) < 0 ||
       (rc = dq_gw_add_f32(w, "qwen2.attention.layer_norm_rms_epsilon", 1e-6f)) < 0 ||
-      (rc = dq_gw_add_f32(w, "qwen2.rope.freq_base", 1e6f)) < 0)
+      (rc = dq_gw_add_f32(w, "qwen2.rope.freq_base", 1e6f)) < 0 || (rc = add_tokenizer(w)) < 0)
     goto done;
   const int hd = E / H;
   if ((rc = add(w, &rng, "token_embd.weight", DQ_T_Q8_0, E, V, 0, 1.0f)) < 0) goto done;
@@ -126,7 +209,7 @@ static void stats(const double *x, int n, double *mu, double *sd)
 static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
 {
   char path[512];
-  snprintf(path, sizeof path, "%s/docq-bench-qwen2.5-0.5b-%s.gguf", dir, q4km ? "q4_k_m" : "q8_0");
+  snprintf(path, sizeof path, "%s/docq-bench-qwen2.5-0.5b-%s-v2.gguf", dir, q4km ? "q4_k_m" : "q8_0");
   struct stat st;
   if (stat(path, &st) != 0) {
     fprintf(stderr, "writing %s ...\n", path);
@@ -151,28 +234,36 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
   int32_t *toks = malloc(sizeof *toks * (size_t)(pp + tg + 8));
   uint64_t r = 5;
   for (int i = 0; i < pp + tg + 8; i++) toks[i] = (int32_t)(rng_next(&r) % V);
-  double pps[64], tgs[64], mu, sd;
+  double pps[64], tgs[64], ppc[64], tgc[64], mu, sd, cmu, csd;
   /* warm-up: touches every weight page once */
   dq_fwd_eval(f, toks, pp > 0 ? (pp < 64 ? pp : 64) : 1, NULL);
   for (int k = 0; k < reps; k++) {
     dq_fwd_reset(f);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     if (pp > 0) dq_fwd_eval(f, toks, pp, NULL);
     pps[k] = pp / (now_s() - t0);
+    ppc[k] = pp / (cpu_s() - c0) * threads;
     dq_fwd_reset(f);
     dq_fwd_eval(f, toks, 1, NULL);
     t0 = now_s();
+    c0 = cpu_s();
     for (int i = 0; i < tg; i++) dq_fwd_eval(f, toks + 1 + i, 1, NULL);
     tgs[k] = tg / (now_s() - t0);
+    tgc[k] = tg / (cpu_s() - c0) * threads;
   }
   const char *name = q4km ? "qwen2 0.5B-shape Q4_K_M" : "qwen2 0.5B-shape Q8_0";
   stats(pps, reps, &mu, &sd);
-  printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f |\n", name, st.st_size / 1048576.0,
-         m->n_params / 1e6, threads, "pp", pp, mu, sd);
+  stats(ppc, reps, &cmu, &csd);
+  printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f | %9.2f |\n", name, st.st_size / 1048576.0,
+         m->n_params / 1e6, threads, "pp", pp, mu, sd, cmu);
   stats(tgs, reps, &mu, &sd);
-  printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f |\n", name, st.st_size / 1048576.0,
-         m->n_params / 1e6, threads, "tg", tg, mu, sd);
-  printf("peak resident memory: %.1f MiB (file %.1f MiB, mapped)\n", rss_kib("VmHWM:") / 1024.0, st.st_size / 1048576.0);
+  stats(tgc, reps, &cmu, &csd);
+  printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f | %9.2f |\n", name, st.st_size / 1048576.0,
+         m->n_params / 1e6, threads, "tg", tg, mu, sd, cmu);
+  /* VmRSS while this model is loaded (the other mix's pages are unmapped by
+   * then); VmHWM also counts writing the file when it was created here */
+  printf("resident memory: %.1f MiB with the model loaded (file %.1f MiB, mapped; peak of the process %.1f MiB)\n",
+         rss_kib("VmRSS:") / 1024.0, st.st_size / 1048576.0, rss_kib("VmHWM:") / 1024.0);
   free(toks);
   dq_fwd_free(f);
   dq_model_free(m);
@@ -193,8 +284,9 @@ int main(int argc, char **argv)
   }
   if (reps < 1 || reps > 64) reps = 3;
   int rc = 0;
-  printf("| %-24s | %13s | %9s | %7s | %8s | %18s |\n", "model", "size", "params", "threads", "test", "t/s");
-  printf("| %-24s | %13s | %9s | %7s | %8s | %18s |\n", "---", "---:", "---:", "---:", "---:", "---:");
+  printf("| %-24s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "model", "size", "params", "threads", "test", "t/s",
+         "t/s (cpu)");
+  printf("| %-24s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "---", "---:", "---:", "---:", "---:", "---:", "---:");
   if (strcmp(mix, "q4_k_m")) rc |= run(dir, 0, pp, tg, threads, reps);
   if (strcmp(mix, "q8_0")) rc |= run(dir, 1, pp, tg, threads, reps);
   return rc;
