@@ -512,7 +512,8 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
 
 /* The answer text (with [n] citations), borrowed. "" when nothing relevant was found. */
 DOCQ_API const char *docq_answer_text(const docq_answer *a);
-/* 1 when the index had nothing relevant to the question. */
+/* 1 when an answer was found; 0 when the index had nothing relevant to the
+ * question (the text then says so). */
 DOCQ_API int docq_answer_found(const docq_answer *a);
 DOCQ_API size_t docq_answer_passages(const docq_answer *a);
 DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i);

@@ -684,9 +684,10 @@ DOCQ_API int docq_add_document(docq_db *db, const char *id, const char *title, c
   dq_sha256_hex(fixed, n_fixed, it.hash);
   rc = prepare_text(&r, &it, id, fixed, n_fixed, fmt);
   if (!rc && title && *title) {
-    dq_free(it.doc->title);
-    it.doc->title = dq_strdup(title);
-    if (!it.doc->title) rc = DOCQ_ENOMEM;
+    /* the document's strings live in its arena: copy the title there too */
+    char *t = dq_doc_strndup(it.doc, title, strlen(title));
+    if (t) it.doc->title = t;
+    else rc = DOCQ_ENOMEM;
   }
   /* No FAISS sync per document (apps add many): the in-memory index is
    * current, and docq_db_free / the next open bring the file up to date. */
