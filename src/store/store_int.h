@@ -81,7 +81,7 @@ typedef int (*dq_fts_keep_fn)(void *ctx, const char *term, size_t n);
 
 /* Build the MATCH expression for plain user text: every dq_terms term of
  * `query` quoted ("..." with " doubled) and OR-ed; at most `max_terms`
- * distinct terms; `keep` (may be NULL) filters terms. *out is NULL when no
+ * terms (repeats kept: they weight bm25); `keep` (may be NULL) filters terms. *out is NULL when no
  * term is left. Free with dq_free. */
 int dq_fts_build_query(const char *query, size_t n, size_t max_terms, dq_fts_keep_fn keep, void *keep_ctx, char **out);
 
