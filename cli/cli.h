@@ -58,5 +58,11 @@ int cmd_model(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+/* docq eval ppl / docq eval passkey (argv[0] = "ppl" or "passkey"). */
+int cmd_eval_lm(int argc, char **argv);
+/* Parse one llama.cpp-style context flag (-c, --rope-scaling, --yarn-*, -ctk,
+ * --attn-window...) at argv[*i] into o: 1 consumed, 0 not a context flag,
+ * -1 bad value (message printed). Defined in cmd_model.c. */
+int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *cmd);
 
 #endif

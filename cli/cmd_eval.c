@@ -37,6 +37,8 @@ static void usage(FILE *f)
   fputs("usage: docq eval retrieval DIR [--mode bm25|vector|hybrid] [--fusion rrf|convex] [--weight W]\n"
         "                               [--db DIR] [--limit N] [--json]\n"
         "       docq eval answers DIR [--budget N] [-k N] [--db DIR] [--limit N] [--json]\n"
+        "       docq eval ppl --model M --text FILE -c N [RoPE flags]   (llama-perplexity protocol)\n"
+        "       docq eval passkey --model M -c N --depths 0,10,...,100  (accuracy by depth)\n"
         "DIR holds corpus.jsonl ({\"_id\",\"title\",\"text\"}), queries.jsonl ({\"_id\",\"text\"[,\"answers\"]})\n"
         "and qrels.tsv (header, then query-id TAB corpus-id TAB score).\n"
         "retrieval: nDCG@10, Recall@100, MRR@10, latency p50/p95 (hits deduplicated to documents).\n"
@@ -543,6 +545,8 @@ static int need(int argc, char **argv, int i)
 
 int cmd_eval(int argc, char **argv)
 {
+  /* language-model evaluations (perplexity, passkey) live in cmd_eval_lm.c */
+  if (argc >= 2 && (!strcmp(argv[1], "ppl") || !strcmp(argv[1], "passkey"))) return cmd_eval_lm(argc - 1, argv + 1);
   eval_opts eo;
   memset(&eo, 0, sizeof eo);
   docq_search_options_init(&eo.so, DOCQ_SEARCH_OPTIONS_VERSION);

@@ -34,7 +34,6 @@
 #include "cli.h"
 
 /* Shared with docq generate / bench / model info (cli/cmd_model.c). */
-int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *cmd);
 
 static double mono(void)
 {

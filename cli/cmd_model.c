@@ -75,7 +75,6 @@ static int num(const char *v, double lo, double hi, double *out)
   return 0;
 }
 
-int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *cmd);
 
 /* Context options with llama.cpp's names. Returns 1 when argv[*i] was one
  * (advancing past its value), 0 when it is not, -1 after printing a usage

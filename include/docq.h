@@ -525,6 +525,9 @@ DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a);
 /* The token budget the passages were packed under (from the model's context, or
  * the option, or 2048 without a model). */
 DOCQ_API unsigned docq_answer_budget(const docq_answer *a);
+/* With a model: the context chosen for this request, e.g. "no scaling (1200 tokens fit
+ * the original 4096)" or "yarn x1.5 ..."; "" without a model. Borrowed. */
+DOCQ_API const char *docq_answer_context(const docq_answer *a);
 DOCQ_API void docq_answer_free(docq_answer *a);
 
 /* ---- embeddings ------------------------------------------------------------------------- */

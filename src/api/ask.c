@@ -21,6 +21,7 @@ struct docq_answer {
   char *prompt;
   unsigned prompt_tokens;
   unsigned budget;
+  char context[256];   /* with a model: the context and RoPE extension chosen for this request */
   int found;
   size_t left_out;
   int best_left_rank;
@@ -129,7 +130,9 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     if (!pk.n) {
       a->text = dq_strdup("No passage in the index answers this question.");
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
-    } else if ((rc = dq_ask_model_answer(opts->model, a->prompt, n_ctx, &opts->gen, &a->text)) < 0) {
+    } else if ((rc = dq_ask_model_answer(opts->model, a->prompt,
+                                         opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256, &opts->gen,
+                                         &a->text, a->context, sizeof a->context)) < 0) {
       goto done;
     }
     *out = a;
@@ -167,3 +170,4 @@ DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *bes
 DOCQ_API const char *docq_answer_prompt(const docq_answer *a) { return a && a->prompt ? a->prompt : ""; }
 DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a) { return a ? a->prompt_tokens : 0; }
 DOCQ_API unsigned docq_answer_budget(const docq_answer *a) { return a ? a->budget : 0; }
+DOCQ_API const char *docq_answer_context(const docq_answer *a) { return a ? a->context : ""; }

@@ -49,21 +49,33 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
   return 0;
 }
 
-int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned n_ctx, const docq_gen_options *gen,
-                        char **out_text)
+int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer_tokens, const docq_gen_options *gen,
+                        char **out_text, char *ctx_desc, size_t desc_cap)
 {
   DQ_ASSERT_ARG(m && prompt && gen && out_text);
   *out_text = NULL;
+  if (ctx_desc && desc_cap) ctx_desc[0] = 0;
   dq_chat_msg msgs[2] = {{"system", k_system}, {"user", prompt}};
   char *formatted = NULL;
+  size_t flen = 0;
   docq_ctx *c = NULL;
-  int rc = dq_chat_format_tok(&m->chat, m->tok, msgs, 2, 1, &formatted, NULL);
+  int rc = dq_chat_format_tok(&m->chat, m->tok, msgs, 2, 1, &formatted, &flen);
   if (rc) return rc;
-  if ((rc = docq_ctx_new(&c, m, n_ctx)) == 0) {
+  /* Per request: the exact length of this prompt plus the answer decides the
+   * context and, beyond the original training length, the RoPE extension
+   * (smallest YaRN factor that fits, or the file's own method). */
+  long n_prompt = docq_tokenize(m, formatted, flen, 1, NULL, 0);
+  if (n_prompt < 0) { rc = (int)n_prompt; goto done; }
+  docq_ctx_options co;
+  docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
+  co.n_threads = gen->n_threads;
+  if ((rc = docq_ctx_options_fit(m, (size_t)n_prompt + answer_tokens + 8, &co, ctx_desc, desc_cap)) < 0) goto done;
+  if ((rc = docq_ctx_new_ext(&c, m, &co)) == 0) {
     docq_gen_options g = *gen;
     g.parse_special = 1; /* the template's markers are special tokens */
     rc = docq_generate(c, formatted, &g, out_text);
   }
+done:
   docq_ctx_free(c);
   dq_free(formatted);
   return rc;

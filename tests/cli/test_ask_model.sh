@@ -16,6 +16,11 @@ j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 --budget 300 "Wh
 pt=$(printf '%s' "$j" | grep -o '"prompt_tokens":[0-9]*' | cut -d: -f2)
 check "prompt within the 300-token budget ($pt)" '[ -n "$pt" ] && [ "$pt" -le 300 ] && [ "$pt" -gt 0 ]'
 check "left-out passages reported" 'printf "%s" "$j" | grep -q "\"left_out\":{\"count\":[1-9]"'
+# per-request extension: a prompt beyond the original context gets YaRN, a short one nothing
+big=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 8 --temp 0 --budget 3000 "What happens after a crash and how does docq find passages?")
+check "a prompt beyond the original context is extended (yarn)" 'printf "%s" "$big" | grep -q "\"context\":\"yarn"'
+small=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 8 --temp 0 --budget 300 "What happens after a crash?")
+check "a short prompt is not scaled" 'printf "%s" "$small" | grep -q "\"context\":\"none"'
 # the same answer twice at temperature 0 (deterministic)
 a1=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the glossary?" | grep -o '"answer":"[^"]*"')
 a2=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the glossary?" | grep -o '"answer":"[^"]*"')
