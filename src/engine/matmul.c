@@ -193,7 +193,7 @@ static void matmul_blas(dq_pool *pool, int type, const void *W, int64_t n_in, in
   /* small matrices (attention K/V: 128 rows) are cut in up to 8 tiles so every
    * thread gets work; the split depends on n_out only, never on the thread
    * count, so results are identical for any pool size */
-  int64_t per = (n_out + 7) / 8;
+  int64_t per = n_in >= 2048 ? (n_out + 3) / 4 : (n_out + 7) / 8; /* long rows: every sgemm call repacks all of x, so fewer, taller tiles */
   per = (per + 15) / 16 * 16;
   c.tile_rows = per < DQ_TILE_ROWS ? per : DQ_TILE_ROWS;
   dq_pool_run(pool, mm_tiles, &c);
