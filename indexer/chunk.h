@@ -17,7 +17,10 @@ typedef struct dq_chunk_opts {
   void *count_ctx;
 } dq_chunk_opts;
 
-#define DQ_CHUNK_DEFAULT_TOKENS 256
+/* 512 measured against 256 (docq eval, nDCG@10 hybrid): scifact 0.668->0.690,
+ * medline 0.716->0.730, cranfield 0.339->0.343, cacm 0.403->0.384; half the vectors
+ * (index 3.4x the text with f32 FAISS vectors instead of 4.5x, and faster search). */
+#define DQ_CHUNK_DEFAULT_TOKENS 512
 #define DQ_CHUNK_DEFAULT_OVERLAP 0
 
 typedef struct dq_chunk {

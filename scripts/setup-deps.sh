@@ -65,7 +65,7 @@ rm -rf "$work"; mkdir -p "$work" "$deps/lib"
 capi="$work/faiss/c_api"
 [ -d "$capi" ] || { echo "setup: no c_api/ in the faiss source package" >&2; exit 1; }
 objs=()
-for f in "$capi"/*.cpp "$capi"/impl/*.cpp; do
+for f in "$capi"/*.cpp "$capi"/impl/*.cpp "$capi"/utils/*.cpp; do
   [ -f "$f" ] || continue
   o="$work/$(basename "${f%.cpp}").o"
   # Compile against the *installed* headers so the library matches libfaiss.a.

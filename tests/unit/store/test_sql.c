@@ -213,7 +213,7 @@ static void test_store_sql__create_open_reopen(void **state)
   OK(dq_store_manifest(s, &m));
   assert_string_equal(m.embedder, "e1");
   assert_int_equal(m.dim, 8);
-  assert_string_equal(m.vec_kind, "IDMap2,SQfp16"); /* exact over f16, like the stored vectors */
+  assert_string_equal(m.vec_kind, "IDMap2,Flat"); /* exact over f16, like the stored vectors */
   /* a read-only store refuses writes */
   assert_int_equal(dq_store_begin(s), DOCQ_EINVAL);
   assert_int_equal(dq_store_lock_writer(s), DOCQ_EINVAL);
