@@ -34,6 +34,9 @@
 #define DQ_TILE_ROWS 256    /* max rows of W per sgemm call (128..1024 measured within ~10%) */
 #endif
 #define DQ_ALIGN 64
+#ifndef DQ_MM_CHUNK_MAX
+#define DQ_MM_CHUNK_MAX (128u << 10) /* weight bytes per claim in the mat-vec, at most */
+#endif
 
 void openblas_set_num_threads(int num_threads); /* OpenBLAS extension; declared here to not depend on its cblas.h */
 
@@ -251,9 +254,17 @@ void dq_matmul_multi(dq_pool *pool, int n_mat, const int *types, const void *con
     size_t ab = align_up(dq_kq_act_bytes(types[i], n_in));
     if (ab > c.act_stride) c.act_stride = ab;
   }
+  /* ~8 claims per thread, 16..128 KiB each: big enough that each thread
+   * streams long runs of rows (a jump every few KiB costs the prefetcher
+   * its ramp-up), small enough that a thread descheduled mid-chunk leaves
+   * the other only a short wait */
+  size_t total = 0, cb;
+  for (int i = 0; i < n_mat; i++) total += dq_kq_row_bytes(types[i], n_in) * (size_t)(n_outs[i] > 0 ? n_outs[i] : 0);
+  cb = total / (8u * (size_t)dq_pool_size(pool));
+  cb = cb < (16u << 10) ? (16u << 10) : cb > DQ_MM_CHUNK_MAX ? DQ_MM_CHUNK_MAX : cb;
   for (int i = 0; i < n_mat; i++) {
     const size_t rb = dq_kq_row_bytes(types[i], n_in);
-    int64_t chunk = (int64_t)((32u << 10) / rb);
+    int64_t chunk = (int64_t)(cb / rb);
     c.m[i].type = types[i];
     c.m[i].W = Ws[i];
     c.m[i].row_bytes = rb;
