@@ -15,7 +15,7 @@
  * tells the code's speed apart from other processes competing for the cores.
  * Reference point on this machine (2 cores): llama.cpp does about 2,460
  * tokens/s at 128 and 1,930 at 512.
- * Usage: bench_bert [--threads N] [--runs R] [--types f32,f16,q8_0] */
+ * Usage: bench_bert [--threads N] [--runs R] [--types f32,f16,q8_0] | --write FILE */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,7 +208,11 @@ int main(int argc, char **argv)
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) g_threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--runs") && i + 1 < argc) g_runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--types") && i + 1 < argc) types = argv[++i];
-    else { fprintf(stderr, "usage: bench_bert [--threads N] [--runs R] [--types f32,f16,q8_0,q4_k]\n"); return 2; }
+    else if (!strcmp(argv[i], "--write") && i + 1 < argc) {
+      /* just write the f16 model (for timing `docq index --embed-model`) */
+      if (write_model(argv[++i], DQ_T_F16) < 0) { fprintf(stderr, "write: %s\n", dq_err_msg()); return 1; }
+      return 0;
+    } else { fprintf(stderr, "usage: bench_bert [--threads N] [--runs R] [--types f32,f16,q8_0,q4_k]\n"); return 2; }
   }
   if (g_runs < 1) g_runs = 1;
   static const struct { const char *name; int type; } all[] = {

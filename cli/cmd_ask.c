@@ -94,7 +94,12 @@ static void print_json(const char *question, const docq_answer *a, const char *o
     cli_json_str(stdout, h->text);
     printf("}");
   }
-  printf("],\"left_out\":{\"count\":%zu,\"best_rank\":%d}}\n", lo, best);
+  printf("],\"left_out\":{\"count\":%zu,\"best_rank\":%d}", lo, best);
+  if (*docq_answer_context(a)) {
+    printf(",\"context\":");
+    cli_json_str(stdout, docq_answer_context(a));
+  }
+  printf("}\n");
 }
 
 int cmd_ask(int argc, char **argv)
@@ -227,6 +232,7 @@ int cmd_ask(int argc, char **argv)
         printf("  [%d] rank %d, position %d, %u tokens, score %.4f  %s:%u-%u\n", p->label, p->rank, p->position,
                p->tokens, p->hit->score, p->hit->path, p->hit->line_first, p->hit->line_last);
       }
+      if (*docq_answer_context(ans)) printf("Model context: %s\n", docq_answer_context(ans));
       if (lo) printf("Left out for lack of budget: %zu passages (best rank %d); raise --budget to include them.\n", lo, best);
       else printf("Nothing was left out.\n");
     } else if (lo && !g_cli.quiet) {
