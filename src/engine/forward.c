@@ -35,11 +35,7 @@
 #include "util/err.h"
 #include "util/mem.h"
 
-/* Fused products over matrices sharing one input (matmul.c). TODO: move
- * these two declarations into engine/kernels.h (owned elsewhere). */
-size_t dq_matmul_multi_scratch_size(int n_mat, const int *types, int64_t n_in, int64_t n_tok, int n_threads);
-void dq_matmul_multi(dq_pool *pool, int n_mat, const int *types, const void *const *Ws, const int64_t *n_outs,
-                     float *const *outs, int64_t n_in, const float *x, int64_t n_tok, void *scratch);
+/* dq_matmul_multi (fused products sharing one input) is declared in kernels.h. */
 
 /* ---- small vector helpers ------------------------------------------------- */
 

@@ -57,6 +57,13 @@ size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_t
 void dq_matmul(dq_pool *pool, int type, const void *W, int64_t n_in, int64_t n_out,
                const float *x, int64_t n_tok, float *out, void *scratch);
 
+/* Several products that share one input x (Q/K/V; gate/up): outs[i] =
+ * x @ Ws[i]^T for i < n_mat, in one pool run with x quantized once. Results
+ * are bit-identical to separate dq_matmul calls. Scratch as for dq_matmul. */
+size_t dq_matmul_multi_scratch_size(int n_mat, const int *types, int64_t n_in, int64_t n_tok, int n_threads);
+void dq_matmul_multi(dq_pool *pool, int n_mat, const int *types, const void *const *Ws, const int64_t *n_outs,
+                     float *const *outs, int64_t n_in, const float *x, int64_t n_tok, void *scratch);
+
 /* f16 <-> f32 conversions. */
 float dq_f16_to_f32(uint16_t h);
 uint16_t dq_f32_to_f16(float f);
