@@ -134,34 +134,6 @@ static int known_text_ext(const char *path, dq_format f)
   return f != DQ_FMT_TEXT || !strcasecmp(e, "txt") || !strcasecmp(e, "text");
 }
 
-/* Length of the maximal subpart of an ill-formed sequence at s (Unicode
- * section 3.9): the bytes one U+FFFD replaces. normalize.c applies the same
- * rule in dq_utf8_repair; here we also need where each replacement sits. */
-static size_t bad_subpart(const unsigned char *s, size_t n)
-{
-  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-  size_t need;
-  if (c >= 0xC2 && c <= 0xDF) need = 1;
-  else if (c >= 0xE0 && c <= 0xEF) { need = 2; lo = c == 0xE0 ? 0xA0 : 0x80; hi = c == 0xED ? 0x9F : 0xBF; }
-  else if (c >= 0xF0 && c <= 0xF4) { need = 3; lo = c == 0xF0 ? 0x90 : 0x80; hi = c == 0xF4 ? 0x8F : 0xBF; }
-  else return 1;
-  size_t i = 1;
-  for (; i <= need && i < n; i++) {
-    unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
-    if (s[i] < l || s[i] > h) break;
-  }
-  return i; /* i <= need here: a complete valid sequence never reaches this function */
-}
-
-/* Length of a valid sequence at s, 0 when ill-formed. */
-static size_t good_seq(const unsigned char *s, size_t n)
-{
-  size_t k = dq_utf8_len(s[0]);
-  if (s[0] < 0x80) return 1;
-  if (s[0] < 0xC2 || s[0] > 0xF4 || k > n) return 0;
-  return bad_subpart(s, n) > k - 1 ? k : 0;
-}
-
 int dq_looks_binary(const char *data, size_t n)
 {
   const unsigned char *p = (const unsigned char *)data;
@@ -174,10 +146,10 @@ int dq_looks_binary(const char *data, size_t n)
       i++;
       continue;
     }
-    size_t k = good_seq(p + i, m - i);
+    size_t skip = 1, k = dq_utf8_seq(data + i, m - i, &skip);
     if (k) { i += k; continue; }
     if (m < n || dq_utf8_len(c) <= m - i) bad++; /* a sequence cut by the sample end is not bad */
-    i += bad_subpart(p + i, m - i);
+    i += skip;
   }
   /* Latin-1 or CP-1252 prose has a few invalid bytes per line (repaired);
    * binary formats have control bytes and ill-formed sequences everywhere. */
@@ -201,12 +173,13 @@ static int repair(dq_doc *d, char *data, size_t n, int owned)
   size_t i = 0, run = 0, cap = 0;
   if (dq_buf_reserve(&b, n + n / 8 + 16)) goto oom;
   while (i < n) {
-    size_t k = p[i] < 0x80 ? p[i] != 0 : good_seq(p + i, n - i);
+    size_t skip = 1; /* a NUL, or the maximal subpart of an ill-formed sequence (as dq_utf8_repair) */
+    size_t k = p[i] < 0x80 ? p[i] != 0 : dq_utf8_seq(data + i, n - i, &skip);
     if (k) { i += k; run += k; continue; }
     dq_buf_put(&b, p + i - run, run);
     dq_buf_put(&b, "\xEF\xBF\xBD", 3);
     run = 0;
-    i += bad_subpart(p + i, n - i);
+    i += skip;
     if (d->n_fix == cap) {
       cap = cap ? cap * 2 : 64;
       dq_fix *nf = dq_realloc(d->fix, cap * sizeof *nf);

@@ -53,6 +53,14 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
   return need + 1;
 }
 
+size_t dq_utf8_seq(const char *s, size_t n, size_t *bad)
+{
+  size_t b = 1;
+  size_t k = n ? utf8_seq((const unsigned char *)s, n, &b) : 0;
+  if (bad) *bad = k ? 0 : b;
+  return k;
+}
+
 int dq_utf8_valid(const char *s, size_t n)
 {
   const unsigned char *p = (const unsigned char *)s;

@@ -16,6 +16,11 @@
  * dq_free. *n_bad (may be NULL) gets the number of replacements. */
 int dq_utf8_repair(const char *s, size_t n, char **out, size_t *out_n, size_t *n_bad);
 
+/* Length (1..4) of the valid UTF-8 sequence at s (n > 0 bytes), or 0 when it
+ * is ill-formed; then *bad (may be NULL) gets the length of its maximal
+ * subpart: the bytes one U+FFFD replaces (Unicode 15, section 3.9). */
+size_t dq_utf8_seq(const char *s, size_t n, size_t *bad);
+
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int dq_utf8_valid(const char *s, size_t n);
 
