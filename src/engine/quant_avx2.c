@@ -503,6 +503,232 @@ static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
   }
 }
 
+/* ---- int8 GEMM for 32-element blocks with one scale (prefill) ----------
+ * Layout (see quant_internal.h): a row of nb blocks is cut into groups of
+ * 8 blocks, the rest into groups of 4, 2 and 1. Within a group of G blocks
+ * the G x 32 bytes are stored as G vectors of 8 dwords; lane l of every
+ * vector belongs to block l / (8/G), so after G dpbusd steps each int32 lane
+ * holds a whole block's sum (G = 8) or part of one (G < 8) and the block
+ * scales are applied to 8 lanes with one cvt + mul + fma, instead of a
+ * horizontal sum per block. Activations are stored as u8 (q + 128) so dpbusd
+ * (u8 x s8) applies with no sign trick; the 128 * sum(w) this adds is
+ * subtracted through the accumulator's start value, kept per weight row. */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define DQ_HAVE_GEMM8 1
+
+static inline int g8_size(int64_t left) { return left >= 8 ? 8 : left & 4 ? 4 : left & 2 ? 2 : 1; }
+static inline int64_t g8_groups(int64_t nb) { return nb / 8 + ((nb & 4) != 0) + ((nb & 2) != 0) + (nb & 1); }
+
+/* Store the G block vectors v as G group vectors at dst (32-byte aligned). */
+static inline void g8_interleave(const __m256i *v, int G, uint8_t *dst)
+{
+  if (G == 8) { /* 8 x 8 dword transpose: vector j = dword j of each block */
+    __m256 r[8], t[8], s[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_castsi256_ps(v[i]);
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {
+      _mm256_store_ps((float *)(void *)(dst + 32 * j), _mm256_permute2f128_ps(s[j], s[j + 4], 0x20));
+      _mm256_store_ps((float *)(void *)(dst + 32 * (j + 4)), _mm256_permute2f128_ps(s[j], s[j + 4], 0x31));
+    }
+    return;
+  }
+  __m256i *o = (__m256i *)(void *)dst;
+  if (G == 4) { /* 4 x 4 qword transpose: vector j = qword j of each block */
+    __m256i t0 = _mm256_unpacklo_epi64(v[0], v[1]), t1 = _mm256_unpackhi_epi64(v[0], v[1]);
+    __m256i t2 = _mm256_unpacklo_epi64(v[2], v[3]), t3 = _mm256_unpackhi_epi64(v[2], v[3]);
+    _mm256_store_si256(o, _mm256_permute2x128_si256(t0, t2, 0x20));
+    _mm256_store_si256(o + 1, _mm256_permute2x128_si256(t1, t3, 0x20));
+    _mm256_store_si256(o + 2, _mm256_permute2x128_si256(t0, t2, 0x31));
+    _mm256_store_si256(o + 3, _mm256_permute2x128_si256(t1, t3, 0x31));
+  } else if (G == 2) { /* vector j = 16-byte half j of each block */
+    _mm256_store_si256(o, _mm256_permute2x128_si256(v[0], v[1], 0x20));
+    _mm256_store_si256(o + 1, _mm256_permute2x128_si256(v[0], v[1], 0x31));
+  } else {
+    _mm256_store_si256(o, v[0]);
+  }
+}
+
+/* Block ib of a weight row as 32 signed bytes (value = d * q) and its d. */
+static inline __m256i g8_wblock(int type, const void *row, int64_t ib, float *d)
+{
+  if (type == DQ_T_Q8_0) {
+    const dq_blk_q8_0 *b = (const dq_blk_q8_0 *)row + ib;
+    *d = h2f(b->d);
+    return _mm256_loadu_si256((const __m256i *)b->qs);
+  }
+  if (type == DQ_T_Q4_0) {
+    const dq_blk_q4_0 *b = (const dq_blk_q4_0 *)row + ib;
+    *d = h2f(b->d);
+    return _mm256_sub_epi8(q4_0_unpack(b->qs), _mm256_set1_epi8(8));
+  }
+  const dq_blk_q5_0 *b = (const dq_blk_q5_0 *)row + ib;
+  *d = h2f(b->d);
+  return _mm256_sub_epi8(_mm256_or_si256(q4_0_unpack(b->qs), q5_hbits(b->qh)), _mm256_set1_epi8(16));
+}
+
+int dq_gemm8_supported(int type) { return type == DQ_T_Q8_0 || type == DQ_T_Q4_0 || type == DQ_T_Q5_0; }
+size_t dq_gemm8_act_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + g8_groups(nb)) * 32; }
+size_t dq_gemm8_w_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 2 * g8_groups(nb)) * 32; }
+
+void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
+{
+  const int64_t nb = n / DQ_QK, ng = g8_groups(nb);
+  uint8_t *q = dst;
+  float *sd = (float *)(void *)(q + nb * 32);
+  int32_t *cd = (int32_t *)(void *)(q + (nb + ng) * 32);
+  for (int64_t gi = 0, b = 0; gi < ng; gi++) {
+    const int G = g8_size(nb - b), L = 8 / G;
+    __m256i v[8];
+    float d[8];
+    for (int i = 0; i < G; i++) v[i] = g8_wblock(type, row, b + i, &d[i]);
+    g8_interleave(v, G, q + 32 * b);
+    for (int l = 0; l < 8; l++) sd[8 * gi + l] = d[l / L];
+    __m256i c = _mm256_setzero_si256();
+    for (int j = 0; j < G; j++)
+      c = _mm256_dpbusd_epi32(c, _mm256_set1_epi8((char)0x80), _mm256_load_si256((const __m256i *)(q + 32 * (b + j))));
+    _mm256_store_si256((__m256i *)(cd + 8 * gi), _mm256_sub_epi32(_mm256_setzero_si256(), c));
+    b += G;
+  }
+}
+
+void dq_gemm8_pack_act(const float *x, void *dst, int64_t n)
+{
+  const int64_t nb = n / DQ_QK, ng = g8_groups(nb);
+  uint8_t *q = dst;
+  float *sd = (float *)(void *)(q + nb * 32);
+  for (int64_t gi = 0, b = 0; gi < ng; gi++) {
+    const int G = g8_size(nb - b), L = 8 / G;
+    dq_q8a a[8];
+    __m256i v[8];
+    quant_q8a_fast(x + DQ_QK * b, a, DQ_QK * G, 0);
+    for (int i = 0; i < G; i++) v[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a[i].qs), _mm256_set1_epi8((char)0x80));
+    g8_interleave(v, G, q + 32 * b);
+    for (int l = 0; l < 8; l++) sd[8 * gi + l] = a[l / L].d;
+    b += G;
+  }
+}
+
+#ifndef DQ_G8_R
+#define DQ_G8_R 4 /* weight rows per micro-kernel step */
+#endif
+#ifndef DQ_G8_T
+#define DQ_G8_T 4 /* tokens per micro-kernel step */
+#endif
+
+/* G dpbusd steps of a group starting at block b: ia[r][t] += w[r] . a[t]. */
+static inline __attribute__((always_inline)) void g8_steps(const int R, const int T, const int G,
+                                                           __m256i ia[DQ_G8_R][DQ_G8_T], const uint8_t *w, size_t ws,
+                                                           const uint8_t *a, size_t as, int64_t b)
+{
+#pragma GCC unroll 8
+  for (int j = 0; j < G; j++) {
+    __m256i xv[DQ_G8_T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) xv[t] = _mm256_load_si256((const __m256i *)(a + t * as + 32 * (b + j)));
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      __m256i wv = _mm256_load_si256((const __m256i *)(w + r * ws + 32 * (b + j)));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) ia[r][t] = _mm256_dpbusd_epi32(ia[r][t], xv[t], wv);
+    }
+  }
+}
+
+/* out[t * ldo + r] = dot(weight row r, activation t) for R rows x T tokens.
+ * Every output is computed the same way whatever R and T are. */
+static inline __attribute__((always_inline)) void g8_kernel(const int R, const int T, const uint8_t *w, size_t ws,
+                                                            const uint8_t *a, size_t as, int64_t nb, float *out,
+                                                            int64_t ldo)
+{
+  const int64_t ng = g8_groups(nb), nfull = nb / 8;
+  const uint8_t *wsc = w + nb * 32, *wc = w + (nb + ng) * 32, *asc = a + nb * 32;
+  __m256 fa[DQ_G8_R][DQ_G8_T];
+  __m256i ia[DQ_G8_R][DQ_G8_T];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) fa[r][t] = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (int64_t gi = 0; gi < ng; gi++) {
+    const int G = gi < nfull ? 8 : g8_size(nb - b);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      __m256i c = _mm256_load_si256((const __m256i *)(wc + r * ws + 32 * gi));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) ia[r][t] = c;
+    }
+    if (G == 8) g8_steps(R, T, 8, ia, w, ws, a, as, b); /* unrolled */
+    else g8_steps(R, T, G, ia, w, ws, a, as, b);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      __m256 dw = _mm256_load_ps((const float *)(const void *)(wsc + r * ws + 32 * gi));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) {
+        __m256 dx = _mm256_load_ps((const float *)(const void *)(asc + t * as + 32 * gi));
+        fa[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[r][t]), _mm256_mul_ps(dw, dx), fa[r][t]);
+      }
+    }
+    b += G;
+  }
+  /* horizontal sums, four rows at a time: [r0 r1 r2 r3] per token */
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++)
+#pragma GCC unroll 8
+    for (int r0 = 0; r0 < R; r0 += 4) {
+      __m256 z = _mm256_setzero_ps();
+      __m256 f0 = fa[r0][t], f1 = r0 + 1 < R ? fa[r0 + 1][t] : z;
+      __m256 f2 = r0 + 2 < R ? fa[r0 + 2][t] : z, f3 = r0 + 3 < R ? fa[r0 + 3][t] : z;
+      __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(f0, f1), _mm256_hadd_ps(f2, f3));
+      __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+      float *o = out + t * ldo + r0;
+      if (R - r0 >= 4) {
+        _mm_storeu_ps(o, s);
+      } else {
+        float tmp[4];
+        _mm_storeu_ps(tmp, s);
+        for (int r = 0; r < R - r0; r++) o[r] = tmp[r];
+      }
+    }
+}
+
+#define G8_CALL(R, T) g8_kernel(R, T, w, w_stride, a, act_stride, nb, out, ldo)
+static void g8_kernel_any(int R, int T, const uint8_t *w, size_t w_stride, const uint8_t *a, size_t act_stride,
+                          int64_t nb, float *out, int64_t ldo)
+{
+  /* full steps get their own instance; the edges share small ones */
+  if (R == DQ_G8_R && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
+  if (R == DQ_G8_R) {
+    for (int t = 0; t < T; t++, a += act_stride, out += ldo) G8_CALL(DQ_G8_R, 1);
+    return;
+  }
+  for (int t = 0; t < T; t++, a += act_stride, out += ldo)
+    for (int r = 0; r < R; r++) g8_kernel(1, 1, w + r * w_stride, w_stride, a, act_stride, nb, out + r, ldo);
+}
+
+void dq_gemm8_tile(const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride, int64_t n_tok,
+                   int64_t n, float *out, int64_t ldo)
+{
+  const int64_t nb = n / DQ_QK;
+  for (int64_t t0 = 0; t0 < n_tok; t0 += DQ_G8_T) {
+    const int T = n_tok - t0 < DQ_G8_T ? (int)(n_tok - t0) : DQ_G8_T;
+    const uint8_t *a = (const uint8_t *)act + (size_t)t0 * act_stride;
+    for (int64_t r0 = 0; r0 < n_rows; r0 += DQ_G8_R) {
+      const int R = n_rows - r0 < DQ_G8_R ? (int)(n_rows - r0) : DQ_G8_R;
+      g8_kernel_any(R, T, (const uint8_t *)w + (size_t)r0 * w_stride, w_stride, a, act_stride, nb, out + t0 * ldo + r0, ldo);
+    }
+  }
+}
+#endif /* VNNI */
+
 #endif /* DQ_HAVE_AVX2 */
 
 void dq_kq_quantize_act_fast(int type, const float *x, void *act, int64_t n)
@@ -560,3 +786,16 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n)
 }
 
 void dq_dequant_row(int type, const void *row, float *out, int64_t n) { dq_kq_dequant_fast(type, row, out, n); }
+
+#if !DQ_HAVE_GEMM8
+int dq_gemm8_supported(int type) { (void)type; return 0; }
+size_t dq_gemm8_act_bytes(int64_t n) { (void)n; return 0; }
+size_t dq_gemm8_w_bytes(int64_t n) { (void)n; return 0; }
+void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n) { (void)type; (void)row; (void)dst; (void)n; }
+void dq_gemm8_pack_act(const float *x, void *dst, int64_t n) { (void)x; (void)dst; (void)n; }
+void dq_gemm8_tile(const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride, int64_t n_tok,
+                   int64_t n, float *out, int64_t ldo)
+{
+  (void)w; (void)w_stride; (void)n_rows; (void)act; (void)act_stride; (void)n_tok; (void)n; (void)out; (void)ldo;
+}
+#endif

@@ -448,9 +448,10 @@ static void test_engine_kernels__reentrant_from_workers(void **state)
   free(w); free(x); free(ref);
 }
 
-/* Prefill (dequant + sgemm) and per-token decode compute the same product:
- * both are compared with the f32 reference dot, the decode one within the
- * activation-quantization bound. */
+/* Prefill (dequant + sgemm, or the int8 GEMM) and per-token decode compute
+ * the same product: both are compared with the f32 reference dot, decode and
+ * the int8 GEMM within the activation-quantization bound; the int8 GEMM
+ * quantizes activations as decode does, so those two agree to rounding. */
 static void test_engine_kernels__prefill_equals_decode(void **state)
 {
   (void)state;
@@ -477,8 +478,14 @@ static void test_engine_kernels__prefill_equals_decode(void **state)
           amax = fmax(amax, fabs(x[tok * n_in + i]));
         }
         float p = pre[tok * n_out + r];
-        if (fabs(p - ref) > 1e-5 * sabs + 1e-6) fail_msg("%s prefill %g vs ref %g", tname(t), p, ref);
-        if (fabs(dec[r] - ref) > wabs * amax * (1.0 / 254 + 1.0 / 2000) + 1e-5 * sabs + 1e-6) fail_msg("%s decode %g vs ref %g", tname(t), dec[r], ref);
+        double qbound = wabs * amax * (1.0 / 254 + 1.0 / 2000) + 1e-5 * sabs + 1e-6;
+        if (dq_gemm8_supported(t)) {
+          if (fabs(p - ref) > qbound) fail_msg("%s prefill (int8) %g vs ref %g", tname(t), p, ref);
+          if (fabs(p - dec[r]) > 1e-5 * sabs + 1e-6) fail_msg("%s prefill (int8) %g vs decode %g", tname(t), p, dec[r]);
+        } else if (fabs(p - ref) > 1e-5 * sabs + 1e-6) {
+          fail_msg("%s prefill %g vs ref %g", tname(t), p, ref);
+        }
+        if (fabs(dec[r] - ref) > qbound) fail_msg("%s decode %g vs ref %g", tname(t), dec[r], ref);
       }
       free(dec);
     }
@@ -487,6 +494,110 @@ static void test_engine_kernels__prefill_equals_decode(void **state)
   }
   free(x); free(wd);
   dq_pool_free(pool);
+}
+
+/* The int8 GEMM (where built) against the exact-integer reference dot on
+ * the reference-quantized activation: every group size (rows of 1..9 blocks,
+ * 28 and 152 as in Qwen2.5-0.5B), row and token counts that are not
+ * multiples of the kernel's 4 x 4 step, and extreme Q8_0 bytes (-128, as a
+ * hostile file may hold, with activations at +-127). Then the same through
+ * dq_matmul with odd batches above the GEMM threshold and 1..3 threads. */
+static void test_engine_kernels__gemm8_matches_ref(void **state)
+{
+  (void)state;
+  if (!dq_gemm8_supported(DQ_T_Q8_0)) {
+    assert_false(dq_gemm8_supported(DQ_T_Q4_0) || dq_gemm8_supported(DQ_T_Q5_0));
+    return; /* not built for this CPU: dq_matmul uses sgemm */
+  }
+  const int types[] = { DQ_T_Q8_0, DQ_T_Q4_0, DQ_T_Q5_0 };
+  const int64_t ns[] = { 32, 64, 96, 128, 160, 224, 256, 288, 896, 4864 };
+  const int64_t rows[] = { 1, 3, 4, 6, 13 }, toks[] = { 1, 2, 5, 7 };
+  for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+    const int64_t n = ns[ni];
+    const size_t as = dq_gemm8_act_bytes(n), ws = dq_gemm8_w_bytes(n);
+    assert_true(as % 32 == 0 && ws % 32 == 0 && as >= (size_t)n && ws > as);
+    float *x = malloc(sizeof(float) * (size_t)(n * 7)), *out = malloc(sizeof(float) * 13 * 7), *wd = malloc(sizeof(float) * (size_t)n);
+    uint8_t *pa = aligned_alloc(32, as * 7), *pw = aligned_alloc(32, ws * 13); /* sizes are multiples of 32 */
+    void *ra = malloc(dq_kq_act_bytes(DQ_T_Q8_0, n));
+    assert_non_null(pa);
+    assert_non_null(pw);
+    for (int k = 0; k < 3; k++) {
+      const int t = types[k];
+      uint8_t *w = make_weights(t, n, 13, 0.05f);
+      const size_t rb = dq_kq_row_bytes(t, n);
+      fill(x, n * 7, 1.0f);
+      if (t == DQ_T_Q8_0) { /* row 2: bytes -128 and 127 against activations of +-127 */
+        for (int64_t i = 0; i < n; i++) ((dq_blk_q8_0 *)(void *)(w + 2 * rb))[i / 32].qs[i % 32] = (int8_t)(i % 3 ? -128 : 127);
+        for (int64_t i = 0; i < n; i++) x[i] = i % 3 ? -4.0f : 4.0f;
+      }
+      for (int64_t j = 0; j < 7; j++) dq_gemm8_pack_act(x + j * n, pa + j * as, n);
+      for (int64_t r = 0; r < 13; r++) dq_gemm8_pack_w(t, w + r * rb, pw + r * ws, n);
+      for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++)
+        for (size_t ti = 0; ti < sizeof toks / sizeof toks[0]; ti++) {
+          const int64_t nr = rows[ri], nt = toks[ti];
+          for (int64_t i = 0; i < 13 * 7; i++) out[i] = NAN;
+          dq_gemm8_tile(pw, ws, nr, pa, as, nt, n, out, 13);
+          for (int64_t j = 0; j < 7; j++) {
+            dq_kq_quantize_act(t, x + j * n, ra, n);
+            for (int64_t r = 0; r < 13; r++) {
+              float o = out[j * 13 + r];
+              if (j >= nt || r >= nr) { /* nothing outside the tile is written */
+                assert_true(isnan(o));
+                continue;
+              }
+              float exact = dq_kq_dot_act_ref(t, w + r * rb, ra, n);
+              const dq_q8a *qa = ra;
+              double mag = 0; /* sum of |w_i x_i| over the quantized values: the rounding yardstick */
+              dq_dequant_row_ref(t, w + r * rb, wd, n);
+              for (int64_t i = 0; i < n; i++) mag += fabs((double)wd[i] * qa[i / 32].d * qa[i / 32].qs[i % 32]);
+              if (fabs(o - exact) > 1e-5 * mag + 1e-6)
+                fail_msg("%s n=%lld rows=%lld toks=%lld: [%lld][%lld] gemm8 %.9g vs ref %.9g", tname(t), (long long)n,
+                         (long long)nr, (long long)nt, (long long)j, (long long)r, o, exact);
+            }
+          }
+        }
+      free(w);
+    }
+    free(x); free(out); free(ra); free(wd);
+    free(pa); free(pw);
+  }
+  /* through dq_matmul: batches of 16.. (odd ones too), n_out not a multiple
+   * of 4 or of the tile, one to three threads: identical for any pool */
+  dq_pool *pools[3];
+  for (int i = 0; i < 3; i++) assert_int_equal(dq_pool_new(&pools[i], i + 1), 0);
+  const int64_t n_in = 288, outs[] = { 5, 129 }, btoks[] = { 16, 17, 35 };
+  float *x = malloc(sizeof(float) * n_in * 35);
+  void *ra = malloc(dq_kq_act_bytes(DQ_T_Q8_0, n_in));
+  fill(x, n_in * 35, 2.0f);
+  for (int k = 0; k < 3; k++)
+    for (size_t oi = 0; oi < 2; oi++) {
+      const int t = types[k];
+      const int64_t n_out = outs[oi];
+      uint8_t *w = make_weights(t, n_in, n_out, 0.05f);
+      const size_t rb = dq_kq_row_bytes(t, n_in);
+      for (size_t ti = 0; ti < 3; ti++) {
+        const int64_t nt = btoks[ti];
+        float *base = run_matmul(pools[0], t, w, n_in, n_out, x, nt);
+        for (int64_t j = 0; j < nt; j++) {
+          dq_kq_quantize_act(t, x + j * n_in, ra, n_in);
+          for (int64_t r = 0; r < n_out; r++) {
+            float exact = dq_kq_dot_act_ref(t, w + r * rb, ra, n_in), o = base[j * n_out + r];
+            if (!(fabs(o - exact) <= 1e-4 * (fabs(exact) + 1)))
+              fail_msg("%s n_out=%lld n_tok=%lld: [%lld][%lld] %g vs %g", tname(t), (long long)n_out, (long long)nt,
+                       (long long)j, (long long)r, o, exact);
+          }
+        }
+        for (int p = 1; p < 3; p++) {
+          float *o = run_matmul(pools[p], t, w, n_in, n_out, x, nt);
+          assert_memory_equal(o, base, sizeof(float) * (size_t)(n_out * nt));
+          free(o);
+        }
+        free(base);
+      }
+      free(w);
+    }
+  for (int i = 0; i < 3; i++) dq_pool_free(pools[i]);
+  free(x); free(ra);
 }
 
 /* ===== real GGUF files ================================================= */
@@ -650,6 +761,7 @@ int main(void)
     cmocka_unit_test(test_engine_kernels__scratch_monotonic),
     cmocka_unit_test(test_engine_kernels__reentrant_from_workers),
     cmocka_unit_test(test_engine_kernels__prefill_equals_decode),
+    cmocka_unit_test(test_engine_kernels__gemm8_matches_ref),
     cmocka_unit_test(test_engine_kernels__real_files_agree),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
