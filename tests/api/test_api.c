@@ -1,5 +1,7 @@
 /* The public API through <docq.h> only: options versions, errors, documents
- * from memory (add, replace, list, remove), statistics, search and ask. */
+ * from memory (add, replace, list, remove), statistics, search and ask, and
+ * an index of an older built-in embedder re-encoded on a writable open
+ * (plain SQLite edits its manifest to make it one). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "docq.h"
+#include "index_sql.h"
 
 static char g_dir[64];
 
@@ -122,11 +126,113 @@ static void test_api__documents_from_memory(void **state)
   docq_db_free(db);
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+  char p[256];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* The path and vector score of the best vector-only hit for `q`. */
+static double vector_top(docq_db *db, const char *q, char *path, size_t cap)
+{
+  docq_search_options o = DOCQ_SEARCH_OPTIONS_INIT;
+  o.mode = DOCQ_MODE_VECTOR;
+  o.k = 1;
+  docq_results *r;
+  assert_int_equal(docq_search(&r, db, q, &o), 0);
+  assert_int_equal(docq_results_count(r), 1);
+  const docq_hit *h = docq_results_get(r, 0);
+  snprintf(path, cap, "%s", h->path);
+  double sc = h->vector_score;
+  docq_results_free(r);
+  return sc;
+}
+
+static void test_api__old_builtin_embedder_reencoded(void **state)
+{
+  (void)state;
+  char src[128], idx[128], ref[128];
+  snprintf(src, sizeof src, "%s/src", g_dir);
+  snprintf(idx, sizeof idx, "%s/idx", g_dir);
+  snprintf(ref, sizeof ref, "%s/ref", g_dir);
+  assert_int_equal(mkdir(src, 0777), 0);
+  write_file(src, "bread.md", "# Bread\n\nSourdough bread is baked at 250 degrees in a covered pot.\n");
+  write_file(src, "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n");
+  write_file(src, "garden.md", "# Garden\n\nTomatoes need sun and water every morning in the summer.\n");
+  const char *paths[] = { src };
+
+  docq_db *db;
+  docq_stats st;
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0);
+  assert_int_equal(docq_stat(db, &st), 0);
+  assert_string_equal(st.embedder, "docq-hash-v2");
+  uint64_t chunks = st.chunks, vectors = st.vectors;
+  assert_int_equal(chunks, 3);
+  assert_int_equal(vectors, chunks);
+  docq_db_free(db);
+
+  /* the same folder indexed afresh: what the re-encoded vectors must give */
+  char want_path[256], got_path[256];
+  assert_int_equal(docq_db_open(&db, ref, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0);
+  double want = vector_top(db, "green tea water temperature", want_path, sizeof want_path);
+  docq_db_free(db);
+  assert_non_null(strstr(want_path, "tea.txt"));
+
+  /* make it an index of the previous built-in embedder: its id, and vectors
+   * that are not this embedder's (all the same; the FAISS file forgotten so
+   * that only re-encoding can bring the right ones back) */
+  assert_int_equal(dq_test_sql_exec(idx, "UPDATE meta SET value = 'docq-hash-v1' WHERE key = 'embedder';"
+                                         "UPDATE vecs SET v = (SELECT v FROM vecs ORDER BY chunk_id LIMIT 1);"
+                                         "DELETE FROM meta WHERE key = 'faiss_file'"), 0);
+
+  /* read-only: refused, telling what to do */
+  db = (docq_db *)1;
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_READONLY), DOCQ_EMISMATCH);
+  assert_null(db);
+  assert_int_equal(docq_error_last()->code, DOCQ_EMISMATCH);
+  assert_non_null(strstr(docq_error_last()->message, "docq index"));
+
+  /* writable: re-encoded from the stored chunk text */
+  assert_int_equal(docq_db_open(&db, idx, 0), 0);
+  assert_int_equal(docq_stat(db, &st), 0);
+  assert_string_equal(st.embedder, "docq-hash-v2");
+  assert_int_equal(st.chunks, chunks);
+  assert_int_equal(st.vectors, vectors);
+  assert_int_equal(st.documents, 3);
+  assert_int_equal(docq_check(db), 0);
+  double got = vector_top(db, "green tea water temperature", got_path, sizeof got_path);
+  assert_string_equal(got_path, want_path);
+  assert_true(got > want - 1e-6 && got < want + 1e-6);
+  docq_results *r;
+  assert_int_equal(docq_search(&r, db, "sourdough bread", NULL), 0);
+  assert_true(docq_results_count(r) >= 1);
+  assert_non_null(strstr(docq_results_get(r, 0)->path, "bread.md"));
+  docq_results_free(r);
+  docq_db_free(db);
+
+  /* done once: readers open it now */
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_READONLY), 0);
+  assert_int_equal(docq_stat(db, &st), 0);
+  assert_string_equal(st.embedder, "docq-hash-v2");
+  assert_int_equal(st.vectors, vectors);
+  got = vector_top(db, "green tea water temperature", got_path, sizeof got_path);
+  assert_string_equal(got_path, want_path);
+  assert_int_equal(docq_check(db), 0);
+  docq_db_free(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_api__versions_and_errors),
     cmocka_unit_test_setup_teardown(test_api__documents_from_memory, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__old_builtin_embedder_reencoded, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

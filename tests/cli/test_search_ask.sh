@@ -2,7 +2,8 @@
 # CLI integration test of docq search / ask / eval on samples/corpus:
 # hits and their fields, modes and filters, --json shapes, extractive answers
 # with citations and sources (English and Chinese), "nothing found", budget
-# and left-out reporting, eval on a tiny labelled set, usage errors.
+# and left-out reporting, eval on tiny labelled sets (one with a duplicate
+# document), usage errors.
 set -u
 BIN=${DOCQ_BIN:-}
 SRC=${DOCQ_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -88,6 +89,25 @@ out=$("$BIN" eval retrieval "$E" --json 2>/dev/null)
 check "eval retrieval on a tiny set: nDCG@10 = 1" 'printf "%s" "$out" | grep -q "\"ndcg@10\":1.0000"'
 out=$("$BIN" eval answers "$E" --budget 512 --json 2>/dev/null)
 check "eval answers: answers in context" 'printf "%s" "$out" | grep -q "\"answer_in_context\":1.0000"'
+
+# the same long paragraph under two ids, both relevant: the duplicate collapsed
+# into the first hit (also_in) still counts as retrieved, right after it
+D="$T/dupset"; mkdir -p "$D"
+para="Lighthouse keepers trimmed the wicks every evening, polished the great Fresnel lens until it shone, wound the clockwork that turned the beam, and wrote the weather, the passing ships and the oil they burned into the station log before climbing down the iron stairs at dawn."
+cat > "$D/corpus.jsonl" <<J
+{"_id": "a1", "title": "Keepers", "text": "$para"}
+{"_id": "a2", "title": "Keepers (copy)", "text": "$para"}
+{"_id": "b1", "title": "Bread", "text": "Sourdough bread is baked at 250 degrees in a covered pot."}
+{"_id": "b2", "title": "Tea", "text": "Green tea is brewed with water at eighty degrees, not boiling."}
+{"_id": "b3", "title": "Garden", "text": "Tomatoes need sun and water every morning in the summer."}
+J
+cat > "$D/queries.jsonl" <<'J'
+{"_id": "q1", "text": "what did lighthouse keepers write in the station log"}
+{"_id": "q2", "text": "green tea water temperature"}
+J
+printf 'query-id\tcorpus-id\tscore\nq1\ta1\t1\nq1\ta2\t1\nq2\tb2\t1\n' > "$D/qrels.tsv"
+out=$("$BIN" eval retrieval "$D" --mode hybrid --json 2>/dev/null)
+check "eval retrieval: a collapsed duplicate counts (nDCG@10 = 1)" 'printf "%s" "$out" | grep -q "\"ndcg@10\":1.0000,\"recall@100\":1.0000"'
 
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

@@ -1,6 +1,7 @@
 /* Tests for indexer/normalize.c: UTF-8 repair (maximal subparts), NFKC +
- * case folding, term segmentation (words, CJK bigrams, offsets) and the
- * token estimate. Expected values come from the Unicode standard's examples
+ * case folding, term segmentation (words, CJK bigrams, offsets, Latin
+ * diacritics folded while other scripts keep their marks) and the token
+ * estimate. Expected values come from the Unicode standard's examples
  * (section 3.9, Table 3-8) and from utf8proc's documented behaviour. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +120,87 @@ static void test_indexer_normalize__terms_long_cjk_run_windows(void **state)
   free(s);
 }
 
+/* The terms of s must be want[0..n), from the source byte ranges
+ * [start[i], end[i]) unless start is NULL. */
+static void expect_terms_at(const char *s, const char *const *want, const size_t *start, const size_t *end, int n)
+{
+  collected c = {0};
+  assert_int_equal(dq_terms(s, strlen(s), collect, &c), 0);
+  if (c.n != n) fail_msg("'%s': %d terms, want %d (first '%s')", s, c.n, n, c.n ? c.terms[0] : "");
+  for (int i = 0; i < n; i++) {
+    if (strcmp(c.terms[i], want[i])) fail_msg("'%s': term %d is '%s', want '%s'", s, i, c.terms[i], want[i]);
+    if (start && (c.start[i] != start[i] || c.end[i] != end[i]))
+      fail_msg("'%s': term %d from [%zu, %zu), want [%zu, %zu)", s, i, c.start[i], c.end[i], start[i], end[i]);
+  }
+}
+
+static void expect_terms(const char *s, const char *const *want, int n)
+{
+  expect_terms_at(s, want, NULL, NULL, n);
+}
+
+static void expect_term(const char *s, const char *want)
+{
+  expect_terms(s, &want, 1);
+}
+
+static void test_indexer_normalize__terms_fold_latin_diacritics(void **state)
+{
+  (void)state;
+  /* Latin words lose their diacritics (NFKD without marks), then plain ASCII
+   * words are stemmed like English ones */
+  expect_term("G\xC3\xB3mez", "gomez");
+  expect_term("na\xC3\xAFve", "naiv");                     /* naive -> naiv */
+  expect_term("CAF\xC3\x89S", "cafe");                      /* cafes -> cafe */
+  expect_term("\xEF\xAC\x81nding", "find");                 /* U+FB01 ligature: finding */
+  expect_term("e\xEF\xAC\x80ort", "effort");                /* U+FB00 ligature */
+  expect_term("Stra\xC3\x9F" "e", "strass");                /* sz folds to ss: strasse */
+  expect_term("Go\xCC\x81mez", "gomez");                    /* decomposed: o + U+0301 */
+  expect_term("Nguy\xE1\xBB\x85n", "nguyen");               /* two marks on one letter */
+  expect_term("Dvo\xC5\x99\xC3\xA1k", "dvorak");
+  expect_term("Caf\xC3\xA9" "2", "cafe2");                  /* digits belong to the word */
+  /* letters without a decomposition stay; the word is then not ASCII: not stemmed */
+  expect_term("S\xC3\xB8nderg\xC3\xA5rds", "s\xC3\xB8ndergards");
+  /* the same terms as the plain spelling */
+  const char *want[] = { "gomez", "naiv", "cafe", "find" };
+  expect_terms("gomez naive cafes finding", want, 4);
+  expect_terms("G\xC3\x93MEZ, NA\xC3\x8FVE; caf\xC3\xA9s (\xEF\xAC\x81nding)", want, 4);
+}
+
+static void test_indexer_normalize__terms_folded_offsets(void **state)
+{
+  (void)state;
+  /* offsets stay those of the source text, composed or decomposed */
+  const char *want[] = { "senor", "gomez", "y", "gomez" };
+  const size_t start[] = { 0, 7, 14, 16 }, end[] = { 6, 13, 15, 23 };
+  expect_terms_at("Se\xC3\xB1or G\xC3\xB3mez y Go\xCC\x81mez", want, start, end, 4);
+}
+
+static void test_indexer_normalize__terms_other_scripts_keep_marks(void **state)
+{
+  (void)state;
+  expect_term("\xD0\x9C\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0", "\xD0\xBC\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0"); /* Москва -> москва */
+  expect_term("\xD0\x81\xD0\xBB\xD0\xBA\xD0\xB0", "\xD1\x91\xD0\xBB\xD0\xBA\xD0\xB0");                               /* Ёлка -> ёлка, not елка */
+  expect_term("\xD0\x99\xD0\xBE\xD0\xB3", "\xD0\xB9\xD0\xBE\xD0\xB3");                                               /* Йог -> йог, not иог */
+  expect_term("\xCE\x91\xCE\xB8\xCE\xAE\xCE\xBD\xCE\xB1", "\xCE\xB1\xCE\xB8\xCE\xAE\xCE\xBD\xCE\xB1");               /* Αθήνα -> αθήνα (tonos kept) */
+  /* Devanagari हिंदी: vowel signs and anusvara are marks */
+  expect_term("\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\x82\xE0\xA4\xA6\xE0\xA5\x80", "\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\x82\xE0\xA4\xA6\xE0\xA5\x80");
+  /* Thai ที่: ท + sara ii + mai ek */
+  expect_term("\xE0\xB8\x97\xE0\xB8\xB5\xE0\xB9\x88", "\xE0\xB8\x97\xE0\xB8\xB5\xE0\xB9\x88");
+  /* Arabic كَتَبَ with fathas */
+  expect_term("\xD9\x83\xD9\x8E\xD8\xAA\xD9\x8E\xD8\xA8\xD9\x8E", "\xD9\x83\xD9\x8E\xD8\xAA\xD9\x8E\xD8\xA8\xD9\x8E");
+  /* a word mixing Latin and Cyrillic letters is not only Latin: marks kept */
+  expect_term("G\xC3\xB3mez\xD0\xB4", "g\xC3\xB3mez\xD0\xB4");
+  /* CJK unchanged: the katakana ガギ (voiced marks) stay one composed bigram */
+  expect_term("\xE3\x82\xAC\xE3\x82\xAE", "\xE3\x82\xAC\xE3\x82\xAE");
+}
+
+static void test_indexer_normalize__terms_version_named(void **state)
+{
+  (void)state;
+  assert_string_equal(DQ_TERMS_VERSION, "docq-terms-2");
+}
+
 static void test_indexer_normalize__token_estimate(void **state)
 {
   (void)state;
@@ -137,6 +219,10 @@ int main(void)
     cmocka_unit_test(test_indexer_normalize__terms_words_and_offsets),
     cmocka_unit_test(test_indexer_normalize__terms_cjk_bigrams),
     cmocka_unit_test(test_indexer_normalize__terms_long_cjk_run_windows),
+    cmocka_unit_test(test_indexer_normalize__terms_fold_latin_diacritics),
+    cmocka_unit_test(test_indexer_normalize__terms_folded_offsets),
+    cmocka_unit_test(test_indexer_normalize__terms_other_scripts_keep_marks),
+    cmocka_unit_test(test_indexer_normalize__terms_version_named),
     cmocka_unit_test(test_indexer_normalize__token_estimate),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,10 @@
 /* Tests for the store (src/store/): schema and manifest, documents and
- * chunks with the invariant check, FTS5 with hostile queries and CJK,
- * kNN against brute force, crash recovery of the FAISS file (catch-up,
- * missing, corrupt, killed writer), the writer lock and a reader running
- * beside a writer. Each test works in its own temporary folder. */
+ * chunks with the invariant check, FTS5 with hostile queries, CJK, Latin
+ * diacritics and query words stemmed once, an index of an older tokenizer
+ * rebuilt on a writable open, kNN against brute force, crash recovery of the
+ * FAISS file (catch-up, missing, corrupt, killed writer), the writer lock and
+ * a reader running beside a writer. Each test works in its own temporary
+ * folder. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,9 +22,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "indexer/normalize.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "util/err.h"
 #include "util/mem.h"
+
+#include "index_sql.h"
 
 #define DIM 16
 
@@ -119,6 +125,12 @@ static int64_t put(dq_store *s, const char *path, const char *const *texts, size
   return row.id;
 }
 
+/* Put a document of one chunk. */
+static int64_t put1(dq_store *s, const char *path, const char *text)
+{
+  return put(s, path, &text, 1, NULL);
+}
+
 static void remove_path(dq_store *s, const char *path)
 {
   dq_doc_row r;
@@ -147,30 +159,37 @@ static int64_t doc_of(dq_store *s, int64_t cid)
   return d;
 }
 
-static int exec_sql(const char *dir, const char *sql)
+/* BM25 for q finds one chunk of each of the documents docs[0..n), no other. */
+static void expect_docs(dq_store *s, const char *q, const int64_t *docs, size_t n)
 {
-  char p[512];
-  snprintf(p, sizeof p, "%s/docq.sqlite", dir);
-  sqlite3 *db;
-  if (sqlite3_open(p, &db) != SQLITE_OK) return -1;
-  int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-  sqlite3_close(db);
-  return rc;
+  dq_scored h[8];
+  size_t got = bm25(s, q, h, 8);
+  if (got != n) fail_msg("bm25 '%s': %zu hits, want %zu", q, got, n);
+  for (size_t i = 0; i < n; i++) {
+    int64_t d = doc_of(s, h[i].chunk_id);
+    size_t j = 0, k = 0;
+    while (j < n && docs[j] != d) j++;
+    while (k < i && doc_of(s, h[k].chunk_id) != d) k++;
+    if (j == n || k < i) fail_msg("bm25 '%s': hit %zu is document %lld", q, i, (long long)d);
+  }
+}
+
+#define EXPECT_DOCS(s, q, ...) expect_docs(s, q, (const int64_t[]){ __VA_ARGS__ }, sizeof((const int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t))
+#define EXPECT_NONE(s, q) expect_docs(s, q, NULL, 0)
+
+/* The value of meta key `key` read with plain SQLite; "(none)" when absent. */
+static void meta_raw(const char *dir, const char *key, char *out, size_t cap)
+{
+  assert_int_equal(dq_test_sql_value(dir, "SELECT value FROM meta WHERE key = ?1", key, out, cap), SQLITE_OK);
 }
 
 /* The current FAISS file name from meta, "" if none. */
 static void faiss_file(const char *dir, char *out, size_t cap)
 {
-  char p[512];
-  snprintf(p, sizeof p, "%s/docq.sqlite", dir);
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  out[0] = 0;
-  assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='faiss_file'", -1, &st, NULL), SQLITE_OK);
-  if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, cap, "%s/%s", dir, (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  char v[256];
+  meta_raw(dir, "faiss_file", v, sizeof v);
+  if (!strcmp(v, "(none)")) out[0] = 0;
+  else snprintf(out, cap, "%s/%s", dir, v);
 }
 
 /* ---- schema, manifest ------------------------------------------------------------ */
@@ -225,12 +244,12 @@ static void test_store_sql__format_version_mismatch(void **state)
   fixture *f = *state;
   dq_store *s = open_new(f);
   dq_store_close(s);
-  assert_int_equal(exec_sql(f->dir, "UPDATE meta SET value = 2 WHERE key = 'format_version'"), SQLITE_OK);
+  assert_int_equal(dq_test_sql_exec(f->dir, "UPDATE meta SET value = 2 WHERE key = 'format_version'"), SQLITE_OK);
   assert_int_equal(dq_store_open(&s, f->dir, 0), DOCQ_EVERSION);
   assert_null(s);
   assert_non_null(strstr(dq_err_msg(), "newer docq"));
   assert_non_null(strstr(dq_err_msg(), f->dir));
-  assert_int_equal(exec_sql(f->dir, "UPDATE meta SET value = 0 WHERE key = 'format_version'"), SQLITE_OK);
+  assert_int_equal(dq_test_sql_exec(f->dir, "UPDATE meta SET value = 0 WHERE key = 'format_version'"), SQLITE_OK);
   assert_int_equal(dq_store_open(&s, f->dir, DQ_STORE_READONLY), DOCQ_EVERSION);
   assert_non_null(strstr(dq_err_msg(), "docq index"));
 }
@@ -239,7 +258,7 @@ static void test_store_sql__not_a_docq_index(void **state)
 {
   fixture *f = *state;
   mkdir(f->dir, 0777);
-  assert_int_equal(exec_sql(f->dir, "CREATE TABLE foo(x)"), SQLITE_OK);
+  assert_int_equal(dq_test_sql_exec(f->dir, "CREATE TABLE foo(x)"), SQLITE_OK);
   dq_store *s = NULL;
   assert_int_equal(dq_store_open(&s, f->dir, DQ_STORE_CREATE), DOCQ_ECORRUPT);
 }
@@ -385,7 +404,7 @@ static void test_store_sql__check_detects_violations(void **state)
   dq_store_close(s);
 
   /* a vector row gone */
-  assert_int_equal(exec_sql(f->dir, "DELETE FROM vecs WHERE chunk_id = (SELECT min(chunk_id) FROM vecs)"), SQLITE_OK);
+  assert_int_equal(dq_test_sql_exec(f->dir, "DELETE FROM vecs WHERE chunk_id = (SELECT min(chunk_id) FROM vecs)"), SQLITE_OK);
   OK(dq_store_open(&s, f->dir, 0));
   assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
   assert_non_null(strstr(dq_err_msg(), "no vector"));
@@ -396,7 +415,7 @@ static void test_store_sql__check_detects_violations(void **state)
   s = open_new(f);
   put(s, "/x", t, 2, NULL);
   dq_store_close(s);
-  assert_int_equal(exec_sql(f->dir, "UPDATE chunks SET text = 'something else' WHERE ordinal = 0"), SQLITE_OK);
+  assert_int_equal(dq_test_sql_exec(f->dir, "UPDATE chunks SET text = 'something else' WHERE ordinal = 0"), SQLITE_OK);
   OK(dq_store_open(&s, f->dir, 0));
   assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
   assert_non_null(strstr(dq_err_msg(), "full-text"));
@@ -411,7 +430,7 @@ static void test_store_sql__check_detects_violations(void **state)
   s = open_new(f);
   put(s, "/x", t, 2, NULL);
   dq_store_close(s);
-  assert_int_equal(exec_sql(f->dir, "INSERT INTO chunks(doc_id, ordinal, text) VALUES(1, 2, 'sneaked in');"
+  assert_int_equal(dq_test_sql_exec(f->dir, "INSERT INTO chunks(doc_id, ordinal, text) VALUES(1, 2, 'sneaked in');"
                                     "UPDATE docs SET n_chunks = 3;"
                                     "INSERT INTO vecs SELECT max(id), 1, (SELECT v FROM vecs LIMIT 1) FROM chunks"), SQLITE_OK);
   OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY));
@@ -424,7 +443,7 @@ static void test_store_sql__check_detects_violations(void **state)
   s = open_new(f);
   put(s, "/x", t, 2, NULL);
   dq_store_close(s);
-  assert_int_equal(exec_sql(f->dir, "UPDATE docs SET n_chunks = 5"), SQLITE_OK);
+  assert_int_equal(dq_test_sql_exec(f->dir, "UPDATE docs SET n_chunks = 5"), SQLITE_OK);
   OK(dq_store_open(&s, f->dir, 0));
   assert_int_equal(dq_store_check(s), DOCQ_ECORRUPT);
   dq_store_close(s);
@@ -524,6 +543,208 @@ static void test_store_sql__fts_cjk_bigrams(void **state)
   /* full-width Latin is NFKC-folded: "ＶＵＥ" finds "Vue" */
   assert_int_equal(bm25(s, "\xEF\xBC\xB6\xEF\xBC\xB5\xEF\xBC\xA5", h, 8), 1);
   dq_store_close(s);
+}
+
+static void test_store_sql__fts_query_words_not_restemmed(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  /* Porter is not idempotent: commissioner -> commission -> commiss. The query
+   * must match the word's own stem, not the stem of its stem. */
+  int64_t a = put1(s, "/1", "the commissioner spoke");
+  int64_t b = put1(s, "/2", "a commission was formed");
+  int64_t c = put1(s, "/3", "it was commissioned");
+  EXPECT_DOCS(s, "commissioner", a);
+  EXPECT_DOCS(s, "Commissioner", a);
+  EXPECT_DOCS(s, "commission", b, c);
+  EXPECT_DOCS(s, "commissioned", b, c);
+  dq_store_close(s);
+}
+
+/* Terms of a string, appended to a buffer separated by '\n'. */
+typedef struct termbuf { char b[4096]; size_t n; int count; } termbuf;
+
+static int add_term(void *ctx, const char *t, size_t n, size_t start, size_t end)
+{
+  (void)start; (void)end;
+  termbuf *tb = ctx;
+  assert_true(tb->n + n + 2 < sizeof tb->b);
+  memcpy(tb->b + tb->n, t, n);
+  tb->n += n;
+  tb->b[tb->n++] = '\n';
+  tb->b[tb->n] = 0;
+  tb->count++;
+  return 0;
+}
+
+static void test_store_sql__fts_query_strings_are_single_tokens(void **state)
+{
+  (void)state;
+  /* FTS5 tokenizes each quoted string of the MATCH expression again: each must
+   * give exactly one term, and together the query's own terms in order. */
+  char long_word[101];
+  memset(long_word, 'k', 100);
+  long_word[100] = 0;
+  char long_accented[2 * 45 + 1];
+  for (int i = 0; i < 45; i++) memcpy(long_accented + 2 * i, "\xC3\xA9", 2);
+  long_accented[90] = 0;
+  const char *queries[] = {
+    "commissioner", "Commissioners generalization", "running runner runs", "conditional relational",
+    "G\xC3\xB3mez na\xC3\xAFve CAF\xC3\x89S \xEF\xAC\x81nding Stra\xC3\x9F" "e Go\xCC\x81mez",
+    "don't x*y-z \"AND\" NEAR(a b) col:term", "hopefulness adjustable effective agreed",
+    "\xD0\x9C\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0 \xCE\x91\xCE\xB8\xCE\xAE\xCE\xBD\xCE\xB1",
+    "\xE6\xBB\x9A\xE6\xBB\x9A\xE9\x95\xBF\xE6\xB1\x9F vue\xE7\xBB\x84\xE4\xBB\xB6 \xE6\x88\x91",
+    "fts5 2024 abc123 \xEF\xBC\xB6\xEF\xBC\xB5\xEF\xBC\xA5", long_word, long_accented,
+  };
+  for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+    termbuf want = { .n = 0 }, got = { .n = 0 };
+    assert_int_equal(dq_terms(queries[q], strlen(queries[q]), add_term, &want), 0);
+    char *e = NULL;
+    OK(dq_fts_build_query(queries[q], strlen(queries[q]), 64, NULL, NULL, &e));
+    assert_non_null(e);
+    /* "t" OR "t" ... with quotes doubled inside */
+    const char *p = e;
+    for (int first = 1; *p; first = 0) {
+      if (!first) {
+        if (strncmp(p, " OR ", 4)) fail_msg("'%s': expression '%s' not OR-ed", queries[q], e);
+        p += 4;
+      }
+      if (*p++ != '"') fail_msg("'%s': expression '%s' not quoted", queries[q], e);
+      char str[512];
+      size_t n = 0;
+      for (;; p++) {
+        if (!*p) fail_msg("'%s': unterminated quote in '%s'", queries[q], e);
+        assert_true(n < sizeof str - 1);
+        if (p[0] == '"' && p[1] == '"') { str[n++] = '"'; p++; continue; }
+        if (*p == '"') { p++; break; }
+        str[n++] = *p;
+      }
+      str[n] = 0;
+      int before = got.count;
+      assert_int_equal(dq_terms(str, n, add_term, &got), 0);
+      if (got.count != before + 1)
+        fail_msg("'%s': the quoted string \"%s\" gives %d tokens, not one", queries[q], str, got.count - before);
+    }
+    if (strcmp(want.b, got.b)) fail_msg("'%s': query terms\n%sbut the expression '%s' matches\n%s", queries[q], want.b, e, got.b);
+    dq_free(e);
+  }
+}
+
+static void test_store_sql__fts_query_quotes_surface_text(void **state)
+{
+  (void)state;
+  /* each word as written in the query, quoted: FTS5 stems it once */
+  static const char *cases[][2] = {
+    { "Commissioner", "\"Commissioner\"" },
+    { "the  Commissioners, runs!", "\"the\" OR \"Commissioners\" OR \"runs\"" },
+    { "G\xC3\xB3mez na\xC3\xAFve", "\"G\xC3\xB3mez\" OR \"na\xC3\xAFve\"" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *e = NULL;
+    OK(dq_fts_build_query(cases[i][0], strlen(cases[i][0]), 64, NULL, NULL, &e));
+    assert_non_null(e);
+    assert_string_equal(e, cases[i][1]);
+    dq_free(e);
+  }
+}
+
+static void test_store_sql__fts_latin_diacritics_folded(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  int64_t a = put1(s, "/1", "Se\xC3\xB1or G\xC3\xB3mez arrived");
+  int64_t b = put1(s, "/2", "the gomez file is naive");
+  int64_t c = put1(s, "/3", "\xD0\x9C\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0 and \xD0\x81\xD0\xBB\xD0\xBA\xD0\xB0"); /* Москва and Ёлка */
+  /* "Gómez" is found by "gomez" and "gomez" by "Gómez", in any case */
+  EXPECT_DOCS(s, "gomez", a, b);
+  EXPECT_DOCS(s, "G\xC3\xB3mez", a, b);
+  EXPECT_DOCS(s, "G\xC3\x93MEZ", a, b);
+  EXPECT_DOCS(s, "senor", a);
+  EXPECT_DOCS(s, "na\xC3\xAFve", b);
+  EXPECT_NONE(s, "na\xC3\xAFvet\xC3\xA9"); /* another word */
+  /* Cyrillic keeps its marks: ё is not е */
+  EXPECT_DOCS(s, "\xD0\xBC\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0", c);
+  EXPECT_DOCS(s, "\xD1\x91\xD0\xBB\xD0\xBA\xD0\xB0", c);
+  EXPECT_NONE(s, "\xD0\xB5\xD0\xBB\xD0\xBA\xD0\xB0");
+  dq_store_close(s);
+}
+
+/* Chunks whose full-text row matches the FTS5 expression, with plain SQLite. */
+static int fts_count(const char *dir, const char *match)
+{
+  char v[32];
+  assert_int_equal(dq_test_sql_value(dir, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1", match, v, sizeof v), SQLITE_OK);
+  return atoi(v);
+}
+
+/* An index made with another segmentation: `stale_sql` (run with the
+ * tokenizer registered) changes its meta and FTS rows; then `stale_hits`
+ * chunks match "gomez". Read-only it is refused; writable, its full-text
+ * index is rebuilt from the chunk text. */
+static void tokenizer_migration(fixture *f, const char *stale_sql, int stale_hits)
+{
+  dq_store *s = open_new(f);
+  char v[128];
+  OK(dq_store_meta_get(s, "tokenizer", v, sizeof v));
+  assert_string_equal(v, DQ_TERMS_VERSION);
+  const char *t1[] = { "Se\xC3\xB1or G\xC3\xB3mez arrived", "caf\xC3\xA9 na\xC3\xAFve" };
+  const char *t2[] = { "plain words" };
+  int64_t a = put(s, "/a", t1, 2, NULL);
+  int64_t b = put(s, "/b", t2, 1, NULL);
+  dq_store_close(s);
+  meta_raw(f->dir, "tokenizer", v, sizeof v);
+  assert_string_equal(v, DQ_TERMS_VERSION);
+
+  assert_int_equal(fts_count(f->dir, "gomez"), 1);
+  assert_int_equal(dq_test_sql_exec(f->dir, stale_sql), SQLITE_OK);
+  assert_int_equal(fts_count(f->dir, "gomez"), stale_hits);
+  assert_int_equal(dq_store_open(&s, f->dir, DQ_STORE_READONLY), DOCQ_EVERSION);
+  assert_null(s);
+  assert_non_null(strstr(dq_err_msg(), "docq index"));
+  meta_raw(f->dir, "tokenizer", v, sizeof v); /* the reader changed nothing */
+  assert_string_not_equal(v, DQ_TERMS_VERSION);
+
+  OK(dq_store_open(&s, f->dir, 0));
+  OK(dq_store_meta_get(s, "tokenizer", v, sizeof v));
+  assert_string_equal(v, DQ_TERMS_VERSION);
+  EXPECT_DOCS(s, "gomez", a);
+  EXPECT_DOCS(s, "cafe naive", a);
+  EXPECT_DOCS(s, "words", b);
+  OK(dq_store_check(s));
+  dq_store_close(s);
+  assert_int_equal(fts_count(f->dir, "gomez"), 1); /* committed */
+  OK(dq_store_open(&s, f->dir, 0));
+  dq_store_stats st;
+  OK(dq_store_stats_get(s, &st));
+  assert_int_equal(st.chunks, 3);
+  assert_int_equal(st.vectors, 3);
+  dq_store_close(s);
+  meta_raw(f->dir, "tokenizer", v, sizeof v);
+  assert_string_equal(v, DQ_TERMS_VERSION);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY)); /* migrated: readers welcome */
+  EXPECT_DOCS(s, "G\xC3\xB3mez", a);
+  OK(dq_store_check(s));
+  dq_store_close(s);
+}
+
+static void test_store_sql__tokenizer_migration_old_version(void **state)
+{
+  /* made by docq-terms-1, with a full-text index that no longer matches the chunks */
+  tokenizer_migration(*state, "UPDATE meta SET value = 'docq-terms-1' WHERE key = 'tokenizer';"
+                              "INSERT INTO chunks_fts(chunks_fts) VALUES('delete-all');", 0);
+}
+
+static void test_store_sql__tokenizer_migration_no_version(void **state)
+{
+  /* made by a docq older than the key */
+  tokenizer_migration(*state, "DELETE FROM meta WHERE key = 'tokenizer';"
+                              "INSERT INTO chunks_fts(chunks_fts) VALUES('delete-all');", 0);
+}
+
+static void test_store_sql__tokenizer_migration_meta_only(void **state)
+{
+  /* only the meta row says another segmentation; the FTS rows are this one's */
+  tokenizer_migration(*state, "UPDATE meta SET value = 'docq-terms-1' WHERE key = 'tokenizer'", 1);
 }
 
 /* ---- vectors -------------------------------------------------------------------------------- */
@@ -698,7 +919,7 @@ static void test_store_sql__catch_up_after_unsynced_writes(void **state)
   char sql[128];
   snprintf(sql, sizeof sql, "UPDATE vecs SET v = (SELECT v FROM vecs WHERE chunk_id != %lld LIMIT 1) WHERE chunk_id = %lld",
            (long long)kid, (long long)kid);
-  assert_int_equal(exec_sql(f->dir, sql), SQLITE_OK);
+  assert_int_equal(dq_test_sql_exec(f->dir, sql), SQLITE_OK);
 
   OK(dq_store_open(&s, f->dir, 0));
   dq_scored kh[1];
@@ -709,7 +930,7 @@ static void test_store_sql__catch_up_after_unsynced_writes(void **state)
   assert_true(kh[0].score > 0.999);
   /* forget the file: the rebuild from SQLite makes both agree again */
   dq_store_close(s);
-  assert_int_equal(exec_sql(f->dir, "DELETE FROM meta WHERE key = 'faiss_file'"), SQLITE_OK);
+  assert_int_equal(dq_test_sql_exec(f->dir, "DELETE FROM meta WHERE key = 'faiss_file'"), SQLITE_OK);
   OK(dq_store_open(&s, f->dir, 0));
   dq_store_close(s);
   OK(dq_store_open(&s, f->dir, 0));
@@ -984,6 +1205,13 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_common_terms, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_cjk_bigrams, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__fts_query_words_not_restemmed, setup, teardown),
+    cmocka_unit_test(test_store_sql__fts_query_strings_are_single_tokens),
+    cmocka_unit_test(test_store_sql__fts_query_quotes_surface_text),
+    cmocka_unit_test_setup_teardown(test_store_sql__fts_latin_diacritics_folded, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__tokenizer_migration_old_version, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__tokenizer_migration_no_version, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__tokenizer_migration_meta_only, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__knn_matches_brute_force, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__knn_flat_matches_brute_force, setup, teardown),
     cmocka_unit_test(test_store_sql__f16_matches_hardware),
