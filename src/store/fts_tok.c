@@ -85,71 +85,61 @@ done:
 
 /* ---- query builder ------------------------------------------------------- */
 
+/* Each query word is written as the quoted *surface* text it came from, not
+ * as its term: FTS5 runs the tokenizer over the quoted string itself, and
+ * stemming is not idempotent ("commissioner" -> "commission" -> "commiss"),
+ * so a quoted term would be stemmed a second time and match other words.
+ * A maximal word run of the query tokenizes, on its own, to exactly the term
+ * it gave in context (words are split on the raw code points before any
+ * normalization; a CJK bigram's two characters give that bigram), so every
+ * quoted string is one FTS5 token. */
 typedef struct qb {
+  const char *src; /* the repaired query; dq_terms offsets point into it */
   dq_buf out;
+  dq_buf seen; /* terms already considered, each followed by a NUL */
   size_t n_terms, max_terms;
-  /* Terms already written, as offsets into out (each "..." spans [a, b)). */
-  size_t starts[256], ends[256];
   dq_fts_keep_fn keep;
   void *keep_ctx;
 } qb;
 
-/* 1 when the quoted form of term is already in the expression. */
-static int qb_has(const qb *q, const char *quoted, size_t qn)
+/* 1 when term was already kept, 0 when new, -1 when it was dropped. */
+static int qb_seen(const qb *q, const char *term, size_t tn)
 {
-  for (size_t i = 0; i < q->n_terms; i++)
-    if (q->ends[i] - q->starts[i] == qn && memcmp(q->out.p + q->starts[i], quoted, qn) == 0) return 1;
+  for (size_t i = 0; i < q->seen.len;) {
+    size_t l = strlen(q->seen.p + i + 1);
+    if (l == tn && memcmp(q->seen.p + i + 1, term, tn) == 0) return q->seen.p[i] == 'k' ? 1 : -1;
+    i += l + 2;
+  }
   return 0;
 }
 
-static int qb_add_quoted(qb *q, const char *term, size_t tn)
+static int qb_term(void *ctx, const char *term, size_t tn, size_t start, size_t end)
 {
+  qb *q = ctx;
   if (q->n_terms >= q->max_terms) return 1; /* enough: stop dq_terms */
-  dq_buf t = { 0 };
-  dq_buf_putc(&t, '"');
-  for (size_t i = 0; i < tn; i++) {
-    if (term[i] == '"') dq_buf_putc(&t, '"');
-    dq_buf_putc(&t, term[i]);
-  }
-  dq_buf_putc(&t, '"');
-  if (t.oom) { dq_buf_free(&t); return DOCQ_ENOMEM; }
   /* A repeated query word is kept repeated: FTS5's bm25 sums over the OR-ed
    * phrases, so repetition weights the words a long question stresses
    * (measured with FTS5 porter BM25 on cacm: 0.426 deduplicated, 0.461 not). */
-  int keep = 1;
-  if (!qb_has(q, t.p, t.len) && q->keep && (keep = q->keep(q->keep_ctx, term, tn)) < 0) {
-    dq_buf_free(&t);
-    return keep;
+  int keep = qb_seen(q, term, tn);
+  if (keep == 0) {
+    keep = q->keep ? q->keep(q->keep_ctx, term, tn) : 1;
+    if (keep < 0) return keep;
+    dq_buf_putc(&q->seen, keep ? 'k' : 'd');
+    dq_buf_put(&q->seen, term, tn);
+    dq_buf_putc(&q->seen, '\0');
+    if (!keep) keep = -1;
   }
-  if (keep) {
+  if (keep > 0) {
     if (q->n_terms) dq_buf_puts(&q->out, " OR ");
-    size_t a = q->out.len;
-    dq_buf_put(&q->out, t.p, t.len);
-    q->starts[q->n_terms] = a;
-    q->ends[q->n_terms] = q->out.len;
+    dq_buf_putc(&q->out, '"');
+    for (size_t i = start; i < end; i++) {
+      if (q->src[i] == '"') dq_buf_putc(&q->out, '"');
+      dq_buf_putc(&q->out, q->src[i]);
+    }
+    dq_buf_putc(&q->out, '"');
     q->n_terms++;
   }
-  dq_buf_free(&t);
-  return q->out.oom ? DOCQ_ENOMEM : 0;
-}
-
-static int qb_sub(void *ctx, const char *term, size_t tn, size_t start, size_t end)
-{
-  (void)start;
-  (void)end;
-  return qb_add_quoted(ctx, term, tn);
-}
-
-/* A first-pass term goes through dq_terms once more: FTS5 tokenizes the
- * quoted string again, and a term that does not map to itself (e.g. "½" ->
- * "1⁄2" -> "1", "2") would silently become a phrase. Adding the second-pass
- * terms instead keeps every quoted string a single token. */
-static int qb_term(void *ctx, const char *term, size_t tn, size_t start, size_t end)
-{
-  (void)start;
-  (void)end;
-  qb *q = ctx;
-  return dq_terms(term, tn, qb_sub, q);
+  return q->out.oom || q->seen.oom ? DOCQ_ENOMEM : 0;
 }
 
 int dq_fts_build_query(const char *query, size_t n, size_t max_terms, dq_fts_keep_fn keep, void *keep_ctx, char **out)
@@ -159,11 +149,12 @@ int dq_fts_build_query(const char *query, size_t n, size_t max_terms, dq_fts_kee
   memset(&q, 0, sizeof q);
   q.keep = keep;
   q.keep_ctx = keep_ctx;
-  q.max_terms = max_terms < 256 ? max_terms : 256;
+  q.max_terms = max_terms;
   char *clean = NULL;
   size_t cn = 0;
   int rc = dq_utf8_repair(query ? query : "", query ? n : 0, &clean, &cn, NULL);
   if (rc < 0) goto done;
+  q.src = clean;
   rc = dq_terms(clean, cn, qb_term, &q);
   if (rc < 0) goto done;
   rc = 0;
@@ -171,5 +162,6 @@ int dq_fts_build_query(const char *query, size_t n, size_t max_terms, dq_fts_kee
 done:
   dq_free(clean);
   dq_buf_free(&q.out);
+  dq_buf_free(&q.seen);
   return rc;
 }
