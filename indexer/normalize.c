@@ -172,6 +172,25 @@ static size_t decode(const unsigned char *s, size_t n, int32_t *cp)
   return (size_t)k;
 }
 
+/* 1 when every code point of the word is a Latin letter or digit, a
+ * combining diacritic (U+0300..U+036F) or a Latin ligature (U+FB00..U+FB06):
+ * the words whose diacritics fold. */
+static int latin_word(const char *s, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    int32_t c;
+    i += decode(p + i, n - i, &c);
+    if (!(c < 0x250 || (c >= 0x300 && c <= 0x36F) || (c >= 0x1E00 && c <= 0x1EFF) ||
+          (c >= 0xFB00 && c <= 0xFB06))) return 0;
+  }
+  return 1;
+}
+
+/* NFKD + case fold without combining marks: the diacritic-free form. */
+#define DQ_FOLD_OPTS (UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | \
+                      UTF8PROC_IGNORE | UTF8PROC_STRIPMARK)
+
 /* Emit one word s[start..end): ASCII is lower-cased in place into a small
  * buffer; anything else goes through utf8proc (NFKC + case fold). */
 static int emit_word(const char *s, size_t start, size_t end, int ascii, dq_term_cb cb, void *ctx)
@@ -190,7 +209,27 @@ static int emit_word(const char *s, size_t start, size_t end, int ascii, dq_term
   }
   char *norm = NULL;
   size_t nn = 0;
-  if (dq_normalize(s + start, n, &norm, &nn)) return DOCQ_ENOMEM;
+  if (latin_word(s + start, n)) {
+    /* Latin letters meet without their diacritics ("Gómez" = "gomez", as a
+     * user types it; SQLite's unicode61 folds the same way), and what is
+     * plain ASCII afterwards is stemmed like any English word. Other scripts
+     * keep their marks: there they are letters, not accents. */
+    utf8proc_uint8_t *dst = NULL;
+    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s + start, (utf8proc_ssize_t)n, &dst, DQ_FOLD_OPTS);
+    if (r < 0) return r == UTF8PROC_ERROR_NOMEM ? DOCQ_ENOMEM : DOCQ_EINVAL;
+    size_t fl = (size_t)r, i = 0;
+    while (i < fl && dst[i] < 0x80) i++;
+    if (fl > 0 && i == fl && fl <= DQ_MAX_WORD) {
+      fl = dq_porter_stem((char *)dst, fl);
+      int rc = cb(ctx, (const char *)dst, fl, start, end);
+      free(dst);
+      return rc;
+    }
+    norm = (char *)dst;
+    nn = fl;
+  } else if (dq_normalize(s + start, n, &norm, &nn)) {
+    return DOCQ_ENOMEM;
+  }
   int rc = 0;
   if (nn > 0) {
     if (nn > DQ_MAX_WORD) { /* cut on a code point boundary */

@@ -45,11 +45,18 @@ typedef int (*dq_term_cb)(void *ctx, const char *term, size_t tn, size_t start, 
  *    '_' and inner apostrophes/periods between alphanumerics are NOT kept:
  *    punctuation and symbols separate words; words longer than 64 bytes are
  *    cut; ASCII words made of letters only are Porter-stemmed (stem.h);
+ *    words made only of Latin letters, digits and diacritics lose their
+ *    diacritics (NFKD without marks: "Gómez" -> "gomez", then stemmed);
  *  - CJK runs: every overlapping bigram of adjacent CJK characters, and the
  *    single character when the run is one character long.
  * Used by the FTS5 tokenizer (documents and queries), the embedder and the
  * extractive answerer. */
 int dq_terms(const char *s, size_t n, dq_term_cb cb, void *ctx);
+
+/* Names what dq_terms does; stored in each index, and changed whenever a
+ * change to dq_terms gives some text different terms (the store then
+ * re-tokenizes its chunks). 1: first release; 2: Latin diacritics folded. */
+#define DQ_TERMS_VERSION "docq-terms-2"
 
 /* Conservative token estimate for text without a model tokenizer: each CJK
  * character counts 1, each other word counts ceil(bytes/4) (at least 1), each

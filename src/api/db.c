@@ -12,6 +12,7 @@
 #include "api/db_internal.h"
 #include "embed/bert.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 DOCQ_API int docq_version_number(void) { return DOCQ_VERSION_NUMBER; }
@@ -27,6 +28,11 @@ DOCQ_API int docq_index_options_init(docq_index_options *opts, unsigned int vers
   docq_index_options d = DOCQ_INDEX_OPTIONS_INIT;
   *opts = d;
   return 0;
+}
+
+static int reembed_cb(void *ctx, const char *const *texts, const size_t *lens, size_t n, float *out)
+{
+  return dq_embed(ctx, texts, lens, n, 0, out);
 }
 
 /* The embedder the manifest names: a GGUF model recorded under "embed_model"
@@ -46,22 +52,30 @@ static int make_embedder(docq_db *db)
     rc = dq_embedder_builtin(&e);
     if (rc) return rc;
   }
-  if (m.embedder[0] && (strcmp(m.embedder, e->id) != 0 || m.dim != e->dim)) {
+  int stale = m.embedder[0] && (strcmp(m.embedder, e->id) != 0 || m.dim != e->dim);
+  if (stale && !strncmp(m.embedder, "docq-hash-", 10) && !strncmp(e->id, "docq-hash-", 10) &&
+      !(db->flags & DOCQ_OPEN_READONLY)) {
+    /* The built-in embedder changed with this docq: a writer re-encodes the
+     * stored chunks at once (one transaction, as --reembed), since there is
+     * no old version to keep using. */
+    dq_log(DOCQ_LOG_INFO, "index %s: re-encoding the stored chunks with %s (was %s)", db->path, e->id, m.embedder);
+    snprintf(m.embedder, sizeof m.embedder, "%s", e->id);
+    m.dim = e->dim;
+    if ((rc = dq_store_lock_writer(db->store)) == 0) rc = dq_store_reembed(db->store, &m, reembed_cb, e);
+    if (rc) { dq_embedder_free(e); return rc; }
+    stale = 0;
+  }
+  if (stale) {
     rc = dq_err_set(DOCQ_EMISMATCH,
                     "index %s was built with embedder '%s' (dim %u), but the embedder at hand is '%s' (dim %u): "
-                    "the model file changed or docq's built-in embedder did; run `docq index --reembed` "
-                    "(with --embed-model FILE for a model) to re-encode the stored chunks",
+                    "if the model file changed, run `docq index --reembed --embed-model FILE` to re-encode the "
+                    "stored chunks; if docq's built-in embedder changed, run `docq index` once, which updates the index",
                     db->path, m.embedder, m.dim, e->id, e->dim);
     dq_embedder_free(e);
     return rc;
   }
   db->embedder = e;
   return 0;
-}
-
-static int reembed_cb(void *ctx, const char *const *texts, const size_t *lens, size_t n, float *out)
-{
-  return dq_embed(ctx, texts, lens, n, 0, out);
 }
 
 DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned flags)

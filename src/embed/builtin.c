@@ -1,4 +1,4 @@
-/* The built-in embedder "docq-hash-v1": feature hashing of the same terms the
+/* The built-in embedder "docq-hash-v2": feature hashing of the same terms the
  * index sees (dq_terms), so docq can do hybrid retrieval with no model file,
  * no download and no corpus statistics.
  *
@@ -33,6 +33,9 @@
  * exactly what the fusion in src/retrieve needs. Neural GGUF encoders plug in
  * behind the same interface (embed.h).
  *
+ * v2 (from v1): the terms are docq-terms-2's, where Latin words lose their
+ * diacritics; an index made with v1 is re-encoded when a writer opens it.
+ *
  * Invariants: no global mutable state (thread-safe); every row is either all
  * zero or has L2 norm 1; feature weights and hashing are part of the id:
  * change them and the id must change (indexes record it and refuse to mix). */
@@ -48,7 +51,7 @@
 #include "util/err.h"
 #include "util/mem.h"
 
-#define DQ_HASH_ID "docq-hash-v1"
+#define DQ_HASH_ID "docq-hash-v2"
 #define DQ_HASH_DIM 256 /* power of two: bucket = hash & (dim - 1) */
 
 /* Kind weights: fixed, part of the id. */

@@ -33,6 +33,7 @@
 
 #include "indexer/normalize.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #define DQ_BM25_MAX_TERMS 64
@@ -273,6 +274,7 @@ static int ensure_schema(dq_store *s)
     if ((rc = dq_meta_set_i64(s, "faiss_version", 0)) < 0) goto done;
     if ((rc = dq_meta_set_text(s, "faiss_file", "")) < 0) goto done;
     if ((rc = dq_meta_set_i64(s, "last_run", 0)) < 0) goto done;
+    if ((rc = dq_meta_set_text(s, "tokenizer", DQ_TERMS_VERSION)) < 0) goto done;
   }
   rc = dq_exec(s, "COMMIT");
 done:
@@ -291,6 +293,34 @@ static int check_format(dq_store *s)
                       "upgrade docq, or delete the folder and run `docq index` again", s->dir, (long long)v, DQ_STORE_FORMAT_VERSION);
   return dq_err_set(DOCQ_EVERSION, "index %s has old format %lld (this docq reads format %d): "
                     "delete the folder and run `docq index` again to re-create it", s->dir, (long long)v, DQ_STORE_FORMAT_VERSION);
+}
+
+/* The full-text index holds terms as dq_terms made them when each chunk was
+ * written. When segmentation changes (DQ_TERMS_VERSION), the terms of old
+ * chunks would no longer meet the terms of new queries, so a writer
+ * re-tokenizes every chunk from chunks.text in one transaction (FTS5
+ * 'rebuild'; nothing is reloaded from the documents); a reader cannot, and
+ * says what to run. */
+static int check_tokenizer(dq_store *s)
+{
+  char v[64] = "";
+  int rc = dq_meta_get_text(s, "tokenizer", v, sizeof v);
+  if (rc < 0) return rc;
+  if (!strcmp(v, DQ_TERMS_VERSION)) return 0;
+  if (s->flags & DQ_STORE_READONLY)
+    return dq_err_set(DOCQ_EVERSION, "index %s was tokenized by an older docq (%s; this one uses %s): "
+                      "run `docq index` on it once to update it", s->dir, *v ? v : "docq-terms-1", DQ_TERMS_VERSION);
+  if ((rc = dq_exec(s, "BEGIN IMMEDIATE")) < 0) return rc;
+  if ((rc = dq_meta_get_text(s, "tokenizer", v, sizeof v)) < 0) goto done; /* a concurrent opener may have won */
+  if (strcmp(v, DQ_TERMS_VERSION) != 0) {
+    dq_log(DOCQ_LOG_INFO, "index %s: re-tokenizing the stored chunks for %s", s->dir, DQ_TERMS_VERSION);
+    if ((rc = dq_exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')")) < 0) goto done;
+    if ((rc = dq_meta_set_text(s, "tokenizer", DQ_TERMS_VERSION)) < 0) goto done;
+  }
+  rc = dq_exec(s, "COMMIT");
+done:
+  if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
 }
 
 static int open_dir(const char *dir, unsigned flags)
@@ -344,6 +374,7 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
   if ((rc = dq_exec(s, "PRAGMA cache_size=-65536")) < 0) goto done;
   if ((rc = ensure_schema(s)) < 0) goto done;
   if ((rc = check_format(s)) < 0) goto done;
+  if ((rc = check_tokenizer(s)) < 0) goto done;
   if ((rc = load_manifest(s)) < 0) goto done;
   /* Term document frequencies for dq_store_bm25 (temp: fine when read-only). */
   if ((rc = dq_exec(s, "CREATE VIRTUAL TABLE temp.docq_vocab USING fts5vocab(main, chunks_fts, row)")) < 0) goto done;
