@@ -41,7 +41,8 @@ static void usage(FILE *f)
         "       docq eval passkey --model M -c N --depths 0,10,...,100  (accuracy by depth)\n"
         "DIR holds corpus.jsonl ({\"_id\",\"title\",\"text\"}), queries.jsonl ({\"_id\",\"text\"[,\"answers\"]})\n"
         "and qrels.tsv (header, then query-id TAB corpus-id TAB score).\n"
-        "retrieval: nDCG@10, Recall@100, MRR@10, latency p50/p95 (hits deduplicated to documents).\n"
+        "retrieval: nDCG@10, Recall@100, MRR@10, latency p50/p95 (hits deduplicated to documents;\n"
+        "a near-duplicate collapsed into a hit counts right after it).\n"
         "answers: share of questions whose gold answer is in the packed prompt, and where, per order.\n"
         "Without --db the corpus is indexed into a temporary folder that is removed afterwards.\n", f);
 }
@@ -357,6 +358,19 @@ typedef struct eval_opts {
   int orders; /* eval answers: bit mask of orders to run */
 } eval_opts;
 
+/* Append a copy of path[0..len) to docs[] unless it is there (a document
+ * counts once, at its best rank). Out of memory drops it from the ranking. */
+static void rank_doc(char **docs, size_t *nd, const char *path, size_t len)
+{
+  for (size_t j = 0; j < *nd; j++)
+    if (strlen(docs[j]) == len && memcmp(docs[j], path, len) == 0) return;
+  char *c = malloc(len + 1);
+  if (!c) return;
+  memcpy(c, path, len);
+  c[len] = 0;
+  docs[(*nd)++] = c;
+}
+
 static int eval_retrieval(const eval_opts *eo, evalset *set, docq_db *db)
 {
   metrics m = {0};
@@ -376,14 +390,23 @@ static int eval_retrieval(const eval_opts *eo, evalset *set, docq_db *db)
     int rc = docq_search(&r, db, q->text, &so);
     lat[nl++] = (mono() - t) * 1000.0;
     if (rc < 0) { free(lat); free(docs); return cli_fail(rc, "search failed"); }
+    /* A near-duplicate collapsed into a hit is shown as one of its sources
+     * (also_in), so it counts as retrieved right after that hit: otherwise
+     * the collapse the user wants would read as a miss here. docs[] owns
+     * copies of the paths. */
     size_t nd = 0, nh = docq_results_count(r);
     for (size_t i = 0; i < nh && nd < 100; i++) {
-      const char *p = docq_results_get(r, i)->path;
-      size_t j = 0;
-      while (j < nd && strcmp(docs[j], p)) j++;
-      if (j == nd) docs[nd++] = (char *)p;
+      const docq_hit *h = docq_results_get(r, i);
+      rank_doc(docs, &nd, h->path, strlen(h->path));
+      for (const char *p = h->also_in; p && *p && nd < 100;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        rank_doc(docs, &nd, p, len);
+        p = e ? e + 1 : p + len;
+      }
     }
     score_query(q, docs, nd, &m);
+    for (size_t i = 0; i < nd; i++) free(docs[i]);
     docq_results_free(r);
     if (tty && m.n % 50 == 0) fprintf(stderr, "\r\033[K%zu queries", m.n);
   }
