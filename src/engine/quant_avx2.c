@@ -517,6 +517,7 @@ static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
 #define DQ_HAVE_GEMM8 1
 
 static inline int g8_size(int64_t left) { return left >= 8 ? 8 : left & 4 ? 4 : left & 2 ? 2 : 1; }
+static inline int g8_lane_shift(int G) { return G == 8 ? 0 : G == 4 ? 1 : G == 2 ? 2 : 3; } /* lane l: block l >> shift */
 static inline int64_t g8_groups(int64_t nb) { return nb / 8 + ((nb & 4) != 0) + ((nb & 2) != 0) + (nb & 1); }
 
 /* Store the G block vectors v as G group vectors at dst (32-byte aligned). */
@@ -586,12 +587,12 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
   float *sd = (float *)(void *)(q + nb * 32);
   int32_t *cd = (int32_t *)(void *)(q + (nb + ng) * 32);
   for (int64_t gi = 0, b = 0; gi < ng; gi++) {
-    const int G = g8_size(nb - b), L = 8 / G;
+    const int G = g8_size(nb - b), sh = g8_lane_shift(G);
     __m256i v[8];
     float d[8];
     for (int i = 0; i < G; i++) v[i] = g8_wblock(type, row, b + i, &d[i]);
     g8_interleave(v, G, q + 32 * b);
-    for (int l = 0; l < 8; l++) sd[8 * gi + l] = d[l / L];
+    for (int l = 0; l < 8; l++) sd[8 * gi + l] = d[l >> sh];
     __m256i c = _mm256_setzero_si256();
     for (int j = 0; j < G; j++)
       c = _mm256_dpbusd_epi32(c, _mm256_set1_epi8((char)0x80), _mm256_load_si256((const __m256i *)(q + 32 * (b + j))));
@@ -606,13 +607,13 @@ void dq_gemm8_pack_act(const float *x, void *dst, int64_t n)
   uint8_t *q = dst;
   float *sd = (float *)(void *)(q + nb * 32);
   for (int64_t gi = 0, b = 0; gi < ng; gi++) {
-    const int G = g8_size(nb - b), L = 8 / G;
+    const int G = g8_size(nb - b), sh = g8_lane_shift(G);
     dq_q8a a[8];
     __m256i v[8];
     quant_q8a_fast(x + DQ_QK * b, a, DQ_QK * G, 0);
     for (int i = 0; i < G; i++) v[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a[i].qs), _mm256_set1_epi8((char)0x80));
     g8_interleave(v, G, q + 32 * b);
-    for (int l = 0; l < 8; l++) sd[8 * gi + l] = a[l / L].d;
+    for (int l = 0; l < 8; l++) sd[8 * gi + l] = a[l >> sh].d;
     b += G;
   }
 }
