@@ -255,8 +255,8 @@ DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *dm, const docq_c
   if ((rc = kv_type_of(o->cache_type_k, "K", &kt)) < 0 || (rc = kv_type_of(o->cache_type_v, "V", &vt)) < 0) return rc;
   if (o->attn_sinks && !o->attn_window)
     return dq_err_set(DOCQ_EINVAL, "attention sinks (%u) need an attention window", o->attn_sinks);
-  /* f16/f32 with full attention: the default path (llama.cpp's rounding
-   * order); anything else: the typed cache and the tiled attention */
+  /* f16/f32 with full attention: the state's default cache of that type;
+   * other types or windows: set through dq_fwd_set_attention (both tiled) */
   const int typed = kt != vt || (kt != DQ_T_F16 && kt != DQ_T_F32) || o->attn_window;
   if (o->n_ctx > (1u << 22) || o->n_batch > (1u << 22))
     return dq_err_set(DOCQ_EINVAL, "context size %u / batch %u out of range", o->n_ctx, o->n_batch);

@@ -18,18 +18,25 @@
 #include "engine/model.h"
 #include "engine/rope.h"
 
-enum dq_kv_type { DQ_KV_F16 = 0, DQ_KV_F32 = 1 };
+/* The cache of dq_fwd_new. F16 / F32: the typed cache (kvcache.h) read by
+ * the tiled attention (attn.h), the default. F16_GGML: a plain f16 cache read
+ * one (token, head) at a time in llama.cpp's CPU flash-attention rounding
+ * order (query rounded to f16, V accumulated in f16), for tests of parity
+ * with llama.cpp's logits to ~1e-4; slower (2-3x at 4k-32k tokens), and
+ * dq_fwd_set_attention replaces it by a typed cache. */
+enum dq_kv_type { DQ_KV_F16 = 0, DQ_KV_F32 = 1, DQ_KV_F16_GGML = 2 };
 
 typedef struct dq_fwd {
   const dq_model *m;
   int n_ctx;            /* KV cache capacity in tokens */
   int n_batch;          /* max tokens per internal step */
-  int kv_type;          /* dq_kv_type */
+  int kv_type;          /* dq_kv_type as asked */
   int n_past;           /* tokens in the cache */
   dq_rope rope;
   dq_pool *pool;        /* owned; NULL = single thread */
   int n_threads;
-  void *kc, *vc;        /* (n_layer, n_ctx, n_head_kv*head_dim) rotated keys / values */
+  void *kc, *vc;        /* simple path only (DQ_KV_F16_GGML), else NULL:
+                           (n_layer, n_ctx, n_head_kv*head_dim) rotated keys / values */
   float *x;             /* (n_batch, n_embd) residual stream */
   float *xb;            /* (n_batch, n_embd) normalized input of a block */
   float *q;             /* (n_batch, n_head*head_dim) */
@@ -42,14 +49,15 @@ typedef struct dq_fwd {
   void *mm_scratch;     /* dq_matmul scratch, the max over all weights */
   float *k_raw;         /* (n_layer, n_ctx, n_head_kv*head_dim) keys before RoPE; only for a
                            length-dependent RoPE (dynamic NTK), else NULL */
-  dq_kv *kv;            /* with dq_fwd_set_attention: typed cache (replaces kc/vc), else NULL */
-  dq_attn *attn;        /* with dq_fwd_set_attention: tiled attention (masks), else NULL */
-  int attn_mask, attn_window, attn_sinks; /* as given to dq_fwd_set_attention */
+  dq_kv *kv;            /* typed cache of the tiled path (the default), NULL on the simple path */
+  dq_attn *attn;        /* tiled attention, NULL on the simple path */
+  int attn_mask, attn_window, attn_sinks; /* of the tiled path (causal, 1, 0 by default) */
 } dq_fwd;
 
 /* A state for n_ctx tokens (0: the model's training context). n_batch <= 0:
- * 512. n_threads <= 0: all cores. Errors: DOCQ_EINVAL (a tokenizer-only
- * model: "no weights"), DOCQ_ENOMEM. */
+ * 512. n_threads <= 0: all cores. kv_type: enum dq_kv_type (F16 and F32: the
+ * tiled attention over a typed cache of that type). Errors: DOCQ_EINVAL (a
+ * tokenizer-only model: "no weights"), DOCQ_ENOMEM. */
 int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_threads, int kv_type);
 void dq_fwd_free(dq_fwd *f);
 
@@ -58,16 +66,18 @@ void dq_fwd_free(dq_fwd *f);
  * length-dependent type (dynamic NTK) also keeps the un-rotated keys so the
  * cache is re-rotated whenever the base changes: keys and queries then always
  * share one base, the one for the current length (rope.md §2.3). Resets the
- * cache. Errors: DOCQ_EINVAL (parameters; message), DOCQ_ENOMEM. */
+ * cache. Errors: DOCQ_EINVAL (parameters; message), DOCQ_EUNSUPPORTED (dynamic
+ * NTK with the Lambda mask, whose key un-rotation needs fixed frequencies),
+ * DOCQ_ENOMEM. */
 int dq_fwd_set_rope(dq_fwd *f, const dq_rope_params *p);
 
-/* Use the typed KV cache (engine/kvcache.h: DQ_T_F16, DQ_T_F32, DQ_T_Q8_0,
- * DQ_T_Q4_0 for K and V independently) and the tiled attention
- * (engine/attn.h) with `mask` (DQ_ATTN_CAUSAL / SINKS / LAMBDA), `window`
- * recent tokens and `n_sinks` first tokens, instead of the default f16/f32
- * cache and llama.cpp-order attention. Call after dq_fwd_set_rope (the
- * Lambda mask needs the RoPE frequencies); resets the cache. A
- * length-dependent RoPE (dynamic NTK) is not supported here (DOCQ_EUNSUPPORTED).
+/* Choose the typed KV cache (engine/kvcache.h: DQ_T_F16, DQ_T_F32, DQ_T_Q8_0,
+ * DQ_T_Q4_0 for K and V independently) and the mask of the tiled attention
+ * (engine/attn.h): `mask` (DQ_ATTN_CAUSAL / SINKS / LAMBDA), `window` recent
+ * tokens and `n_sinks` first tokens, instead of the default (cache of the
+ * dq_fwd_new type, full causal). Call after dq_fwd_set_rope (the Lambda mask
+ * needs the RoPE frequencies); resets the cache. A length-dependent RoPE
+ * (dynamic NTK) with the Lambda mask is not supported (DOCQ_EUNSUPPORTED).
  * Errors: DOCQ_EINVAL (types, shapes; message), DOCQ_ENOMEM. */
 int dq_fwd_set_attention(dq_fwd *f, int type_k, int type_v, int mask, int window, int n_sinks);
 

@@ -114,6 +114,12 @@ int dq_kv_write(dq_kv *kv, int layer, int pos, const float *k, const float *v)
   return 0;
 }
 
+void dq_kv_write_k(dq_kv *kv, int layer, int pos, const float *k)
+{
+  const int hd = kv->head_dim;
+  for (int h = 0; h < kv->n_kv_head; h++) dq_quantize_row_ref(kv->type_k, k + (size_t)h * hd, dq_kv_krow(kv, layer, pos, h), hd);
+}
+
 /* Rows of one kv head are n_kv_head rows apart, so a tile is n strided rows. */
 void dq_kv_read_k(const dq_kv *kv, int layer, int kvh, int pos0, int n, float *out)
 {

@@ -67,6 +67,11 @@ static inline uint8_t *dq_kv_vrow(const dq_kv *kv, int layer, int pos, int kvh)
  * pos is out of range. */
 int dq_kv_write(dq_kv *kv, int layer, int pos, const float *k, const float *v);
 
+/* Overwrite the keys of one position (k: (n_kv_head, head_dim) f32, rotated),
+ * values untouched: a re-rotation from un-rotated copies (dynamic NTK). The
+ * caller guarantees layer and pos are inside the cache (no checks). */
+void dq_kv_write_k(dq_kv *kv, int layer, int pos, const float *k);
+
 /* Dequantize rows pos0..pos0+n-1 of one kv head into out[n][head_dim]. The
  * caller guarantees the range is inside the cache (hot path: no checks). */
 void dq_kv_read_k(const dq_kv *kv, int layer, int kvh, int pos0, int n, float *out);

@@ -205,14 +205,17 @@ static void test_engine_forward__stories260k_parity(void **state)
   assert_int_equal(m->tied_output, 0);
   const int nv = m->hp.n_vocab;
 
-  for (int mode = 0; mode < 2; mode++) { /* 0: token by token (decode path), 1: batched prefill */
+  /* path 0: llama.cpp's rounding order (DQ_KV_F16_GGML), 1: the default tiled attention
+   * mode 0: token by token (decode path), 1: batched prefill */
+  for (int path_mode = 0; path_mode < 4; path_mode++) {
+    const int tiled = path_mode / 2, mode = path_mode % 2;
     for (int b = 0; b < nref; b++) {
       const ref_block *r = &ref[b];
       int n_ids;
       int32_t *ids = tokenize_ref(m, r, &n_ids);
       free(ids);
       dq_fwd *f;
-      assert_int_equal(dq_fwd_new(&f, m, 512, 512, mode ? 2 : 1, DQ_KV_F16), 0);
+      assert_int_equal(dq_fwd_new(&f, m, 512, 512, mode ? 2 : 1, tiled ? DQ_KV_F16 : DQ_KV_F16_GGML), 0);
       float *all = malloc(sizeof(float) * (size_t)r->n_tok * nv);
       if (mode == 0)
         for (int i = 0; i < r->n_tok; i++) assert_int_equal(dq_fwd_eval(f, r->toks + i, 1, all + (size_t)i * nv), 0);
@@ -229,14 +232,17 @@ static void test_engine_forward__stories260k_parity(void **state)
         max_err = fmax(max_err, e);
       }
       if (r->n_pos) {
-        fprintf(stderr, "stories260K %s: %d/%d positions within 1e-4, max |dlogit| %.2e\n",
-                mode ? "batched" : "token-by-token", within, r->n_pos, max_err);
-        /* llama.cpp's f16 KV cache and f16 attention accumulator (which we
-         * replicate) make a last-bit difference in an f32 sum flip an f16
-         * rounding now and then (~5e-4 in a logit); token by token, every
-         * position but such flips agrees to ~3e-6. */
-        if (mode == 0) assert_true(within >= r->n_pos - 1);
-        assert_true(max_err < 2e-3);
+        fprintf(stderr, "stories260K %s %s: %d/%d positions within 1e-4, max |dlogit| %.2e\n",
+                tiled ? "tiled" : "llama.cpp order", mode ? "batched" : "token-by-token", within, r->n_pos, max_err);
+        /* llama.cpp's f16 KV cache and f16 attention accumulator (which the
+         * llama.cpp-order path replicates) make a last-bit difference in an
+         * f32 sum flip an f16 rounding now and then (~5e-4 in a logit); token
+         * by token, every position but such flips agrees to ~3e-6. The tiled
+         * path keeps the query and the accumulator in f32: it is nearer the
+         * exact (all-f32) logits than llama.cpp is (9.3e-3 vs 1.6e-2 here),
+         * hence 6.1e-3 from llama.cpp's (see forward.c, use_tiled). */
+        if (!tiled && mode == 0) assert_true(within >= r->n_pos - 1);
+        assert_true(max_err < (tiled ? 1e-2 : 2e-3));
       }
       for (int g = 0; g < r->n_greedy; g++) {
         int32_t t = argmax(f->logits, nv);

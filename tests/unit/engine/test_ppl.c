@@ -223,12 +223,12 @@ static void test_engine_ppl__dynamic_ntk_cache_consistent(void **state)
       memcpy(k, b->k_raw + off, nkv * sizeof(float));
       dq_rope_cache(&b->rope, pos, cs);
       dq_rope_apply(&b->rope, k, hp->n_head_kv, hp->head_dim, cs);
-      assert_memory_equal(k, (const float *)b->kc + off, nkv * sizeof(float));
+      assert_memory_equal(k, (const float *)b->kv->k + off, nkv * sizeof(float));
       /* what a post-RoPE cache without re-rotation would hold */
       memcpy(k, b->k_raw + off, nkv * sizeof(float));
       dq_rope_cache(&old, pos, cs);
       dq_rope_apply(&old, k, hp->n_head_kv, hp->head_dim, cs);
-      stale_differs |= memcmp(k, (const float *)b->kc + off, nkv * sizeof(float)) != 0;
+      stale_differs |= memcmp(k, (const float *)b->kv->k + off, nkv * sizeof(float)) != 0;
     }
   assert_true(stale_differs);
   /* a short sequence afterwards gets the original base back: same logits as plain */
