@@ -1,20 +1,13 @@
-/* bench_engine: prefill and decode speed of the built-in engine on a
- * Qwen2.5-0.5B-shaped random model (n_embd 896, 24 layers, 14 heads, 2 KV
- * heads, n_ff 4864, vocab 151936, tied embeddings), written once to /tmp with
- * the test GGUF writer in two mixes:
- *   Q8_0   : every matrix Q8_0 (as llama.cpp's Q8_0 file)
- *   Q4_K_M : llama.cpp's Q4_K_M rules for this shape: rows of 896 are not
- *            whole 256-blocks, so Q4_K falls back to Q5_0 and Q6_K to Q8_0;
- *            ffn_down (rows of 4864) is Q6_K on the "more bits" layers, else
- *            Q4_K; attn_v gets the more-bits type on those layers.
+/* bench_engine: prefill and decode speed of the built-in engine on the
+ * Qwen2.5-0.5B-shaped random model of qwen_shape.h (Q8_0 and Q4_K_M mixes,
+ * written once to /tmp).
  * Measures pp (one prompt of -p tokens, batched) and tg (-n tokens one at a
  * time after one token), mean +- sd over repetitions, plus peak resident
  * memory. "t/s (cpu)" divides by process CPU time / threads instead of wall
  * time: what the run would do with the cores to itself (spin-waits count,
  * preemption by other processes does not), for a machine shared with builds.
- * The files carry a Qwen2-sized byte-level BPE vocabulary so llama.cpp's
- * llama-bench loads the very same files for side-by-side numbers. Weights are memory-mapped, so resident memory counts the pages
- * touched plus the KV cache and scratch.
+ * Weights are memory-mapped, so resident memory counts the pages touched plus
+ * the KV cache and scratch. Long contexts: bench_longctx.
  *
  * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] */
 #include <math.h>
@@ -27,175 +20,10 @@
 #include "engine/forward.h"
 #include "engine/kernels.h"
 #include "engine/model.h"
-#include "gguf_writer.h"
+#include "qwen_shape.h"
 #include "util/err.h"
 
-enum { E = 896, L = 24, H = 14, HKV = 2, F = 4864, V = 151936, CTX = 32768 };
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static int add(dq_gw *w, uint64_t *rng, const char *name, int type, int64_t ne0, int64_t ne1, float center, float scale)
-{
-  int64_t ne[2] = {ne0, ne1};
-  size_t n = (size_t)(ne0 * ne1);
-  float *x = malloc(n * sizeof *x);
-  if (!x) return DOCQ_ENOMEM;
-  for (size_t i = 0; i < n; i++) x[i] = center + scale * ((float)(rng_next(rng) >> 40) / 8388608.0f - 1.0f);
-  int rc = dq_gw_add_tensor_f32(w, name, type, ne1 > 1 ? 2 : 1, ne, x);
-  free(x);
-  return rc;
-}
-
-/* GPT-2's byte -> code point map (printable bytes stand for themselves,
- * the rest are moved to 256+), UTF-8 encoded into o; returns the length. */
-static int byte_char(int b, char *o)
-{
-  int cp = b, n = 0;
-  if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))) {
-    for (int c = 0; c < b; c++) n += !((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255));
-    cp = 256 + n;
-  }
-  if (cp < 0x80) { o[0] = (char)cp; return 1; }
-  o[0] = (char)(0xC0 | cp >> 6);
-  o[1] = (char)(0x80 | (cp & 0x3F));
-  return 2;
-}
-
-/* A byte-level BPE vocabulary of Qwen2's size and layout, so llama.cpp loads
- * the same file (it needs the 256 byte tokens, merges and the "qwen2"
- * pre-tokenizer): the byte tokens, then byte pairs / triples (each pair also
- * a merge), then <|endoftext|> and the other specials at 151643. The tokens'
- * text does not matter to the benchmark, only that it is valid. */
-enum { N_SPECIAL = 22, FIRST_SPECIAL = V - N_SPECIAL - 271 /* 151643 */ };
-static int add_tokenizer(dq_gw *w)
-{
-  char **tok = calloc(V, sizeof *tok), **merges = calloc(V, sizeof *merges);
-  int32_t *type = malloc(V * sizeof *type);
-  size_t n_merges = 0;
-  int rc = DOCQ_ENOMEM;
-  if (!tok || !merges || !type) goto done;
-  for (int i = 0; i < V; i++) {
-    char buf[64];
-    int n = 0;
-    type[i] = 1; /* NORMAL */
-    if (i < 256) {
-      n = byte_char(i, buf);
-    } else if (i >= FIRST_SPECIAL) {
-      n = i == FIRST_SPECIAL ? snprintf(buf, sizeof buf, "<|endoftext|>") : snprintf(buf, sizeof buf, "<|extra_%d|>", i);
-      type[i] = 3; /* CONTROL */
-    } else {
-      int k = i - 256, a = k % 256, b = (k / 256) % 256, c = k / 65536; /* pairs first, then triples */
-      char ma[4], mb[4];
-      int la = byte_char(a, ma), lb = byte_char(b, mb);
-      if (c == 0) {
-        char mg[16];
-        snprintf(mg, sizeof mg, "%.*s %.*s", la, ma, lb, mb);
-        if (!(merges[n_merges++] = strdup(mg))) goto done;
-      }
-      memcpy(buf + n, ma, (size_t)la); n += la;
-      memcpy(buf + n, mb, (size_t)lb); n += lb;
-      if (c) n += byte_char(c, buf + n);
-    }
-    buf[n] = 0;
-    if (!(tok[i] = strdup(buf))) goto done;
-  }
-  if ((rc = dq_gw_add_str(w, "tokenizer.ggml.model", "gpt2")) < 0 || (rc = dq_gw_add_str(w, "tokenizer.ggml.pre", "qwen2")) < 0 ||
-      (rc = dq_gw_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok, V)) < 0 ||
-      (rc = dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_I32, type, V)) < 0 ||
-      (rc = dq_gw_add_arr_str(w, "tokenizer.ggml.merges", (const char *const *)merges, n_merges)) < 0 ||
-      (rc = dq_gw_add_u32(w, "tokenizer.ggml.eos_token_id", FIRST_SPECIAL)) < 0 ||
-      (rc = dq_gw_add_u32(w, "tokenizer.ggml.padding_token_id", FIRST_SPECIAL)) < 0 ||
-      (rc = dq_gw_add_u32(w, "tokenizer.ggml.bos_token_id", FIRST_SPECIAL)) < 0 ||
-      (rc = dq_gw_add_bool(w, "tokenizer.ggml.add_bos_token", 0)) < 0)
-    goto done;
-  rc = 0;
-done:
-  for (int i = 0; tok && i < V; i++) free(tok[i]);
-  for (size_t i = 0; i < n_merges; i++) free(merges[i]);
-  free(tok);
-  free(merges);
-  free(type);
-  return rc;
-}
-
-static int more_bits(int i) { return i < L / 8 || i >= 7 * L / 8 || (i - L / 8) % 3 == 2; }
-
-static int write_model(const char *path, int q4km)
-{
-  dq_gw *w = dq_gw_new();
-  uint64_t rng = 1234;
-  int rc = 0;
-  char nm[64];
-  if (!w) return DOCQ_ENOMEM;
-  if ((rc = dq_gw_add_str(w, "general.architecture", "qwen2")) < 0 ||
-      (rc = dq_gw_add_str(w, "general.name", q4km ? "qwen2.5-0.5b-shape Q4_K_M" : "qwen2.5-0.5b-shape Q8_0")) < 0 ||
-      (rc = dq_gw_add_u32(w, "qwen2.context_length", CTX)) < 0 || (rc = dq_gw_add_u32(w, "qwen2.embedding_length", E)) < 0 ||
-      (rc = dq_gw_add_u32(w, "qwen2.block_count", L)) < 0 || (rc = dq_gw_add_u32(w, "qwen2.feed_forward_length", F)) < 0 ||
-      (rc = dq_gw_add_u32(w, "qwen2.attention.head_count", H)) < 0 ||
-      (rc = dq_gw_add_u32(w, "qwen2.attention.head_count_kv", HKV)) < 0 ||
-      (rc = dq_gw_add_f32(w, "qwen2.attention.layer_norm_rms_epsilon", 1e-6f)) < 0 ||
-      (rc = dq_gw_add_f32(w, "qwen2.rope.freq_base", 1e6f)) < 0 || (rc = add_tokenizer(w)) < 0)
-    goto done;
-  const int hd = E / H;
-  if ((rc = add(w, &rng, "token_embd.weight", DQ_T_Q8_0, E, V, 0, 1.0f)) < 0) goto done;
-  for (int i = 0; i < L && rc == 0; i++) {
-    int t_small = q4km ? DQ_T_Q5_0 : DQ_T_Q8_0; /* rows of 896 */
-    int t_v = q4km ? (more_bits(i) ? DQ_T_Q8_0 : DQ_T_Q5_0) : DQ_T_Q8_0;
-    int t_down = q4km ? (more_bits(i) ? DQ_T_Q6_K : DQ_T_Q4_K) : DQ_T_Q8_0;
-#define N(x) (snprintf(nm, sizeof nm, "blk.%d." x, i), nm)
-    if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("attn_q.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("attn_q.bias"), DQ_T_F32, E, 1, 0, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("attn_k.weight"), t_small, E, HKV * hd, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("attn_k.bias"), DQ_T_F32, HKV * hd, 1, 0, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("attn_v.weight"), t_v, E, HKV * hd, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("attn_v.bias"), DQ_T_F32, HKV * hd, 1, 0, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("attn_output.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("ffn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("ffn_gate.weight"), t_small, E, F, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("ffn_up.weight"), t_small, E, F, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("ffn_down.weight"), t_down, F, E, 0, 0.02f)) < 0)
-      goto done;
-#undef N
-  }
-  if ((rc = add(w, &rng, "output_norm.weight", DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
-  rc = dq_gw_write_file(w, path);
-done:
-  dq_gw_free(w);
-  return rc;
-}
-
-static long rss_kib(const char *field)
-{
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (!strncmp(line, field, strlen(field))) v = atol(line + strlen(field));
-  fclose(f);
-  return v;
-}
+enum { V = DQ_BENCH_VOCAB };
 
 static void stats(const double *x, int n, double *mu, double *sd)
 {
@@ -209,17 +37,10 @@ static void stats(const double *x, int n, double *mu, double *sd)
 static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
 {
   char path[512];
-  snprintf(path, sizeof path, "%s/docq-bench-qwen2.5-0.5b-%s-v2.gguf", dir, q4km ? "q4_k_m" : "q8_0");
   struct stat st;
-  if (stat(path, &st) != 0) {
-    fprintf(stderr, "writing %s ...\n", path);
-    double t0 = now_s();
-    if (write_model(path, q4km) < 0) {
-      fprintf(stderr, "write: %s\n", dq_err_msg());
-      return 1;
-    }
-    fprintf(stderr, "  %.1f s\n", now_s() - t0);
-    stat(path, &st);
+  if (dq_bench_model_file(dir, q4km, path, sizeof path) < 0 || stat(path, &st) != 0) {
+    fprintf(stderr, "write: %s\n", dq_err_msg());
+    return 1;
   }
   dq_model *m;
   if (dq_model_load(&m, path) < 0) {
@@ -233,23 +54,23 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
   }
   int32_t *toks = malloc(sizeof *toks * (size_t)(pp + tg + 8));
   uint64_t r = 5;
-  for (int i = 0; i < pp + tg + 8; i++) toks[i] = (int32_t)(rng_next(&r) % V);
+  for (int i = 0; i < pp + tg + 8; i++) toks[i] = (int32_t)(dq_bench_rng(&r) % V);
   double pps[64], tgs[64], ppc[64], tgc[64], mu, sd, cmu, csd;
   /* warm-up: touches every weight page once */
   dq_fwd_eval(f, toks, pp > 0 ? (pp < 64 ? pp : 64) : 1, NULL);
   for (int k = 0; k < reps; k++) {
     dq_fwd_reset(f);
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = dq_bench_now(), c0 = dq_bench_cpu();
     if (pp > 0) dq_fwd_eval(f, toks, pp, NULL);
-    pps[k] = pp / (now_s() - t0);
-    ppc[k] = pp / (cpu_s() - c0) * threads;
+    pps[k] = pp / (dq_bench_now() - t0);
+    ppc[k] = pp / (dq_bench_cpu() - c0) * threads;
     dq_fwd_reset(f);
     dq_fwd_eval(f, toks, 1, NULL);
-    t0 = now_s();
-    c0 = cpu_s();
+    t0 = dq_bench_now();
+    c0 = dq_bench_cpu();
     for (int i = 0; i < tg; i++) dq_fwd_eval(f, toks + 1 + i, 1, NULL);
-    tgs[k] = tg / (now_s() - t0);
-    tgc[k] = tg / (cpu_s() - c0) * threads;
+    tgs[k] = tg / (dq_bench_now() - t0);
+    tgc[k] = tg / (dq_bench_cpu() - c0) * threads;
   }
   const char *name = q4km ? "qwen2 0.5B-shape Q4_K_M" : "qwen2 0.5B-shape Q8_0";
   stats(pps, reps, &mu, &sd);
@@ -263,7 +84,7 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
   /* VmRSS while this model is loaded (the other mix's pages are unmapped by
    * then); VmHWM also counts writing the file when it was created here */
   printf("resident memory: %.1f MiB with the model loaded (file %.1f MiB, mapped; peak of the process %.1f MiB)\n",
-         rss_kib("VmRSS:") / 1024.0, st.st_size / 1048576.0, rss_kib("VmHWM:") / 1024.0);
+         dq_bench_status_kib("VmRSS:") / 1024.0, st.st_size / 1048576.0, dq_bench_status_kib("VmHWM:") / 1024.0);
   free(toks);
   dq_fwd_free(f);
   dq_model_free(m);
