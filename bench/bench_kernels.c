@@ -6,8 +6,13 @@
  *                        are DRAM numbers, not L3 ones, as in a real model.
  *   prefill (n_tok 512): GFLOP/s (2 * n_in * n_out * n_tok per call).
  * References on the same machine: a plain AVX2 read of a 256 MiB buffer
- * (memory bandwidth) and OpenBLAS sgemm on f32 weights with 1 and 2 of its
- * own threads. Every figure is the median of repeated runs.
+ * (memory bandwidth), OpenBLAS sgemm on f32 weights with 1 and 2 of its
+ * own threads, and (AVX512-VNNI builds) the register-only peak of the int8
+ * dot instruction per thread, the ceiling of the Q8_0 / Q4_0 / Q5_0 int8
+ * GEMM that dq_matmul uses for their prefill (2 ops per multiply-add, as
+ * GFLOP/s counts them). Every figure is the median of repeated runs. To
+ * compare dq_matmul's paths at one batch size, build with
+ * -DDQ_G8_MIN_TOK=1000000 (no int8 GEMM) or -DDQ_BLAS_MIN_TOK=N.
  *
  * usage: bench_kernels [--reps N] [--types q8_0,q4_0,...] [--threads 1,2]
  *                      [--no-vocab] [--no-prefill] [--no-decode] [--cpu] [--ntok N] */
@@ -207,6 +212,38 @@ static void bench_sgemm(int blas_threads, int64_t n_in, int64_t n_out, int64_t n
   free(w); free(x); free(out); free(t);
 }
 
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+/* Peak of vpdpbusd on 256-bit registers: 12 independent accumulators. */
+static void vnni_fn(void *arg, int ith, int nth)
+{
+  int *sink = arg;
+  (void)nth;
+  __m256i a[12], x = _mm256_set1_epi8(3), w = _mm256_set1_epi8(-2);
+  for (int i = 0; i < 12; i++) a[i] = _mm256_set1_epi32(i);
+  for (long k = 0; k < 20000000; k++) {
+    for (int i = 0; i < 12; i++) a[i] = _mm256_dpbusd_epi32(a[i], x, w);
+    __asm__ volatile("" : "+v"(x), "+v"(w));
+  }
+  for (int i = 1; i < 12; i++) a[0] = _mm256_add_epi32(a[0], a[i]);
+  sink[ith % 64] = _mm256_extract_epi32(a[0], 0);
+}
+
+static void bench_vnni_peak(dq_pool *pool, int reps)
+{
+  int sink[64];
+  double *t = malloc(sizeof(double) * (size_t)reps);
+  for (int r = 0; r < reps; r++) {
+    double t0 = now_s();
+    dq_pool_run(pool, vnni_fn, sink);
+    t[r] = now_s() - t0;
+  }
+  double ops = 20000000.0 * 12 * 32 * 2 * dq_pool_size(pool), med = median(t, reps);
+  printf("int8    vpdpbusd peak, %d threads: %6.1f GFLOP/s (best %6.1f; the int8 GEMM's ceiling)\n", dq_pool_size(pool),
+         ops / med / 1e9, ops / g_best / 1e9);
+  free(t);
+}
+#endif
+
 int main(int argc, char **argv)
 {
   int reps = 7, do_vocab = 1, do_prefill = 1, do_decode = 1;
@@ -245,8 +282,12 @@ int main(int argc, char **argv)
         if (do_prefill && s < 2) bench_prefill(pool, k_types[k].type, k_types[k].name, n_in, n_out, n_tok, reps);
       }
     }
-    if (do_prefill)
+    if (do_prefill) {
       for (int s = 0; s < 2; s++) bench_sgemm(nt, shapes[s][0], shapes[s][1], n_tok, reps);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+      bench_vnni_peak(pool, reps);
+#endif
+    }
     dq_pool_free(pool);
     tp = strchr(tp, ',');
     if (!tp) break;

@@ -15,7 +15,7 @@
  *    the activations are quantized once to int8 blocks (as decode does, so
  *    prefill and decode agree), then each thread repacks a tile of weight
  *    rows (quant_internal.h) and multiplies it with all tokens in integers,
- *    2.3x the GFLOP/s of dequant + sgemm at 512 tokens.
+ *    ~3x the GFLOP/s of dequant + sgemm at 512 tokens.
  *  - other prefill (larger batches): each thread dequantizes a tile of
  *    DQ_TILE_ROWS weight rows to f32 in its own part of the scratch and calls
  *    single-threaded OpenBLAS sgemm for that tile against all tokens. OpenBLAS
@@ -66,12 +66,15 @@ static int use_blas(int type, int64_t n_tok)
 }
 
 /* The int8 GEMM against the other paths, bench_kernels --cpu --ntok N, 1
- * thread, GFLOP/s for 4864x896 / 896x4864 (Zen 4, AVX512-VNNI):
- *   Q8_0 n_tok 2: 52 / 59 vs mat-vec 61 / 66; 3: 72 / 80 vs 62 / 65;
- *        8: 123 / 144 vs 62 / 64; 16: 161 / 167 vs sgemm 58 / 59;
- *        512: 218 / 230 vs sgemm 101 / 95 (2 threads: 424 / 408);
- *   Q4_0 n_tok 3: 70 / 75 vs 39 / 41, 512: 225 / 236 vs 99 / 93;
- *   Q5_0 n_tok 3: 67 / 70 vs 46 / 51, 512: 225 / 235 vs 99 / 92. */
+ * thread, GFLOP/s for 4864x896 / 896x4864 (2-core Zen 4, AVX512-VNNI,
+ * shared machine, load 3-5; -DDQ_G8_MIN_TOK=2 vs =1000000):
+ *   Q8_0 n_tok 2: 59 / 62 vs mat-vec 43 / 66 (earlier run 52 / 59 vs 61 / 66:
+ *        a wash, so 2 stays on the mat-vec, which decode shares);
+ *        3: 54 / 58 vs 44 / 47 (earlier 72 / 80 vs 62 / 65);
+ *        16: 132 / 144 vs sgemm 50 / 50; 512: 273 / 279 vs sgemm 89 / 90;
+ *   Q4_0 n_tok 3: 49 / 54 vs 39 / 43, 512: 270 / 286 vs 86 / 90;
+ *   Q5_0 n_tok 3: 46 / 50 vs 34 / 36, 512: 267 / 275 vs 94 / 89.
+ * 2 threads, 512 tokens, Q8_0: 424 / 408 (CPU time). */
 #ifndef DQ_G8_MIN_TOK
 #define DQ_G8_MIN_TOK 3
 #endif
