@@ -96,6 +96,10 @@ static const char *const SQL[ST_COUNT] = {
   [ST_VEC_IDS] = "SELECT chunk_id FROM vecs ORDER BY chunk_id",
   [ST_TERM_DF] = "SELECT doc FROM temp.docq_vocab WHERE term = ?1",
   [ST_CHUNK_COUNT] = "SELECT count(*) FROM chunks",
+  [ST_DATA_VERSION] = "PRAGMA data_version",
+  [ST_FTS_MAX_ID] = "SELECT coalesce(max(id), 0) FROM chunks_fts_docsize",
+  [ST_FTS_DOCSIZE] = "SELECT id, sz FROM chunks_fts_docsize",
+  [ST_TERM_POSTINGS] = "SELECT doc FROM temp.docq_inst WHERE term = ?1",
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -378,6 +382,8 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
   if ((rc = load_manifest(s)) < 0) goto done;
   /* Term document frequencies for dq_store_bm25 (temp: fine when read-only). */
   if ((rc = dq_exec(s, "CREATE VIRTUAL TABLE temp.docq_vocab USING fts5vocab(main, chunks_fts, row)")) < 0) goto done;
+  /* Postings (one row per term occurrence, by chunk) for bm25.c. */
+  if ((rc = dq_exec(s, "CREATE VIRTUAL TABLE temp.docq_inst USING fts5vocab(main, chunks_fts, instance)")) < 0) goto done;
   rc = dq_vsync_open(s);
 done:
   if (rc) dq_store_close(s);
@@ -389,6 +395,7 @@ void dq_store_close(dq_store *s)
 {
   if (!s) return;
   for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+  dq_bm25_cache_free(s->bm);
   if (s->db) {
     if (in_txn(s)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close_v2(s->db);
@@ -1149,7 +1156,7 @@ static int bm25_run(dq_store *s, const char *expr, size_t k, dq_scored *out, siz
   return rc;
 }
 
-int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out)
+int dq_store_bm25_fts(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out)
 {
   DQ_ASSERT_ARG(s && query && n_out && (out || k == 0));
   *n_out = 0;

@@ -136,6 +136,10 @@ typedef struct dq_scored { int64_t chunk_id; double score; } dq_scored;
  * better). *n_out <= k. */
 int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
 
+/* The same ranking through FTS5 itself (MATCH with the quoted terms, ORDER BY
+ * bm25): slower; the reference dq_store_bm25 is tested against. */
+int dq_store_bm25_fts(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
+
 /* k nearest chunks by inner product to the L2-normalized vector q (dim floats),
  * best first. Chunks deleted since the FAISS file was written are filtered. */
 int dq_store_knn(dq_store *s, const float *q, size_t k, dq_scored *out, size_t *n_out);

@@ -23,12 +23,17 @@ enum {
   ST_CHUNK_INSERT, ST_FTS_INSERT, ST_VEC_INSERT, ST_DOC_CHUNKS, ST_FTS_DELETE,
   ST_VEC_DELETE_DOC, ST_CHUNK_DELETE_DOC, ST_DOC_DELETE, ST_DOC_RENAME, ST_DOC_TOUCH,
   ST_BM25, ST_VEC_EXISTS, ST_CHUNK_GET, ST_CHUNK_AT, ST_CHUNK_VEC, ST_VEC_SINCE,
-  ST_VEC_COUNT, ST_VEC_IDS, ST_TERM_DF, ST_CHUNK_COUNT,
+  ST_VEC_COUNT, ST_VEC_IDS, ST_TERM_DF, ST_CHUNK_COUNT, ST_DATA_VERSION, ST_FTS_MAX_ID,
+  ST_FTS_DOCSIZE, ST_TERM_POSTINGS,
   ST_COUNT
 };
 
 /* A chunk removed by this process: its vector may sit in the FAISS index. */
 typedef struct dq_removed { int64_t id, seq; } dq_removed;
+
+/* bm25.c: chunk lengths and score accumulators, per store handle. */
+typedef struct dq_bm25_cache dq_bm25_cache;
+void dq_bm25_cache_free(dq_bm25_cache *c);
 
 struct dq_store {
   sqlite3 *db;
@@ -38,6 +43,7 @@ struct dq_store {
   volatile int *interrupt;    /* may be NULL */
   sqlite3_stmt *st[ST_COUNT];
   dq_manifest man;
+  dq_bm25_cache *bm;          /* NULL until the first dq_store_bm25 */
 
   /* Vectors. Invariant after dq_vsync_refresh: vec holds every vector of
    * SQLite with seq <= mem_seq, plus n_stale ids whose chunks are gone (only

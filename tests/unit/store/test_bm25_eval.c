@@ -3,8 +3,9 @@
  * pytrec_eval's ndcg_cut_10) compared with the published reference for
  * plain FTS5 BM25 in shared/README.md (porter unicode61, words OR-ed):
  * cranfield 0.350, nq 0.867, cmrc2018 0.166 (trigram tokenizer 0.936).
- * The docq tokenizer has no stemmer (English a little below porter) but
- * indexes Chinese as bigrams (far above unicode61 on cmrc2018).
+ * The docq tokenizer indexes Chinese as bigrams (far above unicode61 on
+ * cmrc2018). Every query also checks that dq_store_bm25 (scored outside
+ * FTS5) ranks exactly as FTS5's bm25() does.
  * Exits 77 (skipped) when the shared folder is absent. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,6 +82,25 @@ typedef struct qrel { char q[64], d[64]; int rel; } qrel;
 
 static int by_query(const void *a, const void *b) { return strcmp(((const qrel *)a)->q, ((const qrel *)b)->q); }
 
+/* dq_store_bm25 scores outside FTS5 with FTS5's formula: its top hits must
+ * be FTS5's own bm25() ranking (dq_store_bm25_fts), scores equal to 1e-9;
+ * chunks whose scores tie may come in either order. */
+static void same_as_fts5(dq_store *s, const char *q, const dq_scored *top, size_t n)
+{
+  dq_scored ref[10];
+  size_t nr = 0;
+  assert_int_equal(dq_store_bm25_fts(s, q, 10, ref, &nr), 0);
+  assert_int_equal(n, nr);
+  for (size_t i = 0; i < n; i++) {
+    if (fabs(top[i].score - ref[i].score) > 1e-9) fail_msg("query '%s': hit %zu score %.12f, FTS5 %.12f", q, i, top[i].score, ref[i].score);
+    if (top[i].chunk_id == ref[i].chunk_id) continue;
+    int tied = 0; /* the same chunk at a tied score elsewhere in FTS5's list */
+    for (size_t j = 0; j < nr; j++)
+      if (ref[j].chunk_id == top[i].chunk_id && fabs(ref[j].score - top[i].score) <= 1e-9) tied = 1;
+    if (!tied && i + 1 < n) fail_msg("query '%s': hit %zu is chunk %lld, FTS5 has %lld", q, i, (long long)top[i].chunk_id, (long long)ref[i].chunk_id);
+  }
+}
+
 /* Index the corpus (one chunk per document: title + text), run every judged
  * query, return the mean nDCG@10. */
 static double ndcg10(const char *set)
@@ -145,6 +165,7 @@ static double ndcg10(const char *set)
       dq_scored top[10];
       size_t n = 0;
       assert_int_equal(dq_store_bm25(s, text, 10, top, &n), 0);
+      same_as_fts5(s, text, top, n);
       double dcg = 0, idcg = 0;
       for (size_t i = 0; i < n; i++) {
         dq_chunk_row c;

@@ -521,6 +521,69 @@ static void test_store_sql__fts_common_terms(void **state)
   dq_store_close(s);
 }
 
+/* dq_store_bm25 (scored outside FTS5) against FTS5's own bm25() ranking on
+ * a random corpus: words of a Zipf-like vocabulary (the commonest in most
+ * chunks, so the common-term fallback runs), chunks of varied length,
+ * queries with repeated words; then the lengths cache must follow writes
+ * made through this handle and through another one. */
+static void same_ranking(dq_store *s, const char *q, size_t k)
+{
+  dq_scored a[64], b[64];
+  size_t na = 0, nb = 0;
+  OK(dq_store_bm25(s, q, k, a, &na));
+  OK(dq_store_bm25_fts(s, q, k, b, &nb));
+  assert_int_equal(na, nb);
+  for (size_t i = 0; i < na; i++) {
+    if (fabs(a[i].score - b[i].score) > 1e-9) fail_msg("'%s' hit %zu: %.12f vs FTS5 %.12f", q, i, a[i].score, b[i].score);
+    int found = 0; /* ties may come in any order */
+    for (size_t j = 0; j < nb; j++) found |= b[j].chunk_id == a[i].chunk_id && fabs(b[j].score - a[i].score) <= 1e-9;
+    if (!found && i + 1 < na) fail_msg("'%s' hit %zu: chunk %lld not in FTS5's list", q, i, (long long)a[i].chunk_id);
+  }
+}
+
+static void test_store_sql__bm25_matches_fts5(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  static const char *words[] = { "the", "of", "river", "stone", "bridge", "lantern", "harbor", "copper",
+                                 "meadow", "signal", "orchard", "glacier", "timber", "violet", "quarry", "ember" };
+  uint32_t x = 12345;
+  char text[4096], path[32];
+  for (int d = 0; d < 300; d++) {
+    size_t len = 0, n_words = 5 + (size_t)(d * 7 % 120);
+    for (size_t w = 0; w < n_words; w++) {
+      x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+      size_t r = x % 1000, i = r < 500 ? 0 : r < 700 ? 1 : 2 + (r % 14); /* "the" in most chunks */
+      len += (size_t)snprintf(text + len, sizeof text - len, "%s ", words[i]);
+    }
+    snprintf(path, sizeof path, "/r%d", d);
+    put1(s, path, text);
+  }
+  const char *queries[] = { "the", "the of", "river", "river river stone", "the glacier ember", "lantern of the harbor",
+                            "copper meadow signal orchard timber violet quarry", "nothing matches this", "The RIVER" };
+  for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+    same_ranking(s, queries[i], 10);
+    same_ranking(s, queries[i], 64);
+  }
+  /* a reader's cached lengths follow the writer's commits (another
+   * connection), and the writer's follow its own */
+  dq_store *r = NULL;
+  OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
+  dq_scored h[4];
+  assert_int_equal(bm25(r, "zeppelin", h, 4), 0);
+  same_ranking(r, "the river", 10);
+  put1(s, "/new1", "zeppelin river");
+  assert_int_equal(bm25(s, "zeppelin", h, 4), 1);
+  assert_int_equal(bm25(r, "zeppelin", h, 4), 1);
+  same_ranking(s, "zeppelin river", 10);
+  same_ranking(r, "zeppelin the river", 10);
+  put1(s, "/new2", "zeppelin zeppelin");
+  assert_int_equal(bm25(r, "zeppelin", h, 4), 2);
+  same_ranking(r, "zeppelin the river", 10);
+  dq_store_close(r);
+  dq_store_close(s);
+}
+
 static void test_store_sql__fts_cjk_bigrams(void **state)
 {
   fixture *f = *state;
@@ -1205,6 +1268,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_common_terms, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_cjk_bigrams, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__bm25_matches_fts5, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_query_words_not_restemmed, setup, teardown),
     cmocka_unit_test(test_store_sql__fts_query_strings_are_single_tokens),
     cmocka_unit_test(test_store_sql__fts_query_quotes_surface_text),
