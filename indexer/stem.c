@@ -73,28 +73,26 @@ static int cvc(const word *w, int i)
   return c != 'w' && c != 'x' && c != 'y';
 }
 
-/* Does b[0..k] end with s? Sets j to the end of the stem before it. */
-static int ends(word *w, const char *s)
+/* Does b[0..k] end with s (n bytes)? Sets j to the end of the stem before
+ * it. The last letters are compared first: most tests fail there, and this
+ * runs for every word indexed or searched. */
+static int ends_n(word *w, const char *s, int n)
 {
-  int n = (int)strlen(s);
-  if (n > w->k + 1) return 0;
+  if (n > w->k + 1 || w->b[w->k] != s[n - 1]) return 0;
+  if (n > 1 && w->b[w->k - 1] != s[n - 2]) return 0;
   if (memcmp(w->b + w->k - n + 1, s, (size_t)n) != 0) return 0;
   w->j = w->k - n;
   return 1;
 }
+#define ends(w, lit) ends_n(w, lit, (int)sizeof lit - 1)
 
-/* Replace b[j+1..k] with s. */
-static void set_to(word *w, const char *s)
+/* Replace b[j+1..k] with s (n bytes). */
+static void set_to_n(word *w, const char *s, int n)
 {
-  int n = (int)strlen(s);
   memcpy(w->b + w->j + 1, s, (size_t)n);
   w->k = w->j + n;
 }
-
-static void replace_if_m(word *w, const char *s)
-{
-  if (measure(w) > 0) set_to(w, s);
-}
+#define set_to(w, lit) set_to_n(w, lit, (int)sizeof lit - 1)
 
 /* Step 1ab: plurals and -ed / -ing. */
 static void step1ab(word *w)
@@ -127,23 +125,27 @@ static void step1c(word *w)
   if (ends(w, "y") && vowel_in_stem(w)) w->b[w->k] = 'i';
 }
 
-typedef struct rule { const char *from, *to; } rule;
+typedef struct rule { const char *from, *to; int from_n, to_n; } rule;
+#define R(from, to) { from, to, (int)sizeof from - 1, (int)sizeof to - 1 }
 
 /* Apply the first rule whose suffix matches (lists are ordered so the longest
  * suffix of each ending comes first), when m > 0 for the stem. */
 static void apply_rules(word *w, const rule *r, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    if (ends(w, r[i].from)) { replace_if_m(w, r[i].to); return; }
+    if (ends_n(w, r[i].from, r[i].from_n)) {
+      if (measure(w) > 0) set_to_n(w, r[i].to, r[i].to_n);
+      return;
+    }
 }
 
 static void step2(word *w)
 {
   static const rule r[] = {
-    {"ational", "ate"}, {"tional", "tion"}, {"enci", "ence"}, {"anci", "ance"}, {"izer", "ize"},
-    {"abli", "able"}, {"alli", "al"}, {"entli", "ent"}, {"eli", "e"}, {"ousli", "ous"},
-    {"ization", "ize"}, {"ation", "ate"}, {"ator", "ate"}, {"alism", "al"}, {"iveness", "ive"},
-    {"fulness", "ful"}, {"ousness", "ous"}, {"aliti", "al"}, {"iviti", "ive"}, {"biliti", "ble"},
+    R("ational", "ate"), R("tional", "tion"), R("enci", "ence"), R("anci", "ance"), R("izer", "ize"),
+    R("abli", "able"), R("alli", "al"), R("entli", "ent"), R("eli", "e"), R("ousli", "ous"),
+    R("ization", "ize"), R("ation", "ate"), R("ator", "ate"), R("alism", "al"), R("iveness", "ive"),
+    R("fulness", "ful"), R("ousness", "ous"), R("aliti", "al"), R("iviti", "ive"), R("biliti", "ble"),
   };
   if (w->k < 1) return;
   apply_rules(w, r, sizeof r / sizeof r[0]);
@@ -152,7 +154,7 @@ static void step2(word *w)
 static void step3(word *w)
 {
   static const rule r[] = {
-    {"icate", "ic"}, {"ative", ""}, {"alize", "al"}, {"iciti", "ic"}, {"ical", "ic"}, {"ful", ""}, {"ness", ""},
+    R("icate", "ic"), R("ative", ""), R("alize", "al"), R("iciti", "ic"), R("ical", "ic"), R("ful", ""), R("ness", ""),
   };
   apply_rules(w, r, sizeof r / sizeof r[0]);
 }
@@ -161,19 +163,17 @@ static void step3(word *w)
  * matching suffix decides; if its condition fails nothing is removed. */
 static void step4(word *w)
 {
-  static const char *const suf[] = {
-    "ement", "ance", "ence", "able", "ible", "ment", "ant", "ent", "ism", "ate", "iti", "ous",
-    "ive", "ize", "ion", "al", "er", "ic", "ou",
+  static const rule suf[] = {
+    R("ement", ""), R("ance", ""), R("ence", ""), R("able", ""), R("ible", ""), R("ment", ""), R("ant", ""),
+    R("ent", ""), R("ism", ""), R("ate", ""), R("iti", ""), R("ous", ""), R("ive", ""), R("ize", ""),
+    R("ion", ""), R("al", ""), R("er", ""), R("ic", ""), R("ou", ""),
   };
-  const char *best = NULL;
-  int best_n = 0;
-  for (size_t i = 0; i < sizeof suf / sizeof suf[0]; i++) {
-    int n = (int)strlen(suf[i]);
-    if (n > best_n && ends(w, suf[i])) { best = suf[i]; best_n = n; }
-  }
+  const rule *best = NULL;
+  for (size_t i = 0; i < sizeof suf / sizeof suf[0]; i++)
+    if ((!best || suf[i].from_n > best->from_n) && ends_n(w, suf[i].from, suf[i].from_n)) best = &suf[i];
   if (!best) return;
-  ends(w, best);
-  if (!strcmp(best, "ion") && !(w->j >= 0 && (w->b[w->j] == 's' || w->b[w->j] == 't'))) return;
+  ends_n(w, best->from, best->from_n);
+  if (!strcmp(best->from, "ion") && !(w->j >= 0 && (w->b[w->j] == 's' || w->b[w->j] == 't'))) return;
   if (measure(w) > 1) w->k = w->j;
 }
 
