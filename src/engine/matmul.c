@@ -11,11 +11,11 @@
  *    process. dq_matmul_multi does several matrices that share the input
  *    (Q/K/V, gate/up) in one pool run with one quantized activation per
  *    activation format: fewer runs per token, each a wake-up and a wait.
- *  - prefill of Q8_0 / Q4_0 / Q5_0 where the int8 GEMM is built (AVX512-VNNI):
- *    the activations are quantized once to int8 blocks (as decode does, so
- *    prefill and decode agree), then each thread repacks a tile of weight
- *    rows (quant_internal.h) and multiplies it with all tokens in integers,
- *    ~3x the GFLOP/s of dequant + sgemm at 512 tokens.
+ *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K where the int8 GEMM is
+ *    built (AVX512-VNNI): the activations are quantized once to int8 blocks
+ *    (as decode does, so prefill and decode agree), then each thread repacks
+ *    a tile of weight rows (quant_internal.h) and multiplies it with all
+ *    tokens in integers: 2.2-3x the GFLOP/s of dequant + sgemm at 512.
  *  - other prefill (larger batches): each thread dequantizes a tile of
  *    DQ_TILE_ROWS weight rows to f32 in its own part of the scratch and calls
  *    single-threaded OpenBLAS sgemm for that tile against all tokens. OpenBLAS
@@ -74,18 +74,27 @@ static int use_blas(int type, int64_t n_tok)
  *        16: 132 / 144 vs sgemm 50 / 50; 512: 273 / 279 vs sgemm 89 / 90;
  *   Q4_0 n_tok 3: 49 / 54 vs 39 / 43, 512: 270 / 286 vs 86 / 90;
  *   Q5_0 n_tok 3: 46 / 50 vs 34 / 36, 512: 267 / 275 vs 94 / 89.
- * 2 threads, 512 tokens, Q8_0: 424 / 408 (CPU time). */
+ * 2 threads, 512 tokens, Q8_0: 424 / 408 (CPU time).
+ * Q4_K / Q5_K (Q8_K activations, as their mat-vec; 896x4864 only), int8
+ * GEMM vs mat-vec: n_tok 2: 33 / 33 vs 88 / 70; 4: 58 / 60 vs 92 / 69;
+ * 8: 94 / 94 vs 92 / 68; 16: 132 / 131 vs 90 / 66; 32: 155 / 151 vs sgemm
+ * 65 / 64; 512: 205 / 200 vs sgemm 92 / 88. Their repacking (scales and
+ * mins per sub-block) costs more per row, so they start at 8 tokens. */
 #ifndef DQ_G8_MIN_TOK
 #define DQ_G8_MIN_TOK 3
+#endif
+#ifndef DQ_G8_MIN_TOK_K
+#define DQ_G8_MIN_TOK_K 8
 #endif
 #ifndef DQ_G8_TILE
 #define DQ_G8_TILE 64 /* max weight rows repacked per claim in the int8 GEMM */
 #endif
 
-/* The int8 GEMM (quant_internal.h) for Q8_0 / Q4_0 / Q5_0 from this batch size. */
+/* Smallest batch for the int8 GEMM (quant_internal.h) on a type it supports. */
+static int64_t g8_min_tok(int type) { return dq_kq_act_kind(type) == 2 ? DQ_G8_MIN_TOK_K : DQ_G8_MIN_TOK; }
 static int use_gemm8(int type, int64_t n_tok)
 {
-  return dq_gemm8_supported(type) && n_tok >= DQ_G8_MIN_TOK;
+  return dq_gemm8_supported(type) && n_tok >= g8_min_tok(type);
 }
 
 static int resolve_threads(int n_threads)
@@ -127,7 +136,7 @@ size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_t
   if (!dq_kq_row_bytes(type, n_in) || n_tok <= 0) return 0; /* unsupported type or n_in not a block multiple */
   int64_t thr = blas_min_tok(type), direct_tok = n_tok < thr ? n_tok : thr - 1;
   size_t direct = align_up(dq_kq_act_bytes(type, n_in)) * (size_t)direct_tok, tiles = 0;
-  int64_t blas_tok = use_gemm8(type, n_tok) ? DQ_G8_MIN_TOK - 1 : n_tok; /* the largest batch that may take sgemm */
+  int64_t blas_tok = use_gemm8(type, n_tok) ? g8_min_tok(type) - 1 : n_tok; /* the largest batch that may take sgemm */
   if (blas_tok >= thr && use_blas(type, blas_tok) && type != DQ_T_F32)
     tiles = align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) * (size_t)resolve_threads(n_threads);
   if (use_gemm8(type, n_tok)) {
@@ -278,7 +287,7 @@ static void g8_quant(void *arg, int ith, int nth)
     if (k >= c->mm.n_tok) break;
     int64_t k1 = k + DQ_G8_QROWS < c->mm.n_tok ? k + DQ_G8_QROWS : c->mm.n_tok;
     for (int64_t t = k; t < k1; t++)
-      dq_gemm8_pack_act(c->mm.x + t * c->mm.n_in, c->act + (size_t)t * c->mm.act_stride, c->mm.n_in);
+      dq_gemm8_pack_act(c->mm.m[0].type, c->mm.x + t * c->mm.n_in, c->act + (size_t)t * c->mm.act_stride, c->mm.n_in);
   }
 }
 
@@ -296,11 +305,12 @@ static void g8_tiles(void *arg, int ith, int nth)
     const int64_t nr = n_out - r0 < tr ? n_out - r0 : tr;
     for (int64_t r = 0; r < nr; r++)
       dq_gemm8_pack_w(mm->m[i].type, mm->m[i].W + (size_t)(r0 + r) * mm->m[i].row_bytes, buf + (size_t)r * c->w_stride, mm->n_in);
-    dq_gemm8_tile(buf, c->w_stride, nr, c->act, mm->act_stride, mm->n_tok, mm->n_in, mm->m[i].out + r0, n_out);
+    dq_gemm8_tile(mm->m[i].type, buf, c->w_stride, nr, c->act, mm->act_stride, mm->n_tok, mm->n_in, mm->m[i].out + r0, n_out);
   }
 }
 
-/* Products i with use_gemm8 (mask bit i) of a dq_matmul_multi call. */
+/* Products i with use_gemm8 (mask bit i) of a dq_matmul_multi call, all of
+ * one activation kind (dq_kq_act_kind). */
 static void matmul_gemm8(dq_pool *pool, unsigned mask, int n_mat, const int *types, const void *const *Ws,
                          const int64_t *n_outs, float *const *outs, int64_t n_in, const float *x, int64_t n_tok, uint8_t *s)
 {
@@ -368,8 +378,12 @@ void dq_matmul_multi(dq_pool *pool, int n_mat, const int *types, const void *con
   }
   if (!direct) { /* prefill: the int8 GEMM products share one run; sgemm ones gain nothing from it */
     unsigned g8 = 0;
+    int kind = -1; /* the first GEMM product's activation kind: the others of that kind share its run */
     for (int i = 0; i < n_mat && i < DQ_MM_MAX; i++)
-      if (use_gemm8(types[i], n_tok) && dq_kq_row_bytes(types[i], n_in)) g8 |= 1u << i;
+      if (use_gemm8(types[i], n_tok) && dq_kq_row_bytes(types[i], n_in)) {
+        if (kind < 0) kind = dq_kq_act_kind(types[i]);
+        if (dq_kq_act_kind(types[i]) == kind) g8 |= 1u << i;
+      }
     if (g8) matmul_gemm8(pool, g8, n_mat, types, Ws, n_outs, outs, n_in, x, n_tok, s);
     for (int i = 0; i < n_mat; i++)
       if (n_outs[i] > 0 && dq_kq_row_bytes(types[i], n_in) && !(i < DQ_MM_MAX && (g8 >> i & 1))) {

@@ -172,6 +172,20 @@ static inline __attribute__((always_inline)) float dot_q45(int type, const void 
   return hsum_ps(_mm256_add_ps(acc0, acc1)) + corr;
 }
 
+/* The fields of super-block ib of a Q4_K or Q5_K row (qh NULL for Q4_K). */
+static inline __attribute__((always_inline)) void kq_fields(int type, const void *row, int64_t ib, const uint8_t **scales,
+                                                            const uint8_t **qs, const uint8_t **qh, uint16_t *d,
+                                                            uint16_t *dmin)
+{
+  if (type == DQ_T_Q4_K) {
+    const dq_blk_q4_k *b = (const dq_blk_q4_k *)row + ib;
+    *scales = b->scales; *qs = b->qs; *qh = NULL; *d = b->d; *dmin = b->dmin;
+  } else {
+    const dq_blk_q5_k *b = (const dq_blk_q5_k *)row + ib;
+    *scales = b->scales; *qs = b->qs; *qh = b->qh; *d = b->d; *dmin = b->dmin;
+  }
+}
+
 /* Q4_K/Q5_K 6-bit scales and mins as 8 bytes each, computed in registers
  * (a byte-wise unpack through memory costs a store-forwarding stall per
  * block). Same mapping as dq_kq_scale_min: bytes 0-3 low scales, 4-7 low
@@ -203,15 +217,9 @@ static inline __attribute__((always_inline)) float dot_q45_k(int type, const voi
   };
   __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < nb; ib++) {
-    const uint8_t *scales, *qs, *qh = NULL;
+    const uint8_t *scales, *qs, *qh;
     uint16_t hd, hdmin;
-    if (type == DQ_T_Q4_K) {
-      const dq_blk_q4_k *b = (const dq_blk_q4_k *)row + ib;
-      scales = b->scales; qs = b->qs; hd = b->d; hdmin = b->dmin;
-    } else {
-      const dq_blk_q5_k *b = (const dq_blk_q5_k *)row + ib;
-      scales = b->scales; qs = b->qs; qh = b->qh; hd = b->d; hdmin = b->dmin;
-    }
+    kq_fields(type, row, ib, &scales, &qs, &qh, &hd, &hdmin);
     uint64_t sc8, m8;
     kq_scales_u64(scales, &sc8, &m8);
     const int8_t *x = a[ib].qs;
@@ -370,15 +378,9 @@ static void deq_q45_k(int type, const void *row, float *y, int64_t nb)
 {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   for (int64_t ib = 0; ib < nb; ib++, y += DQ_QKK) {
-    const uint8_t *scales, *qs, *qh = NULL;
+    const uint8_t *scales, *qs, *qh;
     uint16_t hd, hdmin;
-    if (type == DQ_T_Q4_K) {
-      const dq_blk_q4_k *b = (const dq_blk_q4_k *)row + ib;
-      scales = b->scales; qs = b->qs; hd = b->d; hdmin = b->dmin;
-    } else {
-      const dq_blk_q5_k *b = (const dq_blk_q5_k *)row + ib;
-      scales = b->scales; qs = b->qs; qh = b->qh; hd = b->d; hdmin = b->dmin;
-    }
+    kq_fields(type, row, ib, &scales, &qs, &qh, &hd, &hdmin);
     uint8_t sc[8], m[8];
     dq_kq_scale_min(scales, sc, m);
     float d = h2f(hd), dmin = h2f(hdmin);
@@ -558,7 +560,35 @@ static inline void g8_interleave(const __m256i *v, int G, uint8_t *dst)
   }
 }
 
-/* Block ib of a weight row as 32 signed bytes (value = d * q) and its d. */
+/* Super-block sb of a Q4_K / Q5_K row as its 8 sub-blocks of 32: bytes q
+ * (0..31), scales d and mins m, value = d * q - m. */
+static inline void g8_wgroup_k(int type, const void *row, int64_t sb, __m256i v[8], float d[8], float m[8])
+{
+  const uint8_t *scales, *qs, *qh;
+  uint16_t hd, hdmin;
+  kq_fields(type, row, sb, &scales, &qs, &qh, &hd, &hdmin);
+  uint8_t sc[8], mn[8];
+  dq_kq_scale_min(scales, sc, mn);
+  const float dd = h2f(hd), dm = h2f(hdmin);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  __m256i hv = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+  for (int k = 0; k < 4; k++) { /* 32 bytes: lo nibbles are sub-block 2k, hi 2k+1; bit j of qh[l] is bit 4 of element l of j */
+    __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
+    v[2 * k] = _mm256_and_si256(q, m4);
+    v[2 * k + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+    if (qh) {
+      v[2 * k] = _mm256_or_si256(v[2 * k], _mm256_slli_epi16(_mm256_and_si256(hv, one), 4));
+      v[2 * k + 1] = _mm256_or_si256(v[2 * k + 1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4));
+      hv = _mm256_srli_epi16(hv, 2);
+    }
+  }
+  for (int j = 0; j < 8; j++) {
+    d[j] = dd * sc[j];
+    m[j] = dm * mn[j];
+  }
+}
+
+/* Block ib of a Q8_0 / Q4_0 / Q5_0 row as 32 signed bytes (value = d * q). */
 static inline __m256i g8_wblock(int type, const void *row, int64_t ib, float *d)
 {
   if (type == DQ_T_Q8_0) {
@@ -576,9 +606,13 @@ static inline __m256i g8_wblock(int type, const void *row, int64_t ib, float *d)
   return _mm256_sub_epi8(_mm256_or_si256(q4_0_unpack(b->qs), q5_hbits(b->qh)), _mm256_set1_epi8(16));
 }
 
-int dq_gemm8_supported(int type) { return type == DQ_T_Q8_0 || type == DQ_T_Q4_0 || type == DQ_T_Q5_0; }
-size_t dq_gemm8_act_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + g8_groups(nb)) * 32; }
-size_t dq_gemm8_w_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 2 * g8_groups(nb)) * 32; }
+int dq_gemm8_supported(int type)
+{
+  return type == DQ_T_Q8_0 || type == DQ_T_Q4_0 || type == DQ_T_Q5_0 || type == DQ_T_Q4_K || type == DQ_T_Q5_K;
+}
+static int g8_has_min(int type) { return type == DQ_T_Q4_K || type == DQ_T_Q5_K; }
+size_t dq_gemm8_act_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 2 * g8_groups(nb)) * 32; }
+size_t dq_gemm8_w_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 3 * g8_groups(nb)) * 32; }
 
 void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
 {
@@ -586,13 +620,19 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
   uint8_t *q = dst;
   float *sd = (float *)(void *)(q + nb * 32);
   int32_t *cd = (int32_t *)(void *)(q + (nb + ng) * 32);
+  float *md = (float *)(void *)(q + (nb + 2 * ng) * 32);
   for (int64_t gi = 0, b = 0; gi < ng; gi++) {
     const int G = g8_size(nb - b), sh = g8_lane_shift(G);
     __m256i v[8];
-    float d[8];
-    for (int i = 0; i < G; i++) v[i] = g8_wblock(type, row, b + i, &d[i]);
+    float d[8], m[8] = { 0 };
+    if (g8_has_min(type)) g8_wgroup_k(type, row, b / 8, v, d, m); /* n is a multiple of 256: G == 8 */
+    else
+      for (int i = 0; i < G; i++) v[i] = g8_wblock(type, row, b + i, &d[i]);
     g8_interleave(v, G, q + 32 * b);
-    for (int l = 0; l < 8; l++) sd[8 * gi + l] = d[l >> sh];
+    for (int l = 0; l < 8; l++) {
+      sd[8 * gi + l] = d[l >> sh];
+      md[8 * gi + l] = m[l >> sh] / (float)(1 << sh); /* a block's lanes share its min term (exact: a power of 2) */
+    }
     __m256i c = _mm256_setzero_si256();
     for (int j = 0; j < G; j++)
       c = _mm256_dpbusd_epi32(c, _mm256_set1_epi8((char)0x80), _mm256_load_si256((const __m256i *)(q + 32 * (b + j))));
@@ -601,11 +641,26 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
   }
 }
 
-void dq_gemm8_pack_act(const float *x, void *dst, int64_t n)
+void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n)
 {
   const int64_t nb = n / DQ_QK, ng = g8_groups(nb);
   uint8_t *q = dst;
-  float *sd = (float *)(void *)(q + nb * 32);
+  float *sd = (float *)(void *)(q + nb * 32), *ss = sd + 8 * ng;
+  if (dq_kq_act_kind(type) == 2) { /* Q8_K: one group per 256 elements, one scale for its 8 lanes */
+    for (int64_t gi = 0; gi < ng; gi++) {
+      dq_q8k a;
+      __m256i v[8];
+      quant_q8k_fast(x + DQ_QKK * gi, &a, DQ_QKK);
+      for (int i = 0; i < 8; i++)
+        v[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a.qs + 32 * i)), _mm256_set1_epi8((char)0x80));
+      g8_interleave(v, 8, q + 256 * gi);
+      for (int l = 0; l < 8; l++) {
+        sd[8 * gi + l] = a.d;
+        ss[8 * gi + l] = a.d * (float)(a.bsums[2 * l] + a.bsums[2 * l + 1]);
+      }
+    }
+    return;
+  }
   for (int64_t gi = 0, b = 0; gi < ng; gi++) {
     const int G = g8_size(nb - b), sh = g8_lane_shift(G);
     dq_q8a a[8];
@@ -613,7 +668,10 @@ void dq_gemm8_pack_act(const float *x, void *dst, int64_t n)
     quant_q8a_fast(x + DQ_QK * b, a, DQ_QK * G, 0);
     for (int i = 0; i < G; i++) v[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a[i].qs), _mm256_set1_epi8((char)0x80));
     g8_interleave(v, G, q + 32 * b);
-    for (int l = 0; l < 8; l++) sd[8 * gi + l] = a[l >> sh].d;
+    for (int l = 0; l < 8; l++) {
+      sd[8 * gi + l] = a[l >> sh].d;
+      ss[8 * gi + l] = a[l >> sh].s;
+    }
     b += G;
   }
 }
@@ -655,12 +713,13 @@ static inline __attribute__((always_inline)) void g8_steps(const int R, const in
 
 /* out[t * ldo + r] = dot(weight row r, activation t) for R rows x T tokens.
  * Every output is computed the same way whatever R and T are. */
-static inline __attribute__((always_inline)) void g8_kernel(const int R, const int T, const uint8_t *w, size_t ws,
-                                                            const uint8_t *a, size_t as, int64_t nb, float *out,
-                                                            int64_t ldo)
+static inline __attribute__((always_inline)) void g8_kernel(const int R, const int T, const int MIN, const uint8_t *w,
+                                                            size_t ws, const uint8_t *a, size_t as, int64_t nb,
+                                                            float *out, int64_t ldo)
 {
   const int64_t ng = g8_groups(nb), nfull = nb / 8;
-  const uint8_t *wsc = w + nb * 32, *wc = w + (nb + ng) * 32, *asc = a + nb * 32;
+  const uint8_t *wsc = w + nb * 32, *wc = w + (nb + ng) * 32, *wm = w + (nb + 2 * ng) * 32;
+  const uint8_t *asc = a + nb * 32, *asm_ = a + (nb + ng) * 32;
   __m256 fa[DQ_G8_R][DQ_G8_T];
   __m256i ia[DQ_G8_R][DQ_G8_T];
 #pragma GCC unroll 8
@@ -689,6 +748,18 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
     }
     b += G;
   }
+  /* - m * (dx * sum q_x) per block, in a loop of its own: inside the one
+   * above it cost 30% (bench_kernels Q4_K 896x4864: 185 vs 260 GFLOP/s
+   * without it), the extra live vectors spilling the accumulators */
+  for (int64_t gi = 0; MIN && gi < ng; gi++) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      __m256 mw = _mm256_load_ps((const float *)(const void *)(wm + r * ws + 32 * gi));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++)
+        fa[r][t] = _mm256_fnmadd_ps(mw, _mm256_load_ps((const float *)(const void *)(asm_ + t * as + 32 * gi)), fa[r][t]);
+    }
+  }
   /* horizontal sums, four rows at a time: [r0 r1 r2 r3] per token */
 #pragma GCC unroll 8
   for (int t = 0; t < T; t++)
@@ -710,9 +781,10 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
     }
 }
 
-#define G8_CALL(R, T) g8_kernel(R, T, w, w_stride, a, act_stride, nb, out, ldo)
-static void g8_kernel_any(int R, int T, const uint8_t *w, size_t w_stride, const uint8_t *a, size_t act_stride,
-                          int64_t nb, float *out, int64_t ldo)
+#define G8_CALL(R, T) g8_kernel(R, T, MIN, w, w_stride, a, act_stride, nb, out, ldo)
+static inline __attribute__((always_inline)) void g8_kernel_any(int R, int T, const int MIN, const uint8_t *w,
+                                                                size_t w_stride, const uint8_t *a, size_t act_stride,
+                                                                int64_t nb, float *out, int64_t ldo)
 {
   /* full steps get their own instance; the edges share small ones */
   if (R == DQ_G8_R && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
@@ -721,19 +793,31 @@ static void g8_kernel_any(int R, int T, const uint8_t *w, size_t w_stride, const
     return;
   }
   for (int t = 0; t < T; t++, a += act_stride, out += ldo)
-    for (int r = 0; r < R; r++) g8_kernel(1, 1, w + r * w_stride, w_stride, a, act_stride, nb, out + r, ldo);
+    for (int r = 0; r < R; r++) g8_kernel(1, 1, MIN, w + r * w_stride, w_stride, a, act_stride, nb, out + r, ldo);
+}
+static void g8_kernel_nomin(int R, int T, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb,
+                            float *out, int64_t ldo)
+{
+  g8_kernel_any(R, T, 0, w, ws, a, as, nb, out, ldo);
+}
+static void g8_kernel_min(int R, int T, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb,
+                          float *out, int64_t ldo)
+{
+  g8_kernel_any(R, T, 1, w, ws, a, as, nb, out, ldo);
 }
 
-void dq_gemm8_tile(const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride, int64_t n_tok,
-                   int64_t n, float *out, int64_t ldo)
+void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride,
+                   int64_t n_tok, int64_t n, float *out, int64_t ldo)
 {
   const int64_t nb = n / DQ_QK;
+  void (*kern)(int, int, const uint8_t *, size_t, const uint8_t *, size_t, int64_t, float *, int64_t) =
+      g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
   for (int64_t t0 = 0; t0 < n_tok; t0 += DQ_G8_T) {
     const int T = n_tok - t0 < DQ_G8_T ? (int)(n_tok - t0) : DQ_G8_T;
     const uint8_t *a = (const uint8_t *)act + (size_t)t0 * act_stride;
     for (int64_t r0 = 0; r0 < n_rows; r0 += DQ_G8_R) {
       const int R = n_rows - r0 < DQ_G8_R ? (int)(n_rows - r0) : DQ_G8_R;
-      g8_kernel_any(R, T, (const uint8_t *)w + (size_t)r0 * w_stride, w_stride, a, act_stride, nb, out + t0 * ldo + r0, ldo);
+      kern(R, T, (const uint8_t *)w + (size_t)r0 * w_stride, w_stride, a, act_stride, nb, out + t0 * ldo + r0, ldo);
     }
   }
 }
@@ -802,10 +886,10 @@ int dq_gemm8_supported(int type) { (void)type; return 0; }
 size_t dq_gemm8_act_bytes(int64_t n) { (void)n; return 0; }
 size_t dq_gemm8_w_bytes(int64_t n) { (void)n; return 0; }
 void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n) { (void)type; (void)row; (void)dst; (void)n; }
-void dq_gemm8_pack_act(const float *x, void *dst, int64_t n) { (void)x; (void)dst; (void)n; }
-void dq_gemm8_tile(const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride, int64_t n_tok,
-                   int64_t n, float *out, int64_t ldo)
+void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n) { (void)type; (void)x; (void)dst; (void)n; }
+void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride,
+                   int64_t n_tok, int64_t n, float *out, int64_t ldo)
 {
-  (void)w; (void)w_stride; (void)n_rows; (void)act; (void)act_stride; (void)n_tok; (void)n; (void)out; (void)ldo;
+  (void)type; (void)w; (void)w_stride; (void)n_rows; (void)act; (void)act_stride; (void)n_tok; (void)n; (void)out; (void)ldo;
 }
 #endif

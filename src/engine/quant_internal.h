@@ -88,28 +88,32 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
 
 /* int8 GEMM for prefill (quant_avx2.c; built where the compiler targets
  * AVX512-VNNI + VL, else dq_gemm8_supported() is 0 and the rest no-ops).
- * Weights of Q8_0 / Q4_0 / Q5_0 (32-element blocks, value = d * int8 after
- * the type's offset) and activations quantized as dq_quantize_q8a does (s
- * unused) are repacked so one vector lane accumulates a whole block: a row
- * of nb blocks is cut into groups of 8 blocks, then 4, 2, 1 for the rest;
- * a group of G blocks is G vectors of 32 bytes whose dword lane l belongs
- * to block l / (8 / G). Packed rows (32-byte aligned, the sizes below, both
- * multiples of 32):
- *   activation: nb*32 bytes q + 128 (u8), then per group 8 lane scales (f32);
- *   weight:     nb*32 bytes q (s8), per group 8 lane scales (f32), per group
- *               8 int32 = -128 * (sum of the lane's weight bytes).
+ * Weights of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K, seen as 32-element blocks
+ * with value = d * int8 - m (the type's offset applied; m is the K-quants'
+ * sub-block min, else 0), and activations quantized as the type's mat-vec
+ * does (dq_kq_quantize_act: q8a, or q8k for the K-quants, whose one scale
+ * per 256 fills the 8 lanes of a group; so prefill and decode round alike)
+ * are repacked so one vector lane accumulates a whole block: a row of nb
+ * blocks is cut into groups of 8 blocks, then 4, 2, 1 for the rest; a group
+ * of G blocks is G vectors of 32 bytes whose dword lane l belongs to block
+ * l / (8 / G). Packed rows (32-byte aligned, the sizes below, both multiples
+ * of 32), per group 8 f32 / int32 lane values after the nb*32 bytes of q:
+ *   activation: q + 128 (u8); lane scales d; lane sums s = d * sum(q);
+ *   weight:     q (s8); lane scales d; -128 * (sum of the lane's weight
+ *               bytes) as int32; lane mins m / (8 / G).
  * The integer sum of each block is exact, so a product equals
  * dq_kq_dot_act_ref on the same activation up to float summation order. */
 int dq_gemm8_supported(int type);
 size_t dq_gemm8_act_bytes(int64_t n);
 size_t dq_gemm8_w_bytes(int64_t n);
-/* Quantize one activation row x[n] (n multiple of 32) into dst. */
-void dq_gemm8_pack_act(const float *x, void *dst, int64_t n);
+/* Quantize one activation row x[n] for weights of `type` (n a multiple of
+ * its block) into dst; K-quants and the others need their own packing. */
+void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n);
 /* Repack one weight row of `type` (n elements) into dst. */
 void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n);
 /* out[t * ldo + r] = row r . activation t for r < n_rows, t < n_tok, from
- * packed rows w_stride / act_stride bytes apart (multiples of 32). */
-void dq_gemm8_tile(const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride, int64_t n_tok,
-                   int64_t n, float *out, int64_t ldo);
+ * rows of `type` packed w_stride / act_stride bytes apart (multiples of 32). */
+void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride,
+                   int64_t n_tok, int64_t n, float *out, int64_t ldo);
 
 #endif

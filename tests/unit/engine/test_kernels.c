@@ -496,21 +496,39 @@ static void test_engine_kernels__prefill_equals_decode(void **state)
   dq_pool_free(pool);
 }
 
-/* The int8 GEMM (where built) against the exact-integer reference dot on
- * the reference-quantized activation: every group size (rows of 1..9 blocks,
- * 28 and 152 as in Qwen2.5-0.5B), row and token counts that are not
+/* What the int8 GEMM computes for one row and activation x[n]: the exact-
+ * integer reference dot on x quantized by the reference quantizer (into
+ * ra). *mag: the sum of |w_i x_i| over the quantized x, the rounding
+ * yardstick. */
+static double gemm8_ref(int t, const uint8_t *row, const float *x, int64_t n, void *ra, float *wd, double *mag)
+{
+  const dq_q8a *a8 = ra;
+  const dq_q8k *k8 = ra;
+  const int kq = dq_kq_act_kind(t) == 2;
+  dq_kq_quantize_act(t, x, ra, n);
+  dq_dequant_row_ref(t, row, wd, n);
+  *mag = 0;
+  for (int64_t i = 0; i < n; i++)
+    *mag += fabs((double)wd[i] * (kq ? k8[i / 256].d * k8[i / 256].qs[i % 256] : a8[i / 32].d * a8[i / 32].qs[i % 32]));
+  return dq_kq_dot_act_ref(t, row, ra, n);
+}
+
+/* The int8 GEMM (where built) against the reference (gemm8_ref): every
+ * group size (rows of 1..9 blocks, 28 and 152 as in Qwen2.5-0.5B; K-quant
+ * rows of 1, 5 and 19 super-blocks; dq_kq_act_bytes(Q8_0) covers Q8_K), row and token counts that are not
  * multiples of the kernel's 4 x 4 step, and extreme Q8_0 bytes (-128, as a
  * hostile file may hold, with activations at +-127). Then the same through
  * dq_matmul with odd batches above the GEMM threshold and 1..3 threads. */
 static void test_engine_kernels__gemm8_matches_ref(void **state)
 {
   (void)state;
+  const int types[] = { DQ_T_Q8_0, DQ_T_Q4_0, DQ_T_Q5_0, DQ_T_Q4_K, DQ_T_Q5_K };
   if (!dq_gemm8_supported(DQ_T_Q8_0)) {
-    assert_false(dq_gemm8_supported(DQ_T_Q4_0) || dq_gemm8_supported(DQ_T_Q5_0));
+    for (int k = 0; k < 5; k++) assert_false(dq_gemm8_supported(types[k]));
     return; /* not built for this CPU: dq_matmul uses sgemm */
   }
-  const int types[] = { DQ_T_Q8_0, DQ_T_Q4_0, DQ_T_Q5_0 };
-  const int64_t ns[] = { 32, 64, 96, 128, 160, 224, 256, 288, 896, 4864 };
+  for (int k = 0; k < 5; k++) assert_true(dq_gemm8_supported(types[k]));
+  const int64_t ns[] = { 32, 64, 96, 128, 160, 224, 256, 288, 896, 1280, 4864 };
   const int64_t rows[] = { 1, 3, 4, 6, 13 }, toks[] = { 1, 2, 5, 7 };
   for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
     const int64_t n = ns[ni];
@@ -521,8 +539,9 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
     void *ra = malloc(dq_kq_act_bytes(DQ_T_Q8_0, n));
     assert_non_null(pa);
     assert_non_null(pw);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 5; k++) {
       const int t = types[k];
+      if (!dq_kq_row_bytes(t, n)) continue; /* K-quants: n multiple of 256 */
       uint8_t *w = make_weights(t, n, 13, 0.05f);
       const size_t rb = dq_kq_row_bytes(t, n);
       fill(x, n * 7, 1.0f);
@@ -530,26 +549,21 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
         for (int64_t i = 0; i < n; i++) ((dq_blk_q8_0 *)(void *)(w + 2 * rb))[i / 32].qs[i % 32] = (int8_t)(i % 3 ? -128 : 127);
         for (int64_t i = 0; i < n; i++) x[i] = i % 3 ? -4.0f : 4.0f;
       }
-      for (int64_t j = 0; j < 7; j++) dq_gemm8_pack_act(x + j * n, pa + j * as, n);
+      for (int64_t j = 0; j < 7; j++) dq_gemm8_pack_act(t, x + j * n, pa + j * as, n);
       for (int64_t r = 0; r < 13; r++) dq_gemm8_pack_w(t, w + r * rb, pw + r * ws, n);
       for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++)
         for (size_t ti = 0; ti < sizeof toks / sizeof toks[0]; ti++) {
           const int64_t nr = rows[ri], nt = toks[ti];
           for (int64_t i = 0; i < 13 * 7; i++) out[i] = NAN;
-          dq_gemm8_tile(pw, ws, nr, pa, as, nt, n, out, 13);
+          dq_gemm8_tile(t, pw, ws, nr, pa, as, nt, n, out, 13);
           for (int64_t j = 0; j < 7; j++) {
-            dq_kq_quantize_act(t, x + j * n, ra, n);
             for (int64_t r = 0; r < 13; r++) {
               float o = out[j * 13 + r];
               if (j >= nt || r >= nr) { /* nothing outside the tile is written */
                 assert_true(isnan(o));
                 continue;
               }
-              float exact = dq_kq_dot_act_ref(t, w + r * rb, ra, n);
-              const dq_q8a *qa = ra;
-              double mag = 0; /* sum of |w_i x_i| over the quantized values: the rounding yardstick */
-              dq_dequant_row_ref(t, w + r * rb, wd, n);
-              for (int64_t i = 0; i < n; i++) mag += fabs((double)wd[i] * qa[i / 32].d * qa[i / 32].qs[i % 32]);
+              double mag, exact = gemm8_ref(t, w + r * rb, x + j * n, n, ra, wd, &mag);
               if (fabs(o - exact) > 1e-5 * mag + 1e-6)
                 fail_msg("%s n=%lld rows=%lld toks=%lld: [%lld][%lld] gemm8 %.9g vs ref %.9g", tname(t), (long long)n,
                          (long long)nr, (long long)nt, (long long)j, (long long)r, o, exact);
@@ -565,24 +579,24 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
    * of 4 or of the tile, one to three threads: identical for any pool */
   dq_pool *pools[3];
   for (int i = 0; i < 3; i++) assert_int_equal(dq_pool_new(&pools[i], i + 1), 0);
-  const int64_t n_in = 288, outs[] = { 5, 129 }, btoks[] = { 16, 17, 35 };
-  float *x = malloc(sizeof(float) * n_in * 35);
-  void *ra = malloc(dq_kq_act_bytes(DQ_T_Q8_0, n_in));
-  fill(x, n_in * 35, 2.0f);
-  for (int k = 0; k < 3; k++)
+  const int64_t outs[] = { 5, 129 }, btoks[] = { 16, 17, 35 };
+  float *x = malloc(sizeof(float) * 1280 * 35), *wd = malloc(sizeof(float) * 1280);
+  void *ra = malloc(dq_kq_act_bytes(DQ_T_Q8_0, 1280));
+  fill(x, 1280 * 35, 2.0f);
+  for (int k = 0; k < 5; k++)
     for (size_t oi = 0; oi < 2; oi++) {
       const int t = types[k];
-      const int64_t n_out = outs[oi];
+      const int64_t n_in = dq_kq_act_kind(t) == 2 ? 1280 : 288, n_out = outs[oi]; /* 5 and 9 groups */
       uint8_t *w = make_weights(t, n_in, n_out, 0.05f);
       const size_t rb = dq_kq_row_bytes(t, n_in);
       for (size_t ti = 0; ti < 3; ti++) {
         const int64_t nt = btoks[ti];
         float *base = run_matmul(pools[0], t, w, n_in, n_out, x, nt);
         for (int64_t j = 0; j < nt; j++) {
-          dq_kq_quantize_act(t, x + j * n_in, ra, n_in);
           for (int64_t r = 0; r < n_out; r++) {
-            float exact = dq_kq_dot_act_ref(t, w + r * rb, ra, n_in), o = base[j * n_out + r];
-            if (!(fabs(o - exact) <= 1e-4 * (fabs(exact) + 1)))
+            double mag, exact = gemm8_ref(t, w + r * rb, x + j * n_in, n_in, ra, wd, &mag);
+            float o = base[j * n_out + r];
+            if (!(fabs(o - exact) <= 1e-5 * mag + 1e-6))
               fail_msg("%s n_out=%lld n_tok=%lld: [%lld][%lld] %g vs %g", tname(t), (long long)n_out, (long long)nt,
                        (long long)j, (long long)r, o, exact);
           }
@@ -597,7 +611,7 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
       free(w);
     }
   for (int i = 0; i < 3; i++) dq_pool_free(pools[i]);
-  free(x); free(ra);
+  free(x); free(ra); free(wd);
 }
 
 /* ===== real GGUF files ================================================= */
