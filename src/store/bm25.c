@@ -21,7 +21,10 @@
  *
  * Terms in more than half of the chunks ("the", "的") have idf clamped to
  * 1e-6, so they change no ranking but cost the longest postings: they are
- * read only when the other terms match fewer than k chunks. */
+ * read only when the other terms match fewer than k chunks. A term's
+ * document frequency is counted while its postings are read (fts5vocab's
+ * "row" table would read them a second time to count); once a term is seen
+ * to be common it is remembered until the index changes. */
 #include "store/store_int.h"
 
 #include <math.h>
@@ -47,6 +50,9 @@ struct dq_bm25_cache {
   int valid;
   int64_t *touched;    /* ids with acc != 0 */
   size_t n_touched, cap_touched;
+  struct posting { int64_t id; uint32_t tf; } *post; /* one term's postings */
+  size_t cap_post;
+  dq_buf common;       /* terms known to be in more than half of the chunks, NUL-separated */
 };
 
 void dq_bm25_cache_free(dq_bm25_cache *c)
@@ -55,6 +61,8 @@ void dq_bm25_cache_free(dq_bm25_cache *c)
   dq_free(c->dl);
   dq_free(c->acc);
   dq_free(c->touched);
+  dq_free(c->post);
+  dq_buf_free(&c->common);
   dq_free(c);
 }
 
@@ -128,6 +136,7 @@ static int cache_refresh(dq_store *s)
   rc = rc == SQLITE_DONE ? 0 : dq_sql_fail(s, rc, "read full-text sizes");
   dq_stmt_done(st);
   if (rc) return rc;
+  c->common.len = 0; /* document frequencies changed */
   c->n_rows = rows;
   c->avgdl = rows ? total / (double)rows : 1.0;
   if (c->avgdl <= 0) c->avgdl = 1.0;
@@ -137,7 +146,7 @@ static int cache_refresh(dq_store *s)
   return 0;
 }
 
-typedef struct qterm { char t[BM25_TERM_BYTES]; size_t n; int mult; int64_t df; } qterm;
+typedef struct qterm { char t[BM25_TERM_BYTES]; size_t n; int mult; int common; } qterm;
 typedef struct qterms { qterm v[BM25_MAX_TERMS]; size_t n, total; } qterms;
 
 static int collect(void *ctx, const char *term, size_t n, size_t start, size_t end)
@@ -170,36 +179,62 @@ static int touch(dq_bm25_cache *c, int64_t id)
   return 0;
 }
 
-/* Add one term's contribution to every chunk containing it. */
-static int score_term(dq_store *s, const qterm *t)
+static int known_common(const dq_bm25_cache *c, const qterm *t)
+{
+  for (size_t i = 0; i < c->common.len;) {
+    size_t l = strlen(c->common.p + i);
+    if (l == t->n && memcmp(c->common.p + i, t->t, l) == 0) return 1;
+    i += l + 1;
+  }
+  return 0;
+}
+
+/* Add one term's contribution to every chunk containing it. The postings are
+ * read once, counting the term's document frequency as they come; with
+ * `stop_common`, a term found in more than half of the chunks is abandoned
+ * there, remembered as common (*common = 1) and left for the second pass. */
+static int score_term(dq_store *s, qterm *t, int stop_common)
 {
   dq_bm25_cache *c = s->bm;
-  double idf = log(((double)c->n_rows - (double)t->df + 0.5) / ((double)t->df + 0.5));
-  if (idf <= 0) idf = 1e-6;
-  idf *= t->mult;
   sqlite3_stmt *st = dq_stmt(s, ST_TERM_POSTINGS);
   if (!st) return dq_err_code();
   sqlite3_bind_text(st, 1, t->t, (int)t->n, SQLITE_STATIC);
-  int rc, out = 0;
-  int64_t cur = -1;
-  double tf = 0;
-  for (;;) {
-    rc = sqlite3_step(st);
-    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    if (id != cur && cur >= 0) { /* the postings of chunk `cur` are complete */
-      if (cur >= c->cap) { out = dq_err_set(DOCQ_ECORRUPT, "index %s: chunk %lld has postings but no size", s->dir, (long long)cur); break; }
-      double dl = c->dl[cur] ? (double)c->dl[cur] : c->avgdl;
-      if (c->acc[cur] == 0 && (out = touch(c, cur)) < 0) break;
-      c->acc[cur] += idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * dl / c->avgdl));
-      tf = 0;
+  int rc, abandoned = 0;
+  size_t df = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    if (df && c->post[df - 1].id == id) { c->post[df - 1].tf++; continue; }
+    if (stop_common && (int64_t)(df + 1) * 2 > c->n_rows) {
+      t->common = abandoned = 1;
+      if (dq_buf_put(&c->common, t->t, t->n) < 0 || dq_buf_putc(&c->common, 0) < 0) rc = DOCQ_ENOMEM;
+      break;
     }
-    if (rc != SQLITE_ROW) break;
-    cur = id;
-    tf++;
+    if (df == c->cap_post) {
+      size_t nc = c->cap_post ? c->cap_post * 2 : 4096;
+      struct posting *np = dq_realloc(c->post, nc * sizeof *np);
+      if (!np) { rc = DOCQ_ENOMEM; break; }
+      c->post = np;
+      c->cap_post = nc;
+    }
+    c->post[df].id = id;
+    c->post[df].tf = 1;
+    df++;
   }
-  if (!out && rc != SQLITE_DONE && rc != SQLITE_ROW) out = dq_sql_fail(s, rc, "read postings");
+  int out = rc == DOCQ_ENOMEM ? DOCQ_ENOMEM : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : dq_sql_fail(s, rc, "read postings");
   dq_stmt_done(st);
-  return out;
+  if (out || abandoned) return out;
+  double idf = log(((double)c->n_rows - (double)df + 0.5) / ((double)df + 0.5));
+  if (idf <= 0) idf = 1e-6;
+  idf *= t->mult;
+  for (size_t i = 0; i < df; i++) {
+    int64_t id = c->post[i].id;
+    if (id < 0 || id >= c->cap)
+      return dq_err_set(DOCQ_ECORRUPT, "index %s: chunk %lld has postings but no size", s->dir, (long long)id);
+    double tf = c->post[i].tf, dl = c->dl[id] ? (double)c->dl[id] : c->avgdl;
+    if (c->acc[id] == 0 && (out = touch(c, id)) < 0) return out;
+    c->acc[id] += idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * dl / c->avgdl));
+  }
+  return 0;
 }
 
 /* Best k of the touched chunks into out (a min-heap of size k, then sorted),
@@ -256,28 +291,18 @@ int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size
   if ((rc = dq_terms(clean, cn, collect, q)) < 0) goto done;
   if ((rc = cache_refresh(s)) < 0) goto done;
   dq_bm25_cache *c = s->bm;
-  for (size_t i = 0; i < q->n; i++) {
-    sqlite3_stmt *st = dq_stmt(s, ST_TERM_DF);
-    if (!st) { rc = dq_err_code(); goto done; }
-    sqlite3_bind_text(st, 1, q->v[i].t, (int)q->v[i].n, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    q->v[i].df = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    rc = src == SQLITE_ROW || src == SQLITE_DONE ? 0 : dq_sql_fail(s, src, "term frequency");
-    dq_stmt_done(st);
-    if (rc) goto done;
-  }
+  for (size_t i = 0; i < q->n; i++) q->v[i].common = known_common(c, &q->v[i]);
   /* Pass 1: the terms in at most half of the chunks; pass 2, only when
    * those matched fewer than k chunks: the common ones too. */
   for (int pass = 0; pass < 2; pass++) {
     if (pass == 1 && c->n_touched >= k) break;
     for (size_t i = 0; i < q->n; i++) {
-      int common = q->v[i].df * 2 > c->n_rows;
-      if (q->v[i].df == 0 || common != pass) continue;
+      if (q->v[i].common != pass) continue;
       if (s->interrupt && *s->interrupt) {
         rc = dq_err_set(DOCQ_ECANCELED, "search interrupted");
         goto done;
       }
-      if ((rc = score_term(s, &q->v[i])) < 0) goto done;
+      if ((rc = score_term(s, &q->v[i], pass == 0)) < 0) goto done;
     }
   }
   *n_out = take_top(c, k, out);
