@@ -223,10 +223,9 @@ static int add_doc(void *ctx, const json_obj *o, size_t lineno)
   memcpy(body + n, text->str, text->str_len);
   n += text->str_len;
   body[n] = 0;
-  /* The title goes in with the text; it is not passed separately because
-   * docq_add_document's title override currently frees loader memory it does
-   * not own (reported to the lead); the hit title then shows the id. */
-  int rc = docq_add_document(c->db, id->str, NULL, body, n, "text", NULL);
+  /* The title is searched as part of the text (above) and shown as the
+   * document's title. */
+  int rc = docq_add_document(c->db, id->str, title && *title ? title : NULL, body, n, "text", NULL);
   free(body);
   if (rc < 0) return cli_fail(rc, "adding a corpus document"), -1;
   c->n++;
