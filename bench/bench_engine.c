@@ -9,20 +9,21 @@
  * Weights are memory-mapped, so resident memory counts the pages touched plus
  * the KV cache and scratch. Long contexts: bench_longctx.
  *
- * Prefill figures, 2026-11-25 (2-core Zen 4, AVX512-VNNI; the machine shared,
- * load average 3.6-5.2), pp512 t/s, median of two back-to-back rounds of
- * `bench_engine -p 512 -n 0 -t T -r 3 --mix M` and `llama-bench -m <same
- * file> -p 512 -n 0 -t T -r 3`:
- *   Q8_0   1 thread : docq 264 (cpu 276), llama.cpp 124: 2.1x
- *          2 threads: docq 215 (cpu 552), llama.cpp 72: 3.0x (loaded: both
- *                     lose a core to other work, llama.cpp's barriers more)
- *   Q4_K_M 1 thread : docq 147 (cpu 183), llama.cpp 72: 2.0x (one round)
- *          2 threads: docq 157 (cpu 380), llama.cpp 45: 3.5x (one round)
- * Without the int8 GEMM (-DDQ_G8_MIN_TOK=1000000: dequant + sgemm) Q8_0 was
- * 108-113 (cpu 110-114) with 1 thread and 108-111 (cpu 224-228) with 2;
- * Q4_K_M 73 (cpu 110) and 79 (cpu 206). On a quiet machine earlier the
- * same day: Q8_0 2 threads docq 317 vs llama.cpp 256 with the first int8
- * kernel (1.24x), 192 vs 256 before it.
+ * Prefill figures, 2026-11-26 00:05 UTC (2-core Zen 4, AVX512-VNNI; the
+ * machine shared, load average 4.4-4.8), pp512 t/s, median of two
+ * back-to-back rounds of `bench_engine -p 512 -n 0 -t T -r 3 --mix M` and
+ * `llama-bench -m <same file> -p 512 -n 0 -t T -r 3`:
+ *   Q8_0   2 threads: docq 168 (cpu 518), llama.cpp 70: 2.4x
+ *          1 thread : docq 201 (cpu 249), llama.cpp 89: 2.3x
+ *   Q4_K_M 2 threads: docq 139 (cpu 424), llama.cpp 53: 2.6x
+ *          1 thread : docq 143 (cpu 211), llama.cpp 72: 2.0x
+ * (Loaded, both lose a core to other work, llama.cpp's barrier-synchronized
+ * threads more.) The int8 GEMM of dq_matmul does most of it: without it
+ * (-DDQ_G8_MIN_TOK=1000000 -DDQ_G8_MIN_TOK_K=1000000, dequant + sgemm) Q8_0
+ * was 108-113 (cpu 110-114) with 1 thread and 108-111 (cpu 224-228) with 2,
+ * Q4_K_M 73 (cpu 110) and 79 (cpu 206) an hour earlier. On a quiet machine
+ * on 2026-11-25: Q8_0 2 threads docq 317 vs llama.cpp 256 with the first
+ * int8 kernel (1.24x), 192 vs 256 before it.
  *
  * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] */
 #include <math.h>
