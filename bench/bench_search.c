@@ -8,6 +8,20 @@
  * (warm: one pass first) and prints p50/p95 of docq_search (k = 10) and
  * p50 of docq_ask without a model.
  *
+ * Measured 2026-11-26 (2 cores shared with other jobs, load average noted;
+ * built-in embedder, default hybrid; medians of 280 queries):
+ *   N docs   chunks     text     index on disk          search p50/p95    ask p50   load
+ *   100000   163438    98 MB    447 MB (Flat)          19.8 / 47.0 ms    29.7 ms   1.5
+ *   950000  1051655   935 MB   3728 MB (HNSW32)       127.5 / 364 ms    110.6 ms   1.4-3.0
+ * Build of the 1M index: 610k documents in 498 s, then 340k more in 211 s
+ * (1200-1600 documents/s under load), plus the HNSW32 build when the run
+ * ends (Debian's generic FAISS computes HNSW distances with scalar code:
+ * ~6 min for 675k vectors).
+ * Before this session's BM25 scorer (store/bm25.c) and the kNN skip in the
+ * convex fusion, the 100k figures were 126 ms / 153 ms (load ~2); the BM25
+ * part alone, old and new back to back in one process over 232 queries:
+ * 192 ms vs 48 ms per query (load ~4).
+ *
  * usage: bench_search [N] [DIR]   (DOCQ_SHARED_DIR locates ../shared) */
 #include <stdio.h>
 #include <stdlib.h>
