@@ -18,7 +18,7 @@
  * ends (Debian's generic FAISS computes HNSW distances with scalar code:
  * ~6 min for 675k vectors).
  * Before this session's BM25 scorer (store/bm25.c) and the kNN skip in the
- * convex fusion, the 100k figures were 126 ms / 153 ms (load ~2); the BM25
+ * convex fusion, the 100k figures were 126 ms / 153 ms (last session, loaded); the BM25
  * part alone, old and new back to back in one process over 232 queries:
  * 192 ms vs 48 ms per query (load ~4).
  *
