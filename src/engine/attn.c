@@ -19,7 +19,7 @@
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
+#include "engine/simd8.h"
 #define DQ_ATTN_AVX2 1
 #endif
 
@@ -268,25 +268,10 @@ static void transpose(const float *rows, float *kt, int nk, int hd)
   if (hd % 8 == 0)
     for (; j0 + 8 <= nk; j0 += 8)
       for (int d0 = 0; d0 < hd; d0 += 8) {
-        __m256 r[8], t[8];
+        __m256 r[8];
         for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows + (size_t)(j0 + i) * hd + d0);
-        for (int i = 0; i < 8; i += 2) {
-          t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-          t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-        }
-        for (int i = 0; i < 8; i += 4) {
-          r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-          r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-          r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-          r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-        }
-        /* r0: d0,d4 rows 0-3 ... pair the 128-bit halves of rows 0-3 and 4-7 */
-        static const int order[8] = {0, 1, 2, 3, 0, 1, 2, 3};
-        for (int i = 0; i < 8; i++) {
-          const __m256 lo = r[order[i]], hi = r[4 + order[i]];
-          t[i] = i < 4 ? _mm256_permute2f128_ps(lo, hi, 0x20) : _mm256_permute2f128_ps(lo, hi, 0x31);
-        }
-        for (int i = 0; i < 8; i++) _mm256_storeu_ps(kt + (size_t)(d0 + i) * TILE + j0, t[i]);
+        dq_transpose8_ps(r);
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(kt + (size_t)(d0 + i) * TILE + j0, r[i]);
       }
 #endif
   for (int j = j0; j < nk; j++)

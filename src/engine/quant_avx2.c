@@ -15,7 +15,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define DQ_HAVE_AVX2 1
-#include <immintrin.h>
+#include "engine/simd8.h"
 #endif
 
 #include "engine/kernels.h"
@@ -526,22 +526,10 @@ static inline int64_t g8_groups(int64_t nb) { return nb / 8 + ((nb & 4) != 0) + 
 static inline void g8_interleave(const __m256i *v, int G, uint8_t *dst)
 {
   if (G == 8) { /* 8 x 8 dword transpose: vector j = dword j of each block */
-    __m256 r[8], t[8], s[8];
+    __m256 r[8];
     for (int i = 0; i < 8; i++) r[i] = _mm256_castsi256_ps(v[i]);
-    for (int i = 0; i < 8; i += 2) {
-      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-      s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-      s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-      s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-      s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int j = 0; j < 4; j++) {
-      _mm256_store_ps((float *)(void *)(dst + 32 * j), _mm256_permute2f128_ps(s[j], s[j + 4], 0x20));
-      _mm256_store_ps((float *)(void *)(dst + 32 * (j + 4)), _mm256_permute2f128_ps(s[j], s[j + 4], 0x31));
-    }
+    dq_transpose8_ps(r);
+    for (int j = 0; j < 8; j++) _mm256_store_ps((float *)(void *)(dst + 32 * j), r[j]);
     return;
   }
   __m256i *o = (__m256i *)(void *)dst;
