@@ -102,11 +102,12 @@ int dq_utf8_repair(const char *s, size_t n, char **out, size_t *out_n, size_t *n
 
 #define DQ_NORM_OPTS (UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
 
-int dq_normalize(const char *s, size_t n, char **out, size_t *out_n)
+/* Map valid UTF-8 through utf8proc with `opts` into a new string (dq_free). */
+static int map_utf8(const char *s, size_t n, int opts, char **out, size_t *out_n)
 {
   utf8proc_uint8_t *dst = NULL;
   *out = NULL;
-  utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, DQ_NORM_OPTS);
+  utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, (utf8proc_option_t)opts);
   if (r < 0) {
     if (r == UTF8PROC_ERROR_NOMEM) return dq_err_set(DOCQ_ENOMEM, "out of memory normalizing text");
     return dq_err_set(DOCQ_EINVAL, "cannot normalize text: %s", utf8proc_errmsg(r));
@@ -116,6 +117,15 @@ int dq_normalize(const char *s, size_t n, char **out, size_t *out_n)
   if (out_n) *out_n = (size_t)r;
   return 0;
 }
+
+int dq_normalize(const char *s, size_t n, char **out, size_t *out_n)
+{
+  return map_utf8(s, n, DQ_NORM_OPTS, out, out_n);
+}
+
+/* NFKD + case fold without combining marks: the diacritic-free form. */
+#define DQ_FOLD_OPTS (UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | \
+                      UTF8PROC_IGNORE | UTF8PROC_STRIPMARK)
 
 /* ---- segmentation ------------------------------------------------------------- */
 
@@ -187,10 +197,6 @@ static int latin_word(const char *s, size_t n)
   return 1;
 }
 
-/* NFKD + case fold without combining marks: the diacritic-free form. */
-#define DQ_FOLD_OPTS (UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | \
-                      UTF8PROC_IGNORE | UTF8PROC_STRIPMARK)
-
 /* Emit one word s[start..end): ASCII is lower-cased in place into a small
  * buffer; anything else goes through utf8proc (NFKC + case fold). */
 static int emit_word(const char *s, size_t start, size_t end, int ascii, dq_term_cb cb, void *ctx)
@@ -209,26 +215,21 @@ static int emit_word(const char *s, size_t start, size_t end, int ascii, dq_term
   }
   char *norm = NULL;
   size_t nn = 0;
-  if (latin_word(s + start, n)) {
-    /* Latin letters meet without their diacritics ("Gómez" = "gomez", as a
-     * user types it; SQLite's unicode61 folds the same way), and what is
-     * plain ASCII afterwards is stemmed like any English word. Other scripts
-     * keep their marks: there they are letters, not accents. */
-    utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s + start, (utf8proc_ssize_t)n, &dst, DQ_FOLD_OPTS);
-    if (r < 0) return r == UTF8PROC_ERROR_NOMEM ? DOCQ_ENOMEM : DOCQ_EINVAL;
-    size_t fl = (size_t)r, i = 0;
-    while (i < fl && dst[i] < 0x80) i++;
-    if (fl > 0 && i == fl && fl <= DQ_MAX_WORD) {
-      fl = dq_porter_stem((char *)dst, fl);
-      int rc = cb(ctx, (const char *)dst, fl, start, end);
-      free(dst);
+  /* Latin letters meet without their diacritics ("Gómez" = "gomez", as a
+   * user types it; SQLite's unicode61 folds the same way), and what is plain
+   * ASCII afterwards is stemmed like any English word. Other scripts keep
+   * their marks: there they are letters, not accents. */
+  int latin = latin_word(s + start, n);
+  if (map_utf8(s + start, n, latin ? DQ_FOLD_OPTS : DQ_NORM_OPTS, &norm, &nn)) return DOCQ_ENOMEM;
+  if (latin) {
+    size_t i = 0;
+    while (i < nn && (unsigned char)norm[i] < 0x80) i++;
+    if (nn > 0 && i == nn && nn <= DQ_MAX_WORD) {
+      nn = dq_porter_stem(norm, nn);
+      int rc = cb(ctx, norm, nn, start, end);
+      free(norm);
       return rc;
     }
-    norm = (char *)dst;
-    nn = fl;
-  } else if (dq_normalize(s + start, n, &norm, &nn)) {
-    return DOCQ_ENOMEM;
   }
   int rc = 0;
   if (nn > 0) {
