@@ -13,10 +13,10 @@ all: build
 deps:
 	@bash scripts/setup-deps.sh
 
-$(BUILD)/CMakeCache.txt:
+# Configured every time (cheap), so SHARED=... or CMAKE_ARGS=... given later
+# reach an existing build folder too.
+build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOCQ_SHARED_DIR=$(SHARED) $(CMAKE_ARGS)
-
-build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Index samples/ into a throwaway index and ask one question.
