@@ -234,10 +234,15 @@ static void test_engine_forward__stories260k_parity(void **state)
       if (r->n_pos) {
         fprintf(stderr, "stories260K %s %s: %d/%d positions within 1e-4, max |dlogit| %.2e\n",
                 tiled ? "tiled" : "llama.cpp order", mode ? "batched" : "token-by-token", within, r->n_pos, max_err);
-        /* llama.cpp's f16 KV cache and f16 attention accumulator (which the
-         * llama.cpp-order path replicates) make a last-bit difference in an
-         * f32 sum flip an f16 rounding now and then (~5e-4 in a logit); token
-         * by token, every position but such flips agrees to ~3e-6. The tiled
+        /* The reference was made with flash attention on a whole-prompt batch
+         * (a llama.cpp build reproduces it to 4e-6 that way). That kernel
+         * rounds the query to f16 and accumulates V in f16, so a last-bit
+         * difference in an f32 sum flips an f16 rounding now and then (~5e-4
+         * in a logit): llama.cpp's own token-by-token logits are 1.9e-3 from
+         * its batched ones. Bit-equal inputs would need ggml's summation
+         * orders and its vectorized expf in SiLU, i.e. its code; the
+         * all-f32 comparison below checks the arithmetic at 1e-4 instead.
+         * Token by token, every position but such flips agrees to ~3e-6. The tiled
          * path keeps the query and the accumulator in f32: it is nearer the
          * exact (all-f32) logits than llama.cpp is (9.3e-3 vs 1.6e-2 here),
          * hence 6.1e-3 from llama.cpp's (see forward.c, use_tiled). */
@@ -255,6 +260,76 @@ static void test_engine_forward__stories260k_parity(void **state)
   }
   dq_model_free(m);
   free_refs(ref, nref);
+}
+
+/* The same model against llama.cpp run in all-f32 arithmetic (f32 KV cache, no
+ * flash attention; tests/data/stories260K.f32.llama-cpp.txt, made by
+ * tests/tools/llama_cpp_logits.cpp). Without f16 roundings in attention the
+ * logits are well conditioned, so the issue's 1e-4 holds at every position in
+ * both the batched and the token-by-token path (measured 5e-6). */
+static void test_engine_forward__stories260k_f32_llamacpp(void **state)
+{
+  (void)state;
+  const char *src = getenv("DOCQ_SOURCE_DIR");
+  if (!shared_dir() || !src) skip();
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tests/data/stories260K.f32.llama-cpp.txt", src);
+  char *text = slurp(path);
+  assert_non_null(text);
+  dq_model *m = load_shared("stories260K.gguf");
+  const int nv = m->hp.n_vocab;
+  int n_prompts = 0, n_checked = 0;
+  char *save = NULL;
+  char *line = strtok_r(text, "\n", &save);
+  while (line) {
+    if (strncmp(line, "tokens ", 7)) {
+      line = strtok_r(NULL, "\n", &save);
+      continue;
+    }
+    char *p = line + 7;
+    const int n = (int)strtol(p, &p, 10);
+    assert_true(n > 0 && n <= 64);
+    int32_t toks[64];
+    p++;
+    for (int i = 0; i < n; i++) toks[i] = (int32_t)strtol(p, &p, 10);
+    float want[64][16];
+    int want_argmax[64];
+    for (int i = 0; i < n; i++) {
+      line = strtok_r(NULL, "\n", &save);
+      assert_non_null(line);
+      assert_int_equal(strncmp(line, "pos ", 4), 0);
+      assert_int_equal(atoi(line + 4), i);
+      want_argmax[i] = atoi(strstr(line, "argmax ") + 7);
+      p = strstr(line, "]: ") + 3;
+      for (int j = 0; j < 16; j++) want[i][j] = strtof(p, &p);
+    }
+    for (int mode = 0; mode < 2; mode++) {
+      dq_fwd *f;
+      assert_int_equal(dq_fwd_new(&f, m, 512, 512, 1, DQ_KV_F32), 0);
+      float *all = malloc(sizeof(float) * (size_t)n * nv);
+      if (mode == 0)
+        for (int i = 0; i < n; i++) assert_int_equal(dq_fwd_eval(f, toks + i, 1, all + (size_t)i * nv), 0);
+      else
+        assert_int_equal(dq_fwd_eval(f, toks, n, all), 0);
+      double max_err = 0;
+      for (int i = 0; i < n; i++) {
+        assert_int_equal(argmax(all + (size_t)i * nv, nv), want_argmax[i]);
+        for (int j = 0; j < 16; j++) max_err = fmax(max_err, fabs(all[(size_t)i * nv + j] - want[i][j]));
+      }
+      fprintf(stderr, "stories260K f32 vs llama.cpp f32, prompt %d %s: %d positions, max |dlogit| %.2e\n", n_prompts,
+              mode ? "batched" : "token-by-token", n, max_err);
+      assert_true(max_err <= 1e-4);
+      free(all);
+      dq_fwd_free(f);
+    }
+    n_checked += n;
+    n_prompts++;
+    line = strtok_r(NULL, "\n", &save);
+  }
+  assert_int_equal(n_prompts, 2);
+  assert_int_equal(n_checked, 38);
+  free(text);
+  dq_model_free(m);
 }
 
 /* ---- tiny-qwen2 --------------------------------------------------------------- */
@@ -515,6 +590,7 @@ int main(void)
   if (!shared_dir()) fprintf(stderr, "DOCQ_SHARED_DIR not set: parity tests against /work/shared are skipped\n");
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_engine_forward__stories260k_parity),
+    cmocka_unit_test(test_engine_forward__stories260k_f32_llamacpp),
     cmocka_unit_test(test_engine_forward__qwen2_q8_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_k_m_parity),
