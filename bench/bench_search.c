@@ -123,18 +123,33 @@ int main(int argc, char **argv)
     free(line);
     fclose(f);
   }
-  double *lat = calloc(nq, sizeof *lat);
+  double *lat = calloc(nq, sizeof *lat), *lat_nofb = calloc(nq, sizeof *lat_nofb);
+  /* The default search and the same without feedback (RM3), interleaved
+   * query by query (the order alternating) so load changes hit both alike. */
+  docq_search_options nofb;
+  docq_search_options_init(&nofb, DOCQ_SEARCH_OPTIONS_VERSION);
+  nofb.feedback = 0;
   for (int pass = 0; pass < 2; pass++) {
     for (size_t i = 0; i < nq; i++) {
-      docq_results *r = NULL;
-      double t = now();
-      if (docq_search(&r, db, qs[i], NULL)) { fprintf(stderr, "search: %s\n", docq_error_last()->message); return 1; }
-      lat[i] = (now() - t) * 1000;
-      docq_results_free(r);
+      for (int v = 0; v < 2; v++) {
+        const int plain = (v + (int)i) % 2;
+        docq_results *r = NULL;
+        double t = now();
+        if (docq_search(&r, db, qs[i], plain ? &nofb : NULL)) {
+          fprintf(stderr, "search: %s\n", docq_error_last()->message);
+          return 1;
+        }
+        (plain ? lat_nofb : lat)[i] = (now() - t) * 1000;
+        docq_results_free(r);
+      }
     }
   }
   qsort(lat, nq, sizeof *lat, cmpd);
+  qsort(lat_nofb, nq, sizeof *lat_nofb, cmpd);
   printf("search (k=10, hybrid, warm): %zu queries, p50 %.2f ms, p95 %.2f ms\n", nq, lat[nq / 2], lat[(size_t)(nq * 0.95)]);
+  printf("  without feedback:          p50 %.2f ms, p95 %.2f ms (feedback costs x%.2f at p50)\n", lat_nofb[nq / 2],
+         lat_nofb[(size_t)(nq * 0.95)], lat[nq / 2] / lat_nofb[nq / 2]);
+  free(lat_nofb);
   for (size_t i = 0; i < nq; i++) {
     docq_answer *a = NULL;
     double t = now();

@@ -18,6 +18,7 @@ static void usage(FILE *f)
         "  --budget N       context budget in tokens (default 2048)\n"
         "  -k N             passages retrieved before packing (default 20)\n"
         "  --mode M         retrieval: hybrid (default), bm25, vector\n"
+        "  --no-feedback    plain BM25: no re-ranking with terms of the best passages (RM3)\n"
         "  --path PREFIX    only documents under PREFIX\n"
         "  --tag TAG        only documents with this front-matter tag\n"
         "  --show-prompt    print the packed prompt\n"
@@ -146,6 +147,8 @@ int cmd_ask(int argc, char **argv)
       else if (!strcmp(m, "bm25")) ao.search.mode = DOCQ_MODE_BM25;
       else if (!strcmp(m, "vector")) ao.search.mode = DOCQ_MODE_VECTOR;
       else { fprintf(stderr, "docq ask: --mode is hybrid, bm25 or vector\n"); return EXIT_USAGE; }
+    } else if (!strcmp(a, "--no-feedback")) {
+      ao.search.feedback = 0;
     } else if (!strcmp(a, "--path")) {
       if (!has) goto missing;
       ao.search.path_prefix = argv[++i];

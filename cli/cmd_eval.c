@@ -35,7 +35,7 @@
 static void usage(FILE *f)
 {
   fputs("usage: docq eval retrieval DIR [--mode bm25|vector|hybrid] [--fusion rrf|convex] [--weight W]\n"
-        "                               [--db DIR] [--limit N] [--json]\n"
+        "                               [--no-feedback] [--db DIR] [--limit N] [--json]\n"
         "       docq eval answers DIR [--budget N] [-k N] [--db DIR] [--limit N] [--json]\n"
         "       docq eval ppl --model M --text FILE -c N [RoPE flags]   (llama-perplexity protocol)\n"
         "       docq eval passkey --model M -c N --depths 0,10,...,100  (accuracy by depth)\n"
@@ -417,13 +417,14 @@ static int eval_retrieval(const eval_opts *eo, evalset *set, docq_db *db)
   if (g_cli.json) {
     printf("{\"set\":");
     cli_json_str(stdout, eo->dir);
-    printf(",\"mode\":\"%s\",\"fusion\":\"%s\",\"weight\":%g,\"queries\":%zu,\"ndcg@10\":%.4f,\"recall@100\":%.4f,"
+    printf(",\"mode\":\"%s\",\"fusion\":\"%s\",\"weight\":%g,\"feedback\":%s,\"queries\":%zu,\"ndcg@10\":%.4f,\"recall@100\":%.4f,"
            "\"mrr@10\":%.4f,\"latency_ms_p50\":%.2f,\"latency_ms_p95\":%.2f}\n",
-           modes[eo->so.mode], fusions[eo->so.fusion], eo->so.bm25_weight, m.n, m.ndcg10 / n, m.recall100 / n,
+           modes[eo->so.mode], fusions[eo->so.fusion], eo->so.bm25_weight, eo->so.feedback ? "true" : "false", m.n, m.ndcg10 / n, m.recall100 / n,
            m.mrr10 / n, p50, p95);
   } else {
     printf("set        %s\nmode       %s (fusion %s", eo->dir, modes[eo->so.mode], fusions[eo->so.fusion]);
     if (eo->so.bm25_weight >= 0) printf(", weight %g", eo->so.bm25_weight);
+    if (!eo->so.feedback) printf(", no feedback");
     printf(")\nqueries    %zu\nnDCG@10    %.4f\nRecall@100 %.4f\nMRR@10     %.4f\nlatency    p50 %.2f ms, p95 %.2f ms\n",
            m.n, m.ndcg10 / n, m.recall100 / n, m.mrr10 / n, p50, p95);
   }
@@ -600,6 +601,8 @@ int cmd_eval(int argc, char **argv)
       if (!strcmp(m, "rrf")) eo.so.fusion = DOCQ_FUSION_RRF;
       else if (!strcmp(m, "convex")) eo.so.fusion = DOCQ_FUSION_CONVEX;
       else { fprintf(stderr, "docq eval: --fusion is rrf or convex\n"); return EXIT_USAGE; }
+    } else if (!strcmp(a, "--no-feedback")) {
+      eo.so.feedback = 0;
     } else if (!strcmp(a, "--weight")) {
       if (!need(argc, argv, i)) return EXIT_USAGE;
       eo.so.bm25_weight = atof(argv[++i]);

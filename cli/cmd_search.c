@@ -21,6 +21,7 @@ static void usage(FILE *f)
         "  --after DATE         only documents dated on/after DATE (YYYY-MM-DD)\n"
         "  --before DATE        only documents dated before DATE (YYYY-MM-DD)\n"
         "  --no-merge           do not merge neighbouring chunks into one passage\n"
+        "  --no-feedback        plain BM25: no re-ranking with terms of the best passages (RM3)\n"
         "  --json               machine-readable output\n"
         "  --db DIR             the index folder\n", f);
 }
@@ -159,6 +160,8 @@ int cmd_search(int argc, char **argv)
       if (a[2] == 'a') so.after = t; else so.before = t;
     } else if (!strcmp(a, "--no-merge")) {
       so.merge_neighbors = 0;
+    } else if (!strcmp(a, "--no-feedback")) {
+      so.feedback = 0;
     } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
       fprintf(stderr, "docq search: unknown option %s (see docq search --help)\n", a);
       return EXIT_USAGE;

@@ -276,7 +276,9 @@ typedef enum docq_mode { DOCQ_MODE_HYBRID = 0, DOCQ_MODE_BM25 = 1, DOCQ_MODE_VEC
 typedef enum docq_fusion { DOCQ_FUSION_DEFAULT = 0, DOCQ_FUSION_RRF = 1, DOCQ_FUSION_CONVEX = 2 } docq_fusion;
 typedef enum docq_order { DOCQ_ORDER_EDGES = 0, DOCQ_ORDER_RELEVANCE = 1, DOCQ_ORDER_DOCUMENT = 2 } docq_order;
 
-#define DOCQ_SEARCH_OPTIONS_VERSION 1
+/* Version 2 added `feedback`; a caller built against version 1 still works
+ * (it gets the default). */
+#define DOCQ_SEARCH_OPTIONS_VERSION 2
 typedef struct docq_search_options {
   unsigned int version;
   unsigned k;              /* passages wanted; default 10 */
@@ -288,9 +290,11 @@ typedef struct docq_search_options {
   const char *tag;         /* only documents with this front-matter tag */
   int64_t after, before;   /* only documents with date/mtime in [after, before); 0 = open */
   int merge_neighbors;     /* 1 (default): adjacent chunks of a document become one span */
+  int feedback;            /* 1 (default): pseudo-relevance feedback (RM3) re-ranks the lexical
+                              candidates with terms of the best ones; 0: plain BM25 */
 } docq_search_options;
 
-#define DOCQ_SEARCH_OPTIONS_INIT { DOCQ_SEARCH_OPTIONS_VERSION, 10, DOCQ_MODE_HYBRID, DOCQ_FUSION_DEFAULT, -1.0, NULL, NULL, NULL, 0, 0, 1 }
+#define DOCQ_SEARCH_OPTIONS_INIT { DOCQ_SEARCH_OPTIONS_VERSION, 10, DOCQ_MODE_HYBRID, DOCQ_FUSION_DEFAULT, -1.0, NULL, NULL, NULL, 0, 0, 1, 1 }
 DOCQ_API int docq_search_options_init(docq_search_options *opts, unsigned int version);
 
 typedef struct docq_results docq_results;
@@ -482,7 +486,9 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
 
 /* ---- asking ----------------------------------------------------------------------------- */
 
-#define DOCQ_ASK_OPTIONS_VERSION 1
+/* Version 2: the embedded search options grew (version 2 of those); a
+ * version-1 struct is refused with DOCQ_EVERSION: rebuild against this header. */
+#define DOCQ_ASK_OPTIONS_VERSION 2
 typedef struct docq_ask_options {
   unsigned int version;
   docq_search_options search; /* retrieval settings (k defaults to 20 for ask) */

@@ -2,6 +2,7 @@
  * dq_retrieve (src/retrieve). The results own the hit records; the docq_hit
  * array handed out borrows their strings, so getters stay valid until
  * docq_results_free. */
+#include <stddef.h>
 #include <string.h>
 
 #include "api/db_internal.h"
@@ -18,11 +19,13 @@ struct docq_results {
 DOCQ_API int docq_search_options_init(docq_search_options *opts, unsigned int version)
 {
   DQ_ASSERT_ARG(opts);
-  if (version != DOCQ_SEARCH_OPTIONS_VERSION)
-    return dq_err_set(DOCQ_EVERSION, "docq_search_options version %u is not supported (this library: %d)",
+  if (version != 1 && version != DOCQ_SEARCH_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_search_options version %u is not supported (this library: 1-%d)",
                       version, DOCQ_SEARCH_OPTIONS_VERSION);
   docq_search_options d = DOCQ_SEARCH_OPTIONS_INIT;
-  *opts = d;
+  d.version = version;
+  /* a version-1 struct ends before `feedback` */
+  memcpy(opts, &d, version == 1 ? offsetof(docq_search_options, feedback) : sizeof d);
   return 0;
 }
 
@@ -31,8 +34,8 @@ static int query_opts(const docq_search_options *so, dq_query_opts *q, volatile 
 {
   docq_search_options d = DOCQ_SEARCH_OPTIONS_INIT;
   if (!so) so = &d;
-  if (so->version != DOCQ_SEARCH_OPTIONS_VERSION)
-    return dq_err_set(DOCQ_EVERSION, "docq_search_options version %u is not supported (this library: %d)",
+  if (so->version != 1 && so->version != DOCQ_SEARCH_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_search_options version %u is not supported (this library: 1-%d)",
                       so->version, DOCQ_SEARCH_OPTIONS_VERSION);
   if ((int)so->mode < DOCQ_MODE_HYBRID || (int)so->mode > DOCQ_MODE_VECTOR)
     return dq_err_set(DOCQ_EINVAL, "search: unknown mode %d", (int)so->mode);
@@ -48,6 +51,7 @@ static int query_opts(const docq_search_options *so, dq_query_opts *q, volatile 
   q->fusion = so->fusion == DOCQ_FUSION_RRF ? DQ_FUSE_RRF : so->fusion == DOCQ_FUSION_CONVEX ? DQ_FUSE_CONVEX : 0;
   q->w_bm25 = so->bm25_weight;
   q->merge = so->merge_neighbors != 0;
+  q->feedback = so->version >= 2 && !so->feedback ? -1 : 0; /* not in a version-1 struct */
   q->dedupe = 0.9;
   q->filter.prefix = so->path_prefix;
   q->filter.glob = so->path_glob;

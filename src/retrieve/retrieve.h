@@ -123,6 +123,7 @@ typedef struct dq_query_opts {
   int fusion;          /* DQ_FUSE_*; 0 = default */
   double w_bm25;       /* < 0 = default for the fusion */
   int merge;           /* merge neighbouring chunks */
+  int feedback;        /* pseudo-relevance feedback (retrieve/prf.c): 0 default, < 0 off */
   double dedupe;       /* Jaccard threshold; <= 0 disables (default 0.9) */
   dq_filter filter;
   volatile int *interrupt; /* may be NULL */

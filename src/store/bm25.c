@@ -315,3 +315,37 @@ done:
   dq_free(q);
   return rc < 0 ? rc : 0;
 }
+
+/* ---- the formula, for re-scoring outside the store (retrieve/prf.c) ---- */
+
+double dq_bm25_idf(int64_t n_rows, int64_t df)
+{
+  double idf = log(((double)n_rows - (double)df + 0.5) / ((double)df + 0.5));
+  return idf <= 0 ? 1e-6 : idf;
+}
+
+double dq_bm25_term(double idf, double tf, double dl, double avgdl)
+{
+  return idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl));
+}
+
+int dq_store_bm25_stats(dq_store *s, int64_t *n_rows, double *avgdl)
+{
+  int rc = cache_refresh(s);
+  if (rc < 0) return rc;
+  *n_rows = s->bm->n_rows;
+  *avgdl = s->bm->avgdl;
+  return 0;
+}
+
+int dq_store_term_df(dq_store *s, const char *term, size_t n, int64_t *df)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_TERM_DF);
+  if (!st) return dq_err_code();
+  sqlite3_bind_text(st, 1, term, (int)n, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  *df = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : dq_sql_fail(s, rc, "term frequency");
+  dq_stmt_done(st);
+  return rc;
+}

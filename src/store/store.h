@@ -136,6 +136,17 @@ typedef struct dq_scored { int64_t chunk_id; double score; } dq_scored;
  * better). *n_out <= k. */
 int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
 
+/* BM25 as dq_store_bm25 computes it, for re-scoring outside the store:
+ * idf of a term in df of n_rows chunks (clamped to 1e-6 like FTS5's), and one
+ * term's part of a chunk's score. */
+double dq_bm25_idf(int64_t n_rows, int64_t df);
+double dq_bm25_term(double idf, double tf, double dl, double avgdl);
+/* The number of indexed chunks and their mean length in terms. */
+int dq_store_bm25_stats(dq_store *s, int64_t *n_rows, double *avgdl);
+/* The number of chunks containing `term` (a dq_terms term, n bytes); 0 if none.
+ * Costs a walk over the term's postings. */
+int dq_store_term_df(dq_store *s, const char *term, size_t n, int64_t *df);
+
 /* The same ranking through FTS5 itself (MATCH with the quoted terms, ORDER BY
  * bm25): slower; the reference dq_store_bm25 is tested against. */
 int dq_store_bm25_fts(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);

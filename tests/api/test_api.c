@@ -227,12 +227,60 @@ static void test_api__old_builtin_embedder_reencoded(void **state)
   docq_db_free(db);
 }
 
+/* Search options version 2 added `feedback`: a caller built against version
+ * 1 passes the shorter struct and still searches (with the default); ask
+ * options embed the search options, so their version 1 is refused. */
+static void test_api__search_options_versions(void **state)
+{
+  (void)state;
+  char src[128], idx[128];
+  snprintf(src, sizeof src, "%s/src", g_dir);
+  snprintf(idx, sizeof idx, "%s/idx", g_dir);
+  assert_int_equal(mkdir(src, 0777), 0);
+  write_file(src, "glacier.md", "# Glaciers\n\nA glacier leaves a moraine of rock where its ice melts.\n");
+  write_file(src, "harbor.md", "# Harbors\n\nThe glacier carved this harbor; ships now shelter there.\n");
+  const char *paths[] = { src };
+  docq_db *db;
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0);
+
+  docq_search_options v2;
+  assert_int_equal(docq_search_options_init(&v2, DOCQ_SEARCH_OPTIONS_VERSION), 0);
+  assert_int_equal(v2.feedback, 1);
+  const size_t v1_size = offsetof(docq_search_options, feedback);
+  docq_search_options *v1 = malloc(v1_size); /* exactly what a version-1 caller has */
+  assert_int_equal(docq_search_options_init(v1, 1), 0);
+  unsigned int ver = 0, k = 0; /* read as bytes: the object is shorter than the struct */
+  memcpy(&ver, (char *)v1 + offsetof(docq_search_options, version), sizeof ver);
+  memcpy(&k, (char *)v1 + offsetof(docq_search_options, k), sizeof k);
+  assert_int_equal(ver, 1);
+  assert_int_equal(k, 10);
+  docq_results *r = NULL;
+  assert_int_equal(docq_search(&r, db, "glacier moraine", v1), 0);
+  assert_true(docq_results_count(r) >= 1);
+  docq_results_free(r);
+  free(v1);
+  for (int fb = 0; fb < 2; fb++) {
+    v2.feedback = fb;
+    assert_int_equal(docq_search(&r, db, "glacier moraine", &v2), 0);
+    assert_true(docq_results_count(r) >= 1);
+    assert_non_null(strstr(docq_results_get(r, 0)->path, "glacier.md"));
+    docq_results_free(r);
+  }
+  docq_ask_options ao;
+  assert_int_equal(docq_ask_options_init(&ao, 1), DOCQ_EVERSION);
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  assert_int_equal(ao.search.feedback, 1);
+  docq_db_free(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_api__versions_and_errors),
     cmocka_unit_test_setup_teardown(test_api__documents_from_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__old_builtin_embedder_reencoded, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,8 @@ for m in bm25 vector hybrid; do
 done
 out=$("$BIN" --db "$DB" search "sourdough starter flour" --fusion rrf -k 1)
 check "search --fusion rrf" 'printf "%s" "$out" | grep -q "bread.md"'
+out=$("$BIN" --db "$DB" search "sourdough starter flour" --no-feedback -k 1)
+check "search --no-feedback" 'printf "%s" "$out" | grep -q "bread.md"'
 # --json after the command, with hit fields
 out=$("$BIN" search "sourdough starter flour" -k 2 --json --db "$DB")
 check "search --json is an object with hits" 'printf "%s" "$out" | grep -q "^{\"query\":\"sourdough starter flour\",\"mode\":\"hybrid\""'

@@ -21,25 +21,11 @@
 #include "store/store.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "tmpdir.h"
 
 typedef struct fx { char dir[256]; dq_store *s; dq_embedder *e; } fx;
 
 #define OK(expr) do { int rc_ = (expr); if (rc_ != 0) fail_msg("%s -> %d: %s", #expr, rc_, dq_err_msg()); } while (0)
-
-static void rm_rf(const char *dir)
-{
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[512];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 /* A document whose chunks are texts[] (overlaps[i] leading bytes of chunk i repeat chunk i-1). */
 static void put(fx *f, const char *path, const char *const *texts, const size_t *overlaps, size_t n)
@@ -106,7 +92,7 @@ static int teardown(void **state)
   fx *f = *state;
   dq_store_close(f->s);
   dq_embedder_free(f->e);
-  rm_rf(f->dir);
+  dq_test_rm_dir(f->dir);
   free(f);
   return 0;
 }

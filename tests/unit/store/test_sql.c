@@ -29,27 +29,13 @@
 #include "util/mem.h"
 
 #include "index_sql.h"
+#include "tmpdir.h"
 
 #define DIM 16
 
 typedef struct fixture {
   char dir[256];
 } fixture;
-
-static void rm_rf(const char *dir)
-{
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[512];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 static int setup(void **state)
 {
@@ -65,7 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture *f = *state;
-  rm_rf(f->dir);
+  dq_test_rm_dir(f->dir);
   free(f);
   return 0;
 }
@@ -411,7 +397,7 @@ static void test_store_sql__check_detects_violations(void **state)
   dq_store_close(s);
 
   /* chunk text changed behind FTS's back: the integrity check sees it */
-  rm_rf(f->dir);
+  dq_test_rm_dir(f->dir);
   s = open_new(f);
   put(s, "/x", t, 2, NULL);
   dq_store_close(s);
@@ -426,7 +412,7 @@ static void test_store_sql__check_detects_violations(void **state)
   dq_store_close(s);
 
   /* a chunk without its FTS row */
-  rm_rf(f->dir);
+  dq_test_rm_dir(f->dir);
   s = open_new(f);
   put(s, "/x", t, 2, NULL);
   dq_store_close(s);
@@ -439,7 +425,7 @@ static void test_store_sql__check_detects_violations(void **state)
   dq_store_close(s);
 
   /* wrong chunk count on a document */
-  rm_rf(f->dir);
+  dq_test_rm_dir(f->dir);
   s = open_new(f);
   put(s, "/x", t, 2, NULL);
   dq_store_close(s);
