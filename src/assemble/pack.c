@@ -17,8 +17,9 @@
  *   Question: <question>
  *   Answer:
  *
- * Costs are additive by construction for dq_token_estimate (pieces are
- * separated by white space, which the estimate never counts across); a model
+ * For dq_token_estimate the pieces' costs add up to at least the whole's
+ * (pieces end in white space, which the estimate never counts across, and
+ * each piece is rounded up on its own); a model
  * tokenizer may merge across pieces, so the assembled prompt is counted once
  * more and the lowest-ranked passage dropped until it fits. */
 #include "assemble/assemble.h"

@@ -60,12 +60,17 @@ static void test_assemble_pack__document_order(void **state)
   assert_int_equal(perm[3], 0); /* b.md:30 */
 }
 
-/* A passage of about `words` estimated tokens ("wordNN " = 2 tokens each). */
+/* A passage of `words` words of 7 lower-case letters, 2 estimated tokens
+ * each ("wcbxaje ": tag and index spelled in letters, as digits cost more). */
 static char *text_of(int words, int tag)
 {
   char *t = malloc((size_t)words * 12 + 1);
   size_t n = 0;
-  for (int i = 0; i < words; i++) n += (size_t)sprintf(t + n, "w%02dx%03d ", tag, i % 1000);
+  for (int i = 0; i < words; i++) {
+    int k = i % 1000;
+    n += (size_t)sprintf(t + n, "w%c%cx%c%c%c ", 'a' + tag / 10 % 10, 'a' + tag % 10, 'a' + k / 100, 'a' + k / 10 % 10,
+                         'a' + k % 10);
+  }
   t[n] = 0;
   return t;
 }
