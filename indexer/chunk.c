@@ -259,9 +259,10 @@ static int emit(ck *c)
   ch->line_first = f->l1;
   ch->line_last = l->l2;
   ch->overlap_len = c->has_ov ? f->b - f->a : 0;
-  /* With the estimator the packing sum is exact at the whitespace and
-   * sentence cuts used here, and an over-estimate at character cuts; a model
-   * tokenizer is asked again because merges can cross the cuts. */
+  /* With the estimator the packing sum is at least the chunk's own estimate
+   * (each unit is rounded up on its own, and nothing is counted across the
+   * white-space and sentence cuts used here); a model tokenizer is asked
+   * again because merges can cross the cuts. */
   ch->n_tokens = (uint32_t)(c->o->count_tokens || !c->slices ? count(c, ch->text, ch->text_len) : c->tok);
   const dq_block *sb = l->blk ? l->blk : f->blk;
   ch->section = dq_strdup(sb ? sb->section : "");
@@ -364,12 +365,14 @@ static int push(ck *c, const unit *u)
 }
 
 /* Tokens of the bytes between the open chunk's last unit and u (markup the
- * loader skipped lies there in a markdown slice). */
+ * loader skipped lies there in a markdown slice; units of another block are
+ * joined with a blank line, which the estimate counts as two newlines). */
 static size_t gap_tokens(const ck *c, const unit *u)
 {
   if (!c->nu) return 0;
   const unit *l = &c->u[c->nu - 1];
-  if (l->sp != u->sp || l->b >= u->a) return 0;
+  if (l->sp != u->sp) return count(c, "\n\n", 2);
+  if (l->b >= u->a) return 0;
   return count(c, u->sp + l->b, u->a - l->b);
 }
 

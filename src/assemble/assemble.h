@@ -65,7 +65,8 @@ typedef struct dq_packed {
 /* Pack items (best first) for `question`: take passages in rank order while
  * they fit (a passage that does not fit is skipped and smaller later ones are
  * tried), label them [1..n] in rank order, place them in the prompt in the
- * requested order, each headed by "[n] title — path:first-last". The prompt
+ * requested order, each headed by "[n] title — path:first-last" ("[n]
+ * path:first-last" when the passage's first line is the title). The prompt
  * states the question before the passages and repeats it after them. */
 int dq_pack(const char *question, const dq_pack_item *items, size_t n_items, const dq_pack_opts *o,
             dq_packed *out);

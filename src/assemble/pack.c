@@ -17,8 +17,9 @@
  *   Question: <question>
  *   Answer:
  *
- * Costs are additive by construction for dq_token_estimate (pieces are
- * separated by white space, which the estimate never counts across); a model
+ * For dq_token_estimate the pieces' costs add up to at least the whole's
+ * (pieces end in white space, which the estimate never counts across, and
+ * each piece is rounded up on its own); a model
  * tokenizer may merge across pieces, so the assembled prompt is counted once
  * more and the lowest-ranked passage dropped until it fits. */
 #include "assemble/assemble.h"
@@ -43,15 +44,30 @@ static void trim(const char **s, size_t *n)
   while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\n' || (*s)[*n - 1] == '\r' || (*s)[*n - 1] == '\t')) (*n)--;
 }
 
-/* Append "[label] title — path:a-b\ntext\n\n". */
+/* 1 when the passage's first line is the title (a document's opening
+ * heading, "# Title" in Markdown): the header need not repeat it. */
+static int starts_with_title(const char *t, size_t n, const char *title)
+{
+  size_t k = 0, tl = strlen(title);
+  while (k < n && t[k] == '#') k++;
+  while (k < n && t[k] == ' ') k++;
+  if (n - k < tl || memcmp(t + k, title, tl) != 0) return 0;
+  k += tl;
+  while (k < n && (t[k] == ' ' || t[k] == '\t' || t[k] == '\r')) k++;
+  return k == n || t[k] == '\n';
+}
+
+/* Append "[label] title — path:a-b\ntext\n\n" ("[label] path:a-b" when the
+ * text opens with the title: budget goes to passages, not repeats). */
 static void put_passage(dq_buf *b, int label, const dq_pack_item *it)
 {
-  dq_buf_printf(b, "[%d] ", label);
-  if (it->title && *it->title) dq_buf_printf(b, "%s \xE2\x80\x94 ", it->title);
-  dq_buf_printf(b, "%s:%u-%u\n", it->path ? it->path : "", it->line_first, it->line_last);
   const char *t = it->text ? it->text : "";
   size_t n = it->text ? it->text_len : 0;
   trim(&t, &n);
+  dq_buf_printf(b, "[%d] ", label);
+  if (it->title && *it->title && !starts_with_title(t, n, it->title))
+    dq_buf_printf(b, "%s \xE2\x80\x94 ", it->title);
+  dq_buf_printf(b, "%s:%u-%u\n", it->path ? it->path : "", it->line_first, it->line_last);
   dq_buf_put(b, t, n);
   dq_buf_puts(b, "\n\n");
 }

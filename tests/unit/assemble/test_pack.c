@@ -60,12 +60,17 @@ static void test_assemble_pack__document_order(void **state)
   assert_int_equal(perm[3], 0); /* b.md:30 */
 }
 
-/* A passage of about `words` estimated tokens ("wordNN " = 2 tokens each). */
+/* A passage of `words` words of 7 lower-case letters, 2 estimated tokens
+ * each ("wcbxaje ": tag and index spelled in letters, as digits cost more). */
 static char *text_of(int words, int tag)
 {
   char *t = malloc((size_t)words * 12 + 1);
   size_t n = 0;
-  for (int i = 0; i < words; i++) n += (size_t)sprintf(t + n, "w%02dx%03d ", tag, i % 1000);
+  for (int i = 0; i < words; i++) {
+    int k = i % 1000;
+    n += (size_t)sprintf(t + n, "w%c%cx%c%c%c ", 'a' + tag / 10 % 10, 'a' + tag % 10, 'a' + k / 100, 'a' + k / 10 % 10,
+                         'a' + k % 10);
+  }
   t[n] = 0;
   return t;
 }
@@ -181,6 +186,28 @@ static void test_assemble_pack__count_hook(void **state)
   free(a);
 }
 
+/* A passage that opens with its document's title (a heading, or the title
+ * line the eval sets put first) is headed by its path alone; a title that is
+ * only a prefix of the first line is still named. */
+static void test_assemble_pack__title_not_repeated(void **state)
+{
+  (void)state;
+  const char *t1 = "# Setup\nInstall it first.", *t2 = "Setup\n\nbody", *t3 = "Setup guide\nbody";
+  dq_pack_item it[3] = {
+    { "Setup", "a.md", t1, strlen(t1), 1, 2 },
+    { "Setup", "b.txt", t2, strlen(t2), 1, 3 },
+    { "Setup", "c.md", t3, strlen(t3), 4, 5 },
+  };
+  dq_packed p;
+  dq_pack_opts o = { 500, DQ_ORDER_RELEVANCE, NULL, NULL };
+  assert_int_equal(dq_pack("q?", it, 3, &o, &p), 0);
+  assert_int_equal(p.n, 3);
+  assert_non_null(strstr(p.prompt, "[1] a.md:1-2\n# Setup\nInstall it first.\n\n"));
+  assert_non_null(strstr(p.prompt, "[2] b.txt:1-3\nSetup\n\nbody\n\n"));
+  assert_non_null(strstr(p.prompt, "[3] Setup \xE2\x80\x94 c.md:4-5\nSetup guide\n"));
+  dq_packed_free(&p);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -189,6 +216,7 @@ int main(void)
     cmocka_unit_test(test_assemble_pack__budget_and_left_out),
     cmocka_unit_test(test_assemble_pack__skip_then_smaller),
     cmocka_unit_test(test_assemble_pack__count_hook),
+    cmocka_unit_test(test_assemble_pack__title_not_repeated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

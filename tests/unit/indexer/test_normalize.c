@@ -1,7 +1,6 @@
 /* Tests for indexer/normalize.c: UTF-8 repair (maximal subparts), NFKC +
  * case folding, term segmentation (words, CJK bigrams, offsets, Latin
- * diacritics folded while other scripts keep their marks) and the token
- * estimate. Expected values come from the Unicode standard's examples
+ * diacritics folded while other scripts keep their marks). Expected values come from the Unicode standard's examples
  * (section 3.9, Table 3-8) and from utf8proc's documented behaviour. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -201,15 +200,6 @@ static void test_indexer_normalize__terms_version_named(void **state)
   assert_string_equal(DQ_TERMS_VERSION, "docq-terms-2");
 }
 
-static void test_indexer_normalize__token_estimate(void **state)
-{
-  (void)state;
-  assert_int_equal(dq_token_estimate("", 0), 0);
-  assert_int_equal(dq_token_estimate("the cat", 7), 2);
-  assert_int_equal(dq_token_estimate("information!", 12), 4); /* 11 bytes -> 3, '!' -> 1 */
-  assert_int_equal(dq_token_estimate("\xE4\xB8\xAD\xE6\x96\x87", 6), 2);
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -223,7 +213,6 @@ int main(void)
     cmocka_unit_test(test_indexer_normalize__terms_folded_offsets),
     cmocka_unit_test(test_indexer_normalize__terms_other_scripts_keep_marks),
     cmocka_unit_test(test_indexer_normalize__terms_version_named),
-    cmocka_unit_test(test_indexer_normalize__token_estimate),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,209 @@
+/* Tests for dq_token_estimate (indexer/normalize.c): the rule of normalize.h
+ * case by case, its behaviour at white-space cuts (what packing and chunking
+ * rely on), and -- with DOCQ_SHARED_DIR -- that it does not under-count real
+ * tokenizers on English prose: p99 of true/estimate <= 1 for the Llama 3 and
+ * Qwen2 pre-tokenizers (gpt2-pre-llama-bpe, gpt2-pre-qwen2: GPT-2's
+ * vocabulary, smaller than theirs, so more tokens than the real models give)
+ * and Llama-2's SentencePiece (llama-spm). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/jsonl.h"
+#include "docq.h"
+#include "indexer/normalize.h"
+
+static size_t est(const char *s)
+{
+  return dq_token_estimate(s, strlen(s));
+}
+
+static void test_indexer_token_estimate__words_by_length_and_case(void **state)
+{
+  (void)state;
+  assert_int_equal(est(""), 0);
+  assert_int_equal(est("   "), 0);       /* spaces are free */
+  assert_int_equal(est("I"), 1);
+  assert_int_equal(est("the cat"), 2);
+  assert_int_equal(est("four"), 1);      /* ceil(4 / 4.5) */
+  assert_int_equal(est("Hello"), 2);     /* ceil(5 / 4.5) */
+  assert_int_equal(est("wonderful"), 2); /* 9 letters */
+  assert_int_equal(est("information"), 3);
+  assert_int_equal(est("information!"), 4);
+  assert_int_equal(est("NASA"), 3);      /* ALLCAPS: ceil(4 / 1.5) */
+  assert_int_equal(est("camelCase"), 6); /* mixed case: ceil(9 / 1.5) */
+  assert_int_equal(est("eNqNVNtq"), 6);  /* base64 */
+  assert_int_equal(est("don't"), 3);     /* don ' t */
+}
+
+static void test_indexer_token_estimate__digits_one_by_one(void **state)
+{
+  (void)state;
+  assert_int_equal(est("7"), 2);          /* 1.25 + 0.5 */
+  assert_int_equal(est("1901"), 6);       /* 4 * 1.25 + 0.5 */
+  assert_int_equal(est("in 1901"), 7);    /* the word is whole tokens, then 5.5 -> 6 */
+  assert_int_equal(est("7,731,004"), 13); /* 1.75 + 4.25 + 4.25 + 2 commas = 12.25 */
+  assert_int_equal(est("v3"), 3);         /* 1 + 1.75 */
+}
+
+static void test_indexer_token_estimate__cjk_and_other_scripts(void **state)
+{
+  (void)state;
+  assert_int_equal(est("\xE4\xB8\xAD\xE6\x96\x87"), 2);                 /* 中文 */
+  assert_int_equal(est("\xE4\xB8\xAD\xE6\x96\x87\xEF\xBC\x8C"), 5);     /* 中文， : 2 + 1.5 + 0.75 */
+  assert_int_equal(est("\xE3\x80\x82"), 3);                             /* 。 2.25 */
+  assert_int_equal(est("\xE3\x80\x82\xE3\x80\x82"), 5);                 /* rounded once: 4.5 */
+  assert_int_equal(est("R\xC3\xB6ntgen"), 5);                           /* R, ö (2), ntgen */
+  assert_int_equal(est("\xD0\xBC\xD0\xB8\xD1\x80"), 6);                 /* мир: 2 per letter */
+  assert_int_equal(est("\xF0\x9F\x98\x80"), 3);                         /* emoji: 1.5 + 4 * 0.25 */
+  assert_int_equal(est("\xFF"), 2);                                     /* invalid byte: a symbol */
+}
+
+static void test_indexer_token_estimate__newlines_count(void **state)
+{
+  (void)state;
+  assert_int_equal(est("a\nb"), 3);
+  assert_int_equal(est("a\r\nb"), 4);
+  assert_int_equal(est("a\tb"), 3);
+  assert_int_equal(est("a    b"), 2);
+}
+
+/* Cutting at white space never makes the pieces' estimates sum to less than
+ * the whole (packing adds piece costs and chunking sums sentence costs), and
+ * rounding costs at most one token per piece. */
+static void test_indexer_token_estimate__subadditive_at_white_space(void **state)
+{
+  (void)state;
+  const char *text =
+    "The first Nobel Prize in Physics was awarded in 1901 to Wilhelm Conrad R\xC3\xB6ntgen, who received "
+    "150,782 SEK.\n\nNASA's camelCase API \xE4\xB8\xAD\xE6\x96\x87\xE3\x80\x82 \xE2\x80\x94 ok\tdone  end";
+  size_t n = strlen(text), whole = dq_token_estimate(text, n);
+  for (size_t cut = 0; cut <= n; cut++) {
+    if (cut > 0 && cut < n && text[cut] != ' ' && text[cut] != '\n' && text[cut] != '\t') continue;
+    size_t a = dq_token_estimate(text, cut), b = dq_token_estimate(text + cut, n - cut);
+    assert_true(whole <= a + b);
+    assert_true(a + b <= whole + 1);
+  }
+}
+
+/* ---- against real tokenizers (DOCQ_SHARED_DIR) ------------------------------------- */
+
+static const char *shared_dir(void)
+{
+  const char *d = getenv("DOCQ_SHARED_DIR");
+  if (!d || !*d) return NULL;
+  char p[4096];
+  snprintf(p, sizeof p, "%s/vocab/ggml-vocab-gpt2-pre-qwen2.gguf", d);
+  if (access(p, R_OK) != 0) return NULL;
+  snprintf(p, sizeof p, "%s/data/retrieval/nq/corpus.jsonl", d);
+  return access(p, R_OK) == 0 ? d : NULL;
+}
+
+typedef struct sample {
+  char **text;
+  size_t *len;
+  size_t n, cap;
+} sample;
+
+/* Every `step`-th document's "text" of a retrieval set's corpus.jsonl. */
+static void add_corpus(sample *s, const char *dir, const char *set, size_t step)
+{
+  char path[4096], err[256];
+  snprintf(path, sizeof path, "%s/data/retrieval/%s/corpus.jsonl", dir, set);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char *line = NULL;
+  size_t cap = 0, k = 0;
+  ssize_t len;
+  while ((len = getline(&line, &cap, f)) > 0) {
+    if (k++ % step) continue;
+    json_obj o;
+    if (json_obj_parse(line, (size_t)len, &o, err, sizeof err)) fail_msg("%s: %s", path, err);
+    const json_member *t = json_obj_get(&o, "text");
+    if (t && t->str && t->str_len) {
+      if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        s->text = realloc(s->text, s->cap * sizeof *s->text);
+        s->len = realloc(s->len, s->cap * sizeof *s->len);
+        assert_true(s->text && s->len);
+      }
+      s->text[s->n] = malloc(t->str_len);
+      assert_non_null(s->text[s->n]);
+      memcpy(s->text[s->n], t->str, t->str_len);
+      s->len[s->n++] = t->str_len;
+    }
+    json_obj_free(&o);
+  }
+  free(line);
+  fclose(f);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void test_indexer_token_estimate__p99_at_most_true_count(void **state)
+{
+  (void)state;
+  const char *dir = shared_dir();
+  if (!dir) skip();
+  sample s = {0};
+  add_corpus(&s, dir, "nq", 5);      /* Wikipedia: names, dates, numbers */
+  add_corpus(&s, dir, "scifact", 10); /* abstracts: terms, figures, units */
+  add_corpus(&s, dir, "squad", 4);
+  assert_true(s.n > 1000);
+  static const char *const vocab[] = {"gpt2-pre-llama-bpe", "gpt2-pre-qwen2", "llama-spm"};
+  double *r = malloc(s.n * sizeof *r);
+  assert_non_null(r);
+  for (size_t v = 0; v < sizeof vocab / sizeof vocab[0]; v++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-%s.gguf", dir, vocab[v]);
+    docq_model *m;
+    assert_int_equal(docq_model_load(&m, path), 0);
+    double sum = 0;
+    for (size_t i = 0; i < s.n; i++) {
+      long t = docq_tokenize(m, s.text[i], s.len[i], 0, NULL, 0);
+      assert_true(t > 0);
+      r[i] = (double)t / (double)dq_token_estimate(s.text[i], s.len[i]);
+      sum += r[i];
+    }
+    qsort(r, s.n, sizeof *r, cmp_d);
+    double p99 = r[(size_t)((double)(s.n - 1) * 0.99)], mean = sum / (double)s.n;
+    fprintf(stderr, "%s: %zu passages, true/estimate mean %.3f p99 %.3f max %.3f\n", vocab[v], s.n, mean, p99,
+            r[s.n - 1]);
+    assert_true(p99 <= 1.0);
+    assert_true(mean >= 0.6); /* conservative, but not uselessly loose */
+    docq_model_free(m);
+  }
+  free(r);
+  for (size_t i = 0; i < s.n; i++) free(s.text[i]);
+  free(s.text);
+  free(s.len);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_indexer_token_estimate__words_by_length_and_case),
+    cmocka_unit_test(test_indexer_token_estimate__digits_one_by_one),
+    cmocka_unit_test(test_indexer_token_estimate__cjk_and_other_scripts),
+    cmocka_unit_test(test_indexer_token_estimate__newlines_count),
+    cmocka_unit_test(test_indexer_token_estimate__subadditive_at_white_space),
+    cmocka_unit_test(test_indexer_token_estimate__p99_at_most_true_count),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  if (failed == 0 && !shared_dir()) {
+    fprintf(stderr, "test_token_estimate: DOCQ_SHARED_DIR is not set or lacks vocab/ and data/retrieval/: "
+                    "the check against real tokenizers was skipped\n");
+    return 77;
+  }
+  return failed;
+}
