@@ -18,7 +18,7 @@
 
 #include "indexer/chunk.h"
 
-#define DQ_STORE_FORMAT_VERSION 1
+#define DQ_STORE_FORMAT_VERSION 2
 
 typedef struct dq_store dq_store;
 
@@ -130,14 +130,26 @@ int dq_store_sync_vectors(dq_store *s);
 
 typedef struct dq_scored { int64_t chunk_id; double score; } dq_scored;
 
+/* BM25 column weights, as FTS5's bm25(chunks_fts, text, head): a term's
+ * frequency in a chunk is text hits * W_TEXT + head hits * W_HEAD (the head
+ * column is the document title and the chunk's heading path), then one BM25
+ * saturation over the row's total length. */
+#define DQ_BM25_W_TEXT 1.0
+#define DQ_BM25_W_HEAD 1.0
+
+/* Set the column weights of this handle's BM25 (both paths below); each must
+ * be finite and > 0 (a zero weight would make a matching row score nothing). */
+int dq_store_set_bm25_weights(dq_store *s, double w_text, double w_head);
+
 /* BM25 over FTS5: `query` is plain user text. It is tokenized with the docq
  * tokenizer and each term is quoted, OR-ed together: FTS5 syntax in it never
- * errors or changes meaning. Results best first, score = -bm25 (higher is
- * better). *n_out <= k. */
+ * errors or changes meaning. Both columns are searched, weighted as above.
+ * Results best first, score = -bm25 (higher is better). *n_out <= k. */
 int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
 
 /* The same ranking through FTS5 itself (MATCH with the quoted terms, ORDER BY
- * bm25): slower; the reference dq_store_bm25 is tested against. */
+ * bm25(chunks_fts, w_text, w_head)): slower; the reference dq_store_bm25 is
+ * tested against. */
 int dq_store_bm25_fts(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
 
 /* k nearest chunks by inner product to the L2-normalized vector q (dim floats),

@@ -101,8 +101,9 @@ static void same_as_fts5(dq_store *s, const char *q, const dq_scored *top, size_
   }
 }
 
-/* Index the corpus (one chunk per document: title + text), run every judged
- * query, return the mean nDCG@10. */
+/* Index the corpus (one chunk per document: title + text, and the title as
+ * the document's, so also in the head column), run every judged query,
+ * return the mean nDCG@10. */
 static double ndcg10(const char *set)
 {
   char dir[64], path[1024];
@@ -124,7 +125,7 @@ static double ndcg10(const char *set)
     char *body = malloc(n);
     snprintf(body, n, "%s\n%s", title ? title : "", text ? text : "");
     dq_chunk c = { .text = body, .text_len = strlen(body), .section = "" };
-    dq_doc_row row = { .path = id };
+    dq_doc_row row = { .path = id, .title = title && *title ? title : NULL }; /* the head column */
     assert_int_equal(dq_store_put_doc(s, &row, &c, 1, NULL), 0);
     free(id);
     free(title);
