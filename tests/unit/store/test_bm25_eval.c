@@ -216,21 +216,21 @@ static void test_store_bm25_eval__cmrc2018_chinese_bigrams(void **state)
 {
   (void)state;
   double m = ndcg10("cmrc2018");
-  assert_true(m > 0.95); /* measured 0.984; unicode61 0.166, trigram 0.936 */
+  assert_true(m > 0.95); /* measured 0.987 (0.984 without the head column); unicode61 0.166, trigram 0.936 */
 }
 
 static void test_store_bm25_eval__cranfield(void **state)
 {
   (void)state;
   double m = ndcg10("cranfield");
-  assert_true(m > 0.32); /* measured 0.342; porter unicode61 0.350 (we do not stem) */
+  assert_true(m > 0.35); /* measured 0.370 (0.363 without the head column); porter unicode61 0.350 */
 }
 
 static void test_store_bm25_eval__nq(void **state)
 {
   (void)state;
   double m = ndcg10("nq");
-  assert_true(m > 0.82); /* measured 0.846; porter unicode61 0.867 */
+  assert_true(m > 0.86); /* measured 0.879 (0.866 without the head column); porter unicode61 0.867 */
 }
 
 int main(void)
