@@ -7,13 +7,18 @@
  * done here, with FTS5's own formula and statistics:
  *
  *   score(d) = sum over query terms t (repeats count again) of
- *              idf(t) * tf(t,d) * (k1 + 1) / (tf(t,d) + k1 * (1 - b + b * |d| / avgdl))
+ *              idf(t) * f(t,d) * (k1 + 1) / (f(t,d) + k1 * (1 - b + b * |d| / avgdl))
+ *   f(t,d)   = sum over columns c of w_c * tf(t,d,c)   (text, head; bm25()'s weights)
+ *   |d|      = the row's length in terms, all columns, unweighted; avgdl its mean
  *   idf(t)   = ln((N - df(t) + 0.5) / (df(t) + 0.5)), or 1e-6 when that is <= 0
+ *   df(t)    = rows with t in any column
  *   k1 = 1.2, b = 0.75
  *
- * reading the postings of each term from the fts5vocab "instance" table
- * (rows ordered by chunk, one per occurrence) and the chunk lengths |d| from
- * FTS5's docsize table. The lengths are cached per store handle (4 bytes per
+ * i.e. one saturation over the weighted frequencies, as FTS5's bm25() does
+ * for a table of several columns (not a BM25 per column). The postings of
+ * each term come from the fts5vocab "instance" table (rows ordered by chunk,
+ * one per occurrence, with its column) and the lengths |d| from FTS5's
+ * docsize table (one varint per column). The lengths are cached per store handle (4 bytes per
  * chunk id) and reloaded when the database changed (PRAGMA data_version for
  * other connections, sqlite3_total_changes64 for this one). Scores equal
  * FTS5's bm25() up to rounding; dq_store_bm25_fts (the MATCH query) is kept
@@ -50,7 +55,7 @@ struct dq_bm25_cache {
   int valid;
   int64_t *touched;    /* ids with acc != 0 */
   size_t n_touched, cap_touched;
-  struct posting { int64_t id; uint32_t tf; } *post; /* one term's postings */
+  struct posting { int64_t id; double f; } *post; /* one term's postings, f weighted */
   size_t cap_post;
   dq_buf common;       /* terms known to be in more than half of the chunks, NUL-separated */
 };
@@ -123,8 +128,13 @@ static int cache_refresh(dq_store *s)
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
     const unsigned char *sz = sqlite3_column_blob(st, 1);
-    size_t len = (size_t)sqlite3_column_bytes(st, 1), used = 0;
-    uint64_t v = sz ? get_varint(sz, len, &used) : 0;
+    size_t len = (size_t)sqlite3_column_bytes(st, 1), at = 0, used = 0;
+    uint64_t v = 0;
+    for (int col = 0; col < DQ_FTS_COLUMNS && sz; col++) { /* the row's length: all columns */
+      v += get_varint(sz + at, len - at, &used);
+      if (!used) break;
+      at += used;
+    }
     if (!used || id < 0 || id >= c->cap || v > UINT32_MAX) {
       dq_stmt_done(st);
       return dq_err_set(DOCQ_ECORRUPT, "index %s: full-text size of chunk %lld is unreadable", s->dir, (long long)id);
@@ -203,7 +213,9 @@ static int score_term(dq_store *s, qterm *t, int stop_common)
   size_t df = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
-    if (df && c->post[df - 1].id == id) { c->post[df - 1].tf++; continue; }
+    const char *col = (const char *)sqlite3_column_text(st, 1);
+    double w = col && !strcmp(col, "head") ? s->bm25_w[1] : s->bm25_w[0];
+    if (df && c->post[df - 1].id == id) { c->post[df - 1].f += w; continue; }
     if (stop_common && (int64_t)(df + 1) * 2 > c->n_rows) {
       t->common = abandoned = 1;
       if (dq_buf_put(&c->common, t->t, t->n) < 0 || dq_buf_putc(&c->common, 0) < 0) rc = DOCQ_ENOMEM;
@@ -217,7 +229,7 @@ static int score_term(dq_store *s, qterm *t, int stop_common)
       c->cap_post = nc;
     }
     c->post[df].id = id;
-    c->post[df].tf = 1;
+    c->post[df].f = w;
     df++;
   }
   int out = rc == DOCQ_ENOMEM ? DOCQ_ENOMEM : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : dq_sql_fail(s, rc, "read postings");
@@ -230,9 +242,9 @@ static int score_term(dq_store *s, qterm *t, int stop_common)
     int64_t id = c->post[i].id;
     if (id < 0 || id >= c->cap)
       return dq_err_set(DOCQ_ECORRUPT, "index %s: chunk %lld has postings but no size", s->dir, (long long)id);
-    double tf = c->post[i].tf, dl = c->dl[id] ? (double)c->dl[id] : c->avgdl;
-    if (c->acc[id] == 0 && (out = touch(c, id)) < 0) return out;
-    c->acc[id] += idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * dl / c->avgdl));
+    double f = c->post[i].f, dl = c->dl[id] ? (double)c->dl[id] : c->avgdl;
+    if (c->acc[id] == 0 && (out = touch(c, id)) < 0) return out; /* weights > 0: a hit adds > 0 */
+    c->acc[id] += idf * f * (BM25_K1 + 1) / (f + BM25_K1 * (1 - BM25_B + BM25_B * dl / c->avgdl));
   }
   return 0;
 }
@@ -275,6 +287,16 @@ static size_t take_top(dq_bm25_cache *c, size_t k, dq_scored *out)
       dq_scored t = out[j]; out[j] = out[j - 1]; out[j - 1] = t;
     }
   return n;
+}
+
+int dq_store_set_bm25_weights(dq_store *s, double w_text, double w_head)
+{
+  DQ_ASSERT_ARG(s);
+  if (!(isfinite(w_text) && w_text > 0 && isfinite(w_head) && w_head > 0))
+    return dq_err_set(DOCQ_EINVAL, "BM25 column weights must be finite and > 0 (got %g, %g)", w_text, w_head);
+  s->bm25_w[0] = w_text;
+  s->bm25_w[1] = w_head;
+  return 0;
 }
 
 int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out)

@@ -9,13 +9,16 @@
  *   chunks                 text as written + source offsets; AUTOINCREMENT so
  *                          a chunk id is never reused (FAISS may still hold
  *                          the vector of a deleted id)
- *   chunks_fts             FTS5, external content = chunks.text, tokenizer docq
+ *   chunks_src             view: chunk id, doc_id, text and heading context
+ *                          (document title + heading path), see FTS_SCHEMA
+ *   chunks_fts             FTS5 (text, head), external content = chunks_src,
+ *                          tokenizer docq
  *   vecs(chunk_id, seq, v) f16 vectors; seq = vec_version of the transaction
  *                          that wrote them (catch-up key for FAISS)
  *
  * Invariants: every chunk has its FTS row and (when dim > 0) one vector; FTS
- * rows are deleted with the 'delete' command and the old text before the
- * chunk row goes; vec_version grows by one per document change, inside the
+ * rows are deleted with the 'delete' command and the old text and head
+ * before the chunk and document rows go; vec_version grows by one per document change, inside the
  * same transaction. Durability: WAL + synchronous=NORMAL, so a committed
  * transaction survives a killed process (not a power cut). */
 #include "store/store_int.h"
@@ -44,6 +47,23 @@
  * the index still stays under 4x the text. */
 #define DQ_DEFAULT_VEC_KIND "IDMap2,Flat"
 
+/* The full-text index has two columns: the chunk text as written, and its
+ * heading context ("head"): the document title and the chunk's heading path
+ * (chunks.section), the title left out when the path already starts with it
+ * (a Markdown H1 is usually both). Both come from chunks_src, a view over
+ * chunks and docs, which is the FTS5 content table: inserts, 'rebuild' and
+ * FTS5's integrity-check all read the same composition. A document's title
+ * therefore only changes together with its chunks (dq_store_put_doc);
+ * renames touch the path alone. */
+#define FTS_SCHEMA                                                                                              \
+  "CREATE VIEW chunks_src AS SELECT c.id AS id, c.doc_id AS doc_id, c.text AS text,"                            \
+  " CASE WHEN coalesce(d.title, '') = '' THEN coalesce(c.section, '')"                                          \
+  "      WHEN coalesce(c.section, '') = '' THEN d.title"                                                        \
+  "      WHEN c.section = d.title OR substr(c.section, 1, length(d.title) + 3) = d.title || ' > ' THEN c.section" \
+  "      ELSE d.title || char(10) || c.section END AS head"                                                     \
+  " FROM chunks c JOIN docs d ON d.id = c.doc_id;"                                                              \
+  "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, head, content='chunks_src', content_rowid='id', tokenize='docq');"
+
 static const char *const SCHEMA =
   "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
   "CREATE TABLE docs(id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE, title TEXT,"
@@ -55,7 +75,7 @@ static const char *const SCHEMA =
   " line_first INTEGER, line_last INTEGER, src_start INTEGER, src_end INTEGER, overlap_len INTEGER,"
   " n_tokens INTEGER, section TEXT, text TEXT NOT NULL);"
   "CREATE UNIQUE INDEX chunks_doc ON chunks(doc_id, ordinal);"
-  "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', tokenize='docq');"
+  FTS_SCHEMA
   "CREATE TABLE vecs(chunk_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, v BLOB NOT NULL);"
   "CREATE INDEX vecs_seq ON vecs(seq);";
 
@@ -77,16 +97,16 @@ static const char *const SQL[ST_COUNT] = {
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
   [ST_CHUNK_INSERT] = "INSERT INTO chunks(doc_id, ordinal, line_first, line_last, src_start, src_end, overlap_len,"
                       " n_tokens, section, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-  [ST_FTS_INSERT] = "INSERT INTO chunks_fts(rowid, text) VALUES(?1, ?2)",
+  [ST_FTS_INSERT] = "INSERT INTO chunks_fts(rowid, text, head) SELECT id, text, head FROM chunks_src WHERE id = ?1",
   [ST_VEC_INSERT] = "INSERT INTO vecs(chunk_id, seq, v) VALUES(?1, ?2, ?3)",
-  [ST_DOC_CHUNKS] = "SELECT c.id, c.text, v.seq FROM chunks c LEFT JOIN vecs v ON v.chunk_id = c.id WHERE c.doc_id = ?1",
-  [ST_FTS_DELETE] = "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?1, ?2)",
+  [ST_DOC_CHUNKS] = "SELECT c.id, c.text, v.seq, c.head FROM chunks_src c LEFT JOIN vecs v ON v.chunk_id = c.id WHERE c.doc_id = ?1",
+  [ST_FTS_DELETE] = "INSERT INTO chunks_fts(chunks_fts, rowid, text, head) VALUES('delete', ?1, ?2, ?3)",
   [ST_VEC_DELETE_DOC] = "DELETE FROM vecs WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
   [ST_CHUNK_DELETE_DOC] = "DELETE FROM chunks WHERE doc_id = ?1",
   [ST_DOC_DELETE] = "DELETE FROM docs WHERE id = ?1",
   [ST_DOC_RENAME] = "UPDATE docs SET path = ?2, mtime = ?3 WHERE id = ?1",
   [ST_DOC_TOUCH] = "UPDATE docs SET mtime = ?2, size = ?3 WHERE id = ?1",
-  [ST_BM25] = "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+  [ST_BM25] = "SELECT rowid, bm25(chunks_fts, ?3, ?4) AS score FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?2",
   [ST_VEC_EXISTS] = "SELECT 1 FROM vecs WHERE chunk_id = ?1",
   [ST_CHUNK_GET] = "SELECT " CHUNK_COLS " FROM chunks WHERE id = ?1",
   [ST_CHUNK_AT] = "SELECT " CHUNK_COLS " FROM chunks WHERE doc_id = ?1 AND ordinal = ?2",
@@ -99,7 +119,7 @@ static const char *const SQL[ST_COUNT] = {
   [ST_DATA_VERSION] = "PRAGMA data_version",
   [ST_FTS_MAX_ID] = "SELECT coalesce(max(id), 0) FROM chunks_fts_docsize",
   [ST_FTS_DOCSIZE] = "SELECT id, sz FROM chunks_fts_docsize",
-  [ST_TERM_POSTINGS] = "SELECT doc FROM temp.docq_inst WHERE term = ?1",
+  [ST_TERM_POSTINGS] = "SELECT doc, col FROM temp.docq_inst WHERE term = ?1",
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -286,6 +306,33 @@ done:
   return rc;
 }
 
+/* Format 1 indexed the chunk text alone (FTS5 column "text" over chunks).
+ * Format 2 adds the heading column: a writer drops the old full-text table,
+ * creates the view and the new table and re-tokenizes every chunk from what
+ * is stored (FTS5 'rebuild'), in one transaction; docs, chunks and vectors
+ * are not touched, so nothing is reloaded or re-embedded. The rebuild uses
+ * the current segmentation, so the tokenizer version is brought up to date
+ * with it. */
+static int migrate_from_1(dq_store *s)
+{
+  int rc = dq_exec(s, "BEGIN IMMEDIATE");
+  if (rc < 0) return rc;
+  int64_t v = 0;
+  if ((rc = dq_meta_get_i64(s, "format_version", &v)) < 0) goto done; /* a concurrent opener may have won */
+  if (v == 1) {
+    dq_log(DOCQ_LOG_INFO, "index %s: adding the heading column to the full-text index (format 1 -> %d)", s->dir,
+           DQ_STORE_FORMAT_VERSION);
+    if ((rc = dq_exec(s, "DROP TABLE chunks_fts;" FTS_SCHEMA)) < 0) goto done;
+    if ((rc = dq_exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')")) < 0) goto done;
+    if ((rc = dq_meta_set_i64(s, "format_version", DQ_STORE_FORMAT_VERSION)) < 0) goto done;
+    if ((rc = dq_meta_set_text(s, "tokenizer", DQ_TERMS_VERSION)) < 0) goto done;
+  }
+  rc = dq_exec(s, "COMMIT");
+done:
+  if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
 static int check_format(dq_store *s)
 {
   int64_t v = 0;
@@ -295,6 +342,10 @@ static int check_format(dq_store *s)
   if (v > DQ_STORE_FORMAT_VERSION)
     return dq_err_set(DOCQ_EVERSION, "index %s has format %lld, made by a newer docq (this one reads format %d): "
                       "upgrade docq, or delete the folder and run `docq index` again", s->dir, (long long)v, DQ_STORE_FORMAT_VERSION);
+  if (v == 1 && (s->flags & DQ_STORE_READONLY))
+    return dq_err_set(DOCQ_EVERSION, "index %s has format 1 (this docq reads format %d): "
+                      "run `docq index` on it once to update it", s->dir, DQ_STORE_FORMAT_VERSION);
+  if (v == 1) return migrate_from_1(s);
   return dq_err_set(DOCQ_EVERSION, "index %s has old format %lld (this docq reads format %d): "
                     "delete the folder and run `docq index` again to re-create it", s->dir, (long long)v, DQ_STORE_FORMAT_VERSION);
 }
@@ -351,6 +402,8 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
   if (!s) return DOCQ_ENOMEM;
   s->lock_fd = -1;
   s->flags = flags;
+  s->bm25_w[0] = DQ_BM25_W_TEXT;
+  s->bm25_w[1] = DQ_BM25_W_HEAD;
   s->dir = dq_strdup(dir);
   s->db_path = path_join(dir, "docq.sqlite");
   if (!s->dir || !s->db_path) { rc = DOCQ_ENOMEM; goto done; }
@@ -707,6 +760,7 @@ static int remove_doc(dq_store *s, int64_t id)
     dq_removed r = { sqlite3_column_int64(it, 0), sqlite3_column_type(it, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(it, 2) };
     sqlite3_bind_int64(del, 1, r.id);
     sqlite3_bind_value(del, 2, sqlite3_column_value(it, 1));
+    sqlite3_bind_value(del, 3, sqlite3_column_value(it, 3));
     if ((rc = run(s, del, "delete FTS row")) < 0) break;
     if (r.seq >= 0 && (rc = rm_append(&s->rm_txn, &s->n_rm_txn, &s->cap_rm_txn, &r, 1)) < 0) break;
     n_chunks++;
@@ -766,7 +820,6 @@ static int insert_chunk(dq_store *s, int64_t doc_id, const dq_chunk *c, int64_t 
   if (rc) return rc;
   *cid = sqlite3_last_insert_rowid(s->db);
   sqlite3_bind_int64(fts, 1, *cid);
-  sqlite3_bind_text(fts, 2, text, tn, SQLITE_STATIC);
   return run(s, fts, "index chunk text");
 }
 
@@ -1143,6 +1196,8 @@ static int bm25_run(dq_store *s, const char *expr, size_t k, dq_scored *out, siz
   if (!st) return dq_err_code();
   sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, k > INT64_MAX ? INT64_MAX : (int64_t)k);
+  sqlite3_bind_double(st, 3, s->bm25_w[0]);
+  sqlite3_bind_double(st, 4, s->bm25_w[1]);
   int src = SQLITE_DONE, rc = 0;
   size_t n = 0;
   while (n < k && (src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1204,26 +1259,27 @@ static int check_zero(dq_store *s, const char *sql, const char *violation)
   return out;
 }
 
-/* Order-independent digest of (row, position, term) token instances: the
- * sum of a mix of the three, so FTS5's instances and a re-tokenization of
- * chunks.text can be compared without sorting. */
-static uint64_t inst_mix(int64_t row, int64_t pos, const char *term, size_t n)
+/* Order-independent digest of (row, column, position, term) token
+ * instances: the sum of a mix of the four, so FTS5's instances and a
+ * re-tokenization of chunks_src can be compared without sorting. Column 0 is
+ * the text, 1 the head. */
+static uint64_t inst_mix(int64_t row, int col, int64_t pos, const char *term, size_t n)
 {
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)term[i]) * 1099511628211ull;
-  h ^= (uint64_t)row * 0x9E3779B97F4A7C15ull + (uint64_t)pos * 0xC2B2AE3D27D4EB4Full;
+  h ^= (uint64_t)row * 0x9E3779B97F4A7C15ull + (uint64_t)pos * 0xC2B2AE3D27D4EB4Full + (uint64_t)col * 0x165667B19E3779F9ull;
   h *= 0xD6E8FEB86659FD93ull;
   return h ^ h >> 32;
 }
 
-typedef struct digest_ctx { int64_t row, pos; uint64_t sum; } digest_ctx;
+typedef struct digest_ctx { int64_t row, pos; int col; uint64_t sum; } digest_ctx;
 
 static int digest_term(void *ctx, const char *term, size_t tn, size_t start, size_t end)
 {
   (void)start;
   (void)end;
   digest_ctx *d = ctx;
-  d->sum += inst_mix(d->row, d->pos++, term, tn);
+  d->sum += inst_mix(d->row, d->col, d->pos++, term, tn);
   return 0;
 }
 
@@ -1235,23 +1291,26 @@ static int check_fts_digest(dq_store *s)
   if (rc < 0) return rc;
   sqlite3_stmt *st = NULL;
   uint64_t fts = 0;
-  digest_ctx d = { 0, 0, 0 };
+  digest_ctx d = { 0, 0, 0, 0 };
   int src;
-  if (sqlite3_prepare_v2(s->db, "SELECT term, doc, offset FROM temp.docq_inst", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(s->db, "SELECT term, doc, col = 'head', offset FROM temp.docq_inst", -1, &st, NULL) != SQLITE_OK)
     return dq_sql_fail(s, sqlite3_errcode(s->db), "read full-text instances");
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     const char *t = (const char *)sqlite3_column_text(st, 0);
-    fts += inst_mix(sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), t ? t : "", (size_t)sqlite3_column_bytes(st, 0));
+    fts += inst_mix(sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), t ? t : "",
+                    (size_t)sqlite3_column_bytes(st, 0));
   }
   sqlite3_finalize(st);
   if (src != SQLITE_DONE) return dq_sql_fail(s, src, "read full-text instances");
-  if (sqlite3_prepare_v2(s->db, "SELECT id, text FROM chunks", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(s->db, "SELECT id, text, head FROM chunks_src", -1, &st, NULL) != SQLITE_OK)
     return dq_sql_fail(s, sqlite3_errcode(s->db), "read chunks");
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while (rc >= 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
     d.row = sqlite3_column_int64(st, 0);
-    d.pos = 0;
-    const char *t = (const char *)sqlite3_column_text(st, 1);
-    if (t && (rc = dq_terms(t, (size_t)sqlite3_column_bytes(st, 1), digest_term, &d)) < 0) break;
+    for (d.col = 0; d.col < 2 && rc >= 0; d.col++) {
+      d.pos = 0;
+      const char *t = (const char *)sqlite3_column_text(st, 1 + d.col);
+      if (t) rc = dq_terms(t, (size_t)sqlite3_column_bytes(st, 1 + d.col), digest_term, &d);
+    }
   }
   sqlite3_finalize(st);
   if (rc < 0) return rc;

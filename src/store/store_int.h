@@ -16,6 +16,9 @@
 
 typedef struct dq_vec dq_vec;
 
+/* Columns of chunks_fts: text, head (sql.c FTS_SCHEMA). */
+#define DQ_FTS_COLUMNS 2
+
 /* Prepared statements, prepared once on first use and kept in the store. */
 enum {
   ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_META_GET, ST_META_SET, ST_VERSION_BUMP,
@@ -44,6 +47,7 @@ struct dq_store {
   sqlite3_stmt *st[ST_COUNT];
   dq_manifest man;
   dq_bm25_cache *bm;          /* NULL until the first dq_store_bm25 */
+  double bm25_w[2];           /* column weights: text, head */
 
   /* Vectors. Invariant after dq_vsync_refresh: vec holds every vector of
    * SQLite with seq <= mem_seq, plus n_stale ids whose chunks are gone (only

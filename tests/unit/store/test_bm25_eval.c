@@ -101,8 +101,9 @@ static void same_as_fts5(dq_store *s, const char *q, const dq_scored *top, size_
   }
 }
 
-/* Index the corpus (one chunk per document: title + text), run every judged
- * query, return the mean nDCG@10. */
+/* Index the corpus (one chunk per document: title + text, and the title as
+ * the document's, so also in the head column), run every judged query,
+ * return the mean nDCG@10. */
 static double ndcg10(const char *set)
 {
   char dir[64], path[1024];
@@ -124,7 +125,7 @@ static double ndcg10(const char *set)
     char *body = malloc(n);
     snprintf(body, n, "%s\n%s", title ? title : "", text ? text : "");
     dq_chunk c = { .text = body, .text_len = strlen(body), .section = "" };
-    dq_doc_row row = { .path = id };
+    dq_doc_row row = { .path = id, .title = title && *title ? title : NULL }; /* the head column */
     assert_int_equal(dq_store_put_doc(s, &row, &c, 1, NULL), 0);
     free(id);
     free(title);
@@ -215,21 +216,21 @@ static void test_store_bm25_eval__cmrc2018_chinese_bigrams(void **state)
 {
   (void)state;
   double m = ndcg10("cmrc2018");
-  assert_true(m > 0.95); /* measured 0.984; unicode61 0.166, trigram 0.936 */
+  assert_true(m > 0.95); /* measured 0.987 (0.984 without the head column); unicode61 0.166, trigram 0.936 */
 }
 
 static void test_store_bm25_eval__cranfield(void **state)
 {
   (void)state;
   double m = ndcg10("cranfield");
-  assert_true(m > 0.32); /* measured 0.342; porter unicode61 0.350 (we do not stem) */
+  assert_true(m > 0.35); /* measured 0.370 (0.363 without the head column); porter unicode61 0.350 */
 }
 
 static void test_store_bm25_eval__nq(void **state)
 {
   (void)state;
   double m = ndcg10("nq");
-  assert_true(m > 0.82); /* measured 0.846; porter unicode61 0.867 */
+  assert_true(m > 0.86); /* measured 0.879 (0.866 without the head column); porter unicode61 0.867 */
 }
 
 int main(void)

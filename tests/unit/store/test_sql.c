@@ -84,8 +84,10 @@ static dq_store *open_new(fixture *f)
   return s;
 }
 
-/* Put a document whose chunks are the given texts; vectors random unless vecs. */
-static int64_t put(dq_store *s, const char *path, const char *const *texts, size_t n, float *vecs_out)
+/* Put a document titled `title` whose chunks are the given texts under the
+ * given heading paths (sections may be NULL: none); vectors random unless vecs. */
+static int64_t put_titled(dq_store *s, const char *path, const char *title, const char *const *texts,
+                          const char *const *sections, size_t n, float *vecs_out)
 {
   dq_chunk *c = calloc(n ? n : 1, sizeof *c);
   float *v = calloc((n ? n : 1) * DIM, sizeof *v);
@@ -93,14 +95,14 @@ static int64_t put(dq_store *s, const char *path, const char *const *texts, size
     c[i].ordinal = (uint32_t)i;
     c[i].text = (char *)texts[i];
     c[i].text_len = strlen(texts[i]);
-    c[i].section = "";
+    c[i].section = (char *)(sections ? sections[i] : "");
     c[i].line_first = c[i].line_last = (uint32_t)i + 1;
     unit_vec(v + i * DIM, DIM);
   }
   if (vecs_out) memcpy(vecs_out, v, n * DIM * sizeof *v);
   dq_doc_row row = { 0 };
   row.path = (char *)path;
-  row.title = "title";
+  row.title = (char *)title;
   snprintf(row.hash, sizeof row.hash, "%064x", (unsigned)strlen(path));
   row.size = 100;
   OK(dq_store_begin(s));
@@ -109,6 +111,12 @@ static int64_t put(dq_store *s, const char *path, const char *const *texts, size
   free(c);
   free(v);
   return row.id;
+}
+
+/* Put a document titled "title" whose chunks are the given texts. */
+static int64_t put(dq_store *s, const char *path, const char *const *texts, size_t n, float *vecs_out)
+{
+  return put_titled(s, path, "title", texts, NULL, n, vecs_out);
 }
 
 /* Put a document of one chunk. */
@@ -162,6 +170,16 @@ static void expect_docs(dq_store *s, const char *q, const int64_t *docs, size_t 
 
 #define EXPECT_DOCS(s, q, ...) expect_docs(s, q, (const int64_t[]){ __VA_ARGS__ }, sizeof((const int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t))
 #define EXPECT_NONE(s, q) expect_docs(s, q, NULL, 0)
+
+/* The store holds this many documents, chunks and vectors. */
+static void expect_counts(dq_store *s, uint64_t docs, uint64_t chunks, uint64_t vectors)
+{
+  dq_store_stats st;
+  OK(dq_store_stats_get(s, &st));
+  assert_int_equal(st.documents, docs);
+  assert_int_equal(st.chunks, chunks);
+  assert_int_equal(st.vectors, vectors);
+}
 
 /* The value of meta key `key` read with plain SQLite; "(none)" when absent. */
 static void meta_raw(const char *dir, const char *key, char *out, size_t cap)
@@ -230,7 +248,9 @@ static void test_store_sql__format_version_mismatch(void **state)
   fixture *f = *state;
   dq_store *s = open_new(f);
   dq_store_close(s);
-  assert_int_equal(dq_test_sql_exec(f->dir, "UPDATE meta SET value = 2 WHERE key = 'format_version'"), SQLITE_OK);
+  char sql[128];
+  snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'format_version'", DQ_STORE_FORMAT_VERSION + 1);
+  assert_int_equal(dq_test_sql_exec(f->dir, sql), SQLITE_OK);
   assert_int_equal(dq_store_open(&s, f->dir, 0), DOCQ_EVERSION);
   assert_null(s);
   assert_non_null(strstr(dq_err_msg(), "newer docq"));
@@ -509,9 +529,10 @@ static void test_store_sql__fts_common_terms(void **state)
 
 /* dq_store_bm25 (scored outside FTS5) against FTS5's own bm25() ranking on
  * a random corpus: words of a Zipf-like vocabulary (the commonest in most
- * chunks, so the common-term fallback runs), chunks of varied length,
- * queries with repeated words; then the lengths cache must follow writes
- * made through this handle and through another one. */
+ * chunks, so the common-term fallback runs), chunks of varied length with
+ * titles and heading paths of their own (the head column), queries with
+ * repeated words, under several column weights; then the lengths cache must
+ * follow writes made through this handle and through another one. */
 static void same_ranking(dq_store *s, const char *q, size_t k)
 {
   dq_scored a[64], b[64];
@@ -534,7 +555,7 @@ static void test_store_sql__bm25_matches_fts5(void **state)
   static const char *words[] = { "the", "of", "river", "stone", "bridge", "lantern", "harbor", "copper",
                                  "meadow", "signal", "orchard", "glacier", "timber", "violet", "quarry", "ember" };
   uint32_t x = 12345;
-  char text[4096], path[32];
+  char text[4096], title[64], section[64], path[32];
   for (int d = 0; d < 300; d++) {
     size_t len = 0, n_words = 5 + (size_t)(d * 7 % 120);
     for (size_t w = 0; w < n_words; w++) {
@@ -542,15 +563,24 @@ static void test_store_sql__bm25_matches_fts5(void **state)
       size_t r = x % 1000, i = r < 500 ? 0 : r < 700 ? 1 : 2 + (r % 14); /* "the" in most chunks */
       len += (size_t)snprintf(text + len, sizeof text - len, "%s ", words[i]);
     }
+    x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+    snprintf(title, sizeof title, "%s %s", words[2 + x % 14], words[2 + (x >> 8) % 14]);
+    snprintf(section, sizeof section, "%s > %s", d % 3 ? "" : words[2 + (x >> 16) % 14], words[2 + (x >> 20) % 14]);
+    const char *t = text, *sec = d % 2 ? section : "";
     snprintf(path, sizeof path, "/r%d", d);
-    put1(s, path, text);
+    put_titled(s, path, d % 5 ? title : "", &t, &sec, 1, NULL);
   }
   const char *queries[] = { "the", "the of", "river", "river river stone", "the glacier ember", "lantern of the harbor",
                             "copper meadow signal orchard timber violet quarry", "nothing matches this", "The RIVER" };
-  for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
-    same_ranking(s, queries[i], 10);
-    same_ranking(s, queries[i], 64);
+  const double weights[][2] = { { DQ_BM25_W_TEXT, DQ_BM25_W_HEAD }, { 1, 1 }, { 1, 3 }, { 0.7, 0.25 } };
+  for (size_t w = 0; w < sizeof weights / sizeof weights[0]; w++) {
+    OK(dq_store_set_bm25_weights(s, weights[w][0], weights[w][1]));
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+      same_ranking(s, queries[i], 10);
+      same_ranking(s, queries[i], 64);
+    }
   }
+  OK(dq_store_set_bm25_weights(s, DQ_BM25_W_TEXT, DQ_BM25_W_HEAD));
   /* a reader's cached lengths follow the writer's commits (another
    * connection), and the writer's follow its own */
   dq_store *r = NULL;
@@ -567,6 +597,98 @@ static void test_store_sql__bm25_matches_fts5(void **state)
   assert_int_equal(bm25(r, "zeppelin", h, 4), 2);
   same_ranking(r, "zeppelin the river", 10);
   dq_store_close(r);
+  dq_store_close(s);
+}
+
+/* The head column holds the document title and the chunk's heading path:
+ * words found only there find the chunk; the title is not repeated when the
+ * path starts with it; replacing a document re-indexes its head and removing
+ * it leaves no trace (FTS5's integrity-check in dq_store_check). */
+static void test_store_sql__fts_head_column(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *t1[] = { "Replace the wick every month.", "Trim it before lighting." };
+  const char *sec1[] = { "Maintenance > Lamps", "" };
+  int64_t a = put_titled(s, "/keeper.md", "Lighthouse keeping", t1, sec1, 2, NULL);
+  const char *t2[] = { "Run make install." };
+  const char *sec2[] = { "Guide > Install steps" };
+  int64_t b = put_titled(s, "/guide.md", "Guide", t2, sec2, 1, NULL);
+  dq_scored h[8];
+  assert_int_equal(bm25(s, "lighthouse", h, 8), 2); /* the title: both chunks */
+  assert_int_equal(doc_of(s, h[0].chunk_id), a);
+  assert_int_equal(doc_of(s, h[1].chunk_id), a);
+  assert_int_equal(bm25(s, "lamps", h, 8), 1); /* the heading path: the first chunk only */
+  dq_chunk_row r;
+  OK(dq_store_chunk(s, h[0].chunk_id, &r));
+  assert_int_equal(r.doc_id, a);
+  assert_int_equal(r.ordinal, 0);
+  dq_chunk_row_clear(&r);
+  EXPECT_DOCS(s, "maintenance", a);
+  EXPECT_DOCS(s, "install", b);
+  EXPECT_DOCS(s, "steps", b);
+  char v[128];
+  assert_int_equal(dq_test_sql_value(f->dir, "SELECT head FROM chunks_src WHERE doc_id = ?1 ORDER BY id LIMIT 1", "2", v, sizeof v), SQLITE_OK);
+  assert_string_equal(v, "Guide > Install steps"); /* the title once */
+  assert_int_equal(dq_test_sql_value(f->dir, "SELECT head FROM chunks_src WHERE doc_id = ?1 ORDER BY id LIMIT 1", "1", v, sizeof v), SQLITE_OK);
+  assert_string_equal(v, "Lighthouse keeping\nMaintenance > Lamps");
+  OK(dq_store_check(s));
+
+  /* a new title replaces the old one in the index */
+  put_titled(s, "/keeper.md", "Harbour lights", t1, NULL, 2, NULL);
+  EXPECT_NONE(s, "lighthouse");
+  EXPECT_NONE(s, "lamps");
+  assert_int_equal(bm25(s, "harbour", h, 8), 2);
+  OK(dq_store_check(s));
+  remove_path(s, "/keeper.md");
+  EXPECT_NONE(s, "harbour");
+  EXPECT_NONE(s, "wick");
+  OK(dq_store_check(s));
+  dq_store_close(s);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY)); /* the reader's digest covers both columns */
+  OK(dq_store_check(s));
+  dq_store_close(s);
+}
+
+/* Column weights decide between a word in the head and the same word in the
+ * text of a row as long; bad weights are refused. */
+static void test_store_sql__bm25_head_weight(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *ta[] = { "alpha beta gamma delta" }, *tb[] = { "zephyr beta gamma delta" };
+  int64_t a = put_titled(s, "/a", "zephyr", ta, NULL, 1, NULL);
+  int64_t b = put_titled(s, "/b", "other", tb, NULL, 1, NULL);
+  for (int i = 0; i < 4; i++) { /* more rows, so that "zephyr" has a positive idf */
+    const char *t[] = { "filler words only here" };
+    char path[16];
+    snprintf(path, sizeof path, "/f%d", i);
+    put_titled(s, path, "filler", t, NULL, 1, NULL);
+  }
+  dq_scored h[8], r[8];
+  size_t n = 0;
+  OK(dq_store_set_bm25_weights(s, 1, 4));
+  assert_int_equal(bm25(s, "zephyr", h, 8), 2);
+  assert_int_equal(doc_of(s, h[0].chunk_id), a);
+  assert_true(h[0].score > h[1].score);
+  OK(dq_store_bm25_fts(s, "zephyr", 8, r, &n));
+  assert_int_equal(n, 2);
+  assert_int_equal(doc_of(s, r[0].chunk_id), a);
+  OK(dq_store_set_bm25_weights(s, 1, 0.25));
+  assert_int_equal(bm25(s, "zephyr", h, 8), 2);
+  assert_int_equal(doc_of(s, h[0].chunk_id), b);
+  assert_true(h[0].score > h[1].score);
+  OK(dq_store_bm25_fts(s, "zephyr", 8, r, &n));
+  assert_int_equal(doc_of(s, r[0].chunk_id), b);
+  OK(dq_store_set_bm25_weights(s, 1, 1)); /* equal weights, equal lengths: a tie */
+  assert_int_equal(bm25(s, "zephyr", h, 8), 2);
+  assert_true(fabs(h[0].score - h[1].score) < 1e-12);
+  assert_int_equal(dq_store_set_bm25_weights(s, 1, 0), DOCQ_EINVAL);
+  assert_int_equal(dq_store_set_bm25_weights(s, -1, 1), DOCQ_EINVAL);
+  assert_int_equal(dq_store_set_bm25_weights(s, 1, NAN), DOCQ_EINVAL);
+  assert_int_equal(dq_store_set_bm25_weights(s, INFINITY, 1), DOCQ_EINVAL);
+  assert_int_equal(bm25(s, "zephyr", h, 8), 2); /* refused weights changed nothing */
+  assert_true(fabs(h[0].score - h[1].score) < 1e-12);
   dq_store_close(s);
 }
 
@@ -794,6 +916,65 @@ static void test_store_sql__tokenizer_migration_meta_only(void **state)
 {
   /* only the meta row says another segmentation; the FTS rows are this one's */
   tokenizer_migration(*state, "UPDATE meta SET value = 'docq-terms-1' WHERE key = 'tokenizer'", 1);
+}
+
+/* An index of format 1 (text-only full-text table over chunks, as docq made
+ * them before the head column; here also of an older segmentation): a
+ * reader is refused and changes nothing; a writer rebuilds the full-text
+ * index with both columns, and every chunk, vector and document stays. */
+static void test_store_sql__format_1_migrated(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *t1[] = { "Se\xC3\xB1or G\xC3\xB3mez arrived", "the wick burns" };
+  const char *s1[] = { "Arrivals", "Lamps > Wicks" };
+  const char *t2[] = { "plain words" };
+  int64_t a = put_titled(s, "/a.md", "Harbour log", t1, s1, 2, NULL);
+  int64_t b = put_titled(s, "/b.txt", "b", t2, NULL, 1, NULL);
+  dq_store_close(s);
+  assert_int_equal(dq_test_sql_exec(f->dir, "DROP TABLE chunks_fts; DROP VIEW chunks_src;"
+                                    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', tokenize='docq');"
+                                    "INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild');"
+                                    "UPDATE meta SET value = 1 WHERE key = 'format_version';"
+                                    "UPDATE meta SET value = 'docq-terms-1' WHERE key = 'tokenizer';"), SQLITE_OK);
+  assert_int_equal(fts_count(f->dir, "gomez"), 1);
+  assert_int_equal(fts_count(f->dir, "harbour"), 0);
+
+  assert_int_equal(dq_store_open(&s, f->dir, DQ_STORE_READONLY), DOCQ_EVERSION);
+  assert_null(s);
+  assert_non_null(strstr(dq_err_msg(), "docq index"));
+  char v[128];
+  meta_raw(f->dir, "format_version", v, sizeof v); /* the reader changed nothing */
+  assert_string_equal(v, "1");
+
+  OK(dq_store_open(&s, f->dir, 0));
+  dq_manifest m;
+  OK(dq_store_manifest(s, &m));
+  assert_int_equal(m.format_version, DQ_STORE_FORMAT_VERSION);
+  EXPECT_DOCS(s, "gomez", a);
+  EXPECT_DOCS(s, "wick", a);
+  EXPECT_DOCS(s, "words", b);
+  dq_scored h[8];
+  assert_int_equal(bm25(s, "harbour", h, 8), 2); /* the title, now in the head column: both chunks */
+  assert_int_equal(doc_of(s, h[0].chunk_id), a);
+  assert_int_equal(doc_of(s, h[1].chunk_id), a);
+  assert_int_equal(bm25(s, "arrivals", h, 8), 1); /* the heading paths */
+  assert_int_equal(bm25(s, "wicks", h, 8), 1);
+  same_ranking(s, "harbour wick plain", 8);
+  OK(dq_store_check(s));
+  expect_counts(s, 2, 3, 3);
+  dq_store_close(s);
+  snprintf(v, sizeof v, "%d", DQ_STORE_FORMAT_VERSION);
+  char got[128];
+  meta_raw(f->dir, "format_version", got, sizeof got);
+  assert_string_equal(got, v);
+  meta_raw(f->dir, "tokenizer", got, sizeof got);
+  assert_string_equal(got, DQ_TERMS_VERSION);
+  assert_int_equal(fts_count(f->dir, "harbour"), 2); /* committed */
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY)); /* migrated: readers welcome */
+  assert_int_equal(bm25(s, "harbour", h, 8), 2);
+  OK(dq_store_check(s));
+  dq_store_close(s);
 }
 
 /* ---- vectors -------------------------------------------------------------------------------- */
@@ -1253,6 +1434,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__check_detects_violations, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_common_terms, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__fts_head_column, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__bm25_head_weight, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_cjk_bigrams, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__bm25_matches_fts5, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_query_words_not_restemmed, setup, teardown),
@@ -1262,6 +1445,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__tokenizer_migration_old_version, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__tokenizer_migration_no_version, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__tokenizer_migration_meta_only, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__format_1_migrated, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__knn_matches_brute_force, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__knn_flat_matches_brute_force, setup, teardown),
     cmocka_unit_test(test_store_sql__f16_matches_hardware),
