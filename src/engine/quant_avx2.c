@@ -284,6 +284,126 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
   return hsum_ps(acc);
 }
 
+/* ---- Q8_0 / Q4_0 / Q5_0 x q8a on several rows at once (AVX512-VNNI) ----
+ * Decode streams every weight byte once, and the single-row kernels above
+ * spend more instructions per block on its scale (an f16 load, convert,
+ * multiply and broadcast) and on the signed-by-signed trick than on the
+ * product; at 896-element rows they run below DRAM speed. Here:
+ *  - weights enter dpbusd as unsigned bytes u = q + o (Q8_0: q xor 0x80,
+ *    o = 128; Q4_0 / Q5_0: their stored quants, o = 8 / 16), and the o *
+ *    sum(x) this adds is removed through the accumulator's start value,
+ *    -o * (sums of 4 activation bytes) per lane, made once per block for all
+ *    rows;
+ *  - up to DQ_ROWS rows share each activation load and start value, and
+ *    their accumulators stay in registers (two FMA chains per row).
+ * The scale is still one f16 per row and block: gathering 8 at a time (and
+ * a lane permute per block) measured 30% slower on Zen 4. 1 thread, data in
+ * cache, 896-element rows: Q8_0 30 -> 42 GB/s, Q5_0 15 -> 20 GB/s.
+ * Every row is computed with the same operations in the same order whatever
+ * the number of rows in the call, so results do not depend on how rows are
+ * grouped (matmul's split varies with the thread count). Exact in int32:
+ * |u * x| <= 255 * 127 per product, 32 per block. */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+#define DQ_HAVE_ROWS 1
+#define DQ_ROWS 4
+
+static inline __attribute__((always_inline)) size_t q8a_blk_bytes(int type)
+{
+  return type == DQ_T_Q8_0 ? sizeof(dq_blk_q8_0) : type == DQ_T_Q4_0 ? sizeof(dq_blk_q4_0) : sizeof(dq_blk_q5_0);
+}
+
+/* The block's quants as unsigned bytes (see above) in element order. */
+static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint8_t *b)
+{
+  if (type == DQ_T_Q8_0)
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + 2)), _mm256_set1_epi8((char)0x80));
+  /* nibbles: low halves are elements 0..15, high halves 16..31; shift the
+   * upper 128-bit lane of the broadcast by 4 */
+  const uint8_t *qs = b + (type == DQ_T_Q4_0 ? 2 : 6);
+  __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+  q = _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
+  if (type == DQ_T_Q5_0) { /* bit j of qh: bit 4 of element j */
+    uint32_t h;
+    memcpy(&h, b + 2, 4);
+    q = _mm256_mask_add_epi8(q, (__mmask32)h, q, _mm256_set1_epi8(16));
+  }
+  return q;
+}
+
+/* R rows side by side are R short streams (a 896-element Q8_0 row is 15
+ * cache lines), too short for the hardware prefetcher to lock on, so the
+ * bytes of the rows two groups ahead are prefetched as the blocks go by:
+ * R * bb bytes per block step (1-thread DRAM stream of 896-element Q8_0 rows:
+ * 7 GB/s without, 19 with; one row at a time did 17). Long rows go one at a
+ * time (dot_q8a_n): in parallel they streamed at half the speed of one,
+ * with or without prefetches. */
+#define DQ_ROWS_MAX_GROUP 4096 /* bytes of a group of rows done side by side, at most */
+static inline __attribute__((always_inline)) void q8a_prefetch(const int R, const size_t bb, const uint8_t *w, size_t rb,
+                                                               int64_t ib)
+{
+  const uint8_t *p = w + 2 * (size_t)R * rb + (size_t)ib * (size_t)R * bb;
+  for (size_t j = 0; j < (size_t)R * bb; j += 64) _mm_prefetch((const char *)p + j, _MM_HINT_T0);
+}
+
+static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, const int R, const uint8_t *w,
+                                                               size_t rb, const dq_q8a *a, int64_t nb, float *out)
+{
+  const size_t bb = q8a_blk_bytes(type);
+  const __m256i off = _mm256_set1_epi8((char)(type == DQ_T_Q8_0 ? 128 : type == DQ_T_Q4_0 ? 8 : 16));
+  __m256 acc0[DQ_ROWS], acc1[DQ_ROWS];
+  _Pragma("GCC unroll 8")
+  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  /* even blocks into acc0, odd ones into acc1: two FMA chains per row */
+  for (int64_t ib = 0; ib < nb; ib++) {
+    if (R > 1) q8a_prefetch(R, bb, w, rb, ib);
+    const __m256i x = _mm256_loadu_si256((const __m256i *)a[ib].qs);
+    const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), off, x));
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < R; r++) {
+      const uint8_t *b = w + (size_t)r * rb + (size_t)ib * bb;
+      uint16_t d;
+      memcpy(&d, b, 2);
+      __m256i p = _mm256_dpbusd_epi32(neg, q8a_wq(type, b), x);
+      __m256 s = _mm256_set1_ps(h2f(d) * a[ib].d);
+      if (ib & 1) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
+      else acc0[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc0[r]);
+    }
+  }
+  _Pragma("GCC unroll 8")
+  for (int r = 0; r < R; r++) out[r] = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));
+}
+
+/* n_rows rows of a q8a type, DQ_ROWS at a time; the branches fold per type. */
+static inline __attribute__((always_inline)) void dot_q8a_n(const int type, const uint8_t *w, size_t rb, int64_t n_rows,
+                                                            const dq_q8a *a, int64_t nb, float *out)
+{
+  int64_t r = 0;
+  if (rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
+    for (; r < n_rows; r++) dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r);
+    return;
+  }
+  for (; r + DQ_ROWS <= n_rows; r += DQ_ROWS) dot_q8a_rows(type, DQ_ROWS, w + (size_t)r * rb, rb, a, nb, out + r);
+  switch (n_rows - r) {
+  case 3: dot_q8a_rows(type, 3, w + (size_t)r * rb, rb, a, nb, out + r); break;
+  case 2: dot_q8a_rows(type, 2, w + (size_t)r * rb, rb, a, nb, out + r); break;
+  case 1: dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r); break;
+  default: break;
+  }
+}
+static void dot_q8_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
+{
+  dot_q8a_n(DQ_T_Q8_0, w, rb, nr, a, nb, out);
+}
+static void dot_q4_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
+{
+  dot_q8a_n(DQ_T_Q4_0, w, rb, nr, a, nb, out);
+}
+static void dot_q5_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
+{
+  dot_q8a_n(DQ_T_Q5_0, w, rb, nr, a, nb, out);
+}
+#endif
+
 static float dot_f32(const float *w, const float *x, int64_t n)
 {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
@@ -828,6 +948,15 @@ void dq_kq_quantize_act_fast(int type, const float *x, void *act, int64_t n)
 
 float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int64_t n)
 {
+#if DQ_HAVE_ROWS
+  float r;
+  switch (type) { /* the multi-row kernels on one row, so both entry points agree bit for bit */
+  case DQ_T_Q8_0: dot_q8_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
+  case DQ_T_Q4_0: dot_q4_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
+  case DQ_T_Q5_0: dot_q5_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
+  default: break;
+  }
+#endif
 #if DQ_HAVE_AVX2
   switch (type) {
   case DQ_T_F32: return dot_f32(row, xf, n);
@@ -846,6 +975,20 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
 #else
   return dq_kq_act_kind(type) ? dq_kq_dot_act_ref(type, row, act, n) : dq_dot_row_ref(type, row, xf, n);
 #endif
+}
+
+void dq_kq_dot_rows(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf, const void *act,
+                    int64_t n, float *out)
+{
+#if DQ_HAVE_ROWS
+  switch (type) {
+  case DQ_T_Q8_0: dot_q8_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
+  case DQ_T_Q4_0: dot_q4_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
+  case DQ_T_Q5_0: dot_q5_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
+  default: break;
+  }
+#endif
+  for (int64_t r = 0; r < n_rows; r++) out[r] = dq_kq_dot(type, (const uint8_t *)w + (size_t)r * row_stride, xf, act, n);
 }
 
 void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n)
