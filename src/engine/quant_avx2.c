@@ -53,6 +53,17 @@ static inline __m256i dot_u8s8(__m256i u, __m256i s)
 #endif
 }
 
+/* acc + pairwise int16 products summed to int32 (one dpwssd with VNNI);
+ * integer sums, so both forms give the same bits. */
+static inline __m256i madd16_acc(__m256i acc, __m256i a, __m256i b)
+{
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpwssd_epi32(acc, a, b);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
+
 /* ---- Q8_0 x q8a: |w| <= 128, |x| <= 127 -> pair sums <= 32512 */
 static float dot_q8_0(const dq_blk_q8_0 *w, const dq_q8a *a, int64_t nb)
 {
@@ -227,7 +238,7 @@ static inline __attribute__((always_inline)) float dot_q45_k(int type, const voi
     __m128i mv = _mm_cvtsi64_si128((long long)m8);
     __m256i mins = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv)),
                                      _mm256_loadu_si256((const __m256i *)a[ib].bsums));
-    __m256i sumi = _mm256_setzero_si256();
+    __m256i sumi = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256(); /* two dependency chains */
     __m256i hv = type == DQ_T_Q5_K ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     for (int j = 0; j < 4; j++) {
       __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
@@ -239,10 +250,10 @@ static inline __attribute__((always_inline)) float dot_q45_k(int type, const voi
       }
       __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x + 64 * j)));
       __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x + 64 * j + 32)));
-      p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)bcast[2 * j])));
-      p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)bcast[2 * j + 1])));
-      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+      sumi = madd16_acc(sumi, p0, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)bcast[2 * j])));
+      sumi1 = madd16_acc(sumi1, p1, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)bcast[2 * j + 1])));
     }
+    sumi = _mm256_add_epi32(sumi, sumi1);
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(hd) * a[ib].d), _mm256_cvtepi32_ps(sumi), acc);
     accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(hdmin) * a[ib].d), _mm256_cvtepi32_ps(mins), accm);
   }
@@ -251,6 +262,16 @@ static inline __attribute__((always_inline)) float dot_q45_k(int type, const voi
 
 /* ---- Q6_K x q8k: q in 0..63 unsigned (the -32 is applied through bsums),
  * pair sums <= 16002; scaled by |sc| <= 128 the block total stays < 2^29. */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+/* pshufb controls: int16 word 2k to the low 128-bit lane, 2k+1 to the high */
+static const uint8_t q6_pick[4][32] __attribute__((aligned(32))) = {
+#define P(k) { 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, \
+               4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3 }
+  P(0), P(1), P(2), P(3)
+#undef P
+};
+#endif
+
 static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 {
   const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30);
@@ -258,8 +279,14 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
   for (int64_t ib = 0; ib < nb; ib++) {
     const dq_blk_q6_k *b = w + ib;
     const int8_t *x = a[ib].qs;
-    __m256i sumi = _mm256_setzero_si256();
+    __m256i sumi = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256(); /* two dependency chains */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    const __m256i sc16all = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales)); /* as sc16 below */
+#endif
     for (int h = 0; h < 2; h++) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+      const __m256i sch = h ? _mm256_permute2x128_si256(sc16all, sc16all, 0x11) : _mm256_permute2x128_si256(sc16all, sc16all, 0x00);
+#endif
       __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
       __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
       __m256i hv = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
@@ -269,16 +296,25 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
       q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hv, m3));
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hv, 2), m3));
       for (int k = 0; k < 4; k++) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        /* int16 pair sums (<= 16002) times the int16 scale of each half
+         * (elements 0..15: scale 8h+2k, 16..31: 8h+2k+1): one shuffle of
+         * this h's 8 scales, then dpwssd */
+        __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k)));
+        if (k & 1) sumi1 = _mm256_dpwssd_epi32(sumi1, p, _mm256_shuffle_epi8(sch, _mm256_load_si256((const __m256i *)q6_pick[k])));
+        else sumi = _mm256_dpwssd_epi32(sumi, p, _mm256_shuffle_epi8(sch, _mm256_load_si256((const __m256i *)q6_pick[k])));
+#else
         const int8_t *sc = b->scales + 8 * h + 2 * k; /* elements 0..15 and 16..31 of this group */
         __m256i p = dot_u8s8(q[k], _mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k)));
         __m256i s = _mm256_set_m128i(_mm_set1_epi32(sc[1]), _mm_set1_epi32(sc[0]));
         sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, s));
+#endif
       }
     }
-    /* subtract 32 * sum_j sc[j] * bsum[j] */
+    /* subtract 32 * sum_j sc[j] * bsum[j], spread over the lanes (they are
+     * summed at the end anyway) */
     __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
-    int off = 32 * hsum_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[ib].bsums)));
-    __m256i tot = _mm256_sub_epi32(sumi, _mm256_setr_epi32(off, 0, 0, 0, 0, 0, 0, 0));
+    __m256i tot = _mm256_sub_epi32(_mm256_add_epi32(sumi, sumi1), _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[ib].bsums)), 5));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b->d) * a[ib].d), _mm256_cvtepi32_ps(tot), acc);
   }
   return hsum_ps(acc);
