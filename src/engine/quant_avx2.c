@@ -372,7 +372,10 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * R * bb bytes per block step (1-thread DRAM stream of 896-element Q8_0 rows:
  * 7 GB/s without, 19 with; one row at a time did 17). Long rows go one at a
  * time (dot_q8a_n): in parallel they streamed at half the speed of one,
- * with or without prefetches. */
+ * with or without prefetches. So does Q8_0: its one-row kernel already
+ * keeps up with DRAM, and grouped it measured 3-7% slower in whole-model
+ * decode with 1 thread (no difference with 2), though faster in cache; the
+ * compute-bound Q4_0 / Q5_0 gain 20% in decode. */
 #define DQ_ROWS_MAX_GROUP 4096 /* bytes of a group of rows done side by side, at most */
 static inline __attribute__((always_inline)) void q8a_prefetch(const int R, const size_t bb, const uint8_t *w, size_t rb,
                                                                int64_t ib)
@@ -414,7 +417,7 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
                                                             const dq_q8a *a, int64_t nb, float *out)
 {
   int64_t r = 0;
-  if (rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
+  if (type == DQ_T_Q8_0 || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
     for (; r < n_rows; r++) dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r);
     return;
   }
