@@ -334,7 +334,8 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
  *    their accumulators stay in registers (two FMA chains per row).
  * The scale is still one f16 per row and block: gathering 8 at a time (and
  * a lane permute per block) measured 30% slower on Zen 4. 1 thread, data in
- * cache, 896-element rows: Q8_0 30 -> 42 GB/s, Q5_0 15 -> 20 GB/s.
+ * cache, 896-element rows: Q8_0 30 -> 42 GB/s, Q5_0 15 -> 20 GB/s (but
+ * Q8_0 is not grouped in decode: see dot_q8a_n).
  * Every row is computed with the same operations in the same order whatever
  * the number of rows in the call, so results do not depend on how rows are
  * grouped (matmul's split varies with the thread count). Exact in int32:
