@@ -32,8 +32,10 @@
  *   Q4_K_M 2 threads: 63, 68 vs 59, 54 (load ~2); 44, 39, 45 vs 37, 35, 37
  *          (load 2.4-3.8): +21% by the medians
  *          1 thread : 45, 45, 44 vs 37, 37, 37: +22%
- *   Q8_0   1 thread : 34.3, 34.5 vs 33.9, 30.1; 2 threads: within the noise
- *          (48-50 vs 48-51 at load ~2)
+ *   Q8_0   1 thread : 34.3, 34.5 vs 33.9, 30.1; 2 threads: 34.4, 32.4 vs
+ *          31.5, 25.9 (load 3-5; with Q8_0 rows still grouped, 48-50 vs
+ *          48-51 at load ~2: within the noise)
+ *   Q4_K_M 2 threads, same last rounds: 46.7, 45.7 vs 37.1, 37.6
  * llama-bench -p 0 -n 64 -t 2 -r 3 in the same rounds (load 2.4-5): Q8_0 29,
  * 7.9, 4.7, Q4_K_M 40, 10.9, 4.7 (its barrier-synchronized threads stall
  * when a core is taken, so no ratio is meaningful at that load). Read
