@@ -25,6 +25,24 @@
  * on 2026-11-25: Q8_0 2 threads docq 317 vs llama.cpp 256 with the first
  * int8 kernel (1.24x), 192 vs 256 before it.
  *
+ * Decode figures, 2026-11-26 02:18-02:30 UTC (2-core Zen 4; the machine
+ * shared, load 1.5-5: other jobs held up to a core), tg64 t/s, `bench_engine
+ * -p 0 -n 64 -t T -r 3` of this build against the one before the grouped
+ * Q4_0/Q5_0 and dpwssd K-quant kernels, back to back, per round:
+ *   Q4_K_M 2 threads: 63, 68 vs 59, 54 (load ~2); 44, 39, 45 vs 37, 35, 37
+ *          (load 2.4-3.8): +21% by the medians
+ *          1 thread : 45, 45, 44 vs 37, 37, 37: +22%
+ *   Q8_0   1 thread : 34.3, 34.5 vs 33.9, 30.1; 2 threads: 34.4, 32.4 vs
+ *          31.5, 25.9 (load 3-5; with Q8_0 rows still grouped, 48-50 vs
+ *          48-51 at load ~2: within the noise)
+ *   Q4_K_M 2 threads, same last rounds: 46.7, 45.7 vs 37.1, 37.6
+ * llama-bench -p 0 -n 64 -t 2 -r 3 in the same rounds (load 2.4-5): Q8_0 29,
+ * 7.9, 4.7, Q4_K_M 40, 10.9, 4.7 (its barrier-synchronized threads stall
+ * when a core is taken, so no ratio is meaningful at that load). Read
+ * bandwidth (bench_kernels) then: 1 thread 18-20 GB/s, 2 threads 19-25
+ * GB/s; Q8_0 at 49 t/s x 528 MB = 26 GB/s and Q4_K_M at 68 x 395 MB = 27
+ * GB/s were at that measured limit.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] */
 #include <math.h>
 #include <stdio.h>

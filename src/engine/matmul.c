@@ -164,6 +164,7 @@ typedef struct {
 /* Decode: up to DQ_MM_MAX matrices sharing one input are one parallel region
  * (Q/K/V, gate/up), so a token costs ~4 pool runs per layer instead of 7. */
 #define DQ_MM_MAX 4
+#define DQ_MM_ROWS 16 /* weight rows per dq_kq_dot_rows call in the mat-vec */
 typedef struct {
   int n_mat;
   struct {
@@ -207,10 +208,12 @@ static void mm_rows(void *arg, int ith, int nth)
     const int64_t r1 = r0 + c->m[i].chunk < n_out ? r0 + c->m[i].chunk : n_out;
     const size_t rb = c->m[i].row_bytes;
     float *out = c->m[i].out;
-    for (int64_t r = r0; r < r1; r++) {
-      const uint8_t *row = c->m[i].W + (size_t)r * rb;
+    /* a few rows at a time against every token, so the rows stay in L1 */
+    for (int64_t r = r0; r < r1; r += DQ_MM_ROWS) {
+      const int64_t nr = r1 - r < DQ_MM_ROWS ? r1 - r : DQ_MM_ROWS;
       for (int64_t t = 0; t < c->n_tok; t++)
-        out[t * n_out + r] = dq_kq_dot(type, row, c->x + t * c->n_in, c->m[i].act + (size_t)t * c->act_stride, c->n_in);
+        dq_kq_dot_rows(type, c->m[i].W + (size_t)r * rb, rb, nr, c->x + t * c->n_in,
+                       c->m[i].act + (size_t)t * c->act_stride, c->n_in, out + t * n_out + r);
     }
   }
 }

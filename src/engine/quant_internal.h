@@ -79,6 +79,11 @@ void dq_kq_quantize_act_fast(int type, const float *x, void *act, int64_t n);
 /* Fast dot product of one weight row with a prepared activation: xf is the
  * f32 vector (used by F32/F16/BF16), act the quantized one (others). */
 float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int64_t n);
+/* out[r] = dq_kq_dot of row r for n_rows rows row_stride bytes apart, with
+ * the same result for every row as dq_kq_dot (bit for bit); faster where a
+ * kernel shares the activation between several rows. */
+void dq_kq_dot_rows(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf, const void *act,
+                    int64_t n, float *out);
 /* Reference versions of the quantized-activation dot products: exact integer
  * arithmetic per block, so the fast paths must match them to float rounding. */
 float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n);

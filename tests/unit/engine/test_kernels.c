@@ -288,6 +288,52 @@ static void test_engine_kernels__dot_fast_matches_ref(void **state)
   }
 }
 
+/* dq_kq_dot_rows (the decode mat-vec's several-rows kernels) must give every
+ * row exactly what dq_kq_dot gives it, whatever the number of rows per call
+ * and the row length (short rows go side by side, long ones one at a time),
+ * and that must be the exact-integer reference to float rounding. Odd block
+ * counts and row counts that leave every remainder of a group of rows. */
+static void test_engine_kernels__dot_rows_match_single(void **state)
+{
+  (void)state;
+  const int64_t sizes[] = { 32, 96, 256, 736, 896, 4864 }, n_rows = 11;
+  for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+    int64_t n = sizes[si];
+    float *x = malloc(n * 4), *wd = malloc(n * 4), out[11];
+    void *act = malloc(dq_kq_act_bytes(DQ_T_Q8_0, n) + dq_kq_act_bytes(DQ_T_Q4_K, n) + 64);
+    fill(x, n, 3.0f);
+    for (int k = 0; k < N_ALL; k++) {
+      int t = k_all[k];
+      if (n % dq_kq_block_elems(t)) continue;
+      size_t rb = dq_kq_row_bytes(t, n);
+      uint8_t *w = make_weights(t, n, n_rows, 0.05f);
+      dq_kq_quantize_act(t, x, act, n);
+      for (int64_t nr = 1; nr <= n_rows; nr++)
+        for (int64_t r0 = 0; r0 + nr <= n_rows; r0 += nr) {
+          for (int64_t r = 0; r < nr; r++) out[r] = NAN;
+          dq_kq_dot_rows(t, w + (size_t)r0 * rb, rb, nr, x, act, n, out);
+          for (int64_t r = 0; r < nr; r++) {
+            float one = dq_kq_dot(t, w + (size_t)(r0 + r) * rb, x, act, n);
+            if (memcmp(&one, &out[r], sizeof one))
+              fail_msg("%s n=%lld rows %lld+%lld: row %lld is %g, alone %g", tname(t), (long long)n, (long long)r0,
+                       (long long)nr, (long long)r, out[r], one);
+          }
+        }
+      if (dq_kq_act_kind(t))
+        for (int64_t r = 0; r < n_rows; r++) {
+          float fast = dq_kq_dot(t, w + (size_t)r * rb, x, act, n), exact = dq_kq_dot_act_ref(t, w + (size_t)r * rb, act, n);
+          double sabs = 0; /* summation-order error scale */
+          dq_dequant_row_ref(t, w + (size_t)r * rb, wd, n);
+          for (int64_t i = 0; i < n; i++) sabs += fabs((double)wd[i] * x[i]);
+          if (fabs(fast - exact) > 1e-5 * sabs + 1e-6)
+            fail_msg("%s n=%lld row %lld: fast %g vs integer ref %g", tname(t), (long long)n, (long long)r, fast, exact);
+        }
+      free(w);
+    }
+    free(x); free(wd); free(act);
+  }
+}
+
 /* The SIMD activation quantizer must produce the reference blocks bit for bit
  * (same scale, same round-to-nearest-even), including ties and zeros. */
 static void test_engine_kernels__act_quant_fast_is_exact(void **state)
@@ -770,6 +816,7 @@ int main(void)
     cmocka_unit_test(test_engine_kernels__layout_by_hand),
     cmocka_unit_test(test_engine_kernels__dequant_fast_matches_ref),
     cmocka_unit_test(test_engine_kernels__dot_fast_matches_ref),
+    cmocka_unit_test(test_engine_kernels__dot_rows_match_single),
     cmocka_unit_test(test_engine_kernels__act_quant_fast_is_exact),
     cmocka_unit_test(test_engine_kernels__matmul_threads_equal),
     cmocka_unit_test(test_engine_kernels__scratch_monotonic),
