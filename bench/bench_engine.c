@@ -41,7 +41,22 @@
  * when a core is taken, so no ratio is meaningful at that load). Read
  * bandwidth (bench_kernels) then: 1 thread 18-20 GB/s, 2 threads 19-25
  * GB/s; Q8_0 at 49 t/s x 528 MB = 26 GB/s and Q4_K_M at 68 x 395 MB = 27
- * GB/s were at that measured limit.
+ * GB/s were at that measured limit. That limit was the load's, not the
+ * memory's: on the quieter machine below it read 24.5 / 44.7 GB/s.
+ *
+ * Side by side on a near-quiet machine, 2026-11-26 02:49-02:52 UTC (load
+ * 0.9-1.8), three rounds of `bench_engine -p 512 -n 64 -t 2 -r 3 --mix both`
+ * then `llama-bench -m <same file> -p 512 -n 64 -t 2 -r 3`, t/s per round,
+ * ratio of the medians:
+ *   Q8_0   pp512 docq 460, 449, 338  llama.cpp 252, 255, 195  1.78x
+ *          tg64  docq 53.1, 47.5, 42.4  llama.cpp 46.7, 42.5, 41.4  1.12x
+ *   Q4_K_M pp512 docq 396, 401, 317  llama.cpp 205, 167, 183  2.16x
+ *          tg64  docq 69.3, 68.3, 54.7  llama.cpp 50.0, 45.1, 51.2  1.37x
+ * Decode against `bench_kernels --threads 1,2 --no-prefill --no-decode`
+ * (2 threads 44.7 GB/s): Q8_0 47.5 x 528 MB = 25 GB/s (56%), Q4_K_M 68.3 x
+ * 395 MB = 27 GB/s (60%); llama.cpp 48% and 44%. With two cores decode is
+ * bound by the dot kernels (88-93% of its time; a Q4_K row runs at ~19 GB/s
+ * per thread even from cache), so 85% of the bandwidth is not in reach here.
  *
  * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] */
 #include <math.h>

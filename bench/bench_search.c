@@ -17,7 +17,12 @@
  * (1200-1600 documents/s under load), plus the HNSW32 build when the run
  * ends (Debian's generic FAISS computes HNSW distances with scalar code:
  * ~6 min for 675k vectors).
- * Before this session's BM25 scorer (store/bm25.c) and the kNN skip in the
+ * 2026-11-26 02:52 UTC, near-quiet (load 1.2-1.5), after the heading column
+ * and RM3 feedback (the 100k index migrated to format 2, its chunks as
+ * before): 100000 docs, 163438 chunks, 497 MB on disk; search p50 29.97 /
+ * p95 77.7 ms, the same without feedback 23.4 / 69.4 ms (feedback x1.28,
+ * interleaved query by query); ask p50 42.0 ms.
+ * Before the previous session's BM25 scorer (store/bm25.c) and the kNN skip in the
  * convex fusion, the 100k figures were 126 ms / 153 ms (last session, loaded); the BM25
  * part alone, old and new back to back in one process over 232 queries:
  * 192 ms vs 48 ms per query (load ~4).
