@@ -39,25 +39,27 @@
  * is at or above BM25 on three of four sets. Hence the default. */
 /* Pseudo-relevance feedback (retrieve/prf.c) re-ranks the BM25 candidates
  * before fusion, in every mode but vector. `docq eval retrieval` (nDCG@10,
- * default hybrid, full query sets; 2026-11-26):
+ * default hybrid, full query sets, 2026-11-26). "Before": hybrid as it was
+ * this morning; "now": with the heading column (store.h DQ_BM25_W_HEAD),
+ * feedback and 560-token chunks; "no fb": now with --no-feedback.
  *
- *                 plain BM25 (FTS5)   no feedback   feedback (default)
- *   cacm              0.426             0.4393         0.4577
- *   cranfield         0.350             0.3600         0.3780
- *   medline           0.700             0.7012         0.7278
- *   scifact           0.687             0.7002         0.6901
- *   nq                0.867             0.8643         0.8651
- *   squad             0.877             0.8767         0.8766
- *   cmrc2018          (trigram 0.936)   0.9778         0.9779
+ *                 FTS5 BM25   before    feedback only   now      now, no fb
+ *   cacm            0.426     0.4393       0.4577      0.4604     0.4537
+ *   cranfield       0.350     0.3600       0.3780      0.3881     0.3729
+ *   medline         0.700     0.7012       0.7278      0.7290     0.7029
+ *   scifact         0.687     0.7002       0.6901      0.6933     0.6940
+ *   nq              0.867     0.8643       0.8651      0.8800     0.8812
+ *   squad           0.877     0.8767       0.8766      0.8763       -
+ *   cmrc2018   (trigram 0.936) 0.9778      0.9779      0.9832       -
  *
- * Six-set English mean 0.6512 (FTS5) -> 0.6570 -> 0.6659. Topical sets with
- * many relevant documents per query gain 4-5%; the known-item sets (nq,
- * squad) do not move, since a clear best chunk gets nearly all the feedback
- * weight; scifact (one or two relevant abstracts per claim) loses 1.4% in
- * hybrid (BM25 alone: 0.6881 -> 0.6875). Tried: lambda 0.9 / 0.7, 5 feedback
- * chunks, 10 terms (each better on one set, worse in sum); re-scoring 30, 50,
- * 100 candidates or running the expanded query over the whole index: the
- * same within 0.002. */
+ * Six-set English mean: FTS5 0.6512, before 0.6570, now 0.6712 (+3.1%).
+ * Feedback lifts the topical sets with many relevant documents per query
+ * (cacm, cranfield, medline: +1.5 to +4%); on the known-item sets (nq,
+ * squad) a clear best chunk takes nearly all the feedback weight and little
+ * moves; scifact (one or two relevant abstracts per claim) and nq lose about
+ * 0.1 point. Tried: lambda 0.9 / 0.7, 5 feedback chunks, 10 terms (each
+ * better on one set, worse in sum); re-scoring 30, 50 or 100 candidates, or
+ * running the expanded query over the whole index: the same within 0.002. */
 const int dq_default_fusion = DQ_FUSE_CONVEX;
 const double dq_default_w_rrf = 0.5;
 const double dq_default_w_convex = 0.75;
