@@ -22,6 +22,12 @@
  * before): 100000 docs, 163438 chunks, 497 MB on disk; search p50 29.97 /
  * p95 77.7 ms, the same without feedback 23.4 / 69.4 ms (feedback x1.28,
  * interleaved query by query); ask p50 42.0 ms.
+ * The 1M index, migrated the same way (02:54-03:04 UTC, load 0.1-1.3):
+ * 950000 docs, 1051655 chunks, 4148 MB on disk (HNSW32; the FTS rebuild
+ * left free pages), search p50 186.4 / p95 496 ms, without feedback 141.1 /
+ * 498 ms (x1.32), ask p50 178.7 ms: over the 150 ms target. perf: reading
+ * BM25 postings from fts5vocab is ~77% of the time at this size, feedback's
+ * document-frequency lookups ~9%.
  * Before the previous session's BM25 scorer (store/bm25.c) and the kNN skip in the
  * convex fusion, the 100k figures were 126 ms / 153 ms (last session, loaded); the BM25
  * part alone, old and new back to back in one process over 232 queries:
