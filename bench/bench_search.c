@@ -4,9 +4,12 @@
  * passage, so one chunk each) in DIR by cycling through the corpus.jsonl
  * files of the shared retrieval sets; every copy gets a distinct marker word
  * and its sentences rotated, so no two documents are identical and the
- * vocabulary grows like a real collection. Then runs the queries of the sets
- * (warm: one pass first) and prints p50/p95 of docq_search (k = 10) and
- * p50 of docq_ask without a model.
+ * vocabulary grows like a real collection. Then runs questions of the sets
+ * (half of them as a warm-up, the other half measured, each once with and
+ * once without feedback) and prints p50/p95 of docq_search (k = 10) and of
+ * docq_ask without a model (on the measured questions, searched before).
+ * Figures above the 03:20 UTC line were taken with a warm-up pass over the
+ * measured questions themselves.
  *
  * Measured 2026-11-26 (2 cores shared with other jobs, load average noted;
  * built-in embedder, default hybrid; medians of 280 queries):
@@ -28,6 +31,12 @@
  * 498 ms (x1.32), ask p50 178.7 ms: over the 150 ms target. perf: reading
  * BM25 postings from fts5vocab is ~77% of the time at this size, feedback's
  * document-frequency lookups ~9%.
+ * ---- 03:20 UTC line: document frequencies now cached per handle (store/bm25.c),
+ * warm-up on other questions; near-quiet (load 0.3-1.1), 241 measured:
+ *   100k: search p50 26.9 / p95 61.8 ms, without feedback 26.5 / 58.8 (x1.02);
+ *         ask p50 39.2 ms; 450 MB on disk
+ *   1M:   search p50 139.2 / p95 419 ms, without feedback 142.2 / 413 (x0.98);
+ *         ask p50 129.8 ms; 3752 MB on disk
  * Before the previous session's BM25 scorer (store/bm25.c) and the kNN skip in the
  * convex fusion, the 100k figures were 126 ms / 153 ms (last session, loaded); the BM25
  * part alone, old and new back to back in one process over 232 queries:
@@ -123,14 +132,23 @@ int main(int argc, char **argv)
   printf("index: %llu documents, %llu chunks, %.1f MB text, %.1f MB on disk, %s\n", (unsigned long long)st.documents,
          (unsigned long long)st.chunks, st.text_bytes / 1e6, st.index_bytes / 1e6, st.vector_index ? st.vector_index : "");
   /* queries */
-  char *qs[2000]; size_t nq = 0;
+  /* Up to 100 questions of each set, alternately measured and warm-up: the
+   * warm-up questions run first (page cache, and the document frequencies
+   * a session accumulates), each measured one is then run once per variant,
+   * so no measured search repeats an earlier one. */
+  char *qs[1000], *warm[1000]; size_t nq = 0, nw = 0;
   for (size_t s = 0; s < sizeof k_sets / sizeof *k_sets; s++) {
     char path[1024];
     snprintf(path, sizeof path, "%s/data/retrieval/%s/queries.jsonl", shared, k_sets[s]);
     FILE *f = fopen(path, "r");
     if (!f) continue;
     char *line = NULL; size_t cap = 0; int taken = 0;
-    while (getline(&line, &cap, f) > 0 && taken < 50 && nq < 2000) { char *t = field(line, "text"); if (t) { qs[nq++] = t; taken++; } }
+    while (getline(&line, &cap, f) > 0 && taken < 100 && nq < 1000 && nw < 1000) {
+      char *t = field(line, "text");
+      if (!t) continue;
+      if (taken++ % 2 == 0) qs[nq++] = t;
+      else warm[nw++] = t;
+    }
     free(line);
     fclose(f);
   }
@@ -140,7 +158,13 @@ int main(int argc, char **argv)
   docq_search_options nofb;
   docq_search_options_init(&nofb, DOCQ_SEARCH_OPTIONS_VERSION);
   nofb.feedback = 0;
-  for (int pass = 0; pass < 2; pass++) {
+  for (size_t i = 0; i < nw; i++) {
+    docq_results *r = NULL;
+    if (docq_search(&r, db, warm[i], NULL)) { fprintf(stderr, "search: %s\n", docq_error_last()->message); return 1; }
+    docq_results_free(r);
+    free(warm[i]);
+  }
+  {
     for (size_t i = 0; i < nq; i++) {
       for (int v = 0; v < 2; v++) {
         const int plain = (v + (int)i) % 2;

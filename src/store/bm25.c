@@ -58,7 +58,50 @@ struct dq_bm25_cache {
   struct posting { int64_t id; double f; } *post; /* one term's postings, f weighted */
   size_t cap_post;
   dq_buf common;       /* terms known to be in more than half of the chunks, NUL-separated */
+  struct df_ent { uint32_t n; int64_t df; char t[BM25_TERM_BYTES]; } *dfc; /* term -> df; n = 0: free */
+  size_t dfc_n;
 };
+
+/* Document frequencies seen so far (query terms while their postings are
+ * read, feedback terms looked up by retrieve/prf.c), until the index
+ * changes: fts5vocab counts a term by walking its whole doclist, 1-5 ms for a
+ * frequent term over 1M chunks, and a session's questions share many terms.
+ * Open addressing; emptied when 70% full. */
+#define DF_SLOTS 16384
+
+static uint64_t df_hash(const char *t, size_t n)
+{
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)t[i]) * 1099511628211ull;
+  return h;
+}
+
+static int df_find(const dq_bm25_cache *c, const char *t, size_t n, int64_t *df)
+{
+  if (!c->dfc || n == 0 || n > BM25_TERM_BYTES) return 0;
+  for (size_t j = df_hash(t, n) & (DF_SLOTS - 1);; j = (j + 1) & (DF_SLOTS - 1)) {
+    const struct df_ent *e = &c->dfc[j];
+    if (!e->n) return 0;
+    if (e->n == n && !memcmp(e->t, t, n)) { *df = e->df; return 1; }
+  }
+}
+
+static void df_put(dq_bm25_cache *c, const char *t, size_t n, int64_t df)
+{
+  if (n == 0 || n > BM25_TERM_BYTES) return;
+  if (!c->dfc && !(c->dfc = dq_calloc(DF_SLOTS, sizeof *c->dfc))) return; /* a cache: fine without */
+  if (c->dfc_n * 10 >= DF_SLOTS * 7) {
+    memset(c->dfc, 0, DF_SLOTS * sizeof *c->dfc);
+    c->dfc_n = 0;
+  }
+  size_t j = df_hash(t, n) & (DF_SLOTS - 1);
+  for (; c->dfc[j].n; j = (j + 1) & (DF_SLOTS - 1))
+    if (c->dfc[j].n == n && !memcmp(c->dfc[j].t, t, n)) { c->dfc[j].df = df; return; }
+  c->dfc[j].n = (uint32_t)n;
+  c->dfc[j].df = df;
+  memcpy(c->dfc[j].t, t, n);
+  c->dfc_n++;
+}
 
 void dq_bm25_cache_free(dq_bm25_cache *c)
 {
@@ -68,6 +111,7 @@ void dq_bm25_cache_free(dq_bm25_cache *c)
   dq_free(c->touched);
   dq_free(c->post);
   dq_buf_free(&c->common);
+  dq_free(c->dfc);
   dq_free(c);
 }
 
@@ -147,6 +191,8 @@ static int cache_refresh(dq_store *s)
   dq_stmt_done(st);
   if (rc) return rc;
   c->common.len = 0; /* document frequencies changed */
+  if (c->dfc) memset(c->dfc, 0, DF_SLOTS * sizeof *c->dfc);
+  c->dfc_n = 0;
   c->n_rows = rows;
   c->avgdl = rows ? total / (double)rows : 1.0;
   if (c->avgdl <= 0) c->avgdl = 1.0;
@@ -214,7 +260,7 @@ static int score_term(dq_store *s, qterm *t, int stop_common)
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
     const char *col = (const char *)sqlite3_column_text(st, 1);
-    double w = col && !strcmp(col, "head") ? s->bm25_w[1] : s->bm25_w[0];
+    double w = col && col[0] == 'h' ? s->bm25_w[1] : s->bm25_w[0]; /* "head" or "text" */
     if (df && c->post[df - 1].id == id) { c->post[df - 1].f += w; continue; }
     if (stop_common && (int64_t)(df + 1) * 2 > c->n_rows) {
       t->common = abandoned = 1;
@@ -235,6 +281,7 @@ static int score_term(dq_store *s, qterm *t, int stop_common)
   int out = rc == DOCQ_ENOMEM ? DOCQ_ENOMEM : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : dq_sql_fail(s, rc, "read postings");
   dq_stmt_done(st);
   if (out || abandoned) return out;
+  df_put(c, t->t, t->n, (int64_t)df);
   double idf = log(((double)c->n_rows - (double)df + 0.5) / ((double)df + 0.5));
   if (idf <= 0) idf = 1e-6;
   idf *= t->mult;
@@ -362,12 +409,16 @@ int dq_store_bm25_stats(dq_store *s, int64_t *n_rows, double *avgdl)
 
 int dq_store_term_df(dq_store *s, const char *term, size_t n, int64_t *df)
 {
+  int rc = cache_refresh(s);
+  if (rc < 0) return rc;
+  if (df_find(s->bm, term, n, df)) return 0;
   sqlite3_stmt *st = dq_stmt(s, ST_TERM_DF);
   if (!st) return dq_err_code();
   sqlite3_bind_text(st, 1, term, (int)n, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
+  rc = sqlite3_step(st);
   *df = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : dq_sql_fail(s, rc, "term frequency");
   dq_stmt_done(st);
+  if (rc == 0) df_put(s->bm, term, n, *df);
   return rc;
 }

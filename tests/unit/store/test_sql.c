@@ -527,6 +527,43 @@ static void test_store_sql__fts_common_terms(void **state)
   dq_store_close(s);
 }
 
+/* dq_store_term_df counts the chunks holding a term (in either column), the
+ * same whether it was seen by a BM25 query, looked up before, or neither;
+ * and it follows writes (its cache is emptied when the index changes). */
+static void test_store_sql__term_df_follows_writes(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  put1(s, "/a", "glacier moraine");
+  put1(s, "/b", "glacier harbor");
+  put1(s, "/c", "harbor only");
+  int64_t df = -1;
+  OK(dq_store_term_df(s, "glacier", 7, &df)); /* not seen yet: counted by FTS5 */
+  assert_int_equal(df, 2);
+  OK(dq_store_term_df(s, "glacier", 7, &df)); /* again: remembered */
+  assert_int_equal(df, 2);
+  dq_scored h[4];
+  assert_int_equal(bm25(s, "harbor", h, 4), 2); /* counted while scoring */
+  OK(dq_store_term_df(s, "harbor", 6, &df));
+  assert_int_equal(df, 2);
+  OK(dq_store_term_df(s, "absent", 6, &df));
+  assert_int_equal(df, 0);
+  put1(s, "/d", "glacier glacier");
+  OK(dq_store_term_df(s, "glacier", 7, &df));
+  assert_int_equal(df, 3);
+  remove_path(s, "/b");
+  OK(dq_store_term_df(s, "glacier", 7, &df));
+  assert_int_equal(df, 2);
+  OK(dq_store_term_df(s, "harbor", 6, &df));
+  assert_int_equal(df, 1);
+  int64_t n_rows = 0;
+  double avgdl = 0;
+  OK(dq_store_bm25_stats(s, &n_rows, &avgdl));
+  assert_int_equal(n_rows, 3);
+  assert_true(avgdl > 0);
+  dq_store_close(s);
+}
+
 /* dq_store_bm25 (scored outside FTS5) against FTS5's own bm25() ranking on
  * a random corpus: words of a Zipf-like vocabulary (the commonest in most
  * chunks, so the common-term fallback runs), chunks of varied length with
@@ -1427,6 +1464,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_store_sql__create_open_reopen, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__term_df_follows_writes, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__format_version_mismatch, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__not_a_docq_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__manifest_mismatch, setup, teardown),
