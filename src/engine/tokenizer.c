@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -91,13 +92,9 @@ int dq_i32_push(dq_i32vec *v, int32_t x)
   return 0;
 }
 
-/* FNV-1a, then a final mix so the low bits (the slot index) depend on every byte. */
 uint64_t dq_tok_hash(const char *s, size_t n)
 {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33;
-  return h;
+  return dq_hash_bytes(s, n);
 }
 
 static int strmap_init(dq_strmap *m, size_t n)

@@ -31,6 +31,7 @@
 #include "indexer/normalize.h"
 #include "retrieve/stopwords.h"
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 #define PRF_FB 10
@@ -52,13 +53,6 @@ typedef struct term_map {
   size_t cap, n;
   dq_buf arena;
 } term_map;
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  return h;
-}
 
 static int map_init(term_map *m, size_t cap)
 {
@@ -83,7 +77,7 @@ static int map_grow(term_map *m)
   for (size_t i = 0; i < m->cap; i++) {
     if (m->e[i].off == SIZE_MAX) continue;
     const char *t = m->arena.p + m->e[i].off;
-    size_t j = hash_bytes(t, m->e[i].len) & (g.cap - 1);
+    size_t j = dq_hash_bytes(t, m->e[i].len) & (g.cap - 1);
     while (g.e[j].off != SIZE_MAX) j = (j + 1) & (g.cap - 1);
     g.e[j] = m->e[i];
   }
@@ -97,7 +91,7 @@ static int map_grow(term_map *m)
 static term_ent *map_get(term_map *m, const char *t, size_t n, int add)
 {
   if (add && (m->n + 1) * 2 > m->cap && map_grow(m)) return NULL;
-  size_t j = hash_bytes(t, n) & (m->cap - 1);
+  size_t j = dq_hash_bytes(t, n) & (m->cap - 1);
   for (;; j = (j + 1) & (m->cap - 1)) {
     term_ent *e = &m->e[j];
     if (e->off == SIZE_MAX) break;
@@ -168,10 +162,20 @@ typedef struct exp_term {
   double w, idf;
 } exp_term;
 
+/* A model term for sorting: heaviest first, ties by bytes (the hash
+ * table's order must not decide which terms are kept). */
+typedef struct rm_term {
+  double rm;
+  const char *t;
+  size_t n;
+} rm_term;
+
 static int by_rm_desc(const void *a, const void *b)
 {
-  double x = (*(const term_ent *const *)a)->rm, y = (*(const term_ent *const *)b)->rm;
-  return x < y ? 1 : x > y ? -1 : 0;
+  const rm_term *x = a, *y = b;
+  if (x->rm != y->rm) return x->rm < y->rm ? 1 : -1;
+  int c = memcmp(x->t, y->t, x->n < y->n ? x->n : y->n);
+  return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
 static int by_score_desc(const void *a, const void *b)
@@ -199,7 +203,7 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n)
   const size_t fb = n < PRF_FB ? n : PRF_FB, nr = n < PRF_RERANK ? n : PRF_RERANK;
   term_map rm, *docs = dq_calloc(nr, sizeof *docs);
   size_t *dl = dq_calloc(nr, sizeof *dl);
-  term_ent **order = NULL;
+  rm_term *order = NULL;
   exp_term ex[PRF_NT];
   size_t n_ex = 0;
   if (!docs || !dl) { dq_free(docs); dq_free(dl); return DOCQ_ENOMEM; }
@@ -227,7 +231,7 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n)
   if (!(order = dq_malloc((rm.n ? rm.n : 1) * sizeof *order))) { rc = DOCQ_ENOMEM; goto done; }
   size_t no = 0;
   for (size_t j = 0; j < rm.cap; j++)
-    if (rm.e[j].off != SIZE_MAX) order[no++] = &rm.e[j];
+    if (rm.e[j].off != SIZE_MAX) order[no++] = (rm_term){ rm.e[j].rm, rm.arena.p + rm.e[j].off, rm.e[j].len };
   qsort(order, no, sizeof *order, by_rm_desc);
   /* The model is its NT heaviest terms (function words aside), normalized
    * over those NT. A term in too many chunks keeps its share of the mass but
@@ -236,16 +240,16 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n)
    * chunks' own words are all common (a tiny or repetitive index). */
   double wsum = 0;
   for (size_t i = 0, kept = 0; i < no && kept < PRF_NT; i++) {
-    const char *t = rm.arena.p + order[i]->off;
-    const size_t tn = order[i]->len;
+    const char *t = order[i].t;
+    const size_t tn = order[i].n;
     if (dq_stopword(t, tn)) continue;
     kept++;
-    wsum += order[i]->rm;
+    wsum += order[i].rm;
     int64_t df = 0;
     if ((rc = dq_store_term_df(s, t, tn, &df)) < 0) goto done;
     const double idf = dq_bm25_idf(n_rows, df);
     if (idf <= 1.0) continue; /* in more than ~a quarter of the chunks */
-    ex[n_ex++] = (exp_term){ t, tn, order[i]->rm, idf };
+    ex[n_ex++] = (exp_term){ t, tn, order[i].rm, idf };
   }
   if (n_ex == 0 || wsum <= 0) goto done;
 

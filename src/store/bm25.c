@@ -38,6 +38,7 @@
 
 #include "indexer/normalize.h"
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 #define BM25_K1 1.2
@@ -69,17 +70,10 @@ struct dq_bm25_cache {
  * Open addressing; emptied when 70% full. */
 #define DF_SLOTS 16384
 
-static uint64_t df_hash(const char *t, size_t n)
-{
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)t[i]) * 1099511628211ull;
-  return h;
-}
-
 static int df_find(const dq_bm25_cache *c, const char *t, size_t n, int64_t *df)
 {
   if (!c->dfc || n == 0 || n > BM25_TERM_BYTES) return 0;
-  for (size_t j = df_hash(t, n) & (DF_SLOTS - 1);; j = (j + 1) & (DF_SLOTS - 1)) {
+  for (size_t j = dq_hash_bytes(t, n) & (DF_SLOTS - 1);; j = (j + 1) & (DF_SLOTS - 1)) {
     const struct df_ent *e = &c->dfc[j];
     if (!e->n) return 0;
     if (e->n == n && !memcmp(e->t, t, n)) { *df = e->df; return 1; }
@@ -94,7 +88,7 @@ static void df_put(dq_bm25_cache *c, const char *t, size_t n, int64_t df)
     memset(c->dfc, 0, DF_SLOTS * sizeof *c->dfc);
     c->dfc_n = 0;
   }
-  size_t j = df_hash(t, n) & (DF_SLOTS - 1);
+  size_t j = dq_hash_bytes(t, n) & (DF_SLOTS - 1);
   for (; c->dfc[j].n; j = (j + 1) & (DF_SLOTS - 1))
     if (c->dfc[j].n == n && !memcmp(c->dfc[j].t, t, n)) { c->dfc[j].df = df; return; }
   c->dfc[j].n = (uint32_t)n;
