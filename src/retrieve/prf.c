@@ -20,8 +20,11 @@
  * cost would grow with the index; here it is bounded by RERANK chunk reads
  * and NT document-frequency lookups.
  *
- * Settings (FB 10, NT 20, lambda 0.85) and the measurements behind them are
- * in the comment above dq_prf_rerank's caller (retrieve/search.c). */
+ * The same reading of the candidates gives their term-proximity score
+ * (prox.c), added to BM25 with weight PRF_MU before the mixing above.
+ *
+ * Settings (FB 10, NT 20, lambda 0.85, mu 0.5) and the measurements behind
+ * them are in the comment above dq_prf_rerank's caller (retrieve/search.c). */
 #include "retrieve/prf.h"
 
 #include <math.h>
@@ -29,6 +32,7 @@
 #include <string.h>
 
 #include "indexer/normalize.h"
+#include "retrieve/prox.h"
 #include "retrieve/stopwords.h"
 #include "util/err.h"
 #include "util/hash.h"
@@ -38,6 +42,7 @@
 #define PRF_NT 20
 #define PRF_LAMBDA 0.85
 #define PRF_RERANK 50
+#define PRF_MU 0.5
 
 /* ---- a term -> slot hash (open addressing, terms in one arena) ---- */
 
@@ -115,6 +120,8 @@ typedef struct count_ctx {
   term_map *m;
   size_t dl;
   int oom;
+  const dq_prox_query *q; /* NULL: no proximity */
+  dq_prox_state px;
 } count_ctx;
 
 static int count_term(void *ctx, const char *t, size_t n, size_t start, size_t end)
@@ -125,34 +132,53 @@ static int count_term(void *ctx, const char *t, size_t n, size_t start, size_t e
   term_ent *e = map_get(c->m, t, n, 1);
   if (!e) { c->oom = 1; return 1; }
   e->tf++;
+  if (c->q) dq_prox_term(&c->px, c->q, t, n, c->dl);
   c->dl++;
   return 0;
 }
 
-/* Term counts of one chunk into a fresh map; *dl its length in terms. */
-static int chunk_terms(dq_store *s, int64_t id, term_map *m, size_t *dl)
+/* Term counts of one chunk into a fresh map; *dl its length in terms; *px
+ * its proximity score for the query terms q (0 when q is NULL). */
+static int chunk_terms(dq_store *s, int64_t id, term_map *m, size_t *dl, const dq_prox_query *q, double avgdl,
+                       double *px)
 {
   dq_chunk_row row = {0};
   int rc = dq_store_chunk(s, id, &row);
   if (rc < 0) return rc;
   if ((rc = map_init(m, 256)) < 0) goto done;
-  count_ctx c = { .m = m };
+  count_ctx c = { .m = m, .q = q };
+  dq_prox_begin(&c.px);
   rc = dq_terms(row.text, strlen(row.text), count_term, &c);
   if (c.oom) rc = DOCQ_ENOMEM;
   else if (rc > 0) rc = 0;
   *dl = c.dl;
+  *px = q ? dq_prox_score(&c.px, q, (double)c.dl, avgdl) : 0;
 done:
   dq_chunk_row_clear(&row);
   return rc < 0 ? rc : 0;
 }
 
+/* The query read once: its length in terms and its distinct content terms
+ * (offsets into arena while it may still move). */
+typedef struct query_ctx {
+  size_t n;
+  dq_prox_query q;
+  size_t off[DQ_PROX_MAXQ];
+  dq_buf arena;
+} query_ctx;
+
 static int count_query(void *ctx, const char *t, size_t n, size_t start, size_t end)
 {
-  (void)t;
-  (void)n;
   (void)start;
   (void)end;
-  ++*(size_t *)ctx;
+  query_ctx *c = ctx;
+  c->n++;
+  if (c->q.k >= DQ_PROX_MAXQ || dq_stopword(t, n)) return 0;
+  for (size_t i = 0; i < c->q.k; i++)
+    if (c->q.n[i] == n && !memcmp(c->arena.p + c->off[i], t, n)) return 0;
+  c->off[c->q.k] = c->arena.len;
+  if (dq_buf_put(&c->arena, t, n) < 0) return 1;
+  c->q.n[c->q.k++] = n;
   return 0;
 }
 
@@ -185,40 +211,62 @@ static int by_score_desc(const void *a, const void *b)
   return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
 }
 
-int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n)
+int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n, unsigned what)
 {
-  if (n < 2) return 0;
-  size_t qn = 0, cn = 0;
+  if (n < 2 || !(what & (DQ_RERANK_RM3 | DQ_RERANK_PROXIMITY))) return 0;
+  size_t cn = 0;
   char *clean = NULL;
+  query_ctx qc;
+  memset(&qc, 0, sizeof qc);
   int rc = dq_utf8_repair(query, strlen(query), &clean, &cn, NULL);
-  if (rc >= 0) rc = dq_terms(clean, cn, count_query, &qn);
+  if (rc >= 0) rc = dq_terms(clean, cn, count_query, &qc);
   dq_free(clean);
-  if (rc < 0) return rc;
-  if (qn == 0) return 0;
+  if (qc.arena.oom) rc = DOCQ_ENOMEM;
+  const size_t qn = qc.n;
   int64_t n_rows = 0;
   double avgdl = 0;
-  if ((rc = dq_store_bm25_stats(s, &n_rows, &avgdl)) < 0) return rc;
-  if (n_rows <= 0 || avgdl <= 0) return 0;
+  if (rc >= 0 && qn > 0) rc = dq_store_bm25_stats(s, &n_rows, &avgdl);
+  if (rc < 0 || qn == 0 || n_rows <= 0 || avgdl <= 0) {
+    dq_buf_free(&qc.arena);
+    return rc < 0 ? rc : 0;
+  }
+  const dq_prox_query *pq = NULL;
+  if ((what & DQ_RERANK_PROXIMITY) && qc.q.k >= 2) {
+    for (size_t i = 0; i < qc.q.k && rc >= 0; i++) {
+      int64_t df = 0;
+      qc.q.t[i] = qc.arena.p + qc.off[i];
+      rc = dq_store_term_df(s, qc.q.t[i], qc.q.n[i], &df);
+      qc.q.idf[i] = dq_bm25_idf(n_rows, df);
+    }
+    if (rc < 0) { dq_buf_free(&qc.arena); return rc; }
+    pq = &qc.q;
+  }
+  const int rm3 = (what & DQ_RERANK_RM3) != 0;
+  if (!rm3 && !pq) { dq_buf_free(&qc.arena); return 0; }
 
   const size_t fb = n < PRF_FB ? n : PRF_FB, nr = n < PRF_RERANK ? n : PRF_RERANK;
   term_map rm, *docs = dq_calloc(nr, sizeof *docs);
   size_t *dl = dq_calloc(nr, sizeof *dl);
+  double *px = dq_calloc(nr, sizeof *px), wsum = 0;
   rm_term *order = NULL;
   exp_term ex[PRF_NT];
   size_t n_ex = 0;
-  if (!docs || !dl) { dq_free(docs); dq_free(dl); return DOCQ_ENOMEM; }
-  if ((rc = map_init(&rm, 1024)) < 0) { dq_free(docs); dq_free(dl); return rc; }
+  memset(&rm, 0, sizeof rm);
+  if (!docs || !dl || !px || (rc = map_init(&rm, 1024)) < 0) {
+    if (rc >= 0) rc = DOCQ_ENOMEM;
+    goto done;
+  }
 
   /* 1-2: the relevance model of the feedback chunks */
   double z = 0;
   for (size_t i = 0; i < fb; i++) z += exp(c[i].score - c[0].score);
   for (size_t i = 0; i < nr; i++) {
-    if ((rc = chunk_terms(s, c[i].chunk_id, &docs[i], &dl[i])) < 0) {
+    if ((rc = chunk_terms(s, c[i].chunk_id, &docs[i], &dl[i], pq, avgdl, &px[i])) < 0) {
       if (rc != DOCQ_ENOTFOUND) goto done;
       dq_err_clear(); /* deleted meanwhile: scores as an empty chunk */
       rc = 0;
     }
-    if (i >= fb || !dl[i]) continue;
+    if (!rm3 || i >= fb || !dl[i]) continue;
     const double w = exp(c[i].score - c[0].score) / z;
     for (size_t j = 0; j < docs[i].cap; j++) {
       const term_ent *e = &docs[i].e[j];
@@ -228,6 +276,7 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n)
       r->rm += w * e->tf / (double)dl[i];
     }
   }
+  if (!rm3) goto rescore;
   if (!(order = dq_malloc((rm.n ? rm.n : 1) * sizeof *order))) { rc = DOCQ_ENOMEM; goto done; }
   size_t no = 0;
   for (size_t j = 0; j < rm.cap; j++)
@@ -238,7 +287,6 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n)
    * scores nothing: renormalizing over the survivors instead would hand a
    * whole model to the stray words of weak feedback chunks when the best
    * chunks' own words are all common (a tiny or repetitive index). */
-  double wsum = 0;
   for (size_t i = 0, kept = 0; i < no && kept < PRF_NT; i++) {
     const char *t = order[i].t;
     const size_t tn = order[i].n;
@@ -251,11 +299,21 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n)
     if (idf <= 1.0) continue; /* in more than ~a quarter of the chunks */
     ex[n_ex++] = (exp_term){ t, tn, order[i].rm, idf };
   }
-  if (n_ex == 0 || wsum <= 0) goto done;
+  if (n_ex == 0 || wsum <= 0) {
+    if (!pq) goto done;
+    n_ex = 0; /* proximity alone */
+  }
 
-  /* 3: re-score */
+rescore:
+  /* 3: re-score: BM25 plus proximity, mixed with the relevance model's BM25
+   * when there is one */
   for (size_t i = 0; i < n; i++) {
-    double sc = PRF_LAMBDA * c[i].score / (double)qn;
+    const double base = c[i].score + (i < nr ? PRF_MU * px[i] : 0);
+    if (n_ex == 0) {
+      c[i].score = base;
+      continue;
+    }
+    double sc = PRF_LAMBDA * base / (double)qn;
     if (i < nr && dl[i]) {
       double e_sc = 0;
       for (size_t k = 0; k < n_ex; k++) {
@@ -268,9 +326,11 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n)
   }
   qsort(c, n, sizeof *c, by_score_desc);
 done:
-  for (size_t i = 0; i < nr; i++) map_free(&docs[i]);
+  for (size_t i = 0; docs && i < nr; i++) map_free(&docs[i]);
   dq_free(docs);
   dq_free(dl);
+  dq_free(px);
+  dq_buf_free(&qc.arena);
   dq_free(order);
   map_free(&rm);
   return rc < 0 ? rc : 0;

@@ -2,8 +2,9 @@
  * real store: the words that co-occur with the query in the best chunks lift a
  * candidate that shares them above one that does not; the result is the same
  * candidates, best first; nothing changes when there is nothing to learn from
- * (fewer than two candidates, a query with no terms); hostile or broken query
- * text is just text. */
+ * (fewer than two candidates, a query with no terms); of two chunks with the
+ * same words, proximity puts first the one that keeps the query's words side
+ * by side; hostile or broken query text is just text. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,7 +24,7 @@
 
 #define OK(expr) do { int rc_ = (expr); if (rc_ != 0) fail_msg("%s -> %d: %s", #expr, rc_, dq_err_msg()); } while (0)
 
-typedef struct fx { char dir[256]; dq_store *s; int64_t top, with_beta, without_beta; } fx;
+typedef struct fx { char dir[256]; dq_store *s; int64_t top, with_beta, without_beta, far, near; } fx;
 
 /* One single-chunk document; returns its chunk id. No vectors (dim 0). */
 static int64_t put(fx *f, const char *path, const char *text)
@@ -71,6 +72,10 @@ static int setup(void **state)
   f->top = put(f, "/top.txt", "glacier glacier glacier moraine moraine moraine");
   f->without_beta = put(f, "/plain.txt", "glacier harbor cold north valley stone river");
   f->with_beta = put(f, "/shares.txt", "glacier moraine cold north valley stone river the");
+  /* The same words (the same BM25), once with basalt and obsidian side by
+   * side and once six terms apart; the scattered one goes in first. */
+  f->far = put(f, "/far.txt", "basalt one two three four five obsidian six");
+  f->near = put(f, "/near.txt", "basalt obsidian one two three four five six");
   /* Filler, so that the words above are rare (a high idf) in this index. */
   char path[64], text[128];
   for (int i = 0; i < 40; i++) {
@@ -107,7 +112,7 @@ static void test_retrieve_prf__cooccurring_words_lift_a_candidate(void **state)
   assert_int_equal(n, 3);
   assert_int_equal(c[0].chunk_id, f->top);
   assert_true(rank_of(c, n, f->without_beta) < rank_of(c, n, f->with_beta)); /* plain BM25 */
-  OK(dq_prf_rerank(f->s, "glacier", c, n));
+  OK(dq_prf_rerank(f->s, "glacier", c, n, DQ_RERANK_RM3));
   assert_int_equal(n, 3);
   assert_int_equal(c[0].chunk_id, f->top);
   assert_true(rank_of(c, n, f->with_beta) < rank_of(c, n, f->without_beta)); /* moraine, learnt from the best match, counted */
@@ -123,7 +128,7 @@ static void test_retrieve_prf__same_candidates_best_first(void **state)
     OK(dq_store_bm25(f->s, qs[q], 64, c, &n));
     assert_true(n >= 2);
     memcpy(before, c, n * sizeof *c);
-    OK(dq_prf_rerank(f->s, qs[q], c, n));
+    OK(dq_prf_rerank(f->s, qs[q], c, n, DQ_RERANK_RM3));
     for (size_t i = 0; i < n; i++) {
       assert_true(rank_of(before, n, c[i].chunk_id) >= 0);
       if (i) assert_true(c[i - 1].score >= c[i].score);
@@ -137,11 +142,29 @@ static void test_retrieve_prf__nothing_to_learn_changes_nothing(void **state)
   fx *f = *state;
   dq_scored c[4] = { { 7, 3.0 }, { 5, 2.0 }, { 9, 1.0 }, { 1, 0.5 } }, want[4];
   memcpy(want, c, sizeof c);
-  OK(dq_prf_rerank(f->s, "glacier", c, 1)); /* one candidate */
-  OK(dq_prf_rerank(f->s, "glacier", c, 0));
-  OK(dq_prf_rerank(f->s, "", c, 4));        /* no query terms */
-  OK(dq_prf_rerank(f->s, "  ...  !!", c, 4));
+  OK(dq_prf_rerank(f->s, "glacier", c, 1, DQ_RERANK_RM3)); /* one candidate */
+  OK(dq_prf_rerank(f->s, "glacier", c, 0, DQ_RERANK_RM3));
+  OK(dq_prf_rerank(f->s, "", c, 4, DQ_RERANK_RM3));        /* no query terms */
+  OK(dq_prf_rerank(f->s, "  ...  !!", c, 4, DQ_RERANK_RM3));
   assert_memory_equal(c, want, sizeof c);
+}
+
+static void test_retrieve_prf__proximity_lifts_words_side_by_side(void **state)
+{
+  fx *f = *state;
+  dq_scored c[16];
+  size_t n = 0;
+  OK(dq_store_bm25(f->s, "basalt obsidian", 16, c, &n));
+  assert_int_equal(n, 2);
+  assert_float_equal(c[0].score, c[1].score, 1e-9); /* BM25 cannot tell them apart */
+  OK(dq_prf_rerank(f->s, "basalt obsidian", c, n, DQ_RERANK_PROXIMITY));
+  assert_int_equal(c[0].chunk_id, f->near);
+  assert_true(c[0].score > c[1].score + 0.1);
+  /* a one-word query has no pair: nothing moves */
+  dq_scored d[4] = { { 7, 3.0 }, { 5, 2.0 }, { 9, 1.0 }, { 1, 0.5 } }, want[4];
+  memcpy(want, d, sizeof d);
+  OK(dq_prf_rerank(f->s, "basalt", d, 4, DQ_RERANK_PROXIMITY));
+  assert_memory_equal(d, want, sizeof d);
 }
 
 static void test_retrieve_prf__hostile_text_is_words(void **state)
@@ -153,7 +176,7 @@ static void test_retrieve_prf__hostile_text_is_words(void **state)
     dq_scored c[64];
     size_t n = 0;
     OK(dq_store_bm25(f->s, qs[q], 64, c, &n));
-    OK(dq_prf_rerank(f->s, qs[q], c, n));
+    OK(dq_prf_rerank(f->s, qs[q], c, n, DQ_RERANK_RM3 | DQ_RERANK_PROXIMITY));
     assert_true(n >= 1);
   }
 }
@@ -164,6 +187,7 @@ int main(void)
     cmocka_unit_test(test_retrieve_prf__cooccurring_words_lift_a_candidate),
     cmocka_unit_test(test_retrieve_prf__same_candidates_best_first),
     cmocka_unit_test(test_retrieve_prf__nothing_to_learn_changes_nothing),
+    cmocka_unit_test(test_retrieve_prf__proximity_lifts_words_side_by_side),
     cmocka_unit_test(test_retrieve_prf__hostile_text_is_words),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
