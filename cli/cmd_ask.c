@@ -25,6 +25,9 @@ static void usage(FILE *f)
         "  --model FILE     answer with a GGUF model (Qwen2.5, Llama 3.x, SmolLM2, TinyLlama,\n"
         "                   Mistral...; also $DOCQ_MODEL); the answer is streamed, then the\n"
         "                   sources. Without a model: the best sentences, with citations\n"
+        "  --tokenizer FILE without --model: count the prompt's tokens exactly with this GGUF's\n"
+        "                   tokenizer (a tokenizer-only file will do) instead of the\n"
+        "                   conservative estimate; the answer stays extractive\n"
         "  -n N             answer length in tokens with a model (default 256)\n"
         "  --temp T         sampling temperature (default 0.7; 0 = greedy)\n"
         "  --seed S         sampling seed\n"
@@ -110,6 +113,7 @@ int cmd_ask(int argc, char **argv)
   const char *order_name = "edges";
   const char *model_path = getenv("DOCQ_MODEL");
   if (model_path && !*model_path) model_path = NULL;
+  const char *tok_path = NULL;
   int show_prompt = 0;
   char q[8192];
   size_t ql = 0;
@@ -160,6 +164,9 @@ int cmd_ask(int argc, char **argv)
     } else if (!strcmp(a, "--model") || !strcmp(a, "-m")) {
       if (!has) goto missing;
       model_path = argv[++i];
+    } else if (!strcmp(a, "--tokenizer")) {
+      if (!has) goto missing;
+      tok_path = argv[++i];
     } else if (!strcmp(a, "-n") || !strcmp(a, "--temp") || !strcmp(a, "--seed") || !strcmp(a, "-t")) {
       if (!has) goto missing;
       char *end;
@@ -197,6 +204,11 @@ int cmd_ask(int argc, char **argv)
     if (mrc) { code = cli_fail(mrc, "cannot load the model"); docq_db_free(db); return code; }
     ao.model = model;
     if (!g_cli.json) ao.gen.on_token = stream_token; /* the answer appears as it is generated */
+  } else if (tok_path) {
+    /* counting only: the answer stays extractive */
+    int mrc = docq_model_load(&model, tok_path);
+    if (mrc) { code = cli_fail(mrc, "cannot load the tokenizer"); docq_db_free(db); return code; }
+    ao.tokenizer = model;
   }
   docq_answer *ans = NULL;
   int rc = docq_ask(&ans, db, q, &ao);

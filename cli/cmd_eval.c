@@ -36,14 +36,18 @@ static void usage(FILE *f)
 {
   fputs("usage: docq eval retrieval DIR [--mode bm25|vector|hybrid] [--fusion rrf|convex] [--weight W]\n"
         "                               [--no-feedback] [--db DIR] [--limit N] [--json]\n"
-        "       docq eval answers DIR [--budget N] [-k N] [--db DIR] [--limit N] [--json]\n"
+        "       docq eval answers DIR [--budget N] [-k N] [--tokenizer GGUF] [--db DIR] [--limit N]\n"
+        "                             [--misses FILE] [--json]\n"
         "       docq eval ppl --model M --text FILE -c N [RoPE flags]   (llama-perplexity protocol)\n"
         "       docq eval passkey --model M -c N --depths 0,10,...,100  (accuracy by depth)\n"
         "DIR holds corpus.jsonl ({\"_id\",\"title\",\"text\"}), queries.jsonl ({\"_id\",\"text\"[,\"answers\"]})\n"
         "and qrels.tsv (header, then query-id TAB corpus-id TAB score).\n"
         "retrieval: nDCG@10, Recall@100, MRR@10, latency p50/p95 (hits deduplicated to documents;\n"
         "a near-duplicate collapsed into a hit counts right after it).\n"
-        "answers: share of questions whose gold answer is in the packed prompt, and where, per order.\n"
+        "answers: share of questions whose gold answer is in the packed prompt, and where, per order;\n"
+        "--tokenizer GGUF counts tokens exactly with that file's tokenizer instead of the estimate;\n"
+        "--misses FILE writes the questions missed (edges order) as JSON Lines, with the rank of\n"
+        "their judged document in the search and among the packed passages (0 = not there).\n"
         "Without --db the corpus is indexed into a temporary folder that is removed afterwards.\n", f);
 }
 
@@ -351,6 +355,8 @@ static void score_query(const query *q, char **docs, size_t n, metrics *m)
 
 typedef struct eval_opts {
   const char *dir, *db_dir;
+  const char *misses; /* eval answers: JSON Lines of the questions missed (edges order) */
+  const docq_model *tokenizer; /* eval answers: exact counts with this tokenizer; NULL = estimate */
   docq_search_options so;
   unsigned budget, k;
   size_t limit;
@@ -472,6 +478,52 @@ static long find_answer(const query *q, const char *norm, size_t from)
   return best;
 }
 
+/* 1-based rank of the first judged document among the hits (also_in
+ * counted), 0 when none is there. */
+static int judged_rank(const query *q, const docq_hit *h, int rank)
+{
+  for (size_t j = 0; j < q->n_rel; j++) {
+    if (!strcmp(q->rel_ids[j], h->path)) return rank;
+    size_t len = strlen(q->rel_ids[j]);
+    for (const char *p = h->also_in; p && *p;) {
+      const char *e = strchr(p, '\n');
+      size_t l = e ? (size_t)(e - p) : strlen(p);
+      if (l == len && !memcmp(p, q->rel_ids[j], len)) return rank;
+      p = e ? e + 1 : p + l;
+    }
+  }
+  return 0;
+}
+
+/* One JSON line for a question whose answer the packed prompt missed: where
+ * its judged document ranked in the search (k 100) and whether it was packed. */
+static void write_miss(FILE *f, const query *q, docq_db *db, const eval_opts *eo, const docq_answer *a)
+{
+  int packed_rank = 0, search_rank = 0;
+  for (size_t i = 0; i < docq_answer_passages(a) && !packed_rank; i++) {
+    const docq_passage *p = docq_answer_passage(a, i);
+    packed_rank = judged_rank(q, p->hit, p->rank);
+  }
+  docq_search_options so = eo->so;
+  so.k = 100;
+  docq_results *r = NULL;
+  if (q->n_rel && docq_search(&r, db, q->text, &so) >= 0)
+    for (size_t i = 0; i < docq_results_count(r) && !search_rank; i++)
+      search_rank = judged_rank(q, docq_results_get(r, i), (int)i + 1);
+  docq_results_free(r);
+  fputs("{\"_id\":", f);
+  cli_json_str(f, q->id);
+  fputs(",\"text\":", f);
+  cli_json_str(f, q->text);
+  fputs(",\"answers\":[", f);
+  for (size_t i = 0; i < q->n_answers; i++) {
+    if (i) fputc(',', f);
+    cli_json_str(f, q->answers[i]);
+  }
+  fprintf(f, "],\"passages\":%zu,\"judged_packed_rank\":%d,\"judged_search_rank\":%d}\n", docq_answer_passages(a),
+          packed_rank, search_rank);
+}
+
 static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
 {
   static const char *names[] = {"edges", "relevance", "document"};
@@ -481,6 +533,12 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
   double tokens = 0;
   int tty = cli_tty();
   if (!lat) return EXIT_FAIL;
+  FILE *mf = NULL;
+  if (eo->misses && !(mf = fopen(eo->misses, "w"))) {
+    fprintf(stderr, "docq eval: cannot write %s: %s\n", eo->misses, strerror(errno));
+    free(lat);
+    return EXIT_FAIL;
+  }
   for (size_t qi = 0; qi < set->n; qi++) {
     const query *q = &set->q[qi];
     if (!q->n_answers) continue;
@@ -494,11 +552,16 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
       ao.search.k = eo->k ? eo->k : 20;
       ao.order = (docq_order)o;
       ao.budget_tokens = eo->budget;
+      ao.tokenizer = eo->tokenizer;
       docq_answer *a = NULL;
       double t = mono();
       int rc = docq_ask(&a, db, q->text, &ao);
       if (o == 0) lat[nl++] = (mono() - t) * 1000.0;
-      if (rc < 0) { free(lat); return cli_fail(rc, "ask failed"); }
+      if (rc < 0) {
+        free(lat);
+        if (mf) fclose(mf);
+        return cli_fail(rc, "ask failed");
+      }
       char *prompt = norm_text(docq_answer_prompt(a));
       char *qn = norm_text(q->text);
       char *ans = norm_text(docq_answer_text(a));
@@ -512,6 +575,8 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
           size_t len = strlen(prompt);
           int th = (int)(3.0 * (double)at / (double)(len ? len : 1));
           third[o][th > 2 ? 2 : th]++;
+        } else if (mf && o == 0) {
+          write_miss(mf, q, db, eo, a);
         }
         if (find_answer(q, ans, 0) >= 0) in_answer[o]++;
       }
@@ -526,6 +591,11 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
     if (tty && n_q % 20 == 0) fprintf(stderr, "\r\033[K%zu questions", n_q);
   }
   if (tty) fputs("\r\033[K", stderr);
+  if (mf && fclose(mf)) {
+    fprintf(stderr, "docq eval: writing %s failed: %s\n", eo->misses, strerror(errno));
+    free(lat);
+    return EXIT_FAIL;
+  }
   double n = n_q ? (double)n_q : 1;
   double p50 = percentile(lat, nl, 0.5), p95 = percentile(lat, nl, 0.95);
   if (g_cli.json) {
@@ -575,7 +645,8 @@ int cmd_eval(int argc, char **argv)
   docq_search_options_init(&eo.so, DOCQ_SEARCH_OPTIONS_VERSION);
   eo.budget = 2048;
   eo.orders = 7;
-  const char *what = NULL;
+  const char *what = NULL, *tok_path = NULL;
+  docq_model *tok = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--db")) {
@@ -617,6 +688,12 @@ int cmd_eval(int argc, char **argv)
       long k = atol(argv[++i]);
       if (k < 1 || k > 1000) { fprintf(stderr, "docq eval: -k wants 1..1000\n"); return EXIT_USAGE; }
       eo.k = (unsigned)k;
+    } else if (!strcmp(a, "--tokenizer")) {
+      if (!need(argc, argv, i)) return EXIT_USAGE;
+      tok_path = argv[++i];
+    } else if (!strcmp(a, "--misses")) {
+      if (!need(argc, argv, i)) return EXIT_USAGE;
+      eo.misses = argv[++i];
     } else if (!strcmp(a, "--limit")) {
       if (!need(argc, argv, i)) return EXIT_USAGE;
       eo.limit = (size_t)atol(argv[++i]);
@@ -643,11 +720,17 @@ int cmd_eval(int argc, char **argv)
   snprintf(path, sizeof path, "%s/qrels.tsv", eo.dir);
   if (!strcmp(what, "retrieval") || access(path, R_OK) == 0)
     if (read_qrels(path, &set)) goto done;
+  if (tok_path) {
+    int mrc = docq_model_load(&tok, tok_path);
+    if (mrc) { code = cli_fail(mrc, "cannot load the tokenizer"); goto done; }
+    eo.tokenizer = tok;
+  }
   if ((code = open_set_index(eo.dir, eo.db_dir, tmp, sizeof tmp, &db)) != 0) goto done;
   cli_on_sigint(db);
   code = !strcmp(what, "retrieval") ? eval_retrieval(&eo, &set, db) : eval_answers(&eo, &set, db);
 done:
   docq_db_free(db);
+  docq_model_free(tok);
   if (tmp[0]) rm_tree(tmp);
   set_free(&set);
   return code;

@@ -487,8 +487,9 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
 /* ---- asking ----------------------------------------------------------------------------- */
 
 /* Version 2: the embedded search options grew (version 2 of those); a
- * version-1 struct is refused with DOCQ_EVERSION: rebuild against this header. */
-#define DOCQ_ASK_OPTIONS_VERSION 2
+ * version-1 struct is refused with DOCQ_EVERSION: rebuild against this header.
+ * Version 3 added `tokenizer`; a version-2 caller still works (it gets NULL). */
+#define DOCQ_ASK_OPTIONS_VERSION 3
 typedef struct docq_ask_options {
   unsigned int version;
   docq_search_options search; /* retrieval settings (k defaults to 20 for ask) */
@@ -496,6 +497,11 @@ typedef struct docq_ask_options {
   unsigned budget_tokens;     /* context budget; 0 = from the model, else 2048 */
   const docq_model *model;    /* NULL: extractive answer */
   docq_gen_options gen;       /* generation settings when a model is given */
+  /* Without `model`: count the prompt's tokens exactly with this file's
+   * tokenizer (a tokenizer-only GGUF is enough) instead of the conservative
+   * estimate, and still answer extractively: for a prompt meant for a model
+   * docq does not run. Ignored when `model` is set (its own tokenizer counts). */
+  const docq_model *tokenizer;
 } docq_ask_options;
 
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version);

@@ -5,6 +5,7 @@
  * The answer owns the search results; passages point at their hits. Nothing
  * retrieved is dropped silently: what did not fit is counted in left_out
  * with the best rank among it. */
+#include <stddef.h>
 #include <string.h>
 
 #include "api/ask_model.h"
@@ -30,19 +31,23 @@ struct docq_answer {
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
 {
   DQ_ASSERT_ARG(opts);
-  if (version != DOCQ_ASK_OPTIONS_VERSION)
-    return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: %d)", version,
+  if (version != 2 && version != DOCQ_ASK_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: 2-%d)", version,
                       DOCQ_ASK_OPTIONS_VERSION);
-  memset(opts, 0, sizeof *opts);
-  opts->version = DOCQ_ASK_OPTIONS_VERSION;
+  docq_ask_options d;
+  memset(&d, 0, sizeof d);
+  d.version = version;
   docq_search_options so = DOCQ_SEARCH_OPTIONS_INIT;
   so.k = 20;
-  opts->search = so;
-  opts->order = DOCQ_ORDER_EDGES;
-  opts->budget_tokens = 0;
-  opts->model = NULL;
+  d.search = so;
+  d.order = DOCQ_ORDER_EDGES;
+  d.budget_tokens = 0;
+  d.model = NULL;
   docq_gen_options g = DOCQ_GEN_OPTIONS_INIT;
-  opts->gen = g;
+  d.gen = g;
+  d.tokenizer = NULL;
+  /* a version-2 caller's struct ends before `tokenizer` */
+  memcpy(opts, &d, version == 2 ? offsetof(docq_ask_options, tokenizer) : sizeof d);
   return 0;
 }
 
@@ -67,15 +72,25 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     docq_ask_options_init(&d, DOCQ_ASK_OPTIONS_VERSION);
     opts = &d;
   }
-  if (opts->version != DOCQ_ASK_OPTIONS_VERSION)
-    return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: %d)",
+  if (opts->version != 2 && opts->version != DOCQ_ASK_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: 2-%d)",
                       opts->version, DOCQ_ASK_OPTIONS_VERSION);
+  if (opts->version == 2) {
+    memcpy(&d, opts, offsetof(docq_ask_options, tokenizer));
+    d.tokenizer = NULL;
+    opts = &d;
+  }
   if ((int)opts->order < DOCQ_ORDER_EDGES || (int)opts->order > DOCQ_ORDER_DOCUMENT)
     return dq_err_set(DOCQ_EINVAL, "ask: unknown passage order %d", (int)opts->order);
   unsigned budget = opts->budget_tokens ? opts->budget_tokens : 2048, n_ctx = 0;
+  /* Exact counts with a model's tokenizer: the answering model's, or one
+   * given only for counting. */
+  const docq_model *counter = opts->model ? opts->model : opts->tokenizer;
   if (opts->model) {
     int brc = dq_ask_model_budget(opts->model, opts->budget_tokens, opts->gen.n_predict, &budget, &n_ctx);
     if (brc) return brc;
+  } else if (opts->tokenizer && !dq_ask_model_can_count(opts->tokenizer)) {
+    return dq_err_set(DOCQ_EINVAL, "ask: the tokenizer file has no vocabulary to count with");
   }
 
   int rc = 0;
@@ -99,11 +114,11 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     items[i].line_first = h->line_first;
     items[i].line_last = h->line_last;
   }
-  /* With a model, token counts are exact (its tokenizer); else estimated. */
+  /* With a tokenizer, token counts are exact; else estimated. */
   dq_pack_opts po = { budget,
                       opts->order == DOCQ_ORDER_RELEVANCE ? DQ_ORDER_RELEVANCE
                       : opts->order == DOCQ_ORDER_DOCUMENT ? DQ_ORDER_DOCUMENT : DQ_ORDER_EDGES,
-                      opts->model ? dq_ask_count_tokens : NULL, (void *)opts->model };
+                      counter ? dq_ask_count_tokens : NULL, (void *)counter };
   if ((rc = dq_pack(question, items, n, &po, &pk)) < 0) goto done;
   if (db->interrupted) { rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted"); goto done; }
 

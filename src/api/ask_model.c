@@ -29,6 +29,11 @@ size_t dq_ask_count_tokens(void *ctx, const char *s, size_t n)
   return k < 0 ? n : (size_t)k; /* on error: bytes, a safe over-estimate */
 }
 
+int dq_ask_model_can_count(const docq_model *m)
+{
+  return m && m->tok != NULL;
+}
+
 int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict, unsigned *budget, unsigned *n_ctx)
 {
   DQ_ASSERT_ARG(m && budget && n_ctx);

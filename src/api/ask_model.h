@@ -8,6 +8,9 @@
 /* Token counter for the packer: the model's exact count (ctx = docq_model*). */
 size_t dq_ask_count_tokens(void *ctx, const char *s, size_t n);
 
+/* 1 when m has a vocabulary to count with (a tokenizer-only file will do). */
+int dq_ask_model_can_count(const docq_model *m);
+
 /* The passage budget (budget_opt, or what the model's trained context leaves
  * after the answer and the template) and the context size to allocate. */
 int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict, unsigned *budget, unsigned *n_ctx);

@@ -271,6 +271,20 @@ static void test_api__search_options_versions(void **state)
   assert_int_equal(docq_ask_options_init(&ao, 1), DOCQ_EVERSION);
   assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
   assert_int_equal(ao.search.feedback, 1);
+  assert_null(ao.tokenizer);
+  /* a version-2 caller's struct ends before `tokenizer`: sized exactly, so
+   * ASan sees any read or write past it */
+  docq_ask_options *a2 = malloc(offsetof(docq_ask_options, tokenizer));
+  assert_non_null(a2);
+  assert_int_equal(docq_ask_options_init(a2, 2), 0);
+  unsigned a2v = 0;
+  memcpy(&a2v, a2, sizeof a2v);
+  assert_int_equal(a2v, 2);
+  docq_answer *ans = NULL;
+  assert_int_equal(docq_ask(&ans, db, "glacier moraine", a2), 0);
+  assert_true(docq_answer_passages(ans) >= 1);
+  docq_answer_free(ans);
+  free(a2);
   docq_db_free(db);
 }
 

@@ -92,6 +92,38 @@ check "eval retrieval on a tiny set: nDCG@10 = 1" 'printf "%s" "$out" | grep -q 
 out=$("$BIN" eval answers "$E" --budget 512 --json 2>/dev/null)
 check "eval answers: answers in context" 'printf "%s" "$out" | grep -q "\"answer_in_context\":1.0000"'
 
+# --misses: a question whose answer is nowhere is written out, with where its
+# judged document ranked
+E2="$T/set2"; mkdir -p "$E2"; cp "$E/corpus.jsonl" "$E/qrels.tsv" "$E2/"
+cp "$E/queries.jsonl" "$E2/"
+echo '{"_id": "q3", "text": "tomatoes sun water", "answers": ["a purple umbrella"]}' >> "$E2/queries.jsonl"
+printf 'q3\td3\t1\n' >> "$E2/qrels.tsv"
+"$BIN" eval answers "$E2" --budget 512 --order edges --misses "$T/miss.jsonl" >/dev/null 2>&1
+check "eval answers --misses exits 0" '[ $? -eq 0 ]'
+check "--misses lists only the missed question" '[ "$(wc -l < "$T/miss.jsonl")" -eq 1 ] && grep -q "\"_id\":\"q3\"" "$T/miss.jsonl"'
+check "--misses gives the judged document's ranks" 'grep -q "\"judged_packed_rank\":1,\"judged_search_rank\":1" "$T/miss.jsonl"'
+"$BIN" eval answers "$E2" --misses /nonexistent-dir/m.jsonl >/dev/null 2>&1
+check "--misses to an unwritable path exits 1" '[ $? -eq 1 ]'
+
+# --tokenizer: exact counts with a real vocabulary (the shared Llama-2 SPM
+# file): the prompt's count, re-counted by docq tokenize, is what ask reports
+V="${DOCQ_SHARED_DIR:-}/vocab/ggml-vocab-llama-spm.gguf"
+if [ -f "$V" ]; then
+  out=$("$BIN" --db "$DB" ask "How long does the sourdough rise?" --budget 300 --tokenizer "$V" --verbose --show-prompt 2>/dev/null)
+  check "ask --tokenizer exits 0" '[ $? -eq 0 ]'
+  used=$(printf "%s\n" "$out" | sed -n 's/^Packed [0-9]* passages, \([0-9]*\) of 300 tokens.*/\1/p')
+  prompt=$(printf "%s\n" "$out" | sed -n '/^--- prompt ---$/,$p' | tail -n +2)
+  real=$("$BIN" tokenize --model "$V" "$prompt" | wc -w)
+  check "ask --tokenizer: the reported count is the tokenizer's ($used = $real)" '[ -n "$used" ] && [ "$used" -eq "$real" ]'
+  check "ask --tokenizer: within the budget ($real <= 300)" '[ "$real" -le 300 ]'
+  out=$("$BIN" eval answers "$E" --budget 512 --tokenizer "$V" --json 2>/dev/null)
+  check "eval answers --tokenizer" 'printf "%s" "$out" | grep -q "\"answer_in_context\":1.0000"'
+else
+  echo "skip: --tokenizer checks need DOCQ_SHARED_DIR with vocab/ggml-vocab-llama-spm.gguf"
+fi
+"$BIN" --db "$DB" ask "bread" --tokenizer /nonexistent.gguf >/dev/null 2>&1
+check "ask --tokenizer with a missing file fails" '[ $? -ne 0 ]'
+
 # the same long paragraph under two ids, both relevant: the duplicate collapsed
 # into the first hit (also_in) still counts as retrieved, right after it
 D="$T/dupset"; mkdir -p "$D"
