@@ -37,6 +37,18 @@
  *         ask p50 39.2 ms; 450 MB on disk
  *   1M:   search p50 139.2 / p95 419 ms, without feedback 142.2 / 413 (x0.98);
  *         ask p50 129.8 ms; 3752 MB on disk
+ * ---- 2026-11-26 04:25-04:40 UTC, near-quiet (load 0.6-1.0), 241 measured,
+ * after term proximity joined the re-ranking (retrieve/prox.c):
+ *   100k: search p50 28.3 / p95 85.0 ms, without feedback 27.6; ask p50 38.8 ms
+ *   1M:   three runs back to back: search p50 151.1, 141.0, 138.6 ms (median
+ *         141.0; without feedback 148.5, 138.5, 138.4); ask p50 133.8, 129.8, 138.7
+ *   perf at 1M: SQLite's VM reading fts5vocab postings on top, the Porter
+ *   stemmer (ends_n) ~4%: re-tokenizing hits for the duplicate check.
+ * Then the duplicate check's shingles memoized across picking rounds
+ * (retrieve/span.c dq_shingle_memo: search re-collapsed every hit after each
+ * round of picking more chunks, re-tokenizing them all), measured right after:
+ *   100k: search p50 18.2 / p95 49.9 ms (x0.64), ask p50 25.9 ms (x0.67)
+ *   1M:   search p50 131.4 / p95 357 ms, ask p50 124.9 ms
  * Before the previous session's BM25 scorer (store/bm25.c) and the kNN skip in the
  * convex fusion, the 100k figures were 126 ms / 153 ms (last session, loaded); the BM25
  * part alone, old and new back to back in one process over 232 queries:

@@ -84,11 +84,21 @@ typedef struct dq_picked {
  * caller. Reorders p (by document and ordinal); the rows stay the caller's. */
 int dq_spans_merge(dq_picked *p, size_t n, dq_hit_rec **out, size_t *n_out);
 
+/* Shingle sets of spans already compared, for calls of dq_hits_dedupe on a
+ * growing list of hits (search collapses again after picking more chunks):
+ * a span (document, first and last chunk) is tokenized once. Zero-initialize;
+ * dq_shingle_memo_free when done. */
+typedef struct dq_shingle_memo {
+  struct dq_shingle_ent *e;
+  size_t n, cap;
+} dq_shingle_memo;
+void dq_shingle_memo_free(dq_shingle_memo *m);
+
 /* Collapse near-duplicates: a hit whose text is identical to, or shares more
  * than `threshold` (Jaccard, over hashed 3-term shingles) with, a better hit
  * of another document is removed and its path appended to the better hit's
- * also_in. Order is kept; *n shrinks. */
-int dq_hits_dedupe(dq_hit_rec *h, size_t *n, double threshold);
+ * also_in. Order is kept; *n shrinks. memo may be NULL. */
+int dq_hits_dedupe(dq_hit_rec *h, size_t *n, double threshold, dq_shingle_memo *memo);
 
 /* Jaccard similarity of the 3-term shingle sets of two texts (terms from
  * dq_terms; texts of fewer than 3 terms use their term sets). */

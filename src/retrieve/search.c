@@ -207,6 +207,7 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
   float *qv = NULL, *tmp = NULL;
   dq_hit_rec *hits = NULL;
   picker pk = { .s = s, .f = &o->filter, .merge = o->merge };
+  dq_shingle_memo memo = {0}; /* spans tokenized once across picking rounds */
   int qv_nonzero = 0;
 
   if (!(lb = dq_calloc(pool, sizeof *lb)) || !(lv = dq_calloc(pool, sizeof *lv))) { rc = DOCQ_ENOMEM; goto done; }
@@ -285,7 +286,7 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
       if ((rc = doc_get(&pk, hits[i].doc_id, &d)) < 0) goto done;
       if (!(hits[i].path = dq_strdup(d->path)) || !(hits[i].title = dq_strdup(d->title))) { rc = DOCQ_ENOMEM; goto done; }
     }
-    if ((rc = dq_hits_dedupe(hits, &nh, o->dedupe)) < 0) goto done;
+    if ((rc = dq_hits_dedupe(hits, &nh, o->dedupe, &memo)) < 0) goto done;
     if (nh >= k || next >= nc) break;
     target += k - nh;
   }
@@ -299,6 +300,7 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
   nh = 0;
 done:
   dq_hits_free(hits, nh);
+  dq_shingle_memo_free(&memo);
   picker_free(&pk);
   dq_free(lb);
   dq_free(lv);

@@ -221,16 +221,66 @@ static int append_path(dq_hit_rec *keep, const char *path)
   return 0;
 }
 
-int dq_hits_dedupe(dq_hit_rec *h, size_t *n, double threshold)
+struct dq_shingle_ent {
+  int64_t doc_id, chunk_first, chunk_last;
+  size_t text_len;
+  shingler sh;
+};
+
+void dq_shingle_memo_free(dq_shingle_memo *m)
+{
+  if (!m) return;
+  for (size_t i = 0; i < m->n; i++) dq_free(m->e[i].sh.set);
+  dq_free(m->e);
+  memset(m, 0, sizeof *m);
+}
+
+/* The shingles of hit h: from the memo when the same span was shingled
+ * before, else computed (and kept in the memo when there is one; *own = 1
+ * when the caller must free them). */
+static int hit_shingles(const dq_hit_rec *h, dq_shingle_memo *memo, shingler *out, int *own)
+{
+  *own = 0;
+  if (memo) {
+    for (size_t i = 0; i < memo->n; i++) {
+      const struct dq_shingle_ent *e = &memo->e[i];
+      if (e->doc_id == h->doc_id && e->chunk_first == h->chunk_first && e->chunk_last == h->chunk_last &&
+          e->text_len == h->text_len) {
+        *out = e->sh;
+        return 0;
+      }
+    }
+  }
+  int rc = shingles(h->text, h->text_len, out);
+  if (rc < 0) return rc;
+  if (memo) {
+    if (memo->n == memo->cap) {
+      size_t nc = memo->cap ? memo->cap * 2 : 32;
+      struct dq_shingle_ent *ne = dq_realloc(memo->e, nc * sizeof *ne);
+      if (!ne) { *own = 1; return 0; } /* not remembered: still usable */
+      memo->e = ne;
+      memo->cap = nc;
+    }
+    memo->e[memo->n++] = (struct dq_shingle_ent){ h->doc_id, h->chunk_first, h->chunk_last, h->text_len, *out };
+  } else {
+    *own = 1;
+  }
+  return 0;
+}
+
+int dq_hits_dedupe(dq_hit_rec *h, size_t *n, double threshold, dq_shingle_memo *memo)
 {
   size_t m = *n;
   int rc = 0;
   if (m < 2 || threshold <= 0) return 0;
   shingler *sh = dq_calloc(m, sizeof *sh);
-  char *gone = dq_calloc(m, 1);
-  if (!sh || !gone) { rc = DOCQ_ENOMEM; goto done; }
-  for (size_t i = 0; i < m; i++)
-    if ((rc = shingles(h[i].text, h[i].text_len, &sh[i])) < 0) goto done;
+  char *gone = dq_calloc(m, 1), *own = dq_calloc(m, 1);
+  if (!sh || !gone || !own) { rc = DOCQ_ENOMEM; goto done; }
+  for (size_t i = 0; i < m; i++) {
+    int o = 0;
+    if ((rc = hit_shingles(&h[i], memo, &sh[i], &o)) < 0) goto done;
+    own[i] = (char)o;
+  }
   for (size_t j = 1; j < m; j++) {
     for (size_t i = 0; i < j; i++) {
       if (gone[i] || h[i].doc_id == h[j].doc_id) continue;
@@ -251,9 +301,10 @@ int dq_hits_dedupe(dq_hit_rec *h, size_t *n, double threshold)
   }
   *n = k;
 done:
-  if (sh) for (size_t i = 0; i < m; i++) dq_free(sh[i].set);
+  if (sh && own) for (size_t i = 0; i < m; i++) if (own[i]) dq_free(sh[i].set);
   dq_free(sh);
   dq_free(gone);
+  dq_free(own);
   return rc;
 }
 

@@ -136,7 +136,7 @@ static void test_retrieve_span__collapse_near_duplicates(void **state)
   assert_true(dq_shingle_jaccard(base, strlen(base), near, strlen(near)) > 0.9);
   assert_true(dq_shingle_jaccard(base, strlen(base), h[1].text, h[1].text_len) < 0.1);
   size_t n = 5;
-  assert_int_equal(dq_hits_dedupe(h, &n, 0.9), 0);
+  assert_int_equal(dq_hits_dedupe(h, &n, 0.9, NULL), 0);
   assert_int_equal(n, 3);
   assert_string_equal(h[0].path, "docs/en/router.md");
   assert_string_equal(h[0].also_in, "mirror/en/router.md\ncopy/router.md");
@@ -144,6 +144,43 @@ static void test_retrieve_span__collapse_near_duplicates(void **state)
   assert_string_equal(h[1].also_in, "");
   assert_int_equal(h[2].doc_id, 1);
   for (size_t i = 0; i < n; i++) dq_hit_rec_clear(&h[i]);
+}
+
+/* The memo keeps each span's shingles across calls on a growing list (as
+ * search's picking rounds do) and changes no result. */
+static void test_retrieve_span__collapse_with_memo(void **state)
+{
+  (void)state;
+  const char *base = "Lighthouse keepers trimmed the wicks every evening and polished the great lens until it shone.";
+  const char *near = "Lighthouse keepers trimmed the wicks every evening and polished the great lens until it shone!!";
+  const char *other = "Sourdough bread is baked at 250 degrees in a covered pot after a long cold rise.";
+  dq_shingle_memo memo = {0};
+  for (int round = 0; round < 2; round++) {
+    /* round 0: three spans; round 1: the same three plus two more */
+    const char *texts[5] = { base, other, near, "Green tea wants water at eighty degrees, never boiling.", base };
+    const char *paths[5] = { "a.md", "b.md", "c.md", "d.md", "e.md" };
+    size_t m = round ? 5 : 3, n = m, n_plain = m;
+    dq_hit_rec h[5], plain[5];
+    for (size_t i = 0; i < m; i++) {
+      h[i] = hit((int64_t)i + 1, paths[i], texts[i]);
+      h[i].chunk_first = h[i].chunk_last = 10 * ((int64_t)i + 1);
+      plain[i] = hit((int64_t)i + 1, paths[i], texts[i]);
+      plain[i].chunk_first = plain[i].chunk_last = h[i].chunk_first;
+    }
+    assert_int_equal(dq_hits_dedupe(h, &n, 0.8, &memo), 0);
+    assert_int_equal(dq_hits_dedupe(plain, &n_plain, 0.8, NULL), 0);
+    assert_int_equal(memo.n, m);
+    assert_int_equal(n, n_plain);
+    for (size_t i = 0; i < n; i++) {
+      assert_string_equal(h[i].path, plain[i].path);
+      assert_string_equal(h[i].also_in, plain[i].also_in);
+    }
+    assert_int_equal(n, round ? 3 : 2);
+    assert_string_equal(h[0].also_in, round ? "c.md\ne.md" : "c.md");
+    for (size_t i = 0; i < n; i++) { dq_hit_rec_clear(&h[i]); dq_hit_rec_clear(&plain[i]); }
+  }
+  dq_shingle_memo_free(&memo);
+  assert_int_equal(memo.n, 0);
 }
 
 static void test_retrieve_span__filters(void **state)
@@ -205,6 +242,7 @@ int main(void)
     cmocka_unit_test(test_retrieve_span__merge_neighbours),
     cmocka_unit_test(test_retrieve_span__overlap_never_splits_utf8),
     cmocka_unit_test(test_retrieve_span__collapse_near_duplicates),
+    cmocka_unit_test(test_retrieve_span__collapse_with_memo),
     cmocka_unit_test(test_retrieve_span__filters),
     cmocka_unit_test(test_retrieve_span__stopwords),
   };
