@@ -58,7 +58,26 @@
  * bound by the dot kernels (88-93% of its time; a Q4_K row runs at ~19 GB/s
  * per thread even from cache), so 85% of the bandwidth is not in reach here.
  *
- * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] */
+ * Decode's share of the memory bandwidth, 2026-11-26 04:42-04:45 UTC (load
+ * 0.5-0.9), `bench_engine -p 0 -n 64 -t 2 -r 5 --bw`, two rounds, 10 runs
+ * per mix, each against the read bandwidth measured right before and after
+ * it with the same two threads. The reading is bimodal on this host: ~24-32
+ * GB/s most of the time, 45-50 GB/s at other moments (the 44.7 above was
+ * one of those); decode did not speed up with it.
+ *   Q8_0   49.3, 49.7 t/s; 22.3-28.7 GB/s read; share 57-95%, median 88%
+ *          (91 89 90 90 95 | 88 88 57 63 66: the last three against ~46 GB/s)
+ *   Q4_K_M 60.5, 61.2 t/s; 22.1-25.0 GB/s; share 55-83%, median 76%
+ *          (62 63 80 83 55 | 73 72 79 79 81)
+ * So Q8_0 decode is at the bandwidth in the usual mode; Q4_K_M's mix is
+ * compute-bound: its Q5_0 rows (the 896-wide matrices, ~45% of its bytes)
+ * read 17 GB/s on one thread and 21 on two (bench_kernels): compute-bound
+ * kernels scale only 1.2x from one thread to two here (the VM shows two
+ * cores of one thread each; whether its two vCPUs are one physical core's
+ * two hardware threads cannot be seen from inside).
+ *
+ * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] [--bw]
+ * --bw: read the memory bandwidth (membw.h) with the same threads right
+ * before and after each decode run, and print decode's share of it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +88,7 @@
 #include "engine/forward.h"
 #include "engine/kernels.h"
 #include "engine/model.h"
+#include "membw.h"
 #include "qwen_shape.h"
 #include "util/err.h"
 
@@ -83,7 +103,19 @@ static void stats(const double *x, int n, double *mu, double *sd)
   *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
-static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
+static int cmp_d(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double med(double *x, int n)
+{
+  qsort(x, (size_t)n, sizeof *x, cmp_d);
+  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps, int bw)
 {
   char path[512];
   struct stat st;
@@ -105,6 +137,17 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
   uint64_t r = 5;
   for (int i = 0; i < pp + tg + 8; i++) toks[i] = (int32_t)(dq_bench_rng(&r) % V);
   double pps[64], tgs[64], ppc[64], tgc[64], mu, sd, cmu, csd;
+  /* --bw: the read bandwidth with the same threads (the forward pass's own
+   * pool, so no other threads compete) just before and just after each
+   * decode run, and decode's share of it */
+  double bwb[64], bwa[64], share[64];
+  dq_membw *mb = NULL;
+  dq_pool *own = NULL, *pool = f->pool;
+  if (bw && tg > 0) {
+    if (!pool && dq_pool_new(&own, 1) < 0) { fprintf(stderr, "pool: %s\n", dq_err_msg()); return 1; }
+    if (!pool) pool = own;
+    if (!(mb = dq_membw_new((size_t)256 << 20))) { fprintf(stderr, "out of memory\n"); return 1; }
+  }
   /* warm-up: touches every weight page once */
   dq_fwd_eval(f, toks, pp > 0 ? (pp < 64 ? pp : 64) : 1, NULL);
   for (int k = 0; k < reps; k++) {
@@ -115,11 +158,16 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
     ppc[k] = pp / (dq_bench_cpu() - c0) * threads;
     dq_fwd_reset(f);
     dq_fwd_eval(f, toks, 1, NULL);
+    if (mb) bwb[k] = dq_membw_read(mb, pool, 5);
     t0 = dq_bench_now();
     c0 = dq_bench_cpu();
     for (int i = 0; i < tg; i++) dq_fwd_eval(f, toks + 1 + i, 1, NULL);
     tgs[k] = tg / (dq_bench_now() - t0);
     tgc[k] = tg / (dq_bench_cpu() - c0) * threads;
+    if (mb) {
+      bwa[k] = dq_membw_read(mb, pool, 5);
+      share[k] = tgs[k] * (double)m->weight_bytes / 1e9 / (0.5 * (bwb[k] + bwa[k]));
+    }
   }
   const char *name = q4km ? "qwen2 0.5B-shape Q4_K_M" : "qwen2 0.5B-shape Q8_0";
   stats(pps, reps, &mu, &sd);
@@ -130,6 +178,19 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
   stats(tgc, reps, &cmu, &csd);
   printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f | %9.2f |\n", name, st.st_size / 1048576.0,
          m->n_params / 1e6, threads, "tg", tg, mu, sd, cmu);
+  if (mb) {
+    /* every weight is read once per token (the tied output matrix in full,
+     * the embedding one row): weight_bytes per token */
+    double dec[64];
+    for (int k = 0; k < reps; k++) dec[k] = tgs[k] * (double)m->weight_bytes / 1e9;
+    printf("decode reads %.1f MB/token: per run %.1f GB/s against %.1f/%.1f GB/s read bandwidth before/after "
+           "(%.0f%%)", m->weight_bytes / 1e6, dec[0], bwb[0], bwa[0], 100 * share[0]);
+    for (int k = 1; k < reps; k++)
+      printf(", %.1f vs %.1f/%.1f (%.0f%%)", dec[k], bwb[k], bwa[k], 100 * share[k]);
+    printf("; median share %.0f%%\n", 100 * med(share, reps));
+    dq_membw_free(mb);
+    dq_pool_free(own);
+  }
   /* VmRSS while this model is loaded (the other mix's pages are unmapped by
    * then); VmHWM also counts writing the file when it was created here */
   printf("resident memory: %.1f MiB with the model loaded (file %.1f MiB, mapped; peak of the process %.1f MiB)\n",
@@ -142,8 +203,10 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps)
 
 int main(int argc, char **argv)
 {
-  int pp = 512, tg = 64, threads = 2, reps = 3;
+  int pp = 512, tg = 64, threads = 2, reps = 3, bw = 0;
   const char *mix = "both", *dir = "/tmp";
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--bw")) { bw = 1; memmove(argv + i, argv + i + 1, sizeof *argv * (size_t)(argc - i)); argc--; i--; }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "-p")) pp = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "-n")) tg = atoi(argv[i + 1]);
@@ -157,7 +220,7 @@ int main(int argc, char **argv)
   printf("| %-24s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "model", "size", "params", "threads", "test", "t/s",
          "t/s (cpu)");
   printf("| %-24s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "---", "---:", "---:", "---:", "---:", "---:", "---:");
-  if (strcmp(mix, "q4_k_m")) rc |= run(dir, 0, pp, tg, threads, reps);
-  if (strcmp(mix, "q8_0")) rc |= run(dir, 1, pp, tg, threads, reps);
+  if (strcmp(mix, "q4_k_m")) rc |= run(dir, 0, pp, tg, threads, reps, bw);
+  if (strcmp(mix, "q8_0")) rc |= run(dir, 1, pp, tg, threads, reps, bw);
   return rc;
 }

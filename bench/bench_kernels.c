@@ -28,6 +28,7 @@
 
 #include "engine/kernels.h"
 #include "engine/quant_internal.h"
+#include "membw.h"
 
 /* --cpu: time by process CPU time divided by the thread count instead of wall
  * time. On a shared machine this estimates what the code does when it has
@@ -86,39 +87,13 @@ static uint8_t *make_matrix(int type, int64_t n_in, int64_t n_out)
   return w;
 }
 
-/* Read bandwidth of this machine with n threads (the pool), GB/s. */
-typedef struct { const float *p; size_t n; float sink[64]; } rd_ctx;
-static void rd_fn(void *arg, int ith, int nth)
-{
-  rd_ctx *c = arg;
-  size_t per = c->n / (size_t)nth, lo = per * (size_t)ith, hi = ith == nth - 1 ? c->n : lo + per;
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  for (size_t i = lo; i + 32 <= hi; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(c->p + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(c->p + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(c->p + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(c->p + i + 24));
-  }
-  float t[8];
-  _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  c->sink[ith % 64] = t[0] + t[7];
-}
-
+/* Read bandwidth of this machine with the pool's threads, GB/s (membw.c). */
 static double mem_bandwidth(dq_pool *pool, int reps)
 {
-  size_t n = (size_t)256 << 20 >> 2;
-  float *p = aligned_alloc(64, n * 4);
-  for (size_t i = 0; i < n; i++) p[i] = (float)(i & 7);
-  rd_ctx c = { .p = p, .n = n };
-  double *t = malloc(sizeof(double) * (size_t)reps);
-  for (int r = 0; r < reps; r++) {
-    double t0 = now_s();
-    dq_pool_run(pool, rd_fn, &c);
-    t[r] = now_s() - t0;
-  }
-  double gbs = n * 4.0 / median(t, reps) / 1e9;
-  free(t);
-  free(p);
+  dq_membw *b = dq_membw_new((size_t)256 << 20);
+  if (!b) { fprintf(stderr, "out of memory\n"); exit(1); }
+  double gbs = dq_membw_read(b, pool, reps);
+  dq_membw_free(b);
   return gbs;
 }
 
