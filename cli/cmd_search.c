@@ -21,7 +21,8 @@ static void usage(FILE *f)
         "  --after DATE         only documents dated on/after DATE (YYYY-MM-DD)\n"
         "  --before DATE        only documents dated before DATE (YYYY-MM-DD)\n"
         "  --no-merge           do not merge neighbouring chunks into one passage\n"
-        "  --no-feedback        plain BM25: no re-ranking with terms of the best passages (RM3)\n"
+        "  --no-feedback        no re-ranking with terms of the best passages (RM3);\n"
+        "                       how close the query's words stand still counts\n"
         "  --json               machine-readable output\n"
         "  --db DIR             the index folder\n", f);
 }

@@ -291,7 +291,8 @@ typedef struct docq_search_options {
   int64_t after, before;   /* only documents with date/mtime in [after, before); 0 = open */
   int merge_neighbors;     /* 1 (default): adjacent chunks of a document become one span */
   int feedback;            /* 1 (default): pseudo-relevance feedback (RM3) re-ranks the lexical
-                              candidates with terms of the best ones; 0: plain BM25 */
+                              candidates with terms of the best ones; 0: not (term proximity
+                              re-ranks them either way) */
 } docq_search_options;
 
 #define DOCQ_SEARCH_OPTIONS_INIT { DOCQ_SEARCH_OPTIONS_VERSION, 10, DOCQ_MODE_HYBRID, DOCQ_FUSION_DEFAULT, -1.0, NULL, NULL, NULL, 0, 0, 1, 1 }
