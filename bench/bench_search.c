@@ -48,7 +48,8 @@
  * (retrieve/span.c dq_shingle_memo: search re-collapsed every hit after each
  * round of picking more chunks, re-tokenizing them all), measured right after:
  *   100k: search p50 18.2 / p95 49.9 ms (x0.64), ask p50 25.9 ms (x0.67)
- *   1M:   search p50 131.4 / p95 357 ms, ask p50 124.9 ms
+ *   1M:   three runs (04:37-04:58): search p50 131.4, 137.4, 124.2 ms
+ *         (median 131.4; p95 335-369); ask p50 124.9, 125.1, 146.5
  * Before the previous session's BM25 scorer (store/bm25.c) and the kNN skip in the
  * convex fusion, the 100k figures were 126 ms / 153 ms (last session, loaded); the BM25
  * part alone, old and new back to back in one process over 232 queries:
