@@ -117,7 +117,7 @@ static term_ent *map_get(term_map *m, const char *t, size_t n, int add)
 /* ---- reading chunks ---- */
 
 typedef struct count_ctx {
-  term_map *m;
+  term_map *m;            /* NULL: no counts wanted (proximity alone) */
   size_t dl;
   int oom;
   const dq_prox_query *q; /* NULL: no proximity */
@@ -129,23 +129,26 @@ static int count_term(void *ctx, const char *t, size_t n, size_t start, size_t e
   (void)start;
   (void)end;
   count_ctx *c = ctx;
-  term_ent *e = map_get(c->m, t, n, 1);
-  if (!e) { c->oom = 1; return 1; }
-  e->tf++;
+  if (c->m) {
+    term_ent *e = map_get(c->m, t, n, 1);
+    if (!e) { c->oom = 1; return 1; }
+    e->tf++;
+  }
   if (c->q) dq_prox_term(&c->px, c->q, t, n, c->dl);
   c->dl++;
   return 0;
 }
 
-/* Term counts of one chunk into a fresh map; *dl its length in terms; *px
- * its proximity score for the query terms q (0 when q is NULL). */
+/* Term counts of one chunk into a fresh map (none when m is NULL); *dl its
+ * length in terms; *px its proximity score for the query terms q (0 when q
+ * is NULL). */
 static int chunk_terms(dq_store *s, int64_t id, term_map *m, size_t *dl, const dq_prox_query *q, double avgdl,
                        double *px)
 {
   dq_chunk_row row = {0};
   int rc = dq_store_chunk(s, id, &row);
   if (rc < 0) return rc;
-  if ((rc = map_init(m, 256)) < 0) goto done;
+  if (m && (rc = map_init(m, 256)) < 0) goto done;
   count_ctx c = { .m = m, .q = q };
   dq_prox_begin(&c.px);
   rc = dq_terms(row.text, strlen(row.text), count_term, &c);
@@ -252,7 +255,7 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n, unsign
   exp_term ex[PRF_NT];
   size_t n_ex = 0;
   memset(&rm, 0, sizeof rm);
-  if (!docs || !dl || !px || (rc = map_init(&rm, 1024)) < 0) {
+  if (!docs || !dl || !px || (rm3 && (rc = map_init(&rm, 1024)) < 0)) {
     if (rc >= 0) rc = DOCQ_ENOMEM;
     goto done;
   }
@@ -261,7 +264,7 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n, unsign
   double z = 0;
   for (size_t i = 0; i < fb; i++) z += exp(c[i].score - c[0].score);
   for (size_t i = 0; i < nr; i++) {
-    if ((rc = chunk_terms(s, c[i].chunk_id, &docs[i], &dl[i], pq, avgdl, &px[i])) < 0) {
+    if ((rc = chunk_terms(s, c[i].chunk_id, rm3 ? &docs[i] : NULL, &dl[i], pq, avgdl, &px[i])) < 0) {
       if (rc != DOCQ_ENOTFOUND) goto done;
       dq_err_clear(); /* deleted meanwhile: scores as an empty chunk */
       rc = 0;

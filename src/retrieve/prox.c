@@ -6,9 +6,10 @@
  * acc (d = distance in terms, counted in both reading orders), and
  *
  *   TP(d) = sum over pairs  min(idf_a, idf_b) * (k1 + 1) * acc / (K + acc),
- *   K = k1 * ((1 - b) + b * dl / avgdl),  k1 = 1.2, b = 0.75,
+ *   K = k1 * ((1 - b) + b * dl / avgdl),
  *
- * which saturates like BM25's term frequency. Unlike the paper only pairs
+ * i.e. BM25's term part with acc for the term frequency (dq_bm25_term, the
+ * store's k1 = 1.2 and b = 0.75). Unlike the paper only pairs
  * that are neighbours in the query (with function words dropped) count, as
  * in the sequential dependence model (Metzler & Croft 2005): on long queries
  * (cranfield) all pairs mostly added noise. The weight of TP against BM25 is
@@ -17,8 +18,7 @@
 
 #include <string.h>
 
-#define PX_K1 1.2
-#define PX_B 0.75
+#include "store/store.h"
 
 void dq_prox_begin(dq_prox_state *st)
 {
@@ -49,13 +49,11 @@ void dq_prox_term(dq_prox_state *st, const dq_prox_query *q, const char *t, size
 double dq_prox_score(const dq_prox_state *st, const dq_prox_query *q, double dl, double avgdl)
 {
   if (q->k < 2 || avgdl <= 0) return 0;
-  const double K = PX_K1 * ((1.0 - PX_B) + PX_B * dl / avgdl);
   double sc = 0;
   for (size_t i = 0; i + 1 < q->k; i++) {
-    const double acc = st->acc[i];
-    if (acc <= 0) continue;
+    if (st->acc[i] <= 0) continue;
     const double w = q->idf[i] < q->idf[i + 1] ? q->idf[i] : q->idf[i + 1];
-    sc += w * (PX_K1 + 1.0) * acc / (K + acc);
+    sc += dq_bm25_term(w, st->acc[i], dl, avgdl);
   }
   return sc;
 }
