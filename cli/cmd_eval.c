@@ -46,8 +46,9 @@ static void usage(FILE *f)
         "a near-duplicate collapsed into a hit counts right after it).\n"
         "answers: share of questions whose gold answer is in the packed prompt, and where, per order;\n"
         "--tokenizer GGUF counts tokens exactly with that file's tokenizer instead of the estimate;\n"
-        "--misses FILE writes the questions missed (edges order) as JSON Lines, with the rank of\n"
-        "their judged document in the search and among the packed passages (0 = not there).\n"
+        "--misses FILE writes the questions missed (under edges, or the --order given) as JSON\n"
+        "Lines, with the rank of their judged document in the search and among the packed\n"
+        "passages (0 = not there).\n"
         "Without --db the corpus is indexed into a temporary folder that is removed afterwards.\n", f);
 }
 
@@ -355,7 +356,7 @@ static void score_query(const query *q, char **docs, size_t n, metrics *m)
 
 typedef struct eval_opts {
   const char *dir, *db_dir;
-  const char *misses; /* eval answers: JSON Lines of the questions missed (edges order) */
+  const char *misses; /* eval answers: JSON Lines of the questions missed (first order run) */
   const docq_model *tokenizer; /* eval answers: exact counts with this tokenizer; NULL = estimate */
   docq_search_options so;
   unsigned budget, k;
@@ -533,6 +534,8 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
   double tokens = 0;
   int tty = cli_tty();
   if (!lat) return EXIT_FAIL;
+  /* --misses reports the first order evaluated (edges unless --order says otherwise) */
+  const int first_order = eo->orders & 1 ? 0 : eo->orders & 2 ? 1 : 2;
   FILE *mf = NULL;
   if (eo->misses && !(mf = fopen(eo->misses, "w"))) {
     fprintf(stderr, "docq eval: cannot write %s: %s\n", eo->misses, strerror(errno));
@@ -575,7 +578,7 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
           size_t len = strlen(prompt);
           int th = (int)(3.0 * (double)at / (double)(len ? len : 1));
           third[o][th > 2 ? 2 : th]++;
-        } else if (mf && o == 0) {
+        } else if (mf && o == first_order) {
           write_miss(mf, q, db, eo, a);
         }
         if (find_answer(q, ans, 0) >= 0) in_answer[o]++;

@@ -102,6 +102,8 @@ printf 'q3\td3\t1\n' >> "$E2/qrels.tsv"
 check "eval answers --misses exits 0" '[ $? -eq 0 ]'
 check "--misses lists only the missed question" '[ "$(wc -l < "$T/miss.jsonl")" -eq 1 ] && grep -q "\"_id\":\"q3\"" "$T/miss.jsonl"'
 check "--misses gives the judged document's ranks" 'grep -q "\"judged_packed_rank\":1,\"judged_search_rank\":1" "$T/miss.jsonl"'
+"$BIN" eval answers "$E2" --budget 512 --order relevance --misses "$T/miss2.jsonl" >/dev/null 2>&1
+check "--misses follows --order" '[ "$(wc -l < "$T/miss2.jsonl")" -eq 1 ] && grep -q "\"_id\":\"q3\"" "$T/miss2.jsonl"'
 "$BIN" eval answers "$E2" --misses /nonexistent-dir/m.jsonl >/dev/null 2>&1
 check "--misses to an unwritable path exits 1" '[ $? -eq 1 ]'
 
