@@ -14,6 +14,7 @@
 
 #include "indexer/normalize.h"
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 void dq_hit_rec_clear(dq_hit_rec *h)
@@ -126,13 +127,6 @@ typedef struct shingler {
   int oom;
 } shingler;
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 0x100000001B3ull; }
-  return h;
-}
-
 static void shingle_push(shingler *sh, uint64_t v)
 {
   if (sh->n == sh->cap) {
@@ -148,7 +142,7 @@ static int on_shingle_term(void *ctx, const char *t, size_t n, size_t s, size_t 
 {
   (void)s; (void)e;
   shingler *sh = ctx;
-  uint64_t h = hash_bytes(t, n);
+  uint64_t h = dq_hash_bytes(t, n);
   if (sh->nterms >= 2) shingle_push(sh, (sh->last[0] * 31 + sh->last[1]) * 0x9E3779B97F4A7C15ull ^ h);
   sh->last[0] = sh->last[1];
   sh->last[1] = h;
@@ -160,7 +154,7 @@ static int on_plain_term(void *ctx, const char *t, size_t n, size_t s, size_t e)
 {
   (void)s; (void)e;
   shingler *sh = ctx;
-  shingle_push(sh, hash_bytes(t, n));
+  shingle_push(sh, dq_hash_bytes(t, n));
   return sh->oom;
 }
 
