@@ -7,7 +7,8 @@
  *                  (score > 0 = relevant; higher = more relevant)
  *
  * `docq eval retrieval DIR`: indexes the corpus (a temporary folder, or
- * --db DIR, which is reused when it already holds the corpus) with
+ * --db DIR, which is reused when it already holds the corpus, completed when
+ * it holds part of it, and refused when it holds any other document) with
  * docq_add_document(id = corpus _id, title, title + text), runs every judged
  * query through docq_search (k = 100), keeps the best hit per document and
  * reports nDCG@10 (trec_eval's: gain = relevance grade, log2 discount), Recall@100,
@@ -49,7 +50,9 @@ static void usage(FILE *f)
         "--misses FILE writes the questions missed (under edges, or the --order given) as JSON\n"
         "Lines, with the rank of their judged document in the search and among the packed\n"
         "passages (0 = not there).\n"
-        "Without --db the corpus is indexed into a temporary folder that is removed afterwards.\n", f);
+        "Without --db the corpus is indexed into a temporary folder that is removed afterwards;\n"
+        "--db DIR keeps that index for the next run, and refuses (untouched) an index that holds\n"
+        "documents other than the corpus.\n", f);
 }
 
 static double mono(void)
@@ -239,11 +242,51 @@ static int add_doc(void *ctx, const json_obj *o, size_t lineno)
   return 0;
 }
 
-static int count_docs_cb(const docq_doc_info *info, void *payload)
+/* The documents an --db index holds (paths in path order, as listed), and
+ * which of them the corpus names. */
+typedef struct held_docs {
+  char **path;
+  unsigned char *in_corpus;
+  size_t n, cap, matched;
+  int oom;
+} held_docs;
+
+static int held_cb(const docq_doc_info *info, void *payload)
 {
-  (void)info;
-  (*(size_t *)payload)++;
+  held_docs *h = payload;
+  if (h->n == h->cap) {
+    size_t nc = h->cap ? 2 * h->cap : 1024;
+    char **np = realloc(h->path, nc * sizeof *np);
+    if (!np) { h->oom = 1; return 1; }
+    h->path = np;
+    h->cap = nc;
+  }
+  if (!(h->path[h->n] = strdup(info->path ? info->path : ""))) { h->oom = 1; return 1; }
+  h->n++;
   return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int match_corpus_id(void *ctx, const json_obj *o, size_t lineno)
+{
+  (void)lineno;
+  held_docs *h = ctx;
+  const char *id = json_obj_str(o, "_id");
+  if (!id) return 0; /* reported when the corpus is added */
+  char **hit = bsearch(&id, h->path, h->n, sizeof *h->path, cmp_str);
+  if (hit && !h->in_corpus[hit - h->path]) {
+    h->in_corpus[hit - h->path] = 1;
+    h->matched++;
+  }
+  return 0;
+}
+
+static void held_free(held_docs *h)
+{
+  for (size_t i = 0; i < h->n; i++) free(h->path[i]);
+  free(h->path);
+  free(h->in_corpus);
 }
 
 static size_t count_lines(const char *path)
@@ -280,8 +323,32 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
   int rc = docq_db_open(db, where, DOCQ_OPEN_CREATE);
   if (rc < 0) return cli_fail(rc, "cannot open the evaluation index");
   snprintf(path, sizeof path, "%s/corpus.jsonl", dir);
-  size_t have = 0, want = count_lines(path);
-  docq_list_documents(*db, NULL, count_docs_cb, &have);
+  /* An --db index is reused only for this corpus: one that holds other
+   * documents (the user's own index, another set's) is refused rather than
+   * mixed with the corpus, which would change both it and the scores. */
+  held_docs h = {0};
+  if ((rc = docq_list_documents(*db, NULL, held_cb, &h)) < 0 || h.oom) {
+    held_free(&h);
+    return cli_fail(rc < 0 ? rc : DOCQ_ENOMEM, "cannot list the evaluation index");
+  }
+  qsort(h.path, h.n, sizeof *h.path, cmp_str); /* listed in path order; sort by strcmp to be sure */
+  if (h.n && (!(h.in_corpus = calloc(h.n, 1)) || each_jsonl(path, match_corpus_id, &h))) {
+    held_free(&h);
+    return EXIT_FAIL;
+  }
+  size_t want = count_lines(path);
+  if (h.matched < h.n) {
+    size_t k = 0;
+    while (k < h.n && h.in_corpus[k]) k++;
+    fprintf(stderr,
+            "docq eval: the index %s holds %zu documents that are not in %s (\"%s\", ...); "
+            "it is left untouched: give --db an empty or new folder, or leave --db out\n",
+            where, h.n - h.matched, path, h.path[k]);
+    held_free(&h);
+    return EXIT_FAIL;
+  }
+  size_t have = h.n;
+  held_free(&h);
   if (have && have >= want) {
     if (!g_cli.json && !g_cli.quiet) fprintf(stderr, "docq eval: reusing index %s (%zu documents)\n", where, have);
     return 0;

@@ -107,6 +107,18 @@ check "--misses follows --order" '[ "$(wc -l < "$T/miss2.jsonl")" -eq 1 ] && gre
 "$BIN" eval answers "$E2" --misses /nonexistent-dir/m.jsonl >/dev/null 2>&1
 check "--misses to an unwritable path exits 1" '[ $? -eq 1 ]'
 
+# --db: built once, then reused for the same corpus; an index holding other
+# documents (here the samples index) is refused and left as it was
+"$BIN" eval answers "$E" --budget 512 --db "$T/evaldb" >/dev/null 2>&1
+check "eval --db builds the index" '[ $? -eq 0 ] && [ "$("$BIN" --db "$T/evaldb" --json status | grep -o "\"documents\":[0-9]*")" = "\"documents\":3" ]'
+err=$("$BIN" eval answers "$E" --budget 512 --db "$T/evaldb" 2>&1 >/dev/null)
+check "eval --db reuses the index of the same corpus" '[ $? -eq 0 ] && printf "%s" "$err" | grep -q "reusing index"'
+before=$("$BIN" --db "$DB" --json status | grep -o '"documents":[0-9]*')
+err=$("$BIN" eval answers "$E" --db "$DB" 2>&1 >/dev/null)
+check "eval --db on an index of other documents exits 1" '[ $? -eq 1 ]'
+check "... naming the index and what to do" 'printf "%s" "$err" | grep -q "not in .*corpus.jsonl.*left untouched"'
+check "... and leaves it as it was" '[ "$("$BIN" --db "$DB" --json status | grep -o "\"documents\":[0-9]*")" = "$before" ]'
+
 # --tokenizer: exact counts with a real vocabulary (the shared Llama-2 SPM
 # file): the prompt's count, re-counted by docq tokenize, is what ask reports
 V="${DOCQ_SHARED_DIR:-}/vocab/ggml-vocab-llama-spm.gguf"
