@@ -42,6 +42,7 @@
 #define W_LEX 0.65
 #define W_EMB 0.35
 #define W_RANK 0.03
+#define W_TYPE 0.15 /* the sentence holds the kind of answer asked for (qtype.c); not counted by the gate */
 #define MAX_SENT_BYTES 400
 #define LONG_SENTENCE 800
 
@@ -189,7 +190,7 @@ static int on_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
 typedef struct sent {
   size_t passage, start, end;
   terms tm;
-  double lex, emb, score;
+  double lex, emb, base, score; /* score = base + the answer-type bonus */
 } sent;
 
 typedef struct sent_list { sent *s; size_t n, cap; size_t passage; const char *text; int oom; } sent_list;
@@ -238,6 +239,19 @@ static void put_sentence(dq_buf *b, const char *s, size_t n)
     out += k;
     i += k;
   }
+}
+
+/* dq_qtype_match's question test: is the word (ASCII) one of q's terms? */
+static int in_question(void *ctx, const char *w, size_t n)
+{
+  const terms *q = ctx;
+  char low[64];
+  if (n > sizeof low) return 0;
+  for (size_t i = 0; i < n; i++) low[i] = (char)(w[i] | 0x20);
+  uint64_t h = fnv(low, n);
+  for (size_t a = 0; a < q->n; a++)
+    if (q->t[a].h == h) return 1;
+  return 0;
 }
 
 /* Lexical and embedding scores of every sentence. */
@@ -296,9 +310,14 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
       l->s[i].emb = d;
     }
   }
+  const int qt = dq_qtype(question);
   for (size_t i = 0; i < l->n; i++) {
     sent *s = &l->s[i];
-    s->score = W_LEX * s->lex + W_EMB * (s->emb > 0 ? s->emb : 0) + W_RANK / (double)(s->passage + 1);
+    s->base = W_LEX * s->lex + W_EMB * (s->emb > 0 ? s->emb : 0) + W_RANK / (double)(s->passage + 1);
+    s->score = s->base;
+    if (qt && s->lex > 0 &&
+        dq_qtype_match(qt, passages[s->passage].text + s->start, s->end - s->start, in_question, (void *)q))
+      s->score += W_TYPE;
   }
 done:
   dq_free(df);
@@ -345,7 +364,11 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
     for (size_t i = 0; i < l.n; i++) order[i] = &l.s[i];
     qsort(order, l.n, sizeof *order, cmp_score);
     const sent *best = order[0];
-    if (best->lex > 0 && best->score >= thr) {
+    /* the gate looks at the evidence (base), not at the answer-type bonus */
+    double best_base = 0;
+    for (size_t i = 0; i < l.n; i++)
+      if (l.s[i].lex > 0 && l.s[i].base > best_base) best_base = l.s[i].base;
+    if (best->lex > 0 && best_base >= thr) {
       *found = 1;
       size_t taken = 0;
       for (size_t i = 0; i < l.n && taken < max_s; i++) {

@@ -1,0 +1,124 @@
+/* Tests for src/assemble/qtype.c (expected answer types) and their use in the
+ * extractive answerer: a sentence holding the kind of answer asked for wins
+ * over one that only repeats the question, and the bonus never turns a weak
+ * match into an answer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "assemble/assemble.h"
+#include "embed/embed.h"
+#include "util/mem.h"
+
+static dq_embedder *g_e;
+static int setup(void **state) { (void)state; return dq_embedder_builtin(&g_e); }
+static int teardown(void **state) { (void)state; dq_embedder_free(g_e); return 0; }
+
+static void test_assemble_qtype__classify(void **state)
+{
+  (void)state;
+  assert_int_equal(dq_qtype("When did the Normans conquer England?"), DQ_QT_TIME);
+  assert_int_equal(dq_qtype("In what year was the treaty signed?"), DQ_QT_TIME);
+  assert_int_equal(dq_qtype("which century saw the first printing press"), DQ_QT_TIME);
+  assert_int_equal(dq_qtype("How many moons does Mars have?"), DQ_QT_NUMBER);
+  assert_int_equal(dq_qtype("how long is the Nile"), DQ_QT_NUMBER);
+  assert_int_equal(dq_qtype("What percentage of voters turned out?"), DQ_QT_NUMBER);
+  assert_int_equal(dq_qtype("Who wrote Hamlet?"), DQ_QT_NAME);
+  assert_int_equal(dq_qtype("To whom was the letter addressed?"), DQ_QT_NAME);
+  assert_int_equal(dq_qtype("Why is the sky blue?"), DQ_QT_NONE);
+  assert_int_equal(dq_qtype("How does photosynthesis work?"), DQ_QT_NONE);
+  assert_int_equal(dq_qtype("What is the capital of France?"), DQ_QT_NONE);
+  assert_int_equal(dq_qtype("sourdough starter flour"), DQ_QT_NONE);
+  assert_int_equal(dq_qtype(""), DQ_QT_NONE);
+  /* 谁写了红楼梦？ / "Who is Lin Daiyu (林黛玉)?": not English -> NONE */
+  assert_int_equal(dq_qtype("\xE8\xB0\x81\xE5\x86\x99\xE4\xBA\x86\xE7\xBA\xA2\xE6\xA5\xBC\xE6\xA2\xA6\xEF\xBC\x9F"), DQ_QT_NONE);
+  assert_int_equal(dq_qtype("Who is \xE6\x9E\x97\xE9\xBB\x9B\xE7\x8E\x89?"), DQ_QT_NONE);
+}
+
+/* in_question for the match tests: the question's only words are "hamlet" and "wrote" */
+static int in_q(void *ctx, const char *w, size_t n)
+{
+  (void)ctx;
+  char low[16];
+  if (n >= sizeof low) return 0;
+  for (size_t i = 0; i < n; i++) low[i] = (char)(w[i] | 0x20);
+  low[n] = 0;
+  return !strcmp(low, "hamlet") || !strcmp(low, "wrote");
+}
+
+static int M(int qt, const char *s) { return dq_qtype_match(qt, s, strlen(s), in_q, NULL); }
+
+static void test_assemble_qtype__match(void **state)
+{
+  (void)state;
+  assert_true(M(DQ_QT_TIME, "The Normans landed in 1066 at Pevensey."));
+  assert_true(M(DQ_QT_TIME, "It was signed on 4 July by the delegates."));
+  assert_false(M(DQ_QT_TIME, "They signed it in a great hurry, may it please you."));
+  assert_false(M(DQ_QT_TIME, "Room 12 was locked."));                    /* two digits: not a year */
+  assert_true(M(DQ_QT_NUMBER, "Mars has 2 moons."));
+  assert_true(M(DQ_QT_NUMBER, "Mars has two small moons."));
+  assert_false(M(DQ_QT_NUMBER, "Mars has small moons."));
+  assert_true(M(DQ_QT_NAME, "Hamlet was written by William Shakespeare."));
+  assert_false(M(DQ_QT_NAME, "Hamlet was written around then."));        /* first word, and in the question */
+  assert_false(M(DQ_QT_NAME, "Many say it was Hamlet himself."));         /* the only capital is in the question */
+  assert_false(M(DQ_QT_NONE, "Hamlet was written by William Shakespeare in 1600."));
+}
+
+static dq_pack_item P(const char *t) { return (dq_pack_item){ "t", "p.md", t, strlen(t), 1, 1 }; }
+
+static void test_assemble_qtype__extract_prefers_the_typed_answer(void **state)
+{
+  (void)state;
+  /* The first sentence has one more of the question's words; the second
+   * has the year. */
+  dq_pack_item p[1] = {
+    P("The lighthouse on the northern cape was finished by the harbour board, to much local pride. "
+      "The lighthouse on the northern cape was finished by the board in 1874."),
+  };
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 1, -1 };
+  assert_int_equal(dq_extract("When was the lighthouse on the northern cape finished by the harbour board?", p, 1, &o,
+                              &ans, &found, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "1874"));
+  dq_free(ans);
+  /* Without an answer type ("Why"), the sentence with more of the words wins. */
+  assert_int_equal(dq_extract("Why was the lighthouse on the northern cape finished by the harbour board?", p, 1, &o,
+                              &ans, &found, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "local pride"));
+  dq_free(ans);
+}
+
+static void test_assemble_qtype__bonus_does_not_make_an_answer(void **state)
+{
+  (void)state;
+  /* One shared word and a year: below the gate with or without the year. */
+  dq_pack_item p[2] = {
+    P("The museum reopened in 1998 after a long renovation of its galleries."),
+    P("Tomatoes need sun and water every morning in the summer."),
+  };
+  char *ans = NULL;
+  int found = 1;
+  dq_extract_opts o = { g_e, 3, -1 };
+  assert_int_equal(dq_extract("When did the volcano near the coastal village last erupt violently?", p, 2, &o, &ans,
+                              &found, NULL), 0);
+  assert_int_equal(found, 0);
+  assert_string_equal(ans, "");
+  dq_free(ans);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_assemble_qtype__classify),
+    cmocka_unit_test(test_assemble_qtype__match),
+    cmocka_unit_test_setup_teardown(test_assemble_qtype__extract_prefers_the_typed_answer, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_assemble_qtype__bonus_does_not_make_an_answer, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
