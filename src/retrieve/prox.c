@@ -13,7 +13,11 @@
  * that are neighbours in the query (with function words dropped) count, as
  * in the sequential dependence model (Metzler & Croft 2005): on long queries
  * (cranfield) all pairs mostly added noise. The weight of TP against BM25 is
- * set where the re-ranking happens (prf.c), with its measurements. */
+ * set where the re-ranking happens (prf.c), with its measurements.
+ *
+ * The same reading also records the chunk's best sentence: the most idf of
+ * distinct query terms that one sentence holds (the caller says where
+ * sentences end), which reaches past DQ_PROX_DIST. */
 #include "retrieve/prox.h"
 
 #include <string.h>
@@ -26,6 +30,17 @@ void dq_prox_begin(dq_prox_state *st)
     st->last[i] = -1;
     st->acc[i] = 0;
   }
+  st->seen = 0;
+  st->best_sentence = 0;
+}
+
+void dq_prox_sentence_end(dq_prox_state *st, const dq_prox_query *q)
+{
+  double sum = 0;
+  for (size_t i = 0; i < q->k; i++)
+    if (st->seen >> i & 1) sum += q->idf[i];
+  if (sum > st->best_sentence) st->best_sentence = sum;
+  st->seen = 0;
 }
 
 static void near(dq_prox_state *st, size_t pair, long from, long pos)
@@ -42,6 +57,7 @@ void dq_prox_term(dq_prox_state *st, const dq_prox_query *q, const char *t, size
     if (i > 0) near(st, i - 1, st->last[i - 1], (long)pos);
     if (i + 1 < q->k) near(st, i, st->last[i + 1], (long)pos);
     st->last[i] = (long)pos;
+    st->seen |= (uint32_t)1 << i;
     return; /* query terms are distinct */
   }
 }

@@ -3,6 +3,7 @@
 #define DQ_RETRIEVE_PROX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Query words beyond this many distinct content terms take no part. */
 #define DQ_PROX_MAXQ 32
@@ -23,11 +24,15 @@ typedef struct dq_prox_query {
 typedef struct dq_prox_state {
   long last[DQ_PROX_MAXQ];   /* position of the term's latest occurrence; -1 = none yet */
   double acc[DQ_PROX_MAXQ];  /* acc[i]: closeness of query terms i and i + 1 */
+  uint32_t seen;             /* query terms met in the current sentence (bit i: term i) */
+  double best_sentence;      /* the most idf of query terms one sentence has held */
 } dq_prox_state;
 
 void dq_prox_begin(dq_prox_state *st);
 /* The chunk's term at position pos (0, 1, 2, ... in reading order). */
 void dq_prox_term(dq_prox_state *st, const dq_prox_query *q, const char *t, size_t n, size_t pos);
+/* A sentence of the chunk ends here (call it also after the last term). */
+void dq_prox_sentence_end(dq_prox_state *st, const dq_prox_query *q);
 /* The chunk's proximity score: 0 when no neighbouring pair of query terms
  * stands within DQ_PROX_DIST; dl is the chunk's length in terms. */
 double dq_prox_score(const dq_prox_state *st, const dq_prox_query *q, double dl, double avgdl);

@@ -42,20 +42,22 @@
  * pseudo-relevance feedback (RM3, unless --no-feedback). `docq eval
  * retrieval` (nDCG@10, default hybrid, full query sets, 2026-11-26).
  * "Before": hybrid on 2026-11-25; "fb": with the heading column (store.h
- * DQ_BM25_W_HEAD), feedback and 560-token chunks; "now": fb plus proximity
- * (weight 0.5, neighbouring query terms); "now, no fb": proximity alone.
+ * DQ_BM25_W_HEAD), feedback and 560-token chunks; "prox": fb plus BM25TP
+ * proximity (weight 0.5, neighbouring query terms); "now": prox plus the
+ * best sentence's query-term idf (prf.c PRF_NU 1); "no fb": now without
+ * feedback.
  *
- *                 FTS5 BM25   before     fb       now     now, no fb   prox all pairs
- *   cacm            0.426     0.4393   0.4590   0.4614     0.4669        0.4589
- *   cranfield       0.350     0.3600   0.3882   0.3878     0.3739        0.3845
- *   medline         0.700     0.7012   0.7286   0.7253     0.7100        0.7327
- *   scifact         0.687     0.7002   0.6932   0.6967     0.7020        0.6942
- *   nq              0.867     0.8643   0.8799   0.8802     0.8804        0.8801
- *   squad           0.877     0.8767   0.8763   0.8799     0.8828        0.8804
- *   cmrc2018   (trigram 0.936) 0.9778  0.9832   0.9826       -             -
+ *                 FTS5 BM25   before     fb      prox      now     now, no fb
+ *   cacm            0.426     0.4393   0.4590   0.4614   0.4773     0.4807
+ *   cranfield       0.350     0.3600   0.3882   0.3878   0.3862     0.3773
+ *   medline         0.700     0.7012   0.7286   0.7253   0.7330     0.7122
+ *   scifact         0.687     0.7002   0.6932   0.6967   0.6937     0.6976
+ *   nq              0.867     0.8643   0.8799   0.8802   0.8823     0.8826
+ *   squad           0.877     0.8767   0.8763   0.8799   0.8857     0.8916
+ *   cmrc2018   (trigram 0.936) 0.9778  0.9832   0.9826   0.9826       -
  *
- * Six-set English mean: FTS5 0.6512, before 0.6570, fb 0.6709 (+3.03%), now
- * 0.6719 (+3.18%), proximity alone 0.6693 (+2.78%).
+ * Six-set English mean: FTS5 0.6512, before 0.6570, fb 0.6709 (+3.03%), prox
+ * 0.6719 (+3.18%), now 0.6764 (+3.87%), now without feedback 0.6737 (+3.46%).
  * Feedback lifts the topical sets with many relevant documents per query
  * (cacm, cranfield, medline: +1.5 to +4%); on the known-item sets (nq,
  * squad) a clear best chunk takes nearly all the feedback weight and little
@@ -67,8 +69,11 @@
  * +0.4 point, and answer-in-context at 2048 tokens 96.2% -> 96.4%); its
  * weight: 0.5 -> mean 0.6719, 1 -> 0.6699, 2 -> 0.6683 (squad rising to
  * 0.8839 as cranfield and medline fall); all query-term pairs instead of
- * neighbours (last column): 0.6718, with cranfield lower; window 3 instead
- * of 5: 0.6718. */
+ * neighbours: 0.6718, with cranfield lower; window 3 instead of 5: 0.6718.
+ * The best sentence (a question is answered by one sentence that holds most
+ * of its words): nu 0.5 -> mean 0.6745, 1 -> 0.6764, 2 -> 0.6765 (cranfield
+ * and scifact falling); squad answer-in-context 96.4% -> 96.7% (nu 1), 96.8%
+ * (2), 96.7% (4); cmrc2018 unchanged. */
 const int dq_default_fusion = DQ_FUSE_CONVEX;
 const double dq_default_w_rrf = 0.5;
 const double dq_default_w_convex = 0.75;

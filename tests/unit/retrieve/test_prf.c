@@ -4,7 +4,8 @@
  * candidates, best first; nothing changes when there is nothing to learn from
  * (fewer than two candidates, a query with no terms); of two chunks with the
  * same words, proximity puts first the one that keeps the query's words side
- * by side; hostile or broken query text is just text. */
+ * by side, and, when they are too far apart for that, the one that keeps
+ * them in one sentence; hostile or broken query text is just text. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,7 +25,7 @@
 
 #define OK(expr) do { int rc_ = (expr); if (rc_ != 0) fail_msg("%s -> %d: %s", #expr, rc_, dq_err_msg()); } while (0)
 
-typedef struct fx { char dir[256]; dq_store *s; int64_t top, with_beta, without_beta, far, near; } fx;
+typedef struct fx { char dir[256]; dq_store *s; int64_t top, with_beta, without_beta, far, near, split, together; } fx;
 
 /* One single-chunk document; returns its chunk id. No vectors (dim 0). */
 static int64_t put(fx *f, const char *path, const char *text)
@@ -76,6 +77,10 @@ static int setup(void **state)
    * side and once six terms apart; the scattered one goes in first. */
   f->far = put(f, "/far.txt", "basalt one two three four five obsidian six");
   f->near = put(f, "/near.txt", "basalt obsidian one two three four five six");
+  /* The same words again, granite and schist seven terms apart (beyond
+   * proximity's window) in one sentence, or split by a full stop. */
+  f->split = put(f, "/split.txt", "granite one two three. Four five six schist.");
+  f->together = put(f, "/together.txt", "granite one two three four five six schist.");
   /* Filler, so that the words above are rare (a high idf) in this index. */
   char path[64], text[128];
   for (int i = 0; i < 40; i++) {
@@ -159,6 +164,13 @@ static void test_retrieve_prf__proximity_lifts_words_side_by_side(void **state)
   assert_float_equal(c[0].score, c[1].score, 1e-9); /* BM25 cannot tell them apart */
   OK(dq_prf_rerank(f->s, "basalt obsidian", c, n, DQ_RERANK_PROXIMITY));
   assert_int_equal(c[0].chunk_id, f->near);
+  assert_true(c[0].score > c[1].score + 0.1);
+  /* too far apart to be near, but in one sentence */
+  OK(dq_store_bm25(f->s, "granite schist", 16, c, &n));
+  assert_int_equal(n, 2);
+  assert_float_equal(c[0].score, c[1].score, 1e-9);
+  OK(dq_prf_rerank(f->s, "granite schist", c, n, DQ_RERANK_PROXIMITY));
+  assert_int_equal(c[0].chunk_id, f->together);
   assert_true(c[0].score > c[1].score + 0.1);
   /* a one-word query has no pair: nothing moves */
   dq_scored d[4] = { { 7, 3.0 }, { 5, 2.0 }, { 9, 1.0 }, { 1, 0.5 } }, want[4];

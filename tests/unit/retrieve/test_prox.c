@@ -3,7 +3,8 @@
  *   TP = sum over neighbouring pairs min(idf_a, idf_b) * (k1 + 1) * acc / (K + acc),
  *   acc = sum of 1/d^2 over occurrences at most 5 terms apart,
  *   K = k1 * ((1 - b) + b * dl / avgdl), k1 = 1.2, b = 0.75.
- * Expected values are worked out by hand from that formula. */
+ * Expected values are worked out by hand from that formula. Also the best
+ * sentence: the most idf of distinct query terms that one sentence holds. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -106,6 +107,40 @@ static void test_retrieve_prox__nothing_to_pair_scores_zero(void **state)
   assert_float_equal(score_of(&q, "glacier moraine", 10, 0), 0.0, 0);    /* empty index */
 }
 
+/* Words with "|" for a sentence end; returns the best sentence's idf. */
+static double best_sentence_of(const dq_prox_query *q, const char *words)
+{
+  dq_prox_state st;
+  dq_prox_begin(&st);
+  size_t pos = 0;
+  for (const char *p = words; *p;) {
+    while (*p == ' ') p++;
+    const char *e = p;
+    while (*e && *e != ' ') e++;
+    if (e - p == 1 && *p == '|') dq_prox_sentence_end(&st, q);
+    else if (e > p) dq_prox_term(&st, q, p, (size_t)(e - p), pos++);
+    p = e;
+  }
+  dq_prox_sentence_end(&st, q);
+  return st.best_sentence;
+}
+
+static void test_retrieve_prox__best_sentence_holds_most_idf(void **state)
+{
+  (void)state;
+  dq_prox_query q = query("glacier", 2.0, "moraine", 3.0, "basalt", 1.5);
+  /* sentences {glacier, moraine} = 5 and {basalt} = 1.5 */
+  assert_float_equal(best_sentence_of(&q, "the glacier left a moraine | of basalt"), 5.0, 1e-12);
+  /* {glacier} = 2 and {moraine, basalt} = 4.5 */
+  assert_float_equal(best_sentence_of(&q, "the glacier | left a moraine of basalt"), 4.5, 1e-12);
+  /* a term repeated in a sentence counts once; one sentence for all: 6.5 */
+  assert_float_equal(best_sentence_of(&q, "glacier glacier moraine basalt moraine"), 6.5, 1e-12);
+  /* far apart (no proximity) but in one sentence: still 5 */
+  assert_float_equal(best_sentence_of(&q, "glacier a b c d e f g h moraine"), 5.0, 1e-12);
+  /* no query term */
+  assert_float_equal(best_sentence_of(&q, "rain | sun"), 0.0, 1e-12);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -115,6 +150,7 @@ int main(void)
     cmocka_unit_test(test_retrieve_prox__only_query_neighbours_pair),
     cmocka_unit_test(test_retrieve_prox__length_normalizes),
     cmocka_unit_test(test_retrieve_prox__nothing_to_pair_scores_zero),
+    cmocka_unit_test(test_retrieve_prox__best_sentence_holds_most_idf),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
