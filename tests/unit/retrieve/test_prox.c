@@ -15,19 +15,26 @@
 
 #include "retrieve/prox.h"
 
-/* Feed space-separated words as the chunk's terms; returns the score. */
-static double score_of(const dq_prox_query *q, const char *words, double dl, double avgdl)
+/* Feed space-separated words as the chunk's terms ("|" ends a sentence). */
+static void feed(dq_prox_state *st, const dq_prox_query *q, const char *words)
 {
-  dq_prox_state st;
-  dq_prox_begin(&st);
+  dq_prox_begin(st);
   size_t pos = 0;
   for (const char *p = words; *p;) {
     while (*p == ' ') p++;
     const char *e = p;
     while (*e && *e != ' ') e++;
-    if (e > p) dq_prox_term(&st, q, p, (size_t)(e - p), pos++);
+    if (e - p == 1 && *p == '|') dq_prox_sentence_end(st, q);
+    else if (e > p) dq_prox_term(st, q, p, (size_t)(e - p), pos++);
     p = e;
   }
+  dq_prox_sentence_end(st, q);
+}
+
+static double score_of(const dq_prox_query *q, const char *words, double dl, double avgdl)
+{
+  dq_prox_state st;
+  feed(&st, q, words);
   return dq_prox_score(&st, q, dl, avgdl);
 }
 
@@ -107,21 +114,11 @@ static void test_retrieve_prox__nothing_to_pair_scores_zero(void **state)
   assert_float_equal(score_of(&q, "glacier moraine", 10, 0), 0.0, 0);    /* empty index */
 }
 
-/* Words with "|" for a sentence end; returns the best sentence's idf. */
+/* The best sentence's idf of a chunk given as words ("|" ends a sentence). */
 static double best_sentence_of(const dq_prox_query *q, const char *words)
 {
   dq_prox_state st;
-  dq_prox_begin(&st);
-  size_t pos = 0;
-  for (const char *p = words; *p;) {
-    while (*p == ' ') p++;
-    const char *e = p;
-    while (*e && *e != ' ') e++;
-    if (e - p == 1 && *p == '|') dq_prox_sentence_end(&st, q);
-    else if (e > p) dq_prox_term(&st, q, p, (size_t)(e - p), pos++);
-    p = e;
-  }
-  dq_prox_sentence_end(&st, q);
+  feed(&st, q, words);
   return st.best_sentence;
 }
 
