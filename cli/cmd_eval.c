@@ -331,8 +331,12 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
     held_free(&h);
     return cli_fail(rc < 0 ? rc : DOCQ_ENOMEM, "cannot list the evaluation index");
   }
-  qsort(h.path, h.n, sizeof *h.path, cmp_str); /* listed in path order; sort by strcmp to be sure */
-  if (h.n && (!(h.in_corpus = calloc(h.n, 1)) || each_jsonl(path, match_corpus_id, &h))) {
+  if (h.n) qsort(h.path, h.n, sizeof *h.path, cmp_str); /* listed in path order; sort by strcmp to be sure */
+  if (h.n && !(h.in_corpus = calloc(h.n, 1))) {
+    held_free(&h);
+    return cli_fail(DOCQ_ENOMEM, "cannot list the evaluation index");
+  }
+  if (h.n && each_jsonl(path, match_corpus_id, &h)) {
     held_free(&h);
     return EXIT_FAIL;
   }
