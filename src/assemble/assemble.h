@@ -86,9 +86,10 @@ typedef struct dq_extract_opts {
  * citation label j+1) that best answer `question`: score = 0.65 * lexical
  * (IDF-weighted share of the question's content terms the sentence has;
  * IDF over the sentences given) + 0.35 * cosine of embeddings + a small bonus
- * for better-ranked passages. Up to max_sentences, best first, each followed
- * by " [n]". *found = 0 and *answer = "" when the best score is below the
- * threshold. *cited (may be NULL) gets n flags: 1 for each passage cited. */
+ * for better-ranked passages, + 0.15 when the sentence holds the kind of
+ * answer an English question asks for (dq_qtype). Up to max_sentences, best
+ * first, each followed by " [n]". *found = 0 and *answer = "" when the best
+ * score without that answer-type bonus is below the threshold. *cited (may be NULL) gets n flags: 1 for each passage cited. */
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
                char **answer, int *found, int *cited);
 

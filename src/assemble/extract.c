@@ -10,8 +10,11 @@
  *   - embedding: cosine between the sentence's and the question's vectors
  *     (catches paraphrase and CJK sub-word overlap).
  * score = 0.65 lexical + 0.35 max(0, cosine) + 0.03 / label (earlier, better-
- * ranked passages win ties). Below DQ_EXTRACT_THRESHOLD, or with no content
- * term in common, nothing is claimed: found = 0.
+ * ranked passages win ties), + W_TYPE when the sentence holds the kind of
+ * answer the question asks for (qtype.c: a year for "when", a number for "how
+ * many", a name the question lacks for "who"). When the best score without
+ * that bonus is below DQ_EXTRACT_THRESHOLD, or no content term is in common,
+ * nothing is claimed: found = 0.
  *
  * The threshold, measured with `docq eval answers` (first 1500 questions of
  * each set, gold answer in the extractive answer) and with other sets'
