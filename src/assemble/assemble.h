@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "embed/embed.h"
+#include "indexer/sentence.h"
 
 enum { DQ_ORDER_EDGES = 0, DQ_ORDER_RELEVANCE = 1, DQ_ORDER_DOCUMENT = 2 };
 
@@ -105,12 +106,5 @@ int dq_qtype(const char *question);
  * word, len) is 0. */
 typedef int (*dq_in_question_fn)(void *ctx, const char *word, size_t n);
 int dq_qtype_match(int qt, const char *s, size_t n, dq_in_question_fn in_question, void *ctx);
-
-/* Split text into sentences: calls cb with byte ranges [start, end) of each
- * (whitespace trimmed). Ends: . ! ? followed by space or end (not after a
- * single letter or a digit-dot-digit), 。！？ and ！？ fullwidth, blank
- * lines, and list/heading lines. */
-typedef int (*dq_sentence_cb)(void *ctx, size_t start, size_t end);
-int dq_sentences(const char *text, size_t n, dq_sentence_cb cb, void *ctx);
 
 #endif

@@ -25,8 +25,7 @@
  * of the query terms that the chunk's best sentence holds together (a
  * question is usually answered by one sentence that has most of its words,
  * not by a chunk that scatters them), added to BM25 with weight PRF_MU
- * before the mixing above. Sentences end at . ! ? before a space, 。！？ and
- * blank lines.
+ * before the mixing above. Sentences are the answerer's (indexer/sentence.h).
  *
  * Settings (FB 10, NT 20, lambda 0.85, mu 0.5, nu 1) and the measurements
  * behind them are in the comment above dq_prf_rerank's caller
@@ -38,6 +37,7 @@
 #include <string.h>
 
 #include "indexer/normalize.h"
+#include "indexer/sentence.h"
 #include "retrieve/prox.h"
 #include "retrieve/stopwords.h"
 #include "util/err.h"
@@ -123,9 +123,32 @@ static term_ent *map_get(term_map *m, const char *t, size_t n, int add)
 
 /* ---- reading chunks ---- */
 
+/* Where the chunk's sentences end (indexer/sentence.h), for proximity's best
+ * sentence. */
+typedef struct sent_ends {
+  size_t *end;
+  size_t n, cap;
+  int oom;
+} sent_ends;
+
+static int on_sentence(void *ctx, size_t start, size_t end)
+{
+  (void)start;
+  sent_ends *e = ctx;
+  if (e->n == e->cap) {
+    size_t nc = e->cap ? 2 * e->cap : 32;
+    size_t *ne = dq_realloc(e->end, nc * sizeof *ne);
+    if (!ne) { e->oom = 1; return 1; }
+    e->end = ne;
+    e->cap = nc;
+  }
+  e->end[e->n++] = end;
+  return 0;
+}
+
 typedef struct count_ctx {
-  const char *text;       /* the chunk's text, for sentence ends between terms */
-  size_t prev_end;        /* end of the previous term in text */
+  const sent_ends *ends;  /* where the chunk's sentences end (with proximity) */
+  size_t next_end;        /* the first of ends not yet passed */
   term_map *m;            /* NULL: no counts wanted (proximity alone) */
   size_t dl;
   int oom;
@@ -133,29 +156,14 @@ typedef struct count_ctx {
   dq_prox_state px;
 } count_ctx;
 
-/* Does text[a..b) (what lies between two terms) end a sentence? */
-static int ends_sentence(const char *text, size_t a, size_t b)
-{
-  const unsigned char *p = (const unsigned char *)text;
-  for (size_t i = a; i < b; i++) {
-    if (p[i] == '.' || p[i] == '!' || p[i] == '?') {
-      if (i + 1 >= b || p[i + 1] == ' ' || p[i + 1] == '\n' || p[i + 1] == '"' || p[i + 1] == ')') return 1;
-    } else if (p[i] == '\n' && i + 1 < b && p[i + 1] == '\n') {
-      return 1;
-    } else if (i + 3 <= b &&
-               ((p[i] == 0xE3 && p[i + 1] == 0x80 && p[i + 2] == 0x82) ||                       /* 。 */
-                (p[i] == 0xEF && p[i + 1] == 0xBC && (p[i + 2] == 0x81 || p[i + 2] == 0x9F)))) { /* ！？ */
-      return 1;
-    }
-  }
-  return 0;
-}
-
 static int count_term(void *ctx, const char *t, size_t n, size_t start, size_t end)
 {
   count_ctx *c = ctx;
-  if (c->q && c->dl && ends_sentence(c->text, c->prev_end, start)) dq_prox_sentence_end(&c->px, c->q);
-  c->prev_end = end;
+  (void)end;
+  if (c->q && c->next_end < c->ends->n && start >= c->ends->end[c->next_end]) {
+    dq_prox_sentence_end(&c->px, c->q);
+    while (c->next_end < c->ends->n && start >= c->ends->end[c->next_end]) c->next_end++;
+  }
   if (c->m) {
     term_ent *e = map_get(c->m, t, n, 1);
     if (!e) { c->oom = 1; return 1; }
@@ -175,8 +183,13 @@ static int chunk_terms(dq_store *s, int64_t id, term_map *m, size_t *dl, const d
   dq_chunk_row row = {0};
   int rc = dq_store_chunk(s, id, &row);
   if (rc < 0) return rc;
+  sent_ends ends = {0};
   if (m && (rc = map_init(m, 256)) < 0) goto done;
-  count_ctx c = { .text = row.text, .m = m, .q = q };
+  if (q) {
+    dq_sentences(row.text, strlen(row.text), on_sentence, &ends);
+    if (ends.oom) { rc = DOCQ_ENOMEM; goto done; }
+  }
+  count_ctx c = { .ends = &ends, .m = m, .q = q };
   dq_prox_begin(&c.px);
   rc = dq_terms(row.text, strlen(row.text), count_term, &c);
   if (c.oom) rc = DOCQ_ENOMEM;
@@ -185,6 +198,7 @@ static int chunk_terms(dq_store *s, int64_t id, term_map *m, size_t *dl, const d
   if (q) dq_prox_sentence_end(&c.px, q);
   *px = q ? dq_prox_score(&c.px, q, (double)c.dl, avgdl) + PRF_NU * c.px.best_sentence : 0;
 done:
+  dq_free(ends.end);
   dq_chunk_row_clear(&row);
   return rc < 0 ? rc : 0;
 }

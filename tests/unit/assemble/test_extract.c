@@ -1,8 +1,7 @@
-/* Tests for src/assemble/extract.c: sentence splitting (English
- * abbreviations, decimals, Chinese 。！？, list lines), and the extractive
- * answerer: it picks the sentence that answers from hand-made passages, cites
- * the right passage, works for Chinese, and says nothing was found for an
- * unrelated question. */
+/* Tests for src/assemble/extract.c, the extractive answerer: it picks the
+ * sentence that answers from hand-made passages, cites the right passage,
+ * works for Chinese, and says nothing was found for an unrelated question.
+ * (Sentence splitting: tests/unit/indexer/test_sentence.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,37 +17,6 @@
 static dq_embedder *g_e;
 static int setup(void **state) { (void)state; return dq_embedder_builtin(&g_e); }
 static int teardown(void **state) { (void)state; dq_embedder_free(g_e); return 0; }
-
-typedef struct sents { char s[16][160]; int n; const char *t; } sents;
-
-static int collect(void *ctx, size_t a, size_t b)
-{
-  sents *s = ctx;
-  if (s->n < 16 && b - a < 160) { memcpy(s->s[s->n], s->t + a, b - a); s->s[s->n][b - a] = 0; }
-  s->n++;
-  return 0;
-}
-
-static void test_assemble_extract__sentences(void **state)
-{
-  (void)state;
-  sents s = { .t = "Dr. Smith paid 3.50 dollars. J. R. R. Tolkien wrote it!  Did he?\n\nNew paragraph\n- item one\n- item two" };
-  assert_int_equal(dq_sentences(s.t, strlen(s.t), collect, &s), 0);
-  assert_int_equal(s.n, 6);
-  assert_string_equal(s.s[0], "Dr. Smith paid 3.50 dollars.");
-  assert_string_equal(s.s[1], "J. R. R. Tolkien wrote it!");
-  assert_string_equal(s.s[2], "Did he?");
-  assert_string_equal(s.s[3], "New paragraph");
-  assert_string_equal(s.s[4], "- item one");
-  assert_string_equal(s.s[5], "- item two");
-  sents z = { .t = "\xE8\xB4\xBE\xE5\xAE\x9D\xE7\x8E\x89\xE6\x9D\xA5\xE4\xBA\x86\xE3\x80\x82" /* 贾宝玉来了。 */
-                   "\xE4\xBB\x96\xE8\xAF\xB4\xEF\xBC\x9A\xE2\x80\x9C\xE5\xA5\xBD\xEF\xBC\x81\xE2\x80\x9D" /* 他说：“好！” */
-                   "\xE8\xB0\x81\xEF\xBC\x9F" /* 谁？ */ };
-  assert_int_equal(dq_sentences(z.t, strlen(z.t), collect, &z), 0);
-  assert_int_equal(z.n, 3);
-  assert_string_equal(z.s[0], "\xE8\xB4\xBE\xE5\xAE\x9D\xE7\x8E\x89\xE6\x9D\xA5\xE4\xBA\x86\xE3\x80\x82");
-  assert_string_equal(z.s[1], "\xE4\xBB\x96\xE8\xAF\xB4\xEF\xBC\x9A\xE2\x80\x9C\xE5\xA5\xBD\xEF\xBC\x81\xE2\x80\x9D");
-}
 
 static dq_pack_item P(const char *t) { return (dq_pack_item){ "t", "p.md", t, strlen(t), 1, 1 }; }
 
@@ -150,7 +118,6 @@ static void test_assemble_extract__chinese(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_assemble_extract__sentences),
     cmocka_unit_test(test_assemble_extract__picks_answering_sentence),
     cmocka_unit_test(test_assemble_extract__nothing_found),
     cmocka_unit_test(test_assemble_extract__chinese),

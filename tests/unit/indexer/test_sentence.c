@@ -1,0 +1,68 @@
+/* Tests for indexer/sentence.c: sentence splitting (English abbreviations,
+ * decimals, blank lines and list lines, Chinese 。！？ with closing quotes). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "indexer/sentence.h"
+
+typedef struct sents { char s[16][160]; int n; const char *t; } sents;
+
+static int collect(void *ctx, size_t a, size_t b)
+{
+  sents *s = ctx;
+  if (s->n < 16 && b - a < 160) { memcpy(s->s[s->n], s->t + a, b - a); s->s[s->n][b - a] = 0; }
+  s->n++;
+  return 0;
+}
+
+static void test_indexer_sentence__english_and_chinese(void **state)
+{
+  (void)state;
+  sents s = { .t = "Dr. Smith paid 3.50 dollars. J. R. R. Tolkien wrote it!  Did he?\n\nNew paragraph\n- item one\n- item two" };
+  assert_int_equal(dq_sentences(s.t, strlen(s.t), collect, &s), 0);
+  assert_int_equal(s.n, 6);
+  assert_string_equal(s.s[0], "Dr. Smith paid 3.50 dollars.");
+  assert_string_equal(s.s[1], "J. R. R. Tolkien wrote it!");
+  assert_string_equal(s.s[2], "Did he?");
+  assert_string_equal(s.s[3], "New paragraph");
+  assert_string_equal(s.s[4], "- item one");
+  assert_string_equal(s.s[5], "- item two");
+  sents z = { .t = "\xE8\xB4\xBE\xE5\xAE\x9D\xE7\x8E\x89\xE6\x9D\xA5\xE4\xBA\x86\xE3\x80\x82" /* 贾宝玉来了。 */
+                   "\xE4\xBB\x96\xE8\xAF\xB4\xEF\xBC\x9A\xE2\x80\x9C\xE5\xA5\xBD\xEF\xBC\x81\xE2\x80\x9D" /* 他说：“好！” */
+                   "\xE8\xB0\x81\xEF\xBC\x9F" /* 谁？ */ };
+  assert_int_equal(dq_sentences(z.t, strlen(z.t), collect, &z), 0);
+  assert_int_equal(z.n, 3);
+  assert_string_equal(z.s[0], "\xE8\xB4\xBE\xE5\xAE\x9D\xE7\x8E\x89\xE6\x9D\xA5\xE4\xBA\x86\xE3\x80\x82");
+  assert_string_equal(z.s[1], "\xE4\xBB\x96\xE8\xAF\xB4\xEF\xBC\x9A\xE2\x80\x9C\xE5\xA5\xBD\xEF\xBC\x81\xE2\x80\x9D");
+}
+
+static int stop_at_first(void *ctx, size_t a, size_t b)
+{
+  (void)a; (void)b;
+  ++*(int *)ctx;
+  return 7;
+}
+
+static void test_indexer_sentence__callback_stops(void **state)
+{
+  (void)state;
+  int calls = 0;
+  assert_int_equal(dq_sentences("One. Two. Three.", 16, stop_at_first, &calls), 7);
+  assert_int_equal(calls, 1);
+  calls = 0;
+  assert_int_equal(dq_sentences("   ", 3, stop_at_first, &calls), 0); /* nothing but space: no sentence */
+  assert_int_equal(calls, 0);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_indexer_sentence__english_and_chinese),
+    cmocka_unit_test(test_indexer_sentence__callback_stops),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
