@@ -154,24 +154,25 @@ static void test_retrieve_prf__nothing_to_learn_changes_nothing(void **state)
   assert_memory_equal(c, want, sizeof c);
 }
 
+/* The two chunks BM25 ties on `query` come out with `want` first, clearly. */
+static void proximity_breaks_tie(fx *f, const char *query, int64_t want)
+{
+  dq_scored c[16];
+  size_t n = 0;
+  OK(dq_store_bm25(f->s, query, 16, c, &n));
+  assert_int_equal(n, 2);
+  assert_float_equal(c[0].score, c[1].score, 1e-9); /* BM25 cannot tell them apart */
+  OK(dq_prf_rerank(f->s, query, c, n, DQ_RERANK_PROXIMITY));
+  assert_int_equal(c[0].chunk_id, want);
+  assert_true(c[0].score > c[1].score + 0.1);
+}
+
 static void test_retrieve_prf__proximity_lifts_words_side_by_side(void **state)
 {
   fx *f = *state;
-  dq_scored c[16];
-  size_t n = 0;
-  OK(dq_store_bm25(f->s, "basalt obsidian", 16, c, &n));
-  assert_int_equal(n, 2);
-  assert_float_equal(c[0].score, c[1].score, 1e-9); /* BM25 cannot tell them apart */
-  OK(dq_prf_rerank(f->s, "basalt obsidian", c, n, DQ_RERANK_PROXIMITY));
-  assert_int_equal(c[0].chunk_id, f->near);
-  assert_true(c[0].score > c[1].score + 0.1);
+  proximity_breaks_tie(f, "basalt obsidian", f->near);
   /* too far apart to be near, but in one sentence */
-  OK(dq_store_bm25(f->s, "granite schist", 16, c, &n));
-  assert_int_equal(n, 2);
-  assert_float_equal(c[0].score, c[1].score, 1e-9);
-  OK(dq_prf_rerank(f->s, "granite schist", c, n, DQ_RERANK_PROXIMITY));
-  assert_int_equal(c[0].chunk_id, f->together);
-  assert_true(c[0].score > c[1].score + 0.1);
+  proximity_breaks_tie(f, "granite schist", f->together);
   /* a one-word query has no pair: nothing moves */
   dq_scored d[4] = { { 7, 3.0 }, { 5, 2.0 }, { 9, 1.0 }, { 1, 0.5 } }, want[4];
   memcpy(want, d, sizeof d);
