@@ -94,17 +94,4 @@ typedef struct dq_extract_opts {
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
                char **answer, int *found, int *cited);
 
-/* Expected answer type of an English question (qtype.c): "when ...", "what
- * year ..." -> TIME; "how many/much/long ...", "what percentage ..." ->
- * NUMBER; "who/whom/whose ..." -> NAME; anything else, and any question with
- * non-ASCII text, -> NONE. */
-enum { DQ_QT_NONE = 0, DQ_QT_TIME = 1, DQ_QT_NUMBER = 2, DQ_QT_NAME = 3 };
-int dq_qtype(const char *question);
-/* 1 when sentence s[0..n) holds an answer of type qt: TIME a 3-4 digit year or
- * a capitalized month name; NUMBER a digit or a number word; NAME a
- * capitalized word, not the sentence's first, for which in_question(ctx,
- * word, len) is 0. */
-typedef int (*dq_in_question_fn)(void *ctx, const char *word, size_t n);
-int dq_qtype_match(int qt, const char *s, size_t n, dq_in_question_fn in_question, void *ctx);
-
 #endif

@@ -11,7 +11,7 @@
  *     (catches paraphrase and CJK sub-word overlap).
  * score = 0.65 lexical + 0.35 max(0, cosine) + 0.03 / label (earlier, better-
  * ranked passages win ties), + W_TYPE when the sentence holds the kind of
- * answer the question asks for (qtype.c: a year for "when", a number for "how
+ * answer the question asks for (indexer/qtype.c: a year for "when", a number for "how
  * many", a name the question lacks for "who"). When the best score without
  * that bonus is below DQ_EXTRACT_THRESHOLD, or no content term is in common,
  * nothing is claimed: found = 0.
@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "indexer/normalize.h"
+#include "indexer/qtype.h"
 #include "retrieve/stopwords.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -45,7 +46,7 @@
 #define W_LEX 0.65
 #define W_EMB 0.35
 #define W_RANK 0.03
-#define W_TYPE 0.15 /* the sentence holds the kind of answer asked for (qtype.c); not counted by the gate */
+#define W_TYPE 0.15 /* the sentence holds the kind of answer asked for (indexer/qtype.h); not counted by the gate */
 #define MAX_SENT_BYTES 400
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }

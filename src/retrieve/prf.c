@@ -26,8 +26,12 @@
  * question is usually answered by one sentence that has most of its words,
  * not by a chunk that scatters them), added to BM25 with weight PRF_MU
  * before the mixing above. Sentences are the answerer's (indexer/sentence.h).
+ * A sentence that also holds the kind of answer an English question asks
+ * for (indexer/qtype.h: a year for "when", a number for "how many", a name
+ * the question lacks for "who") counts 1 + PRF_TAU times: of two sentences
+ * that repeat the question, the one that answers it is the better evidence.
  *
- * Settings (FB 10, NT 20, lambda 0.85, mu 0.5, nu 1) and the measurements
+ * Settings (FB 10, NT 20, lambda 0.85, mu 0.5, nu 1, tau 1) and the measurements
  * behind them are in the comment above dq_prf_rerank's caller
  * (retrieve/search.c). */
 #include "retrieve/prf.h"
@@ -37,6 +41,7 @@
 #include <string.h>
 
 #include "indexer/normalize.h"
+#include "indexer/qtype.h"
 #include "indexer/sentence.h"
 #include "retrieve/prox.h"
 #include "retrieve/stopwords.h"
@@ -50,6 +55,7 @@
 #define PRF_RERANK 50
 #define PRF_MU 0.5
 #define PRF_NU 1.0
+#define PRF_TAU 1.0
 
 /* ---- a term -> slot hash (open addressing, terms in one arena) ---- */
 
@@ -124,26 +130,65 @@ static term_ent *map_get(term_map *m, const char *t, size_t n, int add)
 /* ---- reading chunks ---- */
 
 /* Where the chunk's sentences end (indexer/sentence.h), for proximity's best
- * sentence. */
+ * sentence, and whether each holds the kind of answer the question asks for
+ * (indexer/qtype.h). */
 typedef struct sent_ends {
   size_t *end;
+  unsigned char *typed;
   size_t n, cap;
   int oom;
+  const char *text;        /* the chunk */
+  int qt;                  /* the question's answer type */
+  const dq_prox_query *q;  /* its content terms */
 } sent_ends;
+
+typedef struct word_match {
+  const dq_prox_query *q;
+  int hit;
+} word_match;
+
+static int match_term(void *ctx, const char *t, size_t n, size_t start, size_t end)
+{
+  (void)start;
+  (void)end;
+  word_match *m = ctx;
+  if (dq_stopword(t, n)) { m->hit = 1; return 1; }
+  for (size_t i = 0; i < m->q->k; i++)
+    if (m->q->n[i] == n && !memcmp(m->q->t[i], t, n)) { m->hit = 1; return 1; }
+  return 0;
+}
+
+/* dq_qtype_match's question test: the word's term is one of the question's
+ * content terms, or a function word (a capitalized "The" is no name). */
+static int in_question(void *ctx, const char *w, size_t n)
+{
+  word_match m = { ctx, 0 };
+  dq_terms(w, n, match_term, &m);
+  return m.hit;
+}
 
 static int on_sentence(void *ctx, size_t start, size_t end)
 {
-  (void)start;
   sent_ends *e = ctx;
   if (e->n == e->cap) {
     size_t nc = e->cap ? 2 * e->cap : 32;
     size_t *ne = dq_realloc(e->end, nc * sizeof *ne);
-    if (!ne) { e->oom = 1; return 1; }
-    e->end = ne;
+    if (ne) e->end = ne;
+    unsigned char *nt = ne ? dq_realloc(e->typed, nc) : NULL;
+    if (!nt) { e->oom = 1; return 1; }
+    e->typed = nt;
     e->cap = nc;
   }
+  e->typed[e->n] = e->qt != DQ_QT_NONE &&
+                   dq_qtype_match(e->qt, e->text + start, end - start, in_question, (void *)e->q);
   e->end[e->n++] = end;
   return 0;
+}
+
+/* The weight of sentence i's idf in the best sentence. */
+static double sentence_weight(const sent_ends *e, size_t i)
+{
+  return i < e->n && e->typed[i] ? 1.0 + PRF_TAU : 1.0;
 }
 
 typedef struct count_ctx {
@@ -161,7 +206,7 @@ static int count_term(void *ctx, const char *t, size_t n, size_t start, size_t e
   count_ctx *c = ctx;
   (void)end;
   if (c->q && c->next_end < c->ends->n && start >= c->ends->end[c->next_end]) {
-    dq_prox_sentence_end(&c->px, c->q);
+    dq_prox_sentence_end(&c->px, c->q, sentence_weight(c->ends, c->next_end));
     while (c->next_end < c->ends->n && start >= c->ends->end[c->next_end]) c->next_end++;
   }
   if (c->m) {
@@ -177,13 +222,13 @@ static int count_term(void *ctx, const char *t, size_t n, size_t start, size_t e
 /* Term counts of one chunk into a fresh map (none when m is NULL); *dl its
  * length in terms; *px its proximity score for the query terms q (0 when q
  * is NULL): BM25TP plus PRF_NU times the idf its best sentence holds. */
-static int chunk_terms(dq_store *s, int64_t id, term_map *m, size_t *dl, const dq_prox_query *q, double avgdl,
-                       double *px)
+static int chunk_terms(dq_store *s, int64_t id, term_map *m, size_t *dl, const dq_prox_query *q, int qt,
+                       double avgdl, double *px)
 {
   dq_chunk_row row = {0};
   int rc = dq_store_chunk(s, id, &row);
   if (rc < 0) return rc;
-  sent_ends ends = {0};
+  sent_ends ends = { .text = row.text, .qt = qt, .q = q };
   if (m && (rc = map_init(m, 256)) < 0) goto done;
   if (q) {
     dq_sentences(row.text, strlen(row.text), on_sentence, &ends);
@@ -195,10 +240,11 @@ static int chunk_terms(dq_store *s, int64_t id, term_map *m, size_t *dl, const d
   if (c.oom) rc = DOCQ_ENOMEM;
   else if (rc > 0) rc = 0;
   *dl = c.dl;
-  if (q) dq_prox_sentence_end(&c.px, q);
+  if (q) dq_prox_sentence_end(&c.px, q, sentence_weight(&ends, c.next_end));
   *px = q ? dq_prox_score(&c.px, q, (double)c.dl, avgdl) + PRF_NU * c.px.best_sentence : 0;
 done:
   dq_free(ends.end);
+  dq_free(ends.typed);
   dq_chunk_row_clear(&row);
   return rc < 0 ? rc : 0;
 }
@@ -265,6 +311,7 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n, unsign
   memset(&qc, 0, sizeof qc);
   int rc = dq_utf8_repair(query, strlen(query), &clean, &cn, NULL);
   if (rc >= 0) rc = dq_terms(clean, cn, count_query, &qc);
+  const int qt = rc >= 0 ? dq_qtype(clean) : DQ_QT_NONE;
   dq_free(clean);
   if (qc.arena.oom) rc = DOCQ_ENOMEM;
   const size_t qn = qc.n;
@@ -306,7 +353,7 @@ int dq_prf_rerank(dq_store *s, const char *query, dq_scored *c, size_t n, unsign
   double z = 0;
   for (size_t i = 0; i < fb; i++) z += exp(c[i].score - c[0].score);
   for (size_t i = 0; i < nr; i++) {
-    if ((rc = chunk_terms(s, c[i].chunk_id, rm3 ? &docs[i] : NULL, &dl[i], pq, avgdl, &px[i])) < 0) {
+    if ((rc = chunk_terms(s, c[i].chunk_id, rm3 ? &docs[i] : NULL, &dl[i], pq, qt, avgdl, &px[i])) < 0) {
       if (rc != DOCQ_ENOTFOUND) goto done;
       dq_err_clear(); /* deleted meanwhile: scores as an empty chunk */
       rc = 0;

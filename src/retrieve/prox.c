@@ -34,11 +34,12 @@ void dq_prox_begin(dq_prox_state *st)
   st->best_sentence = 0;
 }
 
-void dq_prox_sentence_end(dq_prox_state *st, const dq_prox_query *q)
+void dq_prox_sentence_end(dq_prox_state *st, const dq_prox_query *q, double weight)
 {
   double sum = 0;
   for (size_t i = 0; i < q->k; i++)
     if (st->seen >> i & 1) sum += q->idf[i];
+  sum *= weight;
   if (sum > st->best_sentence) st->best_sentence = sum;
   st->seen = 0;
 }

@@ -31,8 +31,11 @@ typedef struct dq_prox_state {
 void dq_prox_begin(dq_prox_state *st);
 /* The chunk's term at position pos (0, 1, 2, ... in reading order). */
 void dq_prox_term(dq_prox_state *st, const dq_prox_query *q, const char *t, size_t n, size_t pos);
-/* A sentence of the chunk ends here (call it also after the last term). */
-void dq_prox_sentence_end(dq_prox_state *st, const dq_prox_query *q);
+/* A sentence of the chunk ends here (call it also after the last term). The
+ * idf of the query terms it held counts `weight` times toward best_sentence
+ * (the re-ranking gives more to a sentence that also holds the kind of answer
+ * the question asks for). */
+void dq_prox_sentence_end(dq_prox_state *st, const dq_prox_query *q, double weight);
 /* The chunk's proximity score: 0 when no neighbouring pair of query terms
  * stands within DQ_PROX_DIST; dl is the chunk's length in terms. */
 double dq_prox_score(const dq_prox_state *st, const dq_prox_query *q, double dl, double avgdl);

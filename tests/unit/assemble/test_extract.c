@@ -115,12 +115,58 @@ static void test_assemble_extract__chinese(void **state)
   dq_free(ans);
 }
 
+/* The expected answer type (indexer/qtype.h) in the answerer. */
+static void test_assemble_extract__prefers_the_typed_answer(void **state)
+{
+  (void)state;
+  /* The first sentence has one more of the question's words; the second
+   * has the year. */
+  dq_pack_item p[1] = {
+    P("The lighthouse on the northern cape was finished by the harbour board, to much local pride. "
+      "The lighthouse on the northern cape was finished by the board in 1874."),
+  };
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 1, -1 };
+  assert_int_equal(dq_extract("When was the lighthouse on the northern cape finished by the harbour board?", p, 1, &o,
+                              &ans, &found, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "1874"));
+  dq_free(ans);
+  /* Without an answer type ("Why"), the sentence with more of the words wins. */
+  assert_int_equal(dq_extract("Why was the lighthouse on the northern cape finished by the harbour board?", p, 1, &o,
+                              &ans, &found, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "local pride"));
+  dq_free(ans);
+}
+
+static void test_assemble_extract__type_bonus_does_not_make_an_answer(void **state)
+{
+  (void)state;
+  /* One shared word and a year: below the gate with or without the year. */
+  dq_pack_item p[2] = {
+    P("The museum reopened in 1998 after a long renovation of its galleries."),
+    P("Tomatoes need sun and water every morning in the summer."),
+  };
+  char *ans = NULL;
+  int found = 1;
+  dq_extract_opts o = { g_e, 3, -1 };
+  assert_int_equal(dq_extract("When did the volcano near the coastal village last erupt violently?", p, 2, &o, &ans,
+                              &found, NULL), 0);
+  assert_int_equal(found, 0);
+  assert_string_equal(ans, "");
+  dq_free(ans);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_assemble_extract__picks_answering_sentence),
     cmocka_unit_test(test_assemble_extract__nothing_found),
     cmocka_unit_test(test_assemble_extract__chinese),
+    cmocka_unit_test(test_assemble_extract__prefers_the_typed_answer),
+    cmocka_unit_test(test_assemble_extract__type_bonus_does_not_make_an_answer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,9 @@
  * (fewer than two candidates, a query with no terms); of two chunks with the
  * same words, proximity puts first the one that keeps the query's words side
  * by side, and, when they are too far apart for that, the one that keeps
- * them in one sentence; hostile or broken query text is just text. */
+ * them in one sentence; for a "when" question, the one whose best sentence
+ * also holds a year (indexer/qtype.h); hostile or broken query text is just
+ * text. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -25,7 +27,11 @@
 
 #define OK(expr) do { int rc_ = (expr); if (rc_ != 0) fail_msg("%s -> %d: %s", #expr, rc_, dq_err_msg()); } while (0)
 
-typedef struct fx { char dir[256]; dq_store *s; int64_t top, with_beta, without_beta, far, near, split, together; } fx;
+typedef struct fx {
+  char dir[256];
+  dq_store *s;
+  int64_t top, with_beta, without_beta, far, near, split, together, dated, undated;
+} fx;
 
 /* One single-chunk document; returns its chunk id. No vectors (dim 0). */
 static int64_t put(fx *f, const char *path, const char *text)
@@ -81,6 +87,11 @@ static int setup(void **state)
    * proximity's window) in one sentence, or split by a full stop. */
   f->split = put(f, "/split.txt", "granite one two three. Four five six schist.");
   f->together = put(f, "/together.txt", "granite one two three four five six schist.");
+  /* The same words once more; the sentence holding "lighthouse keeper
+   * opened" also holds the year in one, while the other has it in its
+   * second sentence. */
+  f->undated = put(f, "/undated.txt", "Our lighthouse keeper opened. A quiet harbor town in 1874.");
+  f->dated = put(f, "/dated.txt", "Our lighthouse keeper opened in 1874. A quiet harbor town.");
   /* Filler, so that the words above are rare (a high idf) in this index. */
   char path[64], text[128];
   for (int i = 0; i < 40; i++) {
@@ -180,6 +191,19 @@ static void test_retrieve_prf__proximity_lifts_words_side_by_side(void **state)
   assert_memory_equal(d, want, sizeof d);
 }
 
+static void test_retrieve_prf__answer_type_lifts_the_sentence_holding_one(void **state)
+{
+  fx *f = *state;
+  proximity_breaks_tie(f, "When was our lighthouse keeper opened?", f->dated);
+  /* a question that asks for no type: the two stay tied */
+  dq_scored c[16];
+  size_t n = 0;
+  OK(dq_store_bm25(f->s, "Why was our lighthouse keeper opened?", 16, c, &n));
+  assert_int_equal(n, 2);
+  OK(dq_prf_rerank(f->s, "Why was our lighthouse keeper opened?", c, n, DQ_RERANK_PROXIMITY));
+  assert_float_equal(c[0].score, c[1].score, 1e-9);
+}
+
 static void test_retrieve_prf__hostile_text_is_words(void **state)
 {
   fx *f = *state;
@@ -201,6 +225,7 @@ int main(void)
     cmocka_unit_test(test_retrieve_prf__same_candidates_best_first),
     cmocka_unit_test(test_retrieve_prf__nothing_to_learn_changes_nothing),
     cmocka_unit_test(test_retrieve_prf__proximity_lifts_words_side_by_side),
+    cmocka_unit_test(test_retrieve_prf__answer_type_lifts_the_sentence_holding_one),
     cmocka_unit_test(test_retrieve_prf__hostile_text_is_words),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

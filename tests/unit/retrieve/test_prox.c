@@ -15,7 +15,8 @@
 
 #include "retrieve/prox.h"
 
-/* Feed space-separated words as the chunk's terms ("|" ends a sentence). */
+/* Feed space-separated words as the chunk's terms ("|" ends a sentence, "|2"
+ * one whose idf counts twice; the last sentence counts once). */
 static void feed(dq_prox_state *st, const dq_prox_query *q, const char *words)
 {
   dq_prox_begin(st);
@@ -24,11 +25,11 @@ static void feed(dq_prox_state *st, const dq_prox_query *q, const char *words)
     while (*p == ' ') p++;
     const char *e = p;
     while (*e && *e != ' ') e++;
-    if (e - p == 1 && *p == '|') dq_prox_sentence_end(st, q);
+    if (*p == '|') dq_prox_sentence_end(st, q, e - p == 2 ? p[1] - '0' : 1);
     else if (e > p) dq_prox_term(st, q, p, (size_t)(e - p), pos++);
     p = e;
   }
-  dq_prox_sentence_end(st, q);
+  dq_prox_sentence_end(st, q, 1);
 }
 
 static double score_of(const dq_prox_query *q, const char *words, double dl, double avgdl)
@@ -136,6 +137,10 @@ static void test_retrieve_prox__best_sentence_holds_most_idf(void **state)
   assert_float_equal(best_sentence_of(&q, "glacier a b c d e f g h moraine"), 5.0, 1e-12);
   /* no query term */
   assert_float_equal(best_sentence_of(&q, "rain | sun"), 0.0, 1e-12);
+  /* a sentence's weight multiplies its idf: {glacier} x 2 = 4 < {moraine, basalt} = 4.5 */
+  assert_float_equal(best_sentence_of(&q, "the glacier |2 left a moraine of basalt"), 4.5, 1e-12);
+  /* {glacier, moraine} x 2 = 10 */
+  assert_float_equal(best_sentence_of(&q, "the glacier left a moraine |2 of basalt"), 10.0, 1e-12);
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-/* Expected answer types of English questions, for the extractive answerer.
+/* Expected answer types of English questions (see qtype.h).
  *
  * The oldest trick of factoid QA (the TREC QA systems of 1999-2003, e.g.
  * Moldovan et al., "The structure and performance of an open-domain question
@@ -10,7 +10,7 @@
  * words, capitalized words; no tagger. Questions in other languages get
  * DQ_QT_NONE.
  */
-#include "assemble/assemble.h"
+#include "indexer/qtype.h"
 
 #include <string.h>
 

@@ -1,7 +1,6 @@
-/* Tests for src/assemble/qtype.c (expected answer types) and their use in the
- * extractive answerer: a sentence holding the kind of answer asked for wins
- * over one that only repeats the question, and the bonus never turns a weak
- * match into an answer. */
+/* Tests for indexer/qtype.c: the answer type a question expects, and whether
+ * a sentence holds one. (Their use: tests/unit/assemble/test_extract.c and
+ * tests/unit/retrieve/test_prf.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,15 +8,9 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "assemble/assemble.h"
-#include "embed/embed.h"
-#include "util/mem.h"
+#include "indexer/qtype.h"
 
-static dq_embedder *g_e;
-static int setup(void **state) { (void)state; return dq_embedder_builtin(&g_e); }
-static int teardown(void **state) { (void)state; dq_embedder_free(g_e); return 0; }
-
-static void test_assemble_qtype__classify(void **state)
+static void test_indexer_qtype__classify(void **state)
 {
   (void)state;
   assert_int_equal(dq_qtype("When did the Normans conquer England?"), DQ_QT_TIME);
@@ -51,7 +44,7 @@ static int in_q(void *ctx, const char *w, size_t n)
 
 static int M(int qt, const char *s) { return dq_qtype_match(qt, s, strlen(s), in_q, NULL); }
 
-static void test_assemble_qtype__match(void **state)
+static void test_indexer_qtype__match(void **state)
 {
   (void)state;
   assert_true(M(DQ_QT_TIME, "The Normans landed in 1066 at Pevensey."));
@@ -67,58 +60,11 @@ static void test_assemble_qtype__match(void **state)
   assert_false(M(DQ_QT_NONE, "Hamlet was written by William Shakespeare in 1600."));
 }
 
-static dq_pack_item P(const char *t) { return (dq_pack_item){ "t", "p.md", t, strlen(t), 1, 1 }; }
-
-static void test_assemble_qtype__extract_prefers_the_typed_answer(void **state)
-{
-  (void)state;
-  /* The first sentence has one more of the question's words; the second
-   * has the year. */
-  dq_pack_item p[1] = {
-    P("The lighthouse on the northern cape was finished by the harbour board, to much local pride. "
-      "The lighthouse on the northern cape was finished by the board in 1874."),
-  };
-  char *ans = NULL;
-  int found = 0;
-  dq_extract_opts o = { g_e, 1, -1 };
-  assert_int_equal(dq_extract("When was the lighthouse on the northern cape finished by the harbour board?", p, 1, &o,
-                              &ans, &found, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_non_null(strstr(ans, "1874"));
-  dq_free(ans);
-  /* Without an answer type ("Why"), the sentence with more of the words wins. */
-  assert_int_equal(dq_extract("Why was the lighthouse on the northern cape finished by the harbour board?", p, 1, &o,
-                              &ans, &found, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_non_null(strstr(ans, "local pride"));
-  dq_free(ans);
-}
-
-static void test_assemble_qtype__bonus_does_not_make_an_answer(void **state)
-{
-  (void)state;
-  /* One shared word and a year: below the gate with or without the year. */
-  dq_pack_item p[2] = {
-    P("The museum reopened in 1998 after a long renovation of its galleries."),
-    P("Tomatoes need sun and water every morning in the summer."),
-  };
-  char *ans = NULL;
-  int found = 1;
-  dq_extract_opts o = { g_e, 3, -1 };
-  assert_int_equal(dq_extract("When did the volcano near the coastal village last erupt violently?", p, 2, &o, &ans,
-                              &found, NULL), 0);
-  assert_int_equal(found, 0);
-  assert_string_equal(ans, "");
-  dq_free(ans);
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_assemble_qtype__classify),
-    cmocka_unit_test(test_assemble_qtype__match),
-    cmocka_unit_test_setup_teardown(test_assemble_qtype__extract_prefers_the_typed_answer, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_assemble_qtype__bonus_does_not_make_an_answer, setup, teardown),
+    cmocka_unit_test(test_indexer_qtype__classify),
+    cmocka_unit_test(test_indexer_qtype__match),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
