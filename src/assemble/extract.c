@@ -156,15 +156,21 @@ static void put_sentence(dq_buf *b, const char *s, size_t n)
   }
 }
 
-/* dq_qtype_match's question test: is the word (ASCII) one of q's terms? */
+static int first_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
+{
+  (void)a; (void)b;
+  *(uint64_t *)ctx = fnv(s, n);
+  return 1;
+}
+
+/* dq_qtype_match's question test: is the word's term (lower-cased and
+ * stemmed as the question's were: "Broncos" is "bronco") one of q's terms? */
 static int in_question(void *ctx, const char *w, size_t n)
 {
   const terms *q = ctx;
-  char low[64];
-  if (n > sizeof low) return 0;
-  for (size_t i = 0; i < n; i++) low[i] = (char)(w[i] | 0x20);
-  uint64_t h = fnv(low, n);
-  for (size_t a = 0; a < q->n; a++)
+  uint64_t h = 0;
+  dq_terms(w, n, first_term, &h);
+  for (size_t a = 0; h && a < q->n; a++)
     if (q->t[a].h == h) return 1;
   return 0;
 }

@@ -159,6 +159,25 @@ static void test_assemble_extract__type_bonus_does_not_make_an_answer(void **sta
   dq_free(ans);
 }
 
+/* A capitalized word of the question is no new name, however inflected:
+ * "Broncos" is the question's "bronco", so only the sentence naming the
+ * coach holds the answer type. */
+static void test_assemble_extract__question_words_are_no_names(void **state)
+{
+  (void)state;
+  dq_pack_item p[2] = {
+    P("In the final the Broncos coach stood tall."),
+    P("The Broncos coach in the final was Gary Kubiak."),
+  };
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 1, -1 };
+  assert_int_equal(dq_extract("Who coached the Broncos in the final?", p, 2, &o, &ans, &found, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "Kubiak"));
+  dq_free(ans);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -167,6 +186,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__chinese),
     cmocka_unit_test(test_assemble_extract__prefers_the_typed_answer),
     cmocka_unit_test(test_assemble_extract__type_bonus_does_not_make_an_answer),
+    cmocka_unit_test(test_assemble_extract__question_words_are_no_names),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
