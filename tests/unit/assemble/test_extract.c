@@ -20,6 +20,21 @@ static int teardown(void **state) { (void)state; dq_embedder_free(g_e); return 0
 
 static dq_pack_item P(const char *t) { return (dq_pack_item){ "t", "p.md", t, strlen(t), 1, 1 }; }
 
+/* Ask `question` of passages p[0..n) for up to max sentences: with want,
+ * something is found and the answer holds want; without, nothing is found
+ * and the answer is empty. */
+static void expect(const char *question, const dq_pack_item *p, size_t n, int max, const char *want)
+{
+  char *ans = NULL;
+  int found = -1;
+  dq_extract_opts o = { g_e, max, -1 };
+  assert_int_equal(dq_extract(question, p, n, &o, &ans, &found, NULL), 0);
+  assert_int_equal(found, want != NULL);
+  if (want) assert_non_null(strstr(ans, want));
+  else assert_string_equal(ans, "");
+  dq_free(ans);
+}
+
 static void test_assemble_extract__picks_answering_sentence(void **state)
 {
   (void)state;
@@ -125,20 +140,9 @@ static void test_assemble_extract__prefers_the_typed_answer(void **state)
     P("The lighthouse on the northern cape was finished by the harbour board, to much local pride. "
       "The lighthouse on the northern cape was finished by the board in 1874."),
   };
-  char *ans = NULL;
-  int found = 0;
-  dq_extract_opts o = { g_e, 1, -1 };
-  assert_int_equal(dq_extract("When was the lighthouse on the northern cape finished by the harbour board?", p, 1, &o,
-                              &ans, &found, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_non_null(strstr(ans, "1874"));
-  dq_free(ans);
+  expect("When was the lighthouse on the northern cape finished by the harbour board?", p, 1, 1, "1874");
   /* Without an answer type ("Why"), the sentence with more of the words wins. */
-  assert_int_equal(dq_extract("Why was the lighthouse on the northern cape finished by the harbour board?", p, 1, &o,
-                              &ans, &found, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_non_null(strstr(ans, "local pride"));
-  dq_free(ans);
+  expect("Why was the lighthouse on the northern cape finished by the harbour board?", p, 1, 1, "local pride");
 }
 
 static void test_assemble_extract__type_bonus_does_not_make_an_answer(void **state)
@@ -149,14 +153,7 @@ static void test_assemble_extract__type_bonus_does_not_make_an_answer(void **sta
     P("The museum reopened in 1998 after a long renovation of its galleries."),
     P("Tomatoes need sun and water every morning in the summer."),
   };
-  char *ans = NULL;
-  int found = 1;
-  dq_extract_opts o = { g_e, 3, -1 };
-  assert_int_equal(dq_extract("When did the volcano near the coastal village last erupt violently?", p, 2, &o, &ans,
-                              &found, NULL), 0);
-  assert_int_equal(found, 0);
-  assert_string_equal(ans, "");
-  dq_free(ans);
+  expect("When did the volcano near the coastal village last erupt violently?", p, 2, 3, NULL);
 }
 
 /* A capitalized word of the question is no new name, however inflected:
@@ -169,13 +166,7 @@ static void test_assemble_extract__question_words_are_no_names(void **state)
     P("In the final the Broncos coach stood tall."),
     P("The Broncos coach in the final was Gary Kubiak."),
   };
-  char *ans = NULL;
-  int found = 0;
-  dq_extract_opts o = { g_e, 1, -1 };
-  assert_int_equal(dq_extract("Who coached the Broncos in the final?", p, 2, &o, &ans, &found, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_non_null(strstr(ans, "Kubiak"));
-  dq_free(ans);
+  expect("Who coached the Broncos in the final?", p, 2, 1, "Kubiak");
 }
 
 int main(void)
