@@ -58,6 +58,7 @@ struct dq_store {
   size_t n_stale;
   int vec_dirty;              /* memory differs from the file by more than newer vectors */
   int vec_broken;             /* rebuild needed before use */
+  int vec_pending;            /* the FAISS file is not loaded yet: the first dq_vsync_refresh loads it */
   dq_removed *rm_txn;  size_t n_rm_txn, cap_rm_txn;   /* removed in the open transaction */
   dq_removed *rm_done; size_t n_rm_done, cap_rm_done; /* committed, not yet applied */
 };
@@ -75,8 +76,8 @@ int dq_store_writable(dq_store *s);
 int dq_interrupted(const dq_store *s);
 
 /* vsync.c: the store's vector cache */
-int dq_vsync_open(dq_store *s);           /* load/rebuild + catch up (on open) */
-int dq_vsync_refresh(dq_store *s);        /* catch up with SQLite, apply removals */
+int dq_vsync_open(dq_store *s);           /* on open: the file is loaded on first use */
+int dq_vsync_refresh(dq_store *s);        /* load if pending, catch up with SQLite, apply removals */
 int dq_vsync_reconcile(dq_store *s);      /* find ids whose chunks are gone */
 int dq_vsync_reset(dq_store *s);          /* manifest changed: new empty index */
 int dq_vsync_check(dq_store *s);          /* FAISS ids == chunk ids (+ stale) */

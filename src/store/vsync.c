@@ -4,8 +4,11 @@
  * SQLite is the truth: vecs(chunk_id, seq, v f16). The FAISS file
  * vectors-<V>.faiss holds the vectors with seq <= V (meta faiss_version) as
  * of when it was written, possibly plus vectors deleted since. So:
- *   - open: load the file (or rebuild when missing/corrupt), then add every
- *     vector with seq > V ("catch-up") and remove ids whose chunk is gone;
+ *   - first use (a kNN search, writing the file; not the open, so a search
+ *     that BM25 and the vectors stored in SQLite answer never reads a
+ *     file of gigabytes): load the file (or rebuild when missing/corrupt),
+ *     then add every vector with seq > V ("catch-up") and remove ids whose
+ *     chunk is gone;
  *   - later commits (ours or another process's) are caught up lazily before
  *     each search; our own removals are applied then; removals by another
  *     process are filtered out of results by checking the chunk still exists;
@@ -167,11 +170,23 @@ static int apply_removals(dq_store *s)
   return rc;
 }
 
+static int load_file(dq_store *s);
+
 int dq_vsync_refresh(dq_store *s)
 {
   if (!s->man.dim) return 0;
   /* Inside a transaction SQLite would show our uncommitted vectors. */
   if (!sqlite3_get_autocommit(s->db)) return 0;
+  if (s->vec_pending) {
+    s->vec_pending = 0;
+    int rc = load_file(s);
+    if (rc) return rc;
+    /* The load's reconcile has dealt with every removal committed so far.
+     * (None can be pending: removing takes the writer lock, which refreshes
+     * first; cleared so that a later change of that order cannot count a
+     * removal twice.) */
+    s->n_rm_done = 0;
+  }
   if (s->vec_broken || !s->vec) return rebuild(s, s->man.vec_kind);
   int rc = apply_removals(s);
   return rc ? rc : catch_up(s);
@@ -266,6 +281,7 @@ int dq_vsync_reset(dq_store *s)
   dq_vec_free(s->vec);
   s->vec = NULL;
   s->vec_broken = 0;
+  s->vec_pending = 0;
   s->n_stale = 0;
   s->n_rm_done = 0;
   if (!s->man.dim) return 0;
@@ -273,12 +289,17 @@ int dq_vsync_reset(dq_store *s)
   return rc;
 }
 
+int dq_vsync_open(dq_store *s)
+{
+  s->vec_pending = s->man.dim != 0;
+  return 0;
+}
+
 /* Load the file named in meta; on any failure rebuild from SQLite. A writer
  * may replace the file between our reading its name and opening it, so a
  * failed load is retried once with a freshly read name. */
-int dq_vsync_open(dq_store *s)
+static int load_file(dq_store *s)
 {
-  if (!s->man.dim) return 0;
   int rc = 0;
   char name[256];
   for (int attempt = 0; attempt < 2; attempt++) {

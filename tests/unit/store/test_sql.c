@@ -1460,6 +1460,63 @@ static void test_store_sql__hnsw_kind(void **state)
   dq_store_close(s);
 }
 
+/* Opening an index does not read its FAISS file: BM25 and the vectors
+ * stored in SQLite answer without it (a CLI process on a 1M-chunk index
+ * would spend seconds loading it). The first write (the writer lock catches
+ * up), kNN search or check loads it; removals are then counted once, also by
+ * an index that cannot remove ids (HNSW: they stay as stale ids). */
+static void vectors_loaded_on_first_use(fixture *f, const char *kind)
+{
+  dq_store *s = NULL;
+  OK(dq_store_open(&s, f->dir, DQ_STORE_CREATE));
+  dq_manifest m = { 0 };
+  snprintf(m.embedder, sizeof m.embedder, "e");
+  snprintf(m.vec_kind, sizeof m.vec_kind, "%s", kind);
+  m.dim = DIM;
+  OK(dq_store_set_manifest(s, &m));
+  const char *t[] = { "a", "b", "c" };
+  for (int i = 0; i < 20; i++) {
+    char p[16];
+    snprintf(p, sizeof p, "/h%d", i);
+    put(s, p, t, 3, NULL);
+  }
+  OK(dq_store_sync_vectors(s));
+  dq_store_close(s);
+
+  OK(dq_store_open(&s, f->dir, 0));
+  assert_null(s->vec);
+  dq_scored h[5];
+  size_t n = 0;
+  OK(dq_store_bm25(s, "b", 5, h, &n));
+  assert_int_equal(n, 5);
+  int64_t gone = first_chunk(s, "/h3");
+  float v[DIM];
+  OK(dq_store_chunk_vector(s, gone, v));
+  assert_null(s->vec); /* still not loaded */
+  remove_path(s, "/h3"); /* loads it */
+  assert_non_null(s->vec);
+  OK(dq_store_check(s)); /* the FAISS ids are the chunks', stale ones counted once */
+  OK(dq_store_knn(s, v, 5, h, &n));
+  assert_int_equal(n, 5);
+  for (size_t i = 0; i < n; i++) assert_int_not_equal(h[i].chunk_id, gone);
+  assert_true(knn_self(s, first_chunk(s, "/h8")));
+  OK(dq_store_sync_vectors(s));
+  dq_store_close(s);
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY));
+  OK(dq_store_check(s));
+  dq_store_close(s);
+}
+
+static void test_store_sql__vectors_loaded_on_first_use_flat(void **state)
+{
+  vectors_loaded_on_first_use(*state, "IDMap2,Flat");
+}
+
+static void test_store_sql__vectors_loaded_on_first_use_hnsw(void **state)
+{
+  vectors_loaded_on_first_use(*state, "IDMap2,HNSW32");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1491,6 +1548,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__killed_writer_loses_nothing_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__missing_faiss_file_rebuilt, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__corrupt_faiss_file_rebuilt, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__vectors_loaded_on_first_use_flat, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__vectors_loaded_on_first_use_hnsw, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__interrupt_stops_catch_up, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__second_writer_busy, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__reader_beside_writer, setup, teardown),
