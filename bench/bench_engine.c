@@ -74,6 +74,13 @@
  * same files right after: Q8_0 46.6, Q4_K_M 45.7 t/s (docq 1.24x, 1.52x).
  * Over the 15 runs: Q8_0 share median 83%, Q4_K_M 66%: the 85% target is
  * missed, narrowly for Q8_0.
+ * 2026-11-26 09:04-09:10 UTC (session 6, same code, load ~1): `-r 5 --bw`:
+ * Q8_0 54.1 t/s, share 89 73 68 83 84 (median 83%); Q4_K_M 64.1 t/s, share
+ * 72 73 80 80 79 (79%). Then Q8_0 alone, `-r 3`, three rounds: 54.8, 55.1,
+ * 56.1, 55.9, 56.1, 52.9 t/s, median shares 91 93 91 94 94 90% (the host in
+ * its slow mode, 29-33 GB/s read). Last, each beside llama-bench (-p 0 -n 64
+ * -t 2 -r 3) in the same minute: Q8_0 docq 56.8 / llama.cpp 50.4 t/s
+ * (1.13x), share 94%; Q4_K_M 65.6 / 55.7 (1.18x), share 81%.
  * So Q8_0 decode is at the bandwidth in the usual mode; Q4_K_M's mix is
  * compute-bound: its Q5_0 rows (the 896-wide matrices, ~45% of its bytes)
  * read 17 GB/s on one thread and 21 on two (bench_kernels): compute-bound

@@ -50,6 +50,18 @@
  *   100k: search p50 18.2 / p95 49.9 ms (x0.64), ask p50 25.9 ms (x0.67)
  *   1M:   three runs (04:37-04:58): search p50 131.4, 137.4, 124.2 ms
  *         (median 131.4; p95 335-369); ask p50 124.9, 125.1, 146.5
+ * ---- 2026-11-26 08:35-09:00 UTC (session 6), after the answer type joined the
+ * best sentence (retrieve/prf.c PRF_TAU), this build ("new") and fd395a7 ("old")
+ * alternating, load ~1.0; the host was slower than in the runs above:
+ *   100k: search p50 old 20.9, 17.7 / new 19.5, 20.8 ms; ask p50 old 22.2,
+ *         21.2 / new 23.1, 26.5 ms
+ *   1M:   search p50 old 159.9, 153.0 / new 137.8, 144.2 ms (a first pair,
+ *         disturbed by builds running beside it: old 145.7, new 165.8);
+ *         ask p50 old 142.1, 155.3 / new 139.7, 141.7 ms
+ * Not measured here, since the handle stays open: a CLI process's first
+ * search. With the FAISS file read on first use (store/vsync.c), `docq search`
+ * on the 1M index takes 0.27-0.30 s end to end instead of 2.2-6.1 s, `docq
+ * ask` 0.22 s instead of 3.6 s.
  * Before the previous session's BM25 scorer (store/bm25.c) and the kNN skip in the
  * convex fusion, the 100k figures were 126 ms / 153 ms (last session, loaded); the BM25
  * part alone, old and new back to back in one process over 232 queries:
