@@ -60,8 +60,12 @@ int dq_qtype(const char *question)
                                          "high", "often", "fast", NULL};
   static const char *const unit[] = {"year", "years", "century", "decade", "date", "day", "month", NULL};
   static const char *const count[] = {"percentage", "percent", "number", "amount", "population", NULL};
-  const char *w, *w2;
-  size_t n, n2;
+  /* "what city ...", "which language ...": answered by a capitalized name */
+  static const char *const named[] = {"name", "city", "country", "state", "team", "company", "language", "university",
+                                      "school", "church", "river", "island", "county", "province", "nation", "group",
+                                      "organization", "party", "king", "president", "player", "author", "band", NULL};
+  const char *w, *w2 = NULL;
+  size_t n, n2 = 0;
   for (const unsigned char *p = (const unsigned char *)question; *p; p++)
     if (*p >= 0x80) return DQ_QT_NONE; /* English questions only */
   /* the wh-word opens the question, or follows a preposition ("In what year") */
@@ -73,6 +77,7 @@ int dq_qtype(const char *question)
     if ((word_is(w, n, "what") || word_is(w, n, "which")) && has_next) {
       if (word_in(w2, n2, unit)) return DQ_QT_TIME;
       if (word_in(w2, n2, count)) return DQ_QT_NUMBER;
+      if (word_in(w2, n2, named)) return DQ_QT_NAME;
     }
   }
   return DQ_QT_NONE;

@@ -9,7 +9,8 @@
 
 /* Expected answer type of an English question: "when ...", "what
  * year ..." -> TIME; "how many/much/long ...", "what percentage ..." ->
- * NUMBER; "who/whom/whose ..." -> NAME; anything else, and any question with
+ * NUMBER; "who/whom/whose ...", "what city/country/language/team/name ..."
+ * (and a few more such nouns) -> NAME; anything else, and any question with
  * non-ASCII text, -> NONE. */
 enum { DQ_QT_NONE = 0, DQ_QT_TIME = 1, DQ_QT_NUMBER = 2, DQ_QT_NAME = 3 };
 int dq_qtype(const char *question);

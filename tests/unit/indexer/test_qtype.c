@@ -21,6 +21,9 @@ static void test_indexer_qtype__classify(void **state)
   assert_int_equal(dq_qtype("What percentage of voters turned out?"), DQ_QT_NUMBER);
   assert_int_equal(dq_qtype("Who wrote Hamlet?"), DQ_QT_NAME);
   assert_int_equal(dq_qtype("To whom was the letter addressed?"), DQ_QT_NAME);
+  assert_int_equal(dq_qtype("In what language were the classes given?"), DQ_QT_NAME);
+  assert_int_equal(dq_qtype("Which city hosted the games?"), DQ_QT_NAME);
+  assert_int_equal(dq_qtype("What cities hosted the games?"), DQ_QT_NONE); /* only the listed nouns */
   assert_int_equal(dq_qtype("Why is the sky blue?"), DQ_QT_NONE);
   assert_int_equal(dq_qtype("How does photosynthesis work?"), DQ_QT_NONE);
   assert_int_equal(dq_qtype("What is the capital of France?"), DQ_QT_NONE);
