@@ -180,7 +180,17 @@ int dq_vsync_refresh(dq_store *s)
   if (s->vec_pending) {
     s->vec_pending = 0;
     int rc = load_file(s);
-    if (rc) return rc;
+    if (rc) {
+      /* Interrupted (or out of memory) half-way: load the file again next
+       * time rather than rebuild everything from SQLite. */
+      dq_vec_free(s->vec);
+      s->vec = NULL;
+      s->vec_broken = 0;
+      s->n_stale = 0;
+      s->mem_seq = s->file_seq = 0;
+      s->vec_pending = 1;
+      return rc;
+    }
     /* The load's reconcile has dealt with every removal committed so far.
      * (None can be pending: removing takes the writer lock, which refreshes
      * first; cleared so that a later change of that order cannot count a

@@ -1312,17 +1312,12 @@ static void test_store_sql__corrupt_faiss_file_rebuilt(void **state)
   dq_store_close(s);
 }
 
-static void test_store_sql__interrupt_stops_catch_up(void **state)
+/* Commit 2100 one-chunk documents "/d0".. in one transaction: more than one
+ * catch-up batch (CATCHUP_BATCH 2048) for a reader to add. */
+static void put_2100(dq_store *w)
 {
-  fixture *f = *state;
-  dq_store *w = open_new(f), *r = NULL;
-  const char *t[] = { "x" };
-  put(w, "/first", t, 1, NULL);
-  OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
-  volatile int flag = 1;
-  dq_store_set_interrupt(r, &flag);
   OK(dq_store_begin(w));
-  for (int i = 0; i < 2100; i++) { /* more than one catch-up batch */
+  for (int i = 0; i < 2100; i++) {
     char p[32];
     snprintf(p, sizeof p, "/d%d", i);
     dq_chunk c = { .text = "x", .text_len = 1, .section = "" };
@@ -1332,16 +1327,56 @@ static void test_store_sql__interrupt_stops_catch_up(void **state)
     OK(dq_store_put_doc(w, &row, &c, 1, v));
   }
   OK(dq_store_commit(w));
+}
+
+/* A kNN search on r cancelled by *flag (set), then the same search without it. */
+static void knn_cancelled_then_done(dq_store *r, volatile int *flag)
+{
   float q[DIM];
   unit_vec(q, DIM);
   dq_scored h[3];
   size_t n;
   assert_int_equal(dq_store_knn(r, q, 3, h, &n), DOCQ_ECANCELED);
-  flag = 0;
-  OK(dq_store_knn(r, q, 3, h, &n)); /* rebuilt from SQLite */
+  *flag = 0;
+  OK(dq_store_knn(r, q, 3, h, &n));
   assert_int_equal(n, 3);
+}
+
+static void test_store_sql__interrupt_stops_catch_up(void **state)
+{
+  fixture *f = *state;
+  dq_store *w = open_new(f), *r = NULL;
+  const char *t[] = { "x" };
+  put(w, "/first", t, 1, NULL);
+  OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
+  volatile int flag = 1;
+  dq_store_set_interrupt(r, &flag);
+  put_2100(w);
+  knn_cancelled_then_done(r, &flag); /* the second rebuilt from SQLite */
   OK(dq_store_check(r));
   assert_true(knn_self(r, first_chunk(r, "/d2050")));
+  dq_store_close(r);
+  dq_store_close(w);
+}
+
+/* Interrupted while its first kNN search loads the FAISS file and catches up:
+ * the next search loads the file again (memory then differs from the file
+ * only by newer vectors) instead of rebuilding everything from SQLite. */
+static void test_store_sql__interrupted_load_loads_again(void **state)
+{
+  fixture *f = *state;
+  dq_store *w = open_new(f), *r = NULL;
+  const char *t[] = { "x" };
+  put(w, "/first", t, 1, NULL);
+  OK(dq_store_sync_vectors(w));
+  put_2100(w);
+  OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
+  volatile int flag = 1;
+  dq_store_set_interrupt(r, &flag);
+  knn_cancelled_then_done(r, &flag);
+  assert_int_equal(r->vec_dirty, 0); /* the file, caught up; a rebuild would differ from it */
+  OK(dq_store_check(r));
+  assert_true(knn_self(r, first_chunk(r, "/first")));
   dq_store_close(r);
   dq_store_close(w);
 }
@@ -1549,6 +1584,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__missing_faiss_file_rebuilt, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__corrupt_faiss_file_rebuilt, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__vectors_loaded_on_first_use_flat, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__interrupted_load_loads_again, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__vectors_loaded_on_first_use_hnsw, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__interrupt_stops_catch_up, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__second_writer_busy, setup, teardown),
