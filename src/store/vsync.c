@@ -172,6 +172,17 @@ static int apply_removals(dq_store *s)
 
 static int load_file(dq_store *s);
 
+/* Drop the in-memory index; pending: the file is to be loaded on next use. */
+static void forget_vec(dq_store *s, int pending)
+{
+  dq_vec_free(s->vec);
+  s->vec = NULL;
+  s->vec_broken = 0;
+  s->vec_pending = pending;
+  s->n_stale = 0;
+  s->mem_seq = s->file_seq = 0;
+}
+
 int dq_vsync_refresh(dq_store *s)
 {
   if (!s->man.dim) return 0;
@@ -183,12 +194,7 @@ int dq_vsync_refresh(dq_store *s)
     if (rc) {
       /* Interrupted (or out of memory) half-way: load the file again next
        * time rather than rebuild everything from SQLite. */
-      dq_vec_free(s->vec);
-      s->vec = NULL;
-      s->vec_broken = 0;
-      s->n_stale = 0;
-      s->mem_seq = s->file_seq = 0;
-      s->vec_pending = 1;
+      forget_vec(s, 1);
       return rc;
     }
     /* The load's reconcile has dealt with every removal committed so far.
@@ -288,11 +294,7 @@ int dq_vsync_reconcile(dq_store *s)
 
 int dq_vsync_reset(dq_store *s)
 {
-  dq_vec_free(s->vec);
-  s->vec = NULL;
-  s->vec_broken = 0;
-  s->vec_pending = 0;
-  s->n_stale = 0;
+  forget_vec(s, 0);
   s->n_rm_done = 0;
   if (!s->man.dim) return 0;
   int rc = rebuild(s, s->man.vec_kind);
