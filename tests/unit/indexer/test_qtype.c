@@ -13,25 +13,29 @@
 static void test_indexer_qtype__classify(void **state)
 {
   (void)state;
-  assert_int_equal(dq_qtype("When did the Normans conquer England?"), DQ_QT_TIME);
-  assert_int_equal(dq_qtype("In what year was the treaty signed?"), DQ_QT_TIME);
-  assert_int_equal(dq_qtype("which century saw the first printing press"), DQ_QT_TIME);
-  assert_int_equal(dq_qtype("How many moons does Mars have?"), DQ_QT_NUMBER);
-  assert_int_equal(dq_qtype("how long is the Nile"), DQ_QT_NUMBER);
-  assert_int_equal(dq_qtype("What percentage of voters turned out?"), DQ_QT_NUMBER);
-  assert_int_equal(dq_qtype("Who wrote Hamlet?"), DQ_QT_NAME);
-  assert_int_equal(dq_qtype("To whom was the letter addressed?"), DQ_QT_NAME);
-  assert_int_equal(dq_qtype("In what language were the classes given?"), DQ_QT_NAME);
-  assert_int_equal(dq_qtype("Which city hosted the games?"), DQ_QT_NAME);
-  assert_int_equal(dq_qtype("What cities hosted the games?"), DQ_QT_NONE); /* only the listed nouns */
-  assert_int_equal(dq_qtype("Why is the sky blue?"), DQ_QT_NONE);
-  assert_int_equal(dq_qtype("How does photosynthesis work?"), DQ_QT_NONE);
-  assert_int_equal(dq_qtype("What is the capital of France?"), DQ_QT_NONE);
-  assert_int_equal(dq_qtype("sourdough starter flour"), DQ_QT_NONE);
-  assert_int_equal(dq_qtype(""), DQ_QT_NONE);
-  /* 谁写了红楼梦？ / "Who is Lin Daiyu (林黛玉)?": not English -> NONE */
-  assert_int_equal(dq_qtype("\xE8\xB0\x81\xE5\x86\x99\xE4\xBA\x86\xE7\xBA\xA2\xE6\xA5\xBC\xE6\xA2\xA6\xEF\xBC\x9F"), DQ_QT_NONE);
-  assert_int_equal(dq_qtype("Who is \xE6\x9E\x97\xE9\xBB\x9B\xE7\x8E\x89?"), DQ_QT_NONE);
+  static const struct { const char *q; int want; } cases[] = {
+    { "When did the Normans conquer England?", DQ_QT_TIME },
+    { "In what year was the treaty signed?", DQ_QT_TIME },
+    { "which century saw the first printing press", DQ_QT_TIME },
+    { "How many moons does Mars have?", DQ_QT_NUMBER },
+    { "how long is the Nile", DQ_QT_NUMBER },
+    { "What percentage of voters turned out?", DQ_QT_NUMBER },
+    { "Who wrote Hamlet?", DQ_QT_NAME },
+    { "To whom was the letter addressed?", DQ_QT_NAME },
+    { "In what language were the classes given?", DQ_QT_NAME },
+    { "Which city hosted the games?", DQ_QT_NAME },
+    { "What cities hosted the games?", DQ_QT_NONE }, /* only the listed nouns */
+    { "Why is the sky blue?", DQ_QT_NONE },
+    { "How does photosynthesis work?", DQ_QT_NONE },
+    { "What is the capital of France?", DQ_QT_NONE },
+    { "sourdough starter flour", DQ_QT_NONE },
+    { "", DQ_QT_NONE },
+    /* 谁写了红楼梦？ / "Who is Lin Daiyu (林黛玉)?": not English -> NONE */
+    { "\xE8\xB0\x81\xE5\x86\x99\xE4\xBA\x86\xE7\xBA\xA2\xE6\xA5\xBC\xE6\xA2\xA6\xEF\xBC\x9F", DQ_QT_NONE },
+    { "Who is \xE6\x9E\x97\xE9\xBB\x9B\xE7\x8E\x89?", DQ_QT_NONE },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    if (dq_qtype(cases[i].q) != cases[i].want) fail_msg("dq_qtype(\"%s\") = %d, want %d", cases[i].q, dq_qtype(cases[i].q), cases[i].want);
 }
 
 /* in_question for the match tests: the question's only words are "hamlet" and "wrote" */
