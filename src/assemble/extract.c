@@ -108,12 +108,25 @@ typedef struct sent {
   double lex, emb, base, score; /* score = base + the answer-type bonus */
 } sent;
 
-typedef struct sent_list { sent *s; size_t n, cap; size_t passage; const char *text; int oom; } sent_list;
+typedef struct sent_list { sent *s; size_t n, cap; size_t passage; const char *text, *title; size_t len; int oom; } sent_list;
+
+/* 1 when the sentence is the passage's title on a line of its own (the first
+ * line of a plain-text file is its title): it holds the question's words more
+ * densely than any statement, and answers nothing. */
+static int is_title_line(const sent_list *l, size_t start, size_t end)
+{
+  if (!l->title || !*l->title) return 0;
+  while (end > start && is_space((unsigned char)l->text[end - 1])) end--;
+  size_t tl = strlen(l->title);
+  return end - start == tl && !memcmp(l->text + start, l->title, tl) &&
+         (start == 0 || l->text[start - 1] == '\n') && (end == l->len || l->text[end] == '\n' || l->text[end] == '\r');
+}
 
 static int on_sentence(void *ctx, size_t start, size_t end)
 {
   sent_list *l = ctx;
   if (l->text[start] == '#') return 0; /* a Markdown heading names a topic, it answers nothing */
+  if (is_title_line(l, start, end)) return 0;
   if (l->n == l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 64;
     sent *ns = dq_realloc(l->s, nc * sizeof *ns);
@@ -273,6 +286,8 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
   for (size_t j = 0; j < n; j++) {
     l.passage = j;
     l.text = passages[j].text;
+    l.title = passages[j].title;
+    l.len = passages[j].text_len;
     if (passages[j].text && (rc = dq_sentences(passages[j].text, passages[j].text_len, on_sentence, &l)) != 0) {
       rc = DOCQ_ENOMEM;
       goto done;

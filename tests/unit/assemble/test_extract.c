@@ -169,6 +169,28 @@ static void test_assemble_extract__question_words_are_no_names(void **state)
   expect("Who coached the Broncos in the final?", p, 2, 1, "Kubiak");
 }
 
+/* A plain-text passage opens with its title on a line of its own (the
+ * loader's title): it holds the question's words more densely than any
+ * statement, but quoting it answers nothing. The same words inside a
+ * sentence still count. */
+static void test_assemble_extract__title_line_is_no_answer(void **state)
+{
+  (void)state;
+  const char *t = "Denver Broncos season\n\nThe season ended with a win in the final. Tickets sold out.";
+  dq_pack_item p[1] = { { "Denver Broncos season", "broncos.txt", t, strlen(t), 1, 3 } };
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 1, -1 };
+  assert_int_equal(dq_extract("How did the Denver Broncos season end?", p, 1, &o, &ans, &found, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_string_equal(ans, "The season ended with a win in the final. [1]");
+  dq_free(ans);
+  /* a title that is not the first line's whole text is an ordinary sentence */
+  const char *u = "Super Bowl 50 was won by the Denver Broncos.\nTickets sold out in a day.";
+  dq_pack_item q[1] = { { "Super Bowl 50", "squad-1.txt", u, strlen(u), 1, 2 } };
+  expect("Who won Super Bowl 50?", q, 1, 1, "Super Bowl 50 was won by the Denver Broncos.");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -178,6 +200,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__prefers_the_typed_answer),
     cmocka_unit_test(test_assemble_extract__type_bonus_does_not_make_an_answer),
     cmocka_unit_test(test_assemble_extract__question_words_are_no_names),
+    cmocka_unit_test(test_assemble_extract__title_line_is_no_answer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
