@@ -4,7 +4,11 @@
  * Span text invariant: a chunk's first overlap_len bytes repeat the end of
  * the previous chunk (the chunker's overlap), so a span is the first chunk's
  * text followed by each next chunk's text without those bytes; no sentence
- * appears twice in a passage. */
+ * appears twice in a passage. Chunks without overlap (cut at a heading or a
+ * paragraph) are joined by the white space their lines imply: a blank line
+ * when lines lie between them, a line break when the next starts on the
+ * following line, a space when on the same line, so "fruit." and "## Beans"
+ * do not run together. */
 #include "retrieve/retrieve.h"
 
 #include <fnmatch.h>
@@ -36,6 +40,8 @@ void dq_hits_free(dq_hit_rec *h, size_t n)
 }
 
 /* ---- span merging ---------------------------------------------------------- */
+
+static int is_space_byte(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 static int cmp_doc_ord(const void *a, const void *b)
 {
@@ -72,6 +78,10 @@ static int make_span(dq_picked *p, size_t m, dq_hit_rec *h)
     if (i > 0) skip = r->overlap_len < tl ? r->overlap_len : tl;
     /* never start in the middle of a UTF-8 sequence (a corrupt overlap_len) */
     while (skip < tl && ((unsigned char)t[skip] & 0xC0) == 0x80) skip++;
+    if (i > 0 && skip == 0 && text.len && tl && !is_space_byte(text.p[text.len - 1]) && !is_space_byte(t[0])) {
+      uint32_t prev_last = p[i - 1].row.line_last;
+      dq_buf_puts(&text, r->line_first > prev_last + 1 ? "\n\n" : r->line_first == prev_last + 1 ? "\n" : " ");
+    }
     dq_buf_put(&text, t + skip, tl - skip);
     if (r->line_first < h->line_first) h->line_first = r->line_first;
     if (r->line_last > h->line_last) h->line_last = r->line_last;

@@ -104,6 +104,27 @@ static void test_retrieve_span__overlap_never_splits_utf8(void **state)
   for (int i = 0; i < 2; i++) row_free(&p[i]);
 }
 
+/* Chunks cut at a heading or a paragraph have no overlap, and their stored
+ * texts are trimmed: the span puts back the white space their lines imply. */
+static void test_retrieve_span__join_without_overlap(void **state)
+{
+  (void)state;
+  dq_picked p[4] = {
+    mk(1, 1, 0, "## Tomatoes\nWater them.", 0, 9, 10, 1, NULL),
+    mk(2, 1, 1, "## Beans\nGive them poles.", 0, 12, 13, 2, NULL), /* line 11 is blank */
+    mk(3, 1, 2, "Pick the pods young.", 0, 14, 14, 3, NULL),     /* the next line */
+    mk(4, 1, 3, "Then rest.", 0, 14, 14, 4, NULL),               /* the same line */
+  };
+  dq_hit_rec *h = NULL;
+  size_t n = 0;
+  assert_int_equal(dq_spans_merge(p, 4, &h, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(h[0].text, "## Tomatoes\nWater them.\n\n## Beans\nGive them poles.\nPick the pods young. Then rest.");
+  assert_int_equal(h[0].text_len, strlen(h[0].text));
+  dq_hits_free(h, n);
+  for (int i = 0; i < 4; i++) row_free(&p[i]);
+}
+
 static dq_hit_rec hit(int64_t doc, const char *path, const char *text)
 {
   dq_hit_rec h;
@@ -241,6 +262,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_retrieve_span__merge_neighbours),
     cmocka_unit_test(test_retrieve_span__overlap_never_splits_utf8),
+    cmocka_unit_test(test_retrieve_span__join_without_overlap),
     cmocka_unit_test(test_retrieve_span__collapse_near_duplicates),
     cmocka_unit_test(test_retrieve_span__collapse_with_memo),
     cmocka_unit_test(test_retrieve_span__filters),
