@@ -30,6 +30,18 @@ extern cli_global g_cli;
  * the command: returns 1 and advances *i past it when argv[*i] is one,
  * -1 on a missing argument, 0 otherwise. */
 int cli_common_opt(int argc, char **argv, int *i);
+/* Handle a filter option of search and ask (--path PREFIX, --glob PATTERN,
+ * --tag TAG, --after DATE, --before DATE) into so: 1 consumed (*i advanced),
+ * 0 not a filter option, -1 missing or bad value (message printed, naming
+ * the command cmd). The FILTER_HELP lines document them. */
+int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const char *cmd);
+#define CLI_FILTER_HELP                                                                    \
+  "  --path PREFIX    only documents whose path starts with PREFIX\n"                      \
+  "  --glob PATTERN   only documents whose path matches PATTERN (fnmatch)\n"               \
+  "  --tag TAG        only documents with this front-matter tag\n"                         \
+  "  --after DATE     only documents dated on/after DATE (YYYY-MM-DD; front-matter\n"      \
+  "                   date, else the file's modification time)\n"                          \
+  "  --before DATE    only documents dated before DATE (YYYY-MM-DD)\n"
 /* Print "docq: <what>: <last error message>" to stderr and return the exit
  * code for `rc`. */
 int cli_fail(int rc, const char *what);

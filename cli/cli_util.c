@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -23,6 +24,42 @@ int cli_common_opt(int argc, char **argv, int *i)
     return 1;
   }
   return 0;
+}
+
+/* YYYY-MM-DD[Thh:mm[:ss]] (UTC) -> epoch seconds; -1 when malformed. */
+static long long parse_date(const char *s)
+{
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  int n = sscanf(s, "%d-%d-%d%*[T ]%d:%d:%d", &y, &mo, &d, &h, &mi, &sec);
+  if (n < 3 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+    return -1;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return (long long)timegm(&tm);
+}
+
+int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const char *cmd)
+{
+  const char *a = argv[*i];
+  int is_date = !strcmp(a, "--after") || !strcmp(a, "--before");
+  if (strcmp(a, "--path") && strcmp(a, "--glob") && strcmp(a, "--tag") && !is_date) return 0;
+  if (*i + 1 >= argc) { fprintf(stderr, "docq %s: %s needs a value\n", cmd, a); return -1; }
+  const char *v = argv[++*i];
+  if (!strcmp(a, "--path")) so->path_prefix = v;
+  else if (!strcmp(a, "--glob")) so->path_glob = v;
+  else if (!strcmp(a, "--tag")) so->tag = v;
+  else {
+    long long t = parse_date(v);
+    if (t < 0) { fprintf(stderr, "docq %s: %s wants a date YYYY-MM-DD, not \"%s\"\n", cmd, a, v); return -1; }
+    if (a[2] == 'a') so->after = t; else so->before = t;
+  }
+  return 1;
 }
 
 int cli_fail(int rc, const char *what)

@@ -20,8 +20,7 @@ static void usage(FILE *f)
         "  --mode M         retrieval: hybrid (default), bm25, vector\n"
         "  --no-feedback    no re-ranking with terms of the best passages (RM3); how close\n"
         "                   the question's words stand still counts\n"
-        "  --path PREFIX    only documents under PREFIX\n"
-        "  --tag TAG        only documents with this front-matter tag\n"
+        CLI_FILTER_HELP
         "  --show-prompt    print the packed prompt\n"
         "  --model FILE     answer with a GGUF model (Qwen2.5, Llama 3.x, SmolLM2, TinyLlama,\n"
         "                   Mistral...; also $DOCQ_MODEL); the answer is streamed, then the\n"
@@ -122,6 +121,7 @@ int cmd_ask(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int c = cli_common_opt(argc, argv, &i);
+    if (c == 0) c = cli_filter_opt(argc, argv, &i, &ao.search, "ask");
     if (c < 0) return EXIT_USAGE;
     if (c > 0) continue;
     int has = i + 1 < argc;
@@ -154,12 +154,6 @@ int cmd_ask(int argc, char **argv)
       else { fprintf(stderr, "docq ask: --mode is hybrid, bm25 or vector\n"); return EXIT_USAGE; }
     } else if (!strcmp(a, "--no-feedback")) {
       ao.search.feedback = 0;
-    } else if (!strcmp(a, "--path")) {
-      if (!has) goto missing;
-      ao.search.path_prefix = argv[++i];
-    } else if (!strcmp(a, "--tag")) {
-      if (!has) goto missing;
-      ao.search.tag = argv[++i];
     } else if (!strcmp(a, "--show-prompt")) {
       show_prompt = 1;
     } else if (!strcmp(a, "--model") || !strcmp(a, "-m")) {

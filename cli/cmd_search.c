@@ -11,38 +11,16 @@
 static void usage(FILE *f)
 {
   fputs("usage: docq search QUERY [options]\n"
-        "  -k N                 passages to show (default 10)\n"
-        "  --mode M             hybrid (default), bm25 or vector\n"
-        "  --fusion F           rrf or convex (hybrid mode; default: docq's measured choice)\n"
-        "  --weight W           weight of BM25 in the fusion, 0..1\n"
-        "  --path PREFIX        only documents whose path starts with PREFIX\n"
-        "  --glob PATTERN       only documents whose path matches PATTERN (fnmatch)\n"
-        "  --tag TAG            only documents with this front-matter tag\n"
-        "  --after DATE         only documents dated on/after DATE (YYYY-MM-DD)\n"
-        "  --before DATE        only documents dated before DATE (YYYY-MM-DD)\n"
-        "  --no-merge           do not merge neighbouring chunks into one passage\n"
-        "  --no-feedback        no re-ranking with terms of the best passages (RM3);\n"
-        "                       how close the query's words stand still counts\n"
-        "  --json               machine-readable output\n"
-        "  --db DIR             the index folder\n", f);
-}
-
-/* YYYY-MM-DD[Thh:mm[:ss]] (UTC) -> epoch seconds; -1 when malformed. */
-static long long parse_date(const char *s)
-{
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  int y, mo, d, h = 0, mi = 0, sec = 0;
-  int n = sscanf(s, "%d-%d-%d%*[T ]%d:%d:%d", &y, &mo, &d, &h, &mi, &sec);
-  if (n < 3 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
-    return -1;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  return (long long)timegm(&tm);
+        "  -k N             passages to show (default 10)\n"
+        "  --mode M         hybrid (default), bm25 or vector\n"
+        "  --fusion F       rrf or convex (hybrid mode; default: docq's measured choice)\n"
+        "  --weight W       weight of BM25 in the fusion, 0..1\n"
+        CLI_FILTER_HELP
+        "  --no-merge       do not merge neighbouring chunks into one passage\n"
+        "  --no-feedback    no re-ranking with terms of the best passages (RM3);\n"
+        "                   how close the query's words stand still counts\n"
+        "  --json           machine-readable output\n"
+        "  --db DIR         the index folder\n", f);
 }
 
 /* Print text with whitespace runs collapsed, at most max bytes, never cutting
@@ -117,6 +95,7 @@ int cmd_search(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int c = cli_common_opt(argc, argv, &i);
+    if (c == 0) c = cli_filter_opt(argc, argv, &i, &so, "search");
     if (c < 0) return EXIT_USAGE;
     if (c > 0) continue;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -145,20 +124,6 @@ int cmd_search(int argc, char **argv)
       double w = strtod(argv[++i], &end);
       if (*end || w < 0 || w > 1) { fprintf(stderr, "docq search: --weight wants 0..1\n"); return EXIT_USAGE; }
       so.bm25_weight = w;
-    } else if (!strcmp(a, "--path")) {
-      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
-      so.path_prefix = argv[++i];
-    } else if (!strcmp(a, "--glob")) {
-      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
-      so.path_glob = argv[++i];
-    } else if (!strcmp(a, "--tag")) {
-      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
-      so.tag = argv[++i];
-    } else if (!strcmp(a, "--after") || !strcmp(a, "--before")) {
-      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
-      long long t = parse_date(argv[++i]);
-      if (t < 0) { fprintf(stderr, "docq search: %s wants a date YYYY-MM-DD\n", a); return EXIT_USAGE; }
-      if (a[2] == 'a') so.after = t; else so.before = t;
     } else if (!strcmp(a, "--no-merge")) {
       so.merge_neighbors = 0;
     } else if (!strcmp(a, "--no-feedback")) {

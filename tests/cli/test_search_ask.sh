@@ -52,6 +52,21 @@ out=$("$BIN" --db "$DB" search "bread garden docq" --glob "*.html" --json)
 check "--glob keeps only matching paths" '! printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | grep -qv "\.html\""'
 out=$("$BIN" --db "$DB" search "bread garden docq" --tag cooking --json)
 check "--tag cooking keeps the bread note" 'printf "%s" "$out" | grep -q "bread.md" && ! printf "%s" "$out" | grep -q "garden.md"'
+# dates: front matter (garden 2025-05-02, crash-safety 03-14, suoyin 03-18, retrieval 03-20),
+# else the file's mtime (today, after these)
+out=$("$BIN" --db "$DB" search "garden crash index docq" --before 2026-01-01 --json)
+check "--before keeps only older documents" '[ "$(printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | sort -u)" = "\"path\":\"$T/corpus/notes/garden.md\"" ]'
+out=$("$BIN" --db "$DB" search "garden crash index docq" --after 2026-03-15 --before 2026-03-19 --json)
+check "--after/--before keep a date range" '[ "$(printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | sort -u)" = "\"path\":\"$T/corpus/zh/suoyin.md\"" ]'
+"$BIN" --db "$DB" search x --after 2026-13-01 >/dev/null 2>&1; check "a bad date exits 2" '[ $? -eq 2 ]'
+# ask takes the same filters
+out=$("$BIN" --db "$DB" ask "how do plants grow in the garden" --before 2026-01-01 --json)
+check "ask --before packs only older documents" 'printf "%s" "$out" | grep -q "garden.md" && ! printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | grep -qv "garden.md"'
+out=$("$BIN" --db "$DB" ask "what happens after a crash" --glob "*/manual/*" --json)
+check "ask --glob packs only matching paths" 'printf "%s" "$out" | grep -q "/manual/" && ! printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | grep -qv "/manual/"'
+# neighbouring chunks merged into one passage keep the blank line between sections
+out=$("$BIN" --db "$DB" ask "tomatoes beans compost garden" --path "$T/corpus/notes/garden.md" --show-prompt)
+check "merged sections do not run together" 'printf "%s" "$out" | grep -q "^## Beans" && ! printf "%s" "$out" | grep -q "fruit\.## Beans"'
 
 # ask: answer with a citation and the sources list
 out=$("$BIN" --db "$DB" ask "At what temperature should the bread be baked?" 2>/dev/null)
