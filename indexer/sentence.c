@@ -9,15 +9,26 @@
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-/* '.' at i ends an abbreviation: a single letter ("J. Smith", "U.S.") or a
- * common short form. */
+static int is_letter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+/* '.' at i ends an abbreviation: a single letter ("J. Smith"), letters
+ * joined by dots ("U.S. Marines", "S.I. 2005": split there, the sentence
+ * would lose the rest of its clause; an initialism that does end a sentence
+ * only joins two sentences into one), or a common short form. */
 static int abbrev_before(const char *t, size_t start, size_t i)
 {
-  static const char *const k[] = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "fig", "no", "jr", "sr", "prof"};
+  static const char *const k[] = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "fig", "no", "jr",
+                                  "sr", "prof", "lt", "col", "gen", "capt", "sgt", "gov", "sen", "rev", "mt", "ft",
+                                  "approx", "cf", "al", "vol", "pp", "jan", "feb", "aug", "sept", "oct", "nov", "dec"};
   size_t b = i;
   while (b > start && !is_space((unsigned char)t[b - 1]) && t[b - 1] != '(') b--;
   size_t len = i - b;
-  if (len == 1 && ((t[b] >= 'A' && t[b] <= 'Z') || (t[b] >= 'a' && t[b] <= 'z'))) return 1;
+  if (len == 1 && is_letter(t[b])) return 1;
+  if (len >= 3 && len % 2 == 1) {
+    size_t m = 0;
+    while (m < len && (m % 2 ? t[b + m] == '.' : is_letter(t[b + m]))) m++;
+    if (m == len) return 1;
+  }
   for (size_t j = 0; j < sizeof k / sizeof k[0]; j++) {
     size_t kl = strlen(k[j]);
     if (kl != len) continue;

@@ -6,8 +6,9 @@
 
 /* Split text into sentences: calls cb with byte ranges [start, end) of each
  * (whitespace trimmed), in order. Ends: . ! ? followed by space or end (not
- * after a single letter or a common abbreviation, so "U.S." and "Dr." do not
- * end one; "3.14" has no space), closing quotes and brackets kept with the
+ * after a single letter, letters joined by dots or a common abbreviation, so
+ * "U.S." and "Dr." do not end one; "3.14" has no space), closing quotes and
+ * brackets kept with the
  * sentence; 。！？ and fullwidth ！？ with closing quotes; a line that starts
  * a new unit (blank line, heading, list item, table row, quote); and a run
  * of more than 800 bytes cut at a space. A non-zero return from cb stops
