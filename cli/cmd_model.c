@@ -360,14 +360,13 @@ int cmd_tokenize(int argc, char **argv)
 
 /* ---- bench ---------------------------------------------------------------------------- */
 
-typedef struct bench_count { long calls; } bench_count;
-
-static int count_token(const char *s, size_t n, void *payload)
+/* Index of the largest of n logits (the greedy choice). */
+static int32_t argmax_logit(const float *x, int n)
 {
-  (void)s;
-  (void)n;
-  ((bench_count *)payload)->calls++;
-  return 0;
+  int32_t best = 0;
+  for (int i = 1; x && i < n; i++)
+    if (x[i] > x[best]) best = i;
+  return best;
 }
 
 static void mean_sd(const double *x, int n, double *mean, double *sd)
@@ -412,8 +411,9 @@ int cmd_bench(int argc, char **argv)
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       fputs("usage: docq bench --model FILE [-p 512] [-n 64] [-t THREADS] [-r 3] [context options]\n"
             "Prompt processing (pp: one prompt of -p tokens) and text generation (tg: -n tokens\n"
-            "one at a time after BOS, greedy) speed in tokens/s, mean +- standard deviation over\n"
-            "-r repetitions, printed as llama-bench does. -p 0 or -n 0 skips that test.\n"
+            "one at a time after BOS, each the greedy choice after the last) speed in tokens/s,\n"
+            "mean +- standard deviation over -r repetitions, printed as llama-bench does.\n"
+            "-p 0 or -n 0 skips that test.\n"
             "Context (default: -p + -n + 16 tokens):\n" CTX_OPTIONS_HELP,
             stdout);
       return 0;
@@ -443,7 +443,17 @@ int cmd_bench(int argc, char **argv)
   docq_ctx *c = NULL;
   int rc = docq_model_load(&m, model);
   if (rc < 0) return cli_fail(rc, "load");
+  if (threads <= 0) {
+    long nc = 0;
+    FILE *f = popen("nproc 2>/dev/null", "r");
+    if (f) {
+      if (fscanf(f, "%ld", &nc) != 1) nc = 0;
+      pclose(f);
+    }
+    threads = nc > 0 ? (int)nc : 1;
+  }
   if (!co.n_ctx) co.n_ctx = (unsigned)(pp + tg + 16);
+  co.n_threads = threads;
   if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) {
     docq_model_free(m);
     return cli_fail(rc, "bench");
@@ -456,15 +466,6 @@ int cmd_bench(int argc, char **argv)
   if (d && (p = strstr(d, "parameters:"))) sscanf(p + 11, " %63[^ ] (%63[^)])", params, size);
   if (d && (p = strstr(d, "weight types:"))) sscanf(p + 13, " %63[^ (]", wtype);
   docq_free(d);
-  if (threads <= 0) {
-    long nc = 0;
-    FILE *f = popen("nproc 2>/dev/null", "r");
-    if (f) {
-      if (fscanf(f, "%ld", &nc) != 1) nc = 0;
-      pclose(f);
-    }
-    threads = nc > 0 ? (int)nc : 1;
-  }
   docq_gen_options o;
   docq_gen_options_init(&o, DOCQ_GEN_OPTIONS_VERSION);
   o.temperature = 0.0f;
@@ -495,28 +496,21 @@ int cmd_bench(int argc, char **argv)
     printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", name, size, params, threads, test, mu, sd);
   }
   if (tg > 0) {
-    /* tokens counted by the callback: with greedy decoding of plain text each
-     * token that completes characters is one call; an early end of
-     * generation shortens the run and is accounted for */
-    bench_count cnt;
-    o.n_predict = tg;
-    o.on_token = count_token;
-    o.payload = &cnt;
+    /* As llama-bench does: from a start token, tg single-token steps timed,
+     * each feeding the previous step's greedy choice (no sampler, no stop at
+     * EOS, so every run is tg tokens). The start is BOS, or token 0 when the
+     * vocabulary has none. */
+    docq_model_meta meta;
+    int32_t tok = docq_model_get_meta(m, &meta) == 0 && meta.bos >= 0 ? meta.bos : 0;
     for (int r = 0; r < reps; r++) {
-      char *out = NULL;
-      cnt.calls = 0;
-      o.n_predict = 0;
+      if ((rc = docq_ctx_eval(c, &tok, 1, 1, NULL)) < 0) goto fail;
       double t0 = now_s();
-      if ((rc = docq_generate(c, "", &o, NULL)) < 0) goto fail;
-      double t_prompt = now_s() - t0;
-      o.n_predict = tg;
-      t0 = now_s();
-      if ((rc = docq_generate(c, "", &o, &out)) < 0) goto fail;
-      double t = now_s() - t0 - t_prompt;
-      long n = out ? docq_tokenize(m, out, strlen(out), 0, NULL, 0) : 0;
-      docq_free(out);
-      if (n <= 0 || n > tg) n = tg;
-      ts[r] = (double)n / (t > 0 ? t : 1e-9);
+      for (int i = 0; i < tg; i++) {
+        int32_t next = argmax_logit(docq_ctx_logits(c), meta.n_vocab);
+        if ((rc = docq_ctx_eval(c, &next, 1, 0, NULL)) < 0) goto fail;
+      }
+      double t = now_s() - t0;
+      ts[r] = (double)tg / (t > 0 ? t : 1e-9);
     }
     double mu, sd;
     mean_sd(ts, reps, &mu, &sd);

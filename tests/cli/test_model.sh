@@ -66,4 +66,19 @@ done
 tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 16 -t 1 -r 2)
 contains "bench pp row" "$tab" "pp64"
 contains "bench tg row" "$tab" "tg16"
+# a vocabulary that adds no BOS (Qwen's real files): tiny-qwen2 with its
+# add_bos_token flag set to false in a copy (the bool byte after the key and
+# its type); tg used to start from an empty prompt and fail
+T=$(mktemp -d /tmp/docq-model-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+cp "$S/models/tiny-qwen2-q8_0.gguf" "$T/nobos.gguf"
+off=$(grep -obUa "tokenizer.ggml.add_bos_token" "$T/nobos.gguf" | head -1 | cut -d: -f1)
+if [ -n "$off" ]; then
+  printf '\000' | dd of="$T/nobos.gguf" bs=1 seek=$((off + 28 + 4)) conv=notrunc 2>/dev/null
+  check "the copy adds no BOS" "$("$BIN" tokenize --model "$T/nobos.gguf" --special "Hello")" "15043"
+  tab=$("$BIN" bench --model "$T/nobos.gguf" -p 0 -n 8 -t 1 -r 2 2>&1)
+  contains "bench tg on a vocabulary without BOS" "$tab" "tg8"
+else
+  echo "FAIL - tiny-qwen2-q8_0.gguf has no add_bos_token key"; fail=1
+fi
 exit $fail
