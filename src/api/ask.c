@@ -101,7 +101,9 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   if (!a) return DOCQ_ENOMEM;
   docq_search_options so = opts->search;
   if (!so.k) so.k = 20;
-  if ((rc = docq_search(&a->res, db, question, &so)) < 0) goto done; /* also clears the interrupt flag */
+  /* A merged span holds at most half the budget: a long run of matching
+   * chunks is cut around its best ones instead of being left out whole. */
+  if ((rc = dq_api_search(&a->res, db, question, &so, budget / 2)) < 0) goto done; /* also clears the interrupt flag */
 
   size_t n = docq_results_count(a->res);
   if (!(items = dq_calloc(n ? n : 1, sizeof *items))) { rc = DOCQ_ENOMEM; goto done; }

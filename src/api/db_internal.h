@@ -20,4 +20,9 @@ struct docq_db {
 /* Start of every public call on db: clears the interrupt flag and the error. */
 static inline void dq_db_enter(docq_db *db) { db->interrupted = 0; }
 
+/* docq_search with a cap on merged spans (docq_ask: half its token budget;
+ * 0 = none, as docq_search itself). */
+int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts,
+                  unsigned max_span_tokens);
+
 #endif

@@ -64,6 +64,12 @@ static int query_opts(const docq_search_options *so, dq_query_opts *q, volatile 
 
 DOCQ_API int docq_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts)
 {
+  return dq_api_search(out, db, query, opts, 0);
+}
+
+int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts,
+                  unsigned max_span_tokens)
+{
   DQ_ASSERT_ARG(out);
   *out = NULL;
   DQ_ASSERT_ARG(db && db->store && db->embedder);
@@ -73,6 +79,7 @@ DOCQ_API int docq_search(docq_results **out, docq_db *db, const char *query, con
   dq_query_opts q;
   int rc = query_opts(opts, &q, &db->interrupted);
   if (rc < 0) return rc;
+  q.max_span_tokens = max_span_tokens;
   docq_results *r = dq_calloc(1, sizeof *r);
   if (!r) return DOCQ_ENOMEM;
   if ((rc = dq_retrieve(db->store, db->embedder, query, &q, &r->recs, &r->n)) < 0) goto done;

@@ -80,9 +80,12 @@ typedef struct dq_picked {
  * consecutive ordinals become one hit whose text is the first chunk's text
  * followed by each next chunk's text minus its overlap_len leading bytes,
  * whose lines are the union, and whose scores are those of its best member.
- * Output ordered by best member rank. path/title are left NULL for the
- * caller. Reorders p (by document and ordinal); the rows stay the caller's. */
-int dq_spans_merge(dq_picked *p, size_t n, dq_hit_rec **out, size_t *n_out);
+ * With max_tokens, no span holds chunks whose stored token counts sum to
+ * more (unless one chunk alone does): a longer run becomes several spans,
+ * the first around its best-ranked chunk. 0 = no limit. Output ordered by
+ * best member rank. path/title are left NULL for the caller. Reorders p (by
+ * document and ordinal); the rows stay the caller's. */
+int dq_spans_merge(dq_picked *p, size_t n, unsigned max_tokens, dq_hit_rec **out, size_t *n_out);
 
 /* Shingle sets of spans already compared, for calls of dq_hits_dedupe on a
  * growing list of hits (search collapses again after picking more chunks):
@@ -133,6 +136,7 @@ typedef struct dq_query_opts {
   int fusion;          /* DQ_FUSE_*; 0 = default */
   double w_bm25;       /* < 0 = default for the fusion */
   int merge;           /* merge neighbouring chunks */
+  unsigned max_span_tokens; /* with merge: a span's chunks hold at most this many tokens; 0 = no limit */
   int feedback;        /* pseudo-relevance feedback (retrieve/prf.c): 0 default, < 0 off */
   double dedupe;       /* Jaccard threshold; <= 0 disables (default 0.9) */
   dq_filter filter;

@@ -281,13 +281,13 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
     dq_hits_free(hits, nh);
     hits = NULL; nh = 0;
     if (o->merge) {
-      if ((rc = dq_spans_merge(pk.p, pk.n, &hits, &nh)) < 0) goto done;
+      if ((rc = dq_spans_merge(pk.p, pk.n, o->max_span_tokens, &hits, &nh)) < 0) goto done;
     } else {
       /* one hit per chunk: merge each chunk on its own */
       if (!(hits = dq_calloc(pk.n ? pk.n : 1, sizeof *hits))) { rc = DOCQ_ENOMEM; goto done; }
       for (size_t i = 0; i < pk.n; i++) {
         dq_hit_rec *one = NULL; size_t n1 = 0;
-        if ((rc = dq_spans_merge(&pk.p[i], 1, &one, &n1)) < 0) goto done;
+        if ((rc = dq_spans_merge(&pk.p[i], 1, 0, &one, &n1)) < 0) goto done;
         hits[nh++] = one[0];
         dq_free(one);
       }

@@ -105,7 +105,46 @@ static int make_span(dq_picked *p, size_t m, dq_hit_rec *h)
   return 0;
 }
 
-int dq_spans_merge(dq_picked *p, size_t n, dq_hit_rec **out, size_t *n_out)
+static uint64_t run_tokens(const dq_picked *p, size_t m)
+{
+  uint64_t t = 0;
+  for (size_t i = 0; i < m; i++) t += p[i].row.n_tokens;
+  return t;
+}
+
+/* Spans of the run p[0..m) (consecutive chunks of one document) whose chunk
+ * token counts sum to at most cap: the best-ranked chunk, grown by whichever
+ * neighbour ranks better while it fits, then the same on what is left on
+ * either side. A chunk longer than cap is a span of its own. */
+static int split_run(dq_picked *p, size_t m, uint64_t cap, dq_hit_rec *h, size_t *nh)
+{
+  while (m > 0) {
+    if (run_tokens(p, m) <= cap) return make_span(p, m, &h[(*nh)++]);
+    size_t best = 0;
+    for (size_t i = 1; i < m; i++)
+      if (p[i].rank < p[best].rank) best = i;
+    size_t lo = best, hi = best + 1; /* the span is [lo, hi) */
+    uint64_t sum = p[best].row.n_tokens;
+    for (;;) {
+      int left = lo > 0 && sum + p[lo - 1].row.n_tokens <= cap;
+      int right = hi < m && sum + p[hi].row.n_tokens <= cap;
+      if (left && right) { /* the better-ranked neighbour first */
+        left = p[lo - 1].rank < p[hi].rank;
+        right = !left;
+      }
+      if (left) sum += p[--lo].row.n_tokens;
+      else if (right) sum += p[hi++].row.n_tokens;
+      else break;
+    }
+    int rc = make_span(p + lo, hi - lo, &h[(*nh)++]);
+    if (rc < 0) return rc;
+    if ((rc = split_run(p + hi, m - hi, cap, h, nh)) < 0) return rc;
+    m = lo; /* then the part before the span */
+  }
+  return 0;
+}
+
+int dq_spans_merge(dq_picked *p, size_t n, unsigned max_tokens, dq_hit_rec **out, size_t *n_out)
 {
   *out = NULL;
   *n_out = 0;
@@ -117,8 +156,9 @@ int dq_spans_merge(dq_picked *p, size_t n, dq_hit_rec **out, size_t *n_out)
   for (size_t i = 0; i < n; ) {
     size_t j = i + 1;
     while (j < n && p[j].row.doc_id == p[i].row.doc_id && p[j].row.ordinal == p[j - 1].row.ordinal + 1) j++;
-    if ((rc = make_span(p + i, j - i, &h[nh])) < 0) goto done;
-    nh++;
+    if (max_tokens) rc = split_run(p + i, j - i, max_tokens, h, &nh);
+    else if ((rc = make_span(p + i, j - i, &h[nh])) == 0) nh++;
+    if (rc < 0) goto done;
     i = j;
   }
   qsort(h, nh, sizeof *h, cmp_hit_rank);

@@ -172,5 +172,26 @@ printf 'query-id\tcorpus-id\tscore\nq1\ta1\t1\nq1\ta2\t1\nq2\tb2\t1\n' > "$D/qre
 out=$("$BIN" eval retrieval "$D" --mode hybrid --json 2>/dev/null)
 check "eval retrieval: a collapsed duplicate counts (nDCG@10 = 1)" 'printf "%s" "$out" | grep -q "\"ndcg@10\":1.0000,\"recall@100\":1.0000"'
 
+# a long document whose every section matches: its picked chunks would merge
+# into one span longer than the budget; ask cuts the run around its best
+# chunks, so the best passage is packed rather than left out whole
+L="$T/long"; mkdir -p "$L/doc"
+{
+  echo "# Lighthouse keeping"
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    printf '\n## Duty %s\n\n' "$i"
+    for j in 1 2 3 4 5 6 7 8; do
+      printf 'On watch %s the lighthouse keeper polished the lens, trimmed the wick and wrote the log. ' "$i$j"
+    done
+    echo
+  done
+} > "$L/doc/keeping.md"
+"$BIN" --db "$L/idx" index "$L/doc" >/dev/null 2>&1
+out=$("$BIN" --db "$L/idx" search "lighthouse keeper lens wick log" -k 20 --json)
+check "search merges the whole run into one long span" '[ "$(printf "%s" "$out" | grep -o "\"line_first\"" | wc -l)" -eq 1 ]'
+out=$("$BIN" --db "$L/idx" ask "lighthouse keeper lens wick log" --json)
+check "ask packs the best passage of a long matching run" 'printf "%s" "$out" | grep -q "\"rank\":1,"'
+check "... within the budget" '[ "$(printf "%s" "$out" | grep -o "\"prompt_tokens\":[0-9]*" | cut -d: -f2)" -le 2048 ]'
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

@@ -59,7 +59,7 @@ static void test_retrieve_span__merge_neighbours(void **state)
   };
   dq_hit_rec *h = NULL;
   size_t n = 0;
-  assert_int_equal(dq_spans_merge(p, 5, &h, &n), 0);
+  assert_int_equal(dq_spans_merge(p, 5, 0, &h, &n), 0);
   assert_int_equal(n, 3);
   /* ordered by best member rank: span (rank 1), doc 2 (rank 3), chunk 5 (rank 5) */
   assert_int_equal(h[0].doc_id, 1);
@@ -97,7 +97,7 @@ static void test_retrieve_span__overlap_never_splits_utf8(void **state)
   };
   dq_hit_rec *h = NULL;
   size_t n = 0;
-  assert_int_equal(dq_spans_merge(p, 2, &h, &n), 0);
+  assert_int_equal(dq_spans_merge(p, 2, 0, &h, &n), 0);
   assert_int_equal(n, 1);
   assert_string_equal(h[0].text, "caf\xC3\xA9  au lait");
   dq_hits_free(h, n);
@@ -117,12 +117,49 @@ static void test_retrieve_span__join_without_overlap(void **state)
   };
   dq_hit_rec *h = NULL;
   size_t n = 0;
-  assert_int_equal(dq_spans_merge(p, 4, &h, &n), 0);
+  assert_int_equal(dq_spans_merge(p, 4, 0, &h, &n), 0);
   assert_int_equal(n, 1);
   assert_string_equal(h[0].text, "## Tomatoes\nWater them.\n\n## Beans\nGive them poles.\nPick the pods young. Then rest.");
   assert_int_equal(h[0].text_len, strlen(h[0].text));
   dq_hits_free(h, n);
   for (int i = 0; i < 4; i++) row_free(&p[i]);
+}
+
+/* ask caps a span at half its budget: a long run of picked chunks becomes
+ * spans around its best-ranked ones, each within the cap. */
+static void test_retrieve_span__cap_splits_long_runs(void **state)
+{
+  (void)state;
+  static const char *const text[5] = {"A.", "B.", "C.", "D.", "E."};
+  static const int rank[5] = {3, 5, 1, 2, 4};
+  dq_picked p[5];
+  for (int cap = 0; cap < 2; cap++) {
+    for (uint32_t i = 0; i < 5; i++) {
+      p[i] = mk(10 + i, 1, i, text[i], 0, 2 * i + 1, 2 * i + 1, rank[i], NULL);
+      p[i].row.n_tokens = i == 4 ? 900 : 300; /* E alone is over the cap */
+    }
+    dq_hit_rec *h = NULL;
+    size_t n = 0;
+    assert_int_equal(dq_spans_merge(p, 5, cap ? 700 : 0, &h, &n), 0);
+    if (!cap) {
+      assert_int_equal(n, 1);
+      assert_string_equal(h[0].text, "A.\n\nB.\n\nC.\n\nD.\n\nE.");
+    } else {
+      /* C (rank 1) grows by its better neighbour D (rank 2) to 600; B or E
+       * would pass 700. Then A+B (600) before it, and E on its own. */
+      assert_int_equal(n, 3);
+      assert_string_equal(h[0].text, "C.\n\nD.");
+      assert_int_equal(h[0].rank, 1);
+      assert_int_equal(h[0].line_first, 5);
+      assert_int_equal(h[0].line_last, 7);
+      assert_string_equal(h[1].text, "A.\n\nB.");
+      assert_int_equal(h[1].rank, 3);
+      assert_string_equal(h[2].text, "E.");
+      assert_int_equal(h[2].rank, 4);
+    }
+    dq_hits_free(h, n);
+    for (int i = 0; i < 5; i++) row_free(&p[i]);
+  }
 }
 
 static dq_hit_rec hit(int64_t doc, const char *path, const char *text)
@@ -263,6 +300,7 @@ int main(void)
     cmocka_unit_test(test_retrieve_span__merge_neighbours),
     cmocka_unit_test(test_retrieve_span__overlap_never_splits_utf8),
     cmocka_unit_test(test_retrieve_span__join_without_overlap),
+    cmocka_unit_test(test_retrieve_span__cap_splits_long_runs),
     cmocka_unit_test(test_retrieve_span__collapse_near_duplicates),
     cmocka_unit_test(test_retrieve_span__collapse_with_memo),
     cmocka_unit_test(test_retrieve_span__filters),
