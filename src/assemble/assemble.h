@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "docq.h"
 #include "embed/embed.h"
 #include "indexer/sentence.h"
 
@@ -81,7 +82,7 @@ typedef struct dq_extract_opts {
   double threshold;        /* minimum best score; < 0 = default (DQ_EXTRACT_THRESHOLD) */
 } dq_extract_opts;
 
-#define DQ_EXTRACT_THRESHOLD 0.2 /* measured: see extract.c */
+#define DQ_EXTRACT_THRESHOLD DOCQ_ANSWER_SCORE_FOUND /* 0.2, measured: see extract.c */
 
 /* Build an answer from the sentences of passages[0..n) (passage j carries
  * citation label j+1) that best answer `question`: score = 0.65 * lexical
@@ -90,8 +91,11 @@ typedef struct dq_extract_opts {
  * for better-ranked passages, + 0.15 when the sentence holds the kind of
  * answer an English question asks for (dq_qtype). Up to max_sentences, best
  * first, each followed by " [n]". *found = 0 and *answer = "" when the best
- * score without that answer-type bonus is below the threshold. *cited (may be NULL) gets n flags: 1 for each passage cited. */
+ * score without that answer-type bonus is below the threshold. *cited (may
+ * be NULL) gets n flags: 1 for each passage cited. *score (may be NULL) gets
+ * that best score without the bonus (the evidence the gate looks at; 0 when
+ * no sentence shares a content term with the question). */
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
-               char **answer, int *found, int *cited);
+               char **answer, int *found, int *cited, double *score);
 
 #endif

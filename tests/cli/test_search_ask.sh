@@ -76,6 +76,13 @@ out=$("$BIN" --db "$DB" ask "绿茶用多少度的水冲泡？" 2>/dev/null)
 check "ask in Chinese" 'printf "%s" "$out" | grep -q "八十度.*\[[0-9]*\]"'
 out=$("$BIN" --db "$DB" ask "how do I repair a motorcycle carburetor" 2>/dev/null)
 check "ask says when nothing answers" 'printf "%s" "$out" | grep -q "^No passage in the index answers this question."'
+# the evidence score: a full match is plain, a partial one is labelled weak
+out=$("$BIN" --db "$DB" ask "What does the pipeline do after a crash?" --json)
+check "a full match is not weak" 'printf "%s" "$out" | grep -q "\"found\":true,\"score\":0\.[4-9][0-9]*,\"weak\":false"'
+out=$("$BIN" --db "$DB" ask "what is the best way to store flour?" --json)
+check "a partial match is weak (--json)" 'printf "%s" "$out" | grep -q "\"found\":true,\"score\":0\.[23][0-9]*,\"weak\":true"'
+out=$("$BIN" --db "$DB" ask "what is the best way to store flour?" 2>/dev/null)
+check "a partial match is labelled in text" 'printf "%s" "$out" | head -1 | grep -q "^Weak match"'
 out=$("$BIN" --db "$DB" ask "At what temperature should the bread be baked?" --json)
 check "ask --json fields" 'printf "%s" "$out" | grep -q "\"found\":true" && printf "%s" "$out" | grep -q "\"citations\":\[[0-9]" && printf "%s" "$out" | grep -q "\"left_out\":{\"count\":[0-9]*,\"best_rank\":[0-9]*}" && printf "%s" "$out" | grep -q "\"prompt_tokens\":[0-9]"'
 # a small budget leaves passages out and says so

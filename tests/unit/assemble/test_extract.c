@@ -28,7 +28,7 @@ static void expect(const char *question, const dq_pack_item *p, size_t n, int ma
   char *ans = NULL;
   int found = -1;
   dq_extract_opts o = { g_e, max, -1 };
-  assert_int_equal(dq_extract(question, p, n, &o, &ans, &found, NULL), 0);
+  assert_int_equal(dq_extract(question, p, n, &o, &ans, &found, NULL, NULL), 0);
   assert_int_equal(found, want != NULL);
   if (want) assert_non_null(strstr(ans, want));
   else assert_string_equal(ans, "");
@@ -47,7 +47,7 @@ static void test_assemble_extract__picks_answering_sentence(void **state)
   char *ans = NULL;
   int found = 0, cited[3];
   dq_extract_opts o = { g_e, 3, -1 };
-  assert_int_equal(dq_extract("What is the boiling point of water?", p, 3, &o, &ans, &found, cited), 0);
+  assert_int_equal(dq_extract("What is the boiling point of water?", p, 3, &o, &ans, &found, cited, NULL), 0);
   assert_int_equal(found, 1);
   /* the first sentence of the answer is the one that answers, cited [2] */
   const char *want = "The boiling point of water at sea level is 100 degrees Celsius. [2]";
@@ -61,7 +61,7 @@ static void test_assemble_extract__picks_answering_sentence(void **state)
     P("Bread dough rises when yeast ferments sugar."),
     P("The compression of air in a nozzle raises its density and temperature."),
   };
-  assert_int_equal(dq_extract("compressible air density", q, 2, &o, &ans, &found, cited), 0);
+  assert_int_equal(dq_extract("compressible air density", q, 2, &o, &ans, &found, cited, NULL), 0);
   assert_int_equal(found, 1);
   assert_non_null(strstr(ans, "compression of air"));
   assert_non_null(strstr(ans, "[2]"));
@@ -78,7 +78,7 @@ static void test_assemble_extract__nothing_found(void **state)
   char *ans = NULL;
   int found = 1;
   dq_extract_opts o = { g_e, 3, -1 };
-  assert_int_equal(dq_extract("How do I configure the webpack dev server proxy?", p, 2, &o, &ans, &found, NULL), 0);
+  assert_int_equal(dq_extract("How do I configure the webpack dev server proxy?", p, 2, &o, &ans, &found, NULL, NULL), 0);
   assert_int_equal(found, 0);
   assert_string_equal(ans, "");
   dq_free(ans);
@@ -92,15 +92,15 @@ static void test_assemble_extract__nothing_found(void **state)
       /* 贾宝玉住在怡红院。 */),
   };
   found = 1;
-  assert_int_equal(dq_extract("When will the next major Python release ship with its new garbage collector?", z, 2, &o, &ans, &found, NULL), 0);
+  assert_int_equal(dq_extract("When will the next major Python release ship with its new garbage collector?", z, 2, &o, &ans, &found, NULL, NULL), 0);
   assert_int_equal(found, 0);
   dq_free(ans);
   dq_extract_opts old = { g_e, 3, 0.12 };
-  assert_int_equal(dq_extract("When will the next major Python release ship with its new garbage collector?", z, 2, &old, &ans, &found, NULL), 0);
+  assert_int_equal(dq_extract("When will the next major Python release ship with its new garbage collector?", z, 2, &old, &ans, &found, NULL, NULL), 0);
   assert_int_equal(found, 1);
   dq_free(ans);
   /* no passages at all */
-  assert_int_equal(dq_extract("anything?", NULL, 0, &o, &ans, &found, NULL), 0);
+  assert_int_equal(dq_extract("anything?", NULL, 0, &o, &ans, &found, NULL, NULL), 0);
   assert_int_equal(found, 0);
   assert_string_equal(ans, "");
   dq_free(ans);
@@ -124,7 +124,7 @@ static void test_assemble_extract__chinese(void **state)
   dq_extract_opts o = { g_e, 1, -1 };
   /* 林黛玉住在哪里？ */
   assert_int_equal(dq_extract("\xE6\x9E\x97\xE9\xBB\x9B\xE7\x8E\x89\xE4\xBD\x8F\xE5\x9C\xA8\xE5\x93\xAA\xE9\x87\x8C\xEF\xBC\x9F",
-                              p, 2, &o, &ans, &found, NULL), 0);
+                              p, 2, &o, &ans, &found, NULL, NULL), 0);
   assert_int_equal(found, 1);
   assert_string_equal(ans, "\xE6\x9E\x97\xE9\xBB\x9B\xE7\x8E\x89\xE4\xBD\x8F\xE5\x9C\xA8\xE6\xBD\x87\xE6\xB9\x98\xE9\xA6\x86\xE3\x80\x82 [2]");
   dq_free(ans);
