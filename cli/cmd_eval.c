@@ -599,7 +599,7 @@ static void write_miss(FILE *f, const query *q, docq_db *db, const eval_opts *eo
 static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
 {
   static const char *names[] = {"edges", "relevance", "document"};
-  size_t n_q = 0, in_ctx[3] = {0}, third[3][3] = {{0}}, in_answer[3] = {0}, found[3] = {0}, left[3] = {0};
+  size_t n_q = 0, in_ctx[3] = {0}, third[3][3] = {{0}}, in_answer[3] = {0}, found[3] = {0}, weak[3] = {0}, left[3] = {0};
   double *lat = calloc(set->n ? set->n : 1, sizeof *lat);
   size_t nl = 0;
   double tokens = 0;
@@ -655,6 +655,7 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
         if (find_answer(q, ans, 0) >= 0) in_answer[o]++;
       }
       if (docq_answer_found(a)) found[o]++;
+      if (docq_answer_found(a) && docq_answer_score(a) < DOCQ_ANSWER_SCORE_STRONG) weak[o]++;
       size_t lo = 0; int best = 0;
       docq_answer_left_out(a, &lo, &best);
       if (lo) left[o]++;
@@ -681,21 +682,22 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
     for (int o = 0; o < 3; o++) {
       if (!(eo->orders & (1 << o))) continue;
       printf("%s\"%s\":{\"answer_in_context\":%.4f,\"first_third\":%.4f,\"middle_third\":%.4f,\"last_third\":%.4f,"
-             "\"answer_in_extract\":%.4f,\"found\":%.4f,\"with_left_out\":%.4f}",
+             "\"answer_in_extract\":%.4f,\"found\":%.4f,\"weak\":%.4f,\"with_left_out\":%.4f}",
              first ? "" : ",", names[o], in_ctx[o] / n, third[o][0] / n, third[o][1] / n, third[o][2] / n,
-             in_answer[o] / n, found[o] / n, left[o] / n);
+             in_answer[o] / n, found[o] / n, weak[o] / n, left[o] / n);
       first = 0;
     }
     printf("}}\n");
   } else {
     printf("set         %s\nbudget      %u tokens, k %u\nquestions   %zu (mean prompt %.0f tokens; ask p50 %.1f ms, p95 %.1f ms)\n",
            eo->dir, eo->budget, eo->k ? eo->k : 20, n_q, tokens / n, p50, p95);
-    printf("%-10s %8s %8s %8s %8s %9s %8s %9s\n", "order", "in-ctx", "first", "middle", "last", "in-answer", "found", "left-out");
+    printf("%-10s %8s %8s %8s %8s %9s %8s %8s %9s\n", "order", "in-ctx", "first", "middle", "last", "in-answer", "found",
+           "weak", "left-out");
     for (int o = 0; o < 3; o++) {
       if (!(eo->orders & (1 << o))) continue;
-      printf("%-10s %7.1f%% %7.1f%% %7.1f%% %7.1f%% %8.1f%% %7.1f%% %8.1f%%\n", names[o], 100 * in_ctx[o] / n,
+      printf("%-10s %7.1f%% %7.1f%% %7.1f%% %7.1f%% %8.1f%% %7.1f%% %7.1f%% %8.1f%%\n", names[o], 100 * in_ctx[o] / n,
              100 * third[o][0] / n, 100 * third[o][1] / n, 100 * third[o][2] / n, 100 * in_answer[o] / n,
-             100 * found[o] / n, 100 * left[o] / n);
+             100 * found[o] / n, 100 * weak[o] / n, 100 * left[o] / n);
     }
   }
   free(lat);
