@@ -85,10 +85,14 @@ static void on_file(const char *path, docq_file_status s, const char *reason, vo
     return;
   }
   clear_bar(ui);
-  /* Loader messages already name the file ("path: reason"); avoid saying it twice. */
-  if (reason && !strncmp(reason, path, strlen(path)))
-    fprintf(stderr, "%s %s\n", s == DOCQ_FILE_SKIPPED ? "skipped:" : "repaired:", reason);
-  else
+  /* Loader messages already name the file ("path: skipped: reason"); avoid
+   * saying the path, or "skipped", twice. */
+  size_t pl = strlen(path);
+  if (reason && !strncmp(reason, path, pl)) {
+    const char *rest = reason + pl;
+    if (s == DOCQ_FILE_SKIPPED && !strncmp(rest, ": skipped:", 10)) rest += 9;
+    fprintf(stderr, "%s %s%s\n", s == DOCQ_FILE_SKIPPED ? "skipped:" : "repaired:", path, rest);
+  } else
     fprintf(stderr, "%s %s: %s\n", s == DOCQ_FILE_SKIPPED ? "skipped:" : "repaired:", path, reason ? reason : "");
   ui->n_skip_lines++;
 }
@@ -198,12 +202,14 @@ int cmd_index(int argc, char **argv)
     if (rc) { printf(",\"error\":"); cli_json_str(stdout, docq_error_last()->message); }
     printf("}\n");
   } else if (!g_cli.quiet || rc == 0) {
+    char repaired[64] = "";
+    if (st.repaired) snprintf(repaired, sizeof repaired, ", %llu with invalid UTF-8 repaired", (unsigned long long)st.repaired);
     fprintf(rc ? stderr : stdout,
-            "%llu added, %llu updated, %llu unchanged, %llu removed, %llu renamed, %llu skipped"
-            "%s in %.2fs (%llu chunks)\n",
+            "%llu added, %llu updated, %llu unchanged, %llu removed, %llu renamed, %llu skipped%s in %.2fs "
+            "(%llu chunks)\n",
             (unsigned long long)st.added, (unsigned long long)st.updated, (unsigned long long)st.unchanged,
             (unsigned long long)st.removed, (unsigned long long)st.renamed, (unsigned long long)st.skipped,
-            st.repaired ? " (some with repaired UTF-8)" : "", st.seconds, (unsigned long long)st.chunks_added);
+            repaired, st.seconds, (unsigned long long)st.chunks_added);
   }
   for (size_t i = 0; i < ui.n_skipped; i++) { free(ui.skipped[i]); free(ui.reasons[i]); }
   free(ui.skipped);
