@@ -37,13 +37,6 @@ static void usage(FILE *f)
         "  --db DIR         the index folder\n", f);
 }
 
-/* An extractive answer whose best sentence matches the question only in
- * part (docq_answer_score below DOCQ_ANSWER_SCORE_STRONG): said so. */
-static int weak_match(const docq_answer *a)
-{
-  return docq_answer_found(a) && docq_answer_score(a) > 0 && docq_answer_score(a) < DOCQ_ANSWER_SCORE_STRONG;
-}
-
 static int stream_token(const char *utf8, size_t len, void *payload)
 {
   (void)payload;
@@ -88,7 +81,7 @@ static void print_json(const char *question, const docq_answer *a, const char *o
   cli_json_str(stdout, docq_answer_text(a));
   printf(",\"found\":%s,\"score\":%.4f,\"weak\":%s,\"order\":\"%s\",\"budget\":%u,\"prompt_tokens\":%u,"
          "\"citations\":[",
-         docq_answer_found(a) ? "true" : "false", docq_answer_score(a), weak_match(a) ? "true" : "false", order, budget,
+         docq_answer_found(a) ? "true" : "false", docq_answer_score(a), docq_answer_weak(a) ? "true" : "false", order, budget,
          docq_answer_prompt_tokens(a));
   for (size_t i = 0; i < nc; i++) printf("%s%d", i ? "," : "", cited[i]);
   printf("],\"passages\":[");
@@ -226,7 +219,7 @@ int cmd_ask(int argc, char **argv)
   } else {
     if (docq_answer_found(ans)) {
       if (model) printf("\n"); /* the text was streamed */
-      else if (weak_match(ans))
+      else if (docq_answer_weak(ans))
         printf("Weak match (these sentences share only part of the question; the documents may not answer it):\n%s\n",
                docq_answer_text(ans));
       else printf("%s\n", docq_answer_text(ans));

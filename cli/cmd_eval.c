@@ -655,7 +655,7 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
         if (find_answer(q, ans, 0) >= 0) in_answer[o]++;
       }
       if (docq_answer_found(a)) found[o]++;
-      if (docq_answer_found(a) && docq_answer_score(a) < DOCQ_ANSWER_SCORE_STRONG) weak[o]++;
+      if (docq_answer_weak(a)) weak[o]++;
       size_t lo = 0; int best = 0;
       docq_answer_left_out(a, &lo, &best);
       if (lo) left[o]++;

@@ -530,13 +530,15 @@ DOCQ_API const char *docq_answer_text(const docq_answer *a);
 DOCQ_API int docq_answer_found(const docq_answer *a);
 /* Without a model: how well the best sentence of the extractive answer
  * matches the question, 0..1 (IDF-weighted share of the question's words it
- * holds, and embedding similarity). An answer is found from
- * DOCQ_ANSWER_SCORE_FOUND; below DOCQ_ANSWER_SCORE_STRONG it is a weak
- * match that may not answer the question (measured: see src/assemble/extract.c).
- * 0 with a model. */
+ * holds, and embedding similarity); an answer is found from
+ * DOCQ_ANSWER_SCORE_FOUND. 0 with a model. */
 DOCQ_API double docq_answer_score(const docq_answer *a);
 #define DOCQ_ANSWER_SCORE_FOUND 0.2
-#define DOCQ_ANSWER_SCORE_STRONG 0.4
+/* 1 when the extractive answer was found but is a weak match: its best
+ * sentence shares only part of the question (score below 0.4, or 0.3 for a
+ * question in Chinese or Japanese, whose scores run lower), and it may not
+ * answer the question; measured in src/assemble/extract.c. 0 otherwise. */
+DOCQ_API int docq_answer_weak(const docq_answer *a);
 DOCQ_API size_t docq_answer_passages(const docq_answer *a);
 DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i);
 /* Passages retrieved but left out for lack of budget: count and best rank (0 if none). */

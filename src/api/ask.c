@@ -25,6 +25,7 @@ struct docq_answer {
   char context[256];   /* with a model: the context and RoPE extension chosen for this request */
   int found;
   double score;        /* extractive: the best sentence's evidence score */
+  int weak;            /* extractive: found, but a weak match (dq_extract_weak) */
   size_t left_out;
   int best_left_rank;
 };
@@ -160,6 +161,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   if (!(cited = dq_calloc(pk.n ? pk.n : 1, sizeof *cited))) { rc = DOCQ_ENOMEM; goto done; }
   dq_extract_opts eo = { db->embedder, 3, -1.0 };
   if ((rc = dq_extract(question, packed, pk.n, &eo, &a->text, &a->found, cited, &a->score)) < 0) goto done;
+  a->weak = a->found && dq_extract_weak(question, a->score);
   *out = a;
   a = NULL;
 done:
@@ -173,6 +175,7 @@ done:
 DOCQ_API const char *docq_answer_text(const docq_answer *a) { return a && a->text ? a->text : ""; }
 DOCQ_API int docq_answer_found(const docq_answer *a) { return a ? a->found : 0; }
 DOCQ_API double docq_answer_score(const docq_answer *a) { return a ? a->score : 0; }
+DOCQ_API int docq_answer_weak(const docq_answer *a) { return a ? a->weak : 0; }
 DOCQ_API size_t docq_answer_passages(const docq_answer *a) { return a ? a->n_pass : 0; }
 
 DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i)

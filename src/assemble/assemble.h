@@ -98,4 +98,11 @@ typedef struct dq_extract_opts {
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
                char **answer, int *found, int *cited, double *score);
 
+#define DQ_EXTRACT_STRONG 0.4     /* measured: see extract.c */
+#define DQ_EXTRACT_STRONG_CJK 0.3 /* CJK questions score lower (bigram terms) */
+/* 1 when an answer found with this score is a weak match: below
+ * DQ_EXTRACT_STRONG, or DQ_EXTRACT_STRONG_CJK for a question with CJK
+ * characters. */
+int dq_extract_weak(const char *question, double score);
+
 #endif

@@ -108,6 +108,7 @@ static void test_api__documents_from_memory(void **state)
   assert_non_null(strstr(docq_answer_text(ans), "eighty"));
   /* found means the evidence passed the gate */
   assert_true(docq_answer_score(ans) >= DOCQ_ANSWER_SCORE_FOUND && docq_answer_score(ans) <= 1.0);
+  assert_int_equal(docq_answer_weak(ans), docq_answer_score(ans) < 0.4);
   assert_true(docq_answer_prompt_tokens(ans) <= docq_answer_budget(ans));
   docq_answer_free(ans);
 

@@ -185,6 +185,18 @@ static void test_assemble_extract__title_line_is_no_answer(void **state)
   expect("Who won Super Bowl 50?", q, 1, 1, "Super Bowl 50 was won by the Denver Broncos.");
 }
 
+/* Weak-match lines, from the measurements in extract.c: 0.4, and 0.3 for a
+ * question with CJK characters (their bigram scores run lower). */
+static void test_assemble_extract__weak_match_lines(void **state)
+{
+  (void)state;
+  assert_true(dq_extract_weak("When was the lighthouse built?", 0.35));
+  assert_false(dq_extract_weak("When was the lighthouse built?", 0.45));
+  assert_false(dq_extract_weak("\xE7\x81\xAF\xE5\xA1\x94\xE4\xBB\x80\xE4\xB9\x88\xE6\x97\xB6\xE5\x80\x99\xE5\xBB\xBA\xE7\x9A\x84\xEF\xBC\x9F", 0.35)); /* 灯塔什么时候建的？ */
+  assert_true(dq_extract_weak("\xE7\x81\xAF\xE5\xA1\x94 lighthouse?", 0.25));
+  assert_true(dq_extract_weak("caf\xC3\xA9 \xFF broken bytes", 0.35)); /* Latin, invalid UTF-8: the 0.4 line */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -195,6 +207,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__type_bonus_does_not_make_an_answer),
     cmocka_unit_test(test_assemble_extract__question_words_are_no_names),
     cmocka_unit_test(test_assemble_extract__title_line_is_no_answer),
+    cmocka_unit_test(test_assemble_extract__weak_match_lines),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
