@@ -217,10 +217,11 @@ int cmd_index(int argc, char **argv)
   int ret = 0;
   if (rc) {
     const char *m = docq_error_last()->message;
-    if (!g_cli.json) fprintf(stderr, "docq index: %s\n", m && *m ? m : docq_strerror(rc));
     ret = rc == DOCQ_ECANCELED ? EXIT_INTERRUPTED : rc == DOCQ_EBUSY ? EXIT_BUSY : EXIT_FAIL;
-    if (rc == DOCQ_ECANCELED && !g_cli.json)
+    if (!g_cli.json && rc == DOCQ_ECANCELED)
       fprintf(stderr, "docq index: interrupted; everything committed so far is kept, run it again to finish\n");
+    else if (!g_cli.json)
+      fprintf(stderr, "docq index: %s\n", m && *m ? m : docq_strerror(rc));
   }
   docq_db_free(db);
   free(paths);
