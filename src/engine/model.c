@@ -85,6 +85,10 @@ static int load_hparams(dq_model *m, int weights)
   if (!strcmp(hp->arch_name, "llama")) hp->arch = DQ_ARCH_LLAMA;
   else if (!strcmp(hp->arch_name, "qwen2")) hp->arch = DQ_ARCH_QWEN2;
   else if (!strcmp(hp->arch_name, "phi3")) hp->arch = DQ_ARCH_PHI3;
+  else if (weights && (!strcmp(hp->arch_name, "bert") || !strcmp(hp->arch_name, "nomic-bert")))
+    return dq_err_set(DOCQ_EUNSUPPORTED,
+                      "%s: '%s' is an embedding model, not a text generator: give it to docq index --embed-model "
+                      "(or docq embed)", g->path, hp->arch_name);
   else if (weights)
     return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2, phi3)", g->path,
                       hp->arch_name);

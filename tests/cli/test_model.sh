@@ -62,6 +62,11 @@ for c in generate tokenize bench; do
 done
 "$BIN" model --help | grep -q "usage: docq model info" && echo "ok - model --help" || { echo "FAIL - model --help"; fail=1; }
 
+# an embedding model given to generate: a clear error that says where it goes
+err=$("$BIN" generate --model "$S/models/tiny-bert-f32.gguf" "x" 2>&1 >/dev/null); rc=$?
+check "generate with an embedding model exits 1" "$rc" "1"
+contains "... and points to --embed-model" "$err" "embedding model, not a text generator: give it to docq index --embed-model"
+
 # bench: a llama-bench table with pp and tg rows
 tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 16 -t 1 -r 2)
 contains "bench pp row" "$tab" "pp64"
