@@ -464,7 +464,9 @@ int cmd_bench(int argc, char **argv)
   const char *p;
   if (d && (p = strstr(d, "architecture:"))) sscanf(p + 13, " %63s", arch);
   if (d && (p = strstr(d, "parameters:"))) sscanf(p + 11, " %63[^ ] (%63[^)])", params, size);
-  if (d && (p = strstr(d, "weight types:"))) sscanf(p + 13, " %63[^ (]", wtype);
+  /* the file type as llama-bench prints it ("Q4_K - Medium"), else the most common tensor type */
+  if (d && (p = strstr(d, "file type:"))) sscanf(p + 10, " %63[^\n]", wtype);
+  else if (d && (p = strstr(d, "weight types:"))) sscanf(p + 13, " %63[^ (]", wtype);
   docq_free(d);
   docq_gen_options o;
   docq_gen_options_init(&o, DOCQ_GEN_OPTIONS_VERSION);

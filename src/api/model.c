@@ -94,6 +94,24 @@ static void weight_types(const dq_model *m, dq_buf *b)
   }
 }
 
+/* general.file_type as llama.cpp names it (the quantization the file was
+ * made with: a Q4_K_M file also holds Q6_K and Q5_0 tensors); NULL when
+ * absent or unknown. */
+static const char *file_type_name(const dq_gguf *g)
+{
+  static const struct { uint32_t v; const char *name; } k[] = {
+    {0, "all F32"},       {1, "F16"},           {2, "Q4_0"},          {3, "Q4_1"},          {7, "Q8_0"},
+    {8, "Q5_0"},          {9, "Q5_1"},          {10, "Q2_K - Medium"}, {11, "Q3_K - Small"}, {12, "Q3_K - Medium"},
+    {13, "Q3_K - Large"}, {14, "Q4_K - Small"}, {15, "Q4_K - Medium"}, {16, "Q5_K - Small"}, {17, "Q5_K - Medium"},
+    {18, "Q6_K"},         {32, "BF16"},
+  };
+  uint32_t v;
+  if (dq_gguf_get_u32(g, "general.file_type", &v) != 0) return NULL;
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+    if (k[i].v == v) return k[i].name;
+  return NULL;
+}
+
 DOCQ_API char *docq_model_describe(const docq_model *dm)
 {
   if (!dm) return NULL;
@@ -107,6 +125,8 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
   if (m->has_weights) {
     human_bytes(sz, sizeof sz, m->weight_bytes);
     dq_buf_printf(&b, "parameters:    %.2fM (%s)\n", m->n_params / 1e6, sz);
+    const char *ft = file_type_name(m->gguf);
+    if (ft) dq_buf_printf(&b, "file type:     %s\n", ft);
     dq_buf_puts(&b, "weight types:  ");
     weight_types(m, &b);
     dq_buf_puts(&b, "\n");

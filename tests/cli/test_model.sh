@@ -50,6 +50,7 @@ check "generate without --model is a usage error" "$?" "2"
 
 # model info
 info=$("$BIN" model info "$S/models/tiny-qwen2-q4_k_m.gguf")
+contains "model info names the file type as llama.cpp does" "$info" "file type:     Q4_K - Medium"
 contains "info: architecture" "$info" "architecture:  qwen2"
 contains "info: yarn" "$info" "scaling yarn x4 (original context 1024)"
 contains "info: mix" "$info" "q4_K"
@@ -83,6 +84,7 @@ if [ -n "$off" ]; then
   check "the copy adds no BOS" "$("$BIN" tokenize --model "$T/nobos.gguf" --special "Hello")" "15043"
   tab=$("$BIN" bench --model "$T/nobos.gguf" -p 0 -n 8 -t 1 -r 2 2>&1)
   contains "bench tg on a vocabulary without BOS" "$tab" "tg8"
+  contains "bench names the file type" "$tab" "| qwen2 Q8_0 "
 else
   echo "FAIL - tiny-qwen2-q8_0.gguf has no add_bos_token key"; fail=1
 fi
