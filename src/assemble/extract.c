@@ -169,10 +169,30 @@ static int cmp_score(const void *a, const void *b)
   return (x->start > y->start) - (x->start < y->start);
 }
 
-/* Append the sentence with white space collapsed, cut at MAX_SENT_BYTES on a
- * code point boundary. */
+/* Length of the Markdown marker a line may open with ("> ", "- ", "* ",
+ * "+ ", "12. ", "3) ", repeated as in "> - "): quoted, it reads as noise. */
+static size_t line_marker(const char *s, size_t n)
+{
+  size_t i = 0, k;
+  for (;;) {
+    k = i;
+    while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+    if (k > i && k < n && (s[k] == '.' || s[k] == ')')) k++;
+    else if (k == i && k < n && (s[k] == '>' || s[k] == '-' || s[k] == '*' || s[k] == '+')) k++;
+    else return i;
+    if (k < n && s[k] != ' ' && s[k] != '\t') return i; /* "-5", "3.14", "*emphasis*": not a marker */
+    while (k < n && (s[k] == ' ' || s[k] == '\t')) k++;
+    i = k;
+  }
+}
+
+/* Append the sentence with white space collapsed, without a leading list or
+ * quote marker, cut at MAX_SENT_BYTES on a code point boundary. */
 static void put_sentence(dq_buf *b, const char *s, size_t n)
 {
+  size_t skip = line_marker(s, n);
+  s += skip;
+  n -= skip;
   size_t out = 0;
   int space = 0;
   for (size_t i = 0; i < n; ) {

@@ -185,6 +185,27 @@ static void test_assemble_extract__title_line_is_no_answer(void **state)
   expect("Who won Super Bowl 50?", q, 1, 1, "Super Bowl 50 was won by the Denver Broncos.");
 }
 
+/* A quoted line loses its list or quote marker (Obsidian callouts, bullet
+ * notes), but a leading number or sign that is part of the text stays. */
+static void test_assemble_extract__no_markdown_markers(void **state)
+{
+  (void)state;
+  dq_pack_item p[2] = {
+    P("> [!note] Status\n> - The database migration to PostgreSQL is scheduled for March 12.\n"),
+    P("-5 degrees froze the migration pipes of the database in March."),
+  };
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 2, -1 };
+  assert_int_equal(dq_extract("When is the database migration scheduled?", p, 2, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "The database migration to PostgreSQL is scheduled for March 12. [1]"));
+  assert_null(strstr(ans, "> The"));
+  assert_null(strstr(ans, "- The"));
+  assert_non_null(strstr(ans, "-5 degrees froze"));
+  dq_free(ans);
+}
+
 /* Weak-match lines, from the measurements in extract.c: 0.4, and 0.3 for a
  * question with CJK characters (their bigram scores run lower). */
 static void test_assemble_extract__weak_match_lines(void **state)
@@ -208,6 +229,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__question_words_are_no_names),
     cmocka_unit_test(test_assemble_extract__title_line_is_no_answer),
     cmocka_unit_test(test_assemble_extract__weak_match_lines),
+    cmocka_unit_test(test_assemble_extract__no_markdown_markers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
