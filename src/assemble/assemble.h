@@ -86,7 +86,8 @@ typedef struct dq_extract_opts {
 
 /* Build an answer from the sentences of passages[0..n) (passage j carries
  * citation label j+1) that best answer `question`: score = 0.65 * lexical
- * (IDF-weighted share of the question's content terms the sentence has;
+ * (IDF-weighted share of the question's content terms the sentence has, at
+ * half weight those only in the passage's title or the heading above it;
  * IDF over the sentences given) + 0.35 * cosine of embeddings + a small bonus
  * for better-ranked passages, + 0.15 when the sentence holds the kind of
  * answer an English question asks for (dq_qtype). Up to max_sentences, best

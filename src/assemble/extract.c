@@ -6,7 +6,16 @@
  *     sentence contains (terms from dq_terms, function words ignored; IDF over
  *     the candidate sentences, so a term every sentence has counts little;
  *     a shared light stem (stem_key) earns half credit, standing in for
- *     stemming: "boils" ~ "boiling", "compressible" ~ "compression");
+ *     stemming: "boils" ~ "boiling", "compressible" ~ "compression"; so does
+ *     a term found only in the passage's title or the Markdown heading above
+ *     the sentence (W_CONTEXT): "It stood 100 metres tall." in "Lighthouse
+ *     of Alexandria" answers how tall the lighthouse was. That context
+ *     credit raised the answers holding the gold string (`docq eval
+ *     answers`, full sets) on nq 55.7% -> 64.9%, cmrc2018 78.5% -> 83.5%,
+ *     squad 83.3% -> 83.7%, and left other sets' questions where they
+ *     scored (table below). Giving it only to sentences with a question
+ *     term or answer type of their own measured the same (64.8%) but lost
+ *     "What is Pinia?" under "## Pinia";
  *   - embedding: cosine between the sentence's and the question's vectors
  *     (catches paraphrase and CJK sub-word overlap).
  * score = 0.65 lexical + 0.35 max(0, cosine) + 0.03 / label (earlier, better-
@@ -36,21 +45,21 @@
  * row, asked with `docq ask` of their own corpus, where "ok" counts answers
  * holding the gold string, or of another set's corpus, which cannot answer):
  *   score          <0.2   0.2-0.3  0.3-0.4  0.4-0.5  >=0.5
- *   squad (own)      0      4/1     34/16    54/44   207/189 ok
- *   nq (own)         1      12/6    63/27    80/43   144/89  ok
- *   cmrc2018 (own)   6      53/31   84/60    63/51    94/88  ok
+ *   squad (own)      0      3/0     35/18    52/42   209/192 ok
+ *   nq (own)         0      9/6     49/24    88/61   154/106 ok
+ *   cmrc2018 (own)   5      49/33   77/62    70/61    99/94  ok
  *   nq -> squad      9       90      123       50       28
- *   squad -> nq     13      110      114       46       17
+ *   squad -> nq     13      109      115       46       17
  *   squad -> cmrc  250       47        3        0        0
- * Below 0.4 an own answer is right less than half the time in English, and
- * three in four foreign questions land there: such an answer is a weak
- * match (dq_extract_weak), said so rather than pretended or hidden. Chinese
- * scores run lower (bigram terms): cmrc2018 questions asked of classics_zh
- * and vue_docs_zh, which cannot answer them, score 237 / 39 / 13 / 8 / 3 in
- * the bands <0.2, 0.2-0.25, 0.25-0.3, 0.3-0.4, >=0.4, and cmrc2018's own
- * 6 / 19 / 34 / 84 / 157: for a question with CJK characters the line is 0.3
- * (52 of 63 unanswerable questions quoted anyway are flagged, and 53 own
- * answers, 31 of them right). */
+ * Below 0.4 an own answer is right about half the time in English (squad
+ * 18/38, nq 30/58), and three in four foreign questions land there: such an
+ * answer is a weak match (dq_extract_weak), said so rather than pretended or
+ * hidden. Chinese scores run lower (bigram terms): cmrc2018 questions asked
+ * of classics_zh and vue_docs_zh, which cannot answer them, score
+ * 237 / 39 / 13 / 8 / 3 in the bands <0.2, 0.2-0.25, 0.25-0.3, 0.3-0.4,
+ * >=0.4, and cmrc2018's own 5 / 16 / 33 / 77 / 169: for a question with CJK
+ * characters the line is 0.3 (52 of the 63 unanswerable questions quoted
+ * anyway are flagged, and 49 own answers, 33 of them right). */
 #include "assemble/assemble.h"
 
 #include <math.h>
@@ -67,6 +76,7 @@
 #define W_EMB 0.35
 #define W_RANK 0.03
 #define W_TYPE 0.15 /* the sentence holds the kind of answer asked for (indexer/qtype.h); not counted by the gate */
+#define W_CONTEXT 0.5 /* credit of a question term found only in the sentence's title or heading */
 #define MAX_SENT_BYTES 400
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -124,11 +134,17 @@ static int on_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
 
 typedef struct sent {
   size_t passage, start, end;
+  size_t head_start, head_end; /* the Markdown heading above it in the passage (empty if none) */
   terms tm;
   double lex, emb, base, score; /* score = base + the answer-type bonus */
 } sent;
 
-typedef struct sent_list { sent *s; size_t n, cap; size_t passage; const char *text, *title; size_t len; int oom; } sent_list;
+typedef struct sent_list {
+  sent *s; size_t n, cap;
+  size_t passage; const char *text, *title; size_t len;
+  size_t head_start, head_end; /* the last heading seen in this passage */
+  int oom;
+} sent_list;
 
 /* 1 when the sentence is the passage's title on a line of its own (the first
  * line of a plain-text file is its title): it holds the question's words more
@@ -145,7 +161,12 @@ static int is_title_line(const sent_list *l, size_t start, size_t end)
 static int on_sentence(void *ctx, size_t start, size_t end)
 {
   sent_list *l = ctx;
-  if (l->text[start] == '#') return 0; /* a Markdown heading names a topic, it answers nothing */
+  if (l->text[start] == '#') { /* a Markdown heading names a topic, it answers nothing */
+    while (start < end && (l->text[start] == '#' || l->text[start] == ' ')) start++;
+    l->head_start = start;
+    l->head_end = end;
+    return 0;
+  }
   if (is_title_line(l, start, end)) return 0;
   if (l->n == l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 64;
@@ -157,6 +178,8 @@ static int on_sentence(void *ctx, size_t start, size_t end)
   l->s[l->n].passage = l->passage;
   l->s[l->n].start = start;
   l->s[l->n].end = end;
+  l->s[l->n].head_start = l->head_start;
+  l->s[l->n].head_end = l->head_end;
   l->n++;
   return 0;
 }
@@ -254,6 +277,16 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
   }
   for (size_t i = 0; i < l->n; i++) {
     sent *s = &l->s[i];
+    /* the terms of its document's title and of the heading above it: a
+     * sentence under "## Pinia" that says "It is the recommended store" is
+     * about Pinia without naming it */
+    terms cx = { .content_only = 1 };
+    const dq_pack_item *pi = &passages[s->passage];
+    if (pi->title && *pi->title && (rc = dq_terms(pi->title, strlen(pi->title), on_term, &cx)) != 0) rc = DOCQ_ENOMEM;
+    if (!rc && s->head_end > s->head_start &&
+        (rc = dq_terms(pi->text + s->head_start, s->head_end - s->head_start, on_term, &cx)) != 0)
+      rc = DOCQ_ENOMEM;
+    if (rc || cx.oom) { dq_free(cx.t); rc = DOCQ_ENOMEM; goto done; }
     double got = 0;
     for (size_t a = 0; a < q->n; a++) {
       double credit = 0;
@@ -261,8 +294,11 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
         if (s->tm.t[b].h == q->t[a].h) credit = 1;
         else if (q->t[a].pre && s->tm.t[b].pre == q->t[a].pre) credit = 0.5;
       }
+      for (size_t b = 0; b < cx.n && credit < W_CONTEXT; b++)
+        if (cx.t[b].h == q->t[a].h) credit = W_CONTEXT;
       got += credit * idf[a];
     }
+    dq_free(cx.t);
     s->lex = total > 0 ? got / total : 0;
   }
   if (o->embedder && l->n) {
@@ -351,6 +387,7 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
     l.text = passages[j].text;
     l.title = passages[j].title;
     l.len = passages[j].text_len;
+    l.head_start = l.head_end = 0;
     if (passages[j].text && (rc = dq_sentences(passages[j].text, passages[j].text_len, on_sentence, &l)) != 0) {
       rc = DOCQ_ENOMEM;
       goto done;

@@ -206,6 +206,20 @@ static void test_assemble_extract__no_markdown_markers(void **state)
   dq_free(ans);
 }
 
+/* A sentence under a heading (or in a document) named after what the
+ * question asks about answers it without repeating the name: the terms of
+ * the title and of the heading above count for it, at half weight. */
+static void test_assemble_extract__heading_and_title_count(void **state)
+{
+  (void)state;
+  const char *t = "## Pinia\n\nIt is the recommended state store of the framework.";
+  dq_pack_item p[2] = { P("Vue has many libraries for routing and testing."), { "Stores", "stores.md", t, strlen(t), 1, 3 } };
+  expect("What is Pinia?", p, 2, 1, "It is the recommended state store of the framework. [2]");
+  const char *u = "It stood 100 metres tall.";
+  dq_pack_item q[1] = { { "Lighthouse of Alexandria", "pharos.md", u, strlen(u), 1, 1 } };
+  expect("How tall was the lighthouse of Alexandria?", q, 1, 1, "It stood 100 metres tall. [1]");
+}
+
 /* Weak-match lines, from the measurements in extract.c: 0.4, and 0.3 for a
  * question with CJK characters (their bigram scores run lower). */
 static void test_assemble_extract__weak_match_lines(void **state)
@@ -230,6 +244,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__title_line_is_no_answer),
     cmocka_unit_test(test_assemble_extract__weak_match_lines),
     cmocka_unit_test(test_assemble_extract__no_markdown_markers),
+    cmocka_unit_test(test_assemble_extract__heading_and_title_count),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
