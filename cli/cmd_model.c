@@ -503,7 +503,8 @@ int cmd_bench(int argc, char **argv)
      * EOS, so every run is tg tokens). The start is BOS, or token 0 when the
      * vocabulary has none. */
     docq_model_meta meta;
-    int32_t tok = docq_model_get_meta(m, &meta) == 0 && meta.bos >= 0 ? meta.bos : 0;
+    if ((rc = docq_model_get_meta(m, &meta)) < 0) goto fail;
+    int32_t tok = meta.bos >= 0 ? meta.bos : 0;
     for (int r = 0; r < reps; r++) {
       if ((rc = docq_ctx_eval(c, &tok, 1, 1, NULL)) < 0) goto fail;
       double t0 = now_s();
