@@ -182,6 +182,17 @@ static size_t decode(const unsigned char *s, size_t n, int32_t *cp)
   return (size_t)k;
 }
 
+int dq_has_cjk(const char *s, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    int32_t c;
+    i += decode(p + i, n - i, &c);
+    if (dq_is_cjk(c)) return 1;
+  }
+  return 0;
+}
+
 /* 1 when every code point of the word is a Latin letter or digit, a
  * combining diacritic (U+0300..U+036F) or a Latin ligature (U+FB00..U+FB06):
  * the words whose diacritics fold. */

@@ -33,6 +33,8 @@ int dq_normalize(const char *s, size_t n, char **out, size_t *out_n);
 /* 1 for Han, Hiragana, Katakana, Hangul and CJK-compatibility code points:
  * text in these scripts has no spaces, so it is indexed as bigrams. */
 int dq_is_cjk(int32_t cp);
+/* 1 when s[0..n) holds such a code point (invalid bytes are skipped). */
+int dq_has_cjk(const char *s, size_t n);
 
 /* Receives one index term: normalized UTF-8 bytes term[0..tn), and the byte
  * range [start, end) of the source text it came from. Return non-zero to stop

@@ -200,12 +200,24 @@ static void test_indexer_normalize__terms_version_named(void **state)
   assert_string_equal(DQ_TERMS_VERSION, "docq-terms-2");
 }
 
+/* dq_has_cjk: any Han, kana or Hangul code point, invalid bytes skipped. */
+static void test_indexer_normalize__has_cjk(void **state)
+{
+  (void)state;
+  assert_false(dq_has_cjk("caf\xC3\xA9 lighthouse", 16));
+  assert_true(dq_has_cjk("the \xE7\x81\xAF", 7));            /* 灯 */
+  assert_true(dq_has_cjk("\xFF\xE3\x81\x82", 4));          /* invalid byte, then あ */
+  assert_true(dq_has_cjk("\xED\x95\x9C", 3));               /* 한 */
+  assert_false(dq_has_cjk("\xE7\x81\xAF", 2));              /* cut short: no whole character */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_indexer_normalize__repair_maximal_subparts),
     cmocka_unit_test(test_indexer_normalize__valid_rejects_overlong_and_surrogates),
     cmocka_unit_test(test_indexer_normalize__nfkc_casefold),
+    cmocka_unit_test(test_indexer_normalize__has_cjk),
     cmocka_unit_test(test_indexer_normalize__terms_words_and_offsets),
     cmocka_unit_test(test_indexer_normalize__terms_cjk_bigrams),
     cmocka_unit_test(test_indexer_normalize__terms_long_cjk_run_windows),
