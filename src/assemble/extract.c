@@ -263,6 +263,7 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
                            const dq_extract_opts *o)
 {
   int rc = 0;
+  terms cx = { .content_only = 1 }; /* context terms of the current passage and heading */
   /* df of each question term over the sentences */
   size_t *df = dq_calloc(q->n ? q->n : 1, sizeof *df);
   double *idf = dq_calloc(q->n ? q->n : 1, sizeof *idf);
@@ -286,14 +287,16 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
     sent *s = &l->s[i];
     /* the terms of its document's title and of the heading above it: a
      * sentence under "## Pinia" that says "It is the recommended store" is
-     * about Pinia without naming it */
-    terms cx = { .content_only = 1 };
+     * about Pinia without naming it (read again only when they change:
+     * sentences come in passage order) */
     const dq_pack_item *pi = &passages[s->passage];
-    if (pi->title && *pi->title && (rc = dq_terms(pi->title, strlen(pi->title), on_term, &cx)) != 0) rc = DOCQ_ENOMEM;
-    if (!rc && s->head_end > s->head_start &&
-        (rc = dq_terms(pi->text + s->head_start, s->head_end - s->head_start, on_term, &cx)) != 0)
-      rc = DOCQ_ENOMEM;
-    if (rc || cx.oom) { dq_free(cx.t); rc = DOCQ_ENOMEM; goto done; }
+    if (i == 0 || s->passage != s[-1].passage || s->head_start != s[-1].head_start || s->head_end != s[-1].head_end) {
+      cx.n = 0;
+      if (pi->title && *pi->title && dq_terms(pi->title, strlen(pi->title), on_term, &cx) != 0) cx.oom = 1;
+      if (s->head_end > s->head_start && dq_terms(pi->text + s->head_start, s->head_end - s->head_start, on_term, &cx) != 0)
+        cx.oom = 1;
+      if (cx.oom) { rc = DOCQ_ENOMEM; goto done; }
+    }
     double got = 0;
     for (size_t a = 0; a < q->n; a++) {
       double credit = 0;
@@ -305,7 +308,6 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
         if (cx.t[b].h == q->t[a].h) credit = W_CONTEXT;
       got += credit * idf[a];
     }
-    dq_free(cx.t);
     s->lex = total > 0 ? got / total : 0;
   }
   if (o->embedder && l->n) {
@@ -337,6 +339,7 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
       s->score += W_TYPE;
   }
 done:
+  dq_free(cx.t);
   dq_free(df);
   dq_free(idf);
   dq_free(vec);
@@ -345,26 +348,9 @@ done:
   return rc;
 }
 
-/* 1 when the text holds a CJK character. */
-static int has_cjk(const char *s)
-{
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n;) {
-    const unsigned char *u = (const unsigned char *)s + i;
-    size_t k = dq_utf8_seq(s + i, n - i, NULL);
-    if (k == 0) { i++; continue; }
-    int32_t cp = k == 1 ? u[0] : k == 2 ? (u[0] & 0x1F) << 6 | (u[1] & 0x3F)
-               : k == 3 ? (u[0] & 0x0F) << 12 | (u[1] & 0x3F) << 6 | (u[2] & 0x3F)
-                        : (u[0] & 0x07) << 18 | (u[1] & 0x3F) << 12 | (u[2] & 0x3F) << 6 | (u[3] & 0x3F);
-    if (k > 1 && dq_is_cjk(cp)) return 1;
-    i += k;
-  }
-  return 0;
-}
-
 int dq_extract_weak(const char *question, double score)
 {
-  return score < (has_cjk(question) ? DQ_EXTRACT_STRONG_CJK : DQ_EXTRACT_STRONG);
+  return score < (dq_has_cjk(question, strlen(question)) ? DQ_EXTRACT_STRONG_CJK : DQ_EXTRACT_STRONG);
 }
 
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,

@@ -19,6 +19,11 @@ static int setup(void **state) { (void)state; return dq_embedder_builtin(&g_e); 
 static int teardown(void **state) { (void)state; dq_embedder_free(g_e); return 0; }
 
 static dq_pack_item P(const char *t) { return (dq_pack_item){ "t", "p.md", t, strlen(t), 1, 1 }; }
+/* A passage with its own title and path. */
+static dq_pack_item TP(const char *title, const char *path, const char *t)
+{
+  return (dq_pack_item){ title, path, t, strlen(t), 1, 1 };
+}
 
 /* Ask `question` of passages p[0..n) for up to max sentences: with want,
  * something is found and the answer holds want; without, nothing is found
@@ -174,12 +179,11 @@ static void test_assemble_extract__question_words_are_no_names(void **state)
 static void test_assemble_extract__title_line_is_no_answer(void **state)
 {
   (void)state;
-  const char *t = "Denver Broncos season\n\nThe season ended with a win in the final. Tickets sold out.";
-  dq_pack_item p[1] = { { "Denver Broncos season", "broncos.txt", t, strlen(t), 1, 3 } };
+  dq_pack_item p[1] = { TP("Denver Broncos season", "broncos.txt",
+                           "Denver Broncos season\n\nThe season ended with a win in the final. Tickets sold out.") };
   expect("How did the Denver Broncos season end?", p, 1, 1, "The season ended with a win in the final. [1]");
   /* a title that is not the first line's whole text is an ordinary sentence */
-  const char *u = "Super Bowl 50 was won by the Denver Broncos.\nTickets sold out in a day.";
-  dq_pack_item q[1] = { { "Super Bowl 50", "squad-1.txt", u, strlen(u), 1, 2 } };
+  dq_pack_item q[1] = { TP("Super Bowl 50", "squad-1.txt", "Super Bowl 50 was won by the Denver Broncos.\nTickets sold out in a day.") };
   expect("Who won Super Bowl 50?", q, 1, 1, "Super Bowl 50 was won by the Denver Broncos.");
 }
 
@@ -210,11 +214,10 @@ static void test_assemble_extract__no_markdown_markers(void **state)
 static void test_assemble_extract__heading_and_title_count(void **state)
 {
   (void)state;
-  const char *t = "## Pinia\n\nIt is the recommended state store of the framework.";
-  dq_pack_item p[2] = { P("Vue has many libraries for routing and testing."), { "Stores", "stores.md", t, strlen(t), 1, 3 } };
+  dq_pack_item p[2] = { P("Vue has many libraries for routing and testing."),
+                        TP("Stores", "stores.md", "## Pinia\n\nIt is the recommended state store of the framework.") };
   expect("What is Pinia?", p, 2, 1, "It is the recommended state store of the framework. [2]");
-  const char *u = "It stood 100 metres tall.";
-  dq_pack_item q[1] = { { "Lighthouse of Alexandria", "pharos.md", u, strlen(u), 1, 1 } };
+  dq_pack_item q[1] = { TP("Lighthouse of Alexandria", "pharos.md", "It stood 100 metres tall.") };
   expect("How tall was the lighthouse of Alexandria?", q, 1, 1, "It stood 100 metres tall. [1]");
 }
 
