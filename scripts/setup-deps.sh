@@ -29,12 +29,18 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
 fi
 
-# A system libfaiss_c wins (shared or static), as does an earlier build here.
-for d in /usr/lib /usr/local/lib /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu "$deps/lib"; do
+# A system libfaiss_c wins (shared or static), as does an earlier build here
+# made with NDEBUG (the stamp): without it the C API prints every FAISS
+# exception to stderr, raw, besides returning it (a full disk showed
+# "Error in void faiss::write_index(...)" above docq's own message).
+for d in /usr/lib /usr/local/lib /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu; do
   if ls "$d"/libfaiss_c.* >/dev/null 2>&1; then
     echo "setup: using FAISS C API library in $d"; exit 0
   fi
 done
+if [ -f "$deps/lib/libfaiss_c.a" ] && [ -f "$deps/lib/libfaiss_c.ndebug" ]; then
+  echo "setup: using FAISS C API library in $deps/lib"; exit 0
+fi
 
 ver=$(dpkg-query -W -f='${source:Version}' libfaiss-dev)
 echo "setup: libfaiss_c not found; building FAISS $ver c_api/ from Debian's source package"
@@ -69,9 +75,11 @@ for f in "$capi"/*.cpp "$capi"/impl/*.cpp "$capi"/utils/*.cpp; do
   [ -f "$f" ] || continue
   o="$work/$(basename "${f%.cpp}").o"
   # Compile against the *installed* headers so the library matches libfaiss.a.
-  g++ -std=c++17 -O2 -fPIC -fopenmp -I/usr/include -I"$work/faiss" -c "$f" -o "$o"
+  g++ -std=c++17 -O2 -DNDEBUG -fPIC -fopenmp -I/usr/include -I"$work/faiss" -c "$f" -o "$o"
   objs+=("$o")
 done
+rm -f "$deps/lib/libfaiss_c.a"
 ar rcs "$deps/lib/libfaiss_c.a" "${objs[@]}"
+touch "$deps/lib/libfaiss_c.ndebug"
 rm -rf "$work"
 echo "setup: built $deps/lib/libfaiss_c.a (${#objs[@]} objects)"
