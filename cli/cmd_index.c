@@ -222,6 +222,9 @@ int cmd_index(int argc, char **argv)
       fprintf(stderr, "docq index: interrupted; everything committed so far is kept, run it again to finish\n");
     else if (!g_cli.json)
       fprintf(stderr, "docq index: %s\n", m && *m ? m : docq_strerror(rc));
+    if (!g_cli.json && rc == DOCQ_EIO)
+      fprintf(stderr, "docq index: everything committed before this is kept; free some space (or choose another "
+                      "--db folder) and run it again to finish\n");
   }
   docq_db_free(db);
   free(paths);

@@ -595,6 +595,12 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
       report(&r, it->path, DOCQ_FILE_UNCHANGED, NULL);
     } else {
       rc = commit_item(&r, it);
+      if (rc && rc != DOCQ_ECANCELED) {
+        /* say which file the run stopped at (the store's message names the index) */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", dq_err_msg());
+        dq_err_set(rc, "%s: not stored: %s", it->path, msg);
+      }
       r.st.bytes_read += it->size;
     }
     item_clear_work(it);

@@ -136,9 +136,20 @@ static int map_sqlite(int rc)
   }
 }
 
-/* Copy SQLite's message now: the next call on the connection replaces it. */
+/* A full disk shows as SQLITE_FULL on a write, or as an I/O error when it is
+ * the shared-memory file that cannot grow; the OS error tells them apart. */
+static int disk_full(dq_store *s, int src)
+{
+  return (src & 0xff) == SQLITE_FULL || ((src & 0xff) == SQLITE_IOERR && sqlite3_system_errno(s->db) == ENOSPC);
+}
+
+/* Copy SQLite's message now: the next call on the connection replaces it.
+ * A full disk is said in words a user acts on, not as "database or disk is
+ * full" or "disk I/O error". */
 int dq_sql_fail(dq_store *s, int src, const char *what)
 {
+  if (disk_full(s, src))
+    return dq_err_set(DOCQ_EIO, "no space left on the disk holding the index (%s; sqlite: %s)", s->db_path, what);
   return dq_err_set(map_sqlite(src), "sqlite: %s: %s (%s)", what, sqlite3_errmsg(s->db), s->db_path);
 }
 
@@ -173,7 +184,10 @@ int dq_exec(dq_store *s, const char *sql)
   char *msg = NULL;
   int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
   int out = 0;
-  if (rc != SQLITE_OK) out = dq_err_set(map_sqlite(rc), "sqlite: %s: %s (%s)", sql, msg ? msg : sqlite3_errstr(rc), s->db_path);
+  if (disk_full(s, rc))
+    out = dq_err_set(DOCQ_EIO, "no space left on the disk holding the index (%s; sqlite: %s)", s->db_path, sql);
+  else if (rc != SQLITE_OK)
+    out = dq_err_set(map_sqlite(rc), "sqlite: %s: %s (%s)", sql, msg ? msg : sqlite3_errstr(rc), s->db_path);
   sqlite3_free(msg);
   return out;
 }

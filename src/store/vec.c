@@ -262,8 +262,13 @@ int dq_vec_save(dq_vec *v, const char *tmp_path, const char *path, const char *d
   size_t n = 0;
   FILE *f = fopen(tmp_path, "wb");
   if (!f) return dq_err_set(DOCQ_EIO, "cannot create %s: %s", tmp_path, strerror(errno));
+  errno = 0;
   if (faiss_write_index(v->index, f)) {
-    rc = faiss_fail(DOCQ_EIO, tmp_path);
+    /* A failed fwrite (full disk) leaves errno and the stream's error flag:
+     * say that, not FAISS's exception text with its source location. */
+    int e = errno;
+    if (ferror(f) && e) rc = dq_err_set(DOCQ_EIO, "cannot write %s: %s", tmp_path, strerror(e));
+    else rc = faiss_fail(DOCQ_EIO, tmp_path);
     fclose(f);
     goto fail;
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CLI integration test of docq index / status / rm on samples/ and edge cases:
 # unchanged re-run, edit, rename, delete, skipped files with reasons,
-# .docqignore, the writer lock, --json, --help, exit codes.
+# .docqignore, the writer lock, --json, --help, exit codes, Ctrl-C, a full disk.
 set -u
 BIN=${DOCQ_BIN:?DOCQ_BIN not set}
 SRC=${DOCQ_SOURCE_DIR:?DOCQ_SOURCE_DIR not set}
@@ -129,6 +129,40 @@ check "... the index is consistent" '[ $? -eq 0 ]'
 kept=$(jnum documents "$("$BIN" --db "$T/big-idx" status --json)")
 out=$("$BIN" --db "$T/big-idx" index "$C" --json 2>/dev/null)
 check "... the next run keeps the $kept committed files and adds the rest" '[ "$(jnum unchanged "$out")" = "$kept" ] && [ $(( $(jnum added "$out") + kept )) -eq 40 ]'
+
+# A full disk: a 400 KiB tmpfs (the samples' index needs about 570 KiB) in a
+# private mount namespace, where the system allows one without root. The run
+# stops at the file that did not fit, names it and says what to do; what was
+# committed stays and is consistent; with room, the next run finishes.
+if unshare -rm true 2>/dev/null; then
+  FD="$T/fulldisk"; mkdir -p "$FD/mnt"
+  cp -r "$SRC/samples/corpus" "$FD/corpus"
+  unshare -rm bash -c '
+    mount -t tmpfs -o size=400k none "$1/mnt" || exit 99
+    "$2" --db "$1/mnt/idx" index "$1/corpus" >/dev/null 2>"$1/err"; echo $? > "$1/rc1"
+    "$2" --db "$1/mnt/idx" status --check >/dev/null 2>&1; echo $? > "$1/rc-check"
+    "$2" --db "$1/mnt/idx" status --json > "$1/st1" 2>/dev/null
+    mount -o remount,size=16m "$1/mnt"
+    "$2" --db "$1/mnt/idx" index "$1/corpus" --json > "$1/out2" 2>/dev/null; echo $? > "$1/rc2"
+    "$2" --db "$1/mnt/idx" status --check >/dev/null 2>&1; echo $? > "$1/rc-check2"
+  ' _ "$FD" "$BIN"
+  if [ $? -eq 99 ]; then
+    echo "skip full-disk checks: cannot mount a tmpfs here"
+  else
+    kept=$(jnum documents "$(cat "$FD/st1")")
+    check "full disk: index exits 1" '[ "$(cat "$FD/rc1")" = 1 ]'
+    check "... names the file it stopped at and the full disk" 'grep -q "corpus/.*: not stored: no space left on the disk holding the index" "$FD/err"'
+    check "... says what is kept and what to do" 'grep -q "everything committed before this is kept; free some space" "$FD/err"'
+    check "... no raw FAISS or SQLite wording" '! grep -q -e "Error in" -e "database or disk is full" -e "disk I/O error" "$FD/err"'
+    check "... the index is consistent" '[ "$(cat "$FD/rc-check")" = 0 ]'
+    check "... some files were committed before it filled ($kept)" '[ "${kept:-0}" -gt 0 ] && [ "$kept" -lt 12 ]'
+    out=$(cat "$FD/out2")
+    check "... with room, the next run keeps them and adds the rest" '[ "$(cat "$FD/rc2")" = 0 ] && [ "$(jnum unchanged "$out")" = "$kept" ] && [ $(( $(jnum added "$out") + kept )) -eq 12 ]'
+    check "... and the index is consistent" '[ "$(cat "$FD/rc-check2")" = 0 ]'
+  fi
+else
+  echo "skip full-disk checks: no unprivileged mount namespaces (unshare -rm)"
+fi
 
 echo "$fails failure(s)"
 [ $fails -eq 0 ]
