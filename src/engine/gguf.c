@@ -144,7 +144,7 @@ static int read_str(parser *ps, const char *what, const char *key, int64_t idx, 
 static int read_name(parser *ps, const char *what, uint64_t max, char **out)
 {
   const uint8_t *s;
-  uint64_t n;
+  uint64_t n = 0;
   int rc = read_str(ps, what, NULL, -1, max, &s, &n);
   if (rc < 0) return rc;
   if (n == 0) return dq_err_set(DOCQ_ECORRUPT, "%s: empty %s at byte %zu", ps->path, what, ps->r.off - 8);
@@ -566,7 +566,7 @@ static int range_error(const dq_gguf *g, const dq_gguf_kv *kv, int neg, uint64_t
 
 int dq_gguf_get_u64(const dq_gguf *g, const char *key, uint64_t *out)
 {
-  const dq_gguf_kv *kv;
+  const dq_gguf_kv *kv = NULL;
   int neg, rc;
   uint64_t mag;
   if ((rc = lookup(g, key, &kv)) < 0 || (rc = get_int(g, kv, &neg, &mag, "an integer")) < 0) return rc;
@@ -577,7 +577,7 @@ int dq_gguf_get_u64(const dq_gguf *g, const char *key, uint64_t *out)
 
 int dq_gguf_get_u32(const dq_gguf *g, const char *key, uint32_t *out)
 {
-  const dq_gguf_kv *kv;
+  const dq_gguf_kv *kv = NULL;
   int neg, rc;
   uint64_t mag;
   if ((rc = lookup(g, key, &kv)) < 0 || (rc = get_int(g, kv, &neg, &mag, "an integer")) < 0) return rc;
@@ -588,7 +588,7 @@ int dq_gguf_get_u32(const dq_gguf *g, const char *key, uint32_t *out)
 
 int dq_gguf_get_i32(const dq_gguf *g, const char *key, int32_t *out)
 {
-  const dq_gguf_kv *kv;
+  const dq_gguf_kv *kv = NULL;
   int neg, rc;
   uint64_t mag;
   if ((rc = lookup(g, key, &kv)) < 0 || (rc = get_int(g, kv, &neg, &mag, "an integer")) < 0) return rc;
@@ -599,7 +599,7 @@ int dq_gguf_get_i32(const dq_gguf *g, const char *key, int32_t *out)
 
 int dq_gguf_get_f32(const dq_gguf *g, const char *key, float *out)
 {
-  const dq_gguf_kv *kv;
+  const dq_gguf_kv *kv = NULL;
   int neg, rc;
   uint64_t mag;
   if ((rc = lookup(g, key, &kv)) < 0) return rc;
@@ -622,7 +622,7 @@ int dq_gguf_get_f32(const dq_gguf *g, const char *key, float *out)
 
 int dq_gguf_get_bool(const dq_gguf *g, const char *key, int *out)
 {
-  const dq_gguf_kv *kv;
+  const dq_gguf_kv *kv = NULL;
   int rc;
   if ((rc = lookup(g, key, &kv)) < 0) return rc;
   if (kv->type != DQ_GGUF_BOOL) return type_error(g, kv, "bool");
@@ -632,7 +632,7 @@ int dq_gguf_get_bool(const dq_gguf *g, const char *key, int *out)
 
 int dq_gguf_get_str(const dq_gguf *g, const char *key, const char **s, size_t *len)
 {
-  const dq_gguf_kv *kv;
+  const dq_gguf_kv *kv = NULL;
   int rc;
   if ((rc = lookup(g, key, &kv)) < 0) return rc;
   if (kv->type != DQ_GGUF_STRING) return type_error(g, kv, "string");
@@ -643,7 +643,7 @@ int dq_gguf_get_str(const dq_gguf *g, const char *key, const char **s, size_t *l
 
 int dq_gguf_get_arr(const dq_gguf *g, const char *key, int *arr_type, uint64_t *n, const void **data)
 {
-  const dq_gguf_kv *kv;
+  const dq_gguf_kv *kv = NULL;
   int rc;
   if ((rc = lookup(g, key, &kv)) < 0) return rc;
   if (kv->type != DQ_GGUF_ARRAY) return type_error(g, kv, "array");

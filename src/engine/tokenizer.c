@@ -180,8 +180,8 @@ static int str_array(const dq_gguf *g, const char *key, long *idx, uint64_t *n)
 
 static int load_tokens(dq_tok *t, const dq_gguf *g)
 {
-  long ki;
-  uint64_t n;
+  long ki = -1;
+  uint64_t n = 0;
   int rc = str_array(g, "tokenizer.ggml.tokens", &ki, &n);
   if (rc < 0) return rc;
   if (n == 0 || n > DQ_TOK_MAX_VOCAB)
@@ -221,7 +221,7 @@ static int load_tokens(dq_tok *t, const dq_gguf *g)
 static int load_scores_types(dq_tok *t, const dq_gguf *g)
 {
   int at;
-  uint64_t n;
+  uint64_t n = 0;
   const void *data;
   if (dq_gguf_find(g, "tokenizer.ggml.scores") >= 0) {
     dq_gguf_get_arr(g, "tokenizer.ggml.scores", &at, &n, &data);
@@ -250,8 +250,8 @@ static int load_scores_types(dq_tok *t, const dq_gguf *g)
  * llama.cpp does), stored without the space. */
 static int load_merges(dq_tok *t, const dq_gguf *g)
 {
-  long ki;
-  uint64_t n;
+  long ki = -1;
+  uint64_t n = 0;
   int rc = str_array(g, "tokenizer.ggml.merges", &ki, &n);
   if (rc < 0) return rc == DOCQ_ENOTFOUND ? dq_err_set(DOCQ_ECORRUPT, "%s: BPE vocabulary without tokenizer.ggml.merges", g->path) : rc;
   if (n > DQ_TOK_MAX_VOCAB) return dq_err_set(DOCQ_ECORRUPT, "%s: %llu merges", g->path, (unsigned long long)n);
