@@ -352,6 +352,14 @@ static int commit_item(run *r, file_item *it)
   int rc = 0;
   switch (it->kind) {
   case PREP_SKIP:
+    if (it->err == DOCQ_ENOTFOUND && it->old_id && r->o->remove_missing) {
+      /* Indexed before, deleted after the walk saw it: gone now, as if it had
+       * vanished before the run (not left behind until the next one). */
+      rc = dq_store_begin(db->store);
+      if (!rc) rc = in_txn(db, dq_store_remove_doc(db->store, it->old_id));
+      if (!rc) { r->st.removed++; report(r, it->path, DOCQ_FILE_REMOVED, NULL); }
+      return rc;
+    }
     r->st.skipped++;
     report(r, it->path, DOCQ_FILE_SKIPPED, it->errmsg ? it->errmsg : "skipped");
     dq_log(DOCQ_LOG_WARN, "%s", it->errmsg ? it->errmsg : it->path);

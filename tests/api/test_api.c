@@ -1,7 +1,8 @@
 /* The public API through <docq.h> only: options versions, errors, documents
  * from memory (add, replace, list, remove), statistics, search and ask, and
  * an index of an older built-in embedder re-encoded on a writable open
- * (plain SQLite edits its manifest to make it one). */
+ * (plain SQLite edits its manifest to make it one), and files deleted while a
+ * run is under way. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -291,6 +292,83 @@ static void test_api__search_options_versions(void **state)
   docq_db_free(db);
 }
 
+/* A file deleted while a run is under way, after the walk saw it: the run
+ * goes on and says so; an indexed earlier version of it is removed, not
+ * left behind as if the file were still there. */
+typedef struct {
+  char victim_new[256], victim_old[256];
+  int deleted, n_skipped, n_removed;
+  char reason[256];
+} mid_delete;
+
+static void on_file_mid_delete(const char *path, docq_file_status s, const char *reason, void *p)
+{
+  mid_delete *m = p;
+  if (!m->deleted) { /* the first file done: the victims are far behind in the queue */
+    m->deleted = 1;
+    assert_int_equal(unlink(m->victim_new), 0);
+    assert_int_equal(unlink(m->victim_old), 0);
+  }
+  if (s == DOCQ_FILE_SKIPPED) {
+    m->n_skipped++;
+    snprintf(m->reason, sizeof m->reason, "%s: %s", path, reason ? reason : "");
+  }
+  if (s == DOCQ_FILE_REMOVED) m->n_removed++;
+}
+
+static void test_api__file_deleted_mid_index(void **state)
+{
+  (void)state;
+  char src[128], idx[128], name[32], text[128];
+  snprintf(src, sizeof src, "%s/src", g_dir);
+  snprintf(idx, sizeof idx, "%s/idx", g_dir);
+  assert_int_equal(mkdir(src, 0777), 0);
+  for (int i = 0; i < 30; i++) {
+    snprintf(name, sizeof name, "f%02d.txt", i);
+    snprintf(text, sizeof text, "Note %d: the lighthouse keeper counted %d ships in the fog.\n", i, i * 7);
+    write_file(src, name, text);
+  }
+  const char *paths[] = { src };
+  docq_db *db;
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0); /* f28 is indexed */
+
+  /* f28 is edited (so this run would reload it), f29 is new; both go mid-run */
+  write_file(src, "f28.txt", "Note 28, edited: the keeper saw a whale.\n");
+  write_file(src, "f30.txt", "Note 30: a new file, deleted before its turn.\n");
+  struct stat sb;
+  assert_int_equal(stat(src, &sb), 0);
+  mid_delete m = {0};
+  snprintf(m.victim_new, sizeof m.victim_new, "%s/f30.txt", src);
+  snprintf(m.victim_old, sizeof m.victim_old, "%s/f28.txt", src);
+  docq_index_options o = DOCQ_INDEX_OPTIONS_INIT;
+  o.on_file = on_file_mid_delete;
+  o.payload = &m;
+  docq_index_stats st;
+  assert_int_equal(docq_index_paths(db, paths, 1, &o, &st), 0);
+  assert_true(m.deleted);
+  assert_int_equal(docq_check(db), 0);
+  docq_stats ds;
+  assert_int_equal(docq_stat(db, &ds), 0);
+  assert_int_equal(ds.documents, 29); /* f00..f27 and f29: neither victim is left */
+  assert_int_equal(st.added, 0);
+  assert_int_equal(st.updated, 0);
+  assert_int_equal(st.unchanged, 29);
+  /* the new file: skipped, saying why; the indexed one: removed */
+  assert_int_equal(st.skipped, 1);
+  assert_int_equal(m.n_skipped, 1);
+  assert_non_null(strstr(m.reason, "f30.txt"));
+  assert_non_null(strstr(m.reason, "disappeared"));
+  assert_int_equal(st.removed, 1);
+  assert_int_equal(m.n_removed, 1);
+  docq_results *res;
+  docq_search_options so = DOCQ_SEARCH_OPTIONS_INIT;
+  assert_int_equal(docq_search(&res, db, "keeper whale", &so), 0);
+  for (size_t i = 0; i < docq_results_count(res); i++) assert_null(strstr(docq_results_get(res, i)->path, "f28"));
+  docq_results_free(res);
+  docq_db_free(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -298,6 +376,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__documents_from_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__old_builtin_embedder_reencoded, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
