@@ -1,8 +1,8 @@
 /* Fuzz target: the chunker's contract on arbitrary text. Input: byte 0 picks
  * the format, byte 1 the target (1..64 tokens), byte 2 the overlap (0..15);
  * the rest is the document. Checks (abort on failure): valid UTF-8 chunks,
- * estimated tokens within n_tokens and the target (unless one unsplittable
- * line), exact file slices and line numbers for text/markdown, overlaps that
+ * estimated tokens within n_tokens and the target (unless one code point or
+ * one unsplittable line), exact file slices and line numbers for text/markdown, overlaps that
  * repeat the previous chunk's tail, and, for plain text, that the chunks
  * minus overlaps hold every non-space byte of the document in order. */
 #include <stdint.h>
@@ -22,6 +22,13 @@ static size_t ws(const uint8_t *s, size_t n)
   if (n >= 2 && s[0] == 0xC2 && s[1] == 0xA0) return 2;
   if (n >= 3 && s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) return 3;
   return 0;
+}
+
+/* Is s[0..n) exactly one UTF-8 code point (the chunks are valid UTF-8)? */
+static int one_code_point(const uint8_t *s, size_t n)
+{
+  size_t len = s[0] < 0x80 ? 1 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
+  return n == len;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -45,8 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(ch->ordinal == i && ch->src_start <= ch->src_end && ch->src_end <= n);
     CHECK(dq_utf8_valid(ch->text, ch->text_len) && dq_utf8_valid(ch->clean, ch->clean_len));
     size_t est = dq_token_estimate(ch->text, ch->text_len);
+    /* Over the target only when nothing smaller exists: one code point (a
+     * U+FFFD costs 3 against a target of 1) or one code line (markdown
+     * fence, html pre). */
     if (est > target || ch->n_tokens > target)
-      CHECK(f != DQ_FMT_TEXT && !memchr(ch->text, '\n', ch->text_len)); /* one code line (markdown fence, html pre) */
+      CHECK(one_code_point((const uint8_t *)ch->text, ch->text_len) ||
+            (f != DQ_FMT_TEXT && !memchr(ch->text, '\n', ch->text_len)));
     if (f != DQ_FMT_HTML) CHECK(est <= ch->n_tokens);
     CHECK(ch->overlap_len < ch->text_len);
     if (ch->overlap_len) {
