@@ -15,8 +15,10 @@
  *  - `overlap_len` leading bytes of `text` repeat the end of the previous
  *    chunk: whole trailing sentences (words or characters when a single
  *    sentence is larger than overlap_tokens), never across a heading.
- *  - n_tokens counts `text` with the configured counter; it is at most
- *    target_tokens unless the chunk is one unsplittable code line. */
+ *  - n_tokens counts `text` with the configured counter (at least its own
+ *    estimate: pieces of a word cut at characters never share a chunk); it is
+ *    at most target_tokens unless the chunk is one unsplittable code line, or
+ *    one character costing more than a tiny target. */
 #include "indexer/chunk.h"
 
 #include <string.h>
@@ -376,12 +378,28 @@ static size_t gap_tokens(const ck *c, const unit *u)
   return count(c, u->sp + l->b, u->a - l->b);
 }
 
+/* Does u continue the open chunk's last unit inside one run of ASCII
+ * letters (a word cut at characters)? Joined, such pieces can be estimated
+ * above the sum of their own estimates ("ihhv" 1 + "We" 1, "ihhvWe" 4: the
+ * mixed-case rule), so they never share a chunk; every other cut (white
+ * space, punctuation, digits, CJK) keeps the sum an upper bound. */
+static int glued_letters(const ck *c, const unit *u)
+{
+  if (!c->nu) return 0;
+  const unit *l = &c->u[c->nu - 1];
+  if (l->sp != u->sp || l->b != u->a || u->a == 0 || u->a >= u->b) return 0;
+  unsigned char x = (unsigned char)u->sp[u->a - 1] | 0x20, y = (unsigned char)u->sp[u->a] | 0x20;
+  return x >= 'a' && x <= 'z' && y >= 'a' && y <= 'z';
+}
+
 static int add_unit(ck *c, const unit *u)
 {
   int rc;
   size_t cost = u->tokens + gap_tokens(c, u);
   if (u->heading && c->has_body) {
     if ((rc = emit(c)) < 0) return rc;
+  } else if (glued_letters(c, u)) {
+    if ((rc = emit(c)) < 0) return rc; /* no overlap: it would end where u starts */
   } else if (c->nu && c->tok + cost > c->target) {
     unit ov;
     if ((rc = make_overlap(c, &ov)) < 0) return rc;

@@ -319,6 +319,23 @@ static void test_indexer_chunk__cjk_cut_between_characters(void **state)
   dq_doc_free(d);
 }
 
+/* A word longer than the target is cut at characters. Pieces of one run of
+ * letters never share a chunk: joined, "abcdefghi" (2) and "Jk" (1) fit a
+ * target of 3 by their own counts, but "abcdefghiJk" is estimated at 8 (the
+ * mixed-case rule), above the target and the stored count (check_chunks). */
+static void test_indexer_chunk__word_cut_at_characters(void **state)
+{
+  (void)state;
+  size_t n;
+  dq_doc *d;
+  dq_chunk *c = chunks_of("abcdefghiJk and more", DQ_FMT_TEXT, 3, 0, &n, &d);
+  assert_true(n >= 2);
+  assert_string_equal(c[0].text, "abcdefghi");
+  assert_int_equal(strncmp(c[1].text, "Jk", 2), 0);
+  dq_chunks_free(c, n);
+  dq_doc_free(d);
+}
+
 static void test_indexer_chunk__code_split_between_lines(void **state)
 {
   (void)state;
@@ -511,6 +528,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_indexer_chunk__invariants_generated),
     cmocka_unit_test(test_indexer_chunk__headings_start_chunks),
+    cmocka_unit_test(test_indexer_chunk__word_cut_at_characters),
     cmocka_unit_test(test_indexer_chunk__front_matter_in_first_clean),
     cmocka_unit_test(test_indexer_chunk__sentences_then_words),
     cmocka_unit_test(test_indexer_chunk__cjk_cut_between_characters),
