@@ -213,13 +213,14 @@ static int parse_str_array(parser *p, json_member *m)
     sbuf b = {0};
     if (parse_string(p, &b)) { free(b.p); goto bad; }
     char **na = realloc(arr, (n + 2) * sizeof *na);
-    if (!na) { free(b.p); goto bad; }
+    if (!na) { free(b.p); fail(p, "out of memory"); goto bad; }
     arr = na;
     arr[n++] = b.p;
     arr[n] = NULL;
     ws(p);
     if (p->i < p->n && p->s[p->i] == ',') { p->i++; continue; }
     if (p->i < p->n && p->s[p->i] == ']') { p->i++; m->arr = arr; m->n_arr = n; return 0; }
+    fail(p, "expected ',' or ']'");
     goto bad;
   }
   for (size_t i = 0; i < n; i++) free(arr[i]);
