@@ -223,8 +223,9 @@ int cmd_index(int argc, char **argv)
     else if (!g_cli.json)
       fprintf(stderr, "docq index: %s\n", m && *m ? m : docq_strerror(rc));
     if (!g_cli.json && rc == DOCQ_EIO)
-      fprintf(stderr, "docq index: everything committed before this is kept; free some space (or choose another "
-                      "--db folder) and run it again to finish\n");
+      fprintf(stderr, "docq index: everything committed before this is kept; %s and run it again to finish\n",
+              m && strstr(m, "no space left") ? "free some space (or choose another --db folder)"
+                                              : "fix the problem above");
   }
   docq_db_free(db);
   free(paths);

@@ -112,7 +112,8 @@ DOCQ_API void docq_set_log(docq_log_cb cb, int max_level, void *payload);
 typedef struct docq_db docq_db;
 
 enum {
-  DOCQ_OPEN_READONLY = 0x1, /* never write; fails with DOCQ_ENOTFOUND if absent */
+  DOCQ_OPEN_READONLY = 0x1, /* never write; fails with DOCQ_ENOTFOUND if absent; works on
+                               read-only media (opened immutable when the folder cannot be written) */
   DOCQ_OPEN_CREATE = 0x2    /* create the index folder if it does not exist */
 };
 
@@ -121,7 +122,7 @@ enum {
  * file left behind by a crash. Several readers and one writer may have the
  * same index open from different processes.
  * Errors: DOCQ_ENOTFOUND, DOCQ_ECORRUPT, DOCQ_EVERSION (made by a newer docq),
- * DOCQ_EIO. */
+ * DOCQ_EIO (also: a writable open of a folder that cannot be written). */
 DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags);
 
 /* Close the index and free the handle. NULL is a no-op. */

@@ -406,6 +406,28 @@ static int open_dir(const char *dir, unsigned flags)
   return 0;
 }
 
+/* "file:" URI of an index on a read-only medium (a CD, a read-only mount, a
+ * folder we may not write): immutable=1 tells SQLite nobody changes it, so a
+ * reader needs neither locks nor the -shm file WAL mode would create next to
+ * it. Bytes outside the URI's unreserved set are percent-encoded. */
+static char *immutable_uri(const char *path)
+{
+  dq_buf b = {0};
+  dq_buf_puts(&b, "file:");
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/-._~", *p))
+      dq_buf_putc(&b, (char)*p);
+    else
+      dq_buf_printf(&b, "%%%02X", *p);
+  }
+  dq_buf_puts(&b, "?immutable=1");
+  if (b.oom) { dq_buf_free(&b); return NULL; }
+  return dq_buf_detach(&b);
+}
+
+/* Can this process create files in dir (the -wal / -shm files of WAL mode)? */
+static int dir_writable(const char *dir) { return access(dir, W_OK) == 0; }
+
 int dq_store_open(dq_store **out, const char *dir, unsigned flags)
 {
   DQ_ASSERT_ARG(out && dir && *dir);
@@ -427,8 +449,26 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
     rc = dq_err_set(DOCQ_ENOTFOUND, "no docq index in %s (run `docq index` first)", dir);
     goto done;
   }
+  const int writable = dir_writable(dir);
+  if (!(flags & DQ_STORE_READONLY) && !writable) {
+    rc = dq_err_set(DOCQ_EIO, "index %s cannot be written (%s): indexing needs to write there; search and ask can "
+                              "still read it", dir, strerror(errno));
+    goto done;
+  }
   int oflags = SQLITE_OPEN_NOMUTEX | ((flags & DQ_STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  int src = sqlite3_open_v2(s->db_path, &s->db, oflags, NULL);
+  char *uri = NULL;
+  struct stat wal;
+  char *wal_path = path_join(dir, "docq.sqlite-wal");
+  /* A left-over WAL (a writer that did not close) holds commits an immutable
+   * open would not see: then try the normal read-only open and its error. */
+  int has_wal = wal_path && stat(wal_path, &wal) == 0 && wal.st_size > 0;
+  dq_free(wal_path);
+  if ((flags & DQ_STORE_READONLY) && !writable && !has_wal) {
+    if (!(uri = immutable_uri(s->db_path))) { rc = DOCQ_ENOMEM; goto done; }
+    oflags |= SQLITE_OPEN_URI;
+  }
+  int src = sqlite3_open_v2(uri ? uri : s->db_path, &s->db, oflags, NULL);
+  dq_free(uri);
   if (src != SQLITE_OK) {
     rc = s->db ? dq_sql_fail(s, src, "open") : dq_err_set(DOCQ_ENOMEM, "sqlite: cannot open %s", s->db_path);
     goto done;

@@ -133,7 +133,8 @@ check "... the next run keeps the $kept committed files and adds the rest" '[ "$
 # A full disk: a 400 KiB tmpfs (the samples' index needs about 570 KiB) in a
 # private mount namespace, where the system allows one without root. The run
 # stops at the file that did not fit, names it and says what to do; what was
-# committed stays and is consistent; with room, the next run finishes.
+# committed stays and is consistent; with room, the next run finishes. Then
+# the same mount read-only: search and ask still read the index.
 if unshare -rm true 2>/dev/null; then
   FD="$T/fulldisk"; mkdir -p "$FD/mnt"
   cp -r "$SRC/samples/corpus" "$FD/corpus"
@@ -145,6 +146,11 @@ if unshare -rm true 2>/dev/null; then
     mount -o remount,size=16m "$1/mnt"
     "$2" --db "$1/mnt/idx" index "$1/corpus" --json > "$1/out2" 2>/dev/null; echo $? > "$1/rc2"
     "$2" --db "$1/mnt/idx" status --check >/dev/null 2>&1; echo $? > "$1/rc-check2"
+    "$2" --db "$1/mnt/idx" index "$1/corpus" --quiet >/dev/null 2>&1 # a writer last: no -wal/-shm left
+    mount -o remount,ro "$1/mnt"
+    "$2" --db "$1/mnt/idx" index "$1/corpus" >/dev/null 2>"$1/err-ro"; echo $? > "$1/rc-ro"
+    "$2" --db "$1/mnt/idx" search "compost heap" -k 1 > "$1/search-ro" 2>&1; echo $? > "$1/rc-search-ro"
+    "$2" --db "$1/mnt/idx" ask "How often should the compost heap be turned?" > "$1/ask-ro" 2>&1; echo $? > "$1/rc-ask-ro"
   ' _ "$FD" "$BIN"
   if [ $? -eq 99 ]; then
     echo "skip full-disk checks: cannot mount a tmpfs here"
@@ -159,6 +165,10 @@ if unshare -rm true 2>/dev/null; then
     out=$(cat "$FD/out2")
     check "... with room, the next run keeps them and adds the rest" '[ "$(cat "$FD/rc2")" = 0 ] && [ "$(jnum unchanged "$out")" = "$kept" ] && [ $(( $(jnum added "$out") + kept )) -eq 12 ]'
     check "... and the index is consistent" '[ "$(cat "$FD/rc-check2")" = 0 ]'
+    # the same index on a read-only file system: indexing says why it cannot, reading works
+    check "read-only index: index exits 3 and says it cannot write there" '[ "$(cat "$FD/rc-ro")" = 3 ] && grep -q "cannot be written (Read-only file system)" "$FD/err-ro"'
+    check "... search still reads it" '[ "$(cat "$FD/rc-search-ro")" = 0 ] && grep -q "garden.md" "$FD/search-ro"'
+    check "... ask still answers from it" '[ "$(cat "$FD/rc-ask-ro")" = 0 ] && grep -q "garden.md" "$FD/ask-ro"'
   fi
 else
   echo "skip full-disk checks: no unprivileged mount namespaces (unshare -rm)"
