@@ -54,9 +54,13 @@ int cli_open_db(docq_db **db, int create, int readonly);
 void cli_json_str(FILE *f, const char *s);
 /* 1 when stderr is a terminal and not --quiet/--json (progress bars). */
 int cli_tty(void);
-/* Install a SIGINT handler that calls docq_interrupt(db) (first Ctrl-C) and
- * exits (second). */
+/* Install a SIGINT handler that calls docq_interrupt(db) (first Ctrl-C; db
+ * may be NULL) and exits (second). */
 void cli_on_sigint(docq_db *db);
+/* The same for a model context: the first Ctrl-C calls docq_ctx_interrupt(c). */
+void cli_on_sigint_ctx(docq_ctx *c);
+/* 1 once Ctrl-C was pressed. */
+int cli_interrupted(void);
 
 /* Commands: argv[0] is the command name. Return an exit code. */
 int cmd_index(int argc, char **argv);

@@ -156,6 +156,7 @@ int cli_tty(void)
 }
 
 static docq_db *volatile g_sig_db;
+static docq_ctx *volatile g_sig_ctx;
 static volatile sig_atomic_t g_sig_count;
 
 static void on_sigint(int sig)
@@ -168,6 +169,15 @@ static void on_sigint(int sig)
     _exit(EXIT_INTERRUPTED);
   }
   if (g_sig_db) docq_interrupt(g_sig_db);
+  if (g_sig_ctx) docq_ctx_interrupt(g_sig_ctx);
+}
+
+int cli_interrupted(void) { return g_sig_count > 0; }
+
+void cli_on_sigint_ctx(docq_ctx *c)
+{
+  g_sig_ctx = c;
+  cli_on_sigint(g_sig_db);
 }
 
 void cli_on_sigint(docq_db *db)

@@ -37,9 +37,12 @@ static void usage(FILE *f)
         "  --db DIR         the index folder\n", f);
 }
 
+static int g_streamed; /* some of the answer is on stdout */
+
 static int stream_token(const char *utf8, size_t len, void *payload)
 {
   (void)payload;
+  g_streamed = 1;
   fwrite(utf8, 1, len, stdout);
   fflush(stdout);
   return 0;
@@ -209,6 +212,14 @@ int cmd_ask(int argc, char **argv)
   }
   docq_answer *ans = NULL;
   int rc = docq_ask(&ans, db, q, &ao);
+  if (rc == DOCQ_ECANCELED && !g_cli.json) {
+    /* Ctrl-C: a streamed answer stops where it was */
+    if (g_streamed) printf("\n");
+    fprintf(stderr, "docq ask: interrupted%s\n", g_streamed ? "; the answer above is incomplete" : "");
+    docq_db_free(db);
+    docq_model_free(model);
+    return EXIT_INTERRUPTED;
+  }
   if (rc < 0) { code = cli_fail(rc, "ask failed"); docq_db_free(db); docq_model_free(model); return code; }
   unsigned budget = docq_answer_budget(ans);
   size_t lo = 0;

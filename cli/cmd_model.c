@@ -264,11 +264,17 @@ int cmd_generate(int argc, char **argv)
     if (d) fprintf(stderr, "docq generate: %s\n", d);
     docq_free(d);
   }
+  cli_on_sigint_ctx(c);
   fputs(prompt, stdout);
   rc = docq_generate(c, prompt, &o, NULL);
   fputc('\n', stdout);
+  cli_on_sigint_ctx(NULL);
   docq_ctx_free(c);
   docq_model_free(m);
+  if (rc == DOCQ_ECANCELED && cli_interrupted()) {
+    fprintf(stderr, "docq generate: interrupted\n");
+    return EXIT_INTERRUPTED;
+  }
   return rc < 0 ? cli_fail(rc, "generate") : 0;
 }
 

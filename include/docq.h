@@ -380,8 +380,16 @@ DOCQ_API void docq_ctx_free(docq_ctx *c);
 
 /* Plain completion of `prompt` (BOS added as the file says). The generated
  * text is streamed to opts->on_token and also returned in *out_text (may be
- * NULL; free with docq_free). */
+ * NULL; free with docq_free). Errors include DOCQ_ECANCELED (on_token asked
+ * to stop, or docq_ctx_interrupt). */
 DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_options *opts, char **out_text);
+
+/* Ask a running docq_generate on `c` to stop as soon as it can: between the
+ * prompt's batches (a long prompt need not finish) or between tokens; it then
+ * returns DOCQ_ECANCELED. Safe from any thread and from a signal handler.
+ * Cleared when the next docq_generate starts. (docq_ask with a model stops
+ * the same way on docq_interrupt of its db.) */
+DOCQ_API void docq_ctx_interrupt(docq_ctx *c);
 
 /* ---- long context: RoPE scaling, per-context options, logits --------------------------- */
 

@@ -151,7 +151,8 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
     } else if ((rc = dq_ask_model_answer(opts->model, a->prompt,
                                          opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256, &opts->gen,
-                                         &a->text, a->context, sizeof a->context)) < 0) {
+                                         &db->interrupted, &a->text, a->context, sizeof a->context)) < 0) {
+      if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");
       goto done;
     }
     *out = a;

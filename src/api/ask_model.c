@@ -55,7 +55,7 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
 }
 
 int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer_tokens, const docq_gen_options *gen,
-                        char **out_text, char *ctx_desc, size_t desc_cap)
+                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap)
 {
   DQ_ASSERT_ARG(m && prompt && gen && out_text);
   *out_text = NULL;
@@ -76,6 +76,7 @@ int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer
   co.n_threads = gen->n_threads;
   if ((rc = docq_ctx_options_fit(m, (size_t)n_prompt + answer_tokens + 8, &co, ctx_desc, desc_cap)) < 0) goto done;
   if ((rc = docq_ctx_new_ext(&c, m, &co)) == 0) {
+    c->also_interrupted = interrupt;
     docq_gen_options g = *gen;
     g.parse_special = 1; /* the template's markers are special tokens */
     rc = docq_generate(c, formatted, &g, out_text);

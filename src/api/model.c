@@ -419,6 +419,14 @@ DOCQ_API int docq_model_get_meta(const docq_model *dm, docq_model_meta *out)
   return 0;
 }
 
+static int ctx_interrupted(const docq_ctx *c) { return c->interrupted || (c->also_interrupted && *c->also_interrupted); }
+static int ctx_stop(void *c) { return ctx_interrupted(c); }
+
+DOCQ_API void docq_ctx_interrupt(docq_ctx *c)
+{
+  if (c) c->interrupted = 1;
+}
+
 DOCQ_API int docq_ctx_eval(docq_ctx *c, const int32_t *ids, size_t n, int reset, float *logits)
 {
   DQ_ASSERT_ARG(c && (ids || !n));
@@ -615,6 +623,7 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   }
   dq_fwd *f = c->fwd;
   dq_fwd_reset(f);
+  c->interrupted = 0;
 
   size_t n_prompt = 0, len = strlen(prompt);
   if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, o->parse_special != 0, NULL, 0, &n_prompt)) < 0) goto done;
@@ -640,9 +649,14 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   /* sized once so the token loop does not allocate in practice */
   if ((rc = dq_buf_reserve(&s.text, (size_t)(o->n_predict > 0 ? o->n_predict : 1) * 8 + 256)) < 0) goto done;
 
-  if ((rc = dq_fwd_eval(f, ids, (int)n_prompt, NULL)) < 0) goto done;
+  /* an interrupt is seen between the prompt's batches, not only after it */
+  if ((rc = dq_fwd_eval_stop(f, ids, (int)n_prompt, NULL, ctx_stop, c)) < 0) {
+    if (rc == DOCQ_ECANCELED) rc = dq_err_set(DOCQ_ECANCELED, "generation interrupted");
+    goto done;
+  }
   int stopped = 0;
   for (int i = 0; i < o->n_predict && !stopped; i++) {
+    if (ctx_interrupted(c)) { rc = dq_err_set(DOCQ_ECANCELED, "generation interrupted"); goto done; }
     int32_t t = dq_sampler_sample(smp, f->logits);
     if (dq_tok_is_eog(dm->tok, t)) break;
     dq_sampler_accept(smp, t);

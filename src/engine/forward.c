@@ -502,6 +502,11 @@ static void rerotate_cache(dq_fwd *f)
 
 int dq_fwd_eval(dq_fwd *f, const int32_t *toks, int n, float *all_logits)
 {
+  return dq_fwd_eval_stop(f, toks, n, all_logits, NULL, NULL);
+}
+
+int dq_fwd_eval_stop(dq_fwd *f, const int32_t *toks, int n, float *all_logits, int (*stop)(void *), void *stop_arg)
+{
   const int nv = f->m->hp.n_vocab;
   if (n <= 0) return dq_err_set(DOCQ_EINVAL, "no tokens to evaluate");
   if (n > f->n_ctx - f->n_past)
@@ -511,6 +516,7 @@ int dq_fwd_eval(dq_fwd *f, const int32_t *toks, int n, float *all_logits)
     if (toks[i] < 0 || toks[i] >= nv) return dq_err_set(DOCQ_EINVAL, "token id %d out of range (vocabulary %d)", toks[i], nv);
   if (f->k_raw && dq_rope_set_len(&f->rope, (int64_t)f->n_past + n) && f->n_past > 0) rerotate_cache(f);
   for (int i = 0; i < n; i += f->n_batch) {
+    if (stop && stop(stop_arg)) return dq_err_set(DOCQ_ECANCELED, "interrupted after %d of %d tokens", i, n);
     int T = n - i < f->n_batch ? n - i : f->n_batch;
     eval_batch(f, toks + i, T, all_logits ? all_logits + (size_t)i * nv : NULL);
   }

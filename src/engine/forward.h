@@ -89,5 +89,9 @@ void dq_fwd_reset(dq_fwd *f);
  * NULL it receives (n, n_vocab) logits of every token. Errors: DOCQ_EINVAL
  * (context full, token id out of range; nothing is appended then). */
 int dq_fwd_eval(dq_fwd *f, const int32_t *toks, int n, float *all_logits);
+/* The same, asking stop(stop_arg) before each batch of n_batch tokens: a
+ * non-zero answer returns DOCQ_ECANCELED, with the batches done so far in the
+ * cache (a long prompt can be interrupted). stop may be NULL. */
+int dq_fwd_eval_stop(dq_fwd *f, const int32_t *toks, int n, float *all_logits, int (*stop)(void *), void *stop_arg);
 
 #endif

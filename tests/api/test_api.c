@@ -2,7 +2,7 @@
  * from memory (add, replace, list, remove), statistics, search and ask, and
  * an index of an older built-in embedder re-encoded on a writable open
  * (plain SQLite edits its manifest to make it one), and files deleted while a
- * run is under way. */
+ * run is under way, and generation interrupted. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "docq.h"
+#include "gguf_writer.h"
 #include "index_sql.h"
 
 static char g_dir[64];
@@ -140,6 +141,21 @@ static void write_file(const char *dir, const char *name, const char *text)
   fclose(f);
 }
 
+/* A new index (g_dir/idx) of files written into g_dir/src: name, text pairs. */
+static docq_db *index_new(const char *const *files, size_t n_files)
+{
+  char src[128], idx[128];
+  snprintf(src, sizeof src, "%s/src", g_dir);
+  snprintf(idx, sizeof idx, "%s/idx", g_dir);
+  assert_int_equal(mkdir(src, 0777), 0);
+  for (size_t i = 0; i + 1 < 2 * n_files; i += 2) write_file(src, files[i], files[i + 1]);
+  const char *paths[] = { src };
+  docq_db *db;
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0);
+  return db;
+}
+
 /* The path and vector score of the best vector-only hit for `q`. */
 static double vector_top(docq_db *db, const char *q, char *path, size_t cap)
 {
@@ -237,16 +253,11 @@ static void test_api__old_builtin_embedder_reencoded(void **state)
 static void test_api__search_options_versions(void **state)
 {
   (void)state;
-  char src[128], idx[128];
-  snprintf(src, sizeof src, "%s/src", g_dir);
-  snprintf(idx, sizeof idx, "%s/idx", g_dir);
-  assert_int_equal(mkdir(src, 0777), 0);
-  write_file(src, "glacier.md", "# Glaciers\n\nA glacier leaves a moraine of rock where its ice melts.\n");
-  write_file(src, "harbor.md", "# Harbors\n\nThe glacier carved this harbor; ships now shelter there.\n");
-  const char *paths[] = { src };
-  docq_db *db;
-  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
-  assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0);
+  static const char *const files[] = {
+    "glacier.md", "# Glaciers\n\nA glacier leaves a moraine of rock where its ice melts.\n",
+    "harbor.md", "# Harbors\n\nThe glacier carved this harbor; ships now shelter there.\n",
+  };
+  docq_db *db = index_new(files, 2);
 
   docq_search_options v2;
   assert_int_equal(docq_search_options_init(&v2, DOCQ_SEARCH_OPTIONS_VERSION), 0);
@@ -369,6 +380,84 @@ static void test_api__file_deleted_mid_index(void **state)
   docq_db_free(db);
 }
 
+/* Interrupting generation through the public API: docq_ctx_interrupt from
+ * the token callback stops docq_generate (DOCQ_ECANCELED) before the next
+ * token; the request is cleared when the next completion starts; and
+ * docq_interrupt(db) stops docq_ask's model answer the same way. The model
+ * is a random-weight GGUF from the test writer (its text is noise). */
+typedef struct { docq_ctx *c; docq_db *db; int n; } gen_count;
+
+static int on_token_interrupt(const char *s, size_t n, void *p)
+{
+  (void)s; (void)n;
+  gen_count *g = p;
+  if (++g->n == 3) {
+    if (g->c) docq_ctx_interrupt(g->c);
+    if (g->db) docq_interrupt(g->db);
+  }
+  return 0;
+}
+
+static int on_token_count(const char *s, size_t n, void *p)
+{
+  (void)s; (void)n;
+  ((gen_count *)p)->n++;
+  return 0;
+}
+
+static void test_api__generation_interrupted(void **state)
+{
+  (void)state;
+  char model_path[128];
+  snprintf(model_path, sizeof model_path, "%s/m.gguf", g_dir);
+  dq_gw_model_params mp;
+  dq_gw_model_params_default(&mp);
+  mp.n_ctx = 4096;
+  mp.seed = 3;
+  assert_int_equal(dq_gw_write_model(&mp, model_path), 0);
+  docq_model *m;
+  assert_int_equal(docq_model_load(&m, model_path), 0);
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 256), 0);
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.temperature = 0;
+  o.n_predict = 40;
+  o.stop = NULL;
+  gen_count g = { c, NULL, 0 };
+  o.on_token = on_token_interrupt;
+  o.payload = &g;
+  char *text = NULL;
+  assert_int_equal(docq_generate(c, "the ab ba", &o, &text), DOCQ_ECANCELED);
+  assert_int_equal(g.n, 3);
+  assert_null(text);
+  /* the next completion starts clean */
+  gen_count h = { NULL, NULL, 0 };
+  o.on_token = on_token_count;
+  o.payload = &h;
+  assert_int_equal(docq_generate(c, "the ab ba", &o, &text), 0);
+  assert_true(h.n > 3);
+  docq_free(text);
+  docq_ctx_free(c);
+
+  /* docq_ask with the model, interrupted through its db */
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  docq_db *db = index_new(files, 1);
+  docq_ask_options ao;
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  ao.model = m;
+  ao.gen.temperature = 0;
+  ao.gen.n_predict = 40;
+  gen_count k = { NULL, db, 0 };
+  ao.gen.on_token = on_token_interrupt;
+  ao.gen.payload = &k;
+  docq_answer *a = (docq_answer *)1;
+  assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), DOCQ_ECANCELED);
+  assert_int_equal(k.n, 3);
+  assert_non_null(strstr(docq_error_last()->message, "ask interrupted"));
+  docq_db_free(db);
+  docq_model_free(m);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -377,6 +466,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__old_builtin_embedder_reencoded, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -472,6 +472,42 @@ static void consistency(const char *arch, int weight_type, int tied, int kv_type
   dq_free(buf);
 }
 
+/* dq_fwd_eval_stop asks before each batch: a stop after two batches of 16
+ * leaves exactly those 32 tokens in the cache, and what was computed is what
+ * an uninterrupted run computes (the next batches continue it exactly). */
+static int stop_after(void *arg)
+{
+  int *calls = arg;
+  return (*calls)++ >= 2;
+}
+
+static void test_engine_forward__eval_stops_between_batches(void **state)
+{
+  (void)state;
+  dq_gw_model_params p;
+  dq_gw_model_params_default(&p);
+  p.seed = 5;
+  uint8_t *buf;
+  dq_model *m = random_model(&p, &buf);
+  const int nv = m->hp.n_vocab, n = 50;
+  int32_t toks[50];
+  for (int i = 0; i < n; i++) toks[i] = (int32_t)((i * 31 + 7) % nv);
+  dq_fwd *f, *g;
+  assert_int_equal(dq_fwd_new(&f, m, 64, 16, 1, DQ_KV_F16), 0);
+  assert_int_equal(dq_fwd_new(&g, m, 64, 16, 1, DQ_KV_F16), 0);
+  int calls = 0;
+  assert_int_equal(dq_fwd_eval_stop(f, toks, n, NULL, stop_after, &calls), DOCQ_ECANCELED);
+  assert_int_equal(f->n_past, 32);
+  assert_non_null(strstr(dq_err_msg(), "interrupted after 32 of 50 tokens"));
+  assert_int_equal(dq_fwd_eval(f, toks + 32, n - 32, NULL), 0);
+  assert_int_equal(dq_fwd_eval_stop(g, toks, n, NULL, NULL, NULL), 0);
+  assert_memory_equal(f->logits, g->logits, sizeof(float) * (size_t)nv);
+  dq_fwd_free(f);
+  dq_fwd_free(g);
+  dq_model_free(m);
+  dq_free(buf);
+}
+
 static void test_engine_forward__batch_equals_decode(void **state)
 {
   (void)state;
@@ -596,6 +632,7 @@ int main(void)
     cmocka_unit_test(test_engine_forward__qwen2_q4_k_m_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q6_k_parity),
     cmocka_unit_test(test_engine_forward__batch_equals_decode),
+    cmocka_unit_test(test_engine_forward__eval_stops_between_batches),
     cmocka_unit_test(test_engine_forward__validation_names_the_problem),
     cmocka_unit_test(test_engine_forward__rope_from_metadata),
   };
