@@ -34,7 +34,9 @@ static void usage(FILE *f)
         "  -t N             threads (default: all cores)\n"
         "  --verbose        also list every packed passage and what was left out\n"
         "  --json           machine-readable output\n"
-        "  --db DIR         the index folder\n", f);
+        "  --db DIR         the index folder\n"
+        "Exit codes: 0 ok (also \"no passage answers this\"), 1 failed, 2 usage, 3 no index,\n"
+        "130 interrupted (Ctrl-C stops a model's answer where it is).\n", f);
 }
 
 static int g_streamed; /* some of the answer is on stdout */

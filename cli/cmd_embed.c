@@ -18,7 +18,8 @@ static void usage(FILE *f)
         "  --prefix-passage S   override the passage prefix (\"\" for none)\n"
         "  --json               one JSON array per text\n"
         "  --id                 print the embedder's identity and dimension first (to stderr)\n"
-        "Without TEXT, each line of standard input is one text.\n", f);
+        "Without TEXT, each line of standard input is one text.\n"
+        "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n", f);
 }
 
 static void on_log(int level, const char *msg, void *payload)

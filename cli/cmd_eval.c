@@ -52,7 +52,9 @@ static void usage(FILE *f)
         "passages (0 = not there).\n"
         "Without --db the corpus is indexed into a temporary folder that is removed afterwards;\n"
         "--db DIR keeps that index for the next run, and refuses (untouched) an index that holds\n"
-        "documents other than the corpus.\n", f);
+        "documents other than the corpus.\n"
+        "Exit codes: 0 ok, 1 failed (e.g. a malformed line, named with its file and line), 2 usage,\n"
+        "3 --db cannot be opened, 130 interrupted.\n", f);
 }
 
 static double mono(void)

@@ -165,7 +165,8 @@ static void generate_usage(FILE *f)
         "  -v, --verbose           print the effective context settings to stderr\n"
         "  -h, --help              this help\n"
         "Context (default: the model's trained length, at most 4096; RoPE as the file says):\n"
-        CTX_OPTIONS_HELP,
+        CTX_OPTIONS_HELP
+        "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage, 130 interrupted (Ctrl-C).\n",
         f);
 }
 
@@ -282,11 +283,14 @@ int cmd_generate(int argc, char **argv)
 
 int cmd_model(int argc, char **argv)
 {
-  if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+  int help = 0;
+  for (int i = 1; i < argc && i <= 2; i++) help |= !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+  if (help) { /* docq model --help, docq model info --help */
     fputs("usage: docq model info FILE [context options]\n"
           "Describe a GGUF model: architecture, sizes, context length, RoPE settings,\n"
           "tokenizer and chat template. Tokenizer-only files are accepted. With context\n"
-          "options, also the effective RoPE settings they give (overrides applied).\n" CTX_OPTIONS_HELP,
+          "options, also the effective RoPE settings they give (overrides applied).\n" CTX_OPTIONS_HELP
+          "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n",
           stdout);
     return 0;
   }
@@ -331,7 +335,8 @@ int cmd_tokenize(int argc, char **argv)
       puts("usage: docq tokenize --model FILE TEXT [--special]\n"
            "Print the token ids of TEXT, space-separated. Without --special no BOS/EOS is added\n"
            "and special-token text is read as plain text; with it both happen as the file says.\n"
-           "FILE may be a tokenizer-only GGUF.");
+           "FILE may be a tokenizer-only GGUF.\n"
+           "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.");
       return 0;
     } else if (is_opt(a, "-m", "--model")) {
       if (!(model = optval(argc, argv, &i, "-m", "--model"))) return bad_usage("tokenize", "missing value", a);
@@ -420,7 +425,8 @@ int cmd_bench(int argc, char **argv)
             "one at a time after BOS, each the greedy choice after the last) speed in tokens/s,\n"
             "mean +- standard deviation over -r repetitions, printed as llama-bench does.\n"
             "-p 0 or -n 0 skips that test.\n"
-            "Context (default: -p + -n + 16 tokens):\n" CTX_OPTIONS_HELP,
+            "Context (default: -p + -n + 16 tokens):\n" CTX_OPTIONS_HELP
+            "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n",
             stdout);
       return 0;
     } else if ((r_ = cli_ctx_opt(argc, argv, &i, &co, "bench")) != 0) {

@@ -19,7 +19,8 @@ static void usage(FILE *f)
         "  --no-feedback    no re-ranking with terms of the best passages (RM3);\n"
         "                   how close the query's words stand still counts\n"
         "  --json           machine-readable output\n"
-        "  --db DIR         the index folder\n", f);
+        "  --db DIR         the index folder\n"
+        "Exit codes: 0 ok (also with no hits), 1 failed, 2 usage, 3 no index, 130 interrupted.\n", f);
 }
 
 /* Print text with whitespace runs collapsed, at most max bytes, never cutting

@@ -21,6 +21,11 @@ DB="$T/idx"
 for c in "" index status rm search ask; do
   "$BIN" $c --help >/dev/null 2>&1; check "--help ${c:-docq} exits 0" '[ $? -eq 0 ]'
 done
+# every command's help states its exit codes
+for c in index status rm search ask eval generate tokenize bench embed "model info"; do
+  out=$("$BIN" $c --help 2>&1); rc=$?
+  check "$c --help exits 0 and states its exit codes" '[ $rc -eq 0 ] && printf "%s" "$out" | grep -q "^Exit codes: 0 ok"'
+done
 "$BIN" --version | grep -q '^docq ' ; check "--version" '[ $? -eq 0 ]'
 "$BIN" frobnicate >/dev/null 2>&1; check "unknown command exits 2" '[ $? -eq 2 ]'
 (cd "$T" && DOCQ_DB= "$BIN" status >/dev/null 2>&1); check "status without index exits 3" '[ $? -eq 3 ]'
