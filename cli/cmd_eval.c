@@ -53,8 +53,8 @@ static void usage(FILE *f)
         "Without --db the corpus is indexed into a temporary folder that is removed afterwards;\n"
         "--db DIR keeps that index for the next run, and refuses (untouched) an index that holds\n"
         "documents other than the corpus.\n"
-        "Exit codes: 0 ok, 1 failed (e.g. a malformed line, named with its file and line), 2 usage,\n"
-        "3 --db cannot be opened, 130 interrupted.\n", f);
+        "Exit codes: 0 ok, 1 failed (e.g. a malformed line, named with its file and line, or an\n"
+        "--db that cannot be opened), 2 usage, 4 the --db index is busy, 130 interrupted.\n", f);
 }
 
 static double mono(void)
