@@ -131,11 +131,33 @@ int cli_open_db(docq_db **db, int create, int readonly)
   return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
+ * no surrogates, at most U+10FFFF), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+  unsigned c = s[0];
+  size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  for (size_t i = 1; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating NUL */
+  if (n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))) return 0;
+  if (n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))) return 0;
+  return n;
+}
+
+/* A JSON string. Bytes that are not UTF-8 (a file name in another encoding,
+ * a question typed in a Latin-1 terminal) become U+FFFD, so the output stays
+ * valid JSON. */
 void cli_json_str(FILE *f, const char *s)
 {
   fputc('"', f);
   for (; s && *s; s++) {
     unsigned char c = (unsigned char)*s;
+    if (c >= 0x80) {
+      size_t n = utf8_seq((const unsigned char *)s);
+      if (!n) fputs("\\ufffd", f);
+      else { fwrite(s, 1, n, f); s += n - 1; }
+      continue;
+    }
     switch (c) {
     case '"': fputs("\\\"", f); break;
     case '\\': fputs("\\\\", f); break;

@@ -11,6 +11,7 @@
 #include "api/ask_model.h"
 #include "api/db_internal.h"
 #include "assemble/assemble.h"
+#include "indexer/normalize.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -99,8 +100,14 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   dq_pack_item *items = NULL;
   int *cited = NULL;
   dq_packed pk = {0};
+  /* The question goes into the prompt (a model's tokenizer) and is echoed:
+   * invalid UTF-8 in it (a Latin-1 terminal) becomes U+FFFD here. */
+  char *fixed = NULL;
+  size_t n_fixed = 0;
+  if ((rc = dq_utf8_repair(question, strlen(question), &fixed, &n_fixed, NULL)) < 0) return rc;
+  question = fixed;
   docq_answer *a = dq_calloc(1, sizeof *a);
-  if (!a) return DOCQ_ENOMEM;
+  if (!a) { dq_free(fixed); return DOCQ_ENOMEM; }
   docq_search_options so = opts->search;
   if (!so.k) so.k = 20;
   /* A merged span holds at most half the budget: a long run of matching
@@ -170,6 +177,7 @@ done:
   dq_packed_free(&pk);
   dq_free(items);
   dq_free(cited);
+  dq_free(fixed);
   return rc;
 }
 

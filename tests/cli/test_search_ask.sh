@@ -200,5 +200,17 @@ out=$("$BIN" --db "$L/idx" ask "lighthouse keeper lens wick log" --json)
 check "ask packs the best passage of a long matching run" 'printf "%s" "$out" | grep -q "\"rank\":1,"'
 check "... within the budget" '[ "$(printf "%s" "$out" | grep -o "\"prompt_tokens\":[0-9]*" | cut -d: -f2)" -le 2048 ]'
 
+# Bytes that are not UTF-8 never reach --json output or a prompt raw: a
+# question typed in a Latin-1 terminal, a file named in Latin-1.
+L="$T/latin1"; mkdir -p "$L"
+printf 'The lighthouse keeper logs the ships that pass the caf\xe9 on the pier.\n' > "$L/$(printf 'caf\xe9.txt')"
+"$BIN" --db "$T/idx-latin1" index "$L" >/dev/null 2>&1
+out=$("$BIN" --db "$T/idx-latin1" search "lighthouse keeper ships" --json)
+check "search --json: a Latin-1 file name comes out as U+FFFD" 'printf "%s" "$out" | grep -q "caf\\\\ufffd.txt" && ! printf "%s" "$out" | LC_ALL=C grep -q "$(printf "\xe9")"'
+out=$("$BIN" --db "$T/idx-latin1" ask "$(printf 'which ships pass the caf\xe9?')" --json --show-prompt)
+check "ask --json: a Latin-1 question comes out as U+FFFD" 'printf "%s" "$out" | grep -q "\"question\":\"which ships pass the caf\\\\ufffd?\"" && ! printf "%s" "$out" | LC_ALL=C grep -q "$(printf "\xe9")"'
+out=$("$BIN" --db "$T/idx-latin1" ask "$(printf 'which ships pass the caf\xe9?')" --show-prompt)
+check "ask: the prompt holds U+FFFD, not the raw byte" 'printf "%s" "$out" | grep -q "Question: which ships pass the caf$(printf "\xef\xbf\xbd")?"'
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]
