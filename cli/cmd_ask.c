@@ -184,7 +184,10 @@ int cmd_ask(int argc, char **argv)
     } else {
       if (!strcmp(a, "--") && i + 1 < argc) a = argv[++i];
       size_t n = strlen(a);
-      if (ql + n + 2 > sizeof q) { fprintf(stderr, "docq ask: question too long\n"); return EXIT_USAGE; }
+      if (ql + n + 2 > sizeof q) {
+        fprintf(stderr, "docq ask: the question is longer than %zu bytes; shorten it\n", sizeof q - 1);
+        return EXIT_USAGE;
+      }
       if (ql) q[ql++] = ' ';
       memcpy(q + ql, a, n + 1);
       ql += n;

@@ -134,7 +134,10 @@ int cmd_search(int argc, char **argv)
     } else {
       if (!strcmp(a, "--") && i + 1 < argc) a = argv[++i];
       size_t n = strlen(a);
-      if (qlen + n + 2 > sizeof query) { fprintf(stderr, "docq search: query too long\n"); return EXIT_USAGE; }
+      if (qlen + n + 2 > sizeof query) {
+        fprintf(stderr, "docq search: the query is longer than %zu bytes; shorten it\n", sizeof query - 1);
+        return EXIT_USAGE;
+      }
       if (qlen) query[qlen++] = ' ';
       memcpy(query + qlen, a, n + 1);
       qlen += n;

@@ -268,11 +268,27 @@ static int collect_id(void *vctx, const dq_doc_row *r)
 }
 
 /* Documents are stored under absolute paths; accept what the user typed. */
+/* The absolute path documents are stored under. A file or folder deleted
+ * since it was indexed has no realpath: resolve the folder it was in and
+ * append its name, so `docq rm notes/old.md` still finds it. */
 static char *canonical_path(const char *path)
 {
-  char buf[PATH_MAX];
+  char buf[PATH_MAX], dir[PATH_MAX];
   if (realpath(path, buf)) return dq_strdup(buf);
-  return dq_strdup(path);
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--;
+  if (n == 0 || n >= sizeof dir) return dq_strdup(path);
+  memcpy(dir, path, n);
+  dir[n] = 0;
+  char *slash = strrchr(dir, '/');
+  const char *base = slash ? slash + 1 : dir, *parent = ".";
+  if (slash == dir) parent = "/";
+  else if (slash) { *slash = 0; parent = dir; }
+  if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || !realpath(parent, buf)) return dq_strdup(path);
+  dq_buf b = {0};
+  dq_buf_printf(&b, "%s/%s", strcmp(buf, "/") ? buf : "", base);
+  if (b.oom) { dq_buf_free(&b); return NULL; }
+  return dq_buf_detach(&b);
 }
 
 DOCQ_API int docq_remove(docq_db *db, const char *path, uint64_t *n_removed)

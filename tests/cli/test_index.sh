@@ -135,6 +135,19 @@ kept=$(jnum documents "$("$BIN" --db "$T/big-idx" status --json)")
 out=$("$BIN" --db "$T/big-idx" index "$C" --json 2>/dev/null)
 check "... the next run keeps the $kept committed files and adds the rest" '[ "$(jnum unchanged "$out")" = "$kept" ] && [ $(( $(jnum added "$out") + kept )) -eq 40 ]'
 
+# A file deleted since it was indexed, named again by a relative path:
+# `index` says how to remove it, and `rm` with that same relative path does.
+G="$T/gone"; mkdir -p "$G/c"
+echo "Tea is brewed at eighty degrees." > "$G/c/tea.txt"
+echo "Coffee beans are roasted dark." > "$G/c/coffee.txt"
+"$BIN" --db "$G/idx" index "$G/c" >/dev/null 2>&1
+rm "$G/c/tea.txt"
+(cd "$G/c" && "$BIN" --db "$G/idx" index tea.txt >/dev/null 2>"$G/err"); rc=$?
+check "index of a deleted file: exit 1 and how to remove it" '[ $rc -eq 1 ] && grep -q "tea.txt is gone but still in the index; .docq rm .*/c/tea.txt. removes it" "$G/err"'
+out=$(cd "$G/c" && "$BIN" --db "$G/idx" rm tea.txt 2>&1); rc=$?
+check "rm of a deleted file by its relative path" '[ $rc -eq 0 ] && printf "%s" "$out" | grep -q "removed 1 document"'
+check "... the other document stays" '[ "$(jnum documents "$("$BIN" --db "$G/idx" status --json)")" = 1 ]'
+
 # A full disk: a 400 KiB tmpfs (the samples' index needs about 570 KiB) in a
 # private mount namespace, where the system allows one without root. The run
 # stops at the file that did not fit, names it and says what to do; what was
