@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -125,34 +124,6 @@ static void index_help(void)
          "Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot open index, 4 index busy, 130 interrupted.\n");
 }
 
-/* A path given to `docq index` that no longer exists but is still indexed
- * (a file deleted since): say how to remove it rather than only "no such
- * file". Paths are stored absolute, so resolve the parent folder. */
-static int exact_doc(const docq_doc_info *d, void *payload)
-{
-  const char *want = payload;
-  return strcmp(d->path, want) == 0 ? 1 : 0; /* 1 stops the listing: found */
-}
-
-static void hint_indexed_but_gone(docq_db *db, const char *const *paths, size_t n_paths)
-{
-  for (size_t i = 0; i < n_paths; i++) {
-    struct stat st;
-    if (stat(paths[i], &st) == 0) continue;
-    char dir[4096], abs[8192];
-    const char *slash = strrchr(paths[i], '/'), *base = slash ? slash + 1 : paths[i];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == paths[i]) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - paths[i]), paths[i]);
-    char *real = realpath(dir, NULL);
-    if (!real) continue;
-    snprintf(abs, sizeof abs, "%s/%s", strcmp(real, "/") ? real : "", base);
-    free(real);
-    if (docq_list_documents(db, abs, exact_doc, abs) == DOCQ_ECANCELED)
-      fprintf(stderr, "docq index: %s is gone but still in the index; `docq rm %s` removes it\n", paths[i], abs);
-  }
-}
-
 int cmd_index(int argc, char **argv)
 {
   docq_index_options o;
@@ -251,7 +222,6 @@ int cmd_index(int argc, char **argv)
       fprintf(stderr, "docq index: interrupted; everything committed so far is kept, run it again to finish\n");
     else if (!g_cli.json)
       fprintf(stderr, "docq index: %s\n", m && *m ? m : docq_strerror(rc));
-    if (!g_cli.json && rc == DOCQ_ENOTFOUND) hint_indexed_but_gone(db, paths, n_paths);
     if (!g_cli.json && rc == DOCQ_EIO)
       fprintf(stderr, "docq index: everything committed before this is kept; %s and run it again to finish\n",
               m && strstr(m, "no space left") ? "free some space (or choose another --db folder)"

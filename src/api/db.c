@@ -267,11 +267,7 @@ static int collect_id(void *vctx, const dq_doc_row *r)
   return 0;
 }
 
-/* Documents are stored under absolute paths; accept what the user typed. */
-/* The absolute path documents are stored under. A file or folder deleted
- * since it was indexed has no realpath: resolve the folder it was in and
- * append its name, so `docq rm notes/old.md` still finds it. */
-static char *canonical_path(const char *path)
+char *dq_api_canonical_path(const char *path)
 {
   char buf[PATH_MAX], dir[PATH_MAX];
   if (realpath(path, buf)) return dq_strdup(buf);
@@ -299,7 +295,7 @@ DOCQ_API int docq_remove(docq_db *db, const char *path, uint64_t *n_removed)
   if (db->flags & DOCQ_OPEN_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s is open read-only", db->path);
   int rc = dq_store_lock_writer(db->store);
   if (rc) return rc;
-  char *p = canonical_path(path);
+  char *p = dq_api_canonical_path(path);
   if (!p) return DOCQ_ENOMEM;
   ids_ctx c = {0};
   dq_doc_row row = {0};

@@ -20,6 +20,12 @@ struct docq_db {
 /* Start of every public call on db: clears the interrupt flag and the error. */
 static inline void dq_db_enter(docq_db *db) { db->interrupted = 0; }
 
+/* The absolute path documents are stored under, for what a user typed. A file
+ * or folder deleted since it was indexed has no realpath: the folder it was
+ * in is resolved and its name appended, so `docq rm notes/old.md` and
+ * `docq index notes/old.md` still find it. NULL when out of memory. */
+char *dq_api_canonical_path(const char *path);
+
 /* docq_search with a cap on merged spans (docq_ask: half its token budget;
  * 0 = none, as docq_search itself). */
 int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts,

@@ -512,13 +512,25 @@ static int check_manifest(run *r)
   return 0;
 }
 
-/* Canonical absolute path of a root; DOCQ_ENOTFOUND names it. */
-static int canonical_root(const char *p, char **out)
+/* Canonical absolute path of a root; DOCQ_ENOTFOUND names it, and says how
+ * to remove it when it is a document deleted since it was indexed. */
+static int canonical_root(docq_db *db, const char *p, char **out)
 {
   char buf[PATH_MAX];
-  if (!realpath(p, buf)) return dq_err_set(DOCQ_ENOTFOUND, "%s: %s", p, strerror(errno));
-  *out = dq_strdup(buf);
-  return *out ? 0 : DOCQ_ENOMEM;
+  if (realpath(p, buf)) {
+    *out = dq_strdup(buf);
+    return *out ? 0 : DOCQ_ENOMEM;
+  }
+  const int e = errno;
+  char *abs = dq_api_canonical_path(p);
+  dq_doc_row row = {0};
+  int indexed = abs && dq_store_doc_by_path(db->store, abs, &row) == 0;
+  if (indexed) dq_doc_row_clear(&row);
+  int rc = indexed ? dq_err_set(DOCQ_ENOTFOUND, "%s: %s, but it is still in the index; `docq rm %s` removes it", p,
+                                strerror(e), abs)
+                   : dq_err_set(DOCQ_ENOTFOUND, "%s: %s", p, strerror(e));
+  dq_free(abs);
+  return rc;
 }
 
 DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_paths,
@@ -552,7 +564,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
     roots = dq_calloc(n_paths ? n_paths : 1, sizeof *roots);
     if (!roots) rc = DOCQ_ENOMEM;
   }
-  for (size_t i = 0; !rc && i < n_paths; i++) rc = canonical_root(paths[i], &roots[i]);
+  for (size_t i = 0; !rc && i < n_paths; i++) rc = canonical_root(db, paths[i], &roots[i]);
 
   /* 1. walk */
   r.prog.stage = DOCQ_STAGE_SCAN;

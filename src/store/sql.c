@@ -185,7 +185,7 @@ int dq_exec(dq_store *s, const char *sql)
   int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
   int out = 0;
   if (disk_full(s, rc))
-    out = dq_err_set(DOCQ_EIO, "no space left on the disk holding the index (%s; sqlite: %s)", s->db_path, sql);
+    out = dq_sql_fail(s, rc, sql);
   else if (rc != SQLITE_OK)
     out = dq_err_set(map_sqlite(rc), "sqlite: %s: %s (%s)", sql, msg ? msg : sqlite3_errstr(rc), s->db_path);
   sqlite3_free(msg);
@@ -425,6 +425,17 @@ static char *immutable_uri(const char *path)
   return dq_buf_detach(&b);
 }
 
+/* A left-over WAL (a writer that did not close) holds commits an immutable
+ * open would not see: then the normal read-only open is tried, and its error. */
+static int wal_left_over(const char *dir)
+{
+  struct stat st;
+  char *wal = path_join(dir, "docq.sqlite-wal");
+  int left = wal && stat(wal, &st) == 0 && st.st_size > 0;
+  dq_free(wal);
+  return left;
+}
+
 /* Can this process create files in dir (the -wal / -shm files of WAL mode)? */
 static int dir_writable(const char *dir) { return access(dir, W_OK) == 0; }
 
@@ -457,13 +468,7 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
   }
   int oflags = SQLITE_OPEN_NOMUTEX | ((flags & DQ_STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   char *uri = NULL;
-  struct stat wal;
-  char *wal_path = path_join(dir, "docq.sqlite-wal");
-  /* A left-over WAL (a writer that did not close) holds commits an immutable
-   * open would not see: then try the normal read-only open and its error. */
-  int has_wal = wal_path && stat(wal_path, &wal) == 0 && wal.st_size > 0;
-  dq_free(wal_path);
-  if ((flags & DQ_STORE_READONLY) && !writable && !has_wal) {
+  if ((flags & DQ_STORE_READONLY) && !writable && !wal_left_over(dir)) {
     if (!(uri = immutable_uri(s->db_path))) { rc = DOCQ_ENOMEM; goto done; }
     oflags |= SQLITE_OPEN_URI;
   }

@@ -143,7 +143,7 @@ echo "Coffee beans are roasted dark." > "$G/c/coffee.txt"
 "$BIN" --db "$G/idx" index "$G/c" >/dev/null 2>&1
 rm "$G/c/tea.txt"
 (cd "$G/c" && "$BIN" --db "$G/idx" index tea.txt >/dev/null 2>"$G/err"); rc=$?
-check "index of a deleted file: exit 1 and how to remove it" '[ $rc -eq 1 ] && grep -q "tea.txt is gone but still in the index; .docq rm .*/c/tea.txt. removes it" "$G/err"'
+check "index of a deleted file: exit 1 and how to remove it" '[ $rc -eq 1 ] && grep -q "tea.txt: No such file or directory, but it is still in the index; .docq rm .*/c/tea.txt. removes it" "$G/err"'
 out=$(cd "$G/c" && "$BIN" --db "$G/idx" rm tea.txt 2>&1); rc=$?
 check "rm of a deleted file by its relative path" '[ $rc -eq 0 ] && printf "%s" "$out" | grep -q "removed 1 document"'
 check "... the other document stays" '[ "$(jnum documents "$("$BIN" --db "$G/idx" status --json)")" = 1 ]'
