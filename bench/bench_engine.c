@@ -88,7 +88,9 @@
  * cores of one thread each; whether its two vCPUs are one physical core's
  * two hardware threads cannot be seen from inside).
  *
- * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--dir /tmp] [--bw]
+ * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
+ *                     [--dir /tmp] [--bw]
+ * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
  * --bw: read the memory bandwidth (membw.h) with the same threads right
  * before and after each decode run, and print decode's share of it. */
 #include <math.h>
@@ -128,11 +130,11 @@ static double med(double *x, int n)
   return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
-static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps, int bw)
+static int run(const char *dir, const char *shape, int q4km, int pp, int tg, int threads, int reps, int bw)
 {
   char path[512];
   struct stat st;
-  if (dq_bench_model_file(dir, q4km, path, sizeof path) < 0 || stat(path, &st) != 0) {
+  if (dq_bench_model_file(dir, shape, q4km, path, sizeof path) < 0 || stat(path, &st) != 0) {
     fprintf(stderr, "write: %s\n", dq_err_msg());
     return 1;
   }
@@ -182,7 +184,8 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps,
       share[k] = tgs[k] * (double)m->weight_bytes / 1e9 / (0.5 * (bwb[k] + bwa[k]));
     }
   }
-  const char *name = q4km ? "qwen2 0.5B-shape Q4_K_M" : "qwen2 0.5B-shape Q8_0";
+  char name[64];
+  snprintf(name, sizeof name, "qwen2 %s-shape %s", shape, q4km ? "Q4_K_M" : "Q8_0");
   stats(pps, reps, &mu, &sd);
   stats(ppc, reps, &cmu, &csd);
   printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f | %9.2f |\n", name, st.st_size / 1048576.0,
@@ -217,7 +220,7 @@ static int run(const char *dir, int q4km, int pp, int tg, int threads, int reps,
 int main(int argc, char **argv)
 {
   int pp = 512, tg = 64, threads = 2, reps = 3, bw = 0;
-  const char *mix = "both", *dir = "/tmp";
+  const char *mix = "both", *dir = "/tmp", *shape = "0.5b";
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--bw")) { bw = 1; memmove(argv + i, argv + i + 1, sizeof *argv * (size_t)(argc - i)); argc--; i--; }
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -227,13 +230,14 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "-r")) reps = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--mix")) mix = argv[i + 1];
     else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    else if (!strcmp(argv[i], "--shape")) shape = argv[i + 1];
   }
   if (reps < 1 || reps > 64) reps = 3;
   int rc = 0;
   printf("| %-24s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "model", "size", "params", "threads", "test", "t/s",
          "t/s (cpu)");
   printf("| %-24s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "---", "---:", "---:", "---:", "---:", "---:", "---:");
-  if (strcmp(mix, "q4_k_m")) rc |= run(dir, 0, pp, tg, threads, reps, bw);
-  if (strcmp(mix, "q8_0")) rc |= run(dir, 1, pp, tg, threads, reps, bw);
+  if (strcmp(mix, "q4_k_m")) rc |= run(dir, shape, 0, pp, tg, threads, reps, bw);
+  if (strcmp(mix, "q8_0")) rc |= run(dir, shape, 1, pp, tg, threads, reps, bw);
   return rc;
 }

@@ -154,7 +154,7 @@ int main(int argc, char **argv)
     }
   }
   char path[512];
-  if (dq_bench_model_file(dir, q4km, path, sizeof path) < 0) {
+  if (dq_bench_model_file(dir, "0.5b", q4km, path, sizeof path) < 0) {
     fprintf(stderr, "write: %s\n", dq_err_msg());
     return 1;
   }

@@ -1,4 +1,4 @@
-/* The shared Qwen2.5-0.5B-shaped benchmark model (see qwen_shape.h). */
+/* The shared Qwen2.5-shaped benchmark models (see qwen_shape.h). */
 #include "qwen_shape.h"
 
 #include <stdio.h>
@@ -11,7 +11,13 @@
 #include "gguf_writer.h"
 #include "util/err.h"
 
-enum { E = 896, L = 24, H = 14, HKV = 2, F = 4864, V = DQ_BENCH_VOCAB, CTX = DQ_BENCH_CTX_TRAIN };
+enum { V = DQ_BENCH_VOCAB, CTX = DQ_BENCH_CTX_TRAIN };
+
+typedef struct shape { const char *name; int E, L, H, HKV, F; } shape;
+static const shape g_shapes[] = {
+  { "0.5b", 896, 24, 14, 2, 4864 },  /* Qwen2.5-0.5B */
+  { "1.5b", 1536, 28, 12, 2, 8960 }, /* Qwen2.5-1.5B */
+};
 
 double dq_bench_now(void)
 {
@@ -119,17 +125,28 @@ done:
   return rc;
 }
 
-static int more_bits(int i) { return i < L / 8 || i >= 7 * L / 8 || (i - L / 8) % 3 == 2; }
+/* llama.cpp's use_more_bits(i_layer, n_layers) */
+static int more_bits(int i, int L) { return i < L / 8 || i >= 7 * L / 8 || (i - L / 8) % 3 == 2; }
 
-static int write_model(const char *path, int q4km)
+/* llama.cpp's Q4_K_M type for a matrix whose rows hold n_in elements: a
+ * K-quant needs whole 256-element blocks, else Q4_K -> Q5_0, Q6_K -> Q8_0 */
+static int q4km_type(int want, int n_in)
 {
+  if (n_in % 256 == 0) return want;
+  return want == DQ_T_Q6_K ? DQ_T_Q8_0 : DQ_T_Q5_0;
+}
+
+static int write_model(const char *path, const shape *sh, int q4km)
+{
+  const int E = sh->E, L = sh->L, H = sh->H, HKV = sh->HKV, F = sh->F;
   dq_gw *w = dq_gw_new();
   uint64_t rng = 1234;
   int rc = 0;
-  char nm[64];
+  char nm[64], gname[64];
   if (!w) return DOCQ_ENOMEM;
+  snprintf(gname, sizeof gname, "qwen2.5-%s-shape %s", sh->name, q4km ? "Q4_K_M" : "Q8_0");
   if ((rc = dq_gw_add_str(w, "general.architecture", "qwen2")) < 0 ||
-      (rc = dq_gw_add_str(w, "general.name", q4km ? "qwen2.5-0.5b-shape Q4_K_M" : "qwen2.5-0.5b-shape Q8_0")) < 0 ||
+      (rc = dq_gw_add_str(w, "general.name", gname)) < 0 ||
       (rc = dq_gw_add_u32(w, "qwen2.context_length", CTX)) < 0 || (rc = dq_gw_add_u32(w, "qwen2.embedding_length", E)) < 0 ||
       (rc = dq_gw_add_u32(w, "qwen2.block_count", L)) < 0 || (rc = dq_gw_add_u32(w, "qwen2.feed_forward_length", F)) < 0 ||
       (rc = dq_gw_add_u32(w, "qwen2.attention.head_count", H)) < 0 ||
@@ -138,11 +155,12 @@ static int write_model(const char *path, int q4km)
       (rc = dq_gw_add_f32(w, "qwen2.rope.freq_base", 1e6f)) < 0 || (rc = add_tokenizer(w)) < 0)
     goto done;
   const int hd = E / H;
-  if ((rc = add(w, &rng, "token_embd.weight", DQ_T_Q8_0, E, V, 0, 1.0f)) < 0) goto done;
+  /* tied embeddings: the embedding matrix is the output one, Q6_K in Q4_K_M */
+  if ((rc = add(w, &rng, "token_embd.weight", q4km ? q4km_type(DQ_T_Q6_K, E) : DQ_T_Q8_0, E, V, 0, 1.0f)) < 0) goto done;
   for (int i = 0; i < L && rc == 0; i++) {
-    int t_small = q4km ? DQ_T_Q5_0 : DQ_T_Q8_0; /* rows of 896 */
-    int t_v = q4km ? (more_bits(i) ? DQ_T_Q8_0 : DQ_T_Q5_0) : DQ_T_Q8_0;
-    int t_down = q4km ? (more_bits(i) ? DQ_T_Q6_K : DQ_T_Q4_K) : DQ_T_Q8_0;
+    const int t_small = q4km ? q4km_type(DQ_T_Q4_K, E) : DQ_T_Q8_0; /* rows of n_embd */
+    const int t_v = q4km ? q4km_type(more_bits(i, L) ? DQ_T_Q6_K : DQ_T_Q4_K, E) : DQ_T_Q8_0;
+    const int t_down = q4km ? q4km_type(more_bits(i, L) ? DQ_T_Q6_K : DQ_T_Q4_K, F) : DQ_T_Q8_0;
 #define N(x) (snprintf(nm, sizeof nm, "blk.%d." x, i), nm)
     if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
         (rc = add(w, &rng, N("attn_q.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
@@ -178,14 +196,18 @@ long dq_bench_status_kib(const char *field)
   return v;
 }
 
-int dq_bench_model_file(const char *dir, int q4km, char *path, size_t cap)
+int dq_bench_model_file(const char *dir, const char *shape_name, int q4km, char *path, size_t cap)
 {
+  const shape *sh = NULL;
+  for (size_t i = 0; i < sizeof g_shapes / sizeof *g_shapes; i++)
+    if (!strcmp(g_shapes[i].name, shape_name)) sh = &g_shapes[i];
+  if (!sh) return dq_err_set(DOCQ_EINVAL, "unknown model shape '%s' (0.5b or 1.5b)", shape_name);
   struct stat st;
-  snprintf(path, cap, "%s/docq-bench-qwen2.5-0.5b-%s-v2.gguf", dir, q4km ? "q4_k_m" : "q8_0");
+  snprintf(path, cap, "%s/docq-bench-qwen2.5-%s-%s-v2.gguf", dir, sh->name, q4km ? "q4_k_m" : "q8_0");
   if (stat(path, &st) == 0) return 0;
   fprintf(stderr, "writing %s ...\n", path);
   const double t0 = dq_bench_now();
-  int rc = write_model(path, q4km);
+  int rc = write_model(path, sh, q4km);
   if (rc < 0) return rc;
   fprintf(stderr, "  %.1f s\n", dq_bench_now() - t0);
   return 0;
