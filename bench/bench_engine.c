@@ -1,5 +1,5 @@
 /* bench_engine: prefill and decode speed of the built-in engine on the
- * Qwen2.5-0.5B-shaped random model of qwen_shape.h (Q8_0 and Q4_K_M mixes,
+ * Qwen2.5-shaped random models of qwen_shape.h (0.5b or 1.5b; Q8_0 and Q4_K_M mixes,
  * written once to /tmp).
  * Measures pp (one prompt of -p tokens, batched) and tg (-n tokens one at a
  * time after one token), mean +- sd over repetitions, plus peak resident
@@ -87,6 +87,32 @@
  * kernels scale only 1.2x from one thread to two here (the VM shows two
  * cores of one thread each; whether its two vCPUs are one physical core's
  * two hardware threads cannot be seen from inside).
+ *
+ * 2026-11-26 14:55-15:10 UTC (session 9, load 0.9-2): three rounds, each
+ * `bench_engine -p 0 -n 64 -t 2 -r 5 --bw` then `llama-bench -p 0 -n 64 -t 2
+ * -r 3` on the same file:
+ *   Q8_0   docq 52.6, 53.6, 54.6  llama.cpp 52.7, 52.1, 52.7  1.02x;
+ *          share 87 87 88 90 85 | 90 90 90 91 89 | 87 89 87 89 90 (median 89%)
+ *   Q4_K_M docq 73.4, 70.0, 68.6  llama.cpp 54.2, 54.7, 55.5  1.28x;
+ *          share 60 62 59 58 57 | 86 84 83 83 84 | 86 86 81 84 85 (median 83%;
+ *          the first round against the fast mode, 47-51 GB/s, where docq
+ *          still read 28.8 GB/s: compute-bound, as above)
+ * The 1.5b shape (--shape 1.5b, K-quants throughout in Q4_K_M, like the
+ * 1B-7B models people run), three rounds of `bench_engine -p 512 -n 64 -t 2
+ * -r 3 --shape 1.5b` and `llama-bench -p 512 -n 64 -t 2 -r 3`, load 0.9-2:
+ *   Q8_0   pp512 docq 159, 164, 154  llama.cpp 80.0, 79.5, 79.1  2.04x
+ *          tg64  docq 18.9, 19.7, 24.5  llama.cpp 18.2, 19.0, 18.1  1.04x
+ *   Q4_K_M pp512 docq 121, 118, 125  llama.cpp 90.7, 91.3, 87.6  1.33x
+ *          tg64  docq 29.3, 29.5, 27.8  llama.cpp 30.3, 30.7, 33.2  0.96x
+ * So on K-quant decode docq is about 4% behind: llama.cpp repacks the Q4_K
+ * matrices at load into an 8-row interleaved layout ("CPU_REPACK model buffer
+ * size = 596.53 MiB": a copy beside the mapped file), while docq reads the
+ * mapped rows as they are (a K-quant row at ~22 GB/s per thread from
+ * DRAM, bench_kernels). Tried in this session and dropped: the Q4_K scales
+ * broadcast from a stack array instead of byte shuffles (1 thread 22.0 ->
+ * 19.5 GB/s), software prefetch of the row 2-4 KiB ahead (22 -> 16-18
+ * GB/s), and GFNI affine byte transforms for the nibble and Q6_K bit moves
+ * (1 thread Q4_K 22.0 -> 20.3, Q6_K 21.2 -> 21.4: no gain).
  *
  * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
