@@ -99,6 +99,18 @@ typedef struct dq_extract_opts {
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
                char **answer, int *found, int *cited, double *score);
 
+/* The visible text of Markdown s[0..n) into out (room for n bytes; the
+ * result is never longer): link text without its target ("[text](url)",
+ * "[text][ref]", "[[page|alias]]"); HTML tags, comments and ":::name"
+ * container fences removed; autolinks without their angle brackets; code
+ * spans and whatever does not parse as one of those copied as written.
+ * Returns the length written; *link_bytes (may be NULL) gets how many of
+ * those bytes are link text. (visible.c) */
+size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes);
+
+/* 1 when the passage's path names a Markdown file (.md, .markdown). */
+int dq_is_markdown_path(const char *path);
+
 #define DQ_EXTRACT_STRONG 0.4     /* measured: see extract.c */
 #define DQ_EXTRACT_STRONG_CJK 0.3 /* CJK questions score lower (bigram terms) */
 /* 1 when an answer found with this score is a weak match: below

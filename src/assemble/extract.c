@@ -142,6 +142,7 @@ static int on_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
 typedef struct sent {
   size_t passage, start, end;
   size_t head_start, head_end; /* the Markdown heading above it in the passage (empty if none) */
+  const char *vt; size_t vn;   /* what is scored and quoted: the text a reader sees (dq_md_visible) */
   terms tm;
   double lex, emb, base, score; /* score = base + the answer-type bonus */
 } sent;
@@ -258,6 +259,41 @@ static int in_question(void *ctx, const char *w, size_t n)
   return 0;
 }
 
+/* Each sentence's text as a reader sees it (vt, vn): in Markdown passages
+ * without link targets and HTML tags (dq_md_visible, into one buffer *vis
+ * the caller frees), elsewhere as written. Dropped as candidates: a sentence
+ * left with no letter or digit (an image, a tag on its own), and one that is
+ * mostly link text ("See also: [Typing Component Props](...)", a list of
+ * links): navigation, whose link words match a question without answering
+ * it. */
+static int visible_text(const dq_pack_item *passages, sent_list *l, char **vis)
+{
+  size_t total = 0, o = 0, kept = 0;
+  for (size_t i = 0; i < l->n; i++)
+    if (dq_is_markdown_path(passages[l->s[i].passage].path)) total += l->s[i].end - l->s[i].start;
+  if (total && !(*vis = dq_malloc(total))) return DOCQ_ENOMEM;
+  for (size_t i = 0; i < l->n; i++) {
+    sent *s = &l->s[i];
+    const char *t = passages[s->passage].text + s->start;
+    s->vt = t;
+    s->vn = s->end - s->start;
+    size_t link = 0;
+    if (dq_is_markdown_path(passages[s->passage].path)) {
+      s->vt = *vis + o;
+      s->vn = dq_md_visible(t, s->end - s->start, *vis + o, &link);
+      o += s->vn;
+    }
+    int seen = 0;
+    for (size_t k = 0; k < s->vn && !seen; k++) {
+      unsigned char c = (unsigned char)s->vt[k];
+      seen = c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    }
+    if (seen && 2 * link < s->vn) l->s[kept++] = *s;
+  }
+  l->n = kept;
+  return 0;
+}
+
 /* Lexical and embedding scores of every sentence. */
 static int score_sentences(const char *question, const dq_pack_item *passages, sent_list *l, const terms *q,
                            const dq_extract_opts *o)
@@ -273,8 +309,7 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
   if (!df || !idf) { rc = DOCQ_ENOMEM; goto done; }
   for (size_t i = 0; i < l->n; i++) {
     sent *s = &l->s[i];
-    const char *t = passages[s->passage].text + s->start;
-    if ((rc = dq_terms(t, s->end - s->start, on_term, &s->tm)) != 0 || s->tm.oom) { rc = DOCQ_ENOMEM; goto done; }
+    if ((rc = dq_terms(s->vt, s->vn, on_term, &s->tm)) != 0 || s->tm.oom) { rc = DOCQ_ENOMEM; goto done; }
     for (size_t a = 0; a < q->n; a++)
       for (size_t b = 0; b < s->tm.n; b++) if (s->tm.t[b].h == q->t[a].h) { df[a]++; break; }
   }
@@ -318,8 +353,8 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
     texts[0] = question;
     lens[0] = strlen(question);
     for (size_t i = 0; i < l->n; i++) {
-      texts[i + 1] = passages[l->s[i].passage].text + l->s[i].start;
-      lens[i + 1] = l->s[i].end - l->s[i].start;
+      texts[i + 1] = l->s[i].vt;
+      lens[i + 1] = l->s[i].vn;
     }
     if ((rc = dq_embed(o->embedder, texts, lens, 1, 1, vec)) < 0) goto done;
     if ((rc = dq_embed(o->embedder, texts + 1, lens + 1, l->n, 0, vec + dim)) < 0) goto done;
@@ -335,7 +370,7 @@ static int score_sentences(const char *question, const dq_pack_item *passages, s
     s->base = W_LEX * s->lex + W_EMB * (s->emb > 0 ? s->emb : 0) + W_RANK / (double)(s->passage + 1);
     s->score = s->base + (s->lex > 0 ? W_PASSAGE / (double)(s->passage + 1) : 0);
     if (qt && s->lex > 0 &&
-        dq_qtype_match(qt, passages[s->passage].text + s->start, s->end - s->start, in_question, (void *)q))
+        dq_qtype_match(qt, s->vt, s->vn, in_question, (void *)q))
       s->score += W_TYPE;
   }
 done:
@@ -367,6 +402,7 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
   sent_list l = {0};
   terms q = { .content_only = 1 };
   sent **order = NULL;
+  char *vis = NULL;
   dq_buf b = {0};
   int rc = 0;
 
@@ -387,6 +423,7 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
     }
     if (l.oom) { rc = DOCQ_ENOMEM; goto done; }
   }
+  if ((rc = visible_text(passages, &l, &vis)) < 0) goto done;
   if (q.n && l.n) {
     if ((rc = score_sentences(question, passages, &l, &q, o)) < 0) goto done;
     if (!(order = dq_malloc(l.n * sizeof *order))) { rc = DOCQ_ENOMEM; goto done; }
@@ -405,12 +442,12 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
         const sent *s = order[i];
         if (s->lex <= 0 || s->score < 0.6 * best->score) break;
         /* skip a sentence repeated verbatim (overlapping or duplicated passages) */
-        const char *st = passages[s->passage].text + s->start;
-        size_t sl = s->end - s->start;
+        const char *st = s->vt;
+        size_t sl = s->vn;
         int dup = 0;
         for (size_t k = 0; k < i && !dup; k++) {
           const sent *u = order[k];
-          dup = u->end - u->start == sl && !memcmp(passages[u->passage].text + u->start, st, sl);
+          dup = u->vn == sl && !memcmp(u->vt, st, sl);
         }
         if (dup) continue;
         if (taken) dq_buf_putc(&b, ' ');
@@ -434,5 +471,6 @@ done:
   dq_free(l.s);
   dq_free(q.t);
   dq_free(order);
+  dq_free(vis);
   return rc;
 }

@@ -233,6 +233,36 @@ static void test_assemble_extract__weak_match_lines(void **state)
   assert_true(dq_extract_weak("caf\xC3\xA9 \xFF broken bytes", 0.35)); /* Latin, invalid UTF-8: the 0.4 line */
 }
 
+/* Markdown is scored and quoted as a reader sees it: a link's text without
+ * its target, no HTML tags; a sentence that is mostly link text is
+ * navigation and no answer, and words found only in a link target match
+ * nothing. Plain-text files are quoted as written. */
+static void test_assemble_extract__markdown_as_rendered(void **state)
+{
+  (void)state;
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 3, -1 };
+  dq_pack_item md[1] = {
+    TP("Props", "guide/props.md",
+       "See also: [Typing Component Props](/guide/typescript/composition-api#typing-component-props) "
+       "<sup class=\"vt-badge ts\" />.\n\n"
+       "[Pinia](https://pinia.vuejs.org) is the recommended state management library for Vue.\n"),
+  };
+  assert_int_equal(dq_extract("What is the recommended state management library?", md, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "Pinia is the recommended state management library for Vue. [1]"));
+  assert_null(strstr(ans, "https://"));
+  assert_null(strstr(ans, "See also")); /* navigation: nothing but a link */
+  assert_null(strstr(ans, "<sup"));
+  dq_free(ans);
+  /* the question's words only in link targets and tag attributes */
+  expect("How does composition api typing work?", md, 1, 3, NULL);
+  /* the same bytes in a .txt file are quoted as written */
+  dq_pack_item txt[1] = { TP("notes", "notes.txt", "[Pinia](https://pinia.vuejs.org) is the recommended state library.") };
+  expect("What is the recommended state library?", txt, 1, 3, "[Pinia](https://pinia.vuejs.org) is the recommended");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -246,6 +276,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__weak_match_lines),
     cmocka_unit_test(test_assemble_extract__no_markdown_markers),
     cmocka_unit_test(test_assemble_extract__heading_and_title_count),
+    cmocka_unit_test(test_assemble_extract__markdown_as_rendered),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

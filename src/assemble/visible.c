@@ -1,0 +1,199 @@
+/* The text a reader of rendered Markdown sees in a sentence (see
+ * assemble.h, dq_md_visible).
+ *
+ * Why: the extractive answerer quotes sentences of Markdown files, and a
+ * sentence such as "More details: [Typing Props](/guide/typescript/
+ * composition-api#typing-component-props) <sup class="vt-badge ts" />" both
+ * reads badly in a terminal and matched a question about typing props
+ * through the words of its link target, which the reader never sees. So
+ * the answerer scores and quotes the visible text: link text without its
+ * target, no HTML tags or comments. Anything that does not parse as one of
+ * those constructs is kept as written (a lone "[", "a < b"), so plain prose
+ * passes through unchanged.
+ *
+ * Code spans (`Map<K, V>`, ``[a](b)``) are copied as written, backticks
+ * and all. Recognized elsewhere, on one line each:
+ *   [text](target) and ![alt](target)  -> text / alt (target may hold one
+ *                                         level of parentheses: wiki URLs)
+ *   [text][ref]                         -> text
+ *   [[page]], [[page|alias]], ![[page]] -> page / alias (Obsidian)
+ *   <tag ...>, </tag>, <tag ... />      -> nothing (tag: a letter, then
+ *                                         letters, digits, '-', ':', '.')
+ *   <!-- comment -->                    -> nothing (may span lines)
+ *   <https://...>                       -> the URL without the brackets
+ *   ":::tip" opening a line               -> nothing (container fences of
+ *                                         VitePress, Docusaurus, pandoc) */
+#include "assemble/assemble.h"
+
+#include <string.h>
+
+#define MAX_TAG 512 /* bytes of an HTML tag looked at; longer is not a tag */
+
+static int is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_alnum(unsigned char c) { return is_alpha(c) || (c >= '0' && c <= '9'); }
+
+/* End (one past ']') of the bracketed text opening at s[i] == '[', when it
+ * closes on the same line without nested brackets; 0 otherwise. */
+static size_t close_bracket(const char *s, size_t n, size_t i)
+{
+  for (size_t k = i + 1; k < n; k++) {
+    if (s[k] == ']') return k + 1;
+    if (s[k] == '[' || s[k] == '\n') return 0;
+  }
+  return 0;
+}
+
+/* End (one past ')') of "(target)" opening at s[i] == '(': one line, one
+ * level of nested parentheses; 0 otherwise. */
+static size_t close_paren(const char *s, size_t n, size_t i)
+{
+  int depth = 0;
+  for (size_t k = i; k < n; k++) {
+    if (s[k] == '\n') return 0;
+    if (s[k] == '(' && ++depth > 2) return 0;
+    if (s[k] == ')' && --depth == 0) return k + 1;
+  }
+  return 0;
+}
+
+/* End of an HTML tag or comment opening at s[i] == '<', 0 when it is none. */
+static size_t html_end(const char *s, size_t n, size_t i)
+{
+  if (n - i >= 4 && !memcmp(s + i, "<!--", 4)) {
+    for (size_t k = i + 4; k + 3 <= n; k++)
+      if (!memcmp(s + k, "-->", 3)) return k + 3;
+    return 0;
+  }
+  size_t k = i + 1;
+  if (k < n && s[k] == '/') k++;
+  if (k >= n || !is_alpha((unsigned char)s[k])) return 0;
+  while (k < n && (is_alnum((unsigned char)s[k]) || s[k] == '-' || s[k] == ':' || s[k] == '.')) k++;
+  if (k < n && s[k] == '>') return k + 1;
+  if (k + 1 < n && s[k] == '/' && s[k + 1] == '>') return k + 2;
+  if (k >= n || (s[k] != ' ' && s[k] != '\t' && s[k] != '\n')) return 0;
+  for (; k < n && k - i < MAX_TAG; k++) { /* attributes: up to '>', outside quotes */
+    if (s[k] == '<') return 0;
+    if (s[k] == '>') return k + 1;
+    if (s[k] == '"' || s[k] == '\'') {
+      const char *q = memchr(s + k + 1, s[k], n - k - 1);
+      if (!q) return 0;
+      k = (size_t)(q - s);
+    }
+  }
+  return 0;
+}
+
+/* End of the code span opening with the backtick run at s[i]: one past the
+ * closing run of the same length, 0 when there is none. */
+static size_t code_end(const char *s, size_t n, size_t i)
+{
+  size_t r = 0;
+  while (i + r < n && s[i + r] == '`') r++;
+  for (size_t k = i + r; k < n;) {
+    if (s[k] != '`') { k++; continue; }
+    size_t m = 0;
+    while (k + m < n && s[k + m] == '`') m++;
+    if (m == r) return k + m;
+    k += m;
+  }
+  return 0;
+}
+
+/* An autolink "<scheme://...>" opening at s[i]: the end of the URL (the
+ * '>' excluded), 0 when it is none. */
+static size_t autolink_end(const char *s, size_t n, size_t i)
+{
+  size_t k = i + 1;
+  while (k < n && is_alpha((unsigned char)s[k])) k++;
+  if (k == i + 1 || n - k < 3 || memcmp(s + k, "://", 3)) return 0;
+  for (k += 3; k < n; k++) {
+    if (s[k] == '>') return k;
+    if (s[k] == ' ' || s[k] == '\n' || s[k] == '<') return 0;
+  }
+  return 0;
+}
+
+size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes)
+{
+  size_t o = 0, lb = 0;
+  for (size_t i = 0; i < n;) {
+    const char c = s[i];
+    if (c == ':' && (i == 0 || s[i - 1] == '\n') && n - i >= 3 && !memcmp(s + i, ":::", 3)) {
+      size_t e = i; /* a container fence, ":::tip", "::: warning" or ":::": no text of its own */
+      while (e < n && s[e] == ':') e++;
+      while (e < n && (s[e] == ' ' || s[e] == '\t')) e++;
+      while (e < n && (is_alnum((unsigned char)s[e]) || s[e] == '-' || s[e] == '_')) e++;
+      while (e < n && (s[e] == ' ' || s[e] == '\t')) e++;
+      if (e < n && s[e] == '\n') e++; /* a fence line of its own goes whole */
+      i = e;
+      continue;
+    }
+    if (c == '`') {
+      size_t e = code_end(s, n, i);
+      if (!e) { /* an unmatched run is literal backticks */
+        e = i;
+        while (e < n && s[e] == '`') e++;
+      }
+      memcpy(out + o, s + i, e - i);
+      o += e - i;
+      i = e;
+      continue;
+    }
+    if (c == '<') {
+      size_t e = autolink_end(s, n, i);
+      if (e) { /* keep the URL, drop the brackets */
+        memcpy(out + o, s + i + 1, e - i - 1);
+        o += e - i - 1;
+        i = e + 1;
+        continue;
+      }
+      if ((e = html_end(s, n, i))) { i = e; continue; }
+    } else if (c == '[' || (c == '!' && i + 1 < n && s[i + 1] == '[')) {
+      const size_t b = c == '!' ? i + 1 : i; /* the '[' */
+      if (b + 1 < n && s[b + 1] == '[') { /* [[page]] or [[page|alias]] */
+        const char *end = NULL;
+        for (size_t k = b + 2; k + 1 < n && s[k] != '\n'; k++)
+          if (s[k] == ']' && s[k + 1] == ']') { end = s + k; break; }
+        if (end) {
+          const char *from = s + b + 2, *bar = memchr(from, '|', (size_t)(end - from));
+          if (bar) from = bar + 1;
+          memcpy(out + o, from, (size_t)(end - from));
+          o += (size_t)(end - from);
+          lb += (size_t)(end - from);
+          i = (size_t)(end - s) + 2;
+          continue;
+        }
+      } else {
+        size_t t = close_bracket(s, n, b), e = 0;
+        if (t && t < n && s[t] == '(') e = close_paren(s, n, t);
+        else if (t && t < n && s[t] == '[') e = close_bracket(s, n, t);
+        if (e) { /* the link text, without its target */
+          memcpy(out + o, s + b + 1, t - b - 2);
+          o += t - b - 2;
+          lb += t - b - 2;
+          i = e;
+          continue;
+        }
+      }
+    }
+    out[o++] = c;
+    i++;
+  }
+  if (link_bytes) *link_bytes = lb;
+  return o;
+}
+
+int dq_is_markdown_path(const char *path)
+{
+  static const char *const ext[] = {".md", ".markdown"}; /* as indexer/loader.c */
+  size_t n = path ? strlen(path) : 0;
+  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+    size_t k = strlen(ext[i]);
+    if (n > k) {
+      size_t j = 0;
+      while (j < k && (path[n - k + j] | 0x20) == ext[i][j]) j++;
+      if (j == k) return 1;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,107 @@
+/* Tests for src/assemble/visible.c: the text a reader of rendered Markdown
+ * sees (CommonMark's rendering of links, images, code spans, raw HTML and
+ * autolinks; Obsidian's [[wikilinks]]; ":::" container fences), and prose
+ * that only looks like markup passing through unchanged. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assemble/assemble.h"
+
+/* dq_md_visible(in) == want, with want_link bytes of link text (-1: any). */
+static void check(const char *in, const char *want, int want_link)
+{
+  size_t n = strlen(in), link = 12345;
+  char *out = malloc(n + 1);
+  assert_non_null(out);
+  size_t m = dq_md_visible(in, n, out, &link);
+  assert_true(m <= n);
+  out[m] = 0;
+  assert_string_equal(out, want);
+  if (want_link >= 0) assert_int_equal((int)link, want_link);
+  free(out);
+}
+
+static void test_assemble_visible__links_and_images(void **state)
+{
+  (void)state;
+  check("More details: [Typing Props](/guide/typescript#typing-props).", "More details: Typing Props.", 12);
+  check("![A diagram](img/flow.png) shows it.", "A diagram shows it.", 9);
+  check("See [the spec][spec] and [x][].", "See the spec and x.", 9);
+  /* a URL with one level of parentheses, as Wikipedia's */
+  check("[Mercury](https://en.wikipedia.org/wiki/Mercury_(planet)) is small.", "Mercury is small.", 7);
+  check("[[Tea notes]] and [[tea-2024|last year's tea]].", "Tea notes and last year's tea.", 24);
+  check("![[diagram.png]]", "diagram.png", 11);
+}
+
+static void test_assemble_visible__html(void **state)
+{
+  (void)state;
+  check("Typing Props <sup class=\"vt-badge ts\" /> here", "Typing Props  here", 0);
+  check("a <b>bold</b> <br> move", "a bold  move", 0);
+  check("x <a href=\"q?a>b\">link</a> y", "x link y", 0); /* '>' inside a quoted attribute */
+  check("before <!-- a note\nover lines --> after", "before  after", 0);
+  check("<VueSchoolLink href=\"x\" title=\"Free\"/>Text", "Text", 0);
+  check("Mail <https://example.org/a?b=c> now", "Mail https://example.org/a?b=c now", 0);
+}
+
+static void test_assemble_visible__prose_unchanged(void **state)
+{
+  (void)state;
+  const char *same[] = {
+    "If a < b and c > d then a < d.",
+    "Use x[i] for the i-th item, or [a] alone.",
+    "A lone ] and [ on the line.",
+    "Costs 3 < 5 <= 7; see (note).",
+    "[text] (with a space) is no link.",
+    "An unclosed [link](http://x.y is left as is.",
+    "Plain text, 中文也一样。",
+    "ratio :: 2 and a::b, and x:::y mid-line.",
+    "",
+  };
+  for (size_t i = 0; i < sizeof same / sizeof *same; i++) check(same[i], same[i], 0);
+}
+
+static void test_assemble_visible__code_spans_kept(void **state)
+{
+  (void)state;
+  check("Use `Map<string, T>` or `ref<T>()`.", "Use `Map<string, T>` or `ref<T>()`.", 0);
+  check("Write ``[a](b)`` literally, then [c](d).", "Write ``[a](b)`` literally, then c.", 1);
+  check("An odd ` backtick <b>x</b>", "An odd ` backtick x", 0);
+}
+
+static void test_assemble_visible__container_fences(void **state)
+{
+  (void)state;
+  check(":::tip It's not recommended.", "It's not recommended.", 0);
+  check("Intro.\n::: warning\nCareful.\n:::", "Intro.\nCareful.\n", 0);
+}
+
+static void test_assemble_visible__markdown_paths(void **state)
+{
+  (void)state;
+  assert_true(dq_is_markdown_path("/notes/a.md"));
+  assert_true(dq_is_markdown_path("README.MD"));
+  assert_true(dq_is_markdown_path("x.markdown"));
+  assert_false(dq_is_markdown_path("a.txt"));
+  assert_false(dq_is_markdown_path("md"));
+  assert_false(dq_is_markdown_path(".md.bak"));
+  assert_false(dq_is_markdown_path(NULL));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_assemble_visible__links_and_images),
+    cmocka_unit_test(test_assemble_visible__html),
+    cmocka_unit_test(test_assemble_visible__prose_unchanged),
+    cmocka_unit_test(test_assemble_visible__code_spans_kept),
+    cmocka_unit_test(test_assemble_visible__container_fences),
+    cmocka_unit_test(test_assemble_visible__markdown_paths),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
