@@ -52,6 +52,8 @@ char *cli_find_db(int create);
 int cli_open_db(docq_db **db, int create, int readonly);
 /* Write s as a JSON string literal (with quotes) to f. */
 void cli_json_str(FILE *f, const char *s);
+/* 1 when s holds nothing but white space (a blank question or query). */
+int cli_blank(const char *s);
 /* 1 when stderr is a terminal and not --quiet/--json (progress bars). */
 int cli_tty(void);
 /* Install a SIGINT handler that calls docq_interrupt(db) (first Ctrl-C; db

@@ -172,6 +172,12 @@ void cli_json_str(FILE *f, const char *s)
   fputc('"', f);
 }
 
+int cli_blank(const char *s)
+{
+  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+  return *s == 0;
+}
+
 int cli_tty(void)
 {
   return !g_cli.quiet && !g_cli.json && isatty(STDERR_FILENO);

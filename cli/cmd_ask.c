@@ -123,6 +123,7 @@ int cmd_ask(int argc, char **argv)
   const char *tok_path = NULL;
   int show_prompt = 0;
   char q[8192];
+  int got = 0; /* a question argument was given (maybe empty) */
   size_t ql = 0;
   q[0] = 0;
   for (int i = 1; i < argc; i++) {
@@ -183,6 +184,7 @@ int cmd_ask(int argc, char **argv)
       return EXIT_USAGE;
     } else {
       if (!strcmp(a, "--") && i + 1 < argc) a = argv[++i];
+      got = 1;
       size_t n = strlen(a);
       if (ql + n + 2 > sizeof q) {
         fprintf(stderr, "docq ask: the question is longer than %zu bytes; shorten it\n", sizeof q - 1);
@@ -197,7 +199,11 @@ int cmd_ask(int argc, char **argv)
     fprintf(stderr, "docq ask: %s needs a value\n", a);
     return EXIT_USAGE;
   }
-  if (!ql) { usage(stderr); return EXIT_USAGE; }
+  if (!got) { usage(stderr); return EXIT_USAGE; }
+  if (cli_blank(q)) {
+    fprintf(stderr, "docq ask: the question is empty; give it in quotes, e.g. docq ask \"how do I ...\"\n");
+    return EXIT_USAGE;
+  }
 
   docq_db *db = NULL;
   int code = cli_open_db(&db, 0, 1);

@@ -90,6 +90,7 @@ int cmd_search(int argc, char **argv)
   docq_search_options so;
   docq_search_options_init(&so, DOCQ_SEARCH_OPTIONS_VERSION);
   char query[8192];
+  int got = 0; /* a query argument was given (maybe empty) */
   size_t qlen = 0;
   query[0] = 0;
   for (int i = 1; i < argc; i++) {
@@ -133,6 +134,7 @@ int cmd_search(int argc, char **argv)
       return EXIT_USAGE;
     } else {
       if (!strcmp(a, "--") && i + 1 < argc) a = argv[++i];
+      got = 1;
       size_t n = strlen(a);
       if (qlen + n + 2 > sizeof query) {
         fprintf(stderr, "docq search: the query is longer than %zu bytes; shorten it\n", sizeof query - 1);
@@ -143,7 +145,11 @@ int cmd_search(int argc, char **argv)
       qlen += n;
     }
   }
-  if (!qlen) { usage(stderr); return EXIT_USAGE; }
+  if (!got) { usage(stderr); return EXIT_USAGE; }
+  if (cli_blank(query)) {
+    fprintf(stderr, "docq search: the query is empty; give it in quotes, e.g. docq search \"how do I ...\"\n");
+    return EXIT_USAGE;
+  }
 
   docq_db *db = NULL;
   int code = cli_open_db(&db, 0, 1);

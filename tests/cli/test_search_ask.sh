@@ -25,6 +25,13 @@ for c in search ask eval; do "$BIN" $c --help >/dev/null 2>&1; check "$c --help 
 "$BIN" --db "$DB" search >/dev/null 2>&1; check "search without a query exits 2" '[ $? -eq 2 ]'
 "$BIN" --db "$DB" search x --mode nope >/dev/null 2>&1; check "bad --mode exits 2" '[ $? -eq 2 ]'
 "$BIN" --db "$DB" ask >/dev/null 2>&1; check "ask without a question exits 2" '[ $? -eq 2 ]'
+# a blank question or query is a usage error that says so, not a search for nothing
+for c in ask search; do
+  for q in "" "   "; do
+    err=$("$BIN" --db "$DB" $c "$q" 2>&1 >/dev/null); rc=$?
+    check "$c \"$q\" exits 2 and says it is empty" '[ $rc -eq 2 ] && printf "%s" "$err" | grep -q "is empty"'
+  done
+done
 
 # search: the bread note comes first, with path:lines and a snippet
 out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 3)
