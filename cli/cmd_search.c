@@ -23,25 +23,7 @@ static void usage(FILE *f)
         "Exit codes: 0 ok (also with no hits), 1 failed, 2 usage, 3 no index, 130 interrupted.\n", f);
 }
 
-/* Print text with whitespace runs collapsed, at most max bytes, never cutting
- * a UTF-8 sequence; "..." when cut. */
-static void print_snippet(FILE *f, const char *t, size_t max)
-{
-  size_t out = 0;
-  int space = 0;
-  while (*t == ' ' || *t == '\n' || *t == '\t' || *t == '\r') t++;
-  for (const char *p = t; *p; ) {
-    if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') { space = 1; p++; continue; }
-    size_t k = 1;
-    unsigned char c = (unsigned char)*p;
-    if (c >= 0xF0) k = 4; else if (c >= 0xE0) k = 3; else if (c >= 0xC0) k = 2;
-    if (out + k + space > max) { fputs(" ...", f); return; }
-    if (space) { fputc(' ', f); out++; space = 0; }
-    for (size_t i = 0; i < k && p[i]; i++) fputc(p[i], f);
-    out += k;
-    p += k;
-  }
-}
+#define SNIPPET_BYTES 240
 
 static void print_json_paths(FILE *f, const char *list)
 {
@@ -61,7 +43,7 @@ static void print_json_paths(FILE *f, const char *list)
   fputc(']', f);
 }
 
-static void print_hit_json(FILE *f, const docq_hit *h, size_t rank)
+static void print_hit_json(FILE *f, const docq_hit *h, size_t rank, const char *query)
 {
   fprintf(f, "{\"rank\":%zu,\"score\":%.6g,\"bm25_score\":%.6g,\"vector_score\":%.6g,\"bm25_rank\":%d,"
              "\"vector_rank\":%d,\"doc_id\":%lld,\"chunk_first\":%lld,\"chunk_last\":%lld,\"path\":",
@@ -74,6 +56,10 @@ static void print_hit_json(FILE *f, const docq_hit *h, size_t rank)
   cli_json_str(f, h->section);
   fprintf(f, ",\"line_first\":%u,\"line_last\":%u,\"text\":", h->line_first, h->line_last);
   cli_json_str(f, h->text);
+  char *snip = docq_hit_snippet(h, query, SNIPPET_BYTES);
+  fputs(",\"snippet\":", f);
+  cli_json_str(f, snip ? snip : "");
+  docq_free(snip);
   fputs(",\"also_in\":", f);
   print_json_paths(f, h->also_in);
   fputc('}', f);
@@ -166,7 +152,7 @@ int cmd_search(int argc, char **argv)
     printf(",\"mode\":\"%s\",\"count\":%zu,\"hits\":[", modes[so.mode], n);
     for (size_t i = 0; i < n; i++) {
       if (i) putchar(',');
-      print_hit_json(stdout, docq_results_get(r, i), i + 1);
+      print_hit_json(stdout, docq_results_get(r, i), i + 1, query);
     }
     printf("]}\n");
   } else if (!n) {
@@ -178,7 +164,9 @@ int cmd_search(int argc, char **argv)
              h->line_first, h->line_last);
       if (h->section && *h->section) printf("  § %s", h->section);
       printf("\n    ");
-      print_snippet(stdout, h->text, 240);
+      char *snip = docq_hit_snippet(h, query, SNIPPET_BYTES);
+      fputs(snip ? snip : "", stdout);
+      docq_free(snip);
       putchar('\n');
       if (h->also_in && *h->also_in) {
         printf("    also in:");

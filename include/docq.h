@@ -314,6 +314,7 @@ typedef struct docq_hit {
   double bm25_score, vector_score;
   int bm25_rank, vector_rank; /* 1-based; 0 = not in that list */
   const char *also_in;   /* near-duplicates collapsed into this hit: paths, '\n'-separated; "" if none */
+  const char *format;    /* the document's: "text", "markdown" or "html" (text holds what was extracted) */
 } docq_hit;
 
 /* Search the index. The query is plain text: FTS5 operators, quotes and
@@ -323,6 +324,13 @@ DOCQ_API size_t docq_results_count(const docq_results *r);
 /* Borrowed; valid until docq_results_free. NULL when i is out of range. */
 DOCQ_API const docq_hit *docq_results_get(const docq_results *r, size_t i);
 DOCQ_API void docq_results_free(docq_results *r);
+/* A short excerpt of hit h for a result list: from the sentence of its text
+ * that holds most of the query's words (query may be NULL: from the start),
+ * white space collapsed, Markdown shown as rendered (links without their
+ * targets, no HTML tags), at most max_bytes bytes of text, " ..." when cut.
+ * Returns a string to free with docq_free; NULL when h is NULL or out of
+ * memory. */
+DOCQ_API char *docq_hit_snippet(const docq_hit *h, const char *query, size_t max_bytes);
 
 /* ---- models (GGUF) ---------------------------------------------------------------------- */
 

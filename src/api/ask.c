@@ -124,6 +124,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     items[i].text_len = strlen(h->text);
     items[i].line_first = h->line_first;
     items[i].line_last = h->line_last;
+    items[i].markdown = h->format && !strcmp(h->format, "markdown");
   }
   /* With a tokenizer, token counts are exact; else estimated. */
   dq_pack_opts po = { budget,

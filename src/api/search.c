@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "api/db_internal.h"
+#include "assemble/assemble.h"
+#include "indexer/normalize.h"
 #include "retrieve/retrieve.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -102,6 +104,7 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
     o->bm25_rank = h->bm25_rank;
     o->vector_rank = h->vec_rank;
     o->also_in = h->also_in;
+    o->format = h->format == DQ_FMT_MARKDOWN ? "markdown" : h->format == DQ_FMT_HTML ? "html" : "text";
   }
   *out = r;
   r = NULL;
@@ -115,6 +118,19 @@ DOCQ_API size_t docq_results_count(const docq_results *r) { return r ? r->n : 0;
 DOCQ_API const docq_hit *docq_results_get(const docq_results *r, size_t i)
 {
   return r && i < r->n ? &r->hits[i] : NULL;
+}
+
+DOCQ_API char *docq_hit_snippet(const docq_hit *h, const char *query, size_t max_bytes)
+{
+  if (!h || !h->text) return NULL;
+  char *q = NULL, *out = NULL;
+  size_t qn = 0;
+  /* a caller's query may hold bytes that are not UTF-8; the terms want UTF-8 */
+  if (query && dq_utf8_repair(query, strlen(query), &q, &qn, NULL) < 0) return NULL;
+  int rc = dq_snippet(h->text, strlen(h->text), h->format && !strcmp(h->format, "markdown"), q, max_bytes, &out);
+  dq_free(q);
+  dq_err_clear();
+  return rc < 0 ? NULL : out;
 }
 
 DOCQ_API void docq_results_free(docq_results *r)

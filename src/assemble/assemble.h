@@ -25,6 +25,7 @@ typedef struct dq_pack_item {
   const char *title, *path, *text;
   size_t text_len;
   uint32_t line_first, line_last;
+  int markdown; /* text is Markdown: the answerer reads it as rendered */
 } dq_pack_item;
 
 /* ---- ordering ------------------------------------------------------------------ */
@@ -108,8 +109,13 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
  * those bytes are link text. (visible.c) */
 size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes);
 
-/* 1 when the passage's path names a Markdown file (.md, .markdown). */
-int dq_is_markdown_path(const char *path);
+/* A display excerpt of text[0..n) (valid UTF-8) for a query: from the
+ * sentence holding the most of the query's distinct content terms (the
+ * first sentence that is not a heading when none does; "... " before it when
+ * text other than headings is skipped), read on with white space collapsed, as rendered when
+ * `markdown` (dq_md_visible); at most max bytes of text, cut on a character
+ * boundary with " ..." added. *out: a new string (dq_free). (snippet.c) */
+int dq_snippet(const char *text, size_t n, int markdown, const char *query, size_t max, char **out);
 
 #define DQ_EXTRACT_STRONG 0.4     /* measured: see extract.c */
 #define DQ_EXTRACT_STRONG_CJK 0.3 /* CJK questions score lower (bigram terms) */

@@ -270,7 +270,7 @@ static int visible_text(const dq_pack_item *passages, sent_list *l, char **vis)
 {
   size_t total = 0, o = 0, kept = 0;
   for (size_t i = 0; i < l->n; i++)
-    if (dq_is_markdown_path(passages[l->s[i].passage].path)) total += l->s[i].end - l->s[i].start;
+    if (passages[l->s[i].passage].markdown) total += l->s[i].end - l->s[i].start;
   if (total && !(*vis = dq_malloc(total))) return DOCQ_ENOMEM;
   for (size_t i = 0; i < l->n; i++) {
     sent *s = &l->s[i];
@@ -278,7 +278,7 @@ static int visible_text(const dq_pack_item *passages, sent_list *l, char **vis)
     s->vt = t;
     s->vn = s->end - s->start;
     size_t link = 0;
-    if (dq_is_markdown_path(passages[s->passage].path)) {
+    if (passages[s->passage].markdown) {
       s->vt = *vis + o;
       s->vn = dq_md_visible(t, s->end - s->start, *vis + o, &link);
       o += s->vn;

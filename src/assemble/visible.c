@@ -182,18 +182,3 @@ size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes)
   if (link_bytes) *link_bytes = lb;
   return o;
 }
-
-int dq_is_markdown_path(const char *path)
-{
-  static const char *const ext[] = {".md", ".markdown"}; /* as indexer/loader.c */
-  size_t n = path ? strlen(path) : 0;
-  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-    size_t k = strlen(ext[i]);
-    if (n > k) {
-      size_t j = 0;
-      while (j < k && (path[n - k + j] | 0x20) == ext[i][j]) j++;
-      if (j == k) return 1;
-    }
-  }
-  return 0;
-}

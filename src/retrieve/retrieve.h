@@ -59,6 +59,7 @@ typedef struct dq_hit_rec {
   uint32_t ord_first, ord_last;
   uint32_t line_first, line_last;
   char *path, *title, *section;
+  int format;                    /* the document's dq_format */
   char *text; size_t text_len;   /* as written; overlap between merged chunks removed */
   char *also_in;                 /* '\n'-separated paths of collapsed duplicates, "" if none */
   double score, bm25, vec;       /* best member's scores */

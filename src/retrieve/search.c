@@ -92,6 +92,7 @@ const double dq_default_w_convex = 0.75;
 typedef struct doc_cache {
   int64_t id;
   int pass;
+  int format; /* dq_format */
   char *path, *title;
 } doc_cache;
 
@@ -130,6 +131,7 @@ static int doc_get(picker *pk, int64_t id, doc_cache **out)
   doc_cache *d = &pk->docs[pk->n_docs];
   d->id = id;
   d->pass = dq_filter_match(pk->f, &row);
+  d->format = row.format;
   d->path = dq_strdup(row.path ? row.path : "");
   d->title = dq_strdup(row.title ? row.title : "");
   dq_doc_row_clear(&row);
@@ -301,6 +303,7 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
       doc_cache *d = NULL;
       if ((rc = doc_get(&pk, hits[i].doc_id, &d)) < 0) goto done;
       if (!(hits[i].path = dq_strdup(d->path)) || !(hits[i].title = dq_strdup(d->title))) { rc = DOCQ_ENOMEM; goto done; }
+      hits[i].format = d->format;
     }
     if ((rc = dq_hits_dedupe(hits, &nh, o->dedupe, &memo)) < 0) goto done;
     if (nh >= k || next >= nc) break;

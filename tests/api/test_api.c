@@ -102,6 +102,21 @@ static void test_api__documents_from_memory(void **state)
   assert_true(docq_results_count(r) >= 1);
   assert_string_equal(docq_results_get(r, 0)->path, "note:1");
   assert_null(docq_results_get(r, 999));
+  /* the document's format, and a snippet from where the query's words are
+   * (the heading is the hit's section, not its snippet) */
+  assert_string_equal(docq_results_get(r, 0)->format, "markdown");
+  char *snip = docq_hit_snippet(docq_results_get(r, 0), "rotating beam", 200);
+  assert_non_null(snip);
+  assert_string_equal(snip, "A lighthouse guides ships at night with a rotating beam.");
+  docq_free(snip);
+  snip = docq_hit_snippet(docq_results_get(r, 0), "\xff\xfe beam", 12); /* not UTF-8: repaired */
+  assert_non_null(snip);
+  assert_string_equal(snip, "A lighthouse ...");
+  docq_free(snip);
+  assert_null(docq_hit_snippet(NULL, "x", 10));
+  docq_results_free(r);
+  assert_int_equal(docq_search(&r, db, "green tea water", NULL), 0);
+  assert_string_equal(docq_results_get(r, 0)->format, "text");
   docq_results_free(r);
 
   docq_answer *ans;

@@ -37,6 +37,13 @@ done
 out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 3)
 check "search exits 0" '[ $? -eq 0 ]'
 check "search ranks bread.md first" 'printf "%s\n" "$out" | head -1 | grep -q "bread.md:[0-9]*-[0-9]*"'
+# the snippet starts at the sentence holding most of the query's words, and
+# shows Markdown as rendered ([[page|alias]] as its alias)
+check "search snippet starts where the query's words are" 'printf "%s\n" "$out" | sed -n 2p | grep -q "^    \.\.\. Mix 500 g flour"'
+out=$("$BIN" --db "$DB" search "weakest passages crash safety glossary" -k 3)
+check "search snippet renders wikilinks" 'printf "%s" "$out" | grep -q "See also Crash safety and glossary\." && ! printf "%s" "$out" | grep -q "\[\[crash-safety"'
+out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 1 --json)
+check "search --json has the snippet" 'printf "%s" "$out" | grep -q "\"snippet\":\"\.\.\. Mix 500 g flour"'
 for m in bm25 vector hybrid; do
   out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 1 --mode $m)
   check "search --mode $m finds bread.md" 'printf "%s" "$out" | grep -q "bread.md"'

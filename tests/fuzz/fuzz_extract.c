@@ -8,7 +8,8 @@
  *    labels follow rank, every packed passage's label is in the prompt;
  *  - answering: the answer is valid UTF-8 (it is made of passage sentences),
  *    empty when not found, and every [n] it cites is a passage it flags as
- *    cited; the score is finite and not negative. */
+ *    cited; the score is finite and not negative;
+ *  - snippets (dq_snippet) of every passage: valid UTF-8 within their limit. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "assemble/assemble.h"
 #include "embed/embed.h"
 #include "indexer/normalize.h"
+#include "util/mem.h"
 
 #define MAX_INPUT (32u << 10)
 #define MAX_PASSAGES 8
@@ -67,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!titles[n]) goto done;
     memcpy(titles[n], texts[n], title_len);
     titles[n][title_len] = 0;
-    items[n] = (dq_pack_item){ titles[n], "fuzz.md", texts[n], tl, 1, 1 };
+    items[n] = (dq_pack_item){ titles[n], "fuzz.md", texts[n], tl, 1, 1, !(data[0] & 0x80) || (n & 1) };
     n++;
   }
 
@@ -109,6 +111,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (found) CHECK(n_cited >= 1);
   }
   free(answer);
+
+  /* snippets of each passage for the question, as Markdown and as text:
+   * valid UTF-8, within the limit (plus the "... " and " ..." marks) */
+  for (size_t j = 0; j < n; j++)
+    for (int md = 0; md < 2; md++) {
+      const size_t max = 16 + (data[0] & 0x3F) * 4;
+      char *sn = NULL;
+      if (dq_snippet(texts[j], items[j].text_len, md, question, max, &sn) != 0) continue;
+      CHECK(sn && dq_utf8_valid(sn, strlen(sn)) && strlen(sn) <= max + 8);
+      dq_free(sn);
+    }
 done:
   for (size_t i = 0; i < MAX_PASSAGES; i++) { free(texts[i]); free(titles[i]); }
   free(question);

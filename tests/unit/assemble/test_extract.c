@@ -18,11 +18,12 @@ static dq_embedder *g_e;
 static int setup(void **state) { (void)state; return dq_embedder_builtin(&g_e); }
 static int teardown(void **state) { (void)state; dq_embedder_free(g_e); return 0; }
 
-static dq_pack_item P(const char *t) { return (dq_pack_item){ "t", "p.md", t, strlen(t), 1, 1 }; }
-/* A passage with its own title and path. */
+static dq_pack_item P(const char *t) { return (dq_pack_item){ "t", "p.md", t, strlen(t), 1, 1, 1 }; }
+/* A passage with its own title and path (Markdown when the path says .md). */
 static dq_pack_item TP(const char *title, const char *path, const char *t)
 {
-  return (dq_pack_item){ title, path, t, strlen(t), 1, 1 };
+  const size_t n = strlen(path);
+  return (dq_pack_item){ title, path, t, strlen(t), 1, 1, n > 3 && !strcmp(path + n - 3, ".md") };
 }
 
 /* Ask `question` of passages p[0..n) for up to max sentences: with want,

@@ -87,7 +87,7 @@ static void test_assemble_pack__budget_and_left_out(void **state)
     texts[i] = text_of(words[i], i);
     snprintf(path[i], sizeof path[i], "docs/f%d.md", i);
     snprintf(title[i], sizeof title[i], "Title %d", i);
-    it[i] = (dq_pack_item){ title[i], path[i], texts[i], strlen(texts[i]), (uint32_t)(10 * i + 1), (uint32_t)(10 * i + 9) };
+    it[i] = (dq_pack_item){ title[i], path[i], texts[i], strlen(texts[i]), (uint32_t)(10 * i + 1), (uint32_t)(10 * i + 9), 0 };
   }
   const char *q = "which passages fit?";
   for (unsigned budget = 100; budget <= 4000; budget += 150) {
@@ -134,9 +134,9 @@ static void test_assemble_pack__skip_then_smaller(void **state)
   (void)state;
   char *a = text_of(50, 1), *b = text_of(600, 2), *c = text_of(40, 3);
   dq_pack_item it[3] = {
-    { "A", "a.md", a, strlen(a), 1, 5 },
-    { "B", "b.md", b, strlen(b), 1, 50 },
-    { "C", "c.md", c, strlen(c), 3, 4 },
+    { "A", "a.md", a, strlen(a), 1, 5, 0 },
+    { "B", "b.md", b, strlen(b), 1, 50, 0 },
+    { "C", "c.md", c, strlen(c), 3, 4, 0 },
   };
   dq_packed p;
   dq_pack_opts o = { 600, DQ_ORDER_RELEVANCE, NULL, NULL };
@@ -171,7 +171,7 @@ static void test_assemble_pack__count_hook(void **state)
 {
   (void)state;
   char *a = text_of(30, 1);
-  dq_pack_item it[2] = { { "A", "a.md", a, strlen(a), 1, 2 }, { "B", "b.md", "short text", 10, 1, 1 } };
+  dq_pack_item it[2] = { { "A", "a.md", a, strlen(a), 1, 2, 0 }, { "B", "b.md", "short text", 10, 1, 1, 0 } };
   int calls = 0;
   dq_packed p;
   dq_pack_opts o = { 200, DQ_ORDER_EDGES, per_byte, &calls };
@@ -194,9 +194,9 @@ static void test_assemble_pack__title_not_repeated(void **state)
   (void)state;
   const char *t1 = "# Setup\nInstall it first.", *t2 = "Setup\n\nbody", *t3 = "Setup guide\nbody";
   dq_pack_item it[3] = {
-    { "Setup", "a.md", t1, strlen(t1), 1, 2 },
-    { "Setup", "b.txt", t2, strlen(t2), 1, 3 },
-    { "Setup", "c.md", t3, strlen(t3), 4, 5 },
+    { "Setup", "a.md", t1, strlen(t1), 1, 2, 0 },
+    { "Setup", "b.txt", t2, strlen(t2), 1, 3, 0 },
+    { "Setup", "c.md", t3, strlen(t3), 4, 5, 0 },
   };
   dq_packed p;
   dq_pack_opts o = { 500, DQ_ORDER_RELEVANCE, NULL, NULL };

@@ -81,18 +81,6 @@ static void test_assemble_visible__container_fences(void **state)
   check("Intro.\n::: warning\nCareful.\n:::", "Intro.\nCareful.\n", 0);
 }
 
-static void test_assemble_visible__markdown_paths(void **state)
-{
-  (void)state;
-  assert_true(dq_is_markdown_path("/notes/a.md"));
-  assert_true(dq_is_markdown_path("README.MD"));
-  assert_true(dq_is_markdown_path("x.markdown"));
-  assert_false(dq_is_markdown_path("a.txt"));
-  assert_false(dq_is_markdown_path("md"));
-  assert_false(dq_is_markdown_path(".md.bak"));
-  assert_false(dq_is_markdown_path(NULL));
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -101,7 +89,6 @@ int main(void)
     cmocka_unit_test(test_assemble_visible__prose_unchanged),
     cmocka_unit_test(test_assemble_visible__code_spans_kept),
     cmocka_unit_test(test_assemble_visible__container_fences),
-    cmocka_unit_test(test_assemble_visible__markdown_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
