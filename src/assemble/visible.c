@@ -56,12 +56,15 @@ static size_t close_paren(const char *s, size_t n, size_t i)
   return 0;
 }
 
-/* End of an HTML tag or comment opening at s[i] == '<', 0 when it is none. */
-static size_t html_end(const char *s, size_t n, size_t i)
+/* End of an HTML tag or comment opening at s[i] == '<', 0 when it is none.
+ * *no_close: set once a comment was seen to have no "-->" after it, so the
+ * next "<!--" does not search again (keeps "<!--<!--<!--..." linear). */
+static size_t html_end(const char *s, size_t n, size_t i, int *no_close)
 {
   if (n - i >= 4 && !memcmp(s + i, "<!--", 4)) {
-    for (size_t k = i + 4; k + 3 <= n; k++)
+    for (size_t k = i + 4; !*no_close && k + 3 <= n; k++)
       if (!memcmp(s + k, "-->", 3)) return k + 3;
+    *no_close = 1;
     return 0;
   }
   size_t k = i + 1;
@@ -75,7 +78,8 @@ static size_t html_end(const char *s, size_t n, size_t i)
     if (s[k] == '<') return 0;
     if (s[k] == '>') return k + 1;
     if (s[k] == '"' || s[k] == '\'') {
-      const char *q = memchr(s + k + 1, s[k], n - k - 1);
+      const size_t room = MAX_TAG - (k - i) < n - k - 1 ? MAX_TAG - (k - i) : n - k - 1;
+      const char *q = memchr(s + k + 1, s[k], room);
       if (!q) return 0;
       k = (size_t)(q - s);
     }
@@ -116,6 +120,7 @@ static size_t autolink_end(const char *s, size_t n, size_t i)
 size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes)
 {
   size_t o = 0, lb = 0;
+  int no_close = 0;
   for (size_t i = 0; i < n;) {
     const char c = s[i];
     if (c == ':' && (i == 0 || s[i - 1] == '\n') && n - i >= 3 && !memcmp(s + i, ":::", 3)) {
@@ -147,12 +152,12 @@ size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes)
         i = e + 1;
         continue;
       }
-      if ((e = html_end(s, n, i))) { i = e; continue; }
+      if ((e = html_end(s, n, i, &no_close))) { i = e; continue; }
     } else if (c == '[' || (c == '!' && i + 1 < n && s[i + 1] == '[')) {
       const size_t b = c == '!' ? i + 1 : i; /* the '[' */
       if (b + 1 < n && s[b + 1] == '[') { /* [[page]] or [[page|alias]] */
         const char *end = NULL;
-        for (size_t k = b + 2; k + 1 < n && s[k] != '\n'; k++)
+        for (size_t k = b + 2; k + 1 < n && s[k] != '\n' && s[k] != '['; k++)
           if (s[k] == ']' && s[k + 1] == ']') { end = s + k; break; }
         if (end) {
           const char *from = s + b + 2, *bar = memchr(from, '|', (size_t)(end - from));
