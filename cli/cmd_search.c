@@ -10,6 +10,8 @@
 static void usage(FILE *f)
 {
   fputs("usage: docq search QUERY [options]\n"
+        "Each hit: rank, score, title, path:lines, section, and an excerpt from the\n"
+        "sentence that holds most of the query's words (Markdown shown as rendered).\n"
         "  -k N             passages to show (default 10)\n"
         "  --mode M         hybrid (default), bm25 or vector\n"
         "  --fusion F       rrf or convex (hybrid mode; default: docq's measured choice)\n"
