@@ -105,15 +105,18 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
  * "[text][ref]", "[[page|alias]]"); HTML tags, comments and ":::name"
  * container fences removed; autolinks without their angle brackets; code
  * spans and whatever does not parse as one of those copied as written.
+ * With show_urls, a link to a short absolute address (http, https, mailto;
+ * at most DQ_MD_SHOW_URL_MAX bytes) reads "text (address)", for display.
  * Returns the length written; *link_bytes (may be NULL) gets how many of
  * those bytes are link text. (visible.c) */
-size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes);
+#define DQ_MD_SHOW_URL_MAX 100
+size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int show_urls);
 
 /* A display excerpt of text[0..n) (valid UTF-8) for a query: from the
  * sentence holding the most of the query's distinct content terms (the
  * first sentence that is not a heading when none does; "... " before it when
  * text other than headings is skipped), read on with white space collapsed, as rendered when
- * `markdown` (dq_md_visible); at most max bytes of text, cut on a character
+ * `markdown` (dq_md_visible, short URLs shown); at most max bytes of text, cut on a character
  * boundary with " ..." added. *out: a new string (dq_free). (snippet.c) */
 int dq_snippet(const char *text, size_t n, int markdown, const char *query, size_t max, char **out);
 

@@ -142,7 +142,7 @@ static int on_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
 typedef struct sent {
   size_t passage, start, end;
   size_t head_start, head_end; /* the Markdown heading above it in the passage (empty if none) */
-  const char *vt; size_t vn;   /* what is scored and quoted: the text a reader sees (dq_md_visible) */
+  const char *vt; size_t vn;   /* what is scored: the text a reader sees (dq_md_visible; quoted with short URLs) */
   terms tm;
   double lex, emb, base, score; /* score = base + the answer-type bonus */
 } sent;
@@ -280,7 +280,7 @@ static int visible_text(const dq_pack_item *passages, sent_list *l, char **vis)
     size_t link = 0;
     if (passages[s->passage].markdown) {
       s->vt = *vis + o;
-      s->vn = dq_md_visible(t, s->end - s->start, *vis + o, &link);
+      s->vn = dq_md_visible(t, s->end - s->start, *vis + o, &link, 0);
       o += s->vn;
     }
     int seen = 0;
@@ -451,7 +451,15 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
         }
         if (dup) continue;
         if (taken) dq_buf_putc(&b, ' ');
-        put_sentence(&b, st, sl);
+        if (passages[s->passage].markdown) { /* quoted with the short URLs a reader may want */
+          const char *raw = passages[s->passage].text + s->start;
+          char *shown = dq_malloc(s->end - s->start + 1);
+          if (!shown) { rc = DOCQ_ENOMEM; goto done; }
+          put_sentence(&b, shown, dq_md_visible(raw, s->end - s->start, shown, NULL, 1));
+          dq_free(shown);
+        } else {
+          put_sentence(&b, st, sl);
+        }
         dq_buf_printf(&b, " [%zu]", s->passage + 1);
         if (cited) cited[s->passage] = 1;
         taken++;

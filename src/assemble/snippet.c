@@ -71,7 +71,7 @@ int dq_snippet(const char *text, size_t n, int markdown, const char *query, size
   char *vis = NULL;
   if (markdown) {
     if (!(vis = dq_malloc(n ? n : 1))) return DOCQ_ENOMEM;
-    n = dq_md_visible(text, n, vis, NULL);
+    n = dq_md_visible(text, n, vis, NULL, 1);
     text = vis;
   }
   qset q = { .content_only = 1 };

@@ -14,7 +14,10 @@
  * Code spans (`Map<K, V>`, ``[a](b)``) are copied as written, backticks
  * and all. Recognized elsewhere, on one line each:
  *   [text](target) and ![alt](target)  -> text / alt (target may hold one
- *                                         level of parentheses: wiki URLs)
+ *                                         level of parentheses: wiki URLs);
+ *                                         with show_urls, "text (target)"
+ *                                         for a short absolute URL (not
+ *                                         for images)
  *   [text][ref]                         -> text
  *   [[page]], [[page|alias]], ![[page]] -> page / alias (Obsidian)
  *   <tag ...>, </tag>, <tag ... />      -> nothing (tag: a letter, then
@@ -117,7 +120,17 @@ static size_t autolink_end(const char *s, size_t n, size_t i)
   return 0;
 }
 
-size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes)
+/* 1 when target[0..n) is an absolute web or mail address short enough to
+ * show beside its link text (a reader may have asked where to download
+ * something; a 2 KB playground URL with its state in base64 is no answer). */
+static int short_url(const char *t, size_t n)
+{
+  if (n > DQ_MD_SHOW_URL_MAX) return 0;
+  return (n > 8 && !memcmp(t, "https://", 8)) || (n > 7 && !memcmp(t, "http://", 7)) ||
+         (n > 7 && !memcmp(t, "mailto:", 7));
+}
+
+size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int show_urls)
 {
   size_t o = 0, lb = 0;
   int no_close = 0;
@@ -176,6 +189,11 @@ size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes)
           memcpy(out + o, s + b + 1, t - b - 2);
           o += t - b - 2;
           lb += t - b - 2;
+          if (show_urls && c == '[' && s[t] == '(' && short_url(s + t + 1, e - t - 2)) { /* "text (url)": no longer than the source */
+            out[o++] = ' ';
+            memcpy(out + o, s + t, e - t);
+            o += e - t;
+          }
           i = e;
           continue;
         }

@@ -234,10 +234,11 @@ static void test_assemble_extract__weak_match_lines(void **state)
   assert_true(dq_extract_weak("caf\xC3\xA9 \xFF broken bytes", 0.35)); /* Latin, invalid UTF-8: the 0.4 line */
 }
 
-/* Markdown is scored and quoted as a reader sees it: a link's text without
- * its target, no HTML tags; a sentence that is mostly link text is
- * navigation and no answer, and words found only in a link target match
- * nothing. Plain-text files are quoted as written. */
+/* Markdown is scored as a reader sees it: a link's text without its target,
+ * no HTML tags (quoted so too, but with short absolute addresses kept); a
+ * sentence that is mostly link text is navigation and no answer, and words
+ * found only in a link target match nothing. Plain-text files are quoted as
+ * written. */
 static void test_assemble_extract__markdown_as_rendered(void **state)
 {
   (void)state;
@@ -252,13 +253,18 @@ static void test_assemble_extract__markdown_as_rendered(void **state)
   };
   assert_int_equal(dq_extract("What is the recommended state management library?", md, 1, &o, &ans, &found, NULL, NULL), 0);
   assert_int_equal(found, 1);
-  assert_non_null(strstr(ans, "Pinia is the recommended state management library for Vue. [1]"));
-  assert_null(strstr(ans, "https://"));
+  assert_non_null(strstr(ans, "Pinia (https://pinia.vuejs.org) is the recommended state management library for Vue. [1]"));
+  assert_null(strstr(ans, "/guide/typescript"));
   assert_null(strstr(ans, "See also")); /* navigation: nothing but a link */
   assert_null(strstr(ans, "<sup"));
   dq_free(ans);
   /* the question's words only in link targets and tag attributes */
   expect("How does composition api typing work?", md, 1, 3, NULL);
+  /* a short absolute address stays in the quote: it may be the answer */
+  dq_pack_item dl[1] = { TP("Install", "install.md",
+                            "Download the installer from [the releases page](https://github.com/x/docq/releases).") };
+  expect("Where do I download the installer?", dl, 1, 3,
+         "Download the installer from the releases page (https://github.com/x/docq/releases). [1]");
   /* the same bytes in a .txt file are quoted as written */
   dq_pack_item txt[1] = { TP("notes", "notes.txt", "[Pinia](https://pinia.vuejs.org) is the recommended state library.") };
   expect("What is the recommended state library?", txt, 1, 3, "[Pinia](https://pinia.vuejs.org) is the recommended");

@@ -18,7 +18,7 @@ static void check(const char *in, const char *want, int want_link)
   size_t n = strlen(in), link = 12345;
   char *out = malloc(n + 1);
   assert_non_null(out);
-  size_t m = dq_md_visible(in, n, out, &link);
+  size_t m = dq_md_visible(in, n, out, &link, 0);
   assert_true(m <= n);
   out[m] = 0;
   assert_string_equal(out, want);
@@ -36,6 +36,31 @@ static void test_assemble_visible__links_and_images(void **state)
   check("[Mercury](https://en.wikipedia.org/wiki/Mercury_(planet)) is small.", "Mercury is small.", 7);
   check("[[Tea notes]] and [[tea-2024|last year's tea]].", "Tea notes and last year's tea.", 24);
   check("![[diagram.png]]", "diagram.png", 11);
+}
+
+/* For display, a short absolute address stays beside its link text: it may
+ * be the answer ("where do I download it?"); relative targets, long ones
+ * (state in base64) and image sources do not. */
+static void show(const char *in, const char *want)
+{
+  size_t n = strlen(in);
+  char out[512];
+  assert_true(n < sizeof out);
+  size_t m = dq_md_visible(in, n, out, NULL, 1);
+  assert_true(m <= n);
+  out[m] = 0;
+  assert_string_equal(out, want);
+}
+
+static void test_assemble_visible__short_urls_for_display(void **state)
+{
+  (void)state;
+  show("Get it from [the releases page](https://github.com/x/y/releases).",
+       "Get it from the releases page (https://github.com/x/y/releases).");
+  show("Write to [us](mailto:team@example.org) or see [the guide](/guide/intro).",
+       "Write to us (mailto:team@example.org) or see the guide.");
+  show("![logo](https://example.org/logo.png) Try [it](https://play.example.org/#eNqNUs2OwiAQfpWxySZ66I8mXioa97YP4LEXrNNKpEBg2tUY330pqOvJmBBgyPczP1yTb2OyocekTJirrTC0qRSejbYEB2x4LwmulQI4cOLTWbwDWKTeqkcE4I76).",
+       "logo Try it.");
 }
 
 static void test_assemble_visible__html(void **state)
@@ -85,6 +110,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_assemble_visible__links_and_images),
+    cmocka_unit_test(test_assemble_visible__short_urls_for_display),
     cmocka_unit_test(test_assemble_visible__html),
     cmocka_unit_test(test_assemble_visible__prose_unchanged),
     cmocka_unit_test(test_assemble_visible__code_spans_kept),
