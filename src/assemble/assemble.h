@@ -69,8 +69,10 @@ typedef struct dq_packed {
  * they fit (a passage that does not fit is skipped and smaller later ones are
  * tried), label them [1..n] in rank order, place them in the prompt in the
  * requested order, each headed by "[n] title — path:first-last" ("[n]
- * path:first-last" when the passage's first line is the title). The prompt
- * states the question before the passages and repeats it after them. */
+ * path:first-last" when the passage's first line is the title); a Markdown
+ * item's text goes in (and is counted) as rendered, dq_md_visible with short
+ * URLs shown. The prompt states the question before the passages and repeats
+ * it after them. */
 int dq_pack(const char *question, const dq_pack_item *items, size_t n_items, const dq_pack_opts *o,
             dq_packed *out);
 void dq_packed_free(dq_packed *p);

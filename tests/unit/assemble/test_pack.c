@@ -208,6 +208,38 @@ static void test_assemble_pack__title_not_repeated(void **state)
   dq_packed_free(&p);
 }
 
+/* A Markdown passage goes into the prompt as rendered: its line range and
+ * label as before, the text without link targets too long to help (a
+ * playground URL holding its state) or relative ones, and HTML tags; a
+ * short absolute URL stays. Counted as rendered, so it fits where the raw
+ * text would not. Plain text goes in as written. */
+static void test_assemble_pack__markdown_rendered(void **state)
+{
+  (void)state;
+  char md[2400];
+  int k = snprintf(md, sizeof md, "Transitions animate entering elements. <sup class=\"badge\" />\n\n"
+                                  "[Try it in the Playground](https://play.vuejs.org/#eN");
+  for (int i = 0; i < 1800; i++) md[k++] = (char)('A' + i % 26);
+  snprintf(md + k, sizeof md - (size_t)k, ") or read [the guide](/guide/transition) and [the RFC](https://github.com/vuejs/rfcs).");
+  dq_pack_item it = { "Transition", "transition.md", md, strlen(md), 7, 9, 1 };
+  dq_packed p;
+  dq_pack_opts o = { 300, DQ_ORDER_EDGES, NULL, NULL };
+  assert_int_equal(dq_pack("How do I animate?", &it, 1, &o, &p), 0);
+  assert_int_equal(p.n, 1);
+  assert_true(p.prompt_tokens <= 300);
+  assert_non_null(strstr(p.prompt, "[1] Transition \xE2\x80\x94 transition.md:7-9\n"
+                                   "Transitions animate entering elements. \n\nTry it in the Playground or read the guide "
+                                   "and the RFC (https://github.com/vuejs/rfcs)."));
+  assert_null(strstr(p.prompt, "play.vuejs.org"));
+  assert_null(strstr(p.prompt, "<sup"));
+  dq_packed_free(&p);
+  it.markdown = 0; /* as written, the URL alone is over the budget */
+  assert_int_equal(dq_pack("How do I animate?", &it, 1, &o, &p), 0);
+  assert_int_equal(p.n, 0);
+  assert_int_equal(p.left_out, 1);
+  dq_packed_free(&p);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -217,6 +249,7 @@ int main(void)
     cmocka_unit_test(test_assemble_pack__skip_then_smaller),
     cmocka_unit_test(test_assemble_pack__count_hook),
     cmocka_unit_test(test_assemble_pack__title_not_repeated),
+    cmocka_unit_test(test_assemble_pack__markdown_rendered),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
