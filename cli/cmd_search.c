@@ -56,6 +56,8 @@ static void print_hit_json(FILE *f, const docq_hit *h, size_t rank, const char *
   cli_json_str(f, h->title);
   fputs(",\"section\":", f);
   cli_json_str(f, h->section);
+  fputs(",\"format\":", f);
+  cli_json_str(f, h->format ? h->format : "text");
   fprintf(f, ",\"line_first\":%u,\"line_last\":%u,\"text\":", h->line_first, h->line_last);
   cli_json_str(f, h->text);
   char *snip = docq_hit_snippet(h, query, SNIPPET_BYTES);

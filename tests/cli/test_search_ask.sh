@@ -44,6 +44,7 @@ out=$("$BIN" --db "$DB" search "weakest passages crash safety glossary" -k 3)
 check "search snippet renders wikilinks" 'printf "%s" "$out" | grep -q "See also Crash safety and glossary\." && ! printf "%s" "$out" | grep -q "\[\[crash-safety"'
 out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 1 --json)
 check "search --json has the snippet" 'printf "%s" "$out" | grep -q "\"snippet\":\"\.\.\. Mix 500 g flour"'
+check "search --json has the document's format" 'printf "%s" "$out" | grep -q "\"format\":\"markdown\""'
 for m in bm25 vector hybrid; do
   out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 1 --mode $m)
   check "search --mode $m finds bread.md" 'printf "%s" "$out" | grep -q "bread.md"'
