@@ -112,6 +112,11 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
  * Returns the length written; *link_bytes (may be NULL) gets how many of
  * those bytes are link text. (visible.c) */
 #define DQ_MD_SHOW_URL_MAX 100
+/* The fenced code blocks of Markdown s[0..n) ("```" or "~~~" lines, up to
+ * the closing fence's line, or to the end when unclosed): the first cap
+ * byte ranges [start, end) into ranges; returns how many there are.
+ * (visible.c) */
+size_t dq_md_fences(const char *s, size_t n, size_t (*ranges)[2], size_t cap);
 size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int show_urls);
 
 /* A display excerpt of text[0..n) (valid UTF-8) for a query: from the

@@ -259,28 +259,72 @@ static int in_question(void *ctx, const char *w, size_t n)
   return 0;
 }
 
+/* The fenced code blocks of a Markdown passage (dq_md_fences), into *fr
+ * (grown as needed, the caller frees); returns how many, or -1 when out of
+ * memory. */
+static long passage_fences(const dq_pack_item *p, size_t (**fr)[2], size_t *cap)
+{
+  size_t n = dq_md_fences(p->text, p->text_len, NULL, 0);
+  if (n > *cap) {
+    size_t (*nf)[2] = dq_realloc(*fr, n * sizeof **fr);
+    if (!nf) return -1;
+    *fr = nf;
+    *cap = n;
+  }
+  return (long)dq_md_fences(p->text, p->text_len, *fr, n);
+}
+
+/* The bytes of text[start, end) outside the code blocks fr[0..nfr), into out
+ * (room for end - start); returns their length. */
+static size_t outside_code(const char *text, size_t start, size_t end, const size_t (*fr)[2], size_t nfr, char *out)
+{
+  size_t m = 0, pos = start;
+  for (size_t r = 0; r < nfr && pos < end; r++) {
+    if (fr[r][1] <= pos || fr[r][0] >= end) continue;
+    if (fr[r][0] > pos) { memcpy(out + m, text + pos, fr[r][0] - pos); m += fr[r][0] - pos; }
+    pos = fr[r][1] < end ? fr[r][1] : end;
+  }
+  if (pos < end) { memcpy(out + m, text + pos, end - pos); m += end - pos; }
+  return m;
+}
+
 /* Each sentence's text as a reader sees it (vt, vn): in Markdown passages
- * without link targets and HTML tags (dq_md_visible, into one buffer *vis
- * the caller frees), elsewhere as written. Dropped as candidates: a sentence
- * left with no letter or digit (an image, a tag on its own), and one that is
- * mostly link text ("See also: [Typing Component Props](...)", a list of
+ * without fenced code blocks (quoted with their line breaks gone, code
+ * reads as noise; a model still gets it in the prompt), link targets and
+ * HTML tags (dq_md_visible, into one buffer *vis the caller frees),
+ * elsewhere as written. Dropped as candidates: a sentence left with no
+ * letter or digit (a code block, an image, a tag on its own), and one that
+ * is mostly link text ("See also: [Typing Component Props](...)", a list of
  * links): navigation, whose link words match a question without answering
  * it. */
 static int visible_text(const dq_pack_item *passages, sent_list *l, char **vis)
 {
-  size_t total = 0, o = 0, kept = 0;
+  size_t total = 0, o = 0, kept = 0, longest = 0, fcap = 0, nfr = 0, cur = SIZE_MAX;
+  size_t (*fr)[2] = NULL;
   for (size_t i = 0; i < l->n; i++)
-    if (passages[l->s[i].passage].markdown) total += l->s[i].end - l->s[i].start;
-  if (total && !(*vis = dq_malloc(total))) return DOCQ_ENOMEM;
+    if (passages[l->s[i].passage].markdown) {
+      const size_t len = l->s[i].end - l->s[i].start;
+      total += len;
+      if (len > longest) longest = len;
+    }
+  char *prose = total ? dq_malloc(longest) : NULL;
+  if (total && (!prose || !(*vis = dq_malloc(total)))) { dq_free(prose); return DOCQ_ENOMEM; }
   for (size_t i = 0; i < l->n; i++) {
     sent *s = &l->s[i];
-    const char *t = passages[s->passage].text + s->start;
-    s->vt = t;
+    const dq_pack_item *p = &passages[s->passage];
+    s->vt = p->text + s->start;
     s->vn = s->end - s->start;
     size_t link = 0;
-    if (passages[s->passage].markdown) {
+    if (p->markdown) {
+      if (s->passage != cur) {
+        long k = passage_fences(p, &fr, &fcap);
+        if (k < 0) { dq_free(prose); dq_free(fr); return DOCQ_ENOMEM; }
+        nfr = (size_t)k;
+        cur = s->passage;
+      }
+      const size_t m = outside_code(p->text, s->start, s->end, (const size_t(*)[2])fr, nfr, prose);
       s->vt = *vis + o;
-      s->vn = dq_md_visible(t, s->end - s->start, *vis + o, &link, 0);
+      s->vn = dq_md_visible(prose, m, *vis + o, &link, 0);
       o += s->vn;
     }
     int seen = 0;
@@ -291,6 +335,8 @@ static int visible_text(const dq_pack_item *passages, sent_list *l, char **vis)
     if (seen && 2 * link < s->vn) l->s[kept++] = *s;
   }
   l->n = kept;
+  dq_free(prose);
+  dq_free(fr);
   return 0;
 }
 
@@ -403,6 +449,7 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
   terms q = { .content_only = 1 };
   sent **order = NULL;
   char *vis = NULL;
+  size_t (*fr)[2] = NULL, fcap = 0; /* code blocks of a quoted passage */
   dq_buf b = {0};
   int rc = 0;
 
@@ -452,10 +499,13 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
         if (dup) continue;
         if (taken) dq_buf_putc(&b, ' ');
         if (passages[s->passage].markdown) { /* quoted with the short URLs a reader may want */
-          const char *raw = passages[s->passage].text + s->start;
-          char *shown = dq_malloc(s->end - s->start + 1);
-          if (!shown) { rc = DOCQ_ENOMEM; goto done; }
-          put_sentence(&b, shown, dq_md_visible(raw, s->end - s->start, shown, NULL, 1));
+          const dq_pack_item *p = &passages[s->passage];
+          char *raw = dq_malloc(s->end - s->start + 1), *shown = dq_malloc(s->end - s->start + 1);
+          long k = raw && shown ? passage_fences(p, &fr, &fcap) : -1;
+          if (k < 0) { dq_free(raw); dq_free(shown); rc = DOCQ_ENOMEM; goto done; }
+          const size_t m = outside_code(p->text, s->start, s->end, (const size_t(*)[2])fr, (size_t)k, raw);
+          put_sentence(&b, shown, dq_md_visible(raw, m, shown, NULL, 1));
+          dq_free(raw);
           dq_free(shown);
         } else {
           put_sentence(&b, st, sl);
@@ -480,5 +530,6 @@ done:
   dq_free(q.t);
   dq_free(order);
   dq_free(vis);
+  dq_free(fr);
   return rc;
 }

@@ -130,6 +130,50 @@ static int short_url(const char *t, size_t n)
          (n > 7 && !memcmp(t, "mailto:", 7));
 }
 
+/* Length of a fence ("```", "~~~~", ...) opening the line at s[i] after at
+ * most 3 spaces, 0 when the line has none; *ch gets its character. */
+static size_t fence_at(const char *s, size_t n, size_t i, char *ch)
+{
+  size_t k = i;
+  while (k < n && k - i < 3 && s[k] == ' ') k++;
+  if (k >= n || (s[k] != '`' && s[k] != '~')) return 0;
+  size_t m = 0;
+  while (k + m < n && s[k + m] == s[k]) m++;
+  *ch = s[k];
+  return m >= 3 ? m : 0;
+}
+
+size_t dq_md_fences(const char *s, size_t n, size_t (*ranges)[2], size_t cap)
+{
+  size_t count = 0, open_at = 0, open_len = 0;
+  char open_ch = 0;
+  for (size_t i = 0; i < n;) {
+    const char *nl = memchr(s + i, '\n', n - i);
+    const size_t eol = nl ? (size_t)(nl - s) + 1 : n;
+    char ch = 0;
+    const size_t m = fence_at(s, n, i, &ch);
+    if (!open_len && m) {
+      open_at = i; open_len = m; open_ch = ch;
+    } else if (open_len && m >= open_len && ch == open_ch) {
+      size_t k = i;
+      while (k < eol && s[k] != open_ch) k++;
+      k += m;
+      while (k < eol && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n')) k++;
+      if (k == eol) { /* a closing fence: nothing else on its line */
+        if (count < cap) { ranges[count][0] = open_at; ranges[count][1] = eol; }
+        count++;
+        open_len = 0;
+      }
+    }
+    i = eol;
+  }
+  if (open_len) { /* unclosed: the block runs to the end */
+    if (count < cap) { ranges[count][0] = open_at; ranges[count][1] = n; }
+    count++;
+  }
+  return count;
+}
+
 size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int show_urls)
 {
   size_t o = 0, lb = 0;

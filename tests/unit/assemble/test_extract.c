@@ -265,6 +265,16 @@ static void test_assemble_extract__markdown_as_rendered(void **state)
                             "Download the installer from [the releases page](https://github.com/x/docq/releases).") };
   expect("Where do I download the installer?", dl, 1, 3,
          "Download the installer from the releases page (https://github.com/x/docq/releases). [1]");
+  /* fenced code is no quote, even split by blank lines into several
+   * "sentences", even when it holds the question's words */
+  dq_pack_item code[1] = { TP("Watchers", "watchers.md",
+                              "```js\n// watch a ref for changes\nconst x = ref(0)\n\nwatch(x, (newX) => {\n"
+                              "  console.log(`x is ${newX}`) // watch a ref\n})\n```\n\n"
+                              "`watch()` can watch a ref directly and runs the callback when it changes.\n") };
+  assert_int_equal(dq_extract("How do I watch a ref for changes?", code, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_string_equal(ans, "`watch()` can watch a ref directly and runs the callback when it changes. [1]");
+  dq_free(ans);
   /* the same bytes in a .txt file are quoted as written */
   dq_pack_item txt[1] = { TP("notes", "notes.txt", "[Pinia](https://pinia.vuejs.org) is the recommended state library.") };
   expect("What is the recommended state library?", txt, 1, 3, "[Pinia](https://pinia.vuejs.org) is the recommended");

@@ -106,6 +106,26 @@ static void test_assemble_visible__container_fences(void **state)
   check("Intro.\n::: warning\nCareful.\n:::", "Intro.\nCareful.\n", 0);
 }
 
+/* Fenced code blocks, as CommonMark delimits them: "```" or "~~~" (3 or
+ * more) after at most 3 spaces; closed by a fence of the same character at
+ * least as long with nothing after it on its line; unclosed, to the end. */
+static void test_assemble_visible__fences(void **state)
+{
+  (void)state;
+  size_t r[4][2];
+  const char *t = "Intro.\n```js\nwatch(x)\n``` not a close\n\nstill code\n```\nAfter.\n";
+  assert_int_equal(dq_md_fences(t, strlen(t), r, 4), 1);
+  assert_int_equal(r[0][0], 7);                         /* the "```js" line */
+  assert_int_equal(r[0][1], strlen(t) - strlen("After.\n")); /* through the closing line */
+  const char *u = "a\n   ~~~~\nb\n~~~\nc\n~~~~~\nd\n````\ne";
+  assert_int_equal(dq_md_fences(u, strlen(u), r, 4), 2); /* "~~~" is too short to close "~~~~" */
+  assert_int_equal(r[0][0], 2);
+  assert_int_equal(r[0][1], strlen(u) - strlen("d\n````\ne"));
+  assert_int_equal(r[1][1], strlen(u)); /* unclosed: to the end */
+  assert_int_equal(dq_md_fences("``not a fence``\n    ```indented 4: no", 38, r, 4), 0);
+  assert_int_equal(dq_md_fences(t, strlen(t), NULL, 0), 1); /* counting only */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -115,6 +135,7 @@ int main(void)
     cmocka_unit_test(test_assemble_visible__prose_unchanged),
     cmocka_unit_test(test_assemble_visible__code_spans_kept),
     cmocka_unit_test(test_assemble_visible__container_fences),
+    cmocka_unit_test(test_assemble_visible__fences),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
