@@ -57,6 +57,27 @@ static int starts_with_title(const char *t, size_t n, const char *title)
   return k == n || t[k] == '\n';
 }
 
+/* Runs of blank lines (white space only) in t[0..n) squeezed in place into
+ * one empty line: removed HTML tags leave their lines empty ("<div
+ * class=...>" around every example of the Vue docs). Returns the length. */
+static size_t squeeze_blank_lines(char *t, size_t n)
+{
+  size_t o = 0, blank = 0;
+  for (size_t i = 0; i < n;) {
+    const char *nl = memchr(t + i, '\n', n - i);
+    const size_t end = nl ? (size_t)(nl - t) + 1 : n;
+    size_t k = i;
+    while (k < end && (t[k] == ' ' || t[k] == '\t' || t[k] == '\r' || t[k] == '\n')) k++;
+    if (k == end) { blank++; i = end; continue; }
+    if (blank && o) t[o++] = '\n';
+    blank = 0;
+    memmove(t + o, t + i, end - i);
+    o += end - i;
+    i = end;
+  }
+  return o;
+}
+
 /* Append "[label] title — path:a-b\ntext\n\n" ("[label] path:a-b" when the
  * text opens with the title: budget goes to passages, not repeats).
  * Markdown goes in as rendered (dq_md_visible, short absolute URLs kept): a
@@ -70,7 +91,7 @@ static void put_passage(dq_buf *b, int label, const dq_pack_item *it)
   char *shown = NULL;
   if (it->markdown && n) {
     if (!(shown = dq_malloc(n))) { b->oom = 1; return; }
-    n = dq_md_visible(t, n, shown, NULL, 1);
+    n = squeeze_blank_lines(shown, dq_md_visible(t, n, shown, NULL, 1));
     t = shown;
   }
   trim(&t, &n);

@@ -211,8 +211,9 @@ static void test_assemble_pack__title_not_repeated(void **state)
 /* A Markdown passage goes into the prompt as rendered: its line range and
  * label as before, the text without link targets too long to help (a
  * playground URL holding its state) or relative ones, and HTML tags; a
- * short absolute URL stays. Counted as rendered, so it fits where the raw
- * text would not. Plain text goes in as written. */
+ * short absolute URL stays; lines the removed tags leave empty collapse.
+ * Counted as rendered, so it fits where the raw text would not. Plain text
+ * goes in as written. */
 static void test_assemble_pack__markdown_rendered(void **state)
 {
   (void)state;
@@ -232,6 +233,12 @@ static void test_assemble_pack__markdown_rendered(void **state)
                                    "and the RFC (https://github.com/vuejs/rfcs)."));
   assert_null(strstr(p.prompt, "play.vuejs.org"));
   assert_null(strstr(p.prompt, "<sup"));
+  dq_packed_free(&p);
+  /* lines left empty by removed tags become one blank line */
+  const char *divs = "First.\n\n<div class=\"composition-api\">\n\nSecond.\n\n</div>\n<div class=\"options-api\">\n\n  Third.";
+  dq_pack_item d = { "D", "d.md", divs, strlen(divs), 1, 9, 1 };
+  assert_int_equal(dq_pack("q?", &d, 1, &o, &p), 0);
+  assert_non_null(strstr(p.prompt, "d.md:1-9\nFirst.\n\nSecond.\n\n  Third.\n\n"));
   dq_packed_free(&p);
   it.markdown = 0; /* as written, the URL alone is over the budget */
   assert_int_equal(dq_pack("How do I animate?", &it, 1, &o, &p), 0);
