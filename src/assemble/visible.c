@@ -24,6 +24,7 @@
  *                                         letters, digits, '-', ':', '.')
  *   <!-- comment -->                    -> nothing (may span lines)
  *   <https://...>                       -> the URL without the brackets
+ *   "text](target)" with no '[' before   -> text (a passage cut inside a link)
  *   ":::tip" opening a line               -> nothing (container fences of
  *                                         VitePress, Docusaurus, pandoc) */
 #include "assemble/assemble.h"
@@ -210,6 +211,11 @@ size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int
         continue;
       }
       if ((e = html_end(s, n, i, &no_close))) { i = e; continue; }
+    } else if (c == ']' && i + 1 < n && s[i + 1] == '(') {
+      /* the end of a link whose '[' lies before this text (a passage that
+       * starts inside a long link line): its target goes too */
+      size_t e = close_paren(s, n, i + 1);
+      if (e && !memchr(s + i + 1, ' ', e - i - 1)) { i = e; continue; }
     } else if (c == '[' || (c == '!' && i + 1 < n && s[i + 1] == '[')) {
       const size_t b = c == '!' ? i + 1 : i; /* the '[' */
       if (b + 1 < n && s[b + 1] == '[') { /* [[page]] or [[page|alias]] */

@@ -36,6 +36,8 @@ static void test_assemble_visible__links_and_images(void **state)
   check("[Mercury](https://en.wikipedia.org/wiki/Mercury_(planet)) is small.", "Mercury is small.", 7);
   check("[[Tea notes]] and [[tea-2024|last year's tea]].", "Tea notes and last year's tea.", 24);
   check("![[diagram.png]]", "diagram.png", 11);
+  /* a passage that starts inside a link keeps the text, not the target */
+  check("Playground](https://play.vuejs.org/#eNp9U8tu2zAQ/JUFTwkSyw6aXlQ7QB85) and more.", "Playground and more.", 0);
 }
 
 /* For display, a short absolute address stays beside its link text: it may
