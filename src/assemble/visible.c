@@ -11,6 +11,12 @@
  * those constructs is kept as written (a lone "[", "a < b"), so plain prose
  * passes through unchanged.
  *
+ * Not indexer/load_md.c's dq_md_clean, which makes the text the vectors are
+ * computed from: that one drops code marks, emphasis and line markers and
+ * would turn "`<script setup>`" into nothing (an HTML tag once the backticks
+ * go), fine for terms but not for a quote a person reads. The two agree on
+ * links and tags but do not share that parsing yet; they should.
+ *
  * Code spans (`Map<K, V>`, ``[a](b)``) are copied as written, backticks
  * and all. Recognized elsewhere, on one line each:
  *   [text](target) and ![alt](target)  -> text / alt (target may hold one
