@@ -336,6 +336,46 @@ static void test_indexer_chunk__word_cut_at_characters(void **state)
   dq_doc_free(d);
 }
 
+/* Encoded data is not words: in Markdown a base64 image inside an image
+ * target is left out of the chunks (the text around it is chunked, with its
+ * lines); in plain text every byte stays in some chunk. */
+static void test_indexer_chunk__markdown_data_left_out(void **state)
+{
+  (void)state;
+  const size_t data = 30000;
+  char *s = malloc(data + 400);
+  assert_non_null(s);
+  int k = snprintf(s, 400, "# Trip\n\nWe saw the lighthouse at dawn.\n\n![photo](data:image/png;base64,");
+  for (size_t i = 0; i < data; i++) s[k + i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 7 + i / 5) % 64];
+  snprintf(s + k + data, 400, ")\n\nThen tea in the village.\n");
+  for (int f = 0; f < 2; f++) {
+    dq_doc *d;
+    dq_chunk *c;
+    size_t nc;
+    assert_int_equal(dq_load_buffer(f ? "t.txt" : "t.md", s, strlen(s), f ? DQ_FMT_TEXT : DQ_FMT_MARKDOWN, &d), 0);
+    dq_chunk_opts o = {560, 0, NULL, NULL};
+    assert_int_equal(dq_chunk_doc(d, &o, &c, &nc), 0);
+    size_t covered = 0;
+    int tea = 0, dawn = 0;
+    for (size_t i = 0; i < nc; i++) {
+      covered += c[i].text_len;
+      if (strstr(c[i].text, "Then tea in the village.")) { tea = 1; assert_int_equal(c[i].line_last, 7); }
+      if (strstr(c[i].text, "lighthouse at dawn")) dawn = 1;
+    }
+    assert_true(tea && dawn);
+    if (f == 0) {
+      assert_true(nc <= 2);
+      assert_true(covered < 200); /* none of the 30,000 bytes of data */
+    } else {
+      assert_true(nc > 10);
+      assert_true(covered >= data);
+    }
+    dq_chunks_free(c, nc);
+    dq_doc_free(d);
+  }
+  free(s);
+}
+
 static void test_indexer_chunk__code_split_between_lines(void **state)
 {
   (void)state;
@@ -529,6 +569,7 @@ int main(void)
     cmocka_unit_test(test_indexer_chunk__invariants_generated),
     cmocka_unit_test(test_indexer_chunk__headings_start_chunks),
     cmocka_unit_test(test_indexer_chunk__word_cut_at_characters),
+    cmocka_unit_test(test_indexer_chunk__markdown_data_left_out),
     cmocka_unit_test(test_indexer_chunk__front_matter_in_first_clean),
     cmocka_unit_test(test_indexer_chunk__sentences_then_words),
     cmocka_unit_test(test_indexer_chunk__cjk_cut_between_characters),
