@@ -271,11 +271,12 @@ static int walk_dir(walker *w, int depth)
   if (!dir) { skip(w, errno == EACCES ? "permission denied" : strerror(errno)); return 0; }
   char **names = NULL;
   size_t n = 0, cap = 0;
-  int rc = 0, has_ignore = 0, pushed = 0;
+  int rc = 0, has_ignore = 0, pushed = 0, is_index = 0;
   struct dirent *de;
   while ((de = readdir(dir))) {
     const char *nm = de->d_name;
     if (!strcmp(nm, ".docqignore")) has_ignore = 1;
+    if (!strcmp(nm, "docq.sqlite")) is_index = 1;
     if (nm[0] == '.' || !strcmp(nm, "node_modules")) continue; /* hidden (.git too), dependencies */
     if (n == cap) {
       cap = cap ? cap * 2 : 32;
@@ -286,6 +287,9 @@ static int walk_dir(walker *w, int depth)
     if (!(names[n] = dq_strdup(nm))) { rc = DOCQ_ENOMEM; goto done; }
     n++;
   }
+  /* A docq index kept among the documents (docq --db notes/idx index
+   * notes): its lock file and the like are no documents */
+  if (is_index) { skip(w, "a docq index folder"); goto done; }
   if (n > 1) qsort(names, n, sizeof *names, cmp_name);
   if (has_ignore) {
     if ((rc = push_ignore(w)) < 0) goto done;

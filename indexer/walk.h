@@ -5,7 +5,8 @@
  * a single file), in sorted (byte-wise) order per folder, skipping: `.git`,
  * hidden files and folders (name starting with '.'), `node_modules`, and
  * paths matched by `.docqignore` files (gitignore syntax; a .docqignore
- * applies to its folder's subtree; files above the root are not read). A
+ * applies to its folder's subtree; files above the root are not read), and
+ * docq index folders (holding docq.sqlite; reported through `skip`). A
  * single file given as the root is reported even if hidden. Symlinked files
  * are followed; symlinked folders are not (no loops). Broken links and unreadable folders/files are
  * reported through `skip` with a one-line reason; the walk goes on. */

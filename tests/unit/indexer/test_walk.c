@@ -189,6 +189,27 @@ static void test_indexer_walk__tree(void **state)
   assert_string_equal(s.files[1], "/sub/deeper/d.log");
 }
 
+/* A docq index kept among the documents (a folder holding docq.sqlite) is
+ * no documents: skipped whole, with a reason; its neighbours are walked. */
+static void test_indexer_walk__index_folder_skipped(void **state)
+{
+  (void)state;
+  put("notes/tea.md", "Green tea at eighty degrees.");
+  put("notes/idx/docq.sqlite", "SQLite format 3");
+  put("notes/idx/write.lock", "4242");
+  put("notes/idx/sub/x.txt", "inside the index folder");
+  seen s;
+  memset(&s, 0, sizeof s);
+  dq_walk_cbs cbs = {on_file, on_skip, &s};
+  char p[1024];
+  snprintf(p, sizeof p, "%s/notes", g_dir);
+  assert_int_equal(dq_walk(p, &cbs), 0);
+  assert_int_equal(s.n, 1);
+  assert_string_equal(s.files[0], "/notes/tea.md");
+  assert_int_equal(s.ns, 1);
+  assert_string_equal(s.skips[0], "/notes/idx: a docq index folder");
+}
+
 static void test_indexer_walk__missing_root_and_unreadable(void **state)
 {
   (void)state;
@@ -222,6 +243,7 @@ int main(void)
     cmocka_unit_test(test_indexer_walk__ignore_patterns),
     cmocka_unit_test_setup_teardown(test_indexer_walk__tree, setup, teardown),
     cmocka_unit_test_setup_teardown(test_indexer_walk__missing_root_and_unreadable, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_indexer_walk__index_folder_skipped, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
