@@ -14,25 +14,19 @@
 #include "indexer/normalize.h"
 #include "retrieve/stopwords.h"
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 #define MAX_QTERMS 32
 
 typedef struct qset { uint64_t h[MAX_QTERMS]; size_t n; int content_only; } qset;
 
-static uint64_t hash(const char *s, size_t n)
-{
-  uint64_t h = 1469598103934665603ull;
-  while (n--) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-  return h;
-}
-
 static int add_qterm(void *ctx, const char *t, size_t n, size_t a, size_t b)
 {
   (void)a; (void)b;
   qset *q = ctx;
   if (q->content_only && dq_stopword(t, n)) return 0;
-  uint64_t h = hash(t, n);
+  uint64_t h = dq_hash_bytes(t, n);
   for (size_t i = 0; i < q->n; i++) if (q->h[i] == h) return 0;
   if (q->n == MAX_QTERMS) return 1;
   q->h[q->n++] = h;
@@ -45,7 +39,7 @@ static int count_hit(void *ctx, const char *t, size_t n, size_t a, size_t b)
 {
   (void)a; (void)b;
   sent_hits *s = ctx;
-  uint64_t h = hash(t, n);
+  uint64_t h = dq_hash_bytes(t, n);
   for (size_t i = 0; i < s->q->n; i++)
     if (s->q->h[i] == h && !(s->seen >> i & 1)) { s->seen |= 1ull << i; s->count++; }
   return 0;
