@@ -481,13 +481,26 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
     if (R > 1) q8a_prefetch(R, bb, w, rb, ib);
     const __m256i x = _mm256_loadu_si256((const __m256i *)a[ib].qs);
     const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), off, x));
+    /* four rows: their f16 scales converted and multiplied in one vector
+     * (the same single rounding as h2f(d) * a.d, so the same bits) */
+    __m256 s4 = _mm256_setzero_ps();
+    if (R == 4) {
+      uint64_t d4 = 0;
+      _Pragma("GCC unroll 4")
+      for (int r = 0; r < 4; r++) {
+        uint16_t d;
+        memcpy(&d, w + (size_t)r * rb + (size_t)ib * bb, 2);
+        d4 |= (uint64_t)d << (16 * r);
+      }
+      s4 = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)d4)), _mm_set1_ps(a[ib].d)));
+    }
     _Pragma("GCC unroll 8")
     for (int r = 0; r < R; r++) {
       const uint8_t *b = w + (size_t)r * rb + (size_t)ib * bb;
       uint16_t d;
       memcpy(&d, b, 2);
       __m256i p = _mm256_dpbusd_epi32(neg, q8a_wq(type, b), x);
-      __m256 s = _mm256_set1_ps(h2f(d) * a[ib].d);
+      __m256 s = R == 4 ? _mm256_permutexvar_ps(_mm256_set1_epi32(r), s4) : _mm256_set1_ps(h2f(d) * a[ib].d);
       if (ib & 1) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
       else acc0[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc0[r]);
     }
