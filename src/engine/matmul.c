@@ -11,7 +11,7 @@
  *    process. dq_matmul_multi does several matrices that share the input
  *    (Q/K/V, gate/up) in one pool run with one quantized activation per
  *    activation format: fewer runs per token, each a wake-up and a wait.
- *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K where the int8 GEMM is
+ *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K where the int8 GEMM is
  *    built (AVX512-VNNI): the activations are quantized once to int8 blocks
  *    (as decode does, so prefill and decode agree), then each thread repacks
  *    a tile of weight rows (quant_internal.h) and multiplies it with all

@@ -855,13 +855,35 @@ static inline __m256i g8_wblock(int type, const void *row, int64_t ib, float *d)
   return _mm256_sub_epi8(_mm256_or_si256(q4_0_unpack(b->qs), q5_hbits(b->qh)), _mm256_set1_epi8(16));
 }
 
+/* Super-block sb of a Q6_K row as 8 blocks of 32 signed bytes q - 32 and the
+ * scales of their halves: d16[2j] for elements 0..15 of block j, d16[2j+1]
+ * for 16..31 (d * sc: an f16 times an int8, exact in f32). */
+static inline void g8_wgroup_q6k(const void *row, int64_t sb, __m256i v[8], float d16[16])
+{
+  const dq_blk_q6_k *b = (const dq_blk_q6_k *)row + sb;
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30), o = _mm256_set1_epi8(32);
+  for (int h = 0; h < 2; h++) { /* as the mat-vec: elements 128h + 32k + l */
+    __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+    __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+    __m256i hv = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+    v[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 4), m3));
+    v[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 2), m3));
+    v[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hv, m3));
+    v[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hv, 2), m3));
+    for (int k = 0; k < 4; k++) v[4 * h + k] = _mm256_sub_epi8(v[4 * h + k], o);
+  }
+  const float d = h2f(b->d);
+  for (int j = 0; j < 16; j++) d16[j] = d * (float)b->scales[j];
+}
+
 int dq_gemm8_supported(int type)
 {
-  return type == DQ_T_Q8_0 || type == DQ_T_Q4_0 || type == DQ_T_Q5_0 || type == DQ_T_Q4_K || type == DQ_T_Q5_K;
+  return type == DQ_T_Q8_0 || type == DQ_T_Q4_0 || type == DQ_T_Q5_0 || type == DQ_T_Q4_K || type == DQ_T_Q5_K ||
+         type == DQ_T_Q6_K;
 }
 static int g8_has_min(int type) { return type == DQ_T_Q4_K || type == DQ_T_Q5_K; }
 size_t dq_gemm8_act_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 2 * g8_groups(nb)) * 32; }
-size_t dq_gemm8_w_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 3 * g8_groups(nb)) * 32; }
+size_t dq_gemm8_w_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 4 * g8_groups(nb)) * 32; }
 
 void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
 {
@@ -870,6 +892,28 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
   float *sd = (float *)(void *)(q + nb * 32);
   int32_t *cd = (int32_t *)(void *)(q + (nb + ng) * 32);
   float *md = (float *)(void *)(q + (nb + 2 * ng) * 32);
+  if (type == DQ_T_Q6_K) { /* halves: scales of elements 0..15 in sd, 16..31 in md; their sums in cd and after md */
+    int32_t *cd1 = (int32_t *)(void *)(q + (nb + 3 * ng) * 32);
+    for (int64_t gi = 0; gi < ng; gi++) { /* n is a multiple of 256: every group is a super-block */
+      __m256i v[8], c0 = _mm256_setzero_si256(), c1 = _mm256_setzero_si256();
+      float d16[16];
+      g8_wgroup_q6k(row, gi, v, d16);
+      g8_interleave(v, 8, q + 256 * gi);
+      for (int l = 0; l < 8; l++) {
+        sd[8 * gi + l] = d16[2 * l];
+        md[8 * gi + l] = d16[2 * l + 1];
+      }
+      for (int j = 0; j < 8; j++) { /* steps 0-3 are elements 0..15 of every lane's block, 4-7 are 16..31 */
+        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80),
+                                        _mm256_load_si256((const __m256i *)(q + 256 * gi + 32 * j)));
+        if (j < 4) c0 = _mm256_add_epi32(c0, p);
+        else c1 = _mm256_add_epi32(c1, p);
+      }
+      _mm256_store_si256((__m256i *)(cd + 8 * gi), _mm256_sub_epi32(_mm256_setzero_si256(), c0));
+      _mm256_store_si256((__m256i *)(cd1 + 8 * gi), _mm256_sub_epi32(_mm256_setzero_si256(), c1));
+    }
+    return;
+  }
   for (int64_t gi = 0, b = 0; gi < ng; gi++) {
     const int G = g8_size(nb - b), sh = g8_lane_shift(G);
     __m256i v[8];
@@ -967,7 +1011,7 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
                                                             float *out, int64_t ldo)
 {
   const int64_t ng = g8_groups(nb), nfull = nb / 8;
-  const uint8_t *wsc = w + nb * 32, *wc = w + (nb + ng) * 32, *wm = w + (nb + 2 * ng) * 32;
+  const uint8_t *wsc = w + nb * 32, *wc = w + (nb + ng) * 32, *wm = w + (nb + 2 * ng) * 32, *wc1 = w + (nb + 3 * ng) * 32;
   const uint8_t *asc = a + nb * 32, *asm_ = a + (nb + ng) * 32;
   __m256 fa[DQ_G8_R][DQ_G8_T];
   __m256i ia[DQ_G8_R][DQ_G8_T];
@@ -984,11 +1028,25 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
 #pragma GCC unroll 8
       for (int t = 0; t < T; t++) ia[r][t] = c;
     }
-    if (G == 8) g8_steps(R, T, 8, ia, w, ws, a, as, b); /* unrolled */
+    if (MIN == 2) { /* Q6_K: a scale per half block, so the first half is scaled and the sums restart */
+      g8_steps(R, T, 4, ia, w, ws, a, as, b);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) {
+        __m256 dw = _mm256_load_ps((const float *)(const void *)(wsc + r * ws + 32 * gi));
+        __m256i c = _mm256_load_si256((const __m256i *)(wc1 + r * ws + 32 * gi));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+          __m256 dx = _mm256_load_ps((const float *)(const void *)(asc + t * as + 32 * gi));
+          fa[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[r][t]), _mm256_mul_ps(dw, dx), fa[r][t]);
+          ia[r][t] = c;
+        }
+      }
+      g8_steps(R, T, 4, ia, w, ws, a, as, b + 4);
+    } else if (G == 8) g8_steps(R, T, 8, ia, w, ws, a, as, b); /* unrolled */
     else g8_steps(R, T, G, ia, w, ws, a, as, b);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-      __m256 dw = _mm256_load_ps((const float *)(const void *)(wsc + r * ws + 32 * gi));
+      __m256 dw = _mm256_load_ps((const float *)(const void *)((MIN == 2 ? wm : wsc) + r * ws + 32 * gi));
 #pragma GCC unroll 8
       for (int t = 0; t < T; t++) {
         __m256 dx = _mm256_load_ps((const float *)(const void *)(asc + t * as + 32 * gi));
@@ -1000,7 +1058,7 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
   /* - m * (dx * sum q_x) per block, in a loop of its own: inside the one
    * above it cost 30% (bench_kernels Q4_K 896x4864: 185 vs 260 GFLOP/s
    * without it), the extra live vectors spilling the accumulators */
-  for (int64_t gi = 0; MIN && gi < ng; gi++) {
+  for (int64_t gi = 0; MIN == 1 && gi < ng; gi++) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m256 mw = _mm256_load_ps((const float *)(const void *)(wm + r * ws + 32 * gi));
@@ -1054,13 +1112,18 @@ static void g8_kernel_min(int R, int T, const uint8_t *w, size_t ws, const uint8
 {
   g8_kernel_any(R, T, 1, w, ws, a, as, nb, out, ldo);
 }
+static void g8_kernel_halves(int R, int T, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb,
+                             float *out, int64_t ldo)
+{
+  g8_kernel_any(R, T, 2, w, ws, a, as, nb, out, ldo);
+}
 
 void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride,
                    int64_t n_tok, int64_t n, float *out, int64_t ldo)
 {
   const int64_t nb = n / DQ_QK;
   void (*kern)(int, int, const uint8_t *, size_t, const uint8_t *, size_t, int64_t, float *, int64_t) =
-      g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
+      type == DQ_T_Q6_K ? g8_kernel_halves : g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
   for (int64_t t0 = 0; t0 < n_tok; t0 += DQ_G8_T) {
     const int T = n_tok - t0 < DQ_G8_T ? (int)(n_tok - t0) : DQ_G8_T;
     const uint8_t *a = (const uint8_t *)act + (size_t)t0 * act_stride;

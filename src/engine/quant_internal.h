@@ -93,9 +93,10 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
 
 /* int8 GEMM for prefill (quant_avx2.c; built where the compiler targets
  * AVX512-VNNI + VL, else dq_gemm8_supported() is 0 and the rest no-ops).
- * Weights of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K, seen as 32-element blocks
- * with value = d * int8 - m (the type's offset applied; m is the K-quants'
- * sub-block min, else 0), and activations quantized as the type's mat-vec
+ * Weights of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K, seen as 32-element
+ * blocks with value = d * int8 - m (the type's offset applied; m is the
+ * K-quants' sub-block min, else 0; Q6_K has a scale per 16 elements, so its
+ * blocks have two: see below), and activations quantized as the type's mat-vec
  * does (dq_kq_quantize_act: q8a, or q8k for the K-quants, whose one scale
  * per 256 fills the 8 lanes of a group; so prefill and decode round alike)
  * are repacked so one vector lane accumulates a whole block: a row of nb
@@ -105,7 +106,12 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
  * of 32), per group 8 f32 / int32 lane values after the nb*32 bytes of q:
  *   activation: q + 128 (u8); lane scales d; lane sums s = d * sum(q);
  *   weight:     q (s8); lane scales d; -128 * (sum of the lane's weight
- *               bytes) as int32; lane mins m / (8 / G).
+ *               bytes) as int32; lane mins m / (8 / G); one more vector.
+ *   Q6_K weight: q - 32 (s8); lane scales of elements 0..15 of the lane's
+ *               block (the first 4 dword steps); their -128 * sums; the
+ *               scales of elements 16..31 (steps 4-7); their -128 * sums.
+ *               The kernel scales the integer sums after step 4 and again
+ *               after step 8.
  * The integer sum of each block is exact, so a product equals
  * dq_kq_dot_act_ref on the same activation up to float summation order. */
 int dq_gemm8_supported(int type);
