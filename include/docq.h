@@ -512,7 +512,9 @@ typedef struct docq_ask_options {
   unsigned int version;
   docq_search_options search; /* retrieval settings (k defaults to 20 for ask) */
   docq_order order;           /* passage order in the prompt; default edges-first */
-  unsigned budget_tokens;     /* context budget; 0 = from the model, else 2048 */
+  unsigned budget_tokens;     /* context budget; 0 = with a model, what its context leaves after
+                               * the answer and the chat template, at most 4096 (prefill time);
+                               * without one, 2048 */
   const docq_model *model;    /* NULL: extractive answer */
   docq_gen_options gen;       /* generation settings when a model is given */
   /* Without `model`: count the prompt's tokens exactly with this file's
@@ -563,8 +565,8 @@ DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *bes
 /* The whole prompt as packed (question, labelled passages, question again). */
 DOCQ_API const char *docq_answer_prompt(const docq_answer *a);
 DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a);
-/* The token budget the passages were packed under (from the model's context, or
- * the option, or 2048 without a model). */
+/* The token budget the passages were packed under (the option; else from the
+ * model's context, at most 4096; else 2048 without a model). */
 DOCQ_API unsigned docq_answer_budget(const docq_answer *a);
 /* With a model: the context chosen for this request, e.g. "no scaling (1200 tokens fit
  * the original 4096)" or "yarn x1.5 ..."; "" without a model. Borrowed. */

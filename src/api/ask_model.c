@@ -17,6 +17,16 @@
  * around the two turns (measured: ChatML ~40, Llama 3 ~45, plus margin). */
 #define DQ_ASK_TEMPLATE_TOKENS 96
 
+/* The default budget is what the model's context leaves, but at most this:
+ * a 32k-context model would otherwise be given every retrieved passage, and
+ * prefill is what the user waits for. Measured with a Qwen2.5-1.5B-shaped
+ * Q4_K_M on 2 cores: the 20 passages of a Vue docs question came to 14,601
+ * tokens and the answer took 4 min 19 s; 4096 tokens of prefill take ~30 s
+ * there (bench_engine -p 2048 --shape 1.5b: 127 tokens/s), and twice the
+ * 2048 at which answer-in-context is measured (97-99% on nq, cmrc2018).
+ * --budget / budget_tokens asks for more, up to the context. */
+#define DQ_ASK_MODEL_BUDGET_MAX 4096
+
 static const char k_system[] =
   "You answer questions using only the numbered passages given with the question. "
   "Cite the passages you use as [n]. If the passages do not contain the answer, say that "
@@ -49,6 +59,7 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
       return dq_err_set(DOCQ_EINVAL, "ask: the model's context (%u tokens) is too small for an answer of %u tokens "
                         "with passages; lower -n or give --budget", train, answer);
     *budget = train - answer - overhead;
+    if (*budget > DQ_ASK_MODEL_BUDGET_MAX) *budget = DQ_ASK_MODEL_BUDGET_MAX;
   }
   *n_ctx = *budget + answer + overhead;
   return 0;

@@ -473,6 +473,55 @@ static void test_api__generation_interrupted(void **state)
   docq_model_free(m);
 }
 
+/* The budget docq_ask packs under with a model: what the model's context
+ * leaves after the answer and the chat template, but by default at most
+ * 4096 tokens (a 32k-context model would otherwise get a prompt of every
+ * retrieved passage: minutes of prefill on a laptop); a budget given in the
+ * options is used as given. */
+static docq_answer *ask_with(docq_db *db, const docq_model *m, unsigned budget)
+{
+  docq_ask_options ao;
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  ao.model = m;
+  ao.budget_tokens = budget;
+  ao.gen.temperature = 0;
+  ao.gen.n_predict = 4;
+  docq_answer *a = NULL;
+  assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+  return a;
+}
+
+static void test_api__ask_budget_from_model(void **state)
+{
+  (void)state;
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  docq_db *db = index_new(files, 1);
+  const int ctxs[] = { 32768, 2048 };
+  for (int i = 0; i < 2; i++) {
+    char model_path[128];
+    snprintf(model_path, sizeof model_path, "%s/ctx%d.gguf", g_dir, ctxs[i]);
+    dq_gw_model_params mp;
+    dq_gw_model_params_default(&mp);
+    mp.n_ctx = ctxs[i];
+    mp.seed = 5;
+    assert_int_equal(dq_gw_write_model(&mp, model_path), 0);
+    docq_model *m;
+    assert_int_equal(docq_model_load(&m, model_path), 0);
+    docq_answer *a = ask_with(db, m, 0);
+    if (ctxs[i] == 32768) assert_int_equal(docq_answer_budget(a), 4096);
+    else assert_true(docq_answer_budget(a) > 1024 && docq_answer_budget(a) < 2048 - 4); /* the context minus answer and template */
+    assert_true(docq_answer_prompt_tokens(a) <= docq_answer_budget(a));
+    docq_answer_free(a);
+    if (ctxs[i] == 32768) { /* asked for: more than the default */
+      a = ask_with(db, m, 6000);
+      assert_int_equal(docq_answer_budget(a), 6000);
+      docq_answer_free(a);
+    }
+    docq_model_free(m);
+  }
+  docq_db_free(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -482,6 +531,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
