@@ -114,6 +114,42 @@
  * GB/s), and GFNI affine byte transforms for the nibble and Q6_K bit moves
  * (1 thread Q4_K 22.0 -> 20.3, Q6_K 21.2 -> 21.4: no gain).
  *
+ * 2026-11-26, session 10, after the Q4_K/Q5_K (dpbusd + packs + one dpwssd
+ * per 64 quants), Q6_K (512-bit) and Q5_0 (four rows' scales in one
+ * vector) mat-vec changes and Q6_K in the int8 GEMM. Per thread, data in
+ * cache (a throwaway driver around dq_matmul, 1 thread): Q4_K 20.7 -> 24.7
+ * GB/s, Q6_K 19.3 -> 29.9, Q5_0 20.6 -> 22.2; Q6_K prefill 235 GFLOP/s vs
+ * 99-104 for dequant + sgemm (bench_kernels). Three rounds of the commands
+ * above (`-p 0 -n 64 -t 2 -r 5 --bw` beside `llama-bench -p 0 -n 64 -t 2
+ * -r 3`), 17:09-17:15 UTC with the host in its fast mode (51-62 GB/s read):
+ *   Q8_0   docq 69.3, 68.3, 66.7  llama.cpp 56.2, 53.2, 55.9  1.24x;
+ *          share 69 68 68 69 69 | 59 61 61 60 62 | 66 63 66 64 70 (median 66%)
+ *   Q4_K_M docq 79.7, 73.2, 79.1  llama.cpp 57.3, 56.9, 56.4  1.39x;
+ *          share 56 55 57 55 57 | 83 81 83 84 85 | 58 52 54 54 56 (median 57%)
+ * and 17:44-17:45 UTC, mostly the medium mode (32-35 GB/s):
+ *   Q8_0   docq 59.6, 58.3, 61.5  llama.cpp 51.9, 54.3, 54.2  1.10x;
+ *          share 95 97 96 94 94 | 93 98 95 93 93 | 96 96 95 96 98 (median 95%)
+ *   Q4_K_M docq 72.9, 73.3, 73.9  llama.cpp 54.9, 55.9, 56.3  1.31x;
+ *          share 99 75 58 60 89 | 83 84 85 85 84 | 86 85 84 84 83 (median 84%)
+ * In the fast mode two threads read 51-62 GB/s but decode reads 29-37: per
+ * thread it is still bound by how fast a core streams and computes at once
+ * (one thread alone reads 21-26 GB/s), so 85% of that figure is not in
+ * reach with two cores; in the medium mode Q8_0 is at 95% and Q4_K_M at 84%.
+ * 1.5b shape, `-p 512 -n 64 -t 2 -r 3 --shape 1.5b` beside llama-bench, two
+ * sessions of three rounds (17:10-17:15 and 17:45-17:50 UTC):
+ *   Q8_0   pp512 docq 150, 160, 155 | 166, 163, 151  llama.cpp 79-81  1.99x
+ *          tg64  docq 24.6, 23.2, 22.7 | 20.1, 22.0, 23.1  llama.cpp 18.0-20.7  1.15x
+ *   Q4_K_M pp512 docq 112, 114, 126 | 151, 133, 142  llama.cpp 86-92  1.46x
+ *          tg64  docq 31.8, 30.8, 28.1 | 30.2, 32.3, 31.3
+ *                llama.cpp 32.1, 35.9, 30.5 | 31.0, 33.5, 35.1  0.95x
+ * (ratios of the medians of six; the first three pp512 before the attention
+ * change, 32b6cef). K-quant decode stays a few percent behind llama.cpp's
+ * repacked 8-row layout (0.86-0.96x before today's kernels). Tried and dropped today: a 512-bit Q4_K/Q5_K kernel (no
+ * faster: on Zen 4 a 512-bit op holds a 256-bit pipe twice), four Q4_K rows
+ * at once with the scale tails vectorized (no faster in cache), software
+ * prefetch 1-4 KiB ahead in the Q8_0/K-quant mat-vecs (no difference),
+ * MADV_HUGEPAGE on the mapping (no difference).
+ *
  * usage: bench_engine [-p 512] [-n 64] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.

@@ -79,7 +79,9 @@ static int use_blas(int type, int64_t n_tok)
  * GEMM vs mat-vec: n_tok 2: 33 / 33 vs 88 / 70; 4: 58 / 60 vs 92 / 69;
  * 8: 94 / 94 vs 92 / 68; 16: 132 / 131 vs 90 / 66; 32: 155 / 151 vs sgemm
  * 65 / 64; 512: 205 / 200 vs sgemm 92 / 88. Their repacking (scales and
- * mins per sub-block) costs more per row, so they start at 8 tokens. */
+ * mins per sub-block) costs more per row, so they start at 8 tokens. Q6_K
+ * (a scale per half block) at 512: 235 vs sgemm 99-104 (896x4864), and its
+ * mat-vec is no faster per token than Q4_K's, so it starts at 8 too. */
 #ifndef DQ_G8_MIN_TOK
 #define DQ_G8_MIN_TOK 3
 #endif
