@@ -287,11 +287,51 @@ static void transpose(const float *rows, float *kt, int nk, int hd)
     for (int d = 0; d < hd; d++) kt[(size_t)d * TILE + j] = rows[(size_t)j * hd + d];
 }
 
+#ifdef DQ_ATTN_AVX2
+/* An f16 cache's tile straight into kt and vt: K converted in 8x8 blocks in
+ * registers and stored transposed, V converted row by row, with no f32 copy
+ * of K in between and no call per row (in decode, where only the group's
+ * gqa rows share a tile, dequantizing and transposing were half the time).
+ * The conversion is exact and the transpose a permutation, so kt and vt hold
+ * the same bits as the general path gives. Needs hd % 8 == 0. */
+static void load_tile_f16(const dq_attn *a, scratch *w, int kvh, int k0, int nk)
+{
+  const dq_kv *kv = a->kv;
+  const int hd = a->p.head_dim;
+  const size_t ks = (size_t)kv->n_kv_head * kv->row_k / 2, vs = (size_t)kv->n_kv_head * kv->row_v / 2; /* in f16 */
+  const uint16_t *k = (const uint16_t *)dq_kv_krow(kv, a->layer, k0, kvh);
+  const uint16_t *v = (const uint16_t *)dq_kv_vrow(kv, a->layer, k0, kvh);
+  int j0 = 0;
+  for (; j0 + 8 <= nk; j0 += 8)
+    for (int d0 = 0; d0 < hd; d0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) r[i] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + (size_t)(j0 + i) * ks + d0)));
+      dq_transpose8_ps(r);
+      for (int i = 0; i < 8; i++) _mm256_storeu_ps(w->kt + (size_t)(d0 + i) * TILE + j0, r[i]);
+    }
+  for (int j = j0; j < nk; j++)
+    for (int d0 = 0; d0 < hd; d0 += 8) {
+      float t[8];
+      _mm256_storeu_ps(t, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + (size_t)j * ks + d0))));
+      for (int i = 0; i < 8; i++) w->kt[(size_t)(d0 + i) * TILE + j] = t[i];
+    }
+  for (int j = 0; j < nk; j++)
+    for (int d0 = 0; d0 < hd; d0 += 8)
+      _mm256_storeu_ps(w->vt + (size_t)j * hd + d0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + (size_t)j * vs + d0))));
+}
+#endif
+
 /* Load tile [k0, k0+nk) of kv head kvh; `unrot` (LAMBDA) turns key j back to
  * position 0 with the precomputed table. */
 static void load_tile(const dq_attn *a, scratch *w, int kvh, int k0, int nk, int unrot)
 {
   const int hd = a->p.head_dim;
+#ifdef DQ_ATTN_AVX2
+  if (!unrot && a->kv->type_k == DQ_T_F16 && a->kv->type_v == DQ_T_F16 && hd % 8 == 0) {
+    load_tile_f16(a, w, kvh, k0, nk);
+    return;
+  }
+#endif
   dq_kv_read_k(a->kv, a->layer, kvh, k0, nk, w->rowbuf);
   dq_kv_read_v(a->kv, a->layer, kvh, k0, nk, w->vt);
   if (unrot)
