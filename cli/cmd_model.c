@@ -414,18 +414,19 @@ static char *prompt_of(const docq_model *m, int n)
 int cmd_bench(int argc, char **argv)
 {
   const char *model = NULL, *v;
-  int pp = 512, tg = 64, threads = 0, reps = 3, r_;
+  int pp = 512, tg = 64, depth = 0, threads = 0, reps = 3, r_;
   docq_ctx_options co;
   docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      fputs("usage: docq bench --model FILE [-p 512] [-n 64] [-t THREADS] [-r 3] [context options]\n"
+      fputs("usage: docq bench --model FILE [-p 512] [-n 64] [-d 0] [-t THREADS] [-r 3] [context options]\n"
             "Prompt processing (pp: one prompt of -p tokens) and text generation (tg: -n tokens\n"
             "one at a time after BOS, each the greedy choice after the last) speed in tokens/s,\n"
             "mean +- standard deviation over -r repetitions, printed as llama-bench does.\n"
-            "-p 0 or -n 0 skips that test.\n"
-            "Context (default: -p + -n + 16 tokens):\n" CTX_OPTIONS_HELP
+            "-p 0 or -n 0 skips that test. -d N: generate after a prompt of N tokens (untimed),\n"
+            "as docq ask does after its passages (llama-bench -d).\n"
+            "Context (default: the larger of -p and -d, + -n + 16 tokens):\n" CTX_OPTIONS_HELP
             "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n",
             stdout);
       return 0;
@@ -439,6 +440,9 @@ int cmd_bench(int argc, char **argv)
     } else if (is_opt(a, "-n", "--n-gen")) {
       if (!(v = optval(argc, argv, &i, "-n", "--n-gen"))) return bad_usage("bench", "missing value", a);
       tg = atoi(v);
+    } else if (is_opt(a, "-d", "--n-depth")) {
+      if (!(v = optval(argc, argv, &i, "-d", "--n-depth"))) return bad_usage("bench", "missing value", a);
+      depth = atoi(v);
     } else if (is_opt(a, "-t", "--threads")) {
       if (!(v = optval(argc, argv, &i, "-t", "--threads"))) return bad_usage("bench", "missing value", a);
       threads = atoi(v);
@@ -450,7 +454,7 @@ int cmd_bench(int argc, char **argv)
     }
   }
   if (!model) return bad_usage("bench", "--model FILE is required", NULL);
-  if (pp < 0 || tg < 0 || reps < 1 || reps > 100) return bad_usage("bench", "bad -p, -n or -r", NULL);
+  if (pp < 0 || tg < 0 || depth < 0 || reps < 1 || reps > 100) return bad_usage("bench", "bad -p, -n, -d or -r", NULL);
   docq_model *m = NULL;
   docq_ctx *c = NULL;
   int rc = docq_model_load(&m, model);
@@ -464,7 +468,7 @@ int cmd_bench(int argc, char **argv)
     }
     threads = nc > 0 ? (int)nc : 1;
   }
-  if (!co.n_ctx) co.n_ctx = (unsigned)(pp + tg + 16);
+  if (!co.n_ctx) co.n_ctx = (unsigned)((pp > depth ? pp : depth) + tg + 16);
   co.n_threads = threads;
   if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) {
     docq_model_free(m);
@@ -517,20 +521,45 @@ int cmd_bench(int argc, char **argv)
     docq_model_meta meta;
     if ((rc = docq_model_get_meta(m, &meta)) < 0) goto fail;
     int32_t tok = meta.bos >= 0 ? meta.bos : 0;
+    /* -d: the start is a prompt of `depth` tokens instead (BOS included) */
+    int32_t *start = &tok;
+    long n_start = 1;
+    char *dprompt = NULL;
+    if (depth > 0) {
+      dprompt = prompt_of(m, depth);
+      n_start = dprompt ? docq_tokenize(m, dprompt, strlen(dprompt), 1, NULL, 0) : -1;
+      if (n_start <= 0 || !(start = malloc(sizeof *start * (size_t)n_start)) ||
+          docq_tokenize(m, dprompt, strlen(dprompt), 1, start, (size_t)n_start) != n_start) {
+        free(dprompt);
+        if (start != &tok) free(start);
+        rc = n_start < 0 ? (int)n_start : DOCQ_ENOMEM;
+        goto fail;
+      }
+      free(dprompt);
+    }
     for (int r = 0; r < reps; r++) {
-      if ((rc = docq_ctx_eval(c, &tok, 1, 1, NULL)) < 0) goto fail;
+      if ((rc = docq_ctx_eval(c, start, (size_t)n_start, 1, NULL)) < 0) {
+        if (start != &tok) free(start);
+        goto fail;
+      }
       double t0 = now_s();
-      for (int i = 0; i < tg; i++) {
+      for (int i = 0; i < tg && rc >= 0; i++) {
         int32_t next = argmax_logit(docq_ctx_logits(c), meta.n_vocab);
-        if ((rc = docq_ctx_eval(c, &next, 1, 0, NULL)) < 0) goto fail;
+        rc = docq_ctx_eval(c, &next, 1, 0, NULL);
+      }
+      if (rc < 0) {
+        if (start != &tok) free(start);
+        goto fail;
       }
       double t = now_s() - t0;
       ts[r] = (double)tg / (t > 0 ? t : 1e-9);
     }
+    if (start != &tok) free(start);
     double mu, sd;
     mean_sd(ts, reps, &mu, &sd);
     char test[32];
-    snprintf(test, sizeof test, "tg%d", tg);
+    if (n_start > 1) snprintf(test, sizeof test, "tg%d @ d%ld", tg, n_start);
+    else snprintf(test, sizeof test, "tg%d", tg);
     printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", name, size, params, threads, test, mu, sd);
   }
   docq_ctx_free(c);

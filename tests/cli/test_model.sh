@@ -72,6 +72,9 @@ contains "... and points to --embed-model" "$err" "embedding model, not a text g
 tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 16 -t 1 -r 2)
 contains "bench pp row" "$tab" "pp64"
 contains "bench tg row" "$tab" "tg16"
+# -d: generation after a prompt of that many tokens, labelled as llama-bench does
+tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 0 -n 8 -d 100 -t 1 -r 1)
+contains "bench tg row at a depth" "$tab" "tg8 @ d100"
 # a vocabulary that adds no BOS (Qwen's real files): tiny-qwen2 with its
 # add_bos_token flag set to false in a copy (the bool byte after the key and
 # its type); tg used to start from an empty prompt and fail
