@@ -557,7 +557,7 @@ int cmd_bench(int argc, char **argv)
     if (start != &tok) free(start);
     double mu, sd;
     mean_sd(ts, reps, &mu, &sd);
-    char test[32];
+    char test[64];
     if (n_start > 1) snprintf(test, sizeof test, "tg%d @ d%ld", tg, n_start);
     else snprintf(test, sizeof test, "tg%d", tg);
     printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", name, size, params, threads, test, mu, sd);
