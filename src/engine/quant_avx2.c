@@ -56,16 +56,14 @@ static inline __m256i dot_u8s8(__m256i u, __m256i s)
 #endif
 }
 
-/* acc + pairwise int16 products summed to int32 (one dpwssd with VNNI);
- * integer sums, so both forms give the same bits. */
+#if !(defined(__AVX512VNNI__) && defined(__AVX512VL__))
+/* acc + pairwise int16 products summed to int32 (the K-quant kernel without
+ * VNNI, which has its own form) */
 static inline __m256i madd16_acc(__m256i acc, __m256i a, __m256i b)
 {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  return _mm256_dpwssd_epi32(acc, a, b);
-#else
   return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
-#endif
 }
+#endif
 
 /* ---- Q8_0 x q8a: |w| <= 128, |x| <= 127 -> pair sums <= 32512 */
 static float dot_q8_0(const dq_blk_q8_0 *w, const dq_q8a *a, int64_t nb)
