@@ -131,6 +131,13 @@
  *          share 95 97 96 94 94 | 93 98 95 93 93 | 96 96 95 96 98 (median 95%)
  *   Q4_K_M docq 72.9, 73.3, 73.9  llama.cpp 54.9, 55.9, 56.3  1.31x;
  *          share 99 75 58 60 89 | 83 84 85 85 84 | 86 85 84 84 83 (median 84%)
+ * and 18:23-18:24 UTC, the host moving from its slow (25-28 GB/s) to its
+ * fast mode:
+ *   Q8_0   docq 52.2, 65.5, 66.7  llama.cpp 46.7, 51.2, 54.3  1.23x;
+ *          share 102 103 101 107 103 | 90 80 78 80 78 | 88 81 81 79 76
+ *   Q4_K_M docq 63.1, 75.1, 75.4  llama.cpp 51.0, 54.8, 53.5  1.38x;
+ *          share 92 95 99 97 106 | 71 71 74 72 75 | 69 68 67 72 76
+ * Medians over all 45 runs of the day: Q8_0 81%, Q4_K_M 76%.
  * In the fast mode two threads read 51-62 GB/s but decode reads 29-37: per
  * thread it is still bound by how fast a core streams and computes at once
  * (one thread alone reads 21-26 GB/s), so 85% of that figure is not in
