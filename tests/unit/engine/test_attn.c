@@ -230,16 +230,18 @@ static void test_engine_attn__gqa_ratios_and_head_dims(void **state)
     {4, 4, 32, 130, 0}, {6, 2, 96, 129, 0}, {14, 2, 64, 200, 0.2f}, {4, 1, 128, 97, 0},
     {3, 3, 20, 70, 0},  /* head dim not a multiple of 8: scalar tails */
     {8, 1, 18, 65, 0.5f}};
-  for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
-    const int tk = cfg[i].hd % 32 ? DQ_T_F16 : DQ_T_Q8_0, tv = cfg[i].hd % 32 ? DQ_T_F32 : DQ_T_Q4_0;
-    fx f;
-    fx_init(&f, cfg[i].n, cfg[i].nh, cfg[i].nkv, cfg[i].hd, tk, tv, NULL);
-    dq_attn_params p;
-    dq_attn_params_default(&p, cfg[i].nh, cfg[i].nkv, cfg[i].hd);
-    p.scale = cfg[i].scale;
-    three_ways(&f, &p, 2e-5);
-    fx_free(&f);
-  }
+  for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+    for (int f16 = 0; f16 < 2; f16++) { /* and each with an f16 cache (the default), which decodes its own way */
+      const int tk = f16 || cfg[i].hd % 32 ? DQ_T_F16 : DQ_T_Q8_0;
+      const int tv = f16 ? DQ_T_F16 : cfg[i].hd % 32 ? DQ_T_F32 : DQ_T_Q4_0;
+      fx f;
+      fx_init(&f, cfg[i].n, cfg[i].nh, cfg[i].nkv, cfg[i].hd, tk, tv, NULL);
+      dq_attn_params p;
+      dq_attn_params_default(&p, cfg[i].nh, cfg[i].nkv, cfg[i].hd);
+      p.scale = cfg[i].scale;
+      three_ways(&f, &p, 2e-5);
+      fx_free(&f);
+    }
 }
 
 /* Each cache type: the algorithm is exact on what the cache holds (tight),
