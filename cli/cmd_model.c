@@ -457,6 +457,7 @@ int cmd_bench(int argc, char **argv)
   if (pp < 0 || tg < 0 || depth < 0 || reps < 1 || reps > 100) return bad_usage("bench", "bad -p, -n, -d or -r", NULL);
   docq_model *m = NULL;
   docq_ctx *c = NULL;
+  int32_t *dstart = NULL; /* -d: the prompt generation starts after */
   int rc = docq_model_load(&m, model);
   if (rc < 0) return cli_fail(rc, "load");
   if (threads <= 0) {
@@ -522,39 +523,26 @@ int cmd_bench(int argc, char **argv)
     if ((rc = docq_model_get_meta(m, &meta)) < 0) goto fail;
     int32_t tok = meta.bos >= 0 ? meta.bos : 0;
     /* -d: the start is a prompt of `depth` tokens instead (BOS included) */
-    int32_t *start = &tok;
     long n_start = 1;
-    char *dprompt = NULL;
     if (depth > 0) {
-      dprompt = prompt_of(m, depth);
+      char *dprompt = prompt_of(m, depth);
       n_start = dprompt ? docq_tokenize(m, dprompt, strlen(dprompt), 1, NULL, 0) : -1;
-      if (n_start <= 0 || !(start = malloc(sizeof *start * (size_t)n_start)) ||
-          docq_tokenize(m, dprompt, strlen(dprompt), 1, start, (size_t)n_start) != n_start) {
-        free(dprompt);
-        if (start != &tok) free(start);
-        rc = n_start < 0 ? (int)n_start : DOCQ_ENOMEM;
-        goto fail;
-      }
+      if (n_start > 0 && (dstart = malloc(sizeof *dstart * (size_t)n_start)))
+        rc = docq_tokenize(m, dprompt, strlen(dprompt), 1, dstart, (size_t)n_start) == n_start ? 0 : DOCQ_ERROR;
+      else rc = n_start < 0 ? (int)n_start : DOCQ_ENOMEM;
       free(dprompt);
+      if (rc < 0) goto fail;
     }
     for (int r = 0; r < reps; r++) {
-      if ((rc = docq_ctx_eval(c, start, (size_t)n_start, 1, NULL)) < 0) {
-        if (start != &tok) free(start);
-        goto fail;
-      }
+      if ((rc = docq_ctx_eval(c, dstart ? dstart : &tok, (size_t)n_start, 1, NULL)) < 0) goto fail;
       double t0 = now_s();
-      for (int i = 0; i < tg && rc >= 0; i++) {
+      for (int i = 0; i < tg; i++) {
         int32_t next = argmax_logit(docq_ctx_logits(c), meta.n_vocab);
-        rc = docq_ctx_eval(c, &next, 1, 0, NULL);
-      }
-      if (rc < 0) {
-        if (start != &tok) free(start);
-        goto fail;
+        if ((rc = docq_ctx_eval(c, &next, 1, 0, NULL)) < 0) goto fail;
       }
       double t = now_s() - t0;
       ts[r] = (double)tg / (t > 0 ? t : 1e-9);
     }
-    if (start != &tok) free(start);
     double mu, sd;
     mean_sd(ts, reps, &mu, &sd);
     char test[64];
@@ -562,10 +550,12 @@ int cmd_bench(int argc, char **argv)
     else snprintf(test, sizeof test, "tg%d", tg);
     printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", name, size, params, threads, test, mu, sd);
   }
+  free(dstart);
   docq_ctx_free(c);
   docq_model_free(m);
   return 0;
 fail:
+  free(dstart);
   docq_ctx_free(c);
   docq_model_free(m);
   return cli_fail(rc < 0 ? rc : DOCQ_ERROR, "bench");

@@ -422,11 +422,7 @@ static float dot_f16_row(const float *q, const uint16_t *k, int hd)
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d + 8))), acc1);
   }
   if (d < hd) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d))), acc0);
-  __m256 v = _mm256_add_ps(acc0, acc1);
-  __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  t = _mm_add_ps(t, _mm_movehl_ps(t, t));
-  t = _mm_add_ss(t, _mm_movehdup_ps(t));
-  return _mm_cvtss_f32(t);
+  return dq_hsum8_ps(_mm256_add_ps(acc0, acc1));
 }
 
 static void decode_row_f16(const dq_attn *a, scratch *w, int r, const float *q, int kvh, int k0, int k1)

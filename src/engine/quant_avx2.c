@@ -26,14 +26,6 @@
 
 #if DQ_HAVE_AVX2
 
-static inline float hsum_ps(__m256 v)
-{
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 static inline int hsum_epi32(__m256i v)
 {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -83,7 +75,7 @@ static float dot_q8_0(const dq_blk_q8_0 *w, const dq_q8a *a, int64_t nb)
     __m256i p0 = dot_u8s8(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib].d) * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
   }
-  return hsum_ps(_mm256_add_ps(acc0, acc1));
+  return dq_hsum8_ps(_mm256_add_ps(acc0, acc1));
 }
 
 /* 16 bytes of nibbles -> 32 bytes: low nibbles are elements 0..15, high 16..31. */
@@ -114,7 +106,7 @@ static float dot_q4_0(const dq_blk_q4_0 *w, const dq_q8a *a, int64_t nb)
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
     corr += d0 * a[ib].s;
   }
-  return hsum_ps(_mm256_add_ps(acc0, acc1)) - 8 * corr;
+  return dq_hsum8_ps(_mm256_add_ps(acc0, acc1)) - 8 * corr;
 }
 
 /* Bit i of the little-endian u32 at qh -> byte i = 16 (or 0): Q5's fifth bits. */
@@ -181,7 +173,7 @@ static inline __attribute__((always_inline)) float dot_q45(int type, const void 
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
     corr += (m0 - o0 * d0) * a[ib].s;
   }
-  return hsum_ps(_mm256_add_ps(acc0, acc1)) + corr;
+  return dq_hsum8_ps(_mm256_add_ps(acc0, acc1)) + corr;
 }
 
 /* The fields of super-block ib of a Q4_K or Q5_K row (qh NULL for Q4_K). */
@@ -288,11 +280,27 @@ static inline __attribute__((always_inline)) float dot_q45_k(int type, const voi
     accm = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dm), _mm256_set1_epi32(1)),
                            _mm256_cvtepi32_ps(mins), accm);
   }
-  return hsum_ps(acc) - hsum_ps(accm);
+  return dq_hsum8_ps(acc) - dq_hsum8_ps(accm);
 }
 
 /* ---- Q6_K x q8k: q in 0..63 unsigned (the -32 is applied through bsums),
  * pair sums <= 16002; scaled by |sc| <= 128 the block total stays < 2^29. */
+#if !DQ_HAVE_K512 || (defined(__AVX512VNNI__) && defined(__AVX512VL__))
+/* Half h of a Q6_K block as 4 x 32 unsigned quants (0..63): q[k] holds
+ * elements 128h + 32k .. +31 (the 256-bit mat-vec and the int8 GEMM's packing). */
+static inline void q6k_half(const dq_blk_q6_k *b, int h, __m256i q[4])
+{
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30);
+  const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+  const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+  const __m256i hv = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+  q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 4), m3));
+  q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 2), m3));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hv, m3));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hv, 2), m3));
+}
+#endif
+
 #if !DQ_HAVE_K512
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 /* pshufb controls: int16 word 2k to the low 128-bit lane, 2k+1 to the high */
@@ -306,7 +314,6 @@ static const uint8_t q6_pick[4][32] __attribute__((aligned(32))) = {
 
 static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 {
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < nb; ib++) {
     const dq_blk_q6_k *b = w + ib;
@@ -319,14 +326,8 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
       const __m256i sch = h ? _mm256_permute2x128_si256(sc16all, sc16all, 0x11) : _mm256_permute2x128_si256(sc16all, sc16all, 0x00);
 #endif
-      __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
-      __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
-      __m256i hv = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 4), m3));
-      q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 2), m3));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hv, m3));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hv, 2), m3));
+      q6k_half(b, h, q);
       for (int k = 0; k < 4; k++) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
         /* int16 pair sums (<= 16002) times the int16 scale of each half
@@ -349,7 +350,7 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
     __m256i tot = _mm256_sub_epi32(_mm256_add_epi32(sumi, sumi1), _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[ib].bsums)), 5));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b->d) * a[ib].d), _mm256_cvtepi32_ps(tot), acc);
   }
-  return hsum_ps(acc);
+  return dq_hsum8_ps(acc);
 }
 #else
 /* ---- Q6_K x q8k with 512-bit vectors (AVX512-BW + VNNI) ----
@@ -509,7 +510,7 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
     }
   }
   _Pragma("GCC unroll 8")
-  for (int r = 0; r < R; r++) out[r] = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));
+  for (int r = 0; r < R; r++) out[r] = dq_hsum8_ps(_mm256_add_ps(acc0[r], acc1[r]));
 }
 
 /* n_rows rows of a q8a type, DQ_ROWS at a time; the branches fold per type. */
@@ -554,7 +555,7 @@ static float dot_f32(const float *w, const float *x, int64_t n)
     a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
   }
   for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-  float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  float s = dq_hsum8_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   for (; i < n; i++) s += w[i] * x[i];
   return s;
 }
@@ -576,7 +577,7 @@ static float dot_f16(const uint16_t *w, const float *x, int64_t n, int bf16)
     a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
     a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
   }
-  float s = hsum_ps(_mm256_add_ps(a0, a1));
+  float s = dq_hsum8_ps(_mm256_add_ps(a0, a1));
   for (; i < n; i++) s += (bf16 ? dq_bf16_to_f32(w[i]) : h2f(w[i])) * x[i];
   return s;
 }
@@ -859,16 +860,9 @@ static inline __m256i g8_wblock(int type, const void *row, int64_t ib, float *d)
 static inline void g8_wgroup_q6k(const void *row, int64_t sb, __m256i v[8], float d16[16])
 {
   const dq_blk_q6_k *b = (const dq_blk_q6_k *)row + sb;
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30), o = _mm256_set1_epi8(32);
-  for (int h = 0; h < 2; h++) { /* as the mat-vec: elements 128h + 32k + l */
-    __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
-    __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
-    __m256i hv = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
-    v[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 4), m3));
-    v[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hv, 2), m3));
-    v[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hv, m3));
-    v[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hv, 2), m3));
-    for (int k = 0; k < 4; k++) v[4 * h + k] = _mm256_sub_epi8(v[4 * h + k], o);
+  for (int h = 0; h < 2; h++) {
+    q6k_half(b, h, v + 4 * h);
+    for (int k = 0; k < 4; k++) v[4 * h + k] = _mm256_sub_epi8(v[4 * h + k], _mm256_set1_epi8(32));
   }
   const float d = h2f(b->d);
   for (int j = 0; j < 16; j++) d16[j] = d * (float)b->scales[j];

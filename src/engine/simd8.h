@@ -24,4 +24,13 @@ static inline void dq_transpose8_ps(__m256 r[8])
   }
 }
 
+/* Sum of the 8 lanes. */
+static inline float dq_hsum8_ps(__m256 v)
+{
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 #endif
