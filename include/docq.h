@@ -542,7 +542,9 @@ typedef struct docq_passage {
  * with citations. Nothing is dropped silently: see docq_answer_left_out. */
 DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, const docq_ask_options *opts);
 
-/* The answer text (with [n] citations), borrowed. "" when nothing relevant was found. */
+/* The answer text (with [n] citations), borrowed. "" when nothing relevant was found.
+ * Without a model: sentences joined by spaces, except that a Markdown code example a
+ * sentence introduces follows it on its own lines (a blank line before and after). */
 DOCQ_API const char *docq_answer_text(const docq_answer *a);
 /* 1 when an answer was found; 0 when the index had nothing relevant to the
  * question (the text then says so). */

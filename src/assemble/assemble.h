@@ -94,7 +94,10 @@ typedef struct dq_extract_opts {
  * IDF over the sentences given) + 0.35 * cosine of embeddings + a small bonus
  * for better-ranked passages, + 0.15 when the sentence holds the kind of
  * answer an English question asks for (dq_qtype). Up to max_sentences, best
- * first, each followed by " [n]". *found = 0 and *answer = "" when the best
+ * first, each followed by " [n]"; in Markdown, a sentence that ends with a
+ * colon right before a short closed fenced block (the example it
+ * introduces) is followed by "\n\n" and that block as written, and the next
+ * sentence by "\n\n" again. *found = 0 and *answer = "" when the best
  * score without that answer-type bonus is below the threshold. *cited (may
  * be NULL) gets n flags: 1 for each passage cited. *score (may be NULL) gets
  * that best score without the bonus (the evidence the gate looks at; 0 when

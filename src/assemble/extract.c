@@ -85,6 +85,13 @@
 #define W_PASSAGE 0.25 /* its passage's rank, for choosing sentences only; not counted by the gate */
 #define W_CONTEXT 0.5 /* credit of a question term found only in the sentence's title or heading */
 #define MAX_SENT_BYTES 400
+/* A Markdown sentence that ends with ':' right before a fenced code block
+ * ("...via a generic type argument:" then the example) is quoted with that
+ * block, as written, when it is short enough to read in an answer; at most
+ * MAX_CODE_BLOCKS per answer. */
+#define MAX_CODE_LINES 25
+#define MAX_CODE_BYTES 2000
+#define MAX_CODE_BLOCKS 3
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -288,6 +295,43 @@ static size_t outside_code(const char *text, size_t start, size_t end, const siz
   return m;
 }
 
+/* The fenced block fr[0..nfr) that text[start, end) (a sentence) introduces:
+ * its last character outside code blocks is a colon and only white space stands
+ * between that and the block's opening fence. The block must be closed (a
+ * passage cut inside one has no end to show) and short (MAX_CODE_LINES,
+ * MAX_CODE_BYTES). Returns its index, or -1. */
+static long introduced_block(const char *text, size_t start, size_t end, const size_t (*fr)[2], size_t nfr)
+{
+  size_t last = SIZE_MAX;
+  for (size_t i = start, r = 0; i < end; i++) {
+    while (r < nfr && fr[r][1] <= i) r++;
+    if (r < nfr && fr[r][0] <= i) { i = fr[r][1] - 1; continue; }
+    if (!is_space((unsigned char)text[i])) last = i;
+  }
+  /* ':' or the full-width '：' (U+FF1A, EF BC 9A) of Chinese and Japanese text */
+  if (last == SIZE_MAX || (text[last] != ':' && !(last >= start + 2 && !memcmp(text + last - 2, "\xEF\xBC\x9A", 3))))
+    return -1;
+  for (size_t r = 0; r < nfr; r++) {
+    if (fr[r][0] <= last) continue;
+    for (size_t i = last + 1; i < fr[r][0]; i++)
+      if (!is_space((unsigned char)text[i])) return -1;
+    const char *b = text + fr[r][0];
+    size_t n = fr[r][1] - fr[r][0], lines = 1;
+    while (n && is_space((unsigned char)b[n - 1])) n--;
+    for (size_t i = 0; i < n; i++) lines += b[i] == '\n';
+    /* closed: the last line is a fence of the opening's character */
+    const char *e = b + n, *ll = e;
+    size_t o = 0;
+    while (o < n && b[o] == ' ') o++;
+    const char ch = o < n ? b[o] : 0;
+    while (ll > b && ll[-1] != '\n') ll--;
+    while (ll < e && *ll == ' ') ll++;
+    if (lines < 2 || ll + 3 > e || ll[0] != ch || ll[1] != ch || ll[2] != ch) return -1;
+    return lines <= MAX_CODE_LINES && n <= MAX_CODE_BYTES ? (long)r : -1;
+  }
+  return -1;
+}
+
 /* Each sentence's text as a reader sees it (vt, vn): in Markdown passages
  * without fenced code blocks (quoted with their line breaks gone, code
  * reads as noise; a model still gets it in the prompt), link targets and
@@ -484,7 +528,8 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
     if (score) *score = best_base;
     if (best->lex > 0 && best_base >= thr) {
       *found = 1;
-      size_t taken = 0;
+      size_t taken = 0, blocks = 0;
+      int after_block = 0;
       for (size_t i = 0; i < l.n && taken < max_s; i++) {
         const sent *s = order[i];
         if (s->lex <= 0 || s->score < 0.6 * best->score) break;
@@ -497,7 +542,9 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
           dup = u->vn == sl && !memcmp(u->vt, st, sl);
         }
         if (dup) continue;
-        if (taken) dq_buf_putc(&b, ' ');
+        if (taken) dq_buf_puts(&b, after_block ? "\n\n" : " ");
+        after_block = 0;
+        long code = -1;
         if (passages[s->passage].markdown) { /* quoted with the short URLs a reader may want */
           const dq_pack_item *p = &passages[s->passage];
           char *raw = dq_malloc(s->end - s->start + 1), *shown = dq_malloc(s->end - s->start + 1);
@@ -507,10 +554,20 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
           put_sentence(&b, shown, dq_md_visible(raw, m, shown, NULL, 1));
           dq_free(raw);
           dq_free(shown);
+          if (blocks < MAX_CODE_BLOCKS) code = introduced_block(p->text, s->start, s->end, (const size_t(*)[2])fr, (size_t)k);
         } else {
           put_sentence(&b, st, sl);
         }
         dq_buf_printf(&b, " [%zu]", s->passage + 1);
+        if (code >= 0) { /* the example the sentence introduces, on its own lines */
+          const char *cb = passages[s->passage].text + fr[code][0];
+          size_t cn = fr[code][1] - fr[code][0];
+          while (cn && is_space((unsigned char)cb[cn - 1])) cn--;
+          dq_buf_puts(&b, "\n\n");
+          dq_buf_put(&b, cb, cn);
+          blocks++;
+          after_block = 1;
+        }
         if (cited) cited[s->passage] = 1;
         taken++;
       }

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +281,68 @@ static void test_assemble_extract__markdown_as_rendered(void **state)
   expect("What is the recommended state library?", txt, 1, 3, "[Pinia](https://pinia.vuejs.org) is the recommended");
 }
 
+/* A Markdown sentence that ends with a colon right before a fenced block
+ * (docs: "...via a generic type argument:" then the example) is quoted with
+ * that block, as written, on its own lines; the next sentence starts after
+ * it. Not: a block after other text, an unclosed block (a passage cut inside
+ * it), a long one, or one in a .txt file. */
+static void test_assemble_extract__quotes_the_code_a_sentence_introduces(void **state)
+{
+  (void)state;
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 2, -1 };
+  const char *block = "```vue\n<script setup lang=\"ts\">\nconst props = defineProps<{\n  foo: string\n}>()\n</script>\n```";
+  char text[1024];
+  snprintf(text, sizeof text,
+           "## Typing props\n\nWith TypeScript, declare the props with a type argument to defineProps:\n\n%s\n\n"
+           "With TypeScript, the props you declare this way are checked by the compiler.\n", block);
+  dq_pack_item md[1] = { TP("TypeScript", "guide/ts.md", text) };
+  assert_int_equal(dq_extract("How do I declare props with TypeScript?", md, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  char want[1024];
+  snprintf(want, sizeof want, "declare the props with a type argument to defineProps: [1]\n\n%s\n\nWith TypeScript, the props", block);
+  assert_non_null(strstr(ans, want));
+  dq_free(ans);
+
+  /* a full-width colon (Chinese docs) introduces its block the same way */
+  dq_pack_item zh[1] = { TP("Props", "zh/props.md", "使用类型参数声明组件的 props：\n\n```ts\ndefineProps<{ foo: string }>()\n```\n") };
+  expect("如何声明组件的 props", zh, 1, 1, "props： [1]\n\n```ts\ndefineProps<{ foo: string }>()\n```");
+
+  /* the block must follow the colon directly */
+  dq_pack_item gap[1] = { TP("TypeScript", "ts.md",
+                             "Declare the props with a type argument as follows:\n\nSee the example.\n\n"
+                             "```ts\ndefineProps<{ foo: string }>()\n```\n") };
+  assert_int_equal(dq_extract("How do I declare the props with a type argument?", gap, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_null(strstr(ans, "```"));
+  dq_free(ans);
+  /* unclosed: the passage ends inside the block */
+  dq_pack_item cut[1] = { TP("TypeScript", "ts.md",
+                             "Declare the props with a type argument as follows:\n\n```ts\ndefineProps<{\n  foo: string\n") };
+  assert_int_equal(dq_extract("How do I declare the props with a type argument?", cut, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_null(strstr(ans, "```"));
+  assert_null(strstr(ans, "foo"));
+  dq_free(ans);
+  /* longer than 25 lines: left to the source */
+  char longer[2048] = "Declare the props with a type argument as follows:\n\n```ts\n";
+  for (int i = 0; i < 30; i++) snprintf(longer + strlen(longer), sizeof longer - strlen(longer), "const a%d = %d\n", i, i);
+  strcat(longer, "```\n");
+  dq_pack_item lg[1] = { TP("TypeScript", "ts.md", longer) };
+  assert_int_equal(dq_extract("How do I declare the props with a type argument?", lg, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_null(strstr(ans, "const a0"));
+  dq_free(ans);
+  /* plain text has no fenced blocks */
+  dq_pack_item txt[1] = { TP("notes", "notes.txt",
+                             "Declare the props with a type argument as follows:\n\n```ts\ndefineProps<{ foo: string }>()\n```\n") };
+  assert_int_equal(dq_extract("How do I declare the props with a type argument?", txt, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_string_equal(ans, "Declare the props with a type argument as follows: [1]");
+  dq_free(ans);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -294,6 +357,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__no_markdown_markers),
     cmocka_unit_test(test_assemble_extract__heading_and_title_count),
     cmocka_unit_test(test_assemble_extract__markdown_as_rendered),
+    cmocka_unit_test(test_assemble_extract__quotes_the_code_a_sentence_introduces),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
