@@ -281,6 +281,21 @@ static void test_assemble_extract__markdown_as_rendered(void **state)
   expect("What is the recommended state library?", txt, 1, 3, "[Pinia](https://pinia.vuejs.org) is the recommended");
 }
 
+/* Asked how to declare the props, the answer from `path`'s `text` is found
+ * and holds neither a code fence nor `code`. */
+static void no_code_quoted(const char *path, const char *text, const char *code)
+{
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 2, -1 };
+  dq_pack_item p[1] = { TP("TypeScript", path, text) };
+  assert_int_equal(dq_extract("How do I declare the props with a type argument?", p, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_null(strstr(ans, "```"));
+  assert_null(strstr(ans, code));
+  dq_free(ans);
+}
+
 /* A Markdown sentence that ends with a colon right before a fenced block
  * (docs: "...via a generic type argument:" then the example) is quoted with
  * that block, as written, on its own lines; the next sentence starts after
@@ -310,37 +325,19 @@ static void test_assemble_extract__quotes_the_code_a_sentence_introduces(void **
   expect("如何声明组件的 props", zh, 1, 1, "props： [1]\n\n```ts\ndefineProps<{ foo: string }>()\n```");
 
   /* the block must follow the colon directly */
-  dq_pack_item gap[1] = { TP("TypeScript", "ts.md",
-                             "Declare the props with a type argument as follows:\n\nSee the example.\n\n"
-                             "```ts\ndefineProps<{ foo: string }>()\n```\n") };
-  assert_int_equal(dq_extract("How do I declare the props with a type argument?", gap, 1, &o, &ans, &found, NULL, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_null(strstr(ans, "```"));
-  dq_free(ans);
+  no_code_quoted("ts.md", "Declare the props with a type argument as follows:\n\nSee the example.\n\n"
+                          "```ts\ndefineProps<{ foo: string }>()\n```\n", "defineProps");
   /* unclosed: the passage ends inside the block */
-  dq_pack_item cut[1] = { TP("TypeScript", "ts.md",
-                             "Declare the props with a type argument as follows:\n\n```ts\ndefineProps<{\n  foo: string\n") };
-  assert_int_equal(dq_extract("How do I declare the props with a type argument?", cut, 1, &o, &ans, &found, NULL, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_null(strstr(ans, "```"));
-  assert_null(strstr(ans, "foo"));
-  dq_free(ans);
+  no_code_quoted("ts.md", "Declare the props with a type argument as follows:\n\n```ts\ndefineProps<{\n  foo: string\n",
+                 "foo");
   /* longer than 25 lines: left to the source */
   char longer[2048] = "Declare the props with a type argument as follows:\n\n```ts\n";
   for (int i = 0; i < 30; i++) snprintf(longer + strlen(longer), sizeof longer - strlen(longer), "const a%d = %d\n", i, i);
   strcat(longer, "```\n");
-  dq_pack_item lg[1] = { TP("TypeScript", "ts.md", longer) };
-  assert_int_equal(dq_extract("How do I declare the props with a type argument?", lg, 1, &o, &ans, &found, NULL, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_null(strstr(ans, "const a0"));
-  dq_free(ans);
+  no_code_quoted("ts.md", longer, "const a0");
   /* plain text has no fenced blocks */
-  dq_pack_item txt[1] = { TP("notes", "notes.txt",
-                             "Declare the props with a type argument as follows:\n\n```ts\ndefineProps<{ foo: string }>()\n```\n") };
-  assert_int_equal(dq_extract("How do I declare the props with a type argument?", txt, 1, &o, &ans, &found, NULL, NULL), 0);
-  assert_int_equal(found, 1);
-  assert_string_equal(ans, "Declare the props with a type argument as follows: [1]");
-  dq_free(ans);
+  no_code_quoted("notes.txt", "Declare the props with a type argument as follows:\n\n```ts\ndefineProps<{ foo: string }>()\n```\n",
+                 "defineProps");
 }
 
 int main(void)
