@@ -162,6 +162,22 @@
  * `llama-bench -p 0 -n 32 -d 4096 -t 2 -r 1` on the same file 19.3: 1.12x at
  * that depth, where decode at depth 0 is 0.95x.
  *
+ * 2026-11-26, session 11: the mat-vec's threads each stream a contiguous
+ * run of the weights (matmul.c mm_rows) instead of interleaving their
+ * claims every 16-128 KiB. `-p 0 -n 64 -t 2 -r 3 --bw`, eight rounds
+ * alternating with the build before (19:38-19:40 UTC):
+ *   Q8_0   usual mode (31-34 GB/s read): share 92-96% (before 88-92%);
+ *          fast mode (48-57 GB/s): 77-84 t/s, share 76-82% (before 61-66
+ *          t/s, 64-65%): two cores now read 40-44 GB/s while decoding.
+ *   Q4_K_M usual mode: 90-94% (before 83-88%); fast mode 66-70% (53-60%).
+ * 1.5b shape, `-p 0 -n 64 -t 2 -r 3 --shape 1.5b`, beside the build before
+ * and `llama-bench -p 0 -n 64 -t 2 -r 3`, six rounds (19:32-19:34):
+ *   Q4_K_M docq 29.4, 37.2, 28.5, 28.7, 32.5, 30.0 (before 28.8, 28.3, 28.1,
+ *          29.0, 27.0, 28.5); llama.cpp 28.7, 30.5, 27.1, 27.9, 28.6, 30.2:
+ *          1.04x by the medians (0.95x yesterday).
+ *   Q8_0   four rounds: docq 19.9, 27.4, 24.5, 26.2 (before 18.5, 23.9,
+ *          20.7, 24.5); llama.cpp 19.6, 19.5, 18.6, 16.7.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
