@@ -973,8 +973,16 @@ void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n)
 #define DQ_G8_R 4 /* weight rows per micro-kernel step */
 #endif
 #ifndef DQ_G8_T
-#define DQ_G8_T 4 /* tokens per micro-kernel step */
+#define DQ_G8_T 4 /* tokens per micro-kernel step (Q8_0, Q4_0, Q5_0) */
 #endif
+/* The K-quants' kernel (a min or a second scale per lane, applied in float)
+ * does best at three tokens: 1 thread, 512 tokens, 1536x8960, a throwaway
+ * driver around dq_matmul, GFLOP/s at 4x4 -> 4x3: Q4_K 220-231 -> 263-267,
+ * Q5_K 231-232 -> 262-263, Q6_K 222-224 -> 256-257 (Q8_0 297 -> 289-292,
+ * so it keeps 4x4). Folding the min into the main loop instead: 211-213
+ * (4x4), 238-239 (4x3). */
+#define DQ_G8_T_K 3
+_Static_assert(DQ_G8_T_K <= DQ_G8_T, "the accumulators are sized by DQ_G8_T");
 
 /* G dpbusd steps of a group starting at block b: ia[r][t] += w[r] . a[t]. */
 static inline __attribute__((always_inline)) void g8_steps(const int R, const int T, const int G,
@@ -1086,7 +1094,8 @@ static inline __attribute__((always_inline)) void g8_kernel_any(int R, int T, co
                                                                 int64_t nb, float *out, int64_t ldo)
 {
   /* full steps get their own instance; the edges share small ones */
-  if (R == DQ_G8_R && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
+  if (R == DQ_G8_R && MIN == 0 && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
+  if (R == DQ_G8_R && MIN != 0 && T == DQ_G8_T_K) { G8_CALL(DQ_G8_R, DQ_G8_T_K); return; }
   if (R == DQ_G8_R) {
     for (int t = 0; t < T; t++, a += act_stride, out += ldo) G8_CALL(DQ_G8_R, 1);
     return;
@@ -1116,8 +1125,9 @@ void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, con
   const int64_t nb = n / DQ_QK;
   void (*kern)(int, int, const uint8_t *, size_t, const uint8_t *, size_t, int64_t, float *, int64_t) =
       type == DQ_T_Q6_K ? g8_kernel_halves : g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
-  for (int64_t t0 = 0; t0 < n_tok; t0 += DQ_G8_T) {
-    const int T = n_tok - t0 < DQ_G8_T ? (int)(n_tok - t0) : DQ_G8_T;
+  const int TS = kern == g8_kernel_nomin ? DQ_G8_T : DQ_G8_T_K; /* tokens per step */
+  for (int64_t t0 = 0; t0 < n_tok; t0 += TS) {
+    const int T = n_tok - t0 < TS ? (int)(n_tok - t0) : TS;
     const uint8_t *a = (const uint8_t *)act + (size_t)t0 * act_stride;
     for (int64_t r0 = 0; r0 < n_rows; r0 += DQ_G8_R) {
       const int R = n_rows - r0 < DQ_G8_R ? (int)(n_rows - r0) : DQ_G8_R;
