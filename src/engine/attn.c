@@ -329,7 +329,8 @@ static float row_softmax(scratch *w, int r, float *s, int x0, int x1, int y0, in
     }
   }
   const float m_old = w->m[r], m_new = mx > m_old ? mx : m_old;
-  const float corr = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+  /* the running max rarely moves after the first tiles: e^0 is 1 exactly */
+  const float corr = m_old == -INFINITY ? 0.0f : m_old == m_new ? 1.0f : expf(m_old - m_new);
   const float sum = tile_exp(s, lo, hi, m_new);
   w->l[r] = w->l[r] * corr + sum;
   w->m[r] = m_new;
@@ -524,7 +525,7 @@ static void decode_row_f16(const dq_attn *a, scratch *w, int r, const float *q, 
       mx = s[j] > mx ? s[j] : mx;
     }
     const float m_old = w->m[r], m_new = mx > m_old ? mx : m_old;
-    const float corr = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+    const float corr = m_old == -INFINITY ? 0.0f : m_old == m_new ? 1.0f : expf(m_old - m_new);
     w->l[r] = w->l[r] * corr + tile_exp(s, 0, n, m_new);
     w->m[r] = m_new;
     const __m256 vc = _mm256_set1_ps(corr);

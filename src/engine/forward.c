@@ -458,6 +458,9 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
 
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
     matmul3(f, &L->w_gate, &L->w_up, NULL, f->xb, T, f->hg, f->hu, NULL);
+    /* scalar expf on purpose: a vector e^x (relative error 2e-7, ~2% of
+     * prefill time saved) moved stories260K's llama.cpp-order parity from
+     * 15 to 8 of 16 positions within 1e-4 (test_forward.c) */
     for (size_t i = 0; i < (size_t)T * nff; i++) {
       float g = f->hg[i];
       f->hg[i] = g / (1.0f + expf(-g)) * f->hu[i];
