@@ -248,6 +248,14 @@ static void cs_for_delta(float *cs, const float *theta, int n_rot, double delta)
   }
 }
 
+/* The factor e^(m_old - m_new) a row's accumulator needs when its running
+ * max moves from m_old to m_new (0 before the first visible key). The max
+ * rarely moves after the first tiles, and e^0 is 1 exactly: no expf then. */
+static inline float rescale(float m_old, float m_new)
+{
+  return m_old == -INFINITY ? 0.0f : m_old == m_new ? 1.0f : expf(m_old - m_new);
+}
+
 /* ---- visibility ---------------------------------------------------------------- */
 
 static inline int imax(int a, int b) { return a > b ? a : b; }
@@ -329,8 +337,7 @@ static float row_softmax(scratch *w, int r, float *s, int x0, int x1, int y0, in
     }
   }
   const float m_old = w->m[r], m_new = mx > m_old ? mx : m_old;
-  /* the running max rarely moves after the first tiles: e^0 is 1 exactly */
-  const float corr = m_old == -INFINITY ? 0.0f : m_old == m_new ? 1.0f : expf(m_old - m_new);
+  const float corr = rescale(m_old, m_new);
   const float sum = tile_exp(s, lo, hi, m_new);
   w->l[r] = w->l[r] * corr + sum;
   w->m[r] = m_new;
@@ -525,7 +532,7 @@ static void decode_row_f16(const dq_attn *a, scratch *w, int r, const float *q, 
       mx = s[j] > mx ? s[j] : mx;
     }
     const float m_old = w->m[r], m_new = mx > m_old ? mx : m_old;
-    const float corr = m_old == -INFINITY ? 0.0f : m_old == m_new ? 1.0f : expf(m_old - m_new);
+    const float corr = rescale(m_old, m_new);
     w->l[r] = w->l[r] * corr + tile_exp(s, 0, n, m_new);
     w->m[r] = m_new;
     const __m256 vc = _mm256_set1_ps(corr);

@@ -224,11 +224,11 @@ static void mm_chunk(mmv_ctx *c, int64_t k)
  * descheduled thread leaves at most one chunk for the others to wait for.
  * ~8 chunks per thread of 16-128 KiB keep that wait to microseconds.
  * Before, all threads claimed from one counter, so two threads' streams
- * interleaved every chunk: DRAM served them worse. Decode of the 0.5B
- * shape (Q8_0, 2 threads, bench_engine --bw) read 90-95% of the measured
- * bandwidth in the host's usual mode and 57-74% in its fast mode; one Q8_0
- * mat-vec of 139 MB (a throwaway driver, 2 threads, alternating with the
- * read measurement) 91% / 64% with the shared counter, 97% / 76% with runs. */
+ * interleaved every chunk: DRAM served them worse. One Q8_0 mat-vec of
+ * 139 MB (a throwaway driver, 2 threads, alternating with the read
+ * measurement), share of the read bandwidth in the host's usual / fast mode:
+ * 91% / 64% with the shared counter, 97% / 76% with runs; whole-model
+ * figures in bench/bench_engine.c. */
 static void mm_rows(void *arg, int ith, int nth)
 {
   mmv_ctx *c = arg;
