@@ -65,28 +65,35 @@ int dq_terms(const char *s, size_t n, dq_term_cb cb, void *ctx);
  * Llama-2/Mistral/TinyLlama SentencePiece. A rule per character class, summed
  * in quarter tokens and rounded up once (so cutting a text at white space
  * never gives pieces whose estimates sum to less than the whole):
- *  - a run of ASCII letters of length L: ceil(L / 4.5); with an upper-case
- *    letter after the first (ALLCAPS, camelCase, base64): ceil(L / 1.5);
- *  - a run of d ASCII digits: 1.25 d + 0.5 (digits are split one by one);
+ *  - a run of ASCII letters right after a space that real tokenizers keep
+ *    whole (indexer/tokwords.h: "the", "government", "Paris"): 1; such a word
+ *    plus a common suffix ("governments", "rivers"): 2.25;
+ *  - any other run of L letters (or one not after a space): 2 up to 5
+ *    letters, then about 0.6 per letter, 1 per letter past 14 (Llama-2's mean
+ *    per length), times 1.14; with an upper-case letter after the first
+ *    (ALLCAPS, camelCase, base64): ceil(L / 1.5);
+ *  - a run of d ASCII digits: d + 1 (digits are split one by one);
  *  - ASCII punctuation, '\n', '\t', '\r': 1 each; spaces are free;
  *  - a CJK character: 1; another non-ASCII letter, mark or digit: 2;
  *  - a non-ASCII symbol or punctuation mark: 1.5 + 0.25 per UTF-8 byte.
- * Measured with bench/bench_tokest over 11k passages (nq, squad, scifact,
+ * Measured with bench/bench_tokest over 13.5k passages (nq, squad, scifact,
  * gutenberg_en and vue_docs_en chunks; cmrc2018, classics_zh, vue_docs_zh),
- * true/estimate per passage:
- *   English  Llama-2 SPM       mean 0.83, p99 0.98, max 1.09
- *            Llama 3 (128k)    mean 0.70, p99 0.85, max 1.00
- *            Qwen2 (151k)      mean 0.71, p99 0.86, max 1.00
+ * true/estimate per passage (2026-11-26, session 12):
+ *   English  Llama-2 SPM       mean 0.87, p99 0.98, max 1.09
+ *                              (squad 0.90 / 0.99; by length alone it was
+ *                              mean 0.83, p99 0.98: 5% fewer passages fit)
  *            GPT-2 vocabulary with the Llama 3 / Qwen2 pre-tokenizers
- *                              mean 0.75, p99 0.92-0.94
- *   Chinese  Llama 3           mean 0.76, p99 0.98, max 1.14
+ *                              mean 0.78-0.80, p99 0.93-0.94
+ *   Chinese  as before the word list (it changes only ASCII words):
+ *            Llama 3           mean 0.76, p99 0.98, max 1.14
  *            Qwen2             mean 0.66, p99 0.85, max 0.89
- * (the real Llama 3 and Qwen2 vocabularies are not in shared/: those rows
- * come from their published tokenizer files, counted outside docq).
+ * (the real Llama 3 and Qwen2 vocabularies are not in shared/: the Chinese
+ * rows come from their published tokenizer files, counted outside docq in an
+ * earlier session; their English counts are below GPT-2's.)
  * Not conservative, by design (covering them would nearly double every other
- * count): Chinese with Llama-2 SPM (byte fallback: mean 1.20, p99 1.64) and
+ * count): Chinese with Llama-2 SPM (byte fallback: mean 1.20, p99 1.66) and
  * with GPT-2's vocabulary (mean 1.63, p99 2.0), and indented code with
- * GPT-2's vocabulary, which has no tokens for runs of spaces (max 1.8). */
+ * GPT-2's vocabulary, which has no tokens for runs of spaces (max 1.7). */
 size_t dq_token_estimate(const char *s, size_t n);
 
 #endif

@@ -18,38 +18,48 @@
 #include "cli/jsonl.h"
 #include "docq.h"
 #include "indexer/normalize.h"
+#include "indexer/tokwords.h"
 
 static size_t est(const char *s)
 {
   return dq_token_estimate(s, strlen(s));
 }
 
+/* Words that real tokenizers keep whole (indexer/tokwords.h) cost one token
+ * after a space; elsewhere, and for other words, the length rule applies:
+ * quarters = ceil(1.14 * (8 up to 5 letters, 8 + ceil(0.6 (L - 5)) up to 14,
+ * 14 + 4 (L - 14) beyond)), summed and rounded up once. */
 static void test_indexer_token_estimate__words_by_length_and_case(void **state)
 {
   (void)state;
   assert_int_equal(est(""), 0);
-  assert_int_equal(est("   "), 0);       /* spaces are free */
-  assert_int_equal(est("I"), 1);
-  assert_int_equal(est("the cat"), 2);
-  assert_int_equal(est("four"), 1);      /* ceil(4 / 4.5) */
-  assert_int_equal(est("Hello"), 2);     /* ceil(5 / 4.5) */
-  assert_int_equal(est("wonderful"), 2); /* 9 letters */
-  assert_int_equal(est("information"), 3);
-  assert_int_equal(est("information!"), 4);
-  assert_int_equal(est("NASA"), 3);      /* ALLCAPS: ceil(4 / 1.5) */
-  assert_int_equal(est("camelCase"), 6); /* mixed case: ceil(9 / 1.5) */
-  assert_int_equal(est("eNqNVNtq"), 6);  /* base64 */
-  assert_int_equal(est("don't"), 3);     /* don ' t */
+  assert_int_equal(est("   "), 0);           /* spaces are free */
+  assert_int_equal(est(" I"), 1);            /* listed, after a space */
+  assert_int_equal(est("I"), 3);             /* no space before it: 10 quarters */
+  assert_int_equal(est(" the cat"), 2);
+  assert_int_equal(est("the cat"), 4);       /* 10 + 4 quarters */
+  assert_int_equal(est(" government"), 1);   /* a listed word of 10 letters */
+  assert_int_equal(est(" governments"), 3);  /* listed + "s": 9 quarters */
+  assert_int_equal(est(" the governments of Paris"), 6); /* 4 + 9 + 4 + 4 = 21 */
+  assert_int_equal(est(" chloroplast"), 4);  /* 11 letters, not listed: 14 quarters */
+  assert_int_equal(est(" chloroplasts"), 4); /* "chloroplast" is not listed: 12 letters, 15 */
+  assert_int_equal(est(" antidisestablishmentarianism"), 20); /* 28 letters: 70 -> 80 quarters */
+  assert_int_equal(est(" information!"), 2);
+  assert_int_equal(est(" NASA"), 1);         /* listed */
+  assert_int_equal(est(" NASAX"), 4);        /* ALLCAPS: ceil(5 / 1.5) */
+  assert_int_equal(est(" camelCase"), 6);    /* mixed case: ceil(9 / 1.5) */
+  assert_int_equal(est(" eNqNVNtq"), 6);     /* base64 */
+  assert_int_equal(est(" don't"), 5);        /* don (1) ' (1) t (2.5, no space before it) */
 }
 
 static void test_indexer_token_estimate__digits_one_by_one(void **state)
 {
   (void)state;
-  assert_int_equal(est("7"), 2);          /* 1.25 + 0.5 */
-  assert_int_equal(est("1901"), 6);       /* 4 * 1.25 + 0.5 */
-  assert_int_equal(est("in 1901"), 7);    /* the word is whole tokens, then 5.5 -> 6 */
-  assert_int_equal(est("7,731,004"), 13); /* 1.75 + 4.25 + 4.25 + 2 commas = 12.25 */
-  assert_int_equal(est("v3"), 3);         /* 1 + 1.75 */
+  assert_int_equal(est("7"), 2);          /* 1 + 1 */
+  assert_int_equal(est("1901"), 5);       /* 4 * 1 + 1 */
+  assert_int_equal(est(" in 1901"), 6);   /* 1 + 5 */
+  assert_int_equal(est("7,731,004"), 12); /* 2 + 4 + 4 + 2 commas */
+  assert_int_equal(est("v3"), 5);         /* 2.5 + 2 */
 }
 
 static void test_indexer_token_estimate__cjk_and_other_scripts(void **state)
@@ -59,7 +69,7 @@ static void test_indexer_token_estimate__cjk_and_other_scripts(void **state)
   assert_int_equal(est("\xE4\xB8\xAD\xE6\x96\x87\xEF\xBC\x8C"), 5);     /* 中文， : 2 + 1.5 + 0.75 */
   assert_int_equal(est("\xE3\x80\x82"), 3);                             /* 。 2.25 */
   assert_int_equal(est("\xE3\x80\x82\xE3\x80\x82"), 5);                 /* rounded once: 4.5 */
-  assert_int_equal(est("R\xC3\xB6ntgen"), 5);                           /* R, ö (2), ntgen */
+  assert_int_equal(est(" R\xC3\xB6ntgen"), 6);                          /* R (1), ö (2), ntgen (2.5) */
   assert_int_equal(est("\xD0\xBC\xD0\xB8\xD1\x80"), 6);                 /* мир: 2 per letter */
   assert_int_equal(est("\xF0\x9F\x98\x80"), 3);                         /* emoji: 1.5 + 4 * 0.25 */
   assert_int_equal(est("\xFF"), 2);                                     /* invalid byte: a symbol */
@@ -68,10 +78,10 @@ static void test_indexer_token_estimate__cjk_and_other_scripts(void **state)
 static void test_indexer_token_estimate__newlines_count(void **state)
 {
   (void)state;
-  assert_int_equal(est("a\nb"), 3);
-  assert_int_equal(est("a\r\nb"), 4);
-  assert_int_equal(est("a\tb"), 3);
-  assert_int_equal(est("a    b"), 2);
+  assert_int_equal(est(" a\nb"), 5);   /* 1 + 1 + 2.5: after a newline a word is not "listed" */
+  assert_int_equal(est(" a\r\nb"), 6);
+  assert_int_equal(est(" a\tb"), 5);
+  assert_int_equal(est(" a    b"), 2);
 }
 
 /* Cutting at white space never makes the pieces' estimates sum to less than
@@ -189,6 +199,50 @@ static void test_indexer_token_estimate__p99_at_most_true_count(void **state)
   free(s.len);
 }
 
+/* The listed words are what the list says: every word of the sample that
+ * dq_tokword accepts is one token after a space for each tokenizer (the count
+ * of "the WORD" is the count of "the" plus one). */
+static void test_indexer_token_estimate__listed_words_are_one_token(void **state)
+{
+  (void)state;
+  const char *dir = shared_dir();
+  if (!dir) skip();
+  sample s = {0};
+  add_corpus(&s, dir, "squad", 40);
+  add_corpus(&s, dir, "scifact", 40);
+  static const char *const vocab[] = {"llama-spm", "gpt-2", "gpt2-pre-llama-bpe", "gpt2-pre-qwen2"};
+  docq_model *m[4];
+  for (size_t v = 0; v < 4; v++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-%s.gguf", dir, vocab[v]);
+    assert_int_equal(docq_model_load(&m[v], path), 0);
+  }
+  size_t checked = 0, refused = 0;
+  for (size_t i = 0; i < s.n; i++) {
+    const char *t = s.text[i];
+    for (size_t k = 1; k < s.len[i]; k++) {
+      if (t[k - 1] != ' ' || !((t[k] | 0x20) >= 'a' && (t[k] | 0x20) <= 'z')) continue;
+      size_t e = k;
+      while (e < s.len[i] && (t[e] | 0x20) >= 'a' && (t[e] | 0x20) <= 'z') e++;
+      if (e - k > 40) continue;
+      if (!dq_tokword(t + k, e - k)) { refused++; continue; }
+      char text[64];
+      snprintf(text, sizeof text, "the %.*s", (int)(e - k), t + k);
+      for (size_t v = 0; v < 4; v++) {
+        long one = docq_tokenize(m[v], "the", 3, 0, NULL, 0), two = docq_tokenize(m[v], text, strlen(text), 0, NULL, 0);
+        if (two != one + 1) fail_msg("\"%s\": %ld tokens with %s, listed as one", text + 4, two - one, vocab[v]);
+      }
+      checked++;
+    }
+  }
+  fprintf(stderr, "%zu listed word occurrences checked, %zu words not listed\n", checked, refused);
+  assert_true(checked > 1000 && refused > 100);
+  for (size_t v = 0; v < 4; v++) docq_model_free(m[v]);
+  for (size_t i = 0; i < s.n; i++) free(s.text[i]);
+  free(s.text);
+  free(s.len);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -198,6 +252,7 @@ int main(void)
     cmocka_unit_test(test_indexer_token_estimate__newlines_count),
     cmocka_unit_test(test_indexer_token_estimate__subadditive_at_white_space),
     cmocka_unit_test(test_indexer_token_estimate__p99_at_most_true_count),
+    cmocka_unit_test(test_indexer_token_estimate__listed_words_are_one_token),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   if (failed == 0 && !shared_dir()) {
