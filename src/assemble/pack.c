@@ -18,8 +18,9 @@
  *   Answer:
  *
  * For dq_token_estimate the pieces' costs add up to at least the whole's
- * (pieces end in white space, which the estimate never counts across, and
- * each piece is rounded up on its own); a model
+ * (pieces end in white space, which the estimate never counts across; a word
+ * at the start of a piece is charged as if no space stood before it, the
+ * dearer case; and each piece is rounded up on its own); a model
  * tokenizer may merge across pieces, so the assembled prompt is counted once
  * more and the lowest-ranked passage dropped until it fits. */
 #include "assemble/assemble.h"
