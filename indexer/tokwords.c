@@ -45,6 +45,6 @@ int dq_tokword(const char *w, size_t len)
     const uint16_t s = g_slot[h];
     if (!s) return 0;
     const char *c = k_words[s - 1];
-    if (!memcmp(c, w, len) && c[len] == 0) return 1;
+    if (!strncmp(c, w, len) && c[len] == 0) return 1; /* strncmp: c may be shorter than len */
   }
 }
