@@ -8,8 +8,9 @@
  * token that the vocabulary holds, so the check is by tokenizing, not by
  * lookup). The tokenizers are the vocabulary-only files of <shared>/vocab:
  * Llama-2 SPM, GPT-2, and GPT-2's vocabulary under the Llama 3 and Qwen2
- * pre-tokenizers. The real Llama 3 and Qwen2 vocabularies are larger
- * (128k, 151k) and keep these common words whole as well.
+ * pre-tokenizers. The real Llama 3 and Qwen2 vocabularies (128k, 151k) are
+ * not in shared/ and so not checked; being larger, they are expected to keep
+ * these common words whole too.
  *
  * Usage: gen_tokwords [--shared DIR] [OUT]   (OUT defaults to stdout)
  * Regenerate with: build/gen_tokwords --shared ../shared indexer/tokwords.inc */
