@@ -403,7 +403,8 @@ static size_t letters_quarters(const unsigned char *w, size_t len, int after_spa
   if (upper_after_first) return 4 * ((2 * len + 2) / 3);
   if (after_space && listed_plus_suffix(w, len)) return TQ_LISTED_SUFFIX;
   const size_t mean = len <= 5 ? 8 : len <= 14 ? 8 + (3 * (len - 5) + 4) / 5 : 14 + 4 * (len - 14);
-  return (mean * 114 + 99) / 100;
+  const size_t q = (mean * 114 + 99) / 100;
+  return q < 4 * len ? q : 4 * len; /* no tokenizer spends more than a token on an ASCII letter */
 }
 
 size_t dq_token_estimate(const char *s, size_t n)

@@ -70,20 +70,21 @@ int dq_terms(const char *s, size_t n, dq_term_cb cb, void *ctx);
  *    plus a common suffix ("governments", "rivers"): 2.25;
  *  - any other run of L letters (or one not after a space): 2 up to 5
  *    letters, then about 0.6 per letter, 1 per letter past 14 (Llama-2's mean
- *    per length), times 1.14; with an upper-case letter after the first
- *    (ALLCAPS, camelCase, base64): ceil(L / 1.5);
+ *    per length), times 1.14, but never more than L (every tokenizer has a
+ *    token for each ASCII letter: "s" in "Paris's" is 1); with an upper-case
+ *    letter after the first (ALLCAPS, camelCase, base64): ceil(L / 1.5);
  *  - a run of d ASCII digits: d + 1 (digits are split one by one);
  *  - ASCII punctuation, '\n', '\t', '\r': 1 each; spaces are free;
  *  - a CJK character: 1; another non-ASCII letter, mark or digit: 2;
  *  - a non-ASCII symbol or punctuation mark: 1.5 + 0.25 per UTF-8 byte.
  * Measured with bench/bench_tokest over 13.5k passages (nq, squad, scifact,
  * gutenberg_en and vue_docs_en chunks; cmrc2018, classics_zh, vue_docs_zh),
- * true/estimate per passage (2026-11-26, session 12):
- *   English  Llama-2 SPM       mean 0.87, p99 0.98, max 1.09
- *                              (squad 0.90 / 0.99; by length alone it was
- *                              mean 0.83, p99 0.98: 5% fewer passages fit)
+ * true/estimate per passage (2026-11-27, session 13):
+ *   English  Llama-2 SPM       mean 0.88, p99 0.98, max 1.09
+ *                              (squad 0.91 / 1.00; by length alone it was
+ *                              mean 0.83, p99 0.98: 6% fewer passages fit)
  *            GPT-2 vocabulary with the Llama 3 / Qwen2 pre-tokenizers
- *                              mean 0.78-0.80, p99 0.93-0.94
+ *                              mean 0.79-0.81, p99 0.93-0.95
  *   Chinese  as before the word list (it changes only ASCII words):
  *            Llama 3           mean 0.76, p99 0.98, max 1.14
  *            Qwen2             mean 0.66, p99 0.85, max 0.89

@@ -28,14 +28,15 @@ static size_t est(const char *s)
 /* Words that real tokenizers keep whole (indexer/tokwords.h) cost one token
  * after a space; elsewhere, and for other words, the length rule applies:
  * quarters = ceil(1.14 * (8 up to 5 letters, 8 + ceil(0.6 (L - 5)) up to 14,
- * 14 + 4 (L - 14) beyond)), summed and rounded up once. */
+ * 14 + 4 (L - 14) beyond)), at most 4 per letter, summed and rounded up
+ * once. */
 static void test_indexer_token_estimate__words_by_length_and_case(void **state)
 {
   (void)state;
   assert_int_equal(est(""), 0);
   assert_int_equal(est("   "), 0);           /* spaces are free */
   assert_int_equal(est(" I"), 1);            /* listed, after a space */
-  assert_int_equal(est("I"), 3);             /* no space before it: 10 quarters */
+  assert_int_equal(est("I"), 1);             /* no space before it: 10 quarters, at most 4 per letter */
   assert_int_equal(est(" the cat"), 2);
   assert_int_equal(est("the cat"), 4);       /* 10 + 4 quarters */
   assert_int_equal(est(" government"), 1);   /* a listed word of 10 letters */
@@ -49,7 +50,8 @@ static void test_indexer_token_estimate__words_by_length_and_case(void **state)
   assert_int_equal(est(" NASAX"), 4);        /* ALLCAPS: ceil(5 / 1.5) */
   assert_int_equal(est(" camelCase"), 6);    /* mixed case: ceil(9 / 1.5) */
   assert_int_equal(est(" eNqNVNtq"), 6);     /* base64 */
-  assert_int_equal(est(" don't"), 5);        /* don (1) ' (1) t (2.5, no space before it) */
+  assert_int_equal(est(" don't"), 3);        /* don (1) ' (1) t (1: one letter, no space before it) */
+  assert_int_equal(est("Paris's"), 5);       /* Paris (2.5, no space before it) ' (1) s (1) */
 }
 
 static void test_indexer_token_estimate__digits_one_by_one(void **state)
@@ -59,7 +61,7 @@ static void test_indexer_token_estimate__digits_one_by_one(void **state)
   assert_int_equal(est("1901"), 5);       /* 4 * 1 + 1 */
   assert_int_equal(est(" in 1901"), 6);   /* 1 + 5 */
   assert_int_equal(est("7,731,004"), 12); /* 2 + 4 + 4 + 2 commas */
-  assert_int_equal(est("v3"), 5);         /* 2.5 + 2 */
+  assert_int_equal(est("v3"), 3);         /* 1 + 2 */
 }
 
 static void test_indexer_token_estimate__cjk_and_other_scripts(void **state)
@@ -78,9 +80,10 @@ static void test_indexer_token_estimate__cjk_and_other_scripts(void **state)
 static void test_indexer_token_estimate__newlines_count(void **state)
 {
   (void)state;
-  assert_int_equal(est(" a\nb"), 5);   /* 1 + 1 + 2.5: after a newline a word is not "listed" */
-  assert_int_equal(est(" a\r\nb"), 6);
-  assert_int_equal(est(" a\tb"), 5);
+  assert_int_equal(est(" a\nb"), 3);   /* 1 + 1 + 1: one letter is at most one token anywhere */
+  assert_int_equal(est(" a\nthe"), 5); /* 1 + 1 + 2.5: after a newline a word is not "listed" */
+  assert_int_equal(est(" a\r\nb"), 4);
+  assert_int_equal(est(" a\tb"), 3);
   assert_int_equal(est(" a    b"), 2);
 }
 
