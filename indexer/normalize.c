@@ -355,55 +355,54 @@ enum {
   TQ_CJK = 4,          /* one CJK character */
   TQ_SYMBOL = 6,       /* a non-ASCII symbol or punctuation mark ("，", "—", ...) */
   TQ_SYMBOL_BYTE = 1,  /* and per UTF-8 byte of it (byte fallback for rare ones) */
-  TQ_LISTED_SUFFIX = 9 /* a listed word plus a common suffix ("governments") */
+  /* A word not in the whole-word list costs its pieces (tokwords.h) plus a
+   * margin: 5% after a space; 60% elsewhere (after a newline, "(", "-"),
+   * where SentencePiece has no "▁" to start it and cuts it finer. */
+  TQ_PIECE_PERCENT = 105,
+  TQ_PIECE_PERCENT_UNSPACED = 160
 };
 
 static int is_ascii_alpha(unsigned c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 static int is_ascii_upper(unsigned c) { return c >= 'A' && c <= 'Z'; }
 
-/* Endings that SentencePiece mostly splits off a whole-word token as one
- * piece: over the English passages of bench_tokest, a listed word plus one of
- * these is two Llama-2 tokens in 96.6% of occurrences (three in 3.3%). */
-#define SUFFIX(s) {s, sizeof s - 1}
-static const struct { const char *s; size_t n; } k_suffix[] = {
-  SUFFIX("s"), SUFFIX("es"), SUFFIX("ed"), SUFFIX("d"), SUFFIX("ing"), SUFFIX("ly"), SUFFIX("er"),
-  SUFFIX("ers"), SUFFIX("al"), SUFFIX("ation"), SUFFIX("ations"), SUFFIX("ment"), SUFFIX("ments"),
-  SUFFIX("ness"), SUFFIX("ity"), SUFFIX("ist"), SUFFIX("ists"), SUFFIX("ism"), SUFFIX("ic"), SUFFIX("ical"),
-  SUFFIX("ive"), SUFFIX("ous"), SUFFIX("ful"), SUFFIX("less"), SUFFIX("able"), SUFFIX("ize"), SUFFIX("ized"),
-  SUFFIX("ion"), SUFFIX("ions"), SUFFIX("y"), SUFFIX("en"), SUFFIX("est"),
-};
-#undef SUFFIX
+enum { MAX_PIECE = 31 }; /* tokwords.h lists nothing longer */
 
-static int listed_plus_suffix(const unsigned char *w, size_t len)
+/* Pieces of a run of letters: greedy longest match, the first piece from
+ * the whole-word list when a space precedes it, the others from the inner
+ * pieces; a letter that starts no piece is a token of its own. */
+static size_t n_pieces(const unsigned char *w, size_t len, int after_space)
 {
-  for (size_t j = 0; j < sizeof k_suffix / sizeof *k_suffix; j++) {
-    const size_t sl = k_suffix[j].n;
-    if (len > sl + 1 && w[len - 1] == (unsigned char)k_suffix[j].s[sl - 1] &&
-        !memcmp(w + len - sl, k_suffix[j].s, sl) && dq_tokword((const char *)w, len - sl))
-      return 1;
+  size_t n = 0;
+  for (size_t i = 0; i < len; n++) {
+    size_t j = len - i < MAX_PIECE ? len - i : MAX_PIECE;
+    const int first = after_space && i == 0;
+    for (; j > 1; j--)
+      if (first ? dq_tokword((const char *)w + i, j) : dq_tokpiece((const char *)w + i, j)) break;
+    i += j;
   }
-  return 0;
+  return n;
 }
 
 /* Quarter tokens of a run of `len` ASCII letters; after_space: a space
- * stands right before it. A word tokenizers keep whole (indexer/tokwords.h)
- * is one token, but only after a space: at the start of a text, a line or
- * after punctuation SentencePiece reads it without its "▁" and may split
- * it, and a piece cut at white space must never cost less than the same
- * words inside the whole text. Other words cost by length, the mean of
- * Llama-2's count per length (2 tokens up to 5 letters, then about 0.6 per
- * letter, 1 per letter past 14) plus 14% so that passages full of rare
- * terms are not under-counted. ALLCAPS, camelCase and base64 split far
- * more: two letters in three. */
+ * stands right before it. A word tokenizers keep whole (tokwords.h) is one
+ * token, but only after a space: at the start of a text or a line, or after
+ * punctuation, SentencePiece reads it without its "▁" and may split it, and
+ * a piece cut at white space must never cost less than the same words inside
+ * the whole text. Other words cost their pieces plus the margin above.
+ * ALLCAPS, camelCase and base64 split far more: two letters in three. */
 static size_t letters_quarters(const unsigned char *w, size_t len, int after_space)
 {
   if (after_space && dq_tokword((const char *)w, len)) return 4;
   size_t upper_after_first = 0;
   for (size_t k = 1; k < len; k++) upper_after_first += is_ascii_upper(w[k]);
   if (upper_after_first) return 4 * ((2 * len + 2) / 3);
-  if (after_space && listed_plus_suffix(w, len)) return TQ_LISTED_SUFFIX;
-  const size_t mean = len <= 5 ? 8 : len <= 14 ? 8 + (3 * (len - 5) + 4) / 5 : 14 + 4 * (len - 14);
-  const size_t q = (mean * 114 + 99) / 100;
+  size_t n = n_pieces(w, len, after_space), percent = TQ_PIECE_PERCENT;
+  if (!after_space) {
+    const size_t n_spaced = n_pieces(w, len, 1); /* never less than after a space */
+    if (n_spaced > n) n = n_spaced;
+    percent = TQ_PIECE_PERCENT_UNSPACED;
+  }
+  const size_t q = (4 * n * percent + 99) / 100;
   return q < 4 * len ? q : 4 * len; /* no tokenizer spends more than a token on an ASCII letter */
 }
 

@@ -66,13 +66,16 @@ int dq_terms(const char *s, size_t n, dq_term_cb cb, void *ctx);
  * in quarter tokens and rounded up once (so cutting a text at white space
  * never gives pieces whose estimates sum to less than the whole):
  *  - a run of ASCII letters right after a space that real tokenizers keep
- *    whole (indexer/tokwords.h: "the", "government", "Paris"): 1; such a word
- *    plus a common suffix ("governments", "rivers"): 2.25;
- *  - any other run of L letters (or one not after a space): 2 up to 5
- *    letters, then about 0.6 per letter, 1 per letter past 14 (Llama-2's mean
- *    per length), times 1.14, but never more than L (every tokenizer has a
- *    token for each ASCII letter: "s" in "Paris's" is 1); with an upper-case
- *    letter after the first (ALLCAPS, camelCase, base64): ceil(L / 1.5);
+ *    whole (indexer/tokwords.h: "the", "government", "Paris"): 1;
+ *  - any other run of letters: its pieces, cut by greedy longest match from
+ *    the whole words (first piece, after a space) and the pieces inside words
+ *    both Llama-2's and GPT-2's vocabularies hold (tokwords.h: "chloroplasts"
+ *    is ch|lor|op|last|s), times 1.05 after a space and 1.6 elsewhere (at the
+ *    start of a line, after "(" or "-", where SentencePiece has no "▁" and
+ *    cuts finer; and never less than after a space), but never more than 1
+ *    per letter (every tokenizer has a token for each ASCII letter: "s" in
+ *    "Paris's" is 1); with an upper-case letter after the first (ALLCAPS,
+ *    camelCase, base64): ceil(L / 1.5);
  *  - a run of d ASCII digits: d + 1 (digits are split one by one);
  *  - ASCII punctuation, '\n', '\t', '\r': 1 each; spaces are free;
  *  - a CJK character: 1; another non-ASCII letter, mark or digit: 2;
@@ -80,11 +83,13 @@ int dq_terms(const char *s, size_t n, dq_term_cb cb, void *ctx);
  * Measured with bench/bench_tokest over 13.5k passages (nq, squad, scifact,
  * gutenberg_en and vue_docs_en chunks; cmrc2018, classics_zh, vue_docs_zh),
  * true/estimate per passage (2026-11-27, session 13):
- *   English  Llama-2 SPM       mean 0.88, p99 0.98, max 1.09
- *                              (squad 0.91 / 1.00; by length alone it was
- *                              mean 0.83, p99 0.98: 6% fewer passages fit)
+ *   English  Llama-2 SPM       mean 0.90, p99 0.98, max 1.03
+ *                              (squad 0.93 / 0.98; a word's cost by its
+ *                              length gave mean 0.83, p99 0.98, max 1.09, and
+ *                              0.88 with the whole-word list: 8% and 2%
+ *                              fewer passages fit)
  *            GPT-2 vocabulary with the Llama 3 / Qwen2 pre-tokenizers
- *                              mean 0.79-0.81, p99 0.93-0.95
+ *                              mean 0.80-0.82, p99 0.95
  *   Chinese  as before the word list (it changes only ASCII words):
  *            Llama 3           mean 0.76, p99 0.98, max 1.14
  *            Qwen2             mean 0.66, p99 0.85, max 0.89
@@ -94,7 +99,8 @@ int dq_terms(const char *s, size_t n, dq_term_cb cb, void *ctx);
  * Not conservative, by design (covering them would nearly double every other
  * count): Chinese with Llama-2 SPM (byte fallback: mean 1.20, p99 1.66) and
  * with GPT-2's vocabulary (mean 1.63, p99 2.0), and indented code with
- * GPT-2's vocabulary, which has no tokens for runs of spaces (max 1.7). */
+ * GPT-2's vocabulary, which has no tokens for runs of spaces (max 1.7; the
+ * Vue docs' p99 is 1.02 there). */
 size_t dq_token_estimate(const char *s, size_t n);
 
 #endif
