@@ -460,11 +460,22 @@ static int piece(ck *c, const dq_block *blk, const char *sp, size_t a, size_t b,
   return add_unit(c, &u);
 }
 
-/* The longest prefix of s[a..b) on a character boundary within the target (at least one character). */
+/* The longest prefix of s[a..b) on a character boundary within the target
+ * (at least one character). Galloping from the start, then bisecting: each
+ * probe counts its prefix, so probes stay near the answer's length and a
+ * megabyte without a space costs O(n log n), not a count of half of it
+ * per probe for every piece. */
 static size_t char_prefix(const ck *c, const char *s, size_t a, size_t b)
 {
   size_t lo = a + dq_utf8_len((unsigned char)s[a]), hi = b;
   if (lo > b) lo = b;
+  for (size_t step = 256; lo < hi && hi - lo > step; step *= 2) {
+    size_t mid = lo + step;
+    while (mid > lo && ((unsigned char)s[mid] & 0xC0) == 0x80) mid--; /* back to a boundary */
+    if (mid <= lo) break;
+    if (count(c, s + a, mid - a) > c->target) { hi = mid - 1; break; }
+    lo = mid;
+  }
   while (lo < hi) { /* invariant: [a, lo) fits or is one character; answer in [lo, hi] */
     size_t mid = lo + (hi - lo + 1) / 2;
     while (mid > lo && ((unsigned char)s[mid] & 0xC0) == 0x80) mid--; /* back to a boundary */

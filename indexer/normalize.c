@@ -365,7 +365,10 @@ enum {
 static int is_ascii_alpha(unsigned c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 static int is_ascii_upper(unsigned c) { return c >= 'A' && c <= 'Z'; }
 
-enum { MAX_PIECE = 31 }; /* tokwords.h lists nothing longer */
+enum {
+  MAX_PIECE = 31,       /* tokwords.h lists nothing longer */
+  MAX_WORD_LETTERS = 64 /* "antidisestablishmentarianism" has 28 */
+};
 
 /* Pieces of a run of letters: greedy longest match, the first piece from
  * the whole-word list when a space precedes it, the others from the inner
@@ -393,6 +396,9 @@ static size_t n_pieces(const unsigned char *w, size_t len, int after_space)
 static size_t letters_quarters(const unsigned char *w, size_t len, int after_space)
 {
   if (after_space && dq_tokword((const char *)w, len)) return 4;
+  /* Longer than any word (data, a hash): charged like base64, which also
+   * keeps the cost of a long run linear with a small constant. */
+  if (len > MAX_WORD_LETTERS) return 4 * ((2 * len + 2) / 3);
   size_t upper_after_first = 0;
   for (size_t k = 1; k < len; k++) upper_after_first += is_ascii_upper(w[k]);
   if (upper_after_first) return 4 * ((2 * len + 2) / 3);

@@ -479,6 +479,39 @@ static void test_indexer_chunk__custom_counter(void **state)
   dq_doc_free(d);
 }
 
+static size_t count_bytes_summed(void *ctx, const char *s, size_t n)
+{
+  (void)s;
+  *(size_t *)ctx += n;
+  return n;
+}
+
+/* A long run without a space (data, a hash) is cut at characters by probing
+ * prefixes: the bytes all probes count together stay a small multiple of the
+ * text (O(n log n)), not a count of half the run per probe for each of its
+ * pieces (O(n^2): 256 KiB in pieces of 100 counted ~80 GB that way). */
+static void test_indexer_chunk__long_run_counted_in_n_log_n(void **state)
+{
+  (void)state;
+  enum { N = 256 * 1024 };
+  char *s = malloc(N + 1);
+  assert_non_null(s);
+  for (size_t i = 0; i < N; i++) s[i] = (char)('a' + (i * 7 + i / 13) % 26);
+  s[N] = 0;
+  dq_doc *d;
+  assert_int_equal(dq_load_buffer(NULL, s, N, DQ_FMT_TEXT, &d), 0);
+  size_t counted = 0;
+  dq_chunk_opts o = {100, 0, count_bytes_summed, &counted};
+  dq_chunk *c;
+  size_t n;
+  assert_int_equal(dq_chunk_doc(d, &o, &c, &n), 0);
+  assert_int_equal(n, (N + 99) / 100);
+  assert_true(counted <= (size_t)64 * N);
+  dq_chunks_free(c, n);
+  dq_doc_free(d);
+  free(s);
+}
+
 static void test_indexer_chunk__repaired_offsets(void **state)
 {
   (void)state;
@@ -579,6 +612,7 @@ int main(void)
     cmocka_unit_test(test_indexer_chunk__overlap_repeats_trailing_sentences),
     cmocka_unit_test(test_indexer_chunk__html_joins_blocks),
     cmocka_unit_test(test_indexer_chunk__custom_counter),
+    cmocka_unit_test(test_indexer_chunk__long_run_counted_in_n_log_n),
     cmocka_unit_test(test_indexer_chunk__repaired_offsets),
     cmocka_unit_test(test_indexer_chunk__allocation_failures),
     cmocka_unit_test(test_indexer_chunk__real_files),

@@ -52,6 +52,11 @@ static void test_indexer_token_estimate__words_by_pieces_and_case(void **state)
   assert_int_equal(est(" NASAX"), 4);        /* ALLCAPS: ceil(5 / 1.5) */
   assert_int_equal(est(" camelCase"), 6);    /* mixed case: ceil(9 / 1.5) */
   assert_int_equal(est(" eNqNVNtq"), 6);     /* base64 */
+  char run[80] = " ";
+  memset(run + 1, 'q', 65);                   /* longer than any word (64 letters): like base64 */
+  assert_int_equal(est(run), 44);             /* ceil(65 / 1.5) */
+  run[65] = 0;
+  assert_true(est(run) <= 64);                /* 64 letters: by pieces, at most one per letter */
   assert_int_equal(est(" don't"), 3);        /* don (1) ' (1) t (1: one letter) */
 }
 
