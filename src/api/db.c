@@ -149,13 +149,12 @@ DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags)
 DOCQ_API void docq_db_free(docq_db *db)
 {
   if (!db) return;
-  /* Bring the FAISS file up to date with what this handle committed, and
-   * merge the full-text segments if it wrote much of the index (docq_add_document
-   * has no end of run; both cheap when nothing changed, and a failure here
-   * loses nothing: the next open catches up from SQLite). */
+  /* Bring the FAISS file up to date with what this handle committed (cheap
+   * when nothing changed; a failure here loses nothing: the next open
+   * catches up from SQLite). */
   if (db->store && !(db->flags & DOCQ_OPEN_READONLY)) {
-    (void)dq_store_settle_text(db->store);
-    (void)dq_store_sync_vectors(db->store);
+    int rc = dq_store_sync_vectors(db->store);
+    (void)rc;
   }
   dq_store_close(db->store);
   dq_embedder_free(db->embedder);

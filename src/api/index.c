@@ -640,8 +640,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
     pthread_join(worker, NULL);
   }
 
-  /* 4. remove what vanished and was not renamed; merge the full-text
-   * segments after a large run; sync FAISS */
+  /* 4. remove what vanished and was not renamed; sync FAISS */
   r.prog.stage = DOCQ_STAGE_STORE;
   r.prog.current_path = NULL;
   for (size_t i = 0; !rc && i < r.n_gone; i++) {
@@ -650,7 +649,6 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
     if (!rc) rc = in_txn(db, dq_store_remove_doc(db->store, r.gone[i].id));
     if (!rc) { r.st.removed++; report(&r, r.gone[i].path, DOCQ_FILE_REMOVED, NULL); }
   }
-  if (!rc) rc = dq_store_settle_text(db->store);
   {
     /* Sync even after a failure or cancel: what was committed stays, and
      * the FAISS file should not lag further than it must. Keep the first error. */

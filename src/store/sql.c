@@ -1018,49 +1018,9 @@ int dq_store_put_doc(dq_store *s, dq_doc_row *row, const dq_chunk *chunks, size_
   }
   row->id = doc_id;
   row->n_chunks = n_chunks;
-  s->chunks_written += (int64_t)n_chunks;
 done:
   dq_free(h);
   return rc < 0 ? rc : 0;
-}
-
-/* FTS5 writes each batch of inserts as a new b-tree segment and merges them
- * lazily (automerge), so after a large run a term's postings are read from
- * several segments. bench_search over 100k documents (107k chunks) measured
- * search p50 34-38 ms on a freshly built index and 27-33 ms after FTS5's
- * 'optimize' merged it into one segment, which took 1.6 s (the build, 125 s).
- * Merging rewrites the whole full-text index, so it is done only after runs
- * that wrote at least a tenth of the chunks; smaller updates are left to
- * automerge. */
-
-static int settle_interrupt(void *ctx) { return dq_interrupted((const dq_store *)ctx); }
-
-int dq_store_settle_text(dq_store *s)
-{
-  DQ_ASSERT_ARG(s);
-  int rc = dq_store_writable(s);
-  if (rc) return rc;
-  if (in_txn(s)) return dq_err_set(DOCQ_EINVAL, "index %s: settle_text inside a transaction", s->dir);
-  if (s->chunks_written == 0) return 0;
-  sqlite3_stmt *st = dq_stmt(s, ST_CHUNK_COUNT);
-  if (!st) return dq_err_code();
-  int64_t total = 0;
-  if ((rc = sqlite3_step(st)) == SQLITE_ROW) total = sqlite3_column_int64(st, 0);
-  rc = rc == SQLITE_ROW ? 0 : dq_sql_fail(s, rc, "count chunks");
-  dq_stmt_done(st);
-  if (rc) return rc;
-  if (s->chunks_written * 10 < total) return 0;
-  if ((rc = dq_exec(s, "BEGIN IMMEDIATE")) < 0) return rc;
-  sqlite3_progress_handler(s->db, 1000, settle_interrupt, s); /* Ctrl-C: roll back, the index stays as it was */
-  rc = dq_exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')");
-  sqlite3_progress_handler(s->db, 0, NULL, NULL);
-  if (!rc) rc = dq_exec(s, "COMMIT");
-  if (rc) {
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return dq_interrupted(s) ? dq_err_set(DOCQ_ECANCELED, "interrupted") : rc;
-  }
-  s->chunks_written = 0;
-  return 0;
 }
 
 int dq_store_rename_doc(dq_store *s, int64_t id, const char *new_path, int64_t mtime)

@@ -124,13 +124,6 @@ int dq_store_set_last_run(dq_store *s, int64_t when);
  * switches Flat -> HNSW above DQ_STORE_HNSW_THRESHOLD vectors (recorded in
  * the manifest's vec_kind). Called at the end of an index run. */
 int dq_store_sync_vectors(dq_store *s);
-
-/* Merge the full-text index into one segment (FTS5 'optimize') when this
- * handle has written at least a tenth of the index's chunks since it last
- * did: searches read each term's postings from one b-tree.
- * Called at the end of an index run and on close, outside a transaction.
- * DOCQ_ECANCELED when interrupted (nothing changed). */
-int dq_store_settle_text(dq_store *s);
 #define DQ_STORE_HNSW_THRESHOLD 200000
 
 /* ---- reading ---- */

@@ -48,7 +48,6 @@ struct dq_store {
   dq_manifest man;
   dq_bm25_cache *bm;          /* NULL until the first dq_store_bm25 */
   double bm25_w[2];           /* column weights: text, head */
-  int64_t chunks_written;     /* by this handle since it last merged the FTS5 segments */
 
   /* Vectors. Invariant after dq_vsync_refresh: vec holds every vector of
    * SQLite with seq <= mem_seq, plus n_stale ids whose chunks are gone (only

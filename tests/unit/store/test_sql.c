@@ -641,81 +641,6 @@ static void test_store_sql__bm25_matches_fts5(void **state)
  * words found only there find the chunk; the title is not repeated when the
  * path starts with it; replacing a document re-indexes its head and removing
  * it leaves no trace (FTS5's integrity-check in dq_store_check). */
-static int fts_data_rows(const char *dir)
-{
-  char v[32];
-  assert_int_equal(dq_test_sql_value(dir, "SELECT count(*) FROM chunks_fts_data", NULL, v, sizeof v), SQLITE_OK);
-  return atoi(v);
-}
-
-/* After a run that wrote at least a tenth of the chunks, the
- * full-text segments are merged into one: fewer b-tree pages, the same
- * rankings, an intact index; a Ctrl-C during the merge changes nothing;
- * a small update is left to FTS5's automerge. */
-static void test_store_sql__settle_merges_full_text_after_large_writes(void **state)
-{
-  fixture *f = *state;
-  dq_store *s = open_new(f);
-  static const char *words[] = { "river", "stone", "bridge", "lantern", "harbor", "copper", "meadow", "signal",
-                                 "orchard", "glacier", "timber", "violet", "quarry", "ember", "the", "of" };
-  static char text[10][256];
-  const char *texts[10];
-  uint32_t x = 777;
-  char path[32];
-  for (int d = 0; d < 125; d++) { /* 1250 chunks, one transaction (so one new segment) per document */
-    for (int c = 0; c < 10; c++) {
-      size_t len = 0;
-      for (int w = 0; w < 12; w++) {
-        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-        len += (size_t)snprintf(text[c] + len, sizeof text[c] - len, "%s ", words[x % 16]);
-      }
-      texts[c] = text[c];
-    }
-    snprintf(path, sizeof path, "/d/%03d.txt", d);
-    put(s, path, texts, 10, NULL);
-  }
-  static const char *queries[] = { "river bridge", "glacier of the ember", "copper" };
-  dq_scored before[3][10], after[10];
-  size_t n_before[3];
-  for (int q = 0; q < 3; q++) n_before[q] = bm25(s, queries[q], before[q], 10);
-  const int rows0 = fts_data_rows(f->dir);
-
-  volatile int stop = 1;
-  dq_store_set_interrupt(s, &stop);
-  assert_int_equal(dq_store_settle_text(s), DOCQ_ECANCELED);
-  assert_int_equal(fts_data_rows(f->dir), rows0);
-  stop = 0;
-
-  OK(dq_store_settle_text(s));
-  const int rows1 = fts_data_rows(f->dir);
-  assert_true(rows1 < rows0);
-  assert_int_equal(dq_test_sql_exec(f->dir, "INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')"), SQLITE_OK);
-  for (int q = 0; q < 3; q++) {
-    size_t n = bm25(s, queries[q], after, 10);
-    assert_int_equal(n, n_before[q]);
-    for (size_t i = 0; i < n; i++) {
-      assert_int_equal(after[i].chunk_id, before[q][i].chunk_id);
-      assert_true(fabs(after[i].score - before[q][i].score) < 1e-12);
-    }
-  }
-
-  for (int d = 0; d < 5; d++) { /* 50 chunks: under a tenth */
-    snprintf(path, sizeof path, "/e/%03d.txt", d);
-    put(s, path, texts, 10, NULL);
-  }
-  const int rows2 = fts_data_rows(f->dir);
-  OK(dq_store_settle_text(s));
-  assert_int_equal(fts_data_rows(f->dir), rows2);
-  for (int d = 5; d < 20; d++) { /* 150 more: now a tenth of 1450 since the merge */
-    snprintf(path, sizeof path, "/e/%03d.txt", d);
-    put(s, path, texts, 10, NULL);
-  }
-  const int rows3 = fts_data_rows(f->dir);
-  OK(dq_store_settle_text(s));
-  assert_true(fts_data_rows(f->dir) < rows3);
-  dq_store_close(s);
-}
-
 static void test_store_sql__fts_head_column(void **state)
 {
   fixture *f = *state;
@@ -1673,7 +1598,6 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__bm25_head_weight, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_cjk_bigrams, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__bm25_matches_fts5, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_store_sql__settle_merges_full_text_after_large_writes, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_query_words_not_restemmed, setup, teardown),
     cmocka_unit_test(test_store_sql__fts_query_strings_are_single_tokens),
     cmocka_unit_test(test_store_sql__fts_query_quotes_surface_text),
