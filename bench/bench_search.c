@@ -58,6 +58,16 @@
  *   1M:   search p50 old 159.9, 153.0 / new 137.8, 144.2 ms (a first pair,
  *         disturbed by builds running beside it: old 145.7, new 165.8);
  *         ask p50 old 142.1, 155.3 / new 139.7, 141.7 ms
+ * ---- 2026-11-27 (session 13), indexes built fresh (the earlier figures were
+ * taken on an index built by an older chunker, 163k chunks for 100k
+ * documents, and reused): 100000 docs -> 107621 chunks, 361 MB, built in
+ * 125 s; search p50 34-39 ms over eight runs in the day (session 9's build
+ * 68af66d in its own fresh index: 34.9 ms), ask p50 37-47 ms. 950000 docs ->
+ * 1023439 chunks, 3.7 GB, 1256 s plus the HNSW build; quiet host: search p50
+ * 237 ms / p95 710 ms, ask p50 220 ms. Both over the targets (30 / 150 ms).
+ * perf at 100k: score_term reading fts5vocab instance rows ~69%, duplicate
+ * collapsing 12%, feedback 8%. FTS5 'optimize' after the build made no
+ * difference in five alternating pairs (medians 37.5 vs 38.6 ms).
  * Not measured here, since the handle stays open: a CLI process's first
  * search. With the FAISS file read on first use (store/vsync.c), `docq search`
  * on the 1M index takes 0.27-0.30 s end to end instead of 2.2-6.1 s, `docq
