@@ -395,14 +395,14 @@ static size_t n_pieces(const unsigned char *w, size_t len, int after_space)
  * ALLCAPS, camelCase and base64 split far more: two letters in three. */
 static size_t letters_quarters(const unsigned char *w, size_t len, int after_space)
 {
-  if (after_space && dq_tokword((const char *)w, len)) return 4;
   /* Longer than any word (data, a hash): charged like base64, which also
    * keeps the cost of a long run linear with a small constant. */
   if (len > MAX_WORD_LETTERS) return 4 * ((2 * len + 2) / 3);
+  size_t n = n_pieces(w, len, after_space), percent = TQ_PIECE_PERCENT;
+  if (after_space && n == 1) return 4; /* a listed word (its first lookup), or one letter */
   size_t upper_after_first = 0;
   for (size_t k = 1; k < len; k++) upper_after_first += is_ascii_upper(w[k]);
   if (upper_after_first) return 4 * ((2 * len + 2) / 3);
-  size_t n = n_pieces(w, len, after_space), percent = TQ_PIECE_PERCENT;
   if (!after_space) {
     const size_t n_spaced = n_pieces(w, len, 1); /* never less than after a space */
     if (n_spaced > n) n = n_spaced;

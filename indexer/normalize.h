@@ -75,7 +75,8 @@ int dq_terms(const char *s, size_t n, dq_term_cb cb, void *ctx);
  *    cuts finer; and never less than after a space), but never more than 1
  *    per letter (every tokenizer has a token for each ASCII letter: "s" in
  *    "Paris's" is 1); with an upper-case letter after the first (ALLCAPS,
- *    camelCase, base64): ceil(L / 1.5);
+ *    camelCase, base64) or more than 64 letters (data, not a word):
+ *    ceil(L / 1.5);
  *  - a run of d ASCII digits: d + 1 (digits are split one by one);
  *  - ASCII punctuation, '\n', '\t', '\r': 1 each; spaces are free;
  *  - a CJK character: 1; another non-ASCII letter, mark or digit: 2;
