@@ -68,6 +68,16 @@
  * perf at 100k: score_term reading fts5vocab instance rows ~69%, duplicate
  * collapsing 12%, feedback 8%. FTS5 'optimize' after the build made no
  * difference in five alternating pairs (medians 37.5 vs 38.6 ms).
+ * ---- 2026-11-27 (session 14), the same two indexes, after store/bm25.c read
+ * each term's postings inside FTS5 (the docq_postings auxiliary function)
+ * instead of one fts5vocab row per occurrence; the previous build ("old") and
+ * this one ("new") alternating, quiet host (load < 1.2):
+ *   100k: search p50 old 32.4, 29.7, 32.0 / new 19.9, 19.1, 18.2 ms (medians
+ *         32.0 vs 19.1, x0.60); ask p50 old 37.6, 46.8, 42.0 / new 20.4,
+ *         23.0, 26.0 ms; search p95 old 78-88 / new 35 ms
+ *   1M:   search p50 old 243.2, 268.5 / new 82.0, 69.9 ms (x0.29); p95 old
+ *         737, 767 / new 205, 196 ms; ask p50 old 265.5, 247.3 / new 71.3,
+ *         68.7 ms
  * Not measured here, since the handle stays open: a CLI process's first
  * search. With the FAISS file read on first use (store/vsync.c), `docq search`
  * on the 1M index takes 0.27-0.30 s end to end instead of 2.2-6.1 s, `docq

@@ -16,10 +16,13 @@
  *
  * i.e. one saturation over the weighted frequencies, as FTS5's bm25() does
  * for a table of several columns (not a BM25 per column). The postings of
- * each term come from the fts5vocab "instance" table (rows ordered by chunk,
- * one per occurrence, with its column) and the lengths |d| from FTS5's
- * docsize table (one varint per column). The lengths are cached per store handle (4 bytes per
- * chunk id) and reloaded when the database changed (PRAGMA data_version for
+ * each term are read inside FTS5 by an auxiliary function (docq_postings:
+ * xQueryPhrase over the term, its instances by column). Reading them
+ * through fts5vocab's "instance" table cost a row of SQLite's VM per
+ * occurrence: whole searches took 32 ms at 100k chunks and 243-268 ms at 1M
+ * that way, 19 ms and 70-82 ms this way (bench/bench_search.c). The lengths
+ * |d| come from FTS5's docsize table (one varint per column), cached per
+ * store handle (4 bytes per chunk id) and reloaded when the database changed (PRAGMA data_version for
  * other connections, sqlite3_total_changes64 for this one). Scores equal
  * FTS5's bm25() up to rounding; dq_store_bm25_fts (the MATCH query) is kept
  * as the reference the tests compare with.
@@ -239,6 +242,65 @@ static int known_common(const dq_bm25_cache *c, const qterm *t)
   return 0;
 }
 
+/* One term's postings, read inside FTS5 (docq_postings below). */
+typedef struct post_req {
+  dq_bm25_cache *c;
+  double w[2];     /* column weights: text, head */
+  int stop_common; /* abandon once the term is in more than half of the chunks */
+  size_t df;       /* rows read so far: c->post[0..df) */
+  int called, abandoned, oom;
+} post_req;
+
+/* xQueryPhrase's callback: one row containing the term. */
+static int post_row(const Fts5ExtensionApi *api, Fts5Context *fc, void *user)
+{
+  post_req *r = user;
+  dq_bm25_cache *c = r->c;
+  if (r->stop_common && (int64_t)(r->df + 1) * 2 > c->n_rows) {
+    r->abandoned = 1;
+    return SQLITE_DONE;
+  }
+  Fts5PhraseIter it;
+  int col = -1, off = 0;
+  double f = 0;
+  int rc = api->xPhraseFirst(fc, 0, &it, &col, &off);
+  if (rc != SQLITE_OK) return rc;
+  for (; col >= 0; api->xPhraseNext(fc, &it, &col, &off)) f += r->w[col == 1];
+  if (r->df == c->cap_post) {
+    size_t nc = c->cap_post ? c->cap_post * 2 : 4096;
+    struct posting *np = dq_realloc(c->post, nc * sizeof *np);
+    if (!np) { r->oom = 1; return SQLITE_NOMEM; }
+    c->post = np;
+    c->cap_post = nc;
+  }
+  c->post[r->df].id = api->xRowid(fc);
+  c->post[r->df].f = f;
+  r->df++;
+  return SQLITE_OK;
+}
+
+/* docq_postings(chunks_fts, req): an FTS5 auxiliary function. Called on the
+ * first row of `MATCH '"\x01term"'`, it walks every row of that one phrase
+ * with xQueryPhrase and appends (chunk id, weighted frequency) to the
+ * request, without a row of SQLite's VM per posting. */
+static void postings_fn(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx, int nv, sqlite3_value **v)
+{
+  post_req *r = nv == 1 ? sqlite3_value_pointer(v[0], "docq_postings") : NULL;
+  if (!r) {
+    sqlite3_result_error(ctx, "docq_postings is internal to docq", -1);
+    return;
+  }
+  if (r->called) return;
+  r->called = 1;
+  int rc = api->xQueryPhrase(fc, 0, r, post_row);
+  if (rc != SQLITE_OK) sqlite3_result_error_code(ctx, rc);
+}
+
+int dq_bm25_register(fts5_api *api)
+{
+  return api->xCreateFunction(api, "docq_postings", NULL, postings_fn, NULL);
+}
+
 /* Add one term's contribution to every chunk containing it. The postings are
  * read once, counting the term's document frequency as they come; with
  * `stop_common`, a term found in more than half of the chunks is abandoned
@@ -246,35 +308,31 @@ static int known_common(const dq_bm25_cache *c, const qterm *t)
 static int score_term(dq_store *s, qterm *t, int stop_common)
 {
   dq_bm25_cache *c = s->bm;
+  if (t->n == 0) return 0; /* dq_terms emits none; an empty phrase would match nothing anyway */
+  char expr[2 * BM25_TERM_BYTES + 4];
+  size_t e = 0;
+  expr[e++] = '"';
+  expr[e++] = '\x01'; /* the tokenizer's literal-term mark (fts_tok.c) */
+  for (size_t i = 0; i < t->n; i++) {
+    if (t->t[i] == '"') expr[e++] = '"';
+    expr[e++] = t->t[i];
+  }
+  expr[e++] = '"';
   sqlite3_stmt *st = dq_stmt(s, ST_TERM_POSTINGS);
   if (!st) return dq_err_code();
-  sqlite3_bind_text(st, 1, t->t, (int)t->n, SQLITE_STATIC);
-  int rc, abandoned = 0;
-  size_t df = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t id = sqlite3_column_int64(st, 0);
-    const char *col = (const char *)sqlite3_column_text(st, 1);
-    double w = col && col[0] == 'h' ? s->bm25_w[1] : s->bm25_w[0]; /* "head" or "text" */
-    if (df && c->post[df - 1].id == id) { c->post[df - 1].f += w; continue; }
-    if (stop_common && (int64_t)(df + 1) * 2 > c->n_rows) {
-      t->common = abandoned = 1;
-      if (dq_buf_put(&c->common, t->t, t->n) < 0 || dq_buf_putc(&c->common, 0) < 0) rc = DOCQ_ENOMEM;
-      break;
-    }
-    if (df == c->cap_post) {
-      size_t nc = c->cap_post ? c->cap_post * 2 : 4096;
-      struct posting *np = dq_realloc(c->post, nc * sizeof *np);
-      if (!np) { rc = DOCQ_ENOMEM; break; }
-      c->post = np;
-      c->cap_post = nc;
-    }
-    c->post[df].id = id;
-    c->post[df].f = w;
-    df++;
-  }
-  int out = rc == DOCQ_ENOMEM ? DOCQ_ENOMEM : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : dq_sql_fail(s, rc, "read postings");
+  post_req r = { c, { s->bm25_w[0], s->bm25_w[1] }, stop_common, 0, 0, 0, 0 };
+  sqlite3_bind_pointer(st, 1, &r, "docq_postings", NULL);
+  sqlite3_bind_text(st, 2, expr, (int)e, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int out = r.oom ? DOCQ_ENOMEM : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : dq_sql_fail(s, rc, "read postings");
   dq_stmt_done(st);
-  if (out || abandoned) return out;
+  if (out) return out;
+  size_t df = r.df;
+  if (r.abandoned) {
+    t->common = 1;
+    if (dq_buf_put(&c->common, t->t, t->n) < 0 || dq_buf_putc(&c->common, 0) < 0) return DOCQ_ENOMEM;
+    return 0;
+  }
   df_put(c, t->t, t->n, (int64_t)df);
   double idf = log(((double)c->n_rows - (double)df + 0.5) / ((double)df + 0.5));
   if (idf <= 0) idf = 1e-6;

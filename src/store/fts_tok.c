@@ -50,8 +50,14 @@ static int tok_tokenize(Fts5Tokenizer *t, void *fts_ctx, int flags, const char *
                         int (*xToken)(void *, int, const char *, int, int, int))
 {
   (void)t;
-  (void)flags; /* documents and queries are tokenized alike */
   if (!text || n <= 0) return SQLITE_OK;
+  /* A query string that starts with \x01 is one literal term, written by
+   * store/bm25.c to read a term's postings: terms are already normalized and
+   * stemmed, and stemming is not idempotent. User text never reaches MATCH
+   * with a control character first: the query builder below quotes word
+   * runs only. Otherwise documents and queries are tokenized alike. */
+  if ((flags & FTS5_TOKENIZE_QUERY) && n > 1 && text[0] == '\x01')
+    return xToken(fts_ctx, 0, text + 1, n - 1, 0, n);
   tok_ctx c = { fts_ctx, xToken };
   int rc = dq_terms(text, (size_t)n, tok_emit, &c);
   /* dq_terms returns either what xToken returned (an SQLite code >= 0) or
@@ -78,6 +84,8 @@ int dq_fts_register(sqlite3 *db)
   static fts5_tokenizer tok = { tok_create, tok_delete, tok_tokenize };
   if (api->xCreateTokenizer(api, "docq", NULL, &tok, NULL) != SQLITE_OK)
     rc = dq_err_set(DOCQ_ERROR, "sqlite: cannot register the docq tokenizer: %s", sqlite3_errmsg(db));
+  else if (dq_bm25_register(api) != SQLITE_OK)
+    rc = dq_err_set(DOCQ_ERROR, "sqlite: cannot register docq's postings reader: %s", sqlite3_errmsg(db));
 done:
   sqlite3_finalize(st);
   return rc;

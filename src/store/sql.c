@@ -119,7 +119,7 @@ static const char *const SQL[ST_COUNT] = {
   [ST_DATA_VERSION] = "PRAGMA data_version",
   [ST_FTS_MAX_ID] = "SELECT coalesce(max(id), 0) FROM chunks_fts_docsize",
   [ST_FTS_DOCSIZE] = "SELECT id, sz FROM chunks_fts_docsize",
-  [ST_TERM_POSTINGS] = "SELECT doc, col FROM temp.docq_inst WHERE term = ?1",
+  [ST_TERM_POSTINGS] = "SELECT docq_postings(chunks_fts, ?1) FROM chunks_fts WHERE chunks_fts MATCH ?2 LIMIT 1",
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -494,8 +494,6 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
   if ((rc = load_manifest(s)) < 0) goto done;
   /* Term document frequencies for dq_store_bm25 (temp: fine when read-only). */
   if ((rc = dq_exec(s, "CREATE VIRTUAL TABLE temp.docq_vocab USING fts5vocab(main, chunks_fts, row)")) < 0) goto done;
-  /* Postings (one row per term occurrence, by chunk) for bm25.c. */
-  if ((rc = dq_exec(s, "CREATE VIRTUAL TABLE temp.docq_inst USING fts5vocab(main, chunks_fts, instance)")) < 0) goto done;
   rc = dq_vsync_open(s);
 done:
   if (rc) dq_store_close(s);

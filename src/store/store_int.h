@@ -37,6 +37,8 @@ typedef struct dq_removed { int64_t id, seq; } dq_removed;
 /* bm25.c: chunk lengths and score accumulators, per store handle. */
 typedef struct dq_bm25_cache dq_bm25_cache;
 void dq_bm25_cache_free(dq_bm25_cache *c);
+/* Register the FTS5 auxiliary function bm25.c reads postings with; an SQLite code. */
+int dq_bm25_register(fts5_api *api);
 
 struct dq_store {
   sqlite3 *db;
