@@ -127,6 +127,7 @@ static void step1c(word *w)
 
 typedef struct rule { const char *from, *to; int from_n, to_n; } rule;
 #define R(from, to) { from, to, (int)sizeof from - 1, (int)sizeof to - 1 }
+#define N_RULES(r) (sizeof r / sizeof r[0])
 
 /* Apply the first rule whose suffix matches (lists are ordered so the longest
  * suffix of each ending comes first), when m > 0 for the stem. */
@@ -139,38 +140,75 @@ static void apply_rules(word *w, const rule *r, size_t n)
     }
 }
 
+/* Steps 2-4 pick their suffix lists by one letter of the word, as Porter's
+ * own program does: suffixes with another letter there cannot match, and
+ * trying all ~20 of each step on every word was most of the stemmer's time
+ * (the order inside each list is the paper's). */
 static void step2(word *w)
 {
-  static const rule r[] = {
-    R("ational", "ate"), R("tional", "tion"), R("enci", "ence"), R("anci", "ance"), R("izer", "ize"),
-    R("abli", "able"), R("alli", "al"), R("entli", "ent"), R("eli", "e"), R("ousli", "ous"),
-    R("ization", "ize"), R("ation", "ate"), R("ator", "ate"), R("alism", "al"), R("iveness", "ive"),
-    R("fulness", "ful"), R("ousness", "ous"), R("aliti", "al"), R("iviti", "ive"), R("biliti", "ble"),
-  };
+  static const rule a[] = { R("ational", "ate"), R("tional", "tion") };
+  static const rule c[] = { R("enci", "ence"), R("anci", "ance") };
+  static const rule e[] = { R("izer", "ize") };
+  static const rule l[] = { R("abli", "able"), R("alli", "al"), R("entli", "ent"), R("eli", "e"), R("ousli", "ous") };
+  static const rule o[] = { R("ization", "ize"), R("ation", "ate"), R("ator", "ate") };
+  static const rule s[] = { R("alism", "al"), R("iveness", "ive"), R("fulness", "ful"), R("ousness", "ous") };
+  static const rule t[] = { R("aliti", "al"), R("iviti", "ive"), R("biliti", "ble") };
   if (w->k < 1) return;
-  apply_rules(w, r, sizeof r / sizeof r[0]);
+  switch (w->b[w->k - 1]) { /* the next-to-last letter */
+  case 'a': apply_rules(w, a, N_RULES(a)); break;
+  case 'c': apply_rules(w, c, N_RULES(c)); break;
+  case 'e': apply_rules(w, e, N_RULES(e)); break;
+  case 'l': apply_rules(w, l, N_RULES(l)); break;
+  case 'o': apply_rules(w, o, N_RULES(o)); break;
+  case 's': apply_rules(w, s, N_RULES(s)); break;
+  case 't': apply_rules(w, t, N_RULES(t)); break;
+  }
 }
 
 static void step3(word *w)
 {
-  static const rule r[] = {
-    R("icate", "ic"), R("ative", ""), R("alize", "al"), R("iciti", "ic"), R("ical", "ic"), R("ful", ""), R("ness", ""),
-  };
-  apply_rules(w, r, sizeof r / sizeof r[0]);
+  static const rule e[] = { R("icate", "ic"), R("ative", ""), R("alize", "al") };
+  static const rule i[] = { R("iciti", "ic") };
+  static const rule l[] = { R("ical", "ic"), R("ful", "") };
+  static const rule s[] = { R("ness", "") };
+  switch (w->b[w->k]) { /* the last letter */
+  case 'e': apply_rules(w, e, N_RULES(e)); break;
+  case 'i': apply_rules(w, i, N_RULES(i)); break;
+  case 'l': apply_rules(w, l, N_RULES(l)); break;
+  case 's': apply_rules(w, s, N_RULES(s)); break;
+  }
 }
 
 /* Step 4: drop a suffix when m > 1 (-ion only after s or t). The longest
  * matching suffix decides; if its condition fails nothing is removed. */
 static void step4(word *w)
 {
-  static const rule suf[] = {
-    R("ement", ""), R("ance", ""), R("ence", ""), R("able", ""), R("ible", ""), R("ment", ""), R("ant", ""),
-    R("ent", ""), R("ism", ""), R("ate", ""), R("iti", ""), R("ous", ""), R("ive", ""), R("ize", ""),
-    R("ion", ""), R("al", ""), R("er", ""), R("ic", ""), R("ou", ""),
-  };
+  static const rule a[] = { R("al", "") }, c[] = { R("ance", ""), R("ence", "") }, e[] = { R("er", "") };
+  static const rule i[] = { R("ic", "") }, l[] = { R("able", ""), R("ible", "") };
+  static const rule n[] = { R("ement", ""), R("ment", ""), R("ant", ""), R("ent", "") };
+  static const rule o[] = { R("ion", ""), R("ou", "") }, s[] = { R("ism", "") }, t[] = { R("ate", ""), R("iti", "") };
+  static const rule u[] = { R("ous", "") }, v[] = { R("ive", "") }, z[] = { R("ize", "") };
+  const rule *suf = NULL;
+  size_t n_suf = 0;
+  if (w->k < 1) return; /* every suffix here has two letters or more */
+  switch (w->b[w->k - 1]) { /* the next-to-last letter */
+  case 'a': suf = a; n_suf = N_RULES(a); break;
+  case 'c': suf = c; n_suf = N_RULES(c); break;
+  case 'e': suf = e; n_suf = N_RULES(e); break;
+  case 'i': suf = i; n_suf = N_RULES(i); break;
+  case 'l': suf = l; n_suf = N_RULES(l); break;
+  case 'n': suf = n; n_suf = N_RULES(n); break;
+  case 'o': suf = o; n_suf = N_RULES(o); break;
+  case 's': suf = s; n_suf = N_RULES(s); break;
+  case 't': suf = t; n_suf = N_RULES(t); break;
+  case 'u': suf = u; n_suf = N_RULES(u); break;
+  case 'v': suf = v; n_suf = N_RULES(v); break;
+  case 'z': suf = z; n_suf = N_RULES(z); break;
+  default: return;
+  }
   const rule *best = NULL;
-  for (size_t i = 0; i < sizeof suf / sizeof suf[0]; i++)
-    if ((!best || suf[i].from_n > best->from_n) && ends_n(w, suf[i].from, suf[i].from_n)) best = &suf[i];
+  for (size_t k = 0; k < n_suf; k++)
+    if ((!best || suf[k].from_n > best->from_n) && ends_n(w, suf[k].from, suf[k].from_n)) best = &suf[k];
   if (!best) return;
   ends_n(w, best->from, best->from_n);
   if (!strcmp(best->from, "ion") && !(w->j >= 0 && (w->b[w->j] == 's' || w->b[w->j] == 't'))) return;
