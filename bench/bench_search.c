@@ -78,6 +78,13 @@
  *   1M:   search p50 old 243.2, 268.5 / new 82.0, 69.9 ms (x0.29); p95 old
  *         737, 767 / new 205, 196 ms; ask p50 old 265.5, 247.3 / new 71.3,
  *         68.7 ms
+ * Then the Porter stemmer's steps 2-4 picking their suffixes by one letter
+ * (indexer/stem.c; the near-duplicate check stems every hit), alternating
+ * with the build above:
+ *   100k: search p50 19.4, 17.1, 19.2 -> 17.0, 15.8, 14.6 ms (x0.82); ask p50
+ *         28.2, 27.8, 26.9 -> 20.5, 22.2, 22.0 ms
+ *   1M:   search p50 85.9, 63.8 -> 77.3, 69.2 ms (no difference beyond the
+ *         host's noise); ask p50 75.8, 67.7 -> 77.8, 65.9 ms
  * Not measured here, since the handle stays open: a CLI process's first
  * search. With the FAISS file read on first use (store/vsync.c), `docq search`
  * on the 1M index takes 0.27-0.30 s end to end instead of 2.2-6.1 s, `docq
