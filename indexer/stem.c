@@ -144,6 +144,15 @@ static void apply_rules(word *w, const rule *r, size_t n)
  * own program does: suffixes with another letter there cannot match, and
  * trying all ~20 of each step on every word was most of the stemmer's time
  * (the order inside each list is the paper's). */
+typedef struct rules { const rule *r; size_t n; } rules;
+#define LIST(r) { r, N_RULES(r) }
+
+/* The list for letter c in a step's table (indexed by c - 'a'); NULL for none. */
+static const rules *by_letter(const rules *table, char c)
+{
+  return c >= 'a' && c <= 'z' && table[c - 'a'].n ? &table[c - 'a'] : NULL;
+}
+
 static void step2(word *w)
 {
   static const rule a[] = { R("ational", "ate"), R("tional", "tion") };
@@ -153,16 +162,12 @@ static void step2(word *w)
   static const rule o[] = { R("ization", "ize"), R("ation", "ate"), R("ator", "ate") };
   static const rule s[] = { R("alism", "al"), R("iveness", "ive"), R("fulness", "ful"), R("ousness", "ous") };
   static const rule t[] = { R("aliti", "al"), R("iviti", "ive"), R("biliti", "ble") };
+  static const rules by[26] = { ['a' - 'a'] = LIST(a), ['c' - 'a'] = LIST(c), ['e' - 'a'] = LIST(e),
+                                ['l' - 'a'] = LIST(l), ['o' - 'a'] = LIST(o), ['s' - 'a'] = LIST(s),
+                                ['t' - 'a'] = LIST(t) };
   if (w->k < 1) return;
-  switch (w->b[w->k - 1]) { /* the next-to-last letter */
-  case 'a': apply_rules(w, a, N_RULES(a)); break;
-  case 'c': apply_rules(w, c, N_RULES(c)); break;
-  case 'e': apply_rules(w, e, N_RULES(e)); break;
-  case 'l': apply_rules(w, l, N_RULES(l)); break;
-  case 'o': apply_rules(w, o, N_RULES(o)); break;
-  case 's': apply_rules(w, s, N_RULES(s)); break;
-  case 't': apply_rules(w, t, N_RULES(t)); break;
-  }
+  const rules *r = by_letter(by, w->b[w->k - 1]); /* the next-to-last letter */
+  if (r) apply_rules(w, r->r, r->n);
 }
 
 static void step3(word *w)
@@ -171,12 +176,10 @@ static void step3(word *w)
   static const rule i[] = { R("iciti", "ic") };
   static const rule l[] = { R("ical", "ic"), R("ful", "") };
   static const rule s[] = { R("ness", "") };
-  switch (w->b[w->k]) { /* the last letter */
-  case 'e': apply_rules(w, e, N_RULES(e)); break;
-  case 'i': apply_rules(w, i, N_RULES(i)); break;
-  case 'l': apply_rules(w, l, N_RULES(l)); break;
-  case 's': apply_rules(w, s, N_RULES(s)); break;
-  }
+  static const rules by[26] = { ['e' - 'a'] = LIST(e), ['i' - 'a'] = LIST(i), ['l' - 'a'] = LIST(l),
+                                ['s' - 'a'] = LIST(s) };
+  const rules *r = by_letter(by, w->b[w->k]); /* the last letter */
+  if (r) apply_rules(w, r->r, r->n);
 }
 
 /* Step 4: drop a suffix when m > 1 (-ion only after s or t). The longest
@@ -188,24 +191,15 @@ static void step4(word *w)
   static const rule n[] = { R("ement", ""), R("ment", ""), R("ant", ""), R("ent", "") };
   static const rule o[] = { R("ion", ""), R("ou", "") }, s[] = { R("ism", "") }, t[] = { R("ate", ""), R("iti", "") };
   static const rule u[] = { R("ous", "") }, v[] = { R("ive", "") }, z[] = { R("ize", "") };
-  const rule *suf = NULL;
-  size_t n_suf = 0;
+  static const rules by[26] = { ['a' - 'a'] = LIST(a), ['c' - 'a'] = LIST(c), ['e' - 'a'] = LIST(e),
+                                ['i' - 'a'] = LIST(i), ['l' - 'a'] = LIST(l), ['n' - 'a'] = LIST(n),
+                                ['o' - 'a'] = LIST(o), ['s' - 'a'] = LIST(s), ['t' - 'a'] = LIST(t),
+                                ['u' - 'a'] = LIST(u), ['v' - 'a'] = LIST(v), ['z' - 'a'] = LIST(z) };
   if (w->k < 1) return; /* every suffix here has two letters or more */
-  switch (w->b[w->k - 1]) { /* the next-to-last letter */
-  case 'a': suf = a; n_suf = N_RULES(a); break;
-  case 'c': suf = c; n_suf = N_RULES(c); break;
-  case 'e': suf = e; n_suf = N_RULES(e); break;
-  case 'i': suf = i; n_suf = N_RULES(i); break;
-  case 'l': suf = l; n_suf = N_RULES(l); break;
-  case 'n': suf = n; n_suf = N_RULES(n); break;
-  case 'o': suf = o; n_suf = N_RULES(o); break;
-  case 's': suf = s; n_suf = N_RULES(s); break;
-  case 't': suf = t; n_suf = N_RULES(t); break;
-  case 'u': suf = u; n_suf = N_RULES(u); break;
-  case 'v': suf = v; n_suf = N_RULES(v); break;
-  case 'z': suf = z; n_suf = N_RULES(z); break;
-  default: return;
-  }
+  const rules *list = by_letter(by, w->b[w->k - 1]); /* the next-to-last letter */
+  if (!list) return;
+  const rule *suf = list->r;
+  const size_t n_suf = list->n;
   const rule *best = NULL;
   for (size_t k = 0; k < n_suf; k++)
     if ((!best || suf[k].from_n > best->from_n) && ends_n(w, suf[k].from, suf[k].from_n)) best = &suf[k];
