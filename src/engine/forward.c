@@ -12,7 +12,10 @@
  * then logits = rmsnorm(x) * output_norm Wout for the rows asked for.
  *
  * Numerics follow ggml where it matters for parity: RMS and softmax sums in
- * double, SiLU as x / (1 + e^-x), RoPE angles in ggml's float order. */
+ * double, SiLU as x / (1 + e^-x), RoPE angles in ggml's float order. The
+ * parity mode (DQ_KV_F16_GGML) goes further, to llama.cpp's bits for f32
+ * weights: its product orders and vector e^x (ggml_order.h) and its f16
+ * attention (attention_worker). */
 #include "engine/forward.h"
 
 /* Parity with llama.cpp depends on rounding: no implicit a*b+c fusion here
@@ -32,6 +35,7 @@
 #endif
 
 #include "docq.h"
+#include "engine/ggml_order.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -350,7 +354,7 @@ static void attend_f16(const float *q, const uint16_t *K, const uint16_t *V, siz
       vs = expf(s - M);
     }
     mad_f16(acc, V + (size_t)p * stride, vs, hd);
-    S = S * ms + vs;
+    S = fmaf(S, ms, vs); /* fused: llama.cpp's build contracts S*ms + vs to one FMA */
   }
   const float inv = S == 0.0f ? 0.0f : 1.0f / S;
   for (int i = 0; i < hd; i++) out[i] = dq_f16_to_f32(acc[i]) * inv;
@@ -391,8 +395,19 @@ static void store_kv(dq_fwd *f, int layer, int pos, const float *k, const float 
 
 /* ---- the pass ----------------------------------------------------------------- */
 
+/* The parity mode (DQ_KV_F16_GGML) sums f32 products in llama.cpp's order
+ * (ggml_order.h); every other type and mode uses the fast kernels. */
+static int ggml_f32(const dq_fwd *f, const dq_weight *w)
+{
+  return f->kv_type == DQ_KV_F16_GGML && w->type == DQ_T_F32;
+}
+
 static void matmul(dq_fwd *f, const dq_weight *w, const float *x, int n_tok, float *out)
 {
+  if (ggml_f32(f, w)) {
+    dq_ggml_matmul_f32(w->data, w->n_in, w->n_out, x, n_tok, out);
+    return;
+  }
   dq_matmul(f->pool, w->type, w->data, w->n_in, w->n_out, x, n_tok, out, f->mm_scratch);
 }
 
@@ -403,6 +418,12 @@ static void matmul3(dq_fwd *f, const dq_weight *a, const dq_weight *b, const dq_
 {
   const int types[] = {a->type, b->type, c ? c->type : 0};
   const void *ws[] = {a->data, b->data, c ? c->data : NULL};
+  if (ggml_f32(f, a) && ggml_f32(f, b) && (!c || ggml_f32(f, c))) {
+    matmul(f, a, x, n_tok, oa);
+    matmul(f, b, x, n_tok, ob);
+    if (c) matmul(f, c, x, n_tok, oc);
+    return;
+  }
   const int64_t n_outs[] = {a->n_out, b->n_out, c ? c->n_out : 0};
   float *outs[] = {oa, ob, oc};
   dq_matmul_multi(f->pool, c ? 3 : 2, types, ws, n_outs, outs, a->n_in, x, n_tok, f->mm_scratch);
@@ -458,12 +479,14 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
 
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
     matmul3(f, &L->w_gate, &L->w_up, NULL, f->xb, T, f->hg, f->hu, NULL);
-    /* scalar expf on purpose: a vector e^x (relative error 2e-7, ~2% of
-     * prefill time saved) moved stories260K's llama.cpp-order parity from
-     * 15 to 8 of 16 positions within 1e-4 (test_forward.c) */
-    for (size_t i = 0; i < (size_t)T * nff; i++) {
-      float g = f->hg[i];
-      f->hg[i] = g / (1.0f + expf(-g)) * f->hu[i];
+    /* the C library's expf; the parity mode takes llama.cpp's vector e^x */
+    if (ggml_f32(f, &L->w_gate)) {
+      for (int t = 0; t < T; t++) dq_ggml_swiglu(f->hg + (size_t)t * nff, f->hu + (size_t)t * nff, nff);
+    } else {
+      for (size_t i = 0; i < (size_t)T * nff; i++) {
+        float g = f->hg[i];
+        f->hg[i] = g / (1.0f + expf(-g)) * f->hu[i];
+      }
     }
     matmul(f, &L->w_down, f->hg, T, f->xo);
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];

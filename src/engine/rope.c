@@ -165,6 +165,9 @@ void dq_rope_cache(const dq_rope *r, int64_t pos, float *cs)
   }
 }
 
+/* Each rotated value rounds as llama.cpp's build does: its compiler fuses the
+ * first product of a*c - b*s and a*s + b*c into an FMA (measured against
+ * ggml's own rope_f32 bit for bit); the fused form is also the more exact. */
 void dq_rope_apply(const dq_rope *r, float *x, int n_heads, int head_dim, const float *cs)
 {
   const int half = r->p.n_dims / 2;
@@ -173,14 +176,14 @@ void dq_rope_apply(const dq_rope *r, float *x, int n_heads, int head_dim, const 
     if (r->p.mode == DQ_ROPE_NEOX) {
       for (int j = 0; j < half; j++) {
         float a = v[j], b = v[j + half], c = cs[2 * j], s = cs[2 * j + 1];
-        v[j] = a * c - b * s;
-        v[j + half] = a * s + b * c;
+        v[j] = fmaf(a, c, -(b * s));
+        v[j + half] = fmaf(a, s, b * c);
       }
     } else {
       for (int j = 0; j < half; j++) {
         float a = v[2 * j], b = v[2 * j + 1], c = cs[2 * j], s = cs[2 * j + 1];
-        v[2 * j] = a * c - b * s;
-        v[2 * j + 1] = a * s + b * c;
+        v[2 * j] = fmaf(a, c, -(b * s));
+        v[2 * j + 1] = fmaf(a, s, b * c);
       }
     }
   }

@@ -234,19 +234,22 @@ static void test_engine_forward__stories260k_parity(void **state)
       if (r->n_pos) {
         fprintf(stderr, "stories260K %s %s: %d/%d positions within 1e-4, max |dlogit| %.2e\n",
                 tiled ? "tiled" : "llama.cpp order", mode ? "batched" : "token-by-token", within, r->n_pos, max_err);
-        /* The reference was made with flash attention on a whole-prompt batch
-         * (a llama.cpp build reproduces it to 4e-6 that way). That kernel
-         * rounds the query to f16 and accumulates V in f16, so a last-bit
-         * difference in an f32 sum flips an f16 rounding now and then (~5e-4
-         * in a logit): llama.cpp's own token-by-token logits are 1.9e-3 from
-         * its batched ones. Bit-equal inputs would need ggml's summation
-         * orders and its vectorized expf in SiLU, i.e. its code; the
-         * all-f32 comparison below checks the arithmetic at 1e-4 instead.
-         * Token by token, every position but such flips agrees to ~3e-6. The tiled
-         * path keeps the query and the accumulator in f32: it is nearer the
-         * exact (all-f32) logits than llama.cpp is (9.3e-3 vs 1.6e-2 here),
-         * hence 6.1e-3 from llama.cpp's (see forward.c, use_tiled). */
-        if (!tiled && mode == 0) assert_true(within >= r->n_pos - 1);
+        /* The reference is llama.cpp's whole-prompt batch (1 thread, f16
+         * cache, flash attention), and the issue asks for 1e-4. In
+         * llama.cpp's order (DQ_KV_F16_GGML: ggml_order.h for the f32
+         * products and SiLU, the f16 query and V accumulator in attention)
+         * the batch reproduces it to print precision at every position.
+         * Token by token, llama.cpp itself takes other product orders
+         * (ggml_vec_dot_f32, not tinyBLAS), and its f16 roundings turn those
+         * last bits into ~1e-3 from position 4 on; the same happens here, so
+         * that mode is held to the f16-flip bound only. The tiled path keeps
+         * the query and the accumulator in f32: nearer the exact (all-f32)
+         * logits than llama.cpp is (9.3e-3 vs 1.6e-2 here), hence 6e-3 from
+         * llama.cpp's (see forward.c, use_tiled). */
+        if (!tiled && mode == 1) {
+          assert_int_equal(within, r->n_pos);
+          assert_true(max_err <= 2e-6);
+        }
         assert_true(max_err < (tiled ? 1e-2 : 2e-3));
       }
       for (int g = 0; g < r->n_greedy; g++) {

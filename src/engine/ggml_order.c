@@ -1,0 +1,105 @@
+/* llama.cpp's float arithmetic for f32 weights (ggml_order.h).
+ *
+ * Found by running stories260K through ggml's own CPU operators (the graph
+ * llama.cpp builds, outside this repository) and comparing every
+ * intermediate tensor bit for bit; the orders below reproduce each product,
+ * SiLU and logit of that run exactly. Written from how those kernels sum,
+ * not from their code. */
+#include "engine/ggml_order.h"
+
+/* Every a*b+c below is written out: fused where ggml's kernels fuse (their
+ * FMA intrinsics), separate where they round twice (their scalar tails). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#elif defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#include <math.h>
+
+enum { LANES = 8, ACCS = 4 }; /* one AVX register of floats; ggml_vec_dot_f32's accumulators */
+
+/* tinyBLAS's hsum of one register: high half + low half, then (0+2) + (1+3). */
+static float hsum_tinyblas(const float a[LANES])
+{
+  float h[4];
+  for (int i = 0; i < 4; i++) h[i] = a[i] + a[i + 4];
+  return (h[0] + h[2]) + (h[1] + h[3]);
+}
+
+/* ggml_vec_dot_f32's reduction: accumulators 0+2, 1+3, then their sum;
+ * halves; then two horizontal adds, (0+1) + (2+3). */
+static float hsum_vec_dot(float a[ACCS][LANES])
+{
+  float h[4];
+  for (int e = 0; e < LANES; e++) {
+    a[0][e] = a[0][e] + a[2][e];
+    a[1][e] = a[1][e] + a[3][e];
+  }
+  for (int e = 0; e < LANES; e++) a[0][e] = a[0][e] + a[1][e];
+  for (int i = 0; i < 4; i++) h[i] = a[0][i] + a[0][i + 4];
+  return (h[0] + h[1]) + (h[2] + h[3]);
+}
+
+static float dot_tinyblas(const float *w, const float *x, int64_t n)
+{
+  float acc[LANES] = {0};
+  for (int64_t l = 0; l < n; l += LANES)
+    for (int e = 0; e < LANES; e++) acc[e] = fmaf(w[l + e], x[l + e], acc[e]);
+  return hsum_tinyblas(acc);
+}
+
+static float dot_vec(const float *w, const float *x, int64_t n)
+{
+  float acc[ACCS][LANES] = {{0}};
+  const int64_t np = n & ~(int64_t)(ACCS * LANES - 1);
+  for (int64_t i = 0; i < np; i += ACCS * LANES)
+    for (int j = 0; j < ACCS; j++)
+      for (int e = 0; e < LANES; e++) acc[j][e] = fmaf(w[i + j * LANES + e], x[i + j * LANES + e], acc[j][e]);
+  float s = hsum_vec_dot(acc);
+  for (int64_t i = np; i < n; i++) {
+    const float p = w[i] * x[i];
+    s = s + p;
+  }
+  return s;
+}
+
+void dq_ggml_matmul_f32(const float *W, int64_t n_in, int64_t n_out, const float *x, int64_t n_tok, float *out)
+{
+  /* llamafile_sgemm serves prompt batches only, and only shapes its tiles divide */
+  const int tinyblas = n_tok >= 2 && n_in % LANES == 0 && n_out % 4 == 0;
+  for (int64_t t = 0; t < n_tok; t++)
+    for (int64_t r = 0; r < n_out; r++) {
+      const float *w = W + r * n_in, *xt = x + t * n_in;
+      out[t * n_out + r] = tinyblas ? dot_tinyblas(w, xt, n_in) : dot_vec(w, xt, n_in);
+    }
+}
+
+/* ggml_v_expf, 8-wide AVX2 variant, one lane: the range reduction and the
+ * degree-5 polynomial of Arm's optimized-routines expf, then 2^n * (1 + p)
+ * in one fused step. |n| > 126 takes the kernel's overflow/underflow branch,
+ * approximated here by ldexpf: SiLU's e^-x never gets there for |x| < 87. */
+static float v_expf(float x)
+{
+  const float shift = 0x1.8p23f;
+  const float z = fmaf(x, 0x1.715476p+0f, shift);
+  const float n = z - shift;
+  const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+  const float u = b * b;
+  const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                       0x1.ffffecp-1f * b);
+  if (fabsf(n) > 126.0f) return ldexpf(1.0f + j, (int)n);
+  const float k = ldexpf(1.0f, (int)n);
+  return fmaf(j, k, k);
+}
+
+void dq_ggml_swiglu(float *gate, const float *up, int64_t n)
+{
+  const int64_t nv = n & ~(int64_t)(LANES - 1);
+  for (int64_t i = 0; i < n; i++) {
+    const float g = gate[i];
+    const float e = i < nv ? v_expf(0.0f - g) : expf(-g);
+    const float s = g / (1.0f + e);
+    gate[i] = s * up[i];
+  }
+}
