@@ -167,9 +167,10 @@ static void set_caches(dq_fwd *f, dq_kv *kv, dq_attn *at, void *kc, void *vc)
  * on stories260K (f32 weights, 16 / 400 random tokens) the max |dlogit| from
  * an all-f32 run is 9.3e-3 / 2.9e-2 with an f16 cache, against 1.6e-2 /
  * 3.9e-2 in llama.cpp's order, which rounds the query to f16 and accumulates
- * V in f16. The price: llama.cpp's own logits are 6.1e-3 away on the
- * reference prompt instead of 5.3e-4 (tests/unit/engine/test_forward.c), so
- * DQ_KV_F16_GGML stays for that comparison. */
+ * V in f16 (measured before the parity mode also took llama.cpp's product
+ * orders; the f16 roundings dominate). The price: llama.cpp's own logits are
+ * 6.1e-3 away on the reference prompt, which DQ_KV_F16_GGML reproduces to
+ * the printed digit (tests/unit/engine/test_forward.c). */
 static int use_tiled(dq_fwd *f, int type_k, int type_v, int mask, int window, int n_sinks)
 {
   const dq_hparams *hp = &f->m->hp;
@@ -208,7 +209,7 @@ static int use_default_tiled(dq_fwd *f)
 /* The simple path (DQ_KV_F16_GGML only): a plain f16 cache and
  * attention_worker, one (token, head) at a time in llama.cpp's CPU
  * flash-attention rounding order. Kept for what the tiled path cannot serve:
- * logits equal to llama.cpp's to ~1e-4 (the parity tests). */
+ * logits equal to llama.cpp's (the parity tests). */
 static int use_simple(dq_fwd *f)
 {
   const dq_hparams *hp = &f->m->hp;

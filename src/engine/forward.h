@@ -21,9 +21,11 @@
 /* The cache of dq_fwd_new. F16 / F32: the typed cache (kvcache.h) read by
  * the tiled attention (attn.h), the default. F16_GGML: a plain f16 cache read
  * one (token, head) at a time in llama.cpp's CPU flash-attention rounding
- * order (query rounded to f16, V accumulated in f16), for tests of parity
- * with llama.cpp's logits to ~1e-4; slower (2-3x at 4k-32k tokens), and
- * dq_fwd_set_attention replaces it by a typed cache. */
+ * order (query rounded to f16, V accumulated in f16), and for f32 weights
+ * llama.cpp's product orders and SiLU (ggml_order.h): the parity mode, equal
+ * to llama.cpp's logits bit for bit on stories260K; slower (2-3x at 4k-32k
+ * tokens, scalar products), and dq_fwd_set_attention replaces it by a typed
+ * cache. */
 enum dq_kv_type { DQ_KV_F16 = 0, DQ_KV_F32 = 1, DQ_KV_F16_GGML = 2 };
 
 typedef struct dq_fwd {

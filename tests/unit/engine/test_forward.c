@@ -265,18 +265,16 @@ static void test_engine_forward__stories260k_parity(void **state)
   free_refs(ref, nref);
 }
 
-/* The same model against llama.cpp run in all-f32 arithmetic (f32 KV cache, no
- * flash attention; tests/data/stories260K.f32.llama-cpp.txt, made by
- * tests/tools/llama_cpp_logits.cpp). Without f16 roundings in attention the
- * logits are well conditioned, so the issue's 1e-4 holds at every position in
- * both the batched and the token-by-token path (measured 5e-6). */
-static void test_engine_forward__stories260k_f32_llamacpp(void **state)
+/* stories260K against a file of logits per position (16 per position, two
+ * prompts, 38 positions): each prompt run token by token and/or batched
+ * (modes: bit 0 token by token, bit 1 batched) on a cache of kv_type, every
+ * listed logit within tol and every argmax equal. */
+static void check_logit_file(const char *file, int kv_type, int modes, double tol, const char *label)
 {
-  (void)state;
   const char *src = getenv("DOCQ_SOURCE_DIR");
   if (!shared_dir() || !src) skip();
   char path[1024];
-  snprintf(path, sizeof path, "%s/tests/data/stories260K.f32.llama-cpp.txt", src);
+  snprintf(path, sizeof path, "%s/tests/data/%s", src, file);
   char *text = slurp(path);
   assert_non_null(text);
   dq_model *m = load_shared("stories260K.gguf");
@@ -307,8 +305,9 @@ static void test_engine_forward__stories260k_f32_llamacpp(void **state)
       for (int j = 0; j < 16; j++) want[i][j] = strtof(p, &p);
     }
     for (int mode = 0; mode < 2; mode++) {
+      if (!(modes >> mode & 1)) continue;
       dq_fwd *f;
-      assert_int_equal(dq_fwd_new(&f, m, 512, 512, 1, DQ_KV_F32), 0);
+      assert_int_equal(dq_fwd_new(&f, m, 512, 512, 1, kv_type), 0);
       float *all = malloc(sizeof(float) * (size_t)n * nv);
       if (mode == 0)
         for (int i = 0; i < n; i++) assert_int_equal(dq_fwd_eval(f, toks + i, 1, all + (size_t)i * nv), 0);
@@ -319,9 +318,9 @@ static void test_engine_forward__stories260k_f32_llamacpp(void **state)
         assert_int_equal(argmax(all + (size_t)i * nv, nv), want_argmax[i]);
         for (int j = 0; j < 16; j++) max_err = fmax(max_err, fabs(all[(size_t)i * nv + j] - want[i][j]));
       }
-      fprintf(stderr, "stories260K f32 vs llama.cpp f32, prompt %d %s: %d positions, max |dlogit| %.2e\n", n_prompts,
+      fprintf(stderr, "stories260K %s, prompt %d %s: %d positions, max |dlogit| %.2e\n", label, n_prompts,
               mode ? "batched" : "token-by-token", n, max_err);
-      assert_true(max_err <= 1e-4);
+      assert_true(max_err <= tol);
       free(all);
       dq_fwd_free(f);
     }
@@ -333,6 +332,28 @@ static void test_engine_forward__stories260k_f32_llamacpp(void **state)
   assert_int_equal(n_checked, 38);
   free(text);
   dq_model_free(m);
+}
+
+/* The same model against llama.cpp run in all-f32 arithmetic (f32 KV cache, no
+ * flash attention; tests/data/stories260K.f32.llama-cpp.txt, made by
+ * tests/tools/llama_cpp_logits.cpp). Without f16 roundings in attention the
+ * logits are well conditioned, so the issue's 1e-4 holds at every position in
+ * both the batched and the token-by-token path (measured 5e-6 to 8e-6). */
+static void test_engine_forward__stories260k_f32_llamacpp(void **state)
+{
+  (void)state;
+  check_logit_file("stories260K.f32.llama-cpp.txt", DQ_KV_F32, 3, 1e-4, "f32 vs llama.cpp f32");
+}
+
+/* llama.cpp's decode path (one token per step: ggml_vec_dot_f32 products, not
+ * tinyBLAS) with its f16 cache and flash attention, from ggml's own operators
+ * (tests/data/stories260K.ggml-decode.txt, tests/tools/ggml_stories260k.c).
+ * Its f16 roundings put it 1e-3 from the batched reference, and the parity
+ * mode follows it there to the printed digit, at all 38 positions. */
+static void test_engine_forward__stories260k_ggml_decode(void **state)
+{
+  (void)state;
+  check_logit_file("stories260K.ggml-decode.txt", DQ_KV_F16_GGML, 1, 2e-6, "parity mode vs ggml decode");
 }
 
 /* ---- tiny-qwen2 --------------------------------------------------------------- */
@@ -630,6 +651,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_engine_forward__stories260k_parity),
     cmocka_unit_test(test_engine_forward__stories260k_f32_llamacpp),
+    cmocka_unit_test(test_engine_forward__stories260k_ggml_decode),
     cmocka_unit_test(test_engine_forward__qwen2_q8_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_k_m_parity),
