@@ -12,7 +12,8 @@
  *    (Q/K/V, gate/up) in one pool run with one quantized activation per
  *    activation format: fewer runs per token, each a wake-up and a wait.
  *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K where the int8 GEMM is
- *    built (AVX512-VNNI): the activations are quantized once to int8 blocks
+ *    built (AVX2; AVX512-VNNI from 3 or 8 tokens, AVX2 alone from 32, see
+ *    DQ_G8_MIN_TOK): the activations are quantized once to int8 blocks
  *    (as decode does, so prefill and decode agree), then each thread repacks
  *    a tile of weight rows (quant_internal.h) and multiplies it with all
  *    tokens in integers: 2.2-3x the GFLOP/s of dequant + sgemm at 512.
@@ -82,11 +83,25 @@ static int use_blas(int type, int64_t n_tok)
  * mins per sub-block) costs more per row, so they start at 8 tokens. Q6_K
  * (a scale per half block) at 512: 235 vs sgemm 99-104 (896x4864), and its
  * mat-vec is no faster per token than Q4_K's, so it starts at 8 too. */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #ifndef DQ_G8_MIN_TOK
 #define DQ_G8_MIN_TOK 3
 #endif
 #ifndef DQ_G8_MIN_TOK_K
 #define DQ_G8_MIN_TOK_K 8
+#endif
+#else
+/* AVX2 alone (maddubs + madd, quant_avx2.c): bench_kernels --cpu 1 thread,
+ * best of 5, 4864x896 / 896x4864 Q8_0 and Q4_K, int8 GEMM vs the other
+ * paths, on a 2-core Zen 3 (2026-11-27): 4 tokens 20-32 / 42-47 vs 31-43 /
+ * 51-67 GFLOP/s, 16: 26-40 / 35-59 vs 33-41 / 61-64, 32: 38-48 vs 26-48,
+ * 64: 48-82 vs 48-56, 128: 48-74 vs 45-61. */
+#ifndef DQ_G8_MIN_TOK
+#define DQ_G8_MIN_TOK 32
+#endif
+#ifndef DQ_G8_MIN_TOK_K
+#define DQ_G8_MIN_TOK_K 32
+#endif
 #endif
 #ifndef DQ_G8_TILE
 #define DQ_G8_TILE 64 /* max weight rows repacked per claim in the int8 GEMM */

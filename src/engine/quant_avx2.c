@@ -775,8 +775,21 @@ static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
  * horizontal sum per block. Activations are stored as u8 (q + 128) so dpbusd
  * (u8 x s8) applies with no sign trick; the 128 * sum(w) this adds is
  * subtracted through the accumulator's start value, kept per weight row. */
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+/* The int8 GEMM. With AVX512-VNNI one dpbusd multiplies the u8 activations
+ * (q + 128) by the s8 weights. With AVX2 alone, maddubs + madd does it where
+ * no pair of products can pass int16 (weights of at most 32 in magnitude:
+ * 255 * 32 * 2 < 32767); Q8_0 weights reach 128, so there the activations
+ * go back to s8 and the products are formed as |w| * (x signed like w), as
+ * in the mat-vec (dot_q8_0), and the -128 correction is not needed. The
+ * integer sums are the same either way. */
 #define DQ_HAVE_GEMM8 1
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define G8_VNNI 1
+#define G8_S8(type) 0
+#else
+#define G8_VNNI 0
+#define G8_S8(type) ((type) == DQ_T_Q8_0)
+#endif
 
 static inline int g8_size(int64_t left) { return left >= 8 ? 8 : left & 4 ? 4 : left & 2 ? 2 : 1; }
 static inline int g8_lane_shift(int G) { return G == 8 ? 0 : G == 4 ? 1 : G == 2 ? 2 : 3; } /* lane l: block l >> shift */
@@ -896,8 +909,7 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
         md[8 * gi + l] = d16[2 * l + 1];
       }
       for (int j = 0; j < 8; j++) { /* steps 0-3 are elements 0..15 of every lane's block, 4-7 are 16..31 */
-        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80),
-                                        _mm256_load_si256((const __m256i *)(q + 256 * gi + 32 * j)));
+        __m256i p = dot_u8s8(_mm256_set1_epi8((char)0x80), _mm256_load_si256((const __m256i *)(q + 256 * gi + 32 * j)));
         if (j < 4) c0 = _mm256_add_epi32(c0, p);
         else c1 = _mm256_add_epi32(c1, p);
       }
@@ -919,8 +931,8 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
       md[8 * gi + l] = m[l >> sh] / (float)(1 << sh); /* a block's lanes share its min term (exact: a power of 2) */
     }
     __m256i c = _mm256_setzero_si256();
-    for (int j = 0; j < G; j++)
-      c = _mm256_dpbusd_epi32(c, _mm256_set1_epi8((char)0x80), _mm256_load_si256((const __m256i *)(q + 32 * (b + j))));
+    for (int j = 0; G8_S8(type) == 0 && j < G; j++)
+      c = _mm256_add_epi32(c, dot_u8s8(_mm256_set1_epi8((char)0x80), _mm256_load_si256((const __m256i *)(q + 32 * (b + j)))));
     _mm256_store_si256((__m256i *)(cd + 8 * gi), _mm256_sub_epi32(_mm256_setzero_si256(), c));
     b += G;
   }
@@ -973,7 +985,11 @@ void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n)
 #define DQ_G8_R 4 /* weight rows per micro-kernel step */
 #endif
 #ifndef DQ_G8_T
+#if G8_VNNI
 #define DQ_G8_T 4 /* tokens per micro-kernel step (Q8_0, Q4_0, Q5_0) */
+#else
+#define DQ_G8_T 2 /* AVX2 has 16 vector registers, not 32 */
+#endif
 #endif
 /* The K-quants' kernel (a min or a second scale per lane, applied in float)
  * does best at three tokens: 1 thread, 512 tokens, 1536x8960, a throwaway
@@ -981,25 +997,45 @@ void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n)
  * Q5_K 231-232 -> 262-263, Q6_K 222-224 -> 256-257 (Q8_0 297 -> 289-292,
  * so it keeps 4x4). Folding the min into the main loop instead: 211-213
  * (4x4), 238-239 (4x3). */
+#ifndef DQ_G8_T_K
+#if G8_VNNI
 #define DQ_G8_T_K 3
+#else
+#define DQ_G8_T_K 2
+#endif
+#endif
 _Static_assert(DQ_G8_T_K <= DQ_G8_T, "the accumulators are sized by DQ_G8_T");
 
-/* G dpbusd steps of a group starting at block b: ia[r][t] += w[r] . a[t]. */
-static inline __attribute__((always_inline)) void g8_steps(const int R, const int T, const int G,
+/* G dword steps of a group starting at block b: ia[r][t] += w[r] . a[t]
+ * (S8: signed activations, Q8_0 without VNNI). */
+static inline __attribute__((always_inline)) void g8_steps(const int R, const int T, const int G, const int S8,
                                                            __m256i ia[DQ_G8_R][DQ_G8_T], const uint8_t *w, size_t ws,
                                                            const uint8_t *a, size_t as, int64_t b)
 {
+  (void)S8;
 #pragma GCC unroll 8
   for (int j = 0; j < G; j++) {
     __m256i xv[DQ_G8_T];
 #pragma GCC unroll 8
-    for (int t = 0; t < T; t++) xv[t] = _mm256_load_si256((const __m256i *)(a + t * as + 32 * (b + j)));
+    for (int t = 0; t < T; t++) {
+      xv[t] = _mm256_load_si256((const __m256i *)(a + t * as + 32 * (b + j)));
+      if (S8) xv[t] = _mm256_xor_si256(xv[t], _mm256_set1_epi8((char)0x80)); /* back to q */
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m256i wv = _mm256_load_si256((const __m256i *)(w + r * ws + 32 * (b + j)));
-      __asm__("" : "+v"(wv)); /* one load per row, not one folded into each dpbusd */
+      __asm__("" : "+v"(wv)); /* one load per row, not one folded into each product */
+#if G8_VNNI
 #pragma GCC unroll 8
       for (int t = 0; t < T; t++) ia[r][t] = _mm256_dpbusd_epi32(ia[r][t], xv[t], wv);
+#else
+      const __m256i one = _mm256_set1_epi16(1), aw = S8 ? _mm256_sign_epi8(wv, wv) : wv;
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) {
+        const __m256i p = S8 ? _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv[t], wv)) : _mm256_maddubs_epi16(xv[t], wv);
+        ia[r][t] = _mm256_add_epi32(ia[r][t], _mm256_madd_epi16(p, one));
+      }
+#endif
     }
   }
 }
@@ -1029,7 +1065,7 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
       for (int t = 0; t < T; t++) ia[r][t] = c;
     }
     if (MIN == 2) { /* Q6_K: a scale per half block, so the first half is scaled and the sums restart */
-      g8_steps(R, T, 4, ia, w, ws, a, as, b);
+      g8_steps(R, T, 4, 0, ia, w, ws, a, as, b);
 #pragma GCC unroll 8
       for (int r = 0; r < R; r++) {
         __m256 dw = _mm256_load_ps((const float *)(const void *)(wsc + r * ws + 32 * gi));
@@ -1041,9 +1077,9 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
           ia[r][t] = c;
         }
       }
-      g8_steps(R, T, 4, ia, w, ws, a, as, b + 4);
-    } else if (G == 8) g8_steps(R, T, 8, ia, w, ws, a, as, b); /* unrolled */
-    else g8_steps(R, T, G, ia, w, ws, a, as, b);
+      g8_steps(R, T, 4, 0, ia, w, ws, a, as, b + 4);
+    } else if (G == 8) g8_steps(R, T, 8, MIN == 3, ia, w, ws, a, as, b); /* unrolled */
+    else g8_steps(R, T, G, MIN == 3, ia, w, ws, a, as, b);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m256 dw = _mm256_load_ps((const float *)(const void *)((MIN == 2 ? wm : wsc) + r * ws + 32 * gi));
@@ -1094,8 +1130,8 @@ static inline __attribute__((always_inline)) void g8_kernel_any(int R, int T, co
                                                                 int64_t nb, float *out, int64_t ldo)
 {
   /* full steps get their own instance; the edges share small ones */
-  if (R == DQ_G8_R && MIN == 0 && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
-  if (R == DQ_G8_R && MIN != 0 && T == DQ_G8_T_K) { G8_CALL(DQ_G8_R, DQ_G8_T_K); return; }
+  if (R == DQ_G8_R && (MIN == 0 || MIN == 3) && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
+  if (R == DQ_G8_R && (MIN == 1 || MIN == 2) && T == DQ_G8_T_K) { G8_CALL(DQ_G8_R, DQ_G8_T_K); return; }
   if (R == DQ_G8_R) {
     for (int t = 0; t < T; t++, a += act_stride, out += ldo) G8_CALL(DQ_G8_R, 1);
     return;
@@ -1113,6 +1149,13 @@ static void g8_kernel_min(int R, int T, const uint8_t *w, size_t ws, const uint8
 {
   g8_kernel_any(R, T, 1, w, ws, a, as, nb, out, ldo);
 }
+#if !G8_VNNI
+static void g8_kernel_s8(int R, int T, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb,
+                         float *out, int64_t ldo)
+{
+  g8_kernel_any(R, T, 3, w, ws, a, as, nb, out, ldo);
+}
+#endif
 static void g8_kernel_halves(int R, int T, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb,
                              float *out, int64_t ldo)
 {
@@ -1125,7 +1168,10 @@ void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, con
   const int64_t nb = n / DQ_QK;
   void (*kern)(int, int, const uint8_t *, size_t, const uint8_t *, size_t, int64_t, float *, int64_t) =
       type == DQ_T_Q6_K ? g8_kernel_halves : g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
-  const int TS = kern == g8_kernel_nomin ? DQ_G8_T : DQ_G8_T_K; /* tokens per step */
+#if !G8_VNNI
+  if (G8_S8(type)) kern = g8_kernel_s8;
+#endif
+  const int TS = kern == g8_kernel_halves || kern == g8_kernel_min ? DQ_G8_T_K : DQ_G8_T; /* tokens per step */
   for (int64_t t0 = 0; t0 < n_tok; t0 += TS) {
     const int T = n_tok - t0 < TS ? (int)(n_tok - t0) : TS;
     const uint8_t *a = (const uint8_t *)act + (size_t)t0 * act_stride;
@@ -1135,7 +1181,6 @@ void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, con
     }
   }
 }
-#endif /* VNNI */
 
 #endif /* DQ_HAVE_AVX2 */
 

@@ -622,14 +622,15 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
     free(x); free(out); free(ra); free(wd);
     free(pa); free(pw);
   }
-  /* through dq_matmul: batches of 16.. (odd ones too), n_out not a multiple
-   * of 4 or of the tile, one to three threads: identical for any pool */
+  /* through dq_matmul: batches at and above every build's GEMM threshold
+   * (AVX2 alone: 32 tokens; odd ones too), n_out not a multiple of 4 or of
+   * the tile, one to three threads: identical for any pool */
   dq_pool *pools[3];
   for (int i = 0; i < 3; i++) assert_int_equal(dq_pool_new(&pools[i], i + 1), 0);
-  const int64_t outs[] = { 5, 129 }, btoks[] = { 16, 17, 35 };
-  float *x = malloc(sizeof(float) * 1280 * 35), *wd = malloc(sizeof(float) * 1280);
+  const int64_t outs[] = { 5, 129 }, btoks[] = { 32, 33, 37 };
+  float *x = malloc(sizeof(float) * 1280 * 37), *wd = malloc(sizeof(float) * 1280);
   void *ra = malloc(dq_kq_act_bytes(DQ_T_Q8_0, 1280));
-  fill(x, 1280 * 35, 2.0f);
+  fill(x, 1280 * 37, 2.0f);
   for (int k = 0; k < NT; k++)
     for (size_t oi = 0; oi < 2; oi++) {
       const int t = types[k];
