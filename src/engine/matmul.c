@@ -12,8 +12,8 @@
  *    (Q/K/V, gate/up) in one pool run with one quantized activation per
  *    activation format: fewer runs per token, each a wake-up and a wait.
  *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K where the int8 GEMM is
- *    built (AVX2; AVX512-VNNI from 3 or 8 tokens, AVX2 alone from 32, see
- *    DQ_G8_MIN_TOK): the activations are quantized once to int8 blocks
+ *    built (AVX512-VNNI from 3 or 8 tokens; AVX2 alone from 32 and not for
+ *    Q8_0, see DQ_G8_MIN_TOK): the activations are quantized once to int8 blocks
  *    (as decode does, so prefill and decode agree), then each thread repacks
  *    a tile of weight rows (quant_internal.h) and multiplies it with all
  *    tokens in integers: 2.2-3x the GFLOP/s of dequant + sgemm at 512.
@@ -91,11 +91,12 @@ static int use_blas(int type, int64_t n_tok)
 #define DQ_G8_MIN_TOK_K 8
 #endif
 #else
-/* AVX2 alone (maddubs + madd, quant_avx2.c): bench_kernels --cpu 1 thread,
- * best of 5, 4864x896 / 896x4864 Q8_0 and Q4_K, int8 GEMM vs the other
- * paths, on a 2-core Zen 3 (2026-11-27): 4 tokens 20-32 / 42-47 vs 31-43 /
- * 51-67 GFLOP/s, 16: 26-40 / 35-59 vs 33-41 / 61-64, 32: 38-48 vs 26-48,
- * 64: 48-82 vs 48-56, 128: 48-74 vs 45-61. */
+/* AVX2 alone (maddubs + madd, quant_avx2.c; no Q8_0): bench_kernels --cpu
+ * 1 thread, best of 5, int8 GEMM vs the other paths, on a 2-core Zen 3
+ * (2026-11-27), Q4_K 896x4864: 4 tokens 42-47 vs 51-67 GFLOP/s, 16: 35-59
+ * vs 61-64; Q8_0 4864x896 / 896x4864 and Q4_K (with a sign-trick Q8_0
+ * kernel since dropped): 32 tokens 38-48 vs 26-48, 64: 48-82 vs 48-56,
+ * 128: 48-74 vs 45-61. */
 #ifndef DQ_G8_MIN_TOK
 #define DQ_G8_MIN_TOK 32
 #endif

@@ -774,21 +774,19 @@ static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
  * scales are applied to 8 lanes with one cvt + mul + fma, instead of a
  * horizontal sum per block. Activations are stored as u8 (q + 128) so dpbusd
  * (u8 x s8) applies with no sign trick; the 128 * sum(w) this adds is
- * subtracted through the accumulator's start value, kept per weight row. */
-/* The int8 GEMM. With AVX512-VNNI one dpbusd multiplies the u8 activations
- * (q + 128) by the s8 weights. With AVX2 alone, maddubs + madd does it where
- * no pair of products can pass int16 (weights of at most 32 in magnitude:
- * 255 * 32 * 2 < 32767); Q8_0 weights reach 128, so there the activations
- * go back to s8 and the products are formed as |w| * (x signed like w), as
- * in the mat-vec (dot_q8_0), and the -128 correction is not needed. The
- * integer sums are the same either way. */
+ * subtracted through the accumulator's start value, kept per weight row.
+ * With AVX2 alone maddubs + madd stands for dpbusd: exact where no pair of
+ * products can pass int16, i.e. weights of at most 32 in magnitude
+ * (255 * 32 * 2 < 32767): every type but Q8_0. Q8_0's
+ * weights reach 128; the sign trick of its mat-vec (|w| * x signed like w)
+ * gave no gain over dequantize + sgemm there (bench_engine pp512 -t 2 on a
+ * 2-core Zen 3, alternating: 138, 138, 124 vs 148, 145, 121 t/s), so
+ * without VNNI Q8_0 stays on sgemm. */
 #define DQ_HAVE_GEMM8 1
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define G8_VNNI 1
-#define G8_S8(type) 0
 #else
 #define G8_VNNI 0
-#define G8_S8(type) ((type) == DQ_T_Q8_0)
 #endif
 
 static inline int g8_size(int64_t left) { return left >= 8 ? 8 : left & 4 ? 4 : left & 2 ? 2 : 1; }
@@ -883,7 +881,7 @@ static inline void g8_wgroup_q6k(const void *row, int64_t sb, __m256i v[8], floa
 
 int dq_gemm8_supported(int type)
 {
-  return type == DQ_T_Q8_0 || type == DQ_T_Q4_0 || type == DQ_T_Q5_0 || type == DQ_T_Q4_K || type == DQ_T_Q5_K ||
+  return (G8_VNNI && type == DQ_T_Q8_0) || type == DQ_T_Q4_0 || type == DQ_T_Q5_0 || type == DQ_T_Q4_K || type == DQ_T_Q5_K ||
          type == DQ_T_Q6_K;
 }
 static int g8_has_min(int type) { return type == DQ_T_Q4_K || type == DQ_T_Q5_K; }
@@ -931,7 +929,7 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
       md[8 * gi + l] = m[l >> sh] / (float)(1 << sh); /* a block's lanes share its min term (exact: a power of 2) */
     }
     __m256i c = _mm256_setzero_si256();
-    for (int j = 0; G8_S8(type) == 0 && j < G; j++)
+    for (int j = 0; j < G; j++)
       c = _mm256_add_epi32(c, dot_u8s8(_mm256_set1_epi8((char)0x80), _mm256_load_si256((const __m256i *)(q + 32 * (b + j)))));
     _mm256_store_si256((__m256i *)(cd + 8 * gi), _mm256_sub_epi32(_mm256_setzero_si256(), c));
     b += G;
@@ -1006,35 +1004,26 @@ void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n)
 #endif
 _Static_assert(DQ_G8_T_K <= DQ_G8_T, "the accumulators are sized by DQ_G8_T");
 
-/* G dword steps of a group starting at block b: ia[r][t] += w[r] . a[t]
- * (S8: signed activations, Q8_0 without VNNI). */
-static inline __attribute__((always_inline)) void g8_steps(const int R, const int T, const int G, const int S8,
+/* G dword steps of a group starting at block b: ia[r][t] += w[r] . a[t]. */
+static inline __attribute__((always_inline)) void g8_steps(const int R, const int T, const int G,
                                                            __m256i ia[DQ_G8_R][DQ_G8_T], const uint8_t *w, size_t ws,
                                                            const uint8_t *a, size_t as, int64_t b)
 {
-  (void)S8;
 #pragma GCC unroll 8
   for (int j = 0; j < G; j++) {
     __m256i xv[DQ_G8_T];
 #pragma GCC unroll 8
-    for (int t = 0; t < T; t++) {
-      xv[t] = _mm256_load_si256((const __m256i *)(a + t * as + 32 * (b + j)));
-      if (S8) xv[t] = _mm256_xor_si256(xv[t], _mm256_set1_epi8((char)0x80)); /* back to q */
-    }
+    for (int t = 0; t < T; t++) xv[t] = _mm256_load_si256((const __m256i *)(a + t * as + 32 * (b + j)));
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m256i wv = _mm256_load_si256((const __m256i *)(w + r * ws + 32 * (b + j)));
       __asm__("" : "+v"(wv)); /* one load per row, not one folded into each product */
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++)
 #if G8_VNNI
-#pragma GCC unroll 8
-      for (int t = 0; t < T; t++) ia[r][t] = _mm256_dpbusd_epi32(ia[r][t], xv[t], wv);
+        ia[r][t] = _mm256_dpbusd_epi32(ia[r][t], xv[t], wv);
 #else
-      const __m256i one = _mm256_set1_epi16(1), aw = S8 ? _mm256_sign_epi8(wv, wv) : wv;
-#pragma GCC unroll 8
-      for (int t = 0; t < T; t++) {
-        const __m256i p = S8 ? _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv[t], wv)) : _mm256_maddubs_epi16(xv[t], wv);
-        ia[r][t] = _mm256_add_epi32(ia[r][t], _mm256_madd_epi16(p, one));
-      }
+        ia[r][t] = _mm256_add_epi32(ia[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(xv[t], wv), _mm256_set1_epi16(1)));
 #endif
     }
   }
@@ -1065,7 +1054,7 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
       for (int t = 0; t < T; t++) ia[r][t] = c;
     }
     if (MIN == 2) { /* Q6_K: a scale per half block, so the first half is scaled and the sums restart */
-      g8_steps(R, T, 4, 0, ia, w, ws, a, as, b);
+      g8_steps(R, T, 4, ia, w, ws, a, as, b);
 #pragma GCC unroll 8
       for (int r = 0; r < R; r++) {
         __m256 dw = _mm256_load_ps((const float *)(const void *)(wsc + r * ws + 32 * gi));
@@ -1077,9 +1066,9 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
           ia[r][t] = c;
         }
       }
-      g8_steps(R, T, 4, 0, ia, w, ws, a, as, b + 4);
-    } else if (G == 8) g8_steps(R, T, 8, MIN == 3, ia, w, ws, a, as, b); /* unrolled */
-    else g8_steps(R, T, G, MIN == 3, ia, w, ws, a, as, b);
+      g8_steps(R, T, 4, ia, w, ws, a, as, b + 4);
+    } else if (G == 8) g8_steps(R, T, 8, ia, w, ws, a, as, b); /* unrolled */
+    else g8_steps(R, T, G, ia, w, ws, a, as, b);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m256 dw = _mm256_load_ps((const float *)(const void *)((MIN == 2 ? wm : wsc) + r * ws + 32 * gi));
@@ -1130,8 +1119,8 @@ static inline __attribute__((always_inline)) void g8_kernel_any(int R, int T, co
                                                                 int64_t nb, float *out, int64_t ldo)
 {
   /* full steps get their own instance; the edges share small ones */
-  if (R == DQ_G8_R && (MIN == 0 || MIN == 3) && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
-  if (R == DQ_G8_R && (MIN == 1 || MIN == 2) && T == DQ_G8_T_K) { G8_CALL(DQ_G8_R, DQ_G8_T_K); return; }
+  if (R == DQ_G8_R && MIN == 0 && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
+  if (R == DQ_G8_R && MIN != 0 && T == DQ_G8_T_K) { G8_CALL(DQ_G8_R, DQ_G8_T_K); return; }
   if (R == DQ_G8_R) {
     for (int t = 0; t < T; t++, a += act_stride, out += ldo) G8_CALL(DQ_G8_R, 1);
     return;
@@ -1149,13 +1138,6 @@ static void g8_kernel_min(int R, int T, const uint8_t *w, size_t ws, const uint8
 {
   g8_kernel_any(R, T, 1, w, ws, a, as, nb, out, ldo);
 }
-#if !G8_VNNI
-static void g8_kernel_s8(int R, int T, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb,
-                         float *out, int64_t ldo)
-{
-  g8_kernel_any(R, T, 3, w, ws, a, as, nb, out, ldo);
-}
-#endif
 static void g8_kernel_halves(int R, int T, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb,
                              float *out, int64_t ldo)
 {
@@ -1168,10 +1150,7 @@ void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, con
   const int64_t nb = n / DQ_QK;
   void (*kern)(int, int, const uint8_t *, size_t, const uint8_t *, size_t, int64_t, float *, int64_t) =
       type == DQ_T_Q6_K ? g8_kernel_halves : g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
-#if !G8_VNNI
-  if (G8_S8(type)) kern = g8_kernel_s8;
-#endif
-  const int TS = kern == g8_kernel_halves || kern == g8_kernel_min ? DQ_G8_T_K : DQ_G8_T; /* tokens per step */
+  const int TS = kern == g8_kernel_nomin ? DQ_G8_T : DQ_G8_T_K; /* tokens per step */
   for (int64_t t0 = 0; t0 < n_tok; t0 += TS) {
     const int T = n_tok - t0 < TS ? (int)(n_tok - t0) : TS;
     const uint8_t *a = (const uint8_t *)act + (size_t)t0 * act_stride;

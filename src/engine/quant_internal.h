@@ -92,9 +92,9 @@ float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n);
 void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
 
 /* int8 GEMM for prefill (quant_avx2.c; built where the compiler targets
- * AVX2 (dpbusd with AVX512-VNNI + VL, else maddubs + madd, and for Q8_0 the
- * sign trick on signed activations: the same integer sums), else
- * dq_gemm8_supported() is 0 and the rest no-ops).
+ * AVX2: dpbusd with AVX512-VNNI + VL, else maddubs + madd, the same integer
+ * sums, and then not for Q8_0 (its weights could saturate maddubs); where
+ * dq_gemm8_supported() is 0 the rest no-ops).
  * Weights of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K, seen as 32-element
  * blocks with value = d * int8 - m (the type's offset applied; m is the
  * K-quants' sub-block min, else 0; Q6_K has a scale per 16 elements, so its
