@@ -178,6 +178,22 @@
  *   Q8_0   four rounds: docq 19.9, 27.4, 24.5, 26.2 (before 18.5, 23.9,
  *          20.7, 24.5); llama.cpp 19.6, 19.5, 18.6, 16.7.
  *
+ * 2026-11-27, session 15, on a 2-core Zen 3 with AVX2 and no AVX-512 (the
+ * figures above are a Zen 4's): the int8 GEMM now also builds for AVX2
+ * (maddubs + madd; not for Q8_0, which stays on sgemm). Three rounds of
+ * `-p 512 -n 64 -t 2 -r 3 --mix M` then `llama-bench -m <same file> -p 512
+ * -n 64 -t 2 -r 3` (unslothai/llama.cpp d32676d7, AVX2 build), 05:03-05:08
+ * UTC, load 1.6-2.0, t/s per round, ratio of the medians:
+ *   Q8_0   pp512 docq 131.6, 132.7, 133.5  llama.cpp 137.7, 117.7, 112.3  1.13x
+ *          tg64  docq 27.5, 23.3, 26.0     llama.cpp 24.1, 27.0, 25.8     1.01x
+ *   Q4_K_M pp512 docq 155.9, 158.2, 145.3  llama.cpp 96.1, 107.8, 101.7   1.53x
+ *          tg64  docq 30.4, 34.1, 30.5     llama.cpp 27.6, 29.4, 27.0     1.10x
+ * Q4_K_M pp512 with the AVX2 int8 GEMM against dequantize + sgemm,
+ * alternating: 144, 156, 169 vs 120, 141, 148. Decode `--bw`, ten runs per
+ * mix: two threads read 15-22 GB/s here; Q8_0 decodes at 12.3-13.4 GB/s
+ * (61-85% of the reading beside it, median ~70%), Q4_K_M at 9.4-11.5 GB/s
+ * (52-73%); one thread reads 12 GB/s and the Q8_0 mat-vec streams 9-11.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
