@@ -167,7 +167,7 @@ void dq_rope_cache(const dq_rope *r, int64_t pos, float *cs)
 
 /* Each rotated value rounds as llama.cpp's build does: its compiler fuses the
  * first product of a*c - b*s and a*s + b*c into an FMA (measured against
- * ggml's own rope_f32 bit for bit); the fused form is also the more exact. */
+ * ggml's own rope_f32 bit for bit), two roundings instead of three. */
 void dq_rope_apply(const dq_rope *r, float *x, int n_heads, int head_dim, const float *cs)
 {
   const int half = r->p.n_dims / 2;
