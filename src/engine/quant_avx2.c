@@ -1023,7 +1023,7 @@ static inline __attribute__((always_inline)) void g8_steps(const int R, const in
 #if G8_VNNI
         ia[r][t] = _mm256_dpbusd_epi32(ia[r][t], xv[t], wv);
 #else
-        ia[r][t] = _mm256_add_epi32(ia[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(xv[t], wv), _mm256_set1_epi16(1)));
+        ia[r][t] = _mm256_add_epi32(ia[r][t], dot_u8s8(xv[t], wv));
 #endif
     }
   }
