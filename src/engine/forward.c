@@ -12,10 +12,10 @@
  * then logits = rmsnorm(x) * output_norm Wout for the rows asked for.
  *
  * Numerics follow ggml where it matters for parity: RMS and softmax sums in
- * double, SiLU as x / (1 + e^-x), RoPE angles in ggml's float order. The
- * parity mode (DQ_KV_F16_GGML) goes further, to llama.cpp's bits for f32
- * weights: its product orders and vector e^x (ggml_order.h) and its f16
- * attention (attention_worker). */
+ * double, SiLU as x / (1 + e^-x) with ggml's vector e^x (ggml_order.h),
+ * RoPE angles in ggml's float order. The parity mode (DQ_KV_F16_GGML) goes
+ * further, to llama.cpp's bits for f32 weights: its product orders
+ * (ggml_order.h) and its f16 attention (attention_worker). */
 #include "engine/forward.h"
 
 /* Parity with llama.cpp depends on rounding: no implicit a*b+c fusion here
@@ -438,11 +438,33 @@ static void add_bias(float *y, const float *b, int n_tok, int n)
 }
 
 /* One batch of T <= n_batch tokens (already validated). */
+/* hg = silu(hg) * hu for T tokens with llama.cpp's vector e^x (ggml_order.h),
+ * tokens shared among the pool's threads when there are several */
+typedef struct {
+  float *hg;
+  const float *hu;
+  int64_t nff;
+  int T;
+} swiglu_job;
+
+static void swiglu_worker(void *ctx, int ith, int nth)
+{
+  const swiglu_job *j = ctx;
+  for (int t = ith; t < j->T; t += nth) dq_ggml_swiglu(j->hg + (size_t)t * j->nff, j->hu + (size_t)t * j->nff, j->nff);
+}
+
+static void swiglu(dq_fwd *f, int T)
+{
+  swiglu_job job = { f->hg, f->hu, f->m->hp.n_ff, T };
+  if (T < 4) swiglu_worker(&job, 0, 1); /* decode: a pool run costs more than the work */
+  else dq_pool_run(f->pool, swiglu_worker, &job);
+}
+
 static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
 {
   const dq_model *m = f->m;
   const dq_hparams *hp = &m->hp;
-  const int d = hp->n_embd, hd = hp->head_dim, nq = hp->n_head * hd, nkv = hp->n_head_kv * hd, nff = hp->n_ff;
+  const int d = hp->n_embd, hd = hp->head_dim, nq = hp->n_head * hd, nkv = hp->n_head_kv * hd;
   const int pos0 = f->n_past;
   const size_t emb_row = dq_type_row_bytes(m->tok_embd.type, d);
 
@@ -480,15 +502,7 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
 
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
     matmul3(f, &L->w_gate, &L->w_up, NULL, f->xb, T, f->hg, f->hu, NULL);
-    /* the C library's expf; the parity mode takes llama.cpp's vector e^x */
-    if (ggml_f32(f, &L->w_gate)) {
-      for (int t = 0; t < T; t++) dq_ggml_swiglu(f->hg + (size_t)t * nff, f->hu + (size_t)t * nff, nff);
-    } else {
-      for (size_t i = 0; i < (size_t)T * nff; i++) {
-        float g = f->hg[i];
-        f->hg[i] = g / (1.0f + expf(-g)) * f->hu[i];
-      }
-    }
+    swiglu(f, T);
     matmul(f, &L->w_down, f->hg, T, f->xo);
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
   }

@@ -17,6 +17,10 @@
 
 #include <math.h>
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 enum { LANES = 8, ACCS = 4 }; /* one AVX register of floats; ggml_vec_dot_f32's accumulators */
 
 /* tinyBLAS's hsum of one register: high half + low half, then (0+2) + (1+3). */
@@ -93,10 +97,51 @@ static float v_expf(float x)
   return fmaf(j, k, k);
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+/* v_expf on 8 lanes, the same operations in the same order (so the same
+ * bits); 0 where a lane needs the |n| > 126 branch, which the caller then
+ * takes lane by lane. */
+static int v_expf8(__m256 x, __m256 *out)
+{
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 n = _mm256_sub_ps(z, shift);
+  if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n), _mm256_set1_ps(126.0f), _CMP_GT_OQ)))
+    return 0;
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  /* 2^n: n sits in the low mantissa bits of z; moved to the exponent field */
+  const __m256 k = _mm256_castsi256_ps(
+      _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(z), 23), _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  *out = _mm256_fmadd_ps(j, k, k);
+  return 1;
+}
+#endif
+
 void dq_ggml_swiglu(float *gate, const float *up, int64_t n)
 {
   const int64_t nv = n & ~(int64_t)(LANES - 1);
-  for (int64_t i = 0; i < n; i++) {
+  int64_t i = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  for (; i < nv; i += LANES) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    __m256 e;
+    if (!v_expf8(_mm256_sub_ps(_mm256_setzero_ps(), g), &e)) { /* rare (|x| > 87): these 8 lane by lane */
+      for (int l = 0; l < LANES; l++) {
+        const float gl = gate[i + l], sl = gl / (1.0f + v_expf(0.0f - gl));
+        gate[i + l] = sl * up[i + l];
+      }
+      continue;
+    }
+    const __m256 sg = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    _mm256_storeu_ps(gate + i, _mm256_mul_ps(sg, _mm256_loadu_ps(up + i)));
+  }
+#endif
+  for (; i < n; i++) {
     const float g = gate[i];
     const float e = i < nv ? v_expf(0.0f - g) : expf(-g);
     const float s = g / (1.0f + e);

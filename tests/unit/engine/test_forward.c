@@ -24,6 +24,7 @@
 
 #include "docq.h"
 #include "engine/forward.h"
+#include "engine/ggml_order.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "gguf_writer.h"
@@ -645,10 +646,47 @@ static void test_engine_forward__rope_from_metadata(void **state)
   dq_free(buf);
 }
 
+/* dq_ggml_swiglu: x / (1 + e^-x) * up. Its 8-wide groups go lane by lane
+ * (the scalar form of the same vector e^x) when one lane is out of the
+ * fast range (|x| > 87), so a value must come out with the same bits in
+ * either kind of group; and it must agree with the C library's expf to a
+ * few ulp. The last n % 8 values use expf itself. */
+static void test_engine_forward__swiglu_groups_agree(void **state)
+{
+  (void)state;
+  enum { P = 1024, N = 16 * P + 5 }; /* P pairs of groups */
+  static float g[N], u[N], out[N];
+  unsigned seed = 7;
+  for (int i = 0; i < N; i++) {
+    seed = seed * 1103515245u + 12345u;
+    g[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * 40.0f; /* -20..20 */
+    u[i] = 0.5f + (float)(i % 7) * 0.25f;
+  }
+  for (int p = 0; p < P; p++) { /* groups 2p and 2p+1 hold the same lanes 0..6; lane 7 of 2p is out of range */
+    for (int i = 0; i < 7; i++) {
+      g[16 * p + 8 + i] = g[16 * p + i];
+      u[16 * p + 8 + i] = u[16 * p + i];
+    }
+    g[16 * p + 7] = 100.0f;
+  }
+  memcpy(out, g, sizeof out);
+  dq_ggml_swiglu(out, u, N);
+  for (int p = 0; p < P; p++) {
+    for (int i = 0; i < 7; i++) assert_memory_equal(&out[16 * p + i], &out[16 * p + 8 + i], sizeof(float));
+    assert_true(out[16 * p + 7] == 100.0f * u[16 * p + 7]); /* e^-100 vanishes next to 1 */
+  }
+  for (int i = 0; i < N; i++) {
+    const double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+    if (!(fabs(out[i] - want) <= 4e-7 * fabs(want) + 1e-30))
+      fail_msg("swiglu[%d] (x = %.9g): %.9g vs %.9g", i, g[i], out[i], want);
+  }
+}
+
 int main(void)
 {
   if (!shared_dir()) fprintf(stderr, "DOCQ_SHARED_DIR not set: parity tests against /work/shared are skipped\n");
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_engine_forward__swiglu_groups_agree),
     cmocka_unit_test(test_engine_forward__stories260k_parity),
     cmocka_unit_test(test_engine_forward__stories260k_f32_llamacpp),
     cmocka_unit_test(test_engine_forward__stories260k_ggml_decode),
