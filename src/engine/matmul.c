@@ -12,8 +12,8 @@
  *    (Q/K/V, gate/up) in one pool run with one quantized activation per
  *    activation format: fewer runs per token, each a wake-up and a wait.
  *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K where the int8 GEMM is
- *    built (AVX512-VNNI from 3 or 8 tokens; AVX2 alone from 32 and not for
- *    Q8_0, see DQ_G8_MIN_TOK): the activations are quantized once to int8 blocks
+ *    built (AVX512-VNNI from 3 or 8 tokens; AVX2 alone from 16 or 32, see
+ *    DQ_G8_MIN_TOK): the activations are quantized once to int8 blocks
  *    (as decode does, so prefill and decode agree), then each thread repacks
  *    a tile of weight rows (quant_internal.h) and multiplies it with all
  *    tokens in integers: 2.2-3x the GFLOP/s of dequant + sgemm at 512.
@@ -91,14 +91,16 @@ static int use_blas(int type, int64_t n_tok)
 #define DQ_G8_MIN_TOK_K 8
 #endif
 #else
-/* AVX2 alone (maddubs + madd, quant_avx2.c; no Q8_0): bench_kernels --cpu
- * 1 thread, best of 5, int8 GEMM vs the other paths, on a 2-core Zen 3
- * (2026-11-27), Q4_K 896x4864: 4 tokens 42-47 vs 51-67 GFLOP/s, 16: 35-59
- * vs 61-64; Q8_0 4864x896 / 896x4864 and Q4_K (with a sign-trick Q8_0
- * kernel since dropped): 32 tokens 38-48 vs 26-48, 64: 48-82 vs 48-56,
- * 128: 48-74 vs 45-61. */
+/* AVX2 alone (maddubs + madd, quant_avx2.c): bench_kernels --cpu 1 thread,
+ * best of 5, int8 GEMM vs the other paths, on a 2-core Zen 3 (2026-11-27),
+ * Q4_K 896x4864: 4 tokens 42-47 vs 51-67 GFLOP/s, 16: 35-59 vs 61-64, so the
+ * K-quants start at 32. Q8_0 (sign trick) against dequant + sgemm, one
+ * 256-row tile, 896 / 4864 inputs, median of 20-40 alternating runs
+ * (2026-11-27): 16 tokens 2.2x / 2.3x, 32: 1.5x / 1.9x, 128: 1.1x / 1.5x,
+ * 512: 1.05-1.3x / 1.2-1.5x; Q4_0 at 16: 2.2x. So Q8_0 / Q4_0 / Q5_0 start
+ * where sgemm would, at 16. */
 #ifndef DQ_G8_MIN_TOK
-#define DQ_G8_MIN_TOK 32
+#define DQ_G8_MIN_TOK 16
 #endif
 #ifndef DQ_G8_MIN_TOK_K
 #define DQ_G8_MIN_TOK_K 32
@@ -354,7 +356,7 @@ static void g8_tiles(void *arg, int ith, int nth)
 }
 
 /* Products i with use_gemm8 (mask bit i) of a dq_matmul_multi call, all of
- * one activation kind (dq_kq_act_kind). */
+ * one activation format (dq_gemm8_act_format). */
 static void matmul_gemm8(dq_pool *pool, unsigned mask, int n_mat, const int *types, const void *const *Ws,
                          const int64_t *n_outs, float *const *outs, int64_t n_in, const float *x, int64_t n_tok, uint8_t *s)
 {
@@ -422,11 +424,11 @@ void dq_matmul_multi(dq_pool *pool, int n_mat, const int *types, const void *con
   }
   if (!direct) { /* prefill: the int8 GEMM products share one run; sgemm ones gain nothing from it */
     unsigned g8 = 0;
-    int kind = -1; /* the first GEMM product's activation kind: the others of that kind share its run */
+    int fmt = -1; /* the first GEMM product's activation format: the others of that format share its run */
     for (int i = 0; i < n_mat && i < DQ_MM_MAX; i++)
       if (use_gemm8(types[i], n_tok) && dq_kq_row_bytes(types[i], n_in)) {
-        if (kind < 0) kind = dq_kq_act_kind(types[i]);
-        if (dq_kq_act_kind(types[i]) == kind) g8 |= 1u << i;
+        if (fmt < 0) fmt = dq_gemm8_act_format(types[i]);
+        if (dq_gemm8_act_format(types[i]) == fmt) g8 |= 1u << i;
       }
     if (g8) matmul_gemm8(pool, g8, n_mat, types, Ws, n_outs, outs, n_in, x, n_tok, s);
     for (int i = 0; i < n_mat; i++)

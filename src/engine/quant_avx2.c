@@ -777,16 +777,21 @@ static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
  * subtracted through the accumulator's start value, kept per weight row.
  * With AVX2 alone maddubs + madd stands for dpbusd: exact where no pair of
  * products can pass int16, i.e. weights of at most 32 in magnitude
- * (255 * 32 * 2 < 32767): every type but Q8_0. Q8_0's
- * weights reach 128; the sign trick of its mat-vec (|w| * x signed like w)
- * gave no gain over dequantize + sgemm there (bench_engine pp512 -t 2 on a
- * 2-core Zen 3, alternating: 138, 138, 124 vs 148, 145, 121 t/s), so
- * without VNNI Q8_0 stays on sgemm. */
+ * (255 * 32 * 2 < 32767): every type but Q8_0, and those sum two steps in
+ * int16 before widening (2 * 2 * 255 * 32 < 32767), one madd per two
+ * maddubs. Q8_0's weights reach 128: its activations stay signed (G8_S8)
+ * and the products are |w| * (x signed like w), as in its mat-vec, one
+ * madd per maddubs; |x| <= 127 keeps the negation exact and 128 * 127 * 2
+ * fits. On a 2-core Zen 3 that kernel (g8_q8_4x2) does 1.05-1.5x
+ * dequantize + sgemm at 512 tokens and ~2x at 16 (the figures are at
+ * DQ_G8_MIN_TOK in matmul.c). */
 #define DQ_HAVE_GEMM8 1
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define G8_VNNI 1
+#define G8_S8(type) 0
 #else
 #define G8_VNNI 0
+#define G8_S8(type) ((type) == DQ_T_Q8_0) /* signed activations, sign trick */
 #endif
 
 static inline int g8_size(int64_t left) { return left >= 8 ? 8 : left & 4 ? 4 : left & 2 ? 2 : 1; }
@@ -881,9 +886,10 @@ static inline void g8_wgroup_q6k(const void *row, int64_t sb, __m256i v[8], floa
 
 int dq_gemm8_supported(int type)
 {
-  return (G8_VNNI && type == DQ_T_Q8_0) || type == DQ_T_Q4_0 || type == DQ_T_Q5_0 || type == DQ_T_Q4_K || type == DQ_T_Q5_K ||
+  return type == DQ_T_Q8_0 || type == DQ_T_Q4_0 || type == DQ_T_Q5_0 || type == DQ_T_Q4_K || type == DQ_T_Q5_K ||
          type == DQ_T_Q6_K;
 }
+int dq_gemm8_act_format(int type) { return dq_kq_act_kind(type) * 2 + G8_S8(type); }
 static int g8_has_min(int type) { return type == DQ_T_Q4_K || type == DQ_T_Q5_K; }
 size_t dq_gemm8_act_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 2 * g8_groups(nb)) * 32; }
 size_t dq_gemm8_w_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 4 * g8_groups(nb)) * 32; }
@@ -929,7 +935,7 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
       md[8 * gi + l] = m[l >> sh] / (float)(1 << sh); /* a block's lanes share its min term (exact: a power of 2) */
     }
     __m256i c = _mm256_setzero_si256();
-    for (int j = 0; j < G; j++)
+    for (int j = 0; !G8_S8(type) && j < G; j++)
       c = _mm256_add_epi32(c, dot_u8s8(_mm256_set1_epi8((char)0x80), _mm256_load_si256((const __m256i *)(q + 32 * (b + j)))));
     _mm256_store_si256((__m256i *)(cd + 8 * gi), _mm256_sub_epi32(_mm256_setzero_si256(), c));
     b += G;
@@ -961,7 +967,8 @@ void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n)
     dq_q8a a[8];
     __m256i v[8];
     quant_q8a_fast(x + DQ_QK * b, a, DQ_QK * G, 0);
-    for (int i = 0; i < G; i++) v[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a[i].qs), _mm256_set1_epi8((char)0x80));
+    for (int i = 0; i < G; i++)
+      v[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a[i].qs), _mm256_set1_epi8(G8_S8(type) ? 0 : (char)0x80));
     g8_interleave(v, G, q + 32 * b);
     for (int l = 0; l < 8; l++) {
       sd[8 * gi + l] = a[l >> sh].d;
@@ -1004,10 +1011,12 @@ void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n)
 #endif
 _Static_assert(DQ_G8_T_K <= DQ_G8_T, "the accumulators are sized by DQ_G8_T");
 
-/* G dword steps of a group starting at block b: ia[r][t] += w[r] . a[t]. */
-static inline __attribute__((always_inline)) void g8_steps(const int R, const int T, const int G,
-                                                           __m256i ia[DQ_G8_R][DQ_G8_T], const uint8_t *w, size_t ws,
-                                                           const uint8_t *a, size_t as, int64_t b)
+/* G dword steps of a group starting at block b, ia[r][t] += w[r] . a[t],
+ * widened to int32 every step: VNNI's dpbusd, or without it Q8_0's
+ * |w| * (x signed like w) (|w| <= 128 as u8; x in +-127 negates exactly). */
+static inline __attribute__((always_inline)) void g8_steps1(const int R, const int T, const int G,
+                                                            __m256i ia[DQ_G8_R][DQ_G8_T], const uint8_t *w, size_t ws,
+                                                            const uint8_t *a, size_t as, int64_t b)
 {
 #pragma GCC unroll 8
   for (int j = 0; j < G; j++) {
@@ -1018,16 +1027,58 @@ static inline __attribute__((always_inline)) void g8_steps(const int R, const in
     for (int r = 0; r < R; r++) {
       __m256i wv = _mm256_load_si256((const __m256i *)(w + r * ws + 32 * (b + j)));
       __asm__("" : "+v"(wv)); /* one load per row, not one folded into each product */
+#if G8_VNNI
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) ia[r][t] = _mm256_dpbusd_epi32(ia[r][t], xv[t], wv);
+#else
+      const __m256i aw = _mm256_abs_epi8(wv), one = _mm256_set1_epi16(1);
 #pragma GCC unroll 8
       for (int t = 0; t < T; t++)
-#if G8_VNNI
-        ia[r][t] = _mm256_dpbusd_epi32(ia[r][t], xv[t], wv);
-#else
-        ia[r][t] = _mm256_add_epi32(ia[r][t], dot_u8s8(xv[t], wv));
+        ia[r][t] = _mm256_add_epi32(ia[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv[t], wv)), one));
 #endif
     }
   }
 }
+
+#if G8_VNNI
+#define g8_steps(R, T, G, ia, w, ws, a, as, b, S8) g8_steps1(R, T, G, ia, w, ws, a, as, b)
+#else
+#ifndef DQ_G8_S
+#define DQ_G8_S 2 /* steps summed in int16: the most that cannot overflow for weights of magnitude 32 */
+#endif
+_Static_assert(DQ_G8_S >= 1 && DQ_G8_S <= 2, "DQ_G8_S * 2 * 255 * 32 must stay below 32768");
+/* The same without VNNI: u8 activations (q + 128) x weights of magnitude <=
+ * 32, DQ_G8_S steps summed in int16 per madd; or Q8_0 (S8) by g8_steps1. */
+static inline __attribute__((always_inline)) void g8_steps(const int R, const int T, const int G,
+                                                           __m256i ia[DQ_G8_R][DQ_G8_T], const uint8_t *w, size_t ws,
+                                                           const uint8_t *a, size_t as, int64_t b, const int S8)
+{
+  if (S8) {
+    g8_steps1(R, T, G, ia, w, ws, a, as, b);
+    return;
+  }
+  const int S = G < DQ_G8_S ? G : DQ_G8_S;
+  const __m256i one = _mm256_set1_epi16(1);
+#pragma GCC unroll 8
+  for (int j = 0; j < G; j += S) {
+    __m256i xv[DQ_G8_S][DQ_G8_T];
+#pragma GCC unroll 8
+    for (int s = 0; s < S; s++)
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) xv[s][t] = _mm256_load_si256((const __m256i *)(a + t * as + 32 * (b + j + s)));
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) {
+        __m256i p = _mm256_maddubs_epi16(xv[0][t], _mm256_load_si256((const __m256i *)(w + r * ws + 32 * (b + j))));
+#pragma GCC unroll 8
+        for (int s = 1; s < S; s++)
+          p = _mm256_add_epi16(p, _mm256_maddubs_epi16(xv[s][t], _mm256_load_si256((const __m256i *)(w + r * ws + 32 * (b + j + s)))));
+        ia[r][t] = _mm256_add_epi32(ia[r][t], _mm256_madd_epi16(p, one));
+      }
+  }
+}
+#endif
 
 /* out[t * ldo + r] = dot(weight row r, activation t) for R rows x T tokens.
  * Every output is computed the same way whatever R and T are. */
@@ -1054,7 +1105,7 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
       for (int t = 0; t < T; t++) ia[r][t] = c;
     }
     if (MIN == 2) { /* Q6_K: a scale per half block, so the first half is scaled and the sums restart */
-      g8_steps(R, T, 4, ia, w, ws, a, as, b);
+      g8_steps(R, T, 4, ia, w, ws, a, as, b, 0);
 #pragma GCC unroll 8
       for (int r = 0; r < R; r++) {
         __m256 dw = _mm256_load_ps((const float *)(const void *)(wsc + r * ws + 32 * gi));
@@ -1066,9 +1117,9 @@ static inline __attribute__((always_inline)) void g8_kernel(const int R, const i
           ia[r][t] = c;
         }
       }
-      g8_steps(R, T, 4, ia, w, ws, a, as, b + 4);
-    } else if (G == 8) g8_steps(R, T, 8, ia, w, ws, a, as, b); /* unrolled */
-    else g8_steps(R, T, G, ia, w, ws, a, as, b);
+      g8_steps(R, T, 4, ia, w, ws, a, as, b + 4, 0);
+    } else if (G == 8) g8_steps(R, T, 8, ia, w, ws, a, as, b, MIN == 3); /* unrolled */
+    else g8_steps(R, T, G, ia, w, ws, a, as, b, MIN == 3);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m256 dw = _mm256_load_ps((const float *)(const void *)((MIN == 2 ? wm : wsc) + r * ws + 32 * gi));
@@ -1119,8 +1170,8 @@ static inline __attribute__((always_inline)) void g8_kernel_any(int R, int T, co
                                                                 int64_t nb, float *out, int64_t ldo)
 {
   /* full steps get their own instance; the edges share small ones */
-  if (R == DQ_G8_R && MIN == 0 && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
-  if (R == DQ_G8_R && MIN != 0 && T == DQ_G8_T_K) { G8_CALL(DQ_G8_R, DQ_G8_T_K); return; }
+  if (R == DQ_G8_R && (MIN == 0 || MIN == 3) && T == DQ_G8_T) { G8_CALL(DQ_G8_R, DQ_G8_T); return; }
+  if (R == DQ_G8_R && (MIN == 1 || MIN == 2) && T == DQ_G8_T_K) { G8_CALL(DQ_G8_R, DQ_G8_T_K); return; }
   if (R == DQ_G8_R) {
     for (int t = 0; t < T; t++, a += act_stride, out += ldo) G8_CALL(DQ_G8_R, 1);
     return;
@@ -1144,13 +1195,80 @@ static void g8_kernel_halves(int R, int T, const uint8_t *w, size_t ws, const ui
   g8_kernel_any(R, T, 2, w, ws, a, as, nb, out, ldo);
 }
 
+#if !G8_VNNI
+/* Q8_0, 4 rows x 2 tokens, AVX2: |w| * (x signed like w), widened every
+ * step. One step is written in asm: GCC's allocation of these 16 registers
+ * spilled two of the sums (Q8_0 896 / 4864 inputs, 256 rows x 512 tokens:
+ * 60-88 GFLOP/s with the spills, 80-95 without, same machine and hour). */
+static void g8_q8_4x2(const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb, float *out, int64_t ldo)
+{
+  const int64_t ng = g8_groups(nb), nfull = nb / 8;
+  const uint8_t *wsc = w + nb * 32, *asc = a + nb * 32;
+  const __m256i one = _mm256_set1_epi16(1);
+  __m256 f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00;
+  int64_t b = 0;
+  for (int64_t gi = 0; gi < ng; gi++) {
+    const int G = gi < nfull ? 8 : g8_size(nb - b);
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (int j = 0; j < G; j++) {
+      const uint8_t *ap = a + 32 * (b + j), *wp = w + 32 * (b + j);
+#define G8_Q8_ROW(wrow, c0, c1)                 \
+  "vmovdqa " wrow ", %%ymm2\n\t"                 \
+  "vpabsb %%ymm2, %%ymm3\n\t"                    \
+  "vpsignb %%ymm2, %%ymm0, %%ymm4\n\t"           \
+  "vpsignb %%ymm2, %%ymm1, %%ymm5\n\t"           \
+  "vpmaddubsw %%ymm4, %%ymm3, %%ymm4\n\t"        \
+  "vpmaddubsw %%ymm5, %%ymm3, %%ymm5\n\t"        \
+  "vpmaddwd %[one], %%ymm4, %%ymm4\n\t"          \
+  "vpmaddwd %[one], %%ymm5, %%ymm5\n\t"          \
+  "vpaddd %%ymm4, %[" c0 "], %[" c0 "]\n\t"     \
+  "vpaddd %%ymm5, %[" c1 "], %[" c1 "]\n\t"
+      __asm__("vmovdqa (%[a0]), %%ymm0\n\t"
+              "vmovdqa (%[a1]), %%ymm1\n\t"
+              G8_Q8_ROW("(%[w0])", "c00", "c01") G8_Q8_ROW("(%[w0],%[ws],1)", "c10", "c11")
+              G8_Q8_ROW("(%[w2])", "c20", "c21") G8_Q8_ROW("(%[w2],%[ws],1)", "c30", "c31")
+              : [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20), [c21] "+x"(c21),
+                [c30] "+x"(c30), [c31] "+x"(c31)
+              : [a0] "r"(ap), [a1] "r"(ap + as), [w0] "r"(wp), [w2] "r"(wp + 2 * ws), [ws] "r"(ws), [one] "x"(one)
+              : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "memory");
+#undef G8_Q8_ROW
+    }
+    const __m256 dx0 = _mm256_load_ps((const float *)(const void *)(asc + 32 * gi));
+    const __m256 dx1 = _mm256_load_ps((const float *)(const void *)(asc + as + 32 * gi));
+#define G8_Q8_SCALE(r)                                                                        \
+  {                                                                                           \
+    const __m256 dw = _mm256_load_ps((const float *)(const void *)(wsc + r * ws + 32 * gi)); \
+    f##r##0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c##r##0), _mm256_mul_ps(dw, dx0), f##r##0); \
+    f##r##1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c##r##1), _mm256_mul_ps(dw, dx1), f##r##1); \
+  }
+    G8_Q8_SCALE(0) G8_Q8_SCALE(1) G8_Q8_SCALE(2) G8_Q8_SCALE(3)
+#undef G8_Q8_SCALE
+    b += G;
+  }
+  const __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(f00, f10), _mm256_hadd_ps(f20, f30));
+  const __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(f01, f11), _mm256_hadd_ps(f21, f31));
+  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h0), _mm256_extractf128_ps(h0, 1)));
+  _mm_storeu_ps(out + ldo, _mm_add_ps(_mm256_castps256_ps128(h1), _mm256_extractf128_ps(h1, 1)));
+}
+
+static void g8_kernel_s8(int R, int T, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb,
+                         float *out, int64_t ldo)
+{
+  if (R == 4 && T == 2) g8_q8_4x2(w, ws, a, as, nb, out, ldo);
+  else g8_kernel_any(R, T, 3, w, ws, a, as, nb, out, ldo);
+}
+#endif
+
 void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, const void *act, size_t act_stride,
                    int64_t n_tok, int64_t n, float *out, int64_t ldo)
 {
   const int64_t nb = n / DQ_QK;
   void (*kern)(int, int, const uint8_t *, size_t, const uint8_t *, size_t, int64_t, float *, int64_t) =
       type == DQ_T_Q6_K ? g8_kernel_halves : g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
-  const int TS = kern == g8_kernel_nomin ? DQ_G8_T : DQ_G8_T_K; /* tokens per step */
+#if !G8_VNNI
+  if (G8_S8(type)) kern = g8_kernel_s8;
+#endif
+  const int TS = kern == g8_kernel_min || kern == g8_kernel_halves ? DQ_G8_T_K : DQ_G8_T; /* tokens per step */
   for (int64_t t0 = 0; t0 < n_tok; t0 += TS) {
     const int T = n_tok - t0 < TS ? (int)(n_tok - t0) : TS;
     const uint8_t *a = (const uint8_t *)act + (size_t)t0 * act_stride;
@@ -1244,6 +1362,7 @@ void dq_dequant_row(int type, const void *row, float *out, int64_t n) { dq_kq_de
 
 #if !DQ_HAVE_GEMM8
 int dq_gemm8_supported(int type) { (void)type; return 0; }
+int dq_gemm8_act_format(int type) { return dq_kq_act_kind(type) * 2; }
 size_t dq_gemm8_act_bytes(int64_t n) { (void)n; return 0; }
 size_t dq_gemm8_w_bytes(int64_t n) { (void)n; return 0; }
 void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n) { (void)type; (void)row; (void)dst; (void)n; }

@@ -93,8 +93,7 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
 
 /* int8 GEMM for prefill (quant_avx2.c; built where the compiler targets
  * AVX2: dpbusd with AVX512-VNNI + VL, else maddubs + madd, the same integer
- * sums, and then not for Q8_0 (its weights could saturate maddubs); where
- * dq_gemm8_supported() is 0 the rest no-ops).
+ * sums; where dq_gemm8_supported() is 0 the rest no-ops).
  * Weights of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K, seen as 32-element
  * blocks with value = d * int8 - m (the type's offset applied; m is the
  * K-quants' sub-block min, else 0; Q6_K has a scale per 16 elements, so its
@@ -109,6 +108,9 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
  *   activation: q + 128 (u8); lane scales d; lane sums s = d * sum(q);
  *   weight:     q (s8); lane scales d; -128 * (sum of the lane's weight
  *               bytes) as int32; lane mins m / (8 / G); one more vector.
+ *   Q8_0 without VNNI: activation q (s8) and a weight start value of 0:
+ *               its weights reach 128, too large for maddubs against u8
+ *               bytes, so the kernel forms |w| * (q signed like w).
  *   Q6_K weight: q - 32 (s8); lane scales of elements 0..15 of the lane's
  *               block (the first 4 dword steps); their -128 * sums; the
  *               scales of elements 16..31 (steps 4-7); their -128 * sums.
@@ -117,6 +119,9 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
  * The integer sum of each block is exact, so a product equals
  * dq_kq_dot_act_ref on the same activation up to float summation order. */
 int dq_gemm8_supported(int type);
+/* Types with equal values here can share one packed activation
+ * (dq_gemm8_pack_act) in the same GEMM run. */
+int dq_gemm8_act_format(int type);
 size_t dq_gemm8_act_bytes(int64_t n);
 size_t dq_gemm8_w_bytes(int64_t n);
 /* Quantize one activation row x[n] for weights of `type` (n a multiple of

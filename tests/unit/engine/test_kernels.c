@@ -574,7 +574,7 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
     for (int k = 0; k < NT; k++) assert_false(dq_gemm8_supported(types[k]));
     return; /* not built for this CPU: dq_matmul uses sgemm */
   }
-  for (int k = 1; k < NT; k++) assert_true(dq_gemm8_supported(types[k])); /* Q8_0 needs VNNI (quant_avx2.c) */
+  for (int k = 0; k < NT; k++) assert_true(dq_gemm8_supported(types[k])); /* wherever AVX2 is built */
   const int64_t ns[] = { 32, 64, 96, 128, 160, 224, 256, 288, 896, 1280, 4864 };
   const int64_t rows[] = { 1, 3, 4, 6, 13 }, toks[] = { 1, 2, 5, 7 };
   for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
@@ -623,7 +623,7 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
     free(pa); free(pw);
   }
   /* through dq_matmul: batches at and above every build's GEMM threshold
-   * (AVX2 alone: 32 tokens; odd ones too), n_out not a multiple of 4 or of
+   * (AVX2 alone: 16 or 32 tokens; odd ones too), n_out not a multiple of 4 or of
    * the tile, one to three threads: identical for any pool */
   dq_pool *pools[3];
   for (int i = 0; i < 3; i++) assert_int_equal(dq_pool_new(&pools[i], i + 1), 0);
@@ -660,6 +660,53 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
     }
   for (int i = 0; i < 3; i++) dq_pool_free(pools[i]);
   free(x); free(ra); free(wd);
+}
+
+/* dq_matmul_multi with the types of a real Q4_K_M attention block (Q5_0 Q
+ * and K, a Q8_0 V: llama.cpp's fallbacks where n_in is not a multiple of
+ * 256) and others mixed in: the products that share one quantized input
+ * must give each matrix what dq_matmul alone gives it, bit for bit, for
+ * decode, small batches and the GEMM. On AVX2 without VNNI, Q8_0's packed
+ * activations are signed and the others' are not, so they cannot share. */
+static void test_engine_kernels__multi_mixed_types(void **state)
+{
+  (void)state;
+  const int types[] = { DQ_T_Q5_0, DQ_T_Q8_0, DQ_T_Q4_0, DQ_T_Q8_0 }; /* at most 4: DQ_MM_MAX */
+  enum { NM = sizeof types / sizeof types[0] };
+  const int64_t n_in = 288, n_outs[NM] = { 40, 8, 13, 5 }, btoks[] = { 1, 3, 16, 40 };
+  dq_pool *pool;
+  assert_int_equal(dq_pool_new(&pool, 2), 0);
+  float *x = malloc(sizeof(float) * (size_t)(n_in * 40));
+  fill(x, n_in * 40, 1.5f);
+  uint8_t *w[NM];
+  for (int i = 0; i < NM; i++) w[i] = make_weights(types[i], n_in, n_outs[i], 0.05f);
+  for (size_t ti = 0; ti < sizeof btoks / sizeof btoks[0]; ti++) {
+    const int64_t nt = btoks[ti];
+    float *outs[NM];
+    const void *ws[NM];
+    for (int i = 0; i < NM; i++) {
+      outs[i] = malloc(sizeof(float) * (size_t)(n_outs[i] * nt));
+      for (int64_t k = 0; k < n_outs[i] * nt; k++) outs[i][k] = NAN;
+      ws[i] = w[i];
+    }
+    size_t ss = dq_matmul_multi_scratch_size(NM, types, n_in, nt, dq_pool_size(pool));
+    assert_true(ss > 0);
+    void *scratch = malloc(ss);
+    dq_matmul_multi(pool, NM, types, ws, n_outs, outs, n_in, x, nt, scratch);
+    for (int i = 0; i < NM; i++) {
+      float *one = run_matmul(pool, types[i], w[i], n_in, n_outs[i], x, nt);
+      for (int64_t k = 0; k < n_outs[i] * nt; k++)
+        if (memcmp(&one[k], &outs[i][k], sizeof(float)))
+          fail_msg("matrix %d (%s) n_tok=%lld [%lld]: multi %.9g vs alone %.9g", i, tname(types[i]), (long long)nt,
+                   (long long)k, outs[i][k], one[k]);
+      free(one);
+      free(outs[i]);
+    }
+    free(scratch);
+  }
+  for (int i = 0; i < NM; i++) free(w[i]);
+  free(x);
+  dq_pool_free(pool);
 }
 
 /* ===== real GGUF files ================================================= */
@@ -825,6 +872,7 @@ int main(void)
     cmocka_unit_test(test_engine_kernels__reentrant_from_workers),
     cmocka_unit_test(test_engine_kernels__prefill_equals_decode),
     cmocka_unit_test(test_engine_kernels__gemm8_matches_ref),
+    cmocka_unit_test(test_engine_kernels__multi_mixed_types),
     cmocka_unit_test(test_engine_kernels__real_files_agree),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
