@@ -407,7 +407,7 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 }
 #endif
 
-/* ---- Q8_0 / Q4_0 / Q5_0 x q8a on several rows at once (AVX512-VNNI) ----
+/* ---- Q8_0 / Q4_0 / Q5_0 x q8a on several rows at once -------------------
  * Decode streams every weight byte once, and the single-row kernels above
  * spend more instructions per block on its scale (an f16 load, convert,
  * multiply and broadcast) and on the signed-by-signed trick than on the
@@ -426,10 +426,31 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
  * Every row is computed with the same operations in the same order whatever
  * the number of rows in the call, so results do not depend on how rows are
  * grouped (matmul's split varies with the thread count). Exact in int32:
- * |u * x| <= 255 * 127 per product, 32 per block. */
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+ * |u * x| <= 255 * 127 per product, 32 per block.
+ * AVX2 without VNNI: maddubs + madd for dpbusd, so Q4_0 / Q5_0 only (Q8_0's
+ * u reaches 255 and a pair could saturate; it keeps dot_q8_0), one FMA
+ * chain per row (two spilled the 16 registers), Q5_0's fifth bits by
+ * q5_hbits. 1 thread, data in cache, 896-element rows, alternating with the
+ * one-row kernels on a 2-core Zen 3: Q5_0 8.4 -> 10.3 GB/s, Q4_0 10.1 ->
+ * 12.8; whole-model Q4_K_M decode (its 896-wide matrices are Q5_0) 28.0,
+ * 30.4, 30.8 -> 34.2, 34.3, 32.2 t/s (bench_engine -p 0 -n 64 -t 2). */
 #define DQ_HAVE_ROWS 1
 #define DQ_ROWS 4
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+#define ROWS_VNNI 1 /* Q8_0 too: dpbusd does not saturate at u = 255 */
+#else
+#define ROWS_VNNI 0 /* maddubs + madd: Q4_0 / Q5_0 only (u <= 31: pair sums <= 7874) */
+#endif
+
+/* neg + the products of 4-byte groups of u (unsigned) and x (signed) */
+static inline __attribute__((always_inline)) __m256i rows_mac(__m256i neg, __m256i u, __m256i x)
+{
+#if ROWS_VNNI
+  return _mm256_dpbusd_epi32(neg, u, x);
+#else
+  return _mm256_add_epi32(neg, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)));
+#endif
+}
 
 static inline __attribute__((always_inline)) size_t q8a_blk_bytes(int type)
 {
@@ -446,11 +467,7 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
   const uint8_t *qs = b + (type == DQ_T_Q4_0 ? 2 : 6);
   __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
   q = _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
-  if (type == DQ_T_Q5_0) { /* bit j of qh: bit 4 of element j */
-    uint32_t h;
-    memcpy(&h, b + 2, 4);
-    q = _mm256_mask_add_epi8(q, (__mmask32)h, q, _mm256_set1_epi8(16));
-  }
+  if (type == DQ_T_Q5_0) q = _mm256_or_si256(q, q5_hbits(b + 2)); /* bit j of qh: bit 4 of element j */
   return q;
 }
 
@@ -480,11 +497,12 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
   __m256 acc0[DQ_ROWS], acc1[DQ_ROWS];
   _Pragma("GCC unroll 8")
   for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
-  /* even blocks into acc0, odd ones into acc1: two FMA chains per row */
+  /* VNNI: even blocks into acc0, odd ones into acc1, two FMA chains per row;
+   * AVX2's 16 registers hold one chain per row (acc1 stays 0) */
   for (int64_t ib = 0; ib < nb; ib++) {
     if (R > 1) q8a_prefetch(R, bb, w, rb, ib);
     const __m256i x = _mm256_loadu_si256((const __m256i *)a[ib].qs);
-    const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), off, x));
+    const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), rows_mac(_mm256_setzero_si256(), off, x));
     /* four rows: their f16 scales converted and multiplied in one vector
      * (the same single rounding as h2f(d) * a.d, so the same bits) */
     __m256 s4 = _mm256_setzero_ps();
@@ -503,9 +521,9 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
       const uint8_t *b = w + (size_t)r * rb + (size_t)ib * bb;
       uint16_t d;
       memcpy(&d, b, 2);
-      __m256i p = _mm256_dpbusd_epi32(neg, q8a_wq(type, b), x);
-      __m256 s = R == 4 ? _mm256_permutexvar_ps(_mm256_set1_epi32(r), s4) : _mm256_set1_ps(h2f(d) * a[ib].d);
-      if (ib & 1) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
+      __m256i p = rows_mac(neg, q8a_wq(type, b), x);
+      __m256 s = R == 4 ? _mm256_permutevar8x32_ps(s4, _mm256_set1_epi32(r)) : _mm256_set1_ps(h2f(d) * a[ib].d);
+      if (ROWS_VNNI && (ib & 1)) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
       else acc0[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc0[r]);
     }
   }
@@ -530,10 +548,12 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
   default: break;
   }
 }
+#if ROWS_VNNI
 static void dot_q8_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
 {
   dot_q8a_n(DQ_T_Q8_0, w, rb, nr, a, nb, out);
 }
+#endif
 static void dot_q4_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
 {
   dot_q8a_n(DQ_T_Q4_0, w, rb, nr, a, nb, out);
@@ -542,7 +562,6 @@ static void dot_q5_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a,
 {
   dot_q8a_n(DQ_T_Q5_0, w, rb, nr, a, nb, out);
 }
-#endif
 
 static float dot_f32(const float *w, const float *x, int64_t n)
 {
@@ -1299,7 +1318,9 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
 #if DQ_HAVE_ROWS
   float r;
   switch (type) { /* the multi-row kernels on one row, so both entry points agree bit for bit */
+#if ROWS_VNNI
   case DQ_T_Q8_0: dot_q8_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
+#endif
   case DQ_T_Q4_0: dot_q4_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
   case DQ_T_Q5_0: dot_q5_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
   default: break;
@@ -1330,7 +1351,9 @@ void dq_kq_dot_rows(int type, const void *w, size_t row_stride, int64_t n_rows, 
 {
 #if DQ_HAVE_ROWS
   switch (type) {
+#if ROWS_VNNI
   case DQ_T_Q8_0: dot_q8_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
+#endif
   case DQ_T_Q4_0: dot_q4_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
   case DQ_T_Q5_0: dot_q5_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
   default: break;
