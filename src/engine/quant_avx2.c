@@ -57,56 +57,12 @@ static inline __m256i madd16_acc(__m256i acc, __m256i a, __m256i b)
 }
 #endif
 
-/* ---- Q8_0 x q8a: |w| <= 128, |x| <= 127 -> pair sums <= 32512 */
-static float dot_q8_0(const dq_blk_q8_0 *w, const dq_q8a *a, int64_t nb)
-{
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t ib = 0;
-  for (; ib + 1 < nb; ib += 2) {
-    __m256i w0 = _mm256_loadu_si256((const __m256i *)w[ib].qs), x0 = _mm256_loadu_si256((const __m256i *)a[ib].qs);
-    __m256i w1 = _mm256_loadu_si256((const __m256i *)w[ib + 1].qs), x1 = _mm256_loadu_si256((const __m256i *)a[ib + 1].qs);
-    __m256i p0 = dot_u8s8(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));
-    __m256i p1 = dot_u8s8(_mm256_sign_epi8(w1, w1), _mm256_sign_epi8(x1, w1));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib].d) * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib + 1].d) * a[ib + 1].d), _mm256_cvtepi32_ps(p1), acc1);
-  }
-  for (; ib < nb; ib++) {
-    __m256i w0 = _mm256_loadu_si256((const __m256i *)w[ib].qs), x0 = _mm256_loadu_si256((const __m256i *)a[ib].qs);
-    __m256i p0 = dot_u8s8(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib].d) * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
-  }
-  return dq_hsum8_ps(_mm256_add_ps(acc0, acc1));
-}
-
 /* 16 bytes of nibbles -> 32 bytes: low nibbles are elements 0..15, high 16..31. */
 static inline __m256i q4_0_unpack(const uint8_t *qs)
 {
   __m128i t = _mm_loadu_si128((const __m128i *)qs);
   __m256i q = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
   return _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
-}
-
-/* ---- Q4_0 x q8a: sum((q-8)*x) = sum(q*x) - 8*sum(x); q in 0..15 unsigned. */
-static float dot_q4_0(const dq_blk_q4_0 *w, const dq_q8a *a, int64_t nb)
-{
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  float corr = 0;
-  int64_t ib = 0;
-  for (; ib + 1 < nb; ib += 2) {
-    float d0 = h2f(w[ib].d), d1 = h2f(w[ib + 1].d);
-    __m256i p0 = dot_u8s8(q4_0_unpack(w[ib].qs), _mm256_loadu_si256((const __m256i *)a[ib].qs));
-    __m256i p1 = dot_u8s8(q4_0_unpack(w[ib + 1].qs), _mm256_loadu_si256((const __m256i *)a[ib + 1].qs));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1 * a[ib + 1].d), _mm256_cvtepi32_ps(p1), acc1);
-    corr += d0 * a[ib].s + d1 * a[ib + 1].s;
-  }
-  for (; ib < nb; ib++) {
-    float d0 = h2f(w[ib].d);
-    __m256i p0 = dot_u8s8(q4_0_unpack(w[ib].qs), _mm256_loadu_si256((const __m256i *)a[ib].qs));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
-    corr += d0 * a[ib].s;
-  }
-  return dq_hsum8_ps(_mm256_add_ps(acc0, acc1)) - 8 * corr;
 }
 
 /* Bit i of the little-endian u32 at qh -> byte i = 16 (or 0): Q5's fifth bits. */
@@ -148,7 +104,7 @@ static inline __m256i q45_block(int type, const void *row, int64_t ib, float *d,
   return _mm256_or_si256(q4_0_unpack(b->qs), q5_hbits(b->qh));
 }
 
-/* ---- Q4_1 / Q5_0 / Q5_1 x q8a: sum(d(q-o)x + m x) = d*dx*sum(q qx) + (m - o d) s;
+/* ---- Q4_1 / Q5_1 x q8a (Q5_0 takes the rows kernel below): sum(d(q-o)x + m x) = d*dx*sum(q qx) + (m - o d) s;
  * q <= 31 so pair sums <= 7874. Inlined per type so the branches fold. */
 static inline __attribute__((always_inline)) float dot_q45(int type, const void *row, const dq_q8a *a, int64_t nb)
 {
@@ -427,13 +383,17 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
  * the number of rows in the call, so results do not depend on how rows are
  * grouped (matmul's split varies with the thread count). Exact in int32:
  * |u * x| <= 255 * 127 per product, 32 per block.
- * AVX2 without VNNI: maddubs + madd for dpbusd, so Q4_0 / Q5_0 only (Q8_0's
- * u reaches 255 and a pair could saturate; it keeps dot_q8_0), one FMA
- * chain per row (two spilled the 16 registers), Q5_0's fifth bits by
- * q5_hbits. 1 thread, data in cache, 896-element rows, alternating with the
+ * AVX2 without VNNI: maddubs + madd for dpbusd (exact for Q4_0 / Q5_0: u <=
+ * 31); Q8_0's u would reach 255 and a pair could saturate, so there it
+ * takes the sign trick (|w| * x signed like w, no start value; |w| <= 128);
+ * one FMA chain per row (two spilled the 16 registers); Q5_0's fifth bits
+ * by q5_hbits. 1 thread, data in cache, 896-element rows, alternating with the
  * one-row kernels on a 2-core Zen 3: Q5_0 8.4 -> 10.3 GB/s, Q4_0 10.1 ->
  * 12.8; whole-model Q4_K_M decode (its 896-wide matrices are Q5_0) 28.0,
- * 30.4, 30.8 -> 34.2, 34.3, 32.2 t/s (bench_engine -p 0 -n 64 -t 2). */
+ * 30.4, 30.8 -> 34.2, 34.3, 32.2 t/s (bench_engine -p 0 -n 64 -t 2). Q8_0
+ * in cache 17-21 -> 20-23 GB/s; whole-model Q8_0 decode, seven alternating
+ * rounds of `-p 0 -n 64 -t 2 -r 3 --bw`: median 26.5 -> 27.9 t/s, share of
+ * the read bandwidth 76% -> 86%. */
 #define DQ_HAVE_ROWS 1
 #define DQ_ROWS 4
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
@@ -477,9 +437,10 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * R * bb bytes per block step (1-thread DRAM stream of 896-element Q8_0 rows:
  * 7 GB/s without, 19 with; one row at a time did 17). Long rows go one at a
  * time (dot_q8a_n): in parallel they streamed at half the speed of one,
- * with or without prefetches. So does Q8_0: its one-row kernel already
- * keeps up with DRAM, and grouped it measured 3-7% slower in whole-model
- * decode with 1 thread (no difference with 2), though faster in cache; the
+ * with or without prefetches. So does Q8_0 with VNNI: its one-row kernel
+ * already keeps up with DRAM there, and grouped it measured 3-7% slower in
+ * whole-model decode with 1 thread on a Zen 4 (no difference with 2); with
+ * AVX2 alone (a Zen 3) it is grouped, 5% faster (figures above). The
  * compute-bound Q4_0 / Q5_0 gain 20% in decode. */
 #define DQ_ROWS_MAX_GROUP 4096 /* bytes of a group of rows done side by side, at most */
 static inline __attribute__((always_inline)) void q8a_prefetch(const int R, const size_t bb, const uint8_t *w, size_t rb,
@@ -502,7 +463,8 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
   for (int64_t ib = 0; ib < nb; ib++) {
     if (R > 1) q8a_prefetch(R, bb, w, rb, ib);
     const __m256i x = _mm256_loadu_si256((const __m256i *)a[ib].qs);
-    const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), rows_mac(_mm256_setzero_si256(), off, x));
+    const __m256i neg = !ROWS_VNNI && type == DQ_T_Q8_0 ? _mm256_setzero_si256()
+                        : _mm256_sub_epi32(_mm256_setzero_si256(), rows_mac(_mm256_setzero_si256(), off, x));
     /* four rows: their f16 scales converted and multiplied in one vector
      * (the same single rounding as h2f(d) * a.d, so the same bits) */
     __m256 s4 = _mm256_setzero_ps();
@@ -521,7 +483,11 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
       const uint8_t *b = w + (size_t)r * rb + (size_t)ib * bb;
       uint16_t d;
       memcpy(&d, b, 2);
-      __m256i p = rows_mac(neg, q8a_wq(type, b), x);
+      __m256i p;
+      if (!ROWS_VNNI && type == DQ_T_Q8_0) { /* |w| * (x signed like w): no saturation */
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)(b + 2));
+        p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(x, wv)), _mm256_set1_epi16(1));
+      } else p = rows_mac(neg, q8a_wq(type, b), x);
       __m256 s = R == 4 ? _mm256_permutevar8x32_ps(s4, _mm256_set1_epi32(r)) : _mm256_set1_ps(h2f(d) * a[ib].d);
       if (ROWS_VNNI && (ib & 1)) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
       else acc0[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc0[r]);
@@ -536,7 +502,7 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
                                                             const dq_q8a *a, int64_t nb, float *out)
 {
   int64_t r = 0;
-  if (type == DQ_T_Q8_0 || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
+  if ((ROWS_VNNI && type == DQ_T_Q8_0) || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
     for (; r < n_rows; r++) dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r);
     return;
   }
@@ -548,12 +514,10 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
   default: break;
   }
 }
-#if ROWS_VNNI
 static void dot_q8_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
 {
   dot_q8a_n(DQ_T_Q8_0, w, rb, nr, a, nb, out);
 }
-#endif
 static void dot_q4_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
 {
   dot_q8a_n(DQ_T_Q4_0, w, rb, nr, a, nb, out);
@@ -1318,9 +1282,7 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
 #if DQ_HAVE_ROWS
   float r;
   switch (type) { /* the multi-row kernels on one row, so both entry points agree bit for bit */
-#if ROWS_VNNI
   case DQ_T_Q8_0: dot_q8_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
-#endif
   case DQ_T_Q4_0: dot_q4_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
   case DQ_T_Q5_0: dot_q5_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
   default: break;
@@ -1331,10 +1293,7 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
   case DQ_T_F32: return dot_f32(row, xf, n);
   case DQ_T_F16: return dot_f16(row, xf, n, 0);
   case DQ_T_BF16: return dot_f16(row, xf, n, 1);
-  case DQ_T_Q8_0: return dot_q8_0(row, act, n / DQ_QK);
-  case DQ_T_Q4_0: return dot_q4_0(row, act, n / DQ_QK);
   case DQ_T_Q4_1: return dot_q45(DQ_T_Q4_1, row, act, n / DQ_QK);
-  case DQ_T_Q5_0: return dot_q45(DQ_T_Q5_0, row, act, n / DQ_QK);
   case DQ_T_Q5_1: return dot_q45(DQ_T_Q5_1, row, act, n / DQ_QK);
   case DQ_T_Q4_K: return dot_q45_k(DQ_T_Q4_K, row, act, n / DQ_QKK);
   case DQ_T_Q5_K: return dot_q45_k(DQ_T_Q5_K, row, act, n / DQ_QKK);
@@ -1351,9 +1310,7 @@ void dq_kq_dot_rows(int type, const void *w, size_t row_stride, int64_t n_rows, 
 {
 #if DQ_HAVE_ROWS
   switch (type) {
-#if ROWS_VNNI
   case DQ_T_Q8_0: dot_q8_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
-#endif
   case DQ_T_Q4_0: dot_q4_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
   case DQ_T_Q5_0: dot_q5_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
   default: break;

@@ -255,6 +255,8 @@ static void test_engine_kernels__dot_fast_matches_ref(void **state)
     for (int k = 0; k < N_ALL; k++) {
       int t = k_all[k];
       void *w = make_weights(t, n, 4, 0.05f);
+      if (t == DQ_T_Q8_0) /* row 2 as a hostile file may hold it: bytes of -128 (and 127), against x of both signs */
+        for (int64_t i = 0; i < n; i++) ((dq_blk_q8_0 *)(void *)((uint8_t *)w + 2 * dq_kq_row_bytes(t, n)))[i / 32].qs[i % 32] = (int8_t)(i % 3 ? -128 : 127);
       for (int r = 0; r < 4; r++) {
         const uint8_t *row = (const uint8_t *)w + r * dq_kq_row_bytes(t, n);
         fill(x, n, r == 3 ? 30.0f : 1.0f);
