@@ -442,11 +442,20 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * whole-model decode with 1 thread on a Zen 4 (no difference with 2); with
  * AVX2 alone (a Zen 3) it is grouped, 5% faster (figures above). The
  * compute-bound Q4_0 / Q5_0 gain 20% in decode. */
+#ifndef DQ_PF_GROUPS
+#if ROWS_VNNI
+#define DQ_PF_GROUPS 2 /* row groups ahead that are prefetched */
+#else
+#define DQ_PF_GROUPS 1 /* Zen 3, 1 thread, 380 MB of 896-element rows from DRAM: Q8_0 10.0-10.3 GB/s at 1 group ahead,
+                          9.1-9.6 at 2, 7.2-9.0 at 3-16, 4.7-5.1 at 0; Q5_0 9.5 at 1, 7.3 at 2. Two threads
+                          (whole-model decode, 3 alternating rounds per mix): no difference beyond the noise. */
+#endif
+#endif
 #define DQ_ROWS_MAX_GROUP 4096 /* bytes of a group of rows done side by side, at most */
 static inline __attribute__((always_inline)) void q8a_prefetch(const int R, const size_t bb, const uint8_t *w, size_t rb,
                                                                int64_t ib)
 {
-  const uint8_t *p = w + 2 * (size_t)R * rb + (size_t)ib * (size_t)R * bb;
+  const uint8_t *p = w + DQ_PF_GROUPS * (size_t)R * rb + (size_t)ib * (size_t)R * bb;
   for (size_t j = 0; j < (size_t)R * bb; j += 64) _mm_prefetch((const char *)p + j, _MM_HINT_T0);
 }
 
