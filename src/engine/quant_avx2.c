@@ -258,7 +258,6 @@ static inline void q6k_half(const dq_blk_q6_k *b, int h, __m256i q[4])
 #endif
 
 #if !DQ_HAVE_K512
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 /* pshufb controls: int16 word 2k to the low 128-bit lane, 2k+1 to the high */
 static const uint8_t q6_pick[4][32] __attribute__((aligned(32))) = {
 #define P(k) { 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, \
@@ -266,7 +265,16 @@ static const uint8_t q6_pick[4][32] __attribute__((aligned(32))) = {
   P(0), P(1), P(2), P(3)
 #undef P
 };
+
+/* acc + pairwise int16 products summed to int32 */
+static inline __m256i q6_madd_acc(__m256i acc, __m256i p, __m256i s)
+{
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpwssd_epi32(acc, p, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
 #endif
+}
 
 static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 {
@@ -275,29 +283,19 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
     const dq_blk_q6_k *b = w + ib;
     const int8_t *x = a[ib].qs;
     __m256i sumi = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256(); /* two dependency chains */
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
     const __m256i sc16all = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales)); /* as sc16 below */
-#endif
     for (int h = 0; h < 2; h++) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
       const __m256i sch = h ? _mm256_permute2x128_si256(sc16all, sc16all, 0x11) : _mm256_permute2x128_si256(sc16all, sc16all, 0x00);
-#endif
       __m256i q[4];
       q6k_half(b, h, q);
       for (int k = 0; k < 4; k++) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
         /* int16 pair sums (<= 16002) times the int16 scale of each half
          * (elements 0..15: scale 8h+2k, 16..31: 8h+2k+1): one shuffle of
-         * this h's 8 scales, then dpwssd */
+         * this h's 8 scales, then madd (pair sums <= 2 * 16002 * 128) */
         __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k)));
-        if (k & 1) sumi1 = _mm256_dpwssd_epi32(sumi1, p, _mm256_shuffle_epi8(sch, _mm256_load_si256((const __m256i *)q6_pick[k])));
-        else sumi = _mm256_dpwssd_epi32(sumi, p, _mm256_shuffle_epi8(sch, _mm256_load_si256((const __m256i *)q6_pick[k])));
-#else
-        const int8_t *sc = b->scales + 8 * h + 2 * k; /* elements 0..15 and 16..31 of this group */
-        __m256i p = dot_u8s8(q[k], _mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k)));
-        __m256i s = _mm256_set_m128i(_mm_set1_epi32(sc[1]), _mm_set1_epi32(sc[0]));
-        sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, s));
-#endif
+        const __m256i s = _mm256_shuffle_epi8(sch, _mm256_load_si256((const __m256i *)q6_pick[k]));
+        if (k & 1) sumi1 = q6_madd_acc(sumi1, p, s);
+        else sumi = q6_madd_acc(sumi, p, s);
       }
     }
     /* subtract 32 * sum_j sc[j] * bsum[j], spread over the lanes (they are
