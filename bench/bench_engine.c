@@ -194,6 +194,27 @@
  * (61-85% of the reading beside it, median ~70%), Q4_K_M at 9.4-11.5 GB/s
  * (52-73%); one thread reads 12 GB/s and the Q8_0 mat-vec streams 9-11.
  *
+ * 2026-11-27, session 16, same Zen 3 host: an AVX2 int8 GEMM for Q8_0 too
+ * (sign trick, a 4x2 asm step), two int16 steps per madd for the other
+ * GEMM types, SiLU vectorized and threaded, the four-row Q4_0/Q5_0/Q8_0
+ * mat-vec on AVX2. Three rounds of `-p 512 -n 64 -t 2 -r 3 --mix M` then
+ * `llama-bench -m <same file> -p 512 -n 64 -t 2 -r 3`, 06:51-06:55 UTC, load
+ * 1.5-2.0:
+ *   Q8_0   pp512 docq 147.5, 154.3, 138.4  llama.cpp 108.7, 111.6, 105.1  1.36x
+ *          tg64  docq 28.3, 30.5, 27.6     llama.cpp 21.8, 24.9, 20.6     1.30x
+ *   Q4_K_M pp512 docq 166.1, 170.8, 167.6  llama.cpp 83.5, 85.2, 88.6     1.97x
+ *          tg64  docq 33.4, 35.2, 33.1     llama.cpp 24.2, 24.1, 24.5     1.38x
+ * (an earlier three rounds at 06:21-06:25, before the mat-vec changes:
+ * Q8_0 pp512 153.3, 155.7, 164.9 vs 107.0, 110.0, 111.0, 1.42x.)
+ * Decode `--bw`, `-p 0 -n 64 -t 2 -r 5`, two runs per mix, 06:55-06:56:
+ *   Q8_0   27.2 t/s; 12.4-15.2 GB/s against 13.6-18.4 read; share 89 94 91
+ *          89 85 | 88 92 85 88 84 (median 88.5%)
+ *   Q4_K_M 32.1-32.2 t/s; 12.0-12.9 GB/s against 13.4-18.5; share 81 88 86
+ *          86 82 | 74 76 72 79 73 (median 80%)
+ * Resident: Q8_0 511 MiB (file 504 MiB, mapped), Q4_K_M 385 MiB (377).
+ * 1.5b shape Q4_K_M, two rounds at 07:00-07:04 UTC: pp512 docq 60.0, 54.9 vs
+ * llama.cpp 38.2, 40.1; tg64 13.7, 14.1 vs 11.9, 13.2.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
