@@ -437,7 +437,6 @@ static void add_bias(float *y, const float *b, int n_tok, int n)
     for (int i = 0; i < n; i++) y[(size_t)t * n + i] += b[i];
 }
 
-/* One batch of T <= n_batch tokens (already validated). */
 /* hg = silu(hg) * hu for T tokens with llama.cpp's vector e^x (ggml_order.h),
  * tokens shared among the pool's threads when there are several */
 typedef struct {
@@ -460,6 +459,7 @@ static void swiglu(dq_fwd *f, int T)
   else dq_pool_run(f->pool, swiglu_worker, &job);
 }
 
+/* One batch of T <= n_batch tokens (already validated). */
 static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
 {
   const dq_model *m = f->m;

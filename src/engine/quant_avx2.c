@@ -397,7 +397,7 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
 #define ROWS_VNNI 1 /* Q8_0 too: dpbusd does not saturate at u = 255 */
 #else
-#define ROWS_VNNI 0 /* maddubs + madd: Q4_0 / Q5_0 only (u <= 31: pair sums <= 7874) */
+#define ROWS_VNNI 0 /* maddubs + madd: exact for Q4_0 / Q5_0 (u <= 31: pair sums <= 7874); Q8_0 takes the sign trick */
 #endif
 
 /* neg + the products of 4-byte groups of u (unsigned) and x (signed) */
