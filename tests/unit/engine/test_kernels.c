@@ -629,7 +629,7 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
    * the tile, one to three threads: identical for any pool */
   dq_pool *pools[3];
   for (int i = 0; i < 3; i++) assert_int_equal(dq_pool_new(&pools[i], i + 1), 0);
-  const int64_t outs[] = { 5, 129 }, btoks[] = { 32, 33, 37 };
+  const int64_t outs[] = { 5, 129 }, btoks[] = { 16, 17, 32, 33, 37 };
   float *x = malloc(sizeof(float) * 1280 * 37), *wd = malloc(sizeof(float) * 1280);
   void *ra = malloc(dq_kq_act_bytes(DQ_T_Q8_0, 1280));
   fill(x, 1280 * 37, 2.0f);
@@ -639,7 +639,7 @@ static void test_engine_kernels__gemm8_matches_ref(void **state)
       const int64_t n_in = dq_kq_act_kind(t) == 2 ? 1280 : 288, n_out = outs[oi]; /* 5 and 9 groups */
       uint8_t *w = make_weights(t, n_in, n_out, 0.05f);
       const size_t rb = dq_kq_row_bytes(t, n_in);
-      for (size_t ti = 0; ti < 3; ti++) {
+      for (size_t ti = 0; ti < sizeof btoks / sizeof btoks[0]; ti++) {
         const int64_t nt = btoks[ti];
         float *base = run_matmul(pools[0], t, w, n_in, n_out, x, nt);
         for (int64_t j = 0; j < nt; j++) {
