@@ -48,9 +48,13 @@ static inline __m256i dot_u8s8(__m256i u, __m256i s)
 #endif
 }
 
+/* The same for two signed operands, as |w| * (x signed like w): exact for
+ * |w| <= 128 (-128 included) and |x| <= 127, pair sums <= 32512. */
+static inline __m256i dot_s8s8(__m256i w, __m256i x) { return dot_u8s8(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)); }
+
 #if !(defined(__AVX512VNNI__) && defined(__AVX512VL__))
-/* acc + pairwise int16 products summed to int32 (the K-quant kernel without
- * VNNI, which has its own form) */
+/* acc + pairwise int16 products summed to int32 (the K-quant kernels
+ * without VNNI) */
 static inline __m256i madd16_acc(__m256i acc, __m256i a, __m256i b)
 {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
@@ -272,7 +276,7 @@ static inline __m256i q6_madd_acc(__m256i acc, __m256i p, __m256i s)
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
   return _mm256_dpwssd_epi32(acc, p, s);
 #else
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+  return madd16_acc(acc, p, s);
 #endif
 }
 
@@ -406,7 +410,7 @@ static inline __attribute__((always_inline)) __m256i rows_mac(__m256i neg, __m25
 #if ROWS_VNNI
   return _mm256_dpbusd_epi32(neg, u, x);
 #else
-  return _mm256_add_epi32(neg, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)));
+  return _mm256_add_epi32(neg, dot_u8s8(u, x));
 #endif
 }
 
@@ -491,10 +495,8 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
       uint16_t d;
       memcpy(&d, b, 2);
       __m256i p;
-      if (!ROWS_VNNI && type == DQ_T_Q8_0) { /* |w| * (x signed like w): no saturation */
-        const __m256i wv = _mm256_loadu_si256((const __m256i *)(b + 2));
-        p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(x, wv)), _mm256_set1_epi16(1));
-      } else p = rows_mac(neg, q8a_wq(type, b), x);
+      if (!ROWS_VNNI && type == DQ_T_Q8_0) p = dot_s8s8(_mm256_loadu_si256((const __m256i *)(b + 2)), x); /* no saturation */
+      else p = rows_mac(neg, q8a_wq(type, b), x);
       __m256 s = R == 4 ? _mm256_permutevar8x32_ps(s4, _mm256_set1_epi32(r)) : _mm256_set1_ps(h2f(d) * a[ib].d);
       if (ROWS_VNNI && (ib & 1)) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
       else acc0[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc0[r]);
@@ -1021,10 +1023,8 @@ static inline __attribute__((always_inline)) void g8_steps1(const int R, const i
 #pragma GCC unroll 8
       for (int t = 0; t < T; t++) ia[r][t] = _mm256_dpbusd_epi32(ia[r][t], xv[t], wv);
 #else
-      const __m256i aw = _mm256_abs_epi8(wv), one = _mm256_set1_epi16(1);
 #pragma GCC unroll 8
-      for (int t = 0; t < T; t++)
-        ia[r][t] = _mm256_add_epi32(ia[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv[t], wv)), one));
+      for (int t = 0; t < T; t++) ia[r][t] = _mm256_add_epi32(ia[r][t], dot_s8s8(wv, xv[t]));
 #endif
     }
   }
