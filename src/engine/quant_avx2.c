@@ -417,16 +417,13 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
  * the number of rows in the call, so results do not depend on how rows are
  * grouped (matmul's split varies with the thread count). Exact in int32:
  * |u * x| <= 255 * 127 per product, 32 per block.
- * AVX2 without VNNI: maddubs + madd for dpbusd (exact for Q4_0 / Q5_0: u <=
- * 31); Q8_0's u would reach 255 and a pair could saturate, so there it
+ * AVX2 without VNNI: Q4_0 / Q5_0 take dot_q45_4 (below), which folds four
+ * rows' int16 sums together instead; Q8_0 stays here with maddubs + madd
+ * for dpbusd, where u would reach 255 and a pair could saturate, so it
  * takes the sign trick (|w| * x signed like w, no start value; |w| <= 128);
- * one FMA chain per row (two spilled the 16 registers); Q5_0's fifth bits
- * by q5_hbits. There Q4_0 / Q5_0 also drop the start value: o * sum(x) goes
- * in float through the activation's exact s = d_x * sum(x) (fcorr below),
- * and each row's scale is a broadcast load, not a lane permute; 1 thread,
- * in cache, Zen 3, alternating: Q5_0 +18% (dq_kq_dot_rows 10.6 -> 12.5
- * GB/s), from DRAM +5-10%. 1 thread, data in cache, 896-element rows, alternating with the
- * one-row kernels on a 2-core Zen 3: Q5_0 8.4 -> 10.3 GB/s, Q4_0 10.1 ->
+ * one FMA chain per row (two spilled the 16 registers). 1 thread, data in
+ * cache, 896-element rows, alternating with the one-row kernels on a 2-core
+ * Zen 3 (per-row Q5_0 / Q4_0 then): Q5_0 8.4 -> 10.3 GB/s, Q4_0 10.1 ->
  * 12.8; whole-model Q4_K_M decode (its 896-wide matrices are Q5_0) 28.0,
  * 30.4, 30.8 -> 34.2, 34.3, 32.2 t/s (bench_engine -p 0 -n 64 -t 2). Q8_0
  * in cache 17-21 -> 20-23 GB/s; whole-model Q8_0 decode, seven alternating
@@ -437,7 +434,7 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
 #define ROWS_VNNI 1 /* Q8_0 too: dpbusd does not saturate at u = 255 */
 #else
-#define ROWS_VNNI 0 /* maddubs + madd: exact for Q4_0 / Q5_0 (u <= 31: pair sums <= 7874); Q8_0 takes the sign trick */
+#define ROWS_VNNI 0 /* Q8_0 by the sign trick here; Q4_0 / Q5_0 go to dot_q45_4 */
 #endif
 
 /* neg + the products of 4-byte groups of u (unsigned) and x (signed) */
@@ -471,11 +468,13 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
 
 /* R rows side by side are R short streams (a 896-element Q8_0 row is 15
  * cache lines), too short for the hardware prefetcher to lock on, so the
- * bytes of the rows two groups ahead are prefetched as the blocks go by:
- * R * bb bytes per block step (1-thread DRAM stream of 896-element Q8_0 rows:
- * 7 GB/s without, 19 with; one row at a time did 17). Long rows go one at a
- * time (dot_q8a_n): in parallel they streamed at half the speed of one,
- * with or without prefetches. So does Q8_0 with VNNI: its one-row kernel
+ * bytes of the rows DQ_PF_GROUPS groups ahead are prefetched as the blocks
+ * go by, in memory order: R * bb bytes per block step (1-thread DRAM stream
+ * of 896-element Q8_0 rows: 7 GB/s without, 19 with; one row at a time did
+ * 17; prefetching each row's next block instead measured 10-20% slower).
+ * Long Q8_0 rows go one at a time (dot_q8a_n): in parallel they streamed at
+ * half the speed of one, with or without prefetches (AVX2's Q4_0 / Q5_0,
+ * compute-bound, are grouped whatever the length). So does Q8_0 with VNNI: its one-row kernel
  * already keeps up with DRAM there, and grouped it measured 3-7% slower in
  * whole-model decode with 1 thread on a Zen 4 (no difference with 2); with
  * AVX2 alone (a Zen 3) it is grouped, 5% faster (figures above). The
@@ -501,28 +500,19 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
                                                                size_t rb, const dq_q8a *a, int64_t nb, float *out)
 {
   const size_t bb = q8a_blk_bytes(type);
-  const int o = type == DQ_T_Q8_0 ? 128 : type == DQ_T_Q4_0 ? 8 : 16;
-  const __m256i off = _mm256_set1_epi8((char)o);
-  /* AVX2's Q4_0 / Q5_0 take the o * sum(x) term in float, corr = sum over
-   * blocks of d_w * o * s (s = d_x * sum(x) exactly, see dq_q8a), once per
-   * block for all four rows, instead of an integer subtraction per row */
-  const int fcorr = !ROWS_VNNI && type != DQ_T_Q8_0;
+  const __m256i off = _mm256_set1_epi8((char)(type == DQ_T_Q8_0 ? 128 : type == DQ_T_Q4_0 ? 8 : 16));
   __m256 acc0[DQ_ROWS], acc1[DQ_ROWS];
-  float corr[DQ_ROWS], sc[4] __attribute__((aligned(16)));
-  __m128 corr4 = _mm_setzero_ps();
   _Pragma("GCC unroll 8")
-  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps(), corr[r] = 0;
+  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
   /* VNNI: even blocks into acc0, odd ones into acc1, two FMA chains per row;
    * AVX2's 16 registers hold one chain per row (acc1 stays 0) */
   for (int64_t ib = 0; ib < nb; ib++) {
     if (R > 1) q8a_prefetch(R, bb, w, rb, ib);
     const __m256i x = _mm256_loadu_si256((const __m256i *)a[ib].qs);
-    const __m256i neg = !ROWS_VNNI ? _mm256_setzero_si256()
+    const __m256i neg = !ROWS_VNNI && type == DQ_T_Q8_0 ? _mm256_setzero_si256()
                         : _mm256_sub_epi32(_mm256_setzero_si256(), rows_mac(_mm256_setzero_si256(), off, x));
     /* four rows: their f16 scales converted and multiplied in one vector
-     * (the same single rounding as h2f(d) * a.d, so the same bits); AVX2
-     * broadcasts each from memory, where a lane permute per row measured
-     * slower (Zen 3, in cache: Q5_0 +18% with corr, below) */
+     * (the same single rounding as h2f(d) * a.d, so the same bits) */
     __m256 s4 = _mm256_setzero_ps();
     if (R == 4) {
       uint64_t d4 = 0;
@@ -532,10 +522,7 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
         memcpy(&d, w + (size_t)r * rb + (size_t)ib * bb, 2);
         d4 |= (uint64_t)d << (16 * r);
       }
-      const __m128 dw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)d4));
-      s4 = _mm256_castps128_ps256(_mm_mul_ps(dw, _mm_set1_ps(a[ib].d)));
-      if (!ROWS_VNNI) _mm_store_ps(sc, _mm256_castps256_ps128(s4));
-      if (fcorr) corr4 = _mm_fmadd_ps(dw, _mm_set1_ps((float)o * a[ib].s), corr4);
+      s4 = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)d4)), _mm_set1_ps(a[ib].d)));
     }
     _Pragma("GCC unroll 8")
     for (int r = 0; r < R; r++) {
@@ -544,22 +531,58 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
       memcpy(&d, b, 2);
       __m256i p;
       if (!ROWS_VNNI && type == DQ_T_Q8_0) p = dot_s8s8(_mm256_loadu_si256((const __m256i *)(b + 2)), x); /* no saturation */
-      else if (fcorr) p = dot_u8s8(q8a_wq(type, b), x);
       else p = rows_mac(neg, q8a_wq(type, b), x);
-      __m256 s;
-      if (R == 4) s = ROWS_VNNI ? _mm256_permutevar8x32_ps(s4, _mm256_set1_epi32(r)) : _mm256_broadcast_ss(sc + r);
-      else s = _mm256_set1_ps(h2f(d) * a[ib].d);
-      if (fcorr && R != 4) corr[r] = fmaf(h2f(d), (float)o * a[ib].s, corr[r]); /* the same fma as corr4's lane */
+      __m256 s = R == 4 ? _mm256_permutevar8x32_ps(s4, _mm256_set1_epi32(r)) : _mm256_set1_ps(h2f(d) * a[ib].d);
       if (ROWS_VNNI && (ib & 1)) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
       else acc0[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc0[r]);
     }
   }
-  if (fcorr && R == 4) _mm_storeu_ps(corr, corr4);
   _Pragma("GCC unroll 8")
-  for (int r = 0; r < R; r++) {
-    out[r] = dq_hsum8_ps(_mm256_add_ps(acc0[r], acc1[r]));
-    if (fcorr) out[r] -= corr[r];
+  for (int r = 0; r < R; r++) out[r] = dq_hsum8_ps(_mm256_add_ps(acc0[r], acc1[r]));
+}
+
+/* AVX2 without VNNI, Q4_0 / Q5_0: four rows per step, their int16 pair
+ * sums folded together before any int32 or float work. maddubs gives 16
+ * int16 sums of 2 products per row (|.| <= 2 * 31 * 127 = 7874); two rounds
+ * of hadd over the four rows leave, per 128-bit lane, 2 sums of 4 for each
+ * row (|.| <= 31496, no int16 overflow), and one madd makes int32 [r0 r1 r2
+ * r3] per lane: the low lane holds elements 0..15, the high 16..31. So one
+ * convert and one FMA per block serve four rows, where the per-row form
+ * took a madd, convert, scale broadcast and FMA for each. The o * sum(x)
+ * term goes in float: corr += d_w * o * s, with the activation's exact
+ * s = d_x * sum(x) (see dq_q8a). A row's result, (acc[r] + acc[r + 4]) -
+ * corr[r], depends only on that row, so fewer rows (the tail of a call, or
+ * dq_kq_dot's one) repeat the last row in the unused lanes and every row
+ * comes out the same whatever the grouping. Its four f16 scales are
+ * gathered by word inserts. 2 threads, 100 MB of 896-element rows from
+ * DRAM, alternating pass by pass in one process (Zen 3): Q5_0 16.5 -> 17.7
+ * GB/s, Q4_0 17.1 -> 18.6 against the per-row form (read bandwidth 24). */
+static inline __attribute__((always_inline)) void dot_q45_4(const int type, const uint8_t *w, const size_t off[4],
+                                                            size_t rb, const dq_q8a *a, int64_t nb, float out[4])
+{
+  const size_t bb = q8a_blk_bytes(type);
+  const float o = type == DQ_T_Q4_0 ? 8 : 16;
+  __m256 acc = _mm256_setzero_ps();
+  __m128 corr = _mm_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ib++) {
+    q8a_prefetch(DQ_ROWS, bb, w, rb, ib);
+    const __m256i x = _mm256_loadu_si256((const __m256i *)a[ib].qs);
+    const uint8_t *b = w + (size_t)ib * bb;
+    uint16_t d0, d1, d2, d3;
+    memcpy(&d0, b + off[0], 2);
+    memcpy(&d1, b + off[1], 2);
+    memcpy(&d2, b + off[2], 2);
+    memcpy(&d3, b + off[3], 2);
+    const __m128i dv = _mm_insert_epi16(_mm_insert_epi16(_mm_insert_epi16(_mm_cvtsi32_si128(d0), d1, 1), d2, 2), d3, 3);
+    const __m128 dw = _mm_cvtph_ps(dv), s = _mm_mul_ps(dw, _mm_set1_ps(a[ib].d));
+    corr = _mm_fmadd_ps(dw, _mm_set1_ps(o * a[ib].s), corr);
+    const __m256i m0 = _mm256_maddubs_epi16(q8a_wq(type, b + off[0]), x), m1 = _mm256_maddubs_epi16(q8a_wq(type, b + off[1]), x);
+    const __m256i m2 = _mm256_maddubs_epi16(q8a_wq(type, b + off[2]), x), m3 = _mm256_maddubs_epi16(q8a_wq(type, b + off[3]), x);
+    const __m256i t = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(m0, m1), _mm256_hadd_epi16(m2, m3)),
+                                        _mm256_set1_epi16(1));
+    acc = _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(t), acc);
   }
+  _mm_storeu_ps(out, _mm_sub_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), corr));
 }
 
 /* n_rows rows of a q8a type, DQ_ROWS at a time; the branches fold per type. */
@@ -567,6 +590,20 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
                                                             const dq_q8a *a, int64_t nb, float *out)
 {
   int64_t r = 0;
+  if (!ROWS_VNNI && type != DQ_T_Q8_0) {
+    /* long rows too: 4864-element Q5_0 rows, 2 threads from DRAM, 10.9 GB/s
+     * one at a time, 14.0 grouped (Zen 3, alternating in one process) */
+    size_t off[DQ_ROWS] = { 0, rb, 2 * rb, 3 * rb };
+    for (; r + DQ_ROWS <= n_rows; r += DQ_ROWS) dot_q45_4(type, w + (size_t)r * rb, off, rb, a, nb, out + r);
+    if (r < n_rows) {
+      const int nr = (int)(n_rows - r);
+      float o4[DQ_ROWS];
+      for (int k = nr; k < DQ_ROWS; k++) off[k] = (size_t)(nr - 1) * rb;
+      dot_q45_4(type, w + (size_t)r * rb, off, rb, a, nb, o4);
+      for (int k = 0; k < nr; k++) out[r + k] = o4[k];
+    }
+    return;
+  }
   if ((ROWS_VNNI && type == DQ_T_Q8_0) || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
     for (; r < n_rows; r++) dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r);
     return;
