@@ -215,6 +215,36 @@
  * 1.5b shape Q4_K_M, two rounds at 07:00-07:04 UTC: pp512 docq 60.0, 54.9 vs
  * llama.cpp 38.2, 40.1; tg64 13.7, 14.1 vs 11.9, 13.2.
  *
+ * 2026-11-27, session 17, same Zen 3 host: AVX2 Q4_0/Q5_0 mat-vec folds four
+ * rows' int16 sums (dot_q45_4), the Q6_K mat-vec unrolled again (GCC had
+ * kept it a loop: 7.2 -> 17.7 GB/s in cache), K-quant mat-vecs prefetch 2 KiB
+ * ahead. Three rounds side by side as above, 08:35-08:39 UTC, load 1.6-2.0:
+ *   Q8_0   pp512 docq 179.0, 143.9, 179.1  llama.cpp 110.6, 106.4, 137.4  1.62x
+ *          tg64  docq 33.7, 32.8, 38.3     llama.cpp 27.0, 28.7, 31.1     1.17x
+ *   Q4_K_M pp512 docq 188.2, 163.2, 186.7  llama.cpp 89.4, 94.7, 94.2     1.98x
+ *          tg64  docq 42.1, 42.0, 44.4     llama.cpp 27.1, 30.2, 30.8     1.40x
+ * 1.5b shape Q4_K_M, two rounds at 08:43-08:46: pp512 56.7, 53.3 vs 40.2,
+ * 35.0; tg64 18.2, 19.3 vs 13.3, 13.9.
+ * Decode `--bw`, `-p 0 -n 64 -t 2 -r 5`, four runs (20 shares) per set:
+ *   Q4_K_M 08:33-08:34: 85 85 86 79 84 | 90 85 88 89 88 | 88 94 100 92 87 |
+ *          85 85 88 87 91 (median 87.5%)
+ *          08:40-08:41: 85 85 84 82 86 | 77 82 71 73 81 | 78 85 74 77 74 |
+ *          81 84 87 81 93 (median 81.5%); 38.6-46.8 t/s, 13.6-19.8 GB/s
+ *          against 15.4-26.1 read
+ *          08:47-08:48: 100 83 77 77 75 | 77 71 78 73 79 | 81 77 78 74 85 |
+ *          83 76 70 76 85 (median 77%); 38.7-46.3 t/s
+ *   Q8_0   08:34-08:35: 97 96 88 89 94 | 94 97 93 99 101 | 93 105 96 95 94 |
+ *          108 95 90 95 96 (median 95%); 31.7-36.4 t/s
+ *          08:47-08:48: 88 87 86 81 82 | 88 82 85 87 82 | 86 88 82 81 84 |
+ *          89 79 91 90 77 (median 85.5%); 34.6-35.2 t/s
+ * The host moves between phases: when its memory reads fast (22-26 GB/s)
+ * the compute-heavier Q4_K_M mix falls behind it. 2 threads, one 100 MB
+ * matrix, alternating pass by pass with the read (in /tmp, not committed):
+ * Q8_0 rows stream at 82-90% of the read, Q5_0 at 62-86% depending on the
+ * phase; a Q5_0 kernel without its fifth bits (wrong results, timing only)
+ * gained 12%, so the rest is the pattern of four short row streams.
+ * Resident: Q8_0 511.7 MiB (file 504 MiB, mapped), Q4_K_M 384.4 MiB (376.9).
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
