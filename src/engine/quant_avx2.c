@@ -474,8 +474,8 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * 17; prefetching each row's next block instead measured 10-20% slower).
  * Long Q8_0 rows go one at a time (dot_q8a_n): in parallel they streamed at
  * half the speed of one, with or without prefetches (AVX2's Q4_0 / Q5_0,
- * compute-bound, are grouped whatever the length). So does Q8_0 with VNNI: its one-row kernel
- * already keeps up with DRAM there, and grouped it measured 3-7% slower in
+ * compute-bound, are grouped whatever the length). So does all of Q8_0
+ * with VNNI: its one-row kernel already keeps up with DRAM there, and grouped it measured 3-7% slower in
  * whole-model decode with 1 thread on a Zen 4 (no difference with 2); with
  * AVX2 alone (a Zen 3) it is grouped, 5% faster (figures above). The
  * compute-bound Q4_0 / Q5_0 gain 20% in decode. */
