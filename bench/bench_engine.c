@@ -233,16 +233,29 @@
  *          against 15.4-26.1 read
  *          08:47-08:48: 100 83 77 77 75 | 77 71 78 73 79 | 81 77 78 74 85 |
  *          83 76 70 76 85 (median 77%); 38.7-46.3 t/s
+ *          09:00-09:01: 91 84 86 86 80 | 91 83 84 79 85 | 90 90 82 98 80 |
+ *          87 82 92 86 81 (median 85.5%); 41.9-44.0 t/s
+ *          09:02-09:03: 87 88 85 86 82 | 75 79 83 88 84 | 81 71 83 78 81 |
+ *          87 87 81 80 84 (median 83%); 36.4-42.5 t/s
+ *          all 100 runs: median 84%
  *   Q8_0   08:34-08:35: 97 96 88 89 94 | 94 97 93 99 101 | 93 105 96 95 94 |
  *          108 95 90 95 96 (median 95%); 31.7-36.4 t/s
  *          08:47-08:48: 88 87 86 81 82 | 88 82 85 87 82 | 86 88 82 81 84 |
  *          89 79 91 90 77 (median 85.5%); 34.6-35.2 t/s
+ *          09:00-09:01: 84 89 90 88 90 | 83 82 79 82 80 | 88 92 88 105 82 |
+ *          79 82 87 93 88 (median 87.5%); 30.6-33.7 t/s
+ *          09:02-09:03: 83 92 98 98 85 | 91 96 88 90 89 | 94 82 87 82 84 |
+ *          84 82 92 86 98 (median 88.5%); 34.7-35.7 t/s
+ *          all 80 runs: median 88%
  * The host moves between phases: when its memory reads fast (22-26 GB/s)
  * the compute-heavier Q4_K_M mix falls behind it. 2 threads, one 100 MB
  * matrix, alternating pass by pass with the read (in /tmp, not committed):
  * Q8_0 rows stream at 82-90% of the read, Q5_0 at 62-86% depending on the
  * phase; a Q5_0 kernel without its fifth bits (wrong results, timing only)
- * gained 12%, so the rest is the pattern of four short row streams.
+ * gained 12%, so the rest is the pattern of four short row streams. At
+ * 09:02 one pass each: Q8_0 (896) 85%, Q5_0 (896) 73%, Q5_0 (4864) 81%,
+ * Q4_K (4864) 81%, Q6_K (4864) 72%. Whole decode: 97% of the time is in
+ * the mat-vec runs, and within them one thread waits for the other 2.7%.
  * Resident: Q8_0 511.7 MiB (file 504 MiB, mapped), Q4_K_M 384.4 MiB (376.9).
  *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
