@@ -179,6 +179,12 @@ static inline void kq_scales_u64(const uint8_t *q, uint64_t *sc, uint64_t *m)
 #endif
 #endif
 
+/* Prefetch the `bytes` that lie DQ_KPF bytes past blk (a block of the row). */
+static inline __attribute__((always_inline)) void kq_prefetch(const void *blk, size_t bytes)
+{
+  for (size_t j = 0; DQ_KPF && j < bytes; j += 64) _mm_prefetch((const char *)blk + DQ_KPF + j, _MM_HINT_T0);
+}
+
 /* ---- Q4_K / Q5_K x q8k. q <= 31, |x| <= 127: maddubs pair sums <= 7874
  * (no int16 saturation); madd with the 6-bit scale gives int32 sums far below
  * 2^31. The mins term is dmin * sum_j m_j * (bsum_2j + bsum_2j+1), kept in a
@@ -210,13 +216,8 @@ static inline __attribute__((always_inline)) float dot_q45_k(int type, const voi
     const uint8_t *scales, *qs, *qh;
     uint16_t hd, hdmin;
     kq_fields(type, row, ib, &scales, &qs, &qh, &hd, &hdmin);
-    if (DQ_KPF) { /* the block DQ_KPF bytes ahead: 144 (Q4_K) or 176 (Q5_K) bytes from scales - 4 */
-      const char *p = (const char *)scales + DQ_KPF;
-      _mm_prefetch(p, _MM_HINT_T0);
-      _mm_prefetch(p + 64, _MM_HINT_T0);
-      _mm_prefetch(p + 128, _MM_HINT_T0);
-      if (type == DQ_T_Q5_K) _mm_prefetch(p + 192, _MM_HINT_T0);
-    }
+    kq_prefetch(type == DQ_T_Q4_K ? (const void *)((const dq_blk_q4_k *)row + ib) : (const void *)((const dq_blk_q5_k *)row + ib),
+                type == DQ_T_Q4_K ? sizeof(dq_blk_q4_k) : sizeof(dq_blk_q5_k));
     uint64_t sc8, m8;
     kq_scales_u64(scales, &sc8, &m8);
     const int8_t *x = a[ib].qs;
@@ -307,13 +308,7 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
   for (int64_t ib = 0; ib < nb; ib++) {
     const dq_blk_q6_k *b = w + ib;
     const int8_t *x = a[ib].qs;
-    if (DQ_KPF) { /* the block DQ_KPF bytes ahead (210 bytes) */
-      const char *p = (const char *)b + DQ_KPF;
-      _mm_prefetch(p, _MM_HINT_T0);
-      _mm_prefetch(p + 64, _MM_HINT_T0);
-      _mm_prefetch(p + 128, _MM_HINT_T0);
-      _mm_prefetch(p + 192, _MM_HINT_T0);
-    }
+    kq_prefetch(b, sizeof *b);
     __m256i sumi = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256(); /* two dependency chains */
     const __m256i sc16all = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales)); /* as sc16 below */
     /* unrolled: as a loop GCC kept q[] on the stack and branched on k & 1
