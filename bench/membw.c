@@ -9,8 +9,13 @@
 struct dq_membw {
   float *p;
   size_t n;           /* floats */
-  float sink[64];     /* one result per thread, so the reads are not optimized away */
 };
+
+typedef struct {
+  const uint8_t *p;
+  size_t n;           /* bytes */
+  float sink[64];     /* one result per thread, so the reads are not optimized away */
+} region;
 
 dq_membw *dq_membw_new(size_t bytes)
 {
@@ -30,21 +35,23 @@ void dq_membw_free(dq_membw *b)
   free(b);
 }
 
+/* Each thread reads one contiguous part, 128 bytes per step into four
+ * accumulators. Integer ORs, not float adds: the weights of a model are any
+ * bytes (NaNs, subnormals), and the reading must not depend on them. */
 static void read_part(void *arg, int ith, int nth)
 {
-  dq_membw *b = arg;
-  size_t steps = b->n / 32, per = steps / (size_t)nth;
-  size_t lo = per * (size_t)ith * 32, hi = ith == nth - 1 ? b->n : lo + per * 32;
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  for (size_t i = lo; i + 32 <= hi; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(b->p + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(b->p + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(b->p + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(b->p + i + 24));
+  region *b = arg;
+  size_t steps = b->n / 128, per = steps / (size_t)nth;
+  size_t lo = per * (size_t)ith * 128, hi = ith == nth - 1 ? steps * 128 : lo + per * 128;
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = lo; i < hi; i += 128) {
+    a0 = _mm256_or_si256(a0, _mm256_loadu_si256((const __m256i *)(b->p + i)));
+    a1 = _mm256_or_si256(a1, _mm256_loadu_si256((const __m256i *)(b->p + i + 32)));
+    a2 = _mm256_or_si256(a2, _mm256_loadu_si256((const __m256i *)(b->p + i + 64)));
+    a3 = _mm256_or_si256(a3, _mm256_loadu_si256((const __m256i *)(b->p + i + 96)));
   }
-  float t[8];
-  _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  b->sink[ith % 64] = t[0] + t[7];
+  const __m256i t = _mm256_or_si256(_mm256_or_si256(a0, a1), _mm256_or_si256(a2, a3));
+  b->sink[ith % 64] = (float)_mm256_extract_epi32(t, 0);
 }
 
 static double now(void)
@@ -60,17 +67,23 @@ static int cmp_d(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-double dq_membw_read(dq_membw *b, dq_pool *pool, int reps)
+double dq_membw_read_bytes(const void *p, size_t bytes, dq_pool *pool, int reps)
 {
+  region b = { .p = p, .n = bytes / 128 * 128 };
   double t[64];
   if (reps < 1) reps = 1;
   if (reps > 64) reps = 64;
   for (int r = 0; r < reps; r++) {
     double t0 = now();
-    dq_pool_run(pool, read_part, b);
+    dq_pool_run(pool, read_part, &b);
     t[r] = now() - t0;
   }
   qsort(t, (size_t)reps, sizeof *t, cmp_d);
   double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-  return (double)b->n * sizeof(float) / med / 1e9;
+  return (double)b.n / med / 1e9;
+}
+
+double dq_membw_read(dq_membw *b, dq_pool *pool, int reps)
+{
+  return dq_membw_read_bytes(b->p, b->n * sizeof(float), pool, reps);
 }

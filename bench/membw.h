@@ -21,4 +21,9 @@ void dq_membw_free(dq_membw *b);
  * work split evenly); the median pass in GB/s (1e9 bytes/s). */
 double dq_membw_read(dq_membw *b, dq_pool *pool, int reps);
 
+/* The same read over any `bytes` at p (e.g. a model's mapped weights: where
+ * the pages sit can matter as much as how many there are; see
+ * bench_engine.c). Same result units. */
+double dq_membw_read_bytes(const void *p, size_t bytes, dq_pool *pool, int reps);
+
 #endif
