@@ -258,6 +258,30 @@
  * the mat-vec runs, and within them one thread waits for the other 2.7%.
  * Resident: Q8_0 511.7 MiB (file 504 MiB, mapped), Q4_K_M 384.4 MiB (376.9).
  *
+ * 2026-11-27, session 18 (same Zen 3 VM), after dot_q45_4 folds with
+ * unpacks (vphaddw took ~2 cycles of the ~18 per four-row block). Q4_K_M
+ * decode alternating with the build before, 5 rounds of `-p 0 -n 64 -t 2
+ * -r 3`: median 40.1 -> 42.5 t/s. Side by side at 09:59-10:03 (load 1.2-2):
+ *   Q8_0   pp512 docq 164.2, 165.9, 166.0  llama.cpp 126.8, 123.7, 118.8  1.34x
+ *          tg64  docq 34.3, 33.8, 38.0     llama.cpp 26.3, 27.2, 26.4     1.30x
+ *   Q4_K_M pp512 docq 191.6, 189.0, 169.8  llama.cpp 94.0, 87.8, 90.8     2.08x
+ *          tg64  docq 44.4, 39.7, 44.7     llama.cpp 32.6, 27.6, 29.6     1.50x
+ * Decode `--bw` sets (20 shares each, medians; first against the anonymous
+ * buffer, then against the read of the mapped weights):
+ *   Q4_K_M 09:57 83% / 82%, 10:05 87% / 82.5%, 10:08 83% / 76.5%; 41.5-49.3 t/s
+ *   Q8_0   09:58 89% / 83%, 10:07 90.5% / 78.5%; 34.3-36.3 t/s
+ * The mapped weights read faster than the anonymous buffer in these sets
+ * (part of the file was PMD-mapped: 60 of 504 MB; the buffer has 4 KiB
+ * pages), slower in a throwaway test an hour before: neither reading is a
+ * clean ceiling, so both are printed. Pure-read patterns over one 100 MB
+ * matrix (2 threads, alternating pass by pass): a linear read with four
+ * loads per loop step matched membw; one load per step read 12% slower;
+ * four 952-byte rows side by side (the grouped mat-vec's pattern, with its
+ * prefetch, no arithmetic) 20% slower. There the Q8_0 mat-vec ran at
+ * 85-92% of membw and Q5_0 at 78-92% by the host's phase, so Q8_0 is near
+ * that pattern's limit; one row at a time (a linear stream) with four
+ * blocks folded per step measured the same for both.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
