@@ -270,6 +270,12 @@
  * buffer, then against the read of the mapped weights):
  *   Q4_K_M 09:57 83% / 82%, 10:05 87% / 82.5%, 10:08 83% / 76.5%; 41.5-49.3 t/s
  *   Q8_0   09:58 89% / 83%, 10:07 90.5% / 78.5%; 34.3-36.3 t/s
+ * (all 80 Q4_K_M runs: 86% / 80%; all 40 Q8_0 runs: 89% / 81.5%). The
+ * buffer then had 4 KiB pages; read with 2 MiB pages (membw.c since) it
+ * is 6-12% faster (24.4 vs 27.4 GB/s in a throwaway test), so those shares
+ * were against a handicapped reading. Against the 2 MiB-page buffer, 10:18-10:19:
+ *   Q4_K_M 79% / 83% (mapped); 42.2-46.0 t/s
+ *   Q8_0   78.5% / 84%;        31.3-36.5 t/s
  * The mapped weights read faster than the anonymous buffer in these sets
  * (part of the file was PMD-mapped: 60 of 504 MB; the buffer has 4 KiB
  * pages), slower in a throwaway test an hour before: neither reading is a

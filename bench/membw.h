@@ -12,7 +12,8 @@
 
 typedef struct dq_membw dq_membw;
 
-/* A buffer of `bytes` (>= 256 MiB reads DRAM, not cache) to read with pool's
+/* A buffer of `bytes` (>= 256 MiB reads DRAM, not cache; rounded down to
+ * whole 2 MiB pages, which it asks the kernel for) to read with pool's
  * threads. NULL when out of memory. */
 dq_membw *dq_membw_new(size_t bytes);
 void dq_membw_free(dq_membw *b);
