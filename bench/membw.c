@@ -22,9 +22,11 @@ dq_membw *dq_membw_new(size_t bytes)
 {
   dq_membw *b = calloc(1, sizeof *b);
   if (!b) return NULL;
-  b->n = bytes / (2u << 20) * (2u << 20) / sizeof(float); /* whole 2 MiB pages */
+  const size_t page = (size_t)2 << 20;
+  b->n = bytes / page * page / sizeof(float); /* whole 2 MiB pages */
   if (!b->n) b->n = bytes / 128 * 32;
-  b->p = aligned_alloc(2u << 20, b->n * sizeof(float));
+  /* aligned_alloc wants a size that is a multiple of the alignment */
+  b->p = aligned_alloc(b->n * sizeof(float) % page ? 64 : page, b->n * sizeof(float));
   if (!b->p) { free(b); return NULL; }
 #ifdef MADV_HUGEPAGE
   /* 2 MiB pages where the kernel grants them (transparent huge pages in
