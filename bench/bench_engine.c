@@ -259,7 +259,8 @@
  * Resident: Q8_0 511.7 MiB (file 504 MiB, mapped), Q4_K_M 384.4 MiB (376.9).
  *
  * 2026-11-27, session 18 (same Zen 3 VM), after dot_q45_4 folds with
- * unpacks (vphaddw took ~2 cycles of the ~18 per four-row block). Q4_K_M
+ * unpacks (each of its three vphaddw took ~2 cycles of the ~18 per
+ * four-row block). Q4_K_M
  * decode alternating with the build before, 5 rounds of `-p 0 -n 64 -t 2
  * -r 3`: median 40.1 -> 42.5 t/s. Side by side at 09:59-10:03 (load 1.2-2):
  *   Q8_0   pp512 docq 164.2, 165.9, 166.0  llama.cpp 126.8, 123.7, 118.8  1.34x
@@ -276,10 +277,10 @@
  * were against a handicapped reading. Against the 2 MiB-page buffer, 10:18-10:19:
  *   Q4_K_M 79% / 83% (mapped); 42.2-46.0 t/s
  *   Q8_0   78.5% / 84%;        31.3-36.5 t/s
- * The mapped weights read faster than the anonymous buffer in these sets
- * (part of the file was PMD-mapped: 60 of 504 MB; the buffer has 4 KiB
- * pages), slower in a throwaway test an hour before: neither reading is a
- * clean ceiling, so both are printed. Pure-read patterns over one 100 MB
+ * In the 4 KiB sets the mapped weights read faster than the buffer (part
+ * of the file was PMD-mapped: 22-60 of 504 MB), in the 2 MiB ones slower:
+ * the 2 MiB buffer is the machine's read, the mapped read what decode's own
+ * pages allow, so both are printed. Pure-read patterns over one 100 MB
  * matrix (2 threads, alternating pass by pass): a linear read with four
  * loads per loop step matched membw; one load per step read 12% slower;
  * four 952-byte rows side by side (the grouped mat-vec's pattern, with its
@@ -296,9 +297,8 @@
  * --bw: read the memory bandwidth (membw.h) with the same threads right
  * before and after each decode run, and print decode's share of it; then
  * the same read over the model's mapped weights themselves, the pages decode
- * actually streams (a file's page-cache pages can read slower than a fresh
- * anonymous buffer: on the Zen 3 VM of sessions 15-18, 22.5 against 28.8
- * GB/s in one throwaway test, and within a few percent in others). */
+ * actually streams (mostly 4 KiB-mapped page-cache pages: on the Zen 3 VM
+ * of session 18 they read 5-15% slower than the 2 MiB-page buffer). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
