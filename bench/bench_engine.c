@@ -298,7 +298,7 @@
  * before and after each decode run, and print decode's share of it; then
  * the same read over the model's mapped weights themselves, the pages decode
  * actually streams (mostly 4 KiB-mapped page-cache pages: on the Zen 3 VM
- * of session 18 they read 5-15% slower than the 2 MiB-page buffer). */
+ * of session 18 they read 5-7% slower than the 2 MiB-page buffer). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
