@@ -308,6 +308,7 @@
 
 #include "engine/forward.h"
 #include "engine/kernels.h"
+#include "engine/mapfile.h"
 #include "engine/model.h"
 #include "membw.h"
 #include "qwen_shape.h"
@@ -432,6 +433,10 @@ static int run(const char *dir, const char *shape, int q4km, int pp, int tg, int
    * then); VmHWM also counts writing the file when it was created here */
   printf("resident memory: %.1f MiB with the model loaded (file %.1f MiB, mapped; peak of the process %.1f MiB)\n",
          dq_bench_status_kib("VmRSS:") / 1024.0, st.st_size / 1048576.0, dq_bench_status_kib("VmHWM:") / 1024.0);
+  /* how much of the mapping the runs read through 2 MiB page entries (engine/mapfile.h) */
+  const long long huge = dq_map_huge_bytes(m->gguf->base);
+  printf("weights in 2 MiB pages: %.1f of %.1f MiB (load: %s)\n", huge < 0 ? 0.0 : huge / 1048576.0,
+         st.st_size / 1048576.0, dq_map_state_name(m->gguf->map_state));
   free(toks);
   dq_fwd_free(f);
   dq_model_free(m);

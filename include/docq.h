@@ -338,7 +338,13 @@ typedef struct docq_model docq_model;
 typedef struct docq_ctx docq_ctx;
 
 /* Load a GGUF model (llama, qwen2 architectures; or a tokenizer-only file for
- * tokenizing). Weights are memory-mapped, not copied. The result is immutable
+ * tokenizing). Weights are memory-mapped, not copied; on Linux in 2 MiB pages
+ * where the kernel allows (transparent huge pages not "never"), since decode
+ * streams every weight per token. A file of 8 MiB or more that the page cache
+ * holds in 4 KiB pages (just downloaded or copied) is dropped from the cache
+ * once, so that it is read back in 2 MiB pages: one read of the file from
+ * disk during the first generation. The environment variable
+ * DOCQ_MODEL_RECACHE=0 keeps the cache as it is. The result is immutable
  * and may be shared between threads. Errors: DOCQ_ENOTFOUND, DOCQ_ECORRUPT
  * (truncated or malformed file, named in the message), DOCQ_EUNSUPPORTED. */
 DOCQ_API int docq_model_load(docq_model **out, const char *path);

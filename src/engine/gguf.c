@@ -15,6 +15,7 @@
  * a small multiple of the file size. Values are decoded little-endian byte by
  * byte, so the reader does not depend on host endianness or alignment. */
 #include "engine/gguf.h"
+#include "engine/mapfile.h"
 
 #include "util/err.h"
 #include "util/mem.h"
@@ -459,7 +460,6 @@ int dq_gguf_open(dq_gguf **out, const char *path)
   *out = NULL;
   DQ_ASSERT_ARG(path);
   struct stat st;
-  void *map;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return dq_err_set(errno == ENOENT ? DOCQ_ENOTFOUND : DOCQ_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -476,10 +476,12 @@ int dq_gguf_open(dq_gguf **out, const char *path)
     close(fd);
     return dq_err_set(DOCQ_ECORRUPT, "%s: file is %lld bytes, too short to be a GGUF file", path, (long long)st.st_size);
   }
-  map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  dq_map map;
+  int rc = dq_map_file(&map, fd, (size_t)st.st_size, dq_map_policy_default(), path);
   close(fd); /* the mapping keeps the file alive */
-  if (map == MAP_FAILED) return dq_err_set(DOCQ_EIO, "%s: mmap failed: %s", path, strerror(errno));
-  return from_bytes(out, map, (size_t)st.st_size, path, 1);
+  if (rc < 0) return rc;
+  if ((rc = from_bytes(out, map.p, map.n, path, 1)) == 0) (*out)->map_state = map.state;
+  return rc;
 }
 
 int dq_gguf_from_buffer(dq_gguf **out, const void *p, size_t n)

@@ -61,7 +61,8 @@ typedef struct dq_gguf_tensor {
 typedef struct dq_gguf {
   char *path;             /* for messages; "<buffer>" for buffers */
   const uint8_t *base; size_t size;
-  int mapped;             /* 1 when base is our mmap */
+  int mapped;             /* 1 when base is our mmap (engine/mapfile.h) */
+  int map_state;          /* dq_map_state of that mapping */
   uint32_t version;
   uint32_t alignment;
   dq_gguf_kv *kv; size_t n_kv;
