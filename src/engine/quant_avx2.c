@@ -470,13 +470,14 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * go by, in memory order: R * bb bytes per block step (1-thread DRAM stream
  * of 896-element Q8_0 rows: 7 GB/s without, 19 with; one row at a time did
  * 17; prefetching each row's next block instead measured 10-20% slower).
- * Long Q8_0 rows go one at a time (dot_q8a_n): in parallel they streamed at
- * half the speed of one, with or without prefetches (AVX2's Q4_0 / Q5_0,
- * compute-bound, are grouped whatever the length). So does all of Q8_0
- * with VNNI: its one-row kernel already keeps up with DRAM there, and grouped it measured 3-7% slower in
+ * Q8_0 goes one row at a time (dot_q8a_n): long rows in parallel streamed
+ * at half the speed of one, with or without prefetches; with VNNI its
+ * one-row kernel keeps up with DRAM, and grouped it measured 3-7% slower in
  * whole-model decode with 1 thread on a Zen 4 (no difference with 2); with
- * AVX2 alone (a Zen 3) it is grouped, 5% faster (figures above). The
- * compute-bound Q4_0 / Q5_0 gain 20% in decode. */
+ * AVX2 alone (a Zen 3) grouping was 5% faster while the weights sat in
+ * 4 KiB pages, but from 2 MiB pages (engine/mapfile.h) one row at a time
+ * with the prefetch of DQ_PF_ROW is faster (figures there). AVX2's Q4_0 /
+ * Q5_0, compute-bound, are grouped whatever the length: 20% in decode. */
 #ifndef DQ_PF_GROUPS
 #if ROWS_VNNI
 #define DQ_PF_GROUPS 2 /* row groups ahead that are prefetched */
@@ -487,15 +488,19 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
 #endif
 #endif
 #define DQ_ROWS_MAX_GROUP 4096 /* bytes of a group of rows done side by side, at most */
-/* One row at a time (long Q8_0 rows, the 4864-element feed-forward down
- * matrix): a prefetch DQ_PF_ROW bytes ahead of the block. Whole-model Q8_0
- * decode with the weights in 2 MiB pages, 2 threads, 16-20 rounds of 32
- * tokens alternating in one process, median speed ratio against none (Zen 3,
- * 2026-11-27): 512 bytes 1.028, 1024 1.043, 2048 1.075 / 1.056 / 1.024 (three
- * sets), 3072 1.049, 4096 1.053, 8192 1.024. Not measured with VNNI, where
- * this one-row kernel was found to keep up with DRAM, so it stays off there. */
+/* One row at a time (Q8_0): a prefetch DQ_PF_ROW bytes ahead of the block.
+ * Whole-model Q8_0 decode with the weights in 2 MiB pages, 2 threads, 16-20
+ * rounds of 32 tokens alternating in one process, median speed ratios (Zen 3,
+ * 2026-11-27). The 4864-element rows alone against no prefetch: 512 bytes
+ * 1.028, 1024 1.043, 2048 1.075 / 1.056 / 1.024 (three sets), 3072 1.049,
+ * 4096 1.053, 8192 1.024. Then the 896-element rows one at a time too, against
+ * grouped by four (both with the long rows' prefetch): 1.048, 1.077, 1.051 at
+ * 2048, 1.067 at 3072, 1.037 at 4096; and all one row, by distance: 3072 vs
+ * 2048 1.043 / 1.022, 2560 vs 2048 1.047, 4096 vs 3072 0.963, 3584 vs 3072
+ * 0.989, 2560 vs 3072 1.003. Not measured with VNNI, where this one-row
+ * kernel was found to keep up with DRAM, so it stays off there. */
 #ifndef DQ_PF_ROW
-#define DQ_PF_ROW (ROWS_VNNI ? 0 : 2048)
+#define DQ_PF_ROW (ROWS_VNNI ? 0 : 3072)
 #endif
 static inline __attribute__((always_inline)) void q8a_prefetch(const int R, const size_t bb, const uint8_t *w, size_t rb,
                                                                int64_t ib)
@@ -629,7 +634,7 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
     }
     return;
   }
-  if ((ROWS_VNNI && type == DQ_T_Q8_0) || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
+  if (type == DQ_T_Q8_0 || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
     for (; r < n_rows; r++) dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r);
     return;
   }
