@@ -289,6 +289,32 @@
  * that pattern's limit; one row at a time (a linear stream) with four
  * blocks folded per step measured the same for both.
  *
+ * 2026-11-27, session 19 (same VM). The model files now sit in 2 MiB
+ * page-cache folios mapped by 2 MiB entries (engine/mapfile.h; the line
+ * "weights in 2 MiB pages" says how much). Decode of the same weights from
+ * 2 MiB vs 4 KiB pages, 20 alternating rounds of 32 tokens in one process:
+ * Q8_0 1.062x, Q4_K_M 1.016x. Then Q8_0 one row at a time with a prefetch
+ * 3 KiB ahead (quant_avx2.c, DQ_PF_ROW): 1.05-1.08x more. A diagnostic
+ * build with the mat-vec kernels replaced by a linear read of the same
+ * rows (same pool runs, claims and serial steps) decoded at 92-94% of the
+ * 2 MiB buffer's read and 96-100% of the mapped read: the structure costs
+ * ~7%, the rest is the kernels' access pattern and arithmetic. `--bw`
+ * sets (20 shares each, medians, against the 2 MiB buffer / the mapped
+ * weights), before -> after the prefetch change:
+ *   Q8_0   11:06 79% / 84% -> 11:17 83% / 87% -> (one row) 11:29 88.5% / 89.5%
+ *   Q4_K_M 11:07 75.5% / 78.5% -> 11:18 79.5% / 84.5% -> 11:30 78% / 85%
+ * Q4_K_M stays below 85%: its Q5_0 rows (44% of the bytes) ran at ~15.5
+ * GB/s beside Q8_0's ~18.8 in the same minutes (per-op timing, a
+ * throwaway build); one row at a time with the prefetch measured 8% slower
+ * for them, and no prefetch distance (2.5-7.6 KiB) beat one group ahead.
+ * Side by side (/tmp/gg/side.sh: `-p 512 -n 64 -t 2 -r 3` then llama-bench
+ * d32676d7 on the same files, now in 2 MiB pages for both), 11:33-11:38,
+ * load 1.2-2.0:
+ *   Q8_0   pp512 docq 137.4, 153.6, 151.8  llama.cpp 107.3, 118.8, 113.5  1.28-1.34x
+ *          tg64  docq 31.5, 32.2, 36.9     llama.cpp 21.6, 22.8, 23.3     1.41-1.58x
+ *   Q4_K_M pp512 docq 179.0, 183.9, 195.3  llama.cpp 88.6, 86.1, 84.5     2.02-2.31x
+ *          tg64  docq 35.6, 38.8, 42.1     llama.cpp 27.1, 27.4, 27.8     1.32-1.51x
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
@@ -297,8 +323,9 @@
  * --bw: read the memory bandwidth (membw.h) with the same threads right
  * before and after each decode run, and print decode's share of it; then
  * the same read over the model's mapped weights themselves, the pages decode
- * actually streams (mostly 4 KiB-mapped page-cache pages: on the Zen 3 VM
- * of session 18 they read 5-7% slower than the 2 MiB-page buffer). */
+ * actually streams (in 2 MiB pages where the page cache holds the file so;
+ * in 4 KiB ones, on the Zen 3 VM of session 18, they read 5-7% slower than
+ * the 2 MiB-page buffer). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
