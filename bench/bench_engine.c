@@ -303,10 +303,18 @@
  * weights), before -> after the prefetch change:
  *   Q8_0   11:06 79% / 84% -> 11:17 83% / 87% -> (one row) 11:29 88.5% / 89.5%
  *   Q4_K_M 11:07 75.5% / 78.5% -> 11:18 79.5% / 84.5% -> 11:30 78% / 85%
- * Q4_K_M stays below 85%: its Q5_0 rows (44% of the bytes) ran at ~15.5
- * GB/s beside Q8_0's ~18.8 in the same minutes (per-op timing, a
- * throwaway build); one row at a time with the prefetch measured 8% slower
- * for them, and no prefetch distance (2.5-7.6 KiB) beat one group ahead.
+ *   again 11:44-11:45: Q8_0 84% / 90%, Q4_K_M 74% / 81%; over both sets
+ *   (40 runs each) Q8_0 85.5% / 90% at 34.0-38.4 t/s, Q4_K_M 76% / 81.5%
+ *   at 42.2-49.0 t/s.
+ * Q4_K_M stays below 85% because its Q5_0 rows (44% of the bytes) and
+ * Q4_K rows (8%) are compute-bound here: decode from cache (bench_kernels
+ * with one copy of each matrix, 3-4 MiB, 2 threads) runs Q5_0 at 17-25
+ * GB/s and Q4_K at 21-25, about the DRAM read itself, where Q8_0 runs at
+ * 37-42 and Q6_K at 30-35. In decode, Q5_0 ran at ~15.5 GB/s beside Q8_0's
+ * ~18.8 in the same minutes (per-op timing, a throwaway build). For Q5_0,
+ * one row at a time with the prefetch (per-row or four blocks folded)
+ * measured 0.92-1.02x of the grouped kernel, and no prefetch distance
+ * (2.5-7.6 KiB) or hint (T1, NTA) beat one group ahead with T0.
  * Side by side (/tmp/gg/side.sh: `-p 512 -n 64 -t 2 -r 3` then llama-bench
  * d32676d7 on the same files, now in 2 MiB pages for both), 11:33-11:38,
  * load 1.2-2.0:
