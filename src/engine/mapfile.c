@@ -125,26 +125,39 @@ static void drop(const dq_map *m, int fd, size_t off, size_t len)
 }
 
 /* The re-cache step of DQ_MAP_RECACHE on an advised, aligned mapping that
- * nothing has touched yet, so FilePmdMapped counts only what we fault here. */
-#define PROBES 8
+ * nothing has touched yet, so FilePmdMapped counts only what we fault here.
+ * A cache can be part huge, part small (pages evicted and read back by a
+ * program that did not advise, or by readahead in smaller folios), so
+ * extents spread over the file are sampled; the file is re-cached only when
+ * at least a quarter of them are small, so a file that re-caching left
+ * mostly huge is not re-read at every load. */
+#define PROBES 32
 static int recache(dq_map *m, int fd)
 {
   if (resident_share(m->p, m->n) < 0.125) return DQ_MAP_S_ADVISED; /* faults will read it in 2 MiB folios */
-  /* sample extents spread over the file: a cache can be part huge, part small
-   * (pages evicted and read back by a program that did not advise) */
-  long long h = dq_map_huge_bytes(m->p), h1;
-  if (h < 0) return DQ_MAP_S_ADVISED; /* cannot tell: leave the cache alone */
-  size_t small = SIZE_MAX, last = SIZE_MAX;
+  const long long h0 = dq_map_huge_bytes(m->p);
+  if (h0 < 0) return DQ_MAP_S_ADVISED; /* cannot tell: leave the cache alone */
+  size_t off[PROBES];
+  int np = 0;
   for (size_t i = 0; i < PROBES; i++) {
-    const size_t off = (m->n / (2 * PROBES) * (2 * i + 1)) & ~(HUGE_SZ - 1);
-    if (off == last || off + HUGE_SZ > m->n) continue;
-    last = off;
-    populate(m->p + off, HUGE_SZ);
-    if ((h1 = dq_map_huge_bytes(m->p)) < h + (long long)HUGE_SZ) small = off;
+    const size_t o = (m->n / (2 * PROBES) * (2 * i + 1)) & ~(HUGE_SZ - 1);
+    if ((np && o == off[np - 1]) || o + HUGE_SZ > m->n) continue;
+    populate(m->p + o, HUGE_SZ);
+    off[np++] = o;
+  }
+  const long long huge = (dq_map_huge_bytes(m->p) - h0) / (long long)HUGE_SZ;
+  if (np == 0 || (np - huge) * 4 < np) return DQ_MAP_S_HUGE;
+  /* find a small extent: unmap, then fault them again one at a time */
+  madvise((void *)m->p, m->n, MADV_DONTNEED);
+  long long h = dq_map_huge_bytes(m->p), h1;
+  size_t small = SIZE_MAX;
+  for (int k = 0; k < np && small == SIZE_MAX; k++) {
+    populate(m->p + off[k], HUGE_SZ);
+    if ((h1 = dq_map_huge_bytes(m->p)) < h + (long long)HUGE_SZ) small = off[k];
     h = h1;
   }
-  if (small == SIZE_MAX) return DQ_MAP_S_HUGE;
-  /* can this file come back in 2 MiB folios? try on one small extent */
+  if (small == SIZE_MAX) return DQ_MAP_S_HUGE; /* they came back huge (mapped small the first time) */
+  /* can this file come back in 2 MiB folios? try on that extent */
   drop(m, fd, small, HUGE_SZ);
   populate(m->p + small, HUGE_SZ);
   if (dq_map_huge_bytes(m->p) < h + (long long)HUGE_SZ) return DQ_MAP_S_NO_LARGE;

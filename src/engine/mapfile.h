@@ -14,10 +14,10 @@
  * pages unless built with READ_ONLY_THP_FOR_FS.
  *
  * So dq_map_file maps 2 MiB-aligned, advises MADV_HUGEPAGE and, under
- * DQ_MAP_RECACHE, when the file is mostly cached and one of 8 extents
- * sampled across it is in small folios, and dropping and re-reading that
- * extent gives a 2 MiB folio, drops the file's clean cached pages so they
- * come back in 2 MiB folios as the model reads them. Dropping is safe (clean pages only; pages
+ * DQ_MAP_RECACHE, when the file is mostly cached and at least a quarter of
+ * up to 32 extents sampled across it are in small folios, and dropping and
+ * re-reading one of those gives a 2 MiB folio, drops the file's clean
+ * cached pages so they come back in 2 MiB folios as the model reads them. Dropping is safe (clean pages only; pages
  * that other processes have mapped stay) and costs one read of the file from
  * disk, once: later loads find the large folios in the cache. */
 #ifndef DQ_ENGINE_MAPFILE_H
@@ -36,7 +36,7 @@ enum dq_map_policy {
 enum dq_map_state {
   DQ_MAP_S_PLAIN = 0,     /* small file, plain policy, or no 2 MiB pages on this system */
   DQ_MAP_S_ADVISED,       /* advised; the file was mostly not cached, or the policy forbade a probe */
-  DQ_MAP_S_HUGE,          /* the sampled extents were all in 2 MiB folios already */
+  DQ_MAP_S_HUGE,          /* at least 3/4 of the sampled extents were in 2 MiB folios already */
   DQ_MAP_S_RECACHED,      /* small folios dropped: they come back in 2 MiB folios */
   DQ_MAP_S_NO_LARGE,      /* re-reading the probe extent gave small folios again (a file system
                            * without large folios, or pages another process maps): left as it was */
