@@ -476,7 +476,7 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * whole-model decode with 1 thread on a Zen 4 (no difference with 2); with
  * AVX2 alone (a Zen 3) grouping was 5% faster while the weights sat in
  * 4 KiB pages, but from 2 MiB pages (engine/mapfile.h) one row at a time
- * with the prefetch of DQ_PF_ROW is faster (figures there). AVX2's Q4_0 /
+ * with the prefetch of DQ_PF_ROW is faster (figures at DQ_PF_ROW). AVX2's Q4_0 /
  * Q5_0, compute-bound, are grouped whatever the length: 20% in decode. */
 #ifndef DQ_PF_GROUPS
 #if ROWS_VNNI
