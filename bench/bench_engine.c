@@ -305,7 +305,12 @@
  *   Q4_K_M 11:07 75.5% / 78.5% -> 11:18 79.5% / 84.5% -> 11:30 78% / 85%
  *   again 11:44-11:45: Q8_0 84% / 90%, Q4_K_M 74% / 81%; over both sets
  *   (40 runs each) Q8_0 85.5% / 90% at 34.0-38.4 t/s, Q4_K_M 76% / 81.5%
- *   at 42.2-49.0 t/s.
+ *   at 42.2-49.0 t/s. In those sets only part of the weights were in 2 MiB
+ *   pages (Q8_0 372 and 318 of 504 MiB, Q4_K_M 240 and 216 of 377: the
+ *   page cache here is churned, and 8 sampled extents did not see it; see
+ *   mapfile.c). Re-cached with 32 samples, 12:05-12:06 (478 / 330 MiB in
+ *   2 MiB pages): Q8_0 91.5% / 90% at 27.5-37.9 t/s, Q4_K_M 78% / 82.5% at
+ *   40.4-46.5 t/s.
  * Q4_K_M stays below 85% because its Q5_0 rows (44% of the bytes) and
  * Q4_K rows (8%) are compute-bound here: decode from cache (bench_kernels
  * with one copy of each matrix, 3-4 MiB, 2 threads) runs Q5_0 at 17-25
