@@ -319,7 +319,13 @@
  * ~18.8 in the same minutes (per-op timing, a throwaway build). For Q5_0,
  * one row at a time with the prefetch (per-row or four blocks folded)
  * measured 0.92-1.02x of the grouped kernel, and no prefetch distance
- * (2.5-7.6 KiB) or hint (T1, NTA) beat one group ahead with T0.
+ * (2.5-7.6 KiB) or hint (T1, NTA) beat one group ahead with T0. The
+ * 1.5B shape, whose Q4_K_M is K-quants throughout (1536 is a multiple of
+ * 256, so no Q5_0 fallback), 12:27-12:29, `--shape 1.5b --mix q4_k_m -p 0
+ * -n 64 -t 2 -r 5 --bw` three times: 87% / 86% (median of 15), 19.0-20.2 t/s.
+ * Q8_0 prefill beside llama-bench again, 12:24-12:26, five rounds of `-p
+ * 512 -n 0 -r 3`: docq 191.5, 182.9, 185.9, 189.0, 176.6; llama.cpp 114.8,
+ * 141.4, 138.4, 102.7, 119.9 (1.29-1.84x, median 1.47x).
  * Side by side (/tmp/gg/side.sh: `-p 512 -n 64 -t 2 -r 3` then llama-bench
  * d32676d7 on the same files, now in 2 MiB pages for both), 11:33-11:38,
  * load 1.2-2.0:
