@@ -326,6 +326,11 @@
  * Q8_0 prefill beside llama-bench again, 12:24-12:26, five rounds of `-p
  * 512 -n 0 -r 3`: docq 191.5, 182.9, 185.9, 189.0, 176.6; llama.cpp 114.8,
  * 141.4, 138.4, 102.7, 119.9 (1.29-1.84x, median 1.47x).
+ * After dot_q45_4 joined its scales in a general register (Q4_K_M decode
+ * 1.006-1.043x in-process), 12:39-12:41, weights 376 of 377 / 466 of 504
+ * MiB in 2 MiB pages: Q4_K_M 84% / 83% and 84.5% / 83% (84% / 83% over
+ * the 40 runs, 41.9-51.1 t/s); Q8_0 88.5% / 87% (with 12:05's set, 91% /
+ * 90% over 40 runs).
  * Side by side (/tmp/gg/side.sh: `-p 512 -n 64 -t 2 -r 3` then llama-bench
  * d32676d7 on the same files, now in 2 MiB pages for both), 11:33-11:38,
  * load 1.2-2.0:
