@@ -74,10 +74,11 @@ long long dq_map_huge_bytes(const void *p)
 {
   FILE *f = fopen("/proc/self/smaps", "r");
   if (!f) return -1;
-  char line[512];
+  char *line = NULL; /* whole lines: a mapped file's path can be long */
+  size_t cap = 0;
   long long kb = -1;
   int in = 0;
-  while (fgets(line, sizeof line, f)) {
+  while (getline(&line, &cap, f) > 0) {
     unsigned long long a, b;
     /* VMA headers start with a lower-case hex address; fields with a capital */
     if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) {
@@ -87,6 +88,7 @@ long long dq_map_huge_bytes(const void *p)
       kb = strtoll(line + 14, NULL, 10);
     }
   }
+  free(line);
   fclose(f);
   return kb < 0 ? -1 : kb * 1024;
 }
@@ -145,16 +147,18 @@ static int recache(dq_map *m, int fd)
     populate(m->p + o, HUGE_SZ);
     off[np++] = o;
   }
-  const long long huge = (dq_map_huge_bytes(m->p) - h0) / (long long)HUGE_SZ;
+  const long long h1 = dq_map_huge_bytes(m->p);
+  if (h1 < 0) return DQ_MAP_S_ADVISED;
+  const long long huge = (h1 - h0) / (long long)HUGE_SZ;
   if (np == 0 || (np - huge) * 4 < np) return DQ_MAP_S_HUGE;
   /* find a small extent: unmap, then fault them again one at a time */
   madvise((void *)m->p, m->n, MADV_DONTNEED);
-  long long h = dq_map_huge_bytes(m->p), h1;
+  long long h = dq_map_huge_bytes(m->p), hk;
   size_t small = SIZE_MAX;
   for (int k = 0; k < np && small == SIZE_MAX; k++) {
     populate(m->p + off[k], HUGE_SZ);
-    if ((h1 = dq_map_huge_bytes(m->p)) < h + (long long)HUGE_SZ) small = off[k];
-    h = h1;
+    if ((hk = dq_map_huge_bytes(m->p)) < h + (long long)HUGE_SZ) small = off[k];
+    h = hk;
   }
   if (small == SIZE_MAX) return DQ_MAP_S_HUGE; /* they came back huge (mapped small the first time) */
   /* can this file come back in 2 MiB folios? try on that extent */
