@@ -339,6 +339,29 @@
  *   Q4_K_M pp512 docq 179.0, 183.9, 195.3  llama.cpp 88.6, 86.1, 84.5     2.02-2.31x
  *          tg64  docq 35.6, 38.8, 42.1     llama.cpp 27.1, 27.4, 27.8     1.32-1.51x
  *
+ * 2026-11-27, session 20 (same VM): the Q5_0 fifth bits by psignb (four
+ * vector ops per block instead of five) and dot_q45_4's correction scaled
+ * once at the end; both give the same bits. Q4_K_M decode, in-process
+ * A/B on 2 MiB-page weights (a throwaway harness, rounds of 32 tokens
+ * alternating): 1.011, 1.029, 1.032, then 1.016, 1.014 for the second;
+ * with no fifth bits at all (wrong results, timing only) 1.075. The host
+ * was in a faster memory phase than in session 19 (the read 22-30 GB/s), so
+ * the shares fell while t/s rose (`--bw` sets, 20 runs each, against the
+ * 2 MiB buffer / the mapped weights):
+ *   Q4_K_M 13:22 78% / 80%, 13:31 79.5% / 81%, 13:38 75.5% / 79%; 42.9-51.3 t/s
+ *   Q8_0   13:31 84% / 88.5%, 13:39 86.5% / 88%; 35.0-39.3 t/s
+ * Side by side, 13:32-13:36 (load 1.5-2.0):
+ *   Q8_0   pp512 docq 176.2, 170.5, 179.8  llama.cpp 110.8, 118.8, 115.9  1.44-1.59x
+ *          tg64  docq 37.2, 34.1, 44.7     llama.cpp 26.0, 27.1, 25.7     1.26-1.74x
+ *   Q4_K_M pp512 docq 169.2, 178.5, 163.0  llama.cpp 85.9, 101.4, 90.2    1.76-1.97x
+ *          tg64  docq 42.1, 48.7, 44.0     llama.cpp 27.1, 33.0, 30.8     1.43-1.56x
+ * Tried and dropped (in-process A/B): the fifth bits from h and h << 4
+ * joined in a general register, through the stack, with min (one vector
+ * op fewer, but more µops in all: 0.96-0.97); eight Q5_0 rows per step
+ * with one convert and FMA for all eight (0.97-1.00); |w| stored beside w
+ * in the Q8_0 GEMM's packed tile so the step skips its vpabsb (prefill
+ * 0.99-1.08, within the noise: the step is bound by its 16 multiplies).
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
