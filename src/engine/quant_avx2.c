@@ -616,9 +616,10 @@ static inline __attribute__((always_inline)) void dot_q45_4(const int type, cons
      * 1.033, 1.016 in four sets of 20-24 rounds) */
     const __m128i dv = _mm_cvtsi64_si128((long long)((uint64_t)d0 | (uint64_t)d1 << 16 | (uint64_t)d2 << 32 | (uint64_t)d3 << 48));
     const __m128 dw = _mm_cvtph_ps(dv), s = _mm_mul_ps(dw, _mm_set1_ps(a[ib].d));
-    /* o is 8 or 16, so scaling the sum once at the end rounds as exactly as
-     * scaling each term, and saves a multiply and broadcast per block
-     * (Q4_K_M decode, A/B as in q5_add_hbits: 1.016, 1.014) */
+    /* o (8 or 16) is a power of two, so scaling the sum once at the end
+     * gives the same bits as scaling each term, and saves a multiply and a
+     * broadcast per block (Q4_K_M decode, A/B as in q5_add_hbits: 1.016,
+     * 1.014) */
     corr = _mm_fmadd_ps(dw, _mm_set1_ps(a[ib].s), corr);
     const __m256i m0 = _mm256_maddubs_epi16(q8a_wq(type, b + off[0]), x), m1 = _mm256_maddubs_epi16(q8a_wq(type, b + off[1]), x);
     const __m256i m2 = _mm256_maddubs_epi16(q8a_wq(type, b + off[2]), x), m3 = _mm256_maddubs_epi16(q8a_wq(type, b + off[3]), x);
