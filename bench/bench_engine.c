@@ -360,7 +360,12 @@
  * op fewer, but more µops in all: 0.96-0.97); eight Q5_0 rows per step
  * with one convert and FMA for all eight (0.97-1.00); |w| stored beside w
  * in the Q8_0 GEMM's packed tile so the step skips its vpabsb (prefill
- * 0.99-1.08, within the noise: the step is bound by its 16 multiplies).
+ * 0.99-1.08, within the noise: the step is bound by its 16 multiplies);
+ * mat-vec claims of 8-32 KiB instead of 16-128 (0.97-1.00); each thread
+ * prefetching (T1) its share of the layer's ffn_down while the Q5_0
+ * gate/up computes, one line per block step, to read it back from L3
+ * (0.931; at half the rate 0.979: no idle bandwidth there to use, or the
+ * lines do not survive in the VM's shared L3).
  *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
