@@ -77,7 +77,7 @@ static inline __m256i q5_add_hbits(__m256i q, const uint8_t *qh)
   memcpy(&h, qh, 4);
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
   /* the 32 bits are a byte mask as they are: kmov + masked move, where the
-   * AVX2 form below takes five ops; Q5_0 is the bulk of a Q4_K_M file of a
+   * AVX2 form below takes four ops; Q5_0 is the bulk of a Q4_K_M file of a
    * small model and its mat-vec is compute-bound, so this shows in decode */
   return _mm256_or_si256(q, _mm256_maskz_mov_epi8((__mmask32)h, _mm256_set1_epi8(16)));
 #else
@@ -568,8 +568,9 @@ static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, c
  * madd adds each pair. The same sums as two rounds of hadd and a madd, but
  * vphaddw costs ~2 cycles on Zen 3 where an unpack takes half of one: in an
  * L1-resident loop (896-element Q5_0 rows, 1 thread) 3.95 -> 3.72 TSC
- * ticks per row-block with the blend of q5_add_hbits; 2 threads from
- * DRAM, alternating in one process, 16.5 -> 17.3 GB/s (read bandwidth 21). */
+ * ticks per row-block, with q5_add_hbits in its earlier blend form; 2
+ * threads from DRAM, alternating in one process, 16.5 -> 17.3 GB/s (read
+ * bandwidth 21). */
 static inline __attribute__((always_inline)) __m256i fold4_rows(__m256i m0, __m256i m1, __m256i m2, __m256i m3)
 {
   const __m256i u01 = _mm256_add_epi16(_mm256_unpacklo_epi32(m0, m1), _mm256_unpackhi_epi32(m0, m1));
