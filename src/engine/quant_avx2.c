@@ -472,10 +472,11 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
 
 /* R rows side by side are R short streams (a 896-element Q8_0 row is 15
  * cache lines), too short for the hardware prefetcher to lock on, so the
- * bytes of the rows DQ_PF_GROUPS groups ahead are prefetched as the blocks
- * go by, in memory order: R * bb bytes per block step (1-thread DRAM stream
- * of 896-element Q8_0 rows: 7 GB/s without, 19 with; one row at a time did
- * 17; prefetching each row's next block instead measured 10-20% slower).
+ * bytes of the rows DQ_PF_HALF_GROUPS / 2 groups ahead are prefetched as
+ * the blocks go by, in memory order: R * bb bytes per block step (1-thread
+ * DRAM stream of 896-element Q8_0 rows: 7 GB/s without, 19 with; one row at
+ * a time did 17; prefetching each row's next block instead measured 10-20%
+ * slower).
  * Q8_0 goes one row at a time (dot_q8a_n): long rows in parallel streamed
  * at half the speed of one, with or without prefetches; with VNNI its
  * one-row kernel keeps up with DRAM, and grouped it measured 3-7% slower in
@@ -484,13 +485,20 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * 4 KiB pages, but from 2 MiB pages (engine/mapfile.h) one row at a time
  * with the prefetch of DQ_PF_ROW is faster (figures at DQ_PF_ROW). AVX2's Q4_0 /
  * Q5_0, compute-bound, are grouped whatever the length: 20% in decode. */
-#ifndef DQ_PF_GROUPS
+#ifndef DQ_PF_HALF_GROUPS
 #if ROWS_VNNI
-#define DQ_PF_GROUPS 2 /* row groups ahead that are prefetched */
+#define DQ_PF_HALF_GROUPS 4 /* half row groups ahead that are prefetched (2 groups) */
 #else
-#define DQ_PF_GROUPS 1 /* Zen 3, 1 thread, 380 MB of 896-element rows from DRAM: Q8_0 10.0-10.3 GB/s at 1 group ahead,
-                          9.1-9.6 at 2, 7.2-9.0 at 3-16, 4.7-5.1 at 0; Q5_0 9.5 at 1, 7.3 at 2. Two threads
-                          (whole-model decode, 3 alternating rounds per mix): no difference beyond the noise. */
+/* 1.5 groups. Zen 3, 1 thread, 380 MB of 896-element rows from DRAM, 4 KiB
+ * pages: Q8_0 10.0-10.3 GB/s at 1 group ahead, 9.1-9.6 at 2, 7.2-9.0 at
+ * 3-16, 4.7-5.1 at 0; Q5_0 9.5 at 1, 7.3 at 2. Q8_0 now goes one row at a
+ * time (DQ_PF_ROW), so this serves Q4_0 / Q5_0. Whole-model Q4_K_M decode,
+ * 2 MiB pages, 2 threads, in-process A/B of 24-40 rounds against 1 group
+ * (2026-11-27): 1.125 groups 1.005, 1.25 1.039 / 1.009, 1.5 1.024 / 1.017 /
+ * 1.013, 2 1.023, 3 1.010: every set above 1, each within its own quartiles:
+ * about 2%. Q5_0 is compute-bound there (its in-model rate is its rate
+ * from cache), so the distance matters little. */
+#define DQ_PF_HALF_GROUPS 3
 #endif
 #endif
 #define DQ_ROWS_MAX_GROUP 4096 /* bytes of a group of rows done side by side, at most */
@@ -511,7 +519,7 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
 static inline __attribute__((always_inline)) void q8a_prefetch(const int R, const size_t bb, const uint8_t *w, size_t rb,
                                                                int64_t ib)
 {
-  const uint8_t *p = w + DQ_PF_GROUPS * (size_t)R * rb + (size_t)ib * (size_t)R * bb;
+  const uint8_t *p = w + DQ_PF_HALF_GROUPS * (size_t)R * rb / 2 + (size_t)ib * (size_t)R * bb;
   for (size_t j = 0; j < (size_t)R * bb; j += 64) _mm_prefetch((const char *)p + j, _MM_HINT_T0);
 }
 
