@@ -10,12 +10,15 @@
  * own threads, and (AVX512-VNNI builds) the register-only peak of the int8
  * dot instruction per thread, the ceiling of the Q8_0 / Q4_0 / Q5_0 int8
  * GEMM that dq_matmul uses for their prefill (2 ops per multiply-add, as
- * GFLOP/s counts them). Every figure is the median of repeated runs. To
+ * GFLOP/s counts them). --resident keeps one copy of each decode matrix
+ * (2-4 MiB, in L2/L3 after the first call): the kernels' compute rate, the
+ * ceiling of their decode where it is below the DRAM figure. Every figure is the median of repeated runs. To
  * compare dq_matmul's paths at one batch size, build with
  * -DDQ_G8_MIN_TOK=1000000 (no int8 GEMM) or -DDQ_BLAS_MIN_TOK=N.
  *
  * usage: bench_kernels [--reps N] [--types q8_0,q4_0,...] [--threads 1,2]
- *                      [--no-vocab] [--no-prefill] [--no-decode] [--cpu] [--ntok N] */
+ *                      [--no-vocab] [--no-prefill] [--no-decode] [--cpu] [--ntok N]
+ *                      [--resident] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
  * time. On a shared machine this estimates what the code does when it has
  * the cores to itself (spin-waiting is counted, preemption is not). */
 static int g_cpu_clock;
+static int g_resident; /* --resident: one copy of each decode matrix */
 static int g_nthreads = 1;
 static double now_s(void)
 {
@@ -118,7 +122,7 @@ static void bench_decode(dq_pool *pool, int type, const char *tn, int64_t n_in, 
   size_t bytes = dq_kq_row_bytes(type, n_in) * (size_t)n_out;
   int copies = (int)((((size_t)256 << 20) + bytes - 1) / bytes);
   if (copies > 64) copies = 64;
-  if (copies < 1) copies = 1;
+  if (copies < 1 || g_resident) copies = 1;
   uint8_t **w = malloc(sizeof(*w) * (size_t)copies);
   for (int i = 0; i < copies; i++) w[i] = make_matrix(type, n_in, n_out);
   float *x = malloc(sizeof(float) * (size_t)n_in), *out = malloc(sizeof(float) * (size_t)n_out);
@@ -232,8 +236,9 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "--no-prefill")) do_prefill = 0;
     else if (!strcmp(argv[i], "--no-decode")) do_decode = 0;
     else if (!strcmp(argv[i], "--cpu")) g_cpu_clock = 1;
+    else if (!strcmp(argv[i], "--resident")) g_resident = 1;
     else if (!strcmp(argv[i], "--ntok") && i + 1 < argc) n_tok = atoi(argv[++i]);
-    else { fprintf(stderr, "usage: %s [--reps N] [--types a,b] [--threads 1,2] [--no-vocab] [--no-prefill] [--no-decode] [--cpu] [--ntok N]\n", argv[0]); return 2; }
+    else { fprintf(stderr, "usage: %s [--reps N] [--types a,b] [--threads 1,2] [--no-vocab] [--no-prefill] [--no-decode] [--cpu] [--ntok N] [--resident]\n", argv[0]); return 2; }
   }
   if (reps < 1) reps = 1;
   const int64_t shapes[3][2] = { { 896, 4864 }, { 4864, 896 }, { 896, 151936 } }; /* n_in, n_out */
