@@ -367,6 +367,43 @@
  * (0.931; at half the rate 0.979: no idle bandwidth there to use, or the
  * lines do not survive in the VM's shared L3).
  *
+ * 2026-11-27, session 21 (same VM): where Q4_K_M decode spends its time,
+ * and why it stays near 80% of the read. perf (cpu-clock) over `-p 0 -n 64
+ * -t 2 -r 3`, before the change below: Q5_0 mat-vec 44.5% of the samples
+ * (44% of the bytes), Q8_0 29% (37.5%), K-quants 17% (18.5%), the rest
+ * waiting and serial work; in the model Q5_0 streams ~21 GB/s, Q8_0 ~27,
+ * the K-quants ~23. `bench_kernels --types q5_0,q4_k,q6_k,q8_0 --threads 2
+ * --no-prefill --no-vocab`, with and without --resident, three alternating
+ * rounds, 15:01-15:03 (read 20-22 GB/s), GB/s from DRAM (4 KiB pages) /
+ * resident: Q5_0 16.5-20.0 / 14.7-23.4, Q4_K 14.8-19.1 / 18.4-23.4, Q6_K
+ * 14.2-16.6 / 22.7-27.9, Q8_0 17.8-20.5 / 24.4-34.3. Q5_0 is no faster from
+ * cache than from DRAM: compute-bound, and its in-model rate is its
+ * compute rate, so no prefetching or claim scheduling can lift it much.
+ * From L1 (a throwaway loop around dot_q45_4, 4 rows of 896) it takes
+ * 3.5-3.8 TSC ticks per 22-byte row-block: ~12 vector µops, near 3.3 per
+ * tick, against the 4 vector pipes. A pure vector-add loop scales 2.0x from
+ * one thread to two, and so do the Q5_0 rows from L1 (1.9-2.0x): the two
+ * vCPUs are separate cores, not one core's two hardware threads (the
+ * question session 6 left open). The host's CPU speed moves as its memory
+ * does: the same L1 loop ran at 11.2 and 14.7 GB/s minutes apart.
+ * Mat-vec tails (a throwaway timer per region): 97 regions per token; one
+ * thread idle at a region's end for 2.2-2.6% of the token (4.4-5.3 us per
+ * region), so finer claims at the end could win ~1% at most. Outside the
+ * regions (serial work, attention): 5% of the token.
+ * Changed: Q4_0 / Q5_0 row groups prefetched 1.5 groups ahead instead of 1
+ * (DQ_PF_HALF_GROUPS, about 2%). Dropped: the four rows' scales of 8-32
+ * blocks gathered and converted before the block loop, to take ~4 vector
+ * µops out of each block step (0.918 at 32 blocks, 0.961 at 8: the
+ * gathering loads stall that loop, which nothing overlaps).
+ * After the change, `--bw` sets of 20 runs, 15:02-15:03 (read 21-29 GB/s):
+ *   Q4_K_M 81.5% / 83% (anon / mapped read), 43.9-53.7 t/s
+ *   Q8_0   90.5% / 89.5%, 38.8-43.3 t/s
+ * Side by side (/tmp/gg/side.sh as above), 15:05-15:09, load 0.8-2.0:
+ *   Q8_0   pp512 docq 197.1, 166.3, 168.7  llama.cpp 116.3, 113.3, 122.2  1.38-1.69x
+ *          tg64  docq 38.3, 41.0, 36.6     llama.cpp 28.9, 28.6, 28.8     1.27-1.44x
+ *   Q4_K_M pp512 docq 180.7, 209.2, 202.0  llama.cpp 83.3, 95.3, 94.2     2.14-2.19x
+ *          tg64  docq 44.9, 45.6, 47.2     llama.cpp 32.4, 25.5, 33.3     1.39-1.79x
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
