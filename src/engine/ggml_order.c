@@ -92,7 +92,12 @@ static float v_expf(float x)
   const float u = b * b;
   const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
                        0x1.ffffecp-1f * b);
-  if (fabsf(n) > 126.0f) return ldexpf(1.0f + j, (int)n);
+  /* NaN or infinite x come only from broken weights (fuzz_model found
+   * them): they must not reach an int conversion, which is undefined for
+   * them. Clamping |n| to 300 keeps every result: 2^300 overflows a float
+   * and 2^-300 underflows to 0 all the same. */
+  if (isnan(n)) return n;
+  if (fabsf(n) > 126.0f) return ldexpf(1.0f + j, n > 300.0f ? 300 : n < -300.0f ? -300 : (int)n);
   const float k = ldexpf(1.0f, (int)n);
   return fmaf(j, k, k);
 }
