@@ -174,7 +174,9 @@ static int load_rope(dq_model *m)
   rp->freq_scale = 1.0f / hp->rope_factor;
   if ((rc = opt_u32(g, akey(k, sizeof k, hp, "rope.scaling.original_context_length"), (uint32_t)hp->n_ctx_train, &u)) < 0)
     return rc;
-  rp->n_ctx_orig = (int)u;
+  /* 0 written in the file means unset, as llama.cpp reads it (its context
+   * parameters fall back to the trained length) */
+  rp->n_ctx_orig = u ? (int)u : hp->n_ctx_train;
   if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.attn_factor"), 1.0f, &rp->attn_factor)) < 0) return rc;
   if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_ext_factor"), -1.0f, &rp->ext_factor)) < 0) return rc;
   if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_fast"), 32.0f, &rp->beta_fast)) < 0) return rc;
@@ -350,6 +352,12 @@ static int load_weights(dq_model *m)
     m->output = m->tok_embd;
     m->tied_output = 1;
   }
+  /* each layer has several tensors of its own: a block_count beyond the
+   * file's tensor count is a broken header, not a reason to allocate for
+   * millions of layers (found by fuzz_model) */
+  if ((size_t)hp->n_layer > m->gguf->n_tensors)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: block_count %d, but the file holds only %zu tensors", m->gguf->path,
+                      hp->n_layer, m->gguf->n_tensors);
   m->layers = dq_calloc((size_t)hp->n_layer, sizeof *m->layers);
   if (!m->layers) return DOCQ_ENOMEM;
   for (int i = 0; i < hp->n_layer; i++) {

@@ -576,6 +576,13 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   assert_null(m);
   assert_non_null(strstr(dq_err_msg(), "blk.0.ffn_gate.weight"));
   dq_free(buf);
+  /* a block_count far beyond the file's tensors fails before any
+   * allocation for that many layers */
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  patch_u32(buf, n, "llama.block_count", 1u << 22);
+  assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_ECORRUPT);
+  assert_non_null(strstr(dq_err_msg(), "block_count 4194304"));
+  dq_free(buf);
   /* head_count_kv that does not divide head_count */
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
   patch_u32(buf, n, "llama.attention.head_count_kv", 3);
@@ -642,6 +649,26 @@ static void test_engine_forward__rope_from_metadata(void **state)
   assert_float_equal(r.corr_high, 16.0f, 0.0f);
   assert_float_equal(r.mscale, 1.138629436f, 1e-6f);
   assert_true(fabs(dq_rope_theta(&r, 7) - 1.025785717e-01) < 1e-8);
+  dq_model_free(m);
+  dq_free(buf);
+
+  /* original_context_length written as 0 means unset, as in llama.cpp
+   * (llama-context.cpp: n_ctx_orig_yarn 0 falls back to n_ctx_train): the
+   * ramp is then rope.md's for L = context_length = 256, pairs
+   * floor(64 ln(256 / (32 * 2 pi)) / (2 ln 10000)) = 0 to
+   * ceil(64 ln(256 / (2 pi)) / (2 ln 10000)) = 13 */
+  p.n_ctx = 256;
+  dq_gw *w;
+  size_t n;
+  assert_int_equal(dq_gw_model(&w, &p), 0);
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  dq_gw_free(w);
+  patch_u32(buf, n, "qwen2.rope.scaling.original_context_length", 0);
+  assert_int_equal(dq_model_from_buffer(&m, buf, n), 0);
+  assert_int_equal(m->hp.rope.n_ctx_orig, 256);
+  assert_int_equal(dq_rope_init(&r, &m->hp.rope), 0);
+  assert_float_equal(r.corr_low, 0.0f, 0.0f);
+  assert_float_equal(r.corr_high, 13.0f, 0.0f);
   dq_model_free(m);
   dq_free(buf);
 }
