@@ -3,8 +3,11 @@
  * give a model whose hyperparameters, tensor shapes and RoPE settings the
  * engine can run. A model that loads then runs: dq_fwd_new (16-token
  * context, batches of 4), a prompt of 6 tokens (two batches, so both the
- * batched and the one-token paths), 2 decoded tokens with their logits, and
- * the RoPE parameters for a context far past the trained one. fuzz_gguf
+ * batched and the one-token paths), 2 decoded tokens, each the choice of a
+ * sampler over the logits before it (greedy, then temperature with top-k,
+ * top-p, min-p and a repetition penalty: broken weights give NaN or
+ * infinite logits, and the choice must still be a token id), and the RoPE
+ * parameters for a context far past the trained one. fuzz_gguf
  * covers the GGUF reader itself; this covers what the loader builds on it
  * (hyperparameter keys of the wrong type or out of range, shapes that
  * disagree, RoPE scaling values, tied or missing outputs).
@@ -34,6 +37,7 @@
 
 #include "engine/forward.h"
 #include "engine/model.h"
+#include "engine/sample.h"
 #include "util/err.h"
 
 #define DQ_FUZZ_MAX_INPUT ((size_t)1 << 20)
@@ -64,15 +68,23 @@ static void run_model(const dq_model *m)
     return;
   }
   const int32_t prompt[6] = {0, 1 % nv, 2 % nv, nv - 1, 3 % nv, nv / 2};
-  float *logits = malloc(sizeof(float) * (size_t)nv);
-  if (logits && dq_fwd_eval(f, prompt, 6, NULL) == 0) {
+  const dq_sampler_params sp[2] = {
+    {.temperature = 0, .top_p = 1, .repeat_penalty = 1},
+    {.temperature = 0.8f, .top_k = 5, .top_p = 0.9f, .min_p = 0.05f, .repeat_penalty = 1.1f, .repeat_last_n = 4, .seed = 7},
+  };
+  if (dq_fwd_eval(f, prompt, 6, NULL) == 0) {
+    const float *logits = f->logits; /* the last token's */
     for (int i = 0; i < 2; i++) {
-      const int32_t t = (int32_t)((7 + i) % nv);
-      if (dq_fwd_eval(f, &t, 1, logits) < 0) break;
+      dq_sampler *s;
+      if (dq_sampler_new(&s, nv, &sp[i]) < 0) break;
+      for (int j = 0; j < 6; j++) dq_sampler_accept(s, prompt[j]);
+      const int32_t t = dq_sampler_sample(s, logits);
+      dq_sampler_free(s);
+      if (t < 0 || t >= nv) abort(); /* a sampler's choice is a token */
+      if (dq_fwd_eval(f, &t, 1, NULL) < 0) break;
       sink += logits[0] + logits[nv - 1];
     }
   }
-  free(logits);
   dq_fwd_free(f);
 }
 
