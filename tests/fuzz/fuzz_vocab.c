@@ -4,7 +4,10 @@
  *     dq_gguf_from_buffer and dq_tok_load, which must fail cleanly (negative
  *     code, message set) or give a tokenizer; a loaded tokenizer must then
  *     encode a few fixed strings (with and without special-token parsing)
- *     into ids < n_vocab and decode them without error;
+ *     into ids < n_vocab and decode them without error; then the file's
+ *     chat template (tokenizer.chat_template, else the fallback) must be
+ *     chosen without error and format a conversation that encodes the same
+ *     way;
  *   - any other input: text, encoded with every real vocabulary of
  *     shared/vocab (DOCQ_SHARED_DIR; else with small built-in ones). Ids must
  *     be in range, the count must not depend on the buffer capacity, and for
@@ -12,11 +15,12 @@
  *     byte-level BPE must decode back to the input.
  *
  * The seed corpus (tests/fuzz/corpus/vocab/) holds small vocabulary files of
- * each model type, files breaking one validation rule each, and tricky
- * texts. Rewrite it with:
+ * each model type, files breaking one validation rule each, files with a
+ * chat template of each recognized kind, and tricky texts. Rewrite it with:
  *   gcc -std=c11 -D_GNU_SOURCE -DFUZZ_VOCAB_WRITE_CORPUS -I. -Isrc -Iinclude -Itests \
- *     tests/fuzz/fuzz_vocab.c tests/support/gguf_writer.c src/engine/tok*.c src/engine/gguf.c \
- *     src/engine/quant_ref.c src/util/err.c src/util/mem.c src/util/log.c -lutf8proc -lm \
+ *     tests/fuzz/fuzz_vocab.c tests/support/gguf_writer.c src/engine/tok*.c src/engine/chat.c \
+ *     src/engine/gguf.c src/engine/mapfile.c src/engine/quant_ref.c src/util/err.c src/util/mem.c \
+ *     src/util/log.c -lutf8proc -lm \
  *     -o /tmp/gen_vocab && /tmp/gen_vocab tests/fuzz/corpus/vocab */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/chat.h"
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"
 #include "support/gguf_writer.h"
@@ -37,8 +42,9 @@
 /* ---- small vocabularies (seeds, and the fallback for text mode) ---------------- */
 
 /* A tokenizer-only GGUF of model type `model` (llama, gpt2, bert) with a
- * few dozen tokens; bad = 1..7 breaks one rule (see the cases below). */
-static int build_vocab(const char *model, const char *pre, int bad, uint8_t **out, size_t *n)
+ * few dozen tokens; bad = 1..7 breaks one rule (see the cases below);
+ * tmpl: a tokenizer.chat_template (NULL: none). */
+static int build_vocab(const char *model, const char *pre, int bad, const char *tmpl, uint8_t **out, size_t *n)
 {
   static char bytes[256][8];
   const char *toks[400];
@@ -77,6 +83,7 @@ static int build_vocab(const char *model, const char *pre, int bad, uint8_t **ou
     rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.merges", m2, 4);
   }
   if (bad == 7) rc |= dq_gw_add_str(w, "tokenizer.ggml.add_bos_token", "yes"); /* wrong type */
+  if (tmpl) rc |= dq_gw_add_str(w, "tokenizer.chat_template", tmpl);
   if (rc == 0) rc = dq_gw_write_mem(w, out, n);
   dq_gw_free(w);
   return rc < 0 ? rc : 0;
@@ -183,10 +190,31 @@ static void init_vocabs(void)
     uint8_t *buf;
     size_t n;
     dq_gguf *g = NULL;
-    if (build_vocab(models[i], i == 1 ? "llama-bpe" : NULL, 0, &buf, &n) < 0) continue;
+    if (build_vocab(models[i], i == 1 ? "llama-bpe" : NULL, 0, NULL, &buf, &n) < 0) continue;
     if (dq_gguf_from_buffer(&g, buf, n) == 0) add_tok_from_gguf(g, i == 0);
     dq_gguf_close(g);
     dq_free(buf);
+  }
+}
+
+/* The file's chat template (or the fallback) formats a conversation with
+ * the vocabulary's BOS/EOS texts; the prompt then encodes like any text. */
+static void chat(const dq_gguf *g, const dq_tok *t)
+{
+  dq_chat c;
+  if (dq_chat_select(&c, g, t, NULL) < 0) die("no chat template chosen");
+  if (c.kind == DQ_CHAT_NONE) return;
+  const dq_chat_msg msgs[3] = {{"system", "Answer briefly."}, {"user", "caf\xc3\xa9 <|im_end|> [INST] hi"},
+                               {"assistant", "  ok  "}};
+  for (int gen = 0; gen < 2; gen++) {
+    char *prompt = NULL;
+    size_t len = 0;
+    if (dq_chat_format_tok(&c, t, msgs, 3 - (size_t)gen, gen, &prompt, &len) < 0) {
+      if (dq_err_code() != DOCQ_ENOMEM) die("chat format failed");
+      return;
+    }
+    exercise(t, prompt, len, 1, 0);
+    dq_free(prompt);
   }
 }
 
@@ -208,6 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char b[16];
         if (dq_tok_piece(t, id, id & 1, b, sizeof b) < 0) die("piece failed");
       }
+      chat(g, t);
     }
     dq_tok_free(t);
     dq_gguf_close(g);
@@ -238,17 +267,29 @@ static void save(const char *dir, const char *name, const void *p, size_t n)
 int main(int argc, char **argv)
 {
   if (argc != 2) { fprintf(stderr, "usage: %s DIR\n", argv[0]); return 2; }
-  static const struct { const char *file, *model, *pre; int bad; } v[] = {
-    {"spm.gguf", "llama", NULL, 0}, {"bpe_gpt2.gguf", "gpt2", "gpt-2", 0}, {"bpe_llama3.gguf", "gpt2", "llama-bpe", 0},
-    {"bpe_qwen2.gguf", "gpt2", "qwen2", 0}, {"bpe_smollm.gguf", "gpt2", "smollm", 0}, {"bpe_unknown_pre.gguf", "gpt2", "tekken", 0},
-    {"wpm.gguf", "bert", NULL, 0}, {"bad_model.gguf", "llama", NULL, 1}, {"bad_type.gguf", "llama", NULL, 2},
-    {"bad_bos.gguf", "gpt2", NULL, 3}, {"bad_no_merges.gguf", "gpt2", NULL, 4}, {"bad_scores_len.gguf", "llama", NULL, 5},
-    {"bad_merge.gguf", "gpt2", NULL, 6}, {"bad_flag_type.gguf", "bert", NULL, 7},
+  /* short stand-ins for real templates: what dq_chat_detect looks for */
+  static const char chatml[] = "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + "
+                               "'<|im_end|>\\n'}}{% endfor %}{% if add_generation_prompt %}{{'<|im_start|>assistant\\n'}}{% endif %}";
+  static const char llama3[] = "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>"
+                               "\\n\\n{{ m['content'] | trim }}<|eot_id|>{% endfor %}";
+  static const char llama2[] = "{% for m in messages %}{% if m['role'] == 'system' %}<<SYS>>\\n{{ m['content'] }}\\n<</SYS>>"
+                               "{% endif %}{{ bos_token + '[INST] ' + m['content'].strip() + ' [/INST]' + ' ' + eos_token }}{% endfor %}";
+  static const char zephyr[] = "{% for m in messages %}<|user|>\\n{{ m['content'] }}<|end|>{{ eos_token }}{% endfor %}";
+  static const struct { const char *file, *model, *pre; int bad; const char *tmpl; } v[] = {
+    {"spm.gguf", "llama", NULL, 0, NULL}, {"bpe_gpt2.gguf", "gpt2", "gpt-2", 0, NULL},
+    {"bpe_llama3.gguf", "gpt2", "llama-bpe", 0, NULL}, {"bpe_qwen2.gguf", "gpt2", "qwen2", 0, NULL},
+    {"bpe_smollm.gguf", "gpt2", "smollm", 0, NULL}, {"bpe_unknown_pre.gguf", "gpt2", "tekken", 0, NULL},
+    {"wpm.gguf", "bert", NULL, 0, NULL}, {"bad_model.gguf", "llama", NULL, 1, NULL},
+    {"bad_type.gguf", "llama", NULL, 2, NULL}, {"bad_bos.gguf", "gpt2", NULL, 3, NULL},
+    {"bad_no_merges.gguf", "gpt2", NULL, 4, NULL}, {"bad_scores_len.gguf", "llama", NULL, 5, NULL},
+    {"bad_merge.gguf", "gpt2", NULL, 6, NULL}, {"bad_flag_type.gguf", "bert", NULL, 7, NULL},
+    {"chat_chatml.gguf", "gpt2", "qwen2", 0, chatml}, {"chat_llama3.gguf", "gpt2", "llama-bpe", 0, llama3},
+    {"chat_llama2.gguf", "llama", NULL, 0, llama2}, {"chat_zephyr_phi3.gguf", "llama", NULL, 0, zephyr},
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     uint8_t *buf;
     size_t n;
-    if (build_vocab(v[i].model, v[i].pre, v[i].bad, &buf, &n) < 0) { fprintf(stderr, "%s: %s\n", v[i].file, dq_err_msg()); return 1; }
+    if (build_vocab(v[i].model, v[i].pre, v[i].bad, v[i].tmpl, &buf, &n) < 0) { fprintf(stderr, "%s: %s\n", v[i].file, dq_err_msg()); return 1; }
     save(argv[1], v[i].file, buf, n);
     if (i == 1) { /* a truncated copy as well */
       save(argv[1], "bpe_gpt2_truncated.gguf", buf, n * 2 / 3);
