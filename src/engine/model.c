@@ -269,6 +269,16 @@ static int get_weight(dq_model *m, dq_weight *w, int layer, const char *what, in
   if (dq_type_row_bytes(t->type, n_in) == 0)
     return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' rows of %lld are not whole %s blocks", m->gguf->path, t->name,
                       (long long)n_in, dq_type_info_get(t->type)->name);
+  /* Weights are read in place, as floats (F32) or through 16-bit fields
+   * (F16, BF16, every block's scale), so they must sit at addresses those
+   * allow. A file written with general.alignment 1 (legal in GGUF, unseen
+   * in practice; found by fuzz_model) can break that. Each row is a whole
+   * number of such units, so checking the start covers the tensor. */
+  const size_t align = t->type == DQ_T_F32 ? 4 : 2;
+  if ((uintptr_t)t->data % align)
+    return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' starts at an address not aligned to %zu bytes (the file's "
+                      "general.alignment is %u); docq reads weights in place", m->gguf->path, t->name, align,
+                      m->gguf->alignment);
   w->data = t->data;
   w->type = t->type;
   w->n_in = n_in;
