@@ -185,7 +185,7 @@ static int load_rope(dq_model *m)
   /* Llama 3.1 style per-pair factors (one shared tensor). */
   const dq_gguf_tensor *t = dq_gguf_tensor_find(g, "rope_freqs.weight");
   if (t) {
-    if (t->type != DQ_T_F32 || t->ne[0] != hp->n_rot / 2 || t->ne[1] != 1)
+    if (t->type != DQ_T_F32 || t->ne[0] != hp->n_rot / 2 || t->ne[1] != 1 || ((uintptr_t)t->data % 4))
       return dq_err_set(DOCQ_ECORRUPT, "%s: tensor 'rope_freqs.weight' must be F32 of %d values", g->path,
                         hp->n_rot / 2);
     rp->freq_factors = t->data;
@@ -249,6 +249,19 @@ static const dq_gguf_tensor *find_t(const dq_model *m, char *name, size_t cap, i
   return dq_gguf_tensor_find(m->gguf, name);
 }
 
+/* Weights are read in place, as floats (F32) or through 16-bit fields
+ * (F16, BF16, every block's scale), so they must sit at addresses those
+ * allow. A file written with general.alignment 1 (legal in GGUF, unseen in
+ * practice; found by fuzz_model) can break that. Each row is a whole number
+ * of such units, so checking the start covers the tensor. */
+static int check_in_place(const dq_model *m, const dq_gguf_tensor *t, size_t align)
+{
+  if ((uintptr_t)t->data % align == 0) return 0;
+  return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' starts at an address not aligned to %zu bytes (the file's "
+                    "general.alignment is %u); docq reads weights in place", m->gguf->path, t->name, align,
+                    m->gguf->alignment);
+}
+
 static int get_weight(dq_model *m, dq_weight *w, int layer, const char *what, int64_t n_in, int64_t n_out,
                       int optional)
 {
@@ -269,16 +282,8 @@ static int get_weight(dq_model *m, dq_weight *w, int layer, const char *what, in
   if (dq_type_row_bytes(t->type, n_in) == 0)
     return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' rows of %lld are not whole %s blocks", m->gguf->path, t->name,
                       (long long)n_in, dq_type_info_get(t->type)->name);
-  /* Weights are read in place, as floats (F32) or through 16-bit fields
-   * (F16, BF16, every block's scale), so they must sit at addresses those
-   * allow. A file written with general.alignment 1 (legal in GGUF, unseen
-   * in practice; found by fuzz_model) can break that. Each row is a whole
-   * number of such units, so checking the start covers the tensor. */
-  const size_t align = t->type == DQ_T_F32 ? 4 : 2;
-  if ((uintptr_t)t->data % align)
-    return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' starts at an address not aligned to %zu bytes (the file's "
-                      "general.alignment is %u); docq reads weights in place", m->gguf->path, t->name, align,
-                      m->gguf->alignment);
+  int rc = check_in_place(m, t, t->type == DQ_T_F32 ? 4 : 2);
+  if (rc < 0) return rc;
   w->data = t->data;
   w->type = t->type;
   w->n_in = n_in;
@@ -332,6 +337,9 @@ static int get_vec(dq_model *m, const float **out, int layer, const char *what, 
   if (!dq_kernels_supports(t->type) || dq_type_row_bytes(t->type, n) == 0)
     return dq_err_set(DOCQ_EUNSUPPORTED, "%s: tensor '%s' has type %s, which docq does not support here",
                       m->gguf->path, t->name, dq_type_info_get(t->type)->name);
+  /* converted below: F32, F16 and BF16 by bytes, blocks through their fields */
+  int rc = t->type == DQ_T_F32 || t->type == DQ_T_F16 || t->type == DQ_T_BF16 ? 0 : check_in_place(m, t, 2);
+  if (rc < 0) return rc;
   float **grown = dq_realloc(m->owned, (m->n_owned + 1) * sizeof *m->owned);
   if (!grown) return DOCQ_ENOMEM;
   m->owned = grown;
