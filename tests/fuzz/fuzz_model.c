@@ -22,8 +22,9 @@
  * file's start).
  *
  * The seed corpus (tests/fuzz/corpus/model/) holds tiny models of each
- * architecture the writer knows and weight type, and copies with one
- * hyperparameter set to an edge value. Rewrite it with:
+ * architecture (phi3 with LongRoPE factors, with and without a sliding
+ * window) and 32-element weight type, and copies with one hyperparameter
+ * set to an edge value. Rewrite it with:
  *   gcc -std=c11 -D_GNU_SOURCE -DFUZZ_MODEL_WRITE_CORPUS -I. -Isrc -Iinclude -Itests \
  *     tests/fuzz/fuzz_model.c tests/support/gguf_writer.c build/libdocq.a \
  *     -lsqlite3 -lutf8proc -lfaiss_c -lfaiss -lopenblas -lgomp -lstdc++ -lm -lpthread \
@@ -179,6 +180,59 @@ static void model(const char *name, const char *arch, int type, int tied, const 
   dq_gw_free(w);
 }
 
+/* A tiny phi3 model (the writer knows llama and qwen2 only): fused
+ * attn_qkv and ffn_up, LongRoPE factor tensors, and a sliding window when
+ * swa > 0. Random weights in Q8_0, norms and factors in F32. */
+static void phi3(const char *name, int swa)
+{
+  enum { D = 32, NH = 2, NKV = 1, HD = D / NH, FF = 64, NV = 64 };
+  static float buf[(NH + 2 * NKV) * HD * FF * 2];
+  uint32_t r = 12345;
+  for (size_t i = 0; i < sizeof buf / sizeof buf[0]; i++) {
+    r = r * 1664525u + 1013904223u;
+    buf[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 0.1f;
+  }
+  float ones[D], fac[HD / 2];
+  for (int i = 0; i < D; i++) ones[i] = 1.0f;
+  for (int i = 0; i < HD / 2; i++) fac[i] = 1.0f + (float)i;
+  dq_gw *w = dq_gw_new();
+  int rc = !w;
+  rc |= dq_gw_add_str(w, "general.architecture", "phi3");
+  rc |= dq_gw_add_u32(w, "phi3.context_length", 256);
+  rc |= dq_gw_add_u32(w, "phi3.embedding_length", D);
+  rc |= dq_gw_add_u32(w, "phi3.block_count", 1);
+  rc |= dq_gw_add_u32(w, "phi3.feed_forward_length", FF);
+  rc |= dq_gw_add_u32(w, "phi3.attention.head_count", NH);
+  rc |= dq_gw_add_u32(w, "phi3.attention.head_count_kv", NKV);
+  rc |= dq_gw_add_f32(w, "phi3.attention.layer_norm_rms_epsilon", 1e-5f);
+  rc |= dq_gw_add_f32(w, "phi3.rope.freq_base", 10000.0f);
+  rc |= dq_gw_add_u32(w, "phi3.rope.scaling.original_context_length", 64);
+  rc |= dq_gw_add_f32(w, "phi3.rope.scaling.attn_factor", 1.19f);
+  if (swa) rc |= dq_gw_add_u32(w, "phi3.attention.sliding_window", (uint32_t)swa);
+  const int64_t emb[2] = {D, NV}, vec[1] = {D}, fv[1] = {HD / 2}, qkv[2] = {D, (NH + 2 * NKV) * HD},
+                out[2] = {NH * HD, D}, up[2] = {D, 2 * FF}, down[2] = {FF, D};
+  rc |= dq_gw_add_tensor_f32(w, "token_embd.weight", DQ_T_Q8_0, 2, emb, buf);
+  rc |= dq_gw_add_tensor_f32(w, "output_norm.weight", DQ_T_F32, 1, vec, ones);
+  rc |= dq_gw_add_tensor_f32(w, "output.weight", DQ_T_Q8_0, 2, emb, buf + 7);
+  rc |= dq_gw_add_tensor_f32(w, "rope_factors_long.weight", DQ_T_F32, 1, fv, fac);
+  rc |= dq_gw_add_tensor_f32(w, "rope_factors_short.weight", DQ_T_F32, 1, fv, ones);
+  rc |= dq_gw_add_tensor_f32(w, "blk.0.attn_norm.weight", DQ_T_F32, 1, vec, ones);
+  rc |= dq_gw_add_tensor_f32(w, "blk.0.ffn_norm.weight", DQ_T_F32, 1, vec, ones);
+  rc |= dq_gw_add_tensor_f32(w, "blk.0.attn_qkv.weight", DQ_T_Q8_0, 2, qkv, buf + 11);
+  rc |= dq_gw_add_tensor_f32(w, "blk.0.attn_output.weight", DQ_T_Q8_0, 2, out, buf + 13);
+  rc |= dq_gw_add_tensor_f32(w, "blk.0.ffn_up.weight", DQ_T_Q8_0, 2, up, buf + 17);
+  rc |= dq_gw_add_tensor_f32(w, "blk.0.ffn_down.weight", DQ_T_Q8_0, 2, down, buf + 19);
+  uint8_t *o;
+  size_t n;
+  if (rc || dq_gw_write_mem(w, &o, &n) < 0) {
+    fprintf(stderr, "%s: %s\n", name, dq_err_msg());
+    exit(1);
+  }
+  save(name, o, n);
+  dq_free(o);
+  dq_gw_free(w);
+}
+
 int main(int argc, char **argv)
 {
   if (argc != 2) { fprintf(stderr, "usage: %s DIR\n", argv[0]); return 2; }
@@ -192,6 +246,8 @@ int main(int argc, char **argv)
   model("qwen2_q5_0_tied.gguf", "qwen2", DQ_T_Q5_0, 1, NULL, NULL, 0);
   model("qwen2_q4_1.gguf", "qwen2", DQ_T_Q4_1, 0, NULL, NULL, 0);
   model("llama_q5_1.gguf", "llama", DQ_T_Q5_1, 0, "yarn", NULL, 0);
+  phi3("phi3_longrope_q8_0.gguf", 0);
+  phi3("phi3_longrope_swa.gguf", 4);
   /* one hyperparameter at an edge (u32 fields; f32 ones as raw bits) */
   model("edge_head_count_0.gguf", "llama", DQ_T_Q8_0, 0, NULL, "llama.attention.head_count", 0);
   model("edge_head_count_kv_0.gguf", "llama", DQ_T_Q8_0, 0, NULL, "llama.attention.head_count_kv", 0);
