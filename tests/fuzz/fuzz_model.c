@@ -30,7 +30,6 @@
  *     -lsqlite3 -lutf8proc -lfaiss_c -lfaiss -lopenblas -lgomp -lstdc++ -lm -lpthread \
  *     -o /tmp/gen_model && /tmp/gen_model tests/fuzz/corpus/model
  * (with -L for libfaiss_c where the setup step built it, .deps/lib). */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
