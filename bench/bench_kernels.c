@@ -10,11 +10,13 @@
  * own threads, and (AVX512-VNNI builds) the register-only peak of the int8
  * dot instruction per thread, the ceiling of the Q8_0 / Q4_0 / Q5_0 int8
  * GEMM that dq_matmul uses for their prefill (2 ops per multiply-add, as
- * GFLOP/s counts them). --resident keeps one copy of each decode matrix
- * (2-4 MiB, in L2/L3 after the first call): the kernels' compute rate, the
- * ceiling of their decode where it is below the DRAM figure. Every figure is the median of repeated runs. To
- * compare dq_matmul's paths at one batch size, build with
- * -DDQ_G8_MIN_TOK=1000000 (no int8 GEMM) or -DDQ_BLAS_MIN_TOK=N.
+ * GFLOP/s counts them). --resident keeps one copy of each decode matrix:
+ * the layer shapes (2-4 MiB) then sit in L2/L3 after the first call, so
+ * they show the kernels' compute rate, the ceiling of their decode where it
+ * is below the DRAM figure (the vocabulary matrix does not fit). Every
+ * figure is the median of repeated runs. To compare dq_matmul's paths at
+ * one batch size, build with -DDQ_G8_MIN_TOK=1000000 (no int8 GEMM) or
+ * -DDQ_BLAS_MIN_TOK=N.
  *
  * usage: bench_kernels [--reps N] [--types q8_0,q4_0,...] [--threads 1,2]
  *                      [--no-vocab] [--no-prefill] [--no-decode] [--cpu] [--ntok N]
