@@ -136,6 +136,19 @@ static int load_hparams(dq_model *m, int weights)
   return 0;
 }
 
+/* Weights are read in place, as floats (F32) or through 16-bit fields
+ * (F16, BF16, every block's scale), so they must sit at addresses those
+ * allow. A file written with general.alignment 1 (legal in GGUF, unseen in
+ * practice; found by fuzz_model) can break that. Each row is a whole number
+ * of such units, so checking the start covers the tensor. */
+static int check_in_place(const dq_model *m, const dq_gguf_tensor *t, size_t align)
+{
+  if ((uintptr_t)t->data % align == 0) return 0;
+  return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' starts at an address not aligned to %zu bytes (the file's "
+                    "general.alignment is %u); docq reads weights in place", m->gguf->path, t->name, align,
+                    m->gguf->alignment);
+}
+
 /* RoPE as declared: rope.md §3.1/§3.2 defaults (base 10000, type "linear"
  * when absent with factor 1, original context = context_length). The YaRN
  * beta/ext keys are honoured when present (llama.cpp ignores them for llama
@@ -185,9 +198,10 @@ static int load_rope(dq_model *m)
   /* Llama 3.1 style per-pair factors (one shared tensor). */
   const dq_gguf_tensor *t = dq_gguf_tensor_find(g, "rope_freqs.weight");
   if (t) {
-    if (t->type != DQ_T_F32 || t->ne[0] != hp->n_rot / 2 || t->ne[1] != 1 || ((uintptr_t)t->data % 4))
+    if (t->type != DQ_T_F32 || t->ne[0] != hp->n_rot / 2 || t->ne[1] != 1)
       return dq_err_set(DOCQ_ECORRUPT, "%s: tensor 'rope_freqs.weight' must be F32 of %d values", g->path,
                         hp->n_rot / 2);
+    if ((rc = check_in_place(m, t, 4)) < 0) return rc;
     rp->freq_factors = t->data;
   }
   /* LongRoPE (Phi-3 "su"): two factor sets, chosen per context (dq_model_rope_params) */
@@ -196,8 +210,9 @@ static int load_rope(dq_model *m)
   for (int i = 0; i < 2; i++) {
     const dq_gguf_tensor *tl = dq_gguf_tensor_find(g, lr[i]);
     if (!tl) continue;
-    if (tl->type != DQ_T_F32 || tl->ne[0] != hp->n_rot / 2 || tl->ne[1] != 1 || ((uintptr_t)tl->data % 4))
+    if (tl->type != DQ_T_F32 || tl->ne[0] != hp->n_rot / 2 || tl->ne[1] != 1)
       return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' must be F32 of %d values", g->path, lr[i], hp->n_rot / 2);
+    if ((rc = check_in_place(m, tl, 4)) < 0) return rc;
     *dst[i] = tl->data;
   }
   if ((hp->rope_long != NULL) != (hp->rope_short != NULL))
@@ -247,19 +262,6 @@ static const dq_gguf_tensor *find_t(const dq_model *m, char *name, size_t cap, i
   if (layer >= 0) snprintf(name, cap, "blk.%d.%s", layer, what);
   else snprintf(name, cap, "%s", what);
   return dq_gguf_tensor_find(m->gguf, name);
-}
-
-/* Weights are read in place, as floats (F32) or through 16-bit fields
- * (F16, BF16, every block's scale), so they must sit at addresses those
- * allow. A file written with general.alignment 1 (legal in GGUF, unseen in
- * practice; found by fuzz_model) can break that. Each row is a whole number
- * of such units, so checking the start covers the tensor. */
-static int check_in_place(const dq_model *m, const dq_gguf_tensor *t, size_t align)
-{
-  if ((uintptr_t)t->data % align == 0) return 0;
-  return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' starts at an address not aligned to %zu bytes (the file's "
-                    "general.alignment is %u); docq reads weights in place", m->gguf->path, t->name, align,
-                    m->gguf->alignment);
 }
 
 static int get_weight(dq_model *m, dq_weight *w, int layer, const char *what, int64_t n_in, int64_t n_out,
