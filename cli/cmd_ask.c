@@ -215,6 +215,15 @@ int cmd_ask(int argc, char **argv)
   if (model_path) {
     int mrc = docq_model_load(&model, model_path);
     if (mrc) { code = cli_fail(mrc, "cannot load the model"); docq_db_free(db); return code; }
+    docq_model_meta meta;
+    if (docq_model_get_meta(model, &meta) == 0 && !meta.has_weights) {
+      /* checked here, where the file's name is known */
+      fprintf(stderr, "docq ask: %s holds a tokenizer but no weights, so it cannot write answers; give a full model "
+              "to --model (or this file to --tokenizer, to count tokens with it)\n", model_path);
+      docq_model_free(model);
+      docq_db_free(db);
+      return EXIT_USAGE;
+    }
     ao.model = model;
     if (!g_cli.json) ao.gen.on_token = stream_token; /* the answer appears as it is generated */
   } else if (tok_path) {
@@ -228,12 +237,19 @@ int cmd_ask(int argc, char **argv)
   if (rc == DOCQ_ECANCELED && !g_cli.json) {
     /* Ctrl-C: a streamed answer stops where it was */
     if (g_streamed) printf("\n");
+    fflush(stdout); /* the line ends before the note, even when both go to one pipe */
     fprintf(stderr, "docq ask: interrupted%s\n", g_streamed ? "; the answer above is incomplete" : "");
     docq_db_free(db);
     docq_model_free(model);
     return EXIT_INTERRUPTED;
   }
-  if (rc < 0) { code = cli_fail(rc, "ask failed"); docq_db_free(db); docq_model_free(model); return code; }
+  if (rc < 0) {
+    if (g_streamed && !g_cli.json) { printf("\n"); fflush(stdout); } /* a partial answer's line ends first */
+    code = cli_fail(rc, "ask failed");
+    docq_db_free(db);
+    docq_model_free(model);
+    return code;
+  }
   unsigned budget = docq_answer_budget(ans);
   size_t lo = 0;
   int best = 0;
@@ -242,7 +258,7 @@ int cmd_ask(int argc, char **argv)
     print_json(q, ans, order_name, budget);
   } else {
     if (docq_answer_found(ans)) {
-      if (model) printf("\n"); /* the text was streamed */
+      if (ao.model) printf("\n"); /* the text was streamed */
       else if (docq_answer_weak(ans))
         printf("Weak match (these sentences share only part of the question; the documents may not answer it):\n%s\n",
                docq_answer_text(ans));
@@ -275,6 +291,7 @@ int cmd_ask(int argc, char **argv)
       if (lo) printf("Left out for lack of budget: %zu passages (best rank %d); raise --budget to include them.\n", lo, best);
       else printf("Nothing was left out.\n");
     } else if (lo && !g_cli.quiet) {
+      fflush(stdout); /* after the answer and its sources, also when both go to one pipe */
       fprintf(stderr, "(%zu retrieved passages did not fit the %u-token budget; best left out: rank %d)\n", lo, budget, best);
     }
     if (show_prompt) printf("\n--- prompt ---\n%s\n", docq_answer_prompt(ans));

@@ -27,4 +27,14 @@ a2=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the 
 check "greedy answers are reproducible" '[ -n "$a1" ] && [ "$a1" = "$a2" ]'
 DOCQ_MODEL=/nonexistent.gguf "$BIN" --db "$T/idx" ask "x" >/dev/null 2>"$T/err"; rc=$?
 check "a missing model file is a clear error (exit 1)" '[ $rc -eq 1 ] && grep -q "nonexistent.gguf" "$T/err"'
+# stdout and stderr in one pipe: the answer, its sources, then the left-out note
+both=$("$BIN" --db "$T/idx" ask --model "$M" -n 12 --temp 0 --budget 300 "What happens after a crash?" 2>&1)
+check "the left-out note comes after the sources in a shared pipe" \
+  'printf "%s\n" "$both" | tail -n 1 | grep -q "did not fit" && printf "%s\n" "$both" | sed -n "/^Sources:/,\$p" | grep -q "did not fit"'
+# a tokenizer-only file cannot answer: said with its name, before any work
+V="$SH/vocab/ggml-vocab-llama-spm.gguf"
+if [ -f "$V" ]; then
+  "$BIN" --db "$T/idx" ask --model "$V" "What happens after a crash?" >"$T/out" 2>"$T/err"; rc=$?
+  check "a tokenizer-only --model exits 2, naming the file" '[ $rc -eq 2 ] && grep -q "ggml-vocab-llama-spm.gguf holds a tokenizer but no weights" "$T/err" && [ ! -s "$T/out" ]'
+fi
 echo "$fails failure(s)"; [ $fails -eq 0 ]

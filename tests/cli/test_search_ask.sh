@@ -167,6 +167,10 @@ if [ -f "$V" ]; then
   real=$("$BIN" tokenize --model "$V" "$prompt" | wc -w)
   check "ask --tokenizer: the reported count is the tokenizer's ($used = $real)" '[ -n "$used" ] && [ "$used" -eq "$real" ]'
   check "ask --tokenizer: within the budget ($real <= 300)" '[ "$real" -le 300 ]'
+  # counting with a tokenizer leaves the answer extractive, and it is printed
+  out=$("$BIN" --db "$DB" ask "At what temperature should the bread be baked?" --tokenizer "$V" 2>/dev/null)
+  check "ask --tokenizer: the extractive answer is printed before its sources" \
+    'printf "%s\n" "$out" | sed -n "/^Sources:\$/q;p" | grep -q "250.*\[1\]"'
   out=$("$BIN" eval answers "$E" --budget 512 --tokenizer "$V" --json 2>/dev/null)
   check "eval answers --tokenizer" 'printf "%s" "$out" | grep -q "\"answer_in_context\":1.0000"'
 else
