@@ -76,6 +76,33 @@ static int num(const char *v, double lo, double hi, double *out)
 }
 
 
+/* An option's value, the whole string, as a whole number (int_arg) or any
+ * number (float_arg) in [lo, hi]; else a usage error naming the option:
+ * "-n abc" must not quietly mean 0. */
+static int int_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, int *out)
+{
+  double d;
+  if (num(v, (double)lo, (double)hi, &d) < 0 || d != (double)(long)d) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s wants a whole number in %ld..%ld", opt, lo, hi);
+    return bad_usage(cmd, msg, v);
+  }
+  *out = (int)d;
+  return 0;
+}
+
+static int float_arg(const char *cmd, const char *opt, const char *v, double lo, double hi, float *out)
+{
+  double d;
+  if (num(v, lo, hi, &d) < 0) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s wants a number in %g..%g", opt, lo, hi);
+    return bad_usage(cmd, msg, v);
+  }
+  *out = (float)d;
+  return 0;
+}
+
 /* Context options with llama.cpp's names. Returns 1 when argv[*i] was one
  * (advancing past its value), 0 when it is not, -1 after printing a usage
  * error. */
@@ -163,6 +190,8 @@ static void generate_usage(FILE *f)
         "      --stop STR          stop before STR (repeatable, up to 16)\n"
         "  -t, --threads N         threads (default: all cores)\n"
         "  -v, --verbose           print the effective context settings to stderr\n"
+        "      --json              no streaming: one object at the end (prompt, text, prompt_tokens,\n"
+        "                          seconds, interrupted)\n"
         "  -h, --help              this help\n"
         "Context (default: the model's trained length, at most 4096; RoPE as the file says):\n"
         CTX_OPTIONS_HELP
@@ -176,6 +205,42 @@ static int print_token(const char *s, size_t n, void *payload)
   fwrite(s, 1, n, stdout);
   fflush(stdout);
   return 0;
+}
+
+/* --json: the text is kept (to be printed whole at the end, also after
+ * Ctrl-C) instead of streamed */
+typedef struct {
+  char *buf;
+  size_t len, cap;
+  int oom;
+} text_buf;
+
+static int keep_token(const char *s, size_t n, void *payload)
+{
+  text_buf *t = payload;
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 4096;
+    while (cap < t->len + n + 1) cap *= 2;
+    char *b = realloc(t->buf, cap);
+    if (!b) { t->oom = 1; return 1; } /* stops generation */
+    t->buf = b;
+    t->cap = cap;
+  }
+  memcpy(t->buf + t->len, s, n);
+  t->len += n;
+  t->buf[t->len] = 0;
+  return 0;
+}
+
+static void print_generate_json(const char *prompt, const text_buf *t, long prompt_tokens, double seconds,
+                                int interrupted)
+{
+  printf("{\"prompt\":");
+  cli_json_str(stdout, prompt);
+  printf(",\"text\":");
+  cli_json_str(stdout, t->buf ? t->buf : "");
+  printf(",\"prompt_tokens\":%ld,\"seconds\":%.6f,\"interrupted\":%s}\n", prompt_tokens, seconds,
+         interrupted ? "true" : "false");
 }
 
 int cmd_generate(int argc, char **argv)
@@ -198,39 +263,43 @@ int cmd_generate(int argc, char **argv)
       if (!(model = optval(argc, argv, &i, "-m", "--model"))) return bad_usage("generate", "missing value", a);
     } else if (is_opt(a, "-n", "--n-predict")) {
       if (!(v = optval(argc, argv, &i, "-n", "--n-predict"))) return bad_usage("generate", "missing value", a);
-      o.n_predict = atoi(v);
+      if (int_arg("generate", a, v, 0, 1 << 24, &o.n_predict)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--temp")) {
       if (!(v = optval(argc, argv, &i, NULL, "--temp"))) return bad_usage("generate", "missing value", a);
-      o.temperature = strtof(v, NULL);
+      if (float_arg("generate", a, v, 0, 100, &o.temperature)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--top-k")) {
       if (!(v = optval(argc, argv, &i, NULL, "--top-k"))) return bad_usage("generate", "missing value", a);
-      o.top_k = atoi(v);
+      if (int_arg("generate", a, v, 0, 1 << 24, &o.top_k)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--top-p")) {
       if (!(v = optval(argc, argv, &i, NULL, "--top-p"))) return bad_usage("generate", "missing value", a);
-      o.top_p = strtof(v, NULL);
+      if (float_arg("generate", a, v, 0, 1, &o.top_p)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--min-p")) {
       if (!(v = optval(argc, argv, &i, NULL, "--min-p"))) return bad_usage("generate", "missing value", a);
-      o.min_p = strtof(v, NULL);
+      if (float_arg("generate", a, v, 0, 1, &o.min_p)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--repeat-penalty")) {
       if (!(v = optval(argc, argv, &i, NULL, "--repeat-penalty"))) return bad_usage("generate", "missing value", a);
-      o.repeat_penalty = strtof(v, NULL);
+      if (float_arg("generate", a, v, 0, 100, &o.repeat_penalty)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--repeat-last-n")) {
       if (!(v = optval(argc, argv, &i, NULL, "--repeat-last-n"))) return bad_usage("generate", "missing value", a);
-      o.repeat_last_n = atoi(v);
+      if (int_arg("generate", a, v, 0, 1 << 24, &o.repeat_last_n)) return EXIT_USAGE;
     } else if (is_opt(a, "-s", "--seed")) {
       if (!(v = optval(argc, argv, &i, "-s", "--seed"))) return bad_usage("generate", "missing value", a);
-      o.seed = strtoull(v, NULL, 10);
+      char *end;
+      o.seed = strtoull(v, &end, 10);
+      if (!*v || *end || *v == '-') return bad_usage("generate", "--seed wants a whole number >= 0", v);
     } else if ((r = cli_ctx_opt(argc, argv, &i, &co, "generate")) != 0) {
       if (r < 0) return EXIT_USAGE;
     } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
       verbose = 1;
+    } else if (!strcmp(a, "--json")) {
+      g_cli.json = 1;
     } else if (is_opt(a, NULL, "--stop")) {
       if (!(v = optval(argc, argv, &i, NULL, "--stop"))) return bad_usage("generate", "missing value", a);
       if (n_stop == MAX_STOP) return bad_usage("generate", "too many --stop strings", NULL);
       stops[n_stop++] = v;
     } else if (is_opt(a, "-t", "--threads")) {
       if (!(v = optval(argc, argv, &i, "-t", "--threads"))) return bad_usage("generate", "missing value", a);
-      o.n_threads = atoi(v);
+      if (int_arg("generate", a, v, 0, 1024, &o.n_threads)) return EXIT_USAGE;
     } else if (a[0] == '-' && a[1]) {
       return bad_usage("generate", "unknown option", a);
     } else if (!prompt) {
@@ -243,7 +312,9 @@ int cmd_generate(int argc, char **argv)
   if (!prompt) return bad_usage("generate", "a prompt is required", NULL);
   if (o.n_predict < 0 || o.temperature < 0) return bad_usage("generate", "-n and --temp must not be negative", NULL);
   o.stop = n_stop ? stops : NULL;
-  o.on_token = print_token;
+  text_buf kept = {0};
+  o.on_token = g_cli.json ? keep_token : print_token;
+  o.payload = g_cli.json ? &kept : NULL;
 
   docq_model *m = NULL;
   docq_ctx *c = NULL;
@@ -265,14 +336,24 @@ int cmd_generate(int argc, char **argv)
     if (d) fprintf(stderr, "docq generate: %s\n", d);
     docq_free(d);
   }
+  /* the prompt's tokens as generate reads them: plain text, BOS as the file says */
+  docq_model_meta meta;
+  long n_prompt = docq_tokenize(m, prompt, strlen(prompt), 0, NULL, 0);
+  if (n_prompt >= 0 && docq_model_get_meta(m, &meta) == 0 && meta.add_bos && meta.bos >= 0) n_prompt++;
   cli_on_sigint_ctx(c);
-  fputs(prompt, stdout);
+  if (!g_cli.json) fputs(prompt, stdout);
+  double t0 = now_s();
   rc = docq_generate(c, prompt, &o, NULL);
-  fputc('\n', stdout);
+  double seconds = now_s() - t0;
   cli_on_sigint_ctx(NULL);
   docq_ctx_free(c);
   docq_model_free(m);
-  if (rc == DOCQ_ECANCELED && cli_interrupted()) {
+  const int interrupted = rc == DOCQ_ECANCELED && cli_interrupted();
+  if (kept.oom) rc = DOCQ_ENOMEM;
+  if (!g_cli.json) fputc('\n', stdout);
+  else if (rc >= 0 || interrupted) print_generate_json(prompt, &kept, n_prompt, seconds, interrupted);
+  free(kept.buf);
+  if (interrupted) {
     fprintf(stderr, "docq generate: interrupted\n");
     return EXIT_INTERRUPTED;
   }
@@ -281,15 +362,61 @@ int cmd_generate(int argc, char **argv)
 
 /* ---- model info ------------------------------------------------------------------- */
 
+/* The description's "key:   value" lines as string members (key spaces ->
+ * underscores), beside the numbers a script needs typed. */
+static void print_model_json(const char *file, const char *desc, const docq_model_meta *meta, const char *rope,
+                             unsigned n_ctx)
+{
+  printf("{\"file\":");
+  cli_json_str(stdout, file);
+  printf(",\"has_weights\":%s,\"n_vocab\":%d,\"n_ctx_train\":%d,\"n_ctx_orig\":%d,\"bos\":%d,\"eos\":%d,"
+         "\"add_bos\":%s,\"info\":{",
+         meta->has_weights ? "true" : "false", meta->n_vocab, meta->n_ctx_train, meta->n_ctx_orig, (int)meta->bos,
+         (int)meta->eos, meta->add_bos ? "true" : "false");
+  int first = 1;
+  for (const char *line = desc; line && *line;) {
+    const char *nl = strchr(line, '\n'), *end = nl ? nl : line + strlen(line), *colon = memchr(line, ':', (size_t)(end - line));
+    if (colon && colon > line) {
+      char key[64], val[1024];
+      size_t kn = (size_t)(colon - line) < sizeof key - 1 ? (size_t)(colon - line) : sizeof key - 1;
+      for (size_t k = 0; k < kn; k++) key[k] = line[k] == ' ' ? '_' : line[k];
+      key[kn] = 0;
+      const char *v = colon + 1;
+      while (v < end && *v == ' ') v++;
+      size_t vn = (size_t)(end - v) < sizeof val - 1 ? (size_t)(end - v) : sizeof val - 1;
+      memcpy(val, v, vn);
+      while (vn && val[vn - 1] == ' ') vn--;
+      val[vn] = 0;
+      printf("%s", first ? "" : ",");
+      cli_json_str(stdout, key);
+      putchar(':');
+      cli_json_str(stdout, val);
+      first = 0;
+    }
+    line = nl ? nl + 1 : end;
+  }
+  printf("}");
+  if (rope) {
+    char eff[1200];
+    snprintf(eff, sizeof eff, "context %u, rope %s", n_ctx, rope);
+    printf(",\"effective\":");
+    cli_json_str(stdout, eff);
+  }
+  printf("}\n");
+}
+
 int cmd_model(int argc, char **argv)
 {
   int help = 0;
   for (int i = 1; i < argc && i <= 2; i++) help |= !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
   if (help) { /* docq model --help, docq model info --help */
-    fputs("usage: docq model info FILE [context options]\n"
+    fputs("usage: docq model info FILE [context options] [--json]\n"
           "Describe a GGUF model: architecture, sizes, context length, RoPE settings,\n"
           "tokenizer and chat template. Tokenizer-only files are accepted. With context\n"
-          "options, also the effective RoPE settings they give (overrides applied).\n" CTX_OPTIONS_HELP
+          "options, also the effective RoPE settings they give (overrides applied).\n"
+          "  --json                  one object: file, has_weights, n_vocab, n_ctx_train, n_ctx_orig,\n"
+          "                          bos, eos, add_bos, info (the lines above as strings), effective\n"
+          CTX_OPTIONS_HELP
           "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n",
           stdout);
     return 0;
@@ -297,27 +424,41 @@ int cmd_model(int argc, char **argv)
   if (argc < 3 || strcmp(argv[1], "info")) return bad_usage("model", "expected: docq model info FILE", NULL);
   docq_ctx_options co;
   docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
-  for (int i = 3; i < argc; i++) {
+  const char *file = NULL;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--json")) {
+      g_cli.json = 1;
+      continue;
+    }
+    if (!file && argv[i][0] != '-') {
+      file = argv[i];
+      continue;
+    }
     int r = cli_ctx_opt(argc, argv, &i, &co, "model");
     if (r < 0) return EXIT_USAGE;
     if (r == 0) return bad_usage("model", "unknown argument", argv[i]);
   }
+  if (!file) return bad_usage("model", "expected: docq model info FILE", NULL);
   docq_model *m = NULL;
-  int rc = docq_model_load(&m, argv[2]);
+  int rc = docq_model_load(&m, file);
   if (rc < 0) return cli_fail(rc, "load");
   char *d = docq_model_describe(m);
-  if (d) fputs(d, stdout);
   int ok = d != NULL;
-  docq_free(d);
   docq_model_meta meta;
   docq_model_get_meta(m, &meta);
-  if (ok && meta.has_weights) {
-    /* tokenizer-only files have no RoPE */
-    char *e = docq_model_rope_describe(m, &co);
-    if (e) printf("effective:     context %u, rope %s\n", co.n_ctx ? co.n_ctx : (unsigned)meta.n_ctx_train, e);
-    else ok = -1;
-    docq_free(e);
+  char *e = NULL;
+  if (ok && meta.has_weights) { /* tokenizer-only files have no RoPE */
+    e = docq_model_rope_describe(m, &co);
+    if (!e) ok = -1;
   }
+  const unsigned n_ctx = co.n_ctx ? co.n_ctx : (unsigned)meta.n_ctx_train;
+  if (ok > 0 && g_cli.json) print_model_json(file, d, &meta, e, n_ctx);
+  else if (ok > 0) {
+    fputs(d, stdout);
+    if (e) printf("effective:     context %u, rope %s\n", n_ctx, e);
+  }
+  docq_free(e);
+  docq_free(d);
   docq_model_free(m);
   if (ok < 0) return cli_fail(DOCQ_EINVAL, "model info");
   return ok ? 0 : cli_fail(DOCQ_ENOMEM, "describe");
@@ -332,16 +473,19 @@ int cmd_tokenize(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      puts("usage: docq tokenize --model FILE TEXT [--special]\n"
+      puts("usage: docq tokenize --model FILE TEXT [--special] [--json]\n"
            "Print the token ids of TEXT, space-separated. Without --special no BOS/EOS is added\n"
            "and special-token text is read as plain text; with it both happen as the file says.\n"
-           "FILE may be a tokenizer-only GGUF.\n"
+           "FILE may be a tokenizer-only GGUF. --json: {\"n_tokens\", \"ids\", \"pieces\"}, pieces\n"
+           "being each token's text (U+FFFD where a token is part of a UTF-8 character).\n"
            "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.");
       return 0;
     } else if (is_opt(a, "-m", "--model")) {
       if (!(model = optval(argc, argv, &i, "-m", "--model"))) return bad_usage("tokenize", "missing value", a);
     } else if (!strcmp(a, "--special")) {
       special = 1;
+    } else if (!strcmp(a, "--json")) {
+      g_cli.json = 1;
     } else if (a[0] == '-' && a[1]) {
       return bad_usage("tokenize", "unknown option", a);
     } else if (!text) {
@@ -362,8 +506,27 @@ int cmd_tokenize(int argc, char **argv)
     docq_model_free(m);
     return cli_fail((int)n, "tokenize");
   }
-  for (long i = 0; i < n && ids; i++) printf(i ? " %d" : "%d", ids[i]);
-  putchar('\n');
+  if (g_cli.json) {
+    printf("{\"n_tokens\":%ld,\"ids\":[", n);
+    for (long i = 0; i < n && ids; i++) printf(i ? ",%d" : "%d", ids[i]);
+    printf("],\"pieces\":[");
+    /* A token's text is what it adds after the token before it: alone, a
+     * SentencePiece word token would lose its leading space (dropped at the
+     * start of a text), so the pieces would not join back into the text. */
+    for (long i = 0; i < n && ids; i++) {
+      char *prev = i ? docq_detokenize(m, ids + i - 1, 1) : NULL, *both = docq_detokenize(m, ids + (i ? i - 1 : 0), i ? 2 : 1);
+      const size_t lp = prev ? strlen(prev) : 0;
+      const char *piece = both && (!i || (prev && !strncmp(both, prev, lp))) ? both + lp : "";
+      printf("%s", i ? "," : "");
+      cli_json_str(stdout, piece);
+      docq_free(prev);
+      docq_free(both);
+    }
+    printf("]}\n");
+  } else {
+    for (long i = 0; i < n && ids; i++) printf(i ? " %d" : "%d", ids[i]);
+    putchar('\n');
+  }
   free(ids);
   docq_model_free(m);
   return 0;
@@ -387,6 +550,37 @@ static void mean_sd(const double *x, int n, double *mean, double *sd)
   *mean = s / n;
   for (int i = 0; i < n; i++) q += (x[i] - *mean) * (x[i] - *mean);
   *sd = n > 1 ? sqrt(q / (n - 1)) : 0.0;
+}
+
+/* One test's result. */
+typedef struct {
+  char name[160], size[64], params[64], test[64];
+  int threads, reps, n_prompt, n_gen, n_depth;
+  double ts[100]; /* tokens/s of each repetition */
+} bench_row;
+
+/* A table row, or (json) an object, preceded by a comma unless first. */
+static void print_bench_row(const bench_row *r, int json, int first)
+{
+  double mu, sd;
+  mean_sd(r->ts, r->reps, &mu, &sd);
+  if (!json) {
+    printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", r->name, r->size, r->params, r->threads, r->test,
+           mu, sd);
+    return;
+  }
+  printf("%s{\"model\":", first ? "" : ",");
+  cli_json_str(stdout, r->name);
+  printf(",\"size\":");
+  cli_json_str(stdout, r->size);
+  printf(",\"params\":");
+  cli_json_str(stdout, r->params);
+  printf(",\"threads\":%d,\"test\":", r->threads);
+  cli_json_str(stdout, r->test);
+  printf(",\"n_prompt\":%d,\"n_gen\":%d,\"n_depth\":%d,\"avg_ts\":%.17g,\"stddev_ts\":%.17g,\"samples_ts\":[", r->n_prompt,
+         r->n_gen, r->n_depth, mu, sd);
+  for (int i = 0; i < r->reps; i++) printf(i ? ",%.17g" : "%.17g", r->ts[i]);
+  printf("]}");
 }
 
 /* A prompt of exactly n tokens including BOS (built from repeated words, then
@@ -426,6 +620,8 @@ int cmd_bench(int argc, char **argv)
             "mean +- standard deviation over -r repetitions, printed as llama-bench does.\n"
             "-p 0 or -n 0 skips that test. -d N: generate after a prompt of N tokens (untimed),\n"
             "as docq ask does after its passages (llama-bench -d).\n"
+            "--json: an array, one object per test: model, size, params, threads, test, n_prompt,\n"
+            "n_gen, n_depth, avg_ts, stddev_ts, samples_ts (tokens/s of each repetition).\n"
             "Context (default: the larger of -p and -d, + -n + 16 tokens):\n" CTX_OPTIONS_HELP
             "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n",
             stdout);
@@ -434,21 +630,23 @@ int cmd_bench(int argc, char **argv)
       if (r_ < 0) return EXIT_USAGE;
     } else if (is_opt(a, "-m", "--model")) {
       if (!(model = optval(argc, argv, &i, "-m", "--model"))) return bad_usage("bench", "missing value", a);
+    } else if (!strcmp(a, "--json")) {
+      g_cli.json = 1;
     } else if (is_opt(a, "-p", "--n-prompt")) {
       if (!(v = optval(argc, argv, &i, "-p", "--n-prompt"))) return bad_usage("bench", "missing value", a);
-      pp = atoi(v);
+      if (int_arg("bench", a, v, 0, 1 << 20, &pp)) return EXIT_USAGE;
     } else if (is_opt(a, "-n", "--n-gen")) {
       if (!(v = optval(argc, argv, &i, "-n", "--n-gen"))) return bad_usage("bench", "missing value", a);
-      tg = atoi(v);
+      if (int_arg("bench", a, v, 0, 1 << 20, &tg)) return EXIT_USAGE;
     } else if (is_opt(a, "-d", "--n-depth")) {
       if (!(v = optval(argc, argv, &i, "-d", "--n-depth"))) return bad_usage("bench", "missing value", a);
-      depth = atoi(v);
+      if (int_arg("bench", a, v, 0, 1 << 22, &depth)) return EXIT_USAGE;
     } else if (is_opt(a, "-t", "--threads")) {
       if (!(v = optval(argc, argv, &i, "-t", "--threads"))) return bad_usage("bench", "missing value", a);
-      threads = atoi(v);
+      if (int_arg("bench", a, v, 0, 1024, &threads)) return EXIT_USAGE;
     } else if (is_opt(a, "-r", "--repetitions")) {
       if (!(v = optval(argc, argv, &i, "-r", "--repetitions"))) return bad_usage("bench", "missing value", a);
-      reps = atoi(v);
+      if (int_arg("bench", a, v, 1, 100, &reps)) return EXIT_USAGE;
     } else {
       return bad_usage("bench", "unknown argument", a);
     }
@@ -490,12 +688,18 @@ int cmd_bench(int argc, char **argv)
   o.temperature = 0.0f;
   o.repeat_penalty = 1.0f;
   o.n_threads = threads;
-  char name[160];
-  snprintf(name, sizeof name, "%s %s", arch, wtype);
-  printf("| %-24s | %12s | %10s | %7s | %8s | %18s |\n", "model", "size", "params", "threads", "test", "t/s");
-  printf("| %-24s | %12s | %10s | %7s | %8s | %18s |\n", "------------------------", "-----------:", "---------:",
-         "------:", "-------:", "-----------------:");
-  double ts[100];
+  bench_row row = {.threads = threads, .reps = reps};
+  snprintf(row.name, sizeof row.name, "%s %s", arch, wtype);
+  snprintf(row.size, sizeof row.size, "%s", size);
+  snprintf(row.params, sizeof row.params, "%s", params);
+  bench_row done[2]; /* --json prints them at the end, as one array or not at all */
+  int n_done = 0;
+  if (!g_cli.json) {
+    printf("| %-24s | %12s | %10s | %7s | %8s | %18s |\n", "model", "size", "params", "threads", "test", "t/s");
+    printf("| %-24s | %12s | %10s | %7s | %8s | %18s |\n", "------------------------", "-----------:", "---------:",
+           "------:", "-------:", "-----------------:");
+  }
+  double *ts = row.ts;
   if (pp > 0) {
     char *prompt = prompt_of(m, pp);
     long n = prompt ? docq_tokenize(m, prompt, strlen(prompt), 1, NULL, 0) : -1;
@@ -508,11 +712,10 @@ int cmd_bench(int argc, char **argv)
     }
     free(prompt);
     if (rc < 0 || n <= 0) goto fail;
-    double mu, sd;
-    mean_sd(ts, reps, &mu, &sd);
-    char test[32];
-    snprintf(test, sizeof test, "pp%ld", n);
-    printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", name, size, params, threads, test, mu, sd);
+    snprintf(row.test, sizeof row.test, "pp%ld", n);
+    row.n_prompt = (int)n;
+    if (!g_cli.json) print_bench_row(&row, 0, 0);
+    done[n_done++] = row;
   }
   if (tg > 0) {
     /* As llama-bench does: from a start token, tg single-token steps timed,
@@ -543,12 +746,18 @@ int cmd_bench(int argc, char **argv)
       double t = now_s() - t0;
       ts[r] = (double)tg / (t > 0 ? t : 1e-9);
     }
-    double mu, sd;
-    mean_sd(ts, reps, &mu, &sd);
-    char test[64];
-    if (n_start > 1) snprintf(test, sizeof test, "tg%d @ d%ld", tg, n_start);
-    else snprintf(test, sizeof test, "tg%d", tg);
-    printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", name, size, params, threads, test, mu, sd);
+    if (n_start > 1) snprintf(row.test, sizeof row.test, "tg%d @ d%ld", tg, n_start);
+    else snprintf(row.test, sizeof row.test, "tg%d", tg);
+    row.n_prompt = 0;
+    row.n_gen = tg;
+    row.n_depth = n_start > 1 ? (int)n_start : 0;
+    if (!g_cli.json) print_bench_row(&row, 0, 0);
+    done[n_done++] = row;
+  }
+  if (g_cli.json) {
+    printf("[");
+    for (int i = 0; i < n_done; i++) print_bench_row(&done[i], 1, i == 0);
+    printf("]\n");
   }
   free(dstart);
   docq_ctx_free(c);

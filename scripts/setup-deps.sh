@@ -2,7 +2,8 @@
 # Install what docq needs to build and test, on Debian 12 / Ubuntu.
 #
 # 1. apt packages (only those missing): sqlite3 (FTS5), utf8proc, OpenBLAS,
-#    FAISS, cmocka, pkg-config.
+#    FAISS, cmocka, pkg-config; python3 for the tests that parse docq's JSON
+#    output with a parser other than docq's own.
 # 2. FAISS's C API library (libfaiss_c). Debian's libfaiss-dev ships the C API
 #    headers but not the library. If no libfaiss_c is found, this step enables
 #    Debian's source packages (a deb-src entry in
@@ -18,7 +19,7 @@ deps="$here/.deps"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs="build-essential cmake pkg-config libsqlite3-dev libutf8proc-dev libopenblas-dev libfaiss-dev libcmocka-dev dpkg-dev"
+pkgs="build-essential cmake pkg-config libsqlite3-dev libutf8proc-dev libopenblas-dev libfaiss-dev libcmocka-dev dpkg-dev python3"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

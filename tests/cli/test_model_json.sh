@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# docq model info / tokenize / generate / bench with --json: one strict JSON
+# value on stdout (checked with python3), errors as {"error","code"} objects,
+# and option numbers checked (usage errors, exit 2).
+set -u
+BIN=${DOCQ_BIN:?}
+S=${DOCQ_SHARED_DIR:-}
+M="$S/models/stories260K.gguf"
+Q="$S/models/tiny-qwen2-q4_k_m.gguf"
+V="$S/vocab/ggml-vocab-llama-spm.gguf"
+if [ -z "$S" ] || [ ! -f "$M" ]; then
+  echo "skip: $M not found (set DOCQ_SHARED_DIR to the shared fixtures)"
+  exit 77
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "skip: python3 needed to check JSON"
+  exit 77
+fi
+T=$(mktemp -d /tmp/docq-mjson-XXXXXX); trap 'rm -rf "$T"' EXIT
+fails=0
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails+1)); fi; }
+
+# pj FILE EXPR [ARGS...]: parse FILE strictly as one JSON value (UTF-8, no
+# NaN/Infinity, nothing but whitespace around it) into d, then succeed iff the
+# Python expression EXPR is true; extra arguments are the list a.  Invalid JSON
+# or an exception in EXPR (missing key, ...) is a failure, told on stderr.
+PJ='
+import json, math, sys
+def _bad(c): raise ValueError("non-standard JSON constant " + c)
+def isint(x): return type(x) is int
+def isnum(x): return type(x) in (int, float) and math.isfinite(x)
+def isstr(x): return type(x) is str
+def text(p):
+    with open(p, encoding="utf-8", errors="replace", newline="") as f: return f.read()
+try:
+    raw = open(sys.argv[1], "rb").read().decode("utf-8")
+    d = json.loads(raw, parse_constant=_bad)
+except Exception as e:
+    print("  (%s: invalid JSON: %s)" % (sys.argv[1], e), file=sys.stderr); sys.exit(2)
+a = sys.argv[3:]
+try:
+    ok = bool(eval(sys.argv[2]))
+except Exception as e:
+    print("  (%s: %s: %r)" % (sys.argv[1], type(e).__name__, e), file=sys.stderr); sys.exit(1)
+if not ok: print("  (got: %s)" % raw.strip()[:400], file=sys.stderr)
+sys.exit(0 if ok else 1)
+'
+pj() { python3 -c "$PJ" "$@"; }
+# EXPR for pj: d["info"] equals the text form (file a[0]) read line by line as
+# "key: value" (spaces in key -> "_", value stripped), effective aside
+INFO_EQ='{k: v for k, v in d["info"].items() if k != "effective"} == {l.split(":", 1)[0].replace(" ", "_"): l.split(":", 1)[1].strip() for l in text(a[0]).splitlines() if ":" in l and not l.startswith("effective:")} and d["info"].get("effective", d.get("effective")) == d.get("effective")'
+
+TEXT="Once upon a time, there was a little girl named Lily."
+WANT="403 407 261 378 432 383 286 261 376 298 315 421 395 317 426"
+
+# ---------------------------------------------------------------- model info
+if [ -f "$Q" ]; then
+  "$BIN" model info "$Q" --json >"$T/qi.json" 2>"$T/qi.err"; rc=$?
+  check "model info --json exits 0" '[ $rc -eq 0 ]'
+  check "model info --json: stdout is one JSON object ending in a newline" \
+    'pj "$T/qi.json" "type(d) is dict and raw.endswith(\"\\n\")"'
+  check "model info --json: has_weights true" 'pj "$T/qi.json" "d[\"has_weights\"] is True"'
+  check "model info --json: file as given" 'pj "$T/qi.json" "d[\"file\"] == a[0]" "$Q"'
+  check "model info --json: n_vocab integer (32000)" 'pj "$T/qi.json" "isint(d[\"n_vocab\"]) and d[\"n_vocab\"] == 32000"'
+  check "model info --json: n_ctx_train integer 4096" 'pj "$T/qi.json" "isint(d[\"n_ctx_train\"]) and d[\"n_ctx_train\"] == 4096"'
+  check "model info --json: n_ctx_orig integer" 'pj "$T/qi.json" "isint(d[\"n_ctx_orig\"])"'
+  check "model info --json: bos 1, eos 2, add_bos true" \
+    'pj "$T/qi.json" "isint(d[\"bos\"]) and d[\"bos\"] == 1 and isint(d[\"eos\"]) and d[\"eos\"] == 2 and d[\"add_bos\"] is True"'
+  check "model info --json: info.architecture is qwen2" 'pj "$T/qi.json" "d[\"info\"][\"architecture\"] == \"qwen2\""'
+  check "model info --json: info.file_type is Q4_K - Medium" 'pj "$T/qi.json" "d[\"info\"][\"file_type\"] == \"Q4_K - Medium\""'
+  check "model info --json: info.layers is the string 2" 'pj "$T/qi.json" "d[\"info\"][\"layers\"] == \"2\""'
+  check "model info --json: info members are all strings" \
+    'pj "$T/qi.json" "type(d[\"info\"]) is dict and len(d[\"info\"]) > 0 and all(isstr(v) for v in d[\"info\"].values())"'
+  check "model info --json: effective present (a non-empty string)" \
+    'pj "$T/qi.json" "isstr(d[\"effective\"]) and d[\"effective\"] != \"\""'
+  # the info object mirrors the text form line by line; effective is its line's value
+  "$BIN" model info "$Q" >"$T/qi.txt" 2>/dev/null
+  # (the effective line may be left out of info since it is a top-level member;
+  # if info has it, it must be the same string)
+  check "model info --json: info has one member per line of the text form" \
+    'pj "$T/qi.json" "$INFO_EQ" "$T/qi.txt"'
+  check "model info --json: effective is the text after effective: in the text form" \
+    'pj "$T/qi.json" "[d[\"effective\"]] == [l.split(\":\",1)[1].strip() for l in text(a[0]).splitlines() if l.startswith(\"effective:\")]" "$T/qi.txt"'
+  "$BIN" --json model info "$Q" >"$T/qg.json" 2>/dev/null; rc=$?
+  check "global form docq --json model info exits 0" '[ $rc -eq 0 ]'
+  check "global form docq --json model info gives the same object" \
+    'pj "$T/qg.json" "d == json.load(open(a[0]))" "$T/qi.json"'
+else
+  echo "FAIL tiny-qwen2-q4_k_m.gguf missing from $S/models"; fails=$((fails+1))
+fi
+
+"$BIN" model info "$M" --json >"$T/si.json" 2>/dev/null; rc=$?
+check "model info --json on stories260K: exit 0, n_vocab 512, bos 1 added, info.architecture llama" \
+  '[ $rc -eq 0 ] && pj "$T/si.json" "d[\"n_vocab\"] == 512 and d[\"bos\"] == 1 and d[\"add_bos\"] is True and d[\"info\"][\"architecture\"] == \"llama\" and d[\"has_weights\"] is True"'
+
+if [ -f "$V" ]; then
+  "$BIN" model info "$V" --json >"$T/vi.json" 2>/dev/null; rc=$?
+  check "model info --json on a tokenizer-only file exits 0" '[ $rc -eq 0 ]'
+  check "tokenizer-only: has_weights false" 'pj "$T/vi.json" "d[\"has_weights\"] is False"'
+  check "tokenizer-only: no effective member" 'pj "$T/vi.json" "\"effective\" not in d"'
+  "$BIN" model info "$V" >"$T/vi.txt" 2>/dev/null
+  check "tokenizer-only: info has one member per line of the text form" \
+    'pj "$T/vi.json" "$INFO_EQ" "$T/vi.txt"'
+  check "tokenizer-only: n_vocab, n_ctx_train integers, info object" \
+    'pj "$T/vi.json" "isint(d[\"n_vocab\"]) and d[\"n_vocab\"] > 0 and isint(d[\"n_ctx_train\"]) and type(d[\"info\"]) is dict"'
+else
+  echo "FAIL ggml-vocab-llama-spm.gguf missing from $S/vocab"; fails=$((fails+1))
+fi
+
+# ------------------------------------------------------------------ tokenize
+"$BIN" tokenize --model "$M" "$TEXT" >"$T/tp.txt" 2>/dev/null
+plain=$(cat "$T/tp.txt")
+check "plain tokenize still prints the reference ids" '[ "$plain" = "$WANT" ]'
+"$BIN" tokenize --model "$M" "$TEXT" --json >"$T/tj.json" 2>"$T/tj.err"; rc=$?
+check "tokenize --json exits 0" '[ $rc -eq 0 ]'
+check "tokenize --json: stdout is one JSON object ending in a newline" \
+  'pj "$T/tj.json" "type(d) is dict and raw.endswith(\"\\n\")"'
+check "tokenize --json: ids equal the plain form's ids" \
+  'pj "$T/tj.json" "[str(i) for i in d[\"ids\"]] == a[0].split() and all(isint(i) for i in d[\"ids\"])" "$plain"'
+check "tokenize --json: ids equal the reference vector" \
+  'pj "$T/tj.json" "d[\"ids\"] == [int(x) for x in a[0].split()]" "$WANT"'
+check "tokenize --json: n_tokens == len(ids) == len(pieces)" \
+  'pj "$T/tj.json" "isint(d[\"n_tokens\"]) and d[\"n_tokens\"] == len(d[\"ids\"]) == len(d[\"pieces\"])"'
+check "tokenize --json: pieces are strings and their concatenation contains Lily" \
+  'pj "$T/tj.json" "all(isstr(p) for p in d[\"pieces\"]) and \"Lily\" in \"\".join(d[\"pieces\"])"'
+check "tokenize --json: pieces joined give back the text (SentencePiece marker as space)" \
+  'pj "$T/tj.json" "\"\".join(d[\"pieces\"]).replace(\"\\u2581\", \" \").strip() == a[0]" "$TEXT"'
+"$BIN" tokenize --model "$M" --special "$TEXT" --json >"$T/ts.json" 2>/dev/null; rc=$?
+check "tokenize --special --json: exit 0, ids[0] == 1 (BOS), then the reference ids" \
+  '[ $rc -eq 0 ] && pj "$T/ts.json" "d[\"ids\"][0] == 1 and d[\"ids\"][1:] == [int(x) for x in a[0].split()] and d[\"n_tokens\"] == len(d[\"ids\"]) == len(d[\"pieces\"])" "$WANT"'
+"$BIN" --json tokenize --model "$M" "$TEXT" >"$T/tg.json" 2>/dev/null; rc=$?
+check "global form docq --json tokenize gives the same object" \
+  '[ $rc -eq 0 ] && pj "$T/tg.json" "d == json.load(open(a[0]))" "$T/tj.json"'
+if [ -f "$V" ]; then
+  "$BIN" tokenize --model "$V" "Hello world" --json >"$T/tv.json" 2>/dev/null; rc=$?
+  check "tokenize --json on a tokenizer-only file: ids 15043 3186" \
+    '[ $rc -eq 0 ] && pj "$T/tv.json" "d[\"ids\"] == [15043, 3186] and d[\"n_tokens\"] == 2 and len(d[\"pieces\"]) == 2"'
+fi
+
+# ------------------------------------------------------------------ generate
+P="Once upon a time"
+"$BIN" generate --model "$M" "$P" -n 20 --temp 0 -t 1 >"$T/gp.txt" 2>/dev/null; rc=$?
+check "plain generate exits 0 and echoes the prompt" '[ $rc -eq 0 ] && [ "$(head -c ${#P} "$T/gp.txt")" = "$P" ]'
+"$BIN" generate --model "$M" "$P" -n 20 --temp 0 -t 1 --json >"$T/gj.json" 2>"$T/gj.err"; rc=$?
+check "generate --json exits 0" '[ $rc -eq 0 ]'
+check "generate --json: the whole stdout is one JSON object ending in a newline" \
+  'pj "$T/gj.json" "type(d) is dict and raw.endswith(\"\\n\")"'
+check "generate --json: prompt echoed in \"prompt\"" 'pj "$T/gj.json" "d[\"prompt\"] == a[0]" "$P"'
+check "generate --json: text is the plain output minus the prompt and the final newline" \
+  'pj "$T/gj.json" "isstr(d[\"text\"]) and text(a[0]).startswith(a[1]) and text(a[0]).endswith(\"\\n\") and d[\"text\"] == text(a[0])[len(a[1]):-1]" "$T/gp.txt" "$P"'
+check "generate --json: text is not empty" 'pj "$T/gj.json" "len(d[\"text\"]) > 0"'
+check "generate --json: prompt_tokens is a positive integer" \
+  'pj "$T/gj.json" "isint(d[\"prompt_tokens\"]) and d[\"prompt_tokens\"] > 0"'
+nspecial=$("$BIN" tokenize --model "$M" --special "$P" 2>/dev/null | wc -w)
+check "generate --json: prompt_tokens counts the prompt with its BOS ($nspecial)" \
+  'pj "$T/gj.json" "d[\"prompt_tokens\"] == int(a[0])" "$nspecial"'
+check "generate --json: seconds is a number >= 0" 'pj "$T/gj.json" "isnum(d[\"seconds\"]) and d[\"seconds\"] >= 0"'
+check "generate --json: interrupted false" 'pj "$T/gj.json" "d[\"interrupted\"] is False"'
+"$BIN" --json generate --model "$M" "$P" -n 20 --temp 0 -t 1 >"$T/gg.json" 2>/dev/null; rc=$?
+check "global form docq --json generate: same prompt, text and prompt_tokens" \
+  '[ $rc -eq 0 ] && pj "$T/gg.json" "all(d[k] == e[k] for e in [json.load(open(a[0]))] for k in (\"prompt\", \"text\", \"prompt_tokens\", \"interrupted\"))" "$T/gj.json"'
+
+# --------------------------------------------------------------------- bench
+"$BIN" bench --model "$M" -p 16 -n 8 -r 2 -t 1 --json >"$T/bj.json" 2>"$T/bj.err"; rc=$?
+check "bench --json exits 0" '[ $rc -eq 0 ]'
+check "bench --json: a JSON array of 2 objects ending in a newline" \
+  'pj "$T/bj.json" "type(d) is list and len(d) == 2 and all(type(o) is dict for o in d) and raw.endswith(\"\\n\")"'
+check "bench --json: first test pp16, second tg8" 'pj "$T/bj.json" "d[0][\"test\"] == \"pp16\" and d[1][\"test\"] == \"tg8\""'
+check "bench --json: pp16 has n_prompt 16, n_gen 0, n_depth 0" \
+  'pj "$T/bj.json" "(d[0][\"n_prompt\"], d[0][\"n_gen\"], d[0][\"n_depth\"]) == (16, 0, 0) and all(isint(d[0][k]) for k in (\"n_prompt\", \"n_gen\", \"n_depth\"))"'
+check "bench --json: tg8 has n_prompt 0, n_gen 8, n_depth 0" \
+  'pj "$T/bj.json" "(d[1][\"n_prompt\"], d[1][\"n_gen\"], d[1][\"n_depth\"]) == (0, 8, 0) and all(isint(d[1][k]) for k in (\"n_prompt\", \"n_gen\", \"n_depth\"))"'
+check "bench --json: samples_ts holds 2 positive numbers in each run" \
+  'pj "$T/bj.json" "all(type(o[\"samples_ts\"]) is list and len(o[\"samples_ts\"]) == 2 and all(isnum(x) and x > 0 for x in o[\"samples_ts\"]) for o in d)"'
+check "bench --json: avg_ts is the mean of samples_ts" \
+  'pj "$T/bj.json" "all(isnum(o[\"avg_ts\"]) and math.isclose(o[\"avg_ts\"], sum(o[\"samples_ts\"]) / len(o[\"samples_ts\"]), rel_tol=1e-6) for o in d)"'
+check "bench --json: stddev_ts is a number >= 0" 'pj "$T/bj.json" "all(isnum(o[\"stddev_ts\"]) and o[\"stddev_ts\"] >= 0 for o in d)"'
+check "bench --json: threads == 1" 'pj "$T/bj.json" "all(isint(o[\"threads\"]) and o[\"threads\"] == 1 for o in d)"'
+check "bench --json: model (llama ...), size, params are strings" \
+  'pj "$T/bj.json" "all(isstr(o[\"model\"]) and o[\"model\"].startswith(\"llama\") and isstr(o[\"size\"]) and isstr(o[\"params\"]) for o in d)"'
+"$BIN" bench --model "$M" -p 0 -n 8 -d 16 -r 2 -t 1 --json >"$T/bd.json" 2>/dev/null; rc=$?
+check "bench -p 0 -n 8 -d 16 --json: exit 0, one object" '[ $rc -eq 0 ] && pj "$T/bd.json" "type(d) is list and len(d) == 1"'
+check "bench -d 16 --json: n_depth 16, n_gen 8, n_prompt 0, test starts with tg8" \
+  'pj "$T/bd.json" "d[0][\"n_depth\"] == 16 and d[0][\"n_gen\"] == 8 and d[0][\"n_prompt\"] == 0 and d[0][\"test\"].startswith(\"tg8\")"'
+
+# -------------------------------------------------------- errors under --json
+"$BIN" model info /nonexistent.gguf --json >"$T/e1.json" 2>/dev/null; rc=$?
+check "model info /nonexistent.gguf --json exits 1" '[ $rc -eq 1 ]'
+check "... stdout is an error object naming nonexistent.gguf with a negative code" \
+  'pj "$T/e1.json" "type(d) is dict and isstr(d[\"error\"]) and \"nonexistent.gguf\" in d[\"error\"] and isint(d[\"code\"]) and d[\"code\"] < 0"'
+printf 'this is not a GGUF file\n' >"$T/not-a-model.gguf"
+"$BIN" generate --model "$T/not-a-model.gguf" "x" --json >"$T/e2.json" 2>/dev/null; rc=$?
+check "generate --json on a file that is not GGUF exits 1" '[ $rc -eq 1 ]'
+check "... stdout is an error object with a negative code" \
+  'pj "$T/e2.json" "type(d) is dict and isstr(d[\"error\"]) and d[\"error\"] != \"\" and isint(d[\"code\"]) and d[\"code\"] < 0"'
+"$BIN" bench --model /nonexistent.gguf -p 0 -n 4 -r 1 -t 1 --json >"$T/e3.json" 2>/dev/null; rc=$?
+check "bench --json on a missing model: exit 1 and an error object" \
+  '[ $rc -eq 1 ] && pj "$T/e3.json" "type(d) is dict and isstr(d[\"error\"]) and isint(d[\"code\"]) and d[\"code\"] < 0"'
+
+# -------------------------------------------------------------- strict numbers
+# usage errors: exit 2, stderr names the option
+usage() { # desc option cmd...
+  local desc=$1 opt=$2; shift 2
+  "$BIN" "$@" >"$T/u.out" 2>"$T/u.err"; local rc=$?
+  check "$desc exits 2 (got $rc)" '[ $rc -eq 2 ]'
+  check "$desc: stderr names $opt" 'grep -qF -- "$opt" "$T/u.err"'
+}
+usage "generate -n abc" "-n" generate --model "$M" "x" -n abc -t 1
+usage "generate --temp x" "--temp" generate --model "$M" "x" --temp x -n 4 -t 1
+usage "generate --top-k 1.5" "--top-k" generate --model "$M" "x" --top-k 1.5 -n 4 -t 1
+usage "generate -n 5x" "-n" generate --model "$M" "x" -n 5x -t 1
+usage "generate -t 1.5x" "-t" generate --model "$M" "x" -t 1.5x -n 4
+usage "bench -p abc" "-p" bench --model "$M" -p abc -n 4 -r 1 -t 1
+"$BIN" generate --model "$M" "x" -n abc --json >"$T/u.out" 2>"$T/u.err"; rc=$?
+check "generate -n abc --json: still a usage error on stderr (exit 2, stdout empty)" \
+  '[ $rc -eq 2 ] && [ ! -s "$T/u.out" ] && [ -s "$T/u.err" ]'
+
+# Ctrl-C during generate --json: what was generated so far, marked, exit 130
+"$BIN" generate --model "$M" "Once upon a time" -n 1000000 --temp 0.8 -t 1 --json >"$T/int.json" 2>"$T/int.err" &
+pid=$!
+sleep 0.5
+kill -INT $pid; wait $pid; rc=$?
+check "generate --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
+check "... with one object: interrupted true and the text so far" \
+  'pj "$T/int.json" "d[\"interrupted\"] is True and isstr(d[\"text\"]) and len(d[\"text\"]) > 0"'
+
+echo "$fails failure(s)"; [ $fails -eq 0 ]
