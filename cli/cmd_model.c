@@ -191,6 +191,7 @@ static void generate_usage(FILE *f)
         "  -t, --threads N         threads (default: all cores)\n"
         "  -v, --verbose           print the effective context settings to stderr\n"
         "      --json              no streaming: one object at the end (prompt, text, prompt_tokens,\n"
+        "                          generated_tokens, stop: eos|stop|length|context|interrupted,\n"
         "                          seconds, interrupted)\n"
         "  -h, --help              this help\n"
         "Context (default: the model's trained length, at most 4096; RoPE as the file says):\n"
@@ -232,15 +233,27 @@ static int keep_token(const char *s, size_t n, void *payload)
   return 0;
 }
 
-static void print_generate_json(const char *prompt, const text_buf *t, long prompt_tokens, double seconds,
+static const char *stop_name(docq_stop s)
+{
+  switch (s) {
+  case DOCQ_STOP_EOS: return "eos";
+  case DOCQ_STOP_STRING: return "stop";
+  case DOCQ_STOP_LENGTH: return "length";
+  case DOCQ_STOP_CONTEXT: return "context";
+  case DOCQ_STOP_CANCELED: return "interrupted";
+  default: return "none";
+  }
+}
+
+static void print_generate_json(const char *prompt, const text_buf *t, const docq_gen_info *g, double seconds,
                                 int interrupted)
 {
   printf("{\"prompt\":");
   cli_json_str(stdout, prompt);
   printf(",\"text\":");
   cli_json_str(stdout, t->buf ? t->buf : "");
-  printf(",\"prompt_tokens\":%ld,\"seconds\":%.6f,\"interrupted\":%s}\n", prompt_tokens, seconds,
-         interrupted ? "true" : "false");
+  printf(",\"prompt_tokens\":%zu,\"generated_tokens\":%zu,\"stop\":\"%s\",\"seconds\":%.6f,\"interrupted\":%s}\n",
+         g->prompt_tokens, g->generated_tokens, stop_name(g->stop), seconds, interrupted ? "true" : "false");
 }
 
 int cmd_generate(int argc, char **argv)
@@ -336,23 +349,26 @@ int cmd_generate(int argc, char **argv)
     if (d) fprintf(stderr, "docq generate: %s\n", d);
     docq_free(d);
   }
-  /* the prompt's tokens as generate reads them: plain text, BOS as the file says */
-  docq_model_meta meta;
-  long n_prompt = docq_tokenize(m, prompt, strlen(prompt), 0, NULL, 0);
-  if (n_prompt >= 0 && docq_model_get_meta(m, &meta) == 0 && meta.add_bos && meta.bos >= 0) n_prompt++;
   cli_on_sigint_ctx(c);
   if (!g_cli.json) fputs(prompt, stdout);
   double t0 = now_s();
   rc = docq_generate(c, prompt, &o, NULL);
   double seconds = now_s() - t0;
   cli_on_sigint_ctx(NULL);
+  docq_gen_info g;
+  docq_ctx_last_generation(c, &g);
   docq_ctx_free(c);
   docq_model_free(m);
   const int interrupted = rc == DOCQ_ECANCELED && cli_interrupted();
   if (kept.oom) rc = DOCQ_ENOMEM;
   if (!g_cli.json) fputc('\n', stdout);
-  else if (rc >= 0 || interrupted) print_generate_json(prompt, &kept, n_prompt, seconds, interrupted);
+  else if (rc >= 0 || interrupted) print_generate_json(prompt, &kept, &g, seconds, interrupted);
   free(kept.buf);
+  if (rc >= 0 && g.stop == DOCQ_STOP_CONTEXT && !g_cli.json && !g_cli.quiet) { /* the text was cut short */
+    fflush(stdout);
+    fprintf(stderr, "docq generate: stopped after %zu tokens: the context (%u tokens) is full; -c N gives a longer one\n",
+            g.generated_tokens, co.n_ctx);
+  }
   if (interrupted) {
     fprintf(stderr, "docq generate: interrupted\n");
     return EXIT_INTERRUPTED;

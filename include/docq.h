@@ -398,6 +398,26 @@ DOCQ_API void docq_ctx_free(docq_ctx *c);
  * to stop, or docq_ctx_interrupt). */
 DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_options *opts, char **out_text);
 
+/* How the last docq_generate on a context ended. */
+typedef enum docq_stop {
+  DOCQ_STOP_NONE = 0,   /* no generation yet, or it failed before its first token */
+  DOCQ_STOP_EOS,        /* the model ended its text (an end-of-generation token) */
+  DOCQ_STOP_STRING,     /* one of opts->stop appeared */
+  DOCQ_STOP_LENGTH,     /* opts->n_predict tokens were generated */
+  DOCQ_STOP_CONTEXT,    /* the context is full: the text may be cut short */
+  DOCQ_STOP_CANCELED    /* docq_ctx_interrupt, or on_token asked to stop */
+} docq_stop;
+
+typedef struct docq_gen_info {
+  size_t prompt_tokens;    /* the prompt's tokens, BOS included */
+  size_t generated_tokens; /* tokens generated (an end-of-generation token not counted) */
+  docq_stop stop;
+} docq_gen_info;
+
+/* Fills *out for the last docq_generate on c (zeros before the first). Call it
+ * from the thread that generates, after docq_generate returns. */
+DOCQ_API int docq_ctx_last_generation(const docq_ctx *c, docq_gen_info *out);
+
 /* Ask a running docq_generate on `c` to stop as soon as it can: between the
  * prompt's batches (a long prompt need not finish) or between tokens; it then
  * returns DOCQ_ECANCELED. Safe from any thread and from a signal handler.

@@ -624,6 +624,9 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   dq_fwd *f = c->fwd;
   dq_fwd_reset(f);
   c->interrupted = 0;
+  memset(&c->last, 0, sizeof c->last);
+  docq_stop why = DOCQ_STOP_LENGTH;
+  size_t n_gen = 0;
 
   size_t n_prompt = 0, len = strlen(prompt);
   if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, o->parse_special != 0, NULL, 0, &n_prompt)) < 0) goto done;
@@ -658,16 +661,18 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   for (int i = 0; i < o->n_predict && !stopped; i++) {
     if (ctx_interrupted(c)) { rc = dq_err_set(DOCQ_ECANCELED, "generation interrupted"); goto done; }
     int32_t t = dq_sampler_sample(smp, f->logits);
-    if (dq_tok_is_eog(dm->tok, t)) break;
+    if (dq_tok_is_eog(dm->tok, t)) { why = DOCQ_STOP_EOS; break; }
     dq_sampler_accept(smp, t);
+    n_gen++;
     char piece[256];
     long pl = dq_tok_piece(dm->tok, t, 0, piece, sizeof piece);
     if (pl > (long)sizeof piece) pl = (long)sizeof piece;
     if (pl > 0 && (rc = dq_buf_put(&s.text, piece, (size_t)pl)) < 0) goto done;
     if ((rc = stream_emit(&s, 0)) < 0) goto done;
     stopped = rc;
+    if (stopped) why = DOCQ_STOP_STRING;
     if (stopped || i + 1 == o->n_predict) break;
-    if (f->n_past >= f->n_ctx) break; /* context full: the completion ends here */
+    if (f->n_past >= f->n_ctx) { why = DOCQ_STOP_CONTEXT; break; } /* the completion ends here */
     if ((rc = dq_fwd_eval(f, &t, 1, NULL)) < 0) goto done;
   }
   if ((rc = stream_emit(&s, 1)) < 0) goto done;
@@ -677,8 +682,18 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     if (!*out_text) rc = DOCQ_ENOMEM;
   }
 done:
+  c->last.prompt_tokens = n_prompt;
+  c->last.generated_tokens = n_gen;
+  c->last.stop = rc == DOCQ_ECANCELED ? DOCQ_STOP_CANCELED : rc < 0 ? DOCQ_STOP_NONE : why;
   dq_buf_free(&s.text);
   dq_sampler_free(smp);
   dq_free(ids);
   return rc;
+}
+
+DOCQ_API int docq_ctx_last_generation(const docq_ctx *c, docq_gen_info *out)
+{
+  DQ_ASSERT_ARG(c && out);
+  *out = c->last;
+  return 0;
 }

@@ -23,6 +23,7 @@ struct docq_ctx {
   int n_threads;    /* as requested when fwd was built (0 = all cores) */
   volatile int interrupted;        /* docq_ctx_interrupt(); cleared when docq_generate starts */
   volatile int *also_interrupted;  /* another flag that stops generation (docq_ask: its db's), or NULL */
+  docq_gen_info last;              /* how the last docq_generate ended */
 };
 
 #endif

@@ -395,6 +395,79 @@ static void test_api__file_deleted_mid_index(void **state)
   docq_db_free(db);
 }
 
+/* A random-weight GGUF from the test writer (its text is noise), loaded. */
+static docq_model *random_model(void)
+{
+  char model_path[128];
+  snprintf(model_path, sizeof model_path, "%s/m.gguf", g_dir);
+  dq_gw_model_params mp;
+  dq_gw_model_params_default(&mp);
+  mp.n_ctx = 4096;
+  mp.seed = 3;
+  assert_int_equal(dq_gw_write_model(&mp, model_path), 0);
+  docq_model *m = NULL;
+  assert_int_equal(docq_model_load(&m, model_path), 0);
+  return m;
+}
+
+/* docq_ctx_last_generation: why and after how many tokens the last
+ * completion ended (length, a stop string, a full context), with the prompt's
+ * count as tokenizing it with BOS (as the file says) gives. */
+static void test_api__generation_stop_reasons(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  docq_model_meta meta;
+  assert_int_equal(docq_model_get_meta(m, &meta), 0);
+  const char *prompt = "the ab ba";
+  const long plain = docq_tokenize(m, prompt, strlen(prompt), 0, NULL, 0);
+  assert_true(plain > 0);
+  const size_t n_prompt = (size_t)plain + (meta.add_bos && meta.bos >= 0 ? 1 : 0);
+
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 256), 0);
+  docq_gen_info gi;
+  assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_NONE);
+  assert_int_equal(gi.generated_tokens, 0);
+
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.temperature = 0;
+  o.n_predict = 10;
+  char *t10 = NULL;
+  assert_int_equal(docq_generate(c, prompt, &o, &t10), 0);
+  assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_LENGTH);
+  assert_int_equal(gi.generated_tokens, 10);
+  assert_int_equal(gi.prompt_tokens, n_prompt);
+
+  /* the same greedy text as a stop string: met at its tenth token */
+  const char *stops[] = { t10, NULL };
+  o.n_predict = 40;
+  o.stop = stops;
+  char *text = NULL;
+  assert_int_equal(docq_generate(c, prompt, &o, &text), 0);
+  assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_STRING);
+  assert_int_equal(gi.generated_tokens, 10);
+  assert_string_equal(text, ""); /* the text stops before the stop string */
+  docq_free(text);
+  docq_free(t10);
+  docq_ctx_free(c);
+
+  /* a context of 16: it fills; the last token, sampled from the full
+   * context's logits, is still given */
+  assert_int_equal(docq_ctx_new(&c, m, 16), 0);
+  o.stop = NULL;
+  o.n_predict = 100;
+  assert_int_equal(docq_generate(c, prompt, &o, NULL), 0);
+  assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_CONTEXT);
+  assert_int_equal(gi.prompt_tokens + gi.generated_tokens, 16 + 1);
+  docq_ctx_free(c);
+  docq_model_free(m);
+}
+
 /* Interrupting generation through the public API: docq_ctx_interrupt from
  * the token callback stops docq_generate (DOCQ_ECANCELED) before the next
  * token; the request is cleared when the next completion starts; and
@@ -423,15 +496,7 @@ static int on_token_count(const char *s, size_t n, void *p)
 static void test_api__generation_interrupted(void **state)
 {
   (void)state;
-  char model_path[128];
-  snprintf(model_path, sizeof model_path, "%s/m.gguf", g_dir);
-  dq_gw_model_params mp;
-  dq_gw_model_params_default(&mp);
-  mp.n_ctx = 4096;
-  mp.seed = 3;
-  assert_int_equal(dq_gw_write_model(&mp, model_path), 0);
-  docq_model *m;
-  assert_int_equal(docq_model_load(&m, model_path), 0);
+  docq_model *m = random_model();
   docq_ctx *c;
   assert_int_equal(docq_ctx_new(&c, m, 256), 0);
   docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
@@ -445,6 +510,9 @@ static void test_api__generation_interrupted(void **state)
   assert_int_equal(docq_generate(c, "the ab ba", &o, &text), DOCQ_ECANCELED);
   assert_int_equal(g.n, 3);
   assert_null(text);
+  docq_gen_info gi;
+  assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_CANCELED);
   /* the next completion starts clean */
   gen_count h = { NULL, NULL, 0 };
   o.on_token = on_token_count;
@@ -531,6 +599,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

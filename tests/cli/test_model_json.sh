@@ -156,6 +156,18 @@ check "generate --json: prompt_tokens counts the prompt with its BOS ($nspecial)
   'pj "$T/gj.json" "d[\"prompt_tokens\"] == int(a[0])" "$nspecial"'
 check "generate --json: seconds is a number >= 0" 'pj "$T/gj.json" "isnum(d[\"seconds\"]) and d[\"seconds\"] >= 0"'
 check "generate --json: interrupted false" 'pj "$T/gj.json" "d[\"interrupted\"] is False"'
+# how it ended: -n reached (greedy stories260K does not end its text within 20 tokens)
+check "generate --json: 20 tokens generated, stop \"length\"" \
+  'pj "$T/gj.json" "d[\"generated_tokens\"] == 20 and d[\"stop\"] == \"length\""'
+"$BIN" generate --model "$M" "$P" -n 100 -c 32 --temp 0 -t 1 --json >"$T/gc.json" 2>/dev/null
+check "generate --json in a 32-token context: stop \"context\", prompt and text filling it" \
+  'pj "$T/gc.json" "d[\"stop\"] == \"context\" and d[\"prompt_tokens\"] + d[\"generated_tokens\"] == 33"'
+"$BIN" generate --model "$M" "$P" -n 100 -c 32 --temp 0 -t 1 >/dev/null 2>"$T/gc.err"; rc=$?
+check "plain generate says on stderr that the full context cut the text (exit 0)" \
+  '[ $rc -eq 0 ] && grep -q "context (32 tokens) is full; -c N" "$T/gc.err"'
+"$BIN" generate --model "$M" "$P" -n 100 --stop "Lily" --temp 0 -t 1 --json >"$T/gs.json" 2>/dev/null
+check "generate --json --stop Lily: stop \"stop\", the text ends before it" \
+  'pj "$T/gs.json" "d[\"stop\"] == \"stop\" and \"Lily\" not in d[\"text\"] and d[\"text\"].endswith(\"named \")"'
 "$BIN" --json generate --model "$M" "$P" -n 20 --temp 0 -t 1 >"$T/gg.json" 2>/dev/null; rc=$?
 check "global form docq --json generate: same prompt, text and prompt_tokens" \
   '[ $rc -eq 0 ] && pj "$T/gg.json" "all(d[k] == e[k] for e in [json.load(open(a[0]))] for k in (\"prompt\", \"text\", \"prompt_tokens\", \"interrupted\"))" "$T/gj.json"'
@@ -222,6 +234,6 @@ sleep 0.5
 kill -INT $pid; wait $pid; rc=$?
 check "generate --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with one object: interrupted true and the text so far" \
-  'pj "$T/int.json" "d[\"interrupted\"] is True and isstr(d[\"text\"]) and len(d[\"text\"]) > 0"'
+  'pj "$T/int.json" "d[\"interrupted\"] is True and d[\"stop\"] == \"interrupted\" and isstr(d[\"text\"]) and len(d[\"text\"]) > 0"'
 
 echo "$fails failure(s)"; [ $fails -eq 0 ]
