@@ -63,6 +63,9 @@ void cli_on_sigint(docq_db *db);
 void cli_on_sigint_ctx(docq_ctx *c);
 /* 1 once Ctrl-C was pressed. */
 int cli_interrupted(void);
+/* How a generation ended, as --json says it: eos, stop, length, context,
+ * interrupted (none: it did not run). */
+const char *cli_stop_name(docq_stop s);
 
 /* Commands: argv[0] is the command name. Return an exit code. */
 int cmd_index(int argc, char **argv);

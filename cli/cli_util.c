@@ -218,3 +218,15 @@ void cli_on_sigint(docq_db *db)
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 }
+
+const char *cli_stop_name(docq_stop s)
+{
+  switch (s) {
+  case DOCQ_STOP_EOS: return "eos";
+  case DOCQ_STOP_STRING: return "stop";
+  case DOCQ_STOP_LENGTH: return "length";
+  case DOCQ_STOP_CONTEXT: return "context";
+  case DOCQ_STOP_CANCELED: return "interrupted";
+  default: return "none";
+  }
+}

@@ -112,6 +112,9 @@ static void print_json(const char *question, const docq_answer *a, const char *o
     printf(",\"context\":");
     cli_json_str(stdout, docq_answer_context(a));
   }
+  docq_gen_info g;
+  if (docq_answer_generation(a, &g) == 0 && g.stop != DOCQ_STOP_NONE) /* a model's answer */
+    printf(",\"generated_tokens\":%zu,\"stop\":\"%s\"", g.generated_tokens, cli_stop_name(g.stop));
   printf("}\n");
 }
 
@@ -293,6 +296,13 @@ int cmd_ask(int argc, char **argv)
     } else if (lo && !g_cli.quiet) {
       fflush(stdout); /* after the answer and its sources, also when both go to one pipe */
       fprintf(stderr, "(%zu retrieved passages did not fit the %u-token budget; best left out: rank %d)\n", lo, budget, best);
+    }
+    docq_gen_info g;
+    /* (not DOCQ_STOP_CONTEXT: ask sizes the context for the prompt and -n tokens) */
+    if (docq_answer_generation(ans, &g) == 0 && g.stop == DOCQ_STOP_LENGTH && !g_cli.quiet) {
+      fflush(stdout);
+      fprintf(stderr, "(the answer stopped at %zu tokens, the most -n allows, and may be cut short; -n N allows more)\n",
+              g.generated_tokens);
     }
     if (show_prompt) printf("\n--- prompt ---\n%s\n", docq_answer_prompt(ans));
   }

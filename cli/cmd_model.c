@@ -233,18 +233,6 @@ static int keep_token(const char *s, size_t n, void *payload)
   return 0;
 }
 
-static const char *stop_name(docq_stop s)
-{
-  switch (s) {
-  case DOCQ_STOP_EOS: return "eos";
-  case DOCQ_STOP_STRING: return "stop";
-  case DOCQ_STOP_LENGTH: return "length";
-  case DOCQ_STOP_CONTEXT: return "context";
-  case DOCQ_STOP_CANCELED: return "interrupted";
-  default: return "none";
-  }
-}
-
 static void print_generate_json(const char *prompt, const text_buf *t, const docq_gen_info *g, double seconds,
                                 int interrupted)
 {
@@ -253,7 +241,7 @@ static void print_generate_json(const char *prompt, const text_buf *t, const doc
   printf(",\"text\":");
   cli_json_str(stdout, t->buf ? t->buf : "");
   printf(",\"prompt_tokens\":%zu,\"generated_tokens\":%zu,\"stop\":\"%s\",\"seconds\":%.6f,\"interrupted\":%s}\n",
-         g->prompt_tokens, g->generated_tokens, stop_name(g->stop), seconds, interrupted ? "true" : "false");
+         g->prompt_tokens, g->generated_tokens, cli_stop_name(g->stop), seconds, interrupted ? "true" : "false");
 }
 
 int cmd_generate(int argc, char **argv)

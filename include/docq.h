@@ -599,6 +599,10 @@ DOCQ_API unsigned docq_answer_budget(const docq_answer *a);
 /* With a model: the context chosen for this request, e.g. "no scaling (1200 tokens fit
  * the original 4096)" or "yarn x1.5 ..."; "" without a model. Borrowed. */
 DOCQ_API const char *docq_answer_context(const docq_answer *a);
+/* With a model: how its answer ended (docq_ctx_last_generation); DOCQ_STOP_LENGTH
+ * means it reached gen.n_predict and may be cut short. Zeros (DOCQ_STOP_NONE)
+ * for an extractive answer. */
+DOCQ_API int docq_answer_generation(const docq_answer *a, docq_gen_info *out);
 DOCQ_API void docq_answer_free(docq_answer *a);
 
 /* ---- embeddings ------------------------------------------------------------------------- */

@@ -29,6 +29,7 @@ struct docq_answer {
   int weak;            /* extractive: found, but a weak match (dq_extract_weak) */
   size_t left_out;
   int best_left_rank;
+  docq_gen_info gen;   /* with a model: how its answer ended */
 };
 
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
@@ -159,7 +160,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
     } else if ((rc = dq_ask_model_answer(opts->model, a->prompt,
                                          opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256, &opts->gen,
-                                         &db->interrupted, &a->text, a->context, sizeof a->context)) < 0) {
+                                         &db->interrupted, &a->text, a->context, sizeof a->context, &a->gen)) < 0) {
       if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");
       goto done;
     }
@@ -191,6 +192,13 @@ DOCQ_API size_t docq_answer_passages(const docq_answer *a) { return a ? a->n_pas
 DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i)
 {
   return a && i < a->n_pass ? &a->pass[i] : NULL;
+}
+
+DOCQ_API int docq_answer_generation(const docq_answer *a, docq_gen_info *out)
+{
+  DQ_ASSERT_ARG(a && out);
+  *out = a->gen;
+  return 0;
 }
 
 DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *best_rank)

@@ -66,10 +66,12 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
 }
 
 int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer_tokens, const docq_gen_options *gen,
-                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap)
+                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap,
+                        docq_gen_info *info)
 {
-  DQ_ASSERT_ARG(m && prompt && gen && out_text);
+  DQ_ASSERT_ARG(m && prompt && gen && out_text && info);
   *out_text = NULL;
+  memset(info, 0, sizeof *info);
   if (ctx_desc && desc_cap) ctx_desc[0] = 0;
   dq_chat_msg msgs[2] = {{"system", k_system}, {"user", prompt}};
   char *formatted = NULL;
@@ -91,6 +93,7 @@ int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer
     docq_gen_options g = *gen;
     g.parse_special = 1; /* the template's markers are special tokens */
     rc = docq_generate(c, formatted, &g, out_text);
+    docq_ctx_last_generation(c, info);
   }
 done:
   docq_ctx_free(c);

@@ -19,8 +19,10 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
  * streaming through gen->on_token, in a context sized to this request (with
  * RoPE extension beyond the original length, chosen per request; the choice
  * is written to ctx_desc). A non-zero *interrupt (docq_interrupt on the
- * asking db) stops it, in the prompt or between tokens. *out_text: dq_free. */
+ * asking db) stops it, in the prompt or between tokens. *out_text: dq_free.
+ * *info: how the generation ended (zeros when it did not start). */
 int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer_tokens, const docq_gen_options *gen,
-                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap);
+                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap,
+                        docq_gen_info *info);
 
 #endif

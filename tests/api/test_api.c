@@ -127,6 +127,10 @@ static void test_api__documents_from_memory(void **state)
   assert_true(docq_answer_score(ans) >= DOCQ_ANSWER_SCORE_FOUND && docq_answer_score(ans) <= 1.0);
   assert_int_equal(docq_answer_weak(ans), docq_answer_score(ans) < 0.4);
   assert_true(docq_answer_prompt_tokens(ans) <= docq_answer_budget(ans));
+  docq_gen_info gi;
+  assert_int_equal(docq_answer_generation(ans, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_NONE); /* extractive: nothing generated */
+  assert_int_equal(gi.generated_tokens, 0);
   docq_answer_free(ans);
 
   uint64_t n = 0;
@@ -579,6 +583,12 @@ static void test_api__ask_budget_from_model(void **state)
     if (ctxs[i] == 32768) assert_int_equal(docq_answer_budget(a), 4096);
     else assert_true(docq_answer_budget(a) > 1024 && docq_answer_budget(a) < 2048 - 4); /* the context minus answer and template */
     assert_true(docq_answer_prompt_tokens(a) <= docq_answer_budget(a));
+    /* the model's answer ended at n_predict (4; random weights rarely end a text sooner) */
+    docq_gen_info gi;
+    assert_int_equal(docq_answer_generation(a, &gi), 0);
+    assert_true((gi.stop == DOCQ_STOP_LENGTH && gi.generated_tokens == 4) ||
+                (gi.stop == DOCQ_STOP_EOS && gi.generated_tokens < 4));
+    assert_true(gi.prompt_tokens > docq_answer_prompt_tokens(a)); /* the passages, plus question and template */
     docq_answer_free(a);
     if (ctxs[i] == 32768) { /* asked for: more than the default */
       a = ask_with(db, m, 6000);
