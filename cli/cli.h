@@ -63,6 +63,9 @@ void cli_on_sigint(docq_db *db);
 void cli_on_sigint_ctx(docq_ctx *c);
 /* 1 once Ctrl-C was pressed. */
 int cli_interrupted(void);
+/* The whole of a file ("-": standard input), NUL-terminated, length in
+ * *len; NULL with errno set when it cannot be read. free() it. */
+char *cli_read_file(const char *path, size_t *len);
 /* How a generation ended, as --json says it: eos, stop, length, context,
  * interrupted (none: it did not run). */
 const char *cli_stop_name(docq_stop s);

@@ -230,3 +230,34 @@ const char *cli_stop_name(docq_stop s)
   default: return "none";
   }
 }
+
+char *cli_read_file(const char *path, size_t *len)
+{
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *b = malloc(cap + 1);
+  while (b) {
+    size_t r = fread(b + n, 1, cap - n, f);
+    n += r;
+    if (n < cap) break;
+    char *g = realloc(b, (cap *= 2) + 1);
+    if (!g) {
+      free(b);
+      b = NULL;
+      errno = ENOMEM;
+    } else {
+      b = g;
+    }
+  }
+  int err = ferror(f) ? (errno ? errno : EIO) : 0;
+  if (f != stdin) fclose(f);
+  if (!b || err) {
+    free(b);
+    if (err) errno = err;
+    return NULL;
+  }
+  b[n] = 0;
+  *len = n;
+  return b;
+}

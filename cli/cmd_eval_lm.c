@@ -24,6 +24,7 @@
  * filler repetition at the given depth, then "What is the pass key? The pass
  * key is"; greedy decoding of a few tokens and the first integer in them is
  * compared with N. Accuracy per depth over --trials keys (fixed seed). */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,34 +80,6 @@ static int is(const char *s, const char *name)
   return !strcmp(s, name) || (!strncmp(s, name, n) && s[n] == '=');
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 16, n = 0;
-  char *b = malloc(cap + 1);
-  while (b) {
-    size_t r = fread(b + n, 1, cap - n, f);
-    n += r;
-    if (n < cap) break;
-    char *g = realloc(b, (cap *= 2) + 1);
-    if (!g) {
-      free(b);
-      b = NULL;
-    } else {
-      b = g;
-    }
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (!b || err) {
-    free(b);
-    return NULL;
-  }
-  b[n] = 0;
-  *len = n;
-  return b;
-}
 
 /* Tokens of text as llama.cpp's common_tokenize(add_special = true,
  * parse_special = false): BOS when the vocabulary adds it, text parsed as
@@ -191,8 +164,8 @@ static int eval_ppl(int argc, char **argv)
   char *src = NULL, *desc = NULL;
   size_t len = 0;
   docq_model_meta meta;
-  if (!(src = read_file(text, &len))) {
-    fprintf(stderr, "docq eval ppl: cannot read %s\n", text);
+  if (!(src = cli_read_file(text, &len))) {
+    fprintf(stderr, "docq eval ppl: cannot read %s: %s\n", text, strerror(errno));
     code = EXIT_FAIL;
     goto done;
   }

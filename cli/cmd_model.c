@@ -1,6 +1,7 @@
 /* The model commands: generate (plain completion, streamed), model info,
  * tokenize and bench (llama-bench style prefill / decode speed).
  * Public API only: everything goes through <docq.h>. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,13 +173,37 @@ int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *
   return 0;
 }
 
+/* ---- prompt text from a file (-f) -------------------------------------------------- */
+
+/* The text of `path` ("-": standard input) for a prompt, or NULL after an
+ * error that names the file: unreadable, or not text (a NUL byte). */
+static char *prompt_file(const char *cmd, const char *path)
+{
+  size_t len = 0;
+  char *t = cli_read_file(path, &len);
+  if (!t) {
+    fprintf(stderr, "docq %s: cannot read %s: %s\n", cmd, path, strerror(errno));
+    return NULL;
+  }
+  const char *nul = memchr(t, 0, len);
+  if (nul) {
+    fprintf(stderr, "docq %s: %s is not text (a NUL byte at offset %zu)\n", cmd, path, (size_t)(nul - t));
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
 /* ---- generate ------------------------------------------------------------------ */
 
 static void generate_usage(FILE *f)
 {
   fputs("usage: docq generate --model FILE \"PROMPT\" [options]\n"
+        "       docq generate --model FILE -f PROMPT_FILE [options]\n"
         "Plain completion of PROMPT (BOS added as the model file says), streamed to stdout.\n"
         "  -m, --model FILE        GGUF model (llama or qwen2 architecture)\n"
+        "  -f, --file FILE         read the prompt from FILE ('-': standard input; one final\n"
+        "                          newline dropped)\n"
         "  -n, --n-predict N       new tokens at most (default 128)\n"
         "      --temp T            temperature; 0 = greedy (default 0.7)\n"
         "      --top-k K           0 = off (default 40)\n"
@@ -246,7 +271,7 @@ static void print_generate_json(const char *prompt, const text_buf *t, const doc
 
 int cmd_generate(int argc, char **argv)
 {
-  const char *model = NULL, *prompt = NULL, *v;
+  const char *model = NULL, *prompt = NULL, *prompt_path = NULL, *v;
   const char *stops[MAX_STOP + 1] = {0};
   int n_stop = 0, verbose = 0, r;
   docq_ctx_options co;
@@ -262,6 +287,8 @@ int cmd_generate(int argc, char **argv)
       return 0;
     } else if (is_opt(a, "-m", "--model")) {
       if (!(model = optval(argc, argv, &i, "-m", "--model"))) return bad_usage("generate", "missing value", a);
+    } else if (is_opt(a, "-f", "--file")) {
+      if (!(prompt_path = optval(argc, argv, &i, "-f", "--file"))) return bad_usage("generate", "missing value", a);
     } else if (is_opt(a, "-n", "--n-predict")) {
       if (!(v = optval(argc, argv, &i, "-n", "--n-predict"))) return bad_usage("generate", "missing value", a);
       if (int_arg("generate", a, v, 0, 1 << 24, &o.n_predict)) return EXIT_USAGE;
@@ -310,17 +337,27 @@ int cmd_generate(int argc, char **argv)
     }
   }
   if (!model) return bad_usage("generate", "--model FILE is required", NULL);
-  if (!prompt) return bad_usage("generate", "a prompt is required", NULL);
+  if (prompt && prompt_path) return bad_usage("generate", "give the prompt as text or as -f FILE, not both", NULL);
+  if (!prompt && !prompt_path) return bad_usage("generate", "a prompt is required (text, or -f FILE)", NULL);
   if (o.n_predict < 0 || o.temperature < 0) return bad_usage("generate", "-n and --temp must not be negative", NULL);
   o.stop = n_stop ? stops : NULL;
   text_buf kept = {0};
   o.on_token = g_cli.json ? keep_token : print_token;
   o.payload = g_cli.json ? &kept : NULL;
 
+  char *prompt_text = NULL; /* -f */
+  if (prompt_path) {
+    if (!(prompt = prompt_text = prompt_file("generate", prompt_path))) return EXIT_FAIL;
+    size_t n = strlen(prompt_text); /* an editor's final newline is not part of the prompt (as llama.cpp -f) */
+    if (n && prompt_text[n - 1] == '\n') prompt_text[--n] = 0;
+  }
   docq_model *m = NULL;
   docq_ctx *c = NULL;
   int rc = docq_model_load(&m, model);
-  if (rc < 0) return cli_fail(rc, "load");
+  if (rc < 0) {
+    free(prompt_text);
+    return cli_fail(rc, "load");
+  }
   if (!co.n_ctx) {
     /* the trained length can be huge (32k+); a completion rarely needs it */
     docq_model_meta meta;
@@ -330,6 +367,7 @@ int cmd_generate(int argc, char **argv)
   co.n_threads = o.n_threads;
   if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) {
     docq_model_free(m);
+    free(prompt_text);
     return cli_fail(rc, "generate");
   }
   if (verbose) {
@@ -352,6 +390,7 @@ int cmd_generate(int argc, char **argv)
   if (!g_cli.json) fputc('\n', stdout);
   else if (rc >= 0 || interrupted) print_generate_json(prompt, &kept, &g, seconds, interrupted);
   free(kept.buf);
+  free(prompt_text);
   if (rc >= 0 && g.stop == DOCQ_STOP_CONTEXT && !g_cli.json && !g_cli.quiet) { /* the text was cut short */
     fflush(stdout);
     fprintf(stderr, "docq generate: stopped after %zu tokens: the context (%u tokens) is full; -c N gives a longer one\n",
@@ -472,12 +511,13 @@ int cmd_model(int argc, char **argv)
 
 int cmd_tokenize(int argc, char **argv)
 {
-  const char *model = NULL, *text = NULL;
+  const char *model = NULL, *text = NULL, *text_path = NULL;
   int special = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       puts("usage: docq tokenize --model FILE TEXT [--special] [--json]\n"
+           "       docq tokenize --model FILE -f TEXT_FILE ('-': standard input) [--special] [--json]\n"
            "Print the token ids of TEXT, space-separated. Without --special no BOS/EOS is added\n"
            "and special-token text is read as plain text; with it both happen as the file says.\n"
            "FILE may be a tokenizer-only GGUF. --json: {\"n_tokens\", \"ids\", \"pieces\"}, pieces\n"
@@ -486,6 +526,8 @@ int cmd_tokenize(int argc, char **argv)
       return 0;
     } else if (is_opt(a, "-m", "--model")) {
       if (!(model = optval(argc, argv, &i, "-m", "--model"))) return bad_usage("tokenize", "missing value", a);
+    } else if (is_opt(a, "-f", "--file")) {
+      if (!(text_path = optval(argc, argv, &i, "-f", "--file"))) return bad_usage("tokenize", "missing value", a);
     } else if (!strcmp(a, "--special")) {
       special = 1;
     } else if (!strcmp(a, "--json")) {
@@ -498,13 +540,20 @@ int cmd_tokenize(int argc, char **argv)
       return bad_usage("tokenize", "more than one text", a);
     }
   }
-  if (!model || !text) return bad_usage("tokenize", "--model FILE and TEXT are required", NULL);
+  if (!model || (!text && !text_path)) return bad_usage("tokenize", "--model FILE and TEXT (or -f FILE) are required", NULL);
+  if (text && text_path) return bad_usage("tokenize", "give the text as an argument or as -f FILE, not both", NULL);
+  char *file_text = NULL;
+  if (text_path && !(text = file_text = prompt_file("tokenize", text_path))) return EXIT_FAIL;
   docq_model *m = NULL;
   int rc = docq_model_load(&m, model);
-  if (rc < 0) return cli_fail(rc, "load");
+  if (rc < 0) {
+    free(file_text);
+    return cli_fail(rc, "load");
+  }
   long n = docq_tokenize(m, text, strlen(text), special, NULL, 0);
   int32_t *ids = n > 0 ? malloc(sizeof *ids * (size_t)n) : NULL;
   if (n > 0 && ids) n = docq_tokenize(m, text, strlen(text), special, ids, (size_t)n);
+  free(file_text);
   if (n < 0) {
     free(ids);
     docq_model_free(m);

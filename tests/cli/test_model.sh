@@ -91,4 +91,25 @@ if [ -n "$off" ]; then
 else
   echo "FAIL - tiny-qwen2-q8_0.gguf has no add_bos_token key"; fail=1
 fi
+
+# prompts from a file (-f, '-' = standard input): generate drops one final
+# newline as llama.cpp's -f does; tokenize keeps the bytes as they are
+P="Once upon a time, there was a little girl named Lily."
+printf '%s\n' "$P" > "$T/prompt.txt"
+want=$("$BIN" generate --model "$S/models/stories260K.gguf" "$P" -n 12 --temp 0 -t 1)
+check "generate -f FILE: as the prompt given as text" \
+  "$("$BIN" generate --model "$S/models/stories260K.gguf" -f "$T/prompt.txt" -n 12 --temp 0 -t 1)" "$want"
+check "generate -f - reads standard input" \
+  "$("$BIN" generate --model "$S/models/stories260K.gguf" -f - -n 12 --temp 0 -t 1 < "$T/prompt.txt")" "$want"
+printf '%s' "$P" > "$T/plain.txt"
+check "tokenize -f FILE: the reference ids" \
+  "$("$BIN" tokenize --model "$S/models/stories260K.gguf" -f "$T/plain.txt")" "403 407 261 378 432 383 286 261 376 298 315 421 395 317 426"
+err=$("$BIN" generate --model "$S/models/stories260K.gguf" -f "$T/missing.txt" 2>&1 >/dev/null); rc=$?
+check "generate -f on a missing file exits 1" "$rc" "1"
+contains "... naming it and why" "$err" "missing.txt: No such file"
+err=$("$BIN" tokenize --model "$S/models/stories260K.gguf" -f "$S/models/stories260K.gguf" 2>&1 >/dev/null); rc=$?
+check "tokenize -f on a binary file exits 1" "$rc" "1"
+contains "... saying it is not text" "$err" "is not text (a NUL byte"
+"$BIN" generate --model "$S/models/stories260K.gguf" -f "$T/prompt.txt" "also text" >/dev/null 2>&1
+check "a prompt both as text and -f is a usage error" "$?" "2"
 exit $fail
