@@ -30,6 +30,9 @@ static void usage(FILE *f)
         "  --tokenizer FILE without --model: count the prompt's tokens exactly with this GGUF's\n"
         "                   tokenizer (a tokenizer-only file will do) instead of the\n"
         "                   conservative estimate; the answer stays extractive\n"
+        "  --chat-template NAME  with --model: the prompt format when the file's template is\n"
+        "                   missing or not recognized (docq model info names the one used):\n"
+        "                   chatml, llama3, llama2, mistral, zephyr, phi3 or plain\n"
         "  -n N             answer length in tokens with a model (default 256)\n"
         "  --temp T         sampling temperature (default 0.7; 0 = greedy)\n"
         "  --seed S         sampling seed\n"
@@ -175,6 +178,9 @@ int cmd_ask(int argc, char **argv)
     } else if (!strcmp(a, "--tokenizer")) {
       if (!has) goto missing;
       tok_path = argv[++i];
+    } else if (!strcmp(a, "--chat-template")) {
+      if (!has) goto missing;
+      ao.chat_template = argv[++i];
     } else if (!strcmp(a, "-n") || !strcmp(a, "--temp") || !strcmp(a, "--seed") || !strcmp(a, "-t")) {
       if (!has) goto missing;
       char *end;

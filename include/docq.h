@@ -533,7 +533,7 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
 /* Version 2: the embedded search options grew (version 2 of those); a
  * version-1 struct is refused with DOCQ_EVERSION: rebuild against this header.
  * Version 3 added `tokenizer`; a version-2 caller still works (it gets NULL). */
-#define DOCQ_ASK_OPTIONS_VERSION 3
+#define DOCQ_ASK_OPTIONS_VERSION 4
 typedef struct docq_ask_options {
   unsigned int version;
   docq_search_options search; /* retrieval settings (k defaults to 20 for ask) */
@@ -548,6 +548,12 @@ typedef struct docq_ask_options {
    * estimate, and still answer extractively: for a prompt meant for a model
    * docq does not run. Ignored when `model` is set (its own tokenizer counts). */
   const docq_model *tokenizer;
+  /* With `model` (version 4): the chat template by name, for a file whose
+   * tokenizer.chat_template is missing or not recognized: chatml, llama3,
+   * llama2, mistral, zephyr, phi3 or plain. NULL or "": the file's own (its
+   * template recognized, else ChatML when the vocabulary has <|im_start|>,
+   * else plain; docq_model_describe names it). An unknown name: DOCQ_EINVAL. */
+  const char *chat_template;
 } docq_ask_options;
 
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version);
@@ -596,8 +602,9 @@ DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a);
 /* The token budget the passages were packed under (the option; else from the
  * model's context, at most 4096; else 2048 without a model). */
 DOCQ_API unsigned docq_answer_budget(const docq_answer *a);
-/* With a model: the context chosen for this request, e.g. "no scaling (1200 tokens fit
- * the original 4096)" or "yarn x1.5 ..."; "" without a model. Borrowed. */
+/* With a model: the context chosen for this request and the chat template, e.g.
+ * "none (1200 tokens fit the original 4096); chat template chatml" or "yarn x1.5 ...";
+ * "" without a model. Borrowed. */
 DOCQ_API const char *docq_answer_context(const docq_answer *a);
 /* With a model: how its answer ended (docq_ctx_last_generation); DOCQ_STOP_LENGTH
  * means it reached gen.n_predict and may be cut short. Zeros (DOCQ_STOP_NONE)

@@ -35,7 +35,7 @@ struct docq_answer {
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
 {
   DQ_ASSERT_ARG(opts);
-  if (version != 2 && version != DOCQ_ASK_OPTIONS_VERSION)
+  if (version < 2 || version > DOCQ_ASK_OPTIONS_VERSION)
     return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: 2-%d)", version,
                       DOCQ_ASK_OPTIONS_VERSION);
   docq_ask_options d;
@@ -50,8 +50,11 @@ DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
   docq_gen_options g = DOCQ_GEN_OPTIONS_INIT;
   d.gen = g;
   d.tokenizer = NULL;
-  /* a version-2 caller's struct ends before `tokenizer` */
-  memcpy(opts, &d, version == 2 ? offsetof(docq_ask_options, tokenizer) : sizeof d);
+  d.chat_template = NULL;
+  /* an older caller's struct ends before the fields added since */
+  memcpy(opts, &d, version == 2   ? offsetof(docq_ask_options, tokenizer)
+                   : version == 3 ? offsetof(docq_ask_options, chat_template)
+                                  : sizeof d);
   return 0;
 }
 
@@ -76,12 +79,14 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     docq_ask_options_init(&d, DOCQ_ASK_OPTIONS_VERSION);
     opts = &d;
   }
-  if (opts->version != 2 && opts->version != DOCQ_ASK_OPTIONS_VERSION)
+  if (opts->version < 2 || opts->version > DOCQ_ASK_OPTIONS_VERSION)
     return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: 2-%d)",
                       opts->version, DOCQ_ASK_OPTIONS_VERSION);
-  if (opts->version == 2) {
-    memcpy(&d, opts, offsetof(docq_ask_options, tokenizer));
-    d.tokenizer = NULL;
+  if (opts->version < DOCQ_ASK_OPTIONS_VERSION) { /* the fields it lacks take their defaults */
+    const size_t have = opts->version == 2 ? offsetof(docq_ask_options, tokenizer) : offsetof(docq_ask_options, chat_template);
+    docq_ask_options_init(&d, DOCQ_ASK_OPTIONS_VERSION);
+    memcpy(&d, opts, have);
+    d.version = DOCQ_ASK_OPTIONS_VERSION;
     opts = &d;
   }
   if ((int)opts->order < DOCQ_ORDER_EDGES || (int)opts->order > DOCQ_ORDER_DOCUMENT)
@@ -90,8 +95,10 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   /* Exact counts with a model's tokenizer: the answering model's, or one
    * given only for counting. */
   const docq_model *counter = opts->model ? opts->model : opts->tokenizer;
+  dq_chat chat; /* with a model: the template its answer is asked in */
   if (opts->model) {
-    int brc = dq_ask_model_budget(opts->model, opts->budget_tokens, opts->gen.n_predict, &budget, &n_ctx);
+    int brc = dq_ask_model_chat(opts->model, opts->chat_template, &chat);
+    if (!brc) brc = dq_ask_model_budget(opts->model, opts->budget_tokens, opts->gen.n_predict, &budget, &n_ctx);
     if (brc) return brc;
   } else if (opts->tokenizer && !dq_ask_model_can_count(opts->tokenizer)) {
     return dq_err_set(DOCQ_EINVAL, "ask: the tokenizer file has no vocabulary to count with");
@@ -158,7 +165,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     if (!pk.n) {
       a->text = dq_strdup("No passage in the index answers this question.");
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
-    } else if ((rc = dq_ask_model_answer(opts->model, a->prompt,
+    } else if ((rc = dq_ask_model_answer(opts->model, &chat, a->prompt,
                                          opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256, &opts->gen,
                                          &db->interrupted, &a->text, a->context, sizeof a->context, &a->gen)) < 0) {
       if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");

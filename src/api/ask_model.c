@@ -6,6 +6,7 @@
  * The budget leaves room for the instruction, the template's tokens and the
  * answer, so the prompt always fits the context: the packer, not the
  * engine, decides what is left out (and reports it). */
+#include <stdio.h>
 #include <string.h>
 
 #include "api/ask_model.h"
@@ -65,11 +66,24 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
   return 0;
 }
 
-int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer_tokens, const docq_gen_options *gen,
-                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap,
-                        docq_gen_info *info)
+int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out)
 {
-  DQ_ASSERT_ARG(m && prompt && gen && out_text && info);
+  DQ_ASSERT_ARG(m && out);
+  if (!name || !*name) {
+    *out = m->chat;
+    return 0;
+  }
+  if (dq_chat_by_name(out, name) < 0)
+    return dq_err_set(DOCQ_EINVAL, "ask: chat template '%s' unknown (chatml, llama3, llama2, mistral, zephyr, phi3, plain)",
+                      name);
+  return 0;
+}
+
+int dq_ask_model_answer(const docq_model *m, const dq_chat *chat, const char *prompt, unsigned answer_tokens,
+                        const docq_gen_options *gen, volatile int *interrupt, char **out_text, char *ctx_desc,
+                        size_t desc_cap, docq_gen_info *info)
+{
+  DQ_ASSERT_ARG(m && chat && prompt && gen && out_text && info);
   *out_text = NULL;
   memset(info, 0, sizeof *info);
   if (ctx_desc && desc_cap) ctx_desc[0] = 0;
@@ -77,7 +91,7 @@ int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer
   char *formatted = NULL;
   size_t flen = 0;
   docq_ctx *c = NULL;
-  int rc = dq_chat_format_tok(&m->chat, m->tok, msgs, 2, 1, &formatted, &flen);
+  int rc = dq_chat_format_tok(chat, m->tok, msgs, 2, 1, &formatted, &flen);
   if (rc) return rc;
   /* Per request: the exact length of this prompt plus the answer decides the
    * context and, beyond the original training length, the RoPE extension
@@ -88,6 +102,10 @@ int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer
   docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
   co.n_threads = gen->n_threads;
   if ((rc = docq_ctx_options_fit(m, (size_t)n_prompt + answer_tokens + 8, &co, ctx_desc, desc_cap)) < 0) goto done;
+  if (ctx_desc && desc_cap) { /* and the prompt format */
+    size_t used = strlen(ctx_desc);
+    snprintf(ctx_desc + used, desc_cap - used, "; chat template %s", dq_chat_label(chat));
+  }
   if ((rc = docq_ctx_new_ext(&c, m, &co)) == 0) {
     c->also_interrupted = interrupt;
     docq_gen_options g = *gen;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include "docq.h"
+#include "engine/chat.h"
 
 /* Token counter for the packer: the model's exact count (ctx = docq_model*). */
 size_t dq_ask_count_tokens(void *ctx, const char *s, size_t n);
@@ -15,13 +16,18 @@ int dq_ask_model_can_count(const docq_model *m);
  * after the answer and the template) and the context size to allocate. */
 int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict, unsigned *budget, unsigned *n_ctx);
 
-/* Generate the answer to the packed prompt with the model's chat template,
+/* The chat template for answers: `name` (NULL or "": the model's own).
+ * DOCQ_EINVAL naming the known ones for an unknown name. */
+int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out);
+
+/* Generate the answer to the packed prompt in chat template `chat`,
  * streaming through gen->on_token, in a context sized to this request (with
  * RoPE extension beyond the original length, chosen per request; the choice
  * is written to ctx_desc). A non-zero *interrupt (docq_interrupt on the
  * asking db) stops it, in the prompt or between tokens. *out_text: dq_free.
  * *info: how the generation ended (zeros when it did not start). */
-int dq_ask_model_answer(const docq_model *m, const char *prompt, unsigned answer_tokens, const docq_gen_options *gen,
+int dq_ask_model_answer(const docq_model *m, const dq_chat *chat, const char *prompt, unsigned answer_tokens,
+                        const docq_gen_options *gen,
                         volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap,
                         docq_gen_info *info);
 

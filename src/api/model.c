@@ -164,7 +164,7 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
   } else {
     dq_buf_puts(&b, "tokenizer:     none\n");
   }
-  dq_buf_printf(&b, "chat template: %s%s\n", dq_chat_name(dm->chat.kind),
+  dq_buf_printf(&b, "chat template: %s%s\n", dq_chat_label(&dm->chat),
                 dq_gguf_find(m->gguf, "tokenizer.chat_template") >= 0 ? "" : " (the file has no template)");
   if (b.oom) {
     dq_buf_free(&b);

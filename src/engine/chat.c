@@ -60,6 +60,11 @@ const char *dq_chat_name(dq_chat_kind kind)
   return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "none";
 }
 
+const char *dq_chat_label(const dq_chat *c)
+{
+  return c->kind == DQ_CHAT_ZEPHYR && (c->flags & DQ_CHAT_F_END) ? "phi3" : dq_chat_name(c->kind);
+}
+
 int dq_chat_select(dq_chat *out, const dq_gguf *g, const dq_tok *tok, const char *override_name)
 {
   DQ_ASSERT_ARG(out);

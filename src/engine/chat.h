@@ -67,6 +67,9 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len);
  * flags), mistral (no flags), zephyr, plain. DOCQ_ENOTFOUND for others. */
 int dq_chat_by_name(dq_chat *out, const char *name);
 const char *dq_chat_name(dq_chat_kind kind); /* "none" for unknown */
+/* The name dq_chat_by_name takes for c: as dq_chat_name, but "phi3" for
+ * zephyr's shape with <|end|>. */
+const char *dq_chat_label(const dq_chat *c);
 
 /* Choose the template for a model: override name (may be NULL), else
  * tokenizer.chat_template of `g` (may be NULL), else the fallback described

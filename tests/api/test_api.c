@@ -319,6 +319,16 @@ static void test_api__search_options_versions(void **state)
   assert_true(docq_answer_passages(ans) >= 1);
   docq_answer_free(ans);
   free(a2);
+  /* a version-3 caller's struct ends before `chat_template` */
+  assert_null(ao.chat_template);
+  docq_ask_options *a3 = malloc(offsetof(docq_ask_options, chat_template));
+  assert_non_null(a3);
+  assert_int_equal(docq_ask_options_init(a3, 3), 0);
+  assert_int_equal(docq_ask(&ans, db, "glacier moraine", a3), 0);
+  assert_true(docq_answer_passages(ans) >= 1);
+  docq_answer_free(ans);
+  free(a3);
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION + 1), DOCQ_EVERSION);
   docq_db_free(db);
 }
 
@@ -563,6 +573,47 @@ static docq_answer *ask_with(docq_db *db, const docq_model *m, unsigned budget)
   return a;
 }
 
+/* docq_ask_options.chat_template: the answer is asked in the named format
+ * (docq_answer_context says which; the prompt's token count changes with
+ * it); an unknown name is DOCQ_EINVAL before any work. */
+static void test_api__ask_chat_template(void **state)
+{
+  (void)state;
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  docq_db *db = index_new(files, 1);
+  docq_model *m = random_model();
+  size_t counts[3];
+  const char *names[] = { NULL, "llama3", "phi3" };
+  for (int i = 0; i < 3; i++) {
+    docq_ask_options ao;
+    assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+    ao.model = m;
+    ao.gen.temperature = 0;
+    ao.gen.n_predict = 2;
+    ao.chat_template = names[i];
+    docq_answer *a = NULL;
+    assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+    char want[64];
+    snprintf(want, sizeof want, "; chat template %s", names[i] ? names[i] : "plain"); /* the writer's file has none */
+    assert_non_null(strstr(docq_answer_context(a), want));
+    docq_gen_info gi;
+    assert_int_equal(docq_answer_generation(a, &gi), 0);
+    counts[i] = gi.prompt_tokens;
+    docq_answer_free(a);
+  }
+  assert_true(counts[0] != counts[1] && counts[1] != counts[2]);
+  docq_ask_options ao;
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  ao.model = m;
+  ao.chat_template = "jinja";
+  docq_answer *a = NULL;
+  assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), DOCQ_EINVAL);
+  assert_null(a);
+  assert_non_null(strstr(docq_error_last()->message, "'jinja' unknown"));
+  docq_model_free(m);
+  docq_db_free(db);
+}
+
 static void test_api__ask_budget_from_model(void **state)
 {
   (void)state;
@@ -611,6 +662,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

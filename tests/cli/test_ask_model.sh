@@ -38,6 +38,13 @@ check "an answer stopped by -n is noted on stderr" 'grep -q "stopped at 12 token
 j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "What happens after a crash?")
 check "--json: generated_tokens 12, stop length" \
   'printf "%s" "$j" | grep -q "\"generated_tokens\":12,\"stop\":\"length\""'
+# --chat-template: the answer asked in the named format; an unknown one says which exist
+j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 2 --temp 0 --chat-template llama3 "What happens after a crash?")
+check "--chat-template llama3 is the one used" 'printf "%s" "$j" | grep -q "\"context\":\"[^\"]*; chat template llama3\""'
+j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 2 --temp 0 "What happens after a crash?")
+check "without it, the file's (stories260K has none: plain)" 'printf "%s" "$j" | grep -q "; chat template plain\""'
+"$BIN" --db "$T/idx" ask --model "$M" --chat-template jinja "x" >/dev/null 2>"$T/err"; rc=$?
+check "an unknown --chat-template exits 1 naming the known ones" '[ $rc -eq 1 ] && grep -q "jinja.*unknown (chatml, llama3" "$T/err"'
 # a tokenizer-only file cannot answer: said with its name, before any work
 V="$SH/vocab/ggml-vocab-llama-spm.gguf"
 if [ -f "$V" ]; then

@@ -148,6 +148,14 @@ static void test_engine_chat__by_name(void **state)
   assert_int_equal(dq_chat_format(&c, m, 2, 1, NULL, "<|endoftext|>", &out, NULL), 0);
   assert_string_equal(out, "<|user|>\nHi<|end|>\n<|assistant|>\nYo<|end|>\n<|assistant|>\n");
   dq_free(out);
+  /* named as dq_chat_by_name takes it, so an override can reproduce it */
+  assert_string_equal(dq_chat_label(&c), "phi3");
+  dq_chat named;
+  assert_int_equal(dq_chat_by_name(&named, dq_chat_label(&c)), 0);
+  assert_int_equal(named.kind, c.kind);
+  assert_int_equal(named.flags, c.flags);
+  c = (dq_chat){DQ_CHAT_ZEPHYR, 0};
+  assert_string_equal(dq_chat_label(&c), "zephyr");
 }
 
 static void test_engine_chat__generation_prompt_and_errors(void **state)
