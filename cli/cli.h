@@ -74,6 +74,7 @@ const char *cli_stop_name(docq_stop s);
 int cmd_index(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

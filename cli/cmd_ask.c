@@ -4,6 +4,7 @@
  * and what was left out for lack of budget; --json prints the whole record
  * (answer, found, citations, packed passages with scores, ranks and prompt
  * positions, left_out, prompt_tokens). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,10 @@ static void usage(FILE *f)
         CLI_FILTER_HELP
         "  --show-prompt    print the packed prompt\n"
         "  --model FILE     answer with a GGUF model (Qwen2.5, Llama 3.x, SmolLM2, TinyLlama,\n"
-        "                   Mistral...; also $DOCQ_MODEL); the answer is streamed, then the\n"
-        "                   sources. Without a model: the best sentences, with citations\n"
+        "                   Mistral...); the answer is streamed, then the sources. Without\n"
+        "                   --model: $DOCQ_MODEL, else the index's (docq config model FILE);\n"
+        "                   with none, the best sentences, with citations\n"
+        "  --no-model       answer extractively even when $DOCQ_MODEL or the index names a model\n"
         "  --tokenizer FILE without --model: count the prompt's tokens exactly with this GGUF's\n"
         "                   tokenizer (a tokenizer-only file will do) instead of the\n"
         "                   conservative estimate; the answer stays extractive\n"
@@ -129,6 +132,8 @@ int cmd_ask(int argc, char **argv)
   const char *model_path = getenv("DOCQ_MODEL");
   if (model_path && !*model_path) model_path = NULL;
   const char *tok_path = NULL;
+  int no_model = 0; /* --no-model: extractive, whatever $DOCQ_MODEL or the index say */
+  char config_model[PATH_MAX] = ""; /* the index's answer model (docq config model) */
   int show_prompt = 0;
   char q[8192];
   int got = 0; /* a question argument was given (maybe empty) */
@@ -175,6 +180,10 @@ int cmd_ask(int argc, char **argv)
     } else if (!strcmp(a, "--model") || !strcmp(a, "-m")) {
       if (!has) goto missing;
       model_path = argv[++i];
+      no_model = 0;
+    } else if (!strcmp(a, "--no-model")) {
+      no_model = 1;
+      model_path = NULL;
     } else if (!strcmp(a, "--tokenizer")) {
       if (!has) goto missing;
       tok_path = argv[++i];
@@ -221,8 +230,18 @@ int cmd_ask(int argc, char **argv)
   if (code) return code;
   cli_on_sigint(db);
   docq_model *model = NULL;
+  if (!model_path && !tok_path && !no_model && docq_db_answer_model(db, config_model, sizeof config_model) == 0 &&
+      *config_model)
+    model_path = config_model;
   if (model_path) {
     int mrc = docq_model_load(&model, model_path);
+    if (mrc && model_path == config_model) {
+      code = cli_fail(mrc, "cannot load the index's answer model");
+      fprintf(stderr, "docq ask: it was set by `docq config model`: set another with docq config model FILE, "
+              "or forget it with docq config model --unset (--no-model answers extractively now)\n");
+      docq_db_free(db);
+      return code;
+    }
     if (mrc) { code = cli_fail(mrc, "cannot load the model"); docq_db_free(db); return code; }
     docq_model_meta meta;
     if (docq_model_get_meta(model, &meta) == 0 && !meta.has_weights) {

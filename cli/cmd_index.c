@@ -244,7 +244,8 @@ int cmd_status(int argc, char **argv)
     if (!strcmp(argv[i], "--check")) { check = 1; continue; }
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: docq status [--db DIR] [--json] [--check]\n\n"
-             "Show the index: documents, chunks, vectors, sizes, embedder, chunking, last run.\n"
+             "Show the index: documents, chunks, vectors, sizes, embedder, chunking, last run,\n"
+             "answer model (docq config).\n"
              "--check also verifies that full text, vectors and chunks agree (exit 1 if not).\n"
              "Exit codes: 0 ok, 1 failed, 3 no index.\n");
       return 0;
@@ -263,6 +264,12 @@ int cmd_status(int argc, char **argv)
     if (rc) { ec = cli_fail(rc, "check failed"); docq_db_free(db); return ec; }
     if (!g_cli.json) printf("check        ok: chunks, full text and vectors agree\n");
   }
+  char answer_model[PATH_MAX];
+  if ((rc = docq_db_answer_model(db, answer_model, sizeof answer_model))) {
+    ec = cli_fail(rc, "status");
+    docq_db_free(db);
+    return ec;
+  }
   char when[64] = "never";
   if (s.last_run) {
     time_t t = (time_t)s.last_run;
@@ -276,8 +283,11 @@ int cmd_status(int argc, char **argv)
     cli_json_str(stdout, s.embedder);
     printf(",\"vector_index\":");
     cli_json_str(stdout, s.vector_index);
-    printf(",\"chunk_tokens\":%u,\"chunk_overlap\":%u,\"format_version\":%u,\"last_run\":%lld}\n", s.chunk_tokens,
-           s.chunk_overlap, s.format_version, (long long)s.last_run);
+    printf(",\"chunk_tokens\":%u,\"chunk_overlap\":%u,\"format_version\":%u,\"last_run\":%lld,\"answer_model\":",
+           s.chunk_tokens, s.chunk_overlap, s.format_version, (long long)s.last_run);
+    if (*answer_model) cli_json_str(stdout, answer_model);
+    else printf("null");
+    printf("}\n");
   } else {
     printf("documents    %llu\n", (unsigned long long)s.documents);
     printf("chunks       %llu (%u tokens target, %u overlap)\n", (unsigned long long)s.chunks, s.chunk_tokens, s.chunk_overlap);
@@ -287,6 +297,7 @@ int cmd_status(int argc, char **argv)
     printf("index size   %.1f MB (%.2fx the text)\n", s.index_bytes / 1048576.0,
            s.text_bytes ? (double)s.index_bytes / s.text_bytes : 0.0);
     printf("last run     %s\n", when);
+    printf("answer model %s\n", *answer_model ? answer_model : "none (docq config model FILE sets one)");
   }
   docq_db_free(db);
   return 0;

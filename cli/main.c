@@ -18,6 +18,7 @@ static const command commands[] = {
   {"index", cmd_index, "index files and folders (only what changed is redone)"},
   {"status", cmd_status, "documents, chunks, sizes, embedder, last run"},
   {"rm", cmd_rm, "remove a document or a folder from the index"},
+  {"config", cmd_config, "settings kept in the index (the answer model)"},
   {"search", cmd_search, "hybrid search (BM25 + vectors): ranked passages"},
   {"ask", cmd_ask, "answer a question with citations (extractive, or --model)"},
   {"eval", cmd_eval, "measure retrieval / answers on a labelled set"},

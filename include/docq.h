@@ -145,6 +145,17 @@ DOCQ_API void docq_interrupt(docq_db *db);
 #define DOCQ_REEMBED 0x1u
 DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned flags);
 
+/* The answer model recorded in the index, so that a front end (`docq ask`)
+ * finds it without being told each time: `model_path` is stored made
+ * absolute; it must name an existing file (DOCQ_ENOTFOUND), whose loading is
+ * left to the caller (docq_model_load, then docq_ask_options.model: docq_ask
+ * does not load it by itself). NULL or "" forgets it. Takes the writer lock
+ * (DOCQ_EBUSY); DOCQ_EINVAL on an index opened read-only. */
+DOCQ_API int docq_db_set_answer_model(docq_db *db, const char *model_path);
+/* The recorded answer model's path, NUL-terminated in out (cap bytes); ""
+ * when none is recorded. DOCQ_EINVAL when cap is too small. */
+DOCQ_API int docq_db_answer_model(docq_db *db, char *out, size_t cap);
+
 /* ---- indexing ------------------------------------------------------------------ */
 
 typedef enum docq_stage {

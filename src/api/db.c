@@ -124,6 +124,33 @@ done:
   return 0;
 }
 
+DOCQ_API int docq_db_set_answer_model(docq_db *db, const char *model_path)
+{
+  DQ_ASSERT_ARG(db);
+  dq_db_enter(db);
+  if (db->flags & DOCQ_OPEN_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s is open read-only", db->path);
+  char abs[PATH_MAX] = "";
+  if (model_path && *model_path) {
+    struct stat st;
+    if (!realpath(model_path, abs)) return dq_err_set(DOCQ_ENOTFOUND, "%s: %s", model_path, strerror(errno));
+    if (stat(abs, &st) != 0 || !S_ISREG(st.st_mode)) return dq_err_set(DOCQ_EINVAL, "%s: not a regular file", model_path);
+  }
+  int rc = dq_store_lock_writer(db->store);
+  if (rc) return rc;
+  return dq_store_meta_set(db->store, "answer_model", abs);
+}
+
+DOCQ_API int docq_db_answer_model(docq_db *db, char *out, size_t cap)
+{
+  DQ_ASSERT_ARG(db && out && cap);
+  char path[PATH_MAX];
+  int rc = dq_store_meta_get(db->store, "answer_model", path, sizeof path);
+  if (rc) return rc;
+  if (strlen(path) >= cap) return dq_err_set(DOCQ_EINVAL, "answer model path longer than %zu bytes", cap - 1);
+  memcpy(out, path, strlen(path) + 1);
+  return 0;
+}
+
 DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags)
 {
   DQ_ASSERT_ARG(out);

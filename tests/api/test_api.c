@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -614,6 +615,50 @@ static void test_api__ask_chat_template(void **state)
   docq_db_free(db);
 }
 
+/* docq_db_set_answer_model / docq_db_answer_model: recorded absolute, kept
+ * across opens, forgotten with NULL; a missing file, a read-only index and a
+ * short buffer are refused. */
+static void test_api__answer_model_setting(void **state)
+{
+  (void)state;
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  docq_db *db = index_new(files, 1);
+  char got[PATH_MAX], want[PATH_MAX], rel[PATH_MAX + 8];
+  assert_int_equal(docq_db_answer_model(db, got, sizeof got), 0);
+  assert_string_equal(got, "");
+  docq_model_free(random_model()); /* writes g_dir/m.gguf */
+  snprintf(want, sizeof want, "%s/m.gguf", g_dir);
+  char cwd[PATH_MAX];
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  assert_int_equal(chdir(g_dir), 0);
+  snprintf(rel, sizeof rel, "./m.gguf");
+  assert_int_equal(docq_db_set_answer_model(db, rel), 0); /* relative: stored absolute */
+  assert_int_equal(chdir(cwd), 0);
+  assert_int_equal(docq_db_answer_model(db, got, sizeof got), 0);
+  char real[PATH_MAX];
+  assert_non_null(realpath(want, real));
+  assert_string_equal(got, real);
+  char tiny[4];
+  assert_int_equal(docq_db_answer_model(db, tiny, sizeof tiny), DOCQ_EINVAL);
+  snprintf(rel, sizeof rel, "%s/missing.gguf", g_dir);
+  assert_int_equal(docq_db_set_answer_model(db, rel), DOCQ_ENOTFOUND);
+  assert_int_equal(docq_db_set_answer_model(db, g_dir), DOCQ_EINVAL); /* a folder */
+  docq_db_free(db);
+
+  char idx[128];
+  snprintf(idx, sizeof idx, "%s/idx", g_dir);
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_READONLY), 0);
+  assert_int_equal(docq_db_answer_model(db, got, sizeof got), 0);
+  assert_string_equal(got, real); /* kept across opens */
+  assert_int_equal(docq_db_set_answer_model(db, NULL), DOCQ_EINVAL); /* read-only */
+  docq_db_free(db);
+  assert_int_equal(docq_db_open(&db, idx, 0), 0);
+  assert_int_equal(docq_db_set_answer_model(db, NULL), 0);
+  assert_int_equal(docq_db_answer_model(db, got, sizeof got), 0);
+  assert_string_equal(got, "");
+  docq_db_free(db);
+}
+
 static void test_api__ask_budget_from_model(void **state)
 {
   (void)state;
@@ -663,6 +708,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__answer_model_setting, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

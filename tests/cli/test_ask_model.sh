@@ -45,6 +45,36 @@ j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 2 --temp 0 "What happens aft
 check "without it, the file's (stories260K has none: plain)" 'printf "%s" "$j" | grep -q "; chat template plain\""'
 "$BIN" --db "$T/idx" ask --model "$M" --chat-template jinja "x" >/dev/null 2>"$T/err"; rc=$?
 check "an unknown --chat-template exits 1 naming the known ones" '[ $rc -eq 1 ] && grep -q "jinja.*unknown (chatml, llama3" "$T/err"'
+# the index's answer model (docq config model): ask uses it when neither
+# --model nor $DOCQ_MODEL names one; --no-model answers extractively
+out=$("$BIN" --db "$T/idx" config); rc=$?
+check "config shows no answer model at first" '[ $rc -eq 0 ] && printf "%s" "$out" | grep -q "^answer model  none"'
+"$BIN" --db "$T/idx" config model "$M" >/dev/null; rc=$?
+check "config model FILE exits 0" '[ $rc -eq 0 ]'
+j=$("$BIN" --db "$T/idx" --json config)
+check "config --json gives the absolute path" 'printf "%s" "$j" | grep -q "\"answer_model\":\"/.*stories260K.gguf\""'
+check "status names it" '"$BIN" --db "$T/idx" status | grep -q "^answer model .*stories260K.gguf"'
+j=$(env -u DOCQ_MODEL "$BIN" --db "$T/idx" ask --json -n 3 --temp 0 "What happens after a crash?")
+check "ask without --model answers with the index's model" 'printf "%s" "$j" | grep -q "\"generated_tokens\":3,"'
+j=$(env -u DOCQ_MODEL "$BIN" --db "$T/idx" ask --json --no-model "What happens after a crash?")
+check "--no-model answers extractively" '! printf "%s" "$j" | grep -q "generated_tokens"'
+DOCQ_MODEL=/nonexistent.gguf "$BIN" --db "$T/idx" ask "x" >/dev/null 2>"$T/err"; rc=$?
+check "\$DOCQ_MODEL wins over the index's model" '[ $rc -eq 1 ] && grep -q "nonexistent.gguf" "$T/err"'
+cp "$M" "$T/gone.gguf"
+"$BIN" --db "$T/idx" config model "$T/gone.gguf" >/dev/null && rm "$T/gone.gguf"
+env -u DOCQ_MODEL "$BIN" --db "$T/idx" ask "What happens after a crash?" >/dev/null 2>"$T/err"; rc=$?
+check "a recorded model that is gone: exit 1, naming it and the way out" \
+  '[ $rc -eq 1 ] && grep -q "index.s answer model: .*gone.gguf" "$T/err" && grep -q "docq config model --unset" "$T/err"'
+"$BIN" --db "$T/idx" config model "$SH/vocab/ggml-vocab-llama-spm.gguf" >/dev/null 2>"$T/err"; rc=$?
+check "config model with a tokenizer-only file is refused" '[ $rc -eq 1 ] && grep -q "no weights" "$T/err"'
+"$BIN" --db "$T/idx" config model /nonexistent.gguf >/dev/null 2>"$T/err"; rc=$?
+check "config model with a missing file is refused, naming it" '[ $rc -eq 1 ] && grep -q "nonexistent.gguf" "$T/err"'
+check "... and the setting is left as it was" '"$BIN" --db "$T/idx" config | grep -q "gone.gguf"'
+"$BIN" --db "$T/idx" config model --unset >/dev/null
+j=$(env -u DOCQ_MODEL "$BIN" --db "$T/idx" ask --json "What happens after a crash?")
+check "after --unset, ask is extractive again" '! printf "%s" "$j" | grep -q "generated_tokens"'
+"$BIN" --db "$T/idx" config colour blue >/dev/null 2>&1; rc=$?
+check "an unknown setting is a usage error" '[ $rc -eq 2 ]'
 # a tokenizer-only file cannot answer: said with its name, before any work
 V="$SH/vocab/ggml-vocab-llama-spm.gguf"
 if [ -f "$V" ]; then
