@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,65 @@ static docq_model *random_model(void)
   return m;
 }
 
+/* The thread-safety docq.h states: one loaded model shared by threads, each
+ * with its own context, generating at the same time, gives every thread what
+ * it gets alone (greedy, so the text is a function of the prompt), and
+ * tokenizing on the shared model meanwhile agrees too. */
+#define SHARE_THREADS 4
+typedef struct {
+  const docq_model *m;
+  const char *prompt;
+  char *text;    /* generated */
+  long n_tok;    /* docq_tokenize of the prompt */
+  int rc;
+} share_job;
+
+static void *share_worker(void *p)
+{
+  share_job *j = p;
+  docq_ctx *c = NULL;
+  if ((j->rc = docq_ctx_new(&c, j->m, 128)) != 0) return NULL;
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.temperature = 0;
+  o.n_predict = 24;
+  o.n_threads = 1;
+  for (int rep = 0; rep < 3 && !j->rc; rep++) { /* overlap more than one run */
+    docq_free(j->text);
+    j->text = NULL;
+    j->rc = docq_generate(c, j->prompt, &o, &j->text);
+    j->n_tok = docq_tokenize(j->m, j->prompt, strlen(j->prompt), 1, NULL, 0);
+  }
+  docq_ctx_free(c);
+  return NULL;
+}
+
+static void test_api__model_shared_by_threads(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  static const char *prompts[SHARE_THREADS] = { "the ab ba", "ba ba the", "ab", "the the ab ba ab" };
+  share_job alone[SHARE_THREADS], together[SHARE_THREADS];
+  for (int i = 0; i < SHARE_THREADS; i++) {
+    alone[i] = (share_job){ m, prompts[i], NULL, 0, 0 };
+    share_worker(&alone[i]);
+    assert_int_equal(alone[i].rc, 0);
+    together[i] = (share_job){ m, prompts[i], NULL, 0, 0 };
+  }
+  /* the prompts lead to different texts, so a thread given another's state would show */
+  assert_string_not_equal(alone[0].text, alone[1].text);
+  pthread_t t[SHARE_THREADS];
+  for (int i = 0; i < SHARE_THREADS; i++) assert_int_equal(pthread_create(&t[i], NULL, share_worker, &together[i]), 0);
+  for (int i = 0; i < SHARE_THREADS; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+  for (int i = 0; i < SHARE_THREADS; i++) {
+    assert_int_equal(together[i].rc, 0);
+    assert_string_equal(together[i].text, alone[i].text);
+    assert_int_equal(together[i].n_tok, alone[i].n_tok);
+    docq_free(alone[i].text);
+    docq_free(together[i].text);
+  }
+  docq_model_free(m);
+}
+
 /* docq_ctx_last_generation: why and after how many tokens the last
  * completion ended (length, a stop string, a full context), with the prompt's
  * count as tokenizing it with BOS (as the file says) gives. */
@@ -706,6 +766,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__answer_model_setting, setup, teardown),
