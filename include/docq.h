@@ -411,7 +411,7 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
 
 /* How the last docq_generate on a context ended. */
 typedef enum docq_stop {
-  DOCQ_STOP_NONE = 0,   /* no generation yet, or it failed before its first token */
+  DOCQ_STOP_NONE = 0,   /* no generation yet, or it failed (docq_generate returned an error) */
   DOCQ_STOP_EOS,        /* the model ended its text (an end-of-generation token) */
   DOCQ_STOP_STRING,     /* one of opts->stop appeared */
   DOCQ_STOP_LENGTH,     /* opts->n_predict tokens were generated */
@@ -543,7 +543,8 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
 
 /* Version 2: the embedded search options grew (version 2 of those); a
  * version-1 struct is refused with DOCQ_EVERSION: rebuild against this header.
- * Version 3 added `tokenizer`; a version-2 caller still works (it gets NULL). */
+ * Version 3 added `tokenizer`, version 4 `chat_template`; a version-2 or -3
+ * caller still works (what its struct lacks is NULL). */
 #define DOCQ_ASK_OPTIONS_VERSION 4
 typedef struct docq_ask_options {
   unsigned int version;
