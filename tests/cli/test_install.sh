@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install as a user would (cmake --install into a temporary prefix), then
 # build samples/embed_minimal.c against it twice: with pkg-config (shared
-# library) and with find_package(docq) (static library), and run both.
+# library) and with find_package(docq) (static library), and run both; and
+# samples/embed_model.c (a model's answer, streamed) with pkg-config.
 set -u
 BUILD=${DOCQ_BUILD_DIR:?}
 SRC=${DOCQ_SOURCE_DIR:?}
@@ -30,6 +31,19 @@ PKG_CONFIG_PATH="$LIB/pkgconfig" cc -Wall -Wextra -o "$T/embed_pc" "$SRC/samples
 check "embed_minimal builds with pkg-config" '[ -x "$T/embed_pc" ]'
 out=$("$T/embed_pc" "$T/idx1" "$SRC/samples/corpus" "What happens after a crash?")
 check "embed_minimal (shared) answers with a citation" 'printf "%s" "$out" | grep -q "crash-safety.md"'
+
+# samples/embed_model.c: a model's streamed answer, its sources and how it ended
+PKG_CONFIG_PATH="$LIB/pkgconfig" cc -Wall -Wextra -o "$T/embed_model" "$SRC/samples/embed_model.c" \
+  $(PKG_CONFIG_PATH="$LIB/pkgconfig" pkg-config --cflags --libs docq) -lpthread -Wl,-rpath,"$LIB"
+check "embed_model builds with pkg-config" '[ -x "$T/embed_model" ]'
+M="${DOCQ_SHARED_DIR:-}/models/stories260K.gguf"
+if [ -f "$M" ]; then
+  out=$("$T/embed_model" "$T/idx1" "$M" "What happens after a crash?")
+  check "embed_model answers with the model, lists the sources, says it stopped at n_predict" \
+    'printf "%s" "$out" | grep -q "crash-safety.md" && printf "%s" "$out" | grep -q " 128 generated; stopped at n_predict"'
+else
+  echo "skip: embed_model's run needs DOCQ_SHARED_DIR with models/stories260K.gguf"
+fi
 
 # find_package, static
 mkdir -p "$T/cm"
