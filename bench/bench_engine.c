@@ -404,6 +404,28 @@
  *   Q4_K_M pp512 docq 180.7, 209.2, 202.0  llama.cpp 83.3, 95.3, 94.2     2.14-2.19x
  *          tg64  docq 44.9, 45.6, 47.2     llama.cpp 32.4, 25.5, 33.3     1.39-1.79x
  *
+ * 2026-11-27, session 22 (same VM, same kernels). perf (cpu-clock) over `-p 0
+ * -n 64 -t 2 -r 3 --mix q4_k_m` at 55 t/s: Q5_0 mat-vec 41.3% of the samples
+ * (44% of the bytes), Q8_0 34.6% (37.5%), K-quants 17.3% (18.5%): in this
+ * phase each family reads at about the same rate per byte; waiting
+ * (spinning, sched_yield) ~4%, serial work ~1%. `--bw` sets of 20 runs,
+ * 16:58-17:21, read 24-34 GB/s, set medians (anon / mapped read):
+ *   Q4_K_M 82.5/84, 87/87, 83.5/85.5, 82.5/82.5, 84/83.5; pooled (100
+ *          runs) 84% / 85%, 47.6-65.1 t/s
+ *   Q8_0   90/90, 89.5/89, 86/87.5, 88.5/91; pooled (80) 88% / 89%, 38.3-51.6 t/s
+ * Side by side (/tmp/gg/side.sh), 17:03-17:06, load 1.7-2.0:
+ *   Q8_0   pp512 docq 244.0, 195.0, 230.9  llama.cpp 162.6, 118.3, 159.5  1.45-1.65x
+ *          tg64  docq 48.3, 40.3, 46.8     llama.cpp 34.2, 35.4, 32.7     1.14-1.43x
+ *   Q4_K_M pp512 docq 278.9, 240.4, 211.7  llama.cpp 109.5, 117.1, 109.5  1.93-2.55x
+ *          tg64  docq 56.1, 57.0, 52.2     llama.cpp 36.2, 40.1, 38.1     1.37-1.55x
+ * Tried and dropped (in-process A/B, Q4_K_M decode, 24-30 rounds): Q4_0 /
+ * Q5_0 eight rows per step, their scales converted in one vector and the
+ * two four-row folds joined before one convert and FMA: 0.981, 0.998 (no
+ * gain: about 2% fewer vector µops did not show); the pool's pause-only
+ * spin 4096 polls instead of 256: 1.004, 1.019 (noise); the worker, idle
+ * after its share of a region, prefetching the start of its share of the
+ * next one (8-256 KiB): 0.971-1.002.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
  *                     [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
