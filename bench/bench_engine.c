@@ -409,7 +409,7 @@
  * (44% of the bytes), Q8_0 34.6% (37.5%), K-quants 17.3% (18.5%): in this
  * phase each family reads at about the same rate per byte; waiting
  * (spinning, sched_yield) ~4%, serial work ~1%. `--bw` sets of 20 runs,
- * 16:58-17:21, read 24-34 GB/s, set medians (anon / mapped read):
+ * 16:58-17:21, read 18.7-33.9 GB/s, set medians (anon / mapped read):
  *   Q4_K_M 82.5/84, 87/87, 83.5/85.5, 82.5/82.5, 84/83.5; pooled (100
  *          runs) 84% / 85%, 47.6-65.1 t/s
  *   Q8_0   90/90, 89.5/89, 86/87.5, 88.5/91; pooled (80) 88% / 89%, 38.3-51.6 t/s
