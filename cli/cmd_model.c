@@ -464,6 +464,11 @@ int cmd_model(int argc, char **argv)
           stdout);
     return 0;
   }
+  if (argc >= 3 && !strcmp(argv[1], "--json")) { /* docq model --json info FILE */
+    g_cli.json = 1;
+    argv++;
+    argc--;
+  }
   if (argc < 3 || strcmp(argv[1], "info")) return bad_usage("model", "expected: docq model info FILE", NULL);
   docq_ctx_options co;
   docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);

@@ -85,6 +85,8 @@ if [ -f "$Q" ]; then
   check "global form docq --json model info exits 0" '[ $rc -eq 0 ]'
   check "global form docq --json model info gives the same object" \
     'pj "$T/qg.json" "d == json.load(open(a[0]))" "$T/qi.json"'
+  "$BIN" model --json info "$Q" >"$T/qm.json" 2>/dev/null
+  check "docq model --json info FILE gives the same object" 'pj "$T/qm.json" "d == json.load(open(a[0]))" "$T/qi.json"'
 else
   echo "FAIL tiny-qwen2-q4_k_m.gguf missing from $S/models"; fails=$((fails+1))
 fi
