@@ -260,6 +260,9 @@ int cmd_ask(int argc, char **argv)
     if (mrc) { code = cli_fail(mrc, "cannot load the tokenizer"); docq_db_free(db); return code; }
     ao.tokenizer = model;
   }
+  if (ao.chat_template && !ao.model && !g_cli.quiet)
+    fprintf(stderr, "docq ask: --chat-template is for a model's answer; none is given (--model, $DOCQ_MODEL or "
+            "docq config model), so it is ignored\n");
   docq_answer *ans = NULL;
   int rc = docq_ask(&ans, db, q, &ao);
   if (rc == DOCQ_ECANCELED && !g_cli.json) {

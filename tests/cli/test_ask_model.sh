@@ -75,6 +75,8 @@ j=$(env -u DOCQ_MODEL "$BIN" --db "$T/idx" ask --json "What happens after a cras
 check "after --unset, ask is extractive again" '! printf "%s" "$j" | grep -q "generated_tokens"'
 "$BIN" --db "$T/idx" config colour blue >/dev/null 2>&1; rc=$?
 check "an unknown setting is a usage error" '[ $rc -eq 2 ]'
+env -u DOCQ_MODEL "$BIN" --db "$T/idx" ask --no-model --chat-template llama3 "What happens after a crash?" >/dev/null 2>"$T/err"; rc=$?
+check "--chat-template without a model: answered, and told it is ignored" '[ $rc -eq 0 ] && grep -q "chat-template is for a model" "$T/err"'
 # a tokenizer-only file cannot answer: said with its name, before any work
 V="$SH/vocab/ggml-vocab-llama-spm.gguf"
 if [ -f "$V" ]; then
