@@ -54,9 +54,15 @@ static const dq_type_info type_table[DQ_T_COUNT] = {
   [DQ_T_Q2_K] = {"q2_K", 256, 84},  [DQ_T_Q3_K] = {"q3_K", 256, 110},
   [DQ_T_Q4_K] = {"q4_K", 256, 144}, [DQ_T_Q5_K] = {"q5_K", 256, 176},
   [DQ_T_Q6_K] = {"q6_K", 256, 210}, [DQ_T_Q8_K] = {"q8_K", 256, 292},
+  [DQ_T_IQ2_XXS] = {"iq2_xxs", 256, 66}, [DQ_T_IQ2_XS] = {"iq2_xs", 256, 74},
+  [DQ_T_IQ3_XXS] = {"iq3_xxs", 256, 98}, [DQ_T_IQ1_S] = {"iq1_s", 256, 50},
+  [DQ_T_IQ4_NL] = {"iq4_nl", 32, 18},    [DQ_T_IQ3_S] = {"iq3_s", 256, 110},
+  [DQ_T_IQ2_S] = {"iq2_s", 256, 82},     [DQ_T_IQ4_XS] = {"iq4_xs", 256, 136},
   [DQ_T_I8] = {"i8", 1, 1},         [DQ_T_I16] = {"i16", 1, 2},
   [DQ_T_I32] = {"i32", 1, 4},       [DQ_T_I64] = {"i64", 1, 8},
-  [DQ_T_F64] = {"f64", 1, 8},       [DQ_T_BF16] = {"bf16", 1, 2},
+  [DQ_T_F64] = {"f64", 1, 8},       [DQ_T_IQ1_M] = {"iq1_m", 256, 56},
+  [DQ_T_BF16] = {"bf16", 1, 2},     [DQ_T_TQ1_0] = {"tq1_0", 256, 54},
+  [DQ_T_TQ2_0] = {"tq2_0", 256, 66}, [DQ_T_MXFP4] = {"mxfp4", 32, 17},
 };
 static const dq_type_info type_unknown = {"unknown", 0, 0};
 
@@ -319,7 +325,7 @@ static int read_tensor_info(parser *ps, dq_gguf_tensor *t)
   if (ps->r.failed) return corrupt_eof(ps, "a tensor's type and offset");
   const dq_type_info *ti = dq_type_info_get((int)type);
   if (type >= DQ_T_COUNT || ti->block_elems == 0)
-    return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' has unknown ggml type %u", ps->path, t->name, type);
+    return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' has ggml type %u, which docq does not know (a damaged file, or a type newer than docq)", ps->path, t->name, type);
   t->type = (int)type;
   if (t->ne[0] % ti->block_elems)
     return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' row length %" PRId64 " is not a multiple of the %s block size %u",

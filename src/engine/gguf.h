@@ -27,12 +27,18 @@ enum dq_gguf_vtype {
 enum dq_ggml_type {
   DQ_T_F32 = 0, DQ_T_F16 = 1, DQ_T_Q4_0 = 2, DQ_T_Q4_1 = 3, DQ_T_Q5_0 = 6, DQ_T_Q5_1 = 7,
   DQ_T_Q8_0 = 8, DQ_T_Q8_1 = 9, DQ_T_Q2_K = 10, DQ_T_Q3_K = 11, DQ_T_Q4_K = 12, DQ_T_Q5_K = 13,
-  DQ_T_Q6_K = 14, DQ_T_Q8_K = 15, DQ_T_I8 = 24, DQ_T_I16 = 25, DQ_T_I32 = 26, DQ_T_I64 = 27,
-  DQ_T_F64 = 28, DQ_T_BF16 = 30, DQ_T_COUNT = 40
+  DQ_T_Q6_K = 14, DQ_T_Q8_K = 15, DQ_T_IQ2_XXS = 16, DQ_T_IQ2_XS = 17, DQ_T_IQ3_XXS = 18,
+  DQ_T_IQ1_S = 19, DQ_T_IQ4_NL = 20, DQ_T_IQ3_S = 21, DQ_T_IQ2_S = 22, DQ_T_IQ4_XS = 23,
+  DQ_T_I8 = 24, DQ_T_I16 = 25, DQ_T_I32 = 26, DQ_T_I64 = 27, DQ_T_F64 = 28, DQ_T_IQ1_M = 29,
+  DQ_T_BF16 = 30, DQ_T_TQ1_0 = 34, DQ_T_TQ2_0 = 35, DQ_T_MXFP4 = 39, DQ_T_COUNT = 40
 };
 
 /* Block geometry of a tensor type: elements per block and bytes per block.
- * Returns 0 for types docq does not know (block_elems = 0). Table-driven. */
+ * Returns 0 for types docq does not know (block_elems = 0). Table-driven.
+ * The table knows every type a GGUF file may hold, also those the kernels
+ * cannot compute with (dq_kernels_supports), so such a file still parses
+ * (its tokenizer and metadata are usable) and loading it as a model names the
+ * type instead of calling the file damaged. */
 typedef struct dq_type_info { const char *name; uint32_t block_elems; uint32_t block_bytes; } dq_type_info;
 const dq_type_info *dq_type_info_get(int type); /* never NULL; name "unknown" for unknown */
 

@@ -148,7 +148,14 @@ static void test_engine_gguf__type_table_matches_ggml(void **state)
     {DQ_T_Q3_K, 256, 110, "q3_K"}, {DQ_T_Q4_K, 256, 144, "q4_K"}, {DQ_T_Q5_K, 256, 176, "q5_K"},
     {DQ_T_Q6_K, 256, 210, "q6_K"}, {DQ_T_Q8_K, 256, 292, "q8_K"}, {DQ_T_I8, 1, 1, "i8"},
     {DQ_T_I16, 1, 2, "i16"},      {DQ_T_I32, 1, 4, "i32"},      {DQ_T_I64, 1, 8, "i64"},
-    {DQ_T_F64, 1, 8, "f64"},      {DQ_T_BF16, 1, 2, "bf16"}};
+    {DQ_T_F64, 1, 8, "f64"},      {DQ_T_BF16, 1, 2, "bf16"},
+    /* sizes from ggml-common.h's block structs (halves, scales and quants) */
+    {DQ_T_IQ2_XXS, 256, 2 + 64, "iq2_xxs"}, {DQ_T_IQ2_XS, 256, 2 + 64 + 8, "iq2_xs"},
+    {DQ_T_IQ3_XXS, 256, 2 + 96, "iq3_xxs"}, {DQ_T_IQ1_S, 256, 2 + 32 + 16, "iq1_s"},
+    {DQ_T_IQ4_NL, 32, 2 + 16, "iq4_nl"},    {DQ_T_IQ3_S, 256, 2 + 13 * 8 + 4, "iq3_s"},
+    {DQ_T_IQ2_S, 256, 2 + 64 + 16, "iq2_s"}, {DQ_T_IQ4_XS, 256, 2 + 2 + 4 + 128, "iq4_xs"},
+    {DQ_T_IQ1_M, 256, 32 + 16 + 8, "iq1_m"}, {DQ_T_TQ1_0, 256, 2 + 4 + 48, "tq1_0"},
+    {DQ_T_TQ2_0, 256, 2 + 64, "tq2_0"},     {DQ_T_MXFP4, 32, 1 + 16, "mxfp4"}};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     const dq_type_info *ti = dq_type_info_get(want[i].t);
     assert_string_equal(ti->name, want[i].name);
@@ -156,7 +163,7 @@ static void test_engine_gguf__type_table_matches_ggml(void **state)
     assert_int_equal(ti->block_bytes, want[i].bb);
   }
   /* removed (Q4_2=4, Q4_3=5) and out-of-range types are unknown */
-  static const int unknown[] = {4, 5, 16, 29, 31, 39, 40, -1, 1000};
+  static const int unknown[] = {4, 5, 31, 32, 33, 36, 37, 38, 40, -1, 1000};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     assert_string_equal(dq_type_info_get(unknown[i])->name, "unknown");
     assert_int_equal(dq_type_info_get(unknown[i])->block_elems, 0);
@@ -831,10 +838,10 @@ static void test_engine_gguf__hostile_tensors(void **state)
 #define FRESH() (memcpy(b, buf, n), t = find_tensor_info(b, n, "q.weight"))
   FRESH();
   put_u32(t.type, 5); /* removed Q4_3 */
-  expect_fail(b, n, DOCQ_ECORRUPT, "tensor 'q.weight' has unknown ggml type 5");
+  expect_fail(b, n, DOCQ_ECORRUPT, "tensor 'q.weight' has ggml type 5, which docq does not know");
   FRESH();
   put_u32(t.type, 1000);
-  expect_fail(b, n, DOCQ_ECORRUPT, "unknown ggml type");
+  expect_fail(b, n, DOCQ_ECORRUPT, "ggml type 1000, which docq does not know");
   FRESH();
   put_u64(t.ne, 33); /* not a multiple of 32 */
   expect_fail(b, n, DOCQ_ECORRUPT, "not a multiple of the q8_0 block size");
