@@ -75,6 +75,7 @@ static float rnd(void)
 static struct { const char *name; int type; } k_types[] = {
   { "q8_0", DQ_T_Q8_0 }, { "q4_0", DQ_T_Q4_0 }, { "q5_0", DQ_T_Q5_0 }, { "q5_1", DQ_T_Q5_1 },
   { "q4_k", DQ_T_Q4_K }, { "q5_k", DQ_T_Q5_K }, { "q6_k", DQ_T_Q6_K },
+  { "q2_k", DQ_T_Q2_K }, { "q3_k", DQ_T_Q3_K }, { "iq4_nl", DQ_T_IQ4_NL }, { "iq4_xs", DQ_T_IQ4_XS },
   { "f16", DQ_T_F16 }, { "bf16", DQ_T_BF16 }, { "f32", DQ_T_F32 },
 };
 #define N_TYPES ((int)(sizeof k_types / sizeof k_types[0]))

@@ -7,9 +7,11 @@
  *
  * Every type has a plain scalar reference (dq_dequant_row_ref, *_ref) and a
  * fast path (AVX2/FMA where available); tests check fast against reference.
- * Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, and Q4_1,
- * Q5_0, Q5_1: llama.cpp writes those into K-quant files for tensors whose rows
- * are not a multiple of 256 (Q4_K_M of Qwen2.5-0.5B is mostly Q5_0 + Q8_0).
+ * Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K,
+ * IQ4_XS, and Q4_1, Q5_0, Q5_1, IQ4_NL: llama.cpp writes those into K-quant
+ * and IQ4_XS files for tensors whose rows are not a multiple of 256 (Q4_K_M
+ * of Qwen2.5-0.5B is mostly Q5_0 + Q8_0, its IQ4_XS mostly IQ4_NL; Q2_K /
+ * Q3_K fell back to IQ4_NL too until llama.cpp's March 2026 change to Q4_0).
  * Activations are quantized internally to 8-bit blocks for the mat-vec.
  * All functions are thread-safe (pure); threading is done by dq_matmul via a
  * dq_pool given by the caller. */
@@ -30,8 +32,7 @@ void dq_dequant_row(int type, const void *row, float *out, int64_t n);
 float dq_dot_row_ref(int type, const void *row, const float *x, int64_t n);
 
 /* Quantize f32 -> type (reference quantizers, used by the test GGUF writer
- * and KV caches). n multiple of the block size. Supported: F32, F16, BF16,
- * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. */
+ * and KV caches). n multiple of the block size. Every supported type. */
 void dq_quantize_row_ref(int type, const float *x, void *out, int64_t n);
 
 /* A fixed set of worker threads. dq_pool_run calls fn(ctx, ith, nth) on every

@@ -274,6 +274,157 @@ static inline __attribute__((always_inline)) float dot_q45_k(int type, const voi
   return dq_hsum8_ps(acc) - dq_hsum8_ps(accm);
 }
 
+/* ---- Q2_K / Q3_K x q8k. Both have a scale per 16 elements and the same
+ * element order (quant_internal.h): the 32 bytes qs[32h..32h+31] shifted by
+ * 2j and masked are elements 32c..32c+31 of chunk c = 4h + j, whose low and
+ * high 128-bit lanes are sub-blocks 2c and 2c+1. So per chunk: one maddubs
+ * of the unsigned quants with the activation, and one madd with a vector
+ * holding scale 2c in the low lane and 2c+1 in the high one.
+ * Q3_K's quant q - 4 (hmask bit clear) enters as the unsigned q (0..7) and
+ * the 4 * sum(x) it adds is taken off through bsums, once per block. Pair
+ * sums <= 2 * 7 * 127 (no int16 saturation); scaled by |sc| <= 32 the block
+ * total stays far below 2^31. */
+
+/* Byte shuffles of [8 int16 scales | the same 8] giving scale 2k in the low
+ * lane and 2k + 1 in the high lane. */
+static const uint8_t k_q23_pick[4][32] __attribute__((aligned(32))) = {
+#define P2(b) b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1
+#define PK(k) { P2(4 * (k)), P2(4 * (k) + 2) }
+  PK(0), PK(1), PK(2), PK(3)
+#undef PK
+#undef P2
+};
+
+/* sumi + the chunk sums of one 128-element half (the 2-bit parts of its 4
+ * chunks; for Q3_K with the hmask bits 4h..4h+3 as bit 2) */
+static inline __attribute__((always_inline)) __m256i q23_half(const int type, __m256i sumi, const uint8_t *qs,
+                                                             __m256i hm, __m256i sc, const int h, const int8_t *x)
+{
+  const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
+  const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
+  _Pragma("GCC unroll 4")
+  for (int j = 0; j < 4; j++) {
+    __m256i qj = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3);
+    if (type == DQ_T_Q3_K) { /* bit 4h + j of each hmask byte -> bit 2 */
+      const int b = 4 * h + j;
+      qj = _mm256_or_si256(qj, _mm256_and_si256(b >= 2 ? _mm256_srli_epi16(hm, b - 2) : _mm256_slli_epi16(hm, 2 - b), m4));
+    }
+    const __m256i p = _mm256_maddubs_epi16(qj, _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * h + j))));
+    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, _mm256_load_si256((const __m256i *)k_q23_pick[j]))));
+  }
+  return sumi;
+}
+
+static inline __attribute__((always_inline)) float dot_q23_k(const int type, const void *row, const dq_q8k *a, int64_t nb)
+{
+  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ib++) {
+    const int8_t *x = a[ib].qs;
+    const __m256i bsums = _mm256_loadu_si256((const __m256i *)a[ib].bsums);
+    __m256i s16, sumi = _mm256_setzero_si256(), hm = _mm256_setzero_si256();
+    const uint8_t *qs;
+    if (type == DQ_T_Q2_K) {
+      const dq_blk_q2_k *b = (const dq_blk_q2_k *)row + ib;
+      kq_prefetch(b, sizeof *b);
+      const __m128i sb = _mm_loadu_si128((const __m128i *)b->scales), m4 = _mm_set1_epi8(0x0F);
+      s16 = _mm256_cvtepu8_epi16(_mm_and_si128(sb, m4));
+      const __m256i mins = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sb, 4), m4)), bsums);
+      const __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)b->d | (uint32_t)b->dmin << 16))),
+                                   _mm_set1_ps(a[ib].d));
+      accm = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dm), _mm256_set1_epi32(1)),
+                             _mm256_cvtepi32_ps(mins), accm);
+      qs = b->qs;
+      const __m256i lo = _mm256_permute2x128_si256(s16, s16, 0x00), hi = _mm256_permute2x128_si256(s16, s16, 0x11);
+      sumi = q23_half(type, q23_half(type, sumi, qs, hm, lo, 0, x), qs, hm, hi, 1, x);
+      acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), _mm256_cvtepi32_ps(sumi), acc);
+    } else {
+      const dq_blk_q3_k *b = (const dq_blk_q3_k *)row + ib;
+      kq_prefetch(b, sizeof *b);
+      /* the 16 six-bit scales in registers, as dq_kq_q3k_scales, minus 32 */
+      uint32_t a0, a1, a2;
+      memcpy(&a0, b->scales, 4); memcpy(&a1, b->scales + 4, 4); memcpy(&a2, b->scales + 8, 4);
+      const __m128i sv = _mm_setr_epi32((int)((a0 & 0x0f0f0f0fu) | (a2 & 0x03030303u) << 4),
+                                        (int)((a1 & 0x0f0f0f0fu) | ((a2 >> 2) & 0x03030303u) << 4),
+                                        (int)(((a0 >> 4) & 0x0f0f0f0fu) | ((a2 >> 4) & 0x03030303u) << 4),
+                                        (int)(((a1 >> 4) & 0x0f0f0f0fu) | ((a2 >> 6) & 0x03030303u) << 4));
+      s16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(sv, _mm_set1_epi8(32)));
+      qs = b->qs;
+      hm = _mm256_loadu_si256((const __m256i *)b->hmask);
+      const __m256i lo = _mm256_permute2x128_si256(s16, s16, 0x00), hi = _mm256_permute2x128_si256(s16, s16, 0x11);
+      sumi = q23_half(type, q23_half(type, sumi, qs, hm, lo, 0, x), qs, hm, hi, 1, x);
+      /* minus 4 * sum_i sc_i * bsum_i: the quants entered as q + 4 */
+      sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(s16, bsums), 2));
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b->d) * a[ib].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+  }
+  return dq_hsum8_ps(acc) - dq_hsum8_ps(accm);
+}
+
+/* ---- IQ4_NL x q8a, IQ4_XS x q8k. The 16 codebook values fit one 128-bit
+ * lane, so one byte shuffle turns 32 nibbles into their values; those are
+ * signed, so the product goes as |w| * (x signed like w) (|w| <= 127: pair
+ * sums <= 32258, no int16 saturation). */
+static inline __m256i iq4_values(const uint8_t *qs)
+{
+  const __m256i cb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)dq_iq4nl_values));
+  return _mm256_shuffle_epi8(cb, q4_0_unpack(qs));
+}
+
+static float dot_iq4_nl(const dq_blk_iq4_nl *w, const dq_q8a *a, int64_t nb)
+{
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t ib = 0;
+  for (; ib + 1 < nb; ib += 2) { /* two FMA chains */
+    const __m256i p0 = dot_s8s8(iq4_values(w[ib].qs), _mm256_loadu_si256((const __m256i *)a[ib].qs));
+    const __m256i p1 = dot_s8s8(iq4_values(w[ib + 1].qs), _mm256_loadu_si256((const __m256i *)a[ib + 1].qs));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib].d) * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib + 1].d) * a[ib + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+  }
+  if (ib < nb) {
+    const __m256i p0 = dot_s8s8(iq4_values(w[ib].qs), _mm256_loadu_si256((const __m256i *)a[ib].qs));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[ib].d) * a[ib].d), _mm256_cvtepi32_ps(p0), acc0);
+  }
+  return dq_hsum8_ps(_mm256_add_ps(acc0, acc1));
+}
+
+/* Each 32-element block's pair sums scaled by its 6-bit scale in int16
+ * (|ls - 32| <= 32), the super-block summed in int32, scaled once. The 8
+ * scales are joined in a general register as bytes and widened once; each
+ * block's is then one byte shuffle away (as in dot_q45_k): a broadcast of a
+ * scalar per block ran the kernel at about half the speed. */
+static float dot_iq4_xs(const dq_blk_iq4_xs *w, const dq_q8k *a, int64_t nb)
+{
+  static const uint8_t bcast[8][32] __attribute__((aligned(32))) = {
+#define B(k) { 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, \
+               2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1 }
+    B(0), B(1), B(2), B(3), B(4), B(5), B(6), B(7)
+#undef B
+  };
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ib++) {
+    const dq_blk_iq4_xs *b = w + ib;
+    kq_prefetch(b, sizeof *b);
+    uint32_t sl;
+    memcpy(&sl, b->scales_l, 4);
+    const uint32_t sh = b->scales_h;
+    uint64_t ls8 = 0; /* byte j: block j's 6-bit scale */
+    for (int j = 0; j < 8; j++) ls8 |= (uint64_t)(((sl >> (4 * j)) & 0xF) | ((sh >> (2 * j)) & 3) << 4) << (8 * j);
+    const __m256i sc16 = _mm256_broadcastsi128_si256(
+        _mm_cvtepi8_epi16(_mm_sub_epi8(_mm_cvtsi64_si128((long long)ls8), _mm_set1_epi8(32))));
+    __m256i sumi0 = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256(); /* two chains */
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < 8; j++) {
+      const __m256i v = iq4_values(b->qs + 16 * j), x = _mm256_loadu_si256((const __m256i *)(a[ib].qs + 32 * j));
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(x, v)),
+                                          _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)bcast[j])));
+      if (j & 1) sumi1 = _mm256_add_epi32(sumi1, p);
+      else sumi0 = _mm256_add_epi32(sumi0, p);
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b->d) * a[ib].d), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi0, sumi1)), acc);
+  }
+  return dq_hsum8_ps(acc);
+}
+
 /* ---- Q6_K x q8k: q in 0..63 unsigned (the -32 is applied through bsums),
  * pair sums <= 16002; scaled by |sc| <= 128 the block total stays < 2^29. */
 #if !DQ_HAVE_K512 || (defined(__AVX512VNNI__) && defined(__AVX512VL__))
@@ -930,7 +1081,8 @@ static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
 #define G8_S8(type) 0
 #else
 #define G8_VNNI 0
-#define G8_S8(type) ((type) == DQ_T_Q8_0) /* signed activations, sign trick */
+/* signed activations, sign trick: the types whose weights pass 32 in magnitude */
+#define G8_S8(type) ((type) == DQ_T_Q8_0 || (type) == DQ_T_IQ4_NL || (type) == DQ_T_IQ4_XS)
 #endif
 
 static inline int g8_size(int64_t left) { return left >= 8 ? 8 : left & 4 ? 4 : left & 2 ? 2 : 1; }
@@ -991,9 +1143,21 @@ static inline void g8_wgroup_k(int type, const void *row, int64_t sb, __m256i v[
   }
 }
 
-/* Block ib of a Q8_0 / Q4_0 / Q5_0 row as 32 signed bytes (value = d * q). */
+/* Block ib of a Q8_0 / Q4_0 / Q5_0 / IQ4_NL row, or 32-element block ib of
+ * an IQ4_XS row, as 32 signed bytes (value = d * q). */
 static inline __m256i g8_wblock(int type, const void *row, int64_t ib, float *d)
 {
+  if (type == DQ_T_IQ4_NL) {
+    const dq_blk_iq4_nl *b = (const dq_blk_iq4_nl *)row + ib;
+    *d = h2f(b->d);
+    return iq4_values(b->qs);
+  }
+  if (type == DQ_T_IQ4_XS) { /* d * (ls - 32): an f16 times a 6-bit int, exact */
+    const dq_blk_iq4_xs *b = (const dq_blk_iq4_xs *)row + ib / 8;
+    const int j = (int)(ib % 8);
+    *d = h2f(b->d) * (float)((((b->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | ((b->scales_h >> (2 * j)) & 3) << 4) - 32);
+    return iq4_values(b->qs + 16 * j);
+  }
   if (type == DQ_T_Q8_0) {
     const dq_blk_q8_0 *b = (const dq_blk_q8_0 *)row + ib;
     *d = h2f(b->d);
@@ -1023,11 +1187,34 @@ static inline void g8_wgroup_q6k(const void *row, int64_t sb, __m256i v[8], floa
   for (int j = 0; j < 16; j++) d16[j] = d * (float)b->scales[j];
 }
 
+/* Super-block sb of a Q3_K row as 8 blocks of 32 signed bytes q - 4 (its
+ * element order: see q23_half) and the scales of their halves, as Q6_K's:
+ * d16[2j] for elements 0..15 of block j, d16[2j+1] for 16..31. */
+static inline void g8_wgroup_q3k(const void *row, int64_t sb, __m256i v[8], float d16[16])
+{
+  const dq_blk_q3_k *b = (const dq_blk_q3_k *)row + sb;
+  const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4), hm = _mm256_loadu_si256((const __m256i *)b->hmask);
+  for (int h = 0; h < 2; h++) {
+    const __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * h));
+    for (int j = 0; j < 4; j++) {
+      const int s = 4 * h + j; /* the hmask bit of this block */
+      const __m256i hb = _mm256_and_si256(s >= 2 ? _mm256_srli_epi16(hm, s - 2) : _mm256_slli_epi16(hm, 2 - s), m4);
+      v[s] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3), hb), m4);
+    }
+  }
+  uint8_t sc[16];
+  dq_kq_q3k_scales(b->scales, sc);
+  const float d = h2f(b->d);
+  for (int j = 0; j < 16; j++) d16[j] = d * (float)(sc[j] - 32); /* exact */
+}
+
 int dq_gemm8_supported(int type)
 {
   return type == DQ_T_Q8_0 || type == DQ_T_Q4_0 || type == DQ_T_Q5_0 || type == DQ_T_Q4_K || type == DQ_T_Q5_K ||
-         type == DQ_T_Q6_K;
+         type == DQ_T_Q6_K || type == DQ_T_Q3_K || type == DQ_T_IQ4_NL || type == DQ_T_IQ4_XS;
 }
+/* a scale per 16 elements: the kernel scales each half of a lane's block */
+static int g8_halves(int type) { return type == DQ_T_Q6_K || type == DQ_T_Q3_K; }
 int dq_gemm8_act_format(int type) { return dq_kq_act_kind(type) * 2 + G8_S8(type); }
 static int g8_has_min(int type) { return type == DQ_T_Q4_K || type == DQ_T_Q5_K; }
 size_t dq_gemm8_act_bytes(int64_t n) { int64_t nb = n / DQ_QK; return (size_t)(nb + 2 * g8_groups(nb)) * 32; }
@@ -1040,12 +1227,13 @@ void dq_gemm8_pack_w(int type, const void *row, void *dst, int64_t n)
   float *sd = (float *)(void *)(q + nb * 32);
   int32_t *cd = (int32_t *)(void *)(q + (nb + ng) * 32);
   float *md = (float *)(void *)(q + (nb + 2 * ng) * 32);
-  if (type == DQ_T_Q6_K) { /* halves: scales of elements 0..15 in sd, 16..31 in md; their sums in cd and after md */
+  if (g8_halves(type)) { /* scales of elements 0..15 in sd, 16..31 in md; their sums in cd and after md */
     int32_t *cd1 = (int32_t *)(void *)(q + (nb + 3 * ng) * 32);
     for (int64_t gi = 0; gi < ng; gi++) { /* n is a multiple of 256: every group is a super-block */
       __m256i v[8], c0 = _mm256_setzero_si256(), c1 = _mm256_setzero_si256();
       float d16[16];
-      g8_wgroup_q6k(row, gi, v, d16);
+      if (type == DQ_T_Q6_K) g8_wgroup_q6k(row, gi, v, d16);
+      else g8_wgroup_q3k(row, gi, v, d16);
       g8_interleave(v, 8, q + 256 * gi);
       for (int l = 0; l < 8; l++) {
         sd[8 * gi + l] = d16[2 * l];
@@ -1092,7 +1280,7 @@ void dq_gemm8_pack_act(int type, const float *x, void *dst, int64_t n)
       __m256i v[8];
       quant_q8k_fast(x + DQ_QKK * gi, &a, DQ_QKK);
       for (int i = 0; i < 8; i++)
-        v[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a.qs + 32 * i)), _mm256_set1_epi8((char)0x80));
+        v[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a.qs + 32 * i)), _mm256_set1_epi8(G8_S8(type) ? 0 : (char)0x80));
       g8_interleave(v, 8, q + 256 * gi);
       for (int l = 0; l < 8; l++) {
         sd[8 * gi + l] = a.d;
@@ -1401,7 +1589,7 @@ void dq_gemm8_tile(int type, const void *w, size_t w_stride, int64_t n_rows, con
 {
   const int64_t nb = n / DQ_QK;
   void (*kern)(int, int, const uint8_t *, size_t, const uint8_t *, size_t, int64_t, float *, int64_t) =
-      type == DQ_T_Q6_K ? g8_kernel_halves : g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
+      g8_halves(type) ? g8_kernel_halves : g8_has_min(type) ? g8_kernel_min : g8_kernel_nomin;
 #if !G8_VNNI
   if (G8_S8(type)) kern = g8_kernel_s8;
 #endif
@@ -1452,6 +1640,10 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
   case DQ_T_Q4_K: return dot_q45_k(DQ_T_Q4_K, row, act, n / DQ_QKK);
   case DQ_T_Q5_K: return dot_q45_k(DQ_T_Q5_K, row, act, n / DQ_QKK);
   case DQ_T_Q6_K: return dot_q6_k(row, act, n / DQ_QKK);
+  case DQ_T_Q2_K: return dot_q23_k(DQ_T_Q2_K, row, act, n / DQ_QKK);
+  case DQ_T_Q3_K: return dot_q23_k(DQ_T_Q3_K, row, act, n / DQ_QKK);
+  case DQ_T_IQ4_NL: return dot_iq4_nl(row, act, n / DQ_QK);
+  case DQ_T_IQ4_XS: return dot_iq4_xs(row, act, n / DQ_QKK);
   default: return 0;
   }
 #else
@@ -1485,6 +1677,9 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n)
   case DQ_T_Q4_1: case DQ_T_Q5_0: case DQ_T_Q5_1: deq_q45(type, row, out, n / DQ_QK); return;
   case DQ_T_Q4_K: case DQ_T_Q5_K: deq_q45_k(type, row, out, n / DQ_QKK); return;
   case DQ_T_Q6_K: deq_q6_k(row, out, n / DQ_QKK); return;
+  /* scalar: prefill dequantizes each weight once per batch, against n_tok
+   * multiply-adds in sgemm */
+  case DQ_T_Q2_K: case DQ_T_Q3_K: case DQ_T_IQ4_NL: case DQ_T_IQ4_XS: dq_dequant_row_ref(type, row, out, n); return;
   default: return;
   }
 #else

@@ -37,6 +37,38 @@ typedef struct {
   uint8_t qh[DQ_QKK / 8];  /* 5th bit: element l of sub-block j is bit j of qh[l] */
   uint8_t qs[DQ_QKK / 2];
 } dq_blk_q5_k;             /* 176 bytes */
+/* Q2_K and Q3_K (Q2_K / Q3_K_S/M/L files): 16 sub-blocks of 16 elements.
+ * Element e = 128 h + 32 j + 16 k + l (h < 2, j < 4, k < 2, l < 16) has its
+ * two low bits at bits 2j..2j+1 of qs[32 h + 16 k + l], and its sub-block is
+ * e / 16. Q2_K: d * sc * q - dmin * m, sc / m the low / high nibble of
+ * scales[e / 16]. Q3_K: d * (sc - 32) * (q - 4 + 4 * hbit), hbit = bit 4h + j
+ * of hmask[16 k + l]; sc is 6 bits: low nibble of scales[i] (i < 8) or high
+ * nibble of scales[i - 8], high two bits at bits 2(i / 4).. of scales[8 + i % 4]. */
+typedef struct {
+  uint8_t scales[DQ_QKK / 16]; /* low nibble: scale, high: min */
+  uint8_t qs[DQ_QKK / 4];
+  uint16_t d, dmin;
+} dq_blk_q2_k;             /* 84 bytes */
+typedef struct {
+  uint8_t hmask[DQ_QKK / 8];
+  uint8_t qs[DQ_QKK / 4];
+  uint8_t scales[12];
+  uint16_t d;
+} dq_blk_q3_k;             /* 110 bytes */
+/* IQ4_NL / IQ4_XS: 4-bit indices into a fixed non-uniform codebook
+ * (dq_iq4nl_values, ggml's kvalues_iq4nl); nibbles as Q4_0's (the low ones
+ * are elements 0..15 of a 32-element block, the high ones 16..31). IQ4_NL
+ * (the fallback for rows that are not whole 256-element blocks in IQ4_XS
+ * files, and in Q2_K / Q3_K files made before March 2026): d * v[q]. IQ4_XS: 8 blocks of 32, block ib scaled by
+ * d * (ls - 32), ls 6 bits: low nibble of scales_l[ib / 2] (high half for
+ * odd ib), high two bits at bits 2ib.. of scales_h. */
+typedef struct { uint16_t d; uint8_t qs[DQ_QK / 2]; } dq_blk_iq4_nl; /* 18 bytes */
+typedef struct {
+  uint16_t d, scales_h;
+  uint8_t scales_l[DQ_QKK / 64];
+  uint8_t qs[DQ_QKK / 2];
+} dq_blk_iq4_xs;           /* 136 bytes */
+extern const int8_t dq_iq4nl_values[16];
 typedef struct {
   uint8_t ql[DQ_QKK / 2];  /* low 4 bits */
   uint8_t qh[DQ_QKK / 4];  /* high 2 bits */
@@ -60,6 +92,8 @@ size_t dq_kq_row_bytes(int type, int64_t n);
 
 /* Unpack Q4_K / Q5_K 6-bit scales and mins for the 8 sub-blocks. */
 void dq_kq_scale_min(const uint8_t q[12], uint8_t sc[8], uint8_t m[8]);
+/* Unpack Q3_K's 16 6-bit scales (0..63, offset 32) in sub-block order. */
+void dq_kq_q3k_scales(const uint8_t q[12], uint8_t sc[16]);
 
 /* Activation quantization (n multiple of 32 / 256), as llama.cpp's CPU
  * backend does it (see quant_ref.c); s_f16: round s to f16 (its Q8_1). */

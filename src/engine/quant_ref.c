@@ -26,6 +26,10 @@ _Static_assert(sizeof(dq_blk_q5_1) == 24, "Q5_1 block");
 _Static_assert(sizeof(dq_blk_q4_k) == 144, "Q4_K block");
 _Static_assert(sizeof(dq_blk_q5_k) == 176, "Q5_K block");
 _Static_assert(sizeof(dq_blk_q6_k) == 210, "Q6_K block");
+_Static_assert(sizeof(dq_blk_q2_k) == 84, "Q2_K block");
+_Static_assert(sizeof(dq_blk_q3_k) == 110, "Q3_K block");
+_Static_assert(sizeof(dq_blk_iq4_nl) == 18, "IQ4_NL block");
+_Static_assert(sizeof(dq_blk_iq4_xs) == 136, "IQ4_XS block");
 _Static_assert(sizeof(dq_q8a) == 40, "q8a block");
 _Static_assert(sizeof(dq_q8k) == 292, "q8k block");
 
@@ -103,7 +107,12 @@ static const struct { int type; int elems; size_t bytes; } k_types[] = {
   { DQ_T_Q5_1, DQ_QK, sizeof(dq_blk_q5_1) },
   { DQ_T_Q4_K, DQ_QKK, sizeof(dq_blk_q4_k) }, { DQ_T_Q5_K, DQ_QKK, sizeof(dq_blk_q5_k) },
   { DQ_T_Q6_K, DQ_QKK, sizeof(dq_blk_q6_k) },
+  { DQ_T_Q2_K, DQ_QKK, sizeof(dq_blk_q2_k) }, { DQ_T_Q3_K, DQ_QKK, sizeof(dq_blk_q3_k) },
+  { DQ_T_IQ4_NL, DQ_QK, sizeof(dq_blk_iq4_nl) }, { DQ_T_IQ4_XS, DQ_QKK, sizeof(dq_blk_iq4_xs) },
 };
+
+/* The IQ4 codebook, as the format defines it (ggml-common.h). */
+const int8_t dq_iq4nl_values[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
 
 static int type_index(int type)
 {
@@ -126,8 +135,8 @@ size_t dq_kq_row_bytes(int type, int64_t n)
 int dq_kq_act_kind(int type)
 {
   switch (type) {
-  case DQ_T_Q8_0: case DQ_T_Q4_0: case DQ_T_Q4_1: case DQ_T_Q5_0: case DQ_T_Q5_1: return 1;
-  case DQ_T_Q4_K: case DQ_T_Q5_K: case DQ_T_Q6_K: return 2;
+  case DQ_T_Q8_0: case DQ_T_Q4_0: case DQ_T_Q4_1: case DQ_T_Q5_0: case DQ_T_Q5_1: case DQ_T_IQ4_NL: return 1;
+  case DQ_T_Q4_K: case DQ_T_Q5_K: case DQ_T_Q6_K: case DQ_T_Q2_K: case DQ_T_Q3_K: case DQ_T_IQ4_XS: return 2;
   default: return 0;
   }
 }
@@ -252,6 +261,72 @@ static void deq_q6_k(const dq_blk_q6_k *b, float *y)
   }
 }
 
+/* Q3_K's 16 six-bit scales (unsigned, 0..63) in sub-block order. */
+void dq_kq_q3k_scales(const uint8_t q[12], uint8_t sc[16])
+{
+  for (int i = 0; i < 16; i++) {
+    int lo = i < 8 ? q[i] & 0xF : q[i - 8] >> 4;
+    sc[i] = (uint8_t)(lo | ((q[8 + i % 4] >> (2 * (i / 4))) & 3) << 4);
+  }
+}
+
+/* The 2-bit part of element e (layout in quant_internal.h). */
+static inline int q2_bits(const uint8_t *qs, int e)
+{
+  int h = e / 128, j = (e / 32) % 4, kl = e % 32;
+  return (qs[32 * h + kl] >> (2 * j)) & 3;
+}
+
+/* Q3_K's signed quant of element e: the 2 bits, minus 4 unless its hmask bit is set. */
+static inline int q3_quant(const dq_blk_q3_k *b, int e)
+{
+  int h = e / 128, j = (e / 32) % 4;
+  return q2_bits(b->qs, e) - ((b->hmask[e % 32] >> (4 * h + j)) & 1 ? 0 : 4);
+}
+
+/* As ggml: the sub-block's scale and min products first, then one multiply
+ * and subtract per element. */
+static void deq_q2_k(const dq_blk_q2_k *b, float *y)
+{
+  float d = F16(b->d), dmin = F16(b->dmin);
+  for (int i = 0; i < 16; i++) {
+    float dl = d * (b->scales[i] & 0xF), ml = dmin * (b->scales[i] >> 4);
+    for (int l = 0; l < 16; l++) y[16 * i + l] = dl * q2_bits(b->qs, 16 * i + l) - ml;
+  }
+}
+
+static void deq_q3_k(const dq_blk_q3_k *b, float *y)
+{
+  float d = F16(b->d);
+  uint8_t sc[16];
+  dq_kq_q3k_scales(b->scales, sc);
+  for (int i = 0; i < 16; i++) {
+    float dl = d * (sc[i] - 32);
+    for (int l = 0; l < 16; l++) y[16 * i + l] = dl * q3_quant(b, 16 * i + l);
+  }
+}
+
+/* IQ4_XS's 6-bit scale of 32-element block ib (0..63, offset 32). */
+static int iq4xs_scale(const dq_blk_iq4_xs *b, int ib)
+{
+  return ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | ((b->scales_h >> (2 * ib)) & 3) << 4;
+}
+
+/* 16 bytes of IQ4 nibbles scaled by d: elements 0..15 low, 16..31 high */
+static void deq_iq4_32(const uint8_t *qs, float d, float *y)
+{
+  for (int j = 0; j < 16; j++) {
+    y[j] = d * dq_iq4nl_values[qs[j] & 0xF];
+    y[j + 16] = d * dq_iq4nl_values[qs[j] >> 4];
+  }
+}
+
+static void deq_iq4_xs(const dq_blk_iq4_xs *b, float *y)
+{
+  float d = F16(b->d);
+  for (int ib = 0; ib < 8; ib++) deq_iq4_32(b->qs + 16 * ib, d * (iq4xs_scale(b, ib) - 32), y + 32 * ib);
+}
+
 /* Dequantize one block (blk_elems values) starting at block index `ib`. */
 static void deq_block(int type, const void *row, int64_t ib, float *y)
 {
@@ -276,6 +351,14 @@ static void deq_block(int type, const void *row, int64_t ib, float *y)
   case DQ_T_Q4_K: deq_q4_k((const dq_blk_q4_k *)row + ib, y); break;
   case DQ_T_Q5_K: deq_q5_k((const dq_blk_q5_k *)row + ib, y); break;
   case DQ_T_Q6_K: deq_q6_k((const dq_blk_q6_k *)row + ib, y); break;
+  case DQ_T_Q2_K: deq_q2_k((const dq_blk_q2_k *)row + ib, y); break;
+  case DQ_T_Q3_K: deq_q3_k((const dq_blk_q3_k *)row + ib, y); break;
+  case DQ_T_IQ4_NL: {
+    const dq_blk_iq4_nl *b = (const dq_blk_iq4_nl *)row + ib;
+    deq_iq4_32(b->qs, F16(b->d), y);
+    break;
+  }
+  case DQ_T_IQ4_XS: deq_iq4_xs((const dq_blk_iq4_xs *)row + ib, y); break;
   default: break;
   }
 }
@@ -462,6 +545,67 @@ static float dot_q6_k_ref(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
   return acc;
 }
 
+/* Q2_K: sum_i d*sc_i*<q_i, a_i> - dmin*m_i*sum(a_i), per 16-element sub-block i. */
+static float dot_q2_k_ref(const dq_blk_q2_k *w, const dq_q8k *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    int sumq = 0, summ = 0;
+    for (int i = 0; i < 16; i++) {
+      int s = 0;
+      for (int l = 0; l < 16; l++) s += q2_bits(w[ib].qs, 16 * i + l) * a[ib].qs[16 * i + l];
+      sumq += (w[ib].scales[i] & 0xF) * s;
+      summ += (w[ib].scales[i] >> 4) * a[ib].bsums[i];
+    }
+    acc += a[ib].d * (F16(w[ib].d) * (float)sumq - F16(w[ib].dmin) * (float)summ);
+  }
+  return acc;
+}
+
+/* Q3_K: d * sum_i (sc_i - 32) * <q_i, a_i>, q signed in [-4, 3]. */
+static float dot_q3_k_ref(const dq_blk_q3_k *w, const dq_q8k *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    uint8_t sc[16];
+    dq_kq_q3k_scales(w[ib].scales, sc);
+    int sum = 0;
+    for (int i = 0; i < 16; i++) {
+      int s = 0;
+      for (int l = 0; l < 16; l++) s += q3_quant(&w[ib], 16 * i + l) * a[ib].qs[16 * i + l];
+      sum += (sc[i] - 32) * s;
+    }
+    acc += F16(w[ib].d) * a[ib].d * (float)sum;
+  }
+  return acc;
+}
+
+/* The integer dot of 32 IQ4 nibbles' codebook values with 32 activation bytes. */
+static int iq4_dot32(const uint8_t *qs, const int8_t *x)
+{
+  int s = 0;
+  for (int j = 0; j < 16; j++) s += dq_iq4nl_values[qs[j] & 0xF] * x[j] + dq_iq4nl_values[qs[j] >> 4] * x[j + 16];
+  return s;
+}
+
+static float dot_iq4_nl_ref(const dq_blk_iq4_nl *w, const dq_q8a *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) acc += F16(w[ib].d) * a[ib].d * (float)iq4_dot32(w[ib].qs, a[ib].qs);
+  return acc;
+}
+
+static float dot_iq4_xs_ref(const dq_blk_iq4_xs *w, const dq_q8k *a, int64_t nb)
+{
+  float acc = 0;
+  for (int64_t ib = 0; ib < nb; ib++) {
+    int sum = 0;
+    for (int j = 0; j < 8; j++) sum += (iq4xs_scale(&w[ib], j) - 32) * iq4_dot32(w[ib].qs + 16 * j, a[ib].qs + 32 * j);
+    acc += F16(w[ib].d) * a[ib].d * (float)sum;
+  }
+  return acc;
+}
+
 float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n)
 {
   switch (type) {
@@ -470,6 +614,10 @@ float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n)
   case DQ_T_Q4_1: case DQ_T_Q5_0: case DQ_T_Q5_1: return dot_q4_5_ref(type, row, act, n / DQ_QK);
   case DQ_T_Q4_K: case DQ_T_Q5_K: return dot_q45_k_ref(type, row, act, n / DQ_QKK);
   case DQ_T_Q6_K: return dot_q6_k_ref(row, act, n / DQ_QKK);
+  case DQ_T_Q2_K: return dot_q2_k_ref(row, act, n / DQ_QKK);
+  case DQ_T_Q3_K: return dot_q3_k_ref(row, act, n / DQ_QKK);
+  case DQ_T_IQ4_NL: return dot_iq4_nl_ref(row, act, n / DQ_QK);
+  case DQ_T_IQ4_XS: return dot_iq4_xs_ref(row, act, n / DQ_QKK);
   default: return 0;
   }
 }
@@ -642,6 +790,125 @@ static void quant_q6_k(const float *x, dq_blk_q6_k *b)
   }
 }
 
+/* Store element e's 2-bit part (q & 3) in a zeroed qs. */
+static void put_q2_bits(uint8_t *qs, int e, int q)
+{
+  int h = e / 128, j = (e / 32) % 4, kl = e % 32;
+  qs[32 * h + kl] |= (uint8_t)((q & 3) << (2 * j));
+}
+
+/* Q2_K: per 16 elements an affine map x ~ d*sc*q - dmin*m, q in [0, 3], sc
+ * and m 4-bit; the scale rounded up so the range always fits (as
+ * quant_k_affine). */
+static void quant_q2_k(const float *x, dq_blk_q2_k *b)
+{
+  float scale[16], mn[16], max_scale = 0, max_min = 0;
+  for (int i = 0; i < 16; i++) {
+    float lo = 0, hi = 0;
+    for (int l = 0; l < 16; l++) { lo = fminf(lo, x[16 * i + l]); hi = fmaxf(hi, x[16 * i + l]); }
+    scale[i] = (hi - lo) / 3;
+    mn[i] = -lo;
+    max_scale = fmaxf(max_scale, scale[i]);
+    max_min = fmaxf(max_min, mn[i]);
+  }
+  b->d = f32_to_f16_sw(max_scale / 15);
+  b->dmin = f32_to_f16_sw(max_min / 15);
+  float d = F16(b->d), dmin = F16(b->dmin);
+  memset(b->qs, 0, sizeof b->qs);
+  for (int i = 0; i < 16; i++) {
+    int sc = d > 0 ? clampi((int)ceilf(scale[i] / d), 0, 15) : 0;
+    int m = dmin > 0 ? clampi((int)lrintf(mn[i] / dmin), 0, 15) : 0;
+    b->scales[i] = (uint8_t)(sc | m << 4);
+    float ds = d * sc, dm = dmin * m, ids = ds > 0 ? 1 / ds : 0;
+    for (int l = 0; l < 16; l++) put_q2_bits(b->qs, 16 * i + l, clampi((int)lrintf((x[16 * i + l] + dm) * ids), 0, 3));
+  }
+}
+
+/* Q3_K: symmetric per 16 elements, q in [-4, 3]; as Q4_0, the value of
+ * largest magnitude maps to -4, so each sub-block's scale is signed (the
+ * stored 6-bit scale is offset by 32). */
+static void quant_q3_k(const float *x, dq_blk_q3_k *b)
+{
+  float f[16], amax_f = 0;
+  for (int i = 0; i < 16; i++) {
+    float amax = 0, max = 0;
+    for (int l = 0; l < 16; l++)
+      if (fabsf(x[16 * i + l]) > amax) { amax = fabsf(x[16 * i + l]); max = x[16 * i + l]; }
+    f[i] = max / -4;
+    amax_f = fmaxf(amax_f, fabsf(f[i]));
+  }
+  b->d = f32_to_f16_sw(amax_f / 31);
+  float d = F16(b->d);
+  memset(b->qs, 0, sizeof b->qs);
+  memset(b->hmask, 0, sizeof b->hmask);
+  memset(b->scales, 0, sizeof b->scales);
+  for (int i = 0; i < 16; i++) {
+    int s = d > 0 ? clampi((int)lrintf(f[i] / d), -32, 31) : 0;
+    int u = s + 32; /* 6 bits: low nibble in scales[i % 8] (high half for i >= 8), top 2 in scales[8 + i % 4] */
+    b->scales[i % 8] |= (uint8_t)((u & 0xF) << (i < 8 ? 0 : 4));
+    b->scales[8 + i % 4] |= (uint8_t)((u >> 4) << (2 * (i / 4)));
+    float ds = d * s, ids = ds != 0 ? 1 / ds : 0;
+    for (int l = 0; l < 16; l++) {
+      int e = 16 * i + l, q = clampi((int)lrintf(x[e] * ids), -4, 3) + 4; /* 0..7: bit 2 is the hmask bit */
+      put_q2_bits(b->qs, e, q);
+      if (q & 4) b->hmask[e % 32] |= (uint8_t)(1 << (4 * (e / 128) + (e / 32) % 4));
+    }
+  }
+}
+
+/* The codebook index nearest to v (in units of the block's scale). */
+static int iq4_nearest(float v)
+{
+  int best = 0;
+  for (int k = 1; k < 16; k++)
+    if (fabsf(v - dq_iq4nl_values[k]) < fabsf(v - dq_iq4nl_values[best])) best = k;
+  return best;
+}
+
+/* The signed value of largest magnitude among n. */
+static float signed_amax(const float *x, int n)
+{
+  float amax = 0, max = 0;
+  for (int i = 0; i < n; i++)
+    if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+  return max;
+}
+
+/* 32 values as IQ4 nibbles against the scale d (stored already rounded). */
+static void quant_iq4_32(const float *x, float d, uint8_t qs[16])
+{
+  float id = d != 0 ? 1 / d : 0;
+  for (int j = 0; j < 16; j++) qs[j] = (uint8_t)(iq4_nearest(x[j] * id) | iq4_nearest(x[j + 16] * id) << 4);
+}
+
+/* IQ4_NL: as Q4_0, the value of largest magnitude maps to the codebook's
+ * end, -127 (no search for the error-minimising scale, unlike ggml's). */
+static void quant_iq4_nl(const float *x, dq_blk_iq4_nl *b)
+{
+  b->d = f32_to_f16_sw(signed_amax(x, DQ_QK) / -127);
+  quant_iq4_32(x, F16(b->d), b->qs);
+}
+
+/* IQ4_XS: the same per 32 elements, those scales as 6-bit multiples of d. */
+static void quant_iq4_xs(const float *x, dq_blk_iq4_xs *b)
+{
+  float f[8], amax_f = 0;
+  for (int ib = 0; ib < 8; ib++) {
+    f[ib] = signed_amax(x + 32 * ib, 32) / -127;
+    amax_f = fmaxf(amax_f, fabsf(f[ib]));
+  }
+  b->d = f32_to_f16_sw(amax_f / 31);
+  float d = F16(b->d);
+  b->scales_h = 0;
+  memset(b->scales_l, 0, sizeof b->scales_l);
+  for (int ib = 0; ib < 8; ib++) {
+    int s = d > 0 ? clampi((int)lrintf(f[ib] / d), -32, 31) : 0, u = s + 32;
+    b->scales_l[ib / 2] |= (uint8_t)((u & 0xF) << (4 * (ib % 2)));
+    b->scales_h |= (uint16_t)((u >> 4) << (2 * ib));
+    quant_iq4_32(x + 32 * ib, d * s, b->qs + 16 * ib);
+  }
+}
+
 void dq_quantize_row_ref(int type, const float *x, void *out, int64_t n)
 {
   uint8_t *o = out;
@@ -661,6 +928,10 @@ void dq_quantize_row_ref(int type, const float *x, void *out, int64_t n)
   case DQ_T_Q4_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q4_k(x + DQ_QKK * i, (dq_blk_q4_k *)out + i); break;
   case DQ_T_Q5_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q5_k(x + DQ_QKK * i, (dq_blk_q5_k *)out + i); break;
   case DQ_T_Q6_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q6_k(x + DQ_QKK * i, (dq_blk_q6_k *)out + i); break;
+  case DQ_T_Q2_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q2_k(x + DQ_QKK * i, (dq_blk_q2_k *)out + i); break;
+  case DQ_T_Q3_K: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_q3_k(x + DQ_QKK * i, (dq_blk_q3_k *)out + i); break;
+  case DQ_T_IQ4_NL: for (int64_t i = 0; i < n / DQ_QK; i++) quant_iq4_nl(x + DQ_QK * i, (dq_blk_iq4_nl *)out + i); break;
+  case DQ_T_IQ4_XS: for (int64_t i = 0; i < n / DQ_QKK; i++) quant_iq4_xs(x + DQ_QKK * i, (dq_blk_iq4_xs *)out + i); break;
   default: break;
   }
 }

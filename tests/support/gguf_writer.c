@@ -496,6 +496,10 @@ static uint32_t file_type(int t)
   case DQ_T_Q4_K: return 15;
   case DQ_T_Q5_K: return 17;
   case DQ_T_Q6_K: return 18;
+  case DQ_T_Q2_K: return 10;
+  case DQ_T_Q3_K: return 11; /* Q3_K - Small: all Q3_K */
+  case DQ_T_IQ4_NL: return 25;
+  case DQ_T_IQ4_XS: return 30;
   case DQ_T_BF16: return 32;
   default: return 0;
   }

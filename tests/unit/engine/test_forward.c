@@ -543,6 +543,8 @@ static void test_engine_forward__batch_equals_decode(void **state)
    * activations to 8 bits, so they differ by that much */
   consistency("llama", DQ_T_Q8_0, 1, DQ_KV_F16, 2e-2);
   consistency("qwen2", DQ_T_Q4_K, 0, DQ_KV_F16, 5e-2);
+  consistency("llama", DQ_T_Q3_K, 1, DQ_KV_F16, 5e-2);
+  consistency("qwen2", DQ_T_Q2_K, 0, DQ_KV_F16, 5e-2);
 }
 
 /* ---- validation ------------------------------------------------------------------ */
@@ -607,6 +609,23 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
   assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_EUNSUPPORTED);
   assert_non_null(strstr(dq_err_msg(), "mamba"));
+  dq_free(buf);
+  dq_gw_free(w);
+
+  /* a type GGUF files may hold but the kernels cannot compute with: the
+   * file parses, and the load names the tensor and the type */
+  dq_gw_model_params_default(&p);
+  p.n_embd = 256;
+  p.n_ff = 512;
+  p.n_head = 4;
+  p.n_head_kv = 2;
+  p.tied_embeddings = 1;
+  assert_int_equal(dq_gw_model(&w, &p), 0);
+  int64_t ne3[2] = {p.n_embd, p.n_vocab};
+  assert_int_equal(dq_gw_add_tensor(w, "output.weight", DQ_T_IQ2_XXS, 2, ne3, NULL), 0);
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_EUNSUPPORTED);
+  assert_non_null(strstr(dq_err_msg(), "tensor 'output.weight' has type iq2_xxs, which docq does not support"));
   dq_free(buf);
   dq_gw_free(w);
 

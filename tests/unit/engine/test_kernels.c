@@ -4,7 +4,9 @@
  * counts and between its decode and prefill paths, and block decoding
  * against real GGUF files written by llama.cpp (DOCQ_SHARED_DIR): the same
  * random weights stored as Q8_0, Q4_0, Q4_K_M and Q6_K must dequantize to
- * nearly the same numbers. */
+ * nearly the same numbers. Q2_K and Q3_K have no such fixture here: their
+ * layout is pinned by hand-built blocks (layout_by_hand_q2_q3) and, against
+ * ggml's own blocks, by test_kernels_ggml.c. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,8 +44,9 @@ static void fill(float *x, int64_t n, float scale)
   for (int64_t i = 0; i < n; i++) x[i] = scale * rnd_normal();
 }
 
-static const int k_all[] = { DQ_T_F32, DQ_T_F16, DQ_T_BF16, DQ_T_Q8_0, DQ_T_Q4_0, DQ_T_Q4_1,
-                             DQ_T_Q5_0, DQ_T_Q5_1, DQ_T_Q4_K, DQ_T_Q5_K, DQ_T_Q6_K };
+static const int k_all[] = { DQ_T_F32, DQ_T_F16, DQ_T_BF16, DQ_T_Q8_0, DQ_T_Q4_0, DQ_T_Q4_1, DQ_T_Q5_0,
+                             DQ_T_Q5_1, DQ_T_Q4_K, DQ_T_Q5_K, DQ_T_Q6_K, DQ_T_Q2_K, DQ_T_Q3_K,
+                             DQ_T_IQ4_NL, DQ_T_IQ4_XS };
 #define N_ALL ((int)(sizeof k_all / sizeof k_all[0]))
 
 static const char *tname(int t)
@@ -52,7 +55,9 @@ static const char *tname(int t)
   case DQ_T_F32: return "F32"; case DQ_T_F16: return "F16"; case DQ_T_BF16: return "BF16";
   case DQ_T_Q8_0: return "Q8_0"; case DQ_T_Q4_0: return "Q4_0"; case DQ_T_Q4_1: return "Q4_1";
   case DQ_T_Q5_0: return "Q5_0"; case DQ_T_Q5_1: return "Q5_1"; case DQ_T_Q4_K: return "Q4_K";
-  case DQ_T_Q5_K: return "Q5_K"; case DQ_T_Q6_K: return "Q6_K"; default: return "?";
+  case DQ_T_Q5_K: return "Q5_K"; case DQ_T_Q6_K: return "Q6_K"; case DQ_T_Q2_K: return "Q2_K";
+  case DQ_T_Q3_K: return "Q3_K"; case DQ_T_IQ4_NL: return "IQ4_NL"; case DQ_T_IQ4_XS: return "IQ4_XS";
+  default: return "?";
   }
 }
 
@@ -125,7 +130,13 @@ static double rt_bound(int t)
   case DQ_T_F32: return 0; case DQ_T_F16: return 4e-4; case DQ_T_BF16: return 3e-3;
   case DQ_T_Q8_0: return 0.012; case DQ_T_Q4_0: return 0.16; case DQ_T_Q4_1: return 0.12;
   case DQ_T_Q5_0: return 0.08; case DQ_T_Q5_1: return 0.06; case DQ_T_Q4_K: return 0.14;
-  case DQ_T_Q5_K: return 0.07; case DQ_T_Q6_K: return 0.04; default: return 0;
+  case DQ_T_Q5_K: return 0.07; case DQ_T_Q6_K: return 0.04;
+  /* 2- and 3-bit: measured 0.344 (Q2_K) and 0.158 (Q3_K) with docq's
+   * quantizer on this data; still far below the ~1.4 of a wrong layout */
+  case DQ_T_Q2_K: return 0.52; case DQ_T_Q3_K: return 0.24;
+  /* the 16-value codebook: measured 0.097 for both */
+  case DQ_T_IQ4_NL: return 0.15; case DQ_T_IQ4_XS: return 0.15;
+  default: return 0;
   }
 }
 
@@ -218,6 +229,333 @@ static void test_engine_kernels__layout_by_hand(void **state)
     dq_dequant_row_ref(t, blk, y, 256);
     dq_dequant_row(t, blk, z, 256);
     for (int i = 0; i < 256; i++) assert_true(fabsf(y[i] - z[i]) <= 1e-6f * (1 + fabsf(y[i])));
+  }
+}
+
+/* ----- Q2_K / Q3_K by hand --------------------------------------------- */
+
+/* A hand-built block must decode to the values written out from the spec,
+ * by the reference and by the fast decoder, on a row of two copies of it
+ * (the second copy catches a wrong block stride: 84 / 110 bytes). Every
+ * expected value and every product in the formulas is a small dyadic
+ * number, exact in float, so the comparison is exact. All mismatches are
+ * printed (element, expected, got) before failing, to show the pattern. */
+static void check_hand_block(int t, const void *row2, const float ex[256])
+{
+  float y[512], z[512];
+  int bad = 0;
+  dq_dequant_row_ref(t, row2, y, 512);
+  dq_dequant_row(t, row2, z, 512);
+  for (int i = 0; i < 512; i++)
+    for (int k = 0; k < 2; k++) {
+      float got = k ? z[i] : y[i];
+      if (got == ex[i % 256]) continue;
+      if (bad++ < 24)
+        fprintf(stderr, "%s %s: element %d (block %d, e = %d): expected %g, got %g\n", tname(t), k ? "fast" : "ref",
+                i, i / 256, i % 256, ex[i % 256], got);
+    }
+  if (bad) fail_msg("%s: %d hand-built values differ", tname(t), bad);
+}
+
+/* The dot products of a hand-built two-block row with two hand-built q8k
+ * blocks (bsums filled here from qs, as the format defines them): the
+ * exact-integer reference, the fast kernel, and the f32 reference on the
+ * activation's values x = d * qs, over the first block (want1) and over both
+ * (want2). All terms are small dyadic numbers, so every order of summation
+ * is exact and the results must be equal, not just close. */
+static void check_hand_dot(int t, const void *row2, dq_q8k act[2], float want1, float want2)
+{
+  float x[512];
+  for (int b = 0; b < 2; b++) {
+    for (int g = 0; g < 16; g++) {
+      int s = 0;
+      for (int l = 0; l < 16; l++) s += act[b].qs[16 * g + l];
+      act[b].bsums[g] = (int16_t)s;
+    }
+    for (int i = 0; i < 256; i++) x[256 * b + i] = act[b].d * act[b].qs[i];
+  }
+  assert_int_equal(dq_kq_act_kind(t), 2);
+  for (int nb = 1; nb <= 2; nb++) {
+    const int64_t n = 256 * nb;
+    const float want = nb == 1 ? want1 : want2;
+    const float r = dq_kq_dot_act_ref(t, row2, act, n), f = dq_kq_dot(t, row2, x, act, n);
+    const float g = dq_dot_row_ref(t, row2, x, n);
+    if (r != want) fail_msg("%s n=%lld: dq_kq_dot_act_ref %g, expected %g", tname(t), (long long)n, r, want);
+    if (f != want) fail_msg("%s n=%lld: dq_kq_dot %g, expected %g", tname(t), (long long)n, f, want);
+    if (g != want) fail_msg("%s n=%lld: dq_dot_row_ref %g, expected %g", tname(t), (long long)n, g, want);
+  }
+}
+
+/* The spec once more as code, with the misreadings a plausible bug would
+ * make. Used only to show that the hand-built blocks below can tell each of
+ * them from the spec (we cannot mutate src/ from a test): the test asserts
+ * that the unmutated reading reproduces the hand-written values (a check
+ * on the hand arithmetic) and that every mutated reading disagrees with
+ * them somewhere, in the dequantized values and in the dot product. */
+enum {
+  MUT_NONE,
+  MUT_QS_HK,         /* qs[32k + 16h + l]: h and k swapped */
+  MUT_QS_SHIFT,      /* the 2-bit field of j at bits 2(3 - j) */
+  MUT_Q2_SC_M,       /* Q2_K: scale from the high nibble, min from the low */
+  MUT_Q2_D_DMIN,     /* Q2_K: d and dmin swapped */
+  MUT_Q3_HBIT_SENSE, /* Q3_K: subtract 4 when hbit is set instead of clear */
+  MUT_Q3_HBIT_POS,   /* Q3_K: hbit = bit 4k + j of hmask[16h + l] */
+  MUT_Q3_HI_T,       /* Q3_K: high scale bits at 2(i % 4) of scales[8 + i / 4] */
+  MUT_Q3_LO_PAIR,    /* Q3_K: low scale nibbles paired as in Q4_K: scales[i / 2], odd i high */
+  MUT_Q3_SIGNED,     /* Q3_K: 6-bit scale sign-extended instead of offset by 32 */
+  MUT_COUNT
+};
+
+static int spec_q2(const uint8_t qs[64], int e, int mut)
+{
+  const int h = e / 128, j = e / 32 % 4, k = e / 16 % 2, l = e % 16;
+  const int at = mut == MUT_QS_HK ? 32 * k + 16 * h + l : 32 * h + 16 * k + l;
+  return qs[at] >> (mut == MUT_QS_SHIFT ? 2 * (3 - j) : 2 * j) & 3;
+}
+
+static double spec_q2k(const dq_blk_q2_k *b, int e, int mut)
+{
+  const int i = e / 16, q = spec_q2(b->qs, e, mut);
+  int sc = b->scales[i] & 0xF, m = b->scales[i] >> 4;
+  double d = dq_f16_to_f32(b->d), dmin = dq_f16_to_f32(b->dmin);
+  if (mut == MUT_Q2_SC_M) { int t = sc; sc = m; m = t; }
+  if (mut == MUT_Q2_D_DMIN) { double t = d; d = dmin; dmin = t; }
+  return d * sc * q - dmin * m;
+}
+
+static double spec_q3k(const dq_blk_q3_k *b, int e, int mut)
+{
+  const int h = e / 128, j = e / 32 % 4, k = e / 16 % 2, l = e % 16, i = e / 16;
+  const int hbit = mut == MUT_Q3_HBIT_POS ? b->hmask[16 * h + l] >> (4 * k + j) & 1
+                                           : b->hmask[16 * k + l] >> (4 * h + j) & 1;
+  const int q = spec_q2(b->qs, e, mut) - 4 * (mut == MUT_Q3_HBIT_SENSE ? hbit : 1 - hbit);
+  const int lo = mut == MUT_Q3_LO_PAIR ? b->scales[i / 2] >> 4 * (i % 2) & 0xF
+                 : i < 8               ? b->scales[i] & 0xF
+                                       : b->scales[i - 8] >> 4;
+  const int hi = mut == MUT_Q3_HI_T ? b->scales[8 + i / 4] >> 2 * (i % 4) & 3 : b->scales[8 + i % 4] >> 2 * (i / 4) & 3;
+  const int s = lo | hi << 4;
+  return (double)dq_f16_to_f32(b->d) * (mut == MUT_Q3_SIGNED ? (s ^ 32) - 32 : s - 32) * q;
+}
+
+static double spec_value(int t, const void *blk, int e, int mut)
+{
+  return t == DQ_T_Q2_K ? spec_q2k(blk, e, mut) : spec_q3k(blk, e, mut);
+}
+
+/* The spec reading with mutation `mut` on a hand-built block: bit 0 set when
+ * some value differs from the hand-written ex[], bit 1 when its dot with act
+ * differs from the hand-computed want1. mut == MUT_NONE must give 0 (and
+ * prints what disagrees, should the hand arithmetic be wrong). */
+static int spec_differs(int t, const void *blk, const float ex[256], const dq_q8k *act, double want1, int mut)
+{
+  int differs = 0;
+  double dot = 0;
+  for (int e = 0; e < 256; e++) {
+    const double v = spec_value(t, blk, e, mut);
+    if (mut == MUT_NONE && v != ex[e]) fprintf(stderr, "%s hand value %d: written %g, spec %g\n", tname(t), e, ex[e], v);
+    differs |= v != ex[e];
+    dot += v * act->qs[e];
+  }
+  dot *= act->d;
+  if (mut == MUT_NONE && dot != want1) fprintf(stderr, "%s hand dot: written %g, spec %g\n", tname(t), want1, dot);
+  return differs | (dot != want1) << 1;
+}
+
+/* Q2_K hand-built block (into b, zeroed first), the values it must decode
+ * to (ex) and a q8k activation block against it (a, bsums left for
+ * check_hand_dot); returns the dot product worked out below.
+ * d = 2, dmin = 0.5; value = d * sc * q - dmin * m:
+ *  e = 211 = 128 + 64 + 16 + 3 (h 1, j 2, k 1, l 3): bits 4..5 of
+ *    qs[32 + 16 + 3 = 51], sub-block 13, scales[13] = 0x35 (sc 5, m 3):
+ *    q = 2: 2 * 5 * 2 - 0.5 * 3 = 18.5; the rest of sub-block 13
+ *    (208..223) has q = 0: -0.5 * 3 = -1.5
+ *  e = 103 = 96 + 7 (h 0, j 3, k 0, l 7): bits 6..7 of qs[7], sub-block 6,
+ *    scales[6] = 0x7C (sc 12, m 7): q = 3: 2 * 12 * 3 - 0.5 * 7 = 68.5;
+ *    the rest of 96..111: -3.5
+ *  e = 25 = 16 + 9 (h 0, j 0, k 1, l 9): bits 0..1 of qs[16 + 9 = 25],
+ *    sub-block 1, scales[1] = 0x0F (sc 15, m 0): q = 1: 30; rest of 16..31: 0
+ *    (h != k only here: catches qs read with h and k swapped)
+ *  every other sub-block has sc = m = 0: 0
+ * a, d = 0.5: qs[211] = 3, qs[210] = -2, qs[103] = 5, qs[100] = 4,
+ * qs[25] = -7, qs[0] = 9 (against a zero weight):
+ *   18.5 * 3 + (-1.5) * (-2) + 68.5 * 5 + (-3.5) * 4 + 30 * (-7) + 0 * 9
+ *   = 55.5 + 3 + 342.5 - 14 - 210 = 177; times d = 0.5: 88.5.
+ * The same in ggml's integer form: d * sum_i sc_i <q, a>_i =
+ *   2 * (5 * (2 * 3) + 12 * (3 * 5) + 15 * (1 * -7)) = 2 * 105 = 210, minus
+ *   dmin * sum_i m_i bsums_i = 0.5 * (3 * (3 - 2) + 7 * (5 + 4) + 0 * -7) = 33. */
+static float hand_q2k(dq_blk_q2_k *b, float ex[256], dq_q8k *a)
+{
+  memset(b, 0, sizeof *b);
+  b->d = 0x4000;    /* 2 */
+  b->dmin = 0x3800; /* 0.5 */
+  b->scales[13] = 0x35;
+  b->qs[51] = 2 << 4;
+  b->scales[6] = 0x7C;
+  b->qs[7] = 3 << 6;
+  b->scales[1] = 0x0F;
+  b->qs[25] = 1;
+  for (int e = 0; e < 256; e++) ex[e] = 0;
+  for (int e = 208; e < 224; e++) ex[e] = -1.5f;
+  for (int e = 96; e < 112; e++) ex[e] = -3.5f;
+  ex[211] = 18.5f;
+  ex[103] = 68.5f;
+  ex[25] = 30;
+  memset(a, 0, sizeof *a);
+  a->d = 0.5f;
+  a->qs[211] = 3; a->qs[210] = -2; a->qs[103] = 5; a->qs[100] = 4; a->qs[25] = -7; a->qs[0] = 9;
+  return 88.5f;
+}
+
+/* Q3_K hand-built block, as hand_q2k. d = 0.5; value = d * (s - 32) * q,
+ * q = q2 - 4 when hbit is clear, q2 when set. scales[8..11] = 0xAA gives
+ * high bits 2 to every sub-block, so with a zero low nibble s = 32 and the
+ * value is 0; then:
+ *  sub-block 13 (i >= 8, i / 4 = 3): low nibble scales[13 - 8] >> 4 =
+ *    0x50 >> 4 = 5, high bits (scales[8 + 13 % 4 = 9] >> 2 * 3) & 3 = 3
+ *    (scales[9] = 0xEA keeps 2 at shifts 0, 2, 4: sub-blocks 1, 5, 9):
+ *    s = 5 | 3 << 4 = 53, s - 32 = 21. Its elements 208..223 are
+ *    (h 1, j 2, k 1): bits 4..5 of qs[48 + l], bit 4 + 2 = 6 of hmask[16 + l]
+ *      e = 211 (l 3): q2 = 1, hbit set: q = 1 -> 0.5 * 21 * 1 = 10.5
+ *      e = 212 (l 4): q2 = 3, hbit clear: q = -1 -> -10.5
+ *      e = 214 (l 6): q2 = 2, hbit set: q = 2 -> 21
+ *      the rest: q2 = 0, hbit clear: q = -4 -> -42
+ *  sub-block 10 (i / 4 = 2): low scales[2] >> 4 = 7, high
+ *    (scales[10] >> 4) & 3 = 0: s = 7, s - 32 = -25. (h 1, j 1, k 0): bits
+ *    2..3 of qs[32 + l], bit 5 of hmask[l]
+ *      e = 175 (l 15): q2 = 2, hbit clear: q = -2 -> 0.5 * -25 * -2 = 25
+ *      e = 174 (l 14): q2 = 1, hbit set: q = 1 -> -12.5 (h != k here, so
+ *        reading hmask / qs with h and k swapped is seen)
+ *      the rest: q = -4 -> 50
+ *  sub-block 6 (i < 8): low scales[6] & 0xF = 0xA, high
+ *    (scales[8 + 6 % 4 = 10] >> 2) & 3 = 1: s = 26, s - 32 = -6.
+ *    (h 0, j 3, k 0): bits 6..7 of qs[l], bit 3 of hmask[l]
+ *      e = 103 (l 7): q2 = 3, hbit set: q = 3 -> -9
+ *      e = 104 (l 8): q2 = 1, hbit clear: q = -3 -> 9
+ *      the rest: q = -4 -> 12
+ *    scales[10] = 0x86 = 10 00 01 10b: sub-blocks 2 (shift 0) 2, 6 (2) 1,
+ *    10 (4) 0, 14 (6) 2
+ *  sub-block 12 (h 1, j 2, k 0) keeps s = 32 but has quants: e = 197 (l 5,
+ *    q2 = 3, hbit set: q = 3), e = 198 (q2 = 2, clear: -2), q = -4 elsewhere:
+ *    all 0
+ * A mutation that subtracts 4 when hbit is set (the sense swapped) reads
+ * e = 211 as 1 - 4 -> -31.5 instead of 10.5 and the q2 = 0 elements of
+ * sub-block 13 as 0 instead of -42: check_hand_block reports them (and
+ * test ..._hand_blocks_catch_mutations asserts it for this and others).
+ * a, d = 1: qs[211] = 2, qs[212] = -3, qs[213] = 1, qs[103] = 4,
+ * qs[100] = -1, qs[175] = 5, qs[174] = 2, qs[197] = 7 and qs[0] = -100
+ * (the last two against zero weights):
+ *   10.5 * 2 + (-10.5) * (-3) + (-42) * 1 + (-9) * 4 + 12 * (-1) + 25 * 5
+ *   + (-12.5) * 2 = 21 + 31.5 - 42 - 36 - 12 + 125 - 25 = 62.5
+ * In the integer form: d * sum_i (s_i - 32) <q, a>_i = 0.5 * (21 * (2 + 3 - 4)
+ *   + (-6) * (12 + 4) + (-25) * (-10 + 2)) = 0.5 * (21 - 96 + 200) = 62.5. */
+static float hand_q3k(dq_blk_q3_k *b, float ex[256], dq_q8k *a)
+{
+  memset(b, 0, sizeof *b);
+  b->d = 0x3800; /* 0.5 */
+  b->scales[8] = b->scales[11] = 0xAA;
+  b->scales[9] = 0xEA;
+  b->scales[10] = 0x86;
+  b->scales[5] = 0x50;
+  b->scales[2] = 0x70;
+  b->scales[6] = 0x0A;
+  b->qs[51] = 1 << 4;   /* e 211 */
+  b->hmask[19] = 1 << 6;
+  b->qs[52] = 3 << 4;   /* e 212, hbit clear */
+  b->qs[54] = 2 << 4;   /* e 214 */
+  b->hmask[22] = 1 << 6;
+  b->qs[47] = 2 << 2;   /* e 175, hbit clear */
+  b->qs[46] = 1 << 2;   /* e 174 */
+  b->hmask[14] = 1 << 5;
+  b->qs[7] = 3 << 6;    /* e 103 */
+  b->hmask[7] = 1 << 3;
+  b->qs[8] = 1 << 6;    /* e 104, hbit clear */
+  b->qs[37] = 3 << 4;   /* e 197 */
+  b->hmask[5] = 1 << 6;
+  b->qs[38] = 2 << 4;   /* e 198, hbit clear */
+  for (int e = 0; e < 256; e++) ex[e] = 0;
+  for (int e = 208; e < 224; e++) ex[e] = -42;
+  ex[211] = 10.5f;
+  ex[212] = -10.5f;
+  ex[214] = 21;
+  for (int e = 160; e < 176; e++) ex[e] = 50;
+  ex[175] = 25;
+  ex[174] = -12.5f;
+  for (int e = 96; e < 112; e++) ex[e] = 12;
+  ex[103] = -9;
+  ex[104] = 9;
+  memset(a, 0, sizeof *a);
+  a->d = 1;
+  a->qs[211] = 2; a->qs[212] = -3; a->qs[213] = 1; a->qs[103] = 4;
+  a->qs[100] = -1; a->qs[175] = 5; a->qs[174] = 2; a->qs[197] = 7; a->qs[0] = -100;
+  return 62.5f;
+}
+
+static void test_engine_kernels__layout_by_hand_q2_q3(void **state)
+{
+  (void)state;
+  assert_int_equal(sizeof(dq_blk_q2_k), 84);
+  assert_int_equal(sizeof(dq_blk_q3_k), 110);
+  assert_true(dq_kernels_supports(DQ_T_Q2_K) && dq_kernels_supports(DQ_T_Q3_K));
+  assert_int_equal(dq_kq_block_elems(DQ_T_Q2_K), 256);
+  assert_int_equal(dq_kq_block_elems(DQ_T_Q3_K), 256);
+  assert_int_equal(dq_kq_block_bytes(DQ_T_Q2_K), 84);
+  assert_int_equal(dq_kq_block_bytes(DQ_T_Q3_K), 110);
+  assert_int_equal(dq_kq_row_bytes(DQ_T_Q3_K, 512), 220);
+  assert_int_equal(dq_kq_act_bytes(DQ_T_Q2_K, 512), 2 * sizeof(dq_q8k));
+  assert_int_equal(dq_kq_act_bytes(DQ_T_Q3_K, 512), 2 * sizeof(dq_q8k));
+
+  /* Rows of two copies of each block; the second activation block is
+   * -(the first) with another d, so a kernel that reused block 0's d or
+   * data would be seen. Q2_K: act[1] d = 1: -177; both: 88.5 - 177 = -88.5. */
+  float ex[256];
+  dq_blk_q2_k b2[2];
+  dq_q8k a[2];
+  const float want2 = hand_q2k(&b2[0], ex, &a[0]);
+  b2[1] = b2[0];
+  a[1].d = 1;
+  for (int i = 0; i < 256; i++) a[1].qs[i] = (int8_t)-a[0].qs[i];
+  check_hand_block(DQ_T_Q2_K, b2, ex);
+  check_hand_dot(DQ_T_Q2_K, b2, a, want2, -88.5f);
+
+  /* Q3_K: the unpacked scales, then values; act[1] d = 0.5: -31.25; both: 31.25 */
+  dq_blk_q3_k b3[2];
+  const float want3 = hand_q3k(&b3[0], ex, &a[0]);
+  b3[1] = b3[0];
+  a[1].d = 0.5f;
+  for (int i = 0; i < 256; i++) a[1].qs[i] = (int8_t)-a[0].qs[i];
+  uint8_t s3[16];
+  const uint8_t s3_want[16] = { 32, 32, 32, 32, 32, 32, 26, 32, 32, 32, 7, 32, 32, 53, 32, 32 };
+  dq_kq_q3k_scales(b3[0].scales, s3);
+  assert_memory_equal(s3, s3_want, 16);
+  check_hand_block(DQ_T_Q3_K, b3, ex);
+  check_hand_dot(DQ_T_Q3_K, b3, a, want3, 31.25f);
+}
+
+/* The hand-built blocks above are only as good as their power to tell a
+ * wrong reading from the right one: the spec-as-code reading must give the
+ * hand-written numbers, and each misreading in the MUT_ list must change a
+ * dequantized value (which check_hand_block would report) and the dot
+ * product (check_hand_dot). */
+static void test_engine_kernels__hand_blocks_catch_mutations(void **state)
+{
+  (void)state;
+  float ex2[256], ex3[256];
+  dq_blk_q2_k b2;
+  dq_blk_q3_k b3;
+  dq_q8k a2, a3;
+  const double want2 = hand_q2k(&b2, ex2, &a2), want3 = hand_q3k(&b3, ex3, &a3);
+  assert_int_equal(spec_differs(DQ_T_Q2_K, &b2, ex2, &a2, want2, MUT_NONE), 0);
+  assert_int_equal(spec_differs(DQ_T_Q3_K, &b3, ex3, &a3, want3, MUT_NONE), 0);
+  for (int mut = 1; mut < MUT_COUNT; mut++) {
+    const int q3 = mut >= MUT_Q3_HBIT_SENSE, both = mut <= MUT_QS_SHIFT;
+    for (int t = 0; t < 2; t++) {
+      if (!both && q3 != t) continue; /* a Q2_K-only mutation does not apply to Q3_K and back */
+      const int r = t ? spec_differs(DQ_T_Q3_K, &b3, ex3, &a3, want3, mut)
+                      : spec_differs(DQ_T_Q2_K, &b2, ex2, &a2, want2, mut);
+      if (r != 3)
+        fail_msg("%s: mutation %d not caught (%s)", t ? "Q3_K" : "Q2_K", mut,
+                 r & 1 ? "the dot misses it" : "no value changes");
+    }
   }
 }
 
@@ -349,8 +687,10 @@ static void test_engine_kernels__act_quant_fast_is_exact(void **state)
     fill(x, n, rep == 3 ? 1e-30f : 2.0f);
     if (rep == 1) for (int64_t i = 0; i < n; i++) x[i] = (float)((int)(x[i] * 4)) * 0.5f; /* many exact .5 ties */
     if (rep == 2) memset(x, 0, 256 * 4);                                                  /* an all-zero block */
-    int types[] = { DQ_T_Q8_0, DQ_T_Q4_K };
-    for (int k = 0; k < 2; k++) {
+    /* Q2_K / Q3_K / IQ4_XS take the same q8k blocks as Q4_K, IQ4_NL Q8_0's
+     * q8a; listed so their dispatch to the fast quantizer is covered too */
+    int types[] = { DQ_T_Q8_0, DQ_T_Q4_K, DQ_T_Q2_K, DQ_T_Q3_K, DQ_T_IQ4_NL, DQ_T_IQ4_XS };
+    for (int k = 0; k < (int)(sizeof types / sizeof types[0]); k++) {
       size_t sz = dq_kq_act_bytes(types[k], n);
       memset(a, 0x5a, sz);
       memset(b, 0xa5, sz);
@@ -444,7 +784,10 @@ static void test_engine_kernels__scratch_monotonic(void **state)
       }
     }
   assert_int_equal(dq_matmul_scratch_size(DQ_T_Q4_K, 100, 10, 1, 1), 0); /* not a block multiple */
-  assert_int_equal(dq_matmul_scratch_size(DQ_T_Q2_K, 256, 10, 1, 1), 0); /* unsupported type */
+  /* an unsupported type whose block (256) divides n_in, so only the type is
+   * refused (Q2_K served here until it was implemented) */
+  assert_false(dq_kernels_supports(DQ_T_IQ2_XXS));
+  assert_int_equal(dq_matmul_scratch_size(DQ_T_IQ2_XXS, 256, 10, 1, 1), 0);
   /* one scratch sized for 64 tokens serves every batch size (ASan checks the bounds) */
   float *x = malloc(sizeof(float) * 256 * 64), *out = malloc(sizeof(float) * 64 * 50);
   fill(x, 256 * 64, 1.0f);
@@ -570,7 +913,8 @@ static double gemm8_ref(int t, const uint8_t *row, const float *x, int64_t n, vo
 static void test_engine_kernels__gemm8_matches_ref(void **state)
 {
   (void)state;
-  const int types[] = { DQ_T_Q8_0, DQ_T_Q4_0, DQ_T_Q5_0, DQ_T_Q4_K, DQ_T_Q5_K, DQ_T_Q6_K };
+  const int types[] = { DQ_T_Q8_0, DQ_T_Q4_0, DQ_T_Q5_0, DQ_T_Q4_K, DQ_T_Q5_K, DQ_T_Q6_K, DQ_T_Q3_K, DQ_T_IQ4_NL,
+                        DQ_T_IQ4_XS };
   enum { NT = sizeof types / sizeof types[0] };
   if (!dq_gemm8_supported(DQ_T_Q4_0)) {
     for (int k = 0; k < NT; k++) assert_false(dq_gemm8_supported(types[k]));
@@ -865,6 +1209,8 @@ int main(void)
     cmocka_unit_test(test_engine_kernels__f16_conversion),
     cmocka_unit_test(test_engine_kernels__roundtrip_error),
     cmocka_unit_test(test_engine_kernels__layout_by_hand),
+    cmocka_unit_test(test_engine_kernels__layout_by_hand_q2_q3),
+    cmocka_unit_test(test_engine_kernels__hand_blocks_catch_mutations),
     cmocka_unit_test(test_engine_kernels__dequant_fast_matches_ref),
     cmocka_unit_test(test_engine_kernels__dot_fast_matches_ref),
     cmocka_unit_test(test_engine_kernels__dot_rows_match_single),
