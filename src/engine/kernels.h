@@ -46,8 +46,8 @@ void dq_pool_free(dq_pool *p);
 
 /* out[n_tok][n_out] = x[n_tok][n_in] @ W^T, W of `type` with n_out rows of n_in.
  * n_tok == 1 is decode (quantized mat-vec); n_tok > 1 is prefill (whichever of
- * direct quantized kernels, an int8 GEMM for Q8_0 / Q4_0 / Q5_0 / Q4_K /
- * Q5_K / Q6_K on CPUs with AVX512-VNNI, or dequantize + OpenBLAS sgemm measures
+ * direct quantized kernels, an int8 GEMM for Q8_0 / Q4_0 / Q5_0 / Q3_K / Q4_K /
+ * Q5_K / Q6_K / IQ4_NL / IQ4_XS where AVX2 is built, or dequantize + OpenBLAS sgemm measures
  * faster; the quantized paths round activations to 8-bit blocks as
  * llama.cpp does).
  * `scratch` is caller-provided memory of dq_matmul_scratch_size(...) bytes so

@@ -11,7 +11,8 @@
  *    process. dq_matmul_multi does several matrices that share the input
  *    (Q/K/V, gate/up) in one pool run with one quantized activation per
  *    activation format: fewer runs per token, each a wake-up and a wait.
- *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K where the int8 GEMM is
+ *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_NL /
+ *    IQ4_XS where the int8 GEMM is
  *    built (AVX512-VNNI from 3 or 8 tokens; AVX2 alone from 16 or 32, see
  *    DQ_G8_MIN_TOK): the activations are quantized once to int8 blocks
  *    (as decode does, so prefill and decode agree), then each thread repacks

@@ -128,7 +128,7 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
 /* int8 GEMM for prefill (quant_avx2.c; built where the compiler targets
  * AVX2: dpbusd with AVX512-VNNI + VL, else maddubs + madd, the same integer
  * sums; where dq_gemm8_supported() is 0 the rest no-ops).
- * Weights of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K, seen as 32-element
+ * Weights of Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K / Q3_K / IQ4_NL / IQ4_XS, seen as 32-element
  * blocks with value = d * int8 - m (the type's offset applied; m is the
  * K-quants' sub-block min, else 0; Q6_K has a scale per 16 elements, so its
  * blocks have two: see below), and activations quantized as the type's mat-vec
@@ -149,7 +149,10 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
  *               block (the first 4 dword steps); their -128 * sums; the
  *               scales of elements 16..31 (steps 4-7); their -128 * sums.
  *               The kernel scales the integer sums after step 4 and again
- *               after step 8.
+ *               after step 8. Q3_K the same with q - 4 and d * (sc - 32).
+ *   IQ4_NL / IQ4_XS weight: the codebook values (s8, up to 127 in
+ *               magnitude: without VNNI signed activations, as Q8_0);
+ *               IQ4_XS's lane scale is d * (ls - 32).
  * The integer sum of each block is exact, so a product equals
  * dq_kq_dot_act_ref on the same activation up to float summation order. */
 int dq_gemm8_supported(int type);
