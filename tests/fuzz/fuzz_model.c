@@ -245,6 +245,7 @@ int main(int argc, char **argv)
   model("qwen2_q5_0_tied.gguf", "qwen2", DQ_T_Q5_0, 1, NULL, NULL, 0);
   model("qwen2_q4_1.gguf", "qwen2", DQ_T_Q4_1, 0, NULL, NULL, 0);
   model("llama_q5_1.gguf", "llama", DQ_T_Q5_1, 0, "yarn", NULL, 0);
+  model("qwen2_iq4_nl.gguf", "qwen2", DQ_T_IQ4_NL, 0, NULL, NULL, 0);
   phi3("phi3_longrope_q8_0.gguf", 0);
   phi3("phi3_longrope_swa.gguf", 4);
   /* one hyperparameter at an edge (u32 fields; f32 ones as raw bits) */
