@@ -20,7 +20,10 @@
  *    tokens in integers: 2.2-3x the GFLOP/s of dequant + sgemm at 512.
  *  - other prefill (larger batches): each thread dequantizes a tile of
  *    DQ_TILE_ROWS weight rows to f32 in its own part of the scratch and calls
- *    single-threaded OpenBLAS sgemm for that tile against all tokens. OpenBLAS
+ *    single-threaded OpenBLAS sgemm for that tile against all tokens. For a
+ *    quantized type the activations are first rounded as its mat-vec rounds
+ *    them (8-bit blocks, then back to f32: round_act()), so prefill computes
+ *    what decode and llama.cpp compute (Q2_K, Q4_1, Q5_1 take this path). OpenBLAS
  *    is pinned to one thread (openblas_set_num_threads(1), once) so its own
  *    threads never compete with the pool's. F32 weights skip the dequant.
  * Scratch: the caller sizes it with dq_matmul_scratch_size() for the pool it
@@ -150,7 +153,7 @@ static size_t g8_scratch(int64_t n_in, int64_t n_tok, int n_threads)
 /* Enough for every batch size up to n_tok, so a caller may size the scratch
  * once for its largest batch: the direct path needs n_tok quantized
  * activations (used only below the BLAS threshold), the BLAS path one f32
- * tile per thread. */
+ * tile per thread (and, for a quantized type, the rounded activations). */
 size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_tok, int n_threads)
 {
   (void)n_out;
@@ -158,8 +161,10 @@ size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_t
   int64_t thr = blas_min_tok(type), direct_tok = n_tok < thr ? n_tok : thr - 1;
   size_t direct = align_up(dq_kq_act_bytes(type, n_in)) * (size_t)direct_tok, tiles = 0;
   int64_t blas_tok = use_gemm8(type, n_tok) ? g8_min_tok(type) - 1 : n_tok; /* the largest batch that may take sgemm */
-  if (blas_tok >= thr && use_blas(type, blas_tok) && type != DQ_T_F32)
+  if (blas_tok >= thr && use_blas(type, blas_tok) && type != DQ_T_F32) {
     tiles = align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) * (size_t)resolve_threads(n_threads);
+    if (dq_kq_act_kind(type)) tiles += (size_t)blas_tok * (size_t)n_in * sizeof(float); /* round_act's rows */
+  }
   if (use_gemm8(type, n_tok)) {
     size_t g8 = g8_scratch(n_in, n_tok, resolve_threads(n_threads));
     if (g8 > tiles) tiles = g8;
@@ -177,6 +182,7 @@ typedef struct {
   uint8_t *act;      /* n_tok quantized activations, act_stride apart */
   size_t act_stride;
   float *tiles;      /* prefill: per-thread dequant tiles */
+  float *xr;         /* prefill of a quantized type: x rounded as its activations (n_tok x n_in) */
   int64_t tile_rows; /* <= DQ_TILE_ROWS */
   size_t tile_stride; /* floats */
   atomic_llong next; /* next unclaimed tile */
@@ -289,6 +295,33 @@ static void mm_tiles(void *arg, int ith, int nth)
   }
 }
 
+/* Token rows of x rounded to the type's 8-bit activation blocks and back
+ * (value = d * q: what the quantized dot products multiply), 256 elements
+ * (a q8k block, or 8 q8a blocks) at a time through a buffer on the stack.
+ * Rows are claimed through c->next; each is the same whatever thread takes it. */
+static void round_act(void *arg, int ith, int nth)
+{
+  mm_ctx *c = arg;
+  (void)ith;
+  (void)nth;
+  union { dq_q8k k; dq_q8a a[DQ_QKK / DQ_QK]; } q;
+  const int kind = dq_kq_act_kind(c->type);
+  for (;;) {
+    int64_t t = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (t >= c->n_tok) break;
+    const float *x = c->x + t * c->n_in;
+    float *y = c->xr + t * c->n_in;
+    for (int64_t i = 0; i < c->n_in; i += DQ_QKK) {
+      const int64_t n = c->n_in - i < DQ_QKK ? c->n_in - i : DQ_QKK; /* q8a rows: a multiple of 32 */
+      dq_kq_quantize_act_fast(c->type, x + i, &q, n);
+      if (kind == 2)
+        for (int64_t j = 0; j < n; j++) y[i + j] = q.k.d * (float)q.k.qs[j];
+      else
+        for (int64_t j = 0; j < n; j++) y[i + j] = q.a[j / DQ_QK].d * (float)q.a[j / DQ_QK].qs[j % DQ_QK];
+    }
+  }
+}
+
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
@@ -304,6 +337,12 @@ static void matmul_blas(dq_pool *pool, int type, const void *W, int64_t n_in, in
   pthread_once(&g_blas_once, blas_single_thread);
   c.tiles = (float *)(void *)s;
   c.tile_stride = align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) / sizeof(float);
+  if (dq_kq_act_kind(type)) { /* after the tiles (dq_matmul_scratch_size) */
+    c.xr = c.tiles + c.tile_stride * (size_t)dq_pool_size(pool);
+    dq_pool_run(pool, round_act, &c);
+    atomic_store_explicit(&c.next, 0, memory_order_relaxed);
+    c.x = c.xr;
+  }
   /* small matrices (attention K/V: 128 rows) are cut in up to 8 tiles so every
    * thread gets work; the split depends on n_out only, never on the thread
    * count, so results are identical for any pool size */
