@@ -373,8 +373,12 @@ static inline __m256i iq4_values(const uint8_t *qs)
 /* Each 32-element block's pair sums scaled by its 6-bit scale in int16
  * (|ls - 32| <= 32), the super-block summed in int32, scaled once. The 8
  * scales are joined in a general register as bytes and widened once; each
- * block's is then one byte shuffle away (as in dot_q45_k): a broadcast of a
- * scalar per block ran the kernel at about half the speed. */
+ * block's is then one byte shuffle away (as in dot_q45_k). That measured the
+ * same as a broadcast per block: 1 thread, rows in cache (bench_kernels
+ * --resident), 8.3-8.8 GB/s, about half of Q4_K's there; why is not known
+ * (its op count per byte is close to IQ4_NL's, which runs at 11). Whole
+ * 1.5B-shaped IQ4_XS decode (75% of its bytes IQ4_XS) still measured 18.1
+ * t/s against llama.cpp's 14.0 (2026-11-27). */
 static float dot_iq4_xs(const dq_blk_iq4_xs *w, const dq_q8k *a, int64_t nb)
 {
   static const uint8_t bcast[8][32] __attribute__((aligned(32))) = {
@@ -823,8 +827,11 @@ static void dot_q5_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a,
  * widened before the rows are folded (in int32: [r0 r1 r2 r3] per 128-bit
  * lane, the low lane holding elements 0..15, the high 16..31). Fewer rows
  * repeat the last one, so every row comes out the same whatever the
- * grouping. 2 threads, 896-element rows from DRAM (Zen 3): 6.9 GB/s one row
- * at a time, with no prefetch for rows too short for the hardware's. */
+ * grouping. The one-row kernel it replaced, without a prefetch for rows too
+ * short for the hardware's, read 896-element rows at 6.9 GB/s (2 threads,
+ * DRAM, Zen 3); this one 9.5 with 1 thread (Q4_0 7.4 in the same run).
+ * Whole 0.5B-shaped IQ4_XS decode (41% of its bytes IQ4_NL), three
+ * alternating rounds: 38.6, 35.3, 39.1 -> 44.3, 44.7, 46.6 t/s. */
 static inline __attribute__((always_inline)) void dot_iq4nl_4(const uint8_t *w, const size_t off[4], size_t rb,
                                                               const dq_q8a *a, int64_t nb, float out[4])
 {
@@ -1665,14 +1672,12 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
   }
 #endif
 #if DQ_HAVE_AVX2
-  if (type == DQ_T_IQ4_NL) { /* the rows kernel on one row, as above */
+  switch (type) {
+  case DQ_T_IQ4_NL: { /* the rows kernel on one row, as above */
     float r;
     dot_iq4_nl_n(row, 0, 1, act, n / DQ_QK, &r);
     return r;
   }
-#endif
-#if DQ_HAVE_AVX2
-  switch (type) {
   case DQ_T_F32: return dot_f32(row, xf, n);
   case DQ_T_F16: return dot_f16(row, xf, n, 0);
   case DQ_T_BF16: return dot_f16(row, xf, n, 1);
