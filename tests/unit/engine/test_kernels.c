@@ -4,9 +4,10 @@
  * counts and between its decode and prefill paths, and block decoding
  * against real GGUF files written by llama.cpp (DOCQ_SHARED_DIR): the same
  * random weights stored as Q8_0, Q4_0, Q4_K_M and Q6_K must dequantize to
- * nearly the same numbers. Q2_K and Q3_K have no such fixture here: their
- * layout is pinned by hand-built blocks (layout_by_hand_q2_q3) and, against
- * ggml's own blocks, by test_kernels_ggml.c. */
+ * nearly the same numbers. Q2_K, Q3_K, IQ4_NL and IQ4_XS have no such
+ * fixture there: their layout is pinned against ggml's own blocks by
+ * test_kernels_ggml.c, and Q2_K / Q3_K's also by hand-built blocks
+ * (layout_by_hand_q2_q3). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
