@@ -375,8 +375,11 @@ static inline __m256i iq4_values(const uint8_t *qs)
  * scales are joined in a general register as bytes and widened once; each
  * block's is then one byte shuffle away (as in dot_q45_k). That measured the
  * same as a broadcast per block: 1 thread, rows in cache (bench_kernels
- * --resident), 8.3-8.8 GB/s, about half of Q4_K's there; why is not known
- * (its op count per byte is close to IQ4_NL's, which runs at 11). Whole
+ * --resident), 7.8-8.8 GB/s, about half of Q4_K's there. It is bound by
+ * vector ops: per 32 elements about 11 (nibble unpack, codebook shuffle,
+ * the abs + sign its signed values need, maddubs, scale shuffle, madd, add)
+ * where Q4_K takes about 10 per 64; an unsigned codebook (v + 128) would
+ * drop the abs + sign but saturates maddubs (241 * 127 * 2 > 32767). Whole
  * 1.5B-shaped IQ4_XS decode (75% of its bytes IQ4_XS) still measured 18.1
  * t/s against llama.cpp's 14.0 (2026-11-27). */
 static float dot_iq4_xs(const dq_blk_iq4_xs *w, const dq_q8k *a, int64_t nb)
