@@ -321,8 +321,9 @@ static inline __attribute__((always_inline)) float dot_q23_k(const int type, con
   for (int64_t ib = 0; ib < nb; ib++) {
     const int8_t *x = a[ib].qs;
     const __m256i bsums = _mm256_loadu_si256((const __m256i *)a[ib].bsums);
-    __m256i s16, sumi = _mm256_setzero_si256(), hm = _mm256_setzero_si256();
+    __m256i s16, hm = _mm256_setzero_si256();
     const uint8_t *qs;
+    __m256 dv; /* d_w * d_a */
     if (type == DQ_T_Q2_K) {
       const dq_blk_q2_k *b = (const dq_blk_q2_k *)row + ib;
       kq_prefetch(b, sizeof *b);
@@ -333,10 +334,8 @@ static inline __attribute__((always_inline)) float dot_q23_k(const int type, con
                                    _mm_set1_ps(a[ib].d));
       accm = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dm), _mm256_set1_epi32(1)),
                              _mm256_cvtepi32_ps(mins), accm);
+      dv = _mm256_broadcastss_ps(dm);
       qs = b->qs;
-      const __m256i lo = _mm256_permute2x128_si256(s16, s16, 0x00), hi = _mm256_permute2x128_si256(s16, s16, 0x11);
-      sumi = q23_half(type, q23_half(type, sumi, qs, hm, lo, 0, x), qs, hm, hi, 1, x);
-      acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), _mm256_cvtepi32_ps(sumi), acc);
     } else {
       const dq_blk_q3_k *b = (const dq_blk_q3_k *)row + ib;
       kq_prefetch(b, sizeof *b);
@@ -348,14 +347,15 @@ static inline __attribute__((always_inline)) float dot_q23_k(const int type, con
                                         (int)(((a0 >> 4) & 0x0f0f0f0fu) | ((a2 >> 4) & 0x03030303u) << 4),
                                         (int)(((a1 >> 4) & 0x0f0f0f0fu) | ((a2 >> 6) & 0x03030303u) << 4));
       s16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(sv, _mm_set1_epi8(32)));
+      dv = _mm256_set1_ps(h2f(b->d) * a[ib].d);
       qs = b->qs;
       hm = _mm256_loadu_si256((const __m256i *)b->hmask);
-      const __m256i lo = _mm256_permute2x128_si256(s16, s16, 0x00), hi = _mm256_permute2x128_si256(s16, s16, 0x11);
-      sumi = q23_half(type, q23_half(type, sumi, qs, hm, lo, 0, x), qs, hm, hi, 1, x);
-      /* minus 4 * sum_i sc_i * bsum_i: the quants entered as q + 4 */
-      sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(s16, bsums), 2));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b->d) * a[ib].d), _mm256_cvtepi32_ps(sumi), acc);
     }
+    const __m256i lo = _mm256_permute2x128_si256(s16, s16, 0x00), hi = _mm256_permute2x128_si256(s16, s16, 0x11);
+    __m256i sumi = q23_half(type, q23_half(type, _mm256_setzero_si256(), qs, hm, lo, 0, x), qs, hm, hi, 1, x);
+    /* Q3_K: minus 4 * sum_i sc_i * bsum_i, the quants entered as q + 4 */
+    if (type == DQ_T_Q3_K) sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(s16, bsums), 2));
+    acc = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(sumi), acc);
   }
   return dq_hsum8_ps(acc) - dq_hsum8_ps(accm);
 }
@@ -394,11 +394,8 @@ static float dot_iq4_xs(const dq_blk_iq4_xs *w, const dq_q8k *a, int64_t nb)
   for (int64_t ib = 0; ib < nb; ib++) {
     const dq_blk_iq4_xs *b = w + ib;
     kq_prefetch(b, sizeof *b);
-    uint32_t sl;
-    memcpy(&sl, b->scales_l, 4);
-    const uint32_t sh = b->scales_h;
     uint64_t ls8 = 0; /* byte j: block j's 6-bit scale */
-    for (int j = 0; j < 8; j++) ls8 |= (uint64_t)(((sl >> (4 * j)) & 0xF) | ((sh >> (2 * j)) & 3) << 4) << (8 * j);
+    for (int j = 0; j < 8; j++) ls8 |= (uint64_t)dq_iq4xs_scale(b, j) << (8 * j);
     const __m256i sc16 = _mm256_broadcastsi128_si256(
         _mm_cvtepi8_epi16(_mm_sub_epi8(_mm_cvtsi64_si128((long long)ls8), _mm_set1_epi8(32))));
     __m256i sumi0 = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256(); /* two chains */
@@ -1199,7 +1196,7 @@ static inline __m256i g8_wblock(int type, const void *row, int64_t ib, float *d)
   if (type == DQ_T_IQ4_XS) { /* d * (ls - 32): an f16 times a 6-bit int, exact */
     const dq_blk_iq4_xs *b = (const dq_blk_iq4_xs *)row + ib / 8;
     const int j = (int)(ib % 8);
-    *d = h2f(b->d) * (float)((((b->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | ((b->scales_h >> (2 * j)) & 3) << 4) - 32);
+    *d = h2f(b->d) * (float)(dq_iq4xs_scale(b, j) - 32);
     return iq4_values(b->qs + 16 * j);
   }
   if (type == DQ_T_Q8_0) {

@@ -69,6 +69,11 @@ typedef struct {
   uint8_t qs[DQ_QKK / 2];
 } dq_blk_iq4_xs;           /* 136 bytes */
 extern const int8_t dq_iq4nl_values[16];
+/* IQ4_XS's 6-bit scale of 32-element block ib (0..63, offset 32). */
+static inline int dq_iq4xs_scale(const dq_blk_iq4_xs *b, int ib)
+{
+  return ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | ((b->scales_h >> (2 * ib)) & 3) << 4;
+}
 typedef struct {
   uint8_t ql[DQ_QKK / 2];  /* low 4 bits */
   uint8_t qh[DQ_QKK / 4];  /* high 2 bits */

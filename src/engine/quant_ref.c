@@ -306,12 +306,6 @@ static void deq_q3_k(const dq_blk_q3_k *b, float *y)
   }
 }
 
-/* IQ4_XS's 6-bit scale of 32-element block ib (0..63, offset 32). */
-static int iq4xs_scale(const dq_blk_iq4_xs *b, int ib)
-{
-  return ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | ((b->scales_h >> (2 * ib)) & 3) << 4;
-}
-
 /* 16 bytes of IQ4 nibbles scaled by d: elements 0..15 low, 16..31 high */
 static void deq_iq4_32(const uint8_t *qs, float d, float *y)
 {
@@ -324,7 +318,7 @@ static void deq_iq4_32(const uint8_t *qs, float d, float *y)
 static void deq_iq4_xs(const dq_blk_iq4_xs *b, float *y)
 {
   float d = F16(b->d);
-  for (int ib = 0; ib < 8; ib++) deq_iq4_32(b->qs + 16 * ib, d * (iq4xs_scale(b, ib) - 32), y + 32 * ib);
+  for (int ib = 0; ib < 8; ib++) deq_iq4_32(b->qs + 16 * ib, d * (dq_iq4xs_scale(b, ib) - 32), y + 32 * ib);
 }
 
 /* Dequantize one block (blk_elems values) starting at block index `ib`. */
@@ -600,7 +594,7 @@ static float dot_iq4_xs_ref(const dq_blk_iq4_xs *w, const dq_q8k *a, int64_t nb)
   float acc = 0;
   for (int64_t ib = 0; ib < nb; ib++) {
     int sum = 0;
-    for (int j = 0; j < 8; j++) sum += (iq4xs_scale(&w[ib], j) - 32) * iq4_dot32(w[ib].qs + 16 * j, a[ib].qs + 32 * j);
+    for (int j = 0; j < 8; j++) sum += (dq_iq4xs_scale(&w[ib], j) - 32) * iq4_dot32(w[ib].qs + 16 * j, a[ib].qs + 32 * j);
     acc += F16(w[ib].d) * a[ib].d * (float)sum;
   }
   return acc;
@@ -626,6 +620,16 @@ float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n)
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+/* The signed value of largest magnitude among n (0 for all zeros): the
+ * symmetric quantizers map it to the end of their range. */
+static float signed_amax(const float *x, int n)
+{
+  float amax = 0, max = 0;
+  for (int i = 0; i < n; i++)
+    if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+  return max;
+}
+
 static void quant_q8_0(const float *x, dq_blk_q8_0 *b)
 {
   float amax = 0;
@@ -639,10 +643,7 @@ static void quant_q8_0(const float *x, dq_blk_q8_0 *b)
  * decides which end of [-8, 7] is used at full resolution. */
 static void quant_q4_0(const float *x, dq_blk_q4_0 *b)
 {
-  float amax = 0, max = 0;
-  for (int i = 0; i < DQ_QK; i++)
-    if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
-  b->d = f32_to_f16_sw(max / -8);
+  b->d = f32_to_f16_sw(signed_amax(x, DQ_QK) / -8);
   float d = F16(b->d), id = d != 0 ? 1 / d : 0;
   for (int i = 0; i < DQ_QK / 2; i++) {
     int q0 = clampi((int)lrintf(x[i] * id) + 8, 0, 15);
@@ -689,10 +690,7 @@ static void quant_q5_1(const float *x, dq_blk_q5_1 *b)
 /* Q5_0: like Q4_0, the largest-magnitude value maps to -16 exactly. */
 static void quant_q5_0(const float *x, dq_blk_q5_0 *b)
 {
-  float amax = 0, max = 0;
-  for (int i = 0; i < DQ_QK; i++)
-    if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
-  b->d = f32_to_f16_sw(max / -16);
+  b->d = f32_to_f16_sw(signed_amax(x, DQ_QK) / -16);
   float d = F16(b->d), id = d != 0 ? 1 / d : 0;
   uint8_t q[DQ_QK];
   for (int i = 0; i < DQ_QK; i++) q[i] = (uint8_t)clampi((int)lrintf(x[i] * id) + 16, 0, 31);
@@ -831,10 +829,7 @@ static void quant_q3_k(const float *x, dq_blk_q3_k *b)
 {
   float f[16], amax_f = 0;
   for (int i = 0; i < 16; i++) {
-    float amax = 0, max = 0;
-    for (int l = 0; l < 16; l++)
-      if (fabsf(x[16 * i + l]) > amax) { amax = fabsf(x[16 * i + l]); max = x[16 * i + l]; }
-    f[i] = max / -4;
+    f[i] = signed_amax(x + 16 * i, 16) / -4;
     amax_f = fmaxf(amax_f, fabsf(f[i]));
   }
   b->d = f32_to_f16_sw(amax_f / 31);
@@ -863,15 +858,6 @@ static int iq4_nearest(float v)
   for (int k = 1; k < 16; k++)
     if (fabsf(v - dq_iq4nl_values[k]) < fabsf(v - dq_iq4nl_values[best])) best = k;
   return best;
-}
-
-/* The signed value of largest magnitude among n. */
-static float signed_amax(const float *x, int n)
-{
-  float amax = 0, max = 0;
-  for (int i = 0; i < n; i++)
-    if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
-  return max;
 }
 
 /* 32 values as IQ4 nibbles against the scale d (stored already rounded). */
