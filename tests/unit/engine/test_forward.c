@@ -562,6 +562,17 @@ static void patch_u32(uint8_t *buf, size_t n, const char *key, uint32_t v)
   fail_msg("key %s not found", key);
 }
 
+/* Loading buf must fail with `code` and a message containing `what` (and
+ * leave no model); buf is freed. */
+static void load_fails(uint8_t *buf, size_t n, int code, const char *what)
+{
+  dq_model *m = (dq_model *)1;
+  assert_int_equal(dq_model_from_buffer(&m, buf, n), code);
+  assert_null(m);
+  if (!strstr(dq_err_msg(), what)) fail_msg("error '%s' does not name '%s'", dq_err_msg(), what);
+  dq_free(buf);
+}
+
 static void test_engine_forward__validation_names_the_problem(void **state)
 {
   (void)state;
@@ -574,31 +585,22 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   assert_int_equal(dq_gw_model(&w, &p), 0);
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
   patch_u32(buf, n, "llama.feed_forward_length", (uint32_t)p.n_ff + 32);
-  assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_ECORRUPT);
-  assert_null(m);
-  assert_non_null(strstr(dq_err_msg(), "blk.0.ffn_gate.weight"));
-  dq_free(buf);
+  load_fails(buf, n, DOCQ_ECORRUPT, "blk.0.ffn_gate.weight");
   /* a block_count far beyond the file's tensors fails before any
    * allocation for that many layers */
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
   patch_u32(buf, n, "llama.block_count", 1u << 22);
-  assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_ECORRUPT);
-  assert_non_null(strstr(dq_err_msg(), "block_count 4194304"));
-  dq_free(buf);
+  load_fails(buf, n, DOCQ_ECORRUPT, "block_count 4194304");
   /* head_count_kv that does not divide head_count */
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
   patch_u32(buf, n, "llama.attention.head_count_kv", 3);
-  assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_ECORRUPT);
-  assert_non_null(strstr(dq_err_msg(), "head_count_kv"));
-  dq_free(buf);
+  load_fails(buf, n, DOCQ_ECORRUPT, "head_count_kv");
   /* a rope_freqs tensor of the wrong length */
   float ff[3] = {1, 1, 1};
   int64_t ne[1] = {3};
   assert_int_equal(dq_gw_add_tensor_f32(w, "rope_freqs.weight", DQ_T_F32, 1, ne, ff), 0);
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
-  assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_ECORRUPT);
-  assert_non_null(strstr(dq_err_msg(), "rope_freqs.weight"));
-  dq_free(buf);
+  load_fails(buf, n, DOCQ_ECORRUPT, "rope_freqs.weight");
   dq_gw_free(w);
 
   /* an unsupported architecture */
@@ -607,9 +609,7 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   int64_t ne2[2] = {32, 8};
   assert_int_equal(dq_gw_add_tensor(w, "token_embd.weight", DQ_T_F32, 2, ne2, NULL), 0);
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
-  assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_EUNSUPPORTED);
-  assert_non_null(strstr(dq_err_msg(), "mamba"));
-  dq_free(buf);
+  load_fails(buf, n, DOCQ_EUNSUPPORTED, "mamba");
   dq_gw_free(w);
 
   /* a type GGUF files may hold but the kernels cannot compute with: the
@@ -624,9 +624,7 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   int64_t ne3[2] = {p.n_embd, p.n_vocab};
   assert_int_equal(dq_gw_add_tensor(w, "output.weight", DQ_T_IQ2_XXS, 2, ne3, NULL), 0);
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
-  assert_int_equal(dq_model_from_buffer(&m, buf, n), DOCQ_EUNSUPPORTED);
-  assert_non_null(strstr(dq_err_msg(), "tensor 'output.weight' has type iq2_xxs, which docq does not support"));
-  dq_free(buf);
+  load_fails(buf, n, DOCQ_EUNSUPPORTED, "tensor 'output.weight' has type iq2_xxs, which docq does not support");
   dq_gw_free(w);
 
   /* a tokenizer-only file loads, but cannot run */
