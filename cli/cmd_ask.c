@@ -256,7 +256,7 @@ int cmd_ask(int argc, char **argv)
     if (!g_cli.json) ao.gen.on_token = stream_token; /* the answer appears as it is generated */
   } else if (tok_path) {
     /* counting only: the answer stays extractive */
-    int mrc = docq_model_load(&model, tok_path);
+    int mrc = docq_model_load_info(&model, tok_path);
     if (mrc) { code = cli_fail(mrc, "cannot load the tokenizer"); docq_db_free(db); return code; }
     ao.tokenizer = model;
   }

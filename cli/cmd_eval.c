@@ -799,7 +799,7 @@ int cmd_eval(int argc, char **argv)
   if (!strcmp(what, "retrieval") || access(path, R_OK) == 0)
     if (read_qrels(path, &set)) goto done;
   if (tok_path) {
-    int mrc = docq_model_load(&tok, tok_path);
+    int mrc = docq_model_load_info(&tok, tok_path);
     if (mrc) { code = cli_fail(mrc, "cannot load the tokenizer"); goto done; }
     eo.tokenizer = tok;
   }

@@ -408,10 +408,13 @@ int cmd_generate(int argc, char **argv)
 /* The description's "key:   value" lines as string members (key spaces ->
  * underscores), beside the numbers a script needs typed. */
 static void print_model_json(const char *file, const char *desc, const docq_model_meta *meta, const char *rope,
-                             unsigned n_ctx)
+                             unsigned n_ctx, const char *run_error)
 {
   printf("{\"file\":");
   cli_json_str(stdout, file);
+  printf(",\"run_error\":");
+  if (run_error) cli_json_str(stdout, run_error);
+  else printf("null");
   printf(",\"has_weights\":%s,\"n_vocab\":%d,\"n_ctx_train\":%d,\"n_ctx_orig\":%d,\"bos\":%d,\"eos\":%d,"
          "\"add_bos\":%s,\"info\":{",
          meta->has_weights ? "true" : "false", meta->n_vocab, meta->n_ctx_train, meta->n_ctx_orig, (int)meta->bos,
@@ -455,10 +458,12 @@ int cmd_model(int argc, char **argv)
   if (help) { /* docq model --help, docq model info --help */
     fputs("usage: docq model info FILE [context options] [--json]\n"
           "Describe a GGUF model: architecture, sizes, context length, RoPE settings,\n"
-          "tokenizer and chat template. Tokenizer-only files are accepted. With context\n"
-          "options, also the effective RoPE settings they give (overrides applied).\n"
-          "  --json                  one object: file, has_weights, n_vocab, n_ctx_train, n_ctx_orig,\n"
-          "                          bos, eos, add_bos, info (the lines above as strings), effective\n"
+          "tokenizer and chat template. Tokenizer-only files are accepted, and so are files\n"
+          "whose weights docq cannot run (e.g. an IQ3_S quantization): the description says why.\n"
+          "With context options, also the effective RoPE settings they give (overrides applied).\n"
+          "  --json                  one object: file, run_error (why it cannot generate, or null),\n"
+          "                          has_weights, n_vocab, n_ctx_train, n_ctx_orig, bos, eos, add_bos,\n"
+          "                          info (the lines above as strings), effective\n"
           CTX_OPTIONS_HELP
           "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n",
           stdout);
@@ -488,7 +493,7 @@ int cmd_model(int argc, char **argv)
   }
   if (!file) return bad_usage("model", "expected: docq model info FILE", NULL);
   docq_model *m = NULL;
-  int rc = docq_model_load(&m, file);
+  int rc = docq_model_load_info(&m, file);
   if (rc < 0) return cli_fail(rc, "load");
   char *d = docq_model_describe(m);
   int ok = d != NULL;
@@ -500,7 +505,7 @@ int cmd_model(int argc, char **argv)
     if (!e) ok = -1;
   }
   const unsigned n_ctx = co.n_ctx ? co.n_ctx : (unsigned)meta.n_ctx_train;
-  if (ok > 0 && g_cli.json) print_model_json(file, d, &meta, e, n_ctx);
+  if (ok > 0 && g_cli.json) print_model_json(file, d, &meta, e, n_ctx, docq_model_run_error(m));
   else if (ok > 0) {
     fputs(d, stdout);
     if (e) printf("effective:     context %u, rope %s\n", n_ctx, e);
@@ -525,7 +530,8 @@ int cmd_tokenize(int argc, char **argv)
            "       docq tokenize --model FILE -f TEXT_FILE ('-': standard input) [--special] [--json]\n"
            "Print the token ids of TEXT, space-separated. Without --special no BOS/EOS is added\n"
            "and special-token text is read as plain text; with it both happen as the file says.\n"
-           "FILE may be a tokenizer-only GGUF. --json: {\"n_tokens\", \"ids\", \"pieces\"}, pieces\n"
+           "FILE may be a tokenizer-only GGUF, or a model whose weights docq cannot run.\n"
+           "--json: {\"n_tokens\", \"ids\", \"pieces\"}, pieces\n"
            "being each token's text (U+FFFD where a token is part of a UTF-8 character).\n"
            "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.");
       return 0;
@@ -550,7 +556,7 @@ int cmd_tokenize(int argc, char **argv)
   char *file_text = NULL;
   if (text_path && !(text = file_text = prompt_file("tokenize", text_path))) return EXIT_FAIL;
   docq_model *m = NULL;
-  int rc = docq_model_load(&m, model);
+  int rc = docq_model_load_info(&m, model);
   if (rc < 0) {
     free(file_text);
     return cli_fail(rc, "load");

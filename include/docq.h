@@ -361,6 +361,20 @@ typedef struct docq_ctx docq_ctx;
 DOCQ_API int docq_model_load(docq_model **out, const char *path);
 DOCQ_API void docq_model_free(docq_model *m);
 
+/* Load a GGUF file to describe it and to use its tokenizer, also when docq
+ * cannot run its weights (an architecture, tensor type or RoPE scaling that
+ * docq lacks, e.g. an IQ3_S file): such a model loads with has_weights 0,
+ * docq_model_describe and docq_model_run_error say why, and contexts refuse
+ * it with DOCQ_EUNSUPPORTED and that reason. A file docq_model_load takes
+ * loads the same here. Errors: as docq_model_load, except that a
+ * DOCQ_EUNSUPPORTED about the weights does not fail the load. */
+DOCQ_API int docq_model_load_info(docq_model **out, const char *path);
+
+/* Why m cannot generate, e.g. "FILE: tensor 'output.weight' has type iq3_s,
+ * which docq does not support", or that it is a tokenizer-only file; NULL
+ * when it can. Valid while m lives. */
+DOCQ_API const char *docq_model_run_error(const docq_model *m);
+
 /* A human-readable description (architecture, sizes, context, RoPE, tokenizer,
  * template). Free with docq_free. */
 DOCQ_API char *docq_model_describe(const docq_model *m);
@@ -508,7 +522,8 @@ typedef struct docq_model_meta {
   int n_ctx_orig;       /* the file's original context (rope.scaling.original_context_length) */
   int32_t bos, eos;     /* -1 when absent */
   int add_bos;          /* 1 when the vocabulary adds BOS to every text */
-  int has_weights;      /* 0 for a tokenizer-only file */
+  int has_weights;      /* 0 for a tokenizer-only file, or one whose weights docq cannot run
+                         * (docq_model_load_info; docq_model_run_error says why) */
 } docq_model_meta;
 DOCQ_API int docq_model_get_meta(const docq_model *m, docq_model_meta *out);
 

@@ -48,8 +48,11 @@ int dq_ask_model_can_count(const docq_model *m)
 int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict, unsigned *budget, unsigned *n_ctx)
 {
   DQ_ASSERT_ARG(m && budget && n_ctx);
-  if (!m->tok || !m->m || !m->m->has_weights)
-    return dq_err_set(DOCQ_EUNSUPPORTED, "ask: the model file has no weights or no tokenizer: it cannot answer");
+  if (!m->m->has_weights) {
+    dq_model_require_weights(m->m);
+    return dq_err_wrap("ask");
+  }
+  if (!m->tok) return dq_err_set(DOCQ_EUNSUPPORTED, "ask: %s has no tokenizer: it cannot answer", m->m->gguf->path);
   unsigned train = m->m->hp.n_ctx_train > 0 ? (unsigned)m->m->hp.n_ctx_train : 2048;
   unsigned answer = n_predict > 0 ? (unsigned)n_predict : 256;
   unsigned overhead = DQ_ASK_TEMPLATE_TOKENS + (unsigned)dq_ask_count_tokens((void *)m, k_system, sizeof k_system - 1);

@@ -28,7 +28,7 @@
 
 /* ---- model -------------------------------------------------------------------- */
 
-DOCQ_API int docq_model_load(docq_model **out, const char *path)
+static int model_load(docq_model **out, const char *path, unsigned flags)
 {
   DQ_ASSERT_ARG(out);
   *out = NULL;
@@ -36,7 +36,7 @@ DOCQ_API int docq_model_load(docq_model **out, const char *path)
   int rc;
   docq_model *dm = dq_calloc(1, sizeof *dm);
   if (!dm) return DOCQ_ENOMEM;
-  if ((rc = dq_model_load(&dm->m, path)) < 0) goto fail;
+  if ((rc = dq_model_load_flags(&dm->m, path, flags)) < 0) goto fail;
   const dq_gguf *g = dm->m->gguf;
   if (dq_gguf_find(g, "tokenizer.ggml.model") >= 0) {
     if ((rc = dq_tok_load(&dm->tok, g)) < 0) goto fail;
@@ -56,6 +56,21 @@ DOCQ_API int docq_model_load(docq_model **out, const char *path)
 fail:
   docq_model_free(dm);
   return rc;
+}
+
+DOCQ_API int docq_model_load(docq_model **out, const char *path)
+{
+  return model_load(out, path, 0);
+}
+
+DOCQ_API int docq_model_load_info(docq_model **out, const char *path)
+{
+  return model_load(out, path, DQ_LOAD_INFO);
+}
+
+DOCQ_API const char *docq_model_run_error(const docq_model *dm)
+{
+  return dm && !dm->m->has_weights ? dm->m->run_error : NULL;
 }
 
 DOCQ_API void docq_model_free(docq_model *dm)
@@ -114,6 +129,13 @@ static const char *file_type_name(const dq_gguf *g)
   return NULL;
 }
 
+/* msg without a leading "path: " (the file is on describe's first line). */
+static const char *without_path(const char *msg, const char *path)
+{
+  const size_t n = strlen(path);
+  return !strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2) ? msg + n + 2 : msg;
+}
+
 DOCQ_API char *docq_model_describe(const docq_model *dm)
 {
   if (!dm) return NULL;
@@ -152,6 +174,19 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
                     (double)r.mscale);
     if (rp->freq_factors) dq_buf_puts(&b, ", rope_freqs tensor");
     dq_buf_puts(&b, "\n");
+  } else if (m->run_code == DOCQ_EUNSUPPORTED) {
+    /* docq_model_load_info of weights docq cannot run: what they are, and why */
+    human_bytes(sz, sizeof sz, m->weight_bytes);
+    dq_buf_printf(&b, "weights:       %s in %zu tensors, which docq cannot run\n", sz, m->gguf->n_tensors);
+    dq_buf_printf(&b, "cannot run:    %s\n", without_path(m->run_error, m->gguf->path));
+    const char *ft = file_type_name(m->gguf);
+    if (ft) dq_buf_printf(&b, "file type:     %s\n", ft);
+    dq_buf_puts(&b, "weight types:  ");
+    weight_types(m, &b);
+    dq_buf_puts(&b, "\n");
+    if (hp->n_layer) dq_buf_printf(&b, "layers:        %d\n", hp->n_layer);
+    if (hp->n_embd) dq_buf_printf(&b, "embedding:     %d (feed-forward %d)\n", hp->n_embd, hp->n_ff);
+    if (hp->n_ctx_train) dq_buf_printf(&b, "context:       %d (trained)\n", hp->n_ctx_train);
   } else {
     dq_buf_puts(&b, "weights:       no weights (tokenizer only)\n");
     if (hp->n_ctx_train) dq_buf_printf(&b, "context:       %d (trained)\n", hp->n_ctx_train);
@@ -268,8 +303,7 @@ DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *dm, const docq_c
   const docq_ctx_options *o = opts ? opts : &defaults;
   if (o->version != DOCQ_CTX_OPTIONS_VERSION)
     return dq_err_set(DOCQ_EVERSION, "docq_ctx_options version %u is not supported", o->version);
-  if (!dm->m->has_weights)
-    return dq_err_set(DOCQ_EINVAL, "%s: no weights (a tokenizer-only file cannot generate)", dm->m->gguf->path);
+  if (!dm->m->has_weights) return dq_model_require_weights(dm->m);
   int rc, kt = DQ_T_F16, vt = DQ_T_F16;
   dq_rope_overrides ov;
   dq_rope_params rp;
@@ -370,8 +404,7 @@ DOCQ_API int docq_ctx_options_fit(const docq_model *dm, size_t n_tokens, docq_ct
 {
   DQ_ASSERT_ARG(dm && o);
   if (desc && desc_cap) desc[0] = 0;
-  if (!dm->m->has_weights)
-    return dq_err_set(DOCQ_EINVAL, "%s: no weights (a tokenizer-only file cannot generate)", dm->m->gguf->path);
+  if (!dm->m->has_weights) return dq_model_require_weights(dm->m);
   const dq_hparams *hp = &dm->m->hp;
   dq_rope_plan pl;
   int rc = dq_rope_plan_for(&pl, &hp->rope, hp->rope_factor, hp->n_ctx_train,

@@ -64,14 +64,13 @@ static size_t mm_scratch(const dq_weight *w, int n_tok, int nt)
 int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_threads, int kv_type)
 {
   *out = NULL;
-  if (!m->has_weights)
-    return dq_err_set(DOCQ_EINVAL, "%s: no weights (a tokenizer-only file cannot generate)", m->gguf->path);
+  int rc = dq_model_require_weights(m);
+  if (rc < 0) return rc;
   const dq_hparams *hp = &m->hp;
   if (n_ctx <= 0) n_ctx = hp->n_ctx_train;
   if (n_ctx <= 0 || n_ctx > (1 << 22)) return dq_err_set(DOCQ_EINVAL, "context size %d out of range", n_ctx);
   if (n_batch <= 0) n_batch = 512;
   if (n_batch > n_ctx) n_batch = n_ctx;
-  int rc;
   dq_fwd *f = dq_calloc(1, sizeof *f);
   if (!f) return DOCQ_ENOMEM;
   f->m = m;

@@ -413,11 +413,22 @@ static int load_weights(dq_model *m)
 
 /* ---- load / free ---------------------------------------------------------- */
 
-static int finish_load(dq_model *m)
+/* What has_weights = 0 means to a caller who wants to generate: the message
+ * is kept so that a context refused later says what the load found. */
+static int set_run_error(dq_model *m, int code, const char *msg)
+{
+  m->has_weights = 0;
+  m->run_code = code;
+  m->run_error = dq_strdup(msg);
+  return m->run_error ? 0 : DOCQ_ENOMEM;
+}
+
+static int finish_load(dq_model *m, unsigned flags)
 {
   int rc;
   const dq_gguf *g = m->gguf;
-  m->has_weights = dq_gguf_tensor_find(g, "token_embd.weight") != NULL;
+  const int tensors = dq_gguf_tensor_find(g, "token_embd.weight") != NULL;
+  m->has_weights = tensors;
   const char *s;
   size_t n;
   if (dq_gguf_get_str(g, "general.name", &s, &n) == 0) m->name = dq_strndup(s, n);
@@ -426,27 +437,46 @@ static int finish_load(dq_model *m)
     m->name = dq_strdup(base ? base + 1 : g->path);
   }
   if (!m->name) return DOCQ_ENOMEM;
-  if ((rc = load_hparams(m, m->has_weights)) < 0) return rc;
-  if (m->has_weights) {
-    if ((rc = load_rope(m)) < 0) return rc;
-    if ((rc = load_weights(m)) < 0) return rc;
-  } else {
-    for (size_t i = 0; i < g->n_tensors; i++)
-      if (!strncmp(g->tensors[i].name, "blk.", 4))
-        return dq_err_set(DOCQ_ECORRUPT, "%s: has layer tensors but no 'token_embd.weight'", g->path);
+  rc = load_hparams(m, tensors);
+  if (rc == 0 && tensors) rc = load_rope(m);
+  if (rc == 0 && tensors) rc = load_weights(m);
+  if (rc == DOCQ_EUNSUPPORTED && tensors && (flags & DQ_LOAD_INFO)) {
+    /* Keep the file describable: what was read stays, the layers do not. */
+    if ((rc = set_run_error(m, DOCQ_EUNSUPPORTED, dq_err_msg())) < 0) return rc;
+    dq_err_clear();
+    dq_free(m->layers);
+    m->layers = NULL;
+    m->weight_bytes = 0;
+    for (size_t i = 0; i < g->n_tensors; i++) m->weight_bytes += g->tensors[i].nbytes;
+    if (!m->hp.n_ctx_train && (rc = load_hparams(m, 0)) < 0) return rc;
+    return 0;
   }
-  if (!m->has_weights && dq_gguf_find(g, "tokenizer.ggml.tokens") < 0)
+  if (rc < 0) return rc;
+  if (tensors) return 0;
+  for (size_t i = 0; i < g->n_tensors; i++)
+    if (!strncmp(g->tensors[i].name, "blk.", 4))
+      return dq_err_set(DOCQ_ECORRUPT, "%s: has layer tensors but no 'token_embd.weight'", g->path);
+  if (dq_gguf_find(g, "tokenizer.ggml.tokens") < 0)
     return dq_err_set(DOCQ_ECORRUPT, "%s: neither weights nor a tokenizer", g->path);
-  return 0;
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s: no weights (a tokenizer-only file cannot generate)", g->path);
+  return set_run_error(m, DOCQ_EINVAL, msg);
 }
 
-int dq_model_load(dq_model **out, const char *path)
+int dq_model_require_weights(const dq_model *m)
+{
+  if (m->has_weights) return 0;
+  return dq_err_set(m->run_code ? m->run_code : DOCQ_EINVAL, "%s",
+                    m->run_error ? m->run_error : "the model has no weights");
+}
+
+int dq_model_load_flags(dq_model **out, const char *path, unsigned flags)
 {
   *out = NULL;
   dq_model *m = dq_calloc(1, sizeof *m);
   if (!m) return DOCQ_ENOMEM;
   int rc = dq_gguf_open(&m->gguf, path);
-  if (rc == 0) rc = finish_load(m);
+  if (rc == 0) rc = finish_load(m, flags);
   if (rc < 0) {
     dq_model_free(m);
     return rc;
@@ -455,19 +485,29 @@ int dq_model_load(dq_model **out, const char *path)
   return 0;
 }
 
-int dq_model_from_buffer(dq_model **out, const void *p, size_t n)
+int dq_model_from_buffer_flags(dq_model **out, const void *p, size_t n, unsigned flags)
 {
   *out = NULL;
   dq_model *m = dq_calloc(1, sizeof *m);
   if (!m) return DOCQ_ENOMEM;
   int rc = dq_gguf_from_buffer(&m->gguf, p, n);
-  if (rc == 0) rc = finish_load(m);
+  if (rc == 0) rc = finish_load(m, flags);
   if (rc < 0) {
     dq_model_free(m);
     return rc;
   }
   *out = m;
   return 0;
+}
+
+int dq_model_load(dq_model **out, const char *path)
+{
+  return dq_model_load_flags(out, path, 0);
+}
+
+int dq_model_from_buffer(dq_model **out, const void *p, size_t n)
+{
+  return dq_model_from_buffer_flags(out, p, n, 0);
 }
 
 void dq_model_free(dq_model *m)
@@ -477,6 +517,7 @@ void dq_model_free(dq_model *m)
   dq_free(m->owned);
   dq_free(m->layers);
   dq_free(m->name);
+  dq_free(m->run_error);
   dq_gguf_close(m->gguf);
   dq_free(m);
 }

@@ -10,7 +10,12 @@
  *   - the model is immutable: any number of threads may run forward passes
  *     on it at once, each with its own dq_fwd (KV cache and scratch).
  * A tokenizer-only file (no token_embd.weight) loads with has_weights = 0;
- * the tokenizer itself is loaded by the API layer (src/api/model.c). */
+ * the tokenizer itself is loaded by the API layer (src/api/model.c).
+ * Loaded with DQ_LOAD_INFO (for `docq model info` and `docq tokenize`), a
+ * file whose weights need what docq lacks (an architecture, tensor type,
+ * RoPE scaling or head size) loads too, with has_weights = 0: the header,
+ * the hyperparameters read before the refusal and the tokenizer stay usable,
+ * and run_error says why it cannot generate. */
 #ifndef DQ_ENGINE_MODEL_H
 #define DQ_ENGINE_MODEL_H
 
@@ -72,7 +77,9 @@ typedef struct dq_hparams {
 typedef struct dq_model {
   dq_gguf *gguf;          /* owns the map */
   char *name;             /* general.name or the file name */
-  int has_weights;
+  int has_weights;        /* 1: the weights loaded and docq can run them */
+  int run_code;           /* when has_weights is 0: the DOCQ_E* code and */
+  char *run_error;        /* message for anyone who asks it to generate */
   dq_hparams hp;
   dq_weight tok_embd;     /* (n_embd) x n_vocab rows */
   const float *output_norm; /* (n_embd) */
@@ -90,6 +97,15 @@ typedef struct dq_model {
 int dq_model_load(dq_model **out, const char *path);
 /* Same over a caller's GGUF buffer (must outlive the model). */
 int dq_model_from_buffer(dq_model **out, const void *p, size_t n);
+/* Flags for the _flags variants. DQ_LOAD_INFO: a DOCQ_EUNSUPPORTED found in
+ * the weights' architecture, hyperparameters, RoPE or tensors does not fail
+ * the load; it becomes run_error (see the top of this file). Damage
+ * (DOCQ_ECORRUPT) still fails. */
+enum { DQ_LOAD_INFO = 1 };
+int dq_model_load_flags(dq_model **out, const char *path, unsigned flags);
+int dq_model_from_buffer_flags(dq_model **out, const void *p, size_t n, unsigned flags);
+/* Fail with m's run_code and run_error when m cannot generate (has_weights 0). */
+int dq_model_require_weights(const dq_model *m);
 void dq_model_free(dq_model *m);
 
 /* "llama", "qwen2", "phi3" */

@@ -756,6 +756,102 @@ static void test_api__ask_budget_from_model(void **state)
   docq_db_free(db);
 }
 
+/* docq_model_load_info: a model whose weights docq cannot run (here its
+ * output matrix is IQ2_XXS) is refused by docq_model_load, but loads for
+ * description and tokenizing; whoever asks it to generate is told why. */
+static void test_api__model_load_info(void **state)
+{
+  (void)state;
+  char ok_path[128], bad_path[128];
+  snprintf(ok_path, sizeof ok_path, "%s/ok.gguf", g_dir);
+  snprintf(bad_path, sizeof bad_path, "%s/iq2.gguf", g_dir);
+  dq_gw_model_params mp;
+  dq_gw_model_params_default(&mp);
+  mp.n_embd = 256;
+  mp.n_ff = 512;
+  mp.tied_embeddings = 1;
+  assert_int_equal(dq_gw_write_model(&mp, ok_path), 0);
+  dq_gw *w;
+  assert_int_equal(dq_gw_model(&w, &mp), 0);
+  const int64_t ne[2] = {mp.n_embd, mp.n_vocab};
+  assert_int_equal(dq_gw_add_tensor(w, "output.weight", DQ_T_IQ2_XXS, 2, ne, NULL), 0);
+  assert_int_equal(dq_gw_write_file(w, bad_path), 0);
+  dq_gw_free(w);
+  const char *why = "tensor 'output.weight' has type iq2_xxs, which docq does not support";
+
+  docq_model *ok, *bad = (docq_model *)1;
+  assert_int_equal(docq_model_load(&bad, bad_path), DOCQ_EUNSUPPORTED);
+  assert_null(bad);
+  assert_non_null(strstr(docq_error_last()->message, why));
+  assert_int_equal(docq_model_load_info(&bad, bad_path), 0);
+  assert_int_equal(docq_model_load(&ok, ok_path), 0);
+
+  /* why, and what the file holds */
+  assert_null(docq_model_run_error(ok));
+  const char *err = docq_model_run_error(bad);
+  assert_non_null(err);
+  assert_non_null(strstr(err, bad_path));
+  assert_non_null(strstr(err, why));
+  docq_model_meta meta;
+  assert_int_equal(docq_model_get_meta(bad, &meta), 0);
+  assert_int_equal(meta.has_weights, 0);
+  assert_int_equal(meta.n_vocab, mp.n_vocab);
+  assert_int_equal(meta.n_ctx_train, mp.n_ctx);
+  char *d = docq_model_describe(bad);
+  assert_non_null(d);
+  char want[256];
+  snprintf(want, sizeof want, "cannot run:    %s\n", why);
+  if (!strstr(d, want) || !strstr(d, "which docq cannot run") || !strstr(d, "iq2_xxs (") ||
+      !strstr(d, "layers:        2\n") || !strstr(d, "embedding:     256 (feed-forward 512)\n"))
+    fail_msg("description of an unrunnable model:\n%s", d);
+  docq_free(d);
+
+  /* its tokenizer is the file's */
+  const char *text = "the cat sat";
+  int32_t a[64], b[64];
+  long na = docq_tokenize(ok, text, strlen(text), 1, a, 64), nb = docq_tokenize(bad, text, strlen(text), 1, b, 64);
+  assert_true(na > 2 && na <= 64);
+  assert_int_equal(nb, na);
+  assert_memory_equal(a, b, (size_t)na * sizeof *a);
+
+  /* generating is refused with the reason, at every door */
+  docq_ctx *c = (docq_ctx *)1;
+  assert_int_equal(docq_ctx_new(&c, bad, 0), DOCQ_EUNSUPPORTED);
+  assert_null(c);
+  assert_string_equal(docq_error_last()->message, err);
+  docq_ctx_options co;
+  assert_int_equal(docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION), 0);
+  assert_int_equal(docq_ctx_options_fit(bad, 100, &co, NULL, 0), DOCQ_EUNSUPPORTED);
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  docq_db *db = index_new(files, 1);
+  docq_ask_options ao;
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  ao.model = bad;
+  docq_answer *ans = NULL;
+  assert_int_equal(docq_ask(&ans, db, "How hot is the water for green tea?", &ao), DOCQ_EUNSUPPORTED);
+  assert_null(ans);
+  assert_non_null(strstr(docq_error_last()->message, why));
+  /* as the counting tokenizer of an extractive answer it serves */
+  ao.model = NULL;
+  ao.tokenizer = bad;
+  assert_int_equal(docq_ask(&ans, db, "How hot is the water for green tea?", &ao), 0);
+  assert_true(docq_answer_prompt_tokens(ans) > 0);
+  docq_answer_free(ans);
+  docq_db_free(db);
+
+  /* a runnable file loads the same either way */
+  docq_model *ok2;
+  assert_int_equal(docq_model_load_info(&ok2, ok_path), 0);
+  assert_null(docq_model_run_error(ok2));
+  char *d1 = docq_model_describe(ok), *d2 = docq_model_describe(ok2);
+  assert_string_equal(d1, d2);
+  docq_free(d1);
+  docq_free(d2);
+  docq_model_free(ok2);
+  docq_model_free(ok);
+  docq_model_free(bad);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -770,6 +866,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__answer_model_setting, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__model_load_info, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

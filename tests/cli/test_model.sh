@@ -92,6 +92,29 @@ else
   echo "FAIL - tiny-qwen2-q8_0.gguf has no add_bos_token key"; fail=1
 fi
 
+# a file whose weights docq cannot run: tiny-qwen2 with output.weight's
+# type set to MXFP4 in a copy (the u32 after the name, n_dims and 2 dims;
+# its 17-byte blocks need fewer bytes than Q8_0's 34, so the file stays
+# whole). info and tokenize still work; generate and ask say why not.
+cp "$S/models/tiny-qwen2-q8_0.gguf" "$T/mxfp4.gguf"
+off=$(grep -obUa "output.weight" "$T/mxfp4.gguf" | head -1 | cut -d: -f1)
+printf '\047' | dd of="$T/mxfp4.gguf" bs=1 seek=$((off + 13 + 4 + 16)) conv=notrunc 2>/dev/null
+why="tensor 'output.weight' has type mxfp4, which docq does not support"
+info=$("$BIN" model info "$T/mxfp4.gguf"); rc=$?
+check "model info on weights docq cannot run exits 0" "$rc" "0"
+contains "... says why" "$info" "cannot run:    $why"
+contains "... and what they are" "$info" "weight types:  q8_0 (70%), mxfp4 (30%)"
+contains "... and the tokenizer" "$info" "tokenizer:     SentencePiece BPE (llama), 32000 tokens"
+js=$("$BIN" --json model info "$T/mxfp4.gguf")
+check "model info --json: run_error" "$(printf '%s' "$js" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["has_weights"], d["run_error"].split(": ",1)[1])')" "False $why"
+js=$("$BIN" --json model info "$S/models/tiny-qwen2-q8_0.gguf")
+check "model info --json: run_error null for a model docq runs" "$(printf '%s' "$js" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_error"])')" "None"
+check "tokenize with it, as with the original" "$("$BIN" tokenize --model "$T/mxfp4.gguf" "Hello world")" \
+  "$("$BIN" tokenize --model "$S/models/tiny-qwen2-q8_0.gguf" "Hello world")"
+err=$("$BIN" generate --model "$T/mxfp4.gguf" "hi" -n 2 2>&1 >/dev/null); rc=$?
+check "generate with it exits 1" "$rc" "1"
+contains "... naming the tensor and the type" "$err" "mxfp4.gguf: $why"
+
 # prompts from a file (-f, '-' = standard input): generate drops one final
 # newline as llama.cpp's -f does; tokenize keeps the bytes as they are
 P="Once upon a time, there was a little girl named Lily."

@@ -10,7 +10,8 @@
  * parameters for a context far past the trained one. fuzz_gguf
  * covers the GGUF reader itself; this covers what the loader builds on it
  * (hyperparameter keys of the wrong type or out of range, shapes that
- * disagree, RoPE scaling values, tied or missing outputs).
+ * disagree, RoPE scaling values, tied or missing outputs), and that a load
+ * for description (DQ_LOAD_INFO) agrees with it (info_load).
  *
  * Resource caps: inputs above 1 MiB are ignored, and a model that loads
  * but would cost more than DQ_FUZZ_MAX_MACS multiply-adds per token (or
@@ -24,7 +25,8 @@
  * The seed corpus (tests/fuzz/corpus/model/) holds tiny models of each
  * architecture (phi3 with LongRoPE factors, with and without a sliding
  * window) and 32-element weight type, and copies with one hyperparameter
- * set to an edge value. Rewrite it with:
+ * set to an edge value, or a tensor's type set to one docq does not run.
+ * Rewrite it with:
  *   gcc -std=c11 -D_GNU_SOURCE -DFUZZ_MODEL_WRITE_CORPUS -I. -Isrc -Iinclude -Itests \
  *     tests/fuzz/fuzz_model.c tests/support/gguf_writer.c build/libdocq.a \
  *     -lsqlite3 -lutf8proc -lfaiss_c -lfaiss -lopenblas -lgomp -lstdc++ -lm -lpthread \
@@ -88,6 +90,30 @@ static void run_model(const dq_model *m)
   dq_fwd_free(f);
 }
 
+/* The same bytes loaded for description (DQ_LOAD_INFO) against the plain
+ * load's result rc / m: a file the plain load took loads the same; a
+ * refusal for what docq lacks (DOCQ_EUNSUPPORTED, past the GGUF reader)
+ * becomes a model without weights whose run_error is that refusal and
+ * which no forward pass accepts; any other failure fails the same. */
+static void info_load(const uint8_t *buf, size_t size, int rc, const dq_model *m)
+{
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", dq_err_msg());
+  dq_model *mi = NULL;
+  const int ri = dq_model_from_buffer_flags(&mi, buf, size, DQ_LOAD_INFO);
+  if (rc == 0) {
+    if (ri != 0 || mi->has_weights != m->has_weights || mi->hp.n_vocab != m->hp.n_vocab) abort();
+  } else if (ri == 0) {
+    if (rc != DOCQ_EUNSUPPORTED || mi->has_weights || !mi->run_error || strncmp(mi->run_error, msg, sizeof msg - 1))
+      abort();
+    dq_fwd *f;
+    if (dq_fwd_new(&f, mi, 16, 4, 1, DQ_KV_F16) != DOCQ_EUNSUPPORTED || f) abort();
+  } else if (ri != rc || mi || strncmp(dq_err_msg(), msg, sizeof msg - 1)) {
+    abort();
+  }
+  dq_model_free(mi);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   if (size > DQ_FUZZ_MAX_INPUT) return 0;
@@ -95,8 +121,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (!buf) return 0;
   memcpy(buf, data, size);
   dq_model *m = NULL;
-  if (dq_model_from_buffer(&m, buf, size) < 0) {
-    if (m || !dq_err_msg()[0]) abort(); /* no model, and a message */
+  const int rc = dq_model_from_buffer(&m, buf, size);
+  if (rc < 0 && (m || !dq_err_msg()[0])) abort(); /* no model, and a message */
+  info_load(buf, size, rc, m);
+  if (rc < 0) {
     free(buf);
     return 0;
   }
@@ -131,6 +159,19 @@ static uint8_t *find_value(uint8_t *buf, size_t n, const char *key)
   size_t kl = strlen(key);
   for (size_t i = 8; i + kl + 8 <= n; i++)
     if (!memcmp(buf + i, key, kl) && buf[i - 8] == kl && buf[i - 7] == 0) return buf + i + kl + 4;
+  return NULL;
+}
+
+/* The type field of tensor `tensor`'s info (after its name, n_dims and
+ * dims), or NULL. */
+static uint8_t *find_type(uint8_t *buf, size_t n, const char *tensor)
+{
+  size_t tl = strlen(tensor);
+  for (size_t i = 8; i + tl + 4 <= n; i++)
+    if (!memcmp(buf + i, tensor, tl) && buf[i - 8] == tl && buf[i - 7] == 0) {
+      uint32_t nd = buf[i + tl];
+      if (i + tl + 4 + 8 * nd + 4 <= n) return buf + i + tl + 4 + 8 * nd;
+    }
   return NULL;
 }
 
@@ -170,7 +211,7 @@ static void model(const char *name, const char *arch, int type, int tied, const 
     exit(1);
   }
   if (key) {
-    uint8_t *val = find_value(buf, n, key);
+    uint8_t *val = !strncmp(key, "type:", 5) ? find_type(buf, n, key + 5) : find_value(buf, n, key);
     if (!val) { fprintf(stderr, "%s: key %s not found\n", name, key); exit(1); }
     put32(val, v);
   }
@@ -264,6 +305,9 @@ int main(int argc, char **argv)
   model("edge_yarn_orig_ctx_0.gguf", "qwen2", DQ_T_Q4_0, 0, "yarn", "qwen2.rope.scaling.original_context_length", 0);
   model("edge_ffn_length_big.gguf", "llama", DQ_T_F32, 0, NULL, "llama.feed_forward_length", 0xffffffffu);
   model("edge_vocab_bos_big.gguf", "llama", DQ_T_F32, 0, NULL, "tokenizer.ggml.bos_token_id", 1u << 31);
+  /* a type docq knows but cannot compute with (MXFP4's 17-byte blocks fit in
+   * Q8_0's 34): the plain load refuses it, the load for description takes it */
+  model("unsupported_type_mxfp4.gguf", "llama", DQ_T_Q8_0, 0, NULL, "type:blk.0.ffn_down.weight", DQ_T_MXFP4);
   return 0;
 }
 #endif

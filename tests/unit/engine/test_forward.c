@@ -564,12 +564,33 @@ static void patch_u32(uint8_t *buf, size_t n, const char *key, uint32_t v)
 
 /* Loading buf must fail with `code` and a message containing `what` (and
  * leave no model); buf is freed. */
+/* The load fails with `code`, naming `what`. Loaded for description
+ * (DQ_LOAD_INFO), damage fails the same, while a file that is only beyond
+ * docq (DOCQ_EUNSUPPORTED) loads without weights, keeps the reason, and
+ * gives it again, with its code, to whoever asks the model to generate. */
 static void load_fails(uint8_t *buf, size_t n, int code, const char *what)
 {
   dq_model *m = (dq_model *)1;
   assert_int_equal(dq_model_from_buffer(&m, buf, n), code);
   assert_null(m);
   if (!strstr(dq_err_msg(), what)) fail_msg("error '%s' does not name '%s'", dq_err_msg(), what);
+  if (code != DOCQ_EUNSUPPORTED) {
+    m = (dq_model *)1;
+    assert_int_equal(dq_model_from_buffer_flags(&m, buf, n, DQ_LOAD_INFO), code);
+    assert_null(m);
+    if (!strstr(dq_err_msg(), what)) fail_msg("info load: error '%s' does not name '%s'", dq_err_msg(), what);
+  } else {
+    assert_int_equal(dq_model_from_buffer_flags(&m, buf, n, DQ_LOAD_INFO), 0);
+    assert_int_equal(m->has_weights, 0);
+    assert_null(m->layers);
+    assert_non_null(m->run_error);
+    if (!strstr(m->run_error, what)) fail_msg("run_error '%s' does not name '%s'", m->run_error, what);
+    dq_fwd *f = (dq_fwd *)1;
+    assert_int_equal(dq_fwd_new(&f, m, 16, 0, 1, DQ_KV_F16), DOCQ_EUNSUPPORTED);
+    assert_null(f);
+    assert_string_equal(dq_err_msg(), m->run_error);
+    dq_model_free(m);
+  }
   dq_free(buf);
 }
 
