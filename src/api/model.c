@@ -121,6 +121,8 @@ static const char *file_type_name(const dq_gguf *g)
     {18, "Q6_K"},         {19, "IQ2_XXS"},      {20, "IQ2_XS"},       {21, "Q2_K - Small"}, {22, "IQ3_XS"},
     {23, "IQ3_XXS"},      {24, "IQ1_S"},        {25, "IQ4_NL"},       {26, "IQ3_S"},        {27, "IQ3_M"},
     {28, "IQ2_S"},        {29, "IQ2_M"},        {30, "IQ4_XS"},       {31, "IQ1_M"},        {32, "BF16"},
+    {33, "Q4_0_4_4"},     {34, "Q4_0_4_8"},     {35, "Q4_0_8_8"},     {36, "TQ1_0 - 1.69 bpw ternary"},
+    {37, "TQ2_0 - 2.06 bpw ternary"},
   };
   uint32_t v;
   if (dq_gguf_get_u32(g, "general.file_type", &v) != 0) return NULL;

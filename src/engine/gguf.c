@@ -63,6 +63,13 @@ static const dq_type_info type_table[DQ_T_COUNT] = {
   [DQ_T_F64] = {"f64", 1, 8},       [DQ_T_IQ1_M] = {"iq1_m", 256, 56},
   [DQ_T_BF16] = {"bf16", 1, 2},     [DQ_T_TQ1_0] = {"tq1_0", 256, 54},
   [DQ_T_TQ2_0] = {"tq2_0", 256, 66}, [DQ_T_MXFP4] = {"mxfp4", 32, 17},
+  /* Q4_0 / IQ4_NL blocks interleaved across 4 or 8 rows for ARM kernels:
+   * written to files in 2024, then dropped from ggml (it repacks at load
+   * now), so only old downloads hold them; known here so that such a file
+   * is named as what it is, not as damage */
+  [DQ_T_Q4_0_4_4] = {"q4_0_4x4", 32, 18}, [DQ_T_Q4_0_4_8] = {"q4_0_4x8", 32, 18},
+  [DQ_T_Q4_0_8_8] = {"q4_0_8x8", 32, 18}, [DQ_T_IQ4_NL_4_4] = {"iq4_nl_4x4", 32, 18},
+  [DQ_T_IQ4_NL_4_8] = {"iq4_nl_4x8", 32, 18}, [DQ_T_IQ4_NL_8_8] = {"iq4_nl_8x8", 32, 18},
 };
 static const dq_type_info type_unknown = {"unknown", 0, 0};
 

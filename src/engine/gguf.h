@@ -30,7 +30,9 @@ enum dq_ggml_type {
   DQ_T_Q6_K = 14, DQ_T_Q8_K = 15, DQ_T_IQ2_XXS = 16, DQ_T_IQ2_XS = 17, DQ_T_IQ3_XXS = 18,
   DQ_T_IQ1_S = 19, DQ_T_IQ4_NL = 20, DQ_T_IQ3_S = 21, DQ_T_IQ2_S = 22, DQ_T_IQ4_XS = 23,
   DQ_T_I8 = 24, DQ_T_I16 = 25, DQ_T_I32 = 26, DQ_T_I64 = 27, DQ_T_F64 = 28, DQ_T_IQ1_M = 29,
-  DQ_T_BF16 = 30, DQ_T_TQ1_0 = 34, DQ_T_TQ2_0 = 35, DQ_T_MXFP4 = 39, DQ_T_COUNT = 40
+  DQ_T_BF16 = 30, DQ_T_Q4_0_4_4 = 31, DQ_T_Q4_0_4_8 = 32, DQ_T_Q4_0_8_8 = 33, DQ_T_TQ1_0 = 34,
+  DQ_T_TQ2_0 = 35, DQ_T_IQ4_NL_4_4 = 36, DQ_T_IQ4_NL_4_8 = 37, DQ_T_IQ4_NL_8_8 = 38, DQ_T_MXFP4 = 39,
+  DQ_T_COUNT = 40
 };
 
 /* Block geometry of a tensor type: elements per block and bytes per block.

@@ -264,6 +264,18 @@ static const dq_gguf_tensor *find_t(const dq_model *m, char *name, size_t cap, i
   return dq_gguf_tensor_find(m->gguf, name);
 }
 
+/* What to do instead, for the unsupported types a user may well hold. */
+static const char *type_advice(int type)
+{
+  switch (type) {
+  case DQ_T_Q4_0_4_4: case DQ_T_Q4_0_4_8: case DQ_T_Q4_0_8_8:
+  case DQ_T_IQ4_NL_4_4: case DQ_T_IQ4_NL_4_8: case DQ_T_IQ4_NL_8_8:
+    return " (rows interleaved for ARM kernels, a layout ggml dropped in late 2024, so current llama.cpp "
+           "refuses it too): use the model's Q4_0 or Q4_K_M file";
+  default: return "";
+  }
+}
+
 static int get_weight(dq_model *m, dq_weight *w, int layer, const char *what, int64_t n_in, int64_t n_out,
                       int optional)
 {
@@ -279,8 +291,8 @@ static int get_weight(dq_model *m, dq_weight *w, int layer, const char *what, in
                       m->gguf->path, t->name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
                       (long long)n_in, (long long)n_out);
   if (!dq_kernels_supports(t->type))
-    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: tensor '%s' has type %s, which docq does not support", m->gguf->path,
-                      t->name, dq_type_info_get(t->type)->name);
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: tensor '%s' has type %s, which docq does not support%s", m->gguf->path,
+                      t->name, dq_type_info_get(t->type)->name, type_advice(t->type));
   if (dq_type_row_bytes(t->type, n_in) == 0)
     return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' rows of %lld are not whole %s blocks", m->gguf->path, t->name,
                       (long long)n_in, dq_type_info_get(t->type)->name);

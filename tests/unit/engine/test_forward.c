@@ -647,6 +647,13 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
   load_fails(buf, n, DOCQ_EUNSUPPORTED, "tensor 'output.weight' has type iq2_xxs, which docq does not support");
   dq_gw_free(w);
+  /* an ARM-interleaved Q4_0 of 2024 is named as that, with what to use instead */
+  assert_int_equal(dq_gw_model(&w, &p), 0);
+  assert_int_equal(dq_gw_add_tensor(w, "output.weight", DQ_T_Q4_0_4_4, 2, ne3, NULL), 0);
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  load_fails(buf, n, DOCQ_EUNSUPPORTED,
+             "tensor 'output.weight' has type q4_0_4x4, which docq does not support (rows interleaved for ARM kernels");
+  dq_gw_free(w);
 
   /* a tokenizer-only file loads, but cannot run */
   w = dq_gw_new();
