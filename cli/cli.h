@@ -56,6 +56,21 @@ void cli_json_str(FILE *f, const char *s);
 int cli_blank(const char *s);
 /* 1 when stderr is a terminal and not --quiet/--json (progress bars). */
 int cli_tty(void);
+
+/* The reading of a prompt (docq_prompt_progress_cb; payload: a zeroed
+ * cli_prompt_ui). With tty set and a prompt of more than one batch, a line
+ * "reading the prompt: N of M tokens (P%), about S s left" on stderr,
+ * rewritten per batch and cleared once the prompt is in, before any of the
+ * answer appears; then `echo` (if set) goes to stdout. */
+typedef struct cli_prompt_ui {
+  int tty;
+  const char *echo;
+  double t0;
+  int shown;
+} cli_prompt_ui;
+int cli_prompt_progress(size_t done, size_t total, void *payload);
+/* Clear the line if one is shown (the reading stopped: Ctrl-C, an error). */
+void cli_prompt_clear(cli_prompt_ui *ui);
 /* Install a SIGINT handler that calls docq_interrupt(db) (first Ctrl-C; db
  * may be NULL) and exits (second). */
 void cli_on_sigint(docq_db *db);

@@ -183,6 +183,42 @@ int cli_tty(void)
   return !g_cli.quiet && !g_cli.json && isatty(STDERR_FILENO);
 }
 
+/* A prompt of one batch (docq's default 512 tokens) is read in one step:
+ * nothing to follow. */
+#define PROMPT_SHOWN_ABOVE 512
+
+int cli_prompt_progress(size_t done, size_t total, void *payload)
+{
+  cli_prompt_ui *ui = payload;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const double now = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+  if (done == 0) ui->t0 = now;
+  if (ui->tty && total > PROMPT_SHOWN_ABOVE && done < total) {
+    char eta[48] = "";
+    if (done > 0) snprintf(eta, sizeof eta, ", about %.0f s left", (now - ui->t0) / (double)done * (double)(total - done));
+    fprintf(stderr, "\r\033[Kreading the prompt: %zu of %zu tokens (%d%%)%s", done, total,
+            (int)(100.0 * (double)done / (double)total), eta);
+    ui->shown = 1;
+  }
+  if (done == total) {
+    cli_prompt_clear(ui);
+    if (ui->echo) {
+      fputs(ui->echo, stdout);
+      fflush(stdout);
+      ui->echo = NULL;
+    }
+  }
+  return 0;
+}
+
+void cli_prompt_clear(cli_prompt_ui *ui)
+{
+  if (!ui->shown) return;
+  fputs("\r\033[K", stderr);
+  ui->shown = 0;
+}
+
 static docq_db *volatile g_sig_db;
 static docq_ctx *volatile g_sig_ctx;
 static volatile sig_atomic_t g_sig_count;

@@ -263,8 +263,14 @@ int cmd_ask(int argc, char **argv)
   if (ao.chat_template && !ao.model && !g_cli.quiet)
     fprintf(stderr, "docq ask: --chat-template is for a model's answer; none is given (--model, $DOCQ_MODEL or "
             "docq config model), so it is ignored\n");
+  cli_prompt_ui pui = {.tty = cli_tty()};
+  if (ao.model) {
+    ao.on_prompt = cli_prompt_progress;
+    ao.prompt_payload = &pui;
+  }
   docq_answer *ans = NULL;
   int rc = docq_ask(&ans, db, q, &ao);
+  cli_prompt_clear(&pui);
   if (rc == DOCQ_ECANCELED && !g_cli.json) {
     /* Ctrl-C: a streamed answer stops where it was */
     if (g_streamed) printf("\n");

@@ -376,10 +376,13 @@ int cmd_generate(int argc, char **argv)
     docq_free(d);
   }
   cli_on_sigint_ctx(c);
-  if (!g_cli.json) fputs(prompt, stdout);
+  /* the prompt is echoed once it is read, below the progress line */
+  cli_prompt_ui pui = {.tty = cli_tty(), .echo = g_cli.json ? NULL : prompt};
+  docq_ctx_set_prompt_progress(c, cli_prompt_progress, &pui);
   double t0 = now_s();
   rc = docq_generate(c, prompt, &o, NULL);
   double seconds = now_s() - t0;
+  cli_prompt_clear(&pui);
   cli_on_sigint_ctx(NULL);
   docq_gen_info g;
   docq_ctx_last_generation(c, &g);

@@ -450,6 +450,18 @@ DOCQ_API int docq_ctx_last_generation(const docq_ctx *c, docq_gen_info *out);
  * the same way on docq_interrupt of its db.) */
 DOCQ_API void docq_ctx_interrupt(docq_ctx *c);
 
+/* Progress of reading a prompt, most of the wait before the first token
+ * (minutes for a long prompt and a large model on a laptop): `done` of the
+ * prompt's `total` tokens are in the cache. Called before each batch of the
+ * prompt (the first time with done = 0) and once when all are in (done =
+ * total), on the generating thread. Non-zero cancels: the call returns
+ * DOCQ_ECANCELED. */
+typedef int (*docq_prompt_progress_cb)(size_t done, size_t total, void *payload);
+
+/* Report the prompt's progress of every docq_generate on c to cb (NULL: stop
+ * reporting). */
+DOCQ_API void docq_ctx_set_prompt_progress(docq_ctx *c, docq_prompt_progress_cb cb, void *payload);
+
 /* ---- long context: RoPE scaling, per-context options, logits --------------------------- */
 
 /* RoPE context-extension methods (see docs: rope.md). FILE keeps what the
@@ -558,9 +570,9 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
 
 /* Version 2: the embedded search options grew (version 2 of those); a
  * version-1 struct is refused with DOCQ_EVERSION: rebuild against this header.
- * Version 3 added `tokenizer`, version 4 `chat_template`; a version-2 or -3
- * caller still works (what its struct lacks is NULL). */
-#define DOCQ_ASK_OPTIONS_VERSION 4
+ * Version 3 added `tokenizer`, version 4 `chat_template`, version 5
+ * `on_prompt`; an older caller still works (what its struct lacks is NULL). */
+#define DOCQ_ASK_OPTIONS_VERSION 5
 typedef struct docq_ask_options {
   unsigned int version;
   docq_search_options search; /* retrieval settings (k defaults to 20 for ask) */
@@ -581,6 +593,10 @@ typedef struct docq_ask_options {
    * template recognized, else ChatML when the vocabulary has <|im_start|>,
    * else plain; docq_model_describe names it). An unknown name: DOCQ_EINVAL. */
   const char *chat_template;
+  /* With `model` (version 5): the progress of reading the prompt, as
+   * docq_ctx_set_prompt_progress; non-zero cancels. May be NULL. */
+  docq_prompt_progress_cb on_prompt;
+  void *prompt_payload;
 } docq_ask_options;
 
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version);

@@ -32,6 +32,18 @@ struct docq_answer {
   docq_gen_info gen;   /* with a model: how its answer ended */
 };
 
+/* The size of a docq_ask_options of `version` (2..current): where the
+ * fields added since begin. */
+static size_t ask_options_size(unsigned version)
+{
+  switch (version) {
+  case 2: return offsetof(docq_ask_options, tokenizer);
+  case 3: return offsetof(docq_ask_options, chat_template);
+  case 4: return offsetof(docq_ask_options, on_prompt);
+  default: return sizeof(docq_ask_options);
+  }
+}
+
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
 {
   DQ_ASSERT_ARG(opts);
@@ -51,10 +63,10 @@ DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
   d.gen = g;
   d.tokenizer = NULL;
   d.chat_template = NULL;
+  d.on_prompt = NULL;
+  d.prompt_payload = NULL;
   /* an older caller's struct ends before the fields added since */
-  memcpy(opts, &d, version == 2   ? offsetof(docq_ask_options, tokenizer)
-                   : version == 3 ? offsetof(docq_ask_options, chat_template)
-                                  : sizeof d);
+  memcpy(opts, &d, ask_options_size(version));
   return 0;
 }
 
@@ -83,7 +95,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     return dq_err_set(DOCQ_EVERSION, "docq_ask_options version %u is not supported (this library: 2-%d)",
                       opts->version, DOCQ_ASK_OPTIONS_VERSION);
   if (opts->version < DOCQ_ASK_OPTIONS_VERSION) { /* the fields it lacks take their defaults */
-    const size_t have = opts->version == 2 ? offsetof(docq_ask_options, tokenizer) : offsetof(docq_ask_options, chat_template);
+    const size_t have = ask_options_size(opts->version);
     docq_ask_options_init(&d, DOCQ_ASK_OPTIONS_VERSION);
     memcpy(&d, opts, have);
     d.version = DOCQ_ASK_OPTIONS_VERSION;
@@ -167,7 +179,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
     } else if ((rc = dq_ask_model_answer(opts->model, &chat, a->prompt,
                                          opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256, &opts->gen,
-                                         &db->interrupted, &a->text, a->context, sizeof a->context, &a->gen)) < 0) {
+                                         opts->on_prompt, opts->prompt_payload, &db->interrupted, &a->text, a->context, sizeof a->context, &a->gen)) < 0) {
       if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");
       goto done;
     }

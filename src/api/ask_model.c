@@ -83,8 +83,9 @@ int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out)
 }
 
 int dq_ask_model_answer(const docq_model *m, const dq_chat *chat, const char *prompt, unsigned answer_tokens,
-                        const docq_gen_options *gen, volatile int *interrupt, char **out_text, char *ctx_desc,
-                        size_t desc_cap, docq_gen_info *info)
+                        const docq_gen_options *gen, docq_prompt_progress_cb on_prompt, void *prompt_payload,
+                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap,
+                        docq_gen_info *info)
 {
   DQ_ASSERT_ARG(m && chat && prompt && gen && out_text && info);
   *out_text = NULL;
@@ -111,6 +112,7 @@ int dq_ask_model_answer(const docq_model *m, const dq_chat *chat, const char *pr
   }
   if ((rc = docq_ctx_new_ext(&c, m, &co)) == 0) {
     c->also_interrupted = interrupt;
+    docq_ctx_set_prompt_progress(c, on_prompt, prompt_payload);
     docq_gen_options g = *gen;
     g.parse_special = 1; /* the template's markers are special tokens */
     rc = docq_generate(c, formatted, &g, out_text);

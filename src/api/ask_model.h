@@ -25,9 +25,11 @@ int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out);
  * RoPE extension beyond the original length, chosen per request; the choice
  * is written to ctx_desc). A non-zero *interrupt (docq_interrupt on the
  * asking db) stops it, in the prompt or between tokens. *out_text: dq_free.
- * *info: how the generation ended (zeros when it did not start). */
+ * *info: how the generation ended (zeros when it did not start). on_prompt
+ * (may be NULL) follows the reading of the prompt, as
+ * docq_ctx_set_prompt_progress. */
 int dq_ask_model_answer(const docq_model *m, const dq_chat *chat, const char *prompt, unsigned answer_tokens,
-                        const docq_gen_options *gen,
+                        const docq_gen_options *gen, docq_prompt_progress_cb on_prompt, void *prompt_payload,
                         volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap,
                         docq_gen_info *info);
 

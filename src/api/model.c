@@ -457,7 +457,25 @@ DOCQ_API int docq_model_get_meta(const docq_model *dm, docq_model_meta *out)
 }
 
 static int ctx_interrupted(const docq_ctx *c) { return c->interrupted || (c->also_interrupted && *c->also_interrupted); }
-static int ctx_stop(void *c) { return ctx_interrupted(c); }
+
+/* Before each batch of the prompt: an interrupt, or the progress callback, may stop it. */
+static int ctx_stop(void *arg)
+{
+  docq_ctx *c = arg;
+  if (ctx_interrupted(c)) return 1;
+  if (c->on_prompt && c->on_prompt((size_t)c->fwd->n_past, c->prompt_total, c->prompt_payload)) {
+    c->prompt_canceled = 1;
+    return 1;
+  }
+  return 0;
+}
+
+DOCQ_API void docq_ctx_set_prompt_progress(docq_ctx *c, docq_prompt_progress_cb cb, void *payload)
+{
+  if (!c) return;
+  c->on_prompt = cb;
+  c->prompt_payload = payload;
+}
 
 DOCQ_API void docq_ctx_interrupt(docq_ctx *c)
 {
@@ -690,8 +708,17 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   if ((rc = dq_buf_reserve(&s.text, (size_t)(o->n_predict > 0 ? o->n_predict : 1) * 8 + 256)) < 0) goto done;
 
   /* an interrupt is seen between the prompt's batches, not only after it */
-  if ((rc = dq_fwd_eval_stop(f, ids, (int)n_prompt, NULL, ctx_stop, c)) < 0) {
-    if (rc == DOCQ_ECANCELED) rc = dq_err_set(DOCQ_ECANCELED, "generation interrupted");
+  c->prompt_total = n_prompt;
+  c->prompt_canceled = 0;
+  if ((rc = dq_fwd_eval_stop(f, ids, (int)n_prompt, NULL, ctx_stop, c)) == 0 && c->on_prompt &&
+      c->on_prompt(n_prompt, n_prompt, c->prompt_payload)) {
+    c->prompt_canceled = 1;
+    rc = DOCQ_ECANCELED;
+  }
+  if (rc < 0) {
+    if (rc == DOCQ_ECANCELED)
+      rc = dq_err_set(DOCQ_ECANCELED, c->prompt_canceled ? "generation canceled by the prompt progress callback"
+                                                         : "generation interrupted");
     goto done;
   }
   int stopped = 0;

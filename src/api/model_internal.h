@@ -24,6 +24,10 @@ struct docq_ctx {
   volatile int interrupted;        /* docq_ctx_interrupt(); cleared when docq_generate starts */
   volatile int *also_interrupted;  /* another flag that stops generation (docq_ask: its db's), or NULL */
   docq_gen_info last;              /* how the last docq_generate ended */
+  docq_prompt_progress_cb on_prompt; /* docq_ctx_set_prompt_progress, or NULL */
+  void *prompt_payload;
+  size_t prompt_total;             /* the running docq_generate's prompt tokens */
+  int prompt_canceled;             /* on_prompt asked to stop */
 };
 
 #endif

@@ -852,6 +852,127 @@ static void test_api__model_load_info(void **state)
   docq_model_free(bad);
 }
 
+/* docq_ctx_set_prompt_progress and docq_ask_options.on_prompt, as docq.h
+ * states them: called before each batch of the prompt (first with done = 0)
+ * and once with done = total, the prompt's token count, before any token of
+ * the answer; non-zero cancels with DOCQ_ECANCELED. */
+typedef struct {
+  size_t calls, last_done, total;
+  int bad_order;      /* done went down, total changed, or a call came after a token */
+  int tokens;         /* on_token calls */
+  size_t cancel_at;   /* return 1 at this call (1-based); 0: never */
+} prompt_seen;
+
+static int on_prompt_seen(size_t done, size_t total, void *p)
+{
+  prompt_seen *s = p;
+  if (s->tokens || (s->calls && (done < s->last_done || total != s->total)) || (!s->calls && done != 0)) s->bad_order = 1;
+  s->calls++;
+  s->last_done = done;
+  s->total = total;
+  return s->cancel_at && s->calls == s->cancel_at;
+}
+
+static int on_token_seen(const char *t, size_t n, void *p)
+{
+  (void)t; (void)n;
+  ((prompt_seen *)p)->tokens++;
+  return 0;
+}
+
+static void test_api__prompt_progress(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  char prompt[4096] = "";
+  for (int i = 0; i < 150; i++) strcat(prompt, "the cab sat ");
+  const long n_plain = docq_tokenize(m, prompt, strlen(prompt), 1, NULL, 0);
+  assert_true(n_plain > 1200 && n_plain < 4000); /* three batches of 512 or more */
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 4096), 0);
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.temperature = 0;
+  o.n_predict = 3;
+  o.on_token = on_token_seen;
+  docq_gen_info gi;
+
+  prompt_seen s = {0};
+  o.payload = &s;
+  docq_ctx_set_prompt_progress(c, on_prompt_seen, &s);
+  assert_int_equal(docq_generate(c, prompt, &o, NULL), 0);
+  assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+  assert_int_equal(s.bad_order, 0);
+  assert_int_equal(s.total, gi.prompt_tokens);
+  assert_int_equal(s.total, (size_t)n_plain);
+  assert_int_equal(s.last_done, s.total);
+  assert_int_equal(s.calls, (s.total + 511) / 512 + 1); /* each batch of 512, then the end */
+  assert_true(s.tokens > 0);
+
+  /* cancelled in the middle, and at the very end: no token comes */
+  for (size_t at = 2; at <= 2 + (s.total + 511) / 512 - 1; at += (s.total + 511) / 512 - 1) {
+    prompt_seen k = {.cancel_at = at};
+    o.payload = &k;
+    docq_ctx_set_prompt_progress(c, on_prompt_seen, &k);
+    assert_int_equal(docq_generate(c, prompt, &o, NULL), DOCQ_ECANCELED);
+    assert_non_null(strstr(docq_error_last()->message, "prompt progress"));
+    assert_int_equal(k.calls, at);
+    assert_int_equal(k.tokens, 0);
+    assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+    assert_int_equal(gi.stop, DOCQ_STOP_CANCELED);
+    assert_int_equal(gi.generated_tokens, 0);
+  }
+  /* cleared: no more calls */
+  prompt_seen none = {0};
+  o.payload = &none;
+  docq_ctx_set_prompt_progress(c, NULL, NULL);
+  assert_int_equal(docq_generate(c, prompt, &o, NULL), 0);
+  assert_int_equal(none.calls, 0);
+  assert_true(none.tokens > 0);
+  docq_ctx_free(c);
+
+  /* docq_ask: the reading of its packed prompt, through the options */
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  docq_db *db = index_new(files, 1);
+  docq_ask_options ao;
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  assert_null(ao.on_prompt);
+  ao.model = m;
+  ao.gen.temperature = 0;
+  ao.gen.n_predict = 2;
+  prompt_seen a = {0};
+  ao.on_prompt = on_prompt_seen;
+  ao.prompt_payload = &a;
+  docq_answer *ans = NULL;
+  assert_int_equal(docq_ask(&ans, db, "How hot is the water for green tea?", &ao), 0);
+  assert_int_equal(docq_answer_generation(ans, &gi), 0);
+  assert_int_equal(a.bad_order, 0);
+  assert_true(a.calls >= 2);
+  assert_int_equal(a.total, gi.prompt_tokens);
+  assert_int_equal(a.last_done, a.total);
+  docq_answer_free(ans);
+  a = (prompt_seen){.cancel_at = 1};
+  assert_int_equal(docq_ask(&ans, db, "How hot is the water for green tea?", &ao), DOCQ_ECANCELED);
+  assert_null(ans);
+  /* a version-4 caller's struct ends before on_prompt: still answered */
+  const size_t v4_size = offsetof(docq_ask_options, on_prompt);
+  docq_ask_options *v4 = malloc(v4_size);
+  assert_non_null(v4);
+  assert_int_equal(docq_ask_options_init(v4, 4), 0);
+  docq_ask_options tmp; /* the fields as a version-4 caller sets them */
+  memcpy(&tmp, v4, v4_size);
+  tmp.model = m;
+  tmp.gen.temperature = 0;
+  tmp.gen.n_predict = 2;
+  memcpy(v4, &tmp, v4_size);
+  assert_int_equal(docq_ask(&ans, db, "How hot is the water for green tea?", v4), 0);
+  assert_int_equal(docq_answer_generation(ans, &gi), 0);
+  assert_true(gi.prompt_tokens > 0);
+  docq_answer_free(ans);
+  free(v4);
+  docq_db_free(db);
+  docq_model_free(m);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -867,6 +988,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__answer_model_setting, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_load_info, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__prompt_progress, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

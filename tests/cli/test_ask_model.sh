@@ -25,6 +25,19 @@ check "a short prompt is not scaled" 'printf "%s" "$small" | grep -q "\"context\
 a1=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the glossary?" | grep -o '"answer":"[^"]*"')
 a2=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the glossary?" | grep -o '"answer":"[^"]*"')
 check "greedy answers are reproducible" '[ -n "$a1" ] && [ "$a1" = "$a2" ]'
+# reading a prompt of more than one batch is shown on a terminal (script(1)
+# gives one), cleared before the answer; nothing of it when piped
+if command -v script >/dev/null; then
+  script -qc "'$BIN' --db '$T/idx' ask --model '$M' -n 4 --temp 0 --budget 3000 'What happens after a crash and how does docq find passages?'" /dev/null > "$T/tty" 2>&1
+  check "ask on a terminal shows the prompt being read" 'grep -aq "reading the prompt: 512 of [0-9]* tokens ([0-9]*%), about [0-9]* s left" "$T/tty"'
+  # each progress text is ended by the next one's clear, or by its own before the answer
+  check "... and clears it before the answer" \
+    '! sed "s/\r\x1b\[K/\n/g" "$T/tty" | grep -a "reading the prompt" | grep -avq "^reading the prompt: [0-9]* of [0-9]* tokens ([0-9]*%)\(, about [0-9]* s left\)\?$"'
+else
+  echo "skip: no script(1) for the terminal checks"
+fi
+"$BIN" --db "$T/idx" ask --model "$M" -n 4 --temp 0 --budget 3000 "What happens after a crash and how does docq find passages?" > "$T/out" 2>&1
+check "piped: no progress line" '! grep -q "reading the prompt" "$T/out"'
 DOCQ_MODEL=/nonexistent.gguf "$BIN" --db "$T/idx" ask "x" >/dev/null 2>"$T/err"; rc=$?
 check "a missing model file is a clear error (exit 1)" '[ $rc -eq 1 ] && grep -q "nonexistent.gguf" "$T/err"'
 # stdout and stderr in one pipe: the answer, its sources, then the left-out note

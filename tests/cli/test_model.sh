@@ -115,6 +115,24 @@ err=$("$BIN" generate --model "$T/mxfp4.gguf" "hi" -n 2 2>&1 >/dev/null); rc=$?
 check "generate with it exits 1" "$rc" "1"
 contains "... naming the tensor and the type" "$err" "mxfp4.gguf: $why"
 
+# reading a prompt of more than one batch (512 tokens) is shown on a
+# terminal (script(1) gives one), on its own line, cleared before the prompt
+# is echoed; piped, stdout is the prompt and the text, stderr silent
+for i in $(seq 150); do printf 'Hello world, and again: '; done > "$T/long.txt"
+if command -v script >/dev/null; then
+  script -qc "'$BIN' generate --model '$S/models/tiny-qwen2-q8_0.gguf' -f '$T/long.txt' -n 2 --temp 0" /dev/null > "$T/tty" 2>&1
+  contains "generate on a terminal: the first step of the prompt" "$(cat -v "$T/tty")" "reading the prompt: 0 of "
+  contains "... then batch by batch, with the time left" "$(cat -v "$T/tty")" "reading the prompt: 512 of "
+  contains "... cleared, then the prompt echoed" "$(cat -v "$T/tty")" "^M^[[KHello world, and again: Hello"
+  script -qc "'$BIN' generate --model '$S/models/tiny-qwen2-q8_0.gguf' 'Hello world' -n 2 --temp 0" /dev/null > "$T/tty" 2>&1
+  check "a one-batch prompt shows nothing" "$(grep -c "reading the prompt" "$T/tty")" "0"
+else
+  echo "skip: no script(1) for the terminal checks"
+fi
+"$BIN" generate --model "$S/models/tiny-qwen2-q8_0.gguf" -f "$T/long.txt" -n 2 --temp 0 > "$T/out" 2> "$T/err"
+check "piped: stderr silent" "$(cat "$T/err")" ""
+check "piped: stdout starts with the prompt" "$(head -c 24 "$T/out")" "Hello world, and again: "
+
 # prompts from a file (-f, '-' = standard input): generate drops one final
 # newline as llama.cpp's -f does; tokenize keeps the bytes as they are
 P="Once upon a time, there was a little girl named Lily."
