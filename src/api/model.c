@@ -164,6 +164,16 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
     dq_buf_printf(&b, "output:        %s\n", m->tied_output ? "tied to token_embd" : "output.weight");
     dq_buf_printf(&b, "rms epsilon:   %g\n", (double)hp->rms_eps);
     dq_buf_printf(&b, "context:       %d (trained)\n", hp->n_ctx_train);
+    /* what a context costs beside the mapped weights: K and V rows of every
+     * layer per token, in the default f16 cache */
+    const uint64_t kv_tok = 2ull * (uint64_t)hp->n_layer * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * 2u;
+    char at4k[32], atmax[32];
+    human_bytes(at4k, sizeof at4k, kv_tok * 4096);
+    human_bytes(atmax, sizeof atmax, kv_tok * (uint64_t)hp->n_ctx_train);
+    dq_buf_printf(&b, "kv cache:      %.1f KiB per token (f16)", kv_tok / 1024.0);
+    if (hp->n_ctx_train > 4096) dq_buf_printf(&b, ": %s at 4096 tokens, %s", at4k, atmax);
+    else dq_buf_printf(&b, ": %s", atmax);
+    dq_buf_printf(&b, " at the trained %d\n", hp->n_ctx_train);
     const dq_rope_params *rp = &hp->rope;
     dq_rope r;
     dq_buf_printf(&b, "rope:          %s, %d dims, base %g, scaling %s", rp->mode == DQ_ROPE_NEOX ? "neox" : "norm",

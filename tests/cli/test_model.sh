@@ -54,6 +54,11 @@ contains "model info names the file type as llama.cpp does" "$info" "file type: 
 contains "info: architecture" "$info" "architecture:  qwen2"
 contains "info: yarn" "$info" "scaling yarn x4 (original context 1024)"
 contains "info: mix" "$info" "q4_K"
+# f16 K and V per token: 2 x 2 layers x 2 KV heads x 64 x 2 bytes = 1 KiB; 4096 tokens 4 MiB
+contains "info: kv cache" "$info" "kv cache:      1.0 KiB per token (f16): 4.00 MiB at the trained 4096"
+# stories260K: 2 x 5 layers x 4 KV heads x 8 x 2 bytes = 640 bytes; 2048 tokens 1.25 MiB
+contains "info: kv cache of stories260K" "$("$BIN" model info "$S/models/stories260K.gguf")" \
+  "kv cache:      0.6 KiB per token (f16): 1.25 MiB at the trained 2048"
 info=$("$BIN" model info "$S/vocab/ggml-vocab-gpt2-pre-qwen2.gguf")
 contains "info on a tokenizer-only file" "$info" "no weights"
 
