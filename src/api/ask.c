@@ -179,7 +179,8 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
     } else if ((rc = dq_ask_model_answer(opts->model, &chat, a->prompt,
                                          opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256, &opts->gen,
-                                         opts->on_prompt, opts->prompt_payload, &db->interrupted, &a->text, a->context, sizeof a->context, &a->gen)) < 0) {
+                                         opts->on_prompt, opts->prompt_payload, &db->interrupted, &a->text,
+                                         a->context, sizeof a->context, &a->gen)) < 0) {
       if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");
       goto done;
     }
