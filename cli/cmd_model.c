@@ -201,6 +201,7 @@ static void generate_usage(FILE *f)
   fputs("usage: docq generate --model FILE \"PROMPT\" [options]\n"
         "       docq generate --model FILE -f PROMPT_FILE [options]\n"
         "Plain completion of PROMPT (BOS added as the model file says), streamed to stdout.\n"
+        "On a terminal, reading a prompt over 512 tokens shows its progress on stderr first.\n"
         "  -m, --model FILE        GGUF model (llama or qwen2 architecture)\n"
         "  -f, --file FILE         read the prompt from FILE ('-': standard input; one final\n"
         "                          newline dropped)\n"
