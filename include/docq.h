@@ -365,9 +365,12 @@ DOCQ_API void docq_model_free(docq_model *m);
  * cannot run its weights (an architecture, tensor type or RoPE scaling that
  * docq lacks, e.g. an IQ3_S file): such a model loads with has_weights 0,
  * docq_model_describe and docq_model_run_error say why, and contexts refuse
- * it with DOCQ_EUNSUPPORTED and that reason. A file docq_model_load takes
- * loads the same here. Errors: as docq_model_load, except that a
- * DOCQ_EUNSUPPORTED about the weights does not fail the load. */
+ * it with DOCQ_EUNSUPPORTED and that reason. A tokenizer docq lacks (t5,
+ * rwkv...) does not fail the load either: the description says so, and
+ * tokenizing and generating fail with DOCQ_EUNSUPPORTED saying why. A file
+ * docq_model_load takes loads the same here. Errors: as docq_model_load,
+ * except that a DOCQ_EUNSUPPORTED about the weights or the tokenizer does
+ * not fail the load. */
 DOCQ_API int docq_model_load_info(docq_model **out, const char *path);
 
 /* Why m cannot generate, e.g. "FILE: tensor 'output.weight' has type iq3_s,

@@ -39,14 +39,25 @@ static int model_load(docq_model **out, const char *path, unsigned flags)
   if ((rc = dq_model_load_flags(&dm->m, path, flags)) < 0) goto fail;
   const dq_gguf *g = dm->m->gguf;
   if (dq_gguf_find(g, "tokenizer.ggml.model") >= 0) {
-    if ((rc = dq_tok_load(&dm->tok, g)) < 0) goto fail;
-    if (dm->m->has_weights && dq_tok_n_vocab(dm->tok) > dm->m->hp.n_vocab) {
+    rc = dq_tok_load(&dm->tok, g);
+    if (rc == DOCQ_EUNSUPPORTED && (flags & DQ_LOAD_INFO)) {
+      /* a tokenizer docq lacks (t5, rwkv...): the file is still described;
+       * tokenizing and generating say why not */
+      if (!(dm->tok_error = dq_strdup(dq_err_msg()))) {
+        rc = DOCQ_ENOMEM;
+        goto fail;
+      }
+      dq_err_clear();
+      if (dm->m->has_weights && (rc = dq_model_set_run_error(dm->m, DOCQ_EUNSUPPORTED, dm->tok_error)) < 0) goto fail;
+    } else if (rc < 0) {
+      goto fail;
+    } else if (dm->m->has_weights && dq_tok_n_vocab(dm->tok) > dm->m->hp.n_vocab) {
       rc = dq_err_set(DOCQ_ECORRUPT, "%s: the tokenizer has %d tokens but token_embd.weight only %d rows", path,
                       (int)dq_tok_n_vocab(dm->tok), dm->m->hp.n_vocab);
       goto fail;
     }
-    if (!dm->m->has_weights) dm->m->hp.n_vocab = dq_tok_n_vocab(dm->tok);
-  } else if (!dm->m->has_weights) {
+    if (dm->tok && !dm->m->has_weights) dm->m->hp.n_vocab = dq_tok_n_vocab(dm->tok);
+  } else if (!dm->m->has_weights && dm->m->run_code != DOCQ_EUNSUPPORTED) {
     rc = dq_err_set(DOCQ_ECORRUPT, "%s: neither weights nor a tokenizer", path);
     goto fail;
   }
@@ -77,6 +88,7 @@ DOCQ_API void docq_model_free(docq_model *dm)
 {
   if (!dm) return;
   dq_tok_free(dm->tok);
+  dq_free(dm->tok_error);
   dq_model_free(dm->m);
   dq_free(dm);
 }
@@ -189,7 +201,7 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
   } else if (m->run_code == DOCQ_EUNSUPPORTED) {
     /* docq_model_load_info of weights docq cannot run: what they are, and why */
     human_bytes(sz, sizeof sz, m->weight_bytes);
-    dq_buf_printf(&b, "weights:       %s in %zu tensors, which docq cannot run\n", sz, m->gguf->n_tensors);
+    dq_buf_printf(&b, "weights:       %s in %zu tensors; docq cannot run this model\n", sz, m->gguf->n_tensors);
     dq_buf_printf(&b, "cannot run:    %s\n", without_path(m->run_error, m->gguf->path));
     const char *ft = file_type_name(m->gguf);
     if (ft) dq_buf_printf(&b, "file type:     %s\n", ft);
@@ -210,6 +222,8 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
     dq_buf_printf(&b, "tokenizer:     %s, %d tokens", kinds[k >= 1 && k <= 3 ? k : 0], (int)dq_tok_n_vocab(dm->tok));
     if (dq_tok_pre_name(dm->tok)[0]) dq_buf_printf(&b, ", pre-tokenizer %s", dq_tok_pre_name(dm->tok));
     dq_buf_printf(&b, ", bos %d%s, eos %d\n", (int)sp->bos, dq_tok_add_bos(dm->tok) ? " (added)" : "", (int)sp->eos);
+  } else if (dm->tok_error) {
+    dq_buf_printf(&b, "tokenizer:     cannot be read: %s\n", without_path(dm->tok_error, m->gguf->path));
   } else {
     dq_buf_puts(&b, "tokenizer:     none\n");
   }
@@ -226,6 +240,7 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
 
 static int need_tok(const docq_model *dm)
 {
+  if (!dm->tok && dm->tok_error) return dq_err_set(DOCQ_EUNSUPPORTED, "%s", dm->tok_error);
   if (!dm->tok) return dq_err_set(DOCQ_EUNSUPPORTED, "%s: the file has no tokenizer", dm->m->gguf->path);
   return 0;
 }

@@ -12,7 +12,8 @@
 
 struct docq_model {
   dq_model *m;
-  dq_tok *tok;      /* NULL when the file has no tokenizer */
+  dq_tok *tok;      /* NULL when the file has no tokenizer, or (docq_model_load_info) one docq lacks: */
+  char *tok_error;  /* then why, or NULL */
   dq_chat chat;
 };
 

@@ -427,12 +427,15 @@ static int load_weights(dq_model *m)
 
 /* What has_weights = 0 means to a caller who wants to generate: the message
  * is kept so that a context refused later says what the load found. */
-static int set_run_error(dq_model *m, int code, const char *msg)
+int dq_model_set_run_error(dq_model *m, int code, const char *msg)
 {
+  char *copy = dq_strdup(msg);
+  if (!copy) return DOCQ_ENOMEM;
+  dq_free(m->run_error);
   m->has_weights = 0;
   m->run_code = code;
-  m->run_error = dq_strdup(msg);
-  return m->run_error ? 0 : DOCQ_ENOMEM;
+  m->run_error = copy;
+  return 0;
 }
 
 static int finish_load(dq_model *m, unsigned flags)
@@ -454,7 +457,7 @@ static int finish_load(dq_model *m, unsigned flags)
   if (rc == 0 && tensors) rc = load_weights(m);
   if (rc == DOCQ_EUNSUPPORTED && tensors && (flags & DQ_LOAD_INFO)) {
     /* Keep the file describable: what was read stays, the layers do not. */
-    if ((rc = set_run_error(m, DOCQ_EUNSUPPORTED, dq_err_msg())) < 0) return rc;
+    if ((rc = dq_model_set_run_error(m, DOCQ_EUNSUPPORTED, dq_err_msg())) < 0) return rc;
     dq_err_clear();
     dq_free(m->layers);
     m->layers = NULL;
@@ -472,7 +475,7 @@ static int finish_load(dq_model *m, unsigned flags)
     return dq_err_set(DOCQ_ECORRUPT, "%s: neither weights nor a tokenizer", g->path);
   char msg[512];
   snprintf(msg, sizeof msg, "%s: no weights (a tokenizer-only file cannot generate)", g->path);
-  return set_run_error(m, DOCQ_EINVAL, msg);
+  return dq_model_set_run_error(m, DOCQ_EINVAL, msg);
 }
 
 int dq_model_require_weights(const dq_model *m)

@@ -104,6 +104,9 @@ int dq_model_from_buffer(dq_model **out, const void *p, size_t n);
 enum { DQ_LOAD_INFO = 1 };
 int dq_model_load_flags(dq_model **out, const char *path, unsigned flags);
 int dq_model_from_buffer_flags(dq_model **out, const void *p, size_t n, unsigned flags);
+/* Mark m as one that cannot generate (has_weights 0), for `msg` (copied),
+ * e.g. a tokenizer docq lacks. Errors: DOCQ_ENOMEM. */
+int dq_model_set_run_error(dq_model *m, int code, const char *msg);
 /* Fail with m's run_code and run_error when m cannot generate (has_weights 0). */
 int dq_model_require_weights(const dq_model *m);
 void dq_model_free(dq_model *m);

@@ -801,7 +801,7 @@ static void test_api__model_load_info(void **state)
   assert_non_null(d);
   char want[256];
   snprintf(want, sizeof want, "cannot run:    %s\n", why);
-  if (!strstr(d, want) || !strstr(d, "which docq cannot run") || !strstr(d, "iq2_xxs (") ||
+  if (!strstr(d, want) || !strstr(d, "docq cannot run this model") || !strstr(d, "iq2_xxs (") ||
       !strstr(d, "layers:        2\n") || !strstr(d, "embedding:     256 (feed-forward 512)\n"))
     fail_msg("description of an unrunnable model:\n%s", d);
   docq_free(d);
@@ -838,6 +838,32 @@ static void test_api__model_load_info(void **state)
   assert_true(docq_answer_prompt_tokens(ans) > 0);
   docq_answer_free(ans);
   docq_db_free(db);
+
+  /* a tokenizer docq lacks (here 't5'): refused by docq_model_load; described
+   * by docq_model_load_info, and tokenizing and generating say why not */
+  char t5_path[128];
+  snprintf(t5_path, sizeof t5_path, "%s/t5.gguf", g_dir);
+  dq_gw_model_params tp = mp;
+  tp.tokenizer_model = "t5";
+  assert_int_equal(dq_gw_write_model(&tp, t5_path), 0);
+  docq_model *t5 = (docq_model *)1;
+  assert_int_equal(docq_model_load(&t5, t5_path), DOCQ_EUNSUPPORTED);
+  assert_null(t5);
+  const char *twhy = "tokenizer model 't5' not supported";
+  assert_non_null(strstr(docq_error_last()->message, twhy));
+  assert_int_equal(docq_model_load_info(&t5, t5_path), 0);
+  assert_non_null(docq_model_run_error(t5));
+  assert_non_null(strstr(docq_model_run_error(t5), twhy));
+  d = docq_model_describe(t5);
+  assert_non_null(d);
+  snprintf(want, sizeof want, "tokenizer:     cannot be read: %s", twhy);
+  if (!strstr(d, want) || !strstr(d, "layers:        2\n")) fail_msg("description with a t5 tokenizer:\n%s", d);
+  docq_free(d);
+  assert_int_equal(docq_tokenize(t5, text, strlen(text), 1, a, 64), DOCQ_EUNSUPPORTED);
+  assert_non_null(strstr(docq_error_last()->message, twhy));
+  assert_int_equal(docq_ctx_new(&c, t5, 0), DOCQ_EUNSUPPORTED);
+  assert_non_null(strstr(docq_error_last()->message, twhy));
+  docq_model_free(t5);
 
   /* a runnable file loads the same either way */
   docq_model *ok2;

@@ -395,7 +395,7 @@ static int add_random(dq_gw *w, uint64_t *rng, const char *name, int type, int64
   return rc;
 }
 
-static int add_vocab(dq_gw *w, int n_vocab)
+static int add_vocab(dq_gw *w, int n_vocab, const char *model)
 {
   int rc = DOCQ_ENOMEM;
   const char **tok = dq_calloc((size_t)n_vocab, sizeof *tok);
@@ -409,7 +409,7 @@ static int add_vocab(dq_gw *w, int n_vocab)
     ttype[i] = i == 0 ? 2 : i < 3 ? 3 : byte_tok ? 6 : 1; /* UNKNOWN, CONTROL, BYTE, NORMAL */
     score[i] = i < 3 || byte_tok ? 0.0f : -0.01f * (float)i;
   }
-  if ((rc = dq_gw_add_str(w, "tokenizer.ggml.model", "llama")) < 0 ||
+  if ((rc = dq_gw_add_str(w, "tokenizer.ggml.model", model ? model : "llama")) < 0 ||
       (rc = dq_gw_add_arr_str(w, "tokenizer.ggml.tokens", tok, (size_t)n_vocab)) < 0 ||
       (rc = dq_gw_add_arr(w, "tokenizer.ggml.scores", DQ_GGUF_F32, score, (size_t)n_vocab)) < 0 ||
       (rc = dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_I32, ttype, (size_t)n_vocab)) < 0 ||
@@ -520,7 +520,7 @@ int dq_gw_model(dq_gw **out, const dq_gw_model_params *p)
   const int et = p->embd_type >= 0 ? p->embd_type : p->weight_type;
   const int ot = p->output_type >= 0 ? p->output_type : p->weight_type;
   if (!(w = dq_gw_new())) return DOCQ_ENOMEM;
-  if ((rc = add_hparams(w, p, qwen)) < 0 || (rc = add_vocab(w, p->n_vocab)) < 0) goto cleanup;
+  if ((rc = add_hparams(w, p, qwen)) < 0 || (rc = add_vocab(w, p->n_vocab, p->tokenizer_model)) < 0) goto cleanup;
   if ((rc = dq_gw_add_u32(w, "general.file_type", file_type(p->weight_type))) < 0) goto cleanup;
   /* Embeddings have a wider spread than layer weights so logits vary. */
   if ((rc = add_random(w, &rng, "token_embd.weight", et, p->n_embd, p->n_vocab, 0, 1.0f)) < 0) goto cleanup; /* (n_embd, n_vocab) */

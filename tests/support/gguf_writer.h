@@ -77,6 +77,7 @@ typedef struct dq_gw_model_params {
   int tied_embeddings;     /* 1: no output.weight (the engine reuses token_embd) */
   float weight_std;        /* scale of the uniform random weights; 0: 0.02 */
   uint64_t seed;
+  const char *tokenizer_model; /* tokenizer.ggml.model; NULL: "llama" (the vocabulary below) */
 } dq_gw_model_params;
 
 /* Defaults: a 2-layer llama with n_embd 64, 4 heads, 2 KV heads, ffn 128,
