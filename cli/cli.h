@@ -65,9 +65,12 @@ int cli_tty(void);
 typedef struct cli_prompt_ui {
   int tty;
   const char *echo;
-  double t0;
+  double t0;      /* cli_now() when the reading began */
+  double t_read;  /* and when all of the prompt was in; 0 until then */
   int shown;
 } cli_prompt_ui;
+/* Seconds on a monotonic clock. */
+double cli_now(void);
 int cli_prompt_progress(size_t done, size_t total, void *payload);
 /* Clear the line if one is shown (the reading stopped: Ctrl-C, an error). */
 void cli_prompt_clear(cli_prompt_ui *ui);

@@ -187,12 +187,17 @@ int cli_tty(void)
  * nothing to follow. */
 #define PROMPT_SHOWN_ABOVE 512
 
+double cli_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 int cli_prompt_progress(size_t done, size_t total, void *payload)
 {
   cli_prompt_ui *ui = payload;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  const double now = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+  const double now = cli_now();
   if (done == 0) ui->t0 = now;
   if (ui->tty && total > PROMPT_SHOWN_ABOVE && done < total) {
     char eta[48] = "";
@@ -202,6 +207,7 @@ int cli_prompt_progress(size_t done, size_t total, void *payload)
     ui->shown = 1;
   }
   if (done == total) {
+    ui->t_read = now;
     cli_prompt_clear(ui);
     if (ui->echo) {
       fputs(ui->echo, stdout);

@@ -83,7 +83,8 @@ static void print_source(const docq_passage *p)
   printf("%s:%u-%u\n", h->path, h->line_first, h->line_last);
 }
 
-static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget)
+static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget,
+                       const cli_prompt_ui *pui, double t_end)
 {
   static int cited[1024];
   size_t nc = citations(docq_answer_text(a), cited, 1024);
@@ -123,6 +124,8 @@ static void print_json(const char *question, const docq_answer *a, const char *o
   docq_gen_info g;
   if (docq_answer_generation(a, &g) == 0 && g.stop != DOCQ_STOP_NONE) /* a model's answer */
     printf(",\"generated_tokens\":%zu,\"stop\":\"%s\"", g.generated_tokens, cli_stop_name(g.stop));
+  if (pui->t_read > 0) /* reading the packed prompt, then writing the answer */
+    printf(",\"prompt_seconds\":%.3f,\"answer_seconds\":%.3f", pui->t_read - pui->t0, t_end - pui->t_read);
   printf("}\n");
 }
 
@@ -272,6 +275,7 @@ int cmd_ask(int argc, char **argv)
   }
   docq_answer *ans = NULL;
   int rc = docq_ask(&ans, db, q, &ao);
+  const double t_end = cli_now();
   cli_prompt_clear(&pui);
   if (rc == DOCQ_ECANCELED && !g_cli.json) {
     /* Ctrl-C: a streamed answer stops where it was */
@@ -294,7 +298,7 @@ int cmd_ask(int argc, char **argv)
   int best = 0;
   docq_answer_left_out(ans, &lo, &best);
   if (g_cli.json) {
-    print_json(q, ans, order_name, budget);
+    print_json(q, ans, order_name, budget, &pui, t_end);
   } else {
     if (docq_answer_found(ans)) {
       if (ao.model) printf("\n"); /* the text was streamed */

@@ -218,7 +218,7 @@ static void generate_usage(FILE *f)
         "  -v, --verbose           print the effective context settings to stderr\n"
         "      --json              no streaming: one object at the end (prompt, text, prompt_tokens,\n"
         "                          generated_tokens, stop: eos|stop|length|context|interrupted,\n"
-        "                          seconds, interrupted)\n"
+        "                          seconds, prompt_seconds: reading the prompt, interrupted)\n"
         "  -h, --help              this help\n"
         "Context (default: the model's trained length, at most 4096; RoPE as the file says):\n"
         CTX_OPTIONS_HELP
@@ -260,14 +260,16 @@ static int keep_token(const char *s, size_t n, void *payload)
 }
 
 static void print_generate_json(const char *prompt, const text_buf *t, const docq_gen_info *g, double seconds,
-                                int interrupted)
+                                double prompt_seconds, int interrupted)
 {
   printf("{\"prompt\":");
   cli_json_str(stdout, prompt);
   printf(",\"text\":");
   cli_json_str(stdout, t->buf ? t->buf : "");
-  printf(",\"prompt_tokens\":%zu,\"generated_tokens\":%zu,\"stop\":\"%s\",\"seconds\":%.6f,\"interrupted\":%s}\n",
-         g->prompt_tokens, g->generated_tokens, cli_stop_name(g->stop), seconds, interrupted ? "true" : "false");
+  printf(",\"prompt_tokens\":%zu,\"generated_tokens\":%zu,\"stop\":\"%s\",\"seconds\":%.6f,", g->prompt_tokens,
+         g->generated_tokens, cli_stop_name(g->stop), seconds);
+  if (prompt_seconds >= 0) printf("\"prompt_seconds\":%.6f,", prompt_seconds);
+  printf("\"interrupted\":%s}\n", interrupted ? "true" : "false");
 }
 
 int cmd_generate(int argc, char **argv)
@@ -392,7 +394,8 @@ int cmd_generate(int argc, char **argv)
   const int interrupted = rc == DOCQ_ECANCELED && cli_interrupted();
   if (kept.oom) rc = DOCQ_ENOMEM;
   if (!g_cli.json) fputc('\n', stdout);
-  else if (rc >= 0 || interrupted) print_generate_json(prompt, &kept, &g, seconds, interrupted);
+  else if (rc >= 0 || interrupted)
+    print_generate_json(prompt, &kept, &g, seconds, pui.t_read > 0 ? pui.t_read - pui.t0 : -1, interrupted);
   free(kept.buf);
   free(prompt_text);
   if (rc >= 0 && g.stop == DOCQ_STOP_CONTEXT && !g_cli.json && !g_cli.quiet) { /* the text was cut short */

@@ -51,6 +51,8 @@ check "an answer stopped by -n is noted on stderr" 'grep -q "stopped at 12 token
 j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "What happens after a crash?")
 check "--json: generated_tokens 12, stop length" \
   'printf "%s" "$j" | grep -q "\"generated_tokens\":12,\"stop\":\"length\""'
+check "--json: seconds spent reading the prompt and writing the answer" \
+  'printf "%s" "$j" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(not (d[\"prompt_seconds\"] > 0 and d[\"answer_seconds\"] > 0))"'
 # --chat-template: the answer asked in the named format; an unknown one says which exist
 j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 2 --temp 0 --chat-template llama3 "What happens after a crash?")
 check "--chat-template llama3 is the one used" 'printf "%s" "$j" | grep -q "\"context\":\"[^\"]*; chat template llama3\""'

@@ -157,6 +157,8 @@ nspecial=$("$BIN" tokenize --model "$M" --special "$P" 2>/dev/null | wc -w)
 check "generate --json: prompt_tokens counts the prompt with its BOS ($nspecial)" \
   'pj "$T/gj.json" "d[\"prompt_tokens\"] == int(a[0])" "$nspecial"'
 check "generate --json: seconds is a number >= 0" 'pj "$T/gj.json" "isnum(d[\"seconds\"]) and d[\"seconds\"] >= 0"'
+check "generate --json: prompt_seconds, the prompt's part of them" \
+  'pj "$T/gj.json" "isnum(d[\"prompt_seconds\"]) and 0 <= d[\"prompt_seconds\"] <= d[\"seconds\"]"'
 check "generate --json: interrupted false" 'pj "$T/gj.json" "d[\"interrupted\"] is False"'
 # how it ended: -n reached (greedy stories260K does not end its text within 20 tokens)
 check "generate --json: 20 tokens generated, stop \"length\"" \
