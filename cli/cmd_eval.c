@@ -57,13 +57,6 @@ static void usage(FILE *f)
         "--db that cannot be opened), 2 usage, 4 the --db index is busy, 130 interrupted.\n", f);
 }
 
-static double mono(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- reading the set ------------------------------------------------------------ */
 
 typedef struct query {
@@ -240,7 +233,7 @@ static int add_doc(void *ctx, const json_obj *o, size_t lineno)
   if (rc < 0) return cli_fail(rc, "adding a corpus document"), -1;
   c->n++;
   if (c->tty && c->n % 200 == 0)
-    fprintf(stderr, "\r\033[Kindexing corpus: %zu documents (%.0f docs/s)", c->n, c->n / (mono() - c->t0));
+    fprintf(stderr, "\r\033[Kindexing corpus: %zu documents (%.0f docs/s)", c->n, c->n / (cli_now() - c->t0));
   return 0;
 }
 
@@ -359,11 +352,11 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
     if (!g_cli.json && !g_cli.quiet) fprintf(stderr, "docq eval: reusing index %s (%zu documents)\n", where, have);
     return 0;
   }
-  corpus_ctx c = { *db, 0, cli_tty(), mono() };
+  corpus_ctx c = { *db, 0, cli_tty(), cli_now() };
   if (each_jsonl(path, add_doc, &c)) return EXIT_FAIL;
   if (c.tty) fputs("\r\033[K", stderr);
   if (!g_cli.json && !g_cli.quiet)
-    fprintf(stderr, "docq eval: indexed %zu documents in %.1f s\n", c.n, mono() - c.t0);
+    fprintf(stderr, "docq eval: indexed %zu documents in %.1f s\n", c.n, cli_now() - c.t0);
   /* reopen so the vector file is written and searches see a settled index */
   docq_db_free(*db);
   *db = NULL;
@@ -465,9 +458,9 @@ static int eval_retrieval(const eval_opts *eo, evalset *set, docq_db *db)
     if (!q->n_rel) continue;
     if (eo->limit && m.n >= eo->limit) break;
     docq_results *r = NULL;
-    double t = mono();
+    double t = cli_now();
     int rc = docq_search(&r, db, q->text, &so);
-    lat[nl++] = (mono() - t) * 1000.0;
+    lat[nl++] = (cli_now() - t) * 1000.0;
     if (rc < 0) { free(lat); free(docs); return cli_fail(rc, "search failed"); }
     /* A near-duplicate collapsed into a hit is shown as one of its sources
      * (also_in), so it counts as retrieved right after that hit: otherwise
@@ -630,9 +623,9 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
       ao.budget_tokens = eo->budget;
       ao.tokenizer = eo->tokenizer;
       docq_answer *a = NULL;
-      double t = mono();
+      double t = cli_now();
       int rc = docq_ask(&a, db, q->text, &ao);
-      if (o == 0) lat[nl++] = (mono() - t) * 1000.0;
+      if (o == 0) lat[nl++] = (cli_now() - t) * 1000.0;
       if (rc < 0) {
         free(lat);
         if (mf) fclose(mf);

@@ -34,15 +34,6 @@
 
 #include "cli.h"
 
-/* Shared with docq generate / bench / model info (cli/cmd_model.c). */
-
-static double mono(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void usage(FILE *f)
 {
   fputs("usage: docq eval ppl --model FILE --text FILE [-c 512] [--chunks N] [-t N] [--json] [context options]\n"
@@ -116,7 +107,7 @@ static int on_chunk(int chunk, double running, void *payload)
   ppl_progress *p = payload;
   p->running[chunk] = running;
   if (!p->json) {
-    if (chunk == 0) fprintf(stderr, "docq eval ppl: %.2f s per chunk\n", mono() - p->t0);
+    if (chunk == 0) fprintf(stderr, "docq eval ppl: %.2f s per chunk\n", cli_now() - p->t0);
     printf("[%d]%.4f,", chunk + 1, running);
     fflush(stdout);
   }
@@ -188,7 +179,7 @@ static int eval_ppl(int argc, char **argv)
   if (max_chunks > 0 && max_chunks < n_chunk) n_chunk = max_chunks;
   if (!json)
     fprintf(stderr, "docq eval ppl: %ld tokens, %d chunks of %d, %s\n", n_tok, n_chunk, N, desc ? desc : "");
-  ppl_progress pr = {json, mono(), NULL};
+  ppl_progress pr = {json, cli_now(), NULL};
   if (!(pr.running = malloc((size_t)n_chunk * sizeof *pr.running))) {
     rc = DOCQ_ENOMEM;
     goto fail;
@@ -209,7 +200,7 @@ static int eval_ppl(int argc, char **argv)
     cli_json_str(stdout, desc ? desc : "");
     printf(",\"ppl\":%.6f,\"ppl_err\":%.6f,\"mean_nll\":%.8f,\"running\":[", res.ppl, res.err, res.mean_nll);
     for (int ci = 0; ci < res.chunks; ci++) printf("%s%.6f", ci ? "," : "", pr.running[ci]);
-    printf("],\"seconds\":%.3f}\n", mono() - pr.t0);
+    printf("],\"seconds\":%.3f}\n", cli_now() - pr.t0);
   } else {
     printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", res.ppl, res.err);
   }

@@ -19,13 +19,6 @@ typedef struct index_ui {
   char **skipped; char **reasons; size_t n_skipped, cap_skipped;
 } index_ui;
 
-static double mono(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void clear_bar(index_ui *ui)
 {
   if (ui->bar_shown) { fputs("\r\033[K", stderr); ui->bar_shown = 0; }
@@ -35,7 +28,7 @@ static int on_progress(const docq_progress *p, void *payload)
 {
   index_ui *ui = payload;
   if (!ui->tty) return 0;
-  double dt = mono() - ui->t0;
+  double dt = cli_now() - ui->t0;
   if (p->stage == DOCQ_STAGE_SCAN) {
     fprintf(stderr, "\r\033[Kscanning... %llu files", (unsigned long long)p->files_total);
   } else if (p->stage == DOCQ_STAGE_DONE) {
@@ -177,7 +170,7 @@ int cmd_index(int argc, char **argv)
   }
   index_ui ui = {0};
   ui.tty = cli_tty();
-  ui.t0 = mono();
+  ui.t0 = cli_now();
   o.progress = on_progress;
   o.on_file = on_file;
   o.payload = &ui;

@@ -12,13 +12,6 @@
 
 #define MAX_STOP 16
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* "-x V" / "--xx V" / "--xx=V": the value or NULL (advances *i). */
 static const char *optval(int argc, char **argv, int *i, const char *a, const char *b)
 {
@@ -382,9 +375,9 @@ int cmd_generate(int argc, char **argv)
   /* the prompt is echoed once it is read, below the progress line */
   cli_prompt_ui pui = {.tty = cli_tty(), .echo = g_cli.json ? NULL : prompt};
   docq_ctx_set_prompt_progress(c, cli_prompt_progress, &pui);
-  double t0 = now_s();
+  double t0 = cli_now();
   rc = docq_generate(c, prompt, &o, NULL);
-  double seconds = now_s() - t0;
+  double seconds = cli_now() - t0;
   cli_prompt_clear(&pui);
   cli_on_sigint_ctx(NULL);
   docq_gen_info g;
@@ -777,9 +770,9 @@ int cmd_bench(int argc, char **argv)
     o.n_predict = 0;
     docq_generate(c, prompt ? prompt : "", &o, NULL); /* warm-up */
     for (int r = 0; r < reps && n > 0; r++) {
-      double t0 = now_s();
+      double t0 = cli_now();
       if ((rc = docq_generate(c, prompt, &o, NULL)) < 0) break;
-      ts[r] = (double)n / (now_s() - t0);
+      ts[r] = (double)n / (cli_now() - t0);
     }
     free(prompt);
     if (rc < 0 || n <= 0) goto fail;
@@ -809,12 +802,12 @@ int cmd_bench(int argc, char **argv)
     }
     for (int r = 0; r < reps; r++) {
       if ((rc = docq_ctx_eval(c, dstart ? dstart : &tok, (size_t)n_start, 1, NULL)) < 0) goto fail;
-      double t0 = now_s();
+      double t0 = cli_now();
       for (int i = 0; i < tg; i++) {
         int32_t next = argmax_logit(docq_ctx_logits(c), meta.n_vocab);
         if ((rc = docq_ctx_eval(c, &next, 1, 0, NULL)) < 0) goto fail;
       }
-      double t = now_s() - t0;
+      double t = cli_now() - t0;
       ts[r] = (double)tg / (t > 0 ? t : 1e-9);
     }
     if (n_start > 1) snprintf(row.test, sizeof row.test, "tg%d @ d%ld", tg, n_start);
