@@ -143,6 +143,16 @@ static const char *file_type_name(const dq_gguf *g)
   return NULL;
 }
 
+/* The "file type" (when the file names one) and "weight types" lines. */
+static void file_types(const dq_model *m, dq_buf *b)
+{
+  const char *ft = file_type_name(m->gguf);
+  if (ft) dq_buf_printf(b, "file type:     %s\n", ft);
+  dq_buf_puts(b, "weight types:  ");
+  weight_types(m, b);
+  dq_buf_puts(b, "\n");
+}
+
 /* msg without a leading "path: " (the file is on describe's first line). */
 static const char *without_path(const char *msg, const char *path)
 {
@@ -163,11 +173,7 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
   if (m->has_weights) {
     human_bytes(sz, sizeof sz, m->weight_bytes);
     dq_buf_printf(&b, "parameters:    %.2fM (%s)\n", m->n_params / 1e6, sz);
-    const char *ft = file_type_name(m->gguf);
-    if (ft) dq_buf_printf(&b, "file type:     %s\n", ft);
-    dq_buf_puts(&b, "weight types:  ");
-    weight_types(m, &b);
-    dq_buf_puts(&b, "\n");
+    file_types(m, &b);
     dq_buf_printf(&b, "layers:        %d\n", hp->n_layer);
     dq_buf_printf(&b, "embedding:     %d (feed-forward %d)\n", hp->n_embd, hp->n_ff);
     dq_buf_printf(&b, "heads:         %d query, %d key/value (head size %d)\n", hp->n_head, hp->n_head_kv,
@@ -203,11 +209,7 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
     human_bytes(sz, sizeof sz, m->weight_bytes);
     dq_buf_printf(&b, "weights:       %s in %zu tensors; docq cannot run this model\n", sz, m->gguf->n_tensors);
     dq_buf_printf(&b, "cannot run:    %s\n", without_path(m->run_error, m->gguf->path));
-    const char *ft = file_type_name(m->gguf);
-    if (ft) dq_buf_printf(&b, "file type:     %s\n", ft);
-    dq_buf_puts(&b, "weight types:  ");
-    weight_types(m, &b);
-    dq_buf_puts(&b, "\n");
+    file_types(m, &b);
     if (hp->n_layer) dq_buf_printf(&b, "layers:        %d\n", hp->n_layer);
     if (hp->n_embd) dq_buf_printf(&b, "embedding:     %d (feed-forward %d)\n", hp->n_embd, hp->n_ff);
     if (hp->n_ctx_train) dq_buf_printf(&b, "context:       %d (trained)\n", hp->n_ctx_train);
