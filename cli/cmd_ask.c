@@ -37,7 +37,7 @@ static void usage(FILE *f)
         "                   conservative estimate; the answer stays extractive\n"
         "  --chat-template NAME  with --model: the prompt format when the file's template is\n"
         "                   missing or not recognized (docq model info names the one used):\n"
-        "                   chatml, llama3, llama2, mistral, zephyr, phi3 or plain\n"
+        "                   chatml, qwen3, llama3, llama2, mistral, zephyr, phi3 or plain\n"
         "  -n N             answer length in tokens with a model (default 256)\n"
         "  --temp T         sampling temperature (default 0.7; 0 = greedy)\n"
         "  --seed S         sampling seed\n"

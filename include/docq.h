@@ -591,8 +591,9 @@ typedef struct docq_ask_options {
    * docq does not run. Ignored when `model` is set (its own tokenizer counts). */
   const docq_model *tokenizer;
   /* With `model` (version 4): the chat template by name, for a file whose
-   * tokenizer.chat_template is missing or not recognized: chatml, llama3,
-   * llama2, mistral, zephyr, phi3 or plain. NULL or "": the file's own (its
+   * tokenizer.chat_template is missing or not recognized: chatml, qwen3
+   * (ChatML answering without a think block), llama3, llama2, mistral,
+   * zephyr, phi3 or plain. NULL or "": the file's own (its
    * template recognized, else ChatML when the vocabulary has <|im_start|>,
    * else plain; docq_model_describe names it). An unknown name: DOCQ_EINVAL. */
   const char *chat_template;

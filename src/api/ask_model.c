@@ -77,8 +77,8 @@ int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out)
     return 0;
   }
   if (dq_chat_by_name(out, name) < 0)
-    return dq_err_set(DOCQ_EINVAL, "ask: chat template '%s' unknown (chatml, llama3, llama2, mistral, zephyr, phi3, plain)",
-                      name);
+    return dq_err_set(DOCQ_EINVAL,
+                      "ask: chat template '%s' unknown (chatml, qwen3, llama3, llama2, mistral, zephyr, phi3, plain)", name);
   return 0;
 }
 

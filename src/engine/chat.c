@@ -20,7 +20,10 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
 {
   dq_chat c = {DQ_CHAT_NONE, 0};
   if (!tmpl) return c;
-  if (has(tmpl, len, "<|im_start|>")) c.kind = DQ_CHAT_CHATML;
+  if (has(tmpl, len, "<|im_start|>")) {
+    c.kind = DQ_CHAT_CHATML;
+    if (has(tmpl, len, "enable_thinking")) c.flags |= DQ_CHAT_F_NOTHINK; /* Qwen3's switch */
+  }
   else if (has(tmpl, len, "<|start_header_id|>")) c.kind = DQ_CHAT_LLAMA3;
   else if (has(tmpl, len, "[INST]")) {
     /* The variants, told apart as llama.cpp does. */
@@ -38,6 +41,7 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
 
 static const struct { const char *name; dq_chat c; } k_names[] = {
   {"chatml", {DQ_CHAT_CHATML, 0}},
+  {"qwen3", {DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK}},
   {"llama3", {DQ_CHAT_LLAMA3, 0}},
   {"llama2", {DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP}},
   {"mistral", {DQ_CHAT_MISTRAL, 0}},
@@ -51,7 +55,7 @@ int dq_chat_by_name(dq_chat *out, const char *name)
   DQ_ASSERT_ARG(out && name);
   for (size_t i = 0; i < sizeof k_names / sizeof k_names[0]; i++)
     if (strcmp(k_names[i].name, name) == 0) { *out = k_names[i].c; return 0; }
-  return dq_err_set(DOCQ_ENOTFOUND, "chat template '%s' unknown (chatml, llama3, llama2, mistral, zephyr, phi3, plain)", name);
+  return dq_err_set(DOCQ_ENOTFOUND, "chat template '%s' unknown (chatml, qwen3, llama3, llama2, mistral, zephyr, phi3, plain)", name);
 }
 
 const char *dq_chat_name(dq_chat_kind kind)
@@ -62,7 +66,9 @@ const char *dq_chat_name(dq_chat_kind kind)
 
 const char *dq_chat_label(const dq_chat *c)
 {
-  return c->kind == DQ_CHAT_ZEPHYR && (c->flags & DQ_CHAT_F_END) ? "phi3" : dq_chat_name(c->kind);
+  if (c->kind == DQ_CHAT_ZEPHYR && (c->flags & DQ_CHAT_F_END)) return "phi3";
+  if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_NOTHINK)) return "qwen3";
+  return dq_chat_name(c->kind);
 }
 
 int dq_chat_select(dq_chat *out, const dq_gguf *g, const dq_tok *tok, const char *override_name)
@@ -140,6 +146,8 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
   case DQ_CHAT_CHATML:
     for (size_t i = 0; i < n; i++) dq_buf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n", msgs[i].role, msgs[i].content);
     if (gen) dq_buf_puts(&b, "<|im_start|>assistant\n");
+    /* what Qwen3's template writes for enable_thinking = false */
+    if (gen && (c->flags & DQ_CHAT_F_NOTHINK)) dq_buf_puts(&b, "<think>\n\n</think>\n\n");
     break;
   case DQ_CHAT_LLAMA3:
     for (size_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
  *
  *   template     recognized by                   turn format (BOS not included)
  *   chatml       "<|im_start|>" (Qwen, Hermes)    <|im_start|>ROLE\nTEXT<|im_end|>\n
+ *   qwen3        chatml and "enable_thinking"     chatml; the answer opens with an empty <think>\n\n</think>\n\n
  *   llama3       "<|start_header_id|>"            <|start_header_id|>ROLE<|end_header_id|>\n\nTRIM(TEXT)<|eot_id|>
  *   llama2       "[INST]" and "<<SYS>>"           [INST] <<SYS>>\nSYS\n<</SYS>>\n\nUSER [/INST] ANSWER </s><s>[INST] ...
  *   mistral      "[INST]" without "<<SYS>>"       [INST] SYS\nUSER [/INST]ANSWER</s>[INST] ...
@@ -12,7 +13,11 @@
  *   plain        (fallback)                       SYS\n\nQuestion: USER\nAnswer: ANSWER\n\n
  *
  * The [INST] family has variants that llama.cpp also tells apart by
- * substrings of the template (see dq_chat_flags). The output starts after
+ * substrings of the template (see dq_chat_flags). Qwen3's hybrid templates
+ * think before answering unless enable_thinking is false, when they open the
+ * answer with an empty think block: docq takes that mode, since its answers
+ * come from the context given and reasoning at CPU speed costs minutes.
+ * The output starts after
  * BOS: tokenize it with add_special = 1 (adds BOS) and parse_special = 1 (so
  * "<|im_start|>" etc. become their tokens). EOS/BOS text inside the prompt
  * ("</s>", "<s>") comes from the vocabulary. Templates that insert a default
@@ -46,12 +51,13 @@ enum {
   DQ_CHAT_F_SPACE = 2,    /* " ANSWER " around an assistant turn */
   DQ_CHAT_F_BOS_HIST = 4, /* "<s>" before each later [INST] */
   DQ_CHAT_F_STRIP = 8,    /* trim whitespace around message texts */
-  DQ_CHAT_F_END = 16      /* zephyr shape ending turns with <|end|> (Phi-3) instead of EOS */
+  DQ_CHAT_F_END = 16,     /* zephyr shape ending turns with <|end|> (Phi-3) instead of EOS */
+  DQ_CHAT_F_NOTHINK = 32  /* chatml whose generation prompt closes an empty <think> block (Qwen3) */
 };
 
 typedef struct dq_chat {
   dq_chat_kind kind;
-  unsigned flags; /* DQ_CHAT_F_* for llama2 / mistral */
+  unsigned flags; /* DQ_CHAT_F_* for llama2 / mistral, zephyr, chatml */
 } dq_chat;
 
 typedef struct dq_chat_msg {
@@ -63,12 +69,13 @@ typedef struct dq_chat_msg {
  * DQ_CHAT_NONE when no known format matches. */
 dq_chat dq_chat_detect(const char *tmpl, size_t len);
 
-/* A template by name: chatml, llama3, llama2 (Meta's official format: all
- * flags), mistral (no flags), zephyr, plain. DOCQ_ENOTFOUND for others. */
+/* A template by name: chatml, qwen3, llama3, llama2 (Meta's official format:
+ * all flags), mistral (no flags), zephyr, phi3, plain. DOCQ_ENOTFOUND for
+ * others. */
 int dq_chat_by_name(dq_chat *out, const char *name);
 const char *dq_chat_name(dq_chat_kind kind); /* "none" for unknown */
 /* The name dq_chat_by_name takes for c: as dq_chat_name, but "phi3" for
- * zephyr's shape with <|end|>. */
+ * zephyr's shape with <|end|> and "qwen3" for chatml without thinking. */
 const char *dq_chat_label(const dq_chat *c);
 
 /* Choose the template for a model: override name (may be NULL), else

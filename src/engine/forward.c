@@ -4,6 +4,7 @@
  * Per layer, for a batch of T tokens at positions n_past..n_past+T-1:
  *   xb = rmsnorm(x) * attn_norm
  *   q, k, v = xb Wq (+bq), xb Wk (+bk), xb Wv (+bv)      (T-row matmuls)
+ *   q, k = rmsnorm(each head) * q_norm, k_norm           (qwen3)
  *   rope(q), rope(k); k, v -> cache[pos]
  *   att = softmax(q k^T / sqrt(hd), causal) v            (GQA: head h reads kv head h / (n_head/n_head_kv))
  *   x += att Wo
@@ -49,6 +50,13 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
   for (int i = 0; i < n; i++) ss += (double)(x[i] * x[i]); /* float product, double sum: as ggml */
   const float scale = 1.0f / sqrtf((float)(ss / n) + eps);
   for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* Qwen3's normalization of each head of q or k, in place: n_heads rows of hd
+ * (rmsnorm reads x[i] before it writes out[i], so out may be x). */
+static void head_norms(float *x, const float *w, int n_heads, int hd, float eps)
+{
+  for (int h = 0; h < n_heads; h++) rmsnorm(x + (size_t)h * hd, x + (size_t)h * hd, w, hd, eps);
 }
 
 /* ---- setup ----------------------------------------------------------------- */
@@ -479,6 +487,8 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
     add_bias(f->q, L->bq, T, nq);
     add_bias(f->k, L->bk, T, nkv);
     add_bias(f->v, L->bv, T, nkv);
+    if (L->q_norm) head_norms(f->q, L->q_norm, T * hp->n_head, hd, hp->rms_eps);
+    if (L->k_norm) head_norms(f->k, L->k_norm, T * hp->n_head_kv, hd, hp->rms_eps);
     if (f->k_raw) /* dynamic NTK: keep the keys before RoPE for later re-rotation */
       memcpy(f->k_raw + ((size_t)l * f->n_ctx + (size_t)pos0) * nkv, f->k, (size_t)T * nkv * sizeof(float));
     for (int t = 0; t < T; t++) {

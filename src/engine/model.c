@@ -21,6 +21,7 @@ const char *dq_arch_name(int arch)
   case DQ_ARCH_LLAMA: return "llama";
   case DQ_ARCH_QWEN2: return "qwen2";
   case DQ_ARCH_PHI3: return "phi3";
+  case DQ_ARCH_QWEN3: return "qwen3";
   default: return "none";
   }
 }
@@ -85,12 +86,13 @@ static int load_hparams(dq_model *m, int weights)
   if (!strcmp(hp->arch_name, "llama")) hp->arch = DQ_ARCH_LLAMA;
   else if (!strcmp(hp->arch_name, "qwen2")) hp->arch = DQ_ARCH_QWEN2;
   else if (!strcmp(hp->arch_name, "phi3")) hp->arch = DQ_ARCH_PHI3;
+  else if (!strcmp(hp->arch_name, "qwen3")) hp->arch = DQ_ARCH_QWEN3;
   else if (weights && (!strcmp(hp->arch_name, "bert") || !strcmp(hp->arch_name, "nomic-bert")))
     return dq_err_set(DOCQ_EUNSUPPORTED,
                       "%s: '%s' is an embedding model, not a text generator: give it to docq index --embed-model "
                       "(or docq embed)", g->path, hp->arch_name);
   else if (weights)
-    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2, phi3)", g->path,
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2, qwen3, phi3)", g->path,
                       hp->arch_name);
 
   if (!weights) {
@@ -112,11 +114,15 @@ static int load_hparams(dq_model *m, int weights)
   if (u == 0 || hp->n_head % (int)u)
     return dq_err_set(DOCQ_ECORRUPT, "%s: head_count_kv %u does not divide head_count %d", g->path, u, hp->n_head);
   hp->n_head_kv = (int)u;
-  if (hp->n_embd % hp->n_head)
+  /* the head size is embedding_length / head_count unless the file says
+   * otherwise (Qwen3, Mistral Nemo: heads of 128 whatever the width) */
+  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.key_length"), 0, &u)) < 0) return rc;
+  if (u == 0 && hp->n_embd % hp->n_head)
     return dq_err_set(DOCQ_ECORRUPT, "%s: embedding_length %d is not a multiple of head_count %d", g->path,
                       hp->n_embd, hp->n_head);
-  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.key_length"), (uint32_t)(hp->n_embd / hp->n_head), &u)) < 0)
-    return rc;
+  if (u == 0) u = (uint32_t)(hp->n_embd / hp->n_head);
+  if ((uint64_t)u * (uint64_t)hp->n_head > (1u << 24))
+    return dq_err_set(DOCQ_ECORRUPT, "%s: %d heads of %u are out of range", g->path, hp->n_head, u);
   hp->head_dim = (int)u;
   uint32_t vl;
   if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.value_length"), u, &vl)) < 0) return rc;
@@ -369,7 +375,7 @@ static int load_weights(dq_model *m)
 {
   const dq_hparams *hp = &m->hp;
   const int64_t d = hp->n_embd, hd = hp->head_dim, nq = (int64_t)hp->n_head * hd, nkv = (int64_t)hp->n_head_kv * hd;
-  const int bias = hp->arch == DQ_ARCH_QWEN2;
+  const int bias = hp->arch == DQ_ARCH_QWEN2, qk_norm = hp->arch == DQ_ARCH_QWEN3;
   int rc;
   const dq_gguf_tensor *te = dq_gguf_tensor_find(m->gguf, "token_embd.weight");
   if (!te) return dq_err_set(DOCQ_ECORRUPT, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
@@ -413,6 +419,8 @@ static int load_weights(dq_model *m)
         (rc = get_vec(m, &L->bq, i, "attn_q.bias", nq, !bias)) < 0 ||
         (rc = get_vec(m, &L->bk, i, "attn_k.bias", nkv, !bias)) < 0 ||
         (rc = get_vec(m, &L->bv, i, "attn_v.bias", nkv, !bias)) < 0 ||
+        (rc = get_vec(m, &L->q_norm, i, "attn_q_norm.weight", hd, !qk_norm)) < 0 ||
+        (rc = get_vec(m, &L->k_norm, i, "attn_k_norm.weight", hd, !qk_norm)) < 0 ||
         (rc = get_vec(m, &L->ffn_norm, i, "ffn_norm.weight", d, 0)) < 0 ||
         (rc = get_weight(m, &L->w_gate, i, "ffn_gate.weight", d, hp->n_ff, 0)) < 0 ||
         (rc = get_weight(m, &L->w_up, i, "ffn_up.weight", d, hp->n_ff, 0)) < 0 ||

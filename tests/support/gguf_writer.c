@@ -7,6 +7,16 @@
  * ggml's writer does and what the reader's overlap check expects. */
 #include "gguf_writer.h"
 
+/* The random weights must be the same bits in every build: a reference made
+ * by another engine on a written model (tests/data/qwen3-random.*) holds only
+ * for those bytes, and center + scale * u fused into one FMA rounds once
+ * where the unfused form rounds twice. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#elif defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #include "engine/kernels.h"
 #include "util/err.h"
 
@@ -429,6 +439,12 @@ cleanup:
   return rc;
 }
 
+/* The head size the model is written with. */
+static int64_t head_dim(const dq_gw_model_params *p)
+{
+  return p->head_dim > 0 ? p->head_dim : p->n_embd / p->n_head;
+}
+
 static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int qwen)
 {
   char k[128];
@@ -444,7 +460,10 @@ static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int qwen)
       (rc = dq_gw_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)p->n_head_kv)) < 0 ||
       (rc = dq_gw_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), p->rms_eps > 0 ? p->rms_eps : 1e-6f)) < 0 ||
       (rc = dq_gw_add_f32(w, KEY("rope.freq_base"), p->rope_freq_base > 0 ? p->rope_freq_base : qwen ? 1e6f : 10000.0f)) < 0 ||
-      (rc = dq_gw_add_u32(w, KEY("rope.dimension_count"), (uint32_t)(p->n_embd / p->n_head))) < 0)
+      (rc = dq_gw_add_u32(w, KEY("rope.dimension_count"), (uint32_t)head_dim(p))) < 0)
+    return rc;
+  if (p->head_dim > 0 && ((rc = dq_gw_add_u32(w, KEY("attention.key_length"), (uint32_t)p->head_dim)) < 0 ||
+                          (rc = dq_gw_add_u32(w, KEY("attention.value_length"), (uint32_t)p->head_dim)) < 0))
     return rc;
   if (p->rope_scaling_type) {
     if ((rc = dq_gw_add_str(w, KEY("rope.scaling.type"), p->rope_scaling_type)) < 0 ||
@@ -461,22 +480,27 @@ static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int qwen)
 static int add_layer(dq_gw *w, uint64_t *rng, const dq_gw_model_params *p, int il, int qwen)
 {
   char nm[96];
-  const int64_t E = p->n_embd, hd = p->n_embd / p->n_head, kv = hd * p->n_head_kv, F = p->n_ff;
+  const int64_t E = p->n_embd, hd = head_dim(p), Q = hd * p->n_head, kv = hd * p->n_head_kv, F = p->n_ff;
+  const int bias = qwen == 2, qk_norm = qwen == 3;
   const float s = p->weight_std > 0 ? p->weight_std : 0.02f;
   const int wt = p->weight_type;
   int rc = 0;
 #define NM(x) (snprintf(nm, sizeof nm, "blk.%d." x, il), nm)
   /* shapes as llama.cpp: {n_in, n_out} with n_in = ne[0] */
   if ((rc = add_random(w, rng, NM("attn_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0 ||
-      (rc = add_random(w, rng, NM("attn_q.weight"), wt, E, E, 0, s)) < 0 ||       /* (n_embd, n_head*hd) */
+      (rc = add_random(w, rng, NM("attn_q.weight"), wt, E, Q, 0, s)) < 0 ||       /* (n_embd, n_head*hd) */
       (rc = add_random(w, rng, NM("attn_k.weight"), wt, E, kv, 0, s)) < 0 ||      /* (n_embd, n_head_kv*hd) */
       (rc = add_random(w, rng, NM("attn_v.weight"), wt, E, kv, 0, s)) < 0)
     return rc;
-  if (qwen && ((rc = add_random(w, rng, NM("attn_q.bias"), DQ_T_F32, E, 1, 0, s)) < 0 ||
+  if (bias && ((rc = add_random(w, rng, NM("attn_q.bias"), DQ_T_F32, Q, 1, 0, s)) < 0 ||
                (rc = add_random(w, rng, NM("attn_k.bias"), DQ_T_F32, kv, 1, 0, s)) < 0 ||
                (rc = add_random(w, rng, NM("attn_v.bias"), DQ_T_F32, kv, 1, 0, s)) < 0))
     return rc;
-  if ((rc = add_random(w, rng, NM("attn_output.weight"), wt, E, E, 0, s)) < 0 ||
+  /* spread around 1 as in trained Qwen3 files, so that a missing norm shows */
+  if (qk_norm && ((rc = add_random(w, rng, NM("attn_q_norm.weight"), DQ_T_F32, hd, 1, 1.0f, 0.5f)) < 0 ||
+                  (rc = add_random(w, rng, NM("attn_k_norm.weight"), DQ_T_F32, hd, 1, 1.0f, 0.5f)) < 0))
+    return rc;
+  if ((rc = add_random(w, rng, NM("attn_output.weight"), wt, Q, E, 0, s)) < 0 ||
       (rc = add_random(w, rng, NM("ffn_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0 ||
       (rc = add_random(w, rng, NM("ffn_gate.weight"), wt, E, F, 0, s)) < 0 ||     /* (n_embd, n_ff) */
       (rc = add_random(w, rng, NM("ffn_up.weight"), wt, E, F, 0, s)) < 0 ||
@@ -510,11 +534,14 @@ int dq_gw_model(dq_gw **out, const dq_gw_model_params *p)
   int rc;
   dq_gw *w = NULL;
   *out = NULL;
-  if (!p || !p->arch || p->n_layer < 1 || p->n_embd < 1 || p->n_head < 1 || p->n_head_kv < 1 || p->n_embd % p->n_head ||
-      p->n_head % p->n_head_kv || p->n_ff < 1 || p->n_vocab < 3 || p->n_ctx < 1)
+  if (!p || !p->arch || p->n_layer < 1 || p->n_embd < 1 || p->n_head < 1 || p->n_head_kv < 1 ||
+      (p->head_dim <= 0 && p->n_embd % p->n_head) || p->n_head % p->n_head_kv || p->n_ff < 1 || p->n_vocab < 3 ||
+      p->n_ctx < 1)
     return dq_err_set(DOCQ_EINVAL, "gguf writer: bad model parameters");
-  int qwen = !strcmp(p->arch, "qwen2");
-  if (!qwen && strcmp(p->arch, "llama")) return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2)", p->arch);
+  /* 0 llama, 2 qwen2, 3 qwen3 (non-zero: Qwen's RoPE base) */
+  int qwen = !strcmp(p->arch, "qwen2") ? 2 : !strcmp(p->arch, "qwen3") ? 3 : 0;
+  if (!qwen && strcmp(p->arch, "llama"))
+    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3)", p->arch);
   uint64_t rng = p->seed;
   const float s = p->weight_std > 0 ? p->weight_std : 0.02f;
   const int et = p->embd_type >= 0 ? p->embd_type : p->weight_type;

@@ -64,8 +64,9 @@ int dq_gw_write_file(const dq_gw *w, const char *path);
 
 /* ---- random-weight models ---- */
 typedef struct dq_gw_model_params {
-  const char *arch;        /* "llama" or "qwen2" (qwen2 adds Q/K/V biases) */
+  const char *arch;        /* "llama", "qwen2" (adds Q/K/V biases) or "qwen3" (adds Q/K head norms) */
   int n_layer, n_embd, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
+  int head_dim;            /* 0: n_embd / n_head; else written as attention.key_length / value_length */
   float rms_eps;           /* 0: 1e-6 */
   float rope_freq_base;    /* 0: 10000 (llama) / 1e6 (qwen2) */
   const char *rope_scaling_type; /* NULL: no scaling keys; "linear", "yarn", ... */

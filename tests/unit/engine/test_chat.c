@@ -158,6 +158,38 @@ static void test_engine_chat__by_name(void **state)
   assert_string_equal(dq_chat_label(&c), "zephyr");
 }
 
+/* Qwen3's hybrid template is ChatML with a switch: with enable_thinking
+ * false its generation prompt closes an empty think block, and the model
+ * answers at once; with it unset the model reasons first. Its rendering with
+ * the switch off, on the conversation above, is the ChatML one (history turns
+ * before the last question are written as ChatML's) plus that block. The
+ * template text here is only its generation part, which is what selects it. */
+static void test_engine_chat__qwen3_answers_without_thinking(void **state)
+{
+  (void)state;
+  const char *tmpl = "{%- if add_generation_prompt %}\n    {{- '<|im_start|>assistant\\n' }}\n"
+                     "    {%- if enable_thinking is defined and enable_thinking is false %}\n"
+                     "        {{- '<think>\\n\\n</think>\\n\\n' }}\n    {%- endif %}\n{%- endif %}\n";
+  char want[1024];
+  snprintf(want, sizeof want, "%s<think>\n\n</think>\n\n", want_chatml);
+  check(tmpl, DQ_CHAT_CHATML, want);
+  dq_chat c = dq_chat_detect(tmpl, strlen(tmpl));
+  assert_string_equal(dq_chat_label(&c), "qwen3");
+  dq_chat named;
+  assert_int_equal(dq_chat_by_name(&named, "qwen3"), 0);
+  assert_int_equal(named.kind, c.kind);
+  assert_int_equal(named.flags, c.flags);
+  /* the block belongs to the generation prompt only */
+  dq_chat_msg m[1] = {{"user", "Hi"}};
+  char *out;
+  assert_int_equal(dq_chat_format(&c, m, 1, 0, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, "<|im_start|>user\nHi<|im_end|>\n");
+  dq_free(out);
+  /* Qwen2.5's ChatML has no switch and stays plain ChatML */
+  c = dq_chat_detect(tmpl_chatml, strlen(tmpl_chatml));
+  assert_string_equal(dq_chat_label(&c), "chatml");
+}
+
 static void test_engine_chat__generation_prompt_and_errors(void **state)
 {
   (void)state;
@@ -285,6 +317,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_engine_chat__official_formats),
     cmocka_unit_test(test_engine_chat__by_name),
+    cmocka_unit_test(test_engine_chat__qwen3_answers_without_thinking),
     cmocka_unit_test(test_engine_chat__generation_prompt_and_errors),
     cmocka_unit_test(test_engine_chat__select_and_tokenize),
   };

@@ -266,19 +266,19 @@ static void test_engine_forward__stories260k_parity(void **state)
   free_refs(ref, nref);
 }
 
-/* stories260K against a file of logits per position (16 per position, two
- * prompts, 38 positions): each prompt run token by token and/or batched
- * (modes: bit 0 token by token, bit 1 batched) on a cache of kv_type, every
- * listed logit within tol and every argmax equal. */
-static void check_logit_file(const char *file, int kv_type, int modes, double tol, const char *label)
+/* m against a file of logits per position (16 per position, n_prompts
+ * prompts, n_pos positions in all): each prompt run token by token and/or
+ * batched (modes: bit 0 token by token, bit 1 batched) on a cache of kv_type,
+ * every listed logit within tol and every argmax equal. */
+static void check_logits(const char *file, const dq_model *m, int kv_type, int modes, double tol, const char *label,
+                         int want_prompts, int want_pos)
 {
   const char *src = getenv("DOCQ_SOURCE_DIR");
-  if (!shared_dir() || !src) skip();
+  if (!src) skip();
   char path[1024];
   snprintf(path, sizeof path, "%s/tests/data/%s", src, file);
   char *text = slurp(path);
   assert_non_null(text);
-  dq_model *m = load_shared("stories260K.gguf");
   const int nv = m->hp.n_vocab;
   int n_prompts = 0, n_checked = 0;
   char *save = NULL;
@@ -319,7 +319,7 @@ static void check_logit_file(const char *file, int kv_type, int modes, double to
         assert_int_equal(argmax(all + (size_t)i * nv, nv), want_argmax[i]);
         for (int j = 0; j < 16; j++) max_err = fmax(max_err, fabs(all[(size_t)i * nv + j] - want[i][j]));
       }
-      fprintf(stderr, "stories260K %s, prompt %d %s: %d positions, max |dlogit| %.2e\n", label, n_prompts,
+      fprintf(stderr, "%s, prompt %d %s: %d positions, max |dlogit| %.2e\n", label, n_prompts,
               mode ? "batched" : "token-by-token", n, max_err);
       assert_true(max_err <= tol);
       free(all);
@@ -329,9 +329,19 @@ static void check_logit_file(const char *file, int kv_type, int modes, double to
     n_prompts++;
     line = strtok_r(NULL, "\n", &save);
   }
-  assert_int_equal(n_prompts, 2);
-  assert_int_equal(n_checked, 38);
+  assert_int_equal(n_prompts, want_prompts);
+  assert_int_equal(n_checked, want_pos);
   free(text);
+}
+
+/* stories260K (../shared) against such a file: two prompts, 38 positions. */
+static void check_logit_file(const char *file, int kv_type, int modes, double tol, const char *label)
+{
+  if (!shared_dir()) skip();
+  dq_model *m = load_shared("stories260K.gguf");
+  char what[128];
+  snprintf(what, sizeof what, "stories260K %s", label);
+  check_logits(file, m, kv_type, modes, tol, what, 2, 38);
   dq_model_free(m);
 }
 
@@ -355,6 +365,59 @@ static void test_engine_forward__stories260k_ggml_decode(void **state)
 {
   (void)state;
   check_logit_file("stories260K.ggml-decode.txt", DQ_KV_F16_GGML, 1, 2e-6, "parity mode vs ggml decode");
+}
+
+/* ---- qwen3 ---------------------------------------------------------------------- */
+
+/* The random-weight model tests/data/qwen3-random.f32.llama-cpp.txt was
+ * computed on. Its head size (32) is not embedding / heads (16), as in real
+ * Qwen3 files (Qwen3-4B: 2560 / 32 heads, heads of 128). */
+static void qwen3_params(dq_gw_model_params *p)
+{
+  dq_gw_model_params_default(p);
+  p->arch = "qwen3";
+  p->head_dim = 32;
+  p->weight_std = 0.25f;
+  p->seed = 25;
+}
+
+static uint64_t fnv1a64(const uint8_t *b, size_t n)
+{
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* qwen3 (RMSNorm of each query and key head before RoPE, no biases, head size
+ * from attention.key_length) against llama.cpp's all-f32 logits on the same
+ * file, batched and token by token; then the default f16 tiled cache. */
+static void test_engine_forward__qwen3_llamacpp(void **state)
+{
+  (void)state;
+  dq_gw_model_params p;
+  qwen3_params(&p);
+  dq_gw *w;
+  uint8_t *buf;
+  size_t n;
+  assert_int_equal(dq_gw_model(&w, &p), 0);
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  dq_gw_free(w);
+  /* the reference was computed on exactly these bytes: a change to the
+   * writer needs the reference made again (see the data file's header) */
+  assert_int_equal(n, 568096);
+  assert_true(fnv1a64(buf, n) == 0xb52d876cf0d53234ull);
+  dq_model *m;
+  assert_int_equal(dq_model_from_buffer(&m, buf, n), 0);
+  assert_int_equal(m->hp.arch, DQ_ARCH_QWEN3);
+  assert_int_equal(m->hp.head_dim, 32);
+  assert_int_equal(m->hp.rope.mode, DQ_ROPE_NEOX);
+  assert_non_null(m->layers[1].q_norm);
+  assert_non_null(m->layers[1].k_norm);
+  assert_null(m->layers[1].bq);
+  check_logits("qwen3-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 3e-5, "qwen3 f32 vs llama.cpp f32", 2, 52);
+  check_logits("qwen3-random.f32.llama-cpp.txt", m, DQ_KV_F16, 3, 2e-2, "qwen3 f16 tiled vs llama.cpp f32", 2, 52);
+  dq_model_free(m);
+  dq_free(buf);
 }
 
 /* ---- tiny-qwen2 --------------------------------------------------------------- */
@@ -762,6 +825,7 @@ int main(void)
     cmocka_unit_test(test_engine_forward__stories260k_parity),
     cmocka_unit_test(test_engine_forward__stories260k_f32_llamacpp),
     cmocka_unit_test(test_engine_forward__stories260k_ggml_decode),
+    cmocka_unit_test(test_engine_forward__qwen3_llamacpp),
     cmocka_unit_test(test_engine_forward__qwen2_q8_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_k_m_parity),

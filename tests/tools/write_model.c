@@ -1,0 +1,58 @@
+/* Writes a random-weight model with the test GGUF writer
+ * (tests/support/gguf_writer.h), for making reference outputs with another
+ * engine:
+ *   cmake --build build --target write_model
+ *   build/tests/write_model OUT.gguf arch=qwen3 head_dim=32 seed=7 ...
+ * Keys: arch, layers, embd, heads, heads_kv, head_dim, ff, vocab, ctx, seed,
+ * std (weight_std), tied (0/1), freq_base; the rest are the writer's
+ * defaults (dq_gw_model_params_default), f32 weights. Not part of the test
+ * run: the tests that use such a reference write the same model themselves
+ * and check its bytes' hash first. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "docq.h"
+#include "gguf_writer.h"
+#include "util/err.h"
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    fprintf(stderr, "usage: write_model OUT.gguf [key=value ...]\n");
+    return 2;
+  }
+  dq_gw_model_params p;
+  dq_gw_model_params_default(&p);
+  for (int i = 2; i < argc; i++) {
+    char *eq = strchr(argv[i], '=');
+    if (!eq) {
+      fprintf(stderr, "write_model: '%s' is not key=value\n", argv[i]);
+      return 2;
+    }
+    *eq = 0;
+    const char *k = argv[i], *v = eq + 1;
+    if (!strcmp(k, "arch")) p.arch = v;
+    else if (!strcmp(k, "layers")) p.n_layer = atoi(v);
+    else if (!strcmp(k, "embd")) p.n_embd = atoi(v);
+    else if (!strcmp(k, "heads")) p.n_head = atoi(v);
+    else if (!strcmp(k, "heads_kv")) p.n_head_kv = atoi(v);
+    else if (!strcmp(k, "head_dim")) p.head_dim = atoi(v);
+    else if (!strcmp(k, "ff")) p.n_ff = atoi(v);
+    else if (!strcmp(k, "vocab")) p.n_vocab = atoi(v);
+    else if (!strcmp(k, "ctx")) p.n_ctx = atoi(v);
+    else if (!strcmp(k, "seed")) p.seed = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "std")) p.weight_std = strtof(v, NULL);
+    else if (!strcmp(k, "tied")) p.tied_embeddings = atoi(v);
+    else if (!strcmp(k, "freq_base")) p.rope_freq_base = strtof(v, NULL);
+    else {
+      fprintf(stderr, "write_model: unknown key '%s'\n", k);
+      return 2;
+    }
+  }
+  if (dq_gw_write_model(&p, argv[1]) < 0) {
+    fprintf(stderr, "write_model: %s\n", dq_err_msg());
+    return 1;
+  }
+  return 0;
+}
