@@ -426,9 +426,26 @@
  * after its share of a region, prefetching the start of its share of the
  * next one (8-256 KiB): 0.971-1.002.
  *
- * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both] [--shape 0.5b|1.5b]
- *                     [--dir /tmp] [--bw]
- * --shape: the model shape (qwen_shape.h); 1.5b is K-quants throughout in Q4_K_M.
+ * 2026-11-28, session 25 (same VM kind). The Qwen3-0.6B shape (--shape
+ * qwen3-0.6b: heads of 128, Q/K head norms; its Q4_K_M is Q4_K with Q6_K,
+ * no fallbacks, since 1024 and 3072 are whole 256-blocks), side by side
+ * (`-p 512 -n 64 -t 2 -r 3`, then llama-bench d32676d7 on the same files),
+ * 00:56-01:02 UTC, load 1.1-2.0:
+ *   Q8_0   pp512 docq 115.6, 136.3, 108.8  llama.cpp 88.3, 92.1, 84.6     1.28-1.48x
+ *          tg64  docq 25.1, 29.9, 24.6     llama.cpp 23.6, 23.0, 20.2     1.06-1.30x
+ *   Q4_K_M pp512 docq 121.5, 118.4, 119.2  llama.cpp 79.6, 86.7, 83.5     1.37-1.53x
+ *          tg64  docq 38.3, 38.3, 38.3     llama.cpp 26.1, 29.1, 28.5     1.32-1.47x
+ * `-p 0 -n 64 -t 2 -r 5 --bw --shape qwen3-0.6b`, two sets: Q8_0 86% / 83%
+ * (26.3, 27.6 t/s), Q4_K_M 80% / 79% (36.7, 42.5 t/s); perf: dq_kq_dot 80%
+ * of the samples, sched_yield 7%, attention 4%. bench_kernels --resident
+ * (the kernels' rate from cache, 2 threads): Q4_K 25.8 GB/s, Q6_K 30.3,
+ * Q5_0 20.1, Q8_0 34.2, beside a DRAM read of 21.6: Q4_K computes barely
+ * faster than DRAM delivers, so its decode does not reach 85% either.
+ *
+ * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
+ *                     [--shape 0.5b|1.5b|qwen3-0.6b] [--dir /tmp] [--bw]
+ * --shape: the model shape (qwen_shape.h); 1.5b and qwen3-0.6b are K-quants
+ * throughout in Q4_K_M.
  * -d D: decode after D prompt tokens are in the cache (llama-bench -d), as
  *      docq ask does after its packed prompt; the prefill to D is not timed.
  * --bw: read the memory bandwidth (membw.h) with the same threads right
@@ -539,17 +556,17 @@ static int run(const char *dir, const char *shape, int q4km, int pp, int tg, int
     }
   }
   char name[64];
-  snprintf(name, sizeof name, "qwen2 %s-shape %s", shape, q4km ? "Q4_K_M" : "Q8_0");
+  snprintf(name, sizeof name, "%s %s-shape %s", m->hp.arch_name, shape, q4km ? "Q4_K_M" : "Q8_0");
   stats(pps, reps, &mu, &sd);
   stats(ppc, reps, &cmu, &csd);
-  printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f | %9.2f |\n", name, st.st_size / 1048576.0,
+  printf("| %-30s | %9.2f MiB | %7.2f M | %7d | %6s%d | %9.2f ± %6.2f | %9.2f |\n", name, st.st_size / 1048576.0,
          m->n_params / 1e6, threads, "pp", pp, mu, sd, cmu);
   stats(tgs, reps, &mu, &sd);
   stats(tgc, reps, &cmu, &csd);
   char test[32];
   if (depth > 0) snprintf(test, sizeof test, "tg%d @ d%d", tg, depth);
   else snprintf(test, sizeof test, "tg%d", tg);
-  printf("| %-24s | %9.2f MiB | %7.2f M | %7d | %8s | %9.2f ± %6.2f | %9.2f |\n", name, st.st_size / 1048576.0,
+  printf("| %-30s | %9.2f MiB | %7.2f M | %7d | %8s | %9.2f ± %6.2f | %9.2f |\n", name, st.st_size / 1048576.0,
          m->n_params / 1e6, threads, test, mu, sd, cmu);
   if (mb) {
     /* every weight is read once per token (the tied output matrix in full,
@@ -599,9 +616,9 @@ int main(int argc, char **argv)
   }
   if (reps < 1 || reps > 64) reps = 3;
   int rc = 0;
-  printf("| %-24s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "model", "size", "params", "threads", "test", "t/s",
+  printf("| %-30s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "model", "size", "params", "threads", "test", "t/s",
          "t/s (cpu)");
-  printf("| %-24s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "---", "---:", "---:", "---:", "---:", "---:", "---:");
+  printf("| %-30s | %13s | %9s | %7s | %8s | %18s | %9s |\n", "---", "---:", "---:", "---:", "---:", "---:", "---:");
   if (strcmp(mix, "q4_k_m")) rc |= run(dir, shape, 0, pp, tg, depth, threads, reps, bw);
   if (strcmp(mix, "q8_0")) rc |= run(dir, shape, 1, pp, tg, depth, threads, reps, bw);
   return rc;

@@ -13,10 +13,12 @@
 
 enum { V = DQ_BENCH_VOCAB, CTX = DQ_BENCH_CTX_TRAIN };
 
-typedef struct shape { const char *name; int E, L, H, HKV, F; } shape;
+/* hd 0: E / H. qwen3: no biases, Q/K head norms, heads of 128. */
+typedef struct shape { const char *name; int E, L, H, HKV, F, hd, qwen3; } shape;
 static const shape g_shapes[] = {
-  { "0.5b", 896, 24, 14, 2, 4864 },  /* Qwen2.5-0.5B */
-  { "1.5b", 1536, 28, 12, 2, 8960 }, /* Qwen2.5-1.5B */
+  { "0.5b", 896, 24, 14, 2, 4864, 0, 0 },          /* Qwen2.5-0.5B */
+  { "1.5b", 1536, 28, 12, 2, 8960, 0, 0 },         /* Qwen2.5-1.5B */
+  { "qwen3-0.6b", 1024, 28, 16, 8, 3072, 128, 1 }, /* Qwen3-0.6B */
 };
 
 double dq_bench_now(void)
@@ -138,23 +140,30 @@ static int q4km_type(int want, int n_in)
 
 static int write_model(const char *path, const shape *sh, int q4km)
 {
-  const int E = sh->E, L = sh->L, H = sh->H, HKV = sh->HKV, F = sh->F;
+  const int E = sh->E, L = sh->L, H = sh->H, HKV = sh->HKV, F = sh->F, hd = sh->hd ? sh->hd : E / H;
+  const char *arch = sh->qwen3 ? "qwen3" : "qwen2";
   dq_gw *w = dq_gw_new();
   uint64_t rng = 1234;
   int rc = 0;
   char nm[64], gname[64];
   if (!w) return DOCQ_ENOMEM;
-  snprintf(gname, sizeof gname, "qwen2.5-%s-shape %s", sh->name, q4km ? "Q4_K_M" : "Q8_0");
-  if ((rc = dq_gw_add_str(w, "general.architecture", "qwen2")) < 0 ||
+  snprintf(gname, sizeof gname, "%s%s-shape %s", sh->qwen3 ? "" : "qwen2.5-", sh->name, q4km ? "Q4_K_M" : "Q8_0");
+  char k[96];
+#define K(suffix) (snprintf(k, sizeof k, "%s." suffix, arch), k)
+  if ((rc = dq_gw_add_str(w, "general.architecture", arch)) < 0 ||
       (rc = dq_gw_add_str(w, "general.name", gname)) < 0 ||
-      (rc = dq_gw_add_u32(w, "qwen2.context_length", CTX)) < 0 || (rc = dq_gw_add_u32(w, "qwen2.embedding_length", E)) < 0 ||
-      (rc = dq_gw_add_u32(w, "qwen2.block_count", L)) < 0 || (rc = dq_gw_add_u32(w, "qwen2.feed_forward_length", F)) < 0 ||
-      (rc = dq_gw_add_u32(w, "qwen2.attention.head_count", H)) < 0 ||
-      (rc = dq_gw_add_u32(w, "qwen2.attention.head_count_kv", HKV)) < 0 ||
-      (rc = dq_gw_add_f32(w, "qwen2.attention.layer_norm_rms_epsilon", 1e-6f)) < 0 ||
-      (rc = dq_gw_add_f32(w, "qwen2.rope.freq_base", 1e6f)) < 0 || (rc = add_tokenizer(w)) < 0)
+      (rc = dq_gw_add_u32(w, K("context_length"), CTX)) < 0 || (rc = dq_gw_add_u32(w, K("embedding_length"), E)) < 0 ||
+      (rc = dq_gw_add_u32(w, K("block_count"), L)) < 0 || (rc = dq_gw_add_u32(w, K("feed_forward_length"), F)) < 0 ||
+      (rc = dq_gw_add_u32(w, K("attention.head_count"), H)) < 0 ||
+      (rc = dq_gw_add_u32(w, K("attention.head_count_kv"), HKV)) < 0 ||
+      (rc = dq_gw_add_f32(w, K("attention.layer_norm_rms_epsilon"), 1e-6f)) < 0 ||
+      (rc = dq_gw_add_f32(w, K("rope.freq_base"), 1e6f)) < 0)
     goto done;
-  const int hd = E / H;
+  if (sh->hd && ((rc = dq_gw_add_u32(w, K("attention.key_length"), hd)) < 0 ||
+                 (rc = dq_gw_add_u32(w, K("attention.value_length"), hd)) < 0))
+    goto done;
+#undef K
+  if ((rc = add_tokenizer(w)) < 0) goto done;
   /* tied embeddings: the embedding matrix is the output one, Q6_K in Q4_K_M */
   if ((rc = add(w, &rng, "token_embd.weight", q4km ? q4km_type(DQ_T_Q6_K, E) : DQ_T_Q8_0, E, V, 0, 1.0f)) < 0) goto done;
   for (int i = 0; i < L && rc == 0; i++) {
@@ -162,15 +171,26 @@ static int write_model(const char *path, const shape *sh, int q4km)
     const int t_v = q4km ? q4km_type(more_bits(i, L) ? DQ_T_Q6_K : DQ_T_Q4_K, E) : DQ_T_Q8_0;
     const int t_down = q4km ? q4km_type(more_bits(i, L) ? DQ_T_Q6_K : DQ_T_Q4_K, F) : DQ_T_Q8_0;
 #define N(x) (snprintf(nm, sizeof nm, "blk.%d." x, i), nm)
-    if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("attn_q.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("attn_q.bias"), DQ_T_F32, E, 1, 0, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("attn_k.weight"), t_small, E, HKV * hd, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("attn_k.bias"), DQ_T_F32, HKV * hd, 1, 0, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("attn_v.weight"), t_v, E, HKV * hd, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("attn_v.bias"), DQ_T_F32, HKV * hd, 1, 0, 0.1f)) < 0 ||
-        (rc = add(w, &rng, N("attn_output.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
-        (rc = add(w, &rng, N("ffn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
+    if (sh->qwen3) { /* as qwen2 below, without biases and with the head norms (Q/O rows of H * hd) */
+      const int t_o = q4km ? q4km_type(DQ_T_Q4_K, H * hd) : DQ_T_Q8_0;
+      if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
+          (rc = add(w, &rng, N("attn_q.weight"), t_small, E, H * hd, 0, 0.05f)) < 0 ||
+          (rc = add(w, &rng, N("attn_k.weight"), t_small, E, HKV * hd, 0, 0.05f)) < 0 ||
+          (rc = add(w, &rng, N("attn_v.weight"), t_v, E, HKV * hd, 0, 0.05f)) < 0 ||
+          (rc = add(w, &rng, N("attn_q_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0 ||
+          (rc = add(w, &rng, N("attn_k_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0 ||
+          (rc = add(w, &rng, N("attn_output.weight"), t_o, H * hd, E, 0, 0.05f)) < 0)
+        goto done;
+    } else if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
+               (rc = add(w, &rng, N("attn_q.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
+               (rc = add(w, &rng, N("attn_q.bias"), DQ_T_F32, E, 1, 0, 0.1f)) < 0 ||
+               (rc = add(w, &rng, N("attn_k.weight"), t_small, E, HKV * hd, 0, 0.05f)) < 0 ||
+               (rc = add(w, &rng, N("attn_k.bias"), DQ_T_F32, HKV * hd, 1, 0, 0.1f)) < 0 ||
+               (rc = add(w, &rng, N("attn_v.weight"), t_v, E, HKV * hd, 0, 0.05f)) < 0 ||
+               (rc = add(w, &rng, N("attn_v.bias"), DQ_T_F32, HKV * hd, 1, 0, 0.1f)) < 0 ||
+               (rc = add(w, &rng, N("attn_output.weight"), t_small, E, E, 0, 0.05f)) < 0)
+      goto done;
+    if ((rc = add(w, &rng, N("ffn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
         (rc = add(w, &rng, N("ffn_gate.weight"), t_small, E, F, 0, 0.05f)) < 0 ||
         (rc = add(w, &rng, N("ffn_up.weight"), t_small, E, F, 0, 0.05f)) < 0 ||
         (rc = add(w, &rng, N("ffn_down.weight"), t_down, F, E, 0, 0.02f)) < 0)
@@ -201,9 +221,10 @@ int dq_bench_model_file(const char *dir, const char *shape_name, int q4km, char 
   const shape *sh = NULL;
   for (size_t i = 0; i < sizeof g_shapes / sizeof *g_shapes; i++)
     if (!strcmp(g_shapes[i].name, shape_name)) sh = &g_shapes[i];
-  if (!sh) return dq_err_set(DOCQ_EINVAL, "unknown model shape '%s' (0.5b or 1.5b)", shape_name);
+  if (!sh) return dq_err_set(DOCQ_EINVAL, "unknown model shape '%s' (0.5b, 1.5b or qwen3-0.6b)", shape_name);
   struct stat st;
-  snprintf(path, cap, "%s/docq-bench-qwen2.5-%s-%s-v2.gguf", dir, sh->name, q4km ? "q4_k_m" : "q8_0");
+  snprintf(path, cap, "%s/docq-bench-%s%s-%s-v2.gguf", dir, sh->qwen3 ? "" : "qwen2.5-", sh->name,
+           q4km ? "q4_k_m" : "q8_0");
   if (stat(path, &st) == 0) return 0;
   fprintf(stderr, "writing %s ...\n", path);
   const double t0 = dq_bench_now();

@@ -1,8 +1,10 @@
-/* The Qwen2.5-shaped random models shared by the engine benchmarks
+/* The Qwen-shaped random models shared by the engine benchmarks
  * (bench_engine, bench_longctx), written with the test GGUF writer:
  *   0.5b: n_embd 896, 24 layers, 14 heads, 2 KV heads, n_ff 4864
  *   1.5b: n_embd 1536, 28 layers, 12 heads, 2 KV heads, n_ff 8960
- * (head_dim 64, Q/K/V biases, vocab 151936, tied embeddings),
+ * (Qwen2.5: head_dim 64, Q/K/V biases, vocab 151936, tied embeddings),
+ *   qwen3-0.6b: n_embd 1024, 28 layers, 16 heads, 8 KV heads of 128, n_ff
+ *   3072 (Qwen3-0.6B: no biases, Q/K head norms, tied embeddings),
  * in two mixes:
  *   Q8_0   : every matrix Q8_0 (as llama.cpp's Q8_0 file)
  *   Q4_K_M : llama.cpp's Q4_K_M rules for the shape: Q4_K, with Q6_K for
@@ -22,8 +24,9 @@
 
 enum { DQ_BENCH_VOCAB = 151936, DQ_BENCH_CTX_TRAIN = 32768 };
 
-/* The path of the model file of shape ("0.5b" or "1.5b") and mix under dir
- * (docq-bench-qwen2.5-<shape>-{q8_0,q4_k_m}-v2.gguf), written first when it
+/* The path of the model file of shape ("0.5b", "1.5b" or "qwen3-0.6b") and
+ * mix under dir (docq-bench-qwen2.5-<shape>-{q8_0,q4_k_m}-v2.gguf, for
+ * Qwen3 docq-bench-qwen3-0.6b-...), written first when it
  * does not exist (~20 s for 0.5b; progress on stderr). Returns 0, or a
  * negative DOCQ_E* code (message in dq_err_msg()), DOCQ_EINVAL for an
  * unknown shape. */
