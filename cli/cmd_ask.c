@@ -37,8 +37,12 @@ static void usage(FILE *f)
         "                   conservative estimate; the answer stays extractive\n"
         "  --chat-template NAME  with --model: the prompt format when the file's template is\n"
         "                   missing or not recognized (docq model info names the one used):\n"
-        "                   chatml, qwen3, llama3, llama2, mistral, zephyr, phi3 or plain\n"
-        "  -n N             answer length in tokens with a model (default 256)\n"
+        "                   chatml, qwen3, chatml-think, llama3, llama2, mistral, zephyr,\n"
+        "                   phi3, deepseek, deepseek-r1 or plain\n"
+        "  -n N             answer length in tokens with a model (default 256); a reasoning\n"
+        "                   model's thinking counts too: give such models 1000 or more\n"
+        "  --show-thinking  print a reasoning model's thinking on stderr as it is written\n"
+        "                   (otherwise a terminal shows only how long it has been thinking)\n"
         "  --temp T         sampling temperature (default 0.7; 0 = greedy)\n"
         "  --seed S         sampling seed\n"
         "  -t N             threads (default: all cores)\n"
@@ -51,9 +55,43 @@ static void usage(FILE *f)
 
 static int g_streamed; /* some of the answer is on stdout */
 
+/* A reasoning model's thinking (docq_ask_options.on_reasoning): shown as it
+ * is written with --show-thinking, else as a line on a terminal saying for
+ * how long, cleared when the answer starts. */
+static struct {
+  int show, tty, line;
+  double t0, last;
+  size_t chars;
+} g_think;
+
+static int on_thinking(const char *utf8, size_t len, void *payload)
+{
+  (void)payload;
+  const double now = cli_now();
+  if (!g_think.t0) g_think.t0 = now;
+  for (size_t i = 0; i < len; i++) g_think.chars += ((unsigned char)utf8[i] & 0xC0) != 0x80;
+  if (g_think.show) {
+    fwrite(utf8, 1, len, stderr);
+  } else if (g_think.tty && now - g_think.last >= 0.25) {
+    fprintf(stderr, "\r\033[Kthinking: %zu characters, %.0f s", g_think.chars, now - g_think.t0);
+    g_think.line = 1;
+    g_think.last = now;
+  }
+  return 0;
+}
+
+static void thinking_done(void)
+{
+  if (g_think.line) fputs("\r\033[K", stderr);
+  else if (g_think.show && g_think.chars) fputs("\n\n", stderr);
+  g_think.line = 0;
+  g_think.chars = 0; /* shown once */
+}
+
 static int stream_token(const char *utf8, size_t len, void *payload)
 {
   (void)payload;
+  if (!g_streamed) thinking_done();
   g_streamed = 1;
   fwrite(utf8, 1, len, stdout);
   fflush(stdout);
@@ -95,6 +133,11 @@ static void print_json(const char *question, const docq_answer *a, const char *o
   cli_json_str(stdout, question);
   printf(",\"answer\":");
   cli_json_str(stdout, docq_answer_text(a));
+  if (*docq_answer_reasoning(a)) { /* a reasoning model's thinking */
+    printf(",\"reasoning\":");
+    cli_json_str(stdout, docq_answer_reasoning(a));
+    printf(",\"unfinished_reasoning\":%s", docq_answer_unfinished_reasoning(a) ? "true" : "false");
+  }
   printf(",\"found\":%s,\"score\":%.4f,\"weak\":%s,\"order\":\"%s\",\"budget\":%u,\"prompt_tokens\":%u,"
          "\"citations\":[",
          docq_answer_found(a) ? "true" : "false", docq_answer_score(a), docq_answer_weak(a) ? "true" : "false", order, budget,
@@ -182,6 +225,8 @@ int cmd_ask(int argc, char **argv)
       ao.search.feedback = 0;
     } else if (!strcmp(a, "--show-prompt")) {
       show_prompt = 1;
+    } else if (!strcmp(a, "--show-thinking")) {
+      g_think.show = 1;
     } else if (!strcmp(a, "--model") || !strcmp(a, "-m")) {
       if (!has) goto missing;
       model_path = argv[++i];
@@ -258,7 +303,11 @@ int cmd_ask(int argc, char **argv)
       return EXIT_USAGE;
     }
     ao.model = model;
-    if (!g_cli.json) ao.gen.on_token = stream_token; /* the answer appears as it is generated */
+    if (!g_cli.json) {
+      ao.gen.on_token = stream_token; /* the answer appears as it is generated */
+      ao.on_reasoning = on_thinking;
+      g_think.tty = cli_tty();
+    }
   } else if (tok_path) {
     /* counting only: the answer stays extractive */
     int mrc = docq_model_load_info(&model, tok_path);
@@ -277,6 +326,7 @@ int cmd_ask(int argc, char **argv)
   int rc = docq_ask(&ans, db, q, &ao);
   const double t_end = cli_now();
   cli_prompt_clear(&pui);
+  thinking_done();
   if (rc == DOCQ_ECANCELED && !g_cli.json) {
     /* Ctrl-C: a streamed answer stops where it was */
     if (g_streamed) printf("\n");
@@ -300,7 +350,9 @@ int cmd_ask(int argc, char **argv)
   if (g_cli.json) {
     print_json(q, ans, order_name, budget, &pui, t_end);
   } else {
-    if (docq_answer_found(ans)) {
+    if (docq_answer_found(ans) && docq_answer_unfinished_reasoning(ans)) {
+      printf("(no answer: the model was still thinking when it stopped)\n");
+    } else if (docq_answer_found(ans)) {
       if (ao.model) printf("\n"); /* the text was streamed */
       else if (docq_answer_weak(ans))
         printf("Weak match (these sentences share only part of the question; the documents may not answer it):\n%s\n",
@@ -341,8 +393,12 @@ int cmd_ask(int argc, char **argv)
     /* (not DOCQ_STOP_CONTEXT: ask sizes the context for the prompt and -n tokens) */
     if (docq_answer_generation(ans, &g) == 0 && g.stop == DOCQ_STOP_LENGTH && !g_cli.quiet) {
       fflush(stdout);
-      fprintf(stderr, "(the answer stopped at %zu tokens, the most -n allows, and may be cut short; -n N allows more)\n",
-              g.generated_tokens);
+      if (docq_answer_unfinished_reasoning(ans))
+        fprintf(stderr, "(the model was still thinking after %zu tokens, the most -n allows, so it gave no answer; "
+                "reasoning models often need -n 1000 or more)\n", g.generated_tokens);
+      else
+        fprintf(stderr, "(the answer stopped at %zu tokens, the most -n allows, and may be cut short; -n N allows "
+                "more)\n", g.generated_tokens);
     }
     if (show_prompt) printf("\n--- prompt ---\n%s\n", docq_answer_prompt(ans));
   }

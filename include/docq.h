@@ -574,8 +574,9 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
 /* Version 2: the embedded search options grew (version 2 of those); a
  * version-1 struct is refused with DOCQ_EVERSION: rebuild against this header.
  * Version 3 added `tokenizer`, version 4 `chat_template`, version 5
- * `on_prompt`; an older caller still works (what its struct lacks is NULL). */
-#define DOCQ_ASK_OPTIONS_VERSION 5
+ * `on_prompt`, version 6 `on_reasoning`; an older caller still works (what
+ * its struct lacks is NULL). */
+#define DOCQ_ASK_OPTIONS_VERSION 6
 typedef struct docq_ask_options {
   unsigned int version;
   docq_search_options search; /* retrieval settings (k defaults to 20 for ask) */
@@ -592,8 +593,9 @@ typedef struct docq_ask_options {
   const docq_model *tokenizer;
   /* With `model` (version 4): the chat template by name, for a file whose
    * tokenizer.chat_template is missing or not recognized: chatml, qwen3
-   * (ChatML answering without a think block), llama3, llama2, mistral,
-   * zephyr, phi3 or plain. NULL or "": the file's own (its
+   * (ChatML answering without a think block), chatml-think (ChatML opening
+   * one: QwQ, Qwen3 thinking), llama3, llama2, mistral, zephyr, phi3,
+   * deepseek, deepseek-r1 (opening a think block) or plain. NULL or "": the file's own (its
    * template recognized, else ChatML when the vocabulary has <|im_start|>,
    * else plain; docq_model_describe names it). An unknown name: DOCQ_EINVAL. */
   const char *chat_template;
@@ -601,6 +603,14 @@ typedef struct docq_ask_options {
    * docq_ctx_set_prompt_progress; non-zero cancels. May be NULL. */
   docq_prompt_progress_cb on_prompt;
   void *prompt_payload;
+  /* With `model` (version 6): a reasoning model's thinking. Models such as
+   * the DeepSeek-R1 distills, QwQ and Qwen3 in thinking mode write
+   * "<think>...</think>" before the answer; that part is kept out of
+   * gen.on_token and docq_answer_text, and streamed here instead (whole
+   * UTF-8 characters; non-zero stops, as gen.on_token). It counts against
+   * gen.n_predict: give such models 1000 tokens or more. May be NULL. */
+  int (*on_reasoning)(const char *utf8, size_t len, void *payload);
+  void *reasoning_payload;
 } docq_ask_options;
 
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version);
@@ -621,7 +631,8 @@ typedef struct docq_passage {
  * with citations. Nothing is dropped silently: see docq_answer_left_out. */
 DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, const docq_ask_options *opts);
 
-/* The answer text (with [n] citations), borrowed. "" when nothing relevant was found.
+/* The answer text (with [n] citations), borrowed. "" when nothing relevant was found
+ * (and when a reasoning model was still thinking at gen.n_predict tokens).
  * Without a model: sentences joined by spaces, except that a Markdown code example a
  * sentence introduces follows it on its own lines (a blank line before and after). */
 DOCQ_API const char *docq_answer_text(const docq_answer *a);
@@ -657,6 +668,13 @@ DOCQ_API const char *docq_answer_context(const docq_answer *a);
  * means it reached gen.n_predict and may be cut short. Zeros (DOCQ_STOP_NONE)
  * for an extractive answer. */
 DOCQ_API int docq_answer_generation(const docq_answer *a, docq_gen_info *out);
+/* With a reasoning model: its thinking, without the <think> tags (see
+ * docq_ask_options.on_reasoning), borrowed; "" otherwise. */
+DOCQ_API const char *docq_answer_reasoning(const docq_answer *a);
+/* 1 when the model was still thinking when its answer ended (it reached
+ * gen.n_predict, or the context filled, or it was stopped): there is then
+ * no answer text; give it more tokens. 0 otherwise. */
+DOCQ_API int docq_answer_unfinished_reasoning(const docq_answer *a);
 DOCQ_API void docq_answer_free(docq_answer *a);
 
 /* ---- embeddings ------------------------------------------------------------------------- */

@@ -30,6 +30,8 @@ struct docq_answer {
   size_t left_out;
   int best_left_rank;
   docq_gen_info gen;   /* with a model: how its answer ended */
+  char *reasoning;     /* with a reasoning model: its thinking (NULL: none) */
+  int unfinished_reasoning;
 };
 
 /* The size of a docq_ask_options of `version` (2..current): where the
@@ -40,6 +42,7 @@ static size_t ask_options_size(unsigned version)
   case 2: return offsetof(docq_ask_options, tokenizer);
   case 3: return offsetof(docq_ask_options, chat_template);
   case 4: return offsetof(docq_ask_options, on_prompt);
+  case 5: return offsetof(docq_ask_options, on_reasoning);
   default: return sizeof(docq_ask_options);
   }
 }
@@ -65,6 +68,8 @@ DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
   d.chat_template = NULL;
   d.on_prompt = NULL;
   d.prompt_payload = NULL;
+  d.on_reasoning = NULL;
+  d.reasoning_payload = NULL;
   /* an older caller's struct ends before the fields added since */
   memcpy(opts, &d, ask_options_size(version));
   return 0;
@@ -76,6 +81,7 @@ DOCQ_API void docq_answer_free(docq_answer *a)
   docq_results_free(a->res);
   dq_free(a->pass);
   dq_free(a->text);
+  dq_free(a->reasoning);
   dq_free(a->prompt);
   dq_free(a);
 }
@@ -177,12 +183,22 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
     if (!pk.n) {
       a->text = dq_strdup("No passage in the index answers this question.");
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
-    } else if ((rc = dq_ask_model_answer(opts->model, &chat, a->prompt,
-                                         opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256, &opts->gen,
-                                         opts->on_prompt, opts->prompt_payload, &db->interrupted, &a->text,
-                                         a->context, sizeof a->context, &a->gen)) < 0) {
-      if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");
-      goto done;
+    } else {
+      dq_ask_model_req req = { &chat, a->prompt, opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256,
+                               &opts->gen, opts->on_prompt, opts->prompt_payload, opts->on_reasoning,
+                               opts->reasoning_payload, &db->interrupted };
+      dq_ask_model_out mo;
+      if ((rc = dq_ask_model_answer(opts->model, &req, &mo)) < 0) {
+        dq_free(mo.text);
+        dq_free(mo.reasoning);
+        if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");
+        goto done;
+      }
+      a->text = mo.text;
+      a->reasoning = mo.reasoning;
+      a->unfinished_reasoning = mo.unfinished_reasoning;
+      a->gen = mo.info;
+      memcpy(a->context, mo.ctx, sizeof a->context);
     }
     *out = a;
     a = NULL;
@@ -231,3 +247,5 @@ DOCQ_API const char *docq_answer_prompt(const docq_answer *a) { return a && a->p
 DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a) { return a ? a->prompt_tokens : 0; }
 DOCQ_API unsigned docq_answer_budget(const docq_answer *a) { return a ? a->budget : 0; }
 DOCQ_API const char *docq_answer_context(const docq_answer *a) { return a ? a->context : ""; }
+DOCQ_API const char *docq_answer_reasoning(const docq_answer *a) { return a && a->reasoning ? a->reasoning : ""; }
+DOCQ_API int docq_answer_unfinished_reasoning(const docq_answer *a) { return a ? a->unfinished_reasoning : 0; }

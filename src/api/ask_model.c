@@ -11,6 +11,7 @@
 
 #include "api/ask_model.h"
 #include "api/model_internal.h"
+#include "engine/think.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -77,26 +78,39 @@ int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out)
     return 0;
   }
   if (dq_chat_by_name(out, name) < 0)
-    return dq_err_set(DOCQ_EINVAL,
-                      "ask: chat template '%s' unknown (chatml, qwen3, llama3, llama2, mistral, zephyr, phi3, plain)", name);
+    return dq_err_set(DOCQ_EINVAL, "ask: chat template '%s' unknown (%s)", name, dq_chat_names());
   return 0;
 }
 
-int dq_ask_model_answer(const docq_model *m, const dq_chat *chat, const char *prompt, unsigned answer_tokens,
-                        const docq_gen_options *gen, docq_prompt_progress_cb on_prompt, void *prompt_payload,
-                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap,
-                        docq_gen_info *info)
+/* The think filter's answer side: the caller's on_token. */
+static int to_caller(const char *s, size_t n, void *p)
 {
-  DQ_ASSERT_ARG(m && chat && prompt && gen && out_text && info);
-  *out_text = NULL;
-  memset(info, 0, sizeof *info);
-  if (ctx_desc && desc_cap) ctx_desc[0] = 0;
-  dq_chat_msg msgs[2] = {{"system", k_system}, {"user", prompt}};
-  char *formatted = NULL;
+  const docq_gen_options *g = p;
+  return g->on_token ? g->on_token(s, n, g->payload) : 0;
+}
+
+/* docq_generate's on_token: everything goes through the think filter. */
+static int to_filter(const char *s, size_t n, void *p)
+{
+  return dq_think_feed(p, s, n);
+}
+
+int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask_model_out *out)
+{
+  DQ_ASSERT_ARG(m && req && req->chat && req->prompt && req->gen && out);
+  memset(out, 0, sizeof *out);
+  dq_chat_msg msgs[2] = {{"system", k_system}, {"user", req->prompt}};
+  char *formatted = NULL, *raw = NULL;
   size_t flen = 0;
   docq_ctx *c = NULL;
-  int rc = dq_chat_format_tok(chat, m->tok, msgs, 2, 1, &formatted, &flen);
-  if (rc) return rc;
+  dq_think think;
+  dq_think_init(&think, (req->chat->flags & DQ_CHAT_F_THINK) != 0);
+  think.on_answer = to_caller;
+  think.answer_payload = (void *)req->gen;
+  think.on_reasoning = req->on_reasoning;
+  think.reasoning_payload = req->reasoning_payload;
+  int rc = dq_chat_format_tok(req->chat, m->tok, msgs, 2, 1, &formatted, &flen);
+  if (rc) goto done;
   /* Per request: the exact length of this prompt plus the answer decides the
    * context and, beyond the original training length, the RoPE extension
    * (smallest YaRN factor that fits, or the file's own method). */
@@ -104,21 +118,31 @@ int dq_ask_model_answer(const docq_model *m, const dq_chat *chat, const char *pr
   if (n_prompt < 0) { rc = (int)n_prompt; goto done; }
   docq_ctx_options co;
   docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
-  co.n_threads = gen->n_threads;
-  if ((rc = docq_ctx_options_fit(m, (size_t)n_prompt + answer_tokens + 8, &co, ctx_desc, desc_cap)) < 0) goto done;
-  if (ctx_desc && desc_cap) { /* and the prompt format */
-    size_t used = strlen(ctx_desc);
-    snprintf(ctx_desc + used, desc_cap - used, "; chat template %s", dq_chat_label(chat));
-  }
+  co.n_threads = req->gen->n_threads;
+  if ((rc = docq_ctx_options_fit(m, (size_t)n_prompt + req->answer_tokens + 8, &co, out->ctx, sizeof out->ctx)) < 0)
+    goto done;
+  size_t used = strlen(out->ctx); /* and the prompt format */
+  snprintf(out->ctx + used, sizeof out->ctx - used, "; chat template %s", dq_chat_label(req->chat));
   if ((rc = docq_ctx_new_ext(&c, m, &co)) == 0) {
-    c->also_interrupted = interrupt;
-    docq_ctx_set_prompt_progress(c, on_prompt, prompt_payload);
-    docq_gen_options g = *gen;
+    c->also_interrupted = req->interrupt;
+    docq_ctx_set_prompt_progress(c, req->on_prompt, req->prompt_payload);
+    docq_gen_options g = *req->gen;
     g.parse_special = 1; /* the template's markers are special tokens */
-    rc = docq_generate(c, formatted, &g, out_text);
-    docq_ctx_last_generation(c, info);
+    g.on_token = to_filter;
+    g.payload = &think;
+    rc = docq_generate(c, formatted, &g, &raw);
+    docq_ctx_last_generation(c, &out->info);
+    if (rc == 0 && (rc = dq_think_finish(&think)) > 0)
+      rc = dq_err_set(DOCQ_ECANCELED, "generation stopped by the on_token callback");
+    if (think.hold.oom || think.answer.oom || think.reasoning.oom) rc = DOCQ_ENOMEM; /* the filter's, seen as a stop */
+    if (rc < 0) goto done;
+    out->unfinished_reasoning = dq_think_inside(&think);
+    if (!(out->text = dq_buf_detach(&think.answer)) && !(out->text = dq_strdup(""))) rc = DOCQ_ENOMEM;
+    if (think.reasoning.len && !(out->reasoning = dq_buf_detach(&think.reasoning))) rc = DOCQ_ENOMEM;
   }
 done:
+  dq_think_free(&think);
+  dq_free(raw);
   docq_ctx_free(c);
   dq_free(formatted);
   return rc;

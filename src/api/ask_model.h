@@ -20,17 +20,37 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
  * DOCQ_EINVAL naming the known ones for an unknown name. */
 int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out);
 
-/* Generate the answer to the packed prompt in chat template `chat`,
- * streaming through gen->on_token, in a context sized to this request (with
- * RoPE extension beyond the original length, chosen per request; the choice
- * is written to ctx_desc). A non-zero *interrupt (docq_interrupt on the
- * asking db) stops it, in the prompt or between tokens. *out_text: dq_free.
- * *info: how the generation ended (zeros when it did not start). on_prompt
- * (may be NULL) follows the reading of the prompt, as
- * docq_ctx_set_prompt_progress. */
-int dq_ask_model_answer(const docq_model *m, const dq_chat *chat, const char *prompt, unsigned answer_tokens,
-                        const docq_gen_options *gen, docq_prompt_progress_cb on_prompt, void *prompt_payload,
-                        volatile int *interrupt, char **out_text, char *ctx_desc, size_t desc_cap,
-                        docq_gen_info *info);
+/* One answer to generate: the packed prompt in chat template `chat`, with
+ * the caller's settings and callbacks (on_prompt follows the reading of the
+ * prompt, as docq_ctx_set_prompt_progress; on_reasoning gets a reasoning
+ * model's thinking; both may be NULL). A non-zero *interrupt (docq_interrupt
+ * on the asking db) stops it, in the prompt or between tokens. */
+typedef struct dq_ask_model_req {
+  const dq_chat *chat;
+  const char *prompt;
+  unsigned answer_tokens;
+  const docq_gen_options *gen;
+  docq_prompt_progress_cb on_prompt;
+  void *prompt_payload;
+  int (*on_reasoning)(const char *utf8, size_t len, void *payload);
+  void *reasoning_payload;
+  volatile int *interrupt;
+} dq_ask_model_req;
+
+/* What came of it. text / reasoning: dq_free (reasoning NULL when there was
+ * none); ctx: the context and RoPE extension chosen and the template; info:
+ * how the generation ended (zeros when it did not start). */
+typedef struct dq_ask_model_out {
+  char *text, *reasoning;
+  int unfinished_reasoning; /* still inside the think block when it ended */
+  char ctx[256];
+  docq_gen_info info;
+} dq_ask_model_out;
+
+/* Generate the answer, streaming the answer through gen->on_token, in a
+ * context sized to this request (with RoPE extension beyond the original
+ * length, chosen per request). A leading think block (engine/think.h) goes
+ * to on_reasoning and out->reasoning instead. */
+int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask_model_out *out);
 
 #endif

@@ -23,8 +23,11 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
   if (has(tmpl, len, "<|im_start|>")) {
     c.kind = DQ_CHAT_CHATML;
     if (has(tmpl, len, "enable_thinking")) c.flags |= DQ_CHAT_F_NOTHINK; /* Qwen3's switch */
-  }
-  else if (has(tmpl, len, "<|start_header_id|>")) c.kind = DQ_CHAT_LLAMA3;
+    else if (has(tmpl, len, "<|im_start|>assistant\\n<think>")) c.flags |= DQ_CHAT_F_THINK; /* QwQ, Qwen3 thinking */
+  } else if (has(tmpl, len, "<\uff5cUser\uff5c>") && has(tmpl, len, "<\uff5cAssistant\uff5c>")) {
+    c.kind = DQ_CHAT_DEEPSEEK; /* full-width bars, as DeepSeek writes them */
+    if (has(tmpl, len, "<\uff5cAssistant\uff5c><think>")) c.flags |= DQ_CHAT_F_THINK;
+  } else if (has(tmpl, len, "<|start_header_id|>")) c.kind = DQ_CHAT_LLAMA3;
   else if (has(tmpl, len, "[INST]")) {
     /* The variants, told apart as llama.cpp does. */
     if (has(tmpl, len, "<<SYS>>")) c.flags |= DQ_CHAT_F_SYS;
@@ -42,25 +45,33 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
 static const struct { const char *name; dq_chat c; } k_names[] = {
   {"chatml", {DQ_CHAT_CHATML, 0}},
   {"qwen3", {DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK}},
+  {"chatml-think", {DQ_CHAT_CHATML, DQ_CHAT_F_THINK}},
   {"llama3", {DQ_CHAT_LLAMA3, 0}},
   {"llama2", {DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP}},
   {"mistral", {DQ_CHAT_MISTRAL, 0}},
   {"zephyr", {DQ_CHAT_ZEPHYR, 0}},
   {"phi3", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END}},
+  {"deepseek", {DQ_CHAT_DEEPSEEK, 0}},
+  {"deepseek-r1", {DQ_CHAT_DEEPSEEK, DQ_CHAT_F_THINK}},
   {"plain", {DQ_CHAT_PLAIN, 0}},
 };
+
+const char *dq_chat_names(void)
+{
+  return "chatml, qwen3, chatml-think, llama3, llama2, mistral, zephyr, phi3, deepseek, deepseek-r1, plain";
+}
 
 int dq_chat_by_name(dq_chat *out, const char *name)
 {
   DQ_ASSERT_ARG(out && name);
   for (size_t i = 0; i < sizeof k_names / sizeof k_names[0]; i++)
     if (strcmp(k_names[i].name, name) == 0) { *out = k_names[i].c; return 0; }
-  return dq_err_set(DOCQ_ENOTFOUND, "chat template '%s' unknown (chatml, qwen3, llama3, llama2, mistral, zephyr, phi3, plain)", name);
+  return dq_err_set(DOCQ_ENOTFOUND, "chat template '%s' unknown (%s)", name, dq_chat_names());
 }
 
 const char *dq_chat_name(dq_chat_kind kind)
 {
-  static const char *names[] = {"none", "chatml", "llama3", "llama2", "mistral", "zephyr", "plain"};
+  static const char *names[] = {"none", "chatml", "llama3", "llama2", "mistral", "zephyr", "plain", "deepseek"};
   return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "none";
 }
 
@@ -68,6 +79,8 @@ const char *dq_chat_label(const dq_chat *c)
 {
   if (c->kind == DQ_CHAT_ZEPHYR && (c->flags & DQ_CHAT_F_END)) return "phi3";
   if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_NOTHINK)) return "qwen3";
+  if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_THINK)) return "chatml-think";
+  if (c->kind == DQ_CHAT_DEEPSEEK && (c->flags & DQ_CHAT_F_THINK)) return "deepseek-r1";
   return dq_chat_name(c->kind);
 }
 
@@ -148,7 +161,23 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
     if (gen) dq_buf_puts(&b, "<|im_start|>assistant\n");
     /* what Qwen3's template writes for enable_thinking = false */
     if (gen && (c->flags & DQ_CHAT_F_NOTHINK)) dq_buf_puts(&b, "<think>\n\n</think>\n\n");
+    if (gen && (c->flags & DQ_CHAT_F_THINK)) dq_buf_puts(&b, "<think>\n");
     break;
+  case DQ_CHAT_DEEPSEEK: { /* the system text first, as the template gathers it */
+    int first = 1;
+    for (size_t i = 0; i < n; i++)
+      if (!strcmp(msgs[i].role, "system")) {
+        dq_buf_printf(&b, "%s%s", first ? "" : "\n\n", msgs[i].content);
+        first = 0;
+      }
+    for (size_t i = 0; i < n; i++) {
+      if (!strcmp(msgs[i].role, "user")) dq_buf_printf(&b, "<\uff5cUser\uff5c>%s", msgs[i].content);
+      else if (!strcmp(msgs[i].role, "assistant"))
+        dq_buf_printf(&b, "<\uff5cAssistant\uff5c>%s<\uff5cend\u2581of\u2581sentence\uff5c>", msgs[i].content);
+    }
+    if (gen) dq_buf_puts(&b, c->flags & DQ_CHAT_F_THINK ? "<\uff5cAssistant\uff5c><think>\n" : "<\uff5cAssistant\uff5c>");
+    break;
+  }
   case DQ_CHAT_LLAMA3:
     for (size_t i = 0; i < n; i++) {
       dq_buf_printf(&b, "<|start_header_id|>%s<|end_header_id|>\n\n", msgs[i].role);

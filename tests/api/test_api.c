@@ -675,6 +675,96 @@ static void test_api__ask_chat_template(void **state)
   docq_db_free(db);
 }
 
+/* What a streaming callback received. */
+typedef struct text_sink {
+  char buf[4096];
+  size_t len;
+  int calls;
+} text_sink;
+
+static int sink_text(const char *s, size_t n, void *p)
+{
+  text_sink *k = p;
+  k->calls++;
+  if (k->len + n < sizeof k->buf) {
+    memcpy(k->buf + k->len, s, n);
+    k->len += n;
+    k->buf[k->len] = 0;
+  }
+  return 0;
+}
+
+/* A reasoning model's thinking (docq_ask_options.on_reasoning, version 6).
+ * With a template that opens the think block in the prompt (deepseek-r1,
+ * chatml-think), all the model writes before "</think>" is thinking. The
+ * random test model never writes "</think>", so within n_predict its whole
+ * text is thinking: it reaches on_reasoning and docq_answer_reasoning, never
+ * gen.on_token or docq_answer_text, and the answer is marked unfinished.
+ * With a template that opens none, nothing is taken for thinking. A
+ * version-5 caller (no on_reasoning) is still answered. */
+static void test_api__ask_reasoning(void **state)
+{
+  (void)state;
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  docq_db *db = index_new(files, 1);
+  docq_model *m = random_model();
+  const char *names[] = { "deepseek-r1", "chatml-think", "chatml" };
+  for (int i = 0; i < 3; i++) {
+    docq_ask_options ao;
+    assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+    assert_null(ao.on_reasoning);
+    ao.model = m;
+    ao.gen.temperature = 0;
+    ao.gen.n_predict = 8;
+    ao.chat_template = names[i];
+    text_sink think = {0}, answer = {0};
+    ao.on_reasoning = sink_text;
+    ao.reasoning_payload = &think;
+    ao.gen.on_token = sink_text;
+    ao.gen.payload = &answer;
+    docq_answer *a = NULL;
+    assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+    char want[64];
+    snprintf(want, sizeof want, "; chat template %s", names[i]);
+    assert_non_null(strstr(docq_answer_context(a), want));
+    docq_gen_info gi;
+    assert_int_equal(docq_answer_generation(a, &gi), 0);
+    assert_int_equal(gi.stop, DOCQ_STOP_LENGTH);
+    if (i < 2) {
+      assert_int_equal(answer.calls, 0);
+      assert_string_equal(docq_answer_text(a), "");
+      assert_string_equal(docq_answer_reasoning(a), think.buf);
+      assert_int_equal(docq_answer_unfinished_reasoning(a), 1);
+    } else {
+      assert_int_equal(think.calls, 0);
+      assert_string_equal(docq_answer_reasoning(a), "");
+      assert_string_equal(docq_answer_text(a), answer.buf);
+      assert_true(answer.len > 0);
+      assert_int_equal(docq_answer_unfinished_reasoning(a), 0);
+    }
+    docq_answer_free(a);
+  }
+  /* a version-5 caller's struct ends before on_reasoning */
+  const size_t v5_size = offsetof(docq_ask_options, on_reasoning);
+  docq_ask_options *v5 = malloc(v5_size);
+  assert_non_null(v5);
+  assert_int_equal(docq_ask_options_init(v5, 5), 0);
+  docq_ask_options tmp;
+  memcpy(&tmp, v5, v5_size);
+  tmp.model = m;
+  tmp.gen.temperature = 0;
+  tmp.gen.n_predict = 2;
+  tmp.chat_template = "deepseek-r1";
+  memcpy(v5, &tmp, v5_size);
+  docq_answer *a = NULL;
+  assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", v5), 0);
+  assert_int_equal(docq_answer_unfinished_reasoning(a), 1);
+  docq_answer_free(a);
+  free(v5);
+  docq_model_free(m);
+  docq_db_free(db);
+}
+
 /* docq_db_set_answer_model / docq_db_answer_model: recorded absolute, kept
  * across opens, forgotten with NULL; a missing file, a read-only index and a
  * short buffer are refused. */
@@ -1012,6 +1102,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__ask_reasoning, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__answer_model_setting, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_load_info, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__prompt_progress, setup, teardown),

@@ -59,7 +59,22 @@ check "--chat-template llama3 is the one used" 'printf "%s" "$j" | grep -q "\"co
 j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 2 --temp 0 "What happens after a crash?")
 check "without it, the file's (stories260K has none: plain)" 'printf "%s" "$j" | grep -q "; chat template plain\""'
 "$BIN" --db "$T/idx" ask --model "$M" --chat-template jinja "x" >/dev/null 2>"$T/err"; rc=$?
-check "an unknown --chat-template exits 1 naming the known ones" '[ $rc -eq 1 ] && grep -q "jinja.*unknown (chatml, qwen3, llama3" "$T/err"'
+check "an unknown --chat-template exits 1 naming the known ones" '[ $rc -eq 1 ] && grep -q "jinja.*unknown (chatml, qwen3, chatml-think, llama3" "$T/err"'
+# a reasoning model's thinking (--chat-template deepseek-r1 opens the think
+# block in the prompt; stories260K never closes it, so all it writes within
+# -n is thinking): no answer on stdout, a note saying why, the thinking in
+# --json and, with --show-thinking, on stderr
+"$BIN" --db "$T/idx" ask --model "$M" -n 6 --temp 0 --chat-template deepseek-r1 "What happens after a crash?" >"$T/out" 2>"$T/err"; rc=$?
+check "a model still thinking at -n: exit 0, no answer, a note" \
+  '[ $rc -eq 0 ] && grep -q "^(no answer: the model was still thinking" "$T/out" && grep -q "still thinking after 6 tokens.*-n 1000" "$T/err"'
+j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 6 --temp 0 --chat-template deepseek-r1 "What happens after a crash?")
+check "--json: the thinking apart from the (empty) answer" \
+  'printf "%s" "$j" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(not (d[\"answer\"] == \"\" and len(d[\"reasoning\"]) > 0 and d[\"unfinished_reasoning\"] is True))"'
+r=$(printf '%s' "$j" | python3 -c "import json,sys; print(json.load(sys.stdin)['reasoning'], end='')")
+"$BIN" --db "$T/idx" ask --model "$M" -n 6 --temp 0 --chat-template deepseek-r1 --show-thinking "What happens after a crash?" >/dev/null 2>"$T/err"
+check "--show-thinking writes the same thinking to stderr" 'grep -qF -- "$r" "$T/err"'
+j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 6 --temp 0 --chat-template chatml "What happens after a crash?")
+check "a template that opens no block: no reasoning field" '! printf "%s" "$j" | grep -q "\"reasoning\""'
 # the index's answer model (docq config model): ask uses it when neither
 # --model nor $DOCQ_MODEL names one; --no-model answers extractively
 out=$("$BIN" --db "$T/idx" config); rc=$?

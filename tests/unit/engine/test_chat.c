@@ -190,6 +190,59 @@ static void test_engine_chat__qwen3_answers_without_thinking(void **state)
   assert_string_equal(dq_chat_label(&c), "chatml");
 }
 
+/* Templates that open a think block for the answer: the DeepSeek-R1
+ * distills' (system text first, then <｜User｜> / <｜Assistant｜> turns, the
+ * generation prompt ending "<｜Assistant｜><think>\n") and QwQ / Qwen3
+ * thinking's ChatML ending "<|im_start|>assistant\n<think>\n". The expected
+ * strings are those templates rendered by hand on the conversation above
+ * (BOS left out); the template texts here are their distinctive parts. */
+static void test_engine_chat__templates_that_think(void **state)
+{
+  (void)state;
+  const char *r1 = "{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}{%- if message['role'] == 'user' %}"
+                   "{{'<\uff5cUser\uff5c>' + message['content']}}{%- endif %}{%- endfor %}"
+                   "{% if add_generation_prompt %}{{'<\uff5cAssistant\uff5c><think>\\n'}}{% endif %}";
+  const char *want_r1 =
+    "You are a helpful assistant<\uff5cUser\uff5c>Hello<\uff5cAssistant\uff5c>Hi there<\uff5cend\u2581of\u2581sentence\uff5c>"
+    "<\uff5cUser\uff5c>Who are you<\uff5cAssistant\uff5c>   I am an assistant   <\uff5cend\u2581of\u2581sentence\uff5c>"
+    "<\uff5cUser\uff5c>Another question<\uff5cAssistant\uff5c><think>\n";
+  check(r1, DQ_CHAT_DEEPSEEK, want_r1);
+  dq_chat c = dq_chat_detect(r1, strlen(r1));
+  assert_true(c.flags & DQ_CHAT_F_THINK);
+  assert_string_equal(dq_chat_label(&c), "deepseek-r1");
+  /* without the opening (DeepSeek V3 style), the turn starts bare */
+  const char *v3 = "{{'<\uff5cUser\uff5c>' + message['content']}}{{'<\uff5cAssistant\uff5c>'}}";
+  c = dq_chat_detect(v3, strlen(v3));
+  assert_int_equal(c.kind, DQ_CHAT_DEEPSEEK);
+  assert_string_equal(dq_chat_label(&c), "deepseek");
+  dq_chat_msg m[2] = {{"system", "S"}, {"user", "Q"}};
+  char *out;
+  assert_int_equal(dq_chat_format(&c, m, 2, 1, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, "S<\uff5cUser\uff5c>Q<\uff5cAssistant\uff5c>");
+  dq_free(out);
+
+  const char *qwq = "{%- if add_generation_prompt %}\n    {{- '<|im_start|>assistant\\n<think>\\n' }}\n{%- endif %}\n";
+  char want[1024];
+  snprintf(want, sizeof want, "%s<think>\n", want_chatml);
+  check(qwq, DQ_CHAT_CHATML, want);
+  c = dq_chat_detect(qwq, strlen(qwq));
+  assert_string_equal(dq_chat_label(&c), "chatml-think");
+
+  /* every name the messages list is taken */
+  char names[256];
+  snprintf(names, sizeof names, "%s", dq_chat_names());
+  int n_names = 0;
+  for (char *save = NULL, *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n_names++)
+    assert_int_equal(dq_chat_by_name(&c, t), 0);
+  assert_int_equal(n_names, 11);
+  /* every label names its format for an override */
+  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3"};
+  for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+    assert_int_equal(dq_chat_by_name(&c, labels[i]), 0);
+    assert_string_equal(dq_chat_label(&c), labels[i]);
+  }
+}
+
 static void test_engine_chat__generation_prompt_and_errors(void **state)
 {
   (void)state;
@@ -318,6 +371,7 @@ int main(void)
     cmocka_unit_test(test_engine_chat__official_formats),
     cmocka_unit_test(test_engine_chat__by_name),
     cmocka_unit_test(test_engine_chat__qwen3_answers_without_thinking),
+    cmocka_unit_test(test_engine_chat__templates_that_think),
     cmocka_unit_test(test_engine_chat__generation_prompt_and_errors),
     cmocka_unit_test(test_engine_chat__select_and_tokenize),
   };
