@@ -65,8 +65,7 @@ int cli_tty(void);
 typedef struct cli_prompt_ui {
   int tty;
   const char *echo;
-  double t0;      /* cli_now() when the reading began */
-  double t_read;  /* and when all of the prompt was in; 0 until then */
+  double t0;      /* cli_now() when the reading began (for the estimate) */
   int shown;
 } cli_prompt_ui;
 /* Seconds on a monotonic clock. */

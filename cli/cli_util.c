@@ -207,7 +207,6 @@ int cli_prompt_progress(size_t done, size_t total, void *payload)
     ui->shown = 1;
   }
   if (done == total) {
-    ui->t_read = now;
     cli_prompt_clear(ui);
     if (ui->echo) {
       fputs(ui->echo, stdout);

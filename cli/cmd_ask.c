@@ -121,8 +121,7 @@ static void print_source(const docq_passage *p)
   printf("%s:%u-%u\n", h->path, h->line_first, h->line_last);
 }
 
-static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget,
-                       const cli_prompt_ui *pui, double t_end)
+static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget)
 {
   static int cited[1024];
   size_t nc = citations(docq_answer_text(a), cited, 1024);
@@ -167,8 +166,10 @@ static void print_json(const char *question, const docq_answer *a, const char *o
   docq_gen_info g;
   if (docq_answer_generation(a, &g) == 0 && g.stop != DOCQ_STOP_NONE) /* a model's answer */
     printf(",\"generated_tokens\":%zu,\"stop\":\"%s\"", g.generated_tokens, cli_stop_name(g.stop));
-  if (pui->t_read > 0) /* reading the packed prompt, then writing the answer */
-    printf(",\"prompt_seconds\":%.3f,\"answer_seconds\":%.3f", pui->t_read - pui->t0, t_end - pui->t_read);
+  double prompt_s = 0, answer_s = 0;
+  docq_answer_timings(a, &prompt_s, &answer_s);
+  if (prompt_s > 0) /* reading the packed prompt, then writing the answer */
+    printf(",\"prompt_seconds\":%.3f,\"answer_seconds\":%.3f", prompt_s, answer_s);
   printf("}\n");
 }
 
@@ -324,7 +325,6 @@ int cmd_ask(int argc, char **argv)
   }
   docq_answer *ans = NULL;
   int rc = docq_ask(&ans, db, q, &ao);
-  const double t_end = cli_now();
   cli_prompt_clear(&pui);
   thinking_done();
   if (rc == DOCQ_ECANCELED && !g_cli.json) {
@@ -348,7 +348,7 @@ int cmd_ask(int argc, char **argv)
   int best = 0;
   docq_answer_left_out(ans, &lo, &best);
   if (g_cli.json) {
-    print_json(q, ans, order_name, budget, &pui, t_end);
+    print_json(q, ans, order_name, budget);
   } else {
     if (docq_answer_found(ans) && docq_answer_unfinished_reasoning(ans)) {
       printf("(no answer: the model was still thinking when it stopped)\n");

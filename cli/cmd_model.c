@@ -382,13 +382,15 @@ int cmd_generate(int argc, char **argv)
   cli_on_sigint_ctx(NULL);
   docq_gen_info g;
   docq_ctx_last_generation(c, &g);
+  double prompt_s = 0;
+  docq_ctx_last_timings(c, &prompt_s, NULL);
   docq_ctx_free(c);
   docq_model_free(m);
   const int interrupted = rc == DOCQ_ECANCELED && cli_interrupted();
   if (kept.oom) rc = DOCQ_ENOMEM;
   if (!g_cli.json) fputc('\n', stdout);
   else if (rc >= 0 || interrupted)
-    print_generate_json(prompt, &kept, &g, seconds, pui.t_read > 0 ? pui.t_read - pui.t0 : -1, interrupted);
+    print_generate_json(prompt, &kept, &g, seconds, prompt_s > 0 ? prompt_s : -1, interrupted);
   free(kept.buf);
   free(prompt_text);
   if (rc >= 0 && g.stop == DOCQ_STOP_CONTEXT && !g_cli.json && !g_cli.quiet) { /* the text was cut short */

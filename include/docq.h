@@ -446,6 +446,13 @@ typedef struct docq_gen_info {
  * from the thread that generates, after docq_generate returns. */
 DOCQ_API int docq_ctx_last_generation(const docq_ctx *c, docq_gen_info *out);
 
+/* The seconds the last docq_generate on c spent reading its prompt (prefill)
+ * and then writing its tokens (decode: from the prompt read to the end), by
+ * the monotonic clock: docq_gen_info's counts over them are the tokens/s.
+ * Either pointer may be NULL. Zeros before the first generation, or when it
+ * ended before the whole prompt was read. */
+DOCQ_API int docq_ctx_last_timings(const docq_ctx *c, double *prompt_seconds, double *gen_seconds);
+
 /* Ask a running docq_generate on `c` to stop as soon as it can: between the
  * prompt's batches (a long prompt need not finish) or between tokens; it then
  * returns DOCQ_ECANCELED. Safe from any thread and from a signal handler.
@@ -668,6 +675,10 @@ DOCQ_API const char *docq_answer_context(const docq_answer *a);
  * means it reached gen.n_predict and may be cut short. Zeros (DOCQ_STOP_NONE)
  * for an extractive answer. */
 DOCQ_API int docq_answer_generation(const docq_answer *a, docq_gen_info *out);
+/* With a model: seconds spent reading the packed prompt and writing the
+ * answer (docq_ctx_last_timings of its generation; thinking included).
+ * Zeros for an extractive answer. Either pointer may be NULL. */
+DOCQ_API int docq_answer_timings(const docq_answer *a, double *prompt_seconds, double *answer_seconds);
 /* With a reasoning model: its thinking, without the <think> tags (see
  * docq_ask_options.on_reasoning), borrowed; "" otherwise. */
 DOCQ_API const char *docq_answer_reasoning(const docq_answer *a);

@@ -31,6 +31,7 @@ struct docq_answer {
   int best_left_rank;
   docq_gen_info gen;   /* with a model: how its answer ended */
   char *reasoning;     /* with a reasoning model: its thinking (NULL: none) */
+  double prompt_s, gen_s; /* with a model: reading the prompt, writing the answer */
   int unfinished_reasoning;
 };
 
@@ -198,6 +199,8 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       a->reasoning = mo.reasoning;
       a->unfinished_reasoning = mo.unfinished_reasoning;
       a->gen = mo.info;
+      a->prompt_s = mo.prompt_s;
+      a->gen_s = mo.gen_s;
       memcpy(a->context, mo.ctx, sizeof a->context);
     }
     *out = a;
@@ -249,3 +252,11 @@ DOCQ_API unsigned docq_answer_budget(const docq_answer *a) { return a ? a->budge
 DOCQ_API const char *docq_answer_context(const docq_answer *a) { return a ? a->context : ""; }
 DOCQ_API const char *docq_answer_reasoning(const docq_answer *a) { return a && a->reasoning ? a->reasoning : ""; }
 DOCQ_API int docq_answer_unfinished_reasoning(const docq_answer *a) { return a ? a->unfinished_reasoning : 0; }
+
+DOCQ_API int docq_answer_timings(const docq_answer *a, double *prompt_seconds, double *answer_seconds)
+{
+  DQ_ASSERT_ARG(a);
+  if (prompt_seconds) *prompt_seconds = a->prompt_s;
+  if (answer_seconds) *answer_seconds = a->gen_s;
+  return 0;
+}

@@ -132,6 +132,7 @@ int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask
     g.payload = &think;
     rc = docq_generate(c, formatted, &g, &raw);
     docq_ctx_last_generation(c, &out->info);
+    docq_ctx_last_timings(c, &out->prompt_s, &out->gen_s);
     if (rc == 0 && (rc = dq_think_finish(&think)) > 0)
       rc = dq_err_set(DOCQ_ECANCELED, "generation stopped by the on_token callback");
     if (think.hold.oom || think.answer.oom || think.reasoning.oom) rc = DOCQ_ENOMEM; /* the filter's, seen as a stop */

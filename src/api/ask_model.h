@@ -45,6 +45,7 @@ typedef struct dq_ask_model_out {
   int unfinished_reasoning; /* still inside the think block when it ended */
   char ctx[256];
   docq_gen_info info;
+  double prompt_s, gen_s;   /* docq_ctx_last_timings */
 } dq_ask_model_out;
 
 /* Generate the answer, streaming the answer through gen->on_token, in a

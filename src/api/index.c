@@ -32,17 +32,11 @@
 #include "indexer/walk.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/clock.h"
 #include "util/mem.h"
 #include "util/sha256.h"
 
 /* ---- small helpers -------------------------------------------------------- */
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void json_escape(dq_buf *b, const char *s)
 {
@@ -273,7 +267,7 @@ static int progress(run *r, int force)
 {
   if (r->db->interrupted) return dq_err_set(DOCQ_ECANCELED, "indexing interrupted");
   if (!r->o->progress) return 0;
-  double t = now_s();
+  double t = dq_now();
   if (!force && t - r->last_progress < 0.1) return 0;
   r->last_progress = t;
   if (r->o->progress(&r->prog, r->o->payload))
@@ -553,7 +547,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
   r.max_bytes = opts->max_file_bytes ? opts->max_file_bytes : (64u << 20);
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.cv, NULL);
-  double t0 = now_s();
+  double t0 = dq_now();
   char **roots = NULL;
   pthread_t worker;
   int worker_started = 0;
@@ -663,7 +657,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
   r.prog.stage = DOCQ_STAGE_DONE;
   if (!rc) { int prc = progress(&r, 1); (void)prc; }
 
-  r.st.seconds = now_s() - t0;
+  r.st.seconds = dq_now() - t0;
   if (stats) *stats = r.st;
   for (size_t i = 0; i < r.n_items; i++) item_free(&r.items[i]);
   dq_free(r.items);

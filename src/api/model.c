@@ -20,6 +20,7 @@
 #include "engine/model.h"
 #include "engine/sample.h"
 #include "engine/tokenizer.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -707,6 +708,8 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   dq_fwd_reset(f);
   c->interrupted = 0;
   memset(&c->last, 0, sizeof c->last);
+  c->last_prompt_s = c->last_gen_s = 0;
+  double t_start = 0, t_read = 0;
   docq_stop why = DOCQ_STOP_LENGTH;
   size_t n_gen = 0;
 
@@ -737,8 +740,9 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   /* an interrupt is seen between the prompt's batches, not only after it */
   c->prompt_total = n_prompt;
   c->prompt_canceled = 0;
-  if ((rc = dq_fwd_eval_stop(f, ids, (int)n_prompt, NULL, ctx_stop, c)) == 0 && c->on_prompt &&
-      c->on_prompt(n_prompt, n_prompt, c->prompt_payload)) {
+  t_start = dq_now();
+  if ((rc = dq_fwd_eval_stop(f, ids, (int)n_prompt, NULL, ctx_stop, c)) == 0) t_read = dq_now();
+  if (rc == 0 && c->on_prompt && c->on_prompt(n_prompt, n_prompt, c->prompt_payload)) {
     c->prompt_canceled = 1;
     rc = DOCQ_ECANCELED;
   }
@@ -773,6 +777,10 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     if (!*out_text) rc = DOCQ_ENOMEM;
   }
 done:
+  if (t_read > 0) {
+    c->last_prompt_s = t_read - t_start;
+    c->last_gen_s = dq_now() - t_read;
+  }
   c->last.prompt_tokens = n_prompt;
   c->last.generated_tokens = n_gen;
   c->last.stop = rc == DOCQ_ECANCELED ? DOCQ_STOP_CANCELED : rc < 0 ? DOCQ_STOP_NONE : why;
@@ -786,5 +794,13 @@ DOCQ_API int docq_ctx_last_generation(const docq_ctx *c, docq_gen_info *out)
 {
   DQ_ASSERT_ARG(c && out);
   *out = c->last;
+  return 0;
+}
+
+DOCQ_API int docq_ctx_last_timings(const docq_ctx *c, double *prompt_seconds, double *gen_seconds)
+{
+  DQ_ASSERT_ARG(c);
+  if (prompt_seconds) *prompt_seconds = c->last_prompt_s;
+  if (gen_seconds) *gen_seconds = c->last_gen_s;
   return 0;
 }

@@ -25,6 +25,7 @@ struct docq_ctx {
   volatile int interrupted;        /* docq_ctx_interrupt(); cleared when docq_generate starts */
   volatile int *also_interrupted;  /* another flag that stops generation (docq_ask: its db's), or NULL */
   docq_gen_info last;              /* how the last docq_generate ended */
+  double last_prompt_s, last_gen_s; /* and its time reading the prompt, then writing */
   docq_prompt_progress_cb on_prompt; /* docq_ctx_set_prompt_progress, or NULL */
   void *prompt_payload;
   size_t prompt_total;             /* the running docq_generate's prompt tokens */

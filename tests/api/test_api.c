@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1089,6 +1090,67 @@ static void test_api__prompt_progress(void **state)
   docq_model_free(m);
 }
 
+static double mono_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* docq_ctx_last_timings / docq_answer_timings: zeros before a generation;
+ * then the prompt's reading and the writing, each positive, together within
+ * the call's wall time; zeros again when the generation stopped in its
+ * prompt; zeros for an extractive answer. */
+static void test_api__timings(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 2048), 0);
+  double ps = -1, gs = -1;
+  assert_int_equal(docq_ctx_last_timings(c, &ps, &gs), 0);
+  assert_true(ps == 0 && gs == 0);
+  char prompt[8192] = "";
+  for (int i = 0; i < 120; i++) strcat(prompt, "the cab sat ");
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.temperature = 0;
+  o.n_predict = 16;
+  const double t0 = mono_now();
+  assert_int_equal(docq_generate(c, prompt, &o, NULL), 0);
+  const double wall = mono_now() - t0;
+  assert_int_equal(docq_ctx_last_timings(c, &ps, &gs), 0);
+  assert_true(ps > 0 && gs > 0);
+  assert_true(ps + gs <= wall);
+  assert_int_equal(docq_ctx_last_timings(c, NULL, NULL), 0);
+  /* stopped while reading the prompt: no timings */
+  prompt_seen k = {.cancel_at = 2};
+  docq_ctx_set_prompt_progress(c, on_prompt_seen, &k);
+  assert_int_equal(docq_generate(c, prompt, &o, NULL), DOCQ_ECANCELED);
+  assert_int_equal(docq_ctx_last_timings(c, &ps, &gs), 0);
+  assert_true(ps == 0 && gs == 0);
+  docq_ctx_free(c);
+
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  docq_db *db = index_new(files, 1);
+  docq_ask_options ao;
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  ao.model = m;
+  ao.gen.temperature = 0;
+  ao.gen.n_predict = 4;
+  docq_answer *a = NULL;
+  assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+  assert_int_equal(docq_answer_timings(a, &ps, &gs), 0);
+  assert_true(ps > 0 && gs > 0);
+  docq_answer_free(a);
+  ao.model = NULL; /* extractive */
+  assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+  assert_int_equal(docq_answer_timings(a, &ps, &gs), 0);
+  assert_true(ps == 0 && gs == 0);
+  docq_answer_free(a);
+  docq_db_free(db);
+  docq_model_free(m);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1103,6 +1165,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_reasoning, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__timings, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__answer_model_setting, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_load_info, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__prompt_progress, setup, teardown),
