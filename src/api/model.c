@@ -495,6 +495,10 @@ static int ctx_stop(void *arg)
     c->prompt_canceled = 1;
     return 1;
   }
+  if (dq_gguf_check(c->model->m->gguf) < 0) { /* last, right before the weights are read: else SIGBUS */
+    c->file_cut = 1;
+    return 1;
+  }
   return 0;
 }
 
@@ -564,6 +568,7 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
     const int32_t *src = ids + (size_t)ci * N;
     memcpy(chunk, src, (size_t)N * sizeof *chunk);
     if (bos >= 0) chunk[0] = bos; /* position 0 is never scored */
+    if ((rc = dq_gguf_check(c->model->m->gguf)) < 0) goto done; /* cut while mapped: an error, not SIGBUS */
     dq_fwd_reset(f);
     const float *rows;
     if (!split) {
@@ -740,6 +745,7 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   /* an interrupt is seen between the prompt's batches, not only after it */
   c->prompt_total = n_prompt;
   c->prompt_canceled = 0;
+  c->file_cut = 0;
   t_start = dq_now();
   if ((rc = dq_fwd_eval_stop(f, ids, (int)n_prompt, NULL, ctx_stop, c)) == 0) t_read = dq_now();
   if (rc == 0 && c->on_prompt && c->on_prompt(n_prompt, n_prompt, c->prompt_payload)) {
@@ -747,7 +753,9 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     rc = DOCQ_ECANCELED;
   }
   if (rc < 0) {
-    if (rc == DOCQ_ECANCELED)
+    if (rc == DOCQ_ECANCELED && c->file_cut && dq_gguf_check(dm->m->gguf) < 0)
+      rc = DOCQ_EIO; /* the file shrank: dq_gguf_check's message */
+    else if (rc == DOCQ_ECANCELED)
       rc = dq_err_set(DOCQ_ECANCELED, c->prompt_canceled ? "generation canceled by the prompt progress callback"
                                                          : "generation interrupted");
     goto done;
@@ -768,6 +776,7 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     if (stopped) why = DOCQ_STOP_STRING;
     if (stopped || i + 1 == o->n_predict) break;
     if (f->n_past >= f->n_ctx) { why = DOCQ_STOP_CONTEXT; break; } /* the completion ends here */
+    if ((rc = dq_gguf_check(dm->m->gguf)) < 0) goto done; /* the weights are still all there */
     if ((rc = dq_fwd_eval(f, &t, 1, NULL)) < 0) goto done;
   }
   if ((rc = stream_emit(&s, 1)) < 0) goto done;

@@ -30,6 +30,7 @@ struct docq_ctx {
   void *prompt_payload;
   size_t prompt_total;             /* the running docq_generate's prompt tokens */
   int prompt_canceled;             /* on_prompt asked to stop */
+  int file_cut;                    /* the model file shrank under the prompt (dq_gguf_check) */
 };
 
 #endif

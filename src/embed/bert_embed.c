@@ -331,7 +331,8 @@ static int gguf_embed(dq_embedder *base, const char *const *texts, const size_t 
     if (len && (rc = tokenize(e, texts[i], len, &tk, &cap, &nt)) < 0) goto done;
     if (len && nt && (rc = plan_text(e, &p, i, tk, nt, is_query)) < 0) goto done;
   }
-  if ((rc = run_plan(e, &p, out)) < 0) goto done;
+  /* the model file cut while mapped (engine/gguf.h): an error, not SIGBUS */
+  if ((rc = dq_gguf_check(e->g)) < 0 || (rc = run_plan(e, &p, out)) < 0) goto done;
   for (size_t i = 0; i < n; i++) {
     float *o = out + i * d;
     double s = 0.0;

@@ -452,6 +452,7 @@ static int from_bytes(dq_gguf **out, const uint8_t *p, size_t n, const char *pat
     if (mapped) munmap((void *)p, n);
     return DOCQ_ENOMEM;
   }
+  g->fd = -1;
   g->base = p;
   g->size = n;
   g->mapped = mapped;
@@ -491,10 +492,17 @@ int dq_gguf_open(dq_gguf **out, const char *path)
   }
   dq_map map;
   int rc = dq_map_file(&map, fd, (size_t)st.st_size, dq_map_policy_default(), path);
-  close(fd); /* the mapping keeps the file alive */
-  if (rc < 0) return rc;
-  if ((rc = from_bytes(out, map.p, map.n, path, 1)) == 0) (*out)->map_state = map.state;
-  return rc;
+  if (rc < 0) {
+    close(fd);
+    return rc;
+  }
+  if ((rc = from_bytes(out, map.p, map.n, path, 1)) < 0) {
+    close(fd);
+    return rc;
+  }
+  (*out)->map_state = map.state;
+  (*out)->fd = fd; /* for dq_gguf_check */
+  return 0;
 }
 
 int dq_gguf_from_buffer(dq_gguf **out, const void *p, size_t n)
@@ -517,8 +525,17 @@ void dq_gguf_close(dq_gguf *g)
   for (size_t i = 0; i < g->n_tensors; i++) dq_free(g->tensors[i].name);
   dq_free(g->tensors);
   if (g->mapped) munmap((void *)g->base, g->size);
+  if (g->fd >= 0) close(g->fd);
   dq_free(g->path);
   dq_free(g);
+}
+
+int dq_gguf_check(const dq_gguf *g)
+{
+  struct stat st;
+  if (!g || g->fd < 0 || fstat(g->fd, &st) < 0 || (uint64_t)st.st_size >= (uint64_t)g->size) return 0;
+  return dq_err_set(DOCQ_EIO, "%s: the file was cut to %lld bytes while in use (it had %zu); load the model again",
+                    g->path, (long long)st.st_size, g->size);
 }
 
 /* ===== Lookups and typed getters ===== */

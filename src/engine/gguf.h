@@ -70,6 +70,7 @@ typedef struct dq_gguf {
   char *path;             /* for messages; "<buffer>" for buffers */
   const uint8_t *base; size_t size;
   int mapped;             /* 1 when base is our mmap (engine/mapfile.h) */
+  int fd;                 /* the mapped file, kept open for dq_gguf_check; -1 for buffers */
   int map_state;          /* dq_map_state of that mapping */
   uint32_t version;
   uint32_t alignment;
@@ -84,6 +85,14 @@ int dq_gguf_open(dq_gguf **out, const char *path);
 /* Parse a caller's buffer (not copied: it must outlive the result). */
 int dq_gguf_from_buffer(dq_gguf **out, const void *p, size_t n);
 void dq_gguf_close(dq_gguf *g);
+/* Whether the mapped file still holds all its bytes. Another program may cut
+ * it while it is mapped (a download written over it in place, cp onto it),
+ * and reading a mapped page past the new end raises SIGBUS: callers check
+ * before they read weights again (each prompt batch, each token), so such a
+ * change ends a generation with an error instead of a crash. It cannot
+ * close the window during one batch. DOCQ_EIO naming the file when it
+ * shrank; 0 otherwise (and for buffers). */
+int dq_gguf_check(const dq_gguf *g);
 
 /* Index of a key, or -1. */
 long dq_gguf_find(const dq_gguf *g, const char *key);

@@ -1151,6 +1151,81 @@ static void test_api__timings(void **state)
   docq_model_free(m);
 }
 
+/* Truncating from the progress callback, after the first batch. */
+static int cut_at_second_batch(size_t done, size_t total, void *p)
+{
+  (void)total;
+  if (done > 0 && truncate((const char *)p, 4096) != 0) fail_msg("truncate failed");
+  return 0;
+}
+
+/* Truncating from the token callback, after the first token. */
+static int cut_at_first_token(const char *t, size_t n, void *p)
+{
+  (void)t; (void)n;
+  if (truncate((const char *)p, 4096) != 0) fail_msg("truncate failed");
+  return 0;
+}
+
+/* A model file cut while it is mapped (a download written over it in place,
+ * cp onto it): reading the lost pages would raise SIGBUS, so generation
+ * checks the file before each batch of the prompt and each token, and ends
+ * with DOCQ_EIO naming the file: before the prompt, in the middle of it,
+ * between tokens, and for docq_perplexity. The process lives on. */
+static void test_api__model_file_cut_while_mapped(void **state)
+{
+  (void)state;
+  char path[160];
+  snprintf(path, sizeof path, "%s/cut.gguf", g_dir);
+  dq_gw_model_params mp;
+  dq_gw_model_params_default(&mp);
+  mp.n_ctx = 4096;
+  mp.seed = 5;
+  assert_int_equal(dq_gw_write_model(&mp, path), 0);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  char prompt[8192] = "";
+  for (int i = 0; i < 120; i++) strcat(prompt, "the cab sat ");
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.temperature = 0;
+  o.n_predict = 4;
+  for (int where = 0; where < 4; where++) {
+    assert_int_equal(dq_gw_write_model(&mp, path), 0); /* whole again */
+    docq_model *m = NULL;
+    assert_int_equal(docq_model_load(&m, path), 0);
+    docq_ctx *c;
+    assert_int_equal(docq_ctx_new(&c, m, where == 2 ? 256 : 2048), 0); /* perplexity: chunks of 256 */
+    assert_int_equal(docq_generate(c, "the cab", &o, NULL), 0);
+    int rc;
+    if (where == 0) { /* between two generations */
+      assert_int_equal(truncate(path, st.st_size / 2), 0);
+      rc = docq_generate(c, "the cab", &o, NULL);
+    } else if (where == 1) { /* while the prompt is read (1400 tokens: three batches) */
+      docq_ctx_set_prompt_progress(c, cut_at_second_batch, path);
+      rc = docq_generate(c, prompt, &o, NULL);
+    } else if (where == 3) { /* between two tokens */
+      docq_gen_options ot = o;
+      ot.on_token = cut_at_first_token;
+      ot.payload = path;
+      rc = docq_generate(c, "the cab", &ot, NULL);
+    } else {
+      int32_t ids[600];
+      long n = docq_tokenize(m, prompt, strlen(prompt), 1, ids, 600);
+      assert_true(n >= 600);
+      docq_ppl ppl;
+      assert_int_equal(docq_perplexity(c, ids, 600, 0, NULL, NULL, &ppl), 0);
+      assert_int_equal(truncate(path, 100000), 0);
+      rc = docq_perplexity(c, ids, 600, 0, NULL, NULL, &ppl);
+    }
+    assert_int_equal(rc, DOCQ_EIO);
+    assert_non_null(strstr(docq_error_last()->message, "cut.gguf: the file was cut to"));
+    docq_gen_info gi;
+    assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+    docq_ctx_free(c);
+    docq_model_free(m);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1166,6 +1241,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_reasoning, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__timings, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__model_file_cut_while_mapped, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__answer_model_setting, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_load_info, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__prompt_progress, setup, teardown),
