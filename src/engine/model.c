@@ -419,12 +419,14 @@ static int load_weights(dq_model *m)
         (rc = get_vec(m, &L->bq, i, "attn_q.bias", nq, !bias)) < 0 ||
         (rc = get_vec(m, &L->bk, i, "attn_k.bias", nkv, !bias)) < 0 ||
         (rc = get_vec(m, &L->bv, i, "attn_v.bias", nkv, !bias)) < 0 ||
-        (rc = get_vec(m, &L->q_norm, i, "attn_q_norm.weight", hd, !qk_norm)) < 0 ||
-        (rc = get_vec(m, &L->k_norm, i, "attn_k_norm.weight", hd, !qk_norm)) < 0 ||
         (rc = get_vec(m, &L->ffn_norm, i, "ffn_norm.weight", d, 0)) < 0 ||
         (rc = get_weight(m, &L->w_gate, i, "ffn_gate.weight", d, hp->n_ff, 0)) < 0 ||
         (rc = get_weight(m, &L->w_up, i, "ffn_up.weight", d, hp->n_ff, 0)) < 0 ||
         (rc = get_weight(m, &L->w_down, i, "ffn_down.weight", hp->n_ff, d, 0)) < 0)
+      return rc;
+    /* only qwen3's graph has them (llama.cpp's llama ignores such tensors too) */
+    if (qk_norm && ((rc = get_vec(m, &L->q_norm, i, "attn_q_norm.weight", hd, 0)) < 0 ||
+                    (rc = get_vec(m, &L->k_norm, i, "attn_k_norm.weight", hd, 0)) < 0))
       return rc;
   }
   for (size_t i = 0; i < m->gguf->n_tensors; i++) m->weight_bytes += m->gguf->tensors[i].nbytes;
