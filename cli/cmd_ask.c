@@ -39,8 +39,9 @@ static void usage(FILE *f)
         "                   missing or not recognized (docq model info names the one used):\n"
         "                   chatml, qwen3, chatml-think, llama3, llama2, mistral, zephyr,\n"
         "                   phi3, deepseek, deepseek-r1 or plain\n"
-        "  -n N             answer length in tokens with a model (default 256); a reasoning\n"
-        "                   model's thinking counts too: give such models 1000 or more\n"
+        "  -n N             answer length in tokens with a model (default 256, and 1024 for a\n"
+        "                   model whose template has it reason first, as its thinking\n"
+        "                   counts; docq model info says which)\n"
         "  --show-thinking  print a reasoning model's thinking on stderr as it is written\n"
         "                   (otherwise a terminal shows only how long it has been thinking)\n"
         "  --temp T         sampling temperature (default 0.7; 0 = greedy)\n"
@@ -183,7 +184,7 @@ int cmd_ask(int argc, char **argv)
   const char *tok_path = NULL;
   int no_model = 0; /* --no-model: extractive, whatever $DOCQ_MODEL or the index say */
   char config_model[PATH_MAX] = ""; /* the index's answer model (docq config model) */
-  int show_prompt = 0;
+  int show_prompt = 0, n_given = 0;
   char q[8192];
   int got = 0; /* a question argument was given (maybe empty) */
   size_t ql = 0;
@@ -246,7 +247,7 @@ int cmd_ask(int argc, char **argv)
       char *end;
       double v = strtod(argv[++i], &end);
       if (*end || v < 0) { fprintf(stderr, "docq ask: %s: not a number: %s\n", a, argv[i]); return EXIT_USAGE; }
-      if (!strcmp(a, "-n")) ao.gen.n_predict = (int)v;
+      if (!strcmp(a, "-n")) ao.gen.n_predict = (int)v, n_given = 1;
       else if (!strcmp(a, "--temp")) ao.gen.temperature = (float)v;
       else if (!strcmp(a, "--seed")) ao.gen.seed = (uint64_t)v;
       else ao.gen.n_threads = (int)v;
@@ -294,7 +295,7 @@ int cmd_ask(int argc, char **argv)
       return code;
     }
     if (mrc) { code = cli_fail(mrc, "cannot load the model"); docq_db_free(db); return code; }
-    docq_model_meta meta;
+    docq_model_meta meta = {0};
     if (docq_model_get_meta(model, &meta) == 0 && !meta.has_weights) {
       /* checked here, where the file's name is known */
       fprintf(stderr, "docq ask: %s holds a tokenizer but no weights, so it cannot write answers; give a full model "
@@ -304,6 +305,12 @@ int cmd_ask(int argc, char **argv)
       return EXIT_USAGE;
     }
     ao.model = model;
+    /* a reasoning model's thinking comes out of the same tokens: 256 would
+     * mostly end inside it, with no answer (such models have long contexts;
+     * a short one keeps the default, which it can hold) */
+    if (!n_given && meta.n_ctx_train >= 4096 &&
+        docq_chat_template_thinks(ao.chat_template ? ao.chat_template : docq_model_chat_template(model)))
+      ao.gen.n_predict = 1024;
     if (!g_cli.json) {
       ao.gen.on_token = stream_token; /* the answer appears as it is generated */
       ao.on_reasoning = on_thinking;

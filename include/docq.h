@@ -382,6 +382,15 @@ DOCQ_API const char *docq_model_run_error(const docq_model *m);
  * template). Free with docq_free. */
 DOCQ_API char *docq_model_describe(const docq_model *m);
 
+/* The chat template docq recognized in m's file, by the name
+ * docq_ask_options.chat_template takes ("chatml", "qwen3", "deepseek-r1",
+ * ...; "plain" when none is recognized). Valid while m lives. */
+DOCQ_API const char *docq_model_chat_template(const docq_model *m);
+/* 1 when a chat template (by that name) opens a think block for the answer,
+ * so the model reasons before answering (deepseek-r1, chatml-think); 0
+ * otherwise, and for an unknown name. */
+DOCQ_API int docq_chat_template_thinks(const char *name);
+
 /* Tokenize UTF-8 text. With add_special, BOS (and EOS where the file says so)
  * are added and special-token text is parsed. Writes up to `cap` ids to
  * `ids` and returns the number of tokens the text has (which may exceed cap:
@@ -615,7 +624,8 @@ typedef struct docq_ask_options {
    * "<think>...</think>" before the answer; that part is kept out of
    * gen.on_token and docq_answer_text, and streamed here instead (whole
    * UTF-8 characters; non-zero stops, as gen.on_token). It counts against
-   * gen.n_predict: give such models 1000 tokens or more. May be NULL. */
+   * gen.n_predict: give such models 1000 tokens or more (docq ask's CLI does
+   * when docq_chat_template_thinks). May be NULL. */
   int (*on_reasoning)(const char *utf8, size_t len, void *payload);
   void *reasoning_payload;
 } docq_ask_options;

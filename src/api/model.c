@@ -161,6 +161,21 @@ static const char *without_path(const char *msg, const char *path)
   return !strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2) ? msg + n + 2 : msg;
 }
 
+DOCQ_API const char *docq_model_chat_template(const docq_model *dm)
+{
+  return dm ? dq_chat_label(&dm->chat) : "plain";
+}
+
+DOCQ_API int docq_chat_template_thinks(const char *name)
+{
+  dq_chat c;
+  if (!name || dq_chat_by_name(&c, name) < 0) {
+    dq_err_clear();
+    return 0;
+  }
+  return (c.flags & DQ_CHAT_F_THINK) != 0;
+}
+
 DOCQ_API char *docq_model_describe(const docq_model *dm)
 {
   if (!dm) return NULL;
@@ -230,8 +245,9 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
   } else {
     dq_buf_puts(&b, "tokenizer:     none\n");
   }
-  dq_buf_printf(&b, "chat template: %s%s\n", dq_chat_label(&dm->chat),
-                dq_gguf_find(m->gguf, "tokenizer.chat_template") >= 0 ? "" : " (the file has no template)");
+  dq_buf_printf(&b, "chat template: %s%s%s\n", dq_chat_label(&dm->chat),
+                dq_gguf_find(m->gguf, "tokenizer.chat_template") >= 0 ? "" : " (the file has no template)",
+                dm->chat.flags & DQ_CHAT_F_THINK ? " (the model reasons before it answers)" : "");
   if (b.oom) {
     dq_buf_free(&b);
     return NULL;

@@ -745,6 +745,14 @@ static void test_api__ask_reasoning(void **state)
     }
     docq_answer_free(a);
   }
+  /* which templates reason first; the writer's file has none */
+  assert_string_equal(docq_model_chat_template(m), "plain");
+  assert_int_equal(docq_chat_template_thinks("deepseek-r1"), 1);
+  assert_int_equal(docq_chat_template_thinks("chatml-think"), 1);
+  assert_int_equal(docq_chat_template_thinks("qwen3"), 0);
+  assert_int_equal(docq_chat_template_thinks("deepseek"), 0);
+  assert_int_equal(docq_chat_template_thinks("jinja"), 0);
+  assert_int_equal(docq_chat_template_thinks(NULL), 0);
   /* a version-5 caller's struct ends before on_reasoning */
   const size_t v5_size = offsetof(docq_ask_options, on_reasoning);
   docq_ask_options *v5 = malloc(v5_size);

@@ -75,6 +75,15 @@ r=$(printf '%s' "$j" | python3 -c "import json,sys; print(json.load(sys.stdin)['
 check "--show-thinking writes the same thinking to stderr" 'grep -qF -- "$r" "$T/err"'
 j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 6 --temp 0 --chat-template chatml "What happens after a crash?")
 check "a template that opens no block: no reasoning field" '! printf "%s" "$j" | grep -q "\"reasoning\""'
+# a template that reasons first gets -n 1024 by default on a model whose
+# context holds it (tiny-qwen2: 4096); an explicit -n wins; others keep 256
+Q="$SH/models/tiny-qwen2-q8_0.gguf"
+j=$("$BIN" --db "$T/idx" ask --json --model "$Q" --temp 0 --chat-template deepseek-r1 "What happens after a crash?")
+check "reasoning template: -n 1024 by default" 'printf "%s" "$j" | grep -q "\"generated_tokens\":1024,"'
+j=$("$BIN" --db "$T/idx" ask --json --model "$Q" --temp 0 -n 7 --chat-template deepseek-r1 "What happens after a crash?")
+check "... -n given: that" 'printf "%s" "$j" | grep -q "\"generated_tokens\":7,"'
+j=$("$BIN" --db "$T/idx" ask --json --model "$Q" --temp 0 "What happens after a crash?")
+check "... other templates: 256" 'printf "%s" "$j" | grep -q "\"generated_tokens\":256,"'
 # the index's answer model (docq config model): ask uses it when neither
 # --model nor $DOCQ_MODEL names one; --no-model answers extractively
 out=$("$BIN" --db "$T/idx" config); rc=$?
