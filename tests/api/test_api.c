@@ -753,6 +753,26 @@ static void test_api__ask_reasoning(void **state)
   assert_int_equal(docq_chat_template_thinks("deepseek"), 0);
   assert_int_equal(docq_chat_template_thinks("jinja"), 0);
   assert_int_equal(docq_chat_template_thinks(NULL), 0);
+  {
+    /* a file whose template opens the block: recognized and described */
+    char path[160];
+    snprintf(path, sizeof path, "%s/r1.gguf", g_dir);
+    dq_gw_model_params mp;
+    dq_gw_model_params_default(&mp);
+    dq_gw *w;
+    assert_int_equal(dq_gw_model(&w, &mp), 0);
+    assert_int_equal(dq_gw_add_str(w, "tokenizer.chat_template",
+                                   "{{'<\uff5cUser\uff5c>' + c}}{{'<\uff5cAssistant\uff5c><think>\\n'}}"), 0);
+    assert_int_equal(dq_gw_write_file(w, path), 0);
+    dq_gw_free(w);
+    docq_model *r1 = NULL;
+    assert_int_equal(docq_model_load(&r1, path), 0);
+    assert_string_equal(docq_model_chat_template(r1), "deepseek-r1");
+    char *d = docq_model_describe(r1);
+    assert_non_null(strstr(d, "chat template: deepseek-r1 (the model reasons before it answers)\n"));
+    docq_free(d);
+    docq_model_free(r1);
+  }
   /* a version-5 caller's struct ends before on_reasoning */
   const size_t v5_size = offsetof(docq_ask_options, on_reasoning);
   docq_ask_options *v5 = malloc(v5_size);
