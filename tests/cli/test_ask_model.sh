@@ -73,6 +73,11 @@ check "--json: the thinking apart from the (empty) answer" \
 r=$(printf '%s' "$j" | python3 -c "import json,sys; print(json.load(sys.stdin)['reasoning'], end='')")
 "$BIN" --db "$T/idx" ask --model "$M" -n 6 --temp 0 --chat-template deepseek-r1 --show-thinking "What happens after a crash?" >/dev/null 2>"$T/err"
 check "--show-thinking writes the same thinking to stderr" 'grep -qF -- "$r" "$T/err"'
+if command -v script >/dev/null; then
+  script -qc "'$BIN' --db '$T/idx' ask --model '$M' -n 6 --temp 0 --chat-template deepseek-r1 'What happens after a crash?'" /dev/null > "$T/tty" 2>&1
+  check "on a terminal: how long it has been thinking, cleared after" \
+    'grep -aq "thinking: [0-9]* characters, [0-9]* s" "$T/tty" && ! sed "s/\r\x1b\[K/\n/g" "$T/tty" | grep -a "thinking: " | grep -avq "^thinking: [0-9]* characters, [0-9]* s$"'
+fi
 j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 6 --temp 0 --chat-template chatml "What happens after a crash?")
 check "a template that opens no block: no reasoning field" '! printf "%s" "$j" | grep -q "\"reasoning\""'
 # a template that reasons first gets -n 1024 by default on a model whose
