@@ -25,7 +25,7 @@ static void usage(FILE *f)
         "                   the question's words stand still counts\n"
         CLI_FILTER_HELP
         "  --show-prompt    print the packed prompt\n"
-        "  --model FILE     answer with a GGUF model (Qwen2.5, Qwen3, Llama 3.x, SmolLM2,\n"
+        "  --model FILE     answer with a GGUF model (Qwen2.5, Qwen3, Llama 3.x, SmolLM2/3,\n"
         "                   TinyLlama, Mistral, Phi-3, DeepSeek-R1 distills...); the\n"
         "                   answer is streamed, then the sources (on a terminal, reading\n"
         "                   a prompt over 512 tokens shows its progress first, on\n"

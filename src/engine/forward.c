@@ -5,7 +5,7 @@
  *   xb = rmsnorm(x) * attn_norm
  *   q, k, v = xb Wq (+bq), xb Wk (+bk), xb Wv (+bv)      (T-row matmuls)
  *   q, k = rmsnorm(each head) * q_norm, k_norm           (qwen3)
- *   rope(q), rope(k); k, v -> cache[pos]
+ *   rope(q), rope(k) (not in smollm3's NoPE layers); k, v -> cache[pos]
  *   att = softmax(q k^T / sqrt(hd), causal) v            (GQA: head h reads kv head h / (n_head/n_head_kv))
  *   x += att Wo
  *   xb = rmsnorm(x) * ffn_norm
@@ -493,8 +493,10 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
       memcpy(f->k_raw + ((size_t)l * f->n_ctx + (size_t)pos0) * nkv, f->k, (size_t)T * nkv * sizeof(float));
     for (int t = 0; t < T; t++) {
       const float *cs = f->cs + (size_t)t * hp->n_rot;
-      dq_rope_apply(&f->rope, f->q + (size_t)t * nq, hp->n_head, hd, cs);
-      dq_rope_apply(&f->rope, f->k + (size_t)t * nkv, hp->n_head_kv, hd, cs);
+      if (!L->no_rope) {
+        dq_rope_apply(&f->rope, f->q + (size_t)t * nq, hp->n_head, hd, cs);
+        dq_rope_apply(&f->rope, f->k + (size_t)t * nkv, hp->n_head_kv, hd, cs);
+      }
       if (f->kv) dq_kv_write(f->kv, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
       else store_kv(f, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
     }
@@ -537,6 +539,7 @@ static void rerotate_cache(dq_fwd *f)
   for (int p = 0; p < f->n_past; p++) {
     dq_rope_cache(&f->rope, p, f->cs);
     for (int l = 0; l < hp->n_layer; l++) {
+      if (f->m->layers[l].no_rope) continue; /* its keys were never rotated */
       const size_t off = ((size_t)l * (size_t)f->n_ctx + (size_t)p) * nkv;
       memcpy(f->k, f->k_raw + off, nkv * sizeof(float));
       dq_rope_apply(&f->rope, f->k, hp->n_head_kv, hp->head_dim, f->cs);

@@ -22,6 +22,7 @@ const char *dq_arch_name(int arch)
   case DQ_ARCH_QWEN2: return "qwen2";
   case DQ_ARCH_PHI3: return "phi3";
   case DQ_ARCH_QWEN3: return "qwen3";
+  case DQ_ARCH_SMOLLM3: return "smollm3";
   default: return "none";
   }
 }
@@ -87,12 +88,13 @@ static int load_hparams(dq_model *m, int weights)
   else if (!strcmp(hp->arch_name, "qwen2")) hp->arch = DQ_ARCH_QWEN2;
   else if (!strcmp(hp->arch_name, "phi3")) hp->arch = DQ_ARCH_PHI3;
   else if (!strcmp(hp->arch_name, "qwen3")) hp->arch = DQ_ARCH_QWEN3;
+  else if (!strcmp(hp->arch_name, "smollm3")) hp->arch = DQ_ARCH_SMOLLM3;
   else if (weights && (!strcmp(hp->arch_name, "bert") || !strcmp(hp->arch_name, "nomic-bert")))
     return dq_err_set(DOCQ_EUNSUPPORTED,
                       "%s: '%s' is an embedding model, not a text generator: give it to docq index --embed-model "
                       "(or docq embed)", g->path, hp->arch_name);
   else if (weights)
-    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2, qwen3, phi3)", g->path,
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2, qwen3, phi3, smollm3)", g->path,
                       hp->arch_name);
 
   if (!weights) {
@@ -171,7 +173,8 @@ static int load_rope(dq_model *m)
   uint32_t u;
   float f;
 
-  dq_rope_params_default(rp, hp->n_rot, hp->arch == DQ_ARCH_LLAMA ? DQ_ROPE_NORM : DQ_ROPE_NEOX);
+  dq_rope_params_default(rp, hp->n_rot,
+                         hp->arch == DQ_ARCH_LLAMA || hp->arch == DQ_ARCH_SMOLLM3 ? DQ_ROPE_NORM : DQ_ROPE_NEOX);
   if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.freq_base"), 10000.0f, &rp->freq_base)) < 0) return rc;
   rp->scaling = DQ_ROPE_SCALING_LINEAR;
   rc = dq_gguf_get_str(g, akey(k, sizeof k, hp, "rope.scaling.type"), &s, &n);
@@ -424,6 +427,7 @@ static int load_weights(dq_model *m)
         (rc = get_weight(m, &L->w_up, i, "ffn_up.weight", d, hp->n_ff, 0)) < 0 ||
         (rc = get_weight(m, &L->w_down, i, "ffn_down.weight", hp->n_ff, d, 0)) < 0)
       return rc;
+    L->no_rope = hp->arch == DQ_ARCH_SMOLLM3 && i % 4 == 3;
     /* only qwen3's graph has them (llama.cpp's llama ignores such tensors too) */
     if (qk_norm && ((rc = get_vec(m, &L->q_norm, i, "attn_q_norm.weight", hd, 0)) < 0 ||
                     (rc = get_vec(m, &L->k_norm, i, "attn_k_norm.weight", hd, 0)) < 0))

@@ -1,4 +1,4 @@
-/* A decoder-only transformer loaded from GGUF (architectures llama, qwen2, qwen3, phi3):
+/* A decoder-only transformer loaded from GGUF (architectures llama, qwen2, qwen3, phi3, smollm3):
  * hyperparameters, RoPE settings and weight pointers into the memory map.
  *
  * Invariants after dq_model_load succeeds:
@@ -29,8 +29,11 @@
  * rows) tensors, which load as views (wq/wk/wv, w_gate/w_up point into them),
  * LongRoPE factor tensors, optional sliding-window attention (n_swa). */
 /* qwen3: qwen2 without biases, with an RMSNorm over each head of q and of k
- * (attn_q_norm / attn_k_norm, head_dim weights) before RoPE. */
-enum dq_arch { DQ_ARCH_NONE = 0, DQ_ARCH_LLAMA = 1, DQ_ARCH_QWEN2 = 2, DQ_ARCH_PHI3 = 3, DQ_ARCH_QWEN3 = 4 };
+ * (attn_q_norm / attn_k_norm, head_dim weights) before RoPE.
+ * smollm3: llama whose every fourth layer (il % 4 == 3) has no RoPE (NoPE),
+ * as llama.cpp's n_no_rope_layer_step = 4. */
+enum dq_arch { DQ_ARCH_NONE = 0, DQ_ARCH_LLAMA = 1, DQ_ARCH_QWEN2 = 2, DQ_ARCH_PHI3 = 3, DQ_ARCH_QWEN3 = 4,
+               DQ_ARCH_SMOLLM3 = 5 };
 
 /* A 2-D weight matrix: n_out rows of n_in elements of `type` (ggml ne0 = n_in). */
 typedef struct dq_weight {
@@ -51,6 +54,7 @@ typedef struct dq_layer {
   const float *bv;        /* (n_head_kv*head_dim) */
   const float *q_norm;    /* (head_dim) qwen3 only, else NULL: RMSNorm of each query head */
   const float *k_norm;    /* (head_dim) qwen3 only: of each key head */
+  int no_rope;            /* 1: q and k are not rotated in this layer (smollm3's NoPE layers) */
   const float *ffn_norm;  /* (n_embd) */
   dq_weight w_gate;       /* (n_embd -> n_ff) */
   dq_weight w_up;         /* (n_embd -> n_ff) */
@@ -115,7 +119,7 @@ int dq_model_set_run_error(dq_model *m, int code, const char *msg);
 int dq_model_require_weights(const dq_model *m);
 void dq_model_free(dq_model *m);
 
-/* "llama", "qwen2", "qwen3", "phi3" */
+/* "llama", "qwen2", "qwen3", "phi3", "smollm3" */
 const char *dq_arch_name(int arch);
 
 /* User overrides of the file's RoPE settings, with llama.cpp's CLI meaning

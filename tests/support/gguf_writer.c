@@ -540,8 +540,8 @@ int dq_gw_model(dq_gw **out, const dq_gw_model_params *p)
     return dq_err_set(DOCQ_EINVAL, "gguf writer: bad model parameters");
   /* 0 llama, 2 qwen2, 3 qwen3 (non-zero: Qwen's RoPE base) */
   int qwen = !strcmp(p->arch, "qwen2") ? 2 : !strcmp(p->arch, "qwen3") ? 3 : 0;
-  if (!qwen && strcmp(p->arch, "llama"))
-    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3)", p->arch);
+  if (!qwen && strcmp(p->arch, "llama") && strcmp(p->arch, "smollm3")) /* smollm3: llama's tensors */
+    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3, smollm3)", p->arch);
   uint64_t rng = p->seed;
   const float s = p->weight_std > 0 ? p->weight_std : 0.02f;
   const int et = p->embd_type >= 0 ? p->embd_type : p->weight_type;

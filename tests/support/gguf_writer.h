@@ -64,7 +64,8 @@ int dq_gw_write_file(const dq_gw *w, const char *path);
 
 /* ---- random-weight models ---- */
 typedef struct dq_gw_model_params {
-  const char *arch;        /* "llama", "qwen2" (adds Q/K/V biases) or "qwen3" (adds Q/K head norms) */
+  const char *arch;        /* "llama", "smollm3" (llama's tensors), "qwen2" (adds Q/K/V biases) or
+                              "qwen3" (adds Q/K head norms) */
   int n_layer, n_embd, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
   int head_dim;            /* 0: n_embd / n_head; else written as attention.key_length / value_length */
   float rms_eps;           /* 0: 1e-6 */

@@ -367,20 +367,11 @@ static void test_engine_forward__stories260k_ggml_decode(void **state)
   check_logit_file("stories260K.ggml-decode.txt", DQ_KV_F16_GGML, 1, 2e-6, "parity mode vs ggml decode");
 }
 
-/* ---- qwen3 ---------------------------------------------------------------------- */
+/* ---- written models against llama.cpp ------------------------------------------------ */
 
-/* The random-weight model tests/data/qwen3-random.f32.llama-cpp.txt was
- * computed on. Its head size (32) is not embedding / heads (16), as in real
- * Qwen3 files (Qwen3-4B: 2560 / 32 heads, heads of 128). */
-static void qwen3_params(dq_gw_model_params *p)
-{
-  dq_gw_model_params_default(p);
-  p->arch = "qwen3";
-  p->head_dim = 32;
-  p->weight_std = 0.25f;
-  p->seed = 25;
-}
-
+/* Random-weight models written by the test writer (the same as
+ * tests/tools/write_model.c writes) against llama.cpp's all-f32 logits on
+ * them (tests/data/<arch>-random.f32.llama-cpp.txt; see their headers). */
 static uint64_t fnv1a64(const uint8_t *b, size_t n)
 {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -388,26 +379,38 @@ static uint64_t fnv1a64(const uint8_t *b, size_t n)
   return h;
 }
 
+/* Write p's model, check its bytes are those the reference was computed on
+ * (a change to the writer needs the reference made again), load it. *buf
+ * holds the bytes the model reads (dq_free after the model). */
+static dq_model *written_model(const dq_gw_model_params *p, size_t want_n, uint64_t want_hash, uint8_t **buf)
+{
+  dq_gw *w;
+  size_t n;
+  assert_int_equal(dq_gw_model(&w, p), 0);
+  assert_int_equal(dq_gw_write_mem(w, buf, &n), 0);
+  dq_gw_free(w);
+  assert_int_equal(n, want_n);
+  assert_true(fnv1a64(*buf, n) == want_hash);
+  dq_model *m;
+  assert_int_equal(dq_model_from_buffer(&m, *buf, n), 0);
+  return m;
+}
+
 /* qwen3 (RMSNorm of each query and key head before RoPE, no biases, head size
- * from attention.key_length) against llama.cpp's all-f32 logits on the same
- * file, batched and token by token; then the default f16 tiled cache. */
+ * from attention.key_length: 32, not embedding / heads = 16, as in real Qwen3
+ * files) against llama.cpp, batched and token by token; then the default f16
+ * tiled cache. */
 static void test_engine_forward__qwen3_llamacpp(void **state)
 {
   (void)state;
   dq_gw_model_params p;
-  qwen3_params(&p);
-  dq_gw *w;
+  dq_gw_model_params_default(&p);
+  p.arch = "qwen3";
+  p.head_dim = 32;
+  p.weight_std = 0.25f;
+  p.seed = 25;
   uint8_t *buf;
-  size_t n;
-  assert_int_equal(dq_gw_model(&w, &p), 0);
-  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
-  dq_gw_free(w);
-  /* the reference was computed on exactly these bytes: a change to the
-   * writer needs the reference made again (see the data file's header) */
-  assert_int_equal(n, 568096);
-  assert_true(fnv1a64(buf, n) == 0xb52d876cf0d53234ull);
-  dq_model *m;
-  assert_int_equal(dq_model_from_buffer(&m, buf, n), 0);
+  dq_model *m = written_model(&p, 568096, 0xb52d876cf0d53234ull, &buf);
   assert_int_equal(m->hp.arch, DQ_ARCH_QWEN3);
   assert_int_equal(m->hp.head_dim, 32);
   assert_int_equal(m->hp.rope.mode, DQ_ROPE_NEOX);
@@ -416,6 +419,26 @@ static void test_engine_forward__qwen3_llamacpp(void **state)
   assert_null(m->layers[1].bq);
   check_logits("qwen3-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 3e-5, "qwen3 f32 vs llama.cpp f32", 2, 52);
   check_logits("qwen3-random.f32.llama-cpp.txt", m, DQ_KV_F16, 3, 2e-2, "qwen3 f16 tiled vs llama.cpp f32", 2, 52);
+  dq_model_free(m);
+  dq_free(buf);
+}
+
+/* smollm3: llama (NORM RoPE) whose fourth layer is not rotated at all. */
+static void test_engine_forward__smollm3_llamacpp(void **state)
+{
+  (void)state;
+  dq_gw_model_params p;
+  dq_gw_model_params_default(&p);
+  p.arch = "smollm3";
+  p.n_layer = 4;
+  p.weight_std = 0.25f;
+  p.seed = 33;
+  uint8_t *buf;
+  dq_model *m = written_model(&p, 765984, 0x046cd5c53b84b93cull, &buf);
+  assert_int_equal(m->hp.arch, DQ_ARCH_SMOLLM3);
+  assert_int_equal(m->hp.rope.mode, DQ_ROPE_NORM);
+  for (int l = 0; l < 4; l++) assert_int_equal(m->layers[l].no_rope, l == 3);
+  check_logits("smollm3-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 3e-5, "smollm3 f32 vs llama.cpp f32", 2, 52);
   dq_model_free(m);
   dq_free(buf);
 }
@@ -826,6 +849,7 @@ int main(void)
     cmocka_unit_test(test_engine_forward__stories260k_f32_llamacpp),
     cmocka_unit_test(test_engine_forward__stories260k_ggml_decode),
     cmocka_unit_test(test_engine_forward__qwen3_llamacpp),
+    cmocka_unit_test(test_engine_forward__smollm3_llamacpp),
     cmocka_unit_test(test_engine_forward__qwen2_q8_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_k_m_parity),
