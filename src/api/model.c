@@ -219,6 +219,9 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
       dq_buf_printf(&b, ", yarn ramp pairs %g..%g, attention factor %.4f", (double)r.corr_low, (double)r.corr_high,
                     (double)r.mscale);
     if (rp->freq_factors) dq_buf_puts(&b, ", rope_freqs tensor");
+    int nope = 0;
+    for (int l = 0; l < hp->n_layer; l++) nope += m->layers[l].no_rope;
+    if (nope) dq_buf_printf(&b, "; none in %d of the %d layers (NoPE)", nope, hp->n_layer);
     dq_buf_puts(&b, "\n");
   } else if (m->run_code == DOCQ_EUNSUPPORTED) {
     /* docq_model_load_info of weights docq cannot run: what they are, and why */

@@ -158,4 +158,7 @@ check "tokenize -f on a binary file exits 1" "$rc" "1"
 contains "... saying it is not text" "$err" "is not text (a NUL byte"
 "$BIN" generate --model "$S/models/stories260K.gguf" -f "$T/prompt.txt" "also text" >/dev/null 2>&1
 check "a prompt both as text and -f is a usage error" "$?" "2"
+# smollm3's NoPE layers are named (every fourth: 1 of the seed's 4)
+out=$("$BIN" model info "${DOCQ_SOURCE_DIR:?}/tests/fuzz/corpus/model/smollm3_f32_nope.gguf")
+contains "model info names smollm3's layers without RoPE" "$out" "rope:          norm, 8 dims, base 10000, scaling none; none in 1 of the 4 layers (NoPE)"
 exit $fail
