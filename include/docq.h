@@ -608,8 +608,8 @@ typedef struct docq_ask_options {
    * docq does not run. Ignored when `model` is set (its own tokenizer counts). */
   const docq_model *tokenizer;
   /* With `model` (version 4): the chat template by name, for a file whose
-   * tokenizer.chat_template is missing or not recognized: chatml, qwen3
-   * (ChatML answering without a think block), chatml-think (ChatML opening
+   * tokenizer.chat_template is missing or not recognized: chatml, qwen3 and
+   * smollm3 (ChatML answering without a think block), chatml-think (ChatML opening
    * one: QwQ, Qwen3 thinking), llama3, llama2, mistral, zephyr, phi3,
    * deepseek, deepseek-r1 (opening a think block) or plain. NULL or "": the file's own (its
    * template recognized, else ChatML when the vocabulary has <|im_start|>,

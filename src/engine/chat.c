@@ -23,6 +23,7 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
   if (has(tmpl, len, "<|im_start|>")) {
     c.kind = DQ_CHAT_CHATML;
     if (has(tmpl, len, "enable_thinking")) c.flags |= DQ_CHAT_F_NOTHINK; /* Qwen3's switch */
+    if (has(tmpl, len, "enable_thinking") && has(tmpl, len, "Reasoning Mode")) c.flags |= DQ_CHAT_F_NOTHINK_1;
     else if (has(tmpl, len, "<|im_start|>assistant\\n<think>")) c.flags |= DQ_CHAT_F_THINK; /* QwQ, Qwen3 thinking */
   } else if (has(tmpl, len, "<\uff5cUser\uff5c>") && has(tmpl, len, "<\uff5cAssistant\uff5c>")) {
     c.kind = DQ_CHAT_DEEPSEEK; /* full-width bars, as DeepSeek writes them */
@@ -45,6 +46,7 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
 static const struct { const char *name; dq_chat c; } k_names[] = {
   {"chatml", {DQ_CHAT_CHATML, 0}},
   {"qwen3", {DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK}},
+  {"smollm3", {DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK | DQ_CHAT_F_NOTHINK_1}},
   {"chatml-think", {DQ_CHAT_CHATML, DQ_CHAT_F_THINK}},
   {"llama3", {DQ_CHAT_LLAMA3, 0}},
   {"llama2", {DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP}},
@@ -58,7 +60,7 @@ static const struct { const char *name; dq_chat c; } k_names[] = {
 
 const char *dq_chat_names(void)
 {
-  return "chatml, qwen3, chatml-think, llama3, llama2, mistral, zephyr, phi3, deepseek, deepseek-r1, plain";
+  return "chatml, qwen3, smollm3, chatml-think, llama3, llama2, mistral, zephyr, phi3, deepseek, deepseek-r1, plain";
 }
 
 int dq_chat_by_name(dq_chat *out, const char *name)
@@ -78,7 +80,8 @@ const char *dq_chat_name(dq_chat_kind kind)
 const char *dq_chat_label(const dq_chat *c)
 {
   if (c->kind == DQ_CHAT_ZEPHYR && (c->flags & DQ_CHAT_F_END)) return "phi3";
-  if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_NOTHINK)) return "qwen3";
+  if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_NOTHINK))
+    return c->flags & DQ_CHAT_F_NOTHINK_1 ? "smollm3" : "qwen3";
   if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_THINK)) return "chatml-think";
   if (c->kind == DQ_CHAT_DEEPSEEK && (c->flags & DQ_CHAT_F_THINK)) return "deepseek-r1";
   return dq_chat_name(c->kind);
@@ -159,8 +162,9 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
   case DQ_CHAT_CHATML:
     for (size_t i = 0; i < n; i++) dq_buf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n", msgs[i].role, msgs[i].content);
     if (gen) dq_buf_puts(&b, "<|im_start|>assistant\n");
-    /* what Qwen3's template writes for enable_thinking = false */
-    if (gen && (c->flags & DQ_CHAT_F_NOTHINK)) dq_buf_puts(&b, "<think>\n\n</think>\n\n");
+    /* what Qwen3's (SmolLM3's) template writes for enable_thinking = false */
+    if (gen && (c->flags & DQ_CHAT_F_NOTHINK))
+      dq_buf_puts(&b, c->flags & DQ_CHAT_F_NOTHINK_1 ? "<think>\n\n</think>\n" : "<think>\n\n</think>\n\n");
     if (gen && (c->flags & DQ_CHAT_F_THINK)) dq_buf_puts(&b, "<think>\n");
     break;
   case DQ_CHAT_DEEPSEEK: { /* the system text first, as the template gathers it */

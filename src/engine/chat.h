@@ -5,6 +5,7 @@
  *   template     recognized by                   turn format (BOS not included)
  *   chatml       "<|im_start|>" (Qwen, Hermes)    <|im_start|>ROLE\nTEXT<|im_end|>\n
  *   qwen3        chatml and "enable_thinking"     chatml; the answer opens with an empty <think>\n\n</think>\n\n
+ *   smollm3      chatml and "Reasoning Mode"      chatml; the answer opens with <think>\n\n</think>\n (its /no_think)
  *   chatml-think chatml opening "<think>\n"       chatml; the answer opens with <think>\n (QwQ, Qwen3 thinking)
  *   deepseek     "<｜User｜>" and "<｜Assistant｜>"   SYS<｜User｜>TEXT<｜Assistant｜>ANSWER<｜end▁of▁sentence｜>
  *   deepseek-r1  the same, opening "<think>\n"     ... <｜Assistant｜><think>\n (DeepSeek-R1 distills)
@@ -57,8 +58,9 @@ enum {
   DQ_CHAT_F_STRIP = 8,    /* trim whitespace around message texts */
   DQ_CHAT_F_END = 16,     /* zephyr shape ending turns with <|end|> (Phi-3) instead of EOS */
   DQ_CHAT_F_NOTHINK = 32, /* chatml whose generation prompt closes an empty <think> block (Qwen3) */
-  DQ_CHAT_F_THINK = 64    /* chatml or deepseek whose generation prompt opens a <think> block: the
+  DQ_CHAT_F_THINK = 64,   /* chatml or deepseek whose generation prompt opens a <think> block: the
                              generated text starts inside it (engine/think.h separates it) */
+  DQ_CHAT_F_NOTHINK_1 = 128 /* with DQ_CHAT_F_NOTHINK: the empty block ends in one newline (SmolLM3) */
 };
 
 typedef struct dq_chat {
@@ -75,7 +77,7 @@ typedef struct dq_chat_msg {
  * DQ_CHAT_NONE when no known format matches. */
 dq_chat dq_chat_detect(const char *tmpl, size_t len);
 
-/* A template by name: chatml, qwen3, chatml-think, llama3, llama2 (Meta's
+/* A template by name: chatml, qwen3, smollm3, chatml-think, llama3, llama2 (Meta's
  * official format: all flags), mistral (no flags), zephyr, phi3, deepseek,
  * deepseek-r1, plain. DOCQ_ENOTFOUND for others. */
 int dq_chat_by_name(dq_chat *out, const char *name);
@@ -83,8 +85,8 @@ int dq_chat_by_name(dq_chat *out, const char *name);
 const char *dq_chat_names(void);
 const char *dq_chat_name(dq_chat_kind kind); /* "none" for unknown */
 /* The name dq_chat_by_name takes for c: as dq_chat_name, but "phi3" for
- * zephyr's shape with <|end|>, "qwen3" / "chatml-think" for chatml without /
- * with thinking, "deepseek-r1" for deepseek with thinking. */
+ * zephyr's shape with <|end|>, "qwen3" / "smollm3" / "chatml-think" for
+ * chatml without / with thinking, "deepseek-r1" for deepseek with thinking. */
 const char *dq_chat_label(const dq_chat *c);
 
 /* Choose the template for a model: override name (may be NULL), else

@@ -59,7 +59,7 @@ check "--chat-template llama3 is the one used" 'printf "%s" "$j" | grep -q "\"co
 j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 2 --temp 0 "What happens after a crash?")
 check "without it, the file's (stories260K has none: plain)" 'printf "%s" "$j" | grep -q "; chat template plain\""'
 "$BIN" --db "$T/idx" ask --model "$M" --chat-template jinja "x" >/dev/null 2>"$T/err"; rc=$?
-check "an unknown --chat-template exits 1 naming the known ones" '[ $rc -eq 1 ] && grep -q "jinja.*unknown (chatml, qwen3, chatml-think, llama3" "$T/err"'
+check "an unknown --chat-template exits 1 naming the known ones" '[ $rc -eq 1 ] && grep -q "jinja.*unknown (chatml, qwen3, smollm3, chatml-think, llama3" "$T/err"'
 # a reasoning model's thinking (--chat-template deepseek-r1 opens the think
 # block in the prompt; stories260K never closes it, so all it writes within
 # -n is thinking): no answer on stdout, a note saying why, the thinking in

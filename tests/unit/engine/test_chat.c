@@ -185,6 +185,17 @@ static void test_engine_chat__qwen3_answers_without_thinking(void **state)
   assert_int_equal(dq_chat_format(&c, m, 1, 0, NULL, NULL, &out, NULL), 0);
   assert_string_equal(out, "<|im_start|>user\nHi<|im_end|>\n");
   dq_free(out);
+  /* SmolLM3's template has the switch too, and its own system header
+   * ("## Metadata ... Reasoning Mode: /no_think"), which docq does not
+   * write; its empty block ends in one newline */
+  const char *smol = "{%- if enable_thinking -%}{%- set reasoning_mode = \"/think\" -%}{%- endif -%}"
+                     "{{- \"<|im_start|>system\\n\" -}}{{- \"Reasoning Mode: \" + reasoning_mode + \"\\n\\n\" -}}"
+                     "{{ \"<|im_start|>assistant\\n\" + \"<think>\\n\\n</think>\\n\"  }}";
+  c = dq_chat_detect(smol, strlen(smol));
+  assert_string_equal(dq_chat_label(&c), "smollm3");
+  assert_int_equal(dq_chat_format(&c, m, 1, 1, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n");
+  dq_free(out);
   /* Qwen2.5's ChatML has no switch and stays plain ChatML */
   c = dq_chat_detect(tmpl_chatml, strlen(tmpl_chatml));
   assert_string_equal(dq_chat_label(&c), "chatml");
@@ -234,9 +245,9 @@ static void test_engine_chat__templates_that_think(void **state)
   int n_names = 0;
   for (char *save = NULL, *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n_names++)
     assert_int_equal(dq_chat_by_name(&c, t), 0);
-  assert_int_equal(n_names, 11);
+  assert_int_equal(n_names, 12);
   /* every label names its format for an override */
-  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3"};
+  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3"};
   for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
     assert_int_equal(dq_chat_by_name(&c, labels[i]), 0);
     assert_string_equal(dq_chat_label(&c), labels[i]);
