@@ -22,9 +22,12 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
   if (!tmpl) return c;
   if (has(tmpl, len, "<|im_start|>")) {
     c.kind = DQ_CHAT_CHATML;
-    if (has(tmpl, len, "enable_thinking")) c.flags |= DQ_CHAT_F_NOTHINK; /* Qwen3's switch */
-    if (has(tmpl, len, "enable_thinking") && has(tmpl, len, "Reasoning Mode")) c.flags |= DQ_CHAT_F_NOTHINK_1;
-    else if (has(tmpl, len, "<|im_start|>assistant\\n<think>")) c.flags |= DQ_CHAT_F_THINK; /* QwQ, Qwen3 thinking */
+    if (has(tmpl, len, "enable_thinking")) { /* Qwen3's switch (a template may also open a block without it) */
+      c.flags |= DQ_CHAT_F_NOTHINK;
+      if (has(tmpl, len, "Reasoning Mode")) c.flags |= DQ_CHAT_F_NOTHINK_1; /* SmolLM3 */
+    } else if (has(tmpl, len, "<|im_start|>assistant\\n<think>")) {
+      c.flags |= DQ_CHAT_F_THINK; /* QwQ, Qwen3 thinking */
+    }
   } else if (has(tmpl, len, "<\uff5cUser\uff5c>") && has(tmpl, len, "<\uff5cAssistant\uff5c>")) {
     c.kind = DQ_CHAT_DEEPSEEK; /* full-width bars, as DeepSeek writes them */
     if (has(tmpl, len, "<\uff5cAssistant\uff5c><think>")) c.flags |= DQ_CHAT_F_THINK;

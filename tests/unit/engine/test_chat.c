@@ -196,6 +196,15 @@ static void test_engine_chat__qwen3_answers_without_thinking(void **state)
   assert_int_equal(dq_chat_format(&c, m, 1, 1, NULL, NULL, &out, NULL), 0);
   assert_string_equal(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n");
   dq_free(out);
+  /* a template with the switch that opens a block when thinking is on
+   * (Qwen3.5's) is taken with the switch off: one empty block, no opening */
+  const char *both = "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}"
+                     "{%- else %}{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}";
+  c = dq_chat_detect(both, strlen(both));
+  assert_string_equal(dq_chat_label(&c), "qwen3");
+  assert_int_equal(dq_chat_format(&c, m, 1, 1, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+  dq_free(out);
   /* Qwen2.5's ChatML has no switch and stays plain ChatML */
   c = dq_chat_detect(tmpl_chatml, strlen(tmpl_chatml));
   assert_string_equal(dq_chat_label(&c), "chatml");
