@@ -439,6 +439,29 @@ static void test_engine_forward__smollm3_llamacpp(void **state)
   assert_int_equal(m->hp.rope.mode, DQ_ROPE_NORM);
   for (int l = 0; l < 4; l++) assert_int_equal(m->layers[l].no_rope, l == 3);
   check_logits("smollm3-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 3e-5, "smollm3 f32 vs llama.cpp f32", 2, 52);
+  /* dynamic NTK rotates every cached key afresh when the length grows past
+   * the original context; a NoPE layer's keys were never rotated and stay so */
+  dq_fwd *f;
+  assert_int_equal(dq_fwd_new(&f, m, 256, 32, 1, DQ_KV_F32), 0);
+  dq_rope_params rp = m->hp.rope;
+  rp.scaling = DQ_ROPE_SCALING_DYNAMIC_NTK;
+  rp.freq_scale = 1.0f;
+  rp.n_ctx_orig = 32;
+  assert_int_equal(dq_fwd_set_rope(f, &rp), 0);
+  assert_non_null(f->k_raw);
+  int32_t toks[80];
+  for (int i = 0; i < 80; i++) toks[i] = 3 + (i * 37) % (m->hp.n_vocab - 3);
+  assert_int_equal(dq_fwd_eval(f, toks, 40, NULL), 0);
+  assert_int_equal(dq_fwd_eval(f, toks + 40, 40, NULL), 0); /* the base changes: re-rotation */
+  const size_t nkv = (size_t)m->hp.n_head_kv * m->hp.head_dim;
+  for (int l = 0; l < 4; l++)
+    for (int pos = 1; pos < 80; pos++) { /* position 0 is not rotated by any base */
+      const size_t off = ((size_t)l * 256 + (size_t)pos) * nkv;
+      const int same = !memcmp(f->k_raw + off, (const float *)f->kv->k + off, nkv * sizeof(float));
+      if (same != (l == 3)) fail_msg("layer %d position %d: cached key %s its un-rotated copy", l, pos,
+                                     same ? "equals" : "differs from");
+    }
+  dq_fwd_free(f);
   dq_model_free(m);
   dq_free(buf);
 }
