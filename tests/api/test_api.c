@@ -178,6 +178,22 @@ static docq_db *index_new(const char *const *files, size_t n_files)
   return db;
 }
 
+/* docq_ask options answering with model m, greedy, in at most n tokens. */
+static void greedy_ask_options(docq_ask_options *ao, const docq_model *m, int n)
+{
+  assert_int_equal(docq_ask_options_init(ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  ao->model = m;
+  ao->gen.temperature = 0;
+  ao->gen.n_predict = n;
+}
+
+/* The one-document index the tests that answer with a model ask of. */
+static docq_db *tea_db(void)
+{
+  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
+  return index_new(files, 1);
+}
+
 /* The path and vector score of the best vector-only hit for `q`. */
 static double vector_top(docq_db *db, const char *q, char *path, size_t cap)
 {
@@ -599,13 +615,9 @@ static void test_api__generation_interrupted(void **state)
   docq_ctx_free(c);
 
   /* docq_ask with the model, interrupted through its db */
-  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
-  docq_db *db = index_new(files, 1);
+  docq_db *db = tea_db();
   docq_ask_options ao;
-  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
-  ao.model = m;
-  ao.gen.temperature = 0;
-  ao.gen.n_predict = 40;
+  greedy_ask_options(&ao, m, 40);
   gen_count k = { NULL, db, 0 };
   ao.gen.on_token = on_token_interrupt;
   ao.gen.payload = &k;
@@ -625,11 +637,8 @@ static void test_api__generation_interrupted(void **state)
 static docq_answer *ask_with(docq_db *db, const docq_model *m, unsigned budget)
 {
   docq_ask_options ao;
-  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
-  ao.model = m;
+  greedy_ask_options(&ao, m, 4);
   ao.budget_tokens = budget;
-  ao.gen.temperature = 0;
-  ao.gen.n_predict = 4;
   docq_answer *a = NULL;
   assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
   return a;
@@ -641,17 +650,13 @@ static docq_answer *ask_with(docq_db *db, const docq_model *m, unsigned budget)
 static void test_api__ask_chat_template(void **state)
 {
   (void)state;
-  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
-  docq_db *db = index_new(files, 1);
+  docq_db *db = tea_db();
   docq_model *m = random_model();
   size_t counts[3];
   const char *names[] = { NULL, "llama3", "phi3" };
   for (int i = 0; i < 3; i++) {
     docq_ask_options ao;
-    assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
-    ao.model = m;
-    ao.gen.temperature = 0;
-    ao.gen.n_predict = 2;
+    greedy_ask_options(&ao, m, 2);
     ao.chat_template = names[i];
     docq_answer *a = NULL;
     assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
@@ -706,17 +711,13 @@ static int sink_text(const char *s, size_t n, void *p)
 static void test_api__ask_reasoning(void **state)
 {
   (void)state;
-  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
-  docq_db *db = index_new(files, 1);
+  docq_db *db = tea_db();
   docq_model *m = random_model();
   const char *names[] = { "deepseek-r1", "chatml-think", "chatml" };
   for (int i = 0; i < 3; i++) {
     docq_ask_options ao;
-    assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+    greedy_ask_options(&ao, m, 8);
     assert_null(ao.on_reasoning);
-    ao.model = m;
-    ao.gen.temperature = 0;
-    ao.gen.n_predict = 8;
     ao.chat_template = names[i];
     text_sink think = {0}, answer = {0};
     ao.on_reasoning = sink_text;
@@ -800,8 +801,7 @@ static void test_api__ask_reasoning(void **state)
 static void test_api__answer_model_setting(void **state)
 {
   (void)state;
-  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
-  docq_db *db = index_new(files, 1);
+  docq_db *db = tea_db();
   char got[PATH_MAX], want[PATH_MAX], rel[PATH_MAX + 8];
   assert_int_equal(docq_db_answer_model(db, got, sizeof got), 0);
   assert_string_equal(got, "");
@@ -841,8 +841,7 @@ static void test_api__answer_model_setting(void **state)
 static void test_api__ask_budget_from_model(void **state)
 {
   (void)state;
-  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
-  docq_db *db = index_new(files, 1);
+  docq_db *db = tea_db();
   const int ctxs[] = { 32768, 2048 };
   for (int i = 0; i < 2; i++) {
     char model_path[128];
@@ -941,8 +940,7 @@ static void test_api__model_load_info(void **state)
   docq_ctx_options co;
   assert_int_equal(docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION), 0);
   assert_int_equal(docq_ctx_options_fit(bad, 100, &co, NULL, 0), DOCQ_EUNSUPPORTED);
-  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
-  docq_db *db = index_new(files, 1);
+  docq_db *db = tea_db();
   docq_ask_options ao;
   assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
   ao.model = bad;
@@ -1076,14 +1074,10 @@ static void test_api__prompt_progress(void **state)
   docq_ctx_free(c);
 
   /* docq_ask: the reading of its packed prompt, through the options */
-  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
-  docq_db *db = index_new(files, 1);
+  docq_db *db = tea_db();
   docq_ask_options ao;
-  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  greedy_ask_options(&ao, m, 2);
   assert_null(ao.on_prompt);
-  ao.model = m;
-  ao.gen.temperature = 0;
-  ao.gen.n_predict = 2;
   prompt_seen a = {0};
   ao.on_prompt = on_prompt_seen;
   ao.prompt_payload = &a;
@@ -1158,13 +1152,9 @@ static void test_api__timings(void **state)
   assert_true(ps == 0 && gs == 0);
   docq_ctx_free(c);
 
-  static const char *const files[] = { "tea.txt", "Green tea is brewed with water at eighty degrees, not boiling.\n" };
-  docq_db *db = index_new(files, 1);
+  docq_db *db = tea_db();
   docq_ask_options ao;
-  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
-  ao.model = m;
-  ao.gen.temperature = 0;
-  ao.gen.n_predict = 4;
+  greedy_ask_options(&ao, m, 4);
   docq_answer *a = NULL;
   assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
   assert_int_equal(docq_answer_timings(a, &ps, &gs), 0);
