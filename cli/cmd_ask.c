@@ -39,7 +39,7 @@ static void usage(FILE *f)
         "  --chat-template NAME  with --model: the prompt format when the file's template is\n"
         "                   missing or not recognized (docq model info names the one used):\n"
         "                   chatml, qwen3, smollm3, chatml-think, llama3, llama2, mistral,\n"
-        "                   zephyr, phi3, deepseek, deepseek-r1 or plain\n"
+        "                   zephyr, phi3, deepseek, deepseek-r1, gemma or plain\n"
         "  -n N             answer length in tokens with a model (default 256, and 1024 for a\n"
         "                   model whose template has it reason first, as its thinking\n"
         "                   counts; docq model info says which)\n"

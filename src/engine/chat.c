@@ -1,7 +1,7 @@
 /* Chat templates: recognition by substring and hand-written formatters (see
  * chat.h for the formats). The expected strings in tests come from the
  * models' official templates (Meta Llama 2/3, Mistral v0.2, Qwen ChatML,
- * TinyLlama/Zephyr) rendered on a fixed conversation, the same check
+ * TinyLlama/Zephyr, Gemma 3) rendered on a fixed conversation, the same check
  * llama.cpp's test-chat-template does. */
 #include "engine/chat.h"
 
@@ -32,6 +32,7 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
     c.kind = DQ_CHAT_DEEPSEEK; /* full-width bars, as DeepSeek writes them */
     if (has(tmpl, len, "<\uff5cAssistant\uff5c><think>")) c.flags |= DQ_CHAT_F_THINK;
   } else if (has(tmpl, len, "<|start_header_id|>")) c.kind = DQ_CHAT_LLAMA3;
+  else if (has(tmpl, len, "<start_of_turn>")) c.kind = DQ_CHAT_GEMMA;
   else if (has(tmpl, len, "[INST]")) {
     /* The variants, told apart as llama.cpp does. */
     if (has(tmpl, len, "<<SYS>>")) c.flags |= DQ_CHAT_F_SYS;
@@ -58,12 +59,14 @@ static const struct { const char *name; dq_chat c; } k_names[] = {
   {"phi3", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END}},
   {"deepseek", {DQ_CHAT_DEEPSEEK, 0}},
   {"deepseek-r1", {DQ_CHAT_DEEPSEEK, DQ_CHAT_F_THINK}},
+  {"gemma", {DQ_CHAT_GEMMA, 0}},
   {"plain", {DQ_CHAT_PLAIN, 0}},
 };
 
 const char *dq_chat_names(void)
 {
-  return "chatml, qwen3, smollm3, chatml-think, llama3, llama2, mistral, zephyr, phi3, deepseek, deepseek-r1, plain";
+  return "chatml, qwen3, smollm3, chatml-think, llama3, llama2, mistral, zephyr, phi3, deepseek, deepseek-r1, gemma, "
+         "plain";
 }
 
 int dq_chat_by_name(dq_chat *out, const char *name)
@@ -76,7 +79,8 @@ int dq_chat_by_name(dq_chat *out, const char *name)
 
 const char *dq_chat_name(dq_chat_kind kind)
 {
-  static const char *names[] = {"none", "chatml", "llama3", "llama2", "mistral", "zephyr", "plain", "deepseek"};
+  static const char *names[] = {"none", "chatml", "llama3", "llama2", "mistral", "zephyr", "plain", "deepseek",
+                                "gemma"};
   return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "none";
 }
 
@@ -193,6 +197,22 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
     }
     if (gen) dq_buf_puts(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
     break;
+  case DQ_CHAT_GEMMA: { /* Gemma has no system turn: its template puts a leading system text, and a
+                          blank line, at the start of the next turn, and trims only the turns' texts */
+    size_t i = 0;
+    const char *sys = NULL;
+    if (n && !strcmp(msgs[0].role, "system")) sys = msgs[i++].content;
+    for (; i < n; i++) {
+      const int model = !strcmp(msgs[i].role, "assistant");
+      dq_buf_printf(&b, "<start_of_turn>%s\n", model ? "model" : msgs[i].role);
+      if (sys) dq_buf_printf(&b, "%s\n\n", sys);
+      sys = NULL;
+      put_text(&b, msgs[i].content, 1);
+      dq_buf_puts(&b, "<end_of_turn>\n");
+    }
+    if (gen) dq_buf_puts(&b, "<start_of_turn>model\n");
+    break;
+  }
   case DQ_CHAT_LLAMA2:
   case DQ_CHAT_MISTRAL:
     fmt_inst(&b, c->flags, msgs, n, bos, eos); /* ends in [/INST]: no separate generation prompt */

@@ -47,7 +47,8 @@ typedef enum dq_chat_kind {
   DQ_CHAT_MISTRAL = 4,
   DQ_CHAT_ZEPHYR = 5,
   DQ_CHAT_PLAIN = 6,
-  DQ_CHAT_DEEPSEEK = 7
+  DQ_CHAT_DEEPSEEK = 7,
+  DQ_CHAT_GEMMA = 8 /* <start_of_turn>user / model; the system text opens the first user turn */
 } dq_chat_kind;
 
 /* Variants of the [INST] family (as in llama.cpp's llama2 handling). */

@@ -69,6 +69,18 @@ static const char *tmpl_zephyr =
   "{% elif message['role'] == 'system' %}\n{{ '<|system|>\\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n"
   "{{ '<|assistant|>\\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n"
   "{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}";
+/* google/gemma-3-1b-it's, text parts only (the image branch left out). */
+static const char *tmpl_gemma3 =
+  "{{ bos_token }}\n{%- if messages[0]['role'] == 'system' -%}\n    {%- if messages[0]['content'] is string -%}\n"
+  "        {%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}\n    {%- endif -%}\n"
+  "    {%- set loop_messages = messages[1:] -%}\n{%- else -%}\n    {%- set first_user_prefix = \"\" -%}\n"
+  "    {%- set loop_messages = messages -%}\n{%- endif -%}\n{%- for message in loop_messages -%}\n"
+  "    {%- if (message['role'] == 'assistant') -%}\n        {%- set role = \"model\" -%}\n    {%- else -%}\n"
+  "        {%- set role = message['role'] -%}\n    {%- endif -%}\n"
+  "    {{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else \"\") }}\n"
+  "    {%- if message['content'] is string -%}\n        {{ message['content'] | trim }}\n    {%- endif -%}\n"
+  "    {{ '<end_of_turn>\\n' }}\n{%- endfor -%}\n{%- if add_generation_prompt -%}\n    {{'<start_of_turn>model\\n'}}\n"
+  "{%- endif -%}\n";
 
 static const char *want_chatml =
   "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n"
@@ -90,6 +102,12 @@ static const char *want_llama3 =
 static const char *want_zephyr =
   "<|system|>\nYou are a helpful assistant</s>\n<|user|>\nHello</s>\n<|assistant|>\nHi there</s>\n<|user|>\nWho are you</s>\n"
   "<|assistant|>\n   I am an assistant   </s>\n<|user|>\nAnother question</s>\n<|assistant|>\n";
+/* Gemma 3's template rendered by hand (the same string as llama.cpp's expected
+ * output for Gemma's legacy template on this conversation). */
+static const char *want_gemma =
+  "<start_of_turn>user\nYou are a helpful assistant\n\nHello<end_of_turn>\n<start_of_turn>model\nHi there<end_of_turn>\n"
+  "<start_of_turn>user\nWho are you<end_of_turn>\n<start_of_turn>model\nI am an assistant<end_of_turn>\n"
+  "<start_of_turn>user\nAnother question<end_of_turn>\n<start_of_turn>model\n";
 static const char *want_plain =
   "You are a helpful assistant\n\nQuestion: Hello\nAnswer: Hi there\n\nQuestion: Who are you\nAnswer:    I am an assistant   \n\n"
   "Question: Another question\nAnswer:";
@@ -119,6 +137,7 @@ static void test_engine_chat__official_formats(void **state)
   check(tmpl_vigogne, DQ_CHAT_LLAMA2, want_vigogne);
   check(tmpl_llama3, DQ_CHAT_LLAMA3, want_llama3);
   check(tmpl_zephyr, DQ_CHAT_ZEPHYR, want_zephyr);
+  check(tmpl_gemma3, DQ_CHAT_GEMMA, want_gemma);
   assert_int_equal(dq_chat_detect("{{ messages }}", 14).kind, DQ_CHAT_NONE);
   assert_int_equal(dq_chat_detect(NULL, 0).kind, DQ_CHAT_NONE);
 }
@@ -126,8 +145,8 @@ static void test_engine_chat__official_formats(void **state)
 static void test_engine_chat__by_name(void **state)
 {
   (void)state;
-  const char *names[] = {"chatml", "llama3", "llama2", "mistral", "zephyr", "plain"};
-  const char *wants[] = {want_chatml, want_llama3, want_llama2, want_mistral, want_zephyr, want_plain};
+  const char *names[] = {"chatml", "llama3", "llama2", "mistral", "zephyr", "gemma", "plain"};
+  const char *wants[] = {want_chatml, want_llama3, want_llama2, want_mistral, want_zephyr, want_gemma, want_plain};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     dq_chat c;
     assert_int_equal(dq_chat_by_name(&c, names[i]), 0);
@@ -254,9 +273,9 @@ static void test_engine_chat__templates_that_think(void **state)
   int n_names = 0;
   for (char *save = NULL, *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n_names++)
     assert_int_equal(dq_chat_by_name(&c, t), 0);
-  assert_int_equal(n_names, 12);
+  assert_int_equal(n_names, 13);
   /* every label names its format for an override */
-  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3"};
+  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3", "gemma"};
   for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
     assert_int_equal(dq_chat_by_name(&c, labels[i]), 0);
     assert_string_equal(dq_chat_label(&c), labels[i]);
