@@ -222,7 +222,12 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
     int nope = 0;
     for (int l = 0; l < hp->n_layer; l++) nope += m->layers[l].no_rope;
     if (nope) dq_buf_printf(&b, "; none in %d of the %d layers (NoPE)", nope, hp->n_layer);
+    if (hp->n_layer_swa)
+      dq_buf_printf(&b, "; base %g without scaling in the sliding layers", (double)hp->rope_swa.freq_base);
     dq_buf_puts(&b, "\n");
+    if (hp->n_layer_swa)
+      dq_buf_printf(&b, "attention:     sliding window of %d tokens in %d of the %d layers\n", hp->n_swa,
+                    hp->n_layer_swa, hp->n_layer);
   } else if (m->run_code == DOCQ_EUNSUPPORTED) {
     /* docq_model_load_info of weights docq cannot run: what they are, and why */
     human_bytes(sz, sizeof sz, m->weight_bytes);

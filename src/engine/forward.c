@@ -1,16 +1,20 @@
 /* The transformer forward pass (llama2.c style: one linear function per
  * step, every buffer preallocated in dq_fwd_new).
  *
- * Per layer, for a batch of T tokens at positions n_past..n_past+T-1:
+ * x = token embeddings (* embd_scale: gemma3). Per layer, for a batch of T
+ * tokens at positions n_past..n_past+T-1:
  *   xb = rmsnorm(x) * attn_norm
  *   q, k, v = xb Wq (+bq), xb Wk (+bk), xb Wv (+bv)      (T-row matmuls)
- *   q, k = rmsnorm(each head) * q_norm, k_norm           (qwen3)
- *   rope(q), rope(k) (not in smollm3's NoPE layers); k, v -> cache[pos]
- *   att = softmax(q k^T / sqrt(hd), causal) v            (GQA: head h reads kv head h / (n_head/n_head_kv))
- *   x += att Wo
+ *   q, k = rmsnorm(each head) * q_norm, k_norm           (qwen3, gemma3)
+ *   rope(q), rope(k) (not in smollm3's NoPE layers; gemma3's sliding layers
+ *   with rope_swa); q *= q_scale (gemma3); k, v -> cache[pos]
+ *   att = softmax(q k^T / sqrt(hd), causal) v            (GQA: head h reads kv head h / (n_head/n_head_kv);
+ *                                                         gemma3: no 1/sqrt(hd), a window in sliding layers)
+ *   x += att Wo                                          (gemma3: rmsnorm(att Wo) * attn_post_norm)
  *   xb = rmsnorm(x) * ffn_norm
- *   x += (silu(xb Wgate) * (xb Wup)) Wdown
- * then logits = rmsnorm(x) * output_norm Wout for the rows asked for.
+ *   x += (silu(xb Wgate) * (xb Wup)) Wdown               (gemma3: gelu, and the sum's rmsnorm * ffn_post_norm)
+ * then logits = rmsnorm(x) * output_norm Wout for the rows asked for (gemma3
+ * with final_logit_softcapping: c * tanh(logits / c)).
  *
  * Numerics follow ggml where it matters for parity: RMS and softmax sums in
  * double, SiLU as x / (1 + e^-x) with ggml's vector e^x (ggml_order.h),
@@ -86,6 +90,7 @@ int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_th
   f->n_batch = n_batch;
   f->kv_type = kv_type == DQ_KV_F32 || kv_type == DQ_KV_F16_GGML ? kv_type : DQ_KV_F16;
   if ((rc = dq_rope_init(&f->rope, &hp->rope)) < 0) goto fail;
+  if (hp->n_layer_swa && (rc = dq_rope_init(&f->rope_swa, &hp->rope_swa)) < 0) goto fail;
   if (n_threads != 1) {
     if ((rc = dq_pool_new(&f->pool, n_threads)) < 0) goto fail;
   }
@@ -103,6 +108,10 @@ int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_th
   f->hg = dq_malloc(B * (size_t)hp->n_ff * sizeof(float));
   f->hu = dq_malloc(B * (size_t)hp->n_ff * sizeof(float));
   f->cs = dq_malloc(B * (size_t)hp->n_rot * sizeof(float));
+  if (hp->n_layer_swa && !(f->cs_swa = dq_malloc(B * (size_t)hp->n_rot * sizeof(float)))) {
+    rc = DOCQ_ENOMEM;
+    goto fail;
+  }
   f->logits = dq_malloc((size_t)hp->n_vocab * sizeof(float));
   if (!f->x || !f->xb || !f->xo || !f->q || !f->att || !f->k || !f->v || !f->hg || !f->hu ||
       !f->cs || !f->logits) {
@@ -142,9 +151,10 @@ void dq_fwd_free(dq_fwd *f)
   if (!f) return;
   dq_pool_free(f->pool);
   void *bufs[] = {f->kc, f->vc, f->x, f->xb, f->xo, f->q, f->att, f->k, f->v, f->hg, f->hu, f->cs,
-                  f->logits, f->mm_scratch, f->k_raw};
+                  f->cs_swa, f->logits, f->mm_scratch, f->k_raw};
   dq_kv_free(f->kv);
   dq_attn_free(f->attn);
+  dq_attn_free(f->attn_swa);
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dq_free(bufs[i]);
   dq_free(f);
 }
@@ -154,14 +164,16 @@ void dq_fwd_reset(dq_fwd *f) { f->n_past = 0; }
 /* ---- the two attention paths ------------------------------------------------ */
 
 /* Replace whichever cache the state had by the given one (an empty cache). */
-static void set_caches(dq_fwd *f, dq_kv *kv, dq_attn *at, void *kc, void *vc)
+static void set_caches(dq_fwd *f, dq_kv *kv, dq_attn *at, dq_attn *at_swa, void *kc, void *vc)
 {
   dq_kv_free(f->kv);
   dq_attn_free(f->attn);
+  dq_attn_free(f->attn_swa);
   dq_free(f->kc);
   dq_free(f->vc);
   f->kv = kv;
   f->attn = at;
+  f->attn_swa = at_swa;
   f->kc = kc;
   f->vc = vc;
   f->n_past = 0;
@@ -187,6 +199,7 @@ static int use_tiled(dq_fwd *f, int type_k, int type_v, int mask, int window, in
   float theta[DQ_ROPE_MAX_DIMS / 2];
   for (int j = 0; j < hp->n_rot / 2; j++) theta[j] = (float)dq_rope_theta(&f->rope, j);
   ap.n_threads = f->n_threads;
+  if (hp->q_scale > 0.0f) ap.scale = 1.0f; /* the queries carry it */
   ap.mask = mask;
   ap.window = window;
   ap.n_sinks = n_sinks;
@@ -194,13 +207,27 @@ static int use_tiled(dq_fwd *f, int type_k, int type_v, int mask, int window, in
   ap.rope_mode = f->rope.p.mode;
   ap.theta = theta;
   dq_kv *kv = NULL;
-  dq_attn *at = NULL;
+  dq_attn *at = NULL, *at_swa = NULL;
   if ((rc = dq_kv_new(&kv, hp->n_layer, f->n_ctx, hp->n_head_kv, hp->head_dim, type_k, type_v)) < 0) return rc;
   if ((rc = dq_attn_new(&at, &ap)) < 0) {
     dq_kv_free(kv);
     return rc;
   }
-  set_caches(f, kv, at, NULL, NULL);
+  if (hp->n_layer_swa) {
+    /* the sliding layers keep their own window: the last n_swa keys, as
+     * llama.cpp masks them (p1 - p0 >= n_swa is hidden) */
+    dq_attn_params sp = ap;
+    sp.mask = DQ_ATTN_SINKS;
+    sp.n_sinks = 0;
+    sp.window = hp->n_swa;
+    sp.theta = NULL;
+    if ((rc = dq_attn_new(&at_swa, &sp)) < 0) {
+      dq_attn_free(at);
+      dq_kv_free(kv);
+      return rc;
+    }
+  }
+  set_caches(f, kv, at, at_swa, NULL, NULL);
   f->attn_mask = mask;
   f->attn_window = window;
   f->attn_sinks = n_sinks;
@@ -230,7 +257,7 @@ static int use_simple(dq_fwd *f)
     dq_free(vc);
     return DOCQ_ENOMEM;
   }
-  set_caches(f, NULL, NULL, kc, vc);
+  set_caches(f, NULL, NULL, NULL, kc, vc);
   return 0;
 }
 
@@ -378,14 +405,16 @@ static void attention_worker(void *ctx, int ith, int nth)
   const int hd = hp->head_dim, nh = hp->n_head, gqa = hp->n_head / hp->n_head_kv;
   const size_t nq = (size_t)nh * hd, nkv = (size_t)hp->n_head_kv * hd;
   const size_t layer_off = (size_t)j->layer * (size_t)f->n_ctx * nkv;
-  const float scale = 1.0f / sqrtf((float)hd);
+  const float scale = hp->q_scale > 0.0f ? 1.0f : 1.0f / sqrtf((float)hd);
+  const int window = f->m->layers[j->layer].swa ? hp->n_swa : 0;
   const int items = j->n_tok * nh;
   for (int it = ith; it < items; it += nth) {
     const int t = it / nh, h = it % nh, n_pos = j->pos0 + t + 1;
-    const size_t off = layer_off + (size_t)(h / gqa) * hd;
+    const int first = window && n_pos > window ? n_pos - window : 0; /* a sliding layer's oldest key */
+    const size_t off = layer_off + (size_t)first * nkv + (size_t)(h / gqa) * hd;
     const float *qv = f->q + (size_t)t * nq + (size_t)h * hd;
     float *o = f->att + (size_t)t * nq + (size_t)h * hd;
-    attend_f16(qv, (const uint16_t *)f->kc + off, (const uint16_t *)f->vc + off, nkv, n_pos, hd, scale, o);
+    attend_f16(qv, (const uint16_t *)f->kc + off, (const uint16_t *)f->vc + off, nkv, n_pos - first, hd, scale, o);
   }
 }
 
@@ -459,11 +488,32 @@ static void swiglu_worker(void *ctx, int ith, int nth)
   for (int t = ith; t < j->T; t += nth) dq_ggml_swiglu(j->hg + (size_t)t * j->nff, j->hu + (size_t)t * j->nff, j->nff);
 }
 
-static void swiglu(dq_fwd *f, int T)
+static void geglu_worker(void *ctx, int ith, int nth)
+{
+  const swiglu_job *j = ctx;
+  for (int t = ith; t < j->T; t += nth) dq_ggml_geglu(j->hg + (size_t)t * j->nff, j->hu + (size_t)t * j->nff, j->nff);
+}
+
+/* hg = act(hg) * hu: the gated FFN's activation (SiLU, or GELU for gemma3) */
+static void gated_act(dq_fwd *f, int T)
 {
   swiglu_job job = { f->hg, f->hu, f->m->hp.n_ff, T };
+  if (f->m->hp.act == DQ_ACT_GELU) {
+    if (T < 4) geglu_worker(&job, 0, 1);
+    else dq_pool_run(f->pool, geglu_worker, &job);
+    return;
+  }
   if (T < 4) swiglu_worker(&job, 0, 1); /* decode: a pool run costs more than the work */
   else dq_pool_run(f->pool, swiglu_worker, &job);
+}
+
+/* logits = c * tanh(logits / c) (final_logit_softcapping; c <= 0: none), in
+ * ggml's steps: scale, tanh, scale. */
+static void softcap(float *logits, size_t n, float c)
+{
+  if (!(c > 0.0f)) return;
+  const float inv = 1.0f / c;
+  for (size_t i = 0; i < n; i++) logits[i] = tanhf(logits[i] * inv) * c;
 }
 
 /* One batch of T <= n_batch tokens (already validated). */
@@ -476,9 +526,12 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
   const size_t emb_row = dq_type_row_bytes(m->tok_embd.type, d);
 
   for (int t = 0; t < T; t++) {
-    dq_dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)toks[t] * emb_row,
-                   f->x + (size_t)t * d, d);
+    float *xt = f->x + (size_t)t * d;
+    dq_dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)toks[t] * emb_row, xt, d);
+    if (hp->embd_scale > 0.0f)
+      for (int i = 0; i < d; i++) xt[i] *= hp->embd_scale;
     dq_rope_cache(&f->rope, pos0 + t, f->cs + (size_t)t * hp->n_rot);
+    if (f->cs_swa) dq_rope_cache(&f->rope_swa, pos0 + t, f->cs_swa + (size_t)t * hp->n_rot);
   }
   for (int l = 0; l < hp->n_layer; l++) {
     const dq_layer *L = &m->layers[l];
@@ -491,12 +544,16 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
     if (L->k_norm) head_norms(f->k, L->k_norm, T * hp->n_head_kv, hd, hp->rms_eps);
     if (f->k_raw) /* dynamic NTK: keep the keys before RoPE for later re-rotation */
       memcpy(f->k_raw + ((size_t)l * f->n_ctx + (size_t)pos0) * nkv, f->k, (size_t)T * nkv * sizeof(float));
+    const dq_rope *rope = L->swa ? &f->rope_swa : &f->rope;
     for (int t = 0; t < T; t++) {
-      const float *cs = f->cs + (size_t)t * hp->n_rot;
+      const float *cs = (L->swa ? f->cs_swa : f->cs) + (size_t)t * hp->n_rot;
+      float *qt = f->q + (size_t)t * nq;
       if (!L->no_rope) {
-        dq_rope_apply(&f->rope, f->q + (size_t)t * nq, hp->n_head, hd, cs);
-        dq_rope_apply(&f->rope, f->k + (size_t)t * nkv, hp->n_head_kv, hd, cs);
+        dq_rope_apply(rope, qt, hp->n_head, hd, cs);
+        dq_rope_apply(rope, f->k + (size_t)t * nkv, hp->n_head_kv, hd, cs);
       }
+      if (hp->q_scale > 0.0f)
+        for (int i = 0; i < nq; i++) qt[i] *= hp->q_scale;
       if (f->kv) dq_kv_write(f->kv, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
       else store_kv(f, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
     }
@@ -505,25 +562,31 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
      * the pool for it costs more than it saves */
     const int small = (int64_t)T * hp->n_head * (pos0 + T) * hd < (1 << 18);
     if (f->attn) /* shapes checked at setup; results do not depend on the thread count */
-      dq_attn_run(f->attn, small ? NULL : f->pool, f->kv, l, f->q, T, pos0, f->att);
+      dq_attn_run(L->swa ? f->attn_swa : f->attn, small ? NULL : f->pool, f->kv, l, f->q, T, pos0, f->att);
     else if (small) attention_worker(&job, 0, 1);
     else dq_pool_run(f->pool, attention_worker, &job);
     matmul(f, &L->wo, f->att, T, f->xo);
+    if (L->attn_post_norm)
+      for (int t = 0; t < T; t++) rmsnorm(f->xo + (size_t)t * d, f->xo + (size_t)t * d, L->attn_post_norm, d, hp->rms_eps);
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
 
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
     matmul3(f, &L->w_gate, &L->w_up, NULL, f->xb, T, f->hg, f->hu, NULL);
-    swiglu(f, T);
+    gated_act(f, T);
     matmul(f, &L->w_down, f->hg, T, f->xo);
+    if (L->ffn_post_norm)
+      for (int t = 0; t < T; t++) rmsnorm(f->xo + (size_t)t * d, f->xo + (size_t)t * d, L->ffn_post_norm, d, hp->rms_eps);
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
   }
   if (all_logits) {
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, m->output_norm, d, hp->rms_eps);
     matmul(f, &m->output, f->xb, T, all_logits);
+    softcap(all_logits, (size_t)T * hp->n_vocab, hp->final_softcap);
     memcpy(f->logits, all_logits + (size_t)(T - 1) * hp->n_vocab, (size_t)hp->n_vocab * sizeof(float));
   } else {
     rmsnorm(f->xb, f->x + (size_t)(T - 1) * d, m->output_norm, d, hp->rms_eps);
     matmul(f, &m->output, f->xb, 1, f->logits);
+    softcap(f->logits, (size_t)hp->n_vocab, hp->final_softcap);
   }
   f->n_past += T;
 }
@@ -539,7 +602,8 @@ static void rerotate_cache(dq_fwd *f)
   for (int p = 0; p < f->n_past; p++) {
     dq_rope_cache(&f->rope, p, f->cs);
     for (int l = 0; l < hp->n_layer; l++) {
-      if (f->m->layers[l].no_rope) continue; /* its keys were never rotated */
+      /* NoPE keys were never rotated; a sliding layer's RoPE does not grow */
+      if (f->m->layers[l].no_rope || f->m->layers[l].swa) continue;
       const size_t off = ((size_t)l * (size_t)f->n_ctx + (size_t)p) * nkv;
       memcpy(f->k, f->k_raw + off, nkv * sizeof(float));
       dq_rope_apply(&f->rope, f->k, hp->n_head_kv, hp->head_dim, f->cs);

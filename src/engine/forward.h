@@ -35,6 +35,7 @@ typedef struct dq_fwd {
   int kv_type;          /* dq_kv_type as asked */
   int n_past;           /* tokens in the cache */
   dq_rope rope;
+  dq_rope rope_swa;     /* the sliding-window layers' RoPE (hp.rope_swa), when the model has such layers */
   dq_pool *pool;        /* owned; NULL = single thread */
   int n_threads;
   void *kc, *vc;        /* simple path only (DQ_KV_F16_GGML), else NULL:
@@ -47,12 +48,15 @@ typedef struct dq_fwd {
   float *xo;            /* (n_batch, n_embd) block output */
   float *hg, *hu;       /* (n_batch, n_ff) gate and up projections */
   float *cs;            /* (n_batch, n_rot) cos/sin tables */
+  float *cs_swa;        /* (n_batch, n_rot) those of rope_swa, or NULL */
   float *logits;        /* (n_vocab) of the last evaluated token */
   void *mm_scratch;     /* dq_matmul scratch, the max over all weights */
   float *k_raw;         /* (n_layer, n_ctx, n_head_kv*head_dim) keys before RoPE; only for a
                            length-dependent RoPE (dynamic NTK), else NULL */
   dq_kv *kv;            /* typed cache of the tiled path (the default), NULL on the simple path */
   dq_attn *attn;        /* tiled attention, NULL on the simple path */
+  dq_attn *attn_swa;    /* tiled attention of the sliding-window layers (their window, whatever the
+                           mask asked for the others), NULL without such layers or on the simple path */
   int attn_mask, attn_window, attn_sinks; /* of the tiled path (causal, 1, 0 by default) */
 } dq_fwd;
 

@@ -16,6 +16,9 @@
 #endif
 
 #include <math.h>
+#include <pthread.h>
+
+#include "engine/kernels.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -151,5 +154,29 @@ void dq_ggml_swiglu(float *gate, const float *up, int64_t n)
     const float e = i < nv ? v_expf(0.0f - g) : expf(-g);
     const float s = g / (1.0f + e);
     gate[i] = s * up[i];
+  }
+}
+
+/* GELU at every f16 value, rounded to f16: ggml's table (ggml_table_gelu_f16). */
+static uint16_t gelu_table[1 << 16];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+
+static void gelu_table_init(void)
+{
+  const float sqrt_2_over_pi = 0.79788456080286535587989211986876f, coef_a = 0.044715f;
+  for (int i = 0; i < (1 << 16); i++) {
+    const float x = dq_f16_to_f32((uint16_t)i);
+    gelu_table[i] = dq_f32_to_f16(0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x))));
+  }
+}
+
+void dq_ggml_geglu(float *gate, const float *up, int64_t n)
+{
+  pthread_once(&gelu_once, gelu_table_init);
+  for (int64_t i = 0; i < n; i++) {
+    const float x = gate[i];
+    if (x <= -10.0f) gate[i] = 0.0f;
+    else if (x >= 10.0f) gate[i] = x * up[i];
+    else gate[i] = dq_f16_to_f32(gelu_table[dq_f32_to_f16(x)]) * up[i];
   }
 }

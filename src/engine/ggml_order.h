@@ -27,4 +27,12 @@ void dq_ggml_matmul_f32(const float *W, int64_t n_in, int64_t n_out, const float
  * expf for the last n % 8. */
 void dq_ggml_swiglu(float *gate, const float *up, int64_t n);
 
+/* gate[i] = gelu(gate[i]) * up[i] (GELU's tanh approximation), as
+ * ggml_vec_geglu_f32 computes it on every CPU build: 0 below -10, the input
+ * itself above 10, else a table of GELU at every f16 value looked up at the
+ * input rounded to f16. Used in every mode (Gemma 3): the table is also the
+ * fast way, and matching llama.cpp here costs nothing. Thread-safe (the
+ * table is built once, on first use). */
+void dq_ggml_geglu(float *gate, const float *up, int64_t n);
+
 #endif

@@ -1,4 +1,4 @@
-/* A decoder-only transformer loaded from GGUF (architectures llama, qwen2, qwen3, phi3, smollm3):
+/* A decoder-only transformer loaded from GGUF (architectures llama, qwen2, qwen3, phi3, smollm3, gemma3):
  * hyperparameters, RoPE settings and weight pointers into the memory map.
  *
  * Invariants after dq_model_load succeeds:
@@ -31,9 +31,17 @@
 /* qwen3: qwen2 without biases, with an RMSNorm over each head of q and of k
  * (attn_q_norm / attn_k_norm, head_dim weights) before RoPE.
  * smollm3: llama whose every fourth layer (il % 4 == 3) has no RoPE (NoPE),
- * as llama.cpp's n_no_rope_layer_step = 4. */
+ * as llama.cpp's n_no_rope_layer_step = 4.
+ * gemma3: embeddings scaled by sqrt(n_embd), q/k head norms as qwen3, queries
+ * scaled before attention (q_scale), RMSNorm of each block's output before
+ * the residual add (attn_post_norm, ffn_post_norm), GELU-gated FFN, NEOX
+ * RoPE; sliding-window attention in the layers il % swa_period < period - 1,
+ * which rotate with their own base (rope_swa) and no scaling. */
 enum dq_arch { DQ_ARCH_NONE = 0, DQ_ARCH_LLAMA = 1, DQ_ARCH_QWEN2 = 2, DQ_ARCH_PHI3 = 3, DQ_ARCH_QWEN3 = 4,
-               DQ_ARCH_SMOLLM3 = 5 };
+               DQ_ARCH_SMOLLM3 = 5, DQ_ARCH_GEMMA3 = 6 };
+
+/* The FFN's gate activation. */
+enum dq_act { DQ_ACT_SILU = 0, DQ_ACT_GELU = 1 /* tanh approximation, as ggml: through f16 */ };
 
 /* A 2-D weight matrix: n_out rows of n_in elements of `type` (ggml ne0 = n_in). */
 typedef struct dq_weight {
@@ -52,13 +60,16 @@ typedef struct dq_layer {
   const float *bq;        /* (n_head*head_dim) qwen2 only, else NULL */
   const float *bk;        /* (n_head_kv*head_dim) */
   const float *bv;        /* (n_head_kv*head_dim) */
-  const float *q_norm;    /* (head_dim) qwen3 only, else NULL: RMSNorm of each query head */
-  const float *k_norm;    /* (head_dim) qwen3 only: of each key head */
+  const float *q_norm;    /* (head_dim) qwen3, gemma3, else NULL: RMSNorm of each query head */
+  const float *k_norm;    /* (head_dim) qwen3, gemma3: of each key head */
+  const float *attn_post_norm; /* (n_embd) gemma3, else NULL: RMSNorm of the attention output */
   int no_rope;            /* 1: q and k are not rotated in this layer (smollm3's NoPE layers) */
+  int swa;                /* 1: sliding-window layer (gemma3): keys within n_swa, RoPE rope_swa */
   const float *ffn_norm;  /* (n_embd) */
   dq_weight w_gate;       /* (n_embd -> n_ff) */
   dq_weight w_up;         /* (n_embd -> n_ff) */
   dq_weight w_down;       /* (n_ff -> n_embd) */
+  const float *ffn_post_norm; /* (n_embd) gemma3, else NULL: RMSNorm of the FFN output */
 } dq_layer;
 
 typedef struct dq_hparams {
@@ -73,7 +84,16 @@ typedef struct dq_hparams {
   int n_ctx_train;        /* {arch}.context_length */
   int n_rot;              /* rotated dims per head */
   float rms_eps;
-  int n_swa;              /* sliding-window attention: keys at distance < n_swa are seen (0: none) */
+  int n_swa;              /* sliding-window attention: keys at distance < n_swa are seen (0: none);
+                             applied in the layers marked swa (gemma3; phi3's is not, as llama.cpp) */
+  int swa_period;         /* gemma3: of every swa_period layers all but the last slide (default 6) */
+  int n_layer_swa;        /* layers marked swa */
+  dq_rope_params rope_swa; /* RoPE of the swa layers: base rope.freq_base_swa (10000), no scaling */
+  float embd_scale;       /* token embeddings are multiplied by it (gemma3: sqrt(n_embd)); 0: not */
+  float q_scale;          /* queries are multiplied by it after RoPE and attention scores are not
+                             scaled again (gemma3, as llama.cpp); 0: scores scaled by 1/sqrt(head_dim) */
+  int act;                /* dq_act of the FFN gate */
+  float final_softcap;    /* logits = c * tanh(logits / c) when > 0 (final_logit_softcapping) */
   dq_rope_params rope;    /* as the file declares it (freq_factors -> rope_freqs tensor if any) */
   float rope_factor;      /* declared scaling factor s (1 when none) */
   const float *rope_long;  /* LongRoPE / Phi-3 rope_factors_long.weight (n_rot/2) or NULL */
@@ -119,7 +139,7 @@ int dq_model_set_run_error(dq_model *m, int code, const char *msg);
 int dq_model_require_weights(const dq_model *m);
 void dq_model_free(dq_model *m);
 
-/* "llama", "qwen2", "qwen3", "phi3", "smollm3" */
+/* "llama", "qwen2", "qwen3", "phi3", "smollm3", "gemma3" */
 const char *dq_arch_name(int arch);
 
 /* User overrides of the file's RoPE settings, with llama.cpp's CLI meaning

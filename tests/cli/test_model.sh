@@ -161,4 +161,8 @@ check "a prompt both as text and -f is a usage error" "$?" "2"
 # smollm3's NoPE layers are named (every fourth: 1 of the seed's 4)
 out=$("$BIN" model info "${DOCQ_SOURCE_DIR:?}/tests/fuzz/corpus/model/smollm3_f32_nope.gguf")
 contains "model info names smollm3's layers without RoPE" "$out" "rope:          norm, 8 dims, base 10000, scaling none; none in 1 of the 4 layers (NoPE)"
+# gemma3's sliding layers are named, with their own RoPE (the seed: window 4, 5 of 6 layers)
+out=$("$BIN" model info "${DOCQ_SOURCE_DIR:?}/tests/fuzz/corpus/model/gemma3_f32_swa.gguf")
+contains "model info names gemma3's sliding window" "$out" "attention:     sliding window of 4 tokens in 5 of the 6 layers"
+contains "... and the sliding layers' RoPE" "$out" "scaling linear x8 (original context 256); base 10000 without scaling in the sliding layers"
 exit $fail

@@ -439,13 +439,16 @@ cleanup:
   return rc;
 }
 
+/* Model families: which tensors and keys beyond llama's. */
+enum { GW_LLAMA, GW_QWEN2, GW_QWEN3, GW_GEMMA3 };
+
 /* The head size the model is written with. */
 static int64_t head_dim(const dq_gw_model_params *p)
 {
   return p->head_dim > 0 ? p->head_dim : p->n_embd / p->n_head;
 }
 
-static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int qwen)
+static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int fam)
 {
   char k[128];
   const char *a = p->arch;
@@ -459,11 +462,16 @@ static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int qwen)
       (rc = dq_gw_add_u32(w, KEY("attention.head_count"), (uint32_t)p->n_head)) < 0 ||
       (rc = dq_gw_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)p->n_head_kv)) < 0 ||
       (rc = dq_gw_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), p->rms_eps > 0 ? p->rms_eps : 1e-6f)) < 0 ||
-      (rc = dq_gw_add_f32(w, KEY("rope.freq_base"), p->rope_freq_base > 0 ? p->rope_freq_base : qwen ? 1e6f : 10000.0f)) < 0 ||
-      (rc = dq_gw_add_u32(w, KEY("rope.dimension_count"), (uint32_t)head_dim(p))) < 0)
+      (rc = dq_gw_add_f32(w, KEY("rope.freq_base"), p->rope_freq_base > 0 ? p->rope_freq_base : fam != GW_LLAMA ? 1e6f : 10000.0f)) < 0)
     return rc;
-  if (p->head_dim > 0 && ((rc = dq_gw_add_u32(w, KEY("attention.key_length"), (uint32_t)p->head_dim)) < 0 ||
-                          (rc = dq_gw_add_u32(w, KEY("attention.value_length"), (uint32_t)p->head_dim)) < 0))
+  /* Gemma3's converter writes no rope.dimension_count (llama.cpp: the head
+   * size) but always the head size (its default being 256, not n_embd/n_head) */
+  if (fam != GW_GEMMA3 && (rc = dq_gw_add_u32(w, KEY("rope.dimension_count"), (uint32_t)head_dim(p))) < 0) return rc;
+  if ((p->head_dim > 0 || fam == GW_GEMMA3) &&
+      ((rc = dq_gw_add_u32(w, KEY("attention.key_length"), (uint32_t)head_dim(p))) < 0 ||
+       (rc = dq_gw_add_u32(w, KEY("attention.value_length"), (uint32_t)head_dim(p))) < 0))
+    return rc;
+  if (p->sliding_window > 0 && (rc = dq_gw_add_u32(w, KEY("attention.sliding_window"), (uint32_t)p->sliding_window)) < 0)
     return rc;
   if (p->rope_scaling_type) {
     if ((rc = dq_gw_add_str(w, KEY("rope.scaling.type"), p->rope_scaling_type)) < 0 ||
@@ -477,11 +485,11 @@ static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int qwen)
   return 0;
 }
 
-static int add_layer(dq_gw *w, uint64_t *rng, const dq_gw_model_params *p, int il, int qwen)
+static int add_layer(dq_gw *w, uint64_t *rng, const dq_gw_model_params *p, int il, int fam)
 {
   char nm[96];
   const int64_t E = p->n_embd, hd = head_dim(p), Q = hd * p->n_head, kv = hd * p->n_head_kv, F = p->n_ff;
-  const int bias = qwen == 2, qk_norm = qwen == 3;
+  const int bias = fam == GW_QWEN2, qk_norm = fam == GW_QWEN3 || fam == GW_GEMMA3, post_norm = fam == GW_GEMMA3;
   const float s = p->weight_std > 0 ? p->weight_std : 0.02f;
   const int wt = p->weight_type;
   int rc = 0;
@@ -496,16 +504,21 @@ static int add_layer(dq_gw *w, uint64_t *rng, const dq_gw_model_params *p, int i
                (rc = add_random(w, rng, NM("attn_k.bias"), DQ_T_F32, kv, 1, 0, s)) < 0 ||
                (rc = add_random(w, rng, NM("attn_v.bias"), DQ_T_F32, kv, 1, 0, s)) < 0))
     return rc;
-  /* spread around 1 as in trained Qwen3 files, so that a missing norm shows */
+  /* spread around 1 as in trained Qwen3 files, so that a missing norm shows
+   * (Gemma3's converter stores 1 + w, so its norms are around 1 too) */
   if (qk_norm && ((rc = add_random(w, rng, NM("attn_q_norm.weight"), DQ_T_F32, hd, 1, 1.0f, 0.5f)) < 0 ||
                   (rc = add_random(w, rng, NM("attn_k_norm.weight"), DQ_T_F32, hd, 1, 1.0f, 0.5f)) < 0))
     return rc;
-  if ((rc = add_random(w, rng, NM("attn_output.weight"), wt, Q, E, 0, s)) < 0 ||
-      (rc = add_random(w, rng, NM("ffn_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0 ||
+  if ((rc = add_random(w, rng, NM("attn_output.weight"), wt, Q, E, 0, s)) < 0) return rc;
+  /* gemma3: RMSNorm of the attention output before the residual add */
+  if (post_norm && (rc = add_random(w, rng, NM("post_attention_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0) return rc;
+  if ((rc = add_random(w, rng, NM("ffn_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0 ||
       (rc = add_random(w, rng, NM("ffn_gate.weight"), wt, E, F, 0, s)) < 0 ||     /* (n_embd, n_ff) */
       (rc = add_random(w, rng, NM("ffn_up.weight"), wt, E, F, 0, s)) < 0 ||
       (rc = add_random(w, rng, NM("ffn_down.weight"), wt, F, E, 0, s)) < 0)       /* (n_ff, n_embd) */
     return rc;
+  /* gemma3: and of the FFN output */
+  if (post_norm && (rc = add_random(w, rng, NM("post_ffw_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0) return rc;
 #undef NM
   return 0;
 }
@@ -538,21 +551,26 @@ int dq_gw_model(dq_gw **out, const dq_gw_model_params *p)
       (p->head_dim <= 0 && p->n_embd % p->n_head) || p->n_head % p->n_head_kv || p->n_ff < 1 || p->n_vocab < 3 ||
       p->n_ctx < 1)
     return dq_err_set(DOCQ_EINVAL, "gguf writer: bad model parameters");
-  /* 0 llama, 2 qwen2, 3 qwen3 (non-zero: Qwen's RoPE base) */
-  int qwen = !strcmp(p->arch, "qwen2") ? 2 : !strcmp(p->arch, "qwen3") ? 3 : 0;
-  if (!qwen && strcmp(p->arch, "llama") && strcmp(p->arch, "smollm3")) /* smollm3: llama's tensors */
-    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3, smollm3)", p->arch);
+  const int fam = !strcmp(p->arch, "qwen2")    ? GW_QWEN2
+                  : !strcmp(p->arch, "qwen3")  ? GW_QWEN3
+                  : !strcmp(p->arch, "gemma3") ? GW_GEMMA3
+                                               : GW_LLAMA;
+  if (fam == GW_LLAMA && strcmp(p->arch, "llama") && strcmp(p->arch, "smollm3")) /* smollm3: llama's tensors */
+    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3, smollm3, gemma3)", p->arch);
   uint64_t rng = p->seed;
   const float s = p->weight_std > 0 ? p->weight_std : 0.02f;
   const int et = p->embd_type >= 0 ? p->embd_type : p->weight_type;
   const int ot = p->output_type >= 0 ? p->output_type : p->weight_type;
   if (!(w = dq_gw_new())) return DOCQ_ENOMEM;
-  if ((rc = add_hparams(w, p, qwen)) < 0 || (rc = add_vocab(w, p->n_vocab, p->tokenizer_model)) < 0) goto cleanup;
+  if ((rc = add_hparams(w, p, fam)) < 0 || (rc = add_vocab(w, p->n_vocab, p->tokenizer_model)) < 0) goto cleanup;
+  /* Gemma3's converter, after its SentencePiece vocabulary */
+  if (fam == GW_GEMMA3 && (rc = dq_gw_add_bool(w, "tokenizer.ggml.add_space_prefix", 0)) < 0) goto cleanup;
   if ((rc = dq_gw_add_u32(w, "general.file_type", file_type(p->weight_type))) < 0) goto cleanup;
   /* Embeddings have a wider spread than layer weights so logits vary. */
-  if ((rc = add_random(w, &rng, "token_embd.weight", et, p->n_embd, p->n_vocab, 0, 1.0f)) < 0) goto cleanup; /* (n_embd, n_vocab) */
+  if ((rc = add_random(w, &rng, "token_embd.weight", et, p->n_embd, p->n_vocab, 0, p->embd_std > 0 ? p->embd_std : 1.0f)) < 0)
+    goto cleanup; /* (n_embd, n_vocab) */
   for (int il = 0; il < p->n_layer; il++)
-    if ((rc = add_layer(w, &rng, p, il, qwen)) < 0) goto cleanup;
+    if ((rc = add_layer(w, &rng, p, il, fam)) < 0) goto cleanup;
   if ((rc = add_random(w, &rng, "output_norm.weight", DQ_T_F32, p->n_embd, 1, 1.0f, 0.1f)) < 0) goto cleanup;
   if (!p->tied_embeddings && (rc = add_random(w, &rng, "output.weight", ot, p->n_embd, p->n_vocab, 0, s * 4)) < 0) goto cleanup;
 cleanup:

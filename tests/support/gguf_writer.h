@@ -5,9 +5,10 @@
  * insertion order, each tensor padded to the alignment (general.alignment if
  * set with dq_gw_set_alignment, else 32), exactly like ggml's gguf writer.
  *
- * dq_gw_model() builds a random-weight llama/qwen2 model with the tensor
- * names, shapes and metadata keys llama.cpp uses, plus a small SentencePiece-
- * style vocabulary, so the engine can load and run it.
+ * dq_gw_model() builds a random-weight llama/qwen2/qwen3/smollm3/gemma3 model
+ * with the tensor names, shapes and metadata keys llama.cpp (and its
+ * converter) uses, plus a small SentencePiece-style vocabulary, so the engine
+ * can load and run it.
  *
  * The low-level dq_gwb_* appenders write raw little-endian fields into a
  * dq_buf, for tests that hand-craft hostile headers.
@@ -64,20 +65,26 @@ int dq_gw_write_file(const dq_gw *w, const char *path);
 
 /* ---- random-weight models ---- */
 typedef struct dq_gw_model_params {
-  const char *arch;        /* "llama", "smollm3" (llama's tensors), "qwen2" (adds Q/K/V biases) or
-                              "qwen3" (adds Q/K head norms) */
+  const char *arch;        /* "llama", "smollm3" (llama's tensors), "qwen2" (adds Q/K/V biases),
+                              "qwen3" (adds Q/K head norms) or "gemma3" (Q/K head norms, post-attention
+                              and post-FFN norms; keys as convert_hf_to_gguf's Gemma3Model writes them:
+                              key/value_length always, no rope.dimension_count,
+                              tokenizer.ggml.add_space_prefix false) */
   int n_layer, n_embd, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
   int head_dim;            /* 0: n_embd / n_head; else written as attention.key_length / value_length */
   float rms_eps;           /* 0: 1e-6 */
-  float rope_freq_base;    /* 0: 10000 (llama) / 1e6 (qwen2) */
+  float rope_freq_base;    /* 0: 10000 (llama) / 1e6 (qwen2, qwen3, gemma3: its global layers) */
   const char *rope_scaling_type; /* NULL: no scaling keys; "linear", "yarn", ... */
   float rope_scaling_factor;
   int rope_orig_ctx;       /* {arch}.rope.scaling.original_context_length when > 0 */
+  int sliding_window;      /* {arch}.attention.sliding_window when > 0 (gemma3: llama.cpp then makes
+                              layers il % 6 < 5 sliding-window layers, RoPE base 10000, unscaled) */
   int weight_type;         /* ggml type of the 2-D layer weights */
   int embd_type;           /* token_embd.weight type; -1: weight_type */
   int output_type;         /* output.weight type; -1: weight_type */
   int tied_embeddings;     /* 1: no output.weight (the engine reuses token_embd) */
   float weight_std;        /* scale of the uniform random weights; 0: 0.02 */
+  float embd_std;          /* scale of token_embd's uniform random values; 0: 1 */
   uint64_t seed;
   const char *tokenizer_model; /* tokenizer.ggml.model; NULL: "llama" (the vocabulary below) */
 } dq_gw_model_params;

@@ -4,10 +4,12 @@
  *   cmake --build build --target write_model
  *   build/tests/write_model OUT.gguf arch=qwen3 head_dim=32 seed=7 ...
  * Keys: arch, layers, embd, heads, heads_kv, head_dim, ff, vocab, ctx, seed,
- * std (weight_std), tied (0/1), freq_base; the rest are the writer's
- * defaults (dq_gw_model_params_default), f32 weights. Not part of the test
- * run: the tests that use such a reference write the same model themselves
- * and check its bytes' hash first. */
+ * std (weight_std), embd_std, tied (0/1), freq_base, swa (sliding_window),
+ * scaling (rope_scaling_type: linear, yarn, ...) and factor
+ * (rope_scaling_factor); the rest are the writer's defaults
+ * (dq_gw_model_params_default), f32 weights. Not part of the test run: the
+ * tests that use such a reference write the same model themselves and check
+ * its bytes' hash first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,12 @@ int main(int argc, char **argv)
     else if (!strcmp(k, "ctx")) p.n_ctx = atoi(v);
     else if (!strcmp(k, "seed")) p.seed = strtoull(v, NULL, 10);
     else if (!strcmp(k, "std")) p.weight_std = strtof(v, NULL);
+    else if (!strcmp(k, "embd_std")) p.embd_std = strtof(v, NULL);
     else if (!strcmp(k, "tied")) p.tied_embeddings = atoi(v);
     else if (!strcmp(k, "freq_base")) p.rope_freq_base = strtof(v, NULL);
+    else if (!strcmp(k, "swa")) p.sliding_window = atoi(v);
+    else if (!strcmp(k, "scaling")) p.rope_scaling_type = v;
+    else if (!strcmp(k, "factor")) p.rope_scaling_factor = strtof(v, NULL);
     else {
       fprintf(stderr, "write_model: unknown key '%s'\n", k);
       return 2;
