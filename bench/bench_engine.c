@@ -442,8 +442,19 @@
  * Q5_0 20.1, Q8_0 34.2, beside a DRAM read of 21.6: Q4_K computes barely
  * faster than DRAM delivers, so its decode does not reach 85% either.
  *
+ * 2026-11-28, session 26. The Gemma 3 1B shape (--shape gemma3-1b: heads of
+ * 256, one KV head, GELU, post-norms, a window of 512 in 5 of 6 layers; its
+ * vocabulary is Qwen's 151936, so the output matrix is 0.58x Gemma's real
+ * one), `/tmp/s26/sideg.sh -p 512 -n 64 -t 2 -r 3`: docq bench then
+ * llama-bench d32676d7 on the same file, three rounds each, 04:15-04:24 UTC,
+ * load 1.2-2.0. Tokens/s, docq vs llama.cpp (medians):
+ *   Q8_0   pp512 91.4, 88.4, 93.6 vs 55.0, 61.5, 51.4: 1.66x;
+ *          tg64 19.1, 21.6, 21.0 vs 15.8, 15.3, 14.6: 1.37x
+ *   Q4_K_M pp512 102.6, 100.5, 101.1 vs 52.8, 51.5, 51.0: 1.96x;
+ *          tg64 23.4, 26.4, 26.1 vs 18.6, 18.0, 17.6: 1.45x
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
- *                     [--shape 0.5b|1.5b|qwen3-0.6b] [--dir /tmp] [--bw]
+ *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b and qwen3-0.6b are K-quants
  * throughout in Q4_K_M.
  * -d D: decode after D prompt tokens are in the cache (llama-bench -d), as

@@ -5,6 +5,10 @@
  * (Qwen2.5: head_dim 64, Q/K/V biases, vocab 151936, tied embeddings),
  *   qwen3-0.6b: n_embd 1024, 28 layers, 16 heads, 8 KV heads of 128, n_ff
  *   3072 (Qwen3-0.6B: no biases, Q/K head norms, tied embeddings),
+ *   gemma3-1b: n_embd 1152, 26 layers, 4 heads, 1 KV head of 256, n_ff 6912,
+ *   sliding window 512 in 5 of 6 layers (Gemma 3 1B, but with this
+ *   vocabulary of 151936 where Gemma's has 262144: its output matrix is
+ *   0.58x the real one's),
  * in two mixes:
  *   Q8_0   : every matrix Q8_0 (as llama.cpp's Q8_0 file)
  *   Q4_K_M : llama.cpp's Q4_K_M rules for the shape: Q4_K, with Q6_K for
@@ -24,9 +28,9 @@
 
 enum { DQ_BENCH_VOCAB = 151936, DQ_BENCH_CTX_TRAIN = 32768 };
 
-/* The path of the model file of shape ("0.5b", "1.5b" or "qwen3-0.6b") and
- * mix under dir (docq-bench-qwen2.5-<shape>-{q8_0,q4_k_m}-v2.gguf, for
- * Qwen3 docq-bench-qwen3-0.6b-...), written first when it
+/* The path of the model file of shape ("0.5b", "1.5b", "qwen3-0.6b" or
+ * "gemma3-1b") and mix under dir (docq-bench-qwen2.5-<shape>-{q8_0,q4_k_m}-v2.gguf,
+ * for the others docq-bench-<shape>-...), written first when it
  * does not exist (~20 s for 0.5b; progress on stderr). Returns 0, or a
  * negative DOCQ_E* code (message in dq_err_msg()), DOCQ_EINVAL for an
  * unknown shape. */
