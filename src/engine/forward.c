@@ -113,6 +113,13 @@ int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_th
     goto fail;
   }
   f->logits = dq_malloc((size_t)hp->n_vocab * sizeof(float));
+  f->kv_layer = dq_malloc((size_t)hp->n_layer * sizeof *f->kv_layer);
+  if (!f->kv_layer) {
+    rc = DOCQ_ENOMEM;
+    goto fail;
+  }
+  /* the typed caches' layers: sliding ones in kv_swa, the others in kv */
+  for (int l = 0, n_glob = 0, n_swa = 0; l < hp->n_layer; l++) f->kv_layer[l] = m->layers[l].swa ? n_swa++ : n_glob++;
   if (!f->x || !f->xb || !f->xo || !f->q || !f->att || !f->k || !f->v || !f->hg || !f->hu ||
       !f->cs || !f->logits) {
     rc = DOCQ_ENOMEM;
@@ -151,22 +158,30 @@ void dq_fwd_free(dq_fwd *f)
   if (!f) return;
   dq_pool_free(f->pool);
   void *bufs[] = {f->kc, f->vc, f->x, f->xb, f->xo, f->q, f->att, f->k, f->v, f->hg, f->hu, f->cs,
-                  f->cs_swa, f->logits, f->mm_scratch, f->k_raw};
+                  f->cs_swa, f->logits, f->mm_scratch, f->k_raw, f->kv_layer};
   dq_kv_free(f->kv);
+  dq_kv_free(f->kv_swa);
   dq_attn_free(f->attn);
   dq_attn_free(f->attn_swa);
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dq_free(bufs[i]);
   dq_free(f);
 }
 
-void dq_fwd_reset(dq_fwd *f) { f->n_past = 0; }
+void dq_fwd_reset(dq_fwd *f)
+{
+  f->n_past = 0;
+  f->swa_base = 0;
+}
 
 /* ---- the two attention paths ------------------------------------------------ */
 
 /* Replace whichever cache the state had by the given one (an empty cache). */
-static void set_caches(dq_fwd *f, dq_kv *kv, dq_attn *at, dq_attn *at_swa, void *kc, void *vc)
+static void set_caches(dq_fwd *f, dq_kv *kv, dq_kv *kv_swa, dq_attn *at, dq_attn *at_swa, void *kc, void *vc)
 {
   dq_kv_free(f->kv);
+  dq_kv_free(f->kv_swa);
+  f->kv_swa = kv_swa;
+  f->swa_base = 0;
   dq_attn_free(f->attn);
   dq_attn_free(f->attn_swa);
   dq_free(f->kc);
@@ -206,11 +221,24 @@ static int use_tiled(dq_fwd *f, int type_k, int type_v, int mask, int window, in
   ap.n_rot = hp->n_rot;
   ap.rope_mode = f->rope.p.mode;
   ap.theta = theta;
-  dq_kv *kv = NULL;
+  dq_kv *kv = NULL, *kv_swa = NULL;
   dq_attn *at = NULL, *at_swa = NULL;
-  if ((rc = dq_kv_new(&kv, hp->n_layer, f->n_ctx, hp->n_head_kv, hp->head_dim, type_k, type_v)) < 0) return rc;
+  /* at least one layer, also where every layer slides (fewer layers than one period) */
+  const int n_glob = hp->n_layer - hp->n_layer_swa > 0 ? hp->n_layer - hp->n_layer_swa : 1;
+  if ((rc = dq_kv_new(&kv, n_glob, f->n_ctx, hp->n_head_kv, hp->head_dim, type_k, type_v)) < 0) return rc;
+  if (hp->n_layer_swa) {
+    /* a window's keys plus a batch, and as much again so that keys move
+     * to the front once per max(n_batch, W) tokens, not at every token */
+    const int64_t cap = (int64_t)hp->n_swa - 1 + f->n_batch + (f->n_batch > hp->n_swa ? f->n_batch : hp->n_swa);
+    if ((rc = dq_kv_new(&kv_swa, hp->n_layer_swa, cap < f->n_ctx ? (int)cap : f->n_ctx, hp->n_head_kv, hp->head_dim,
+                        type_k, type_v)) < 0) {
+      dq_kv_free(kv);
+      return rc;
+    }
+  }
   if ((rc = dq_attn_new(&at, &ap)) < 0) {
     dq_kv_free(kv);
+    dq_kv_free(kv_swa);
     return rc;
   }
   if (hp->n_layer_swa) {
@@ -224,10 +252,11 @@ static int use_tiled(dq_fwd *f, int type_k, int type_v, int mask, int window, in
     if ((rc = dq_attn_new(&at_swa, &sp)) < 0) {
       dq_attn_free(at);
       dq_kv_free(kv);
+      dq_kv_free(kv_swa);
       return rc;
     }
   }
-  set_caches(f, kv, at, at_swa, NULL, NULL);
+  set_caches(f, kv, kv_swa, at, at_swa, NULL, NULL);
   f->attn_mask = mask;
   f->attn_window = window;
   f->attn_sinks = n_sinks;
@@ -257,7 +286,7 @@ static int use_simple(dq_fwd *f)
     dq_free(vc);
     return DOCQ_ENOMEM;
   }
-  set_caches(f, NULL, NULL, NULL, kc, vc);
+  set_caches(f, NULL, NULL, NULL, NULL, kc, vc);
   return 0;
 }
 
@@ -516,6 +545,20 @@ static void softcap(float *logits, size_t n, float c)
   for (size_t i = 0; i < n; i++) logits[i] = tanhf(logits[i] * inv) * c;
 }
 
+/* Room in the sliding layers' cache for T more tokens: when they would run
+ * past its end, the last W - 1 keys (all a coming query can see) move to the
+ * front. Keys stay rotated at their true positions, and a window only
+ * compares slots, so nothing else changes. */
+static void swa_make_room(dq_fwd *f, int T)
+{
+  dq_kv *kv = f->kv_swa;
+  if (f->n_past + T - f->swa_base <= kv->n_ctx) return;
+  int keep = f->n_past - (f->m->hp.n_swa - 1);
+  if (keep < f->swa_base) keep = f->swa_base;
+  dq_kv_move_to_front(kv, keep - f->swa_base, f->n_past - keep);
+  f->swa_base = keep;
+}
+
 /* One batch of T <= n_batch tokens (already validated). */
 static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
 {
@@ -533,8 +576,12 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
     dq_rope_cache(&f->rope, pos0 + t, f->cs + (size_t)t * hp->n_rot);
     if (f->cs_swa) dq_rope_cache(&f->rope_swa, pos0 + t, f->cs_swa + (size_t)t * hp->n_rot);
   }
+  if (f->kv_swa) swa_make_room(f, T);
   for (int l = 0; l < hp->n_layer; l++) {
     const dq_layer *L = &m->layers[l];
+    /* the layer's typed cache and the position of its slot 0 */
+    dq_kv *kv = L->swa && f->kv_swa ? f->kv_swa : f->kv;
+    const int li = f->kv_layer[l], base = L->swa && f->kv_swa ? f->swa_base : 0;
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->attn_norm, d, hp->rms_eps);
     matmul3(f, &L->wq, &L->wk, &L->wv, f->xb, T, f->q, f->k, f->v);
     add_bias(f->q, L->bq, T, nq);
@@ -554,7 +601,7 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
       }
       if (hp->q_scale > 0.0f)
         for (int i = 0; i < nq; i++) qt[i] *= hp->q_scale;
-      if (f->kv) dq_kv_write(f->kv, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
+      if (kv) dq_kv_write(kv, li, pos0 + t - base, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
       else store_kv(f, l, pos0 + t, f->k + (size_t)t * nkv, f->v + (size_t)t * nkv);
     }
     att_job job = {f, l, T, pos0};
@@ -562,7 +609,7 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
      * the pool for it costs more than it saves */
     const int small = (int64_t)T * hp->n_head * (pos0 + T) * hd < (1 << 18);
     if (f->attn) /* shapes checked at setup; results do not depend on the thread count */
-      dq_attn_run(L->swa ? f->attn_swa : f->attn, small ? NULL : f->pool, f->kv, l, f->q, T, pos0, f->att);
+      dq_attn_run(L->swa ? f->attn_swa : f->attn, small ? NULL : f->pool, kv, li, f->q, T, pos0 - base, f->att);
     else if (small) attention_worker(&job, 0, 1);
     else dq_pool_run(f->pool, attention_worker, &job);
     matmul(f, &L->wo, f->att, T, f->xo);
@@ -608,7 +655,7 @@ static void rerotate_cache(dq_fwd *f)
       memcpy(f->k, f->k_raw + off, nkv * sizeof(float));
       dq_rope_apply(&f->rope, f->k, hp->n_head_kv, hp->head_dim, f->cs);
       if (f->kv) {
-        dq_kv_write_k(f->kv, l, p, f->k);
+        dq_kv_write_k(f->kv, f->kv_layer[l], p, f->k);
       } else {
         uint16_t *kd = (uint16_t *)f->kc + off;
         for (size_t i = 0; i < nkv; i++) kd[i] = dq_f32_to_f16(f->k[i]);

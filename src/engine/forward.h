@@ -53,7 +53,13 @@ typedef struct dq_fwd {
   void *mm_scratch;     /* dq_matmul scratch, the max over all weights */
   float *k_raw;         /* (n_layer, n_ctx, n_head_kv*head_dim) keys before RoPE; only for a
                            length-dependent RoPE (dynamic NTK), else NULL */
-  dq_kv *kv;            /* typed cache of the tiled path (the default), NULL on the simple path */
+  dq_kv *kv;            /* typed cache of the tiled path (the default), NULL on the simple path; with
+                           sliding layers it holds the other layers only */
+  dq_kv *kv_swa;        /* tiled path: the sliding layers' cache, NULL without such layers: W - 1 +
+                           n_batch + max(n_batch, W) slots (at most n_ctx), slot = position - swa_base */
+  int swa_base;         /* the position in slot 0 of kv_swa: when a batch would not fit, the last
+                           W - 1 keys move to the front (dq_kv_move_to_front) */
+  int *kv_layer;        /* (n_layer) each layer's index in kv or kv_swa */
   dq_attn *attn;        /* tiled attention, NULL on the simple path */
   dq_attn *attn_swa;    /* tiled attention of the sliding-window layers (their window, whatever the
                            mask asked for the others), NULL without such layers or on the simple path */

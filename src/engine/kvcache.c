@@ -114,6 +114,16 @@ int dq_kv_write(dq_kv *kv, int layer, int pos, const float *k, const float *v)
   return 0;
 }
 
+void dq_kv_move_to_front(dq_kv *kv, int from, int n)
+{
+  if (from <= 0 || n <= 0) return;
+  const size_t rows = (size_t)n * (size_t)kv->n_kv_head;
+  for (int l = 0; l < kv->n_layer; l++) {
+    memmove(dq_kv_krow(kv, l, 0, 0), dq_kv_krow(kv, l, from, 0), rows * kv->row_k);
+    memmove(dq_kv_vrow(kv, l, 0, 0), dq_kv_vrow(kv, l, from, 0), rows * kv->row_v);
+  }
+}
+
 void dq_kv_write_k(dq_kv *kv, int layer, int pos, const float *k)
 {
   const int hd = kv->head_dim;

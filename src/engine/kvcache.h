@@ -72,6 +72,12 @@ int dq_kv_write(dq_kv *kv, int layer, int pos, const float *k, const float *v);
  * caller guarantees layer and pos are inside the cache (no checks). */
 void dq_kv_write_k(dq_kv *kv, int layer, int pos, const float *k);
 
+/* Move slots [from, from + n) of every layer to [0, n), as they are (keys stay
+ * rotated at their positions: only differences of slots matter to a window
+ * that slides). For a sliding-window cache that keeps the last keys. The
+ * caller guarantees the range is inside the cache (no checks). */
+void dq_kv_move_to_front(dq_kv *kv, int from, int n);
+
 /* Dequantize rows pos0..pos0+n-1 of one kv head into out[n][head_dim]. The
  * caller guarantees the range is inside the cache (hot path: no checks). */
 void dq_kv_read_k(const dq_kv *kv, int layer, int kvh, int pos0, int n, float *out);

@@ -270,8 +270,8 @@ static void test_engine_forward__stories260k_parity(void **state)
  * prompts, n_pos positions in all): each prompt run token by token and/or
  * batched (modes: bit 0 token by token, bit 1 batched) on a cache of kv_type,
  * every listed logit within tol and every argmax equal. */
-static void check_logits(const char *file, const dq_model *m, int kv_type, int modes, double tol, const char *label,
-                         int want_prompts, int want_pos)
+static void check_logits_batch(const char *file, const dq_model *m, int kv_type, int modes, double tol,
+                               const char *label, int want_prompts, int want_pos, int n_batch)
 {
   const char *src = getenv("DOCQ_SOURCE_DIR");
   if (!src) skip();
@@ -308,7 +308,7 @@ static void check_logits(const char *file, const dq_model *m, int kv_type, int m
     for (int mode = 0; mode < 2; mode++) {
       if (!(modes >> mode & 1)) continue;
       dq_fwd *f;
-      assert_int_equal(dq_fwd_new(&f, m, 512, 512, 1, kv_type), 0);
+      assert_int_equal(dq_fwd_new(&f, m, 512, n_batch, 1, kv_type), 0);
       float *all = malloc(sizeof(float) * (size_t)n * nv);
       if (mode == 0)
         for (int i = 0; i < n; i++) assert_int_equal(dq_fwd_eval(f, toks + i, 1, all + (size_t)i * nv), 0);
@@ -332,6 +332,12 @@ static void check_logits(const char *file, const dq_model *m, int kv_type, int m
   assert_int_equal(n_prompts, want_prompts);
   assert_int_equal(n_checked, want_pos);
   free(text);
+}
+
+static void check_logits(const char *file, const dq_model *m, int kv_type, int modes, double tol, const char *label,
+                         int want_prompts, int want_pos)
+{
+  check_logits_batch(file, m, kv_type, modes, tol, label, want_prompts, want_pos, 512);
 }
 
 /* stories260K (../shared) against such a file: two prompts, 38 positions. */
@@ -504,6 +510,15 @@ static void test_engine_forward__gemma3_llamacpp(void **state)
   assert_non_null(m->layers[5].k_norm);
   check_logits("gemma3-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 1e-3, "gemma3 f32 vs llama.cpp f32", 2, 60);
   check_logits("gemma3-random.f32.llama-cpp.txt", m, DQ_KV_F16, 3, 2e-2, "gemma3 f16 tiled vs llama.cpp f32", 2, 60);
+  /* batches of 3: the sliding layers' cache then holds 7 + 3 + 8 = 18 slots,
+   * and its last 7 keys move to the front every 11 tokens or so */
+  check_logits_batch("gemma3-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 1e-3, "gemma3 f32, batches of 3", 2, 60, 3);
+  dq_fwd *f;
+  assert_int_equal(dq_fwd_new(&f, m, 512, 3, 1, DQ_KV_F32), 0);
+  assert_int_equal(f->kv_swa->n_ctx, 18);
+  assert_int_equal(f->kv_swa->n_layer, 5);
+  assert_int_equal(f->kv->n_layer, 1);
+  dq_fwd_free(f);
   /* the parity mode's own attention (its window is a separate code path) */
   check_logits("gemma3-random.f32.llama-cpp.txt", m, DQ_KV_F16_GGML, 3, 2e-2, "gemma3 llama.cpp order vs llama.cpp f32", 2,
                60);
