@@ -1,4 +1,4 @@
-/* Loading a llama / qwen2 model from GGUF: hyperparameters from the metadata,
+/* Loading a decoder model (llama, qwen2, qwen3, phi3, smollm3, gemma3) from GGUF: hyperparameters from the metadata,
  * RoPE settings as the file declares them, and weight pointers into the map,
  * each checked for presence, shape and type before anything runs.
  *
