@@ -541,17 +541,31 @@ static int frag_push(fragvec *v, frag f)
 
 /* Cut every occurrence of each special token out of the raw fragments,
  * longest token first (llama.cpp's tokenizer_st_partition). Each token
- * rebuilds the fragment list once, so many occurrences cost linear time. */
+ * rebuilds the fragment list once, so many occurrences cost linear time.
+ * A token whose first two bytes never follow each other in the text cannot
+ * occur in it and is skipped without a search: Gemma's vocabulary has
+ * ~6,400 such tokens ("<unused0>", ...), whose searches took 35% of the
+ * time to tokenize prose. */
 static int partition(const dq_tok *t, const char *text, size_t len, int parse_special, fragvec *v)
 {
   int rc = 0;
   fragvec nv = {0};
+  uint64_t pairs[65536 / 64], bytes[256 / 64];
+  memset(pairs, 0, sizeof pairs);
+  memset(bytes, 0, sizeof bytes);
+  for (size_t i = 0; i < len; i++) {
+    const unsigned b = (unsigned char)text[i], p = i + 1 < len ? b << 8 | (unsigned char)text[i + 1] : 0;
+    bytes[b >> 6] |= 1ull << (b & 63);
+    if (i + 1 < len) pairs[p >> 6] |= 1ull << (p & 63);
+  }
   if (len && (rc = frag_push(v, (frag){0, len, -1})) < 0) return rc;
   for (size_t k = 0; k < t->n_special && v->n; k++) {
     int32_t id = t->special[k];
     if (!parse_special && t->type[id] != DQ_TT_USER_DEFINED) continue;
     const char *tt = t->text + t->off[id];
     size_t tl = t->len[id];
+    const unsigned b0 = (unsigned char)tt[0], p0 = tl > 1 ? b0 << 8 | (unsigned char)tt[1] : 0;
+    if (!(bytes[b0 >> 6] >> (b0 & 63) & 1) || (tl > 1 && !(pairs[p0 >> 6] >> (p0 & 63) & 1))) continue;
     nv.n = 0;
     int changed = 0;
     for (size_t i = 0; i < v->n && rc == 0; i++) {
