@@ -201,15 +201,13 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
     /* what a context costs beside the mapped weights: K and V rows of every
      * layer per token, in the default f16 cache */
     const uint64_t kv_row = 2ull * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * 2u;
-    /* sliding layers keep at most a window and two batches of 512 (forward.h) */
-    const uint64_t n_glob = (uint64_t)(hp->n_layer - hp->n_layer_swa), kv_tok = kv_row * n_glob,
-                   swa_slots = hp->n_layer_swa ? (uint64_t)hp->n_swa - 1 + 512 + (hp->n_swa > 512 ? hp->n_swa : 512) : 0;
-    const uint64_t kv_swa_at = kv_row * (uint64_t)hp->n_layer_swa; /* per slot */
+    /* sliding layers keep only a window and batches (of 512, the default) */
+    const uint64_t n_glob = (uint64_t)(hp->n_layer - hp->n_layer_swa), kv_tok = kv_row * n_glob;
+    const uint64_t kv_swa_slot = kv_row * (uint64_t)hp->n_layer_swa;
     char at4k[32], atmax[32];
-    human_bytes(at4k, sizeof at4k, kv_tok * 4096 + kv_swa_at * (swa_slots < 4096 ? swa_slots : 4096));
+    human_bytes(at4k, sizeof at4k, kv_tok * 4096 + kv_swa_slot * (uint64_t)dq_fwd_swa_slots(hp, 4096, 512));
     human_bytes(atmax, sizeof atmax,
-                kv_tok * (uint64_t)hp->n_ctx_train +
-                  kv_swa_at * (swa_slots < (uint64_t)hp->n_ctx_train ? swa_slots : (uint64_t)hp->n_ctx_train));
+                kv_tok * (uint64_t)hp->n_ctx_train + kv_swa_slot * (uint64_t)dq_fwd_swa_slots(hp, hp->n_ctx_train, 512));
     dq_buf_printf(&b, "kv cache:      %.1f KiB per token (f16)", kv_tok / 1024.0);
     if (hp->n_layer_swa) dq_buf_printf(&b, " in the %d global layer%s", (int)n_glob, n_glob == 1 ? "" : "s");
     if (hp->n_ctx_train > 4096) dq_buf_printf(&b, ": %s at 4096 tokens, %s", at4k, atmax);

@@ -65,6 +65,15 @@ static void head_norms(float *x, const float *w, int n_heads, int hd, float eps)
 
 /* ---- setup ----------------------------------------------------------------- */
 
+int dq_fwd_swa_slots(const dq_hparams *hp, int n_ctx, int n_batch)
+{
+  if (!hp->n_layer_swa) return 0;
+  /* a window's keys plus a batch, and as much again so that keys move to
+   * the front once per max(n_batch, W) tokens, not at every token */
+  const int64_t cap = (int64_t)hp->n_swa - 1 + n_batch + (n_batch > hp->n_swa ? n_batch : hp->n_swa);
+  return cap < n_ctx ? (int)cap : n_ctx;
+}
+
 static int use_default_tiled(dq_fwd *f);
 static int use_simple(dq_fwd *f);
 
@@ -227,11 +236,8 @@ static int use_tiled(dq_fwd *f, int type_k, int type_v, int mask, int window, in
   const int n_glob = hp->n_layer - hp->n_layer_swa > 0 ? hp->n_layer - hp->n_layer_swa : 1;
   if ((rc = dq_kv_new(&kv, n_glob, f->n_ctx, hp->n_head_kv, hp->head_dim, type_k, type_v)) < 0) return rc;
   if (hp->n_layer_swa) {
-    /* a window's keys plus a batch, and as much again so that keys move
-     * to the front once per max(n_batch, W) tokens, not at every token */
-    const int64_t cap = (int64_t)hp->n_swa - 1 + f->n_batch + (f->n_batch > hp->n_swa ? f->n_batch : hp->n_swa);
-    if ((rc = dq_kv_new(&kv_swa, hp->n_layer_swa, cap < f->n_ctx ? (int)cap : f->n_ctx, hp->n_head_kv, hp->head_dim,
-                        type_k, type_v)) < 0) {
+    if ((rc = dq_kv_new(&kv_swa, hp->n_layer_swa, dq_fwd_swa_slots(hp, f->n_ctx, f->n_batch), hp->n_head_kv,
+                        hp->head_dim, type_k, type_v)) < 0) {
       dq_kv_free(kv);
       return rc;
     }
@@ -502,38 +508,28 @@ static void add_bias(float *y, const float *b, int n_tok, int n)
     for (int i = 0; i < n; i++) y[(size_t)t * n + i] += b[i];
 }
 
-/* hg = silu(hg) * hu for T tokens with llama.cpp's vector e^x (ggml_order.h),
+/* hg = act(hg) * hu for T tokens: the gated FFN's activation, SiLU with
+ * llama.cpp's vector e^x or GELU through ggml's table (ggml_order.h),
  * tokens shared among the pool's threads when there are several */
 typedef struct {
+  void (*act)(float *gate, const float *up, int64_t n);
   float *hg;
   const float *hu;
   int64_t nff;
   int T;
-} swiglu_job;
+} gated_job;
 
-static void swiglu_worker(void *ctx, int ith, int nth)
+static void gated_worker(void *ctx, int ith, int nth)
 {
-  const swiglu_job *j = ctx;
-  for (int t = ith; t < j->T; t += nth) dq_ggml_swiglu(j->hg + (size_t)t * j->nff, j->hu + (size_t)t * j->nff, j->nff);
+  const gated_job *j = ctx;
+  for (int t = ith; t < j->T; t += nth) j->act(j->hg + (size_t)t * j->nff, j->hu + (size_t)t * j->nff, j->nff);
 }
 
-static void geglu_worker(void *ctx, int ith, int nth)
-{
-  const swiglu_job *j = ctx;
-  for (int t = ith; t < j->T; t += nth) dq_ggml_geglu(j->hg + (size_t)t * j->nff, j->hu + (size_t)t * j->nff, j->nff);
-}
-
-/* hg = act(hg) * hu: the gated FFN's activation (SiLU, or GELU for gemma3) */
 static void gated_act(dq_fwd *f, int T)
 {
-  swiglu_job job = { f->hg, f->hu, f->m->hp.n_ff, T };
-  if (f->m->hp.act == DQ_ACT_GELU) {
-    if (T < 4) geglu_worker(&job, 0, 1);
-    else dq_pool_run(f->pool, geglu_worker, &job);
-    return;
-  }
-  if (T < 4) swiglu_worker(&job, 0, 1); /* decode: a pool run costs more than the work */
-  else dq_pool_run(f->pool, swiglu_worker, &job);
+  gated_job job = { f->m->hp.act == DQ_ACT_GELU ? dq_ggml_geglu : dq_ggml_swiglu, f->hg, f->hu, f->m->hp.n_ff, T };
+  if (T < 4) gated_worker(&job, 0, 1); /* decode: a pool run costs more than the work */
+  else dq_pool_run(f->pool, gated_worker, &job);
 }
 
 /* logits = c * tanh(logits / c) (final_logit_softcapping; c <= 0: none), in

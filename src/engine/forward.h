@@ -73,6 +73,11 @@ typedef struct dq_fwd {
 int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_threads, int kv_type);
 void dq_fwd_free(dq_fwd *f);
 
+/* Slots of the sliding layers' cache (dq_fwd.kv_swa) for a state of n_ctx
+ * tokens in batches of n_batch: W - 1 + n_batch + max(n_batch, W), at most
+ * n_ctx; 0 for a model without sliding layers. */
+int dq_fwd_swa_slots(const dq_hparams *hp, int n_ctx, int n_batch);
+
 /* Replace the RoPE settings (the model's by default) before evaluating
  * anything: p as for dq_rope_init (e.g. from dq_model_rope_params). A
  * length-dependent type (dynamic NTK) also keeps the un-rotated keys so the
