@@ -348,8 +348,8 @@ DOCQ_API char *docq_hit_snippet(const docq_hit *h, const char *query, size_t max
 typedef struct docq_model docq_model;
 typedef struct docq_ctx docq_ctx;
 
-/* Load a GGUF model (llama, qwen2, qwen3, phi3, smollm3, gemma3 architectures; or a tokenizer-only file for
- * tokenizing). Weights are memory-mapped, not copied; on Linux in 2 MiB pages
+/* Load a GGUF model (llama, qwen2, qwen3, phi3, smollm3, gemma2, gemma3 architectures; or a tokenizer-only
+ * file for tokenizing). Weights are memory-mapped, not copied; on Linux in 2 MiB pages
  * where the kernel allows (transparent huge pages not "never"), since decode
  * streams every weight per token. A file of 8 MiB or more that the page cache
  * holds in 4 KiB pages (just downloaded or copied) is dropped from the cache

@@ -195,7 +195,9 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
     dq_buf_printf(&b, "heads:         %d query, %d key/value (head size %d)\n", hp->n_head, hp->n_head_kv,
                   hp->head_dim);
     dq_buf_printf(&b, "vocabulary:    %d\n", hp->n_vocab);
-    dq_buf_printf(&b, "output:        %s\n", m->tied_output ? "tied to token_embd" : "output.weight");
+    dq_buf_printf(&b, "output:        %s", m->tied_output ? "tied to token_embd" : "output.weight");
+    if (hp->final_softcap > 0.0f) dq_buf_printf(&b, ", logits capped at %g (c tanh(x / c))", (double)hp->final_softcap);
+    dq_buf_puts(&b, "\n");
     dq_buf_printf(&b, "rms epsilon:   %g\n", (double)hp->rms_eps);
     dq_buf_printf(&b, "context:       %d (trained)\n", hp->n_ctx_train);
     /* what a context costs beside the mapped weights: K and V rows of every
@@ -227,12 +229,22 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
     int nope = 0;
     for (int l = 0; l < hp->n_layer; l++) nope += m->layers[l].no_rope;
     if (nope) dq_buf_printf(&b, "; none in %d of the %d layers (NoPE)", nope, hp->n_layer);
-    if (hp->n_layer_swa)
-      dq_buf_printf(&b, "; base %g without scaling in the sliding layers", (double)hp->rope_swa.freq_base);
+    /* Gemma 3's sliding layers rotate with a base of their own; Gemma 2's as the others */
+    const dq_rope_params *sp = &hp->rope_swa;
+    if (hp->n_layer_swa && (sp->freq_base != rp->freq_base || sp->freq_scale != rp->freq_scale))
+      dq_buf_printf(&b, "; base %g%s in the sliding layers", (double)sp->freq_base,
+                    sp->freq_scale == 1.0f ? " without scaling" : "");
     dq_buf_puts(&b, "\n");
-    if (hp->n_layer_swa)
-      dq_buf_printf(&b, "attention:     sliding window of %d tokens in %d of the %d layers\n", hp->n_swa,
-                    hp->n_layer_swa, hp->n_layer);
+    if (hp->n_layer_swa || hp->attn_softcap > 0.0f) {
+      dq_buf_puts(&b, "attention:     ");
+      if (hp->n_layer_swa)
+        dq_buf_printf(&b, "sliding window of %d tokens in %d of the %d layers", hp->n_swa, hp->n_layer_swa,
+                      hp->n_layer);
+      if (hp->attn_softcap > 0.0f)
+        dq_buf_printf(&b, "%sscores capped at %g (c tanh(s / c))", hp->n_layer_swa ? "; " : "",
+                      (double)hp->attn_softcap);
+      dq_buf_puts(&b, "\n");
+    }
   } else if (m->run_code == DOCQ_EUNSUPPORTED) {
     /* docq_model_load_info of weights docq cannot run: what they are, and why */
     human_bytes(sz, sizeof sz, m->weight_bytes);

@@ -5,9 +5,10 @@
  *   1. dequantize the K rows into `rowbuf` and transpose them to kt[d][TILE]
  *      (so the scores of one query against the whole tile are TILE/8 vector
  *      accumulators and no horizontal sums), dequantize V rows into vt;
- *   2. for each row: s = scale * q . k (masked outside the row's visible
- *      intervals), m' = max(m, max s), acc = acc * e^(m - m') + sum p_j v_j
- *      with p_j = e^(s_j - m'), l = l * e^(m - m') + sum p_j.
+ *   2. for each row: s = scale * q . k (then c tanh(s / c) with a softcap
+ *      c; masked outside the row's visible intervals), m' = max(m, max s),
+ *      acc = acc * e^(m - m') + sum p_j v_j with p_j = e^(s_j - m'),
+ *      l = l * e^(m - m') + sum p_j.
  * Tiles no row of the item can see are skipped without being read (causal:
  * half of the square; windows: all but the sinks and the recent band).
  * Invariants: scratch sizes depend only on (head_dim, rows per item,
@@ -298,6 +299,16 @@ static void transpose(const float *rows, float *kt, int nk, int hd)
     for (int d = 0; d < hd; d++) kt[(size_t)d * TILE + j] = rows[(size_t)j * hd + d];
 }
 
+/* Gemma 2's logit softcap, s = c * tanh(s / c) in ggml's steps (scale by
+ * 1/c, tanh, scale by c), on scores [lo, hi). */
+static void cap_scores(const dq_attn *a, float *s, int lo, int hi)
+{
+  const float c = a->p.softcap;
+  if (!(c > 0.0f)) return;
+  const float inv = 1.0f / c;
+  for (int j = lo; j < hi; j++) s[j] = tanhf(s[j] * inv) * c;
+}
+
 /* Load tile [k0, k0+nk) of kv head kvh; `unrot` (LAMBDA) turns key j back to
  * position 0 with the precomputed table. */
 static void load_tile(const dq_attn *a, scratch *w, int kvh, int k0, int nk, int unrot)
@@ -316,9 +327,10 @@ static void load_tile(const dq_attn *a, scratch *w, int kvh, int k0, int nk, int
 /* Mask a row's scores outside its visible columns, fold the tile's maximum
  * into the row's running max, turn s into p = e^(s - m) and update the
  * denominator; returns the factor e^(m_old - m_new) the accumulator needs. */
-static float row_softmax(scratch *w, int r, float *s, int x0, int x1, int y0, int y1, int lo, int hi)
+static float row_softmax(const dq_attn *a, scratch *w, int r, float *s, int x0, int x1, int y0, int y1, int lo, int hi)
 {
   float mx = -INFINITY;
+  cap_scores(a, s, lo, hi);
   if (x0 >= x1 && y0 == 0 && y1 == TILE) { /* whole tile visible: the common case */
 #ifdef DQ_ATTN_AVX2
     __m256 vm = _mm256_loadu_ps(s);
@@ -351,7 +363,7 @@ static void row_update(const dq_attn *a, scratch *w, int r, const float *q, int 
   const int hd = a->p.head_dim;
   const int lo = x0 < x1 ? x0 : y0, hi = y0 < y1 ? y1 : x1;
   tile_scores(q, w->kt, hd, a->scale, w->s);
-  const float corr = row_softmax(w, r, w->s, x0, x1, y0, y1, lo, hi);
+  const float corr = row_softmax(a, w, r, w->s, x0, x1, y0, y1, lo, hi);
   tile_pv(w->acc + (size_t)r * hd, corr, w->s, w->vt, lo, hi, hd);
 }
 
@@ -383,8 +395,8 @@ static void row_update2(const dq_attn *a, scratch *w, int r, const float *qa, co
       _mm256_storeu_ps(sb + c, _mm256_mul_ps(b0, vs)), _mm256_storeu_ps(sb + c + 8, _mm256_mul_ps(b1, vs));
       _mm256_storeu_ps(sb + c + 16, _mm256_mul_ps(b2, vs)), _mm256_storeu_ps(sb + c + 24, _mm256_mul_ps(b3, vs));
     }
-    const __m256 ca = _mm256_set1_ps(row_softmax(w, r, sa, x0, x1, y0, y1, lo, hi));
-    const __m256 cb = _mm256_set1_ps(row_softmax(w, r + 1, sb, x0, x1, y0, y1, lo, hi));
+    const __m256 ca = _mm256_set1_ps(row_softmax(a, w, r, sa, x0, x1, y0, y1, lo, hi));
+    const __m256 cb = _mm256_set1_ps(row_softmax(a, w, r + 1, sb, x0, x1, y0, y1, lo, hi));
     float *acca = w->acc + (size_t)r * hd, *accb = acca + hd;
     for (int d0 = 0; d0 < hd; d0 += 32) {
       __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acca + d0), ca), a1 = _mm256_mul_ps(_mm256_loadu_ps(acca + d0 + 8), ca);
@@ -455,10 +467,10 @@ static void row_update4(const dq_attn *a, scratch *w, int r, const float *const 
     ST4(s3, a30, a31, a32, a33);
 #undef ST4
   }
-  const __m256 c0 = _mm256_set1_ps(row_softmax(w, r, s0, x0, x1, y0, y1, lo, hi));
-  const __m256 c1 = _mm256_set1_ps(row_softmax(w, r + 1, s1, x0, x1, y0, y1, lo, hi));
-  const __m256 c2 = _mm256_set1_ps(row_softmax(w, r + 2, s2, x0, x1, y0, y1, lo, hi));
-  const __m256 c3 = _mm256_set1_ps(row_softmax(w, r + 3, s3, x0, x1, y0, y1, lo, hi));
+  const __m256 c0 = _mm256_set1_ps(row_softmax(a, w, r, s0, x0, x1, y0, y1, lo, hi));
+  const __m256 c1 = _mm256_set1_ps(row_softmax(a, w, r + 1, s1, x0, x1, y0, y1, lo, hi));
+  const __m256 c2 = _mm256_set1_ps(row_softmax(a, w, r + 2, s2, x0, x1, y0, y1, lo, hi));
+  const __m256 c3 = _mm256_set1_ps(row_softmax(a, w, r + 3, s3, x0, x1, y0, y1, lo, hi));
   float *o0 = w->acc + (size_t)r * hd, *o1 = o0 + hd, *o2 = o1 + hd, *o3 = o2 + hd;
   for (int d0 = 0; d0 < hd; d0 += 32) {
 #define LD4(o, c, y0_, y1_, y2_, y3_)                                                                        \
@@ -529,8 +541,9 @@ static void decode_row_f16(const dq_attn *a, scratch *w, int r, const float *q, 
     float mx = -INFINITY;
     for (int j = 0; j < n; j++) {
       s[j] = a->scale * dot_f16_row(q, k + (size_t)j * ks, hd);
-      mx = s[j] > mx ? s[j] : mx;
     }
+    cap_scores(a, s, 0, n);
+    for (int j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
     const float m_old = w->m[r], m_new = mx > m_old ? mx : m_old;
     const float corr = rescale(m_old, m_new);
     w->l[r] = w->l[r] * corr + tile_exp(s, 0, n, m_new);
@@ -762,6 +775,7 @@ static int check_params(const dq_attn_params *p)
   if (p->mask < DQ_ATTN_CAUSAL || p->mask > DQ_ATTN_LAMBDA)
     return dq_err_set(DOCQ_EINVAL, "attention: unknown mask %d", p->mask);
   if (p->scale < 0.0f || !isfinite(p->scale)) return dq_err_set(DOCQ_EINVAL, "attention: bad scale");
+  if (!(p->softcap >= 0.0f) || !isfinite(p->softcap)) return dq_err_set(DOCQ_EINVAL, "attention: bad softcap");
   if (p->mask == DQ_ATTN_CAUSAL) return 0;
   if (p->window < 1 || p->n_sinks < 0)
     return dq_err_set(DOCQ_EINVAL, "attention: window %d must be >= 1 and sinks %d >= 0", p->window, p->n_sinks);

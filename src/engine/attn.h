@@ -5,6 +5,7 @@
  * What it computes, for every query token i (cache slot / position
  * s_i = pos0 + i) and query head h (kv head h / (n_head / n_kv_head)):
  *   out[i][h] = sum_j softmax_j(scale * q[i][h] . k[j]) v[j]
+ * (with a softcap c, softmax_j(c * tanh(scale * q[i][h] . k[j] / c))),
  * over the keys j visible to s_i (see enum dq_attn_mask). No score matrix is
  * ever formed: keys/values are dequantized one tile (DQ_ATTN_TILE positions
  * of one kv head) at a time into per-thread scratch and folded into a running
@@ -77,6 +78,7 @@ typedef struct dq_attn_params {
   int head_dim;      /* <= 512 */
   int n_threads;     /* the largest pool size dq_attn_run will be given (<= 0: 1) */
   float scale;       /* logit scale; 0: 1/sqrt(head_dim). YaRN's magnitude is in RoPE's cos/sin, not here */
+  float softcap;     /* c > 0: scores s = scale * q.k become c * tanh(s / c) before the softmax (Gemma 2); 0: none */
   int mask;          /* enum dq_attn_mask */
   int n_sinks;       /* SINKS: sink tokens; LAMBDA: global tokens (>= 0) */
   int window;        /* SINKS / LAMBDA: recent tokens visible, >= 1 */

@@ -1,20 +1,21 @@
 /* The transformer forward pass (llama2.c style: one linear function per
  * step, every buffer preallocated in dq_fwd_new).
  *
- * x = token embeddings (* embd_scale: gemma3). Per layer, for a batch of T
+ * x = token embeddings (* embd_scale: gemma2/3). Per layer, for a batch of T
  * tokens at positions n_past..n_past+T-1:
  *   xb = rmsnorm(x) * attn_norm
  *   q, k, v = xb Wq (+bq), xb Wk (+bk), xb Wv (+bv)      (T-row matmuls)
  *   q, k = rmsnorm(each head) * q_norm, k_norm           (qwen3, gemma3)
  *   rope(q), rope(k) (not in smollm3's NoPE layers; gemma3's sliding layers
- *   with rope_swa); q *= q_scale (gemma3); k, v -> cache[pos]
+ *   with rope_swa); q *= q_scale (gemma2/3); k, v -> cache[pos]
  *   att = softmax(q k^T / sqrt(hd), causal) v            (GQA: head h reads kv head h / (n_head/n_head_kv);
- *                                                         gemma3: no 1/sqrt(hd), a window in sliding layers)
- *   x += att Wo                                          (gemma3: rmsnorm(att Wo) * attn_post_norm)
+ *                                                         gemma2/3: no 1/sqrt(hd), a window in sliding layers;
+ *                                                         gemma2: scores capped, c * tanh(s / c))
+ *   x += att Wo                                          (gemma2/3: rmsnorm(att Wo) * attn_post_norm)
  *   xb = rmsnorm(x) * ffn_norm
- *   x += (silu(xb Wgate) * (xb Wup)) Wdown               (gemma3: gelu, and the sum's rmsnorm * ffn_post_norm)
- * then logits = rmsnorm(x) * output_norm Wout for the rows asked for (gemma3
- * with final_logit_softcapping: c * tanh(logits / c)).
+ *   x += (silu(xb Wgate) * (xb Wup)) Wdown               (gemma2/3: gelu, and the sum's rmsnorm * ffn_post_norm)
+ * then logits = rmsnorm(x) * output_norm Wout for the rows asked for (gemma2,
+ * gemma3 with final_logit_softcapping: c * tanh(logits / c)).
  *
  * Numerics follow ggml where it matters for parity: RMS and softmax sums in
  * double, SiLU as x / (1 + e^-x) with ggml's vector e^x (ggml_order.h),
@@ -224,6 +225,7 @@ static int use_tiled(dq_fwd *f, int type_k, int type_v, int mask, int window, in
   for (int j = 0; j < hp->n_rot / 2; j++) theta[j] = (float)dq_rope_theta(&f->rope, j);
   ap.n_threads = f->n_threads;
   if (hp->q_scale > 0.0f) ap.scale = 1.0f; /* the queries carry it */
+  ap.softcap = hp->attn_softcap;
   ap.mask = mask;
   ap.window = window;
   ap.n_sinks = n_sinks;
@@ -402,8 +404,10 @@ static void mad_f16(uint16_t *acc, const uint16_t *v, float s, int n)
   }
 }
 
+/* With a softcap c (> 0), scores are c * tanhf(dot * (scale / c)), as
+ * ggml's flash attention folds the cap into the scale. */
 static void attend_f16(const float *q, const uint16_t *K, const uint16_t *V, size_t stride, int n_pos, int hd,
-                       float scale, float *out)
+                       float scale, float cap, float *out)
 {
   float qh[DQ_ROPE_MAX_DIMS];
   uint16_t acc[DQ_ROPE_MAX_DIMS];
@@ -413,7 +417,8 @@ static void attend_f16(const float *q, const uint16_t *K, const uint16_t *V, siz
   }
   float M = -INFINITY, S = 0.0f;
   for (int p = 0; p < n_pos; p++) {
-    const float s = dot_att_f16(qh, K + (size_t)p * stride, hd) * scale;
+    float s = dot_att_f16(qh, K + (size_t)p * stride, hd) * (cap > 0.0f ? scale / cap : scale);
+    if (cap > 0.0f) s = cap * tanhf(s);
     float ms = 1.0f, vs = 1.0f;
     if (s > M) {
       const float Mold = M;
@@ -449,7 +454,8 @@ static void attention_worker(void *ctx, int ith, int nth)
     const size_t off = layer_off + (size_t)first * nkv + (size_t)(h / gqa) * hd;
     const float *qv = f->q + (size_t)t * nq + (size_t)h * hd;
     float *o = f->att + (size_t)t * nq + (size_t)h * hd;
-    attend_f16(qv, (const uint16_t *)f->kc + off, (const uint16_t *)f->vc + off, nkv, n_pos - first, hd, scale, o);
+    attend_f16(qv, (const uint16_t *)f->kc + off, (const uint16_t *)f->vc + off, nkv, n_pos - first, hd, scale,
+               hp->attn_softcap, o);
   }
 }
 

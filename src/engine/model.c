@@ -24,6 +24,7 @@ const char *dq_arch_name(int arch)
   case DQ_ARCH_QWEN3: return "qwen3";
   case DQ_ARCH_SMOLLM3: return "smollm3";
   case DQ_ARCH_GEMMA3: return "gemma3";
+  case DQ_ARCH_GEMMA2: return "gemma2";
   default: return "none";
   }
 }
@@ -65,27 +66,44 @@ static int req_u32(const dq_gguf *g, const char *key, uint32_t *out)
   return rc;
 }
 
-/* Gemma 3's constants, as llama.cpp's gemma3 model sets them. */
-static int gemma3_hparams(dq_model *m)
+/* A logit softcap c from `key` (absent: def); c = 0 means none. */
+static int softcap_key(const dq_model *m, const char *suffix, float def, float *out)
+{
+  const dq_hparams *hp = &m->hp;
+  char k[128];
+  int rc = opt_f32(m->gguf, akey(k, sizeof k, hp, suffix), def, out);
+  if (rc < 0) return rc;
+  if (!(*out >= 0.0f) || !isfinite(*out))
+    return dq_err_set(DOCQ_ECORRUPT, "%s: '%s' = %g is out of range", m->gguf->path, k, (double)*out);
+  return 0;
+}
+
+/* Gemma 2's and 3's constants, as llama.cpp's gemma2 and gemma3 models set
+ * them. */
+static int gemma_hparams(dq_model *m)
 {
   const dq_gguf *g = m->gguf;
   dq_hparams *hp = &m->hp;
+  const int g2 = hp->arch == DQ_ARCH_GEMMA2;
   char k[128];
   uint32_t u;
   int rc;
-  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.sliding_window_pattern"), 6, &u)) < 0) return rc;
+  /* Gemma 2: every other layer slides, over 4096 tokens unless the file
+   * says otherwise; Gemma 3: five of six, over the file's window */
+  if (g2 && dq_gguf_find(g, akey(k, sizeof k, hp, "attention.sliding_window")) < 0) hp->n_swa = 4096;
+  if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.sliding_window_pattern"), g2 ? 2 : 6, &u)) < 0) return rc;
   if (u == 0 || u > (1u << 24))
     return dq_err_set(DOCQ_ECORRUPT, "%s: '%s' = %u is out of range", g->path, k, u);
   hp->swa_period = (int)u;
-  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "final_logit_softcapping"), 0.0f, &hp->final_softcap)) < 0) return rc;
-  if (!(hp->final_softcap >= 0.0f) || !isfinite(hp->final_softcap))
-    return dq_err_set(DOCQ_ECORRUPT, "%s: final_logit_softcapping %g is out of range", g->path,
-                      (double)hp->final_softcap);
+  /* llama.cpp caps Gemma 2's scores and logits whether or not the file has
+   * the keys (its defaults 50 and 30), Gemma 3's logits only when it has */
+  if (g2 && (rc = softcap_key(m, "attn_logit_softcapping", 50.0f, &hp->attn_softcap)) < 0) return rc;
+  if ((rc = softcap_key(m, "final_logit_softcapping", g2 ? 30.0f : 0.0f, &hp->final_softcap)) < 0) return rc;
   hp->embd_scale = sqrtf((float)hp->n_embd);
-  /* the 27B model (62 layers) scales by the width per head, the others by
-   * the head size (gemma_pytorch's query_pre_attn_scalar) */
-  hp->q_scale = hp->n_layer == 62 ? 1.0f / sqrtf((float)(hp->n_embd / hp->n_head))
-                                  : 1.0f / sqrtf((float)hp->head_dim);
+  /* the 27B models (Gemma 2: 46 layers, Gemma 3: 62) scale by the width per
+   * head, the others by the head size (gemma_pytorch's query_pre_attn_scalar) */
+  hp->q_scale = hp->n_layer == (g2 ? 46 : 62) ? 1.0f / sqrtf((float)(hp->n_embd / hp->n_head))
+                                               : 1.0f / sqrtf((float)hp->head_dim);
   hp->act = DQ_ACT_GELU;
   return 0;
 }
@@ -116,13 +134,14 @@ static int load_hparams(dq_model *m, int weights)
   else if (!strcmp(hp->arch_name, "qwen3")) hp->arch = DQ_ARCH_QWEN3;
   else if (!strcmp(hp->arch_name, "smollm3")) hp->arch = DQ_ARCH_SMOLLM3;
   else if (!strcmp(hp->arch_name, "gemma3")) hp->arch = DQ_ARCH_GEMMA3;
+  else if (!strcmp(hp->arch_name, "gemma2")) hp->arch = DQ_ARCH_GEMMA2;
   else if (weights && (!strcmp(hp->arch_name, "bert") || !strcmp(hp->arch_name, "nomic-bert")))
     return dq_err_set(DOCQ_EUNSUPPORTED,
                       "%s: '%s' is an embedding model, not a text generator: give it to docq index --embed-model "
                       "(or docq embed)", g->path, hp->arch_name);
   else if (weights)
     return dq_err_set(DOCQ_EUNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2, qwen3, phi3, smollm3, "
-                      "gemma3)", g->path,
+                      "gemma2, gemma3)", g->path,
                       hp->arch_name);
 
   if (!weights) {
@@ -169,7 +188,7 @@ static int load_hparams(dq_model *m, int weights)
     return dq_err_set(DOCQ_ECORRUPT, "%s: layer_norm_rms_epsilon %g is out of range", g->path, (double)hp->rms_eps);
   if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.sliding_window"), 0, &u)) < 0) return rc;
   hp->n_swa = u > (1u << 30) ? 0 : (int)u;
-  if (hp->arch == DQ_ARCH_GEMMA3) return gemma3_hparams(m);
+  if (hp->arch == DQ_ARCH_GEMMA3 || hp->arch == DQ_ARCH_GEMMA2) return gemma_hparams(m);
   return 0;
 }
 
@@ -257,12 +276,22 @@ static int load_rope(dq_model *m)
     return dq_err_set(DOCQ_ECORRUPT, "%s: LongRoPE needs both rope_factors_long and rope_factors_short", g->path);
   dq_rope test;
   if ((rc = dq_rope_init(&test, rp)) < 0) return dq_err_wrap("%s", g->path);
-  if (hp->arch == DQ_ARCH_GEMMA3 && hp->n_swa > 0) {
-    /* the sliding layers' own base (Gemma 3's rope_local_base_freq), unscaled */
+  if ((hp->arch == DQ_ARCH_GEMMA3 || hp->arch == DQ_ARCH_GEMMA2) && hp->n_swa > 0) {
+    /* The sliding layers' RoPE. Gemma 3: their own base (its
+     * rope_local_base_freq), unscaled. Gemma 2: the file's, base included
+     * unless rope.freq_base_swa says otherwise. Either way the file's, not
+     * a run's overrides, as llama.cpp takes the sliding layers' from the
+     * file (its rope_freq_*_train_swa). */
     dq_rope_params *sp = &hp->rope_swa;
-    dq_rope_params_default(sp, hp->n_rot, rp->mode);
-    sp->n_ctx_orig = rp->n_ctx_orig;
-    if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.freq_base_swa"), 10000.0f, &sp->freq_base)) < 0) return rc;
+    float base = 10000.0f;
+    if (hp->arch == DQ_ARCH_GEMMA2) {
+      *sp = *rp;
+      base = rp->freq_base;
+    } else {
+      dq_rope_params_default(sp, hp->n_rot, rp->mode);
+      sp->n_ctx_orig = rp->n_ctx_orig;
+    }
+    if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.freq_base_swa"), base, &sp->freq_base)) < 0) return rc;
     if ((rc = dq_rope_init(&test, sp)) < 0) return dq_err_wrap("%s: rope.freq_base_swa", g->path);
   }
   return 0;
@@ -415,8 +444,8 @@ static int load_weights(dq_model *m)
 {
   const dq_hparams *hp = &m->hp;
   const int64_t d = hp->n_embd, hd = hp->head_dim, nq = (int64_t)hp->n_head * hd, nkv = (int64_t)hp->n_head_kv * hd;
-  const int bias = hp->arch == DQ_ARCH_QWEN2, gemma3 = hp->arch == DQ_ARCH_GEMMA3,
-            qk_norm = hp->arch == DQ_ARCH_QWEN3 || gemma3;
+  const int bias = hp->arch == DQ_ARCH_QWEN2, gemma = hp->arch == DQ_ARCH_GEMMA3 || hp->arch == DQ_ARCH_GEMMA2,
+            qk_norm = hp->arch == DQ_ARCH_QWEN3 || hp->arch == DQ_ARCH_GEMMA3;
   int rc;
   const dq_gguf_tensor *te = dq_gguf_tensor_find(m->gguf, "token_embd.weight");
   if (!te) return dq_err_set(DOCQ_ECORRUPT, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
@@ -470,7 +499,7 @@ static int load_weights(dq_model *m)
     if (qk_norm && ((rc = get_vec(m, &L->q_norm, i, "attn_q_norm.weight", hd, 0)) < 0 ||
                     (rc = get_vec(m, &L->k_norm, i, "attn_k_norm.weight", hd, 0)) < 0))
       return rc;
-    if (gemma3) {
+    if (gemma) {
       if ((rc = get_vec(m, &L->attn_post_norm, i, "post_attention_norm.weight", d, 0)) < 0 ||
           (rc = get_vec(m, &L->ffn_post_norm, i, "post_ffw_norm.weight", d, 0)) < 0)
         return rc;

@@ -36,9 +36,12 @@
  * scaled before attention (q_scale), RMSNorm of each block's output before
  * the residual add (attn_post_norm, ffn_post_norm), GELU-gated FFN, NEOX
  * RoPE; sliding-window attention in the layers il % swa_period < period - 1,
- * which rotate with their own base (rope_swa) and no scaling. */
+ * which rotate with their own base (rope_swa) and no scaling.
+ * gemma2: gemma3 without the q/k head norms, with attention logits capped
+ * (attn_softcap) and the output's always (final_softcap); every other layer
+ * slides (swa_period 2, window 4096 by default) and all rotate alike. */
 enum dq_arch { DQ_ARCH_NONE = 0, DQ_ARCH_LLAMA = 1, DQ_ARCH_QWEN2 = 2, DQ_ARCH_PHI3 = 3, DQ_ARCH_QWEN3 = 4,
-               DQ_ARCH_SMOLLM3 = 5, DQ_ARCH_GEMMA3 = 6 };
+               DQ_ARCH_SMOLLM3 = 5, DQ_ARCH_GEMMA3 = 6, DQ_ARCH_GEMMA2 = 7 };
 
 /* The FFN's gate activation. */
 enum dq_act { DQ_ACT_SILU = 0, DQ_ACT_GELU = 1 /* tanh approximation, as ggml: through f16 */ };
@@ -62,14 +65,14 @@ typedef struct dq_layer {
   const float *bv;        /* (n_head_kv*head_dim) */
   const float *q_norm;    /* (head_dim) qwen3, gemma3, else NULL: RMSNorm of each query head */
   const float *k_norm;    /* (head_dim) qwen3, gemma3: of each key head */
-  const float *attn_post_norm; /* (n_embd) gemma3, else NULL: RMSNorm of the attention output */
+  const float *attn_post_norm; /* (n_embd) gemma2/3, else NULL: RMSNorm of the attention output */
   int no_rope;            /* 1: q and k are not rotated in this layer (smollm3's NoPE layers) */
-  int swa;                /* 1: sliding-window layer (gemma3): keys within n_swa, RoPE rope_swa */
+  int swa;                /* 1: sliding-window layer (gemma2/3): keys within n_swa, RoPE rope_swa */
   const float *ffn_norm;  /* (n_embd) */
   dq_weight w_gate;       /* (n_embd -> n_ff) */
   dq_weight w_up;         /* (n_embd -> n_ff) */
   dq_weight w_down;       /* (n_ff -> n_embd) */
-  const float *ffn_post_norm; /* (n_embd) gemma3, else NULL: RMSNorm of the FFN output */
+  const float *ffn_post_norm; /* (n_embd) gemma2/3, else NULL: RMSNorm of the FFN output */
 } dq_layer;
 
 typedef struct dq_hparams {
@@ -85,14 +88,16 @@ typedef struct dq_hparams {
   int n_rot;              /* rotated dims per head */
   float rms_eps;
   int n_swa;              /* sliding-window attention: keys at distance < n_swa are seen (0: none);
-                             applied in the layers marked swa (gemma3; phi3's is not, as llama.cpp) */
-  int swa_period;         /* gemma3: of every swa_period layers all but the last slide (default 6) */
+                             applied in the layers marked swa (gemma2/3; phi3's is not, as llama.cpp) */
+  int swa_period;         /* of every swa_period layers all but the last slide (gemma3 6, gemma2 2) */
   int n_layer_swa;        /* layers marked swa */
-  dq_rope_params rope_swa; /* RoPE of the swa layers: base rope.freq_base_swa (10000), no scaling */
-  float embd_scale;       /* token embeddings are multiplied by it (gemma3: sqrt(n_embd)); 0: not */
+  dq_rope_params rope_swa; /* RoPE of the swa layers: gemma3 base rope.freq_base_swa (10000), no
+                              scaling; gemma2 the file's RoPE (base rope.freq_base_swa if given) */
+  float embd_scale;       /* token embeddings are multiplied by it (gemma2/3: sqrt(n_embd)); 0: not */
   float q_scale;          /* queries are multiplied by it after RoPE and attention scores are not
-                             scaled again (gemma3, as llama.cpp); 0: scores scaled by 1/sqrt(head_dim) */
+                             scaled again (gemma2/3, as llama.cpp); 0: scores scaled by 1/sqrt(head_dim) */
   int act;                /* dq_act of the FFN gate */
+  float attn_softcap;     /* attention scores s = c * tanh(s / c) when > 0 (gemma2's attn_logit_softcapping) */
   float final_softcap;    /* logits = c * tanh(logits / c) when > 0 (final_logit_softcapping) */
   dq_rope_params rope;    /* as the file declares it (freq_factors -> rope_freqs tensor if any) */
   float rope_factor;      /* declared scaling factor s (1 when none) */

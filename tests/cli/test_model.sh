@@ -165,4 +165,10 @@ contains "model info names smollm3's layers without RoPE" "$out" "rope:         
 out=$("$BIN" model info "${DOCQ_SOURCE_DIR:?}/tests/fuzz/corpus/model/gemma3_f32_swa.gguf")
 contains "model info names gemma3's sliding window" "$out" "attention:     sliding window of 4 tokens in 5 of the 6 layers"
 contains "... and the sliding layers' RoPE" "$out" "scaling linear x8 (original context 256); base 10000 without scaling in the sliding layers"
+# gemma2's caps are named; its sliding layers (every other one) rotate as the rest, so the rope line is plain
+out=$("$BIN" model info "${DOCQ_SOURCE_DIR:?}/tests/fuzz/corpus/model/gemma2_f32_swa.gguf")
+contains "model info names gemma2's window and attention cap" "$out" "attention:     sliding window of 4 tokens in 2 of the 4 layers; scores capped at 1 (c tanh(s / c))"
+contains "... and its output cap" "$out" "output:        tied to token_embd, logits capped at 5 (c tanh(x / c))"
+contains "... and one RoPE for all layers" "$out" "rope:          neox, 8 dims, base 10000, scaling none
+attention:"
 exit $fail

@@ -440,7 +440,7 @@ cleanup:
 }
 
 /* Model families: which tensors and keys beyond llama's. */
-enum { GW_LLAMA, GW_QWEN2, GW_QWEN3, GW_GEMMA3 };
+enum { GW_LLAMA, GW_QWEN2, GW_QWEN3, GW_GEMMA3, GW_GEMMA2 };
 
 /* The head size the model is written with. */
 static int64_t head_dim(const dq_gw_model_params *p)
@@ -461,18 +461,38 @@ static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int fam)
       (rc = dq_gw_add_u32(w, KEY("feed_forward_length"), (uint32_t)p->n_ff)) < 0 ||
       (rc = dq_gw_add_u32(w, KEY("attention.head_count"), (uint32_t)p->n_head)) < 0 ||
       (rc = dq_gw_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)p->n_head_kv)) < 0 ||
-      (rc = dq_gw_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), p->rms_eps > 0 ? p->rms_eps : 1e-6f)) < 0 ||
-      (rc = dq_gw_add_f32(w, KEY("rope.freq_base"), p->rope_freq_base > 0 ? p->rope_freq_base : fam != GW_LLAMA ? 1e6f : 10000.0f)) < 0)
+      (rc = dq_gw_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), p->rms_eps > 0 ? p->rms_eps : 1e-6f)) < 0)
     return rc;
-  /* Gemma3's converter writes no rope.dimension_count (llama.cpp: the head
+  /* Gemma2's converter writes no RoPE key at all (its set_gguf_parameters
+   * does not call the base class's, which would write rope_theta): llama.cpp
+   * then rotates with base 10000 */
+  const float base = p->rope_freq_base > 0 ? p->rope_freq_base : fam != GW_LLAMA ? 1e6f : 10000.0f;
+  if ((fam != GW_GEMMA2 || p->rope_freq_base > 0) && (rc = dq_gw_add_f32(w, KEY("rope.freq_base"), base)) < 0) return rc;
+  /* Gemma's converters write no rope.dimension_count (llama.cpp: the head
    * size) but always the head size (its default being 256, not n_embd/n_head) */
-  if (fam != GW_GEMMA3 && (rc = dq_gw_add_u32(w, KEY("rope.dimension_count"), (uint32_t)head_dim(p))) < 0) return rc;
-  if ((p->head_dim > 0 || fam == GW_GEMMA3) &&
+  const int gemma = fam == GW_GEMMA3 || fam == GW_GEMMA2;
+  if (!gemma && (rc = dq_gw_add_u32(w, KEY("rope.dimension_count"), (uint32_t)head_dim(p))) < 0) return rc;
+  if ((p->head_dim > 0 || gemma) &&
       ((rc = dq_gw_add_u32(w, KEY("attention.key_length"), (uint32_t)head_dim(p))) < 0 ||
        (rc = dq_gw_add_u32(w, KEY("attention.value_length"), (uint32_t)head_dim(p))) < 0))
     return rc;
-  if (p->sliding_window > 0 && (rc = dq_gw_add_u32(w, KEY("attention.sliding_window"), (uint32_t)p->sliding_window)) < 0)
-    return rc;
+  if (fam == GW_GEMMA2) {
+    /* what Gemma2Model copies from config.json (2B/9B/27B all have 50, 30 and
+     * 4096); a negative value leaves the key out, to test llama.cpp's defaults */
+    const float ac = p->attn_softcap == 0 ? 50.0f : p->attn_softcap;
+    const float fc = p->final_softcap == 0 ? 30.0f : p->final_softcap;
+    const int swa = p->sliding_window == 0 ? 4096 : p->sliding_window;
+    if ((ac > 0 && (rc = dq_gw_add_f32(w, KEY("attn_logit_softcapping"), ac)) < 0) ||
+        (fc > 0 && (rc = dq_gw_add_f32(w, KEY("final_logit_softcapping"), fc)) < 0) ||
+        (swa > 0 && (rc = dq_gw_add_u32(w, KEY("attention.sliding_window"), (uint32_t)swa)) < 0))
+      return rc;
+  } else {
+    if (fam == GW_GEMMA3 && p->final_softcap > 0 &&
+        (rc = dq_gw_add_f32(w, KEY("final_logit_softcapping"), p->final_softcap)) < 0)
+      return rc;
+    if (p->sliding_window > 0 && (rc = dq_gw_add_u32(w, KEY("attention.sliding_window"), (uint32_t)p->sliding_window)) < 0)
+      return rc;
+  }
   if (p->rope_scaling_type) {
     if ((rc = dq_gw_add_str(w, KEY("rope.scaling.type"), p->rope_scaling_type)) < 0 ||
         (rc = dq_gw_add_f32(w, KEY("rope.scaling.factor"), p->rope_scaling_factor)) < 0)
@@ -489,7 +509,8 @@ static int add_layer(dq_gw *w, uint64_t *rng, const dq_gw_model_params *p, int i
 {
   char nm[96];
   const int64_t E = p->n_embd, hd = head_dim(p), Q = hd * p->n_head, kv = hd * p->n_head_kv, F = p->n_ff;
-  const int bias = fam == GW_QWEN2, qk_norm = fam == GW_QWEN3 || fam == GW_GEMMA3, post_norm = fam == GW_GEMMA3;
+  const int bias = fam == GW_QWEN2, qk_norm = fam == GW_QWEN3 || fam == GW_GEMMA3,
+            post_norm = fam == GW_GEMMA3 || fam == GW_GEMMA2;
   const float s = p->weight_std > 0 ? p->weight_std : 0.02f;
   const int wt = p->weight_type;
   int rc = 0;
@@ -510,14 +531,14 @@ static int add_layer(dq_gw *w, uint64_t *rng, const dq_gw_model_params *p, int i
                   (rc = add_random(w, rng, NM("attn_k_norm.weight"), DQ_T_F32, hd, 1, 1.0f, 0.5f)) < 0))
     return rc;
   if ((rc = add_random(w, rng, NM("attn_output.weight"), wt, Q, E, 0, s)) < 0) return rc;
-  /* gemma3: RMSNorm of the attention output before the residual add */
+  /* gemma2/3: RMSNorm of the attention output before the residual add */
   if (post_norm && (rc = add_random(w, rng, NM("post_attention_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0) return rc;
   if ((rc = add_random(w, rng, NM("ffn_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0 ||
       (rc = add_random(w, rng, NM("ffn_gate.weight"), wt, E, F, 0, s)) < 0 ||     /* (n_embd, n_ff) */
       (rc = add_random(w, rng, NM("ffn_up.weight"), wt, E, F, 0, s)) < 0 ||
       (rc = add_random(w, rng, NM("ffn_down.weight"), wt, F, E, 0, s)) < 0)       /* (n_ff, n_embd) */
     return rc;
-  /* gemma3: and of the FFN output */
+  /* gemma2/3: and of the FFN output */
   if (post_norm && (rc = add_random(w, rng, NM("post_ffw_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0) return rc;
 #undef NM
   return 0;
@@ -554,17 +575,18 @@ int dq_gw_model(dq_gw **out, const dq_gw_model_params *p)
   const int fam = !strcmp(p->arch, "qwen2")    ? GW_QWEN2
                   : !strcmp(p->arch, "qwen3")  ? GW_QWEN3
                   : !strcmp(p->arch, "gemma3") ? GW_GEMMA3
+                  : !strcmp(p->arch, "gemma2") ? GW_GEMMA2
                                                : GW_LLAMA;
   if (fam == GW_LLAMA && strcmp(p->arch, "llama") && strcmp(p->arch, "smollm3")) /* smollm3: llama's tensors */
-    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3, smollm3, gemma3)", p->arch);
+    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3, smollm3, gemma2, gemma3)", p->arch);
   uint64_t rng = p->seed;
   const float s = p->weight_std > 0 ? p->weight_std : 0.02f;
   const int et = p->embd_type >= 0 ? p->embd_type : p->weight_type;
   const int ot = p->output_type >= 0 ? p->output_type : p->weight_type;
   if (!(w = dq_gw_new())) return DOCQ_ENOMEM;
   if ((rc = add_hparams(w, p, fam)) < 0 || (rc = add_vocab(w, p->n_vocab, p->tokenizer_model)) < 0) goto cleanup;
-  /* Gemma3's converter, after its SentencePiece vocabulary */
-  if (fam == GW_GEMMA3 && (rc = dq_gw_add_bool(w, "tokenizer.ggml.add_space_prefix", 0)) < 0) goto cleanup;
+  /* Gemma's converters, after their SentencePiece vocabulary */
+  if ((fam == GW_GEMMA3 || fam == GW_GEMMA2) && (rc = dq_gw_add_bool(w, "tokenizer.ggml.add_space_prefix", 0)) < 0) goto cleanup;
   if ((rc = dq_gw_add_u32(w, "general.file_type", file_type(p->weight_type))) < 0) goto cleanup;
   /* Embeddings have a wider spread than layer weights so logits vary. */
   if ((rc = add_random(w, &rng, "token_embd.weight", et, p->n_embd, p->n_vocab, 0, p->embd_std > 0 ? p->embd_std : 1.0f)) < 0)
@@ -572,7 +594,8 @@ int dq_gw_model(dq_gw **out, const dq_gw_model_params *p)
   for (int il = 0; il < p->n_layer; il++)
     if ((rc = add_layer(w, &rng, p, il, fam)) < 0) goto cleanup;
   if ((rc = add_random(w, &rng, "output_norm.weight", DQ_T_F32, p->n_embd, 1, 1.0f, 0.1f)) < 0) goto cleanup;
-  if (!p->tied_embeddings && (rc = add_random(w, &rng, "output.weight", ot, p->n_embd, p->n_vocab, 0, s * 4)) < 0) goto cleanup;
+  /* Gemma 2's converter drops lm_head: the output is always token_embd */
+  if (!p->tied_embeddings && fam != GW_GEMMA2 && (rc = add_random(w, &rng, "output.weight", ot, p->n_embd, p->n_vocab, 0, s * 4)) < 0) goto cleanup;
 cleanup:
   if (rc < 0) dq_gw_free(w);
   else *out = w;

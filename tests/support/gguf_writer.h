@@ -5,7 +5,7 @@
  * insertion order, each tensor padded to the alignment (general.alignment if
  * set with dq_gw_set_alignment, else 32), exactly like ggml's gguf writer.
  *
- * dq_gw_model() builds a random-weight llama/qwen2/qwen3/smollm3/gemma3 model
+ * dq_gw_model() builds a random-weight llama/qwen2/qwen3/smollm3/gemma2/gemma3 model
  * with the tensor names, shapes and metadata keys llama.cpp (and its
  * converter) uses, plus a small SentencePiece-style vocabulary, so the engine
  * can load and run it.
@@ -66,23 +66,36 @@ int dq_gw_write_file(const dq_gw *w, const char *path);
 /* ---- random-weight models ---- */
 typedef struct dq_gw_model_params {
   const char *arch;        /* "llama", "smollm3" (llama's tensors), "qwen2" (adds Q/K/V biases),
-                              "qwen3" (adds Q/K head norms) or "gemma3" (Q/K head norms, post-attention
+                              "qwen3" (adds Q/K head norms), "gemma3" (Q/K head norms, post-attention
                               and post-FFN norms; keys as convert_hf_to_gguf's Gemma3Model writes them:
                               key/value_length always, no rope.dimension_count,
-                              tokenizer.ggml.add_space_prefix false) */
+                              tokenizer.ggml.add_space_prefix false) or "gemma2" (post-attention and
+                              post-FFN norms, no Q/K head norms, never an output.weight; keys as
+                              Gemma2Model writes them: gemma3's, but no rope.freq_base unless
+                              rope_freq_base > 0, always attn_logit_softcapping,
+                              final_logit_softcapping and attention.sliding_window, see below) */
   int n_layer, n_embd, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
   int head_dim;            /* 0: n_embd / n_head; else written as attention.key_length / value_length */
   float rms_eps;           /* 0: 1e-6 */
-  float rope_freq_base;    /* 0: 10000 (llama) / 1e6 (qwen2, qwen3, gemma3: its global layers) */
+  float rope_freq_base;    /* 0: 10000 (llama) / 1e6 (qwen2, qwen3, gemma3: its global layers) / no key
+                              (gemma2: llama.cpp then takes 10000, for every layer) */
   const char *rope_scaling_type; /* NULL: no scaling keys; "linear", "yarn", ... */
   float rope_scaling_factor;
   int rope_orig_ctx;       /* {arch}.rope.scaling.original_context_length when > 0 */
   int sliding_window;      /* {arch}.attention.sliding_window when > 0 (gemma3: llama.cpp then makes
-                              layers il % 6 < 5 sliding-window layers, RoPE base 10000, unscaled) */
+                              layers il % 6 < 5 sliding-window layers, RoPE base 10000, unscaled;
+                              gemma2: the even layers, with the other layers' RoPE). gemma2: 0 writes
+                              Gemma 2's 4096, < 0 no key (llama.cpp's default is 4096 too) */
+  float attn_softcap;      /* gemma2: {arch}.attn_logit_softcapping c (scores c * tanh(s / c)); 0
+                              writes Gemma 2's 50, < 0 no key (llama.cpp's default is 50 too) */
+  float final_softcap;     /* gemma2: {arch}.final_logit_softcapping (logits c * tanh(l / c)); 0
+                              writes Gemma 2's 30, < 0 no key (llama.cpp: 30). gemma3: written when
+                              > 0 (its converter writes it only if config.json has it) */
   int weight_type;         /* ggml type of the 2-D layer weights */
   int embd_type;           /* token_embd.weight type; -1: weight_type */
   int output_type;         /* output.weight type; -1: weight_type */
-  int tied_embeddings;     /* 1: no output.weight (the engine reuses token_embd) */
+  int tied_embeddings;     /* 1: no output.weight (the engine reuses token_embd); gemma2: always, as
+                              llama.cpp's gemma2 takes no output.weight (it would be one too many) */
   float weight_std;        /* scale of the uniform random weights; 0: 0.02 */
   float embd_std;          /* scale of token_embd's uniform random values; 0: 1 */
   uint64_t seed;

@@ -3,10 +3,13 @@
  * engine:
  *   cmake --build build --target write_model
  *   build/tests/write_model OUT.gguf arch=qwen3 head_dim=32 seed=7 ...
+ * (arch: llama, qwen2, qwen3, smollm3, gemma2, gemma3)
  * Keys: arch, layers, embd, heads, heads_kv, head_dim, ff, vocab, ctx, seed,
  * std (weight_std), embd_std, tied (0/1), freq_base, swa (sliding_window),
  * scaling (rope_scaling_type: linear, yarn, ...) and factor
- * (rope_scaling_factor); the rest are the writer's defaults
+ * (rope_scaling_factor), attn_softcap and final_softcap (gemma2's
+ * attn_logit_softcapping and final_logit_softcapping: 0 writes Gemma 2's 50
+ * and 30, a negative value no key); the rest are the writer's defaults
  * (dq_gw_model_params_default), f32 weights. Not part of the test run: the
  * tests that use such a reference write the same model themselves and check
  * its bytes' hash first. */
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
     else if (!strcmp(k, "swa")) p.sliding_window = atoi(v);
     else if (!strcmp(k, "scaling")) p.rope_scaling_type = v;
     else if (!strcmp(k, "factor")) p.rope_scaling_factor = strtof(v, NULL);
+    else if (!strcmp(k, "attn_softcap")) p.attn_softcap = strtof(v, NULL);
+    else if (!strcmp(k, "final_softcap")) p.final_softcap = strtof(v, NULL);
     else {
       fprintf(stderr, "write_model: unknown key '%s'\n", k);
       return 2;

@@ -7,7 +7,8 @@
  * f16, q8_0 and q4_0 caches; StreamingLLM sink windows and LM-Infinite's
  * Lambda mask (the reference scores far global keys with the pre-RoPE key at
  * position 0 against the query rotated to max_dist, as LM-Infinite does, via
- * engine/rope.c); results for 1, 2 and 3 threads must be bit-identical. */
+ * engine/rope.c); Gemma 2's score cap (c tanh(s / c) before the softmax);
+ * results for 1, 2 and 3 threads must be bit-identical. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -144,6 +145,7 @@ static void naive(const fx *f, const dq_attn_params *p, int pos0, int n_q, int e
           else dot += (double)qv[d] * (exact ? (double)f->k[ko + d] : f->kd[ko + d]);
         }
         s[j] = dot * scale;
+        if (p->softcap > 0) s[j] = p->softcap * tanh(s[j] / p->softcap);
         if (s[j] > mx) mx = s[j];
       }
       double sum = 0;
@@ -328,6 +330,64 @@ static void test_engine_attn__lambda_distance_cap(void **state)
   }
 }
 
+/* A softcap c replaces each score s = scale * q.k by c tanh(s / c) before the
+ * softmax (Gemma 2; ggml's flash attention folds 1/c into the scale). The
+ * scale here makes the scores' spread ~3 times the cap of 2, so most of them
+ * are bent: ignoring the cap moves the output by far more than the tolerance
+ * (checked against the reference without it). Causal prefill, chunked
+ * prefill and decode (tile edges; 600 and 1000 keys for split-KV decodes),
+ * f16 and f32 caches, GQA, and the sink window mask. */
+static void test_engine_attn__softcap(void **state)
+{
+  (void)state;
+  static const struct { int n, nh, nkv, hd, t, mask, sinks, window; } cfg[] = {
+    {65, 4, 2, 32, DQ_T_F16, DQ_ATTN_CAUSAL, 0, 0},   {300, 6, 2, 64, DQ_T_F32, DQ_ATTN_CAUSAL, 0, 0},
+    {1000, 4, 1, 64, DQ_T_F16, DQ_ATTN_CAUSAL, 0, 0}, {600, 4, 4, 64, DQ_T_F32, DQ_ATTN_CAUSAL, 0, 0},
+    {7, 3, 3, 20, DQ_T_F16, DQ_ATTN_CAUSAL, 0, 0},    {300, 6, 2, 64, DQ_T_F16, DQ_ATTN_SINKS, 4, 16},
+    {200, 6, 2, 64, DQ_T_F32, DQ_ATTN_SINKS, 70, 30}};
+  for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+    fx f;
+    fx_init(&f, cfg[i].n, cfg[i].nh, cfg[i].nkv, cfg[i].hd, cfg[i].t, cfg[i].t, NULL);
+    dq_attn_params p;
+    dq_attn_params_default(&p, cfg[i].nh, cfg[i].nkv, cfg[i].hd);
+    p.scale = 3.0f / sqrtf((float)cfg[i].hd); /* q . k has spread ~sqrt(hd): scores ~3 */
+    p.softcap = 2.0f;
+    p.mask = cfg[i].mask;
+    p.n_sinks = cfg[i].sinks;
+    p.window = cfg[i].window;
+    three_ways(&f, &p, 2e-5);
+    const int n = f.n;
+    if (n > 500) { /* decode inside the cache too: another split of the keys */
+      assert_true(check(&f, &p, n / 2, 1, 0) < 2e-5);
+      assert_true(check(&f, &p, 64, 1, 0) < 2e-5);
+    }
+    /* the cap matters: the same queries without it give another answer, in
+     * the last rows of the batch and in the last token's decode */
+    dq_attn_params pu = p;
+    pu.softcap = 0.0f;
+    const int n_q = n < 16 ? n : 16;
+    const size_t no = (size_t)n_q * f.nh * f.hd;
+    double *capped = malloc(sizeof(double) * no), *plain = malloc(sizeof(double) * no), diff = 0, diff_last = 0;
+    naive(&f, &p, n - n_q, n_q, 0, capped);
+    naive(&f, &pu, n - n_q, n_q, 0, plain);
+    for (size_t j = 0; j < no; j++) diff = fmax(diff, fabs(capped[j] - plain[j]));
+    for (size_t j = no - (size_t)f.nh * f.hd; j < no; j++) diff_last = fmax(diff_last, fabs(capped[j] - plain[j]));
+    assert_true(diff > 0.1);
+    assert_true(diff_last > 1e-2);
+    free(capped), free(plain);
+    fx_free(&f);
+  }
+  /* a cap must be a positive number, or 0 for none */
+  dq_attn_params p;
+  dq_attn *a = (dq_attn *)1;
+  dq_attn_params_default(&p, 4, 2, 32);
+  p.softcap = -2.0f;
+  assert_int_equal(dq_attn_new(&a, &p), DOCQ_EINVAL);
+  assert_null(a);
+  p.softcap = NAN;
+  assert_int_equal(dq_attn_new(&a, &p), DOCQ_EINVAL);
+}
+
 static void test_engine_attn__errors_and_scratch_size(void **state)
 {
   (void)state;
@@ -372,6 +432,7 @@ int main(void)
     cmocka_unit_test(test_engine_attn__cache_types),
     cmocka_unit_test(test_engine_attn__sink_windows),
     cmocka_unit_test(test_engine_attn__lambda_distance_cap),
+    cmocka_unit_test(test_engine_attn__softcap),
     cmocka_unit_test(test_engine_attn__errors_and_scratch_size),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -526,6 +526,71 @@ static void test_engine_forward__gemma3_llamacpp(void **state)
   dq_free(buf);
 }
 
+/* gemma2: gemma3's block (embeddings times sqrt(n_embd), queries scaled by
+ * 1/sqrt(head_dim), post-attention and post-FFN norms, GELU-gated FFN, output
+ * tied) without the query and key head norms, with attention scores capped
+ * (c tanh(s / c), c = 2 here) before the softmax and the logits capped at 5.
+ * The even layers attend to a window of 8 positions, the odd ones to
+ * everything, all with RoPE base 10000 (the file has no rope keys, as
+ * Gemma2Model writes none). The reference moves by 2.4 without the score cap,
+ * by 2.9 without the window and by 1.0 without the logit cap (see its
+ * header), so each bound below is far inside what a missing step costs. The
+ * f32 bound is gemma3's, for the same reason: llama.cpp's GEGLU goes through
+ * an f16 table (its own token-by-token run differs from its batch by 5.2e-4,
+ * a double-precision forward with the same table by 4.5e-4, one with the
+ * exact tanh GELU by 1.5e-3). The f16 modes' bound is gemma3's 2e-2; they
+ * land at 2e-3 to 5e-3, well inside the reference's smallest top-2 gap
+ * (0.029), so the seed was chosen for that gap and every argmax is checked. */
+static void test_engine_forward__gemma2_llamacpp(void **state)
+{
+  (void)state;
+  dq_gw_model_params p;
+  dq_gw_model_params_default(&p);
+  p.arch = "gemma2";
+  p.n_layer = 6;
+  p.head_dim = 32;
+  p.sliding_window = 8;
+  p.attn_softcap = 2.0f;
+  p.final_softcap = 5.0f;
+  p.tied_embeddings = 1;
+  p.weight_std = 0.25f;
+  p.embd_std = 0.3f;
+  p.seed = 44;
+  uint8_t *buf;
+  dq_model *m = written_model(&p, 1279872, 0xd47dff6c3ff5208bull, &buf);
+  assert_int_equal(m->hp.arch, DQ_ARCH_GEMMA2);
+  assert_int_equal(m->hp.n_layer, 6);
+  assert_int_equal(m->hp.head_dim, 32);
+  assert_int_equal(m->hp.rope.mode, DQ_ROPE_NEOX);
+  assert_true(m->tied_output);
+  assert_int_equal(m->hp.n_swa, 8);
+  assert_int_equal(m->hp.n_layer_swa, 3);
+  for (int l = 0; l < 6; l++) {
+    assert_null(m->layers[l].q_norm);
+    assert_null(m->layers[l].k_norm);
+    assert_non_null(m->layers[l].attn_post_norm);
+    assert_non_null(m->layers[l].ffn_post_norm);
+    assert_int_equal(m->layers[l].swa, l % 2 == 0);
+  }
+  assert_true(m->hp.attn_softcap == 2.0f);
+  assert_true(m->hp.final_softcap == 5.0f);
+  check_logits("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 1e-3, "gemma2 f32 vs llama.cpp f32", 2, 60);
+  check_logits("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F16, 3, 2e-2, "gemma2 f16 tiled vs llama.cpp f32", 2, 60);
+  /* batches of 3: the sliding layers' cache holds 7 + 3 + 8 = 18 slots, as gemma3's */
+  check_logits_batch("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 1e-3, "gemma2 f32, batches of 3", 2, 60, 3);
+  dq_fwd *f;
+  assert_int_equal(dq_fwd_new(&f, m, 512, 3, 1, DQ_KV_F32), 0);
+  assert_int_equal(f->kv_swa->n_ctx, 18);
+  assert_int_equal(f->kv_swa->n_layer, 3);
+  assert_int_equal(f->kv->n_layer, 3);
+  dq_fwd_free(f);
+  /* the parity mode's own attention loop, which caps the scores itself */
+  check_logits("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F16_GGML, 3, 2e-2, "gemma2 llama.cpp order vs llama.cpp f32", 2,
+               60);
+  dq_model_free(m);
+  dq_free(buf);
+}
+
 /* ---- tiny-qwen2 --------------------------------------------------------------- */
 
 static const ref_block *find_ref(const ref_block *r, int n, const char *file, const char *prompt)
@@ -714,6 +779,80 @@ static void test_engine_forward__batch_equals_decode(void **state)
   consistency("qwen2", DQ_T_Q4_K, 0, DQ_KV_F16, 5e-2);
   consistency("llama", DQ_T_Q3_K, 1, DQ_KV_F16, 5e-2);
   consistency("qwen2", DQ_T_Q2_K, 0, DQ_KV_F16, 5e-2);
+}
+
+/* What llama.cpp's gemma2 takes when a key is missing, and the cases the
+ * reference above does not reach: caps 50 and 30 and a window of 4096 when
+ * the file has none of those keys; the sliding layers rotate as the others
+ * (a base in the file holds for both) unless rope.freq_base_swa is given;
+ * the 46-layer 27B scales queries by 1/sqrt(n_embd / n_head), not by
+ * 1/sqrt(head_dim). */
+static void test_engine_forward__gemma2_defaults(void **state)
+{
+  (void)state;
+  dq_gw_model_params p;
+  dq_gw_model_params_default(&p);
+  p.arch = "gemma2";
+  p.n_layer = 4;
+  p.n_embd = 32;
+  p.n_head = 2;
+  p.n_head_kv = 1;
+  p.head_dim = 8; /* n_embd / n_head = 16 */
+  p.n_ff = 64;
+  p.attn_softcap = -1.0f; /* no keys */
+  p.final_softcap = -1.0f;
+  p.sliding_window = -1;
+  uint8_t *buf;
+  dq_model *m = random_model(&p, &buf);
+  assert_true(m->hp.attn_softcap == 50.0f);
+  assert_true(m->hp.final_softcap == 30.0f);
+  assert_int_equal(m->hp.n_swa, 4096);
+  assert_int_equal(m->hp.n_layer_swa, 2);
+  assert_true(m->layers[0].swa && !m->layers[1].swa && m->layers[2].swa && !m->layers[3].swa);
+  assert_true(m->hp.rope.freq_base == 10000.0f);
+  assert_true(m->hp.rope_swa.freq_base == 10000.0f);
+  assert_true(fabsf(m->hp.q_scale - 1.0f / sqrtf(8.0f)) < 1e-7f);
+  dq_model_free(m);
+  dq_free(buf);
+
+  /* the converter's own values: the same caps and window, written */
+  p.attn_softcap = p.final_softcap = 0.0f;
+  p.sliding_window = 0;
+  m = random_model(&p, &buf);
+  assert_true(m->hp.attn_softcap == 50.0f);
+  assert_true(m->hp.final_softcap == 30.0f);
+  assert_int_equal(m->hp.n_swa, 4096);
+  dq_model_free(m);
+  dq_free(buf);
+
+  /* a base in the file: the sliding layers take it too (Gemma 3's keep 10000) */
+  p.rope_freq_base = 1e6f;
+  m = random_model(&p, &buf);
+  assert_true(m->hp.rope.freq_base == 1e6f);
+  assert_true(m->hp.rope_swa.freq_base == 1e6f);
+  dq_model_free(m);
+  dq_free(buf);
+
+  /* ... unless they have their own */
+  dq_gw *w;
+  size_t n;
+  assert_int_equal(dq_gw_model(&w, &p), 0);
+  assert_int_equal(dq_gw_add_f32(w, "gemma2.rope.freq_base_swa", 5000.0f), 0);
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  dq_gw_free(w);
+  assert_int_equal(dq_model_from_buffer(&m, buf, n), 0);
+  assert_true(m->hp.rope.freq_base == 1e6f);
+  assert_true(m->hp.rope_swa.freq_base == 5000.0f);
+  dq_model_free(m);
+  dq_free(buf);
+
+  /* Gemma 2 27B's query scale */
+  p.n_layer = 46;
+  m = random_model(&p, &buf);
+  assert_int_equal(m->hp.n_layer_swa, 23);
+  assert_true(fabsf(m->hp.q_scale - 0.25f) < 1e-7f);
+  dq_model_free(m);
+  dq_free(buf);
 }
 
 /* ---- validation ------------------------------------------------------------------ */
@@ -934,6 +1073,8 @@ int main(void)
     cmocka_unit_test(test_engine_forward__qwen3_llamacpp),
     cmocka_unit_test(test_engine_forward__smollm3_llamacpp),
     cmocka_unit_test(test_engine_forward__gemma3_llamacpp),
+    cmocka_unit_test(test_engine_forward__gemma2_llamacpp),
+    cmocka_unit_test(test_engine_forward__gemma2_defaults),
     cmocka_unit_test(test_engine_forward__qwen2_q8_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_k_m_parity),
