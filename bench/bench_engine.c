@@ -453,8 +453,19 @@
  *   Q4_K_M pp512 102.6, 100.5, 101.1 vs 52.8, 51.5, 51.0: 1.96x;
  *          tg64 23.4, 26.4, 26.1 vs 18.6, 18.0, 17.6: 1.45x
  *
+ * 2026-11-28, session 27. The Gemma 2 2B shape (--shape gemma2-2b: 8 heads
+ * and 4 KV heads of 256, a window of 4096 in every other layer, attention
+ * scores capped at 50; vocabulary 151936, not 256000), `/tmp/s27/sideg2.sh
+ * -p 512 -n 64 -t 2 -r 1` (the same script, three rounds), 06:09-06:19 UTC,
+ * load 0.7-2.3. Tokens/s, docq vs llama.cpp (medians; docq's first Q8_0
+ * round read the file in from disk):
+ *   Q8_0   pp512 19.7, 28.2, 30.9 vs 21.2, 21.2, 20.5: 1.33x;
+ *          tg64 4.1, 7.6, 8.1 vs 5.6, 5.6, 5.4: 1.35x
+ *   Q4_K_M pp512 35.7, 35.0, 35.7 vs 22.4, 21.7, 21.5: 1.65x;
+ *          tg64 11.5, 11.3, 10.6 vs 8.6, 8.5, 8.7: 1.32x
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
- *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b] [--dir /tmp] [--bw]
+ *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b and qwen3-0.6b are K-quants
  * throughout in Q4_K_M.
  * -d D: decode after D prompt tokens are in the cache (llama-bench -d), as

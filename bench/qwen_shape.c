@@ -13,14 +13,16 @@
 
 enum { V = DQ_BENCH_VOCAB, CTX = DQ_BENCH_CTX_TRAIN };
 
-/* hd 0: E / H. qwen3: no biases, Q/K head norms, heads of 128. gemma3: the
- * same plus post-attention and post-FFN norms, a sliding window of swa. */
-typedef struct shape { const char *name; int E, L, H, HKV, F, hd, qwen3, gemma3, swa; } shape;
+/* hd 0: E / H. qwen3: no biases, Q/K head norms, heads of 128. gemma 3: the
+ * same plus post-attention and post-FFN norms, a sliding window of swa;
+ * gemma 2: gemma 3 without the head norms. */
+typedef struct shape { const char *name; int E, L, H, HKV, F, hd, qwen3, gemma, swa; } shape;
 static const shape g_shapes[] = {
   { "0.5b", 896, 24, 14, 2, 4864, 0, 0, 0, 0 },          /* Qwen2.5-0.5B */
   { "1.5b", 1536, 28, 12, 2, 8960, 0, 0, 0, 0 },         /* Qwen2.5-1.5B */
   { "qwen3-0.6b", 1024, 28, 16, 8, 3072, 128, 1, 0, 0 }, /* Qwen3-0.6B */
-  { "gemma3-1b", 1152, 26, 4, 1, 6912, 256, 1, 1, 512 }, /* Gemma 3 1B (vocabulary 151936, not 262144) */
+  { "gemma3-1b", 1152, 26, 4, 1, 6912, 256, 1, 3, 512 }, /* Gemma 3 1B (vocabulary 151936, not 262144) */
+  { "gemma2-2b", 2304, 26, 8, 4, 9216, 256, 1, 2, 4096 }, /* Gemma 2 2B (vocabulary 151936, not 256000) */
 };
 
 double dq_bench_now(void)
@@ -143,7 +145,7 @@ static int q4km_type(int want, int n_in)
 static int write_model(const char *path, const shape *sh, int q4km)
 {
   const int E = sh->E, L = sh->L, H = sh->H, HKV = sh->HKV, F = sh->F, hd = sh->hd ? sh->hd : E / H;
-  const char *arch = sh->gemma3 ? "gemma3" : sh->qwen3 ? "qwen3" : "qwen2";
+  const char *arch = sh->gemma == 3 ? "gemma3" : sh->gemma == 2 ? "gemma2" : sh->qwen3 ? "qwen3" : "qwen2";
   dq_gw *w = dq_gw_new();
   uint64_t rng = 1234;
   int rc = 0;
@@ -180,11 +182,11 @@ static int write_model(const char *path, const shape *sh, int q4km)
           (rc = add(w, &rng, N("attn_q.weight"), t_small, E, H * hd, 0, 0.05f)) < 0 ||
           (rc = add(w, &rng, N("attn_k.weight"), t_small, E, HKV * hd, 0, 0.05f)) < 0 ||
           (rc = add(w, &rng, N("attn_v.weight"), t_v, E, HKV * hd, 0, 0.05f)) < 0 ||
-          (rc = add(w, &rng, N("attn_q_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0 ||
-          (rc = add(w, &rng, N("attn_k_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0 ||
+          (sh->gemma != 2 && (rc = add(w, &rng, N("attn_q_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0) ||
+          (sh->gemma != 2 && (rc = add(w, &rng, N("attn_k_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0) ||
           (rc = add(w, &rng, N("attn_output.weight"), t_o, H * hd, E, 0, 0.05f)) < 0)
         goto done;
-      if (sh->gemma3 && (rc = add(w, &rng, N("post_attention_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
+      if (sh->gemma && (rc = add(w, &rng, N("post_attention_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
     } else if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
                (rc = add(w, &rng, N("attn_q.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
                (rc = add(w, &rng, N("attn_q.bias"), DQ_T_F32, E, 1, 0, 0.1f)) < 0 ||
@@ -199,7 +201,7 @@ static int write_model(const char *path, const shape *sh, int q4km)
         (rc = add(w, &rng, N("ffn_up.weight"), t_small, E, F, 0, 0.05f)) < 0 ||
         (rc = add(w, &rng, N("ffn_down.weight"), t_down, F, E, 0, 0.02f)) < 0)
       goto done;
-    if (sh->gemma3 && (rc = add(w, &rng, N("post_ffw_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
+    if (sh->gemma && (rc = add(w, &rng, N("post_ffw_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
 #undef N
   }
   if ((rc = add(w, &rng, "output_norm.weight", DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
@@ -226,7 +228,7 @@ int dq_bench_model_file(const char *dir, const char *shape_name, int q4km, char 
   const shape *sh = NULL;
   for (size_t i = 0; i < sizeof g_shapes / sizeof *g_shapes; i++)
     if (!strcmp(g_shapes[i].name, shape_name)) sh = &g_shapes[i];
-  if (!sh) return dq_err_set(DOCQ_EINVAL, "unknown model shape '%s' (0.5b, 1.5b, qwen3-0.6b or gemma3-1b)", shape_name);
+  if (!sh) return dq_err_set(DOCQ_EINVAL, "unknown model shape '%s' (0.5b, 1.5b, qwen3-0.6b, gemma3-1b or gemma2-2b)", shape_name);
   struct stat st;
   snprintf(path, cap, "%s/docq-bench-%s%s-%s-v2.gguf", dir, sh->qwen3 ? "" : "qwen2.5-", sh->name,
            q4km ? "q4_k_m" : "q8_0");

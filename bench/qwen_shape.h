@@ -9,6 +9,10 @@
  *   sliding window 512 in 5 of 6 layers (Gemma 3 1B, but with this
  *   vocabulary of 151936 where Gemma's has 262144: its output matrix is
  *   0.58x the real one's),
+ *   gemma2-2b: n_embd 2304, 26 layers, 8 heads, 4 KV heads of 256, n_ff
+ *   9216, sliding window 4096 in every other layer, attention and output
+ *   softcaps at llama.cpp's defaults (Gemma 2 2B; vocabulary 151936, not
+ *   256000),
  * in two mixes:
  *   Q8_0   : every matrix Q8_0 (as llama.cpp's Q8_0 file)
  *   Q4_K_M : llama.cpp's Q4_K_M rules for the shape: Q4_K, with Q6_K for
@@ -28,8 +32,8 @@
 
 enum { DQ_BENCH_VOCAB = 151936, DQ_BENCH_CTX_TRAIN = 32768 };
 
-/* The path of the model file of shape ("0.5b", "1.5b", "qwen3-0.6b" or
- * "gemma3-1b") and mix under dir (docq-bench-qwen2.5-<shape>-{q8_0,q4_k_m}-v2.gguf,
+/* The path of the model file of shape ("0.5b", "1.5b", "qwen3-0.6b",
+ * "gemma3-1b" or "gemma2-2b") and mix under dir (docq-bench-qwen2.5-<shape>-{q8_0,q4_k_m}-v2.gguf,
  * for the others docq-bench-<shape>-...), written first when it
  * does not exist (~20 s for 0.5b; progress on stderr). Returns 0, or a
  * negative DOCQ_E* code (message in dq_err_msg()), DOCQ_EINVAL for an
