@@ -69,9 +69,11 @@ static void head_norms(float *x, const float *w, int n_heads, int hd, float eps)
 int dq_fwd_swa_slots(const dq_hparams *hp, int n_ctx, int n_batch)
 {
   if (!hp->n_layer_swa) return 0;
-  /* a window's keys plus a batch, and as much again so that keys move to
-   * the front once per max(n_batch, W) tokens, not at every token */
-  const int64_t cap = (int64_t)hp->n_swa - 1 + n_batch + (n_batch > hp->n_swa ? n_batch : hp->n_swa);
+  /* a window's keys plus a batch, and a batch more, so that keys move to
+   * the front once per n_batch tokens at most, not at every decode step:
+   * W - 1 rows per sliding layer per n_batch tokens, against n_batch * W
+   * scores for their attention */
+  const int64_t cap = (int64_t)hp->n_swa - 1 + 2 * (int64_t)n_batch;
   return cap < n_ctx ? (int)cap : n_ctx;
 }
 

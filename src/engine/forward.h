@@ -56,7 +56,7 @@ typedef struct dq_fwd {
   dq_kv *kv;            /* typed cache of the tiled path (the default), NULL on the simple path; with
                            sliding layers it holds the other layers only */
   dq_kv *kv_swa;        /* tiled path: the sliding layers' cache, NULL without such layers: W - 1 +
-                           n_batch + max(n_batch, W) slots (at most n_ctx), slot = position - swa_base */
+                           2 n_batch slots (at most n_ctx), slot = position - swa_base */
   int swa_base;         /* the position in slot 0 of kv_swa: when a batch would not fit, the last
                            W - 1 keys move to the front (dq_kv_move_to_front) */
   int *kv_layer;        /* (n_layer) each layer's index in kv or kv_swa */
@@ -74,7 +74,7 @@ int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_th
 void dq_fwd_free(dq_fwd *f);
 
 /* Slots of the sliding layers' cache (dq_fwd.kv_swa) for a state of n_ctx
- * tokens in batches of n_batch: W - 1 + n_batch + max(n_batch, W), at most
+ * tokens in batches of n_batch: W - 1 + 2 n_batch, at most
  * n_ctx; 0 for a model without sliding layers. */
 int dq_fwd_swa_slots(const dq_hparams *hp, int n_ctx, int n_batch);
 
