@@ -69,6 +69,17 @@ static const char *tmpl_zephyr =
   "{% elif message['role'] == 'system' %}\n{{ '<|system|>\\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n"
   "{{ '<|assistant|>\\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n"
   "{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}";
+/* Gemma 1's and 2's (google/gemma-7b-it's as llama.cpp's test-chat-template
+ * has it; google/gemma-2-2b-it's only adds {{ bos_token }} in front). It
+ * refuses a system turn; llama.cpp, and docq, put the system text at the
+ * start of the first user turn instead. */
+static const char *tmpl_gemma2 =
+  "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+  "{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+  "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+  "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
+  "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}"
+  "{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}";
 /* google/gemma-3-1b-it's, text parts only (the image branch left out). */
 static const char *tmpl_gemma3 =
   "{{ bos_token }}\n{%- if messages[0]['role'] == 'system' -%}\n    {%- if messages[0]['content'] is string -%}\n"
@@ -138,6 +149,7 @@ static void test_engine_chat__official_formats(void **state)
   check(tmpl_llama3, DQ_CHAT_LLAMA3, want_llama3);
   check(tmpl_zephyr, DQ_CHAT_ZEPHYR, want_zephyr);
   check(tmpl_gemma3, DQ_CHAT_GEMMA, want_gemma);
+  check(tmpl_gemma2, DQ_CHAT_GEMMA, want_gemma); /* llama.cpp's expected output for it */
   assert_int_equal(dq_chat_detect("{{ messages }}", 14).kind, DQ_CHAT_NONE);
   assert_int_equal(dq_chat_detect(NULL, 0).kind, DQ_CHAT_NONE);
 }
