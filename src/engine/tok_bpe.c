@@ -8,7 +8,7 @@
  *      (ties to the leftmost), ranks found in a hash table built at load;
  *   4. each final symbol is its token, or else the tokens of its single bytes
  *      (those that exist).
- * With the Llama 3 pre-tokenizer a word that is itself a token is emitted
+ * With the Llama 3 and tekken pre-tokenizers a word that is itself a token is emitted
  * whole, without merging (HF's ignore_merges, as llama.cpp does too).
  * Scratch buffers grow to the longest word and are reused, so the cost is
  * O(total length * log(word length)). */
@@ -175,8 +175,8 @@ static int on_word(size_t a, size_t b, void *ctx)
       n += c->maplen[by];
     }
   }
-  /* Llama 3 (HF "ignore_merges"): a word that is a token is taken whole. */
-  if (c->t->pre == DQ_PRE_LLAMA3) {
+  /* Llama 3 and tekken (HF "ignore_merges"): a word that is a token is taken whole. */
+  if (c->t->pre == DQ_PRE_LLAMA3 || c->t->pre == DQ_PRE_TEKKEN) {
     int32_t id = dq_tok_lookup(c->t, c->w, n);
     if (id >= 0) return dq_i32_push(c->out, id);
   }

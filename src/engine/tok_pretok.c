@@ -9,6 +9,7 @@
  *           | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  *   Qwen2:  the Llama 3 expression with \p{N} instead of \p{N}{1,3}
  *   SmolLM: \p{N} isolated first, then the GPT-2 expression on the rest
+ *   GPT-4o, tekken: as llama.cpp rewrites them (split_o200k, below)
  *
  * \s is the Unicode White_Space set (the one llama.cpp uses), \p{L} the
  * categories Lu Ll Lt Lm Lo, \p{N} Nd Nl No. A code point matched by no
@@ -160,12 +161,98 @@ static void split_llama3(scan *s, size_t max_digits)
   }
 }
 
+/* GPT-4o (o200k) and tekken. llama.cpp runs their letter alternatives as
+ *   [^\r\n\p{L}\p{N}]?((?=\p{L})[^a-z])*((?=\p{L})[^A-Z])+C?
+ *  |[^\r\n\p{L}\p{N}]?((?=\p{L})[^a-z])+((?=\p{L})[^A-Z])*C?
+ * (C: (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]), GPT-4o only)
+ * on text whose non-ASCII code points it first collapses to one byte per
+ * category, so a non-ASCII letter counts as both "upper" ([^a-z]) and
+ * "lower" ([^A-Z]) and marks (\p{M}) are not letters; then
+ *   \p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * The letter part as a backtracking engine resolves it, from q (after the
+ * optional prefix): the "upper" run U (A-Z and non-ASCII letters) is taken
+ * whole; if an a-z letter follows, the word is U plus the following run of
+ * a-z and non-ASCII letters; else the engine gives U back letter by letter
+ * until a non-ASCII letter can start the "lower" run, and the word ends
+ * after that letter; with none (U all A-Z) the first alternative fails and
+ * the second takes U alone. */
+static int is_ascii_lower(uint32_t c) { return c >= 'a' && c <= 'z'; }
+
+static size_t word_o200k(const scan *s, size_t q)
+{
+  size_t r = q;
+  while ((flg(s, r) & F_LETTER) && !is_ascii_lower(cpt(s, r))) r++;
+  if (is_ascii_lower(cpt(s, r))) {
+    while ((flg(s, r) & F_LETTER) && (cpt(s, r) >= 0x80 || is_ascii_lower(cpt(s, r)))) r++;
+    return r;
+  }
+  for (size_t k = r; k > q; k--)
+    if (cpt(s, k - 1) >= 0x80) return k; /* the last non-ASCII letter of U ends the word */
+  return r;
+}
+
+/* (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]) at pos, ASCII
+ * letters only; its length or 0. */
+static size_t contraction_ascii(const scan *s, size_t pos)
+{
+  if (cpt(s, pos) != '\'') return 0;
+  const uint32_t a = cpt(s, pos + 1) | 0x20, b = cpt(s, pos + 2) | 0x20;
+  if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+  if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+  return 0;
+}
+
+static void split_o200k(scan *s, size_t max_digits, int contractions)
+{
+  for (size_t pos = s->beg; pos < s->end && s->rc == 0;) {
+    const uint32_t c = cpt(s, pos);
+    const unsigned f = flg(s, pos);
+    /* the letter alternatives, with their optional [^\r\n\p{L}\p{N}] prefix */
+    size_t q = pos;
+    if (!(f & (F_LETTER | F_NUMBER)) && c != '\r' && c != '\n' && (flg(s, pos + 1) & F_LETTER)) q = pos + 1;
+    if (flg(s, q) & F_LETTER) {
+      size_t e = word_o200k(s, q);
+      if (contractions) e += contraction_ascii(s, e);
+      pos += add(s, e);
+      continue;
+    }
+    if (f & F_NUMBER) { /* \p{N}{1,max_digits} */
+      size_t e = pos;
+      while (e - pos < max_digits && (flg(s, e) & F_NUMBER)) e++;
+      pos += add(s, e);
+      continue;
+    }
+    /* ' ?[^\s\p{L}\p{N}]+[\r\n/]*' */
+    unsigned f2 = c == ' ' ? flg(s, pos + 1) : f;
+    if ((f2 & F_ANY) && !(f2 & (F_SPACE | F_LETTER | F_NUMBER))) {
+      pos += c == ' ';
+      while ((f2 & F_ANY) && !(f2 & (F_SPACE | F_LETTER | F_NUMBER))) f2 = flg(s, ++pos);
+      while (cpt(s, pos) == '\r' || cpt(s, pos) == '\n' || cpt(s, pos) == '/') pos++;
+      add(s, pos);
+      continue;
+    }
+    /* \s*[\r\n]+ ends after the last \r or \n of the whitespace run */
+    size_t n_ws = 0, last_rn = 0;
+    while (flg(s, pos + n_ws) & F_SPACE) {
+      const uint32_t c2 = cpt(s, pos + n_ws);
+      if (c2 == '\r' || c2 == '\n') last_rn = pos + n_ws + 1;
+      n_ws++;
+    }
+    if (last_rn > 0) { pos = last_rn; add(s, pos); continue; }
+    size_t k = spaces(s, pos);
+    pos += k ? k : 1;
+    add(s, pos);
+  }
+}
+
 int dq_pretok_split(int pre, const uint32_t *cp, size_t n, dq_pretok_emit emit, void *ctx)
 {
   scan s = {cp, 0, n, 0, emit, ctx, 0};
   switch (pre) {
   case DQ_PRE_LLAMA3: split_llama3(&s, 3); break;
   case DQ_PRE_QWEN2: split_llama3(&s, 1); break;
+  case DQ_PRE_GPT4O: split_o200k(&s, 3, 1); break;
+  case DQ_PRE_TEKKEN: split_o200k(&s, 1, 0); break;
   case DQ_PRE_SMOLLM:
     /* Each digit is a piece of its own; GPT-2 runs on what lies between. */
     for (size_t i = 0; i <= n && s.rc == 0; i++) {

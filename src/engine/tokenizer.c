@@ -337,7 +337,7 @@ static int load_specials(dq_tok *t, const dq_gguf *g)
     if (dq_gguf_find(g, "tokenizer.ggml.bos_token_id") < 0) sp->bos = sp->cls;
     if (dq_gguf_find(g, "tokenizer.ggml.eos_token_id") < 0) sp->eos = sp->sep;
   }
-  t->add_bos = t->kind != DQ_TOK_BPE || t->pre == DQ_PRE_LLAMA3;
+  t->add_bos = t->kind != DQ_TOK_BPE || t->pre == DQ_PRE_LLAMA3 || t->pre == DQ_PRE_TEKKEN;
   t->add_eos = 0;
   t->add_space_prefix = t->kind == DQ_TOK_SPM;
   if ((rc = load_flag(g, "tokenizer.ggml.add_bos_token", &t->add_bos)) < 0 ||
@@ -354,7 +354,9 @@ static int load_pre(dq_tok *t, const dq_gguf *g)
     {"mpt", DQ_PRE_GPT2}, {"olmo", DQ_PRE_GPT2}, {"jina-es", DQ_PRE_GPT2}, {"jina-de", DQ_PRE_GPT2},
     {"llama3", DQ_PRE_LLAMA3}, {"llama-v3", DQ_PRE_LLAMA3}, {"llama-bpe", DQ_PRE_LLAMA3},
     {"falcon3", DQ_PRE_LLAMA3}, {"dbrx", DQ_PRE_LLAMA3}, {"smaug-bpe", DQ_PRE_LLAMA3},
+    {"falcon-h1", DQ_PRE_LLAMA3}, {"pixtral", DQ_PRE_LLAMA3},
     {"qwen2", DQ_PRE_QWEN2}, {"deepseek-r1-qwen", DQ_PRE_QWEN2}, {"smollm", DQ_PRE_SMOLLM},
+    {"gpt-4o", DQ_PRE_GPT4O}, {"llama4", DQ_PRE_GPT4O}, {"tekken", DQ_PRE_TEKKEN},
   };
   if (t->kind != DQ_TOK_BPE) return 0;
   t->pre = DQ_PRE_GPT2;

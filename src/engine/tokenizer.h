@@ -32,7 +32,10 @@ enum dq_tok_pre {
   DQ_PRE_GPT2 = 1,   /* 's|'t|...| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
   DQ_PRE_LLAMA3 = 2, /* (?i:'s|...)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
   DQ_PRE_QWEN2 = 3,  /* the Llama 3 expression with \p{N} (single digits) */
-  DQ_PRE_SMOLLM = 4  /* \p{N} isolated first, then the GPT-2 expression */
+  DQ_PRE_SMOLLM = 4, /* \p{N} isolated first, then the GPT-2 expression */
+  DQ_PRE_GPT4O = 5,  /* o200k's: letter runs split at case changes, contractions kept on the word, \p{N}{1,3},
+                        punctuation runs with [\r\n/]* (Phi-4-mini, Llama 4); see tok_pretok.c */
+  DQ_PRE_TEKKEN = 6  /* Mistral's tekken: GPT-4o's without contractions, \p{N} (Mistral Nemo, Small 3) */
 };
 
 /* Token types as GGUF stores them (tokenizer.ggml.token_type). */

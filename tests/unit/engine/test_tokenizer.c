@@ -5,12 +5,16 @@
  *     (ids produced by llama.cpp, no special tokens added) for SentencePiece,
  *     byte-level BPE with the GPT-2 / Llama 3 / Qwen2 pre-tokenizers, and
  *     WordPiece;
+ *   - tests/data/vocab-{gpt-4o,tekken}.{inp,out,splits}: llama.cpp's ids and
+ *     pre-tokenizer pieces for the GPT-4o and tekken pre-tokenizers on the
+ *     GPT-2 vocabulary of shared/vocab (tests/data/vocab-pre.SOURCE.md);
  *   - shared/models/NAME.reference.txt: llama.cpp's prompt token ids (BOS added)
  *     for stories260K and the tiny-qwen2 fixture (long prompt: the first ids
  *     listed and the total count).
  * Plus round trips, special-token parsing, hostile vocabularies built with
  * the test GGUF writer, and a speed check on 1 MB of text.
- * Tests that need shared/ skip (exit 77) when DOCQ_SHARED_DIR is absent. */
+ * Tests that need shared/ skip (exit 77) when DOCQ_SHARED_DIR is absent, those
+ * that need tests/data also when DOCQ_SOURCE_DIR is. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -30,6 +34,7 @@
 #include "util/mem.h"
 
 static const char *g_shared;
+static const char *g_source; /* DOCQ_SOURCE_DIR: tests/data */
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -95,24 +100,43 @@ static void print_escaped(const char *s, size_t n)
   fputs("\"\n", stderr);
 }
 
-/* Run every vector of shared/vocab/<name>.gguf; with roundtrip, also check
- * decode(encode(s)) == s. Prints a diff for each failing string. */
-static void run_vectors(const char *name, int roundtrip)
+/* Parse one line of space-separated integers into v (at most cap). */
+static size_t parse_ints(const char *line, int32_t *v, size_t cap)
 {
-  char rel[256], path[1024];
-  snprintf(rel, sizeof rel, "vocab/%s.gguf", name);
-  dq_tok *t = load_tok(rel, NULL);
-  size_t ni, no;
-  snprintf(path, sizeof path, "%s/vocab/%s.gguf.inp", g_shared, name);
-  char *inp = slurp(path, &ni);
-  snprintf(path, sizeof path, "%s/vocab/%s.gguf.out", g_shared, name);
-  char *outp = slurp(path, &no);
-  assert_non_null(inp);
-  assert_non_null(outp);
+  size_t n = 0;
+  for (const char *p = line; *p && n < cap;) {
+    char *q;
+    long x = strtol(p, &q, 10);
+    if (q == p) break;
+    v[n++] = (int32_t)x;
+    p = q;
+  }
+  return n;
+}
+
+/* Byte lengths of the pieces the pre-tokenizer of t cuts s[0..n) into (defined below). */
+static size_t pretok_pieces(const dq_tok *t, const char *s, size_t n, int32_t *len, size_t cap);
+
+/* Check tokenizer t on the strings of inp_path (each followed by
+ * "\n__ggml_vocab_test__\n") against the ids of out_path (one line per string,
+ * no special tokens); with splits_path, also the byte lengths of the
+ * pre-tokenizer's pieces (one line per string); with roundtrip, also
+ * decode(encode(s)) == s. Prints the first few differing strings with what was
+ * wanted and got, then a count. */
+static void check_vectors(const dq_tok *t, const char *label, const char *inp_path, const char *out_path,
+                          const char *splits_path, int roundtrip)
+{
+  size_t ni, no, nsp = 0;
+  char *inp = slurp(inp_path, &ni);
+  char *outp = slurp(out_path, &no);
+  char *spl = splits_path ? slurp(splits_path, &nsp) : NULL;
+  if (!inp || !outp || (splits_path && !spl))
+    fail_msg("cannot read %s, %s or %s", inp_path, out_path, splits_path ? splits_path : "-");
   static const char sep[] = "\n__ggml_vocab_test__\n";
   const size_t seplen = sizeof sep - 1;
-  char *s = inp, *line = outp;
-  int n_strings = 0, n_bad = 0, n_rt_bad = 0;
+  enum { MAX_SHOWN = 10 };
+  char *s = inp, *line = outp, *sline = spl;
+  int n_strings = 0, n_bad = 0, n_rt_bad = 0, n_split_bad = 0;
   for (;;) {
     char *e = memmem(s, ni - (size_t)(s - inp), sep, seplen);
     if (!e) break;
@@ -121,32 +145,46 @@ static void run_vectors(const char *name, int roundtrip)
     assert_non_null(nl);
     *nl = 0;
     int32_t want[4096];
-    size_t nw = 0;
-    for (char *p = line; *p;) {
-      char *q;
-      long v = strtol(p, &q, 10);
-      if (q == p) break;
-      want[nw++] = (int32_t)v;
-      p = q;
-    }
+    size_t nw = parse_ints(line, want, 4096);
     size_t ng;
     int32_t *got = encode(t, s, slen, 0, 0, &ng);
     if (ng != nw || memcmp(got, want, nw * sizeof(int32_t)) != 0) {
-      fprintf(stderr, "  %s: string %d differs: ", name, n_strings);
-      print_escaped(s, slen);
-      print_ids("want", want, nw);
-      print_ids("got ", got, ng);
+      if (n_bad < MAX_SHOWN) {
+        fprintf(stderr, "  %s: string %d: ids differ: ", label, n_strings);
+        print_escaped(s, slen);
+        print_ids("want", want, nw);
+        print_ids("got ", got, ng);
+      }
       n_bad++;
+    }
+    if (spl) {
+      char *snl = strchr(sline, '\n');
+      assert_non_null(snl);
+      *snl = 0;
+      int32_t wl[4096], gl[4096];
+      size_t nwl = parse_ints(sline, wl, 4096), ngl = pretok_pieces(t, s, slen, gl, 4096);
+      if (ngl != nwl || memcmp(gl, wl, nwl * sizeof(int32_t)) != 0) {
+        if (n_split_bad < MAX_SHOWN) {
+          fprintf(stderr, "  %s: string %d: pre-tokenizer pieces differ: ", label, n_strings);
+          print_escaped(s, slen);
+          print_ids("want bytes", wl, nwl);
+          print_ids("got bytes ", gl, ngl);
+        }
+        n_split_bad++;
+      }
+      sline = snl + 1;
     }
     if (roundtrip) {
       char *back = NULL;
       size_t blen = 0;
       assert_int_equal(dq_tok_decode(t, got, ng, 0, &back, &blen), 0);
       if (blen != slen || memcmp(back, s, slen) != 0) {
-        fprintf(stderr, "  %s: round trip of string %d: ", name, n_strings);
-        print_escaped(s, slen);
-        fprintf(stderr, "    gave ");
-        print_escaped(back, blen);
+        if (n_rt_bad < MAX_SHOWN) {
+          fprintf(stderr, "  %s: round trip of string %d: ", label, n_strings);
+          print_escaped(s, slen);
+          fprintf(stderr, "    gave ");
+          print_escaped(back, blen);
+        }
         n_rt_bad++;
       }
       dq_free(back);
@@ -156,16 +194,35 @@ static void run_vectors(const char *name, int roundtrip)
     s = e + seplen;
     line = nl + 1;
   }
-  fprintf(stderr, "  %s: %d strings, %d differ, %d round trips differ\n", name, n_strings, n_bad, n_rt_bad);
+  fprintf(stderr, "  %s: %d strings, %d differ, %d round trips differ", label, n_strings, n_bad, n_rt_bad);
+  if (spl) fprintf(stderr, ", %d pre-tokenizations differ", n_split_bad);
+  fprintf(stderr, "\n");
   assert_true(n_strings > 30);
+  assert_true(*line == 0); /* as many id lines as strings */
+  if (spl) assert_true(*sline == 0);
   assert_int_equal(n_bad, 0);
+  assert_int_equal(n_split_bad, 0);
   assert_int_equal(n_rt_bad, 0);
   free(inp);
   free(outp);
+  free(spl);
+}
+
+/* Run every vector of shared/vocab/<name>.gguf; with roundtrip, also check
+ * decode(encode(s)) == s. */
+static void run_vectors(const char *name, int roundtrip)
+{
+  char rel[256], inp[1024], out[1024];
+  snprintf(rel, sizeof rel, "vocab/%s.gguf", name);
+  dq_tok *t = load_tok(rel, NULL);
+  snprintf(inp, sizeof inp, "%s/vocab/%s.gguf.inp", g_shared, name);
+  snprintf(out, sizeof out, "%s/vocab/%s.gguf.out", g_shared, name);
+  check_vectors(t, name, inp, out, NULL, roundtrip);
   dq_tok_free(t);
 }
 
 #define NEED_SHARED() do { if (!g_shared) { skip(); } } while (0)
+#define NEED_SHARED_AND_SOURCE() do { if (!g_shared || !g_source) { skip(); } } while (0)
 
 /* ---- the llama.cpp vectors --------------------------------------------------- */
 
@@ -175,6 +232,146 @@ static void test_engine_tokenizer__vectors_llama_bpe(void **state) { (void)state
 static void test_engine_tokenizer__vectors_qwen2(void **state) { (void)state; NEED_SHARED(); run_vectors("ggml-vocab-gpt2-pre-qwen2", 1); }
 static void test_engine_tokenizer__vectors_bert_bge(void **state) { (void)state; NEED_SHARED(); run_vectors("ggml-vocab-bert-bge", 0); }
 
+
+/* ---- GPT-4o and tekken pre-tokenizers (tests/data/vocab-*) --------------------- */
+
+/* tests/data/vocab-{gpt-4o,tekken}.{inp,out,splits} (see vocab-pre.SOURCE.md) are
+ * llama.cpp's ids and pre-tokenizer pieces on the GPT-2 vocabulary of
+ * shared/vocab with only tokenizer.ggml.pre changed. That variant is built here
+ * in memory: the file has no tensors, so replacing the string in the metadata
+ * is all it takes. */
+
+typedef struct pieces_ctx { const size_t *off; int32_t *len; size_t n, cap; } pieces_ctx;
+
+static int on_piece(size_t a, size_t b, void *ctx)
+{
+  pieces_ctx *c = ctx;
+  if (c->n < c->cap) c->len[c->n] = (int32_t)(c->off[b] - c->off[a]);
+  c->n++;
+  return 0;
+}
+
+static size_t pretok_pieces(const dq_tok *t, const char *s, size_t n, int32_t *len, size_t cap)
+{
+  uint32_t *cp = malloc((n + 1) * sizeof(uint32_t));
+  size_t *off = malloc((n + 1) * sizeof(size_t));
+  assert_non_null(cp);
+  assert_non_null(off);
+  size_t m = 0, o = 0;
+  while (o < n) {
+    off[m] = o;
+    o += dq_utf8_decode((const unsigned char *)s + o, n - o, &cp[m]);
+    m++;
+  }
+  off[m] = n;
+  pieces_ctx c = {off, len, 0, cap};
+  assert_int_equal(dq_pretok_split(dq_tok_pre(t), cp, m, on_piece, &c), 0);
+  free(cp);
+  free(off);
+  return c.n;
+}
+
+/* shared/vocab/ggml-vocab-gpt-2.gguf with tokenizer.ggml.pre = pre, loaded. */
+static dq_tok *load_gpt2_with_pre(const char *pre)
+{
+  char path[1024];
+  snprintf(path, sizeof path, "%s/vocab/ggml-vocab-gpt-2.gguf", g_shared);
+  dq_gguf *g = NULL;
+  if (dq_gguf_open(&g, path) < 0) fail_msg("open %s: %s", path, dq_err_msg());
+  const char *old;
+  size_t old_len;
+  assert_int_equal(dq_gguf_get_str(g, "tokenizer.ggml.pre", &old, &old_len), 0);
+  /* the value is a u64 length then the bytes, inside the mapped file */
+  const size_t at = (size_t)((const uint8_t *)old - g->base), len = strlen(pre);
+  assert_true(at >= 8 && at + old_len <= g->size);
+  const size_t n = g->size - old_len + len;
+  uint8_t *buf = malloc(n);
+  assert_non_null(buf);
+  memcpy(buf, g->base, at - 8);
+  for (int i = 0; i < 8; i++) buf[at - 8 + (size_t)i] = (uint8_t)((uint64_t)len >> (8 * i));
+  memcpy(buf + at, pre, len);
+  memcpy(buf + at + len, g->base + at + old_len, g->size - at - old_len);
+  dq_gguf_close(g);
+  assert_int_equal(dq_gguf_from_buffer(&g, buf, n), 0);
+  dq_tok *t = NULL;
+  if (dq_tok_load(&t, g) < 0) fail_msg("dq_tok_load (pre %s): %s", pre, dq_err_msg());
+  dq_gguf_close(g); /* the tokenizer copied what it needs */
+  free(buf);
+  return t;
+}
+
+/* Long runs of one letter or one punctuation mark. llama.cpp (d32676d7) runs
+ * these two pre-tokenizers with std::regex, which recurses once per code point
+ * of a match: 20,000 'a' give 5,000 "aaaa" (24794) and 20,000 '.' give 312
+ * tokens of 64 dots (23193) and one of 32 (8864), but a run of about 26,000
+ * letters or dots overflows its 8 MB stack and it crashes. Runs of 200,000 must
+ * simply work here. */
+static void check_long_runs(const dq_tok *t)
+{
+  const size_t n = 200000;
+  char *s = malloc(n);
+  assert_non_null(s);
+  for (int k = 0; k < 2; k++) {
+    const char c = k ? '.' : 'a';
+    memset(s, c, n);
+    size_t ng;
+    int32_t *ids = encode(t, s, 20000, 0, 0, &ng);
+    assert_int_equal(ng, k ? 313 : 5000);
+    for (size_t i = 0; i < ng; i++) assert_int_equal(ids[i], k ? (i == 312 ? 8864 : 23193) : 24794);
+    free(ids);
+    ids = encode(t, s, n, 0, 0, &ng);
+    char *back = NULL;
+    size_t blen = 0;
+    assert_int_equal(dq_tok_decode(t, ids, ng, 0, &back, &blen), 0);
+    assert_int_equal(blen, n);
+    assert_memory_equal(back, s, n);
+    dq_free(back);
+    free(ids);
+  }
+  free(s);
+}
+
+/* The variant loads as pre-tokenizer `kind`, named `pre`, without the unknown
+ * pre-tokenizer warning; "Hello" with special tokens added gets a BOS
+ * (GPT-2's <|endoftext|>, 50256) only when `bos`, as llama.cpp adds one for
+ * tekken and not for GPT-4o. Then the vectors of tests/data/vocab-<data>.* and
+ * long runs. */
+static void run_pre_vectors(const char *pre, int kind, int bos, const char *data)
+{
+  dq_tok *t = load_gpt2_with_pre(pre);
+  assert_string_equal(dq_tok_pre_name(t), pre);
+  if (dq_tok_warning(t)) fail_msg("pre-tokenizer %s: warning '%s'", pre, dq_tok_warning(t));
+  assert_int_equal(dq_tok_pre(t), kind);
+  size_t n;
+  int32_t *ids = encode(t, "Hello", 5, 1, 0, &n);
+  assert_int_equal(n, bos ? 2 : 1);
+  if (bos) assert_int_equal(ids[0], 50256);
+  assert_int_equal(ids[n - 1], 15496);
+  free(ids);
+  char inp[1024], out[1024], splits[1024], label[64];
+  snprintf(inp, sizeof inp, "%s/tests/data/vocab-%s.inp", g_source, data);
+  snprintf(out, sizeof out, "%s/tests/data/vocab-%s.out", g_source, data);
+  snprintf(splits, sizeof splits, "%s/tests/data/vocab-%s.splits", g_source, data);
+  snprintf(label, sizeof label, "gpt-2 vocabulary, pre %s", pre);
+  check_vectors(t, label, inp, out, splits, 1);
+  check_long_runs(t);
+  dq_tok_free(t);
+}
+
+static void test_engine_tokenizer__vectors_gpt4o(void **state)
+{
+  (void)state;
+  NEED_SHARED_AND_SOURCE();
+  run_pre_vectors("gpt-4o", DQ_PRE_GPT4O, 0, "gpt-4o");
+  run_pre_vectors("llama4", DQ_PRE_GPT4O, 0, "gpt-4o"); /* llama.cpp's other name for it */
+}
+
+static void test_engine_tokenizer__vectors_tekken(void **state)
+{
+  (void)state;
+  NEED_SHARED_AND_SOURCE();
+  run_pre_vectors("tekken", DQ_PRE_TEKKEN, 1, "tekken");
+}
 
 /* ---- model reference prompts (BOS added) ------------------------------------- */
 
@@ -463,7 +660,7 @@ static void test_engine_tokenizer__speed_1mb(void **state)
 
 /* What to break in a small vocabulary. */
 enum { OK_VOCAB = 0, BAD_MODEL, BAD_TYPE, BAD_BOS, NO_MERGES, BAD_SCORES_LEN, BAD_MERGE, BAD_FLAG, BAD_TYPES_KIND,
-       NO_TOKENS, BOS_NONE, UNKNOWN_PRE, FEW_MERGES_LLAMA3, FEW_MERGES_GPT2 };
+       NO_TOKENS, BOS_NONE, UNKNOWN_PRE, FEW_MERGES_LLAMA3, FEW_MERGES_GPT2, FEW_MERGES_TEKKEN, FEW_MERGES_GPT4O };
 
 /* A tokenizer-only GGUF: <unk> <s> </s>, then SPM byte tokens or printable
  * ASCII, then a few words; "gpt2" gets merges. */
@@ -492,13 +689,16 @@ static uint8_t *small_vocab(const char *model, int bad, size_t *n)
   if (bad == UNKNOWN_PRE) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "no-such-pre");
   if (bad == FEW_MERGES_LLAMA3) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "llama-bpe");
   if (bad == FEW_MERGES_GPT2) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "gpt-2");
+  if (bad == FEW_MERGES_TEKKEN) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "tekken");
+  if (bad == FEW_MERGES_GPT4O) rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "gpt-4o");
   if (bad != NO_TOKENS) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.tokens", toks, (size_t)nt);
   rc |= dq_gw_add_arr(w, "tokenizer.ggml.scores", DQ_GGUF_F32, scores, (size_t)(bad == BAD_SCORES_LEN ? nt - 1 : nt));
   if (bad == BAD_TYPES_KIND) rc |= dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_F32, scores, (size_t)nt);
   else rc |= dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_I32, types, (size_t)nt);
   rc |= dq_gw_add_u32(w, "tokenizer.ggml.bos_token_id", bad == BAD_BOS ? (uint32_t)nt : bad == BOS_NONE ? 0xFFFFFFFFu : 1u);
   rc |= dq_gw_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
-  if (bad == FEW_MERGES_LLAMA3 || bad == FEW_MERGES_GPT2) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.merges", merges + 2, 1);
+  if (bad == FEW_MERGES_LLAMA3 || bad == FEW_MERGES_GPT2 || bad == FEW_MERGES_TEKKEN || bad == FEW_MERGES_GPT4O)
+    rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.merges", merges + 2, 1);
   else if (bpe && bad != NO_MERGES) rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.merges", merges, 3);
   if (bad == BAD_FLAG) rc |= dq_gw_add_str(w, "tokenizer.ggml.add_bos_token", "yes");
   assert_int_equal(rc, 0);
@@ -577,6 +777,39 @@ static void test_engine_tokenizer__hostile_vocabs(void **state)
   dq_tok_free(t);
 }
 
+/* tekken takes a word that is a token whole (ignore_merges) and adds a BOS;
+ * GPT-4o does neither. With only the merge "h i", llama.cpp (d32676d7) gives
+ * " hi" as [Ġhi] for tekken ([<s>, Ġhi] with special tokens) and as [Ġ, hi]
+ * for GPT-4o, with or without. */
+static void test_engine_tokenizer__ignore_merges_tekken(void **state)
+{
+  (void)state;
+  dq_tok *t;
+  int32_t ids[16];
+  size_t n;
+  assert_int_equal(load_small("gpt2", FEW_MERGES_TEKKEN, &t), 0);
+  assert_null(dq_tok_warning(t));
+  assert_int_equal(dq_tok_pre(t), DQ_PRE_TEKKEN);
+  assert_int_equal(dq_tok_encode(t, " hi", 3, 0, 0, ids, 16, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(ids[0], dq_tok_find(t, "\xc4\xa0hi", 4));
+  assert_int_equal(dq_tok_encode(t, " hi", 3, 1, 0, ids, 16, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(ids[0], 1);
+  assert_int_equal(ids[1], dq_tok_find(t, "\xc4\xa0hi", 4));
+  dq_tok_free(t);
+  assert_int_equal(load_small("gpt2", FEW_MERGES_GPT4O, &t), 0);
+  assert_null(dq_tok_warning(t));
+  assert_int_equal(dq_tok_pre(t), DQ_PRE_GPT4O);
+  for (int add_special = 0; add_special <= 1; add_special++) {
+    assert_int_equal(dq_tok_encode(t, " hi", 3, add_special, 0, ids, 16, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], dq_tok_find(t, "\xc4\xa0", 2));
+    assert_int_equal(ids[1], dq_tok_find(t, "hi", 2));
+  }
+  dq_tok_free(t);
+}
+
 /* Every prefix of a valid vocabulary file fails cleanly or loads. */
 static void test_engine_tokenizer__truncated_everywhere(void **state)
 {
@@ -642,6 +875,7 @@ static void test_engine_tokenizer__allocation_failures(void **state)
 int main(void)
 {
   g_shared = getenv("DOCQ_SHARED_DIR");
+  g_source = getenv("DOCQ_SOURCE_DIR");
   if (g_shared) {
     char p[1024];
     snprintf(p, sizeof p, "%s/vocab/ggml-vocab-gpt-2.gguf", g_shared);
@@ -650,12 +884,15 @@ int main(void)
     else fclose(f);
   }
   if (!g_shared) fprintf(stderr, "DOCQ_SHARED_DIR unset or without vocab/: shared-data tests are skipped\n");
+  if (!g_source) fprintf(stderr, "DOCQ_SOURCE_DIR unset: the GPT-4o / tekken vectors (tests/data) are skipped\n");
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_engine_tokenizer__vectors_llama_spm),
     cmocka_unit_test(test_engine_tokenizer__vectors_gpt2),
     cmocka_unit_test(test_engine_tokenizer__vectors_llama_bpe),
     cmocka_unit_test(test_engine_tokenizer__vectors_qwen2),
     cmocka_unit_test(test_engine_tokenizer__vectors_bert_bge),
+    cmocka_unit_test(test_engine_tokenizer__vectors_gpt4o),
+    cmocka_unit_test(test_engine_tokenizer__vectors_tekken),
     cmocka_unit_test(test_engine_tokenizer__reference_stories260k),
     cmocka_unit_test(test_engine_tokenizer__reference_tiny_qwen2),
     cmocka_unit_test(test_engine_tokenizer__special_parsing),
@@ -663,12 +900,13 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__stream_whole_code_points),
     cmocka_unit_test(test_engine_tokenizer__speed_1mb),
     cmocka_unit_test(test_engine_tokenizer__hostile_vocabs),
+    cmocka_unit_test(test_engine_tokenizer__ignore_merges_tekken),
     cmocka_unit_test(test_engine_tokenizer__truncated_everywhere),
     cmocka_unit_test(test_engine_tokenizer__allocation_failures),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  if (rc == 0 && !g_shared) {
-    fprintf(stderr, "the llama.cpp vectors were not checked (no DOCQ_SHARED_DIR): reporting SKIPPED\n");
+  if (rc == 0 && (!g_shared || !g_source)) {
+    fprintf(stderr, "the llama.cpp vectors were not all checked (no DOCQ_SHARED_DIR or DOCQ_SOURCE_DIR): reporting SKIPPED\n");
     return 77;
   }
   return rc;
