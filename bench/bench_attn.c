@@ -29,7 +29,8 @@
  *   every length; a non-fused batched KQ matrix would be 896 MiB at 32k.
  *
  * usage: bench_attn [--threads N] [--lens 4096,8192,16384,32768] [--reps N]
- *                   [--types f16,q8_0,q4_0] [--baseline-max N] [--cpu] */
+ *                   [--types f16,q8_0,q4_0] [--baseline-max N] [--softcap C] [--cpu]
+ * --softcap C: Gemma 2's cap of the scores (c tanh(s / c)) in the tiled path. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -161,11 +162,13 @@ int main(int argc, char **argv)
 {
   int nth = 2, reps = 3, baseline_max = 8192, n_lens = 0, n_types = 0;
   int lens[16], types[4];
+  float softcap = 0.0f;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) nth = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--cpu")) g_cpu_clock = 1;
     else if (!strcmp(argv[i], "--baseline-max") && i + 1 < argc) baseline_max = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--softcap") && i + 1 < argc) softcap = strtof(argv[++i], NULL);
     else if (!strcmp(argv[i], "--lens") && i + 1 < argc)
       for (char *s = strtok(argv[++i], ","); s && n_lens < 16; s = strtok(NULL, ",")) lens[n_lens++] = atoi(s);
     else if (!strcmp(argv[i], "--types") && i + 1 < argc)
@@ -174,8 +177,8 @@ int main(int argc, char **argv)
         if (t >= 0) types[n_types++] = t;
       }
     else {
-      fprintf(stderr, "usage: %s [--threads N] [--lens a,b] [--reps N] [--types f16,q8_0,q4_0] [--baseline-max N]\n",
-              argv[0]);
+      fprintf(stderr, "usage: %s [--threads N] [--lens a,b] [--reps N] [--types f16,q8_0,q4_0] [--baseline-max N] "
+              "[--softcap C] [--cpu]\n", argv[0]);
       return 2;
     }
   }
@@ -187,6 +190,7 @@ int main(int argc, char **argv)
   dq_attn_params ap;
   dq_attn_params_default(&ap, NH, NKV, HD);
   ap.n_threads = nth;
+  ap.softcap = softcap; /* the tiled path only: the baseline does not cap */
   dq_attn *a = NULL;
   if (dq_attn_new(&a, &ap) < 0) return 1;
   float *q = malloc(sizeof(float) * UBATCH * NH * HD), *out = malloc(sizeof(float) * UBATCH * NH * HD);
