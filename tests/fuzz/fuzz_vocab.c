@@ -151,7 +151,7 @@ static void exercise(const dq_tok *t, const char *s, size_t n, int parse_special
 
 /* ---- text mode vocabularies ------------------------------------------------------- */
 
-#define MAX_TOKS 6
+#define MAX_TOKS 8
 static dq_tok *g_tok[MAX_TOKS];
 static int g_rt[MAX_TOKS]; /* round trip expected for valid UTF-8 */
 static size_t g_ntok;
@@ -184,14 +184,16 @@ static void init_vocabs(void)
     add_tok_from_gguf(g, strstr(names[i], "bert") == NULL);
     dq_gguf_close(g);
   }
-  if (g_ntok) return;
-  static const char *models[] = {"llama", "gpt2", "bert"};
-  for (size_t i = 0; i < 3; i++) {
+  /* small built-in vocabularies: all three kinds without shared/vocab, and
+   * always the pre-tokenizers no shared vocabulary names */
+  static const struct { const char *model, *pre; int rt; } built[] = {
+    {"llama", NULL, 1}, {"gpt2", "llama-bpe", 0}, {"bert", NULL, 0}, {"gpt2", "gpt-4o", 0}, {"gpt2", "tekken", 0}};
+  for (size_t i = g_ntok ? 3 : 0; i < sizeof built / sizeof built[0]; i++) {
     uint8_t *buf;
     size_t n;
     dq_gguf *g = NULL;
-    if (build_vocab(models[i], i == 1 ? "llama-bpe" : NULL, 0, NULL, &buf, &n) < 0) continue;
-    if (dq_gguf_from_buffer(&g, buf, n) == 0) add_tok_from_gguf(g, i == 0);
+    if (build_vocab(built[i].model, built[i].pre, 0, NULL, &buf, &n) < 0) continue;
+    if (dq_gguf_from_buffer(&g, buf, n) == 0) add_tok_from_gguf(g, built[i].rt);
     dq_gguf_close(g);
     dq_free(buf);
   }
