@@ -440,7 +440,7 @@ cleanup:
 }
 
 /* Model families: which tensors and keys beyond llama's. */
-enum { GW_LLAMA, GW_QWEN2, GW_QWEN3, GW_GEMMA3, GW_GEMMA2 };
+enum { GW_LLAMA, GW_QWEN2, GW_QWEN3, GW_GEMMA3, GW_GEMMA2, GW_PHI3 };
 
 /* The head size the model is written with. */
 static int64_t head_dim(const dq_gw_model_params *p)
@@ -466,12 +466,13 @@ static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int fam)
   /* Gemma2's converter writes no RoPE key at all (its set_gguf_parameters
    * does not call the base class's, which would write rope_theta): llama.cpp
    * then rotates with base 10000 */
-  const float base = p->rope_freq_base > 0 ? p->rope_freq_base : fam != GW_LLAMA ? 1e6f : 10000.0f;
+  const float base = p->rope_freq_base > 0 ? p->rope_freq_base : fam != GW_LLAMA && fam != GW_PHI3 ? 1e6f : 10000.0f;
   if ((fam != GW_GEMMA2 || p->rope_freq_base > 0) && (rc = dq_gw_add_f32(w, KEY("rope.freq_base"), base)) < 0) return rc;
   /* Gemma's converters write no rope.dimension_count (llama.cpp: the head
    * size) but always the head size (its default being 256, not n_embd/n_head) */
   const int gemma = fam == GW_GEMMA3 || fam == GW_GEMMA2;
-  if (!gemma && (rc = dq_gw_add_u32(w, KEY("rope.dimension_count"), (uint32_t)head_dim(p))) < 0) return rc;
+  if (!gemma && (rc = dq_gw_add_u32(w, KEY("rope.dimension_count"), (uint32_t)(p->n_rot > 0 ? p->n_rot : head_dim(p)))) < 0)
+    return rc;
   if ((p->head_dim > 0 || gemma) &&
       ((rc = dq_gw_add_u32(w, KEY("attention.key_length"), (uint32_t)head_dim(p))) < 0 ||
        (rc = dq_gw_add_u32(w, KEY("attention.value_length"), (uint32_t)head_dim(p))) < 0))
@@ -499,7 +500,12 @@ static int add_hparams(dq_gw *w, const dq_gw_model_params *p, int fam)
       return rc;
     if (p->rope_orig_ctx > 0 && (rc = dq_gw_add_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)p->rope_orig_ctx)) < 0)
       return rc;
+  } else if (fam == GW_PHI3 &&
+             (rc = dq_gw_add_u32(w, KEY("rope.scaling.original_context_length"),
+                                 (uint32_t)(p->rope_orig_ctx > 0 ? p->rope_orig_ctx : p->n_ctx))) < 0) {
+    return rc;
   }
+  if (p->rope_attn_factor > 0 && (rc = dq_gw_add_f32(w, KEY("rope.scaling.attn_factor"), p->rope_attn_factor)) < 0) return rc;
 #undef KEY
   if ((rc = dq_gw_add_u32(w, "general.quantization_version", 2)) < 0) return rc;
   return 0;
@@ -516,6 +522,17 @@ static int add_layer(dq_gw *w, uint64_t *rng, const dq_gw_model_params *p, int i
   int rc = 0;
 #define NM(x) (snprintf(nm, sizeof nm, "blk.%d." x, il), nm)
   /* shapes as llama.cpp: {n_in, n_out} with n_in = ne[0] */
+  if (fam == GW_PHI3) {
+    /* llama's draws in llama's order, q/k/v and gate/up each in one tensor */
+    if ((rc = add_random(w, rng, NM("attn_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0 ||
+        (rc = add_random(w, rng, NM("attn_qkv.weight"), wt, E, Q + 2 * kv, 0, s)) < 0 || /* q, k, v rows */
+        (rc = add_random(w, rng, NM("attn_output.weight"), wt, Q, E, 0, s)) < 0 ||
+        (rc = add_random(w, rng, NM("ffn_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0 ||
+        (rc = add_random(w, rng, NM("ffn_up.weight"), wt, E, 2 * F, 0, s)) < 0 || /* gate rows, then up rows */
+        (rc = add_random(w, rng, NM("ffn_down.weight"), wt, F, E, 0, s)) < 0)
+      return rc;
+    return 0;
+  }
   if ((rc = add_random(w, rng, NM("attn_norm.weight"), DQ_T_F32, E, 1, 1.0f, 0.1f)) < 0 ||
       (rc = add_random(w, rng, NM("attn_q.weight"), wt, E, Q, 0, s)) < 0 ||       /* (n_embd, n_head*hd) */
       (rc = add_random(w, rng, NM("attn_k.weight"), wt, E, kv, 0, s)) < 0 ||      /* (n_embd, n_head_kv*hd) */
@@ -570,15 +587,17 @@ int dq_gw_model(dq_gw **out, const dq_gw_model_params *p)
   *out = NULL;
   if (!p || !p->arch || p->n_layer < 1 || p->n_embd < 1 || p->n_head < 1 || p->n_head_kv < 1 ||
       (p->head_dim <= 0 && p->n_embd % p->n_head) || p->n_head % p->n_head_kv || p->n_ff < 1 || p->n_vocab < 3 ||
-      p->n_ctx < 1)
+      p->n_ctx < 1 || p->n_rot < 0 || p->n_rot % 2 || p->n_rot > head_dim(p) ||
+      (!p->rope_factors_long) != (!p->rope_factors_short))
     return dq_err_set(DOCQ_EINVAL, "gguf writer: bad model parameters");
   const int fam = !strcmp(p->arch, "qwen2")    ? GW_QWEN2
                   : !strcmp(p->arch, "qwen3")  ? GW_QWEN3
                   : !strcmp(p->arch, "gemma3") ? GW_GEMMA3
                   : !strcmp(p->arch, "gemma2") ? GW_GEMMA2
+                  : !strcmp(p->arch, "phi3")   ? GW_PHI3
                                                : GW_LLAMA;
   if (fam == GW_LLAMA && strcmp(p->arch, "llama") && strcmp(p->arch, "smollm3")) /* smollm3: llama's tensors */
-    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3, smollm3, gemma2, gemma3)", p->arch);
+    return dq_err_set(DOCQ_EUNSUPPORTED, "gguf writer: arch '%s' (llama, qwen2, qwen3, smollm3, phi3, gemma2, gemma3)", p->arch);
   uint64_t rng = p->seed;
   const float s = p->weight_std > 0 ? p->weight_std : 0.02f;
   const int et = p->embd_type >= 0 ? p->embd_type : p->weight_type;
@@ -588,6 +607,12 @@ int dq_gw_model(dq_gw **out, const dq_gw_model_params *p)
   /* Gemma's converters, after their SentencePiece vocabulary */
   if ((fam == GW_GEMMA3 || fam == GW_GEMMA2) && (rc = dq_gw_add_bool(w, "tokenizer.ggml.add_space_prefix", 0)) < 0) goto cleanup;
   if ((rc = dq_gw_add_u32(w, "general.file_type", file_type(p->weight_type))) < 0) goto cleanup;
+  if (p->rope_factors_long) {
+    const int64_t ne[1] = {(p->n_rot > 0 ? p->n_rot : head_dim(p)) / 2};
+    if ((rc = dq_gw_add_tensor(w, "rope_factors_long.weight", DQ_T_F32, 1, ne, p->rope_factors_long)) < 0 ||
+        (rc = dq_gw_add_tensor(w, "rope_factors_short.weight", DQ_T_F32, 1, ne, p->rope_factors_short)) < 0)
+      goto cleanup;
+  }
   /* Embeddings have a wider spread than layer weights so logits vary. */
   if ((rc = add_random(w, &rng, "token_embd.weight", et, p->n_embd, p->n_vocab, 0, p->embd_std > 0 ? p->embd_std : 1.0f)) < 0)
     goto cleanup; /* (n_embd, n_vocab) */

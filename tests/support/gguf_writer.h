@@ -5,7 +5,7 @@
  * insertion order, each tensor padded to the alignment (general.alignment if
  * set with dq_gw_set_alignment, else 32), exactly like ggml's gguf writer.
  *
- * dq_gw_model() builds a random-weight llama/qwen2/qwen3/smollm3/gemma2/gemma3 model
+ * dq_gw_model() builds a random-weight llama/qwen2/qwen3/smollm3/phi3/gemma2/gemma3 model
  * with the tensor names, shapes and metadata keys llama.cpp (and its
  * converter) uses, plus a small SentencePiece-style vocabulary, so the engine
  * can load and run it.
@@ -73,15 +73,33 @@ typedef struct dq_gw_model_params {
                               post-FFN norms, no Q/K head norms, never an output.weight; keys as
                               Gemma2Model writes them: gemma3's, but no rope.freq_base unless
                               rope_freq_base > 0, always attn_logit_softcapping,
-                              final_logit_softcapping and attention.sliding_window, see below) */
+                              final_logit_softcapping and attention.sliding_window, see below) or
+                              "phi3" (llama's weights fused as convert_hf_to_gguf's Phi3MiniModel
+                              writes them: blk.N.attn_qkv.weight = q rows, k rows, v rows, and
+                              blk.N.ffn_up.weight = n_ff gate rows then n_ff up rows, no ffn_gate;
+                              drawn in llama's order, so the values are those of the llama model
+                              of the same parameters; rope.scaling.original_context_length always,
+                              no rope.scaling.type; llama.cpp's phi3 needs n_head * head size =
+                              n_embd, so leave head_dim 0) */
   int n_layer, n_embd, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
   int head_dim;            /* 0: n_embd / n_head; else written as attention.key_length / value_length */
   float rms_eps;           /* 0: 1e-6 */
-  float rope_freq_base;    /* 0: 10000 (llama) / 1e6 (qwen2, qwen3, gemma3: its global layers) / no key
+  float rope_freq_base;    /* 0: 10000 (llama, phi3) / 1e6 (qwen2, qwen3, gemma3: its global layers) / no key
                               (gemma2: llama.cpp then takes 10000, for every layer) */
   const char *rope_scaling_type; /* NULL: no scaling keys; "linear", "yarn", ... */
   float rope_scaling_factor;
-  int rope_orig_ctx;       /* {arch}.rope.scaling.original_context_length when > 0 */
+  int rope_orig_ctx;       /* {arch}.rope.scaling.original_context_length when > 0 (with
+                              rope_scaling_type only; phi3: always, n_ctx when 0, as its converter
+                              writes original_max_position_embeddings) */
+  int n_rot;               /* {arch}.rope.dimension_count (rotated dims of a head, even); 0: the head
+                              size (gemma2/3: no key either way) */
+  float rope_attn_factor;  /* {arch}.rope.scaling.attn_factor when > 0 (Phi3MiniModel writes
+                              sqrt(1 + ln(n_ctx / orig) / ln(orig)) with LongRoPE factors) */
+  const float *rope_factors_long;  /* when both set: rope_factors_long.weight and */
+  const float *rope_factors_short; /* rope_factors_short.weight, F32, n_rot / 2 values each, first
+                                      in the file as the converter yields them (LongRoPE: llama.cpp's
+                                      phi3 divides pair j's frequency by long[j] when its context per
+                                      sequence exceeds the original context, else by short[j]) */
   int sliding_window;      /* {arch}.attention.sliding_window when > 0 (gemma3: llama.cpp then makes
                               layers il % 6 < 5 sliding-window layers, RoPE base 10000, unscaled;
                               gemma2: the even layers, with the other layers' RoPE). gemma2: 0 writes

@@ -309,6 +309,14 @@ static void check_logits_batch(const char *file, const dq_model *m, int kv_type,
       if (!(modes >> mode & 1)) continue;
       dq_fwd *f;
       assert_int_equal(dq_fwd_new(&f, m, 512, n_batch, 1, kv_type), 0);
+      if (m->hp.rope_long) {
+        /* LongRoPE: the factor set for this context, as the API picks it
+         * (long when 512 exceeds the original context; llama.cpp compares
+         * its n_ctx_seq, 512 in these references, alike) */
+        dq_rope_params rp;
+        assert_int_equal(dq_model_rope_params(m, NULL, 512, &rp), 0);
+        assert_int_equal(dq_fwd_set_rope(f, &rp), 0);
+      }
       float *all = malloc(sizeof(float) * (size_t)n * nv);
       if (mode == 0)
         for (int i = 0; i < n; i++) assert_int_equal(dq_fwd_eval(f, toks + i, 1, all + (size_t)i * nv), 0);
@@ -587,6 +595,133 @@ static void test_engine_forward__gemma2_llamacpp(void **state)
   /* the parity mode's own attention loop, which caps the scores itself */
   check_logits("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F16_GGML, 3, 2e-2, "gemma2 llama.cpp order vs llama.cpp f32", 2,
                60);
+  dq_model_free(m);
+  dq_free(buf);
+}
+
+/* phi3 as llama.cpp's phi3 graph runs it: llama's block with fused attn_qkv
+ * (q, k, v rows) and ffn_up (gate rows, then up rows, split by its SwiGLU),
+ * NEOX RoPE whose frequencies are divided by LongRoPE factors (long when the
+ * context exceeds rope.scaling.original_context_length, else short) and
+ * whose cos/sin are scaled by rope.scaling.attn_factor (rotated dims only),
+ * queries scaled by 1/sqrt(head size), attention.sliding_window ignored. */
+
+/* A Phi-4-mini-like model (tests/data/phi3-random.f32.llama-cpp.txt): 3/4 of
+ * each head rotated (24 of 32 dims, as Phi-4-mini's 96 of 128), GQA (4 query
+ * heads, 2 key/value heads), output tied to token_embd (no output.weight, as
+ * in Phi-4-mini's file), original context 256 < 512, so the long factors
+ * rotate, and the converter's attn_factor sqrt(1 + ln(4096 / 256) / ln 256) =
+ * 1.2247449. The reference moves by 10.6 with the factor sets swapped, by 5.4
+ * with attn_factor 1, by 11.4 with every dim rotated (see its header). */
+static const float phi3_long_a[12] = {1.1f, 1.25f, 1.5f, 2, 2.5f, 3, 4, 6, 8, 12, 16, 24};
+static const float phi3_short_a[12] = {1, 1, 1.05f, 1.1f, 1.1f, 1.2f, 1.25f, 1.3f, 1.5f, 1.6f, 1.8f, 2};
+
+static void phi3_params(dq_gw_model_params *p)
+{
+  dq_gw_model_params_default(p);
+  p->arch = "phi3";
+  p->n_embd = 128; /* llama.cpp's phi3 needs n_head * head size = n_embd */
+  p->n_ff = 192;
+  p->weight_std = 0.25f;
+}
+
+/* docq against the reference in all its modes; want_long: which factor set
+ * 512 tokens of context must take (check_logits runs with n_ctx 512, as the
+ * reference: llama.cpp compares its n_ctx_seq 512 with the original context).
+ * The f32 paths are held to qwen3's 3e-5 (measured 1.6e-5 and 8.6e-6 here,
+ * with logits up to 10 and 12). The f16 tiled cache gets the usual 2e-2
+ * (measured 8.7e-3 and 4.2e-3). The parity mode rounds as llama.cpp's f16
+ * flash attention does, so its distance to these all-f32 logits is that of
+ * llama.cpp's own f16-cache flash-attention run (2.7e-2 and 1.0e-2 on these
+ * models, see the headers): tol_ggml (measured 2.5e-2 and 1.05e-2). The
+ * argmax is checked everywhere (top-2 gaps >= 0.050 and 0.029). */
+static void phi3_check(const char *file, const dq_model *m, int want_long, double tol_ggml, const char *name)
+{
+  const double tol_f32 = 3e-5;
+  dq_rope_params rp;
+  assert_int_equal(dq_model_rope_params(m, NULL, 512, &rp), 0);
+  assert_ptr_equal(rp.freq_factors, want_long ? m->hp.rope_long : m->hp.rope_short);
+  char label[96];
+  snprintf(label, sizeof label, "%s f32 vs llama.cpp f32", name);
+  check_logits(file, m, DQ_KV_F32, 3, tol_f32, label, 2, 60);
+  snprintf(label, sizeof label, "%s f16 tiled vs llama.cpp f32", name);
+  check_logits(file, m, DQ_KV_F16, 3, 2e-2, label, 2, 60);
+  snprintf(label, sizeof label, "%s f32, batches of 3", name);
+  check_logits_batch(file, m, DQ_KV_F32, 3, tol_f32, label, 2, 60, 3);
+  snprintf(label, sizeof label, "%s llama.cpp order vs llama.cpp f32", name);
+  check_logits(file, m, DQ_KV_F16_GGML, 3, tol_ggml, label, 2, 60);
+}
+
+static void test_engine_forward__phi3_llamacpp(void **state)
+{
+  (void)state;
+  dq_gw_model_params p;
+  phi3_params(&p);
+  p.n_ctx = 4096;
+  p.rope_orig_ctx = 256;
+  p.n_rot = 24;
+  p.rope_attn_factor = 1.2247449f;
+  p.rope_factors_long = phi3_long_a;
+  p.rope_factors_short = phi3_short_a;
+  p.sliding_window = 262144;
+  p.tied_embeddings = 1;
+  p.weight_std = 0.2f;
+  p.embd_std = 0.5f;
+  p.seed = 53;
+  uint8_t *buf;
+  dq_model *m = written_model(&p, 1158336, 0xa7dc66f5f898637eull, &buf);
+  assert_int_equal(m->hp.arch, DQ_ARCH_PHI3);
+  assert_int_equal(m->hp.head_dim, 32);
+  assert_int_equal(m->hp.n_rot, 24);
+  assert_int_equal(m->hp.n_head_kv, 2);
+  assert_int_equal(m->hp.rope.mode, DQ_ROPE_NEOX);
+  assert_int_equal(m->hp.rope.n_ctx_orig, 256);
+  assert_true(m->hp.rope.attn_factor == 1.2247449f);
+  assert_true(m->tied_output);
+  assert_int_equal(m->hp.n_layer_swa, 0);
+  phi3_check("phi3-random.f32.llama-cpp.txt", m, 1, 4e-2, "phi3");
+  dq_model_free(m);
+  dq_free(buf);
+}
+
+/* A Phi-3-mini-128k-like model (tests/data/phi3-short-random.f32.llama-cpp.txt):
+ * every dim rotated, 4 key/value heads for 4 query heads, an output.weight
+ * of its own, original context 4096 >= 512, so the short factors rotate,
+ * attn_factor sqrt(1 + ln(131072 / 4096) / ln 4096) = 1.1902381, and a
+ * sliding_window of 16 that llama.cpp's phi3 ignores (the reference is
+ * bit-identical without the key) while both prompts run past it. The
+ * reference moves by 7.2 with the factor sets swapped, by 3.7 with
+ * attn_factor 1, by 9.6 with 24 of 32 dims rotated. */
+static const float phi3_long_b[16] = {1.1f, 1.2f, 1.4f, 1.7f, 2, 2.5f, 3, 4, 5, 7, 9, 12, 16, 20, 25, 32};
+static const float phi3_short_b[16] = {1, 1.02f, 1.05f, 1.1f, 1.1f, 1.15f, 1.2f, 1.3f, 1.4f, 1.5f, 1.6f, 1.8f, 2, 2.2f, 2.5f, 3};
+
+static void test_engine_forward__phi3_short_factors_llamacpp(void **state)
+{
+  (void)state;
+  dq_gw_model_params p;
+  phi3_params(&p);
+  p.n_head_kv = 4;
+  p.n_ctx = 131072;
+  p.rope_orig_ctx = 4096;
+  p.rope_attn_factor = 1.1902381f;
+  p.rope_factors_long = phi3_long_b;
+  p.rope_factors_short = phi3_short_b;
+  p.sliding_window = 16;
+  p.weight_std = 0.15f;
+  p.seed = 59;
+  uint8_t *buf;
+  dq_model *m = written_model(&p, 1453312, 0xe5f508453f154617ull, &buf);
+  assert_int_equal(m->hp.arch, DQ_ARCH_PHI3);
+  assert_int_equal(m->hp.head_dim, 32);
+  assert_int_equal(m->hp.n_rot, 32);
+  assert_int_equal(m->hp.n_head_kv, 4);
+  assert_int_equal(m->hp.rope.n_ctx_orig, 4096);
+  assert_true(m->hp.rope.attn_factor == 1.1902381f);
+  assert_false(m->tied_output);
+  assert_int_equal(m->hp.n_swa, 16);
+  assert_int_equal(m->hp.n_layer_swa, 0);
+  for (int l = 0; l < m->hp.n_layer; l++) assert_false(m->layers[l].swa);
+  phi3_check("phi3-short-random.f32.llama-cpp.txt", m, 0, 2e-2, "phi3 short factors");
   dq_model_free(m);
   dq_free(buf);
 }
@@ -1075,6 +1210,8 @@ int main(void)
     cmocka_unit_test(test_engine_forward__gemma3_llamacpp),
     cmocka_unit_test(test_engine_forward__gemma2_llamacpp),
     cmocka_unit_test(test_engine_forward__gemma2_defaults),
+    cmocka_unit_test(test_engine_forward__phi3_llamacpp),
+    cmocka_unit_test(test_engine_forward__phi3_short_factors_llamacpp),
     cmocka_unit_test(test_engine_forward__qwen2_q8_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_0_parity),
     cmocka_unit_test(test_engine_forward__qwen2_q4_k_m_parity),
