@@ -101,7 +101,9 @@ int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_th
   f->n_ctx = n_ctx;
   f->n_batch = n_batch;
   f->kv_type = kv_type == DQ_KV_F32 || kv_type == DQ_KV_F16_GGML ? kv_type : DQ_KV_F16;
-  if ((rc = dq_rope_init(&f->rope, &hp->rope)) < 0) goto fail;
+  /* the file's RoPE for this context: LongRoPE's factor set depends on it */
+  dq_rope_params rp;
+  if ((rc = dq_model_rope_params(m, NULL, n_ctx, &rp)) < 0 || (rc = dq_rope_init(&f->rope, &rp)) < 0) goto fail;
   if (hp->n_layer_swa && (rc = dq_rope_init(&f->rope_swa, &hp->rope_swa)) < 0) goto fail;
   if (n_threads != 1) {
     if ((rc = dq_pool_new(&f->pool, n_threads)) < 0) goto fail;

@@ -68,7 +68,9 @@ typedef struct dq_fwd {
 
 /* A state for n_ctx tokens (0: the model's training context). n_batch <= 0:
  * 512. n_threads <= 0: all cores. kv_type: enum dq_kv_type (F16 and F32: the
- * tiled attention over a typed cache of that type). Errors: DOCQ_EINVAL (a
+ * tiled attention over a typed cache of that type). RoPE: the file's, for
+ * n_ctx (dq_model_rope_params without overrides: LongRoPE's long factors
+ * when n_ctx exceeds the original context). Errors: DOCQ_EINVAL (a
  * tokenizer-only model: "no weights"), DOCQ_ENOMEM. */
 int dq_fwd_new(dq_fwd **out, const dq_model *m, int n_ctx, int n_batch, int n_threads, int kv_type);
 void dq_fwd_free(dq_fwd *f);
@@ -78,7 +80,7 @@ void dq_fwd_free(dq_fwd *f);
  * n_ctx; 0 for a model without sliding layers. */
 int dq_fwd_swa_slots(const dq_hparams *hp, int n_ctx, int n_batch);
 
-/* Replace the RoPE settings (the model's by default) before evaluating
+/* Replace the RoPE settings (the file's by default) before evaluating
  * anything: p as for dq_rope_init (e.g. from dq_model_rope_params). A
  * length-dependent type (dynamic NTK) also keeps the un-rotated keys so the
  * cache is re-rotated whenever the base changes: keys and queries then always

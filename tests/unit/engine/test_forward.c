@@ -309,14 +309,6 @@ static void check_logits_batch(const char *file, const dq_model *m, int kv_type,
       if (!(modes >> mode & 1)) continue;
       dq_fwd *f;
       assert_int_equal(dq_fwd_new(&f, m, 512, n_batch, 1, kv_type), 0);
-      if (m->hp.rope_long) {
-        /* LongRoPE: the factor set for this context, as the API picks it
-         * (long when 512 exceeds the original context; llama.cpp compares
-         * its n_ctx_seq, 512 in these references, alike) */
-        dq_rope_params rp;
-        assert_int_equal(dq_model_rope_params(m, NULL, 512, &rp), 0);
-        assert_int_equal(dq_fwd_set_rope(f, &rp), 0);
-      }
       float *all = malloc(sizeof(float) * (size_t)n * nv);
       if (mode == 0)
         for (int i = 0; i < n; i++) assert_int_equal(dq_fwd_eval(f, toks + i, 1, all + (size_t)i * nv), 0);
