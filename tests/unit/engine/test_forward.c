@@ -474,6 +474,37 @@ static void test_engine_forward__smollm3_llamacpp(void **state)
   dq_free(buf);
 }
 
+/* A reference in every mode: the f32 cache, token by token and batched
+ * (tol_f32), the same in batches of 3, the f16 tiled cache (the usual 2e-2)
+ * and the parity mode (tol_ggml), positions 2 to 60 of 3 prompts. */
+static void check_modes(const char *file, const dq_model *m, const char *name, double tol_f32, double tol_ggml)
+{
+  char label[96];
+  snprintf(label, sizeof label, "%s f32 vs llama.cpp f32", name);
+  check_logits(file, m, DQ_KV_F32, 3, tol_f32, label, 2, 60);
+  snprintf(label, sizeof label, "%s f16 tiled vs llama.cpp f32", name);
+  check_logits(file, m, DQ_KV_F16, 3, 2e-2, label, 2, 60);
+  snprintf(label, sizeof label, "%s f32, batches of 3", name);
+  check_logits_batch(file, m, DQ_KV_F32, 3, tol_f32, label, 2, 60, 3);
+  snprintf(label, sizeof label, "%s llama.cpp order vs llama.cpp f32", name);
+  check_logits(file, m, DQ_KV_F16_GGML, 3, tol_ggml, label, 2, 60);
+}
+
+/* A gemma2/3 reference (window 8) in every mode, the parity mode's window and
+ * score cap being code paths of their own. Batches of 3 make the sliding
+ * layers' cache 7 + 2 * 3 = 13 slots, so its last 7 keys move to the front
+ * every 6 tokens or so; n_swa of the layers slide. */
+static void gemma_check(const char *file, const dq_model *m, const char *name, int n_swa)
+{
+  check_modes(file, m, name, 1e-3, 2e-2);
+  dq_fwd *f;
+  assert_int_equal(dq_fwd_new(&f, m, 512, 3, 1, DQ_KV_F32), 0);
+  assert_int_equal(f->kv_swa->n_ctx, 13);
+  assert_int_equal(f->kv_swa->n_layer, n_swa);
+  assert_int_equal(f->kv->n_layer, m->hp.n_layer - n_swa);
+  dq_fwd_free(f);
+}
+
 /* gemma3: embeddings times sqrt(n_embd), RMSNorm of each query and key head,
  * queries scaled by 1/sqrt(head_dim), post-attention and post-FFN norms,
  * GELU-gated FFN, output tied to token_embd. Layers 0-4 attend to a sliding
@@ -508,20 +539,7 @@ static void test_engine_forward__gemma3_llamacpp(void **state)
   assert_true(m->tied_output);
   assert_non_null(m->layers[5].q_norm);
   assert_non_null(m->layers[5].k_norm);
-  check_logits("gemma3-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 1e-3, "gemma3 f32 vs llama.cpp f32", 2, 60);
-  check_logits("gemma3-random.f32.llama-cpp.txt", m, DQ_KV_F16, 3, 2e-2, "gemma3 f16 tiled vs llama.cpp f32", 2, 60);
-  /* batches of 3: the sliding layers' cache then holds 7 + 2 * 3 = 13 slots,
-   * and its last 7 keys move to the front every 6 tokens or so */
-  check_logits_batch("gemma3-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 1e-3, "gemma3 f32, batches of 3", 2, 60, 3);
-  dq_fwd *f;
-  assert_int_equal(dq_fwd_new(&f, m, 512, 3, 1, DQ_KV_F32), 0);
-  assert_int_equal(f->kv_swa->n_ctx, 13);
-  assert_int_equal(f->kv_swa->n_layer, 5);
-  assert_int_equal(f->kv->n_layer, 1);
-  dq_fwd_free(f);
-  /* the parity mode's own attention (its window is a separate code path) */
-  check_logits("gemma3-random.f32.llama-cpp.txt", m, DQ_KV_F16_GGML, 3, 2e-2, "gemma3 llama.cpp order vs llama.cpp f32", 2,
-               60);
+  gemma_check("gemma3-random.f32.llama-cpp.txt", m, "gemma3", 5);
   dq_model_free(m);
   dq_free(buf);
 }
@@ -574,19 +592,7 @@ static void test_engine_forward__gemma2_llamacpp(void **state)
   }
   assert_true(m->hp.attn_softcap == 2.0f);
   assert_true(m->hp.final_softcap == 5.0f);
-  check_logits("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 1e-3, "gemma2 f32 vs llama.cpp f32", 2, 60);
-  check_logits("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F16, 3, 2e-2, "gemma2 f16 tiled vs llama.cpp f32", 2, 60);
-  /* batches of 3: the sliding layers' cache holds 7 + 2 * 3 = 13 slots, as gemma3's */
-  check_logits_batch("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F32, 3, 1e-3, "gemma2 f32, batches of 3", 2, 60, 3);
-  dq_fwd *f;
-  assert_int_equal(dq_fwd_new(&f, m, 512, 3, 1, DQ_KV_F32), 0);
-  assert_int_equal(f->kv_swa->n_ctx, 13);
-  assert_int_equal(f->kv_swa->n_layer, 3);
-  assert_int_equal(f->kv->n_layer, 3);
-  dq_fwd_free(f);
-  /* the parity mode's own attention loop, which caps the scores itself */
-  check_logits("gemma2-random.f32.llama-cpp.txt", m, DQ_KV_F16_GGML, 3, 2e-2, "gemma2 llama.cpp order vs llama.cpp f32", 2,
-               60);
+  gemma_check("gemma2-random.f32.llama-cpp.txt", m, "gemma2", 3);
   dq_model_free(m);
   dq_free(buf);
 }
@@ -629,19 +635,10 @@ static void phi3_params(dq_gw_model_params *p)
  * argmax is checked everywhere (top-2 gaps >= 0.050 and 0.029). */
 static void phi3_check(const char *file, const dq_model *m, int want_long, double tol_ggml, const char *name)
 {
-  const double tol_f32 = 3e-5;
   dq_rope_params rp;
   assert_int_equal(dq_model_rope_params(m, NULL, 512, &rp), 0);
   assert_ptr_equal(rp.freq_factors, want_long ? m->hp.rope_long : m->hp.rope_short);
-  char label[96];
-  snprintf(label, sizeof label, "%s f32 vs llama.cpp f32", name);
-  check_logits(file, m, DQ_KV_F32, 3, tol_f32, label, 2, 60);
-  snprintf(label, sizeof label, "%s f16 tiled vs llama.cpp f32", name);
-  check_logits(file, m, DQ_KV_F16, 3, 2e-2, label, 2, 60);
-  snprintf(label, sizeof label, "%s f32, batches of 3", name);
-  check_logits_batch(file, m, DQ_KV_F32, 3, tol_f32, label, 2, 60, 3);
-  snprintf(label, sizeof label, "%s llama.cpp order vs llama.cpp f32", name);
-  check_logits(file, m, DQ_KV_F16_GGML, 3, tol_ggml, label, 2, 60);
+  check_modes(file, m, name, 3e-5, tol_ggml);
 }
 
 static void test_engine_forward__phi3_llamacpp(void **state)

@@ -117,6 +117,24 @@ static size_t parse_ints(const char *line, int32_t *v, size_t cap)
 /* Byte lengths of the pieces the pre-tokenizer of t cuts s[0..n) into (defined below). */
 static size_t pretok_pieces(const dq_tok *t, const char *s, size_t n, int32_t *len, size_t cap);
 
+/* How many differing strings check_vectors shows in full. */
+enum { MAX_SHOWN = 10 };
+
+/* Count string i of check_vectors as differing in `what` (ids, or the
+ * pre-tokenizer's piece lengths) unless got equals want; show the first few. */
+static void count_diff(const char *label, int i, const char *what, const char *s, size_t slen, const int32_t *want,
+                       size_t nw, const int32_t *got, size_t ng, int *n_bad)
+{
+  if (ng == nw && memcmp(got, want, nw * sizeof(int32_t)) == 0) return;
+  if (*n_bad < MAX_SHOWN) {
+    fprintf(stderr, "  %s: string %d: %s differ: ", label, i, what);
+    print_escaped(s, slen);
+    print_ids("want", want, nw);
+    print_ids("got ", got, ng);
+  }
+  (*n_bad)++;
+}
+
 /* Check tokenizer t on the strings of inp_path (each followed by
  * "\n__ggml_vocab_test__\n") against the ids of out_path (one line per string,
  * no special tokens); with splits_path, also the byte lengths of the
@@ -134,7 +152,6 @@ static void check_vectors(const dq_tok *t, const char *label, const char *inp_pa
     fail_msg("cannot read %s, %s or %s", inp_path, out_path, splits_path ? splits_path : "-");
   static const char sep[] = "\n__ggml_vocab_test__\n";
   const size_t seplen = sizeof sep - 1;
-  enum { MAX_SHOWN = 10 };
   char *s = inp, *line = outp, *sline = spl;
   int n_strings = 0, n_bad = 0, n_rt_bad = 0, n_split_bad = 0;
   for (;;) {
@@ -148,30 +165,14 @@ static void check_vectors(const dq_tok *t, const char *label, const char *inp_pa
     size_t nw = parse_ints(line, want, 4096);
     size_t ng;
     int32_t *got = encode(t, s, slen, 0, 0, &ng);
-    if (ng != nw || memcmp(got, want, nw * sizeof(int32_t)) != 0) {
-      if (n_bad < MAX_SHOWN) {
-        fprintf(stderr, "  %s: string %d: ids differ: ", label, n_strings);
-        print_escaped(s, slen);
-        print_ids("want", want, nw);
-        print_ids("got ", got, ng);
-      }
-      n_bad++;
-    }
+    count_diff(label, n_strings, "ids", s, slen, want, nw, got, ng, &n_bad);
     if (spl) {
       char *snl = strchr(sline, '\n');
       assert_non_null(snl);
       *snl = 0;
       int32_t wl[4096], gl[4096];
       size_t nwl = parse_ints(sline, wl, 4096), ngl = pretok_pieces(t, s, slen, gl, 4096);
-      if (ngl != nwl || memcmp(gl, wl, nwl * sizeof(int32_t)) != 0) {
-        if (n_split_bad < MAX_SHOWN) {
-          fprintf(stderr, "  %s: string %d: pre-tokenizer pieces differ: ", label, n_strings);
-          print_escaped(s, slen);
-          print_ids("want bytes", wl, nwl);
-          print_ids("got bytes ", gl, ngl);
-        }
-        n_split_bad++;
-      }
+      count_diff(label, n_strings, "pre-tokenizer pieces (bytes)", s, slen, wl, nwl, gl, ngl, &n_split_bad);
       sline = snl + 1;
     }
     if (roundtrip) {
