@@ -7,7 +7,7 @@
  *   q, k, v = xb Wq (+bq), xb Wk (+bk), xb Wv (+bv)      (T-row matmuls)
  *   q, k = rmsnorm(each head) * q_norm, k_norm           (qwen3, gemma3)
  *   rope(q), rope(k) (not in smollm3's NoPE layers; gemma3's sliding layers
- *   with rope_swa); q *= q_scale (gemma2/3); k, v -> cache[pos]
+ *   with rope_swa); q *= q_scale (gemma2/3, phi3); k, v -> cache[pos]
  *   att = softmax(q k^T / sqrt(hd), causal) v            (GQA: head h reads kv head h / (n_head/n_head_kv);
  *                                                         gemma2/3: no 1/sqrt(hd), a window in sliding layers;
  *                                                         gemma2: scores capped, c * tanh(s / c))

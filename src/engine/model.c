@@ -189,6 +189,9 @@ static int load_hparams(dq_model *m, int weights)
   if ((rc = opt_u32(g, akey(k, sizeof k, hp, "attention.sliding_window"), 0, &u)) < 0) return rc;
   hp->n_swa = u > (1u << 30) ? 0 : (int)u;
   if (hp->arch == DQ_ARCH_GEMMA3 || hp->arch == DQ_ARCH_GEMMA2) return gemma_hparams(m);
+  /* llama.cpp's phi3 scales the queries before the attention, not the
+   * scores in it: the same in f32, not once queries are rounded to f16 */
+  if (hp->arch == DQ_ARCH_PHI3) hp->q_scale = 1.0f / sqrtf((float)hp->head_dim);
   return 0;
 }
 

@@ -95,7 +95,8 @@ typedef struct dq_hparams {
                               scaling; gemma2 the file's RoPE (base rope.freq_base_swa if given) */
   float embd_scale;       /* token embeddings are multiplied by it (gemma2/3: sqrt(n_embd)); 0: not */
   float q_scale;          /* queries are multiplied by it after RoPE and attention scores are not
-                             scaled again (gemma2/3, as llama.cpp); 0: scores scaled by 1/sqrt(head_dim) */
+                             scaled again (gemma2/3, phi3: 1/sqrt(head_dim), as llama.cpp, whose f16
+                             flash attention then rounds the scaled query); 0: scores scaled by 1/sqrt(head_dim) */
   int act;                /* dq_act of the FFN gate */
   float attn_softcap;     /* attention scores s = c * tanh(s / c) when > 0 (gemma2's attn_logit_softcapping) */
   float final_softcap;    /* logits = c * tanh(logits / c) when > 0 (final_logit_softcapping) */

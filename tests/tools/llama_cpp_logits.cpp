@@ -9,6 +9,9 @@
 // Other models: ./a.out MODEL "1 5 9 ..." ["1 7 ..."] takes the prompts' token
 // ids from the arguments (tests/data/qwen3-random.f32.llama-cpp.txt was made so,
 // on a model written by tests/tools/write_model.c).
+// With --fa as the first argument: an f16 KV cache and flash attention, as
+// llama.cpp runs by default (tests/data/phi3-*.f16-fa.llama-cpp.txt), the
+// rounding docq's parity mode (DQ_KV_F16_GGML) follows.
 // Why this reference exists next to ../shared's: that one was made with flash
 // attention, whose f16 query and f16 accumulator make llama.cpp's own batched and
 // token-by-token logits differ by 1.9e-3; all-f32 logits are well conditioned,
@@ -16,8 +19,11 @@
 #include "llama.h"
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 int main(int argc, char **argv) {
+  const bool fa = argc > 1 && std::string(argv[1]) == "--fa";
+  if (fa) { argv++; argc--; }
   llama_backend_init();
   llama_model *m = llama_model_load_from_file(argv[1], llama_model_default_params());
   std::vector<std::vector<llama_token>> P = {
@@ -39,8 +45,8 @@ int main(int argc, char **argv) {
   for (auto &t : P) {
     auto cp = llama_context_default_params();
     cp.n_ctx = 512; cp.n_batch = 512; cp.n_ubatch = 512; cp.n_threads = 1; cp.n_threads_batch = 1;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    cp.type_k = GGML_TYPE_F32; cp.type_v = GGML_TYPE_F32;
+    cp.flash_attn_type = fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.type_k = cp.type_v = fa ? GGML_TYPE_F16 : GGML_TYPE_F32;
     llama_context *c = llama_init_from_model(m, cp);
     int n = t.size();
     llama_batch b = llama_batch_init(n, 0, 1);
