@@ -464,10 +464,24 @@
  *   Q4_K_M pp512 35.7, 35.0, 35.7 vs 22.4, 21.7, 21.5: 1.65x;
  *          tg64 11.5, 11.3, 10.6 vs 8.6, 8.5, 8.7: 1.32x
  *
+ * 2026-11-28, session 28. The Llama 3.2 1B shape (--shape llama3.2-1b: 32
+ * heads and 8 KV heads of 64, NORM RoPE with Llama 3's rope_freqs, tied
+ * output; vocabulary 151936, not 128256; its Q4_K_M is Q4_K 56% / Q6_K 44%),
+ * `/tmp/s28/sidel.sh -p 512 -n 64 -t 2 -r 3` (sideg2.sh on these files),
+ * 09:20-09:31 UTC, load 0.7-2.0. Tokens/s, docq vs llama.cpp (medians of
+ * the per-round ratios):
+ *   Q8_0   pp512 69.2, 67.8, 68.7 vs 49.3, 45.4, 45.6: 1.49x;
+ *          tg64 15.3, 16.1, 15.0 vs 13.1, 11.7, 10.8: 1.37x
+ *   Q4_K_M pp512 75.1, 69.8, 83.6 vs 55.7, 52.1, 50.0: 1.35x;
+ *          tg64 21.5, 22.8, 23.0 vs 18.0, 16.3, 17.6: 1.31x
+ * `-p 0 -n 64 -t 2 -r 5 --bw --shape llama3.2-1b`: Q8_0 decode 89% of the
+ * read bandwidth measured around it (19.5-20.3 GB/s against 21-24), Q4_K_M
+ * 76% (18.4-20.7 GB/s against 24-28); perf: dq_kq_dot 94% of the samples.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
- *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b] [--dir /tmp] [--bw]
- * --shape: the model shape (qwen_shape.h); 1.5b and qwen3-0.6b are K-quants
- * throughout in Q4_K_M.
+ *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
+ * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
+ * K-quants throughout in Q4_K_M.
  * -d D: decode after D prompt tokens are in the cache (llama-bench -d), as
  *      docq ask does after its packed prompt; the prefill to D is not timed.
  * --bw: read the memory bandwidth (membw.h) with the same threads right

@@ -1,6 +1,7 @@
 /* The shared Qwen2.5-shaped benchmark models (see qwen_shape.h). */
 #include "qwen_shape.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +14,21 @@
 
 enum { V = DQ_BENCH_VOCAB, CTX = DQ_BENCH_CTX_TRAIN };
 
-/* hd 0: E / H. qwen3: no biases, Q/K head norms, heads of 128. gemma 3: the
- * same plus post-attention and post-FFN norms, a sliding window of swa;
- * gemma 2: gemma 3 without the head norms. */
-typedef struct shape { const char *name; int E, L, H, HKV, F, hd, qwen3, gemma, swa; } shape;
+/* hd 0: E / H. qwen2: Q/K/V biases. qwen3: no biases, Q/K head norms.
+ * gemma3: the same plus post-attention and post-FFN norms, a sliding window of
+ * swa; gemma2: gemma3 without the head norms. llama: neither biases nor
+ * norms, NORM RoPE with Llama 3's per-pair frequency factors (rope_freqs). */
+typedef struct shape { const char *name, *arch; int E, L, H, HKV, F, hd, swa; } shape;
 static const shape g_shapes[] = {
-  { "0.5b", 896, 24, 14, 2, 4864, 0, 0, 0, 0 },          /* Qwen2.5-0.5B */
-  { "1.5b", 1536, 28, 12, 2, 8960, 0, 0, 0, 0 },         /* Qwen2.5-1.5B */
-  { "qwen3-0.6b", 1024, 28, 16, 8, 3072, 128, 1, 0, 0 }, /* Qwen3-0.6B */
-  { "gemma3-1b", 1152, 26, 4, 1, 6912, 256, 1, 3, 512 }, /* Gemma 3 1B (vocabulary 151936, not 262144) */
-  { "gemma2-2b", 2304, 26, 8, 4, 9216, 256, 1, 2, 4096 }, /* Gemma 2 2B (vocabulary 151936, not 256000) */
+  { "0.5b", "qwen2", 896, 24, 14, 2, 4864, 0, 0 },           /* Qwen2.5-0.5B */
+  { "1.5b", "qwen2", 1536, 28, 12, 2, 8960, 0, 0 },          /* Qwen2.5-1.5B */
+  { "qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 128, 0 },  /* Qwen3-0.6B */
+  { "gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 256, 512 }, /* Gemma 3 1B (vocabulary 151936, not 262144) */
+  { "gemma2-2b", "gemma2", 2304, 26, 8, 4, 9216, 256, 4096 }, /* Gemma 2 2B (vocabulary 151936, not 256000) */
+  { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 64, 0 }, /* Llama 3.2 1B (vocabulary 151936, not 128256) */
 };
+
+static int is(const shape *sh, const char *arch) { return !strcmp(sh->arch, arch); }
 
 double dq_bench_now(void)
 {
@@ -131,6 +136,28 @@ done:
   return rc;
 }
 
+/* Llama 3's rope_freqs.weight, as convert_hf_to_gguf writes it for Llama
+ * 3.1/3.2 (rope_scaling factor 32, low/high frequency factors 1 and 4,
+ * original context 8192): per rotated pair, 1 for short wavelengths, the
+ * factor for long ones, and a blend between. */
+static int add_llama3_rope_freqs(dq_gw *w, int hd, float base)
+{
+  const double factor = 32, low = 1, high = 4, orig = 8192, pi = 3.14159265358979323846;
+  float ff[128];
+  int64_t ne[1] = {hd / 2};
+  if (hd / 2 > 128) return dq_err_set(DOCQ_EINVAL, "head size %d", hd);
+  for (int i = 0; i < hd / 2; i++) {
+    const double freq = pow(base, -2.0 * i / hd), wavelen = 2 * pi / freq;
+    if (wavelen < orig / high) ff[i] = 1.0f;
+    else if (wavelen > orig / low) ff[i] = (float)factor;
+    else {
+      const double smooth = (orig / wavelen - low) / (high - low);
+      ff[i] = (float)(1.0 / ((1 - smooth) / factor + smooth));
+    }
+  }
+  return dq_gw_add_tensor_f32(w, "rope_freqs.weight", DQ_T_F32, 1, ne, ff);
+}
+
 /* llama.cpp's use_more_bits(i_layer, n_layers) */
 static int more_bits(int i, int L) { return i < L / 8 || i >= 7 * L / 8 || (i - L / 8) % 3 == 2; }
 
@@ -145,13 +172,15 @@ static int q4km_type(int want, int n_in)
 static int write_model(const char *path, const shape *sh, int q4km)
 {
   const int E = sh->E, L = sh->L, H = sh->H, HKV = sh->HKV, F = sh->F, hd = sh->hd ? sh->hd : E / H;
-  const char *arch = sh->gemma == 3 ? "gemma3" : sh->gemma == 2 ? "gemma2" : sh->qwen3 ? "qwen3" : "qwen2";
+  const char *arch = sh->arch;
+  const int qwen2 = is(sh, "qwen2"), llama = is(sh, "llama"), gemma = is(sh, "gemma2") || is(sh, "gemma3"),
+            head_norms = is(sh, "qwen3") || is(sh, "gemma3");
   dq_gw *w = dq_gw_new();
   uint64_t rng = 1234;
   int rc = 0;
   char nm[64], gname[64];
   if (!w) return DOCQ_ENOMEM;
-  snprintf(gname, sizeof gname, "%s%s-shape %s", sh->qwen3 ? "" : "qwen2.5-", sh->name, q4km ? "Q4_K_M" : "Q8_0");
+  snprintf(gname, sizeof gname, "%s%s-shape %s", qwen2 ? "qwen2.5-" : "", sh->name, q4km ? "Q4_K_M" : "Q8_0");
   char k[96];
 #define K(suffix) (snprintf(k, sizeof k, "%s." suffix, arch), k)
   if ((rc = dq_gw_add_str(w, "general.architecture", arch)) < 0 ||
@@ -161,7 +190,7 @@ static int write_model(const char *path, const shape *sh, int q4km)
       (rc = dq_gw_add_u32(w, K("attention.head_count"), H)) < 0 ||
       (rc = dq_gw_add_u32(w, K("attention.head_count_kv"), HKV)) < 0 ||
       (rc = dq_gw_add_f32(w, K("attention.layer_norm_rms_epsilon"), 1e-6f)) < 0 ||
-      (rc = dq_gw_add_f32(w, K("rope.freq_base"), 1e6f)) < 0)
+      (rc = dq_gw_add_f32(w, K("rope.freq_base"), llama ? 500000.0f : 1e6f)) < 0)
     goto done;
   if (sh->hd && ((rc = dq_gw_add_u32(w, K("attention.key_length"), hd)) < 0 ||
                  (rc = dq_gw_add_u32(w, K("attention.value_length"), hd)) < 0))
@@ -169,6 +198,7 @@ static int write_model(const char *path, const shape *sh, int q4km)
   if (sh->swa && (rc = dq_gw_add_u32(w, K("attention.sliding_window"), sh->swa)) < 0) goto done;
 #undef K
   if ((rc = add_tokenizer(w)) < 0) goto done;
+  if (llama && (rc = add_llama3_rope_freqs(w, hd, 500000.0f)) < 0) goto done;
   /* tied embeddings: the embedding matrix is the output one, Q6_K in Q4_K_M */
   if ((rc = add(w, &rng, "token_embd.weight", q4km ? q4km_type(DQ_T_Q6_K, E) : DQ_T_Q8_0, E, V, 0, 1.0f)) < 0) goto done;
   for (int i = 0; i < L && rc == 0; i++) {
@@ -176,17 +206,17 @@ static int write_model(const char *path, const shape *sh, int q4km)
     const int t_v = q4km ? q4km_type(more_bits(i, L) ? DQ_T_Q6_K : DQ_T_Q4_K, E) : DQ_T_Q8_0;
     const int t_down = q4km ? q4km_type(more_bits(i, L) ? DQ_T_Q6_K : DQ_T_Q4_K, F) : DQ_T_Q8_0;
 #define N(x) (snprintf(nm, sizeof nm, "blk.%d." x, i), nm)
-    if (sh->qwen3) { /* as qwen2 below, without biases and with the head norms (Q/O rows of H * hd) */
+    if (!qwen2) { /* as qwen2 below, without biases, with the head norms where the arch has them (Q/O rows of H * hd) */
       const int t_o = q4km ? q4km_type(DQ_T_Q4_K, H * hd) : DQ_T_Q8_0;
       if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
           (rc = add(w, &rng, N("attn_q.weight"), t_small, E, H * hd, 0, 0.05f)) < 0 ||
           (rc = add(w, &rng, N("attn_k.weight"), t_small, E, HKV * hd, 0, 0.05f)) < 0 ||
           (rc = add(w, &rng, N("attn_v.weight"), t_v, E, HKV * hd, 0, 0.05f)) < 0 ||
-          (sh->gemma != 2 && (rc = add(w, &rng, N("attn_q_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0) ||
-          (sh->gemma != 2 && (rc = add(w, &rng, N("attn_k_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0) ||
+          (head_norms && (rc = add(w, &rng, N("attn_q_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0) ||
+          (head_norms && (rc = add(w, &rng, N("attn_k_norm.weight"), DQ_T_F32, hd, 1, 1, 0.1f)) < 0) ||
           (rc = add(w, &rng, N("attn_output.weight"), t_o, H * hd, E, 0, 0.05f)) < 0)
         goto done;
-      if (sh->gemma && (rc = add(w, &rng, N("post_attention_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
+      if (gemma && (rc = add(w, &rng, N("post_attention_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
     } else if ((rc = add(w, &rng, N("attn_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0 ||
                (rc = add(w, &rng, N("attn_q.weight"), t_small, E, E, 0, 0.05f)) < 0 ||
                (rc = add(w, &rng, N("attn_q.bias"), DQ_T_F32, E, 1, 0, 0.1f)) < 0 ||
@@ -201,7 +231,7 @@ static int write_model(const char *path, const shape *sh, int q4km)
         (rc = add(w, &rng, N("ffn_up.weight"), t_small, E, F, 0, 0.05f)) < 0 ||
         (rc = add(w, &rng, N("ffn_down.weight"), t_down, F, E, 0, 0.02f)) < 0)
       goto done;
-    if (sh->gemma && (rc = add(w, &rng, N("post_ffw_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
+    if (gemma && (rc = add(w, &rng, N("post_ffw_norm.weight"), DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
 #undef N
   }
   if ((rc = add(w, &rng, "output_norm.weight", DQ_T_F32, E, 1, 1, 0.1f)) < 0) goto done;
@@ -228,9 +258,11 @@ int dq_bench_model_file(const char *dir, const char *shape_name, int q4km, char 
   const shape *sh = NULL;
   for (size_t i = 0; i < sizeof g_shapes / sizeof *g_shapes; i++)
     if (!strcmp(g_shapes[i].name, shape_name)) sh = &g_shapes[i];
-  if (!sh) return dq_err_set(DOCQ_EINVAL, "unknown model shape '%s' (0.5b, 1.5b, qwen3-0.6b, gemma3-1b or gemma2-2b)", shape_name);
+  if (!sh)
+    return dq_err_set(DOCQ_EINVAL, "unknown model shape '%s' (0.5b, 1.5b, qwen3-0.6b, gemma3-1b, gemma2-2b or llama3.2-1b)",
+                      shape_name);
   struct stat st;
-  snprintf(path, cap, "%s/docq-bench-%s%s-%s-v2.gguf", dir, sh->qwen3 ? "" : "qwen2.5-", sh->name,
+  snprintf(path, cap, "%s/docq-bench-%s%s-%s-v2.gguf", dir, is(sh, "qwen2") ? "qwen2.5-" : "", sh->name,
            q4km ? "q4_k_m" : "q8_0");
   if (stat(path, &st) == 0) return 0;
   fprintf(stderr, "writing %s ...\n", path);

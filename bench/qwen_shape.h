@@ -13,6 +13,9 @@
  *   9216, sliding window 4096 in every other layer, attention and output
  *   softcaps at llama.cpp's defaults (Gemma 2 2B; vocabulary 151936, not
  *   256000),
+ *   llama3.2-1b: n_embd 2048, 16 layers, 32 heads, 8 KV heads of 64, n_ff
+ *   8192, RoPE base 500000 with Llama 3's rope_freqs (Llama 3.2 1B, tied
+ *   embeddings; vocabulary 151936, not 128256),
  * in two mixes:
  *   Q8_0   : every matrix Q8_0 (as llama.cpp's Q8_0 file)
  *   Q4_K_M : llama.cpp's Q4_K_M rules for the shape: Q4_K, with Q6_K for
@@ -20,7 +23,8 @@
  *            output/embedding matrix; where rows are not whole 256-blocks
  *            (0.5b: rows of 896) Q4_K falls back to Q5_0 and Q6_K to Q8_0.
  *            So the 0.5b file is mostly Q5_0 and Q8_0, the 1.5b one (like
- *            the 1B-7B models people run) K-quants throughout.
+ *            the 1B-7B models people run, and llama3.2-1b) K-quants
+ *            throughout.
  * The files carry a Qwen2-sized byte-level BPE vocabulary so llama.cpp's
  * llama-bench loads the very same files for side-by-side numbers. Plus the
  * small clocks and /proc readers both benchmarks use. */
@@ -33,7 +37,7 @@
 enum { DQ_BENCH_VOCAB = 151936, DQ_BENCH_CTX_TRAIN = 32768 };
 
 /* The path of the model file of shape ("0.5b", "1.5b", "qwen3-0.6b",
- * "gemma3-1b" or "gemma2-2b") and mix under dir (docq-bench-qwen2.5-<shape>-{q8_0,q4_k_m}-v2.gguf,
+ * "gemma3-1b", "gemma2-2b" or "llama3.2-1b") and mix under dir (docq-bench-qwen2.5-<shape>-{q8_0,q4_k_m}-v2.gguf,
  * for the others docq-bench-<shape>-...), written first when it
  * does not exist (~20 s for 0.5b; progress on stderr). Returns 0, or a
  * negative DOCQ_E* code (message in dq_err_msg()), DOCQ_EINVAL for an
