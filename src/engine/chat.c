@@ -1,11 +1,13 @@
 /* Chat templates: recognition by substring and hand-written formatters (see
  * chat.h for the formats). The expected strings in tests come from the
  * models' official templates (Meta Llama 2/3, Mistral v0.2, Qwen ChatML,
- * TinyLlama/Zephyr, Gemma 3) rendered on a fixed conversation, the same check
+ * TinyLlama/Zephyr, Gemma 3, SmolLM3) rendered on a fixed conversation, the same check
  * llama.cpp's test-chat-template does. */
 #include "engine/chat.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/err.h"
 #include "util/log.h"
@@ -153,6 +155,75 @@ static void fmt_inst(dq_buf *b, unsigned f, const dq_chat_msg *m, size_t n, cons
   }
 }
 
+/* Append s with every occurrence of `cut` removed. */
+static void put_without(dq_buf *b, const char *s, size_t n, const char *cut)
+{
+  const size_t k = strlen(cut);
+  for (const char *e; (e = memmem(s, n, cut, k)) != NULL; n -= (size_t)(e - s) + k, s = e + k)
+    dq_buf_put(b, s, (size_t)(e - s));
+  dq_buf_put(b, s, n);
+}
+
+/* Today as strftime's "%d %B %Y" in English ("05 March 2026"): the local
+ * date, or SOURCE_DATE_EPOCH's in UTC when that is set (reproducible
+ * prompts, and tests). */
+static void put_today(dq_buf *b)
+{
+  static const char *month[12] = {"January", "February", "March",     "April",   "May",      "June",
+                                  "July",    "August",   "September", "October", "November", "December"};
+  const char *fixed = getenv("SOURCE_DATE_EPOCH");
+  time_t t = fixed && *fixed ? (time_t)strtoll(fixed, NULL, 10) : time(NULL);
+  struct tm tm;
+  if (!(fixed && *fixed ? gmtime_r(&t, &tm) : localtime_r(&t, &tm))) memset(&tm, 0, sizeof tm);
+  dq_buf_printf(b, "%02d %s %d", tm.tm_mday, month[tm.tm_mon % 12], tm.tm_year + 1900);
+}
+
+/* SmolLM3's template with enable_thinking false: the system turn is always
+ * written, as a metadata header and the first message's text (if it is a
+ * system message) as custom instructions, "/no_think" and "/think" taken
+ * out, or a default; that turn is not closed unless tools follow (none here).
+ * "/system_override" in the system text writes it bare instead. Later system
+ * messages are dropped, tool results go as user turns, and every answer
+ * opens with the empty think block. Unlike the template, a "/think" in the
+ * system text does not switch reasoning on: docq answers without it. */
+static void fmt_smollm3(dq_buf *b, const dq_chat_msg *m, size_t n, int gen)
+{
+  dq_buf ci = {0}; /* the custom instructions */
+  const int has_sys = n && !strcmp(m[0].role, "system");
+  if (has_sys) {
+    dq_buf t = {0};
+    put_without(&t, m[0].content, strlen(m[0].content), "/no_think");
+    put_without(&ci, t.p ? t.p : "", t.len, "/think");
+    dq_buf_free(&t);
+    while (ci.len && is_ws(ci.p[ci.len - 1])) ci.len--;
+  }
+  dq_buf_puts(b, "<|im_start|>system\n");
+  if (has_sys && strstr(m[0].content, "/system_override")) {
+    const size_t start = b->len;
+    put_without(b, ci.p ? ci.p : "", ci.len, "/system_override");
+    while (b->len > start && is_ws(b->p[b->len - 1])) b->len--;
+    dq_buf_puts(b, "<|im_end|>\n");
+  } else {
+    dq_buf_puts(b, "## Metadata\n\nKnowledge Cutoff Date: June 2025\nToday Date: ");
+    put_today(b);
+    dq_buf_puts(b, "\nReasoning Mode: /no_think\n\n## Custom Instructions\n\n");
+    if (ci.len) dq_buf_put(b, ci.p, ci.len);
+    else dq_buf_puts(b, "You are a helpful AI assistant named SmolLM, trained by Hugging Face.");
+    dq_buf_puts(b, "\n\n");
+  }
+  b->oom |= ci.oom;
+  dq_buf_free(&ci);
+  for (size_t i = 0; i < n; i++) {
+    const char *r = m[i].role, *t = m[i].content;
+    if (!strcmp(r, "user") || !strcmp(r, "tool")) dq_buf_printf(b, "<|im_start|>user\n%s<|im_end|>\n", t);
+    else if (!strcmp(r, "assistant")) {
+      while (*t == '\n') t++;
+      dq_buf_printf(b, "<|im_start|>assistant\n<think>\n\n</think>\n%s<|im_end|>\n", t);
+    }
+  }
+  if (gen) dq_buf_puts(b, "<|im_start|>assistant\n<think>\n\n</think>\n");
+}
+
 int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_generation_prompt,
                    const char *bos, const char *eos, char **out, size_t *len)
 {
@@ -167,11 +238,14 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
   int gen = add_generation_prompt != 0;
   switch (c->kind) {
   case DQ_CHAT_CHATML:
+    if (c->flags & DQ_CHAT_F_NOTHINK_1) {
+      fmt_smollm3(&b, msgs, n, gen);
+      break;
+    }
     for (size_t i = 0; i < n; i++) dq_buf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n", msgs[i].role, msgs[i].content);
     if (gen) dq_buf_puts(&b, "<|im_start|>assistant\n");
-    /* what Qwen3's (SmolLM3's) template writes for enable_thinking = false */
-    if (gen && (c->flags & DQ_CHAT_F_NOTHINK))
-      dq_buf_puts(&b, c->flags & DQ_CHAT_F_NOTHINK_1 ? "<think>\n\n</think>\n" : "<think>\n\n</think>\n\n");
+    /* what Qwen3's template writes for enable_thinking = false */
+    if (gen && (c->flags & DQ_CHAT_F_NOTHINK)) dq_buf_puts(&b, "<think>\n\n</think>\n\n");
     if (gen && (c->flags & DQ_CHAT_F_THINK)) dq_buf_puts(&b, "<think>\n");
     break;
   case DQ_CHAT_DEEPSEEK: { /* the system text first, as the template gathers it */

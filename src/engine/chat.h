@@ -5,7 +5,9 @@
  *   template     recognized by                   turn format (BOS not included)
  *   chatml       "<|im_start|>" (Qwen, Hermes)    <|im_start|>ROLE\nTEXT<|im_end|>\n
  *   qwen3        chatml and "enable_thinking"     chatml; the answer opens with an empty <think>\n\n</think>\n\n
- *   smollm3      chatml and "Reasoning Mode"      chatml; the answer opens with <think>\n\n</think>\n (its /no_think)
+ *   smollm3      chatml and "Reasoning Mode"      <|im_start|>system\n## Metadata ... Today Date: D Month Y\nReasoning
+ *                                                Mode: /no_think\n\n## Custom Instructions\n\nSYS\n\n (left open),
+ *                                                then chatml; answers open with <think>\n\n</think>\n
  *   chatml-think chatml opening "<think>\n"       chatml; the answer opens with <think>\n (QwQ, Qwen3 thinking)
  *   deepseek     "<｜User｜>" and "<｜Assistant｜>"   SYS<｜User｜>TEXT<｜Assistant｜>ANSWER<｜end▁of▁sentence｜>
  *   deepseek-r1  the same, opening "<think>\n"     ... <｜Assistant｜><think>\n (DeepSeek-R1 distills)
@@ -27,6 +29,8 @@
  * ("</s>", "<s>") comes from the vocabulary. Templates that insert a default
  * system message when none is given (Qwen2's "You are a helpful
  * assistant.") do not get it here: callers pass their own system message.
+ * SmolLM3's is the exception: its system turn is part of every prompt
+ * (today's date in it: SOURCE_DATE_EPOCH, when set, fixes it).
  *
  * Selection (dq_chat_select): a name given by the user wins; else the
  * template text; else ChatML when the vocabulary has an <|im_start|> token;

@@ -216,17 +216,12 @@ static void test_engine_chat__qwen3_answers_without_thinking(void **state)
   assert_int_equal(dq_chat_format(&c, m, 1, 0, NULL, NULL, &out, NULL), 0);
   assert_string_equal(out, "<|im_start|>user\nHi<|im_end|>\n");
   dq_free(out);
-  /* SmolLM3's template has the switch too, and its own system header
-   * ("## Metadata ... Reasoning Mode: /no_think"), which docq does not
-   * write; its empty block ends in one newline */
+  /* SmolLM3's template has the switch too (its own test below) */
   const char *smol = "{%- if enable_thinking -%}{%- set reasoning_mode = \"/think\" -%}{%- endif -%}"
                      "{{- \"<|im_start|>system\\n\" -}}{{- \"Reasoning Mode: \" + reasoning_mode + \"\\n\\n\" -}}"
                      "{{ \"<|im_start|>assistant\\n\" + \"<think>\\n\\n</think>\\n\"  }}";
   c = dq_chat_detect(smol, strlen(smol));
   assert_string_equal(dq_chat_label(&c), "smollm3");
-  assert_int_equal(dq_chat_format(&c, m, 1, 1, NULL, NULL, &out, NULL), 0);
-  assert_string_equal(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n");
-  dq_free(out);
   /* a template with the switch that opens a block when thinking is on
    * (Qwen3.5's) is taken with the switch off: one empty block, no opening */
   const char *both = "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}"
@@ -416,6 +411,59 @@ static void test_engine_chat__select_and_tokenize(void **state)
   dq_free(buf);
 }
 
+/* SmolLM3 (HuggingFaceTB/SmolLM3-3B's chat_template) rendered with jinja2
+ * (HF's trim_blocks / lstrip_blocks, enable_thinking false, strftime_now
+ * fixed to 05 March 2026): a system turn with a metadata header whatever the
+ * messages, the system text as custom instructions without "/no_think" and
+ * right-trimmed, or a default; that turn left open; "/system_override"
+ * writes the text bare; system messages after the first dropped, tool
+ * results as user turns; an empty think block before every answer. */
+static void check_smol(const dq_chat_msg *m, size_t n, int gen, const char *want)
+{
+  dq_chat c;
+  assert_int_equal(dq_chat_by_name(&c, "smollm3"), 0);
+  char *out;
+  assert_int_equal(dq_chat_format(&c, m, n, gen, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, want);
+  dq_free(out);
+}
+
+static void test_engine_chat__smollm3_header(void **state)
+{
+  (void)state;
+  assert_int_equal(setenv("SOURCE_DATE_EPOCH", "1772712000", 1), 0); /* 2026-03-05 12:00 UTC */
+#define HDR "<|im_start|>system\n## Metadata\n\nKnowledge Cutoff Date: June 2025\nToday Date: 05 March 2026\n" \
+            "Reasoning Mode: /no_think\n\n## Custom Instructions\n\n"
+#define GEN "<|im_start|>assistant\n<think>\n\n</think>\n"
+  check_smol(conv, NCONV, 1,
+             HDR "You are a helpful assistant\n\n<|im_start|>user\nHello<|im_end|>\n" GEN "Hi there<|im_end|>\n"
+                 "<|im_start|>user\nWho are you<|im_end|>\n" GEN "   I am an assistant   <|im_end|>\n"
+                 "<|im_start|>user\nAnother question<|im_end|>\n" GEN);
+  check_smol(conv, NCONV - 1, 0,
+             HDR "You are a helpful assistant\n\n<|im_start|>user\nHello<|im_end|>\n" GEN "Hi there<|im_end|>\n"
+                 "<|im_start|>user\nWho are you<|im_end|>\n" GEN "   I am an assistant   <|im_end|>\n");
+  const dq_chat_msg user_only[] = {{"user", "Hi"}};
+  check_smol(user_only, 1, 1,
+             HDR "You are a helpful AI assistant named SmolLM, trained by Hugging Face.\n\n<|im_start|>user\nHi<|im_end|>\n" GEN);
+  const dq_chat_msg sys[] = {{"system", "Answer from the context. /no_think\n"}, {"user", "Hi"}};
+  check_smol(sys, 2, 1, HDR "Answer from the context.\n\n<|im_start|>user\nHi<|im_end|>\n" GEN);
+  const dq_chat_msg hist[] = {{"system", "S"}, {"user", "Q1"}, {"assistant", "\nA1"}, {"user", "Q2"}};
+  check_smol(hist, 4, 1,
+             HDR "S\n\n<|im_start|>user\nQ1<|im_end|>\n" GEN "A1<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n" GEN);
+  const dq_chat_msg over[] = {{"system", "Raw system /system_override  "}, {"user", "Hi"}};
+  check_smol(over, 2, 1, "<|im_start|>system\nRaw system<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n" GEN);
+  const dq_chat_msg late[] = {{"user", "Hi"}, {"system", "ignored"}, {"tool", "T"}};
+  check_smol(late, 3, 1,
+             HDR "You are a helpful AI assistant named SmolLM, trained by Hugging Face.\n\n<|im_start|>user\nHi<|im_end|>\n"
+                 "<|im_start|>user\nT<|im_end|>\n" GEN);
+  const dq_chat_msg blank[] = {{"system", " /no_think "}, {"user", "Hi"}};
+  check_smol(blank, 2, 1,
+             HDR "You are a helpful AI assistant named SmolLM, trained by Hugging Face.\n\n<|im_start|>user\nHi<|im_end|>\n" GEN);
+#undef HDR
+#undef GEN
+  unsetenv("SOURCE_DATE_EPOCH");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -425,6 +473,7 @@ int main(void)
     cmocka_unit_test(test_engine_chat__templates_that_think),
     cmocka_unit_test(test_engine_chat__generation_prompt_and_errors),
     cmocka_unit_test(test_engine_chat__select_and_tokenize),
+    cmocka_unit_test(test_engine_chat__smollm3_header),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
