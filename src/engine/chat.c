@@ -33,7 +33,13 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
   } else if (has(tmpl, len, "<\uff5cUser\uff5c>") && has(tmpl, len, "<\uff5cAssistant\uff5c>")) {
     c.kind = DQ_CHAT_DEEPSEEK; /* full-width bars, as DeepSeek writes them */
     if (has(tmpl, len, "<\uff5cAssistant\uff5c><think>")) c.flags |= DQ_CHAT_F_THINK;
-  } else if (has(tmpl, len, "<|start_header_id|>")) c.kind = DQ_CHAT_LLAMA3;
+  } else if (has(tmpl, len, "<|start_header_id|>")) {
+    c.kind = DQ_CHAT_LLAMA3;
+    if (has(tmpl, len, "Cutting Knowledge Date")) { /* Llama 3.1 and later */
+      c.flags |= DQ_CHAT_F_DATE;
+      if (has(tmpl, len, "strftime_now")) c.flags |= DQ_CHAT_F_TODAY; /* Llama 3.2, 3.3 */
+    }
+  }
   else if (has(tmpl, len, "<start_of_turn>")) c.kind = DQ_CHAT_GEMMA;
   else if (has(tmpl, len, "[INST]")) {
     /* The variants, told apart as llama.cpp does. */
@@ -55,6 +61,8 @@ static const struct { const char *name; dq_chat c; } k_names[] = {
   {"smollm3", {DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK | DQ_CHAT_F_NOTHINK_1}},
   {"chatml-think", {DQ_CHAT_CHATML, DQ_CHAT_F_THINK}},
   {"llama3", {DQ_CHAT_LLAMA3, 0}},
+  {"llama3.1", {DQ_CHAT_LLAMA3, DQ_CHAT_F_DATE}},
+  {"llama3.2", {DQ_CHAT_LLAMA3, DQ_CHAT_F_DATE | DQ_CHAT_F_TODAY}},
   {"llama2", {DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP}},
   {"mistral", {DQ_CHAT_MISTRAL, 0}},
   {"zephyr", {DQ_CHAT_ZEPHYR, 0}},
@@ -67,8 +75,8 @@ static const struct { const char *name; dq_chat c; } k_names[] = {
 
 const char *dq_chat_names(void)
 {
-  return "chatml, qwen3, smollm3, chatml-think, llama3, llama2, mistral, zephyr, phi3, deepseek, deepseek-r1, gemma, "
-         "plain";
+  return "chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2, mistral, zephyr, phi3, deepseek, "
+         "deepseek-r1, gemma, plain";
 }
 
 int dq_chat_by_name(dq_chat *out, const char *name)
@@ -93,6 +101,7 @@ const char *dq_chat_label(const dq_chat *c)
     return c->flags & DQ_CHAT_F_NOTHINK_1 ? "smollm3" : "qwen3";
   if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_THINK)) return "chatml-think";
   if (c->kind == DQ_CHAT_DEEPSEEK && (c->flags & DQ_CHAT_F_THINK)) return "deepseek-r1";
+  if (c->kind == DQ_CHAT_LLAMA3 && (c->flags & DQ_CHAT_F_DATE)) return c->flags & DQ_CHAT_F_TODAY ? "llama3.2" : "llama3.1";
   return dq_chat_name(c->kind);
 }
 
@@ -164,10 +173,10 @@ static void put_without(dq_buf *b, const char *s, size_t n, const char *cut)
   dq_buf_put(b, s, n);
 }
 
-/* Today as strftime's "%d %B %Y" in English ("05 March 2026"): the local
- * date, or SOURCE_DATE_EPOCH's in UTC when that is set (reproducible
- * prompts, and tests). */
-static void put_today(dq_buf *b)
+/* Today as strftime's "%d %B %Y" in English ("05 March 2026"; abbr: "%d %b
+ * %Y", "05 Mar 2026"): the local date, or SOURCE_DATE_EPOCH's in UTC when
+ * that is set (reproducible prompts, and tests). */
+static void put_today(dq_buf *b, int abbr)
 {
   static const char *month[12] = {"January", "February", "March",     "April",   "May",      "June",
                                   "July",    "August",   "September", "October", "November", "December"};
@@ -175,7 +184,7 @@ static void put_today(dq_buf *b)
   time_t t = fixed && *fixed ? (time_t)strtoll(fixed, NULL, 10) : time(NULL);
   struct tm tm;
   if (!(fixed && *fixed ? gmtime_r(&t, &tm) : localtime_r(&t, &tm))) memset(&tm, 0, sizeof tm);
-  dq_buf_printf(b, "%02d %s %d", tm.tm_mday, month[tm.tm_mon % 12], tm.tm_year + 1900);
+  dq_buf_printf(b, "%02d %.*s %d", tm.tm_mday, abbr ? 3 : 9, month[tm.tm_mon % 12], tm.tm_year + 1900);
 }
 
 /* SmolLM3's template with enable_thinking false: the system turn is always
@@ -205,7 +214,7 @@ static void fmt_smollm3(dq_buf *b, const dq_chat_msg *m, size_t n, int gen)
     dq_buf_puts(b, "<|im_end|>\n");
   } else {
     dq_buf_puts(b, "## Metadata\n\nKnowledge Cutoff Date: June 2025\nToday Date: ");
-    put_today(b);
+    put_today(b, 0);
     dq_buf_puts(b, "\nReasoning Mode: /no_think\n\n## Custom Instructions\n\n");
     if (ci.len) dq_buf_put(b, ci.p, ci.len);
     else dq_buf_puts(b, "You are a helpful AI assistant named SmolLM, trained by Hugging Face.");
@@ -263,14 +272,24 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
     if (gen) dq_buf_puts(&b, c->flags & DQ_CHAT_F_THINK ? "<\uff5cAssistant\uff5c><think>\n" : "<\uff5cAssistant\uff5c>");
     break;
   }
-  case DQ_CHAT_LLAMA3:
-    for (size_t i = 0; i < n; i++) {
+  case DQ_CHAT_LLAMA3: {
+    size_t i = 0;
+    if (c->flags & DQ_CHAT_F_DATE) { /* the system turn, always, with its dated header */
+      dq_buf_puts(&b, "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: ");
+      if (c->flags & DQ_CHAT_F_TODAY) put_today(&b, 1);
+      else dq_buf_puts(&b, "26 Jul 2024");
+      dq_buf_puts(&b, "\n\n");
+      if (n && !strcmp(msgs[0].role, "system")) put_text(&b, msgs[i++].content, 1);
+      dq_buf_puts(&b, "<|eot_id|>");
+    }
+    for (; i < n; i++) {
       dq_buf_printf(&b, "<|start_header_id|>%s<|end_header_id|>\n\n", msgs[i].role);
       put_text(&b, msgs[i].content, 1);
       dq_buf_puts(&b, "<|eot_id|>");
     }
     if (gen) dq_buf_puts(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
     break;
+  }
   case DQ_CHAT_GEMMA: { /* Gemma has no system turn: its template puts a leading system text, and a
                           blank line, at the start of the next turn, and trims only the turns' texts */
     size_t i = 0;

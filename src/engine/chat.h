@@ -12,6 +12,9 @@
  *   deepseek     "<｜User｜>" and "<｜Assistant｜>"   SYS<｜User｜>TEXT<｜Assistant｜>ANSWER<｜end▁of▁sentence｜>
  *   deepseek-r1  the same, opening "<think>\n"     ... <｜Assistant｜><think>\n (DeepSeek-R1 distills)
  *   llama3       "<|start_header_id|>"            <|start_header_id|>ROLE<|end_header_id|>\n\nTRIM(TEXT)<|eot_id|>
+ *   llama3.1     llama3, "Cutting Knowledge Date"  llama3, the system turn always, opening "Cutting Knowledge Date:
+ *                                                December 2023\nToday Date: 26 Jul 2024\n\n"
+ *   llama3.2     llama3.1 and "strftime_now"      the same with today's date ("05 Mar 2026")
  *   llama2       "[INST]" and "<<SYS>>"           [INST] <<SYS>>\nSYS\n<</SYS>>\n\nUSER [/INST] ANSWER </s><s>[INST] ...
  *   mistral      "[INST]" without "<<SYS>>"       [INST] SYS\nUSER [/INST]ANSWER</s>[INST] ...
  *   zephyr       "<|user|>" (TinyLlama, Zephyr)   <|ROLE|>\nTEXT</s>\n
@@ -29,8 +32,9 @@
  * ("</s>", "<s>") comes from the vocabulary. Templates that insert a default
  * system message when none is given (Qwen2's "You are a helpful
  * assistant.") do not get it here: callers pass their own system message.
- * SmolLM3's is the exception: its system turn is part of every prompt
- * (today's date in it: SOURCE_DATE_EPOCH, when set, fixes it).
+ * SmolLM3's and Llama 3.1+'s are the exceptions: their system turn is part
+ * of every prompt (with today's date in it: SOURCE_DATE_EPOCH, when set,
+ * fixes it).
  *
  * Selection (dq_chat_select): a name given by the user wins; else the
  * template text; else ChatML when the vocabulary has an <|im_start|> token;
@@ -65,7 +69,10 @@ enum {
   DQ_CHAT_F_NOTHINK = 32, /* chatml whose generation prompt closes an empty <think> block (Qwen3) */
   DQ_CHAT_F_THINK = 64,   /* chatml or deepseek whose generation prompt opens a <think> block: the
                              generated text starts inside it (engine/think.h separates it) */
-  DQ_CHAT_F_NOTHINK_1 = 128 /* with DQ_CHAT_F_NOTHINK: the empty block ends in one newline (SmolLM3) */
+  DQ_CHAT_F_NOTHINK_1 = 128, /* with DQ_CHAT_F_NOTHINK: the empty block ends in one newline (SmolLM3) */
+  DQ_CHAT_F_DATE = 256,       /* llama3 whose system turn is always written and opens with "Cutting
+                                 Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n" (3.1) */
+  DQ_CHAT_F_TODAY = 512       /* with DQ_CHAT_F_DATE: today's date there, "05 Mar 2026" (3.2, 3.3) */
 };
 
 typedef struct dq_chat {
@@ -82,7 +89,7 @@ typedef struct dq_chat_msg {
  * DQ_CHAT_NONE when no known format matches. */
 dq_chat dq_chat_detect(const char *tmpl, size_t len);
 
-/* A template by name: chatml, qwen3, smollm3, chatml-think, llama3, llama2 (Meta's
+/* A template by name: chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2 (Meta's
  * official format: all flags), mistral (no flags), zephyr, phi3, deepseek,
  * deepseek-r1, plain. DOCQ_ENOTFOUND for others. */
 int dq_chat_by_name(dq_chat *out, const char *name);

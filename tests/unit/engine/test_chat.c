@@ -280,9 +280,9 @@ static void test_engine_chat__templates_that_think(void **state)
   int n_names = 0;
   for (char *save = NULL, *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n_names++)
     assert_int_equal(dq_chat_by_name(&c, t), 0);
-  assert_int_equal(n_names, 13);
+  assert_int_equal(n_names, 15);
   /* every label names its format for an override */
-  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3", "gemma"};
+  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3", "gemma", "llama3.1", "llama3.2"};
   for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
     assert_int_equal(dq_chat_by_name(&c, labels[i]), 0);
     assert_string_equal(dq_chat_label(&c), labels[i]);
@@ -464,6 +464,55 @@ static void test_engine_chat__smollm3_header(void **state)
   unsetenv("SOURCE_DATE_EPOCH");
 }
 
+/* Llama 3.1 / 3.2's templates (Meta's, rendered with jinja2, no tools,
+ * strftime_now fixed to "05 Mar 2026" for 3.2; 3.1's has none and writes
+ * its default date): the system turn always, opening with the dated
+ * header, the first system text trimmed after it; later turns as Llama 3. */
+static void test_engine_chat__llama3_dated(void **state)
+{
+  (void)state;
+  assert_int_equal(setenv("SOURCE_DATE_EPOCH", "1772712000", 1), 0); /* 2026-03-05 12:00 UTC */
+  const char *t31 = "{%- if not date_string is defined %}{%- set date_string = \"26 Jul 2024\" %}{%- endif %}"
+                    "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}"
+                    "{{- \"Cutting Knowledge Date: December 2023\\n\" }}";
+  const char *t32 = "{%- if strftime_now is defined %}{%- set date_string = strftime_now(\"%d %b %Y\") %}{%- endif %}"
+                    "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}"
+                    "{{- \"Cutting Knowledge Date: December 2023\\n\" }}";
+  const char *dates[2] = {"26 Jul 2024", "05 Mar 2026"};
+  for (int v = 0; v < 2; v++) {
+    dq_chat c = dq_chat_detect(v ? t32 : t31, strlen(v ? t32 : t31));
+    assert_int_equal(c.kind, DQ_CHAT_LLAMA3);
+    assert_string_equal(dq_chat_label(&c), v ? "llama3.2" : "llama3.1");
+    dq_chat named;
+    assert_int_equal(dq_chat_by_name(&named, v ? "llama3.2" : "llama3.1"), 0);
+    assert_int_equal(named.flags, c.flags);
+    char hdr[160], want[1024];
+    snprintf(hdr, sizeof hdr,
+             "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: %s\n\n",
+             dates[v]);
+    char *out;
+    snprintf(want, sizeof want,
+             "%sYou are a helpful assistant<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>"
+             "<|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user<|end_header_id|>"
+             "\n\nWho are you<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nI am an assistant<|eot_id|>"
+             "<|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_id|>"
+             "<|start_header_id|>assistant<|end_header_id|>\n\n",
+             hdr);
+    assert_int_equal(dq_chat_format(&c, conv, NCONV, 1, NULL, NULL, &out, NULL), 0);
+    assert_string_equal(out, want);
+    dq_free(out);
+    const dq_chat_msg m[] = {{"user", " Hi "}, {"system", " S2 "}};
+    snprintf(want, sizeof want,
+             "%s<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+             "<|start_header_id|>system<|end_header_id|>\n\nS2<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+             hdr);
+    assert_int_equal(dq_chat_format(&c, m, 2, 1, NULL, NULL, &out, NULL), 0);
+    assert_string_equal(out, want);
+    dq_free(out);
+  }
+  unsetenv("SOURCE_DATE_EPOCH");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -474,6 +523,7 @@ int main(void)
     cmocka_unit_test(test_engine_chat__generation_prompt_and_errors),
     cmocka_unit_test(test_engine_chat__select_and_tokenize),
     cmocka_unit_test(test_engine_chat__smollm3_header),
+    cmocka_unit_test(test_engine_chat__llama3_dated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
