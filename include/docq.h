@@ -612,6 +612,7 @@ typedef struct docq_ask_options {
    * smollm3 (ChatML answering without a think block), chatml-think (ChatML opening
    * one: QwQ, Qwen3 thinking), llama3, llama3.1 and llama3.2 (a dated
    * system header, 3.2 with today's date), llama2, mistral, zephyr, phi3,
+   * phi4-mini, phi4 (Phi-4's <|im_sep|> ChatML),
    * deepseek, deepseek-r1 (opening a think block), gemma or plain. NULL or "": the file's own (its
    * template recognized, else ChatML when the vocabulary has <|im_start|>,
    * else plain; docq_model_describe names it). An unknown name: DOCQ_EINVAL. */

@@ -24,7 +24,8 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
   if (!tmpl) return c;
   if (has(tmpl, len, "<|im_start|>")) {
     c.kind = DQ_CHAT_CHATML;
-    if (has(tmpl, len, "enable_thinking")) { /* Qwen3's switch (a template may also open a block without it) */
+    if (has(tmpl, len, "<|im_sep|>")) c.flags |= DQ_CHAT_F_SEP; /* Phi-4 */
+    else if (has(tmpl, len, "enable_thinking")) { /* Qwen3's switch (a template may also open a block without it) */
       c.flags |= DQ_CHAT_F_NOTHINK;
       if (has(tmpl, len, "Reasoning Mode")) c.flags |= DQ_CHAT_F_NOTHINK_1; /* SmolLM3 */
     } else if (has(tmpl, len, "<|im_start|>assistant\\n<think>")) {
@@ -48,6 +49,9 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
     if (has(tmpl, len, "bos_token + '[INST]")) c.flags |= DQ_CHAT_F_BOS_HIST;
     if (has(tmpl, len, "content.strip()")) c.flags |= DQ_CHAT_F_STRIP;
     c.kind = c.flags & DQ_CHAT_F_SYS ? DQ_CHAT_LLAMA2 : DQ_CHAT_MISTRAL;
+  } else if (has(tmpl, len, "<|end|>") && has(tmpl, len, "|>' + message['content']")) {
+    c.kind = DQ_CHAT_ZEPHYR; /* Phi-4-mini: '<|' + role + '|>' + text + '<|end|>', no newlines */
+    c.flags |= DQ_CHAT_F_END | DQ_CHAT_F_TIGHT;
   } else if (has(tmpl, len, "<|user|>")) {
     c.kind = DQ_CHAT_ZEPHYR;
     if (has(tmpl, len, "<|end|>")) c.flags |= DQ_CHAT_F_END; /* Phi-3 ends turns with <|end|> */
@@ -67,6 +71,8 @@ static const struct { const char *name; dq_chat c; } k_names[] = {
   {"mistral", {DQ_CHAT_MISTRAL, 0}},
   {"zephyr", {DQ_CHAT_ZEPHYR, 0}},
   {"phi3", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END}},
+  {"phi4-mini", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END | DQ_CHAT_F_TIGHT}},
+  {"phi4", {DQ_CHAT_CHATML, DQ_CHAT_F_SEP}},
   {"deepseek", {DQ_CHAT_DEEPSEEK, 0}},
   {"deepseek-r1", {DQ_CHAT_DEEPSEEK, DQ_CHAT_F_THINK}},
   {"gemma", {DQ_CHAT_GEMMA, 0}},
@@ -75,8 +81,8 @@ static const struct { const char *name; dq_chat c; } k_names[] = {
 
 const char *dq_chat_names(void)
 {
-  return "chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2, mistral, zephyr, phi3, deepseek, "
-         "deepseek-r1, gemma, plain";
+  return "chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2, mistral, zephyr, phi3, phi4-mini, "
+         "phi4, deepseek, deepseek-r1, gemma, plain";
 }
 
 int dq_chat_by_name(dq_chat *out, const char *name)
@@ -96,7 +102,8 @@ const char *dq_chat_name(dq_chat_kind kind)
 
 const char *dq_chat_label(const dq_chat *c)
 {
-  if (c->kind == DQ_CHAT_ZEPHYR && (c->flags & DQ_CHAT_F_END)) return "phi3";
+  if (c->kind == DQ_CHAT_ZEPHYR && (c->flags & DQ_CHAT_F_END)) return c->flags & DQ_CHAT_F_TIGHT ? "phi4-mini" : "phi3";
+  if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_SEP)) return "phi4";
   if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_NOTHINK))
     return c->flags & DQ_CHAT_F_NOTHINK_1 ? "smollm3" : "qwen3";
   if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_THINK)) return "chatml-think";
@@ -247,6 +254,13 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
   int gen = add_generation_prompt != 0;
   switch (c->kind) {
   case DQ_CHAT_CHATML:
+    if (c->flags & DQ_CHAT_F_SEP) { /* Phi-4: system, user and assistant turns only, no newlines */
+      for (size_t i = 0; i < n; i++)
+        if (!strcmp(msgs[i].role, "system") || !strcmp(msgs[i].role, "user") || !strcmp(msgs[i].role, "assistant"))
+          dq_buf_printf(&b, "<|im_start|>%s<|im_sep|>%s<|im_end|>", msgs[i].role, msgs[i].content);
+      if (gen) dq_buf_puts(&b, "<|im_start|>assistant<|im_sep|>");
+      break;
+    }
     if (c->flags & DQ_CHAT_F_NOTHINK_1) {
       fmt_smollm3(&b, msgs, n, gen);
       break;
@@ -312,6 +326,11 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
     break;
   case DQ_CHAT_ZEPHYR: {
     const char *end = c->flags & DQ_CHAT_F_END ? "<|end|>" : eos;
+    if (c->flags & DQ_CHAT_F_TIGHT) { /* Phi-4-mini: EOS closes a conversation without a generation prompt */
+      for (size_t i = 0; i < n; i++) dq_buf_printf(&b, "<|%s|>%s%s", msgs[i].role, msgs[i].content, end);
+      dq_buf_puts(&b, gen ? "<|assistant|>" : eos);
+      break;
+    }
     for (size_t i = 0; i < n; i++) dq_buf_printf(&b, "<|%s|>\n%s%s\n", msgs[i].role, msgs[i].content, end);
     if (gen) dq_buf_puts(&b, "<|assistant|>\n");
     break;

@@ -19,6 +19,8 @@
  *   mistral      "[INST]" without "<<SYS>>"       [INST] SYS\nUSER [/INST]ANSWER</s>[INST] ...
  *   zephyr       "<|user|>" (TinyLlama, Zephyr)   <|ROLE|>\nTEXT</s>\n
  *   phi3         "<|user|>" and "<|end|>"         <|ROLE|>\nTEXT<|end|>\n
+ *   phi4-mini    "<|end|>", "|>' + message['content']"  <|ROLE|>TEXT<|end|> (no newlines)
+ *   phi4         chatml and "<|im_sep|>"          <|im_start|>ROLE<|im_sep|>TEXT<|im_end|> (no newlines)
  *   plain        (fallback)                       SYS\n\nQuestion: USER\nAnswer: ANSWER\n\n
  *
  * The [INST] family has variants that llama.cpp also tells apart by
@@ -72,7 +74,10 @@ enum {
   DQ_CHAT_F_NOTHINK_1 = 128, /* with DQ_CHAT_F_NOTHINK: the empty block ends in one newline (SmolLM3) */
   DQ_CHAT_F_DATE = 256,       /* llama3 whose system turn is always written and opens with "Cutting
                                  Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n" (3.1) */
-  DQ_CHAT_F_TODAY = 512       /* with DQ_CHAT_F_DATE: today's date there, "05 Mar 2026" (3.2, 3.3) */
+  DQ_CHAT_F_TODAY = 512,      /* with DQ_CHAT_F_DATE: today's date there, "05 Mar 2026" (3.2, 3.3) */
+  DQ_CHAT_F_SEP = 1024,       /* chatml as <|im_start|>ROLE<|im_sep|>TEXT<|im_end|>, no newlines (Phi-4) */
+  DQ_CHAT_F_TIGHT = 2048      /* zephyr's shape without newlines, EOS closing a conversation that asks
+                                 for no answer (Phi-4-mini) */
 };
 
 typedef struct dq_chat {
@@ -89,16 +94,18 @@ typedef struct dq_chat_msg {
  * DQ_CHAT_NONE when no known format matches. */
 dq_chat dq_chat_detect(const char *tmpl, size_t len);
 
-/* A template by name: chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2 (Meta's
- * official format: all flags), mistral (no flags), zephyr, phi3, deepseek,
- * deepseek-r1, plain. DOCQ_ENOTFOUND for others. */
+/* A template by name: those of dq_chat_names(); llama2 is Meta's official
+ * format (all flags), mistral the [INST] one without flags. DOCQ_ENOTFOUND
+ * for others. */
 int dq_chat_by_name(dq_chat *out, const char *name);
 /* The names dq_chat_by_name takes, comma-separated, for messages. */
 const char *dq_chat_names(void);
 const char *dq_chat_name(dq_chat_kind kind); /* "none" for unknown */
-/* The name dq_chat_by_name takes for c: as dq_chat_name, but "phi3" for
- * zephyr's shape with <|end|>, "qwen3" / "smollm3" / "chatml-think" for
- * chatml without / with thinking, "deepseek-r1" for deepseek with thinking. */
+/* The name dq_chat_by_name takes for c: as dq_chat_name, but "phi3" /
+ * "phi4-mini" for zephyr's shape with <|end|>, "qwen3" / "smollm3" /
+ * "chatml-think" for chatml without / with thinking, "phi4" for chatml with
+ * <|im_sep|>, "llama3.1" / "llama3.2" for llama3 with its dated header,
+ * "deepseek-r1" for deepseek with thinking. */
 const char *dq_chat_label(const dq_chat *c);
 
 /* Choose the template for a model: override name (may be NULL), else

@@ -280,9 +280,9 @@ static void test_engine_chat__templates_that_think(void **state)
   int n_names = 0;
   for (char *save = NULL, *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n_names++)
     assert_int_equal(dq_chat_by_name(&c, t), 0);
-  assert_int_equal(n_names, 15);
+  assert_int_equal(n_names, 17);
   /* every label names its format for an override */
-  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3", "gemma", "llama3.1", "llama3.2"};
+  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3", "gemma", "llama3.1", "llama3.2", "phi4-mini", "phi4"};
   for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
     assert_int_equal(dq_chat_by_name(&c, labels[i]), 0);
     assert_string_equal(dq_chat_label(&c), labels[i]);
@@ -513,6 +513,46 @@ static void test_engine_chat__llama3_dated(void **state)
   unsetenv("SOURCE_DATE_EPOCH");
 }
 
+/* Phi-4-mini-instruct's and Phi-4's templates (microsoft's
+ * tokenizer_config.json), rendered with jinja2 on the conversation: no
+ * newlines anywhere; Phi-4-mini closes a conversation that asks for no
+ * answer with EOS, Phi-4 writes only system, user and assistant turns. */
+static void test_engine_chat__phi4(void **state)
+{
+  (void)state;
+  const char *mini = "{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message and "
+                     "message['tools'] is not none %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + "
+                     "message['tools'] + '<|/tool|>' + '<|end|>' }}{% else %}{{ '<|' + message['role'] + '|>' + "
+                     "message['content'] + '<|end|>' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ "
+                     "'<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}";
+  const char *phi4 = "{% for message in messages %}{% if (message['role'] == 'system') %}{{'<|im_start|>system<|im_sep|>' + "
+                     "message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'user') %}{{'<|im_start|>user<|im_sep|>' "
+                     "+ message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'assistant') %}{{'<|im_start|>"
+                     "assistant<|im_sep|>' + message['content'] + '<|im_end|>'}}{% endif %}{% endfor %}{% if "
+                     "add_generation_prompt %}{{ '<|im_start|>assistant<|im_sep|>' }}{% endif %}";
+  dq_chat c = dq_chat_detect(mini, strlen(mini));
+  assert_string_equal(dq_chat_label(&c), "phi4-mini");
+  check(mini, DQ_CHAT_ZEPHYR,
+        "<|system|>You are a helpful assistant<|end|><|user|>Hello<|end|><|assistant|>Hi there<|end|><|user|>Who are "
+        "you<|end|><|assistant|>   I am an assistant   <|end|><|user|>Another question<|end|><|assistant|>");
+  char *out;
+  assert_int_equal(dq_chat_format(&c, conv, 3, 0, NULL, "<|endoftext|>", &out, NULL), 0);
+  assert_string_equal(out, "<|system|>You are a helpful assistant<|end|><|user|>Hello<|end|><|assistant|>Hi there<|end|>"
+                           "<|endoftext|>");
+  dq_free(out);
+  c = dq_chat_detect(phi4, strlen(phi4));
+  assert_string_equal(dq_chat_label(&c), "phi4");
+  check(phi4, DQ_CHAT_CHATML,
+        "<|im_start|>system<|im_sep|>You are a helpful assistant<|im_end|><|im_start|>user<|im_sep|>Hello<|im_end|>"
+        "<|im_start|>assistant<|im_sep|>Hi there<|im_end|><|im_start|>user<|im_sep|>Who are you<|im_end|>"
+        "<|im_start|>assistant<|im_sep|>   I am an assistant   <|im_end|><|im_start|>user<|im_sep|>Another "
+        "question<|im_end|><|im_start|>assistant<|im_sep|>");
+  const dq_chat_msg tool[] = {{"user", "Hi"}, {"tool", "T"}};
+  assert_int_equal(dq_chat_format(&c, tool, 2, 0, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, "<|im_start|>user<|im_sep|>Hi<|im_end|>");
+  dq_free(out);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -524,6 +564,7 @@ int main(void)
     cmocka_unit_test(test_engine_chat__select_and_tokenize),
     cmocka_unit_test(test_engine_chat__smollm3_header),
     cmocka_unit_test(test_engine_chat__llama3_dated),
+    cmocka_unit_test(test_engine_chat__phi4),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
