@@ -42,7 +42,18 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
     }
   }
   else if (has(tmpl, len, "<start_of_turn>")) c.kind = DQ_CHAT_GEMMA;
-  else if (has(tmpl, len, "[INST]")) {
+  else if (has(tmpl, len, "[INST]") && has(tmpl, len, "[SYSTEM_PROMPT]")) {
+    /* Mistral's v7 (Small 3, Large 2411); tekken's without spaces around texts */
+    c.kind = DQ_CHAT_MISTRAL;
+    c.flags |= DQ_CHAT_F_V7;
+    if (!has(tmpl, len, "[INST] '") && !has(tmpl, len, "[INST] \"")) c.flags |= DQ_CHAT_F_TEKKEN;
+  } else if (has(tmpl, len, "[INST]") && has(tmpl, len, "[AVAILABLE_TOOLS]") && !has(tmpl, len, " [INST]")) {
+    /* Mistral's v3 (7B v0.3) and v3-tekken (Nemo), told apart as llama.cpp
+     * does (" [INST]" is its v1, left to the [INST] family below) */
+    c.kind = DQ_CHAT_MISTRAL;
+    c.flags |= DQ_CHAT_F_V3;
+    if (has(tmpl, len, "\"[INST]\"") || has(tmpl, len, "'[INST]'")) c.flags |= DQ_CHAT_F_TEKKEN;
+  } else if (has(tmpl, len, "[INST]")) {
     /* The variants, told apart as llama.cpp does. */
     if (has(tmpl, len, "<<SYS>>")) c.flags |= DQ_CHAT_F_SYS;
     if (has(tmpl, len, "' ' + eos_token")) c.flags |= DQ_CHAT_F_SPACE;
@@ -69,6 +80,10 @@ static const struct { const char *name; dq_chat c; } k_names[] = {
   {"llama3.2", {DQ_CHAT_LLAMA3, DQ_CHAT_F_DATE | DQ_CHAT_F_TODAY}},
   {"llama2", {DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP}},
   {"mistral", {DQ_CHAT_MISTRAL, 0}},
+  {"mistral-v3", {DQ_CHAT_MISTRAL, DQ_CHAT_F_V3}},
+  {"mistral-v3-tekken", {DQ_CHAT_MISTRAL, DQ_CHAT_F_V3 | DQ_CHAT_F_TEKKEN}},
+  {"mistral-v7", {DQ_CHAT_MISTRAL, DQ_CHAT_F_V7}},
+  {"mistral-v7-tekken", {DQ_CHAT_MISTRAL, DQ_CHAT_F_V7 | DQ_CHAT_F_TEKKEN}},
   {"zephyr", {DQ_CHAT_ZEPHYR, 0}},
   {"phi3", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END}},
   {"phi4-mini", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END | DQ_CHAT_F_TIGHT}},
@@ -81,8 +96,9 @@ static const struct { const char *name; dq_chat c; } k_names[] = {
 
 const char *dq_chat_names(void)
 {
-  return "chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2, mistral, zephyr, phi3, phi4-mini, "
-         "phi4, deepseek, deepseek-r1, gemma, plain";
+  return "chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2, mistral, mistral-v3, "
+         "mistral-v3-tekken, mistral-v7, mistral-v7-tekken, zephyr, phi3, phi4-mini, phi4, deepseek, deepseek-r1, gemma, "
+         "plain";
 }
 
 int dq_chat_by_name(dq_chat *out, const char *name)
@@ -108,6 +124,10 @@ const char *dq_chat_label(const dq_chat *c)
     return c->flags & DQ_CHAT_F_NOTHINK_1 ? "smollm3" : "qwen3";
   if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_THINK)) return "chatml-think";
   if (c->kind == DQ_CHAT_DEEPSEEK && (c->flags & DQ_CHAT_F_THINK)) return "deepseek-r1";
+  if (c->kind == DQ_CHAT_MISTRAL && (c->flags & (DQ_CHAT_F_V3 | DQ_CHAT_F_V7))) {
+    const int v7 = (c->flags & DQ_CHAT_F_V7) != 0, tekken = (c->flags & DQ_CHAT_F_TEKKEN) != 0;
+    return v7 ? (tekken ? "mistral-v7-tekken" : "mistral-v7") : (tekken ? "mistral-v3-tekken" : "mistral-v3");
+  }
   if (c->kind == DQ_CHAT_LLAMA3 && (c->flags & DQ_CHAT_F_DATE)) return c->flags & DQ_CHAT_F_TODAY ? "llama3.2" : "llama3.1";
   return dq_chat_name(c->kind);
 }
@@ -240,6 +260,38 @@ static void fmt_smollm3(dq_buf *b, const dq_chat_msg *m, size_t n, int gen)
   if (gen) dq_buf_puts(b, "<|im_start|>assistant\n<think>\n\n</think>\n");
 }
 
+/* Mistral's own templates. v3 (7B v0.3; tekken: Nemo, no spaces): the
+ * system text goes before the last user text, and only when that is the
+ * conversation's last message; v3 trims answers. v7 (Small 3, Large 2411):
+ * system texts in [SYSTEM_PROMPT] turns, wherever they stand. Both end
+ * answers with EOS and have no generation prompt beyond the [/INST]. */
+static void fmt_mistral(dq_buf *b, unsigned f, const dq_chat_msg *m, size_t n, const char *eos)
+{
+  const char *sp = f & DQ_CHAT_F_TEKKEN ? "" : " ";
+  if (f & DQ_CHAT_F_V7) {
+    for (size_t i = 0; i < n; i++) {
+      if (!strcmp(m[i].role, "system")) dq_buf_printf(b, "[SYSTEM_PROMPT]%s%s[/SYSTEM_PROMPT]", sp, m[i].content);
+      else if (!strcmp(m[i].role, "user")) dq_buf_printf(b, "[INST]%s%s[/INST]", sp, m[i].content);
+      else if (!strcmp(m[i].role, "assistant")) dq_buf_printf(b, "%s%s%s", sp, m[i].content, eos);
+    }
+    return;
+  }
+  const char *sys = NULL;
+  size_t i = 0;
+  if (n && !strcmp(m[0].role, "system")) sys = m[i++].content;
+  for (; i < n; i++) {
+    if (!strcmp(m[i].role, "user")) {
+      dq_buf_printf(b, "[INST]%s", sp);
+      if (sys && i == n - 1) dq_buf_printf(b, "%s\n\n", sys);
+      dq_buf_printf(b, "%s[/INST]", m[i].content);
+    } else if (!strcmp(m[i].role, "assistant")) {
+      dq_buf_puts(b, sp);
+      put_text(b, m[i].content, !(f & DQ_CHAT_F_TEKKEN));
+      dq_buf_puts(b, eos);
+    }
+  }
+}
+
 int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_generation_prompt,
                    const char *bos, const char *eos, char **out, size_t *len)
 {
@@ -321,8 +373,9 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
     break;
   }
   case DQ_CHAT_LLAMA2:
-  case DQ_CHAT_MISTRAL:
-    fmt_inst(&b, c->flags, msgs, n, bos, eos); /* ends in [/INST]: no separate generation prompt */
+  case DQ_CHAT_MISTRAL: /* both end in [/INST]: no separate generation prompt */
+    if (c->flags & (DQ_CHAT_F_V3 | DQ_CHAT_F_V7)) fmt_mistral(&b, c->flags, msgs, n, eos);
+    else fmt_inst(&b, c->flags, msgs, n, bos, eos);
     break;
   case DQ_CHAT_ZEPHYR: {
     const char *end = c->flags & DQ_CHAT_F_END ? "<|end|>" : eos;

@@ -17,6 +17,10 @@
  *   llama3.2     llama3.1 and "strftime_now"      the same with today's date ("05 Mar 2026")
  *   llama2       "[INST]" and "<<SYS>>"           [INST] <<SYS>>\nSYS\n<</SYS>>\n\nUSER [/INST] ANSWER </s><s>[INST] ...
  *   mistral      "[INST]" without "<<SYS>>"       [INST] SYS\nUSER [/INST]ANSWER</s>[INST] ...
+ *   mistral-v3   "[INST]", "[AVAILABLE_TOOLS]"    [INST] USER[/INST] TRIM(ANSWER)</s>[INST] SYS\n\nLAST USER[/INST]
+ *   mistral-v3-tekken  the same, "[INST]" quoted  [INST]USER[/INST]ANSWER</s>[INST]SYS\n\nLAST USER[/INST]
+ *   mistral-v7   "[INST]", "[SYSTEM_PROMPT]"      [SYSTEM_PROMPT] SYS[/SYSTEM_PROMPT][INST] USER[/INST] ANSWER</s>
+ *   mistral-v7-tekken  the same without "[INST] '"  [SYSTEM_PROMPT]SYS[/SYSTEM_PROMPT][INST]USER[/INST]ANSWER</s>
  *   zephyr       "<|user|>" (TinyLlama, Zephyr)   <|ROLE|>\nTEXT</s>\n
  *   phi3         "<|user|>" and "<|end|>"         <|ROLE|>\nTEXT<|end|>\n
  *   phi4-mini    "<|end|>", "|>' + message['content']"  <|ROLE|>TEXT<|end|> (no newlines)
@@ -76,8 +80,11 @@ enum {
                                  Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n" (3.1) */
   DQ_CHAT_F_TODAY = 512,      /* with DQ_CHAT_F_DATE: today's date there, "05 Mar 2026" (3.2, 3.3) */
   DQ_CHAT_F_SEP = 1024,       /* chatml as <|im_start|>ROLE<|im_sep|>TEXT<|im_end|>, no newlines (Phi-4) */
-  DQ_CHAT_F_TIGHT = 2048      /* zephyr's shape without newlines, EOS closing a conversation that asks
+  DQ_CHAT_F_TIGHT = 2048,     /* zephyr's shape without newlines, EOS closing a conversation that asks
                                  for no answer (Phi-4-mini) */
+  DQ_CHAT_F_V3 = 4096,        /* mistral's v3: the system text before the last user text (7B v0.3) */
+  DQ_CHAT_F_V7 = 8192,        /* mistral's v7: [SYSTEM_PROMPT] turns (Small 3, Large 2411) */
+  DQ_CHAT_F_TEKKEN = 16384    /* with V3 / V7: no spaces after [INST] and before answers (Nemo, Small 3) */
 };
 
 typedef struct dq_chat {
@@ -105,6 +112,7 @@ const char *dq_chat_name(dq_chat_kind kind); /* "none" for unknown */
  * "phi4-mini" for zephyr's shape with <|end|>, "qwen3" / "smollm3" /
  * "chatml-think" for chatml without / with thinking, "phi4" for chatml with
  * <|im_sep|>, "llama3.1" / "llama3.2" for llama3 with its dated header,
+ * "mistral-v3[-tekken]" / "mistral-v7[-tekken]" for Mistral's own formats,
  * "deepseek-r1" for deepseek with thinking. */
 const char *dq_chat_label(const dq_chat *c);
 

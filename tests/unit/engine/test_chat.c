@@ -280,9 +280,10 @@ static void test_engine_chat__templates_that_think(void **state)
   int n_names = 0;
   for (char *save = NULL, *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n_names++)
     assert_int_equal(dq_chat_by_name(&c, t), 0);
-  assert_int_equal(n_names, 17);
+  assert_int_equal(n_names, 21);
   /* every label names its format for an override */
-  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3", "gemma", "llama3.1", "llama3.2", "phi4-mini", "phi4"};
+  const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3", "gemma", "llama3.1", "llama3.2", "phi4-mini", "phi4",
+                          "mistral-v3", "mistral-v3-tekken", "mistral-v7", "mistral-v7-tekken"};
   for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
     assert_int_equal(dq_chat_by_name(&c, labels[i]), 0);
     assert_string_equal(dq_chat_label(&c), labels[i]);
@@ -553,6 +554,52 @@ static void test_engine_chat__phi4(void **state)
   dq_free(out);
 }
 
+/* Mistral's own templates (tokenizer_config.json of Mistral-7B-Instruct-v0.3,
+ * Mistral-Nemo-Instruct-2407 and Mistral-Small-24B-Instruct-2501, their
+ * tool branches left out) rendered with jinja2 on the conversation: v3 puts
+ * the system text before the last user text, v7 in [SYSTEM_PROMPT]. v7
+ * with spaces is llama.cpp's format for it (no official template here). */
+static void test_engine_chat__mistral_own(void **state)
+{
+  (void)state;
+  const char *v03 = "{%- if not tools is defined %}{%- set tools = none %}{%- endif %}{{- \"[AVAILABLE_TOOLS] [\" }}"
+                    "{%- if loop.last and system_message is defined %}"
+                    "{{- \"[INST] \" + system_message + \"\\n\\n\" + message[\"content\"] + \"[/INST]\" }}";
+  const char *nemo = "{{- \"[AVAILABLE_TOOLS] [\" }}{%- if loop.last and system_message is defined %}"
+                     "{{- \"[INST]\" + system_message + \"\\n\\n\" + message[\"content\"] + \"[/INST]\" }}";
+  const char *small3 = "{{- '[SYSTEM_PROMPT]' + system_message + '[/SYSTEM_PROMPT]' }}"
+                       "{{- '[INST]' + message['content'] + '[/INST]' }}";
+  check(v03, DQ_CHAT_MISTRAL,
+        "[INST] Hello[/INST] Hi there</s>[INST] Who are you[/INST] I am an assistant</s>"
+        "[INST] You are a helpful assistant\n\nAnother question[/INST]");
+  check(nemo, DQ_CHAT_MISTRAL,
+        "[INST]Hello[/INST]Hi there</s>[INST]Who are you[/INST]   I am an assistant   </s>"
+        "[INST]You are a helpful assistant\n\nAnother question[/INST]");
+  check(small3, DQ_CHAT_MISTRAL,
+        "[SYSTEM_PROMPT]You are a helpful assistant[/SYSTEM_PROMPT][INST]Hello[/INST]Hi there</s>[INST]Who are "
+        "you[/INST]   I am an assistant   </s>[INST]Another question[/INST]");
+  const char *labels[3] = {"mistral-v3", "mistral-v3-tekken", "mistral-v7-tekken"};
+  const char *tmpls[3] = {v03, nemo, small3};
+  for (int i = 0; i < 3; i++) {
+    dq_chat c = dq_chat_detect(tmpls[i], strlen(tmpls[i]));
+    assert_string_equal(dq_chat_label(&c), labels[i]);
+  }
+  /* a conversation ending in an answer: v3 writes no system text at all */
+  dq_chat c = dq_chat_detect(v03, strlen(v03));
+  char *out;
+  assert_int_equal(dq_chat_format(&c, conv, 3, 1, NULL, "</s>", &out, NULL), 0);
+  assert_string_equal(out, "[INST] Hello[/INST] Hi there</s>");
+  dq_free(out);
+  assert_int_equal(dq_chat_by_name(&c, "mistral-v7"), 0);
+  assert_int_equal(dq_chat_format(&c, conv, 3, 1, NULL, "</s>", &out, NULL), 0);
+  assert_string_equal(out, "[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT][INST] Hello[/INST] Hi there</s>");
+  dq_free(out);
+  /* Mistral's v1 (" [INST]") stays in the [INST] family */
+  const char *v1 = "{{- ' [INST] ' + system_message }}[AVAILABLE_TOOLS]";
+  c = dq_chat_detect(v1, strlen(v1));
+  assert_string_equal(dq_chat_label(&c), "mistral");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -565,6 +612,7 @@ int main(void)
     cmocka_unit_test(test_engine_chat__smollm3_header),
     cmocka_unit_test(test_engine_chat__llama3_dated),
     cmocka_unit_test(test_engine_chat__phi4),
+    cmocka_unit_test(test_engine_chat__mistral_own),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
