@@ -36,6 +36,9 @@ static unsigned cp_flags(uint32_t c)
     return F_ANY | (is_white(c) ? F_SPACE : 0);
   }
   unsigned f = F_ANY | (is_white(c) ? F_SPACE : 0);
+  /* CJK Extension I came with Unicode 15.1, after utf8proc 2.8's 15.0;
+   * llama.cpp's table has its 622 ideographs as letters (Lo) */
+  if (c >= 0x2EBF0 && c <= 0x2EE5D) return f | F_LETTER;
   switch (utf8proc_category((utf8proc_int32_t)c)) {
   case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
   case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:

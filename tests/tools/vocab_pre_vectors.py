@@ -90,6 +90,11 @@ STRINGS = [
     "\ud55c\uad6d\uc5b4 \ud14d\uc2a4\ud2b8\uc785\ub2c8\ub2e4",
     "\uc548\ub155\ud558\uc138\uc694World",
     "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645 \u05e9\u05dc\u05d5\u05dd",
+    # CJK Extension I (Unicode 15.1, letters in llama.cpp's table; utf8proc
+    # 2.8 has Unicode 15.0) and 15.1's new symbols
+    "x\U0002ebf0y \U0002ebf0\U0002ee5dabc 12\U0002ec00",
+    "\U0002ee5d! ?\U0002ebf0 'S\U0002ebf0 \U0002ebefA\U0002ee5eB",
+    " \u2ffc\u2fff\u31ef x\u31efY",
     # contractions: GPT-4o keeps them on the word before, tekken has none,
     # Llama 3 takes them first wherever an apostrophe is
     "DON'T don't",
