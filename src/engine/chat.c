@@ -1,8 +1,9 @@
 /* Chat templates: recognition by substring and hand-written formatters (see
  * chat.h for the formats). The expected strings in tests come from the
- * models' official templates (Meta Llama 2/3, Mistral v0.2, Qwen ChatML,
- * TinyLlama/Zephyr, Gemma 3, SmolLM3) rendered on a fixed conversation, the same check
- * llama.cpp's test-chat-template does. */
+ * models' official templates (Meta Llama 2/3/3.1/3.2, Mistral v0.2/v0.3,
+ * Nemo, Small 3, Qwen ChatML, TinyLlama/Zephyr, Gemma 3, SmolLM3, Phi-4,
+ * Phi-4-mini) rendered on a fixed conversation, the same check llama.cpp's
+ * test-chat-template does. */
 #include "engine/chat.h"
 
 #include <stdlib.h>
