@@ -489,9 +489,9 @@ static void test_engine_forward__smollm3_llamacpp(void **state)
   dq_free(buf);
 }
 
-/* A reference in every mode: the f32 cache, token by token and batched
- * (tol_f32), the same in batches of 3, the f16 tiled cache (the usual 2e-2)
- * and the parity mode (tol_ggml), positions 2 to 60 of 3 prompts. */
+/* A reference (2 prompts, 60 positions) in every mode, token by token and
+ * batched: the f32 cache (tol_f32), the same in batches of 3, the f16 tiled
+ * cache (the usual 2e-2) and the parity mode (tol_ggml). */
 static void check_modes(const char *file, const dq_model *m, const char *name, double tol_f32, double tol_ggml)
 {
   char label[96];
