@@ -639,7 +639,10 @@ static void phi3_params(dq_gw_model_params *p)
   p->weight_std = 0.25f;
 }
 
-/* docq against the reference in all its modes; want_long: which factor set
+/* Write p's model (its bytes checked against n and hash), check it was read
+ * as written (head size 32, p's rotated dims, key/value heads, original
+ * context, attn_factor, tied output; no layer sliding, whatever the window),
+ * then docq against the reference in all its modes; want_long: which factor set
  * 512 tokens of context must take (check_logits runs with n_ctx 512, as the
  * reference: llama.cpp compares its n_ctx_seq 512 with the original context).
  * The f32 paths are held to qwen3's 3e-5 (measured 1.6e-5 and 8.6e-6 here,
@@ -650,15 +653,32 @@ static void phi3_params(dq_gw_model_params *p)
  * models, see the headers): tol_ggml. It is held to that run itself, fa_file,
  * batched as the run was, at the file's printed precision (5e-7 and 9.5e-7
  * measured; 1.2e-2 and 9.2e-3 when the queries are not scaled before they
- * are rounded to f16, as phi3's graph scales them). The argmax is checked everywhere (top-2 gaps >= 0.050 and 0.029). */
-static void phi3_check(const char *file, const char *fa_file, const dq_model *m, int want_long, double tol_ggml,
-                       const char *name)
+ * are rounded to f16, as phi3's graph scales them). The argmax is checked
+ * everywhere (top-2 gaps >= 0.050 and 0.029). */
+static void phi3_run(const dq_gw_model_params *p, size_t n, uint64_t hash, const char *file, const char *fa_file,
+                     int want_long, double tol_ggml, const char *name)
 {
+  uint8_t *buf;
+  dq_model *m = written_model(p, n, hash, &buf);
+  const dq_hparams *hp = &m->hp;
+  assert_int_equal(hp->arch, DQ_ARCH_PHI3);
+  assert_int_equal(hp->head_dim, 32);
+  assert_int_equal(hp->n_rot, p->n_rot ? p->n_rot : 32);
+  assert_int_equal(hp->n_head_kv, p->n_head_kv);
+  assert_int_equal(hp->rope.mode, DQ_ROPE_NEOX);
+  assert_int_equal(hp->rope.n_ctx_orig, p->rope_orig_ctx);
+  assert_true(hp->rope.attn_factor == p->rope_attn_factor);
+  assert_int_equal(m->tied_output, p->tied_embeddings);
+  assert_int_equal(hp->n_swa, p->sliding_window);
+  assert_int_equal(hp->n_layer_swa, 0);
+  for (int l = 0; l < hp->n_layer; l++) assert_false(m->layers[l].swa);
   dq_rope_params rp;
   assert_int_equal(dq_model_rope_params(m, NULL, 512, &rp), 0);
-  assert_ptr_equal(rp.freq_factors, want_long ? m->hp.rope_long : m->hp.rope_short);
+  assert_ptr_equal(rp.freq_factors, want_long ? hp->rope_long : hp->rope_short);
   check_modes(file, m, name, 3e-5, tol_ggml);
   check_fa(fa_file, m, name, 60);
+  dq_model_free(m);
+  dq_free(buf);
 }
 
 static void test_engine_forward__phi3_llamacpp(void **state)
@@ -677,20 +697,8 @@ static void test_engine_forward__phi3_llamacpp(void **state)
   p.weight_std = 0.2f;
   p.embd_std = 0.5f;
   p.seed = 53;
-  uint8_t *buf;
-  dq_model *m = written_model(&p, 1158336, 0xa7dc66f5f898637eull, &buf);
-  assert_int_equal(m->hp.arch, DQ_ARCH_PHI3);
-  assert_int_equal(m->hp.head_dim, 32);
-  assert_int_equal(m->hp.n_rot, 24);
-  assert_int_equal(m->hp.n_head_kv, 2);
-  assert_int_equal(m->hp.rope.mode, DQ_ROPE_NEOX);
-  assert_int_equal(m->hp.rope.n_ctx_orig, 256);
-  assert_true(m->hp.rope.attn_factor == 1.2247449f);
-  assert_true(m->tied_output);
-  assert_int_equal(m->hp.n_layer_swa, 0);
-  phi3_check("phi3-random.f32.llama-cpp.txt", "phi3-random.f16-fa.llama-cpp.txt", m, 1, 4e-2, "phi3");
-  dq_model_free(m);
-  dq_free(buf);
+  phi3_run(&p, 1158336, 0xa7dc66f5f898637eull, "phi3-random.f32.llama-cpp.txt", "phi3-random.f16-fa.llama-cpp.txt", 1,
+           4e-2, "phi3");
 }
 
 /* A Phi-3-mini-128k-like model (tests/data/phi3-short-random.f32.llama-cpp.txt):
@@ -718,21 +726,8 @@ static void test_engine_forward__phi3_short_factors_llamacpp(void **state)
   p.sliding_window = 16;
   p.weight_std = 0.15f;
   p.seed = 59;
-  uint8_t *buf;
-  dq_model *m = written_model(&p, 1453312, 0xe5f508453f154617ull, &buf);
-  assert_int_equal(m->hp.arch, DQ_ARCH_PHI3);
-  assert_int_equal(m->hp.head_dim, 32);
-  assert_int_equal(m->hp.n_rot, 32);
-  assert_int_equal(m->hp.n_head_kv, 4);
-  assert_int_equal(m->hp.rope.n_ctx_orig, 4096);
-  assert_true(m->hp.rope.attn_factor == 1.1902381f);
-  assert_false(m->tied_output);
-  assert_int_equal(m->hp.n_swa, 16);
-  assert_int_equal(m->hp.n_layer_swa, 0);
-  for (int l = 0; l < m->hp.n_layer; l++) assert_false(m->layers[l].swa);
-  phi3_check("phi3-short-random.f32.llama-cpp.txt", "phi3-short-random.f16-fa.llama-cpp.txt", m, 0, 2e-2, "phi3 short factors");
-  dq_model_free(m);
-  dq_free(buf);
+  phi3_run(&p, 1453312, 0xe5f508453f154617ull, "phi3-short-random.f32.llama-cpp.txt",
+           "phi3-short-random.f16-fa.llama-cpp.txt", 0, 2e-2, "phi3 short factors");
 }
 
 /* ---- tiny-qwen2 --------------------------------------------------------------- */
