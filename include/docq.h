@@ -432,7 +432,16 @@ DOCQ_API void docq_ctx_free(docq_ctx *c);
 /* Plain completion of `prompt` (BOS added as the file says). The generated
  * text is streamed to opts->on_token and also returned in *out_text (may be
  * NULL; free with docq_free). Errors include DOCQ_ECANCELED (on_token asked
- * to stop, or docq_ctx_interrupt). */
+ * to stop, or docq_ctx_interrupt).
+ * The context keeps what it read: when `prompt` begins as the previous
+ * prompt on c did, the whole batches of n_batch tokens (docq_ctx_options)
+ * they share are not read again (a conversation that resends its history
+ * reads only what is new, and the last partial batch). The result is the
+ * same, bit for bit, as on a new context (docq_ctx_last_reused says how many
+ * tokens were kept). Not after docq_ctx_eval or docq_perplexity on c
+ * (docq_ctx_eval(c, NULL, 0, 1, NULL) empties the cache), with dynamic NTK,
+ * or once a sliding-window model's context has gone past its window's
+ * cache. */
 DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_options *opts, char **out_text);
 
 /* How the last docq_generate on a context ended. */
@@ -455,9 +464,14 @@ typedef struct docq_gen_info {
  * from the thread that generates, after docq_generate returns. */
 DOCQ_API int docq_ctx_last_generation(const docq_ctx *c, docq_gen_info *out);
 
+/* The prompt tokens the last docq_generate on c took from the cache instead
+ * of reading them (see docq_generate); 0 before the first. */
+DOCQ_API size_t docq_ctx_last_reused(const docq_ctx *c);
+
 /* The seconds the last docq_generate on c spent reading its prompt (prefill)
  * and then writing its tokens (decode: from the prompt read to the end), by
- * the monotonic clock: docq_gen_info's counts over them are the tokens/s.
+ * the monotonic clock: docq_gen_info's counts over them are the tokens/s
+ * (the prompt's, less docq_ctx_last_reused: only those were read).
  * Either pointer may be NULL. Zeros before the first generation, or when it
  * ended before the whole prompt was read. */
 DOCQ_API int docq_ctx_last_timings(const docq_ctx *c, double *prompt_seconds, double *gen_seconds);

@@ -394,6 +394,10 @@ DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *dm, const docq_c
   c->model = dm;
   c->n_ctx = n_ctx;
   c->n_threads = o->n_threads > 0 ? o->n_threads : 0;
+  if (!(c->held = dq_malloc((size_t)n_ctx * sizeof *c->held))) {
+    dq_free(c);
+    return DOCQ_ENOMEM;
+  }
   if ((rc = dq_fwd_new(&c->fwd, dm->m, (int)c->n_ctx, (int)o->n_batch, c->n_threads,
                        kt == DQ_T_F32 && !typed ? DQ_KV_F32 : DQ_KV_F16)) < 0 ||
       (rc = dq_fwd_set_rope(c->fwd, &rp)) < 0 ||
@@ -558,6 +562,7 @@ DOCQ_API void docq_ctx_interrupt(docq_ctx *c)
 DOCQ_API int docq_ctx_eval(docq_ctx *c, const int32_t *ids, size_t n, int reset, float *logits)
 {
   DQ_ASSERT_ARG(c && (ids || !n));
+  c->n_held = 0; /* the cache no longer holds what docq_generate read */
   if (reset) dq_fwd_reset(c->fwd);
   if (!n) return 0;
   if (n > (size_t)c->fwd->n_ctx)
@@ -586,6 +591,7 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
   DQ_ASSERT_ARG(c && out && (ids || !n));
   memset(out, 0, sizeof *out);
   dq_fwd *f = c->fwd;
+  c->n_held = 0; /* every chunk rewrites the cache */
   const int N = f->n_ctx, nv = f->m->hp.n_vocab, first = N / 2;
   if (N < 4 || n < 2 * (size_t)N)
     return dq_err_set(DOCQ_EINVAL, "%zu tokens; at least 2*%d are needed for a context of %d", n, N, N);
@@ -654,6 +660,7 @@ DOCQ_API void docq_ctx_free(docq_ctx *c)
 {
   if (!c) return;
   dq_fwd_free(c->fwd);
+  dq_free(c->held);
   dq_free(c);
 }
 
@@ -717,6 +724,32 @@ static int stream_emit(gen_stream *s, int final)
   return stopped;
 }
 
+/* Prompt reuse (design.md): the tokens at the start of ids that the cache
+ * holds as a fresh context would have read them, in whole batches aligned
+ * at n_batch, leaving at least the last token to read (its logits are
+ * needed). 0 where the cache cannot be kept: a length-dependent RoPE
+ * (dynamic NTK: k_raw), or sliding layers whose keys moved (swa_base). */
+static size_t reusable_prefix(const docq_ctx *c, const int32_t *ids, size_t n)
+{
+  const dq_fwd *f = c->fwd;
+  if (!c->n_held || f->k_raw || f->swa_base > 0) return 0;
+  const size_t lim = n - 1 < c->n_held ? n - 1 : c->n_held, nb = (size_t)f->n_batch;
+  size_t p = 0;
+  while (p < lim && c->held[p] == ids[p]) p++;
+  return p / nb * nb;
+}
+
+/* After the prompt was read (all of it, or up to a cancelled batch): its
+ * whole batches join what the next prompt may keep. The batches started at
+ * c->n_held, a multiple of n_batch, so they stay aligned. */
+static void hold_batches(docq_ctx *c, const int32_t *ids, size_t n_prompt)
+{
+  const size_t nb = (size_t)c->fwd->n_batch, done = (size_t)c->fwd->n_past < n_prompt ? (size_t)c->fwd->n_past : n_prompt;
+  const size_t upto = done / nb * nb;
+  if (upto > c->n_held) memcpy(c->held + c->n_held, ids + c->n_held, (upto - c->n_held) * sizeof *ids);
+  c->n_held = upto;
+}
+
 DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_options *opts, char **out_text)
 {
   if (out_text) *out_text = NULL;
@@ -734,8 +767,8 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   dq_sampler *smp = NULL;
   gen_stream s = {.stop = o->stop, .o = o};
 
-  /* a different thread count needs a new pool: rebuild the state (the cache
-   * is reset for every completion anyway) */
+  /* a different thread count needs a new pool: rebuild the state (an empty
+   * cache; with another split, what it held would not be a fresh read) */
   if (o->n_threads > 0 && o->n_threads != c->n_threads) {
     dq_fwd *f;
     const dq_fwd *g = c->fwd;
@@ -749,17 +782,18 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     dq_fwd_free(c->fwd);
     c->fwd = f;
     c->n_threads = o->n_threads;
+    c->n_held = 0;
   }
   dq_fwd *f = c->fwd;
-  dq_fwd_reset(f);
   c->interrupted = 0;
+  c->last_reused = 0;
   memset(&c->last, 0, sizeof c->last);
   c->last_prompt_s = c->last_gen_s = 0;
   double t_start = 0, t_read = 0;
   docq_stop why = DOCQ_STOP_LENGTH;
   size_t n_gen = 0;
 
-  size_t n_prompt = 0, len = strlen(prompt);
+  size_t n_prompt = 0, keep = 0, len = strlen(prompt);
   if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, o->parse_special != 0, NULL, 0, &n_prompt)) < 0) goto done;
   if (n_prompt == 0) {
     rc = dq_err_set(DOCQ_EINVAL, "empty prompt (and the vocabulary adds no BOS)");
@@ -774,6 +808,13 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     goto done;
   }
   if ((rc = dq_tok_encode(dm->tok, prompt, len, 1, o->parse_special != 0, ids, n_prompt, &n_prompt)) < 0) goto done;
+  keep = reusable_prefix(c, ids, n_prompt);
+  if (keep == 0 || dq_fwd_truncate(f, (int)keep) < 0) {
+    dq_fwd_reset(f);
+    keep = 0;
+  }
+  c->n_held = keep; /* the batches read below extend it */
+  c->last_reused = keep;
 
   dq_sampler_params sp = {o->temperature, o->top_k, o->top_p, o->min_p, o->repeat_penalty, o->repeat_last_n, o->seed};
   if ((rc = dq_sampler_new(&smp, nv, &sp)) < 0) goto done;
@@ -788,7 +829,8 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   c->prompt_canceled = 0;
   c->file_cut = 0;
   t_start = dq_now();
-  if ((rc = dq_fwd_eval_stop(f, ids, (int)n_prompt, NULL, ctx_stop, c)) == 0) t_read = dq_now();
+  if ((rc = dq_fwd_eval_stop(f, ids + keep, (int)(n_prompt - keep), NULL, ctx_stop, c)) == 0) t_read = dq_now();
+  hold_batches(c, ids, n_prompt);
   if (rc == 0 && c->on_prompt && c->on_prompt(n_prompt, n_prompt, c->prompt_payload)) {
     c->prompt_canceled = 1;
     rc = DOCQ_ECANCELED;
@@ -846,6 +888,8 @@ DOCQ_API int docq_ctx_last_generation(const docq_ctx *c, docq_gen_info *out)
   *out = c->last;
   return 0;
 }
+
+DOCQ_API size_t docq_ctx_last_reused(const docq_ctx *c) { return c ? c->last_reused : 0; }
 
 DOCQ_API int docq_ctx_last_timings(const docq_ctx *c, double *prompt_seconds, double *gen_seconds)
 {

@@ -31,6 +31,9 @@ struct docq_ctx {
   size_t prompt_total;             /* the running docq_generate's prompt tokens */
   int prompt_canceled;             /* on_prompt asked to stop */
   int file_cut;                    /* the model file shrank under the prompt (dq_gguf_check) */
+  int32_t *held;                   /* (n_ctx) the cache's first n_held tokens, read in whole batches */
+  size_t n_held;                   /* aligned at n_batch from 0: what docq_generate may keep (design.md) */
+  size_t last_reused;              /* prompt tokens the last docq_generate kept from the cache */
 };
 
 #endif

@@ -187,6 +187,20 @@ void dq_fwd_reset(dq_fwd *f)
   f->swa_base = 0;
 }
 
+int dq_fwd_truncate(dq_fwd *f, int n)
+{
+  if (n < 0 || n > f->n_past)
+    return dq_err_set(DOCQ_EINVAL, "cannot keep %d tokens of a cache holding %d", n, f->n_past);
+  /* a query at position n sees keys back to n - (W - 1); the slots before
+   * swa_base were overwritten by swa_make_room */
+  const int oldest = n - (f->m->hp.n_swa - 1);
+  if (f->kv_swa && n > 0 && (oldest > 0 ? oldest : 0) < f->swa_base)
+    return dq_err_set(DOCQ_EINVAL, "the sliding-window cache no longer holds the keys before position %d", n);
+  if (n == 0) f->swa_base = 0;
+  f->n_past = n;
+  return 0;
+}
+
 /* ---- the two attention paths ------------------------------------------------ */
 
 /* Replace whichever cache the state had by the given one (an empty cache). */

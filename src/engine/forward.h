@@ -103,6 +103,13 @@ int dq_fwd_set_attention(dq_fwd *f, int type_k, int type_v, int mask, int window
 /* Forget the cache (a new sequence). */
 void dq_fwd_reset(dq_fwd *f);
 
+/* Keep the first n tokens of the cache and forget the rest: the next
+ * evaluation goes on at position n. Returns 0, or DOCQ_EINVAL when n is
+ * not in [0, n_past] or the sliding layers' cache no longer holds the keys
+ * a token at position n would see (they moved out: swa_base); the state is
+ * unchanged then. */
+int dq_fwd_truncate(dq_fwd *f, int n);
+
 /* Evaluate n tokens at positions n_past..n_past+n-1 and append them to the
  * cache. f->logits then holds the last token's logits; when all_logits is not
  * NULL it receives (n, n_vocab) logits of every token. Errors: DOCQ_EINVAL

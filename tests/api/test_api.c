@@ -1056,6 +1056,7 @@ static void test_api__prompt_progress(void **state)
     prompt_seen k = {.cancel_at = at};
     o.payload = &k;
     docq_ctx_set_prompt_progress(c, on_prompt_seen, &k);
+    assert_int_equal(docq_ctx_eval(c, NULL, 0, 1, NULL), 0); /* empty: the prompt is read whole again */
     assert_int_equal(docq_generate(c, prompt, &o, NULL), DOCQ_ECANCELED);
     assert_non_null(strstr(docq_error_last()->message, "prompt progress"));
     assert_int_equal(k.calls, at);
@@ -1147,6 +1148,7 @@ static void test_api__timings(void **state)
   /* stopped while reading the prompt: no timings */
   prompt_seen k = {.cancel_at = 2};
   docq_ctx_set_prompt_progress(c, on_prompt_seen, &k);
+  assert_int_equal(docq_ctx_eval(c, NULL, 0, 1, NULL), 0); /* empty: else the prompt's first batches are kept */
   assert_int_equal(docq_generate(c, prompt, &o, NULL), DOCQ_ECANCELED);
   assert_int_equal(docq_ctx_last_timings(c, &ps, &gs), 0);
   assert_true(ps == 0 && gs == 0);
