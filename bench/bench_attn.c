@@ -44,6 +44,7 @@
 #include "engine/attn.h"
 #include "engine/kernels.h"
 #include "engine/kvcache.h"
+#include "qwen_shape.h"
 
 #define NH 14
 #define NKV 2
@@ -64,16 +65,6 @@ static double now_s(void)
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-static double median(double *v, int n)
-{
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static uint64_t g_rng = 88172645463325252ull;
 static float rnd(void)
@@ -232,8 +223,8 @@ int main(int argc, char **argv)
         base_run(pool, kv, q, 1, n - 1, out, scores);
         db[k] = now_s() - t0;
       }
-      const double mt = median(tt, r), md = median(dt, nd);
-      const double mb = base ? median(tb, r) : NAN, mdb = type == DQ_T_F16 ? median(db, nd) : NAN;
+      const double mt = dq_bench_median(tt, r), md = dq_bench_median(dt, nd);
+      const double mb = base ? dq_bench_median(tb, r) : NAN, mdb = type == DQ_T_F16 ? dq_bench_median(db, nd) : NAN;
       printf("%-6s %6d | %10.3f %10.3f %7.2f | %8.3fms %8.3fms | %9.2f %11.1f %9.0fMiB\n", type_name(type), n, mt, mb,
              mb / mt, md * 1e3, mdb * 1e3, dq_kv_bytes(kv) / 1048576.0, (double)nth * n * 4 / 1024.0,
              (double)n * UBATCH * NH * 4 / 1048576.0);

@@ -516,17 +516,6 @@ static void stats(const double *x, int n, double *mu, double *sd)
   *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double med(double *x, int n)
-{
-  qsort(x, (size_t)n, sizeof *x, cmp_d);
-  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 static int run(const char *dir, const char *shape, int q4km, int pp, int tg, int depth, int threads, int reps, int bw)
 {
@@ -613,10 +602,10 @@ static int run(const char *dir, const char *shape, int q4km, int pp, int tg, int
            "(%.0f%%)", m->weight_bytes / 1e6, dec[0], bwb[0], bwa[0], 100 * share[0]);
     for (int k = 1; k < reps; k++)
       printf(", %.1f vs %.1f/%.1f (%.0f%%)", dec[k], bwb[k], bwa[k], 100 * share[k]);
-    printf("; median share %.0f%%\n", 100 * med(share, reps));
+    printf("; median share %.0f%%\n", 100 * dq_bench_median(share, reps));
     printf("reading the mapped weights themselves: %.1f/%.1f GB/s before/after (%.0f%%)", mwb[0], mwa[0], 100 * mshare[0]);
     for (int k = 1; k < reps; k++) printf(", %.1f/%.1f (%.0f%%)", mwb[k], mwa[k], 100 * mshare[k]);
-    printf("; median share %.0f%%\n", 100 * med(mshare, reps));
+    printf("; median share %.0f%%\n", 100 * dq_bench_median(mshare, reps));
     dq_membw_free(mb);
     dq_pool_free(own);
   }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "docq.h"
+#include "qwen_shape.h"
 
 static double now_s(void)
 {
@@ -22,17 +23,6 @@ static double now_s(void)
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int run_index(const char *db_path, const char *dir, docq_index_stats *st)
 {
@@ -95,7 +85,7 @@ int main(int argc, char **argv)
   }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  double t_first = median(first, runs), t_rerun = median(rerun, 5);
+  double t_first = dq_bench_median(first, runs), t_rerun = dq_bench_median(rerun, 5);
   printf("corpus            %s\n", dir);
   printf("text              %.1f MB in %llu documents, %llu chunks\n", bytes / 1e6,
          (unsigned long long)s.documents, (unsigned long long)s.chunks);

@@ -30,6 +30,18 @@ static const shape g_shapes[] = {
 
 static int is(const shape *sh, const char *arch) { return !strcmp(sh->arch, arch); }
 
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+double dq_bench_median(double *v, int n)
+{
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 double dq_bench_now(void)
 {
   struct timespec ts;

@@ -47,6 +47,9 @@ int dq_bench_model_file(const char *dir, const char *shape, int q4km, char *path
 /* splitmix64: the next pseudo-random number of the stream *s. */
 uint64_t dq_bench_rng(uint64_t *s);
 
+/* The median of v[0..n) (n >= 1; sorts v in place). */
+double dq_bench_median(double *v, int n);
+
 /* Wall clock (CLOCK_MONOTONIC) and process CPU time, in seconds. */
 double dq_bench_now(void);
 double dq_bench_cpu(void);
