@@ -440,8 +440,8 @@ DOCQ_API void docq_ctx_free(docq_ctx *c);
  * same, bit for bit, as on a new context (docq_ctx_last_reused says how many
  * tokens were kept). Not after docq_ctx_eval or docq_perplexity on c
  * (docq_ctx_eval(c, NULL, 0, 1, NULL) empties the cache), with dynamic NTK,
- * or once a sliding-window model's context has gone past its window's
- * cache. */
+ * or, for a sliding-window model, once the window's keys before the shared
+ * part have left its cache (about 2 n_batch tokens past it). */
 DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_options *opts, char **out_text);
 
 /* How the last docq_generate on a context ended. */

@@ -727,12 +727,12 @@ static int stream_emit(gen_stream *s, int final)
 /* Prompt reuse (design.md): the tokens at the start of ids that the cache
  * holds as a fresh context would have read them, in whole batches aligned
  * at n_batch, leaving at least the last token to read (its logits are
- * needed). 0 where the cache cannot be kept: a length-dependent RoPE
- * (dynamic NTK: k_raw), or sliding layers whose keys moved (swa_base). */
+ * needed). 0 with a length-dependent RoPE (dynamic NTK: k_raw). Sliding
+ * layers whose keys moved past the prefix make dq_fwd_truncate refuse. */
 static size_t reusable_prefix(const docq_ctx *c, const int32_t *ids, size_t n)
 {
   const dq_fwd *f = c->fwd;
-  if (!c->n_held || f->k_raw || f->swa_base > 0) return 0;
+  if (!c->n_held || f->k_raw) return 0;
   const size_t lim = n - 1 < c->n_held ? n - 1 : c->n_held, nb = (size_t)f->n_batch;
   size_t p = 0;
   while (p < lim && c->held[p] == ids[p]) p++;

@@ -191,12 +191,17 @@ int dq_fwd_truncate(dq_fwd *f, int n)
 {
   if (n < 0 || n > f->n_past)
     return dq_err_set(DOCQ_EINVAL, "cannot keep %d tokens of a cache holding %d", n, f->n_past);
-  /* a query at position n sees keys back to n - (W - 1); the slots before
-   * swa_base were overwritten by swa_make_room */
-  const int oldest = n - (f->m->hp.n_swa - 1);
-  if (f->kv_swa && n > 0 && (oldest > 0 ? oldest : 0) < f->swa_base)
-    return dq_err_set(DOCQ_EINVAL, "the sliding-window cache no longer holds the keys before position %d", n);
-  if (n == 0) f->swa_base = 0;
+  if (f->kv_swa) {
+    /* a query at position n sees keys back to n - (W - 1); the slots before
+     * swa_base were overwritten by swa_make_room */
+    const int lo = n - (f->m->hp.n_swa - 1) > 0 ? n - (f->m->hp.n_swa - 1) : 0;
+    if (n > 0 && lo < f->swa_base)
+      return dq_err_set(DOCQ_EINVAL, "the sliding-window cache no longer holds the keys before position %d", n);
+    /* they may sit at other slots than after a fresh run of n tokens: the
+     * window compares slots only (see swa_make_room), so that changes no
+     * number */
+    if (n == 0) f->swa_base = 0;
+  }
   f->n_past = n;
   return 0;
 }

@@ -250,9 +250,12 @@ static void test_reuse__not_after_other_writes(void **state)
 }
 
 /* A sliding-window model (gemma3: both layers here slide, window 16): its
- * window's cache holds W - 1 + 2 n_batch = 31 slots. A prompt within them
- * is kept; once a longer one has moved keys to the front, the next prompt
- * is read whole. Both equal a new context. */
+ * window's cache holds W - 1 + 2 n_batch = 31 slots and moves the last 15
+ * keys to the front when a batch would not fit. A prompt within the slots
+ * is kept; so is one whose keys moved, as long as the 15 before the kept
+ * prefix are still there (they go back to the slots a new context gives
+ * them); once they have moved out, the prompt is read whole. Every answer
+ * equals a new context's. */
 static void test_reuse__sliding_window(void **state)
 {
   (void)state;
@@ -268,19 +271,33 @@ static void test_reuse__sliding_window(void **state)
   assert_true(r2.reused > 0);
   assert_fresh(m, p2, &r2, 1, DOCQ_ROPE_SCALING_FILE);
 
-  /* 41 tokens read in batches of 8: the batch at 24 moves the last 15 keys
-   * to the front (swa_base 9). The keys position 32 sees are still there,
-   * but a cache whose keys moved is not kept. */
+  /* 41 tokens read in batches of 8, no answer read: the batch at 24 moves
+   * keys (a new context then has positions 9.. from slot 0), the last token
+   * again (25.. from slot 0). Kept: 40, whose window, 25..39, is there (at
+   * other slots than a new context that read 40 tokens has it) */
   const char *p41 = "abc de fgh ij klm no pq rstu vw xyz ab c";
   assert_int_equal(n_tokens(m, p41), 41);
   run m1 = generate_n(c, m, p41, 1, 1), m2 = generate_n(c, m, p41, 1, 1);
-  assert_int_equal(m2.reused, 0);
+  assert_int_equal(m2.reused, 40);
   assert_fresh_n(m, p41, &m2, 1, DOCQ_ROPE_SCALING_FILE, 1);
   assert_string_equal(m2.text, m1.text);
   run_free(&m1);
   run_free(&m2);
 
-  run r3 = generate(c, m, TURN1, 1); /* runs past the 31 slots */
+  /* 57 tokens, 16 answered: moves at 24, 40 and 56 (base 41); the answer's
+   * keys 57..71 then overwrite slots 16..30, where a new context that read
+   * 56 tokens holds 41..55 (base 25). Kept: 56, its window 41..55 read from
+   * slots 0..14. */
+  const char *p57 = "abc de fgh ij klm no pq rstu vw xyz ab cd ef gh ijk lm n";
+  assert_int_equal(n_tokens(m, p57), 57);
+  run k1 = generate_n(c, m, p57, 1, 16), k2 = generate_n(c, m, p57, 1, 16);
+  assert_int_equal(k2.reused, 56);
+  assert_fresh_n(m, p57, &k2, 1, DOCQ_ROPE_SCALING_FILE, 16);
+  assert_string_equal(k2.text, k1.text);
+  run_free(&k1);
+  run_free(&k2);
+
+  run r3 = generate(c, m, TURN1, 1); /* 79 tokens and 12 answered: keys up to 75 moved out */
   assert_fresh(m, TURN1, &r3, 1, DOCQ_ROPE_SCALING_FILE);
   run r4 = generate(c, m, TURN1, 1);
   assert_int_equal(r4.reused, 0);
