@@ -249,6 +249,18 @@ static void test_reuse__not_after_other_writes(void **state)
   docq_model_free(m);
 }
 
+/* The same prompt twice on c (n_predict tokens answered, 1 thread): the
+ * second keeps `reused` tokens, answers as the first and as a new context. */
+static void prompt_twice(docq_ctx *c, const docq_model *m, const char *prompt, int n_predict, size_t reused)
+{
+  run a = generate_n(c, m, prompt, 1, n_predict), b = generate_n(c, m, prompt, 1, n_predict);
+  assert_int_equal(b.reused, reused);
+  assert_fresh_n(m, prompt, &b, 1, DOCQ_ROPE_SCALING_FILE, n_predict);
+  assert_string_equal(b.text, a.text);
+  run_free(&a);
+  run_free(&b);
+}
+
 /* A sliding-window model (gemma3: both layers here slide, window 16): its
  * window's cache holds W - 1 + 2 n_batch = 31 slots and moves the last 15
  * keys to the front when a batch would not fit. A prompt within the slots
@@ -277,12 +289,7 @@ static void test_reuse__sliding_window(void **state)
    * other slots than a new context that read 40 tokens has it) */
   const char *p41 = "abc de fgh ij klm no pq rstu vw xyz ab c";
   assert_int_equal(n_tokens(m, p41), 41);
-  run m1 = generate_n(c, m, p41, 1, 1), m2 = generate_n(c, m, p41, 1, 1);
-  assert_int_equal(m2.reused, 40);
-  assert_fresh_n(m, p41, &m2, 1, DOCQ_ROPE_SCALING_FILE, 1);
-  assert_string_equal(m2.text, m1.text);
-  run_free(&m1);
-  run_free(&m2);
+  prompt_twice(c, m, p41, 1, 40);
 
   /* 57 tokens, 16 answered: moves at 24, 40 and 56 (base 41); the answer's
    * keys 57..71 then overwrite slots 16..30, where a new context that read
@@ -290,12 +297,7 @@ static void test_reuse__sliding_window(void **state)
    * slots 0..14. */
   const char *p57 = "abc de fgh ij klm no pq rstu vw xyz ab cd ef gh ijk lm n";
   assert_int_equal(n_tokens(m, p57), 57);
-  run k1 = generate_n(c, m, p57, 1, 16), k2 = generate_n(c, m, p57, 1, 16);
-  assert_int_equal(k2.reused, 56);
-  assert_fresh_n(m, p57, &k2, 1, DOCQ_ROPE_SCALING_FILE, 16);
-  assert_string_equal(k2.text, k1.text);
-  run_free(&k1);
-  run_free(&k2);
+  prompt_twice(c, m, p57, 16, 56);
 
   run r3 = generate(c, m, TURN1, 1); /* 79 tokens and 12 answered: keys up to 75 moved out */
   assert_fresh(m, TURN1, &r3, 1, DOCQ_ROPE_SCALING_FILE);
