@@ -26,7 +26,7 @@
  *   bench_reuse --turns 4 --user 100 -n 32 -r 3 --shape gemma3-1b (Q8_0;
  *     sliding window 512 in 5 of 6 layers): 39.32 s vs 28.32 s (1.39x);
  *     conversation 48.14 s vs 36.99 s (1.30x); 3396 tokens read vs 2372
- *     (1024 kept: one turn's window had left the sliding cache)
+ *     (1024 kept)
  * The answers were equal in every round. What is still read each turn is
  * the new message and answer plus the part of the history past its last
  * whole batch (up to 511 tokens): the saving grows with the history.
