@@ -5,8 +5,10 @@
  * random-weight models from the test writer: an f32 llama (whose numbers
  * change when a prompt is cut into other batches, so a reuse that did not
  * respect the batches would show) and a gemma3 with a small sliding window
- * (its window's cache moves keys to the front once it fills). Not reused:
- * after docq_ctx_eval, after a thread-count change, with dynamic NTK. */
+ * (its window's cache moves keys to the front once it fills: kept while the
+ * keys the shared part's window needs are still there). Not reused: after
+ * docq_ctx_eval, after a thread-count change, with dynamic NTK, once those
+ * sliding-window keys have left. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
