@@ -67,8 +67,8 @@ static int conversation(docq_ctx *c, int fresh, int turns, int user_words, int n
 {
   size_t cap = (size_t)turns * ((size_t)user_words * 9 + (size_t)n_predict * 64 + 64) + 1;
   char *hist = calloc(cap, 1), *answers = calloc(cap, 1);
-  if (!hist || !answers) return -1;
   memset(r, 0, sizeof *r);
+  if (!hist || !answers) goto fail;
   docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
   o.temperature = 0;
   o.n_predict = n_predict;
@@ -76,11 +76,10 @@ static int conversation(docq_ctx *c, int fresh, int turns, int user_words, int n
   const double t0 = dq_bench_now();
   for (int t = 0; t < turns; t++) {
     user_message(hist, cap, t, user_words);
-    if (fresh && docq_ctx_eval(c, NULL, 0, 1, NULL) < 0) return -1;
     char *text = NULL;
-    if (docq_generate(c, hist, &o, &text) < 0) {
+    if ((fresh && docq_ctx_eval(c, NULL, 0, 1, NULL) < 0) || docq_generate(c, hist, &o, &text) < 0) {
       fprintf(stderr, "bench_reuse: %s\n", docq_error_last()->message);
-      return -1;
+      goto fail;
     }
     docq_gen_info gi;
     double ps = 0;
@@ -101,6 +100,10 @@ static int conversation(docq_ctx *c, int fresh, int turns, int user_words, int n
   r->answers = answers;
   free(hist);
   return 0;
+fail:
+  free(hist);
+  free(answers);
+  return -1;
 }
 
 int main(int argc, char **argv)
