@@ -495,6 +495,67 @@ typedef int (*docq_prompt_progress_cb)(size_t done, size_t total, void *payload)
  * reporting). */
 DOCQ_API void docq_ctx_set_prompt_progress(docq_ctx *c, docq_prompt_progress_cb cb, void *payload);
 
+/* ---- chat: a conversation in the model's own format ------------------------------------ */
+
+/* One message of a conversation. role: "system", "user" or "assistant"
+ * (formats that name roles write others as given; the rest skip them);
+ * content: UTF-8 text. */
+typedef struct docq_chat_message {
+  const char *role;
+  const char *content;
+} docq_chat_message;
+
+/* The conversation msgs[0..n) written in a chat template, then, with
+ * add_generation_prompt, the opening of the assistant's turn.
+ * template_name: a name docq_ask_options.chat_template takes; NULL or "":
+ * m's own (docq_model_chat_template). The text starts after BOS and holds
+ * the template's markers as text: generate from it with gen.parse_special =
+ * 1, or tokenize it with add_special = 1. A system message is written where
+ * the format puts it (Gemma: at the start of the first user turn; Mistral
+ * v3: before the last one). Formats whose template always writes a system
+ * turn (Llama 3.1+, SmolLM3) do so here too, dated today (UTC from
+ * SOURCE_DATE_EPOCH when set, else local time); no other default system
+ * message is added. *out: free with docq_free. Errors: DOCQ_EINVAL (a
+ * message without role or content, an unknown template name, listing the
+ * known ones), DOCQ_EUNSUPPORTED (m has no tokenizer), DOCQ_ENOMEM. */
+DOCQ_API int docq_chat_format(const docq_model *m, const char *template_name, const docq_chat_message *msgs,
+                              size_t n, int add_generation_prompt, char **out);
+
+#define DOCQ_CHAT_OPTIONS_VERSION 1
+typedef struct docq_chat_options {
+  unsigned int version;
+  const char *chat_template; /* as docq_chat_format's template_name; NULL: the model's own */
+  /* A reasoning model's thinking (the "<think>...</think>" that DeepSeek-R1
+   * distills, QwQ and Qwen3 in thinking mode write before the answer), kept
+   * out of gen->on_token and the answer and streamed here instead, as
+   * docq_ask_options.on_reasoning. May be NULL. */
+  int (*on_reasoning)(const char *utf8, size_t len, void *payload);
+  void *reasoning_payload;
+} docq_chat_options;
+
+#define DOCQ_CHAT_OPTIONS_INIT { DOCQ_CHAT_OPTIONS_VERSION, NULL, NULL, NULL }
+DOCQ_API int docq_chat_options_init(docq_chat_options *opts, unsigned int version);
+
+/* The assistant's next message in the conversation msgs[0..n) (usually
+ * ending with a user message), generated on c: the conversation is written
+ * in the template (docq_chat_format with the generation prompt) and
+ * completed as docq_generate does, with gen's settings (gen->parse_special
+ * is taken as 1; gen may be NULL: the defaults). The answer streams to
+ * gen->on_token and comes back in *out_text (may be NULL; free with
+ * docq_free); a leading think block goes to chat->on_reasoning and
+ * *out_reasoning instead (may be NULL; set to NULL when there was none).
+ * To go on, append the answer as an "assistant" message (without the
+ * reasoning, as the templates want) and the next user message, and call
+ * again on the same c: what c read of the earlier turns is kept (see
+ * docq_generate), so a long conversation reads only what is new.
+ * c must hold the whole conversation and the answer: a full context ends
+ * the answer (docq_ctx_last_generation: DOCQ_STOP_CONTEXT), and a
+ * conversation that no longer fits is refused (DOCQ_EINVAL); drop its
+ * oldest turns, or use a larger context. Errors: those of docq_chat_format
+ * and docq_generate. */
+DOCQ_API int docq_chat(docq_ctx *c, const docq_chat_message *msgs, size_t n, const docq_gen_options *gen,
+                       const docq_chat_options *chat, char **out_text, char **out_reasoning);
+
 /* ---- long context: RoPE scaling, per-context options, logits --------------------------- */
 
 /* RoPE context-extension methods (see docs: rope.md). FILE keeps what the

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "api/ask_model.h"
+#include "api/chat.h"
 #include "api/model_internal.h"
-#include "engine/think.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -72,27 +72,7 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
 
 int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out)
 {
-  DQ_ASSERT_ARG(m && out);
-  if (!name || !*name) {
-    *out = m->chat;
-    return 0;
-  }
-  if (dq_chat_by_name(out, name) < 0)
-    return dq_err_set(DOCQ_EINVAL, "ask: chat template '%s' unknown (%s)", name, dq_chat_names());
-  return 0;
-}
-
-/* The think filter's answer side: the caller's on_token. */
-static int to_caller(const char *s, size_t n, void *p)
-{
-  const docq_gen_options *g = p;
-  return g->on_token ? g->on_token(s, n, g->payload) : 0;
-}
-
-/* docq_generate's on_token: everything goes through the think filter. */
-static int to_filter(const char *s, size_t n, void *p)
-{
-  return dq_think_feed(p, s, n);
+  return dq_chat_for_model(m, name, out) < 0 ? dq_err_wrap("ask") : 0;
 }
 
 int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask_model_out *out)
@@ -100,15 +80,9 @@ int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask
   DQ_ASSERT_ARG(m && req && req->chat && req->prompt && req->gen && out);
   memset(out, 0, sizeof *out);
   dq_chat_msg msgs[2] = {{"system", k_system}, {"user", req->prompt}};
-  char *formatted = NULL, *raw = NULL;
+  char *formatted = NULL;
   size_t flen = 0;
   docq_ctx *c = NULL;
-  dq_think think;
-  dq_think_init(&think, (req->chat->flags & DQ_CHAT_F_THINK) != 0);
-  think.on_answer = to_caller;
-  think.answer_payload = (void *)req->gen;
-  think.on_reasoning = req->on_reasoning;
-  think.reasoning_payload = req->reasoning_payload;
   int rc = dq_chat_format_tok(req->chat, m->tok, msgs, 2, 1, &formatted, &flen);
   if (rc) goto done;
   /* Per request: the exact length of this prompt plus the answer decides the
@@ -126,24 +100,17 @@ int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask
   if ((rc = docq_ctx_new_ext(&c, m, &co)) == 0) {
     c->also_interrupted = req->interrupt;
     docq_ctx_set_prompt_progress(c, req->on_prompt, req->prompt_payload);
-    docq_gen_options g = *req->gen;
-    g.parse_special = 1; /* the template's markers are special tokens */
-    g.on_token = to_filter;
-    g.payload = &think;
-    rc = docq_generate(c, formatted, &g, &raw);
+    dq_chat_reply r;
+    rc = dq_chat_generate(c, req->chat, formatted, req->gen, req->on_reasoning, req->reasoning_payload, &r);
     docq_ctx_last_generation(c, &out->info);
     docq_ctx_last_timings(c, &out->prompt_s, &out->gen_s);
-    if (rc == 0 && (rc = dq_think_finish(&think)) > 0)
-      rc = dq_err_set(DOCQ_ECANCELED, "generation stopped by the on_token callback");
-    if (think.hold.oom || think.answer.oom || think.reasoning.oom) rc = DOCQ_ENOMEM; /* the filter's, seen as a stop */
-    if (rc < 0) goto done;
-    out->unfinished_reasoning = dq_think_inside(&think);
-    if (!(out->text = dq_buf_detach(&think.answer)) && !(out->text = dq_strdup(""))) rc = DOCQ_ENOMEM;
-    if (think.reasoning.len && !(out->reasoning = dq_buf_detach(&think.reasoning))) rc = DOCQ_ENOMEM;
+    if (rc == 0) {
+      out->text = r.text;
+      out->reasoning = r.reasoning;
+      out->unfinished_reasoning = r.unfinished;
+    }
   }
 done:
-  dq_think_free(&think);
-  dq_free(raw);
   docq_ctx_free(c);
   dq_free(formatted);
   return rc;
