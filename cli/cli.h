@@ -87,6 +87,18 @@ char *cli_read_file(const char *path, size_t *len);
  * interrupted (none: it did not run). */
 const char *cli_stop_name(docq_stop s);
 
+/* docq generate --chat (cli/cmd_chat.c): a conversation on context c of
+ * model m with gen's settings, the user's messages one per line of standard
+ * input, or the single message `first`. Returns an exit code. */
+typedef struct cli_chat_args {
+  const char *system;        /* the system message, or NULL */
+  const char *template_name; /* --chat-template, or NULL: the model's */
+  const char *first;         /* the one message given on the command line, or NULL */
+  int show_thinking;         /* a reasoning model's thinking on stderr */
+  unsigned n_ctx;            /* c's size, to drop old turns before it is full */
+} cli_chat_args;
+int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, const cli_chat_args *a);
+
 /* Commands: argv[0] is the command name. Return an exit code. */
 int cmd_index(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -193,8 +193,12 @@ static void generate_usage(FILE *f)
 {
   fputs("usage: docq generate --model FILE \"PROMPT\" [options]\n"
         "       docq generate --model FILE -f PROMPT_FILE [options]\n"
+        "       docq generate --model FILE --chat [\"MESSAGE\"] [options]\n"
         "Plain completion of PROMPT (BOS added as the model file says), streamed to stdout.\n"
         "On a terminal, reading a prompt over 512 tokens shows its progress on stderr first.\n"
+        "With --chat, a conversation in the model's chat template instead: each line of\n"
+        "standard input is a user message, answered in turn (or MESSAGE alone). Each turn\n"
+        "reads only what is new; the oldest turns are dropped when the context is full.\n"
         "  -m, --model FILE        GGUF model (architecture llama, qwen2, qwen3, phi3, smollm3,\n"
         "                          gemma2 or gemma3)\n"
         "  -f, --file FILE         read the prompt from FILE ('-': standard input; one final\n"
@@ -212,7 +216,16 @@ static void generate_usage(FILE *f)
         "  -v, --verbose           print the effective context settings to stderr\n"
         "      --json              no streaming: one object at the end (prompt, text, prompt_tokens,\n"
         "                          generated_tokens, stop: eos|stop|length|context|interrupted,\n"
-        "                          seconds, prompt_seconds: reading the prompt, interrupted)\n"
+        "                          seconds, prompt_seconds: reading the prompt, interrupted);\n"
+        "                          with --chat one object per turn (user, text, reasoning when\n"
+        "                          there is some, prompt_tokens, reused_tokens, generated_tokens,\n"
+        "                          stop, prompt_seconds, seconds, dropped_messages)\n"
+        "      --chat              converse in the model's chat template (see above)\n"
+        "      --system TEXT       with --chat: the system message\n"
+        "      --chat-template NAME  with --chat: the template when the file's is missing or not\n"
+        "                          recognized (the names docq ask --help lists)\n"
+        "      --show-thinking     with --chat: a reasoning model's thinking on stderr (it is\n"
+        "                          never part of the answer)\n"
         "  -h, --help              this help\n"
         "Context (default: the model's trained length, at most 4096; RoPE as the file says):\n"
         CTX_OPTIONS_HELP
@@ -270,7 +283,8 @@ int cmd_generate(int argc, char **argv)
 {
   const char *model = NULL, *prompt = NULL, *prompt_path = NULL, *v;
   const char *stops[MAX_STOP + 1] = {0};
-  int n_stop = 0, verbose = 0, r;
+  int n_stop = 0, verbose = 0, r, chat = 0;
+  cli_chat_args ca = {0};
   docq_ctx_options co;
   docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
   docq_gen_options o;
@@ -318,6 +332,15 @@ int cmd_generate(int argc, char **argv)
       verbose = 1;
     } else if (!strcmp(a, "--json")) {
       g_cli.json = 1;
+    } else if (!strcmp(a, "--chat")) {
+      chat = 1;
+    } else if (!strcmp(a, "--show-thinking")) {
+      ca.show_thinking = 1;
+    } else if (is_opt(a, NULL, "--system")) {
+      if (!(ca.system = optval(argc, argv, &i, NULL, "--system"))) return bad_usage("generate", "missing value", a);
+    } else if (is_opt(a, NULL, "--chat-template")) {
+      if (!(ca.template_name = optval(argc, argv, &i, NULL, "--chat-template")))
+        return bad_usage("generate", "missing value", a);
     } else if (is_opt(a, NULL, "--stop")) {
       if (!(v = optval(argc, argv, &i, NULL, "--stop"))) return bad_usage("generate", "missing value", a);
       if (n_stop == MAX_STOP) return bad_usage("generate", "too many --stop strings", NULL);
@@ -335,7 +358,9 @@ int cmd_generate(int argc, char **argv)
   }
   if (!model) return bad_usage("generate", "--model FILE is required", NULL);
   if (prompt && prompt_path) return bad_usage("generate", "give the prompt as text or as -f FILE, not both", NULL);
-  if (!prompt && !prompt_path) return bad_usage("generate", "a prompt is required (text, or -f FILE)", NULL);
+  if (!prompt && !prompt_path && !chat) return bad_usage("generate", "a prompt is required (text, or -f FILE)", NULL);
+  if (!chat && (ca.system || ca.template_name || ca.show_thinking))
+    return bad_usage("generate", "--system, --chat-template and --show-thinking go with --chat", NULL);
   if (o.n_predict < 0 || o.temperature < 0) return bad_usage("generate", "-n and --temp must not be negative", NULL);
   o.stop = n_stop ? stops : NULL;
   text_buf kept = {0};
@@ -371,6 +396,15 @@ int cmd_generate(int argc, char **argv)
     char *d = docq_ctx_describe(c);
     if (d) fprintf(stderr, "docq generate: %s\n", d);
     docq_free(d);
+  }
+  if (chat) {
+    ca.first = prompt;
+    ca.n_ctx = co.n_ctx;
+    int code = cli_chat(c, m, &o, &ca);
+    docq_ctx_free(c);
+    docq_model_free(m);
+    free(prompt_text);
+    return code;
   }
   cli_on_sigint_ctx(c);
   /* the prompt is echoed once it is read, below the progress line */

@@ -2,7 +2,8 @@
 # Install as a user would (cmake --install into a temporary prefix), then
 # build samples/embed_minimal.c against it twice: with pkg-config (shared
 # library) and with find_package(docq) (static library), and run both; and
-# samples/embed_model.c (a model's answer, streamed) with pkg-config.
+# samples/embed_model.c (a model's answer, streamed) and samples/chat_model.c
+# (a conversation) with pkg-config.
 set -u
 BUILD=${DOCQ_BUILD_DIR:?}
 SRC=${DOCQ_SOURCE_DIR:?}
@@ -43,6 +44,18 @@ if [ -f "$M" ]; then
     'printf "%s" "$out" | grep -q "crash-safety.md" && printf "%s" "$out" | grep -q " 128 generated; stopped at n_predict"'
 else
   echo "skip: embed_model's run needs DOCQ_SHARED_DIR with models/stories260K.gguf"
+fi
+
+# samples/chat_model.c: a conversation through docq_chat, two turns
+PKG_CONFIG_PATH="$LIB/pkgconfig" cc -Wall -Wextra -o "$T/chat_model" "$SRC/samples/chat_model.c" \
+  $(PKG_CONFIG_PATH="$LIB/pkgconfig" pkg-config --cflags --libs docq) -Wl,-rpath,"$LIB"
+check "chat_model builds with pkg-config" '[ -x "$T/chat_model" ]'
+if [ -f "$M" ]; then
+  out=$(printf 'Once upon a time\nThe dog ran\n' | "$T/chat_model" "$M" "Tell a story.")
+  check "chat_model answers two turns, the second over the whole conversation" \
+    '[ "$(printf "%s\n" "$out" | grep -c "^assistant> ")" = 2 ] && printf "%s" "$out" | grep -q "^chat template: plain" && [ "$(printf "%s\n" "$out" | grep -o "^([0-9]*" | tr -d "(" | sort -n | head -1)" -lt "$(printf "%s\n" "$out" | grep -o "^([0-9]*" | tr -d "(" | sort -n | tail -1)" ]'
+else
+  echo "skip: chat_model's run needs DOCQ_SHARED_DIR with models/stories260K.gguf"
 fi
 
 # find_package, static

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# CLI tests for docq generate --chat: a conversation, one message per line of
+# standard input, on the shared stories260K model (no chat template: the
+# plain format). What a turn must be is checked against docq_chat_format's
+# text run through plain `docq generate`, and reuse / dropping through the
+# --json fields.
+set -u
+BIN=${DOCQ_BIN:-docq}
+S=${DOCQ_SHARED_DIR:-}
+if [ -z "$S" ] || [ ! -f "$S/models/stories260K.gguf" ]; then
+  echo "DOCQ_SHARED_DIR not set or without models/: skipping" >&2
+  exit 77
+fi
+M="$S/models/stories260K.gguf"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "FAIL - $1: expected [$3] got [$2]"; fail=1; fi; }
+contains() { case "$2" in *"$3"*) echo "ok - $1";; *) echo "FAIL - $1: [$3] not in output"; fail=1;; esac; }
+# field F of JSON line N (1-based) of file $3
+field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[3]).read().splitlines()[int(sys.argv[2])-1])[sys.argv[1]])' "$1" "$2" "$3"; }
+
+# One message: the answer is the plain format's completion. The plain format
+# (engine/chat.h) is "SYS\n\nQuestion: USER\nAnswer:"; without a system
+# message "Question: USER\nAnswer:".
+one=$("$BIN" generate --model "$M" --chat "Where did the cat go?" -n 24 --temp 0 -t 1)
+plain=$("$BIN" generate --model "$M" "$(printf 'Question: Where did the cat go?\nAnswer:')" -n 24 --temp 0 -t 1)
+check "one message: the completion of the plain chat format" "$one" "${plain#"$(printf 'Question: Where did the cat go?\nAnswer:')"}"
+
+# A conversation from standard input, --json: one object per turn; a blank
+# line is no message; each turn carries the whole conversation.
+printf 'Once upon a time\n\nThen the dog came\n' |
+  "$BIN" generate --model "$M" --chat --system "Tell a story." -n 16 --temp 0 -t 1 --json > "$T/two.jsonl"
+check "exit 0 at the end of input" "$?" "0"
+check "two messages, two turns" "$(wc -l < "$T/two.jsonl" | tr -d ' ')" "2"
+check "the first turn's user text" "$(field user 1 "$T/two.jsonl")" "Once upon a time"
+check "the second turn's user text" "$(field user 2 "$T/two.jsonl")" "Then the dog came"
+a1=$(field text 1 "$T/two.jsonl")
+check "the first answer starts with a space (the history must trim it)" "${a1:0:1}" " "
+# the second prompt is the first exchange (answer trimmed) plus the new message
+a1t=$(printf '%s' "$a1" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+p2=$(printf 'Tell a story.\n\nQuestion: Once upon a time\nAnswer: %s\n\nQuestion: Then the dog came\nAnswer:' "$a1t")
+want=$("$BIN" generate --model "$M" "$p2" -n 16 --temp 0 -t 1 --json |
+  python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["text"]); print(o["prompt_tokens"])')
+got=$(printf '%s\n%s' "$(field text 2 "$T/two.jsonl")" "$(field prompt_tokens 2 "$T/two.jsonl")")
+check "the second turn answers the whole conversation, as that prompt would" "$got" "$want"
+
+# Reuse: with batches of 16 the second turn keeps the whole batches the first
+# read (the answer is the same as read whole: the line above ran -b 512).
+printf 'The cat sat on the mat and looked at the big red ball\nThen the dog came\n' |
+  "$BIN" generate --model "$M" --chat -n 16 --temp 0 -t 1 --json -b 16 > "$T/reuse.jsonl"
+r1=$(field reused_tokens 1 "$T/reuse.jsonl"); r2=$(field reused_tokens 2 "$T/reuse.jsonl")
+check "the first turn keeps nothing" "$r1" "0"
+check "the second turn keeps whole batches of the first" "$(( r2 > 0 && r2 % 16 == 0 ))" "1"
+printf 'The cat sat on the mat and looked at the big red ball\nThen the dog came\n' |
+  "$BIN" generate --model "$M" --chat -n 16 --temp 0 -t 1 --json > "$T/whole.jsonl"
+check "reused or read whole, the same answer" "$(field text 2 "$T/reuse.jsonl")" "$(field text 2 "$T/whole.jsonl")"
+
+# A conversation longer than the context: the oldest turns are dropped and it goes on.
+long="Once upon a time there was a little girl who liked to play in the park with her friends every day"
+printf '%s\n%s\n%s\n' "$long" "$long" "$long" |
+  "$BIN" generate --model "$M" --chat --system "Tell a story." -n 16 --temp 0 -t 1 -c 96 --json > "$T/drop.jsonl" 2> "$T/drop.err"
+check "exit 0 when old turns are dropped" "$?" "0"
+check "three turns" "$(wc -l < "$T/drop.jsonl" | tr -d ' ')" "3"
+check "the first turn drops nothing" "$(field dropped_messages 1 "$T/drop.jsonl")" "0"
+check "the third turn drops a user message and its answer" "$(field dropped_messages 3 "$T/drop.jsonl")" "2"
+check "and still fits the context with its answer" "$(( $(field prompt_tokens 3 "$T/drop.jsonl") + 16 <= 96 ))" "1"
+printf '%s\n%s\n%s\n' "$long" "$long" "$long" |
+  "$BIN" generate --model "$M" --chat -n 16 --temp 0 -t 1 -c 96 > /dev/null 2> "$T/drop.err"
+contains "the drop is said on stderr" "$(cat "$T/drop.err")" "dropped its oldest 2 messages"
+
+# A message that does not fit even alone: exit 1, saying what to do.
+"$BIN" generate --model "$M" --chat "$long $long $long" -n 16 -c 32 > /dev/null 2> "$T/err"
+check "a message longer than the context exits 1" "$?" "1"
+contains "and says to give a longer context" "$(cat "$T/err")" "-c N"
+
+# Usage errors.
+"$BIN" generate --model "$M" --chat --chat-template nope "hi" > /dev/null 2> "$T/err"
+check "an unknown --chat-template is a usage error" "$?" "2"
+contains "naming the known ones" "$(cat "$T/err")" "chatml"
+"$BIN" generate --model "$M" --system "x" "hi" > /dev/null 2>&1
+check "--system without --chat is a usage error" "$?" "2"
+"$BIN" generate --help | grep -q -- "--chat"
+check "generate --help documents --chat" "$?" "0"
+
+# A named template: the ChatML markers are plain text in this vocabulary,
+# but the prompt is the template's.
+printf 'hello\n' | "$BIN" generate --model "$M" --chat --chat-template chatml -n 4 --temp 0 --json > "$T/cm.jsonl"
+want=$("$BIN" tokenize --model "$M" --special $'<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n' | wc -w)
+check "--chat-template chatml: the prompt is ChatML's" "$(field prompt_tokens 1 "$T/cm.jsonl")" "$(echo $want)"
+
+exit $fail
