@@ -514,8 +514,11 @@ typedef struct docq_chat_message {
  * the format puts it (Gemma: at the start of the first user turn; Mistral
  * v3: before the last one). Formats whose template always writes a system
  * turn (Llama 3.1+, SmolLM3) do so here too, dated today (UTC from
- * SOURCE_DATE_EPOCH when set, else local time); no other default system
- * message is added. *out: free with docq_free. Errors: DOCQ_EINVAL (a
+ * SOURCE_DATE_EPOCH when set, else local time); so does a file's ChatML
+ * template that writes a fixed system message when the conversation opens
+ * without one (Qwen2 and Qwen2.5's "You are Qwen, created by Alibaba
+ * Cloud. ...", SmolLM2's; docq_model_describe quotes it); other formats'
+ * defaults are not added. *out: free with docq_free. Errors: DOCQ_EINVAL (a
  * message without role or content, an unknown template name, listing the
  * known ones), DOCQ_EUNSUPPORTED (m has no tokenizer), DOCQ_ENOMEM. */
 DOCQ_API int docq_chat_format(const docq_model *m, const char *template_name, const docq_chat_message *msgs,

@@ -270,9 +270,18 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
   } else {
     dq_buf_puts(&b, "tokenizer:     none\n");
   }
-  dq_buf_printf(&b, "chat template: %s%s%s\n", dq_chat_label(&dm->chat),
+  dq_buf_printf(&b, "chat template: %s%s%s", dq_chat_label(&dm->chat),
                 dq_gguf_find(m->gguf, "tokenizer.chat_template") >= 0 ? "" : " (the file has no template)",
                 dm->chat.flags & DQ_CHAT_F_THINK ? " (the model reasons before it answers)" : "");
+  if (dm->chat.default_system[0]) { /* on one line: the text's line breaks shown as \n */
+    dq_buf_puts(&b, " (its system message when none is given: \"");
+    for (const char *p = dm->chat.default_system; *p; p++) {
+      if (*p == '\n') dq_buf_puts(&b, "\\n");
+      else dq_buf_put(&b, p, 1);
+    }
+    dq_buf_puts(&b, "\")");
+  }
+  dq_buf_puts(&b, "\n");
   if (b.oom) {
     dq_buf_free(&b);
     return NULL;

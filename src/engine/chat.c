@@ -19,9 +19,53 @@ static int has(const char *s, size_t n, const char *needle)
   return memmem(s, n, needle, strlen(needle)) != NULL;
 }
 
+/* The text of a fixed ChatML system turn in template t (a Jinja string
+ * literal '<|im_start|>system\n...<|im_end|>', written when a conversation
+ * opens without a system message), unescaped into out; "" when there is
+ * none. A body with a quote, '+' or a Jinja delimiter ("{{", "{%", ...) is
+ * built from the messages, not fixed, and is passed over. (Qwen2.5 writes it
+ * also for an empty conversation, Qwen2 and SmolLM2 only before a first
+ * message: docq does as Qwen2.5.) */
+static void chatml_default_system(const char *t, size_t len, char *out, size_t cap)
+{
+  static const char head[] = "<|im_start|>system\\n", tail[] = "<|im_end|>";
+  const size_t hn = sizeof head - 1, tn = sizeof tail - 1;
+  out[0] = 0;
+  for (size_t i = 0; i + hn <= len; i++) {
+    if (memcmp(t + i, head, hn) != 0) continue;
+    /* the body is looked for within 2 * cap bytes (escapes at most halve
+     * it), which also keeps a hostile template's scan linear */
+    size_t a = i + hn, e = a;
+    while (e + tn <= len && e - a < 2 * cap && memcmp(t + e, tail, tn) != 0) e++;
+    if (e + tn > len || e - a >= 2 * cap) continue;
+    if (a == e || (i > 0 && t[i - 1] != '\'' && t[i - 1] != '"')) continue;
+    size_t o = 0;
+    int fixed = 1;
+    for (size_t k = a; k < e && fixed; k++) {
+      char ch = t[k];
+      char nx = k + 1 < e ? t[k + 1] : 0;
+      if (ch == '\'' || ch == '"' || ch == '+' || (ch == '{' && (nx == '{' || nx == '%')) ||
+          ((ch == '%' || ch == '}') && nx == '}'))
+        fixed = 0; /* the literal ends, or a Jinja block opens or closes: not a fixed text */
+      else if (ch == '\\') { /* the escapes a template's literal uses */
+        k++;
+        ch = nx == 'n' ? '\n' : nx == 't' ? '\t' : nx == '\\' ? '\\' : 0;
+        if (!ch) fixed = 0;
+      }
+      if (fixed && o + 1 < cap) out[o++] = ch;
+      else if (fixed) fixed = 0; /* too long to be a default worth guessing at */
+    }
+    if (fixed) {
+      out[o] = 0;
+      return;
+    }
+  }
+  out[0] = 0;
+}
+
 dq_chat dq_chat_detect(const char *tmpl, size_t len)
 {
-  dq_chat c = {DQ_CHAT_NONE, 0};
+  dq_chat c = {DQ_CHAT_NONE, 0, ""};
   if (!tmpl) return c;
   if (has(tmpl, len, "<|im_start|>")) {
     c.kind = DQ_CHAT_CHATML;
@@ -32,6 +76,8 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
     } else if (has(tmpl, len, "<|im_start|>assistant\\n<think>")) {
       c.flags |= DQ_CHAT_F_THINK; /* QwQ, Qwen3 thinking */
     }
+    if (!(c.flags & (DQ_CHAT_F_SEP | DQ_CHAT_F_NOTHINK_1)))
+      chatml_default_system(tmpl, len, c.default_system, sizeof c.default_system);
   } else if (has(tmpl, len, "<\uff5cUser\uff5c>") && has(tmpl, len, "<\uff5cAssistant\uff5c>")) {
     c.kind = DQ_CHAT_DEEPSEEK; /* full-width bars, as DeepSeek writes them */
     if (has(tmpl, len, "<\uff5cAssistant\uff5c><think>")) c.flags |= DQ_CHAT_F_THINK;
@@ -71,28 +117,28 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
   return c;
 }
 
-static const struct { const char *name; dq_chat c; } k_names[] = {
-  {"chatml", {DQ_CHAT_CHATML, 0}},
-  {"qwen3", {DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK}},
-  {"smollm3", {DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK | DQ_CHAT_F_NOTHINK_1}},
-  {"chatml-think", {DQ_CHAT_CHATML, DQ_CHAT_F_THINK}},
-  {"llama3", {DQ_CHAT_LLAMA3, 0}},
-  {"llama3.1", {DQ_CHAT_LLAMA3, DQ_CHAT_F_DATE}},
-  {"llama3.2", {DQ_CHAT_LLAMA3, DQ_CHAT_F_DATE | DQ_CHAT_F_TODAY}},
-  {"llama2", {DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP}},
-  {"mistral", {DQ_CHAT_MISTRAL, 0}},
-  {"mistral-v3", {DQ_CHAT_MISTRAL, DQ_CHAT_F_V3}},
-  {"mistral-v3-tekken", {DQ_CHAT_MISTRAL, DQ_CHAT_F_V3 | DQ_CHAT_F_TEKKEN}},
-  {"mistral-v7", {DQ_CHAT_MISTRAL, DQ_CHAT_F_V7}},
-  {"mistral-v7-tekken", {DQ_CHAT_MISTRAL, DQ_CHAT_F_V7 | DQ_CHAT_F_TEKKEN}},
-  {"zephyr", {DQ_CHAT_ZEPHYR, 0}},
-  {"phi3", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END}},
-  {"phi4-mini", {DQ_CHAT_ZEPHYR, DQ_CHAT_F_END | DQ_CHAT_F_TIGHT}},
-  {"phi4", {DQ_CHAT_CHATML, DQ_CHAT_F_SEP}},
-  {"deepseek", {DQ_CHAT_DEEPSEEK, 0}},
-  {"deepseek-r1", {DQ_CHAT_DEEPSEEK, DQ_CHAT_F_THINK}},
-  {"gemma", {DQ_CHAT_GEMMA, 0}},
-  {"plain", {DQ_CHAT_PLAIN, 0}},
+static const struct { const char *name; dq_chat_kind kind; unsigned flags; } k_names[] = {
+  {"chatml", DQ_CHAT_CHATML, 0},
+  {"qwen3", DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK},
+  {"smollm3", DQ_CHAT_CHATML, DQ_CHAT_F_NOTHINK | DQ_CHAT_F_NOTHINK_1},
+  {"chatml-think", DQ_CHAT_CHATML, DQ_CHAT_F_THINK},
+  {"llama3", DQ_CHAT_LLAMA3, 0},
+  {"llama3.1", DQ_CHAT_LLAMA3, DQ_CHAT_F_DATE},
+  {"llama3.2", DQ_CHAT_LLAMA3, DQ_CHAT_F_DATE | DQ_CHAT_F_TODAY},
+  {"llama2", DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP},
+  {"mistral", DQ_CHAT_MISTRAL, 0},
+  {"mistral-v3", DQ_CHAT_MISTRAL, DQ_CHAT_F_V3},
+  {"mistral-v3-tekken", DQ_CHAT_MISTRAL, DQ_CHAT_F_V3 | DQ_CHAT_F_TEKKEN},
+  {"mistral-v7", DQ_CHAT_MISTRAL, DQ_CHAT_F_V7},
+  {"mistral-v7-tekken", DQ_CHAT_MISTRAL, DQ_CHAT_F_V7 | DQ_CHAT_F_TEKKEN},
+  {"zephyr", DQ_CHAT_ZEPHYR, 0},
+  {"phi3", DQ_CHAT_ZEPHYR, DQ_CHAT_F_END},
+  {"phi4-mini", DQ_CHAT_ZEPHYR, DQ_CHAT_F_END | DQ_CHAT_F_TIGHT},
+  {"phi4", DQ_CHAT_CHATML, DQ_CHAT_F_SEP},
+  {"deepseek", DQ_CHAT_DEEPSEEK, 0},
+  {"deepseek-r1", DQ_CHAT_DEEPSEEK, DQ_CHAT_F_THINK},
+  {"gemma", DQ_CHAT_GEMMA, 0},
+  {"plain", DQ_CHAT_PLAIN, 0},
 };
 
 const char *dq_chat_names(void)
@@ -106,7 +152,10 @@ int dq_chat_by_name(dq_chat *out, const char *name)
 {
   DQ_ASSERT_ARG(out && name);
   for (size_t i = 0; i < sizeof k_names / sizeof k_names[0]; i++)
-    if (strcmp(k_names[i].name, name) == 0) { *out = k_names[i].c; return 0; }
+    if (strcmp(k_names[i].name, name) == 0) {
+      *out = (dq_chat){.kind = k_names[i].kind, .flags = k_names[i].flags};
+      return 0;
+    }
   return dq_err_set(DOCQ_ENOTFOUND, "chat template '%s' unknown (%s)", name, dq_chat_names());
 }
 
@@ -137,7 +186,7 @@ int dq_chat_select(dq_chat *out, const dq_gguf *g, const dq_tok *tok, const char
 {
   DQ_ASSERT_ARG(out);
   if (override_name && *override_name) return dq_chat_by_name(out, override_name);
-  *out = (dq_chat){DQ_CHAT_NONE, 0};
+  *out = (dq_chat){DQ_CHAT_NONE, 0, ""};
   if (g && dq_gguf_find(g, "tokenizer.chat_template") >= 0) {
     const char *s;
     size_t n;
@@ -318,6 +367,8 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
       fmt_smollm3(&b, msgs, n, gen);
       break;
     }
+    if (c->default_system[0] && (n == 0 || strcmp(msgs[0].role, "system") != 0))
+      dq_buf_printf(&b, "<|im_start|>system\n%s<|im_end|>\n", c->default_system); /* the template's own */
     for (size_t i = 0; i < n; i++) dq_buf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n", msgs[i].role, msgs[i].content);
     if (gen) dq_buf_puts(&b, "<|im_start|>assistant\n");
     /* what Qwen3's template writes for enable_thinking = false */

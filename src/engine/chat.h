@@ -35,12 +35,15 @@
  * The output starts after
  * BOS: tokenize it with add_special = 1 (adds BOS) and parse_special = 1 (so
  * "<|im_start|>" etc. become their tokens). EOS/BOS text inside the prompt
- * ("</s>", "<s>") comes from the vocabulary. Templates that insert a default
- * system message when none is given (Qwen2's "You are a helpful
- * assistant.") do not get it here: callers pass their own system message.
- * SmolLM3's and Llama 3.1+'s are the exceptions: their system turn is part
- * of every prompt (with today's date in it: SOURCE_DATE_EPOCH, when set,
- * fixes it).
+ * ("</s>", "<s>") comes from the vocabulary. A ChatML template that writes
+ * a fixed system turn when the conversation opens without one (Qwen2's
+ * "You are a helpful assistant.", Qwen2.5's "You are Qwen, created by
+ * Alibaba Cloud. ...", SmolLM2's) gets it here too: dq_chat_detect takes the
+ * text from the template's string literal '<|im_start|>system\n...<|im_end|>'
+ * (one without expressions, quotes or '+', its \n escapes undone; at most
+ * DQ_CHAT_DEFAULT_SYSTEM_MAX - 1 bytes). Other families' defaults are not
+ * added, except SmolLM3's and Llama 3.1+'s system turns, part of every
+ * prompt (with today's date in it: SOURCE_DATE_EPOCH, when set, fixes it).
  *
  * Selection (dq_chat_select): a name given by the user wins; else the
  * template text; else ChatML when the vocabulary has an <|im_start|> token;
@@ -87,9 +90,14 @@ enum {
   DQ_CHAT_F_TEKKEN = 16384    /* with V3 / V7: no spaces after [INST] and before answers (Nemo, Small 3) */
 };
 
+#define DQ_CHAT_DEFAULT_SYSTEM_MAX 256
+
 typedef struct dq_chat {
   dq_chat_kind kind;
   unsigned flags; /* DQ_CHAT_F_* for llama2 / mistral, zephyr, chatml */
+  /* chatml: the system text the file's template writes when a conversation
+   * opens without one (Qwen2 and 2.5, SmolLM2), or "" */
+  char default_system[DQ_CHAT_DEFAULT_SYSTEM_MAX];
 } dq_chat;
 
 typedef struct dq_chat_msg {

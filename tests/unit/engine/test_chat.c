@@ -185,7 +185,7 @@ static void test_engine_chat__by_name(void **state)
   assert_int_equal(dq_chat_by_name(&named, dq_chat_label(&c)), 0);
   assert_int_equal(named.kind, c.kind);
   assert_int_equal(named.flags, c.flags);
-  c = (dq_chat){DQ_CHAT_ZEPHYR, 0};
+  c = (dq_chat){.kind = DQ_CHAT_ZEPHYR};
   assert_string_equal(dq_chat_label(&c), "zephyr");
 }
 
@@ -293,7 +293,7 @@ static void test_engine_chat__templates_that_think(void **state)
 static void test_engine_chat__generation_prompt_and_errors(void **state)
 {
   (void)state;
-  dq_chat c = {DQ_CHAT_CHATML, 0};
+  dq_chat c = {.kind = DQ_CHAT_CHATML};
   dq_chat_msg m[1] = {{"user", "Hi"}};
   char *out;
   assert_int_equal(dq_chat_format(&c, m, 1, 0, NULL, NULL, &out, NULL), 0);
@@ -367,7 +367,7 @@ static void test_engine_chat__select_and_tokenize(void **state)
   assert_int_equal(dq_chat_select(&c, NULL, NULL, NULL), 0);
   assert_int_equal(c.kind, DQ_CHAT_PLAIN);
 
-  c = (dq_chat){DQ_CHAT_CHATML, 0};
+  c = (dq_chat){.kind = DQ_CHAT_CHATML};
   dq_chat_msg m[2] = {{"system", "be brief"}, {"user", "hi"}};
   char *prompt;
   size_t plen;
@@ -600,6 +600,90 @@ static void test_engine_chat__mistral_own(void **state)
   assert_string_equal(dq_chat_label(&c), "mistral");
 }
 
+/* A ChatML template that writes a fixed system turn when the conversation
+ * opens without one (as Qwen2, Qwen2.5 and SmolLM2 do, each with its own
+ * text): the text is taken from the template's literal, and written where
+ * the template writes it. The templates here are made up in that shape; the
+ * expected texts are jinja2 3.1's rendering of them (add_generation_prompt
+ * true). */
+static void check_default(const char *tmpl, const dq_chat_msg *m, size_t n, const char *want)
+{
+  dq_chat c = dq_chat_detect(tmpl, strlen(tmpl));
+  assert_int_equal(c.kind, DQ_CHAT_CHATML);
+  char *out;
+  assert_int_equal(dq_chat_format(&c, m, n, 1, NULL, NULL, &out, NULL), 0);
+  assert_string_equal(out, want);
+  dq_free(out);
+}
+
+static void test_engine_chat__chatml_default_system(void **state)
+{
+  (void)state;
+  const char *fixed =
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\n"
+    "You are a careful reader.\\tAnswer from the notes {as given} and keep \\\\ as written.<|im_end|>\\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+  const char *sys = "<|im_start|>system\nYou are a careful reader.\tAnswer from the notes {as given} and keep \\ as "
+                    "written.<|im_end|>\n";
+  dq_chat_msg one[1] = {{"user", "Hi"}};
+  char want[512];
+  snprintf(want, sizeof want, "%s<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", sys);
+  check_default(fixed, one, 1, want);
+  dq_chat_msg three[3] = {{"user", "Hi"}, {"assistant", "Yo"}, {"user", "Bye"}};
+  snprintf(want, sizeof want, "%s<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nYo<|im_end|>\n"
+           "<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n", sys);
+  check_default(fixed, three, 3, want);
+  /* the caller's system message replaces it */
+  dq_chat_msg own[2] = {{"system", "Be brief."}, {"user", "Hi"}};
+  check_default(fixed, own, 2,
+                "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  /* in double quotes */
+  const char *dq = "{{- \"<|im_start|>system\\nDouble-quoted default.<|im_end|>\\n\" }}{% for message in messages %}"
+                   "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+                   "{% endfor %}";
+  check_default(dq, one, 1, "<|im_start|>system\nDouble-quoted default.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                "<|im_start|>assistant\n");
+
+  /* A system turn built from the messages is no default. */
+  const char *built = "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] "
+                      "+ '<|im_end|>\\n' }}{%- endif %}{% for message in messages %}{{'<|im_start|>' + message['role']"
+                      " + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
+  assert_string_equal(dq_chat_detect(built, strlen(built)).default_system, "");
+  check_default(built, one, 1, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  /* Nor one with a Jinja expression inside, nor one too long to keep. */
+  const char *expr = "{{ '<|im_start|>system\\nToday is {{ date }}.<|im_end|>\\n' }}";
+  assert_string_equal(dq_chat_detect(expr, strlen(expr)).default_system, "");
+  char big[1024];
+  snprintf(big, sizeof big, "{{ '<|im_start|>system\\n%0*d<|im_end|>\\n' }}", DQ_CHAT_DEFAULT_SYSTEM_MAX, 7);
+  assert_string_equal(dq_chat_detect(big, strlen(big)).default_system, "");
+  snprintf(big, sizeof big, "{{ '<|im_start|>system\\n%0*d<|im_end|>\\n' }}", DQ_CHAT_DEFAULT_SYSTEM_MAX - 1, 7);
+  assert_int_equal(strlen(dq_chat_detect(big, strlen(big)).default_system), DQ_CHAT_DEFAULT_SYSTEM_MAX - 1);
+  /* A template named by the user has none, nor do Phi-4's and SmolLM3's formats. */
+  dq_chat c;
+  assert_int_equal(dq_chat_by_name(&c, "chatml"), 0);
+  assert_string_equal(c.default_system, "");
+  const char *phi4 = "{{ '<|im_start|>system<|im_sep|>' }}{{ '<|im_start|>system\\nX<|im_end|>' }}";
+  assert_string_equal(dq_chat_detect(phi4, strlen(phi4)).default_system, "");
+}
+
+/* Many openings of a system literal and no end: the scan stays short (each
+ * looks at most 2 * DQ_CHAT_DEFAULT_SYSTEM_MAX bytes on), and finds none. */
+static void test_engine_chat__default_system_hostile(void **state)
+{
+  (void)state;
+  const char unit[] = "'<|im_start|>system\\n";
+  const size_t reps = 200000, un = sizeof unit - 1;
+  char *t = dq_malloc(reps * un + 1);
+  assert_non_null(t);
+  for (size_t i = 0; i < reps; i++) memcpy(t + i * un, unit, un);
+  t[reps * un] = 0;
+  dq_chat c = dq_chat_detect(t, reps * un);
+  assert_int_equal(c.kind, DQ_CHAT_CHATML);
+  assert_string_equal(c.default_system, "");
+  dq_free(t);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -613,6 +697,8 @@ int main(void)
     cmocka_unit_test(test_engine_chat__llama3_dated),
     cmocka_unit_test(test_engine_chat__phi4),
     cmocka_unit_test(test_engine_chat__mistral_own),
+    cmocka_unit_test(test_engine_chat__chatml_default_system),
+    cmocka_unit_test(test_engine_chat__default_system_hostile),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
