@@ -276,6 +276,10 @@ int main(int argc, char **argv)
                                "\\n\\n{{ m['content'] | trim }}<|eot_id|>{% endfor %}";
   static const char llama2[] = "{% for m in messages %}{% if m['role'] == 'system' %}<<SYS>>\\n{{ m['content'] }}\\n<</SYS>>"
                                "{% endif %}{{ bos_token + '[INST] ' + m['content'].strip() + ' [/INST]' + ' ' + eos_token }}{% endfor %}";
+  /* ChatML writing a fixed system turn when none is given (as Qwen2.5's does) */
+  static const char chatml_sys[] = "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nA fixed "
+                                   "default.\\tTabbed {and braced}.<|im_end|>\\n' }}{% endif %}{% for m in messages %}"
+                                   "{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n'}}{% endfor %}";
   static const char zephyr[] = "{% for m in messages %}<|user|>\\n{{ m['content'] }}<|end|>{{ eos_token }}{% endfor %}";
   static const struct { const char *file, *model, *pre; int bad; const char *tmpl; } v[] = {
     {"spm.gguf", "llama", NULL, 0, NULL}, {"bpe_gpt2.gguf", "gpt2", "gpt-2", 0, NULL},
@@ -287,6 +291,7 @@ int main(int argc, char **argv)
     {"bad_merge.gguf", "gpt2", NULL, 6, NULL}, {"bad_flag_type.gguf", "bert", NULL, 7, NULL},
     {"chat_chatml.gguf", "gpt2", "qwen2", 0, chatml}, {"chat_llama3.gguf", "gpt2", "llama-bpe", 0, llama3},
     {"chat_llama2.gguf", "llama", NULL, 0, llama2}, {"chat_zephyr_phi3.gguf", "llama", NULL, 0, zephyr},
+    {"chat_chatml_default_system.gguf", "gpt2", "qwen2", 0, chatml_sys},
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     uint8_t *buf;
