@@ -41,8 +41,8 @@ static int format(const docq_model *m, const dq_chat *chat, const docq_chat_mess
 DOCQ_API int docq_chat_format(const docq_model *m, const char *template_name, const docq_chat_message *msgs,
                               size_t n, int add_generation_prompt, char **out)
 {
+  if (out) *out = NULL;
   DQ_ASSERT_ARG(m && (msgs || n == 0) && out);
-  *out = NULL;
   dq_chat chat;
   int rc = dq_chat_for_model(m, template_name, &chat);
   return rc < 0 ? rc : format(m, &chat, msgs, n, add_generation_prompt, out);
