@@ -78,6 +78,13 @@ void cli_prompt_clear(cli_prompt_ui *ui);
 void cli_on_sigint(docq_db *db);
 /* The same for a model context: the first Ctrl-C calls docq_ctx_interrupt(c). */
 void cli_on_sigint_ctx(docq_ctx *c);
+/* A file docq maps (a model, read in place) that is cut short while in use
+ * makes the next read of a page past its new end raise SIGBUS. The library
+ * checks the file's size between steps and fails cleanly; a cut inside one
+ * step still faults. This turns that into a message naming `path` (the model
+ * in use; NULL: none known) and exit code 1, instead of a crash. main sets
+ * it for every command; commands that load a model name it. */
+void cli_on_sigbus(const char *path);
 /* 1 once Ctrl-C was pressed. */
 int cli_interrupted(void);
 /* The whole of a file ("-": standard input), NUL-terminated, length in

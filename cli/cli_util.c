@@ -243,6 +243,40 @@ static void on_sigint(int sig)
 
 int cli_interrupted(void) { return g_sig_count > 0; }
 
+static char g_bus_path[1024]; /* the model in use, for the SIGBUS message */
+
+static void put_err(const char *s)
+{
+  ssize_t w = write(STDERR_FILENO, s, strlen(s)); /* strlen and write: async-signal-safe */
+  (void)w;
+}
+
+static void on_sigbus(int sig)
+{
+  (void)sig;
+  put_err("\ndocq: ");
+  if (g_bus_path[0]) {
+    put_err(g_bus_path);
+    put_err(": ");
+  }
+  put_err("a file read in place was cut short while in use (SIGBUS): was the model file replaced or "
+          "truncated? Run the command again once the file is whole; an index keeps what was committed\n");
+  _exit(EXIT_FAIL);
+}
+
+void cli_on_sigbus(const char *path)
+{
+  size_t n = path ? strlen(path) : 0;
+  if (n >= sizeof g_bus_path) n = 0; /* too long to name: the message stays general */
+  memcpy(g_bus_path, path ? path : "", n);
+  g_bus_path[n] = 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigbus;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, NULL);
+}
+
 void cli_on_sigint_ctx(docq_ctx *c)
 {
   g_sig_ctx = c;

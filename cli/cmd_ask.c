@@ -289,6 +289,7 @@ int cmd_ask(int argc, char **argv)
       *config_model)
     model_path = config_model;
   if (model_path) {
+    cli_on_sigbus(model_path);
     int mrc = docq_model_load(&model, model_path);
     if (mrc && model_path == config_model) {
       code = cli_fail(mrc, "cannot load the index's answer model");

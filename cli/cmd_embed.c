@@ -90,6 +90,7 @@ int cmd_embed(int argc, char **argv)
     if (n == 0) { fprintf(stderr, "docq embed: no text given\n"); usage(stderr); code = EXIT_USAGE; goto done; }
   }
   if (!g_cli.quiet) docq_set_log(on_log, DOCQ_LOG_WARN, NULL);
+  cli_on_sigbus(model);
   if ((rc = docq_embedder_load(&e, model)) < 0) { code = cli_fail(rc, "embed"); goto done; }
   if ((pq || pp) && (rc = docq_embedder_set_prefixes(e, pq, pp)) < 0) { code = cli_fail(rc, "embed"); goto done; }
   unsigned d = docq_embedder_dim(e);

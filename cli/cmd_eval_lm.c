@@ -161,6 +161,7 @@ static int eval_ppl(int argc, char **argv)
     goto done;
   }
   if (len && src[len - 1] == '\n') src[--len] = 0;
+  cli_on_sigbus(model);
   if ((rc = docq_model_load(&m, model)) < 0) goto fail;
   docq_model_get_meta(m, &meta);
   long n_tok = tokenize_plain(m, &meta, src, len, &toks);
@@ -303,6 +304,7 @@ static int eval_passkey(int argc, char **argv)
   int32_t *toks = NULL;
   char *desc = NULL;
   docq_model_meta meta;
+  cli_on_sigbus(model);
   if ((rc = docq_model_load(&m, model)) < 0) goto fail;
   docq_model_get_meta(m, &meta);
   if (!co.n_ctx) co.n_ctx = (unsigned)meta.n_ctx_train;

@@ -375,6 +375,7 @@ int cmd_generate(int argc, char **argv)
   }
   docq_model *m = NULL;
   docq_ctx *c = NULL;
+  cli_on_sigbus(model);
   int rc = docq_model_load(&m, model);
   if (rc < 0) {
     free(prompt_text);
@@ -757,6 +758,7 @@ int cmd_bench(int argc, char **argv)
   docq_model *m = NULL;
   docq_ctx *c = NULL;
   int32_t *dstart = NULL; /* -d: the prompt generation starts after */
+  cli_on_sigbus(model);
   int rc = docq_model_load(&m, model);
   if (rc < 0) return cli_fail(rc, "load");
   if (threads <= 0) {

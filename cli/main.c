@@ -61,6 +61,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+  cli_on_sigbus(NULL);
   int i = 1;
   for (; i < argc; i++) {
     const char *a = argv[i];

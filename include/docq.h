@@ -357,7 +357,11 @@ typedef struct docq_ctx docq_ctx;
  * disk during the first generation. The environment variable
  * DOCQ_MODEL_RECACHE=0 keeps the cache as it is. The result is immutable
  * and may be shared between threads. Errors: DOCQ_ENOTFOUND, DOCQ_ECORRUPT
- * (truncated or malformed file, named in the message), DOCQ_EUNSUPPORTED. */
+ * (truncated or malformed file, named in the message), DOCQ_EUNSUPPORTED.
+ * A file cut short while mapped (written over in place) is found before
+ * each prompt batch and token (DOCQ_EIO naming it); a cut during one
+ * batch's read raises SIGBUS in the reading thread, which the application
+ * may catch (docq's CLI prints a message and exits). */
 DOCQ_API int docq_model_load(docq_model **out, const char *path);
 DOCQ_API void docq_model_free(docq_model *m);
 
