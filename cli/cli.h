@@ -68,6 +68,20 @@ typedef struct cli_prompt_ui {
   double t0;      /* cli_now() when the reading began (for the estimate) */
   int shown;
 } cli_prompt_ui;
+/* A reasoning model's thinking (docq_ask_options.on_reasoning,
+ * docq_chat_options.on_reasoning; payload: a zeroed cli_think_ui): with
+ * show, written to stderr as it comes; else, with tty, a line on stderr
+ * saying for how long and how much, rewritten at most 4 times a second.
+ * cli_thinking_done clears that line (or ends the shown text) before the
+ * answer, and readies ui for the next answer. */
+typedef struct cli_think_ui {
+  int show, tty;
+  int line;       /* the line is shown */
+  double t0, last;
+  size_t chars;
+} cli_think_ui;
+int cli_thinking(const char *utf8, size_t len, void *payload);
+void cli_thinking_done(cli_think_ui *ui);
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 int cli_prompt_progress(size_t done, size_t total, void *payload);

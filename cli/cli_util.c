@@ -224,6 +224,31 @@ void cli_prompt_clear(cli_prompt_ui *ui)
   ui->shown = 0;
 }
 
+int cli_thinking(const char *utf8, size_t len, void *payload)
+{
+  cli_think_ui *ui = payload;
+  const double now = cli_now();
+  if (!ui->t0) ui->t0 = now;
+  for (size_t i = 0; i < len; i++) ui->chars += ((unsigned char)utf8[i] & 0xC0) != 0x80;
+  if (ui->show) {
+    fwrite(utf8, 1, len, stderr);
+  } else if (ui->tty && now - ui->last >= 0.25) {
+    fprintf(stderr, "\r\033[Kthinking: %zu characters, %.0f s", ui->chars, now - ui->t0);
+    ui->line = 1;
+    ui->last = now;
+  }
+  return 0;
+}
+
+void cli_thinking_done(cli_think_ui *ui)
+{
+  if (ui->line) fputs("\r\033[K", stderr);
+  else if (ui->show && ui->chars) fputs("\n\n", stderr);
+  ui->line = 0;
+  ui->chars = 0; /* shown once */
+  ui->t0 = ui->last = 0;
+}
+
 static docq_db *volatile g_sig_db;
 static docq_ctx *volatile g_sig_ctx;
 static volatile sig_atomic_t g_sig_count;

@@ -59,43 +59,12 @@ static void usage(FILE *f)
 
 static int g_streamed; /* some of the answer is on stdout */
 
-/* A reasoning model's thinking (docq_ask_options.on_reasoning): shown as it
- * is written with --show-thinking, else as a line on a terminal saying for
- * how long, cleared when the answer starts. */
-static struct {
-  int show, tty, line;
-  double t0, last;
-  size_t chars;
-} g_think;
-
-static int on_thinking(const char *utf8, size_t len, void *payload)
-{
-  (void)payload;
-  const double now = cli_now();
-  if (!g_think.t0) g_think.t0 = now;
-  for (size_t i = 0; i < len; i++) g_think.chars += ((unsigned char)utf8[i] & 0xC0) != 0x80;
-  if (g_think.show) {
-    fwrite(utf8, 1, len, stderr);
-  } else if (g_think.tty && now - g_think.last >= 0.25) {
-    fprintf(stderr, "\r\033[Kthinking: %zu characters, %.0f s", g_think.chars, now - g_think.t0);
-    g_think.line = 1;
-    g_think.last = now;
-  }
-  return 0;
-}
-
-static void thinking_done(void)
-{
-  if (g_think.line) fputs("\r\033[K", stderr);
-  else if (g_think.show && g_think.chars) fputs("\n\n", stderr);
-  g_think.line = 0;
-  g_think.chars = 0; /* shown once */
-}
+static cli_think_ui g_think; /* a reasoning model's thinking, shown as cli_thinking does */
 
 static int stream_token(const char *utf8, size_t len, void *payload)
 {
   (void)payload;
-  if (!g_streamed) thinking_done();
+  if (!g_streamed) cli_thinking_done(&g_think);
   g_streamed = 1;
   fwrite(utf8, 1, len, stdout);
   fflush(stdout);
@@ -317,7 +286,8 @@ int cmd_ask(int argc, char **argv)
       ao.gen.n_predict = 1024;
     if (!g_cli.json) {
       ao.gen.on_token = stream_token; /* the answer appears as it is generated */
-      ao.on_reasoning = on_thinking;
+      ao.on_reasoning = cli_thinking;
+      ao.reasoning_payload = &g_think;
       g_think.tty = cli_tty();
     }
   } else if (tok_path) {
@@ -337,7 +307,7 @@ int cmd_ask(int argc, char **argv)
   docq_answer *ans = NULL;
   int rc = docq_ask(&ans, db, q, &ao);
   cli_prompt_clear(&pui);
-  thinking_done();
+  cli_thinking_done(&g_think);
   if (rc == DOCQ_ECANCELED && !g_cli.json) {
     /* Ctrl-C: a streamed answer stops where it was */
     if (g_streamed) printf("\n");

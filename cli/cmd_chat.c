@@ -97,10 +97,13 @@ static int oom(void)
   return EXIT_FAIL;
 }
 
-static int print_text(const char *s, size_t n, void *payload)
+/* The answer on stdout; the thinking line (or text) ends before it. */
+static int print_answer(const char *s, size_t n, void *payload)
 {
-  fwrite(s, 1, n, payload);
-  fflush(payload);
+  cli_think_ui *think = payload;
+  if (think->line || think->chars) cli_thinking_done(think);
+  fwrite(s, 1, n, stdout);
+  fflush(stdout);
   return 0;
 }
 
@@ -153,15 +156,16 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
     h.msgs[0].content = a->system; /* the caller's: owned[0] stays NULL */
   }
   const int ask = isatty(STDIN_FILENO) && !a->first; /* a terminal: show a prompt */
+  cli_think_ui think = {.show = a->show_thinking, .tty = cli_tty()};
   docq_gen_options g = *gen;
-  g.on_token = g_cli.json ? NULL : print_text;
-  g.payload = stdout;
+  g.on_token = g_cli.json ? NULL : print_answer;
+  g.payload = &think;
   docq_chat_options co;
   docq_chat_options_init(&co, DOCQ_CHAT_OPTIONS_VERSION);
   co.chat_template = a->template_name;
-  if (a->show_thinking && !g_cli.json) {
-    co.on_reasoning = print_text;
-    co.reasoning_payload = stderr;
+  if (!g_cli.json) {
+    co.on_reasoning = cli_thinking;
+    co.reasoning_payload = &think;
   }
   cli_prompt_ui pui = {.tty = cli_tty()};
   docq_ctx_set_prompt_progress(c, cli_prompt_progress, &pui);
@@ -201,6 +205,7 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
     rc = docq_chat(c, h.msgs, h.n, &g, &co, &text, &reasoning);
     double seconds = cli_now() - t0;
     cli_prompt_clear(&pui);
+    cli_thinking_done(&think);
     docq_gen_info info;
     docq_ctx_last_generation(c, &info);
     double prompt_s = 0;
@@ -217,6 +222,9 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
     }
     if (g_cli.json) print_turn_json(line, text, reasoning, &info, docq_ctx_last_reused(c), prompt_s, seconds, dropped);
     else fputc('\n', stdout);
+    if (reasoning && !*text && info.stop == DOCQ_STOP_LENGTH && !g_cli.json && !g_cli.quiet)
+      fprintf(stderr, "docq generate: the model was still thinking after %zu tokens, so there is no answer; "
+              "-n N gives it more\n", info.generated_tokens);
     if (info.stop == DOCQ_STOP_CONTEXT && !g_cli.json && !g_cli.quiet)
       fprintf(stderr, "docq generate: the answer stopped after %zu tokens: the context (%u tokens) is full; -c N "
               "gives a longer one\n", info.generated_tokens, a->n_ctx);

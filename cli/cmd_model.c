@@ -203,7 +203,8 @@ static void generate_usage(FILE *f)
         "                          gemma2 or gemma3)\n"
         "  -f, --file FILE         read the prompt from FILE ('-': standard input; one final\n"
         "                          newline dropped)\n"
-        "  -n, --n-predict N       new tokens at most (default 128)\n"
+        "  -n, --n-predict N       new tokens at most (default 128; with --chat, 1024 for a model\n"
+        "                          whose template has it reason first, as its thinking counts)\n"
         "      --temp T            temperature; 0 = greedy (default 0.7)\n"
         "      --top-k K           0 = off (default 40)\n"
         "      --top-p P           1 = off (default 0.95)\n"
@@ -224,8 +225,9 @@ static void generate_usage(FILE *f)
         "      --system TEXT       with --chat: the system message\n"
         "      --chat-template NAME  with --chat: the template when the file's is missing or not\n"
         "                          recognized (the names docq ask --help lists)\n"
-        "      --show-thinking     with --chat: a reasoning model's thinking on stderr (it is\n"
-        "                          never part of the answer)\n"
+        "      --show-thinking     with --chat: a reasoning model's thinking on stderr as it is\n"
+        "                          written (otherwise a terminal shows how long it has been\n"
+        "                          thinking); it is never part of the answer\n"
         "  -h, --help              this help\n"
         "Context (default: the model's trained length, at most 4096; RoPE as the file says):\n"
         CTX_OPTIONS_HELP
@@ -283,7 +285,7 @@ int cmd_generate(int argc, char **argv)
 {
   const char *model = NULL, *prompt = NULL, *prompt_path = NULL, *v;
   const char *stops[MAX_STOP + 1] = {0};
-  int n_stop = 0, verbose = 0, r, chat = 0;
+  int n_stop = 0, verbose = 0, r, chat = 0, n_given = 0;
   cli_chat_args ca = {0};
   docq_ctx_options co;
   docq_ctx_options_init(&co, DOCQ_CTX_OPTIONS_VERSION);
@@ -303,6 +305,7 @@ int cmd_generate(int argc, char **argv)
     } else if (is_opt(a, "-n", "--n-predict")) {
       if (!(v = optval(argc, argv, &i, "-n", "--n-predict"))) return bad_usage("generate", "missing value", a);
       if (int_arg("generate", a, v, 0, 1 << 24, &o.n_predict)) return EXIT_USAGE;
+      n_given = 1;
     } else if (is_opt(a, NULL, "--temp")) {
       if (!(v = optval(argc, argv, &i, NULL, "--temp"))) return bad_usage("generate", "missing value", a);
       if (float_arg("generate", a, v, 0, 100, &o.temperature)) return EXIT_USAGE;
@@ -399,6 +402,9 @@ int cmd_generate(int argc, char **argv)
     docq_free(d);
   }
   if (chat) {
+    /* a reasoning model's thinking counts against -n: 128 would end inside it */
+    if (!n_given && docq_chat_template_thinks(ca.template_name ? ca.template_name : docq_model_chat_template(m)))
+      o.n_predict = 1024;
     ca.first = prompt;
     ca.n_ctx = co.n_ctx;
     int code = cli_chat(c, m, &o, &ca);

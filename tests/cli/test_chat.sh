@@ -89,6 +89,29 @@ printf 'hello\n' | "$BIN" generate --model "$M" --chat --chat-template chatml -n
 want=$("$BIN" tokenize --model "$M" --special $'<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n' | wc -w)
 check "--chat-template chatml: the prompt is ChatML's" "$(field prompt_tokens 1 "$T/cm.jsonl")" "$(echo $want)"
 
+# A template that opens a think block (deepseek-r1): this model never closes
+# it, so everything it writes is thinking, kept out of the answer.
+printf 'hello\n' | "$BIN" generate --model "$M" --chat --chat-template deepseek-r1 -n 16 --temp 0 --json > "$T/think.jsonl"
+check "a thinking model's unfinished thinking is no answer" "$(field text 1 "$T/think.jsonl")" ""
+reasoning=$(field reasoning 1 "$T/think.jsonl")
+check "and is given as reasoning" "$([ -n "$reasoning" ] && echo yes)" "yes"
+printf 'hello\n' | "$BIN" generate --model "$M" --chat --chat-template deepseek-r1 -n 16 --temp 0 --show-thinking \
+  > "$T/think.out" 2> "$T/think.err"
+check "--show-thinking: nothing of it on stdout" "$(tr -d '\n' < "$T/think.out")" ""
+contains "--show-thinking: the thinking on stderr" "$(cat "$T/think.err")" "$reasoning"
+contains "a note says there is no answer yet" "$(cat "$T/think.err")" "still thinking after 16 tokens"
+
+# On a terminal (script(1) gives one) the thinking shows as a line saying
+# for how long, cleared before the answer; stdin here is still a pipe.
+if command -v script >/dev/null; then
+  script -qc "printf 'hello\\n' | '$BIN' generate --model '$M' --chat --chat-template deepseek-r1 -n 16 --temp 0" \
+    /dev/null > "$T/tty" 2>&1
+  contains "on a terminal: a line while it thinks" "$(cat -v "$T/tty")" "thinking: "
+  contains "... cleared at the end" "$(cat -v "$T/tty")" "^M^[[K"
+else
+  echo "skip: no script(1) for the terminal checks"
+fi
+
 # SIGBUS (a model file cut short while mapped: a read past its new end) is
 # a message naming the model and exit 1, not a crash. The fault itself is
 # timing-dependent, so the signal is sent by hand while --chat waits for input.
