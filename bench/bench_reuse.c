@@ -31,8 +31,13 @@
  * the new message and answer plus the part of the history past its last
  * whole batch (up to 511 tokens): the saving grows with the history.
  *
+ * --chat TEMPLATE runs the conversation as an application would through
+ * docq_chat: messages (user, assistant, ...) written in TEMPLATE (chatml,
+ * llama3, ... as docq_ask_options.chat_template names them) every turn,
+ * instead of a plain "User N: / Assistant:" text given to docq_generate.
+ *
  * usage: bench_reuse [--turns 6] [--user 300] [-n 32] [-t 2] [-r 3]
- *                    [--mix q8_0|q4_k_m] [--shape 0.5b] [--dir /tmp]
+ *                    [--mix q8_0|q4_k_m] [--shape 0.5b] [--chat TEMPLATE] [--dir /tmp]
  * --shape: any of qwen_shape.h's (gemma3-1b: sliding-window layers). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,39 +52,73 @@ typedef struct conv_result {
   char *answers; /* every answer, each ended by '\n' */
 } conv_result;
 
-/* Appends about n_words random lowercase words (the same for every round). */
-static void user_message(char *hist, size_t cap, int turn, int n_words)
+/* About n_words random lowercase words, space-separated (the same for
+ * every round). */
+static void user_words_of(char *out, size_t cap, int turn, int n_words)
 {
   uint64_t s = 0x5eed + (uint64_t)turn;
-  size_t len = strlen(hist);
-  len += (size_t)snprintf(hist + len, cap - len, "\nUser %d:", turn + 1);
+  size_t len = 0;
   for (int w = 0; w < n_words && len + 16 < cap; w++) {
-    hist[len++] = ' ';
+    if (w) out[len++] = ' ';
     int wl = 2 + (int)(dq_bench_rng(&s) % 6);
-    for (int k = 0; k < wl; k++) hist[len++] = (char)('a' + dq_bench_rng(&s) % 26);
+    for (int k = 0; k < wl; k++) out[len++] = (char)('a' + dq_bench_rng(&s) % 26);
   }
-  len += (size_t)snprintf(hist + len, cap - len, "\nAssistant:");
-  hist[len] = 0;
+  out[len] = 0;
+}
+
+/* One turn: the user's message joins the conversation, the model answers.
+ * Plain: the history is one text ("\nUser N: ...\nAssistant:" per turn) given
+ * to docq_generate; chat: messages given to docq_chat in template `chat`. */
+typedef struct conv_state {
+  const char *chat;
+  char *hist;               /* plain */
+  size_t cap;
+  docq_chat_message *msgs;  /* chat: 2 per turn */
+  size_t n;
+} conv_state;
+
+static int turn_once(docq_ctx *c, conv_state *st, int t, const char *words, const docq_gen_options *o, char **text)
+{
+  if (!st->chat) {
+    size_t len = strlen(st->hist);
+    snprintf(st->hist + len, st->cap - len, "\nUser %d: %s\nAssistant:", t + 1, words);
+    if (docq_generate(c, st->hist, o, text) < 0) return -1;
+    if (strlen(st->hist) + strlen(*text) + 1 < st->cap) strcat(st->hist, *text);
+    return 0;
+  }
+  docq_chat_options co = DOCQ_CHAT_OPTIONS_INIT;
+  co.chat_template = st->chat;
+  char *user = strdup(words);
+  if (!user) return -1;
+  st->msgs[st->n++] = (docq_chat_message){"user", user};
+  if (docq_chat(c, st->msgs, st->n, o, &co, text, NULL) < 0) return -1;
+  char *kept = strdup(*text);
+  if (!kept) return -1;
+  st->msgs[st->n++] = (docq_chat_message){"assistant", kept};
+  return 0;
 }
 
 static int conversation(docq_ctx *c, int fresh, int turns, int user_words, int n_predict, int threads,
-                        conv_result *r)
+                        const char *chat, conv_result *r)
 {
   size_t cap = (size_t)turns * ((size_t)user_words * 9 + (size_t)n_predict * 64 + 64) + 1;
-  char *hist = calloc(cap, 1), *answers = calloc(cap, 1);
+  conv_state st = {chat, calloc(cap, 1), cap, calloc(2 * (size_t)turns, sizeof(docq_chat_message)), 0};
+  char *answers = calloc(cap, 1), *words = malloc((size_t)user_words * 9 + 16);
+  int rc = -1;
   memset(r, 0, sizeof *r);
-  if (!hist || !answers) goto fail;
+  if (!st.hist || !st.msgs || !answers || !words) goto done;
   docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
   o.temperature = 0;
   o.n_predict = n_predict;
   o.n_threads = threads;
   const double t0 = dq_bench_now();
   for (int t = 0; t < turns; t++) {
-    user_message(hist, cap, t, user_words);
+    user_words_of(words, (size_t)user_words * 9 + 16, t, user_words);
     char *text = NULL;
-    if ((fresh && docq_ctx_eval(c, NULL, 0, 1, NULL) < 0) || docq_generate(c, hist, &o, &text) < 0) {
+    if ((fresh && docq_ctx_eval(c, NULL, 0, 1, NULL) < 0) || turn_once(c, &st, t, words, &o, &text) < 0) {
       fprintf(stderr, "bench_reuse: %s\n", docq_error_last()->message);
-      goto fail;
+      docq_free(text);
+      goto done;
     }
     docq_gen_info gi;
     double ps = 0;
@@ -89,7 +128,6 @@ static int conversation(docq_ctx *c, int fresh, int turns, int user_words, int n
     r->prompt_s += ps;
     r->reused += kept;
     r->read += gi.prompt_tokens - kept;
-    if (strlen(hist) + strlen(text) + 1 < cap) strcat(hist, text);
     if (strlen(answers) + strlen(text) + 2 < cap) {
       strcat(answers, text);
       strcat(answers, "\n");
@@ -98,18 +136,21 @@ static int conversation(docq_ctx *c, int fresh, int turns, int user_words, int n
   }
   r->wall_s = dq_bench_now() - t0;
   r->answers = answers;
-  free(hist);
-  return 0;
-fail:
-  free(hist);
+  answers = NULL;
+  rc = 0;
+done:
+  for (size_t i = 0; i < st.n; i++) free((char *)st.msgs[i].content);
+  free(st.msgs);
+  free(st.hist);
   free(answers);
-  return -1;
+  free(words);
+  return rc;
 }
 
 int main(int argc, char **argv)
 {
   int turns = 6, user_words = 300, n_predict = 32, threads = 2, reps = 3, q4km = 0;
-  const char *dir = "/tmp", *shape = "0.5b";
+  const char *dir = "/tmp", *shape = "0.5b", *chat = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--turns") && v) turns = atoi(argv[++i]);
@@ -120,8 +161,10 @@ int main(int argc, char **argv)
     else if (!strcmp(a, "--mix") && v) q4km = !strcmp(argv[++i], "q4_k_m");
     else if (!strcmp(a, "--dir") && v) dir = argv[++i];
     else if (!strcmp(a, "--shape") && v) shape = argv[++i];
+    else if (!strcmp(a, "--chat") && v) chat = argv[++i];
     else {
-      fprintf(stderr, "usage: bench_reuse [--turns 6] [--user 300] [-n 32] [-t 2] [-r 3] [--mix q8_0|q4_k_m] [--shape 0.5b] [--dir /tmp]\n");
+      fprintf(stderr, "usage: bench_reuse [--turns 6] [--user 300] [-n 32] [-t 2] [-r 3] [--mix q8_0|q4_k_m]\n"
+                      "                   [--shape 0.5b] [--chat TEMPLATE] [--dir /tmp]\n");
       return 2;
     }
   }
@@ -140,7 +183,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_reuse: %s\n", docq_error_last()->message);
     return 1;
   }
-  printf("%s, %d turns of ~%d words + %d-token answers, %d threads\n", path, turns, user_words, n_predict, threads);
+  printf("%s, %d turns of ~%d words + %d-token answers, %d threads, %s\n", path, turns, user_words, n_predict,
+         threads, chat ? "docq_chat" : "plain text to docq_generate");
   printf("| round | way   | prompt s | tokens read | kept | wall s |\n");
   double ps[2][64], ws[2][64];
   int bad = 0;
@@ -148,7 +192,7 @@ int main(int argc, char **argv)
     conv_result res[2];
     for (int k = 0; k < 2; k++) {
       const int fresh = (r + k) % 2; /* alternate which goes first */
-      if (conversation(c, fresh, turns, user_words, n_predict, threads, &res[fresh]) < 0) return 1;
+      if (conversation(c, fresh, turns, user_words, n_predict, threads, chat, &res[fresh]) < 0) return 1;
       ps[fresh][r] = res[fresh].prompt_s;
       ws[fresh][r] = res[fresh].wall_s;
       printf("| %5d | %s | %8.2f | %11zu | %4zu | %6.2f |\n", r + 1, fresh ? "fresh" : "reuse", res[fresh].prompt_s,
