@@ -101,6 +101,9 @@ void cli_on_sigint_ctx(docq_ctx *c);
 void cli_on_sigbus(const char *path);
 /* 1 once Ctrl-C was pressed. */
 int cli_interrupted(void);
+/* Forget it (the work it stopped is over, the command goes on): the next
+ * Ctrl-C stops again instead of exiting at once. */
+void cli_interrupt_reset(void);
 /* The whole of a file ("-": standard input), NUL-terminated, length in
  * *len; NULL with errno set when it cannot be read. free() it. */
 char *cli_read_file(const char *path, size_t *len);

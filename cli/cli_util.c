@@ -268,6 +268,8 @@ static void on_sigint(int sig)
 
 int cli_interrupted(void) { return g_sig_count > 0; }
 
+void cli_interrupt_reset(void) { g_sig_count = 0; }
+
 static char g_bus_path[1024]; /* the model in use, for the SIGBUS message */
 
 static void put_err(const char *s)

@@ -67,8 +67,8 @@ static long conversation_tokens(const docq_model *m, const char *tmpl, const his
 
 /* Drops the oldest turns until the conversation and an answer of n_predict
  * tokens fit n_ctx (the system message and the newest user message stay).
- * Returns the messages dropped, or a negative code: the newest message does
- * not fit even alone (message printed). */
+ * Returns the messages dropped; -2 when the newest message does not fit
+ * even alone, -1 on another error (message printed either way). */
 static long make_room(const docq_model *m, const cli_chat_args *a, history *h, unsigned n_ctx, int n_predict)
 {
   const size_t first = a->system ? 1 : 0;
@@ -86,7 +86,7 @@ static long make_room(const docq_model *m, const cli_chat_args *a, history *h, u
   if ((size_t)n >= n_ctx) {
     fprintf(stderr, "docq generate: the message takes %ld tokens with the template, more than the context of %u; "
             "-c N gives a longer one\n", n, n_ctx);
-    return -1;
+    return -2;
   }
   return dropped;
 }
@@ -175,9 +175,13 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
     if (ask) fputs("> ", stderr);
     char *line = a->first ? strdup(a->first) : read_line();
     if (!line) {
-      if (cli_interrupted()) code = EXIT_INTERRUPTED;
-      else if (ferror(stdin)) code = (fprintf(stderr, "docq generate: reading standard input: %s\n", strerror(errno)), EXIT_FAIL);
       if (ask) fputc('\n', stderr);
+      if (cli_interrupted()) {
+        code = EXIT_INTERRUPTED;
+      } else if (ferror(stdin)) {
+        fprintf(stderr, "docq generate: reading standard input: %s\n", strerror(errno));
+        code = EXIT_FAIL;
+      }
       break;
     }
     if (cli_blank(line)) { /* nothing to say: ask again */
@@ -191,6 +195,11 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
       break;
     }
     long dropped = make_room(m, a, &h, a->n_ctx, g.n_predict);
+    if (dropped == -2 && ask) { /* at a terminal the conversation goes on without it */
+      history_drop(&h, h.n - 1, 1);
+      turn--;
+      continue;
+    }
     if (dropped < 0) {
       code = EXIT_FAIL;
       break;
@@ -212,6 +221,15 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
     docq_ctx_last_timings(c, &prompt_s, NULL);
     if (rc < 0) {
       if (!g_cli.json) fputc('\n', stdout);
+      if (rc == DOCQ_ECANCELED && cli_interrupted() && ask) {
+        /* at a terminal Ctrl-C stops the answer, not the conversation: the
+         * question is taken back, and the next Ctrl-C is a first one again */
+        fprintf(stderr, "(stopped)\n");
+        history_drop(&h, h.n - 1, 1);
+        cli_interrupt_reset();
+        turn--;
+        continue;
+      }
       if (rc == DOCQ_ECANCELED && cli_interrupted()) {
         fprintf(stderr, "docq generate: interrupted\n");
         code = EXIT_INTERRUPTED;

@@ -112,6 +112,44 @@ else
   echo "skip: no script(1) for the terminal checks"
 fi
 
+# At a terminal (a pseudo-terminal from python's pty), Ctrl-C stops the
+# answer, not the conversation: "(stopped)", then the next question is
+# answered; Ctrl-D at the prompt ends it with 0. Ctrl-C is sent as soon as
+# the answer has begun (3000 tokens are asked for, so it is still running).
+cat > "$T/term_chat.py" <<'PY'
+import os, pty, select, sys, time
+binp, model = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(binp, [binp, "generate", "--model", model, "--chat", "-n", "3000", "--temp", "0", "-t", "1"])
+out = b""
+def read_until(pred, limit=30.0):
+    global out
+    end = time.time() + limit
+    while time.time() < end and not pred():
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                return
+def answering(line):  # the echoed line and some 40 bytes of answer after it
+    i = out.rfind(line)
+    return i >= 0 and len(out) > i + len(line) + 40
+for line in (b"Tell me a story", b"And another one"):
+    read_until(lambda: out.endswith(b"> "))
+    os.write(fd, line + b"\n")
+    read_until(lambda: answering(line))
+    os.write(fd, b"\x03")
+read_until(lambda: out.count(b"(stopped)") == 2 and out.endswith(b"> "))
+os.write(fd, b"\x04")
+read_until(lambda: False, 3.0)
+_, status = os.waitpid(pid, 0)
+print(out.count(b"(stopped)"), os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1)
+PY
+check "at a terminal Ctrl-C stops each answer and the conversation goes on; Ctrl-D ends it" \
+  "$(python3 "$T/term_chat.py" "$BIN" "$S/models/tiny-qwen2-q8_0.gguf")" "2 0"
+
 # SIGBUS (a model file cut short while mapped: a read past its new end) is
 # a message naming the model and exit 1, not a crash. The fault itself is
 # timing-dependent, so the signal is sent by hand while --chat waits for input.
