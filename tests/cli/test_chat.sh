@@ -114,14 +114,16 @@ fi
 
 # At a terminal (a pseudo-terminal from python's pty), Ctrl-C stops the
 # answer, not the conversation: "(stopped)", then the next question is
-# answered; Ctrl-D at the prompt ends it with 0. Ctrl-C is sent as soon as
-# the answer has begun (3000 tokens are asked for, so it is still running).
+# answered; a message longer than the context is refused with a message,
+# and the conversation goes on; Ctrl-D at the prompt ends it with 0.
+# Ctrl-C is sent as soon as the answer has begun (up to 2000 tokens, so it
+# is still running).
 cat > "$T/term_chat.py" <<'PY'
 import os, pty, select, sys, time
 binp, model = sys.argv[1], sys.argv[2]
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(binp, [binp, "generate", "--model", model, "--chat", "-n", "3000", "--temp", "0", "-t", "1"])
+    os.execv(binp, [binp, "generate", "--model", model, "--chat", "-n", "3000", "-c", "2048", "--temp", "0", "-t", "1"])
 out = b""
 def read_until(pred, limit=30.0):
     global out
@@ -142,13 +144,17 @@ for line in (b"Tell me a story", b"And another one"):
     read_until(lambda: answering(line))
     os.write(fd, b"\x03")
 read_until(lambda: out.count(b"(stopped)") == 2 and out.endswith(b"> "))
+# 1300 of a character this vocabulary spells in 3 byte tokens: 3900 tokens,
+# more than the context of 2048, in less than a terminal line's 4096 bytes
+os.write(fd, "\u9f98".encode() * 1300 + b"\n")
+read_until(lambda: b"more than the context" in out and out.endswith(b"> "))
 os.write(fd, b"\x04")
 read_until(lambda: False, 3.0)
 _, status = os.waitpid(pid, 0)
-print(out.count(b"(stopped)"), os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1)
+print(out.count(b"(stopped)"), out.count(b"more than the context"), os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1)
 PY
-check "at a terminal Ctrl-C stops each answer and the conversation goes on; Ctrl-D ends it" \
-  "$(python3 "$T/term_chat.py" "$BIN" "$S/models/tiny-qwen2-q8_0.gguf")" "2 0"
+check "at a terminal Ctrl-C stops each answer, a message too long is refused, and the conversation goes on; Ctrl-D ends it" \
+  "$(python3 "$T/term_chat.py" "$BIN" "$S/models/tiny-qwen2-q8_0.gguf")" "2 1 0"
 
 # SIGBUS (a model file cut short while mapped: a read past its new end) is
 # a message naming the model and exit 1, not a crash. The fault itself is
