@@ -452,10 +452,12 @@ int cmd_generate(int argc, char **argv)
 /* The description's "key:   value" lines as string members (key spaces ->
  * underscores), beside the numbers a script needs typed. */
 static void print_model_json(const char *file, const char *desc, const docq_model_meta *meta, const char *rope,
-                             unsigned n_ctx, const char *run_error)
+                             unsigned n_ctx, const char *run_error, const char *chat_template)
 {
   printf("{\"file\":");
   cli_json_str(stdout, file);
+  printf(",\"chat_template\":"); /* the name --chat-template takes; info says more */
+  cli_json_str(stdout, chat_template);
   printf(",\"run_error\":");
   if (run_error) cli_json_str(stdout, run_error);
   else printf("null");
@@ -549,7 +551,7 @@ int cmd_model(int argc, char **argv)
     if (!e) ok = -1;
   }
   const unsigned n_ctx = co.n_ctx ? co.n_ctx : (unsigned)meta.n_ctx_train;
-  if (ok > 0 && g_cli.json) print_model_json(file, d, &meta, e, n_ctx, docq_model_run_error(m));
+  if (ok > 0 && g_cli.json) print_model_json(file, d, &meta, e, n_ctx, docq_model_run_error(m), docq_model_chat_template(m));
   else if (ok > 0) {
     fputs(d, stdout);
     if (e) printf("effective:     context %u, rope %s\n", n_ctx, e);

@@ -64,6 +64,13 @@ if [ -f "$Q" ]; then
   check "model info --json: n_vocab integer (32000)" 'pj "$T/qi.json" "isint(d[\"n_vocab\"]) and d[\"n_vocab\"] == 32000"'
   check "model info --json: n_ctx_train integer 4096" 'pj "$T/qi.json" "isint(d[\"n_ctx_train\"]) and d[\"n_ctx_train\"] == 4096"'
   check "model info --json: n_ctx_orig integer" 'pj "$T/qi.json" "isint(d[\"n_ctx_orig\"])"'
+  check "model info --json: the chat template by the name --chat-template takes" \
+    'pj "$T/qi.json" "d[\"chat_template\"] == \"plain\""'
+  if [ -n "${DOCQ_SOURCE_DIR:-}" ]; then
+    "$BIN" model info "$DOCQ_SOURCE_DIR/tests/fuzz/corpus/vocab/chat_chatml_default_system.gguf" --json >"$T/ci.json"
+    check "model info --json: a recognized template by name, its default system message in info" \
+      'pj "$T/ci.json" "d[\"chat_template\"] == \"chatml\" and \"A fixed default.\" in d[\"info\"][\"chat_template\"]"'
+  fi
   check "model info --json: bos 1, eos 2, add_bos true" \
     'pj "$T/qi.json" "isint(d[\"bos\"]) and d[\"bos\"] == 1 and isint(d[\"eos\"]) and d[\"eos\"] == 2 and d[\"add_bos\"] is True"'
   check "model info --json: info.architecture is qwen2" 'pj "$T/qi.json" "d[\"info\"][\"architecture\"] == \"qwen2\""'
