@@ -2,7 +2,9 @@
  * each line of standard input is the user's next message, and the answer is
  * streamed as it is generated. The whole conversation is sent every turn
  * (that is what docq_chat takes), but the context keeps what it already read,
- * so each turn reads only what is new.
+ * so each turn reads only what is new. When the conversation outgrows the
+ * context (2048 tokens here) docq_chat refuses it; an application then drops
+ * its oldest turns, as `docq generate --chat` does (cli/cmd_chat.c).
  *
  *   cc chat_model.c $(pkg-config --cflags --libs docq) -o chat_model
  *   ./chat_model MODEL.gguf ["system message"]
