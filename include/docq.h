@@ -551,7 +551,9 @@ DOCQ_API int docq_chat_options_init(docq_chat_options *opts, unsigned int versio
  * gen->on_token and comes back in *out_text (may be NULL; free with
  * docq_free); a leading think block goes to chat->on_reasoning and
  * *out_reasoning instead (may be NULL; set to NULL when there was none).
- * To go on, append the answer as an "assistant" message (without the
+ * The thinking counts against gen->n_predict: an answer of "" with
+ * reasoning and DOCQ_STOP_LENGTH means the model was still thinking (give
+ * such models 1000 tokens or more). To go on, append the answer as an "assistant" message (without the
  * reasoning, as the templates want) and the next user message, and call
  * again on the same c: what c read of the earlier turns is kept (see
  * docq_generate), so a long conversation reads only what is new.
