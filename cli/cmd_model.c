@@ -818,9 +818,18 @@ int cmd_bench(int argc, char **argv)
     o.n_predict = 0;
     docq_generate(c, prompt ? prompt : "", &o, NULL); /* warm-up */
     for (int r = 0; r < reps && n > 0; r++) {
+      /* the context would keep the whole batches it read of the same
+       * prompt (prompt reuse): emptied, so every repetition reads all */
+      if ((rc = docq_ctx_eval(c, NULL, 0, 1, NULL)) < 0) break;
       double t0 = cli_now();
       if ((rc = docq_generate(c, prompt, &o, NULL)) < 0) break;
       ts[r] = (double)n / (cli_now() - t0);
+      if (docq_ctx_last_reused(c) != 0) {
+        fprintf(stderr, "docq bench: the prompt was not read whole (%zu tokens kept): not a prefill measurement\n",
+                docq_ctx_last_reused(c));
+        rc = DOCQ_ERROR;
+        break;
+      }
     }
     free(prompt);
     if (rc < 0 || n <= 0) goto fail;

@@ -77,6 +77,10 @@ contains "... and points to --embed-model" "$err" "embedding model, not a text g
 tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 16 -t 1 -r 2)
 contains "bench pp row" "$tab" "pp64"
 contains "bench tg row" "$tab" "tg16"
+# every repetition reads the whole prompt: a context keeps the whole batches
+# of a prompt it read before (prompt reuse), which would time only the rest
+err=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 0 -t 1 -r 2 -b 16 2>&1 >/dev/null)
+check "bench -p 64 -b 16: each repetition reads all 64 tokens" "$?:$err" "0:"
 # -d: generation after a prompt of that many tokens, labelled as llama-bench does
 tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 0 -n 8 -d 100 -t 1 -r 1)
 contains "bench tg row at a depth" "$tab" "tg8 @ d100"
