@@ -46,7 +46,7 @@ got=$(printf '%s\n%s' "$(field text 2 "$T/two.jsonl")" "$(field prompt_tokens 2 
 check "the second turn answers the whole conversation, as that prompt would" "$got" "$want"
 
 # Reuse: with batches of 16 the second turn keeps the whole batches the first
-# read (the answer is the same as read whole: the line above ran -b 512).
+# read, and answers as when it is read whole (one batch of the default 128).
 printf 'The cat sat on the mat and looked at the big red ball\nThen the dog came\n' |
   "$BIN" generate --model "$M" --chat -n 16 --temp 0 -t 1 --json -b 16 > "$T/reuse.jsonl"
 r1=$(field reused_tokens 1 "$T/reuse.jsonl"); r2=$(field reused_tokens 2 "$T/reuse.jsonl")
@@ -56,8 +56,14 @@ printf 'The cat sat on the mat and looked at the big red ball\nThen the dog came
   "$BIN" generate --model "$M" --chat -n 16 --temp 0 -t 1 --json > "$T/whole.jsonl"
 check "reused or read whole, the same answer" "$(field text 2 "$T/reuse.jsonl")" "$(field text 2 "$T/whole.jsonl")"
 
-# A conversation longer than the context: the oldest turns are dropped and it goes on.
 long="Once upon a time there was a little girl who liked to play in the park with her friends every day"
+# Without -b, --chat reads in batches of 128 (the unit reuse keeps).
+printf '%s %s %s %s %s\nhi\n' "$long" "$long" "$long" "$long" "$long" |
+  "$BIN" generate --model "$M" --chat -n 8 --temp 0 -t 1 --json > "$T/b128.jsonl"
+p1=$(field prompt_tokens 1 "$T/b128.jsonl"); r2=$(field reused_tokens 2 "$T/b128.jsonl")
+check "--chat keeps whole batches of 128 by default" "$(( p1 > 129 && r2 > 0 && r2 % 128 == 0 && r2 <= p1 ))" "1"
+
+# A conversation longer than the context: the oldest turns are dropped and it goes on.
 printf '%s\n%s\n%s\n' "$long" "$long" "$long" |
   "$BIN" generate --model "$M" --chat --system "Tell a story." -n 16 --temp 0 -t 1 -c 96 --json > "$T/drop.jsonl" 2> "$T/drop.err"
 check "exit 0 when old turns are dropped" "$?" "0"
