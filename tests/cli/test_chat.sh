@@ -75,6 +75,13 @@ printf '%s\n%s\n%s\n' "$long" "$long" "$long" |
   "$BIN" generate --model "$M" --chat -n 16 --temp 0 -t 1 -c 96 > /dev/null 2> "$T/drop.err"
 contains "the drop is said on stderr" "$(cat "$T/drop.err")" "dropped its oldest 2 messages"
 
+# Turns are dropped as pairs: here dropping the long first message alone
+# would make room, but its answer goes with it (an answer to nothing would
+# open the conversation).
+printf '%s %s\nhi\nyo\n' "$long" "$long" |
+  "$BIN" generate --model "$M" --chat -n 8 --temp 0 -t 1 -c 120 --json > "$T/pair.jsonl"
+check "a message is dropped with its answer" "$(field dropped_messages 3 "$T/pair.jsonl")" "2"
+
 # A message that does not fit even alone: exit 1, saying what to do.
 "$BIN" generate --model "$M" --chat "$long $long $long" -n 16 -c 32 > /dev/null 2> "$T/err"
 check "a message longer than the context exits 1" "$?" "1"
