@@ -478,6 +478,20 @@
  * read bandwidth measured around it (19.5-20.3 GB/s against 21-24), Q4_K_M
  * 76% (18.4-20.7 GB/s against 24-28); perf: dq_kq_dot 94% of the samples.
  *
+ * 2026-11-28, session 30 (no kernel change since), 14:40-14:48 UTC, load
+ * 0.1-2.0. 0.5B shape, `/tmp/s30/sideq.sh -p 512 -n 64 -t 2 -r 3` (sidel.sh
+ * on the 0.5B files), docq bench vs llama-bench d32676d7, medians of the
+ * per-round ratios:
+ *   Q8_0   pp512 184.5, 167.8, 161.4 vs 120.2, 123.6, 112.6: 1.43x;
+ *          tg64 32.4, 33.7, 33.5 vs 26.4, 25.7, 25.8: 1.30x
+ *   Q4_K_M pp512 186.8, 181.0, 178.1 vs 87.5, 99.5, 90.5: 1.97x;
+ *          tg64 45.8, 47.8, 41.3 vs 30.6, 29.3, 28.5: 1.50x
+ * `-p 0 -n 64 -t 2 -r 5 --bw --mix both`, the host reading 19-28 GB/s,
+ * median shares of the bandwidth measured around each run (against the
+ * mapped weights in brackets): 0.5B Q8_0 85%, 82% (88, 88) at 36-37 t/s,
+ * Q4_K_M 91%, 86% (83, 85) at 45-46 t/s; --shape llama3.2-1b Q8_0 67% (92)
+ * at 10.4 t/s, Q4_K_M 75% (82) at 20.0 t/s.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
