@@ -490,7 +490,10 @@
  * median shares of the bandwidth measured around each run (against the
  * mapped weights in brackets): 0.5B Q8_0 85%, 82% (88, 88) at 36-37 t/s,
  * Q4_K_M 91%, 86% (83, 85) at 45-46 t/s; --shape llama3.2-1b Q8_0 67% (92)
- * at 10.4 t/s, Q4_K_M 75% (82) at 20.0 t/s.
+ * at 10.4 t/s, Q4_K_M 75% (82) at 20.0 t/s. Run again at 14:51-14:56 with
+ * the weights reported in 2 MiB pages (1234 of 1305 MiB, 728 of 804; the
+ * first 1B runs did not print that line's state to the log I kept): 1B
+ * Q8_0 88% (87) at 14.0 t/s and 84% (90) at 12.9, Q4_K_M 87% (87) at 21.0.
  *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
