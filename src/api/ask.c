@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/ask_model.h"
+#include "api/chat.h"
 #include "api/db_internal.h"
 #include "assemble/assemble.h"
 #include "indexer/normalize.h"
@@ -116,7 +117,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   const docq_model *counter = opts->model ? opts->model : opts->tokenizer;
   dq_chat chat; /* with a model: the template its answer is asked in */
   if (opts->model) {
-    int brc = dq_ask_model_chat(opts->model, opts->chat_template, &chat);
+    int brc = dq_chat_for_model(opts->model, opts->chat_template, &chat) < 0 ? dq_err_wrap("ask") : 0;
     if (!brc) brc = dq_ask_model_budget(opts->model, opts->budget_tokens, opts->gen.n_predict, &budget, &n_ctx);
     if (brc) return brc;
   } else if (opts->tokenizer && !dq_ask_model_can_count(opts->tokenizer)) {

@@ -70,11 +70,6 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
   return 0;
 }
 
-int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out)
-{
-  return dq_chat_for_model(m, name, out) < 0 ? dq_err_wrap("ask") : 0;
-}
-
 int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask_model_out *out)
 {
   DQ_ASSERT_ARG(m && req && req->chat && req->prompt && req->gen && out);

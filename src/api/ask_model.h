@@ -16,10 +16,6 @@ int dq_ask_model_can_count(const docq_model *m);
  * after the answer and the template) and the context size to allocate. */
 int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict, unsigned *budget, unsigned *n_ctx);
 
-/* The chat template for answers: `name` (NULL or "": the model's own).
- * DOCQ_EINVAL naming the known ones for an unknown name. */
-int dq_ask_model_chat(const docq_model *m, const char *name, dq_chat *out);
-
 /* One answer to generate: the packed prompt in chat template `chat`, with
  * the caller's settings and callbacks (on_prompt follows the reading of the
  * prompt, as docq_ctx_set_prompt_progress; on_reasoning gets a reasoning
