@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -249,9 +250,12 @@ void cli_thinking_done(cli_think_ui *ui)
   ui->t0 = ui->last = 0;
 }
 
-static docq_db *volatile g_sig_db;
-static docq_ctx *volatile g_sig_ctx;
-static volatile sig_atomic_t g_sig_count;
+/* Atomics, not volatile: the handler may run on any thread of the process
+ * (the kernels' pool threads do not block signals), and lock-free atomics
+ * are async-signal-safe. */
+static _Atomic(docq_db *) g_sig_db;
+static _Atomic(docq_ctx *) g_sig_ctx;
+static atomic_int g_sig_count;
 
 static void on_sigint(int sig)
 {
@@ -262,8 +266,10 @@ static void on_sigint(int sig)
     (void)w;
     _exit(EXIT_INTERRUPTED);
   }
-  if (g_sig_db) docq_interrupt(g_sig_db);
-  if (g_sig_ctx) docq_ctx_interrupt(g_sig_ctx);
+  docq_db *db = g_sig_db;
+  docq_ctx *c = g_sig_ctx;
+  if (db) docq_interrupt(db);
+  if (c) docq_ctx_interrupt(c);
 }
 
 int cli_interrupted(void) { return g_sig_count > 0; }

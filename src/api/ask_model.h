@@ -2,6 +2,7 @@
 #ifndef DQ_API_ASK_MODEL_H
 #define DQ_API_ASK_MODEL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include "docq.h"
 #include "engine/chat.h"
@@ -30,7 +31,7 @@ typedef struct dq_ask_model_req {
   void *prompt_payload;
   int (*on_reasoning)(const char *utf8, size_t len, void *payload);
   void *reasoning_payload;
-  volatile int *interrupt;
+  atomic_int *interrupt;
 } dq_ask_model_req;
 
 /* What came of it. text / reasoning: dq_free (reasoning NULL when there was

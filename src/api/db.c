@@ -189,6 +189,9 @@ DOCQ_API void docq_db_free(docq_db *db)
   dq_free(db);
 }
 
+/* A lock-free atomic store is async-signal-safe; a locked one would not be. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "docq_interrupt needs a lock-free atomic int");
+
 DOCQ_API void docq_interrupt(docq_db *db)
 {
   if (db) db->interrupted = 1;

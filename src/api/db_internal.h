@@ -2,6 +2,8 @@
 #ifndef DQ_API_DB_INTERNAL_H
 #define DQ_API_DB_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "docq.h"
 #include "store/store.h"
 #include "embed/embed.h"
@@ -11,7 +13,10 @@ struct docq_db {
   dq_store *store;
   dq_embedder *embedder;      /* matches the manifest (created on open) */
   unsigned flags;             /* DOCQ_OPEN_* */
-  volatile int interrupted;   /* set by docq_interrupt(), cleared at the start of each call */
+  /* set by docq_interrupt(), cleared at the start of each call. Atomic: it is
+   * written from other threads and signal handlers (lock-free, checked in
+   * db.c), and read by the running call without a lock. */
+  atomic_int interrupted;
   docq_stats stats_cache;     /* strings of docq_stat() point into the fields below */
   char embedder_id[128];
   char vec_kind[64];

@@ -4,6 +4,8 @@
 #ifndef DQ_API_MODEL_INTERNAL_H
 #define DQ_API_MODEL_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "docq.h"
 #include "engine/chat.h"
 #include "engine/forward.h"
@@ -22,8 +24,8 @@ struct docq_ctx {
   dq_fwd *fwd;
   unsigned n_ctx;
   int n_threads;    /* as requested when fwd was built (0 = all cores) */
-  volatile int interrupted;        /* docq_ctx_interrupt(); cleared when docq_generate starts */
-  volatile int *also_interrupted;  /* another flag that stops generation (docq_ask: its db's), or NULL */
+  atomic_int interrupted;        /* docq_ctx_interrupt() (any thread, signal handlers); cleared when docq_generate starts */
+  atomic_int *also_interrupted;  /* another flag that stops generation (docq_ask: its db's), or NULL */
   docq_gen_info last;              /* how the last docq_generate ended */
   double last_prompt_s, last_gen_s; /* and its time reading the prompt, then writing */
   docq_prompt_progress_cb on_prompt; /* docq_ctx_set_prompt_progress, or NULL */

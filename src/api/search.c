@@ -32,7 +32,7 @@ DOCQ_API int docq_search_options_init(docq_search_options *opts, unsigned int ve
 }
 
 /* Check the options and translate them for dq_retrieve. */
-static int query_opts(const docq_search_options *so, dq_query_opts *q, volatile int *intr)
+static int query_opts(const docq_search_options *so, dq_query_opts *q, atomic_int *intr)
 {
   docq_search_options d = DOCQ_SEARCH_OPTIONS_INIT;
   if (!so) so = &d;

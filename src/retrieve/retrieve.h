@@ -13,6 +13,7 @@
 #ifndef DQ_RETRIEVE_RETRIEVE_H
 #define DQ_RETRIEVE_RETRIEVE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,7 +142,7 @@ typedef struct dq_query_opts {
   int feedback;        /* pseudo-relevance feedback (retrieve/prf.c): 0 default, < 0 off */
   double dedupe;       /* Jaccard threshold; <= 0 disables (default 0.9) */
   dq_filter filter;
-  volatile int *interrupt; /* may be NULL */
+  atomic_int *interrupt; /* may be NULL */
 } dq_query_opts;
 
 /* Run a search: BM25 and/or kNN (query embedded with `e`), fuse, pick chunks

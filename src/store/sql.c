@@ -523,7 +523,7 @@ void dq_store_close(dq_store *s)
   dq_free(s);
 }
 
-void dq_store_set_interrupt(dq_store *s, volatile int *flag)
+void dq_store_set_interrupt(dq_store *s, atomic_int *flag)
 {
   if (s) s->interrupt = flag;
 }

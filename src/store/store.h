@@ -13,6 +13,7 @@
 #ifndef DQ_STORE_STORE_H
 #define DQ_STORE_STORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -208,6 +209,6 @@ int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, float *out);
 int dq_store_check(dq_store *s);
 
 /* Cancellation flag checked between batches of long operations (may be NULL). */
-void dq_store_set_interrupt(dq_store *s, volatile int *flag);
+void dq_store_set_interrupt(dq_store *s, atomic_int *flag);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef DQ_STORE_STORE_INT_H
 #define DQ_STORE_STORE_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,7 +46,7 @@ struct dq_store {
   char *dir, *db_path;
   unsigned flags;             /* DQ_STORE_* */
   int lock_fd;                /* write.lock, flock()ed; -1 unless writer */
-  volatile int *interrupt;    /* may be NULL */
+  atomic_int *interrupt;    /* may be NULL */
   sqlite3_stmt *st[ST_COUNT];
   dq_manifest man;
   dq_bm25_cache *bm;          /* NULL until the first dq_store_bm25 */

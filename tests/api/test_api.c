@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -627,6 +628,139 @@ static void test_api__generation_interrupted(void **state)
   assert_non_null(strstr(docq_error_last()->message, "ask interrupted"));
   docq_db_free(db);
   docq_model_free(m);
+}
+
+/* docq.h: docq_ctx_interrupt and docq_interrupt may be called from any
+ * thread. Here another thread calls them while a callback of the running call
+ * holds it at a known point (the first token, the first file), so the stop
+ * lands at that point and the counts are exact: generation ends after that
+ * token, ask's answer the same way, and indexing after that file, keeping it
+ * (a second run adds only the rest). The hold and the release use relaxed
+ * atomics on purpose: they order nothing, so under ThreadSanitizer (make
+ * tsan) an interrupt flag written and read without atomics shows up here as
+ * a data race, as it would in an application. (On x86 the store is seen at
+ * once; the counts stay exact.) */
+typedef struct {
+  docq_ctx *c;
+  docq_db *db;
+  atomic_int reached; /* the callback waits here for the other thread */
+  atomic_int sent;    /* the other thread has interrupted */
+  int calls;
+  int timed_out;
+} xstop;
+
+static void xstop_hold(xstop *x)
+{
+  if (++x->calls != 1) return;
+  atomic_store_explicit(&x->reached, 1, memory_order_relaxed);
+  for (int i = 0; i < 20000 && !atomic_load_explicit(&x->sent, memory_order_relaxed); i++) usleep(500); /* <= 10 s */
+  if (!atomic_load_explicit(&x->sent, memory_order_relaxed)) x->timed_out = 1;
+}
+
+static int xstop_on_token(const char *s, size_t n, void *p)
+{
+  (void)s; (void)n;
+  xstop_hold(p);
+  return 0;
+}
+
+static void xstop_on_file(const char *path, docq_file_status st, const char *reason, void *p)
+{
+  (void)path; (void)reason;
+  if (st == DOCQ_FILE_ADDED) xstop_hold(p);
+}
+
+static void *xstop_thread(void *p)
+{
+  xstop *x = p;
+  for (int i = 0; i < 20000 && !atomic_load_explicit(&x->reached, memory_order_relaxed); i++) usleep(500);
+  if (x->c) docq_ctx_interrupt(x->c);
+  if (x->db) docq_interrupt(x->db);
+  atomic_store_explicit(&x->sent, 1, memory_order_relaxed);
+  return NULL;
+}
+
+static int xstop_run_generate(docq_ctx *c, const char *prompt, docq_gen_options *o, xstop *x)
+{
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, xstop_thread, x), 0);
+  char *text = NULL;
+  int rc = docq_generate(c, prompt, o, &text);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  docq_free(text);
+  return rc;
+}
+
+static void test_api__interrupt_from_another_thread(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 512), 0);
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.temperature = 0;
+  o.n_predict = 200;
+  o.stop = NULL;
+  o.n_threads = 2; /* the kernel pool runs meanwhile */
+  o.on_token = xstop_on_token;
+  xstop x = { .c = c };
+  o.payload = &x;
+  assert_int_equal(xstop_run_generate(c, "the ab ba", &o, &x), DOCQ_ECANCELED);
+  assert_false(x.timed_out);
+  assert_int_equal(x.calls, 1);
+  docq_gen_info gi;
+  assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_CANCELED);
+  docq_ctx_free(c);
+
+  /* docq_ask's answer, stopped through its db */
+  docq_db *db = tea_db();
+  docq_ask_options ao;
+  greedy_ask_options(&ao, m, 200);
+  ao.gen.n_threads = 2;
+  xstop y = { .db = db };
+  ao.gen.on_token = xstop_on_token;
+  ao.gen.payload = &y;
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, xstop_thread, &y), 0);
+  docq_answer *a = NULL;
+  int rc = docq_ask(&a, db, "How hot is the water for green tea?", &ao);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(rc, DOCQ_ECANCELED);
+  docq_answer_free(a);
+  assert_false(y.timed_out);
+  assert_int_equal(y.calls, 1);
+  docq_db_free(db);
+  docq_model_free(m);
+
+  /* indexing, stopped after its first file, which stays committed */
+  char src[160], idx[160];
+  snprintf(src, sizeof src, "%s/more", g_dir);
+  snprintf(idx, sizeof idx, "%s/more-idx", g_dir);
+  assert_int_equal(mkdir(src, 0777), 0);
+  for (int i = 0; i < 6; i++) {
+    char name[32], text[96];
+    snprintf(name, sizeof name, "f%d.txt", i);
+    snprintf(text, sizeof text, "File number %d says that kettles boil water at one hundred degrees.\n", i);
+    write_file(src, name, text);
+  }
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
+  docq_index_options io = DOCQ_INDEX_OPTIONS_INIT;
+  xstop z = { .db = db };
+  io.on_file = xstop_on_file;
+  io.payload = &z;
+  const char *paths[] = { src };
+  docq_index_stats st;
+  assert_int_equal(pthread_create(&t, NULL, xstop_thread, &z), 0);
+  rc = docq_index_paths(db, paths, 1, &io, &st);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(rc, DOCQ_ECANCELED);
+  assert_false(z.timed_out);
+  assert_int_equal(z.calls, 1);
+  assert_int_equal(docq_index_paths(db, paths, 1, NULL, &st), 0);
+  assert_int_equal(st.added, 5);
+  assert_int_equal(st.unchanged, 1);
+  docq_db_free(db);
 }
 
 /* The budget docq_ask packs under with a model: what the model's context
@@ -1255,6 +1389,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__interrupt_from_another_thread, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),

@@ -204,7 +204,7 @@ static void test_retrieve_search__duplicates_and_filters(void **state)
 static void test_retrieve_search__interrupt(void **state)
 {
   fx *f = *state;
-  volatile int flag = 1;
+  atomic_int flag = 1;
   dq_hit_rec *h = NULL;
   size_t n = 0;
   dq_query_opts o = opts(5, DQ_MODE_HYBRID);

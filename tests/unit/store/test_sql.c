@@ -1363,7 +1363,7 @@ static void put_2100(dq_store *w)
 }
 
 /* A kNN search on r cancelled by *flag (set), then the same search without it. */
-static void knn_cancelled_then_done(dq_store *r, volatile int *flag)
+static void knn_cancelled_then_done(dq_store *r, atomic_int *flag)
 {
   float q[DIM];
   unit_vec(q, DIM);
@@ -1382,7 +1382,7 @@ static void test_store_sql__interrupt_stops_catch_up(void **state)
   const char *t[] = { "x" };
   put(w, "/first", t, 1, NULL);
   OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
-  volatile int flag = 1;
+  atomic_int flag = 1;
   dq_store_set_interrupt(r, &flag);
   put_2100(w);
   knn_cancelled_then_done(r, &flag); /* the second rebuilt from SQLite */
@@ -1404,7 +1404,7 @@ static void test_store_sql__interrupted_load_loads_again(void **state)
   OK(dq_store_sync_vectors(w));
   put_2100(w);
   OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
-  volatile int flag = 1;
+  atomic_int flag = 1;
   dq_store_set_interrupt(r, &flag);
   knn_cancelled_then_done(r, &flag);
   assert_int_equal(r->vec_dirty, 0); /* the file, caught up; a rebuild would differ from it */
