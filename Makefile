@@ -2,11 +2,12 @@
 # the steps a new user runs. See README "Quick start".
 BUILD     ?= build
 ASANBUILD ?= build-asan
+TSANBUILD ?= build-tsan
 SHARED    ?= $(abspath ../shared)
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build demo test test-fast asan install clean bench
+.PHONY: all deps build demo test test-fast asan tsan install clean bench
 
 all: build
 
@@ -28,13 +29,20 @@ demo: build
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The whole suite, then once more under AddressSanitizer + UBSan.
-test: test-fast asan
+# The whole suite, then once more under AddressSanitizer + UBSan, then the
+# threaded tests under ThreadSanitizer.
+test: test-fast asan tsan
 
 asan: deps
 	cmake -S . -B $(ASANBUILD) -DCMAKE_BUILD_TYPE=Debug -DDOCQ_SANITIZE=ON -DDOCQ_SHARED_DIR=$(SHARED) $(CMAKE_ARGS)
 	cmake --build $(ASANBUILD) -j $(JOBS)
 	cd $(ASANBUILD) && DOCQ_TEST_LEVEL=asan ctest --output-on-failure -j $(JOBS) -LE slow
+
+# A race report makes the test exit 66 (TSan's default), so it fails.
+tsan: deps
+	cmake -S . -B $(TSANBUILD) -DCMAKE_BUILD_TYPE=Debug -DDOCQ_TSAN=ON -DDOCQ_SHARED_DIR=$(SHARED) $(CMAKE_ARGS)
+	cmake --build $(TSANBUILD) -j $(JOBS)
+	cd $(TSANBUILD) && DOCQ_TEST_LEVEL=tsan ctest --output-on-failure -j $(JOBS) -L tsan
 
 bench: build
 	$(BUILD)/bench_index $(SHARED)/data/corpora
@@ -43,4 +51,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASANBUILD)
+	rm -rf $(BUILD) $(ASANBUILD) $(TSANBUILD)
