@@ -447,13 +447,15 @@ static docq_model *random_model(void)
 /* The thread-safety docq.h states: one loaded model shared by threads, each
  * with its own context, generating at the same time, gives every thread what
  * it gets alone (greedy, so the text is a function of the prompt), and
- * tokenizing on the shared model meanwhile agrees too. */
+ * tokenizing on the shared model meanwhile agrees too. Half the contexts
+ * run their own pool of two threads (make tsan checks this for races). */
 #define SHARE_THREADS 4
 typedef struct {
   const docq_model *m;
   const char *prompt;
   char *text;    /* generated */
   long n_tok;    /* docq_tokenize of the prompt */
+  int n_threads; /* of the context's kernel pool */
   int rc;
 } share_job;
 
@@ -465,7 +467,7 @@ static void *share_worker(void *p)
   docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
   o.temperature = 0;
   o.n_predict = 24;
-  o.n_threads = 1;
+  o.n_threads = j->n_threads;
   for (int rep = 0; rep < 3 && !j->rc; rep++) { /* overlap more than one run */
     docq_free(j->text);
     j->text = NULL;
@@ -483,10 +485,11 @@ static void test_api__model_shared_by_threads(void **state)
   static const char *prompts[SHARE_THREADS] = { "the ab ba", "ba ba the", "ab", "the the ab ba ab" };
   share_job alone[SHARE_THREADS], together[SHARE_THREADS];
   for (int i = 0; i < SHARE_THREADS; i++) {
-    alone[i] = (share_job){ m, prompts[i], NULL, 0, 0 };
+    const int nt = 1 + i % 2; /* half the contexts run a pool of two threads */
+    alone[i] = (share_job){ m, prompts[i], NULL, 0, nt, 0 };
     share_worker(&alone[i]);
     assert_int_equal(alone[i].rc, 0);
-    together[i] = (share_job){ m, prompts[i], NULL, 0, 0 };
+    together[i] = (share_job){ m, prompts[i], NULL, 0, nt, 0 };
   }
   /* the prompts lead to different texts, so a thread given another's state would show */
   assert_string_not_equal(alone[0].text, alone[1].text);
