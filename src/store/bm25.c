@@ -137,6 +137,31 @@ static int read_i64(dq_store *s, int which, int64_t *out)
   return rc;
 }
 
+/* What is read together must come from one state of the database: another
+ * connection (an indexer beside a search) may commit between two
+ * statements, and then the lengths would miss chunks of the largest id read
+ * just before, or the postings name chunks the cached lengths do not know:
+ * both look like a corrupt index. So the cache refresh, and a search with
+ * it, read outside a transaction in one read transaction of their own (WAL:
+ * a snapshot; writers go on meanwhile). */
+static int read_begin(dq_store *s, int *began)
+{
+  *began = 0;
+  if (!sqlite3_get_autocommit(s->db)) return 0; /* the caller's transaction is the snapshot */
+  int rc = dq_exec(s, "BEGIN");
+  if (rc < 0) return rc;
+  *began = 1;
+  return 0;
+}
+
+static void read_end(dq_store *s, int began)
+{
+  if (began && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* nothing was written: only the snapshot ends */
+}
+
+static int cache_load(dq_store *s, dq_bm25_cache *c, int64_t dv, int64_t changes);
+
 /* Make s->bm the lengths of the current database state. */
 static int cache_refresh(dq_store *s)
 {
@@ -146,6 +171,17 @@ static int cache_refresh(dq_store *s)
   int rc = read_i64(s, ST_DATA_VERSION, &dv);
   if (rc) return rc;
   if (c->valid && dv == c->data_version && changes == c->changes) return 0;
+  int began = 0;
+  if ((rc = read_begin(s, &began)) < 0) return rc;
+  rc = cache_load(s, c, dv, changes);
+  read_end(s, began);
+  return rc;
+}
+
+/* cache_refresh's reading, in one read transaction. */
+static int cache_load(dq_store *s, dq_bm25_cache *c, int64_t dv, int64_t changes)
+{
+  int rc;
   c->valid = 0;
   int64_t max_id = 0;
   if ((rc = read_i64(s, ST_FTS_MAX_ID, &max_id))) return rc;
@@ -405,11 +441,13 @@ int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size
   if (k == 0) return 0;
   char *clean = NULL;
   size_t cn = 0;
+  int began = 0;
   qterms *q = dq_calloc(1, sizeof *q);
   if (!q) return DOCQ_ENOMEM;
   int rc = dq_utf8_repair(query, strlen(query), &clean, &cn, NULL);
   if (rc < 0) goto done;
   if ((rc = dq_terms(clean, cn, collect, q)) < 0) goto done;
+  if ((rc = read_begin(s, &began)) < 0) goto done;
   if ((rc = cache_refresh(s)) < 0) goto done;
   dq_bm25_cache *c = s->bm;
   for (size_t i = 0; i < q->n; i++) q->v[i].common = known_common(c, &q->v[i]);
@@ -428,6 +466,7 @@ int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size
   }
   *n_out = take_top(c, k, out);
 done:
+  read_end(s, began);
   if (rc < 0 && s->bm) { /* leave the accumulators clean */
     for (size_t i = 0; i < s->bm->n_touched; i++) s->bm->acc[s->bm->touched[i]] = 0;
     s->bm->n_touched = 0;

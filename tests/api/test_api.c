@@ -766,6 +766,78 @@ static void test_api__interrupt_from_another_thread(void **state)
   docq_db_free(db);
 }
 
+/* docq.h: distinct handles may be used on different threads at once. One
+ * thread indexes 40 files through a writable handle while this one searches
+ * the same index through a read-only handle, over and over: every search
+ * succeeds with hits from the corpus, and once the writer is done the reader
+ * finds each file by its own word. make tsan runs it for races in the
+ * library's shared state (SQLite is built serialized; FAISS's flat search
+ * runs on the caller's thread at this size). */
+typedef struct { docq_db *db; const char *src; int rc; docq_index_stats st; atomic_int done; } index_job;
+
+static void *index_thread(void *p)
+{
+  index_job *j = p;
+  const char *paths[] = { j->src };
+  j->rc = docq_index_paths(j->db, paths, 1, NULL, &j->st);
+  atomic_store(&j->done, 1);
+  return NULL;
+}
+
+static void test_api__index_and_search_on_two_threads(void **state)
+{
+  (void)state;
+  char src[160], idx[160];
+  snprintf(src, sizeof src, "%s/two", g_dir);
+  snprintf(idx, sizeof idx, "%s/two-idx", g_dir);
+  assert_int_equal(mkdir(src, 0777), 0);
+  enum { N_FILES = 40 };
+  for (int i = 0; i < N_FILES; i++) {
+    char name[32], text[200];
+    snprintf(name, sizeof name, "f%02d.txt", i);
+    snprintf(text, sizeof text, "Note %d: kettles boil water quickly. The marker word here is zq%dword.\n\n"
+             "A second paragraph about tea and water temperature.\n", i, i);
+    write_file(src, name, text);
+  }
+  docq_db *w, *r;
+  assert_int_equal(docq_db_open(&w, idx, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_db_open(&r, idx, DOCQ_OPEN_READONLY), 0);
+  index_job j = { .db = w, .src = src };
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, index_thread, &j), 0);
+  docq_search_options so = DOCQ_SEARCH_OPTIONS_INIT;
+  so.k = 5;
+  int searches = 0, bad = 0;
+  while (!atomic_load(&j.done) || searches < 3) {
+    docq_results *res = NULL;
+    int src_rc = docq_search(&res, r, "kettles boil water", &so);
+    if (src_rc != 0) { bad++; fprintf(stderr, "search %d: rc %d %s\n", searches, src_rc, docq_error_last()->message); }
+    for (size_t i = 0; res && i < docq_results_count(res); i++)
+      if (strncmp(docq_results_get(res, i)->path, src, strlen(src)) != 0) bad++;
+    docq_results_free(res);
+    searches++;
+  }
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(j.rc, 0);
+  assert_int_equal(j.st.added, N_FILES);
+  assert_int_equal(bad, 0);
+  so.k = 1;
+  so.mode = DOCQ_MODE_BM25;
+  for (int i = 0; i < N_FILES; i += 13) {
+    char q[32], want[32];
+    snprintf(q, sizeof q, "zq%dword", i);
+    snprintf(want, sizeof want, "/f%02d.txt", i);
+    docq_results *res = NULL;
+    assert_int_equal(docq_search(&res, r, q, &so), 0);
+    assert_int_equal(docq_results_count(res), 1);
+    const char *path = docq_results_get(res, 0)->path;
+    assert_string_equal(path + strlen(path) - strlen(want), want);
+    docq_results_free(res);
+  }
+  docq_db_free(r);
+  docq_db_free(w);
+}
+
 /* The budget docq_ask packs under with a model: what the model's context
  * leaves after the answer and the chat template, but by default at most
  * 4096 tokens (a 32k-context model would otherwise get a prompt of every
@@ -1393,6 +1465,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__interrupt_from_another_thread, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__index_and_search_on_two_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
