@@ -92,6 +92,9 @@ void cli_prompt_clear(cli_prompt_ui *ui);
 void cli_on_sigint(docq_db *db);
 /* The same for a model context: the first Ctrl-C calls docq_ctx_interrupt(c). */
 void cli_on_sigint_ctx(docq_ctx *c);
+/* docq_db_free, first taking db from the SIGINT handler, so a Ctrl-C while
+ * the command ends does not interrupt a freed handle. */
+void cli_db_free(docq_db *db);
 /* A file docq maps (a model, read in place) that is cut short while in use
  * makes the next read of a page past its new end raise SIGBUS. The library
  * checks the file's size between steps and fails cleanly; a cut inside one

@@ -316,6 +316,13 @@ void cli_on_sigint_ctx(docq_ctx *c)
   cli_on_sigint(g_sig_db);
 }
 
+void cli_db_free(docq_db *db)
+{
+  docq_db *expected = db;
+  if (db) atomic_compare_exchange_strong(&g_sig_db, &expected, NULL);
+  docq_db_free(db);
+}
+
 void cli_on_sigint(docq_db *db)
 {
   g_sig_db = db;

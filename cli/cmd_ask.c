@@ -264,17 +264,17 @@ int cmd_ask(int argc, char **argv)
       code = cli_fail(mrc, "cannot load the index's answer model");
       fprintf(stderr, "docq ask: it was set by `docq config model`: set another with docq config model FILE, "
               "or forget it with docq config model --unset (--no-model answers extractively now)\n");
-      docq_db_free(db);
+      cli_db_free(db);
       return code;
     }
-    if (mrc) { code = cli_fail(mrc, "cannot load the model"); docq_db_free(db); return code; }
+    if (mrc) { code = cli_fail(mrc, "cannot load the model"); cli_db_free(db); return code; }
     docq_model_meta meta = {0};
     if (docq_model_get_meta(model, &meta) == 0 && !meta.has_weights) {
       /* checked here, where the file's name is known */
       fprintf(stderr, "docq ask: %s holds a tokenizer but no weights, so it cannot write answers; give a full model "
               "to --model (or this file to --tokenizer, to count tokens with it)\n", model_path);
       docq_model_free(model);
-      docq_db_free(db);
+      cli_db_free(db);
       return EXIT_USAGE;
     }
     ao.model = model;
@@ -293,7 +293,7 @@ int cmd_ask(int argc, char **argv)
   } else if (tok_path) {
     /* counting only: the answer stays extractive */
     int mrc = docq_model_load_info(&model, tok_path);
-    if (mrc) { code = cli_fail(mrc, "cannot load the tokenizer"); docq_db_free(db); return code; }
+    if (mrc) { code = cli_fail(mrc, "cannot load the tokenizer"); cli_db_free(db); return code; }
     ao.tokenizer = model;
   }
   if (ao.chat_template && !ao.model && !g_cli.quiet)
@@ -313,14 +313,14 @@ int cmd_ask(int argc, char **argv)
     if (g_streamed) printf("\n");
     fflush(stdout); /* the line ends before the note, even when both go to one pipe */
     fprintf(stderr, "docq ask: interrupted%s\n", g_streamed ? "; the answer above is incomplete" : "");
-    docq_db_free(db);
+    cli_db_free(db);
     docq_model_free(model);
     return EXIT_INTERRUPTED;
   }
   if (rc < 0) {
     if (g_streamed && !g_cli.json) { printf("\n"); fflush(stdout); } /* a partial answer's line ends first */
     code = cli_fail(rc, "ask failed");
-    docq_db_free(db);
+    cli_db_free(db);
     docq_model_free(model);
     return code;
   }
@@ -384,7 +384,7 @@ int cmd_ask(int argc, char **argv)
     if (show_prompt) printf("\n--- prompt ---\n%s\n", docq_answer_prompt(ans));
   }
   docq_answer_free(ans);
-  docq_db_free(db);
+  cli_db_free(db);
   docq_model_free(model);
   return 0;
 }

@@ -44,7 +44,7 @@ static int show(void)
   if (ec) return ec;
   char path[PATH_MAX];
   int rc = docq_db_answer_model(db, path, sizeof path);
-  docq_db_free(db);
+  cli_db_free(db);
   if (rc) return cli_fail(rc, "config");
   print_answer_model(path, "");
   return 0;
@@ -77,7 +77,7 @@ static int set_model(const char *file)
   int rc = docq_db_set_answer_model(db, file);
   char path[PATH_MAX] = "";
   if (!rc) rc = docq_db_answer_model(db, path, sizeof path);
-  docq_db_free(db);
+  cli_db_free(db);
   if (rc) return cli_fail(rc, "config model");
   print_answer_model(path, desc);
   return 0;

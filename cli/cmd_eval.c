@@ -358,7 +358,7 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
   if (!g_cli.json && !g_cli.quiet)
     fprintf(stderr, "docq eval: indexed %zu documents in %.1f s\n", c.n, cli_now() - c.t0);
   /* reopen so the vector file is written and searches see a settled index */
-  docq_db_free(*db);
+  cli_db_free(*db);
   *db = NULL;
   rc = docq_db_open(db, where, 0);
   if (rc < 0) return cli_fail(rc, "cannot reopen the evaluation index");
@@ -800,7 +800,7 @@ int cmd_eval(int argc, char **argv)
   cli_on_sigint(db);
   code = !strcmp(what, "retrieval") ? eval_retrieval(&eo, &set, db) : eval_answers(&eo, &set, db);
 done:
-  docq_db_free(db);
+  cli_db_free(db);
   docq_model_free(tok);
   if (tmp[0]) rm_tree(tmp);
   set_free(&set);

@@ -162,11 +162,11 @@ int cmd_index(int argc, char **argv)
   if (embed_model || builtin) {
     if (reembed && !g_cli.quiet && !g_cli.json) fprintf(stderr, "re-encoding the stored chunks...\n");
     int erc = docq_db_set_embedder(db, embed_model, reembed ? DOCQ_REEMBED : 0);
-    if (erc) { int ec2 = cli_fail(erc, "embedder"); docq_db_free(db); free(paths); return ec2; }
-    if (!n_paths) { docq_db_free(db); free(paths); return 0; }
+    if (erc) { int ec2 = cli_fail(erc, "embedder"); cli_db_free(db); free(paths); return ec2; }
+    if (!n_paths) { cli_db_free(db); free(paths); return 0; }
   } else if (reembed) {
     fprintf(stderr, "docq index: --reembed goes with --embed-model FILE or --builtin-embedder\n");
-    docq_db_free(db); free(paths); return EXIT_USAGE;
+    cli_db_free(db); free(paths); return EXIT_USAGE;
   }
   index_ui ui = {0};
   ui.tty = cli_tty();
@@ -220,7 +220,7 @@ int cmd_index(int argc, char **argv)
               m && strstr(m, "no space left") ? "free some space (or choose another --db folder)"
                                               : "fix the problem above");
   }
-  docq_db_free(db);
+  cli_db_free(db);
   free(paths);
   return ret;
 }
@@ -251,16 +251,16 @@ int cmd_status(int argc, char **argv)
   if (ec) return ec;
   docq_stats s;
   int rc = docq_stat(db, &s);
-  if (rc) { ec = cli_fail(rc, "status"); docq_db_free(db); return ec; }
+  if (rc) { ec = cli_fail(rc, "status"); cli_db_free(db); return ec; }
   if (check) {
     rc = docq_check(db);
-    if (rc) { ec = cli_fail(rc, "check failed"); docq_db_free(db); return ec; }
+    if (rc) { ec = cli_fail(rc, "check failed"); cli_db_free(db); return ec; }
     if (!g_cli.json) printf("check        ok: chunks, full text and vectors agree\n");
   }
   char answer_model[PATH_MAX];
   if ((rc = docq_db_answer_model(db, answer_model, sizeof answer_model))) {
     ec = cli_fail(rc, "status");
-    docq_db_free(db);
+    cli_db_free(db);
     return ec;
   }
   char when[64] = "never";
@@ -292,7 +292,7 @@ int cmd_status(int argc, char **argv)
     printf("last run     %s\n", when);
     printf("answer model %s\n", *answer_model ? answer_model : "none (docq config model FILE sets one)");
   }
-  docq_db_free(db);
+  cli_db_free(db);
   return 0;
 }
 
@@ -321,9 +321,9 @@ int cmd_rm(int argc, char **argv)
   if (ec) return ec;
   uint64_t n = 0;
   int rc = docq_remove(db, path, &n);
-  if (rc) { ec = cli_fail(rc, "rm"); docq_db_free(db); return ec; }
+  if (rc) { ec = cli_fail(rc, "rm"); cli_db_free(db); return ec; }
   if (g_cli.json) printf("{\"removed\":%llu}\n", (unsigned long long)n);
   else printf("removed %llu document%s\n", (unsigned long long)n, n == 1 ? "" : "s");
-  docq_db_free(db);
+  cli_db_free(db);
   return 0;
 }
