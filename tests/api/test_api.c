@@ -768,11 +768,13 @@ static void test_api__interrupt_from_another_thread(void **state)
 
 /* docq.h: distinct handles may be used on different threads at once. One
  * thread indexes 40 files through a writable handle while this one searches
- * the same index through a read-only handle, over and over: every search
- * succeeds with hits from the corpus, and once the writer is done the reader
- * finds each file by its own word. make tsan runs it for races in the
- * library's shared state (SQLite is built serialized; FAISS's flat search
- * runs on the caller's thread at this size). */
+ * the same index through a read-only handle, over and over; then all files
+ * change and are indexed again (their old chunks removed, new ones added)
+ * under the same searches. Every search succeeds with hits from the corpus,
+ * and afterwards the reader finds each file by its new word and none by its
+ * old one. make tsan runs it for races in the library's shared state (SQLite
+ * is built serialized; FAISS's flat search runs on the caller's thread at
+ * this size). */
 typedef struct { docq_db *db; const char *src; int rc; docq_index_stats st; atomic_int done; } index_job;
 
 static void *index_thread(void *p)
@@ -784,24 +786,23 @@ static void *index_thread(void *p)
   return NULL;
 }
 
-static void test_api__index_and_search_on_two_threads(void **state)
+enum { TWO_FILES = 40 };
+
+static void write_marked(const char *src, const char *marker)
 {
-  (void)state;
-  char src[160], idx[160];
-  snprintf(src, sizeof src, "%s/two", g_dir);
-  snprintf(idx, sizeof idx, "%s/two-idx", g_dir);
-  assert_int_equal(mkdir(src, 0777), 0);
-  enum { N_FILES = 40 };
-  for (int i = 0; i < N_FILES; i++) {
+  for (int i = 0; i < TWO_FILES; i++) {
     char name[32], text[200];
     snprintf(name, sizeof name, "f%02d.txt", i);
-    snprintf(text, sizeof text, "Note %d: kettles boil water quickly. The marker word here is zq%dword.\n\n"
-             "A second paragraph about tea and water temperature.\n", i, i);
+    snprintf(text, sizeof text, "Note %d: kettles boil water quickly. The marker word here is zq%d%s.\n\n"
+             "A second paragraph about tea and water temperature.\n", i, i, marker);
     write_file(src, name, text);
   }
-  docq_db *w, *r;
-  assert_int_equal(docq_db_open(&w, idx, DOCQ_OPEN_CREATE), 0);
-  assert_int_equal(docq_db_open(&r, idx, DOCQ_OPEN_READONLY), 0);
+}
+
+/* Index src through w on another thread while searching through r; returns
+ * the searches that failed or named a file outside src. */
+static int search_while_indexing(docq_db *w, docq_db *r, const char *src, docq_index_stats *st)
+{
   index_job j = { .db = w, .src = src };
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, index_thread, &j), 0);
@@ -810,8 +811,8 @@ static void test_api__index_and_search_on_two_threads(void **state)
   int searches = 0, bad = 0;
   while (!atomic_load(&j.done) || searches < 3) {
     docq_results *res = NULL;
-    int src_rc = docq_search(&res, r, "kettles boil water", &so);
-    if (src_rc != 0) { bad++; fprintf(stderr, "search %d: rc %d %s\n", searches, src_rc, docq_error_last()->message); }
+    int rc = docq_search(&res, r, "kettles boil water", &so);
+    if (rc != 0) { bad++; fprintf(stderr, "search %d: rc %d %s\n", searches, rc, docq_error_last()->message); }
     for (size_t i = 0; res && i < docq_results_count(res); i++)
       if (strncmp(docq_results_get(res, i)->path, src, strlen(src)) != 0) bad++;
     docq_results_free(res);
@@ -819,21 +820,54 @@ static void test_api__index_and_search_on_two_threads(void **state)
   }
   assert_int_equal(pthread_join(t, NULL), 0);
   assert_int_equal(j.rc, 0);
-  assert_int_equal(j.st.added, N_FILES);
-  assert_int_equal(bad, 0);
+  *st = j.st;
+  return bad;
+}
+
+/* The number of files whose marker word zq<i><marker> finds them (BM25). */
+static int found_by_marker(docq_db *r, const char *marker)
+{
+  docq_search_options so = DOCQ_SEARCH_OPTIONS_INIT;
   so.k = 1;
   so.mode = DOCQ_MODE_BM25;
-  for (int i = 0; i < N_FILES; i += 13) {
+  int found = 0;
+  for (int i = 0; i < TWO_FILES; i += 13) {
     char q[32], want[32];
-    snprintf(q, sizeof q, "zq%dword", i);
+    snprintf(q, sizeof q, "zq%d%s", i, marker);
     snprintf(want, sizeof want, "/f%02d.txt", i);
     docq_results *res = NULL;
     assert_int_equal(docq_search(&res, r, q, &so), 0);
-    assert_int_equal(docq_results_count(res), 1);
-    const char *path = docq_results_get(res, 0)->path;
-    assert_string_equal(path + strlen(path) - strlen(want), want);
+    if (docq_results_count(res) == 1) {
+      const char *path = docq_results_get(res, 0)->path;
+      assert_string_equal(path + strlen(path) - strlen(want), want);
+      found++;
+    }
     docq_results_free(res);
   }
+  return found;
+}
+
+static void test_api__index_and_search_on_two_threads(void **state)
+{
+  (void)state;
+  char src[160], idx[160];
+  snprintf(src, sizeof src, "%s/two", g_dir);
+  snprintf(idx, sizeof idx, "%s/two-idx", g_dir);
+  assert_int_equal(mkdir(src, 0777), 0);
+  write_marked(src, "word");
+  docq_db *w, *r;
+  assert_int_equal(docq_db_open(&w, idx, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_db_open(&r, idx, DOCQ_OPEN_READONLY), 0);
+  docq_index_stats st;
+  assert_int_equal(search_while_indexing(w, r, src, &st), 0);
+  assert_int_equal(st.added, TWO_FILES);
+  assert_int_equal(found_by_marker(r, "word"), 4); /* files 0, 13, 26, 39 */
+
+  write_marked(src, "changed"); /* another size, so every file is read again */
+  assert_int_equal(search_while_indexing(w, r, src, &st), 0);
+  assert_int_equal(st.updated, TWO_FILES);
+  assert_int_equal(found_by_marker(r, "changed"), 4);
+  assert_int_equal(found_by_marker(r, "word"), 0);
   docq_db_free(r);
   docq_db_free(w);
 }
