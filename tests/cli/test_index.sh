@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CLI integration test of docq index / status / rm on samples/ and edge cases:
 # unchanged re-run, edit, rename, delete, skipped files with reasons,
-# .docqignore, the writer lock, --json, --help, exit codes, Ctrl-C, a full disk.
+# .docqignore, the writer lock, --json, --help, exit codes, Ctrl-C, a full disk,
+# questions in other processes while an index is built.
 set -u
 BIN=${DOCQ_BIN:?DOCQ_BIN not set}
 SRC=${DOCQ_SOURCE_DIR:?DOCQ_SOURCE_DIR not set}
@@ -134,6 +135,22 @@ check "... the index is consistent" '[ $? -eq 0 ]'
 kept=$(jnum documents "$("$BIN" --db "$T/big-idx" status --json)")
 out=$("$BIN" --db "$T/big-idx" index "$C" --json 2>/dev/null)
 check "... the next run keeps the $kept committed files and adds the rest" '[ "$(jnum unchanged "$out")" = "$kept" ] && [ $(( $(jnum added "$out") + kept )) -eq 40 ]'
+
+# Questions while an index is built (users.md: re-indexing must not block
+# them): `search` and `ask` in another process, again and again while
+# `index` runs on the same folder, all succeed once the index exists.
+"$BIN" --db "$T/live-idx" index "$C" >/dev/null 2>"$T/live-err" &
+pid=$!
+while kill -0 $pid 2>/dev/null && [ ! -f "$T/live-idx/docq.sqlite" ]; do sleep 0.05; done
+rounds=0; failed=0
+while kill -0 $pid 2>/dev/null || [ $rounds -lt 2 ]; do
+  "$BIN" --db "$T/live-idx" search "keeper logged ship wind" -k 3 >/dev/null 2>>"$T/live-q" || failed=$((failed+1))
+  "$BIN" --db "$T/live-idx" ask "What did the keeper log?" >/dev/null 2>>"$T/live-q" || failed=$((failed+1))
+  rounds=$((rounds+1))
+done
+wait $pid; rc=$?
+check "search and ask beside a running index: none of $rounds rounds failed ($failed did)" '[ $rc -eq 0 ] && [ $failed -eq 0 ]'
+[ $failed -eq 0 ] || grep -v "did not fit" "$T/live-q" | head -3
 
 # A file deleted since it was indexed, named again by a relative path:
 # `index` says how to remove it, and `rm` with that same relative path does.
