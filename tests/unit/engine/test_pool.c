@@ -1,13 +1,19 @@
-/* Tests for engine/pool.c, from its contract (kernels.h, pool.c's header):
- * dq_pool_run calls fn(ctx, ith, nth) once for every ith < nth, the caller
- * itself runs ith 0, and it returns only when all are done, so what fn wrote
- * on any thread is the caller's to read; one thread may run several indices
- * but never two at once; a pool that slept (idle past its ~0.3 ms of
- * spinning) wakes for the next run; more threads than cores work.
+/* Tests for the engine's thread pool, dq_pool (engine/kernels.h), from its
+ * contract (kernels.h and the header comment of engine/pool.c):
+ * dq_pool_run(p, fn, ctx) calls fn(ctx, ith, nth) exactly once for every
+ * ith < nth == dq_pool_size(p), the caller itself runs ith 0, and it returns
+ * only when all are done, so what fn wrote on any thread is the caller's to
+ * read; one thread may run several indices one after the other but never two
+ * at once; a pool idle past its ~0.3 ms of spinning sleeps and must still wake
+ * for the next run; more threads than cores (this machine has 2) work.
  *
- * The slots fn writes are plain memory on purpose: under ThreadSanitizer
- * (make tsan runs this file) a missing happens-before edge in the pool's
- * hand-offs shows as a data race, which a plain build cannot see. */
+ * What fn writes is plain (non-atomic) memory on purpose: under
+ * ThreadSanitizer (make tsan runs this file) a missing happens-before edge in
+ * the pool's hand-offs, either way between caller and workers, shows up as a
+ * data race, which a plain build cannot see.
+ *
+ * Checks that run on threads of the test's own return the line of the first
+ * failed check instead of calling cmocka's assertions (which jump). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,83 +21,166 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "docq.h"
 #include "engine/kernels.h"
 
 #define MAX_NTH 8
-#define FILL 1024 /* floats each index writes */
 
-typedef struct {
-  int run;                      /* which run this ctx belongs to */
-  int hits[MAX_NTH];            /* plain: written by whoever runs ith */
-  int nth_seen[MAX_NTH];
-  pthread_t who[MAX_NTH];
-  float out[MAX_NTH][FILL];
-  atomic_int overlaps;          /* two indices at once on one thread */
-  int spin;                     /* work per index, to make overlaps likely */
-} job;
+#define CHECK(c) do { if (!(c)) return __LINE__; } while (0)
 
-static _Thread_local int t_inside;
+static uint64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
-static float value(int run, int ith, int j) { return (float)(run * 131 + ith * 17 + j); }
+static void sleep_us(long us)
+{
+  struct timespec ts = {us / 1000000L, (us % 1000000L) * 1000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
 
+/* Work measured in loop iterations (scales with the build, e.g. TSan). */
 static void busy(int n)
 {
   volatile unsigned x = 0;
   for (int i = 0; i < n; i++) x += (unsigned)i;
 }
 
-static void record(job *j, int ith, int nth, float sign)
+/* Work measured in wall time (the same under every build). */
+static void spin_ns(uint64_t ns)
 {
-  if (t_inside) atomic_fetch_add(&j->overlaps, 1);
-  t_inside = 1;
+  const uint64_t t0 = now_ns();
+  while (now_ns() - t0 < ns) busy(64);
+}
+
+/* ---- counting: every index exactly once ------------------------------- */
+
+typedef struct {
+  int hits[MAX_NTH];      /* plain: incremented by whoever runs ith */
+  int nth_seen[MAX_NTH];
+  pthread_t who[MAX_NTH];
+  atomic_int bad_ith;     /* calls with ith or nth out of range */
+  int work;               /* busy-loop iterations for every ith */
+  uint64_t ith0_ns;       /* wall time ith 0 takes (time for workers to claim) */
+} count_job;
+
+static void count_fn(void *ctx, int ith, int nth)
+{
+  count_job *j = ctx;
+  if (ith < 0 || ith >= MAX_NTH || nth < 1 || nth > MAX_NTH || ith >= nth) {
+    atomic_fetch_add(&j->bad_ith, 1);
+    return;
+  }
   j->hits[ith]++;
   j->nth_seen[ith] = nth;
   j->who[ith] = pthread_self();
-  for (int k = 0; k < FILL; k++) j->out[ith][k] = sign * value(j->run, ith, k);
-  busy(j->spin);
-  t_inside = 0;
+  if (j->work) busy(j->work);
+  if (ith == 0 && j->ith0_ns) spin_ns(j->ith0_ns);
 }
 
-static void fn_a(void *p, int ith, int nth) { record(p, ith, nth, 1.0f); }
-
-/* A second function, so a worker calling a stale fn would write the wrong values. */
-static void fn_b(void *p, int ith, int nth) { record(p, ith, nth, -1.0f); }
-
-/* Runs one job on `pool` and checks everything the contract promises of it:
- * 0, or the line of the first check that failed (no cmocka assertion here:
- * it also runs on threads of the test's own, where one must not jump). */
-#define CHECK(c) do { if (!(c)) return __LINE__; } while (0)
-static int run_and_check(dq_pool *pool, int run, int spin)
+/* One run of count_fn on `pool`; 0 or the line of the failed check. */
+static int run_count(dq_pool *pool, count_job *j)
 {
-  static _Thread_local job jobs[2]; /* alternate: the previous run's ctx stays alive and different */
-  job *j = &jobs[run & 1];
-  memset(j, 0, sizeof *j);
-  j->run = run;
-  j->spin = spin;
+  const int work = j->work;
+  const uint64_t ith0_ns = j->ith0_ns;
+  memset(j, 0, sizeof *j);  /* plain writes by the caller, read by the workers' fn */
+  atomic_init(&j->bad_ith, 0);
+  j->work = work;
+  j->ith0_ns = ith0_ns;
   const int nth = dq_pool_size(pool);
-  void (*fn)(void *, int, int) = (run & 1) ? fn_b : fn_a;
-  dq_pool_run(pool, fn, j);
-  CHECK(atomic_load(&j->overlaps) == 0);
-  CHECK(pthread_equal(j->who[0], pthread_self()));
-  const float sign = (run & 1) ? -1.0f : 1.0f;
+  CHECK(nth >= 1 && nth <= MAX_NTH);
+  dq_pool_run(pool, count_fn, j);
+  CHECK(atomic_load(&j->bad_ith) == 0);
   for (int i = 0; i < MAX_NTH; i++) {
     CHECK(j->hits[i] == (i < nth ? 1 : 0));
-    if (i >= nth) continue;
-    CHECK(j->nth_seen[i] == nth);
-    for (int k = 0; k < FILL; k++) CHECK(j->out[i][k] == sign * value(run, i, k));
+    if (i < nth) CHECK(j->nth_seen[i] == nth);
   }
   return 0;
 }
 
-static void sleep_ms(int ms)
+/* ---- filling: results published, fresh fn/ctx every run --------------- */
+
+#define FILL_N 4096
+#define SENTINEL (-1e30f)
+
+typedef struct {
+  int run;
+  float *out; /* FILL_N floats; ith fills its share [lo, hi) */
+} fill_job;
+
+static float value_a(int run, int k) { return (float)(run * 7 + k); }
+static float value_b(int run, int k) { return -(float)(run * 3 + k * 5) - 0.5f; }
+
+static void share(int ith, int nth, int *lo, int *hi)
 {
-  struct timespec ts = {0, (long)ms * 1000000L};
-  nanosleep(&ts, NULL);
+  *lo = (int)((int64_t)FILL_N * ith / nth);
+  *hi = (int)((int64_t)FILL_N * (ith + 1) / nth);
 }
+
+static void fill_a(void *ctx, int ith, int nth)
+{
+  fill_job *j = ctx;
+  int lo, hi;
+  share(ith, nth, &lo, &hi);
+  for (int k = lo; k < hi; k++) j->out[k] = value_a(j->run, k);
+}
+
+static void fill_b(void *ctx, int ith, int nth)
+{
+  fill_job *j = ctx;
+  int lo, hi;
+  share(ith, nth, &lo, &hi);
+  for (int k = lo; k < hi; k++) j->out[k] = value_b(j->run, k);
+}
+
+/* Two jobs over two arrays, used alternately with fill_a / fill_b: a worker
+ * that ran the previous run's fn or ctx would leave sentinels in this run's
+ * array, or write the wrong formula, or change the previous run's array. */
+typedef struct {
+  fill_job jobs[2];
+  float out[2][FILL_N];
+} fill_state;
+
+static void fill_state_init(fill_state *s)
+{
+  for (int b = 0; b < 2; b++) {
+    s->jobs[b].run = -1;
+    s->jobs[b].out = s->out[b];
+  }
+}
+
+static int check_fill(const fill_job *j)
+{
+  for (int k = 0; k < FILL_N; k++)
+    CHECK(j->out[k] == ((j->run & 1) ? value_b(j->run, k) : value_a(j->run, k)));
+  return 0;
+}
+
+static int run_fill(dq_pool *pool, fill_state *s, int run)
+{
+  fill_job *j = &s->jobs[run & 1];
+  j->run = run;
+  for (int k = 0; k < FILL_N; k++) j->out[k] = SENTINEL;
+  dq_pool_run(pool, (run & 1) ? fill_b : fill_a, j);
+  int rc = check_fill(j);
+  if (rc) return rc;
+  if (run > 0) { /* the previous run's array: nobody may still be writing it */
+    const fill_job *prev = &s->jobs[(run - 1) & 1];
+    CHECK(prev->run == run - 1);
+    rc = check_fill(prev);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* ---- tests --------------------------------------------------------------- */
 
 static void test_engine_pool__sizes(void **state)
 {
@@ -99,102 +188,219 @@ static void test_engine_pool__sizes(void **state)
   static const int sizes[] = {1, 2, 3, 8};
   for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
     dq_pool *p = NULL;
-    assert_int_equal(dq_pool_new(&p, sizes[i]), 0);
+    assert_int_equal(dq_pool_new(&p, sizes[i]), DOCQ_OK);
+    assert_non_null(p);
     assert_int_equal(dq_pool_size(p), sizes[i]);
     dq_pool_free(p);
   }
-  dq_pool *all = NULL;
-  assert_int_equal(dq_pool_new(&all, 0), 0);
-  assert_true(dq_pool_size(all) >= 1);
-  dq_pool_free(all);
-  assert_int_equal(dq_pool_new(&all, -3), 0);
-  assert_true(dq_pool_size(all) >= 1);
-  dq_pool_free(all);
+  static const int all_cores[] = {0, -1, -8};
+  for (size_t i = 0; i < sizeof all_cores / sizeof *all_cores; i++) {
+    dq_pool *p = NULL;
+    assert_int_equal(dq_pool_new(&p, all_cores[i]), DOCQ_OK);
+    assert_non_null(p);
+    assert_true(dq_pool_size(p) >= 1);
+    dq_pool_free(p);
+  }
   assert_int_equal(dq_pool_size(NULL), 1);
   dq_pool_free(NULL);
 }
 
-/* A NULL pool runs fn(ctx, 0, 1) on the caller. */
-static void test_engine_pool__null_pool_runs_inline(void **state)
-{
-  (void)state;
-  assert_int_equal(run_and_check(NULL, 0, 0), 0);
-  assert_int_equal(run_and_check(NULL, 1, 0), 0);
-}
-
-/* Every index exactly once, many short runs back to back (the decode
- * pattern), pools of 1 to 8 threads on a 2-core machine. */
+/* Every ith exactly once with the right nth, many short runs back to back
+ * (the decode pattern), pools of 1 to 8 threads on a 2-core machine. */
 static void test_engine_pool__every_index_once(void **state)
 {
   (void)state;
   static const int sizes[] = {1, 2, 3, 4, 8};
+  static count_job j;
   for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
     dq_pool *p = NULL;
-    assert_int_equal(dq_pool_new(&p, sizes[s]), 0);
-    for (int run = 0; run < 400; run++) assert_int_equal(run_and_check(p, run, run % 7 == 0 ? 2000 : 0), 0);
+    assert_int_equal(dq_pool_new(&p, sizes[s]), DOCQ_OK);
+    for (int run = 0; run < 2000; run++) {
+      j.work = run % 8 == 0 ? 500 : 0; /* now and then some work, mostly none */
+      j.ith0_ns = 0;
+      assert_int_equal(run_count(p, &j), 0);
+    }
     dq_pool_free(p);
   }
 }
 
-/* Runs apart by more than the spinning time: workers sleep on the futex and
- * must be woken every time (a lost wake-up would still finish, as the caller
- * takes unclaimed indices, so sleep long enough for workers to have slept,
- * then check the indices ran on more than the caller's thread). */
-static void test_engine_pool__wakes_after_sleep(void **state)
+/* One thread may run several indices, but one after the other: a thread-local
+ * "inside fn" flag must be clear on entry, and per-ith scratch stays intact
+ * across fn's work. 8 threads on 2 cores, so the caller and workers take
+ * over each other's indices. */
+static _Thread_local int t_inside;
+
+typedef struct {
+  atomic_int overlaps;
+  atomic_int scratch_bad;
+  atomic_int calls;
+  int scratch[MAX_NTH][64]; /* plain, private to ith */
+} overlap_job;
+
+static void overlap_fn(void *ctx, int ith, int nth)
+{
+  overlap_job *j = ctx;
+  (void)nth;
+  if (t_inside) atomic_fetch_add(&j->overlaps, 1);
+  t_inside = 1;
+  for (int k = 0; k < 64; k++) j->scratch[ith][k] = ith * 1000 + k;
+  busy(3000);
+  for (int k = 0; k < 64; k++)
+    if (j->scratch[ith][k] != ith * 1000 + k) atomic_fetch_add(&j->scratch_bad, 1);
+  atomic_fetch_add(&j->calls, 1);
+  t_inside = 0;
+}
+
+static void test_engine_pool__never_two_indices_at_once_on_a_thread(void **state)
 {
   (void)state;
+  static const int sizes[] = {3, 8};
+  static overlap_job j;
+  for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+    dq_pool *p = NULL;
+    assert_int_equal(dq_pool_new(&p, sizes[s]), DOCQ_OK);
+    for (int run = 0; run < 200; run++) {
+      memset(j.scratch, 0, sizeof j.scratch);
+      atomic_store(&j.overlaps, 0);
+      atomic_store(&j.scratch_bad, 0);
+      atomic_store(&j.calls, 0);
+      dq_pool_run(p, overlap_fn, &j);
+      assert_int_equal(atomic_load(&j.overlaps), 0);
+      assert_int_equal(atomic_load(&j.scratch_bad), 0);
+      assert_int_equal(atomic_load(&j.calls), sizes[s]);
+      assert_int_equal(t_inside, 0);
+    }
+    dq_pool_free(p);
+  }
+}
+
+/* The caller runs ith 0; a NULL pool and a 1-thread pool call fn(ctx, 0, 1)
+ * on the caller. */
+static void test_engine_pool__caller_runs_ith_0(void **state)
+{
+  (void)state;
+  static count_job j;
+  j.work = 0;
+  j.ith0_ns = 0;
+  assert_int_equal(run_count(NULL, &j), 0);
+  assert_int_equal(j.hits[0], 1);
+  assert_int_equal(j.nth_seen[0], 1);
+  assert_true(pthread_equal(j.who[0], pthread_self()));
+
+  static const int sizes[] = {1, 2, 3, 8};
+  for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+    dq_pool *p = NULL;
+    assert_int_equal(dq_pool_new(&p, sizes[s]), DOCQ_OK);
+    for (int run = 0; run < 100; run++) {
+      j.work = run % 4 == 0 ? 2000 : 0;
+      assert_int_equal(run_count(p, &j), 0);
+      assert_true(pthread_equal(j.who[0], pthread_self()));
+    }
+    dq_pool_free(p);
+  }
+}
+
+/* Runs apart by 1-5 ms, longer than the ~0.3 ms of spinning: the workers
+ * sleep on the futex between runs and must be woken every time. A lost
+ * wake-up alone would not fail a run (the caller takes over unclaimed
+ * indices), so ith 0 takes 1 ms of wall time, and workers must have run some
+ * index in at least one of the runs. Then a pool idle for 50 ms. */
+static void test_engine_pool__wakes_after_sleeping(void **state)
+{
+  (void)state;
+  static count_job j;
   dq_pool *p = NULL;
-  assert_int_equal(dq_pool_new(&p, 3), 0);
-  for (int run = 0; run < 40; run++) {
-    sleep_ms(1 + run % 4);
-    assert_int_equal(run_and_check(p, run, 20000), 0);
+  assert_int_equal(dq_pool_new(&p, 4), DOCQ_OK);
+  int helped = 0;
+  for (int run = 0; run < 50; run++) {
+    sleep_us(1000L * (1 + run % 5));
+    j.work = 0;
+    j.ith0_ns = 1000000;
+    assert_int_equal(run_count(p, &j), 0);
+    for (int i = 1; i < 4; i++)
+      if (!pthread_equal(j.who[i], pthread_self())) {
+        helped++;
+        break;
+      }
   }
-  sleep_ms(50);
-  assert_int_equal(run_and_check(p, 40, 20000), 0);
-  /* with work per index, woken workers take some of it */
-  int others = 0;
-  for (int run = 41; run < 81 && !others; run++) {
-    sleep_ms(2);
-    static job j;
-    memset(&j, 0, sizeof j);
-    j.run = run;
-    j.spin = 200000;
-    dq_pool_run(p, fn_a, &j);
-    for (int i = 1; i < 3; i++) others += !pthread_equal(j.who[i], pthread_self());
-  }
-  assert_true(others > 0);
+  print_message("workers took part in %d of 50 runs after sleeping\n", helped);
+  assert_true(helped > 0);
+
+  sleep_us(50000);
+  j.ith0_ns = 0;
+  assert_int_equal(run_count(p, &j), 0);
+  for (int run = 0; run < 20; run++) assert_int_equal(run_count(p, &j), 0); /* and back to back again */
   dq_pool_free(p);
 }
 
-/* Pools are independent: several threads, each with its own pool. */
+/* What fn wrote on any thread is complete and visible when dq_pool_run
+ * returns; each run has its own fn and ctx. */
+static void test_engine_pool__results_published(void **state)
+{
+  (void)state;
+  static fill_state s;
+  static const int sizes[] = {2, 3, 8};
+  for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+    dq_pool *p = NULL;
+    assert_int_equal(dq_pool_new(&p, sizes[z]), DOCQ_OK);
+    fill_state_init(&s);
+    for (int run = 0; run < 300; run++) assert_int_equal(run_fill(p, &s, run), 0);
+    dq_pool_free(p);
+  }
+}
+
+/* Pools are independent: several threads at once, each using its own pool. */
+typedef struct {
+  int failed; /* 0, -1 (no pool) or the line of the failed check */
+  int last_run;
+} owner_result;
+
 static void *own_pool(void *arg)
 {
-  int *failed = arg;
+  owner_result *r = arg;
   dq_pool *p = NULL;
-  if (dq_pool_new(&p, 2) != 0) { *failed = -1; return NULL; }
-  for (int run = 0; run < 200 && !*failed; run++) *failed = run_and_check(p, run, 0);
+  fill_state *s = malloc(sizeof *s);
+  count_job *j = calloc(1, sizeof *j);
+  if (!s || !j || dq_pool_new(&p, 2) != DOCQ_OK) {
+    r->failed = -1;
+  } else {
+    fill_state_init(s);
+    for (int run = 0; run < 500 && !r->failed; run++) {
+      r->last_run = run;
+      r->failed = (run & 1) ? run_count(p, j) : run_fill(p, s, run / 2);
+    }
+  }
   dq_pool_free(p);
+  free(s);
+  free(j);
   return NULL;
 }
 
-static void test_engine_pool__pools_on_several_threads(void **state)
+static void test_engine_pool__several_pools_at_once(void **state)
 {
   (void)state;
   pthread_t t[3];
-  int failed[3] = {0, 0, 0};
-  for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&t[i], NULL, own_pool, &failed[i]), 0);
+  owner_result r[3];
+  memset(r, 0, sizeof r);
+  for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&t[i], NULL, own_pool, &r[i]), 0);
   for (int i = 0; i < 3; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
-  for (int i = 0; i < 3; i++) assert_int_equal(failed[i], 0);
+  for (int i = 0; i < 3; i++) {
+    if (r[i].failed) print_message("thread %d: check at line %d failed in run %d\n", i, r[i].failed, r[i].last_run);
+    assert_int_equal(r[i].failed, 0);
+    assert_int_equal(r[i].last_run, 499);
+  }
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_engine_pool__sizes),
-    cmocka_unit_test(test_engine_pool__null_pool_runs_inline),
     cmocka_unit_test(test_engine_pool__every_index_once),
-    cmocka_unit_test(test_engine_pool__wakes_after_sleep),
-    cmocka_unit_test(test_engine_pool__pools_on_several_threads),
+    cmocka_unit_test(test_engine_pool__never_two_indices_at_once_on_a_thread),
+    cmocka_unit_test(test_engine_pool__caller_runs_ith_0),
+    cmocka_unit_test(test_engine_pool__wakes_after_sleeping),
+    cmocka_unit_test(test_engine_pool__results_published),
+    cmocka_unit_test(test_engine_pool__several_pools_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
