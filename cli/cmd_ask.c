@@ -216,13 +216,14 @@ int cmd_ask(int argc, char **argv)
       ao.chat_template = argv[++i];
     } else if (!strcmp(a, "-n") || !strcmp(a, "--temp") || !strcmp(a, "--seed") || !strcmp(a, "-t")) {
       if (!has) goto missing;
-      char *end;
-      double v = strtod(argv[++i], &end);
-      if (*end || v < 0) { fprintf(stderr, "docq ask: %s: not a number: %s\n", a, argv[i]); return EXIT_USAGE; }
-      if (!strcmp(a, "-n")) ao.gen.n_predict = (int)v, n_given = 1;
-      else if (!strcmp(a, "--temp")) ao.gen.temperature = (float)v;
-      else if (!strcmp(a, "--seed")) ao.gen.seed = (uint64_t)v;
-      else ao.gen.n_threads = (int)v;
+      const char *v = argv[++i];
+      /* the ranges docq generate takes */
+      int bad = !strcmp(a, "-n")       ? cli_int_arg("ask", a, v, 0, 1 << 24, &ao.gen.n_predict)
+                : !strcmp(a, "--temp") ? cli_float_arg("ask", a, v, 0, 100, &ao.gen.temperature)
+                : !strcmp(a, "--seed") ? cli_seed_arg("ask", a, v, &ao.gen.seed)
+                                       : cli_int_arg("ask", a, v, 0, 1024, &ao.gen.n_threads);
+      if (bad) return EXIT_USAGE;
+      if (!strcmp(a, "-n")) n_given = 1;
     } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
       fprintf(stderr, "docq ask: unknown option %s (see docq ask --help)\n", a);
       return EXIT_USAGE;

@@ -131,10 +131,10 @@ static int eval_ppl(int argc, char **argv)
       if (!(text = val(argc, argv, &i, a[1] == 'f' ? "-f" : "--text"))) return bad("missing value", a);
     } else if (is(a, "--chunks")) {
       if (!(v = val(argc, argv, &i, "--chunks"))) return bad("missing value", a);
-      max_chunks = atoi(v);
+      if (cli_int_arg("eval ppl", a, v, 0, 1 << 30, &max_chunks)) return EXIT_USAGE;
     } else if (is(a, "-t") || is(a, "--threads")) {
       if (!(v = val(argc, argv, &i, a[1] == 't' ? "-t" : "--threads"))) return bad("missing value", a);
-      co.n_threads = atoi(v);
+      if (cli_int_arg("eval", a, v, 0, 1024, &co.n_threads)) return EXIT_USAGE;
     } else if (!strcmp(a, "--json")) {
       json = 1;
     } else if ((r = cli_ctx_opt(argc, argv, &i, &co, "eval ppl")) != 0) {
@@ -267,16 +267,16 @@ static int eval_passkey(int argc, char **argv)
       if (!(depths_s = val(argc, argv, &i, "--depths"))) return bad("missing value", a);
     } else if (is(a, "--trials")) {
       if (!(v = val(argc, argv, &i, "--trials"))) return bad("missing value", a);
-      trials = atoi(v);
+      if (cli_int_arg("eval passkey", a, v, 1, 1 << 20, &trials)) return EXIT_USAGE;
     } else if (is(a, "--seed")) {
       if (!(v = val(argc, argv, &i, "--seed"))) return bad("missing value", a);
-      seed = strtoull(v, NULL, 10);
+      if (cli_seed_arg("eval passkey", a, v, &seed)) return EXIT_USAGE;
     } else if (is(a, "-n") || is(a, "--n-predict")) {
       if (!(v = val(argc, argv, &i, a[1] == 'n' ? "-n" : "--n-predict"))) return bad("missing value", a);
-      n_gen = atoi(v);
+      if (cli_int_arg("eval passkey", a, v, 1, 1 << 16, &n_gen)) return EXIT_USAGE;
     } else if (is(a, "-t") || is(a, "--threads")) {
       if (!(v = val(argc, argv, &i, a[1] == 't' ? "-t" : "--threads"))) return bad("missing value", a);
-      co.n_threads = atoi(v);
+      if (cli_int_arg("eval", a, v, 0, 1024, &co.n_threads)) return EXIT_USAGE;
     } else if (!strcmp(a, "--json")) {
       json = 1;
     } else if ((r = cli_ctx_opt(argc, argv, &i, &co, "eval passkey")) != 0) {

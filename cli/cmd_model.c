@@ -73,7 +73,7 @@ static int num(const char *v, double lo, double hi, double *out)
 /* An option's value, the whole string, as a whole number (int_arg) or any
  * number (float_arg) in [lo, hi]; else a usage error naming the option:
  * "-n abc" must not quietly mean 0. */
-static int int_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, int *out)
+int cli_int_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, int *out)
 {
   double d;
   if (num(v, (double)lo, (double)hi, &d) < 0 || d != (double)(long)d) {
@@ -85,7 +85,7 @@ static int int_arg(const char *cmd, const char *opt, const char *v, long lo, lon
   return 0;
 }
 
-static int float_arg(const char *cmd, const char *opt, const char *v, double lo, double hi, float *out)
+int cli_float_arg(const char *cmd, const char *opt, const char *v, double lo, double hi, float *out)
 {
   double d;
   if (num(v, lo, hi, &d) < 0) {
@@ -94,6 +94,20 @@ static int float_arg(const char *cmd, const char *opt, const char *v, double lo,
     return bad_usage(cmd, msg, v);
   }
   *out = (float)d;
+  return 0;
+}
+
+int cli_seed_arg(const char *cmd, const char *opt, const char *v, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long long s = v && *v && *v != '-' ? strtoull(v, &end, 10) : 0;
+  if (!v || !*v || *v == '-' || *end || errno == ERANGE) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s wants a whole number in 0..18446744073709551615", opt);
+    return bad_usage(cmd, msg, v);
+  }
+  *out = (uint64_t)s;
   return 0;
 }
 
@@ -306,31 +320,29 @@ int cmd_generate(int argc, char **argv)
       if (!(prompt_path = optval(argc, argv, &i, "-f", "--file"))) return bad_usage("generate", "missing value", a);
     } else if (is_opt(a, "-n", "--n-predict")) {
       if (!(v = optval(argc, argv, &i, "-n", "--n-predict"))) return bad_usage("generate", "missing value", a);
-      if (int_arg("generate", a, v, 0, 1 << 24, &o.n_predict)) return EXIT_USAGE;
+      if (cli_int_arg("generate", a, v, 0, 1 << 24, &o.n_predict)) return EXIT_USAGE;
       n_given = 1;
     } else if (is_opt(a, NULL, "--temp")) {
       if (!(v = optval(argc, argv, &i, NULL, "--temp"))) return bad_usage("generate", "missing value", a);
-      if (float_arg("generate", a, v, 0, 100, &o.temperature)) return EXIT_USAGE;
+      if (cli_float_arg("generate", a, v, 0, 100, &o.temperature)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--top-k")) {
       if (!(v = optval(argc, argv, &i, NULL, "--top-k"))) return bad_usage("generate", "missing value", a);
-      if (int_arg("generate", a, v, 0, 1 << 24, &o.top_k)) return EXIT_USAGE;
+      if (cli_int_arg("generate", a, v, 0, 1 << 24, &o.top_k)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--top-p")) {
       if (!(v = optval(argc, argv, &i, NULL, "--top-p"))) return bad_usage("generate", "missing value", a);
-      if (float_arg("generate", a, v, 0, 1, &o.top_p)) return EXIT_USAGE;
+      if (cli_float_arg("generate", a, v, 0, 1, &o.top_p)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--min-p")) {
       if (!(v = optval(argc, argv, &i, NULL, "--min-p"))) return bad_usage("generate", "missing value", a);
-      if (float_arg("generate", a, v, 0, 1, &o.min_p)) return EXIT_USAGE;
+      if (cli_float_arg("generate", a, v, 0, 1, &o.min_p)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--repeat-penalty")) {
       if (!(v = optval(argc, argv, &i, NULL, "--repeat-penalty"))) return bad_usage("generate", "missing value", a);
-      if (float_arg("generate", a, v, 0, 100, &o.repeat_penalty)) return EXIT_USAGE;
+      if (cli_float_arg("generate", a, v, 0, 100, &o.repeat_penalty)) return EXIT_USAGE;
     } else if (is_opt(a, NULL, "--repeat-last-n")) {
       if (!(v = optval(argc, argv, &i, NULL, "--repeat-last-n"))) return bad_usage("generate", "missing value", a);
-      if (int_arg("generate", a, v, 0, 1 << 24, &o.repeat_last_n)) return EXIT_USAGE;
+      if (cli_int_arg("generate", a, v, 0, 1 << 24, &o.repeat_last_n)) return EXIT_USAGE;
     } else if (is_opt(a, "-s", "--seed")) {
       if (!(v = optval(argc, argv, &i, "-s", "--seed"))) return bad_usage("generate", "missing value", a);
-      char *end;
-      o.seed = strtoull(v, &end, 10);
-      if (!*v || *end || *v == '-') return bad_usage("generate", "--seed wants a whole number >= 0", v);
+      if (cli_seed_arg("generate", a, v, &o.seed)) return EXIT_USAGE;
     } else if ((r = cli_ctx_opt(argc, argv, &i, &co, "generate")) != 0) {
       if (r < 0) return EXIT_USAGE;
     } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
@@ -352,7 +364,7 @@ int cmd_generate(int argc, char **argv)
       stops[n_stop++] = v;
     } else if (is_opt(a, "-t", "--threads")) {
       if (!(v = optval(argc, argv, &i, "-t", "--threads"))) return bad_usage("generate", "missing value", a);
-      if (int_arg("generate", a, v, 0, 1024, &o.n_threads)) return EXIT_USAGE;
+      if (cli_int_arg("generate", a, v, 0, 1024, &o.n_threads)) return EXIT_USAGE;
     } else if (a[0] == '-' && a[1]) {
       return bad_usage("generate", "unknown option", a);
     } else if (!prompt) {
@@ -751,19 +763,19 @@ int cmd_bench(int argc, char **argv)
       g_cli.json = 1;
     } else if (is_opt(a, "-p", "--n-prompt")) {
       if (!(v = optval(argc, argv, &i, "-p", "--n-prompt"))) return bad_usage("bench", "missing value", a);
-      if (int_arg("bench", a, v, 0, 1 << 20, &pp)) return EXIT_USAGE;
+      if (cli_int_arg("bench", a, v, 0, 1 << 20, &pp)) return EXIT_USAGE;
     } else if (is_opt(a, "-n", "--n-gen")) {
       if (!(v = optval(argc, argv, &i, "-n", "--n-gen"))) return bad_usage("bench", "missing value", a);
-      if (int_arg("bench", a, v, 0, 1 << 20, &tg)) return EXIT_USAGE;
+      if (cli_int_arg("bench", a, v, 0, 1 << 20, &tg)) return EXIT_USAGE;
     } else if (is_opt(a, "-d", "--n-depth")) {
       if (!(v = optval(argc, argv, &i, "-d", "--n-depth"))) return bad_usage("bench", "missing value", a);
-      if (int_arg("bench", a, v, 0, 1 << 22, &depth)) return EXIT_USAGE;
+      if (cli_int_arg("bench", a, v, 0, 1 << 22, &depth)) return EXIT_USAGE;
     } else if (is_opt(a, "-t", "--threads")) {
       if (!(v = optval(argc, argv, &i, "-t", "--threads"))) return bad_usage("bench", "missing value", a);
-      if (int_arg("bench", a, v, 0, 1024, &threads)) return EXIT_USAGE;
+      if (cli_int_arg("bench", a, v, 0, 1024, &threads)) return EXIT_USAGE;
     } else if (is_opt(a, "-r", "--repetitions")) {
       if (!(v = optval(argc, argv, &i, "-r", "--repetitions"))) return bad_usage("bench", "missing value", a);
-      if (int_arg("bench", a, v, 1, 100, &reps)) return EXIT_USAGE;
+      if (cli_int_arg("bench", a, v, 1, 100, &reps)) return EXIT_USAGE;
     } else {
       return bad_usage("bench", "unknown argument", a);
     }

@@ -36,6 +36,8 @@ check "threads do not change greedy output" "$out2" "$out"
 a=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 24 --temp 0.9 --seed 7)
 b=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 24 --temp 0.9 --seed 7)
 check "same seed, same sample" "$a" "$b"
+"$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 2 --seed 18446744073709551616 >/dev/null 2>&1
+check "a seed past 2^64-1 is a usage error, not clamped" "$?" "2"
 st=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 --stop "ball")
 check "stop string ends the text before it" "$st" "$prompt She loved to play outside in the park. One day, she saw a big, red "
 
