@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "docq.h"
@@ -249,6 +250,8 @@ static int load_rope(dq_model *m)
     return rc;
   /* 0 written in the file means unset, as llama.cpp reads it (its context
    * parameters fall back to the trained length) */
+  if (u > (1u << 24)) /* as context_length; past it the int and the YaRN ramp overflow */
+    return dq_err_set(DOCQ_ECORRUPT, "%s: '%s' = %u is out of range", g->path, k, u);
   rp->n_ctx_orig = u ? (int)u : hp->n_ctx_train;
   if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.attn_factor"), 1.0f, &rp->attn_factor)) < 0) return rc;
   if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_ext_factor"), -1.0f, &rp->ext_factor)) < 0) return rc;
@@ -509,6 +512,18 @@ static int load_weights(dq_model *m)
       L->swa = hp->n_swa > 0 && i % hp->swa_period < hp->swa_period - 1;
       m->hp.n_layer_swa += L->swa;
     }
+  }
+  /* A layer's tensors past block_count would be quietly left out, and the
+   * model would run with fewer layers (a damaged header): llama.cpp refuses
+   * such a file too. */
+  for (size_t i = 0; i < m->gguf->n_tensors; i++) {
+    const char *nm = m->gguf->tensors[i].name;
+    if (strncmp(nm, "blk.", 4) || nm[4] < '0' || nm[4] > '9') continue;
+    char *end;
+    unsigned long l = strtoul(nm + 4, &end, 10);
+    if (*end == '.' && l >= (unsigned long)hp->n_layer)
+      return dq_err_set(DOCQ_ECORRUPT, "%s: tensor '%s' is of layer %lu, but block_count is %d",
+                        m->gguf->path, nm, l, hp->n_layer);
   }
   for (size_t i = 0; i < m->gguf->n_tensors; i++) m->weight_bytes += m->gguf->tensors[i].nbytes;
   return 0;

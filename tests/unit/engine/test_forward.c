@@ -1059,10 +1059,24 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
   patch_u32(buf, n, "llama.block_count", 1u << 22);
   load_fails(buf, n, DOCQ_ECORRUPT, "block_count 4194304");
+  /* one fewer than the file's layers: refused, not run with the last layer
+   * left out (llama.cpp refuses it too) */
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  patch_u32(buf, n, "llama.block_count", (uint32_t)p.n_layer - 1);
+  load_fails(buf, n, DOCQ_ECORRUPT, "tensor 'blk.1.");
   /* head_count_kv that does not divide head_count */
   assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
   patch_u32(buf, n, "llama.attention.head_count_kv", 3);
   load_fails(buf, n, DOCQ_ECORRUPT, "head_count_kv");
+  /* an original context past any context length (as an int it was
+   * negative, and the YaRN ramp NaN); 4096 loads */
+  assert_int_equal(dq_gw_add_u32(w, "llama.rope.scaling.original_context_length", 4096), 0);
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  assert_int_equal(dq_model_from_buffer(&m, buf, n), 0);
+  assert_int_equal(m->hp.rope.n_ctx_orig, 4096);
+  dq_model_free(m);
+  patch_u32(buf, n, "llama.rope.scaling.original_context_length", 0xffffffffu);
+  load_fails(buf, n, DOCQ_ECORRUPT, "original_context_length' = 4294967295 is out of range");
   /* a rope_freqs tensor of the wrong length */
   float ff[3] = {1, 1, 1};
   int64_t ne[1] = {3};
