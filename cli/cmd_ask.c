@@ -152,6 +152,7 @@ int cmd_ask(int argc, char **argv)
   docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION);
   const char *order_name = "edges";
   const char *model_path = getenv("DOCQ_MODEL");
+  int model_flag = 0; /* model_path came from --model (else $DOCQ_MODEL or the index) */
   if (model_path && !*model_path) model_path = NULL;
   const char *tok_path = NULL;
   int no_model = 0; /* --no-model: extractive, whatever $DOCQ_MODEL or the index say */
@@ -204,6 +205,7 @@ int cmd_ask(int argc, char **argv)
     } else if (!strcmp(a, "--model") || !strcmp(a, "-m")) {
       if (!has) goto missing;
       model_path = argv[++i];
+      model_flag = 1;
       no_model = 0;
     } else if (!strcmp(a, "--no-model")) {
       no_model = 1;
@@ -271,12 +273,20 @@ int cmd_ask(int argc, char **argv)
     if (mrc) { code = cli_fail(mrc, "cannot load the model"); cli_db_free(db); return code; }
     docq_model_meta meta = {0};
     if (docq_model_get_meta(model, &meta) == 0 && !meta.has_weights) {
-      /* checked here, where the file's name is known */
-      fprintf(stderr, "docq ask: %s holds a tokenizer but no weights, so it cannot write answers; give a full model "
-              "to --model (or this file to --tokenizer, to count tokens with it)\n", model_path);
+      /* checked here, where the file's name and where it came from are known */
+      const char *from = model_flag ? "--model" : model_path == config_model ? "the index's answer model" : "$DOCQ_MODEL";
+      char msg[PATH_MAX + 256];
+      snprintf(msg, sizeof msg, "%s (%s) holds a tokenizer but no weights, so it cannot write answers; give a full "
+               "model (or this file to --tokenizer, to count tokens with it)", model_path, from);
+      if (g_cli.json) {
+        printf("{\"error\":");
+        cli_json_str(stdout, msg);
+        printf(",\"code\":%d}\n", DOCQ_EINVAL);
+      }
+      fprintf(stderr, "docq ask: %s\n", msg);
       docq_model_free(model);
       cli_db_free(db);
-      return EXIT_USAGE;
+      return EXIT_FAIL;
     }
     ao.model = model;
     /* a reasoning model's thinking comes out of the same tokens: 256 would

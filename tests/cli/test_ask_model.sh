@@ -131,6 +131,9 @@ check "--chat-template without a model: answered, and told it is ignored" '[ $rc
 V="$SH/vocab/ggml-vocab-llama-spm.gguf"
 if [ -f "$V" ]; then
   "$BIN" --db "$T/idx" ask --model "$V" "What happens after a crash?" >"$T/out" 2>"$T/err"; rc=$?
-  check "a tokenizer-only --model exits 2, naming the file" '[ $rc -eq 2 ] && grep -q "ggml-vocab-llama-spm.gguf holds a tokenizer but no weights" "$T/err" && [ ! -s "$T/out" ]'
+  check "a tokenizer-only --model exits 1, naming the file" '[ $rc -eq 1 ] && grep -q "ggml-vocab-llama-spm.gguf (--model) holds a tokenizer but no weights" "$T/err" && [ ! -s "$T/out" ]'
+  # from $DOCQ_MODEL: said so, and under --json an error object
+  DOCQ_MODEL="$V" "$BIN" --db "$T/idx" --json ask "What happens after a crash?" >"$T/out" 2>"$T/err"; rc=$?
+  check "a tokenizer-only \$DOCQ_MODEL exits 1, names the variable, JSON error" '[ $rc -eq 1 ] && grep -q "(\$DOCQ_MODEL) holds a tokenizer" "$T/err" && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (\"no weights\" in d[\"error\"] and d[\"code\"] < 0))" "$T/out"'
 fi
 echo "$fails failure(s)"; [ $fails -eq 0 ]
