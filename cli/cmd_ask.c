@@ -360,7 +360,13 @@ int cmd_ask(int argc, char **argv)
       /* a model that cited nothing: list what it was given */
       for (size_t i = 0; !shown && i < docq_answer_passages(ans); i++) print_source(docq_answer_passage(ans, i));
     } else {
-      printf("No passage in the index answers this question.\n");
+      size_t n_left = 0;
+      int best_left = 0;
+      docq_answer_left_out(ans, &n_left, &best_left);
+      if (!docq_answer_passages(ans) && n_left) /* found, but none fits beside the question */
+        printf("None of the %zu passages found fits the %u-token budget beside the question (%u tokens without "
+               "them): shorten the question or raise --budget.\n", n_left, budget, docq_answer_prompt_tokens(ans));
+      else printf("No passage in the index answers this question.\n");
       if (docq_answer_passages(ans)) {
         printf("\nClosest passages:\n");
         for (size_t i = 0; i < docq_answer_passages(ans) && i < 3; i++) print_source(docq_answer_passage(ans, i));

@@ -6,6 +6,7 @@
  * retrieved is dropped silently: what did not fit is counted in left_out
  * with the best rank among it. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/ask_model.h"
@@ -182,7 +183,14 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
 
   if (opts->model) {
     a->found = pk.n > 0;
-    if (!pk.n) {
+    if (!pk.n && n) { /* passages were found, but none fits beside the question: not "nothing answers" */
+      char msg[256];
+      snprintf(msg, sizeof msg, "None of the %zu passages found fits the %d-token budget beside the question "
+               "(the prompt without them is %d tokens): shorten the question or raise the budget.",
+               n, (int)budget, (int)pk.prompt_tokens);
+      a->text = dq_strdup(msg);
+      if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
+    } else if (!pk.n) {
       a->text = dq_strdup("No passage in the index answers this question.");
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
     } else {

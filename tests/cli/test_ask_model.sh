@@ -66,6 +66,14 @@ for bad in "-n 99999999999" "-t 99999999999" "--seed 1e23" "--seed 1844674407370
   "$BIN" --db "$T/idx" ask --model "$M" $bad "x" >/dev/null 2>"$T/err"; rc=$?
   check "ask $bad is a usage error naming the range" '[ $rc -eq 2 ] && grep -q "wants a .*number in" "$T/err"'
 done
+# a question that leaves no room for any passage says so, not "nothing answers"
+LQ="What happens after a crash? $(printf 'word %.0s' $(seq 1 60))"
+out=$("$BIN" --db "$T/idx" ask --model "$M" --budget 64 -n 2 "$LQ" 2>/dev/null); rc=$?
+check "no passage fits beside a long question: said, with the budget" '[ $rc -eq 0 ] && printf "%s" "$out" | grep -q "^None of the [0-9]* passages found fits the 64-token budget beside the question"'
+j=$("$BIN" --db "$T/idx" ask --json --model "$M" --budget 64 -n 2 "$LQ" 2>/dev/null)
+check "--json: the library's answer says it too, found false" 'printf "%s" "$j" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(not (d[\"answer\"].startswith(\"None of the \") and \"64-token budget\" in d[\"answer\"] and d[\"found\"] is False))"'
+out=$("$BIN" --db "$T/idx" ask --no-model --budget 64 "$LQ" 2>/dev/null); rc=$?
+check "the same without a model" '[ $rc -eq 0 ] && printf "%s" "$out" | grep -q "^None of the [0-9]* passages found fits"'
 # a reasoning model's thinking (--chat-template deepseek-r1 opens the think
 # block in the prompt; stories260K never closes it, so all it writes within
 # -n is thinking): no answer on stdout, a note saying why, the thinking in
