@@ -70,9 +70,7 @@ static int num(const char *v, double lo, double hi, double *out)
 }
 
 
-/* An option's value, the whole string, as a whole number (int_arg) or any
- * number (float_arg) in [lo, hi]; else a usage error naming the option:
- * "-n abc" must not quietly mean 0. */
+/* Option values (see cli.h): "-n abc" must not quietly mean 0. */
 int cli_int_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, int *out)
 {
   double d;
