@@ -363,9 +363,8 @@ int cmd_ask(int argc, char **argv)
       size_t n_left = 0;
       int best_left = 0;
       docq_answer_left_out(ans, &n_left, &best_left);
-      if (!docq_answer_passages(ans) && n_left) /* found, but none fits beside the question */
-        printf("None of the %zu passages found fits the %u-token budget beside the question (%u tokens without "
-               "them): shorten the question or raise --budget.\n", n_left, budget, docq_answer_prompt_tokens(ans));
+      if (!docq_answer_passages(ans) && n_left) /* found, but none fits beside the question: the library says so */
+        printf("%s\n", docq_answer_text(ans));
       else printf("No passage in the index answers this question.\n");
       if (docq_answer_passages(ans)) {
         printf("\nClosest passages:\n");

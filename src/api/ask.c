@@ -181,16 +181,20 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   a->prompt = pk.prompt;
   pk.prompt = NULL;
 
+  if (!pk.n && n) {
+    /* passages were found, but none fits beside the question: said, with or
+     * without a model, not "nothing answers" */
+    char msg[256];
+    snprintf(msg, sizeof msg, "None of the %zu passages found fits the %u-token budget beside the question "
+             "(%u tokens without them): shorten the question or raise the budget.", n, budget, pk.prompt_tokens);
+    if (!(a->text = dq_strdup(msg))) { rc = DOCQ_ENOMEM; goto done; }
+    *out = a;
+    a = NULL;
+    goto done;
+  }
   if (opts->model) {
     a->found = pk.n > 0;
-    if (!pk.n && n) { /* passages were found, but none fits beside the question: not "nothing answers" */
-      char msg[256];
-      snprintf(msg, sizeof msg, "None of the %zu passages found fits the %d-token budget beside the question "
-               "(the prompt without them is %d tokens): shorten the question or raise the budget.",
-               n, (int)budget, (int)pk.prompt_tokens);
-      a->text = dq_strdup(msg);
-      if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
-    } else if (!pk.n) {
+    if (!pk.n) {
       a->text = dq_strdup("No passage in the index answers this question.");
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
     } else {
