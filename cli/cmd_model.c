@@ -694,6 +694,7 @@ static void print_bench_row(const bench_row *r, int json, int first)
   if (!json) {
     printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", r->name, r->size, r->params, r->threads, r->test,
            mu, sd);
+    fflush(stdout); /* each row as it is measured, also through a pipe */
     return;
   }
   printf("%s{\"model\":", first ? "" : ",");
@@ -714,7 +715,9 @@ static void print_bench_row(const bench_row *r, int json, int first)
  * trimmed): prefill cost does not depend on which tokens they are. */
 static char *prompt_of(const docq_model *m, int n)
 {
-  static const char *words = " the quick brown fox jumps over a lazy dog and";
+  /* no leading space: a SentencePiece vocabulary would read it as a token of
+   * its own, and a 2-token prompt (BOS + one word) could not be built */
+  static const char *words = "the quick brown fox jumps over a lazy dog and ";
   size_t cap = (size_t)n * 48 + 64, len = 0;
   char *s = malloc(cap);
   if (!s) return NULL;
@@ -750,7 +753,8 @@ int cmd_bench(int argc, char **argv)
             "--json: an array, one object per test: model, size, params, threads, test, n_prompt,\n"
             "n_gen, n_depth, avg_ts, stddev_ts, samples_ts (tokens/s of each repetition).\n"
             "Context (default: the larger of -p and -d, + -n + 16 tokens):\n" CTX_OPTIONS_HELP
-            "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n",
+            "Ctrl-C stops the run; the tests' rows then hold the repetitions that ran whole.\n"
+            "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage, 130 interrupted.\n",
             stdout);
       return 0;
     } else if ((r_ = cli_ctx_opt(argc, argv, &i, &co, "bench")) != 0) {
@@ -780,6 +784,7 @@ int cmd_bench(int argc, char **argv)
   }
   if (!model) return bad_usage("bench", "--model FILE is required", NULL);
   if (pp < 0 || tg < 0 || depth < 0 || reps < 1 || reps > 100) return bad_usage("bench", "bad -p, -n, -d or -r", NULL);
+  if (pp == 0 && tg == 0) return bad_usage("bench", "nothing to measure: -p and -n are both 0", NULL);
   docq_model *m = NULL;
   docq_ctx *c = NULL;
   int32_t *dstart = NULL; /* -d: the prompt generation starts after */
@@ -801,6 +806,10 @@ int cmd_bench(int argc, char **argv)
     docq_model_free(m);
     return cli_fail(rc, "bench");
   }
+  /* Ctrl-C keeps what was measured: the repetitions done so far make the
+   * test's row, and the run ends there with exit 130. */
+  cli_on_sigint_ctx(c);
+  int interrupted = 0;
   /* model / size / params from the description */
   char arch[64] = "?", params[64] = "?", size[64] = "?", wtype[64] = "";
   char *d = docq_model_describe(m);
@@ -833,12 +842,14 @@ int cmd_bench(int argc, char **argv)
     long n = prompt ? docq_tokenize(m, prompt, strlen(prompt), 1, NULL, 0) : -1;
     o.n_predict = 0;
     docq_generate(c, prompt ? prompt : "", &o, NULL); /* warm-up */
-    for (int r = 0; r < reps && n > 0; r++) {
+    int r = 0;
+    for (; r < reps && n > 0 && !cli_interrupted(); r++) {
       /* the context would keep the whole batches it read of the same
        * prompt (prompt reuse): emptied, so every repetition reads all */
       if ((rc = docq_ctx_eval(c, NULL, 0, 1, NULL)) < 0) break;
       double t0 = cli_now();
       if ((rc = docq_generate(c, prompt, &o, NULL)) < 0) break;
+      if (cli_interrupted()) break; /* the interruption came between the prompt's last batch and the end */
       ts[r] = (double)n / (cli_now() - t0);
       if (docq_ctx_last_reused(c) != 0) {
         fprintf(stderr, "docq bench: the prompt was not read whole (%zu tokens kept): not a prefill measurement\n",
@@ -848,13 +859,20 @@ int cmd_bench(int argc, char **argv)
       }
     }
     free(prompt);
+    if (cli_interrupted()) {
+      interrupted = 1;
+      rc = 0;
+    }
     if (rc < 0 || n <= 0) goto fail;
     snprintf(row.test, sizeof row.test, "pp%ld", n);
     row.n_prompt = (int)n;
-    if (!g_cli.json) print_bench_row(&row, 0, 0);
-    done[n_done++] = row;
+    row.reps = r;
+    if (r > 0) {
+      if (!g_cli.json) print_bench_row(&row, 0, 0);
+      done[n_done++] = row;
+    }
   }
-  if (tg > 0) {
+  if (tg > 0 && !interrupted) {
     /* As llama-bench does: from a start token, tg single-token steps timed,
      * each feeding the previous step's greedy choice (no sampler, no stop at
      * EOS, so every run is tg tokens). The start is BOS, or token 0 when the
@@ -873,23 +891,28 @@ int cmd_bench(int argc, char **argv)
       free(dprompt);
       if (rc < 0) goto fail;
     }
-    for (int r = 0; r < reps; r++) {
+    int r = 0;
+    for (; r < reps && !interrupted; r++) {
       if ((rc = docq_ctx_eval(c, dstart ? dstart : &tok, (size_t)n_start, 1, NULL)) < 0) goto fail;
       double t0 = cli_now();
-      for (int i = 0; i < tg; i++) {
+      for (int i = 0; i < tg && !(interrupted = cli_interrupted()); i++) {
         int32_t next = argmax_logit(docq_ctx_logits(c), meta.n_vocab);
         if ((rc = docq_ctx_eval(c, &next, 1, 0, NULL)) < 0) goto fail;
       }
+      if (interrupted) break; /* this repetition is not whole: not counted */
       double t = cli_now() - t0;
       ts[r] = (double)tg / (t > 0 ? t : 1e-9);
     }
+    row.reps = r;
     if (n_start > 1) snprintf(row.test, sizeof row.test, "tg%d @ d%ld", tg, n_start);
     else snprintf(row.test, sizeof row.test, "tg%d", tg);
     row.n_prompt = 0;
     row.n_gen = tg;
     row.n_depth = n_start > 1 ? (int)n_start : 0;
-    if (!g_cli.json) print_bench_row(&row, 0, 0);
-    done[n_done++] = row;
+    if (r > 0) {
+      if (!g_cli.json) print_bench_row(&row, 0, 0);
+      done[n_done++] = row;
+    }
   }
   if (g_cli.json) {
     printf("[");
@@ -897,11 +920,17 @@ int cmd_bench(int argc, char **argv)
     printf("]\n");
   }
   free(dstart);
+  cli_on_sigint_ctx(NULL);
   docq_ctx_free(c);
   docq_model_free(m);
+  if (interrupted) {
+    fprintf(stderr, "docq bench: interrupted; the rows above hold the repetitions that ran whole\n");
+    return EXIT_INTERRUPTED;
+  }
   return 0;
 fail:
   free(dstart);
+  cli_on_sigint_ctx(NULL);
   docq_ctx_free(c);
   docq_model_free(m);
   return cli_fail(rc < 0 ? rc : DOCQ_ERROR, "bench");

@@ -83,6 +83,26 @@ contains "bench tg row" "$tab" "tg16"
 # of a prompt it read before (prompt reuse), which would time only the rest
 err=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 0 -t 1 -r 2 -b 16 2>&1 >/dev/null)
 check "bench -p 64 -b 16: each repetition reads all 64 tokens" "$?:$err" "0:"
+# -p 2 is BOS and one word (a prompt starting with a space was 3 tokens on
+# a SentencePiece vocabulary, and bench measured pp1 instead)
+tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 2 -n 0 -t 1 -r 1)
+contains "bench -p 2 measures pp2" "$tab" "|      pp2 |"
+err=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 0 -n 0 -t 1 -r 1 2>&1 >/dev/null)
+check "bench -p 0 -n 0 is a usage error" "$?" "2"
+contains "... that says there is nothing to measure" "$err" "nothing to measure"
+# Ctrl-C keeps the measured rows: the pp row, then the tg repetitions that
+# ran whole (100 x 400 tokens take seconds, so it lands mid-run), exit 130
+B=$(mktemp -d /tmp/docq-bint-XXXXXX)
+"$BIN" bench --model "$S/models/stories260K.gguf" -p 16 -n 400 -t 1 -r 100 >"$B/out" 2>"$B/err" &
+pid=$!
+for _ in $(seq 200); do grep -q "pp16" "$B/out" 2>/dev/null && break; sleep 0.05; done
+sleep 1
+kill -INT $pid; wait $pid; rc=$?
+check "bench after Ctrl-C exits 130" "$rc" "130"
+contains "... keeps the finished pp row" "$(cat "$B/out")" "pp16"
+contains "... and a tg row from the repetitions that ran whole" "$(cat "$B/out")" "tg400"
+contains "... and says so" "$(cat "$B/err")" "docq bench: interrupted"
+rm -rf "$B"
 # -d: generation after a prompt of that many tokens, labelled as llama-bench does
 tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 0 -n 8 -d 100 -t 1 -r 1)
 contains "bench tg row at a depth" "$tab" "tg8 @ d100"

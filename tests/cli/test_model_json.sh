@@ -198,6 +198,16 @@ check "bench --json: samples_ts holds 2 positive numbers in each run" \
 check "bench --json: avg_ts is the mean of samples_ts" \
   'pj "$T/bj.json" "all(isnum(o[\"avg_ts\"]) and math.isclose(o[\"avg_ts\"], sum(o[\"samples_ts\"]) / len(o[\"samples_ts\"]), rel_tol=1e-6) for o in d)"'
 check "bench --json: stddev_ts is a number >= 0" 'pj "$T/bj.json" "all(isnum(o[\"stddev_ts\"]) and o[\"stddev_ts\"] >= 0 for o in d)"'
+
+# Ctrl-C during bench --json: the array still comes, with the tests measured
+# so far; a test cut short holds only its whole repetitions (fewer than -r)
+"$BIN" bench --model "$M" -p 16 -n 400 -r 100 -t 1 --json >"$T/bint.json" 2>"$T/bint.err" &
+pid=$!
+sleep 1.5
+kill -INT $pid; wait $pid; rc=$?
+check "bench --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
+check "... with the array: pp16 whole, then tg400 with 1 to 99 repetitions if it ran one" \
+  'pj "$T/bint.json" "d[0][\"test\"] == \"pp16\" and len(d[0][\"samples_ts\"]) == 100 and all(o[\"test\"] == \"tg400\" and 1 <= len(o[\"samples_ts\"]) < 100 for o in d[1:]) and len(d) <= 2"'
 check "bench --json: threads == 1" 'pj "$T/bj.json" "all(isint(o[\"threads\"]) and o[\"threads\"] == 1 for o in d)"'
 check "bench --json: model (llama ...), size, params are strings" \
   'pj "$T/bj.json" "all(isstr(o[\"model\"]) and o[\"model\"].startswith(\"llama\") and isstr(o[\"size\"]) and isstr(o[\"params\"]) for o in d)"'
