@@ -54,7 +54,8 @@ static void usage(FILE *f)
         "  --json           machine-readable output\n"
         "  --db DIR         the index folder\n"
         "Exit codes: 0 ok (also \"no passage answers this\"), 1 failed, 2 usage, 3 no index,\n"
-        "130 interrupted (Ctrl-C stops a model's answer where it is).\n", f);
+        "130 interrupted (Ctrl-C stops a model's answer where it is; what it wrote is kept,\n"
+        "then its sources; with --json, the record with \"stop\": \"interrupted\").\n", f);
 }
 
 static int g_streamed; /* some of the answer is on stdout */
@@ -289,6 +290,7 @@ int cmd_ask(int argc, char **argv)
       return EXIT_FAIL;
     }
     ao.model = model;
+    ao.keep_interrupted = 1; /* Ctrl-C: the answer so far, then its sources */
     /* a reasoning model's thinking comes out of the same tokens: 256 would
      * mostly end inside it, with no answer (such models have long contexts;
      * a short one keeps the default, which it can hold) */
@@ -334,6 +336,16 @@ int cmd_ask(int argc, char **argv)
     cli_db_free(db);
     docq_model_free(model);
     return code;
+  }
+  docq_gen_info gi;
+  const int stopped = docq_answer_generation(ans, &gi) == 0 && gi.stop == DOCQ_STOP_CANCELED && cli_interrupted();
+  if (stopped && !g_cli.json && !g_streamed) {
+    /* stopped while reading the prompt or thinking: no answer to source */
+    fprintf(stderr, "docq ask: interrupted before the answer began\n");
+    docq_answer_free(ans);
+    cli_db_free(db);
+    docq_model_free(model);
+    return EXIT_INTERRUPTED;
   }
   unsigned budget = docq_answer_budget(ans);
   size_t lo = 0;
@@ -402,5 +414,10 @@ int cmd_ask(int argc, char **argv)
   docq_answer_free(ans);
   cli_db_free(db);
   docq_model_free(model);
+  if (stopped) {
+    fflush(stdout); /* the note comes after the sources, also when both go to one pipe */
+    fprintf(stderr, "docq ask: interrupted; the answer above is incomplete\n");
+    return EXIT_INTERRUPTED;
+  }
   return 0;
 }

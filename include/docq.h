@@ -677,9 +677,9 @@ DOCQ_API int docq_perplexity(docq_ctx *c, const int32_t *ids, size_t n, int max_
 /* Version 2: the embedded search options grew (version 2 of those); a
  * version-1 struct is refused with DOCQ_EVERSION: rebuild against this header.
  * Version 3 added `tokenizer`, version 4 `chat_template`, version 5
- * `on_prompt`, version 6 `on_reasoning`; an older caller still works (what
- * its struct lacks is NULL). */
-#define DOCQ_ASK_OPTIONS_VERSION 6
+ * `on_prompt`, version 6 `on_reasoning`, version 7 `keep_interrupted`; an
+ * older caller still works (what its struct lacks is NULL or 0). */
+#define DOCQ_ASK_OPTIONS_VERSION 7
 typedef struct docq_ask_options {
   unsigned int version;
   docq_search_options search; /* retrieval settings (k defaults to 20 for ask) */
@@ -719,6 +719,14 @@ typedef struct docq_ask_options {
    * when docq_chat_template_thinks). May be NULL. */
   int (*on_reasoning)(const char *utf8, size_t len, void *payload);
   void *reasoning_payload;
+  /* With `model` (version 7): non-zero keeps an answer stopped while the
+   * model writes it (docq_interrupt on the db, or a callback asking to stop,
+   * also while it reads the prompt): docq_ask then returns 0 with the answer
+   * as far as it got, its passages, and docq_answer_generation's stop
+   * DOCQ_STOP_CANCELED, so that the sources of a partial answer can be
+   * shown. 0 (the default): such a stop is DOCQ_ECANCELED and *out NULL.
+   * An interruption before the model starts is DOCQ_ECANCELED either way. */
+  int keep_interrupted;
 } docq_ask_options;
 
 DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version);

@@ -46,6 +46,7 @@ static size_t ask_options_size(unsigned version)
   case 3: return offsetof(docq_ask_options, chat_template);
   case 4: return offsetof(docq_ask_options, on_prompt);
   case 5: return offsetof(docq_ask_options, on_reasoning);
+  case 6: return offsetof(docq_ask_options, keep_interrupted);
   default: return sizeof(docq_ask_options);
   }
 }
@@ -73,6 +74,7 @@ DOCQ_API int docq_ask_options_init(docq_ask_options *opts, unsigned int version)
   d.prompt_payload = NULL;
   d.on_reasoning = NULL;
   d.reasoning_payload = NULL;
+  d.keep_interrupted = 0;
   /* an older caller's struct ends before the fields added since */
   memcpy(opts, &d, ask_options_size(version));
   return 0;
@@ -202,7 +204,12 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
                                &opts->gen, opts->on_prompt, opts->prompt_payload, opts->on_reasoning,
                                opts->reasoning_payload, &db->interrupted };
       dq_ask_model_out mo;
-      if ((rc = dq_ask_model_answer(opts->model, &req, &mo)) < 0) {
+      rc = dq_ask_model_answer(opts->model, &req, &mo);
+      if (rc == DOCQ_ECANCELED && opts->keep_interrupted) {
+        rc = 0; /* the partial answer is the result: its stop says so */
+        dq_err_clear();
+      }
+      if (rc < 0) {
         dq_free(mo.text);
         dq_free(mo.reasoning);
         if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");

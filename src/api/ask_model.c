@@ -99,7 +99,7 @@ int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask
     rc = dq_chat_generate(c, req->chat, formatted, req->gen, req->on_reasoning, req->reasoning_payload, &r);
     docq_ctx_last_generation(c, &out->info);
     docq_ctx_last_timings(c, &out->prompt_s, &out->gen_s);
-    if (rc == 0) {
+    if (rc == 0 || rc == DOCQ_ECANCELED) { /* stopped: the part written so far */
       out->text = r.text;
       out->reasoning = r.reasoning;
       out->unfinished_reasoning = r.unfinished;

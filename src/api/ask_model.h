@@ -48,7 +48,9 @@ typedef struct dq_ask_model_out {
 /* Generate the answer, streaming the answer through gen->on_token, in a
  * context sized to this request (with RoPE extension beyond the original
  * length, chosen per request). A leading think block (engine/think.h) goes
- * to on_reasoning and out->reasoning instead. */
+ * to on_reasoning and out->reasoning instead. On DOCQ_ECANCELED, out holds
+ * what was written before the stop (info.stop DOCQ_STOP_CANCELED); the
+ * caller frees out->text and out->reasoning whatever the return. */
 int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask_model_out *out);
 
 #endif

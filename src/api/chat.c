@@ -93,11 +93,13 @@ int dq_chat_generate(docq_ctx *c, const dq_chat *chat, const char *formatted, co
     rc = dq_err_set(DOCQ_ECANCELED, "generation stopped by the on_token callback");
   if (think.hold.oom || think.answer.oom || think.reasoning.oom) /* the filter's, seen as a stop */
     rc = dq_err_set(DOCQ_ENOMEM, "chat: out of memory");
-  if (rc == 0) {
+  /* stopped (docq_ctx_interrupt or a callback): what was passed on so far */
+  if (rc == 0 || rc == DOCQ_ECANCELED) {
     out->unfinished = dq_think_inside(&think);
     if (!(out->text = dq_buf_detach(&think.answer)) && !(out->text = dq_strdup(""))) rc = DOCQ_ENOMEM;
-    if (rc == 0 && think.reasoning.len && !(out->reasoning = dq_buf_detach(&think.reasoning))) rc = DOCQ_ENOMEM;
-    if (rc < 0) {
+    if (rc != DOCQ_ENOMEM && think.reasoning.len && !(out->reasoning = dq_buf_detach(&think.reasoning)))
+      rc = DOCQ_ENOMEM;
+    if (rc == DOCQ_ENOMEM) {
       dq_free(out->text);
       memset(out, 0, sizeof *out);
       rc = dq_err_set(DOCQ_ENOMEM, "chat: out of memory");
@@ -125,7 +127,11 @@ DOCQ_API int docq_chat(docq_ctx *c, const docq_chat_message *msgs, size_t n, con
   rc = dq_chat_generate(c, &tmpl, formatted, gen ? gen : &defaults, chat ? chat->on_reasoning : NULL,
                         chat ? chat->reasoning_payload : NULL, &r);
   dq_free(formatted);
-  if (rc < 0) return rc;
+  if (rc < 0) {
+    dq_free(r.text); /* a stopped generation's part: docq_chat returns nothing on failure */
+    dq_free(r.reasoning);
+    return rc;
+  }
   if (out_text) *out_text = r.text;
   else dq_free(r.text);
   if (out_reasoning) *out_reasoning = r.reasoning;

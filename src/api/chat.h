@@ -23,7 +23,8 @@ typedef struct dq_chat_reply {
  * gen's settings, parsing special tokens. The text goes through the think
  * filter (engine/think.h), opened already when the template opens the
  * block: the answer to gen->on_token, the reasoning to on_reasoning (may be
- * NULL). Returns 0 or a negative code; *out is filled on success only. */
+ * NULL). Returns 0 or a negative code; *out is filled on success, and on
+ * DOCQ_ECANCELED with the text passed on before the stop (free it then too). */
 int dq_chat_generate(docq_ctx *c, const dq_chat *chat, const char *formatted, const docq_gen_options *gen,
                      int (*on_reasoning)(const char *utf8, size_t len, void *payload), void *reasoning_payload,
                      dq_chat_reply *out);

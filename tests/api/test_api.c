@@ -589,6 +589,20 @@ static int on_token_count(const char *s, size_t n, void *p)
   return 0;
 }
 
+/* on_token_interrupt that also keeps what was streamed */
+typedef struct { gen_count g; char *buf; size_t len; } gen_keep;
+
+static int on_token_interrupt_keep(const char *s, size_t n, void *p)
+{
+  gen_keep *k = p;
+  if (k->len + n < 256) {
+    memcpy(k->buf + k->len, s, n);
+    k->len += n;
+    k->buf[k->len] = 0;
+  }
+  return on_token_interrupt(s, n, &k->g);
+}
+
 static void test_api__generation_interrupted(void **state)
 {
   (void)state;
@@ -629,6 +643,25 @@ static void test_api__generation_interrupted(void **state)
   assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), DOCQ_ECANCELED);
   assert_int_equal(k.n, 3);
   assert_non_null(strstr(docq_error_last()->message, "ask interrupted"));
+  assert_null(a);
+
+  /* keep_interrupted: the same stop is a result, the answer as far as it
+   * got (exactly the 3 pieces streamed) with its passages */
+  char streamed[256] = "";
+  ao.keep_interrupted = 1;
+  ao.gen.on_token = on_token_interrupt_keep;
+  gen_keep kk = { { NULL, db, 0 }, streamed, 0 };
+  ao.gen.payload = &kk;
+  assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+  assert_non_null(a);
+  assert_int_equal(kk.g.n, 3);
+  assert_string_equal(docq_answer_text(a), streamed);
+  assert_true(strlen(streamed) > 0);
+  assert_true(docq_answer_passages(a) > 0);
+  assert_int_equal(docq_answer_generation(a, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_CANCELED);
+  assert_int_equal(gi.generated_tokens, 3);
+  docq_answer_free(a);
   docq_db_free(db);
   docq_model_free(m);
 }

@@ -144,4 +144,22 @@ if [ -f "$V" ]; then
   DOCQ_MODEL="$V" "$BIN" --db "$T/idx" --json ask "What happens after a crash?" >"$T/out" 2>"$T/err"; rc=$?
   check "a tokenizer-only \$DOCQ_MODEL exits 1, names the variable, JSON error" '[ $rc -eq 1 ] && grep -q "(\$DOCQ_MODEL) holds a tokenizer" "$T/err" && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (\"no weights\" in d[\"error\"] and d[\"code\"] < 0))" "$T/out"'
 fi
+# Ctrl-C while the model writes: the answer so far, then its sources, exit
+# 130; under --json the whole record, its stop "interrupted" (a long answer
+# at temperature 0.8, so it is still writing when the signal comes)
+"$BIN" --db "$T/idx" ask --model "$M" -n 100000 --budget 300 --temp 0.8 "What happens after a crash?" >"$T/int.out" 2>"$T/int.err" &
+pid=$!
+for _ in $(seq 200); do [ -s "$T/int.out" ] && break; sleep 0.05; done
+sleep 0.5
+kill -INT $pid; wait $pid; rc=$?
+check "ask interrupted mid-answer exits 130 (got $rc)" '[ $rc -eq 130 ]'
+check "... and lists the sources after the partial answer" 'grep -q "^Sources:" "$T/int.out" && grep -q "^  \[1\] " "$T/int.out"'
+check "... and says the answer is incomplete" 'grep -q "interrupted; the answer above is incomplete" "$T/int.err"'
+"$BIN" --db "$T/idx" ask --json --model "$M" -n 100000 --budget 300 --temp 0.8 "What happens after a crash?" >"$T/int.json" 2>"$T/int.err" &
+pid=$!
+sleep 1.5
+kill -INT $pid; wait $pid; rc=$?
+check "ask --json interrupted exits 130 (got $rc)" '[ $rc -eq 130 ]'
+check "... with the record: the partial answer, passages, stop interrupted" \
+  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d[\"stop\"] == \"interrupted\" and d[\"answer\"] and 0 < d[\"generated_tokens\"] < 100000 and d[\"passages\"]))" "$T/int.json"'
 echo "$fails failure(s)"; [ $fails -eq 0 ]
