@@ -87,6 +87,9 @@ double cli_now(void);
 int cli_prompt_progress(size_t done, size_t total, void *payload);
 /* Clear the line if one is shown (the reading stopped: Ctrl-C, an error). */
 void cli_prompt_clear(cli_prompt_ui *ui);
+/* 1 when s is a long option ("--json", "--model=x"): "--model --json" lacks
+ * its value, while "-1" and "---" can be values. */
+int cli_looks_like_option(const char *s);
 /* Install a SIGINT handler that calls docq_interrupt(db) (first Ctrl-C; db
  * may be NULL) and exits (second). */
 void cli_on_sigint(docq_db *db);

@@ -272,6 +272,11 @@ static void on_sigint(int sig)
   if (c) docq_ctx_interrupt(c);
 }
 
+int cli_looks_like_option(const char *s)
+{
+  return s[0] == '-' && s[1] == '-' && ((s[2] >= 'a' && s[2] <= 'z') || (s[2] >= 'A' && s[2] <= 'Z'));
+}
+
 int cli_interrupted(void) { return g_sig_count > 0; }
 
 void cli_interrupt_reset(void) { g_sig_count = 0; }

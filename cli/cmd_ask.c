@@ -169,7 +169,8 @@ int cmd_ask(int argc, char **argv)
     if (c == 0) c = cli_filter_opt(argc, argv, &i, &ao.search, "ask");
     if (c < 0) return EXIT_USAGE;
     if (c > 0) continue;
-    int has = i + 1 < argc;
+    /* an option's value: "--model --json" lacks one (a file named so: ./--json) */
+    int has = i + 1 < argc && !cli_looks_like_option(argv[i + 1]);
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "--order")) {
       if (!has) goto missing;
@@ -180,15 +181,13 @@ int cmd_ask(int argc, char **argv)
       else { fprintf(stderr, "docq ask: --order is edges, relevance or document\n"); return EXIT_USAGE; }
     } else if (!strcmp(a, "--budget")) {
       if (!has) goto missing;
-      char *end;
-      long b = strtol(argv[++i], &end, 10);
-      if (*end || b < 64 || b > 10000000) { fprintf(stderr, "docq ask: --budget wants 64..10000000 tokens\n"); return EXIT_USAGE; }
+      int b;
+      if (cli_int_arg("ask", a, argv[++i], 64, 10000000, &b)) return EXIT_USAGE;
       ao.budget_tokens = (unsigned)b;
     } else if (!strcmp(a, "-k")) {
       if (!has) goto missing;
-      char *end;
-      long k = strtol(argv[++i], &end, 10);
-      if (*end || k < 1 || k > 1000) { fprintf(stderr, "docq ask: -k wants 1..1000\n"); return EXIT_USAGE; }
+      int k;
+      if (cli_int_arg("ask", a, argv[++i], 1, 1000, &k)) return EXIT_USAGE;
       ao.search.k = (unsigned)k;
     } else if (!strcmp(a, "--mode")) {
       if (!has) goto missing;
@@ -244,7 +243,8 @@ int cmd_ask(int argc, char **argv)
     }
     continue;
   missing:
-    fprintf(stderr, "docq ask: %s needs a value\n", a);
+    fprintf(stderr, "docq ask: %s needs a value%s%s%s\n", a, i + 1 < argc ? " (the next argument, " : "",
+            i + 1 < argc ? argv[i + 1] : "", i + 1 < argc ? ", is an option)" : "");
     return EXIT_USAGE;
   }
   if (!got) { usage(stderr); return EXIT_USAGE; }

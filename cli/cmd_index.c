@@ -142,12 +142,17 @@ int cmd_index(int argc, char **argv)
     }
     if (!strcmp(a, "--max-size") || !strcmp(a, "--chunk-tokens") || !strcmp(a, "--chunk-overlap")) {
       if (i + 1 >= argc) { fprintf(stderr, "docq index: %s needs a number\n", a); free(paths); return EXIT_USAGE; }
-      char *end;
-      double v = strtod(argv[++i], &end);
-      if (*end || v < 0) { fprintf(stderr, "docq index: %s: not a number: %s\n", a, argv[i]); free(paths); return EXIT_USAGE; }
-      if (!strcmp(a, "--max-size")) o.max_file_bytes = (uint64_t)(v * 1048576.0);
-      else if (!strcmp(a, "--chunk-tokens")) o.chunk_tokens = (unsigned)v;
-      else o.chunk_overlap = (unsigned)v;
+      const char *v = argv[++i];
+      float mb = 0;
+      int n = 0;
+      /* at most 1 TiB; chunks of 1 to 1,000,000 tokens (overlap 0 up to one less) */
+      int bad = !strcmp(a, "--max-size")       ? cli_float_arg("index", a, v, 0, 1048576, &mb)
+                : !strcmp(a, "--chunk-tokens") ? cli_int_arg("index", a, v, 1, 1000000, &n)
+                                               : cli_int_arg("index", a, v, 0, 999999, &n);
+      if (bad) { free(paths); return EXIT_USAGE; }
+      if (!strcmp(a, "--max-size")) o.max_file_bytes = (uint64_t)((double)mb * 1048576.0);
+      else if (!strcmp(a, "--chunk-tokens")) o.chunk_tokens = (unsigned)n;
+      else o.chunk_overlap = (unsigned)n;
       continue;
     }
     if (a[0] == '-' && a[1]) { fprintf(stderr, "docq index: unknown option '%s' (see docq index --help)\n", a); free(paths); return EXIT_USAGE; }

@@ -18,7 +18,9 @@ static const char *optval(int argc, char **argv, int *i, const char *a, const ch
   const char *s = argv[*i];
   size_t n;
   if ((a && !strcmp(s, a)) || (b && !strcmp(s, b))) {
-    if (*i + 1 >= argc) return NULL;
+    /* "--model --json": the next option is not a value (a file named so:
+     * ./--json; a value of that form: --stop=--end) */
+    if (*i + 1 >= argc || cli_looks_like_option(argv[*i + 1])) return NULL;
     return argv[++*i];
   }
   if (b && !strncmp(s, b, n = strlen(b)) && s[n] == '=') return s + n + 1;
@@ -58,14 +60,28 @@ static int bad_usage(const char *cmd, const char *msg, const char *arg)
   "                          or lambda (LM-Infinite: sinks seen at distance N)\n" \
   "  -b, --batch-size N      tokens per evaluation step (default 512)\n"
 
-/* Parse one number (the whole string), or fail. */
+/* Parse one decimal number (the whole string: no spaces, no hexadecimal,
+ * inf or nan), or fail. */
 static int num(const char *v, double lo, double hi, double *out)
 {
   char *end;
-  if (!v || !*v) return -1;
+  if (!v || !*v || strpbrk(v, "xXnN \t\n")) return -1; /* 0x10, inf, nan, " 5" */
   double d = strtod(v, &end);
   if (*end || !(d >= lo && d <= hi)) return -1;
   *out = d;
+  return 0;
+}
+
+/* Parse one whole number written in decimal digits (an optional sign), or
+ * fail: "1e1" and "16.0" are not whole numbers as typed. */
+static int whole(const char *v, long lo, long hi, long *out)
+{
+  if (!v || !*v) return -1;
+  const char *p = v + (*v == '-' || *v == '+');
+  if (!*p || strspn(p, "0123456789") != strlen(p) || strlen(p) > 12) return -1;
+  long x = strtol(v, NULL, 10);
+  if (x < lo || x > hi) return -1;
+  *out = x;
   return 0;
 }
 
@@ -73,13 +89,13 @@ static int num(const char *v, double lo, double hi, double *out)
 /* Option values (see cli.h): "-n abc" must not quietly mean 0. */
 int cli_int_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, int *out)
 {
-  double d;
-  if (num(v, (double)lo, (double)hi, &d) < 0 || d != (double)(long)d) {
+  long x;
+  if (whole(v, lo, hi, &x) < 0) {
     char msg[96];
     snprintf(msg, sizeof msg, "%s wants a whole number in %ld..%ld", opt, lo, hi);
     return bad_usage(cmd, msg, v);
   }
-  *out = (int)d;
+  *out = (int)x;
   return 0;
 }
 
@@ -88,7 +104,7 @@ int cli_float_arg(const char *cmd, const char *opt, const char *v, double lo, do
   double d;
   if (num(v, lo, hi, &d) < 0) {
     char msg[96];
-    snprintf(msg, sizeof msg, "%s wants a number in %g..%g", opt, lo, hi);
+    snprintf(msg, sizeof msg, "%s wants a number in %.15g..%.15g", opt, lo, hi);
     return bad_usage(cmd, msg, v);
   }
   *out = (float)d;
@@ -114,26 +130,39 @@ int cli_seed_arg(const char *cmd, const char *opt, const char *v, uint64_t *out)
  * error. */
 int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *cmd)
 {
-  static const struct { const char *s, *l; int kind; } opts[] = {
-    {"-c", "--ctx-size", 0}, {NULL, "--ctx", 0}, {NULL, "--rope-scaling", 1}, {NULL, "--rope-scale", 2},
-    {NULL, "--rope-freq-base", 3}, {NULL, "--rope-freq-scale", 4}, {NULL, "--yarn-orig-ctx", 5},
-    {NULL, "--yarn-ext-factor", 6}, {NULL, "--yarn-attn-factor", 7}, {NULL, "--yarn-beta-fast", 8},
-    {NULL, "--yarn-beta-slow", 9}, {"-ctk", "--cache-type-k", 10}, {"-ctv", "--cache-type-v", 11},
-    {NULL, "--attn-window", 12}, {NULL, "--attn-sinks", 13}, {"-b", "--batch-size", 14},
-    {NULL, "--attn-mode", 15},
+  /* kind: which field; whole: a whole number in lo..hi, else any in lo..hi
+   * (kinds 1, 10, 11 and 15 are names) */
+  static const struct { const char *s, *l; int kind, whole; double lo, hi; } opts[] = {
+    {"-c", "--ctx-size", 0, 1, 0, 1 << 22}, {NULL, "--ctx", 0, 1, 0, 1 << 22}, {NULL, "--rope-scaling", 1, 0, 0, 0},
+    {NULL, "--rope-scale", 2, 0, 1e-6, 1e6}, {NULL, "--rope-freq-base", 3, 0, 1e-6, 1e12},
+    {NULL, "--rope-freq-scale", 4, 0, 1e-6, 1e6}, {NULL, "--yarn-orig-ctx", 5, 1, 0, 1 << 22},
+    {NULL, "--yarn-ext-factor", 6, 0, -1, 1e3}, {NULL, "--yarn-attn-factor", 7, 0, -1, 1e3},
+    {NULL, "--yarn-beta-fast", 8, 0, -1, 1e6}, {NULL, "--yarn-beta-slow", 9, 0, -1, 1e6},
+    {"-ctk", "--cache-type-k", 10, 0, 0, 0}, {"-ctv", "--cache-type-v", 11, 0, 0, 0},
+    {NULL, "--attn-window", 12, 1, 0, 1 << 22}, {NULL, "--attn-sinks", 13, 1, 0, 1 << 22},
+    {"-b", "--batch-size", 14, 1, 1, 1 << 22}, {NULL, "--attn-mode", 15, 0, 0, 0},
   };
   const char *a = argv[*i];
   for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
     if (!is_opt(a, opts[k].s, opts[k].l)) continue;
     const char *v = optval(argc, argv, i, opts[k].s, opts[k].l);
-    double d = 0;
     if (!v) {
       bad_usage(cmd, "missing value", a);
       return -1;
     }
-    int bad = 0;
-    switch (opts[k].kind) {
-    case 0: bad = num(v, 0, 1 << 22, &d); o->n_ctx = (unsigned)d; break;
+    double d = 0;
+    long x = 0;
+    const int kind = opts[k].kind, named = kind == 1 || kind == 10 || kind == 11 || kind == 15;
+    if (!named && (opts[k].whole ? whole(v, (long)opts[k].lo, (long)opts[k].hi, &x) : num(v, opts[k].lo, opts[k].hi, &d))) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "%s wants a %snumber in %.15g..%.15g", a, opts[k].whole ? "whole " : "", opts[k].lo,
+               opts[k].hi);
+      bad_usage(cmd, msg, v);
+      return -1;
+    }
+    if (opts[k].whole) d = (double)x;
+    switch (kind) {
+    case 0: o->n_ctx = (unsigned)d; break;
     case 1: {
       static const char *names[] = {"none", "linear", "yarn", "longrope", "ntk", "dynamic-ntk"};
       int t = -1;
@@ -147,19 +176,19 @@ int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *
       o->rope_scaling = t;
       break;
     }
-    case 2: bad = num(v, 1e-6, 1e6, &d); o->rope_scale = (float)d; break;
-    case 3: bad = num(v, 1e-6, 1e12, &d); o->rope_freq_base = (float)d; break;
-    case 4: bad = num(v, 1e-6, 1e6, &d); o->rope_freq_scale = (float)d; break;
-    case 5: bad = num(v, 0, 1 << 22, &d); o->yarn_orig_ctx = (unsigned)d; break;
-    case 6: bad = num(v, -1, 1e3, &d); o->yarn_ext_factor = (float)d; break;
-    case 7: bad = num(v, -1, 1e3, &d); o->yarn_attn_factor = (float)d; break;
-    case 8: bad = num(v, -1, 1e6, &d); o->yarn_beta_fast = (float)d; break;
-    case 9: bad = num(v, -1, 1e6, &d); o->yarn_beta_slow = (float)d; break;
+    case 2: o->rope_scale = (float)d; break;
+    case 3: o->rope_freq_base = (float)d; break;
+    case 4: o->rope_freq_scale = (float)d; break;
+    case 5: o->yarn_orig_ctx = (unsigned)d; break;
+    case 6: o->yarn_ext_factor = (float)d; break;
+    case 7: o->yarn_attn_factor = (float)d; break;
+    case 8: o->yarn_beta_fast = (float)d; break;
+    case 9: o->yarn_beta_slow = (float)d; break;
     case 10: o->cache_type_k = v; break;
     case 11: o->cache_type_v = v; break;
-    case 12: bad = num(v, 0, 1 << 22, &d); o->attn_window = (unsigned)d; break;
-    case 13: bad = num(v, 0, 1 << 22, &d); o->attn_sinks = (unsigned)d; break;
-    case 14: bad = num(v, 1, 1 << 22, &d); o->n_batch = (unsigned)d; break;
+    case 12: o->attn_window = (unsigned)d; break;
+    case 13: o->attn_sinks = (unsigned)d; break;
+    case 14: o->n_batch = (unsigned)d; break;
     case 15:
       if (!strcmp(v, "streaming") || !strcmp(v, "sinks")) o->attn_lambda = 0;
       else if (!strcmp(v, "lambda")) o->attn_lambda = 1;
@@ -168,10 +197,6 @@ int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *
         return -1;
       }
       break;
-    }
-    if (bad) {
-      bad_usage(cmd, "bad number", v);
-      return -1;
     }
     return 1;
   }
@@ -363,6 +388,8 @@ int cmd_generate(int argc, char **argv)
     } else if (is_opt(a, "-t", "--threads")) {
       if (!(v = optval(argc, argv, &i, "-t", "--threads"))) return bad_usage("generate", "missing value", a);
       if (cli_int_arg("generate", a, v, 0, 1024, &o.n_threads)) return EXIT_USAGE;
+    } else if (!strcmp(a, "--") && i + 1 < argc && !prompt) {
+      prompt = argv[++i]; /* a prompt that starts with '-' */
     } else if (a[0] == '-' && a[1]) {
       return bad_usage("generate", "unknown option", a);
     } else if (!prompt) {

@@ -92,9 +92,8 @@ int cmd_search(int argc, char **argv)
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "-k") || !strcmp(a, "--k")) {
       if (!need_arg(argc, argv, i)) return EXIT_USAGE;
-      char *end;
-      long k = strtol(argv[++i], &end, 10);
-      if (*end || k < 1 || k > 10000) { fprintf(stderr, "docq search: -k wants 1..10000\n"); return EXIT_USAGE; }
+      int k;
+      if (cli_int_arg("search", a, argv[++i], 1, 10000, &k)) return EXIT_USAGE;
       so.k = (unsigned)k;
     } else if (!strcmp(a, "--mode")) {
       if (!need_arg(argc, argv, i)) return EXIT_USAGE;
@@ -111,9 +110,8 @@ int cmd_search(int argc, char **argv)
       else { fprintf(stderr, "docq search: --fusion is rrf or convex\n"); return EXIT_USAGE; }
     } else if (!strcmp(a, "--weight")) {
       if (!need_arg(argc, argv, i)) return EXIT_USAGE;
-      char *end;
-      double w = strtod(argv[++i], &end);
-      if (*end || w < 0 || w > 1) { fprintf(stderr, "docq search: --weight wants 0..1\n"); return EXIT_USAGE; }
+      float w;
+      if (cli_float_arg("search", a, argv[++i], 0, 1, &w)) return EXIT_USAGE;
       so.bm25_weight = w;
     } else if (!strcmp(a, "--no-merge")) {
       so.merge_neighbors = 0;

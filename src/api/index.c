@@ -492,6 +492,9 @@ static int check_manifest(run *r)
     m.dim = db->embedder->dim;
     m.chunk_tokens = want_tokens ? want_tokens : DQ_CHUNK_DEFAULT_TOKENS;
     m.chunk_overlap = want_overlap != (unsigned)-1 ? want_overlap : DQ_CHUNK_DEFAULT_OVERLAP;
+    if (m.chunk_overlap >= m.chunk_tokens) /* each chunk would repeat the last one whole */
+      return dq_err_set(DOCQ_EINVAL, "chunk overlap (%u tokens) must be smaller than the chunk size (%u tokens)",
+                        m.chunk_overlap, m.chunk_tokens);
     rc = dq_store_set_manifest(db->store, &m);
     if (rc) return rc;
   } else if ((want_tokens && want_tokens != m.chunk_tokens) ||

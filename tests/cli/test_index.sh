@@ -76,6 +76,10 @@ check "human output names the skipped binary" 'printf "%s" "$out" | grep -q "ski
 
 # size limit
 head -c 3000 /dev/zero | tr '\0' 'x' > "$T/corpus/big.txt"
+# a chunk overlap not smaller than the chunk: refused, naming both, before any file
+"$BIN" --db "$T/ovl" index --quiet --chunk-tokens 10 --chunk-overlap 50 "$T/corpus" >/dev/null 2>"$T/ovl.err"; rc=$?
+check "chunk overlap >= chunk size is refused (exit 1)" '[ $rc -eq 1 ]'
+check "... saying which" 'grep -qF "chunk overlap (50 tokens) must be smaller than the chunk size (10 tokens)" "$T/ovl.err"'
 out=$("$BIN" --db "$DB" index --json --max-size 0.001 "$T/corpus/big.txt")
 check "too large skipped" 'printf "%s" "$out" | grep -q "too large"'
 

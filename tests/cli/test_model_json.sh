@@ -244,6 +244,20 @@ usage "generate --top-k 1.5" "--top-k" generate --model "$M" "x" --top-k 1.5 -n 
 usage "generate -n 5x" "-n" generate --model "$M" "x" -n 5x -t 1
 usage "generate -t 1.5x" "-t" generate --model "$M" "x" -t 1.5x -n 4
 usage "bench -p abc" "-p" bench --model "$M" -p abc -n 4 -r 1 -t 1
+# numbers as typed in decimal: not hexadecimal, exponents for whole numbers,
+# inf or nan; context options name their range
+usage "generate -n 0x10" "-n wants a whole number in 0..16777216" generate --model "$M" "x" -n 0x10 -t 1
+usage "generate -n 1e1" "-n wants a whole number" generate --model "$M" "x" -n 1e1 -t 1
+usage "generate -c 1.5" "-c wants a whole number in 0..4194304" generate --model "$M" "x" -c 1.5 -n 4 -t 1
+usage "generate --rope-scale 0x2" "--rope-scale wants a number in" generate --model "$M" "x" --rope-scale 0x2 -n 4 -t 1
+usage "generate --yarn-beta-fast nan" "--yarn-beta-fast wants a number" generate --model "$M" "x" --yarn-beta-fast nan -n 4 -t 1
+usage "ask -k 1e1" "-k wants a whole number in 1..1000" ask -k 1e1 "x"
+usage "search --weight nan" "--weight wants a number in 0..1" search --weight nan "x"
+usage "index --max-size nan" "--max-size wants a number" index --max-size nan "$T"
+usage "index --chunk-tokens 1e12" "--chunk-tokens wants a whole number" index --chunk-tokens 1e12 "$T"
+# an option after --model is not its file ("--model --json" lacks a value)
+usage "generate --model --json" "--model" generate --model --json "x"
+usage "ask --model --json" "the next argument, --json, is an option" ask --model --json "x"
 "$BIN" generate --model "$M" "x" -n abc --json >"$T/u.out" 2>"$T/u.err"; rc=$?
 check "generate -n abc --json: still a usage error on stderr (exit 2, stdout empty)" \
   '[ $rc -eq 2 ] && [ ! -s "$T/u.out" ] && [ -s "$T/u.err" ]'
