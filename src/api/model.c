@@ -699,7 +699,7 @@ typedef struct gen_stream {
  * DOCQ_ECANCELED when the callback asked to stop, else 0. */
 static int stream_emit(gen_stream *s, int final)
 {
-  size_t len = s->text.len, safe = len;
+  size_t len = s->text.len, safe = len, hit_at = len;
   int stopped = 0;
   for (const char *const *st = s->stop; st && *st; st++) {
     size_t sl = strlen(*st);
@@ -708,7 +708,7 @@ static int stream_emit(gen_stream *s, int final)
     const char *hit = memmem(s->text.p + s->emitted, len - s->emitted, *st, sl);
     if (hit) {
       size_t at = (size_t)(hit - s->text.p);
-      if (at < safe) safe = at;
+      if (at < hit_at) hit_at = at;
       stopped = 1;
       continue;
     }
@@ -720,6 +720,9 @@ static int stream_emit(gen_stream *s, int final)
       }
   }
   if (stopped) {
+    /* the earliest full match ends the text: another string's partial match
+     * can no longer complete, so what it held back before the hit is text */
+    safe = hit_at;
     s->text.len = safe; /* the stop string and anything after it are not part of the answer */
     s->text.p[safe] = 0;
   } else if (!final) {

@@ -40,6 +40,10 @@ check "same seed, same sample" "$a" "$b"
 check "a seed past 2^64-1 is a usage error, not clamped" "$?" "2"
 st=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 --stop "ball")
 check "stop string ends the text before it" "$st" "$prompt She loved to play outside in the park. One day, she saw a big, red "
+# another stop string partly matched from before the hit ("red ball" of
+# "red balloon!") holds nothing back once "ball" has ended the text
+st=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 --stop "red balloon!" --stop "ball")
+check "a partial match of another stop string does not cut the text earlier" "$st" "$prompt She loved to play outside in the park. One day, she saw a big, red "
 
 # errors
 "$BIN" generate --model "$S/vocab/ggml-vocab-llama-spm.gguf" "hi" >/dev/null 2>/tmp/docq_model_err.$$
