@@ -24,7 +24,8 @@ static void usage(FILE *f)
         "  --no-feedback    no re-ranking with terms of the best passages (RM3); how close\n"
         "                   the question's words stand still counts\n"
         CLI_FILTER_HELP
-        "  --show-prompt    print the packed prompt\n"
+        "  --show-prompt    print the packed prompt (with a model, as it read it: in its\n"
+        "                   chat template, with docq's system message)\n"
         "  --model FILE     answer with a GGUF model (Qwen2.5, Qwen3, Llama 3.x, SmolLM2/3,\n"
         "                   TinyLlama, Mistral, Phi-3, DeepSeek-R1 distills...); the\n"
         "                   answer is streamed, then the sources (on a terminal, reading\n"
@@ -409,7 +410,9 @@ int cmd_ask(int argc, char **argv)
         fprintf(stderr, "(the answer stopped at %zu tokens, the most -n allows, and may be cut short; -n N allows "
                 "more)\n", g.generated_tokens);
     }
-    if (show_prompt) printf("\n--- prompt ---\n%s\n", docq_answer_prompt(ans));
+    if (show_prompt) /* with a model, what it read: the chat template around the packed prompt */
+      printf("\n--- prompt ---\n%s\n", *docq_answer_model_prompt(ans) ? docq_answer_model_prompt(ans)
+                                                                       : docq_answer_prompt(ans));
   }
   docq_answer_free(ans);
   cli_db_free(db);

@@ -772,6 +772,10 @@ DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i)
 DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *best_rank);
 /* The whole prompt as packed (question, labelled passages, question again). */
 DOCQ_API const char *docq_answer_prompt(const docq_answer *a);
+/* With a model: the text it read, the packed prompt in its chat template with
+ * docq's system message (special tokens written out). "" without a model, or
+ * when no passage was packed. */
+DOCQ_API const char *docq_answer_model_prompt(const docq_answer *a);
 DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a);
 /* The token budget the passages were packed under (the option; else from the
  * model's context, at most 4096; else 2048 without a model). */

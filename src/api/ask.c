@@ -23,6 +23,7 @@ struct docq_answer {
   size_t n_pass;
   char *text;
   char *prompt;
+  char *model_prompt;  /* with a model: the prompt in its chat template */
   unsigned prompt_tokens;
   unsigned budget;
   char context[256];   /* with a model: the context and RoPE extension chosen for this request */
@@ -88,6 +89,7 @@ DOCQ_API void docq_answer_free(docq_answer *a)
   dq_free(a->text);
   dq_free(a->reasoning);
   dq_free(a->prompt);
+  dq_free(a->model_prompt);
   dq_free(a);
 }
 
@@ -203,7 +205,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       dq_ask_model_req req = { &chat, a->prompt, opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256,
                                &opts->gen, opts->on_prompt, opts->prompt_payload, opts->on_reasoning,
                                opts->reasoning_payload, &db->interrupted };
-      dq_ask_model_out mo;
+      dq_ask_model_out mo = {0};
       rc = dq_ask_model_answer(opts->model, &req, &mo);
       if (rc == DOCQ_ECANCELED && opts->keep_interrupted) {
         rc = 0; /* the partial answer is the result: its stop says so */
@@ -212,11 +214,13 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       if (rc < 0) {
         dq_free(mo.text);
         dq_free(mo.reasoning);
+        dq_free(mo.formatted);
         if (rc == DOCQ_ECANCELED && db->interrupted) rc = dq_err_set(DOCQ_ECANCELED, "ask interrupted");
         goto done;
       }
       a->text = mo.text;
       a->reasoning = mo.reasoning;
+      a->model_prompt = mo.formatted;
       a->unfinished_reasoning = mo.unfinished_reasoning;
       a->gen = mo.info;
       a->prompt_s = mo.prompt_s;
@@ -267,6 +271,10 @@ DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *bes
 }
 
 DOCQ_API const char *docq_answer_prompt(const docq_answer *a) { return a && a->prompt ? a->prompt : ""; }
+DOCQ_API const char *docq_answer_model_prompt(const docq_answer *a)
+{
+  return a && a->model_prompt ? a->model_prompt : "";
+}
 DOCQ_API unsigned docq_answer_prompt_tokens(const docq_answer *a) { return a ? a->prompt_tokens : 0; }
 DOCQ_API unsigned docq_answer_budget(const docq_answer *a) { return a ? a->budget : 0; }
 DOCQ_API const char *docq_answer_context(const docq_answer *a) { return a ? a->context : ""; }

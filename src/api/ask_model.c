@@ -78,8 +78,22 @@ int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask
   char *formatted = NULL;
   size_t flen = 0;
   docq_ctx *c = NULL;
-  int rc = dq_chat_format_tok(req->chat, m->tok, msgs, 2, 1, &formatted, &flen);
-  if (rc) goto done;
+  int rc = 0;
+  if (req->chat->kind == DQ_CHAT_PLAIN) {
+    /* A model without a chat template completes text: the packed prompt is
+     * already "Question: ... Answer:", which the plain template's own
+     * "Question: ...\nAnswer:" around it would only repeat. */
+    dq_buf b = {0};
+    dq_buf_printf(&b, "%s\n\n%s", k_system, req->prompt);
+    if (b.oom || !(formatted = dq_buf_detach(&b))) {
+      dq_buf_free(&b);
+      rc = dq_err_set(DOCQ_ENOMEM, "ask: out of memory");
+      goto done;
+    }
+    flen = strlen(formatted);
+  } else if ((rc = dq_chat_format_tok(req->chat, m->tok, msgs, 2, 1, &formatted, &flen)) != 0) {
+    goto done;
+  }
   /* Per request: the exact length of this prompt plus the answer decides the
    * context and, beyond the original training length, the RoPE extension
    * (smallest YaRN factor that fits, or the file's own method). */
@@ -107,6 +121,6 @@ int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask
   }
 done:
   docq_ctx_free(c);
-  dq_free(formatted);
+  out->formatted = formatted; /* kept for docq_answer_model_prompt */
   return rc;
 }

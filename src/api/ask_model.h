@@ -39,6 +39,7 @@ typedef struct dq_ask_model_req {
  * how the generation ended (zeros when it did not start). */
 typedef struct dq_ask_model_out {
   char *text, *reasoning;
+  char *formatted;          /* the prompt in the chat template, as the model read it */
   int unfinished_reasoning; /* still inside the think block when it ended */
   char ctx[256];
   docq_gen_info info;
@@ -50,7 +51,8 @@ typedef struct dq_ask_model_out {
  * length, chosen per request). A leading think block (engine/think.h) goes
  * to on_reasoning and out->reasoning instead. On DOCQ_ECANCELED, out holds
  * what was written before the stop (info.stop DOCQ_STOP_CANCELED); the
- * caller frees out->text and out->reasoning whatever the return. */
+ * caller frees out->text, out->reasoning and out->formatted whatever the
+ * return. */
 int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask_model_out *out);
 
 #endif

@@ -661,6 +661,9 @@ static void test_api__generation_interrupted(void **state)
   assert_int_equal(docq_answer_generation(a, &gi), 0);
   assert_int_equal(gi.stop, DOCQ_STOP_CANCELED);
   assert_int_equal(gi.generated_tokens, 3);
+  /* what the model read: docq's system message and the packed prompt in it */
+  assert_non_null(strstr(docq_answer_model_prompt(a), "You answer questions using only the numbered passages"));
+  assert_non_null(strstr(docq_answer_model_prompt(a), docq_answer_prompt(a)));
   docq_answer_free(a);
   docq_db_free(db);
   docq_model_free(m);

@@ -144,6 +144,15 @@ if [ -f "$V" ]; then
   DOCQ_MODEL="$V" "$BIN" --db "$T/idx" --json ask "What happens after a crash?" >"$T/out" 2>"$T/err"; rc=$?
   check "a tokenizer-only \$DOCQ_MODEL exits 1, names the variable, JSON error" '[ $rc -eq 1 ] && grep -q "(\$DOCQ_MODEL) holds a tokenizer" "$T/err" && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (\"no weights\" in d[\"error\"] and d[\"code\"] < 0))" "$T/out"'
 fi
+# --show-prompt with a model: the text it read. Without a chat template (stories260K),
+# docq's system message, then the packed prompt ending in one "Answer:"; with one,
+# the template around them
+"$BIN" --db "$T/idx" ask --model "$M" -n 4 --temp 0 --budget 400 --show-prompt "What happens after a crash?" >"$T/sp.out" 2>/dev/null
+sed -n '/^--- prompt ---$/,$p' "$T/sp.out" >"$T/sp.txt"
+check "--show-prompt with a model opens with docq's system message" 'sed -n 2p "$T/sp.txt" | grep -q "^You answer questions using only the numbered passages"'
+check "... and, with no template, asks for the answer once" '[ "$(grep -c "^Answer:" "$T/sp.txt")" -eq 1 ] && [ "$(tail -n 1 "$T/sp.txt")" = "Answer:" ]'
+"$BIN" --db "$T/idx" ask --model "$M" -n 4 --temp 0 --budget 400 --chat-template chatml --show-prompt "What happens after a crash?" >"$T/sp.out" 2>/dev/null
+check "--show-prompt in ChatML shows the template" 'grep -q "^<|im_start|>system$" "$T/sp.out" && grep -q "^<|im_start|>assistant$" "$T/sp.out"'
 # Ctrl-C while the model writes: the answer so far, then its sources, exit
 # 130; under --json the whole record, its stop "interrupted" (a long answer
 # at temperature 0.8, so it is still writing when the signal comes)
