@@ -1,10 +1,12 @@
 /* docq config: settings kept in the index. For now one: the answer model that
  * `docq ask` uses when neither --model nor $DOCQ_MODEL names one.
  * Public API only: everything goes through <docq.h>. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -16,7 +18,9 @@ static void config_usage(FILE *f)
         "\n"
         "The answer model is what `docq ask` loads when it is given neither --model nor\n"
         "$DOCQ_MODEL (--no-model answers extractively anyway). FILE is checked by loading\n"
-        "it, then recorded as an absolute path.\n"
+        "it, then recorded as an absolute path. Showing the settings warns (stderr) when\n"
+        "that file can no longer be read; --json gives {\"answer_model\": PATH or null,\n"
+        "\"missing\": true|false}.\n"
         "Exit codes: 0 ok, 1 failed (e.g. FILE is not a model docq can run), 2 usage,\n"
         "3 no index, 4 busy (an indexer holds the index).\n",
         f);
@@ -46,7 +50,21 @@ static int show(void)
   int rc = docq_db_answer_model(db, path, sizeof path);
   cli_db_free(db);
   if (rc) return cli_fail(rc, "config");
-  print_answer_model(path, "");
+  /* a file moved or deleted since it was set: said now, not at the next ask */
+  const int gone = *path && access(path, R_OK) != 0 ? errno : 0;
+  if (g_cli.json) {
+    printf("{\"answer_model\":");
+    if (*path) cli_json_str(stdout, path);
+    else printf("null");
+    printf(",\"missing\":%s}\n", gone ? "true" : "false");
+  } else {
+    print_answer_model(path, "");
+  }
+  if (gone) {
+    fflush(stdout);
+    fprintf(stderr, "docq config: the answer model %s cannot be read (%s): docq ask will fail until it is back; "
+            "docq config model FILE sets another, docq config model --unset forgets it\n", path, strerror(gone));
+  }
   return 0;
 }
 

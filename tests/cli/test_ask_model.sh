@@ -120,6 +120,11 @@ DOCQ_MODEL=/nonexistent.gguf "$BIN" --db "$T/idx" ask "x" >/dev/null 2>"$T/err";
 check "\$DOCQ_MODEL wins over the index's model" '[ $rc -eq 1 ] && grep -q "nonexistent.gguf" "$T/err"'
 cp "$M" "$T/gone.gguf"
 "$BIN" --db "$T/idx" config model "$T/gone.gguf" >/dev/null && rm "$T/gone.gguf"
+"$BIN" --db "$T/idx" config >/dev/null 2>"$T/err"; rc=$?
+check "config shows a recorded model that is gone with a warning naming it" \
+  '[ $rc -eq 0 ] && grep -q "answer model .*gone.gguf cannot be read" "$T/err"'
+cj=$("$BIN" --db "$T/idx" config --json 2>/dev/null)
+check "... and config --json says missing: true" 'printf "%s" "$cj" | grep -q "\"missing\":true"'
 env -u DOCQ_MODEL "$BIN" --db "$T/idx" ask "What happens after a crash?" >/dev/null 2>"$T/err"; rc=$?
 check "a recorded model that is gone: exit 1, naming it and the way out" \
   '[ $rc -eq 1 ] && grep -q "index.s answer model: .*gone.gguf" "$T/err" && grep -q "docq config model --unset" "$T/err"'
