@@ -290,6 +290,17 @@ int cmd_ask(int argc, char **argv)
       cli_db_free(db);
       return EXIT_FAIL;
     }
+    if (ao.chat_template) { /* an unknown name is a usage error, found before any retrieval (as generate) */
+      char *probe = NULL;
+      int prc = docq_chat_format(model, ao.chat_template, NULL, 0, 1, &probe);
+      docq_free(probe);
+      if (prc < 0) {
+        fprintf(stderr, "docq ask: %s\n", docq_error_last()->message);
+        docq_model_free(model);
+        cli_db_free(db);
+        return prc == DOCQ_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+      }
+    }
     ao.model = model;
     ao.keep_interrupted = 1; /* Ctrl-C: the answer so far, then its sources */
     /* a reasoning model's thinking comes out of the same tokens: 256 would
