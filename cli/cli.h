@@ -148,8 +148,9 @@ int cmd_eval_lm(int argc, char **argv);
  * --attn-window...) at argv[*i] into o: 1 consumed, 0 not a context flag,
  * -1 bad value (message printed). Defined in cmd_model.c. */
 int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *cmd);
-/* An option's value, the whole string, as a whole number (cli_int_arg), any
- * number (cli_float_arg), both in [lo, hi], or a seed (0..2^64-1); else
+/* An option's value, the whole string, as a whole number in decimal digits
+ * (cli_int_arg), any decimal number (cli_float_arg; no hexadecimal, inf or
+ * nan), both in [lo, hi], or a seed (0..2^64-1); else
  * prints a usage error naming `cmd` and `opt` and returns EXIT_USAGE ("-n
  * abc" or "-n 1e11" must not quietly mean something). Defined in cmd_model.c. */
 int cli_int_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, int *out);
