@@ -40,7 +40,7 @@ static void usage(FILE *f)
         "  --chat-template NAME  with --model: the prompt format when the file's template is\n"
         "                   missing or not recognized (docq model info names the one used):\n"
         "                   chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2,\n"
-        "                   llama2, mistral, mistral-v3, mistral-v3-tekken, mistral-v7,\n"
+        "                   llama2, mistral, mistral-v1, mistral-v3, mistral-v3-tekken, mistral-v7,\n"
         "                   mistral-v7-tekken, zephyr, phi3, phi4-mini, phi4, deepseek,\n"
         "                   deepseek-r1, gemma or plain\n"
         "  -n N             answer length in tokens with a model (default 256, and 1024 for a\n"

@@ -698,9 +698,9 @@ typedef struct docq_ask_options {
    * tokenizer.chat_template is missing or not recognized: chatml, qwen3 and
    * smollm3 (ChatML answering without a think block), chatml-think (ChatML opening
    * one: QwQ, Qwen3 thinking), llama3, llama3.1 and llama3.2 (a dated
-   * system header, 3.2 with today's date), llama2, mistral, mistral-v3,
+   * system header, 3.2 with today's date), llama2, mistral, mistral-v1, mistral-v3,
    * mistral-v3-tekken, mistral-v7, mistral-v7-tekken (Mistral's own
-   * formats: 7B v0.3, Nemo, Small 3), zephyr, phi3,
+   * formats: 7B v0.2 from mistral-common, 7B v0.3, Nemo, Small 3), zephyr, phi3,
    * phi4-mini, phi4 (Phi-4's <|im_sep|> ChatML),
    * deepseek, deepseek-r1 (opening a think block), gemma or plain. NULL or "": the file's own (its
    * template recognized, else ChatML when the vocabulary has <|im_start|>,

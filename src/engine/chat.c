@@ -94,9 +94,13 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
     c.kind = DQ_CHAT_MISTRAL;
     c.flags |= DQ_CHAT_F_V7;
     if (!has(tmpl, len, "[INST] '") && !has(tmpl, len, "[INST] \"")) c.flags |= DQ_CHAT_F_TEKKEN;
-  } else if (has(tmpl, len, "[INST]") && has(tmpl, len, "[AVAILABLE_TOOLS]") && !has(tmpl, len, " [INST]")) {
-    /* Mistral's v3 (7B v0.3) and v3-tekken (Nemo), told apart as llama.cpp
-     * does (" [INST]" is its v1, left to the [INST] family below) */
+  } else if (has(tmpl, len, "[INST]") &&
+             (has(tmpl, len, "' [INST] ' + system_message") ||
+              (has(tmpl, len, "[AVAILABLE_TOOLS]") && has(tmpl, len, " [INST]")))) {
+    c.kind = DQ_CHAT_MISTRAL; /* Mistral's v1 (mistral-common), told apart as llama.cpp does */
+    c.flags |= DQ_CHAT_F_V1;
+  } else if (has(tmpl, len, "[INST]") && has(tmpl, len, "[AVAILABLE_TOOLS]")) {
+    /* Mistral's v3 (7B v0.3) and v3-tekken (Nemo), told apart as llama.cpp does */
     c.kind = DQ_CHAT_MISTRAL;
     c.flags |= DQ_CHAT_F_V3;
     if (has(tmpl, len, "\"[INST]\"") || has(tmpl, len, "'[INST]'")) c.flags |= DQ_CHAT_F_TEKKEN;
@@ -104,15 +108,19 @@ dq_chat dq_chat_detect(const char *tmpl, size_t len)
     /* The variants, told apart as llama.cpp does. */
     if (has(tmpl, len, "<<SYS>>")) c.flags |= DQ_CHAT_F_SYS;
     if (has(tmpl, len, "' ' + eos_token")) c.flags |= DQ_CHAT_F_SPACE;
+    if (has(tmpl, len, "eos_token + ' '")) c.flags |= DQ_CHAT_F_EOS_SPACE;
     if (has(tmpl, len, "bos_token + '[INST]")) c.flags |= DQ_CHAT_F_BOS_HIST;
     if (has(tmpl, len, "content.strip()")) c.flags |= DQ_CHAT_F_STRIP;
     c.kind = c.flags & DQ_CHAT_F_SYS ? DQ_CHAT_LLAMA2 : DQ_CHAT_MISTRAL;
   } else if (has(tmpl, len, "<|end|>") && has(tmpl, len, "|>' + message['content']")) {
     c.kind = DQ_CHAT_ZEPHYR; /* Phi-4-mini: '<|' + role + '|>' + text + '<|end|>', no newlines */
     c.flags |= DQ_CHAT_F_END | DQ_CHAT_F_TIGHT;
-  } else if (has(tmpl, len, "<|user|>")) {
+  } else if (has(tmpl, len, "<|user|>") && has(tmpl, len, "<|end|>")) {
     c.kind = DQ_CHAT_ZEPHYR;
-    if (has(tmpl, len, "<|end|>")) c.flags |= DQ_CHAT_F_END; /* Phi-3 ends turns with <|end|> */
+    c.flags |= DQ_CHAT_F_END; /* Phi-3 ends turns with <|end|> */
+  } else if (has(tmpl, len, "<|user|>") &&
+             (has(tmpl, len, "eos_token") || has(tmpl, len, "</s>") || has(tmpl, len, "<|endoftext|>"))) {
+    c.kind = DQ_CHAT_ZEPHYR; /* with no end of turn at all (GLM-Edge) it is another format */
   }
   return c;
 }
@@ -127,6 +135,7 @@ static const struct { const char *name; dq_chat_kind kind; unsigned flags; } k_n
   {"llama3.2", DQ_CHAT_LLAMA3, DQ_CHAT_F_DATE | DQ_CHAT_F_TODAY},
   {"llama2", DQ_CHAT_LLAMA2, DQ_CHAT_F_SYS | DQ_CHAT_F_SPACE | DQ_CHAT_F_BOS_HIST | DQ_CHAT_F_STRIP},
   {"mistral", DQ_CHAT_MISTRAL, 0},
+  {"mistral-v1", DQ_CHAT_MISTRAL, DQ_CHAT_F_V1},
   {"mistral-v3", DQ_CHAT_MISTRAL, DQ_CHAT_F_V3},
   {"mistral-v3-tekken", DQ_CHAT_MISTRAL, DQ_CHAT_F_V3 | DQ_CHAT_F_TEKKEN},
   {"mistral-v7", DQ_CHAT_MISTRAL, DQ_CHAT_F_V7},
@@ -143,7 +152,7 @@ static const struct { const char *name; dq_chat_kind kind; unsigned flags; } k_n
 
 const char *dq_chat_names(void)
 {
-  return "chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2, mistral, mistral-v3, "
+  return "chatml, qwen3, smollm3, chatml-think, llama3, llama3.1, llama3.2, llama2, mistral, mistral-v1, mistral-v3, "
          "mistral-v3-tekken, mistral-v7, mistral-v7-tekken, zephyr, phi3, phi4-mini, phi4, deepseek, deepseek-r1, gemma, "
          "plain";
 }
@@ -174,6 +183,7 @@ const char *dq_chat_label(const dq_chat *c)
     return c->flags & DQ_CHAT_F_NOTHINK_1 ? "smollm3" : "qwen3";
   if (c->kind == DQ_CHAT_CHATML && (c->flags & DQ_CHAT_F_THINK)) return "chatml-think";
   if (c->kind == DQ_CHAT_DEEPSEEK && (c->flags & DQ_CHAT_F_THINK)) return "deepseek-r1";
+  if (c->kind == DQ_CHAT_MISTRAL && (c->flags & DQ_CHAT_F_V1)) return "mistral-v1";
   if (c->kind == DQ_CHAT_MISTRAL && (c->flags & (DQ_CHAT_F_V3 | DQ_CHAT_F_V7))) {
     const int v7 = (c->flags & DQ_CHAT_F_V7) != 0, tekken = (c->flags & DQ_CHAT_F_TEKKEN) != 0;
     return v7 ? (tekken ? "mistral-v7-tekken" : "mistral-v7") : (tekken ? "mistral-v3-tekken" : "mistral-v3");
@@ -233,6 +243,7 @@ static void fmt_inst(dq_buf *b, unsigned f, const dq_chat_msg *m, size_t n, cons
       put_text(b, m[i].content, strip);
       if (space) dq_buf_puts(b, " ");
       dq_buf_puts(b, eos);
+      if (f & DQ_CHAT_F_EOS_SPACE) dq_buf_puts(b, " ");
       inside = 0;
     } else {
       put_text(b, m[i].content, strip);
@@ -310,7 +321,8 @@ static void fmt_smollm3(dq_buf *b, const dq_chat_msg *m, size_t n, int gen)
   if (gen) dq_buf_puts(b, "<|im_start|>assistant\n<think>\n\n</think>\n");
 }
 
-/* Mistral's own templates. v3 (7B v0.3; tekken: Nemo, no spaces): the
+/* Mistral's own templates. v1 (7B v0.2 from mistral-common): " [INST] "
+ * turns, the system text opening the first. v3 (7B v0.3; tekken: Nemo, no spaces): the
  * system text goes before the last user text, and only when that is the
  * conversation's last message; v3 trims answers. v7 (Small 3, Large 2411):
  * system texts in [SYSTEM_PROMPT] turns, wherever they stand. Both end
@@ -318,6 +330,21 @@ static void fmt_smollm3(dq_buf *b, const dq_chat_msg *m, size_t n, int gen)
 static void fmt_mistral(dq_buf *b, unsigned f, const dq_chat_msg *m, size_t n, const char *eos)
 {
   const char *sp = f & DQ_CHAT_F_TEKKEN ? "" : " ";
+  if (f & DQ_CHAT_F_V1) { /* v1: the system text opens the first user turn; later system messages are dropped */
+    const char *sys = n && !strcmp(m[0].role, "system") ? m[0].content : NULL;
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+      if (!strcmp(m[i].role, "user")) {
+        dq_buf_puts(b, " [INST] ");
+        if (sys && first) dq_buf_printf(b, "%s\n\n", sys);
+        dq_buf_printf(b, "%s [/INST]", m[i].content);
+        first = 0;
+      } else if (!strcmp(m[i].role, "assistant")) {
+        dq_buf_printf(b, " %s%s", m[i].content, eos);
+      }
+    }
+    return;
+  }
   if (f & DQ_CHAT_F_V7) {
     for (size_t i = 0; i < n; i++) {
       if (!strcmp(m[i].role, "system")) dq_buf_printf(b, "[SYSTEM_PROMPT]%s%s[/SYSTEM_PROMPT]", sp, m[i].content);
@@ -426,7 +453,7 @@ int dq_chat_format(const dq_chat *c, const dq_chat_msg *msgs, size_t n, int add_
   }
   case DQ_CHAT_LLAMA2:
   case DQ_CHAT_MISTRAL: /* both end in [/INST]: no separate generation prompt */
-    if (c->flags & (DQ_CHAT_F_V3 | DQ_CHAT_F_V7)) fmt_mistral(&b, c->flags, msgs, n, eos);
+    if (c->flags & (DQ_CHAT_F_V1 | DQ_CHAT_F_V3 | DQ_CHAT_F_V7)) fmt_mistral(&b, c->flags, msgs, n, eos);
     else fmt_inst(&b, c->flags, msgs, n, bos, eos);
     break;
   case DQ_CHAT_ZEPHYR: {

@@ -16,17 +16,27 @@
  *                                                December 2023\nToday Date: 26 Jul 2024\n\n"
  *   llama3.2     llama3.1 and "strftime_now"      the same with today's date ("05 Mar 2026")
  *   llama2       "[INST]" and "<<SYS>>"           [INST] <<SYS>>\nSYS\n<</SYS>>\n\nUSER [/INST] ANSWER </s><s>[INST] ...
- *   mistral      "[INST]" without "<<SYS>>"       [INST] SYS\nUSER [/INST]ANSWER</s>[INST] ...
+ *   mistral      "[INST]" without "<<SYS>>"       [INST] SYS\nUSER [/INST]ANSWER</s>[INST] ... (a template
+ *                                                writing "eos_token + ' '", Mistral 7B v0.1: "</s> [INST]")
+ *   mistral-v1   "[INST]", "' [INST] ' + system_message" (or " [INST]" and "[AVAILABLE_TOOLS]")
+ *                                                 [INST] SYS\n\nUSER [/INST] ANSWER</s> [INST] USER [/INST]
+ *                                                (Mistral 7B v0.2 from mistral-common: a space before each [INST])
  *   mistral-v3   "[INST]", "[AVAILABLE_TOOLS]"    [INST] USER[/INST] TRIM(ANSWER)</s>[INST] SYS\n\nLAST USER[/INST]
  *   mistral-v3-tekken  the same, "[INST]" quoted  [INST]USER[/INST]ANSWER</s>[INST]SYS\n\nLAST USER[/INST]
  *   mistral-v7   "[INST]", "[SYSTEM_PROMPT]"      [SYSTEM_PROMPT] SYS[/SYSTEM_PROMPT][INST] USER[/INST] ANSWER</s>
  *   mistral-v7-tekken  the same without "[INST] '"  [SYSTEM_PROMPT]SYS[/SYSTEM_PROMPT][INST]USER[/INST]ANSWER</s>
- *   zephyr       "<|user|>" (TinyLlama, Zephyr)   <|ROLE|>\nTEXT</s>\n
- *   phi3         "<|user|>" and "<|end|>"         <|ROLE|>\nTEXT<|end|>\n
+ *   zephyr       "<|user|>" and an end of turn     <|ROLE|>\nTEXT</s>\n
+ *                (eos_token, "</s>", "<|endoftext|>"; TinyLlama, Zephyr)
+ *   phi3         "<|user|>" and "<|end|>"         <|ROLE|>\nTEXT<|end|>\n, the system turn too, as llama.cpp
+ *                                                writes it: the Phi-3-mini (June 2024) and Phi-3-medium
+ *                                                templates drop system messages, but docq's answer
+ *                                                instructions are one, so they are kept
  *   phi4-mini    "<|end|>", "|>' + message['content']"  <|ROLE|>TEXT<|end|> (no newlines)
  *   phi4         chatml and "<|im_sep|>"          <|im_start|>ROLE<|im_sep|>TEXT<|im_end|> (no newlines)
  *   plain        (fallback)                       SYS\n\nQuestion: USER\nAnswer: ANSWER\n\n
  *
+ * A template with "<|user|>" and no end of turn (GLM-Edge: "<|ROLE|>\nTEXT"
+ * with nothing after) is not recognized: it falls back as below.
  * The [INST] family has variants that llama.cpp also tells apart by
  * substrings of the template (see dq_chat_flags). Qwen3's hybrid templates
  * think before answering unless enable_thinking is false, when they open the
@@ -87,7 +97,10 @@ enum {
                                  for no answer (Phi-4-mini) */
   DQ_CHAT_F_V3 = 4096,        /* mistral's v3: the system text before the last user text (7B v0.3) */
   DQ_CHAT_F_V7 = 8192,        /* mistral's v7: [SYSTEM_PROMPT] turns (Small 3, Large 2411) */
-  DQ_CHAT_F_TEKKEN = 16384    /* with V3 / V7: no spaces after [INST] and before answers (Nemo, Small 3) */
+  DQ_CHAT_F_TEKKEN = 16384,   /* with V3 / V7: no spaces after [INST] and before answers (Nemo, Small 3) */
+  DQ_CHAT_F_V1 = 32768,       /* mistral's v1: " [INST] ", the system text in the first user turn after
+                                 "\n\n", " ANSWER</s>" (7B v0.2 from mistral-common) */
+  DQ_CHAT_F_EOS_SPACE = 65536 /* [INST] family: a space after each answer's EOS (7B v0.1) */
 };
 
 #define DQ_CHAT_DEFAULT_SYSTEM_MAX 256

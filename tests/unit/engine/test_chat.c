@@ -280,10 +280,10 @@ static void test_engine_chat__templates_that_think(void **state)
   int n_names = 0;
   for (char *save = NULL, *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n_names++)
     assert_int_equal(dq_chat_by_name(&c, t), 0);
-  assert_int_equal(n_names, 21);
+  assert_int_equal(n_names, 22);
   /* every label names its format for an override */
   const char *labels[] = {"deepseek", "deepseek-r1", "chatml-think", "qwen3", "smollm3", "gemma", "llama3.1", "llama3.2", "phi4-mini", "phi4",
-                          "mistral-v3", "mistral-v3-tekken", "mistral-v7", "mistral-v7-tekken"};
+                          "mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7", "mistral-v7-tekken"};
   for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
     assert_int_equal(dq_chat_by_name(&c, labels[i]), 0);
     assert_string_equal(dq_chat_label(&c), labels[i]);
@@ -594,10 +594,79 @@ static void test_engine_chat__mistral_own(void **state)
   assert_int_equal(dq_chat_format(&c, conv, 3, 1, NULL, "</s>", &out, NULL), 0);
   assert_string_equal(out, "[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT][INST] Hello[/INST] Hi there</s>");
   dq_free(out);
-  /* Mistral's v1 (" [INST]") stays in the [INST] family */
-  const char *v1 = "{{- ' [INST] ' + system_message }}[AVAILABLE_TOOLS]";
+  /* Mistral's v1 when only the tool-era marker and " [INST]" tell it (as llama.cpp tells it) */
+  const char *v1 = "{{- ' [INST] ' + message['content'] }}[AVAILABLE_TOOLS]";
   c = dq_chat_detect(v1, strlen(v1));
-  assert_string_equal(dq_chat_label(&c), "mistral");
+  assert_string_equal(dq_chat_label(&c), "mistral-v1");
+}
+
+/* Mistral's v1 (mistral-common, 7B v0.2): the template of llama.cpp's
+ * tests/test-chat-template.cpp case "mistralai 'v1' template with a system
+ * prompt"; the expected strings are jinja2 3.1's rendering of it (HF
+ * settings, bos_token "", eos_token "</s>"), which that test also gives. */
+static void test_engine_chat__mistral_v1(void **state)
+{
+  (void)state;
+  const char *v1 =
+    "{%- if messages[0]['role'] == 'system' %}\n    {%- set system_message = messages[0]['content'] %}\n"
+    "    {%- set loop_messages = messages[1:] %}\n{%- else %}\n    {%- set loop_messages = messages %}\n{%- endif %}\n\n"
+    "{{- bos_token }}\n{%- for message in loop_messages %}\n"
+    "    {%- if message['role'] == 'user' %}\n        {%- if loop.first and system_message is defined %}\n"
+    "            {{- ' [INST] ' + system_message + '\\n\\n' + message['content'] + ' [/INST]' }}\n"
+    "        {%- else %}\n            {{- ' [INST] ' + message['content'] + ' [/INST]' }}\n        {%- endif %}\n"
+    "    {%- elif message['role'] == 'assistant' %}\n        {{- ' ' + message['content'] + eos_token}}\n"
+    "    {%- endif %}\n{%- endfor %}\n";
+  check(v1, DQ_CHAT_MISTRAL,
+        " [INST] You are a helpful assistant\n\nHello [/INST] Hi there</s> [INST] Who are you [/INST]    I am an "
+        "assistant   </s> [INST] Another question [/INST]");
+  dq_chat c = dq_chat_detect(v1, strlen(v1));
+  assert_string_equal(dq_chat_label(&c), "mistral-v1");
+  char *out;
+  assert_int_equal(dq_chat_format(&c, conv + 1, 1, 1, NULL, "</s>", &out, NULL), 0); /* no system message */
+  assert_string_equal(out, " [INST] Hello [/INST]");
+  dq_free(out);
+  assert_int_equal(dq_chat_by_name(&c, "mistral-v1"), 0);
+  assert_int_equal(dq_chat_format(&c, conv, 2, 1, NULL, "</s>", &out, NULL), 0);
+  assert_string_equal(out, " [INST] You are a helpful assistant\n\nHello [/INST]");
+  dq_free(out);
+}
+
+/* Mistral 7B v0.1's template writes a space after each answer's EOS
+ * ("message['content'] + eos_token + ' '"; huggingface.js's jinja test copy
+ * of it). Expected: jinja2's rendering without the system message, which
+ * the template refuses (BOS left out, as the tokenizer adds it). */
+static void test_engine_chat__mistral_v01_space_after_eos(void **state)
+{
+  (void)state;
+  const char *v01 =
+    "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}"
+    "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
+  dq_chat c = dq_chat_detect(v01, strlen(v01));
+  assert_int_equal(c.kind, DQ_CHAT_MISTRAL);
+  char *out;
+  assert_int_equal(dq_chat_format(&c, conv + 1, NCONV - 1, 1, "<s>", "</s>", &out, NULL), 0);
+  assert_string_equal(out, "[INST] Hello [/INST]Hi there</s> [INST] Who are you [/INST]   I am an assistant   </s> "
+                           "[INST] Another question [/INST]");
+  dq_free(out);
+}
+
+/* "<|user|>" alone is not Zephyr: GLM-Edge's template (llama.cpp's test
+ * case "GLMEdge") writes "<|ROLE|>\nTEXT" with no end of turn, which the
+ * Zephyr shape would add. It is not recognized (the documented fallback
+ * applies); Zephyr's own template still is. */
+static void test_engine_chat__glm_edge_is_not_zephyr(void **state)
+{
+  (void)state;
+  const char *glm = "{% for item in messages %}{% if item['role'] == 'system' %}<|system|>\n{{ item['content'] }}"
+                    "{% elif item['role'] == 'user' %}<|user|>\n{{ item['content'] }}{% elif item['role'] == 'assistant' %}"
+                    "<|assistant|>\n{{ item['content'] }}{% endif %}{% endfor %}<|assistant|>";
+  dq_chat c = dq_chat_detect(glm, strlen(glm));
+  assert_int_equal(c.kind, DQ_CHAT_NONE);
+  c = dq_chat_detect(tmpl_zephyr, strlen(tmpl_zephyr));
+  assert_int_equal(c.kind, DQ_CHAT_ZEPHYR);
 }
 
 /* A ChatML template that writes a fixed system turn when the conversation
@@ -697,6 +766,9 @@ int main(void)
     cmocka_unit_test(test_engine_chat__llama3_dated),
     cmocka_unit_test(test_engine_chat__phi4),
     cmocka_unit_test(test_engine_chat__mistral_own),
+    cmocka_unit_test(test_engine_chat__mistral_v1),
+    cmocka_unit_test(test_engine_chat__mistral_v01_space_after_eos),
+    cmocka_unit_test(test_engine_chat__glm_edge_is_not_zephyr),
     cmocka_unit_test(test_engine_chat__chatml_default_system),
     cmocka_unit_test(test_engine_chat__default_system_hostile),
   };
