@@ -72,6 +72,7 @@ int main(int argc, char **argv)
   opts.model = model;  /* loaded once; may serve many questions and threads */
   opts.gen.n_predict = 128;
   opts.gen.on_token = on_token;
+  opts.keep_interrupted = 1; /* stopped by the timer: the answer so far, with its sources */
 
   timer t = {db, argc == 5 ? atof(argv[4]) : 60.0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
   pthread_t tid;
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
   printf("\n");
 
   if (rc == DOCQ_ECANCELED) {
-    printf("(stopped: the answer above is incomplete)\n");
+    printf("(stopped before the model began)\n"); /* during retrieval */
   } else if (rc) {
     fail("ask");
   } else {
@@ -97,7 +98,9 @@ int main(int argc, char **argv)
     docq_gen_info g;
     docq_answer_generation(a, &g);
     printf("(%zu prompt tokens, %zu generated; %s)\n", g.prompt_tokens, g.generated_tokens,
-           g.stop == DOCQ_STOP_LENGTH ? "stopped at n_predict: may be cut short" : "complete");
+           g.stop == DOCQ_STOP_CANCELED ? "stopped: the answer above is incomplete"
+           : g.stop == DOCQ_STOP_LENGTH ? "stopped at n_predict: may be cut short"
+                                        : "complete");
   }
   docq_answer_free(a);
   docq_db_free(db);
