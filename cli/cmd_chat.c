@@ -239,7 +239,10 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
       break;
     }
     if (g_cli.json) print_turn_json(line, text, reasoning, &info, docq_ctx_last_reused(c), prompt_s, seconds, dropped);
-    else fputc('\n', stdout);
+    else {
+      fputc('\n', stdout);
+      fflush(stdout); /* the answer's line ends before a note, also when both go to one pipe */
+    }
     if (reasoning && !*text && info.stop == DOCQ_STOP_LENGTH && !g_cli.json && !g_cli.quiet)
       fprintf(stderr, "docq generate: the model was still thinking after %zu tokens, so there is no answer; "
               "-n N gives it more\n", info.generated_tokens);

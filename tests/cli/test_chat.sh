@@ -74,6 +74,10 @@ check "and still fits the context with its answer" "$(( $(field prompt_tokens 3 
 printf '%s\n%s\n%s\n' "$long" "$long" "$long" |
   "$BIN" generate --model "$M" --chat -n 16 --temp 0 -t 1 -c 96 > /dev/null 2> "$T/drop.err"
 contains "the drop is said on stderr" "$(cat "$T/drop.err")" "dropped its oldest 2 messages"
+# stdout and stderr to one pipe: the previous answer's line ends before the note
+printf '%s\n%s\n%s\n' "$long" "$long" "$long" |
+  "$BIN" generate --model "$M" --chat -n 16 --temp 0 -t 1 -c 96 > "$T/drop.both" 2>&1
+check "... on a line of its own (both drops)" "$(grep -c '^docq generate: the conversation outgrew' "$T/drop.both")" "2"
 
 # Turns are dropped as pairs: here dropping the long first message alone
 # would make room, but its answer goes with it (an answer to nothing would
