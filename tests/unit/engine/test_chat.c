@@ -123,21 +123,30 @@ static const char *want_plain =
   "You are a helpful assistant\n\nQuestion: Hello\nAnswer: Hi there\n\nQuestion: Who are you\nAnswer:    I am an assistant   \n\n"
   "Question: Another question\nAnswer:";
 
-static void check(const char *tmpl, dq_chat_kind kind, const char *want)
+/* c writes m[0..n) (generation prompt on, BOS "<s>", EOS "</s>") as want. */
+static void check_format(const dq_chat *c, const dq_chat_msg *m, size_t n, const char *want)
 {
-  dq_chat c = dq_chat_detect(tmpl, strlen(tmpl));
-  assert_int_equal(c.kind, kind);
   char *out = NULL;
   size_t len = 0;
-  assert_int_equal(dq_chat_format(&c, conv, NCONV, 1, "<s>", "</s>", &out, &len), 0);
+  assert_int_equal(dq_chat_format(c, m, n, 1, "<s>", "</s>", &out, &len), 0);
   assert_non_null(out);
   if (strcmp(out, want) != 0) {
-    fprintf(stderr, "  %s:\n  want: %s\n  got:  %s\n", dq_chat_name(kind), want, out ? out : "(null)");
+    fprintf(stderr, "  %s:\n  want: %s\n  got:  %s\n", dq_chat_label(c), want, out ? out : "(null)");
     fail();
   }
   assert_int_equal(len, strlen(want));
   dq_free(out);
 }
+
+/* tmpl is recognized as kind and writes m[0..n) as want. */
+static void check_msgs(const char *tmpl, dq_chat_kind kind, const dq_chat_msg *m, size_t n, const char *want)
+{
+  dq_chat c = dq_chat_detect(tmpl, strlen(tmpl));
+  assert_int_equal(c.kind, kind);
+  check_format(&c, m, n, want);
+}
+
+static void check(const char *tmpl, dq_chat_kind kind, const char *want) { check_msgs(tmpl, kind, conv, NCONV, want); }
 
 static void test_engine_chat__official_formats(void **state)
 {
@@ -586,14 +595,9 @@ static void test_engine_chat__mistral_own(void **state)
   }
   /* a conversation ending in an answer: v3 writes no system text at all */
   dq_chat c = dq_chat_detect(v03, strlen(v03));
-  char *out;
-  assert_int_equal(dq_chat_format(&c, conv, 3, 1, NULL, "</s>", &out, NULL), 0);
-  assert_string_equal(out, "[INST] Hello[/INST] Hi there</s>");
-  dq_free(out);
+  check_format(&c, conv, 3, "[INST] Hello[/INST] Hi there</s>");
   assert_int_equal(dq_chat_by_name(&c, "mistral-v7"), 0);
-  assert_int_equal(dq_chat_format(&c, conv, 3, 1, NULL, "</s>", &out, NULL), 0);
-  assert_string_equal(out, "[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT][INST] Hello[/INST] Hi there</s>");
-  dq_free(out);
+  check_format(&c, conv, 3, "[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT][INST] Hello[/INST] Hi there</s>");
   /* Mistral's v1 when only the tool-era marker and " [INST]" tell it (as llama.cpp tells it) */
   const char *v1 = "{{- ' [INST] ' + message['content'] }}[AVAILABLE_TOOLS]";
   c = dq_chat_detect(v1, strlen(v1));
@@ -602,8 +606,9 @@ static void test_engine_chat__mistral_own(void **state)
 
 /* Mistral's v1 (mistral-common, 7B v0.2): the template of llama.cpp's
  * tests/test-chat-template.cpp case "mistralai 'v1' template with a system
- * prompt"; the expected strings are jinja2 3.1's rendering of it (HF
- * settings, bos_token "", eos_token "</s>"), which that test also gives. */
+ * prompt" (verbatim); the expected strings are jinja2 3.1's rendering of
+ * it (HF settings, bos_token "", eos_token "</s>"), which that test also
+ * gives. */
 static void test_engine_chat__mistral_v1(void **state)
 {
   (void)state;
@@ -611,24 +616,23 @@ static void test_engine_chat__mistral_v1(void **state)
     "{%- if messages[0]['role'] == 'system' %}\n    {%- set system_message = messages[0]['content'] %}\n"
     "    {%- set loop_messages = messages[1:] %}\n{%- else %}\n    {%- set loop_messages = messages %}\n{%- endif %}\n\n"
     "{{- bos_token }}\n{%- for message in loop_messages %}\n"
+    "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}\n"
+    "        {{- raise_exception('After the optional system message, conversation roles must alternate "
+    "user/assistant/user/assistant/...') }}\n    {%- endif %}\n"
     "    {%- if message['role'] == 'user' %}\n        {%- if loop.first and system_message is defined %}\n"
     "            {{- ' [INST] ' + system_message + '\\n\\n' + message['content'] + ' [/INST]' }}\n"
     "        {%- else %}\n            {{- ' [INST] ' + message['content'] + ' [/INST]' }}\n        {%- endif %}\n"
     "    {%- elif message['role'] == 'assistant' %}\n        {{- ' ' + message['content'] + eos_token}}\n"
-    "    {%- endif %}\n{%- endfor %}\n";
+    "    {%- else %}\n        {{- raise_exception('Only user and assistant roles are supported, with the exception "
+    "of an initial optional system message!') }}\n    {%- endif %}\n{%- endfor %}\n";
   check(v1, DQ_CHAT_MISTRAL,
         " [INST] You are a helpful assistant\n\nHello [/INST] Hi there</s> [INST] Who are you [/INST]    I am an "
         "assistant   </s> [INST] Another question [/INST]");
   dq_chat c = dq_chat_detect(v1, strlen(v1));
   assert_string_equal(dq_chat_label(&c), "mistral-v1");
-  char *out;
-  assert_int_equal(dq_chat_format(&c, conv + 1, 1, 1, NULL, "</s>", &out, NULL), 0); /* no system message */
-  assert_string_equal(out, " [INST] Hello [/INST]");
-  dq_free(out);
+  check_format(&c, conv + 1, 1, " [INST] Hello [/INST]"); /* no system message */
   assert_int_equal(dq_chat_by_name(&c, "mistral-v1"), 0);
-  assert_int_equal(dq_chat_format(&c, conv, 2, 1, NULL, "</s>", &out, NULL), 0);
-  assert_string_equal(out, " [INST] You are a helpful assistant\n\nHello [/INST]");
-  dq_free(out);
+  check_format(&c, conv, 2, " [INST] You are a helpful assistant\n\nHello [/INST]");
 }
 
 /* Mistral 7B v0.1's template writes a space after each answer's EOS
@@ -644,13 +648,9 @@ static void test_engine_chat__mistral_v01_space_after_eos(void **state)
     "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
     "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}"
     "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
-  dq_chat c = dq_chat_detect(v01, strlen(v01));
-  assert_int_equal(c.kind, DQ_CHAT_MISTRAL);
-  char *out;
-  assert_int_equal(dq_chat_format(&c, conv + 1, NCONV - 1, 1, "<s>", "</s>", &out, NULL), 0);
-  assert_string_equal(out, "[INST] Hello [/INST]Hi there</s> [INST] Who are you [/INST]   I am an assistant   </s> "
-                           "[INST] Another question [/INST]");
-  dq_free(out);
+  check_msgs(v01, DQ_CHAT_MISTRAL, conv + 1, NCONV - 1,
+             "[INST] Hello [/INST]Hi there</s> [INST] Who are you [/INST]   I am an assistant   </s> "
+             "[INST] Another question [/INST]");
 }
 
 /* "<|user|>" alone is not Zephyr: GLM-Edge's template (llama.cpp's test
@@ -677,12 +677,7 @@ static void test_engine_chat__glm_edge_is_not_zephyr(void **state)
  * true). */
 static void check_default(const char *tmpl, const dq_chat_msg *m, size_t n, const char *want)
 {
-  dq_chat c = dq_chat_detect(tmpl, strlen(tmpl));
-  assert_int_equal(c.kind, DQ_CHAT_CHATML);
-  char *out;
-  assert_int_equal(dq_chat_format(&c, m, n, 1, NULL, NULL, &out, NULL), 0);
-  assert_string_equal(out, want);
-  dq_free(out);
+  check_msgs(tmpl, DQ_CHAT_CHATML, m, n, want);
 }
 
 static void test_engine_chat__chatml_default_system(void **state)
