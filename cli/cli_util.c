@@ -20,7 +20,7 @@ int cli_common_opt(int argc, char **argv, int *i)
   if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { g_cli.quiet = 1; return 1; }
   if (!strncmp(a, "--db=", 5)) { g_cli.db = a + 5; return 1; }
   if (!strcmp(a, "--db")) {
-    if (*i + 1 >= argc) { fprintf(stderr, "docq: --db needs a folder\n"); return -1; }
+    if (*i + 1 >= argc || cli_looks_like_option(argv[*i + 1])) { fprintf(stderr, "docq: --db needs a folder\n"); return -1; }
     g_cli.db = argv[++*i];
     return 1;
   }
@@ -50,7 +50,11 @@ int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const
   const char *a = argv[*i];
   int is_date = !strcmp(a, "--after") || !strcmp(a, "--before");
   if (strcmp(a, "--path") && strcmp(a, "--glob") && strcmp(a, "--tag") && !is_date) return 0;
-  if (*i + 1 >= argc) { fprintf(stderr, "docq %s: %s needs a value\n", cmd, a); return -1; }
+  if (*i + 1 >= argc || cli_looks_like_option(argv[*i + 1])) { /* "--tag --json" lacks a value */
+    fprintf(stderr, "docq %s: %s needs a value%s%s%s\n", cmd, a, *i + 1 < argc ? " (the next argument, " : "",
+            *i + 1 < argc ? argv[*i + 1] : "", *i + 1 < argc ? ", is an option)" : "");
+    return -1;
+  }
   const char *v = argv[++*i];
   if (!strcmp(a, "--path")) so->path_prefix = v;
   else if (!strcmp(a, "--glob")) so->path_glob = v;

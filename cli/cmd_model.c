@@ -115,8 +115,10 @@ int cli_seed_arg(const char *cmd, const char *opt, const char *v, uint64_t *out)
 {
   char *end;
   errno = 0;
-  unsigned long long s = v && *v && *v != '-' ? strtoull(v, &end, 10) : 0;
-  if (!v || !*v || *v == '-' || *end || errno == ERANGE) {
+  /* decimal digits only: strtoull would also skip blanks and negate a '-' after them */
+  const int digits = v && *v && strspn(v, "0123456789") == strlen(v);
+  unsigned long long s = digits ? strtoull(v, &end, 10) : 0;
+  if (!digits || *end || errno == ERANGE) {
     char msg[96];
     snprintf(msg, sizeof msg, "%s wants a whole number in 0..18446744073709551615", opt);
     return bad_usage(cmd, msg, v);

@@ -258,6 +258,10 @@ usage "index --chunk-tokens 1e12" "--chunk-tokens wants a whole number" index --
 # an option after --model is not its file ("--model --json" lacks a value)
 usage "generate --model --json" "--model" generate --model --json "x"
 usage "ask --model --json" "the next argument, --json, is an option" ask --model --json "x"
+usage "search --path --json" "--path needs a value (the next argument, --json, is an option)" search pipeline --path --json
+usage "ask --tag --json" "--tag needs a value" ask "x" --tag --json
+# a seed is decimal digits: a blank then a minus wrapped to 2^64-1
+usage "generate -s ' -1'" "-s wants a whole number" generate --model "$M" "x" -s " -1" -n 2 -t 1
 "$BIN" generate --model "$M" "x" -n abc --json >"$T/u.out" 2>"$T/u.err"; rc=$?
 check "generate -n abc --json: still a usage error on stderr (exit 2, stdout empty)" \
   '[ $rc -eq 2 ] && [ ! -s "$T/u.out" ] && [ -s "$T/u.err" ]'
