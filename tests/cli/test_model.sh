@@ -95,12 +95,18 @@ err=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 0 -n 0 -t 1 -r 1 2>&1
 check "bench -p 0 -n 0 is a usage error" "$?" "2"
 contains "... that says there is nothing to measure" "$err" "nothing to measure"
 # Ctrl-C keeps the measured rows: the pp row, then the tg repetitions that
-# ran whole (100 x 400 tokens take seconds, so it lands mid-run), exit 130
+# ran whole, exit 130. The signal comes after about four repetitions' time,
+# timed here on this machine first (a fixed second was too short for an
+# ASan build on a loaded CI host), and 100 repetitions keep it mid-run.
 B=$(mktemp -d /tmp/docq-bint-XXXXXX)
+t0=$(date +%s%N)
+"$BIN" bench --model "$S/models/stories260K.gguf" -p 0 -n 400 -t 1 -r 1 >/dev/null 2>&1
+t1=$(date +%s%N)
+wait_s=$(awk -v d=$((t1 - t0)) 'BEGIN { s = 4 * d / 1e9; if (s < 0.5) s = 0.5; printf "%.2f", s }')
 "$BIN" bench --model "$S/models/stories260K.gguf" -p 16 -n 400 -t 1 -r 100 >"$B/out" 2>"$B/err" &
 pid=$!
-for _ in $(seq 200); do grep -q "pp16" "$B/out" 2>/dev/null && break; sleep 0.05; done
-sleep 1
+for _ in $(seq 600); do grep -q "pp16" "$B/out" 2>/dev/null && break; sleep 0.05; done
+sleep "$wait_s"
 kill -INT $pid; wait $pid; rc=$?
 check "bench after Ctrl-C exits 130" "$rc" "130"
 contains "... keeps the finished pp row" "$(cat "$B/out")" "pp16"

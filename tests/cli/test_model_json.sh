@@ -201,9 +201,18 @@ check "bench --json: stddev_ts is a number >= 0" 'pj "$T/bj.json" "all(isnum(o[\
 
 # Ctrl-C during bench --json: the array still comes, with the tests measured
 # so far; a test cut short holds only its whole repetitions (fewer than -r)
+# (--json shows no progress, so the signal's time comes from this machine:
+# the whole pp16 test, then about four tg400 repetitions; a fixed 1.5 s
+# could land inside pp16 on a loaded CI host under ASan)
+t0=$(date +%s%N)
+"$BIN" bench --model "$M" -p 16 -n 0 -r 100 -t 1 >/dev/null 2>&1
+t1=$(date +%s%N)
+"$BIN" bench --model "$M" -p 0 -n 400 -r 1 -t 1 >/dev/null 2>&1
+t2=$(date +%s%N)
+wait_s=$(awk -v p=$((t1 - t0)) -v g=$((t2 - t1)) 'BEGIN { s = (1.5 * p + 4 * g) / 1e9; if (s < 1.5) s = 1.5; printf "%.2f", s }')
 "$BIN" bench --model "$M" -p 16 -n 400 -r 100 -t 1 --json >"$T/bint.json" 2>"$T/bint.err" &
 pid=$!
-sleep 1.5
+sleep "$wait_s"
 kill -INT $pid; wait $pid; rc=$?
 check "bench --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with the array: pp16 whole, then tg400 with 1 to 99 repetitions if it ran one" \
@@ -267,9 +276,15 @@ check "generate -n abc --json: still a usage error on stderr (exit 2, stdout emp
   '[ $rc -eq 2 ] && [ ! -s "$T/u.out" ] && [ -s "$T/u.err" ]'
 
 # Ctrl-C during generate --json: what was generated so far, marked, exit 130
-"$BIN" generate --model "$M" "Once upon a time" -n 1000000 --temp 0.8 -t 1 --json >"$T/int.json" 2>"$T/int.err" &
+# (the signal comes after three times a short run's time on this machine;
+# -c 8192 keeps it writing for seconds: the default context filled in 0.5 s)
+t0=$(date +%s%N)
+"$BIN" generate --model "$M" "Once upon a time" -n 16 --temp 0.8 -t 1 >/dev/null 2>&1
+t1=$(date +%s%N)
+wait_s=$(awk -v d=$((t1 - t0)) 'BEGIN { s = 3 * d / 1e9; if (s < 0.5) s = 0.5; printf "%.2f", s }')
+"$BIN" generate --model "$M" "Once upon a time" -n 1000000 -c 8192 --temp 0.8 -t 1 --json >"$T/int.json" 2>"$T/int.err" &
 pid=$!
-sleep 0.5
+sleep "$wait_s"
 kill -INT $pid; wait $pid; rc=$?
 check "generate --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with one object: interrupted true and the text so far" \
