@@ -176,12 +176,24 @@ check "at a terminal Ctrl-C stops each answer, a message too long is refused, an
 # SIGBUS (a model file cut short while mapped: a read past its new end) is
 # a message naming the model and exit 1, not a crash. The fault itself is
 # timing-dependent, so the signal is sent by hand while --chat waits for input.
-{ sleep 3; } | "$BIN" generate --model "$M" --chat -n 4 > /dev/null 2> "$T/bus.err" &
+# It comes once docq sleeps in its read of standard input (state S in
+# /proc/PID/stat after the exec), not after a fixed second: a loaded CI host
+# under ASan may take longer to load the model.
+mkfifo "$T/bus.in"
+"$BIN" generate --model "$M" --chat -n 4 < "$T/bus.in" > /dev/null 2> "$T/bus.err" &
 pid=$!
-sleep 1
+exec 5> "$T/bus.in" # a writer that stays open: docq waits for a line
+for _ in $(seq 300); do
+  if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$(command -v "$BIN")")" ] &&
+     [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = S ]; then break; fi
+  sleep 0.05
+done
+sleep 0.2
 kill -BUS "$pid"
 wait "$pid"
-check "SIGBUS exits 1" "$?" "1"
+rc=$?
+exec 5>&-
+check "SIGBUS exits 1" "$rc" "1"
 contains "naming the model file and what happened" "$(cat "$T/bus.err")" "$M: a file read in place was cut short"
 
 exit $fail
