@@ -38,6 +38,7 @@ typedef struct dq_sampler {
   dq_rng rng;
   int n_vocab;
   dq_cand *cand;        /* (n_vocab) */
+  float *penalized;     /* (n_vocab) the logits after the repetition penalty; NULL without one */
   int32_t *recent;      /* ring of the last repeat_last_n accepted tokens */
   int n_recent, head;
 } dq_sampler;

@@ -1,6 +1,7 @@
 /* Tests for engine/sample.c: the PRNG against the published reference
  * outputs of splitmix64 and xoshiro256**, greedy selection and ties, each
- * truncation stage, the temperature law (p^(1/T)) and draw frequencies. */
+ * truncation stage, the temperature law (p^(1/T)) and draw frequencies, and
+ * every draw against a reference that sorts the whole vocabulary. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -178,6 +179,113 @@ static void test_engine_sample__seed_reproducible(void **state)
   dq_sampler_free(c);
 }
 
+/* ---- a reference sampler, written from sample.h's contract: penalties
+ * (once per distinct recent token), then the whole vocabulary sorted by
+ * logit (ties: lower id first), then top-k, top-p and min-p as prefix cuts
+ * of that order, then temperature, then one draw u in [0, 1) (the top 24
+ * bits of one PRNG output) taken at the first cumulative probability above
+ * u. It sorts everything, so it checks the sampler's one-pass selections. */
+typedef struct { int id; float l; float p; } ref_cand;
+
+static int ref_cmp(const void *a, const void *b)
+{
+  const ref_cand *x = a, *y = b;
+  if (x->l != y->l) return x->l < y->l ? 1 : -1;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+static void ref_softmax(ref_cand *c, int n, float t)
+{
+  double sum = 0;
+  for (int i = 0; i < n; i++) {
+    c[i].p = expf((c[i].l - c[0].l) / t);
+    sum += c[i].p;
+  }
+  for (int i = 0; i < n; i++) c[i].p = (float)(c[i].p / sum);
+}
+
+static int ref_sample(const dq_sampler_params *p, dq_rng *rng, const float *logits, int n, const int *recent,
+                      int n_recent, ref_cand *c)
+{
+  for (int i = 0; i < n; i++) c[i] = (ref_cand){ i, logits[i], 0 };
+  for (int r = 0; r < n_recent && p->repeat_penalty != 1.0f; r++) {
+    int dup = 0;
+    for (int q = 0; q < r; q++) dup |= recent[q] == recent[r];
+    if (!dup) c[recent[r]].l = c[recent[r]].l > 0 ? c[recent[r]].l / p->repeat_penalty : c[recent[r]].l * p->repeat_penalty;
+  }
+  qsort(c, (size_t)n, sizeof *c, ref_cmp);
+  if (p->temperature <= 0) return c[0].id;
+  if (p->top_k > 0 && p->top_k < n) n = p->top_k;
+  if (p->top_p < 1.0f) {
+    ref_softmax(c, n, 1.0f);
+    double cum = 0;
+    for (int i = 0; i < n; i++)
+      if ((cum += c[i].p) >= p->top_p) {
+        n = i + 1;
+        break;
+      }
+  }
+  if (p->min_p > 0.0f) {
+    ref_softmax(c, n, 1.0f);
+    int keep = 1;
+    while (keep < n && c[keep].p >= p->min_p * c[0].p) keep++;
+    n = keep;
+  }
+  ref_softmax(c, n, p->temperature);
+  float u = dq_rng_float(rng), cum = 0;
+  for (int i = 0; i < n; i++)
+    if (u < (cum += c[i].p)) return c[i].id;
+  return c[n - 1].id;
+}
+
+/* The sampler draws exactly the reference's tokens: logits with many ties
+ * (so the lower-id rule decides which of equal logits survive a cut), k from
+ * 1 to n - 1, with and without top-p, min-p and a repetition penalty. */
+static void test_engine_sample__matches_full_sort_reference(void **state)
+{
+  (void)state;
+  enum { N = 3000, STEPS = 40 };
+  static const int ks[] = { 1, 2, 7, 40, 41, 999, N - 1, 0 };
+  float *l = malloc(N * sizeof *l);
+  ref_cand *c = malloc(N * sizeof *c);
+  dq_rng gen;
+  dq_rng_seed(&gen, 11);
+  int checked = 0;
+  for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+    for (int variant = 0; variant < 4; variant++) {
+      dq_sampler_params p = defaults();
+      p.top_k = ks[ki];
+      p.seed = 100 + ki * 4 + (uint64_t)variant;
+      p.temperature = variant == 3 ? 0.0f : 0.8f;
+      p.top_p = variant == 1 ? 0.9f : 1.0f;
+      p.min_p = variant == 2 ? 0.05f : 0.0f;
+      p.repeat_penalty = variant >= 2 ? 1.3f : 1.0f;
+      p.repeat_last_n = 8;
+      dq_sampler *s;
+      assert_int_equal(dq_sampler_new(&s, N, &p), 0);
+      dq_rng ref;
+      dq_rng_seed(&ref, p.seed);
+      int recent[8], n_recent = 0, head = 0;
+      for (int step = 0; step < STEPS; step++) {
+        /* few distinct values: ties at every cut; some steps all equal */
+        int levels = step % 5 == 4 ? 1 : 2 + (int)(dq_rng_next(&gen) % 60);
+        for (int i = 0; i < N; i++) l[i] = (float)(int)(dq_rng_next(&gen) % (uint64_t)levels) * 0.25f - 3.0f;
+        int want = ref_sample(&p, &ref, l, N, recent, n_recent, c);
+        int got = dq_sampler_sample(s, l);
+        if (got != want) fail_msg("k %d variant %d step %d: sampled %d, the reference %d", p.top_k, variant, step, got, want);
+        dq_sampler_accept(s, got);
+        recent[head] = got;
+        head = (head + 1) % 8;
+        if (n_recent < 8) n_recent++;
+        checked++;
+      }
+      dq_sampler_free(s);
+    }
+  assert_int_equal(checked, 8 * 4 * STEPS);
+  free(c);
+  free(l);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -188,6 +296,7 @@ int main(void)
     cmocka_unit_test(test_engine_sample__truncations),
     cmocka_unit_test(test_engine_sample__top_k_large_vocab),
     cmocka_unit_test(test_engine_sample__seed_reproducible),
+    cmocka_unit_test(test_engine_sample__matches_full_sort_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
