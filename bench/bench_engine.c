@@ -495,6 +495,21 @@
  * first 1B runs did not print that line's state to the log I kept): 1B
  * Q8_0 88% (87) at 14.0 t/s and 84% (90) at 12.9, Q4_K_M 87% (87) at 21.0.
  *
+ * 2026-11-29, session 34, a new host: AMD EPYC family 26 (Zen 5), AVX-512
+ * VNNI, 2 cores. docq bench vs llama-bench c392e5094 (Feb 2025, the only
+ * llama.cpp snapshot that could be fetched here), `-p 512 -n 64 -t 2 -r 3`
+ * alternating, 3 rounds, two sets, medians (set 1 | set 2):
+ *   Q8_0   pp512 668 | 760 vs 321 | 334: 2.08x | 2.27x;
+ *          tg64 103.7 | 81.7 vs 65.3 | 63.1: 1.59x | 1.29x
+ *   Q4_K_M pp512 649 | 721 vs 253 | 249: 2.57x | 2.89x;
+ *          tg64 123.5 | 114.2 vs 68.8 | 67.7: 1.80x | 1.69x
+ * `-p 0 -n 64 -t 2 -r 5 --bw --mix both`: with the host reading 49-56 GB/s,
+ * 0.5B Q8_0 86% at 89.5 t/s, Q4_K_M 89% at 125.1; five minutes later, the
+ * host reading 75-90 GB/s, 71% at 111.1 and 65% at 139.7: decode itself
+ * rose to 56-59 GB/s, the dot-product kernels' limit here (perf: 85-90% of
+ * samples in dot_q8_0_n), not DRAM's. --shape llama3.2-1b: Q8_0 82% at
+ * 33.6 t/s, Q4_K_M 74% at 68.4.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
