@@ -3,6 +3,7 @@
 # tokenizer, under a budget from its context; the answer streamed; sources.
 set -u
 BIN=${DOCQ_BIN:?}; SRC=${DOCQ_SOURCE_DIR:?}; SH=${DOCQ_SHARED_DIR:-}
+. "$(dirname "$0")/signal_wait.sh" # now_ns, wait_s
 M="$SH/models/stories260K.gguf"
 [ -f "$M" ] || { echo "skip: $M not found (set DOCQ_SHARED_DIR)"; exit 77; }
 T=$(mktemp -d /tmp/docq-askm-XXXXXX); trap 'rm -rf "$T"' EXIT
@@ -161,11 +162,11 @@ check "--show-prompt in ChatML shows the template" 'grep -q "^<|im_start|>system
 # Ctrl-C while the model writes: the answer so far, then its sources, exit
 # 130; under --json the whole record, its stop "interrupted" (a long answer
 # at temperature 0.8, so it is still writing when the signal comes)
-t0=$(date +%s%N)
+t0=$(now_ns)
 "$BIN" --db "$T/idx" ask --model "$M" -n 100000 --budget 300 --temp 0.8 "What happens after a crash?" >"$T/int.out" 2>"$T/int.err" &
 pid=$!
 for _ in $(seq 600); do [ -s "$T/int.out" ] && break; sleep 0.05; done
-t1=$(date +%s%N)
+t1=$(now_ns)
 sleep 0.5
 kill -INT $pid; wait $pid; rc=$?
 check "ask interrupted mid-answer exits 130 (got $rc)" '[ $rc -eq 130 ]'
@@ -174,10 +175,9 @@ check "... and says the answer is incomplete" 'grep -q "interrupted; the answer 
 # --json prints nothing before the end, so the signal comes after twice the
 # time the run above took to start writing (a fixed 1.5 s could land before
 # the first token on a loaded CI host under ASan), and at least 1.5 s
-wait_s=$(awk -v d=$((t1 - t0)) 'BEGIN { s = 2 * d / 1e9 + 0.5; if (s < 1.5) s = 1.5; printf "%.2f", s }')
 "$BIN" --db "$T/idx" ask --json --model "$M" -n 100000 --budget 300 --temp 0.8 "What happens after a crash?" >"$T/int.json" 2>"$T/int.err" &
 pid=$!
-sleep "$wait_s"
+sleep "$(wait_s 1.5 2 $((t1 - t0)))"
 kill -INT $pid; wait $pid; rc=$?
 check "ask --json interrupted exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with the record: the partial answer, passages, stop interrupted" \

@@ -3,6 +3,7 @@
 # shared fixtures (llama.cpp reference outputs in $DOCQ_SHARED_DIR/models).
 set -u
 BIN=${DOCQ_BIN:-docq}
+. "$(dirname "$0")/signal_wait.sh" # now_ns, wait_s
 S=${DOCQ_SHARED_DIR:-}
 if [ -z "$S" ] || [ ! -f "$S/models/stories260K.gguf" ]; then
   echo "DOCQ_SHARED_DIR not set or without models/: skipping" >&2
@@ -99,14 +100,13 @@ contains "... that says there is nothing to measure" "$err" "nothing to measure"
 # timed here on this machine first (a fixed second was too short for an
 # ASan build on a loaded CI host), and 100 repetitions keep it mid-run.
 B=$(mktemp -d /tmp/docq-bint-XXXXXX)
-t0=$(date +%s%N)
+t0=$(now_ns)
 "$BIN" bench --model "$S/models/stories260K.gguf" -p 0 -n 400 -t 1 -r 1 >/dev/null 2>&1
-t1=$(date +%s%N)
-wait_s=$(awk -v d=$((t1 - t0)) 'BEGIN { s = 4 * d / 1e9; if (s < 0.5) s = 0.5; printf "%.2f", s }')
+t1=$(now_ns)
 "$BIN" bench --model "$S/models/stories260K.gguf" -p 16 -n 400 -t 1 -r 100 >"$B/out" 2>"$B/err" &
 pid=$!
 for _ in $(seq 600); do grep -q "pp16" "$B/out" 2>/dev/null && break; sleep 0.05; done
-sleep "$wait_s"
+sleep "$(wait_s 0.5 4 $((t1 - t0)))"
 kill -INT $pid; wait $pid; rc=$?
 check "bench after Ctrl-C exits 130" "$rc" "130"
 contains "... keeps the finished pp row" "$(cat "$B/out")" "pp16"

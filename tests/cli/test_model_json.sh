@@ -4,6 +4,7 @@
 # and option numbers checked (usage errors, exit 2).
 set -u
 BIN=${DOCQ_BIN:?}
+. "$(dirname "$0")/signal_wait.sh" # now_ns, wait_s
 S=${DOCQ_SHARED_DIR:-}
 M="$S/models/stories260K.gguf"
 Q="$S/models/tiny-qwen2-q4_k_m.gguf"
@@ -204,15 +205,14 @@ check "bench --json: stddev_ts is a number >= 0" 'pj "$T/bj.json" "all(isnum(o[\
 # (--json shows no progress, so the signal's time comes from this machine:
 # the whole pp16 test, then about four tg400 repetitions; a fixed 1.5 s
 # could land inside pp16 on a loaded CI host under ASan)
-t0=$(date +%s%N)
+t0=$(now_ns)
 "$BIN" bench --model "$M" -p 16 -n 0 -r 100 -t 1 >/dev/null 2>&1
-t1=$(date +%s%N)
+t1=$(now_ns)
 "$BIN" bench --model "$M" -p 0 -n 400 -r 1 -t 1 >/dev/null 2>&1
-t2=$(date +%s%N)
-wait_s=$(awk -v p=$((t1 - t0)) -v g=$((t2 - t1)) 'BEGIN { s = (1.5 * p + 4 * g) / 1e9; if (s < 1.5) s = 1.5; printf "%.2f", s }')
+t2=$(now_ns)
 "$BIN" bench --model "$M" -p 16 -n 400 -r 100 -t 1 --json >"$T/bint.json" 2>"$T/bint.err" &
 pid=$!
-sleep "$wait_s"
+sleep "$(wait_s 1.5 1.5 $((t1 - t0)) 4 $((t2 - t1)))"
 kill -INT $pid; wait $pid; rc=$?
 check "bench --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with the array: pp16 whole, then tg400 with 1 to 99 repetitions if it ran one" \
@@ -278,13 +278,12 @@ check "generate -n abc --json: still a usage error on stderr (exit 2, stdout emp
 # Ctrl-C during generate --json: what was generated so far, marked, exit 130
 # (the signal comes after three times a short run's time on this machine;
 # -c 8192 keeps it writing for seconds: the default context filled in 0.5 s)
-t0=$(date +%s%N)
+t0=$(now_ns)
 "$BIN" generate --model "$M" "Once upon a time" -n 16 --temp 0.8 -t 1 >/dev/null 2>&1
-t1=$(date +%s%N)
-wait_s=$(awk -v d=$((t1 - t0)) 'BEGIN { s = 3 * d / 1e9; if (s < 0.5) s = 0.5; printf "%.2f", s }')
+t1=$(now_ns)
 "$BIN" generate --model "$M" "Once upon a time" -n 1000000 -c 8192 --temp 0.8 -t 1 --json >"$T/int.json" 2>"$T/int.err" &
 pid=$!
-sleep "$wait_s"
+sleep "$(wait_s 0.5 3 $((t1 - t0)))"
 kill -INT $pid; wait $pid; rc=$?
 check "generate --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with one object: interrupted true and the text so far" \
