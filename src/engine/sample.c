@@ -152,7 +152,7 @@ static inline void heap_sift_down(dq_cand *h, int m, int i)
  * of a 0.5B decode step at top-k 40. Ids are scanned in ascending order,
  * so a logit equal to the worst kept one never displaces it, as the total
  * order says. */
-static int top_k_heap(const float *x, int n, int k, dq_cand *h)
+static void top_k_heap(const float *x, int n, int k, dq_cand *h)
 {
   for (int i = 0; i < k; i++) h[i] = (dq_cand){ .id = i, .logit = x[i] };
   for (int i = k / 2 - 1; i >= 0; i--) heap_sift_down(h, k, i);
@@ -163,7 +163,6 @@ static int top_k_heap(const float *x, int n, int k, dq_cand *h)
     heap_sift_down(h, k, 0);
     worst = h[0].logit;
   }
-  return k;
 }
 
 int32_t dq_sampler_sample(dq_sampler *s, const float *logits)
@@ -189,7 +188,8 @@ int32_t dq_sampler_sample(dq_sampler *s, const float *logits)
   }
   if (p->temperature <= 0.0f) return argmax_first(x, n);
   if (p->top_k > 0 && p->top_k < n) {
-    n = top_k_heap(x, n, p->top_k, c);
+    top_k_heap(x, n, p->top_k, c);
+    n = p->top_k;
   } else if (p->min_p > 0.0f && p->min_p <= 1.0f) {
     /* min-p cut before sorting the whole vocabulary: p_i >= min_p * p_max
      * exactly when logit_i >= max + ln(min_p). */
