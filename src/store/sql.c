@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,6 +440,53 @@ static int wal_left_over(const char *dir)
 /* Can this process create files in dir (the -wal / -shm files of WAL mode)? */
 static int dir_writable(const char *dir) { return access(dir, W_OK) == 0; }
 
+/* A new index file shows under its name with its schema already in it, so a
+ * reader that finds docq.sqlite (a search started while the first `docq
+ * index` begins) never finds it empty: the file is made under a name of this
+ * process and hard-linked into place, which fails if another creator was
+ * first (its file is then used). Where the file system has no hard links the
+ * file is made in place, as before: a reader may then briefly see it empty. */
+static int create_db_file(dq_store *s)
+{
+  char name[64];
+  snprintf(name, sizeof name, "docq.sqlite.new-%ld", (long)getpid());
+  char *tmp = path_join(s->dir, name);
+  if (!tmp) return DOCQ_ENOMEM;
+  unlink(tmp); /* left by a crashed process that had this pid */
+  int rc = 0;
+  int src = sqlite3_open_v2(tmp, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (src != SQLITE_OK) rc = s->db ? dq_sql_fail(s, src, "create") : dq_err_set(DOCQ_ENOMEM, "sqlite: cannot create %s", tmp);
+  if (!rc) sqlite3_extended_result_codes(s->db, 1);
+  if (!rc) rc = dq_fts_register(s->db);
+  if (!rc) rc = dq_exec(s, "PRAGMA journal_mode=WAL");
+  if (!rc) rc = ensure_schema(s);
+  /* The meta setters cached statements on this connection. Closing the
+   * last connection checkpoints the WAL into the file and removes it: the
+   * linked file holds the whole schema. */
+  for (int i = 0; i < ST_COUNT; i++) {
+    sqlite3_finalize(s->st[i]);
+    s->st[i] = NULL;
+  }
+  if (sqlite3_close(s->db) != SQLITE_OK && !rc) rc = dq_err_set(DOCQ_EIO, "cannot close new index file %s", tmp);
+  s->db = NULL;
+  if (!rc && link(tmp, s->db_path) != 0 && errno != EEXIST) {
+    if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS)
+      dq_log(DOCQ_LOG_DEBUG, "index %s: no hard links here (%s), creating docq.sqlite in place", s->dir, strerror(errno));
+    else if (errno == ENOSPC || errno == EDQUOT)
+      rc = dq_err_set(DOCQ_EIO, "no space left on the disk holding the index (%s)", s->db_path);
+    else
+      rc = dq_err_set(DOCQ_EIO, "cannot create index %s: %s", s->db_path, strerror(errno));
+  }
+  /* The -wal and -shm files are left only when the close failed. */
+  static const char *const suffix[] = { "", "-wal", "-shm" };
+  for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s%s", tmp, suffix[i]) < sizeof path) unlink(path);
+  }
+  dq_free(tmp);
+  return rc;
+}
+
 int dq_store_open(dq_store **out, const char *dir, unsigned flags)
 {
   DQ_ASSERT_ARG(out && dir && *dir);
@@ -456,7 +504,8 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
   if (!s->dir || !s->db_path) { rc = DOCQ_ENOMEM; goto done; }
 
   struct stat sb;
-  if (stat(s->db_path, &sb) != 0 && !(flags & DQ_STORE_CREATE)) {
+  const int exists = stat(s->db_path, &sb) == 0;
+  if (!exists && !(flags & DQ_STORE_CREATE)) {
     rc = dq_err_set(DOCQ_ENOTFOUND, "no docq index in %s (run `docq index` first)", dir);
     goto done;
   }
@@ -466,6 +515,7 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
                               "still read it", dir, strerror(errno));
     goto done;
   }
+  if (!exists && !(flags & DQ_STORE_READONLY) && (rc = create_db_file(s)) < 0) goto done;
   int oflags = SQLITE_OPEN_NOMUTEX | ((flags & DQ_STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   char *uri = NULL;
   if ((flags & DQ_STORE_READONLY) && !writable && !wal_left_over(dir)) {

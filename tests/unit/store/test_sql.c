@@ -1490,6 +1490,48 @@ static void test_store_sql__reader_beside_writer(void **state)
   dq_store_close(r);
 }
 
+/* A reader that finds docq.sqlite finds an index in it: a search started
+ * while the first `docq index` begins must not see the file before its
+ * schema (CI once saw "no docq index" there). A child process creates
+ * indexes one after another; the parent opens each for reading as soon as
+ * its file shows. */
+static void test_store_sql__reader_never_sees_a_half_created_index(void **state)
+{
+  fixture *f = *state;
+  enum { N = 30 };
+  assert_int_equal(mkdir(f->dir, 0777), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int i = 0; i < N; i++) {
+      char d[300];
+      snprintf(d, sizeof d, "%s/%d", f->dir, i);
+      dq_store *w = NULL;
+      if (dq_store_open(&w, d, DQ_STORE_CREATE)) _exit(3);
+      dq_store_close(w);
+    }
+    _exit(0);
+  }
+  int opened = 0;
+  char first_error[512] = "";
+  for (int i = 0; i < N; i++) {
+    char d[300], db[320];
+    snprintf(d, sizeof d, "%s/%d", f->dir, i);
+    snprintf(db, sizeof db, "%s/docq.sqlite", d);
+    struct stat st;
+    for (long spin = 0; stat(db, &st) != 0 && spin < 200000000L; spin++) {}
+    dq_store *r = NULL;
+    int rc = dq_store_open(&r, d, DQ_STORE_READONLY);
+    if (rc && !*first_error) snprintf(first_error, sizeof first_error, "index %d: %s", i, dq_err_msg());
+    opened += rc == 0;
+    dq_store_close(r);
+  }
+  int status;
+  waitpid(pid, &status, 0); /* before failing: the child must not outlive the folder */
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  if (opened != N) fail_msg("%d of %d indexes could not be read as soon as their file showed; first: %s", N - opened, N, first_error);
+}
+
 static void test_store_sql__hnsw_kind(void **state)
 {
   fixture *f = *state;
@@ -1621,6 +1663,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__vectors_loaded_on_first_use_hnsw, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__interrupt_stops_catch_up, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__second_writer_busy, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__reader_never_sees_a_half_created_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__reader_beside_writer, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__hnsw_kind, setup, teardown),
   };
