@@ -199,7 +199,9 @@ int cmd_index(int argc, char **argv)
     printf("]");
     if (rc) { printf(",\"error\":"); cli_json_str(stdout, docq_error_last()->message); }
     printf("}\n");
-  } else if (!g_cli.quiet || rc == 0) {
+  } else if (rc == 0 || (!g_cli.quiet && (st.added || st.updated || st.unchanged || st.removed || st.renamed || st.skipped))) {
+    /* A run that failed before it looked at a file (a busy or read-only
+     * index) has no counts worth a line: only its error is printed. */
     char repaired[64] = "";
     if (st.repaired) snprintf(repaired, sizeof repaired, ", %llu with invalid UTF-8 repaired", (unsigned long long)st.repaired);
     fprintf(rc ? stderr : stdout,
