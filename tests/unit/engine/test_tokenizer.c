@@ -608,7 +608,7 @@ static void test_engine_tokenizer__stream_whole_code_points(void **state)
   dq_tok_free(t);
 }
 
-/* ---- speed ------------------------------------------------------------------------ */
+/* ---- a whole book ------------------------------------------------------------------ */
 
 static double now(void)
 {
@@ -618,7 +618,7 @@ static double now(void)
 }
 
 /* 1 MB of English prose (a Gutenberg book) through SPM and byte-level BPE. */
-static void test_engine_tokenizer__speed_1mb(void **state)
+static void test_engine_tokenizer__linear_on_1mb(void **state)
 {
   (void)state;
   NEED_SHARED();
@@ -638,7 +638,11 @@ static void test_engine_tokenizer__speed_1mb(void **state)
     double dt = now() - t0;
     fprintf(stderr, "  %s: %zu bytes -> %zu tokens in %.3f s\n", names[k], n, cnt, dt);
     assert_true(cnt > n / 8 && cnt < n);
-    assert_true(dt < 3.0); /* generous for sanitizer builds; ~0.2 s optimized */
+    /* Not a speed test (that belongs in bench/): a guard against merging
+     * that grows with the square of a word or text, which takes minutes on
+     * 1 MB. Linear encoding takes ~0.2 s optimized, a few times that under
+     * sanitizers, so even a loaded CI host stays far below. */
+    assert_true(dt < 30.0);
     if (dq_tok_kind(t) == DQ_TOK_SPM) {
       /* Word-by-word merging must give exactly what one pass over the whole text gives. */
       assert_int_equal(t->spm_word_split, 1);
@@ -899,7 +903,7 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__special_parsing),
     cmocka_unit_test(test_engine_tokenizer__capacity_and_bos),
     cmocka_unit_test(test_engine_tokenizer__stream_whole_code_points),
-    cmocka_unit_test(test_engine_tokenizer__speed_1mb),
+    cmocka_unit_test(test_engine_tokenizer__linear_on_1mb),
     cmocka_unit_test(test_engine_tokenizer__hostile_vocabs),
     cmocka_unit_test(test_engine_tokenizer__ignore_merges_tekken),
     cmocka_unit_test(test_engine_tokenizer__truncated_everywhere),
