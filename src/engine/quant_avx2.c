@@ -649,10 +649,14 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * grouped by four (both with the long rows' prefetch): 1.048, 1.077, 1.051 at
  * 2048, 1.067 at 3072, 1.037 at 4096; and all one row, by distance: 3072 vs
  * 2048 1.043 / 1.022, 2560 vs 2048 1.047, 4096 vs 3072 0.963, 3584 vs 3072
- * 0.989, 2560 vs 3072 1.003. Not measured with VNNI, where this one-row
- * kernel was found to keep up with DRAM, so it stays off there. */
+ * 0.989, 2560 vs 3072 1.003. With VNNI, on a 2-core Zen 5 (AVX-512 VNNI,
+ * 2026-11-29; an earlier Zen 4 was thought to keep up without it), whole
+ * 0.5B-shaped Q8_0 decode, `docq bench -p 0 -n 64 -t 2 -r 3`, separate
+ * builds alternating, medians of 5 rounds in t/s: none 82.4 / 85.2, 1024
+ * 83.5, 2048 85.5, 3072 89.3 / 89.1, 4096 90.2, 6144 88.1, 8192 89.7: the
+ * same 3072 for both. */
 #ifndef DQ_PF_ROW
-#define DQ_PF_ROW (ROWS_VNNI ? 0 : 3072)
+#define DQ_PF_ROW 3072
 #endif
 static inline __attribute__((always_inline)) void q8a_prefetch(const int R, const size_t bb, const uint8_t *w, size_t rb,
                                                                int64_t ib)
