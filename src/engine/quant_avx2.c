@@ -615,13 +615,18 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * DRAM stream of 896-element Q8_0 rows: 7 GB/s without, 19 with; one row at
  * a time did 17; prefetching each row's next block instead measured 10-20%
  * slower).
- * Q8_0 goes one row at a time (dot_q8a_n): long rows in parallel streamed
- * at half the speed of one, with or without prefetches; with VNNI its
- * one-row kernel keeps up with DRAM, and grouped it measured 3-7% slower in
- * whole-model decode with 1 thread on a Zen 4 (no difference with 2); with
- * AVX2 alone (a Zen 3) grouping was 5% faster while the weights sat in
- * 4 KiB pages, but from 2 MiB pages (engine/mapfile.h) one row at a time
- * with the prefetch of DQ_PF_ROW is faster (figures at DQ_PF_ROW). AVX2's Q4_0 /
+ * Long rows go one at a time (dot_q8a_n): in parallel they streamed at half
+ * the speed of one, with or without prefetches. Short Q8_0 rows: with AVX2
+ * alone (a Zen 3) grouping was 5% faster while the weights sat in 4 KiB
+ * pages, but from 2 MiB pages (engine/mapfile.h) one row at a time with the
+ * prefetch of DQ_PF_ROW is faster (figures at DQ_PF_ROW), so they go one at
+ * a time there. With VNNI they are grouped: on a Zen 4 grouping measured
+ * 3-7% slower with 1 thread (no difference with 2), but on a Zen 5
+ * (2026-11-29, 0.5B-shaped Q8_0 decode, `docq bench -p 0 -n 64 -r 3`,
+ * separate builds alternating, medians of 5-6 rounds, both with the one-row
+ * prefetch) it is faster: 2 threads 110.8 -> 117.3 t/s, 1 thread 61.4 ->
+ * 63.6. Longer groups (DQ_ROWS_MAX_GROUP 16384 or 32768, so the 2048-wide
+ * rows of a 1B shape go by four) measured the same there. AVX2's Q4_0 /
  * Q5_0, compute-bound, are grouped whatever the length: 20% in decode. */
 #ifndef DQ_PF_HALF_GROUPS
 #if ROWS_VNNI
@@ -639,7 +644,9 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
 #define DQ_PF_HALF_GROUPS 3
 #endif
 #endif
+#ifndef DQ_ROWS_MAX_GROUP
 #define DQ_ROWS_MAX_GROUP 4096 /* bytes of a group of rows done side by side, at most */
+#endif
 /* One row at a time (Q8_0): a prefetch DQ_PF_ROW bytes ahead of the block.
  * Whole-model Q8_0 decode with the weights in 2 MiB pages, 2 threads, 16-20
  * rounds of 32 tokens alternating in one process, median speed ratios (Zen 3,
@@ -800,7 +807,7 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
     }
     return;
   }
-  if (type == DQ_T_Q8_0 || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
+  if ((type == DQ_T_Q8_0 && !ROWS_VNNI) || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
     for (; r < n_rows; r++) dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r);
     return;
   }
