@@ -626,7 +626,9 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * separate builds alternating, medians of 5-6 rounds, both with the one-row
  * prefetch) it is faster: 2 threads 110.8 -> 117.3 t/s, 1 thread 61.4 ->
  * 63.6. Longer groups (DQ_ROWS_MAX_GROUP 16384 or 32768, so the 2048-wide
- * rows of a 1B shape go by four) measured the same there. AVX2's Q4_0 /
+ * rows of a 1B shape go by four) measured the same there, and so did a
+ * 512-bit form of the four-row kernel (two rows per register, half the
+ * vector ops) for Q4_K_M, while it was 3-4% slower for Q8_0. AVX2's Q4_0 /
  * Q5_0, compute-bound, are grouped whatever the length: 20% in decode. */
 #ifndef DQ_PF_HALF_GROUPS
 #if ROWS_VNNI
