@@ -86,13 +86,22 @@ static int use_blas(int type, int64_t n_tok)
  * 65 / 64; 512: 205 / 200 vs sgemm 92 / 88. Their repacking (scales and
  * mins per sub-block) costs more per row, so they start at 8 tokens. Q6_K
  * (a scale per half block) at 512: 235 vs sgemm 99-104 (896x4864), and its
- * mat-vec is no faster per token than Q4_K's, so it starts at 8 too. */
+ * mat-vec is no faster per token than Q4_K's, so it starts at 8 too.
+ * Those were one thread on one matrix. The whole model with 2 threads says
+ * otherwise: on a 2-core Zen 5 (2026-11-29, `docq bench -p N -n 0 -t 2 -r 5`
+ * on the 0.5B-shaped files, separate builds alternating, 3 rounds, t/s) the
+ * direct path, which streams each weight row once for all the batch's
+ * tokens, beats the GEMM's repacking up to about 11 tokens. Q8_0 file,
+ * GEMM / direct: 3 tokens 86 / 155, 4 120 / 182, 6 160 / 217-240,
+ * 8 204 / 240, 10 240 / 255, 12 275 / 265; so 12. Q4_K_M file (Q5_0 and
+ * Q8_0 at 12), its K-quants GEMM / direct: 8 tokens 204 / 228, 12 276-290
+ * / 299, 16 340-352 / 346-354; so 16. */
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #ifndef DQ_G8_MIN_TOK
-#define DQ_G8_MIN_TOK 3
+#define DQ_G8_MIN_TOK 12
 #endif
 #ifndef DQ_G8_MIN_TOK_K
-#define DQ_G8_MIN_TOK_K 8
+#define DQ_G8_MIN_TOK_K 16
 #endif
 #else
 /* AVX2 alone (maddubs + madd, quant_avx2.c): bench_kernels --cpu 1 thread,
