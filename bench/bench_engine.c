@@ -510,6 +510,25 @@
  * samples in dot_q8_0_n), not DRAM's. --shape llama3.2-1b: Q8_0 82% at
  * 33.6 t/s, Q4_K_M 74% at 68.4.
  *
+ * 2026-11-29, session 35, the same host, after three changes for it: Q8_0's
+ * one-row prefetch with VNNI too, short Q8_0 rows by four with VNNI, and the
+ * int8 GEMM from 12 tokens (K-quants 16) with VNNI. The same side by side,
+ * medians of 3 rounds, two sets an hour apart (the host's state moved: decode
+ * 115 then 83 t/s):
+ *   Q8_0   pp512 672 | 758 vs 323 | 341: 2.08x | 2.22x;
+ *          tg64 115.0 | 82.7 vs 66.9 | 61.6: 1.72x | 1.34x
+ *   Q4_K_M pp512 634 | 721 vs 240 | 251: 2.64x | 2.87x;
+ *          tg64 136.6 | 98.9 vs 63.0 | 65.3: 2.17x | 1.51x
+ * Small batches (second set; llama-bench -p 4,8): Q8_0 pp4 189 vs 92
+ * (2.06x), pp8 242 vs 165 (1.46x); Q4_K_M pp4 184 vs 108 (1.70x), pp8 221
+ * vs 162 (1.36x). Before the GEMM threshold moved, docq's pp4 was 120 and
+ * pp3 86, below its own pp2.
+ * `-p 0 -n 64 -t 2 -r 5 --bw --mix both`, host reading 72-76 GB/s: Q8_0
+ * 83% at 115.1 t/s (72% at 105.7 before the changes, same reading),
+ * Q4_K_M 72% at 134.5; host reading 51-54 GB/s: Q8_0 88% at 88.3, Q4_K_M
+ * 88% at 118.4; --shape llama3.2-1b (`-n 32 -r 3`) at that reading: Q8_0
+ * 94% at 35.3, Q4_K_M 87% at 53.0.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
