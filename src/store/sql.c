@@ -144,6 +144,8 @@ static int disk_full(dq_store *s, int src)
   return (src & 0xff) == SQLITE_FULL || ((src & 0xff) == SQLITE_IOERR && sqlite3_system_errno(s->db) == ENOSPC);
 }
 
+static int damaged(int src) { return (src & 0xff) == SQLITE_CORRUPT || (src & 0xff) == SQLITE_NOTADB; }
+
 /* Copy SQLite's message now: the next call on the connection replaces it.
  * A full disk is said in words a user acts on, not as "database or disk is
  * full" or "disk I/O error". */
@@ -151,6 +153,12 @@ int dq_sql_fail(dq_store *s, int src, const char *what)
 {
   if (disk_full(s, src))
     return dq_err_set(DOCQ_EIO, "no space left on the disk holding the index (%s; sqlite: %s)", s->db_path, what);
+  /* A damaged file cannot be repaired from here, but the index is only a
+   * copy of the documents: say so, and how to get it back. */
+  if (damaged(src))
+    return dq_err_set(DOCQ_ECORRUPT, "index %s is damaged (%s: %s); your documents are not affected: "
+                      "delete the folder %s and run `docq index` again to rebuild it", s->dir, s->db_path,
+                      sqlite3_errmsg(s->db), s->dir);
   return dq_err_set(map_sqlite(src), "sqlite: %s: %s (%s)", what, sqlite3_errmsg(s->db), s->db_path);
 }
 
@@ -185,7 +193,7 @@ int dq_exec(dq_store *s, const char *sql)
   char *msg = NULL;
   int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
   int out = 0;
-  if (disk_full(s, rc))
+  if (disk_full(s, rc) || damaged(rc))
     out = dq_sql_fail(s, rc, sql);
   else if (rc != SQLITE_OK)
     out = dq_err_set(map_sqlite(rc), "sqlite: %s: %s (%s)", sql, msg ? msg : sqlite3_errstr(rc), s->db_path);

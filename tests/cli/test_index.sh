@@ -219,5 +219,19 @@ else
   echo "skip full-disk checks: no unprivileged mount namespaces (unshare -rm)"
 fi
 
+# A damaged index file (its schema page overwritten): every command says the
+# index is damaged, that the documents are not, and how to rebuild it;
+# nothing raw from SQLite alone, and the exit code of an index it cannot open.
+"$BIN" --db "$T/dmg" index "$T/corpus" --quiet >/dev/null 2>&1
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(100); f.write(b"\xff" * 3996)' "$T/dmg/docq.sqlite"
+for c in "search compost" "ask compost" "status" "index"; do
+  set -- $c
+  if [ "$1" = index ]; then set -- index "$T/corpus"; fi
+  "$BIN" --db "$T/dmg" "$@" >/dev/null 2>"$T/dmg-err"; rc=$?
+  check "damaged index: $1 exits 3 (got $rc)" '[ $rc -eq 3 ]'
+  check "... and says it is damaged, the documents are not, and to rebuild it" \
+    'grep -q "index .*dmg is damaged" "$T/dmg-err" && grep -q "your documents are not affected" "$T/dmg-err" && grep -q "delete the folder .*dmg and run \`docq index\` again" "$T/dmg-err"'
+done
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]
