@@ -26,7 +26,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,11 +191,7 @@ int dq_exec(dq_store *s, const char *sql)
 {
   char *msg = NULL;
   int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-  int out = 0;
-  if (disk_full(s, rc) || damaged(rc))
-    out = dq_sql_fail(s, rc, sql);
-  else if (rc != SQLITE_OK)
-    out = dq_err_set(map_sqlite(rc), "sqlite: %s: %s (%s)", sql, msg ? msg : sqlite3_errstr(rc), s->db_path);
+  int out = rc == SQLITE_OK ? 0 : dq_sql_fail(s, rc, sql);
   sqlite3_free(msg);
   return out;
 }
@@ -204,6 +199,15 @@ int dq_exec(dq_store *s, const char *sql)
 int dq_interrupted(const dq_store *s) { return s->interrupt && *s->interrupt; }
 
 static int in_txn(const dq_store *s) { return !sqlite3_get_autocommit(s->db); }
+
+/* The cached statements (dq_stmt) of the connection. */
+static void finalize_statements(dq_store *s)
+{
+  for (int i = 0; i < ST_COUNT; i++) {
+    sqlite3_finalize(s->st[i]);
+    s->st[i] = NULL;
+  }
+}
 
 static char *path_join(const char *dir, const char *name)
 {
@@ -454,13 +458,27 @@ static int dir_writable(const char *dir) { return access(dir, W_OK) == 0; }
  * process and hard-linked into place, which fails if another creator was
  * first (its file is then used). Where the file system has no hard links the
  * file is made in place, as before: a reader may then briefly see it empty. */
+static void remove_db_files(const char *dir, const char *name)
+{
+  static const char *const suffix[] = { "", "-wal", "-shm" };
+  for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+    char n[96];
+    snprintf(n, sizeof n, "%s%s", name, suffix[i]);
+    char *p = path_join(dir, n);
+    if (p) unlink(p);
+    dq_free(p);
+  }
+}
+
 static int create_db_file(dq_store *s)
 {
   char name[64];
   snprintf(name, sizeof name, "docq.sqlite.new-%ld", (long)getpid());
   char *tmp = path_join(s->dir, name);
   if (!tmp) return DOCQ_ENOMEM;
-  unlink(tmp); /* left by a crashed process that had this pid */
+  /* Left by a crashed process that had this pid: a stale -wal next to the
+   * new file would be read into it. */
+  remove_db_files(s->dir, name);
   int rc = 0;
   int src = sqlite3_open_v2(tmp, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (src != SQLITE_OK) rc = s->db ? dq_sql_fail(s, src, "create") : dq_err_set(DOCQ_ENOMEM, "sqlite: cannot create %s", tmp);
@@ -471,10 +489,7 @@ static int create_db_file(dq_store *s)
   /* The meta setters cached statements on this connection. Closing the
    * last connection checkpoints the WAL into the file and removes it: the
    * linked file holds the whole schema. */
-  for (int i = 0; i < ST_COUNT; i++) {
-    sqlite3_finalize(s->st[i]);
-    s->st[i] = NULL;
-  }
+  finalize_statements(s);
   if (sqlite3_close(s->db) != SQLITE_OK && !rc) rc = dq_err_set(DOCQ_EIO, "cannot close new index file %s", tmp);
   s->db = NULL;
   if (!rc && link(tmp, s->db_path) != 0 && errno != EEXIST) {
@@ -485,12 +500,7 @@ static int create_db_file(dq_store *s)
     else
       rc = dq_err_set(DOCQ_EIO, "cannot create index %s: %s", s->db_path, strerror(errno));
   }
-  /* The -wal and -shm files are left only when the close failed. */
-  static const char *const suffix[] = { "", "-wal", "-shm" };
-  for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
-    char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s%s", tmp, suffix[i]) < sizeof path) unlink(path);
-  }
+  remove_db_files(s->dir, name); /* its -wal and -shm remain only if the close failed */
   dq_free(tmp);
   return rc;
 }
@@ -562,7 +572,7 @@ done:
 void dq_store_close(dq_store *s)
 {
   if (!s) return;
-  for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+  finalize_statements(s);
   dq_bm25_cache_free(s->bm);
   if (s->db) {
     if (in_txn(s)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
