@@ -1,21 +1,18 @@
+#define _XOPEN_SOURCE 700
 #include "tmpdir.h"
 
-#include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+  (void)st; (void)type; (void)ftw;
+  remove(path); /* a file, or a folder already emptied (FTW_DEPTH) */
+  return 0;
+}
 
 void dq_test_rm_dir(const char *dir)
 {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[512];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
+  /* depth first, not following links: a test's folder, whatever it made inside */
+  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

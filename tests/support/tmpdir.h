@@ -2,7 +2,7 @@
 #ifndef DQ_TESTS_TMPDIR_H
 #define DQ_TESTS_TMPDIR_H
 
-/* Remove a flat folder (an index folder: files only) and the folder itself. */
+/* Remove a folder and everything in it (links are removed, not followed). */
 void dq_test_rm_dir(const char *dir);
 
 #endif
