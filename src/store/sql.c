@@ -27,11 +27,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "indexer/normalize.h"
@@ -598,6 +600,40 @@ void dq_store_set_interrupt(dq_store *s, atomic_int *flag)
 
 /* ---- writer lock / transactions ----------------------------------------------------- */
 
+/* What a creator that died left of its temporary file (create_db_file),
+ * cleared by the next writer. A second name of docq.sqlite itself (a crash
+ * between the link and the unlink) is always safe to drop. Anything else
+ * goes only when its pid is gone and it is over a minute old: a creator in
+ * another pid namespace may look dead from here, but creating takes
+ * milliseconds. */
+static void remove_stale_new_files(const dq_store *s)
+{
+  static const char prefix[] = "docq.sqlite.new-";
+  DIR *d = opendir(s->dir);
+  if (!d) return;
+  struct stat db;
+  const int have_db = stat(s->db_path, &db) == 0;
+  const struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0) continue;
+    char *end = NULL;
+    const long pid = strtol(e->d_name + sizeof prefix - 1, &end, 10);
+    if (end == e->d_name + sizeof prefix - 1 || pid <= 0) continue;
+    if (*end && strcmp(end, "-wal") != 0 && strcmp(end, "-shm") != 0) continue;
+    char *p = path_join(s->dir, e->d_name);
+    struct stat st;
+    if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+      const int second_name = have_db && st.st_dev == db.st_dev && st.st_ino == db.st_ino;
+      const int dead = pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+      if (second_name || (dead && time(NULL) - st.st_mtime > 60)) {
+        if (unlink(p) == 0) dq_log(DOCQ_LOG_DEBUG, "index %s: removed %s, left by a creator that stopped", s->dir, e->d_name);
+      }
+    }
+    dq_free(p);
+  }
+  closedir(d);
+}
+
 int dq_store_lock_writer(dq_store *s)
 {
   DQ_ASSERT_ARG(s);
@@ -628,6 +664,7 @@ int dq_store_lock_writer(dq_store *s)
   int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {} /* the pid is a courtesy */
   s->lock_fd = fd;
+  remove_stale_new_files(s);
   /* Another writer may have changed the index since we opened it. */
   if ((rc = dq_vsync_refresh(s)) < 0) goto done;
   rc = dq_vsync_reconcile(s);

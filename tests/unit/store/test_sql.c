@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "indexer/normalize.h"
@@ -1533,6 +1535,74 @@ static void test_store_sql__reader_never_sees_a_half_created_index(void **state)
   if (opened != N) fail_msg("%d of %d indexes could not be read as soon as their file showed; first: %s", N - opened, N, first_error);
 }
 
+/* A temporary index file left by a creator that died (create_db_file) is
+ * cleared by the next writer: a second name of docq.sqlite always, other
+ * left-overs only when their pid is gone and they are over a minute old. */
+static void touch_file(const char *dir, const char *name, int age_s)
+{
+  char p[400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *fp = fopen(p, "w");
+  assert_non_null(fp);
+  fputs("x", fp);
+  fclose(fp);
+  const struct timespec t[2] = { { time(NULL) - age_s, 0 }, { time(NULL) - age_s, 0 } };
+  assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+  char p[400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  struct stat st;
+  return lstat(p, &st) == 0;
+}
+
+static void test_store_sql__writer_clears_a_dead_creators_temporary(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = NULL;
+  OK(dq_store_open(&s, f->dir, DQ_STORE_CREATE));
+  dq_store_close(s);
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  assert_int_equal(waitpid(dead, NULL, 0), dead);
+  char linked[64], old[64], old_wal[64], fresh[64], alive[64], other[64], db[320], p[400];
+  snprintf(linked, sizeof linked, "docq.sqlite.new-%ld", (long)getppid()); /* alive, but the same file */
+  snprintf(old, sizeof old, "docq.sqlite.new-%ld", (long)dead);
+  snprintf(old_wal, sizeof old_wal, "docq.sqlite.new-%ld-wal", (long)dead);
+  snprintf(fresh, sizeof fresh, "docq.sqlite.new-%ld-shm", (long)dead);
+  snprintf(alive, sizeof alive, "docq.sqlite.new-%ld", (long)getppid());
+  snprintf(other, sizeof other, "docq.sqlite.new-%ldx", (long)dead);
+  snprintf(db, sizeof db, "%s/docq.sqlite", f->dir);
+  snprintf(p, sizeof p, "%s/%s", f->dir, linked);
+  assert_int_equal(link(db, p), 0);
+  touch_file(f->dir, old, 3600);
+  touch_file(f->dir, old_wal, 3600);
+  touch_file(f->dir, fresh, 5);
+  touch_file(f->dir, other, 3600);
+  /* readers leave everything as it is */
+  OK(dq_store_open(&s, f->dir, DQ_STORE_READONLY));
+  dq_store_close(s);
+  assert_true(file_exists(f->dir, linked) && file_exists(f->dir, old) && file_exists(f->dir, old_wal));
+  OK(dq_store_open(&s, f->dir, 0));
+  OK(dq_store_lock_writer(s));
+  assert_false(file_exists(f->dir, linked));
+  assert_false(file_exists(f->dir, old));
+  assert_false(file_exists(f->dir, old_wal));
+  assert_true(file_exists(f->dir, fresh)); /* may still be in creation */
+  assert_true(file_exists(f->dir, other)); /* not a name docq makes */
+  assert_true(file_exists(f->dir, "docq.sqlite"));
+  OK(dq_store_check(s));
+  dq_store_close(s);
+  /* a live pid's file stays however old it is */
+  touch_file(f->dir, alive, 3600);
+  OK(dq_store_open(&s, f->dir, 0));
+  OK(dq_store_lock_writer(s));
+  assert_true(file_exists(f->dir, alive));
+  dq_store_close(s);
+}
+
 static void test_store_sql__hnsw_kind(void **state)
 {
   fixture *f = *state;
@@ -1665,6 +1735,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__interrupt_stops_catch_up, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__second_writer_busy, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__reader_never_sees_a_half_created_index, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__writer_clears_a_dead_creators_temporary, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__reader_beside_writer, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__hnsw_kind, setup, teardown),
   };
