@@ -418,7 +418,9 @@ typedef struct docq_gen_options {
   uint64_t seed;         /* default 0 = fixed seed 42 */
   const char *const *stop; /* NULL-terminated list of stop strings, may be NULL */
   int n_threads;         /* 0 = all cores */
-  /* Called with whole UTF-8 characters as they are generated; non-zero stops. */
+  /* Called with whole UTF-8 characters as they are generated (a byte the model
+   * emits that belongs to no valid character comes as U+FFFD, here and in the
+   * returned text); non-zero stops. */
   int (*on_token)(const char *utf8, size_t len, void *payload);
   void *payload;
   int parse_special;     /* 1: special-token text in the prompt (e.g. <|im_start|>) becomes

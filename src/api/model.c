@@ -6,10 +6,11 @@
  * owns a forward state (KV cache, scratch, thread pool) for one conversation.
  *
  * Streaming invariant (docq_generate): on_token only ever receives bytes that
- * are (a) whole UTF-8 characters and (b) not part of a possible stop string:
- * the generated text is kept in one buffer, `emitted` marks what the caller
- * has seen, and the tail that could still become a stop string or complete a
- * multi-byte character is held back until it is decided. */
+ * are (a) whole, valid UTF-8 characters and (b) not part of a possible stop
+ * string: token pieces go through a dq_utf8_stream (a character cut between
+ * tokens is held, bytes that are no UTF-8 become U+FFFD) into one buffer,
+ * `emitted` marks what the caller has seen, and the tail that could still
+ * become a stop string is held back until it is decided. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -687,7 +688,8 @@ DOCQ_API int docq_gen_options_init(docq_gen_options *opts, unsigned int version)
 }
 
 typedef struct gen_stream {
-  dq_buf text;        /* everything generated */
+  dq_buf text;        /* everything generated, as valid UTF-8 */
+  dq_utf8_stream utf8; /* the bytes of a character not yet complete */
   size_t emitted;     /* bytes already given to on_token */
   size_t max_stop;    /* longest stop string */
   const char *const *stop;
@@ -725,8 +727,6 @@ static int stream_emit(gen_stream *s, int final)
     safe = hit_at;
     s->text.len = safe; /* the stop string and anything after it are not part of the answer */
     s->text.p[safe] = 0;
-  } else if (!final) {
-    safe = s->emitted + dq_tok_utf8_complete(s->text.p + s->emitted, safe - s->emitted);
   }
   if (safe > s->emitted && s->o->on_token) {
     if (s->o->on_token(s->text.p + s->emitted, safe - s->emitted, s->o->payload))
@@ -865,7 +865,7 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     char piece[256];
     long pl = dq_tok_piece(dm->tok, t, 0, piece, sizeof piece);
     if (pl > (long)sizeof piece) pl = (long)sizeof piece;
-    if (pl > 0 && (rc = dq_buf_put(&s.text, piece, (size_t)pl)) < 0) goto done;
+    if (pl > 0 && (rc = dq_utf8_stream_put(&s.utf8, piece, (size_t)pl, &s.text)) < 0) goto done;
     if ((rc = stream_emit(&s, 0)) < 0) goto done;
     stopped = rc;
     if (stopped) why = DOCQ_STOP_STRING;
@@ -874,7 +874,7 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     if ((rc = dq_gguf_check(dm->m->gguf)) < 0) goto done; /* the weights are still all there */
     if ((rc = dq_fwd_eval(f, &t, 1, NULL)) < 0) goto done;
   }
-  if ((rc = stream_emit(&s, 1)) < 0) goto done;
+  if ((rc = dq_utf8_stream_end(&s.utf8, &s.text)) < 0 || (rc = stream_emit(&s, 1)) < 0) goto done;
   rc = 0;
   if (out_text) {
     *out_text = s.text.len ? dq_buf_detach(&s.text) : dq_strdup("");

@@ -60,19 +60,69 @@ size_t dq_utf8_encode(uint32_t cp, char *out)
   return 4;
 }
 
-size_t dq_tok_utf8_complete(const char *s, size_t n)
+/* Bytes a sequence led by c needs in all; 0 for a byte that cannot lead. */
+static size_t utf8_need(unsigned char c)
 {
-  /* Look back at most 3 bytes for a lead byte whose sequence runs past n. */
-  for (size_t back = 1; back <= 3 && back <= n; back++) {
-    unsigned char c = (unsigned char)s[n - back];
-    if ((c & 0xC0) == 0x80) continue; /* continuation: keep looking */
-    size_t need = 1;
-    if (c >= 0xC2 && c <= 0xDF) need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) need = 3;
-    else if (c >= 0xF0 && c <= 0xF4) need = 4;
-    return need > back ? n - back : n;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return 2;
+  if (c >= 0xE0 && c <= 0xEF) return 3;
+  if (c >= 0xF0 && c <= 0xF4) return 4;
+  return 0;
+}
+
+static const char utf8_fffd[3] = { (char)0xEF, (char)0xBF, (char)0xBD };
+
+/* Each byte that belongs to no whole character becomes one U+FFFD, so the
+ * text comes out the same however the tokens cut it. */
+static void put_fffd(dq_buf *out, size_t n)
+{
+  while (n--) dq_buf_put(out, utf8_fffd, 3);
+}
+
+int dq_utf8_stream_put(dq_utf8_stream *u, const char *p, size_t n, dq_buf *out)
+{
+  size_t i = 0;
+  while (i < n) {
+    if (u->n == 0) {
+      /* the common case: whole characters straight from p */
+      const unsigned char *q = (const unsigned char *)p + i;
+      const size_t need = utf8_need(q[0]);
+      if (need == 1) { dq_buf_putc(out, (char)q[0]); i++; continue; }
+      if (need == 0) { put_fffd(out, 1); i++; continue; }
+      if (need <= n - i) {
+        uint32_t cp;
+        const size_t k = dq_utf8_decode(q, need, &cp);
+        if (k == need) dq_buf_put(out, q, need);
+        else put_fffd(out, 1); /* the lead alone; what follows is read again */
+        i += k;
+        continue;
+      }
+    }
+    /* a sequence cut by the end of p, or one held from before: gather it */
+    const unsigned char c = (unsigned char)p[i];
+    if (u->n > 0 && (c & 0xC0) != 0x80) {
+      put_fffd(out, u->n); /* broken off: c starts afresh */
+      u->n = 0;
+      continue;
+    }
+    u->pend[u->n++] = c;
+    i++;
+    if (u->n == utf8_need(u->pend[0])) {
+      uint32_t cp;
+      const size_t k = dq_utf8_decode(u->pend, u->n, &cp);
+      if (k == u->n) dq_buf_put(out, u->pend, u->n);
+      else put_fffd(out, u->n); /* overlong, surrogate or past U+10FFFF */
+      u->n = 0;
+    }
   }
-  return n;
+  return out->oom ? DOCQ_ENOMEM : 0;
+}
+
+int dq_utf8_stream_end(dq_utf8_stream *u, dq_buf *out)
+{
+  put_fffd(out, u->n);
+  u->n = 0;
+  return out->oom ? DOCQ_ENOMEM : 0;
 }
 
 /* ---- small containers ----------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "engine/gguf.h"
+#include "util/mem.h"
 
 typedef struct dq_tok dq_tok;
 
@@ -105,10 +106,21 @@ long dq_tok_piece(const dq_tok *t, int32_t id, int special, char *buf, size_t ca
  * range), DOCQ_ENOMEM. */
 int dq_tok_decode(const dq_tok *t, const int32_t *ids, size_t n, int special, char **out, size_t *len);
 
-/* Length of the longest prefix of s[0..n) that does not end inside a UTF-8
- * sequence: stream the first that many bytes of decoded pieces and keep the
- * rest for the next token, so a callback always gets whole code points.
- * Bytes that can never complete a sequence (invalid UTF-8) count as whole. */
-size_t dq_tok_utf8_complete(const char *s, size_t n);
+/* Generated text as valid UTF-8, from token pieces that may cut a
+ * character anywhere (byte-fallback tokens) or hold bytes that are not UTF-8
+ * at all (a model is free to emit any byte tokens): whole characters are
+ * passed on, a sequence that may still complete is held (at most 3 bytes),
+ * and each byte that belongs to no whole character becomes one U+FFFD, so
+ * the text is the same however the pieces cut it. Start from a zeroed
+ * dq_utf8_stream. */
+typedef struct dq_utf8_stream {
+  unsigned char pend[4];
+  size_t n;
+} dq_utf8_stream;
+
+/* Append the whole characters of what is held plus p[0..n) to out. 0 or DOCQ_ENOMEM. */
+int dq_utf8_stream_put(dq_utf8_stream *u, const char *p, size_t n, dq_buf *out);
+/* No more bytes: each byte of a held incomplete sequence becomes U+FFFD. 0 or DOCQ_ENOMEM. */
+int dq_utf8_stream_end(dq_utf8_stream *u, dq_buf *out);
 
 #endif

@@ -564,6 +564,71 @@ static void test_api__generation_stop_reasons(void **state)
   docq_model_free(m);
 }
 
+/* docq.h: on_token gets whole UTF-8 characters, and a byte the model emits
+ * that belongs to no valid character comes as U+FFFD. The random model's
+ * vocabulary has the 256 byte tokens, so sampling at a high temperature
+ * emits broken sequences, lone continuation bytes and 0xff alike. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+  for (size_t i = 0; i < n;) {
+    const unsigned c = s[i];
+    const size_t k = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!k || k > n - i) return 0;
+    for (size_t j = 1; j < k; j++)
+      if ((s[i + j] & 0xC0) != 0x80) return 0;
+    if (k == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F))) return 0;
+    if (k == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))) return 0;
+    i += k;
+  }
+  return 1;
+}
+
+typedef struct { char all[4096]; size_t len; int chunks, bad; } utf8_seen;
+
+static int on_token_utf8(const char *t, size_t n, void *p)
+{
+  utf8_seen *u = p;
+  u->chunks++;
+  u->bad += !utf8_valid((const unsigned char *)t, n);
+  if (u->len + n < sizeof u->all) {
+    memcpy(u->all + u->len, t, n);
+    u->len += n;
+  }
+  return 0;
+}
+
+static void test_api__generation_streams_valid_utf8(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 256), 0);
+  int replaced = 0;
+  for (unsigned seed = 1; seed <= 8; seed++) {
+    docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+    o.temperature = 3.0f;
+    o.top_k = 0;
+    o.top_p = 1.0f;
+    o.min_p = 0.0f;
+    o.n_predict = 48;
+    o.seed = seed;
+    utf8_seen u = { .len = 0 };
+    o.on_token = on_token_utf8;
+    o.payload = &u;
+    char *text = NULL;
+    assert_int_equal(docq_generate(c, "the ab ba", &o, &text), 0);
+    if (u.bad) fail_msg("seed %u: %d of %d streamed pieces are not valid UTF-8", seed, u.bad, u.chunks);
+    assert_true(utf8_valid((const unsigned char *)text, strlen(text)));
+    assert_int_equal(strlen(text), u.len); /* the stream is the text */
+    assert_memory_equal(text, u.all, u.len);
+    replaced += strstr(text, "\xef\xbf\xbd") != NULL;
+    docq_free(text);
+  }
+  assert_true(replaced > 0); /* the model did emit bytes that are no UTF-8 */
+  docq_ctx_free(c);
+  docq_model_free(m);
+}
+
 /* Interrupting generation through the public API: docq_ctx_interrupt from
  * the token callback stops docq_generate (DOCQ_ECANCELED) before the next
  * token; the request is cleared when the next completion starts; and
@@ -1537,6 +1602,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__interrupt_from_another_thread, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__index_and_search_on_two_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__generation_streams_valid_utf8, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),

@@ -563,8 +563,19 @@ static void test_engine_tokenizer__capacity_and_bos(void **state)
   dq_tok_free(t);
 }
 
-/* Streaming pieces through dq_tok_utf8_complete gives whole code points only
- * and the same text. Byte-fallback tokens split emoji into single bytes. */
+/* Every prefix of the streamed text is whole, valid UTF-8. */
+static void assert_valid_utf8(const char *s, size_t n)
+{
+  uint32_t cp;
+  for (size_t j = 0; j < n;) {
+    size_t step = dq_utf8_decode((const unsigned char *)s + j, n - j, &cp);
+    if (cp == 0xFFFD) assert_memory_equal(s + j, "\xef\xbf\xbd", 3); /* only a real U+FFFD */
+    j += step;
+  }
+}
+
+/* Streaming pieces through a dq_utf8_stream gives whole code points only and
+ * the same text. Byte-fallback tokens split emoji into single bytes. */
 static void test_engine_tokenizer__stream_whole_code_points(void **state)
 {
   (void)state;
@@ -573,39 +584,100 @@ static void test_engine_tokenizer__stream_whole_code_points(void **state)
   const char *s = "\xf0\x9f\x9a\x80 (normal) \xf0\x9f\x98\xb6\xe2\x80\x8d\xf0\x9f\x8c\xab\xef\xb8\x8f caf\xc3\xa9 \xe1\x9e\x80\xe1\x9e\xb6";
   size_t n;
   int32_t *ids = encode(t, s, strlen(s), 0, 0, &n);
-  char pend[64], out[256];
-  size_t np = 0, no = 0, bytes_tokens = 0;
+  dq_utf8_stream u = { 0 };
+  dq_buf out = { 0 };
+  size_t bytes_tokens = 0, held_back = 0;
   for (size_t i = 0; i < n; i++) {
     bytes_tokens += dq_tok_type(t, ids[i]) == DQ_TT_BYTE;
-    long k = dq_tok_piece(t, ids[i], 0, pend + np, sizeof pend - np);
-    assert_true(k >= 0 && (size_t)k <= sizeof pend - np);
-    np += (size_t)k;
-    size_t ready = dq_tok_utf8_complete(pend, np);
-    /* what is emitted never ends inside a sequence */
-    if (ready) {
-      uint32_t cp;
-      for (size_t j = 0; j < ready;) {
-        size_t step = dq_utf8_decode((const unsigned char *)pend + j, ready - j, &cp);
-        assert_int_not_equal(cp, 0xFFFD);
-        j += step;
-      }
-    }
-    memcpy(out + no, pend, ready);
-    no += ready;
-    memmove(pend, pend + ready, np - ready);
-    np -= ready;
+    char piece[64];
+    long k = dq_tok_piece(t, ids[i], 0, piece, sizeof piece);
+    assert_true(k >= 0 && (size_t)k <= sizeof piece);
+    assert_int_equal(dq_utf8_stream_put(&u, piece, (size_t)k, &out), 0);
+    held_back += u.n > 0;
+    assert_valid_utf8(out.p, out.len); /* what is out never ends inside a sequence */
   }
-  assert_int_equal(np, 0);
+  assert_int_equal(u.n, 0);
+  assert_int_equal(dq_utf8_stream_end(&u, &out), 0);
   assert_true(bytes_tokens >= 4);
-  assert_int_equal(no, strlen(s) + 1); /* the prefix space */
-  assert_memory_equal(out + 1, s, strlen(s));
-  assert_int_equal(dq_tok_utf8_complete("a\xe4\xb8", 3), 1);
-  assert_int_equal(dq_tok_utf8_complete("a\xe4\xb8\xad", 4), 4);
-  assert_int_equal(dq_tok_utf8_complete("\xf0\x9f\x9a", 3), 0);
-  assert_int_equal(dq_tok_utf8_complete("\xff", 1), 1);
-  assert_int_equal(dq_tok_utf8_complete("", 0), 0);
+  assert_true(held_back >= 3);
+  assert_int_equal(out.len, strlen(s) + 1); /* the prefix space */
+  assert_memory_equal(out.p + 1, s, strlen(s));
+  dq_buf_free(&out);
   free(ids);
   dq_tok_free(t);
+}
+
+/* Bytes that are no UTF-8 (a model may emit any byte tokens, in any order)
+ * come out as U+FFFD, one per byte that belongs to no whole character, as Go
+ * reads a string (utf8.DecodeRune: RuneError, width 1); whole characters
+ * pass unchanged; and the result does not depend on where the pieces cut. */
+static void stream_once(const char *in, size_t n, const size_t *cuts, size_t n_cuts, dq_buf *out)
+{
+  dq_utf8_stream u = { 0 };
+  size_t at = 0;
+  for (size_t c = 0; c <= n_cuts; c++) {
+    size_t to = c < n_cuts ? cuts[c] : n;
+    assert_int_equal(dq_utf8_stream_put(&u, in + at, to - at, out), 0);
+    assert_valid_utf8(out->p, out->len);
+    at = to;
+  }
+  assert_int_equal(dq_utf8_stream_end(&u, out), 0);
+}
+
+static void test_engine_tokenizer__stream_replaces_invalid_bytes(void **state)
+{
+  (void)state;
+#define R "\xef\xbf\xbd"
+  static const struct { const char *in, *want; } cases[] = {
+    { "ab", "ab" },
+    { "\x98", R },                                    /* a lone continuation byte */
+    { "\xcf\xe6\x81\x8b", R "\xe6\x81\x8b" },         /* a lead broken off by another lead */
+    { "\xe4\xb8" "a", R R "a" },                      /* broken off by ASCII */
+    { "\xe4\xb8", R R },                              /* cut by the end */
+    { "\xff\xfe", R R },                              /* never UTF-8 */
+    { "\xc0\x80", R R },                              /* overlong NUL */
+    { "\xe0\x80\x80", R R R },                        /* overlong */
+    { "\xed\xa0\x80", R R R },                        /* a surrogate */
+    { "\xf4\x90\x80\x80", R R R R },                  /* past U+10FFFF */
+    { "\xf0\x9f\x9a\x80\xe4\xb8\xad" R, "\xf0\x9f\x9a\x80\xe4\xb8\xad" R }, /* whole ones, and U+FFFD itself */
+    { "x\xf0\x9f\x9a", "x" R R R },
+  };
+#undef R
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    const size_t n = strlen(cases[k].in);
+    /* whole, then cut at every single point, then byte by byte */
+    for (size_t cut = 0; cut <= n + 1; cut++) {
+      size_t cuts[8], n_cuts = 0;
+      if (cut > 0 && cut < n) cuts[n_cuts++] = cut;
+      if (cut == n + 1)
+        for (size_t j = 1; j < n && n_cuts < 8; j++) cuts[n_cuts++] = j;
+      dq_buf out = { 0 };
+      stream_once(cases[k].in, n, cuts, n_cuts, &out);
+      if (out.len != strlen(cases[k].want) || memcmp(out.p, cases[k].want, out.len))
+        fail_msg("case %zu, cut %zu: got %zu bytes, want %zu", k, cut, out.len, strlen(cases[k].want));
+      dq_buf_free(&out);
+    }
+  }
+  /* random bytes, biased to UTF-8 leads and continuations: any cutting gives
+   * what one piece gives */
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (int round = 0; round < 2000; round++) {
+    unsigned char in[24];
+    for (size_t j = 0; j < sizeof in; j++) {
+      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+      static const unsigned char pick[] = { 'a', 0x80, 0x9f, 0xbf, 0xc3, 0xe4, 0xed, 0xe0, 0xf0, 0xf4, 0xff, 0xa9 };
+      in[j] = pick[x % sizeof pick];
+    }
+    dq_buf whole = { 0 }, cut = { 0 };
+    stream_once((const char *)in, sizeof in, NULL, 0, &whole);
+    size_t cuts[5];
+    for (int c = 0; c < 5; c++) cuts[c] = (size_t)(4 * c + (int)((x >> (8 * c)) % 4));
+    stream_once((const char *)in, sizeof in, cuts, 5, &cut);
+    assert_int_equal(whole.len, cut.len);
+    assert_memory_equal(whole.p, cut.p, whole.len);
+    dq_buf_free(&whole);
+    dq_buf_free(&cut);
+  }
 }
 
 /* ---- a whole book ------------------------------------------------------------------ */
@@ -903,6 +975,7 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__special_parsing),
     cmocka_unit_test(test_engine_tokenizer__capacity_and_bos),
     cmocka_unit_test(test_engine_tokenizer__stream_whole_code_points),
+    cmocka_unit_test(test_engine_tokenizer__stream_replaces_invalid_bytes),
     cmocka_unit_test(test_engine_tokenizer__linear_on_1mb),
     cmocka_unit_test(test_engine_tokenizer__hostile_vocabs),
     cmocka_unit_test(test_engine_tokenizer__ignore_merges_tekken),
