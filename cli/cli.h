@@ -36,8 +36,10 @@ int cli_common_opt(int argc, char **argv, int *i);
  * the command cmd). The FILTER_HELP lines document them. */
 int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const char *cmd);
 #define CLI_FILTER_HELP                                                                    \
-  "  --path PREFIX    only documents whose path starts with PREFIX\n"                      \
-  "  --glob PATTERN   only documents whose path matches PATTERN (fnmatch)\n"               \
+  "  --path PATH      only documents in this file or folder (relative to the current\n"   \
+  "                   directory), or whose path starts with PATH\n"                        \
+  "  --glob PATTERN   only documents whose path matches PATTERN (fnmatch; * crosses /;\n"  \
+  "                   a PATTERN not starting with / or * matches at any folder)\n"        \
   "  --tag TAG        only documents with this front-matter tag\n"                         \
   "  --after DATE     only documents dated on/after DATE (YYYY-MM-DD; front-matter\n"      \
   "                   date, else the file's modification time)\n"                          \

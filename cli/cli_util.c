@@ -1,5 +1,6 @@
 /* Helpers shared by the commands: finding and opening the index, errors,
  * JSON strings, terminal detection, Ctrl-C. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -28,21 +29,30 @@ int cli_common_opt(int argc, char **argv, int *i)
 }
 
 /* YYYY-MM-DD[Thh:mm[:ss]] (UTC) -> epoch seconds; -1 when malformed. */
-static long long parse_date(const char *s)
+/* A date (YYYY-MM-DD, optionally THH:MM[:SS] or with a space, UTC, an
+ * optional Z) as seconds since 1970, in *t. The whole text must be that, and
+ * the day must exist in its month (2026-02-30 is refused, not read as March
+ * 2nd). -1 when it is not a date. */
+static int parse_date(const char *s, long long *t)
 {
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  int y, mo, d, h = 0, mi = 0, sec = 0;
-  int n = sscanf(s, "%d-%d-%d%*[T ]%d:%d:%d", &y, &mo, &d, &h, &mi, &sec);
-  if (n < 3 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
-    return -1;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  return (long long)timegm(&tm);
+  int y, mo, d, h = 0, mi = 0, sec = 0, end = 0, e2 = 0;
+  if (!isdigit((unsigned char)s[0]) || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &end) != 3 || end != 10) return -1;
+  if (s[end] == 'T' || s[end] == ' ') {
+    if (!isdigit((unsigned char)s[end + 1]) || sscanf(s + end + 1, "%2d:%2d%n", &h, &mi, &e2) != 2 || e2 != 5) return -1;
+    end += 1 + e2;
+    if (s[end] == ':') {
+      if (!isdigit((unsigned char)s[end + 1]) || sscanf(s + end + 1, "%2d%n", &sec, &e2) != 1 || e2 != 2) return -1;
+      end += 1 + e2;
+    }
+    if (s[end] == 'Z') end++;
+  }
+  if (s[end] || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return -1;
+  struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+  const time_t v = timegm(&tm);
+  struct tm back;
+  if (!gmtime_r(&v, &back) || back.tm_mday != d || back.tm_mon != mo - 1) return -1;
+  *t = (long long)v;
+  return 0;
 }
 
 int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const char *cmd)
@@ -60,8 +70,16 @@ int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const
   else if (!strcmp(a, "--glob")) so->path_glob = v;
   else if (!strcmp(a, "--tag")) so->tag = v;
   else {
-    long long t = parse_date(v);
-    if (t < 0) { fprintf(stderr, "docq %s: %s wants a date YYYY-MM-DD, not \"%s\"\n", cmd, a, v); return -1; }
+    long long t;
+    if (parse_date(v, &t) < 0) {
+      fprintf(stderr, "docq %s: %s wants a date YYYY-MM-DD (or YYYY-MM-DDTHH:MM[:SS], UTC), not \"%s\"\n", cmd, a, v);
+      return -1;
+    }
+    /* 0 means "open" in docq_search_options: the first second of 1970 is
+     * given as the next one (after) or the one before (before), so the
+     * filter stays on; it differs only for a document dated 1970-01-01T00:00:00
+     * exactly, or a second before it */
+    if (t == 0) t = a[2] == 'a' ? 1 : -1;
     if (a[2] == 'a') so->after = t; else so->before = t;
   }
   return 1;

@@ -297,8 +297,12 @@ typedef struct docq_search_options {
   docq_mode mode;
   docq_fusion fusion;
   double bm25_weight;      /* weight of the lexical ranking in fusion; <0 = default */
-  const char *path_prefix; /* only documents under this path (NULL: all) */
-  const char *path_glob;   /* only paths matching this glob (NULL: all) */
+  const char *path_prefix; /* only documents whose path or id starts with this, or that
+                            * are this file or folder on disk (a relative path is read
+                            * from the current directory, as docq_remove reads it); NULL: all */
+  const char *path_glob;   /* only paths matching this fnmatch(3) pattern, '*' crossing '/';
+                            * one that starts with neither '/' nor '*' matches at any
+                            * folder ("notes/a*.md"); NULL: all */
   const char *tag;         /* only documents with this front-matter tag */
   int64_t after, before;   /* only documents with date/mtime in [after, before); 0 = open */
   int merge_neighbors;     /* 1 (default): adjacent chunks of a document become one span */

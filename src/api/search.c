@@ -84,6 +84,14 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
   q.max_span_tokens = max_span_tokens;
   docq_results *r = dq_calloc(1, sizeof *r);
   if (!r) return DOCQ_ENOMEM;
+  char *canon = NULL;
+  /* stored paths are canonical: a relative or symlinked --path names the
+   * same files as `docq index` and docq_remove read it */
+  if (q.filter.prefix && *q.filter.prefix && !(canon = dq_api_canonical_path(q.filter.prefix))) {
+    rc = DOCQ_ENOMEM;
+    goto done;
+  }
+  if (canon && strcmp(canon, q.filter.prefix) != 0) q.filter.prefix_dir = canon;
   if ((rc = dq_retrieve(db->store, db->embedder, query, &q, &r->recs, &r->n)) < 0) goto done;
   if (!(r->hits = dq_calloc(r->n ? r->n : 1, sizeof *r->hits))) { rc = DOCQ_ENOMEM; goto done; }
   for (size_t i = 0; i < r->n; i++) {
@@ -109,6 +117,7 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
   *out = r;
   r = NULL;
 done:
+  dq_free(canon);
   docq_results_free(r);
   return rc;
 }

@@ -113,6 +113,8 @@ double dq_shingle_jaccard(const char *a, size_t na, const char *b, size_t nb);
 
 typedef struct dq_filter {
   const char *prefix;   /* path prefix, NULL = any */
+  const char *prefix_dir; /* the prefix as a file or folder on disk (canonical):
+                           * that path and paths under it match too; NULL = none */
   const char *glob;     /* fnmatch(3) pattern on the path, NULL = any */
   const char *tag;      /* front-matter tag (case-insensitive), NULL = any */
   int64_t after, before;/* date in [after, before); 0 = open */

@@ -375,12 +375,34 @@ static int has_tag(const char *tags, const char *tag)
   return 0;
 }
 
+/* path is dir or lies under it */
+static int under_dir(const char *path, const char *dir)
+{
+  size_t n = strlen(dir);
+  if (n && dir[n - 1] == '/') n--; /* "/" */
+  return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+/* A pattern that starts with neither '/' nor '*' is relative: it matches at
+ * any folder of the path ("notes/a*.md" finds /home/u/notes/ab.md), as paths
+ * are stored absolute. '*' crosses '/' (no FNM_PATHNAME). */
+static int glob_match(const char *glob, const char *path)
+{
+  if (fnmatch(glob, path, 0) == 0) return 1;
+  if (glob[0] == '/' || glob[0] == '*') return 0;
+  for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
+    if (fnmatch(glob, p + 1, 0) == 0) return 1;
+  return 0;
+}
+
 int dq_filter_match(const dq_filter *f, const dq_doc_row *d)
 {
   if (!f) return 1;
   const char *path = d->path ? d->path : "";
-  if (f->prefix && *f->prefix && strncmp(path, f->prefix, strlen(f->prefix)) != 0) return 0;
-  if (f->glob && *f->glob && fnmatch(f->glob, path, 0) != 0) return 0;
+  if (f->prefix && *f->prefix && strncmp(path, f->prefix, strlen(f->prefix)) != 0 &&
+      !(f->prefix_dir && under_dir(path, f->prefix_dir)))
+    return 0;
+  if (f->glob && *f->glob && !glob_match(f->glob, path)) return 0;
   if (f->tag && *f->tag && !has_tag(d->tags, f->tag)) return 0;
   if (f->after || f->before) {
     if (!d->date) return 0; /* undated documents cannot satisfy a date range */

@@ -74,6 +74,26 @@ check "--before keeps only older documents" '[ "$(printf "%s" "$out" | grep -o "
 out=$("$BIN" --db "$DB" search "garden crash index docq" --after 2026-03-15 --before 2026-03-19 --json)
 check "--after/--before keep a date range" '[ "$(printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | sort -u)" = "\"path\":\"$T/corpus/zh/suoyin.md\"" ]'
 "$BIN" --db "$DB" search x --after 2026-13-01 >/dev/null 2>&1; check "a bad date exits 2" '[ $? -eq 2 ]'
+# a day the month does not have, or text after the date, is not a date (it was read as March 2nd, or cut)
+for d in 2026-02-30 2025-02-29 2026-03-14junk "2026-03-14 " 2026-3-14 "2026-03-14T25:00" "2026-03-14T12"; do
+  "$BIN" --db "$DB" search x --after "$d" >/dev/null 2>&1; check "--after '$d' exits 2" '[ $? -eq 2 ]'
+done
+out=$("$BIN" --db "$DB" search "garden crash index docq" --after 2026-03-18T00:00:00Z --before "2026-03-18 23:59" --json)
+check "a date with a time of day" '[ "$(printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | sort -u)" = "\"path\":\"$T/corpus/zh/suoyin.md\"" ]'
+# --before 1970-01-01 was 0, "no limit": every document came back
+out=$("$BIN" --db "$DB" search "garden crash index docq" --before 1970-01-01 --json)
+check "--before 1970-01-01 finds nothing dated later" '! printf "%s" "$out" | grep -q "\"path\""'
+"$BIN" --db "$DB" search x --before 1969-12-31 >/dev/null 2>&1; check "a date before 1970 is a date" '[ $? -eq 0 ]'
+# a relative --path reads from the current directory, as index and rm do (it matched nothing)
+out=$(cd "$T" && "$BIN" --db "$DB" search "docq" --path corpus/zh --json)
+check "relative --path keeps that folder" 'printf "%s" "$out" | grep -q "/zh/" && ! printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | grep -qv "/zh/"'
+out=$(cd "$T/corpus/notes" && "$BIN" --db "$DB" search "bread garden docq" --path ./garden.md --json)
+check "relative --path of one file" '[ "$(printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | sort -u)" = "\"path\":\"$T/corpus/notes/garden.md\"" ]'
+out=$(cd "$T" && "$BIN" --db "$DB" search "docq" --path corpus/z --json)
+check "--path on disk is a whole folder name, not a prefix of one" '! printf "%s" "$out" | grep -q "\"path\""'
+# a relative --glob matches at any folder (paths are stored absolute)
+out=$("$BIN" --db "$DB" search "bread garden docq" --glob "notes/*.md" --json)
+check "relative --glob matches below a folder" 'printf "%s" "$out" | grep -q "notes/garden.md" && ! printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | grep -qv "/notes/[^/]*\.md\""'
 # ask takes the same filters
 out=$("$BIN" --db "$DB" ask "how do plants grow in the garden" --before 2026-01-01 --json)
 check "ask --before packs only older documents" 'printf "%s" "$out" | grep -q "garden.md" && ! printf "%s" "$out" | grep -o "\"path\":\"[^\"]*\"" | grep -qv "garden.md"'
