@@ -265,7 +265,7 @@ typedef struct docq_stats {
   uint64_t text_bytes;     /* bytes of source text indexed */
   uint64_t index_bytes;    /* size of the index folder on disk */
   unsigned dim;            /* embedding dimension */
-  const char *embedder;    /* embedder identity, e.g. "docq-hash-v2" or "gguf:<name>:<hash>" */
+  const char *embedder;    /* embedder identity, e.g. "docq-hash-v3" or "gguf:<name>:<hash>" */
   const char *vector_index;/* FAISS index kind, e.g. "IDMap2,Flat" */
   int64_t last_run;        /* seconds since the epoch of the last index run; 0 = never */
   unsigned format_version; /* docq index format */

@@ -195,8 +195,9 @@ int dq_has_cjk(const char *s, size_t n)
 }
 
 /* 1 when every code point of the word is a Latin letter or digit, a
- * combining diacritic (U+0300..U+036F) or a Latin ligature (U+FB00..U+FB06):
- * the words whose diacritics fold. */
+ * combining diacritic (U+0300..U+036F), a Latin ligature (U+FB00..U+FB06)
+ * or a fullwidth ASCII form (U+FF01..U+FF5E, what a Chinese or Japanese
+ * input method types in fullwidth mode): the words whose diacritics fold. */
 static int latin_word(const char *s, size_t n)
 {
   const unsigned char *p = (const unsigned char *)s;
@@ -204,7 +205,7 @@ static int latin_word(const char *s, size_t n)
     int32_t c;
     i += decode(p + i, n - i, &c);
     if (!(c < 0x250 || (c >= 0x300 && c <= 0x36F) || (c >= 0x1E00 && c <= 0x1EFF) ||
-          (c >= 0xFB00 && c <= 0xFB06))) return 0;
+          (c >= 0xFB00 && c <= 0xFB06) || (c >= 0xFF01 && c <= 0xFF5E))) return 0;
   }
   return 1;
 }
@@ -228,20 +229,20 @@ static int emit_word(const char *s, size_t start, size_t end, int ascii, dq_term
   char *norm = NULL;
   size_t nn = 0;
   /* Latin letters meet without their diacritics ("Gómez" = "gomez", as a
-   * user types it; SQLite's unicode61 folds the same way), and what is plain
-   * ASCII afterwards is stemmed like any English word. Other scripts keep
-   * their marks: there they are letters, not accents. */
+   * user types it; SQLite's unicode61 folds the same way). Other scripts keep
+   * their marks: there they are letters, not accents. What is plain ASCII
+   * afterwards (that, or a compatibility form of ASCII: fullwidth "ｓｌｏｔｓ",
+   * mathematical bold) is stemmed like any English word, so it meets the
+   * word as typed in ASCII. */
   int latin = latin_word(s + start, n);
   if (map_utf8(s + start, n, latin ? DQ_FOLD_OPTS : DQ_NORM_OPTS, &norm, &nn)) return DOCQ_ENOMEM;
-  if (latin) {
-    size_t i = 0;
-    while (i < nn && (unsigned char)norm[i] < 0x80) i++;
-    if (nn > 0 && i == nn && nn <= DQ_MAX_WORD) {
-      nn = dq_porter_stem(norm, nn);
-      int rc = cb(ctx, norm, nn, start, end);
-      free(norm);
-      return rc;
-    }
+  size_t i = 0;
+  while (i < nn && (unsigned char)norm[i] < 0x80) i++;
+  if (nn > 0 && i == nn && nn <= DQ_MAX_WORD) {
+    nn = dq_porter_stem(norm, nn);
+    int rc = cb(ctx, norm, nn, start, end);
+    free(norm);
+    return rc;
   }
   int rc = 0;
   if (nn > 0) {

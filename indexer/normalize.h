@@ -49,6 +49,7 @@ typedef int (*dq_term_cb)(void *ctx, const char *term, size_t tn, size_t start, 
  *    cut; ASCII words made of letters only are Porter-stemmed (stem.h);
  *    words made only of Latin letters, digits and diacritics lose their
  *    diacritics (NFKD without marks: "Gómez" -> "gomez", then stemmed);
+ *    a word that NFKC makes ASCII (fullwidth "ｓｌｏｔｓ") is stemmed too;
  *  - CJK runs: every overlapping bigram of adjacent CJK characters, and the
  *    single character when the run is one character long.
  * Used by the FTS5 tokenizer (documents and queries), the embedder and the
@@ -57,8 +58,9 @@ int dq_terms(const char *s, size_t n, dq_term_cb cb, void *ctx);
 
 /* Names what dq_terms does; stored in each index, and changed whenever a
  * change to dq_terms gives some text different terms (the store then
- * re-tokenizes its chunks). 1: first release; 2: Latin diacritics folded. */
-#define DQ_TERMS_VERSION "docq-terms-2"
+ * re-tokenizes its chunks). 1: first release; 2: Latin diacritics folded;
+ * 3: compatibility forms of ASCII words (fullwidth) stemmed as ASCII. */
+#define DQ_TERMS_VERSION "docq-terms-3"
 
 /* Conservative token estimate for text without a model tokenizer, meant to
  * be at least the true count of the tokenizers users run: Llama 3, Qwen2 and

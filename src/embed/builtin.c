@@ -1,4 +1,4 @@
-/* The built-in embedder "docq-hash-v2": feature hashing of the same terms the
+/* The built-in embedder "docq-hash-v3": feature hashing of the same terms the
  * index sees (dq_terms), so docq can do hybrid retrieval with no model file,
  * no download and no corpus statistics.
  *
@@ -34,7 +34,9 @@
  * behind the same interface (embed.h).
  *
  * v2 (from v1): the terms are docq-terms-2's, where Latin words lose their
- * diacritics; an index made with v1 is re-encoded when a writer opens it.
+ * diacritics; v3: docq-terms-3's, where fullwidth forms of ASCII words are
+ * stemmed. An index made with an older version is re-encoded when a writer
+ * opens it.
  *
  * Invariants: no global mutable state (thread-safe); every row is either all
  * zero or has L2 norm 1; feature weights and hashing are part of the id:
@@ -51,7 +53,7 @@
 #include "util/err.h"
 #include "util/mem.h"
 
-#define DQ_HASH_ID "docq-hash-v2"
+#define DQ_HASH_ID "docq-hash-v3"
 #define DQ_HASH_DIM 256 /* power of two: bucket = hash & (dim - 1) */
 
 /* Kind weights: fixed, part of the id. */

@@ -19,7 +19,7 @@ typedef struct dq_embedder_vt {
 
 struct dq_embedder {
   const dq_embedder_vt *vt;
-  char id[128];   /* identity recorded in the manifest, e.g. "docq-hash-v2" */
+  char id[128];   /* identity recorded in the manifest, e.g. "docq-hash-v3" */
   unsigned dim;
 };
 

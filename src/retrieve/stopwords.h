@@ -3,7 +3,7 @@
  * the built-in embedder weights them down and the extractive answerer ignores
  * them when measuring how much of a question a sentence covers.
  *
- * The list is part of the embedder's identity ("docq-hash-v2"): changing it
+ * The list is part of the embedder's identity ("docq-hash-v3"): changing it
  * changes vectors, so it must only ever change together with the id. */
 #ifndef DQ_RETRIEVE_STOPWORDS_H
 #define DQ_RETRIEVE_STOPWORDS_H

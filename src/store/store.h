@@ -29,7 +29,7 @@ enum { DQ_STORE_READONLY = 0x1, DQ_STORE_CREATE = 0x2 };
  * are never mixed: opening with other settings is DOCQ_EMISMATCH. */
 typedef struct dq_manifest {
   unsigned format_version;
-  char embedder[128];     /* embedder identity, e.g. "docq-hash-v2" */
+  char embedder[128];     /* embedder identity, e.g. "docq-hash-v3" */
   unsigned dim;           /* vector dimension */
   char vec_kind[64];      /* FAISS factory string in use, e.g. "IDMap2,Flat" */
   unsigned chunk_tokens, chunk_overlap;

@@ -229,7 +229,7 @@ static void test_api__old_builtin_embedder_reencoded(void **state)
   assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
   assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0);
   assert_int_equal(docq_stat(db, &st), 0);
-  assert_string_equal(st.embedder, "docq-hash-v2");
+  assert_string_equal(st.embedder, "docq-hash-v3");
   uint64_t chunks = st.chunks, vectors = st.vectors;
   assert_int_equal(chunks, 3);
   assert_int_equal(vectors, chunks);
@@ -260,7 +260,7 @@ static void test_api__old_builtin_embedder_reencoded(void **state)
   /* writable: re-encoded from the stored chunk text */
   assert_int_equal(docq_db_open(&db, idx, 0), 0);
   assert_int_equal(docq_stat(db, &st), 0);
-  assert_string_equal(st.embedder, "docq-hash-v2");
+  assert_string_equal(st.embedder, "docq-hash-v3");
   assert_int_equal(st.chunks, chunks);
   assert_int_equal(st.vectors, vectors);
   assert_int_equal(st.documents, 3);
@@ -278,7 +278,7 @@ static void test_api__old_builtin_embedder_reencoded(void **state)
   /* done once: readers open it now */
   assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_READONLY), 0);
   assert_int_equal(docq_stat(db, &st), 0);
-  assert_string_equal(st.embedder, "docq-hash-v2");
+  assert_string_equal(st.embedder, "docq-hash-v3");
   assert_int_equal(st.vectors, vectors);
   got = vector_top(db, "green tea water temperature", got_path, sizeof got_path);
   assert_string_equal(got_path, want_path);

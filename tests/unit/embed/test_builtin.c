@@ -35,7 +35,7 @@ static double dot(const float *a, const float *b, unsigned d)
 static void test_embed_builtin__identity(void **state)
 {
   (void)state;
-  assert_string_equal(g_e->id, "docq-hash-v2");
+  assert_string_equal(g_e->id, "docq-hash-v3");
   assert_int_equal(g_e->dim, 256);
 }
 

@@ -166,6 +166,26 @@ static void test_indexer_normalize__terms_fold_latin_diacritics(void **state)
   expect_terms("G\xC3\x93MEZ, NA\xC3\x8FVE; caf\xC3\xA9s (\xEF\xAC\x81nding)", want, 4);
 }
 
+/* NFKC makes fullwidth letters (a Chinese input method's fullwidth mode) and
+ * other compatibility forms plain ASCII: such a word is then stemmed as the
+ * ASCII spelling is, or it never meets it ("slots" -> "slot"). */
+static void test_indexer_normalize__terms_fullwidth_as_ascii(void **state)
+{
+  (void)state;
+  expect_term("\xEF\xBD\x93\xEF\xBD\x8C\xEF\xBD\x8F\xEF\xBD\x94\xEF\xBD\x93", "slot");         /* ｓｌｏｔｓ */
+  expect_term("\xEF\xBC\xB3\xEF\xBD\x8C\xEF\xBD\x8F\xEF\xBD\x94\xEF\xBD\x93", "slot");         /* Ｓｌｏｔｓ */
+  expect_term("componen\xEF\xBD\x94s", "compon");                                                         /* componenｔs */
+  expect_term("\xEF\xBD\x83\xEF\xBD\x81\xEF\xBD\x86\xC3\xA9\xEF\xBD\x93", "cafe");               /* ｃａｆéｓ */
+  expect_term("\xEF\xBC\x92\xEF\xBC\x90\xEF\xBC\x92\xEF\xBC\x96", "2026");                         /* ２０２６ */
+  expect_term("\xF0\x9D\x90\xAC\xF0\x9D\x90\xA5\xF0\x9D\x90\xA8\xF0\x9D\x90\xAD\xF0\x9D\x90\xAC", "slot"); /* bold 𝐬𝐥𝐨𝐭𝐬 */
+  const char *want[] = { "compon", "pass", "fragment" };
+  expect_terms("Components pass fragments", want, 3);
+  expect_terms("\xEF\xBC\xA3\xEF\xBD\x8F\xEF\xBD\x8D\xEF\xBD\x90\xEF\xBD\x8F\xEF\xBD\x8E\xEF\xBD\x85\xEF\xBD\x8E\xEF\xBD\x94\xEF\xBD\x93 "
+               "\xEF\xBD\x90\xEF\xBD\x81\xEF\xBD\x93\xEF\xBD\x93 "
+               "\xEF\xBD\x86\xEF\xBD\x92\xEF\xBD\x81\xEF\xBD\x87\xEF\xBD\x8D\xEF\xBD\x85\xEF\xBD\x8E\xEF\xBD\x94\xEF\xBD\x93",
+               want, 3);
+}
+
 static void test_indexer_normalize__terms_folded_offsets(void **state)
 {
   (void)state;
@@ -197,7 +217,7 @@ static void test_indexer_normalize__terms_other_scripts_keep_marks(void **state)
 static void test_indexer_normalize__terms_version_named(void **state)
 {
   (void)state;
-  assert_string_equal(DQ_TERMS_VERSION, "docq-terms-2");
+  assert_string_equal(DQ_TERMS_VERSION, "docq-terms-3");
 }
 
 /* dq_has_cjk: any Han, kana or Hangul code point, invalid bytes skipped. */
@@ -222,6 +242,7 @@ int main(void)
     cmocka_unit_test(test_indexer_normalize__terms_cjk_bigrams),
     cmocka_unit_test(test_indexer_normalize__terms_long_cjk_run_windows),
     cmocka_unit_test(test_indexer_normalize__terms_fold_latin_diacritics),
+    cmocka_unit_test(test_indexer_normalize__terms_fullwidth_as_ascii),
     cmocka_unit_test(test_indexer_normalize__terms_folded_offsets),
     cmocka_unit_test(test_indexer_normalize__terms_other_scripts_keep_marks),
     cmocka_unit_test(test_indexer_normalize__terms_version_named),
