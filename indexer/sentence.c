@@ -68,6 +68,31 @@ static int block_line(const char *t, size_t i, size_t n)
   return d > i && d + 1 < n && (t[d] == '.' || t[d] == ')') && t[d + 1] == ' ';
 }
 
+/* Past the quote markers ("> ", "> > ") opening the line at t+i; i when it
+ * has none. */
+static size_t skip_quote(const char *t, size_t i, size_t n)
+{
+  size_t j = i;
+  while (j < n && (t[j] == ' ' || t[j] == '\t')) j++;
+  if (j >= n || t[j] != '>') return i;
+  while (j < n && (t[j] == '>' || t[j] == ' ' || t[j] == '\t')) j++;
+  return j;
+}
+
+/* The line at t+i, after the line at t+line, begins a new unit. Inside a
+ * quote (both lines open with "> ") a line continues the paragraph, as it
+ * does outside one, unless what follows its markers begins a unit itself,
+ * it or the line before is an empty quote line, or the line before is an
+ * Obsidian callout's title ("> [!note] Title"). */
+static int new_unit(const char *t, size_t line, size_t i, size_t n)
+{
+  if (!block_line(t, i, n)) return 0;
+  const size_t a = skip_quote(t, line, n), b = skip_quote(t, i, n);
+  if (a == line || b == i) return 1;
+  if (a >= n || t[a] == '\n' || (a + 1 < n && t[a] == '[' && t[a + 1] == '!')) return 1;
+  return b >= n || t[b] == '\n' || block_line(t, b, n);
+}
+
 static int emit(const char *t, size_t s, size_t e, dq_sentence_cb cb, void *ctx)
 {
   while (s < e && is_space((unsigned char)t[s])) s++;
@@ -78,7 +103,7 @@ static int emit(const char *t, size_t s, size_t e, dq_sentence_cb cb, void *ctx)
 int dq_sentences(const char *text, size_t n, dq_sentence_cb cb, void *ctx)
 {
   const unsigned char *t = (const unsigned char *)text;
-  size_t start = 0, i = 0;
+  size_t start = 0, i = 0, line = 0; /* line: where the line holding t[i] starts */
   int rc = 0;
   while (i < n && !rc) {
     unsigned char c = t[i];
@@ -90,11 +115,12 @@ int dq_sentences(const char *text, size_t n, dq_sentence_cb cb, void *ctx)
     } else if (c >= 0xE3) {
       size_t k = cjk_end(t, i, n);
       if (k) end = i + k;
-    } else if (c == '\n' && block_line(text, i + 1, n)) {
+    } else if (c == '\n' && new_unit(text, line, i + 1, n)) {
       end = i + 1;
     } else if (is_space(c) && i - start > LONG_SENTENCE) {
       end = i; /* run-on text (tables, lists without punctuation): cut at a space */
     }
+    if (c == '\n') line = i + 1;
     if (end) {
       rc = emit(text, start, end, cb, ctx);
       start = i = end;

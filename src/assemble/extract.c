@@ -173,12 +173,37 @@ static int is_title_line(const sent_list *l, size_t start, size_t end)
          (start == 0 || l->text[start - 1] == '\n') && (end == l->len || l->text[end] == '\n' || l->text[end] == '\r');
 }
 
+static size_t line_marker(const char *s, size_t n);
+
+/* Start of the title when s[start..end) is an Obsidian callout's title line
+ * ("> [!note] Why SQLite is the source of truth", alone on its line), else 0.
+ * Like a heading, it names the topic of the lines below it. */
+static size_t callout_title(const char *s, size_t start, size_t end)
+{
+  size_t i = start + line_marker(s + start, end - start);
+  if (i == start || i + 2 >= end || s[i] != '[' || s[i + 1] != '!') return 0;
+  const char *close = memchr(s + i, ']', end - i), *nl = memchr(s + start, '\n', end - start);
+  if (!close || (nl && nl < close)) return 0;
+  size_t t = (size_t)(close - s) + 1;
+  if (t < end && (s[t] == '-' || s[t] == '+')) t++;
+  while (t < end && (s[t] == ' ' || s[t] == '\t')) t++;
+  for (size_t k = t; k < end; k++) /* the sentence must end with its line */
+    if (s[k] == '\n' && k + 1 < end) return 0;
+  return t < end ? t : 0;
+}
+
 static int on_sentence(void *ctx, size_t start, size_t end)
 {
   sent_list *l = ctx;
   if (l->text[start] == '#') { /* a Markdown heading names a topic, it answers nothing */
     while (start < end && (l->text[start] == '#' || l->text[start] == ' ')) start++;
     l->head_start = start;
+    l->head_end = end;
+    return 0;
+  }
+  size_t title = callout_title(l->text, start, end);
+  if (title) {
+    l->head_start = title;
     l->head_end = end;
     return 0;
   }

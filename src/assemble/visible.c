@@ -32,7 +32,12 @@
  *   <https://...>                       -> the URL without the brackets
  *   "text](target)" with no '[' before   -> text (a passage cut inside a link)
  *   ":::tip" opening a line               -> nothing (container fences of
- *                                         VitePress, Docusaurus, pandoc) */
+ *                                         VitePress, Docusaurus, pandoc)
+ *   "> " and "> > " opening a line        -> nothing (quote markers; a
+ *                                         rendered quote shows a bar)
+ *   "[!note]", "[!tip]-" after them       -> nothing (an Obsidian callout's
+ *                                         type: rendered as an icon; its
+ *                                         title stays) */
 #include "assemble/assemble.h"
 
 #include <string.h>
@@ -181,11 +186,41 @@ size_t dq_md_fences(const char *s, size_t n, size_t (*ranges)[2], size_t cap)
   return count;
 }
 
+/* End of the quote markers and callout type opening the line at s[i]
+ * ("> ", "> > ", "> [!note]- "), or i when there are none. Up to 3 spaces
+ * may come first, as CommonMark allows. */
+static size_t quote_prefix(const char *s, size_t n, size_t i)
+{
+  size_t j = i, k = 0;
+  while (k < 3 && j < n && s[j] == ' ') j++, k++;
+  int quoted = 0;
+  while (j < n && s[j] == '>') {
+    quoted = 1;
+    j++;
+    while (j < n && (s[j] == ' ' || s[j] == '\t')) j++;
+  }
+  if (j + 2 < n && s[j] == '[' && s[j + 1] == '!') { /* [!type], [!type]- or [!type]+ */
+    size_t e = j + 2;
+    while (e < n && e - j < 40 && (is_alnum((unsigned char)s[e]) || s[e] == '-' || s[e] == '_')) e++;
+    if (e > j + 2 && e < n && s[e] == ']') {
+      j = e + 1;
+      if (j < n && (s[j] == '-' || s[j] == '+')) j++;
+      while (j < n && (s[j] == ' ' || s[j] == '\t')) j++;
+      return j;
+    }
+  }
+  return quoted ? j : i;
+}
+
 size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int show_urls)
 {
   size_t o = 0, lb = 0;
   int no_close = 0;
   for (size_t i = 0; i < n;) {
+    if (i == 0 || s[i - 1] == '\n') {
+      const size_t e = quote_prefix(s, n, i);
+      if (e > i) { i = e; continue; }
+    }
     const char c = s[i];
     if (c == ':' && (i == 0 || s[i - 1] == '\n') && n - i >= 3 && !memcmp(s + i, ":::", 3)) {
       size_t e = i; /* a container fence, ":::tip", "::: warning" or ":::": no text of its own */

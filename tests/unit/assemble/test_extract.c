@@ -210,6 +210,28 @@ static void test_assemble_extract__no_markdown_markers(void **state)
   dq_free(ans);
 }
 
+/* A callout's title line names the topic of the lines below, as a heading
+ * does: it answers nothing (it held the question's words most densely and
+ * was quoted as "[!note] Why SQLite is the source of truth"), and the quoted
+ * paragraph reads as one text across its "> " lines. */
+static void test_assemble_extract__callout_title_is_a_heading(void **state)
+{
+  (void)state;
+  dq_pack_item p[1] = { TP("Crash safety", "crash.md",
+                           "> [!note] Why SQLite is the source of truth\n"
+                           "> The FAISS file is only a cache of the vectors. It can always be rebuilt from the vectors\n"
+                           "> kept in SQLite, which is what makes recovery simple.\n") };
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 1, -1 };
+  assert_int_equal(dq_extract("Why is SQLite the source of truth?", p, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_null(strstr(ans, "[!note]"));
+  assert_null(strstr(ans, "Why SQLite is the source of truth"));
+  assert_non_null(strstr(ans, "It can always be rebuilt from the vectors kept in SQLite, which is what makes recovery simple. [1]"));
+  dq_free(ans);
+}
+
 /* A sentence under a heading (or in a document) named after what the
  * question asks about answers it without repeating the name: the terms of
  * the title and of the heading above count for it, at half weight. */
@@ -352,6 +374,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__title_line_is_no_answer),
     cmocka_unit_test(test_assemble_extract__weak_match_lines),
     cmocka_unit_test(test_assemble_extract__no_markdown_markers),
+    cmocka_unit_test(test_assemble_extract__callout_title_is_a_heading),
     cmocka_unit_test(test_assemble_extract__heading_and_title_count),
     cmocka_unit_test(test_assemble_extract__markdown_as_rendered),
     cmocka_unit_test(test_assemble_extract__quotes_the_code_a_sentence_introduces),

@@ -111,6 +111,19 @@ static void test_assemble_visible__container_fences(void **state)
 /* Fenced code blocks, as CommonMark delimits them: "```" or "~~~" (3 or
  * more) after at most 3 spaces; closed by a fence of the same character at
  * least as long with nothing after it on its line; unclosed, to the end. */
+/* Quote markers and a callout's type are drawn, not read: a bar and an
+ * icon. The title and the quoted text stay; '>' inside a line is text. */
+static void test_assemble_visible__quotes_and_callouts(void **state)
+{
+  (void)state;
+  check("> [!note] Why SQLite\n> The FAISS file is a cache\n> > nested", "Why SQLite\nThe FAISS file is a cache\nnested", 0);
+  check("> [!warning]- Folded title\n>\n> body", "Folded title\n\nbody", 0);
+  check("  > quoted after two spaces", "quoted after two spaces", 0);
+  check("[!tip] a passage cut after its quote marker", "a passage cut after its quote marker", 0);
+  check("a > b and c>d stay\n x > y", "a > b and c>d stay\n x > y", 0);
+  check("[!not a callout] stays", "[!not a callout] stays", 0);
+}
+
 static void test_assemble_visible__fences(void **state)
 {
   (void)state;
@@ -138,6 +151,7 @@ int main(void)
     cmocka_unit_test(test_assemble_visible__code_spans_kept),
     cmocka_unit_test(test_assemble_visible__container_fences),
     cmocka_unit_test(test_assemble_visible__fences),
+    cmocka_unit_test(test_assemble_visible__quotes_and_callouts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,31 @@ static void test_indexer_sentence__initialisms_and_lower_case(void **state)
   assert_string_equal(s.s[4], "Next one.");
 }
 
+/* Inside a quote, a line that goes on with "> " continues the paragraph
+ * (it was cut at every line); an empty quote line, a list item or heading
+ * inside the quote, and a callout's title line still end a unit. */
+static void test_indexer_sentence__quoted_paragraphs(void **state)
+{
+  (void)state;
+  sents s = { .t = "> [!note] Why SQLite is the source of truth\n"
+                   "> The FAISS file is only a cache. It can always be rebuilt from the vectors\n"
+                   "> kept in SQLite, which makes recovery simple\n"
+                   ">\n"
+                   "> Second paragraph of the quote\n"
+                   "> - a listed point\n"
+                   "\n"
+                   "Outside the quote" };
+  assert_int_equal(dq_sentences(s.t, strlen(s.t), collect, &s), 0);
+  assert_int_equal(s.n, 7);
+  assert_string_equal(s.s[0], "> [!note] Why SQLite is the source of truth");
+  assert_string_equal(s.s[1], "> The FAISS file is only a cache.");
+  assert_string_equal(s.s[2], "It can always be rebuilt from the vectors\n> kept in SQLite, which makes recovery simple");
+  assert_string_equal(s.s[3], ">"); /* the empty quote line: nothing for a reader */
+  assert_string_equal(s.s[4], "> Second paragraph of the quote");
+  assert_string_equal(s.s[5], "> - a listed point");
+  assert_string_equal(s.s[6], "Outside the quote");
+}
+
 static int stop_at_first(void *ctx, size_t a, size_t b)
 {
   (void)a; (void)b;
@@ -79,6 +104,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_indexer_sentence__english_and_chinese),
+    cmocka_unit_test(test_indexer_sentence__quoted_paragraphs),
     cmocka_unit_test(test_indexer_sentence__initialisms_and_lower_case),
     cmocka_unit_test(test_indexer_sentence__callback_stops),
   };
