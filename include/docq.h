@@ -770,7 +770,9 @@ DOCQ_API double docq_answer_score(const docq_answer *a);
 /* 1 when the extractive answer was found but is a weak match: its best
  * sentence shares only part of the question (score below 0.4, or 0.3 for a
  * question in Chinese or Japanese, whose scores run lower), and it may not
- * answer the question; measured in src/assemble/extract.c. 0 otherwise. */
+ * answer the question; measured in src/assemble/extract.c. Also 1 for a
+ * question of function words only ("what is it?"), which any sentence
+ * matches. 0 otherwise. */
 DOCQ_API int docq_answer_weak(const docq_answer *a);
 DOCQ_API size_t docq_answer_passages(const docq_answer *a);
 DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i);

@@ -134,7 +134,8 @@ int dq_snippet(const char *text, size_t n, int markdown, const char *query, size
 #define DQ_EXTRACT_STRONG_CJK 0.3 /* CJK questions score lower (bigram terms) */
 /* 1 when an answer found with this score is a weak match: below
  * DQ_EXTRACT_STRONG, or DQ_EXTRACT_STRONG_CJK for a question with CJK
- * characters. */
+ * characters; or whatever the score when the question holds only function
+ * words ("what is it?"). */
 int dq_extract_weak(const char *question, double score);
 
 #endif

@@ -498,8 +498,17 @@ done:
   return rc;
 }
 
+static int on_content_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
+{
+  (void)ctx; (void)a; (void)b;
+  return !dq_stopword(s, n); /* stop at the first content word */
+}
+
 int dq_extract_weak(const char *question, double score)
 {
+  /* only function words ("what is it?", "the"): dq_extract then matches on
+   * them rather than on nothing, and any sentence holds them densely */
+  if (dq_terms(question, strlen(question), on_content_term, NULL) == 0) return 1;
   return score < (dq_has_cjk(question, strlen(question)) ? DQ_EXTRACT_STRONG_CJK : DQ_EXTRACT_STRONG);
 }
 

@@ -252,6 +252,10 @@ static void test_assemble_extract__weak_match_lines(void **state)
   (void)state;
   assert_true(dq_extract_weak("When was the lighthouse built?", 0.35));
   assert_false(dq_extract_weak("When was the lighthouse built?", 0.45));
+  /* function words only: weak at any score (they were answered as strong matches) */
+  assert_true(dq_extract_weak("the", 0.9));
+  assert_true(dq_extract_weak("What is it?", 0.9));
+  assert_true(dq_extract_weak("and", 0.9));
   assert_false(dq_extract_weak("\xE7\x81\xAF\xE5\xA1\x94\xE4\xBB\x80\xE4\xB9\x88\xE6\x97\xB6\xE5\x80\x99\xE5\xBB\xBA\xE7\x9A\x84\xEF\xBC\x9F", 0.35)); /* 灯塔什么时候建的？ */
   assert_true(dq_extract_weak("\xE7\x81\xAF\xE5\xA1\x94 lighthouse?", 0.25));
   assert_true(dq_extract_weak("caf\xC3\xA9 \xFF broken bytes", 0.35)); /* Latin, invalid UTF-8: the 0.4 line */
