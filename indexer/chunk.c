@@ -9,7 +9,9 @@
  * new chunk unless the open chunk holds only headings (a tiny section).
  * In Markdown, a run of 1 KiB or more without a space that is nearly all
  * base64 characters (an embedded image, a URL holding its state) is encoded
- * data, not words: it is left out, as markup that reads as nothing is.
+ * data, not words: it is left out, as markup that reads as nothing is; so
+ * are 256 or more base64 characters in a row inside a longer run that has
+ * to be cut (link text joined to a URL with its state).
  *
  * Invariants:
  *  - For text and Markdown, a chunk's `text` is one slice of the repaired
@@ -107,6 +109,7 @@ static int is_closer(uint32_t cp)
 
 enum { LV_SENTENCE, LV_LINE, LV_WORD, LV_CHAR };
 #define DQ_CHUNK_DATA_RUN 1024 /* bytes: a "word" this long is never prose */
+#define DQ_CHUNK_DATA_SUBRUN 256 /* bytes of base64 letters in a row, within a longer "word" */
 
 static const unsigned char sentence_byte[256] = {
   ['.'] = 1, ['!'] = 1, ['?'] = 1, ['\n'] = 1, [0xE2] = 1, [0xE3] = 1, [0xEF] = 1,
@@ -505,6 +508,25 @@ static int encoded_run(const char *s, size_t n)
   return b64 * 10 >= n * 9;
 }
 
+static int b64_char(unsigned char ch)
+{
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' ||
+         ch == '=' || ch == '-' || ch == '_';
+}
+
+/* The first run of at least DQ_CHUNK_DATA_SUBRUN base64 (or base64url)
+ * characters in s[a..b), as [*da, *db); 0 when there is none. */
+static int data_subrun(const char *s, size_t a, size_t b, size_t *da, size_t *db)
+{
+  for (size_t i = a; i < b;) {
+    size_t j = i;
+    while (j < b && b64_char((unsigned char)s[j])) j++;
+    if (j - i >= DQ_CHUNK_DATA_SUBRUN) { *da = i; *db = j; return 1; }
+    i = j + 1;
+  }
+  return 0;
+}
+
 static int split(ck *c, const dq_block *blk, const char *sp, size_t a, size_t b, int level, cursor *cur)
 {
   int rc = 0;
@@ -513,6 +535,15 @@ static int split(ck *c, const dq_block *blk, const char *sp, size_t a, size_t b,
      * (a 200 KB embedded photo was 311 chunks of base64 in search results);
      * plain text keeps every byte in some chunk */
     if (c->d->format == DQ_FMT_MARKDOWN && encoded_run(sp + a, b - a)) return 0;
+    /* the same inside a "word" that holds more than the data, as
+     * "示例](https://play.vuejs.org/#eNqN...)": a playground URL's state was
+     * cut into chunks of base64, one of them a top search hit */
+    size_t da, db;
+    if (c->d->format == DQ_FMT_MARKDOWN && data_subrun(sp, a, b, &da, &db)) {
+      if (da > a) rc = split(c, blk, sp, a, da, LV_CHAR, cur);
+      if (!rc && db < b) rc = split(c, blk, sp, db, b, LV_CHAR, cur);
+      return rc;
+    }
     for (size_t i = a; i < b && rc == 0;) {
       size_t e = char_prefix(c, sp, i, b);
       rc = piece(c, blk, sp, i, e, count(c, sp + i, e - i), cur);

@@ -378,6 +378,36 @@ static void test_indexer_chunk__markdown_data_left_out(void **state)
   free(s);
 }
 
+/* The same for data inside a longer run without spaces: link text in
+ * Chinese joined to a playground URL that holds its state (vue docs). The
+ * line is larger than the target, so it is cut; the base64 was cut into
+ * chunks of its own, and one was a top hit for the section's heading. */
+static void test_indexer_chunk__markdown_data_inside_a_link_left_out(void **state)
+{
+  (void)state;
+  char s[2048];
+  int k = snprintf(s, sizeof s, "# 动态组件\n\n有些场景会需要在两个组件间来回切换。\n\n[在演练场中查看示例](https://play.vuejs.org/#");
+  for (int i = 0; i < 900; i++) s[k + i] = "eNqNVE2PmzAQ/Ssj9kArLSHbrXpwk1X31mMPvS17cIxJrICNbJMmivLfO/7AEG2j"[(i * 7 + i / 3) % 64];
+  snprintf(s + k + 900, sizeof s - (size_t)k - 900, ")\n\n更多关于动态组件的内容。\n");
+  size_t n;
+  dq_doc *d;
+  dq_chunk *c = chunks_of(s, DQ_FMT_MARKDOWN, 64, 0, &n, &d);
+  int first = 0, last = 0, link = 0;
+  for (size_t i = 0; i < n; i++) {
+    first |= strstr(c[i].text, "来回切换") != NULL;
+    last |= strstr(c[i].text, "更多关于") != NULL;
+    link |= strstr(c[i].text, "在演练场中查看示例") != NULL;
+    for (size_t j = 0; j + 64 <= c[i].text_len; j++) { /* no 64 base64 letters in a row */
+      size_t r = 0;
+      while (r < 64 && strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", c[i].text[j + r]) && c[i].text[j + r]) r++;
+      if (r == 64) fail_msg("chunk %zu holds base64 data: %.80s", i, c[i].text + j);
+    }
+  }
+  assert_true(first && last && link);
+  dq_chunks_free(c, n);
+  dq_doc_free(d);
+}
+
 static void test_indexer_chunk__code_split_between_lines(void **state)
 {
   (void)state;
@@ -605,6 +635,7 @@ int main(void)
     cmocka_unit_test(test_indexer_chunk__headings_start_chunks),
     cmocka_unit_test(test_indexer_chunk__word_cut_at_characters),
     cmocka_unit_test(test_indexer_chunk__markdown_data_left_out),
+    cmocka_unit_test(test_indexer_chunk__markdown_data_inside_a_link_left_out),
     cmocka_unit_test(test_indexer_chunk__front_matter_in_first_clean),
     cmocka_unit_test(test_indexer_chunk__sentences_then_words),
     cmocka_unit_test(test_indexer_chunk__cjk_cut_between_characters),
