@@ -30,6 +30,19 @@
 
 /* ---- model -------------------------------------------------------------------- */
 
+/* How the file's own template stands behind the format in use: absent, or
+ * there but not one docq knows (then the format is a fallback, and the user
+ * may want --chat-template). */
+static const char *template_note(const dq_gguf *g)
+{
+  const char *s;
+  size_t n;
+  if (dq_gguf_find(g, "tokenizer.chat_template") < 0) return " (the file has no template)";
+  if (dq_gguf_get_str(g, "tokenizer.chat_template", &s, &n) == 0 && dq_chat_detect(s, n).kind != DQ_CHAT_NONE) return "";
+  dq_err_clear();
+  return " (a fallback: the file's template is not one docq knows; --chat-template NAME sets one)";
+}
+
 static int model_load(docq_model **out, const char *path, unsigned flags)
 {
   DQ_ASSERT_ARG(out);
@@ -271,8 +284,7 @@ DOCQ_API char *docq_model_describe(const docq_model *dm)
   } else {
     dq_buf_puts(&b, "tokenizer:     none\n");
   }
-  dq_buf_printf(&b, "chat template: %s%s%s", dq_chat_label(&dm->chat),
-                dq_gguf_find(m->gguf, "tokenizer.chat_template") >= 0 ? "" : " (the file has no template)",
+  dq_buf_printf(&b, "chat template: %s%s%s", dq_chat_label(&dm->chat), template_note(m->gguf),
                 dm->chat.flags & DQ_CHAT_F_THINK ? " (the model reasons before it answers)" : "");
   if (dm->chat.default_system[0]) { /* on one line: the text's line breaks shown as \n */
     dq_buf_puts(&b, " (its system message when none is given: \"");

@@ -1117,6 +1117,17 @@ static void test_api__ask_reasoning(void **state)
     assert_non_null(strstr(d, "chat template: deepseek-r1 (the model reasons before it answers)\n"));
     docq_free(d);
     docq_model_free(r1);
+    /* a template docq does not know is named as such: the format in use is a
+     * fallback (it read "plain", as for a file without one) */
+    assert_int_equal(dq_gw_model(&w, &mp), 0);
+    assert_int_equal(dq_gw_add_str(w, "tokenizer.chat_template", "{% for m in messages %}<<{{ m.content }}>>{% endfor %}"), 0);
+    assert_int_equal(dq_gw_write_file(w, path), 0);
+    dq_gw_free(w);
+    assert_int_equal(docq_model_load(&r1, path), 0);
+    d = docq_model_describe(r1);
+    assert_non_null(strstr(d, "chat template: plain (a fallback: the file's template is not one docq knows"));
+    docq_free(d);
+    docq_model_free(r1);
   }
   /* a version-5 caller's struct ends before on_reasoning */
   const size_t v5_size = offsetof(docq_ask_options, on_reasoning);
