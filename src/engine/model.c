@@ -126,6 +126,8 @@ static int load_hparams(dq_model *m, int weights)
     if (rc == DOCQ_ENOTFOUND) return dq_err_set(DOCQ_ECORRUPT, "%s: missing key 'general.architecture'", g->path);
     return rc;
   }
+  /* "llama\0x" would compare as "llama" */
+  if (memchr(s, 0, n)) return dq_err_set(DOCQ_ECORRUPT, "%s: 'general.architecture' holds a NUL byte", g->path);
   if (n >= sizeof hp->arch_name) n = sizeof hp->arch_name - 1;
   memcpy(hp->arch_name, s, n);
   hp->arch_name[n] = 0;

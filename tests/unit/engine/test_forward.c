@@ -1094,6 +1094,17 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   load_fails(buf, n, DOCQ_EUNSUPPORTED, "mamba");
   dq_gw_free(w);
 
+  /* a name with a NUL inside: "llama\0x" is not llama */
+  w = dq_gw_new();
+  assert_int_equal(dq_gw_add_str(w, "general.architecture", "llama@x"), 0);
+  assert_int_equal(dq_gw_add_tensor(w, "token_embd.weight", DQ_T_F32, 2, ne2, NULL), 0);
+  assert_int_equal(dq_gw_write_mem(w, &buf, &n), 0);
+  uint8_t *at = memmem(buf, n, "llama@x", 7);
+  assert_non_null(at);
+  at[5] = 0;
+  load_fails(buf, n, DOCQ_ECORRUPT, "holds a NUL byte");
+  dq_gw_free(w);
+
   /* a type GGUF files may hold but the kernels cannot compute with: the
    * file parses, and the load names the tensor and the type */
   dq_gw_model_params_default(&p);
