@@ -60,6 +60,18 @@ static int opt_f32(const dq_gguf *g, const char *key, float def, float *out)
   return rc;
 }
 
+/* opt_f32 for a value that must lie in [lo, hi] (NaN never does): past that
+ * the file is damaged (a NaN YaRN attention factor gave empty output, exit 0). */
+static int opt_f32_in(const dq_gguf *g, const char *key, float def, float lo, float hi, float *out)
+{
+  int rc = opt_f32(g, key, def, out);
+  if (rc < 0) return rc;
+  if (!(*out >= lo && *out <= hi))
+    return dq_err_set(DOCQ_ECORRUPT, "%s: '%s' = %g is out of range (%g to %g)", g->path, key, (double)*out, (double)lo,
+                      (double)hi);
+  return 0;
+}
+
 static int req_u32(const dq_gguf *g, const char *key, uint32_t *out)
 {
   int rc = dq_gguf_get_u32(g, key, out);
@@ -185,7 +197,7 @@ static int load_hparams(dq_model *m, int weights)
     return dq_err_set(DOCQ_ECORRUPT, "%s: rope.dimension_count %u does not fit head size %d", g->path, u,
                       hp->head_dim);
   hp->n_rot = (int)u;
-  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "attention.layer_norm_rms_epsilon"), 1e-5f, &hp->rms_eps)) < 0)
+  if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "attention.layer_norm_rms_epsilon"), 1e-5f, 0.0f, 1.0f, &hp->rms_eps)) < 0)
     return rc;
   if (!(hp->rms_eps > 0.0f) || !(hp->rms_eps < 1.0f))
     return dq_err_set(DOCQ_ECORRUPT, "%s: layer_norm_rms_epsilon %g is out of range", g->path, (double)hp->rms_eps);
@@ -229,7 +241,7 @@ static int load_rope(dq_model *m)
 
   dq_rope_params_default(rp, hp->n_rot,
                          hp->arch == DQ_ARCH_LLAMA || hp->arch == DQ_ARCH_SMOLLM3 ? DQ_ROPE_NORM : DQ_ROPE_NEOX);
-  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.freq_base"), 10000.0f, &rp->freq_base)) < 0) return rc;
+  if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "rope.freq_base"), 10000.0f, 1e-3f, 1e12f, &rp->freq_base)) < 0) return rc;
   rp->scaling = DQ_ROPE_SCALING_LINEAR;
   rc = dq_gguf_get_str(g, akey(k, sizeof k, hp, "rope.scaling.type"), &s, &n);
   if (rc == 0) {
@@ -255,10 +267,15 @@ static int load_rope(dq_model *m)
   if (u > (1u << 24)) /* as context_length; past it the int and the YaRN ramp overflow */
     return dq_err_set(DOCQ_ECORRUPT, "%s: '%s' = %u is out of range", g->path, k, u);
   rp->n_ctx_orig = u ? (int)u : hp->n_ctx_train;
-  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.attn_factor"), 1.0f, &rp->attn_factor)) < 0) return rc;
-  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_ext_factor"), -1.0f, &rp->ext_factor)) < 0) return rc;
-  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_fast"), 32.0f, &rp->beta_fast)) < 0) return rc;
-  if ((rc = opt_f32(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_slow"), 1.0f, &rp->beta_slow)) < 0) return rc;
+  /* 0 stays "unset" (rope.c: 1), as for the betas; negative ext = auto */
+  if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "rope.scaling.attn_factor"), 1.0f, 0.0f, 100.0f, &rp->attn_factor)) < 0)
+    return rc;
+  if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "rope.scaling.yarn_ext_factor"), -1.0f, -1e3f, 1e3f, &rp->ext_factor)) < 0)
+    return rc;
+  if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_fast"), 32.0f, -1e6f, 1e6f, &rp->beta_fast)) < 0)
+    return rc;
+  if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_slow"), 1.0f, -1e6f, 1e6f, &rp->beta_slow)) < 0)
+    return rc;
 
   /* Llama 3.1 style per-pair factors (one shared tensor). */
   const dq_gguf_tensor *t = dq_gguf_tensor_find(g, "rope_freqs.weight");

@@ -1077,6 +1077,27 @@ static void test_engine_forward__validation_names_the_problem(void **state)
   dq_model_free(m);
   patch_u32(buf, n, "llama.rope.scaling.original_context_length", 0xffffffffu);
   load_fails(buf, n, DOCQ_ECORRUPT, "original_context_length' = 4294967295 is out of range");
+  /* float settings out of range or NaN: damage, named (a NaN or huge
+   * attention factor ran, and wrote empty tokens) */
+  {
+    static const struct { const char *key; float v; } bad[] = {
+      { "llama.rope.scaling.attn_factor", -1.0f }, { "llama.rope.scaling.attn_factor", 1e30f },
+      { "llama.rope.scaling.attn_factor", NAN }, { "llama.rope.freq_base", 0.0f },
+      { "llama.rope.freq_base", INFINITY }, { "llama.attention.layer_norm_rms_epsilon", NAN },
+      { "llama.rope.scaling.yarn_beta_fast", NAN },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+      dq_gw *wf;
+      assert_int_equal(dq_gw_model(&wf, &p), 0);
+      if (strstr(bad[i].key, "scaling")) assert_int_equal(dq_gw_add_f32(wf, bad[i].key, 1.0f), 0);
+      assert_int_equal(dq_gw_write_mem(wf, &buf, &n), 0);
+      uint32_t bits;
+      memcpy(&bits, &bad[i].v, 4);
+      patch_u32(buf, n, bad[i].key, bits);
+      load_fails(buf, n, DOCQ_ECORRUPT, bad[i].key + 6);
+      dq_gw_free(wf);
+    }
+  }
   /* a rope_freqs tensor of the wrong length */
   float ff[3] = {1, 1, 1};
   int64_t ne[1] = {3};
