@@ -73,21 +73,6 @@ static int stream_token(const char *utf8, size_t len, void *payload)
   return 0;
 }
 
-/* Labels cited as [n] in the answer text, in order of first appearance. */
-static size_t citations(const char *t, int *out, size_t cap)
-{
-  size_t n = 0;
-  for (const char *p = t; (p = strchr(p, '[')) != NULL; p++) {
-    char *end;
-    long v = strtol(p + 1, &end, 10);
-    if (end == p + 1 || *end != ']' || v <= 0 || v > 100000) continue;
-    size_t j = 0;
-    while (j < n && out[j] != (int)v) j++;
-    if (j == n && n < cap) out[n++] = (int)v;
-  }
-  return n;
-}
-
 static void print_source(const docq_passage *p)
 {
   const docq_hit *h = p->hit;
@@ -98,8 +83,6 @@ static void print_source(const docq_passage *p)
 
 static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget)
 {
-  static int cited[1024];
-  size_t nc = citations(docq_answer_text(a), cited, 1024);
   size_t lo = 0;
   int best = 0;
   docq_answer_left_out(a, &lo, &best);
@@ -116,7 +99,9 @@ static void print_json(const char *question, const docq_answer *a, const char *o
          "\"citations\":[",
          docq_answer_found(a) ? "true" : "false", docq_answer_score(a), docq_answer_weak(a) ? "true" : "false", order, budget,
          docq_answer_prompt_tokens(a));
-  for (size_t i = 0; i < nc; i++) printf("%s%d", i ? "," : "", cited[i]);
+  /* the library's record of what the answer cites: a bracket in quoted
+   * text (code's items[2]) is none */
+  for (size_t i = 0; i < docq_answer_citations(a); i++) printf("%s%d", i ? "," : "", docq_answer_citation(a, i));
   printf("],\"passages\":[");
   for (size_t i = 0; i < docq_answer_passages(a); i++) {
     const docq_passage *p = docq_answer_passage(a, i);
@@ -374,15 +359,11 @@ int cmd_ask(int argc, char **argv)
         printf("Weak match (these sentences share only part of the question; the documents may not answer it):\n%s\n",
                docq_answer_text(ans));
       else printf("%s\n", docq_answer_text(ans));
-      int cited[256];
-      size_t nc = citations(docq_answer_text(ans), cited, 256), shown = 0;
+      const size_t nc = docq_answer_citations(ans);
       printf("\nSources:\n");
-      for (size_t i = 0; i < nc; i++) {
-        const docq_passage *p = docq_answer_passage(ans, (size_t)cited[i] - 1);
-        if (p) { print_source(p); shown++; }
-      }
+      for (size_t i = 0; i < nc; i++) print_source(docq_answer_passage(ans, (size_t)docq_answer_citation(ans, i) - 1));
       /* a model that cited nothing: list what it was given */
-      for (size_t i = 0; !shown && i < docq_answer_passages(ans); i++) print_source(docq_answer_passage(ans, i));
+      for (size_t i = 0; !nc && i < docq_answer_passages(ans); i++) print_source(docq_answer_passage(ans, i));
     } else {
       size_t n_left = 0;
       int best_left = 0;

@@ -776,6 +776,16 @@ DOCQ_API double docq_answer_score(const docq_answer *a);
 DOCQ_API int docq_answer_weak(const docq_answer *a);
 DOCQ_API size_t docq_answer_passages(const docq_answer *a);
 DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i);
+/* The passages the answer cites, in the order it first cites them: how many,
+ * and the label of the i-th (its passage: docq_answer_passage(a, label - 1));
+ * 0 when i is out of range. Without a model: the passages whose sentences
+ * the answer quotes (each followed by its " [n]"), never a bracket within
+ * the quoted text, such as code's "items[2]". With a model: the "[n]"
+ * markers the prompt asks for, for a passage given (1..docq_answer_passages),
+ * outside code spans and fenced code blocks, as the model wrote them (it
+ * may cite loosely). None when nothing was found. */
+DOCQ_API size_t docq_answer_citations(const docq_answer *a);
+DOCQ_API int docq_answer_citation(const docq_answer *a, size_t i);
 /* Passages retrieved but left out for lack of budget: count and best rank (0 if none). */
 DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *best_rank);
 /* The whole prompt as packed (question, labelled passages, question again). */

@@ -22,6 +22,8 @@ struct docq_answer {
   docq_passage *pass;  /* by label: pass[j].label == j + 1 */
   size_t n_pass;
   char *text;
+  int *cites;          /* labels of the passages cited, in order of first citation */
+  size_t n_cites;
   char *prompt;
   char *model_prompt;  /* with a model: the prompt in its chat template */
   unsigned prompt_tokens;
@@ -87,10 +89,34 @@ DOCQ_API void docq_answer_free(docq_answer *a)
   docq_results_free(a->res);
   dq_free(a->pass);
   dq_free(a->text);
+  dq_free(a->cites);
   dq_free(a->reasoning);
   dq_free(a->prompt);
   dq_free(a->model_prompt);
   dq_free(a);
+}
+
+/* The citations of an extractive answer: cited[j] is passage j's order of
+ * first citation (dq_extract), 0 when it is not cited. */
+static int extract_citations(docq_answer *a, const int *cited)
+{
+  if (!(a->cites = dq_calloc(a->n_pass ? a->n_pass : 1, sizeof *a->cites))) return DOCQ_ENOMEM;
+  for (size_t j = 0; j < a->n_pass; j++)
+    if (cited[j]) a->cites[cited[j] - 1] = (int)j + 1;
+  while (a->n_cites < a->n_pass && a->cites[a->n_cites]) a->n_cites++;
+  return 0;
+}
+
+/* The citations of a model's answer: the markers its text holds
+ * (dq_cite_scan), the only record there is of what it used. */
+static int model_citations(docq_answer *a)
+{
+  if (!(a->cites = dq_calloc(a->n_pass ? a->n_pass : 1, sizeof *a->cites))) return DOCQ_ENOMEM;
+  const char *t = docq_answer_text(a);
+  long n = dq_cite_scan(t, strlen(t), a->n_pass, a->cites);
+  if (n < 0) return (int)n;
+  a->n_cites = (size_t)n;
+  return 0;
 }
 
 DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, const docq_ask_options *opts)
@@ -226,6 +252,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       a->prompt_s = mo.prompt_s;
       a->gen_s = mo.gen_s;
       memcpy(a->context, mo.ctx, sizeof a->context);
+      if ((rc = model_citations(a)) < 0) goto done;
     }
     *out = a;
     a = NULL;
@@ -235,6 +262,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   dq_extract_opts eo = { db->embedder, 3, -1.0 };
   if ((rc = dq_extract(question, packed, pk.n, &eo, &a->text, &a->found, cited, &a->score)) < 0) goto done;
   a->weak = a->found && dq_extract_weak(question, a->score);
+  if ((rc = extract_citations(a, cited)) < 0) goto done;
   *out = a;
   a = NULL;
 done:
@@ -251,6 +279,8 @@ DOCQ_API int docq_answer_found(const docq_answer *a) { return a ? a->found : 0; 
 DOCQ_API double docq_answer_score(const docq_answer *a) { return a ? a->score : 0; }
 DOCQ_API int docq_answer_weak(const docq_answer *a) { return a ? a->weak : 0; }
 DOCQ_API size_t docq_answer_passages(const docq_answer *a) { return a ? a->n_pass : 0; }
+DOCQ_API size_t docq_answer_citations(const docq_answer *a) { return a ? a->n_cites : 0; }
+DOCQ_API int docq_answer_citation(const docq_answer *a, size_t i) { return a && i < a->n_cites ? a->cites[i] : 0; }
 
 DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i)
 {

@@ -99,11 +99,19 @@ typedef struct dq_extract_opts {
  * introduces) is followed by "\n\n" and that block as written, and the next
  * sentence by "\n\n" again. *found = 0 and *answer = "" when the best
  * score without that answer-type bonus is below the threshold. *cited (may
- * be NULL) gets n flags: 1 for each passage cited. *score (may be NULL) gets
- * that best score without the bonus (the evidence the gate looks at; 0 when
- * no sentence shares a content term with the question). */
+ * be NULL) gets n numbers: 0 for a passage not cited, else the order of its
+ * first citation in the answer (1, 2, ...), from the " [n]" markers appended
+ * here, never from brackets within the quoted text. *score (may be NULL)
+ * gets that best score without the bonus (the evidence the gate looks at; 0
+ * when no sentence shares a content term with the question). */
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
                char **answer, int *found, int *cited, double *score);
+
+/* The passages a model's answer text[0..len) cites: the labels of its "[n]"
+ * markers (as the prompt asks, 1 <= n <= n_passages) outside code spans and
+ * fenced code blocks, in order of first citation, into labels (room for
+ * n_passages). Returns how many, or DOCQ_ENOMEM. (cite.c) */
+long dq_cite_scan(const char *text, size_t len, size_t n_passages, int *labels);
 
 /* The visible text of Markdown s[0..n) into out (room for n bytes; the
  * result is never longer): link text without its target ("[text](url)",

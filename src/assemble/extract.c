@@ -563,7 +563,7 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
     if (best->lex > 0 && best_base >= thr) {
       *found = 1;
       size_t taken = 0, blocks = 0;
-      int after_block = 0;
+      int after_block = 0, n_cited = 0;
       for (size_t i = 0; i < l.n && taken < max_s; i++) {
         const sent *s = order[i];
         if (s->lex <= 0 || s->score < 0.6 * best->score) break;
@@ -602,7 +602,7 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
           blocks++;
           after_block = 1;
         }
-        if (cited) cited[s->passage] = 1;
+        if (cited && !cited[s->passage]) cited[s->passage] = ++n_cited; /* the order docq_answer_citation gives */
         taken++;
       }
     }

@@ -130,6 +130,16 @@ static void test_api__documents_from_memory(void **state)
   /* found means the evidence passed the gate */
   assert_true(docq_answer_score(ans) >= DOCQ_ANSWER_SCORE_FOUND && docq_answer_score(ans) <= 1.0);
   assert_int_equal(docq_answer_weak(ans), docq_answer_score(ans) < 0.4);
+  /* what it cites: packed passages, each marked " [n]" in the text */
+  assert_true(docq_answer_citations(ans) >= 1 && docq_answer_citations(ans) <= docq_answer_passages(ans));
+  for (size_t i = 0; i < docq_answer_citations(ans); i++) {
+    char mark[32];
+    snprintf(mark, sizeof mark, " [%d]", docq_answer_citation(ans, i));
+    assert_non_null(docq_answer_passage(ans, (size_t)docq_answer_citation(ans, i) - 1));
+    assert_non_null(strstr(docq_answer_text(ans), mark));
+  }
+  assert_int_equal(docq_answer_citation(ans, docq_answer_citations(ans)), 0);
+  assert_int_equal(docq_answer_citations(NULL), 0);
   assert_true(docq_answer_prompt_tokens(ans) <= docq_answer_budget(ans));
   docq_gen_info gi;
   assert_int_equal(docq_answer_generation(ans, &gi), 0);
@@ -723,6 +733,8 @@ static void test_api__generation_interrupted(void **state)
   assert_string_equal(docq_answer_text(a), streamed);
   assert_true(strlen(streamed) > 0);
   assert_true(docq_answer_passages(a) > 0);
+  for (size_t i = 0; i < docq_answer_citations(a); i++) /* a model's markers: for passages it was given */
+    assert_non_null(docq_answer_passage(a, (size_t)docq_answer_citation(a, i) - 1));
   assert_int_equal(docq_answer_generation(a, &gi), 0);
   assert_int_equal(gi.stop, DOCQ_STOP_CANCELED);
   assert_int_equal(gi.generated_tokens, 3);

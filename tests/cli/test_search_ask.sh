@@ -251,5 +251,18 @@ check "ask --json: a Latin-1 question comes out as U+FFFD" 'printf "%s" "$out" |
 out=$("$BIN" --db "$T/idx-latin1" ask "$(printf 'which ships pass the caf\xe9?')" --show-prompt)
 check "ask: the prompt holds U+FFFD, not the raw byte" 'printf "%s" "$out" | grep -q "Question: which ships pass the caf$(printf "\xef\xbf\xbd")?"'
 
+# Citations are the passages the answer quotes, not any "[n]" in the quoted
+# text: code such as zorklist[2] does not cite passage 2.
+Z="$T/zork"; mkdir -p "$Z"
+printf '# Arrays in Zork\n\nTo read the third zorkitem of a zorklist, write zorklist[2] in the zorkscript console.\n' > "$Z/arrays.md"
+printf '# Unrelated\n\nBananas are yellow and grow in bunches on tall plants.\n' > "$Z/other.md"
+printf '# Apples\n\nApples are red or green and grow on trees in orchards.\n' > "$Z/third.md"
+"$BIN" --db "$T/idx-zork" index "$Z" >/dev/null 2>&1
+out=$("$BIN" --db "$T/idx-zork" ask "How do I read the third zorkitem of a zorklist?" 2>/dev/null)
+check "ask quotes the sentence with its bracket" 'printf "%s" "$out" | grep -q "write zorklist\[2\] in the zorkscript console\. \[1\]"'
+check "ask: Sources list only the passage quoted" '[ "$(printf "%s\n" "$out" | sed -n "/^Sources:/,\$p" | grep -c "^  \[")" -eq 1 ] && printf "%s" "$out" | grep -q "^  \[1\] Arrays in Zork .*arrays.md:1-3"'
+out=$("$BIN" --db "$T/idx-zork" ask "How do I read the third zorkitem of a zorklist?" --json)
+check "ask --json: citations are the passage quoted" 'printf "%s" "$out" | grep -q "\"citations\":\[1\],"'
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

@@ -100,14 +100,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(dq_utf8_valid(answer, strlen(answer)));
     CHECK(isfinite(score) && score >= 0);
     if (!found) CHECK(answer[0] == 0);
-    for (const char *c = answer; (c = strchr(c, '[')) != NULL; c++) {
-      char *e;
-      long k = strtol(c + 1, &e, 10);
-      if (e == c + 1 || *e != ']' || k < 1 || (size_t)k > n) continue; /* passage text may hold brackets */
-      if (e[1] == 0 || e[1] == ' ') CHECK(cited[k - 1] == 0 || cited[k - 1] == 1);
+    /* cited: each passage's order of first citation, 1..n_cited once each,
+     * and its " [k]" marker is in the answer */
+    size_t n_cited = 0, seen[MAX_PASSAGES + 1] = {0};
+    for (size_t j = 0; j < n; j++) {
+      CHECK(cited[j] >= 0 && (size_t)cited[j] <= n);
+      if (!cited[j]) continue;
+      n_cited++;
+      CHECK(!seen[cited[j]]++);
+      char mark[32];
+      snprintf(mark, sizeof mark, " [%zu]", j + 1);
+      CHECK(strstr(answer, mark));
     }
-    size_t n_cited = 0;
-    for (size_t j = 0; j < n; j++) n_cited += cited[j] == 1;
+    for (size_t r = 1; r <= n_cited; r++) CHECK(seen[r] == 1);
     if (found) CHECK(n_cited >= 1);
   }
   free(answer);

@@ -75,6 +75,30 @@ static void test_assemble_extract__picks_answering_sentence(void **state)
   dq_free(ans);
 }
 
+/* cited[] numbers the passages in the order the answer first cites them,
+ * from the markers appended, not from brackets in the quoted text. */
+static void test_assemble_extract__citation_order(void **state)
+{
+  (void)state;
+  dq_pack_item p[3] = {
+    P("Sourdough bread rises slowly because wild yeast ferments the dough for hours."),
+    P("Bananas are yellow and grow in bunches."),
+    P("To bake sourdough bread, preheat the oven with the dough in items[2] of the rack list."),
+  };
+  char *ans = NULL;
+  int found = 0, cited[3];
+  dq_extract_opts o = { g_e, 3, -1 };
+  assert_int_equal(dq_extract("How does sourdough bread dough bake and rise?", p, 3, &o, &ans, &found, cited, NULL), 0);
+  assert_int_equal(found, 1);
+  const char *m1 = strstr(ans, "hours. [1]"), *m3 = strstr(ans, "list. [3]");
+  assert_non_null(m1);
+  assert_non_null(m3);
+  assert_int_equal(cited[1], 0); /* items[2] cites nothing */
+  assert_int_equal(cited[0], m1 < m3 ? 1 : 2);
+  assert_int_equal(cited[2], m1 < m3 ? 2 : 1);
+  dq_free(ans);
+}
+
 static void test_assemble_extract__nothing_found(void **state)
 {
   (void)state;
@@ -370,6 +394,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_assemble_extract__picks_answering_sentence),
+    cmocka_unit_test(test_assemble_extract__citation_order),
     cmocka_unit_test(test_assemble_extract__nothing_found),
     cmocka_unit_test(test_assemble_extract__chinese),
     cmocka_unit_test(test_assemble_extract__prefers_the_typed_answer),
