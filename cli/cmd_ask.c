@@ -43,9 +43,10 @@ static void usage(FILE *f)
         "                   llama2, mistral, mistral-v1, mistral-v3, mistral-v3-tekken, mistral-v7,\n"
         "                   mistral-v7-tekken, zephyr, phi3, phi4-mini, phi4, deepseek,\n"
         "                   deepseek-r1, gemma or plain\n"
-        "  -n N             answer length in tokens with a model (default 256, and 1024 for a\n"
-        "                   model whose template has it reason first, as its thinking\n"
-        "                   counts; docq model info says which)\n"
+        "  -n N             answer length in tokens with a model, at least 1 (default 256,\n"
+        "                   and 1024 for a model whose template has it reason first, as\n"
+        "                   its thinking counts; docq model info says which); the context\n"
+        "                   is sized for N\n"
         "  --show-thinking  print a reasoning model's thinking on stderr as it is written\n"
         "                   (otherwise a terminal shows only how long it has been thinking)\n"
         "  --temp T         sampling temperature (default 0.7; 0 = greedy)\n"
@@ -205,8 +206,9 @@ int cmd_ask(int argc, char **argv)
     } else if (!strcmp(a, "-n") || !strcmp(a, "--temp") || !strcmp(a, "--seed") || !strcmp(a, "-t")) {
       if (!has) goto missing;
       const char *v = argv[++i];
-      /* the ranges docq generate takes */
-      int bad = !strcmp(a, "-n")       ? cli_int_arg("ask", a, v, 0, 1 << 24, &ao.gen.n_predict)
+      /* the ranges docq generate takes, but -n from 1: generate -n 0 reads
+       * the prompt and writes nothing, which is no answer */
+      int bad = !strcmp(a, "-n")       ? cli_int_arg("ask", a, v, 1, 1 << 24, &ao.gen.n_predict)
                 : !strcmp(a, "--temp") ? cli_float_arg("ask", a, v, 0, 100, &ao.gen.temperature)
                 : !strcmp(a, "--seed") ? cli_seed_arg("ask", a, v, &ao.gen.seed)
                                        : cli_int_arg("ask", a, v, 0, 1024, &ao.gen.n_threads);

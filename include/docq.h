@@ -694,7 +694,9 @@ typedef struct docq_ask_options {
                                * the answer and the chat template, at most 4096 (prefill time);
                                * without one, 2048 */
   const docq_model *model;    /* NULL: extractive answer */
-  docq_gen_options gen;       /* generation settings when a model is given */
+  docq_gen_options gen;       /* generation settings when a model is given; gen.n_predict
+                               * 0 (or less) is the default 256 tokens, for the answer
+                               * and for the context sized for it */
   /* Without `model`: count the prompt's tokens exactly with this file's
    * tokenizer (a tokenizer-only GGUF is enough) instead of the conservative
    * estimate, and still answer extractively: for a prompt meant for a model

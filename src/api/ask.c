@@ -228,9 +228,12 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       a->text = dq_strdup("No passage in the index answers this question.");
       if (!a->text) { rc = DOCQ_ENOMEM; goto done; }
     } else {
-      dq_ask_model_req req = { &chat, a->prompt, opts->gen.n_predict > 0 ? (unsigned)opts->gen.n_predict : 256,
-                               &opts->gen, opts->on_prompt, opts->prompt_payload, opts->on_reasoning,
-                               opts->reasoning_payload, &db->interrupted };
+      /* the answer is as long as the context was sized for: n_predict 0
+       * (or less) is the default there, so it is here too, not no answer */
+      docq_gen_options gen = opts->gen;
+      gen.n_predict = opts->gen.n_predict > 0 ? opts->gen.n_predict : DQ_ASK_ANSWER_TOKENS;
+      dq_ask_model_req req = { &chat, a->prompt, (unsigned)gen.n_predict, &gen, opts->on_prompt, opts->prompt_payload,
+                               opts->on_reasoning, opts->reasoning_payload, &db->interrupted };
       dq_ask_model_out mo = {0};
       rc = dq_ask_model_answer(opts->model, &req, &mo);
       if (rc == DOCQ_ECANCELED && opts->keep_interrupted) {

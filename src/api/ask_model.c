@@ -55,7 +55,7 @@ int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict,
   }
   if (!m->tok) return dq_err_set(DOCQ_EUNSUPPORTED, "ask: %s has no tokenizer: it cannot answer", m->m->gguf->path);
   unsigned train = m->m->hp.n_ctx_train > 0 ? (unsigned)m->m->hp.n_ctx_train : 2048;
-  unsigned answer = n_predict > 0 ? (unsigned)n_predict : 256;
+  unsigned answer = n_predict > 0 ? (unsigned)n_predict : DQ_ASK_ANSWER_TOKENS;
   unsigned overhead = DQ_ASK_TEMPLATE_TOKENS + (unsigned)dq_ask_count_tokens((void *)m, k_system, sizeof k_system - 1);
   if (budget_opt) {
     *budget = budget_opt;

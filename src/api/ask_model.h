@@ -13,8 +13,13 @@ size_t dq_ask_count_tokens(void *ctx, const char *s, size_t n);
 /* 1 when m has a vocabulary to count with (a tokenizer-only file will do). */
 int dq_ask_model_can_count(const docq_model *m);
 
+/* A model's answer length when docq_ask_options.gen.n_predict is 0 (or
+ * less): the context is sized for it and it is generated. */
+#define DQ_ASK_ANSWER_TOKENS 256
+
 /* The passage budget (budget_opt, or what the model's trained context leaves
- * after the answer and the template) and the context size to allocate. */
+ * after the answer of n_predict tokens, DQ_ASK_ANSWER_TOKENS when <= 0, and
+ * the template) and the context size to allocate. */
 int dq_ask_model_budget(const docq_model *m, unsigned budget_opt, int n_predict, unsigned *budget, unsigned *n_ctx);
 
 /* One answer to generate: the packed prompt in chat template `chat`, with

@@ -1241,6 +1241,31 @@ static void test_api__ask_budget_from_model(void **state)
   docq_db_free(db);
 }
 
+/* gen.n_predict 0 is the default answer length for docq_ask: the context
+ * is sized for 256 tokens and up to 256 are generated, not none. */
+static void test_api__ask_default_answer_length(void **state)
+{
+  (void)state;
+  docq_db *db = tea_db();
+  docq_model *m = random_model();
+  unsigned budget[2];
+  for (int i = 0; i < 2; i++) {
+    docq_ask_options ao;
+    greedy_ask_options(&ao, m, i ? 256 : 0);
+    docq_answer *a = NULL;
+    assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+    budget[i] = docq_answer_budget(a);
+    docq_gen_info gi;
+    assert_int_equal(docq_answer_generation(a, &gi), 0);
+    assert_true(gi.generated_tokens > 0);
+    assert_true((gi.stop == DOCQ_STOP_LENGTH && gi.generated_tokens == 256) || gi.stop == DOCQ_STOP_EOS);
+    docq_answer_free(a);
+  }
+  assert_int_equal(budget[0], budget[1]);
+  docq_model_free(m);
+  docq_db_free(db);
+}
+
 /* docq_model_load_info: a model whose weights docq cannot run (here its
  * output matrix is IQ2_XXS) is refused by docq_model_load, but loads for
  * description and tokenizing; whoever asks it to generate is told why. */
@@ -1628,6 +1653,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__generation_streams_valid_utf8, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__ask_default_answer_length, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_reasoning, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__timings, setup, teardown),

@@ -67,6 +67,11 @@ for bad in "-n 99999999999" "-t 99999999999" "--seed 1e23" "--seed 1844674407370
   "$BIN" --db "$T/idx" ask --model "$M" $bad "x" >/dev/null 2>"$T/err"; rc=$?
   check "ask $bad is a usage error naming the range" '[ $rc -eq 2 ] && grep -q "wants a .*number in" "$T/err"'
 done
+# -n 0 is no answer length (generate -n 0 writes nothing): a usage error, not
+# a context sized for 256 tokens and an empty answer
+"$BIN" --db "$T/idx" ask --model "$M" -n 0 --temp 0 "What happens after a crash?" >"$T/out" 2>"$T/err"; rc=$?
+check "ask -n 0 is a usage error naming the range from 1" '[ $rc -eq 2 ] && grep -q "^docq ask: -n wants a whole number in 1\.\." "$T/err" && [ ! -s "$T/out" ]'
+check "ask --help says -n is at least 1" '"$BIN" ask --help | grep -q "^  -n N .*at least 1"'
 # a question that leaves no room for any passage says so, not "nothing answers"
 LQ="What happens after a crash? $(printf 'word %.0s' $(seq 1 60))"
 out=$("$BIN" --db "$T/idx" ask --model "$M" --budget 64 -n 2 "$LQ" 2>/dev/null); rc=$?
