@@ -755,13 +755,27 @@ typedef struct docq_passage {
  * with citations. Nothing is dropped silently: see docq_answer_left_out. */
 DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, const docq_ask_options *opts);
 
-/* The answer text (with [n] citations), borrowed. "" when nothing relevant was found
- * (and when a reasoning model was still thinking at gen.n_predict tokens).
- * Without a model: sentences joined by spaces, except that a Markdown code example a
- * sentence introduces follows it on its own lines (a blank line before and after). */
+/* The answer text, borrowed. When one was found (docq_answer_found): without
+ * a model, the quoted sentences, each followed by its " [n]" citation, joined
+ * by spaces, except that a Markdown code example a sentence introduces
+ * follows it on its own lines (a blank line before and after); with a model,
+ * what it wrote ("" when a reasoning model was still thinking when it
+ * stopped: docq_answer_unfinished_reasoning).
+ * When none was found, "" (the caller says "nothing answers"; docq's CLI
+ * prints "No passage in the index answers this question."), except:
+ * - passages were retrieved but none fits the budget beside the question
+ *   (docq_answer_passages 0, docq_answer_left_out counts them), with or
+ *   without a model: "None of the N passages found fits the B-token budget
+ *   beside the question (T tokens without them): shorten the question or
+ *   raise the budget."
+ * - with a model, nothing was retrieved (the model is not run): "No passage
+ *   in the index answers this question." */
 DOCQ_API const char *docq_answer_text(const docq_answer *a);
-/* 1 when an answer was found; 0 when the index had nothing relevant to the
- * question (the text then says so). */
+/* 1 when an answer was found: without a model, a sentence of the packed
+ * passages scored DOCQ_ANSWER_SCORE_FOUND or more; with one, passages were
+ * packed and the model was asked. 0 when nothing was retrieved, no sentence
+ * scored enough, or no retrieved passage fits the budget: docq_answer_text
+ * says which text each case has. */
 DOCQ_API int docq_answer_found(const docq_answer *a);
 /* Without a model: how well the best sentence of the extractive answer
  * matches the question, 0..1 (IDF-weighted share of the question's words it

@@ -1241,6 +1241,46 @@ static void test_api__ask_budget_from_model(void **state)
   docq_db_free(db);
 }
 
+/* The text of an answer not found, as docq.h says for docq_answer_text:
+ * "" when nothing relevant was found (extractive); a sentence when passages
+ * were found but none fits the budget (with or without a model); with a
+ * model, "No passage ..." when nothing was retrieved. */
+static void test_api__answer_not_found_text(void **state)
+{
+  (void)state;
+  docq_db *db = tea_db();
+  docq_model *m = random_model();
+  for (int with_model = 0; with_model < 2; with_model++) {
+    docq_ask_options ao;
+    greedy_ask_options(&ao, with_model ? m : NULL, 2);
+    docq_answer *a = NULL;
+    if (!with_model) { /* retrieved, but no sentence answers */
+      assert_int_equal(docq_ask(&a, db, "Who painted the ceiling of the chapel?", &ao), 0);
+      assert_false(docq_answer_found(a));
+      assert_string_equal(docq_answer_text(a), "");
+      docq_answer_free(a);
+    }
+    ao.search.path_prefix = "/no/such/folder"; /* nothing retrieved */
+    assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+    assert_false(docq_answer_found(a));
+    assert_int_equal(docq_answer_passages(a), 0);
+    assert_string_equal(docq_answer_text(a), with_model ? "No passage in the index answers this question." : "");
+    docq_answer_free(a);
+    ao.search.path_prefix = NULL;
+    ao.budget_tokens = 1; /* found, but none fits */
+    assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+    assert_false(docq_answer_found(a));
+    size_t left = 0;
+    docq_answer_left_out(a, &left, NULL);
+    assert_true(docq_answer_passages(a) == 0 && left > 0);
+    assert_non_null(strstr(docq_answer_text(a), "passages found fits the 1-token budget beside the question"));
+    assert_int_equal(strncmp(docq_answer_text(a), "None of the ", 12), 0);
+    docq_answer_free(a);
+  }
+  docq_model_free(m);
+  docq_db_free(db);
+}
+
 /* gen.n_predict 0 is the default answer length for docq_ask: the context
  * is sized for 256 tokens and up to 256 are generated, not none. */
 static void test_api__ask_default_answer_length(void **state)
@@ -1654,6 +1694,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_default_answer_length, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__answer_not_found_text, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_reasoning, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__timings, setup, teardown),
