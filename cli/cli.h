@@ -146,6 +146,9 @@ int cmd_bench(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 /* docq eval ppl / docq eval passkey (argv[0] = "ppl" or "passkey"). */
 int cmd_eval_lm(int argc, char **argv);
+/* Their usage lines and options; `first`: these open the usage ("usage:"),
+ * else they follow docq eval's other lines. */
+void cmd_eval_lm_usage(FILE *f, int first);
 /* Parse one llama.cpp-style context flag (-c, --rope-scaling, --yarn-*, -ctk,
  * --attn-window...) at argv[*i] into o: 1 consumed, 0 not a context flag,
  * -1 bad value (message printed). Defined in cmd_model.c. */

@@ -37,15 +37,17 @@ static void usage(FILE *f)
 {
   fputs("usage: docq eval retrieval DIR [--mode bm25|vector|hybrid] [--fusion rrf|convex] [--weight W]\n"
         "                               [--no-feedback] [--db DIR] [--limit N] [--json]\n"
-        "       docq eval answers DIR [--budget N] [-k N] [--tokenizer GGUF] [--db DIR] [--limit N]\n"
-        "                             [--misses FILE] [--json]\n"
-        "       docq eval ppl --model M --text FILE -c N [RoPE flags]   (llama-perplexity protocol)\n"
-        "       docq eval passkey --model M -c N --depths 0,10,...,100  (accuracy by depth)\n"
-        "DIR holds corpus.jsonl ({\"_id\",\"title\",\"text\"}), queries.jsonl ({\"_id\",\"text\"[,\"answers\"]})\n"
+        "       docq eval answers DIR [--budget N] [-k N] [--order edges|relevance|document]\n"
+        "                             [--mode bm25|vector|hybrid] [--fusion rrf|convex] [--weight W]\n"
+        "                             [--no-feedback] [--tokenizer GGUF] [--db DIR] [--limit N]\n"
+        "                             [--misses FILE] [--json]\n", f);
+  cmd_eval_lm_usage(f, 0);
+  fputs("DIR holds corpus.jsonl ({\"_id\",\"title\",\"text\"}), queries.jsonl ({\"_id\",\"text\"[,\"answers\"]})\n"
         "and qrels.tsv (header, then query-id TAB corpus-id TAB score).\n"
         "retrieval: nDCG@10, Recall@100, MRR@10, latency p50/p95 (hits deduplicated to documents;\n"
         "a near-duplicate collapsed into a hit counts right after it).\n"
-        "answers: share of questions whose gold answer is in the packed prompt, and where, per order;\n"
+        "answers: share of questions whose gold answer is in the packed prompt, and where, per order\n"
+        "(edges, relevance and document; --order O evaluates O alone);\n"
         "--tokenizer GGUF counts tokens exactly with that file's tokenizer instead of the estimate;\n"
         "--misses FILE writes the questions missed (under edges, or the --order given) as JSON\n"
         "Lines, with the rank of their judged document in the search and among the packed\n"
@@ -707,6 +709,20 @@ static int need(int argc, char **argv, int i)
   return 1;
 }
 
+/* The subcommand named `s`, else 0 after saying which it is not: the
+ * usage alone left a typo ("docq eval lm") to be guessed. ppl and passkey
+ * are run only as the first argument (cmd_eval). */
+static int known_subcommand(const char *s)
+{
+  if (!strcmp(s, "retrieval") || !strcmp(s, "answers")) return 1;
+  if (!strcmp(s, "ppl") || !strcmp(s, "passkey"))
+    fprintf(stderr, "docq eval: %s comes first, before its options: docq eval %s ... (see docq eval --help)\n", s, s);
+  else
+    fprintf(stderr, "docq eval: unknown subcommand '%s' (retrieval, answers, ppl or passkey; see docq eval --help)\n",
+            s);
+  return 0;
+}
+
 int cmd_eval(int argc, char **argv)
 {
   /* language-model evaluations (perplexity, passkey) live in cmd_eval_lm.c */
@@ -717,6 +733,7 @@ int cmd_eval(int argc, char **argv)
   eo.budget = 2048;
   eo.orders = 7;
   const char *what = NULL, *tok_path = NULL;
+  const char *answers_opt = NULL; /* an option only eval answers reads (its usage line lists it) */
   docq_model *tok = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -730,6 +747,9 @@ int cmd_eval(int argc, char **argv)
     if (c < 0) return EXIT_USAGE;
     if (c > 0) continue;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+    if (!strcmp(a, "--budget") || !strcmp(a, "-k") || !strcmp(a, "--tokenizer") || !strcmp(a, "--misses") ||
+        !strcmp(a, "--order"))
+      answers_opt = a;
     if (!strcmp(a, "--mode")) {
       if (!need(argc, argv, i)) return EXIT_USAGE;
       const char *m = argv[++i];
@@ -776,11 +796,18 @@ int cmd_eval(int argc, char **argv)
     } else if (a[0] == '-') {
       fprintf(stderr, "docq eval: unknown option %s (see docq eval --help)\n", a);
       return EXIT_USAGE;
-    } else if (!what) what = a;
-    else if (!eo.dir) eo.dir = a;
+    } else if (!what) {
+      if (!known_subcommand(a)) return EXIT_USAGE;
+      what = a;
+    } else if (!eo.dir) eo.dir = a;
     else { fprintf(stderr, "docq eval: unexpected argument %s\n", a); return EXIT_USAGE; }
   }
-  if (!what || !eo.dir || (strcmp(what, "retrieval") && strcmp(what, "answers"))) { usage(stderr); return EXIT_USAGE; }
+  if (!what) { usage(stderr); return EXIT_USAGE; }
+  if (!eo.dir) { fprintf(stderr, "docq eval: %s needs the set's folder: docq eval %s DIR\n", what, what); return EXIT_USAGE; }
+  if (answers_opt && !strcmp(what, "retrieval")) {
+    fprintf(stderr, "docq eval: %s is for eval answers, not retrieval (see docq eval --help)\n", answers_opt);
+    return EXIT_USAGE;
+  }
 
   evalset set = {0};
   char path[4096], tmp[4096] = "";

@@ -34,9 +34,10 @@
 
 #include "cli.h"
 
-static void usage(FILE *f)
+void cmd_eval_lm_usage(FILE *f, int first)
 {
-  fputs("usage: docq eval ppl --model FILE --text FILE [-c 512] [--chunks N] [-t N] [--json] [context options]\n"
+  fputs(first ? "usage: " : "       ", f);
+  fputs("docq eval ppl --model FILE --text FILE [-c 512] [--chunks N] [-t N] [--json] [context options]\n"
         "       docq eval passkey --model FILE [-c N] [--depths 0,25,50,75,100] [--trials 5] [--seed S]\n"
         "                         [-n 8] [-t N] [--json] [context options]\n"
         "ppl: perplexity with llama-perplexity's protocol (chunks of -c tokens from position 0,\n"
@@ -48,6 +49,8 @@ static void usage(FILE *f)
         "  --yarn-attn-factor, --yarn-beta-fast, --yarn-beta-slow, -ctk, -ctv, --attn-window, --attn-sinks, -b\n",
         f);
 }
+
+static void usage(FILE *f) { cmd_eval_lm_usage(f, 1); }
 
 static int bad(const char *msg, const char *arg)
 {

@@ -164,6 +164,27 @@ check "--misses follows --order" '[ "$(wc -l < "$T/miss2.jsonl")" -eq 1 ] && gre
 "$BIN" eval answers "$E2" --misses /nonexistent-dir/m.jsonl >/dev/null 2>&1
 check "--misses to an unwritable path exits 1" '[ $? -eq 1 ]'
 
+# a wrong subcommand is named, also with --help after it; each subcommand's
+# usage lines list every option it takes, and retrieval refuses those only
+# answers reads
+err=$("$BIN" eval lm 2>&1 >/dev/null); rc=$?
+check "eval lm: exit 2 naming the unknown subcommand" '[ $rc -eq 2 ] && printf "%s" "$err" | grep -q "^docq eval: unknown subcommand .lm. (retrieval, answers, ppl or passkey"'
+err=$("$BIN" eval lm --help 2>&1 >/dev/null); rc=$?
+check "eval lm --help: the same, not help" '[ $rc -eq 2 ] && printf "%s" "$err" | grep -q "unknown subcommand .lm."'
+help=$("$BIN" eval --help)
+ans_usage=$(printf "%s\n" "$help" | sed -n "/docq eval answers/,/docq eval ppl/p" | sed '$d')
+ret_usage=$(printf "%s\n" "$help" | sed -n "/docq eval retrieval/,/docq eval answers/p" | sed '$d')
+for o in --budget -k --order --mode --fusion --weight --no-feedback --tokenizer --db --limit --misses --json; do
+  check "eval answers usage lists $o" 'printf "%s" "$ans_usage" | grep -q -- "\[$o[] ]"'
+done
+for o in --mode --fusion --weight --no-feedback --db --limit --json; do
+  check "eval retrieval usage lists $o" 'printf "%s" "$ret_usage" | grep -q -- "\[$o[] ]"'
+done
+for o in "--budget 512" "-k 5" "--order edges" "--tokenizer x.gguf" "--misses m.jsonl"; do
+  err=$("$BIN" eval retrieval "$E" $o 2>&1 >/dev/null); rc=$?
+  check "eval retrieval $o: exit 2, for answers" '[ $rc -eq 2 ] && printf "%s" "$err" | grep -q "is for eval answers"'
+done
+
 # --db: built once, then reused for the same corpus; an index holding other
 # documents (here the samples index) is refused and left as it was
 "$BIN" eval answers "$E" --budget 512 --db "$T/evaldb" >/dev/null 2>&1
