@@ -248,6 +248,9 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
      * when a lower BM25 weight is asked for). */
     int need_knn = o->mode == DQ_MODE_VECTOR || fusion != DQ_FUSE_CONVEX || nb < pool || w_convex < dq_default_w_convex;
     if (qv_nonzero && need_knn && (rc = dq_store_knn(s, qv, pool, lv, &nv)) < 0) goto done;
+    /* a chunk at or below cosine 0 is no neighbour, only the rest of a
+     * small index: "zebras" listed a fox sentence at score 0 */
+    while (nv > 0 && !(lv[nv - 1].score > 0)) nv--;
   }
   if (cancelled(o)) { rc = dq_err_set(DOCQ_ECANCELED, "search interrupted"); goto done; }
   if ((rc = dq_cands_union(lb, nb, lv, nv, &c, &nc)) < 0) goto done;

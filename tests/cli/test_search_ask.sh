@@ -285,5 +285,19 @@ check "ask: Sources list only the passage quoted" '[ "$(printf "%s\n" "$out" | s
 out=$("$BIN" --db "$T/idx-zork" ask "How do I read the third zorkitem of a zorklist?" --json)
 check "ask --json: citations are the passage quoted" 'printf "%s" "$out" | grep -q "\"citations\":\[1\],"'
 
+# A chunk at or below cosine 0 is no neighbour: on a small index the vector
+# search returned every chunk, and an unrelated one was a hit at score 0.
+V="$T/vec0"; mkdir -p "$V"
+printf 'Hello world. The quick brown fox jumps over the lazy dog.\n' > "$V/a.txt"
+printf 'Bread needs flour, water and salt.\n' > "$V/b.txt"
+"$BIN" --db "$T/idx-vec0" index "$V" >/dev/null 2>&1
+for m in hybrid vector; do
+  out=$("$BIN" --db "$T/idx-vec0" search zebras --mode $m --json)
+  check "search --mode $m: no hit without a word or a positive similarity" 'printf "%s" "$out" | python3 -c "
+import json, sys
+hits = json.load(sys.stdin)[\"hits\"]
+sys.exit(0 if all(h[\"bm25_rank\"] > 0 or h[\"vector_score\"] > 0 for h in hits) else 1)"'
+done
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]
