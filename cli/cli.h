@@ -44,9 +44,26 @@ int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const
   "  --after DATE     only documents dated on/after DATE (YYYY-MM-DD; front-matter\n"      \
   "                   date, else the file's modification time)\n"                          \
   "  --before DATE    only documents dated before DATE (YYYY-MM-DD)\n"
-/* Print "docq: <what>: <last error message>" to stderr and return the exit
- * code for `rc`. */
+/* Errors. With --json every failure also gives one line on stdout,
+ * {"error": MESSAGE, "code": a DOCQ_E* code}, printed through cli_json_error
+ * (nothing without --json). The message goes to stderr through cli_put_text.
+ * cli_fail: "docq: <what>: <last error message>", for the library error rc.
+ * cli_error: "docq CMD: <message>" for rc. Both return the exit code for rc
+ * (130 for DOCQ_ECANCELED, 4 for DOCQ_EBUSY, else 1).
+ * cli_usage: a bad command line, "docq CMD: <message> (see docq CMD --help)",
+ * code DOCQ_EINVAL; returns EXIT_USAGE. cli_missing: the usage error for
+ * option argv[i] without its value (none follows, or an option does). */
 int cli_fail(int rc, const char *what);
+int cli_error(int rc, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_missing(const char *cmd, int argc, char **argv, int i);
+void cli_json_error(const char *msg, int code);
+/* Text docq does not control (a model file's strings, an error message
+ * quoting them) for a terminal or a pipe: control characters other than
+ * newline and tab written as \xHH (C1 ones as \u00HH), so a file cannot
+ * retitle, clear or recolour the terminal; bytes that are not UTF-8 as
+ * U+FFFD. */
+void cli_put_text(FILE *f, const char *s);
 /* Find the index folder: --db, $DOCQ_DB, a .docq/ in cwd or parents; with
  * create, ./.docq. Returns a malloc'd path or NULL. */
 char *cli_find_db(int create);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ int cli_common_opt(int argc, char **argv, int *i)
   if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { g_cli.quiet = 1; return 1; }
   if (!strncmp(a, "--db=", 5)) { g_cli.db = a + 5; return 1; }
   if (!strcmp(a, "--db")) {
-    if (*i + 1 >= argc || cli_looks_like_option(argv[*i + 1])) { fprintf(stderr, "docq: --db needs a folder\n"); return -1; }
+    if (*i + 1 >= argc || cli_looks_like_option(argv[*i + 1])) return cli_usage(NULL, "--db needs a folder"), -1;
     g_cli.db = argv[++*i];
     return 1;
   }
@@ -60,21 +61,15 @@ int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const
   const char *a = argv[*i];
   int is_date = !strcmp(a, "--after") || !strcmp(a, "--before");
   if (strcmp(a, "--path") && strcmp(a, "--glob") && strcmp(a, "--tag") && !is_date) return 0;
-  if (*i + 1 >= argc || cli_looks_like_option(argv[*i + 1])) { /* "--tag --json" lacks a value */
-    fprintf(stderr, "docq %s: %s needs a value%s%s%s\n", cmd, a, *i + 1 < argc ? " (the next argument, " : "",
-            *i + 1 < argc ? argv[*i + 1] : "", *i + 1 < argc ? ", is an option)" : "");
-    return -1;
-  }
+  if (*i + 1 >= argc || cli_looks_like_option(argv[*i + 1])) return cli_missing(cmd, argc, argv, *i), -1; /* "--tag --json" */
   const char *v = argv[++*i];
   if (!strcmp(a, "--path")) so->path_prefix = v;
   else if (!strcmp(a, "--glob")) so->path_glob = v;
   else if (!strcmp(a, "--tag")) so->tag = v;
   else {
     long long t;
-    if (parse_date(v, &t) < 0) {
-      fprintf(stderr, "docq %s: %s wants a date YYYY-MM-DD (or YYYY-MM-DDTHH:MM[:SS], UTC), not \"%s\"\n", cmd, a, v);
-      return -1;
-    }
+    if (parse_date(v, &t) < 0)
+      return cli_usage(cmd, "%s wants a date YYYY-MM-DD (or YYYY-MM-DDTHH:MM[:SS], UTC), not \"%s\"", a, v), -1;
     /* 0 means "open" in docq_search_options: the first second of 1970 is
      * given as the next one (after) or the one before (before), so the
      * filter stays on; it differs only for a document dated 1970-01-01T00:00:00
@@ -85,21 +80,75 @@ int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const
   return 1;
 }
 
-int cli_fail(int rc, const char *what)
+void cli_json_error(const char *msg, int code)
 {
-  const docq_error *e = docq_error_last();
-  const char *msg = e->message && *e->message ? e->message : docq_strerror(rc);
-  if (g_cli.json) {
-    printf("{\"error\":");
-    cli_json_str(stdout, msg);
-    printf(",\"code\":%d}\n", rc);
-  }
-  fprintf(stderr, "docq: %s: %s\n", what, msg);
+  if (!g_cli.json) return;
+  printf("{\"error\":");
+  cli_json_str(stdout, msg);
+  printf(",\"code\":%d}\n", code);
+  fflush(stdout); /* before anything a caller writes to stderr after it, also when both go to one pipe */
+}
+
+/* One failure, both ways: the error object (--json), and on stderr
+ * "docq[ CMD]: [WHAT: ]MSG[ (see docq CMD --help)]", MSG shown safely (it
+ * may quote a model file's strings). */
+static void report(int code, const char *cmd, const char *what, const char *msg, int see_help)
+{
+  cli_json_error(msg, code);
+  fprintf(stderr, "docq%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  if (what) fprintf(stderr, "%s: ", what);
+  cli_put_text(stderr, msg);
+  if (see_help && cmd) fprintf(stderr, " (see docq %s --help)", cmd);
+  fputc('\n', stderr);
+}
+
+/* The exit code for a library error code. */
+static int exit_for(int rc)
+{
   switch (rc) {
   case DOCQ_ECANCELED: return EXIT_INTERRUPTED;
   case DOCQ_EBUSY: return EXIT_BUSY;
   default: return EXIT_FAIL;
   }
+}
+
+int cli_fail(int rc, const char *what)
+{
+  const docq_error *e = docq_error_last();
+  report(rc, NULL, what, e->message && *e->message ? e->message : docq_strerror(rc), 0);
+  return exit_for(rc);
+}
+
+/* report, of a printf-style message */
+static void vreport(int rc, const char *cmd, int see_help, const char *fmt, va_list ap)
+{
+  char msg[8192];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  report(rc, cmd, NULL, msg, see_help);
+}
+
+int cli_error(int rc, const char *cmd, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(rc, cmd, 0, fmt, ap);
+  va_end(ap);
+  return exit_for(rc);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(DOCQ_EINVAL, cmd, 1, fmt, ap);
+  va_end(ap);
+  return EXIT_USAGE;
+}
+
+int cli_missing(const char *cmd, int argc, char **argv, int i)
+{
+  if (i + 1 >= argc) return cli_usage(cmd, "%s needs a value", argv[i]);
+  return cli_usage(cmd, "%s needs a value (the next argument, %s, is an option)", argv[i], argv[i + 1]);
 }
 
 static int is_dir(const char *p)
@@ -137,7 +186,7 @@ int cli_open_db(docq_db **db, int create, int readonly)
   char *path = cli_find_db(create);
   if (!path) {
     fprintf(stderr, "docq: no index found: run `docq index FOLDER` first, or give --db DIR (or set DOCQ_DB)\n");
-    if (g_cli.json) printf("{\"error\":\"no index found\",\"code\":%d}\n", DOCQ_ENOTFOUND);
+    cli_json_error("no index found", DOCQ_ENOTFOUND);
     return EXIT_NOINDEX;
   }
   unsigned flags = create ? DOCQ_OPEN_CREATE : 0;
@@ -193,6 +242,19 @@ void cli_json_str(FILE *f, const char *s)
     }
   }
   fputc('"', f);
+}
+
+void cli_put_text(FILE *f, const char *s)
+{
+  for (; s && *s; s++) {
+    const unsigned char c = (unsigned char)*s;
+    size_t n = c >= 0x80 ? utf8_seq((const unsigned char *)s) : 1;
+    if (!n) fputs("\xef\xbf\xbd", f); /* U+FFFD */
+    else if (c == 0xC2 && (unsigned char)s[1] < 0xA0) fprintf(f, "\\u%04x", (unsigned char)s[1]); /* C1: 0x9b is CSI */
+    else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) fprintf(f, "\\x%02x", c);
+    else fwrite(s, 1, n, f);
+    if (n) s += n - 1;
+  }
 }
 
 int cli_blank(const char *s)

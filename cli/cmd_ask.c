@@ -165,7 +165,7 @@ int cmd_ask(int argc, char **argv)
       if (!strcmp(order_name, "edges")) ao.order = DOCQ_ORDER_EDGES;
       else if (!strcmp(order_name, "relevance")) ao.order = DOCQ_ORDER_RELEVANCE;
       else if (!strcmp(order_name, "document")) ao.order = DOCQ_ORDER_DOCUMENT;
-      else { fprintf(stderr, "docq ask: --order is edges, relevance or document\n"); return EXIT_USAGE; }
+      else return cli_usage("ask", "--order is edges, relevance or document");
     } else if (!strcmp(a, "--budget")) {
       if (!has) goto missing;
       int b;
@@ -182,7 +182,7 @@ int cmd_ask(int argc, char **argv)
       if (!strcmp(m, "hybrid")) ao.search.mode = DOCQ_MODE_HYBRID;
       else if (!strcmp(m, "bm25")) ao.search.mode = DOCQ_MODE_BM25;
       else if (!strcmp(m, "vector")) ao.search.mode = DOCQ_MODE_VECTOR;
-      else { fprintf(stderr, "docq ask: --mode is hybrid, bm25 or vector\n"); return EXIT_USAGE; }
+      else return cli_usage("ask", "--mode is hybrid, bm25 or vector");
     } else if (!strcmp(a, "--no-feedback")) {
       ao.search.feedback = 0;
     } else if (!strcmp(a, "--show-prompt")) {
@@ -215,31 +215,25 @@ int cmd_ask(int argc, char **argv)
       if (bad) return EXIT_USAGE;
       if (!strcmp(a, "-n")) n_given = 1;
     } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
-      fprintf(stderr, "docq ask: unknown option %s (see docq ask --help)\n", a);
-      return EXIT_USAGE;
+      return cli_usage("ask", "unknown option %s", a);
     } else {
       if (!strcmp(a, "--") && i + 1 < argc) a = argv[++i];
       got = 1;
       size_t n = strlen(a);
-      if (ql + n + 2 > sizeof q) {
-        fprintf(stderr, "docq ask: the question is longer than %zu bytes; shorten it\n", sizeof q - 1);
-        return EXIT_USAGE;
-      }
+      if (ql + n + 2 > sizeof q) return cli_usage("ask", "the question is longer than %zu bytes; shorten it", sizeof q - 1);
       if (ql) q[ql++] = ' ';
       memcpy(q + ql, a, n + 1);
       ql += n;
     }
     continue;
   missing:
-    fprintf(stderr, "docq ask: %s needs a value%s%s%s\n", a, i + 1 < argc ? " (the next argument, " : "",
-            i + 1 < argc ? argv[i + 1] : "", i + 1 < argc ? ", is an option)" : "");
-    return EXIT_USAGE;
+    return cli_missing("ask", argc, argv, i);
   }
-  if (!got) { usage(stderr); return EXIT_USAGE; }
-  if (cli_blank(q)) {
-    fprintf(stderr, "docq ask: the question is empty; give it in quotes, e.g. docq ask \"how do I ...\"\n");
-    return EXIT_USAGE;
+  if (!got) {
+    usage(stderr);
+    return cli_usage("ask", "a question is required");
   }
+  if (cli_blank(q)) return cli_usage("ask", "the question is empty; give it in quotes, e.g. docq ask \"how do I ...\"");
 
   docq_db *db = NULL;
   int code = cli_open_db(&db, 0, 1);
@@ -267,25 +261,20 @@ int cmd_ask(int argc, char **argv)
       char msg[PATH_MAX + 256];
       snprintf(msg, sizeof msg, "%s (%s) holds a tokenizer but no weights, so it cannot write answers; give a full "
                "model (or this file to --tokenizer, to count tokens with it)", model_path, from);
-      if (g_cli.json) {
-        printf("{\"error\":");
-        cli_json_str(stdout, msg);
-        printf(",\"code\":%d}\n", DOCQ_EINVAL);
-      }
-      fprintf(stderr, "docq ask: %s\n", msg);
+      code = cli_error(DOCQ_EINVAL, "ask", "%s", msg);
       docq_model_free(model);
       cli_db_free(db);
-      return EXIT_FAIL;
+      return code;
     }
     if (ao.chat_template) { /* an unknown name is a usage error, found before any retrieval (as generate) */
       char *probe = NULL;
       int prc = docq_chat_format(model, ao.chat_template, NULL, 0, 1, &probe);
       docq_free(probe);
       if (prc < 0) {
-        fprintf(stderr, "docq ask: %s\n", docq_error_last()->message);
+        code = prc == DOCQ_EINVAL ? cli_usage("ask", "%s", docq_error_last()->message) : cli_fail(prc, "ask");
         docq_model_free(model);
         cli_db_free(db);
-        return prc == DOCQ_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+        return code;
       }
     }
     ao.model = model;

@@ -84,8 +84,8 @@ static long make_room(const docq_model *m, const cli_chat_args *a, history *h, u
     return -1;
   }
   if ((size_t)n >= n_ctx) {
-    fprintf(stderr, "docq generate: the message takes %ld tokens with the template, more than the context of %u; "
-            "-c N gives a longer one\n", n, n_ctx);
+    cli_error(DOCQ_EINVAL, "generate", "the message takes %ld tokens with the template, more than the context of %u; "
+              "-c N gives a longer one", n, n_ctx);
     return -2;
   }
   return dropped;
@@ -93,8 +93,7 @@ static long make_room(const docq_model *m, const cli_chat_args *a, history *h, u
 
 static int oom(void)
 {
-  fprintf(stderr, "docq generate: out of memory\n");
-  return EXIT_FAIL;
+  return cli_error(DOCQ_ENOMEM, "generate", "out of memory");
 }
 
 /* The answer on stdout; the thinking line (or text) ends before it. */
@@ -147,10 +146,8 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
   char *probe = NULL; /* an unknown --chat-template is a usage error, found before any turn */
   int rc = docq_chat_format(m, a->template_name, NULL, 0, 1, &probe);
   docq_free(probe);
-  if (rc < 0) {
-    fprintf(stderr, "docq generate: %s\n", docq_error_last()->message);
-    return rc == DOCQ_EINVAL ? EXIT_USAGE : EXIT_FAIL;
-  }
+  if (rc == DOCQ_EINVAL) return cli_usage("generate", "%s", docq_error_last()->message);
+  if (rc < 0) return cli_fail(rc, "generate");
   if (a->system) {
     if (history_add(&h, "system", NULL) < 0) return oom();
     h.msgs[0].content = a->system; /* the caller's: owned[0] stays NULL */
@@ -179,8 +176,7 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
       if (cli_interrupted()) {
         code = EXIT_INTERRUPTED;
       } else if (ferror(stdin)) {
-        fprintf(stderr, "docq generate: reading standard input: %s\n", strerror(errno));
-        code = EXIT_FAIL;
+        code = cli_error(DOCQ_EIO, "generate", "reading standard input: %s", strerror(errno));
       }
       break;
     }

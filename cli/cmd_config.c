@@ -84,10 +84,8 @@ static int set_model(const char *file)
     if (arch) sscanf(arch + 13, " %63s", desc);
     docq_free(d);
     docq_model_free(m);
-    if (!meta.has_weights) {
-      fprintf(stderr, "docq config: %s holds a tokenizer but no weights, so it cannot write answers\n", file);
-      return EXIT_FAIL;
-    }
+    if (!meta.has_weights)
+      return cli_error(DOCQ_EINVAL, "config", "%s holds a tokenizer but no weights, so it cannot write answers", file);
   }
   docq_db *db = NULL;
   int ec = cli_open_db(&db, 0, 0);
@@ -113,25 +111,13 @@ int cmd_config(int argc, char **argv)
       config_usage(stdout);
       return 0;
     }
-    if (n == 3) {
-      fprintf(stderr, "docq config: too many arguments (see docq config --help)\n");
-      return EXIT_USAGE;
-    }
+    if (n == 3) return cli_usage("config", "too many arguments");
     args[n++] = argv[i];
   }
   if (n == 0) return show();
-  if (strcmp(args[0], "model")) {
-    fprintf(stderr, "docq config: unknown setting '%s' (the one there is: model; see docq config --help)\n", args[0]);
-    return EXIT_USAGE;
-  }
-  if (n != 2) {
-    fprintf(stderr, "docq config model: give FILE, or --unset (see docq config --help)\n");
-    return EXIT_USAGE;
-  }
+  if (strcmp(args[0], "model")) return cli_usage("config", "unknown setting '%s' (the one there is: model)", args[0]);
+  if (n != 2) return cli_usage("config", "model: give FILE, or --unset");
   if (!strcmp(args[1], "--unset")) return set_model(NULL);
-  if (args[1][0] == '-' && args[1][1]) {
-    fprintf(stderr, "docq config model: unknown option %s (see docq config --help)\n", args[1]);
-    return EXIT_USAGE;
-  }
+  if (args[1][0] == '-' && args[1][1]) return cli_usage("config", "model: unknown option %s", args[1]);
   return set_model(args[1]);
 }

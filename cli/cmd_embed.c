@@ -74,12 +74,12 @@ int cmd_embed(int argc, char **argv)
     if (!strcmp(a, "--query")) is_query = 1;
     else if (!strcmp(a, "--id")) show_id = 1;
     else if ((!strcmp(a, "--model") || !strcmp(a, "--prefix-query") || !strcmp(a, "--prefix-passage"))) {
-      if (i + 1 >= argc) { fprintf(stderr, "docq embed: %s needs a value\n", a); code = EXIT_USAGE; goto done; }
+      if (i + 1 >= argc) { code = cli_missing("embed", argc, argv, i); goto done; }
       const char **dst = !strcmp(a, "--model") ? &model : !strcmp(a, "--prefix-query") ? &pq : &pp;
       *dst = argv[++i];
     } else if (!strncmp(a, "--model=", 8)) model = a + 8;
     else if (!strcmp(a, "--")) { while (++i < argc) texts[n++] = argv[i]; }
-    else if (a[0] == '-' && a[1]) { fprintf(stderr, "docq embed: unknown option '%s'\n", a); usage(stderr); code = EXIT_USAGE; goto done; }
+    else if (a[0] == '-' && a[1]) { usage(stderr); code = cli_usage("embed", "unknown option '%s'", a); goto done; }
     else texts[n++] = argv[i];
   }
   char **list = texts;
@@ -87,7 +87,7 @@ int cmd_embed(int argc, char **argv)
     if (read_lines(stdin, &owned, &n_owned) < 0) { code = cli_fail(DOCQ_ENOMEM, "embed"); goto done; }
     list = owned;
     n = n_owned;
-    if (n == 0) { fprintf(stderr, "docq embed: no text given\n"); usage(stderr); code = EXIT_USAGE; goto done; }
+    if (n == 0) { usage(stderr); code = cli_usage("embed", "no text given"); goto done; }
   }
   if (!g_cli.quiet) docq_set_log(on_log, DOCQ_LOG_WARN, NULL);
   cli_on_sigbus(model);

@@ -89,7 +89,7 @@ static void set_free(evalset *s)
 static int each_jsonl(const char *path, int (*fn)(void *ctx, const json_obj *o, size_t line), void *ctx)
 {
   FILE *f = fopen(path, "rb");
-  if (!f) { fprintf(stderr, "docq eval: cannot open %s: %s\n", path, strerror(errno)); return -1; }
+  if (!f) return cli_error(DOCQ_ENOTFOUND, "eval", "cannot open %s: %s", path, strerror(errno)), -1;
   char *line = NULL;
   size_t cap = 0, lineno = 0;
   ssize_t len;
@@ -103,8 +103,8 @@ static int each_jsonl(const char *path, int (*fn)(void *ctx, const json_obj *o, 
     json_obj o;
     char err[160];
     if (json_obj_parse(line, (size_t)len, &o, err, sizeof err)) {
-      fprintf(stderr, "docq eval: %s:%zu: %s\n", path, lineno, err);
       rc = -1;
+      cli_error(DOCQ_ECORRUPT, "eval", "%s:%zu: %s", path, lineno, err);
       break;
     }
     rc = fn(ctx, &o, lineno);
@@ -120,7 +120,7 @@ static int add_query(void *ctx, const json_obj *o, size_t lineno)
 {
   evalset *s = ctx;
   const char *id = json_obj_str(o, "_id"), *text = json_obj_str(o, "text");
-  if (!id || !text) { fprintf(stderr, "docq eval: queries.jsonl:%zu: missing _id or text\n", lineno); return -1; }
+  if (!id || !text) return cli_error(DOCQ_ECORRUPT, "eval", "queries.jsonl:%zu: missing _id or text", lineno), -1;
   if (s->n == s->cap) {
     size_t nc = s->cap ? s->cap * 2 : 256;
     query *nq = realloc(s->q, nc * sizeof *nq);
@@ -153,7 +153,7 @@ static int cmp_query_id(const void *a, const void *b)
 static int read_qrels(const char *path, evalset *s)
 {
   FILE *f = fopen(path, "rb");
-  if (!f) { fprintf(stderr, "docq eval: cannot open %s: %s\n", path, strerror(errno)); return -1; }
+  if (!f) return cli_error(DOCQ_ENOTFOUND, "eval", "cannot open %s: %s", path, strerror(errno)), -1;
   qsort(s->q, s->n, sizeof *s->q, cmp_query_id);
   char *line = NULL;
   size_t cap = 0, lineno = 0;
@@ -164,16 +164,18 @@ static int read_qrels(const char *path, evalset *s)
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
     if (!len) continue;
     char *qid = line, *t1 = strchr(line, '\t');
-    if (!t1) { fprintf(stderr, "docq eval: %s:%zu: expected 3 tab-separated columns\n", path, lineno); rc = -1; break; }
+    if (!t1) { rc = -1; cli_error(DOCQ_ECORRUPT, "eval", "%s:%zu: expected 3 tab-separated columns", path, lineno); break; }
     *t1 = 0;
     char *did = t1 + 1, *t2 = strchr(did, '\t');
-    if (!t2) { fprintf(stderr, "docq eval: %s:%zu: expected 3 tab-separated columns\n", path, lineno); rc = -1; break; }
+    if (!t2) { rc = -1; cli_error(DOCQ_ECORRUPT, "eval", "%s:%zu: expected 3 tab-separated columns", path, lineno); break; }
     *t2 = 0;
     char *end;
     long grade = strtol(t2 + 1, &end, 10);
     if (end == t2 + 1) {
       if (lineno == 1) continue; /* the header line: query-id corpus-id score */
-      fprintf(stderr, "docq eval: %s:%zu: bad score\n", path, lineno); rc = -1; break;
+      rc = -1;
+      cli_error(DOCQ_ECORRUPT, "eval", "%s:%zu: bad score", path, lineno);
+      break;
     }
     if (grade <= 0) continue;
     query key = { .id = qid };
@@ -212,8 +214,7 @@ static int add_doc(void *ctx, const json_obj *o, size_t lineno)
   const json_member *id = json_obj_get(o, "_id"), *text = json_obj_get(o, "text");
   const char *title = json_obj_str(o, "title");
   if (!id || !id->str || !text || !text->str) {
-    fprintf(stderr, "docq eval: corpus.jsonl:%zu: missing _id or text\n", lineno);
-    return -1;
+    return cli_error(DOCQ_ECORRUPT, "eval", "corpus.jsonl:%zu: missing _id or text", lineno), -1;
   }
   /* The title is part of what is searched (as in BEIR): title, blank line, text. */
   size_t tl = title ? strlen(title) : 0;
@@ -314,7 +315,7 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
   if (!where) {
     const char *base = getenv("TMPDIR");
     snprintf(tmp, tmp_cap, "%s/docq-eval-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp)) { fprintf(stderr, "docq eval: cannot create a temporary folder: %s\n", strerror(errno)); return EXIT_FAIL; }
+    if (!mkdtemp(tmp)) return cli_error(DOCQ_EIO, "eval", "cannot create a temporary folder: %s", strerror(errno));
     where = tmp;
   }
   int rc = docq_db_open(db, where, DOCQ_OPEN_CREATE);
@@ -341,12 +342,12 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
   if (h.matched < h.n) {
     size_t k = 0;
     while (k < h.n && h.in_corpus[k]) k++;
-    fprintf(stderr,
-            "docq eval: the index %s holds %zu documents that are not in %s (\"%s\", ...); "
-            "it is left untouched: give --db an empty or new folder, or leave --db out\n",
-            where, h.n - h.matched, path, h.path[k]);
+    const int code = cli_error(DOCQ_EMISMATCH, "eval",
+                               "the index %s holds %zu documents that are not in %s (\"%s\", ...); it is left "
+                               "untouched: give --db an empty or new folder, or leave --db out",
+                               where, h.n - h.matched, path, h.path[k]);
     held_free(&h);
-    return EXIT_FAIL;
+    return code;
   }
   size_t have = h.n;
   held_free(&h);
@@ -450,7 +451,7 @@ static int eval_retrieval(const eval_opts *eo, evalset *set, docq_db *db)
   metrics m = {0};
   double *lat = calloc(set->n ? set->n : 1, sizeof *lat);
   char **docs = calloc(100, sizeof *docs);
-  if (!lat || !docs) { free(lat); free(docs); return EXIT_FAIL; }
+  if (!lat || !docs) { free(lat); free(docs); return cli_fail(DOCQ_ENOMEM, "eval"); }
   size_t nl = 0;
   docq_search_options so = eo->so;
   so.k = 100;
@@ -601,14 +602,13 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
   size_t nl = 0;
   double tokens = 0;
   int tty = cli_tty();
-  if (!lat) return EXIT_FAIL;
+  if (!lat) return cli_fail(DOCQ_ENOMEM, "eval");
   /* --misses reports the first order evaluated (edges unless --order says otherwise) */
   const int first_order = eo->orders & 1 ? 0 : eo->orders & 2 ? 1 : 2;
   FILE *mf = NULL;
   if (eo->misses && !(mf = fopen(eo->misses, "w"))) {
-    fprintf(stderr, "docq eval: cannot write %s: %s\n", eo->misses, strerror(errno));
     free(lat);
-    return EXIT_FAIL;
+    return cli_error(DOCQ_EIO, "eval", "cannot write %s: %s", eo->misses, strerror(errno));
   }
   for (size_t qi = 0; qi < set->n; qi++) {
     const query *q = &set->q[qi];
@@ -664,9 +664,8 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
   }
   if (tty) fputs("\r\033[K", stderr);
   if (mf && fclose(mf)) {
-    fprintf(stderr, "docq eval: writing %s failed: %s\n", eo->misses, strerror(errno));
     free(lat);
-    return EXIT_FAIL;
+    return cli_error(DOCQ_EIO, "eval", "writing %s failed: %s", eo->misses, strerror(errno));
   }
   double n = n_q ? (double)n_q : 1;
   double p50 = percentile(lat, nl, 0.5), p95 = percentile(lat, nl, 0.95);
@@ -705,21 +704,8 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
 
 static int need(int argc, char **argv, int i)
 {
-  if (i + 1 >= argc) { fprintf(stderr, "docq eval: %s needs a value\n", argv[i]); return 0; }
-  return 1;
-}
-
-/* The subcommand named `s`, else 0 after saying which it is not: the
- * usage alone left a typo ("docq eval lm") to be guessed. ppl and passkey
- * are run only as the first argument (cmd_eval). */
-static int known_subcommand(const char *s)
-{
-  if (!strcmp(s, "retrieval") || !strcmp(s, "answers")) return 1;
-  if (!strcmp(s, "ppl") || !strcmp(s, "passkey"))
-    fprintf(stderr, "docq eval: %s comes first, before its options: docq eval %s ... (see docq eval --help)\n", s, s);
-  else
-    fprintf(stderr, "docq eval: unknown subcommand '%s' (retrieval, answers, ppl or passkey; see docq eval --help)\n",
-            s);
+  if (i + 1 < argc) return 1;
+  cli_missing("eval", argc, argv, i);
   return 0;
 }
 
@@ -756,28 +742,28 @@ int cmd_eval(int argc, char **argv)
       if (!strcmp(m, "hybrid")) eo.so.mode = DOCQ_MODE_HYBRID;
       else if (!strcmp(m, "bm25")) eo.so.mode = DOCQ_MODE_BM25;
       else if (!strcmp(m, "vector")) eo.so.mode = DOCQ_MODE_VECTOR;
-      else { fprintf(stderr, "docq eval: --mode is hybrid, bm25 or vector\n"); return EXIT_USAGE; }
+      else return cli_usage("eval", "--mode is hybrid, bm25 or vector");
     } else if (!strcmp(a, "--fusion")) {
       if (!need(argc, argv, i)) return EXIT_USAGE;
       const char *m = argv[++i];
       if (!strcmp(m, "rrf")) eo.so.fusion = DOCQ_FUSION_RRF;
       else if (!strcmp(m, "convex")) eo.so.fusion = DOCQ_FUSION_CONVEX;
-      else { fprintf(stderr, "docq eval: --fusion is rrf or convex\n"); return EXIT_USAGE; }
+      else return cli_usage("eval", "--fusion is rrf or convex");
     } else if (!strcmp(a, "--no-feedback")) {
       eo.so.feedback = 0;
     } else if (!strcmp(a, "--weight")) {
       if (!need(argc, argv, i)) return EXIT_USAGE;
       eo.so.bm25_weight = atof(argv[++i]);
-      if (eo.so.bm25_weight < 0 || eo.so.bm25_weight > 1) { fprintf(stderr, "docq eval: --weight wants 0..1\n"); return EXIT_USAGE; }
+      if (eo.so.bm25_weight < 0 || eo.so.bm25_weight > 1) return cli_usage("eval", "--weight wants 0..1");
     } else if (!strcmp(a, "--budget")) {
       if (!need(argc, argv, i)) return EXIT_USAGE;
       long b = atol(argv[++i]);
-      if (b < 64 || b > 1000000) { fprintf(stderr, "docq eval: --budget wants 64..1000000 tokens\n"); return EXIT_USAGE; }
+      if (b < 64 || b > 1000000) return cli_usage("eval", "--budget wants 64..1000000 tokens");
       eo.budget = (unsigned)b;
     } else if (!strcmp(a, "-k")) {
       if (!need(argc, argv, i)) return EXIT_USAGE;
       long k = atol(argv[++i]);
-      if (k < 1 || k > 1000) { fprintf(stderr, "docq eval: -k wants 1..1000\n"); return EXIT_USAGE; }
+      if (k < 1 || k > 1000) return cli_usage("eval", "-k wants 1..1000");
       eo.k = (unsigned)k;
     } else if (!strcmp(a, "--tokenizer")) {
       if (!need(argc, argv, i)) return EXIT_USAGE;
@@ -792,22 +778,24 @@ int cmd_eval(int argc, char **argv)
       if (!need(argc, argv, i)) return EXIT_USAGE;
       const char *m = argv[++i];
       eo.orders = !strcmp(m, "edges") ? 1 : !strcmp(m, "relevance") ? 2 : !strcmp(m, "document") ? 4 : 0;
-      if (!eo.orders) { fprintf(stderr, "docq eval: --order is edges, relevance or document\n"); return EXIT_USAGE; }
+      if (!eo.orders) return cli_usage("eval", "--order is edges, relevance or document");
     } else if (a[0] == '-') {
-      fprintf(stderr, "docq eval: unknown option %s (see docq eval --help)\n", a);
-      return EXIT_USAGE;
+      return cli_usage("eval", "unknown option %s", a);
     } else if (!what) {
-      if (!known_subcommand(a)) return EXIT_USAGE;
+      if (!strcmp(a, "ppl") || !strcmp(a, "passkey"))
+        return cli_usage("eval", "%s comes first, before its options: docq eval %s ...", a, a);
+      if (strcmp(a, "retrieval") && strcmp(a, "answers"))
+        return cli_usage("eval", "unknown subcommand '%s' (retrieval, answers, ppl or passkey)", a);
       what = a;
     } else if (!eo.dir) eo.dir = a;
-    else { fprintf(stderr, "docq eval: unexpected argument %s\n", a); return EXIT_USAGE; }
+    else return cli_usage("eval", "unexpected argument %s", a);
   }
-  if (!what) { usage(stderr); return EXIT_USAGE; }
-  if (!eo.dir) { fprintf(stderr, "docq eval: %s needs the set's folder: docq eval %s DIR\n", what, what); return EXIT_USAGE; }
-  if (answers_opt && !strcmp(what, "retrieval")) {
-    fprintf(stderr, "docq eval: %s is for eval answers, not retrieval (see docq eval --help)\n", answers_opt);
-    return EXIT_USAGE;
+  if (!what) {
+    usage(stderr);
+    return cli_usage("eval", "expected: docq eval retrieval|answers DIR");
   }
+  if (!eo.dir) return cli_usage("eval", "%s needs the set's folder: docq eval %s DIR", what, what);
+  if (answers_opt && !strcmp(what, "retrieval")) return cli_usage("eval", "%s is for eval answers, not retrieval", answers_opt);
 
   evalset set = {0};
   char path[4096], tmp[4096] = "";

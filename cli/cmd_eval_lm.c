@@ -54,8 +54,7 @@ static void usage(FILE *f) { cmd_eval_lm_usage(f, 1); }
 
 static int bad(const char *msg, const char *arg)
 {
-  fprintf(stderr, "docq eval: %s%s%s (see docq eval --help)\n", msg, arg ? ": " : "", arg ? arg : "");
-  return EXIT_USAGE;
+  return arg ? cli_usage("eval", "%s: %s", msg, arg) : cli_usage("eval", "%s", msg);
 }
 
 /* "--x V" or "--x=V" */
@@ -159,8 +158,7 @@ static int eval_ppl(int argc, char **argv)
   size_t len = 0;
   docq_model_meta meta;
   if (!(src = cli_read_file(text, &len))) {
-    fprintf(stderr, "docq eval ppl: cannot read %s: %s\n", text, strerror(errno));
-    code = EXIT_FAIL;
+    code = cli_error(errno == ENOENT ? DOCQ_ENOTFOUND : DOCQ_EIO, "eval ppl", "cannot read %s: %s", text, strerror(errno));
     goto done;
   }
   if (len && src[len - 1] == '\n') src[--len] = 0;
@@ -173,8 +171,7 @@ static int eval_ppl(int argc, char **argv)
     goto fail;
   }
   if (n_tok < 2L * N) {
-    fprintf(stderr, "docq eval ppl: %ld tokens; at least 2*%d are needed for a context of %d\n", n_tok, N, N);
-    code = EXIT_FAIL;
+    code = cli_error(DOCQ_EINVAL, "eval ppl", "%ld tokens; at least 2*%d are needed for a context of %d", n_tok, N, N);
     goto done;
   }
   if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) goto fail;

@@ -136,12 +136,12 @@ int cmd_index(int argc, char **argv)
     if (!strcmp(a, "--reembed")) { reembed = 1; continue; }
     if (!strcmp(a, "--builtin-embedder")) { builtin = 1; continue; }
     if (!strcmp(a, "--embed-model")) {
-      if (i + 1 >= argc) { fprintf(stderr, "docq index: --embed-model needs a GGUF file\n"); free(paths); return EXIT_USAGE; }
+      if (i + 1 >= argc) { free(paths); return cli_usage("index", "--embed-model needs a GGUF file"); }
       embed_model = argv[++i];
       continue;
     }
     if (!strcmp(a, "--max-size") || !strcmp(a, "--chunk-tokens") || !strcmp(a, "--chunk-overlap")) {
-      if (i + 1 >= argc) { fprintf(stderr, "docq index: %s needs a number\n", a); free(paths); return EXIT_USAGE; }
+      if (i + 1 >= argc) { free(paths); return cli_usage("index", "%s needs a number", a); }
       const char *v = argv[++i];
       float mb = 0;
       int n = 0;
@@ -155,10 +155,10 @@ int cmd_index(int argc, char **argv)
       else o.chunk_overlap = (unsigned)n;
       continue;
     }
-    if (a[0] == '-' && a[1]) { fprintf(stderr, "docq index: unknown option '%s' (see docq index --help)\n", a); free(paths); return EXIT_USAGE; }
+    if (a[0] == '-' && a[1]) { free(paths); return cli_usage("index", "unknown option '%s'", a); }
     paths[n_paths++] = a;
   }
-  if (!n_paths && !embed_model && !builtin) { fprintf(stderr, "docq index: give at least one file or folder (see docq index --help)\n"); free(paths); return EXIT_USAGE; }
+  if (!n_paths && !embed_model && !builtin) { free(paths); return cli_usage("index", "give at least one file or folder"); }
 
   docq_db *db = NULL;
   int ec = cli_open_db(&db, 1, 0);
@@ -170,8 +170,8 @@ int cmd_index(int argc, char **argv)
     if (erc) { int ec2 = cli_fail(erc, "embedder"); cli_db_free(db); free(paths); return ec2; }
     if (!n_paths) { cli_db_free(db); free(paths); return 0; }
   } else if (reembed) {
-    fprintf(stderr, "docq index: --reembed goes with --embed-model FILE or --builtin-embedder\n");
-    cli_db_free(db); free(paths); return EXIT_USAGE;
+    cli_db_free(db); free(paths);
+    return cli_usage("index", "--reembed goes with --embed-model FILE or --builtin-embedder");
   }
   index_ui ui = {0};
   ui.tty = cli_tty();
@@ -197,7 +197,11 @@ int cmd_index(int argc, char **argv)
       printf("}");
     }
     printf("]");
-    if (rc) { printf(",\"error\":"); cli_json_str(stdout, docq_error_last()->message); }
+    if (rc) { /* the record is the error object too: error and code */
+      printf(",\"error\":");
+      cli_json_str(stdout, docq_error_last()->message);
+      printf(",\"code\":%d", rc);
+    }
     printf("}\n");
   } else if (rc == 0 || (!g_cli.quiet && (st.added || st.updated || st.unchanged || st.removed || st.renamed || st.skipped))) {
     /* A run that failed before it looked at a file (a busy or read-only
@@ -220,8 +224,11 @@ int cmd_index(int argc, char **argv)
     ret = rc == DOCQ_ECANCELED ? EXIT_INTERRUPTED : rc == DOCQ_EBUSY ? EXIT_BUSY : EXIT_FAIL;
     if (!g_cli.json && rc == DOCQ_ECANCELED)
       fprintf(stderr, "docq index: interrupted; everything committed so far is kept, run it again to finish\n");
-    else if (!g_cli.json)
-      fprintf(stderr, "docq index: %s\n", m && *m ? m : docq_strerror(rc));
+    else if (!g_cli.json) {
+      fputs("docq index: ", stderr);
+      cli_put_text(stderr, m && *m ? m : docq_strerror(rc));
+      fputc('\n', stderr);
+    }
     if (!g_cli.json && rc == DOCQ_EIO)
       fprintf(stderr, "docq index: everything committed before this is kept; %s and run it again to finish\n",
               m && strstr(m, "no space left") ? "free some space (or choose another --db folder)"
@@ -250,8 +257,7 @@ int cmd_status(int argc, char **argv)
              "Exit codes: 0 ok, 1 failed, 3 no index.\n");
       return 0;
     }
-    fprintf(stderr, "docq status: unknown argument '%s'\n", argv[i]);
-    return EXIT_USAGE;
+    return cli_usage("status", "unknown argument '%s'", argv[i]);
   }
   docq_db *db = NULL;
   int ec = cli_open_db(&db, 0, 1);
@@ -319,10 +325,10 @@ int cmd_rm(int argc, char **argv)
              "Exit codes: 0 ok, 1 failed (e.g. not in the index), 3 no index, 4 busy.\n");
       return 0;
     }
-    if (path) { fprintf(stderr, "docq rm: one path at a time\n"); return EXIT_USAGE; }
+    if (path) return cli_usage("rm", "one path at a time");
     path = argv[i];
   }
-  if (!path) { fprintf(stderr, "docq rm: which path? (see docq rm --help)\n"); return EXIT_USAGE; }
+  if (!path) return cli_usage("rm", "which path?");
   docq_db *db = NULL;
   int ec = cli_open_db(&db, 0, 0);
   if (ec) return ec;

@@ -35,8 +35,7 @@ static int is_opt(const char *s, const char *a, const char *b)
 
 static int bad_usage(const char *cmd, const char *msg, const char *arg)
 {
-  fprintf(stderr, "docq %s: %s%s%s (see docq %s --help)\n", cmd, msg, arg ? ": " : "", arg ? arg : "", cmd);
-  return EXIT_USAGE;
+  return arg ? cli_usage(cmd, "%s: %s", msg, arg) : cli_usage(cmd, "%s", msg);
 }
 
 /* ---- context options (shared with cmd_eval_lm.c) ------------------------------- */
@@ -214,12 +213,12 @@ static char *prompt_file(const char *cmd, const char *path)
   size_t len = 0;
   char *t = cli_read_file(path, &len);
   if (!t) {
-    fprintf(stderr, "docq %s: cannot read %s: %s\n", cmd, path, strerror(errno));
+    cli_error(errno == ENOENT ? DOCQ_ENOTFOUND : DOCQ_EIO, cmd, "cannot read %s: %s", path, strerror(errno));
     return NULL;
   }
   const char *nul = memchr(t, 0, len);
   if (nul) {
-    fprintf(stderr, "docq %s: %s is not text (a NUL byte at offset %zu)\n", cmd, path, (size_t)(nul - t));
+    cli_error(DOCQ_EINVAL, cmd, "%s is not text (a NUL byte at offset %zu)", path, (size_t)(nul - t));
     free(t);
     return NULL;
   }
@@ -599,7 +598,7 @@ int cmd_model(int argc, char **argv)
   const unsigned n_ctx = co.n_ctx ? co.n_ctx : (unsigned)meta.n_ctx_train;
   if (ok > 0 && g_cli.json) print_model_json(file, d, &meta, e, n_ctx, docq_model_run_error(m), docq_model_chat_template(m));
   else if (ok > 0) {
-    fputs(d, stdout);
+    cli_put_text(stdout, d); /* the file's name, architecture, template... as the file spells them */
     if (e) printf("effective:     context %u, rope %s\n", n_ctx, e);
   }
   docq_free(e);

@@ -69,12 +69,6 @@ static void print_hit_json(FILE *f, const docq_hit *h, size_t rank, const char *
   fputc('}', f);
 }
 
-static int need_arg(int argc, char **argv, int i)
-{
-  if (i + 1 >= argc) { fprintf(stderr, "docq search: %s needs a value\n", argv[i]); return 0; }
-  return 1;
-}
-
 int cmd_search(int argc, char **argv)
 {
   docq_search_options so;
@@ -91,25 +85,25 @@ int cmd_search(int argc, char **argv)
     if (c > 0) continue;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "-k") || !strcmp(a, "--k")) {
-      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      if (i + 1 >= argc) return cli_missing("search", argc, argv, i);
       int k;
       if (cli_int_arg("search", a, argv[++i], 1, 10000, &k)) return EXIT_USAGE;
       so.k = (unsigned)k;
     } else if (!strcmp(a, "--mode")) {
-      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      if (i + 1 >= argc) return cli_missing("search", argc, argv, i);
       const char *m = argv[++i];
       if (!strcmp(m, "hybrid")) so.mode = DOCQ_MODE_HYBRID;
       else if (!strcmp(m, "bm25")) so.mode = DOCQ_MODE_BM25;
       else if (!strcmp(m, "vector")) so.mode = DOCQ_MODE_VECTOR;
-      else { fprintf(stderr, "docq search: --mode is hybrid, bm25 or vector\n"); return EXIT_USAGE; }
+      else return cli_usage("search", "--mode is hybrid, bm25 or vector");
     } else if (!strcmp(a, "--fusion")) {
-      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      if (i + 1 >= argc) return cli_missing("search", argc, argv, i);
       const char *m = argv[++i];
       if (!strcmp(m, "rrf")) so.fusion = DOCQ_FUSION_RRF;
       else if (!strcmp(m, "convex")) so.fusion = DOCQ_FUSION_CONVEX;
-      else { fprintf(stderr, "docq search: --fusion is rrf or convex\n"); return EXIT_USAGE; }
+      else return cli_usage("search", "--fusion is rrf or convex");
     } else if (!strcmp(a, "--weight")) {
-      if (!need_arg(argc, argv, i)) return EXIT_USAGE;
+      if (i + 1 >= argc) return cli_missing("search", argc, argv, i);
       float w;
       if (cli_float_arg("search", a, argv[++i], 0, 1, &w)) return EXIT_USAGE;
       so.bm25_weight = w;
@@ -118,26 +112,23 @@ int cmd_search(int argc, char **argv)
     } else if (!strcmp(a, "--no-feedback")) {
       so.feedback = 0;
     } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
-      fprintf(stderr, "docq search: unknown option %s (see docq search --help)\n", a);
-      return EXIT_USAGE;
+      return cli_usage("search", "unknown option %s", a);
     } else {
       if (!strcmp(a, "--") && i + 1 < argc) a = argv[++i];
       got = 1;
       size_t n = strlen(a);
-      if (qlen + n + 2 > sizeof query) {
-        fprintf(stderr, "docq search: the query is longer than %zu bytes; shorten it\n", sizeof query - 1);
-        return EXIT_USAGE;
-      }
+      if (qlen + n + 2 > sizeof query)
+        return cli_usage("search", "the query is longer than %zu bytes; shorten it", sizeof query - 1);
       if (qlen) query[qlen++] = ' ';
       memcpy(query + qlen, a, n + 1);
       qlen += n;
     }
   }
-  if (!got) { usage(stderr); return EXIT_USAGE; }
-  if (cli_blank(query)) {
-    fprintf(stderr, "docq search: the query is empty; give it in quotes, e.g. docq search \"how do I ...\"\n");
-    return EXIT_USAGE;
+  if (!got) {
+    usage(stderr);
+    return cli_usage("search", "a query is required");
   }
+  if (cli_blank(query)) return cli_usage("search", "the query is empty; give it in quotes, e.g. docq search \"how do I ...\"");
 
   docq_db *db = NULL;
   int code = cli_open_db(&db, 0, 1);

@@ -44,7 +44,8 @@ static void usage(FILE *f)
           "Global options:\n"
           "  --db DIR     the index folder (default: $DOCQ_DB, else a .docq/ folder in the\n"
           "               current directory or its parents; `docq index` creates ./.docq)\n"
-          "  --json       machine-readable output\n"
+          "  --json       machine-readable output; on a failure (exit 1 to 4) stdout has\n"
+          "               {\"error\": MESSAGE, \"code\": N} instead (N < 0; -3: bad command line)\n"
           "  --verbose    more detail (what was skipped, left out, chosen)\n"
           "  --quiet      no progress bar\n"
           "  --version    print the version\n"
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
   for (; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--db")) {
-      if (++i >= argc) { fprintf(stderr, "docq: --db needs a folder\n"); return EXIT_USAGE; }
+      if (++i >= argc) return cli_usage(NULL, "--db needs a folder");
       g_cli.db = argv[i];
     } else if (!strncmp(a, "--db=", 5)) {
       g_cli.db = a + 5;
@@ -88,18 +89,16 @@ int main(int argc, char **argv)
       usage(stdout);
       return 0;
     } else if (a[0] == '-') {
-      fprintf(stderr, "docq: unknown option '%s' (see docq --help)\n", a);
-      return EXIT_USAGE;
+      return cli_usage(NULL, "unknown option '%s' (see docq --help)", a);
     } else {
       break;
     }
   }
   if (i >= argc) {
     usage(stderr);
-    return EXIT_USAGE;
+    return cli_usage(NULL, "a command is required");
   }
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (!strcmp(commands[c].name, argv[i])) return commands[c].run(argc - i, argv + i);
-  fprintf(stderr, "docq: unknown command '%s' (see docq --help)\n", argv[i]);
-  return EXIT_USAGE;
+  return cli_usage(NULL, "unknown command '%s' (see docq --help)", argv[i]);
 }

@@ -61,6 +61,9 @@ j=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 2 --temp 0 "What happens aft
 check "without it, the file's (stories260K has none: plain)" 'printf "%s" "$j" | grep -q "; chat template plain\""'
 "$BIN" --db "$T/idx" ask --model "$M" --chat-template jinja "x" >/dev/null 2>"$T/err"; rc=$?
 check "an unknown --chat-template is a usage error (exit 2, as in generate) naming the known ones" '[ $rc -eq 2 ] && grep -q "jinja.*unknown (chatml, qwen3, smollm3, chatml-think, llama3" "$T/err"'
+"$BIN" --db "$T/idx" --json ask --model "$M" --chat-template jinja "x" >"$T/out" 2>/dev/null; rc=$?
+check "... with --json: the error object on stdout, code -3" \
+  '[ $rc -eq 2 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d[\"code\"] == -3 and \"jinja\" in d[\"error\"]))" "$T/out"'
 # numbers out of range are usage errors, as in generate (a cast of 1e11 to int
 # was undefined behaviour and gave an empty answer with exit 0)
 for bad in "-n 99999999999" "-t 99999999999" "--seed 1e23" "--seed 18446744073709551616" "--temp 500" "--temp nan" "-n 2.5"; do

@@ -194,6 +194,21 @@ check "tokenize -f on a binary file exits 1" "$rc" "1"
 contains "... saying it is not text" "$err" "is not text (a NUL byte"
 "$BIN" generate --model "$S/models/stories260K.gguf" -f "$T/prompt.txt" "also text" >/dev/null 2>&1
 check "a prompt both as text and -f is a usage error" "$?" "2"
+# a model file's strings reach a terminal shown safely: general.name set to
+# ESC [ 2 J 0xff (clear the screen, then a byte that is not UTF-8) and the
+# architecture to "ll" ESC "ma" in copies (the 5 bytes of each "llama")
+cp "$S/models/stories260K.gguf" "$T/esc_name.gguf"
+off=$(grep -obUa "general.name" "$T/esc_name.gguf" | head -1 | cut -d: -f1)
+printf '\033[2J\377' | dd of="$T/esc_name.gguf" bs=1 seek=$((off + 12 + 4 + 8)) conv=notrunc 2>/dev/null
+out=$("$BIN" model info "$T/esc_name.gguf" | grep '^name:')
+check "model info: a control character in the name is written as \\x1b, a bad byte as U+FFFD" "$out" \
+  "name:          \\x1b[2J$(printf '\357\277\275')"
+cp "$S/models/stories260K.gguf" "$T/esc_arch.gguf"
+off=$(grep -obUa "general.architecture" "$T/esc_arch.gguf" | head -1 | cut -d: -f1)
+printf 'll\033ma' | dd of="$T/esc_arch.gguf" bs=1 seek=$((off + 20 + 4 + 8)) conv=notrunc 2>/dev/null
+err=$("$BIN" generate --model "$T/esc_arch.gguf" "x" -n 1 2>&1 >/dev/null)
+contains "an error message quoting the file shows its control character escaped" "$err" "architecture 'll\\x1bma'"
+check "... and holds no raw ESC" "$(printf '%s' "$err" | tr -d -c '\033' | wc -c | tr -d ' ')" "0"
 # smollm3's NoPE layers are named (every fourth: 1 of the seed's 4)
 out=$("$BIN" model info "${DOCQ_SOURCE_DIR:?}/tests/fuzz/corpus/model/smollm3_f32_nope.gguf")
 contains "model info names smollm3's layers without RoPE" "$out" "rope:          norm, 8 dims, base 10000, scaling none; none in 1 of the 4 layers (NoPE)"

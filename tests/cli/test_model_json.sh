@@ -239,6 +239,26 @@ check "... stdout is an error object with a negative code" \
 check "bench --json on a missing model: exit 1 and an error object" \
   '[ $rc -eq 1 ] && pj "$T/e3.json" "type(d) is dict and isstr(d[\"error\"]) and isint(d[\"code\"]) and d[\"code\"] < 0"'
 
+# every failure under --json gives the object, also those found by the
+# command line's own checks: -f of a missing file or of one that is not
+# text, a --chat message longer than the context
+jerr() { pj "$1" "type(d) is dict and set(d) == {\"error\", \"code\"} and isstr(d[\"error\"]) and d[\"code\"] == int(a[0])" "$2"; }
+"$BIN" generate --model "$M" -f "$T/missing.txt" --json >"$T/e4.json" 2>/dev/null; rc=$?
+check "generate -f of a missing file --json: exit 1 and an error object (code -7)" '[ $rc -eq 1 ] && jerr "$T/e4.json" -7'
+printf 'a\0b' >"$T/nul.txt"
+"$BIN" generate --model "$M" -f "$T/nul.txt" --json >"$T/e5.json" 2>/dev/null; rc=$?
+check "generate -f of a file with a NUL byte --json: exit 1 and an error object (code -3)" '[ $rc -eq 1 ] && jerr "$T/e5.json" -3'
+"$BIN" tokenize --model "$M" -f "$T/nul.txt" --json >"$T/e6.json" 2>/dev/null; rc=$?
+check "tokenize -f of a file with a NUL byte --json: exit 1 and an error object" '[ $rc -eq 1 ] && jerr "$T/e6.json" -3'
+"$BIN" generate --model "$M" --chat "$(printf 'hello there %.0s' $(seq 40))" -c 32 -n 4 --json >"$T/e7.json" 2>/dev/null; rc=$?
+check "generate --chat --json with a message too long for the context: exit 1 and an error object" \
+  '[ $rc -eq 1 ] && jerr "$T/e7.json" -3'
+"$BIN" --json generate --model "$M" "x" -n abc >"$T/e8.json" 2>/dev/null; rc=$?
+check "--json generate -n abc (a usage error after --json): exit 2 and an error object (code -3)" \
+  '[ $rc -eq 2 ] && jerr "$T/e8.json" -3'
+"$BIN" --json generate --model "$M" --chat --chat-template bogus -n 2 <<<"" >"$T/e9.json" 2>/dev/null; rc=$?
+check "--json generate --chat --chat-template bogus: exit 2 and an error object" '[ $rc -eq 2 ] && jerr "$T/e9.json" -3'
+
 # -------------------------------------------------------------- strict numbers
 # usage errors: exit 2, stderr names the option
 usage() { # desc option cmd...

@@ -33,6 +33,30 @@ for c in ask search; do
   done
 done
 
+# with --json every failure gives the error object on stdout, usage errors
+# (exit 2, code -3) too; the message stays on stderr (isjerr OUT CODE)
+isjerr() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); sys.exit(not (set(d) == {"error", "code"} and d["error"] and d["code"] == int(sys.argv[2])))' "$1" "$2"; }
+"$BIN" --db "$DB" --json search "" >"$T/je.out" 2>"$T/je.err"; rc=$?
+check "--json search \"\": exit 2 and the error object" '[ $rc -eq 2 ] && isjerr "$T/je.out" -3 && grep -q "is empty" "$T/je.err"'
+"$BIN" --db "$DB" --json search x --after 2026-13-01 >"$T/je.out" 2>/dev/null; rc=$?
+check "--json search --after 2026-13-01: exit 2 and the error object" '[ $rc -eq 2 ] && isjerr "$T/je.out" -3'
+"$BIN" --db "$DB" search x --json --mode nope >"$T/je.out" 2>/dev/null; rc=$?
+check "search --json --mode nope: exit 2 and the error object" '[ $rc -eq 2 ] && isjerr "$T/je.out" -3'
+"$BIN" --db "$DB" --json ask >"$T/je.out" 2>/dev/null; rc=$?
+check "--json ask without a question: exit 2 and the error object" '[ $rc -eq 2 ] && isjerr "$T/je.out" -3'
+"$BIN" --db "$DB" --json ask x --tag >"$T/je.out" 2>/dev/null; rc=$?
+check "--json ask --tag without its value: exit 2 and the error object" '[ $rc -eq 2 ] && isjerr "$T/je.out" -3'
+"$BIN" --db "$DB" --json eval nosuch "$T" >"$T/je.out" 2>/dev/null; rc=$?
+check "--json eval with an unknown subcommand: exit 2 and the error object" '[ $rc -eq 2 ] && isjerr "$T/je.out" -3'
+"$BIN" --db "$DB" --json eval retrieval "$T/no-such-set" >"$T/je.out" 2>/dev/null; rc=$?
+check "--json eval on a missing set: exit 1 and the error object" '[ $rc -eq 1 ] && isjerr "$T/je.out" -7'
+"$BIN" --json nosuch >"$T/je.out" 2>/dev/null; rc=$?
+check "--json and an unknown command: exit 2 and the error object" '[ $rc -eq 2 ] && isjerr "$T/je.out" -3'
+for args in "rm a b" "status --nosuch" "config --nosuch x y" "index --nosuch"; do
+  "$BIN" --db "$DB" --json $args >"$T/je.out" 2>/dev/null; rc=$?
+  check "--json $args: exit 2 and the error object" '[ $rc -eq 2 ] && isjerr "$T/je.out" -3'
+done
+
 # search: the bread note comes first, with path:lines and a snippet
 out=$("$BIN" --db "$DB" search "sourdough starter flour" -k 3)
 check "search exits 0" '[ $? -eq 0 ]'
