@@ -170,6 +170,9 @@ void cmd_eval_lm_usage(FILE *f, int first);
  * --attn-window...) at argv[*i] into o: 1 consumed, 0 not a context flag,
  * -1 bad value (message printed). Defined in cmd_model.c. */
 int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *cmd);
+/* After the options: what no single one shows (--attn-sinks without
+ * --attn-window) as a usage error naming cmd; EXIT_USAGE then, else 0. */
+int cli_ctx_check(const docq_ctx_options *o, const char *cmd);
 /* An option's value, the whole string, as a whole number in decimal digits
  * (cli_int_arg), any decimal number (cli_float_arg; no hexadecimal, inf or
  * nan), both in [lo, hi], or a seed (0..2^64-1); else

@@ -146,6 +146,7 @@ static int eval_ppl(int argc, char **argv)
     }
   }
   if (!model || !text) return bad("ppl needs --model FILE and --text FILE", NULL);
+  if (cli_ctx_check(&co, "eval ppl")) return EXIT_USAGE;
   if (!co.n_ctx) co.n_ctx = 512; /* llama-perplexity's default */
   const int N = (int)co.n_ctx;
   if (N < 8) return bad("-c must be at least 8", NULL);
@@ -286,6 +287,7 @@ static int eval_passkey(int argc, char **argv)
     }
   }
   if (!model) return bad("passkey needs --model FILE", NULL);
+  if (cli_ctx_check(&co, "eval passkey")) return EXIT_USAGE;
   if (trials < 1 || trials > 1000 || n_gen < 1 || n_gen > 64) return bad("bad --trials or -n", NULL);
   int depths[64], n_depths = 0;
   for (const char *p = depths_s; *p && n_depths < 64;) {

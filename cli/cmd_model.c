@@ -40,7 +40,9 @@ static int bad_usage(const char *cmd, const char *msg, const char *arg)
 
 /* ---- context options (shared with cmd_eval_lm.c) ------------------------------- */
 
-#define CTX_OPTIONS_HELP \
+/* the options that shape RoPE (model info takes these), then those of a
+ * running context */
+#define CTX_ROPE_HELP \
   "  -c, --ctx-size N        context size in tokens\n" \
   "      --rope-scaling T    none|linear|yarn|longrope|ntk|dynamic-ntk (default: as the file says)\n" \
   "      --rope-scale S      context extension factor s (freq_scale = 1/s)\n" \
@@ -50,7 +52,8 @@ static int bad_usage(const char *cmd, const char *msg, const char *arg)
   "      --yarn-ext-factor F YaRN ramp mix (default auto: 1 for yarn; 0 = pure interpolation)\n" \
   "      --yarn-attn-factor F extra factor on RoPE's cos/sin (default 1)\n" \
   "      --yarn-beta-fast F  YaRN correction beta fast (default 32)\n" \
-  "      --yarn-beta-slow F  YaRN correction beta slow (default 1)\n" \
+  "      --yarn-beta-slow F  YaRN correction beta slow (default 1)\n"
+#define CTX_RUN_HELP \
   "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0\n" \
   "  -ctv, --cache-type-v T  V cache type: f16 (default), f32, q8_0, q4_0\n" \
   "      --attn-window N     attend only to the N most recent tokens (0: all)\n" \
@@ -58,6 +61,7 @@ static int bad_usage(const char *cmd, const char *msg, const char *arg)
   "      --attn-mode M       with --attn-window: streaming (sinks at true distance, default)\n" \
   "                          or lambda (LM-Infinite: sinks seen at distance N)\n" \
   "  -b, --batch-size N      tokens per evaluation step (default 512)\n"
+#define CTX_OPTIONS_HELP CTX_ROPE_HELP CTX_RUN_HELP
 
 /* Parse one decimal number (the whole string: no spaces, no hexadecimal,
  * inf or nan), or fail. */
@@ -185,8 +189,19 @@ int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *
     case 7: o->yarn_attn_factor = (float)d; break;
     case 8: o->yarn_beta_fast = (float)d; break;
     case 9: o->yarn_beta_slow = (float)d; break;
-    case 10: o->cache_type_k = v; break;
-    case 11: o->cache_type_v = v; break;
+    case 10:
+    case 11: {
+      /* the names docq_ctx_new_ext takes: a wrong one is a bad command line, found before the model loads */
+      static const char *types[] = {"f16", "f32", "q8_0", "q4_0"};
+      int known = 0;
+      for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) known |= !strcmp(v, types[t]);
+      if (!known) {
+        cli_usage(cmd, "unknown %s cache type '%s' (f16, f32, q8_0, q4_0)", kind == 10 ? "K" : "V", v);
+        return -1;
+      }
+      *(kind == 10 ? &o->cache_type_k : &o->cache_type_v) = v;
+      break;
+    }
     case 12: o->attn_window = (unsigned)d; break;
     case 13: o->attn_sinks = (unsigned)d; break;
     case 14: o->n_batch = (unsigned)d; break;
@@ -201,6 +216,25 @@ int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *
     }
     return 1;
   }
+  return 0;
+}
+
+int cli_ctx_check(const docq_ctx_options *o, const char *cmd)
+{
+  if (o->attn_sinks && !o->attn_window)
+    return cli_usage(cmd, "--attn-sinks %u needs --attn-window N (the sinks stay visible beside a window)", o->attn_sinks);
+  return 0;
+}
+
+/* model info describes the file and the RoPE settings the options give: the
+ * options of a running context (cache types, attention window, batch) would
+ * change nothing it shows. 1 when argv[i] is one of them. */
+static int run_only_ctx_opt(const char *a)
+{
+  static const char *run[][2] = {{"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}, {NULL, "--attn-window"},
+                                 {NULL, "--attn-sinks"}, {NULL, "--attn-mode"}, {"-b", "--batch-size"}};
+  for (size_t k = 0; k < sizeof run / sizeof run[0]; k++)
+    if (is_opt(a, run[k][0], run[k][1])) return 1;
   return 0;
 }
 
@@ -400,6 +434,7 @@ int cmd_generate(int argc, char **argv)
     }
   }
   if (!model) return bad_usage("generate", "--model FILE is required", NULL);
+  if (cli_ctx_check(&co, "generate")) return EXIT_USAGE;
   if (prompt && prompt_path) return bad_usage("generate", "give the prompt as text or as -f FILE, not both", NULL);
   if (!prompt && !prompt_path && !chat) return bad_usage("generate", "a prompt is required (text, or -f FILE)", NULL);
   if (!chat && (ca.system || ca.template_name || ca.show_thinking))
@@ -555,7 +590,7 @@ int cmd_model(int argc, char **argv)
           "  --json                  one object: file, run_error (why it cannot generate, or null),\n"
           "                          has_weights, n_vocab, n_ctx_train, n_ctx_orig, bos, eos, add_bos,\n"
           "                          info (the lines above as strings), effective\n"
-          CTX_OPTIONS_HELP
+          CTX_ROPE_HELP
           "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage.\n",
           stdout);
     return 0;
@@ -578,6 +613,9 @@ int cmd_model(int argc, char **argv)
       file = argv[i];
       continue;
     }
+    if (run_only_ctx_opt(argv[i]))
+      return bad_usage("model", "model info takes the context size and RoPE options; this one is for generate, "
+                       "bench and eval", argv[i]);
     int r = cli_ctx_opt(argc, argv, &i, &co, "model");
     if (r < 0) return EXIT_USAGE;
     if (r == 0) return bad_usage("model", "unknown argument", argv[i]);
@@ -817,6 +855,7 @@ int cmd_bench(int argc, char **argv)
     }
   }
   if (!model) return bad_usage("bench", "--model FILE is required", NULL);
+  if (cli_ctx_check(&co, "bench")) return EXIT_USAGE;
   if (pp < 0 || tg < 0 || depth < 0 || reps < 1 || reps > 100) return bad_usage("bench", "bad -p, -n, -d or -r", NULL);
   if (pp == 0 && tg == 0) return bad_usage("bench", "nothing to measure: -p and -n are both 0", NULL);
   docq_model *m = NULL;

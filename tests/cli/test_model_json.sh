@@ -291,6 +291,22 @@ usage "search --path --json" "--path needs a value (the next argument, --json, i
 usage "ask --tag --json" "--tag needs a value" ask "x" --tag --json
 # a seed is decimal digits: a blank then a minus wrapped to 2^64-1
 usage "generate -s ' -1'" "-s wants a whole number" generate --model "$M" "x" -s " -1" -n 2 -t 1
+# a cache type docq does not have, or sinks without a window, are bad
+# command lines wherever the options are taken (not failures of the run)
+usage "generate -ctk bogus" "unknown K cache type 'bogus' (f16, f32, q8_0, q4_0) (see docq generate --help)" \
+  generate --model "$M" "x" -n 2 -t 1 -ctk bogus
+usage "generate --chat -ctv bogus" "unknown V cache type 'bogus'" generate --model "$M" --chat "x" -n 2 -t 1 -ctv bogus
+usage "generate --attn-sinks 4 without --attn-window" "--attn-sinks 4 needs --attn-window" \
+  generate --model "$M" "x" -n 2 -t 1 --attn-sinks 4
+usage "bench -ctk bogus" "unknown K cache type 'bogus'" bench --model "$M" -p 8 -n 8 -r 1 -t 1 -ctk bogus
+usage "bench --attn-sinks 4 without --attn-window" "--attn-sinks 4 needs --attn-window" bench --model "$M" -p 8 -n 8 -r 1 -t 1 --attn-sinks 4
+usage "eval passkey --cache-type-k=bogus" "unknown K cache type 'bogus'" eval passkey --model "$M" --cache-type-k=bogus
+# model info shows the file and the RoPE the options give: the options of a
+# running context (its "kv cache:" line is of the default f16) are refused
+usage "model info -ctk f32" "-ctk" model info "$M" -ctk f32
+usage "model info --attn-sinks 5" "--attn-sinks" model info "$M" --attn-sinks 5
+check "model info --help lists only the options it takes" \
+  '"$BIN" model info --help | grep -q -- "--rope-scaling" && ! "$BIN" model info --help | grep -q -- "-ctk"'
 "$BIN" generate --model "$M" "x" -n abc --json >"$T/u.out" 2>"$T/u.err"; rc=$?
 check "generate -n abc --json: still a usage error on stderr (exit 2, stdout empty)" \
   '[ $rc -eq 2 ] && [ ! -s "$T/u.out" ] && [ -s "$T/u.err" ]'
