@@ -132,6 +132,16 @@ void cli_interrupt_reset(void);
 /* The whole of a file ("-": standard input), NUL-terminated, length in
  * *len; NULL with errno set when it cannot be read. free() it. */
 char *cli_read_file(const char *path, size_t *len);
+/* --json: a model's text kept as it comes (docq_gen_options.on_token,
+ * payload a zeroed cli_text), to be printed whole at the end, also after
+ * Ctrl-C. buf is NUL-terminated (NULL while empty); oom: memory ran out,
+ * and the callback stopped the generation. free(buf). */
+typedef struct cli_text {
+  char *buf;
+  size_t len, cap;
+  int oom;
+} cli_text;
+int cli_keep_text(const char *s, size_t n, void *payload);
 /* How a generation ended, as --json says it: eos, stop, length, context,
  * interrupted (none: it did not run). */
 const char *cli_stop_name(docq_stop s);

@@ -423,6 +423,23 @@ void cli_on_sigint(docq_db *db)
   sigaction(SIGTERM, &sa, NULL);
 }
 
+int cli_keep_text(const char *s, size_t n, void *payload)
+{
+  cli_text *t = payload;
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 4096;
+    while (cap < t->len + n + 1) cap *= 2;
+    char *b = realloc(t->buf, cap);
+    if (!b) { t->oom = 1; return 1; } /* stops generation */
+    t->buf = b;
+    t->cap = cap;
+  }
+  memcpy(t->buf + t->len, s, n);
+  t->len += n;
+  t->buf[t->len] = 0;
+  return 0;
+}
+
 const char *cli_stop_name(docq_stop s)
 {
   switch (s) {

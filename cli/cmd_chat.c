@@ -123,6 +123,21 @@ static void print_turn_json(const char *user, const char *text, const char *reas
   fflush(stdout);
 }
 
+/* --json: the object of a turn that Ctrl-C stopped (stop "interrupted"),
+ * with what it had written; seconds is the whole turn, which went to the
+ * prompt when it was not read whole (docq_ctx_last_timings then says 0). */
+static void print_interrupted_turn(docq_ctx *c, const char *user, const cli_text *text, const cli_text *thinking,
+                                   double seconds, long dropped)
+{
+  docq_gen_info info;
+  docq_ctx_last_generation(c, &info);
+  info.stop = DOCQ_STOP_CANCELED;
+  double prompt_s = 0;
+  docq_ctx_last_timings(c, &prompt_s, NULL);
+  print_turn_json(user, text->buf, thinking->len ? thinking->buf : NULL, &info, docq_ctx_last_reused(c),
+                  prompt_s > 0 ? prompt_s : seconds, seconds, dropped);
+}
+
 /* One line of standard input without its newline, or NULL at the end (or on
  * Ctrl-C, or a read error: errno says). free() it. */
 static char *read_line(void)
@@ -154,16 +169,16 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
   }
   const int ask = isatty(STDIN_FILENO) && !a->first; /* a terminal: show a prompt */
   cli_think_ui think = {.show = a->show_thinking, .tty = cli_tty()};
+  /* --json: each turn's text and thinking as they come, for a turn Ctrl-C stops (docq_chat returns none) */
+  cli_text kept = {0}, kept_thinking = {0};
   docq_gen_options g = *gen;
-  g.on_token = g_cli.json ? NULL : print_answer;
-  g.payload = &think;
+  g.on_token = g_cli.json ? cli_keep_text : print_answer;
+  g.payload = g_cli.json ? (void *)&kept : &think;
   docq_chat_options co;
   docq_chat_options_init(&co, DOCQ_CHAT_OPTIONS_VERSION);
   co.chat_template = a->template_name;
-  if (!g_cli.json) {
-    co.on_reasoning = cli_thinking;
-    co.reasoning_payload = &think;
-  }
+  co.on_reasoning = g_cli.json ? cli_keep_text : cli_thinking;
+  co.reasoning_payload = g_cli.json ? (void *)&kept_thinking : &think;
   cli_prompt_ui pui = {.tty = cli_tty()};
   docq_ctx_set_prompt_progress(c, cli_prompt_progress, &pui);
   cli_on_sigint_ctx(c);
@@ -206,8 +221,11 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
     char *text = NULL, *reasoning = NULL;
     pui.shown = 0;
     pui.t0 = 0;
+    kept.len = kept_thinking.len = 0;
+    if (kept.buf) kept.buf[0] = 0;
     double t0 = cli_now();
     rc = docq_chat(c, h.msgs, h.n, &g, &co, &text, &reasoning);
+    if (kept.oom || kept_thinking.oom) rc = DOCQ_ENOMEM;
     double seconds = cli_now() - t0;
     cli_prompt_clear(&pui);
     cli_thinking_done(&think);
@@ -227,6 +245,7 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
         continue;
       }
       if (rc == DOCQ_ECANCELED && cli_interrupted()) {
+        if (g_cli.json) print_interrupted_turn(c, line, &kept, &kept_thinking, seconds, dropped);
         fprintf(stderr, "docq generate: interrupted\n");
         code = EXIT_INTERRUPTED;
       } else {
@@ -263,5 +282,7 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
   }
   cli_on_sigint_ctx(NULL);
   history_free(&h);
+  free(kept.buf);
+  free(kept_thinking.buf);
   return code;
 }

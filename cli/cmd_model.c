@@ -317,32 +317,7 @@ static int print_token(const char *s, size_t n, void *payload)
   return 0;
 }
 
-/* --json: the text is kept (to be printed whole at the end, also after
- * Ctrl-C) instead of streamed */
-typedef struct {
-  char *buf;
-  size_t len, cap;
-  int oom;
-} text_buf;
-
-static int keep_token(const char *s, size_t n, void *payload)
-{
-  text_buf *t = payload;
-  if (t->len + n + 1 > t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 4096;
-    while (cap < t->len + n + 1) cap *= 2;
-    char *b = realloc(t->buf, cap);
-    if (!b) { t->oom = 1; return 1; } /* stops generation */
-    t->buf = b;
-    t->cap = cap;
-  }
-  memcpy(t->buf + t->len, s, n);
-  t->len += n;
-  t->buf[t->len] = 0;
-  return 0;
-}
-
-static void print_generate_json(const char *prompt, const text_buf *t, const docq_gen_info *g, double seconds,
+static void print_generate_json(const char *prompt, const cli_text *t, const docq_gen_info *g, double seconds,
                                 double prompt_seconds, int interrupted)
 {
   printf("{\"prompt\":");
@@ -441,8 +416,8 @@ int cmd_generate(int argc, char **argv)
     return bad_usage("generate", "--system, --chat-template and --show-thinking go with --chat", NULL);
   if (o.n_predict < 0 || o.temperature < 0) return bad_usage("generate", "-n and --temp must not be negative", NULL);
   o.stop = n_stop ? stops : NULL;
-  text_buf kept = {0};
-  o.on_token = g_cli.json ? keep_token : print_token;
+  cli_text kept = {0}; /* --json: printed whole at the end, also after Ctrl-C */
+  o.on_token = g_cli.json ? cli_keep_text : print_token;
   o.payload = g_cli.json ? &kept : NULL;
 
   char *prompt_text = NULL; /* -f */

@@ -5,6 +5,15 @@
 set -u
 BIN=${DOCQ_BIN:?}
 . "$(dirname "$0")/signal_wait.sh" # now_ns, wait_s
+# sigint_after SECONDS OUT ERR CMD...: CMD in the background, stdout to OUT
+# and stderr to ERR, Ctrl-C (SIGINT) after SECONDS; its exit code in rc
+sigint_after() {
+  local s=$1 out=$2 err=$3; shift 3
+  "$@" >"$out" 2>"$err" &
+  local pid=$!
+  sleep "$s"
+  kill -INT $pid; wait $pid; rc=$?
+}
 S=${DOCQ_SHARED_DIR:-}
 M="$S/models/stories260K.gguf"
 Q="$S/models/tiny-qwen2-q4_k_m.gguf"
@@ -210,10 +219,8 @@ t0=$(now_ns)
 t1=$(now_ns)
 "$BIN" bench --model "$M" -p 0 -n 400 -r 1 -t 1 >/dev/null 2>&1
 t2=$(now_ns)
-"$BIN" bench --model "$M" -p 16 -n 400 -r 100 -t 1 --json >"$T/bint.json" 2>"$T/bint.err" &
-pid=$!
-sleep "$(wait_s 1.5 1.5 $((t1 - t0)) 4 $((t2 - t1)))"
-kill -INT $pid; wait $pid; rc=$?
+sigint_after "$(wait_s 1.5 1.5 $((t1 - t0)) 4 $((t2 - t1)))" "$T/bint.json" "$T/bint.err" \
+  "$BIN" bench --model "$M" -p 16 -n 400 -r 100 -t 1 --json
 check "bench --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with the array: pp16 whole, then tg400 with 1 to 99 repetitions if it ran one" \
   'pj "$T/bint.json" "d[0][\"test\"] == \"pp16\" and len(d[0][\"samples_ts\"]) == 100 and all(o[\"test\"] == \"tg400\" and 1 <= len(o[\"samples_ts\"]) < 100 for o in d[1:]) and len(d) <= 2"'
@@ -317,12 +324,18 @@ check "generate -n abc --json: still a usage error on stderr (exit 2, stdout emp
 t0=$(now_ns)
 "$BIN" generate --model "$M" "Once upon a time" -n 16 --temp 0.8 -t 1 >/dev/null 2>&1
 t1=$(now_ns)
-"$BIN" generate --model "$M" "Once upon a time" -n 1000000 -c 8192 --temp 0.8 -t 1 --json >"$T/int.json" 2>"$T/int.err" &
-pid=$!
-sleep "$(wait_s 0.5 3 $((t1 - t0)))"
-kill -INT $pid; wait $pid; rc=$?
+sigint_after "$(wait_s 0.5 3 $((t1 - t0)))" "$T/int.json" "$T/int.err" \
+  "$BIN" generate --model "$M" "Once upon a time" -n 1000000 -c 8192 --temp 0.8 -t 1 --json
 check "generate --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with one object: interrupted true and the text so far" \
   'pj "$T/int.json" "d[\"interrupted\"] is True and d[\"stop\"] == \"interrupted\" and isstr(d[\"text\"]) and len(d[\"text\"]) > 0"'
+
+# the same with --chat: the interrupted turn's object, with the text so far
+# (the timing as above; the plain format's prompt is a few tokens longer)
+sigint_after "$(wait_s 0.5 3 $((t1 - t0)))" "$T/cint.json" "$T/cint.err" \
+  "$BIN" generate --model "$M" --chat "Once upon a time" -n 1000000 -c 8192 --temp 0.8 -t 1 --json
+check "generate --chat --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
+check "... with the turn's object: user, stop interrupted, the text so far, prompt_seconds" \
+  'pj "$T/cint.json" "d[\"user\"] == \"Once upon a time\" and d[\"stop\"] == \"interrupted\" and len(d[\"text\"]) > 0 and d[\"generated_tokens\"] > 0 and isnum(d[\"prompt_seconds\"])"'
 
 echo "$fails failure(s)"; [ $fails -eq 0 ]
