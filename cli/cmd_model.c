@@ -324,10 +324,9 @@ static void print_generate_json(const char *prompt, const cli_text *t, const doc
   cli_json_str(stdout, prompt);
   printf(",\"text\":");
   cli_json_str(stdout, t->buf ? t->buf : "");
-  printf(",\"prompt_tokens\":%zu,\"generated_tokens\":%zu,\"stop\":\"%s\",\"seconds\":%.6f,", g->prompt_tokens,
-         g->generated_tokens, cli_stop_name(g->stop), seconds);
-  if (prompt_seconds >= 0) printf("\"prompt_seconds\":%.6f,", prompt_seconds);
-  printf("\"interrupted\":%s}\n", interrupted ? "true" : "false");
+  printf(",\"prompt_tokens\":%zu,\"generated_tokens\":%zu,\"stop\":\"%s\",\"seconds\":%.6f,\"prompt_seconds\":%.6f,"
+         "\"interrupted\":%s}\n", g->prompt_tokens, g->generated_tokens, cli_stop_name(g->stop), seconds, prompt_seconds,
+         interrupted ? "true" : "false");
 }
 
 int cmd_generate(int argc, char **argv)
@@ -487,7 +486,8 @@ int cmd_generate(int argc, char **argv)
   if (kept.oom) rc = DOCQ_ENOMEM;
   if (!g_cli.json) fputc('\n', stdout);
   else if (rc >= 0 || interrupted)
-    print_generate_json(prompt, &kept, &g, seconds, prompt_s > 0 ? prompt_s : -1, interrupted);
+    /* a prompt not read whole (Ctrl-C) took all the time: docq_ctx_last_timings says 0 then */
+    print_generate_json(prompt, &kept, &g, seconds, prompt_s > 0 ? prompt_s : seconds, interrupted);
   free(kept.buf);
   free(prompt_text);
   if (rc >= 0 && g.stop == DOCQ_STOP_CONTEXT && !g_cli.json && !g_cli.quiet) { /* the text was cut short */

@@ -330,6 +330,19 @@ check "generate --json after Ctrl-C exits 130 (got $rc)" '[ $rc -eq 130 ]'
 check "... with one object: interrupted true and the text so far" \
   'pj "$T/int.json" "d[\"interrupted\"] is True and d[\"stop\"] == \"interrupted\" and isstr(d[\"text\"]) and len(d[\"text\"]) > 0"'
 
+# Ctrl-C while the prompt is read (about 2700 tokens one at a time, -b 1):
+# the object still has prompt_seconds, the time spent so far (the signal
+# comes after a third of a whole run's time on this machine)
+for _ in $(seq 300); do printf 'Once upon a time there was a cat. '; done >"$T/long.txt"
+t0=$(now_ns)
+"$BIN" generate --model "$M" -f "$T/long.txt" -n 1 -c 4096 -b 1 -t 1 >/dev/null 2>&1
+t1=$(now_ns)
+sigint_after "$(wait_s 0.2 0.33 $((t1 - t0)))" "$T/pint.json" "$T/pint.err" \
+  "$BIN" generate --model "$M" -f "$T/long.txt" -n 1 -c 4096 -b 1 -t 1 --json
+check "generate --json interrupted while reading the prompt exits 130 (got $rc)" '[ $rc -eq 130 ]'
+check "... with prompt_seconds, the time so far, and nothing generated" \
+  'pj "$T/pint.json" "d[\"generated_tokens\"] == 0 and isnum(d[\"prompt_seconds\"]) and 0 < d[\"prompt_seconds\"] <= d[\"seconds\"]"'
+
 # the same with --chat: the interrupted turn's object, with the text so far
 # (the timing as above; the plain format's prompt is a few tokens longer)
 sigint_after "$(wait_s 0.5 3 $((t1 - t0)))" "$T/cint.json" "$T/cint.err" \
