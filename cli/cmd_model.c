@@ -484,8 +484,8 @@ int cmd_generate(int argc, char **argv)
   docq_model_free(m);
   const int interrupted = rc == DOCQ_ECANCELED && cli_interrupted();
   if (kept.oom) rc = DOCQ_ENOMEM;
-  if (!g_cli.json) fputc('\n', stdout);
-  else if (rc >= 0 || interrupted)
+  if (!g_cli.json && !pui.echo) fputc('\n', stdout); /* ends the text begun by the prompt's echo; a failure before it wrote nothing */
+  else if (g_cli.json && (rc >= 0 || interrupted))
     /* a prompt not read whole (Ctrl-C) took all the time: docq_ctx_last_timings says 0 then */
     print_generate_json(prompt, &kept, &g, seconds, prompt_s > 0 ? prompt_s : seconds, interrupted);
   free(kept.buf);
@@ -733,12 +733,19 @@ typedef struct {
   double ts[100]; /* tokens/s of each repetition */
 } bench_row;
 
-/* A table row, or (json) an object, preceded by a comma unless first. */
+/* A table row, the header before the first (not before: a run that fails
+ * first prints only its error), or (json) an object, preceded by a comma
+ * unless first. */
 static void print_bench_row(const bench_row *r, int json, int first)
 {
   double mu, sd;
   mean_sd(r->ts, r->reps, &mu, &sd);
   if (!json) {
+    if (first) {
+      printf("| %-24s | %12s | %10s | %7s | %8s | %18s |\n", "model", "size", "params", "threads", "test", "t/s");
+      printf("| %-24s | %12s | %10s | %7s | %8s | %18s |\n", "------------------------", "-----------:", "---------:",
+             "------:", "-------:", "-----------------:");
+    }
     printf("| %-24s | %12s | %10s | %7d | %8s | %9.2f ± %6.2f |\n", r->name, r->size, r->params, r->threads, r->test,
            mu, sd);
     fflush(stdout); /* each row as it is measured, also through a pipe */
@@ -879,11 +886,6 @@ int cmd_bench(int argc, char **argv)
   snprintf(row.params, sizeof row.params, "%s", params);
   bench_row done[2]; /* --json prints them at the end, as one array or not at all */
   int n_done = 0;
-  if (!g_cli.json) {
-    printf("| %-24s | %12s | %10s | %7s | %8s | %18s |\n", "model", "size", "params", "threads", "test", "t/s");
-    printf("| %-24s | %12s | %10s | %7s | %8s | %18s |\n", "------------------------", "-----------:", "---------:",
-           "------:", "-------:", "-----------------:");
-  }
   double *ts = row.ts;
   if (pp > 0) {
     char *prompt = prompt_of(m, pp);
@@ -916,7 +918,7 @@ int cmd_bench(int argc, char **argv)
     row.n_prompt = (int)n;
     row.reps = r;
     if (r > 0) {
-      if (!g_cli.json) print_bench_row(&row, 0, 0);
+      if (!g_cli.json) print_bench_row(&row, 0, n_done == 0);
       done[n_done++] = row;
     }
   }
@@ -958,7 +960,7 @@ int cmd_bench(int argc, char **argv)
     row.n_gen = tg;
     row.n_depth = n_start > 1 ? (int)n_start : 0;
     if (r > 0) {
-      if (!g_cli.json) print_bench_row(&row, 0, 0);
+      if (!g_cli.json) print_bench_row(&row, 0, n_done == 0);
       done[n_done++] = row;
     }
   }

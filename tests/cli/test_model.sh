@@ -192,6 +192,13 @@ contains "... naming it and why" "$err" "missing.txt: No such file"
 err=$("$BIN" tokenize --model "$S/models/stories260K.gguf" -f "$S/models/stories260K.gguf" 2>&1 >/dev/null); rc=$?
 check "tokenize -f on a binary file exits 1" "$rc" "1"
 contains "... saying it is not text" "$err" "is not text (a NUL byte"
+# a failure writes only its error (stderr): no table header before it, and
+# no lone newline from generate
+out=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 8 -n 8 -c 4 -t 1 -r 1 2>/dev/null); rc=$?
+check "bench in a context too small: exit 1, nothing on stdout" "$rc:$out" "1:"
+"$BIN" generate --model "$S/models/stories260K.gguf" "Once upon a time, there was a little girl named Lily." -c 8 -n 4 \
+  >"$T/gfail.out" 2>/dev/null; rc=$?
+check "generate with a prompt longer than the context: exit 1, nothing on stdout" "$rc:$(wc -c < "$T/gfail.out" | tr -d ' ')" "1:0"
 "$BIN" generate --model "$S/models/stories260K.gguf" -f "$T/prompt.txt" "also text" >/dev/null 2>&1
 check "a prompt both as text and -f is a usage error" "$?" "2"
 # a model file's strings reach a terminal shown safely: general.name set to
