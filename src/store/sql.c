@@ -1159,26 +1159,43 @@ int dq_store_touch_doc(dq_store *s, int64_t id, int64_t mtime, uint64_t size)
   return 0;
 }
 
+/* The smallest byte string above every string starting with prefix[0..n):
+ * the prefix with trailing 0xFF bytes dropped and its last byte raised by
+ * one (file names are raw bytes: 0xFF may follow the prefix, so appending
+ * 0xFF is no bound). *len_out = 0 when there is none (the prefix is all
+ * 0xFF): then every string from the prefix on qualifies. */
+static char *prefix_upper_bound(const char *prefix, size_t n, size_t *len_out)
+{
+  while (n > 0 && (unsigned char)prefix[n - 1] == 0xFF) n--;
+  *len_out = n;
+  char *upper = dq_malloc(n + 1);
+  if (!upper) return NULL;
+  memcpy(upper, prefix, n);
+  upper[n] = 0;
+  if (n) upper[n - 1] = (char)((unsigned char)upper[n - 1] + 1);
+  return upper;
+}
+
 int dq_store_docs(dq_store *s, const char *prefix, dq_doc_iter_cb cb, void *ctx)
 {
   DQ_ASSERT_ARG(s && cb);
-  /* Prepared per call (not cached) so a callback may itself list documents. */
+  /* Prepared per call (not cached) so a callback may itself list documents.
+   * SQLite compares text with memcmp, so a prefix is a range of paths. */
   sqlite3_stmt *st = NULL;
-  const char *sql = prefix && *prefix ? "SELECT " DOC_COLS " FROM docs WHERE path >= ?1 AND path < ?2 ORDER BY path"
-                                      : "SELECT " DOC_COLS " FROM docs ORDER BY path";
   char *upper = NULL;
+  size_t n_upper = 0;
   int rc = 0, src;
-  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dq_sql_fail(s, sqlite3_errcode(s->db), "list documents");
+  if (prefix && *prefix && !(upper = prefix_upper_bound(prefix, strlen(prefix), &n_upper))) return DOCQ_ENOMEM;
+  const char *sql = !(prefix && *prefix) ? "SELECT " DOC_COLS " FROM docs ORDER BY path"
+                    : n_upper ? "SELECT " DOC_COLS " FROM docs WHERE path >= ?1 AND path < ?2 ORDER BY path"
+                              : "SELECT " DOC_COLS " FROM docs WHERE path >= ?1 ORDER BY path";
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    dq_free(upper);
+    return dq_sql_fail(s, sqlite3_errcode(s->db), "list documents");
+  }
   if (prefix && *prefix) {
-    /* Every path starting with prefix sorts below prefix + 0xFF: no UTF-8
-     * byte is 0xFF, and SQLite compares text with memcmp. */
-    size_t n = strlen(prefix);
-    if (!(upper = dq_malloc(n + 2))) { rc = DOCQ_ENOMEM; goto done; }
-    memcpy(upper, prefix, n);
-    upper[n] = (char)0xFF;
-    upper[n + 1] = 0;
-    sqlite3_bind_text(st, 1, prefix, (int)n, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, upper, (int)n + 1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, prefix, (int)strlen(prefix), SQLITE_STATIC);
+    if (n_upper) sqlite3_bind_text(st, 2, upper, (int)n_upper, SQLITE_STATIC);
   }
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     dq_doc_row r;
@@ -1186,7 +1203,6 @@ int dq_store_docs(dq_store *s, const char *prefix, dq_doc_iter_cb cb, void *ctx)
     if (cb(ctx, &r)) break;
   }
   if (src != SQLITE_ROW && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "list documents");
-done:
   sqlite3_finalize(st);
   dq_free(upper);
   return rc;

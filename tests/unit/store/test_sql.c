@@ -402,6 +402,30 @@ static void test_store_sql__put_replace_remove_rename(void **state)
   dq_store_close(s);
 }
 
+/* File names are raw bytes: one starting with 0xFF (Latin-1 'ÿ', any
+ * invalid UTF-8) is under its folder like any other, and a prefix of 0xFF
+ * bytes still lists what follows it. */
+static void test_store_sql__docs_under_prefix_any_bytes(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  put1(s, "/notes/\xff" "file.txt", "walruses");
+  put1(s, "/notes/\xff\xff", "seals");
+  put1(s, "/notes/plain.txt", "otters");
+  put1(s, "/notes0/after.txt", "not under /notes/");
+  put1(s, "/notes.txt", "not under /notes/ either");
+  int n = 0;
+  OK(dq_store_docs(s, "/notes/", count_docs, &n));
+  assert_int_equal(n, 3);
+  n = 0;
+  OK(dq_store_docs(s, "/notes/\xff", count_docs, &n));
+  assert_int_equal(n, 2);
+  n = 0;
+  OK(dq_store_docs(s, "/notes/\xff\xff", count_docs, &n));
+  assert_int_equal(n, 1);
+  dq_store_close(s);
+}
+
 static void test_store_sql__check_detects_violations(void **state)
 {
   fixture *f = *state;
@@ -1707,6 +1731,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__not_a_docq_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__manifest_mismatch, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__put_replace_remove_rename, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__docs_under_prefix_any_bytes, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__check_detects_violations, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_common_terms, setup, teardown),
