@@ -54,6 +54,13 @@ static int on_progress(const docq_progress *p, void *payload)
 static void on_file(const char *path, docq_file_status s, const char *reason, void *payload)
 {
   index_ui *ui = payload;
+  if (s == DOCQ_FILE_REMOVED && reason && !g_cli.json) {
+    /* removed though the file is still there (excluded now): always said */
+    clear_bar(ui);
+    fprintf(stderr, "removed: %s: %s\n", path, reason);
+    ui->n_skip_lines++;
+    return;
+  }
   if (s != DOCQ_FILE_SKIPPED && s != DOCQ_FILE_REPAIRED) {
     if (g_cli.verbose && !g_cli.json) {
       static const char *names[] = {"added", "updated", "unchanged", "removed", "renamed", "skipped", "repaired"};

@@ -195,6 +195,21 @@ static void skip(walker *w, const char *reason)
   if (w->cbs->skip) w->cbs->skip(w->cbs->ctx, w->path, reason);
 }
 
+/* w->path exists but could not be read: skipped, and its absence unconfirmed. */
+static void skip_unread(walker *w, int err)
+{
+  skip(w, err == EACCES ? "permission denied" : strerror(err));
+  if (w->cbs->unread) w->cbs->unread(w->cbs->ctx, w->path);
+}
+
+/* A path whose lstat/stat/opendir failed with err: gone (deleted while the
+ * walk ran) is a plain skip; anything else leaves it unread. */
+static void skip_failed(walker *w, int err)
+{
+  if (err == ENOENT || err == ENOTDIR) skip(w, strerror(err));
+  else skip_unread(w, err);
+}
+
 static int ignored(const walker *w, int is_dir)
 {
   for (size_t i = w->nfr; i-- > 0;) {
@@ -209,7 +224,7 @@ static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const 
 
 static int report_file(walker *w, const struct stat *st)
 {
-  if (access(w->path, R_OK) != 0) { skip(w, errno == EACCES ? "permission denied" : strerror(errno)); return 0; }
+  if (access(w->path, R_OK) != 0) { skip_failed(w, errno); return 0; }
   dq_walk_file f;
   f.path = w->path;
   f.size = (uint64_t)st->st_size;
@@ -254,9 +269,13 @@ static int walk_dir(walker *w, int depth);
 static int visit(walker *w, int depth)
 {
   struct stat st;
-  if (lstat(w->path, &st) != 0) { skip(w, strerror(errno)); return 0; }
+  if (lstat(w->path, &st) != 0) { skip_failed(w, errno); return 0; }
   if (S_ISLNK(st.st_mode)) {
-    if (stat(w->path, &st) != 0) { skip(w, errno == ENOENT ? "broken symbolic link" : strerror(errno)); return 0; }
+    if (stat(w->path, &st) != 0) {
+      if (errno == ENOENT) skip(w, "broken symbolic link");
+      else skip_failed(w, errno);
+      return 0;
+    }
     if (S_ISDIR(st.st_mode)) { skip(w, "symbolic link to a folder (not followed)"); return 0; }
   }
   if (S_ISDIR(st.st_mode)) return ignored(w, 1) ? 0 : walk_dir(w, depth + 1);
@@ -266,13 +285,18 @@ static int visit(walker *w, int depth)
 
 static int walk_dir(walker *w, int depth)
 {
-  if (depth > DQ_WALK_MAX_DEPTH) { skip(w, "folders nested too deep"); return 0; }
+  if (depth > DQ_WALK_MAX_DEPTH) {
+    skip(w, "folders nested too deep");
+    if (w->cbs->unread) w->cbs->unread(w->cbs->ctx, w->path); /* a limit, not the user's exclusion */
+    return 0;
+  }
   DIR *dir = opendir(w->path);
-  if (!dir) { skip(w, errno == EACCES ? "permission denied" : strerror(errno)); return 0; }
+  if (!dir) { skip_failed(w, errno); return 0; }
   char **names = NULL;
   size_t n = 0, cap = 0;
   int rc = 0, has_ignore = 0, pushed = 0, is_index = 0;
   struct dirent *de;
+  errno = 0;
   while ((de = readdir(dir))) {
     const char *nm = de->d_name;
     if (!strcmp(nm, ".docqignore")) has_ignore = 1;
@@ -286,7 +310,11 @@ static int walk_dir(walker *w, int depth)
     }
     if (!(names[n] = dq_strdup(nm))) { rc = DOCQ_ENOMEM; goto done; }
     n++;
+    errno = 0;
   }
+  /* A listing cut short (an I/O error): what it missed is not gone. The
+   * names read are still walked. */
+  if (errno) skip_unread(w, errno);
   /* A docq index kept among the documents (docq --db notes/idx index
    * notes): its lock file and the like are no documents */
   if (is_index) { skip(w, "a docq index folder"); goto done; }

@@ -9,7 +9,10 @@
  * docq index folders (holding docq.sqlite; reported through `skip`). A
  * single file given as the root is reported even if hidden. Symlinked files
  * are followed; symlinked folders are not (no loops). Broken links and unreadable folders/files are
- * reported through `skip` with a one-line reason; the walk goes on. */
+ * reported through `skip` with a one-line reason; the walk goes on. A path
+ * that exists but could not be read (no permission, an I/O error, a folder
+ * listed only in part) is also reported through `unread`: the caller cannot
+ * tell what is below it, so what it indexed there before must be kept. */
 #ifndef DQ_INDEXER_WALK_H
 #define DQ_INDEXER_WALK_H
 
@@ -30,6 +33,9 @@ typedef struct dq_walk_cbs {
    * "ignored by .docqignore" is NOT reported: ignored paths are silent). May be NULL. */
   void (*skip)(void *ctx, const char *path, const char *reason);
   void *ctx;
+  /* After `skip`, for a path that could not be read (as opposed to one the
+   * rules exclude or one that is gone): not seen, yet not absent. May be NULL. */
+  void (*unread)(void *ctx, const char *path);
 } dq_walk_cbs;
 
 /* Walk `root`. DOCQ_ENOTFOUND when root does not exist (message names it). */

@@ -134,7 +134,9 @@ typedef struct file_item {
   int ready;
 } file_item;
 
-typedef struct vanished { int64_t id; char hash[65]; char *path; int claimed; } vanished;
+/* A stored document the walk did not list: deleted (why NULL) or excluded
+ * now (why says how); removed at the end unless a renamed file claims it. */
+typedef struct vanished { int64_t id; char hash[65]; char *path; const char *why; int claimed; } vanished;
 
 typedef struct run {
   docq_db *db;
@@ -143,6 +145,8 @@ typedef struct run {
   uint64_t max_bytes;
   file_item *items; size_t n_items, cap_items;
   vanished *gone; size_t n_gone, cap_gone;
+  char **unread; size_t n_unread, cap_unread; /* paths the walk could not read, sorted */
+  int unread_oom;
   /* worker hand-off */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -340,6 +344,26 @@ static int in_txn(docq_db *db, int rc)
   return rc;
 }
 
+/* An indexed file that can no longer be indexed (binary now, too large, no
+ * longer a regular file): its old text is no longer in it, so search must not
+ * cite it. The skip says so; a read error (EIO) keeps the document instead,
+ * as the file may come back as it was. */
+static int remove_unindexable(run *r, file_item *it)
+{
+  docq_db *db = r->db;
+  int rc = dq_store_begin(db->store);
+  if (!rc) rc = in_txn(db, dq_store_remove_doc(db->store, it->old_id));
+  if (rc) return rc;
+  char why[1024];
+  snprintf(why, sizeof why, "%s; its earlier version was removed from the index", it->errmsg ? it->errmsg : "skipped");
+  r->st.skipped++;
+  r->st.removed++;
+  report(r, it->path, DOCQ_FILE_SKIPPED, why);
+  report(r, it->path, DOCQ_FILE_REMOVED, NULL);
+  dq_log(DOCQ_LOG_WARN, "%s", why);
+  return 0;
+}
+
 static int commit_item(run *r, file_item *it)
 {
   docq_db *db = r->db;
@@ -354,6 +378,8 @@ static int commit_item(run *r, file_item *it)
       if (!rc) { r->st.removed++; report(r, it->path, DOCQ_FILE_REMOVED, NULL); }
       return rc;
     }
+    if (it->err == DOCQ_EUNSUPPORTED && it->old_id && r->o->remove_missing)
+      return remove_unindexable(r, it);
     r->st.skipped++;
     report(r, it->path, DOCQ_FILE_SKIPPED, it->errmsg ? it->errmsg : "skipped");
     dq_log(DOCQ_LOG_WARN, "%s", it->errmsg ? it->errmsg : it->path);
@@ -418,6 +444,51 @@ static void on_walk_skip(void *ctx, const char *path, const char *reason)
   report(r, path, DOCQ_FILE_SKIPPED, reason);
 }
 
+static void on_walk_unread(void *ctx, const char *path)
+{
+  run *r = ctx;
+  if (r->n_unread == r->cap_unread) {
+    size_t cap = r->cap_unread ? r->cap_unread * 2 : 16;
+    char **p = dq_realloc(r->unread, cap * sizeof *p);
+    if (!p) { r->unread_oom = 1; return; }
+    r->unread = p;
+    r->cap_unread = cap;
+  }
+  char *copy = dq_strdup(path);
+  if (!copy) { r->unread_oom = 1; return; }
+  r->unread[r->n_unread++] = copy;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int has_unread(const run *r, const char *path)
+{
+  size_t lo = 0, hi = r->n_unread;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(r->unread[mid], path);
+    if (!c) return 1;
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  return 0;
+}
+
+/* Is path, or a folder above it, one the walk could not read? */
+static int under_unread(const run *r, const char *path)
+{
+  if (!r->n_unread) return 0;
+  char buf[PATH_MAX];
+  size_t n = strlen(path);
+  if (n >= sizeof buf) return 0;
+  memcpy(buf, path, n + 1);
+  for (size_t i = n; i > 0; i--) {
+    if (i < n && buf[i] != '/') continue;
+    buf[i] = 0;
+    if (has_unread(r, buf)) return 1;
+  }
+  return 0;
+}
+
 static int cmp_item(const void *a, const void *b)
 {
   return strcmp(((const file_item *)a)->path, ((const file_item *)b)->path);
@@ -435,13 +506,29 @@ static int find_item(const run *r, const char *path)
   return 0;
 }
 
+/* A stored document under a walked folder that the walk did not list: is it
+ * confirmed gone? Deleted (ENOENT, ENOTDIR: *why NULL), or still there but
+ * excluded now (ignored, hidden, no longer a regular file: *why says so) is
+ * gone; anything else (EACCES on a folder above it, EIO) is not confirmed,
+ * and a document is never removed on an error. */
+static int confirmed_gone(const char *path, const char **why)
+{
+  struct stat st;
+  *why = NULL;
+  if (stat(path, &st) != 0) return errno == ENOENT || errno == ENOTDIR;
+  *why = S_ISREG(st.st_mode) ? "excluded now (.docqignore, a hidden folder or a docq index folder above it)"
+                             : "no longer a regular file";
+  return 1;
+}
+
 static int collect_gone(void *ctx, const dq_doc_row *row)
 {
   run *r = ctx;
   if (row->mtime == 0 && row->path[0] != '/') return 0; /* in-memory document */
   if (find_item(r, row->path)) return 0;
-  struct stat st;
-  if (stat(row->path, &st) == 0) return 0; /* exists but excluded (e.g. ignored now)? keep it */
+  if (under_unread(r, row->path)) return 0; /* could not be read this time: kept */
+  const char *why;
+  if (!confirmed_gone(row->path, &why)) return 0;
   if (r->n_gone == r->cap_gone) {
     size_t cap = r->cap_gone ? r->cap_gone * 2 : 64;
     vanished *p = dq_realloc(r->gone, cap * sizeof *p);
@@ -453,6 +540,7 @@ static int collect_gone(void *ctx, const dq_doc_row *row)
   memset(g, 0, sizeof *g);
   g->id = row->id;
   snprintf(g->hash, sizeof g->hash, "%s", row->hash);
+  g->why = why;
   g->path = dq_strdup(row->path);
   if (!g->path) return DOCQ_ENOMEM;
   r->n_gone++;
@@ -565,8 +653,10 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
 
   /* 1. walk */
   r.prog.stage = DOCQ_STAGE_SCAN;
-  dq_walk_cbs cbs = {on_walk_file, on_walk_skip, &r};
+  dq_walk_cbs cbs = {on_walk_file, on_walk_skip, &r, on_walk_unread};
   for (size_t i = 0; !rc && i < n_paths; i++) rc = dq_walk(roots[i], &cbs);
+  if (!rc && r.unread_oom) rc = DOCQ_ENOMEM;
+  if (!rc && r.n_unread > 1) qsort(r.unread, r.n_unread, sizeof *r.unread, cmp_str);
   if (!rc && r.n_items > 1) qsort(r.items, r.n_items, sizeof *r.items, cmp_item);
   /* drop duplicates (overlapping roots) */
   if (!rc && r.n_items > 1) {
@@ -644,7 +734,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
     if (r.gone[i].claimed) continue;
     rc = dq_store_begin(db->store);
     if (!rc) rc = in_txn(db, dq_store_remove_doc(db->store, r.gone[i].id));
-    if (!rc) { r.st.removed++; report(&r, r.gone[i].path, DOCQ_FILE_REMOVED, NULL); }
+    if (!rc) { r.st.removed++; report(&r, r.gone[i].path, DOCQ_FILE_REMOVED, r.gone[i].why); }
   }
   {
     /* Sync even after a failure or cancel: what was committed stays, and
@@ -666,6 +756,8 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
   dq_free(r.items);
   for (size_t i = 0; i < r.n_gone; i++) dq_free(r.gone[i].path);
   dq_free(r.gone);
+  for (size_t i = 0; i < r.n_unread; i++) dq_free(r.unread[i]);
+  dq_free(r.unread);
   for (size_t i = 0; roots && i < n_paths; i++) dq_free(roots[i]);
   dq_free(roots);
   pthread_mutex_destroy(&r.mu);

@@ -97,7 +97,10 @@ static void test_indexer_walk__ignore_patterns(void **state)
 
 /* ---- walking ---------------------------------------------------------------------------- */
 
-typedef struct { char files[64][512]; uint64_t sizes[64]; int n; char skips[16][600]; int ns; int stop_after; } seen;
+typedef struct {
+  char files[64][512]; uint64_t sizes[64]; int n; char skips[16][600]; int ns; int stop_after;
+  char unread[8][600]; int nu;
+} seen;
 
 static int on_file(void *ctx, const dq_walk_file *f)
 {
@@ -116,6 +119,14 @@ static void on_skip(void *ctx, const char *path, const char *reason)
   seen *s = ctx;
   assert_true(s->ns < 16);
   snprintf(s->skips[s->ns++], sizeof s->skips[0], "%s: %s", path + strlen(g_dir), reason);
+}
+
+/* Could not be read, as opposed to excluded or gone. */
+static void on_unread(void *ctx, const char *path)
+{
+  seen *s = ctx;
+  assert_true(s->nu < 8);
+  snprintf(s->unread[s->nu++], sizeof s->unread[0], "%s", path + strlen(g_dir));
 }
 
 static void test_indexer_walk__tree(void **state)
@@ -150,7 +161,7 @@ static void test_indexer_walk__tree(void **state)
 
   seen s;
   memset(&s, 0, sizeof s);
-  dq_walk_cbs cbs = {on_file, on_skip, &s};
+  dq_walk_cbs cbs = {on_file, on_skip, &s, on_unread};
   assert_int_equal(dq_walk(g_dir, &cbs), 0);
   const char *want[] = {"/Z.txt", "/a.txt", "/b.md", "/link-to-a.txt", "/other/e.tmp", "/sub/deeper/c.txt",
                         "/sub/keep.log", "/sub/only-root.txt"};
@@ -162,6 +173,7 @@ static void test_indexer_walk__tree(void **state)
   assert_int_equal(s.ns, 2);
   assert_string_equal(s.skips[0], "/broken.md: broken symbolic link");
   assert_string_equal(s.skips[1], "/link-to-sub: symbolic link to a folder (not followed)");
+  assert_int_equal(s.nu, 0); /* a broken link, a link not followed: nothing unread */
 
   /* a callback stops the walk, and its value comes back */
   memset(&s, 0, sizeof s);
@@ -200,7 +212,7 @@ static void test_indexer_walk__index_folder_skipped(void **state)
   put("notes/idx/sub/x.txt", "inside the index folder");
   seen s;
   memset(&s, 0, sizeof s);
-  dq_walk_cbs cbs = {on_file, on_skip, &s};
+  dq_walk_cbs cbs = {on_file, on_skip, &s, on_unread};
   char p[1024];
   snprintf(p, sizeof p, "%s/notes", g_dir);
   assert_int_equal(dq_walk(p, &cbs), 0);
@@ -215,7 +227,7 @@ static void test_indexer_walk__missing_root_and_unreadable(void **state)
   (void)state;
   seen s;
   memset(&s, 0, sizeof s);
-  dq_walk_cbs cbs = {on_file, on_skip, &s};
+  dq_walk_cbs cbs = {on_file, on_skip, &s, on_unread};
   char p[1024];
   snprintf(p, sizeof p, "%s/does/not/exist", g_dir);
   assert_int_equal(dq_walk(p, &cbs), DOCQ_ENOTFOUND);
@@ -235,6 +247,12 @@ static void test_indexer_walk__missing_root_and_unreadable(void **state)
     if (!strcmp(s.skips[i], "/locked2/f.txt: permission denied")) file_reported = 1;
   }
   assert_true(dir_reported && file_reported);
+  /* what is below them is unknown, not gone: the indexer keeps it */
+  assert_int_equal(s.nu, 2);
+  assert_string_equal(s.unread[0], "/locked");
+  assert_string_equal(s.unread[1], "/locked2/f.txt");
+  snprintf(p, sizeof p, "%s/locked", g_dir);
+  assert_int_equal(chmod(p, 0755), 0); /* so the teardown can remove it */
 }
 
 int main(void)
