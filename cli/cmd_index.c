@@ -339,6 +339,7 @@ int cmd_rm(int argc, char **argv)
   docq_db *db = NULL;
   int ec = cli_open_db(&db, 0, 0);
   if (ec) return ec;
+  cli_on_sigint(db);
   uint64_t n = 0;
   int rc = docq_remove(db, path, &n);
   if (rc) { ec = cli_fail(rc, "rm"); cli_db_free(db); return ec; }

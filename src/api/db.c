@@ -349,13 +349,20 @@ DOCQ_API int docq_remove(docq_db *db, const char *path, uint64_t *n_removed)
   }
   if (!rc && c.n == 0) rc = dq_err_set(DOCQ_ENOTFOUND, "%s: no such document in the index", path);
   for (size_t i = 0; !rc && i < c.n; i++) {
+    /* each removal is its own transaction: Ctrl-C stops between them */
+    if (db->interrupted) {
+      rc = dq_err_set(DOCQ_ECANCELED, "interrupted after removing %zu of %zu documents; run it again to remove the rest",
+                      i, c.n);
+      break;
+    }
     rc = dq_store_begin(db->store);
     if (!rc) rc = dq_store_remove_doc(db->store, c.ids[i]);
     if (!rc) rc = dq_store_commit(db->store);
     else dq_store_rollback(db->store);
     if (!rc && n_removed) (*n_removed)++;
   }
-  if (!rc) rc = dq_store_sync_vectors(db->store);
+  if (rc == DOCQ_ECANCELED) dq_store_sync_vectors(db->store); /* what was removed stays removed; keep the error */
+  else if (!rc) rc = dq_store_sync_vectors(db->store);
   dq_free(c.ids);
   dq_free(p);
   return rc;

@@ -62,11 +62,14 @@ static int64_t parse_date(const char *s)
   return (int64_t)timegm(&tm);
 }
 
-/* Read a whole file with a size limit. Messages name the file. */
+/* Read a whole file with a size limit. Messages name the file. The path
+ * was a regular file when the walk saw it, but may be a FIFO or a device by
+ * now: O_NONBLOCK keeps open() from waiting for a FIFO's writer, and fstat
+ * then refuses what is not a regular file (regular files ignore the flag). */
 static int read_file(const char *path, uint64_t max_bytes, char **out, size_t *n_out)
 {
   *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return dq_err_set(DOCQ_ENOTFOUND, "%s: file disappeared while indexing", path);
     return dq_err_set(DOCQ_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -209,12 +212,20 @@ static int prepare_text(run *r, file_item *it, const char *name, const char *dat
   return rc ? rc : chunk_and_embed(r, it);
 }
 
+/* Ctrl-C between the worker's stages: the main thread stops waiting for it
+ * at once, and joins it when its current stage ends. */
+static int worker_interrupted(const run *r)
+{
+  return r->db->interrupted ? dq_err_set(DOCQ_ECANCELED, "indexing interrupted") : 0;
+}
+
 /* The worker's job for one file. Errors become skips with a reason. */
 static void prepare_file(run *r, file_item *it)
 {
   char *data = NULL;
   size_t n = 0;
   int rc = read_file(it->path, r->max_bytes, &data, &n);
+  if (!rc) rc = worker_interrupted(r);
   if (!rc) {
     dq_sha256_hex(data, n, it->hash);
     if (it->old_id && strcmp(it->hash, it->old_hash) == 0) {
@@ -227,6 +238,7 @@ static void prepare_file(run *r, file_item *it)
       if (!g) {
         /* the loader's file rules: binary and non-UTF-8 unknown files are skipped */
         rc = dq_load_file_bytes(it->path, data, n, &it->doc);
+        if (!rc) rc = worker_interrupted(r);
         if (!rc) rc = chunk_and_embed(r, it);
       }
     }
@@ -238,6 +250,21 @@ static void prepare_file(run *r, file_item *it)
     it->err = rc;
     it->errmsg = dq_strdup(dq_err_msg());
   }
+}
+
+/* Wait (mu held) until item `it` is prepared or Ctrl-C comes: 0 or
+ * DOCQ_ECANCELED. The worker may be busy with a large file for seconds. */
+static int wait_prepared(run *r, const file_item *it)
+{
+  while (!it->ready) {
+    if (r->db->interrupted) return dq_err_set(DOCQ_ECANCELED, "indexing interrupted");
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    pthread_cond_timedwait(&r->cv, &r->mu, &until);
+  }
+  return 0;
 }
 
 static void *worker_main(void *arg)
@@ -694,8 +721,9 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
   while (!rc && r.next_commit < r.n_items) {
     file_item *it = &r.items[r.next_commit];
     pthread_mutex_lock(&r.mu);
-    while (!it->ready) pthread_cond_wait(&r.cv, &r.mu);
+    rc = wait_prepared(&r, it);
     pthread_mutex_unlock(&r.mu);
+    if (rc) break;
     r.prog.current_path = it->path;
     if (it->kind == PREP_SKIP && !it->errmsg) {
       r.st.unchanged++;
@@ -732,6 +760,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
   r.prog.current_path = NULL;
   for (size_t i = 0; !rc && i < r.n_gone; i++) {
     if (r.gone[i].claimed) continue;
+    if ((rc = progress(&r, 0)) != 0) break; /* each removal is its own transaction: stop between them */
     rc = dq_store_begin(db->store);
     if (!rc) rc = in_txn(db, dq_store_remove_doc(db->store, r.gone[i].id));
     if (!rc) { r.st.removed++; report(&r, r.gone[i].path, DOCQ_FILE_REMOVED, r.gone[i].why); }

@@ -365,6 +365,25 @@ static void test_api__search_options_versions(void **state)
 /* A file deleted while a run is under way, after the walk saw it: the run
  * goes on and says so; an indexed earlier version of it is removed, not
  * left behind as if the file were still there. */
+/* 30 files f00..f29 written into g_dir/src and indexed into g_dir/idx. */
+static docq_db *thirty_files_indexed(char *src, size_t cap)
+{
+  char idx[128], name[32], text[128];
+  snprintf(src, cap, "%s/src", g_dir);
+  snprintf(idx, sizeof idx, "%s/idx", g_dir);
+  assert_int_equal(mkdir(src, 0777), 0);
+  for (int i = 0; i < 30; i++) {
+    snprintf(name, sizeof name, "f%02d.txt", i);
+    snprintf(text, sizeof text, "Note %d: the lighthouse keeper counted %d ships in the fog.\n", i, i * 7);
+    write_file(src, name, text);
+  }
+  const char *paths[] = { src };
+  docq_db *db;
+  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0);
+  return db;
+}
+
 typedef struct {
   char victim_new[256], victim_old[256];
   int deleted, n_skipped, n_removed;
@@ -389,19 +408,9 @@ static void on_file_mid_delete(const char *path, docq_file_status s, const char 
 static void test_api__file_deleted_mid_index(void **state)
 {
   (void)state;
-  char src[128], idx[128], name[32], text[128];
-  snprintf(src, sizeof src, "%s/src", g_dir);
-  snprintf(idx, sizeof idx, "%s/idx", g_dir);
-  assert_int_equal(mkdir(src, 0777), 0);
-  for (int i = 0; i < 30; i++) {
-    snprintf(name, sizeof name, "f%02d.txt", i);
-    snprintf(text, sizeof text, "Note %d: the lighthouse keeper counted %d ships in the fog.\n", i, i * 7);
-    write_file(src, name, text);
-  }
+  char src[128];
+  docq_db *db = thirty_files_indexed(src, sizeof src); /* f28 is indexed */
   const char *paths[] = { src };
-  docq_db *db;
-  assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_CREATE), 0);
-  assert_int_equal(docq_index_paths(db, paths, 1, NULL, NULL), 0); /* f28 is indexed */
 
   /* f28 is edited (so this run would reload it), f29 is new; both go mid-run */
   write_file(src, "f28.txt", "Note 28, edited: the keeper saw a whale.\n");
@@ -436,6 +445,91 @@ static void test_api__file_deleted_mid_index(void **state)
   assert_int_equal(docq_search(&res, db, "keeper whale", &so), 0);
   for (size_t i = 0; i < docq_results_count(res); i++) assert_null(strstr(docq_results_get(res, i)->path, "f28"));
   docq_results_free(res);
+  docq_db_free(db);
+}
+
+typedef struct { char fifo_path[256]; int swapped, n_skipped; char reason[256]; } fifo_swap;
+
+static void on_file_fifo_swap(const char *path, docq_file_status s, const char *reason, void *p)
+{
+  fifo_swap *f = p;
+  if (!f->swapped) { /* the first file done: the worker has not reached the last one */
+    f->swapped = 1;
+    assert_int_equal(unlink(f->fifo_path), 0);
+    assert_int_equal(mkfifo(f->fifo_path, 0600), 0);
+  }
+  if (s == DOCQ_FILE_SKIPPED) {
+    f->n_skipped++;
+    snprintf(f->reason, sizeof f->reason, "%s", reason ? reason : "");
+  }
+  (void)path;
+}
+
+/* A file replaced by a FIFO after the walk saw it (edited, so it is read):
+ * opening it must not wait for a writer that never comes. It is skipped as
+ * not a regular file, and its old document goes (its text is not there). */
+static void test_api__file_replaced_by_fifo_mid_index(void **state)
+{
+  (void)state;
+  char src[128];
+  docq_db *db = thirty_files_indexed(src, sizeof src);
+  write_file(src, "f29.txt", "Note 29, edited.\n");
+  fifo_swap f = {0};
+  snprintf(f.fifo_path, sizeof f.fifo_path, "%s/f29.txt", src);
+  docq_index_options o = DOCQ_INDEX_OPTIONS_INIT;
+  o.on_file = on_file_fifo_swap;
+  o.payload = &f;
+  docq_index_stats st;
+  const char *paths[] = { src };
+  alarm(60); /* the old code waited forever */
+  assert_int_equal(docq_index_paths(db, paths, 1, &o, &st), 0);
+  alarm(0);
+  assert_true(f.swapped);
+  assert_int_equal(f.n_skipped, 1);
+  assert_non_null(strstr(f.reason, "not a regular file"));
+  assert_int_equal(st.removed, 1);
+  assert_int_equal(docq_check(db), 0);
+  docq_db_free(db);
+}
+
+typedef struct { docq_db *db; int n_removed; } stop_removing;
+
+static void on_file_stop_removing(const char *path, docq_file_status s, const char *reason, void *p)
+{
+  stop_removing *x = p;
+  (void)path;
+  (void)reason;
+  if (s == DOCQ_FILE_REMOVED && x->n_removed++ == 0) docq_interrupt(x->db);
+}
+
+/* Ctrl-C while deleted files are being removed stops the run there, as a
+ * cancel: each removal is its own transaction, so what was removed stays
+ * removed and the next run removes the rest. */
+static void test_api__interrupt_while_removing(void **state)
+{
+  (void)state;
+  char src[128], p[256];
+  docq_db *db = thirty_files_indexed(src, sizeof src);
+  for (int i = 0; i < 20; i++) {
+    snprintf(p, sizeof p, "%s/f%02d.txt", src, i);
+    assert_int_equal(unlink(p), 0);
+  }
+  stop_removing x = { db, 0 };
+  docq_index_options o = DOCQ_INDEX_OPTIONS_INIT;
+  o.on_file = on_file_stop_removing;
+  o.payload = &x;
+  docq_index_stats st;
+  const char *paths[] = { src };
+  assert_int_equal(docq_index_paths(db, paths, 1, &o, &st), DOCQ_ECANCELED);
+  assert_int_equal(st.removed, 1);
+  assert_int_equal(docq_check(db), 0);
+  docq_stats ds;
+  assert_int_equal(docq_stat(db, &ds), 0);
+  assert_int_equal(ds.documents, 29);
+  assert_int_equal(docq_index_paths(db, paths, 1, NULL, &st), 0);
+  assert_int_equal(st.removed, 19);
+  assert_int_equal(docq_stat(db, &ds), 0);
+  assert_int_equal(ds.documents, 10);
   docq_db_free(db);
 }
 
@@ -1686,6 +1780,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__old_builtin_embedder_reencoded, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__file_replaced_by_fifo_mid_index, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__interrupt_while_removing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__interrupt_from_another_thread, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__index_and_search_on_two_threads, setup, teardown),
