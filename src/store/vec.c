@@ -255,30 +255,43 @@ int dq_vec_ids(dq_vec *v, const int64_t **ids, size_t *n)
   return 0;
 }
 
+/* Writing the FAISS file failed with errno e. A full disk is said in the
+ * words SQLite's full disk gets (sql.c; the CLI's advice keys on them), and
+ * that search still works: the vectors are in SQLite and the next run
+ * writes the file again. */
+static int write_failed(const char *tmp_path, int e)
+{
+  if (e == ENOSPC || e == EDQUOT)
+    return dq_err_set(DOCQ_EIO, "no space left on the disk holding the index (cannot write %s); search still works: "
+                      "the vectors are kept in SQLite and the next run writes this file again", tmp_path);
+  return dq_err_set(DOCQ_EIO, "cannot write %s: %s", tmp_path, strerror(e));
+}
+
 int dq_vec_save(dq_vec *v, const char *tmp_path, const char *path, const char *dir, uint64_t *size, uint64_t *sum)
 {
   int rc = 0;
   const uint8_t *p = NULL;
   size_t n = 0;
   FILE *f = fopen(tmp_path, "wb");
-  if (!f) return dq_err_set(DOCQ_EIO, "cannot create %s: %s", tmp_path, strerror(errno));
+  if (!f) return errno == ENOSPC || errno == EDQUOT ? write_failed(tmp_path, errno)
+                                                    : dq_err_set(DOCQ_EIO, "cannot create %s: %s", tmp_path, strerror(errno));
   errno = 0;
   if (faiss_write_index(v->index, f)) {
     /* A failed fwrite (full disk) leaves errno and the stream's error flag:
      * say that, not FAISS's exception text with its source location. */
     int e = errno;
-    if (ferror(f) && e) rc = dq_err_set(DOCQ_EIO, "cannot write %s: %s", tmp_path, strerror(e));
+    if (ferror(f) && e) rc = write_failed(tmp_path, e);
     else rc = faiss_fail(DOCQ_EIO, tmp_path);
     fclose(f);
     goto fail;
   }
   if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    rc = dq_err_set(DOCQ_EIO, "cannot write %s: %s", tmp_path, strerror(errno));
+    rc = write_failed(tmp_path, errno);
     fclose(f);
     goto fail;
   }
   if (fclose(f) != 0) {
-    rc = dq_err_set(DOCQ_EIO, "cannot write %s: %s", tmp_path, strerror(errno));
+    rc = write_failed(tmp_path, errno);
     goto fail;
   }
   /* Checksum what is on disk (still in the page cache), not what we meant to write. */

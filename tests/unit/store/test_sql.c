@@ -426,6 +426,35 @@ static void test_store_sql__docs_under_prefix_any_bytes(void **state)
   dq_store_close(s);
 }
 
+/* A full disk while the FAISS file is written says so in the words SQLite's
+ * full disk gets (the CLI gives its advice on them), not "No space left on
+ * device" alone. The temporary name is a link to /dev/full (whose writes fail
+ * with ENOSPC); the failed save removes the link, not the device. */
+static void test_store_sql__faiss_full_disk_message(void **state)
+{
+  fixture *f = *state;
+  struct stat sb;
+  if (stat("/dev/full", &sb) != 0) { print_message("no /dev/full: skipped\n"); return; }
+  assert_int_equal(mkdir(f->dir, 0777), 0);
+  dq_vec *v = NULL;
+  OK(dq_vec_new(&v, "IDMap2,Flat", DIM));
+  float x[256 * DIM];
+  int64_t ids[256];
+  for (int i = 0; i < 256; i++) { unit_vec(x + i * DIM, DIM); ids[i] = i + 1; } /* 16 KiB: more than a stdio buffer */
+  OK(dq_vec_add(v, 256, x, ids));
+  char tmp[512], dst[512];
+  snprintf(tmp, sizeof tmp, "%s/vectors.faiss.tmp", f->dir);
+  snprintf(dst, sizeof dst, "%s/vectors.faiss", f->dir);
+  assert_int_equal(symlink("/dev/full", tmp), 0);
+  uint64_t size = 0, sum = 0;
+  assert_int_equal(dq_vec_save(v, tmp, dst, f->dir, &size, &sum), DOCQ_EIO);
+  assert_non_null(strstr(dq_err_msg(), "no space left on the disk holding the index"));
+  assert_non_null(strstr(dq_err_msg(), "search still works"));
+  assert_int_equal(stat("/dev/full", &sb), 0);
+  assert_int_equal(stat(dst, &sb), -1);
+  dq_vec_free(v);
+}
+
 static void test_store_sql__check_detects_violations(void **state)
 {
   fixture *f = *state;
@@ -1732,6 +1761,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__manifest_mismatch, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__put_replace_remove_rename, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__docs_under_prefix_any_bytes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__faiss_full_disk_message, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__check_detects_violations, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_common_terms, setup, teardown),
