@@ -122,7 +122,8 @@ typedef enum { PREP_NEW = 0, PREP_TOUCH, PREP_RENAME, PREP_SKIP } prep_kind;
 typedef struct file_item {
   char *path;
   uint64_t size;
-  int64_t mtime;
+  int64_t mtime, mtime_ns; /* as the walk saw them */
+  int64_t read_at_ns;      /* wall clock when the worker began reading it */
   int64_t old_id;        /* existing document at this path, or 0 */
   char old_hash[65];
   /* filled by the worker */
@@ -139,7 +140,7 @@ typedef struct file_item {
 
 /* A stored document the walk did not list: deleted (why NULL) or excluded
  * now (why says how); removed at the end unless a renamed file claims it. */
-typedef struct vanished { int64_t id; char hash[65]; char *path; const char *why; int claimed; } vanished;
+typedef struct vanished { int64_t id; char hash[65]; int format; char *path; const char *why; int claimed; } vanished;
 
 typedef struct run {
   docq_db *db;
@@ -179,11 +180,42 @@ static void item_free(file_item *it)
   dq_free(it->errmsg);
 }
 
-static vanished *find_gone_by_hash(run *r, const char *hash)
+/* A vanished document this file is a rename of: the same bytes, read as the
+ * same format (a .txt renamed .md is re-chunked as Markdown, not renamed). */
+static vanished *find_gone_by_hash(run *r, const char *hash, int format)
 {
   for (size_t i = 0; i < r->n_gone; i++)
-    if (!r->gone[i].claimed && strcmp(r->gone[i].hash, hash) == 0) return &r->gone[i];
+    if (!r->gone[i].claimed && r->gone[i].format == format && strcmp(r->gone[i].hash, hash) == 0) return &r->gone[i];
   return NULL;
+}
+
+/* Claim a vanished document for `it` (loaded, not yet chunked): 1 when it is
+ * a rename, committed without re-chunking or re-embedding. */
+static int claim_rename(run *r, file_item *it)
+{
+  pthread_mutex_lock(&r->mu);
+  vanished *g = it->old_id ? NULL : find_gone_by_hash(r, it->hash, (int)it->doc->format);
+  if (g) { g->claimed = 1; it->rename_from = g->id; it->kind = PREP_RENAME; }
+  pthread_mutex_unlock(&r->mu);
+  return g != NULL;
+}
+
+static int64_t wall_ns(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* What to store as mtime_ns. A file modified less than 2 s before it was read
+ * might be written again within the same timestamp tick (coarse clocks, FAT's
+ * 2 s, a jiffy on Linux) with the same size: its stamp would not change. Such
+ * a file is stored RACY, so the next run hashes it again (as git does). */
+#define DQ_RACY_NS 2000000000LL
+static int64_t stamp_to_store(const file_item *it)
+{
+  int64_t m = it->mtime * 1000000000 + it->mtime_ns;
+  return m + DQ_RACY_NS > it->read_at_ns ? DQ_MTIME_NS_RACY : it->mtime_ns;
 }
 
 /* Chunk and embed a loaded document into `it`. Thread-safe (no store access). */
@@ -224,6 +256,7 @@ static void prepare_file(run *r, file_item *it)
 {
   char *data = NULL;
   size_t n = 0;
+  it->read_at_ns = wall_ns();
   int rc = read_file(it->path, r->max_bytes, &data, &n);
   if (!rc) rc = worker_interrupted(r);
   if (!rc) {
@@ -231,16 +264,11 @@ static void prepare_file(run *r, file_item *it)
     if (it->old_id && strcmp(it->hash, it->old_hash) == 0) {
       it->kind = PREP_TOUCH;
     } else {
-      pthread_mutex_lock(&r->mu);
-      vanished *g = it->old_id ? NULL : find_gone_by_hash(r, it->hash);
-      if (g) { g->claimed = 1; it->rename_from = g->id; it->kind = PREP_RENAME; }
-      pthread_mutex_unlock(&r->mu);
-      if (!g) {
-        /* the loader's file rules: binary and non-UTF-8 unknown files are skipped */
-        rc = dq_load_file_bytes(it->path, data, n, &it->doc);
-        if (!rc) rc = worker_interrupted(r);
-        if (!rc) rc = chunk_and_embed(r, it);
-      }
+      /* the loader's file rules: binary and non-UTF-8 unknown files are
+       * skipped; a rename is loaded too, for what its new name gives (title, format) */
+      rc = dq_load_file_bytes(it->path, data, n, &it->doc);
+      if (!rc) rc = worker_interrupted(r);
+      if (!rc && !claim_rename(r, it)) rc = chunk_and_embed(r, it);
     }
   }
   dq_free(data);
@@ -337,8 +365,15 @@ static int aliases_json(const dq_doc *d, const char *extra_json, char **out)
   return 0;
 }
 
+/* A document's date: its front matter's, else the file's mtime. */
+static int64_t doc_date(const dq_doc *doc, int64_t mtime)
+{
+  int64_t d = parse_date(doc->date);
+  return d ? d : mtime;
+}
+
 /* Write one loaded document (replacing any at the same path) in one transaction. */
-static int store_doc(docq_db *db, const char *path, const char *hash, int64_t mtime, uint64_t size,
+static int store_doc(docq_db *db, const char *path, const char *hash, int64_t mtime, int64_t mtime_ns, uint64_t size,
                      const dq_doc *doc, const dq_chunk *chunks, size_t n_chunks, const float *vecs,
                      const char *meta_json)
 {
@@ -348,9 +383,9 @@ static int store_doc(docq_db *db, const char *path, const char *hash, int64_t mt
   row.format = doc->format;
   snprintf(row.hash, sizeof row.hash, "%s", hash);
   row.mtime = mtime;
+  row.mtime_ns = mtime_ns;
   row.size = size;
-  row.date = parse_date(doc->date);
-  if (!row.date) row.date = mtime;
+  row.date = doc_date(doc, mtime);
   int rc = join_tags(doc, &row.tags);
   if (!rc) rc = aliases_json(doc, meta_json, &row.meta_json);
   if (!rc) rc = dq_store_begin(db->store);
@@ -413,18 +448,27 @@ static int commit_item(run *r, file_item *it)
     return 0;
   case PREP_TOUCH:
     rc = dq_store_begin(db->store);
-    if (!rc) rc = in_txn(db, dq_store_touch_doc(db->store, it->old_id, it->mtime, it->size));
+    if (!rc) rc = in_txn(db, dq_store_touch_doc(db->store, it->old_id, it->mtime, stamp_to_store(it), it->size));
     if (!rc) { r->st.unchanged++; report(r, it->path, DOCQ_FILE_UNCHANGED, NULL); }
     return rc;
-  case PREP_RENAME:
+  case PREP_RENAME: {
+    /* what the new name gives, as a fresh index would have it */
+    dq_doc_row to = {0};
+    to.path = it->path;
+    to.title = it->doc->title;
+    to.mtime = it->mtime;
+    to.mtime_ns = stamp_to_store(it);
+    to.date = doc_date(it->doc, it->mtime);
     rc = dq_store_begin(db->store);
-    if (!rc) rc = in_txn(db, dq_store_rename_doc(db->store, it->rename_from, it->path, it->mtime));
+    if (!rc) rc = in_txn(db, dq_store_rename_doc(db->store, it->rename_from, &to));
     if (!rc) { r->st.renamed++; report(r, it->path, DOCQ_FILE_RENAMED, NULL); }
     return rc;
+  }
   case PREP_NEW:
     break;
   }
-  rc = store_doc(db, it->path, it->hash, it->mtime, it->size, it->doc, it->chunks, it->n_chunks, it->vecs, NULL);
+  rc = store_doc(db, it->path, it->hash, it->mtime, stamp_to_store(it), it->size, it->doc, it->chunks, it->n_chunks,
+                 it->vecs, NULL);
   if (rc) return rc;
   r->st.chunks_added += it->n_chunks;
   r->prog.chunks_done += it->n_chunks;
@@ -458,6 +502,7 @@ static int on_walk_file(void *ctx, const dq_walk_file *f)
   if (!it->path) return DOCQ_ENOMEM;
   it->size = f->size;
   it->mtime = f->mtime;
+  it->mtime_ns = f->mtime_ns;
   r->n_items++;
   r->prog.files_total = r->n_items;
   r->prog.bytes_total += f->size;
@@ -567,6 +612,7 @@ static int collect_gone(void *ctx, const dq_doc_row *row)
   memset(g, 0, sizeof *g);
   g->id = row->id;
   snprintf(g->hash, sizeof g->hash, "%s", row->hash);
+  g->format = row->format;
   g->why = why;
   g->path = dq_strdup(row->path);
   if (!g->path) return DOCQ_ENOMEM;
@@ -585,7 +631,10 @@ static int classify(run *r)
     if (rc) return rc;
     it->old_id = row.id;
     snprintf(it->old_hash, sizeof it->old_hash, "%s", row.hash);
-    if (row.mtime == it->mtime && row.size == it->size) {
+    int64_t ns;
+    rc = dq_store_doc_mtime_ns(r->db->store, row.id, &ns);
+    if (rc) { dq_doc_row_clear(&row); return rc; }
+    if (row.mtime == it->mtime && row.size == it->size && (ns == it->mtime_ns || ns == DQ_MTIME_NS_UNKNOWN)) {
       it->kind = PREP_SKIP; /* reuse SKIP to mean "no work"; errmsg NULL marks unchanged */
       it->ready = 1;
     }
@@ -836,7 +885,8 @@ DOCQ_API int docq_add_document(docq_db *db, const char *id, const char *title, c
   /* No FAISS sync per document (apps add many): the in-memory index is
    * current, and docq_db_free / the next open bring the file up to date. */
   if (!rc)
-    rc = store_doc(db, id, it.hash, 0, text_len, it.doc, it.chunks, it.n_chunks, it.vecs, metadata_json);
+    rc = store_doc(db, id, it.hash, 0, DQ_MTIME_NS_UNKNOWN, text_len, it.doc, it.chunks, it.n_chunks, it.vecs,
+                   metadata_json);
   item_clear_work(&it);
   dq_free(fixed);
   return rc;

@@ -55,8 +55,8 @@
  * (a Markdown H1 is usually both). Both come from chunks_src, a view over
  * chunks and docs, which is the FTS5 content table: inserts, 'rebuild' and
  * FTS5's integrity-check all read the same composition. A document's title
- * therefore only changes together with its chunks (dq_store_put_doc);
- * renames touch the path alone. */
+ * therefore only changes together with its chunks (dq_store_put_doc) or by
+ * a rename, which re-indexes its chunks' FTS rows (dq_store_rename_doc). */
 #define FTS_SCHEMA                                                                                              \
   "CREATE VIEW chunks_src AS SELECT c.id AS id, c.doc_id AS doc_id, c.text AS text,"                            \
   " CASE WHEN coalesce(d.title, '') = '' THEN coalesce(c.section, '')"                                          \
@@ -71,7 +71,7 @@ static const char *const SCHEMA =
   "CREATE TABLE docs(id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE, title TEXT,"
   " format INTEGER NOT NULL DEFAULT 0, hash TEXT NOT NULL DEFAULT '', mtime INTEGER NOT NULL DEFAULT 0,"
   " size INTEGER NOT NULL DEFAULT 0, tags TEXT NOT NULL DEFAULT '', date INTEGER NOT NULL DEFAULT 0,"
-  " meta_json TEXT, n_chunks INTEGER NOT NULL DEFAULT 0);"
+  " meta_json TEXT, n_chunks INTEGER NOT NULL DEFAULT 0, mtime_ns INTEGER NOT NULL DEFAULT -1);"
   "CREATE INDEX docs_hash ON docs(hash);"
   "CREATE TABLE chunks(id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id INTEGER NOT NULL, ordinal INTEGER NOT NULL,"
   " line_first INTEGER, line_last INTEGER, src_start INTEGER, src_end INTEGER, overlap_len INTEGER,"
@@ -95,8 +95,8 @@ static const char *const SQL[ST_COUNT] = {
   [ST_DOC_BY_HASH] = "SELECT " DOC_COLS " FROM docs WHERE hash = ?1 ORDER BY id LIMIT 1",
   [ST_DOC_BY_ID] = "SELECT " DOC_COLS " FROM docs WHERE id = ?1",
   [ST_DOC_ID_BY_PATH] = "SELECT id FROM docs WHERE path = ?1",
-  [ST_DOC_INSERT] = "INSERT INTO docs(path, title, format, hash, mtime, size, tags, date, meta_json, n_chunks)"
-                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+  [ST_DOC_INSERT] = "INSERT INTO docs(path, title, format, hash, mtime, size, tags, date, meta_json, n_chunks, mtime_ns)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
   [ST_CHUNK_INSERT] = "INSERT INTO chunks(doc_id, ordinal, line_first, line_last, src_start, src_end, overlap_len,"
                       " n_tokens, section, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
   [ST_FTS_INSERT] = "INSERT INTO chunks_fts(rowid, text, head) SELECT id, text, head FROM chunks_src WHERE id = ?1",
@@ -106,8 +106,11 @@ static const char *const SQL[ST_COUNT] = {
   [ST_VEC_DELETE_DOC] = "DELETE FROM vecs WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
   [ST_CHUNK_DELETE_DOC] = "DELETE FROM chunks WHERE doc_id = ?1",
   [ST_DOC_DELETE] = "DELETE FROM docs WHERE id = ?1",
-  [ST_DOC_RENAME] = "UPDATE docs SET path = ?2, mtime = ?3 WHERE id = ?1",
-  [ST_DOC_TOUCH] = "UPDATE docs SET mtime = ?2, size = ?3 WHERE id = ?1",
+  [ST_DOC_RENAME] = "UPDATE docs SET path = ?2, mtime = ?3, mtime_ns = ?4, title = ?5, date = ?6 WHERE id = ?1",
+  [ST_DOC_TOUCH] = "UPDATE docs SET mtime = ?2, size = ?3, mtime_ns = ?4 WHERE id = ?1",
+  [ST_DOC_MTIME_NS] = "SELECT mtime_ns FROM docs WHERE id = ?1",
+  [ST_DOC_TITLE] = "SELECT title FROM docs WHERE id = ?1",
+  [ST_DOC_CHUNK_IDS] = "SELECT id FROM chunks WHERE doc_id = ?1",
   [ST_BM25] = "SELECT rowid, bm25(chunks_fts, ?3, ?4) AS score FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?2",
   [ST_VEC_EXISTS] = "SELECT 1 FROM vecs WHERE chunk_id = ?1",
   [ST_CHUNK_GET] = "SELECT " CHUNK_COLS " FROM chunks WHERE id = ?1",
@@ -634,6 +637,22 @@ static void remove_stale_new_files(const dq_store *s)
   closedir(d);
 }
 
+/* Indexes written before docq kept nanoseconds have no docs.mtime_ns: a
+ * writer adds it (a schema change only, no rewrite), its rows -1
+ * (DQ_MTIME_NS_UNKNOWN: compared by seconds, as before). Readers never read
+ * it, so older docq versions and read-only openers are unaffected. */
+static int add_mtime_ns_column(dq_store *s)
+{
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM pragma_table_info('docs') WHERE name = 'mtime_ns'", -1, &st, NULL) != SQLITE_OK)
+    return dq_sql_fail(s, sqlite3_errcode(s->db), "read schema");
+  int src = sqlite3_step(st), has = src == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  int rc = src == SQLITE_ROW ? 0 : dq_sql_fail(s, src, "read schema");
+  sqlite3_finalize(st);
+  if (rc || has) return rc;
+  return dq_exec(s, "ALTER TABLE docs ADD COLUMN mtime_ns INTEGER NOT NULL DEFAULT -1");
+}
+
 int dq_store_lock_writer(dq_store *s)
 {
   DQ_ASSERT_ARG(s);
@@ -665,6 +684,7 @@ int dq_store_lock_writer(dq_store *s)
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {} /* the pid is a courtesy */
   s->lock_fd = fd;
   remove_stale_new_files(s);
+  if ((rc = add_mtime_ns_column(s)) < 0) goto done;
   /* Another writer may have changed the index since we opened it. */
   if ((rc = dq_vsync_refresh(s)) < 0) goto done;
   rc = dq_vsync_reconcile(s);
@@ -1110,6 +1130,7 @@ int dq_store_put_doc(dq_store *s, dq_doc_row *row, const dq_chunk *chunks, size_
   sqlite3_bind_int64(st, 8, row->date);
   if (row->meta_json) sqlite3_bind_text(st, 9, row->meta_json, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 10, (int64_t)n_chunks);
+  sqlite3_bind_int64(st, 11, row->mtime_ns);
   if ((rc = run(s, st, "insert document")) < 0) goto done;
   int64_t doc_id = sqlite3_last_insert_rowid(s->db);
   if (dim && !(h = dq_malloc(dim * sizeof *h))) { rc = DOCQ_ENOMEM; goto done; }
@@ -1126,25 +1147,74 @@ done:
   return rc < 0 ? rc : 0;
 }
 
-int dq_store_rename_doc(dq_store *s, int64_t id, const char *new_path, int64_t mtime)
+/* 1 when document id's stored title differs from title. */
+static int title_differs(dq_store *s, int64_t id, const char *title, int *out)
 {
-  DQ_ASSERT_ARG(s && new_path);
+  sqlite3_stmt *st = dq_stmt(s, ST_DOC_TITLE);
+  if (!st) return dq_err_code();
+  sqlite3_bind_int64(st, 1, id);
+  int src = sqlite3_step(st), rc = 0;
+  if (src == SQLITE_ROW) {
+    const char *old = (const char *)sqlite3_column_text(st, 0);
+    *out = strcmp(old ? old : "", title ? title : "") != 0;
+  } else if (src == SQLITE_DONE) {
+    rc = dq_err_set(DOCQ_ENOTFOUND, "no document with id %lld in %s", (long long)id, s->dir);
+  } else {
+    rc = dq_sql_fail(s, src, "read title");
+  }
+  dq_stmt_done(st);
+  return rc;
+}
+
+/* Delete (del = 1) or insert the FTS rows of a document's chunks: the head
+ * column holds the title, so a new title means re-indexing them, the old
+ * rows deleted with the old head (external content) before it changes. */
+static int fts_rows_of_doc(dq_store *s, int64_t id, int del)
+{
+  sqlite3_stmt *it = dq_stmt(s, del ? ST_DOC_CHUNKS : ST_DOC_CHUNK_IDS);
+  sqlite3_stmt *w = dq_stmt(s, del ? ST_FTS_DELETE : ST_FTS_INSERT);
+  if (!it || !w) return dq_err_code();
+  int rc = 0, src;
+  sqlite3_bind_int64(it, 1, id);
+  while ((src = sqlite3_step(it)) == SQLITE_ROW) {
+    sqlite3_bind_int64(w, 1, sqlite3_column_int64(it, 0));
+    if (del) {
+      sqlite3_bind_value(w, 2, sqlite3_column_value(it, 1));
+      sqlite3_bind_value(w, 3, sqlite3_column_value(it, 3));
+    }
+    if ((rc = run(s, w, del ? "delete FTS row" : "index chunk text")) < 0) break;
+  }
+  if (!rc && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "read chunks");
+  dq_stmt_done(it);
+  return rc;
+}
+
+int dq_store_rename_doc(dq_store *s, int64_t id, const dq_doc_row *to)
+{
+  DQ_ASSERT_ARG(s && to && to->path);
   int rc = dq_store_writable(s);
   if (rc) return rc;
   int64_t other = 0;
-  if ((rc = find_doc_id(s, new_path, &other)) < 0) return rc;
-  if (rc == 1 && other != id) return dq_err_set(DOCQ_EINVAL, "cannot rename document %lld to %s: that path is already indexed", (long long)id, new_path);
+  if ((rc = find_doc_id(s, to->path, &other)) < 0) return rc;
+  if (rc == 1 && other != id) return dq_err_set(DOCQ_EINVAL, "cannot rename document %lld to %s: that path is already indexed", (long long)id, to->path);
+  int retitle = 0;
+  if ((rc = title_differs(s, id, to->title, &retitle)) < 0) return rc;
+  if (retitle && (rc = fts_rows_of_doc(s, id, 1)) < 0) return rc;
   sqlite3_stmt *st = dq_stmt(s, ST_DOC_RENAME);
   if (!st) return dq_err_code();
   sqlite3_bind_int64(st, 1, id);
-  sqlite3_bind_text(st, 2, new_path, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, mtime);
+  sqlite3_bind_text(st, 2, to->path, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, to->mtime);
+  sqlite3_bind_int64(st, 4, to->mtime_ns);
+  if (to->title) sqlite3_bind_text(st, 5, to->title, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 5);
+  sqlite3_bind_int64(st, 6, to->date);
   if ((rc = run(s, st, "rename document")) < 0) return rc;
   if (sqlite3_changes(s->db) == 0) return dq_err_set(DOCQ_ENOTFOUND, "no document with id %lld in %s", (long long)id, s->dir);
-  return 0;
+  return retitle ? fts_rows_of_doc(s, id, 0) : 0;
 }
 
-int dq_store_touch_doc(dq_store *s, int64_t id, int64_t mtime, uint64_t size)
+int dq_store_touch_doc(dq_store *s, int64_t id, int64_t mtime, int64_t mtime_ns, uint64_t size)
 {
   DQ_ASSERT_ARG(s);
   int rc = dq_store_writable(s);
@@ -1154,9 +1224,27 @@ int dq_store_touch_doc(dq_store *s, int64_t id, int64_t mtime, uint64_t size)
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_int64(st, 2, mtime);
   sqlite3_bind_int64(st, 3, (int64_t)size);
+  sqlite3_bind_int64(st, 4, mtime_ns);
   if ((rc = run(s, st, "touch document")) < 0) return rc;
   if (sqlite3_changes(s->db) == 0) return dq_err_set(DOCQ_ENOTFOUND, "no document with id %lld in %s", (long long)id, s->dir);
   return 0;
+}
+
+int dq_store_doc_mtime_ns(dq_store *s, int64_t id, int64_t *out)
+{
+  DQ_ASSERT_ARG(s && out);
+  int rc = dq_store_writable(s);
+  if (rc) return rc;
+  sqlite3_stmt *st = dq_stmt(s, ST_DOC_MTIME_NS);
+  if (!st) return dq_err_code();
+  sqlite3_bind_int64(st, 1, id);
+  int src = sqlite3_step(st);
+  *out = DQ_MTIME_NS_UNKNOWN;
+  if (src == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+  else if (src == SQLITE_DONE) rc = dq_err_set(DOCQ_ENOTFOUND, "no document with id %lld in %s", (long long)id, s->dir);
+  else rc = dq_sql_fail(s, src, "read mtime");
+  dq_stmt_done(st);
+  return rc;
 }
 
 /* The smallest byte string above every string starting with prefix[0..n):

@@ -84,7 +84,14 @@ typedef struct dq_doc_row {
   int64_t date;      /* front-matter date (epoch seconds) or mtime; 0 unknown */
   char *meta_json;   /* NULL or a JSON object */
   uint64_t n_chunks;
+  int64_t mtime_ns;  /* written by put_doc only (not read back: dq_store_doc_mtime_ns) */
 } dq_doc_row;
+
+/* Change detection: (mtime, mtime_ns, size) equal means unchanged. mtime_ns
+ * is the nanoseconds of the file's mtime, or one of these. */
+#define DQ_MTIME_NS_UNKNOWN (-1) /* stored by a docq that kept seconds only: compare seconds */
+#define DQ_MTIME_NS_RACY (-2)    /* modified too close to its reading (a later write in the same
+                                    timestamp tick would look unchanged): never equal, re-hashed next run */
 
 void dq_doc_row_clear(dq_doc_row *r); /* frees strings, zeroes */
 
@@ -100,10 +107,15 @@ int dq_store_doc_by_id(dq_store *s, int64_t id, dq_doc_row *out);
 int dq_store_put_doc(dq_store *s, dq_doc_row *row, const dq_chunk *chunks, size_t n_chunks,
                      const float *vecs);
 
-/* Move a document to a new path (rename detected by hash): no re-embedding. */
-int dq_store_rename_doc(dq_store *s, int64_t id, const char *new_path, int64_t mtime);
-/* Update mtime only (content unchanged, touched file). */
-int dq_store_touch_doc(dq_store *s, int64_t id, int64_t mtime, uint64_t size);
+/* Move a document to a new path (rename detected by hash): no re-embedding.
+ * `to` gives path, title, mtime, mtime_ns and date (what the new name gives:
+ * a title from the file name); a new title re-indexes the chunks' FTS head. */
+int dq_store_rename_doc(dq_store *s, int64_t id, const dq_doc_row *to);
+/* Update mtime and size only (content unchanged, touched file). */
+int dq_store_touch_doc(dq_store *s, int64_t id, int64_t mtime, int64_t mtime_ns, uint64_t size);
+/* The stored mtime_ns of a document (writers only: the column is added by
+ * dq_store_lock_writer to older indexes). */
+int dq_store_doc_mtime_ns(dq_store *s, int64_t id, int64_t *out);
 /* Remove a document, its chunks, FTS rows and vectors. Inside a transaction. */
 int dq_store_remove_doc(dq_store *s, int64_t id);
 

@@ -90,5 +90,51 @@ echo 'private/' > "$X/c/.docqignore"
 err=$("$BIN" --db "$X/db" index "$X/c" 2>&1 >/dev/null)
 check "... the removal of an excluded file is said, with the reason" 'printf "%s" "$err" | grep -q "removed: .*private/pay2.md: excluded now"'
 
+# Edits within one second, of the same size, are seen: nanosecond mtimes
+# are compared, and a file written too close to its reading (its stamp could
+# repeat within the clock's tick) is hashed again by the next run.
+S="$T/same"; mkdir -p "$S/c"
+printf 'alpha apple\n' > "$S/c/a.md"; touch -d '2026-01-01 00:00:00.100' "$S/c/a.md"
+"$BIN" --db "$S/db" index "$S/c" >/dev/null 2>&1
+printf 'bravo berry\n' > "$S/c/a.md"; touch -d '2026-01-01 00:00:00.900' "$S/c/a.md"
+out=$("$BIN" --db "$S/db" index --json "$S/c" 2>/dev/null)
+check "same-second, same-size edit: updated" '[ "$(jnum updated "$out")" = 1 ]'
+check "... the new text is found" '"$BIN" --db "$S/db" search berry --mode bm25 -k 1 | grep -q "bravo berry"'
+now=$(date +%s)
+printf 'cedar cherry\n' > "$S/c/a.md"; touch -d "@$now" "$S/c/a.md"
+"$BIN" --db "$S/db" index "$S/c" >/dev/null 2>&1
+printf 'delta damson\n' > "$S/c/a.md"; touch -d "@$now" "$S/c/a.md"   # the very same stamp
+out=$("$BIN" --db "$S/db" index --json "$S/c" 2>/dev/null)
+check "same-stamp edit right after a run: updated" '[ "$(jnum updated "$out")" = 1 ]'
+check "... the new text is found" '"$BIN" --db "$S/db" search damson --mode bm25 -k 1 | grep -q "delta damson"'
+out=$("$BIN" --db "$S/db" index --json "$S/c" 2>/dev/null)
+check "... and then it is unchanged" '[ "$(jnum unchanged "$out")" = 1 ] && [ "$(jnum updated "$out")" = 0 ]'
+
+# An index made before nanoseconds were stored (no docs.mtime_ns) still
+# searches, and a run adds the column without re-indexing anything.
+if python3 -c 'import sqlite3; assert sqlite3.sqlite_version_info >= (3, 35)' 2>/dev/null; then
+  python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("ALTER TABLE docs DROP COLUMN mtime_ns"); c.commit()' "$S/db/docq.sqlite"
+  check "older index: search works" '"$BIN" --db "$S/db" search damson --mode bm25 -k 1 | grep -q "delta damson"'
+  out=$("$BIN" --db "$S/db" index --json "$S/c" 2>/dev/null); rc=$?
+  check "... index runs on it, nothing re-indexed" '[ $rc -eq 0 ] && [ "$(jnum unchanged "$out")" = 1 ]'
+  "$BIN" --db "$S/db" status --check >/dev/null 2>&1; check "... and it checks ok" '[ $? -eq 0 ]'
+fi
+
+# A rename takes what the new name gives, as a fresh index would: the title
+# from the file name (the old name's words no longer match), the format from
+# the extension.
+R="$T/ren"; mkdir -p "$R/c"
+printf 'meeting notes about the budget.\n' > "$R/c/draft-zeppelin.txt"
+printf '# Project Plan\n\nSee [the spec](http://example.com/spec) for **details**.\n' > "$R/c/plan.txt"
+"$BIN" --db "$R/db" index "$R/c" >/dev/null 2>&1
+mv "$R/c/draft-zeppelin.txt" "$R/c/final-budget-review.txt"
+mv "$R/c/plan.txt" "$R/c/plan.md"
+out=$("$BIN" --db "$R/db" index --json "$R/c" 2>/dev/null)
+check "rename: 1 renamed (not re-embedded), the format change re-indexed" '[ "$(jnum renamed "$out")" = 1 ] && [ "$(jnum added "$out")" = 1 ] && [ "$(jnum removed "$out")" = 1 ]'
+check "... the old name's word no longer matches" '! "$BIN" --db "$R/db" search zeppelin --mode bm25 -k 1 | grep -q "final-budget-review"'
+check "... the title is the new name" '"$BIN" --db "$R/db" --json search budget --mode bm25 -k 1 | grep -q "\"title\":\"final-budget-review\""'
+check "... the .md is Markdown now" '"$BIN" --db "$R/db" --json search details --mode bm25 -k 1 | grep -q "\"format\":\"markdown\""'
+"$BIN" --db "$R/db" status --check >/dev/null 2>&1; check "... and the index checks ok" '[ $? -eq 0 ]'
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

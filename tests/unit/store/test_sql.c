@@ -360,14 +360,19 @@ static void test_store_sql__put_replace_remove_rename(void **state)
   OK(dq_store_check(s));
 
   /* rename and touch keep chunks and vectors */
-  OK(dq_store_rename_doc(s, id2, "/moved/a.md", 42));
-  assert_int_equal(dq_store_rename_doc(s, id2, "/notes/b.md", 42), DOCQ_EINVAL);
-  OK(dq_store_touch_doc(s, id2, 77, 1234));
+  dq_doc_row to = { .path = "/moved/a.md", .title = "title", .mtime = 42, .mtime_ns = 5 };
+  OK(dq_store_rename_doc(s, id2, &to));
+  to.path = "/notes/b.md";
+  assert_int_equal(dq_store_rename_doc(s, id2, &to), DOCQ_EINVAL);
+  OK(dq_store_touch_doc(s, id2, 77, 123456789, 1234));
   OK(dq_store_doc_by_path(s, "/moved/a.md", &r));
   assert_int_equal(r.id, id2);
   assert_int_equal(r.mtime, 77);
   assert_int_equal(r.size, 1234);
   dq_doc_row_clear(&r);
+  int64_t ns = 0;
+  OK(dq_store_doc_mtime_ns(s, id2, &ns));
+  assert_int_equal(ns, 123456789);
   assert_int_equal(bm25(s, "zebras", h, 8), 1);
 
   /* remove */
@@ -453,6 +458,32 @@ static void test_store_sql__faiss_full_disk_message(void **state)
   assert_int_equal(stat("/dev/full", &sb), 0);
   assert_int_equal(stat(dst, &sb), -1);
   dq_vec_free(v);
+}
+
+/* A rename gives the document what its new name gives: a title taken from
+ * the file name changes, and with it the FTS head of every chunk, so the
+ * old name's words no longer match (a fresh index would not have them). */
+static void test_store_sql__rename_retitles(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *texts[] = { "meeting notes about the budget", "second part of the notes" };
+  int64_t id = put_titled(s, "/c/draft-zeppelin.txt", "draft-zeppelin", texts, NULL, 2, NULL);
+  dq_scored h[8];
+  assert_int_equal(bm25(s, "zeppelin", h, 8), 2);
+  dq_doc_row to = { .path = "/c/final-review.txt", .title = "final-review", .mtime = 9, .mtime_ns = 1, .date = 9 };
+  OK(dq_store_begin(s));
+  OK(dq_store_rename_doc(s, id, &to));
+  OK(dq_store_commit(s));
+  assert_int_equal(bm25(s, "zeppelin", h, 8), 0);
+  assert_int_equal(bm25(s, "review", h, 8), 2);
+  dq_doc_row r;
+  OK(dq_store_doc_by_id(s, id, &r));
+  assert_string_equal(r.title, "final-review");
+  assert_string_equal(r.path, "/c/final-review.txt");
+  dq_doc_row_clear(&r);
+  OK(dq_store_check(s));
+  dq_store_close(s);
 }
 
 static void test_store_sql__check_detects_violations(void **state)
@@ -1761,6 +1792,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__manifest_mismatch, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__put_replace_remove_rename, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__docs_under_prefix_any_bytes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__rename_retitles, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__faiss_full_disk_message, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__check_detects_violations, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
