@@ -163,7 +163,7 @@ static int set_section(html *h, int level, const char *t)
   for (int l = 1; l <= level; l++) {
     if (!h->head[l]) continue;
     if (h->sec.len) dq_buf_puts(&h->sec, " > ");
-    dq_buf_puts(&h->sec, h->head[l]);
+    dq_label_put(&h->sec, h->head[l], strlen(h->head[l]));
   }
   return h->sec.oom ? DOCQ_ENOMEM : 0;
 }

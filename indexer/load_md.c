@@ -307,7 +307,7 @@ static int set_heading(md *m, int level, const char *text, size_t n)
   for (int l = 1; l <= level; l++) {
     if (!m->head[l] || !m->head[l][0]) continue;
     if (m->sec.len) dq_buf_puts(&m->sec, " > ");
-    dq_buf_puts(&m->sec, m->head[l]);
+    dq_label_put(&m->sec, m->head[l], strlen(m->head[l]));
   }
   return m->sec.oom ? DOCQ_ENOMEM : 0;
 }

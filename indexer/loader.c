@@ -108,6 +108,41 @@ int dq_is_space_at(const char *s, size_t n, size_t *k)
   return 0;
 }
 
+/* Bytes of s[0..n) a label keeps: all of it when short, else up to the last
+ * space in the second half of DQ_LABEL_MAX, else the last whole character. */
+static size_t label_cut(const char *s, size_t n)
+{
+  if (n <= DQ_LABEL_MAX) return n;
+  size_t k = DQ_LABEL_MAX;
+  while (k > DQ_LABEL_MAX / 2 && s[k] != ' ') k--;
+  if (s[k] == ' ') return k;
+  k = DQ_LABEL_MAX;
+  while (k && ((unsigned char)s[k] & 0xC0) == 0x80) k--; /* s[k] starts a character */
+  return k;
+}
+
+void dq_label_put(dq_buf *b, const char *s, size_t n)
+{
+  size_t k = label_cut(s, n);
+  dq_buf_put(b, s, k);
+  if (k < n) dq_buf_puts(b, "\xE2\x80\xA6"); /* … */
+}
+
+/* The document's title cut like a heading, so that a section path starting
+ * with the first heading still starts with the title (chunks_src leaves the
+ * title out of the head column then). */
+static int cap_title(dq_doc *d)
+{
+  size_t n = strlen(d->title);
+  if (n <= DQ_LABEL_MAX) return 0;
+  dq_buf b = {0};
+  dq_label_put(&b, d->title, n);
+  if (b.oom) { dq_buf_free(&b); return DOCQ_ENOMEM; }
+  d->title = dq_doc_strndup(d, b.p, b.len);
+  dq_buf_free(&b);
+  return d->title ? 0 : DOCQ_ENOMEM;
+}
+
 /* ---- format and binary detection ----------------------------------------------- */
 
 static const char *path_ext(const char *path)
@@ -278,6 +313,7 @@ static int load_bytes(const char *name, char *data, size_t n, int owned, dq_form
   }
   if (rc < 0) goto done;
   if (!d->title && (rc = default_title(d, name)) < 0) goto done;
+  if ((rc = cap_title(d)) < 0) goto done;
   if (d->n_fix) {
     for (size_t i = 0; i < d->n_blocks; i++) {
       d->blocks[i].src_start = dq_doc_src_off(d, d->blocks[i].src_start);

@@ -108,6 +108,16 @@ int dq_load_html(dq_doc *d);
  * NUL-terminated, freed with dq_free. Used for blocks and for the pieces the
  * chunker cuts from a long block. */
 int dq_md_clean(const char *s, size_t n, char **out, size_t *out_n);
+/* A heading or title longer than this many bytes is cut (at a space when one
+ * is in its second half, else at a character boundary) and ends in "…" where
+ * it names a section or a document: every chunk under a heading stores the
+ * heading path, and the full-text index's head column repeats it, so an
+ * uncut 800 KB heading line made a 600 MB index. The heading's own block
+ * keeps all of its text. */
+#define DQ_LABEL_MAX 256
+/* Append s[0..n) (valid UTF-8) to b, cut to DQ_LABEL_MAX as above. */
+struct dq_buf;
+void dq_label_put(struct dq_buf *b, const char *s, size_t n);
 /* 1 for ASCII whitespace and U+3000/U+00A0 at s (sets *k to its byte length). */
 int dq_is_space_at(const char *s, size_t n, size_t *k);
 

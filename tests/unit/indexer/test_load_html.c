@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "indexer/loader.h"
@@ -121,6 +122,30 @@ static void test_indexer_load_html__malformed(void **state)
   dq_doc_free(d);
 }
 
+/* A huge <h2> and <title>: the section path and the title are cut to a
+ * label (every chunk stores its section), the heading block keeps its text. */
+static void test_indexer_load_html__long_heading_capped(void **state)
+{
+  (void)state;
+  const size_t reps = 50000;
+  char *s = malloc(40 + 2 * reps * 8);
+  assert_non_null(s);
+  size_t n = 0;
+  memcpy(s, "<title>", 7), n = 7;
+  for (size_t i = 0; i < reps; i++, n += 8) memcpy(s + n, "heading ", 8);
+  memcpy(s + n, "</title><h2>", 12), n += 12;
+  for (size_t i = 0; i < reps; i++, n += 8) memcpy(s + n, "section ", 8);
+  strcpy(s + n, "</h2><p>body</p>");
+  dq_doc *d = load(s);
+  assert_true(strlen(d->title) <= DQ_LABEL_MAX + 3);
+  assert_int_equal(d->n_blocks, 2);
+  assert_true(d->blocks[0].text_len >= reps * 8 - 1);
+  assert_true(strlen(d->blocks[1].section) <= DQ_LABEL_MAX + 3);
+  assert_string_equal(d->blocks[1].section + strlen(d->blocks[1].section) - 3, "\xE2\x80\xA6");
+  dq_doc_free(d);
+  free(s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -128,6 +153,7 @@ int main(void)
     cmocka_unit_test(test_indexer_load_html__entities),
     cmocka_unit_test(test_indexer_load_html__headings_sections_pre),
     cmocka_unit_test(test_indexer_load_html__malformed),
+    cmocka_unit_test(test_indexer_load_html__long_heading_capped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -287,6 +287,53 @@ static void test_indexer_load_md__vue_docs(void **state)
   assert_true(files > 20);
 }
 
+/* Text of `reps` copies of `word` after `head` and before `tail` (malloc'd). */
+static char *repeat(const char *head, const char *word, size_t reps, const char *tail)
+{
+  size_t hl = strlen(head), wl = strlen(word), tl = strlen(tail);
+  char *s = malloc(hl + wl * reps + tl + 1);
+  assert_non_null(s);
+  memcpy(s, head, hl);
+  for (size_t i = 0; i < reps; i++) memcpy(s + hl + i * wl, word, wl);
+  memcpy(s + hl + wl * reps, tail, tl + 1);
+  return s;
+}
+
+/* An 800 KB heading line: its block keeps the text, but the section path
+ * (stored with every chunk under it) and the title are cut to a label, so
+ * the index grows with the file, not with the square of the heading. */
+static void test_indexer_load_md__long_heading_capped(void **state)
+{
+  (void)state;
+  char *s = repeat("# ", "heading ", 100000, "\n\n## Sub \xC3\xA9t\xC3\xA9\n\nbody text\n");
+  dq_doc *d = load(s);
+  check_blocks(s, strlen(s), d);
+  assert_true(strlen(d->title) <= DQ_LABEL_MAX + 3);
+  assert_non_null(strstr(d->title, "heading heading"));
+  assert_string_equal(d->title + strlen(d->title) - 3, "\xE2\x80\xA6");
+  size_t total = 0;
+  for (size_t i = 0; i < d->n_blocks; i++) {
+    assert_true(strlen(d->blocks[i].section) <= 2 * (DQ_LABEL_MAX + 3) + 3);
+    assert_true(dq_utf8_valid(d->blocks[i].section, strlen(d->blocks[i].section)));
+    total += d->blocks[i].clean_len;
+  }
+  assert_true(total >= 800000); /* the heading's words are all still indexed */
+  /* the section path still starts with the title and ends with the short heading */
+  const char *last = d->blocks[d->n_blocks - 1].section;
+  assert_memory_equal(last, d->title, strlen(d->title));
+  assert_string_equal(last + strlen(last) - 12, " > Sub \xC3\xA9t\xC3\xA9");
+  dq_doc_free(d);
+  free(s);
+  /* a long word without spaces is cut at a character boundary */
+  s = repeat("# ", "\xC3\xA9", 1000, "\n\nbody\n");
+  d = load(s);
+  assert_true(strlen(d->title) <= DQ_LABEL_MAX + 3);
+  assert_true(dq_utf8_valid(d->title, strlen(d->title)));
+  assert_true(dq_utf8_valid(d->blocks[1].section, strlen(d->blocks[1].section)));
+  dq_doc_free(d);
+  free(s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -299,6 +346,7 @@ int main(void)
     cmocka_unit_test(test_indexer_load_md__skipped_constructs),
     cmocka_unit_test(test_indexer_load_md__crlf_and_bom),
     cmocka_unit_test(test_indexer_load_md__vue_docs),
+    cmocka_unit_test(test_indexer_load_md__long_heading_capped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
