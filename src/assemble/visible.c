@@ -18,7 +18,8 @@
  * links and tags but do not share that parsing yet; they should.
  *
  * Code spans (`Map<K, V>`, ``[a](b)``) are copied as written, backticks
- * and all. Recognized elsewhere, on one line each:
+ * and all (a run of more than 32 backticks opens none). Recognized
+ * elsewhere, on one line each:
  *   [text](target) and ![alt](target)  -> text / alt (target may hold one
  *                                         level of parentheses: wiki URLs);
  *                                         with show_urls, "text (target)"
@@ -102,12 +103,19 @@ static size_t html_end(const char *s, size_t n, size_t i, int *no_close)
   return 0;
 }
 
+/* Backtick runs up to this long open code spans; a longer one is literal.
+ * A search for a closing run fails at most once per length (a later run of
+ * that length would have closed it), so this bounds the searches to the end
+ * of the text: runs of distinct lengths, none closed, had made n^1.5. */
+#define MAX_TICKS 32
+
 /* End of the code span opening with the backtick run at s[i]: one past the
  * closing run of the same length, 0 when there is none. */
 static size_t code_end(const char *s, size_t n, size_t i)
 {
   size_t r = 0;
   while (i + r < n && s[i + r] == '`') r++;
+  if (r > MAX_TICKS) return 0;
   for (size_t k = i + r; k < n;) {
     if (s[k] != '`') { k++; continue; }
     size_t m = 0;

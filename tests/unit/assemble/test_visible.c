@@ -9,6 +9,8 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "assemble/assemble.h"
 
@@ -141,6 +143,45 @@ static void test_assemble_visible__fences(void **state)
   assert_int_equal(dq_md_fences(t, strlen(t), NULL, 0), 1); /* counting only */
 }
 
+/* Backtick runs of distinct lengths, none closed: each was searched to the
+ * end of the text for a closing run, n^1.5 in all (16 MB: minutes). Runs of
+ * more than 32 open no span now; 5 s is a backstop for slow machines. */
+static void test_assemble_visible__unclosed_runs_fast(void **state)
+{
+  (void)state;
+  const size_t cap = 16u << 20;
+  char *s = malloc(cap), *out = malloc(cap);
+  assert_non_null(s);
+  assert_non_null(out);
+  size_t n = 0;
+  for (size_t r = 1; n + r + 1 <= cap; r++) { memset(s + n, '`', r); n += r; s[n++] = 'x'; }
+  alarm(120);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  size_t m = dq_md_visible(s, n, out, NULL, 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  alarm(0);
+  double dt = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  print_message("%.3f s\n", dt);
+  assert_true(dt < 5.0);
+  assert_true(m <= n);
+  free(s);
+  free(out);
+  /* a run longer than 32 backticks opens no code span */
+  char ticks[100];
+  memset(ticks, '`', 33);
+  strcpy(ticks + 33, "[a](b)");
+  memset(ticks + 39, '`', 33);
+  ticks[72] = 0;
+  char want[100];
+  memset(want, '`', 33);
+  strcpy(want + 33, "a");
+  memset(want + 34, '`', 33);
+  want[67] = 0;
+  check(ticks, want, 1);
+  check("``[a](b)`` stays", "``[a](b)`` stays", 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -152,6 +193,7 @@ int main(void)
     cmocka_unit_test(test_assemble_visible__container_fences),
     cmocka_unit_test(test_assemble_visible__fences),
     cmocka_unit_test(test_assemble_visible__quotes_and_callouts),
+    cmocka_unit_test(test_assemble_visible__unclosed_runs_fast),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

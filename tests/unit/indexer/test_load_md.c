@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "indexer/loader.h"
 #include "indexer/normalize.h"
@@ -334,6 +336,42 @@ static void test_indexer_load_md__long_heading_capped(void **state)
   free(s);
 }
 
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Unclosed brackets on one long line: each opener used to search to the end
+ * of the line (or paragraph) for its closer, so 1 MB of "[[wiki|" took 80 s
+ * and 2 MB would take minutes. Linear, each 2 MB line loads in well under a
+ * second; 10 s is a backstop for slow machines and sanitizers, and the alarm
+ * ends a quadratic run instead of waiting for it. */
+static void test_indexer_load_md__unclosed_brackets_linear(void **state)
+{
+  (void)state;
+  const char *pats[] = {"[[wiki|", "![[embed ", "[a](x ", "[a][", "[", "[a]((", "[b [c] "};
+  alarm(120);
+  for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++) {
+    char *s = repeat("", pats[p], (2u << 20) / strlen(pats[p]), "\n");
+    double t0 = now();
+    dq_doc *d = load(s);
+    double dt = now() - t0;
+    print_message("%-10s %.3f s\n", pats[p], dt);
+    assert_true(dt < 10.0);
+    assert_int_equal(d->n_blocks, 1);
+    assert_true(d->blocks[0].clean_len > 0);
+    dq_doc_free(d);
+    free(s);
+  }
+  alarm(0);
+  /* closed ones after many unclosed: still read as links */
+  dq_doc *d = load("[a [b [c ( [x](http://e.com) [[page|alias]] [t][r] (\n");
+  assert_string_equal(d->blocks[0].clean, "[a [b [c ( x alias t (");
+  dq_doc_free(d);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -347,6 +385,7 @@ int main(void)
     cmocka_unit_test(test_indexer_load_md__crlf_and_bom),
     cmocka_unit_test(test_indexer_load_md__vue_docs),
     cmocka_unit_test(test_indexer_load_md__long_heading_capped),
+    cmocka_unit_test(test_indexer_load_md__unclosed_brackets_linear),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
