@@ -352,9 +352,34 @@ static int open_error(const char *path, int err)
   return dq_err_set(DOCQ_EIO, "%s: skipped: cannot open (%s)", path, strerror(err));
 }
 
+/* Text with a UTF-16 byte order mark (what Windows Notepad long wrote):
+ * 1 little-endian, 2 big-endian, 0 none or not text (NUL or control code
+ * units, unpaired surrogates in over a tenth of the first 8 KiB). It is not
+ * converted: chunks are slices of the file with byte offsets into it, which
+ * a UTF-16 file's bytes would not match. The skip says how to convert it. */
+static int utf16_text(const char *data, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)data;
+  if (n < 2 || !((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF))) return 0;
+  int be = p[0] == 0xFE;
+  if (!be && n >= 4 && !p[2] && !p[3]) return 0; /* FF FE 00 00: UTF-32 */
+  size_t m = n < DQ_SNIFF_BYTES ? n : DQ_SNIFF_BYTES, units = 0, bad = 0;
+  for (size_t i = 2; i + 1 < m; i += 2, units++) {
+    unsigned u = be ? (unsigned)p[i] << 8 | p[i + 1] : (unsigned)p[i + 1] << 8 | p[i];
+    if (u >= 0xD800 && u < 0xDC00 && i + 3 < m) { /* a high surrogate needs a low one next */
+      unsigned v = be ? (unsigned)p[i + 2] << 8 | p[i + 3] : (unsigned)p[i + 3] << 8 | p[i + 2];
+      if (v >= 0xDC00 && v < 0xE000) { i += 2; units++; continue; }
+      bad++;
+    } else if ((u >= 0xDC00 && u < 0xE000) || (u < 0x20 && u != '\t' && u != '\n' && u != '\r' && u != '\f')) bad++;
+  }
+  return bad * 10 > units ? 0 : be ? 2 : 1;
+}
+
 /* The checks on a file's bytes: binary, or not UTF-8 under an unknown extension. */
 static int content_check(const char *path, const char *data, size_t n)
 {
+  if (utf16_text(data, n))
+    return dq_err_set(DOCQ_EUNSUPPORTED, "%s: skipped: UTF-16 text (save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8)", path);
   if (dq_looks_binary(data, n)) return dq_err_set(DOCQ_EUNSUPPORTED, "%s: skipped: binary file", path);
   if (!known_text_ext(path, dq_format_from_path(path)) && !dq_utf8_valid(data, n))
     return dq_err_set(DOCQ_EUNSUPPORTED, "%s: skipped: not UTF-8 text", path);

@@ -96,6 +96,36 @@ static void test_indexer_loader__binary_file_skipped(void **state)
   assert_null(strchr(dq_err_msg(), '\n'));
 }
 
+/* Notepad's "Unicode" files: a clear reason with the remedy, not "binary".
+ * Not read: citations are byte ranges of the file, and UTF-16 bytes are not
+ * the UTF-8 text chunks hold. A BOM before binary data stays "binary". */
+static void test_indexer_loader__utf16_skipped_with_remedy(void **state)
+{
+  (void)state;
+  const char le[] = "\xFF\xFE#\0 \0N\0o\0t\0e\0s\0\n\0\n\0\xE9\0t\0\xE9\0 \0=\xD8\0\xDE\n\0";
+  const char be[] = "\xFE\xFF\0h\0i\0\r\0\n";
+  const char *files[][2] = {{"notes.md", le}, {"notes.txt", le}, {"be.txt", be}};
+  const size_t lens[] = {sizeof le - 1, sizeof le - 1, sizeof be - 1};
+  for (size_t i = 0; i < 3; i++) {
+    const char *p = write_file(files[i][0], files[i][1], lens[i]);
+    dq_doc *d = (dq_doc *)1;
+    assert_int_equal(dq_load_file(p, NULL, &d), DOCQ_EUNSUPPORTED);
+    assert_null(d);
+    char want[64];
+    snprintf(want, sizeof want, "%s: skipped: UTF-16 text (save it as UTF-8", files[i][0]);
+    assert_non_null(strstr(dq_err_msg(), want));
+    assert_int_equal(dq_load_file_bytes(p, files[i][1], lens[i], &d), DOCQ_EUNSUPPORTED);
+    assert_non_null(strstr(dq_err_msg(), "UTF-16 text"));
+  }
+  unsigned char junk[600];
+  junk[0] = 0xFF, junk[1] = 0xFE;
+  for (size_t i = 2; i < sizeof junk; i++) junk[i] = (unsigned char)(i * 7 % 5); /* control units */
+  const char *p = write_file("bom-junk.txt", junk, sizeof junk);
+  dq_doc *d;
+  assert_int_equal(dq_load_file(p, NULL, &d), DOCQ_EUNSUPPORTED);
+  assert_non_null(strstr(dq_err_msg(), "bom-junk.txt: skipped: binary file"));
+}
+
 static void test_indexer_loader__too_large(void **state)
 {
   (void)state;
@@ -303,6 +333,7 @@ int main(void)
     cmocka_unit_test(test_indexer_loader__format_from_path),
     cmocka_unit_test(test_indexer_loader__binary_detection),
     cmocka_unit_test(test_indexer_loader__binary_file_skipped),
+    cmocka_unit_test(test_indexer_loader__utf16_skipped_with_remedy),
     cmocka_unit_test(test_indexer_loader__too_large),
     cmocka_unit_test(test_indexer_loader__missing_link_folder_fifo),
     cmocka_unit_test(test_indexer_loader__unknown_extension_needs_utf8),
