@@ -62,6 +62,8 @@ struct dq_store {
   int vec_dirty;              /* memory differs from the file by more than newer vectors */
   int vec_broken;             /* rebuild needed before use */
   int vec_pending;            /* the FAISS file is not loaded yet: the first dq_vsync_refresh loads it */
+  int check_snapshot;         /* dq_store_check's read transaction is open: nothing of ours is
+                               * uncommitted, so vsync may refresh inside it */
   dq_removed *rm_txn;  size_t n_rm_txn, cap_rm_txn;   /* removed in the open transaction */
   dq_removed *rm_done; size_t n_rm_done, cap_rm_done; /* committed, not yet applied */
 };

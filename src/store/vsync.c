@@ -187,7 +187,7 @@ int dq_vsync_refresh(dq_store *s)
 {
   if (!s->man.dim) return 0;
   /* Inside a transaction SQLite would show our uncommitted vectors. */
-  if (!sqlite3_get_autocommit(s->db)) return 0;
+  if (!sqlite3_get_autocommit(s->db) && !s->check_snapshot) return 0;
   if (s->vec_pending) {
     s->vec_pending = 0;
     int rc = load_file(s);
@@ -266,7 +266,7 @@ done:
  * chunks are gone: find them by count, then by id. */
 int dq_vsync_reconcile(dq_store *s)
 {
-  if (!s->man.dim || !s->vec || !sqlite3_get_autocommit(s->db)) return 0;
+  if (!s->man.dim || !s->vec || (!sqlite3_get_autocommit(s->db) && !s->check_snapshot)) return 0;
   sqlite3_stmt *st = dq_stmt(s, ST_VEC_COUNT);
   if (!st) return dq_err_code();
   int src = sqlite3_step(st);
@@ -466,6 +466,11 @@ done:
 int dq_vsync_check(dq_store *s)
 {
   if (!s->man.dim) return 0;
+  /* A reader checks the file a writer saved, loaded in the check's snapshot:
+   * vectors loaded earlier would miss removals other processes committed
+   * since (ids without a chunk, a false alarm). A writer's memory is what it
+   * will save, and nobody else writes meanwhile. */
+  if (s->check_snapshot && s->lock_fd < 0) forget_vec(s, 1);
   int rc = dq_vsync_refresh(s);
   if (rc) return rc;
   if (!s->vec) return dq_err_set(DOCQ_ECORRUPT, "index %s: no vector index", s->dir);
