@@ -15,8 +15,9 @@ typedef struct index_ui {
   int bar_shown;
   FILE *skips;      /* where one-line skip reasons go (stderr) */
   unsigned long n_skip_lines;
-  /* JSON: collected skip reasons */
-  char **skipped; char **reasons; size_t n_skipped, cap_skipped;
+  /* JSON: collected skipped and repaired files */
+  struct file_note { char *path, *reason; int repaired; } *notes;
+  size_t n_notes, cap_notes;
 } index_ui;
 
 static void clear_bar(index_ui *ui)
@@ -51,6 +52,18 @@ static int on_progress(const docq_progress *p, void *payload)
   return 0;
 }
 
+/* The reason alone: loader messages name the file ("PATH: skipped: binary
+ * file", "PATH: no such file"), the walker's do not ("broken symbolic link");
+ * both are printed, and listed in JSON, as the walker's. */
+static const char *bare_reason(const char *path, const char *reason)
+{
+  if (!reason) return "";
+  size_t pl = strlen(path);
+  if (!strncmp(reason, path, pl) && !strncmp(reason + pl, ": ", 2)) reason += pl + 2;
+  if (!strncmp(reason, "skipped: ", 9)) reason += 9;
+  return reason;
+}
+
 static void on_file(const char *path, docq_file_status s, const char *reason, void *payload)
 {
   index_ui *ui = payload;
@@ -69,32 +82,43 @@ static void on_file(const char *path, docq_file_status s, const char *reason, vo
     }
     return;
   }
+  const char *why = bare_reason(path, reason);
   if (g_cli.json) {
-    if (ui->n_skipped == ui->cap_skipped) {
-      size_t cap = ui->cap_skipped ? ui->cap_skipped * 2 : 16;
-      char **a = realloc(ui->skipped, cap * sizeof *a), **b = NULL;
-      if (a) ui->skipped = a;
-      if (a) b = realloc(ui->reasons, cap * sizeof *b);
-      if (!a || !b) return;
-      ui->reasons = b;
-      ui->cap_skipped = cap;
+    if (ui->n_notes == ui->cap_notes) {
+      size_t cap = ui->cap_notes ? ui->cap_notes * 2 : 16;
+      struct file_note *a = realloc(ui->notes, cap * sizeof *a);
+      if (!a) return;
+      ui->notes = a;
+      ui->cap_notes = cap;
     }
-    ui->skipped[ui->n_skipped] = strdup(path);
-    ui->reasons[ui->n_skipped] = strdup(reason ? reason : "");
-    ui->n_skipped++;
+    struct file_note *f = &ui->notes[ui->n_notes];
+    f->path = strdup(path);
+    f->reason = strdup(why);
+    f->repaired = s == DOCQ_FILE_REPAIRED;
+    if (!f->path || !f->reason) { free(f->path); free(f->reason); return; }
+    ui->n_notes++;
     return;
   }
   clear_bar(ui);
-  /* Loader messages already name the file ("path: skipped: reason"); avoid
-   * saying the path, or "skipped", twice. */
-  size_t pl = strlen(path);
-  if (reason && !strncmp(reason, path, pl)) {
-    const char *rest = reason + pl;
-    if (s == DOCQ_FILE_SKIPPED && !strncmp(rest, ": skipped:", 10)) rest += 9;
-    fprintf(stderr, "%s %s%s\n", s == DOCQ_FILE_SKIPPED ? "skipped:" : "repaired:", path, rest);
-  } else
-    fprintf(stderr, "%s %s: %s\n", s == DOCQ_FILE_SKIPPED ? "skipped:" : "repaired:", path, reason ? reason : "");
+  fprintf(stderr, "%s %s: %s\n", s == DOCQ_FILE_SKIPPED ? "skipped:" : "repaired:", path, why);
   ui->n_skip_lines++;
+}
+
+/* Print the JSON list `name` of the collected files that were (not) repaired. */
+static void print_notes(const index_ui *ui, const char *name, int repaired)
+{
+  int first = 1;
+  printf(",\"%s\":[", name);
+  for (size_t i = 0; i < ui->n_notes; i++) {
+    if (ui->notes[i].repaired != repaired) continue;
+    printf("%s{\"path\":", first ? "" : ",");
+    cli_json_str(stdout, ui->notes[i].path);
+    printf(",\"reason\":");
+    cli_json_str(stdout, ui->notes[i].reason);
+    printf("}");
+    first = 0;
+  }
+  printf("]");
 }
 
 static void index_help(void)
@@ -117,7 +141,12 @@ static void index_help(void)
          "  --builtin-embedder  switch back to the built-in embedder\n"
          "  --reembed           allowed to switch an index that has vectors: re-encodes the\n"
          "                      stored chunks (documents are not reloaded), swaps atomically\n"
-         "  --json              print a JSON summary\n"
+         "  --json              print a JSON summary: {\"ok\", \"added\", \"updated\", \"unchanged\",\n"
+         "                      \"removed\", \"renamed\", \"skipped\", \"repaired\" (file counts),\n"
+         "                      \"chunks_added\", \"bytes_read\", \"seconds\", \"skips\": the skipped\n"
+         "                      files [{\"path\", \"reason\"}] (as many as \"skipped\"), \"repairs\":\n"
+         "                      files indexed with invalid UTF-8 replaced [{\"path\", \"reason\"}],\n"
+         "                      \"error\" when ok is false}\n"
          "  --verbose           list every file with what happened to it\n"
          "  --quiet             no progress bar\n"
          "\n"
@@ -191,19 +220,13 @@ int cmd_index(int argc, char **argv)
   clear_bar(&ui);
   if (g_cli.json) {
     printf("{\"ok\":%s,\"added\":%llu,\"updated\":%llu,\"unchanged\":%llu,\"removed\":%llu,\"renamed\":%llu,"
-           "\"skipped\":%llu,\"repaired\":%llu,\"chunks_added\":%llu,\"bytes_read\":%llu,\"seconds\":%.3f,\"skips\":[",
+           "\"skipped\":%llu,\"repaired\":%llu,\"chunks_added\":%llu,\"bytes_read\":%llu,\"seconds\":%.3f",
            rc ? "false" : "true", (unsigned long long)st.added, (unsigned long long)st.updated,
            (unsigned long long)st.unchanged, (unsigned long long)st.removed, (unsigned long long)st.renamed,
            (unsigned long long)st.skipped, (unsigned long long)st.repaired, (unsigned long long)st.chunks_added,
            (unsigned long long)st.bytes_read, st.seconds);
-    for (size_t i = 0; i < ui.n_skipped; i++) {
-      printf("%s{\"path\":", i ? "," : "");
-      cli_json_str(stdout, ui.skipped[i]);
-      printf(",\"reason\":");
-      cli_json_str(stdout, ui.reasons[i]);
-      printf("}");
-    }
-    printf("]");
+    print_notes(&ui, "skips", 0);
+    print_notes(&ui, "repairs", 1);
     if (rc) { /* the record is the error object too: error and code */
       printf(",\"error\":");
       cli_json_str(stdout, docq_error_last()->message);
@@ -222,9 +245,8 @@ int cmd_index(int argc, char **argv)
             (unsigned long long)st.removed, (unsigned long long)st.renamed, (unsigned long long)st.skipped,
             repaired, st.seconds, (unsigned long long)st.chunks_added);
   }
-  for (size_t i = 0; i < ui.n_skipped; i++) { free(ui.skipped[i]); free(ui.reasons[i]); }
-  free(ui.skipped);
-  free(ui.reasons);
+  for (size_t i = 0; i < ui.n_notes; i++) { free(ui.notes[i].path); free(ui.notes[i].reason); }
+  free(ui.notes);
   int ret = 0;
   if (rc) {
     const char *m = docq_error_last()->message;

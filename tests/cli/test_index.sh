@@ -71,6 +71,16 @@ check "binary skipped with reason" 'printf "%s" "$out" | grep -q "blob.bin.*bina
 check "broken link skipped" 'printf "%s" "$out" | grep -q "broken-link.md"'
 check "invalid UTF-8 repaired and indexed" '[ "$(jnum repaired "$out")" = 1 ]'
 check "hidden, node_modules, .docqignore not indexed (only latin1.txt added)" '[ "$(jnum added "$out")" = 1 ]'
+# --json says what happened to each: skipped files in "skips" (as many as
+# "skipped"), repaired ones (indexed) in "repairs"; reasons alone, one format
+jq_py() { printf '%s' "$out" | python3 -c "import json, sys; j = json.load(sys.stdin); $1"; }
+check "--json: skips holds exactly the skipped files" \
+  '[ "$(jq_py "print(len(j[\"skips\"]) == j[\"skipped\"] == 2)")" = True ]'
+check "--json: the repaired file is in repairs, not in skips" \
+  '[ "$(jq_py "print([f[\"path\"].endswith(\"latin1.txt\") for f in j[\"repairs\"]] == [True] and not any(f[\"path\"].endswith(\"latin1.txt\") for f in j[\"skips\"]))")" = True ]'
+check "--json: reasons without the path or \"skipped:\" (binary file, broken symbolic link)" \
+  '[ "$(jq_py "print(sorted(f[\"reason\"] for f in j[\"skips\"]) == [\"binary file\", \"broken symbolic link\"])")" = True ]'
+"$BIN" index --help | grep -q '"repairs"'; check "index --help documents the JSON fields" '[ $? -eq 0 ]'
 out=$("$BIN" --db "$DB" index "$T/corpus" 2>&1 >/dev/null)
 check "human output names the skipped binary" 'printf "%s" "$out" | grep -q "skipped:.*blob.bin"'
 
