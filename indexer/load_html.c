@@ -68,20 +68,6 @@ static const struct { const char *name; unsigned cp; } entities[] = {
   {"emsp", ' '}, {"thinsp", ' '}, {"dagger", 0x2020}, {"prime", 0x2032}, {"check", 0x2713},
 };
 
-static size_t put_cp(char *o, unsigned cp)
-{
-  if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) cp = 0xFFFD;
-  if (cp < 0x80) { o[0] = (char)cp; return 1; }
-  if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 63)); return 2; }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | (cp >> 6 & 63)); o[2] = (char)(0x80 | (cp & 63));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | (cp >> 12 & 63));
-  o[2] = (char)(0x80 | (cp >> 6 & 63)); o[3] = (char)(0x80 | (cp & 63));
-  return 4;
-}
-
 /* Decode the entity at s[0..n) (s[0] == '&'): bytes consumed (0 = not an
  * entity), UTF-8 into out (*olen bytes, 0 for a soft hyphen). */
 static size_t entity(const char *s, size_t n, char *out, size_t *olen)
@@ -100,7 +86,7 @@ static size_t entity(const char *s, size_t n, char *out, size_t *olen)
     if (!digits) return 0;
     while (i < n && s[i] >= '0' && s[i] <= '9') { v = 0x110000; i++; } /* absurdly long: invalid */
     if (i < n && s[i] == ';') i++;
-    *olen = put_cp(out, v > 0x10FFFF ? 0xFFFD : (unsigned)v);
+    *olen = dq_utf8_put(out, v > 0x10FFFF ? 0xFFFD : (unsigned)v);
     return i;
   }
   size_t j = i;
@@ -108,7 +94,7 @@ static size_t entity(const char *s, size_t n, char *out, size_t *olen)
   if (j >= n || s[j] != ';' || j == i) return 0;
   for (size_t k = 0; k < sizeof entities / sizeof entities[0]; k++) {
     if (strlen(entities[k].name) == j - i && !memcmp(entities[k].name, s + i, j - i)) {
-      *olen = entities[k].cp ? put_cp(out, entities[k].cp) : 0;
+      *olen = entities[k].cp ? dq_utf8_put(out, entities[k].cp) : 0;
       return j + 1;
     }
   }

@@ -1,7 +1,8 @@
 /* Markdown loader (CommonMark block structure as far as indexing needs it,
  * plus Obsidian and VitePress habits).
  *
- * Blocks: YAML front matter (title, tags, aliases, date), ATX and setext
+ * Blocks: YAML front matter (title, tags, aliases, date; quoted scalars
+ * decoded: escapes in "...", '' in '...'), ATX and setext
  * headings (they set the section path "H1 > H2"), fenced code (``` and ~~~)
  * and $$ math kept verbatim as one block each, tables, quotes and callouts
  * (> [!note] Title), list items, paragraphs. HTML comments, %% Obsidian
@@ -566,43 +567,134 @@ static int md_line(md *m)
 
 /* ---- front matter ------------------------------------------------------------- */
 
-static void unquote(const char **a, const char **b)
+static void trim(const char **a, const char **b)
 {
   while (*a < *b && (**a == ' ' || **a == '\t')) (*a)++;
   while (*b > *a && ((*b)[-1] == ' ' || (*b)[-1] == '\t' || (*b)[-1] == '\r')) (*b)--;
-  if (*b - *a >= 2 && (**a == '"' || **a == '\'') && (*b)[-1] == **a) { (*a)++; (*b)--; }
 }
 
-static int push_item(dq_doc *d, char ***arr, size_t *n, const char *a, const char *b, int is_tag)
+static int hex_val(char c)
 {
-  unquote(&a, &b);
-  if (is_tag) while (a < b && *a == '#') a++;
-  if (a >= b) return 0;
+  if (c >= '0' && c <= '9') return c - '0';
+  if ((c | 32) >= 'a' && (c | 32) <= 'f') return (c | 32) - 'a' + 10;
+  return -1;
+}
+
+/* k hex digits at s[0..n) -> value, or -1. */
+static long hex_at(const char *s, size_t n, size_t k)
+{
+  long v = 0;
+  if (n < k) return -1;
+  for (size_t i = 0; i < k; i++) {
+    int h = hex_val(s[i]);
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+/* One escape of a double-quoted YAML scalar at s[0..n) (s[0] == '\\'):
+ * writes its bytes to o, returns the bytes consumed (0: not an escape,
+ * kept as written). \x, \u and \U name code points; a surrogate pair of \u
+ * escapes is one, a lone surrogate becomes U+FFFD, U+0000 is dropped (the
+ * value is a C string). The output is never longer than the escape. */
+static size_t yaml_escape(const char *s, size_t n, char *o, size_t *wrote)
+{
+  static const char from[] = "\"\\/ \tntr0abefvNL_P", to[] = "\"\\/ \t\n\t\r\0\a\b\x1B\f\v";
+  *wrote = 0;
+  if (n < 2) return 0;
+  const char *c = memchr(from, s[1], sizeof from - 1);
+  if (c && c - from < (ptrdiff_t)(sizeof to - 1)) {
+    if (to[c - from]) o[(*wrote)++] = to[c - from];
+    return 2;
+  }
+  if (c) { /* \N \L \_ \P: U+0085, U+2028, U+00A0, U+2029 */
+    static const long cps[] = {0x85, 0x2028, 0xA0, 0x2029};
+    *wrote = dq_utf8_put(o, (unsigned)cps[c - from - (sizeof to - 1)]);
+    return 2;
+  }
+  size_t k = s[1] == 'x' ? 2 : s[1] == 'u' ? 4 : s[1] == 'U' ? 8 : 0;
+  long cp = k ? hex_at(s + 2, n - 2, k) : -1;
+  if (cp < 0 || cp > 0x10FFFF) return 0;
+  size_t used = 2 + k;
+  if (cp >= 0xD800 && cp < 0xDC00 && n >= used + 6 && s[used] == '\\' && s[used + 1] == 'u') {
+    long lo = hex_at(s + used + 2, n - used - 2, 4);
+    if (lo >= 0xDC00 && lo < 0xE000) { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00); used += 6; }
+  }
+  if (cp) *wrote = dq_utf8_put(o, (unsigned)cp); /* a lone surrogate: U+FFFD */
+  return used;
+}
+
+/* A front-matter scalar s[a..b) -> its value, in the document's arena:
+ * double-quoted with its escapes decoded (\" \\ \n \t \uXXXX ...),
+ * single-quoted with '' read as ', plain as written. *n_out: its length.
+ * NULL on ENOMEM. Decoding is in place: no escape is shorter than what it
+ * stands for. */
+static char *scalar(dq_doc *d, const char *a, const char *b, size_t *n_out)
+{
+  trim(&a, &b);
+  char q = b - a >= 2 && (*a == '"' || *a == '\'') && b[-1] == *a ? *a : 0;
+  if (q) a++, b--;
+  char *v = dq_doc_strndup(d, a, (size_t)(b - a));
+  if (!v) return NULL;
+  size_t n = (size_t)(b - a), w = 0;
+  for (size_t r = 0; r < n;) {
+    size_t wrote, used;
+    if (q == '"' && v[r] == '\\' && (used = yaml_escape(v + r, n - r, v + w, &wrote))) { r += used; w += wrote; continue; }
+    if (q == '\'' && v[r] == '\'' && r + 1 < n && v[r + 1] == '\'') r++;
+    v[w++] = v[r++];
+  }
+  v[w] = 0;
+  *n_out = w;
+  return v;
+}
+
+/* `decoded`: the value is already a scalar's value, not YAML text. */
+static int push_item(dq_doc *d, char ***arr, size_t *n, const char *a, const char *b, int is_tag, int decoded)
+{
+  size_t len;
+  if (decoded) trim(&a, &b);
+  char *v = decoded ? dq_doc_strndup(d, a, (size_t)(b - a)) : scalar(d, a, b, &len);
+  if (!v) return DOCQ_ENOMEM;
+  if (decoded) len = (size_t)(b - a);
+  if (is_tag) while (*v == '#') v++, len--;
+  if (!len) return 0;
   if ((*n & (*n - 1)) == 0) { /* grow at powers of two */
     char **p = dq_realloc(*arr, (*n ? *n * 2 : 1) * sizeof *p);
     if (!p) return DOCQ_ENOMEM;
     *arr = p;
   }
-  if (!((*arr)[*n] = dq_doc_strndup(d, a, (size_t)(b - a)))) return DOCQ_ENOMEM;
-  (*n)++;
+  (*arr)[(*n)++] = v;
   return 0;
 }
 
 /* A value that is a list: "[a, b]" inline, or "- a" lines (handled by the
- * caller); a single string is split on commas (tags also on spaces). */
+ * caller); a single string is split on commas (tags also on spaces). A
+ * quoted value is decoded first and then split as plain text. */
 static int push_value(dq_doc *d, char ***arr, size_t *n, const char *a, const char *b, int is_tag)
 {
-  int rc = 0;
-  unquote(&a, &b);
-  if (a < b && *a == '[' && b[-1] == ']') { a++; b--; }
-  else if (!is_tag) return push_item(d, arr, n, a, b, 0);
+  int rc = 0, decoded = 0;
+  trim(&a, &b);
+  if (b - a >= 2 && (*a == '"' || *a == '\'') && b[-1] == *a) {
+    size_t len;
+    if (!(a = scalar(d, a, b, &len))) return DOCQ_ENOMEM;
+    b = a + len;
+    decoded = 1;
+  }
+  if (!decoded && a < b && *a == '[' && b[-1] == ']') { a++; b--; }
+  else if (!is_tag) return push_item(d, arr, n, a, b, 0, decoded);
   const char *p = a;
   char quote = 0;
   for (const char *q = a; q <= b && rc == 0; q++) {
-    if (q < b && quote) { if (*q == quote) quote = 0; continue; }
-    if (q < b && (*q == '"' || *q == '\'') && (q == p || q[-1] == ' ')) { quote = *q; continue; }
+    if (q < b && quote) {
+      if (quote == '"' && *q == '\\' && q + 1 < b) q++; /* \" does not end the item */
+      else if (quote == '\'' && *q == '\'' && q + 1 < b && q[1] == '\'') q++; /* '' neither */
+      else if (*q == quote) quote = 0;
+      continue;
+    }
+    if (!decoded && q < b && (*q == '"' || *q == '\'') && (q == p || q[-1] == ' ')) { quote = *q; continue; }
     if (q == b || *q == ',' || (is_tag && (*q == ' ' || *q == '\t'))) {
-      rc = push_item(d, arr, n, p, q, is_tag);
+      rc = push_item(d, arr, n, p, q, is_tag, decoded);
       p = q + 1;
     }
   }
@@ -637,19 +729,22 @@ static int front_matter(md *m)
     p = e + 1;
     const char *t = a;
     while (t < b && (*t == ' ' || *t == '\t')) t++;
-    if (t < b && *t == '-' && list && (t + 1 == b || t[1] == ' ')) { rc = push_item(d, list, nlist, t + 1, b, is_tag); continue; }
+    if (t < b && *t == '-' && list && (t + 1 == b || t[1] == ' ')) { rc = push_item(d, list, nlist, t + 1, b, is_tag, 0); continue; }
     if (t != a && list) continue; /* indented continuation of something we do not read */
     list = NULL;
     const char *colon = memchr(a, ':', (size_t)(b - a));
     if (!colon || a == b || *a == ' ' || *a == '#') continue;
     size_t kl = (size_t)(colon - a);
     const char *va = colon + 1, *vb = b;
-    unquote(&va, &vb);
-    int empty = va >= vb;
+    trim(&va, &vb);
+    int empty = va >= vb || (vb - va == 2 && (*va == '"' || *va == '\'') && va[1] == *va);
+    size_t len;
     if ((kl == 5 && !strncasecmp(a, "title", 5)) && !empty) {
-      if (!(d->title = dq_doc_strndup(d, va, (size_t)(vb - va)))) rc = DOCQ_ENOMEM;
+      if (!(d->title = scalar(d, va, vb, &len))) rc = DOCQ_ENOMEM;
+      else if (!len) d->title = NULL; /* "\0": nothing left */
     } else if ((kl == 4 && !strncasecmp(a, "date", 4)) && !empty) {
-      if (!(d->date = dq_doc_strndup(d, va, (size_t)(vb - va)))) rc = DOCQ_ENOMEM;
+      if (!(d->date = scalar(d, va, vb, &len))) rc = DOCQ_ENOMEM;
+      else if (!len) d->date = NULL;
     } else if ((kl == 4 && !strncasecmp(a, "tags", 4)) || (kl == 3 && !strncasecmp(a, "tag", 3))) {
       is_tag = 1; list = &d->tags; nlist = &d->n_tags;
       if (!empty) { rc = push_value(d, list, nlist, colon + 1, b, 1); list = NULL; }

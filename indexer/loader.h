@@ -118,6 +118,9 @@ int dq_md_clean(const char *s, size_t n, char **out, size_t *out_n);
 /* Append s[0..n) (valid UTF-8) to b, cut to DQ_LABEL_MAX as above. */
 struct dq_buf;
 void dq_label_put(struct dq_buf *b, const char *s, size_t n);
+/* Code point -> UTF-8 at o (up to 4 bytes); NUL, surrogates and values past
+ * U+10FFFF give U+FFFD. Returns the bytes written. */
+size_t dq_utf8_put(char *o, unsigned cp);
 /* 1 for ASCII whitespace and U+3000/U+00A0 at s (sets *k to its byte length). */
 int dq_is_space_at(const char *s, size_t n, size_t *k);
 

@@ -336,6 +336,39 @@ static void test_indexer_load_md__long_heading_capped(void **state)
   free(s);
 }
 
+/* YAML's quoted scalars (YAML 1.2, 7.3): double-quoted ones take escapes,
+ * single-quoted ones write a quote as ''. Bad or cut escapes stay as written. */
+static void test_indexer_load_md__front_matter_escapes(void **state)
+{
+  (void)state;
+  dq_doc *d = load("---\ntitle: \"The \\\"Best\\\" Practices: a\\\\b \\u00e9t\\u00E9 \\U0001F600 \\ud83d\\ude00\\tend\"\n"
+                   "date: '2024-01-02'\ntags: [\"a\\\"b\", 'it''s', \"c,d\"]\naliases:\n  - 'It''s done'\n  - \"x\\ny\"\n---\nbody\n");
+  assert_string_equal(d->title, "The \"Best\" Practices: a\\b \xC3\xA9t\xC3\xA9 \xF0\x9F\x98\x80 \xF0\x9F\x98\x80\tend");
+  assert_string_equal(d->date, "2024-01-02");
+  assert_int_equal(d->n_tags, 3);
+  assert_string_equal(d->tags[0], "a\"b");
+  assert_string_equal(d->tags[1], "it's");
+  assert_string_equal(d->tags[2], "c,d");
+  assert_int_equal(d->n_aliases, 2);
+  assert_string_equal(d->aliases[0], "It's done");
+  assert_string_equal(d->aliases[1], "x\ny");
+  dq_doc_free(d);
+  d = load("---\ntitle: 'It''s done'\n---\nx\n");
+  assert_string_equal(d->title, "It's done");
+  dq_doc_free(d);
+  /* plain scalars are as written; bad, cut and NUL escapes are safe */
+  d = load("---\ntitle: a \\\" b ''\n---\nx\n");
+  assert_string_equal(d->title, "a \\\" b ''");
+  dq_doc_free(d);
+  d = load("---\ntitle: \"\\q \\x4 \\u12 \\ud800 \\U00110000 \\0x \\\"\n---\nx\n");
+  assert_string_equal(d->title, "\\q \\x4 \\u12 \xEF\xBF\xBD \\U00110000 x \\");
+  dq_doc_free(d);
+  d = load("---\ntags: \"x\\ty z\"\n---\nx\n"); /* a quoted string of tags: decoded, then split */
+  assert_int_equal(d->n_tags, 3);
+  assert_string_equal(d->tags[1], "y");
+  dq_doc_free(d);
+}
+
 static double now(void)
 {
   struct timespec t;
@@ -385,6 +418,7 @@ int main(void)
     cmocka_unit_test(test_indexer_load_md__crlf_and_bom),
     cmocka_unit_test(test_indexer_load_md__vue_docs),
     cmocka_unit_test(test_indexer_load_md__long_heading_capped),
+    cmocka_unit_test(test_indexer_load_md__front_matter_escapes),
     cmocka_unit_test(test_indexer_load_md__unclosed_brackets_linear),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
