@@ -529,6 +529,17 @@
  * 88% at 118.4; --shape llama3.2-1b (`-n 32 -r 3`) at that reading: Q8_0
  * 94% at 35.3, Q4_K_M 87% at 53.0.
  *
+ * 2026-11-29, session 36, the same host, no kernel change; against a current
+ * llama.cpp for the first time: build 9749 of August 2026 (a mirror of it,
+ * unslothai/llama.cpp d32676d; defaults, GGML_NATIVE). /tmp/s36/side.sh,
+ * `-p 512 -n 64 -t 2 -r 3` alternating, medians of 3 rounds:
+ *   Q8_0   pp512 765 vs 376: 2.03x;  tg64 87.9 vs 67.0: 1.31x
+ *   Q4_K_M pp512 749 vs 320: 2.34x;  tg64 124.6 vs 73.4: 1.70x
+ * (c392e5094 of Feb 2025 ran pp512 323-341 / 240-251 and tg64 62-67 /
+ * 63-65 here: the newer build is 10-30% faster at prefill, up to 13% at
+ * K-quant decode.) `--bw` the same hour, host reading 54-56 GB/s: Q8_0
+ * 87% at 90.9 t/s, Q4_K_M 89% at 123.6; the fast state did not show.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
