@@ -15,6 +15,7 @@ typedef struct index_ui {
   int bar_shown;
   FILE *skips;      /* where one-line skip reasons go (stderr) */
   unsigned long n_skip_lines;
+  int too_large;    /* a file was skipped for its size: say how to take it */
   /* JSON: collected skipped and repaired files */
   struct file_note { char *path, *reason; int repaired; } *notes;
   size_t n_notes, cap_notes;
@@ -83,6 +84,7 @@ static void on_file(const char *path, docq_file_status s, const char *reason, vo
     return;
   }
   const char *why = bare_reason(path, reason);
+  if (!strncmp(why, "too large", 9)) ui->too_large = 1;
   if (g_cli.json) {
     if (ui->n_notes == ui->cap_notes) {
       size_t cap = ui->cap_notes ? ui->cap_notes * 2 : 16;
@@ -244,6 +246,7 @@ int cmd_index(int argc, char **argv)
             (unsigned long long)st.added, (unsigned long long)st.updated, (unsigned long long)st.unchanged,
             (unsigned long long)st.removed, (unsigned long long)st.renamed, (unsigned long long)st.skipped,
             repaired, st.seconds, (unsigned long long)st.chunks_added);
+    if (ui.too_large) fprintf(stderr, "(to index files over the size limit, raise it: docq index --max-size MB)\n");
   }
   for (size_t i = 0; i < ui.n_notes; i++) { free(ui.notes[i].path); free(ui.notes[i].reason); }
   free(ui.notes);

@@ -92,6 +92,8 @@ check "chunk overlap >= chunk size is refused (exit 1)" '[ $rc -eq 1 ]'
 check "... saying which" 'grep -qF "chunk overlap (50 tokens) must be smaller than the chunk size (10 tokens)" "$T/ovl.err"'
 out=$("$BIN" --db "$DB" index --json --max-size 0.001 "$T/corpus/big.txt")
 check "too large skipped" 'printf "%s" "$out" | grep -q "too large"'
+"$BIN" --db "$DB" index --max-size 0.001 "$T/corpus/big.txt" >/dev/null 2>"$T/big.err"
+check "... and the run says how to take it" 'grep -q "too large" "$T/big.err" && grep -qF "docq index --max-size MB" "$T/big.err"'
 
 # rm
 "$BIN" --db "$DB" rm "$T/corpus/notes/bread.md" >/dev/null; check "rm a document" '[ $? -eq 0 ]'
