@@ -59,7 +59,11 @@ static int64_t parse_date(const char *s)
   tm.tm_year = y - 1900;
   tm.tm_mon = m - 1;
   tm.tm_mday = d;
-  return (int64_t)timegm(&tm);
+  const time_t t = timegm(&tm);
+  /* a day its month does not have (2026-02-31) is no date, not March 3rd */
+  struct tm back;
+  if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != m - 1) return 0;
+  return (int64_t)t;
 }
 
 /* Read a whole file with a size limit. Messages name the file. The path

@@ -309,6 +309,15 @@ check "ask: Sources list only the passage quoted" '[ "$(printf "%s\n" "$out" | s
 out=$("$BIN" --db "$T/idx-zork" ask "How do I read the third zorkitem of a zorklist?" --json)
 check "ask --json: citations are the passage quoted" 'printf "%s" "$out" | grep -q "\"citations\":\[1\],"'
 
+# A front-matter date its month does not have is no date (2026-02-31 was
+# read as March 3rd): the file's time stands in for it.
+F="$T/fmdate"; mkdir -p "$F"
+printf -- '---\ndate: 2026-02-31\n---\n# Pancakes\n\nPancakes need eggs and milk.\n' > "$F/bad.md"
+printf -- '---\ndate: 2026-03-02\n---\n# Waffles\n\nWaffles need eggs and butter.\n' > "$F/good.md"
+"$BIN" --db "$T/idx-fmdate" index "$F" >/dev/null 2>&1
+out=$("$BIN" --db "$T/idx-fmdate" search eggs --after 2026-03-01 --before 2026-03-05 --json)
+check "an impossible front-matter date is not a date" 'printf "%s" "$out" | grep -q "good.md" && ! printf "%s" "$out" | grep -q "bad.md"'
+
 # A chunk at or below cosine 0 is no neighbour: on a small index the vector
 # search returned every chunk, and an unrelated one was a hit at score 0.
 V="$T/vec0"; mkdir -p "$V"
