@@ -123,6 +123,36 @@ static void print_notes(const index_ui *ui, const char *name, int repaired)
   printf("]");
 }
 
+/* The canonical form of p, which may not exist yet: its folder's real path
+ * and its last name. 0 when even the folder cannot be resolved. */
+static int resolve(const char *p, char out[PATH_MAX])
+{
+  if (realpath(p, out)) return 1;
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", p);
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') dir[--n] = 0;
+  char *slash = strrchr(dir, '/');
+  const char *base = slash ? slash + 1 : dir, *folder = ".";
+  if (slash == dir) folder = "/";
+  else if (slash) { *slash = 0; folder = dir; }
+  char parent[PATH_MAX];
+  if (!realpath(folder, parent)) return 0;
+  return snprintf(out, PATH_MAX, "%s/%s", strcmp(parent, "/") ? parent : "", base) < PATH_MAX;
+}
+
+/* 1 when the index folder would be one of the folders given to index: the
+ * index would be written among the documents, and the walk, which skips
+ * index folders, would then skip the whole folder. */
+static int index_is_a_root(const char *db, const char *const *paths, size_t n, const char **which)
+{
+  char d[PATH_MAX], p[PATH_MAX];
+  if (!db || !resolve(db, d)) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (realpath(paths[i], p) && !strcmp(p, d)) { *which = paths[i]; return 1; }
+  return 0;
+}
+
 static void index_help(void)
 {
   printf("usage: docq index [options] PATH...\n"
@@ -198,6 +228,15 @@ int cmd_index(int argc, char **argv)
   }
   if (!n_paths && !embed_model && !builtin) { free(paths); return cli_usage("index", "give at least one file or folder"); }
 
+  char *db_path = cli_find_db(1);
+  const char *root = NULL;
+  const int clash = index_is_a_root(db_path, paths, n_paths, &root);
+  free(db_path);
+  if (clash) {
+    free(paths);
+    return cli_usage("index", "the index folder is %s itself: give --db another folder (the index is kept apart from the "
+                              "documents, default ./.docq)", root);
+  }
   docq_db *db = NULL;
   int ec = cli_open_db(&db, 1, 0);
   if (ec) { free(paths); return ec; }

@@ -95,6 +95,12 @@ check "too large skipped" 'printf "%s" "$out" | grep -q "too large"'
 "$BIN" --db "$DB" index --max-size 0.001 "$T/corpus/big.txt" >/dev/null 2>"$T/big.err"
 check "... and the run says how to take it" 'grep -q "too large" "$T/big.err" && grep -qF "docq index --max-size MB" "$T/big.err"'
 
+# the index folder given as the folder to index: refused before anything is
+# written there (it made docq.sqlite among the documents, then skipped them all)
+mkdir -p "$T/self" && echo "self note" > "$T/self/a.txt"
+"$BIN" --db "$T/self" index "$T/self/" >/dev/null 2>"$T/self.err"; rc=$?
+check "index folder = the folder indexed: exit 2, nothing written" '[ $rc -eq 2 ] && grep -q "index folder is" "$T/self.err" && [ ! -e "$T/self/docq.sqlite" ]'
+
 # rm
 "$BIN" --db "$DB" rm "$T/corpus/notes/bread.md" >/dev/null; check "rm a document" '[ $? -eq 0 ]'
 "$BIN" --db "$DB" rm "$T/corpus/notes/bread.md" >/dev/null 2>&1; check "rm again fails with 1" '[ $? -eq 1 ]'
