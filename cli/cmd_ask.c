@@ -4,10 +4,12 @@
  * and what was left out for lack of budget; --json prints the whole record
  * (answer, found, citations, packed passages with scores, ranks and prompt
  * positions, left_out, prompt_tokens). */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -79,7 +81,11 @@ static void print_source(const docq_passage *p)
   const docq_hit *h = p->hit;
   printf("  [%d] ", p->label);
   if (h->title && *h->title) printf("%s — ", h->title);
-  printf("%s:%u-%u\n", h->path, h->line_first, h->line_last);
+  printf("%s:%u-%u", h->path, h->line_first, h->line_last);
+  /* the index is a copy: a file deleted since the last run is still quoted */
+  if (h->path[0] == '/' && access(h->path, F_OK) != 0 && errno == ENOENT)
+    printf(" (the file is gone since it was indexed: run docq index)");
+  printf("\n");
 }
 
 static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget)
@@ -402,7 +408,7 @@ int cmd_ask(int argc, char **argv)
   docq_model_free(model);
   if (stopped) {
     fflush(stdout); /* the note comes after the sources, also when both go to one pipe */
-    fprintf(stderr, "docq ask: interrupted; the answer above is incomplete\n");
+    fprintf(stderr, "docq ask: interrupted%s\n", g_cli.json ? "" : "; the answer above is incomplete");
     return EXIT_INTERRUPTED;
   }
   return 0;

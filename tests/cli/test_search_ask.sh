@@ -318,6 +318,15 @@ printf -- '---\ndate: 2026-03-02\n---\n# Waffles\n\nWaffles need eggs and butter
 out=$("$BIN" --db "$T/idx-fmdate" search eggs --after 2026-03-01 --before 2026-03-05 --json)
 check "an impossible front-matter date is not a date" 'printf "%s" "$out" | grep -q "good.md" && ! printf "%s" "$out" | grep -q "bad.md"'
 
+# A source whose file was deleted since the run is still quoted (the index
+# is a copy), and says so.
+G="$T/gone"; mkdir -p "$G"
+printf '# Bread\n\nBake the bread at 250 degrees for forty minutes.\n' > "$G/bread.md"
+"$BIN" --db "$T/idx-gone" index "$G" >/dev/null 2>&1
+rm "$G/bread.md"
+out=$("$BIN" --db "$T/idx-gone" ask "how long to bake the bread?" 2>/dev/null)
+check "ask: a source deleted since indexing says so" 'printf "%s" "$out" | grep -q "bread.md:1-3 (the file is gone since it was indexed: run docq index)"'
+
 # A chunk at or below cosine 0 is no neighbour: on a small index the vector
 # search returned every chunk, and an unrelated one was a hit at score 0.
 V="$T/vec0"; mkdir -p "$V"
