@@ -257,9 +257,26 @@ void cli_put_text(FILE *f, const char *s)
   }
 }
 
+/* Bytes of the white space character at s (ASCII or Unicode's: U+0085,
+ * U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 and
+ * the BOM), 0 for anything else. */
+static size_t space_at(const unsigned char *s)
+{
+  if (*s == ' ' || (*s >= '\t' && *s <= '\r')) return 1;
+  if (s[0] == 0xC2 && (s[1] == 0x85 || s[1] == 0xA0)) return 2;
+  if (s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80) return 3;
+  if (s[0] == 0xE2 && s[1] == 0x80 && ((s[2] >= 0x80 && s[2] <= 0x8A) || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF))
+    return 3;
+  if (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F) return 3;
+  if (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) return 3;
+  if (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) return 3;
+  return 0;
+}
+
 int cli_blank(const char *s)
 {
-  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+  /* an ideographic space typed in a Chinese input method is as empty as ' ' */
+  for (size_t k; (k = space_at((const unsigned char *)s)) > 0;) s += k;
   return *s == 0;
 }
 

@@ -27,7 +27,8 @@ for c in search ask eval; do "$BIN" $c --help >/dev/null 2>&1; check "$c --help 
 "$BIN" --db "$DB" ask >/dev/null 2>&1; check "ask without a question exits 2" '[ $? -eq 2 ]'
 # a blank question or query is a usage error that says so, not a search for nothing
 for c in ask search; do
-  for q in "" "   "; do
+  # also Unicode's spaces: an ideographic space (a Chinese input method's), a no-break space, a BOM
+  for q in "" "   " "$(printf '\343\200\200 \302\240\t\357\273\277')"; do
     err=$("$BIN" --db "$DB" $c "$q" 2>&1 >/dev/null); rc=$?
     check "$c \"$q\" exits 2 and says it is empty" '[ $rc -eq 2 ] && printf "%s" "$err" | grep -q "is empty"'
   done
