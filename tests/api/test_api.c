@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -729,6 +730,35 @@ static void test_api__generation_streams_valid_utf8(void **state)
     docq_free(text);
   }
   assert_true(replaced > 0); /* the model did emit bytes that are no UTF-8 */
+  docq_ctx_free(c);
+  docq_model_free(m);
+}
+
+/* A model whose numbers are not numbers (damaged weights: here infinite
+ * token embeddings) fails, naming the file, instead of "generating" token 0
+ * or noise with success. */
+static void test_api__generation_refuses_nan_scores(void **state)
+{
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/nan.gguf", g_dir);
+  dq_gw_model_params mp;
+  dq_gw_model_params_default(&mp);
+  mp.embd_type = 0; /* F32 */
+  mp.embd_std = INFINITY;
+  assert_int_equal(dq_gw_write_model(&mp, path), 0);
+  docq_model *m = NULL;
+  assert_int_equal(docq_model_load(&m, path), 0);
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 64), 0);
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.temperature = 0;
+  o.n_predict = 4;
+  char *text = NULL;
+  assert_int_equal(docq_generate(c, "the ab ba", &o, &text), DOCQ_ECORRUPT);
+  assert_null(text);
+  assert_non_null(strstr(docq_error_last()->message, "not numbers"));
+  assert_non_null(strstr(docq_error_last()->message, "nan.gguf"));
   docq_ctx_free(c);
   docq_model_free(m);
 }
@@ -1787,6 +1817,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__index_and_search_on_two_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_streams_valid_utf8, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__generation_refuses_nan_scores, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_budget_from_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_default_answer_length, setup, teardown),
