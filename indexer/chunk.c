@@ -493,6 +493,13 @@ static size_t char_prefix(const ck *c, const char *s, size_t a, size_t b)
   return lo;
 }
 
+/* A base64 (or base64url) character. */
+static int b64_char(unsigned char ch)
+{
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' ||
+         ch == '=' || ch == '-' || ch == '_';
+}
+
 /* 1 for a run with no space of at least DQ_CHUNK_DATA_RUN bytes that is
  * nearly all base64 characters: encoded data (an image embedded as
  * "![x](data:image/png;base64,...)", a URL carrying its state), not words. */
@@ -503,15 +510,9 @@ static int encoded_run(const char *s, size_t n)
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
     if (ch >= 0x80) return 0;
-    b64 += (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' || ch == '=';
+    b64 += b64_char(ch);
   }
   return b64 * 10 >= n * 9;
-}
-
-static int b64_char(unsigned char ch)
-{
-  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' ||
-         ch == '=' || ch == '-' || ch == '_';
 }
 
 /* The first run of at least DQ_CHUNK_DATA_SUBRUN base64 (or base64url)

@@ -129,6 +129,10 @@ long dq_cite_scan(const char *text, size_t len, size_t n_passages, int *labels);
  * (visible.c) */
 size_t dq_md_fences(const char *s, size_t n, size_t (*ranges)[2], size_t cap);
 size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int show_urls);
+/* End of the Obsidian callout type opening s[i] ("[!note] ", "[!tip]- ": a
+ * word of letters, digits, '-' or '_', the fold mark and the spaces after
+ * it), or i when s[i] opens none. */
+size_t dq_md_callout_end(const char *s, size_t n, size_t i);
 
 /* A display excerpt of text[0..n) (valid UTF-8) for a query: from the
  * sentence holding the most of the query's distinct content terms (the

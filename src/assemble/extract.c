@@ -180,13 +180,8 @@ static size_t line_marker(const char *s, size_t n);
  * Like a heading, it names the topic of the lines below it. */
 static size_t callout_title(const char *s, size_t start, size_t end)
 {
-  size_t i = start + line_marker(s + start, end - start);
-  if (i == start || i + 2 >= end || s[i] != '[' || s[i + 1] != '!') return 0;
-  const char *close = memchr(s + i, ']', end - i), *nl = memchr(s + start, '\n', end - start);
-  if (!close || (nl && nl < close)) return 0;
-  size_t t = (size_t)(close - s) + 1;
-  if (t < end && (s[t] == '-' || s[t] == '+')) t++;
-  while (t < end && (s[t] == ' ' || s[t] == '\t')) t++;
+  const size_t i = start + line_marker(s + start, end - start), t = dq_md_callout_end(s, end, i);
+  if (i == start || t == i) return 0;
   for (size_t k = t; k < end; k++) /* the sentence must end with its line */
     if (s[k] == '\n' && k + 1 < end) return 0;
   return t < end ? t : 0;

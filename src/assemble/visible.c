@@ -207,17 +207,21 @@ static size_t quote_prefix(const char *s, size_t n, size_t i)
     j++;
     while (j < n && (s[j] == ' ' || s[j] == '\t')) j++;
   }
-  if (j + 2 < n && s[j] == '[' && s[j + 1] == '!') { /* [!type], [!type]- or [!type]+ */
-    size_t e = j + 2;
-    while (e < n && e - j < 40 && (is_alnum((unsigned char)s[e]) || s[e] == '-' || s[e] == '_')) e++;
-    if (e > j + 2 && e < n && s[e] == ']') {
-      j = e + 1;
-      if (j < n && (s[j] == '-' || s[j] == '+')) j++;
-      while (j < n && (s[j] == ' ' || s[j] == '\t')) j++;
-      return j;
-    }
-  }
+  const size_t t = dq_md_callout_end(s, n, j);
+  if (t > j) return t;
   return quoted ? j : i;
+}
+
+size_t dq_md_callout_end(const char *s, size_t n, size_t i)
+{
+  if (i + 2 >= n || s[i] != '[' || s[i + 1] != '!') return i;
+  size_t e = i + 2;
+  while (e < n && e - i < 40 && (is_alnum((unsigned char)s[e]) || s[e] == '-' || s[e] == '_')) e++;
+  if (e == i + 2 || e >= n || s[e] != ']') return i;
+  e++;
+  if (e < n && (s[e] == '-' || s[e] == '+')) e++; /* folded / unfolded */
+  while (e < n && (s[e] == ' ' || s[e] == '\t')) e++;
+  return e;
 }
 
 size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int show_urls)
