@@ -244,7 +244,14 @@ int cmd_index(int argc, char **argv)
   if (embed_model || builtin) {
     if (reembed && !g_cli.quiet && !g_cli.json) fprintf(stderr, "re-encoding the stored chunks...\n");
     int erc = docq_db_set_embedder(db, embed_model, reembed ? DOCQ_REEMBED : 0);
-    if (erc) { int ec2 = cli_fail(erc, "embedder"); cli_db_free(db); free(paths); return ec2; }
+    if (erc) {
+      /* re-encoding is one transaction: an interrupted one leaves the index as it was */
+      int ec2 = erc == DOCQ_ECANCELED
+                    ? cli_error(erc, "index", "interrupted while %s; the index is as it was: run it again to finish",
+                                reembed ? "re-encoding the stored chunks" : "changing the embedder")
+                    : cli_fail(erc, "embedder");
+      cli_db_free(db); free(paths); return ec2;
+    }
     if (!n_paths) { cli_db_free(db); free(paths); return 0; }
   } else if (reembed) {
     cli_db_free(db); free(paths);

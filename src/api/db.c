@@ -52,6 +52,7 @@ static int make_embedder(docq_db *db)
     rc = dq_embedder_builtin(&e);
     if (rc) return rc;
   }
+  e->interrupt = &db->interrupted; /* a GGUF model's long embedding stops at Ctrl-C */
   int stale = m.embedder[0] && (strcmp(m.embedder, e->id) != 0 || m.dim != e->dim);
   if (stale && !strncmp(m.embedder, "docq-hash-", 10) && !strncmp(e->id, "docq-hash-", 10) &&
       !(db->flags & DOCQ_OPEN_READONLY)) {
@@ -94,6 +95,7 @@ DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned 
     rc = dq_embedder_builtin(&e);
   }
   if (rc) return rc;
+  e->interrupt = &db->interrupted;
   if (!strcmp(e->id, db->embedder->id) && e->dim == db->embedder->dim) { /* nothing changes */
     dq_embedder_free(e);
     return 0;

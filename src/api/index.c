@@ -436,6 +436,8 @@ static int commit_item(run *r, file_item *it)
   int rc = 0;
   switch (it->kind) {
   case PREP_SKIP:
+    /* the worker saw Ctrl-C while preparing it: not the file's fault */
+    if (it->err == DOCQ_ECANCELED) return dq_err_set(DOCQ_ECANCELED, "indexing interrupted");
     if (it->err == DOCQ_ENOTFOUND && it->old_id && r->o->remove_missing) {
       /* Indexed before, deleted after the walk saw it: gone now, as if it had
        * vanished before the run (not left behind until the next one). */

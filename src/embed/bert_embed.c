@@ -294,6 +294,10 @@ static int run_plan(gguf_emb *e, const plan *p, float *out)
     goto done;
   }
   for (size_t w0 = 0; w0 < p->n_w;) {
+    if (e->base.interrupt && atomic_load(e->base.interrupt)) {
+      rc = dq_err_set(DOCQ_ECANCELED, "embedding interrupted");
+      goto done;
+    }
     size_t w1 = w0;
     int tot = 0;
     while (w1 < p->n_w && tot + p->w[w1].len <= max_tok) { lens[w1 - w0] = p->w[w1].len; tot += p->w[w1].len; w1++; }

@@ -5,6 +5,7 @@
 #ifndef DQ_EMBED_EMBED_H
 #define DQ_EMBED_EMBED_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 typedef struct dq_embedder dq_embedder;
@@ -21,6 +22,11 @@ struct dq_embedder {
   const dq_embedder_vt *vt;
   char id[128];   /* identity recorded in the manifest, e.g. "docq-hash-v3" */
   unsigned dim;
+  /* When set and non-zero, a slow embedder (GGUF) stops between its batches
+   * with DOCQ_ECANCELED: one large file can take minutes to embed, and Ctrl-C
+   * should not wait for all of it. NULL = never. Set by the owner of the
+   * flag (the db), which outlives the embedder. */
+  const atomic_int *interrupt;
 };
 
 static inline int dq_embed(dq_embedder *e, const char *const *texts, const size_t *lens, size_t n,

@@ -434,6 +434,27 @@ static void test_embed_bert__batch_equals_single(void **state)
   free(all); free(one);
 }
 
+/* The owner's interrupt flag stops an embedding between batches with
+ * DOCQ_ECANCELED and a zero output; cleared, the same call embeds as before. */
+static void test_embed_bert__interrupt_flag(void **state)
+{
+  (void)state;
+  const char *texts[] = { "hello", "the cat sat on the mat." };
+  unsigned d = g_e->dim;
+  float *a = malloc(2 * d * sizeof *a), *b = malloc(2 * d * sizeof *b);
+  assert_int_equal(dq_embed(g_e, texts, NULL, 2, 0, a), 0);
+  atomic_int flag = 1;
+  g_e->interrupt = &flag;
+  for (unsigned j = 0; j < 2 * d; j++) b[j] = 1.0f;
+  assert_int_equal(dq_embed(g_e, texts, NULL, 2, 0, b), DOCQ_ECANCELED);
+  for (unsigned j = 0; j < 2 * d; j++) assert_true(b[j] == 0.0f);
+  flag = 0;
+  assert_int_equal(dq_embed(g_e, texts, NULL, 2, 0, b), 0);
+  assert_memory_equal(a, b, 2 * d * sizeof *a);
+  g_e->interrupt = NULL;
+  free(a); free(b);
+}
+
 static char g_log[4096];
 static void on_log(int level, const char *msg, void *payload)
 {
@@ -766,6 +787,7 @@ int main(void)
     cmocka_unit_test(test_embed_bert__quantized_weights),
     cmocka_unit_test(test_embed_bert__batch_equals_single),
     cmocka_unit_test(test_embed_bert__long_input_windows),
+    cmocka_unit_test(test_embed_bert__interrupt_flag),
     cmocka_unit_test(test_embed_bert__prefix_detection),
     cmocka_unit_test(test_embed_bert__prefixes_and_id),
     cmocka_unit_test(test_embed_bert__errors),
