@@ -58,11 +58,15 @@ else
   echo "skip: chat_model's run needs DOCQ_SHARED_DIR with models/stories260K.gguf"
 fi
 
+# find_package, static: the installed package must not point back into this
+# tree (a consumer builds after the source folder is gone)
+check "CMake package names nothing in the build or source tree" \
+  '! grep -l -e "$SRC/" -e "$BUILD/" "$LIB"/cmake/docq/*.cmake'
 # find_package, static
 mkdir -p "$T/cm"
 cat > "$T/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.18)
-project(embed C CXX)
+project(embed C)  # a C-only consumer: no C++ targets to lean on
 find_package(docq REQUIRED)
 add_executable(embed_cm "$SRC/samples/embed_minimal.c")
 target_link_libraries(embed_cm PRIVATE docq::docq_static)
