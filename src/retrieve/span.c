@@ -224,7 +224,7 @@ static int shingles(const char *s, size_t n, shingler *sh)
     dq_terms(s, n, on_plain_term, sh);
   }
   if (sh->oom) { dq_free(sh->set); sh->set = NULL; return DOCQ_ENOMEM; }
-  qsort(sh->set, sh->n, sizeof *sh->set, cmp_u64);
+  if (sh->n > 1) qsort(sh->set, sh->n, sizeof *sh->set, cmp_u64); /* set is NULL for a text of no terms */
   size_t u = 0;
   for (size_t i = 0; i < sh->n; i++) if (!u || sh->set[u - 1] != sh->set[i]) sh->set[u++] = sh->set[i];
   sh->n = u;

@@ -204,6 +204,20 @@ static void test_retrieve_span__collapse_near_duplicates(void **state)
   for (size_t i = 0; i < n; i++) dq_hit_rec_clear(&h[i]);
 }
 
+/* A hit whose text has no terms at all (a chunk of only ")") has an empty
+ * shingle set: compared, never sorted from NULL (UBSan stopped the search). */
+static void test_retrieve_span__text_without_terms(void **state)
+{
+  (void)state;
+  dq_hit_rec h[3] = { hit(1, "docs/a.md", ")"), hit(2, "docs/b.md", ")"),
+                      hit(3, "docs/c.md", "A text with some words in it.") };
+  assert_true(dq_shingle_jaccard(")", 1, "A text with some words in it.", 29) == 0.0);
+  size_t n = 3;
+  assert_int_equal(dq_hits_dedupe(h, &n, 0.9, NULL), 0);
+  assert_true(n >= 2);
+  for (size_t i = 0; i < n; i++) dq_hit_rec_clear(&h[i]);
+}
+
 /* The memo keeps each span's shingles across calls on a growing list (as
  * search's picking rounds do) and changes no result. */
 static void test_retrieve_span__collapse_with_memo(void **state)
@@ -302,6 +316,7 @@ int main(void)
     cmocka_unit_test(test_retrieve_span__join_without_overlap),
     cmocka_unit_test(test_retrieve_span__cap_splits_long_runs),
     cmocka_unit_test(test_retrieve_span__collapse_near_duplicates),
+    cmocka_unit_test(test_retrieve_span__text_without_terms),
     cmocka_unit_test(test_retrieve_span__collapse_with_memo),
     cmocka_unit_test(test_retrieve_span__filters),
     cmocka_unit_test(test_retrieve_span__stopwords),
