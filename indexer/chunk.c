@@ -515,6 +515,16 @@ static int encoded_run(const char *s, size_t n)
   return b64 * 10 >= n * 9;
 }
 
+/* 1 when s[0..n) has a letter or digit (any non-ASCII byte counts). */
+static int has_wordish(const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch >= 0x80 || (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')) return 1;
+  }
+  return 0;
+}
+
 /* The first run of at least DQ_CHUNK_DATA_SUBRUN base64 (or base64url)
  * characters in s[a..b), as [*da, *db); 0 when there is none. */
 static int data_subrun(const char *s, size_t a, size_t b, size_t *da, size_t *db)
@@ -542,7 +552,9 @@ static int split(ck *c, const dq_block *blk, const char *sp, size_t a, size_t b,
     size_t da, db;
     if (c->d->format == DQ_FMT_MARKDOWN && data_subrun(sp, a, b, &da, &db)) {
       if (da > a) rc = split(c, blk, sp, a, da, LV_CHAR, cur);
-      if (!rc && db < b) rc = split(c, blk, sp, db, b, LV_CHAR, cur);
+      /* what follows the data only when it has a word: the link's closing
+       * ")" alone was a chunk of its own, and a neural embedder ranked it */
+      if (!rc && db < b && has_wordish(sp + db, b - db)) rc = split(c, blk, sp, db, b, LV_CHAR, cur);
       return rc;
     }
     for (size_t i = a; i < b && rc == 0;) {
