@@ -382,33 +382,46 @@ int cli_interrupted(void) { return g_sig_count > 0; }
 
 void cli_interrupt_reset(void) { g_sig_count = 0; }
 
-static char g_bus_path[1024]; /* the model in use, for the SIGBUS message */
+/* The SIGBUS messages, formatted before any fault: a handler may only write.
+ * Several threads of the pool can fault at once; the first one writes and
+ * exits, the others wait for that exit (their writes interleaved before). */
+static char g_bus_err[1400], g_bus_json[1600];
+static atomic_flag g_bus_once = ATOMIC_FLAG_INIT;
 
-static void put_err(const char *s)
+static void put_fd(int fd, const char *s)
 {
-  ssize_t w = write(STDERR_FILENO, s, strlen(s)); /* strlen and write: async-signal-safe */
+  ssize_t w = write(fd, s, strlen(s)); /* strlen and write: async-signal-safe */
   (void)w;
 }
 
 static void on_sigbus(int sig)
 {
   (void)sig;
-  put_err("\ndocq: ");
-  if (g_bus_path[0]) {
-    put_err(g_bus_path);
-    put_err(": ");
-  }
-  put_err("a file read in place was cut short while in use (SIGBUS): was the model file replaced or "
-          "truncated? Run the command again once the file is whole; an index keeps what was committed\n");
+  if (atomic_flag_test_and_set(&g_bus_once))
+    for (;;) pause();
+  if (g_bus_json[0]) put_fd(STDOUT_FILENO, g_bus_json);
+  put_fd(STDERR_FILENO, g_bus_err);
   _exit(EXIT_FAIL);
 }
 
 void cli_on_sigbus(const char *path)
 {
+  static const char msg[] = "a file read in place was cut short while in use (SIGBUS): was the model file replaced "
+                            "or truncated? Run the command again once the file is whole; an index keeps what was committed";
+  char full[1300];
   size_t n = path ? strlen(path) : 0;
-  if (n >= sizeof g_bus_path) n = 0; /* too long to name: the message stays general */
-  memcpy(g_bus_path, path ? path : "", n);
-  g_bus_path[n] = 0;
+  if (n >= 1024) n = 0; /* too long to name: the message stays general */
+  snprintf(full, sizeof full, "%.*s%s%s", (int)n, n ? path : "", n ? ": " : "", msg);
+  snprintf(g_bus_err, sizeof g_bus_err, "\ndocq: %s\n", full);
+  g_bus_json[0] = 0;
+  FILE *f = g_cli.json ? fmemopen(g_bus_json, sizeof g_bus_json, "w") : NULL;
+  if (f) {
+    fputs("{\"error\":", f);
+    cli_json_str(f, full);
+    fprintf(f, ",\"code\":%d}\n", DOCQ_EIO);
+    size_t len = fclose(f) == 0 ? strlen(g_bus_json) : 0;
+    if (len < 2 || g_bus_json[len - 1] != '\n') g_bus_json[0] = 0; /* did not fit: no half object */
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigbus;

@@ -179,21 +179,33 @@ check "at a terminal Ctrl-C stops each answer, a message too long is refused, an
 # It comes once docq sleeps in its read of standard input (state S in
 # /proc/PID/stat after the exec), not after a fixed second: a loaded CI host
 # under ASan may take longer to load the model.
-mkfifo "$T/bus.in"
-"$BIN" generate --model "$M" --chat -n 4 < "$T/bus.in" > /dev/null 2> "$T/bus.err" &
-pid=$!
-exec 5> "$T/bus.in" # a writer that stays open: docq waits for a line
-for _ in $(seq 300); do
-  if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$(command -v "$BIN")")" ] &&
-     [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = S ]; then break; fi
-  sleep 0.05
-done
-sleep 0.2
-kill -BUS "$pid"
-wait "$pid"
-rc=$?
-exec 5>&-
+bus_run() { # bus_run OUT ARGS...: generate --chat ARGS, sent SIGBUS while it waits; rc in $rc
+  local out=$1; shift
+  rm -f "$T/bus.in"; mkfifo "$T/bus.in"
+  "$BIN" generate --model "$M" --chat "$@" -n 4 < "$T/bus.in" > "$out" 2> "$T/bus.err" &
+  local pid=$!
+  exec 5> "$T/bus.in" # a writer that stays open: docq waits for a line
+  for _ in $(seq 300); do
+    if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$(command -v "$BIN")")" ] &&
+       [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = S ]; then break; fi
+    sleep 0.05
+  done
+  sleep 0.2
+  kill -BUS "$pid"
+  wait "$pid"
+  rc=$?
+  exec 5>&-
+}
+bus_run /dev/null
 check "SIGBUS exits 1" "$rc" "1"
 contains "naming the model file and what happened" "$(cat "$T/bus.err")" "$M: a file read in place was cut short"
+
+# With --json the same failure is the usual error object on stdout, and the
+# message comes once (pool threads faulting together interleaved it).
+bus_run "$T/bus.out" --json
+check "SIGBUS with --json exits 1" "$rc" "1"
+check "SIGBUS with --json: one error object with code DOCQ_EIO naming the model" \
+  "$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(o["code"], sys.argv[2] in o["error"])' "$T/bus.out" "$M")" "-4 True"
+check "SIGBUS: the message once" "$(grep -c 'cut short' "$T/bus.err")" "1"
 
 exit $fail
