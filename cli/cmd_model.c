@@ -943,11 +943,20 @@ int cmd_bench(int argc, char **argv)
     }
     int r = 0;
     for (; r < reps && !interrupted; r++) {
-      if ((rc = docq_ctx_eval(c, dstart ? dstart : &tok, (size_t)n_start, 1, NULL)) < 0) goto fail;
+      /* Ctrl-C while it reads a -d prompt of thousands of tokens stops it */
+      if ((rc = docq_ctx_eval(c, dstart ? dstart : &tok, (size_t)n_start, 1, NULL)) < 0) {
+        if (rc != DOCQ_ECANCELED || !cli_interrupted()) goto fail;
+        interrupted = 1, rc = 0;
+        break;
+      }
       double t0 = cli_now();
       for (int i = 0; i < tg && !(interrupted = cli_interrupted()); i++) {
         int32_t next = argmax_logit(docq_ctx_logits(c), meta.n_vocab);
-        if ((rc = docq_ctx_eval(c, &next, 1, 0, NULL)) < 0) goto fail;
+        if ((rc = docq_ctx_eval(c, &next, 1, 0, NULL)) < 0) {
+          if (rc != DOCQ_ECANCELED || !cli_interrupted()) goto fail;
+          interrupted = 1, rc = 0;
+          break;
+        }
       }
       if (interrupted) break; /* this repetition is not whole: not counted */
       double t = cli_now() - t0;
@@ -974,7 +983,8 @@ int cmd_bench(int argc, char **argv)
   docq_ctx_free(c);
   docq_model_free(m);
   if (interrupted) {
-    fprintf(stderr, "docq bench: interrupted; the rows above hold the repetitions that ran whole\n");
+    if (n_done) fprintf(stderr, "docq bench: interrupted; the rows above hold the repetitions that ran whole\n");
+    else fprintf(stderr, "docq bench: interrupted before a repetition ran whole: nothing to report\n");
     return EXIT_INTERRUPTED;
   }
   return 0;

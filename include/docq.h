@@ -486,11 +486,12 @@ DOCQ_API size_t docq_ctx_last_reused(const docq_ctx *c);
  * ended before the whole prompt was read. */
 DOCQ_API int docq_ctx_last_timings(const docq_ctx *c, double *prompt_seconds, double *gen_seconds);
 
-/* Ask a running docq_generate on `c` to stop as soon as it can: between the
- * prompt's batches (a long prompt need not finish) or between tokens; it then
- * returns DOCQ_ECANCELED. Safe from any thread and from a signal handler.
- * Cleared when the next docq_generate starts. (docq_ask with a model stops
- * the same way on docq_interrupt of its db.) */
+/* Ask a running docq_generate (or docq_ctx_eval) on `c` to stop as soon as
+ * it can: between the prompt's batches (a long prompt need not finish) or
+ * between tokens; it then returns DOCQ_ECANCELED. Safe from any thread and
+ * from a signal handler. Cleared when the next docq_generate or
+ * docq_ctx_eval starts. (docq_ask with a model stops the same way on
+ * docq_interrupt of its db.) */
 DOCQ_API void docq_ctx_interrupt(docq_ctx *c);
 
 /* Progress of reading a prompt, most of the wait before the first token
@@ -654,7 +655,9 @@ DOCQ_API int docq_model_get_meta(const docq_model *m, docq_model_meta *out);
 /* Evaluate n tokens after what the context holds (reset != 0: start a new
  * sequence first). logits (may be NULL) receives n * n_vocab floats: row i
  * holds the scores for the token after ids[i]. Errors: DOCQ_EINVAL (context
- * full, token id out of range). */
+ * full, token id out of range; nothing evaluated), DOCQ_ECANCELED
+ * (docq_ctx_interrupt during the call: the batches read before it stay in
+ * the cache, logits not filled), DOCQ_EIO (the model file was cut short). */
 DOCQ_API int docq_ctx_eval(docq_ctx *c, const int32_t *ids, size_t n, int reset, float *logits);
 /* Logits after the last evaluated token (n_vocab floats), borrowed until the
  * next call on c. */

@@ -553,6 +553,15 @@ DOCQ_API int docq_model_get_meta(const docq_model *dm, docq_model_meta *out)
 
 static int ctx_interrupted(const docq_ctx *c) { return c->interrupted || (c->also_interrupted && *c->also_interrupted); }
 
+/* 1 when the model file shrank (dq_gguf_check's message set): reading the
+ * weights now would be SIGBUS. */
+static int file_cut_now(docq_ctx *c)
+{
+  if (dq_gguf_check(c->model->m->gguf) >= 0) return 0;
+  c->file_cut = 1;
+  return 1;
+}
+
 /* Before each batch of the prompt: an interrupt, or the progress callback, may stop it. */
 static int ctx_stop(void *arg)
 {
@@ -562,11 +571,14 @@ static int ctx_stop(void *arg)
     c->prompt_canceled = 1;
     return 1;
   }
-  if (dq_gguf_check(c->model->m->gguf) < 0) { /* last, right before the weights are read: else SIGBUS */
-    c->file_cut = 1;
-    return 1;
-  }
-  return 0;
+  return file_cut_now(c); /* last, right before the weights are read */
+}
+
+/* Before each batch of docq_ctx_eval: an interrupt (no progress callback there). */
+static int eval_stop(void *arg)
+{
+  docq_ctx *c = arg;
+  return ctx_interrupted(c) || file_cut_now(c);
 }
 
 DOCQ_API void docq_ctx_set_prompt_progress(docq_ctx *c, docq_prompt_progress_cb cb, void *payload)
@@ -589,7 +601,15 @@ DOCQ_API int docq_ctx_eval(docq_ctx *c, const int32_t *ids, size_t n, int reset,
   if (!n) return 0;
   if (n > (size_t)c->fwd->n_ctx)
     return dq_err_set(DOCQ_EINVAL, "%zu tokens do not fit in the context of %d", n, c->fwd->n_ctx);
-  return dq_fwd_eval(c->fwd, ids, (int)n, logits);
+  /* as docq_generate: an interrupt from before the call is cleared, one
+   * during it is seen between batches (a long prompt need not finish) */
+  c->interrupted = 0;
+  c->file_cut = 0;
+  int rc = dq_fwd_eval_stop(c->fwd, ids, (int)n, logits, eval_stop, c);
+  if (rc == DOCQ_ECANCELED)
+    rc = c->file_cut && dq_gguf_check(c->model->m->gguf) < 0 ? DOCQ_EIO /* its message */
+                                                              : dq_err_set(DOCQ_ECANCELED, "evaluation interrupted");
+  return rc;
 }
 
 DOCQ_API const float *docq_ctx_logits(const docq_ctx *c) { return c ? c->fwd->logits : NULL; }

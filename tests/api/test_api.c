@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -931,6 +932,43 @@ static int xstop_run_generate(docq_ctx *c, const char *prompt, docq_gen_options 
   return rc;
 }
 
+/* docq_ctx_eval stops at docq_ctx_interrupt between its batches (bench -d
+ * read a prompt of thousands of tokens deaf to Ctrl-C). A thread interrupts
+ * without pause while a prompt of 63 batches is read, so the stop is certain
+ * whatever the timing; once it stops, the same call reads the whole prompt. */
+typedef struct { docq_ctx *c; atomic_int done; } hammer;
+static void *hammer_thread(void *p)
+{
+  hammer *h = p;
+  while (!atomic_load(&h->done)) { docq_ctx_interrupt(h->c); sched_yield(); }
+  return NULL;
+}
+
+static void test_api__ctx_eval_interrupted(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  docq_ctx_options co = DOCQ_CTX_OPTIONS_INIT;
+  co.n_ctx = 512;
+  co.n_batch = 8;
+  docq_ctx *c = NULL;
+  assert_int_equal(docq_ctx_new_ext(&c, m, &co), 0);
+  int32_t ids[500];
+  for (int i = 0; i < 500; i++) ids[i] = 3 + i % 50;
+  hammer h = { .c = c };
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, hammer_thread, &h), 0);
+  int rc = docq_ctx_eval(c, ids, 500, 1, NULL);
+  atomic_store(&h.done, 1);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(rc, DOCQ_ECANCELED);
+  assert_non_null(strstr(docq_error_last()->message, "interrupted"));
+  docq_ctx_interrupt(c); /* from before the call: cleared, as for docq_generate */
+  assert_int_equal(docq_ctx_eval(c, ids, 500, 1, NULL), 0);
+  docq_ctx_free(c);
+  docq_model_free(m);
+}
+
 static void test_api__interrupt_from_another_thread(void **state)
 {
   (void)state;
@@ -1814,6 +1852,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__interrupt_while_removing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_interrupted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__interrupt_from_another_thread, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__ctx_eval_interrupted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__index_and_search_on_two_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_streams_valid_utf8, setup, teardown),
