@@ -154,6 +154,51 @@ static void put_wikilink(dq_buf *o, const char *s, size_t n)
 
 typedef struct { size_t at, skip_to; } link_end;
 
+/* Backtick runs up to this long open code spans; a longer one is literal.
+ * A search for a closing run fails at most once per length (a later run of
+ * that length would have closed it), so this bounds the searches to the end
+ * of the text: runs of distinct lengths, none closed, had made n^1.5. */
+#define MAX_TICKS 32
+
+size_t dq_md_code_end(const char *s, size_t n, size_t i)
+{
+  size_t r = 0;
+  while (i + r < n && s[i + r] == '`') r++;
+  if (r > MAX_TICKS) return 0;
+  for (size_t k = i + r; k < n;) {
+    if (s[k] != '`') { k++; continue; }
+    size_t m = 0;
+    while (k + m < n && s[k + m] == '`') m++;
+    if (m == r) return k + m;
+    k += m;
+  }
+  return 0;
+}
+
+/* The text of the code span s[a..e) (its backticks included) as it renders:
+ * without the backticks and the one space CommonMark strips from each side
+ * when both have one; its own content is never markup ("`<script setup>`"
+ * is no HTML tag, "``[a](b)``" no link). Line markup after a line break
+ * inside it is dropped when `prefixes` (a span continued on a quoted line). */
+static void put_code_span(dq_buf *o, const char *s, size_t a, size_t e, int prefixes)
+{
+  size_t r = 0;
+  while (a + r < e && s[a + r] == '`') r++;
+  size_t i = a + r, b = e - r;
+  if (b - i >= 2 && s[i] == ' ' && s[b - 1] == ' ') {
+    size_t k = i;
+    while (k < b && s[k] == ' ') k++;
+    if (k < b) i++, b--;
+  }
+  while (i < b) {
+    const char *nl = memchr(s + i, '\n', b - i);
+    size_t eol = nl ? (size_t)(nl - s) + 1 : b;
+    dq_buf_put(o, s + i, eol - i);
+    i = eol;
+    if (nl && prefixes) i += line_prefix(s + i, b - i);
+  }
+}
+
 /* Bytes md_clean looks at; everything else is copied as is. */
 static const unsigned char md_special[256] = {
   ['\n'] = 1, ['\\'] = 1, ['`'] = 1, ['|'] = 1, ['!'] = 1, ['['] = 1, [']'] = 1,
@@ -195,9 +240,12 @@ static int md_clean(const char *s, size_t n, int prefixes, char **out, size_t *o
     case '\\':
       if (i + 1 < n && is_punct((unsigned char)s[i + 1])) { dq_buf_putc(&o, s[i + 1]); i += 2; continue; }
       break;
-    case '`':
-      while (i < n && s[i] == '`') i++;
+    case '`': {
+      size_t e = dq_md_code_end(s, n, i);
+      if (e) { put_code_span(&o, s, i, e, prefixes); i = e; continue; }
+      while (i < n && s[i] == '`') i++; /* an unmatched run: the marks go */
       continue;
+    }
     case '|':
       dq_buf_putc(&o, ' ');
       i++;

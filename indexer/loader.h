@@ -104,10 +104,15 @@ int dq_load_md(dq_doc *d);
 int dq_load_html(dq_doc *d);
 /* Markdown source fragment -> the text the index sees: line markers
  * (#, >, list bullets, [!callout], :::) dropped, [[target|alias]] -> alias,
- * [text](url) -> text, emphasis/code marks and HTML tags removed. *out is
+ * [text](url) -> text, emphasis/code marks and HTML tags removed; a code
+ * span's text kept as written ("`<script setup>`" -> "<script setup>"). *out is
  * NUL-terminated, freed with dq_free. Used for blocks and for the pieces the
  * chunker cuts from a long block. */
 int dq_md_clean(const char *s, size_t n, char **out, size_t *out_n);
+/* End of the Markdown code span opening with the backtick run at s[i]: one
+ * past the closing run of the same length, 0 when there is none (then the
+ * run is literal backticks). A run of more than 32 backticks opens none. */
+size_t dq_md_code_end(const char *s, size_t n, size_t i);
 /* A heading or title longer than this many bytes is cut (at a space when one
  * is in its second half, else at a character boundary) and ends in "…" where
  * it names a section or a document: every chunk under a heading stores the

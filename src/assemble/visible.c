@@ -12,10 +12,10 @@
  * passes through unchanged.
  *
  * Not indexer/load_md.c's dq_md_clean, which makes the text the vectors are
- * computed from: that one drops code marks, emphasis and line markers and
- * would turn "`<script setup>`" into nothing (an HTML tag once the backticks
- * go), fine for terms but not for a quote a person reads. The two agree on
- * links and tags but do not share that parsing yet; they should.
+ * computed from: that one drops code marks, emphasis and line markers,
+ * fine for terms but not for a quote a person reads. The two find code
+ * spans alike (dq_md_code_end) and agree on links and tags, but do not
+ * share that parsing yet; they should.
  *
  * Code spans (`Map<K, V>`, ``[a](b)``) are copied as written, backticks
  * and all (a run of more than 32 backticks opens none). Recognized
@@ -42,6 +42,8 @@
 #include "assemble/assemble.h"
 
 #include <string.h>
+
+#include "indexer/loader.h"
 
 #define MAX_TAG 512 /* bytes of an HTML tag looked at; longer is not a tag */
 
@@ -99,29 +101,6 @@ static size_t html_end(const char *s, size_t n, size_t i, int *no_close)
       if (!q) return 0;
       k = (size_t)(q - s);
     }
-  }
-  return 0;
-}
-
-/* Backtick runs up to this long open code spans; a longer one is literal.
- * A search for a closing run fails at most once per length (a later run of
- * that length would have closed it), so this bounds the searches to the end
- * of the text: runs of distinct lengths, none closed, had made n^1.5. */
-#define MAX_TICKS 32
-
-/* End of the code span opening with the backtick run at s[i]: one past the
- * closing run of the same length, 0 when there is none. */
-static size_t code_end(const char *s, size_t n, size_t i)
-{
-  size_t r = 0;
-  while (i + r < n && s[i + r] == '`') r++;
-  if (r > MAX_TICKS) return 0;
-  for (size_t k = i + r; k < n;) {
-    if (s[k] != '`') { k++; continue; }
-    size_t m = 0;
-    while (k + m < n && s[k + m] == '`') m++;
-    if (m == r) return k + m;
-    k += m;
   }
   return 0;
 }
@@ -245,7 +224,7 @@ size_t dq_md_visible(const char *s, size_t n, char *out, size_t *link_bytes, int
       continue;
     }
     if (c == '`') {
-      size_t e = code_end(s, n, i);
+      size_t e = dq_md_code_end(s, n, i);
       if (!e) { /* an unmatched run is literal backticks */
         e = i;
         while (e < n && s[e] == '`') e++;

@@ -48,6 +48,19 @@ static void check_blocks(const char *src, size_t n, const dq_doc *d)
   }
 }
 
+/* The blocks of d are exactly want[0..n): kind, level, clean text, section. */
+typedef struct { dq_block_kind k; int level; const char *clean, *section; } want_block;
+static void expect_blocks(const dq_doc *d, const want_block *want, size_t n)
+{
+  assert_int_equal(d->n_blocks, n);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(d->blocks[i].kind, want[i].k);
+    assert_int_equal(d->blocks[i].level, want[i].level);
+    assert_string_equal(d->blocks[i].clean, want[i].clean);
+    assert_string_equal(d->blocks[i].section, want[i].section);
+  }
+}
+
 static void test_indexer_load_md__front_matter_lists(void **state)
 {
   (void)state;
@@ -109,7 +122,7 @@ static void test_indexer_load_md__headings_and_sections(void **state)
   dq_doc *d = load(s);
   check_blocks(s, strlen(s), d);
   assert_string_equal(d->title, "Guide");
-  const struct { dq_block_kind k; int level; const char *clean, *section; } want[] = {
+  const want_block want[] = {
     {DQ_BLK_HEADING, 1, "Guide", "Guide"},
     {DQ_BLK_PARA, 0, "Intro.", "Guide"},
     {DQ_BLK_HEADING, 2, "Install", "Guide > Install"},
@@ -125,13 +138,7 @@ static void test_indexer_load_md__headings_and_sections(void **state)
     {DQ_BLK_PARA, 0, "#NotAHeading", "Setext Title > Sub part"},
     {DQ_BLK_PARA, 0, "####### seven", "Setext Title > Sub part"},
   };
-  assert_int_equal(d->n_blocks, sizeof want / sizeof want[0]);
-  for (size_t i = 0; i < d->n_blocks; i++) {
-    assert_int_equal(d->blocks[i].kind, want[i].k);
-    assert_int_equal(d->blocks[i].level, want[i].level);
-    assert_string_equal(d->blocks[i].clean, want[i].clean);
-    assert_string_equal(d->blocks[i].section, want[i].section);
-  }
+  expect_blocks(d, want, sizeof want / sizeof want[0]);
   assert_string_equal(d->blocks[8].text, "Setext Title\n============");
   assert_int_equal(d->blocks[8].line_last, d->blocks[8].line_first + 1);
   dq_doc_free(d);
@@ -160,6 +167,27 @@ static void test_indexer_load_md__inline_clean(void **state)
     assert_int_equal(strlen(o), n);
     dq_free(o);
   }
+}
+
+/* A code span is text as written, never markup: a heading with `<script
+ * setup>` in it had lost those words from its section path (an HTML tag
+ * once the backticks went), and a paragraph's clean text (the vectors') too. */
+static void test_indexer_load_md__code_spans_keep_text(void **state)
+{
+  (void)state;
+  const char *s = "# Guide\n\n## Using `<script setup>` in SFCs\n\nThe `<KeepAlive>` tag and ``[a](b)`` and `` `x` ``.\n\n"
+                  "### `<Transition>` **\n\n> quoted `a\n> <b>` span, `unclosed <i>x</i>\n";
+  dq_doc *d = load(s);
+  check_blocks(s, strlen(s), d);
+  const want_block want[] = {
+    {DQ_BLK_HEADING, 1, "Guide", "Guide"},
+    {DQ_BLK_HEADING, 2, "Using <script setup> in SFCs", "Guide > Using <script setup> in SFCs"},
+    {DQ_BLK_PARA, 0, "The <KeepAlive> tag and [a](b) and `x`.", "Guide > Using <script setup> in SFCs"},
+    {DQ_BLK_HEADING, 3, "<Transition>", "Guide > Using <script setup> in SFCs > <Transition>"},
+    {DQ_BLK_PARA, 0, "quoted a\n<b> span, unclosed x", "Guide > Using <script setup> in SFCs > <Transition>"},
+  };
+  expect_blocks(d, want, sizeof want / sizeof want[0]);
+  dq_doc_free(d);
 }
 
 static void test_indexer_load_md__callouts_quotes_lists(void **state)
@@ -412,6 +440,7 @@ int main(void)
     cmocka_unit_test(test_indexer_load_md__front_matter_inline_and_string),
     cmocka_unit_test(test_indexer_load_md__headings_and_sections),
     cmocka_unit_test(test_indexer_load_md__inline_clean),
+    cmocka_unit_test(test_indexer_load_md__code_spans_keep_text),
     cmocka_unit_test(test_indexer_load_md__callouts_quotes_lists),
     cmocka_unit_test(test_indexer_load_md__code_and_math_verbatim),
     cmocka_unit_test(test_indexer_load_md__skipped_constructs),
