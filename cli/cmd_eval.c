@@ -52,7 +52,8 @@ static void usage(FILE *f)
         "--misses FILE writes the questions missed (under edges, or the --order given) as JSON\n"
         "Lines, with the rank of their judged document in the search and among the packed\n"
         "passages (0 = not there).\n"
-        "Without --db the corpus is indexed into a temporary folder that is removed afterwards;\n"
+        "Without --db the corpus is indexed into a temporary folder that is removed afterwards\n"
+        "(also when Ctrl-C stops the run);\n"
         "--db DIR keeps that index for the next run, and refuses (untouched) an index that holds\n"
         "documents other than the corpus.\n"
         "Exit codes: 0 ok, 1 failed (e.g. a malformed line, named with its file and line, or an\n"
@@ -201,6 +202,20 @@ static int read_qrels(const char *path, evalset *s)
 
 /* ---- indexing the corpus ------------------------------------------------------------ */
 
+/* Ctrl-C, seen between documents or questions (each library call clears the
+ * db's interrupt flag as it starts, so an interruption that came between two
+ * calls is seen only here): one line, and the interrupted exit code; cmd_eval
+ * removes the temporary index. `db_dir`: the --db folder, or NULL. */
+static int eval_interrupted(const char *db_dir)
+{
+  if (db_dir)
+    fprintf(stderr, "docq eval: interrupted; %s keeps the documents indexed so far (the next run completes it)\n",
+            db_dir);
+  else
+    fputs("docq eval: interrupted\n", stderr);
+  return EXIT_INTERRUPTED;
+}
+
 typedef struct corpus_ctx {
   docq_db *db;
   size_t n;
@@ -211,6 +226,7 @@ typedef struct corpus_ctx {
 static int add_doc(void *ctx, const json_obj *o, size_t lineno)
 {
   corpus_ctx *c = ctx;
+  if (cli_interrupted()) return -1; /* open_set_index says so */
   const json_member *id = json_obj_get(o, "_id"), *text = json_obj_get(o, "text");
   const char *title = json_obj_str(o, "title");
   if (!id || !id->str || !text || !text->str) {
@@ -233,6 +249,7 @@ static int add_doc(void *ctx, const json_obj *o, size_t lineno)
    * document's title. */
   int rc = docq_add_document(c->db, id->str, title && *title ? title : NULL, body, n, "text", NULL);
   free(body);
+  if (rc == DOCQ_ECANCELED && cli_interrupted()) return -1;
   if (rc < 0) return cli_fail(rc, "adding a corpus document"), -1;
   c->n++;
   if (c->tty && c->n % 200 == 0)
@@ -320,6 +337,7 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
   }
   int rc = docq_db_open(db, where, DOCQ_OPEN_CREATE);
   if (rc < 0) return cli_fail(rc, "cannot open the evaluation index");
+  cli_on_sigint(*db);
   snprintf(path, sizeof path, "%s/corpus.jsonl", dir);
   /* An --db index is reused only for this corpus: one that holds other
    * documents (the user's own index, another set's) is refused rather than
@@ -356,8 +374,10 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
     return 0;
   }
   corpus_ctx c = { *db, 0, cli_tty(), cli_now() };
-  if (each_jsonl(path, add_doc, &c)) return EXIT_FAIL;
+  rc = each_jsonl(path, add_doc, &c); /* a read cut by Ctrl-C ends it like the file's end */
   if (c.tty) fputs("\r\033[K", stderr);
+  if (cli_interrupted()) return eval_interrupted(db_dir);
+  if (rc) return EXIT_FAIL;
   if (!g_cli.json && !g_cli.quiet)
     fprintf(stderr, "docq eval: indexed %zu documents in %.1f s\n", c.n, cli_now() - c.t0);
   /* reopen so the vector file is written and searches see a settled index */
@@ -365,7 +385,8 @@ static int open_set_index(const char *dir, const char *db_dir, char *tmp, size_t
   *db = NULL;
   rc = docq_db_open(db, where, 0);
   if (rc < 0) return cli_fail(rc, "cannot reopen the evaluation index");
-  return 0;
+  cli_on_sigint(*db);
+  return cli_interrupted() ? eval_interrupted(db_dir) : 0;
 }
 
 /* ---- metrics ------------------------------------------------------------------------ */
@@ -464,7 +485,13 @@ static int eval_retrieval(const eval_opts *eo, evalset *set, docq_db *db)
     double t = cli_now();
     int rc = docq_search(&r, db, q->text, &so);
     lat[nl++] = (cli_now() - t) * 1000.0;
-    if (rc < 0) { free(lat); free(docs); return cli_fail(rc, "search failed"); }
+    if (rc < 0 || cli_interrupted()) {
+      docq_results_free(r);
+      free(lat);
+      free(docs);
+      if (tty) fputs("\r\033[K", stderr);
+      return cli_interrupted() ? eval_interrupted(eo->db_dir) : cli_fail(rc, "search failed");
+    }
     /* A near-duplicate collapsed into a hit is shown as one of its sources
      * (also_in), so it counts as retrieved right after that hit: otherwise
      * the collapse the user wants would read as a miss here. docs[] owns
@@ -628,10 +655,12 @@ static int eval_answers(const eval_opts *eo, evalset *set, docq_db *db)
       double t = cli_now();
       int rc = docq_ask(&a, db, q->text, &ao);
       if (o == 0) lat[nl++] = (cli_now() - t) * 1000.0;
-      if (rc < 0) {
+      if (rc < 0 || cli_interrupted()) {
+        docq_answer_free(a);
         free(lat);
         if (mf) fclose(mf);
-        return cli_fail(rc, "ask failed");
+        if (tty) fputs("\r\033[K", stderr);
+        return cli_interrupted() ? eval_interrupted(eo->db_dir) : cli_fail(rc, "ask failed");
       }
       char *prompt = norm_text(docq_answer_prompt(a));
       char *qn = norm_text(q->text);
@@ -797,6 +826,7 @@ int cmd_eval(int argc, char **argv)
   if (!eo.dir) return cli_usage("eval", "%s needs the set's folder: docq eval %s DIR", what, what);
   if (answers_opt && !strcmp(what, "retrieval")) return cli_usage("eval", "%s is for eval answers, not retrieval", answers_opt);
 
+  cli_on_sigint(NULL); /* from here on Ctrl-C ends the run through eval_interrupted, the temporary index removed */
   evalset set = {0};
   char path[4096], tmp[4096] = "";
   docq_db *db = NULL;
@@ -812,7 +842,6 @@ int cmd_eval(int argc, char **argv)
     eo.tokenizer = tok;
   }
   if ((code = open_set_index(eo.dir, eo.db_dir, tmp, sizeof tmp, &db)) != 0) goto done;
-  cli_on_sigint(db);
   code = !strcmp(what, "retrieval") ? eval_retrieval(&eo, &set, db) : eval_answers(&eo, &set, db);
 done:
   cli_db_free(db);

@@ -189,6 +189,39 @@ check "--misses follows --order" '[ "$(wc -l < "$T/miss2.jsonl")" -eq 1 ] && gre
 "$BIN" eval answers "$E2" --misses /nonexistent-dir/m.jsonl >/dev/null 2>&1
 check "--misses to an unwritable path exits 1" '[ $? -eq 1 ]'
 
+# Ctrl-C stops eval at once, whether it indexes or asks: exit 130, one line
+# saying so, and its temporary index removed (it had died silently while
+# indexing, leaving the folder, and between two questions the interruption
+# was lost: exit 0 and the full report). No timing: the corpus and the
+# --misses file are pipes, so the test knows where eval is when it signals.
+ET="$T/evtmp"; mkdir -p "$ET"
+EI="$T/set-int"; mkdir -p "$EI"; cp "$E/queries.jsonl" "$E/qrels.tsv" "$EI/"
+mkfifo "$EI/corpus.jsonl"
+TMPDIR="$ET" "$BIN" eval retrieval "$EI" --quiet >/dev/null 2>"$T/ei.err" &
+pid=$!
+cat "$E/corpus.jsonl" > "$EI/corpus.jsonl" # eval counts the corpus's lines first
+# once that read has closed the pipe, the next opening is the indexing's
+for _ in $(seq 600); do ls -l /proc/$pid/fd 2>/dev/null | grep -q corpus.jsonl || break; sleep 0.05; done
+exec 3>"$EI/corpus.jsonl"
+head -1 "$E/corpus.jsonl" >&3
+kill -INT $pid
+exec 3>&-
+wait $pid; rc=$?
+check "Ctrl-C while eval indexes: exit 130 and one line saying so" '[ $rc -eq 130 ] && [ "$(cat "$T/ei.err")" = "docq eval: interrupted" ]'
+check "... and the temporary index is removed" '[ -z "$(ls -A "$ET")" ]'
+EQ="$T/set-q"; mkdir -p "$EQ"; cp "$E/corpus.jsonl" "$EQ/"
+long=$(printf 'sourdough bread baked in a covered pot %.0s' $(seq 10))
+for i in $(seq 400); do echo "{\"_id\": \"q$i\", \"text\": \"$long $i\", \"answers\": [\"a purple umbrella\"]}"; done > "$EQ/queries.jsonl"
+mkfifo "$T/miss.fifo" # 400 misses of ~500 bytes: more than a pipe holds, so eval cannot end before it is read
+TMPDIR="$ET" "$BIN" eval answers "$EQ" --quiet --budget 512 --order edges --misses "$T/miss.fifo" >"$T/eq.out" 2>"$T/eq.err" &
+pid=$!
+exec 4<"$T/miss.fifo" # opens once eval opened it for writing, before its first question
+kill -INT $pid
+cat <&4 >/dev/null; exec 4<&-
+wait $pid; rc=$?
+check "Ctrl-C while eval asks: exit 130 and one line saying so, no report" '[ $rc -eq 130 ] && [ "$(cat "$T/eq.err")" = "docq eval: interrupted" ] && [ ! -s "$T/eq.out" ]'
+check "... and the temporary index is removed" '[ -z "$(ls -A "$ET")" ]'
+
 # a wrong subcommand is named, also with --help after it; each subcommand's
 # usage lines list every option it takes, and retrieval refuses those only
 # answers reads
