@@ -58,6 +58,10 @@ int cli_error(int rc, const char *cmd, const char *fmt, ...) __attribute__((form
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_missing(const char *cmd, int argc, char **argv, int i);
 void cli_json_error(const char *msg, int code);
+/* For a command whose --json record carries its own failures (index: "ok",
+ * the counts, "error", "code"): cli_json_error prints that record, through
+ * `print`, instead of the bare error object. */
+void cli_set_json_error(void (*print)(const char *msg, int code));
 /* Text docq does not control (a model file's strings, an error message
  * quoting them) for a terminal or a pipe: control characters other than
  * newline and tab written as \xHH (C1 ones as \u00HH), so a file cannot

@@ -80,9 +80,18 @@ int cli_filter_opt(int argc, char **argv, int *i, docq_search_options *so, const
   return 1;
 }
 
+static void (*g_json_error_record)(const char *msg, int code);
+
+void cli_set_json_error(void (*print)(const char *msg, int code)) { g_json_error_record = print; }
+
 void cli_json_error(const char *msg, int code)
 {
   if (!g_cli.json) return;
+  if (g_json_error_record) {
+    g_json_error_record(msg, code);
+    fflush(stdout);
+    return;
+  }
   printf("{\"error\":");
   cli_json_str(stdout, msg);
   printf(",\"code\":%d}\n", code);

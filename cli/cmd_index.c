@@ -123,6 +123,37 @@ static void print_notes(const index_ui *ui, const char *name, int repaired)
   printf("]");
 }
 
+/* The --json record of a run: its counts, skipped and repaired files (ui:
+ * NULL for none), and with rc < 0 "ok": false, the error and its code. */
+static void print_record(int rc, const char *msg, const docq_index_stats *st, const index_ui *ui)
+{
+  static const index_ui none;
+  if (!ui) ui = &none;
+  printf("{\"ok\":%s,\"added\":%llu,\"updated\":%llu,\"unchanged\":%llu,\"removed\":%llu,\"renamed\":%llu,"
+         "\"skipped\":%llu,\"repaired\":%llu,\"chunks_added\":%llu,\"bytes_read\":%llu,\"seconds\":%.3f",
+         rc ? "false" : "true", (unsigned long long)st->added, (unsigned long long)st->updated,
+         (unsigned long long)st->unchanged, (unsigned long long)st->removed, (unsigned long long)st->renamed,
+         (unsigned long long)st->skipped, (unsigned long long)st->repaired, (unsigned long long)st->chunks_added,
+         (unsigned long long)st->bytes_read, st->seconds);
+  print_notes(ui, "skips", 0);
+  print_notes(ui, "repairs", 1);
+  if (rc) { /* the record is the error object too: error and code */
+    printf(",\"error\":");
+    cli_json_str(stdout, msg);
+    printf(",\"code\":%d", rc);
+  }
+  printf("}\n");
+}
+
+/* A failure before the run (a bad command line, an index that cannot be
+ * opened, an embedder refused): the same record, nothing counted, so a
+ * script reads "ok" whatever went wrong. */
+static void print_failed_record(const char *msg, int code)
+{
+  const docq_index_stats none = {0};
+  print_record(code, msg, &none, NULL);
+}
+
 /* The canonical form of p, which may not exist yet: its folder's real path
  * and its last name. 0 when even the folder cannot be resolved. */
 static int resolve(const char *p, char out[PATH_MAX])
@@ -178,7 +209,8 @@ static void index_help(void)
          "                      \"chunks_added\", \"bytes_read\", \"seconds\", \"skips\": the skipped\n"
          "                      files [{\"path\", \"reason\"}] (as many as \"skipped\"), \"repairs\":\n"
          "                      files indexed with invalid UTF-8 replaced [{\"path\", \"reason\"}],\n"
-         "                      \"error\" when ok is false}\n"
+         "                      \"error\" and \"code\" when ok is false, whatever failed, the\n"
+         "                      message on stderr too}\n"
          "  --verbose           list every file with what happened to it\n"
          "  --quiet             no progress bar\n"
          "\n"
@@ -194,6 +226,7 @@ int cmd_index(int argc, char **argv)
   const char *embed_model = NULL;
   int reembed = 0, builtin = 0;
   if (!paths) return EXIT_FAIL;
+  cli_set_json_error(print_failed_record);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int c = cli_common_opt(argc, argv, &i);
@@ -252,7 +285,13 @@ int cmd_index(int argc, char **argv)
                     : cli_fail(erc, "embedder");
       cli_db_free(db); free(paths); return ec2;
     }
-    if (!n_paths) { cli_db_free(db); free(paths); return 0; }
+    if (!n_paths) {
+      if (g_cli.json) {
+        const docq_index_stats none = {0};
+        print_record(0, NULL, &none, NULL);
+      }
+      cli_db_free(db); free(paths); return 0;
+    }
   } else if (reembed) {
     cli_db_free(db); free(paths);
     return cli_usage("index", "--reembed goes with --embed-model FILE or --builtin-embedder");
@@ -267,20 +306,8 @@ int cmd_index(int argc, char **argv)
   int rc = docq_index_paths(db, paths, n_paths, &o, &st);
   clear_bar(&ui);
   if (g_cli.json) {
-    printf("{\"ok\":%s,\"added\":%llu,\"updated\":%llu,\"unchanged\":%llu,\"removed\":%llu,\"renamed\":%llu,"
-           "\"skipped\":%llu,\"repaired\":%llu,\"chunks_added\":%llu,\"bytes_read\":%llu,\"seconds\":%.3f",
-           rc ? "false" : "true", (unsigned long long)st.added, (unsigned long long)st.updated,
-           (unsigned long long)st.unchanged, (unsigned long long)st.removed, (unsigned long long)st.renamed,
-           (unsigned long long)st.skipped, (unsigned long long)st.repaired, (unsigned long long)st.chunks_added,
-           (unsigned long long)st.bytes_read, st.seconds);
-    print_notes(&ui, "skips", 0);
-    print_notes(&ui, "repairs", 1);
-    if (rc) { /* the record is the error object too: error and code */
-      printf(",\"error\":");
-      cli_json_str(stdout, docq_error_last()->message);
-      printf(",\"code\":%d", rc);
-    }
-    printf("}\n");
+    const char *m = docq_error_last()->message;
+    print_record(rc, m && *m ? m : docq_strerror(rc), &st, &ui);
   } else if (rc == 0 || (!g_cli.quiet && (st.added || st.updated || st.unchanged || st.removed || st.renamed || st.skipped))) {
     /* A run that failed before it looked at a file (a busy or read-only
      * index) has no counts worth a line: only its error is printed. */
@@ -300,14 +327,15 @@ int cmd_index(int argc, char **argv)
   if (rc) {
     const char *m = docq_error_last()->message;
     ret = rc == DOCQ_ECANCELED ? EXIT_INTERRUPTED : rc == DOCQ_EBUSY ? EXIT_BUSY : EXIT_FAIL;
-    if (!g_cli.json && rc == DOCQ_ECANCELED)
+    /* with --json too: the record is on stdout, the message on stderr, as every command does */
+    if (rc == DOCQ_ECANCELED)
       fprintf(stderr, "docq index: interrupted; everything committed so far is kept, run it again to finish\n");
-    else if (!g_cli.json) {
+    else {
       fputs("docq index: ", stderr);
       cli_put_text(stderr, m && *m ? m : docq_strerror(rc));
       fputc('\n', stderr);
     }
-    if (!g_cli.json && rc == DOCQ_EIO)
+    if (rc == DOCQ_EIO)
       fprintf(stderr, "docq index: everything committed before this is kept; %s and run it again to finish\n",
               m && strstr(m, "no space left") ? "free some space (or choose another --db folder)"
                                               : "fix the problem above");

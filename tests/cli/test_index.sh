@@ -81,6 +81,18 @@ check "--json: the repaired file is in repairs, not in skips" \
 check "--json: reasons without the path or \"skipped:\" (binary file, broken symbolic link)" \
   '[ "$(jq_py "print(sorted(f[\"reason\"] for f in j[\"skips\"]) == [\"binary file\", \"broken symbolic link\"])")" = True ]'
 "$BIN" index --help | grep -q '"repairs"'; check "index --help documents the JSON fields" '[ $? -eq 0 ]'
+# a failure with --json: the record still ("ok": false, "error", "code"),
+# also when the index cannot be opened or the command line is bad, and the
+# message on stderr as well, as every command gives it (isrec OUT CODE)
+isrec() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); sys.exit(not (d["ok"] is False and d["added"] == 0 and d["skips"] == [] and d["error"] and d["code"] == int(sys.argv[2])))' "$1" "$2"; }
+"$BIN" --db "$DB" --json index "$T/nonexist" >"$T/jf.out" 2>"$T/jf.err"; rc=$?
+check "--json on a missing path: exit 1, the record with ok false, the message on stderr" \
+  '[ $rc -eq 1 ] && isrec "$T/jf.out" -7 && grep -q "^docq index: .*nonexist" "$T/jf.err"'
+mkdir -p "$T/damaged" && head -c 8192 /dev/urandom > "$T/damaged/docq.sqlite"
+"$BIN" --db "$T/damaged" --json index "$T/corpus" >"$T/jf.out" 2>"$T/jf.err"; rc=$?
+check "--json on a damaged index: exit 3 and the record with ok false" '[ $rc -eq 3 ] && isrec "$T/jf.out" -5 && [ -s "$T/jf.err" ]'
+"$BIN" --db "$DB" --json index --bogus >"$T/jf.out" 2>"$T/jf.err"; rc=$?
+check "--json with a bad option: exit 2 and the record with ok false" '[ $rc -eq 2 ] && isrec "$T/jf.out" -3 && [ -s "$T/jf.err" ]'
 out=$("$BIN" --db "$DB" index "$T/corpus" 2>&1 >/dev/null)
 check "human output names the skipped binary" 'printf "%s" "$out" | grep -q "skipped:.*blob.bin"'
 
