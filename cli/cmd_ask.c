@@ -27,7 +27,8 @@ static void usage(FILE *f)
         "                   the question's words stand still counts\n"
         CLI_FILTER_HELP
         "  --show-prompt    print the packed prompt (with a model, as it read it: in its\n"
-        "                   chat template, with docq's system message)\n"
+        "                   chat template, with docq's system message); with --json, the\n"
+        "                   record's \"prompt\" (and \"model_prompt\", what a model read)\n"
         "  --model FILE     answer with a GGUF model (Qwen2.5, Qwen3, Llama 3.x, SmolLM2/3,\n"
         "                   TinyLlama, Mistral, Phi-3, DeepSeek-R1 distills...); the\n"
         "                   answer is streamed, then the sources (on a terminal, reading\n"
@@ -88,7 +89,7 @@ static void print_source(const docq_passage *p)
   printf("\n");
 }
 
-static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget)
+static void print_json(const char *question, const docq_answer *a, const char *order, unsigned budget, int show_prompt)
 {
   size_t lo = 0;
   int best = 0;
@@ -137,6 +138,14 @@ static void print_json(const char *question, const docq_answer *a, const char *o
   docq_answer_timings(a, &prompt_s, &answer_s);
   if (prompt_s > 0) /* reading the packed prompt, then writing the answer */
     printf(",\"prompt_seconds\":%.3f,\"answer_seconds\":%.3f", prompt_s, answer_s);
+  if (show_prompt) { /* to send docq's prompt to another model, or see what one read */
+    printf(",\"prompt\":");
+    cli_json_str(stdout, docq_answer_prompt(a));
+    if (*docq_answer_model_prompt(a)) {
+      printf(",\"model_prompt\":");
+      cli_json_str(stdout, docq_answer_model_prompt(a));
+    }
+  }
   printf("}\n");
 }
 
@@ -346,7 +355,7 @@ int cmd_ask(int argc, char **argv)
   int best = 0;
   docq_answer_left_out(ans, &lo, &best);
   if (g_cli.json) {
-    print_json(q, ans, order_name, budget);
+    print_json(q, ans, order_name, budget, show_prompt);
   } else {
     if (docq_answer_found(ans) && docq_answer_unfinished_reasoning(ans)) {
       printf("(no answer: the model was still thinking when it stopped)\n");

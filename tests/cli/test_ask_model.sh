@@ -167,6 +167,9 @@ check "--show-prompt with a model opens with docq's system message" 'sed -n 2p "
 check "... and, with no template, asks for the answer once" '[ "$(grep -c "^Answer:" "$T/sp.txt")" -eq 1 ] && [ "$(tail -n 1 "$T/sp.txt")" = "Answer:" ]'
 "$BIN" --db "$T/idx" ask --model "$M" -n 4 --temp 0 --budget 400 --chat-template chatml --show-prompt "What happens after a crash?" >"$T/sp.out" 2>/dev/null
 check "--show-prompt in ChatML shows the template" 'grep -q "^<|im_start|>system$" "$T/sp.out" && grep -q "^<|im_start|>assistant$" "$T/sp.out"'
+out=$("$BIN" --db "$T/idx" --json ask --model "$M" -n 4 --temp 0 --budget 400 --chat-template chatml --show-prompt "What happens after a crash?" 2>/dev/null)
+check "--json --show-prompt with a model: \"model_prompt\" in the template around \"prompt\"" \
+  'printf "%s" "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(not (d[\"model_prompt\"].startswith(\"<|im_start|>system\") and d[\"prompt\"] in d[\"model_prompt\"]))"'
 # Ctrl-C while the model writes: the answer so far, then its sources, exit
 # 130; under --json the whole record, its stop "interrupted" (a long answer
 # at temperature 0.8, so it is still writing when the signal comes)

@@ -128,6 +128,12 @@ check "ask --glob packs only matching paths" 'printf "%s" "$out" | grep -q "/man
 # neighbouring chunks merged into one passage keep the blank line between sections
 out=$("$BIN" --db "$DB" ask "tomatoes beans compost garden" --path "$T/corpus/notes/garden.md" --show-prompt)
 check "merged sections do not run together" 'printf "%s" "$out" | grep -q "^## Beans" && ! printf "%s" "$out" | grep -q "fruit\.## Beans"'
+# --json --show-prompt: the prompt in the record (it was dropped without a word)
+out=$("$BIN" --db "$DB" --json ask "tomatoes beans compost garden" --path "$T/corpus/notes/garden.md" --show-prompt)
+check "ask --json --show-prompt: the record's \"prompt\" is the packed prompt" \
+  'printf "%s" "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(not (\"## Beans\" in d[\"prompt\"] and \"Question: tomatoes beans compost garden\" in d[\"prompt\"] and \"model_prompt\" not in d))"'
+out=$("$BIN" --db "$DB" --json ask "tomatoes beans compost garden")
+check "... and no \"prompt\" without --show-prompt" 'printf "%s" "$out" | python3 -c "import json,sys; sys.exit(\"prompt\" in json.load(sys.stdin))"'
 
 # ask: answer with a citation and the sources list
 out=$("$BIN" --db "$DB" ask "At what temperature should the bread be baked?" 2>/dev/null)
