@@ -56,8 +56,9 @@ static void usage(FILE *f)
         "(also when Ctrl-C stops the run);\n"
         "--db DIR keeps that index for the next run, and refuses (untouched) an index that holds\n"
         "documents other than the corpus.\n"
-        "Exit codes: 0 ok, 1 failed (e.g. a malformed line, named with its file and line, or an\n"
-        "--db that cannot be opened), 2 usage, 4 the --db index is busy, 130 interrupted.\n", f);
+        "Exit codes: 0 ok, 1 failed (e.g. a malformed line, named with its file and line, a set\n"
+        "without answers for eval answers or judgments for eval retrieval, or an --db that\n"
+        "cannot be opened), 2 usage, 4 the --db index is busy, 130 interrupted.\n", f);
 }
 
 /* ---- reading the set ------------------------------------------------------------ */
@@ -198,6 +199,20 @@ static int read_qrels(const char *path, evalset *s)
   free(line);
   fclose(f);
   return rc;
+}
+
+/* A set that has nothing for this evaluation (answers of a retrieval set,
+ * judgments that name none of its queries) is said so, instead of a report of
+ * 0 questions at 0%. Returns 0, or the exit code after the message. */
+static int check_set(const evalset *set, const char *what, const char *dir)
+{
+  const int answers = !strcmp(what, "answers");
+  for (size_t i = 0; i < set->n; i++)
+    if (answers ? set->q[i].n_answers > 0 : set->q[i].n_rel > 0) return 0;
+  if (answers)
+    return cli_error(DOCQ_ENOTFOUND, "eval",
+                     "%s/queries.jsonl has no \"answers\": it is a retrieval set (docq eval retrieval %s)", dir, dir);
+  return cli_error(DOCQ_ENOTFOUND, "eval", "%s/qrels.tsv judges none of the queries in %s/queries.jsonl", dir, dir);
 }
 
 /* ---- indexing the corpus ------------------------------------------------------------ */
@@ -836,6 +851,7 @@ int cmd_eval(int argc, char **argv)
   snprintf(path, sizeof path, "%s/qrels.tsv", eo.dir);
   if (!strcmp(what, "retrieval") || access(path, R_OK) == 0)
     if (read_qrels(path, &set)) goto done;
+  if ((code = check_set(&set, what, eo.dir)) != 0) goto done; /* before the corpus is indexed */
   if (tok_path) {
     int mrc = docq_model_load_info(&tok, tok_path);
     if (mrc) { code = cli_fail(mrc, "cannot load the tokenizer"); goto done; }

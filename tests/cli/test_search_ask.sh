@@ -181,6 +181,18 @@ check "eval retrieval on a tiny set: nDCG@10 = 1" 'printf "%s" "$out" | grep -q 
 out=$("$BIN" eval answers "$E" --budget 512 --json 2>/dev/null)
 check "eval answers: answers in context" 'printf "%s" "$out" | grep -q "\"answer_in_context\":1.0000"'
 
+# a set without what the evaluation needs is said so, before the corpus is
+# indexed (it reported 0 questions at 0.0%, exit 0)
+E0="$T/set0"; mkdir -p "$E0"; cp "$E/corpus.jsonl" "$E0/"
+echo '{"_id": "q1", "text": "how hot to bake sourdough bread"}' > "$E0/queries.jsonl"
+printf 'query-id\tcorpus-id\tscore\nq9\td1\t1\n' > "$E0/qrels.tsv"
+err=$("$BIN" eval answers "$E0" 2>&1 >/dev/null); rc=$?
+check "eval answers on a set without answers: exit 1, saying so, nothing indexed" \
+  '[ $rc -eq 1 ] && printf "%s" "$err" | grep -q "has no \"answers\": it is a retrieval set" && ! printf "%s" "$err" | grep -q indexed'
+"$BIN" --json eval retrieval "$E0" >"$T/je.out" 2>"$T/je.err"; rc=$?
+check "eval retrieval whose qrels judge none of the queries: exit 1 and the error object" \
+  '[ $rc -eq 1 ] && isjerr "$T/je.out" -7 && grep -q "judges none of the queries" "$T/je.err"'
+
 # --misses: a question whose answer is nowhere is written out, with where its
 # judged document ranked
 E2="$T/set2"; mkdir -p "$E2"; cp "$E/corpus.jsonl" "$E/qrels.tsv" "$E2/"
