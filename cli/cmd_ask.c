@@ -260,6 +260,8 @@ int cmd_ask(int argc, char **argv)
     model_path = config_model;
   if (model_path) {
     cli_on_sigbus(model_path);
+    /* where the file's name came from, for the messages that name it */
+    const char *from = model_flag ? "--model" : model_path == config_model ? "the index's answer model" : "$DOCQ_MODEL";
     int mrc = docq_model_load(&model, model_path);
     if (mrc && model_path == config_model) {
       code = cli_fail(mrc, "cannot load the index's answer model");
@@ -268,11 +270,16 @@ int cmd_ask(int argc, char **argv)
       cli_db_free(db);
       return code;
     }
-    if (mrc) { code = cli_fail(mrc, "cannot load the model"); cli_db_free(db); return code; }
+    if (mrc) {
+      code = cli_fail(mrc, model_flag ? "cannot load the model (--model)" : "cannot load the model named by $DOCQ_MODEL");
+      if (!model_flag)
+        fprintf(stderr, "docq ask: set DOCQ_MODEL to another file, or unset it (--no-model answers extractively now)\n");
+      cli_db_free(db);
+      return code;
+    }
     docq_model_meta meta = {0};
     if (docq_model_get_meta(model, &meta) == 0 && !meta.has_weights) {
       /* checked here, where the file's name and where it came from are known */
-      const char *from = model_flag ? "--model" : model_path == config_model ? "the index's answer model" : "$DOCQ_MODEL";
       char msg[PATH_MAX + 256];
       snprintf(msg, sizeof msg, "%s (%s) holds a tokenizer but no weights, so it cannot write answers; give a full "
                "model (or this file to --tokenizer, to count tokens with it)", model_path, from);

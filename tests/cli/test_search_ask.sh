@@ -135,6 +135,14 @@ check "ask --json --show-prompt: the record's \"prompt\" is the packed prompt" \
 out=$("$BIN" --db "$DB" --json ask "tomatoes beans compost garden")
 check "... and no \"prompt\" without --show-prompt" 'printf "%s" "$out" | python3 -c "import json,sys; sys.exit(\"prompt\" in json.load(sys.stdin))"'
 
+# a model that cannot be loaded: the message says where its name came from,
+# and what answers without it
+err=$(DOCQ_MODEL="$T/old-model.gguf" "$BIN" --db "$DB" ask "how hot is the oven" 2>&1 >/dev/null); rc=$?
+check "an unloadable \$DOCQ_MODEL: exit 1, named as such, with --no-model as the way out" \
+  '[ $rc -eq 1 ] && printf "%s" "$err" | grep -qF "model named by \$DOCQ_MODEL: $T/old-model.gguf" && printf "%s" "$err" | grep -q -- "--no-model answers extractively"'
+err=$("$BIN" --db "$DB" ask --model "$T/old-model.gguf" "how hot is the oven" 2>&1 >/dev/null); rc=$?
+check "... and one given by --model is named as that" '[ $rc -eq 1 ] && printf "%s" "$err" | grep -qF "(--model): $T/old-model.gguf"'
+
 # ask: answer with a citation and the sources list
 out=$("$BIN" --db "$DB" ask "At what temperature should the bread be baked?" 2>/dev/null)
 check "ask answers from the bread note" 'printf "%s" "$out" | grep -q "250 °C.*\[[0-9]*\]"'
