@@ -85,6 +85,7 @@ int main(int argc, char **argv)
         char *sub[] = {argv[i + 1], "--help", NULL};
         for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
           if (!strcmp(commands[c].name, argv[i + 1])) return commands[c].run(2, sub);
+        return cli_usage(NULL, "unknown command '%s' (see docq --help)", argv[i + 1]); /* as docq BOGUS */
       }
       usage(stdout);
       return 0;

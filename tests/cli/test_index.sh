@@ -29,6 +29,9 @@ for c in index status rm search ask eval generate tokenize bench embed "model in
 done
 "$BIN" --version | grep -q '^docq ' ; check "--version" '[ $? -eq 0 ]'
 "$BIN" frobnicate >/dev/null 2>&1; check "unknown command exits 2" '[ $? -eq 2 ]'
+err=$("$BIN" help frobnicate 2>&1 >/dev/null); rc=$?
+check "help of an unknown command: exit 2 naming it (it printed the main help, exit 0)" '[ $rc -eq 2 ] && printf "%s" "$err" | grep -q "unknown command .frobnicate."'
+"$BIN" help search | grep -q "^usage: docq search"; check "help search is search --help" '[ $? -eq 0 ]'
 (cd "$T" && DOCQ_DB= "$BIN" status >/dev/null 2>&1); check "status without index exits 3" '[ $? -eq 3 ]'
 
 # first run
