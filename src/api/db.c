@@ -35,7 +35,7 @@ static int reembed_cb(void *ctx, const char *const *texts, const size_t *lens, s
   return dq_embed(ctx, texts, lens, n, 0, out);
 }
 
-/* The embedder the manifest names: a GGUF model recorded under "embed_model"
+/* The embedder the manifest names: the GGUF model it records (embed_model)
  * when the id says "gguf:", else the built-in one (also for a new index). */
 static int make_embedder(docq_db *db)
 {
@@ -44,10 +44,8 @@ static int make_embedder(docq_db *db)
   if (rc) return rc;
   dq_embedder *e = NULL;
   if (!strncmp(m.embedder, "gguf:", 5)) {
-    char model[PATH_MAX];
-    if ((rc = dq_store_meta_get(db->store, "embed_model", model, sizeof model))) return rc;
-    rc = dq_embedder_gguf(&e, model, 0);
-    if (rc) return dq_err_wrap("index %s uses the embedding model %s, which cannot be loaded", db->path, model);
+    rc = dq_embedder_gguf(&e, m.embed_model, 0);
+    if (rc) return dq_err_wrap("index %s uses the embedding model %s, which cannot be loaded", db->path, m.embed_model);
   } else {
     rc = dq_embedder_builtin(&e);
     if (rc) return rc;
@@ -103,22 +101,21 @@ DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned 
   dq_manifest m;
   dq_store_stats st;
   if ((rc = dq_store_manifest(db->store, &m)) || (rc = dq_store_stats_get(db->store, &st))) goto done;
-  snprintf(m.embedder, sizeof m.embedder, "%s", e->id);
-  m.dim = e->dim;
-  /* The model path first: it is only read when the manifest names a gguf
-   * embedder, so a crash between the two steps leaves a usable index. */
-  if ((rc = dq_store_meta_set(db->store, "embed_model", model_path ? abs : ""))) goto done;
-  if (st.vectors == 0 || st.chunks == 0) {
-    rc = dq_store_set_manifest(db->store, &m);
-  } else if (!(flags & DOCQ_REEMBED)) {
+  if (st.vectors && st.chunks && !(flags & DOCQ_REEMBED)) { /* refused before anything is written */
     rc = dq_err_set(DOCQ_EMISMATCH,
                     "index %s holds %llu vectors from embedder '%s'; refusing to mix them with '%s'. "
                     "Re-run with --reembed to re-encode the stored chunks with the new embedder "
                     "(documents are not reloaded), or use another index folder",
                     db->path, (unsigned long long)st.vectors, db->embedder->id, e->id);
-  } else {
-    rc = dq_store_reembed(db->store, &m, reembed_cb, e);
+    goto done;
   }
+  /* The model path is part of the manifest: written with the embedder's id
+   * in one transaction, so a failure or a crash leaves the index as it was. */
+  snprintf(m.embedder, sizeof m.embedder, "%s", e->id);
+  snprintf(m.embed_model, sizeof m.embed_model, "%s", abs);
+  m.dim = e->dim;
+  if (st.vectors == 0 || st.chunks == 0) rc = dq_store_set_manifest(db->store, &m);
+  else rc = dq_store_reembed(db->store, &m, reembed_cb, e);
 done:
   if (rc) { dq_embedder_free(e); return rc; }
   dq_embedder_free(db->embedder);

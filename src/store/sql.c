@@ -294,6 +294,7 @@ static int load_manifest(dq_store *s)
   m->chunk_tokens = (unsigned)v;
   if ((rc = dq_meta_get_i64(s, "chunk_overlap", &v)) < 0) return rc;
   m->chunk_overlap = (unsigned)v;
+  if ((rc = dq_meta_get_text(s, "embed_model", m->embed_model, sizeof m->embed_model)) < 0) return rc;
   if (!m->vec_kind[0]) snprintf(m->vec_kind, sizeof m->vec_kind, "%s", DQ_DEFAULT_VEC_KIND);
   return 0;
 }
@@ -773,7 +774,8 @@ static int write_manifest(dq_store *s, const dq_manifest *m)
   if ((rc = dq_meta_set_i64(s, "dim", m->dim)) < 0) return rc;
   if ((rc = dq_meta_set_text(s, "vec_kind", m->vec_kind)) < 0) return rc;
   if ((rc = dq_meta_set_i64(s, "chunk_tokens", m->chunk_tokens)) < 0) return rc;
-  return dq_meta_set_i64(s, "chunk_overlap", m->chunk_overlap);
+  if ((rc = dq_meta_set_i64(s, "chunk_overlap", m->chunk_overlap)) < 0) return rc;
+  return dq_meta_set_text(s, "embed_model", m->embed_model);
 }
 
 static int count_vecs(dq_store *s, int64_t *n)

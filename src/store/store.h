@@ -13,6 +13,7 @@
 #ifndef DQ_STORE_STORE_H
 #define DQ_STORE_STORE_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,7 +33,9 @@ typedef struct dq_manifest {
   char embedder[128];     /* embedder identity, e.g. "docq-hash-v3" */
   unsigned dim;           /* vector dimension */
   char vec_kind[64];      /* FAISS factory string in use, e.g. "IDMap2,Flat" */
-  unsigned chunk_tokens, chunk_overlap;
+  unsigned chunk_tokens, chunk_overlap; /* 0: not chosen yet (the first index run chooses) */
+  char embed_model[PATH_MAX]; /* a GGUF embedder's model file (meta embed_model), "" for the built-in one;
+                                 written with the embedder, in the same transaction */
 } dq_manifest;
 
 /* Open or create the index in folder `dir`. Creates the schema, registers
@@ -49,8 +52,8 @@ int dq_store_manifest(dq_store *s, dq_manifest *out);
  * if embedder/dim differ). */
 int dq_store_set_manifest(dq_store *s, const dq_manifest *m);
 
-/* Free-form settings kept in the manifest table (e.g. "embed_model", the
- * path of a GGUF embedding model). get: DOCQ_OK with "" when absent. */
+/* Free-form settings kept in the manifest table (e.g. "answer_model", the
+ * path of a GGUF answer model). get: DOCQ_OK with "" when absent. */
 int dq_store_meta_get(dq_store *s, const char *key, char *out, size_t cap);
 int dq_store_meta_set(dq_store *s, const char *key, const char *value);
 

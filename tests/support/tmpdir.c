@@ -3,6 +3,7 @@
 
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -15,4 +16,10 @@ void dq_test_rm_dir(const char *dir)
 {
   /* depth first, not following links: a test's folder, whatever it made inside */
   nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int dq_test_mkdtemp(char *out, size_t cap, const char *name)
+{
+  int n = snprintf(out, cap, "/tmp/docq-%s-XXXXXX", name);
+  return n > 0 && (size_t)n < cap && mkdtemp(out) ? 0 : -1;
 }

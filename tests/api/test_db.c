@@ -1,0 +1,97 @@
+/* The index handle through <docq.h> only: choosing the embedder (a refused
+ * switch leaves the index as it was), what a failed open reports. The GGUF
+ * embedding model is tiny-bert from DOCQ_SHARED_DIR/models; the cases that
+ * need it are skipped without it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "docq.h"
+#include "tmpdir.h"
+
+static char g_dir[64];
+
+static int setup(void **state)
+{
+  (void)state;
+  return dq_test_mkdtemp(g_dir, sizeof g_dir, "db");
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  dq_test_rm_dir(g_dir);
+  return 0;
+}
+
+/* DOCQ_SHARED_DIR/models/tiny-bert-f32.gguf, or skip the test. */
+static void bert_path(char *out, size_t cap)
+{
+  const char *d = getenv("DOCQ_SHARED_DIR");
+  struct stat st;
+  snprintf(out, cap, "%s/models/tiny-bert-f32.gguf", d ? d : "");
+  if (!d || stat(out, &st) != 0) {
+    fprintf(stderr, "no %s: skipped\n", out);
+    skip();
+  }
+}
+
+static void add_note(docq_db *db, const char *id, const char *text)
+{
+  assert_int_equal(docq_add_document(db, id, NULL, text, strlen(text), "text", NULL), 0);
+}
+
+/* The embedder the index at `path` reports after a fresh open. */
+static void assert_reopens_with(const char *path, const char *embedder_prefix)
+{
+  docq_db *db;
+  int rc = docq_db_open(&db, path, 0);
+  if (rc) fprintf(stderr, "reopen: %s\n", docq_error_last()->message);
+  assert_int_equal(rc, 0);
+  docq_stats st;
+  assert_int_equal(docq_stat(db, &st), 0);
+  assert_memory_equal(st.embedder, embedder_prefix, strlen(embedder_prefix));
+  assert_int_equal(docq_check(db), 0);
+  docq_results *r;
+  assert_int_equal(docq_search(&r, db, "lighthouse", NULL), 0);
+  assert_true(docq_results_count(r) >= 1);
+  docq_results_free(r);
+  docq_db_free(db);
+}
+
+/* A refused switch (vectors of another embedder, no DOCQ_REEMBED) changes
+ * nothing: the index opens again with its own embedder. It used to record
+ * the new model's path first, and the index could not be opened again. */
+static void test_db__refused_embedder_switch_changes_nothing(void **state)
+{
+  (void)state;
+  char bert[4096], path[128];
+  bert_path(bert, sizeof bert);
+  for (int from_gguf = 0; from_gguf < 2; from_gguf++) {
+    snprintf(path, sizeof path, "%s/idx%d", g_dir, from_gguf);
+    docq_db *db;
+    assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+    if (from_gguf) assert_int_equal(docq_db_set_embedder(db, bert, 0), 0);
+    add_note(db, "n:1", "A lighthouse guides ships at night with a rotating beam.");
+    assert_int_equal(docq_db_set_embedder(db, from_gguf ? NULL : bert, 0), DOCQ_EMISMATCH);
+    assert_int_equal(docq_error_last()->code, DOCQ_EMISMATCH);
+    assert_non_null(strstr(docq_error_last()->message, "refusing to mix"));
+    docq_db_free(db);
+    assert_reopens_with(path, from_gguf ? "gguf:" : "docq-hash-");
+  }
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_db__refused_embedder_switch_changes_nothing, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
