@@ -150,6 +150,15 @@ DOCQ_API int docq_db_answer_model(docq_db *db, char *out, size_t cap)
   return 0;
 }
 
+/* Close and free without writing anything (the thread's error is kept). */
+static void db_release(docq_db *db)
+{
+  dq_store_close(db->store);
+  dq_embedder_free(db->embedder);
+  dq_free(db->path);
+  dq_free(db);
+}
+
 DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags)
 {
   DQ_ASSERT_ARG(out);
@@ -167,7 +176,7 @@ DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags)
   int rc = dq_store_open(&db->store, path, sflags);
   if (!rc) rc = make_embedder(db);
   if (!rc) dq_store_set_interrupt(db->store, &db->interrupted);
-  if (rc) { docq_db_free(db); return rc; }
+  if (rc) { db_release(db); return rc; } /* not docq_db_free: its FAISS sync would replace the error */
   *out = db;
   return 0;
 }
@@ -182,10 +191,7 @@ DOCQ_API void docq_db_free(docq_db *db)
     int rc = dq_store_sync_vectors(db->store);
     (void)rc;
   }
-  dq_store_close(db->store);
-  dq_embedder_free(db->embedder);
-  dq_free(db->path);
-  dq_free(db);
+  db_release(db);
 }
 
 /* A lock-free atomic store is async-signal-safe; a locked one would not be. */

@@ -88,10 +88,51 @@ static void test_db__refused_embedder_switch_changes_nothing(void **state)
   }
 }
 
+static void copy_file(const char *from, const char *to)
+{
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  assert_non_null(in);
+  assert_non_null(out);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, n, out), n);
+  fclose(in);
+  assert_int_equal(fclose(out), 0);
+}
+
+/* A failed open keeps its error, writable or read-only: the index's embedding
+ * model was deleted. A writable open used to return the code with
+ * docq_error_last() cleared (code 0, message ""): freeing the half-open
+ * handle synced the vectors, which cleared it. */
+static void test_db__failed_open_keeps_its_error(void **state)
+{
+  (void)state;
+  char bert[4096], model[128], path[128];
+  bert_path(bert, sizeof bert);
+  snprintf(model, sizeof model, "%s/moved-bert.gguf", g_dir);
+  snprintf(path, sizeof path, "%s/idx", g_dir);
+  copy_file(bert, model);
+  docq_db *db;
+  assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_db_set_embedder(db, model, 0), 0);
+  add_note(db, "n:1", "A lighthouse guides ships at night with a rotating beam.");
+  docq_db_free(db);
+  assert_int_equal(unlink(model), 0);
+  const unsigned flags[] = { 0, DOCQ_OPEN_READONLY };
+  for (int i = 0; i < 2; i++) {
+    int rc = docq_db_open(&db, path, flags[i]);
+    assert_null(db);
+    assert_int_equal(rc, DOCQ_ENOTFOUND);
+    assert_int_equal(docq_error_last()->code, rc);
+    assert_non_null(strstr(docq_error_last()->message, "moved-bert.gguf, which cannot be loaded"));
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_db__refused_embedder_switch_changes_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_db__failed_open_keeps_its_error, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,6 +152,12 @@ if [ -f "$BERT" ]; then
   check "--reembed switches the embedder" '[ $rc -eq 0 ] && "$BIN" --db "$E" status --json | grep -q "\"embedder\":\"gguf:"'
   "$BIN" --db "$E" status --check >/dev/null; check "invariants after reembed" '[ $? -eq 0 ]'
   "$BIN" --db "$E" search "crash" -k 1 >/dev/null; check "search uses the recorded model" '[ $? -eq 0 ]'
+  # the model file gone: the open's error says which and why (it said only "not found")
+  cp "$BERT" "$T/moved-bert.gguf"
+  "$BIN" --db "$T/emb-moved" index --quiet --embed-model "$T/moved-bert.gguf" "$T/corpus/manual" >/dev/null
+  rm "$T/moved-bert.gguf"
+  "$BIN" --db "$T/emb-moved" index --quiet "$T/corpus/manual" >/dev/null 2>"$T/moved"; rc=$?
+  check "an index whose model is gone: exit 3 naming the model file" '[ $rc -eq 3 ] && grep -q "moved-bert.gguf, which cannot be loaded" "$T/moved"'
 else
   echo "skip embed-model checks: $BERT not found"
 fi
