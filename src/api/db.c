@@ -77,12 +77,25 @@ static int make_embedder(docq_db *db)
   return 0;
 }
 
+int dq_api_sync_embedder(docq_db *db)
+{
+  dq_manifest m;
+  int rc = dq_store_manifest(db->store, &m); /* rereads it if another connection committed */
+  if (rc) return rc;
+  if (!m.embedder[0] || (!strcmp(m.embedder, db->embedder->id) && m.dim == db->embedder->dim)) return 0;
+  dq_embedder *old = db->embedder;
+  if ((rc = make_embedder(db)) < 0) return rc; /* db->embedder is still the old one */
+  dq_embedder_free(old);
+  return 0;
+}
+
 DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned flags)
 {
   DQ_ASSERT_ARG(db);
   dq_db_enter(db);
   if (db->flags & DOCQ_OPEN_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s is open read-only", db->path);
   int rc = dq_store_lock_writer(db->store);
+  if (!rc) rc = dq_api_sync_embedder(db); /* what the index holds now, whoever chose it */
   if (rc) return rc;
   dq_embedder *e = NULL;
   char abs[PATH_MAX] = "";
@@ -226,7 +239,8 @@ DOCQ_API int docq_stat(docq_db *db, docq_stats *out)
   dq_db_enter(db);
   dq_store_stats s;
   dq_manifest m;
-  int rc = dq_store_stats_get(db->store, &s);
+  int rc = dq_api_sync_embedder(db);
+  if (!rc) rc = dq_store_stats_get(db->store, &s);
   if (!rc) rc = dq_store_manifest(db->store, &m);
   if (rc) return rc;
   memset(out, 0, sizeof *out);

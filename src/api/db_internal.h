@@ -25,6 +25,12 @@ struct docq_db {
 /* Start of every public call on db: clears the interrupt flag and the error. */
 static inline void dq_db_enter(docq_db *db) { db->interrupted = 0; }
 
+/* Make db->embedder the one the manifest names now: another handle or
+ * process may have chosen the embedder of an index that was new when db was
+ * opened, or re-encoded it (--reembed). Cheap when nothing was committed
+ * elsewhere. Called at the start of the calls that embed or report it. */
+int dq_api_sync_embedder(docq_db *db);
+
 /* The absolute path documents are stored under, for what a user typed. A file
  * or folder deleted since it was indexed has no realpath: the folder it was
  * in is resolved and its name appended, so `docq rm notes/old.md` and

@@ -653,7 +653,8 @@ static int check_manifest(run *r)
 {
   docq_db *db = r->db;
   dq_manifest m;
-  int rc = dq_store_manifest(db->store, &m);
+  int rc = dq_api_sync_embedder(db); /* another handle may have chosen it since the open */
+  if (!rc) rc = dq_store_manifest(db->store, &m);
   if (rc) return rc;
   unsigned want_tokens = r->o->chunk_tokens ? r->o->chunk_tokens : 0;
   unsigned want_overlap = r->o->chunk_overlap != (unsigned)-1 ? r->o->chunk_overlap : (unsigned)-1;

@@ -80,7 +80,7 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
   dq_err_clear();
   dq_query_opts q;
   int rc = query_opts(opts, &q, &db->interrupted);
-  if (rc < 0) return rc;
+  if (rc < 0 || (rc = dq_api_sync_embedder(db)) < 0) return rc;
   q.max_span_tokens = max_span_tokens;
   docq_results *r = dq_calloc(1, sizeof *r);
   if (!r) return DOCQ_ENOMEM;

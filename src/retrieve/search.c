@@ -193,7 +193,7 @@ static int fill_vectors(dq_store *s, const float *q, unsigned dim, dq_cand *c, s
 {
   for (size_t i = 0; i < n; i++) {
     if (c[i].vec_known) continue;
-    int rc = dq_store_chunk_vector(s, c[i].chunk_id, tmp);
+    int rc = dq_store_chunk_vector(s, c[i].chunk_id, dim, tmp);
     if (rc == DOCQ_ENOTFOUND) { dq_err_clear(); continue; }
     if (rc < 0) return rc;
     double d = 0;
@@ -247,7 +247,7 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
      * found fewer than `pool` chunks, e.g. for words the index lacks (or
      * when a lower BM25 weight is asked for). */
     int need_knn = o->mode == DQ_MODE_VECTOR || fusion != DQ_FUSE_CONVEX || nb < pool || w_convex < dq_default_w_convex;
-    if (qv_nonzero && need_knn && (rc = dq_store_knn(s, qv, pool, lv, &nv)) < 0) goto done;
+    if (qv_nonzero && need_knn && (rc = dq_store_knn(s, qv, e->dim, pool, lv, &nv)) < 0) goto done;
     /* a chunk at or below cosine 0 is no neighbour, only the rest of a
      * small index: "zebras" listed a fox sentence at score 0 */
     while (nv > 0 && !(lv[nv - 1].score > 0)) nv--;

@@ -299,6 +299,36 @@ static int load_manifest(dq_store *s)
   return 0;
 }
 
+/* load_manifest, remembering the database's data_version it was read at. */
+static int manifest_load_at_version(dq_store *s)
+{
+  sqlite3_stmt *st = dq_stmt(s, ST_DATA_VERSION);
+  if (!st) return dq_err_code();
+  int src = sqlite3_step(st);
+  int64_t dv = sqlite3_column_int64(st, 0);
+  dq_stmt_done(st);
+  if (src != SQLITE_ROW) return dq_sql_fail(s, src, "read data_version");
+  if (dv == s->man_data_version && s->man_loaded) return 0;
+  dq_manifest old = s->man;
+  int rc = load_manifest(s);
+  if (rc < 0) { s->man = old; return rc; }
+  s->man_data_version = dv; /* read first: a commit in between only makes us read again */
+  s->man_loaded = 1;
+  if (old.dim != s->man.dim || strcmp(old.embedder, s->man.embedder) != 0) dq_vsync_forget(s);
+  return 0;
+}
+
+/* The manifest may have been changed by another connection since this one
+ * read it: the first index run sets the embedder of a new index, a
+ * --reembed another dimension. PRAGMA data_version changes only with other
+ * connections' commits, so the common case costs one pragma. Inside this
+ * connection's own write transaction s->man is what it wrote. */
+int dq_manifest_refresh(dq_store *s)
+{
+  if (!sqlite3_get_autocommit(s->db) && !s->check_snapshot) return 0;
+  return manifest_load_at_version(s);
+}
+
 /* ---- open / close --------------------------------------------------------------- */
 
 /* Create the schema unless another process did it first. */
@@ -565,7 +595,7 @@ int dq_store_open(dq_store **out, const char *dir, unsigned flags)
   if ((rc = ensure_schema(s)) < 0) goto done;
   if ((rc = check_format(s)) < 0) goto done;
   if ((rc = check_tokenizer(s)) < 0) goto done;
-  if ((rc = load_manifest(s)) < 0) goto done;
+  if ((rc = manifest_load_at_version(s)) < 0) goto done;
   /* Term document frequencies for dq_store_bm25 (temp: fine when read-only). */
   if ((rc = dq_exec(s, "CREATE VIRTUAL TABLE temp.docq_vocab USING fts5vocab(main, chunks_fts, row)")) < 0) goto done;
   rc = dq_vsync_open(s);
@@ -763,6 +793,8 @@ int dq_store_rollback(dq_store *s)
 int dq_store_manifest(dq_store *s, dq_manifest *out)
 {
   DQ_ASSERT_ARG(s && out);
+  int rc = dq_manifest_refresh(s);
+  if (rc < 0) return rc;
   *out = s->man;
   return 0;
 }
@@ -1410,10 +1442,19 @@ int dq_store_chunk_at(dq_store *s, int64_t doc_id, uint32_t ordinal, dq_chunk_ro
   return chunk_get(s, st, out, what);
 }
 
-int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, float *out)
+int dq_store_vec_dim_is(const dq_store *s, unsigned dim)
+{
+  if (s->man.dim == dim) return 0;
+  return dq_err_set(DOCQ_EMISMATCH, "index %s: its embedder changed meanwhile (vectors of dimension %u, not %u); search again",
+                    s->dir, s->man.dim, dim);
+}
+
+int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, unsigned dim, float *out)
 {
   DQ_ASSERT_ARG(s && out);
   if (!s->man.dim) return dq_err_set(DOCQ_ENOTFOUND, "index %s has no vectors", s->dir);
+  int rc0 = dq_store_vec_dim_is(s, dim);
+  if (rc0) return rc0;
   sqlite3_stmt *st = dq_stmt(s, ST_CHUNK_VEC);
   if (!st) return dq_err_code();
   sqlite3_bind_int64(st, 1, chunk_id);
@@ -1616,7 +1657,8 @@ static int check_fts(dq_store *s)
 
 static int check_all(dq_store *s)
 {
-  int rc;
+  int rc = dq_manifest_refresh(s); /* the dimension the vectors are checked against */
+  if (rc < 0) return rc;
   static const struct { const char *sql, *what; } checks[] = {
     { "SELECT coalesce((SELECT c.id FROM chunks c LEFT JOIN docs d ON d.id = c.doc_id WHERE d.id IS NULL LIMIT 1), 0)",
       "a chunk belongs to no document; chunk id" },

@@ -197,8 +197,10 @@ int dq_store_term_df(dq_store *s, const char *term, size_t n, int64_t *df);
 int dq_store_bm25_fts(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
 
 /* k nearest chunks by inner product to the L2-normalized vector q (dim floats),
- * best first. Chunks deleted since the FAISS file was written are filtered. */
-int dq_store_knn(dq_store *s, const float *q, size_t k, dq_scored *out, size_t *n_out);
+ * best first. Chunks deleted since the FAISS file was written are filtered.
+ * DOCQ_EMISMATCH when the index's vectors are not of dimension dim (now:
+ * another process may have re-encoded the index since the query was embedded). */
+int dq_store_knn(dq_store *s, const float *q, unsigned dim, size_t k, dq_scored *out, size_t *n_out);
 
 typedef struct dq_chunk_row {
   int64_t id, doc_id;
@@ -214,8 +216,9 @@ void dq_chunk_row_clear(dq_chunk_row *r);
 int dq_store_chunk(dq_store *s, int64_t chunk_id, dq_chunk_row *out);     /* DOCQ_ENOTFOUND */
 /* The chunk with ordinal `ordinal` of document doc_id (for span merging). */
 int dq_store_chunk_at(dq_store *s, int64_t doc_id, uint32_t ordinal, dq_chunk_row *out);
-/* The stored vector of a chunk (dim floats). */
-int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, float *out);
+/* The stored vector of a chunk into out (room for dim floats; DOCQ_EMISMATCH
+ * when the index's dimension is another). */
+int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, unsigned dim, float *out);
 
 /* Check the invariants (used by tests and `docq status --check`): every chunk
  * has one FTS row and one vector; no FTS row or vector without a chunk; FAISS

@@ -48,7 +48,9 @@ struct dq_store {
   int lock_fd;                /* write.lock, flock()ed; -1 unless writer */
   atomic_int *interrupt;    /* may be NULL */
   sqlite3_stmt *st[ST_COUNT];
-  dq_manifest man;
+  dq_manifest man;            /* as of man_data_version (dq_manifest_refresh) */
+  int64_t man_data_version;   /* PRAGMA data_version when man was read */
+  int man_loaded;
   dq_bm25_cache *bm;          /* NULL until the first dq_store_bm25 */
   double bm25_w[2];           /* column weights: text, head */
 
@@ -78,6 +80,8 @@ int dq_meta_set_i64(dq_store *s, const char *key, int64_t v);
 int dq_meta_set_text(dq_store *s, const char *key, const char *v);
 int dq_exec(dq_store *s, const char *sql);
 int dq_store_writable(dq_store *s);
+int dq_manifest_refresh(dq_store *s);     /* reread the manifest if another connection committed */
+int dq_store_vec_dim_is(const dq_store *s, unsigned dim); /* 0, or DOCQ_EMISMATCH: the caller's vectors are of another dimension */
 int dq_interrupted(const dq_store *s);
 
 /* vsync.c: the store's vector cache */
@@ -85,6 +89,7 @@ int dq_vsync_open(dq_store *s);           /* on open: the file is loaded on firs
 int dq_vsync_refresh(dq_store *s);        /* load if pending, catch up with SQLite, apply removals */
 int dq_vsync_reconcile(dq_store *s);      /* find ids whose chunks are gone */
 int dq_vsync_reset(dq_store *s);          /* manifest changed: new empty index */
+void dq_vsync_forget(dq_store *s);        /* another connection changed the manifest: load anew on next use */
 int dq_vsync_check(dq_store *s);          /* FAISS ids == chunk ids (+ stale) */
 
 /* ---- fts_tok.c ---- */

@@ -185,12 +185,16 @@ static void forget_vec(dq_store *s, int pending)
 
 int dq_vsync_refresh(dq_store *s)
 {
-  if (!s->man.dim) return 0;
   /* Inside a transaction SQLite would show our uncommitted vectors. */
   if (!sqlite3_get_autocommit(s->db) && !s->check_snapshot) return 0;
+  /* A handle opened on a new index learns its dimension here once another
+   * connection committed the first vectors. */
+  int rc = dq_manifest_refresh(s);
+  if (rc < 0) return rc;
+  if (!s->man.dim) return 0;
   if (s->vec_pending) {
     s->vec_pending = 0;
-    int rc = load_file(s);
+    rc = load_file(s);
     if (rc) {
       /* Interrupted (or out of memory) half-way: load the file again next
        * time rather than rebuild everything from SQLite. */
@@ -204,7 +208,7 @@ int dq_vsync_refresh(dq_store *s)
     s->n_rm_done = 0;
   }
   if (s->vec_broken || !s->vec) return rebuild(s, s->man.vec_kind);
-  int rc = apply_removals(s);
+  rc = apply_removals(s);
   return rc ? rc : catch_up(s);
 }
 
@@ -301,6 +305,12 @@ int dq_vsync_reset(dq_store *s)
   return rc;
 }
 
+void dq_vsync_forget(dq_store *s)
+{
+  forget_vec(s, s->man.dim != 0);
+  s->n_rm_done = 0;
+}
+
 int dq_vsync_open(dq_store *s)
 {
   s->vec_pending = s->man.dim != 0;
@@ -354,13 +364,15 @@ static int still_there(dq_store *s, int64_t id)
   return out;
 }
 
-int dq_store_knn(dq_store *s, const float *q, size_t k, dq_scored *out, size_t *n_out)
+int dq_store_knn(dq_store *s, const float *q, unsigned dim, size_t k, dq_scored *out, size_t *n_out)
 {
   DQ_ASSERT_ARG(s && q && n_out && (out || k == 0));
   *n_out = 0;
-  if (k == 0 || !s->man.dim) return 0;
-  int rc = dq_vsync_refresh(s);
+  if (k == 0) return 0;
+  int rc = dq_vsync_refresh(s); /* also the manifest: vectors another connection committed since the open */
   if (rc) return rc;
+  if (!s->man.dim) return 0;
+  if ((rc = dq_store_vec_dim_is(s, dim)) < 0) return rc;
   if (!s->vec) return dq_err_set(DOCQ_ERROR, "index %s: vectors unavailable", s->dir);
   size_t total = dq_vec_count(s->vec);
   if (total == 0) return 0;

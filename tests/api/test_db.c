@@ -128,11 +128,74 @@ static void test_db__failed_open_keeps_its_error(void **state)
   }
 }
 
+/* What an older handle sees of the index another handle wrote. */
+static void assert_sees_vectors(docq_db *db, const char *embedder_prefix, unsigned dim)
+{
+  docq_search_options so = DOCQ_SEARCH_OPTIONS_INIT;
+  so.mode = DOCQ_MODE_VECTOR;
+  docq_results *r;
+  assert_int_equal(docq_search(&r, db, "lighthouse beam", &so), 0);
+  assert_true(docq_results_count(r) >= 1);
+  assert_true(docq_results_get(r, 0)->vector_rank >= 1);
+  docq_results_free(r);
+  int rc = docq_check(db);
+  if (rc) fprintf(stderr, "check: %s\n", docq_error_last()->message);
+  assert_int_equal(rc, 0);
+  docq_stats st;
+  assert_int_equal(docq_stat(db, &st), 0);
+  assert_memory_equal(st.embedder, embedder_prefix, strlen(embedder_prefix));
+  assert_int_equal(st.dim, dim);
+  assert_int_equal(st.vectors, st.chunks);
+}
+
+/* A handle opened on a new, empty index (read-only, or writable and idle)
+ * sees the embedder and the vectors another handle wrote later: vector
+ * search, check, stat and writes. It kept the empty manifest it read at the
+ * open: no vector hits, a false "a vector has the wrong size" from
+ * docq_check, the built-in embedder in docq_stat, and writes refused as
+ * "built with embedder ''". */
+static void test_db__older_handle_sees_the_first_run(void **state)
+{
+  (void)state;
+  char bert[4096], path[128];
+  const char *d = getenv("DOCQ_SHARED_DIR");
+  snprintf(bert, sizeof bert, "%s/models/tiny-bert-f32.gguf", d ? d : "");
+  struct stat sb;
+  const int have_bert = d && stat(bert, &sb) == 0;
+  for (int i = 0; i < 4; i++) {
+    const int writable = i & 1, gguf = i >> 1;
+    if (gguf && !have_bert) { fprintf(stderr, "no %s: the GGUF cases skipped\n", bert); break; }
+    snprintf(path, sizeof path, "%s/idx%d", g_dir, i);
+    docq_db *old, *db;
+    assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+    docq_db_free(db); /* a new, empty index */
+    assert_int_equal(docq_db_open(&old, path, writable ? 0 : DOCQ_OPEN_READONLY), 0);
+    docq_stats st;
+    assert_int_equal(docq_stat(old, &st), 0);
+    assert_int_equal(st.vectors, 0);
+
+    assert_int_equal(docq_db_open(&db, path, 0), 0);
+    if (gguf) assert_int_equal(docq_db_set_embedder(db, bert, 0), 0);
+    add_note(db, "n:1", "A lighthouse guides ships at night with a rotating beam.");
+    add_note(db, "n:2", "Green tea wants water at eighty degrees.");
+    docq_db_free(db);
+
+    assert_sees_vectors(old, gguf ? "gguf:" : "docq-hash-", gguf ? 128 : 256);
+    if (writable) {
+      add_note(old, "n:3", "The keeper climbs the lighthouse stairs before dusk.");
+      assert_sees_vectors(old, gguf ? "gguf:" : "docq-hash-", gguf ? 128 : 256);
+    }
+    docq_db_free(old);
+    assert_reopens_with(path, gguf ? "gguf:" : "docq-hash-");
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_db__refused_embedder_switch_changes_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__failed_open_keeps_its_error, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_db__older_handle_sees_the_first_run, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -337,7 +337,7 @@ static void test_store_sql__put_replace_remove_rename(void **state)
   assert_string_equal(c.text, "jumps over the lazy dog");
   assert_int_equal(c.line_first, 2);
   float v[DIM];
-  OK(dq_store_chunk_vector(s, c.id, v));
+  OK(dq_store_chunk_vector(s, c.id, DIM, v));
   for (int i = 0; i < DIM; i++) assert_true(fabsf(v[i] - va[DIM + i]) < 1e-3f); /* f16 precision */
   dq_chunk_row_clear(&c);
 
@@ -1179,7 +1179,7 @@ static void knn_vs_brute_force(fixture *f, const char *kind)
     unit_vec(qv, DIM);
     dq_scored h[10];
     size_t n;
-    OK(dq_store_knn(s, qv, 10, h, &n));
+    OK(dq_store_knn(s, qv, DIM, 10, h, &n));
     assert_int_equal(n, 10);
     /* brute force over the f16-rounded vectors */
     double best[10];
@@ -1206,7 +1206,7 @@ static void knn_vs_brute_force(fixture *f, const char *kind)
   unit_vec(qv, DIM);
   dq_scored *big = malloc((N + 10) * sizeof *big);
   size_t n;
-  OK(dq_store_knn(s, qv, N + 10, big, &n));
+  OK(dq_store_knn(s, qv, DIM, N + 10, big, &n));
   assert_int_equal(n, N);
   free(big);
   free(all);
@@ -1261,10 +1261,10 @@ static void assert_all_findable(dq_store *s)
 static size_t knn_self(dq_store *s, int64_t cid)
 {
   float v[DIM];
-  OK(dq_store_chunk_vector(s, cid, v));
+  OK(dq_store_chunk_vector(s, cid, DIM, v));
   dq_scored h[1];
   size_t n;
-  OK(dq_store_knn(s, v, 1, h, &n));
+  OK(dq_store_knn(s, v, DIM, 1, h, &n));
   return n == 1 && h[0].chunk_id == cid;
 }
 
@@ -1296,7 +1296,7 @@ static void test_store_sql__catch_up_after_unsynced_writes(void **state)
    * vector of /keep behind the store's back; the file still has the old one. */
   int64_t kid = first_chunk(s, "/keep");
   float kv[DIM];
-  OK(dq_store_chunk_vector(s, kid, kv));
+  OK(dq_store_chunk_vector(s, kid, DIM, kv));
   /* committed after the file was written, never synced */
   put(s, "/b", t, 2, NULL);
   put(s, "/c", t, 2, NULL);
@@ -1310,7 +1310,7 @@ static void test_store_sql__catch_up_after_unsynced_writes(void **state)
   OK(dq_store_open(&s, f->dir, 0));
   dq_scored kh[1];
   size_t kn;
-  OK(dq_store_knn(s, kv, 1, kh, &kn));
+  OK(dq_store_knn(s, kv, DIM, 1, kh, &kn));
   assert_int_equal(kn, 1);
   assert_int_equal(kh[0].chunk_id, kid);
   assert_true(kh[0].score > 0.999);
@@ -1455,9 +1455,9 @@ static void knn_cancelled_then_done(dq_store *r, atomic_int *flag)
   unit_vec(q, DIM);
   dq_scored h[3];
   size_t n;
-  assert_int_equal(dq_store_knn(r, q, 3, h, &n), DOCQ_ECANCELED);
+  assert_int_equal(dq_store_knn(r, q, DIM, 3, h, &n), DOCQ_ECANCELED);
   *flag = 0;
-  OK(dq_store_knn(r, q, 3, h, &n));
+  OK(dq_store_knn(r, q, DIM, 3, h, &n));
   assert_int_equal(n, 3);
 }
 
@@ -1562,16 +1562,16 @@ static void test_store_sql__reader_beside_writer(void **state)
   /* a removal by the writer: the reader's kNN filters the dead chunk */
   int64_t gone = first_chunk(r, "/1");
   float v[DIM];
-  OK(dq_store_chunk_vector(r, gone, v));
+  OK(dq_store_chunk_vector(r, gone, DIM, v));
   remove_path(w, "/1");
   size_t n;
-  OK(dq_store_knn(r, v, 3, h, &n));
+  OK(dq_store_knn(r, v, DIM, 3, h, &n));
   assert_int_equal(n, 2);
   for (size_t i = 0; i < n; i++) assert_int_not_equal(h[i].chunk_id, gone);
   OK(dq_store_sync_vectors(w));
   OK(dq_store_check(w));
   dq_store_close(w);
-  OK(dq_store_knn(r, v, 3, h, &n));
+  OK(dq_store_knn(r, v, DIM, 3, h, &n));
   assert_int_equal(n, 2);
   dq_store_close(r);
 }
@@ -1706,11 +1706,11 @@ static void test_store_sql__hnsw_kind(void **state)
   OK(dq_store_sync_vectors(s));
   int64_t gone = first_chunk(s, "/h7");
   float v[DIM];
-  OK(dq_store_chunk_vector(s, gone, v));
+  OK(dq_store_chunk_vector(s, gone, DIM, v));
   remove_path(s, "/h7");
   dq_scored h[5];
   size_t n;
-  OK(dq_store_knn(s, v, 5, h, &n)); /* HNSW cannot remove: filtered */
+  OK(dq_store_knn(s, v, DIM, 5, h, &n)); /* HNSW cannot remove: filtered */
   assert_int_equal(n, 5);
   for (size_t i = 0; i < n; i++) assert_int_not_equal(h[i].chunk_id, gone);
   OK(dq_store_check(s));
@@ -1720,7 +1720,7 @@ static void test_store_sql__hnsw_kind(void **state)
   OK(dq_store_manifest(s, &m));
   assert_string_equal(m.vec_kind, "IDMap2,HNSW32");
   OK(dq_store_check(s));
-  OK(dq_store_knn(s, v, 5, h, &n));
+  OK(dq_store_knn(s, v, DIM, 5, h, &n));
   for (size_t i = 0; i < n; i++) assert_int_not_equal(h[i].chunk_id, gone);
   dq_store_close(s);
 }
@@ -1756,12 +1756,12 @@ static void vectors_loaded_on_first_use(fixture *f, const char *kind)
   assert_int_equal(n, 5);
   int64_t gone = first_chunk(s, "/h3");
   float v[DIM];
-  OK(dq_store_chunk_vector(s, gone, v));
+  OK(dq_store_chunk_vector(s, gone, DIM, v));
   assert_null(s->vec); /* still not loaded */
   remove_path(s, "/h3"); /* loads it */
   assert_non_null(s->vec);
   OK(dq_store_check(s)); /* the FAISS ids are the chunks', stale ones counted once */
-  OK(dq_store_knn(s, v, 5, h, &n));
+  OK(dq_store_knn(s, v, DIM, 5, h, &n));
   assert_int_equal(n, 5);
   for (size_t i = 0; i < n; i++) assert_int_not_equal(h[i].chunk_id, gone);
   assert_true(knn_self(s, first_chunk(s, "/h8")));
