@@ -197,7 +197,9 @@ typedef void (*docq_file_cb)(const char *path, docq_file_status status, const ch
 typedef struct docq_index_options {
   unsigned int version;
   uint64_t max_file_bytes;   /* larger files are skipped; default 64 MiB */
-  unsigned chunk_tokens;     /* target chunk size in tokens; 0 = default */
+  unsigned chunk_tokens;     /* target chunk size in tokens; 0 = default. Chosen by the first run of
+                                an index (also after docq_db_set_embedder); later runs must agree
+                                (DOCQ_EMISMATCH) */
   unsigned chunk_overlap;    /* overlap in tokens; (unsigned)-1 = default */
   int remove_missing;        /* 1 (default): files under the given folders that no longer exist are removed */
   docq_progress_cb progress; /* may be NULL */
@@ -269,7 +271,8 @@ typedef struct docq_stats {
   const char *vector_index;/* FAISS index kind, e.g. "IDMap2,Flat" */
   int64_t last_run;        /* seconds since the epoch of the last index run; 0 = never */
   unsigned format_version; /* docq index format */
-  unsigned chunk_tokens, chunk_overlap;
+  unsigned chunk_tokens, chunk_overlap; /* the chunking of the index, chosen by its first index
+                                           run (0 before that run) */
 } docq_stats;
 
 /* Index statistics. Strings in *out are borrowed from `db`, valid until the

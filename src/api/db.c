@@ -258,6 +258,10 @@ DOCQ_API int docq_stat(docq_db *db, docq_stats *out)
   out->format_version = m.format_version;
   out->chunk_tokens = m.chunk_tokens;
   out->chunk_overlap = m.chunk_overlap;
+  if (!m.chunk_tokens && s.chunks) { /* recorded as 0 by an older docq: its chunks were made at the defaults */
+    out->chunk_tokens = DQ_CHUNK_DEFAULT_TOKENS;
+    out->chunk_overlap = DQ_CHUNK_DEFAULT_OVERLAP;
+  }
   return 0;
 }
 

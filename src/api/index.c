@@ -658,17 +658,25 @@ static int check_manifest(run *r)
   if (rc) return rc;
   unsigned want_tokens = r->o->chunk_tokens ? r->o->chunk_tokens : 0;
   unsigned want_overlap = r->o->chunk_overlap != (unsigned)-1 ? r->o->chunk_overlap : (unsigned)-1;
-  if (!m.embedder[0]) {
-    snprintf(m.embedder, sizeof m.embedder, "%s", db->embedder->id);
-    m.dim = db->embedder->dim;
-    m.chunk_tokens = want_tokens ? want_tokens : DQ_CHUNK_DEFAULT_TOKENS;
-    m.chunk_overlap = want_overlap != (unsigned)-1 ? want_overlap : DQ_CHUNK_DEFAULT_OVERLAP;
+  if (!m.embedder[0] || !m.chunk_tokens) {
+    /* The first run chooses the chunking, also when docq_db_set_embedder
+     * chose the embedder before it. Chunks already there (a docq that
+     * recorded 0) were made at the defaults. */
+    dq_store_stats st;
+    if ((rc = dq_store_stats_get(db->store, &st))) return rc;
+    if (!m.embedder[0]) {
+      snprintf(m.embedder, sizeof m.embedder, "%s", db->embedder->id);
+      m.dim = db->embedder->dim;
+    }
+    m.chunk_tokens = want_tokens && !st.chunks ? want_tokens : DQ_CHUNK_DEFAULT_TOKENS;
+    m.chunk_overlap = want_overlap != (unsigned)-1 && !st.chunks ? want_overlap : DQ_CHUNK_DEFAULT_OVERLAP;
     if (m.chunk_overlap >= m.chunk_tokens) /* each chunk would repeat the last one whole */
       return dq_err_set(DOCQ_EINVAL, "chunk overlap (%u tokens) must be smaller than the chunk size (%u tokens)",
                         m.chunk_overlap, m.chunk_tokens);
     rc = dq_store_set_manifest(db->store, &m);
     if (rc) return rc;
-  } else if ((want_tokens && want_tokens != m.chunk_tokens) ||
+  }
+  if ((want_tokens && want_tokens != m.chunk_tokens) ||
              (want_overlap != (unsigned)-1 && want_overlap != m.chunk_overlap)) {
     return dq_err_set(DOCQ_EMISMATCH,
                       "index %s was built with chunks of %u tokens (overlap %u); to change the chunking, "

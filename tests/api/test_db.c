@@ -190,12 +190,61 @@ static void test_db__older_handle_sees_the_first_run(void **state)
   }
 }
 
+static void write_text(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* The embedder chosen before the first run of a new index: that run's
+ * chunking applies (or the defaults) and docq_stat reports it. It recorded
+ * chunks of 0 tokens: a chunk size given then was refused ("built with chunks
+ * of 0 tokens"), and docq_stat said 0/0 of an index chunked at the defaults. */
+static void test_db__embedder_first_then_chunking(void **state)
+{
+  (void)state;
+  char bert[4096], docs[128], path[128], file[192];
+  bert_path(bert, sizeof bert);
+  snprintf(docs, sizeof docs, "%s/docs", g_dir);
+  assert_int_equal(mkdir(docs, 0755), 0);
+  snprintf(file, sizeof file, "%s/a.txt", docs);
+  write_text(file, "A lighthouse guides ships at night with a rotating beam.\n");
+  const unsigned tokens[] = { 200, 0 }, overlap[] = { 20, (unsigned)-1 };
+  const unsigned want_tokens[] = { 200, 560 }, want_overlap[] = { 20, 0 };
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/idx%d", g_dir, i);
+    docq_db *db;
+    assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+    assert_int_equal(docq_db_set_embedder(db, bert, 0), 0);
+    docq_index_options o = DOCQ_INDEX_OPTIONS_INIT;
+    o.chunk_tokens = tokens[i];
+    o.chunk_overlap = overlap[i];
+    const char *roots[] = { docs };
+    int rc = docq_index_paths(db, roots, 1, &o, NULL);
+    if (rc) fprintf(stderr, "index: %s\n", docq_error_last()->message);
+    assert_int_equal(rc, 0);
+    docq_stats st;
+    assert_int_equal(docq_stat(db, &st), 0);
+    assert_int_equal(st.documents, 1);
+    assert_int_equal(st.chunk_tokens, want_tokens[i]);
+    assert_int_equal(st.chunk_overlap, want_overlap[i]);
+    /* the next run with the same settings is fine, another size is refused */
+    assert_int_equal(docq_index_paths(db, roots, 1, &o, NULL), 0);
+    o.chunk_tokens = 300;
+    assert_int_equal(docq_index_paths(db, roots, 1, &o, NULL), DOCQ_EMISMATCH);
+    docq_db_free(db);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_db__refused_embedder_switch_changes_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__failed_open_keeps_its_error, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__older_handle_sees_the_first_run, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_db__embedder_first_then_chunking, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

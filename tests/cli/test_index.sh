@@ -152,6 +152,9 @@ if [ -f "$BERT" ]; then
   check "--reembed switches the embedder" '[ $rc -eq 0 ] && "$BIN" --db "$E" status --json | grep -q "\"embedder\":\"gguf:"'
   "$BIN" --db "$E" status --check >/dev/null; check "invariants after reembed" '[ $? -eq 0 ]'
   "$BIN" --db "$E" search "crash" -k 1 >/dev/null; check "search uses the recorded model" '[ $? -eq 0 ]'
+  # the model chosen with the chunk size of a new index (it recorded chunks of 0 tokens, then refused the size)
+  "$BIN" --db "$T/emb-chunk" index --quiet --embed-model "$BERT" --chunk-tokens 200 "$T/corpus/manual" >/dev/null 2>"$T/emb-chunk.err"; rc=$?
+  check "--embed-model with --chunk-tokens on a new index" '[ $rc -eq 0 ] && "$BIN" --db "$T/emb-chunk" status --json | grep -q "\"chunk_tokens\":200"'
   # the model file gone: the open's error says which and why (it said only "not found")
   cp "$BERT" "$T/moved-bert.gguf"
   "$BIN" --db "$T/emb-moved" index --quiet --embed-model "$T/moved-bert.gguf" "$T/corpus/manual" >/dev/null
