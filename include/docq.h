@@ -225,8 +225,8 @@ typedef struct docq_index_stats {
  * redone (content hash per file; mtime/size as a fast path); each file is
  * committed on its own, so an interruption or crash loses nothing committed.
  * `stats` may be NULL. Errors: DOCQ_EBUSY (another indexer holds the index),
- * DOCQ_ECANCELED, DOCQ_EIO, DOCQ_ENOTFOUND (a path does not exist).
- * Per-file problems are not errors: they are reported through on_file. */
+ * DOCQ_ECANCELED, DOCQ_EIO, DOCQ_ENOTFOUND (a path does not exist), DOCQ_EINVAL
+ * (an element of `paths` is NULL). Per-file problems are not errors: they are reported through on_file. */
 DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_paths,
                               const docq_index_options *opts, docq_index_stats *stats);
 

@@ -714,6 +714,8 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
 {
   DQ_ASSERT_ARG(db);
   DQ_ASSERT_ARG(paths || n_paths == 0);
+  for (size_t i = 0; i < n_paths; i++)
+    if (!paths[i]) return dq_err_set(DOCQ_EINVAL, "paths[%zu] is NULL", i);
   dq_db_enter(db);
   docq_index_options defaults = DOCQ_INDEX_OPTIONS_INIT;
   if (!opts) opts = &defaults;

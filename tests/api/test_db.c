@@ -238,6 +238,24 @@ static void test_db__embedder_first_then_chunking(void **state)
   }
 }
 
+/* A NULL element of the paths given to index: DOCQ_EINVAL naming it, nothing
+ * indexed. It crashed (realpath(NULL)). */
+static void test_db__index_paths_null_element(void **state)
+{
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/idx", g_dir);
+  docq_db *db;
+  assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+  const char *nul[] = { g_dir, NULL };
+  assert_int_equal(docq_index_paths(db, nul, 2, NULL, NULL), DOCQ_EINVAL);
+  assert_string_equal(docq_error_last()->message, "paths[1] is NULL");
+  docq_stats st;
+  assert_int_equal(docq_stat(db, &st), 0);
+  assert_int_equal(st.documents, 0);
+  docq_db_free(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -245,6 +263,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_db__failed_open_keeps_its_error, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__older_handle_sees_the_first_run, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__embedder_first_then_chunking, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_db__index_paths_null_element, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
