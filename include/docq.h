@@ -158,12 +158,18 @@ DOCQ_API int docq_db_answer_model(docq_db *db, char *out, size_t cap);
 
 /* ---- indexing ------------------------------------------------------------------ */
 
+/* The stages of an index run, in this order. Files are indexed one at a
+ * time, each read, chunked, embedded and stored before the run moves on (so
+ * an interruption loses nothing committed): all of that is one stage, LOAD,
+ * whose counters (files_done, bytes_done, chunks_done) are the run's progress.
+ * EMBED is not reported by docq_index_paths (embedding is part of each file's
+ * LOAD step); it keeps its number for compatibility. */
 typedef enum docq_stage {
   DOCQ_STAGE_SCAN = 0,   /* walking folders; files_total still growing */
-  DOCQ_STAGE_LOAD = 1,   /* reading, normalizing and chunking files */
-  DOCQ_STAGE_EMBED = 2,  /* computing vectors */
-  DOCQ_STAGE_STORE = 3,  /* writing SQLite and FAISS */
-  DOCQ_STAGE_DONE = 4
+  DOCQ_STAGE_LOAD = 1,   /* the files, one by one: read, chunked, embedded and stored */
+  DOCQ_STAGE_EMBED = 2,  /* not reported (see above) */
+  DOCQ_STAGE_STORE = 3,  /* the end of the run: removing documents whose files are gone, writing the FAISS file */
+  DOCQ_STAGE_DONE = 4    /* the run succeeded (the last call) */
 } docq_stage;
 
 /* Progress of a running index call. Totals may be 0 while unknown. */
@@ -175,7 +181,9 @@ typedef struct docq_progress {
   const char *current_path; /* may be NULL */
 } docq_progress;
 
-/* Called at most about every 100 ms and once at the end of each stage.
+/* Called at most about every 100 ms, and in any case when a stage starts
+ * and once at its end (SCAN with the final files_total, LOAD with every file
+ * done, STORE), then once with DONE; nothing after a failure.
  * Return non-zero to cancel (the call then returns DOCQ_ECANCELED; what was
  * committed stays committed). */
 typedef int (*docq_progress_cb)(const docq_progress *p, void *payload);

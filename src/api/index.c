@@ -338,6 +338,17 @@ static int progress(run *r, int force)
   return 0;
 }
 
+/* A stage ends: its last state is reported whatever the 100 ms throttle
+ * says, then the next stage's start (an app shows every stage, however
+ * short). Nothing is reported after a failure (rc). */
+static int next_stage(run *r, int rc, docq_stage next)
+{
+  if (!rc) rc = progress(r, 1);
+  r->prog.stage = next;
+  if (!rc) rc = progress(r, 1);
+  return rc;
+}
+
 static int join_tags(const dq_doc *d, char **out)
 {
   dq_buf b = {0};
@@ -777,7 +788,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
   }
 
   /* 3. prepare (worker) and commit (here), in order */
-  r.prog.stage = DOCQ_STAGE_LOAD;
+  rc = next_stage(&r, rc, DOCQ_STAGE_LOAD);
   if (!rc && r.n_items) {
     if (pthread_create(&worker, NULL, worker_main, &r) != 0)
       rc = dq_err_set(DOCQ_ERROR, "cannot start the indexing thread");
@@ -822,7 +833,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
   }
 
   /* 4. remove what vanished and was not renamed; sync FAISS */
-  r.prog.stage = DOCQ_STAGE_STORE;
+  rc = next_stage(&r, rc, DOCQ_STAGE_STORE);
   r.prog.current_path = NULL;
   for (size_t i = 0; !rc && i < r.n_gone; i++) {
     if (r.gone[i].claimed) continue;
@@ -842,8 +853,7 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
     if (saved) dq_err_set(saved, "%s", msg);
     else rc = rc2;
   }
-  r.prog.stage = DOCQ_STAGE_DONE;
-  if (!rc) { int prc = progress(&r, 1); (void)prc; }
+  if (!rc) { int prc = next_stage(&r, rc, DOCQ_STAGE_DONE); (void)prc; } /* the run is complete: a cancel here changes nothing */
 
   r.st.seconds = dq_now() - t0;
   if (stats) *stats = r.st;

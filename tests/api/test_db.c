@@ -256,6 +256,59 @@ static void test_db__index_paths_null_element(void **state)
   docq_db_free(db);
 }
 
+typedef struct stage_log { int n; docq_progress last[5]; int calls[5]; int order_ok; int prev; } stage_log;
+
+static int log_stage(const docq_progress *p, void *payload)
+{
+  stage_log *l = payload;
+  assert_true(p->stage >= DOCQ_STAGE_SCAN && p->stage <= DOCQ_STAGE_DONE);
+  if ((int)p->stage < l->prev) l->order_ok = 0;
+  l->prev = (int)p->stage;
+  l->last[p->stage] = *p;
+  l->calls[p->stage]++;
+  l->n++;
+  return 0;
+}
+
+/* Progress reports every stage docq.h lists for an index run, in order, each
+ * with its final state: SCAN with the final count, LOAD with every file done,
+ * STORE, DONE. It went from SCAN (its last state never delivered) to LOAD to
+ * DONE: the end of a stage was not reported, STORE only when something was
+ * removed. */
+static void test_db__progress_reports_each_stage(void **state)
+{
+  (void)state;
+  char docs[128], path[128], file[192];
+  snprintf(docs, sizeof docs, "%s/docs", g_dir);
+  snprintf(path, sizeof path, "%s/idx", g_dir);
+  assert_int_equal(mkdir(docs, 0755), 0);
+  for (int i = 0; i < 3; i++) {
+    snprintf(file, sizeof file, "%s/f%d.txt", docs, i);
+    write_text(file, "A lighthouse guides ships at night with a rotating beam.\n");
+  }
+  docq_db *db;
+  assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+  for (int run = 0; run < 2; run++) { /* new files, then unchanged ones */
+    stage_log l = { .order_ok = 1 };
+    docq_index_options o = DOCQ_INDEX_OPTIONS_INIT;
+    o.progress = log_stage;
+    o.payload = &l;
+    const char *roots[] = { docs };
+    assert_int_equal(docq_index_paths(db, roots, 1, &o, NULL), 0);
+    assert_true(l.order_ok);
+    assert_int_equal(l.calls[DOCQ_STAGE_EMBED], 0); /* part of LOAD, as docq.h says */
+    assert_true(l.calls[DOCQ_STAGE_SCAN] >= 1);
+    assert_int_equal(l.last[DOCQ_STAGE_SCAN].files_total, 3);
+    assert_true(l.calls[DOCQ_STAGE_LOAD] >= 2); /* its start and its end */
+    assert_int_equal(l.last[DOCQ_STAGE_LOAD].files_done, 3);
+    assert_int_equal(l.last[DOCQ_STAGE_LOAD].files_total, 3);
+    assert_true(l.calls[DOCQ_STAGE_STORE] >= 2);
+    assert_int_equal(l.calls[DOCQ_STAGE_DONE], 1);
+    assert_int_equal(l.prev, DOCQ_STAGE_DONE);
+  }
+  docq_db_free(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -264,6 +317,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_db__older_handle_sees_the_first_run, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__embedder_first_then_chunking, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__index_paths_null_element, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_db__progress_reports_each_stage, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
