@@ -120,7 +120,10 @@ enum {
 /* Open (or with DOCQ_OPEN_CREATE create) the index stored in folder `path`
  * (an SQLite database and a FAISS file, see docs/design.md). Repairs a FAISS
  * file left behind by a crash. Several readers and one writer may have the
- * same index open from different processes.
+ * same index open from different processes. A handle becomes the writer at
+ * its first write (index, add, remove, settings) and stays it until
+ * docq_db_free: meanwhile other handles, in this process or another, get
+ * DOCQ_EBUSY when they write.
  * Errors: DOCQ_ENOTFOUND, DOCQ_ECORRUPT, DOCQ_EVERSION (made by a newer docq),
  * DOCQ_EIO (also: a writable open of a folder that cannot be written). */
 DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags);

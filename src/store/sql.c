@@ -702,8 +702,14 @@ int dq_store_lock_writer(dq_store *s)
       char buf[32] = { 0 };
       ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
       long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
-      if (pid > 0) rc = dq_err_set(DOCQ_EBUSY, "index %s is being written by another docq process (pid %ld)", s->dir, pid);
-      else rc = dq_err_set(DOCQ_EBUSY, "index %s is being written by another docq process", s->dir);
+      /* A writer keeps the lock from its first write until it closes the
+       * index, so it may be idle: "held", not "being written". */
+      if (pid == (long)getpid())
+        rc = dq_err_set(DOCQ_EBUSY, "index %s is held for writing by another handle in this process (pid %ld), "
+                        "which keeps the lock until it is freed (docq_db_free): write through that handle, or free it first",
+                        s->dir, pid);
+      else if (pid > 0) rc = dq_err_set(DOCQ_EBUSY, "index %s is held for writing by another docq process (pid %ld)", s->dir, pid);
+      else rc = dq_err_set(DOCQ_EBUSY, "index %s is held for writing by another docq process", s->dir);
     } else {
       rc = dq_err_set(DOCQ_EIO, "cannot lock %s: %s", path, strerror(errno));
     }

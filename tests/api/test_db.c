@@ -309,6 +309,27 @@ static void test_db__progress_reports_each_stage(void **state)
   docq_db_free(db);
 }
 
+/* A second handle in the same process that writes while the first one holds
+ * the writer lock: DOCQ_EBUSY saying so. The message said "being written by
+ * another docq process (pid <our own pid>)". */
+static void test_db__second_handle_in_process_busy(void **state)
+{
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/idx", g_dir);
+  docq_db *a, *b;
+  assert_int_equal(docq_db_open(&a, path, DOCQ_OPEN_CREATE), 0);
+  assert_int_equal(docq_db_open(&b, path, 0), 0);
+  add_note(a, "n:1", "A lighthouse guides ships at night with a rotating beam.");
+  const char *t = "Green tea wants water at eighty degrees.";
+  assert_int_equal(docq_add_document(b, "n:2", NULL, t, strlen(t), NULL, NULL), DOCQ_EBUSY);
+  assert_non_null(strstr(docq_error_last()->message, "another handle in this process"));
+  assert_null(strstr(docq_error_last()->message, "another docq process"));
+  docq_db_free(a); /* the lock goes with the handle */
+  add_note(b, "n:2", t);
+  docq_db_free(b);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -318,6 +339,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_db__embedder_first_then_chunking, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__index_paths_null_element, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__progress_reports_each_stage, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_db__second_handle_in_process_busy, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
