@@ -227,7 +227,7 @@ DOCQ_API int docq_index_options_init(docq_index_options *opts, unsigned int vers
 typedef struct docq_index_stats {
   uint64_t added, updated, unchanged, removed, renamed, skipped, repaired;
   uint64_t chunks_added, chunks_removed;
-  uint64_t bytes_read;
+  uint64_t bytes_read;  /* bytes of the files this run read (unchanged files are not read) */
   double seconds;
 } docq_index_stats;
 

@@ -128,6 +128,7 @@ typedef struct file_item {
   uint64_t size;
   int64_t mtime, mtime_ns; /* as the walk saw them */
   int64_t read_at_ns;      /* wall clock when the worker began reading it */
+  uint64_t n_read;         /* bytes the worker read (0: not read: too large, gone, ...) */
   int64_t old_id;        /* existing document at this path, or 0 */
   char old_hash[65];
   /* filled by the worker */
@@ -262,6 +263,7 @@ static void prepare_file(run *r, file_item *it)
   size_t n = 0;
   it->read_at_ns = wall_ns();
   int rc = read_file(it->path, r->max_bytes, &data, &n);
+  it->n_read = n;
   if (!rc) rc = worker_interrupted(r);
   if (!rc) {
     dq_sha256_hex(data, n, it->hash);
@@ -813,8 +815,8 @@ DOCQ_API int docq_index_paths(docq_db *db, const char *const *paths, size_t n_pa
         snprintf(msg, sizeof msg, "%s", dq_err_msg());
         dq_err_set(rc, "%s: not stored: %s", it->path, msg);
       }
-      r.st.bytes_read += it->size;
     }
+    r.st.bytes_read += it->n_read;
     item_clear_work(it);
     r.prog.files_done++;
     r.prog.bytes_done += it->size;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "docq.h"
@@ -330,6 +332,41 @@ static void test_db__second_handle_in_process_busy(void **state)
   docq_db_free(b);
 }
 
+/* bytes_read counts the bytes read: not those of an unchanged file nor of one
+ * skipped as too large. It added every file's size that was not unchanged by
+ * mtime, read or not. */
+static void test_db__bytes_read_counts_what_was_read(void **state)
+{
+  (void)state;
+  char docs[128], path[128], file[192], big[2048];
+  snprintf(docs, sizeof docs, "%s/docs", g_dir);
+  snprintf(path, sizeof path, "%s/idx", g_dir);
+  assert_int_equal(mkdir(docs, 0755), 0);
+  const char *small = "A lighthouse guides ships at night with a rotating beam.\n";
+  snprintf(file, sizeof file, "%s/a.txt", docs);
+  write_text(file, small);
+  struct timeval past[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+  assert_int_equal(utimes(file, past), 0); /* not "racy": the next run trusts its mtime, as it would an old file */
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  snprintf(file, sizeof file, "%s/big.txt", docs);
+  write_text(file, big);
+  docq_db *db;
+  assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+  docq_index_options o = DOCQ_INDEX_OPTIONS_INIT;
+  o.max_file_bytes = 1000;
+  const char *roots[] = { docs };
+  docq_index_stats st;
+  assert_int_equal(docq_index_paths(db, roots, 1, &o, &st), 0);
+  assert_int_equal(st.added, 1);
+  assert_int_equal(st.skipped, 1);
+  assert_int_equal(st.bytes_read, strlen(small));
+  assert_int_equal(docq_index_paths(db, roots, 1, &o, &st), 0);
+  assert_int_equal(st.unchanged, 1);
+  assert_int_equal(st.bytes_read, 0);
+  docq_db_free(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -340,6 +377,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_db__index_paths_null_element, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__progress_reports_each_stage, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__second_handle_in_process_busy, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_db__bytes_read_counts_what_was_read, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
