@@ -48,7 +48,7 @@ struct dq_tok {
   int32_t byte_tok[256];  /* SPM byte fallback token of each byte (-1: none) */
   int32_t *special;    /* ids matched by text when partitioning (CONTROL, UNKNOWN, USER_DEFINED), longest first */
   size_t n_special;
-  int32_t eog[16];
+  int32_t eog[32];
   size_t n_eog;
   /* BPE merges */
   char *mtext;         /* merge texts without the separating space, NUL-separated */

@@ -368,17 +368,19 @@ static int load_specials(dq_tok *t, const dq_gguf *g)
 {
   dq_tok_special *sp = &t->sp;
   /* Defaults as llama.cpp has them per model type. */
-  *sp = (dq_tok_special){-1, -1, -1, -1, -1, -1, -1, -1, -1};
+  *sp = (dq_tok_special){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   if (t->kind == DQ_TOK_SPM) { sp->bos = 1; sp->eos = 2; sp->unk = 0; }
   if (t->kind == DQ_TOK_WPM) { sp->unk = 100; sp->cls = 101; sp->sep = 102; sp->pad = 0; sp->mask = 103; }
-  int32_t *ids[] = {&sp->bos, &sp->eos, &sp->unk, &sp->sep, &sp->pad, &sp->cls, &sp->mask, &sp->eot, &sp->eom};
+  int32_t *ids[] = {&sp->bos, &sp->eos, &sp->unk, &sp->sep, &sp->pad, &sp->cls, &sp->mask, &sp->eot, &sp->eom,
+                    &sp->fim_pad, &sp->fim_rep, &sp->fim_sep};
   for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
     if (*ids[i] >= t->n_vocab) *ids[i] = -1; /* a default that does not fit this vocabulary */
   static const char *keys[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
                                "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.seperator_token_id",
                                "tokenizer.ggml.padding_token_id", "tokenizer.ggml.cls_token_id",
                                "tokenizer.ggml.mask_token_id", "tokenizer.ggml.eot_token_id",
-                               "tokenizer.ggml.eom_token_id"};
+                               "tokenizer.ggml.eom_token_id", "tokenizer.ggml.fim_pad_token_id",
+                               "tokenizer.ggml.fim_rep_token_id", "tokenizer.ggml.fim_sep_token_id"};
   int rc;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if ((rc = load_id(t, g, keys[i], ids[i])) < 0) return rc;
@@ -439,9 +441,88 @@ static int cmp_special(const void *a, const void *b, void *ctx)
   return x < y ? -1 : x > y;
 }
 
-/* Special tokens for partitioning, longest first; EOG set; SPM byte tokens. */
+/* The id of the first of texts[0..n) that is a control or user-defined
+ * token, or -1. */
+static int32_t special_by_text(const dq_tok *t, const char *const *texts, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    int32_t id = dq_tok_lookup(t, texts[i], strlen(texts[i]));
+    if (id >= 0 && (t->type[id] == DQ_TT_CONTROL || t->type[id] == DQ_TT_USER_DEFINED)) return id;
+  }
+  return -1;
+}
+
+static void eog_add(dq_tok *t, int32_t id)
+{
+  if (id >= 0 && !dq_tok_is_eog(t, id) && t->n_eog < sizeof t->eog / sizeof t->eog[0]) t->eog[t->n_eog++] = id;
+}
+
+/* The token with text s when it is in the EOG set, else -1. */
+static int32_t eog_by_text(const dq_tok *t, const char *s)
+{
+  int32_t id = dq_tok_lookup(t, s, strlen(s));
+  return dq_tok_is_eog(t, id) ? id : -1;
+}
+
+static void eog_remove(dq_tok *t, int32_t id)
+{
+  for (size_t i = 0; i < t->n_eog; i++)
+    if (t->eog[i] == id) {
+      t->eog[i] = t->eog[--t->n_eog];
+      return;
+    }
+}
+
+/* The end-of-generation set as llama.cpp's llama_vocab::impl::load builds
+ * it (a model may end its text with any of these, not only with EOS): the
+ * EOS, EOT and EOM ids, the FIM pad / repository / file-separator tokens
+ * (from their keys, else found by text: Qwen2.5-Coder's <|fim_pad|>,
+ * <|repo_name|>, <|file_sep|>), and the tokens with the texts below (Llama
+ * 3's <|end_of_text|>, which its Instruct files do not name as EOS, ...).
+ * Found by text only when the file marks the token control or user-defined:
+ * a plain word that happens to read "</s>" ends nothing. Then llama.cpp's two
+ * exceptions: gpt-oss (harmony) ends a message, not the text, with <|end|>,
+ * so with <|return|> and <|call|> (or <|calls|> and <|flush|>) present it is
+ * no EOG and becomes user-defined; with Gemma 4's <|tool_response> present,
+ * </s> is neither EOG nor special. Runs before the special-token list is
+ * built, which those type changes affect. */
+static void build_eog(dq_tok *t)
+{
+  static const char *fim_pad[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"};
+  static const char *fim_rep[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"};
+  static const char *fim_sep[] = {"<|file_sep|>"};
+  static const char *eog_text[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<\uff5cend\u2581of\u2581sentence\uff5c>",
+    "[e~["};
+  dq_tok_special *sp = &t->sp;
+  if (sp->fim_pad < 0) sp->fim_pad = special_by_text(t, fim_pad, sizeof fim_pad / sizeof *fim_pad);
+  if (sp->fim_rep < 0) sp->fim_rep = special_by_text(t, fim_rep, sizeof fim_rep / sizeof *fim_rep);
+  if (sp->fim_sep < 0) sp->fim_sep = special_by_text(t, fim_sep, sizeof fim_sep / sizeof *fim_sep);
+  const int32_t by_id[] = {sp->eos, sp->eot, sp->eom, sp->fim_pad, sp->fim_rep, sp->fim_sep};
+  for (size_t i = 0; i < sizeof by_id / sizeof *by_id; i++) eog_add(t, by_id[i]);
+  for (size_t i = 0; i < sizeof eog_text / sizeof *eog_text; i++) eog_add(t, special_by_text(t, eog_text + i, 1));
+
+  /* the exceptions look at the set: a text counts when its token is EOG */
+  const int32_t end = eog_by_text(t, "<|end|>"), s_id = eog_by_text(t, "</s>");
+  const int ret = eog_by_text(t, "<|return|>") >= 0, flush = eog_by_text(t, "<|flush|>") >= 0;
+  const int call = eog_by_text(t, "<|call|>") >= 0 || eog_by_text(t, "<|calls|>") >= 0;
+  const int tool_response = eog_by_text(t, "<|tool_response>") >= 0;
+  if (end >= 0 && call && (ret || flush)) {
+    eog_remove(t, end);
+    t->type[end] = DQ_TT_USER_DEFINED;
+  }
+  if (s_id >= 0 && tool_response) {
+    eog_remove(t, s_id);
+    t->type[s_id] = DQ_TT_NORMAL;
+  }
+}
+
+/* EOG set; special tokens for partitioning, longest first; SPM byte tokens. */
 static int build_tables(dq_tok *t)
 {
+  build_eog(t);
   size_t ns = 0;
   for (int32_t i = 0; i < t->n_vocab; i++) {
     int ty = t->type[i];
@@ -454,18 +535,6 @@ static int build_tables(dq_tok *t)
     if ((ty == DQ_TT_CONTROL || ty == DQ_TT_UNKNOWN || ty == DQ_TT_USER_DEFINED) && t->len[i] > 0) t->special[t->n_special++] = i;
   }
   qsort_r(t->special, t->n_special, sizeof(int32_t), cmp_special, t);
-
-  static const char *eog_text[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-                                    "<|eom_id|>", "<EOT>", "_<EOT>", "<|end\xe2\x96\x81of\xe2\x96\x81sentence|>"};
-  int32_t cand[3] = {t->sp.eos, t->sp.eot, t->sp.eom};
-  for (size_t i = 0; i < 3; i++)
-    if (cand[i] >= 0) t->eog[t->n_eog++] = cand[i];
-  for (size_t i = 0; i < sizeof eog_text / sizeof eog_text[0]; i++) {
-    int32_t id = dq_tok_lookup(t, eog_text[i], strlen(eog_text[i]));
-    if (id >= 0 && (t->type[id] == DQ_TT_CONTROL || t->type[id] == DQ_TT_USER_DEFINED) && !dq_tok_is_eog(t, id) &&
-        t->n_eog < sizeof t->eog / sizeof t->eog[0])
-      t->eog[t->n_eog++] = id;
-  }
 
   /* Word-by-word SPM is exact only if no token has "▁" after a non-"▁". */
   t->spm_word_split = 1;

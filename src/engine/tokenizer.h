@@ -49,6 +49,7 @@ enum dq_tok_type {
  * [CLS] and eos is [SEP] unless the file says otherwise. */
 typedef struct dq_tok_special {
   int32_t bos, eos, unk, sep, pad, cls, mask, eot, eom;
+  int32_t fim_pad, fim_rep, fim_sep; /* fill-in-the-middle: padding, repository name, file separator */
 } dq_tok_special;
 
 /* Load the tokenizer described by the tokenizer.ggml.* keys of `g`.
@@ -67,7 +68,9 @@ int32_t dq_tok_n_vocab(const dq_tok *t);
 const dq_tok_special *dq_tok_specials(const dq_tok *t);
 int dq_tok_add_bos(const dq_tok *t);          /* tokenizer.ggml.add_bos_token (or the model's default) */
 int dq_tok_add_eos(const dq_tok *t);
-/* End of generation: eos, eot, eom and control tokens such as <|im_end|>. */
+/* End of generation, as llama.cpp's set: eos, eot, eom, the FIM pad,
+ * repository and file-separator tokens, and control tokens with texts such
+ * as <|im_end|> and <|end_of_text|> (build_eog in tokenizer.c). */
 int dq_tok_is_eog(const dq_tok *t, int32_t id);
 /* The warning recorded at load (unknown pre-tokenizer), or NULL. */
 const char *dq_tok_warning(const dq_tok *t);

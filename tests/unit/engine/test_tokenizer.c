@@ -510,6 +510,130 @@ static void test_engine_tokenizer__special_parsing(void **state)
   dq_tok_free(t);
 }
 
+/* shared/vocab/ggml-vocab-llama-spm.gguf (32000 tokens) with n tokens
+ * appended (texts, types; score 0), general.name = name (NULL: none) and,
+ * when key is set, the u32 key = val, written as a GGUF and loaded. The
+ * file is also written to $DOCQ_TEST_GGUF_OUT when set, to run
+ * llama-tokenize on it. */
+static dq_tok *load_spm_plus(const char *const *texts, const int32_t *types, size_t n, const char *name,
+                             const char *key, uint32_t val)
+{
+  char path[1024];
+  snprintf(path, sizeof path, "%s/vocab/ggml-vocab-llama-spm.gguf", g_shared);
+  dq_gguf *g = NULL;
+  if (dq_gguf_open(&g, path) < 0) fail_msg("open %s: %s", path, dq_err_msg());
+  long ki = dq_gguf_find(g, "tokenizer.ggml.tokens");
+  assert_true(ki >= 0);
+  const size_t n0 = (size_t)g->kv[ki].n, nt = n0 + n;
+  const char **toks = malloc(nt * sizeof *toks);
+  char **owned = malloc(n0 * sizeof *owned);
+  float *scores = calloc(nt, sizeof *scores);
+  int32_t *ty = malloc(nt * sizeof *ty);
+  int at;
+  uint64_t na;
+  const void *sd, *td;
+  assert_int_equal(dq_gguf_get_arr(g, "tokenizer.ggml.scores", &at, &na, &sd), 0);
+  assert_int_equal(dq_gguf_get_arr(g, "tokenizer.ggml.token_type", &at, &na, &td), 0);
+  for (size_t i = 0; i < n0; i++) {
+    const char *str;
+    size_t l;
+    assert_int_equal(dq_gguf_arr_str(g, ki, i, &str, &l), 0);
+    owned[i] = strndup(str, l);
+    toks[i] = owned[i];
+    memcpy(&scores[i], (const char *)sd + 4 * i, 4);
+    memcpy(&ty[i], (const char *)td + 4 * i, 4);
+  }
+  dq_gguf_close(g);
+  for (size_t i = 0; i < n; i++) {
+    toks[n0 + i] = texts[i];
+    ty[n0 + i] = types[i];
+  }
+  dq_gw *w = dq_gw_new();
+  assert_non_null(w);
+  int rc = dq_gw_add_str(w, "general.architecture", "llama");
+  if (name) rc |= dq_gw_add_str(w, "general.name", name);
+  rc |= dq_gw_add_str(w, "tokenizer.ggml.model", "llama");
+  rc |= dq_gw_add_str(w, "tokenizer.ggml.pre", "default");
+  rc |= dq_gw_add_arr_str(w, "tokenizer.ggml.tokens", toks, nt);
+  rc |= dq_gw_add_arr(w, "tokenizer.ggml.scores", DQ_GGUF_F32, scores, nt);
+  rc |= dq_gw_add_arr(w, "tokenizer.ggml.token_type", DQ_GGUF_I32, ty, nt);
+  rc |= dq_gw_add_u32(w, "tokenizer.ggml.bos_token_id", 1);
+  rc |= dq_gw_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
+  rc |= dq_gw_add_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+  rc |= dq_gw_add_bool(w, "tokenizer.ggml.add_bos_token", 1);
+  rc |= dq_gw_add_bool(w, "tokenizer.ggml.add_eos_token", 0);
+  if (key) rc |= dq_gw_add_u32(w, key, val);
+  assert_int_equal(rc, 0);
+  uint8_t *buf;
+  size_t nb;
+  assert_int_equal(dq_gw_write_mem(w, &buf, &nb), 0);
+  if (getenv("DOCQ_TEST_GGUF_OUT")) assert_int_equal(dq_gw_write_file(w, getenv("DOCQ_TEST_GGUF_OUT")), 0);
+  dq_gw_free(w);
+  for (size_t i = 0; i < n0; i++) free(owned[i]);
+  free(owned);
+  free(toks);
+  free(scores);
+  free(ty);
+  assert_int_equal(dq_gguf_from_buffer(&g, buf, nb), 0);
+  dq_tok *t = NULL;
+  if (dq_tok_load(&t, g) < 0) fail_msg("dq_tok_load: %s", dq_err_msg());
+  dq_gguf_close(g);
+  dq_free(buf);
+  return t;
+}
+
+static int32_t find(const dq_tok *t, const char *s) { return dq_tok_find(t, s, strlen(s)); }
+
+/* The tokens llama.cpp (src/llama-vocab.cpp) ends generation on besides EOS:
+ * Llama 3's <|end_of_text|> (its Instruct files name <|eot_id|> as EOS), the
+ * FIM pad / repository / file-separator tokens of Qwen2.5-Coder, Kimi-K2's
+ * [EOT], ... when the file marks them control tokens; the FIM ids from their
+ * keys whatever their type; and the gpt-oss exception for <|end|>. */
+static void test_engine_tokenizer__end_of_generation_set(void **state)
+{
+  (void)state;
+  NEED_SHARED();
+  enum { C = DQ_TT_CONTROL, U = DQ_TT_USER_DEFINED, N = DQ_TT_NORMAL };
+  static const char *eog[] = {"<|end_of_text|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "[EOT]",
+                              "<|im_end|>", "<end_of_utterance>", "<|fim_prefix|>"};
+  static const int32_t eog_ty[] = {C, C, C, U, C, C, C, C};
+  dq_tok *t = load_spm_plus(eog, eog_ty, 8, NULL, NULL, 0);
+  for (size_t i = 0; i < 7; i++)
+    if (!dq_tok_is_eog(t, find(t, eog[i]))) fail_msg("%s (id %d) is not end of generation", eog[i], find(t, eog[i]));
+  assert_true(dq_tok_is_eog(t, 2));                      /* </s>, the EOS */
+  assert_false(dq_tok_is_eog(t, find(t, "<|fim_prefix|>"))); /* FIM, but no end */
+  assert_false(dq_tok_is_eog(t, 1));
+  dq_tok_free(t);
+
+  /* the same texts as plain words end nothing */
+  static const int32_t normal[] = {N, N, N, N, N, N, N, N};
+  t = load_spm_plus(eog, normal, 8, NULL, NULL, 0);
+  for (size_t i = 0; i < 8; i++) assert_false(dq_tok_is_eog(t, find(t, eog[i])));
+  dq_tok_free(t);
+
+  /* a FIM id from its key counts whatever the token's type; the first text
+   * found is not looked for then */
+  static const char *pad[] = {"<|fim_pad|>", "<my_pad>"};
+  static const int32_t pad_ty[] = {C, N};
+  t = load_spm_plus(pad, pad_ty, 2, NULL, "tokenizer.ggml.fim_pad_token_id", 32001);
+  assert_true(dq_tok_is_eog(t, 32001));
+  assert_false(dq_tok_is_eog(t, 32000));
+  dq_tok_free(t);
+
+  /* gpt-oss (harmony): <|end|> ends a message, not the text, when <|return|>
+   * and <|call|> are there; it is then read as a user-defined token */
+  static const char *harmony[] = {"<|end|>", "<|return|>", "<|call|>"};
+  static const int32_t harmony_ty[] = {C, C, C};
+  t = load_spm_plus(harmony, harmony_ty, 3, NULL, NULL, 0);
+  assert_false(dq_tok_is_eog(t, 32000));
+  assert_int_equal(dq_tok_type(t, 32000), DQ_TT_USER_DEFINED);
+  assert_true(dq_tok_is_eog(t, 32001) && dq_tok_is_eog(t, 32002));
+  dq_tok_free(t);
+  t = load_spm_plus(harmony, harmony_ty, 1, NULL, NULL, 0); /* <|end|> alone: Phi-3's end of turn */
+  assert_true(dq_tok_is_eog(t, 32000));
+  dq_tok_free(t);
+}
+
 static void test_engine_tokenizer__capacity_and_bos(void **state)
 {
   (void)state;
@@ -973,6 +1097,7 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__reference_stories260k),
     cmocka_unit_test(test_engine_tokenizer__reference_tiny_qwen2),
     cmocka_unit_test(test_engine_tokenizer__special_parsing),
+    cmocka_unit_test(test_engine_tokenizer__end_of_generation_set),
     cmocka_unit_test(test_engine_tokenizer__capacity_and_bos),
     cmocka_unit_test(test_engine_tokenizer__stream_whole_code_points),
     cmocka_unit_test(test_engine_tokenizer__stream_replaces_invalid_bytes),
