@@ -48,6 +48,7 @@ struct dq_tok {
   int32_t byte_tok[256];  /* SPM byte fallback token of each byte (-1: none) */
   int32_t *special;    /* ids matched by text when partitioning (CONTROL, UNKNOWN, USER_DEFINED), longest first */
   size_t n_special;
+  uint8_t *rstrip;     /* (n_vocab) 1: white space after this special token is dropped (Phi-3); NULL: none */
   int32_t eog[32];
   size_t n_eog;
   /* BPE merges */

@@ -6,6 +6,8 @@
  *   - special tokens (CONTROL, UNKNOWN, USER_DEFINED) are cut out of the text
  *     longest first, over the whole text, before the algorithm runs; without
  *     parse_special only USER_DEFINED ones are;
+ *   - a Phi-3 file (general.name containing "phi-3" or "phi3") drops the
+ *     white space after its special tokens, as llama.cpp's RSTRIP attribute;
  *   - SPM puts a space before each raw fragment that starts the text or
  *     follows a special token (add_space_prefix, default on);
  *   - BOS/EOS are added per add_bos_token/add_eos_token; WordPiece always
@@ -557,6 +559,40 @@ static int build_tables(dq_tok *t)
   return 0;
 }
 
+/* 1 when s[0..n), in ASCII lower case, contains w (lower case). */
+static int contains_lower(const char *s, size_t n, const char *w)
+{
+  const size_t k = strlen(w);
+  for (size_t i = 0; i + k <= n; i++) {
+    size_t j = 0;
+    while (j < k && (s[i + j] >= 'A' && s[i + j] <= 'Z' ? s[i + j] + 32 : s[i + j]) == w[j]) j++;
+    if (j == k) return 1;
+  }
+  return 0;
+}
+
+/* llama.cpp sets the RSTRIP attribute by the model's name: for a file whose
+ * general.name, in lower case, contains "phi-3" or "phi3", every special
+ * token and </s> drop the white space that follows them, except <unk>, <s>
+ * and <|endoftext|>. Phi-3's chat prompt "<|user|>\nHi<|end|>\n" is then
+ * <|user|> Hi <|end|>, the ids the model was trained on. */
+static int load_rstrip(dq_tok *t, const dq_gguf *g)
+{
+  const char *name;
+  size_t n;
+  const long k = dq_gguf_find(g, "general.name");
+  if (k < 0 || g->kv[k].type != DQ_GGUF_STRING || dq_gguf_get_str(g, "general.name", &name, &n) < 0) return 0;
+  if (!contains_lower(name, n, "phi-3") && !contains_lower(name, n, "phi3")) return 0;
+  if (!(t->rstrip = dq_calloc((size_t)t->n_vocab, 1))) return DOCQ_ENOMEM;
+  for (size_t i = 0; i < t->n_special; i++) t->rstrip[t->special[i]] = 1;
+  int32_t id = dq_tok_lookup(t, "</s>", 4);
+  if (id >= 0) t->rstrip[id] = 1;
+  static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
+  for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
+    if ((id = dq_tok_lookup(t, keep[i], strlen(keep[i]))) >= 0) t->rstrip[id] = 0;
+  return 0;
+}
+
 int dq_tok_load(dq_tok **out, const dq_gguf *g)
 {
   DQ_ASSERT_ARG(out && g);
@@ -581,7 +617,7 @@ int dq_tok_load(dq_tok **out, const dq_gguf *g)
   if ((rc = strmap_init(&t->vocab, (size_t)t->n_vocab)) < 0) goto done;
   for (int32_t i = 0; i < t->n_vocab; i++) vocab_insert(t, i);
   if (kind == DQ_TOK_BPE && (rc = load_merges(t, g)) < 0) goto done;
-  if ((rc = build_tables(t)) < 0) goto done;
+  if ((rc = build_tables(t)) < 0 || (rc = load_rstrip(t, g)) < 0) goto done;
   *out = t;
   t = NULL;
 done:
@@ -600,6 +636,7 @@ void dq_tok_free(dq_tok *t)
   dq_free(t->type);
   dq_free(t->vocab.slot);
   dq_free(t->special);
+  dq_free(t->rstrip);
   dq_free(t->mtext);
   dq_free(t->moff);
   dq_free(t->mlen);
@@ -700,6 +737,8 @@ static int partition(const dq_tok *t, const char *text, size_t len, int parse_sp
         if (at > pos) rc = frag_push(&nv, (frag){pos, at - pos, -1});
         if (rc == 0) rc = frag_push(&nv, (frag){at, tl, id});
         pos = at + tl;
+        if (t->rstrip && t->rstrip[id]) /* llama.cpp's isspace: ASCII white space */
+          while (pos < end && (text[pos] == ' ' || (text[pos] >= '\t' && text[pos] <= '\r'))) pos++;
         hit = end - pos >= tl ? memmem(text + pos, end - pos, tt, tl) : NULL;
       }
       if (rc == 0 && pos < end) rc = frag_push(&nv, (frag){pos, end - pos, -1});

@@ -634,6 +634,56 @@ static void test_engine_tokenizer__end_of_generation_set(void **state)
   dq_tok_free(t);
 }
 
+static void expect_ids(const char *what, const int32_t *ids, size_t n, const int32_t *want, size_t wn)
+{
+  if (n == wn && !memcmp(ids, want, n * sizeof *ids)) return;
+  print_ids("docq", ids, n);
+  print_ids("llama.cpp", want, wn);
+  fail_msg("%s: ids differ from llama.cpp's", what);
+}
+
+/* Phi-3 files: llama.cpp gives every special token but <unk>, <s> and
+ * <|endoftext|> (and </s>) the RSTRIP attribute when general.name contains
+ * "phi-3" or "phi3" (any case), so the white space after them is dropped.
+ * The vocabulary: Phi-3's own, llama-spm plus <|endoftext|> (32000, control)
+ * and <|assistant|> <|end|> <|user|> <|system|> (32001-32004,
+ * user-defined); the ids are llama-tokenize's (llama.cpp build 9749) on
+ * these files (DOCQ_TEST_GGUF_OUT), with and without --no-parse-special. */
+static void test_engine_tokenizer__phi3_strips_after_special(void **state)
+{
+  (void)state;
+  NEED_SHARED();
+  static const char *phi[] = {"<|endoftext|>", "<|assistant|>", "<|end|>", "<|user|>", "<|system|>"};
+  static const int32_t phi_ty[] = {DQ_TT_CONTROL, DQ_TT_USER_DEFINED, DQ_TT_USER_DEFINED, DQ_TT_USER_DEFINED,
+                                   DQ_TT_USER_DEFINED};
+  const char *p = "<|user|>\nHi there<|end|>\n<|assistant|>\n  Sure </s> x\n<s>\n y<|endoftext|> z\t\r\n<|end|> \t";
+  static const int32_t want[] = {1, 32003, 6324, 727, 32002, 32001, 18585, 29871, 2, 921, 13, 1, 29871, 13, 343, 32000,
+                                 29871, 503, 12, 30004, 13, 32002};
+  static const int32_t want_other_name[] = {1, 32003, 29871, 13, 18567, 727, 32002, 29871, 13, 32001, 29871, 13,
+                                            29871, 18585, 29871, 2, 29871, 921, 13, 1, 29871, 13, 343, 32000,
+                                            29871, 503, 12, 30004, 13, 32002, 259, 12};
+  /* control tokens read as text; the user-defined ones still strip */
+  const char *q = "<|user|>\nHi there<|assistant|>\n  Sure </s> x\t\r\n<|system|> \t<|endoftext|> z";
+  static const int32_t want_text[] = {1, 32003, 6324, 727, 32001, 18585, 1533, 29879, 29958, 921, 12, 30004, 13,
+                                      32004, 529, 29989, 355, 974, 726, 29989, 29958, 503};
+  static const char *names[] = {"Phi-3-mini-4k-instruct", "PHI3 medium", "Phi 3 Mini", NULL};
+  for (size_t k = 0; k < 4; k++) {
+    dq_tok *t = load_spm_plus(phi, phi_ty, 5, names[k], NULL, 0);
+    size_t n;
+    int32_t *ids = encode(t, p, strlen(p), 1, 1, &n);
+    const int32_t *w = k < 2 ? want : want_other_name;
+    const size_t wn = k < 2 ? sizeof want / sizeof *want : sizeof want_other_name / sizeof *want_other_name;
+    expect_ids(names[k] ? names[k] : "no name", ids, n, w, wn);
+    free(ids);
+    if (k == 0) {
+      ids = encode(t, q, strlen(q), 1, 0, &n);
+      expect_ids("without parse_special", ids, n, want_text, sizeof want_text / sizeof *want_text);
+      free(ids);
+    }
+    dq_tok_free(t);
+  }
+}
+
 static void test_engine_tokenizer__capacity_and_bos(void **state)
 {
   (void)state;
@@ -1098,6 +1148,7 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__reference_tiny_qwen2),
     cmocka_unit_test(test_engine_tokenizer__special_parsing),
     cmocka_unit_test(test_engine_tokenizer__end_of_generation_set),
+    cmocka_unit_test(test_engine_tokenizer__phi3_strips_after_special),
     cmocka_unit_test(test_engine_tokenizer__capacity_and_bos),
     cmocka_unit_test(test_engine_tokenizer__stream_whole_code_points),
     cmocka_unit_test(test_engine_tokenizer__stream_replaces_invalid_bytes),
