@@ -102,17 +102,22 @@ static inline int cand_before(const dq_cand *x, const dq_cand *y)
   return x->logit > y->logit || (x->logit == y->logit && x->id < y->id);
 }
 
-/* Softmax of c[0..n).logit / temp into .p (c sorted: c[0] is the max). */
-static void softmax(dq_cand *c, int n, float temp)
+/* Softmax of c[0..n).logit / temp into .p (c sorted: c[0] is the max).
+ * sum > 0: normalize by it instead, the sum of the exponentials of a larger
+ * set whose maximum is c[0] (the candidates c was cut from). */
+static void softmax_of(dq_cand *c, int n, float temp, double sum)
 {
-  double sum = 0;
-  float mx = c[0].logit;
+  const float mx = c[0].logit;
+  const int own = !(sum > 0);
+  if (own) sum = 0;
   for (int i = 0; i < n; i++) {
     c[i].p = expf((c[i].logit - mx) / temp);
-    sum += c[i].p;
+    if (own) sum += c[i].p;
   }
   for (int i = 0; i < n; i++) c[i].p = (float)(c[i].p / sum);
 }
+
+static void softmax(dq_cand *c, int n, float temp) { softmax_of(c, n, temp, 0); }
 
 /* The first index of the largest of x[0..n). The best value stays in a
  * register: comparing against x[best] put a load behind every conditional
@@ -187,18 +192,27 @@ int32_t dq_sampler_sample(dq_sampler *s, const float *logits)
     x = s->penalized;
   }
   if (p->temperature <= 0.0f) return argmax_first(x, n);
+  double z = 0; /* > 0: top-p's normalizer, the whole vocabulary's (below) */
   if (p->top_k > 0 && p->top_k < n) {
     top_k_heap(x, n, p->top_k, c);
     n = p->top_k;
   } else if (p->min_p > 0.0f && p->min_p <= 1.0f) {
-    /* min-p cut before sorting the whole vocabulary: p_i >= min_p * p_max
-     * exactly when logit_i >= max + ln(min_p). */
+    /* Without top-k, cut to the min-p survivors before sorting the whole
+     * vocabulary. min-p keeps p_i >= min_p * p_max, that is logit_i >= max +
+     * ln(min_p): the ratio, so the same tokens of any prefix that holds the
+     * maximum. It runs after top-p, whose prefix holds it, so cutting first
+     * keeps exactly the tokens the documented order keeps, provided top-p
+     * still sees the probabilities of the whole vocabulary: z, the sum of
+     * its exponentials. The cut here is a little wide (1e-3 lower), so
+     * that rounding leaves the decision to the min-p stage below. */
     float mx = x[0];
     for (int i = 1; i < n; i++) mx = fmaxf(mx, x[i]); /* past NaNs */
-    float cut = mx + logf(p->min_p);
+    const float cut = mx + logf(p->min_p) - 1e-3f;
     int m = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+      if (p->top_p < 1.0f) z += expf(x[i] - mx);
       if (x[i] >= cut) c[m++] = (dq_cand){ .id = i, .logit = x[i] };
+    }
     if (m == 0) return 0; /* every logit NaN: no candidate to draw from */
     n = m;
   } else {
@@ -206,7 +220,7 @@ int32_t dq_sampler_sample(dq_sampler *s, const float *logits)
   }
   qsort(c, (size_t)n, sizeof *c, cand_cmp);
   if (p->top_p < 1.0f) {
-    softmax(c, n, 1.0f);
+    softmax_of(c, n, 1.0f, z);
     double cum = 0;
     int keep = n;
     for (int i = 0; i < n; i++) {

@@ -179,6 +179,71 @@ static void test_engine_sample__seed_reproducible(void **state)
   dq_sampler_free(c);
 }
 
+/* The probabilities of each token from the definitions, in double: sort by
+ * logit; top-k (0 or >= n: off); top-p over the softmax of the top-k
+ * survivors (the smallest prefix reaching top_p); min-p (p_i >= min_p *
+ * p_max); softmax at the temperature. The auditor's ref.py, which matched
+ * llama.cpp's sampler chain. */
+static void definition_probs(const float *l, int n, int top_k, double top_p, double min_p, double temp, double *out)
+{
+  int order[16];
+  for (int i = 0; i < n; i++) order[i] = i;
+  for (int i = 0; i < n; i++) /* insertion sort, descending */
+    for (int j = i; j > 0 && l[order[j]] > l[order[j - 1]]; j--) { int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t; }
+  int m = top_k > 0 && top_k < n ? top_k : n;
+  double e[16], z = 0;
+  for (int i = 0; i < m; i++) z += e[i] = exp((double)l[order[i]] - l[order[0]]);
+  if (top_p < 1) {
+    double cum = 0;
+    for (int i = 0; i < m; i++)
+      if ((cum += e[i] / z) >= top_p) { m = i + 1; break; }
+  }
+  if (min_p > 0) {
+    int keep = 1;
+    while (keep < m && e[keep] >= min_p * e[0]) keep++;
+    m = keep;
+  }
+  double zt = 0;
+  memset(out, 0, sizeof(double) * (size_t)n);
+  for (int i = 0; i < m; i++) zt += out[order[i]] = exp(((double)l[order[i]] - l[order[0]]) / temp);
+  for (int i = 0; i < m; i++) out[order[i]] /= zt;
+}
+
+/* With top-k off (0, or the whole vocabulary) the stages keep their order
+ * penalties -> top-k -> top-p -> min-p -> temperature: top-p sees the whole
+ * distribution, not one renormalized over min-p's survivors (min-p ran
+ * first there: with top-p 0.9 and min-p 0.1 on these logits token 3, 13% in
+ * the documented order, was never drawn). */
+static void test_engine_sample__top_p_then_min_p_without_top_k(void **state)
+{
+  (void)state;
+  enum { N = 8, DRAWS = 200000 };
+  static const float l[N] = {3.0f, 2.5f, 2.0f, 1.0f, 0.5f, 0.0f, -1.0f, -3.0f};
+  static const struct { float temp, top_p, min_p; } cases[] = {
+    {1.0f, 0.9f, 0.1f}, {2.0f, 0.9f, 0.1f}, {0.7f, 0.95f, 0.05f}, {1.5f, 0.8f, 0.2f}, {1.0f, 0.99f, 0.01f},
+    {1.0f, 1.0f, 0.1f}, {1.0f, 0.9f, 0.0f},
+  };
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++)
+    for (int k = 0; k <= N; k += N) {
+      dq_sampler_params p = defaults();
+      p.top_k = k;
+      p.temperature = cases[ci].temp;
+      p.top_p = cases[ci].top_p;
+      p.min_p = cases[ci].min_p;
+      p.seed = 5 + ci;
+      double want[N], got[N];
+      definition_probs(l, N, k, cases[ci].top_p, cases[ci].min_p, cases[ci].temp, want);
+      dq_sampler *s;
+      assert_int_equal(dq_sampler_new(&s, N, &p), 0);
+      draw(s, l, N, DRAWS, got);
+      dq_sampler_free(s);
+      for (int i = 0; i < N; i++) /* 5e-3: over 4 standard errors at 200k draws */
+        if ((want[i] == 0) != (got[i] == 0) || fabs(want[i] - got[i]) > 5e-3)
+          fail_msg("case %zu, top-k %d: token %d drawn %.4f of the time, by the definitions %.4f", ci, k, i, got[i],
+                   want[i]);
+    }
+}
+
 /* ---- a reference sampler, written from sample.h's contract: penalties
  * (once per distinct recent token), then the whole vocabulary sorted by
  * logit (ties: lower id first), then top-k, top-p and min-p as prefix cuts
@@ -297,6 +362,7 @@ int main(void)
     cmocka_unit_test(test_engine_sample__top_k_large_vocab),
     cmocka_unit_test(test_engine_sample__seed_reproducible),
     cmocka_unit_test(test_engine_sample__matches_full_sort_reference),
+    cmocka_unit_test(test_engine_sample__top_p_then_min_p_without_top_k),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
