@@ -57,7 +57,8 @@ int dq_sampler_new(dq_sampler **out, int n_vocab, const dq_sampler_params *p)
   s->n_vocab = n_vocab;
   s->cand = dq_malloc((size_t)n_vocab * sizeof *s->cand);
   if (s->p.repeat_penalty != 1.0f && s->p.repeat_penalty > 0.0f && s->p.repeat_last_n > 0 &&
-      !(s->penalized = dq_malloc((size_t)n_vocab * sizeof *s->penalized))) {
+      (!(s->penalized = dq_malloc((size_t)n_vocab * sizeof *s->penalized)) ||
+       !(s->seen = dq_calloc((size_t)n_vocab, sizeof *s->seen)))) {
     dq_sampler_free(s);
     return DOCQ_ENOMEM;
   }
@@ -76,6 +77,7 @@ void dq_sampler_free(dq_sampler *s)
   if (!s) return;
   dq_free(s->cand);
   dq_free(s->penalized);
+  dq_free(s->seen);
   dq_free(s->recent);
   dq_free(s);
 }
@@ -176,16 +178,21 @@ int32_t dq_sampler_sample(dq_sampler *s, const float *logits)
   dq_cand *c = s->cand;
   int n = s->n_vocab;
   /* Repetition penalty, on a copy: once per distinct token of the window (a
-   * token seen twice is not penalized twice), as llama.cpp does. */
+   * token seen twice is not penalized twice), as llama.cpp does. A token is
+   * marked with this draw's stamp when penalized, so the window costs one
+   * pass whatever its length (it compared each token with all before it:
+   * 21 ms a token for a window of 16k). */
   const float *x = logits;
   if (s->penalized) {
     memcpy(s->penalized, logits, (size_t)n * sizeof *logits);
+    if (++s->stamp == 0) { /* after 2^32 draws: marks of old draws could match */
+      memset(s->seen, 0, (size_t)n * sizeof *s->seen);
+      s->stamp = 1;
+    }
     for (int r = 0; r < s->n_recent; r++) {
       int32_t t = s->recent[r];
-      if (t < 0 || t >= n) continue;
-      int dup = 0;
-      for (int q = 0; q < r; q++) dup |= s->recent[q] == t;
-      if (dup) continue;
+      if (t < 0 || t >= n || s->seen[t] == s->stamp) continue;
+      s->seen[t] = s->stamp;
       float *v = &s->penalized[t];
       *v = *v > 0 ? *v / p->repeat_penalty : *v * p->repeat_penalty;
     }

@@ -39,6 +39,8 @@ typedef struct dq_sampler {
   int n_vocab;
   dq_cand *cand;        /* (n_vocab) */
   float *penalized;     /* (n_vocab) the logits after the repetition penalty; NULL without one */
+  uint32_t *seen;       /* (n_vocab) with a penalty: == stamp for a token already penalized this draw */
+  uint32_t stamp;
   int32_t *recent;      /* ring of the last repeat_last_n accepted tokens */
   int n_recent, head;
 } dq_sampler;

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "docq.h"
 #include "engine/sample.h"
@@ -72,6 +73,62 @@ static void test_engine_sample__repeat_penalty(void **state)
   dq_sampler_accept(s, 2);  /* window {3, 2}: 0 is free again */
   assert_int_equal(dq_sampler_sample(s, l), 0);
   dq_sampler_free(s);
+}
+
+/* The repetition penalty over a long window: the penalized logits are, bit
+ * for bit, the definition's (each distinct token of the last repeat_last_n
+ * accepted ones once: divided when positive, multiplied when negative), and
+ * a draw takes time linear in the window (it was quadratic: a window of
+ * 262,144 tokens took seconds a draw). */
+static void test_engine_sample__repeat_penalty_long_window(void **state)
+{
+  (void)state;
+  enum { N = 3000, W = 1000, BIG = 1 << 18 };
+  float *l = malloc(BIG * sizeof *l), *want = malloc(N * sizeof *want);
+  int32_t *hist = malloc(BIG * sizeof *hist);
+  char *done = malloc(N);
+  dq_rng r;
+  dq_rng_seed(&r, 3);
+  for (int i = 0; i < N; i++) l[i] = (float)((int)(dq_rng_next(&r) % 2001) - 1000) / 97.0f;
+  dq_sampler_params p = defaults();
+  p.temperature = 0.0f;
+  p.repeat_penalty = 1.37f;
+  p.repeat_last_n = W;
+  dq_sampler *s;
+  assert_int_equal(dq_sampler_new(&s, N, &p), 0);
+  int n_hist = 0;
+  for (int step = 0; step < 30; step++) {
+    const int add = 1 + (int)(dq_rng_next(&r) % 400); /* tokens from a small set: many repeats */
+    for (int i = 0; i < add; i++) {
+      hist[n_hist] = (int32_t)(dq_rng_next(&r) % (step % 2 ? 50 : N));
+      dq_sampler_accept(s, hist[n_hist++]);
+    }
+    memcpy(want, l, N * sizeof *want);
+    memset(done, 0, N);
+    for (int i = n_hist > W ? n_hist - W : 0; i < n_hist; i++) {
+      const int32_t t = hist[i];
+      if (done[t]++) continue;
+      want[t] = want[t] > 0 ? want[t] / p.repeat_penalty : want[t] * p.repeat_penalty;
+    }
+    dq_sampler_sample(s, l);
+    assert_memory_equal(s->penalized, want, N * sizeof *want);
+  }
+  dq_sampler_free(s);
+
+  /* a window of 2^18 distinct tokens */
+  for (int i = 0; i < BIG; i++) l[i] = (float)(i % 1000) / 100.0f;
+  p.repeat_last_n = BIG;
+  assert_int_equal(dq_sampler_new(&s, BIG, &p), 0);
+  for (int i = 0; i < BIG; i++) dq_sampler_accept(s, i);
+  clock_t t0 = clock();
+  for (int i = 0; i < 2; i++) dq_sampler_sample(s, l);
+  const double sec = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  if (sec > 1.0) fail_msg("2 draws with a window of %d tokens took %.2f s of CPU time", BIG, sec);
+  dq_sampler_free(s);
+  free(done);
+  free(hist);
+  free(want);
+  free(l);
 }
 
 /* Draw many times; fill freq[n]. */
@@ -357,6 +414,7 @@ int main(void)
     cmocka_unit_test(test_engine_sample__rng_reference_vectors),
     cmocka_unit_test(test_engine_sample__greedy_and_ties),
     cmocka_unit_test(test_engine_sample__repeat_penalty),
+    cmocka_unit_test(test_engine_sample__repeat_penalty_long_window),
     cmocka_unit_test(test_engine_sample__frequencies_and_temperature),
     cmocka_unit_test(test_engine_sample__truncations),
     cmocka_unit_test(test_engine_sample__top_k_large_vocab),
