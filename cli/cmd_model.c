@@ -286,7 +286,7 @@ static void generate_usage(FILE *f)
         "      --repeat-penalty R  1 = off (default 1.0)\n"
         "      --repeat-last-n N   tokens the penalty looks back over (default 64)\n"
         "  -s, --seed S            sampling seed (default 0 = fixed seed 42)\n"
-        "      --stop STR          stop before STR (repeatable, up to 16)\n"
+        "      --stop STR          stop before STR (valid UTF-8; repeatable, up to 16)\n"
         "  -t, --threads N         threads (default: all cores)\n"
         "  -v, --verbose           print the effective context settings to stderr\n"
         "      --json              no streaming: one object at the end (prompt, text, prompt_tokens,\n"
@@ -415,6 +415,7 @@ int cmd_generate(int argc, char **argv)
     return bad_usage("generate", "--system, --chat-template and --show-thinking go with --chat", NULL);
   if (o.n_predict < 0 || o.temperature < 0) return bad_usage("generate", "-n and --temp must not be negative", NULL);
   o.stop = n_stop ? stops : NULL;
+  if (docq_gen_options_check(&o) < 0) return bad_usage("generate", docq_error_last()->message, NULL); /* --stop */
   cli_text kept = {0}; /* --json: printed whole at the end, also after Ctrl-C */
   o.on_token = g_cli.json ? cli_keep_text : print_token;
   o.payload = g_cli.json ? &kept : NULL;

@@ -434,7 +434,8 @@ typedef struct docq_gen_options {
   float repeat_penalty;  /* 1 = off; default 1.1 */
   int repeat_last_n;     /* default 64 */
   uint64_t seed;         /* default 0 = fixed seed 42 */
-  const char *const *stop; /* NULL-terminated list of stop strings, may be NULL */
+  const char *const *stop; /* NULL-terminated list of stop strings, may be NULL; each valid
+                            UTF-8 (an empty one is ignored) */
   int n_threads;         /* 0 = all cores */
   /* Called with whole UTF-8 characters as they are generated (a byte the model
    * emits that belongs to no valid character comes as U+FFFD, here and in the
@@ -447,6 +448,12 @@ typedef struct docq_gen_options {
 
 #define DOCQ_GEN_OPTIONS_INIT { DOCQ_GEN_OPTIONS_VERSION, 256, 0.7f, 40, 0.95f, 0.05f, 1.1f, 64, 0, NULL, 0, NULL, NULL, 0 }
 DOCQ_API int docq_gen_options_init(docq_gen_options *opts, unsigned int version);
+/* Check opts as docq_generate, docq_chat and docq_ask (with a model) do
+ * before they start, without a model: an application can refuse bad
+ * settings before loading one. Returns 0, or DOCQ_EVERSION, or DOCQ_EINVAL
+ * naming the option in docq_error_last (a stop string that is not valid
+ * UTF-8: which one). */
+DOCQ_API int docq_gen_options_check(const docq_gen_options *opts);
 
 /* A context (KV cache) for one conversation with `m`, able to hold n_ctx
  * tokens (0: the model's trained length). `m` must outlive it. */
@@ -456,7 +463,8 @@ DOCQ_API void docq_ctx_free(docq_ctx *c);
 /* Plain completion of `prompt` (BOS added as the file says). The generated
  * text is streamed to opts->on_token and also returned in *out_text (may be
  * NULL; free with docq_free). Errors include DOCQ_ECANCELED (on_token asked
- * to stop, or docq_ctx_interrupt).
+ * to stop, or docq_ctx_interrupt) and DOCQ_EINVAL (an option out of range,
+ * see docq_gen_options_check).
  * The context keeps what it read: when `prompt` begins as the previous
  * prompt on c did, the whole batches of n_batch tokens (docq_ctx_options)
  * they share are not read again (a conversation that resends its history

@@ -148,7 +148,9 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   const docq_model *counter = opts->model ? opts->model : opts->tokenizer;
   dq_chat chat; /* with a model: the template its answer is asked in */
   if (opts->model) {
-    int brc = dq_chat_for_model(opts->model, opts->chat_template, &chat) < 0 ? dq_err_wrap("ask") : 0;
+    /* the answer's settings are refused before the search, not after it */
+    int brc = docq_gen_options_check(&opts->gen) < 0 ? dq_err_wrap("ask.gen") : 0;
+    if (!brc) brc = dq_chat_for_model(opts->model, opts->chat_template, &chat) < 0 ? dq_err_wrap("ask") : 0;
     if (!brc) brc = dq_ask_model_budget(opts->model, opts->budget_tokens, opts->gen.n_predict, &budget, &n_ctx);
     if (brc) return brc;
   } else if (opts->tokenizer && !dq_ask_model_can_count(opts->tokenizer)) {

@@ -21,6 +21,7 @@
 #include "engine/model.h"
 #include "engine/sample.h"
 #include "engine/tokenizer.h"
+#include "indexer/normalize.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -719,6 +720,34 @@ DOCQ_API int docq_gen_options_init(docq_gen_options *opts, unsigned int version)
   return 0;
 }
 
+/* The settings of o that generation cannot honour, as DOCQ_EVERSION or
+ * DOCQ_EINVAL naming the option; 0 when it can. A stop string must be valid
+ * UTF-8: the text it is looked for in is (on_token's pieces are whole
+ * characters), so one that is not would match inside a character and cut
+ * it, or never match. */
+static int check_gen_options(const docq_gen_options *o)
+{
+  if (o->version != DOCQ_GEN_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_gen_options version %u is not supported", o->version);
+  size_t n_stop = 0;
+  for (const char *const *st = o->stop; st && *st; st++) n_stop++;
+  for (size_t i = 0; i < n_stop; i++) {
+    const char *t = o->stop[i];
+    const size_t n = strlen(t);
+    for (size_t at = 0, k; at < n; at += k)
+      if (!(k = dq_utf8_seq(t + at, n - at, NULL)))
+        return dq_err_set(DOCQ_EINVAL, "stop string %zu of %zu is not valid UTF-8 (byte 0x%02x at offset %zu): a "
+                          "stop string must be whole characters", i + 1, n_stop, (unsigned)(unsigned char)t[at], at);
+  }
+  return 0;
+}
+
+DOCQ_API int docq_gen_options_check(const docq_gen_options *opts)
+{
+  DQ_ASSERT_ARG(opts);
+  return check_gen_options(opts);
+}
+
 /* 1 when every score is a number: a NaN or infinity anywhere makes their
  * sum one. Eight sums side by side keep it a few microseconds for 152k
  * scores (a decode step takes milliseconds). */
@@ -816,10 +845,9 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
   DQ_ASSERT_ARG(prompt);
   docq_gen_options defaults = DOCQ_GEN_OPTIONS_INIT;
   const docq_gen_options *o = opts ? opts : &defaults;
-  if (o->version != DOCQ_GEN_OPTIONS_VERSION)
-    return dq_err_set(DOCQ_EVERSION, "docq_gen_options version %u is not supported", o->version);
-  const docq_model *dm = c->model;
   int rc;
+  if ((rc = check_gen_options(o)) < 0) return rc;
+  const docq_model *dm = c->model;
   if ((rc = need_tok(dm)) < 0) return rc;
   const int nv = dm->m->hp.n_vocab;
   int32_t *ids = NULL;

@@ -670,6 +670,34 @@ static void test_api__generation_stop_reasons(void **state)
   docq_model_free(m);
 }
 
+/* A stop string must be valid UTF-8 (docq.h): one that is not would match
+ * inside a character of the text and cut it (a lone lead byte on stdout).
+ * Refused with DOCQ_EINVAL naming it, before the prompt is read. */
+static void test_api__generation_refuses_stop_not_utf8(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 64), 0);
+  docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+  o.n_predict = 4;
+  static const char *bad[][3] = {{"ok", "\x94\xb9", NULL}, {"\xe6", NULL, NULL}, {"a\xc0\x80", NULL, NULL}};
+  static const char *names[] = {"stop string 2 of 2 ", "stop string 1 of 1 ", "stop string 1 of 1 "};
+  for (size_t i = 0; i < 3; i++) {
+    o.stop = bad[i];
+    char *text = (char *)1;
+    assert_int_equal(docq_generate(c, "the ab ba", &o, &text), DOCQ_EINVAL);
+    assert_null(text);
+    const char *msg = docq_error_last()->message;
+    if (!strstr(msg, names[i]) || !strstr(msg, "UTF-8")) fail_msg("case %zu: message '%s'", i, msg);
+  }
+  static const char *good[] = {"\xe6\x94\xb9", "", "z", NULL}; /* 改; an empty one is ignored */
+  o.stop = good;
+  assert_int_equal(docq_generate(c, "the ab ba", &o, NULL), 0);
+  docq_ctx_free(c);
+  docq_model_free(m);
+}
+
 /* docq.h: on_token gets whole UTF-8 characters, and a byte the model emits
  * that belongs to no valid character comes as U+FFFD. The random model's
  * vocabulary has the 256 byte tokens, so sampling at a high temperature
@@ -1855,6 +1883,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__ctx_eval_interrupted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__index_and_search_on_two_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__generation_refuses_stop_not_utf8, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_streams_valid_utf8, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_refuses_nan_scores, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),

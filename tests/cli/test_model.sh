@@ -45,6 +45,13 @@ check "stop string ends the text before it" "$st" "$prompt She loved to play out
 # "red balloon!") holds nothing back once "ball" has ended the text
 st=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 --stop "red balloon!" --stop "ball")
 check "a partial match of another stop string does not cut the text earlier" "$st" "$prompt She loved to play outside in the park. One day, she saw a big, red "
+# a stop string that is not UTF-8 (the last two bytes of 改) would match
+# inside a character and cut it: refused as a bad command line, naming it
+err=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 8 --temp 0 --stop "ball" --stop $'\x94\xb9' 2>&1 >/dev/null); rc=$?
+check "a stop string that is not UTF-8 is a usage error" "$rc" "2"
+contains "its message names the stop string" "$err" "stop string 2 of 2 is not valid UTF-8"
+st=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 --stop "ball" --stop "改"); rc=$?
+check "a stop string of whole characters is taken" "$rc:$st" "0:$prompt She loved to play outside in the park. One day, she saw a big, red "
 
 # errors
 "$BIN" generate --model "$S/vocab/ggml-vocab-llama-spm.gguf" "hi" >/dev/null 2>/tmp/docq_model_err.$$
