@@ -52,7 +52,12 @@ static void usage(FILE *f)
         "                   is sized for N\n"
         "  --show-thinking  print a reasoning model's thinking on stderr as it is written\n"
         "                   (otherwise a terminal shows only how long it has been thinking)\n"
-        "  --temp T         sampling temperature (default 0.7; 0 = greedy)\n"
+        "  --temp T         sampling temperature (default 0.7; 0 = greedy: the likeliest token\n"
+        "                   after the repetition penalty)\n"
+        "  --repeat-penalty R  divides (multiplies, when negative) the score of each token\n"
+        "                   among the last N read or written, the question's own words\n"
+        "                   too; 1 = off (default 1.1)\n"
+        "  --repeat-last-n N  the tokens the penalty looks back over (default 64)\n"
         "  --seed S         sampling seed\n"
         "  -t N             threads (default: all cores)\n"
         "  --verbose        also list every packed passage and what was left out\n"
@@ -218,7 +223,8 @@ int cmd_ask(int argc, char **argv)
     } else if (!strcmp(a, "--chat-template")) {
       if (!has) goto missing;
       ao.chat_template = argv[++i];
-    } else if (!strcmp(a, "-n") || !strcmp(a, "--temp") || !strcmp(a, "--seed") || !strcmp(a, "-t")) {
+    } else if (!strcmp(a, "-n") || !strcmp(a, "--temp") || !strcmp(a, "--seed") || !strcmp(a, "-t") ||
+               !strcmp(a, "--repeat-penalty") || !strcmp(a, "--repeat-last-n")) {
       if (!has) goto missing;
       const char *v = argv[++i];
       /* the ranges docq generate takes, but -n from 1: generate -n 0 reads
@@ -226,6 +232,8 @@ int cmd_ask(int argc, char **argv)
       int bad = !strcmp(a, "-n")       ? cli_int_arg("ask", a, v, 1, 1 << 24, &ao.gen.n_predict)
                 : !strcmp(a, "--temp") ? cli_float_arg("ask", a, v, 0, 100, &ao.gen.temperature)
                 : !strcmp(a, "--seed") ? cli_seed_arg("ask", a, v, &ao.gen.seed)
+                : !strcmp(a, "--repeat-penalty") ? cli_float_arg("ask", a, v, 0, 100, &ao.gen.repeat_penalty)
+                : !strcmp(a, "--repeat-last-n")  ? cli_int_arg("ask", a, v, 0, 1 << 24, &ao.gen.repeat_last_n)
                                        : cli_int_arg("ask", a, v, 0, 1024, &ao.gen.n_threads);
       if (bad) return EXIT_USAGE;
       if (!strcmp(a, "-n")) n_given = 1;

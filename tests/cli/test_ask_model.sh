@@ -26,6 +26,18 @@ check "a short prompt is not scaled" 'printf "%s" "$small" | grep -q "\"context\
 a1=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the glossary?" | grep -o '"answer":"[^"]*"')
 a2=$("$BIN" --db "$T/idx" ask --json --model "$M" -n 12 --temp 0 "Who wrote the glossary?" | grep -o '"answer":"[^"]*"')
 check "greedy answers are reproducible" '[ -n "$a1" ] && [ "$a1" = "$a2" ]'
+# the repetition penalty of the library's defaults (1.1 over 64 tokens), said
+# in --help and settable as generate's: 1 (off) and a window of 0 agree, and
+# differ from the default even at temperature 0
+ans() { "$BIN" --db "$T/idx" ask --json --model "$M" -n 24 --temp 0 "$@" "Who wrote the glossary?" | grep -o '"answer":.*,"found"'; }
+d=$(ans); d11=$(ans --repeat-penalty 1.1 --repeat-last-n 64); off=$(ans --repeat-penalty 1); off0=$(ans --repeat-last-n 0)
+check "ask's default penalty is 1.1 over 64 tokens" '[ -n "$d" ] && [ "$d" = "$d11" ]'
+check "--repeat-penalty 1 and --repeat-last-n 0 turn it off" '[ -n "$off" ] && [ "$off" = "$off0" ] && [ "$off" != "$d" ]'
+check "ask --help says so" '"$BIN" ask --help | grep -q -- "--repeat-penalty R .*" && "$BIN" ask --help | grep -q "default 1.1"'
+"$BIN" --db "$T/idx" ask --model "$M" --repeat-last-n -1 "x" >/dev/null 2>&1; rc=$?
+check "a negative --repeat-last-n is a usage error" '[ $rc -eq 2 ]'
+"$BIN" --db "$T/idx" ask --model "$M" --repeat-penalty much "x" >/dev/null 2>&1; rc=$?
+check "a --repeat-penalty that is no number is a usage error" '[ $rc -eq 2 ]'
 # reading a prompt of more than one batch is shown on a terminal (script(1)
 # gives one), cleared before the answer; nothing of it when piped
 if command -v script >/dev/null; then
