@@ -287,6 +287,9 @@ static void generate_usage(FILE *f)
         "      --repeat-last-n N   tokens the penalty looks back over (default 64)\n"
         "  -s, --seed S            sampling seed (default 0 = fixed seed 42)\n"
         "      --stop STR          stop before STR (valid UTF-8; repeatable, up to 16)\n"
+        "      --special           read special-token text in the prompt (<|im_start|>, </s>...) as\n"
+        "                          those tokens, as llama.cpp does; default: as plain text (--chat\n"
+        "                          always reads its template's markers as tokens)\n"
         "  -t, --threads N         threads (default: all cores)\n"
         "  -v, --verbose           print the effective context settings to stderr\n"
         "      --json              no streaming: one object at the end (prompt, text, prompt_tokens,\n"
@@ -383,6 +386,8 @@ int cmd_generate(int argc, char **argv)
       g_cli.json = 1;
     } else if (!strcmp(a, "--chat")) {
       chat = 1;
+    } else if (!strcmp(a, "--special")) {
+      o.parse_special = 1;
     } else if (!strcmp(a, "--show-thinking")) {
       ca.show_thinking = 1;
     } else if (is_opt(a, NULL, "--system")) {

@@ -45,6 +45,14 @@ check "stop string ends the text before it" "$st" "$prompt She loved to play out
 # "red balloon!") holds nothing back once "ball" has ended the text
 st=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 48 --temp 0 --stop "red balloon!" --stop "ball")
 check "a partial match of another stop string does not cut the text earlier" "$st" "$prompt She loved to play outside in the park. One day, she saw a big, red "
+# special-token text in the prompt: plain text by default (9 tokens), the
+# tokens themselves with --special (BOS, </s>, "▁Once"), as llama.cpp reads it
+j=$("$BIN" generate --model "$S/models/stories260K.gguf" "</s>Once" -n 2 --temp 0 --json)
+contains "generate reads special-token text as text by default" "$j" '"prompt_tokens":9,'
+j=$("$BIN" generate --model "$S/models/stories260K.gguf" "</s>Once" -n 2 --temp 0 --json --special)
+contains "generate --special reads it as the tokens" "$j" '"prompt_tokens":3,'
+contains "generate --help says what --special does and the default" "$("$BIN" generate --help)" "default: as plain text"
+
 # a stop string that is not UTF-8 (the last two bytes of 改) would match
 # inside a character and cut it: refused as a bad command line, naming it
 err=$("$BIN" generate --model "$S/models/stories260K.gguf" "$prompt" -n 8 --temp 0 --stop "ball" --stop $'\x94\xb9' 2>&1 >/dev/null); rc=$?
