@@ -646,7 +646,9 @@ DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *m, const docq_ct
 
 /* The effective RoPE settings for `opts` (NULL: the file's) as one line, e.g.
  * "yarn x4 (original context 512), base 10000, ramp pairs 3..16, attention
- * factor 1.1386". Free with docq_free. NULL on a bad option (see docq_error_last). */
+ * factor 1.1386". Free with docq_free. NULL on a bad option or a version
+ * other than DOCQ_CTX_OPTIONS_VERSION (see docq_error_last: DOCQ_EINVAL,
+ * DOCQ_EVERSION), as docq_ctx_new_ext refuses them. */
 DOCQ_API char *docq_model_rope_describe(const docq_model *m, const docq_ctx_options *opts);
 /* The settings of a context: RoPE (as above), cache types, attention. Free with docq_free. */
 DOCQ_API char *docq_ctx_describe(const docq_ctx *c);
@@ -657,7 +659,8 @@ DOCQ_API char *docq_ctx_describe(const docq_ctx *c);
  * file's own method stretched, or YaRN, with the smallest factor that covers
  * n_tokens. `desc` (may be NULL) receives the choice as text, e.g.
  * "yarn x2.93 (1500 tokens > original 512)". Other fields are left alone.
- * Errors: DOCQ_EINVAL (the model's extension is fixed by per-pair factors and
+ * Errors: DOCQ_EVERSION (opts->version is not DOCQ_CTX_OPTIONS_VERSION),
+ * DOCQ_EINVAL (the model's extension is fixed by per-pair factors and
  * n_tokens exceed it). */
 DOCQ_API int docq_ctx_options_fit(const docq_model *m, size_t n_tokens, docq_ctx_options *opts, char *desc,
                                   size_t desc_cap);

@@ -353,6 +353,15 @@ DOCQ_API int docq_ctx_options_init(docq_ctx_options *opts, unsigned int version)
   return 0;
 }
 
+/* What every function taking a docq_ctx_options refuses first. */
+static int check_ctx_options(const docq_ctx_options *o)
+{
+  if (o->version != DOCQ_CTX_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_ctx_options version %u is not supported (expected %u)", o->version,
+                      DOCQ_CTX_OPTIONS_VERSION);
+  return 0;
+}
+
 /* The public options as engine overrides (same "unset" conventions). */
 static int to_overrides(const docq_ctx_options *o, dq_rope_overrides *ov)
 {
@@ -395,10 +404,9 @@ DOCQ_API int docq_ctx_new_ext(docq_ctx **out, const docq_model *dm, const docq_c
   DQ_ASSERT_ARG(dm);
   docq_ctx_options defaults = DOCQ_CTX_OPTIONS_INIT;
   const docq_ctx_options *o = opts ? opts : &defaults;
-  if (o->version != DOCQ_CTX_OPTIONS_VERSION)
-    return dq_err_set(DOCQ_EVERSION, "docq_ctx_options version %u is not supported", o->version);
-  if (!dm->m->has_weights) return dq_model_require_weights(dm->m);
   int rc, kt = DQ_T_F16, vt = DQ_T_F16;
+  if ((rc = check_ctx_options(o)) < 0) return rc;
+  if (!dm->m->has_weights) return dq_model_require_weights(dm->m);
   dq_rope_overrides ov;
   dq_rope_params rp;
   if ((rc = to_overrides(o, &ov)) < 0) return rc;
@@ -460,7 +468,7 @@ DOCQ_API char *docq_model_rope_describe(const docq_model *dm, const docq_ctx_opt
   dq_rope_overrides ov;
   dq_rope_params rp;
   dq_rope r;
-  if (to_overrides(opts, &ov) < 0) return NULL;
+  if ((opts && check_ctx_options(opts) < 0) || to_overrides(opts, &ov) < 0) return NULL;
   unsigned n_ctx = opts && opts->n_ctx ? opts->n_ctx : (unsigned)dm->m->hp.n_ctx_train;
   if (dq_model_rope_params(dm->m, &ov, (int)n_ctx, &rp) < 0 || dq_rope_init(&r, &rp) < 0) return NULL;
   dq_buf b = {0};
@@ -502,10 +510,12 @@ DOCQ_API int docq_ctx_options_fit(const docq_model *dm, size_t n_tokens, docq_ct
 {
   DQ_ASSERT_ARG(dm && o);
   if (desc && desc_cap) desc[0] = 0;
+  int rc;
+  if ((rc = check_ctx_options(o)) < 0) return rc;
   if (!dm->m->has_weights) return dq_model_require_weights(dm->m);
   const dq_hparams *hp = &dm->m->hp;
   dq_rope_plan pl;
-  int rc = dq_rope_plan_for(&pl, &hp->rope, hp->rope_factor, hp->n_ctx_train,
+  rc = dq_rope_plan_for(&pl, &hp->rope, hp->rope_factor, hp->n_ctx_train,
                             hp->rope.freq_factors != NULL || hp->rope_long != NULL,
                             (int)(o->yarn_orig_ctx > (1u << 22) ? 0 : o->yarn_orig_ctx),
                             (int64_t)(n_tokens > (1u << 23) ? (1u << 23) : n_tokens));

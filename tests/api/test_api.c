@@ -670,6 +670,37 @@ static void test_api__generation_stop_reasons(void **state)
   docq_model_free(m);
 }
 
+/* Every function taking a docq_ctx_options refuses a version other than
+ * this header's (a struct from another header has another layout), as
+ * docq_ctx_new_ext does: docq_model_rope_describe with NULL and
+ * DOCQ_EVERSION, docq_ctx_options_fit with DOCQ_EVERSION and the struct as
+ * it was. */
+static void test_api__ctx_options_versions(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  docq_ctx_options o = DOCQ_CTX_OPTIONS_INIT;
+  o.rope_scaling = DOCQ_ROPE_SCALING_LINEAR;
+  o.rope_scale = 2;
+  char *d = docq_model_rope_describe(m, &o);
+  assert_non_null(d);
+  docq_free(d);
+  static const unsigned bad[] = {0, DOCQ_CTX_OPTIONS_VERSION + 1, 99};
+  for (size_t i = 0; i < 3; i++) {
+    o.version = bad[i];
+    docq_ctx *c = (docq_ctx *)1;
+    assert_int_equal(docq_ctx_new_ext(&c, m, &o), DOCQ_EVERSION);
+    assert_null(c);
+    assert_null(docq_model_rope_describe(m, &o));
+    assert_int_equal(docq_error_last()->code, DOCQ_EVERSION);
+    docq_ctx_options before = o;
+    char desc[64] = "x";
+    assert_int_equal(docq_ctx_options_fit(m, 100000, &o, desc, sizeof desc), DOCQ_EVERSION);
+    assert_memory_equal(&o, &before, sizeof o);
+  }
+  docq_model_free(m);
+}
+
 /* A stop string must be valid UTF-8 (docq.h): one that is not would match
  * inside a character of the text and cut it (a lone lead byte on stdout).
  * Refused with DOCQ_EINVAL naming it, before the prompt is read. */
@@ -1884,6 +1915,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__index_and_search_on_two_threads, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_refuses_stop_not_utf8, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__ctx_options_versions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_streams_valid_utf8, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_refuses_nan_scores, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),
