@@ -257,6 +257,7 @@ int cmd_ask(int argc, char **argv)
     return cli_usage("ask", "a question is required");
   }
   if (cli_blank(q)) return cli_usage("ask", "the question is empty; give it in quotes, e.g. docq ask \"how do I ...\"");
+  if (docq_gen_options_check(&ao.gen) < 0) return cli_usage("ask", "%s", docq_error_last()->message); /* --repeat-penalty 0 */
 
   docq_db *db = NULL;
   int code = cli_open_db(&db, 0, 1);

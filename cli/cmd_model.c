@@ -57,7 +57,8 @@ static int bad_usage(const char *cmd, const char *msg, const char *arg)
   "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0\n" \
   "  -ctv, --cache-type-v T  V cache type: f16 (default), f32, q8_0, q4_0\n" \
   "      --attn-window N     attend only to the N most recent tokens (0: all)\n" \
-  "      --attn-sinks N      with --attn-window: the first N tokens stay visible\n" \
+  "      --attn-sinks N      with --attn-window: the first N tokens stay visible (N at most\n" \
+  "                          the window)\n" \
   "      --attn-mode M       with --attn-window: streaming (sinks at true distance, default)\n" \
   "                          or lambda (LM-Infinite: sinks seen at distance N)\n" \
   "  -b, --batch-size N      tokens per evaluation step (default 512)\n"
@@ -223,6 +224,9 @@ int cli_ctx_check(const docq_ctx_options *o, const char *cmd)
 {
   if (o->attn_sinks && !o->attn_window)
     return cli_usage(cmd, "--attn-sinks %u needs --attn-window N (the sinks stay visible beside a window)", o->attn_sinks);
+  if (o->attn_sinks > o->attn_window)
+    return cli_usage(cmd, "--attn-sinks %u is more than --attn-window %u: at most the window", o->attn_sinks,
+                     o->attn_window);
   return 0;
 }
 

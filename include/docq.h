@@ -426,17 +426,19 @@ DOCQ_API char *docq_detokenize(const docq_model *m, const int32_t *ids, size_t n
 #define DOCQ_GEN_OPTIONS_VERSION 1
 typedef struct docq_gen_options {
   unsigned int version;
+  /* Values outside the ranges below are refused with DOCQ_EINVAL naming the
+   * option (docq_gen_options_check). */
   int n_predict;         /* max new tokens; default 256 */
-  float temperature;     /* 0 = greedy; default 0.7 */
-  int top_k;             /* 0 = off; default 40 */
-  float top_p;           /* 1 = off; default 0.95 */
-  float min_p;           /* 0 = off; default 0.05 */
-  float repeat_penalty;  /* 1 = off; default 1.1 */
-  int repeat_last_n;     /* default 64 */
+  float temperature;     /* >= 0; 0 = greedy; default 0.7 */
+  int top_k;             /* >= 0; 0 = off; default 40 */
+  float top_p;           /* 0..1; 1 = off; default 0.95 */
+  float min_p;           /* 0..1; 0 = off; default 0.05 */
+  float repeat_penalty;  /* > 0; 1 = off; default 1.1 */
+  int repeat_last_n;     /* >= 0, the tokens penalized; 0 = none; default 64 */
   uint64_t seed;         /* default 0 = fixed seed 42 */
   const char *const *stop; /* NULL-terminated list of stop strings, may be NULL; each valid
                             UTF-8 (an empty one is ignored) */
-  int n_threads;         /* 0 = all cores */
+  int n_threads;         /* 0..1024; 0 = all cores */
   /* Called with whole UTF-8 characters as they are generated (a byte the model
    * emits that belongs to no valid character comes as U+FFFD, here and in the
    * returned text); non-zero stops. */
@@ -452,7 +454,7 @@ DOCQ_API int docq_gen_options_init(docq_gen_options *opts, unsigned int version)
  * before they start, without a model: an application can refuse bad
  * settings before loading one. Returns 0, or DOCQ_EVERSION, or DOCQ_EINVAL
  * naming the option in docq_error_last (a stop string that is not valid
- * UTF-8: which one). */
+ * UTF-8: which one; a value outside its range). */
 DOCQ_API int docq_gen_options_check(const docq_gen_options *opts);
 
 /* A context (KV cache) for one conversation with `m`, able to hold n_ctx
@@ -617,8 +619,8 @@ typedef enum docq_rope_scaling {
 typedef struct docq_ctx_options {
   unsigned int version;
   unsigned n_ctx;          /* tokens the context holds; 0: the model's trained length */
-  int n_threads;           /* 0: all cores */
-  unsigned n_batch;        /* tokens per internal step; 0: 512 */
+  int n_threads;           /* 0: all cores; at most 1024 */
+  unsigned n_batch;        /* tokens per internal step; 0: 512; more than n_ctx: n_ctx */
   int rope_scaling;        /* docq_rope_scaling; default DOCQ_ROPE_SCALING_FILE */
   float rope_scale;        /* s, the extension factor (--rope-scale); 0: the file's */
   float rope_freq_base;    /* --rope-freq-base; 0: the file's */
@@ -631,7 +633,7 @@ typedef struct docq_ctx_options {
   const char *cache_type_k; /* KV cache types: "f16" (default, NULL), "f32", "q8_0", "q4_0" */
   const char *cache_type_v;
   unsigned attn_window;    /* 0: full causal attention; else the recent tokens each token sees */
-  unsigned attn_sinks;     /* with attn_window: first tokens always attended */
+  unsigned attn_sinks;     /* with attn_window: first tokens always attended; at most attn_window */
   int attn_lambda;         /* with attn_window: 0 = StreamingLLM-style sinks at their true distance,
                               1 = LM-Infinite Lambda mask (sinks seen at distance attn_window) */
 } docq_ctx_options;

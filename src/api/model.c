@@ -11,6 +11,7 @@
  * tokens is held, bytes that are no UTF-8 become U+FFFD) into one buffer,
  * `emitted` marks what the caller has seen, and the tail that could still
  * become a stop string is held back until it is decided. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -353,12 +354,27 @@ DOCQ_API int docq_ctx_options_init(docq_ctx_options *opts, unsigned int version)
   return 0;
 }
 
-/* What every function taking a docq_ctx_options refuses first. */
+/* The most threads a context or generation may ask for (the CLI's -t takes
+ * as many; the pool starts at most 256 of them). */
+#define DQ_MAX_THREADS 1024
+
+static int check_threads(int n)
+{
+  if (n >= 0 && n <= DQ_MAX_THREADS) return 0;
+  return dq_err_set(DOCQ_EINVAL, "n_threads %d is out of range: 0 (all cores) to %d", n, DQ_MAX_THREADS);
+}
+
+/* What every function taking a docq_ctx_options refuses first: another
+ * version, values docq.h gives no meaning. */
 static int check_ctx_options(const docq_ctx_options *o)
 {
   if (o->version != DOCQ_CTX_OPTIONS_VERSION)
     return dq_err_set(DOCQ_EVERSION, "docq_ctx_options version %u is not supported (expected %u)", o->version,
                       DOCQ_CTX_OPTIONS_VERSION);
+  if (check_threads(o->n_threads) < 0) return DOCQ_EINVAL;
+  if (o->attn_window && o->attn_sinks > o->attn_window)
+    return dq_err_set(DOCQ_EINVAL, "attn_sinks %u is out of range: at most attn_window (%u)", o->attn_sinks,
+                      o->attn_window);
   return 0;
 }
 
@@ -730,8 +746,18 @@ DOCQ_API int docq_gen_options_init(docq_gen_options *opts, unsigned int version)
   return 0;
 }
 
+/* 0 when v is a number in [lo, hi] ((lo, hi] with above), else DOCQ_EINVAL
+ * naming the option and its range: a NaN is in no range. */
+static int check_float(const char *name, float v, float lo, float hi, int above, const char *range)
+{
+  if ((above ? v > lo : v >= lo) && v <= hi) return 0;
+  return dq_err_set(DOCQ_EINVAL, "%s %g is out of range: %s", name, (double)v, range);
+}
+
 /* The settings of o that generation cannot honour, as DOCQ_EVERSION or
- * DOCQ_EINVAL naming the option; 0 when it can. A stop string must be valid
+ * DOCQ_EINVAL naming the option and its range (values docq.h gives no
+ * meaning: a NaN or negative temperature, top_p or min_p outside [0, 1]...);
+ * 0 when it can. A stop string must be valid
  * UTF-8: the text it is looked for in is (on_token's pieces are whole
  * characters), so one that is not would match inside a character and cut
  * it, or never match. */
@@ -739,6 +765,16 @@ static int check_gen_options(const docq_gen_options *o)
 {
   if (o->version != DOCQ_GEN_OPTIONS_VERSION)
     return dq_err_set(DOCQ_EVERSION, "docq_gen_options version %u is not supported", o->version);
+  int rc;
+  if ((rc = check_float("temperature", o->temperature, 0, FLT_MAX, 0, "0 (greedy) or more")) < 0 ||
+      (rc = check_float("top_p", o->top_p, 0, 1, 0, "0 to 1 (1: off)")) < 0 ||
+      (rc = check_float("min_p", o->min_p, 0, 1, 0, "0 (off) to 1")) < 0 ||
+      (rc = check_float("repeat_penalty", o->repeat_penalty, 0, FLT_MAX, 1, "above 0 (1: off)")) < 0)
+    return rc;
+  if (o->top_k < 0) return dq_err_set(DOCQ_EINVAL, "top_k %d is out of range: 0 (off) or more", o->top_k);
+  if (o->repeat_last_n < 0)
+    return dq_err_set(DOCQ_EINVAL, "repeat_last_n %d is out of range: 0 (no penalty) or more", o->repeat_last_n);
+  if ((rc = check_threads(o->n_threads)) < 0) return rc;
   size_t n_stop = 0;
   for (const char *const *st = o->stop; st && *st; st++) n_stop++;
   for (size_t i = 0; i < n_stop; i++) {

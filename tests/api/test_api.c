@@ -701,6 +701,73 @@ static void test_api__ctx_options_versions(void **state)
   docq_model_free(m);
 }
 
+/* Options docq.h gives no meaning (a NaN or negative temperature, top_p or
+ * min_p outside [0, 1], a penalty of 0, negative counts, absurd thread
+ * counts, more sinks than the window) are refused with DOCQ_EINVAL naming
+ * the option and its range, by docq_gen_options_check, docq_generate and
+ * docq_ctx_new_ext; the edges of each range are taken. */
+static void test_api__options_out_of_range(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  docq_ctx *c;
+  assert_int_equal(docq_ctx_new(&c, m, 64), 0);
+  typedef struct { const char *name; float temp, top_p, min_p, pen; int top_k, last_n, threads; } gcase;
+  const float nan = NAN;
+  const float inf = INFINITY;
+  const gcase bad[] = {
+    {"temperature", -1, 0.9f, 0.05f, 1, 40, 64, 0}, {"temperature", nan, 0.9f, 0.05f, 1, 40, 64, 0},
+    {"temperature", inf, 0.9f, 0.05f, 1, 40, 64, 0}, {"top_p", 0.7f, 2, 0.05f, 1, 40, 64, 0},
+    {"top_p", 0.7f, -1, 0.05f, 1, 40, 64, 0}, {"top_p", 0.7f, nan, 0.05f, 1, 40, 64, 0},
+    {"min_p", 0.7f, 0.9f, 5, 1, 40, 64, 0}, {"min_p", 0.7f, 0.9f, -0.1f, 1, 40, 64, 0},
+    {"repeat_penalty", 0.7f, 0.9f, 0.05f, 0, 40, 64, 0}, {"repeat_penalty", 0.7f, 0.9f, 0.05f, -1, 40, 64, 0},
+    {"repeat_penalty", 0.7f, 0.9f, 0.05f, nan, 40, 64, 0}, {"top_k", 0.7f, 0.9f, 0.05f, 1, -3, 64, 0},
+    {"repeat_last_n", 0.7f, 0.9f, 0.05f, 1, 40, -5, 0}, {"n_threads", 0.7f, 0.9f, 0.05f, 1, 40, 64, -2},
+    {"n_threads", 0.7f, 0.9f, 0.05f, 1, 40, 64, 100000},
+  };
+  const gcase good[] = {{"edges", 0, 0, 0, 0.001f, 0, 0, 1}, {"edges", 100, 1, 1, 100, 100000, 100000, 0}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad + 2; i++) {
+    const gcase *g = i < sizeof bad / sizeof *bad ? &bad[i] : &good[i - sizeof bad / sizeof *bad];
+    docq_gen_options o = DOCQ_GEN_OPTIONS_INIT;
+    o.n_predict = 2;
+    o.temperature = g->temp;
+    o.top_p = g->top_p;
+    o.min_p = g->min_p;
+    o.repeat_penalty = g->pen;
+    o.top_k = g->top_k;
+    o.repeat_last_n = g->last_n;
+    o.n_threads = g->threads;
+    const int want = i < sizeof bad / sizeof *bad ? DOCQ_EINVAL : 0;
+    assert_int_equal(docq_gen_options_check(&o), want);
+    if (want && (!strstr(docq_error_last()->message, g->name) || !strstr(docq_error_last()->message, "out of range")))
+      fail_msg("case %zu: message '%s' does not name %s", i, docq_error_last()->message, g->name);
+    char *text = NULL;
+    if (docq_generate(c, "the ab ba", &o, &text) != want) fail_msg("case %zu (%s): docq_generate did not refuse", i, g->name);
+    docq_free(text);
+  }
+  docq_ctx_free(c);
+
+  docq_ctx_options co = DOCQ_CTX_OPTIONS_INIT;
+  co.n_ctx = 64;
+  const struct { int threads; unsigned window, sinks; const char *name; } cb[] = {
+    {-4, 0, 0, "n_threads"}, {100000, 0, 0, "n_threads"}, {0, 8, 100, "attn_sinks"}, {0, 8, 9, "attn_sinks"}};
+  for (size_t i = 0; i < sizeof cb / sizeof *cb; i++) {
+    co.n_threads = cb[i].threads;
+    co.attn_window = cb[i].window;
+    co.attn_sinks = cb[i].sinks;
+    c = (docq_ctx *)1;
+    assert_int_equal(docq_ctx_new_ext(&c, m, &co), DOCQ_EINVAL);
+    assert_null(c);
+    if (!strstr(docq_error_last()->message, cb[i].name)) fail_msg("ctx case %zu: '%s'", i, docq_error_last()->message);
+  }
+  co.n_threads = 2;
+  co.attn_window = 8;
+  co.attn_sinks = 8;
+  assert_int_equal(docq_ctx_new_ext(&c, m, &co), 0);
+  docq_ctx_free(c);
+  docq_model_free(m);
+}
+
 /* A stop string must be valid UTF-8 (docq.h): one that is not would match
  * inside a character of the text and cut it (a lone lead byte on stdout).
  * Refused with DOCQ_EINVAL naming it, before the prompt is read. */
@@ -1916,6 +1983,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__generation_stop_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_refuses_stop_not_utf8, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ctx_options_versions, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__options_out_of_range, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_streams_valid_utf8, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__generation_refuses_nan_scores, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_shared_by_threads, setup, teardown),

@@ -305,6 +305,12 @@ usage "generate -ctk bogus" "unknown K cache type 'bogus' (f16, f32, q8_0, q4_0)
 usage "generate --chat -ctv bogus" "unknown V cache type 'bogus'" generate --model "$M" --chat "x" -n 2 -t 1 -ctv bogus
 usage "generate --attn-sinks 4 without --attn-window" "--attn-sinks 4 needs --attn-window" \
   generate --model "$M" "x" -n 2 -t 1 --attn-sinks 4
+usage "generate --attn-sinks 9 --attn-window 8" "--attn-sinks 9 is more than --attn-window 8" \
+  generate --model "$M" "x" -n 2 -t 1 --attn-sinks 9 --attn-window 8
+# values the library refuses (docq_gen_options_check) are bad command lines too
+usage "generate --repeat-penalty 0" "repeat_penalty 0 is out of range: above 0" \
+  generate --model "$M" "x" -n 2 -t 1 --repeat-penalty 0
+usage "ask --repeat-penalty 0" "repeat_penalty 0 is out of range: above 0" ask "x" --repeat-penalty 0
 usage "bench -ctk bogus" "unknown K cache type 'bogus'" bench --model "$M" -p 8 -n 8 -r 1 -t 1 -ctk bogus
 usage "bench --attn-sinks 4 without --attn-window" "--attn-sinks 4 needs --attn-window" bench --model "$M" -p 8 -n 8 -r 1 -t 1 --attn-sinks 4
 usage "eval passkey --cache-type-k=bogus" "unknown K cache type 'bogus'" eval passkey --model "$M" --cache-type-k=bogus
