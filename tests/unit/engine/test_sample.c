@@ -123,7 +123,8 @@ static void test_engine_sample__repeat_penalty_long_window(void **state)
   clock_t t0 = clock();
   for (int i = 0; i < 2; i++) dq_sampler_sample(s, l);
   const double sec = (double)(clock() - t0) / CLOCKS_PER_SEC;
-  if (sec > 1.0) fail_msg("2 draws with a window of %d tokens took %.2f s of CPU time", BIG, sec);
+  /* a guard against the quadratic search (38 s here), not a speed test: that is bench's */
+  if (sec > 10.0) fail_msg("2 draws with a window of %d tokens took %.2f s of CPU time", BIG, sec);
   dq_sampler_free(s);
   free(done);
   free(hist);
