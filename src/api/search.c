@@ -69,6 +69,14 @@ DOCQ_API int docq_search(docq_results **out, docq_db *db, const char *query, con
   return dq_api_search(out, db, query, opts, 0);
 }
 
+/* 1 when the index now names another embedder than the one db holds. */
+static int embedder_changed(docq_db *db)
+{
+  dq_manifest m;
+  if (dq_store_manifest(db->store, &m) != 0) return 0; /* rereads it if another connection committed */
+  return m.embedder[0] && (strcmp(m.embedder, db->embedder->id) != 0 || m.dim != db->embedder->dim);
+}
+
 int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts,
                   unsigned max_span_tokens)
 {
@@ -80,7 +88,7 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
   dq_err_clear();
   dq_query_opts q;
   int rc = query_opts(opts, &q, &db->interrupted);
-  if (rc < 0 || (rc = dq_api_sync_embedder(db)) < 0) return rc;
+  if (rc < 0) return rc;
   q.max_span_tokens = max_span_tokens;
   docq_results *r = dq_calloc(1, sizeof *r);
   if (!r) return DOCQ_ENOMEM;
@@ -92,7 +100,15 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
     goto done;
   }
   if (canon && strcmp(canon, q.filter.prefix) != 0) q.filter.prefix_dir = canon;
-  if ((rc = dq_retrieve(db->store, db->embedder, query, &q, &r->recs, &r->n)) < 0) goto done;
+  /* Another process may re-encode the index with another embedder while
+   * this runs (docq index --reembed): the search then meets vectors of the
+   * new kind, and is run again with the embedder the index names now. */
+  for (int attempt = 0;; attempt++) {
+    if ((rc = dq_api_sync_embedder(db)) < 0) goto done;
+    rc = dq_retrieve(db->store, db->embedder, query, &q, &r->recs, &r->n);
+    if (rc != DOCQ_EMISMATCH || attempt == 2 || !embedder_changed(db)) break;
+  }
+  if (rc < 0) goto done;
   if (!(r->hits = dq_calloc(r->n ? r->n : 1, sizeof *r->hits))) { rc = DOCQ_ENOMEM; goto done; }
   for (size_t i = 0; i < r->n; i++) {
     const dq_hit_rec *h = &r->recs[i];

@@ -1455,6 +1455,18 @@ int dq_store_vec_dim_is(const dq_store *s, unsigned dim)
                     s->dir, s->man.dim, dim);
 }
 
+int dq_store_vec_size_error(dq_store *s, int64_t chunk_id, size_t nb, unsigned dim)
+{
+  /* the manifest as committed now, not as cached: a re-encoding by another
+   * process between two reads is no damage */
+  int64_t now = 0;
+  if (dq_meta_get_i64(s, "dim", &now) == 0 && now > 0 && (size_t)now * 2 == nb && (uint64_t)now != dim)
+    return dq_err_set(DOCQ_EMISMATCH, "index %s: its embedder changed meanwhile (vectors of dimension %lld, not %u); search again",
+                      s->dir, (long long)now, dim);
+  return dq_err_set(DOCQ_ECORRUPT, "index %s: vector of chunk %lld has %zu bytes, expected %u", s->dir, (long long)chunk_id,
+                    nb, dim * 2);
+}
+
 int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, unsigned dim, float *out)
 {
   DQ_ASSERT_ARG(s && out);
@@ -1469,7 +1481,7 @@ int dq_store_chunk_vector(dq_store *s, int64_t chunk_id, unsigned dim, float *ou
     const uint8_t *b = sqlite3_column_blob(st, 0);
     size_t n = (size_t)sqlite3_column_bytes(st, 0);
     if (n != (size_t)s->man.dim * 2 || !b) {
-      out_rc = dq_err_set(DOCQ_ECORRUPT, "index %s: vector of chunk %lld has %zu bytes, expected %u", s->dir, (long long)chunk_id, n, s->man.dim * 2);
+      out_rc = dq_store_vec_size_error(s, chunk_id, n, s->man.dim);
     } else {
       for (unsigned j = 0; j < s->man.dim; j++) out[j] = dq_store_f16_to_f32((uint16_t)(b[2 * j] | b[2 * j + 1] << 8));
     }

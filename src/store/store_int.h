@@ -81,6 +81,10 @@ int dq_meta_set_text(dq_store *s, const char *key, const char *v);
 int dq_exec(dq_store *s, const char *sql);
 int dq_store_writable(dq_store *s);
 int dq_manifest_refresh(dq_store *s);     /* reread the manifest if another connection committed */
+/* A stored vector of nb bytes where dim values were expected: DOCQ_EMISMATCH
+ * "changed meanwhile" when the index's committed dimension is now nb / 2
+ * (another process re-encoded it), else DOCQ_ECORRUPT. */
+int dq_store_vec_size_error(dq_store *s, int64_t chunk_id, size_t nb, unsigned dim);
 int dq_store_vec_dim_is(const dq_store *s, unsigned dim); /* 0, or DOCQ_EMISMATCH: the caller's vectors are of another dimension */
 int dq_interrupted(const dq_store *s);
 

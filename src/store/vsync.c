@@ -109,7 +109,7 @@ static int catch_up(dq_store *s)
     int64_t seq = sqlite3_column_int64(st, 1);
     if (seq > max_seq) max_seq = seq;
     if (!b || nb != (size_t)dim * 2) {
-      rc = dq_err_set(DOCQ_ECORRUPT, "index %s: vector of chunk %lld has %zu bytes, expected %u", s->dir, (long long)ids[n], nb, dim * 2);
+      rc = dq_store_vec_size_error(s, ids[n], nb, dim);
       goto done;
     }
     float *row = x + n * dim;

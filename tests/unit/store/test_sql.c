@@ -486,6 +486,40 @@ static void test_store_sql__rename_retitles(void **state)
   dq_store_close(s);
 }
 
+/* Vectors of DIM / 2 values, as another embedder gives. */
+static int half_dim_embed(void *ctx, const char *const *texts, const size_t *lens, size_t n, float *out)
+{
+  (void)ctx; (void)texts; (void)lens;
+  for (size_t i = 0; i < n * (DIM / 2); i++) out[i] = 0.25f;
+  return 0;
+}
+
+/* A reader whose manifest is from before another connection re-encoded the
+ * index meets vectors of the new size: "changed meanwhile" (DOCQ_EMISMATCH,
+ * which a search answers by running again), not damage (DOCQ_ECORRUPT);
+ * a vector of a size no manifest names is damage still. */
+static void test_store_sql__reencoded_meanwhile(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  put1(s, "/c/a.md", "alpha beta gamma");
+  dq_store *r = NULL;
+  OK(dq_store_open(&r, f->dir, DQ_STORE_READONLY));
+  float v[DIM];
+  OK(dq_store_chunk_vector(r, 1, DIM, v));
+  dq_manifest m;
+  OK(dq_store_manifest(s, &m));
+  snprintf(m.embedder, sizeof m.embedder, "test-emb-half");
+  m.dim = DIM / 2;
+  OK(dq_store_lock_writer(s));
+  OK(dq_store_reembed(s, &m, half_dim_embed, NULL));
+  assert_int_equal(dq_store_chunk_vector(r, 1, DIM, v), DOCQ_EMISMATCH);
+  assert_non_null(strstr(dq_err_msg(), "changed meanwhile"));
+  assert_int_equal(dq_store_vec_size_error(r, 1, 7, DIM), DOCQ_ECORRUPT);
+  dq_store_close(r);
+  dq_store_close(s);
+}
+
 static void test_store_sql__check_detects_violations(void **state)
 {
   fixture *f = *state;
@@ -1793,6 +1827,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__put_replace_remove_rename, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__docs_under_prefix_any_bytes, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__rename_retitles, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__reencoded_meanwhile, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__faiss_full_disk_message, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__check_detects_violations, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_hostile_queries, setup, teardown),
