@@ -124,6 +124,11 @@ enum {
  * its first write (index, add, remove, settings) and stays it until
  * docq_db_free: meanwhile other handles, in this process or another, get
  * DOCQ_EBUSY when they write.
+ * An index whose GGUF embedding model cannot be used (the file moved,
+ * deleted or changed) still opens, with a warning in the log: docq_stat,
+ * docq_check, docq_remove, a DOCQ_MODE_BM25 search or ask, and
+ * docq_db_set_embedder(..., DOCQ_REEMBED) work; what needs the model
+ * (other searches, indexing) fails with its error, naming the file.
  * Errors: DOCQ_ENOTFOUND, DOCQ_ECORRUPT, DOCQ_EVERSION (made by a newer docq),
  * DOCQ_EIO (also: a writable open of a folder that cannot be written). */
 DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags);

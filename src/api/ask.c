@@ -123,7 +123,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
 {
   DQ_ASSERT_ARG(out);
   *out = NULL;
-  DQ_ASSERT_ARG(db && db->store && db->embedder);
+  DQ_ASSERT_ARG(db && db->store);
   DQ_ASSERT_ARG(question);
   docq_ask_options d;
   if (!opts) {

@@ -35,6 +35,16 @@ static int reembed_cb(void *ctx, const char *const *texts, const size_t *lens, s
   return dq_embed(ctx, texts, lens, n, 0, out);
 }
 
+/* The index's GGUF embedder cannot be used (rc, the message set): keep why,
+ * with `advice`, for the calls that need it; DQ_EMBEDDER_MISSING. */
+static int embedder_unusable(docq_db *db, int rc, const char *advice)
+{
+  db->embedder_rc = rc;
+  snprintf(db->embedder_err, sizeof db->embedder_err, "%s%s; a keyword search (--mode bm25) works meanwhile",
+           dq_err_msg(), advice);
+  return DQ_EMBEDDER_MISSING;
+}
+
 /* The embedder the manifest names: the GGUF model it records (embed_model)
  * when the id says "gguf:", else the built-in one (also for a new index). */
 static int make_embedder(docq_db *db)
@@ -45,7 +55,12 @@ static int make_embedder(docq_db *db)
   dq_embedder *e = NULL;
   if (!strncmp(m.embedder, "gguf:", 5)) {
     rc = dq_embedder_gguf(&e, m.embed_model, 0);
-    if (rc) return dq_err_wrap("index %s uses the embedding model %s, which cannot be loaded", db->path, m.embed_model);
+    if (rc) {
+      if (rc == DOCQ_ENOMEM) return rc;
+      dq_err_wrap("index %s uses the embedding model %s, which cannot be loaded", db->path, m.embed_model);
+      return embedder_unusable(db, rc, ". Put the file back, or re-encode the index with another model: docq index "
+                                       "--reembed --embed-model FILE (or --builtin-embedder)");
+    }
   } else {
     rc = dq_embedder_builtin(&e);
     if (rc) return rc;
@@ -71,20 +86,29 @@ static int make_embedder(docq_db *db)
                     "stored chunks; if docq's built-in embedder changed, run `docq index` once, which updates the index",
                     db->path, m.embedder, m.dim, e->id, e->dim);
     dq_embedder_free(e);
-    return rc;
+    /* a model file that changed: the index opens without it, so the re-encoding can run */
+    return strncmp(m.embedder, "gguf:", 5) ? rc : embedder_unusable(db, rc, "");
   }
   db->embedder = e;
   return 0;
 }
 
+/* The saved reason the index's model cannot be used, with what to do. */
+static int embedder_missing(docq_db *db) { return dq_err_set(db->embedder_rc, "%s", db->embedder_err); }
+
 int dq_api_sync_embedder(docq_db *db)
 {
+  if (!db->embedder) { /* the model was missing: back now? */
+    int rc = make_embedder(db);
+    return rc == DQ_EMBEDDER_MISSING ? embedder_missing(db) : rc;
+  }
   dq_manifest m;
   int rc = dq_store_manifest(db->store, &m); /* rereads it if another connection committed */
   if (rc) return rc;
   if (!m.embedder[0] || (!strcmp(m.embedder, db->embedder->id) && m.dim == db->embedder->dim)) return 0;
   dq_embedder *old = db->embedder;
-  if ((rc = make_embedder(db)) < 0) return rc; /* db->embedder is still the old one */
+  if ((rc = make_embedder(db)) == DQ_EMBEDDER_MISSING) return embedder_missing(db); /* db->embedder is still the old one */
+  if (rc < 0) return rc;
   dq_embedder_free(old);
   return 0;
 }
@@ -96,6 +120,7 @@ DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned 
   if (db->flags & DOCQ_OPEN_READONLY) return dq_err_set(DOCQ_EINVAL, "index %s is open read-only", db->path);
   int rc = dq_store_lock_writer(db->store);
   if (!rc) rc = dq_api_sync_embedder(db); /* what the index holds now, whoever chose it */
+  if (rc && !db->embedder && rc != DOCQ_ENOMEM) rc = 0; /* its model is missing: choosing another is the way out */
   if (rc) return rc;
   dq_embedder *e = NULL;
   char abs[PATH_MAX] = "";
@@ -107,7 +132,7 @@ DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned 
   }
   if (rc) return rc;
   e->interrupt = &db->interrupted;
-  if (!strcmp(e->id, db->embedder->id) && e->dim == db->embedder->dim) { /* nothing changes */
+  if (db->embedder && !strcmp(e->id, db->embedder->id) && e->dim == db->embedder->dim) { /* nothing changes */
     dq_embedder_free(e);
     return 0;
   }
@@ -119,7 +144,7 @@ DOCQ_API int docq_db_set_embedder(docq_db *db, const char *model_path, unsigned 
                     "index %s holds %llu vectors from embedder '%s'; refusing to mix them with '%s'. "
                     "Re-run with --reembed to re-encode the stored chunks with the new embedder "
                     "(documents are not reloaded), or use another index folder",
-                    db->path, (unsigned long long)st.vectors, db->embedder->id, e->id);
+                    db->path, (unsigned long long)st.vectors, m.embedder, e->id);
     goto done;
   }
   /* The model path is part of the manifest: written with the embedder's id
@@ -187,7 +212,10 @@ DOCQ_API int docq_db_open(docq_db **out, const char *path, unsigned flags)
   if (flags & DOCQ_OPEN_READONLY) sflags |= DQ_STORE_READONLY;
   if (flags & DOCQ_OPEN_CREATE) sflags |= DQ_STORE_CREATE;
   int rc = dq_store_open(&db->store, path, sflags);
-  if (!rc) rc = make_embedder(db);
+  if (!rc && (rc = make_embedder(db)) == DQ_EMBEDDER_MISSING) {
+    rc = 0; /* opened without it: status, rm, a keyword search and a re-encoding still work */
+    dq_log(DOCQ_LOG_WARN, "%s", db->embedder_err);
+  }
   if (!rc) dq_store_set_interrupt(db->store, &db->interrupted);
   if (rc) { db_release(db); return rc; } /* not docq_db_free: its FAISS sync would replace the error */
   *out = db;
@@ -240,6 +268,7 @@ DOCQ_API int docq_stat(docq_db *db, docq_stats *out)
   dq_store_stats s;
   dq_manifest m;
   int rc = dq_api_sync_embedder(db);
+  if (rc && !db->embedder && rc != DOCQ_ENOMEM) rc = 0, dq_err_clear(); /* its model is missing: the figures are there */
   if (!rc) rc = dq_store_stats_get(db->store, &s);
   if (!rc) rc = dq_store_manifest(db->store, &m);
   if (rc) return rc;
@@ -250,9 +279,9 @@ DOCQ_API int docq_stat(docq_db *db, docq_stats *out)
   out->text_bytes = s.text_bytes;
   out->index_bytes = folder_bytes(db->path);
   out->last_run = s.last_run;
-  snprintf(db->embedder_id, sizeof db->embedder_id, "%s", m.embedder[0] ? m.embedder : db->embedder->id);
+  snprintf(db->embedder_id, sizeof db->embedder_id, "%s", m.embedder[0] || !db->embedder ? m.embedder : db->embedder->id);
   snprintf(db->vec_kind, sizeof db->vec_kind, "%s", m.vec_kind);
-  out->dim = m.dim ? m.dim : db->embedder->dim;
+  out->dim = m.dim || !db->embedder ? m.dim : db->embedder->dim;
   out->embedder = db->embedder_id;
   out->vector_index = db->vec_kind;
   out->format_version = m.format_version;

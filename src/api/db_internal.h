@@ -11,7 +11,11 @@
 struct docq_db {
   char *path;                 /* index folder */
   dq_store *store;
-  dq_embedder *embedder;      /* matches the manifest (created on open) */
+  dq_embedder *embedder;      /* matches the manifest (created on open); NULL while the
+                               * GGUF model the index names cannot be loaded (moved,
+                               * deleted): what needs no vectors still works */
+  char embedder_err[1536];    /* why, then (the load's message) */
+  int embedder_rc;
   unsigned flags;             /* DOCQ_OPEN_* */
   /* set by docq_interrupt(), cleared at the start of each call. Atomic: it is
    * written from other threads and signal handlers (lock-free, checked in
@@ -21,6 +25,10 @@ struct docq_db {
   char embedder_id[128];
   char vec_kind[64];
 };
+
+/* make_embedder's answer when the GGUF model the index names cannot be
+ * loaded (db->embedder_err says why): not an error of the open. */
+#define DQ_EMBEDDER_MISSING 1
 
 /* Start of every public call on db: clears the interrupt flag and the error. */
 static inline void dq_db_enter(docq_db *db) { db->interrupted = 0; }

@@ -74,7 +74,7 @@ static int embedder_changed(docq_db *db)
 {
   dq_manifest m;
   if (dq_store_manifest(db->store, &m) != 0) return 0; /* rereads it if another connection committed */
-  return m.embedder[0] && (strcmp(m.embedder, db->embedder->id) != 0 || m.dim != db->embedder->dim);
+  return db->embedder && m.embedder[0] && (strcmp(m.embedder, db->embedder->id) != 0 || m.dim != db->embedder->dim);
 }
 
 int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts,
@@ -82,7 +82,7 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
 {
   DQ_ASSERT_ARG(out);
   *out = NULL;
-  DQ_ASSERT_ARG(db && db->store && db->embedder);
+  DQ_ASSERT_ARG(db && db->store);
   DQ_ASSERT_ARG(query);
   dq_db_enter(db);
   dq_err_clear();
@@ -104,7 +104,11 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
    * this runs (docq index --reembed): the search then meets vectors of the
    * new kind, and is run again with the embedder the index names now. */
   for (int attempt = 0;; attempt++) {
-    if ((rc = dq_api_sync_embedder(db)) < 0) goto done;
+    if ((rc = dq_api_sync_embedder(db)) < 0) {
+      if (db->embedder || q.mode != DQ_MODE_BM25) goto done;
+      rc = 0; /* the index's model is missing: a keyword search needs none */
+      dq_err_clear();
+    }
     rc = dq_retrieve(db->store, db->embedder, query, &q, &r->recs, &r->n);
     if (rc != DOCQ_EMISMATCH || attempt == 2 || !embedder_changed(db)) break;
   }

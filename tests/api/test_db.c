@@ -102,11 +102,13 @@ static void copy_file(const char *from, const char *to)
   assert_int_equal(fclose(out), 0);
 }
 
-/* A failed open keeps its error, writable or read-only: the index's embedding
- * model was deleted. A writable open used to return the code with
- * docq_error_last() cleared (code 0, message ""): freeing the half-open
- * handle synced the vectors, which cleared it. */
-static void test_db__failed_open_keeps_its_error(void **state)
+/* An index whose embedding model was deleted still opens, writable or
+ * read-only (nothing worked on it: not status, not the re-encoding its own
+ * message advised): what needs the model fails with its error naming the
+ * file and the way out; statistics and a keyword search work; re-encoding
+ * with another embedder brings it back. (A failed open keeps its error too:
+ * freeing the half-open handle synced the vectors, which cleared it.) */
+static void test_db__deleted_model_opens_without_it(void **state)
 {
   (void)state;
   char bert[4096], model[128], path[128];
@@ -120,13 +122,30 @@ static void test_db__failed_open_keeps_its_error(void **state)
   add_note(db, "n:1", "A lighthouse guides ships at night with a rotating beam.");
   docq_db_free(db);
   assert_int_equal(unlink(model), 0);
-  const unsigned flags[] = { 0, DOCQ_OPEN_READONLY };
+  const unsigned flags[] = { DOCQ_OPEN_READONLY, 0 };
   for (int i = 0; i < 2; i++) {
-    int rc = docq_db_open(&db, path, flags[i]);
-    assert_null(db);
-    assert_int_equal(rc, DOCQ_ENOTFOUND);
-    assert_int_equal(docq_error_last()->code, rc);
+    assert_int_equal(docq_db_open(&db, path, flags[i]), 0);
+    docq_stats st;
+    assert_int_equal(docq_stat(db, &st), 0);
+    assert_int_equal(st.documents, 1);
+    docq_results *r = NULL;
+    assert_int_equal(docq_search(&r, db, "lighthouse", NULL), DOCQ_ENOTFOUND);
+    assert_null(r);
+    assert_int_equal(docq_error_last()->code, DOCQ_ENOTFOUND);
     assert_non_null(strstr(docq_error_last()->message, "moved-bert.gguf, which cannot be loaded"));
+    assert_non_null(strstr(docq_error_last()->message, "--reembed"));
+    docq_search_options so = DOCQ_SEARCH_OPTIONS_INIT;
+    so.mode = DOCQ_MODE_BM25;
+    assert_int_equal(docq_search(&r, db, "lighthouse", &so), 0);
+    assert_int_equal(docq_results_count(r), 1);
+    docq_results_free(r);
+    if (flags[i] == 0) {
+      assert_int_equal(docq_db_set_embedder(db, NULL, DOCQ_REEMBED), 0);
+      assert_int_equal(docq_search(&r, db, "lighthouse", NULL), 0);
+      assert_int_equal(docq_results_count(r), 1);
+      docq_results_free(r);
+    }
+    docq_db_free(db);
   }
 }
 
@@ -371,7 +390,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_db__refused_embedder_switch_changes_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_db__failed_open_keeps_its_error, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_db__deleted_model_opens_without_it, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__older_handle_sees_the_first_run, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__embedder_first_then_chunking, setup, teardown),
     cmocka_unit_test_setup_teardown(test_db__index_paths_null_element, setup, teardown),

@@ -155,12 +155,28 @@ if [ -f "$BERT" ]; then
   # the model chosen with the chunk size of a new index (it recorded chunks of 0 tokens, then refused the size)
   "$BIN" --db "$T/emb-chunk" index --quiet --embed-model "$BERT" --chunk-tokens 200 "$T/corpus/manual" >/dev/null 2>"$T/emb-chunk.err"; rc=$?
   check "--embed-model with --chunk-tokens on a new index" '[ $rc -eq 0 ] && "$BIN" --db "$T/emb-chunk" status --json | grep -q "\"chunk_tokens\":200"'
-  # the model file gone: the open's error says which and why (it said only "not found")
+  # the model file gone: what needs it says which file and why, and what to
+  # do (it said only "not found", and nothing at all worked on the index:
+  # not status, not the re-encoding its own message advised)
   cp "$BERT" "$T/moved-bert.gguf"
   "$BIN" --db "$T/emb-moved" index --quiet --embed-model "$T/moved-bert.gguf" "$T/corpus/manual" >/dev/null
   rm "$T/moved-bert.gguf"
   "$BIN" --db "$T/emb-moved" index --quiet "$T/corpus/manual" >/dev/null 2>"$T/moved"; rc=$?
-  check "an index whose model is gone: exit 3 naming the model file" '[ $rc -eq 3 ] && grep -q "moved-bert.gguf, which cannot be loaded" "$T/moved"'
+  check "an index whose model is gone: index fails naming the model file and the way out" \
+    '[ $rc -eq 1 ] && grep -q "moved-bert.gguf, which cannot be loaded" "$T/moved" && grep -q -- "--reembed --embed-model" "$T/moved"'
+  "$BIN" --db "$T/emb-moved" status >/dev/null 2>&1; check "... status still works" '[ $? -eq 0 ]'
+  "$BIN" --db "$T/emb-moved" search crash --mode bm25 -k 1 2>/dev/null | grep -q "crash"
+  check "... a keyword search still works" '[ $? -eq 0 ]'
+  "$BIN" --db "$T/emb-moved" index --quiet --reembed --builtin-embedder "$T/corpus/manual" >/dev/null 2>&1; rc=$?
+  check "... and re-encoding with another embedder brings it back" \
+    '[ $rc -eq 0 ] && "$BIN" --db "$T/emb-moved" search crash -k 1 >/dev/null 2>&1'
+  # the model file changed under the index: the same way out (its advice, --reembed, failed to open the index)
+  cp "$BERT" "$T/changed-bert.gguf"
+  "$BIN" --db "$T/emb-changed" index --quiet --embed-model "$T/changed-bert.gguf" "$T/corpus/manual" >/dev/null
+  cp "${BERT%f32.gguf}f16.gguf" "$T/changed-bert.gguf"
+  "$BIN" --db "$T/emb-changed" index --quiet --reembed --embed-model "$T/changed-bert.gguf" "$T/corpus/manual" >/dev/null 2>&1
+  check "an index whose model file changed: --reembed with the new file works" \
+    '[ $? -eq 0 ] && "$BIN" --db "$T/emb-changed" search crash -k 1 >/dev/null 2>&1'
 else
   echo "skip embed-model checks: $BERT not found"
 fi
