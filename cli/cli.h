@@ -58,6 +58,9 @@ int cli_error(int rc, const char *cmd, const char *fmt, ...) __attribute__((form
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_missing(const char *cmd, int argc, char **argv, int i);
 void cli_json_error(const char *msg, int code);
+/* The library's last error message without its leading "CMD: " (its name
+ * for the call, "ask: ..."), for a message that names the command itself. */
+const char *cli_error_text(const char *cmd);
 /* For a command whose --json record carries its own failures (index: "ok",
  * the counts, "error", "code"): cli_json_error prints that record, through
  * `print`, instead of the bare error object. */

@@ -121,10 +121,25 @@ static int exit_for(int rc)
   }
 }
 
+/* msg without a leading "WORD: ", WORD being the first word of `what`: the
+ * library names its call ("ask: the model's context ..."), which "docq ask:"
+ * or "docq: ask failed:" already says. */
+static const char *unprefixed(const char *msg, const char *what)
+{
+  size_t n = what ? strcspn(what, " :") : 0;
+  return n && !strncmp(msg, what, n) && msg[n] == ':' && msg[n + 1] == ' ' ? msg + n + 2 : msg;
+}
+
+const char *cli_error_text(const char *cmd)
+{
+  const docq_error *e = docq_error_last();
+  return unprefixed(e->message ? e->message : "", cmd);
+}
+
 int cli_fail(int rc, const char *what)
 {
   const docq_error *e = docq_error_last();
-  report(rc, NULL, what, e->message && *e->message ? e->message : docq_strerror(rc), 0);
+  report(rc, NULL, what, e->message && *e->message ? unprefixed(e->message, what) : docq_strerror(rc), 0);
   return exit_for(rc);
 }
 

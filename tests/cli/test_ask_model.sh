@@ -182,6 +182,14 @@ check "--show-prompt in ChatML shows the template" 'grep -q "^<|im_start|>system
 out=$("$BIN" --db "$T/idx" --json ask --model "$M" -n 4 --temp 0 --budget 400 --chat-template chatml --show-prompt "What happens after a crash?" 2>/dev/null)
 check "--json --show-prompt with a model: \"model_prompt\" in the template around \"prompt\"" \
   'printf "%s" "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(not (d[\"model_prompt\"].startswith(\"<|im_start|>system\") and d[\"prompt\"] in d[\"model_prompt\"]))"'
+# -n larger than the model's context leaves room for (stories260K: 2048
+# tokens) is a bad command line: exit 2, code -3, the message saying "ask" once
+"$BIN" --db "$T/idx" --json ask --model "$M" -n 30000 "What happens after a crash?" >"$T/big.json" 2>"$T/big.err"; rc=$?
+check "ask -n beyond the model's context: exit 2 (got $rc)" '[ $rc -eq 2 ]'
+check "... --json: code -3, the message naming the context and -n" \
+  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d[\"code\"] == -3 and d[\"error\"].startswith(\"the model\x27s context (2048 tokens)\") and \"lower -n\" in d[\"error\"]))" "$T/big.json"'
+check "... stderr: docq ask: the model's context ..., once" \
+  'grep -q "^docq ask: the model.s context (2048 tokens) is too small.*(see docq ask --help)$" "$T/big.err" && [ "$(grep -o "ask" "$T/big.err" | wc -l)" -eq 2 ]'
 # Ctrl-C while the model writes: the answer so far, then its sources, exit
 # 130; under --json the whole record, its stop "interrupted" (a long answer
 # at temperature 0.8, so it is still writing when the signal comes)
