@@ -57,6 +57,10 @@ int cli_fail(int rc, const char *what);
 int cli_error(int rc, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_missing(const char *cmd, int argc, char **argv, int i);
+/* cli_fail for search or ask once the index is open: an index found damaged
+ * while it is read (DOCQ_ECORRUPT naming the index) exits 3, as one found
+ * damaged when it is opened does. */
+int cli_fail_read(int rc, const char *what);
 void cli_json_error(const char *msg, int code);
 /* The library's last error message without its leading "CMD: " (its name
  * for the call, "ask: ..."), for a message that names the command itself. */

@@ -143,6 +143,15 @@ int cli_fail(int rc, const char *what)
   return exit_for(rc);
 }
 
+int cli_fail_read(int rc, const char *what)
+{
+  const char *msg = docq_error_last()->message;
+  /* the store's messages about the index name it first: "index DIR is damaged ..." */
+  const int damaged = rc == DOCQ_ECORRUPT && msg && !strncmp(msg, "index ", 6);
+  const int code = cli_fail(rc, what);
+  return damaged ? EXIT_NOINDEX : code;
+}
+
 /* report, of a printf-style message */
 static void vreport(int rc, const char *cmd, int see_help, const char *fmt, va_list ap)
 {

@@ -352,7 +352,7 @@ int cmd_ask(int argc, char **argv)
   if (rc < 0) {
     if (g_streamed && !g_cli.json) { printf("\n"); fflush(stdout); } /* a partial answer's line ends first */
     /* -n (or --budget) asks more than the model's context holds */
-    code = rc == DOCQ_EINVAL && ao.model ? cli_usage("ask", "%s", cli_error_text("ask")) : cli_fail(rc, "ask failed");
+    code = rc == DOCQ_EINVAL && ao.model ? cli_usage("ask", "%s", cli_error_text("ask")) : cli_fail_read(rc, "ask failed");
     cli_db_free(db);
     docq_model_free(model);
     return code;

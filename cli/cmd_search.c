@@ -136,7 +136,7 @@ int cmd_search(int argc, char **argv)
   cli_on_sigint(db);
   docq_results *r = NULL;
   int rc = docq_search(&r, db, query, &so);
-  if (rc < 0) { code = cli_fail(rc, "search failed"); cli_db_free(db); return code; }
+  if (rc < 0) { code = cli_fail_read(rc, "search failed"); cli_db_free(db); return code; }
   size_t n = docq_results_count(r);
   if (g_cli.json) {
     static const char *modes[] = {"hybrid", "bm25", "vector"};

@@ -55,7 +55,7 @@ static void usage(FILE *f)
           "  0    success\n"
           "  1    the operation failed (the message says why)\n"
           "  2    bad command line\n"
-          "  3    no index found, or it cannot be opened\n"
+          "  3    no index found, it cannot be opened, or it is damaged\n"
           "  4    another docq process is writing the index\n"
           "  130  interrupted (Ctrl-C); what was committed is kept\n");
 }

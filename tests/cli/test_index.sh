@@ -311,5 +311,23 @@ for c in "search compost" "ask compost" "status" "index"; do
     'grep -q "index .*dmg is damaged" "$T/dmg-err" && grep -q "your documents are not affected" "$T/dmg-err" && grep -q "delete the folder .*dmg and run \`docq index\` again" "$T/dmg-err"'
 done
 
+# Damage that opening does not meet (the chunks table's root page, read by a
+# query): search and ask find it while reading, and exit 3 all the same, with
+# the same message (they exited 1)
+"$BIN" --db "$T/dmq" index "$T/corpus" --quiet >/dev/null 2>&1
+python3 -c 'import sqlite3, sys
+p = sys.argv[1] + "/docq.sqlite"
+c = sqlite3.connect(p); page = c.execute("select rootpage from sqlite_master where name = \"chunks\"").fetchone()[0]
+size = c.execute("pragma page_size").fetchone()[0]; c.close()
+f = open(p, "r+b"); f.seek((page - 1) * size); f.write(b"\xff" * size)' "$T/dmq"
+for c in search ask; do
+  "$BIN" --db "$T/dmq" $c compost >/dev/null 2>"$T/dmq-err"; rc=$?
+  check "damaged while read: $c exits 3 (got $rc)" '[ $rc -eq 3 ]'
+  check "... and says it is damaged and to rebuild it" \
+    'grep -q "index .*dmq is damaged" "$T/dmq-err" && grep -q "delete the folder .*dmq and run \`docq index\` again" "$T/dmq-err"'
+  "$BIN" --db "$T/dmq" --json $c compost >"$T/dmq-out" 2>/dev/null; rc=$?
+  check "... --json: exit 3, code -5" '[ $rc -eq 3 ] && grep -q "\"code\":-5}" "$T/dmq-out"'
+done
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]
