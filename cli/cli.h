@@ -169,6 +169,11 @@ typedef struct cli_chat_args {
 } cli_chat_args;
 int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, const cli_chat_args *a);
 
+/* When the index's answer model `path` ("" for none) cannot be read (moved or
+ * deleted since docq config model set it), a line on stderr from docq CMD
+ * saying so and what to do, and errno; else 0. Defined in cmd_config.c. */
+int cli_answer_model_gone(const char *cmd, const char *path);
+
 /* Commands: argv[0] is the command name. Return an exit code. */
 int cmd_index(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -41,6 +41,17 @@ static void print_answer_model(const char *path, const char *desc)
   }
 }
 
+int cli_answer_model_gone(const char *cmd, const char *path)
+{
+  const int gone = *path && access(path, R_OK) != 0 ? errno : 0;
+  if (gone) {
+    fflush(stdout); /* after what the command printed, also when both go to one pipe */
+    fprintf(stderr, "docq %s: the answer model %s cannot be read (%s): docq ask will fail until it is back; "
+            "docq config model FILE sets another, docq config model --unset forgets it\n", cmd, path, strerror(gone));
+  }
+  return gone;
+}
+
 static int show(void)
 {
   docq_db *db = NULL;
@@ -51,7 +62,7 @@ static int show(void)
   cli_db_free(db);
   if (rc) return cli_fail(rc, "config");
   /* a file moved or deleted since it was set: said now, not at the next ask */
-  const int gone = *path && access(path, R_OK) != 0 ? errno : 0;
+  const int gone = *path && access(path, R_OK) != 0;
   if (g_cli.json) {
     printf("{\"answer_model\":");
     if (*path) cli_json_str(stdout, path);
@@ -60,11 +71,7 @@ static int show(void)
   } else {
     print_answer_model(path, "");
   }
-  if (gone) {
-    fflush(stdout);
-    fprintf(stderr, "docq config: the answer model %s cannot be read (%s): docq ask will fail until it is back; "
-            "docq config model FILE sets another, docq config model --unset forgets it\n", path, strerror(gone));
-  }
+  cli_answer_model_gone("config", path);
   return 0;
 }
 

@@ -358,7 +358,7 @@ int cmd_status(int argc, char **argv)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: docq status [--db DIR] [--json] [--check]\n\n"
              "Show the index: documents, chunks, vectors, sizes, embedder, chunking, last run,\n"
-             "answer model (docq config).\n"
+             "answer model (docq config; a warning on stderr when its file cannot be read).\n"
              "--check also verifies that full text, vectors and chunks agree (exit 1 if not).\n"
              "Exit codes: 0 ok, 1 failed, 3 no index.\n");
       return 0;
@@ -412,6 +412,7 @@ int cmd_status(int argc, char **argv)
     printf("answer model %s\n", *answer_model ? answer_model : "none (docq config model FILE sets one)");
   }
   cli_db_free(db);
+  cli_answer_model_gone("status", answer_model);
   return 0;
 }
 

@@ -146,6 +146,12 @@ check "config shows a recorded model that is gone with a warning naming it" \
   '[ $rc -eq 0 ] && grep -q "answer model .*gone.gguf cannot be read" "$T/err"'
 cj=$("$BIN" --db "$T/idx" config --json 2>/dev/null)
 check "... and config --json says missing: true" 'printf "%s" "$cj" | grep -q "\"missing\":true"'
+"$BIN" --db "$T/idx" status >"$T/out" 2>"$T/err"; rc=$?
+check "status warns of it too, after its report" \
+  '[ $rc -eq 0 ] && grep -q "^answer model .*gone.gguf" "$T/out" && grep -q "^docq status: the answer model .*gone.gguf cannot be read.*docq config model --unset" "$T/err"'
+"$BIN" --db "$T/idx" --json status >"$T/out" 2>"$T/err"; rc=$?
+check "... also with --json (the record on stdout stays whole)" \
+  '[ $rc -eq 0 ] && python3 -m json.tool "$T/out" >/dev/null && grep -q "gone.gguf cannot be read" "$T/err"'
 env -u DOCQ_MODEL "$BIN" --db "$T/idx" ask "What happens after a crash?" >/dev/null 2>"$T/err"; rc=$?
 check "a recorded model that is gone: exit 1, naming it and the way out" \
   '[ $rc -eq 1 ] && grep -q "index.s answer model: .*gone.gguf" "$T/err" && grep -q "docq config model --unset" "$T/err"'
