@@ -195,7 +195,7 @@ static void index_help(void)
          "\n"
          "Options:\n"
          "  --db DIR            index folder (default: ./.docq, created if needed)\n"
-         "  --max-size MB       skip files larger than this (default 64)\n"
+         "  --max-size MB       skip files larger than this (above 0, default 64)\n"
          "  --chunk-tokens N    target chunk size in tokens (new index only)\n"
          "  --chunk-overlap N   overlap between chunks in tokens (new index only)\n"
          "  --keep-missing      do not remove documents whose files are gone\n"
@@ -252,6 +252,11 @@ int cmd_index(int argc, char **argv)
                                                : cli_int_arg("index", a, v, 0, 999999, &n);
       if (bad) { free(paths); return EXIT_USAGE; }
       if (!strcmp(a, "--max-size")) o.max_file_bytes = (uint64_t)((double)mb * 1048576.0);
+      /* 0 bytes would mean the library's default, 64 MiB: not what "0" says */
+      if (!strcmp(a, "--max-size") && !o.max_file_bytes) {
+        free(paths);
+        return cli_usage("index", "--max-size wants a number of MB above 0 (at most 1048576; 0.001 is about 1 KB): %s", v);
+      }
       else if (!strcmp(a, "--chunk-tokens")) o.chunk_tokens = (unsigned)n;
       else o.chunk_overlap = (unsigned)n;
       continue;

@@ -110,6 +110,14 @@ check "too large skipped" 'printf "%s" "$out" | grep -q "too large"'
 "$BIN" --db "$DB" index --max-size 0.001 "$T/corpus/big.txt" >/dev/null 2>"$T/big.err"
 check "... and the run says how to take it" 'grep -q "too large" "$T/big.err" && grep -qF "docq index --max-size MB" "$T/big.err"'
 
+# --max-size 0 (or a size under a byte) is refused, saying what it takes: it
+# meant the default 64 MiB; nothing is created
+for v in 0 0.0000001; do
+  "$BIN" --db "$T/ms0" index --max-size $v "$T/corpus" >/dev/null 2>"$T/ms0.err"; rc=$?
+  check "--max-size $v: exit 2 (got $rc), naming the range, no index made" \
+    '[ $rc -eq 2 ] && grep -qF -- "--max-size wants a number of MB above 0 (at most 1048576" "$T/ms0.err" && [ ! -e "$T/ms0" ]'
+done
+
 # the index folder given as the folder to index: refused before anything is
 # written there (it made docq.sqlite among the documents, then skipped them all)
 mkdir -p "$T/self" && echo "self note" > "$T/self/a.txt"
