@@ -1,9 +1,11 @@
 /* docq index, docq status, docq rm. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -184,6 +186,20 @@ static int index_is_a_root(const char *db, const char *const *paths, size_t n, c
   return 0;
 }
 
+/* The first of paths that does not exist, with its errno in *err, said in
+ * msg as an argument that does not exist (the run stops at it, before any
+ * file); NULL when they all exist. */
+static const char *missing_arg(const char *const *paths, size_t n, char *msg, size_t cap)
+{
+  char p[PATH_MAX];
+  for (size_t i = 0; i < n; i++) {
+    if (realpath(paths[i], p)) continue;
+    snprintf(msg, cap, "the argument %s does not exist (%s); nothing was indexed", paths[i], strerror(errno));
+    return paths[i];
+  }
+  return NULL;
+}
+
 static void index_help(void)
 {
   printf("usage: docq index [options] PATH...\n"
@@ -191,7 +207,8 @@ static void index_help(void)
          "Index files and folders (recursively). Re-running only redoes what changed:\n"
          "unchanged files are not read, renamed files are not re-embedded, deleted files\n"
          "are removed. Skips .git, hidden folders, node_modules and .docqignore patterns.\n"
-         "Binary, unreadable and too-large files are skipped with a reason.\n"
+         "Binary, unreadable and too-large files are skipped with a reason. A PATH that\n"
+         "does not exist stops the run before any file is read (and no index is created).\n"
          "\n"
          "Options:\n"
          "  --db DIR            index folder (default: ./.docq, created if needed)\n"
@@ -269,11 +286,21 @@ int cmd_index(int argc, char **argv)
   char *db_path = cli_find_db(1);
   const char *root = NULL;
   const int clash = index_is_a_root(db_path, paths, n_paths, &root);
+  char missing_msg[PATH_MAX + 128], probe[PATH_MAX + 16];
+  const char *missing = missing_arg(paths, n_paths, missing_msg, sizeof missing_msg);
+  snprintf(probe, sizeof probe, "%s/docq.sqlite", db_path ? db_path : ".docq");
+  const int is_new = access(probe, F_OK) != 0;
   free(db_path);
   if (clash) {
     free(paths);
     return cli_usage("index", "the index folder is %s itself: give --db another folder (the index is kept apart from the "
                               "documents, default ./.docq)", root);
+  }
+  /* no index is created for a run that cannot start; an existing one is
+   * opened, to say so when the missing file is still in it */
+  if (missing && is_new) {
+    free(paths);
+    return cli_error(DOCQ_ENOTFOUND, "index", "%s", missing_msg);
   }
   docq_db *db = NULL;
   int ec = cli_open_db(&db, 1, 0);
@@ -310,8 +337,9 @@ int cmd_index(int argc, char **argv)
   docq_index_stats st;
   int rc = docq_index_paths(db, paths, n_paths, &o, &st);
   clear_bar(&ui);
+  const char *m = docq_error_last()->message;
+  if (rc == DOCQ_ENOTFOUND && missing && m && !strstr(m, "still in the index")) m = missing_msg;
   if (g_cli.json) {
-    const char *m = docq_error_last()->message;
     print_record(rc, m && *m ? m : docq_strerror(rc), &st, &ui);
   } else if (rc == 0 || (!g_cli.quiet && (st.added || st.updated || st.unchanged || st.removed || st.renamed || st.skipped))) {
     /* A run that failed before it looked at a file (a busy or read-only
@@ -330,7 +358,6 @@ int cmd_index(int argc, char **argv)
   free(ui.notes);
   int ret = 0;
   if (rc) {
-    const char *m = docq_error_last()->message;
     ret = rc == DOCQ_ECANCELED ? EXIT_INTERRUPTED : rc == DOCQ_EBUSY ? EXIT_BUSY : EXIT_FAIL;
     /* with --json too: the record is on stdout, the message on stderr, as every command does */
     if (rc == DOCQ_ECANCELED)

@@ -91,6 +91,13 @@ isrec() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); s
 "$BIN" --db "$DB" --json index "$T/nonexist" >"$T/jf.out" 2>"$T/jf.err"; rc=$?
 check "--json on a missing path: exit 1, the record with ok false, the message on stderr" \
   '[ $rc -eq 1 ] && isrec "$T/jf.out" -7 && grep -q "^docq index: .*nonexist" "$T/jf.err"'
+# one missing path among several: said to be an argument that does not
+# exist; a new index folder is not created for a run that cannot start
+"$BIN" --db "$T/newidx" index "$T/corpus" "$T/nonexist" "$T/corpus" >/dev/null 2>"$T/nx.err"; rc=$?
+check "a missing argument (new index): exit 1, naming it as the argument, no index folder made" \
+  '[ $rc -eq 1 ] && grep -q "^docq index: the argument .*/nonexist does not exist (No such file or directory); nothing was indexed$" "$T/nx.err" && [ ! -e "$T/newidx" ]'
+"$BIN" --db "$DB" index "$T/corpus" "$T/nonexist" >/dev/null 2>"$T/nx.err"; rc=$?
+check "... and with an existing index" '[ $rc -eq 1 ] && grep -q "^docq index: the argument .*/nonexist does not exist" "$T/nx.err"'
 mkdir -p "$T/damaged" && head -c 8192 /dev/urandom > "$T/damaged/docq.sqlite"
 "$BIN" --db "$T/damaged" --json index "$T/corpus" >"$T/jf.out" 2>"$T/jf.err"; rc=$?
 check "--json on a damaged index: exit 3 and the record with ok false" '[ $rc -eq 3 ] && isrec "$T/jf.out" -5 && [ -s "$T/jf.err" ]'
