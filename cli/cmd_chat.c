@@ -139,8 +139,9 @@ static void print_interrupted_turn(docq_ctx *c, const char *user, const cli_text
 }
 
 /* One line of standard input without its newline, or NULL at the end (or on
- * Ctrl-C, or a read error: errno says). free() it. */
-static char *read_line(void)
+ * Ctrl-C, or a read error: errno says). *nul: the offset of its first NUL
+ * byte (which would end the message there), else -1. free() it. */
+static char *read_line(long *nul)
 {
   char *line = NULL;
   size_t cap = 0;
@@ -150,6 +151,8 @@ static char *read_line(void)
     free(line);
     return NULL;
   }
+  const char *z = memchr(line, 0, (size_t)n);
+  *nul = z ? (long)(z - line) : -1;
   while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
   return line;
 }
@@ -182,10 +185,12 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
   cli_prompt_ui pui = {.tty = cli_tty()};
   docq_ctx_set_prompt_progress(c, cli_prompt_progress, &pui);
   cli_on_sigint_ctx(c);
+  long lineno = 0, nul = -1;
   for (int turn = 0;; turn++) {
     if (a->first && turn == 1) break;
     if (ask) fputs("> ", stderr);
-    char *line = a->first ? strdup(a->first) : read_line();
+    char *line = a->first ? strdup(a->first) : read_line(&nul);
+    lineno += !a->first && line;
     if (!line) {
       if (ask) fputc('\n', stderr);
       if (cli_interrupted()) {
@@ -194,6 +199,15 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
         code = cli_error(DOCQ_EIO, "generate", "reading standard input: %s", strerror(errno));
       }
       break;
+    }
+    if (nul >= 0) { /* not text, as -f FILE refuses it: at a terminal the conversation goes on without it */
+      free(line);
+      code = cli_error(DOCQ_EINVAL, "generate", "line %ld of standard input is not text (a NUL byte at offset %ld)",
+                       lineno, nul);
+      if (!ask) break;
+      code = 0;
+      turn--;
+      continue;
     }
     if (cli_blank(line)) { /* nothing to say: ask again */
       free(line);

@@ -118,6 +118,17 @@ check "--show-thinking: nothing of it on stdout" "$(tr -d '\n' < "$T/think.out")
 contains "--show-thinking: the thinking on stderr" "$(cat "$T/think.err")" "$reasoning"
 contains "a note says there is no answer yet" "$(cat "$T/think.err")" "still thinking after 16 tokens"
 
+# A line holding a NUL byte is refused as -f refuses such text (it was cut at
+# the NUL and answered): the turns before it are answered, then exit 1 with
+# an error object naming the line and offset (--json)
+printf 'Where did the cat go?\nHello\0World\nAnd the dog?\n' |
+  "$BIN" generate --model "$M" --chat --json -n 4 --temp 0 -t 1 >"$T/nul.out" 2>"$T/nul.err"
+check "a NUL byte in a chat line: exit 1" "$?" "1"
+check "... after the turn before it, with the error object" \
+  "$(python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; print(len(l), l[0]["user"], l[1]["code"], l[1]["error"])' "$T/nul.out")" \
+  "2 Where did the cat go? -3 line 2 of standard input is not text (a NUL byte at offset 5)"
+contains "... said on stderr too" "$(cat "$T/nul.err")" "docq generate: line 2 of standard input is not text (a NUL byte at offset 5)"
+
 # On a terminal (script(1) gives one) the thinking shows as a line saying
 # for how long, cleared before the answer; stdin here is still a pipe.
 if command -v script >/dev/null; then
