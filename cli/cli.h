@@ -199,6 +199,11 @@ int cli_ctx_opt(int argc, char **argv, int *i, docq_ctx_options *o, const char *
 /* After the options: what no single one shows (--attn-sinks without
  * --attn-window) as a usage error naming cmd; EXIT_USAGE then, else 0. */
 int cli_ctx_check(const docq_ctx_options *o, const char *cmd);
+/* docq_ctx_new_ext(m, o) failed with rc: out of memory is said as the
+ * context of o->n_ctx tokens not fitting, with about what its KV cache takes
+ * and that a smaller -c does; anything else as cli_fail. Returns the exit
+ * code. Defined in cmd_model.c. */
+int cli_ctx_fail(int rc, const char *cmd, const docq_model *m, const docq_ctx_options *o);
 /* An option's value, the whole string, as a whole number in decimal digits
  * (cli_int_arg), any decimal number (cli_float_arg; no hexadecimal, inf or
  * nan), both in [lo, hi], or a seed (0..2^64-1); else

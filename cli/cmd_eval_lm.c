@@ -175,7 +175,7 @@ static int eval_ppl(int argc, char **argv)
     code = cli_error(DOCQ_EINVAL, "eval ppl", "%ld tokens; at least 2*%d are needed for a context of %d", n_tok, N, N);
     goto done;
   }
-  if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) goto fail;
+  if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) { code = cli_ctx_fail(rc, "eval ppl", m, &co); goto done; }
   desc = docq_ctx_describe(c);
   int n_chunk = (int)(n_tok / N);
   if (max_chunks > 0 && max_chunks < n_chunk) n_chunk = max_chunks;
@@ -310,7 +310,7 @@ static int eval_passkey(int argc, char **argv)
   if ((rc = docq_model_load(&m, model)) < 0) goto fail;
   docq_model_get_meta(m, &meta);
   if (!co.n_ctx) co.n_ctx = (unsigned)meta.n_ctx_train;
-  if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) goto fail;
+  if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) { code = cli_ctx_fail(rc, "eval passkey", m, &co); goto done; }
   desc = docq_ctx_describe(c);
   const int N = (int)co.n_ctx;
   /* the most filler that leaves room for the answer: grow while it fits */

@@ -263,6 +263,41 @@ static char *prompt_file(const char *cmd, const char *path)
   return t;
 }
 
+/* ---- a context that does not fit in memory ------------------------------------ */
+
+/* Bytes per cache element of a KV type, relative to f16's 2 (q8_0: blocks of
+ * 32 in 34 bytes, q4_0: in 18). */
+static double kv_type_factor(const char *t)
+{
+  if (!t || !strcmp(t, "f16")) return 1.0;
+  if (!strcmp(t, "f32")) return 2.0;
+  if (!strcmp(t, "q8_0")) return 34.0 / 64.0;
+  if (!strcmp(t, "q4_0")) return 18.0 / 64.0;
+  return 1.0;
+}
+
+int cli_ctx_fail(int rc, const char *cmd, const docq_model *m, const docq_ctx_options *co)
+{
+  if (rc != DOCQ_ENOMEM) return cli_fail(rc, cmd);
+  char why[256];
+  snprintf(why, sizeof why, "%s", cli_error_text(NULL));
+  /* the KV cache is what grows with the context: docq model info's figure
+   * per token (f16), for the cache types asked */
+  double kib = 0;
+  char *d = docq_model_describe(m);
+  const char *kv = d ? strstr(d, "kv cache:") : NULL;
+  if (!kv || sscanf(kv + 9, " %lf KiB per token", &kib) != 1) kib = 0;
+  docq_free(d);
+  const double per_token = kib * 1024.0 / 2.0 * (kv_type_factor(co->cache_type_k) + kv_type_factor(co->cache_type_v));
+  const double gib = per_token * co->n_ctx / (1024.0 * 1024.0 * 1024.0);
+  char need[96] = "";
+  if (per_token > 0)
+    snprintf(need, sizeof need, ": its KV cache alone takes about %.1f %s (%.1f KiB a token)",
+             gib >= 1 ? gib : gib * 1024.0, gib >= 1 ? "GiB" : "MiB", per_token / 1024.0);
+  return cli_error(DOCQ_ENOMEM, cmd, "a context of %u tokens does not fit in memory%s; give a smaller one with -c "
+                   "(%s)", co->n_ctx, need, why);
+}
+
 /* ---- generate ------------------------------------------------------------------ */
 
 static void generate_usage(FILE *f)
@@ -458,9 +493,10 @@ int cmd_generate(int argc, char **argv)
    * a whole prompt reads ~7% slower in batches of 128) */
   if (chat && !co.n_batch) co.n_batch = 128;
   if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) {
+    int code = cli_ctx_fail(rc, "generate", m, &co);
     docq_model_free(m);
     free(prompt_text);
-    return cli_fail(rc, "generate");
+    return code;
   }
   if (verbose) {
     char *d = docq_ctx_describe(c);
@@ -870,8 +906,9 @@ int cmd_bench(int argc, char **argv)
   if (!co.n_ctx) co.n_ctx = (unsigned)((pp > depth ? pp : depth) + tg + 16);
   co.n_threads = threads;
   if ((rc = docq_ctx_new_ext(&c, m, &co)) < 0) {
+    int code = cli_ctx_fail(rc, "bench", m, &co);
     docq_model_free(m);
-    return cli_fail(rc, "bench");
+    return code;
   }
   /* Ctrl-C keeps what was measured: the repetitions done so far make the
    * test's row, and the run ends there with exit 130. */

@@ -244,4 +244,18 @@ contains "model info names gemma2's window and attention cap" "$out" "attention:
 contains "... and its output cap" "$out" "output:        tied to token_embd, logits capped at 5 (c tanh(x / c))"
 contains "... and one RoPE for all layers" "$out" "rope:          neox, 8 dims, base 10000, scaling none
 attention:"
+# A context too large for the memory at hand names the context size, about
+# what its KV cache takes, and -c (it said only "out of memory (N x 16
+# bytes)"). The memory: an address-space limit of 400 MB, or, in a sanitizer
+# build (which cannot start under one), its allocator's largest block.
+small_memory() (
+  (ulimit -v 400000; "$BIN" --version) >/dev/null 2>&1 && ulimit -v 400000
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}max_allocation_size_mb=256:allocator_may_return_null=1 timeout 60 "$@"
+)
+err=$(small_memory "$BIN" generate --model "$S/models/stories260K.gguf" -c 4194304 -n 2 "Once" 2>&1 >/dev/null); rc=$?
+check "generate -c too large for memory: exit 1" "$rc" "1"
+contains "... naming the context, its KV cache and -c" "$err" \
+  "docq generate: a context of 4194304 tokens does not fit in memory: its KV cache alone takes about 2.4 GiB (0.6 KiB a token); give a smaller one with -c (out of memory"
+err=$(small_memory "$BIN" bench --model "$S/models/stories260K.gguf" -c 4194304 -p 8 -n 8 -r 1 2>&1 >/dev/null)
+contains "... bench too" "$err" "docq bench: a context of 4194304 tokens does not fit in memory"
 exit $fail
