@@ -474,7 +474,9 @@ int dq_gguf_open(dq_gguf **out, const char *path)
   *out = NULL;
   DQ_ASSERT_ARG(path);
   struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO with no writer would block the open until Ctrl-C;
+   * it is refused below as not a regular file (no effect on a file's reads) */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return dq_err_set(errno == ENOENT ? DOCQ_ENOTFOUND : DOCQ_EIO, "%s: cannot open: %s", path, strerror(errno));
   if (fstat(fd, &st) < 0) {

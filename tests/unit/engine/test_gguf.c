@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "docq.h"
@@ -446,6 +447,27 @@ static void test_engine_gguf__writer_round_trip(void **state)
   check_layout(g);
   dq_gguf_close(g);
   dq_free(buf);
+}
+
+/* A FIFO given as the model (no writer on the other end) is refused at
+ * once as not a regular file: the open blocked until Ctrl-C. The alarm
+ * turns such a block into a failure instead of a hung test. */
+static void test_engine_gguf__fifo_refused_without_blocking(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/docq_test_fifo_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[64];
+  snprintf(path, sizeof path, "%s/model.gguf", dir);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  alarm(10);
+  dq_gguf *g = NULL;
+  assert_int_equal(dq_gguf_open(&g, path), DOCQ_EIO);
+  alarm(0);
+  assert_null(g);
+  assert_non_null(strstr(dq_err_msg(), "not a regular file"));
+  unlink(path);
+  rmdir(dir);
 }
 
 static void test_engine_gguf__writer_alignment_and_file(void **state)
@@ -960,6 +982,7 @@ int main(void)
     cmocka_unit_test(test_engine_gguf__qwen2_fixture_and_spm_vocab_agree),
     cmocka_unit_test(test_engine_gguf__writer_round_trip),
     cmocka_unit_test(test_engine_gguf__writer_alignment_and_file),
+    cmocka_unit_test(test_engine_gguf__fifo_refused_without_blocking),
     cmocka_unit_test(test_engine_gguf__model_writer_matches_qwen2_fixture),
     cmocka_unit_test(test_engine_gguf__model_writer_llama_tied_and_vocab),
     cmocka_unit_test(test_engine_gguf__truncated_at_every_offset),
