@@ -992,25 +992,19 @@ int cmd_bench(int argc, char **argv)
     }
     int r = 0;
     for (; r < reps && !interrupted; r++) {
-      /* Ctrl-C while it reads a -d prompt of thousands of tokens stops it */
-      if ((rc = docq_ctx_eval(c, dstart ? dstart : &tok, (size_t)n_start, 1, NULL)) < 0) {
-        if (rc != DOCQ_ECANCELED || !cli_interrupted()) goto fail;
-        interrupted = 1, rc = 0;
-        break;
-      }
+      if ((rc = docq_ctx_eval(c, dstart ? dstart : &tok, (size_t)n_start, 1, NULL)) < 0) break;
       double t0 = cli_now();
-      for (int i = 0; i < tg && !(interrupted = cli_interrupted()); i++) {
+      for (int i = 0; i < tg && rc == 0 && !(interrupted = cli_interrupted()); i++) {
         int32_t next = argmax_logit(docq_ctx_logits(c), meta.n_vocab);
-        if ((rc = docq_ctx_eval(c, &next, 1, 0, NULL)) < 0) {
-          if (rc != DOCQ_ECANCELED || !cli_interrupted()) goto fail;
-          interrupted = 1, rc = 0;
-          break;
-        }
+        rc = docq_ctx_eval(c, &next, 1, 0, NULL);
       }
-      if (interrupted) break; /* this repetition is not whole: not counted */
+      if (interrupted || rc < 0) break; /* this repetition is not whole: not counted */
       double t = cli_now() - t0;
       ts[r] = (double)tg / (t > 0 ? t : 1e-9);
     }
+    /* Ctrl-C stops an eval between its batches (a -d prompt of thousands of tokens too) */
+    if (rc == DOCQ_ECANCELED && cli_interrupted()) interrupted = 1, rc = 0;
+    if (rc < 0) goto fail;
     row.reps = r;
     if (n_start > 1) snprintf(row.test, sizeof row.test, "tg%d @ d%ld", tg, n_start);
     else snprintf(row.test, sizeof row.test, "tg%d", tg);

@@ -96,6 +96,18 @@ static int make_embedder(docq_db *db)
 /* The saved reason the index's model cannot be used, with what to do. */
 static int embedder_missing(docq_db *db) { return dq_err_set(db->embedder_rc, "%s", db->embedder_err); }
 
+/* 1 when manifest m names another embedder than db holds (db->embedder set). */
+static int names_other_embedder(const docq_db *db, const dq_manifest *m)
+{
+  return m->embedder[0] && (strcmp(m->embedder, db->embedder->id) != 0 || m->dim != db->embedder->dim);
+}
+
+int dq_api_embedder_stale(docq_db *db)
+{
+  dq_manifest m;
+  return db->embedder && dq_store_manifest(db->store, &m) == 0 && names_other_embedder(db, &m);
+}
+
 int dq_api_sync_embedder(docq_db *db)
 {
   if (!db->embedder) { /* the model was missing: back now? */
@@ -105,7 +117,7 @@ int dq_api_sync_embedder(docq_db *db)
   dq_manifest m;
   int rc = dq_store_manifest(db->store, &m); /* rereads it if another connection committed */
   if (rc) return rc;
-  if (!m.embedder[0] || (!strcmp(m.embedder, db->embedder->id) && m.dim == db->embedder->dim)) return 0;
+  if (!names_other_embedder(db, &m)) return 0;
   dq_embedder *old = db->embedder;
   if ((rc = make_embedder(db)) == DQ_EMBEDDER_MISSING) return embedder_missing(db); /* db->embedder is still the old one */
   if (rc < 0) return rc;

@@ -38,6 +38,9 @@ static inline void dq_db_enter(docq_db *db) { db->interrupted = 0; }
  * opened, or re-encoded it (--reembed). Cheap when nothing was committed
  * elsewhere. Called at the start of the calls that embed or report it. */
 int dq_api_sync_embedder(docq_db *db);
+/* 1 when the index, as committed now, names another embedder than db holds
+ * (another process re-encoded it since db's last dq_api_sync_embedder). */
+int dq_api_embedder_stale(docq_db *db);
 
 /* The absolute path documents are stored under, for what a user typed. A file
  * or folder deleted since it was indexed has no realpath: the folder it was

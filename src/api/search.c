@@ -69,14 +69,6 @@ DOCQ_API int docq_search(docq_results **out, docq_db *db, const char *query, con
   return dq_api_search(out, db, query, opts, 0);
 }
 
-/* 1 when the index now names another embedder than the one db holds. */
-static int embedder_changed(docq_db *db)
-{
-  dq_manifest m;
-  if (dq_store_manifest(db->store, &m) != 0) return 0; /* rereads it if another connection committed */
-  return db->embedder && m.embedder[0] && (strcmp(m.embedder, db->embedder->id) != 0 || m.dim != db->embedder->dim);
-}
-
 int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts,
                   unsigned max_span_tokens)
 {
@@ -110,7 +102,7 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
       dq_err_clear();
     }
     rc = dq_retrieve(db->store, db->embedder, query, &q, &r->recs, &r->n);
-    if (rc != DOCQ_EMISMATCH || attempt == 2 || !embedder_changed(db)) break;
+    if (rc != DOCQ_EMISMATCH || attempt == 2 || !dq_api_embedder_stale(db)) break;
   }
   if (rc < 0) goto done;
   if (!(r->hits = dq_calloc(r->n ? r->n : 1, sizeof *r->hits))) { rc = DOCQ_ENOMEM; goto done; }
