@@ -268,14 +268,17 @@ int cmd_index(int argc, char **argv)
                 : !strcmp(a, "--chunk-tokens") ? cli_int_arg("index", a, v, 1, 1000000, &n)
                                                : cli_int_arg("index", a, v, 0, 999999, &n);
       if (bad) { free(paths); return EXIT_USAGE; }
-      if (!strcmp(a, "--max-size")) o.max_file_bytes = (uint64_t)((double)mb * 1048576.0);
-      /* 0 bytes would mean the library's default, 64 MiB: not what "0" says */
-      if (!strcmp(a, "--max-size") && !o.max_file_bytes) {
-        free(paths);
-        return cli_usage("index", "--max-size wants a number of MB above 0 (at most 1048576; 0.001 is about 1 KB): %s", v);
+      if (!strcmp(a, "--max-size")) {
+        o.max_file_bytes = (uint64_t)((double)mb * 1048576.0);
+        if (!o.max_file_bytes) { /* 0 bytes would mean the library's default, 64 MiB: not what "0" says */
+          free(paths);
+          return cli_usage("index", "--max-size wants a number of MB above 0 (at most 1048576; 0.001 is about 1 KB): %s", v);
+        }
+      } else if (!strcmp(a, "--chunk-tokens")) {
+        o.chunk_tokens = (unsigned)n;
+      } else {
+        o.chunk_overlap = (unsigned)n;
       }
-      else if (!strcmp(a, "--chunk-tokens")) o.chunk_tokens = (unsigned)n;
-      else o.chunk_overlap = (unsigned)n;
       continue;
     }
     if (a[0] == '-' && a[1]) { free(paths); return cli_usage("index", "unknown option '%s'", a); }

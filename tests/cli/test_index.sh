@@ -125,6 +125,12 @@ for v in 0 0.0000001; do
     '[ $rc -eq 2 ] && grep -qF -- "--max-size wants a number of MB above 0 (at most 1048576" "$T/ms0.err" && [ ! -e "$T/ms0" ]'
 done
 
+# --max-size on an index made with an overlap leaves the chunking alone (it
+# set the overlap to 0 too, and the run was refused as a change of chunking)
+"$BIN" --db "$T/ms-ovl" index --quiet --chunk-overlap 20 "$T/corpus" >/dev/null 2>&1
+"$BIN" --db "$T/ms-ovl" index --quiet --max-size 5 "$T/corpus" >/dev/null 2>"$T/ms-ovl.err"; rc=$?
+check "--max-size keeps an index's chunk overlap" '[ $rc -eq 0 ] && ! grep -q "built with chunks" "$T/ms-ovl.err"'
+
 # the index folder given as the folder to index: refused before anything is
 # written there (it made docq.sqlite among the documents, then skipped them all)
 mkdir -p "$T/self" && echo "self note" > "$T/self/a.txt"
