@@ -39,7 +39,10 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+#define BASE_AVX2 1
+#endif
 
 #include "engine/attn.h"
 #include "engine/kernels.h"
@@ -86,6 +89,7 @@ typedef struct base_job {
   atomic_int next;
 } base_job;
 
+#ifdef BASE_AVX2
 static float dot_f16(const float *q, const uint16_t *k)
 {
   __m256 acc = _mm256_setzero_ps();
@@ -96,6 +100,15 @@ static float dot_f16(const float *q, const uint16_t *k)
   s = _mm_hadd_ps(s, s);
   return _mm_cvtss_f32(s);
 }
+#else
+/* a build without AVX2 (DOCQ_NATIVE=OFF): plain loops the compiler vectorizes */
+static float dot_f16(const float *q, const uint16_t *k)
+{
+  float acc = 0;
+  for (int d = 0; d < HD; d++) acc += q[d] * dq_f16_to_f32(k[d]);
+  return acc;
+}
+#endif
 
 static void base_worker(void *ctx, int ith, int nth)
 {
@@ -114,6 +127,8 @@ static void base_worker(void *ctx, int ith, int nth)
       if (sc[p] > mx) mx = sc[p];
     }
     for (int p = 0; p < n; p++) sum += sc[p] = expf(sc[p] - mx);
+    float *o = j->out + ((size_t)t * NH + h) * HD;
+#ifdef BASE_AVX2
     __m256 acc[HD / 8];
     for (int d = 0; d < HD / 8; d++) acc[d] = _mm256_setzero_ps();
     for (int p = 0; p < n; p++) {
@@ -122,8 +137,15 @@ static void base_worker(void *ctx, int ith, int nth)
       for (int d = 0; d < HD / 8; d++)
         acc[d] = _mm256_fmadd_ps(w, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8 * d))), acc[d]);
     }
-    float *o = j->out + ((size_t)t * NH + h) * HD;
     for (int d = 0; d < HD / 8; d++) _mm256_storeu_ps(o + 8 * d, acc[d]);
+#else
+    for (int d = 0; d < HD; d++) o[d] = 0;
+    for (int p = 0; p < n; p++) {
+      const float w = sc[p] / sum;
+      const uint16_t *v = (const uint16_t *)dq_kv_vrow(j->kv, 0, p, kvh);
+      for (int d = 0; d < HD; d++) o[d] += w * dq_f16_to_f32(v[d]);
+    }
+#endif
   }
 }
 

@@ -397,6 +397,20 @@ static float dot_att_f16(const float *q, const uint16_t *k, int n)
     h = _mm_hadd_ps(h, h);
     sum = _mm_cvtss_f32(h);
   }
+#else
+  /* The same order without AVX2 (the references come from an x86 build of
+   * ggml, whatever this build's target): 4 x 8 fused lanes, accumulators
+   * (0+2) + (1+3), halves, then two horizontal adds. */
+  const int np = n & ~31;
+  if (np) {
+    float a[4][8] = { { 0 } }, h[4];
+    for (; i < np; i += 32)
+      for (int j = 0; j < 4; j++)
+        for (int e = 0; e < 8; e++) a[j][e] = fmaf(dq_f16_to_f32(k[i + 8 * j + e]), q[i + 8 * j + e], a[j][e]);
+    for (int e = 0; e < 8; e++) a[0][e] = (a[0][e] + a[2][e]) + (a[1][e] + a[3][e]);
+    for (int e = 0; e < 4; e++) h[e] = a[0][e] + a[0][e + 4];
+    sum = (h[0] + h[1]) + (h[2] + h[3]);
+  }
 #endif
   for (; i < n; i++) sum += (double)(dq_f16_to_f32(k[i]) * q[i]);
   return (float)sum;
@@ -420,6 +434,9 @@ static void mad_f16(uint16_t *acc, const uint16_t *v, float s, int n)
 #ifdef DQ_FWD_AVX2
   __m256 vs = _mm256_set1_ps(s);
   for (const int np = n & ~31; i < np; i += 8) st_f16(acc + i, _mm256_fmadd_ps(ld_f16(v + i), vs, ld_f16(acc + i)));
+#else
+  for (const int np = n & ~31; i < np; i++) /* fused in the body, as the AVX2 kernel */
+    acc[i] = dq_f32_to_f16(fmaf(dq_f16_to_f32(v[i]), s, dq_f16_to_f32(acc[i])));
 #endif
   for (; i < n; i++) {
     volatile float prod = dq_f16_to_f32(v[i]) * s; /* unfused, as ggml's scalar tail */
