@@ -7,7 +7,7 @@ SHARED    ?= $(abspath ../shared)
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build demo test test-fast asan tsan install clean bench
+.PHONY: all deps build demo test test-fast asan tsan isa install clean bench
 
 all: build
 
@@ -30,8 +30,8 @@ test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The whole suite, then once more under AddressSanitizer + UBSan, then the
-# threaded tests under ThreadSanitizer.
-test: test-fast asan tsan
+# threaded tests under ThreadSanitizer, then the suite built for other CPUs.
+test: test-fast asan tsan isa
 
 asan: deps
 	cmake -S . -B $(ASANBUILD) -DCMAKE_BUILD_TYPE=Debug -DDOCQ_SANITIZE=ON -DDOCQ_SHARED_DIR=$(SHARED) $(CMAKE_ARGS)
@@ -47,6 +47,21 @@ tsan: deps
 	cmake --build $(TSANBUILD) -j $(JOBS)
 	cd $(TSANBUILD) && DOCQ_TEST_LEVEL=tsan $(NORANDOM) ctest --output-on-failure -j $(JOBS) -L tsan
 
+# Kernels are chosen when compiling (-march=native), so a machine with
+# AVX-512 never builds the AVX2 paths (most users' CPUs) or the plain C ones
+# (a portable build, DOCQ_NATIVE=OFF). Each level here is built without
+# -march=native and runs the suite but its slow CLI tests; the build folders
+# are $(BUILD)-<level>. x86-64-v3 = AVX2, FMA, F16C; x86-64 = SSE2 only.
+ISA_LEVELS ?= $(if $(filter x86_64,$(shell uname -m)),x86-64-v3 x86-64)
+isa: deps
+	@set -e; for l in $(ISA_LEVELS); do \
+	  echo "== build and test for -march=$$l"; \
+	  cmake -S . -B $(BUILD)-$$l -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOCQ_NATIVE=OFF -DCMAKE_C_FLAGS=-march=$$l \
+	    -DDOCQ_SHARED_DIR=$(SHARED) $(CMAKE_ARGS); \
+	  cmake --build $(BUILD)-$$l -j $(JOBS); \
+	  (cd $(BUILD)-$$l && ctest --output-on-failure -j $(JOBS) -LE slow); \
+	done
+
 bench: build
 	$(BUILD)/bench_index $(SHARED)/data/corpora
 
@@ -54,4 +69,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASANBUILD) $(TSANBUILD)
+	rm -rf $(BUILD) $(ASANBUILD) $(TSANBUILD) $(foreach l,$(ISA_LEVELS),$(BUILD)-$(l))
