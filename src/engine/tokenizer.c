@@ -370,11 +370,11 @@ static int load_specials(dq_tok *t, const dq_gguf *g)
 {
   dq_tok_special *sp = &t->sp;
   /* Defaults as llama.cpp has them per model type. */
-  *sp = (dq_tok_special){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  *sp = (dq_tok_special){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   if (t->kind == DQ_TOK_SPM) { sp->bos = 1; sp->eos = 2; sp->unk = 0; }
   if (t->kind == DQ_TOK_WPM) { sp->unk = 100; sp->cls = 101; sp->sep = 102; sp->pad = 0; sp->mask = 103; }
   int32_t *ids[] = {&sp->bos, &sp->eos, &sp->unk, &sp->sep, &sp->pad, &sp->cls, &sp->mask, &sp->eot, &sp->eom,
-                    &sp->fim_pad, &sp->fim_rep, &sp->fim_sep};
+                    &sp->fim_pad, &sp->fim_rep, &sp->fim_sep, &sp->fim_pre, &sp->fim_suf, &sp->fim_mid};
   for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
     if (*ids[i] >= t->n_vocab) *ids[i] = -1; /* a default that does not fit this vocabulary */
   static const char *keys[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
@@ -382,7 +382,9 @@ static int load_specials(dq_tok *t, const dq_gguf *g)
                                "tokenizer.ggml.padding_token_id", "tokenizer.ggml.cls_token_id",
                                "tokenizer.ggml.mask_token_id", "tokenizer.ggml.eot_token_id",
                                "tokenizer.ggml.eom_token_id", "tokenizer.ggml.fim_pad_token_id",
-                               "tokenizer.ggml.fim_rep_token_id", "tokenizer.ggml.fim_sep_token_id"};
+                               "tokenizer.ggml.fim_rep_token_id", "tokenizer.ggml.fim_sep_token_id",
+                               "tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.fim_suf_token_id",
+                               "tokenizer.ggml.fim_mid_token_id"};
   int rc;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if ((rc = load_id(t, g, keys[i], ids[i])) < 0) return rc;
@@ -454,6 +456,18 @@ static int32_t special_by_text(const dq_tok *t, const char *const *texts, size_t
   return -1;
 }
 
+/* special_by_text, and a user-defined token found so becomes a control
+ * token, as llama.cpp retypes it (it warns "probably a bug in the model"):
+ * then it is read as text unless special tokens are parsed, so a document
+ * that contains "<|im_end|>" cannot end a chat turn, and it is written as
+ * nothing unless special tokens are shown. */
+static int32_t control_by_text(dq_tok *t, const char *const *texts, size_t n)
+{
+  const int32_t id = special_by_text(t, texts, n);
+  if (id >= 0 && t->type[id] == DQ_TT_USER_DEFINED) t->type[id] = DQ_TT_CONTROL;
+  return id;
+}
+
 static void eog_add(dq_tok *t, int32_t id)
 {
   if (id >= 0 && !dq_tok_is_eog(t, id) && t->n_eog < sizeof t->eog / sizeof t->eog[0]) t->eog[t->n_eog++] = id;
@@ -481,8 +495,10 @@ static void eog_remove(dq_tok *t, int32_t id)
  * (from their keys, else found by text: Qwen2.5-Coder's <|fim_pad|>,
  * <|repo_name|>, <|file_sep|>), and the tokens with the texts below (Llama
  * 3's <|end_of_text|>, which its Instruct files do not name as EOS, ...).
- * Found by text only when the file marks the token control or user-defined:
- * a plain word that happens to read "</s>" ends nothing. Then llama.cpp's two
+ * Found by text only when the file marks the token control or user-defined
+ * (a plain word that happens to read "</s>" ends nothing, where llama.cpp
+ * would retype it), and a user-defined one becomes control (control_by_text).
+ * Then llama.cpp's two
  * exceptions: gpt-oss (harmony) ends a message, not the text, with <|end|>,
  * so with <|return|> and <|call|> (or <|calls|> and <|flush|>) present it is
  * no EOG and becomes user-defined; with Gemma 4's <|tool_response> present,
@@ -498,13 +514,24 @@ static void build_eog(dq_tok *t)
     "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
     "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<\uff5cend\u2581of\u2581sentence\uff5c>",
     "[e~["};
+  static const char *fim_pre[] = {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\uff5cfim\u2581begin\uff5c>",
+                                  "<PRE>", "\u2581<PRE>", "<|code_prefix|>", "<|prefix|>"};
+  static const char *fim_suf[] = {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\uff5cfim\u2581hole\uff5c>",
+                                  "<SUF>", "\u2581<SUF>", "<|code_suffix|>", "<|suffix|>"};
+  static const char *fim_mid[] = {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\uff5cfim\u2581end\uff5c>",
+                                  "<MID>", "\u2581<MID>", "<|code_middle|>", "<|middle|>"};
   dq_tok_special *sp = &t->sp;
-  if (sp->fim_pad < 0) sp->fim_pad = special_by_text(t, fim_pad, sizeof fim_pad / sizeof *fim_pad);
-  if (sp->fim_rep < 0) sp->fim_rep = special_by_text(t, fim_rep, sizeof fim_rep / sizeof *fim_rep);
-  if (sp->fim_sep < 0) sp->fim_sep = special_by_text(t, fim_sep, sizeof fim_sep / sizeof *fim_sep);
+  /* the FIM tokens: by their keys, else by text (prefix, suffix and middle
+   * end nothing; they are looked for as llama.cpp does, for their type) */
+  if (sp->fim_pre < 0) sp->fim_pre = control_by_text(t, fim_pre, sizeof fim_pre / sizeof *fim_pre);
+  if (sp->fim_suf < 0) sp->fim_suf = control_by_text(t, fim_suf, sizeof fim_suf / sizeof *fim_suf);
+  if (sp->fim_mid < 0) sp->fim_mid = control_by_text(t, fim_mid, sizeof fim_mid / sizeof *fim_mid);
+  if (sp->fim_pad < 0) sp->fim_pad = control_by_text(t, fim_pad, sizeof fim_pad / sizeof *fim_pad);
+  if (sp->fim_rep < 0) sp->fim_rep = control_by_text(t, fim_rep, sizeof fim_rep / sizeof *fim_rep);
+  if (sp->fim_sep < 0) sp->fim_sep = control_by_text(t, fim_sep, sizeof fim_sep / sizeof *fim_sep);
   const int32_t by_id[] = {sp->eos, sp->eot, sp->eom, sp->fim_pad, sp->fim_rep, sp->fim_sep};
   for (size_t i = 0; i < sizeof by_id / sizeof *by_id; i++) eog_add(t, by_id[i]);
-  for (size_t i = 0; i < sizeof eog_text / sizeof *eog_text; i++) eog_add(t, special_by_text(t, eog_text + i, 1));
+  for (size_t i = 0; i < sizeof eog_text / sizeof *eog_text; i++) eog_add(t, control_by_text(t, eog_text + i, 1));
 
   /* the exceptions look at the set: a text counts when its token is EOG */
   const int32_t end = eog_by_text(t, "<|end|>"), s_id = eog_by_text(t, "</s>");

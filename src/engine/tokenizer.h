@@ -50,6 +50,7 @@ enum dq_tok_type {
 typedef struct dq_tok_special {
   int32_t bos, eos, unk, sep, pad, cls, mask, eot, eom;
   int32_t fim_pad, fim_rep, fim_sep; /* fill-in-the-middle: padding, repository name, file separator */
+  int32_t fim_pre, fim_suf, fim_mid; /* fill-in-the-middle: prefix, suffix, middle */
 } dq_tok_special;
 
 /* Load the tokenizer described by the tokenizer.ggml.* keys of `g`.

@@ -684,6 +684,48 @@ static void test_engine_tokenizer__phi3_strips_after_special(void **state)
   }
 }
 
+/* A user-defined token whose text llama.cpp looks for (an end of turn, a
+ * FIM token) is retyped control, as llama.cpp does ("control-looking token
+ * ... was not control-type"): without parse_special it is read as text, so
+ * a document quoting "<|im_end|>" cannot end a chat turn; with it, it is the
+ * token; detokenized, it is nothing unless special tokens are shown. Other
+ * user-defined tokens stay as they are. The ids are llama-tokenize's (build
+ * 9749) on this vocabulary (DOCQ_TEST_GGUF_OUT), with and without
+ * --no-parse-special. */
+static void test_engine_tokenizer__control_looking_user_tokens(void **state)
+{
+  (void)state;
+  NEED_SHARED();
+  static const char *texts[] = {"<|im_end|>", "<|fim_prefix|>", "<my_tag>"};
+  static const int32_t types[] = {DQ_TT_USER_DEFINED, DQ_TT_USER_DEFINED, DQ_TT_USER_DEFINED};
+  dq_tok *t = load_spm_plus(texts, types, 3, NULL, NULL, 0);
+  const char *p = "a<|im_end|>b <|fim_prefix|> c<my_tag>d";
+  static const int32_t want_special[] = {1, 263, 32000, 289, 29871, 32001, 29871, 274, 32002, 270};
+  static const int32_t want_text[] = {1,     263, 29966, 29989, 326, 29918, 355,   29989, 29958, 29890, 529,
+                                      29989, 29888, 326, 29918, 13506, 29989, 29958, 274,   32002, 270};
+  size_t n;
+  int32_t *ids = encode(t, p, strlen(p), 1, 1, &n);
+  expect_ids("with parse_special", ids, n, want_special, sizeof want_special / sizeof *want_special);
+  free(ids);
+  ids = encode(t, p, strlen(p), 1, 0, &n);
+  expect_ids("without parse_special", ids, n, want_text, sizeof want_text / sizeof *want_text);
+  free(ids);
+  assert_int_equal(dq_tok_type(t, 32000), DQ_TT_CONTROL);
+  assert_int_equal(dq_tok_type(t, 32001), DQ_TT_CONTROL);
+  assert_int_equal(dq_tok_type(t, 32002), DQ_TT_USER_DEFINED);
+  assert_true(dq_tok_is_eog(t, 32000));
+  const int32_t seq[] = {32000, 32002, 32001};
+  char *d;
+  size_t dl;
+  assert_int_equal(dq_tok_decode(t, seq, 3, 0, &d, &dl), 0);
+  assert_string_equal(d, "<my_tag>");
+  dq_free(d);
+  assert_int_equal(dq_tok_decode(t, seq, 3, 1, &d, &dl), 0);
+  assert_string_equal(d, "<|im_end|><my_tag><|fim_prefix|>");
+  dq_free(d);
+  dq_tok_free(t);
+}
+
 static void test_engine_tokenizer__capacity_and_bos(void **state)
 {
   (void)state;
@@ -1157,6 +1199,7 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__ignore_merges_tekken),
     cmocka_unit_test(test_engine_tokenizer__truncated_everywhere),
     cmocka_unit_test(test_engine_tokenizer__allocation_failures),
+    cmocka_unit_test(test_engine_tokenizer__control_looking_user_tokens),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   if (rc == 0 && (!g_shared || !g_source)) {
