@@ -60,6 +60,9 @@ isa: deps
 	    -DDOCQ_SHARED_DIR=$(SHARED) $(CMAKE_ARGS); \
 	  cmake --build $(BUILD)-$$l -j $(JOBS); \
 	  (cd $(BUILD)-$$l && ctest --output-on-failure -j $(JOBS) -LE slow); \
+	  want=$$([ $$l = x86-64-v3 ] && echo AVX2 || echo generic C); \
+	  $(BUILD)-$$l/docq --version | grep -q "(kernels: $$want)" || \
+	    { echo "$(BUILD)-$$l/docq --version does not say kernels: $$want"; exit 1; }; \
 	done
 
 bench: build

@@ -807,8 +807,9 @@ static void print_bench_row(const bench_row *r, int json, int first)
   cli_json_str(stdout, r->params);
   printf(",\"threads\":%d,\"test\":", r->threads);
   cli_json_str(stdout, r->test);
-  printf(",\"n_prompt\":%d,\"n_gen\":%d,\"n_depth\":%d,\"avg_ts\":%.17g,\"stddev_ts\":%.17g,\"samples_ts\":[", r->n_prompt,
-         r->n_gen, r->n_depth, mu, sd);
+  printf(",\"n_prompt\":%d,\"n_gen\":%d,\"n_depth\":%d,\"kernels\":", r->n_prompt, r->n_gen, r->n_depth);
+  cli_json_str(stdout, docq_kernels());
+  printf(",\"avg_ts\":%.17g,\"stddev_ts\":%.17g,\"samples_ts\":[", mu, sd);
   for (int i = 0; i < r->reps; i++) printf(i ? ",%.17g" : "%.17g", r->ts[i]);
   printf("]}");
 }
@@ -851,9 +852,10 @@ int cmd_bench(int argc, char **argv)
             "one at a time after BOS, each the greedy choice after the last) speed in tokens/s,\n"
             "mean +- standard deviation over -r repetitions, printed as llama-bench does.\n"
             "-p 0 or -n 0 skips that test. -d N: generate after a prompt of N tokens (untimed),\n"
-            "as docq ask does after its passages (llama-bench -d).\n"
+            "as docq ask does after its passages (llama-bench -d). The last line names the\n"
+            "kernels this build has (AVX-512 VNNI, AVX2 or generic C, fixed when it was built).\n"
             "--json: an array, one object per test: model, size, params, threads, test, n_prompt,\n"
-            "n_gen, n_depth, avg_ts, stddev_ts, samples_ts (tokens/s of each repetition).\n"
+            "n_gen, n_depth, kernels, avg_ts, stddev_ts, samples_ts (tokens/s of each repetition).\n"
             "Context (default: the larger of -p and -d, + -n + 16 tokens):\n" CTX_OPTIONS_HELP
             "Ctrl-C stops the run; the tests' rows then hold the repetitions that ran whole.\n"
             "Exit codes: 0 ok, 1 failed (e.g. a bad model file), 2 usage, 130 interrupted.\n",
@@ -1020,6 +1022,8 @@ int cmd_bench(int argc, char **argv)
     printf("[");
     for (int i = 0; i < n_done; i++) print_bench_row(&done[i], 1, i == 0);
     printf("]\n");
+  } else if (n_done) {
+    printf("\nbuild: docq %s, kernels %s\n", docq_version(), docq_kernels());
   }
   free(dstart);
   cli_on_sigint_ctx(NULL);

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
       g_cli.quiet = 1;
     } else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
-      printf("docq %s\n", docq_version());
+      printf("docq %s (kernels: %s)\n", docq_version(), docq_kernels());
       return 0;
     } else if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help")) {
       if (!strcmp(a, "help") && i + 1 < argc) { /* docq help CMD == docq CMD --help */

@@ -62,6 +62,13 @@ extern "C" {
 DOCQ_API int docq_version_number(void);
 DOCQ_API const char *docq_version(void);
 
+/* The instruction set the engine's kernels were compiled for, fixed when
+ * libdocq was built: "AVX-512 VNNI", "AVX2" or "generic C". The default
+ * build optimizes for the machine it is built on (-march=native); a portable
+ * build (DOCQ_NATIVE=OFF) runs on any x86-64 with the generic C kernels,
+ * several times slower. Thread-safe. */
+DOCQ_API const char *docq_kernels(void);
+
 /* ---- status codes and errors ---------------------------------------------
  * Append-only: numbers are never reused. Treat unknown negatives as DOCQ_ERROR. */
 

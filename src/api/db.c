@@ -11,12 +11,14 @@
 
 #include "api/db_internal.h"
 #include "embed/bert.h"
+#include "engine/kernels.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 DOCQ_API int docq_version_number(void) { return DOCQ_VERSION_NUMBER; }
 DOCQ_API const char *docq_version(void) { return DOCQ_VERSION_STRING; }
+DOCQ_API const char *docq_kernels(void) { return dq_kernels_isa(); }
 DOCQ_API void docq_free(void *p) { dq_free(p); }
 
 DOCQ_API int docq_index_options_init(docq_index_options *opts, unsigned int version)

@@ -21,6 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The instruction set these kernels were compiled for: "AVX-512 VNNI",
+ * "AVX2" or "generic C" (quant_avx2.c's conditions; the build's -march). */
+const char *dq_kernels_isa(void);
+
 /* 1 when `type` is supported by these kernels. */
 int dq_kernels_supports(int type);
 

@@ -24,6 +24,17 @@
 #include "engine/kernels.h"
 #include "engine/quant_internal.h"
 
+const char *dq_kernels_isa(void)
+{
+#if DQ_HAVE_AVX2 && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return "AVX-512 VNNI";
+#elif DQ_HAVE_AVX2
+  return "AVX2";
+#else
+  return "generic C";
+#endif
+}
+
 #if DQ_HAVE_AVX2
 
 static inline int hsum_epi32(__m256i v)

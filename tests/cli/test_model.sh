@@ -99,6 +99,7 @@ contains "... and points to --embed-model" "$err" "embedding model, not a text g
 tab=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 16 -t 1 -r 2)
 contains "bench pp row" "$tab" "pp64"
 contains "bench tg row" "$tab" "tg16"
+contains "bench names the build's kernels" "$tab" "build: docq $("$BIN" --version | sed 's/^docq \([^ ]*\) (kernels: \(.*\))$/\1, kernels \2/')"
 # every repetition reads the whole prompt: a context keeps the whole batches
 # of a prompt it read before (prompt reuse), which would time only the rest
 err=$("$BIN" bench --model "$S/models/stories260K.gguf" -p 64 -n 0 -t 1 -r 2 -b 16 2>&1 >/dev/null)
