@@ -622,7 +622,8 @@ typedef enum docq_rope_scaling {
   DOCQ_ROPE_SCALING_YARN = 2,       /* NTK-by-parts ramp + attention temperature 0.1 ln s + 1 */
   DOCQ_ROPE_SCALING_LONGROPE = 3,   /* per-pair factors from the file (Phi-3 "su") */
   DOCQ_ROPE_SCALING_NTK = 4,        /* NTK-aware: base * s^(D/(D-2)) */
-  DOCQ_ROPE_SCALING_DYNAMIC_NTK = 5 /* NTK base following the current length (a = rope_scale, default 1) */
+  DOCQ_ROPE_SCALING_DYNAMIC_NTK = 5 /* NTK base following the current length (a = rope_scale; default:
+                                       the file's factor, else 1) */
 } docq_rope_scaling;
 
 #define DOCQ_CTX_OPTIONS_VERSION 1

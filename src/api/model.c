@@ -932,7 +932,9 @@ DOCQ_API int docq_generate(docq_ctx *c, const char *prompt, const docq_gen_optio
     rc = dq_err_set(DOCQ_EINVAL, "empty prompt (and the vocabulary adds no BOS)");
     goto done;
   }
-  if (n_prompt >= c->n_ctx) {
+  /* a prompt that fills the context still gets one token: the last
+   * position's scores choose it, and it needs no slot of its own */
+  if (n_prompt > c->n_ctx) {
     rc = dq_err_set(DOCQ_EINVAL, "prompt of %zu tokens does not fit in the context of %u", n_prompt, c->n_ctx);
     goto done;
   }

@@ -667,6 +667,19 @@ static void test_api__generation_stop_reasons(void **state)
   assert_int_equal(gi.stop, DOCQ_STOP_CONTEXT);
   assert_int_equal(gi.prompt_tokens + gi.generated_tokens, 16 + 1);
   docq_ctx_free(c);
+
+  /* a prompt that fills the context exactly still gets its one token (the
+   * rule above: it is sampled, never read back); one token more is refused */
+  assert_int_equal(docq_ctx_new(&c, m, (unsigned)n_prompt), 0);
+  assert_int_equal(docq_generate(c, prompt, &o, NULL), 0);
+  assert_int_equal(docq_ctx_last_generation(c, &gi), 0);
+  assert_int_equal(gi.stop, DOCQ_STOP_CONTEXT);
+  assert_int_equal(gi.generated_tokens, 1);
+  docq_ctx_free(c);
+  assert_int_equal(docq_ctx_new(&c, m, (unsigned)n_prompt - 1), 0);
+  assert_int_equal(docq_generate(c, prompt, &o, NULL), DOCQ_EINVAL);
+  assert_non_null(strstr(docq_error_last()->message, "does not fit in the context"));
+  docq_ctx_free(c);
   docq_model_free(m);
 }
 
