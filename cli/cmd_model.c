@@ -49,8 +49,10 @@ static int bad_usage(const char *cmd, const char *msg, const char *arg)
   "      --rope-freq-base B  RoPE base (manual NTK / Code Llama style)\n" \
   "      --rope-freq-scale F RoPE frequency scale (1/s; wins over --rope-scale)\n" \
   "      --yarn-orig-ctx N   original (training) context length L\n" \
-  "      --yarn-ext-factor F YaRN ramp mix (default auto: 1 for yarn; 0 = pure interpolation)\n" \
-  "      --yarn-attn-factor F extra factor on RoPE's cos/sin (default 1)\n" \
+  "      --yarn-ext-factor F YaRN ramp mix (default auto: 1 for yarn; 0 = pure interpolation;\n" \
+  "                          with linear too, as in llama.cpp: linear + 1 = yarn)\n" \
+  "      --yarn-attn-factor F extra factor on RoPE's cos/sin (default 1), on top of yarn's own\n" \
+  "                          (llama.cpp ignores it under yarn)\n" \
   "      --yarn-beta-fast F  YaRN correction beta fast (default 32)\n" \
   "      --yarn-beta-slow F  YaRN correction beta slow (default 1)\n"
 #define CTX_RUN_HELP \

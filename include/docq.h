@@ -639,8 +639,10 @@ typedef struct docq_ctx_options {
   float rope_freq_base;    /* --rope-freq-base; 0: the file's */
   float rope_freq_scale;   /* 1/s (--rope-freq-scale), wins over rope_scale; 0: unset */
   unsigned yarn_orig_ctx;  /* original (training) context L; 0: the file's */
-  float yarn_ext_factor;   /* YaRN ramp mix; < 0: auto (1 for YaRN) */
-  float yarn_attn_factor;  /* extra factor on RoPE's cos/sin; <= 0: unset (1) */
+  float yarn_ext_factor;   /* YaRN ramp mix; < 0: auto (1 for YaRN, else 0). Set, it applies to
+                              linear and LongRoPE too, as in llama.cpp (linear with 1 is YaRN) */
+  float yarn_attn_factor;  /* extra factor on RoPE's cos/sin, on top of the file's and of YaRN's
+                              0.1 ln s + 1 (llama.cpp ignores it under YaRN); <= 0: unset (1) */
   float yarn_beta_fast;    /* <= 0: 32 */
   float yarn_beta_slow;    /* <= 0: 1 */
   const char *cache_type_k; /* KV cache types: "f16" (default, NULL), "f32", "q8_0", "q4_0" */

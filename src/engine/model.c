@@ -272,6 +272,7 @@ static int load_rope(dq_model *m)
     return rc;
   if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "rope.scaling.yarn_ext_factor"), -1.0f, -1e3f, 1e3f, &rp->ext_factor)) < 0)
     return rc;
+  if (rp->scaling != DQ_ROPE_SCALING_YARN) rp->ext_factor = -1.0f; /* the file's ramp mix is YaRN's */
   if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_fast"), 32.0f, -1e6f, 1e6f, &rp->beta_fast)) < 0)
     return rc;
   if ((rc = opt_f32_in(g, akey(k, sizeof k, hp, "rope.scaling.yarn_beta_slow"), 1.0f, -1e6f, 1e6f, &rp->beta_slow)) < 0)
@@ -339,6 +340,9 @@ int dq_model_rope_params(const dq_model *m, const dq_rope_overrides *o, int n_ct
     else if (o->scale > 0.0f) out->freq_scale = 1.0f / o->scale;
     if (o->freq_base > 0.0f) out->freq_base = o->freq_base;
     if (o->n_ctx_orig > 0) out->n_ctx_orig = o->n_ctx_orig;
+    /* the file's ramp mix is YaRN's; one given here applies to any type
+     * (dq_rope_init_len), as llama.cpp's --yarn-ext-factor */
+    if (out->scaling != DQ_ROPE_SCALING_YARN) out->ext_factor = -1.0f;
     if (o->ext_factor >= 0.0f) out->ext_factor = o->ext_factor;
     /* llama.cpp drops a CLI attn factor when YaRN's ramp is on; docq always
      * applies it, as a multiplier on top of the file's and YaRN's own */

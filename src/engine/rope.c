@@ -83,8 +83,14 @@ int dq_rope_init_len(dq_rope *r, const dq_rope_params *p, int64_t n_len)
   r->req = *p;
   r->p = *p;
   if (p->scaling == DQ_ROPE_SCALING_NONE) r->p.freq_scale = 1.0f; /* as llama.cpp: type none ignores a factor */
+  /* auto: the ramp for YaRN only. One given applies to linear and LongRoPE
+   * too, as llama.cpp's --yarn-ext-factor does whatever the type (linear x4
+   * with ext 1 is YaRN x4 there); none and the NTK variants rotate with a
+   * scale of 1, where the ramp would change nothing. */
   if (r->p.ext_factor < 0.0f) r->p.ext_factor = p->scaling == DQ_ROPE_SCALING_YARN ? 1.0f : 0.0f;
-  if (p->scaling != DQ_ROPE_SCALING_YARN) r->p.ext_factor = 0.0f;
+  if (p->scaling == DQ_ROPE_SCALING_NONE || p->scaling == DQ_ROPE_SCALING_NTK ||
+      p->scaling == DQ_ROPE_SCALING_DYNAMIC_NTK)
+    r->p.ext_factor = 0.0f;
   if (r->p.n_ctx_orig <= 0) r->p.n_ctx_orig = 4096;
   if (!(r->p.beta_fast > 0.0f)) r->p.beta_fast = 32.0f;
   if (!(r->p.beta_slow > 0.0f)) r->p.beta_slow = 1.0f;

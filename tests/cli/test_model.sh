@@ -70,6 +70,23 @@ rm -f /tmp/docq_model_err.$$
 "$BIN" generate "x" >/dev/null 2>&1
 check "generate without --model is a usage error" "$?" "2"
 
+# --yarn-ext-factor turns the ramp on for linear too, as in llama.cpp, where
+# linear x4 with ext 1 is YaRN x4: stories260K (trained on 512) after the
+# first 1500 bytes of long_prompt.txt (882 tokens); the expected text is
+# llama-completion's (build 9749, -fa off -ctk f32 -ctv f32 --temp 0), the
+# same with --rope-scaling yarn.
+p1500=$(mktemp /tmp/docq-p1500-XXXXXX)
+head -c 1500 "$S/models/long_prompt.txt" > "$p1500"
+ext=(-f "$p1500" -n 24 --temp 0 -c 2048 -t 1 -ctk f32 -ctv f32 --rope-scale 4 --yarn-orig-ctx 512)
+want='unny thing to play with." said, "It'"'"'s a shark,"'
+out=$("$BIN" generate --model "$S/models/stories260K.gguf" "${ext[@]}" --rope-scaling linear --yarn-ext-factor 1)
+check "linear with --yarn-ext-factor 1 is llama.cpp's" "${out: -${#want}}" "$want"
+out=$("$BIN" generate --model "$S/models/stories260K.gguf" "${ext[@]}" --rope-scaling yarn)
+check "... and YaRN's" "${out: -${#want}}" "$want"
+out=$("$BIN" generate --model "$S/models/stories260K.gguf" "${ext[@]}" --rope-scaling linear)
+[ "${out: -${#want}}" != "$want" ]; check "... not plain linear's" "$?" "0"
+rm -f "$p1500"
+
 # model info
 info=$("$BIN" model info "$S/models/tiny-qwen2-q4_k_m.gguf")
 contains "model info names the file type as llama.cpp does" "$info" "file type:     Q4_K - Medium"
