@@ -375,6 +375,14 @@ static void print_generate_json(const char *prompt, const cli_text *t, const doc
          interrupted ? "true" : "false");
 }
 
+/* generate's and chat's context when -c is not given: the trained length,
+ * at most 4096 (it can be 32k+; a completion rarely needs it). model info's
+ * "effective" line describes the same. */
+static unsigned default_n_ctx(const docq_model_meta *meta)
+{
+  return meta->n_ctx_train > 0 && meta->n_ctx_train < 4096 ? (unsigned)meta->n_ctx_train : 4096;
+}
+
 int cmd_generate(int argc, char **argv)
 {
   const char *model = NULL, *prompt = NULL, *prompt_path = NULL, *v;
@@ -483,10 +491,9 @@ int cmd_generate(int argc, char **argv)
     return cli_fail(rc, "load");
   }
   if (!co.n_ctx) {
-    /* the trained length can be huge (32k+); a completion rarely needs it */
     docq_model_meta meta;
     docq_model_get_meta(m, &meta);
-    co.n_ctx = meta.n_ctx_train > 0 && meta.n_ctx_train < 4096 ? (unsigned)meta.n_ctx_train : 4096;
+    co.n_ctx = default_n_ctx(&meta);
   }
   co.n_threads = o.n_threads;
   /* a conversation keeps the whole batches it read (prompt reuse): smaller
@@ -611,7 +618,8 @@ int cmd_model(int argc, char **argv)
           "Describe a GGUF model: architecture, sizes, context length, RoPE settings,\n"
           "tokenizer and chat template. Tokenizer-only files are accepted, and so are files\n"
           "whose weights docq cannot run (e.g. an IQ3_S quantization): the description says why.\n"
-          "With context options, also the effective RoPE settings they give (overrides applied).\n"
+          "The last line, effective, is what generate runs with these context options (default\n"
+          "-c: the trained length, at most 4096), RoPE overrides applied.\n"
           "  --json                  one object: file, run_error (why it cannot generate, or null),\n"
           "                          has_weights, n_vocab, n_ctx_train, n_ctx_orig, bos, eos, add_bos,\n"
           "                          info (the lines above as strings), effective\n"
@@ -654,11 +662,12 @@ int cmd_model(int argc, char **argv)
   docq_model_meta meta;
   docq_model_get_meta(m, &meta);
   char *e = NULL;
+  if (!co.n_ctx) co.n_ctx = default_n_ctx(&meta); /* as generate runs it (LongRoPE picks its factors by it) */
   if (ok && meta.has_weights) { /* tokenizer-only files have no RoPE */
     e = docq_model_rope_describe(m, &co);
     if (!e) ok = -1;
   }
-  const unsigned n_ctx = co.n_ctx ? co.n_ctx : (unsigned)meta.n_ctx_train;
+  const unsigned n_ctx = co.n_ctx;
   if (ok > 0 && g_cli.json) print_model_json(file, d, &meta, e, n_ctx, docq_model_run_error(m), docq_model_chat_template(m));
   else if (ok > 0) {
     cli_put_text(stdout, d); /* the file's name, architecture, template... as the file spells them */

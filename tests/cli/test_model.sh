@@ -95,6 +95,23 @@ contains "info: yarn" "$info" "scaling yarn x4 (original context 1024)"
 contains "info: mix" "$info" "q4_K"
 # f16 K and V per token: 2 x 2 layers x 2 KV heads x 64 x 2 bytes = 1 KiB; 4096 tokens 4 MiB
 contains "info: kv cache" "$info" "kv cache:      1.0 KiB per token (f16): 4.00 MiB at the trained 4096"
+# info's effective line is what generate runs: a file trained on 32768 tokens
+# (stories260K with its context_length patched in place) runs with 4096
+long=$(mktemp /tmp/docq-long-XXXXXX.gguf)
+python3 - "$S/models/stories260K.gguf" "$long" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+k = b'llama.context_length'
+i = b.index(struct.pack('<Q', len(k)) + k) + 8 + len(k)
+assert struct.unpack_from('<I', b, i)[0] == 4  # GGUF uint32
+struct.pack_into('<I', b, i + 4, 32768)
+open(sys.argv[2], 'wb').write(b)
+PY
+info=$("$BIN" model info "$long")
+contains "info: effective context as generate's default" "$info" "effective:     context 4096,"
+err=$("$BIN" generate --model "$long" "Once" -n 1 --temp 0 -v 2>&1 >/dev/null)
+contains "... which generate uses" "$err" "context 4096 tokens"
+rm -f "$long"
 # stories260K: 2 x 5 layers x 4 KV heads x 8 x 2 bytes = 640 bytes; 2048 tokens 1.25 MiB
 contains "info: kv cache of stories260K" "$("$BIN" model info "$S/models/stories260K.gguf")" \
   "kv cache:      0.6 KiB per token (f16): 1.25 MiB at the trained 2048"
