@@ -383,6 +383,23 @@ static unsigned default_n_ctx(const docq_model_meta *meta)
   return meta->n_ctx_train > 0 && meta->n_ctx_train < 4096 ? (unsigned)meta->n_ctx_train : 4096;
 }
 
+/* A context longer than the model was trained on, with the file's RoPE left
+ * as it is, reads positions the model never saw: say so, with the
+ * extension that would cover it (llama.cpp warns too; docq ask extends by
+ * itself). */
+static void warn_past_training(const docq_model *m, const docq_ctx_options *co)
+{
+  docq_model_meta meta;
+  docq_model_get_meta(m, &meta);
+  const int overridden = co->rope_scaling != DOCQ_ROPE_SCALING_FILE || co->rope_scale > 0 ||
+                         co->rope_freq_scale > 0 || co->rope_freq_base > 0;
+  if (overridden || meta.n_ctx_train <= 0 || co->n_ctx <= (unsigned)meta.n_ctx_train) return;
+  const unsigned orig = meta.n_ctx_orig > 0 ? (unsigned)meta.n_ctx_orig : (unsigned)meta.n_ctx_train;
+  fprintf(stderr, "docq generate: note: -c %u is longer than the model was trained on (%d tokens): past that its "
+          "text degrades; --rope-scaling yarn --rope-scale %u stretches it to %u\n", co->n_ctx, meta.n_ctx_train,
+          (co->n_ctx + orig - 1) / orig, (co->n_ctx + orig - 1) / orig * orig);
+}
+
 int cmd_generate(int argc, char **argv)
 {
   const char *model = NULL, *prompt = NULL, *prompt_path = NULL, *v;
@@ -512,6 +529,7 @@ int cmd_generate(int argc, char **argv)
     if (d) fprintf(stderr, "docq generate: %s\n", d);
     docq_free(d);
   }
+  warn_past_training(m, &co);
   if (chat) {
     /* a reasoning model's thinking counts against -n: 128 would end inside it */
     if (!n_given && docq_chat_template_thinks(ca.template_name ? ca.template_name : docq_model_chat_template(m)))

@@ -87,6 +87,14 @@ out=$("$BIN" generate --model "$S/models/stories260K.gguf" "${ext[@]}" --rope-sc
 [ "${out: -${#want}}" != "$want" ]; check "... not plain linear's" "$?" "0"
 rm -f "$p1500"
 
+# -c past the trained length with the file's RoPE: a note says so and how to
+# extend (stories260K: trained on 2048); none with an override
+err=$("$BIN" generate --model "$S/models/stories260K.gguf" "Once" -n 1 --temp 0 -c 8192 2>&1 >/dev/null)
+contains "-c past training: a note" "$err" "-c 8192 is longer than the model was trained on (2048 tokens)"
+contains "... naming the extension" "$err" "--rope-scaling yarn --rope-scale 4 stretches it to 8192"
+err=$("$BIN" generate --model "$S/models/stories260K.gguf" "Once" -n 1 --temp 0 -c 8192 --rope-scale 4 2>&1 >/dev/null)
+check "... none with an override" "$err" ""
+
 # model info
 info=$("$BIN" model info "$S/models/tiny-qwen2-q4_k_m.gguf")
 contains "model info names the file type as llama.cpp does" "$info" "file type:     Q4_K - Medium"
