@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "retrieve/prf.h"
+#include "retrieve/stopwords.h"
 
 #include "util/err.h"
 #include "util/mem.h"
@@ -88,6 +89,21 @@
 const int dq_default_fusion = DQ_FUSE_CONVEX;
 const double dq_default_w_rrf = 0.5;
 const double dq_default_w_convex = 0.75;
+
+/* A Chinese question's function bigrams ("什么", "哪个", "是谁", "的是" ...,
+ * retrieve/stopwords.c) are left out of the BM25 query. Unlike English
+ * function words, which are in more than half of the chunks and so score
+ * nothing (store/bm25.c clamps their idf), these are rare enough in prose to
+ * get a real idf, and a question's 什么 then ranks any chunk that happens to
+ * ask or say 什么 -- dialogue, a FAQ -- above the passage with the answer.
+ * `docq eval retrieval` on cmrc2018 (first 500 questions, default hybrid):
+ * nDCG@10 0.9872 -> 0.9939, MRR@10 0.9830 -> 0.9918; the English sets are
+ * unchanged (no term is dropped). Leaving English function words out too was
+ * tried: mixed (cranfield +0.006, squad +0.003, cacm -0.008). */
+static int cjk_function_term(const char *t, size_t n)
+{
+  return n > 0 && (unsigned char)t[0] >= 0x80 && dq_stopword(t, n);
+}
 
 typedef struct doc_cache {
   int64_t id;
@@ -229,7 +245,7 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
   int qv_nonzero = 0;
 
   if (!(lb = dq_calloc(pool, sizeof *lb)) || !(lv = dq_calloc(pool, sizeof *lv))) { rc = DOCQ_ENOMEM; goto done; }
-  if (o->mode != DQ_MODE_VECTOR && (rc = dq_store_bm25(s, query, pool, lb, &nb)) < 0) goto done;
+  if (o->mode != DQ_MODE_VECTOR && (rc = dq_store_bm25_ex(s, query, cjk_function_term, pool, lb, &nb)) < 0) goto done;
   if (o->mode != DQ_MODE_VECTOR &&
       (rc = dq_prf_rerank(s, query, lb, nb, DQ_RERANK_PROXIMITY | (o->feedback >= 0 ? DQ_RERANK_RM3 : 0u))) < 0)
     goto done;

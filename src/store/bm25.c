@@ -436,6 +436,12 @@ int dq_store_set_bm25_weights(dq_store *s, double w_text, double w_head)
 
 int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out)
 {
+  return dq_store_bm25_ex(s, query, NULL, k, out, n_out);
+}
+
+int dq_store_bm25_ex(dq_store *s, const char *query, int (*drop)(const char *t, size_t n), size_t k,
+                     dq_scored *out, size_t *n_out)
+{
   DQ_ASSERT_ARG(s && query && n_out && (out || k == 0));
   *n_out = 0;
   if (k == 0) return 0;
@@ -447,6 +453,11 @@ int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size
   int rc = dq_utf8_repair(query, strlen(query), &clean, &cn, NULL);
   if (rc < 0) goto done;
   if ((rc = dq_terms(clean, cn, collect, q)) < 0) goto done;
+  if (drop) { /* the terms the caller leaves out, unless that leaves none */
+    size_t m = 0;
+    for (size_t i = 0; i < q->n; i++) if (!drop(q->v[i].t, q->v[i].n)) q->v[m++] = q->v[i];
+    if (m) q->n = m;
+  }
   if ((rc = read_begin(s, &began)) < 0) goto done;
   if ((rc = cache_refresh(s)) < 0) goto done;
   dq_bm25_cache *c = s->bm;

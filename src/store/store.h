@@ -179,6 +179,10 @@ int dq_store_set_bm25_weights(dq_store *s, double w_text, double w_head);
  * errors or changes meaning. Both columns are searched, weighted as above.
  * Results best first, score = -bm25 (higher is better). *n_out <= k. */
 int dq_store_bm25(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
+/* The same, leaving out the query terms (as dq_terms gives them) for which
+ * drop() returns 1, unless that would leave none; drop NULL: all terms. */
+int dq_store_bm25_ex(dq_store *s, const char *query, int (*drop)(const char *t, size_t n), size_t k,
+                     dq_scored *out, size_t *n_out);
 
 /* BM25 as dq_store_bm25 computes it, for re-scoring outside the store:
  * idf of a term in df of n_rows chunks (clamped to 1e-6 like FTS5's), and one
