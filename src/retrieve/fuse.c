@@ -67,6 +67,11 @@ void dq_fuse_rrf(dq_cand *c, size_t n, double w, double k)
 
 void dq_fuse_convex(dq_cand *c, size_t n, double w)
 {
+  dq_fuse_convex_ex(c, n, w, 0);
+}
+
+void dq_fuse_convex_ex(dq_cand *c, size_t n, double w, int bm25_all)
+{
   double bmin = 0, bmax = 0, vmin = 0, vmax = 0;
   int bset = 0, vset = 0;
   for (size_t i = 0; i < n; i++) {
@@ -81,6 +86,13 @@ void dq_fuse_convex(dq_cand *c, size_t n, double w)
       vset = 1;
     }
   }
+  /* When the BM25 list holds every chunk that has a query term (it was not
+   * cut at the pool size), a chunk absent from it scores 0, not "below the
+   * last one": normalizing from the list's own minimum would give its last
+   * match the same 0 as a chunk without any query word, and with only a few
+   * matches (a rare name) rank them by the vector score alone, below
+   * kNN-only chunks. */
+  if (bm25_all && bset && bmin > 0) bmin = 0;
   /* A list whose scores are all equal carries no ordering: each of its
    * members gets 1 (it was found), absent ones 0. */
   for (size_t i = 0; i < n; i++) {

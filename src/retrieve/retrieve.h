@@ -47,6 +47,10 @@ void dq_fuse_rrf(dq_cand *c, size_t n, double w_bm25, double k);
  * missing from the BM25 list scores 0 there (it ranked below the list), and
  * one without a known vector score scores 0 there. Sorts best first. */
 void dq_fuse_convex(dq_cand *c, size_t n, double w_bm25);
+/* The same; bm25_all = 1 says the BM25 list holds every chunk matching a
+ * query term, so BM25 scores are normalized from 0 instead of from the
+ * list's minimum. */
+void dq_fuse_convex_ex(dq_cand *c, size_t n, double w_bm25, int bm25_all);
 
 /* Sort best first by score, ties by chunk id. */
 void dq_cands_sort(dq_cand *c, size_t n);

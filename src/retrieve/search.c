@@ -284,7 +284,7 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
         if (!(tmp = dq_malloc(e->dim * sizeof *tmp))) { rc = DOCQ_ENOMEM; goto done; }
         if ((rc = fill_vectors(s, qv, e->dim, c, nc, tmp)) < 0) goto done;
       }
-      dq_fuse_convex(c, nc, w);
+      dq_fuse_convex_ex(c, nc, w, nb < pool);
     } else {
       double w = o->w_bm25 >= 0 ? o->w_bm25 : dq_default_w_rrf;
       dq_fuse_rrf(c, nc, w, DQ_RRF_K);

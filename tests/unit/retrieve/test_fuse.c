@@ -127,6 +127,26 @@ static void test_retrieve_fuse__ties_and_empty(void **state)
   dq_free(c);
 }
 
+/* When BM25 found every chunk holding a query word (bm25_all), its scores
+ * are normalized from 0: its last match must not score the same 0 as a chunk
+ * that holds none of the words. */
+static void test_retrieve_fuse__convex_exhaustive_bm25_from_zero(void **state)
+{
+  (void)state;
+  dq_cand *c = NULL;
+  size_t n = 0;
+  dq_scored b[] = { { 1, 10.0 }, { 2, 8.0 } }, v[] = { { 3, 0.30 }, { 2, 0.10 }, { 1, 0.05 } };
+  assert_int_equal(dq_cands_union(b, 2, v, 3, &c, &n), 0);
+  dq_fuse_convex_ex(c, n, 0.75, 0); /* 2: bm25 0 + vec .25*.2 = .05 < 3: .25 */
+  assert_int_equal(c[1].chunk_id, 3);
+  dq_fuse_convex_ex(c, n, 0.75, 1); /* 2: .75*.8 + .05 = .65 > 3: .25 */
+  assert_int_equal(c[0].chunk_id, 1);
+  assert_int_equal(c[1].chunk_id, 2);
+  assert_true(fabs(c[1].score - 0.65) < 1e-12);
+  assert_int_equal(c[2].chunk_id, 3);
+  dq_free(c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -136,6 +156,7 @@ int main(void)
     cmocka_unit_test(test_retrieve_fuse__convex),
     cmocka_unit_test(test_retrieve_fuse__convex_uses_looked_up_vectors),
     cmocka_unit_test(test_retrieve_fuse__ties_and_empty),
+    cmocka_unit_test(test_retrieve_fuse__convex_exhaustive_bm25_from_zero),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
