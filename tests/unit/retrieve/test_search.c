@@ -214,12 +214,39 @@ static void test_retrieve_search__interrupt(void **state)
   assert_int_equal(n, 0);
 }
 
+/* A Chinese question's function bigrams (什么, 是什 ..., the stop list's)
+ * are left out of the BM25 query: they match every question and no answer,
+ * and a chunk that happens to say 什么 three times must not outrank the one
+ * with the question's content word. A question of function words only keeps
+ * them (else it would find nothing). */
+static void test_retrieve_search__chinese_question_words(void **state)
+{
+  fx *f = *state;
+  const char *talk[] = { "他问校长：这是什么？为什么不可以？什么时候回来？" };
+  put(f, "/zh/talk.md", talk, NULL, 1);
+  const char *wall[] = { "长城全长两万多公里，是古代中国北方的防御工程。" };
+  put(f, "/zh/wall.md", wall, NULL, 1);
+  dq_hit_rec *h = NULL;
+  size_t n = 0;
+  dq_query_opts o = opts(3, DQ_MODE_BM25);
+  OK(dq_retrieve(f->s, f->e, "长城是什么？", &o, &h, &n));
+  assert_true(n >= 1);
+  assert_string_equal(h[0].path, "/zh/wall.md");
+  for (size_t i = 0; i < n; i++) assert_string_not_equal(h[i].path, "/zh/talk.md");
+  dq_hits_free(h, n);
+  OK(dq_retrieve(f->s, f->e, "是什么？", &o, &h, &n));
+  assert_true(n >= 1);
+  assert_string_equal(h[0].path, "/zh/talk.md");
+  dq_hits_free(h, n);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_retrieve_search__hostile_queries_are_words),
     cmocka_unit_test(test_retrieve_search__modes_find_and_merge),
     cmocka_unit_test(test_retrieve_search__duplicates_and_filters),
+    cmocka_unit_test(test_retrieve_search__chinese_question_words),
     cmocka_unit_test(test_retrieve_search__interrupt),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
