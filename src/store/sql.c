@@ -1328,9 +1328,13 @@ int dq_store_docs(dq_store *s, const char *prefix, dq_doc_iter_cb cb, void *ctx)
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     dq_doc_row r;
     doc_from_row(st, &r, 0);
-    if (cb(ctx, &r)) break;
+    int cr = cb(ctx, &r);
+    if (cr) { /* > 0: the caller stops; < 0: its error, which the caller must see */
+      if (cr < 0) rc = cr;
+      break;
+    }
   }
-  if (src != SQLITE_ROW && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "list documents");
+  if (rc == 0 && src != SQLITE_ROW && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "list documents");
   sqlite3_finalize(st);
   dq_free(upper);
   return rc;

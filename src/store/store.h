@@ -123,7 +123,8 @@ int dq_store_doc_mtime_ns(dq_store *s, int64_t id, int64_t *out);
 int dq_store_remove_doc(dq_store *s, int64_t id);
 
 /* Iterate documents whose path starts with prefix (NULL: all), in path order.
- * The row is valid during the callback only; return non-zero to stop. */
+ * The row is valid during the callback only; return 1 to stop, or a
+ * negative DOCQ_E* code to stop with that error (dq_store_docs returns it). */
 typedef int (*dq_doc_iter_cb)(void *ctx, const dq_doc_row *row);
 int dq_store_docs(dq_store *s, const char *prefix, dq_doc_iter_cb cb, void *ctx);
 

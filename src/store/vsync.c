@@ -449,10 +449,11 @@ int dq_store_sync_vectors(dq_store *s)
   snprintf(name, sizeof name, "vectors-%lld.faiss", (long long)s->mem_seq);
   char *path = NULL, *tmp = NULL;
   dq_buf b = { 0 };
-  dq_buf_printf(&b, "%s/%s", s->dir, name);
-  path = dq_buf_detach(&b);
-  dq_buf_printf(&b, "%s/%s.tmp-%ld", s->dir, name, (long)getpid());
-  tmp = dq_buf_detach(&b);
+  /* dq_buf_detach clears oom and returns "" for an empty buffer: check first */
+  if (dq_buf_printf(&b, "%s/%s", s->dir, name) == 0) path = dq_buf_detach(&b);
+  dq_buf_free(&b);
+  if (dq_buf_printf(&b, "%s/%s.tmp-%ld", s->dir, name, (long)getpid()) == 0) tmp = dq_buf_detach(&b);
+  dq_buf_free(&b);
   if (!path || !tmp) { rc = DOCQ_ENOMEM; goto done; }
   uint64_t size = 0, sum = 0;
   if ((rc = dq_vec_save(s->vec, tmp, path, s->dir, &size, &sum)) < 0) goto done;

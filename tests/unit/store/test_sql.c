@@ -312,6 +312,15 @@ static int count_docs(void *ctx, const dq_doc_row *r)
   return 0;
 }
 
+/* A callback that fails at its second row, as one whose allocation fails
+ * does (api/db.c collect_id: DOCQ_ENOMEM), or stops there (1). */
+static int fail_second(void *ctx, const dq_doc_row *r)
+{
+  int *n = ctx;
+  (void)r;
+  return ++n[0] == 2 ? n[1] : 0;
+}
+
 static void test_store_sql__put_replace_remove_rename(void **state)
 {
   fixture *f = *state;
@@ -347,6 +356,14 @@ static void test_store_sql__put_replace_remove_rename(void **state)
   n = 0;
   OK(dq_store_docs(s, NULL, count_docs, &n));
   assert_int_equal(n, 3);
+  /* a callback's error is the listing's: docq_remove of a folder whose
+   * listing ran out of memory removed what it had and reported success */
+  int fs[2] = {0, DOCQ_ENOMEM};
+  assert_int_equal(dq_store_docs(s, NULL, fail_second, fs), DOCQ_ENOMEM);
+  assert_int_equal(fs[0], 2);
+  int stop[2] = {0, 1}; /* a stop is no error */
+  OK(dq_store_docs(s, NULL, fail_second, stop));
+  assert_int_equal(stop[0], 2);
 
   /* replace: the old text disappears from FTS, the new one is found */
   dq_scored h[8];
@@ -1369,6 +1386,30 @@ static void test_store_sql__catch_up_after_unsynced_writes(void **state)
   dq_store_close(s);
 }
 
+/* Saving the vectors with each allocation failing in turn: out of memory,
+ * never an I/O error about a file named "" (the file names were built into
+ * a buffer whose allocation failed, and "" passed as a name), and the save
+ * done once memory is back. */
+static void test_store_sql__sync_vectors_out_of_memory(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *t[] = { "first", "second" };
+  put(s, "/a", t, 2, NULL);
+  int rc = -1;
+  for (long k = 0; k < 10000 && rc; k++) {
+    dq_mem_fail_after(k);
+    rc = dq_store_sync_vectors(s);
+    dq_mem_fail_after(-1);
+    if (rc && rc != DOCQ_ENOMEM) fail_msg("allocation %ld failing: %d %s", k, rc, dq_err_msg());
+  }
+  assert_int_equal(rc, 0);
+  char file[512];
+  faiss_file(f->dir, file, sizeof file);
+  assert_int_equal(access(file, R_OK), 0);
+  dq_store_close(s);
+}
+
 static void test_store_sql__killed_writer_loses_nothing_committed(void **state)
 {
   fixture *f = *state;
@@ -1848,6 +1889,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__knn_flat_matches_brute_force, setup, teardown),
     cmocka_unit_test(test_store_sql__f16_matches_hardware),
     cmocka_unit_test_setup_teardown(test_store_sql__catch_up_after_unsynced_writes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_store_sql__sync_vectors_out_of_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__killed_writer_loses_nothing_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__missing_faiss_file_rebuilt, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__corrupt_faiss_file_rebuilt, setup, teardown),
