@@ -167,7 +167,10 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
   if (rc == DOCQ_EINVAL) return cli_usage("generate", "%s", docq_error_last()->message);
   if (rc < 0) return cli_fail(rc, "generate");
   if (a->system) {
-    if (history_add(&h, "system", NULL) < 0) return oom();
+    if (history_add(&h, "system", NULL) < 0) {
+      history_free(&h);
+      return oom();
+    }
     h.msgs[0].content = a->system; /* the caller's: owned[0] stays NULL */
   }
   const int ask = isatty(STDIN_FILENO) && !a->first; /* a terminal: show a prompt */
@@ -239,7 +242,12 @@ int cli_chat(docq_ctx *c, const docq_model *m, const docq_gen_options *gen, cons
     if (kept.buf) kept.buf[0] = 0;
     double t0 = cli_now();
     rc = docq_chat(c, h.msgs, h.n, &g, &co, &text, &reasoning);
-    if (kept.oom || kept_thinking.oom) rc = DOCQ_ENOMEM;
+    if (rc >= 0 && (kept.oom || kept_thinking.oom)) { /* the answer is there, but --json lost part of it */
+      docq_free(text);
+      docq_free(reasoning);
+      text = reasoning = NULL;
+      rc = DOCQ_ENOMEM;
+    }
     double seconds = cli_now() - t0;
     cli_prompt_clear(&pui);
     cli_thinking_done(&think);
