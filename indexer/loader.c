@@ -295,10 +295,12 @@ void dq_doc_free(dq_doc *d)
   dq_free(d);
 }
 
-/* The file name without folders and extension: the title of last resort. */
+/* The first heading, else the file name without folders and extension: the
+ * title of last resort. Not a plain text's first heading: that is a book's
+ * first chapter ("第一回 ..."), and the file is named after the book. */
 static int default_title(dq_doc *d, const char *name)
 {
-  for (size_t i = 0; i < d->n_blocks; i++) {
+  for (size_t i = 0; i < d->n_blocks && d->format != DQ_FMT_TEXT; i++) {
     const dq_block *b = &d->blocks[i];
     if (b->kind == DQ_BLK_HEADING && b->clean_len) { d->title = b->clean; return 0; }
   }

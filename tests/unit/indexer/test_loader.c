@@ -307,12 +307,73 @@ static void test_indexer_loader__txt_paragraphs_and_lines(void **state)
   dq_doc_free(d);
 }
 
+/* Chapter lines of plain-text books are headings (load_txt.c): the section
+ * of what follows and where a chunk starts. Chinese ones line by line, not
+ * in a table of contents nor inside a sentence; English ones as a paragraph
+ * of their own with a number and no lower-case sentence after it. The title
+ * stays the file's name (the book's), or a "Title:" line's. */
+static void expect_blocks(const dq_doc *d, const int *kinds, const char *const *texts, const char *const *secs, size_t n)
+{
+  if (d->n_blocks != n) {
+    for (size_t i = 0; i < d->n_blocks; i++)
+      fprintf(stderr, "block %zu kind %d [%s] section [%s]\n", i, (int)d->blocks[i].kind, d->blocks[i].text,
+              d->blocks[i].section);
+    fail_msg("%zu blocks, expected %zu", d->n_blocks, n);
+  }
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(d->blocks[i].kind, kinds[i]);
+    assert_string_equal(d->blocks[i].text, texts[i]);
+    assert_string_equal(d->blocks[i].section, secs[i]);
+  }
+}
+
+static void test_indexer_loader__txt_chapter_headings(void **state)
+{
+  (void)state;
+  enum { H = DQ_BLK_HEADING, P = DQ_BLK_PARA };
+  const char zh[] = "\xE7\x9B\xAE\xE5\xBD\x95\n" /* 目录 */
+                    "第一回 宴桃园\n第二回 怒鞭督邮\n\n"
+                    "第一回 宴桃园\n话说天下大势，分久必合。\n\n"
+                    "第三章讲的是方法。\n\n"
+                    "\xE3\x80\x80第二回\xE3\x80\x80怒鞭督邮\xE3\x80\x80\n正文。\n"
+                    "第12卷\n卷中。";
+  dq_doc *d;
+  assert_int_equal(dq_load_buffer("books/三国演义.txt", zh, sizeof zh - 1, DQ_FMT_TEXT, &d), 0);
+  assert_string_equal(d->title, "三国演义");
+  const int zk[] = {P, H, P, P, H, P, H, P};
+  const char *zt[] = {"目录\n第一回 宴桃园\n第二回 怒鞭督邮", "第一回 宴桃园", "话说天下大势，分久必合。", "第三章讲的是方法。",
+                      "第二回\xE3\x80\x80怒鞭督邮", "正文。", "第12卷", "卷中。"};
+  const char *zs[] = {"", "第一回 宴桃园", "第一回 宴桃园", "第一回 宴桃园", "第二回\xE3\x80\x80怒鞭督邮",
+                      "第二回\xE3\x80\x80怒鞭督邮", "第12卷", "第12卷"};
+  expect_blocks(d, zk, zt, zs, 8);
+  assert_int_equal(d->blocks[1].level, 2);
+  assert_int_equal(d->blocks[1].line_first, 5);
+  assert_int_equal(d->blocks[6].level, 1);
+  dq_doc_free(d);
+
+  const char en[] = "Title: Moby Dick; Or, The Whale\r\n\r\nChapter 1\r\nChapter 2\r\n\r\n"
+                    "BOOK II\r\n\r\nCHAPTER 1. Loomings.\r\n\r\nCall me Ishmael.\r\n\r\n"
+                    "Chapter 3 covers the basics.\r\n\r\nChapter XIV\r\nwas long.\r\n\r\n"
+                    "Part 2 - The Return\r\n\r\nEnd.";
+  assert_int_equal(dq_load_buffer("pg2701.txt", en, sizeof en - 1, DQ_FMT_TEXT, &d), 0);
+  assert_string_equal(d->title, "Moby Dick; Or, The Whale");
+  const int ek[] = {P, P, H, H, P, P, P, H, P};
+  const char *et[] = {"Title: Moby Dick; Or, The Whale", "Chapter 1\r\nChapter 2", "BOOK II", "CHAPTER 1. Loomings.",
+                      "Call me Ishmael.", "Chapter 3 covers the basics.", "Chapter XIV\r\nwas long.",
+                      "Part 2 - The Return", "End."};
+  const char *es[] = {"", "", "BOOK II", "BOOK II > CHAPTER 1. Loomings.", "BOOK II > CHAPTER 1. Loomings.",
+                      "BOOK II > CHAPTER 1. Loomings.", "BOOK II > CHAPTER 1. Loomings.", "Part 2 - The Return",
+                      "Part 2 - The Return"};
+  expect_blocks(d, ek, et, es, 9);
+  dq_doc_free(d);
+}
+
 static void test_indexer_loader__allocation_failures(void **state)
 {
   (void)state;
   const char *md = "---\ntitle: T\ntags: [a, b]\n---\n# H\n\nText [[x|y]] \xFF here.\n\n```\ncode\n```\n";
   const char *html = "<title>T</title><h1>H</h1><p>a &amp; b</p><pre>x</pre>";
-  const struct { const char *s; dq_format f; } in[] = {{md, DQ_FMT_MARKDOWN}, {html, DQ_FMT_HTML}, {"a\n\nb \xFF", DQ_FMT_TEXT}};
+  const struct { const char *s; dq_format f; } in[] = {{md, DQ_FMT_MARKDOWN}, {html, DQ_FMT_HTML}, {"a\n\nb \xFF\n\n\xE7\xAC\xAC\xE4\xB8\x80\xE5\x9B\x9E x\ny\n\nChapter 2\n\nz", DQ_FMT_TEXT}};
   for (size_t c = 0; c < 3; c++) {
     int ok = 0;
     for (long k = 0; k < 200 && !ok; k++) {
@@ -341,6 +402,7 @@ int main(void)
     cmocka_unit_test(test_indexer_loader__repair_matches_normalize),
     cmocka_unit_test(test_indexer_loader__nul_bytes_repaired),
     cmocka_unit_test(test_indexer_loader__txt_paragraphs_and_lines),
+    cmocka_unit_test(test_indexer_loader__txt_chapter_headings),
     cmocka_unit_test(test_indexer_loader__allocation_failures),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
