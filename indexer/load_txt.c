@@ -115,6 +115,12 @@ static int en_heading(const char *s, size_t a, size_t b)
   return 0;
 }
 
+int dq_txt_heading(const char *s, size_t n)
+{
+  int level = zh_heading(s, 0, n);
+  return level ? level : en_heading(s, 0, n);
+}
+
 typedef struct txt {
   dq_doc *d;
   char *head[3];  /* the open book (1) and chapter (2) */

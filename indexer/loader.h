@@ -98,6 +98,11 @@ char *dq_doc_strndup(dq_doc *d, const char *s, size_t n);
 int dq_doc_add_block(dq_doc *d, dq_block_kind kind, int level, size_t bstart, size_t bend,
                      uint32_t line_first, uint32_t line_last, const char *text, size_t text_len,
                      const char *clean, size_t clean_len, const char *section);
+/* The level (1 book/part, 2 chapter) of s[0..n), a line without its white
+ * space, when load_txt takes it for a plain-text book's chapter heading
+ * ("第五十二回 ...", "CHAPTER 1. Loomings."), else 0. The English form
+ * counts only as a paragraph of its own; the caller checks that. */
+int dq_txt_heading(const char *s, size_t n);
 /* Parse d->body into blocks (the format loaders). */
 int dq_load_txt(dq_doc *d);
 int dq_load_md(dq_doc *d);

@@ -72,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "indexer/loader.h"
 #include "indexer/normalize.h"
 #include "indexer/qtype.h"
 #include "retrieve/stopwords.h"
@@ -157,6 +158,7 @@ typedef struct sent {
 typedef struct sent_list {
   sent *s; size_t n, cap;
   size_t passage; const char *text, *title; size_t len;
+  int markdown;
   size_t head_start, head_end; /* the last heading seen in this passage */
   int oom;
 } sent_list;
@@ -195,6 +197,20 @@ static int on_sentence(void *ctx, size_t start, size_t end)
     l->head_start = start;
     l->head_end = end;
     return 0;
+  }
+  if (!l->markdown) { /* a plain-text chapter line (load_txt.c) runs into the sentence after it */
+    const char *nl = memchr(l->text + start, '\n', end - start);
+    size_t hs = start, le = nl ? (size_t)(nl - l->text) : end, k;
+    while (hs < le && dq_is_space_at(l->text + hs, le - hs, &k)) hs += k;
+    while (le > hs && is_space((unsigned char)l->text[le - 1])) le--;
+    if (dq_txt_heading(l->text + hs, le - hs)) {
+      l->head_start = hs;
+      l->head_end = le;
+      if (!nl) return 0;
+      start = (size_t)(nl - l->text) + 1;
+      while (start < end && dq_is_space_at(l->text + start, end - start, &k)) start += k;
+      if (start == end) return 0;
+    }
   }
   size_t title = callout_title(l->text, start, end);
   if (title) {
@@ -536,6 +552,7 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
     l.text = passages[j].text;
     l.title = passages[j].title;
     l.len = passages[j].text_len;
+    l.markdown = passages[j].markdown;
     l.head_start = l.head_end = 0;
     if (passages[j].text && (rc = dq_sentences(passages[j].text, passages[j].text_len, on_sentence, &l)) != 0) {
       rc = DOCQ_ENOMEM;

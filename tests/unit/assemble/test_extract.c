@@ -213,6 +213,31 @@ static void test_assemble_extract__title_line_is_no_answer(void **state)
   expect("Who won Super Bowl 50?", q, 1, 1, "Super Bowl 50 was won by the Denver Broncos.");
 }
 
+/* A plain-text book's chapter line (load_txt.c) is a heading, not the start
+ * of the sentence after it, which novels run on without a blank line: the
+ * answer quotes the sentence alone, and the chapter's words still count as
+ * its heading's. */
+static void test_assemble_extract__chapter_line_is_a_heading(void **state)
+{
+  (void)state;
+  dq_pack_item p[1] = { TP("三国演义", "三国演义.txt",
+                           "第五十二回 诸葛亮智辞鲁肃 赵子龙计取桂阳\n"
+                           "\xE3\x80\x80\xE3\x80\x80却说周瑜见孔明袭了南郡，又闻他袭了荆襄，如何不气？气伤箭疮，半晌方苏。\n") };
+  expect("周瑜见孔明袭了南郡后怎么样了？", p, 1, 1, "却说周瑜见孔明袭了南郡");
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 2, -1 };
+  assert_int_equal(dq_extract("周瑜见孔明袭了南郡后怎么样了？", p, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_null(strstr(ans, "第五十二回"));
+  dq_free(ans);
+  dq_pack_item q[1] = { TP("Moby Dick", "pg2701.txt", "CHAPTER 1. Loomings.\n\nCall me Ishmael. Some years ago I went to sea.\n") };
+  expect("What should you call the narrator?", q, 1, 1, "Call me Ishmael. [1]");
+  assert_int_equal(dq_extract("What should you call the narrator?", q, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_null(strstr(ans, "CHAPTER"));
+  assert_null(strstr(ans, "Loomings"));
+  dq_free(ans);
+}
+
 /* A quoted line loses its list or quote marker (Obsidian callouts, bullet
  * notes), but a leading number or sign that is part of the text stays. */
 static void test_assemble_extract__no_markdown_markers(void **state)
@@ -401,6 +426,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__type_bonus_does_not_make_an_answer),
     cmocka_unit_test(test_assemble_extract__question_words_are_no_names),
     cmocka_unit_test(test_assemble_extract__title_line_is_no_answer),
+    cmocka_unit_test(test_assemble_extract__chapter_line_is_a_heading),
     cmocka_unit_test(test_assemble_extract__weak_match_lines),
     cmocka_unit_test(test_assemble_extract__no_markdown_markers),
     cmocka_unit_test(test_assemble_extract__callout_title_is_a_heading),
