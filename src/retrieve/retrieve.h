@@ -57,6 +57,12 @@ void dq_cands_sort(dq_cand *c, size_t n);
 
 /* ---- passages ------------------------------------------------------------------ */
 
+/* Where a part of a passage's text lies in its file: text[off, off + len)
+ * is a chunk's text as written (after the overlap it repeats), starting on
+ * file line `line`; the file's lines are its '\n's, as the chunker counts
+ * them. The white space joining two chunks belongs to no part. */
+typedef struct dq_span_seg { size_t off, len; uint32_t line; } dq_span_seg;
+
 /* A retrieved passage: one chunk or a span of neighbouring chunks. */
 typedef struct dq_hit_rec {
   int64_t doc_id;
@@ -70,7 +76,14 @@ typedef struct dq_hit_rec {
   double score, bm25, vec;       /* best member's scores */
   int bm25_rank, vec_rank;       /* best (smallest non-zero) over the members */
   int rank;                      /* 1-based position of the best member in the fused list */
+  dq_span_seg *segs; size_t n_segs; /* the chunks' parts of text, in order; none when the text
+                                     * is not the file's bytes (HTML: extracted text) */
 } dq_hit_rec;
+
+/* The file line of byte off of h->text: 0 with *line set when off lies in
+ * one of its chunks' parts (dq_span_seg), -1 when it does not (joining
+ * white space, past the end, a hit without parts). */
+int dq_hit_line_at(const dq_hit_rec *h, size_t off, uint32_t *line);
 
 void dq_hit_rec_clear(dq_hit_rec *h);
 void dq_hits_free(dq_hit_rec *h, size_t n);

@@ -323,6 +323,11 @@ int dq_retrieve(dq_store *s, dq_embedder *e, const char *query, const dq_query_o
       if ((rc = doc_get(&pk, hits[i].doc_id, &d)) < 0) goto done;
       if (!(hits[i].path = dq_strdup(d->path)) || !(hits[i].title = dq_strdup(d->title))) { rc = DOCQ_ENOMEM; goto done; }
       hits[i].format = d->format;
+      if (d->format == DQ_FMT_HTML) { /* extracted text: its offsets are not the file's */
+        dq_free(hits[i].segs);
+        hits[i].segs = NULL;
+        hits[i].n_segs = 0;
+      }
     }
     if ((rc = dq_hits_dedupe(hits, &nh, o->dedupe, &memo)) < 0) goto done;
     if (nh >= k || next >= nc) break;

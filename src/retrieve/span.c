@@ -29,6 +29,7 @@ void dq_hit_rec_clear(dq_hit_rec *h)
   dq_free(h->section);
   dq_free(h->text);
   dq_free(h->also_in);
+  dq_free(h->segs);
   memset(h, 0, sizeof *h);
 }
 
@@ -58,11 +59,25 @@ static int cmp_hit_rank(const void *a, const void *b)
 
 static int min_rank(int a, int b) { return !a ? b : !b ? a : a < b ? a : b; }
 
+int dq_hit_line_at(const dq_hit_rec *h, size_t off, uint32_t *line)
+{
+  for (size_t i = 0; h && h->text && i < h->n_segs; i++) {
+    const dq_span_seg *g = &h->segs[i];
+    if (off < g->off || off - g->off >= g->len || g->off + g->len > h->text_len) continue;
+    uint32_t l = g->line;
+    for (const char *q = h->text + g->off, *e = h->text + off; (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++) l++;
+    *line = l;
+    return 0;
+  }
+  return -1;
+}
+
 /* Build the hit for the run p[0..m) (same document, consecutive ordinals). */
 static int make_span(dq_picked *p, size_t m, dq_hit_rec *h)
 {
   dq_buf text = {0};
   memset(h, 0, sizeof *h);
+  if (!(h->segs = dq_calloc(m, sizeof *h->segs))) return DOCQ_ENOMEM;
   h->doc_id = p[0].row.doc_id;
   h->chunk_first = p[0].row.id;
   h->chunk_last = p[m - 1].row.id;
@@ -82,6 +97,13 @@ static int make_span(dq_picked *p, size_t m, dq_hit_rec *h)
       uint32_t prev_last = p[i - 1].row.line_last;
       dq_buf_puts(&text, r->line_first > prev_last + 1 ? "\n\n" : r->line_first == prev_last + 1 ? "\n" : " ");
     }
+    if (tl > skip) { /* this chunk's part: its first line, after the lines of the overlap skipped */
+      dq_span_seg *g = &h->segs[h->n_segs++];
+      g->off = text.len;
+      g->len = tl - skip;
+      g->line = r->line_first;
+      for (size_t k = 0; k < skip; k++) g->line += t[k] == '\n';
+    }
     dq_buf_put(&text, t + skip, tl - skip);
     if (r->line_first < h->line_first) h->line_first = r->line_first;
     if (r->line_last > h->line_last) h->line_last = r->line_last;
@@ -89,7 +111,7 @@ static int make_span(dq_picked *p, size_t m, dq_hit_rec *h)
     h->bm25_rank = min_rank(h->bm25_rank, p[i].cand ? p[i].cand->bm25_rank : 0);
     h->vec_rank = min_rank(h->vec_rank, p[i].cand ? p[i].cand->vec_rank : 0);
   }
-  if (text.oom) { dq_buf_free(&text); return DOCQ_ENOMEM; }
+  if (text.oom) { dq_buf_free(&text); dq_hit_rec_clear(h); return DOCQ_ENOMEM; }
   h->text_len = text.len;
   h->text = dq_buf_detach(&text);
   if (!h->text) h->text = dq_strdup("");

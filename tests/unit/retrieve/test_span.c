@@ -308,10 +308,60 @@ static void test_retrieve_span__stopwords(void **state)
   assert_false(dq_stopword("\xE8\xB4\xBE\xE5\xAE\x9D", 6)); /* 贾宝 */
 }
 
+/* Each byte of a merged span's text maps to the line of its file it is on:
+ * a chunk's part starts on the chunk's first line, after the lines of the
+ * overlap it repeats; the white space that joins two chunks is on no line. */
+static void test_retrieve_span__line_of_each_byte(void **state)
+{
+  (void)state;
+  /* the file:
+   *   1 Alpha beta.
+   *   2 Gamma delta.
+   *   3 Epsilon.
+   *   4
+   *   5 Zeta.
+   *   6
+   *   7
+   *   8 Eta theta.
+   * chunk 0 = lines 1-2; chunk 1 = lines 2-5, repeating "Gamma delta.\n"
+   * (13 bytes) of chunk 0; chunk 2 = line 8, joined by a blank line */
+  dq_picked p[3] = {
+    mk(1, 1, 0, "Alpha beta.\nGamma delta.\n", 0, 1, 2, 1, NULL),
+    mk(2, 1, 1, "Gamma delta.\nEpsilon.\n\nZeta.", 13, 2, 5, 2, NULL),
+    mk(3, 1, 2, "Eta theta.", 0, 8, 8, 3, NULL),
+  };
+  dq_hit_rec *h = NULL;
+  size_t n = 0;
+  assert_int_equal(dq_spans_merge(p, 3, 0, &h, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(h[0].text, "Alpha beta.\nGamma delta.\nEpsilon.\n\nZeta.\n\nEta theta.");
+  static const struct { const char *word; uint32_t line; } want[] = {
+    {"Alpha", 1}, {"Gamma", 2}, {"Epsilon", 3}, {"Zeta", 5}, {"Eta theta", 8}, {"theta.", 8},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    const char *at = strstr(h[0].text, want[i].word);
+    assert_non_null(at);
+    uint32_t line = 0;
+    assert_int_equal(dq_hit_line_at(&h[0], (size_t)(at - h[0].text), &line), 0);
+    assert_int_equal(line, want[i].line);
+  }
+  /* the last byte of the text, and "\n\n" between chunks 1 and 2: no line */
+  uint32_t line = 77;
+  assert_int_equal(dq_hit_line_at(&h[0], h[0].text_len - 1, &line), 0);
+  assert_int_equal(line, 8);
+  const size_t join = (size_t)(strstr(h[0].text, "Zeta.") - h[0].text) + 5;
+  assert_int_equal(dq_hit_line_at(&h[0], join, &line), -1);
+  assert_int_equal(dq_hit_line_at(&h[0], join + 1, &line), -1);
+  assert_int_equal(dq_hit_line_at(&h[0], h[0].text_len, &line), -1);
+  dq_hits_free(h, n);
+  for (int i = 0; i < 3; i++) row_free(&p[i]);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_retrieve_span__merge_neighbours),
+    cmocka_unit_test(test_retrieve_span__line_of_each_byte),
     cmocka_unit_test(test_retrieve_span__overlap_never_splits_utf8),
     cmocka_unit_test(test_retrieve_span__join_without_overlap),
     cmocka_unit_test(test_retrieve_span__cap_splits_long_runs),
