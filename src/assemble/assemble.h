@@ -106,6 +106,15 @@ typedef struct dq_extract_opts {
  * when no sentence shares a content term with the question). */
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
                char **answer, int *found, int *cited, double *score);
+/* The same, and *quoted (may be NULL) gets n byte ranges [start, end) of
+ * the passages' text: for a passage cited, from the first to the last byte
+ * of what the answer quotes from it (the lines of its sentences that show
+ * something as rendered: a Markdown line of markup only, an HTML comment or
+ * a lone tag, or one of white space, is not quoted; a code example quoted
+ * with a sentence is included); {0, 0} for a passage not cited. */
+typedef struct dq_quote_range { size_t start, end; } dq_quote_range;
+int dq_extract_ex(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
+                  char **answer, int *found, int *cited, double *score, dq_quote_range *quoted);
 
 /* The passages a model's answer text[0..len) cites: the labels of its "[n]"
  * markers (as the prompt asks, 1 <= n <= n_passages) outside code spans and

@@ -523,13 +523,66 @@ int dq_extract_weak(const char *question, double score)
   return score < (dq_has_cjk(question, strlen(question)) ? DQ_EXTRACT_STRONG_CJK : DQ_EXTRACT_STRONG);
 }
 
+/* 1 when the line s[0..n) shows something as quoted: a byte other than
+ * white space, once a Markdown line is rendered (code blocks fr[0..nfr) of
+ * the passage out, as at off; dq_md_visible) and its list or quote marker
+ * skipped. buf has room for 2 * n bytes. */
+static int line_shows(const dq_pack_item *p, size_t off, size_t n, const size_t (*fr)[2], size_t nfr, char *buf)
+{
+  const char *t = p->text + off;
+  size_t m = n;
+  if (p->markdown) {
+    m = outside_code(p->text, off, off + n, fr, nfr, buf);
+    m = dq_md_visible(buf, m, buf + n, NULL, 0);
+    t = buf + n;
+  }
+  for (size_t k = line_marker(t, m); k < m; k++)
+    if (!is_space((unsigned char)t[k])) return 1;
+  return 0;
+}
+
+/* What the answer quotes of sentence s, as bytes [*a, *b) of its passage's
+ * text: its first line that shows something to its last (line_shows), the
+ * white space at either end left out. The whole sentence when no line
+ * shows anything alone (a construct across lines). */
+static int quote_bytes(const dq_pack_item *p, const sent *s, const size_t (*fr)[2], size_t nfr, size_t *a, size_t *b)
+{
+  char *buf = dq_malloc(2 * (s->end - s->start) + 1);
+  if (!buf) return DOCQ_ENOMEM;
+  size_t first = SIZE_MAX, last = 0;
+  for (size_t ls = s->start; ls < s->end;) {
+    const char *nl = memchr(p->text + ls, '\n', s->end - ls);
+    size_t le = nl ? (size_t)(nl - p->text) + 1 : s->end;
+    if (line_shows(p, ls, le - ls, fr, nfr, buf)) {
+      if (first == SIZE_MAX) first = ls;
+      last = le;
+    }
+    ls = le;
+  }
+  dq_free(buf);
+  if (first == SIZE_MAX) { first = s->start; last = s->end; }
+  while (first < last && is_space((unsigned char)p->text[first])) first++;
+  while (last > first && is_space((unsigned char)p->text[last - 1])) last--;
+  if (first == last) { first = s->start; last = s->end; }
+  *a = first;
+  *b = last;
+  return 0;
+}
+
 int dq_extract(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
                char **answer, int *found, int *cited, double *score)
+{
+  return dq_extract_ex(question, passages, n, o, answer, found, cited, score, NULL);
+}
+
+int dq_extract_ex(const char *question, const dq_pack_item *passages, size_t n, const dq_extract_opts *o,
+                  char **answer, int *found, int *cited, double *score, dq_quote_range *quoted)
 {
   *answer = NULL;
   *found = 0;
   if (score) *score = 0;
   if (cited) memset(cited, 0, n * sizeof *cited);
+  if (quoted) memset(quoted, 0, n * sizeof *quoted);
   size_t max_s = o && o->max_sentences ? o->max_sentences : 3;
   double thr = o && o->threshold >= 0 ? o->threshold : DQ_EXTRACT_THRESHOLD;
   dq_extract_opts dflt = {0};
@@ -591,11 +644,13 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
         if (taken) dq_buf_puts(&b, after_block ? "\n\n" : " ");
         after_block = 0;
         long code = -1;
+        size_t nfr = 0;
         if (passages[s->passage].markdown) { /* quoted with the short URLs a reader may want */
           const dq_pack_item *p = &passages[s->passage];
           char *raw = dq_malloc(s->end - s->start + 1), *shown = dq_malloc(s->end - s->start + 1);
           long k = raw && shown ? passage_fences(p, &fr, &fcap) : -1;
           if (k < 0) { dq_free(raw); dq_free(shown); rc = DOCQ_ENOMEM; goto done; }
+          nfr = (size_t)k;
           const size_t m = outside_code(p->text, s->start, s->end, (const size_t(*)[2])fr, (size_t)k, raw);
           put_sentence(&b, shown, dq_md_visible(raw, m, shown, NULL, 1));
           dq_free(raw);
@@ -603,6 +658,21 @@ int dq_extract(const char *question, const dq_pack_item *passages, size_t n, con
           if (blocks < MAX_CODE_BLOCKS) code = introduced_block(p->text, s->start, s->end, (const size_t(*)[2])fr, (size_t)k);
         } else {
           put_sentence(&b, st, sl);
+        }
+        if (quoted) { /* the bytes quoted, for the citation's lines */
+          size_t qa, qb;
+          if ((rc = quote_bytes(&passages[s->passage], s, (const size_t(*)[2])fr, nfr, &qa, &qb)) < 0) goto done;
+          if (code >= 0) { /* the example quoted after it */
+            size_t ce = fr[code][1];
+            while (ce > qb && is_space((unsigned char)passages[s->passage].text[ce - 1])) ce--;
+            if (ce > qb) qb = ce;
+          }
+          dq_quote_range *q = &quoted[s->passage];
+          if (q->end == 0) { q->start = qa; q->end = qb; }
+          else {
+            if (qa < q->start) q->start = qa;
+            if (qb > q->end) q->end = qb;
+          }
         }
         dq_buf_printf(&b, " [%zu]", s->passage + 1);
         if (code >= 0) { /* the example the sentence introduces, on its own lines */
@@ -626,6 +696,7 @@ done:
   if (rc < 0) {
     *found = 0;
     if (score) *score = 0;
+    if (quoted) memset(quoted, 0, n * sizeof *quoted);
   }
   dq_buf_free(&b);
   for (size_t i = 0; i < l.n; i++) dq_free(l.s[i].tm.t);

@@ -415,6 +415,69 @@ static void test_assemble_extract__quotes_the_code_a_sentence_introduces(void **
                  "defineProps");
 }
 
+/* dq_extract_ex: for each passage, the bytes the answer quotes from it
+ * (first to last byte of its quoted sentences, as the citation's lines are
+ * computed from them); {0, 0} for a passage not cited. A Markdown line that
+ * shows nothing as rendered (a comment, a tag) is not quoted; a code example
+ * quoted with its sentence is. */
+static size_t off_of(const char *text, const char *part)
+{
+  const char *at = strstr(text, part);
+  assert_non_null(at);
+  return (size_t)(at - text);
+}
+
+static void test_assemble_extract__quoted_bytes(void **state)
+{
+  (void)state;
+  char *ans = NULL;
+  int found = 0, cited[2];
+  dq_quote_range q[2];
+  dq_extract_opts o = { g_e, 1, -1 };
+  const char *a = "Ferries leave the harbour every hour.\nThe dock crew posts the timetable on the board.\n",
+             *b = "Notes on the tower.\n\nThe lighthouse keeper Marta Quill painted the\ntower red in 1887.  \n\nMore notes.\n";
+  dq_pack_item p[2] = { TP("Harbour", "harbour.txt", a), TP("Tower", "tower.txt", b) };
+  assert_int_equal(dq_extract_ex("Who painted the lighthouse tower red?", p, 2, &o, &ans, &found, cited, NULL, q), 0);
+  assert_int_equal(found, 1);
+  assert_int_equal(cited[0], 0);
+  assert_int_equal(cited[1], 1);
+  assert_int_equal(q[0].start, 0);
+  assert_int_equal(q[0].end, 0);
+  assert_int_equal(q[1].start, off_of(b, "The lighthouse"));
+  assert_int_equal(q[1].end, off_of(b, "1887.") + 5);
+  dq_free(ans);
+
+  /* Markdown: the comment and the tag on the lines above the sentence show nothing */
+  const char *m = "# Tower\n\n<!-- checked in the archive -->\n<span id=\"x\"></span>\n"
+                  "The [granite tower](/towers/granite) was *built* by the\nmasons of Genoa in 1421.\n";
+  dq_pack_item md[1] = { TP("Towers", "towers.md", m) };
+  assert_int_equal(dq_extract_ex("Who built the granite tower?", md, 1, &o, &ans, &found, NULL, NULL, q), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "The granite tower was *built* by the masons of Genoa in 1421. [1]"));
+  assert_int_equal(q[0].start, off_of(m, "The [granite"));
+  assert_int_equal(q[0].end, off_of(m, "1421.") + 5);
+  dq_free(ans);
+
+  /* a code example quoted after its sentence: up to its closing fence */
+  const char *c = "## Typing props\n\nWith TypeScript, declare the props with a type argument to defineProps:\n\n"
+                  "```ts\ndefineProps<{ foo: string }>()\n```\n\nOther text here.\n";
+  dq_pack_item cd[1] = { TP("TypeScript", "guide/ts.md", c) };
+  assert_int_equal(dq_extract_ex("How do I declare props with TypeScript?", cd, 1, &o, &ans, &found, NULL, NULL, q), 0);
+  assert_int_equal(found, 1);
+  assert_non_null(strstr(ans, "```ts"));
+  assert_int_equal(q[0].start, off_of(c, "With TypeScript"));
+  assert_int_equal(q[0].end, off_of(c, "()\n```") + 6);
+  dq_free(ans);
+
+  /* nothing found: no range */
+  q[0].start = q[0].end = 9;
+  assert_int_equal(dq_extract_ex("What is the airspeed of a swallow?", cd, 1, &o, &ans, &found, NULL, NULL, q), 0);
+  assert_int_equal(found, 0);
+  assert_int_equal(q[0].start, 0);
+  assert_int_equal(q[0].end, 0);
+  dq_free(ans);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -433,6 +496,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__heading_and_title_count),
     cmocka_unit_test(test_assemble_extract__markdown_as_rendered),
     cmocka_unit_test(test_assemble_extract__quotes_the_code_a_sentence_introduces),
+    cmocka_unit_test(test_assemble_extract__quoted_bytes),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
