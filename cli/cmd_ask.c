@@ -82,12 +82,14 @@ static int stream_token(const char *utf8, size_t len, void *payload)
   return 0;
 }
 
-static void print_source(const docq_passage *p)
+/* A source: "[n] title — path:first-last", the passage's lines unless
+ * lines (may be NULL) gives those cited (docq_answer_citation_lines). */
+static void print_source(const docq_passage *p, const uint32_t *lines)
 {
   const docq_hit *h = p->hit;
   printf("  [%d] ", p->label);
   if (h->title && *h->title) printf("%s — ", h->title);
-  printf("%s:%u-%u", h->path, h->line_first, h->line_last);
+  printf("%s:%u-%u", h->path, lines ? lines[0] : h->line_first, lines ? lines[1] : h->line_last);
   /* the index is a copy: a file deleted since the last run is still quoted */
   if (h->path[0] == '/' && access(h->path, F_OK) != 0 && errno == ENOENT)
     printf(" (the file is gone since it was indexed: run docq index)");
@@ -115,6 +117,15 @@ static void print_json(const char *question, const docq_answer *a, const char *o
   /* the library's record of what the answer cites: a bracket in quoted
    * text (code's items[2]) is none */
   for (size_t i = 0; i < docq_answer_citations(a); i++) printf("%s%d", i ? "," : "", docq_answer_citation(a, i));
+  /* the lines each citation points at: the quoted sentences' own ("quoted":
+   * true), else the passage's */
+  printf("],\"citation_lines\":[");
+  for (size_t i = 0; i < docq_answer_citations(a); i++) {
+    uint32_t l1 = 0, l2 = 0;
+    int q = docq_answer_citation_lines(a, i, &l1, &l2);
+    printf("%s{\"label\":%d,\"line_first\":%u,\"line_last\":%u,\"quoted\":%s}", i ? "," : "",
+           docq_answer_citation(a, i), l1, l2, q == 1 ? "true" : "false");
+  }
   printf("],\"passages\":[");
   for (size_t i = 0; i < docq_answer_passages(a); i++) {
     const docq_passage *p = docq_answer_passage(a, i);
@@ -384,9 +395,13 @@ int cmd_ask(int argc, char **argv)
       else printf("%s\n", docq_answer_text(ans));
       const size_t nc = docq_answer_citations(ans);
       printf("\nSources:\n");
-      for (size_t i = 0; i < nc; i++) print_source(docq_answer_passage(ans, (size_t)docq_answer_citation(ans, i) - 1));
+      for (size_t i = 0; i < nc; i++) { /* the lines of what was quoted (a model's: the passage's) */
+        uint32_t lines[2];
+        int lq = docq_answer_citation_lines(ans, i, &lines[0], &lines[1]);
+        print_source(docq_answer_passage(ans, (size_t)docq_answer_citation(ans, i) - 1), lq >= 0 ? lines : NULL);
+      }
       /* a model that cited nothing: list what it was given */
-      for (size_t i = 0; !nc && i < docq_answer_passages(ans); i++) print_source(docq_answer_passage(ans, i));
+      for (size_t i = 0; !nc && i < docq_answer_passages(ans); i++) print_source(docq_answer_passage(ans, i), NULL);
     } else {
       size_t n_left = 0;
       int best_left = 0;
@@ -396,7 +411,7 @@ int cmd_ask(int argc, char **argv)
       else printf("No passage in the index answers this question.\n");
       if (docq_answer_passages(ans)) {
         printf("\nClosest passages:\n");
-        for (size_t i = 0; i < docq_answer_passages(ans) && i < 3; i++) print_source(docq_answer_passage(ans, i));
+        for (size_t i = 0; i < docq_answer_passages(ans) && i < 3; i++) print_source(docq_answer_passage(ans, i), NULL);
       }
     }
     if (g_cli.verbose) {

@@ -847,6 +847,18 @@ DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i)
  * may cite loosely). None when nothing was found. */
 DOCQ_API size_t docq_answer_citations(const docq_answer *a);
 DOCQ_API int docq_answer_citation(const docq_answer *a, size_t i);
+/* The lines of its file the i-th citation points at (i as for
+ * docq_answer_citation), into *first and *last (either may be NULL).
+ * Without a model: the lines holding what the answer quotes from that
+ * passage, from the first quoted sentence's first line that shows text to
+ * the last one's last (several sentences of one passage: all of them, and
+ * the lines between; a Markdown code example quoted with a sentence is
+ * included); returns 1. The passage's whole range (its hit's line_first,
+ * line_last) when the quote cannot be placed exactly on the file's lines
+ * (an HTML document, whose text is extracted from the markup), and for a
+ * model's answer (its text is no quote): returns 0. DOCQ_EINVAL when i is
+ * out of range (lines 0). */
+DOCQ_API int docq_answer_citation_lines(const docq_answer *a, size_t i, uint32_t *first, uint32_t *last);
 /* Passages retrieved but left out for lack of budget: count and best rank (0 if none). */
 DOCQ_API void docq_answer_left_out(const docq_answer *a, size_t *count, int *best_rank);
 /* The whole prompt as packed (question, labelled passages, question again). */

@@ -24,6 +24,8 @@ struct docq_answer {
   char *text;
   int *cites;          /* labels of the passages cited, in order of first citation */
   size_t n_cites;
+  uint32_t (*qlines)[2]; /* by label: the lines cited (the quoted sentences', else the passage's) */
+  int *quoted;         /* by label: 1 when qlines are the quoted sentences' own lines */
   char *prompt;
   char *model_prompt;  /* with a model: the prompt in its chat template */
   unsigned prompt_tokens;
@@ -90,6 +92,8 @@ DOCQ_API void docq_answer_free(docq_answer *a)
   dq_free(a->pass);
   dq_free(a->text);
   dq_free(a->cites);
+  dq_free(a->qlines);
+  dq_free(a->quoted);
   dq_free(a->reasoning);
   dq_free(a->prompt);
   dq_free(a->model_prompt);
@@ -104,6 +108,31 @@ static int extract_citations(docq_answer *a, const int *cited)
   for (size_t j = 0; j < a->n_pass; j++)
     if (cited[j]) a->cites[cited[j] - 1] = (int)j + 1;
   while (a->n_cites < a->n_pass && a->cites[a->n_cites]) a->n_cites++;
+  return 0;
+}
+
+/* The lines each passage is cited with: by default its whole range; for a
+ * passage an extractive answer quotes (q, by label; NULL for a model's
+ * answer), the lines of the bytes quoted, when both ends map exactly onto
+ * the file's lines (dq_api_hit_line) and fall within the passage's. */
+static int cited_lines(docq_answer *a, const size_t *item, const dq_quote_range *q)
+{
+  if (!(a->qlines = dq_calloc(a->n_pass ? a->n_pass : 1, sizeof *a->qlines)) ||
+      !(a->quoted = dq_calloc(a->n_pass ? a->n_pass : 1, sizeof *a->quoted)))
+    return DOCQ_ENOMEM;
+  for (size_t j = 0; j < a->n_pass; j++) {
+    const docq_hit *h = a->pass[j].hit;
+    a->qlines[j][0] = h->line_first;
+    a->qlines[j][1] = h->line_last;
+    uint32_t l1, l2;
+    if (q && q[j].end > q[j].start && dq_api_hit_line(a->res, item[j], q[j].start, &l1) == 0 &&
+        dq_api_hit_line(a->res, item[j], q[j].end - 1, &l2) == 0 && l1 <= l2 && l1 >= h->line_first &&
+        l2 <= h->line_last) {
+      a->qlines[j][0] = l1;
+      a->qlines[j][1] = l2;
+      a->quoted[j] = 1;
+    }
+  }
   return 0;
 }
 
@@ -160,6 +189,7 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
   int rc = 0;
   dq_pack_item *items = NULL;
   int *cited = NULL;
+  dq_quote_range *quoted = NULL;
   dq_packed pk = {0};
   /* The question goes into the prompt (a model's tokenizer) and is echoed:
    * invalid UTF-8 in it (a Latin-1 terminal) becomes U+FFFD here. */
@@ -258,16 +288,21 @@ DOCQ_API int docq_ask(docq_answer **out, docq_db *db, const char *question, cons
       a->gen_s = mo.gen_s;
       memcpy(a->context, mo.ctx, sizeof a->context);
       if ((rc = model_citations(a)) < 0) goto done;
+      if ((rc = cited_lines(a, pk.item, NULL)) < 0) goto done;
     }
     *out = a;
     a = NULL;
     goto done;
   }
-  if (!(cited = dq_calloc(pk.n ? pk.n : 1, sizeof *cited))) { rc = DOCQ_ENOMEM; goto done; }
+  if (!(cited = dq_calloc(pk.n ? pk.n : 1, sizeof *cited)) || !(quoted = dq_calloc(pk.n ? pk.n : 1, sizeof *quoted))) {
+    rc = DOCQ_ENOMEM;
+    goto done;
+  }
   dq_extract_opts eo = { db->embedder, 3, -1.0 };
-  if ((rc = dq_extract(question, packed, pk.n, &eo, &a->text, &a->found, cited, &a->score)) < 0) goto done;
+  if ((rc = dq_extract_ex(question, packed, pk.n, &eo, &a->text, &a->found, cited, &a->score, quoted)) < 0) goto done;
   a->weak = a->found && dq_extract_weak(question, a->score);
   if ((rc = extract_citations(a, cited)) < 0) goto done;
+  if ((rc = cited_lines(a, pk.item, quoted)) < 0) goto done;
   *out = a;
   a = NULL;
 done:
@@ -275,6 +310,7 @@ done:
   dq_packed_free(&pk);
   dq_free(items);
   dq_free(cited);
+  dq_free(quoted);
   dq_free(fixed);
   return rc;
 }
@@ -286,6 +322,17 @@ DOCQ_API int docq_answer_weak(const docq_answer *a) { return a ? a->weak : 0; }
 DOCQ_API size_t docq_answer_passages(const docq_answer *a) { return a ? a->n_pass : 0; }
 DOCQ_API size_t docq_answer_citations(const docq_answer *a) { return a ? a->n_cites : 0; }
 DOCQ_API int docq_answer_citation(const docq_answer *a, size_t i) { return a && i < a->n_cites ? a->cites[i] : 0; }
+
+DOCQ_API int docq_answer_citation_lines(const docq_answer *a, size_t i, uint32_t *first, uint32_t *last)
+{
+  if (first) *first = 0;
+  if (last) *last = 0;
+  if (!a || i >= a->n_cites || !a->qlines) return dq_err_set(DOCQ_EINVAL, "citation %zu out of range", i);
+  const size_t j = (size_t)a->cites[i] - 1;
+  if (first) *first = a->qlines[j][0];
+  if (last) *last = a->qlines[j][1];
+  return a->quoted[j];
+}
 
 DOCQ_API const docq_passage *docq_answer_passage(const docq_answer *a, size_t i)
 {

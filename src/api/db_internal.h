@@ -50,6 +50,9 @@ char *dq_api_canonical_path(const char *path);
 
 /* docq_search with a cap on merged spans (docq_ask: half its token budget;
  * 0 = none, as docq_search itself). */
+/* The file line of byte off of the text of hit i of r (dq_hit_line_at):
+ * 0 with *line set, -1 when that byte does not map exactly onto a line. */
+int dq_api_hit_line(const docq_results *r, size_t i, size_t off, uint32_t *line);
 int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq_search_options *opts,
                   unsigned max_span_tokens);
 

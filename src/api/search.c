@@ -136,6 +136,11 @@ done:
 
 DOCQ_API size_t docq_results_count(const docq_results *r) { return r ? r->n : 0; }
 
+int dq_api_hit_line(const docq_results *r, size_t i, size_t off, uint32_t *line)
+{
+  return r && i < r->n ? dq_hit_line_at(&r->recs[i], off, line) : -1;
+}
+
 DOCQ_API const docq_hit *docq_results_get(const docq_results *r, size_t i)
 {
   return r && i < r->n ? &r->hits[i] : NULL;

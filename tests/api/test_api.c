@@ -1979,11 +1979,132 @@ static void test_api__model_file_cut_while_mapped(void **state)
   }
 }
 
+/* Ask `q` of the document `id` only (no model): something is found, the
+ * first citation's passage is that document's, and its lines are returned
+ * with docq_answer_citation_lines's result; *merged says whether the
+ * passage joins several chunks. */
+static int cited_lines(docq_db *db, const char *id, const char *q, uint32_t *l1, uint32_t *l2, const docq_hit **hit,
+                       docq_answer **out, int *merged)
+{
+  docq_ask_options ao;
+  assert_int_equal(docq_ask_options_init(&ao, DOCQ_ASK_OPTIONS_VERSION), 0);
+  ao.search.path_prefix = id;
+  ao.search.mode = DOCQ_MODE_BM25;
+  assert_int_equal(docq_ask(out, db, q, &ao), 0);
+  assert_true(docq_answer_found(*out));
+  assert_true(docq_answer_citations(*out) >= 1);
+  const docq_passage *p = docq_answer_passage(*out, (size_t)docq_answer_citation(*out, 0) - 1);
+  assert_non_null(p);
+  assert_string_equal(p->hit->path, id);
+  *hit = p->hit;
+  if (merged) *merged = p->hit->chunk_first != p->hit->chunk_last;
+  return docq_answer_citation_lines(*out, 0, l1, l2);
+}
+
+/* An extractive answer cites the lines of the sentences it quotes, counted
+ * in the document as written: in a passage joining two chunks, with CRLF line
+ * ends, in Markdown with markup on the quoted line and a comment above it;
+ * the passage's whole range where its text is not the file's (HTML). */
+static void test_api__citation_lines(void **state)
+{
+  (void)state;
+  docq_db *db;
+  char path[128];
+  snprintf(path, sizeof path, "%s/idx", g_dir);
+  assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+
+  /* 1. plain text of 90 lines in paragraphs of 5 (a blank line after each,
+   * lines 6, 12, 18, ...): the answer is line 76 and 77, in the second
+   * chunk of the document's passage */
+  char *txt = malloc(32768);
+  assert_non_null(txt);
+  txt[0] = 0;
+  for (int line = 1; line <= 90; line++) {
+    char l[200];
+    if (line % 6 == 0) snprintf(l, sizeof l, "\n");
+    else if (line == 76) snprintf(l, sizeof l, "In the spring of 1887 the keeper Marta Quill painted the lighthouse\n");
+    else if (line == 77) snprintf(l, sizeof l, "tower a bright shade of red.\n");
+    else snprintf(l, sizeof l, "Entry %d of the harbour log records routine weather, tide heights and ferry crossings.\n", line);
+    strcat(txt, l);
+  }
+  assert_int_equal(docq_add_document(db, "log:harbour", "Harbour log", txt, strlen(txt), "text", NULL), 0);
+  /* 2. the same with CRLF line ends: the answer is lines 6-7 */
+  const char *crlf = "Tide table\r\n\r\nHigh water comes twice a day.\r\nFerries wait for it.\r\n\r\n"
+                     "The old beacon on the north pier was lit by the keeper\r\nRosa Vane every night until 1952.\r\n"
+                     "\r\nNothing else happened.\r\n";
+  assert_int_equal(docq_add_document(db, "log:crlf", NULL, crlf, strlen(crlf), "text", NULL), 0);
+  /* 3. Markdown: front matter (lines 1-3), a heading (5), a comment (9) on
+   * the line above the answer, link and emphasis on the quoted lines 10-11 */
+  const char *md = "---\ntitle: Towers\n---\n\n# The granite tower\n\nSome words about harbours and boats.\n\n"
+                   "<!-- checked in the city archive -->\n"
+                   "The [granite tower](https://example.com/tower) was *built* by the\n"
+                   "masons of Genoa in 1421.\n\nMore about the sea.\n";
+  assert_int_equal(docq_add_document(db, "note:towers", NULL, md, strlen(md), "markdown", NULL), 0);
+  /* 4. HTML: the text is extracted from the markup, its lines are not the file's */
+  const char *html = "<html><head><title>Bridges</title></head><body>\n<p>Some words.</p>\n"
+                     "<p>The iron bridge over the river was\nriveted by the workers of Coalbrookdale in 1779.</p>\n"
+                     "<p>More words.</p>\n</body></html>\n";
+  assert_int_equal(docq_add_document(db, "web:bridges", NULL, html, strlen(html), "html", NULL), 0);
+
+  docq_answer *a;
+  const docq_hit *h;
+  uint32_t l1 = 0, l2 = 0;
+  int merged = 0;
+  assert_int_equal(cited_lines(db, "log:harbour", "Who painted the lighthouse tower red?", &l1, &l2, &h, &a, &merged), 1);
+  assert_true(merged); /* a passage of two chunks or more */
+  /* the quoted lines lie in a later chunk of the passage than its first:
+   * the chunks on their own (no merging) say where each starts */
+  docq_search_options so = DOCQ_SEARCH_OPTIONS_INIT;
+  so.merge_neighbors = 0;
+  so.path_prefix = "log:harbour";
+  so.k = 50;
+  docq_results *r;
+  assert_int_equal(docq_search(&r, db, "harbour log lighthouse", &so), 0);
+  int later = 0;
+  for (size_t i = 0; i < docq_results_count(r); i++) {
+    const docq_hit *c = docq_results_get(r, i);
+    if (c->line_first <= 76 && c->line_last >= 77 && c->chunk_first > h->chunk_first && c->chunk_first <= h->chunk_last &&
+        c->line_first > h->line_first)
+      later = 1;
+  }
+  docq_results_free(r);
+  assert_true(later);
+  assert_int_equal(l1, 76);
+  assert_int_equal(l2, 77);
+  /* the passage's range stays on the hit */
+  assert_true(h->line_last - h->line_first > 30);
+  assert_int_equal(docq_answer_citation_lines(a, docq_answer_citations(a), &l1, &l2), DOCQ_EINVAL);
+  assert_int_equal(l1, 0);
+  assert_int_equal(l2, 0);
+  assert_int_equal(docq_answer_citation_lines(NULL, 0, NULL, NULL), DOCQ_EINVAL);
+  docq_answer_free(a);
+
+  assert_int_equal(cited_lines(db, "log:crlf", "Who lit the old beacon on the north pier?", &l1, &l2, &h, &a, NULL), 1);
+  assert_int_equal(l1, 6);
+  assert_int_equal(l2, 7);
+  docq_answer_free(a);
+
+  assert_int_equal(cited_lines(db, "note:towers", "Who built the granite tower?", &l1, &l2, &h, &a, NULL), 1);
+  assert_non_null(strstr(docq_answer_text(a), "masons of Genoa"));
+  assert_int_equal(l1, 10);
+  assert_int_equal(l2, 11);
+  docq_answer_free(a);
+
+  assert_int_equal(cited_lines(db, "web:bridges", "Who riveted the iron bridge over the river?", &l1, &l2, &h, &a, NULL), 0);
+  assert_non_null(strstr(docq_answer_text(a), "Coalbrookdale"));
+  assert_int_equal(l1, h->line_first);
+  assert_int_equal(l2, h->line_last);
+  docq_answer_free(a);
+  free(txt);
+  docq_db_free(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_api__versions_and_errors),
     cmocka_unit_test_setup_teardown(test_api__documents_from_memory, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__citation_lines, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__old_builtin_embedder_reencoded, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),

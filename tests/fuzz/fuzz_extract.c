@@ -95,7 +95,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   char *answer = NULL;
   int found = -1, cited[MAX_PASSAGES];
   double score = -1;
-  if (dq_extract(question, items, n, &eo, &answer, &found, cited, &score) == 0) {
+  dq_quote_range quoted[MAX_PASSAGES];
+  if (dq_extract_ex(question, items, n, &eo, &answer, &found, cited, &score, quoted) == 0) {
+    /* the bytes quoted: within a cited passage's text, none for the others */
+    for (size_t j = 0; j < n; j++) {
+      if (cited[j]) CHECK(quoted[j].start < quoted[j].end && quoted[j].end <= items[j].text_len);
+      else CHECK(quoted[j].start == 0 && quoted[j].end == 0);
+    }
     CHECK(answer && (found == 0 || found == 1));
     CHECK(dq_utf8_valid(answer, strlen(answer)));
     CHECK(isfinite(score) && score >= 0);
