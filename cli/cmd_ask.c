@@ -1,9 +1,11 @@
 /* docq ask: answer a question from the index with citations. Prints the
  * answer paragraph ([n] citations), then "Sources:" with label, title and
- * path:first-last of each cited passage; --verbose adds every packed passage
- * and what was left out for lack of budget; --json prints the whole record
- * (answer, found, citations, packed passages with scores, ranks and prompt
- * positions, left_out, prompt_tokens). */
+ * path:first-last of each cited passage (without a model, the lines of the
+ * sentences quoted from it: docq_answer_citation_lines); --verbose adds every
+ * packed passage and what was left out for lack of budget; --json prints the
+ * whole record (answer, found, citations and their citation_lines, packed
+ * passages with scores, ranks, prompt positions and lines, left_out,
+ * prompt_tokens). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
