@@ -366,7 +366,7 @@ printf '# Apples\n\nApples are red or green and grow on trees in orchards.\n' > 
 "$BIN" --db "$T/idx-zork" index "$Z" >/dev/null 2>&1
 out=$("$BIN" --db "$T/idx-zork" ask "How do I read the third zorkitem of a zorklist?" 2>/dev/null)
 check "ask quotes the sentence with its bracket" 'printf "%s" "$out" | grep -q "write zorklist\[2\] in the zorkscript console\. \[1\]"'
-check "ask: Sources list only the passage quoted" '[ "$(printf "%s\n" "$out" | sed -n "/^Sources:/,\$p" | grep -c "^  \[")" -eq 1 ] && printf "%s" "$out" | grep -q "^  \[1\] Arrays in Zork .*arrays.md:1-3"'
+check "ask: Sources list only the passage quoted" '[ "$(printf "%s\n" "$out" | sed -n "/^Sources:/,\$p" | grep -c "^  \[")" -eq 1 ] && printf "%s" "$out" | grep -q "^  \[1\] Arrays in Zork .*arrays.md:3-3"'
 out=$("$BIN" --db "$T/idx-zork" ask "How do I read the third zorkitem of a zorklist?" --json)
 check "ask --json: citations are the passage quoted" 'printf "%s" "$out" | grep -q "\"citations\":\[1\],"'
 
@@ -386,7 +386,7 @@ printf '# Bread\n\nBake the bread at 250 degrees for forty minutes.\n' > "$G/bre
 "$BIN" --db "$T/idx-gone" index "$G" >/dev/null 2>&1
 rm "$G/bread.md"
 out=$("$BIN" --db "$T/idx-gone" ask "how long to bake the bread?" 2>/dev/null)
-check "ask: a source deleted since indexing says so" 'printf "%s" "$out" | grep -q "bread.md:1-3 (the file is gone since it was indexed: run docq index)"'
+check "ask: a source deleted since indexing says so" 'printf "%s" "$out" | grep -q "bread.md:3-3 (the file is gone since it was indexed: run docq index)"'
 
 # A chunk at or below cosine 0 is no neighbour: on a small index the vector
 # search returned every chunk, and an unrelated one was a hit at score 0.
