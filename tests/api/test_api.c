@@ -997,8 +997,14 @@ static void test_api__generation_interrupted(void **state)
   assert_string_equal(docq_answer_text(a), streamed);
   assert_true(strlen(streamed) > 0);
   assert_true(docq_answer_passages(a) > 0);
-  for (size_t i = 0; i < docq_answer_citations(a); i++) /* a model's markers: for passages it was given */
-    assert_non_null(docq_answer_passage(a, (size_t)docq_answer_citation(a, i) - 1));
+  for (size_t i = 0; i < docq_answer_citations(a); i++) { /* a model's markers: for passages it was given */
+    const docq_passage *cp = docq_answer_passage(a, (size_t)docq_answer_citation(a, i) - 1);
+    assert_non_null(cp);
+    uint32_t l1 = 0, l2 = 0; /* its text is no quote: the passage's lines */
+    assert_int_equal(docq_answer_citation_lines(a, i, &l1, &l2), 0);
+    assert_int_equal(l1, cp->hit->line_first);
+    assert_int_equal(l2, cp->hit->line_last);
+  }
   assert_int_equal(docq_answer_generation(a, &gi), 0);
   assert_int_equal(gi.stop, DOCQ_STOP_CANCELED);
   assert_int_equal(gi.generated_tokens, 3);
