@@ -66,7 +66,7 @@ DOCQ_API const char *docq_version(void);
  * libdocq was built: "AVX-512 VNNI", "AVX2" or "generic C". The default
  * build optimizes for the machine it is built on (-march=native); a portable
  * build (DOCQ_NATIVE=OFF) runs on any x86-64 with the generic C kernels,
- * several times slower. Thread-safe. */
+ * many times slower (decode ~17x on a 0.5B Q4_K_M file). Thread-safe. */
 DOCQ_API const char *docq_kernels(void);
 
 /* ---- status codes and errors ---------------------------------------------
