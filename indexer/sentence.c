@@ -46,6 +46,11 @@ static size_t cjk_end(const unsigned char *t, size_t i, size_t n)
   if (i + 3 <= n) {
     if (t[i] == 0xE3 && t[i + 1] == 0x80 && t[i + 2] == 0x82) k = 3;                       /* 。 */
     else if (t[i] == 0xEF && t[i + 1] == 0xBC && (t[i + 2] == 0x81 || t[i + 2] == 0x9F)) k = 3; /* ！ ？ */
+    /* ． (U+FF0E), the full stop of some editions (红楼梦), unless a
+     * fullwidth digit follows (３．１４) */
+    else if (t[i] == 0xEF && t[i + 1] == 0xBC && t[i + 2] == 0x8E &&
+             !(i + 6 <= n && t[i + 3] == 0xEF && t[i + 4] == 0xBC && t[i + 5] >= 0x90 && t[i + 5] <= 0x99))
+      k = 3;
   }
   if (!k) return 0;
   /* closing ” 」 』 */
@@ -55,13 +60,17 @@ static size_t cjk_end(const unsigned char *t, size_t i, size_t n)
   return k;
 }
 
-/* A line starting at t+i that begins a new unit: heading, list item, table row, quote. */
+/* '\n' at t+i, or the "\r\n" of a CRLF file: a line's end. */
+static int eol_at(const char *t, size_t i, size_t n) { return t[i] == '\n' || (t[i] == '\r' && i + 1 < n && t[i + 1] == '\n'); }
+
+/* A line starting at t+i that begins a new unit: heading, list item, table
+ * row, quote, or a blank line (a paragraph's end, also in a CRLF file). */
 static int block_line(const char *t, size_t i, size_t n)
 {
   while (i < n && (t[i] == ' ' || t[i] == '\t')) i++;
   if (i >= n) return 0;
   char c = t[i];
-  if (c == '#' || c == '|' || c == '>' || c == '\n') return 1;
+  if (c == '#' || c == '|' || c == '>' || eol_at(t, i, n)) return 1;
   if ((c == '-' || c == '*' || c == '+') && i + 1 < n && t[i + 1] == ' ') return 1;
   size_t d = i;
   while (d < n && t[d] >= '0' && t[d] <= '9') d++;
@@ -89,8 +98,8 @@ static int new_unit(const char *t, size_t line, size_t i, size_t n)
   if (!block_line(t, i, n)) return 0;
   const size_t a = skip_quote(t, line, n), b = skip_quote(t, i, n);
   if (a == line || b == i) return 1;
-  if (a >= n || t[a] == '\n' || (a + 1 < n && t[a] == '[' && t[a + 1] == '!')) return 1;
-  return b >= n || t[b] == '\n' || block_line(t, b, n);
+  if (a >= n || eol_at(t, a, n) || (a + 1 < n && t[a] == '[' && t[a + 1] == '!')) return 1;
+  return b >= n || eol_at(t, b, n) || block_line(t, b, n);
 }
 
 static int emit(const char *t, size_t s, size_t e, dq_sentence_cb cb, void *ctx)

@@ -40,6 +40,27 @@ static void test_indexer_sentence__english_and_chinese(void **state)
   assert_string_equal(z.s[1], "\xE4\xBB\x96\xE8\xAF\xB4\xEF\xBC\x9A\xE2\x80\x9C\xE5\xA5\xBD\xEF\xBC\x81\xE2\x80\x9D");
 }
 
+/* A blank line ends a paragraph in a CRLF file too (every Project Gutenberg
+ * book and the Chinese classics here are CRLF: a quote took in the title
+ * line above it); "．" ends a Chinese sentence as "。" does (红楼梦's
+ * editions), but not inside a fullwidth number. */
+static void test_indexer_sentence__crlf_and_fullwidth_stop(void **state)
+{
+  (void)state;
+  sents s = { .t = "Title line\r\n\r\nThe apple trees were pruned in March\r\nby the gardener\r\n\r\n  \r\nLast words" };
+  assert_int_equal(dq_sentences(s.t, strlen(s.t), collect, &s), 0);
+  assert_int_equal(s.n, 3);
+  assert_string_equal(s.s[0], "Title line");
+  assert_string_equal(s.s[1], "The apple trees were pruned in March\r\nby the gardener");
+  assert_string_equal(s.s[2], "Last words");
+  sents z = { .t = "宝玉来了\xEF\xBC\x8E黛玉笑了\xEF\xBC\x8E价格是３\xEF\xBC\x8E５元\xE3\x80\x82" };
+  assert_int_equal(dq_sentences(z.t, strlen(z.t), collect, &z), 0);
+  assert_int_equal(z.n, 3);
+  assert_string_equal(z.s[0], "宝玉来了\xEF\xBC\x8E");
+  assert_string_equal(z.s[1], "黛玉笑了\xEF\xBC\x8E");
+  assert_string_equal(z.s[2], "价格是３\xEF\xBC\x8E５元\xE3\x80\x82");
+}
+
 /* Initialisms joined by dots continue a sentence (from real passages: a cut
  * there lost the answer's clause). A lower-case next word does not:
  * corpora written all in lower case (cranfield) have sentences too. */
@@ -104,6 +125,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_indexer_sentence__english_and_chinese),
+    cmocka_unit_test(test_indexer_sentence__crlf_and_fullwidth_stop),
     cmocka_unit_test(test_indexer_sentence__quoted_paragraphs),
     cmocka_unit_test(test_indexer_sentence__initialisms_and_lower_case),
     cmocka_unit_test(test_indexer_sentence__callback_stops),
