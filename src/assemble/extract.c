@@ -192,6 +192,9 @@ static size_t callout_title(const char *s, size_t start, size_t end)
 static int on_sentence(void *ctx, size_t start, size_t end)
 {
   sent_list *l = ctx;
+  if (l->markdown && end - start > 3 && l->text[start] == '{' && l->text[start + 1] == '#' &&
+      l->text[end - 1] == '}' && !memchr(l->text + start, '\n', end - start))
+    return 0; /* a heading's {#anchor}, left over when its heading was cut at a "?" */
   if (l->text[start] == '#') { /* a Markdown heading names a topic, it answers nothing */
     while (start < end && (l->text[start] == '#' || l->text[start] == ' ')) start++;
     l->head_start = start;

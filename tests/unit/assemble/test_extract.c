@@ -238,6 +238,24 @@ static void test_assemble_extract__chapter_line_is_a_heading(void **state)
   dq_free(ans);
 }
 
+/* A heading cut at its "?" leaves its VitePress {#anchor} as a sentence of
+ * its own, which was quoted: "{#what-is-a-composable} [1]". */
+static void test_assemble_extract__heading_anchor_is_no_answer(void **state)
+{
+  (void)state;
+  dq_pack_item p[1] = { TP("Composables", "composables.md",
+                           "## What is a Composable? {#what-is-a-composable}\n\n"
+                           "A composable is a function that uses the Composition API to keep stateful logic.\n") };
+  char *ans = NULL;
+  int found = 0;
+  dq_extract_opts o = { g_e, 2, -1 };
+  assert_int_equal(dq_extract("What is a composable?", p, 1, &o, &ans, &found, NULL, NULL), 0);
+  assert_int_equal(found, 1);
+  assert_null(strstr(ans, "{#"));
+  assert_non_null(strstr(ans, "A composable is a function"));
+  dq_free(ans);
+}
+
 /* A quoted line loses its list or quote marker (Obsidian callouts, bullet
  * notes), but a leading number or sign that is part of the text stays. */
 static void test_assemble_extract__no_markdown_markers(void **state)
@@ -490,6 +508,7 @@ int main(void)
     cmocka_unit_test(test_assemble_extract__question_words_are_no_names),
     cmocka_unit_test(test_assemble_extract__title_line_is_no_answer),
     cmocka_unit_test(test_assemble_extract__chapter_line_is_a_heading),
+    cmocka_unit_test(test_assemble_extract__heading_anchor_is_no_answer),
     cmocka_unit_test(test_assemble_extract__weak_match_lines),
     cmocka_unit_test(test_assemble_extract__no_markdown_markers),
     cmocka_unit_test(test_assemble_extract__callout_title_is_a_heading),
