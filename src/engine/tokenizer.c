@@ -458,9 +458,9 @@ static int32_t special_by_text(const dq_tok *t, const char *const *texts, size_t
 
 /* special_by_text, and a user-defined token found so becomes a control
  * token, as llama.cpp retypes it (it warns "probably a bug in the model"):
- * then it is read as text unless special tokens are parsed, so a document
- * that contains "<|im_end|>" cannot end a chat turn, and it is written as
- * nothing unless special tokens are shown. */
+ * then it is read as text unless special tokens are parsed (a chat prompt
+ * is parsed whole, as llama.cpp's), and it is written as nothing unless
+ * special tokens are shown. */
 static int32_t control_by_text(dq_tok *t, const char *const *texts, size_t n)
 {
   const int32_t id = special_by_text(t, texts, n);

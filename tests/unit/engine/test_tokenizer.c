@@ -686,9 +686,9 @@ static void test_engine_tokenizer__phi3_strips_after_special(void **state)
 
 /* A user-defined token whose text llama.cpp looks for (an end of turn, a
  * FIM token) is retyped control, as llama.cpp does ("control-looking token
- * ... was not control-type"): without parse_special it is read as text, so
- * a document quoting "<|im_end|>" cannot end a chat turn; with it, it is the
- * token; detokenized, it is nothing unless special tokens are shown. Other
+ * ... was not control-type"): without parse_special it is read as text;
+ * with it, it is the token; detokenized, it is nothing unless special
+ * tokens are shown. Other
  * user-defined tokens stay as they are. The ids are llama-tokenize's (build
  * 9749) on this vocabulary (DOCQ_TEST_GGUF_OUT), with and without
  * --no-parse-special. */
