@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -84,17 +85,39 @@ static int stream_token(const char *utf8, size_t len, void *payload)
   return 0;
 }
 
+/* The size and modification time the index holds for `path`. */
+typedef struct indexed_file { const char *path; int found; uint64_t bytes; int64_t mtime; } indexed_file;
+
+static int find_indexed(const docq_doc_info *info, void *payload)
+{
+  indexed_file *f = payload;
+  if (strcmp(info->path, f->path)) return 0;
+  f->found = 1;
+  f->bytes = info->bytes;
+  f->mtime = info->mtime;
+  return 1;
+}
+
 /* A source: "[n] title — path:first-last", the passage's lines unless
- * lines (may be NULL) gives those cited (docq_answer_citation_lines). */
-static void print_source(const docq_passage *p, const uint32_t *lines)
+ * lines (may be NULL) gives those cited (docq_answer_citation_lines). The
+ * index is a copy: a file deleted or changed since the last run is still
+ * quoted as it was, and its lines may have moved; say so. */
+static void print_source(docq_db *db, const docq_passage *p, const uint32_t *lines)
 {
   const docq_hit *h = p->hit;
   printf("  [%d] ", p->label);
   if (h->title && *h->title) printf("%s — ", h->title);
   printf("%s:%u-%u", h->path, lines ? lines[0] : h->line_first, lines ? lines[1] : h->line_last);
-  /* the index is a copy: a file deleted since the last run is still quoted */
-  if (h->path[0] == '/' && access(h->path, F_OK) != 0 && errno == ENOENT)
-    printf(" (the file is gone since it was indexed: run docq index)");
+  struct stat st;
+  if (h->path[0] != '/') { /* an in-memory document: no file */
+  } else if (stat(h->path, &st) != 0) {
+    if (errno == ENOENT) printf(" (the file is gone since it was indexed: run docq index)");
+  } else {
+    indexed_file f = {.path = h->path};
+    docq_list_documents(db, h->path, find_indexed, &f);
+    if (f.found && f.mtime && ((uint64_t)st.st_size != f.bytes || (int64_t)st.st_mtime != f.mtime))
+      printf(" (the file changed since it was indexed: these lines may have moved; run docq index)");
+  }
   printf("\n");
 }
 
@@ -400,10 +423,10 @@ int cmd_ask(int argc, char **argv)
       for (size_t i = 0; i < nc; i++) { /* the lines of what was quoted (a model's: the passage's) */
         uint32_t lines[2];
         int lq = docq_answer_citation_lines(ans, i, &lines[0], &lines[1]);
-        print_source(docq_answer_passage(ans, (size_t)docq_answer_citation(ans, i) - 1), lq >= 0 ? lines : NULL);
+        print_source(db, docq_answer_passage(ans, (size_t)docq_answer_citation(ans, i) - 1), lq >= 0 ? lines : NULL);
       }
       /* a model that cited nothing: list what it was given */
-      for (size_t i = 0; !nc && i < docq_answer_passages(ans); i++) print_source(docq_answer_passage(ans, i), NULL);
+      for (size_t i = 0; !nc && i < docq_answer_passages(ans); i++) print_source(db, docq_answer_passage(ans, i), NULL);
     } else {
       size_t n_left = 0;
       int best_left = 0;
@@ -413,7 +436,7 @@ int cmd_ask(int argc, char **argv)
       else printf("No passage in the index answers this question.\n");
       if (docq_answer_passages(ans)) {
         printf("\nClosest passages:\n");
-        for (size_t i = 0; i < docq_answer_passages(ans) && i < 3; i++) print_source(docq_answer_passage(ans, i), NULL);
+        for (size_t i = 0; i < docq_answer_passages(ans) && i < 3; i++) print_source(db, docq_answer_passage(ans, i), NULL);
       }
     }
     if (g_cli.verbose) {

@@ -98,4 +98,12 @@ out=$("$BIN" --db "$DB" ask --path "$T/c/bridges.html" "Who riveted the iron bri
 lines=$(printf "%s" "$js" | python3 -c 'import json,sys; p=json.load(sys.stdin)["passages"][0]; print("%d-%d" % (p["line_first"], p["line_last"]))')
 check "HTML: Sources show the passage's range" 'src "$out" | grep -q "bridges.html:$lines$"'
 
+# a file changed since it was indexed: its lines may have moved, and the
+# source says so (a new paragraph above the answer; the size differs)
+printf 'Tide table\r\n\r\nA new first paragraph.\r\n\r\nHigh water comes twice a day.\r\nFerries wait for it.\r\n\r\nThe old beacon on the north pier was lit by the keeper Rosa Vane every night until 1952.\r\n\r\nNothing else happened.\r\n' >"$T/c/tide.txt"
+out=$("$BIN" --db "$DB" ask --path "$T/c/tide.txt" "Who lit the old beacon on the north pier?")
+check "changed file: the source says so" 'src "$out" | grep -q "tide.txt:6-6 (the file changed since it was indexed: these lines may have moved; run docq index)$"'
+out=$("$BIN" --db "$DB" ask --path "$T/c/towers.md" "Who built the granite tower?")
+check "... an unchanged one does not" 'src "$out" | grep -q "towers.md:11-11$"'
+
 if [ $fails -eq 0 ]; then echo "all passed"; exit 0; else echo "$fails failed"; exit 1; fi
