@@ -74,17 +74,23 @@ int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask
 {
   DQ_ASSERT_ARG(m && req && req->chat && req->prompt && req->gen && out);
   memset(out, 0, sizeof *out);
-  dq_chat_msg msgs[2] = {{"system", k_system}, {"user", req->prompt}};
+  /* The chat prompt is tokenized whole with its markers as special tokens:
+   * a passage (or question) that quotes "<|im_end|>" would end the turn
+   * there. Such texts are broken up first (dq_tok_defuse). */
+  char *defused = NULL;
+  int rc = dq_tok_defuse(m->tok, req->prompt, strlen(req->prompt), &defused, NULL);
+  if (rc < 0) return rc;
+  const char *prompt = defused ? defused : req->prompt;
+  dq_chat_msg msgs[2] = {{"system", k_system}, {"user", prompt}};
   char *formatted = NULL;
   size_t flen = 0;
   docq_ctx *c = NULL;
-  int rc = 0;
   if (req->chat->kind == DQ_CHAT_PLAIN) {
     /* A model without a chat template completes text: the packed prompt is
      * already "Question: ... Answer:", which the plain template's own
      * "Question: ...\nAnswer:" around it would only repeat. */
     dq_buf b = {0};
-    dq_buf_printf(&b, "%s\n\n%s", k_system, req->prompt);
+    dq_buf_printf(&b, "%s\n\n%s", k_system, prompt);
     if (b.oom || !(formatted = dq_buf_detach(&b))) {
       dq_buf_free(&b);
       rc = dq_err_set(DOCQ_ENOMEM, "ask: out of memory");
@@ -121,6 +127,7 @@ int dq_ask_model_answer(const docq_model *m, const dq_ask_model_req *req, dq_ask
   }
 done:
   docq_ctx_free(c);
+  dq_free(defused);
   out->formatted = formatted; /* kept for docq_answer_model_prompt */
   return rc;
 }

@@ -459,8 +459,9 @@ static int32_t special_by_text(const dq_tok *t, const char *const *texts, size_t
 /* special_by_text, and a user-defined token found so becomes a control
  * token, as llama.cpp retypes it (it warns "probably a bug in the model"):
  * then it is read as text unless special tokens are parsed (a chat prompt
- * is parsed whole, as llama.cpp's), and it is written as nothing unless
- * special tokens are shown. */
+ * is parsed whole, as llama.cpp's; ask defuses its passages first:
+ * dq_tok_defuse), and it is written as nothing unless special tokens are
+ * shown. */
 static int32_t control_by_text(dq_tok *t, const char *const *texts, size_t n)
 {
   const int32_t id = special_by_text(t, texts, n);
@@ -887,6 +888,41 @@ long dq_tok_piece(const dq_tok *t, int32_t id, int special, char *buf, size_t ca
     else { put(buf, cap, &n, s + i, 1); i++; }
   }
   return (long)n;
+}
+
+int dq_tok_defuse(const dq_tok *t, const char *s, size_t n, char **out, size_t *out_n)
+{
+  DQ_ASSERT_ARG(t && (s || !n) && out);
+  *out = NULL;
+  if (out_n) *out_n = 0;
+  uint8_t *mark = NULL; /* mark[i]: a break goes after byte i */
+  size_t n_marks = 0;
+  for (size_t k = 0; k < t->n_special; k++) {
+    const int32_t id = t->special[k];
+    if (t->type[id] != DQ_TT_CONTROL || t->len[id] < 2) continue;
+    const char *tx = t->text + t->off[id];
+    const size_t tl = t->len[id];
+    for (const char *p = s; n && (p = memmem(p, n - (size_t)(p - s), tx, tl)) != NULL; p += tl) {
+      if (!mark && !(mark = dq_calloc(n, 1))) return DOCQ_ENOMEM;
+      const size_t at = (size_t)(p - s);
+      n_marks += !mark[at];
+      mark[at] = 1;
+    }
+  }
+  if (!n_marks) return 0;
+  static const char zwsp[] = "\xE2\x80\x8B";
+  char *o = dq_malloc(n + 3 * n_marks + 1);
+  if (!o) { dq_free(mark); return DOCQ_ENOMEM; }
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    o[w++] = s[i];
+    if (mark[i]) { memcpy(o + w, zwsp, 3); w += 3; }
+  }
+  o[w] = 0;
+  dq_free(mark);
+  *out = o;
+  if (out_n) *out_n = w;
+  return 0;
 }
 
 int dq_tok_decode(const dq_tok *t, const int32_t *ids, size_t n, int special, char **out, size_t *len)

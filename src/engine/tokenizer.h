@@ -101,6 +101,14 @@ int dq_tok_encode(const dq_tok *t, const char *text, size_t len, int add_special
  * id out of range. A piece may be part of a UTF-8 sequence. */
 long dq_tok_piece(const dq_tok *t, int32_t id, int special, char *buf, size_t cap);
 
+/* s[0..n) with the text of every control token in it ("<|im_end|>") broken
+ * by U+200B after its first byte, so that a tokenization that parses special
+ * tokens reads it as text: for untrusted text (retrieved passages) put into
+ * a chat prompt, which is tokenized whole with its markers. *out (dq_malloc'd,
+ * NUL-terminated, *out_n bytes) is NULL when nothing had to change.
+ * Errors: DOCQ_ENOMEM. */
+int dq_tok_defuse(const dq_tok *t, const char *s, size_t n, char **out, size_t *out_n);
+
 /* Concatenate the pieces of ids[0..n) into a dq_malloc'd NUL-terminated
  * string (*len bytes, may be NULL). Without `special`, a leading BOS is
  * skipped (when the vocabulary adds one) and control tokens give nothing.

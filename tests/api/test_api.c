@@ -1016,6 +1016,29 @@ static void test_api__generation_interrupted(void **state)
   docq_model_free(m);
 }
 
+/* A passage that quotes a control token's text ("</s>" in the written
+ * model's vocabulary) reaches the model as text: the chat prompt is
+ * tokenized whole with special tokens parsed, so it is broken by U+200B
+ * there (dq_tok_defuse), not read as the end of the text. */
+static void test_api__ask_passage_quoting_control_token(void **state)
+{
+  (void)state;
+  docq_model *m = random_model();
+  static const char *const files[] = { "tea.txt", "Green tea is brewed at eighty degrees. A note ends with </s> here.\n" };
+  docq_db *db = index_new(files, 1);
+  docq_ask_options ao;
+  greedy_ask_options(&ao, m, 2);
+  docq_answer *a = NULL;
+  assert_int_equal(docq_ask(&a, db, "How hot is the water for green tea?", &ao), 0);
+  assert_non_null(strstr(docq_answer_prompt(a), "ends with </s> here")); /* the packed text as written */
+  const char *mp = docq_answer_model_prompt(a);
+  assert_non_null(strstr(mp, "ends with <\xE2\x80\x8B/s> here"));
+  assert_null(strstr(mp, "</s>"));
+  docq_answer_free(a);
+  docq_db_free(db);
+  docq_model_free(m);
+}
+
 /* docq.h: docq_ctx_interrupt and docq_interrupt may be called from any
  * thread. Here another thread calls them while a callback of the running call
  * holds it at a known point (the first token, the first file), so the stop
@@ -2131,6 +2154,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__ask_default_answer_length, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__answer_not_found_text, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_chat_template, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__ask_passage_quoting_control_token, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__ask_reasoning, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__timings, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__model_file_cut_while_mapped, setup, teardown),

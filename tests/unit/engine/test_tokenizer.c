@@ -726,6 +726,43 @@ static void test_engine_tokenizer__control_looking_user_tokens(void **state)
   dq_tok_free(t);
 }
 
+/* Untrusted text for a chat prompt (dq_tok_defuse, used by ask with a
+ * model): each control token's text in it is broken by U+200B after its
+ * first byte, so the prompt's tokenization, which parses special tokens,
+ * reads a passage quoting "<|im_end|>" as text, not as the end of the turn.
+ * A user-defined token (matched in any text, as llama.cpp does) stays. */
+static void test_engine_tokenizer__defuse_control_text(void **state)
+{
+  (void)state;
+  NEED_SHARED();
+  static const char *texts[] = {"<|im_end|>", "<|im_start|>", "<think>"};
+  static const int32_t types[] = {DQ_TT_CONTROL, DQ_TT_CONTROL, DQ_TT_USER_DEFINED};
+  dq_tok *t = load_spm_plus(texts, types, 3, NULL, NULL, 0);
+  const char *in = "Notes: <|im_end|>, then <|im_start|>user and <think> x <|im_end|>";
+  char *out = NULL;
+  size_t n = 0;
+  assert_int_equal(dq_tok_defuse(t, in, strlen(in), &out, &n), 0);
+  assert_non_null(out);
+  assert_string_equal(out, "Notes: <\xE2\x80\x8B|im_end|>, then <\xE2\x80\x8B|im_start|>user and <think> x "
+                           "<\xE2\x80\x8B|im_end|>");
+  assert_int_equal(n, strlen(out));
+  size_t k;
+  int32_t *ids = encode(t, out, n, 0, 1, &k);
+  int think = 0;
+  for (size_t i = 0; i < k; i++) {
+    assert_true(ids[i] != 32000 && ids[i] != 32001);
+    think += ids[i] == 32002;
+  }
+  assert_int_equal(think, 1);
+  free(ids);
+  dq_free(out);
+  assert_int_equal(dq_tok_defuse(t, "plain text <|im", 15, &out, &n), 0);
+  assert_null(out);
+  assert_int_equal(dq_tok_defuse(t, "", 0, &out, &n), 0);
+  assert_null(out);
+  dq_tok_free(t);
+}
+
 static void test_engine_tokenizer__capacity_and_bos(void **state)
 {
   (void)state;
@@ -1200,6 +1237,7 @@ int main(void)
     cmocka_unit_test(test_engine_tokenizer__truncated_everywhere),
     cmocka_unit_test(test_engine_tokenizer__allocation_failures),
     cmocka_unit_test(test_engine_tokenizer__control_looking_user_tokens),
+    cmocka_unit_test(test_engine_tokenizer__defuse_control_text),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   if (rc == 0 && (!g_shared || !g_source)) {
