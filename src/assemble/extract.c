@@ -126,11 +126,23 @@ static uint64_t stem_key(const char *s, size_t n)
   return fnv(s, m < 5 ? m : 5) ^ 0x5bd1e995ull;
 }
 
+/* A CJK bigram one of whose characters is a particle (的是了吗呢吧啊着):
+ * in a question it mostly spans a word boundary ("场是", "飏的" of
+ * 邓飏的下场是什么), so it is found in no answer and only dilutes coverage. */
+static int particle_pair(const char *s, size_t n)
+{
+  static const char *const p[] = {"的", "是", "了", "吗", "呢", "吧", "啊", "着"};
+  if (n != 6 || (unsigned char)s[0] < 0xE3 || (unsigned char)s[3] < 0xE3) return 0;
+  for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+    if (!memcmp(s, p[i], 3) || !memcmp(s + 3, p[i], 3)) return 1;
+  return 0;
+}
+
 static int on_term(void *ctx, const char *s, size_t n, size_t a, size_t b)
 {
   (void)a; (void)b;
   terms *ts = ctx;
-  if (ts->content_only && dq_stopword(s, n)) return 0;
+  if (ts->content_only && (dq_stopword(s, n) || particle_pair(s, n))) return 0;
   uint64_t h = fnv(s, n);
   for (size_t i = 0; i < ts->n; i++) if (ts->t[i].h == h) return 0;
   if (ts->n == ts->cap) {
