@@ -152,7 +152,7 @@ size_t dq_md_callout_end(const char *s, size_t n, size_t i);
 int dq_snippet(const char *text, size_t n, int markdown, const char *query, size_t max, char **out);
 
 #define DQ_EXTRACT_STRONG 0.4     /* measured: see extract.c */
-#define DQ_EXTRACT_STRONG_CJK 0.3 /* CJK questions score lower (bigram terms) */
+#define DQ_EXTRACT_STRONG_CJK 0.34 /* CJK questions score lower (bigram terms) */
 /* 1 when an answer found with this score is a weak match: below
  * DQ_EXTRACT_STRONG, or DQ_EXTRACT_STRONG_CJK for a question with CJK
  * characters; or whatever the score when the question holds only function
