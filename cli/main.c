@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -49,7 +50,8 @@ static void usage(FILE *f)
           "               e.g. -3 for a bad command line or another invalid value)\n"
           "  --verbose    more detail (what was skipped, left out, chosen)\n"
           "  --quiet      no progress bar\n"
-          "  --version    print the version\n"
+          "  --version    print the version and the kernels it runs (a portable build picks\n"
+          "               them for the CPU; $DOCQ_KERNELS=generic or avx2 asks for lower ones)\n"
           "  --help       this help; `docq COMMAND --help` for a command\n"
           "\n"
           "Exit codes:\n"
@@ -61,9 +63,29 @@ static void usage(FILE *f)
           "  130  interrupted (Ctrl-C); what was committed is kept\n");
 }
 
+/* $DOCQ_KERNELS asks a portable build for lower kernels than the CPU's
+ * (docq.h): say so when what runs is not what it asked for. */
+static void check_kernels_env(void)
+{
+  static const struct { const char *env, *name; } levels[] = {
+    { "generic", "generic C" }, { "avx2", "AVX2" }, { "avx512", "AVX-512 VNNI" } };
+  const char *want = getenv("DOCQ_KERNELS"), *have;
+  if (!want || !*want) return;
+  have = docq_kernels();
+  for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+    if (!strcasecmp(want, levels[i].env)) {
+      if (strcmp(have, levels[i].name))
+        fprintf(stderr, "docq: DOCQ_KERNELS=%s: running the %s kernels (a build for this machine keeps its own; "
+                        "a portable one goes no higher than the CPU)\n", want, have);
+      return;
+    }
+  fprintf(stderr, "docq: DOCQ_KERNELS=%s is not generic, avx2 or avx512: running the %s kernels\n", want, have);
+}
+
 int main(int argc, char **argv)
 {
   cli_on_sigbus(NULL);
+  check_kernels_env();
   int i = 1;
   for (; i < argc; i++) {
     const char *a = argv[i];

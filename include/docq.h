@@ -62,11 +62,15 @@ extern "C" {
 DOCQ_API int docq_version_number(void);
 DOCQ_API const char *docq_version(void);
 
-/* The instruction set the engine's kernels were compiled for, fixed when
- * libdocq was built: "AVX-512 VNNI", "AVX2" or "generic C". The default
- * build optimizes for the machine it is built on (-march=native); a portable
- * build (DOCQ_NATIVE=OFF) runs on any x86-64 with the generic C kernels,
- * many times slower (decode ~17x on a 0.5B Q4_K_M file). Thread-safe. */
+/* The instruction set of the engine's kernels in use: "AVX-512 VNNI" (with
+ * F, BW, VL, DQ), "AVX2" (with FMA, F16C) or "generic C". The default build
+ * optimizes for the machine it is built on (-march=native) and has only that
+ * one. A portable x86-64 build (DOCQ_NATIVE=OFF, DOCQ_DISPATCH on by default)
+ * has all three and picks, on first use, the highest the CPU runs, or a lower
+ * one named by the environment variable DOCQ_KERNELS ("generic", "avx2",
+ * "avx512"; read once per process; for a level the CPU lacks, or an
+ * unknown name, the highest it has). A build for a plain x86-64 without dispatch runs the generic C
+ * kernels, many times slower (decode ~17x on a 0.5B Q4_K_M file). Thread-safe. */
 DOCQ_API const char *docq_kernels(void);
 
 /* ---- status codes and errors ---------------------------------------------

@@ -27,6 +27,7 @@
  * Invariants: a loaded dq_bert only points into the (immutable) GGUF map and
  * owns f32 copies of its 1-D vectors; encode never allocates (all scratch is
  * in the dq_bert_ws, sized at creation). */
+#include "engine/isa.h" /* first: renames this file's functions in a build with DQ_DISPATCH */
 #include "embed/bert.h"
 
 #include <math.h>

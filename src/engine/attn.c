@@ -15,6 +15,7 @@
  * threads); columns of a partial tile beyond the visible range are masked
  * (their p is exactly 0) and the PV loop stops at the last visible column, so
  * stale scratch never reaches a result. */
+#include "engine/isa.h" /* first: renames this file's functions in a build with DQ_DISPATCH */
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>

@@ -5,6 +5,7 @@
  * intermediate tensor bit for bit; the orders below reproduce each product,
  * SiLU and logit of that run exactly. Written from how those kernels sum,
  * not from their code. */
+#include "engine/isa.h" /* first: renames this file's functions in a build with DQ_DISPATCH */
 #include "engine/ggml_order.h"
 
 /* Every a*b+c below is written out: fused where ggml's kernels fuse (their

@@ -13,8 +13,8 @@
  *    activation format: fewer runs per token, each a wake-up and a wait.
  *  - prefill of Q8_0 / Q4_0 / Q5_0 / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_NL /
  *    IQ4_XS where the int8 GEMM is
- *    built (AVX512-VNNI from 3 or 8 tokens; AVX2 alone from 16 or 32, see
- *    DQ_G8_MIN_TOK): the activations are quantized once to int8 blocks
+ *    built (AVX512-VNNI from 12 or 16 tokens; AVX2 alone from 16 or 32, see
+ *    dq_gemm8_min_tok in quant_avx2.c): the activations are quantized once to int8 blocks
  *    (as decode does, so prefill and decode agree), then each thread repacks
  *    a tile of weight rows (quant_internal.h) and multiplies it with all
  *    tokens in integers: 2.2-3x the GFLOP/s of dequant + sgemm at 512.
@@ -70,64 +70,13 @@ static int use_blas(int type, int64_t n_tok)
 #endif
 }
 
-/* The int8 GEMM against the other paths, bench_kernels --cpu --ntok N, 1
- * thread, GFLOP/s for 4864x896 / 896x4864 (2-core Zen 4, AVX512-VNNI,
- * shared machine, load 3-5; -DDQ_G8_MIN_TOK=2 vs =1000000):
- *   Q8_0 n_tok 2: 59 / 62 vs mat-vec 43 / 66 (earlier run 52 / 59 vs 61 / 66:
- *        a wash, so 2 stays on the mat-vec, which decode shares);
- *        3: 54 / 58 vs 44 / 47 (earlier 72 / 80 vs 62 / 65);
- *        16: 132 / 144 vs sgemm 50 / 50; 512: 273 / 279 vs sgemm 89 / 90;
- *   Q4_0 n_tok 3: 49 / 54 vs 39 / 43, 512: 270 / 286 vs 86 / 90;
- *   Q5_0 n_tok 3: 46 / 50 vs 34 / 36, 512: 267 / 275 vs 94 / 89.
- * 2 threads, 512 tokens, Q8_0: 424 / 408 (CPU time).
- * Q4_K / Q5_K (Q8_K activations, as their mat-vec; 896x4864 only), int8
- * GEMM vs mat-vec: n_tok 2: 33 / 33 vs 88 / 70; 4: 58 / 60 vs 92 / 69;
- * 8: 94 / 94 vs 92 / 68; 16: 132 / 131 vs 90 / 66; 32: 155 / 151 vs sgemm
- * 65 / 64; 512: 205 / 200 vs sgemm 92 / 88. Their repacking (scales and
- * mins per sub-block) costs more per row, so they start at 8 tokens. Q6_K
- * (a scale per half block) at 512: 235 vs sgemm 99-104 (896x4864), and its
- * mat-vec is no faster per token than Q4_K's, so it starts at 8 too.
- * Those were one thread on one matrix. The whole model with 2 threads says
- * otherwise: on a 2-core Zen 5 (2026-11-29, `docq bench -p N -n 0 -t 2 -r 5`
- * on the 0.5B-shaped files, separate builds alternating, 3 rounds, t/s) the
- * direct path, which streams each weight row once for all the batch's
- * tokens, beats the GEMM's repacking up to about 11 tokens. Q8_0 file,
- * GEMM / direct: 3 tokens 86 / 155, 4 120 / 182, 6 160 / 217-240,
- * 8 204 / 240, 10 240 / 255, 12 275 / 265; so 12. Q4_K_M file (Q5_0 and
- * Q8_0 at 12), its K-quants GEMM / direct: 8 tokens 204 / 228, 12 276-290
- * / 299, 16 340-352 / 346-354; so 16. */
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-#ifndef DQ_G8_MIN_TOK
-#define DQ_G8_MIN_TOK 12
-#endif
-#ifndef DQ_G8_MIN_TOK_K
-#define DQ_G8_MIN_TOK_K 16
-#endif
-#else
-/* AVX2 alone (maddubs + madd, quant_avx2.c): bench_kernels --cpu 1 thread,
- * best of 5, int8 GEMM vs the other paths, on a 2-core Zen 3 (2026-11-27),
- * Q4_K 896x4864: 4 tokens 42-47 vs 51-67 GFLOP/s, 16: 35-59 vs 61-64, so the
- * K-quants start at 32. Q8_0 (sign trick) against dequant + sgemm, one
- * 256-row tile, 896 / 4864 inputs, median of 20-40 alternating runs
- * (2026-11-27): 16 tokens 2.2x / 2.3x, 32: 1.5x / 1.9x, 128: 1.1x / 1.5x,
- * 512: 1.05-1.3x / 1.2-1.5x; Q4_0 at 16: 2.2x. So Q8_0 / Q4_0 / Q5_0 start
- * where sgemm would, at 16. */
-#ifndef DQ_G8_MIN_TOK
-#define DQ_G8_MIN_TOK 16
-#endif
-#ifndef DQ_G8_MIN_TOK_K
-#define DQ_G8_MIN_TOK_K 32
-#endif
-#endif
 #ifndef DQ_G8_TILE
 #define DQ_G8_TILE 64 /* max weight rows repacked per claim in the int8 GEMM */
 #endif
 
-/* Smallest batch for the int8 GEMM (quant_internal.h) on a type it supports. */
-static int64_t g8_min_tok(int type) { return dq_kq_act_kind(type) == 2 ? DQ_G8_MIN_TOK_K : DQ_G8_MIN_TOK; }
 static int use_gemm8(int type, int64_t n_tok)
 {
-  return dq_gemm8_supported(type) && n_tok >= g8_min_tok(type);
+  return dq_gemm8_supported(type) && n_tok >= dq_gemm8_min_tok(type);
 }
 
 static int resolve_threads(int n_threads)
@@ -169,7 +118,7 @@ size_t dq_matmul_scratch_size(int type, int64_t n_in, int64_t n_out, int64_t n_t
   if (!dq_kq_row_bytes(type, n_in) || n_tok <= 0) return 0; /* unsupported type or n_in not a block multiple */
   int64_t thr = blas_min_tok(type), direct_tok = n_tok < thr ? n_tok : thr - 1;
   size_t direct = align_up(dq_kq_act_bytes(type, n_in)) * (size_t)direct_tok, tiles = 0;
-  int64_t blas_tok = use_gemm8(type, n_tok) ? g8_min_tok(type) - 1 : n_tok; /* the largest batch that may take sgemm */
+  int64_t blas_tok = use_gemm8(type, n_tok) ? dq_gemm8_min_tok(type) - 1 : n_tok; /* the largest batch that may take sgemm */
   if (blas_tok >= thr && use_blas(type, blas_tok) && type != DQ_T_F32) {
     tiles = align_up((size_t)DQ_TILE_ROWS * (size_t)n_in * sizeof(float)) * (size_t)resolve_threads(n_threads);
     if (dq_kq_act_kind(type)) tiles += (size_t)blas_tok * (size_t)n_in * sizeof(float); /* round_act's rows */

@@ -10,6 +10,7 @@
  * noted at each kernel). Without AVX2 every entry point falls back to the
  * scalar reference of quant_ref.c, so results are the same up to float
  * summation order. */
+#include "engine/isa.h" /* first: renames this file's functions in a build with DQ_DISPATCH */
 #include <math.h>
 #include <string.h>
 
@@ -1139,7 +1140,7 @@ static void quant_q8k_fast(const float *x, dq_q8k *y, int64_t n)
  * madd per maddubs; |x| <= 127 keeps the negation exact and 128 * 127 * 2
  * fits. On a 2-core Zen 3 that kernel (g8_q8_4x2) does 1.05-1.5x
  * dequantize + sgemm at 512 tokens and ~2x at 16 (the figures are at
- * DQ_G8_MIN_TOK in matmul.c). */
+ * dq_gemm8_min_tok below). */
 #define DQ_HAVE_GEMM8 1
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define G8_VNNI 1
@@ -1272,6 +1273,58 @@ static inline void g8_wgroup_q3k(const void *row, int64_t sb, __m256i v[8], floa
   const float d = h2f(b->d);
   for (int j = 0; j < 16; j++) d16[j] = d * (float)(sc[j] - 32); /* exact */
 }
+
+/* The int8 GEMM against the other paths, bench_kernels --cpu --ntok N, 1
+ * thread, GFLOP/s for 4864x896 / 896x4864 (2-core Zen 4, AVX512-VNNI,
+ * shared machine, load 3-5; -DDQ_G8_MIN_TOK=2 vs =1000000):
+ *   Q8_0 n_tok 2: 59 / 62 vs mat-vec 43 / 66 (earlier run 52 / 59 vs 61 / 66:
+ *        a wash, so 2 stays on the mat-vec, which decode shares);
+ *        3: 54 / 58 vs 44 / 47 (earlier 72 / 80 vs 62 / 65);
+ *        16: 132 / 144 vs sgemm 50 / 50; 512: 273 / 279 vs sgemm 89 / 90;
+ *   Q4_0 n_tok 3: 49 / 54 vs 39 / 43, 512: 270 / 286 vs 86 / 90;
+ *   Q5_0 n_tok 3: 46 / 50 vs 34 / 36, 512: 267 / 275 vs 94 / 89.
+ * 2 threads, 512 tokens, Q8_0: 424 / 408 (CPU time).
+ * Q4_K / Q5_K (Q8_K activations, as their mat-vec; 896x4864 only), int8
+ * GEMM vs mat-vec: n_tok 2: 33 / 33 vs 88 / 70; 4: 58 / 60 vs 92 / 69;
+ * 8: 94 / 94 vs 92 / 68; 16: 132 / 131 vs 90 / 66; 32: 155 / 151 vs sgemm
+ * 65 / 64; 512: 205 / 200 vs sgemm 92 / 88. Their repacking (scales and
+ * mins per sub-block) costs more per row, so they start at 8 tokens. Q6_K
+ * (a scale per half block) at 512: 235 vs sgemm 99-104 (896x4864), and its
+ * mat-vec is no faster per token than Q4_K's, so it starts at 8 too.
+ * Those were one thread on one matrix. The whole model with 2 threads says
+ * otherwise: on a 2-core Zen 5 (2026-11-29, `docq bench -p N -n 0 -t 2 -r 5`
+ * on the 0.5B-shaped files, separate builds alternating, 3 rounds, t/s) the
+ * direct path, which streams each weight row once for all the batch's
+ * tokens, beats the GEMM's repacking up to about 11 tokens. Q8_0 file,
+ * GEMM / direct: 3 tokens 86 / 155, 4 120 / 182, 6 160 / 217-240,
+ * 8 204 / 240, 10 240 / 255, 12 275 / 265; so 12. Q4_K_M file (Q5_0 and
+ * Q8_0 at 12), its K-quants GEMM / direct: 8 tokens 204 / 228, 12 276-290
+ * / 299, 16 340-352 / 346-354; so 16. */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#ifndef DQ_G8_MIN_TOK
+#define DQ_G8_MIN_TOK 12
+#endif
+#ifndef DQ_G8_MIN_TOK_K
+#define DQ_G8_MIN_TOK_K 16
+#endif
+#else
+/* AVX2 alone (maddubs + madd, quant_avx2.c): bench_kernels --cpu 1 thread,
+ * best of 5, int8 GEMM vs the other paths, on a 2-core Zen 3 (2026-11-27),
+ * Q4_K 896x4864: 4 tokens 42-47 vs 51-67 GFLOP/s, 16: 35-59 vs 61-64, so the
+ * K-quants start at 32. Q8_0 (sign trick) against dequant + sgemm, one
+ * 256-row tile, 896 / 4864 inputs, median of 20-40 alternating runs
+ * (2026-11-27): 16 tokens 2.2x / 2.3x, 32: 1.5x / 1.9x, 128: 1.1x / 1.5x,
+ * 512: 1.05-1.3x / 1.2-1.5x; Q4_0 at 16: 2.2x. So Q8_0 / Q4_0 / Q5_0 start
+ * where sgemm would, at 16. */
+#ifndef DQ_G8_MIN_TOK
+#define DQ_G8_MIN_TOK 16
+#endif
+#ifndef DQ_G8_MIN_TOK_K
+#define DQ_G8_MIN_TOK_K 32
+#endif
+#endif
+
+int64_t dq_gemm8_min_tok(int type) { return dq_kq_act_kind(type) == 2 ? DQ_G8_MIN_TOK_K : DQ_G8_MIN_TOK; }
 
 int dq_gemm8_supported(int type)
 {
@@ -1766,6 +1819,7 @@ void dq_dequant_row(int type, const void *row, float *out, int64_t n) { dq_kq_de
 
 #if !DQ_HAVE_GEMM8
 int dq_gemm8_supported(int type) { (void)type; return 0; }
+int64_t dq_gemm8_min_tok(int type) { (void)type; return INT64_MAX; }
 int dq_gemm8_act_format(int type) { return dq_kq_act_kind(type) * 2; }
 size_t dq_gemm8_act_bytes(int64_t n) { (void)n; return 0; }
 size_t dq_gemm8_w_bytes(int64_t n) { (void)n; return 0; }

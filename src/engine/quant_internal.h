@@ -161,6 +161,9 @@ void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n);
  * The integer sum of each block is exact, so a product equals
  * dq_kq_dot_act_ref on the same activation up to float summation order. */
 int dq_gemm8_supported(int type);
+/* Smallest batch for which dq_matmul takes the int8 GEMM on a type it
+ * supports (measured per instruction set: quant_avx2.c). */
+int64_t dq_gemm8_min_tok(int type);
 /* Types with equal values here can share one packed activation
  * (dq_gemm8_pack_act) in the same GEMM run. */
 int dq_gemm8_act_format(int type);
