@@ -55,7 +55,9 @@ tsan: deps
 # x86-64-v3 (AVX2, FMA, F16C) is a build for such a machine, every file
 # compiled for it. x86-64 is the portable build: its kernels exist for three
 # instruction sets, chosen at run time (src/engine/isa.c), so its tests run
-# three times, with the CPU's choice and with DOCQ_KERNELS=generic and avx2.
+# three times, with the CPU's choice and with DOCQ_KERNELS=generic and avx2,
+# then some of them on an emulated CPU without AVX (scripts/test-emulated.sh,
+# where qemu-user is installed: CI installs it).
 ISA_LEVELS ?= $(if $(filter x86_64,$(shell uname -m)),x86-64-v3 x86-64)
 isa: deps
 	@set -e; for l in $(ISA_LEVELS); do \
@@ -76,6 +78,7 @@ isa: deps
 	  done; \
 	  DOCQ_KERNELS=generic $(BUILD)-$$l/docq --version | grep -q "(kernels: generic C)" || \
 	    { echo "$(BUILD)-$$l/docq --version does not say kernels: generic C under DOCQ_KERNELS=generic"; exit 1; }; \
+	  scripts/test-emulated.sh $(BUILD)-$$l $(SHARED); \
 	done
 
 bench: build
