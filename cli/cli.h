@@ -213,4 +213,19 @@ int cli_int_arg(const char *cmd, const char *opt, const char *v, long lo, long h
 int cli_float_arg(const char *cmd, const char *opt, const char *v, double lo, double hi, float *out);
 int cli_seed_arg(const char *cmd, const char *opt, const char *v, uint64_t *out);
 
+/* docq index --watch (watch.c; Linux inotify). cli_watch_open watches every
+ * folder under paths (a file's own folder), but hidden ones, node_modules and
+ * index_dir: 0, DOCQ_EUNSUPPORTED without inotify, DOCQ_EBUSY when the
+ * system's limit on inotify instances is reached, DOCQ_EIO, DOCQ_ENOMEM.
+ * cli_watch_wait returns 1 once something changed and then nothing more for
+ * quiet_ms (or max_ms passed since the first change), 0 on Ctrl-C
+ * (cli_interrupted), -1 on an error (errno). cli_watch_full: some folders are
+ * not watched (the system's fs.inotify.max_user_watches). */
+typedef struct cli_watch cli_watch;
+int cli_watch_open(cli_watch **out, const char *const *paths, size_t n, const char *index_dir);
+int cli_watch_wait(cli_watch *w, int quiet_ms, int max_ms);
+size_t cli_watch_folders(const cli_watch *w);
+int cli_watch_full(const cli_watch *w);
+void cli_watch_free(cli_watch *w);
+
 #endif

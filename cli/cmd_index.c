@@ -18,7 +18,8 @@ typedef struct index_ui {
   FILE *skips;      /* where one-line skip reasons go (stderr) */
   unsigned long n_skip_lines;
   int too_large;    /* a file was skipped for its size: say how to take it */
-  /* JSON: collected skipped and repaired files */
+  int collect;      /* a --watch run after the first: skipped files are listed after the run, if it says anything */
+  /* JSON (and collect): the skipped and repaired files */
   struct file_note { char *path, *reason; int repaired; } *notes;
   size_t n_notes, cap_notes;
 } index_ui;
@@ -87,7 +88,7 @@ static void on_file(const char *path, docq_file_status s, const char *reason, vo
   }
   const char *why = bare_reason(path, reason);
   if (!strncmp(why, "too large", 9)) ui->too_large = 1;
-  if (g_cli.json) {
+  if (g_cli.json || ui->collect) {
     if (ui->n_notes == ui->cap_notes) {
       size_t cap = ui->cap_notes ? ui->cap_notes * 2 : 16;
       struct file_note *a = realloc(ui->notes, cap * sizeof *a);
@@ -216,6 +217,10 @@ static void index_help(void)
          "  --chunk-tokens N    target chunk size in tokens (new index only)\n"
          "  --chunk-overlap N   overlap between chunks in tokens (new index only)\n"
          "  --keep-missing      do not remove documents whose files are gone\n"
+         "  --watch             after indexing, keep watching the paths and index what changes\n"
+         "                      (new, edited, deleted, renamed files) until Ctrl-C; questions\n"
+         "                      work meanwhile. Prints a line (a --json record) per run that\n"
+         "                      changed something. Exit 130 when stopped (Linux only)\n"
          "  --embed-model FILE  embed with a GGUF encoder (all-MiniLM, bge, e5, gte, nomic);\n"
          "                      recorded in the index, used by search and ask automatically\n"
          "  --builtin-embedder  switch back to the built-in embedder\n"
@@ -234,6 +239,138 @@ static void index_help(void)
          "Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot open index, 4 index busy, 130 interrupted.\n");
 }
 
+/* "[HH:MM:SS] " of the local time, before each line of a --watch run. */
+static void print_clock(FILE *f)
+{
+  char b[16];
+  time_t t = time(NULL);
+  struct tm tm;
+  if (localtime_r(&t, &tm) && strftime(b, sizeof b, "%H:%M:%S", &tm)) fprintf(f, "[%s] ", b);
+}
+
+/* One indexing run and its report (the summary line or --json record, the
+ * skipped files, the error): the exit code. later: a run of --watch after the
+ * first, which reports only what changed (2: and not that the index is busy). */
+static int run_once(docq_db *db, const char **paths, size_t n_paths, docq_index_options *o, const char *missing,
+                    const char *missing_msg, int later)
+{
+  index_ui ui = {0};
+  ui.tty = cli_tty();
+  ui.t0 = cli_now();
+  ui.collect = later && !g_cli.json;
+  o->progress = on_progress;
+  o->on_file = on_file;
+  o->payload = &ui;
+  docq_index_stats st;
+  int rc = docq_index_paths(db, paths, n_paths, o, &st);
+  clear_bar(&ui);
+  const char *m = docq_error_last()->message;
+  if (rc == DOCQ_ENOTFOUND && missing && m && !strstr(m, "still in the index")) m = missing_msg;
+  /* a --watch run also speaks when the number of skipped files changed (a new binary file) */
+  static uint64_t last_skipped;
+  const int skips_changed = later && st.skipped != last_skipped;
+  last_skipped = st.skipped;
+  if (later == 2 && rc == DOCQ_EBUSY) { /* --watch said it waits for the other writer */
+    for (size_t i = 0; i < ui.n_notes; i++) { free(ui.notes[i].path); free(ui.notes[i].reason); }
+    free(ui.notes);
+    return EXIT_BUSY;
+  }
+  /* a run of --watch speaks only when something changed or failed */
+  const int news = st.added || st.updated || st.removed || st.renamed || st.repaired || skips_changed || rc;
+  if (later && !news) {
+    /* nothing to say */
+  } else if (g_cli.json) {
+    print_record(rc, m && *m ? m : docq_strerror(rc), &st, &ui);
+    fflush(stdout);
+  } else if (rc == 0 || (!g_cli.quiet && (st.added || st.updated || st.unchanged || st.removed || st.renamed || st.skipped))) {
+    if (skips_changed) /* all of them: which are new is not known */
+      for (size_t i = 0; i < ui.n_notes; i++)
+        fprintf(stderr, "%s %s: %s\n", ui.notes[i].repaired ? "repaired:" : "skipped:", ui.notes[i].path, ui.notes[i].reason);
+    if (later) print_clock(rc ? stderr : stdout);
+    /* A run that failed before it looked at a file (a busy or read-only
+     * index) has no counts worth a line: only its error is printed. */
+    char repaired[64] = "";
+    if (st.repaired) snprintf(repaired, sizeof repaired, ", %llu with invalid UTF-8 repaired", (unsigned long long)st.repaired);
+    fprintf(rc ? stderr : stdout,
+            "%llu added, %llu updated, %llu unchanged, %llu removed, %llu renamed, %llu skipped%s in %.2fs "
+            "(%llu chunks)\n",
+            (unsigned long long)st.added, (unsigned long long)st.updated, (unsigned long long)st.unchanged,
+            (unsigned long long)st.removed, (unsigned long long)st.renamed, (unsigned long long)st.skipped,
+            repaired, st.seconds, (unsigned long long)st.chunks_added);
+    fflush(stdout);
+    if (ui.too_large) fprintf(stderr, "(to index files over the size limit, raise it: docq index --max-size MB)\n");
+  }
+  for (size_t i = 0; i < ui.n_notes; i++) { free(ui.notes[i].path); free(ui.notes[i].reason); }
+  free(ui.notes);
+  int ret = 0;
+  if (rc) {
+    ret = rc == DOCQ_ECANCELED ? EXIT_INTERRUPTED : rc == DOCQ_EBUSY ? EXIT_BUSY : EXIT_FAIL;
+    /* with --json too: the record is on stdout, the message on stderr, as every command does */
+    if (rc == DOCQ_ECANCELED)
+      fprintf(stderr, "docq index: interrupted; everything committed so far is kept, run it again to finish\n");
+    else {
+      fputs("docq index: ", stderr);
+      cli_put_text(stderr, m && *m ? m : docq_strerror(rc));
+      fputc('\n', stderr);
+    }
+    if (rc == DOCQ_EIO)
+      fprintf(stderr, "docq index: everything committed before this is kept; %s and run it again to finish\n",
+              m && strstr(m, "no space left") ? "free some space (or choose another --db folder)"
+                                              : "fix the problem above");
+  }
+  return ret;
+}
+
+/* docq index --watch, after the first run: wait for changes under paths and
+ * index again, until Ctrl-C (exit 130). The index is opened for each run and
+ * closed after it, so that other docq processes may write it in between (rm,
+ * another index); while one does, the run is tried again every 2 seconds.
+ * Questions are never blocked: readers work during a run. A run that fails
+ * (a full disk, a root folder gone) is reported and the watch goes on. */
+static int watch_loop(const char **paths, size_t n_paths, docq_index_options *o)
+{
+  char *db_path = cli_find_db(1);
+  cli_watch *w = NULL;
+  int rc = cli_watch_open(&w, paths, n_paths, db_path);
+  free(db_path);
+  if (rc == DOCQ_EUNSUPPORTED) return cli_error(rc, "index", "--watch needs Linux's inotify, which this system lacks");
+  if (rc) return cli_error(rc, "index", "cannot watch for changes (%s)", strerror(errno));
+  if (!g_cli.quiet)
+    fprintf(stderr, "watching %zu folder%s for changes (Ctrl-C stops)\n", cli_watch_folders(w),
+            cli_watch_folders(w) == 1 ? "" : "s");
+  if (cli_watch_full(w))
+    fprintf(stderr, "docq index: some folders are not watched: the system's limit on inotify watches is reached "
+                    "(raise fs.inotify.max_user_watches); their changes are indexed with the next change seen\n");
+  int ret = 0, busy = 0;
+  for (;;) {
+    if (busy) { /* the other writer may be done in a moment */
+      for (int i = 0; i < 20 && !cli_interrupted(); i++) usleep(100000);
+      if (cli_interrupted()) break;
+    } else {
+      int r = cli_watch_wait(w, 500, 5000);
+      if (r == 0) break;
+      if (r < 0) {
+        ret = cli_error(DOCQ_EIO, "index", "watching for changes failed (%s)", strerror(errno));
+        break;
+      }
+    }
+    docq_db *db = NULL;
+    int ec = cli_open_db(&db, 1, 0);
+    if (ec) { ret = ec; break; } /* the index itself is gone or damaged: nothing to watch for */
+    cli_on_sigint(db);
+    int r = run_once(db, paths, n_paths, o, NULL, NULL, busy ? 2 : 1);
+    cli_db_free(db);
+    if (r == EXIT_INTERRUPTED) { cli_watch_free(w); return r; } /* run_once said what was kept */
+    if (r == EXIT_BUSY && !busy && !g_cli.quiet)
+      fprintf(stderr, "docq index: waiting for the other process writing the index\n");
+    busy = r == EXIT_BUSY;
+  }
+  cli_watch_free(w);
+  if (ret) return ret;
+  if (!g_cli.quiet) fprintf(stderr, "docq index: stopped watching; the index is up to date\n");
+  return EXIT_INTERRUPTED;
+}
+
 int cmd_index(int argc, char **argv)
 {
   docq_index_options o;
@@ -241,7 +378,7 @@ int cmd_index(int argc, char **argv)
   const char **paths = calloc((size_t)argc, sizeof *paths);
   size_t n_paths = 0;
   const char *embed_model = NULL;
-  int reembed = 0, builtin = 0;
+  int reembed = 0, builtin = 0, watch = 0;
   if (!paths) return EXIT_FAIL;
   cli_set_json_error(print_failed_record);
   for (int i = 1; i < argc; i++) {
@@ -252,6 +389,7 @@ int cmd_index(int argc, char **argv)
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { index_help(); free(paths); return 0; }
     if (!strcmp(a, "--keep-missing")) { o.remove_missing = 0; continue; }
     if (!strcmp(a, "--reembed")) { reembed = 1; continue; }
+    if (!strcmp(a, "--watch")) { watch = 1; continue; }
     if (!strcmp(a, "--builtin-embedder")) { builtin = 1; continue; }
     if (!strcmp(a, "--embed-model")) {
       if (i + 1 >= argc) { free(paths); return cli_usage("index", "--embed-model needs a GGUF file"); }
@@ -285,6 +423,7 @@ int cmd_index(int argc, char **argv)
     paths[n_paths++] = a;
   }
   if (!n_paths && !embed_model && !builtin) { free(paths); return cli_usage("index", "give at least one file or folder"); }
+  if (watch && !n_paths) { free(paths); return cli_usage("index", "--watch needs the files or folders to watch"); }
 
   char *db_path = cli_find_db(1);
   const char *root = NULL;
@@ -331,51 +470,9 @@ int cmd_index(int argc, char **argv)
     cli_db_free(db); free(paths);
     return cli_usage("index", "--reembed goes with --embed-model FILE or --builtin-embedder");
   }
-  index_ui ui = {0};
-  ui.tty = cli_tty();
-  ui.t0 = cli_now();
-  o.progress = on_progress;
-  o.on_file = on_file;
-  o.payload = &ui;
-  docq_index_stats st;
-  int rc = docq_index_paths(db, paths, n_paths, &o, &st);
-  clear_bar(&ui);
-  const char *m = docq_error_last()->message;
-  if (rc == DOCQ_ENOTFOUND && missing && m && !strstr(m, "still in the index")) m = missing_msg;
-  if (g_cli.json) {
-    print_record(rc, m && *m ? m : docq_strerror(rc), &st, &ui);
-  } else if (rc == 0 || (!g_cli.quiet && (st.added || st.updated || st.unchanged || st.removed || st.renamed || st.skipped))) {
-    /* A run that failed before it looked at a file (a busy or read-only
-     * index) has no counts worth a line: only its error is printed. */
-    char repaired[64] = "";
-    if (st.repaired) snprintf(repaired, sizeof repaired, ", %llu with invalid UTF-8 repaired", (unsigned long long)st.repaired);
-    fprintf(rc ? stderr : stdout,
-            "%llu added, %llu updated, %llu unchanged, %llu removed, %llu renamed, %llu skipped%s in %.2fs "
-            "(%llu chunks)\n",
-            (unsigned long long)st.added, (unsigned long long)st.updated, (unsigned long long)st.unchanged,
-            (unsigned long long)st.removed, (unsigned long long)st.renamed, (unsigned long long)st.skipped,
-            repaired, st.seconds, (unsigned long long)st.chunks_added);
-    if (ui.too_large) fprintf(stderr, "(to index files over the size limit, raise it: docq index --max-size MB)\n");
-  }
-  for (size_t i = 0; i < ui.n_notes; i++) { free(ui.notes[i].path); free(ui.notes[i].reason); }
-  free(ui.notes);
-  int ret = 0;
-  if (rc) {
-    ret = rc == DOCQ_ECANCELED ? EXIT_INTERRUPTED : rc == DOCQ_EBUSY ? EXIT_BUSY : EXIT_FAIL;
-    /* with --json too: the record is on stdout, the message on stderr, as every command does */
-    if (rc == DOCQ_ECANCELED)
-      fprintf(stderr, "docq index: interrupted; everything committed so far is kept, run it again to finish\n");
-    else {
-      fputs("docq index: ", stderr);
-      cli_put_text(stderr, m && *m ? m : docq_strerror(rc));
-      fputc('\n', stderr);
-    }
-    if (rc == DOCQ_EIO)
-      fprintf(stderr, "docq index: everything committed before this is kept; %s and run it again to finish\n",
-              m && strstr(m, "no space left") ? "free some space (or choose another --db folder)"
-                                              : "fix the problem above");
-  }
+  int ret = run_once(db, paths, n_paths, &o, missing, missing_msg, 0);
   cli_db_free(db);
+  if (watch && ret == 0) ret = watch_loop(paths, n_paths, &o);
   free(paths);
   return ret;
 }

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# CLI integration test of docq index --watch, from its --help: after the first
+# run it keeps watching the paths and indexes what changes (new, edited,
+# deleted, renamed files; a folder made later) until Ctrl-C (exit 130);
+# questions work meanwhile; one line or --json record per run that changed
+# something. Also: other writers get the index between runs (the lock is not
+# held while waiting); editors' swap files and the index's own folder inside
+# the watched tree start no runs. Waits poll with a deadline, so a slow machine
+# is slower, not failing.
+set -u
+BIN=${DOCQ_BIN:?DOCQ_BIN not set}
+[ "$(uname -s)" = Linux ] || { echo "skipped: --watch needs Linux (inotify)"; exit 77; }
+T=$(mktemp -d /tmp/docq-watch-XXXXXX)
+WPID=
+trap '[ -n "$WPID" ] && kill -9 $WPID 2>/dev/null; rm -rf "$T"' EXIT
+fails=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails+1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# until CMD: run CMD every 0.1 s until it succeeds, for at most 15 s
+until_ok() { local i; for i in $(seq 150); do eval "$1" && return 0; sleep 0.1; done; return 1; }
+found() { "$BIN" --db "$DB" search -k 3 "$1" 2>/dev/null | grep -q "$2"; }
+records() { local n; n=$(grep -c '"ok":' "$T/out.json" 2>/dev/null); echo "${n:-0}"; }
+
+"$BIN" --db "$T/none" index --watch >/dev/null 2>&1
+check "--watch without a path: exit 2" '[ $? -eq 2 ]'
+"$BIN" index --help | grep -q -- "--watch"
+check "index --help documents --watch" '[ $? -eq 0 ]'
+
+mkdir -p "$T/docs/notes" "$T/docs/empty"
+printf '# Harbor\n\nThe harbor crane lifts containers at dawn.\n' >"$T/docs/notes/harbor.md"
+DB="$T/db"
+"$BIN" --db "$DB" --json index --watch "$T/docs" >"$T/out.json" 2>"$T/err.txt" &
+WPID=$!
+until_ok '[ "$(records)" -ge 1 ]'
+check "the first run's record comes at once" '[ "$(records)" -ge 1 ] && grep -q "\"added\":1" "$T/out.json"'
+until_ok 'grep -q "watching" "$T/err.txt"' # the watches are set once this is said
+check "says it is watching" 'grep -q "watching 3 folders" "$T/err.txt"'
+
+printf 'Zebras graze near the lighthouse every evening.\n' >"$T/docs/zebra.txt"
+until_ok 'found zebras zebra.txt'
+check "a new file is indexed" 'found zebras zebra.txt'
+check "its run has a record with added 1" 'grep -q "\"added\":1,\"updated\":0,\"unchanged\":1" "$T/out.json"'
+
+printf 'Zebras were replaced by okapis near the lighthouse.\n' >"$T/docs/zebra.txt"
+until_ok 'found okapis zebra.txt'
+check "an edited file is indexed again" 'found okapis zebra.txt && grep -q "\"updated\":1" "$T/out.json"'
+
+mkdir -p "$T/docs/later/deeper"
+sleep 1.5 # the run for the new folders is over: only watching them can see the file below
+printf 'Quokkas smile at tourists on the island.\n' >"$T/docs/later/deeper/quokka.txt"
+until_ok 'found quokkas quokka.txt'
+check "a file in a folder made while watching is indexed" 'found quokkas quokka.txt'
+
+mv "$T/docs/zebra.txt" "$T/docs/notes/okapi.txt"
+until_ok 'found okapis okapi.txt'
+check "a renamed file is found under its new path" 'found okapis notes/okapi.txt && ! found okapis zebra.txt'
+check "its run has a record with renamed 1" 'grep -q "\"renamed\":1" "$T/out.json"'
+
+rm "$T/docs/later/deeper/quokka.txt"
+until_ok '! found quokkas quokka.txt'
+check "a deleted file leaves the index" '! found quokkas quokka.txt && grep -q "\"removed\":1" "$T/out.json"'
+
+"$BIN" --db "$DB" ask "what lifts containers at dawn" >"$T/ask.txt" 2>&1
+check "a question is answered while watching" '[ $? -eq 0 ] && grep -q "harbor" "$T/ask.txt"'
+"$BIN" --db "$DB" rm "$T/docs/notes/harbor.md" >/dev/null 2>&1
+check "another process writes the index between runs (rm exits 0)" '[ $? -eq 0 ]'
+
+kill -INT $WPID
+wait $WPID
+rc=$?
+WPID=
+check "Ctrl-C stops it with exit 130" '[ $rc -eq 130 ]'
+check "and says the index is up to date" 'grep -q "stopped watching" "$T/err.txt"'
+check "every record is one JSON line with ok true" '! grep -v "^{\"ok\":true," "$T/out.json" | grep -q .'
+
+# text mode, with its index inside the watched tree: a line with the time per
+# run that changed something; --verbose lists each file of each run, so a run
+# started by the index's own writes or by editors' swap files would show
+DB2="$T/docs/idx"
+"$BIN" --db "$DB2" --verbose index --watch "$T/docs" >"$T/out.txt" 2>"$T/err2.txt" &
+WPID=$!
+until_ok 'grep -q "watching" "$T/err2.txt"'
+runs() { grep -c "^unchanged " "$T/err2.txt"; }
+sleep 2.5
+n=$(runs)
+check "its own index's writes start no run" '[ "$n" = 0 ]'
+printf 'x' >"$T/docs/.harbor.md.swp"
+printf 'x' >"$T/docs/notes/.okapi.txt.swp"
+sleep 2.5
+check "editors' swap files (hidden) start no run" '[ "$(runs)" = 0 ]'
+printf 'Walruses nap on ice floes.\n' >"$T/docs/walrus.txt"
+until_ok 'grep -q "^\[[0-9:]*\] 1 added" "$T/out.txt"'
+check "text mode: a timed line for the run" 'grep -q "^\[[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\] 1 added" "$T/out.txt"'
+r1=$(runs)
+sleep 2.5
+check "text mode: that run's own writes to the index start no other run ($r1 -> $(runs) lines)" '[ "$r1" -ge 1 ] && [ "$(runs)" = "$r1" ]'
+printf 'walrus.txt\n' >"$T/docs/.docqignore"
+until_ok '! "$BIN" --db "$DB2" search -k 3 walruses 2>/dev/null | grep -q walrus.txt'
+check "a new .docqignore takes its files out" '! "$BIN" --db "$DB2" search -k 3 walruses 2>/dev/null | grep -q walrus.txt'
+kill -INT $WPID
+wait $WPID
+rc=$?
+WPID=
+check "text mode: exit 130" '[ $rc -eq 130 ]'
+
+[ $fails -eq 0 ] || { echo "--- out.txt"; cat "$T/out.txt"; echo "--- err2.txt"; cat "$T/err2.txt"; }
+echo "$fails failed"
+[ $fails -eq 0 ]
