@@ -6,9 +6,10 @@
  * given to FTS5 are byte offsets into the text FTS5 passed in (dq_terms'
  * start/end), which keeps highlight()/snippet() aligned with chunks.text.
  *
- * The query builder turns plain user text into a MATCH expression that can
- * never be an FTS5 syntax error and never carries operators: each term is a
- * double-quoted string ("" for a quote inside), terms are OR-ed. */
+ * The query builders turn plain user text into a MATCH expression that can
+ * never be an FTS5 syntax error and never carries the user's operators: each
+ * term is a double-quoted string ("" for a quote inside); the ranked search's
+ * terms are OR-ed, the mentions query's AND-ed (its quoted parts phrases). */
 #include "store/store_int.h"
 
 #include <limits.h>
@@ -110,6 +111,17 @@ typedef struct qb {
   void *keep_ctx;
 } qb;
 
+/* src[start..end) as one FTS5 string: double-quoted, a quote inside doubled. */
+static void put_quoted(dq_buf *out, const char *src, size_t start, size_t end)
+{
+  dq_buf_putc(out, '"');
+  for (size_t i = start; i < end; i++) {
+    if (src[i] == '"') dq_buf_putc(out, '"');
+    dq_buf_putc(out, src[i]);
+  }
+  dq_buf_putc(out, '"');
+}
+
 /* 1 when term was already kept, 0 when new, -1 when it was dropped. */
 static int qb_seen(const qb *q, const char *term, size_t tn)
 {
@@ -139,12 +151,7 @@ static int qb_term(void *ctx, const char *term, size_t tn, size_t start, size_t 
   }
   if (keep > 0) {
     if (q->n_terms) dq_buf_puts(&q->out, " OR ");
-    dq_buf_putc(&q->out, '"');
-    for (size_t i = start; i < end; i++) {
-      if (q->src[i] == '"') dq_buf_putc(&q->out, '"');
-      dq_buf_putc(&q->out, q->src[i]);
-    }
-    dq_buf_putc(&q->out, '"');
+    put_quoted(&q->out, q->src, start, end);
     q->n_terms++;
   }
   return q->out.oom || q->seen.oom ? DOCQ_ENOMEM : 0;
@@ -171,5 +178,62 @@ done:
   dq_free(clean);
   dq_buf_free(&q.out);
   dq_buf_free(&q.seen);
+  return rc;
+}
+
+/* ---- all-words query (mentions) --------------------------------------------- */
+
+/* Every word of the query must be in the row (FTS5's AND is per row, over
+ * both columns: a passage's text and its heading count together); a part in
+ * double quotes is a phrase, its words adjacent and in order within one
+ * column. Each word is quoted as its surface text, as above; a phrase is
+ * written with FTS5's "+" between its quoted words ("crash" + "recovery"),
+ * so no user text other than one word's ever reaches the tokenizer as a
+ * string. A quoted CJK run is its bigrams in a row: that run of characters. */
+typedef struct aq {
+  const char *src; /* the part being read; dq_terms offsets point into it */
+  dq_buf out;
+  size_t n_terms;  /* terms written so far (all parts) */
+  int phrase;      /* the part is inside quotes */
+  size_t part_terms; /* terms written of this part */
+} aq;
+
+static int aq_term(void *ctx, const char *term, size_t tn, size_t start, size_t end)
+{
+  (void)term;
+  (void)tn;
+  aq *q = ctx;
+  if (q->n_terms) dq_buf_puts(&q->out, q->phrase && q->part_terms ? " + " : " AND ");
+  put_quoted(&q->out, q->src, start, end);
+  q->n_terms++;
+  q->part_terms++;
+  return q->out.oom ? DOCQ_ENOMEM : 0;
+}
+
+int dq_fts_build_all_query(const char *query, size_t n, char **out)
+{
+  *out = NULL;
+  aq q;
+  memset(&q, 0, sizeof q);
+  char *clean = NULL;
+  size_t cn = 0;
+  int rc = dq_utf8_repair(query ? query : "", query ? n : 0, &clean, &cn, NULL);
+  if (rc < 0) goto done;
+  /* Split at the double quotes, parts alternating outside / inside; an
+   * unbalanced quote's part runs to the end. A quote separates words in
+   * dq_terms, so reading part by part gives the terms of the whole. */
+  for (size_t pos = 0; pos <= cn; q.phrase = !q.phrase) {
+    const char *e = memchr(clean + pos, '"', cn - pos);
+    size_t end = e ? (size_t)(e - clean) : cn;
+    q.src = clean + pos;
+    q.part_terms = 0;
+    if ((rc = dq_terms(q.src, end - pos, aq_term, &q)) < 0) goto done;
+    pos = end + 1;
+  }
+  rc = 0;
+  if (q.n_terms) *out = dq_buf_detach(&q.out);
+done:
+  dq_free(clean);
+  dq_buf_free(&q.out);
   return rc;
 }

@@ -111,6 +111,11 @@ static const char *const SQL[ST_COUNT] = {
   [ST_DOC_MTIME_NS] = "SELECT mtime_ns FROM docs WHERE id = ?1",
   [ST_DOC_TITLE] = "SELECT title FROM docs WHERE id = ?1",
   [ST_DOC_CHUNK_IDS] = "SELECT id FROM chunks WHERE doc_id = ?1",
+  /* FTS5 first (CROSS JOIN fixes the order): only the matching rows are
+   * looked up, counted per document, then joined to their documents */
+  [ST_MENTIONS] = "SELECT " DOC_COLS ", m.n FROM (SELECT c.doc_id AS did, count(*) AS n FROM chunks_fts"
+                  " CROSS JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?1 GROUP BY c.doc_id) AS m"
+                  " CROSS JOIN docs ON docs.id = m.did ORDER BY m.n DESC, docs.path",
   [ST_BM25] = "SELECT rowid, bm25(chunks_fts, ?3, ?4) AS score FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?2",
   [ST_VEC_EXISTS] = "SELECT 1 FROM vecs WHERE chunk_id = ?1",
   [ST_CHUNK_GET] = "SELECT " CHUNK_COLS " FROM chunks WHERE id = ?1",
@@ -1569,6 +1574,38 @@ int dq_store_bm25_fts(dq_store *s, const char *query, size_t k, dq_scored *out, 
 done:
   dq_free(expr);
   dq_free(full);
+  return rc;
+}
+
+int dq_store_mentions(dq_store *s, const char *query, dq_mention_cb cb, void *ctx)
+{
+  DQ_ASSERT_ARG(s && query && cb);
+  char *expr = NULL;
+  int rc = dq_fts_build_all_query(query, strlen(query), &expr);
+  if (rc < 0) return rc;
+  if (!expr)
+    return dq_err_set(DOCQ_EINVAL, "mentions: the query has no words to look for (only punctuation, symbols or"
+                      " white space); give at least one word");
+  sqlite3_stmt *st = dq_stmt(s, ST_MENTIONS);
+  if (!st) { dq_free(expr); return dq_err_code(); }
+  sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+  /* One statement reads postings, chunks and documents: one snapshot, so a
+   * writer's commit cannot make the counts disagree with the documents. */
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    if (dq_interrupted(s)) { rc = dq_err_set(DOCQ_ECANCELED, "interrupted"); break; }
+    dq_doc_row r;
+    doc_from_row(st, &r, 0);
+    int64_t n = sqlite3_column_int64(st, 11);
+    int cr = cb(ctx, &r, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+    if (cr) {
+      if (cr < 0) rc = cr;
+      break;
+    }
+  }
+  if (rc == 0 && src != SQLITE_ROW && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "find the documents that mention a query");
+  dq_stmt_done(st);
+  dq_free(expr);
   return rc;
 }
 

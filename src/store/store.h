@@ -201,6 +201,17 @@ int dq_store_term_df(dq_store *s, const char *term, size_t n, int64_t *df);
  * tested against. */
 int dq_store_bm25_fts(dq_store *s, const char *query, size_t k, dq_scored *out, size_t *n_out);
 
+/* The documents that mention `query` (plain user text): those with a chunk
+ * holding all its words, in the text or the heading (head column), a part in
+ * double quotes as a phrase (store/fts_tok.c dq_fts_build_all_query). cb gets
+ * each with the number of such chunks, most first, then by path (bytewise);
+ * the row is valid during the callback only, which must not use the store
+ * (the statement is still reading); return 1 to stop, or a negative DOCQ_E*
+ * code to stop with it. One statement: one snapshot of the index.
+ * DOCQ_EINVAL when the query has no words; DOCQ_ECANCELED when interrupted. */
+typedef int (*dq_mention_cb)(void *ctx, const dq_doc_row *row, uint32_t passages);
+int dq_store_mentions(dq_store *s, const char *query, dq_mention_cb cb, void *ctx);
+
 /* k nearest chunks by inner product to the L2-normalized vector q (dim floats),
  * best first. Chunks deleted since the FAISS file was written are filtered.
  * DOCQ_EMISMATCH when the index's vectors are not of dimension dim (now:

@@ -29,7 +29,7 @@ enum {
   ST_BM25, ST_VEC_EXISTS, ST_CHUNK_GET, ST_CHUNK_AT, ST_CHUNK_VEC, ST_VEC_SINCE,
   ST_VEC_COUNT, ST_VEC_IDS, ST_TERM_DF, ST_CHUNK_COUNT, ST_DATA_VERSION, ST_FTS_MAX_ID,
   ST_FTS_DOCSIZE, ST_TERM_POSTINGS, ST_DOC_MTIME_NS, ST_DOC_TITLE, ST_DOC_CHUNK_IDS,
-  ST_COUNT
+  ST_MENTIONS, ST_COUNT
 };
 
 /* A chunk removed by this process: its vector may sit in the FAISS index. */
@@ -109,6 +109,12 @@ typedef int (*dq_fts_keep_fn)(void *ctx, const char *term, size_t n);
  * terms (repeats kept: they weight bm25); `keep` (may be NULL) filters terms. *out is NULL when no
  * term is left. Free with dq_free. */
 int dq_fts_build_query(const char *query, size_t n, size_t max_terms, dq_fts_keep_fn keep, void *keep_ctx, char **out);
+/* Build the MATCH expression of "mentions" (every word of `query` in one
+ * row): each dq_terms term quoted as above, AND-ed; the terms of a part in
+ * double quotes (an unbalanced quote: to the end) joined by FTS5's "+" into
+ * a phrase. No term is dropped or capped. *out is NULL when the query has
+ * no words. Free with dq_free. */
+int dq_fts_build_all_query(const char *query, size_t n, char **out);
 
 /* ---- vec.c ---- */
 

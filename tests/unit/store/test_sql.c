@@ -996,6 +996,105 @@ static void test_store_sql__fts_query_quotes_surface_text(void **state)
   }
 }
 
+/* The all-words query (mentions): words quoted as written and AND-ed, a
+ * quoted part a phrase of "+"-joined words, an unbalanced quote to the end,
+ * operators plain words, nothing without a word. */
+static void test_store_sql__fts_all_query(void **state)
+{
+  (void)state;
+  static const char *cases[][2] = {
+    { "crash recovery", "\"crash\" AND \"recovery\"" },
+    { "\"Crash Recovery\" log", "\"Crash\" + \"Recovery\" AND \"log\"" },
+    { "log \"crash recovery", "\"log\" AND \"crash\" + \"recovery\"" }, /* unbalanced: to the end */
+    { "\"a\" \"b c\" d\"e f\"", "\"a\" AND \"b\" + \"c\" AND \"d\" AND \"e\" + \"f\"" },
+    { "NEAR(x, 2) OR y* -z ^w col:v", "\"NEAR\" AND \"x\" AND \"2\" AND \"OR\" AND \"y\" AND \"z\" AND \"w\" AND \"col\" AND \"v\"" },
+    { "the the", "\"the\" AND \"the\"" },
+    { "\"\xE4\xB8\x9C\xE4\xBA\xAC\xE5\xA4\xA7\xE5\xAD\xA6\"", /* a quoted CJK run: its bigrams in a row */
+      "\"\xE4\xB8\x9C\xE4\xBA\xAC\" + \"\xE4\xBA\xAC\xE5\xA4\xA7\" + \"\xE5\xA4\xA7\xE5\xAD\xA6\"" },
+    { "\x01" "commissioner", "\"commissioner\"" }, /* never a literal-term string (bm25.c) */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *e = NULL;
+    OK(dq_fts_build_all_query(cases[i][0], strlen(cases[i][0]), &e));
+    assert_non_null(e);
+    assert_string_equal(e, cases[i][1]);
+    dq_free(e);
+  }
+  static const char *wordless[] = { "", "   ", "!!!", "\"\"", "\"", "( ) * ^ : -", "\xF0\x9F\x98\x80" };
+  for (size_t i = 0; i < sizeof wordless / sizeof wordless[0]; i++) {
+    char *e = (char *)"x";
+    OK(dq_fts_build_all_query(wordless[i], strlen(wordless[i]), &e));
+    assert_null(e);
+  }
+}
+
+typedef struct mention_rows { char path[8][32]; uint32_t n[8]; size_t count; } mention_rows;
+
+static int collect_mention(void *ctx, const dq_doc_row *row, uint32_t passages)
+{
+  mention_rows *m = ctx;
+  assert_true(m->count < 8);
+  snprintf(m->path[m->count], sizeof m->path[0], "%s", row->path);
+  m->n[m->count++] = passages;
+  return 0;
+}
+
+static mention_rows mentions(dq_store *s, const char *q)
+{
+  mention_rows m = { .count = 0 };
+  int rc = dq_store_mentions(s, q, collect_mention, &m);
+  if (rc) fail_msg("mentions '%s' -> %d: %s", q, rc, dq_err_msg());
+  return m;
+}
+
+/* dq_store_mentions: documents with a chunk holding every word (text and
+ * heading together), counted, most first then by path; phrases in order;
+ * hostile text never an error; a query without words is DOCQ_EINVAL. */
+static void test_store_sql__mentions(void **state)
+{
+  fixture *f = *state;
+  dq_store *s = open_new(f);
+  const char *a[] = { "The crash ended the run.", "Recovery came later.", "After the crash the recovery was quick." };
+  const char *b[] = { "Crash recovery is tested.", "A crash needs recovery time." };
+  const char *c[] = { "Nothing crashed here." };
+  const char *csec[] = { "Recovery" };
+  put(s, "/b", b, 2, NULL);
+  put(s, "/a", a, 3, NULL);
+  put_titled(s, "/c", "", c, csec, 1, NULL);
+  mention_rows m = mentions(s, "crash recovery");
+  assert_int_equal(m.count, 3);
+  assert_string_equal(m.path[0], "/b"); /* 2 passages, then 1 each by path */
+  assert_int_equal(m.n[0], 2);
+  assert_string_equal(m.path[1], "/a");
+  assert_int_equal(m.n[1], 1);
+  assert_string_equal(m.path[2], "/c"); /* "crashed" in the text, "Recovery" in the heading */
+  m = mentions(s, "\"crash recovery\"");
+  assert_int_equal(m.count, 1);
+  assert_string_equal(m.path[0], "/b");
+  assert_int_equal(m.n[0], 1);
+  m = mentions(s, "\"recovery crash\"");
+  assert_int_equal(m.count, 0);
+  m = mentions(s, "the crash"); /* every word counts */
+  assert_int_equal(m.count, 1);
+  assert_string_equal(m.path[0], "/a");
+  assert_int_equal(m.n[0], 2);
+  m = mentions(s, "crash OR zzz");
+  assert_int_equal(m.count, 0);
+  static const char *hostile[] = { "NEAR(crash recovery)", "crash NOT recovery", "crash*", "text:crash", "\"crash",
+                                   "crash\" AND (", "{text head}: crash", "^crash +recovery -x" };
+  for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) mentions(s, hostile[i]);
+  assert_int_equal(mentions(s, "^crash +recovery").count, 3);
+  assert_int_equal(dq_store_mentions(s, "!!!", collect_mention, &m), DOCQ_EINVAL);
+  assert_non_null(strstr(dq_err_msg(), "no words"));
+  /* a long query is one expression too */
+  char *many = malloc(8 * 5000 + 1);
+  size_t n = 0;
+  for (int i = 0; i < 5000; i++) n += (size_t)sprintf(many + n, i % 2 ? "w%d " : "\"w%d ", i);
+  assert_int_equal(mentions(s, many).count, 0);
+  free(many);
+  dq_store_close(s);
+}
+
 static void test_store_sql__fts_latin_diacritics_folded(void **state)
 {
   fixture *f = *state;
@@ -1880,6 +1979,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_store_sql__fts_query_words_not_restemmed, setup, teardown),
     cmocka_unit_test(test_store_sql__fts_query_strings_are_single_tokens),
     cmocka_unit_test(test_store_sql__fts_query_quotes_surface_text),
+    cmocka_unit_test(test_store_sql__fts_all_query),
+    cmocka_unit_test_setup_teardown(test_store_sql__mentions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__fts_latin_diacritics_folded, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__tokenizer_migration_old_version, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_sql__tokenizer_migration_no_version, setup, teardown),
