@@ -377,6 +377,37 @@ DOCQ_API void docq_results_free(docq_results *r);
  * memory. */
 DOCQ_API char *docq_hit_snippet(const docq_hit *h, const char *query, size_t max_bytes);
 
+/* ---- mentions: which documents hold a query's words ----------------------------------- */
+
+/* One document that mentions a query. */
+typedef struct docq_mention {
+  const char *path;   /* as docq_hit's path */
+  const char *title;  /* as docq_hit's title ("" if none) */
+  uint32_t passages;  /* its passages that hold all of the query's words */
+} docq_mention;
+
+typedef struct docq_mention_list {
+  docq_mention *docs; /* most passages first, then by path (strcmp ascending) */
+  size_t n_docs;      /* all of them: no top-k */
+  uint64_t n_passages;/* sum of passages */
+} docq_mention_list;
+
+/* Every document with a passage holding all of query's words (or its quoted phrases).
+ * A passage is a chunk: its text and its heading (the document title and heading path)
+ * together. Words are the index's (case folded, accents removed, English words stemmed,
+ * CJK runs as character pairs); every word counts, stop words too; a double-quoted part
+ * is a phrase (an unbalanced quote runs to the end); FTS5 operators in the text are plain
+ * words or punctuation, never syntax. An index without documents gives an empty list.
+ * opts: only its filters are used (path_prefix, path_glob, tag, after, before); NULL for none.
+ * Errors: DOCQ_EINVAL (NULL arguments, a query without words), DOCQ_ENOMEM, and those of reading the
+ * index (DOCQ_EVERSION for an opts version this library does not know, DOCQ_ECANCELED after
+ * docq_interrupt). *out is NULL on failure; free it with docq_mention_list_free (its strings
+ * belong to it). Thread-safety: as docq_search. */
+DOCQ_API int docq_mentions(docq_mention_list **out, docq_db *db, const char *query,
+                           const docq_search_options *opts);
+/* Free a list from docq_mentions; NULL is a no-op. */
+DOCQ_API void docq_mention_list_free(docq_mention_list *list);
+
 /* ---- models (GGUF) ---------------------------------------------------------------------- */
 
 typedef struct docq_model docq_model;

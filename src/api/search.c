@@ -1,7 +1,9 @@
 /* Public API: docq_search and the docq_results it returns, on top of
  * dq_retrieve (src/retrieve). The results own the hit records; the docq_hit
  * array handed out borrows their strings, so getters stay valid until
- * docq_results_free. */
+ * docq_results_free. Also docq_mentions: the documents holding all of a
+ * query's words, counted by the store (dq_store_mentions), with the same
+ * filters as a search. */
 #include <stddef.h>
 #include <string.h>
 
@@ -31,14 +33,44 @@ DOCQ_API int docq_search_options_init(docq_search_options *opts, unsigned int ve
   return 0;
 }
 
+static int check_version(const docq_search_options *so)
+{
+  if (so->version != 1 && so->version != DOCQ_SEARCH_OPTIONS_VERSION)
+    return dq_err_set(DOCQ_EVERSION, "docq_search_options version %u is not supported (this library: 1-%d)",
+                      so->version, DOCQ_SEARCH_OPTIONS_VERSION);
+  return 0;
+}
+
+/* The document filters of so (NULL: none). */
+static void filter_opts(const docq_search_options *so, dq_filter *f)
+{
+  memset(f, 0, sizeof *f);
+  if (!so) return;
+  f->prefix = so->path_prefix;
+  f->glob = so->path_glob;
+  f->tag = so->tag;
+  f->after = so->after;
+  f->before = so->before;
+}
+
+/* Stored paths are canonical: a relative or symlinked --path names the same
+ * files as `docq index` and docq_remove read it. *canon (free it) is set as
+ * f->prefix_dir when it differs from the prefix. */
+static int filter_prefix_dir(dq_filter *f, char **canon)
+{
+  *canon = NULL;
+  if (f->prefix && *f->prefix && !(*canon = dq_api_canonical_path(f->prefix))) return DOCQ_ENOMEM;
+  if (*canon && strcmp(*canon, f->prefix) != 0) f->prefix_dir = *canon;
+  return 0;
+}
+
 /* Check the options and translate them for dq_retrieve. */
 static int query_opts(const docq_search_options *so, dq_query_opts *q, atomic_int *intr)
 {
   docq_search_options d = DOCQ_SEARCH_OPTIONS_INIT;
   if (!so) so = &d;
-  if (so->version != 1 && so->version != DOCQ_SEARCH_OPTIONS_VERSION)
-    return dq_err_set(DOCQ_EVERSION, "docq_search_options version %u is not supported (this library: 1-%d)",
-                      so->version, DOCQ_SEARCH_OPTIONS_VERSION);
+  int rc = check_version(so);
+  if (rc < 0) return rc;
   if ((int)so->mode < DOCQ_MODE_HYBRID || (int)so->mode > DOCQ_MODE_VECTOR)
     return dq_err_set(DOCQ_EINVAL, "search: unknown mode %d", (int)so->mode);
   if ((int)so->fusion < DOCQ_FUSION_DEFAULT || (int)so->fusion > DOCQ_FUSION_CONVEX)
@@ -55,11 +87,7 @@ static int query_opts(const docq_search_options *so, dq_query_opts *q, atomic_in
   q->merge = so->merge_neighbors != 0;
   q->feedback = so->version >= 2 && !so->feedback ? -1 : 0; /* not in a version-1 struct */
   q->dedupe = 0.9;
-  q->filter.prefix = so->path_prefix;
-  q->filter.glob = so->path_glob;
-  q->filter.tag = so->tag;
-  q->filter.after = so->after;
-  q->filter.before = so->before;
+  filter_opts(so, &q->filter);
   q->interrupt = intr;
   return 0;
 }
@@ -85,13 +113,7 @@ int dq_api_search(docq_results **out, docq_db *db, const char *query, const docq
   docq_results *r = dq_calloc(1, sizeof *r);
   if (!r) return DOCQ_ENOMEM;
   char *canon = NULL;
-  /* stored paths are canonical: a relative or symlinked --path names the
-   * same files as `docq index` and docq_remove read it */
-  if (q.filter.prefix && *q.filter.prefix && !(canon = dq_api_canonical_path(q.filter.prefix))) {
-    rc = DOCQ_ENOMEM;
-    goto done;
-  }
-  if (canon && strcmp(canon, q.filter.prefix) != 0) q.filter.prefix_dir = canon;
+  if ((rc = filter_prefix_dir(&q.filter, &canon)) < 0) goto done;
   /* Another process may re-encode the index with another embedder while
    * this runs (docq index --reembed): the search then meets vectors of the
    * new kind, and is run again with the embedder the index names now. */
@@ -165,4 +187,76 @@ DOCQ_API void docq_results_free(docq_results *r)
   dq_hits_free(r->recs, r->n);
   dq_free(r->hits);
   dq_free(r);
+}
+
+/* ---- mentions ------------------------------------------------------------------------ */
+
+typedef struct mention_acc {
+  const dq_filter *f;
+  docq_mention_list *l;
+  size_t cap;
+} mention_acc;
+
+/* Keep a document the store found if it passes the filters; the store gives
+ * them in the list's order. */
+static int mention_add(void *ctx, const dq_doc_row *row, uint32_t passages)
+{
+  mention_acc *a = ctx;
+  if (!dq_filter_match(a->f, row)) return 0;
+  docq_mention_list *l = a->l;
+  if (l->n_docs == a->cap) {
+    size_t nc = a->cap ? a->cap * 2 : 64;
+    docq_mention *nd = dq_realloc(l->docs, nc * sizeof *nd);
+    if (!nd) return DOCQ_ENOMEM;
+    l->docs = nd;
+    a->cap = nc;
+  }
+  docq_mention *m = &l->docs[l->n_docs];
+  char *path = dq_strdup(row->path ? row->path : "");
+  char *title = dq_strdup(row->title ? row->title : "");
+  if (!path || !title) { dq_free(path); dq_free(title); return DOCQ_ENOMEM; }
+  m->path = path;
+  m->title = title;
+  m->passages = passages;
+  l->n_docs++;
+  l->n_passages += passages;
+  return 0;
+}
+
+DOCQ_API int docq_mentions(docq_mention_list **out, docq_db *db, const char *query,
+                           const docq_search_options *opts)
+{
+  DQ_ASSERT_ARG(out);
+  *out = NULL;
+  DQ_ASSERT_ARG(db && db->store);
+  DQ_ASSERT_ARG(query);
+  dq_db_enter(db);
+  dq_err_clear();
+  int rc = opts ? check_version(opts) : 0;
+  if (rc < 0) return rc;
+  dq_filter f;
+  filter_opts(opts, &f);
+  char *canon = NULL;
+  docq_mention_list *l = dq_calloc(1, sizeof *l);
+  if (!l) return DOCQ_ENOMEM;
+  mention_acc a = { &f, l, 0 };
+  if ((rc = filter_prefix_dir(&f, &canon)) < 0) goto done;
+  if ((rc = dq_store_mentions(db->store, query, mention_add, &a)) < 0) goto done;
+  *out = l;
+  l = NULL;
+done:
+  dq_free(canon);
+  docq_mention_list_free(l);
+  return rc;
+}
+
+DOCQ_API void docq_mention_list_free(docq_mention_list *list)
+{
+  if (!list) return;
+  for (size_t i = 0; i < list->n_docs; i++) {
+    dq_free((char *)list->docs[i].path);
+    dq_free((char *)list->docs[i].title);
+  }
+  dq_free(list->docs);
+  dq_free(list);
 }

@@ -2,7 +2,8 @@
  * from memory (add, replace, list, remove), statistics, search and ask, and
  * an index of an older built-in embedder re-encoded on a writable open
  * (plain SQLite edits its manifest to make it one), and files deleted while a
- * run is under way, and generation interrupted. */
+ * run is under way, and generation interrupted; documents that mention a
+ * query (docq_mentions). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -295,6 +296,55 @@ static void test_api__old_builtin_embedder_reencoded(void **state)
   got = vector_top(db, "green tea water temperature", got_path, sizeof got_path);
   assert_string_equal(got_path, want_path);
   assert_int_equal(docq_check(db), 0);
+  docq_db_free(db);
+}
+
+/* docq_mentions: every document with a passage holding all the words,
+ * counted, most first then by path; only the filters of the options count;
+ * an empty index is an empty list, a query without words DOCQ_EINVAL. */
+static void test_api__mentions(void **state)
+{
+  (void)state;
+  docq_db *db;
+  char path[128];
+  snprintf(path, sizeof path, "%s/idx", g_dir);
+  assert_int_equal(docq_db_open(&db, path, DOCQ_OPEN_CREATE), 0);
+  docq_mention_list *l = (docq_mention_list *)1;
+  assert_int_equal(docq_mentions(&l, db, "lighthouse", NULL), 0);
+  assert_int_equal(l->n_docs, 0);
+  assert_int_equal(l->n_passages, 0);
+  docq_mention_list_free(l);
+  const char *a = "A lighthouse keeper trims the wick.";
+  const char *b = "The keeper of the lighthouse sleeps by day.";
+  const char *c = "Ships pass the lighthouse; no keeper lives there.";
+  assert_int_equal(docq_add_document(db, "note:b", "B", b, strlen(b), NULL, NULL), 0);
+  assert_int_equal(docq_add_document(db, "note:a", "A", a, strlen(a), NULL, NULL), 0);
+  assert_int_equal(docq_add_document(db, "other:c", NULL, c, strlen(c), NULL, NULL), 0);
+  assert_int_equal(docq_mentions(&l, db, "Keepers LIGHTHOUSE", NULL), 0);
+  assert_int_equal(l->n_docs, 3);
+  assert_int_equal(l->n_passages, 3);
+  assert_string_equal(l->docs[0].path, "note:a"); /* one passage each: by path */
+  assert_string_equal(l->docs[0].title, "A");
+  assert_int_equal(l->docs[0].passages, 1);
+  assert_string_equal(l->docs[1].path, "note:b");
+  assert_string_equal(l->docs[2].path, "other:c");
+  docq_mention_list_free(l);
+  docq_search_options so;
+  assert_int_equal(docq_search_options_init(&so, DOCQ_SEARCH_OPTIONS_VERSION), 0);
+  so.path_prefix = "note:";
+  so.mode = (docq_mode)99; /* not a filter: not looked at */
+  assert_int_equal(docq_mentions(&l, db, "\"lighthouse keeper\"", &so), 0);
+  assert_int_equal(l->n_docs, 1);
+  assert_string_equal(l->docs[0].path, "note:a");
+  docq_mention_list_free(l);
+  l = (docq_mention_list *)1;
+  assert_int_equal(docq_mentions(&l, db, "!!! \"\"", NULL), DOCQ_EINVAL);
+  assert_null(l);
+  assert_non_null(strstr(docq_error_last()->message, "no words"));
+  assert_int_equal(docq_mentions(&l, db, NULL, NULL), DOCQ_EINVAL);
+  assert_int_equal(docq_mentions(&l, NULL, "x", NULL), DOCQ_EINVAL);
+  assert_int_equal(docq_mentions(NULL, db, "x", NULL), DOCQ_EINVAL);
+  docq_mention_list_free(NULL);
   docq_db_free(db);
 }
 
@@ -2135,6 +2185,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_api__documents_from_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__citation_lines, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__old_builtin_embedder_reencoded, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_api__mentions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__search_options_versions, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__file_deleted_mid_index, setup, teardown),
     cmocka_unit_test_setup_teardown(test_api__file_replaced_by_fifo_mid_index, setup, teardown),
