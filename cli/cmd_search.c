@@ -1,6 +1,9 @@
 /* docq search: ranked passages for a query (hybrid BM25 + vectors by default).
  * Human output: rank, score, title, path:lines, section, a snippet, and the
- * paths of collapsed duplicates; --json: one object with every hit field. */
+ * paths of collapsed duplicates; --json: one object with every hit field.
+ * docq search --files: every document that mentions the query (docq_mentions),
+ * with its count of passages holding all the query's words; unranked, so the
+ * ranking options make no sense with it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,13 @@ static void usage(FILE *f)
         "  --no-merge       do not merge neighbouring chunks into one passage\n"
         "  --no-feedback    no re-ranking with terms of the best passages (RM3);\n"
         "                   how close the query's words stand still counts\n"
+        "  --files          instead of passages, every document that mentions QUERY:\n"
+        "                   one of its passages (text or heading) holds all of QUERY's\n"
+        "                   words, in any order (\"quoted words\" as a phrase; stop words\n"
+        "                   count too); a line \"N documents mention QUERY (M passages)\",\n"
+        "                   then each document's count of such passages, path and title,\n"
+        "                   most first; all of them unless -k N; the filters apply;\n"
+        "                   not with --mode, --fusion, --weight, --no-merge, --no-feedback\n"
         "  --json           machine-readable output\n"
         "  --db DIR         the index folder\n"
         "Exit codes: 0 ok (also with no hits), 1 failed, 2 usage, 3 no index, 130 interrupted.\n", f);
@@ -69,12 +79,54 @@ static void print_hit_json(FILE *f, const docq_hit *h, size_t rank, const char *
   fputc('}', f);
 }
 
+/* docq search --files: the documents that mention query, at most `show`
+ * of them listed (0: all); the totals are always all of them. */
+static int run_files(docq_db *db, const char *query, const docq_search_options *so, unsigned show)
+{
+  docq_mention_list *l = NULL;
+  int rc = docq_mentions(&l, db, query, so);
+  if (rc == DOCQ_EINVAL) return cli_usage("search", "%s", cli_error_text("mentions"));
+  if (rc < 0) return cli_fail_read(rc, "search failed");
+  size_t n = l->n_docs, listed = show && show < n ? show : n;
+  if (g_cli.json) {
+    printf("{\"query\":");
+    cli_json_str(stdout, query);
+    printf(",\"total_documents\":%zu,\"total_passages\":%llu,\"documents\":[", n,
+           (unsigned long long)l->n_passages);
+    for (size_t i = 0; i < listed; i++) {
+      const docq_mention *m = &l->docs[i];
+      fputs(i ? ",{\"path\":" : "{\"path\":", stdout);
+      cli_json_str(stdout, m->path);
+      fputs(",\"title\":", stdout);
+      cli_json_str(stdout, m->title);
+      printf(",\"passages\":%u}", m->passages);
+    }
+    printf("]}\n");
+  } else if (!n) {
+    printf("no document mentions %s\n", query);
+  } else {
+    printf("%zu %s %s %s (%llu %s)\n", n, n == 1 ? "document" : "documents", n == 1 ? "mentions" : "mention", query,
+           (unsigned long long)l->n_passages, l->n_passages == 1 ? "passage" : "passages");
+    for (size_t i = 0; i < listed; i++) {
+      const docq_mention *m = &l->docs[i];
+      printf("%6u  %s", m->passages, m->path);
+      if (*m->title) printf("  %s", m->title);
+      putchar('\n');
+    }
+    if (listed < n) printf("... and %zu more\n", n - listed);
+  }
+  docq_mention_list_free(l);
+  return 0;
+}
+
 int cmd_search(int argc, char **argv)
 {
   docq_search_options so;
   docq_search_options_init(&so, DOCQ_SEARCH_OPTIONS_VERSION);
   char query[8192];
   int got = 0; /* a query argument was given (maybe empty) */
+  int files = 0, k_given = 0;
+  const char *ranking_opt = NULL; /* the first option that only a ranked search takes */
   size_t qlen = 0;
   query[0] = 0;
   for (int i = 1; i < argc; i++) {
@@ -89,7 +141,11 @@ int cmd_search(int argc, char **argv)
       int k;
       if (cli_int_arg("search", a, argv[++i], 1, 10000, &k)) return EXIT_USAGE;
       so.k = (unsigned)k;
+      k_given = 1;
+    } else if (!strcmp(a, "--files")) {
+      files = 1;
     } else if (!strcmp(a, "--mode")) {
+      ranking_opt = ranking_opt ? ranking_opt : a;
       if (i + 1 >= argc) return cli_missing("search", argc, argv, i);
       const char *m = argv[++i];
       if (!strcmp(m, "hybrid")) so.mode = DOCQ_MODE_HYBRID;
@@ -97,19 +153,23 @@ int cmd_search(int argc, char **argv)
       else if (!strcmp(m, "vector")) so.mode = DOCQ_MODE_VECTOR;
       else return cli_usage("search", "--mode is hybrid, bm25 or vector");
     } else if (!strcmp(a, "--fusion")) {
+      ranking_opt = ranking_opt ? ranking_opt : a;
       if (i + 1 >= argc) return cli_missing("search", argc, argv, i);
       const char *m = argv[++i];
       if (!strcmp(m, "rrf")) so.fusion = DOCQ_FUSION_RRF;
       else if (!strcmp(m, "convex")) so.fusion = DOCQ_FUSION_CONVEX;
       else return cli_usage("search", "--fusion is rrf or convex");
     } else if (!strcmp(a, "--weight")) {
+      ranking_opt = ranking_opt ? ranking_opt : a;
       if (i + 1 >= argc) return cli_missing("search", argc, argv, i);
       float w;
       if (cli_float_arg("search", a, argv[++i], 0, 1, &w)) return EXIT_USAGE;
       so.bm25_weight = w;
     } else if (!strcmp(a, "--no-merge")) {
+      ranking_opt = ranking_opt ? ranking_opt : a;
       so.merge_neighbors = 0;
     } else if (!strcmp(a, "--no-feedback")) {
+      ranking_opt = ranking_opt ? ranking_opt : a;
       so.feedback = 0;
     } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
       return cli_usage("search", "unknown option %s", a);
@@ -128,12 +188,22 @@ int cmd_search(int argc, char **argv)
     usage(stderr);
     return cli_usage("search", "a query is required");
   }
+  if (files && ranking_opt)
+    return cli_usage("search", "--files cannot be used with %s: it lists every document that mentions the query,"
+                     " unranked", ranking_opt);
+  if (files && cli_blank(query))
+    return cli_usage("search", "the query has no words; give the words to look for, e.g. docq search --files \"crash recovery\"");
   if (cli_blank(query)) return cli_usage("search", "the query is empty; give it in quotes, e.g. docq search \"how do I ...\"");
 
   docq_db *db = NULL;
   int code = cli_open_db(&db, 0, 1);
   if (code) return code;
   cli_on_sigint(db);
+  if (files) {
+    code = run_files(db, query, &so, k_given ? so.k : 0);
+    cli_db_free(db);
+    return code;
+  }
   docq_results *r = NULL;
   int rc = docq_search(&r, db, query, &so);
   if (rc < 0) { code = cli_fail_read(rc, "search failed"); cli_db_free(db); return code; }

@@ -3,7 +3,7 @@
 # hits and their fields, modes and filters, --json shapes, extractive answers
 # with citations and sources (English and Chinese), "nothing found", budget
 # and left-out reporting, eval on tiny labelled sets (one with a duplicate
-# document), usage errors.
+# document), usage errors; search --files (documents that mention a query).
 set -u
 BIN=${DOCQ_BIN:-}
 SRC=${DOCQ_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -400,6 +400,26 @@ for m in hybrid vector; do
 import json, sys
 hits = json.load(sys.stdin)[\"hits\"]
 sys.exit(0 if all(h[\"bm25_rank\"] > 0 or h[\"vector_score\"] > 0 for h in hits) else 1)"'
+done
+
+# search --files: the documents that mention a query, counted; -k cuts the list, not the totals
+out=$("$BIN" --db "$DB" search --files crash)
+check "search --files: a count line, then most passages first" '[ "$(printf "%s\n" "$out" | head -1)" = "2 documents mention crash (4 passages)" ] && printf "%s\n" "$out" | sed -n 2p | grep -q "^ *3  $T/corpus/manual/crash-safety.md  Crash safety of the index$"'
+out=$("$BIN" --db "$DB" search --files docq -k 2)
+check "search --files -k 2: two lines and how many more" '[ "$(printf "%s\n" "$out" | wc -l)" -eq 4 ] && printf "%s\n" "$out" | tail -1 | grep -q "^\.\.\. and 6 more$"'
+out=$("$BIN" --db "$DB" --json search --files docq -k 1 --glob "*/manual/*")
+check "search --files --json: totals of all, documents cut to -k, filters applied" 'printf "%s" "$out" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(not (set(d) == {\"query\", \"total_documents\", \"total_passages\", \"documents\"} and d[\"total_documents\"] == 2
+              and len(d[\"documents\"]) == 1 and \"/manual/\" in d[\"documents\"][0][\"path\"]))"'
+out=$("$BIN" --db "$DB" search --files '"unbalanced AND (NEAR* ^col:x'); rc=$?
+check "search --files: FTS5 syntax is words, no document is exit 0" '[ $rc -eq 0 ] && [ "$out" = "no document mentions \"unbalanced AND (NEAR* ^col:x" ]'
+err=$("$BIN" --db "$DB" search --files '!!!' 2>&1 >/dev/null); rc=$?
+check "search --files without a word: exit 2, says so" '[ $rc -eq 2 ] && printf "%s" "$err" | grep -q "no words"'
+for o in "--mode bm25" "--fusion rrf" "--weight 0.5" --no-merge --no-feedback; do
+  err=$("$BIN" --db "$DB" search crash $o --files 2>&1 >/dev/null); rc=$?
+  check "search --files $o: exit 2 naming it" '[ $rc -eq 2 ] && printf "%s" "$err" | grep -q -- "--files cannot be used with ${o%% *}"'
 done
 
 echo "$fails failure(s)"
