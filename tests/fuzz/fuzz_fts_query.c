@@ -2,7 +2,10 @@
  * (dq_store_bm25 repairs UTF-8 itself) and after dq_utf8_repair; neither may
  * ever fail, whatever FTS5 syntax it holds. Also checks the MATCH expression
  * the store builds: only double-quoted strings joined by " OR ", and the
- * hits are real chunks, best first, at most k.
+ * hits are real chunks, best first, at most k. The same input as a mentions
+ * query (dq_store_mentions): its expression only quoted strings joined by
+ * " AND " or " + ", no error but DOCQ_EINVAL for a query without words, and
+ * documents in order (most passages first, then by path).
  *
  * One index (a few documents, including operator words and CJK) is created
  * once per process in a temporary folder and removed at exit. */
@@ -71,14 +74,16 @@ static void init(void)
   if (dq_store_commit(g_store)) die("commit");
 }
 
-/* The expression must be `"t" OR "t" ...` with quotes doubled inside. */
-static void check_expr(const char *e)
+/* The expression must be `"t" OR "t" ...` (all: `"t" AND "t" + "t" ...`)
+ * with quotes doubled inside. */
+static void check_expr(const char *e, int all)
 {
   size_t i = 0, n = strlen(e);
   for (int first = 1; i < n; first = 0) {
     if (!first) {
-      if (strncmp(e + i, " OR ", 4) != 0) die("expression: missing OR");
-      i += 4;
+      if (!all && strncmp(e + i, " OR ", 4) != 0) die("expression: missing OR");
+      if (all && strncmp(e + i, " AND ", 5) != 0 && strncmp(e + i, " + ", 3) != 0) die("expression: missing AND or +");
+      i += all && e[i + 1] == '+' ? 3 : all ? 5 : 4;
     }
     if (e[i++] != '"') die("expression: term not quoted");
     size_t len = 0;
@@ -91,6 +96,32 @@ static void check_expr(const char *e)
     }
     if (len == 0) die("expression: empty term");
   }
+}
+
+typedef struct seen { uint32_t passages; char path[16]; size_t n; } seen;
+
+static int on_mention(void *ctx, const dq_doc_row *row, uint32_t passages)
+{
+  seen *p = ctx;
+  if (passages == 0) die("mentions: a document without a passage");
+  if (p->n && (passages > p->passages || (passages == p->passages && strcmp(row->path, p->path) <= 0)))
+    die("mentions: out of order");
+  p->passages = passages;
+  snprintf(p->path, sizeof p->path, "%s", row->path);
+  p->n++;
+  return 0;
+}
+
+static void mentions(const char *q)
+{
+  char *expr = NULL;
+  if (dq_fts_build_all_query(q, strlen(q), &expr)) die("build all-words query");
+  if (expr) check_expr(expr, 1);
+  seen p = { 0 };
+  int rc = dq_store_mentions(g_store, q, on_mention, &p);
+  if (rc && !(rc == DOCQ_EINVAL && !expr)) die("mentions");
+  if (!rc && !expr) die("mentions: no error without words");
+  dq_free(expr);
 }
 
 static void query(const char *q)
@@ -107,9 +138,10 @@ static void query(const char *q)
   }
   char *expr = NULL;
   if (dq_fts_build_query(q, strlen(q), 64, NULL, NULL, &expr)) die("build query");
-  if (expr) check_expr(expr);
+  if (expr) check_expr(expr, 0);
   else if (n) die("hits without terms");
   dq_free(expr);
+  mentions(q);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
