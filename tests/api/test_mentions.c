@@ -528,8 +528,10 @@ static void test_mentions__filters(void **state)
 static void test_mentions__empty_index(void **state)
 {
   (void)state;
-  char dir[64], idx[128], empty[128];
-  assert_int_equal(dq_test_mkdtemp(dir, sizeof dir, "mentions-empty"), 0);
+  /* under the group's folder, which its teardown removes also after a failure */
+  char dir[128], idx[160], empty[160];
+  snprintf(dir, sizeof dir, "%s/empty", g_dir);
+  assert_int_equal(mkdir(dir, 0777), 0);
   snprintf(idx, sizeof idx, "%s/idx", dir);
   snprintf(empty, sizeof empty, "%s/nothing", dir);
   assert_int_equal(mkdir(empty, 0777), 0);
@@ -560,7 +562,6 @@ static void test_mentions__empty_index(void **state)
   assert_int_equal(docq_db_open(&db, idx, DOCQ_OPEN_READONLY), 0);
   expect_in(db, "lighthouse", NULL, NULL, 0);
   docq_db_free(db);
-  dq_test_rm_dir(dir);
 }
 
 /* A document removed or edited is seen at once: the counts follow the
@@ -568,8 +569,9 @@ static void test_mentions__empty_index(void **state)
 static void test_mentions__follows_changes(void **state)
 {
   (void)state;
-  char dir[64], src[128], idx[128], p[256];
-  assert_int_equal(dq_test_mkdtemp(dir, sizeof dir, "mentions-chg"), 0);
+  char dir[128], src[160], idx[160], p[256];
+  snprintf(dir, sizeof dir, "%s/changes", g_dir);
+  assert_int_equal(mkdir(dir, 0777), 0);
   snprintf(src, sizeof src, "%s/src", dir);
   snprintf(idx, sizeof idx, "%s/idx", dir);
   assert_int_equal(mkdir(src, 0777), 0);
@@ -606,7 +608,6 @@ static void test_mentions__follows_changes(void **state)
   }
   docq_db_free(ro);
   docq_db_free(db);
-  dq_test_rm_dir(dir);
 }
 
 int main(void)
