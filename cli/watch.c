@@ -80,6 +80,21 @@ static int add_one(cli_watch *w, const char *real)
   return 1;
 }
 
+/* Stop watching dir and the folders below it (it was moved away: their
+ * watches would follow it out of the tree, or keep its old paths). */
+static void forget_tree(cli_watch *w, const char *dir)
+{
+  const size_t n = strlen(dir);
+  for (size_t wd = 0; wd < w->cap; wd++) {
+    const char *d = w->dir_of[wd];
+    if (!d || strncmp(d, dir, n) || (d[n] && d[n] != '/')) continue;
+    inotify_rm_watch(w->fd, (int)wd); /* its IN_IGNORED finds the entry gone */
+    free(w->dir_of[wd]);
+    w->dir_of[wd] = NULL;
+    w->n_dirs--;
+  }
+}
+
 /* Watch dir and the folders below it (depth bounds the cost of a deep tree;
  * folder links are not followed, as the walk follows none). */
 static void add_tree(cli_watch *w, const char *dir, int depth)
@@ -149,7 +164,21 @@ static int drain(cli_watch *w)
       const struct inotify_event *ev = (const struct inotify_event *)p;
       p += sizeof *ev + ev->len;
       if (ev->mask & IN_Q_OVERFLOW) { changed = 1; continue; } /* lost events: run anyway */
-      if (ev->mask & IN_MOVE_SELF) inotify_rm_watch(w->fd, ev->wd); /* its path is stale; IN_IGNORED follows */
+      const int known = ev->wd >= 0 && (size_t)ev->wd < w->cap && w->dir_of[ev->wd];
+      /* A folder moved away (out of the tree, or to a new name, which
+       * IN_MOVED_TO then watches afresh): the watches of its subtree go too.
+       * Its IN_MOVE_SELF comes after the IN_MOVED_TO that watched it again,
+       * under the same inode, so that watch must not be removed then. */
+      if ((ev->mask & IN_MOVED_FROM) && (ev->mask & IN_ISDIR) && known && ev->len) {
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/%s", w->dir_of[ev->wd], ev->name) < (int)sizeof sub) forget_tree(w, sub);
+      }
+      if (ev->mask & IN_MOVE_SELF) { /* its path is stale (a root moved); IN_IGNORED follows */
+        char *dir = known ? strdup(w->dir_of[ev->wd]) : NULL; /* forget_tree frees the entry */
+        if (dir) forget_tree(w, dir);
+        else inotify_rm_watch(w->fd, ev->wd);
+        free(dir);
+      }
       if (ev->mask & IN_IGNORED) { /* a watch removed: its folder is gone */
         if (ev->wd >= 0 && (size_t)ev->wd < w->cap && w->dir_of[ev->wd]) {
           free(w->dir_of[ev->wd]);

@@ -104,6 +104,34 @@ rc=$?
 WPID=
 check "text mode: exit 130" '[ $rc -eq 130 ]'
 
-[ $fails -eq 0 ] || { echo "--- out.txt"; cat "$T/out.txt"; echo "--- err2.txt"; cat "$T/err2.txt"; }
+# folders moved, renamed and deleted under a watch; --verbose lists keep.txt
+# in every run, so runs3 counts the runs
+D3="$T/tree" DB="$T/db3"
+mkdir -p "$D3/proj/sub" "$T/away"
+printf 'kept\n' >"$D3/keep.txt"
+printf 'Gannets dive for fish.\n' >"$D3/proj/sub/gannet.txt"
+"$BIN" --db "$DB" --verbose index --watch "$D3" >"$T/out3.txt" 2>"$T/err3.txt" &
+WPID=$!
+until_ok 'grep -q "watching" "$T/err3.txt"'
+runs3() { grep -c "keep.txt" "$T/err3.txt"; }
+mv "$D3/proj" "$D3/renamed"
+until_ok 'found gannets renamed/sub/gannet.txt'
+sleep 1
+printf 'Puffins nest on cliffs.\n' >"$D3/renamed/puffin.txt"
+until_ok 'found puffins renamed/puffin.txt'
+check "a file new in a folder renamed while watching is indexed" 'found puffins renamed/puffin.txt'
+mv "$D3/renamed" "$T/away/renamed"
+until_ok '! found gannets gannet.txt'
+sleep 1.5
+r=$(runs3)
+printf 'more\n' >>"$T/away/renamed/sub/gannet.txt"
+printf 'new\n' >"$T/away/renamed/sub/new.txt"
+sleep 1.5
+check "a folder moved out of the tree starts no run when edited there ($r -> $(runs3) runs)" '[ "$(runs3)" = "$r" ]'
+kill -INT $WPID
+wait $WPID
+WPID=
+
+[ $fails -eq 0 ] || { echo "--- out.txt"; cat "$T/out.txt"; echo "--- err2.txt"; cat "$T/err2.txt"; echo "--- err3.txt"; cat "$T/err3.txt"; }
 echo "$fails failed"
 [ $fails -eq 0 ]
