@@ -215,8 +215,10 @@ int cli_seed_arg(const char *cmd, const char *opt, const char *v, uint64_t *out)
 
 /* docq index --watch (watch.c; Linux inotify). cli_watch_open watches every
  * folder under paths (a file's own folder), but hidden ones, node_modules and
- * index_dir: 0, DOCQ_EUNSUPPORTED without inotify, DOCQ_EBUSY when the
- * system's limit on inotify instances is reached, DOCQ_EIO, DOCQ_ENOMEM.
+ * index_dir; a root folder deleted or moved away is watched again once it is
+ * back (paths is kept, not copied, until cli_watch_free): 0,
+ * DOCQ_EUNSUPPORTED without inotify, DOCQ_EBUSY when the system's limit on
+ * inotify instances is reached, DOCQ_EIO, DOCQ_ENOMEM.
  * cli_watch_wait returns 1 once something changed and then nothing more for
  * quiet_ms (or max_ms passed since the first change), 0 on Ctrl-C
  * (cli_interrupted), -1 on an error (errno). cli_watch_full: some folders are

@@ -36,6 +36,9 @@ struct cli_watch {
   size_t cap;          /* entries of dir_of */
   size_t n_dirs;       /* folders watched */
   int full;            /* the system's limit on watches was reached */
+  const char *const *roots; /* the paths given (the caller's, kept while watching) */
+  size_t n_roots;
+  int lost;            /* a watch went away: a root may need watching again */
 };
 
 #ifdef __linux__
@@ -93,6 +96,7 @@ static void forget_tree(cli_watch *w, const char *dir)
     w->dir_of[wd] = NULL;
     w->n_dirs--;
   }
+  w->lost = 1;
 }
 
 /* Watch dir and the folders below it (depth bounds the cost of a deep tree;
@@ -118,6 +122,50 @@ static void add_tree(cli_watch *w, const char *dir, int depth)
   closedir(d);
 }
 
+/* 1 when the folder real is watched. */
+static int watched(const cli_watch *w, const char *real)
+{
+  for (size_t wd = 0; wd < w->cap; wd++)
+    if (w->dir_of[wd] && !strcmp(w->dir_of[wd], real)) return 1;
+  return 0;
+}
+
+/* Watch one of the paths given: a folder and the folders below it, a file
+ * through its folder. 1 when its folder was not watched and now is. */
+static int watch_root(cli_watch *w, const char *path)
+{
+  struct stat st;
+  char real[PATH_MAX];
+  if (stat(path, &st)) return 0; /* gone: the run says so */
+  if (S_ISDIR(st.st_mode)) {
+    if (!realpath(path, real) || watched(w, real)) return 0;
+    add_tree(w, path, 0);
+    return watched(w, real);
+  }
+  char dir[PATH_MAX]; /* a file: its folder */
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = 0;
+  else *slash = 0;
+  if (!realpath(dir, real) || watched(w, real)) return 0;
+  return add_one(w, real);
+}
+
+/* A root folder deleted or moved away took its watches along, and nothing
+ * watched sees it come back: look for it again. 1 when one is watched again. */
+static int rewatch_roots(cli_watch *w)
+{
+  int back = 0;
+  w->lost = 0;
+  for (size_t i = 0; i < w->n_roots; i++) {
+    back |= watch_root(w, w->roots[i]);
+    struct stat st;
+    if (stat(w->roots[i], &st)) w->lost = 1; /* still gone: look again later */
+  }
+  return back;
+}
+
 int cli_watch_open(cli_watch **out, const char *const *paths, size_t n, const char *index_dir)
 {
   *out = NULL;
@@ -130,22 +178,9 @@ int cli_watch_open(cli_watch **out, const char *const *paths, size_t n, const ch
     return e == EMFILE ? DOCQ_EBUSY : DOCQ_EIO;
   }
   if (!index_dir || !realpath(index_dir, w->skip)) w->skip[0] = 0;
-  for (size_t i = 0; i < n; i++) {
-    struct stat st;
-    if (stat(paths[i], &st)) continue; /* gone: the run says so */
-    if (S_ISDIR(st.st_mode)) {
-      add_tree(w, paths[i], 0);
-    } else { /* a file: its folder */
-      char dir[PATH_MAX];
-      snprintf(dir, sizeof dir, "%s", paths[i]);
-      char *slash = strrchr(dir, '/');
-      if (!slash) snprintf(dir, sizeof dir, ".");
-      else if (slash == dir) dir[1] = 0;
-      else *slash = 0;
-      char real[PATH_MAX];
-      if (realpath(dir, real)) add_one(w, real);
-    }
-  }
+  w->roots = paths;
+  w->n_roots = n;
+  rewatch_roots(w);
   *out = w;
   return 0;
 }
@@ -184,6 +219,7 @@ static int drain(cli_watch *w)
           free(w->dir_of[ev->wd]);
           w->dir_of[ev->wd] = NULL;
           w->n_dirs--;
+          w->lost = 1;
         }
         continue;
       }
@@ -208,6 +244,7 @@ int cli_watch_wait(cli_watch *w, int quiet_ms, int max_ms)
     if (cli_interrupted()) return 0;
     int r = poll(&pfd, 1, 1000);
     if (r < 0 && errno != EINTR) return -1;
+    if (r == 0 && w->lost && rewatch_roots(w)) break; /* a root folder is back */
     if (r <= 0) continue;
     int d = drain(w);
     if (d < 0) return -1;

@@ -128,6 +128,19 @@ printf 'more\n' >>"$T/away/renamed/sub/gannet.txt"
 printf 'new\n' >"$T/away/renamed/sub/new.txt"
 sleep 1.5
 check "a folder moved out of the tree starts no run when edited there ($r -> $(runs3) runs)" '[ "$(runs3)" = "$r" ]'
+rm -rf "$D3"
+until_ok '! found kept keep.txt || grep -q "no such file\|No such file" "$T/err3.txt"'
+sleep 1.5
+mkdir -p "$D3"
+printf 'Ospreys carry trout.\n' >"$D3/osprey.txt"
+until_ok 'found ospreys osprey.txt'
+check "the root folder deleted and made again is watched again" 'found ospreys osprey.txt'
+mv "$D3" "$T/away/tree"
+sleep 1.5
+mkdir -p "$D3"
+printf 'Terns migrate far.\n' >"$D3/tern.txt"
+until_ok 'found terns tern.txt'
+check "the root folder moved away and made again is watched again" 'found terns tern.txt'
 kill -INT $WPID
 wait $WPID
 WPID=
