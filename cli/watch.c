@@ -198,7 +198,14 @@ static int drain(cli_watch *w)
     for (char *p = buf; p < buf + len;) {
       const struct inotify_event *ev = (const struct inotify_event *)p;
       p += sizeof *ev + ev->len;
-      if (ev->mask & IN_Q_OVERFLOW) { changed = 1; continue; } /* lost events: run anyway */
+      if (ev->mask & IN_Q_OVERFLOW) { /* lost events: run anyway, and watch the folders made meanwhile */
+        changed = 1;
+        for (size_t i = 0; i < w->n_roots; i++) {
+          struct stat st;
+          if (!stat(w->roots[i], &st) && S_ISDIR(st.st_mode)) add_tree(w, w->roots[i], 0);
+        }
+        continue;
+      }
       const int known = ev->wd >= 0 && (size_t)ev->wd < w->cap && w->dir_of[ev->wd];
       /* A folder moved away (out of the tree, or to a new name, which
        * IN_MOVED_TO then watches afresh): the watches of its subtree go too.
