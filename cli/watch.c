@@ -33,10 +33,12 @@ struct cli_watch {
   int fd;              /* inotify descriptor */
   char skip[PATH_MAX]; /* the index folder, never watched ("" when unknown) */
   char **dir_of;       /* folder of each watch descriptor (NULL: none) */
-  size_t cap;          /* entries of dir_of */
+  unsigned char *files_only; /* per descriptor: the folder of a file given, not a tree: only that file counts */
+  size_t cap;          /* entries of dir_of and files_only */
   size_t n_dirs;       /* folders watched */
   int full;            /* the system's limit on watches was reached */
   const char *const *roots; /* the paths given (the caller's, kept while watching) */
+  char **files;        /* per root: the real path of a file given (NULL: a folder) */
   size_t n_roots;
   int lost;            /* a watch went away: a root may need watching again */
 };
@@ -61,7 +63,7 @@ static long now_ms(void)
 
 /* Watch one folder (a real path) and remember it by its descriptor. 0 when
  * it cannot be watched. */
-static int add_one(cli_watch *w, const char *real)
+static int add_one(cli_watch *w, const char *real, int files_only)
 {
   int wd = inotify_add_watch(w->fd, real, WATCH_MASK | IN_ONLYDIR | IN_DONT_FOLLOW);
   if (wd < 0) {
@@ -75,8 +77,13 @@ static int add_one(cli_watch *w, const char *real)
     if (!d) return 1; /* watched, but a folder made in it later is found only by the run */
     memset(d + w->cap, 0, (cap - w->cap) * sizeof *d);
     w->dir_of = d;
+    unsigned char *f = realloc(w->files_only, cap);
+    if (!f) return 1;
+    memset(f + w->cap, 0, cap - w->cap);
+    w->files_only = f;
     w->cap = cap;
   }
+  w->files_only[wd] = w->dir_of[wd] ? w->files_only[wd] && files_only : (unsigned char)files_only;
   if (!w->dir_of[wd]) w->n_dirs++; /* else the same folder again (one descriptor per folder) */
   free(w->dir_of[wd]);
   w->dir_of[wd] = strdup(real);
@@ -106,7 +113,7 @@ static void add_tree(cli_watch *w, const char *dir, int depth)
   char real[PATH_MAX];
   if (depth > 64 || !realpath(dir, real)) return;
   if (w->skip[0] && !strcmp(real, w->skip)) return;
-  if (!add_one(w, real)) return;
+  if (!add_one(w, real, 0)) return;
   DIR *d = opendir(real);
   if (!d) return;
   struct dirent *e;
@@ -122,11 +129,11 @@ static void add_tree(cli_watch *w, const char *dir, int depth)
   closedir(d);
 }
 
-/* 1 when the folder real is watched. */
-static int watched(const cli_watch *w, const char *real)
+/* 1 when the folder real is watched (tree: as a tree, not only for a file given in it). */
+static int watched(const cli_watch *w, const char *real, int tree)
 {
   for (size_t wd = 0; wd < w->cap; wd++)
-    if (w->dir_of[wd] && !strcmp(w->dir_of[wd], real)) return 1;
+    if (w->dir_of[wd] && !strcmp(w->dir_of[wd], real)) return !tree || !w->files_only[wd];
   return 0;
 }
 
@@ -138,18 +145,29 @@ static int watch_root(cli_watch *w, const char *path)
   char real[PATH_MAX];
   if (stat(path, &st)) return 0; /* gone: the run says so */
   if (S_ISDIR(st.st_mode)) {
-    if (!realpath(path, real) || watched(w, real)) return 0;
+    if (!realpath(path, real) || watched(w, real, 1)) return 0;
     add_tree(w, path, 0);
-    return watched(w, real);
+    return watched(w, real, 1);
   }
-  char dir[PATH_MAX]; /* a file: its folder */
-  snprintf(dir, sizeof dir, "%s", path);
+  char dir[PATH_MAX]; /* a file: its folder (a link's target's, which the run indexes) */
+  if (!realpath(path, dir)) snprintf(dir, sizeof dir, "%s", path);
   char *slash = strrchr(dir, '/');
   if (!slash) snprintf(dir, sizeof dir, ".");
   else if (slash == dir) dir[1] = 0;
   else *slash = 0;
-  if (!realpath(dir, real) || watched(w, real)) return 0;
-  return add_one(w, real);
+  if (!realpath(dir, real) || watched(w, real, 0)) return 0;
+  return add_one(w, real, 1);
+}
+
+/* 1 when name in the folder of a file given is one of the files given. */
+static int a_file_given(const cli_watch *w, const char *dir, const char *name)
+{
+  const size_t n = strlen(dir);
+  for (size_t i = 0; i < w->n_roots; i++) {
+    const char *f = w->files ? w->files[i] : NULL;
+    if (f && !strncmp(f, dir, n) && f[n] == '/' && !strcmp(f + n + 1, name)) return 1;
+  }
+  return 0;
 }
 
 /* A root folder deleted or moved away took its watches along, and nothing
@@ -180,6 +198,12 @@ int cli_watch_open(cli_watch **out, const char *const *paths, size_t n, const ch
   if (!index_dir || !realpath(index_dir, w->skip)) w->skip[0] = 0;
   w->roots = paths;
   w->n_roots = n;
+  w->files = calloc(n ? n : 1, sizeof *w->files);
+  for (size_t i = 0; w->files && i < n; i++) {
+    struct stat st;
+    char real[PATH_MAX];
+    if (!stat(paths[i], &st) && !S_ISDIR(st.st_mode) && realpath(paths[i], real)) w->files[i] = strdup(real);
+  }
   rewatch_roots(w);
   *out = w;
   return 0;
@@ -234,6 +258,12 @@ static int drain(cli_watch *w)
       /* hidden files never reach the index (editors' swap files: .x.swp), but
        * .docqignore says what else does not */
       if (name[0] == '.' && strcmp(name, ".docqignore")) continue;
+      /* the folder of a file given: its other files and folders are not indexed */
+      if (ev->wd >= 0 && (size_t)ev->wd < w->cap && w->dir_of[ev->wd] && w->files_only[ev->wd]) {
+        if (*name && !a_file_given(w, w->dir_of[ev->wd], name)) continue;
+        changed = 1;
+        continue;
+      }
       changed = 1;
       if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) && !skipped_name(name) && ev->wd >= 0 &&
           (size_t)ev->wd < w->cap && w->dir_of[ev->wd]) {
@@ -297,5 +327,8 @@ void cli_watch_free(cli_watch *w)
 #endif
   for (size_t i = 0; i < w->cap; i++) free(w->dir_of[i]);
   free(w->dir_of);
+  free(w->files_only);
+  for (size_t i = 0; w->files && i < w->n_roots; i++) free(w->files[i]);
+  free(w->files);
   free(w);
 }

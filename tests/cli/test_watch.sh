@@ -165,6 +165,32 @@ kill -INT $WPID
 wait $WPID
 WPID=
 
+# a file given, through a symbolic link: the run indexes its target, whose
+# edits must be seen; the other files and folders beside it start no run
+F="$T/files" DB="$T/db4"
+mkdir -p "$F/real" "$F/links"
+printf 'Albatrosses glide.\n' >"$F/real/bird.txt"
+ln -s "$F/real/bird.txt" "$F/links/bird.txt"
+printf 'x\n' >"$F/links/other.txt"
+"$BIN" --db "$DB" --verbose index --watch "$F/links/bird.txt" >"$T/out4.txt" 2>"$T/err4.txt" &
+WPID=$!
+until_ok 'grep -q "watching" "$T/err4.txt"'
+printf 'Albatrosses glide for hours over kelp.\n' >"$F/real/bird.txt"
+until_ok 'found kelp bird.txt'
+check "a file given through a symbolic link: its edits are indexed" 'found kelp bird.txt'
+sleep 1.5
+r=$(grep -c "bird.txt" "$T/err4.txt")
+printf 'y\n' >>"$F/links/other.txt"
+printf 'y\n' >"$F/real/beside.txt"
+mkdir "$F/real/sub"
+sleep 0.7
+printf 'z\n' >"$F/real/sub/z.txt"
+sleep 1.5
+check "the files and folders beside a file given start no run ($r -> $(grep -c bird.txt "$T/err4.txt"))" '[ "$(grep -c bird.txt "$T/err4.txt")" = "$r" ]'
+kill -INT $WPID
+wait $WPID
+WPID=
+
 [ $fails -eq 0 ] || { echo "--- out.txt"; cat "$T/out.txt"; echo "--- err2.txt"; cat "$T/err2.txt"; echo "--- err3.txt"; cat "$T/err3.txt"; }
 echo "$fails failed"
 [ $fails -eq 0 ]
