@@ -265,7 +265,8 @@ static int drain(cli_watch *w)
         continue;
       }
       changed = 1;
-      if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) && !skipped_name(name) && ev->wd >= 0 &&
+      /* IN_ATTRIB: a folder that could not be watched may be readable now */
+      if ((ev->mask & (IN_CREATE | IN_MOVED_TO | IN_ATTRIB)) && (ev->mask & IN_ISDIR) && !skipped_name(name) && ev->wd >= 0 &&
           (size_t)ev->wd < w->cap && w->dir_of[ev->wd]) {
         char sub[PATH_MAX];
         if (snprintf(sub, sizeof sub, "%s/%s", w->dir_of[ev->wd], name) < (int)sizeof sub) add_tree(w, sub, 0);

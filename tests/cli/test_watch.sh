@@ -191,6 +191,39 @@ kill -INT $WPID
 wait $WPID
 WPID=
 
+# a folder the user may not read, made readable while watching: watched from
+# then on (as root, the watcher runs as nobody, which needs setpriv)
+P="$T/perm" DB="$T/perm/db"
+AS=
+if [ "$(id -u)" = 0 ]; then
+  if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+    AS="setpriv --reuid=$(id -u nobody) --regid=$(id -g nobody) --clear-groups"
+  else
+    AS=skip
+  fi
+fi
+if [ "$AS" = skip ]; then
+  echo "skipped: the unreadable folder check (root without setpriv or nobody)"
+else
+  mkdir -p "$P/docs/locked"
+  printf 'Pelicans scoop fish.\n' >"$P/docs/pelican.txt"
+  chmod 711 "$T"
+  [ -n "$AS" ] && chown -R nobody "$P"
+  chmod 000 "$P/docs/locked"
+  $AS "$BIN" --db "$DB" index --watch "$P/docs" >"$T/out5.txt" 2>"$T/err5.txt" &
+  WPID=$!
+  found5() { $AS "$BIN" --db "$DB" search -k 3 "$1" 2>/dev/null | grep -q "$2"; }
+  until_ok 'grep -q "watching" "$T/err5.txt"'
+  chmod 755 "$P/docs/locked"
+  sleep 1.5
+  $AS sh -c "printf 'Flamingos stand on one leg.\n' >'$P/docs/locked/flamingo.txt'"
+  until_ok 'found5 flamingos flamingo.txt'
+  check "a folder made readable while watching is watched" 'found5 flamingos flamingo.txt'
+  kill -INT $WPID
+  wait $WPID
+  WPID=
+fi
+
 [ $fails -eq 0 ] || { echo "--- out.txt"; cat "$T/out.txt"; echo "--- err2.txt"; cat "$T/err2.txt"; echo "--- err3.txt"; cat "$T/err3.txt"; }
 echo "$fails failed"
 [ $fails -eq 0 ]
