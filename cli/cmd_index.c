@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -326,7 +327,9 @@ static int run_once(docq_db *db, const char **paths, size_t n_paths, docq_index_
  * closed after it, so that other docq processes may write it in between (rm,
  * another index); while one does, the run is tried again every 2 seconds.
  * Questions are never blocked: readers work during a run. A run that fails
- * (a full disk, a root folder gone) is reported and the watch goes on. */
+ * (a full disk) is reported and the watch goes on. A path that is gone is
+ * left out of the runs (said once), so its documents are kept and the other
+ * paths are still indexed; watch.c watches it again when it is back. */
 static int watch_loop(const char **paths, size_t n_paths, docq_index_options *o)
 {
   char *db_path = cli_find_db(1);
@@ -342,6 +345,11 @@ static int watch_loop(const char **paths, size_t n_paths, docq_index_options *o)
     fprintf(stderr, "docq index: some folders are not watched: the system's limit on inotify watches is reached "
                     "(raise fs.inotify.max_user_watches); their changes are indexed with the next change seen\n");
   int ret = 0, busy = 0;
+  /* the paths there now; a gone one (an unmounted disk, a checkout in
+   * progress) does not stop the others, and its documents are kept */
+  const char **live = calloc(n_paths, sizeof *live);
+  char *gone = calloc(n_paths, 1); /* what was last said of each path */
+  if (!live || !gone) { free(live); free(gone); cli_watch_free(w); return cli_error(DOCQ_ENOMEM, "index", "out of memory"); }
   for (;;) {
     if (busy) { /* the other writer may be done in a moment */
       for (int i = 0; i < 20 && !cli_interrupted(); i++) usleep(100000);
@@ -354,20 +362,38 @@ static int watch_loop(const char **paths, size_t n_paths, docq_index_options *o)
         break;
       }
     }
+    size_t n_live = 0;
+    for (size_t i = 0; i < n_paths; i++) {
+      struct stat st;
+      const char now_gone = stat(paths[i], &st) != 0;
+      if (now_gone != gone[i] && !g_cli.quiet) {
+        print_clock(stderr);
+        if (now_gone)
+          fprintf(stderr, "docq index: %s is gone; its documents are kept until it is back (docq rm removes them)\n",
+                  paths[i]);
+        else
+          fprintf(stderr, "docq index: %s is back\n", paths[i]);
+      }
+      gone[i] = now_gone;
+      if (!now_gone) live[n_live++] = paths[i];
+    }
+    if (!n_live) { busy = 0; continue; } /* nothing to index until one is back */
     docq_db *db = NULL;
     int ec = cli_open_db(&db, 1, 0);
     if (ec) { ret = ec; break; } /* the index itself is gone or damaged: nothing to watch for */
     cli_on_sigint(db);
-    int r = run_once(db, paths, n_paths, o, NULL, NULL, busy ? 2 : 1);
+    int r = run_once(db, live, n_live, o, NULL, NULL, busy ? 2 : 1);
     cli_db_free(db);
-    if (r == EXIT_INTERRUPTED) { cli_watch_free(w); return r; } /* run_once said what was kept */
+    if (r == EXIT_INTERRUPTED) { free(live); free(gone); cli_watch_free(w); return r; } /* run_once said what was kept */
     if (r == EXIT_BUSY && !busy && !g_cli.quiet)
       fprintf(stderr, "docq index: waiting for the other process writing the index\n");
     busy = r == EXIT_BUSY;
   }
+  free(live);
+  free(gone);
   cli_watch_free(w);
   if (ret) return ret;
-  if (!g_cli.quiet) fprintf(stderr, "docq index: stopped watching; the index is up to date\n");
+  if (!g_cli.quiet) fprintf(stderr, "docq index: stopped watching\n");
   return EXIT_INTERRUPTED;
 }
 
