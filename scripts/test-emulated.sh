@@ -32,8 +32,12 @@ case "$kernels" in
 esac
 for t in engine_kernels engine_forward embed_bert; do
   echo "-- $t"
-  (cd "$build/tests" && DOCQ_SHARED_DIR="$shared" DOCQ_SOURCE_DIR="$src" emu "./$t" >/tmp/docq-emu-$$.log 2>&1) ||
-    { cat /tmp/docq-emu-$$.log; rm -f /tmp/docq-emu-$$.log; echo "emulated CPU: $t failed"; exit 1; }
+  rc=0
+  (cd "$build/tests" && DOCQ_SHARED_DIR="$shared" DOCQ_SOURCE_DIR="$src" emu "./$t" >/tmp/docq-emu-$$.log 2>&1) || rc=$?
+  # 77: some of its tests were skipped (the shared files are absent), as ctest counts it
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+    cat /tmp/docq-emu-$$.log; rm -f /tmp/docq-emu-$$.log; echo "emulated CPU: $t failed (exit $rc)"; exit 1
+  fi
   grep -E "PASSED|SKIPPED" /tmp/docq-emu-$$.log | head -3
   rm -f /tmp/docq-emu-$$.log
 done
