@@ -28,8 +28,11 @@ static void usage(FILE *f)
         "                   words, in any order (\"quoted words\" as a phrase; stop words\n"
         "                   count too); a line \"N documents mention QUERY (M passages)\",\n"
         "                   then each document's count of such passages, path and title,\n"
+
         "                   most first; all of them unless -k N; the filters apply;\n"
         "                   not with --mode, --fusion, --weight, --no-merge, --no-feedback\n"
+        "  --lines          with --files: under each document, the lines of those\n"
+        "                   passages (the first 8 ranges; --json always has them all)\n"
         "  --json           machine-readable output\n"
         "  --db DIR         the index folder\n"
         "Exit codes: 0 ok (also with no hits), 1 failed, 2 usage, 3 no index, 130 interrupted.\n", f);
@@ -79,9 +82,25 @@ static void print_hit_json(FILE *f, const docq_hit *h, size_t rank, const char *
   fputc('}', f);
 }
 
+/* Under a document of --files: where its passages are, "lines 12-20, 45-60",
+ * the first 8 ranges (a name in many chapters of a book has hundreds). */
+static void print_line_ranges(const docq_mention *m)
+{
+  if (!m->n_lines) return;
+  fputs("        lines ", stdout);
+  const size_t shown = m->n_lines < 8 ? m->n_lines : 8;
+  for (size_t j = 0; j < shown; j++) {
+    const uint32_t a = m->lines[2 * j], b = m->lines[2 * j + 1];
+    if (a == b) printf("%s%u", j ? ", " : "", a);
+    else printf("%s%u-%u", j ? ", " : "", a, b);
+  }
+  if (shown < m->n_lines) printf(", ... (%zu more)", m->n_lines - shown);
+  putchar('\n');
+}
+
 /* docq search --files: the documents that mention query, at most `show`
  * of them listed (0: all); the totals are always all of them. */
-static int run_files(docq_db *db, const char *query, const docq_search_options *so, unsigned show)
+static int run_files(docq_db *db, const char *query, const docq_search_options *so, unsigned show, int lines)
 {
   docq_mention_list *l = NULL;
   int rc = docq_mentions(&l, db, query, so);
@@ -99,7 +118,10 @@ static int run_files(docq_db *db, const char *query, const docq_search_options *
       cli_json_str(stdout, m->path);
       fputs(",\"title\":", stdout);
       cli_json_str(stdout, m->title);
-      printf(",\"passages\":%u}", m->passages);
+      printf(",\"passages\":%u,\"lines\":[", m->passages);
+      for (size_t j = 0; j < m->n_lines; j++)
+        printf("%s[%u,%u]", j ? "," : "", m->lines[2 * j], m->lines[2 * j + 1]);
+      printf("]}");
     }
     printf("]}\n");
   } else if (!n) {
@@ -112,6 +134,7 @@ static int run_files(docq_db *db, const char *query, const docq_search_options *
       printf("%6u  %s", m->passages, m->path);
       if (*m->title) printf("  %s", m->title);
       putchar('\n');
+      if (lines) print_line_ranges(m);
     }
     if (listed < n) printf("... and %zu more\n", n - listed);
   }
@@ -125,7 +148,7 @@ int cmd_search(int argc, char **argv)
   docq_search_options_init(&so, DOCQ_SEARCH_OPTIONS_VERSION);
   char query[8192];
   int got = 0; /* a query argument was given (maybe empty) */
-  int files = 0, k_given = 0;
+  int files = 0, k_given = 0, lines = 0;
   const char *ranking_opt = NULL; /* the first option that only a ranked search takes */
   size_t qlen = 0;
   query[0] = 0;
@@ -144,6 +167,8 @@ int cmd_search(int argc, char **argv)
       k_given = 1;
     } else if (!strcmp(a, "--files")) {
       files = 1;
+    } else if (!strcmp(a, "--lines")) {
+      lines = 1;
     } else if (!strcmp(a, "--mode")) {
       ranking_opt = ranking_opt ? ranking_opt : a;
       if (i + 1 >= argc) return cli_missing("search", argc, argv, i);
@@ -188,6 +213,7 @@ int cmd_search(int argc, char **argv)
     usage(stderr);
     return cli_usage("search", "a query is required");
   }
+  if (lines && !files) return cli_usage("search", "--lines goes with --files (the passages of a search show their lines already)");
   if (files && ranking_opt)
     return cli_usage("search", "--files cannot be used with %s: it lists every document that mentions the query,"
                      " unranked", ranking_opt);
@@ -200,7 +226,7 @@ int cmd_search(int argc, char **argv)
   if (code) return code;
   cli_on_sigint(db);
   if (files) {
-    code = run_files(db, query, &so, k_given ? so.k : 0);
+    code = run_files(db, query, &so, k_given ? so.k : 0, lines);
     cli_db_free(db);
     return code;
   }

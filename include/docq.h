@@ -384,6 +384,9 @@ typedef struct docq_mention {
   const char *path;   /* as docq_hit's path */
   const char *title;  /* as docq_hit's title ("" if none) */
   uint32_t passages;  /* its passages that hold all of the query's words */
+  const uint32_t *lines; /* where they are: lines[2 i] and lines[2 i + 1] are the first and last
+                          * line (1-based) of passage i in the file, in file order */
+  size_t n_lines;     /* passages with line numbers: == passages, but for passages without them */
 } docq_mention;
 
 typedef struct docq_mention_list {

@@ -199,7 +199,7 @@ typedef struct mention_acc {
 
 /* Keep a document the store found if it passes the filters; the store gives
  * them in the list's order. */
-static int mention_add(void *ctx, const dq_doc_row *row, uint32_t passages)
+static int mention_add(void *ctx, const dq_doc_row *row, uint32_t passages, const uint32_t *lines, size_t n_lines)
 {
   mention_acc *a = ctx;
   if (!dq_filter_match(a->f, row)) return 0;
@@ -214,10 +214,14 @@ static int mention_add(void *ctx, const dq_doc_row *row, uint32_t passages)
   docq_mention *m = &l->docs[l->n_docs];
   char *path = dq_strdup(row->path ? row->path : "");
   char *title = dq_strdup(row->title ? row->title : "");
-  if (!path || !title) { dq_free(path); dq_free(title); return DOCQ_ENOMEM; }
+  uint32_t *ln = n_lines ? dq_malloc(n_lines * 2 * sizeof *ln) : NULL;
+  if (!path || !title || (n_lines && !ln)) { dq_free(path); dq_free(title); dq_free(ln); return DOCQ_ENOMEM; }
+  if (n_lines) memcpy(ln, lines, n_lines * 2 * sizeof *ln);
   m->path = path;
   m->title = title;
   m->passages = passages;
+  m->lines = ln;
+  m->n_lines = n_lines;
   l->n_docs++;
   l->n_passages += passages;
   return 0;
@@ -256,6 +260,7 @@ DOCQ_API void docq_mention_list_free(docq_mention_list *list)
   for (size_t i = 0; i < list->n_docs; i++) {
     dq_free((char *)list->docs[i].path);
     dq_free((char *)list->docs[i].title);
+    dq_free((uint32_t *)list->docs[i].lines);
   }
   dq_free(list->docs);
   dq_free(list);

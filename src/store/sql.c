@@ -113,7 +113,8 @@ static const char *const SQL[ST_COUNT] = {
   [ST_DOC_CHUNK_IDS] = "SELECT id FROM chunks WHERE doc_id = ?1",
   /* FTS5 first (CROSS JOIN fixes the order): only the matching rows are
    * looked up, counted per document, then joined to their documents */
-  [ST_MENTIONS] = "SELECT " DOC_COLS ", m.n FROM (SELECT c.doc_id AS did, count(*) AS n FROM chunks_fts"
+  [ST_MENTIONS] = "SELECT " DOC_COLS ", m.n, m.lines FROM (SELECT c.doc_id AS did, count(*) AS n,"
+                  " group_concat(c.line_first || '-' || c.line_last, ',') AS lines FROM chunks_fts"
                   " CROSS JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?1 GROUP BY c.doc_id) AS m"
                   " CROSS JOIN docs ON docs.id = m.did ORDER BY m.n DESC, docs.path",
   [ST_BM25] = "SELECT rowid, bm25(chunks_fts, ?3, ?4) AS score FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?2",
@@ -1577,6 +1578,13 @@ done:
   return rc;
 }
 
+/* qsort order of (first, last) line pairs */
+static int cmp_line_range(const void *a, const void *b)
+{
+  const uint32_t *x = a, *y = b;
+  return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
 int dq_store_mentions(dq_store *s, const char *query, dq_mention_cb cb, void *ctx)
 {
   DQ_ASSERT_ARG(s && query && cb);
@@ -1592,12 +1600,38 @@ int dq_store_mentions(dq_store *s, const char *query, dq_mention_cb cb, void *ct
   /* One statement reads postings, chunks and documents: one snapshot, so a
    * writer's commit cannot make the counts disagree with the documents. */
   int src;
+  uint32_t *lines = NULL;
+  size_t cap = 0;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     if (dq_interrupted(s)) { rc = dq_err_set(DOCQ_ECANCELED, "interrupted"); break; }
     dq_doc_row r;
     doc_from_row(st, &r, 0);
     int64_t n = sqlite3_column_int64(st, 11);
-    int cr = cb(ctx, &r, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+    /* "first-last,first-last,..." of the chunks (group_concat's order is
+     * not defined: sorted here); a chunk without lines is left out */
+    const char *g = (const char *)sqlite3_column_text(st, 12);
+    size_t n_lines = 0;
+    for (const char *p = g; p && *p;) {
+      char *e1, *e2;
+      unsigned long a = strtoul(p, &e1, 10);
+      if (*e1 != '-') break;
+      unsigned long b = strtoul(e1 + 1, &e2, 10);
+      if (n_lines == cap) {
+        size_t nc = cap ? cap * 2 : 64;
+        uint32_t *nl = dq_realloc(lines, nc * 2 * sizeof *nl);
+        if (!nl) { rc = DOCQ_ENOMEM; break; }
+        lines = nl;
+        cap = nc;
+      }
+      lines[2 * n_lines] = a > UINT32_MAX ? UINT32_MAX : (uint32_t)a;
+      lines[2 * n_lines + 1] = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+      n_lines++;
+      p = *e2 == ',' ? e2 + 1 : e2;
+      if (*e2 != ',') break;
+    }
+    if (rc) break;
+    if (n_lines > 1) qsort(lines, n_lines, 2 * sizeof *lines, cmp_line_range);
+    int cr = cb(ctx, &r, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n, lines, n_lines);
     if (cr) {
       if (cr < 0) rc = cr;
       break;
@@ -1605,6 +1639,7 @@ int dq_store_mentions(dq_store *s, const char *query, dq_mention_cb cb, void *ct
   }
   if (rc == 0 && src != SQLITE_ROW && src != SQLITE_DONE) rc = dq_sql_fail(s, src, "find the documents that mention a query");
   dq_stmt_done(st);
+  dq_free(lines);
   dq_free(expr);
   return rc;
 }

@@ -204,12 +204,15 @@ int dq_store_bm25_fts(dq_store *s, const char *query, size_t k, dq_scored *out, 
 /* The documents that mention `query` (plain user text): those with a chunk
  * holding all its words, in the text or the heading (head column), a part in
  * double quotes as a phrase (store/fts_tok.c dq_fts_build_all_query). cb gets
- * each with the number of such chunks, most first, then by path (bytewise);
- * the row is valid during the callback only, which must not use the store
+ * each with the number of such chunks, most first, then by path (bytewise),
+ * and their line ranges (lines[2 i], lines[2 i + 1]: first and last line of
+ * chunk i, in file order; n_lines fewer than passages when chunks lack line
+ * numbers); row and lines are valid during the callback only, which must not use the store
  * (the statement is still reading); return 1 to stop, or a negative DOCQ_E*
  * code to stop with it. One statement: one snapshot of the index.
  * DOCQ_EINVAL when the query has no words; DOCQ_ECANCELED when interrupted. */
-typedef int (*dq_mention_cb)(void *ctx, const dq_doc_row *row, uint32_t passages);
+typedef int (*dq_mention_cb)(void *ctx, const dq_doc_row *row, uint32_t passages, const uint32_t *lines,
+                             size_t n_lines);
 int dq_store_mentions(dq_store *s, const char *query, dq_mention_cb cb, void *ctx);
 
 /* k nearest chunks by inner product to the L2-normalized vector q (dim floats),

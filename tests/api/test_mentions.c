@@ -14,6 +14,7 @@
  * Expected order: most passages first, then path by strcmp (P24.txt before
  * big.md before n01.txt before p25.txt; coast/... before cove.txt). The
  * document with most passages, coast/watch.md, is not first by path. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -317,6 +318,47 @@ static void test_mentions__all_documents_no_top_k(void **state)
   docq_mention_list_free(l);
 }
 
+/* Each document's line ranges (docq.h: first and last line of each passage,
+ * in file order) checked against the file itself, as grep -n would: every
+ * line holding the word lies in a range, and every range holds one (no
+ * heading or title here has the word). */
+static void test_mentions__line_ranges_hold_the_words(void **state)
+{
+  (void)state;
+  docq_mention_list *l = NULL;
+  assert_int_equal(docq_mentions(&l, g_db, "walrus", NULL), 0);
+  assert_int_equal(l->n_docs, 26);
+  for (size_t d = 0; d < l->n_docs; d++) {
+    const docq_mention *m = &l->docs[d];
+    assert_int_equal(m->n_lines, m->passages);
+    int has[64] = { 0 }, n_file_lines = 0;
+    FILE *f = fopen(m->path, "r");
+    assert_non_null(f);
+    char line[512];
+    while (fgets(line, sizeof line, f) && n_file_lines < 63) {
+      n_file_lines++;
+      for (char *c = line; *c; c++) *c = (char)tolower((unsigned char)*c);
+      has[n_file_lines] = strstr(line, "walrus") != NULL;
+    }
+    fclose(f);
+    for (size_t i = 0; i < m->n_lines; i++) {
+      const uint32_t a = m->lines[2 * i], b = m->lines[2 * i + 1];
+      assert_true(a >= 1 && a <= b && b <= (uint32_t)n_file_lines);
+      if (i) assert_true(m->lines[2 * i - 2] < a);
+      int found = 0;
+      for (uint32_t k = a; k <= b; k++) found |= has[k];
+      if (!found) fail_msg("%s: lines %u-%u hold no walrus", m->path, a, b);
+    }
+    for (int k = 1; k <= n_file_lines; k++) {
+      if (!has[k]) continue;
+      int in = 0;
+      for (size_t i = 0; i < m->n_lines; i++) in |= (uint32_t)k >= m->lines[2 * i] && (uint32_t)k <= m->lines[2 * i + 1];
+      if (!in) fail_msg("%s: line %d has walrus but is in no range", m->path, k);
+    }
+  }
+  docq_mention_list_free(l);
+}
+
 /* Stop words count: "the" is required (the odd-numbered files and p25). */
 static void test_mentions__stop_words_count(void **state)
 {
@@ -615,6 +657,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mentions__all_words_in_one_passage),
     cmocka_unit_test(test_mentions__all_documents_no_top_k),
+    cmocka_unit_test(test_mentions__line_ranges_hold_the_words),
     cmocka_unit_test(test_mentions__stop_words_count),
     cmocka_unit_test(test_mentions__stems_case_accents),
     cmocka_unit_test(test_mentions__heading_words),

@@ -210,6 +210,15 @@ check "--json -k 1: one document, the totals still 4 and 7" \
 out=$(files walrus --json)
 check "--json walrus: all 13 documents (no default cut), 15 passages" \
   'pyj "len(j[\"documents\"]) == 13 and j[\"total_documents\"] == 13 and j[\"total_passages\"] == 15 and j[\"documents\"][0][\"path\"] == \"$S/many/big.md\""'
+# where: each document's "lines" (first and last line of each such passage,
+# in file order) against the file, as grep -n sees it: every walrus line in a
+# range, every range holding one (no title or heading here has the word)
+check "--json walrus: lines of each passage hold the word, and every such line is in one" \
+  'pyj "all(len(d[\"lines\"]) == d[\"passages\"] and all(a <= b for a, b in d[\"lines\"]) and d[\"lines\"] == sorted(d[\"lines\"]) and all(any(\"walrus\" in l.lower() for l in open(d[\"path\"]).read().split(\"\\n\")[a - 1:b]) for a, b in d[\"lines\"]) and all(any(a <= k + 1 <= b for a, b in d[\"lines\"]) for k, l in enumerate(open(d[\"path\"]).read().split(\"\\n\")) if \"walrus\" in l.lower()) for d in j[\"documents\"])"'
+out=$(files walrus --lines -k 1)
+check "--lines: the ranges under the document line" 'line 2 | grep -q "big.md" && line 3 | grep -Eq "^ +lines [0-9]+(-[0-9]+)?(, [0-9]+(-[0-9]+)?){2}$"'
+"$BIN" --db "$DB" search --lines walrus >/dev/null 2>&1
+check "--lines without --files: exit 2" '[ $? -eq 2 ]'
 out=$(files zeppelin --json); rc=$?
 check "--json, no document: exit 0, totals 0, documents []" \
   '[ $rc -eq 0 ] && pyj "j[\"total_documents\"] == 0 and j[\"total_passages\"] == 0 and j[\"documents\"] == []"'

@@ -100,10 +100,13 @@ static void check_expr(const char *e, int all)
 
 typedef struct seen { uint32_t passages; char path[16]; size_t n; } seen;
 
-static int on_mention(void *ctx, const dq_doc_row *row, uint32_t passages)
+static int on_mention(void *ctx, const dq_doc_row *row, uint32_t passages, const uint32_t *lines, size_t n_lines)
 {
   seen *p = ctx;
   if (passages == 0) die("mentions: a document without a passage");
+  if (n_lines > passages) die("mentions: more line ranges than passages");
+  for (size_t i = 0; i < n_lines; i++)
+    if (lines[2 * i] > lines[2 * i + 1] || (i && lines[2 * i - 2] > lines[2 * i])) die("mentions: line ranges out of order");
   if (p->n && (passages > p->passages || (passages == p->passages && strcmp(row->path, p->path) <= 0)))
     die("mentions: out of order");
   p->passages = passages;

@@ -1030,10 +1030,15 @@ static void test_store_sql__fts_all_query(void **state)
 
 typedef struct mention_rows { char path[8][32]; uint32_t n[8]; size_t count; } mention_rows;
 
-static int collect_mention(void *ctx, const dq_doc_row *row, uint32_t passages)
+static int collect_mention(void *ctx, const dq_doc_row *row, uint32_t passages, const uint32_t *lines, size_t n_lines)
 {
   mention_rows *m = ctx;
   assert_true(m->count < 8);
+  assert_true(n_lines <= passages);
+  for (size_t i = 0; i < n_lines; i++) { /* each chunk's range, in file order */
+    assert_true(lines[2 * i] <= lines[2 * i + 1]);
+    if (i) assert_true(lines[2 * i - 2] <= lines[2 * i]);
+  }
   snprintf(m->path[m->count], sizeof m->path[0], "%s", row->path);
   m->n[m->count++] = passages;
   return 0;
