@@ -240,6 +240,12 @@ static void index_help(void)
          "Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot open index, 4 index busy, 130 interrupted.\n");
 }
 
+static void free_notes(index_ui *ui)
+{
+  for (size_t i = 0; i < ui->n_notes; i++) { free(ui->notes[i].path); free(ui->notes[i].reason); }
+  free(ui->notes);
+}
+
 /* "[HH:MM:SS] " of the local time, before each line of a --watch run. */
 static void print_clock(FILE *f)
 {
@@ -272,8 +278,7 @@ static int run_once(docq_db *db, const char **paths, size_t n_paths, docq_index_
   const int skips_changed = later && st.skipped != last_skipped;
   last_skipped = st.skipped;
   if (later == 2 && rc == DOCQ_EBUSY) { /* --watch said it waits for the other writer */
-    for (size_t i = 0; i < ui.n_notes; i++) { free(ui.notes[i].path); free(ui.notes[i].reason); }
-    free(ui.notes);
+    free_notes(&ui);
     return EXIT_BUSY;
   }
   /* a run of --watch speaks only when something changed or failed */
@@ -301,8 +306,7 @@ static int run_once(docq_db *db, const char **paths, size_t n_paths, docq_index_
     fflush(stdout);
     if (ui.too_large) fprintf(stderr, "(to index files over the size limit, raise it: docq index --max-size MB)\n");
   }
-  for (size_t i = 0; i < ui.n_notes; i++) { free(ui.notes[i].path); free(ui.notes[i].reason); }
-  free(ui.notes);
+  free_notes(&ui);
   int ret = 0;
   if (rc) {
     ret = rc == DOCQ_ECANCELED ? EXIT_INTERRUPTED : rc == DOCQ_EBUSY ? EXIT_BUSY : EXIT_FAIL;
@@ -384,7 +388,7 @@ static int watch_loop(const char **paths, size_t n_paths, docq_index_options *o)
     cli_on_sigint(db);
     int r = run_once(db, live, n_live, o, NULL, NULL, busy ? 2 : 1);
     cli_db_free(db);
-    if (r == EXIT_INTERRUPTED) { free(live); free(gone); cli_watch_free(w); return r; } /* run_once said what was kept */
+    if (r == EXIT_INTERRUPTED) { ret = r; break; } /* run_once said what was kept */
     if (r == EXIT_BUSY && !busy && !g_cli.quiet)
       fprintf(stderr, "docq index: waiting for the other process writing the index\n");
     busy = r == EXIT_BUSY;

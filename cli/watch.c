@@ -209,6 +209,12 @@ int cli_watch_open(cli_watch **out, const char *const *paths, size_t n, const ch
   return 0;
 }
 
+/* The folder watched under descriptor wd, NULL when none is (any more). */
+static const char *folder_of(const cli_watch *w, int wd)
+{
+  return wd >= 0 && (size_t)wd < w->cap ? w->dir_of[wd] : NULL;
+}
+
 /* Read the queued events; watch folders that appeared. 1 when one of them
  * may change what is indexed, 0 when none did, -1 on a read error. */
 static int drain(cli_watch *w)
@@ -230,23 +236,22 @@ static int drain(cli_watch *w)
         }
         continue;
       }
-      const int known = ev->wd >= 0 && (size_t)ev->wd < w->cap && w->dir_of[ev->wd];
       /* A folder moved away (out of the tree, or to a new name, which
        * IN_MOVED_TO then watches afresh): the watches of its subtree go too.
        * Its IN_MOVE_SELF comes after the IN_MOVED_TO that watched it again,
        * under the same inode, so that watch must not be removed then. */
-      if ((ev->mask & IN_MOVED_FROM) && (ev->mask & IN_ISDIR) && known && ev->len) {
+      if ((ev->mask & IN_MOVED_FROM) && (ev->mask & IN_ISDIR) && folder_of(w, ev->wd) && ev->len) {
         char sub[PATH_MAX];
-        if (snprintf(sub, sizeof sub, "%s/%s", w->dir_of[ev->wd], ev->name) < (int)sizeof sub) forget_tree(w, sub);
+        if (snprintf(sub, sizeof sub, "%s/%s", folder_of(w, ev->wd), ev->name) < (int)sizeof sub) forget_tree(w, sub);
       }
       if (ev->mask & IN_MOVE_SELF) { /* its path is stale (a root moved); IN_IGNORED follows */
-        char *dir = known ? strdup(w->dir_of[ev->wd]) : NULL; /* forget_tree frees the entry */
+        char *dir = folder_of(w, ev->wd) ? strdup(folder_of(w, ev->wd)) : NULL; /* forget_tree frees the entry */
         if (dir) forget_tree(w, dir);
         else inotify_rm_watch(w->fd, ev->wd);
         free(dir);
       }
       if (ev->mask & IN_IGNORED) { /* a watch removed: its folder is gone */
-        if (ev->wd >= 0 && (size_t)ev->wd < w->cap && w->dir_of[ev->wd]) {
+        if (folder_of(w, ev->wd)) {
           free(w->dir_of[ev->wd]);
           w->dir_of[ev->wd] = NULL;
           w->n_dirs--;
@@ -259,18 +264,21 @@ static int drain(cli_watch *w)
        * .docqignore says what else does not */
       if (name[0] == '.' && strcmp(name, ".docqignore")) continue;
       /* the folder of a file given: its other files and folders are not indexed */
-      if (ev->wd >= 0 && (size_t)ev->wd < w->cap && w->dir_of[ev->wd] && w->files_only[ev->wd]) {
-        if (*name && !a_file_given(w, w->dir_of[ev->wd], name)) continue;
+      const char *dir = folder_of(w, ev->wd);
+      if (dir && w->files_only[ev->wd]) {
+        if (*name && !a_file_given(w, dir, name)) continue;
         changed = 1;
         continue;
       }
       changed = 1;
-      /* IN_ATTRIB: a folder that could not be watched may be readable now */
-      if ((ev->mask & (IN_CREATE | IN_MOVED_TO | IN_ATTRIB)) && (ev->mask & IN_ISDIR) && !skipped_name(name) && ev->wd >= 0 &&
-          (size_t)ev->wd < w->cap && w->dir_of[ev->wd]) {
-        char sub[PATH_MAX];
-        if (snprintf(sub, sizeof sub, "%s/%s", w->dir_of[ev->wd], name) < (int)sizeof sub) add_tree(w, sub, 0);
-      }
+      /* IN_ATTRIB: a folder that could not be watched may be readable now
+       * (it also comes for a folder whose link count changed, one made in
+       * it: a folder watched already is not walked again) */
+      char sub[PATH_MAX];
+      if ((ev->mask & (IN_CREATE | IN_MOVED_TO | IN_ATTRIB)) && (ev->mask & IN_ISDIR) && !skipped_name(name) && dir &&
+          snprintf(sub, sizeof sub, "%s/%s", dir, name) < (int)sizeof sub &&
+          !((ev->mask & IN_ATTRIB) && watched(w, sub, 1)))
+        add_tree(w, sub, 0);
     }
   }
 }
