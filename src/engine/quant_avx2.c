@@ -571,7 +571,10 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
  * the number of rows in the call, so results do not depend on how rows are
  * grouped (matmul's split varies with the thread count). Exact in int32:
  * |u * x| <= 255 * 127 per product, 32 per block.
- * AVX2 without VNNI: Q4_0 / Q5_0 take dot_q45_4 (below), which folds four
+ * Q4_0 / Q5_0 now take dot_q45_4z (AVX-512 VNNI: the same start value, two
+ * blocks to a register, rows folded) or, on AVX2 without VNNI, dot_q45_4,
+ * both below, so this kernel serves Q8_0; the figures for Q5_0 here are
+ * from before. AVX2 without VNNI: dot_q45_4 folds four
  * rows' int16 sums together instead; Q8_0 stays here with maddubs + madd
  * for dpbusd, where u would reach 255 and a pair could saturate, so it
  * takes the sign trick (|w| * x signed like w, no start value; |w| <= 128);
@@ -586,7 +589,7 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 #define DQ_HAVE_ROWS 1
 #define DQ_ROWS 4
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
-#define ROWS_VNNI 1 /* Q8_0 too: dpbusd does not saturate at u = 255 */
+#define ROWS_VNNI 1 /* Q8_0 here (dpbusd does not saturate at u = 255); Q4_0 / Q5_0 go to dot_q45_4z */
 #else
 #define ROWS_VNNI 0 /* Q8_0 by the sign trick here; Q4_0 / Q5_0 go to dot_q45_4 */
 #endif
@@ -802,21 +805,123 @@ static inline __attribute__((always_inline)) void dot_q45_4(const int type, cons
   _mm_storeu_ps(out, _mm_sub_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), corr));
 }
 
+#if ROWS_VNNI
+/* AVX-512 VNNI, Q4_0 / Q5_0: four rows per step as in dot_q45_4, but two
+ * blocks to a 512-bit vector (block ib in the low half, ib + 1 in the
+ * high), so each row's unpacking and dpbusd serve 64 weights. The four
+ * rows' int32 results are folded (unpacks + adds, as fold4_rows) into one
+ * vector that holds, per 128-bit lane, [r0 r1 r2 r3] of half a block, and
+ * one convert and one FMA against the rows' scales serve all four, where the
+ * 256-bit form (dot_q8a_rows) took a scale permute, convert and FMA per row
+ * and block. The o * sum(x) term is in dpbusd's start value as there, so the
+ * int32 sums are exact (|sum| <= 16 * 31 * 127) and convert exactly; rows
+ * that fill a group (the tail of a call, dq_kq_dot's one row) repeat the
+ * last row, so a row's result does not depend on how rows are grouped. An
+ * odd last block goes alone with a zero upper half (x = 0 there adds 0).
+ * Measured on a 2-core Zen 5 (EPYC, 2026-11-29), 896- and 4864-element Q5_0
+ * rows from cache, 1 thread (a copy of both kernels in one test program):
+ * 29.5 / 30.4 GB/s (256-bit, four rows) -> 38.7 / 40.8; the fifth bits (kmov
+ * + masked add) and the scales each cost about 15% of what is left.
+ * bench_kernels --resident, 1 thread, 896 / 4864-element rows: Q5_0 28-30 /
+ * 25 -> 38 / 36 GB/s, Q4_0 25-30 / 24 -> 35-40 / 35-39 (long rows, one at a
+ * time before, are grouped now too). Whole 0.5B-shaped Q4_K_M decode
+ * (bench_engine -p 0 -n 64 -t 2 -r 5 --bw, builds alternating, four rounds):
+ * 137.0, 136.6, 138.4, 138.4 -> 141.5, 143.5, 142.4, 144.1 t/s while memory
+ * read at 76-80 GB/s, where Q5_0 is compute-bound; no change at 50 GB/s. */
+
+/* Blocks ib and (if two) ib + 1 of a Q4_0 / Q5_0 row, b at block ib, as
+ * unsigned quants in element order; with !two the upper half is 0. */
+static inline __attribute__((always_inline)) __m512i q45_wq_pair(const int type, const uint8_t *b, const int two)
+{
+  const size_t bb = q8a_blk_bytes(type);
+  const uint8_t *qs = b + (type == DQ_T_Q4_0 ? 2 : 6);
+  const __m256i q0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+  const __m256i q1 = two ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + bb))) : _mm256_setzero_si256();
+  /* low nibbles are elements 0..15 of a block, high ones 16..31 */
+  __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+  q = _mm512_and_si512(_mm512_srlv_epi64(q, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0F));
+  if (type == DQ_T_Q5_0) {
+    uint32_t h0, h1 = 0;
+    memcpy(&h0, b + 2, 4);
+    if (two) memcpy(&h1, b + bb + 2, 4);
+    /* bit j of the 64-bit mask adds 16 to byte j (a masked add: one op) */
+    q = _mm512_mask_add_epi8(q, (__mmask64)((uint64_t)h0 | (uint64_t)h1 << 32), q, _mm512_set1_epi8(16));
+  }
+  return q;
+}
+
+/* One step of dot_q45_4z: blocks ib and (if two) ib + 1 of four rows. */
+static inline __attribute__((always_inline)) __m512 q45_4z_step(const int type, const uint8_t *b, const size_t off[4],
+                                                                const dq_q8a *a, const int two, __m512 acc)
+{
+  const size_t bb = q8a_blk_bytes(type);
+  const __m256i x0 = _mm256_loadu_si256((const __m256i *)a[0].qs);
+  const __m256i x1 = two ? _mm256_loadu_si256((const __m256i *)a[1].qs) : _mm256_setzero_si256();
+  const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
+  const __m512i o = _mm512_set1_epi8((char)(type == DQ_T_Q4_0 ? 8 : 16));
+  const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), o, x));
+  /* the rows' f16 scales, joined in general registers: [ib r0..r3, ib+1 r0..r3] */
+  uint64_t d4 = 0, e4 = 0;
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < 4; r++) {
+    uint16_t d, e = 0;
+    memcpy(&d, b + off[r], 2);
+    if (two) memcpy(&e, b + off[r] + bb, 2);
+    d4 |= (uint64_t)d << (16 * r);
+    e4 |= (uint64_t)e << (16 * r);
+  }
+  const __m256 xd = _mm256_setr_m128(_mm_set1_ps(a[0].d), _mm_set1_ps(two ? a[1].d : 0.0f));
+  const __m256 s8 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_set_epi64x((long long)e4, (long long)d4)), xd);
+  /* 128-bit lanes 0, 1 are block ib's halves, 2, 3 block ib + 1's */
+  const __m512 s = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7),
+                                         _mm512_castps256_ps512(s8));
+  const __m512i p0 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[0], two), x);
+  const __m512i p1 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[1], two), x);
+  const __m512i p2 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[2], two), x);
+  const __m512i p3 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[3], two), x);
+  /* per 128-bit lane: [a0 b0 a1 b1] + [a2 b2 a3 b3], the same for rows 2, 3,
+   * then the qword halves of those added: [a b c d] */
+  const __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
+  const __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
+  const __m512i v = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+  return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(v), acc);
+}
+
+static inline __attribute__((always_inline)) void dot_q45_4z(const int type, const uint8_t *w, const size_t off[4],
+                                                             size_t rb, const dq_q8a *a, int64_t nb, float out[4])
+{
+  const size_t bb = q8a_blk_bytes(type);
+  __m512 acc = _mm512_setzero_ps();
+  int64_t ib = 0;
+  for (; ib + 2 <= nb; ib += 2) {
+    q8a_prefetch(DQ_ROWS, bb, w, rb, ib);
+    q8a_prefetch(DQ_ROWS, bb, w, rb, ib + 1);
+    acc = q45_4z_step(type, w + (size_t)ib * bb, off, a + ib, 1, acc);
+  }
+  if (ib < nb) acc = q45_4z_step(type, w + (size_t)ib * bb, off, a + ib, 0, acc);
+  const __m256 t = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+#define dot_q45_group dot_q45_4z
+#else
+#define dot_q45_group dot_q45_4
+#endif
+
 /* n_rows rows of a q8a type, DQ_ROWS at a time; the branches fold per type. */
 static inline __attribute__((always_inline)) void dot_q8a_n(const int type, const uint8_t *w, size_t rb, int64_t n_rows,
                                                             const dq_q8a *a, int64_t nb, float *out)
 {
   int64_t r = 0;
-  if (!ROWS_VNNI && type != DQ_T_Q8_0) {
+  if (type != DQ_T_Q8_0) {
     /* long rows too: 4864-element Q5_0 rows, 2 threads from DRAM, 10.9 GB/s
      * one at a time, 14.0 grouped (Zen 3, alternating in one process) */
     size_t off[DQ_ROWS] = { 0, rb, 2 * rb, 3 * rb };
-    for (; r + DQ_ROWS <= n_rows; r += DQ_ROWS) dot_q45_4(type, w + (size_t)r * rb, off, rb, a, nb, out + r);
+    for (; r + DQ_ROWS <= n_rows; r += DQ_ROWS) dot_q45_group(type, w + (size_t)r * rb, off, rb, a, nb, out + r);
     if (r < n_rows) {
       const int nr = (int)(n_rows - r);
       float o4[DQ_ROWS];
       for (int k = nr; k < DQ_ROWS; k++) off[k] = (size_t)(nr - 1) * rb;
-      dot_q45_4(type, w + (size_t)r * rb, off, rb, a, nb, o4);
+      dot_q45_group(type, w + (size_t)r * rb, off, rb, a, nb, o4);
       for (int k = 0; k < nr; k++) out[r + k] = o4[k];
     }
     return;
