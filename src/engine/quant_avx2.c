@@ -810,10 +810,9 @@ static inline __attribute__((always_inline)) void dot_q45_4(const int type, cons
 }
 
 #if ROWS_VNNI
-/* AVX-512 VNNI, Q4_0 / Q5_0: four rows per step as in dot_q45_4 (short rows
- * eight, below), but two blocks to a 512-bit vector (block ib in the low
- * half, ib + 1 in the high), so each row's unpacking and dpbusd serve 64
- * weights. The four
+/* AVX-512 VNNI, Q4_0 / Q5_0: four rows per step as in dot_q45_4, but two
+ * blocks to a 512-bit vector (block ib in the low half, ib + 1 in the
+ * high), so each row's unpacking and dpbusd serve 64 weights. The four
  * rows' int32 results are folded (unpacks + adds, as fold4_rows) into one
  * vector that holds, per 128-bit lane, [r0 r1 r2 r3] of half a block, and
  * one convert and one FMA against the rows' scales serve all four, where the
@@ -832,7 +831,13 @@ static inline __attribute__((always_inline)) void dot_q45_4(const int type, cons
  * time before, are grouped now too). Whole 0.5B-shaped Q4_K_M decode
  * (bench_engine -p 0 -n 64 -t 2 -r 5 --bw, builds alternating, four rounds):
  * 137.0, 136.6, 138.4, 138.4 -> 141.5, 143.5, 142.4, 144.1 t/s while memory
- * read at 76-80 GB/s, where Q5_0 is compute-bound; no change at 50 GB/s. */
+ * read at 76-80 GB/s, where Q5_0 is compute-bound; no change at 50 GB/s.
+ * Eight short rows at a time (sharing the activation, start value and scale
+ * conversion among eight) was tried: 1.12-1.14x for 4864 x 896 Q5_0 from
+ * DRAM at 75-80 GB/s (two copies of this file in one program, alternating),
+ * but whole Q4_K_M decode with memory at 40-50 GB/s, the host's usual state,
+ * went 102.2 -> 98.8 t/s (medians of 5 rotated rounds, bench_engine -p 0
+ * -n 64 -t 2 -r 5), so four it stays. */
 
 /* Blocks ib and (if two) ib + 1 of a Q4_0 / Q5_0 row, b at block ib, as
  * unsigned quants in element order; with !two the upper half is 0. */
@@ -855,23 +860,9 @@ static inline __attribute__((always_inline)) __m512i q45_wq_pair(const int type,
   return q;
 }
 
-/* Short rows go eight at a time: the activation's load and start value and
- * the scale conversion are then shared by eight rows. Two copies of this
- * file in one program, 2 threads, 256 MiB of 4864 x 896 Q5_0 matrices from
- * DRAM, 40 alternating passes, median speed ratio against four at a time:
- * 1.12 / 1.14 / 1.13 with memory at 75-80 GB/s, 0.99-1.02 at ~45 (Q4_0
- * 1.09 and 0.98-1.00); from cache, 1 thread, 38 -> 41 GB/s. Long rows (4864 elements) measured 0.97-0.99 that
- * way (eight streams; a shorter prefetch distance made the short rows 8%
- * slower), so they stay at four. */
-#ifndef DQ_Q45_8_MAX_GROUP
-#define DQ_Q45_8_MAX_GROUP 8192 /* bytes of eight rows that go side by side, at most */
-#endif
-
-/* One step of dot_q45_z: blocks ib and (if two) ib + 1 of G rows (4 or 8),
- * into acc[0] (rows 0-3) and acc[1] (rows 4-7). */
-static inline __attribute__((always_inline)) void q45_z_step(const int type, const int G, const uint8_t *b,
-                                                             const size_t *off, const dq_q8a *a, const int two,
-                                                             __m512 acc[2])
+/* One step of dot_q45_4z: blocks ib and (if two) ib + 1 of four rows. */
+static inline __attribute__((always_inline)) __m512 q45_4z_step(const int type, const uint8_t *b, const size_t off[4],
+                                                                const dq_q8a *a, const int two, __m512 acc)
 {
   const size_t bb = q8a_blk_bytes(type);
   const __m256i x0 = _mm256_loadu_si256((const __m256i *)a[0].qs);
@@ -879,63 +870,47 @@ static inline __attribute__((always_inline)) void q45_z_step(const int type, con
   const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
   const __m512i o = _mm512_set1_epi8((char)(type == DQ_T_Q4_0 ? 8 : 16));
   const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), o, x));
-  /* the rows' f16 scales, joined in general registers: [ib r0..r3, ib r4..r7,
-   * ib+1 r0..r3, ib+1 r4..r7] (rows 4..7 are 0 when G = 4) */
-  uint64_t d[2] = { 0, 0 }, e[2] = { 0, 0 };
-  _Pragma("GCC unroll 8")
-  for (int r = 0; r < G; r++) {
-    uint16_t dr, er = 0;
-    memcpy(&dr, b + off[r], 2);
-    if (two) memcpy(&er, b + off[r] + bb, 2);
-    d[r / 4] |= (uint64_t)dr << (16 * (r % 4));
-    e[r / 4] |= (uint64_t)er << (16 * (r % 4));
+  /* the rows' f16 scales, joined in general registers: [ib r0..r3, ib+1 r0..r3] */
+  uint64_t d4 = 0, e4 = 0;
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < 4; r++) {
+    uint16_t d, e = 0;
+    memcpy(&d, b + off[r], 2);
+    if (two) memcpy(&e, b + off[r] + bb, 2);
+    d4 |= (uint64_t)d << (16 * r);
+    e4 |= (uint64_t)e << (16 * r);
   }
-  const __m512 xd = _mm512_insertf32x8(_mm512_set1_ps(a[0].d), _mm256_set1_ps(two ? a[1].d : 0.0f), 1);
-  const __m512 s16 = _mm512_mul_ps(
-      _mm512_cvtph_ps(_mm256_setr_epi64x((long long)d[0], (long long)d[1], (long long)e[0], (long long)e[1])), xd);
-  _Pragma("GCC unroll 2")
-  for (int g = 0; g < G / 4; g++) {
-    const size_t *o4 = off + 4 * g;
-    const __m512i p0 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + o4[0], two), x);
-    const __m512i p1 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + o4[1], two), x);
-    const __m512i p2 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + o4[2], two), x);
-    const __m512i p3 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + o4[3], two), x);
-    /* per 128-bit lane: [a0 b0 a1 b1] + [a2 b2 a3 b3], the same for rows 2, 3,
-     * then the qword halves of those added: [a b c d] */
-    const __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
-    const __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
-    const __m512i v = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
-    /* 128-bit lanes 0, 1 are block ib's halves, 2, 3 block ib + 1's */
-    const __m512i idx = g ? _mm512_setr_epi32(4, 5, 6, 7, 4, 5, 6, 7, 12, 13, 14, 15, 12, 13, 14, 15)
-                          : _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 8, 9, 10, 11, 8, 9, 10, 11);
-    acc[g] = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx, s16), _mm512_cvtepi32_ps(v), acc[g]);
-  }
+  const __m256 xd = _mm256_setr_m128(_mm_set1_ps(a[0].d), _mm_set1_ps(two ? a[1].d : 0.0f));
+  const __m256 s8 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_set_epi64x((long long)e4, (long long)d4)), xd);
+  /* 128-bit lanes 0, 1 are block ib's halves, 2, 3 block ib + 1's */
+  const __m512 s = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7),
+                                         _mm512_castps256_ps512(s8));
+  const __m512i p0 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[0], two), x);
+  const __m512i p1 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[1], two), x);
+  const __m512i p2 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[2], two), x);
+  const __m512i p3 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[3], two), x);
+  /* per 128-bit lane: [a0 b0 a1 b1] + [a2 b2 a3 b3], the same for rows 2, 3,
+   * then the qword halves of those added: [a b c d] */
+  const __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
+  const __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
+  const __m512i v = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+  return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(v), acc);
 }
 
-/* G rows (4 or 8) at off[0..G-1] from w; the rows' results into out[0..G-1]. */
-static inline __attribute__((always_inline)) void dot_q45_z(const int type, const int G, const uint8_t *w,
-                                                            const size_t *off, size_t rb, const dq_q8a *a, int64_t nb,
-                                                            float *out)
-{
-  const size_t bb = q8a_blk_bytes(type);
-  __m512 acc[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
-  int64_t ib = 0;
-  for (; ib + 2 <= nb; ib += 2) {
-    q8a_prefetch(G, bb, w, rb, ib);
-    q8a_prefetch(G, bb, w, rb, ib + 1);
-    q45_z_step(type, G, w + (size_t)ib * bb, off, a + ib, 1, acc);
-  }
-  if (ib < nb) q45_z_step(type, G, w + (size_t)ib * bb, off, a + ib, 0, acc);
-  _Pragma("GCC unroll 2")
-  for (int g = 0; g < G / 4; g++) {
-    const __m256 t = _mm256_add_ps(_mm512_castps512_ps256(acc[g]), _mm512_extractf32x8_ps(acc[g], 1));
-    _mm_storeu_ps(out + 4 * g, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
-  }
-}
 static inline __attribute__((always_inline)) void dot_q45_4z(const int type, const uint8_t *w, const size_t off[4],
                                                              size_t rb, const dq_q8a *a, int64_t nb, float out[4])
 {
-  dot_q45_z(type, 4, w, off, rb, a, nb, out);
+  const size_t bb = q8a_blk_bytes(type);
+  __m512 acc = _mm512_setzero_ps();
+  int64_t ib = 0;
+  for (; ib + 2 <= nb; ib += 2) {
+    q8a_prefetch(DQ_ROWS, bb, w, rb, ib);
+    q8a_prefetch(DQ_ROWS, bb, w, rb, ib + 1);
+    acc = q45_4z_step(type, w + (size_t)ib * bb, off, a + ib, 1, acc);
+  }
+  if (ib < nb) acc = q45_4z_step(type, w + (size_t)ib * bb, off, a + ib, 0, acc);
+  const __m256 t = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
 }
 #define dot_q45_group dot_q45_4z
 #else
@@ -950,11 +925,7 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
   if (type != DQ_T_Q8_0) {
     /* long rows too: 4864-element Q5_0 rows, 2 threads from DRAM, 10.9 GB/s
      * one at a time, 14.0 grouped (Zen 3, alternating in one process) */
-    size_t off[8] = { 0, rb, 2 * rb, 3 * rb, 4 * rb, 5 * rb, 6 * rb, 7 * rb };
-#if ROWS_VNNI
-    if (rb * 8 <= DQ_Q45_8_MAX_GROUP)
-      for (; r + 8 <= n_rows; r += 8) dot_q45_z(type, 8, w + (size_t)r * rb, off, rb, a, nb, out + r);
-#endif
+    size_t off[DQ_ROWS] = { 0, rb, 2 * rb, 3 * rb };
     for (; r + DQ_ROWS <= n_rows; r += DQ_ROWS) dot_q45_group(type, w + (size_t)r * rb, off, rb, a, nb, out + r);
     if (r < n_rows) {
       const int nr = (int)(n_rows - r);
