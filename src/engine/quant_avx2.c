@@ -827,8 +827,8 @@ static inline __attribute__((always_inline)) void dot_q45_4(const int type, cons
  * 29.5 / 30.4 GB/s (256-bit, four rows) -> 38.7 / 40.8; the fifth bits (kmov
  * + masked add) and the scales each cost about 15% of what is left.
  * bench_kernels --resident, 1 thread, 896 / 4864-element rows: Q5_0 28-30 /
- * 25 -> 38 / 36 GB/s, Q4_0 25-30 / 24 -> 35-40 / 35-39 (long rows, one at a
- * time before, are grouped now too). Whole 0.5B-shaped Q4_K_M decode
+ * 25 -> 38 / 36 GB/s, Q4_0 25-30 / 24 -> 35-40 / 35-39 (long rows grouped
+ * then; they go one at a time now, dot_q45_z1 below). Whole 0.5B-shaped Q4_K_M decode
  * (bench_engine -p 0 -n 64 -t 2 -r 5 --bw, builds alternating, four rounds):
  * 137.0, 136.6, 138.4, 138.4 -> 141.5, 143.5, 142.4, 144.1 t/s while memory
  * read at 76-80 GB/s, where Q5_0 is compute-bound; no change at 50 GB/s.
@@ -897,6 +897,42 @@ static inline __attribute__((always_inline)) __m512 q45_4z_step(const int type, 
   return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(v), acc);
 }
 
+/* One row, two blocks per step, a prefetch DQ_PF_ROW bytes ahead: the long
+ * rows (more than DQ_ROWS_MAX_GROUP bytes in four), as Q8_0's go one at a
+ * time. In-process A/B from DRAM as at dot_q45_4z (20 alternating passes,
+ * 896 x 4864 Q5_0, 2048 x 8192 and 8192 x 2048 Q4_0), speed against the
+ * 256-bit one-row kernel before it / against these rows four at a time
+ * through dot_q45_4z: memory at 40-50 GB/s, the usual state, 1.05-1.09 /
+ * 1.02-1.10; at 77 GB/s 1.16-1.22 / 0.83-0.87. Four at a time is faster
+ * there, but slower than the old kernel in the usual state (0.95). */
+static inline __attribute__((always_inline)) void dot_q45_z1(const int type, const uint8_t *w, const dq_q8a *a,
+                                                             int64_t nb, float *out)
+{
+  const size_t bb = q8a_blk_bytes(type);
+  const __m512i o = _mm512_set1_epi8((char)(type == DQ_T_Q4_0 ? 8 : 16));
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ib += 2) {
+    const int two = ib + 1 < nb;
+    const uint8_t *b = w + (size_t)ib * bb;
+    if (DQ_PF_ROW) _mm_prefetch((const char *)b + DQ_PF_ROW, _MM_HINT_T0);
+    const __m256i x0 = _mm256_loadu_si256((const __m256i *)a[ib].qs);
+    const __m256i x1 = two ? _mm256_loadu_si256((const __m256i *)a[ib + 1].qs) : _mm256_setzero_si256();
+    const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
+    const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), o, x));
+    uint16_t d, e = 0;
+    memcpy(&d, b, 2);
+    if (two) memcpy(&e, b + bb, 2);
+    /* [s(ib) x 8, s(ib + 1) x 8], each h2f(d) * a.d in one rounding */
+    const __m128 s2 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d | (uint32_t)e << 16))),
+                                 _mm_setr_ps(a[ib].d, two ? a[ib + 1].d : 0.0f, 0.0f, 0.0f));
+    const __m512 s = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                           _mm512_castps128_ps512(s2));
+    const __m512i p = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b, two), x);
+    acc = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc);
+  }
+  *out = dq_hsum8_ps(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
+}
+
 static inline __attribute__((always_inline)) void dot_q45_4z(const int type, const uint8_t *w, const size_t off[4],
                                                              size_t rb, const dq_q8a *a, int64_t nb, float out[4])
 {
@@ -925,6 +961,14 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
   if (type != DQ_T_Q8_0) {
     /* long rows too: 4864-element Q5_0 rows, 2 threads from DRAM, 10.9 GB/s
      * one at a time, 14.0 grouped (Zen 3, alternating in one process) */
+#if ROWS_VNNI
+    /* by the row's length, not the stride: dq_kq_dot's one row (stride 0)
+     * must take the same path as the rows of a matrix */
+    if ((size_t)nb * q8a_blk_bytes(type) * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
+      for (; r < n_rows; r++) dot_q45_z1(type, w + (size_t)r * rb, a, nb, out + r);
+      return;
+    }
+#endif
     size_t off[DQ_ROWS] = { 0, rb, 2 * rb, 3 * rb };
     for (; r + DQ_ROWS <= n_rows; r += DQ_ROWS) dot_q45_group(type, w + (size_t)r * rb, off, rb, a, nb, out + r);
     if (r < n_rows) {

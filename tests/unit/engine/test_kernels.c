@@ -637,7 +637,8 @@ static void test_engine_kernels__dot_fast_matches_ref(void **state)
 static void test_engine_kernels__dot_rows_match_single(void **state)
 {
   (void)state;
-  const int64_t sizes[] = { 32, 96, 256, 736, 896, 4864 }, n_rows = 11;
+  /* 4896: long rows (one at a time) with an odd block count */
+  const int64_t sizes[] = { 32, 96, 256, 736, 896, 4864, 4896 }, n_rows = 11;
   for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
     int64_t n = sizes[si];
     float *x = malloc(n * 4), *wd = malloc(n * 4), out[11];
