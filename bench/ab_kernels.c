@@ -23,11 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/kernels.h"
 #include "engine/quant_internal.h"
 #include "membw.h"
+#include "qwen_shape.h" /* dq_bench_now */
 
 typedef void (*dot_rows_fn)(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf,
                             const void *act, int64_t n, float *out);
@@ -40,13 +40,6 @@ static const struct { const char *name; int type; } k_types[] = {
   { "q8_0", DQ_T_Q8_0 }, { "q4_0", DQ_T_Q4_0 }, { "q5_0", DQ_T_Q5_0 }, { "q4_k", DQ_T_Q4_K },
   { "q5_k", DQ_T_Q5_K }, { "q6_k", DQ_T_Q6_K }, { "q2_k", DQ_T_Q2_K }, { "q3_k", DQ_T_Q3_K },
 };
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -97,9 +90,9 @@ static void job_run(void *ctx, int ith, int nth)
 static double pass(dq_pool *pool, job *j, dot_rows_fn fn)
 {
   j->fn = fn;
-  double t0 = now_s();
+  double t0 = dq_bench_now();
   dq_pool_run(pool, job_run, j);
-  return now_s() - t0;
+  return dq_bench_now() - t0;
 }
 
 static void ab(dq_pool *pool, dq_membw *bw, const char *tn, int type, int64_t n_out, int64_t n_in, int passes,
