@@ -575,10 +575,10 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
  * the number of rows in the call, so results do not depend on how rows are
  * grouped (matmul's split varies with the thread count). Exact in int32:
  * |u * x| <= 255 * 127 per product, 32 per block.
- * Q4_0 / Q5_0 now take dot_q45_4z (AVX-512 VNNI: the same start value, two
- * blocks to a register, rows folded) or, on AVX2 without VNNI, dot_q45_4,
- * both below, so this kernel serves Q8_0; the figures for Q5_0 here are
- * from before. AVX2 without VNNI: dot_q45_4 folds four
+ * Q4_0 / Q5_0 now take dot_q45_4z / dot_q45_z1 (AVX-512 VNNI: the same
+ * start value, two blocks to a register, four short rows folded, long rows
+ * one at a time) or, on AVX2 without VNNI, dot_q45_4, all below, so this
+ * kernel serves Q8_0; the figures for Q5_0 here are from before. AVX2 without VNNI: dot_q45_4 folds four
  * rows' int16 sums together instead; Q8_0 stays here with maddubs + madd
  * for dpbusd, where u would reach 255 and a pair could saturate, so it
  * takes the sign trick (|w| * x signed like w, no start value; |w| <= 128);
@@ -828,13 +828,15 @@ static inline __attribute__((always_inline)) void dot_q45_4(const int type, cons
  * + masked add) and the scales each cost about 15% of what is left.
  * bench_kernels --resident, 1 thread, 896 / 4864-element rows: Q5_0 28-30 /
  * 25 -> 38 / 36 GB/s, Q4_0 25-30 / 24 -> 35-40 / 35-39 (long rows grouped
- * then; they go one at a time now, dot_q45_z1 below). Whole 0.5B-shaped Q4_K_M decode
- * (bench_engine -p 0 -n 64 -t 2 -r 5 --bw, builds alternating, four rounds):
+ * then; they go one at a time now, dot_q45_z1 below). Whole 0.5B-shaped
+ * Q4_K_M decode (bench_engine -p 0 -n 64 -t 2 -r 5 --bw, builds
+ * alternating, four rounds):
  * 137.0, 136.6, 138.4, 138.4 -> 141.5, 143.5, 142.4, 144.1 t/s while memory
  * read at 76-80 GB/s, where Q5_0 is compute-bound; no change at 50 GB/s.
  * Eight short rows at a time (sharing the activation, start value and scale
  * conversion among eight) was tried: 1.12-1.14x for 4864 x 896 Q5_0 from
- * DRAM at 75-80 GB/s (two copies of this file in one program, alternating),
+ * DRAM at 75-80 GB/s (scripts/ab-kernels.sh: two copies of this file in one
+ * program, taking turns),
  * but whole Q4_K_M decode with memory at 40-50 GB/s, the host's usual state,
  * went 102.2 -> 98.8 t/s (medians of 5 rotated rounds, bench_engine -p 0
  * -n 64 -t 2 -r 5), so four it stays. */
@@ -959,11 +961,12 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
 {
   int64_t r = 0;
   if (type != DQ_T_Q8_0) {
-    /* long rows too: 4864-element Q5_0 rows, 2 threads from DRAM, 10.9 GB/s
-     * one at a time, 14.0 grouped (Zen 3, alternating in one process) */
+    /* AVX2 groups long rows too: 4864-element Q5_0 rows, 2 threads from
+     * DRAM, 10.9 GB/s one at a time, 14.0 grouped (Zen 3, alternating in one
+     * process). With VNNI they go one at a time (dot_q45_z1), chosen by the
+     * row's length, not the stride: dq_kq_dot's one row (stride 0) must take
+     * the same path as the rows of a matrix. */
 #if ROWS_VNNI
-    /* by the row's length, not the stride: dq_kq_dot's one row (stride 0)
-     * must take the same path as the rows of a matrix */
     if ((size_t)nb * q8a_blk_bytes(type) * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
       for (; r < n_rows; r++) dot_q45_z1(type, w + (size_t)r * rb, a, nb, out + r);
       return;
