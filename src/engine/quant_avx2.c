@@ -904,7 +904,7 @@ static inline __attribute__((always_inline)) __m512 q45_4z_step(const int type, 
  * time. In-process A/B from DRAM as at dot_q45_4z (20 alternating passes,
  * 896 x 4864 Q5_0, 2048 x 8192 and 8192 x 2048 Q4_0), speed against the
  * 256-bit one-row kernel before it / against these rows four at a time
- * through dot_q45_4z: memory at 40-50 GB/s, the usual state, 1.05-1.09 /
+ * through dot_q45_4z: memory at 40-50 GB/s, the usual state, 1.02-1.09 /
  * 1.02-1.10; at 77 GB/s 1.16-1.22 / 0.83-0.87. Four at a time is faster
  * there, but slower than the old kernel in the usual state (0.95). */
 static inline __attribute__((always_inline)) void dot_q45_z1(const int type, const uint8_t *w, const dq_q8a *a,
