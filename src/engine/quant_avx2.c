@@ -941,16 +941,93 @@ static inline __attribute__((always_inline)) __m512i q45_wq_pair(const int type,
   return q;
 }
 
+#ifndef DQ_Q45_BITS
+#if defined(__AVX512VBMI__) && defined(__GFNI__) && defined(__AVX512BITALG__)
+#define DQ_Q45_BITS 1
+#else
+#define DQ_Q45_BITS 0
+#endif
+#endif
+#if DQ_Q45_BITS
+/* With VBMI, GFNI and BITALG (Zen 4/5, Ice Lake and later) a row's two
+ * blocks come in with one masked load (the bytes past them read as 0 and
+ * cannot fault), and vector ops alone take them apart: vpermb places the
+ * quants, one affine op per 64-bit lane takes the low or the high nibbles,
+ * vpshufbitqmb turns the fifth bits into the add's mask, and three word
+ * permutes gather the four rows' scales; the results are the same bits as
+ * q45_wq_pair and the scalar gathering. Why: the loop is bound by how many
+ * ops it issues, not by one unit, and this takes about half as many per
+ * row (the scalar loads, shifts and kmov of the fifth bits and scales were
+ * most of them). Zen 5, 2026-11-29, against -DDQ_Q45_BITS=0:
+ * scripts/ab-kernels.sh, 1 thread from cache, 896-element rows: Q5_0
+ * 1.11x, Q4_0 1.22x; 2 threads from DRAM at ~40 GB/s 1.01 / 1.03x. Whole
+ * 0.5B-shaped Q4_K_M decode (its 896-wide matrices are Q5_0; bench_engine
+ * -p 0 -n 64 -t 2 -r 5, builds rotating, 3 rounds): 148.2-149.7 -> 155.5-156.1
+ * t/s at 73-79 GB/s, 119.1-122.0 -> 116.4-123.6 (medians 121.5 / 122.4) at
+ * 43-56. The long rows (dot_q45_z1) keep q45_wq_pair: 0.95-1.01x there. */
+static inline __attribute__((always_inline)) __m512i q45_bytes(const int type, const uint8_t *b, const int two)
+{
+  const unsigned n = (unsigned)q8a_blk_bytes(type) * (two ? 2u : 1u);
+  return _mm512_maskz_loadu_epi8((__mmask64)((1ull << n) - 1), b);
+}
+
+/* The quants of q45_bytes' blocks, unsigned, in element order (as q45_wq_pair). */
+static inline __attribute__((always_inline)) __m512i q45_wq_bytes(const int type, const __m512i v)
+{
+  const int bb = (int)q8a_blk_bytes(type), qs = type == DQ_T_Q4_0 ? 2 : 6;
+  /* byte k of the result: qs byte k & 15 of block k / 32 */
+  const __m128i k15 = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i idx = _mm512_add_epi8(_mm512_broadcast_i32x4(k15),
+                                      _mm512_inserti64x4(_mm512_set1_epi8((char)qs), _mm256_set1_epi8((char)(qs + bb)), 1));
+  /* the affine op's matrix per 64-bit lane: 128-bit lanes 0, 2 keep bits
+   * 0-3 (elements 0..15), lanes 1, 3 move bits 4-7 down (16..31) */
+  const long long lo = 0x0102040800000000LL, hi = 0x1020408000000000LL;
+  __m512i q = _mm512_gf2p8affine_epi64_epi8(_mm512_permutexvar_epi8(idx, v), _mm512_setr_epi64(lo, lo, hi, hi, lo, lo, hi, hi), 0);
+  if (type == DQ_T_Q5_0) {
+    /* qh of block ib is bits 16..47 of qword 0, of ib + 1 bits 0..31 of
+     * qword 3 (22-byte blocks); byte k's selector picks element k's bit */
+    const __m512i h = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 0, 0, 0, 3, 3, 3, 3), v);
+    const __m256i e = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+                                       24, 25, 26, 27, 28, 29, 30, 31);
+    const __m512i sel = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_add_epi8(e, _mm256_set1_epi8(16))), e, 1);
+    q = _mm512_mask_add_epi8(q, _mm512_bitshuffle_epi64_mask(h, sel), q, _mm512_set1_epi8(16));
+  }
+  return q;
+}
+
+/* The four rows' f16 scales as 16 halves [ib r0..r3 x 2, ib + 1 r0..r3 x 2]
+ * (word 0 and word bb / 2 of each q45_bytes vector). */
+static inline __attribute__((always_inline)) __m256i q45_scales4(const int type, __m512i v0, __m512i v1, __m512i v2,
+                                                                 __m512i v3)
+{
+  const short h = (short)(q8a_blk_bytes(type) / 2);
+  const __m256i i1 = _mm256_setr_epi16(0, 16, h, (short)(16 + h), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i t01 = _mm256_permutex2var_epi16(_mm512_castsi512_si256(v0), i1, _mm512_castsi512_si256(v1));
+  const __m256i t23 = _mm256_permutex2var_epi16(_mm512_castsi512_si256(v2), i1, _mm512_castsi512_si256(v3));
+  return _mm256_permutex2var_epi16(t01, _mm256_setr_epi16(0, 1, 16, 17, 0, 1, 16, 17, 2, 3, 18, 19, 2, 3, 18, 19), t23);
+}
+#endif
+
 /* One step of dot_q45_4z: blocks ib and (if two) ib + 1 of four rows. */
 static inline __attribute__((always_inline)) __m512 q45_4z_step(const int type, const uint8_t *b, const size_t off[4],
                                                                 const dq_q8a *a, const int two, __m512 acc)
 {
-  const size_t bb = q8a_blk_bytes(type);
   const __m256i x0 = _mm256_loadu_si256((const __m256i *)a[0].qs);
   const __m256i x1 = two ? _mm256_loadu_si256((const __m256i *)a[1].qs) : _mm256_setzero_si256();
   const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
   const __m512i o = _mm512_set1_epi8((char)(type == DQ_T_Q4_0 ? 8 : 16));
   const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), o, x));
+#if DQ_Q45_BITS
+  const __m512i v0 = q45_bytes(type, b + off[0], two), v1 = q45_bytes(type, b + off[1], two);
+  const __m512i v2 = q45_bytes(type, b + off[2], two), v3 = q45_bytes(type, b + off[3], two);
+  const __m512 xd = _mm512_insertf32x8(_mm512_set1_ps(a[0].d), _mm256_set1_ps(two ? a[1].d : 0.0f), 1);
+  const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(q45_scales4(type, v0, v1, v2, v3)), xd);
+  const __m512i p0 = _mm512_dpbusd_epi32(neg, q45_wq_bytes(type, v0), x);
+  const __m512i p1 = _mm512_dpbusd_epi32(neg, q45_wq_bytes(type, v1), x);
+  const __m512i p2 = _mm512_dpbusd_epi32(neg, q45_wq_bytes(type, v2), x);
+  const __m512i p3 = _mm512_dpbusd_epi32(neg, q45_wq_bytes(type, v3), x);
+#else
+  const size_t bb = q8a_blk_bytes(type);
   /* the rows' f16 scales, joined in general registers: [ib r0..r3, ib+1 r0..r3] */
   uint64_t d4 = 0, e4 = 0;
   _Pragma("GCC unroll 4")
@@ -970,6 +1047,7 @@ static inline __attribute__((always_inline)) __m512 q45_4z_step(const int type, 
   const __m512i p1 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[1], two), x);
   const __m512i p2 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[2], two), x);
   const __m512i p3 = _mm512_dpbusd_epi32(neg, q45_wq_pair(type, b + off[3], two), x);
+#endif
   /* per 128-bit lane: [a0 b0 a1 b1] + [a2 b2 a3 b3], the same for rows 2, 3,
    * then the qword halves of those added: [a b c d] */
   const __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
