@@ -196,7 +196,14 @@ static inline void kq_scales_u64(const uint8_t *q, uint64_t *sc, uint64_t *m)
  * speed ratios against none): 1024 1.04, 2048 1.08, 3072 1.06, 4096 1.13 /
  * 1.14 / 1.16 for Q4_K (6144 and 8192 0.98 of 4096); at 4096 Q5_K 1.12,
  * Q3_K / Q2_K 1.04; Q6_K 1.00, since its 512-bit kernel (taken there)
- * never read DQ_KPF: it has its own distance, DQ_Q6KPF. */
+ * never read DQ_KPF: it has its own distance, DQ_Q6KPF. Those runs were
+ * in the host's usual state (reads at 40-50 GB/s); with it reading at
+ * 70-80 GB/s, 8192 against 4096 gave Q4_K 1.08-1.14x, Q5_K 1.11-1.14x
+ * (Q3_K / Q2_K 0.99-1.00: compute-bound at 37 GB/s), and in the usual
+ * state 0.98-1.02x (ten ratios, mean 1.00), so 8192 it is: whole
+ * Llama-3.2-1B-shaped Q4_K_M decode (Q4_K and Q6_K throughout), builds
+ * rotating, 6 rounds each: 80.1-81.0 -> 83.2-86.3 t/s at 70-80 GB/s,
+ * medians 53.7 / 54.4 t/s at 45-49 GB/s. */
 #ifndef DQ_Q6KPF
 /* The 512-bit Q6_K mat-vec's prefetch distance. Zen 5, 2026-11-29,
  * scripts/ab-kernels.sh against none, 2 threads, 896 x 4864 and 2048 x 8192
@@ -210,7 +217,7 @@ static inline void kq_scales_u64(const uint8_t *q, uint64_t *sc, uint64_t *m)
 #endif
 #ifndef DQ_KPF
 #if defined(__AVX512VNNI__)
-#define DQ_KPF 4096
+#define DQ_KPF 8192
 #else
 #define DQ_KPF 2048
 #endif
