@@ -540,6 +540,19 @@
  * K-quant decode.) `--bw` the same hour, host reading 54-56 GB/s: Q8_0
  * 87% at 90.9 t/s, Q4_K_M 89% at 123.6; the fast state did not show.
  *
+ * 2026-11-29, session 41, the same host, after Q4_0 / Q5_0's VBMI/GFNI
+ * four-row kernel and the K-quants' 8 KiB prefetch (Q6_K's first). /tmp/s38
+ * side.sh, one round, host reading ~49 GB/s:
+ *   Q8_0   pp512 748 vs 367: 2.04x;  tg64 79.6 vs 61.9: 1.29x
+ *   Q4_K_M pp512 725 vs 303: 2.39x;  tg64 99.7 vs 65.8: 1.52x
+ * `-p 0 -n 64 -t 2 -r 5 --bw --mix both`: host reading 50-54 GB/s, Q8_0
+ * 87-89% at 83.3-85.1 t/s, Q4_K_M 87-91% at 113.8-118.4; reading 77-79
+ * GB/s, Q8_0 79-80% at 118.5-118.8, Q4_K_M 81-82% at 164.0 (at 73-75 GB/s,
+ * before the prefetch change, Q8_0 86% at 120.6 and Q4_K_M 80-85% at
+ * 152.7-158.6): decode tops out near 62-65 GB/s whichever the file.
+ * --shape llama3.2-1b `-n 32 -r 3` at 44 GB/s: Q8_0 96% at 31.9, Q4_K_M 94%
+ * at 51.0.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
