@@ -196,25 +196,21 @@ static inline void kq_scales_u64(const uint8_t *q, uint64_t *sc, uint64_t *m)
  * speed ratios against none): 1024 1.04, 2048 1.08, 3072 1.06, 4096 1.13 /
  * 1.14 / 1.16 for Q4_K (6144 and 8192 0.98 of 4096); at 4096 Q5_K 1.12,
  * Q3_K / Q2_K 1.04; Q6_K 1.00, since its 512-bit kernel (taken there)
- * never read DQ_KPF: it has its own distance, DQ_Q6KPF. Those runs were
+ * had no prefetch then. Those runs were
  * in the host's usual state (reads at 40-50 GB/s); with it reading at
  * 70-80 GB/s, 8192 against 4096 gave Q4_K 1.08-1.14x, Q5_K 1.11-1.14x
  * (Q3_K / Q2_K 0.99-1.00: compute-bound at 37 GB/s), and in the usual
  * state 0.98-1.02x (ten ratios, mean 1.00), so 8192 it is: whole
  * Llama-3.2-1B-shaped Q4_K_M decode (Q4_K and Q6_K throughout), builds
  * rotating, 6 rounds each: 80.1-81.0 -> 83.2-86.3 t/s at 70-80 GB/s,
- * medians 53.7 / 54.4 t/s at 45-49 GB/s. */
-#ifndef DQ_Q6KPF
-/* The 512-bit Q6_K mat-vec's prefetch distance. Zen 5, 2026-11-29,
- * scripts/ab-kernels.sh against none, 2 threads, 896 x 4864 and 2048 x 8192
- * from DRAM: host reading at 46-53 GB/s (its usual state) 1.05-1.10x, at
- * 70-80 GB/s 1.20-1.31x (4096: 1.11-1.13x there, 12288 the same as 8192).
- * Whole 0.5B-shaped Q4_K_M decode (half its ffn_down matrices are Q6_K),
+ * medians 53.7 / 54.4 t/s at 45-49 GB/s. The 512-bit Q6_K kernel, given
+ * the prefetch at 8192 (scripts/ab-kernels.sh against none, 2 threads,
+ * 896 x 4864 and 2048 x 8192 from DRAM): 1.05-1.10x at 46-53 GB/s,
+ * 1.20-1.31x at 70-80 (4096: 1.11-1.13x there, 12288 the same as 8192);
+ * whole 0.5B-shaped Q4_K_M decode (half its ffn_down matrices are Q6_K),
  * bench_engine -p 0 -n 64 -t 2 -r 5 with builds rotating: medians of 6
  * rounds 124.0 -> 125.2 t/s at 52-55 GB/s, of 4 rounds 160.1 -> 165.0 at
- * 75-78 GB/s; Q8_0 file (no Q6_K) the same. */
-#define DQ_Q6KPF 8192
-#endif
+ * 75-78 GB/s. */
 #ifndef DQ_KPF
 #if defined(__AVX512VNNI__)
 #define DQ_KPF 8192
@@ -630,7 +626,7 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
   for (int64_t ib = 0; ib < nb; ib++) {
     const dq_blk_q6_k *b = w + ib;
     const int8_t *x = a[ib].qs;
-    for (size_t j = 0; DQ_Q6KPF && j < sizeof *b; j += 64) _mm_prefetch((const char *)b + DQ_Q6KPF + j, _MM_HINT_T0);
+    kq_prefetch(b, sizeof *b);
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
     const __m512i sc = _mm512_zextsi256_si512(sc16);
     __m512i sumi = _mm512_setzero_si512(), sumi1 = _mm512_setzero_si512();
