@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -210,6 +211,108 @@ static void test_engine_mapfile__recache_gives_2mib_pages(void **state)
   free_file(&t);
 }
 
+/* ---- RECACHE: a cache part huge, part small ---------------------------------- */
+
+#define N_EXT (2 * BIG / HUGE_SZ) /* 16 */
+
+/* Extents of m mapped by 2 MiB entries now, from dq_map_scan_huge, checked
+ * against the kernel's own total (FilePmdMapped); -1: cannot scan here. */
+static int huge_extents(const dq_map *m, unsigned char *huge)
+{
+  if (dq_map_scan_huge(m->p, N_EXT, huge) != 0) return -1;
+  int c = 0;
+  for (size_t e = 0; e < N_EXT; e++) c += huge[e];
+  assert_int_equal((long long)c * (long long)HUGE_SZ, dq_map_huge_bytes(m->p));
+  return c;
+}
+
+/* Extent 2 rewritten 4 KiB at a time (cached in small folios, as a program
+ * that did not advise would leave it) and extent 5 dropped but for its first
+ * 64 KiB, read without readahead (partly cached). */
+static void fragment(tfile *t)
+{
+  assert_int_equal(posix_fadvise(t->fd, 2 * HUGE_SZ, HUGE_SZ, POSIX_FADV_DONTNEED), 0);
+  for (size_t off = 2 * HUGE_SZ; off < 3 * HUGE_SZ; off += 4096)
+    assert_int_equal(pwrite(t->fd, t->buf + off, 4096, (off_t)off), 4096);
+  assert_int_equal(fsync(t->fd), 0);
+  assert_int_equal(posix_fadvise(t->fd, 5 * HUGE_SZ, HUGE_SZ, POSIX_FADV_DONTNEED), 0);
+  assert_int_equal(posix_fadvise(t->fd, 0, 0, POSIX_FADV_RANDOM), 0);
+  uint8_t page[4096];
+  for (size_t off = 5 * HUGE_SZ; off < 5 * HUGE_SZ + 64 * 1024; off += 4096) {
+    assert_int_equal(pread(t->fd, page, 4096, (off_t)off), 4096);
+    assert_memory_equal(page, t->buf + off, 4096);
+  }
+  assert_int_equal(posix_fadvise(t->fd, 0, 0, POSIX_FADV_NORMAL), 0);
+}
+
+static void test_engine_mapfile__recache_mends_a_partly_small_cache(void **state)
+{
+  (void)state;
+  unsigned char huge[N_EXT];
+  tfile t = make_file(N_EXT * HUGE_SZ, 67);
+  dq_map m;
+  assert_int_equal(dq_map_file(&m, t.fd, t.n, DQ_MAP_RECACHE, "mend"), 0);
+  assert_memory_equal(m.p, t.buf, t.n);
+  const int first = huge_extents(&m, huge);
+  dq_map_release(&m);
+  if (first < 0 || first < (int)N_EXT) {
+    print_message("NOTE: %s: the mending of a partly small cache was not checked\n",
+                  first < 0 ? "no PAGEMAP_SCAN here (Linux < 6.7)" : "no 2 MiB page-cache folios here");
+    free_file(&t);
+    return;
+  }
+
+  fragment(&t);
+  /* what a program that only advises now gets: those two extents small */
+  assert_int_equal(dq_map_file(&m, t.fd, t.n, DQ_MAP_ADVISE, "mend"), 0);
+  assert_memory_equal(m.p, t.buf, t.n);
+  const int advised = huge_extents(&m, huge);
+  dq_map_release(&m);
+  print_message("after fragmenting: %d of %d extents in 2 MiB entries (advise only)\n", advised, (int)N_EXT);
+  assert_int_equal(advised, N_EXT - 2);
+  assert_false(huge[2]);
+  assert_false(huge[5]);
+
+  fragment(&t);
+  /* RECACHE drops exactly those two (2 of 16: fewer than the quarter a sample needs) */
+  assert_int_equal(dq_map_file(&m, t.fd, t.n, DQ_MAP_RECACHE, "mend"), 0);
+  assert_int_equal(m.state, DQ_MAP_S_RECACHED);
+  assert_memory_equal(m.p, t.buf, t.n);
+  assert_int_equal(huge_extents(&m, huge), N_EXT);
+  dq_map_release(&m);
+
+  /* and the next load finds every extent so */
+  assert_int_equal(dq_map_file(&m, t.fd, t.n, DQ_MAP_RECACHE, "mend"), 0);
+  assert_int_equal(m.state, DQ_MAP_S_HUGE);
+  assert_int_equal(huge_extents(&m, huge), N_EXT); /* faulted in by the load: nothing read yet */
+  assert_memory_equal(m.p, t.buf, t.n);
+  dq_map_release(&m);
+  free_file(&t);
+}
+
+/* dq_map_scan_huge: -1 or all clear on a mapping without 2 MiB entries. */
+static void test_engine_mapfile__scan_of_small_pages(void **state)
+{
+  (void)state;
+  tfile t = make_file(BIG, 79);
+  dq_map m;
+  assert_int_equal(dq_map_file(&m, t.fd, t.n, DQ_MAP_PLAIN, "plain"), 0);
+  assert_memory_equal(m.p, t.buf, t.n);
+  unsigned char huge[N_EXT];
+  memset(huge, 7, sizeof huge);
+  const int rc = dq_map_scan_huge(m.p, 0, huge);
+  assert_true(rc == 0 || rc == -1);
+  if (rc == 0) {
+    assert_int_equal(huge[0], 7); /* no extents: nothing written */
+    /* a plain mapping, unaligned or not advised: no 2 MiB entries */
+    const uint8_t *al = (const uint8_t *)(((uintptr_t)m.p + HUGE_SZ - 1) & ~(uintptr_t)(HUGE_SZ - 1));
+    assert_int_equal(dq_map_scan_huge(al, (size_t)(m.p + t.n - al) / HUGE_SZ, huge), 0);
+    for (size_t e = 0; e < (size_t)(m.p + t.n - al) / HUGE_SZ; e++) assert_int_equal(huge[e], 0);
+  }
+  dq_map_release(&m);
+  free_file(&t);
+}
+
 /* ---- dq_map_huge_bytes -------------------------------------------------------- */
 
 static void test_engine_mapfile__huge_bytes(void **state)
@@ -300,6 +403,8 @@ int main(void)
     cmocka_unit_test(test_engine_mapfile__plain_policy_is_plain),
     cmocka_unit_test(test_engine_mapfile__advised_states_and_alignment),
     cmocka_unit_test(test_engine_mapfile__recache_gives_2mib_pages),
+    cmocka_unit_test(test_engine_mapfile__recache_mends_a_partly_small_cache),
+    cmocka_unit_test(test_engine_mapfile__scan_of_small_pages),
     cmocka_unit_test(test_engine_mapfile__huge_bytes),
     cmocka_unit_test(test_engine_mapfile__policy_default_reads_env),
     cmocka_unit_test(test_engine_mapfile__bad_fd_is_eio_with_path),
