@@ -175,9 +175,10 @@ int dq_map_scan_huge(const void *p, size_t ne, unsigned char *huge)
  * in the page cache are faulted in (no disk reads) and scanned; those the
  * kernel could not map by one entry (cached in small folios) and those only
  * partly cached (a fault would fill the rest with small folios) are dropped
- * and read back in 2 MiB folios; the rest of the cache is left alone. One dropped extent is read back first: if it does not
- * come back as one folio, nothing more is dropped (DQ_MAP_S_NO_LARGE).
- * -1 where the kernel cannot scan (the caller then samples). */
+ * and read back in 2 MiB folios; the rest of the cache is left alone. One
+ * dropped extent is read back first: if it does not come back as one folio,
+ * nothing more is dropped (DQ_MAP_S_NO_LARGE). -1 where the kernel cannot
+ * scan (the caller then samples). */
 static int recache_extents(dq_map *m, int fd)
 {
   const size_t ps = page_size(), ne = m->n / HUGE_SZ, per = HUGE_SZ / ps;
