@@ -132,6 +132,82 @@ static void test_engine_kvcache__roundtrip_error_bounds(void **state)
   roundtrip(DQ_T_Q4_0, (1.0 + 8.0 / 2048) / 8.0, 0);
 }
 
+/* An F16 cache holds each value rounded to the nearest half, ties to the
+ * even significand, overflow to infinity (IEEE 754), whatever conversion the
+ * build uses. The oracle: the value of every finite half, decoded from its
+ * fields, and a search between the two neighbours of |x|. */
+static double half_value(unsigned h) /* h < 0x7c00 */
+{
+  const unsigned e = h >> 10, m = h & 0x3ff;
+  return e ? ldexp(1024.0 + m, (int)e - 25) : ldexp((double)m, -24);
+}
+
+static uint16_t half_nearest(float x)
+{
+  const double a = fabs((double)x);
+  const unsigned sign = signbit(x) ? 0x8000u : 0u;
+  if (a >= 65520.0) return (uint16_t)(sign | 0x7c00); /* halfway to 2^16 and above: inf */
+  unsigned lo = 0, hi = 0x7bff; /* largest finite half with value <= a */
+  while (lo < hi) {
+    const unsigned mid = (lo + hi + 1) / 2;
+    if (half_value(mid) <= a) lo = mid;
+    else hi = mid - 1;
+  }
+  unsigned h = lo;
+  if (lo < 0x7bff) {
+    const double dlo = a - half_value(lo), dhi = half_value(lo + 1) - a;
+    if (dhi < dlo || (dhi == dlo && (lo & 1))) h = lo + 1;
+  }
+  return (uint16_t)(sign | h);
+}
+
+static void test_engine_kvcache__f16_rows_round_to_nearest_even(void **state)
+{
+  (void)state;
+  enum { H = 2, HD = 64, N = 40 };
+  dq_kv *kv;
+  assert_int_equal(dq_kv_new(&kv, 1, N, H, HD, DQ_T_F16, DQ_T_F16), 0);
+  float *x = malloc(sizeof(float) * N * H * HD * 2);
+  assert_non_null(x);
+  uint64_t r = 0x9e3779b97f4a7c15ull;
+  int ties = 0;
+  for (int i = 0; i < N * H * HD * 2; i++) {
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+    const unsigned h = (unsigned)(r >> 20) % 0x7bff, kind = (unsigned)(r >> 40) % 4;
+    const float s = (r >> 63) ? -1.0f : 1.0f;
+    if (kind == 0) { /* exactly halfway between two halves (both parities of the lower one) */
+      x[i] = s * (float)((half_value(h) + half_value(h + 1)) / 2);
+      ties++;
+    } else if (kind == 1) { /* a random float's bits over the whole half range and a little past it */
+      x[i] = s * ldexpf((float)((r >> 8) & 0xffffff) / 16777216.0f + 0.5f, (int)((r >> 32) % 45) - 28);
+    } else if (kind == 2) { /* a half's value nudged by one float ulp either way */
+      x[i] = s * nextafterf((float)half_value(h), (r >> 1) & 1 ? INFINITY : 0.0f);
+    } else { /* exact halves */
+      x[i] = s * (float)half_value(h);
+    }
+  }
+  const float edge[] = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, -1e30f, 5.9604645e-8f, 2.9802322e-8f,
+                        2.9802326e-8f, 6.1035156e-5f, 6.103515e-5f};
+  memcpy(x, edge, sizeof edge);
+  for (int p = 0; p < N; p++)
+    assert_int_equal(dq_kv_write(kv, 0, p, x + (size_t)p * H * HD, x + (size_t)(N + p) * H * HD), 0);
+  for (int p = 0; p < N; p++)
+    for (int h = 0; h < H; h++)
+      for (int which = 0; which < 2; which++) {
+        const uint8_t *row = which ? dq_kv_vrow(kv, 0, p, h) : dq_kv_krow(kv, 0, p, h);
+        const float *src = x + ((size_t)(which ? N + p : p) * H + h) * HD;
+        for (int i = 0; i < HD; i++) {
+          uint16_t got;
+          memcpy(&got, row + 2 * i, 2);
+          if (got != half_nearest(src[i])) print_error("%.9g: got %04x, want %04x\n", src[i], got, half_nearest(src[i]));
+          assert_int_equal(got, half_nearest(src[i]));
+        }
+      }
+  assert_true(ties > 100);
+  free(x);
+  dq_kv_free(kv);
+}
+
 /* Keys rotated at p with engine/rope.c, shifted here by delta, against keys
  * rotated at p + delta by engine/rope.c. */
 static void shift_case(int mode, int scaling, int type, float tol)
@@ -248,6 +324,7 @@ int main(void)
     cmocka_unit_test(test_engine_kvcache__sizes_match_published_table),
     cmocka_unit_test(test_engine_kvcache__refuses_bad_shapes_and_types),
     cmocka_unit_test(test_engine_kvcache__roundtrip_error_bounds),
+    cmocka_unit_test(test_engine_kvcache__f16_rows_round_to_nearest_even),
     cmocka_unit_test(test_engine_kvcache__shift_equals_direct_rotation),
     cmocka_unit_test(test_engine_kvcache__evict_moves_and_rerotates),
   };
