@@ -55,7 +55,8 @@ tsan: deps
 # x86-64-v3 (AVX2, FMA, F16C) is a build for such a machine, every file
 # compiled for it. x86-64 is the portable build: its kernels exist for three
 # instruction sets, chosen at run time (src/engine/isa.c), so its tests run
-# three times, with the CPU's choice and with DOCQ_KERNELS=generic and avx2,
+# four times, with the CPU's choice and with DOCQ_KERNELS=generic, avx2 and
+# avx512 (the CPU's choice is avx512vbmi on Zen 4/5 and Ice Lake and later),
 # then some of them on an emulated CPU without AVX (scripts/test-emulated.sh,
 # where qemu-user is installed: CI installs it).
 ISA_LEVELS ?= $(if $(filter x86_64,$(shell uname -m)),x86-64-v3 x86-64)
@@ -72,7 +73,7 @@ isa: deps
 	      { echo "$(BUILD)-$$l/docq --version does not say kernels: AVX2"; exit 1; }; \
 	    continue; \
 	  fi; \
-	  for k in "" generic avx2; do \
+	  for k in "" generic avx2 avx512; do \
 	    echo "== -march=$$l, kernels chosen at run time, DOCQ_KERNELS=$$k"; \
 	    (cd $(BUILD)-$$l && DOCQ_KERNELS=$$k ctest --output-on-failure -j $(JOBS) -E '^cli_'); \
 	  done; \

@@ -2,8 +2,10 @@
  *
  * In a build with DQ_DISPATCH (a portable x86-64 build: DOCQ_NATIVE=OFF
  * without an -march of its own), quant_avx2.c, attn.c, ggml_order.c and
- * embed/bert.c exist
- * three times, as name_generic, name_avx2 and name_avx512. This file defines
+ * embed/bert.c exist four times, as name_generic, name_avx2, name_avx512 and
+ * name_avx512vbmi (the last differs only in quant_avx2.c's Q4_0 / Q5_0
+ * four-row kernel, about half the instructions per row with VBMI, GFNI and
+ * BITALG). This file defines
  * the plain names: each calls the copy of the level picked on first use, once
  * per process (the highest the CPU runs, or lower if $DOCQ_KERNELS says so).
  * A level is a table of function pointers; picking one is an atomic store,
@@ -22,7 +24,7 @@
 
 int dq_isa_pick(const char *want, int cpu_level)
 {
-  static const char *const names[] = { "generic", "avx2", "avx512" };
+  static const char *const names[] = { "generic", "avx2", "avx512", "avx512vbmi" };
   if (!want) return cpu_level;
   for (int level = 0; level < (int)(sizeof names / sizeof names[0]); level++) {
     const char *a = want, *b = names[level];
@@ -46,8 +48,10 @@ int dq_isa_cpu_level(void)
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return DQ_ISA_GENERIC;
   if (!((b >> 5) & 1)) return DQ_ISA_GENERIC; /* AVX2 */
   const int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1, vnni = (c >> 11) & 1;
-  if (f && dq && bw && vl && vnni && (xlo & 0xE0) == 0xE0) /* opmask, ZMM upper halves, ZMM16-31 */
-    return DQ_ISA_AVX512;
+  if (f && dq && bw && vl && vnni && (xlo & 0xE0) == 0xE0) { /* opmask, ZMM upper halves, ZMM16-31 */
+    const int vbmi = (c >> 1) & 1, gfni = (c >> 8) & 1, bitalg = (c >> 12) & 1;
+    return vbmi && gfni && bitalg ? DQ_ISA_AVX512_VBMI : DQ_ISA_AVX512;
+  }
   return DQ_ISA_AVX2;
 #else
   return DQ_ISA_GENERIC;
@@ -77,6 +81,7 @@ int dq_isa_cpu_level(void)
 DQ_ISA_EACH(DQ_ISA_DECLARE, _generic)
 DQ_ISA_EACH(DQ_ISA_DECLARE, _avx2)
 DQ_ISA_EACH(DQ_ISA_DECLARE, _avx512)
+DQ_ISA_EACH(DQ_ISA_DECLARE, _avx512vbmi)
 
 #define DQ_ISA_FIELD(name, sfx) __typeof__(&name) name;
 typedef struct isa_table {
@@ -84,10 +89,11 @@ typedef struct isa_table {
 } isa_table;
 
 #define DQ_ISA_ENTRY(name, sfx) .name = name##sfx,
-static const isa_table k_tables[3] = {
+static const isa_table k_tables[4] = {
   [DQ_ISA_GENERIC] = { DQ_ISA_EACH(DQ_ISA_ENTRY, _generic) },
   [DQ_ISA_AVX2] = { DQ_ISA_EACH(DQ_ISA_ENTRY, _avx2) },
   [DQ_ISA_AVX512] = { DQ_ISA_EACH(DQ_ISA_ENTRY, _avx512) },
+  [DQ_ISA_AVX512_VBMI] = { DQ_ISA_EACH(DQ_ISA_ENTRY, _avx512vbmi) },
 };
 
 static _Atomic(const isa_table *) g_table;

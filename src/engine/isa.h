@@ -2,8 +2,8 @@
  *
  * A portable build cannot compile its kernels for AVX2 or AVX-512 and still
  * run on every x86-64. So the files whose speed depends on the instruction
- * set (quant_avx2.c, attn.c, ggml_order.c, embed/bert.c) are compiled three times, each
- * with DQ_ISA_SUFFIX set (_generic, _avx2, _avx512) and its own -m flags;
+ * set (quant_avx2.c, attn.c, ggml_order.c, embed/bert.c) are compiled four times, each
+ * with DQ_ISA_SUFFIX set (_generic, _avx2, _avx512, _avx512vbmi) and its own -m flags;
  * this header, included first in each of them, appends the suffix to every
  * function they export. isa.c then defines the plain names once, calling the
  * copy that the CPU (and $DOCQ_KERNELS) allows. Without DQ_ISA_SUFFIX the
@@ -50,15 +50,17 @@
 #endif
 
 /* Kernel levels, lowest first. */
-enum { DQ_ISA_GENERIC = 0, DQ_ISA_AVX2 = 1, DQ_ISA_AVX512 = 2 };
+enum { DQ_ISA_GENERIC = 0, DQ_ISA_AVX2 = 1, DQ_ISA_AVX512 = 2, DQ_ISA_AVX512_VBMI = 3 };
 
 /* The level to run: the CPU's own (cpu_level), or the lower one that `want`
- * names ("generic", "avx2", "avx512": $DOCQ_KERNELS; case-insensitive). A
- * level above the CPU's, an unknown name, NULL or "" give cpu_level. Pure. */
+ * names ("generic", "avx2", "avx512", "avx512vbmi": $DOCQ_KERNELS;
+ * case-insensitive). A level above the CPU's, an unknown name, NULL or ""
+ * give cpu_level. Pure. */
 int dq_isa_pick(const char *want, int cpu_level);
 
 /* The highest level this CPU and OS can run (cpuid and xgetbv: AVX2 + FMA +
- * F16C with AVX state enabled; AVX-512 F/BW/VL/DQ/VNNI with ZMM state). */
+ * F16C with AVX state enabled; AVX-512 F/BW/VL/DQ/VNNI with ZMM state; and
+ * VBMI + GFNI + BITALG on top of that, as Zen 4 and Ice Lake have). */
 int dq_isa_cpu_level(void);
 
 #endif

@@ -21,13 +21,25 @@
 #define DQ_HAVE_K512 1 /* 512-bit Q6_K kernel */
 #endif
 #endif
+/* Q4_0 / Q5_0's four-row kernel by VBMI, GFNI and BITALG (dot_q45_4z below);
+ * -DDQ_Q45_BITS=0 keeps the older one, for A/B runs. */
+#ifndef DQ_Q45_BITS
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512VBMI__) && defined(__GFNI__) && \
+    defined(__AVX512BITALG__)
+#define DQ_Q45_BITS 1
+#else
+#define DQ_Q45_BITS 0
+#endif
+#endif
 
 #include "engine/kernels.h"
 #include "engine/quant_internal.h"
 
 const char *dq_kernels_isa(void)
 {
-#if DQ_HAVE_AVX2 && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#if DQ_HAVE_AVX2 && DQ_Q45_BITS
+  return "AVX-512 VNNI+VBMI";
+#elif DQ_HAVE_AVX2 && defined(__AVX512VNNI__) && defined(__AVX512VL__)
   return "AVX-512 VNNI";
 #elif DQ_HAVE_AVX2
   return "AVX2";
@@ -957,13 +969,6 @@ static inline __attribute__((always_inline)) __m512i q45_wq_pair(const int type,
   return q;
 }
 
-#ifndef DQ_Q45_BITS
-#if defined(__AVX512VBMI__) && defined(__GFNI__) && defined(__AVX512BITALG__)
-#define DQ_Q45_BITS 1
-#else
-#define DQ_Q45_BITS 0
-#endif
-#endif
 #if DQ_Q45_BITS
 /* With VBMI, GFNI and BITALG (Zen 4/5, Ice Lake and later) a row's two
  * blocks come in with one masked load (the bytes past them read as 0 and
