@@ -98,7 +98,10 @@ long long dq_map_huge_bytes(const void *p)
 static void populate(const uint8_t *q, size_t len)
 {
 #ifdef MADV_POPULATE_READ
-  if (madvise((void *)q, len, MADV_POPULATE_READ) == 0) return;
+  /* Touch pages only where the kernel does not know the advice (EINVAL):
+   * after any other failure (EFAULT: the file was cut short since it was
+   * opened) a touch would raise SIGBUS, and faulting in is only a hint. */
+  if (madvise((void *)q, len, MADV_POPULATE_READ) == 0 || errno != EINVAL) return;
 #endif
   const size_t ps = page_size();
   volatile uint8_t sink = 0;

@@ -290,6 +290,25 @@ static void test_engine_mapfile__recache_mends_a_partly_small_cache(void **state
   free_file(&t);
 }
 
+/* A file cut short between its size being read and the load (another
+ * program rewriting it): the re-cache step must not touch pages past the
+ * new end, which would raise SIGBUS. The bytes that remain are mapped. */
+static void test_engine_mapfile__file_cut_short_before_the_load(void **state)
+{
+  (void)state;
+  for (int pol = DQ_MAP_ADVISE; pol <= DQ_MAP_RECACHE; pol++) {
+    tfile t = make_file(BIG, 83 + (uint64_t)pol);
+    const size_t cut = 3 * HUGE_SZ + HUGE_SZ / 2 + 123; /* inside extent 3: partly cached, partly past the end */
+    assert_int_equal(ftruncate(t.fd, (off_t)cut), 0);
+    dq_map m;
+    assert_int_equal(dq_map_file(&m, t.fd, t.n, pol, "cut"), 0);
+    assert_in_range(m.state, DQ_MAP_S_PLAIN, DQ_MAP_S_NO_LARGE);
+    assert_memory_equal(m.p, t.buf, cut);
+    dq_map_release(&m);
+    free_file(&t);
+  }
+}
+
 /* dq_map_scan_huge: -1 or all clear on a mapping without 2 MiB entries. */
 static void test_engine_mapfile__scan_of_small_pages(void **state)
 {
@@ -405,6 +424,7 @@ int main(void)
     cmocka_unit_test(test_engine_mapfile__recache_gives_2mib_pages),
     cmocka_unit_test(test_engine_mapfile__recache_mends_a_partly_small_cache),
     cmocka_unit_test(test_engine_mapfile__scan_of_small_pages),
+    cmocka_unit_test(test_engine_mapfile__file_cut_short_before_the_load),
     cmocka_unit_test(test_engine_mapfile__huge_bytes),
     cmocka_unit_test(test_engine_mapfile__policy_default_reads_env),
     cmocka_unit_test(test_engine_mapfile__bad_fd_is_eio_with_path),
