@@ -5,11 +5,11 @@
  * embed/bert.c exist four times, as name_generic, name_avx2, name_avx512 and
  * name_avx512vbmi (the last differs only in quant_avx2.c's Q4_0 / Q5_0
  * four-row kernel, about half the instructions per row with VBMI, GFNI and
- * BITALG). This file defines
- * the plain names: each calls the copy of the level picked on first use, once
- * per process (the highest the CPU runs, or lower if $DOCQ_KERNELS says so).
- * A level is a table of function pointers; picking one is an atomic store,
- * so threads that race to pick store the same table. The cost per call is
+ * BITALG). This file defines the plain names: each calls the copy of the
+ * level picked on first use, once per process (the highest the CPU runs, or
+ * lower if $DOCQ_KERNELS says so). A level is a table of function pointers;
+ * picking one is an atomic store, so threads that race to pick store the
+ * same table. The cost per call is
  * one load and an indirect call, against a row's dot product at least. */
 #include <ctype.h>
 #include <stdatomic.h>

@@ -16,16 +16,16 @@
  * A cache can also be part huge, part small: pages evicted piecemeal (memory
  * pressure, or a reclaimer such as the DAMON pageout scheme of the benchmark
  * VM) come back in small folios when a program that did not advise reads
- * them. On that VM a cached Q4_K_M file had 90 of its 188 extents of 2 MiB in
+ * them, or a fault's readahead runs into them. On that VM a cached Q4_K_M file had 90 of its 188 extents of 2 MiB in
  * small folios.
  *
  * So dq_map_file maps 2 MiB-aligned, advises MADV_HUGEPAGE and, under
  * DQ_MAP_RECACHE, when at least 1/8 of the file is cached:
  * - where the kernel can scan page tables (PAGEMAP_SCAN, Linux 6.7), it
- *   faults in the wholly cached 2 MiB extents (no disk reads), and drops the
- *   extents that are not then mapped by one 2 MiB entry, and those only
- *   partly cached, so they come back in 2 MiB folios as the model reads
- *   them; the rest of the cache stays;
+ *   faults in the wholly cached 2 MiB extents (no disk reads), drops the
+ *   extents that are not then mapped by one 2 MiB entry and those only
+ *   partly cached, and reads them back at once, one fault per extent with
+ *   readahead off, in 2 MiB folios; the rest of the cache stays;
  * - on older kernels it samples up to 32 extents across the file and, when
  *   at least a quarter are in small folios, drops the file's clean cached
  *   pages.
