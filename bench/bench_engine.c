@@ -553,6 +553,26 @@
  * --shape llama3.2-1b `-n 32 -r 3` at 44 GB/s: Q8_0 96% at 31.9, Q4_K_M 94%
  * at 51.0.
  *
+ * 2026-11-29, session 42, the same host. The cached bench files had been
+ * left half in small folios (Q4_K_M 196 of 377 MiB in 2 MiB pages, Q8_0 266
+ * of 504) and the 32-extent sample did not see it; re-cached by extent
+ * (mapfile.c) they are wholly in 2 MiB pages. One binary, alternating 40
+ * rounds between those and copies wholly in 2 MiB pages: median +6.2% Q8_0,
+ * +2.9% Q4_K_M where the host read >= 65 GB/s, +3.2% / +1.4% at <= 56.
+ * /tmp/s38 side.sh, one round, host reading ~45-50 GB/s:
+ *   Q8_0   pp512 770 vs 369: 2.08x;  tg64 84.5 vs 63.4: 1.33x
+ *   Q4_K_M pp512 741 vs 299: 2.48x;  tg64 113.3 vs 67.3: 1.68x
+ * `-p 0 -n 64 -t 2 -r 5 --bw --mix both`, host reading 46-54 GB/s: Q8_0
+ * 90-93% at 82.3-92.2 t/s, Q4_K_M 91-94% at 112.1-125.8; --shape
+ * llama3.2-1b `-n 32 -r 5`: Q8_0 94-97% at 35.0-36.9, Q4_K_M 91-95% at
+ * 55.3-58.3. Reading 72-90 GB/s: Q8_0 79-86% at 115-127 t/s, Q4_K_M 81-86%
+ * at 156-173 (decode 65-68 GB/s; the mapped weights themselves read 77-86);
+ * the 1B shape at 73-79 GB/s (readings mixed within runs): Q8_0 81-95% at
+ * 45.3-45.9, Q4_K_M 88-101% at 78.8-80.6.
+ * bench_kernels' products alone from DRAM, back to back, read 60-70 GB/s
+ * there (Q8_0 63-68 / 60, Q5_0 65-70, Q4_K 55-67, Q6_K 58-66): whole-model
+ * decode is at its kernels' own rate, and they at ~80-85% of a plain read.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
