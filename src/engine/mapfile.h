@@ -24,8 +24,11 @@
  * - where the kernel can scan page tables (PAGEMAP_SCAN, Linux 6.7), it
  *   faults in the wholly cached 2 MiB extents (no disk reads), drops the
  *   extents that are not then mapped by one 2 MiB entry and those only
- *   partly cached, and reads them back at once, one fault per extent with
- *   readahead off, in 2 MiB folios; the rest of the cache stays;
+ *   partly cached, and reads them back at once, one fault per extent, in
+ *   2 MiB folios; the rest of the cache stays. There the mapping also has
+ *   readahead off (MADV_RANDOM): a fault still reads its whole extent as one
+ *   folio, and extents evicted later come back so (readahead ran into the
+ *   next extent in smaller folios);
  * - on older kernels it samples up to 32 extents across the file and, when
  *   at least a quarter are in small folios, drops the file's clean cached
  *   pages.

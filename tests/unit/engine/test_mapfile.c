@@ -290,6 +290,42 @@ static void test_engine_mapfile__recache_mends_a_partly_small_cache(void **state
   free_file(&t);
 }
 
+/* Extents evicted while the rest of the file stays cached (memory pressure,
+ * a reclaimer) are read back by the forward pass's faults; each must come
+ * back as one 2 MiB folio, however they run (readahead off in the mapping). */
+static void test_engine_mapfile__evicted_extents_fault_back_in_2mib_pages(void **state)
+{
+  (void)state;
+  unsigned char huge[N_EXT];
+  tfile t = make_file(N_EXT * HUGE_SZ, 89);
+  dq_map m;
+  assert_int_equal(dq_map_file(&m, t.fd, t.n, DQ_MAP_RECACHE, "evict"), 0);
+  assert_memory_equal(m.p, t.buf, t.n);
+  const int first = huge_extents(&m, huge);
+  dq_map_release(&m);
+  if (first < (int)N_EXT) {
+    print_message("NOTE: %s: the refault of evicted extents was not checked\n",
+                  first < 0 ? "no PAGEMAP_SCAN here (Linux < 6.7)" : "no 2 MiB page-cache folios here");
+    free_file(&t);
+    return;
+  }
+  const int evict[] = {3, 4, 5, 6, 7, 10, 11, 14};
+  for (int round = 0; round < 2; round++) {
+    for (size_t i = 0; i < sizeof evict / sizeof *evict; i++)
+      assert_int_equal(posix_fadvise(t.fd, (off_t)evict[i] * (off_t)HUGE_SZ, HUGE_SZ, POSIX_FADV_DONTNEED), 0);
+    assert_int_equal(dq_map_file(&m, t.fd, t.n, round ? DQ_MAP_ADVISE : DQ_MAP_RECACHE, "evict"), 0);
+    for (size_t off = 0; off < t.n; off += 4096) /* in file order, as a forward pass reads a layer */
+      if (m.p[off] != t.buf[off]) fail_msg("byte %zu differs", off);
+    assert_memory_equal(m.p, t.buf, t.n);
+    const int h = huge_extents(&m, huge);
+    print_message("%s: %d of %d extents in 2 MiB entries after the evicted ones were read back\n",
+                  round ? "ADVISE" : "RECACHE", h, (int)N_EXT);
+    assert_int_equal(h, N_EXT);
+    dq_map_release(&m);
+  }
+  free_file(&t);
+}
+
 /* A file cut short between its size being read and the load (another
  * program rewriting it): the re-cache step must not touch pages past the
  * new end, which would raise SIGBUS. The bytes that remain are mapped. */
@@ -425,6 +461,7 @@ int main(void)
     cmocka_unit_test(test_engine_mapfile__recache_mends_a_partly_small_cache),
     cmocka_unit_test(test_engine_mapfile__scan_of_small_pages),
     cmocka_unit_test(test_engine_mapfile__file_cut_short_before_the_load),
+    cmocka_unit_test(test_engine_mapfile__evicted_extents_fault_back_in_2mib_pages),
     cmocka_unit_test(test_engine_mapfile__huge_bytes),
     cmocka_unit_test(test_engine_mapfile__policy_default_reads_env),
     cmocka_unit_test(test_engine_mapfile__bad_fd_is_eio_with_path),
