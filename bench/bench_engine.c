@@ -568,7 +568,11 @@
  * 55.3-58.3. Reading 72-90 GB/s: Q8_0 79-86% at 115-127 t/s, Q4_K_M 81-86%
  * at 156-173 (decode 65-68 GB/s; the mapped weights themselves read 77-86);
  * the 1B shape at 73-79 GB/s (readings mixed within runs): Q8_0 81-95% at
- * 45.3-45.9, Q4_K_M 88-101% at 78.8-80.6.
+ * 45.3-45.9, Q4_K_M 88-101% at 78.8-80.6. At a2d659e (readahead off in the
+ * mapping, so extents evicted between runs come back in 2 MiB pages), host
+ * reading 72-87 GB/s, 21:03-21:05: 0.5B Q8_0 80-86% at 119-127 t/s, Q4_K_M
+ * 81-89% at 159-173; 1B Q8_0 84-85% at 47.3-48.9, Q4_K_M 92-95% at
+ * 85.7-88.2.
  * bench_kernels' products alone from DRAM, back to back, read 60-70 GB/s
  * there (Q8_0 63-68 / 60, Q5_0 65-70, Q4_K 55-67, Q6_K 58-66): whole-model
  * decode is at its kernels' own rate, and they at ~80-85% of a plain read.
