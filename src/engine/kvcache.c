@@ -116,7 +116,7 @@ static void put_row(int type, const float *x, void *out, int n)
     int i = 0;
     for (; i + 8 <= n; i += 8)
       _mm_storeu_si128((__m128i *)(o + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < n; i++) o[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+    for (; i < n; i++) o[i] = dq_f32_to_f16(x[i]);
     return;
   }
 #endif

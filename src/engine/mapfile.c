@@ -180,35 +180,27 @@ int dq_map_scan_huge(const void *p, size_t ne, unsigned char *huge)
  * partly cached (a fault would fill the rest with small folios) are dropped
  * and read back in 2 MiB folios; the rest of the cache is left alone. One
  * dropped extent is read back first: if it does not come back as one folio,
- * nothing more is dropped (DQ_MAP_S_NO_LARGE). -1 where the kernel cannot
- * scan (the caller then samples). */
+ * nothing more is dropped (DQ_MAP_S_NO_LARGE). -1 if a scan fails (the
+ * caller then samples). Called only where dq_map_scan_huge works. */
 static int recache_extents(dq_map *m, int fd)
 {
   const size_t ps = page_size(), ne = m->n / HUGE_SZ, per = HUGE_SZ / ps;
-  unsigned char *huge = dq_malloc(ne), *res = dq_malloc(ne * per);
-  int state = -1;
-  if (!huge || !res || dq_map_scan_huge(m->p, 1, huge) != 0) goto out; /* scan the first extent: supported? */
-  if (mincore((void *)m->p, ne * HUGE_SZ, res) != 0) goto out;
+  unsigned char *huge = dq_malloc(ne), *whole = dq_malloc(ne), *res = dq_malloc(ne * per);
   size_t *bad = dq_malloc(ne * sizeof *bad), nbad = 0;
-  if (!bad) goto out;
+  int state = -1;
+  if (!huge || !whole || !res || !bad || mincore((void *)m->p, ne * HUGE_SZ, res) != 0) goto out;
   for (size_t e = 0, run = 0; e <= ne; e++) { /* fault in runs of wholly cached extents */
     size_t c = 0;
     for (size_t i = 0; e < ne && i < per; i++) c += res[e * per + i] & 1;
-    if (e < ne && c == per) continue;
+    if (e < ne) whole[e] = c == per;
+    if (e < ne && whole[e]) continue;
     if (e > run) populate(m->p + run * HUGE_SZ, (e - run) * HUGE_SZ);
     run = e + 1;
     if (e < ne && c) bad[nbad++] = e; /* partly cached */
   }
-  if (dq_map_scan_huge(m->p, ne, huge) != 0) {
-    dq_free(bad);
-    goto out;
-  }
-  /* and the wholly cached extents not mapped by 2 MiB entries */
-  for (size_t e = 0; e < ne; e++) {
-    size_t c = 0;
-    for (size_t i = 0; i < per; i++) c += res[e * per + i] & 1;
-    if (c == per && !huge[e]) bad[nbad++] = e;
-  }
+  if (dq_map_scan_huge(m->p, ne, huge) != 0) goto out;
+  for (size_t e = 0; e < ne; e++) /* and the wholly cached extents not mapped by 2 MiB entries */
+    if (whole[e] && !huge[e]) bad[nbad++] = e;
   state = DQ_MAP_S_HUGE;
   if (nbad) {
     /* Read back here, each extent by its own fault with readahead off (set
@@ -226,9 +218,10 @@ static int recache_extents(dq_map *m, int fd)
       state = DQ_MAP_S_RECACHED;
     }
   }
-  dq_free(bad);
 out:
+  dq_free(bad);
   dq_free(huge);
+  dq_free(whole);
   dq_free(res);
   return state;
 }
@@ -276,11 +269,12 @@ static int recache_sampled(dq_map *m, int fd)
   return DQ_MAP_S_RECACHED;
 }
 
-/* DQ_MAP_RECACHE's step on a fresh advised, aligned mapping. */
-static int recache(dq_map *m, int fd)
+/* DQ_MAP_RECACHE's step on a fresh advised, aligned mapping; can_scan: the
+ * kernel has PAGEMAP_SCAN. */
+static int recache(dq_map *m, int fd, int can_scan)
 {
   if (resident_share(m->p, m->n) < 0.125) return DQ_MAP_S_ADVISED; /* faults will read it in 2 MiB folios */
-  const int state = recache_extents(m, fd);
+  const int state = can_scan ? recache_extents(m, fd) : -1;
   return state >= 0 ? state : recache_sampled(m, fd);
 }
 
@@ -312,8 +306,9 @@ int dq_map_file(dq_map *m, int fd, size_t n, int policy, const char *path)
      * file took no longer (0.6-1.6 s either way). Set where the kernel can
      * scan (6.7 on): before 5.18 it would read each fault's 4 KiB alone. */
     unsigned char h;
-    if (dq_map_scan_huge(p, 1, &h) == 0) madvise(p, n, MADV_RANDOM);
-    m->state = policy == DQ_MAP_RECACHE ? recache(m, fd) : DQ_MAP_S_ADVISED;
+    const int can_scan = dq_map_scan_huge(p, 1, &h) == 0;
+    if (can_scan) madvise(p, n, MADV_RANDOM);
+    m->state = policy == DQ_MAP_RECACHE ? recache(m, fd, can_scan) : DQ_MAP_S_ADVISED;
   }
 #endif
   return 0;
