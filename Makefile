@@ -53,7 +53,7 @@ tsan: deps
 # fuzz-corpus tests (the CLI scripts add no kernel path of their own, only
 # timing-sensitive checks); the build folders are $(BUILD)-<level>.
 # x86-64-v3 (AVX2, FMA, F16C) is a build for such a machine, every file
-# compiled for it. x86-64 is the portable build: its kernels exist for three
+# compiled for it. x86-64 is the portable build: its kernels exist for four
 # instruction sets, chosen at run time (src/engine/isa.c), so its tests run
 # four times, with the CPU's choice and with DOCQ_KERNELS=generic, avx2 and
 # avx512 (the CPU's choice is avx512vbmi on Zen 4/5 and Ice Lake and later),
