@@ -677,7 +677,7 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
  * The scale is still one f16 per row and block: gathering 8 at a time (and
  * a lane permute per block) measured 30% slower on Zen 4. 1 thread, data in
  * cache, 896-element rows: Q8_0 30 -> 42 GB/s, Q5_0 15 -> 20 GB/s (but
- * Q8_0 is not grouped in decode: see dot_q8a_n).
+ * Q8_0 is not grouped in decode: see DQ_PF_ROW).
  * Every row is computed with the same operations in the same order whatever
  * the number of rows in the call, so results do not depend on how rows are
  * grouped (matmul's split varies with the thread count). Exact in int32:
@@ -700,9 +700,9 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 #define DQ_HAVE_ROWS 1
 #define DQ_ROWS 4
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
-#define ROWS_VNNI 1 /* Q8_0 here (dpbusd does not saturate at u = 255); Q4_0 / Q5_0 go to dot_q45_4z */
+#define ROWS_VNNI 1 /* Q8_0 by dpbusd (it does not saturate at u = 255); Q4_0 / Q5_0 go to dot_q45_4z */
 #else
-#define ROWS_VNNI 0 /* Q8_0 by the sign trick here; Q4_0 / Q5_0 go to dot_q45_4 */
+#define ROWS_VNNI 0 /* Q8_0 by the sign trick; Q4_0 / Q5_0 go to dot_q45_4 */
 #endif
 
 /* neg + the products of 4-byte groups of u (unsigned) and x (signed) */
@@ -746,19 +746,30 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * alone (a Zen 3) grouping was 5% faster while the weights sat in 4 KiB
  * pages, but from 2 MiB pages (engine/mapfile.h) one row at a time with the
  * prefetch of DQ_PF_ROW is faster (figures at DQ_PF_ROW), so they go one at
- * a time there. With VNNI they are grouped: on a Zen 4 grouping measured
- * 3-7% slower with 1 thread (no difference with 2), but on a Zen 5
- * (2026-11-29, 0.5B-shaped Q8_0 decode, `docq bench -p 0 -n 64 -r 3`,
- * separate builds alternating, medians of 5-6 rounds, both with the one-row
- * prefetch) it is faster: 2 threads 110.8 -> 117.3 t/s, 1 thread 61.4 ->
- * 63.6. Longer groups (DQ_ROWS_MAX_GROUP 16384 or 32768, so the 2048-wide
+ * a time there. With VNNI they were grouped for a while: on a Zen 4
+ * grouping measured 3-7% slower with 1 thread (no difference with 2), but on
+ * a Zen 5 (2026-11-29, 0.5B-shaped Q8_0 decode, `docq bench -p 0 -n 64 -r
+ * 3`, separate builds alternating, medians of 5-6 rounds, both with the
+ * one-row prefetch at 3072) it was faster: 2 threads 110.8 -> 117.3 t/s, 1
+ * thread 61.4 -> 63.6. With the one-row prefetch at 6144 (DQ_PF_ROW) one
+ * row at a time is the faster again there, so Q8_0 now goes one row at a
+ * time on every kernel level (figures at DQ_PF_ROW). Longer groups (DQ_ROWS_MAX_GROUP 16384 or 32768, so the 2048-wide
  * rows of a 1B shape go by four) measured the same there, and so did a
  * 512-bit form of the four-row kernel (two rows per register, half the
  * vector ops) for Q4_K_M, while it was 3-4% slower for Q8_0. AVX2's Q4_0 /
  * Q5_0, compute-bound, are grouped whatever the length: 20% in decode. */
 #ifndef DQ_PF_HALF_GROUPS
 #if ROWS_VNNI
-#define DQ_PF_HALF_GROUPS 4 /* half row groups ahead that are prefetched (2 groups) */
+/* 3 groups: Q4_0 / Q5_0 rows by four (dot_q45_4z), 2 threads from DRAM,
+ * bench/ab_kernels against 2 groups (2026-11-29, Zen 5), Q5_0 / Q4_0:
+ * 4864x896 1.036 / 1.054 with the host reading 65-90 GB/s, 1.000 / 1.002
+ * at 45-56; 896x896 0.99 / 1.02 and 0.99 / 1.00. 4 groups: 1.045 / 1.071
+ * on 4864x896 in the fast state, but 896x896 0.95 / 1.00 there and 0.98 /
+ * 0.98 in the usual one. Whole 0.5B-shaped Q4_K_M decode (its 896-wide
+ * matrices are Q5_0), builds rotating: 1.021 in the fast state (6 of 7
+ * rounds), 1.003 in the usual one (4 of 7). IQ4_NL's four rows take the
+ * same distance, unmeasured. */
+#define DQ_PF_HALF_GROUPS 6
 #else
 /* 1.5 groups. Zen 3, 1 thread, 380 MB of 896-element rows from DRAM, 4 KiB
  * pages: Q8_0 10.0-10.3 GB/s at 1 group ahead, 9.1-9.6 at 2, 7.2-9.0 at
@@ -789,9 +800,30 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * 0.5B-shaped Q8_0 decode, `docq bench -p 0 -n 64 -t 2 -r 3`, separate
  * builds alternating, medians of 5 rounds in t/s: none 82.4 / 85.2, 1024
  * 83.5, 2048 85.5, 3072 89.3 / 89.1, 4096 90.2, 6144 88.1, 8192 89.7: the
- * same 3072 for both. */
+ * same 3072 for both at first. But those rounds ran in the host's usual
+ * state (40-55 GB/s); where it reads 65-90 GB/s the rows want more.
+ * bench/ab_kernels, 2 threads from DRAM, against 3072 (2026-11-29, Zen 5;
+ * fast state / usual state): 896x4864 Q8_0 and Q5_0 rows, 6144: 1.085 /
+ * 1.008 and 1.044 / 1.018, 4096: 1.045 / 1.008 and 1.023 / 1.015; the
+ * 2048-wide rows of a 1B shape (8192x2048, 2048x8192), 6144: 1.13-1.14 /
+ * 1.02, 8192: 1.15-1.19 / 1.00; a second prefetch into L2 (T1) at 8192 or
+ * 12288: 1.04-1.08 / 0.96-0.97. Whole-model decode, builds rotating
+ * (bench_engine -p 0 -n 64 -t 2 -r 5 --bw --mix both, and --shape
+ * llama3.2-1b -n 32), 6144 against 3072: fast state 1B Q8_0 47.7 -> 53.5
+ * t/s (8 of 8 rounds; 85% -> 95% of the read bandwidth), 0.5B Q8_0 1.020;
+ * usual state over 16 rounds 1B Q8_0 1.013, 0.5B Q8_0 0.992 (6 of 16). At
+ * 6144 the 896-wide Q8_0 rows one at a time also beat them grouped by four
+ * (ab_kernels, 4864x896 and 16384x896, usual state, 38 sets: 1.048, 1.042),
+ * so Q8_0 goes one row at a time everywhere. This, 6144 and 3 groups ahead
+ * for Q4_0 / Q5_0 (DQ_PF_HALF_GROUPS) against the kernels before, usual
+ * state: 0.5B Q8_0 1.040 (7 of 7 rounds), Q4_K_M 1.044 (7 of 7), 1B Q8_0
+ * 1.039 (4 of 5), 1B Q4_K_M 0.988 (2 of 5). */
 #ifndef DQ_PF_ROW
+#if ROWS_VNNI
+#define DQ_PF_ROW 6144
+#else
 #define DQ_PF_ROW 3072
+#endif
 #endif
 static inline __attribute__((always_inline)) void q8a_prefetch(const int R, const size_t bb, const uint8_t *w, size_t rb,
                                                                int64_t ib)
@@ -800,50 +832,33 @@ static inline __attribute__((always_inline)) void q8a_prefetch(const int R, cons
   for (size_t j = 0; j < (size_t)R * bb; j += 64) _mm_prefetch((const char *)p + j, _MM_HINT_T0);
 }
 
-static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, const int R, const uint8_t *w,
-                                                               size_t rb, const dq_q8a *a, int64_t nb, float *out)
+/* One Q8_0 row: the start value and the prefetch DQ_PF_ROW bytes ahead as
+ * above. VNNI: even blocks into acc0, odd ones into acc1, two FMA chains;
+ * AVX2 takes the sign trick and one chain (acc1 stays 0). */
+static inline __attribute__((always_inline)) void dot_q8_0_row(const uint8_t *w, const dq_q8a *a, int64_t nb,
+                                                               float *out)
 {
-  const size_t bb = q8a_blk_bytes(type);
-  const __m256i off = _mm256_set1_epi8((char)(type == DQ_T_Q8_0 ? 128 : type == DQ_T_Q4_0 ? 8 : 16));
-  __m256 acc0[DQ_ROWS], acc1[DQ_ROWS];
-  _Pragma("GCC unroll 8")
-  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
-  /* VNNI: even blocks into acc0, odd ones into acc1, two FMA chains per row;
-   * AVX2's 16 registers hold one chain per row (acc1 stays 0) */
+  const size_t bb = sizeof(dq_blk_q8_0);
+  const __m256i off = _mm256_set1_epi8((char)128);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < nb; ib++) {
-    if (R > 1) q8a_prefetch(R, bb, w, rb, ib);
-    else if (DQ_PF_ROW) _mm_prefetch((const char *)w + (size_t)ib * bb + DQ_PF_ROW, _MM_HINT_T0);
+    if (DQ_PF_ROW) _mm_prefetch((const char *)w + (size_t)ib * bb + DQ_PF_ROW, _MM_HINT_T0);
     const __m256i x = _mm256_loadu_si256((const __m256i *)a[ib].qs);
-    const __m256i neg = !ROWS_VNNI && type == DQ_T_Q8_0 ? _mm256_setzero_si256()
-                        : _mm256_sub_epi32(_mm256_setzero_si256(), rows_mac(_mm256_setzero_si256(), off, x));
-    /* four rows: their f16 scales converted and multiplied in one vector
-     * (the same single rounding as h2f(d) * a.d, so the same bits) */
-    __m256 s4 = _mm256_setzero_ps();
-    if (R == 4) {
-      uint64_t d4 = 0;
-      _Pragma("GCC unroll 4")
-      for (int r = 0; r < 4; r++) {
-        uint16_t d;
-        memcpy(&d, w + (size_t)r * rb + (size_t)ib * bb, 2);
-        d4 |= (uint64_t)d << (16 * r);
-      }
-      s4 = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)d4)), _mm_set1_ps(a[ib].d)));
+    const uint8_t *b = w + (size_t)ib * bb;
+    uint16_t d;
+    memcpy(&d, b, 2);
+    __m256i p;
+    if (ROWS_VNNI) {
+      const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), rows_mac(_mm256_setzero_si256(), off, x));
+      p = rows_mac(neg, q8a_wq(DQ_T_Q8_0, b), x);
+    } else {
+      p = dot_s8s8(_mm256_loadu_si256((const __m256i *)(b + 2)), x); /* no saturation */
     }
-    _Pragma("GCC unroll 8")
-    for (int r = 0; r < R; r++) {
-      const uint8_t *b = w + (size_t)r * rb + (size_t)ib * bb;
-      uint16_t d;
-      memcpy(&d, b, 2);
-      __m256i p;
-      if (!ROWS_VNNI && type == DQ_T_Q8_0) p = dot_s8s8(_mm256_loadu_si256((const __m256i *)(b + 2)), x); /* no saturation */
-      else p = rows_mac(neg, q8a_wq(type, b), x);
-      __m256 s = R == 4 ? _mm256_permutevar8x32_ps(s4, _mm256_set1_epi32(r)) : _mm256_set1_ps(h2f(d) * a[ib].d);
-      if (ROWS_VNNI && (ib & 1)) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
-      else acc0[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc0[r]);
-    }
+    const __m256 sc = _mm256_set1_ps(h2f(d) * a[ib].d);
+    if (ROWS_VNNI && (ib & 1)) acc1 = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(p), acc1);
+    else acc0 = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(p), acc0);
   }
-  _Pragma("GCC unroll 8")
-  for (int r = 0; r < R; r++) out[r] = dq_hsum8_ps(_mm256_add_ps(acc0[r], acc1[r]));
+  *out = dq_hsum8_ps(_mm256_add_ps(acc0, acc1));
 }
 
 /* Four rows' maddubs results (16 int16 pair sums each) -> int32 [r0 r1 r2
@@ -923,8 +938,8 @@ static inline __attribute__((always_inline)) void dot_q45_4(const int type, cons
  * rows' int32 results are folded (unpacks + adds, as fold4_rows) into one
  * vector that holds, per 128-bit lane, [r0 r1 r2 r3] of half a block, and
  * one convert and one FMA against the rows' scales serve all four, where the
- * 256-bit form (dot_q8a_rows) took a scale permute, convert and FMA per row
- * and block. The o * sum(x) term is in dpbusd's start value as there, so the
+ * 256-bit form (the grouped Q8_0 kernel that was here) took a scale permute,
+ * convert and FMA per row and block. The o * sum(x) term is in dpbusd's start value as there, so the
  * int32 sums are exact (|sum| <= 16 * 31 * 127) and convert exactly; rows
  * that fill a group (the tail of a call, dq_kq_dot's one row) repeat the
  * last row, so a row's result does not depend on how rows are grouped. An
@@ -1161,17 +1176,7 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
     }
     return;
   }
-  if ((type == DQ_T_Q8_0 && !ROWS_VNNI) || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
-    for (; r < n_rows; r++) dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r);
-    return;
-  }
-  for (; r + DQ_ROWS <= n_rows; r += DQ_ROWS) dot_q8a_rows(type, DQ_ROWS, w + (size_t)r * rb, rb, a, nb, out + r);
-  switch (n_rows - r) {
-  case 3: dot_q8a_rows(type, 3, w + (size_t)r * rb, rb, a, nb, out + r); break;
-  case 2: dot_q8a_rows(type, 2, w + (size_t)r * rb, rb, a, nb, out + r); break;
-  case 1: dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r); break;
-  default: break;
-  }
+  for (; r < n_rows; r++) dot_q8_0_row(w + (size_t)r * rb, a, nb, out + r);
 }
 static void dot_q8_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
 {
