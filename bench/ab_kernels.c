@@ -30,11 +30,11 @@
 #include "qwen_shape.h" /* dq_bench_now */
 
 typedef void (*dot_rows_fn)(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf,
-                            const void *act, int64_t n, float *out);
+                            const void *act, int64_t n, int streamed, float *out);
 void dq_kq_dot_rows_ab_a(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf,
-                         const void *act, int64_t n, float *out);
+                         const void *act, int64_t n, int streamed, float *out);
 void dq_kq_dot_rows_ab_b(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf,
-                         const void *act, int64_t n, float *out);
+                         const void *act, int64_t n, int streamed, float *out);
 
 static const struct { const char *name; int type; } k_types[] = {
   { "q8_0", DQ_T_Q8_0 }, { "q4_0", DQ_T_Q4_0 }, { "q5_0", DQ_T_Q5_0 }, { "q4_k", DQ_T_Q4_K },
@@ -83,7 +83,7 @@ static void job_run(void *ctx, int ith, int nth)
   if (r1 > j->n_out) r1 = j->n_out;
   const size_t mb = j->rb * (size_t)j->n_out;
   for (int c = 0; c < j->copies && r0 < r1; c++)
-    j->fn(j->type, j->w + (size_t)c * mb + (size_t)r0 * j->rb, j->rb, r1 - r0, j->x, j->act, j->n_in, j->out + r0);
+    j->fn(j->type, j->w + (size_t)c * mb + (size_t)r0 * j->rb, j->rb, r1 - r0, j->x, j->act, j->n_in, 1, j->out + r0);
 }
 
 /* One pass over every copy with fn; seconds. */

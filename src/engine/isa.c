@@ -130,9 +130,9 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
   return T()->dq_kq_dot(type, row, xf, act, n);
 }
 void dq_kq_dot_rows(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf, const void *act,
-                    int64_t n, float *out)
+                    int64_t n, int streamed, float *out)
 {
-  T()->dq_kq_dot_rows(type, w, row_stride, n_rows, xf, act, n, out);
+  T()->dq_kq_dot_rows(type, w, row_stride, n_rows, xf, act, n, streamed, out);
 }
 void dq_kq_dequant_fast(int type, const void *row, float *out, int64_t n) { T()->dq_kq_dequant_fast(type, row, out, n); }
 void dq_dequant_row(int type, const void *row, float *out, int64_t n) { T()->dq_dequant_row(type, row, out, n); }

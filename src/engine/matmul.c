@@ -192,12 +192,13 @@ static void mm_chunk(mmv_ctx *c, int64_t k)
   const int64_t r1 = r0 + c->m[i].chunk < n_out ? r0 + c->m[i].chunk : n_out;
   const size_t rb = c->m[i].row_bytes;
   float *out = c->m[i].out;
-  /* a few rows at a time against every token, so the rows stay in L1 */
+  /* a few rows at a time against every token, so the rows stay in L1; with
+   * one token each row is read once (streamed: see dq_kq_dot_rows) */
   for (int64_t r = r0; r < r1; r += DQ_MM_ROWS) {
     const int64_t nr = r1 - r < DQ_MM_ROWS ? r1 - r : DQ_MM_ROWS;
     for (int64_t t = 0; t < c->n_tok; t++)
       dq_kq_dot_rows(type, c->m[i].W + (size_t)r * rb, rb, nr, c->x + t * c->n_in,
-                     c->m[i].act + (size_t)t * c->act_stride, c->n_in, out + t * n_out + r);
+                     c->m[i].act + (size_t)t * c->act_stride, c->n_in, c->n_tok == 1, out + t * n_out + r);
   }
 }
 

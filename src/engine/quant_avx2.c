@@ -677,7 +677,8 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
  * The scale is still one f16 per row and block: gathering 8 at a time (and
  * a lane permute per block) measured 30% slower on Zen 4. 1 thread, data in
  * cache, 896-element rows: Q8_0 30 -> 42 GB/s, Q5_0 15 -> 20 GB/s (but
- * Q8_0 is not grouped in decode: see DQ_PF_ROW).
+ * Q8_0 is grouped only where rows are read again for more tokens: see
+ * DQ_PF_ROW).
  * Every row is computed with the same operations in the same order whatever
  * the number of rows in the call, so results do not depend on how rows are
  * grouped (matmul's split varies with the thread count). Exact in int32:
@@ -700,9 +701,9 @@ static float dot_q6_k(const dq_blk_q6_k *w, const dq_q8k *a, int64_t nb)
 #define DQ_HAVE_ROWS 1
 #define DQ_ROWS 4
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
-#define ROWS_VNNI 1 /* Q8_0 by dpbusd (it does not saturate at u = 255); Q4_0 / Q5_0 go to dot_q45_4z */
+#define ROWS_VNNI 1 /* Q8_0 here (dpbusd does not saturate at u = 255); Q4_0 / Q5_0 go to dot_q45_4z */
 #else
-#define ROWS_VNNI 0 /* Q8_0 by the sign trick; Q4_0 / Q5_0 go to dot_q45_4 */
+#define ROWS_VNNI 0 /* Q8_0 by the sign trick here; Q4_0 / Q5_0 go to dot_q45_4 */
 #endif
 
 /* neg + the products of 4-byte groups of u (unsigned) and x (signed) */
@@ -752,8 +753,10 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * 3`, separate builds alternating, medians of 5-6 rounds, both with the
  * one-row prefetch at 3072) it was faster: 2 threads 110.8 -> 117.3 t/s, 1
  * thread 61.4 -> 63.6. With the one-row prefetch at 6144 (DQ_PF_ROW) one
- * row at a time is the faster again there, so Q8_0 now goes one row at a
- * time on every kernel level (figures at DQ_PF_ROW). Longer groups (DQ_ROWS_MAX_GROUP 16384 or 32768, so the 2048-wide
+ * row at a time is the faster again there, so rows that stream (decode)
+ * go one at a time; rows read again for more tokens (batches of 2-11, in
+ * cache) still go by four, where a row takes fewer instructions (figures
+ * at DQ_PF_ROW). Longer groups (DQ_ROWS_MAX_GROUP 16384 or 32768, so the 2048-wide
  * rows of a 1B shape go by four) measured the same there, and so did a
  * 512-bit form of the four-row kernel (two rows per register, half the
  * vector ops) for Q4_K_M, while it was 3-4% slower for Q8_0. AVX2's Q4_0 /
@@ -814,7 +817,10 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * usual state over 16 rounds 1B Q8_0 1.013, 0.5B Q8_0 0.992 (6 of 16). At
  * 6144 the 896-wide Q8_0 rows one at a time also beat them grouped by four
  * (ab_kernels, 4864x896 and 16384x896, usual state, 38 sets: 1.048, 1.042),
- * so Q8_0 goes one row at a time everywhere. This, 6144 and 3 groups ahead
+ * so streamed Q8_0 rows go one at a time; for rows read again in cache
+ * grouping still wins (an 8-token prefill of the 0.5B Q8_0 file, the
+ * small-batch path: 222-235 t/s grouped, 182-193 one at a time, so those
+ * stay grouped: dq_kq_dot_rows' streamed). This, 6144 and 3 groups ahead
  * for Q4_0 / Q5_0 (DQ_PF_HALF_GROUPS) against the kernels before, usual
  * state: 0.5B Q8_0 1.040 (7 of 7 rounds), Q4_K_M 1.044 (7 of 7), 1B Q8_0
  * 1.039 (4 of 5), 1B Q4_K_M 0.988 (2 of 5). */
@@ -832,33 +838,50 @@ static inline __attribute__((always_inline)) void q8a_prefetch(const int R, cons
   for (size_t j = 0; j < (size_t)R * bb; j += 64) _mm_prefetch((const char *)p + j, _MM_HINT_T0);
 }
 
-/* One Q8_0 row: the start value and the prefetch DQ_PF_ROW bytes ahead as
- * above. VNNI: even blocks into acc0, odd ones into acc1, two FMA chains;
- * AVX2 takes the sign trick and one chain (acc1 stays 0). */
-static inline __attribute__((always_inline)) void dot_q8_0_row(const uint8_t *w, const dq_q8a *a, int64_t nb,
-                                                               float *out)
+static inline __attribute__((always_inline)) void dot_q8a_rows(const int type, const int R, const uint8_t *w,
+                                                               size_t rb, const dq_q8a *a, int64_t nb, float *out)
 {
-  const size_t bb = sizeof(dq_blk_q8_0);
-  const __m256i off = _mm256_set1_epi8((char)128);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const size_t bb = q8a_blk_bytes(type);
+  const __m256i off = _mm256_set1_epi8((char)(type == DQ_T_Q8_0 ? 128 : type == DQ_T_Q4_0 ? 8 : 16));
+  __m256 acc0[DQ_ROWS], acc1[DQ_ROWS];
+  _Pragma("GCC unroll 8")
+  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  /* VNNI: even blocks into acc0, odd ones into acc1, two FMA chains per row;
+   * AVX2's 16 registers hold one chain per row (acc1 stays 0) */
   for (int64_t ib = 0; ib < nb; ib++) {
-    if (DQ_PF_ROW) _mm_prefetch((const char *)w + (size_t)ib * bb + DQ_PF_ROW, _MM_HINT_T0);
+    if (R > 1) q8a_prefetch(R, bb, w, rb, ib);
+    else if (DQ_PF_ROW) _mm_prefetch((const char *)w + (size_t)ib * bb + DQ_PF_ROW, _MM_HINT_T0);
     const __m256i x = _mm256_loadu_si256((const __m256i *)a[ib].qs);
-    const uint8_t *b = w + (size_t)ib * bb;
-    uint16_t d;
-    memcpy(&d, b, 2);
-    __m256i p;
-    if (ROWS_VNNI) {
-      const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), rows_mac(_mm256_setzero_si256(), off, x));
-      p = rows_mac(neg, q8a_wq(DQ_T_Q8_0, b), x);
-    } else {
-      p = dot_s8s8(_mm256_loadu_si256((const __m256i *)(b + 2)), x); /* no saturation */
+    const __m256i neg = !ROWS_VNNI && type == DQ_T_Q8_0 ? _mm256_setzero_si256()
+                        : _mm256_sub_epi32(_mm256_setzero_si256(), rows_mac(_mm256_setzero_si256(), off, x));
+    /* four rows: their f16 scales converted and multiplied in one vector
+     * (the same single rounding as h2f(d) * a.d, so the same bits) */
+    __m256 s4 = _mm256_setzero_ps();
+    if (R == 4) {
+      uint64_t d4 = 0;
+      _Pragma("GCC unroll 4")
+      for (int r = 0; r < 4; r++) {
+        uint16_t d;
+        memcpy(&d, w + (size_t)r * rb + (size_t)ib * bb, 2);
+        d4 |= (uint64_t)d << (16 * r);
+      }
+      s4 = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)d4)), _mm_set1_ps(a[ib].d)));
     }
-    const __m256 sc = _mm256_set1_ps(h2f(d) * a[ib].d);
-    if (ROWS_VNNI && (ib & 1)) acc1 = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(p), acc1);
-    else acc0 = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(p), acc0);
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < R; r++) {
+      const uint8_t *b = w + (size_t)r * rb + (size_t)ib * bb;
+      uint16_t d;
+      memcpy(&d, b, 2);
+      __m256i p;
+      if (!ROWS_VNNI && type == DQ_T_Q8_0) p = dot_s8s8(_mm256_loadu_si256((const __m256i *)(b + 2)), x); /* no saturation */
+      else p = rows_mac(neg, q8a_wq(type, b), x);
+      __m256 s = R == 4 ? _mm256_permutevar8x32_ps(s4, _mm256_set1_epi32(r)) : _mm256_set1_ps(h2f(d) * a[ib].d);
+      if (ROWS_VNNI && (ib & 1)) acc1[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc1[r]);
+      else acc0[r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(p), acc0[r]);
+    }
   }
-  *out = dq_hsum8_ps(_mm256_add_ps(acc0, acc1));
+  _Pragma("GCC unroll 8")
+  for (int r = 0; r < R; r++) out[r] = dq_hsum8_ps(_mm256_add_ps(acc0[r], acc1[r]));
 }
 
 /* Four rows' maddubs results (16 int16 pair sums each) -> int32 [r0 r1 r2
@@ -938,8 +961,8 @@ static inline __attribute__((always_inline)) void dot_q45_4(const int type, cons
  * rows' int32 results are folded (unpacks + adds, as fold4_rows) into one
  * vector that holds, per 128-bit lane, [r0 r1 r2 r3] of half a block, and
  * one convert and one FMA against the rows' scales serve all four, where the
- * 256-bit form (the grouped Q8_0 kernel that was here) took a scale permute,
- * convert and FMA per row and block. The o * sum(x) term is in dpbusd's start value as there, so the
+ * 256-bit form (dot_q8a_rows) took a scale permute, convert and FMA per row
+ * and block. The o * sum(x) term is in dpbusd's start value as there, so the
  * int32 sums are exact (|sum| <= 16 * 31 * 127) and convert exactly; rows
  * that fill a group (the tail of a call, dq_kq_dot's one row) repeat the
  * last row, so a row's result does not depend on how rows are grouped. An
@@ -1150,7 +1173,7 @@ static inline __attribute__((always_inline)) void dot_q45_4z(const int type, con
 
 /* n_rows rows of a q8a type, DQ_ROWS at a time; the branches fold per type. */
 static inline __attribute__((always_inline)) void dot_q8a_n(const int type, const uint8_t *w, size_t rb, int64_t n_rows,
-                                                            const dq_q8a *a, int64_t nb, float *out)
+                                                            const dq_q8a *a, int64_t nb, int streamed, float *out)
 {
   int64_t r = 0;
   if (type != DQ_T_Q8_0) {
@@ -1176,19 +1199,31 @@ static inline __attribute__((always_inline)) void dot_q8a_n(const int type, cons
     }
     return;
   }
-  for (; r < n_rows; r++) dot_q8_0_row(w + (size_t)r * rb, a, nb, out + r);
+  /* Q8_0 rows stream one at a time (DQ_PF_ROW); rows read again for more
+   * tokens go by four with VNNI, where a row costs fewer instructions */
+  if (streamed || !ROWS_VNNI || rb * DQ_ROWS > DQ_ROWS_MAX_GROUP) {
+    for (; r < n_rows; r++) dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r);
+    return;
+  }
+  for (; r + DQ_ROWS <= n_rows; r += DQ_ROWS) dot_q8a_rows(type, DQ_ROWS, w + (size_t)r * rb, rb, a, nb, out + r);
+  switch (n_rows - r) {
+  case 3: dot_q8a_rows(type, 3, w + (size_t)r * rb, rb, a, nb, out + r); break;
+  case 2: dot_q8a_rows(type, 2, w + (size_t)r * rb, rb, a, nb, out + r); break;
+  case 1: dot_q8a_rows(type, 1, w + (size_t)r * rb, rb, a, nb, out + r); break;
+  default: break;
+  }
 }
-static void dot_q8_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
+static void dot_q8_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, int streamed, float *out)
 {
-  dot_q8a_n(DQ_T_Q8_0, w, rb, nr, a, nb, out);
+  dot_q8a_n(DQ_T_Q8_0, w, rb, nr, a, nb, streamed, out);
 }
-static void dot_q4_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
+static void dot_q4_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, int streamed, float *out)
 {
-  dot_q8a_n(DQ_T_Q4_0, w, rb, nr, a, nb, out);
+  dot_q8a_n(DQ_T_Q4_0, w, rb, nr, a, nb, streamed, out);
 }
-static void dot_q5_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, float *out)
+static void dot_q5_0_n(const uint8_t *w, size_t rb, int64_t nr, const dq_q8a *a, int64_t nb, int streamed, float *out)
 {
-  dot_q8a_n(DQ_T_Q5_0, w, rb, nr, a, nb, out);
+  dot_q8a_n(DQ_T_Q5_0, w, rb, nr, a, nb, streamed, out);
 }
 
 /* IQ4_NL, four rows per step as dot_q45_4, sharing each activation load and
@@ -2087,9 +2122,9 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
 #if DQ_HAVE_ROWS
   float r;
   switch (type) { /* the multi-row kernels on one row, so both entry points agree bit for bit */
-  case DQ_T_Q8_0: dot_q8_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
-  case DQ_T_Q4_0: dot_q4_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
-  case DQ_T_Q5_0: dot_q5_0_n(row, 0, 1, act, n / DQ_QK, &r); return r;
+  case DQ_T_Q8_0: dot_q8_0_n(row, 0, 1, act, n / DQ_QK, 1, &r); return r;
+  case DQ_T_Q4_0: dot_q4_0_n(row, 0, 1, act, n / DQ_QK, 1, &r); return r;
+  case DQ_T_Q5_0: dot_q5_0_n(row, 0, 1, act, n / DQ_QK, 1, &r); return r;
   default: break;
   }
 #endif
@@ -2119,13 +2154,14 @@ float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int
 }
 
 void dq_kq_dot_rows(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf, const void *act,
-                    int64_t n, float *out)
+                    int64_t n, int streamed, float *out)
 {
+  (void)streamed;
 #if DQ_HAVE_ROWS
   switch (type) {
-  case DQ_T_Q8_0: dot_q8_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
-  case DQ_T_Q4_0: dot_q4_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
-  case DQ_T_Q5_0: dot_q5_0_n(w, row_stride, n_rows, act, n / DQ_QK, out); return;
+  case DQ_T_Q8_0: dot_q8_0_n(w, row_stride, n_rows, act, n / DQ_QK, streamed, out); return;
+  case DQ_T_Q4_0: dot_q4_0_n(w, row_stride, n_rows, act, n / DQ_QK, streamed, out); return;
+  case DQ_T_Q5_0: dot_q5_0_n(w, row_stride, n_rows, act, n / DQ_QK, streamed, out); return;
   default: break;
   }
 #endif

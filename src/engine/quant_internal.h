@@ -120,9 +120,12 @@ void dq_kq_quantize_act_fast(int type, const float *x, void *act, int64_t n);
 float dq_kq_dot(int type, const void *row, const float *xf, const void *act, int64_t n);
 /* out[r] = dq_kq_dot of row r for n_rows rows row_stride bytes apart, with
  * the same result for every row as dq_kq_dot (bit for bit); faster where a
- * kernel shares the activation between several rows. */
+ * kernel shares the activation between several rows. streamed: the rows are
+ * read this once (decode: from memory), so kernels pick the form that reads
+ * memory best; 0 when the caller runs them again for more tokens while they
+ * sit in cache, where the form with fewer instructions per row wins. */
 void dq_kq_dot_rows(int type, const void *w, size_t row_stride, int64_t n_rows, const float *xf, const void *act,
-                    int64_t n, float *out);
+                    int64_t n, int streamed, float *out);
 /* Reference versions of the quantized-activation dot products: exact integer
  * arithmetic per block, so the fast paths must match them to float rounding. */
 float dq_kq_dot_act_ref(int type, const void *row, const void *act, int64_t n);

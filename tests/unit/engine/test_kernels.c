@@ -630,8 +630,9 @@ static void test_engine_kernels__dot_fast_matches_ref(void **state)
 }
 
 /* dq_kq_dot_rows (the decode mat-vec's several-rows kernels) must give every
- * row exactly what dq_kq_dot gives it, whatever the number of rows per call
- * and the row length (short rows go side by side, long ones one at a time),
+ * row exactly what dq_kq_dot gives it, whatever the number of rows per call,
+ * the row length (short rows go side by side, long ones one at a time) and
+ * whether the rows are streamed (Q8_0 then goes one row at a time),
  * and that must be the exact-integer reference to float rounding. Odd block
  * counts and row counts that leave every remainder of a group of rows. */
 static void test_engine_kernels__dot_rows_match_single(void **state)
@@ -650,15 +651,16 @@ static void test_engine_kernels__dot_rows_match_single(void **state)
       size_t rb = dq_kq_row_bytes(t, n);
       uint8_t *w = make_weights(t, n, n_rows, 0.05f);
       dq_kq_quantize_act(t, x, act, n);
+      for (int streamed = 0; streamed <= 1; streamed++)
       for (int64_t nr = 1; nr <= n_rows; nr++)
         for (int64_t r0 = 0; r0 + nr <= n_rows; r0 += nr) {
           for (int64_t r = 0; r < nr; r++) out[r] = NAN;
-          dq_kq_dot_rows(t, w + (size_t)r0 * rb, rb, nr, x, act, n, out);
+          dq_kq_dot_rows(t, w + (size_t)r0 * rb, rb, nr, x, act, n, streamed, out);
           for (int64_t r = 0; r < nr; r++) {
             float one = dq_kq_dot(t, w + (size_t)(r0 + r) * rb, x, act, n);
             if (memcmp(&one, &out[r], sizeof one))
-              fail_msg("%s n=%lld rows %lld+%lld: row %lld is %g, alone %g", tname(t), (long long)n, (long long)r0,
-                       (long long)nr, (long long)r, out[r], one);
+              fail_msg("%s n=%lld rows %lld+%lld (streamed %d): row %lld is %g, alone %g", tname(t), (long long)n,
+                       (long long)r0, (long long)nr, streamed, (long long)r, out[r], one);
           }
         }
       if (dq_kq_act_kind(t))

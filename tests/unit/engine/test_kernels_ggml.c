@@ -328,7 +328,7 @@ static void check_dot(int fast)
     for (int a = 0; a < t->acts; a++) {
       float rows_out[MAX_ROWS];
       const void *act = act_of(t, a);
-      if (fast) dq_kq_dot_rows(t->id, t->w, (size_t)t->row_bytes, t->rows, NULL, act, t->n, rows_out);
+      if (fast) dq_kq_dot_rows(t->id, t->w, (size_t)t->row_bytes, t->rows, NULL, act, t->n, a & 1, rows_out);
       for (int r = 0; r < t->rows; r++) {
         const float want = t->dot[r][a];
         const float got = fast ? dq_kq_dot(t->id, row_of(t, r), NULL, act, t->n)
