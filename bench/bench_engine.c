@@ -577,6 +577,25 @@
  * there (Q8_0 63-68 / 60, Q5_0 65-70, Q4_K 55-67, Q6_K 58-66): whole-model
  * decode is at its kernels' own rate, and they at ~80-85% of a plain read.
  *
+ * 2026-11-29, session 43, the same host, after the kernels' prefetch
+ * distances were measured in the fast state (quant_avx2.c, DQ_PF_ROW):
+ * with VNNI the one-row prefetch 6 KiB ahead (was 3), streamed Q8_0 rows
+ * one at a time (were grouped by four), grouped Q4_0 / Q5_0 3 groups ahead
+ * (were 2). Against the kernels before, builds rotating (/tmp/s43/rot.sh),
+ * host reading 45-55 GB/s, 13 rounds: 0.5B Q8_0 1.053 (11 faster), Q4_K_M
+ * 1.028 (11), 1B Q8_0 0.988 (4), 1B Q4_K_M 0.994 (5); in the fast state
+ * the 1B Q8_0 file 1.11 (8 of 8, 6 KiB alone). /tmp/s38 side.sh, one
+ * round, host reading ~50 GB/s:
+ *   Q8_0   pp512 778 vs 368: 2.11x;  tg64 89.4 vs 66.9: 1.34x
+ *   Q4_K_M pp512 737 vs 302: 2.44x;  tg64 119.2 vs 68.9: 1.73x
+ * `-p 0 -n 64 -t 2 -r 5 --bw --mix both` (+ --shape llama3.2-1b -n 32),
+ * host reading 49-53 GB/s: Q8_0 96% at 92.1 t/s, Q4_K_M 92% at 119.0; 1B
+ * Q8_0 94% at 36.0, Q4_K_M 91% at 57.6. Reading 73-82 GB/s (23:17, three
+ * rounds): Q8_0 89-94% at 126.5-132.3, Q4_K_M 84-85% at 164.1-166.0; 1B
+ * Q8_0 92-93% at 50.6-52.9, Q4_K_M 91-93% at 83.9-84.8. At 69-73 GB/s
+ * (23:05): Q8_0 94%, Q4_K_M 84%, 1B 92% / 95%. The 0.5B Q4_K_M file is the
+ * one left at the line there (its 896-wide Q5_0 rows, 44% of its bytes).
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
