@@ -756,11 +756,12 @@ static inline __attribute__((always_inline)) __m256i q8a_wq(int type, const uint
  * row at a time is the faster again there, so rows that stream (decode)
  * go one at a time; rows read again for more tokens (batches of 2-11, in
  * cache) still go by four, where a row takes fewer instructions (figures
- * at DQ_PF_ROW). Longer groups (DQ_ROWS_MAX_GROUP 16384 or 32768, so the 2048-wide
- * rows of a 1B shape go by four) measured the same there, and so did a
- * 512-bit form of the four-row kernel (two rows per register, half the
- * vector ops) for Q4_K_M, while it was 3-4% slower for Q8_0. AVX2's Q4_0 /
- * Q5_0, compute-bound, are grouped whatever the length: 20% in decode. */
+ * at DQ_PF_ROW). Longer groups (DQ_ROWS_MAX_GROUP 16384 or 32768, so the
+ * 2048-wide rows of a 1B shape go by four) measured the same there, and so
+ * did a 512-bit form of the four-row kernel (two rows per register, half
+ * the vector ops) for Q4_K_M, while it was 3-4% slower for Q8_0. AVX2's
+ * Q4_0 / Q5_0, compute-bound, are grouped whatever the length: 20% in
+ * decode. */
 #ifndef DQ_PF_HALF_GROUPS
 #if ROWS_VNNI
 /* 3 groups: Q4_0 / Q5_0 rows by four (dot_q45_4z), 2 threads from DRAM,
