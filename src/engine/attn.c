@@ -523,77 +523,160 @@ static void row_update4(const dq_attn *a, scratch *w, int r, const float *const 
 #ifdef DQ_ATTN_AVX2
 /* Decode against an f16 cache under the plain causal mask: one query token,
  * so a tile would be shared by only the group's gqa rows, too few to repay
- * converting and transposing it. Each row instead scores 2 * TILE keys at a
- * time straight from the f16 rows, folds them into its running softmax, and
- * adds the values from f16 with the accumulator in registers. Back-to-back
- * decode runs at 4096 keys, 2 threads: a Qwen2.5-0.5B layer 0.22 -> 0.19 ms,
- * a 1.5B layer (head_dim 128) 0.43 -> 0.315 ms; 16384 keys 0.85 -> 0.72 ms;
- * a Phi-3-mini layer (32 heads, no grouping, head_dim 96) 6.6 -> 3.3-3.8 ms.
- * (Converting the tile into kt/vt in registers instead of through rowbuf
- * saved only 5-8% of the tiled decode, and nothing in prefill.) */
-static float dot_f16_row(const float *q, const uint16_t *k, int hd)
+ * transposing it. The rows of one kv head instead share each chunk of TILE
+ * keys converted to f32 once (kf, vf: rows as in the cache); each row scores
+ * four keys at a time (their sums folded by three hadds, where a sum per key
+ * took five ops on the critical path), folds them into its running softmax,
+ * and adds the values with its accumulator in registers (512-bit where the
+ * build has AVX-512). Before, each row converted the f16 keys and values
+ * itself. bench_attn decode, Qwen2.5-0.5B layer (7 rows per kv head), 2
+ * threads, the two builds alternating twice (Zen 5, 2026-11-30): 512 keys
+ * 21 -> 18 us, 4096 0.160-0.171 -> 0.133-0.134 ms, 16384 0.546-0.561 ->
+ * 0.471-0.473 ms; 1 thread at 4096 0.29-0.30 -> 0.23 ms. At 64 keys both
+ * take 2-4 us (the timer's grain). */
+/* s[0..4) = scale * (the sums of a0, a1, a2, a3's lanes) */
+static inline void fold4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float scale, float *s)
 {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int d = 0;
-  for (; d + 16 <= hd; d += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d))), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d + 8))), acc1);
-  }
-  if (d < hd) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d))), acc0);
-  return dq_hsum8_ps(_mm256_add_ps(acc0, acc1));
+  /* [k0 k1 k0 k1 | ..] then [k0 k1 k2 k3 | k0 k1 k2 k3]: add the halves */
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  _mm_storeu_ps(s, _mm_mul_ps(t, _mm_set1_ps(scale)));
 }
 
-static void decode_row_f16(const dq_attn *a, scratch *w, int r, const float *q, int kvh, int k0, int k1)
+/* s[0..n) = scale * q . kf[j] (rows of hd), four keys at a time */
+static void scores_f32(const float *q, const float *kf, int hd, int n, float scale, float *s)
+{
+#ifdef __AVX512F__
+  if (hd % 16 == 0) {
+    for (int j = 0; j < n; j += 4) {
+      const float *k0 = kf + (size_t)j * hd, *k1 = k0 + hd, *k2 = k1 + hd, *k3 = k2 + hd;
+      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+      for (int d = 0; d < hd; d += 16) {
+        const __m512 qd = _mm512_loadu_ps(q + d);
+        a0 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k0 + d), a0);
+        a1 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k1 + d), a1);
+        a2 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k2 + d), a2);
+        a3 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k3 + d), a3);
+      }
+#define HALVES(x) _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1))
+      fold4(HALVES(a0), HALVES(a1), HALVES(a2), HALVES(a3), scale, s + j);
+#undef HALVES
+    }
+    return;
+  }
+#endif
+  for (int j = 0; j < n; j += 4) { /* past n: stale but finite rows, scores unused */
+    const float *k0 = kf + (size_t)j * hd, *k1 = k0 + hd, *k2 = k1 + hd, *k3 = k2 + hd;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int d = 0; d < hd; d += 8) {
+      const __m256 qd = _mm256_loadu_ps(q + d);
+      a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + d), a0);
+      a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k1 + d), a1);
+      a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k2 + d), a2);
+      a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k3 + d), a3);
+    }
+    fold4(a0, a1, a2, a3, scale, s + j);
+  }
+}
+
+/* acc[0..hd) = acc * corr + sum_{j < n} p[j] vf[j], 64 columns at a time in
+ * registers (with AVX2, a last 32 alone: Phi-3's 96) */
+static void pv_f32(float *acc, float corr, const float *p, const float *vf, int n, int hd)
+{
+  const __m256 vc = _mm256_set1_ps(corr);
+  int d0 = 0;
+#ifdef __AVX512F__
+  const __m512 vz = _mm512_set1_ps(corr);
+  for (; d0 + 64 <= hd; d0 += 64) {
+    __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(acc + d0), vz), a1 = _mm512_mul_ps(_mm512_loadu_ps(acc + d0 + 16), vz);
+    __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(acc + d0 + 32), vz), a3 = _mm512_mul_ps(_mm512_loadu_ps(acc + d0 + 48), vz);
+    for (int j = 0; j < n; j++) {
+      const __m512 pj = _mm512_set1_ps(p[j]);
+      const float *vr = vf + (size_t)j * hd + d0;
+#define F(i, x) x = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vr + 16 * (i)), x)
+      F(0, a0); F(1, a1); F(2, a2); F(3, a3);
+#undef F
+    }
+    _mm512_storeu_ps(acc + d0, a0), _mm512_storeu_ps(acc + d0 + 16, a1);
+    _mm512_storeu_ps(acc + d0 + 32, a2), _mm512_storeu_ps(acc + d0 + 48, a3);
+  }
+#endif
+  for (; d0 + 64 <= hd; d0 += 64) {
+    __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0), vc), a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 8), vc);
+    __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 16), vc), a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 24), vc);
+    __m256 a4 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 32), vc), a5 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 40), vc);
+    __m256 a6 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 48), vc), a7 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 56), vc);
+    for (int j = 0; j < n; j++) {
+      const __m256 pj = _mm256_broadcast_ss(p + j);
+      const float *vr = vf + (size_t)j * hd + d0;
+#define F(i, x) x = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * (i)), x)
+      F(0, a0); F(1, a1); F(2, a2); F(3, a3); F(4, a4); F(5, a5); F(6, a6); F(7, a7);
+#undef F
+    }
+    _mm256_storeu_ps(acc + d0, a0), _mm256_storeu_ps(acc + d0 + 8, a1);
+    _mm256_storeu_ps(acc + d0 + 16, a2), _mm256_storeu_ps(acc + d0 + 24, a3);
+    _mm256_storeu_ps(acc + d0 + 32, a4), _mm256_storeu_ps(acc + d0 + 40, a5);
+    _mm256_storeu_ps(acc + d0 + 48, a6), _mm256_storeu_ps(acc + d0 + 56, a7);
+  }
+  if (d0 < hd) { /* hd is a multiple of 32 here: one block of 32 left (Phi-3: 96) */
+    __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0), vc), a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 8), vc);
+    __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 16), vc), a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 24), vc);
+    for (int j = 0; j < n; j++) {
+      const __m256 pj = _mm256_broadcast_ss(p + j);
+      const float *vr = vf + (size_t)j * hd + d0;
+#define F(i, x) x = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * (i)), x)
+      F(0, a0); F(1, a1); F(2, a2); F(3, a3);
+#undef F
+    }
+    _mm256_storeu_ps(acc + d0, a0), _mm256_storeu_ps(acc + d0 + 8, a1);
+    _mm256_storeu_ps(acc + d0 + 16, a2), _mm256_storeu_ps(acc + d0 + 24, a3);
+  }
+}
+
+/* max of s[0..n) (a chain of scalar compares cost ~2 cycles per key) */
+static float max_f32(const float *s, int n)
+{
+  __m256 m8 = _mm256_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + 8 <= n; j += 8) m8 = _mm256_max_ps(m8, _mm256_loadu_ps(s + j));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  float mx = _mm_cvtss_f32(m4);
+  for (; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+  return mx;
+}
+
+/* n f16 rows of hd (stride `stride` halves) to f32 rows of hd at out */
+static void rows_f16_to_f32(const uint16_t *src, size_t stride, int n, int hd, float *out)
+{
+  for (int j = 0; j < n; j++)
+    for (int d = 0; d < hd; d += 8)
+      _mm256_storeu_ps(out + (size_t)j * hd + d,
+                       _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + (size_t)j * stride + d))));
+}
+
+/* The gqa query rows of kv head kvh (q: row 0, head stride hd; state rows
+ * 0..gqa-1 of w) against keys [k0, k1). */
+static void decode_group_f16(const dq_attn *a, scratch *w, const float *q, int kvh, int k0, int k1)
 {
   const dq_kv *kv = a->kv;
   const int hd = a->p.head_dim;
   const size_t ks = (size_t)kv->n_kv_head * kv->row_k / 2, vs = (size_t)kv->n_kv_head * kv->row_v / 2; /* in f16 */
-  float *s = w->s, *acc = w->acc + (size_t)r * hd;
-  for (int c0 = k0; c0 < k1; c0 += 2 * TILE) {
-    const int n = imin(2 * TILE, k1 - c0);
-    const uint16_t *k = (const uint16_t *)dq_kv_krow(kv, a->layer, c0, kvh);
-    const uint16_t *v = (const uint16_t *)dq_kv_vrow(kv, a->layer, c0, kvh);
-    float mx = -INFINITY;
-    for (int j = 0; j < n; j++) {
-      s[j] = a->scale * dot_f16_row(q, k + (size_t)j * ks, hd);
-    }
-    cap_scores(a, s, 0, n);
-    for (int j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
-    const float m_old = w->m[r], m_new = mx > m_old ? mx : m_old;
-    const float corr = rescale(m_old, m_new);
-    w->l[r] = w->l[r] * corr + tile_exp(s, 0, n, m_new);
-    w->m[r] = m_new;
-    const __m256 vc = _mm256_set1_ps(corr);
-    int d0 = 0;
-    for (; d0 + 64 <= hd; d0 += 64) {
-      __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0), vc), a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 8), vc);
-      __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 16), vc), a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 24), vc);
-      __m256 a4 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 32), vc), a5 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 40), vc);
-      __m256 a6 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 48), vc), a7 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 56), vc);
-      for (int j = 0; j < n; j++) {
-        const __m256 pj = _mm256_broadcast_ss(s + j);
-        const uint16_t *vr = v + (size_t)j * vs + d0;
-#define F(i, x) x = _mm256_fmadd_ps(pj, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + 8 * (i)))), x)
-        F(0, a0); F(1, a1); F(2, a2); F(3, a3); F(4, a4); F(5, a5); F(6, a6); F(7, a7);
-#undef F
-      }
-      _mm256_storeu_ps(acc + d0, a0), _mm256_storeu_ps(acc + d0 + 8, a1);
-      _mm256_storeu_ps(acc + d0 + 16, a2), _mm256_storeu_ps(acc + d0 + 24, a3);
-      _mm256_storeu_ps(acc + d0 + 32, a4), _mm256_storeu_ps(acc + d0 + 40, a5);
-      _mm256_storeu_ps(acc + d0 + 48, a6), _mm256_storeu_ps(acc + d0 + 56, a7);
-    }
-    if (d0 < hd) { /* hd is a multiple of 32 here: one block of 32 left (Phi-3: 96) */
-      __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0), vc), a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 8), vc);
-      __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 16), vc), a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + d0 + 24), vc);
-      for (int j = 0; j < n; j++) {
-        const __m256 pj = _mm256_broadcast_ss(s + j);
-        const uint16_t *vr = v + (size_t)j * vs + d0;
-#define F(i, x) x = _mm256_fmadd_ps(pj, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + 8 * (i)))), x)
-        F(0, a0); F(1, a1); F(2, a2); F(3, a3);
-#undef F
-      }
-      _mm256_storeu_ps(acc + d0, a0), _mm256_storeu_ps(acc + d0 + 8, a1);
-      _mm256_storeu_ps(acc + d0 + 16, a2), _mm256_storeu_ps(acc + d0 + 24, a3);
+  float *kf = w->rowbuf, *vf = w->vt, *s = w->s;
+  for (int c0 = k0; c0 < k1; c0 += TILE) {
+    const int n = imin(TILE, k1 - c0);
+    rows_f16_to_f32((const uint16_t *)dq_kv_krow(kv, a->layer, c0, kvh), ks, n, hd, kf);
+    rows_f16_to_f32((const uint16_t *)dq_kv_vrow(kv, a->layer, c0, kvh), vs, n, hd, vf);
+    for (int r = 0; r < a->gqa; r++) {
+      scores_f32(q + (size_t)r * hd, kf, hd, n, a->scale, s);
+      cap_scores(a, s, 0, n);
+      float mx = max_f32(s, n);
+      const float m_old = w->m[r], m_new = mx > m_old ? mx : m_old;
+      const float corr = rescale(m_old, m_new);
+      w->l[r] = w->l[r] * corr + tile_exp(s, 0, n, m_new);
+      w->m[r] = m_new;
+      pv_f32(w->acc + (size_t)r * hd, corr, s, vf, n, hd);
     }
   }
 }
@@ -689,7 +772,7 @@ static void run_item(dq_attn *a, scratch *w, int blk, int kvh, int sp)
 
 #ifdef DQ_ATTN_AVX2
   if (nt == 1 && p->mask == DQ_ATTN_CAUSAL && a->kv->type_k == DQ_T_F16 && a->kv->type_v == DQ_T_F16 && hd % 32 == 0) {
-    for (int g = 0; g < gqa; g++) decode_row_f16(a, w, g, QROW(0, g), kvh, ta * TILE, imin(tb * TILE, kend));
+    decode_group_f16(a, w, QROW(0, 0), kvh, ta * TILE, imin(tb * TILE, kend));
     ta = tb; /* done: skip the tiles */
   }
 #endif
