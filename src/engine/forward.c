@@ -547,6 +547,23 @@ static void matmul3(dq_fwd *f, const dq_weight *a, const dq_weight *b, const dq_
   dq_matmul_multi(f->pool, c ? 3 : 2, types, ws, n_outs, outs, a->n_in, x, n_tok, f->mm_scratch);
 }
 
+/* Decode: name the next product's weights to the pool (dq_pool_hint), so
+ * its waiting worker fetches the start of its share through the serial
+ * steps before that product. */
+static void hint_next(dq_fwd *f, const dq_weight *a, const dq_weight *b, const dq_weight *c)
+{
+  const dq_weight *ws[3] = {a, b, c};
+  const void *ptrs[3];
+  size_t lens[3];
+  int n = 0;
+  for (int i = 0; i < 3; i++)
+    if (ws[i] && !ggml_f32(f, ws[i])) {
+      ptrs[n] = ws[i]->data;
+      lens[n++] = dq_type_row_bytes(ws[i]->type, ws[i]->n_in) * (size_t)ws[i]->n_out;
+    }
+  if (n) dq_pool_hint(f->pool, n, ptrs, lens);
+}
+
 static void add_bias(float *y, const float *b, int n_tok, int n)
 {
   if (!b) return;
@@ -626,6 +643,7 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
     const int li = f->kv_layer[l], base = L->swa && f->kv_swa ? f->swa_base : 0;
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->attn_norm, d, hp->rms_eps);
     matmul3(f, &L->wq, &L->wk, &L->wv, f->xb, T, f->q, f->k, f->v);
+    if (T == 1) hint_next(f, &L->wo, NULL, NULL);
     add_bias(f->q, L->bq, T, nq);
     add_bias(f->k, L->bk, T, nkv);
     add_bias(f->v, L->bv, T, nkv);
@@ -655,14 +673,21 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
     else if (small) attention_worker(&job, 0, 1);
     else dq_pool_run(f->pool, attention_worker, &job);
     matmul(f, &L->wo, f->att, T, f->xo);
+    if (T == 1) hint_next(f, &L->w_gate, &L->w_up, NULL);
     if (L->attn_post_norm)
       for (int t = 0; t < T; t++) rmsnorm(f->xo + (size_t)t * d, f->xo + (size_t)t * d, L->attn_post_norm, d, hp->rms_eps);
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
 
     for (int t = 0; t < T; t++) rmsnorm(f->xb + (size_t)t * d, f->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
     matmul3(f, &L->w_gate, &L->w_up, NULL, f->xb, T, f->hg, f->hu, NULL);
+    if (T == 1) hint_next(f, &L->w_down, NULL, NULL);
     gated_act(f, T);
     matmul(f, &L->w_down, f->hg, T, f->xo);
+    if (T == 1) {
+      const dq_layer *N = l + 1 < hp->n_layer ? &m->layers[l + 1] : NULL;
+      if (N) hint_next(f, &N->wq, &N->wk, &N->wv);
+      else hint_next(f, &m->output, NULL, NULL);
+    }
     if (L->ffn_post_norm)
       for (int t = 0; t < T; t++) rmsnorm(f->xo + (size_t)t * d, f->xo + (size_t)t * d, L->ffn_post_norm, d, hp->rms_eps);
     for (size_t i = 0; i < (size_t)T * d; i++) f->x[i] += f->xo[i];
@@ -676,6 +701,8 @@ static void eval_batch(dq_fwd *f, const int32_t *toks, int T, float *all_logits)
     rmsnorm(f->xb, f->x + (size_t)(T - 1) * d, m->output_norm, d, hp->rms_eps);
     matmul(f, &m->output, f->xb, 1, f->logits);
     softcap(f->logits, (size_t)hp->n_vocab, hp->final_softcap);
+    /* the next token starts with layer 0's q/k/v, after sampling */
+    if (T == 1) hint_next(f, &m->layers[0].wq, &m->layers[0].wk, &m->layers[0].wv);
   }
   f->n_past += T;
 }

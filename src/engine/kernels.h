@@ -47,6 +47,14 @@ int dq_pool_new(dq_pool **out, int n_threads); /* n_threads <= 0: all cores */
 int dq_pool_size(const dq_pool *p);
 void dq_pool_run(dq_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx);
 void dq_pool_free(dq_pool *p);
+/* What the next dq_pool_run will read (up to DQ_POOL_HINT_MAX regions, in
+ * the order its work is split): while they wait for it, the workers fetch
+ * the start of their share into L2 (worker w of n: from byte total * w / n,
+ * the first DQ_POOL_HINT_BYTES), so memory is not idle through the caller's
+ * serial work between runs. Prefetches only: never faults, never waits; a
+ * later hint replaces an earlier one. No-op for a pool of one thread. */
+#define DQ_POOL_HINT_MAX 4
+void dq_pool_hint(dq_pool *p, int n, const void *const *ptrs, const size_t *lens);
 
 /* out[n_tok][n_out] = x[n_tok][n_in] @ W^T, W of `type` with n_out rows of n_in.
  * n_tok == 1 is decode (quantized mat-vec); n_tok > 1 is prefill (whichever of

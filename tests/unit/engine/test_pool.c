@@ -355,6 +355,47 @@ static void test_engine_pool__results_published(void **state)
   }
 }
 
+/* dq_pool_hint (kernels.h): hints between runs, any number of regions (more
+ * than DQ_POOL_HINT_MAX are cut), a hint replacing one a worker is still
+ * fetching, hints on a pool of one: every run still calls each index once,
+ * and the workers still take part (ith 0 waits for one to claim an index),
+ * so a worker fetching a hint still sees the run. Under TSan, the caller
+ * writing a hint while a worker reads the previous one shows up as a race
+ * unless the hand-off is atomic. */
+static void test_engine_pool__hints_between_runs(void **state)
+{
+  (void)state;
+  static const int sizes[] = {1, 2, 3, 8};
+  static count_job j;
+  const size_t buf_n = (size_t)8 << 20;
+  unsigned char *buf = calloc(buf_n, 1);
+  assert_non_null(buf);
+  unsigned seed = 12345;
+  for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+    dq_pool *p = NULL;
+    assert_int_equal(dq_pool_new(&p, sizes[z]), DOCQ_OK);
+    for (int run = 0; run < 600; run++) {
+      const void *ptrs[DQ_POOL_HINT_MAX + 2];
+      size_t lens[DQ_POOL_HINT_MAX + 2];
+      const int n = (int)((seed = seed * 1103515245u + 12345u) >> 16) % (DQ_POOL_HINT_MAX + 3);
+      for (int k = 0; k < n; k++) {
+        seed = seed * 1103515245u + 12345u;
+        const size_t off = (seed >> 8) % (buf_n / 2);
+        lens[k] = 1 + (seed >> 4) % (buf_n - off - 1);
+        ptrs[k] = buf + off;
+      }
+      dq_pool_hint(p, n, ptrs, lens);
+      if (run % 3 == 0) dq_pool_hint(p, n, ptrs, lens); /* a second hint over the first */
+      j.work = run % 8 == 0 ? 500 : 0;
+      j.ith0_ns = run % 50 == 0 ? 200000000u : 0;
+      assert_int_equal(run_count(p, &j), 0);
+      if (j.ith0_ns && sizes[z] > 1) assert_true(atomic_load(&j.worker_ran));
+    }
+    dq_pool_free(p);
+  }
+  free(buf);
+}
+
 /* Pools are independent: several threads at once, each using its own pool. */
 typedef struct {
   int failed; /* 0, -1 (no pool) or the line of the failed check */
@@ -407,6 +448,7 @@ int main(void)
     cmocka_unit_test(test_engine_pool__wakes_after_sleeping),
     cmocka_unit_test(test_engine_pool__results_published),
     cmocka_unit_test(test_engine_pool__several_pools_at_once),
+    cmocka_unit_test(test_engine_pool__hints_between_runs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
