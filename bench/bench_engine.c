@@ -596,6 +596,18 @@
  * (23:05): Q8_0 94%, Q4_K_M 84%, 1B 92% / 95%. The 0.5B Q4_K_M file is the
  * one left at the line there (its 896-wide Q5_0 rows, 44% of its bytes).
  *
+ * 2026-11-30 (session 44), the waiting worker prefetching the next product
+ * (dq_pool_hint; pool.c has the rotated ratios), same commands: host reading
+ * 46-57 GB/s (7 rounds): 0.5B Q8_0 93-98% at 90.8-95.7 t/s, Q4_K_M 94-98%
+ * at 123.1-126.6, 1B Q8_0 95-98% at 35.7-37.0, Q4_K_M 93-95% at 56.3-58.8.
+ * Reading 69-78 GB/s (5 rounds): Q8_0 87-92% at 129.6-130.3, Q4_K_M
+ * 84-88% at 163.3-173.6, 1B 94-95% at 52.2-52.7 / 84.8-85.5. Reading 80-86
+ * GB/s: Q4_K_M 80-84%, Q8_0 82-86%, 1B 86-92%: there decode tops out near
+ * 68-69 GB/s, with 8.5% of a token outside the products (design.md). Side by
+ * side with llama.cpp (the host changing state between runs): pp512 Q8_0
+ * 660-770 vs 356-358, Q4_K_M 620-643 vs 285-299; tg64 Q8_0 93.4 (usual
+ * state) vs 66.8-68.1, Q4_K_M 156-175 (fast) vs 65.9-68.1.
+ *
  * usage: bench_engine [-p 512] [-n 64] [-d 0] [-t 2] [-r 3] [--mix q8_0|q4_k_m|both]
  *                     [--shape 0.5b|1.5b|qwen3-0.6b|gemma3-1b|gemma2-2b|llama3.2-1b] [--dir /tmp] [--bw]
  * --shape: the model shape (qwen_shape.h); 1.5b, qwen3-0.6b and llama3.2-1b are
