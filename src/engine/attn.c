@@ -521,19 +521,6 @@ static void row_update4(const dq_attn *a, scratch *w, int r, const float *const 
 #endif
 
 #ifdef DQ_ATTN_AVX2
-/* Decode against an f16 cache under the plain causal mask: one query token,
- * so a tile would be shared by only the group's gqa rows, too few to repay
- * transposing it. The rows of one kv head instead share each chunk of TILE
- * keys converted to f32 once (kf, vf: rows as in the cache); each row scores
- * four keys at a time (their sums folded by three hadds, where a sum per key
- * took five ops on the critical path), folds them into its running softmax,
- * and adds the values with its accumulator in registers (512-bit where the
- * build has AVX-512). Before, each row converted the f16 keys and values
- * itself. bench_attn decode, Qwen2.5-0.5B layer (7 rows per kv head), 2
- * threads, the two builds alternating twice (Zen 5, 2026-11-30): 512 keys
- * 21 -> 18 us, 4096 0.160-0.171 -> 0.133-0.134 ms, 16384 0.546-0.561 ->
- * 0.471-0.473 ms; 1 thread at 4096 0.29-0.30 -> 0.23 ms. At 64 keys both
- * take 2-4 us (the timer's grain). */
 /* s[0..4) = scale * (the sums of a0, a1, a2, a3's lanes) */
 static inline void fold4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float scale, float *s)
 {
@@ -543,41 +530,43 @@ static inline void fold4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float scale
   _mm_storeu_ps(s, _mm_mul_ps(t, _mm_set1_ps(scale)));
 }
 
-/* s[0..n) = scale * q . kf[j] (rows of hd), four keys at a time */
+/* s[0..n) = scale * q . kf[j] (rows of hd, a multiple of 32 here), four keys
+ * at a time, 512-bit where the build has AVX-512 */
+#ifdef __AVX512F__
+typedef __m512 vscore;
+#define VS_W 16
+#define VS_LOAD _mm512_loadu_ps
+#define VS_FMA _mm512_fmadd_ps
+#define VS_ZERO _mm512_setzero_ps
+#define VS_HALF(x) _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1))
+#else
+typedef __m256 vscore;
+#define VS_W 8
+#define VS_LOAD _mm256_loadu_ps
+#define VS_FMA _mm256_fmadd_ps
+#define VS_ZERO _mm256_setzero_ps
+#define VS_HALF(x) (x)
+#endif
 static void scores_f32(const float *q, const float *kf, int hd, int n, float scale, float *s)
 {
-#ifdef __AVX512F__
-  if (hd % 16 == 0) {
-    for (int j = 0; j < n; j += 4) {
-      const float *k0 = kf + (size_t)j * hd, *k1 = k0 + hd, *k2 = k1 + hd, *k3 = k2 + hd;
-      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-      for (int d = 0; d < hd; d += 16) {
-        const __m512 qd = _mm512_loadu_ps(q + d);
-        a0 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k0 + d), a0);
-        a1 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k1 + d), a1);
-        a2 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k2 + d), a2);
-        a3 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k3 + d), a3);
-      }
-#define HALVES(x) _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1))
-      fold4(HALVES(a0), HALVES(a1), HALVES(a2), HALVES(a3), scale, s + j);
-#undef HALVES
-    }
-    return;
-  }
-#endif
   for (int j = 0; j < n; j += 4) { /* past n: stale but finite rows, scores unused */
     const float *k0 = kf + (size_t)j * hd, *k1 = k0 + hd, *k2 = k1 + hd, *k3 = k2 + hd;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    for (int d = 0; d < hd; d += 8) {
-      const __m256 qd = _mm256_loadu_ps(q + d);
-      a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + d), a0);
-      a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k1 + d), a1);
-      a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k2 + d), a2);
-      a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k3 + d), a3);
+    vscore a0 = VS_ZERO(), a1 = VS_ZERO(), a2 = VS_ZERO(), a3 = VS_ZERO();
+    for (int d = 0; d < hd; d += VS_W) {
+      const vscore qd = VS_LOAD(q + d);
+      a0 = VS_FMA(qd, VS_LOAD(k0 + d), a0);
+      a1 = VS_FMA(qd, VS_LOAD(k1 + d), a1);
+      a2 = VS_FMA(qd, VS_LOAD(k2 + d), a2);
+      a3 = VS_FMA(qd, VS_LOAD(k3 + d), a3);
     }
-    fold4(a0, a1, a2, a3, scale, s + j);
+    fold4(VS_HALF(a0), VS_HALF(a1), VS_HALF(a2), VS_HALF(a3), scale, s + j);
   }
 }
+#undef VS_W
+#undef VS_LOAD
+#undef VS_FMA
+#undef VS_ZERO
+#undef VS_HALF
 
 /* acc[0..hd) = acc * corr + sum_{j < n} p[j] vf[j], 64 columns at a time in
  * registers (with AVX2, a last 32 alone: Phi-3's 96) */
@@ -656,6 +645,19 @@ static void rows_f16_to_f32(const uint16_t *src, size_t stride, int n, int hd, f
                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + (size_t)j * stride + d))));
 }
 
+/* Decode against an f16 cache under the plain causal mask: one query token,
+ * so a tile would be shared by only the group's gqa rows, too few to repay
+ * transposing it. The rows of one kv head instead share each chunk of TILE
+ * keys converted to f32 once (kf, vf: rows as in the cache); each row scores
+ * four keys at a time (their sums folded by three hadds, where a sum per key
+ * took five ops on the critical path), folds them into its running softmax,
+ * and adds the values with its accumulator in registers (512-bit where the
+ * build has AVX-512). Before, each row converted the f16 keys and values
+ * itself. bench_attn decode, Qwen2.5-0.5B layer (7 rows per kv head), 2
+ * threads, the two builds alternating twice (Zen 5, 2026-11-30): 512 keys
+ * 21 -> 18 us, 4096 0.160-0.171 -> 0.133-0.134 ms, 16384 0.546-0.561 ->
+ * 0.471-0.473 ms; 1 thread at 4096 0.29-0.30 -> 0.23 ms. At 64 keys both
+ * take 2-4 us (the timer's grain). */
 /* The gqa query rows of kv head kvh (q: row 0, head stride hd; state rows
  * 0..gqa-1 of w) against keys [k0, k1). */
 static void decode_group_f16(const dq_attn *a, scratch *w, const float *q, int kvh, int k0, int k1)
